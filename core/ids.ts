@@ -1,0 +1,60 @@
+/**
+ * Identifiers. Every id is derived deterministically from a seed and counters held in reducer state,
+ * so that the same inputs give the same ids in the live runtime, the simulator and replay. The
+ * derivations also make ownership readable: an object id starts with the id of the worker that owns it.
+ */
+
+/** A node (one raylet and its workers), e.g. `n1`. */
+export type NodeId = string;
+/** A worker or driver process/thread, e.g. `n1.w3`; drivers are workers with `d` in place of `w`. */
+export type WorkerId = string;
+/** A job, one per driver, e.g. `j1`. */
+export type JobId = string;
+/** A task submitted by an owner, e.g. `n1.d1.t7`. */
+export type TaskId = string;
+/** An object, e.g. `n1.d1.t7.r0` (return 0 of that task) or `n1.d1.p3` (the third put). */
+export type ObjectId = string;
+/** An actor, e.g. `n1.d1.a2`. */
+export type ActorId = string;
+/** A lease of one worker, e.g. `n1.d1.l5` or `gcs.l9`. */
+export type LeaseId = string;
+
+/** The address of a component: `gcs`, `raylet:<nodeId>` or `worker:<workerId>`. */
+export type Address = string;
+
+/** The GCS's address; there is one GCS per cluster. */
+export const gcsAddress: Address = 'gcs';
+
+/** The address of a node's raylet. */
+export function rayletAddress(nodeId: NodeId): Address {
+  return `raylet:${nodeId}`;
+}
+
+/** The address of a worker's (or driver's) owner component. */
+export function workerAddress(workerId: WorkerId): Address {
+  return `worker:${workerId}`;
+}
+
+/** The node a worker runs on: worker ids are minted by that node's raylet. */
+export function nodeOfWorker(workerId: WorkerId): NodeId {
+  const dot = workerId.indexOf('.');
+  return dot < 0 ? workerId : workerId.slice(0, dot);
+}
+
+/** The owner of an object id, read from its prefix (`<workerId>.t<k>.r<i>` or `<workerId>.p<k>`). */
+export function ownerOfObject(objectId: ObjectId): WorkerId {
+  const parts = objectId.split('.');
+  return `${parts[0] ?? ''}.${parts[1] ?? ''}`;
+}
+
+/** The task that creates return object `objectId`, or undefined for a put. */
+export function taskOfObject(objectId: ObjectId): TaskId | undefined {
+  const parts = objectId.split('.');
+  if (!(parts[2] ?? '').startsWith('t')) return undefined;
+  return parts.slice(0, 3).join('.');
+}
+
+/** The id of return `index` of a task. */
+export function returnObjectId(taskId: TaskId, index: number): ObjectId {
+  return `${taskId}.r${index}`;
+}

@@ -1,0 +1,48 @@
+/**
+ * Duplicate suppression for delivered messages. The transport delivers at least once; each receiver
+ * keeps, per sender incarnation, the highest sequence number below which it has seen everything and
+ * the seen numbers above it. The window is bounded: a sender that runs more than `maxGap` messages
+ * ahead of its oldest undelivered one has that gap treated as seen (the transport retransmits within
+ * far less than that).
+ */
+import type { Via } from './protocol.js';
+
+/** What a receiver remembers of one sender incarnation. */
+export interface SenderWindow {
+  /** Every sequence number below this has been seen. */
+  floor: number;
+  /** Seen sequence numbers at or above `floor`, ascending. */
+  above: number[];
+}
+
+/** Per sender incarnation (`from#incarnation`), what has been seen. */
+export type Inbox = Record<string, SenderWindow>;
+
+/** The bound on out-of-order sequence numbers remembered per sender. */
+export const maxGap = 4096;
+
+/**
+ * Records the delivery and tells whether it is new. Returns false for a duplicate, which the caller
+ * must ignore entirely.
+ */
+export function admit(inbox: Inbox, via: Via): boolean {
+  const key = `${via.from}#${via.incarnation}`;
+  let window = inbox[key];
+  if (window === undefined) {
+    window = { floor: 0, above: [] };
+    inbox[key] = window;
+  }
+  if (via.seq < window.floor || window.above.includes(via.seq)) return false;
+  const index = window.above.findIndex((seq) => seq > via.seq);
+  if (index < 0) window.above.push(via.seq);
+  else window.above.splice(index, 0, via.seq);
+  while (window.above.length > 0 && window.above[0] === window.floor) {
+    window.above.shift();
+    window.floor += 1;
+  }
+  if (window.above.length > maxGap) {
+    const next = window.above.shift() ?? window.floor;
+    window.floor = next + 1;
+  }
+  return true;
+}

@@ -1,0 +1,196 @@
+/**
+ * The messages components send each other. A message is delivered to its receiver as an event of
+ * that receiver's `Event` union, wrapped with `via` (sender and sequence number).
+ *
+ * Transport contract (both the live transport and the simulator honour it): a message between two
+ * live processes is delivered at least once, eventually, in no particular order. Duplicates are
+ * dropped by every receiver through `inbox` (sender incarnation + sequence number); order is never
+ * assumed, so every handler ignores what its state shows to be stale. Where a protocol needs order
+ * (borrower registration before release) the sender waits for an acknowledgement.
+ */
+import type { ActorId, Address, JobId, LeaseId, NodeId, ObjectId, TaskId, WorkerId } from './ids.js';
+import type { Resources } from './resources.js';
+import type { ErrorInfo, InlinePayload, Payload, RefMarker, ThrownInfo } from './values.js';
+
+/** Where a task or actor may be placed, as in API.md. */
+export type SchedulingStrategy = 'DEFAULT' | 'SPREAD' | { readonly nodeId: NodeId; readonly soft: boolean };
+
+/** An argument as submitted: an inline value, or an object ref passed at the top level (resolved before running). */
+export type TaskArg = { readonly kind: 'value'; readonly payload: InlinePayload } | { readonly kind: 'ref'; readonly ref: RefMarker };
+
+/** An argument as pushed to a worker: its value is known (inline) or stored on some nodes. */
+export type ResolvedArg =
+  | { readonly kind: 'value'; readonly payload: InlinePayload }
+  | { readonly kind: 'ref'; readonly ref: RefMarker; readonly payload: Payload };
+
+/** Everything needed to run a task, once, anywhere. */
+export interface TaskSpec {
+  readonly taskId: TaskId;
+  readonly jobId: JobId;
+  readonly owner: WorkerId;
+  /** The task during which this one was submitted (for recursive cancellation), if any. */
+  readonly parentTaskId?: TaskId;
+  readonly name: string;
+  /** What to run: a function descriptor (live) or a body name (simulator). */
+  readonly functionId: string;
+  readonly args: readonly TaskArg[];
+  readonly returnIds: readonly ObjectId[];
+  readonly resources: Resources;
+  /** -1 means unlimited. */
+  readonly maxRetries: number;
+  readonly retryExceptions: boolean | readonly string[];
+  readonly strategy: SchedulingStrategy;
+  /** Present for an actor method call. */
+  readonly actor?: { readonly actorId: ActorId; readonly method: string };
+}
+
+/** Everything needed to create (and re-create) an actor. */
+export interface ActorSpec {
+  readonly actorId: ActorId;
+  readonly jobId: JobId;
+  readonly owner: WorkerId;
+  readonly className: string;
+  /** What to construct: a class descriptor (live) or a class name (simulator). */
+  readonly functionId: string;
+  readonly args: readonly ResolvedArg[];
+  readonly name?: string;
+  readonly namespace: string;
+  readonly detached: boolean;
+  readonly getIfExists: boolean;
+  /** -1 means unlimited. */
+  readonly maxRestarts: number;
+  /** -1 means unlimited. */
+  readonly maxTaskRetries: number;
+  readonly maxConcurrency: number;
+  /** Held while the actor lives (default none: numCpus 0). */
+  readonly resources: Resources;
+  /** Needed free to place the actor, not held (default `{ CPU: 1 }`, as Ray). */
+  readonly placementResources: Resources;
+  readonly strategy: SchedulingStrategy;
+}
+
+/** Why a worker process ended. */
+export type WorkerExitReason = 'crashed' | 'exited' | 'killed' | 'node-died' | 'owner-died';
+
+/** The state of an actor, as API.md lists it. */
+export type ActorState = 'PENDING' | 'ALIVE' | 'RESTARTING' | 'DEAD';
+
+/** What a task attempt produced, as reported by the worker that ran it. */
+export type TaskResult =
+  | { readonly kind: 'returned'; readonly payloads: readonly Payload[] }
+  | { readonly kind: 'threw'; readonly error: ErrorInfo; readonly thrown?: ThrownInfo }
+  | { readonly kind: 'cancelled' }
+  /** An argument could not be read: the submitter rebuilds or fails it, then runs the task again. */
+  | { readonly kind: 'arg-lost'; readonly objectId: ObjectId };
+
+/** Lease protocol, owner (or GCS, for actors) and raylet. */
+export type LeaseMessage =
+  | {
+      readonly type: 'lease/requested';
+      readonly leaseId: LeaseId;
+      readonly requester: Address;
+      readonly resources: Resources;
+      readonly placementResources: Resources;
+      readonly strategy: SchedulingStrategy;
+      readonly spillbackCount: number;
+      readonly actorId?: ActorId;
+    }
+  | { readonly type: 'lease/cancelled'; readonly leaseId: LeaseId }
+  | { readonly type: 'lease/granted'; readonly leaseId: LeaseId; readonly workerId: WorkerId; readonly nodeId: NodeId }
+  | { readonly type: 'lease/spilled'; readonly leaseId: LeaseId; readonly toNodeId: NodeId }
+  | { readonly type: 'lease/rejected'; readonly leaseId: LeaseId; readonly reason: string; readonly permanent: boolean }
+  | { readonly type: 'lease/returned'; readonly leaseId: LeaseId; readonly workerId: WorkerId; readonly disconnectWorker: boolean }
+  /** The leased worker ended; the lease is gone. */
+  | { readonly type: 'lease/worker-died'; readonly leaseId: LeaseId; readonly workerId: WorkerId; readonly reason: WorkerExitReason }
+  | { readonly type: 'worker/blocked'; readonly workerId: WorkerId }
+  | { readonly type: 'worker/unblocked'; readonly workerId: WorkerId }
+  | { readonly type: 'worker/resumed'; readonly workerId: WorkerId }
+  | { readonly type: 'worker/kill-requested'; readonly workerId: WorkerId; readonly reason: WorkerExitReason };
+
+/** Object store protocol, workers and raylets. */
+export type StoreMessage =
+  | { readonly type: 'object/put-requested'; readonly objectId: ObjectId; readonly owner: WorkerId; readonly data: unknown; readonly sizeBytes: number; readonly refs: readonly RefMarker[] }
+  | { readonly type: 'object/put-acked'; readonly objectId: ObjectId }
+  | { readonly type: 'object/put-rejected'; readonly objectId: ObjectId; readonly reason: string }
+  | { readonly type: 'object/fetch-requested'; readonly objectId: ObjectId; readonly requester: Address }
+  | { readonly type: 'object/fetched'; readonly objectId: ObjectId; readonly data: unknown; readonly sizeBytes: number; readonly refs: readonly RefMarker[] }
+  | { readonly type: 'object/fetch-failed'; readonly objectId: ObjectId; readonly nodeId: NodeId }
+  | { readonly type: 'object/free-requested'; readonly objectIds: readonly ObjectId[] };
+
+/** Owner to owner: pushing tasks, asking for object status, borrowing. */
+export type OwnerMessage =
+  | { readonly type: 'task/pushed'; readonly spec: TaskSpec; readonly attempt: number; readonly leaseId: LeaseId; readonly args: readonly ResolvedArg[] }
+  | {
+      readonly type: 'actor-task/pushed';
+      readonly spec: TaskSpec;
+      readonly attempt: number;
+      readonly caller: WorkerId;
+      /** The actor incarnation this call was numbered for. */
+      readonly restartCount: number;
+      readonly seqNo: number;
+      readonly args: readonly ResolvedArg[];
+    }
+  | {
+      readonly type: 'task/replied';
+      readonly taskId: TaskId;
+      readonly attempt: number;
+      readonly workerId: WorkerId;
+      readonly nodeId: NodeId;
+      readonly result: TaskResult;
+      /** Borrows of objects owned by the receiver that the sender gives up with this reply. */
+      readonly releasedBorrows: readonly ObjectId[];
+    }
+  | { readonly type: 'task/cancel-requested'; readonly taskId: TaskId; readonly recursive: boolean }
+  | { readonly type: 'object/status-requested'; readonly objectId: ObjectId; readonly requester: WorkerId }
+  | { readonly type: 'object/status-replied'; readonly objectId: ObjectId; readonly outcome: { readonly kind: 'value'; readonly payload: Payload } | { readonly kind: 'error'; readonly error: ErrorInfo } }
+  /** `borrower` now holds a ref to `objectId`; the owner acknowledges so the sender may drop its own hold. */
+  | { readonly type: 'borrow/added'; readonly objectId: ObjectId; readonly borrower: WorkerId; readonly ackTo: WorkerId; readonly ackId: string }
+  | { readonly type: 'borrow/add-acked'; readonly ackId: string }
+  | { readonly type: 'borrow/released'; readonly objectId: ObjectId; readonly borrower: WorkerId };
+
+/** GCS protocol: nodes, jobs, actors, and what the GCS publishes. */
+export type GcsMessage =
+  | { readonly type: 'node/registered'; readonly nodeId: NodeId; readonly resources: Resources }
+  | { readonly type: 'node/heartbeat'; readonly nodeId: NodeId; readonly available: Resources }
+  /** The GCS considers the receiver dead; a raylet that hears this of itself shuts down. */
+  | { readonly type: 'node/died'; readonly nodeId: NodeId }
+  | { readonly type: 'cluster/view-published'; readonly nodes: readonly { readonly nodeId: NodeId; readonly total: Resources; readonly available: Resources }[] }
+  | { readonly type: 'worker/died'; readonly workerId: WorkerId; readonly nodeId: NodeId; readonly reason: WorkerExitReason }
+  | { readonly type: 'job/registration-requested'; readonly driverId: WorkerId; readonly namespace: string }
+  | { readonly type: 'job/registration-replied'; readonly jobId: JobId }
+  | { readonly type: 'job/finished'; readonly jobId: JobId }
+  | { readonly type: 'actor/registration-requested'; readonly spec: ActorSpec }
+  | { readonly type: 'actor/registration-replied'; readonly requestedActorId: ActorId; readonly actorId: ActorId; readonly error?: string }
+  | { readonly type: 'actor/lookup-requested'; readonly requestId: string; readonly name: string; readonly namespace: string; readonly requester: WorkerId }
+  | { readonly type: 'actor/lookup-replied'; readonly requestId: string; readonly actorId?: ActorId; readonly spec?: ActorSpec }
+  | { readonly type: 'actor/subscribed'; readonly actorId: ActorId; readonly subscriber: WorkerId }
+  | {
+      readonly type: 'actor/state-changed';
+      readonly actorId: ActorId;
+      readonly state: ActorState;
+      readonly restartCount: number;
+      readonly workerId?: WorkerId;
+      readonly nodeId?: NodeId;
+      readonly deathCause?: string;
+      readonly spec?: ActorSpec;
+    }
+  | { readonly type: 'actor/kill-requested'; readonly actorId: ActorId; readonly noRestart: boolean }
+  | { readonly type: 'actor/creation-pushed'; readonly spec: ActorSpec; readonly restartCount: number; readonly leaseId: LeaseId }
+  | { readonly type: 'actor/creation-replied'; readonly actorId: ActorId; readonly restartCount: number; readonly workerId: WorkerId; readonly error?: ErrorInfo };
+
+/** Every message of the system. */
+export type Message = LeaseMessage | StoreMessage | OwnerMessage | GcsMessage;
+
+/** The envelope the transport adds: who sent it, from which incarnation, with which sequence number. */
+export interface Via {
+  readonly from: Address;
+  /** The sender's incarnation: a restarted GCS keeps its address but not its old sequence numbers. */
+  readonly incarnation: number;
+  readonly seq: number;
+}
+
+/** A message as delivered: the message plus its envelope. */
+export type Delivered<M extends Message> = M & { readonly via: Via };
+
+/** The message variants whose `type` is in `T`. */
+export type MessageOf<T extends Message['type']> = Extract<Message, { type: T }>;

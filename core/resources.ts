@@ -1,0 +1,53 @@
+/**
+ * Resource arithmetic. Quantities are kept in fixed point (1/10000 units, as Ray does) so that
+ * fractional CPUs add and subtract without drift and the invariants can compare exactly.
+ */
+
+/** A resource shape: name to quantity, e.g. `{ CPU: 1, GPU: 0.5 }`. */
+export type Resources = Record<string, number>;
+
+const unitsPerWhole = 10_000;
+
+/** Rounds a quantity to the fixed-point grid. */
+export function roundQuantity(value: number): number {
+  return Math.round(value * unitsPerWhole) / unitsPerWhole;
+}
+
+/** True when `available` holds at least `demand` of every resource that `demand` names. */
+export function fits(available: Resources, demand: Resources): boolean {
+  for (const [name, quantity] of Object.entries(demand)) {
+    if (quantity <= 0) continue;
+    if ((available[name] ?? 0) < quantity) return false;
+  }
+  return true;
+}
+
+/** Subtracts `demand` from `pool` in place. */
+export function take(pool: Resources, demand: Resources): void {
+  for (const [name, quantity] of Object.entries(demand)) {
+    if (quantity === 0) continue;
+    pool[name] = roundQuantity((pool[name] ?? 0) - quantity);
+  }
+}
+
+/** Adds `amount` back to `pool` in place. */
+export function give(pool: Resources, amount: Resources): void {
+  for (const [name, quantity] of Object.entries(amount)) {
+    if (quantity === 0) continue;
+    pool[name] = roundQuantity((pool[name] ?? 0) + quantity);
+  }
+}
+
+/** A stable key for a resource shape, used to group leases into scheduling classes. */
+export function shapeKey(shape: Resources): string {
+  return Object.keys(shape)
+    .filter((name) => (shape[name] ?? 0) !== 0)
+    .sort()
+    .map((name) => `${name}:${roundQuantity(shape[name] ?? 0)}`)
+    .join(',');
+}
+
+/** The resources that `demand` names but the node lacks entirely, for "why is this pending" answers. */
+export function missingResources(total: Resources, demand: Resources): string[] {
+  return Object.keys(demand).filter((name) => (demand[name] ?? 0) > (total[name] ?? 0));
+}

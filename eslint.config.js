@@ -1,0 +1,34 @@
+// Lint rules. core/ is pure: no Node modules, I/O libraries, clocks, randomness, timers, promises or
+// process, so that every reducer replays exactly; the rules below enforce it.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const impureModules = ['node:*', 'fs', 'path', 'os', 'net', 'child_process', 'worker_threads', 'crypto', 'lmdb', 'ink', 'react', 'msgpackr', 'ink-testing-library'];
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'traces/**', 'examples/**/*.mjs'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      '@typescript-eslint/restrict-template-expressions': 'off',
+    },
+  },
+  {
+    files: ['core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: impureModules, message: 'core/ is pure: move I/O to node/ or pass it in an event.' }] }],
+      'no-restricted-globals': ['error', 'process', 'setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'Promise', 'performance', 'queueMicrotask', 'fetch', 'crypto', 'Buffer', 'require'],
+      'no-restricted-properties': ['error', { object: 'Math', property: 'random', message: 'use the seeded generator in core/sim/random.ts' }, { object: 'Date', property: 'now', message: 'time arrives in events' }],
+      'no-restricted-syntax': ['error', { selector: "NewExpression[callee.name='Date']", message: 'time arrives in events' }, { selector: 'FunctionDeclaration[async=true]', message: 'core/ has no promises' }, { selector: 'ArrowFunctionExpression[async=true]', message: 'core/ has no promises' }, { selector: 'AwaitExpression', message: 'core/ has no promises' }],
+    },
+  },
+  {
+    files: ['eslint.config.js'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+);
