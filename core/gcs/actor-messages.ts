@@ -1,0 +1,164 @@
+/**
+ * Handlers of the actor messages: registration (with names), lookup, subscription, kill, and the
+ * worker's reply to a creation push.
+ */
+import { send } from '../effects.js';
+import type { ActorId, WorkerId } from '../ids.js';
+import { rayletAddress, workerAddress } from '../ids.js';
+import type { ActorSpec, MessageOf } from '../protocol.js';
+import type { ErrorInfo } from '../values.js';
+import { actorStateMessage, destroyActor, isJobFinished, isWorkerDead, publishActor, scheduleActor } from './actors.js';
+import { cloneData } from './clone.js';
+import type { GcsEffect } from './events.js';
+import type { ActorRecord, GcsState, RegistrationRedirect } from './state.js';
+import { maxRememberedRedirects, nameKey } from './state.js';
+import { transitionActor } from './transition.js';
+
+/** Sends the registration reply for `requestedActorId`, redirected or refused when `redirect` says so. */
+function replyRegistration(owner: WorkerId, requestedActorId: ActorId, redirect: RegistrationRedirect | undefined, effects: GcsEffect[]): void {
+  effects.push(
+    send(workerAddress(owner), {
+      type: 'actor/registration-replied',
+      requestedActorId,
+      actorId: redirect?.actorId ?? requestedActorId,
+      ...(redirect?.error !== undefined ? { error: redirect.error } : {}),
+    }),
+  );
+}
+
+/** Remembers the reply to a registration that created nothing, forgetting the oldest beyond the bound. */
+function rememberRedirect(state: GcsState, actorId: ActorId, redirect: RegistrationRedirect): void {
+  state.redirects[actorId] = redirect;
+  state.redirectOrder.push(actorId);
+  while (state.redirectOrder.length > maxRememberedRedirects) {
+    const oldest = state.redirectOrder.shift();
+    if (oldest !== undefined) delete state.redirects[oldest];
+  }
+}
+
+/** The live actor holding the name `spec` asks for, if any. */
+function nameHolder(state: GcsState, spec: ActorSpec): ActorRecord | undefined {
+  if (spec.name === undefined) return undefined;
+  const holderId = state.names[nameKey(spec.namespace, spec.name)];
+  const holder = holderId === undefined ? undefined : state.actors[holderId];
+  return holder !== undefined && holder.state !== 'DEAD' ? holder : undefined;
+}
+
+/**
+ * Registers an actor, once per actor id: a repeat gets the same reply. A taken name refuses it (or,
+ * with getIfExists, points at the holder); an actor whose owner or job is already gone is born DEAD.
+ */
+export function onActorRegistrationRequested(state: GcsState, spec: ActorSpec, effects: GcsEffect[]): void {
+  const requestedActorId = spec.actorId;
+  if (state.actors[requestedActorId] !== undefined) {
+    replyRegistration(spec.owner, requestedActorId, undefined, effects);
+    return;
+  }
+  const remembered = state.redirects[requestedActorId];
+  if (remembered !== undefined) {
+    replyRegistration(spec.owner, requestedActorId, remembered, effects);
+    return;
+  }
+  const holder = nameHolder(state, spec);
+  if (holder !== undefined) {
+    const redirect: RegistrationRedirect = spec.getIfExists
+      ? { actorId: holder.actorId }
+      : { error: `actor name '${spec.name ?? ''}' is already taken in namespace '${spec.namespace}'` };
+    rememberRedirect(state, requestedActorId, redirect);
+    replyRegistration(spec.owner, requestedActorId, redirect, effects);
+    return;
+  }
+  const actor: ActorRecord = {
+    actorId: requestedActorId,
+    spec: cloneData(spec),
+    state: 'PENDING',
+    numRestarts: 0,
+    restartCount: 0,
+    killNoRestart: false,
+    subscribers: [],
+  };
+  state.actors[requestedActorId] = actor;
+  replyRegistration(spec.owner, requestedActorId, undefined, effects);
+  // Read it back so that, under immer, the rest of the step mutates the state's own copy.
+  const registered = state.actors[requestedActorId];
+  if (registered === undefined) return;
+  if (!spec.detached && isWorkerDead(state, spec.owner)) {
+    destroyActor(state, registered, 'owner died', { kind: 'none' }, effects);
+    return;
+  }
+  if (!spec.detached && isJobFinished(state, spec.jobId)) {
+    destroyActor(state, registered, 'job finished', { kind: 'none' }, effects);
+    return;
+  }
+  if (spec.name !== undefined) state.names[nameKey(spec.namespace, spec.name)] = requestedActorId;
+  publishActor(registered, effects);
+  scheduleActor(state, registered, effects);
+}
+
+/** Answers a lookup by name with the live actor holding it, or with nothing. */
+export function onActorLookupRequested(state: GcsState, message: MessageOf<'actor/lookup-requested'>, effects: GcsEffect[]): void {
+  const actorId = state.names[nameKey(message.namespace, message.name)];
+  const actor = actorId === undefined ? undefined : state.actors[actorId];
+  const found = actor !== undefined && actor.state !== 'DEAD';
+  effects.push(
+    send(workerAddress(message.requester), {
+      type: 'actor/lookup-replied',
+      requestId: message.requestId,
+      ...(found ? { actorId: actor.actorId, spec: cloneData(actor.spec) } : {}),
+    }),
+  );
+}
+
+/**
+ * Adds a subscriber to the actor's state changes and sends it the current state. When the list is
+ * full, subscribers known dead make room; if none are, the newcomer only gets the current state.
+ */
+export function onActorSubscribed(state: GcsState, actorId: ActorId, subscriber: WorkerId, effects: GcsEffect[]): void {
+  const actor = state.actors[actorId];
+  if (actor === undefined) return;
+  if (actor.state !== 'DEAD' && subscriber !== actor.spec.owner && !actor.subscribers.includes(subscriber)) {
+    if (actor.subscribers.length >= state.config.maxSubscribersPerActor) {
+      actor.subscribers = actor.subscribers.filter((workerId) => !isWorkerDead(state, workerId));
+    }
+    if (actor.subscribers.length < state.config.maxSubscribersPerActor) actor.subscribers.push(subscriber);
+  }
+  effects.push(send(workerAddress(subscriber), actorStateMessage(actor)));
+}
+
+/**
+ * `tsray.kill`. An actor with a worker has it killed; the failure that follows decides between
+ * restart and death (noRestart forbids the restart). An actor still waiting for a worker dies at once
+ * when noRestart, and its lease request is cancelled.
+ */
+export function onActorKillRequested(state: GcsState, actorId: ActorId, noRestart: boolean, effects: GcsEffect[]): void {
+  const actor = state.actors[actorId];
+  if (actor === undefined || actor.state === 'DEAD') return;
+  if (actor.workerId !== undefined && actor.nodeId !== undefined) {
+    if (noRestart) actor.killNoRestart = true;
+    effects.push(send(rayletAddress(actor.nodeId), { type: 'worker/kill-requested', workerId: actor.workerId, reason: 'killed' }));
+    return;
+  }
+  if (!noRestart) return;
+  destroyActor(state, actor, 'killed via tsray.kill', { kind: 'none' }, effects);
+}
+
+/** The message of a constructor's error, preferring what the user's code threw. */
+function constructorErrorMessage(error: ErrorInfo): string {
+  return error.cause?.message ?? error.message;
+}
+
+/**
+ * The worker ran the constructor for the current incarnation: the actor is ALIVE, or, when the
+ * constructor threw, DEAD for good and its worker is handed back to be dropped.
+ */
+export function onActorCreationReplied(state: GcsState, message: MessageOf<'actor/creation-replied'>, effects: GcsEffect[]): void {
+  const actor = state.actors[message.actorId];
+  if (actor === undefined || (actor.state !== 'PENDING' && actor.state !== 'RESTARTING')) return;
+  if (actor.restartCount !== message.restartCount || actor.workerId !== message.workerId) return;
+  if (message.error !== undefined) {
+    destroyActor(state, actor, `constructor threw: ${constructorErrorMessage(message.error)}`, { kind: 'return' }, effects);
+    return;
+  }
+  transitionActor(actor, 'ALIVE');
+  publishActor(actor, effects);
+}

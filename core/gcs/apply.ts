@@ -1,0 +1,156 @@
+/**
+ * The GCS recipe: one event in, the state mutated in place (plain object or immer draft), effects out.
+ */
+import { assertNever } from '../assert.js';
+import { send } from '../effects.js';
+import { rayletAddress } from '../ids.js';
+import { admit } from '../inbox.js';
+import { isWaitingForPlacement, leaseRequestMessage, scheduleActor } from './actors.js';
+import {
+  onActorCreationReplied,
+  onActorKillRequested,
+  onActorLookupRequested,
+  onActorRegistrationRequested,
+  onActorSubscribed,
+} from './actor-messages.js';
+import type { GcsDelivered, GcsEffect, GcsEvent, GcsRestarted, GcsStarted } from './events.js';
+import { actorRetryTimerPrefix, healthTimerId } from './events.js';
+import { endJob, registerJob } from './jobs.js';
+import { onActorRetryTimer, onLeaseGranted, onLeaseRejected, onLeaseSpilled, onLeaseWorkerDied } from './lease-messages.js';
+import { armHealthCheck, onNodeHeartbeat, onNodeRegistered, publishClusterView, runHealthCheck } from './nodes.js';
+import type { GcsState } from './state.js';
+import { aliveNodeIds } from './state.js';
+import { onWorkerDied } from './workers.js';
+
+/** A fresh cluster: take the configuration and start the health checks. */
+function onStarted(state: GcsState, event: GcsStarted, effects: GcsEffect[]): void {
+  state.started = true;
+  state.incarnation = event.incarnation;
+  state.config = { ...event.config };
+  armHealthCheck(state, effects);
+}
+
+/**
+ * The GCS came back with its state replayed. What the lost process had in flight is resumed: nodes
+ * get a grace period (they could not reach the GCS while it was down), lease requests are sent again
+ * (the raylet may never have received them, or its answer may have been lost), actors waiting for a
+ * node or a retry timer (timers died with the process) try again, and raylets get the cluster view.
+ */
+function onRestarted(state: GcsState, event: GcsRestarted, effects: GcsEffect[]): void {
+  state.incarnation = event.incarnation;
+  for (const nodeId of aliveNodeIds(state)) {
+    const node = state.nodes[nodeId];
+    if (node === undefined) continue;
+    node.missedChecks = 0;
+    node.heartbeatsSinceCheck = 0;
+  }
+  publishClusterView(state, true, effects);
+  for (const actorId of Object.keys(state.actors)) {
+    const actor = state.actors[actorId];
+    if (actor === undefined) continue;
+    const pending = actor.pendingLease;
+    if (pending !== undefined && state.nodes[pending.nodeId]?.alive === true) {
+      // The same lease id lets a raylet that did receive the request recognise the repeat.
+      effects.push(send(rayletAddress(pending.nodeId), leaseRequestMessage(actor, pending.leaseId, pending.spillbackCount)));
+    } else if (pending !== undefined) {
+      delete state.leaseOwners[pending.leaseId];
+      delete actor.pendingLease;
+      scheduleActor(state, actor, effects);
+    } else if (isWaitingForPlacement(actor)) {
+      scheduleActor(state, actor, effects);
+    }
+  }
+  armHealthCheck(state, effects);
+}
+
+/** Dispatches a timer: the health check, or one actor's lease retry; unknown timers are ignored. */
+function onTimer(state: GcsState, timerId: string, effects: GcsEffect[]): void {
+  if (timerId === healthTimerId) runHealthCheck(state, effects);
+  else if (timerId.startsWith(actorRetryTimerPrefix)) onActorRetryTimer(state, timerId.slice(actorRetryTimerPrefix.length), effects);
+}
+
+/** Handles a delivered message that the inbox admitted as new. */
+function onMessage(state: GcsState, event: GcsDelivered, effects: GcsEffect[]): void {
+  switch (event.type) {
+    case 'node/registered':
+      onNodeRegistered(state, event.nodeId, event.resources, effects);
+      return;
+    case 'node/heartbeat':
+      onNodeHeartbeat(state, event.nodeId, event.available, effects);
+      return;
+    case 'worker/died':
+      onWorkerDied(state, event.workerId, event.nodeId, event.reason, effects);
+      return;
+    case 'job/registration-requested':
+      registerJob(state, event.driverId, event.namespace, effects);
+      return;
+    case 'job/finished':
+      endJob(state, event.jobId, effects);
+      return;
+    case 'actor/registration-requested':
+      onActorRegistrationRequested(state, event.spec, effects);
+      return;
+    case 'actor/lookup-requested':
+      onActorLookupRequested(state, event, effects);
+      return;
+    case 'actor/subscribed':
+      onActorSubscribed(state, event.actorId, event.subscriber, effects);
+      return;
+    case 'actor/kill-requested':
+      onActorKillRequested(state, event.actorId, event.noRestart, effects);
+      return;
+    case 'actor/creation-replied':
+      onActorCreationReplied(state, event, effects);
+      return;
+    case 'lease/granted':
+      onLeaseGranted(state, event, effects);
+      return;
+    case 'lease/spilled':
+      onLeaseSpilled(state, event, effects);
+      return;
+    case 'lease/rejected':
+      onLeaseRejected(state, event, effects);
+      return;
+    case 'lease/worker-died':
+      onLeaseWorkerDied(state, event, effects);
+      return;
+    default:
+      assertNever(event, 'gcs message');
+  }
+}
+
+/** Applies one event to the GCS state in place and returns the effects to carry out. */
+export function applyGcs(state: GcsState, event: GcsEvent): GcsEffect[] {
+  const effects: GcsEffect[] = [];
+  switch (event.type) {
+    case 'gcs/started':
+      onStarted(state, event, effects);
+      return effects;
+    case 'gcs/restarted':
+      onRestarted(state, event, effects);
+      return effects;
+    case 'timer/fired':
+      onTimer(state, event.timerId, effects);
+      return effects;
+    case 'node/registered':
+    case 'node/heartbeat':
+    case 'worker/died':
+    case 'job/registration-requested':
+    case 'job/finished':
+    case 'actor/registration-requested':
+    case 'actor/lookup-requested':
+    case 'actor/subscribed':
+    case 'actor/kill-requested':
+    case 'actor/creation-replied':
+    case 'lease/granted':
+    case 'lease/spilled':
+    case 'lease/rejected':
+    case 'lease/worker-died':
+      // Duplicates are dropped before anything else looks at them.
+      if (!admit(state.inbox, event.via)) return [];
+      onMessage(state, event, effects);
+      return effects;
+    default:
+      return assertNever(event, 'gcs event');
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * The GCS's state: nodes and their health, jobs, actors with their names, leases and subscribers, and
+ * the dead workers it must remember. Everything is plain JSON-able data keyed by id, so the same state
+ * can be hashed, frozen by immer, and replayed.
+ */
+import type { ActorId, JobId, LeaseId, NodeId, WorkerId } from '../ids.js';
+import type { Inbox } from '../inbox.js';
+import type { ActorSpec, ActorState } from '../protocol.js';
+import type { Resources } from '../resources.js';
+
+/** Tunables of the GCS; they arrive in `gcs/started` so that a replay uses the same ones. */
+export interface GcsConfig {
+  /** How often the health check runs. */
+  readonly healthCheckPeriodMs: number;
+  /** Consecutive checks without a heartbeat after which a node is declared dead. */
+  readonly healthCheckFailureThreshold: number;
+  /** How long to wait before asking again for a lease that a raylet turned down for now. */
+  readonly actorRetryDelayMs: number;
+  /** The most subscribers one actor keeps; more subscriptions still get the current state once. */
+  readonly maxSubscribersPerActor: number;
+  /** How many dead worker ids are remembered, oldest forgotten first. */
+  readonly maxDeadWorkers: number;
+}
+
+/** The defaults, as Ray's health checks and actor manager use them scaled to a local cluster. */
+export const defaultGcsConfig: GcsConfig = {
+  healthCheckPeriodMs: 100,
+  healthCheckFailureThreshold: 5,
+  actorRetryDelayMs: 200,
+  maxSubscribersPerActor: 1024,
+  maxDeadWorkers: 65536,
+};
+
+/** How many DEAD actors are kept for lookups by id before the oldest are forgotten (as Ray caps destroyed actors). */
+export const maxDeadActors = 100_000;
+
+/** How many refused or redirected registrations are remembered so that a duplicate gets the same reply. */
+export const maxRememberedRedirects = 4096;
+
+/** A node as the GCS sees it. */
+export interface NodeRecord {
+  nodeId: NodeId;
+  total: Resources;
+  available: Resources;
+  /** False once declared dead; a dead node never comes back under the same id. */
+  alive: boolean;
+  /** Health checks in a row that saw no heartbeat. */
+  missedChecks: number;
+  /** Heartbeats (and registrations) since the last health check. */
+  heartbeatsSinceCheck: number;
+}
+
+/** A job: one per driver. */
+export interface JobRecord {
+  jobId: JobId;
+  driverId: WorkerId;
+  namespace: string;
+  alive: boolean;
+}
+
+/** A lease the GCS asked a raylet for and has not been granted yet. */
+export interface PendingLease {
+  leaseId: LeaseId;
+  nodeId: NodeId;
+  spillbackCount: number;
+}
+
+/** An actor and where it is in its life. */
+export interface ActorRecord {
+  actorId: ActorId;
+  spec: ActorSpec;
+  state: ActorState;
+  /** Restarts spent so far, counted against `spec.maxRestarts`. */
+  numRestarts: number;
+  /** The incarnation the current (or next) constructor run belongs to; equals `numRestarts`. */
+  restartCount: number;
+  /** The lease request in flight, while the actor waits for a worker. */
+  pendingLease?: PendingLease;
+  /** The granted lease, the worker it leased and that worker's node, once creation was pushed. */
+  leaseId?: LeaseId;
+  workerId?: WorkerId;
+  nodeId?: NodeId;
+  /** Set by `tsray.kill(..., { noRestart: true })` while the worker is being killed. */
+  killNoRestart: boolean;
+  deathCause?: string;
+  /** Workers that asked for this actor's state changes, besides the owner. */
+  subscribers: WorkerId[];
+}
+
+/** The reply to a registration that did not create its actor: another actor's id, or an error. */
+export interface RegistrationRedirect {
+  actorId?: ActorId;
+  error?: string;
+}
+
+/** The whole state of the GCS. */
+export interface GcsState {
+  /** False until `gcs/started`. */
+  started: boolean;
+  incarnation: number;
+  config: GcsConfig;
+  inbox: Inbox;
+  nodes: Record<NodeId, NodeRecord>;
+  /** A key of the cluster view last published, to publish only changes. */
+  publishedViewKey: string;
+  jobs: Record<JobId, JobRecord>;
+  jobOfDriver: Record<WorkerId, JobId>;
+  jobCounter: number;
+  actors: Record<ActorId, ActorRecord>;
+  /** `${namespace}/${name}` to the non-DEAD actor holding that name. */
+  names: Record<string, ActorId>;
+  /** The worker of every non-DEAD actor that has one, to its actor. */
+  actorOfWorker: Record<WorkerId, ActorId>;
+  /** Every lease requested or held by a non-DEAD actor, to that actor. */
+  leaseOwners: Record<LeaseId, ActorId>;
+  leaseCounter: number;
+  /** Round-robin position for SPREAD placement. */
+  spreadCursor: number;
+  deadWorkers: Record<WorkerId, true>;
+  /** `deadWorkers` in the order they died, for forgetting the oldest. */
+  deadWorkerOrder: WorkerId[];
+  /** DEAD actors in the order they died, for forgetting the oldest. */
+  deadActorOrder: ActorId[];
+  redirects: Record<ActorId, RegistrationRedirect>;
+  redirectOrder: ActorId[];
+}
+
+/** An un-started GCS: nothing known, default configuration until `gcs/started` brings the real one. */
+export function initialGcsState(): GcsState {
+  return {
+    started: false,
+    incarnation: 0,
+    config: { ...defaultGcsConfig },
+    inbox: {},
+    nodes: {},
+    publishedViewKey: '',
+    jobs: {},
+    jobOfDriver: {},
+    jobCounter: 0,
+    actors: {},
+    names: {},
+    actorOfWorker: {},
+    leaseOwners: {},
+    leaseCounter: 0,
+    spreadCursor: 0,
+    deadWorkers: {},
+    deadWorkerOrder: [],
+    deadActorOrder: [],
+    redirects: {},
+    redirectOrder: [],
+  };
+}
+
+/** The name-table key of a named actor. */
+export function nameKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+/** Alive node ids in sorted order, so that every walk over nodes is deterministic. */
+export function aliveNodeIds(state: GcsState): NodeId[] {
+  return Object.keys(state.nodes)
+    .filter((nodeId) => state.nodes[nodeId]?.alive === true)
+    .sort();
+}

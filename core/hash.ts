@@ -1,0 +1,269 @@
+/**
+ * Deterministic serialisation and state hashing. Replay compares the hash of a replayed state with
+ * the one recorded in the trace, so the same state must give the same text whatever order its keys
+ * were inserted in, and whether it was built by plain mutation or under immer.
+ *
+ * The simulator hashes states of hundreds of KB, so `hashState` walks the state once and feeds the
+ * text straight into the hash instead of building the string: the same characters, no garbage.
+ */
+
+/** Objects nested deeper than this are taken for a cycle and searched for one (JSON state is shallow). */
+const maxDepth = 1000;
+
+/**
+ * Deterministic JSON: object keys sorted, arrays in order, `undefined` object properties omitted and
+ * `undefined` array items written as `null`, as `JSON.stringify` does. Non-finite numbers are written
+ * as `null`, again as JSON does. A `Map` is written as `{"$map":[[key,value],...]}` and a `Set` as
+ * `{"$set":[...]}`, both ordered by the text of their members, because JSON would silently turn
+ * either into `{}` and so hide a difference between two states.
+ *
+ * @throws TypeError on a function, symbol, bigint or cycle (or nesting deeper than 1000 levels), and
+ *   on `undefined` at the top level, naming the path where it was found.
+ */
+export function stableStringify(value: unknown): string {
+  const sink = new TextSink();
+  walkRoot(value, sink);
+  return sink.text;
+}
+
+/**
+ * A 64-bit non-cryptographic hash of `stableStringify(value)`, as 16 lowercase hex digits (equal to
+ * `hashString(stableStringify(value))`, computed without building the text).
+ *
+ * @throws TypeError as `stableStringify` does.
+ */
+export function hashState(value: unknown): string {
+  const sink = new HashSink();
+  walkRoot(value, sink);
+  return sink.digest();
+}
+
+/**
+ * The 64-bit hash used by `hashState`: two independent 32-bit multiply-xor lanes over the UTF-16
+ * code units (as cyrb53), mixed at the end. It detects divergence in replay; it does not resist an
+ * adversary.
+ */
+export function hashString(text: string): string {
+  const sink = new HashSink();
+  sink.put(text);
+  return sink.digest();
+}
+
+/** Where the walk writes its text. */
+interface Sink {
+  put(text: string): void;
+}
+
+/** Collects the text. */
+class TextSink implements Sink {
+  private readonly parts: string[] = [];
+  put(text: string): void {
+    this.parts.push(text);
+  }
+  get text(): string {
+    return this.parts.join('');
+  }
+}
+
+/** Hashes the text as it arrives. */
+class HashSink implements Sink {
+  private h1 = 0xdeadbeef;
+  private h2 = 0x41c6ce57;
+
+  put(text: string): void {
+    let h1 = this.h1;
+    let h2 = this.h2;
+    for (let i = 0; i < text.length; i++) {
+      const code = text.charCodeAt(i);
+      h1 = Math.imul(h1 ^ code, 2654435761);
+      h2 = Math.imul(h2 ^ code, 1597334677);
+    }
+    this.h1 = h1;
+    this.h2 = h2;
+  }
+
+  digest(): string {
+    let h1 = this.h1;
+    let h2 = this.h2;
+    // The final avalanche makes every input bit reach every output bit of both lanes.
+    h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507);
+    h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+    h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
+    h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+    return hex32(h2) + hex32(h1);
+  }
+}
+
+function hex32(lane: number): string {
+  return (lane >>> 0).toString(16).padStart(8, '0');
+}
+
+/** Printable ASCII but `"` and `\`: JSON writes such strings as they are, between quotes; anything else goes through `JSON.stringify`. */
+const plainText = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** The walk's bookkeeping: the root (to search for a cycle) and the keys leading to the current value. */
+interface Walk {
+  readonly root: unknown;
+  readonly trail: (string | number)[];
+}
+
+function walkRoot(value: unknown, sink: Sink): void {
+  if (value === undefined) throw new TypeError('stableStringify: the value is undefined, which has no JSON form; pass null or an object instead');
+  write(value, sink, { root: value, trail: [] });
+}
+
+function putString(text: string, sink: Sink): void {
+  if (plainText.test(text)) {
+    sink.put('"');
+    sink.put(text);
+    sink.put('"');
+  } else {
+    sink.put(JSON.stringify(text));
+  }
+}
+
+/** Writes one value that is not `undefined`. */
+function write(value: unknown, sink: Sink, walk: Walk): void {
+  switch (typeof value) {
+    case 'string':
+      putString(value, sink);
+      return;
+    case 'number':
+      sink.put(Number.isFinite(value) ? String(value) : 'null');
+      return;
+    case 'boolean':
+      sink.put(value ? 'true' : 'false');
+      return;
+    case 'undefined':
+      sink.put('null');
+      return;
+    case 'function':
+      throw new TypeError(`stableStringify: a function at ${where(walk)} has no JSON form; keep only data in state, events and effects`);
+    case 'symbol':
+      throw new TypeError(`stableStringify: a symbol at ${where(walk)} has no JSON form; use a string instead`);
+    case 'bigint':
+      throw new TypeError(`stableStringify: a bigint at ${where(walk)} has no JSON form; store it as a decimal string instead`);
+    case 'object':
+      break;
+  }
+  if (value === null) {
+    sink.put('null');
+    return;
+  }
+  // Depth stands in for cycle detection, which would cost a set operation per object on the hot path.
+  if (walk.trail.length > maxDepth) throw tooDeep(walk);
+  if (Array.isArray(value)) writeArray(value as unknown[], sink, walk);
+  else if (value instanceof Map) writeMap(value as Map<unknown, unknown>, sink, walk);
+  else if (value instanceof Set) writeSet(value as Set<unknown>, sink, walk);
+  else writeObject(value as Record<string, unknown>, sink, walk);
+}
+
+function writeArray(items: unknown[], sink: Sink, walk: Walk): void {
+  sink.put('[');
+  for (let i = 0; i < items.length; i++) {
+    if (i > 0) sink.put(',');
+    walk.trail.push(i);
+    write(items[i], sink, walk);
+    walk.trail.pop();
+  }
+  sink.put(']');
+}
+
+function writeObject(object: Record<string, unknown>, sink: Sink, walk: Walk): void {
+  const keys = Object.keys(object);
+  if (keys.length > 1) keys.sort();
+  sink.put('{');
+  let first = true;
+  for (const key of keys) {
+    const item = object[key];
+    if (item === undefined) continue;
+    if (!first) sink.put(',');
+    first = false;
+    putString(key, sink);
+    sink.put(':');
+    walk.trail.push(key);
+    write(item, sink, walk);
+    walk.trail.pop();
+  }
+  sink.put('}');
+}
+
+function writeMap(map: Map<unknown, unknown>, sink: Sink, walk: Walk): void {
+  const entries: [string, unknown][] = [];
+  for (const [key, item] of map) entries.push([textOf(key, '<key>', walk), item]);
+  entries.sort((a, b) => compareText(a[0], b[0]));
+  sink.put('{"$map":[');
+  entries.forEach(([keyText, item], index) => {
+    sink.put(index === 0 ? '[' : ',[');
+    sink.put(keyText);
+    sink.put(',');
+    walk.trail.push(`<${keyText}>`);
+    write(item, sink, walk);
+    walk.trail.pop();
+    sink.put(']');
+  });
+  sink.put(']}');
+}
+
+function writeSet(set: Set<unknown>, sink: Sink, walk: Walk): void {
+  const members: string[] = [];
+  for (const member of set) members.push(textOf(member, '<member>', walk));
+  members.sort(compareText);
+  sink.put('{"$set":[');
+  sink.put(members.join(','));
+  sink.put(']}');
+}
+
+/** The text of a Map key or Set member, which orders the entries. */
+function textOf(value: unknown, key: string, walk: Walk): string {
+  const text = new TextSink();
+  walk.trail.push(key);
+  write(value, text, walk);
+  walk.trail.pop();
+  return text.text;
+}
+
+/** Code-unit order, as `Array.prototype.sort` uses, without a locale that could differ by machine. */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The JSONPath-like spelling of a trail, built only when an error needs it. */
+function pathOf(trail: readonly (string | number)[]): string {
+  return '$' + trail.map((key) => (typeof key === 'number' ? `[${key}]` : `.${key}`)).join('');
+}
+
+/** The current path, clipped to its end so that the message stays one readable line. */
+function where(walk: Walk): string {
+  const path = pathOf(walk.trail);
+  return path.length > 120 ? `...${path.slice(-117)}` : path;
+}
+
+/** The error for nesting past `maxDepth`: names the cycle if there is one, which is the usual cause. */
+function tooDeep(walk: Walk): TypeError {
+  const cycle = findCycle(walk.root, [], new Set());
+  return cycle === undefined
+    ? new TypeError(`stableStringify: nesting deeper than ${maxDepth} levels at ${where(walk)}; flatten the state`)
+    : new TypeError(`stableStringify: a cycle at ${pathOf(cycle)} has no JSON form; state must be a tree`);
+}
+
+/** The trail to the first value that contains itself, or undefined. */
+function findCycle(value: unknown, trail: (string | number)[], ancestors: Set<object>): (string | number)[] | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (ancestors.has(value)) return trail;
+  ancestors.add(value);
+  const children: [string | number, unknown][] =
+    value instanceof Map
+      ? [...value.entries()].flatMap(([key, item]): [string, unknown][] => [['<key>', key], [`<${String(key)}>`, item]])
+      : value instanceof Set
+        ? [...value].map((member): [string, unknown] => ['<member>', member])
+        : Array.isArray(value)
+          ? value.map((item, index): [number, unknown] => [index, item])
+          : Object.entries(value);
+  for (const [key, child] of children) {
+    const found = findCycle(child, [...trail, key], ancestors);
+    if (found !== undefined) return found;
+  }
+  ancestors.delete(value);
+  return undefined;
+}

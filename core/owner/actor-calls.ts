@@ -1,0 +1,237 @@
+/**
+ * Actors from the caller's side: creating them through the GCS, following their state, and sending
+ * method calls straight to the actor's worker in submission order with per-caller sequence numbers
+ * that restart at 0 for each incarnation. Calls in flight when an incarnation ends are sent again if
+ * maxTaskRetries allows, else fail with ActorUnavailableError (restarting) or ActorDiedError (dead).
+ */
+import { send } from '../effects.js';
+import { gcsAddress, workerAddress } from '../ids.js';
+import type { ActorId, NodeId, WorkerId } from '../ids.js';
+import type { ActorSpec, ActorState, ResolvedArg } from '../protocol.js';
+import type { ActorCreation } from './events.js';
+import type { Ctx } from './context.js';
+import { errorOf, removeOne } from './context.js';
+import { resolvedArgs } from './leasing.js';
+import { failTask, finishTaskOfActorCreation, retriesLeft } from './lineage.js';
+import type { ActorView, OwnedTask } from './state.js';
+
+/** The view of `actorId`, following an alias to the actor the GCS resolved a named creation to. */
+export function viewFor(ctx: Ctx, actorId: ActorId): ActorView | undefined {
+  const view = ctx.s.actors[actorId];
+  if (view?.aliasOf !== undefined) return ctx.s.actors[view.aliasOf];
+  return view;
+}
+
+/** The view of an actor this process holds a handle to but did not create; subscribes on first sight. */
+export function ensureView(ctx: Ctx, actorId: ActorId): ActorView {
+  const existing = viewFor(ctx, actorId);
+  if (existing !== undefined) return existing;
+  const view: ActorView = {
+    actorId,
+    isOwner: false,
+    state: 'PENDING',
+    restartCount: 0,
+    maxTaskRetries: 0,
+    queue: [],
+    inflight: [],
+    nextSeqNo: 0,
+    seqRestartCount: 0,
+    subscribed: true,
+  };
+  ctx.s.actors[actorId] = view;
+  ctx.out.push(send(gcsAddress, { type: 'actor/subscribed', actorId, subscriber: ctx.s.workerId }));
+  return view;
+}
+
+/** `A.remote(...)`: mints the actor id and a creation task that resolves the constructor args. */
+export function createActorView(ctx: Ctx, actorId: ActorId, creation: ActorCreation, creationTaskId: string): ActorView {
+  const view: ActorView = {
+    actorId,
+    isOwner: true,
+    state: 'PENDING',
+    restartCount: 0,
+    maxTaskRetries: creation.maxTaskRetries,
+    queue: [],
+    inflight: [],
+    nextSeqNo: 0,
+    seqRestartCount: 0,
+    subscribed: true,
+    creationTaskId,
+    creation,
+  };
+  ctx.s.actors[actorId] = view;
+  return view;
+}
+
+/** The creation task's args are ready: register the actor with the GCS. */
+export function sendActorRegistration(ctx: Ctx, task: OwnedTask): void {
+  const actorId = task.spec.actor?.actorId ?? '';
+  const view = ctx.s.actors[actorId];
+  const creation = view?.creation;
+  if (view === undefined || creation === undefined) return;
+  const args: ResolvedArg[] = resolvedArgs(task);
+  const spec: ActorSpec = {
+    actorId,
+    jobId: task.spec.jobId,
+    owner: ctx.s.workerId,
+    className: creation.className,
+    functionId: creation.functionId,
+    args,
+    ...(creation.name === undefined ? {} : { name: creation.name }),
+    namespace: creation.namespace ?? ctx.s.namespace,
+    detached: creation.detached,
+    getIfExists: creation.getIfExists,
+    maxRestarts: creation.maxRestarts,
+    maxTaskRetries: creation.maxTaskRetries,
+    maxConcurrency: creation.maxConcurrency,
+    resources: { ...creation.resources },
+    placementResources: { ...creation.placementResources },
+    strategy: typeof creation.strategy === 'string' ? creation.strategy : { ...creation.strategy },
+  };
+  view.spec = spec;
+  view.creation = undefined;
+  ctx.out.push(send(gcsAddress, { type: 'actor/registration-requested', spec }));
+}
+
+/** The GCS answered a registration: the same actor, an existing one with that name, or an error. */
+export function onRegistrationReplied(ctx: Ctx, requestedActorId: ActorId, actorId: ActorId, error: string | undefined): void {
+  const view = ctx.s.actors[requestedActorId];
+  if (view === undefined || view.aliasOf !== undefined || view.state === 'DEAD') return;
+  const creationTask = view.creationTaskId === undefined ? undefined : ctx.s.tasks[view.creationTaskId];
+  if (error !== undefined) {
+    actorDied(ctx, view, error);
+    return;
+  }
+  if (actorId === requestedActorId) return;
+  // getIfExists: calls made on this handle go to the existing actor, in the order they were made.
+  view.aliasOf = actorId;
+  const target = ensureView(ctx, actorId);
+  target.queue.push(...view.queue);
+  view.queue = [];
+  view.state = 'ALIVE';
+  if (creationTask !== undefined) finishTaskOfActorCreation(ctx, creationTask);
+  pumpActor(ctx, target);
+}
+
+/** A state change published by the GCS; stale ones (older incarnations, after death) are ignored. */
+export function onActorStateChanged(
+  ctx: Ctx,
+  change: { actorId: ActorId; state: ActorState; restartCount: number; workerId?: WorkerId; nodeId?: NodeId; deathCause?: string; spec?: ActorSpec },
+): void {
+  const view = ctx.s.actors[change.actorId];
+  if (view === undefined || view.aliasOf !== undefined || view.state === 'DEAD') return;
+  if (change.restartCount < view.restartCount) return;
+  if (change.spec !== undefined) view.maxTaskRetries = change.spec.maxTaskRetries;
+  const newIncarnation = change.restartCount > view.restartCount || change.state === 'RESTARTING' || change.state === 'DEAD';
+  view.restartCount = change.restartCount;
+  if (change.state === 'DEAD') {
+    actorDied(ctx, view, change.deathCause ?? 'the actor died');
+    return;
+  }
+  if (newIncarnation && view.inflight.length > 0) requeueInflight(ctx, view);
+  view.state = change.state;
+  if (change.state === 'ALIVE') {
+    view.workerId = change.workerId;
+    view.nodeId = change.nodeId;
+    if (view.seqRestartCount !== change.restartCount) {
+      view.seqRestartCount = change.restartCount;
+      view.nextSeqNo = 0;
+    }
+    const creationTask = view.creationTaskId === undefined ? undefined : ctx.s.tasks[view.creationTaskId];
+    if (creationTask !== undefined && creationTask.state === 'RUNNING') creationTask.state = 'FINISHED';
+    pumpActor(ctx, view);
+  } else {
+    view.workerId = undefined;
+  }
+}
+
+/** The incarnation the in-flight calls went to is gone: resend what may be retried, fail the rest. */
+function requeueInflight(ctx: Ctx, view: ActorView): void {
+  const retry: string[] = [];
+  for (const taskId of view.inflight) {
+    const task = ctx.s.tasks[taskId];
+    if (task === undefined || task.state !== 'RUNNING') continue;
+    if (retriesLeft(view.maxTaskRetries, task.attempt)) {
+      task.attempt += 1;
+      task.state = 'PENDING_NODE';
+      task.workerId = undefined;
+      retry.push(taskId);
+    } else {
+      failTask(
+        ctx,
+        task,
+        errorOf('ActorUnavailableError', `actor ${view.actorId} is restarting and call ${task.spec.name} cannot be retried (maxTaskRetries ${view.maxTaskRetries}); set maxTaskRetries to retry calls`, {
+          taskName: task.spec.name,
+        }),
+      );
+    }
+  }
+  view.inflight = [];
+  view.queue.unshift(...retry);
+}
+
+/** The actor is dead for good: every queued and in-flight call fails with ActorDiedError. */
+function actorDied(ctx: Ctx, view: ActorView, cause: string): void {
+  view.state = 'DEAD';
+  view.deathCause = cause;
+  view.workerId = undefined;
+  const calls = [...view.inflight, ...view.queue];
+  view.inflight = [];
+  view.queue = [];
+  for (const taskId of calls) {
+    const task = ctx.s.tasks[taskId];
+    if (task !== undefined) failTask(ctx, task, errorOf('ActorDiedError', `actor ${view.actorId} is dead: ${cause}`, { taskName: task.spec.name, cause: { name: 'ActorDeathCause', message: cause } }));
+  }
+  const creationTask = view.creationTaskId === undefined ? undefined : ctx.s.tasks[view.creationTaskId];
+  if (creationTask !== undefined) {
+    if (creationTask.state === 'RUNNING' || creationTask.state === 'PENDING_ARGS') failTask(ctx, creationTask, errorOf('ActorDiedError', `actor ${view.actorId} is dead: ${cause}`));
+    finishTaskOfActorCreation(ctx, creationTask);
+  }
+}
+
+/** An actor call's args are ready: it may go out once every earlier call has. */
+export function onActorCallReady(ctx: Ctx, task: OwnedTask): void {
+  const view = viewFor(ctx, task.spec.actor?.actorId ?? '');
+  if (view !== undefined) pumpActor(ctx, view);
+}
+
+/** Sends queued calls in submission order while the actor is alive and the head's args are ready. */
+export function pumpActor(ctx: Ctx, view: ActorView): void {
+  if (view.state === 'DEAD') {
+    actorDied(ctx, view, view.deathCause ?? 'the actor died');
+    return;
+  }
+  while (view.state === 'ALIVE' && view.workerId !== undefined && view.queue.length > 0) {
+    const taskId = view.queue[0] ?? '';
+    const task = ctx.s.tasks[taskId];
+    if (task === undefined || task.state === 'FINISHED' || task.state === 'FAILED' || task.state === 'CANCELLED') {
+      view.queue.shift();
+      continue;
+    }
+    if (task.state !== 'PENDING_NODE') return;
+    view.queue.shift();
+    task.state = 'RUNNING';
+    task.workerId = view.workerId;
+    task.nodeId = view.nodeId;
+    task.sentToRestart = view.restartCount;
+    view.inflight.push(taskId);
+    const seqNo = view.nextSeqNo++;
+    ctx.out.push(
+      send(workerAddress(view.workerId), {
+        type: 'actor-task/pushed',
+        spec: task.spec,
+        attempt: task.attempt,
+        caller: ctx.s.workerId,
+        restartCount: view.restartCount,
+        seqNo,
+        args: resolvedArgs(task),
+      }),
+    );
+  }
+}
+
+/** A reply to an actor call arrived: it leaves the in-flight list. */
+export function onActorCallReplied(ctx: Ctx, task: OwnedTask): void {
+  const view = viewFor(ctx, task.spec.actor?.actorId ?? '');
+  if (view !== undefined) removeOne(view.inflight, task.spec.taskId);
+}

@@ -1,0 +1,334 @@
+/**
+ * The owner's recipe: one switch over every event, delegating to the part of the owner it concerns.
+ * Delivered messages pass the inbox first, so duplicates are ignored before any handler runs.
+ */
+import { assertNever } from '../assert.js';
+import { detach } from '../detach.js';
+import { send } from '../effects.js';
+import { gcsAddress, rayletAddress, taskOfObject, workerAddress } from '../ids.js';
+import { admit } from '../inbox.js';
+import type { Delivered, TaskSpec } from '../protocol.js';
+import { createActorView, ensureView, onActorCallReplied, onActorStateChanged, onRegistrationReplied, viewFor } from './actor-calls.js';
+import type { Ctx } from './context.js';
+import { errorOf } from './context.js';
+import { onNodeDied, onWorkerDied } from './deaths.js';
+import type { OwnerEffect, OwnerEvent, OwnerInbound, OwnerLocalEvent } from './events.js';
+import {
+  onAckReceived,
+  onActorConstructed,
+  onActorCreationPushed,
+  onActorTaskPushed,
+  onCancelAtWorker,
+  onPutAcked,
+  onPutRejected,
+  onTaskExecuted,
+  onTaskPushed,
+} from './execution.js';
+import { onLeaseGranted, onLeaseLost, onLeaseRejected, onLeaseRetryTimer, onLeaseSpilled, releaseLease } from './leasing.js';
+import { cancelOwnedTask, failTask, finishTask, mintTaskIds, recoverObject, registerTask, rerunTask, resolveDeps, retriesLeft } from './lineage.js';
+import { createOwnedObject, dropLocalRef, holdContained, onBorrowAdded, onBorrowReleased } from './refs.js';
+import { onFetched, onFetchFailed, onGetRequested, onResumed, onRetrievalTimer, onStatusReplied, onStatusRequested, onStatusRetryTimer, onWaitRequested } from './retrieval.js';
+import type { OwnerState } from './state.js';
+
+/** Applies one event to an owner's state (mutable or an immer draft) and returns the effects. */
+export function applyOwner(state: OwnerState, event: OwnerEvent): OwnerEffect[] {
+  const ctx: Ctx = { s: state, out: [] };
+  if ('via' in event) {
+    if (!state.started || !admit(state.inbox, event.via)) return [];
+    applyMessage(ctx, event);
+  } else {
+    if (!state.started && event.type !== 'owner/started') return [];
+    applyLocal(ctx, event);
+  }
+  return ctx.out.map(detach);
+}
+
+function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
+  const s = ctx.s;
+  switch (event.type) {
+    case 'owner/started':
+      if (s.started) return;
+      s.started = true;
+      s.workerId = event.workerId;
+      s.nodeId = event.nodeId;
+      s.isDriver = event.isDriver;
+      s.namespace = event.namespace;
+      s.config = { ...event.config };
+      if (event.isDriver) ctx.out.push(send(gcsAddress, { type: 'job/registration-requested', driverId: event.workerId, namespace: event.namespace }));
+      return;
+    case 'task/submitted': {
+      const { taskId, returnIds } = mintTaskIds(ctx, event.numReturns);
+      const spec: TaskSpec = {
+        taskId,
+        jobId: s.jobId ?? '',
+        owner: s.workerId,
+        ...(event.parentTaskId === undefined ? {} : { parentTaskId: event.parentTaskId }),
+        name: event.name,
+        functionId: event.functionId,
+        args: event.args,
+        returnIds,
+        resources: event.resources,
+        maxRetries: event.maxRetries,
+        retryExceptions: event.retryExceptions,
+        strategy: event.strategy,
+      };
+      const task = registerTask(ctx, spec, 'task');
+      ctx.out.push({ type: 'ids/minted', taskId, objectIds: [...returnIds] });
+      resolveDeps(ctx, task);
+      return;
+    }
+    case 'actor-task/submitted': {
+      const view = ensureView(ctx, event.actorId);
+      const { taskId, returnIds } = mintTaskIds(ctx, event.numReturns);
+      const spec: TaskSpec = {
+        taskId,
+        jobId: s.jobId ?? '',
+        owner: s.workerId,
+        ...(event.parentTaskId === undefined ? {} : { parentTaskId: event.parentTaskId }),
+        name: event.name,
+        functionId: event.method,
+        args: event.args,
+        returnIds,
+        resources: {},
+        maxRetries: view.maxTaskRetries,
+        retryExceptions: false,
+        strategy: 'DEFAULT',
+        actor: { actorId: view.actorId, method: event.method },
+      };
+      const task = registerTask(ctx, spec, 'actor-task');
+      view.queue.push(taskId);
+      ctx.out.push({ type: 'ids/minted', taskId, objectIds: [...returnIds] });
+      resolveDeps(ctx, task);
+      return;
+    }
+    case 'actor/creation-submitted': {
+      const actorId = `${s.workerId}.a${++s.counters.actor}`;
+      const { taskId } = mintTaskIds(ctx, 0);
+      const spec: TaskSpec = {
+        taskId,
+        jobId: s.jobId ?? '',
+        owner: s.workerId,
+        name: `${event.className}.constructor`,
+        functionId: event.functionId,
+        args: event.args,
+        returnIds: [],
+        resources: event.placementResources,
+        maxRetries: 0,
+        retryExceptions: false,
+        strategy: event.strategy,
+        actor: { actorId, method: 'constructor' },
+      };
+      const { type: _type, ...creation } = event;
+      createActorView(ctx, actorId, creation, taskId);
+      const task = registerTask(ctx, spec, 'actor-creation');
+      ctx.out.push({ type: 'ids/minted', taskId, actorId, objectIds: [] });
+      resolveDeps(ctx, task);
+      return;
+    }
+    case 'object/put': {
+      const objectId = `${s.workerId}.p${++s.counters.put}`;
+      const object = createOwnedObject(ctx, objectId, 1);
+      const refs = event.value.refs.map((ref) => ({ ...ref }));
+      ctx.out.push({ type: 'ids/minted', objectIds: [objectId] });
+      if (event.value.sizeBytes < s.config.inlineThresholdBytes) {
+        object.state = 'ready';
+        object.payload = { kind: 'inline', data: event.value.data, sizeBytes: event.value.sizeBytes, refs };
+      } else {
+        s.storing[objectId] = { sizeBytes: event.value.sizeBytes, refs };
+        ctx.out.push(send(rayletAddress(s.nodeId), { type: 'object/put-requested', objectId, owner: s.workerId, data: event.value.data, sizeBytes: event.value.sizeBytes, refs: refs.map((ref) => ({ ...ref })) }));
+      }
+      object.contains = refs.map((ref) => ({ ...ref }));
+      holdContained(ctx, refs, objectId);
+      return;
+    }
+    case 'refs/released':
+      for (const objectId of event.objectIds) dropLocalRef(ctx, objectId);
+      return;
+    case 'actor/handle-acquired':
+      ensureView(ctx, event.actorId);
+      return;
+    case 'get/requested':
+      onGetRequested(ctx, event.getId, event.refs, event.timeoutMs, event.inTaskId);
+      return;
+    case 'wait/requested':
+      onWaitRequested(ctx, event.waitId, event.refs, event.numReturns, event.timeoutMs);
+      return;
+    case 'cancel/requested': {
+      const taskId = taskOfObject(event.ref.objectId);
+      if (taskId === undefined) return;
+      if (event.ref.owner !== s.workerId) {
+        ctx.out.push(send(workerAddress(event.ref.owner), { type: 'task/cancel-requested', taskId, recursive: event.recursive }));
+        return;
+      }
+      const task = s.tasks[taskId];
+      if (task !== undefined) cancelOwnedTask(ctx, task, event.force, event.recursive);
+      return;
+    }
+    case 'kill/requested': {
+      const view = viewFor(ctx, event.actorId);
+      ctx.out.push(send(gcsAddress, { type: 'actor/kill-requested', actorId: view?.actorId ?? event.actorId, noRestart: event.noRestart }));
+      return;
+    }
+    case 'actor-lookup/requested':
+      ctx.out.push(send(gcsAddress, { type: 'actor/lookup-requested', requestId: event.requestId, name: event.name, namespace: event.namespace ?? s.namespace, requester: s.workerId }));
+      return;
+    case 'task/executed':
+      onTaskExecuted(ctx, event.taskId, event.attempt, event.result);
+      return;
+    case 'actor/constructed':
+      onActorConstructed(ctx, event.actorId, event.restartCount, event.error);
+      return;
+    case 'owner/stopping':
+      if (s.stopped) return;
+      s.stopped = true;
+      if (s.isDriver && s.jobId !== undefined) ctx.out.push(send(gcsAddress, { type: 'job/finished', jobId: s.jobId }));
+      return;
+    case 'timer/fired':
+      if (event.timerId.startsWith('lease-retry:')) onLeaseRetryTimer(ctx, event.timerId.slice('lease-retry:'.length));
+      else if (event.timerId.startsWith('status-retry:')) onStatusRetryTimer(ctx, event.timerId.slice('status-retry:'.length));
+      else if (event.timerId.startsWith('get:') || event.timerId.startsWith('wait:')) onRetrievalTimer(ctx, event.timerId);
+      return;
+    default:
+      assertNever(event, 'owner event');
+  }
+}
+
+function applyMessage(ctx: Ctx, event: Delivered<OwnerInbound>): void {
+  const s = ctx.s;
+  switch (event.type) {
+    case 'lease/granted':
+      onLeaseGranted(ctx, event.leaseId, event.workerId, event.nodeId);
+      return;
+    case 'lease/spilled':
+      onLeaseSpilled(ctx, event.leaseId, event.toNodeId, event.via.from.slice('raylet:'.length));
+      return;
+    case 'lease/rejected':
+      onLeaseRejected(ctx, event.leaseId, event.reason, event.permanent);
+      return;
+    case 'lease/worker-died':
+      onLeaseLost(ctx, event.leaseId, event.reason);
+      onWorkerDied(ctx, event.workerId, event.reason);
+      return;
+    case 'worker/resumed':
+      onResumed(ctx);
+      return;
+    case 'object/put-acked':
+      onPutAcked(ctx, event.objectId);
+      return;
+    case 'object/put-rejected':
+      onPutRejected(ctx, event.objectId, event.reason);
+      return;
+    case 'object/fetched':
+      onFetched(ctx, event.objectId, { data: event.data, sizeBytes: event.sizeBytes, refs: event.refs });
+      return;
+    case 'object/fetch-failed':
+      onFetchFailed(ctx, event.objectId, event.objectId.split('.').slice(0, 2).join('.'));
+      return;
+    case 'task/pushed':
+      onTaskPushed(ctx, event);
+      return;
+    case 'actor-task/pushed':
+      onActorTaskPushed(ctx, event);
+      return;
+    case 'task/replied':
+      onTaskReplied(ctx, event);
+      return;
+    case 'task/cancel-requested':
+      onCancelAtWorker(ctx, event.taskId, event.recursive, false);
+      return;
+    case 'object/status-requested':
+      onStatusRequested(ctx, event.objectId, event.requester);
+      return;
+    case 'object/status-replied':
+      onStatusReplied(ctx, event.objectId, event.outcome);
+      return;
+    case 'borrow/added':
+      onBorrowAdded(ctx, event.objectId, event.borrower, event.ackTo, event.ackId);
+      return;
+    case 'borrow/add-acked':
+      onAckReceived(ctx, event.ackId);
+      return;
+    case 'borrow/released':
+      onBorrowReleased(ctx, event.objectId, event.borrower);
+      return;
+    case 'job/registration-replied':
+      s.jobId = event.jobId;
+      return;
+    case 'actor/registration-replied':
+      onRegistrationReplied(ctx, event.requestedActorId, event.actorId, event.error);
+      return;
+    case 'actor/lookup-replied':
+      if (event.actorId !== undefined) {
+        const view = ensureView(ctx, event.actorId);
+        if (event.spec !== undefined) view.maxTaskRetries = event.spec.maxTaskRetries;
+      }
+      ctx.out.push({ type: 'actor-lookup/settled', requestId: event.requestId, ...(event.actorId === undefined ? {} : { actorId: event.actorId }), ...(event.spec === undefined ? {} : { spec: event.spec }) });
+      return;
+    case 'actor/state-changed':
+      onActorStateChanged(ctx, event);
+      return;
+    case 'actor/creation-pushed':
+      onActorCreationPushed(ctx, event.spec, event.restartCount);
+      return;
+    case 'node/died':
+      onNodeDied(ctx, event.nodeId);
+      return;
+    case 'worker/died':
+      onWorkerDied(ctx, event.workerId, event.reason);
+      return;
+    default:
+      assertNever(event, 'owner message');
+  }
+}
+
+/** A worker replied to a task or actor call this process owns. */
+function onTaskReplied(ctx: Ctx, event: Delivered<Extract<OwnerInbound, { type: 'task/replied' }>>): void {
+  const task = ctx.s.tasks[event.taskId];
+  if (task === undefined || task.attempt !== event.attempt || task.state !== 'RUNNING' || task.workerId !== event.workerId) return;
+  const leaseId = task.leaseId;
+  if (task.kind === 'actor-task') onActorCallReplied(ctx, task);
+  const result = event.result;
+  switch (result.kind) {
+    case 'returned':
+      finishTask(ctx, task, result.payloads);
+      break;
+    case 'threw': {
+      const name = result.error.cause?.name ?? '';
+      const retryable = task.kind === 'task' && task.cancelRequested === undefined && (task.spec.retryExceptions === true || (Array.isArray(task.spec.retryExceptions) && task.spec.retryExceptions.includes(name)));
+      if (retryable && retriesLeft(task.spec.maxRetries, task.attempt)) rerunTask(ctx, task);
+      else failTask(ctx, task, result.error);
+      break;
+    }
+    case 'cancelled':
+      failTask(ctx, task, errorOf('TaskCancelledError', `task ${task.spec.name} (${task.spec.taskId}) was cancelled`, { taskName: task.spec.name }), 'CANCELLED');
+      break;
+    case 'arg-lost':
+      onArgLost(ctx, task, result.objectId);
+      break;
+    default:
+      assertNever(result, 'task result');
+  }
+  for (const objectId of event.releasedBorrows) onBorrowReleased(ctx, objectId, event.workerId);
+  if (leaseId !== undefined) releaseLease(ctx, leaseId, task.spec.taskId);
+}
+
+/** The worker could not read an argument: rebuild it (owned) or re-ask its owner, then run again. */
+function onArgLost(ctx: Ctx, task: import('./state.js').OwnedTask, objectId: string): void {
+  task.argLostRetries += 1;
+  if (task.kind !== 'task' || task.argLostRetries > ctx.s.config.maxArgLostRetries) {
+    failTask(ctx, task, errorOf('ObjectLostError', `argument ${objectId} of task ${task.spec.name} could not be read from any node`, { objectId, taskName: task.spec.name }));
+    return;
+  }
+  const owned = ctx.s.objects[objectId];
+  if (owned !== undefined) recoverObject(ctx, objectId);
+  const borrowed = ctx.s.borrowed[objectId];
+  if (borrowed !== undefined && borrowed.status === 'ready') {
+    borrowed.status = 'unknown';
+    borrowed.payload = undefined;
+  }
+  task.state = 'PENDING_ARGS';
+  task.leaseId = undefined;
+  task.workerId = undefined;
+  task.resolved = {};
+  resolveDeps(ctx, task);
+}

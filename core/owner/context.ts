@@ -1,0 +1,31 @@
+/**
+ * The working context of one owner step: its state and the effects produced so far. Every function
+ * of the owner's recipe takes it, mutates the state and appends effects.
+ */
+import type { ErrorClass, ErrorInfo } from '../values.js';
+import type { OwnerEffect } from './events.js';
+import type { OwnerState } from './state.js';
+
+/** State plus the effects of the step in progress. */
+export interface Ctx {
+  readonly s: OwnerState;
+  readonly out: OwnerEffect[];
+}
+
+/** Builds an error record. */
+export function errorOf(errorClass: ErrorClass, message: string, extra: Omit<ErrorInfo, 'errorClass' | 'message'> = {}): ErrorInfo {
+  return { errorClass, message, ...extra };
+}
+
+/** Removes the first occurrence of `value` from `list` in place; true if it was there. */
+export function removeOne<T>(list: T[], value: T): boolean {
+  const index = list.indexOf(value);
+  if (index < 0) return false;
+  list.splice(index, 1);
+  return true;
+}
+
+/** Removes every occurrence of `value` from `list` in place. */
+export function removeAll<T>(list: T[], value: T): void {
+  for (let index = list.indexOf(value); index >= 0; index = list.indexOf(value)) list.splice(index, 1);
+}

@@ -1,0 +1,395 @@
+/**
+ * The worker side: running what owners push. A pushed task fetches its stored arguments, asks the
+ * shell to run the body, stores large returns in the node's store, registers the caller as borrower
+ * of refs it returns that a third process owns (waiting for the acknowledgement), and only then
+ * replies. Duplicate pushes are answered from a bounded reply cache. An actor worker also constructs
+ * its actor and admits calls per caller in sequence-number order, up to maxConcurrency at once.
+ */
+import { send } from '../effects.js';
+import { gcsAddress, rayletAddress, workerAddress } from '../ids.js';
+import type { ObjectId, TaskId, WorkerId } from '../ids.js';
+import type { ActorSpec, Delivered, MessageOf, ResolvedArg, TaskResult, TaskSpec } from '../protocol.js';
+import type { ErrorInfo, Payload } from '../values.js';
+import type { ExecutionResult, ValueData } from './events.js';
+import type { Ctx } from './context.js';
+import { errorOf } from './context.js';
+import { cancelOwnedTask, failObject, readyObject } from './lineage.js';
+import { dropLocalRef, maybeRelease } from './refs.js';
+import { startFetch } from './retrieval.js';
+import type { Execution } from './state.js';
+
+/** The key of one attempt of a task on this worker. */
+export function executionKey(taskId: TaskId, attempt: number): string {
+  return `${taskId}#${attempt}`;
+}
+
+function storedArgs(args: readonly ResolvedArg[]): { objectId: ObjectId; payload: Payload; owner: WorkerId }[] {
+  const stored: { objectId: ObjectId; payload: Payload; owner: WorkerId }[] = [];
+  for (const arg of args) if (arg.kind === 'ref' && arg.payload.kind === 'stored') stored.push({ objectId: arg.ref.objectId, payload: arg.payload, owner: arg.ref.owner });
+  return stored;
+}
+
+function argValues(args: readonly ResolvedArg[], fetched: Record<ObjectId, ValueData>): ValueData[] {
+  return args.map((arg): ValueData => {
+    const payload = arg.payload;
+    if (payload.kind === 'inline') return { data: payload.data, sizeBytes: payload.sizeBytes, refs: payload.refs.map((ref) => ({ ...ref })) };
+    const value = fetched[arg.kind === 'ref' ? arg.ref.objectId : ''];
+    if (value === undefined) throw new Error('argument value used before it was fetched');
+    return { data: value.data, sizeBytes: value.sizeBytes, refs: value.refs.map((ref) => ({ ...ref })) };
+  });
+}
+
+/** Answers a duplicate push from the reply cache; true if it did. */
+function replayCachedReply(ctx: Ctx, key: string): boolean {
+  const cached = ctx.s.replyCache.find((entry) => entry.key === key);
+  if (cached === undefined) return false;
+  ctx.out.push(send(workerAddress(cached.to), { type: 'task/replied', taskId: cached.reply.taskId, attempt: cached.reply.attempt, workerId: ctx.s.workerId, nodeId: ctx.s.nodeId, result: cached.reply.result, releasedBorrows: [] }));
+  return true;
+}
+
+/** `task/pushed`: a normal task to run under a lease of this worker. */
+export function onTaskPushed(ctx: Ctx, message: Delivered<MessageOf<'task/pushed'>>): void {
+  const key = executionKey(message.spec.taskId, message.attempt);
+  if (replayCachedReply(ctx, key) || ctx.s.executions[key] !== undefined) return;
+  ctx.s.currentLeaseId = message.leaseId;
+  ctx.s.jobId = message.spec.jobId;
+  startExecution(ctx, message.spec, message.attempt, message.spec.owner, message.args);
+}
+
+function startExecution(ctx: Ctx, spec: TaskSpec, attempt: number, replyTo: WorkerId, args: readonly ResolvedArg[], actorSeq?: { caller: WorkerId; seqNo: number }): void {
+  const key = executionKey(spec.taskId, attempt);
+  const execution: Execution = {
+    spec,
+    attempt,
+    replyTo,
+    args: args.map((arg) => arg),
+    fetched: {},
+    phase: 'fetching',
+    interrupted: ctx.s.cancelledEarly.includes(spec.taskId),
+    pendingAcks: [],
+    ...(actorSeq === undefined ? {} : { actorSeq }),
+  };
+  ctx.s.executions[key] = execution;
+  if (execution.interrupted) {
+    reply(ctx, key, { kind: 'cancelled' });
+    return;
+  }
+  for (const { objectId, payload, owner } of storedArgs(args)) {
+    const data = ctx.s.fetchedData[objectId];
+    if (data !== undefined) execution.fetched[objectId] = data;
+    else startFetch(ctx, objectId, payload, owner);
+  }
+  runIfFetched(ctx, key);
+}
+
+function runIfFetched(ctx: Ctx, key: string): void {
+  const execution = ctx.s.executions[key];
+  if (execution === undefined || execution.phase !== 'fetching') return;
+  if (storedArgs(execution.args).some(({ objectId }) => execution.fetched[objectId] === undefined)) return;
+  execution.phase = 'running';
+  ctx.out.push({ type: 'task/execute', spec: execution.spec, attempt: execution.attempt, args: argValues(execution.args, execution.fetched) });
+}
+
+/** A stored value arrived: executions and an actor construction waiting for it may start. */
+export function onExecutionFetched(ctx: Ctx, objectId: ObjectId): void {
+  const value = ctx.s.fetchedData[objectId];
+  if (value === undefined) return;
+  for (const [key, execution] of Object.entries(ctx.s.executions)) {
+    if (execution.phase !== 'fetching' || !storedArgs(execution.args).some((arg) => arg.objectId === objectId)) continue;
+    execution.fetched[objectId] = value;
+    runIfFetched(ctx, key);
+  }
+  const actor = ctx.s.actor;
+  if (actor?.phase === 'fetching' && storedArgs(actor.spec.args).some((arg) => arg.objectId === objectId)) {
+    actor.fetched[objectId] = value;
+    constructIfFetched(ctx);
+  }
+}
+
+/** No copy of an argument could be read: the owner is told, so it can rebuild it and run again. */
+export function onExecutionFetchFailed(ctx: Ctx, objectId: ObjectId): void {
+  for (const [key, execution] of Object.entries(ctx.s.executions)) {
+    if (execution.phase === 'fetching' && storedArgs(execution.args).some((arg) => arg.objectId === objectId)) reply(ctx, key, { kind: 'arg-lost', objectId });
+  }
+  const actor = ctx.s.actor;
+  if (actor?.phase === 'fetching' && storedArgs(actor.spec.args).some((arg) => arg.objectId === objectId)) {
+    actor.phase = 'failed';
+    actor.creationError = errorOf('ObjectLostError', `constructor argument ${objectId} of actor ${actor.spec.actorId} was lost`, { objectId });
+    replyCreation(ctx);
+  }
+}
+
+/** The shell finished running a body. */
+export function onTaskExecuted(ctx: Ctx, taskId: TaskId, attempt: number, result: ExecutionResult): void {
+  const key = executionKey(taskId, attempt);
+  const execution = ctx.s.executions[key];
+  if (execution === undefined || execution.phase !== 'running') return;
+  if (execution.interrupted) {
+    reply(ctx, key, { kind: 'cancelled' });
+    return;
+  }
+  execution.phase = 'storing';
+  if (result.kind === 'threw') {
+    execution.resultError = errorOf(result.errorClass ?? 'RayTaskError', `task ${execution.spec.name} threw ${result.thrown.name}: ${result.thrown.message}`, {
+      cause: result.thrown,
+      taskName: execution.spec.name,
+      nodeId: ctx.s.nodeId,
+    });
+    maybeReply(ctx, key);
+    return;
+  }
+  if (result.values.length !== execution.spec.returnIds.length) {
+    execution.resultError = errorOf('RayTaskError', `task ${execution.spec.name} returned ${result.values.length} values but numReturns is ${execution.spec.returnIds.length}; return an array of numReturns values`, {
+      cause: { name: 'TypeError', message: 'wrong number of return values' },
+      taskName: execution.spec.name,
+      nodeId: ctx.s.nodeId,
+    });
+    maybeReply(ctx, key);
+    return;
+  }
+  execution.results = result.values.map((value, index): Payload | undefined => {
+    const objectId = execution.spec.returnIds[index] ?? '';
+    if (value.sizeBytes < ctx.s.config.inlineThresholdBytes) return { kind: 'inline', data: value.data, sizeBytes: value.sizeBytes, refs: value.refs.map((ref) => ({ ...ref })) };
+    ctx.s.storing[objectId] = { sizeBytes: value.sizeBytes, refs: value.refs.map((ref) => ({ ...ref })), executionKey: key, index };
+    ctx.out.push(send(rayletAddress(ctx.s.nodeId), { type: 'object/put-requested', objectId, owner: execution.spec.owner, data: value.data, sizeBytes: value.sizeBytes, refs: value.refs.map((ref) => ({ ...ref })) }));
+    return undefined;
+  });
+  registerReturnedRefs(ctx, key, execution, result.values);
+  maybeReply(ctx, key);
+}
+
+/**
+ * The caller will hold the refs inside the returns: for refs this worker owns it is recorded as a
+ * borrower now; for refs a third process owns, that owner is told and must acknowledge first.
+ */
+function registerReturnedRefs(ctx: Ctx, key: string, execution: Execution, values: readonly ValueData[]): void {
+  const caller = execution.replyTo;
+  for (const value of values) {
+    for (const ref of value.refs) {
+      if (ref.owner === caller) continue;
+      if (ref.owner === ctx.s.workerId) {
+        const object = ctx.s.objects[ref.objectId];
+        if (object !== undefined && !object.borrowers.includes(caller)) object.borrowers.push(caller);
+        continue;
+      }
+      if (ctx.s.deadWorkers[ref.owner] === true) continue;
+      const ackId = `${ctx.s.workerId}.k${++ctx.s.counters.ack}`;
+      ctx.s.acks[ackId] = { ackId, objectId: ref.objectId, owner: ref.owner, executionKey: key };
+      execution.pendingAcks.push(ackId);
+      ctx.out.push(send(workerAddress(ref.owner), { type: 'borrow/added', objectId: ref.objectId, borrower: caller, ackTo: ctx.s.workerId, ackId }));
+    }
+  }
+}
+
+/** Replies once every return is stored and every registration acknowledged. */
+export function maybeReply(ctx: Ctx, key: string): void {
+  const execution = ctx.s.executions[key];
+  if (execution === undefined || execution.phase !== 'storing' && execution.phase !== 'registering') return;
+  if (execution.pendingAcks.length > 0) return;
+  // This worker's own registrations (for refs it passed to nested tasks) must land before the reply
+  // ends the cover its caller gives those refs.
+  if (Object.values(ctx.s.acks).some((ack) => ack.executionKey === undefined)) return;
+  if (execution.resultError !== undefined) {
+    reply(ctx, key, { kind: 'threw', error: execution.resultError });
+    return;
+  }
+  const results = execution.results ?? [];
+  if (results.some((payload) => payload === undefined)) return;
+  reply(ctx, key, { kind: 'returned', payloads: results as Payload[] });
+}
+
+function reply(ctx: Ctx, key: string, result: TaskResult): void {
+  const execution = ctx.s.executions[key];
+  if (execution === undefined) return;
+  delete ctx.s.executions[key];
+  for (const [objectId, storing] of Object.entries(ctx.s.storing)) if (storing.executionKey === key) delete ctx.s.storing[objectId];
+  const taskId = execution.spec.taskId;
+  ctx.out.push(send(workerAddress(execution.replyTo), { type: 'task/replied', taskId, attempt: execution.attempt, workerId: ctx.s.workerId, nodeId: ctx.s.nodeId, result, releasedBorrows: [] }));
+  // An arg-lost reply is not kept: the owner pushes the same attempt again once the argument is back.
+  if (result.kind !== 'arg-lost') ctx.s.replyCache.push({ key, to: execution.replyTo, reply: { taskId, attempt: execution.attempt, result } });
+  while (ctx.s.replyCache.length > ctx.s.config.maxReplyCache) ctx.s.replyCache.shift();
+  for (const objectId of Object.keys(execution.fetched)) if (!Object.values(ctx.s.gets).some((get) => get.refs.some((ref) => ref.objectId === objectId))) delete ctx.s.fetchedData[objectId];
+  if (execution.actorSeq !== undefined && ctx.s.actor !== undefined) {
+    ctx.s.actor.running -= 1;
+    runActorCalls(ctx);
+  }
+}
+
+/** `object/put-acked`: a large return or a put is in the store. */
+export function onPutAcked(ctx: Ctx, objectId: ObjectId): void {
+  const storing = ctx.s.storing[objectId];
+  if (storing === undefined) return;
+  delete ctx.s.storing[objectId];
+  const payload: Payload = { kind: 'stored', nodeIds: [ctx.s.nodeId], sizeBytes: storing.sizeBytes, refs: storing.refs };
+  if (storing.executionKey === undefined) {
+    readyObject(ctx, objectId, payload);
+    return;
+  }
+  const execution = ctx.s.executions[storing.executionKey];
+  if (execution?.results === undefined || storing.index === undefined) return;
+  execution.results[storing.index] = payload;
+  maybeReply(ctx, storing.executionKey);
+}
+
+/** `object/put-rejected`: the store is full. */
+export function onPutRejected(ctx: Ctx, objectId: ObjectId, reason: string): void {
+  const storing = ctx.s.storing[objectId];
+  if (storing === undefined) return;
+  delete ctx.s.storing[objectId];
+  const error = errorOf('ObjectStoreFullError', `object ${objectId} of ${storing.sizeBytes} bytes does not fit: ${reason}`, { objectId, nodeId: ctx.s.nodeId });
+  if (storing.executionKey === undefined) {
+    failObject(ctx, objectId, error);
+    return;
+  }
+  const execution = ctx.s.executions[storing.executionKey];
+  if (execution === undefined) return;
+  execution.resultError = error;
+  maybeReply(ctx, storing.executionKey);
+}
+
+/** `borrow/add-acked`: a registration landed. */
+export function onAckReceived(ctx: Ctx, ackId: string): void {
+  const ack = ctx.s.acks[ackId];
+  if (ack === undefined) return;
+  settleAck(ctx, ackId);
+}
+
+/** Ends a pending registration (acknowledged, or its owner died so none will come). */
+export function settleAck(ctx: Ctx, ackId: string): void {
+  const ack = ctx.s.acks[ackId];
+  if (ack === undefined) return;
+  delete ctx.s.acks[ackId];
+  if (ack.executionKey !== undefined) {
+    const execution = ctx.s.executions[ack.executionKey];
+    if (execution !== undefined) {
+      const index = execution.pendingAcks.indexOf(ackId);
+      if (index >= 0) execution.pendingAcks.splice(index, 1);
+      maybeReply(ctx, ack.executionKey);
+    }
+    return;
+  }
+  const entry = ctx.s.borrowed[ack.objectId];
+  if (entry !== undefined && entry.registration === 'pending') {
+    entry.registration = 'registered';
+    if (entry.releaseWhenAcked === true) {
+      entry.releaseWhenAcked = undefined;
+      maybeRelease(ctx, ack.objectId);
+    }
+  }
+  if (ack.holdOuter !== undefined) dropLocalRef(ctx, ack.holdOuter.objectId);
+  for (const key of Object.keys(ctx.s.executions)) maybeReply(ctx, key);
+}
+
+
+/** `task/cancel-requested` here: interrupt it if this worker runs it, cancel it if this process owns it. */
+export function onCancelAtWorker(ctx: Ctx, taskId: TaskId, recursive: boolean, force: boolean): void {
+  const owned = ctx.s.tasks[taskId];
+  if (owned !== undefined) cancelOwnedTask(ctx, owned, force, recursive);
+  let running = false;
+  for (const [key, execution] of Object.entries(ctx.s.executions)) {
+    if (execution.spec.taskId !== taskId) continue;
+    running = true;
+    execution.interrupted = true;
+    if (execution.phase === 'running') ctx.out.push({ type: 'task/interrupt', taskId });
+    else if (execution.phase === 'fetching') reply(ctx, key, { kind: 'cancelled' });
+  }
+  if (!running && owned === undefined && !ctx.s.cancelledEarly.includes(taskId)) {
+    ctx.s.cancelledEarly.push(taskId);
+    while (ctx.s.cancelledEarly.length > ctx.s.config.maxReplyCache) ctx.s.cancelledEarly.shift();
+  }
+  if (recursive) {
+    for (const child of Object.values(ctx.s.tasks)) if (child.spec.parentTaskId === taskId) cancelOwnedTask(ctx, child, force, true);
+  }
+}
+
+/** `actor/creation-pushed`: host this actor (or answer again for the incarnation already hosted). */
+export function onActorCreationPushed(ctx: Ctx, spec: ActorSpec, restartCount: number): void {
+  const actor = ctx.s.actor;
+  if (actor !== undefined) {
+    if (actor.spec.actorId === spec.actorId && actor.restartCount === restartCount && (actor.phase === 'ready' || actor.phase === 'failed')) replyCreation(ctx);
+    return;
+  }
+  ctx.s.jobId = spec.jobId;
+  ctx.s.actor = { spec, restartCount, phase: 'fetching', fetched: {}, callers: {}, runnable: [], running: 0, pendingCalls: {} };
+  for (const { objectId, payload, owner } of storedArgs(spec.args)) {
+    const data = ctx.s.fetchedData[objectId];
+    if (data !== undefined) ctx.s.actor.fetched[objectId] = data;
+    else startFetch(ctx, objectId, payload, owner);
+  }
+  constructIfFetched(ctx);
+}
+
+function constructIfFetched(ctx: Ctx): void {
+  const actor = ctx.s.actor;
+  if (actor === undefined || actor.phase !== 'fetching') return;
+  if (storedArgs(actor.spec.args).some(({ objectId }) => actor.fetched[objectId] === undefined)) return;
+  actor.phase = 'constructing';
+  ctx.out.push({ type: 'actor/construct', spec: actor.spec, restartCount: actor.restartCount, args: argValues(actor.spec.args, actor.fetched) });
+}
+
+/** The shell ran the constructor. */
+export function onActorConstructed(ctx: Ctx, actorId: string, restartCount: number, error: { name: string; message: string; stack?: string } | undefined): void {
+  const actor = ctx.s.actor;
+  if (actor === undefined || actor.spec.actorId !== actorId || actor.restartCount !== restartCount || actor.phase !== 'constructing') return;
+  if (error === undefined) actor.phase = 'ready';
+  else {
+    actor.phase = 'failed';
+    actor.creationError = errorOf('RayTaskError', `the constructor of ${actor.spec.className} threw ${error.name}: ${error.message}`, { cause: error, nodeId: ctx.s.nodeId });
+  }
+  replyCreation(ctx);
+  runActorCalls(ctx);
+}
+
+function replyCreation(ctx: Ctx): void {
+  const actor = ctx.s.actor;
+  if (actor === undefined) return;
+  const error: ErrorInfo | undefined = actor.creationError;
+  ctx.out.push(
+    send(gcsAddress, { type: 'actor/creation-replied', actorId: actor.spec.actorId, restartCount: actor.restartCount, workerId: ctx.s.workerId, ...(error === undefined ? {} : { error }) }),
+  );
+}
+
+/** `actor-task/pushed`: admit calls per caller in sequence order; run up to maxConcurrency at once. */
+export function onActorTaskPushed(ctx: Ctx, message: Delivered<MessageOf<'actor-task/pushed'>>): void {
+  const actor = ctx.s.actor;
+  if (actor === undefined || actor.spec.actorId !== message.spec.actor?.actorId || actor.restartCount !== message.restartCount) return;
+  const key = executionKey(message.spec.taskId, message.attempt);
+  if (replayCachedReply(ctx, key)) return;
+  let order = actor.callers[message.caller];
+  if (order === undefined) {
+    order = { nextSeqNo: 0, buffered: {} };
+    actor.callers[message.caller] = order;
+  }
+  if (message.seqNo < order.nextSeqNo || order.buffered[String(message.seqNo)] !== undefined) return;
+  actor.pendingCalls[key] = { spec: message.spec, attempt: message.attempt, caller: message.caller, seqNo: message.seqNo, args: message.args.map((arg) => arg) };
+  if (message.seqNo > order.nextSeqNo) {
+    if (Object.keys(order.buffered).length >= ctx.s.config.maxBufferedCallsPerCaller) {
+      delete actor.pendingCalls[key];
+      return;
+    }
+    order.buffered[String(message.seqNo)] = key;
+    return;
+  }
+  actor.runnable.push(key);
+  order.nextSeqNo += 1;
+  for (let next = order.buffered[String(order.nextSeqNo)]; next !== undefined; next = order.buffered[String(order.nextSeqNo)]) {
+    delete order.buffered[String(order.nextSeqNo)];
+    actor.runnable.push(next);
+    order.nextSeqNo += 1;
+  }
+  runActorCalls(ctx);
+}
+
+/** Starts admitted calls while the actor is ready and below its concurrency. */
+function runActorCalls(ctx: Ctx): void {
+  const actor = ctx.s.actor;
+  if (actor === undefined || actor.phase !== 'ready') return;
+  while (actor.running < actor.spec.maxConcurrency && actor.runnable.length > 0) {
+    const key = actor.runnable.shift() ?? '';
+    const call = actor.pendingCalls[key];
+    if (call === undefined) continue;
+    delete actor.pendingCalls[key];
+    actor.running += 1;
+    startExecution(ctx, call.spec, call.attempt, call.caller, call.args, { caller: call.caller, seqNo: call.seqNo });
+  }
+}

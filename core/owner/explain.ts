@@ -1,0 +1,60 @@
+/**
+ * Hangs explain themselves: for a ref whose value is not here yet, a sentence saying what it waits
+ * for (arguments not ready, no lease yet and why, running where, actor restarting, owner asked).
+ */
+import { taskOfObject } from '../ids.js';
+import type { RefMarker } from '../values.js';
+import type { Ctx } from './context.js';
+import type { OwnedTask } from './state.js';
+
+/** Why `ref` is not available yet, as a sentence fragment starting with a verb. */
+export function explainPending(ctx: Ctx, ref: RefMarker): string {
+  if (ref.owner !== ctx.s.workerId) {
+    const entry = ctx.s.borrowed[ref.objectId];
+    if (entry?.status === 'ready') return `is being read from the node that stores it`;
+    return `waits for its owner ${ref.owner} to report it ready`;
+  }
+  const object = ctx.s.objects[ref.objectId];
+  if (object === undefined) return 'was freed';
+  if (object.state === 'ready') return 'is being read from the node that stores it';
+  const taskId = taskOfObject(ref.objectId);
+  const task = taskId === undefined ? undefined : ctx.s.tasks[taskId];
+  if (task === undefined) return 'is being stored';
+  return explainTask(ctx, task);
+}
+
+/** What a pending task waits for. */
+export function explainTask(ctx: Ctx, task: OwnedTask): string {
+  const name = `task ${task.spec.name} (attempt ${task.attempt})`;
+  switch (task.state) {
+    case 'PENDING_ARGS':
+      return `waits for ${name}, whose arguments are not ready: ${task.waitingFor.join(', ') || 'being resolved'}`;
+    case 'PENDING_NODE': {
+      if (task.kind === 'actor-task') {
+        const actorId = task.spec.actor?.actorId ?? '';
+        const view = ctx.s.actors[actorId];
+        const target = view?.aliasOf === undefined ? view : ctx.s.actors[view.aliasOf];
+        const position = target === undefined ? 0 : target.queue.indexOf(task.spec.taskId);
+        if (target?.state === 'RESTARTING') return `waits for ${name}: actor ${actorId} is restarting`;
+        if (target?.state === 'PENDING') return `waits for ${name}: actor ${actorId} is not created yet`;
+        return `waits for ${name}, queued behind ${Math.max(0, position)} calls to actor ${actorId}`;
+      }
+      for (const cls of Object.values(ctx.s.classes)) {
+        const position = cls.queue.indexOf(task.spec.taskId);
+        if (position < 0) continue;
+        const shape = Object.entries(cls.resources)
+          .map(([key, value]) => `${key}: ${value}`)
+          .join(', ');
+        const requested = cls.leases.filter((id) => ctx.s.leases[id]?.state === 'requested').length;
+        return `waits for ${name}, queued behind ${position} tasks for a worker lease of {${shape}} (${requested} lease requests outstanding, no node has those resources free yet)`;
+      }
+      return `waits for ${name}, which is waiting for a worker`;
+    }
+    case 'RUNNING':
+      return `waits for ${name}, running on node ${task.nodeId ?? '?'} (worker ${task.workerId ?? '?'})`;
+    case 'FINISHED':
+    case 'FAILED':
+    case 'CANCELLED':
+      return `waits for ${name}, which ended ${task.state}`;
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * The owner's invariants, checked after every step in the simulator and the tests. Each broken one is
+ * reported as a sentence that names the ids involved.
+ */
+import type { OwnerState } from './state.js';
+
+/** Every broken invariant of an owner's state. */
+export function ownerInvariants(s: OwnerState): string[] {
+  const broken: string[] = [];
+  for (const object of Object.values(s.objects)) {
+    const id = object.objectId;
+    if (object.localRefs < 0 || object.submittedRefs < 0 || object.lineageRefs < 0) broken.push(`object ${id} has a negative reference count`);
+    const referenced = object.localRefs > 0 || object.submittedRefs > 0 || object.containedIn.length > 0 || object.borrowers.length > 0;
+    if (!referenced && object.lineageRefs === 0) broken.push(`object ${id} is kept although nothing references it`);
+    if (!referenced && object.state === 'ready') broken.push(`object ${id} keeps its value although only lineage holds it`);
+    if (object.borrowers.includes(s.workerId)) broken.push(`object ${id} lists its own owner as a borrower`);
+    if (object.state === 'ready' && object.payload === undefined) broken.push(`object ${id} is ready without a value`);
+    if (object.state === 'failed' && object.error === undefined) broken.push(`object ${id} failed without an error`);
+  }
+  for (const entry of Object.values(s.borrowed)) {
+    const holds = entry.localRefs + entry.submittedRefs + entry.containedIn.length + entry.transientHolds;
+    if (entry.localRefs < 0 || entry.submittedRefs < 0 || entry.transientHolds < 0) broken.push(`borrowed ${entry.objectId} has a negative count`);
+    if (holds === 0 && entry.registration !== 'pending') broken.push(`borrowed ${entry.objectId} is kept although this process no longer holds it`);
+    if (entry.owner === s.workerId) broken.push(`borrowed ${entry.objectId} is owned by this very process`);
+  }
+  for (const task of Object.values(s.tasks)) {
+    const id = task.spec.taskId;
+    if (task.kind === 'task' && task.spec.maxRetries >= 0 && task.attempt > task.spec.maxRetries + 1) {
+      broken.push(`task ${id} is at attempt ${task.attempt}, above maxRetries ${task.spec.maxRetries} + 1`);
+    }
+    if (task.kind === 'task' && task.state === 'RUNNING') {
+      const lease = task.leaseId === undefined ? undefined : s.leases[task.leaseId];
+      if (lease === undefined || lease.state !== 'granted' || lease.runningTaskId !== id) broken.push(`task ${id} is RUNNING without the granted lease that runs it`);
+    }
+  }
+  for (const lease of Object.values(s.leases)) {
+    if (lease.runningTaskId !== undefined) {
+      const task = s.tasks[lease.runningTaskId];
+      if (task === undefined || task.state !== 'RUNNING' || task.leaseId !== lease.leaseId) broken.push(`lease ${lease.leaseId} runs ${lease.runningTaskId}, which is not RUNNING on it`);
+    }
+    if (lease.state === 'granted' && s.deadNodes[lease.nodeId] === true) broken.push(`lease ${lease.leaseId} is kept on dead node ${lease.nodeId}`);
+    const cls = s.classes[lease.classKey];
+    if (cls === undefined || !cls.leases.includes(lease.leaseId)) broken.push(`lease ${lease.leaseId} belongs to no scheduling class`);
+  }
+  for (const cls of Object.values(s.classes)) {
+    const seen = new Set<string>();
+    for (const taskId of cls.queue) {
+      const task = s.tasks[taskId];
+      if (task === undefined || task.state !== 'PENDING_NODE' || task.kind !== 'task') broken.push(`class ${cls.key} queues ${taskId}, which is not a PENDING_NODE task`);
+      if (seen.has(taskId)) broken.push(`class ${cls.key} queues ${taskId} twice`);
+      seen.add(taskId);
+    }
+  }
+  for (const view of Object.values(s.actors)) {
+    for (const taskId of view.inflight) {
+      const task = s.tasks[taskId];
+      if (task === undefined || task.state !== 'RUNNING') broken.push(`actor ${view.actorId} has call ${taskId} in flight that is not RUNNING`);
+    }
+    if (view.state === 'DEAD' && (view.inflight.length > 0 || view.queue.length > 0)) broken.push(`dead actor ${view.actorId} still has calls`);
+  }
+  if (s.actor !== undefined) {
+    if (s.actor.running < 0 || s.actor.running > s.actor.spec.maxConcurrency) broken.push(`actor ${s.actor.spec.actorId} runs ${s.actor.running} calls, limit ${s.actor.spec.maxConcurrency}`);
+  } else if (Object.keys(s.executions).length > 1) broken.push(`worker ${s.workerId} runs ${Object.keys(s.executions).length} tasks at once`);
+  if (s.replyCache.length > s.config.maxReplyCache) broken.push(`reply cache over its bound`);
+  return broken;
+}

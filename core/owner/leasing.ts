@@ -1,0 +1,245 @@
+/**
+ * Lease-based scheduling from the owner's side, as Ray does it: tasks ready to run are grouped by
+ * scheduling class (resource shape and placement); the owner asks a raylet for worker leases for a
+ * class (at most `maxLeaseRequestsPerClass` outstanding), follows spillbacks, pushes one task at a
+ * time to each granted worker, reuses a lease while its class has work, and returns it when idle.
+ */
+import { send } from '../effects.js';
+import { nodeOfWorker, rayletAddress, workerAddress } from '../ids.js';
+import type { LeaseId, NodeId, WorkerId } from '../ids.js';
+import type { ResolvedArg, SchedulingStrategy, WorkerExitReason } from '../protocol.js';
+import { shapeKey } from '../resources.js';
+import type { Ctx } from './context.js';
+import { errorOf, removeOne } from './context.js';
+import { cancelOwnedTaskAfterLoss, failTask, rerunTask, retriesLeft } from './lineage.js';
+import type { OwnedLease, OwnedTask, SchedulingClass } from './state.js';
+
+function strategyKey(strategy: SchedulingStrategy): string {
+  if (typeof strategy === 'string') return strategy;
+  return `node:${strategy.nodeId}:${strategy.soft ? 'soft' : 'hard'}`;
+}
+
+/** The args as pushed to a worker: values inline, refs with what is known of their value. */
+export function resolvedArgs(task: OwnedTask): ResolvedArg[] {
+  return task.spec.args.map((arg): ResolvedArg => {
+    if (arg.kind === 'value') return { kind: 'value', payload: arg.payload };
+    const payload = task.resolved[arg.ref.objectId];
+    if (payload === undefined) throw new Error(`task ${task.spec.taskId} pushed before argument ${arg.ref.objectId} resolved`);
+    return { kind: 'ref', ref: { ...arg.ref }, payload };
+  });
+}
+
+/** Queues a task whose arguments are ready and looks for a worker for it. */
+export function enqueueForLease(ctx: Ctx, task: OwnedTask): void {
+  const key = `${shapeKey(task.spec.resources)}|${strategyKey(task.spec.strategy)}`;
+  let cls = ctx.s.classes[key];
+  if (cls === undefined) {
+    cls = { key, resources: { ...task.spec.resources }, strategy: structuredCloneStrategy(task.spec.strategy), queue: [], leases: [], retryArmed: false };
+    ctx.s.classes[key] = cls;
+  }
+  cls.queue.push(task.spec.taskId);
+  pump(ctx, cls);
+}
+
+function structuredCloneStrategy(strategy: SchedulingStrategy): SchedulingStrategy {
+  return typeof strategy === 'string' ? strategy : { nodeId: strategy.nodeId, soft: strategy.soft };
+}
+
+/** Removes a queued task from its class (it was cancelled or failed while waiting). */
+export function removeFromClassQueue(ctx: Ctx, task: OwnedTask): void {
+  for (const cls of Object.values(ctx.s.classes)) removeOne(cls.queue, task.spec.taskId);
+}
+
+/** Matches queued tasks with idle leases, returns leases nobody needs, and asks for more. */
+export function pump(ctx: Ctx, cls: SchedulingClass): void {
+  for (const leaseId of [...cls.leases]) {
+    const lease = ctx.s.leases[leaseId];
+    if (lease === undefined || lease.state !== 'granted' || lease.runningTaskId !== undefined) continue;
+    const taskId = cls.queue.shift();
+    if (taskId === undefined) {
+      returnLease(ctx, cls, lease);
+      continue;
+    }
+    const task = ctx.s.tasks[taskId];
+    if (task !== undefined) pushTask(ctx, task, lease);
+  }
+  const requested = cls.leases.filter((id) => ctx.s.leases[id]?.state === 'requested').length;
+  const wanted = Math.min(cls.queue.length, ctx.s.config.maxLeaseRequestsPerClass) - requested;
+  for (let index = 0; index < wanted && !cls.retryArmed; index++) {
+    if (!requestLease(ctx, cls)) return;
+  }
+  if (cls.queue.length === 0 && cls.leases.length === 0) delete ctx.s.classes[cls.key];
+}
+
+/** Where a lease request for `cls` goes; undefined when a hard-affinity target is dead. */
+function targetNode(ctx: Ctx, cls: SchedulingClass): NodeId | undefined {
+  const strategy = cls.strategy;
+  if (typeof strategy === 'string') return ctx.s.nodeId;
+  if (ctx.s.deadNodes[strategy.nodeId] !== true) return strategy.nodeId;
+  return strategy.soft ? ctx.s.nodeId : undefined;
+}
+
+function requestLease(ctx: Ctx, cls: SchedulingClass): boolean {
+  const nodeId = targetNode(ctx, cls);
+  if (nodeId === undefined) {
+    const target = typeof cls.strategy === 'string' ? '' : cls.strategy.nodeId;
+    failClass(ctx, cls, `node ${target} named by a hard node-affinity strategy is dead; use soft: true to allow another node`);
+    return false;
+  }
+  const leaseId = `${ctx.s.workerId}.l${++ctx.s.counters.lease}`;
+  const lease: OwnedLease = { leaseId, classKey: cls.key, nodeId, state: 'requested', spillbackCount: 0 };
+  ctx.s.leases[leaseId] = lease;
+  cls.leases.push(leaseId);
+  sendLeaseRequest(ctx, cls, lease);
+  return true;
+}
+
+function sendLeaseRequest(ctx: Ctx, cls: SchedulingClass, lease: OwnedLease): void {
+  ctx.out.push(
+    send(rayletAddress(lease.nodeId), {
+      type: 'lease/requested',
+      leaseId: lease.leaseId,
+      requester: workerAddress(ctx.s.workerId),
+      resources: { ...cls.resources },
+      placementResources: {},
+      strategy: structuredCloneStrategy(cls.strategy),
+      spillbackCount: lease.spillbackCount,
+    }),
+  );
+}
+
+/** Fails every queued task of a class that can never be placed. */
+function failClass(ctx: Ctx, cls: SchedulingClass, message: string): void {
+  const queued = cls.queue.splice(0);
+  for (const taskId of queued) {
+    const task = ctx.s.tasks[taskId];
+    if (task !== undefined) failTask(ctx, task, errorOf('TaskUnschedulableError', `task ${task.spec.name} cannot be scheduled: ${message}`, { taskName: task.spec.name }));
+  }
+}
+
+function pushTask(ctx: Ctx, task: OwnedTask, lease: OwnedLease): void {
+  task.state = 'RUNNING';
+  task.leaseId = lease.leaseId;
+  task.workerId = lease.workerId;
+  task.nodeId = lease.nodeId;
+  lease.runningTaskId = task.spec.taskId;
+  ctx.out.push(send(workerAddress(lease.workerId ?? ''), { type: 'task/pushed', spec: task.spec, attempt: task.attempt, leaseId: lease.leaseId, args: resolvedArgs(task) }));
+}
+
+function returnLease(ctx: Ctx, cls: SchedulingClass, lease: OwnedLease): void {
+  removeOne(cls.leases, lease.leaseId);
+  delete ctx.s.leases[lease.leaseId];
+  if (ctx.s.deadNodes[lease.nodeId] === true) return;
+  ctx.out.push(send(rayletAddress(lease.nodeId), { type: 'lease/returned', leaseId: lease.leaseId, workerId: lease.workerId ?? '', disconnectWorker: false }));
+}
+
+/** `lease/granted`: use it, or hand back a grant nobody wants any more. */
+export function onLeaseGranted(ctx: Ctx, leaseId: LeaseId, workerId: WorkerId, nodeId: NodeId): void {
+  const lease = ctx.s.leases[leaseId];
+  if (lease === undefined || lease.state !== 'requested') {
+    if (lease?.workerId !== workerId && ctx.s.deadNodes[nodeId] !== true) {
+      ctx.out.push(send(rayletAddress(nodeId), { type: 'lease/returned', leaseId, workerId, disconnectWorker: false }));
+    }
+    return;
+  }
+  lease.state = 'granted';
+  lease.workerId = workerId;
+  lease.nodeId = nodeId;
+  const cls = ctx.s.classes[lease.classKey];
+  if (cls !== undefined) pump(ctx, cls);
+}
+
+/** `lease/spilled`: ask the raylet the first one pointed at. */
+export function onLeaseSpilled(ctx: Ctx, leaseId: LeaseId, toNodeId: NodeId, fromNodeId: NodeId): void {
+  const lease = ctx.s.leases[leaseId];
+  const cls = lease === undefined ? undefined : ctx.s.classes[lease.classKey];
+  if (lease === undefined || cls === undefined || lease.state !== 'requested' || lease.nodeId !== fromNodeId) return;
+  lease.nodeId = ctx.s.deadNodes[toNodeId] === true ? ctx.s.nodeId : toNodeId;
+  lease.spillbackCount += 1;
+  sendLeaseRequest(ctx, cls, lease);
+}
+
+/** `lease/rejected`: a permanent rejection fails the class; a passing one backs off and asks again. */
+export function onLeaseRejected(ctx: Ctx, leaseId: LeaseId, reason: string, permanent: boolean): void {
+  const lease = ctx.s.leases[leaseId];
+  if (lease === undefined || lease.state !== 'requested') return;
+  const cls = ctx.s.classes[lease.classKey];
+  delete ctx.s.leases[leaseId];
+  if (cls === undefined) return;
+  removeOne(cls.leases, leaseId);
+  if (permanent) {
+    failClass(ctx, cls, reason);
+    pump(ctx, cls);
+    return;
+  }
+  if (!cls.retryArmed) {
+    cls.retryArmed = true;
+    ctx.out.push({ type: 'timer/armed', timerId: `lease-retry:${cls.key}`, delayMs: ctx.s.config.leaseRetryDelayMs });
+  }
+}
+
+/** The back-off timer of a class fired: ask again. */
+export function onLeaseRetryTimer(ctx: Ctx, classKey: string): void {
+  const cls = ctx.s.classes[classKey];
+  if (cls === undefined) return;
+  cls.retryArmed = false;
+  pump(ctx, cls);
+}
+
+/**
+ * A leased worker is gone (its raylet said so, the GCS reported its death, or its node died). Its
+ * task is retried if it may be, cancelled if a cancel was asked, else fails with WorkerCrashedError.
+ */
+export function onLeaseLost(ctx: Ctx, leaseId: LeaseId, reason: WorkerExitReason): void {
+  const lease = ctx.s.leases[leaseId];
+  if (lease === undefined) return;
+  delete ctx.s.leases[leaseId];
+  const cls = ctx.s.classes[lease.classKey];
+  if (cls !== undefined) removeOne(cls.leases, leaseId);
+  const task = lease.runningTaskId === undefined ? undefined : ctx.s.tasks[lease.runningTaskId];
+  if (task !== undefined && task.state === 'RUNNING' && task.leaseId === leaseId) {
+    if (task.cancelRequested !== undefined) cancelOwnedTaskAfterLoss(ctx, task);
+    else if (retriesLeft(task.spec.maxRetries, task.attempt)) rerunTask(ctx, task);
+    else {
+      failTask(
+        ctx,
+        task,
+        errorOf('WorkerCrashedError', `the worker running task ${task.spec.name} died (${reason}) and its ${task.spec.maxRetries} retries are spent; raise maxRetries to retry more`, {
+          taskName: task.spec.name,
+          nodeId: lease.nodeId,
+        }),
+      );
+    }
+  }
+  if (cls !== undefined) pump(ctx, cls);
+}
+
+/** The reply to a pushed task frees its lease for the next queued task of the class. */
+export function releaseLease(ctx: Ctx, leaseId: LeaseId, taskId: string): void {
+  const lease = ctx.s.leases[leaseId];
+  if (lease === undefined || lease.runningTaskId !== taskId) return;
+  lease.runningTaskId = undefined;
+  const cls = ctx.s.classes[lease.classKey];
+  if (cls !== undefined) pump(ctx, cls);
+}
+
+/** Every lease on a dead node, or held by a dead worker, is lost. */
+export function dropLeasesWhere(ctx: Ctx, lost: (lease: OwnedLease) => boolean, reason: WorkerExitReason): void {
+  for (const lease of Object.values(ctx.s.leases)) {
+    if (!lost(lease)) continue;
+    if (lease.state === 'requested') {
+      // The raylet that had the request is gone: forget it and ask again elsewhere.
+      delete ctx.s.leases[lease.leaseId];
+      const cls = ctx.s.classes[lease.classKey];
+      if (cls !== undefined) {
+        removeOne(cls.leases, lease.leaseId);
+        pump(ctx, cls);
+      }
+    } else onLeaseLost(ctx, lease.leaseId, reason);
+  }
+}
+
+/** The node a lease's worker runs on. */
+export function leaseWorkerNode(lease: OwnedLease): NodeId {
+  return lease.workerId === undefined ? lease.nodeId : nodeOfWorker(lease.workerId);
+}

@@ -1,0 +1,290 @@
+/**
+ * The life of a task this process owns: submission, dependency resolution, completion, failure,
+ * retry, cancellation, and lineage reconstruction of lost returns. A finished task stays as lineage
+ * while any of its returns exists, holding lineage refs on its owned arguments, so that a return lost
+ * with its node can be rebuilt by running the task again (as Ray does, within maxRetries).
+ */
+import { send } from '../effects.js';
+import { returnObjectId, taskOfObject, workerAddress } from '../ids.js';
+import type { ObjectId, TaskId } from '../ids.js';
+import type { TaskSpec } from '../protocol.js';
+import type { ErrorInfo, Payload, RefMarker } from '../values.js';
+import { onActorCallReady, sendActorRegistration } from './actor-calls.js';
+import type { Ctx } from './context.js';
+import { errorOf, removeOne } from './context.js';
+import { enqueueForLease, removeFromClassQueue } from './leasing.js';
+import { borrowEntry, createOwnedObject, holdContained, holdForTask, isReferenced, releaseContained, releaseForTask, releaseLineage } from './refs.js';
+import { onObjectSettled, requestStatus } from './retrieval.js';
+import type { OwnedTask } from './state.js';
+
+/** Every ref a task's arguments hold: top-level refs and refs nested inside inline values. */
+export function argRefs(spec: TaskSpec): RefMarker[] {
+  const refs: RefMarker[] = [];
+  for (const arg of spec.args) {
+    if (arg.kind === 'ref') refs.push(arg.ref);
+    else refs.push(...arg.payload.refs);
+  }
+  return refs;
+}
+
+/** Whether a task may run again after `attempt` runs, under a maxRetries of `maxRetries` (-1: always). */
+export function retriesLeft(maxRetries: number, attempt: number): boolean {
+  return maxRetries === -1 || attempt <= maxRetries;
+}
+
+/** Registers a new owned task and its return objects (each with one local ref, the caller's). */
+export function registerTask(ctx: Ctx, spec: TaskSpec, kind: OwnedTask['kind']): OwnedTask {
+  const task: OwnedTask = { spec, kind, state: 'PENDING_ARGS', attempt: 1, argLostRetries: 0, holdsArgs: true, waitingFor: [], resolved: {} };
+  ctx.s.tasks[spec.taskId] = task;
+  for (const objectId of spec.returnIds) createOwnedObject(ctx, objectId, 1);
+  for (const ref of argRefs(spec)) holdForTask(ctx, ref);
+  return task;
+}
+
+/** Mints the next task id and its return ids. */
+export function mintTaskIds(ctx: Ctx, numReturns: number): { taskId: TaskId; returnIds: ObjectId[] } {
+  const taskId = `${ctx.s.workerId}.t${++ctx.s.counters.task}`;
+  const returnIds: ObjectId[] = [];
+  for (let index = 0; index < numReturns; index++) returnIds.push(returnObjectId(taskId, index));
+  return { taskId, returnIds };
+}
+
+/**
+ * Looks at the top-level ref args of a PENDING_ARGS task: fails it if one failed, asks for what is
+ * unknown, rebuilds what was evicted, and moves it on once all are available.
+ */
+export function resolveDeps(ctx: Ctx, task: OwnedTask): void {
+  if (task.state !== 'PENDING_ARGS') return;
+  task.waitingFor = [];
+  for (const arg of task.spec.args) {
+    if (arg.kind !== 'ref') continue;
+    const { objectId } = arg.ref;
+    if (arg.ref.owner === ctx.s.workerId) {
+      const object = ctx.s.objects[objectId];
+      if (object === undefined) {
+        failTask(ctx, task, errorOf('ObjectLostError', `argument ${objectId} was freed before the task ran`, { objectId }));
+        return;
+      }
+      if (object.state === 'failed' && object.error !== undefined) {
+        failTask(ctx, task, object.error);
+        return;
+      }
+      if (object.state === 'ready' && object.payload !== undefined) {
+        task.resolved[objectId] = object.payload;
+        continue;
+      }
+      if (object.state === 'evicted') recoverObject(ctx, objectId);
+      if (!object.dependents.includes(task.spec.taskId)) object.dependents.push(task.spec.taskId);
+      task.waitingFor.push(objectId);
+      if (ctx.s.tasks[task.spec.taskId]?.state !== 'PENDING_ARGS') return;
+      continue;
+    }
+    const entry = borrowEntry(ctx, arg.ref);
+    if (entry.status === 'failed' && entry.error !== undefined) {
+      failTask(ctx, task, entry.error);
+      return;
+    }
+    if (entry.status === 'ready' && entry.payload !== undefined) {
+      task.resolved[objectId] = entry.payload;
+      continue;
+    }
+    if (!entry.dependents.includes(task.spec.taskId)) entry.dependents.push(task.spec.taskId);
+    task.waitingFor.push(objectId);
+    requestStatus(ctx, entry);
+  }
+  if (task.waitingFor.length === 0) depsReady(ctx, task);
+}
+
+function depsReady(ctx: Ctx, task: OwnedTask): void {
+  switch (task.kind) {
+    case 'task':
+      task.state = 'PENDING_NODE';
+      enqueueForLease(ctx, task);
+      return;
+    case 'actor-task':
+      task.state = 'PENDING_NODE';
+      onActorCallReady(ctx, task);
+      return;
+    case 'actor-creation':
+      task.state = 'RUNNING';
+      sendActorRegistration(ctx, task);
+      return;
+  }
+}
+
+/** Marks an owned object ready with `payload`, holds the refs inside it, and wakes whoever waits. */
+export function readyObject(ctx: Ctx, objectId: ObjectId, payload: Payload): void {
+  const object = ctx.s.objects[objectId];
+  if (object === undefined || object.state === 'ready' || object.state === 'failed') return;
+  object.state = 'ready';
+  object.payload = payload;
+  object.error = undefined;
+  // Hold the refs of the new value before releasing those of an earlier one (a put's, or a lost
+  // value's that a re-run replaced), so a ref in both never drops to zero in between.
+  const previous = object.contains;
+  object.contains = payload.refs.map((ref) => ({ ...ref }));
+  holdContained(ctx, payload.refs, objectId);
+  releaseContained(ctx, previous, objectId);
+  onObjectSettled(ctx, objectId);
+}
+
+/** Marks an owned object failed with `error` and wakes whoever waits (dependents fail with it). */
+export function failObject(ctx: Ctx, objectId: ObjectId, error: ErrorInfo): void {
+  const object = ctx.s.objects[objectId];
+  if (object === undefined || object.state === 'failed') return;
+  object.state = 'failed';
+  object.payload = undefined;
+  object.error = error;
+  onObjectSettled(ctx, objectId);
+}
+
+/** Ends a task with its returns. */
+export function finishTask(ctx: Ctx, task: OwnedTask, payloads: readonly Payload[]): void {
+  task.state = 'FINISHED';
+  task.error = undefined;
+  releaseArgs(ctx, task, task.kind === 'task');
+  task.spec.returnIds.forEach((objectId, index) => {
+    const payload = payloads[index];
+    if (payload !== undefined) readyObject(ctx, objectId, payload);
+  });
+  forgetTaskIfDone(ctx, task.spec.returnIds[0]);
+}
+
+/** Ends a task with an error that every return carries. */
+export function failTask(ctx: Ctx, task: OwnedTask, error: ErrorInfo, state: 'FAILED' | 'CANCELLED' = 'FAILED'): void {
+  if (task.state === 'FINISHED' || task.state === 'FAILED' || task.state === 'CANCELLED') return;
+  if (task.state === 'PENDING_NODE' && task.kind === 'task') removeFromClassQueue(ctx, task);
+  task.state = state;
+  task.error = error;
+  releaseArgs(ctx, task, false);
+  for (const objectId of task.spec.returnIds) failObject(ctx, objectId, error);
+  forgetTaskIfDone(ctx, task.spec.returnIds[0]);
+}
+
+/** Releases a task's holds on its args; for a finished normal task they become lineage refs. */
+function releaseArgs(ctx: Ctx, task: OwnedTask, toLineage: boolean): void {
+  if (!task.holdsArgs) return;
+  task.holdsArgs = false;
+  for (const ref of argRefs(task.spec)) releaseForTask(ctx, ref, toLineage && ref.owner === ctx.s.workerId);
+  task.resolved = {};
+}
+
+/** Runs a task again: a retry after a failure, or a reconstruction of lost returns. */
+export function rerunTask(ctx: Ctx, task: OwnedTask): void {
+  task.attempt += 1;
+  task.state = 'PENDING_ARGS';
+  task.leaseId = undefined;
+  task.workerId = undefined;
+  task.nodeId = undefined;
+  task.cancelRequested = undefined;
+  if (!task.holdsArgs) {
+    // A reconstruction: the lineage refs on owned args become submitted-task refs again.
+    task.holdsArgs = true;
+    for (const ref of argRefs(task.spec)) {
+      holdForTask(ctx, ref);
+      if (ref.owner === ctx.s.workerId) releaseLineage(ctx, ref.objectId);
+    }
+  }
+  resolveDeps(ctx, task);
+}
+
+/**
+ * An owned object's value is gone (its node died, or a reader found no copy). Rebuild it from
+ * lineage when it has some and retries remain; otherwise it fails with the documented error.
+ */
+export function recoverObject(ctx: Ctx, objectId: ObjectId): void {
+  const object = ctx.s.objects[objectId];
+  if (object === undefined || object.state === 'failed' || object.state === 'pending') return;
+  const taskId = taskOfObject(objectId);
+  const task = taskId === undefined ? undefined : ctx.s.tasks[taskId];
+  object.payload = undefined;
+  object.state = 'pending';
+  if (task === undefined || task.kind !== 'task') {
+    failObject(ctx, objectId, errorOf('ObjectLostError', `object ${objectId} was lost with its node and has no lineage to rebuild it (it came from put or an actor call)`, { objectId }));
+    return;
+  }
+  if (task.state !== 'FINISHED') return;
+  if (!retriesLeft(task.spec.maxRetries, task.attempt)) {
+    task.state = 'FAILED';
+    const error = errorOf('ObjectReconstructionFailedError', `object ${objectId} was lost and task ${task.spec.name} has used all ${task.spec.maxRetries + 1} attempts; raise maxRetries to allow more reconstruction`, { objectId, taskName: task.spec.name });
+    task.error = error;
+    for (const returnId of task.spec.returnIds) {
+      const sibling = ctx.s.objects[returnId];
+      if (sibling !== undefined && sibling.state !== 'ready') failObject(ctx, returnId, error);
+    }
+    return;
+  }
+  for (const returnId of task.spec.returnIds) {
+    const sibling = ctx.s.objects[returnId];
+    if (sibling !== undefined && sibling.payload?.kind !== 'inline') {
+      sibling.state = 'pending';
+      sibling.payload = undefined;
+    }
+  }
+  rerunTask(ctx, task);
+}
+
+/** Drops a settled task once none of its returns exists any more (its lineage is no longer needed). */
+export function forgetTaskIfDone(ctx: Ctx, objectId: ObjectId | undefined): void {
+  if (objectId === undefined) return;
+  const taskId = taskOfObject(objectId);
+  if (taskId === undefined) return;
+  const task = ctx.s.tasks[taskId];
+  if (task === undefined || task.kind === 'actor-creation') return;
+  if (task.state !== 'FINISHED' && task.state !== 'FAILED' && task.state !== 'CANCELLED') return;
+  if (task.spec.returnIds.some((id) => ctx.s.objects[id] !== undefined)) return;
+  delete ctx.s.tasks[taskId];
+  if (task.state === 'FINISHED' && task.kind === 'task' && !task.holdsArgs) {
+    for (const ref of argRefs(task.spec)) if (ref.owner === ctx.s.workerId) releaseLineage(ctx, ref.objectId);
+  }
+}
+
+/** Whether the only thing keeping `objectId` is lineage (its value may be evicted). */
+export function onlyLineage(ctx: Ctx, objectId: ObjectId): boolean {
+  const object = ctx.s.objects[objectId];
+  return object !== undefined && !isReferenced(object) && object.lineageRefs > 0;
+}
+
+/** Cancels a task this process owns, as `tsray.cancel` does. */
+export function cancelOwnedTask(ctx: Ctx, task: OwnedTask, force: boolean, recursive: boolean): void {
+  const cancelled = errorOf('TaskCancelledError', `task ${task.spec.name} (${task.spec.taskId}) was cancelled`, { taskName: task.spec.name });
+  switch (task.state) {
+    case 'PENDING_ARGS':
+    case 'PENDING_NODE':
+      if (task.kind === 'actor-creation') return;
+      if (task.kind === 'actor-task') removeQueuedActorCall(ctx, task);
+      failTask(ctx, task, cancelled, 'CANCELLED');
+      return;
+    case 'RUNNING':
+      if (task.kind === 'actor-creation' || task.workerId === undefined) return;
+      if (force && task.kind === 'task') {
+        task.cancelRequested = 'force';
+        ctx.out.push(send(`raylet:${task.nodeId ?? ''}`, { type: 'worker/kill-requested', workerId: task.workerId, reason: 'killed' }));
+      } else {
+        task.cancelRequested = 'graceful';
+        ctx.out.push(send(workerAddress(task.workerId), { type: 'task/cancel-requested', taskId: task.spec.taskId, recursive }));
+      }
+      return;
+    case 'FINISHED':
+    case 'FAILED':
+    case 'CANCELLED':
+      return;
+  }
+}
+
+function removeQueuedActorCall(ctx: Ctx, task: OwnedTask): void {
+  const actorId = task.spec.actor?.actorId;
+  if (actorId === undefined) return;
+  for (const view of Object.values(ctx.s.actors)) if (view.actorId === actorId || view.aliasOf === actorId) removeOne(view.queue, task.spec.taskId);
+}
+
+/** A running task whose cancel was asked lost its worker: it ends cancelled, not retried. */
+export function cancelOwnedTaskAfterLoss(ctx: Ctx, task: OwnedTask): void {
+  failTask(ctx, task, errorOf('TaskCancelledError', `task ${task.spec.name} (${task.spec.taskId}) was cancelled`, { taskName: task.spec.name }), 'CANCELLED');
+}
+
+/** An actor's creation task ends when the actor is dead or resolved to another: its args are released. */
+export function finishTaskOfActorCreation(ctx: Ctx, task: OwnedTask): void {
+  if (task.state === 'RUNNING' || task.state === 'PENDING_ARGS' || task.state === 'PENDING_NODE') task.state = 'FINISHED';
+  releaseArgs(ctx, task, false);
+}

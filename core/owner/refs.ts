@@ -1,0 +1,266 @@
+/**
+ * Reference counting, as Ray's ownership protocol does it. An owned object lives while any of these
+ * holds it: local refs of this process, pending tasks that take it as an argument, owned objects whose
+ * value contains it, and borrowers (other processes). Lineage refs (finished tasks kept to rebuild
+ * their returns) keep only its metadata: at zero other holds the value is evicted. A borrowed ref is
+ * released to its owner when this process's own holds reach zero; registration with the owner is
+ * acknowledged before anything that covered it may go away.
+ */
+import { send } from '../effects.js';
+import { workerAddress } from '../ids.js';
+import type { ObjectId, WorkerId } from '../ids.js';
+import { rayletAddress } from '../ids.js';
+import type { RefMarker } from '../values.js';
+import type { Ctx } from './context.js';
+import { removeOne } from './context.js';
+import { forgetTaskIfDone } from './lineage.js';
+import type { BorrowedRef, OwnedObject } from './state.js';
+
+/** Whether anything but lineage holds an owned object. */
+export function isReferenced(object: OwnedObject): boolean {
+  return object.localRefs > 0 || object.submittedRefs > 0 || object.containedIn.length > 0 || object.borrowers.length > 0;
+}
+
+/** All holds of a borrowed ref by this process. */
+export function borrowHolds(entry: BorrowedRef): number {
+  return entry.localRefs + entry.submittedRefs + entry.containedIn.length + entry.transientHolds;
+}
+
+/** Registers a fresh owned object. */
+export function createOwnedObject(ctx: Ctx, objectId: ObjectId, localRefs: number): OwnedObject {
+  const object: OwnedObject = {
+    objectId,
+    state: 'pending',
+    localRefs,
+    submittedRefs: 0,
+    lineageRefs: 0,
+    containedIn: [],
+    borrowers: [],
+    statusWaiters: [],
+    dependents: [],
+    contains: [],
+  };
+  ctx.s.objects[objectId] = object;
+  return object;
+}
+
+/** The borrowed entry for `ref`, created empty if this process has none. */
+export function borrowEntry(ctx: Ctx, ref: RefMarker): BorrowedRef {
+  let entry = ctx.s.borrowed[ref.objectId];
+  if (entry === undefined) {
+    entry = {
+      objectId: ref.objectId,
+      owner: ref.owner,
+      localRefs: 0,
+      submittedRefs: 0,
+      containedIn: [],
+      transientHolds: 0,
+      registration: 'none',
+      status: 'unknown',
+      dependents: [],
+      fetchFailures: 0,
+    };
+    if (ctx.s.deadWorkers[ref.owner] === true || ctx.s.deadNodes[nodeOf(ref.owner)] === true) markOwnerDied(entry);
+    ctx.s.borrowed[ref.objectId] = entry;
+  }
+  return entry;
+}
+
+function nodeOf(workerId: WorkerId): string {
+  return workerId.split('.')[0] ?? '';
+}
+
+/** Records that the owner of `entry` is gone: its value can no longer be had. */
+export function markOwnerDied(entry: BorrowedRef): void {
+  entry.status = 'failed';
+  entry.payload = undefined;
+  entry.error = {
+    errorClass: 'OwnerDiedError',
+    message: `the owner of object ${entry.objectId} (worker ${entry.owner}) died, so the object is lost; keep objects owned by a process that outlives their users`,
+    objectId: entry.objectId,
+  };
+  entry.registration = entry.registration === 'pending' ? 'registered' : entry.registration;
+}
+
+/** Tells the owner this process borrows `entry`, unless it already knows or is dead. */
+export function ensureRegistered(ctx: Ctx, entry: BorrowedRef, holdOuter?: RefMarker): void {
+  if (entry.registration !== 'none' || entry.status === 'failed' && entry.error?.errorClass === 'OwnerDiedError') return;
+  const ackId = `${ctx.s.workerId}.k${++ctx.s.counters.ack}`;
+  entry.registration = 'pending';
+  ctx.s.acks[ackId] = holdOuter === undefined ? { ackId, objectId: entry.objectId, owner: entry.owner } : { ackId, objectId: entry.objectId, owner: entry.owner, holdOuter: { ...holdOuter } };
+  if (holdOuter !== undefined) addLocalRef(ctx, holdOuter);
+  ctx.out.push(send(workerAddress(entry.owner), { type: 'borrow/added', objectId: entry.objectId, borrower: ctx.s.workerId, ackTo: ctx.s.workerId, ackId }));
+}
+
+/** One more local ref (a handle in this process's code) to `ref`. */
+export function addLocalRef(ctx: Ctx, ref: RefMarker): void {
+  if (ref.owner === ctx.s.workerId) {
+    const object = ctx.s.objects[ref.objectId];
+    if (object !== undefined) object.localRefs += 1;
+    return;
+  }
+  borrowEntry(ctx, ref).localRefs += 1;
+}
+
+/** One local ref fewer; frees or releases at zero. Unknown ids are ignored (already released). */
+export function dropLocalRef(ctx: Ctx, objectId: ObjectId): void {
+  const object = ctx.s.objects[objectId];
+  if (object !== undefined) {
+    if (object.localRefs > 0) object.localRefs -= 1;
+    maybeFree(ctx, objectId);
+    return;
+  }
+  const entry = ctx.s.borrowed[objectId];
+  if (entry !== undefined && entry.localRefs > 0) {
+    entry.localRefs -= 1;
+    maybeRelease(ctx, objectId);
+  }
+}
+
+/** Holds `ref` for a pending task of this owner (an argument, top-level or nested). */
+export function holdForTask(ctx: Ctx, ref: RefMarker): void {
+  if (ref.owner === ctx.s.workerId) {
+    const object = ctx.s.objects[ref.objectId];
+    if (object !== undefined) object.submittedRefs += 1;
+    return;
+  }
+  const entry = borrowEntry(ctx, ref);
+  entry.submittedRefs += 1;
+  // The task may outlive whatever covers this ref now, so the owner must know of this process.
+  ensureRegistered(ctx, entry);
+}
+
+/** Releases a pending task's hold on `ref`; `toLineage` keeps an owned object's lineage instead. */
+export function releaseForTask(ctx: Ctx, ref: RefMarker, toLineage: boolean): void {
+  const object = ctx.s.objects[ref.objectId];
+  if (ref.owner === ctx.s.workerId) {
+    if (object === undefined) return;
+    if (object.submittedRefs > 0) object.submittedRefs -= 1;
+    if (toLineage) object.lineageRefs += 1;
+    maybeFree(ctx, ref.objectId);
+    return;
+  }
+  const entry = ctx.s.borrowed[ref.objectId];
+  if (entry === undefined) return;
+  if (entry.submittedRefs > 0) entry.submittedRefs -= 1;
+  maybeRelease(ctx, ref.objectId);
+}
+
+/** Drops one lineage ref of an owned object. */
+export function releaseLineage(ctx: Ctx, objectId: ObjectId): void {
+  const object = ctx.s.objects[objectId];
+  if (object === undefined) return;
+  if (object.lineageRefs > 0) object.lineageRefs -= 1;
+  maybeFree(ctx, objectId);
+}
+
+/** Records that owned object `outerId`'s value contains `refs`; each is held while the outer lives. */
+export function holdContained(ctx: Ctx, refs: readonly RefMarker[], outerId: ObjectId): void {
+  for (const ref of refs) {
+    if (ref.owner === ctx.s.workerId) {
+      const inner = ctx.s.objects[ref.objectId];
+      if (inner !== undefined) inner.containedIn.push(outerId);
+      continue;
+    }
+    const entry = borrowEntry(ctx, ref);
+    entry.containedIn.push(outerId);
+    ensureRegistered(ctx, entry);
+  }
+}
+
+/** Releases the holds `outerId` had on the refs its value contained. */
+export function releaseContained(ctx: Ctx, refs: readonly RefMarker[], outerId: ObjectId): void {
+  for (const ref of refs) {
+    if (ref.owner === ctx.s.workerId) {
+      const inner = ctx.s.objects[ref.objectId];
+      if (inner !== undefined && removeOne(inner.containedIn, outerId)) maybeFree(ctx, ref.objectId);
+      continue;
+    }
+    const entry = ctx.s.borrowed[ref.objectId];
+    if (entry !== undefined && removeOne(entry.containedIn, outerId)) maybeRelease(ctx, ref.objectId);
+  }
+}
+
+/** An owned object's value is gone but its lineage stays: release what the value held. */
+export function evictValue(ctx: Ctx, object: OwnedObject): void {
+  dropValue(ctx, object);
+  object.state = 'evicted';
+}
+
+/** Drops the stored copies and contained holds of an owned object's value. */
+function dropValue(ctx: Ctx, object: OwnedObject): void {
+  const payload = object.payload;
+  if (payload?.kind === 'stored') {
+    for (const nodeId of payload.nodeIds) {
+      if (ctx.s.deadNodes[nodeId] !== true) ctx.out.push(send(rayletAddress(nodeId), { type: 'object/free-requested', objectIds: [object.objectId] }));
+    }
+  }
+  object.payload = undefined;
+  delete ctx.s.fetchedData[object.objectId];
+  const contained = object.contains;
+  object.contains = [];
+  releaseContained(ctx, contained, object.objectId);
+}
+
+/**
+ * Frees an owned object nothing holds: its copies everywhere and the refs inside it. With lineage
+ * refs left it keeps its entry (evicted) so that it can be rebuilt if a task needs it again.
+ */
+export function maybeFree(ctx: Ctx, objectId: ObjectId): void {
+  const object = ctx.s.objects[objectId];
+  if (object === undefined || isReferenced(object)) return;
+  if (object.lineageRefs > 0) {
+    if (object.state === 'ready') {
+      dropValue(ctx, object);
+      object.state = 'evicted';
+      ctx.out.push({ type: 'objects/freed', objectIds: [objectId] });
+    }
+    return;
+  }
+  dropValue(ctx, object);
+  delete ctx.s.objects[objectId];
+  ctx.out.push({ type: 'objects/freed', objectIds: [objectId] });
+  forgetTaskIfDone(ctx, objectId);
+}
+
+/** Gives a borrowed ref back to its owner once this process no longer holds it. */
+export function maybeRelease(ctx: Ctx, objectId: ObjectId): void {
+  const entry = ctx.s.borrowed[objectId];
+  if (entry === undefined || borrowHolds(entry) > 0) return;
+  if (entry.registration === 'pending') {
+    entry.releaseWhenAcked = true;
+    return;
+  }
+  if (entry.registration === 'registered' && ctx.s.deadWorkers[entry.owner] !== true && entry.error?.errorClass !== 'OwnerDiedError') {
+    ctx.out.push(send(workerAddress(entry.owner), { type: 'borrow/released', objectId, borrower: ctx.s.workerId }));
+  }
+  delete ctx.s.borrowed[objectId];
+  delete ctx.s.fetchedData[objectId];
+}
+
+/** The owner side of `borrow/added`: record the borrower (if the object still exists) and acknowledge. */
+export function onBorrowAdded(ctx: Ctx, objectId: ObjectId, borrower: WorkerId, ackTo: WorkerId, ackId: string): void {
+  const object = ctx.s.objects[objectId];
+  if (object !== undefined && borrower !== ctx.s.workerId && ctx.s.deadWorkers[borrower] !== true && !object.borrowers.includes(borrower)) {
+    object.borrowers.push(borrower);
+  }
+  ctx.out.push(send(workerAddress(ackTo), { type: 'borrow/add-acked', ackId }));
+}
+
+/** The owner side of `borrow/released`. */
+export function onBorrowReleased(ctx: Ctx, objectId: ObjectId, borrower: WorkerId): void {
+  const object = ctx.s.objects[objectId];
+  if (object !== undefined && removeOne(object.borrowers, borrower)) maybeFree(ctx, objectId);
+}
+
+/** A borrower (or a whole node of them) is gone: it holds nothing any more. */
+export function dropDeadBorrowers(ctx: Ctx, isDead: (workerId: WorkerId) => boolean): void {
+  for (const objectId of Object.keys(ctx.s.objects)) {
+    const object = ctx.s.objects[objectId];
+    if (object === undefined) continue;
+    const before = object.borrowers.length;
+    object.borrowers = object.borrowers.filter((id) => !isDead(id));
+    object.statusWaiters = object.statusWaiters.filter((id) => !isDead(id));
+    if (object.borrowers.length !== before) maybeFree(ctx, objectId);
+  }
+}

@@ -1,0 +1,352 @@
+/**
+ * Getting values: `get` and `wait` on owned and borrowed refs, status requests to owners, fetches of
+ * stored values from a node's store, and the answers an owner gives to borrowers asking for status.
+ * A worker whose task waits in `get` tells its raylet so the CPU can serve others, and resumes only
+ * when the raylet gives the CPU back.
+ */
+import { send } from '../effects.js';
+import { rayletAddress, workerAddress } from '../ids.js';
+import type { ObjectId } from '../ids.js';
+import type { Payload, RefMarker } from '../values.js';
+import type { GetOutcome, ValueData } from './events.js';
+import type { Ctx } from './context.js';
+import { errorOf } from './context.js';
+import { explainPending } from './explain.js';
+import { onExecutionFetched, onExecutionFetchFailed } from './execution.js';
+import { recoverObject, resolveDeps } from './lineage.js';
+import { addLocalRef, borrowEntry, ensureRegistered, maybeRelease } from './refs.js';
+import type { BorrowedRef, PendingGet } from './state.js';
+
+/** Bound on re-asking an owner for a borrowed value whose copies could not be read. */
+const maxBorrowedFetchFailures = 20;
+/** Pause before re-asking, so the owner can learn of the loss first. */
+const statusRetryDelayMs = 200;
+
+/** The status-retry timer of a borrowed ref fired. */
+export function onStatusRetryTimer(ctx: Ctx, objectId: ObjectId): void {
+  const entry = ctx.s.borrowed[objectId];
+  if (entry === undefined) return;
+  requestStatus(ctx, entry);
+  checkRetrievals(ctx);
+}
+
+/** Asks the owner of a borrowed ref for its value, once. */
+export function requestStatus(ctx: Ctx, entry: BorrowedRef): void {
+  if (entry.status !== 'unknown') return;
+  entry.status = 'requested';
+  ctx.out.push(send(workerAddress(entry.owner), { type: 'object/status-requested', objectId: entry.objectId, requester: ctx.s.workerId }));
+}
+
+/** What is known of a ref's value here: a payload, an error, or nothing yet. */
+function known(ctx: Ctx, ref: RefMarker): { payload?: Payload; error?: GetOutcome & { kind: 'error' } } {
+  if (ref.owner === ctx.s.workerId) {
+    const object = ctx.s.objects[ref.objectId];
+    if (object === undefined) return { error: { kind: 'error', error: errorOf('ObjectLostError', `object ${ref.objectId} was already freed: every ref to it had been released`, { objectId: ref.objectId }) } };
+    if (object.state === 'failed' && object.error !== undefined) return { error: { kind: 'error', error: object.error } };
+    if (object.state === 'ready' && object.payload !== undefined) return { payload: object.payload };
+    return {};
+  }
+  const entry = ctx.s.borrowed[ref.objectId];
+  if (entry?.status === 'failed' && entry.error !== undefined) return { error: { kind: 'error', error: entry.error } };
+  if (entry?.status === 'ready' && entry.payload !== undefined) return { payload: entry.payload };
+  return {};
+}
+
+/** The value of a ready payload, if its data is here (inline, or fetched from a store). */
+function dataOf(ctx: Ctx, objectId: ObjectId, payload: Payload): ValueData | undefined {
+  if (payload.kind === 'inline') return { data: payload.data, sizeBytes: payload.sizeBytes, refs: payload.refs };
+  return ctx.s.fetchedData[objectId];
+}
+
+/** Starts fetching a stored value from a live node that has it; a value with no live copy is lost. */
+export function startFetch(ctx: Ctx, objectId: ObjectId, payload: Payload, owner: string): void {
+  if (payload.kind !== 'stored' || ctx.s.fetchedData[objectId] !== undefined || ctx.s.fetches[objectId] !== undefined) return;
+  const nodeId = payload.nodeIds.find((id) => ctx.s.deadNodes[id] !== true);
+  if (nodeId === undefined) {
+    onFetchFailed(ctx, objectId, owner);
+    return;
+  }
+  ctx.s.fetches[objectId] = { objectId, nodeId };
+  ctx.out.push(send(rayletAddress(nodeId), { type: 'object/fetch-requested', objectId, requester: workerAddress(ctx.s.workerId) }));
+}
+
+/** A fetch came back with the data. */
+export function onFetched(ctx: Ctx, objectId: ObjectId, value: ValueData): void {
+  if (ctx.s.fetches[objectId] === undefined) return;
+  delete ctx.s.fetches[objectId];
+  ctx.s.fetchedData[objectId] = { data: value.data, sizeBytes: value.sizeBytes, refs: value.refs.map((ref) => ({ ...ref })) };
+  onExecutionFetched(ctx, objectId);
+  checkRetrievals(ctx);
+}
+
+/** No copy could be read: an owned value is rebuilt; a borrowed one is lost to this reader. */
+export function onFetchFailed(ctx: Ctx, objectId: ObjectId, owner: string): void {
+  delete ctx.s.fetches[objectId];
+  if (owner === ctx.s.workerId) {
+    const object = ctx.s.objects[objectId];
+    if (object !== undefined && object.state === 'ready') recoverObject(ctx, objectId);
+  } else {
+    const entry = ctx.s.borrowed[objectId];
+    if (entry !== undefined && entry.status === 'ready') {
+      entry.payload = undefined;
+      entry.fetchFailures += 1;
+      if (entry.fetchFailures > maxBorrowedFetchFailures) {
+        entry.status = 'failed';
+        entry.error = errorOf('ObjectLostError', `no copy of object ${objectId} could be read from any live node after ${maxBorrowedFetchFailures} tries`, { objectId });
+        wakeBorrowDependents(ctx, entry);
+      } else {
+        // The owner may not know yet that the copy is gone; ask it again shortly, it rebuilds lost values.
+        entry.status = 'unknown';
+        ctx.out.push({ type: 'timer/armed', timerId: `status-retry:${objectId}`, delayMs: statusRetryDelayMs });
+      }
+    }
+  }
+  onExecutionFetchFailed(ctx, objectId);
+  checkRetrievals(ctx);
+}
+
+/** An owned object settled: answer borrowers that asked, wake dependent tasks, settle gets and waits. */
+export function onObjectSettled(ctx: Ctx, objectId: ObjectId): void {
+  const object = ctx.s.objects[objectId];
+  if (object === undefined) return;
+  const waiters = object.statusWaiters;
+  object.statusWaiters = [];
+  for (const waiter of waiters) replyStatus(ctx, objectId, waiter);
+  const dependents = object.dependents;
+  object.dependents = [];
+  for (const taskId of dependents) {
+    const task = ctx.s.tasks[taskId];
+    if (task !== undefined) resolveDeps(ctx, task);
+  }
+  checkRetrievals(ctx);
+}
+
+export function wakeBorrowDependents(ctx: Ctx, entry: BorrowedRef): void {
+  const dependents = entry.dependents;
+  entry.dependents = [];
+  for (const taskId of dependents) {
+    const task = ctx.s.tasks[taskId];
+    if (task !== undefined) resolveDeps(ctx, task);
+  }
+}
+
+/** Answers a borrower's status request now if the object has settled, else when it does. */
+export function onStatusRequested(ctx: Ctx, objectId: ObjectId, requester: string): void {
+  const object = ctx.s.objects[objectId];
+  if (object === undefined || object.state === 'ready' || object.state === 'failed') {
+    replyStatus(ctx, objectId, requester);
+    return;
+  }
+  if (!object.statusWaiters.includes(requester)) object.statusWaiters.push(requester);
+  if (object.state === 'evicted') recoverObject(ctx, objectId);
+}
+
+function replyStatus(ctx: Ctx, objectId: ObjectId, requester: string): void {
+  const object = ctx.s.objects[objectId];
+  const outcome =
+    object?.state === 'ready' && object.payload !== undefined
+      ? { kind: 'value' as const, payload: object.payload }
+      : {
+          kind: 'error' as const,
+          error: object?.error ?? errorOf('ObjectLostError', `object ${objectId} was freed by its owner ${ctx.s.workerId}`, { objectId }),
+        };
+  ctx.out.push(send(workerAddress(requester), { type: 'object/status-replied', objectId, outcome }));
+}
+
+/** The owner answered a status request. */
+export function onStatusReplied(ctx: Ctx, objectId: ObjectId, outcome: { kind: 'value'; payload: Payload } | { kind: 'error'; error: import('../values.js').ErrorInfo }): void {
+  const entry = ctx.s.borrowed[objectId];
+  if (entry === undefined || entry.status !== 'requested') return;
+  if (outcome.kind === 'value') {
+    entry.status = 'ready';
+    entry.payload = outcome.payload;
+  } else {
+    entry.status = 'failed';
+    entry.error = outcome.error;
+  }
+  wakeBorrowDependents(ctx, entry);
+  checkRetrievals(ctx);
+}
+
+/** `get`: settle now if everything is here, else start what is needed and (in a task) yield the CPU. */
+export function onGetRequested(ctx: Ctx, getId: string, refs: readonly RefMarker[], timeoutMs: number | undefined, inTaskId: string | undefined): void {
+  const get: PendingGet = { getId, refs: refs.map((ref) => ({ ...ref })), blocked: false, awaitingResume: false, timedOut: false, ...(inTaskId === undefined ? {} : { inTaskId }) };
+  ctx.s.gets[getId] = get;
+  for (const ref of get.refs) if (ref.owner !== ctx.s.workerId) borrowEntry(ctx, ref).transientHolds += 1;
+  if (timeoutMs !== undefined) ctx.out.push({ type: 'timer/armed', timerId: `get:${getId}`, delayMs: timeoutMs });
+  advance(ctx, get.refs);
+  if (ctx.s.gets[getId] !== undefined && !trySettleGet(ctx, get) && inTaskId !== undefined) blockWorker(ctx, get);
+}
+
+/** `wait`: settle once `numReturns` refs are ready (or failed), or at the timeout with what is ready. */
+export function onWaitRequested(ctx: Ctx, waitId: string, refs: readonly RefMarker[], numReturns: number, timeoutMs: number | undefined): void {
+  ctx.s.waits[waitId] = { waitId, refs: refs.map((ref) => ({ ...ref })), numReturns };
+  for (const ref of refs) if (ref.owner !== ctx.s.workerId) borrowEntry(ctx, ref).transientHolds += 1;
+  if (timeoutMs !== undefined) ctx.out.push({ type: 'timer/armed', timerId: `wait:${waitId}`, delayMs: timeoutMs });
+  for (const ref of refs) if (ref.owner !== ctx.s.workerId) requestStatusFor(ctx, ref);
+  trySettleWait(ctx, waitId, false);
+}
+
+function requestStatusFor(ctx: Ctx, ref: RefMarker): void {
+  const entry = ctx.s.borrowed[ref.objectId];
+  if (entry !== undefined) requestStatus(ctx, entry);
+}
+
+/** Starts whatever the refs need: status requests, fetches, reconstruction of evicted values. */
+function advance(ctx: Ctx, refs: readonly RefMarker[]): void {
+  for (const ref of refs) {
+    if (ref.owner === ctx.s.workerId) {
+      const object = ctx.s.objects[ref.objectId];
+      if (object?.state === 'evicted') recoverObject(ctx, ref.objectId);
+      else if (object?.state === 'ready' && object.payload !== undefined) startFetch(ctx, ref.objectId, object.payload, ref.owner);
+      continue;
+    }
+    const entry = ctx.s.borrowed[ref.objectId];
+    if (entry === undefined) continue;
+    if (entry.status === 'unknown') requestStatus(ctx, entry);
+    else if (entry.status === 'ready' && entry.payload !== undefined) startFetch(ctx, ref.objectId, entry.payload, ref.owner);
+  }
+}
+
+/** Re-examines every pending get and wait (after anything settled). */
+export function checkRetrievals(ctx: Ctx): void {
+  for (const get of Object.values(ctx.s.gets)) {
+    if (get.awaitingResume) continue;
+    advance(ctx, get.refs);
+    if (ctx.s.gets[get.getId] !== undefined) trySettleGet(ctx, get);
+  }
+  for (const waitId of Object.keys(ctx.s.waits)) trySettleWait(ctx, waitId, false);
+}
+
+function outcomesOf(ctx: Ctx, get: PendingGet): GetOutcome[] | undefined {
+  const outcomes: GetOutcome[] = [];
+  for (const ref of get.refs) {
+    const { payload, error } = known(ctx, ref);
+    if (error !== undefined) {
+      outcomes.push(error);
+      continue;
+    }
+    const data = payload === undefined ? undefined : dataOf(ctx, ref.objectId, payload);
+    if (data === undefined) return undefined;
+    outcomes.push({ kind: 'value', value: { data: data.data, sizeBytes: data.sizeBytes, refs: data.refs.map((r) => ({ ...r })) } });
+  }
+  return outcomes;
+}
+
+function trySettleGet(ctx: Ctx, get: PendingGet): boolean {
+  const outcomes = outcomesOf(ctx, get);
+  if (outcomes === undefined) return false;
+  if (get.blocked) {
+    get.awaitingResume = true;
+    unblockIfIdle(ctx);
+    return true;
+  }
+  settleGet(ctx, get, outcomes);
+  return true;
+}
+
+function settleGet(ctx: Ctx, get: PendingGet, outcomes: GetOutcome[]): void {
+  delete ctx.s.gets[get.getId];
+  if (get.inTaskId === undefined) acquireContainedRefs(ctx, get, outcomes);
+  ctx.out.push({ type: 'get/settled', getId: get.getId, outcomes });
+  releaseGetHolds(ctx, get.refs);
+}
+
+/**
+ * A process outside any task (a driver) now holds the refs inside the values it got: count them as
+ * its local refs, and register as a borrower of those owned elsewhere, holding the outer object
+ * until the owner acknowledges so the inner ones cannot be freed in between.
+ */
+function acquireContainedRefs(ctx: Ctx, get: PendingGet, outcomes: GetOutcome[]): void {
+  outcomes.forEach((outcome, index) => {
+    if (outcome.kind !== 'value') return;
+    const outer = get.refs[index];
+    for (const inner of outcome.value.refs) {
+      addLocalRef(ctx, inner);
+      if (inner.owner !== ctx.s.workerId) ensureRegistered(ctx, borrowEntry(ctx, inner), outer);
+    }
+  });
+}
+
+function releaseGetHolds(ctx: Ctx, refs: readonly RefMarker[]): void {
+  for (const ref of refs) {
+    if (ref.owner === ctx.s.workerId) continue;
+    const entry = ctx.s.borrowed[ref.objectId];
+    if (entry !== undefined && entry.transientHolds > 0) {
+      entry.transientHolds -= 1;
+      maybeRelease(ctx, ref.objectId);
+    }
+  }
+}
+
+function isSettled(ctx: Ctx, ref: RefMarker): boolean {
+  const { payload, error } = known(ctx, ref);
+  return payload !== undefined || error !== undefined;
+}
+
+function trySettleWait(ctx: Ctx, waitId: string, timedOut: boolean): void {
+  const wait = ctx.s.waits[waitId];
+  if (wait === undefined) return;
+  const ready: ObjectId[] = [];
+  const notReady: ObjectId[] = [];
+  for (const ref of wait.refs) {
+    if (ready.length < wait.numReturns && isSettled(ctx, ref)) ready.push(ref.objectId);
+    else notReady.push(ref.objectId);
+  }
+  if (ready.length < wait.numReturns && !timedOut) return;
+  delete ctx.s.waits[waitId];
+  ctx.out.push({ type: 'wait/settled', waitId, ready, notReady });
+  releaseGetHolds(ctx, wait.refs);
+}
+
+/** A get or wait timer fired. */
+export function onRetrievalTimer(ctx: Ctx, timerId: string): void {
+  if (timerId.startsWith('wait:')) {
+    trySettleWait(ctx, timerId.slice('wait:'.length), true);
+    return;
+  }
+  const get = ctx.s.gets[timerId.slice('get:'.length)];
+  if (get === undefined || get.awaitingResume) return;
+  const pending = get.refs.filter((ref) => !isSettled(ctx, ref) || known(ctx, ref).payload !== undefined && dataOf(ctx, ref.objectId, known(ctx, ref).payload as Payload) === undefined);
+  const first = pending[0];
+  const why = first === undefined ? 'its value is being read' : explainPending(ctx, first);
+  delete ctx.s.gets[get.getId];
+  ctx.out.push({
+    type: 'get/failed',
+    getId: get.getId,
+    error: errorOf('GetTimeoutError', `get timed out with ${pending.length} of ${get.refs.length} objects not ready; ${first?.objectId ?? ''} ${why}`, first === undefined ? {} : { objectId: first.objectId }),
+  });
+  releaseGetHolds(ctx, get.refs);
+  if (get.blocked) unblockIfIdle(ctx);
+}
+
+/** A worker waiting in get gives its CPU back to its raylet. */
+function blockWorker(ctx: Ctx, get: PendingGet): void {
+  get.blocked = true;
+  if (ctx.s.blockedInGet || ctx.s.isDriver) return;
+  ctx.s.blockedInGet = true;
+  ctx.out.push(send(rayletAddress(ctx.s.nodeId), { type: 'worker/blocked', workerId: ctx.s.workerId }));
+}
+
+/** Once no get of this worker still waits, ask for the CPU back (the raylet answers `worker/resumed`). */
+function unblockIfIdle(ctx: Ctx): void {
+  if (!ctx.s.blockedInGet) return;
+  const stillWaiting = Object.values(ctx.s.gets).some((get) => get.blocked && !get.awaitingResume);
+  if (stillWaiting) return;
+  ctx.out.push(send(rayletAddress(ctx.s.nodeId), { type: 'worker/unblocked', workerId: ctx.s.workerId }));
+}
+
+/** The raylet gave the CPU back: settle the gets that finished while blocked. */
+export function onResumed(ctx: Ctx): void {
+  if (!ctx.s.blockedInGet) return;
+  ctx.s.blockedInGet = false;
+  for (const get of Object.values(ctx.s.gets)) {
+    if (!get.awaitingResume) continue;
+    get.blocked = false;
+    get.awaitingResume = false;
+    const outcomes = outcomesOf(ctx, get);
+    if (outcomes !== undefined) settleGet(ctx, get, outcomes);
+  }
+  // Gets still waiting block the worker again.
+  for (const get of Object.values(ctx.s.gets)) if (get.blocked) blockWorker(ctx, { ...get, blocked: false });
+}

@@ -1,0 +1,325 @@
+/**
+ * The owner's state: what it owns (tasks, objects, lineage), what it borrows, its leases, its view
+ * of actors it calls, and (as a worker) what it is executing. Plain data, keyed by id, so that it
+ * hashes stably and runs under immer as well as mutably.
+ */
+import type { ActorId, LeaseId, NodeId, ObjectId, TaskId, WorkerId } from '../ids.js';
+import type { Inbox } from '../inbox.js';
+import type { ActorSpec, ActorState, ResolvedArg, SchedulingStrategy, TaskSpec } from '../protocol.js';
+import type { Resources } from '../resources.js';
+import type { ErrorInfo, Payload, RefMarker } from '../values.js';
+import type { ValueData } from './events.js';
+
+/** Limits and thresholds of one owner. */
+export interface OwnerConfig {
+  /** Values at or above this size go to the node's shared-memory store instead of travelling inline. */
+  readonly inlineThresholdBytes: number;
+  /** At most this many outstanding lease requests per scheduling class (Ray's pipelining bound). */
+  readonly maxLeaseRequestsPerClass: number;
+  /** Back-off before asking again after a raylet turned a lease request away for now. */
+  readonly leaseRetryDelayMs: number;
+  /** Bound on actor calls buffered out of order at an actor, per caller. */
+  readonly maxBufferedCallsPerCaller: number;
+  /** Bound on the replies kept to answer duplicate pushes. */
+  readonly maxReplyCache: number;
+  /** Bound on how often a task is re-run because an argument vanished under it. */
+  readonly maxArgLostRetries: number;
+  /** Bound on tasks owned at once (submitted and not yet forgotten). */
+  readonly maxOwnedTasks: number;
+}
+
+/** Defaults that suit the simulator and the embedded runtime. */
+export const defaultOwnerConfig: OwnerConfig = {
+  inlineThresholdBytes: 100 * 1024,
+  maxLeaseRequestsPerClass: 10,
+  leaseRetryDelayMs: 100,
+  maxBufferedCallsPerCaller: 4096,
+  maxReplyCache: 1024,
+  maxArgLostRetries: 10,
+  maxOwnedTasks: 1_000_000,
+};
+
+/** The states of a task as API.md lists them. */
+export type TaskState = 'PENDING_ARGS' | 'PENDING_NODE' | 'RUNNING' | 'FINISHED' | 'FAILED' | 'CANCELLED';
+
+/** A task this process submitted (and keeps as lineage while its returns live). */
+export interface OwnedTask {
+  spec: TaskSpec;
+  /** 'task', an actor method call, or the creation of an actor (which holds its args while it may restart). */
+  kind: 'task' | 'actor-task' | 'actor-creation';
+  state: TaskState;
+  /** 1 for the first run; bumped by each retry and each reconstruction. */
+  attempt: number;
+  leaseId?: LeaseId;
+  workerId?: WorkerId;
+  nodeId?: NodeId;
+  /** The actor incarnation an actor call was sent to. */
+  sentToRestart?: number;
+  error?: ErrorInfo;
+  cancelRequested?: 'force' | 'graceful';
+  argLostRetries: number;
+  /** Whether the arg refs are still held as submitted-task refs (false once converted to lineage refs). */
+  holdsArgs: boolean;
+  /** The object ids of top-level ref args not yet available. */
+  waitingFor: ObjectId[];
+  /** Resolved values of ref args, by object id, once known. */
+  resolved: Record<ObjectId, Payload>;
+}
+
+/** An object this process owns. */
+export interface OwnedObject {
+  objectId: ObjectId;
+  /** pending: not produced yet; ready; failed; evicted: value dropped, only lineage refs remain. */
+  state: 'pending' | 'ready' | 'failed' | 'evicted';
+  payload?: Payload;
+  error?: ErrorInfo;
+  /** Handles held by this process's code. */
+  localRefs: number;
+  /** Pending tasks of this owner that take it as an argument. */
+  submittedRefs: number;
+  /** Finished tasks kept for lineage that take it as an argument. */
+  lineageRefs: number;
+  /** Owned objects whose value contains a ref to this one. */
+  containedIn: ObjectId[];
+  /** Other processes that hold a ref to it. */
+  borrowers: WorkerId[];
+  /** Borrowers waiting for its value (status requests). */
+  statusWaiters: WorkerId[];
+  /** Tasks and actor creations of this owner waiting for it. */
+  dependents: TaskId[];
+  /** The refs its value contains (kept so freeing it releases them). */
+  contains: RefMarker[];
+}
+
+/** A ref this process holds to an object owned by another process. */
+export interface BorrowedRef {
+  objectId: ObjectId;
+  owner: WorkerId;
+  localRefs: number;
+  submittedRefs: number;
+  /** Owned objects whose value contains it. */
+  containedIn: ObjectId[];
+  /** Pending gets that need it: they hold it until they settle. */
+  transientHolds: number;
+  /** Whether the owner knows this process borrows it. */
+  registration: 'none' | 'pending' | 'registered';
+  /** What this process knows of its value. */
+  status: 'unknown' | 'requested' | 'ready' | 'failed';
+  payload?: Payload;
+  error?: ErrorInfo;
+  /** Release once the pending registration is acknowledged. */
+  releaseWhenAcked?: boolean;
+  /** Tasks and actor creations of this owner waiting for its value. */
+  dependents: TaskId[];
+  /** Reads of its value that found no live copy, while the owner may still be rebuilding it (bounded). */
+  fetchFailures: number;
+}
+
+/** A worker lease held or requested for a scheduling class. */
+export interface OwnedLease {
+  leaseId: LeaseId;
+  classKey: string;
+  /** The node whose raylet has the request, or that granted it. */
+  nodeId: NodeId;
+  state: 'requested' | 'granted';
+  workerId?: WorkerId;
+  runningTaskId?: TaskId;
+  spillbackCount: number;
+}
+
+/** Tasks grouped by what lease they can share: resource shape and placement. */
+export interface SchedulingClass {
+  key: string;
+  resources: Resources;
+  strategy: SchedulingStrategy;
+  /** Tasks ready to run, in submission order. */
+  queue: TaskId[];
+  leases: LeaseId[];
+  retryArmed: boolean;
+}
+
+/** What this process knows of an actor it created or holds a handle to. */
+export interface ActorView {
+  actorId: ActorId;
+  /** Set when the GCS answered a named creation with an existing actor: calls go to that one. */
+  aliasOf?: ActorId;
+  isOwner: boolean;
+  state: ActorState;
+  restartCount: number;
+  workerId?: WorkerId;
+  nodeId?: NodeId;
+  deathCause?: string;
+  maxTaskRetries: number;
+  /** Calls in submission order not yet sent (waiting for args, or for the actor to be alive). */
+  queue: TaskId[];
+  /** Calls sent to the current incarnation, awaiting a reply. */
+  inflight: TaskId[];
+  /** The next sequence number for this caller in the current incarnation. */
+  nextSeqNo: number;
+  /** The incarnation `nextSeqNo` counts for. */
+  seqRestartCount: number;
+  subscribed: boolean;
+  creationTaskId?: TaskId;
+  /** The creation options, kept by the owner until the spec is sent to the GCS. */
+  creation?: import('./events.js').ActorCreation;
+  spec?: ActorSpec;
+}
+
+/** A task (or actor call) this worker is running or preparing to run. */
+export interface Execution {
+  spec: TaskSpec;
+  attempt: number;
+  /** Who to reply to: the owner of the task (for actor calls, the caller). */
+  replyTo: WorkerId;
+  args: ResolvedArg[];
+  /** Stored arg values fetched so far. */
+  fetched: Record<ObjectId, ValueData>;
+  phase: 'fetching' | 'running' | 'storing' | 'registering';
+  interrupted: boolean;
+  /** Return payloads as they become ready (stored ones after their put is acknowledged). */
+  results?: (Payload | undefined)[];
+  resultError?: ErrorInfo;
+  /** Borrower registrations for returned refs that must be acknowledged before replying. */
+  pendingAcks: string[];
+  actorSeq?: { caller: WorkerId; seqNo: number };
+}
+
+/** Per caller, the order state of an actor's incoming calls. */
+export interface CallerOrder {
+  nextSeqNo: number;
+  /** Calls that arrived ahead of their turn, by sequence number (kept as task ids into `pendingCalls`). */
+  buffered: Record<string, TaskId>;
+}
+
+/** The actor instance this worker hosts, if any. */
+export interface ActorInstance {
+  spec: ActorSpec;
+  restartCount: number;
+  phase: 'fetching' | 'constructing' | 'ready' | 'failed';
+  fetched: Record<ObjectId, ValueData>;
+  callers: Record<WorkerId, CallerOrder>;
+  /** Admitted calls waiting for a concurrency slot, in admission order. */
+  runnable: string[];
+  running: number;
+  /** Calls that arrived, by execution key, until they run. */
+  pendingCalls: Record<string, { spec: TaskSpec; attempt: number; caller: WorkerId; seqNo: number; args: ResolvedArg[] }>;
+  creationError?: ErrorInfo;
+}
+
+/** A pending `get`. */
+export interface PendingGet {
+  getId: string;
+  refs: RefMarker[];
+  inTaskId?: TaskId;
+  /** Whether this worker told its raylet it is blocked (and must wait for `worker/resumed`). */
+  blocked: boolean;
+  /** Set once every ref resolved while blocked: the outcome waits for `worker/resumed`. */
+  awaitingResume: boolean;
+  timedOut: boolean;
+}
+
+/** A pending `wait`. */
+export interface PendingWait {
+  waitId: string;
+  refs: RefMarker[];
+  numReturns: number;
+}
+
+/** A data fetch from a node's store, for a get or an argument. */
+export interface PendingFetch {
+  objectId: ObjectId;
+  nodeId: NodeId;
+}
+
+/** A borrower registration sent on someone's behalf, awaiting acknowledgement. */
+export interface PendingAck {
+  ackId: string;
+  objectId: ObjectId;
+  /** The execution key that waits for it, or undefined for a registration of this process itself. */
+  executionKey?: string;
+  /** The owner the registration went to (if it dies, the ack never comes). */
+  owner: WorkerId;
+  /** A ref held (one local ref) until this ack arrives, so the object stays alive meanwhile. */
+  holdOuter?: RefMarker;
+}
+
+/** The whole state of one owner. */
+export interface OwnerState {
+  started: boolean;
+  stopped: boolean;
+  workerId: WorkerId;
+  nodeId: NodeId;
+  isDriver: boolean;
+  jobId?: string;
+  namespace: string;
+  config: OwnerConfig;
+  inbox: Inbox;
+  counters: { task: number; put: number; actor: number; lease: number; ack: number };
+  deadNodes: Record<NodeId, true>;
+  deadWorkers: Record<WorkerId, true>;
+  tasks: Record<TaskId, OwnedTask>;
+  objects: Record<ObjectId, OwnedObject>;
+  borrowed: Record<ObjectId, BorrowedRef>;
+  classes: Record<string, SchedulingClass>;
+  leases: Record<LeaseId, OwnedLease>;
+  actors: Record<ActorId, ActorView>;
+  gets: Record<string, PendingGet>;
+  waits: Record<string, PendingWait>;
+  /** Data of stored objects fetched for gets, by object id. */
+  fetchedData: Record<ObjectId, ValueData>;
+  fetches: Record<ObjectId, PendingFetch>;
+  acks: Record<string, PendingAck>;
+  /** Values put into the local store awaiting acknowledgement: a put of this owner or a task return. */
+  storing: Record<ObjectId, { sizeBytes: number; refs: RefMarker[]; executionKey?: string; index?: number }>;
+  /** Execution keys (`taskId#attempt`) of what this worker runs. */
+  executions: Record<string, Execution>;
+  /** Replies already sent, to answer duplicate pushes; oldest first. */
+  replyCache: { key: string; to: WorkerId; reply: ReplyRecord }[];
+  /** Task ids cancelled here before their push arrived (bounded). */
+  cancelledEarly: TaskId[];
+  actor?: ActorInstance;
+  /** Whether this worker told its raylet it is blocked in a get. */
+  blockedInGet: boolean;
+  /** The lease this worker currently runs under, for blocked/unblocked reports. */
+  currentLeaseId?: LeaseId;
+}
+
+/** A reply kept in the cache. */
+export interface ReplyRecord {
+  readonly taskId: TaskId;
+  readonly attempt: number;
+  readonly result: import('../protocol.js').TaskResult;
+}
+
+/** An owner before `owner/started`. */
+export function initialOwnerState(): OwnerState {
+  return {
+    started: false,
+    stopped: false,
+    workerId: '',
+    nodeId: '',
+    isDriver: false,
+    namespace: 'default',
+    config: defaultOwnerConfig,
+    inbox: {},
+    counters: { task: 0, put: 0, actor: 0, lease: 0, ack: 0 },
+    deadNodes: {},
+    deadWorkers: {},
+    tasks: {},
+    objects: {},
+    borrowed: {},
+    classes: {},
+    leases: {},
+    actors: {},
+    gets: {},
+    waits: {},
+    fetchedData: {},
+    fetches: {},
+    acks: {},
+    storing: {},
+    executions: {},
+    replyCache: [],
+    cancelledEarly: [],
+    blockedInGet: false,
+  };
+}

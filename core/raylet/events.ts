@@ -1,0 +1,82 @@
+/**
+ * Everything that can happen to a raylet, and everything it can ask its shell to do. Variants are
+ * named in the past tense; once shipped in a trace a variant is only ever added to.
+ */
+import type { CommonEffect, TimerFired } from '../effects.js';
+import type { NodeId, ObjectId, WorkerId } from '../ids.js';
+import type { Delivered, MessageOf, WorkerExitReason } from '../protocol.js';
+import type { Resources } from '../resources.js';
+import type { RayletConfig } from './state.js';
+
+/** The messages a raylet receives. */
+export type RayletInboundMessage = MessageOf<
+  | 'lease/requested'
+  | 'lease/cancelled'
+  | 'lease/returned'
+  | 'worker/blocked'
+  | 'worker/unblocked'
+  | 'worker/kill-requested'
+  | 'object/put-requested'
+  | 'object/fetch-requested'
+  | 'object/free-requested'
+  | 'node/died'
+  | 'worker/died'
+  | 'cluster/view-published'
+>;
+
+/** The first event: the node is up with these resources and this configuration. */
+export interface NodeStarted {
+  readonly type: 'node/started';
+  readonly nodeId: NodeId;
+  readonly resources: Resources;
+  readonly config: RayletConfig;
+}
+
+/** A driver process on this node connected; its id was minted by the shell. */
+export interface DriverConnected {
+  readonly type: 'driver/connected';
+  readonly workerId: WorkerId;
+}
+
+/** A worker the raylet asked to spawn is ready for work. */
+export interface WorkerStarted {
+  readonly type: 'worker/started';
+  readonly workerId: WorkerId;
+}
+
+/** A worker or driver process/thread of this node ended. */
+export interface WorkerExited {
+  readonly type: 'worker/exited';
+  readonly workerId: WorkerId;
+  readonly reason: WorkerExitReason;
+}
+
+/** Every event of a raylet. */
+export type RayletEvent = NodeStarted | DriverConnected | WorkerStarted | WorkerExited | TimerFired | Delivered<RayletInboundMessage>;
+
+/** Start a worker process/thread with this id; its `worker/started` (or `worker/exited`) follows. */
+export interface WorkerSpawn {
+  readonly type: 'worker/spawn';
+  readonly workerId: WorkerId;
+}
+
+/** End this worker; its `worker/exited` follows. */
+export interface WorkerKill {
+  readonly type: 'worker/kill';
+  readonly workerId: WorkerId;
+  readonly reason: WorkerExitReason;
+}
+
+/** Release the memory of these objects in the shared-memory store. */
+export interface ObjectsDeleted {
+  readonly type: 'objects/deleted';
+  readonly objectIds: readonly ObjectId[];
+}
+
+/** The GCS declared this node dead: stop the raylet and all of its workers. */
+export interface NodeShutdown {
+  readonly type: 'node/shutdown';
+}
+
+/** Every effect a raylet may return. */
+export type RayletEffect = CommonEffect | WorkerSpawn | WorkerKill | ObjectsDeleted | NodeShutdown;

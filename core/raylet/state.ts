@@ -1,0 +1,176 @@
+/**
+ * The raylet's state: this node's resources, its worker pool, the leases it holds or queues, what it
+ * knows of the rest of the cluster, and its shared-memory object store. Plain data keyed by id, so
+ * that it hashes stably and runs under immer as well as mutably; absent values are `null`, never
+ * `undefined`, so that both modes serialise alike.
+ */
+import type { ActorId, Address, LeaseId, NodeId, ObjectId, WorkerId } from '../ids.js';
+import type { Inbox } from '../inbox.js';
+import type { SchedulingStrategy } from '../protocol.js';
+import type { Resources } from '../resources.js';
+import type { RefMarker } from '../values.js';
+
+/** Limits and periods of one raylet. */
+export interface RayletConfig {
+  /** How often the raylet reports its available resources to the GCS. */
+  readonly heartbeatPeriodMs: number;
+  /** Bound on live worker processes not blocked in `get`; 0 means 2 x CPU + 4, computed at start. */
+  readonly maxWorkers: number;
+  /** Bound on leases waiting here for resources or a worker. */
+  readonly maxLeaseQueue: number;
+  /** Bound on finished lease ids remembered to ignore late or duplicate messages about them. */
+  readonly maxLeaseTombstones: number;
+  /** How often a lease may lose its worker before that worker started, before it is turned away. */
+  readonly maxSpawnRetries: number;
+  /** Bytes the node's shared-memory object store may hold. */
+  readonly objectStoreCapacityBytes: number;
+  /** Bound on leases that fit no known node and wait for the cluster to grow. */
+  readonly maxInfeasible: number;
+  /** Bound on dead local worker records kept to recognise stale messages about them. */
+  readonly maxDeadWorkers: number;
+  /** Bound on dead owners (and dead nodes) remembered so that their late requests are ignored. */
+  readonly maxDeadOwners: number;
+}
+
+/** Defaults that suit the simulator and the embedded runtime. */
+export const defaultRayletConfig: RayletConfig = Object.freeze({
+  heartbeatPeriodMs: 100,
+  maxWorkers: 0,
+  maxLeaseQueue: 1024,
+  maxLeaseTombstones: 4096,
+  maxSpawnRetries: 3,
+  objectStoreCapacityBytes: 64 * 1024 * 1024,
+  maxInfeasible: 1024,
+  maxDeadWorkers: 256,
+  maxDeadOwners: 4096,
+});
+
+/**
+ * Where a worker is in its life. Drivers are `connected` until they exit; raylet-spawned workers go
+ * `starting`, then `idle` and `leased` in turns, `dying` once a kill was asked, and `dead`.
+ */
+export type RayletWorkerState = 'starting' | 'idle' | 'leased' | 'dying' | 'dead' | 'connected';
+
+/** A worker process/thread (or a driver) on this node. */
+export interface RayletWorker {
+  workerId: WorkerId;
+  kind: 'worker' | 'driver';
+  state: RayletWorkerState;
+  /** The lease this worker serves (granted) or was spawned for (spawning); null when none. */
+  leaseId: LeaseId | null;
+  /** True while its task waits in `get` and its CPU is lent back to the node. */
+  blocked: boolean;
+  /**
+   * Unblocks that arrived before their matching block (delivery order is not guaranteed); each one
+   * cancels the next block, which must not lend the CPU out again.
+   */
+  earlyUnblocks: number;
+  /** What this worker holds of the node's resources right now (its lease's, less CPU while blocked). */
+  heldResources: Resources;
+}
+
+/**
+ * Where a lease is here: waiting in the FIFO queue, waiting for the cluster to grow (infeasible),
+ * bound to a worker that is starting (spawning), or served by a worker (granted).
+ */
+export type RayletLeaseState = 'queued' | 'infeasible' | 'spawning' | 'granted';
+
+/** A lease request this raylet is serving. */
+export interface RayletLease {
+  leaseId: LeaseId;
+  requester: Address;
+  resources: Resources;
+  placementResources: Resources;
+  strategy: SchedulingStrategy;
+  spillbackCount: number;
+  actorId: ActorId | null;
+  state: RayletLeaseState;
+  workerId: WorkerId | null;
+  /** How many workers spawned for this lease died before they started. */
+  failedSpawns: number;
+}
+
+/** What this raylet last heard of another node. */
+export interface ClusterNodeView {
+  total: Resources;
+  available: Resources;
+  alive: boolean;
+}
+
+/** An object in this node's shared-memory store. */
+export interface StoredObject {
+  owner: WorkerId;
+  /** Opaque to the core and immutable: bytes in the live runtime, a JSON value in the simulator. */
+  data: unknown;
+  sizeBytes: number;
+  refs: RefMarker[];
+}
+
+/** Whether the raylet has started, and whether it has learned that the GCS declared it dead. */
+export type RayletPhase = 'unstarted' | 'running' | 'shut-down';
+
+/** The whole state of one raylet. */
+export interface RayletState {
+  phase: RayletPhase;
+  nodeId: NodeId;
+  config: RayletConfig;
+  total: Resources;
+  available: Resources;
+  workers: Record<WorkerId, RayletWorker>;
+  /** The counter of the next minted worker id (`<nodeId>.w<n>`), starting at 1. */
+  nextWorkerOrdinal: number;
+  /** Dead worker records in the order they died; the oldest is forgotten past the bound. */
+  deadWorkerOrder: WorkerId[];
+  leases: Record<LeaseId, RayletLease>;
+  /** Leases waiting here, first come first served. */
+  queue: LeaseId[];
+  /** Leases that no known node can ever fit, re-examined when the cluster view changes. */
+  infeasible: LeaseId[];
+  /** Finished lease ids, for ignoring late or duplicate messages about them. */
+  tombstones: Record<LeaseId, true>;
+  /** The same ids in the order they finished; the oldest is forgotten past the bound. */
+  tombstoneOrder: LeaseId[];
+  /** Unblocked workers waiting to take their CPU back, in the order they asked. */
+  resumeQueue: WorkerId[];
+  /** Other nodes as the GCS last published them; this node's own numbers are `total`/`available`. */
+  cluster: Record<NodeId, ClusterNodeView>;
+  /** Nodes the GCS declared dead, oldest first. */
+  deadNodes: NodeId[];
+  /** Owners (workers and drivers anywhere) known to be dead. */
+  deadOwners: Record<WorkerId, true>;
+  /** The same ids in the order they died; the oldest is forgotten past the bound. */
+  deadOwnerOrder: WorkerId[];
+  objects: Record<ObjectId, StoredObject>;
+  usedBytes: number;
+  /** Round-robin position for SPREAD placement. */
+  spreadCursor: number;
+  inbox: Inbox;
+}
+
+/** The state of a raylet before `node/started`. */
+export function initialRayletState(): RayletState {
+  return {
+    phase: 'unstarted',
+    nodeId: '',
+    config: { ...defaultRayletConfig },
+    total: {},
+    available: {},
+    workers: {},
+    nextWorkerOrdinal: 1,
+    deadWorkerOrder: [],
+    leases: {},
+    queue: [],
+    infeasible: [],
+    tombstones: {},
+    tombstoneOrder: [],
+    resumeQueue: [],
+    cluster: {},
+    deadNodes: [],
+    deadOwners: {},
+    deadOwnerOrder: [],
+    objects: {},
+    usedBytes: 0,
+    spreadCursor: 0,
+    inbox: {},
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * Invariants that span components: what one process believes must agree with what another holds.
+ * Each allows for what a process cannot know yet (a node the GCS has declared dead may still run).
+ */
+import { nodeOfWorker, workerAddress } from '../ids.js';
+import type { OwnerState } from '../owner/index.js';
+import type { Simulator } from './simulator.js';
+
+/** Every broken cross-component invariant of the simulated cluster. */
+export function crossInvariants(sim: Simulator): string[] {
+  const broken: string[] = [];
+  const runningAt = new Map<string, string>();
+  for (const instance of sim.instances.values()) {
+    if (instance.kind !== 'owner' || !instance.alive) continue;
+    const worker = instance.state as OwnerState;
+    if (!worker.started || sim.gcsConsidersDead(worker.nodeId)) continue;
+    for (const execution of Object.values(worker.executions)) {
+      const taskId = execution.spec.taskId;
+      const other = runningAt.get(taskId);
+      if (other !== undefined) broken.push(`task ${taskId} runs on two live workers, ${other} and ${worker.workerId}`);
+      runningAt.set(taskId, worker.workerId);
+      if (execution.phase !== 'running') continue;
+      const owner = sim.instances.get(workerAddress(execution.replyTo));
+      if (owner === undefined || !owner.alive) continue;
+      const ownerState = owner.state as OwnerState;
+      if (ownerState.deadNodes[worker.nodeId] === true || ownerState.deadWorkers[worker.workerId] === true) continue;
+      const task = ownerState.tasks[taskId];
+      if (task === undefined || task.state !== 'RUNNING' || task.attempt !== execution.attempt || task.workerId !== worker.workerId) {
+        broken.push(`task ${taskId} attempt ${execution.attempt} runs on ${worker.workerId} but its owner has it ${task === undefined ? 'forgotten' : `${task.state} attempt ${task.attempt} on ${task.workerId ?? 'no worker'}`}`);
+      }
+    }
+    for (const entry of Object.values(worker.borrowed)) {
+      if (entry.registration !== 'registered' || entry.status === 'failed') continue;
+      const owner = sim.instances.get(workerAddress(entry.owner));
+      if (owner === undefined || !owner.alive || sim.gcsConsidersDead(nodeOfWorker(entry.owner))) continue;
+      const ownerState = owner.state as OwnerState;
+      if (ownerState.deadWorkers[worker.workerId] === true || ownerState.deadNodes[worker.nodeId] === true) continue;
+      const object = ownerState.objects[entry.objectId];
+      if (object === undefined) broken.push(`object ${entry.objectId} was freed by ${entry.owner} while ${worker.workerId} still holds a registered ref to it`);
+      else if (!object.borrowers.includes(worker.workerId)) broken.push(`object ${entry.objectId} does not list ${worker.workerId} as a borrower although it registered`);
+    }
+  }
+  return broken;
+}

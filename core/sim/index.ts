@@ -1,0 +1,9 @@
+/**
+ * The deterministic simulator: run a workload on the real recipes under injected faults.
+ */
+export * from './program.js';
+export * from './options.js';
+export { SeededRandom } from './random.js';
+export { Simulator, SimFailure, simulate } from './simulator.js';
+export type { SimResult, SimInstance } from './simulator.js';
+export { crossInvariants } from './cross-invariants.js';

@@ -1,0 +1,408 @@
+/**
+ * A simulated worker process: it runs the bodies, actor constructors and methods (and, for the
+ * driver, the driver script) that its owner's recipe asks for, as fibers over generator functions.
+ * Whatever a body does through its context becomes an event applied to this process's owner, exactly
+ * as the live shell turns API calls into events.
+ */
+import { InvariantViolation } from '../assert.js';
+import type { ActorId, ObjectId } from '../ids.js';
+import type { ExecutionResult, GetOutcome, OwnerEffect, OwnerEvent, OwnerState, ValueData } from '../owner/index.js';
+import type { TaskArg, TaskSpec } from '../protocol.js';
+import type { RefMarker } from '../values.js';
+import type { SimActor, SimContext, SimRef, SimTaskOptions, SimActorOptions, Yielded } from './program.js';
+import { SimGetError, isSimRef, refsIn, sizeOf, toSimRef } from './program.js';
+import type { SimInstance, Simulator } from './simulator.js';
+
+/** Thrown inside a body by `ctx.exit()`; the runtime ends the process. */
+class ExitSignal extends Error {
+  override readonly name = 'ExitSignal';
+}
+
+interface Fiber {
+  readonly key: string;
+  readonly taskId?: string;
+  readonly attempt: number;
+  iterator?: Iterator<Yielded, unknown, unknown>;
+  waitingFor?: string;
+  interrupted: boolean;
+  /** Refs this fiber's code minted (released when a task body ends, as garbage collection would). */
+  readonly minted: ObjectId[];
+  readonly finish: (outcome: { kind: 'returned'; value: unknown } | { kind: 'threw'; error: unknown }) => void;
+}
+
+function isIterator(value: unknown): value is Iterator<Yielded, unknown, unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { next?: unknown }).next === 'function' && typeof (value as { throw?: unknown }).throw === 'function';
+}
+
+function thrownInfo(error: unknown): { name: string; message: string } {
+  if (error instanceof SimGetError) return { name: error.info.errorClass, message: error.info.message };
+  if (error instanceof Error) return { name: error.name, message: error.message };
+  return { name: 'NonErrorThrown', message: JSON.stringify(error) ?? String(error) };
+}
+
+function valueData(value: unknown): ValueData {
+  return { data: value === undefined ? null : value, sizeBytes: sizeOf(value), refs: refsIn(value) };
+}
+
+/** The simulated process behind one owner instance. */
+export class WorkerRuntime {
+  private readonly fibers = new Map<string, Fiber>();
+  private actorState: Record<string, unknown> | undefined;
+  private driverStarted = false;
+  private counter = 0;
+
+  /** Binds the runtime to its instance. */
+  constructor(
+    private readonly sim: Simulator,
+    private readonly instance: SimInstance,
+    readonly isDriver: boolean,
+  ) {}
+
+  private get state(): OwnerState {
+    return this.instance.state as OwnerState;
+  }
+
+  /** The process ended: its fibers stop where they are. */
+  stop(): void {
+    this.fibers.clear();
+  }
+
+  /** Starts the driver script once the driver has its job id. */
+  afterStep(): void {
+    if (!this.isDriver || this.driverStarted || this.state.jobId === undefined) return;
+    this.driverStarted = true;
+    const fiber: Fiber = {
+      key: 'driver',
+      attempt: 1,
+      interrupted: false,
+      minted: [],
+      finish: (outcome) => {
+        if (outcome.kind === 'threw') {
+          const info = thrownInfo(outcome.error);
+          this.sim.finishDriver({ driverThrew: `${info.name}: ${info.message}` });
+        } else this.sim.finishDriver(outcome.value);
+      },
+    };
+    this.fibers.set(fiber.key, fiber);
+    this.sim.later(this.instance.address, 0, () => this.startFiber(fiber, () => this.sim.program.driver(this.context(fiber))));
+  }
+
+  /** Says what the driver still waits for (for liveness failures). */
+  describeWaiting(): string {
+    const driver = this.fibers.get('driver');
+    if (driver === undefined) return this.driverStarted ? 'the driver script ended without finishing' : 'the driver never got its job id';
+    const get = driver.waitingFor === undefined ? undefined : this.state.gets[driver.waitingFor];
+    if (get === undefined) return `the driver waits for ${driver.waitingFor ?? 'nothing'}`;
+    const pending = get.refs.map((ref) => ref.objectId).join(', ');
+    return `the driver waits in get for ${pending}`;
+  }
+
+  /** Handles an owner effect meant for the process; returns what is handed back synchronously. */
+  onEffect(effect: OwnerEffect, seq: number): unknown[] {
+    switch (effect.type) {
+      case 'ids/minted':
+        return [effect];
+      case 'task/execute':
+        this.sim.later(this.instance.address, 0, () => this.execute(effect.spec, effect.attempt, effect.args, seq));
+        return [];
+      case 'actor/construct':
+        this.sim.later(this.instance.address, 0, () => this.construct(effect.spec.className, effect.spec.actorId, effect.restartCount, effect.args, seq));
+        return [];
+      case 'task/interrupt':
+        this.interrupt(effect.taskId);
+        return [];
+      case 'get/settled':
+        this.resumeWith(effect.getId, { kind: 'get', outcomes: effect.outcomes });
+        return [];
+      case 'get/failed':
+        this.resumeWith(effect.getId, { kind: 'error', error: new SimGetError(effect.error) });
+        return [];
+      case 'wait/settled':
+        this.resumeWith(effect.waitId, { kind: 'value', value: [effect.ready.map((id) => this.refFor(id)), effect.notReady.map((id) => this.refFor(id))] });
+        return [];
+      case 'actor-lookup/settled':
+        this.resumeWith(effect.requestId, { kind: 'value', value: effect.actorId === undefined ? null : ({ $actor: effect.actorId } satisfies SimActor) });
+        return [];
+      case 'process/exit':
+        this.sim.killWorker(this.state.workerId, 'exited', seq);
+        return [];
+      case 'message/sent':
+      case 'timer/armed':
+      case 'objects/freed':
+        return [];
+    }
+  }
+
+  private refFor(objectId: ObjectId): SimRef {
+    return { $ref: objectId, $owner: objectId.split('.').slice(0, 2).join('.') };
+  }
+
+  private apply(event: OwnerEvent): unknown[] {
+    return this.sim.applyEvent(this.instance, event, this.sim.currentSeq());
+  }
+
+  private execute(spec: TaskSpec, attempt: number, args: readonly ValueData[], parent: number): void {
+    const key = `${spec.taskId}#${attempt}`;
+    const values = args.map((arg) => arg.data);
+    let start: () => unknown;
+    if (spec.actor !== undefined) {
+      this.checkActorOrder(spec, attempt);
+      const actorClass = this.sim.program.actors[(this.state.actor?.spec.className ?? '')];
+      const method = actorClass?.methods[spec.actor.method];
+      const state = this.actorState;
+      start = () => {
+        if (method === undefined || state === undefined) throw new TypeError(`actor has no method ${spec.actor?.method ?? ''}`);
+        return method(this.context(fiber), state, ...values);
+      };
+    } else {
+      const body = this.sim.program.bodies[spec.functionId];
+      start = () => {
+        if (body === undefined) throw new TypeError(`no body named ${spec.functionId}`);
+        return body(this.context(fiber), ...values);
+      };
+    }
+    const fiber: Fiber = {
+      key,
+      taskId: spec.taskId,
+      attempt,
+      interrupted: false,
+      minted: [],
+      finish: (outcome) => {
+        this.fibers.delete(key);
+        let result: ExecutionResult;
+        if (outcome.kind === 'threw') result = { kind: 'threw', thrown: thrownInfo(outcome.error) };
+        else if (spec.returnIds.length > 1) {
+          const list = Array.isArray(outcome.value) ? outcome.value : [];
+          result = list.length === spec.returnIds.length ? { kind: 'returned', values: list.map(valueData) } : { kind: 'threw', thrown: { name: 'TypeError', message: `expected ${spec.returnIds.length} return values` } };
+        } else result = { kind: 'returned', values: [valueData(outcome.value)] };
+        const minted = [...fiber.minted];
+        this.sim.later(this.instance.address, this.sim.bodyMs, () => {
+          this.apply({ type: 'task/executed', taskId: spec.taskId, attempt, result });
+          // Refs made during the task go out of scope with it, as garbage collection would end them.
+          if (minted.length > 0) this.apply({ type: 'refs/released', objectIds: minted });
+        });
+      },
+    };
+    void parent;
+    this.fibers.set(key, fiber);
+    this.startFiber(fiber, start);
+  }
+
+  /** With maxConcurrency 1, calls of one caller must start in submission order within an incarnation. */
+  private checkActorOrder(spec: TaskSpec, attempt: number): void {
+    const actor = this.state.actor;
+    if (actor === undefined || actor.spec.maxConcurrency !== 1) return;
+    const execution = this.state.executions[`${spec.taskId}#${attempt}`];
+    if (execution === undefined) return;
+    const number = Number(/\.t(\d+)$/.exec(spec.taskId)?.[1] ?? '0');
+    const orderKey = `${actor.spec.actorId}#${actor.restartCount}#${execution.replyTo}`;
+    const last = this.sim.actorCallOrder.get(orderKey);
+    if (last !== undefined && number <= last) throw new InvariantViolation(`actor ${actor.spec.actorId} started call t${number} of ${execution.replyTo} after t${last}: per-caller order broken`);
+    this.sim.actorCallOrder.set(orderKey, number);
+  }
+
+  private construct(className: string, actorId: ActorId, restartCount: number, args: readonly ValueData[], _parent: number): void {
+    const actorClass = this.sim.program.actors[className];
+    let error: { name: string; message: string } | undefined;
+    const fiber: Fiber = { key: `construct:${actorId}`, attempt: 1, interrupted: false, minted: [], finish: () => undefined };
+    try {
+      if (actorClass === undefined) throw new TypeError(`no actor class named ${className}`);
+      this.actorState = actorClass.init(this.context(fiber), ...args.map((arg) => arg.data));
+    } catch (thrown) {
+      if (thrown instanceof ExitSignal) {
+        this.sim.killWorker(this.state.workerId, 'exited', this.sim.currentSeq());
+        return;
+      }
+      error = thrownInfo(thrown);
+    }
+    this.sim.later(this.instance.address, this.sim.bodyMs, () => this.apply({ type: 'actor/constructed', actorId, restartCount, ...(error === undefined ? {} : { error }) }));
+  }
+
+  private startFiber(fiber: Fiber, start: () => unknown): void {
+    let first: unknown;
+    try {
+      first = start();
+    } catch (error) {
+      this.end(fiber, { kind: 'threw', error });
+      return;
+    }
+    if (!isIterator(first)) {
+      this.end(fiber, { kind: 'returned', value: first });
+      return;
+    }
+    fiber.iterator = first;
+    this.step(fiber, { kind: 'next', value: undefined });
+  }
+
+  private end(fiber: Fiber, outcome: { kind: 'returned'; value: unknown } | { kind: 'threw'; error: unknown }): void {
+    if (outcome.kind === 'threw' && outcome.error instanceof ExitSignal) {
+      this.fibers.delete(fiber.key);
+      this.sim.killWorker(this.state.workerId, 'exited', this.sim.currentSeq());
+      return;
+    }
+    if (outcome.kind === 'threw' && outcome.error instanceof InvariantViolation) throw outcome.error;
+    fiber.finish(outcome);
+  }
+
+  private step(fiber: Fiber, input: { kind: 'next'; value: unknown } | { kind: 'throw'; error: unknown }): void {
+    const iterator = fiber.iterator;
+    if (iterator === undefined || !this.instance.alive) return;
+    let result: IteratorResult<Yielded, unknown>;
+    try {
+      if (input.kind === 'next') result = iterator.next(input.value);
+      else if (iterator.throw !== undefined) result = iterator.throw(input.error);
+      else throw input.error;
+    } catch (error) {
+      this.end(fiber, { kind: 'threw', error });
+      return;
+    }
+    if (result.done === true) {
+      this.end(fiber, { kind: 'returned', value: result.value });
+      return;
+    }
+    this.await(fiber, result.value);
+  }
+
+  private await(fiber: Fiber, yielded: Yielded): void {
+    const id = `${this.state.workerId}.g${++this.counter}`;
+    fiber.waitingFor = id;
+    switch (yielded.kind) {
+      case 'sleep':
+        this.sim.later(this.instance.address, yielded.ms, () => this.resumeWith(id, { kind: 'value', value: undefined }));
+        return;
+      case 'get':
+        this.singleGets.set(id, yielded.single);
+        this.apply({ type: 'get/requested', getId: id, refs: yielded.refs.map(toMarker), ...(yielded.timeoutMs === undefined ? {} : { timeoutMs: yielded.timeoutMs }), ...(fiber.taskId === undefined ? {} : { inTaskId: fiber.taskId }) });
+        return;
+      case 'wait':
+        this.apply({ type: 'wait/requested', waitId: id, refs: yielded.refs.map(toMarker), numReturns: yielded.numReturns, ...(yielded.timeoutMs === undefined ? {} : { timeoutMs: yielded.timeoutMs }), ...(fiber.taskId === undefined ? {} : { inTaskId: fiber.taskId }) });
+        return;
+      case 'lookup':
+        this.apply({ type: 'actor-lookup/requested', requestId: id, name: yielded.name, ...(yielded.namespace === undefined ? {} : { namespace: yielded.namespace }) });
+        return;
+    }
+  }
+
+  private readonly singleGets = new Map<string, boolean>();
+
+  private resumeWith(id: string, outcome: { kind: 'get'; outcomes: readonly GetOutcome[] } | { kind: 'value'; value: unknown } | { kind: 'error'; error: unknown }): void {
+    for (const fiber of this.fibers.values()) {
+      if (fiber.waitingFor !== id) continue;
+      fiber.waitingFor = undefined;
+      const single = this.singleGets.get(id) ?? false;
+      this.singleGets.delete(id);
+      this.sim.later(this.instance.address, 0, () => {
+        if (outcome.kind === 'error') return this.step(fiber, { kind: 'throw', error: outcome.error });
+        if (outcome.kind === 'value') return this.step(fiber, { kind: 'next', value: outcome.value });
+        const failed = outcome.outcomes.find((item) => item.kind === 'error');
+        if (failed !== undefined && failed.kind === 'error') return this.step(fiber, { kind: 'throw', error: new SimGetError(failed.error) });
+        const values = outcome.outcomes.map((item) => (item.kind === 'value' ? item.value.data : undefined));
+        return this.step(fiber, { kind: 'next', value: single ? values[0] : values });
+      });
+      return;
+    }
+  }
+
+  private interrupt(taskId: string): void {
+    for (const fiber of this.fibers.values()) {
+      if (fiber.taskId !== taskId) continue;
+      fiber.interrupted = true;
+      if (fiber.waitingFor !== undefined) {
+        // A body blocked in get is interrupted where it waits, as Ray raises inside the task.
+        fiber.waitingFor = undefined;
+        this.sim.later(this.instance.address, 0, () => this.step(fiber, { kind: 'throw', error: new SimGetError({ errorClass: 'TaskCancelledError', message: 'the task was cancelled' }) }));
+      }
+    }
+  }
+
+  private mint(effects: unknown[], fiber: Fiber): { taskId?: string; actorId?: string; objectIds: readonly ObjectId[] } {
+    const minted = effects.find((effect): effect is { type: 'ids/minted'; taskId?: string; actorId?: string; objectIds: readonly ObjectId[] } => (effect as { type?: string }).type === 'ids/minted');
+    if (minted === undefined) throw new InvariantViolation('an API event minted no ids');
+    if (!this.isDriver) fiber.minted.push(...minted.objectIds);
+    return minted;
+  }
+
+  private context(fiber: Fiber): SimContext {
+    const toArgs = (args: readonly unknown[]): TaskArg[] =>
+      args.map((arg): TaskArg => (isSimRef(arg) ? { kind: 'ref', ref: toMarker(arg) } : { kind: 'value', payload: { kind: 'inline', data: arg === undefined ? null : arg, sizeBytes: sizeOf(arg), refs: refsIn(arg) } }));
+    const refsOf = (objectIds: readonly ObjectId[], owner: string): SimRef[] => objectIds.map((objectId) => ({ $ref: objectId, $owner: owner }));
+    const self = this.state.workerId;
+    return {
+      workerId: self,
+      nodeId: this.state.nodeId,
+      ...(fiber.taskId === undefined ? {} : { taskId: fiber.taskId }),
+      attempt: fiber.attempt,
+      submit: (fn: string, args: readonly unknown[], options: SimTaskOptions = {}) => {
+        const numReturns = options.numReturns ?? 1;
+        const effects = this.apply({
+          type: 'task/submitted',
+          name: options.name ?? fn,
+          functionId: fn,
+          args: toArgs(args),
+          numReturns,
+          resources: { CPU: options.numCpus ?? 1, ...options.resources },
+          maxRetries: options.maxRetries ?? 3,
+          retryExceptions: options.retryExceptions ?? false,
+          strategy: options.schedulingStrategy ?? 'DEFAULT',
+          ...(fiber.taskId === undefined ? {} : { parentTaskId: fiber.taskId }),
+        });
+        const refs = refsOf(this.mint(effects, fiber).objectIds, self);
+        return numReturns === 1 ? (refs[0] as SimRef) : refs;
+      },
+      put: (value: unknown) => {
+        const effects = this.apply({ type: 'object/put', value: valueData(value) });
+        return refsOf(this.mint(effects, fiber).objectIds, self)[0] as SimRef;
+      },
+      createActor: (className: string, args: readonly unknown[], options: SimActorOptions = {}) => {
+        const effects = this.apply({
+          type: 'actor/creation-submitted',
+          className,
+          functionId: className,
+          args: toArgs(args),
+          ...(options.name === undefined ? {} : { name: options.name }),
+          ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
+          detached: options.lifetime === 'detached',
+          getIfExists: options.getIfExists ?? false,
+          maxRestarts: options.maxRestarts ?? 0,
+          maxTaskRetries: options.maxTaskRetries ?? 0,
+          maxConcurrency: options.maxConcurrency ?? 1,
+          resources: { ...(options.numCpus === undefined ? {} : { CPU: options.numCpus }), ...options.resources },
+          placementResources: { CPU: 1 },
+          strategy: options.schedulingStrategy ?? 'DEFAULT',
+        });
+        return { $actor: this.mint(effects, fiber).actorId ?? '' };
+      },
+      call: (actor: SimActor, method: string, args: readonly unknown[], options: { numReturns?: number } = {}) => {
+        const numReturns = options.numReturns ?? 1;
+        const effects = this.apply({ type: 'actor-task/submitted', actorId: actor.$actor, method, name: method, args: toArgs(args), numReturns, ...(fiber.taskId === undefined ? {} : { parentTaskId: fiber.taskId }) });
+        const refs = refsOf(this.mint(effects, fiber).objectIds, self);
+        return numReturns === 1 ? (refs[0] as SimRef) : refs;
+      },
+      get: (refs: SimRef | readonly SimRef[], options: { timeoutMs?: number } = {}) =>
+        isSimRef(refs)
+          ? { kind: 'get', refs: [refs], single: true, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) }
+          : { kind: 'get', refs: [...(refs)], single: false, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) },
+      wait: (refs: readonly SimRef[], options: { numReturns?: number; timeoutMs?: number } = {}) => ({ kind: 'wait', refs: [...refs], numReturns: options.numReturns ?? 1, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) }),
+      sleep: (ms: number) => ({ kind: 'sleep', ms }),
+      getActor: (name: string, namespace?: string) => ({ kind: 'lookup', name, ...(namespace === undefined ? {} : { namespace }) }),
+      cancel: (ref: SimRef, options: { force?: boolean; recursive?: boolean } = {}) => {
+        this.apply({ type: 'cancel/requested', ref: toMarker(ref), force: options.force ?? false, recursive: options.recursive ?? true });
+      },
+      kill: (actor: SimActor, options: { noRestart?: boolean } = {}) => {
+        this.apply({ type: 'kill/requested', actorId: actor.$actor, noRestart: options.noRestart ?? true });
+      },
+      release: (ref: SimRef) => {
+        this.apply({ type: 'refs/released', objectIds: [ref.$ref] });
+      },
+      exit: (): never => {
+        throw new ExitSignal('the task ended its process');
+      },
+    };
+  }
+}
+
+function toMarker(ref: SimRef): RefMarker {
+  return { objectId: ref.$ref, owner: ref.$owner };
+}
+
+export { toSimRef };

@@ -1,0 +1,89 @@
+/**
+ * The two ways to apply a recipe. The live shell mutates its own state in place, because immer costs
+ * O(size) per event; the simulator, the tests and the debugger run the same recipe under immer, for
+ * per-event patches and frozen snapshots that catch accidental aliasing. Both must give the same state.
+ */
+import { enableMapSet, enablePatches, isDraft, produceWithPatches, setAutoFreeze } from 'immer';
+import type { Patch } from 'immer';
+import { InvariantViolation } from './assert.js';
+import type { AnyEvent, ComponentCore } from './component.js';
+
+// Patches feed the debugger's per-event diffs; frozen results make any later write to a snapshot
+// throw at once; reducers may keep Maps and Sets, which immer drafts only with its MapSet plugin.
+enablePatches();
+enableMapSet();
+setAutoFreeze(true);
+
+/** What a step under immer produced: the next (frozen) state, the effects and the patches from the previous state. */
+export interface ImmerStep<S, F> {
+  readonly state: S;
+  readonly effects: F[];
+  readonly patches: Patch[];
+}
+
+/** The live shell's hot path: applies `event` to `state` in place and returns the recipe's effects. */
+export function applyDirect<S, E extends AnyEvent, F>(core: ComponentCore<S, E, F>, state: S, event: E): F[] {
+  return core.apply(state, event);
+}
+
+/**
+ * Applies `event` to `state` under immer, leaving `state` itself unchanged (its untouched parts are
+ * shared with, and frozen along with, the result).
+ *
+ * @throws InvariantViolation when the recipe leaks a draft into an effect: the draft would be revoked
+ *   once the step ends, so the effect would fail far from its cause.
+ */
+export function applyUnderImmer<S, E extends AnyEvent, F>(core: ComponentCore<S, E, F>, state: S, event: E): ImmerStep<S, F> {
+  let effects: F[] = [];
+  // The producer returns nothing so that immer takes the draft as the result; the effects leave
+  // through the closure, and are checked while the drafts are still alive to be recognised.
+  const [next, patches] = produceWithPatches(state as object, (draft) => {
+    effects = core.apply(draft as S, event);
+    const leak = findDraft(effects, '', new Set());
+    if (leak !== undefined) {
+      throw new InvariantViolation(
+        `recipe of ${core.kind} leaked an immer draft into effect ${leak} on event '${event.type}'; copy the value (spread or current()) before returning it`,
+      );
+    }
+  });
+  return { state: next as S, effects, patches };
+}
+
+/**
+ * Checks every invariant of `state` and fails with all of the broken ones at once.
+ *
+ * @param context names the step, e.g. `seq 12 raylet:n1 lease/requested`, so the failure says where.
+ * @throws InvariantViolation listing every broken invariant.
+ */
+export function checkInvariants<S, E extends AnyEvent, F>(core: ComponentCore<S, E, F>, state: S, context: string): void {
+  const broken = core.invariants(state);
+  if (broken.length === 0) return;
+  throw new InvariantViolation(`${context}: ${broken.length} ${core.kind} invariant${broken.length === 1 ? '' : 's'} broken: ${broken.join('; ')}`);
+}
+
+/** The path (e.g. `[0].message.spec`) of the first draft inside `value`, or undefined if there is none. */
+function findDraft(value: unknown, path: string, seen: Set<object>): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (isDraft(value)) return path === '' ? '(the effects array)' : path;
+  if (seen.has(value)) return undefined;
+  seen.add(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findDraft(value[i], `${path}[${i}]`, seen);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (value instanceof Map || value instanceof Set) {
+    for (const [key, item] of value.entries()) {
+      const found = findDraft(key, `${path}<key>`, seen) ?? findDraft(item, `${path}<${String(key)}>`, seen);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  for (const key of Object.keys(value)) {
+    const found = findDraft((value as Record<string, unknown>)[key], `${path}.${key}`, seen);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}

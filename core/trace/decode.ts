@@ -1,0 +1,183 @@
+/**
+ * Reading a trace file. A bad header makes the whole file unreadable; a bad event line is collected
+ * with its line number, seq and source, and left out, so that replay never applies input it could not
+ * check and the user learns exactly which line to look at.
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import { deliveredProblem, isMessageType, messageProblem } from '../protocol-decode.js';
+import { componentOfAddress, traceFormatVersion } from './format.js';
+import type { ComponentKind, Trace, TraceDecodeError, TraceEntry, TraceHeader, TraceNote, TraceRejection } from './format.js';
+
+const recollect = 'the trace is corrupted: collect it again, or delete the line to replay the rest';
+const headerHint = 'pass a trace written by `tsray trace collect` or `tsray sim`';
+
+/** Decodes a whole trace file. The Left is for a file without a valid header; bad event lines go to `rejected`. */
+export function decodeTrace(text: string): E.Either<TraceDecodeError, Trace> {
+  const lines = text.split('\n');
+  let index = 0;
+  while (index < lines.length && (lines[index] ?? '').trim() === '') index++;
+  if (index === lines.length) return E.left({ lineNumber: 1, reason: `the trace is empty; ${headerHint}` });
+  const headerLineNumber = index + 1;
+  const header = decodeHeader(lines[index] ?? '');
+  if (E.isLeft(header)) return E.left({ lineNumber: headerLineNumber, reason: `line ${headerLineNumber}: ${header.left}` });
+
+  const entries: TraceEntry[] = [];
+  const notes: TraceNote[] = [];
+  const rejected: TraceRejection[] = [];
+  let lastSeq = 0;
+  for (index++; index < lines.length; index++) {
+    const line = lines[index] ?? '';
+    if (line.trim() === '') continue;
+    const lineNumber = index + 1;
+    const decoded = decodeLine(line, lastSeq);
+    if (E.isLeft(decoded)) {
+      rejected.push({ lineNumber, ...decoded.left, reason: `line ${lineNumber}: ${decoded.left.reason}` });
+    } else if ('note' in decoded.right) {
+      notes.push(decoded.right);
+    } else {
+      entries.push(decoded.right);
+      lastSeq = decoded.right.seq;
+    }
+  }
+  return E.right({ header: header.right, entries, notes, rejected });
+}
+
+/** Decodes a header line; the Left says what is wrong and what to do. */
+export function decodeHeader(line: string): E.Either<string, TraceHeader> {
+  const parsed = parseJson(line);
+  if (E.isLeft(parsed)) return E.left(`the header is not valid JSON (${parsed.left}); ${headerHint}`);
+  const header = parsed.right;
+  if (!isRecord(header) || header['kind'] !== 'tsray-trace') return E.left(`this is not a tsray trace (the first line has no kind 'tsray-trace'); ${headerHint}`);
+  const version = header['formatVersion'];
+  if (version !== traceFormatVersion) {
+    return E.left(
+      typeof version === 'number' && version > traceFormatVersion
+        ? `trace format version ${version} is newer than this tsray reads (${traceFormatVersion}); upgrade tsray`
+        : `trace format version ${describe(version)} is not one this tsray reads (${traceFormatVersion}); ${headerHint}`,
+    );
+  }
+  const reducers = header['reducers'];
+  if (!isRecord(reducers) || !(['gcs', 'raylet', 'owner'] as const).every((kind) => Number.isInteger(reducers[kind]))) {
+    return E.left(`the header's 'reducers' should give an integer version for gcs, raylet and owner; ${headerHint}`);
+  }
+  if (header['createdBy'] !== 'sim' && header['createdBy'] !== 'live') {
+    return E.left(`the header's 'createdBy' should be 'sim' or 'live' but is ${describe(header['createdBy'])}; ${headerHint}`);
+  }
+  if (!('cluster' in header)) return E.left(`the header has no 'cluster' configuration; ${headerHint}`);
+  for (const field of ['seed', 'workload'] as const) {
+    if (header[field] !== undefined && typeof header[field] !== 'string') {
+      return E.left(`the header's '${field}' should be a string but is ${describe(header[field])}; ${headerHint}`);
+    }
+  }
+  return E.right(header as unknown as TraceHeader);
+}
+
+/** A bad line's details, as `decodeLine` reports them before the caller adds the line number. */
+export type TraceLineProblem = Omit<TraceRejection, 'lineNumber'>;
+
+/**
+ * Decodes one line after the header: an event entry or a note. `lastSeq` is the seq of the previous
+ * valid entry (0 before the first), because seqs must strictly increase.
+ */
+export function decodeLine(line: string, lastSeq: number): E.Either<TraceLineProblem, TraceEntry | TraceNote> {
+  const parsed = parseJson(line);
+  if (E.isLeft(parsed)) {
+    const known = salvage(line);
+    return E.left({ ...known, reason: `${describeEvent(known)}not valid JSON (${parsed.left}); ${recollect}` });
+  }
+  const value = parsed.right;
+  if (!isRecord(value)) return E.left({ reason: `expected an event object but found ${describe(value)}; ${recollect}` });
+  if ('note' in value && !('event' in value)) return decodeNote(value);
+
+  const seq = Number.isInteger(value['seq']) && (value['seq'] as number) >= 1 ? (value['seq'] as number) : undefined;
+  const address = typeof value['address'] === 'string' && value['address'] !== '' ? value['address'] : undefined;
+  const known = { ...(seq === undefined ? {} : { seq }), ...(address === undefined ? {} : { source: address }) };
+  const problem = entryProblem(value, seq, address, lastSeq);
+  if (problem !== undefined) return E.left({ ...known, reason: `${describeEvent(known)}${problem}` });
+  return E.right(value as unknown as TraceEntry);
+}
+
+function decodeNote(value: Record<string, unknown>): E.Either<TraceLineProblem, TraceNote> {
+  if (typeof value['note'] !== 'string') return E.left({ reason: `a note line's 'note' should be a string but is ${describe(value['note'])}; ${recollect}` });
+  const seq = value['seq'];
+  if (seq !== undefined && !(Number.isInteger(seq) && (seq as number) >= 1)) {
+    return E.left({ reason: `a note line's 'seq' should be an integer >= 1 but is ${describe(seq)}; ${recollect}` });
+  }
+  return E.right(value as unknown as TraceNote);
+}
+
+/** What is wrong with an entry, or undefined when it may be applied. */
+function entryProblem(value: Record<string, unknown>, seq: number | undefined, address: string | undefined, lastSeq: number): string | undefined {
+  if (seq === undefined) return `'seq' should be an integer >= 1 but is ${describe(value['seq'])}; ${recollect}`;
+  if (seq <= lastSeq) return `seq ${seq} does not follow seq ${lastSeq} (seqs must strictly increase); the merged trace is out of order or has a duplicate: collect it again`;
+  if (address === undefined) return `'address' should be a component address but is ${describe(value['address'])}; ${recollect}`;
+  const component = value['component'];
+  if (component !== 'gcs' && component !== 'raylet' && component !== 'owner') {
+    return `'component' should be gcs, raylet or owner but is ${describe(component)}; ${recollect}`;
+  }
+  const expected: ComponentKind | undefined = componentOfAddress(address);
+  if (expected !== component) {
+    return `address '${oneLine(address)}' does not belong to a ${component} (addresses are gcs, raylet:<node> or worker:<worker>); ${recollect}`;
+  }
+  const atMs = value['atMs'];
+  if (typeof atMs !== 'number' || !Number.isFinite(atMs)) return `'atMs' should be a number but is ${describe(atMs)}; ${recollect}`;
+  const parent = value['parent'];
+  if (parent !== undefined && !(Number.isInteger(parent) && (parent as number) >= 1 && (parent as number) < seq)) {
+    return `'parent' should be the seq of an earlier event but is ${describe(parent)}; ${recollect}`;
+  }
+  const hash = value['hash'];
+  if (hash !== undefined && !(typeof hash === 'string' && /^[0-9a-f]{16}$/.test(hash))) {
+    return `'hash' should be 16 lowercase hex digits but is ${describe(hash)}; ${recollect}`;
+  }
+  return eventProblem(value['event']);
+}
+
+/** What is wrong with the event itself; a message event must also pass the protocol's edge check. */
+function eventProblem(event: unknown): string | undefined {
+  if (!isRecord(event) || typeof event['type'] !== 'string' || event['type'] === '') {
+    return `'event' should be an object with a string 'type'; ${recollect}`;
+  }
+  if (!isMessageType(event['type'])) return undefined;
+  const problem = 'via' in event ? deliveredProblem(event) : messageProblem(event);
+  return problem === undefined ? undefined : `${problem}; the line is corrupted or was written by another tsray version: replay it with the tsray that recorded it, or collect it again`;
+}
+
+/** Best effort for a line that is not JSON: its seq and address, if they can still be read. */
+function salvage(line: string): { seq?: number; source?: string } {
+  const seq = /"seq"\s*:\s*(\d+)/.exec(line)?.[1];
+  const address = /"address"\s*:\s*"([^"\\]+)"/.exec(line)?.[1];
+  return { ...(seq === undefined ? {} : { seq: Number(seq) }), ...(address === undefined ? {} : { source: address }) };
+}
+
+function describeEvent(known: { seq?: number; source?: string }): string {
+  if (known.seq === undefined) return known.source === undefined ? '' : `event for ${known.source}: `;
+  return known.source === undefined ? `seq ${known.seq}: ` : `seq ${known.seq} (${known.source}): `;
+}
+
+function parseJson(line: string): E.Either<string, unknown> {
+  try {
+    return E.right(JSON.parse(line) as unknown);
+  } catch (error) {
+    return E.left(oneLine(error instanceof Error ? error.message : String(error)));
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A short, one-line description of a bad value. */
+function describe(value: unknown): string {
+  if (value === undefined) return 'missing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'string') return JSON.stringify(oneLine(value));
+  return typeof value === 'number' || typeof value === 'boolean' ? String(value) : `a ${typeof value}`;
+}
+
+/** Clips text for a one-line message. */
+function oneLine(text: string): string {
+  const flat = text.replace(/[\r\n]+/g, ' ');
+  return flat.length > 80 ? `${flat.slice(0, 77)}...` : flat;
+}

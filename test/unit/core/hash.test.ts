@@ -1,0 +1,53 @@
+// Tests for the deterministic serialisation and state hash that replay relies on to detect divergence.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { hashState, hashString, stableStringify } from '../../../core/hash.js';
+
+void test('key order does not change the text or the hash', () => {
+  const a = { b: 1, a: { y: [1, 2, { q: 1, p: 2 }], x: 's' } };
+  const b = { a: { x: 's', y: [1, 2, { p: 2, q: 1 }] }, b: 1 };
+  assert.equal(stableStringify(a), stableStringify(b));
+  assert.equal(stableStringify(a), '{"a":{"x":"s","y":[1,2,{"p":2,"q":1}]},"b":1}');
+  assert.equal(hashState(a), hashState(b));
+  assert.match(hashState(a), /^[0-9a-f]{16}$/);
+});
+
+void test('hashState hashes exactly the text of stableStringify', () => {
+  const value = { s: 'plain', t: 'quo"te\\ é \u0001', m: new Map<number, unknown>([[2, 'b'], [1, { a: [undefined, NaN] }]]), set: new Set(['y', 'x']), u: undefined };
+  assert.equal(hashState(value), hashString(stableStringify(value)));
+  assert.equal(stableStringify(value), '{"m":{"$map":[[1,{"a":[null,null]}],[2,"b"]]},"s":"plain","set":{"$set":["x","y"]},"t":"quo\\"te\\\\ é \\u0001"}');
+});
+
+void test('undefined properties are omitted and the text is JSON', () => {
+  assert.equal(stableStringify({ a: 1, b: undefined }), stableStringify({ a: 1 }));
+  assert.equal(stableStringify([1, undefined, 'x\n"']), '[1,null,"x\\n\\""]');
+  const value = { z: [true, false, null], n: -2.5, s: 'é\u2028' };
+  assert.deepEqual(JSON.parse(stableStringify(value)), value);
+});
+
+void test('different states hash differently', () => {
+  const hashes = new Set<string>();
+  for (let i = 0; i < 2000; i++) hashes.add(hashState({ tasks: { [`t${i % 50}`]: { attempt: i, state: i % 3 === 0 ? 'RUNNING' : 'PENDING' } } }));
+  assert.equal(hashes.size, 2000);
+  assert.notEqual(hashState({ a: 1 }), hashState({ a: '1' }));
+  assert.notEqual(hashState([1, 2]), hashState([2, 1]));
+});
+
+void test('Maps and Sets hash by content, not insertion order', () => {
+  const a = new Map<string, unknown>([['x', 1], ['y', new Set([1, 2])]]);
+  const b = new Map<string, unknown>([['y', new Set([2, 1])], ['x', 1]]);
+  assert.equal(hashState({ m: a }), hashState({ m: b }));
+  assert.notEqual(hashState({ m: a }), hashState({ m: new Map([['x', 1]]) }));
+});
+
+void test('a shared object is fine but functions, symbols, bigints and cycles are rejected', () => {
+  const shared = { k: 1 };
+  assert.equal(stableStringify({ a: shared, b: shared }), '{"a":{"k":1},"b":{"k":1}}');
+  assert.throws(() => stableStringify({ a: { f: () => 1 } }), (error: unknown) => error instanceof TypeError && /function at \$\.a\.f/.test(error.message));
+  assert.throws(() => stableStringify({ s: Symbol('x') }), TypeError);
+  assert.throws(() => stableStringify({ n: 1n }), TypeError);
+  const cyclic: Record<string, unknown> = { x: [] };
+  (cyclic['x'] as unknown[]).push(cyclic);
+  assert.throws(() => hashState(cyclic), (error: unknown) => error instanceof TypeError && /cycle at \$\.x\[0\]/.test(error.message));
+  assert.throws(() => stableStringify(undefined), TypeError);
+});

@@ -1,0 +1,465 @@
+// Unit tests of the raylet's pure core: events in, effects and state out, invariants after every step.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { produce, setAutoFreeze } from 'immer';
+import type { Message, MessageOf } from '../../../core/protocol.js';
+import type { RayletConfig, RayletEffect, RayletEvent, RayletInboundMessage, RayletState } from '../../../core/raylet/index.js';
+import { applyRaylet, defaultRayletConfig, initialRayletState, rayletCore, rayletInvariants } from '../../../core/raylet/index.js';
+
+const driver = 'worker:n1.d1';
+
+/** A started raylet driven by events, checking invariants after each one. */
+class Node {
+  readonly state: RayletState = initialRayletState();
+  private readonly seqs: Record<string, number> = {};
+
+  constructor(resources: Record<string, number> = { CPU: 1 }, config: Partial<RayletConfig> = {}) {
+    this.step({ type: 'node/started', nodeId: 'n1', resources, config: { ...defaultRayletConfig, maxWorkers: 4, ...config } });
+  }
+
+  step(event: RayletEvent): RayletEffect[] {
+    const effects = applyRaylet(this.state, event);
+    assert.deepEqual(rayletInvariants(this.state), [], `invariants after ${event.type}`);
+    return effects;
+  }
+
+  /** Wraps `message` in a fresh `via` from `from` and applies it. */
+  deliver(message: RayletInboundMessage, from = driver): RayletEffect[] {
+    const seq = this.seqs[from] ?? 0;
+    this.seqs[from] = seq + 1;
+    return this.step({ ...message, via: { from, incarnation: 1, seq } });
+  }
+
+  request(leaseId: string, over: Partial<MessageOf<'lease/requested'>> = {}): RayletEffect[] {
+    return this.deliver({ type: 'lease/requested', leaseId, requester: driver, resources: { CPU: 1 }, placementResources: {}, strategy: 'DEFAULT', spillbackCount: 0, ...over });
+  }
+
+  /** Requests a lease, starts the worker spawned for it, and returns that worker's id. */
+  grantNew(leaseId: string, over: Partial<MessageOf<'lease/requested'>> = {}): string {
+    const spawned = this.request(leaseId, over).find((effect) => effect.type === 'worker/spawn');
+    assert.ok(spawned !== undefined && spawned.type === 'worker/spawn', `a worker is spawned for ${leaseId}`);
+    const granted = sent(this.step({ type: 'worker/started', workerId: spawned.workerId }), 'lease/granted');
+    assert.deepEqual(granted, [{ leaseId, workerId: spawned.workerId, nodeId: 'n1', to: over.requester ?? driver }]);
+    return spawned.workerId;
+  }
+
+  view(nodes: { nodeId: string; total: Record<string, number>; available: Record<string, number> }[]): RayletEffect[] {
+    return this.deliver({ type: 'cluster/view-published', nodes }, 'gcs');
+  }
+}
+
+/** The messages of type `type` among `effects`, each with the address it goes to. */
+function sent<T extends Message['type']>(effects: RayletEffect[], type: T): (Omit<MessageOf<T>, 'type'> & { to: string })[] {
+  const found: (Omit<MessageOf<T>, 'type'> & { to: string })[] = [];
+  for (const effect of effects) {
+    if (effect.type !== 'message/sent' || effect.message.type !== type) continue;
+    const { type: _type, ...rest } = effect.message as MessageOf<T>;
+    found.push({ ...rest, to: effect.to });
+  }
+  return found;
+}
+
+void describe('raylet: start and heartbeat', () => {
+  void it('registers with the GCS, arms and re-arms the heartbeat, and sizes the pool from the CPUs', () => {
+    const state = initialRayletState();
+    const effects = applyRaylet(state, { type: 'node/started', nodeId: 'n1', resources: { CPU: 2, GPU: 1 }, config: defaultRayletConfig });
+    assert.deepEqual(effects, [
+      { type: 'message/sent', to: 'gcs', message: { type: 'node/registered', nodeId: 'n1', resources: { CPU: 2, GPU: 1 } } },
+      { type: 'timer/armed', timerId: 'heartbeat', delayMs: 100 },
+    ]);
+    assert.equal(state.config.maxWorkers, 8);
+    assert.deepEqual(applyRaylet(state, { type: 'timer/fired', timerId: 'heartbeat', nowMs: 100 }), [
+      { type: 'message/sent', to: 'gcs', message: { type: 'node/heartbeat', nodeId: 'n1', available: { CPU: 2, GPU: 1 } } },
+      { type: 'timer/armed', timerId: 'heartbeat', delayMs: 100 },
+    ]);
+    assert.equal(rayletCore.kind, 'raylet');
+    assert.equal(rayletCore.version, 1);
+  });
+});
+
+void describe('raylet: local leases', () => {
+  void it('spawns a worker, grants when it starts, and reuses the idle worker for the next lease', () => {
+    const node = new Node();
+    const workerId = node.grantNew('l1');
+    assert.equal(workerId, 'n1.w1');
+    assert.deepEqual(node.state.available, { CPU: 0 });
+    node.deliver({ type: 'lease/returned', leaseId: 'l1', workerId, disconnectWorker: false });
+    assert.equal(node.state.workers[workerId]?.state, 'idle');
+    const effects = node.request('l2');
+    assert.deepEqual(effects.filter((effect) => effect.type === 'worker/spawn'), []);
+    assert.deepEqual(sent(effects, 'lease/granted'), [{ leaseId: 'l2', workerId, nodeId: 'n1', to: driver }]);
+  });
+
+  void it('queues what does not fit, grants it on return, and rejects when the queue is full', () => {
+    const node = new Node({ CPU: 1 }, { maxLeaseQueue: 1 });
+    const workerId = node.grantNew('l1');
+    assert.deepEqual(node.request('l2'), []);
+    assert.deepEqual(node.state.queue, ['l2']);
+    assert.deepEqual(sent(node.request('l3'), 'lease/rejected'), [{ leaseId: 'l3', reason: 'lease queue full', permanent: false, to: driver }]);
+    const effects = node.deliver({ type: 'lease/returned', leaseId: 'l1', workerId, disconnectWorker: false });
+    assert.deepEqual(sent(effects, 'lease/granted'), [{ leaseId: 'l2', workerId, nodeId: 'n1', to: driver }]);
+    assert.deepEqual(node.state.queue, []);
+  });
+
+  void it('lets a later lease that fits pass an earlier one that does not', () => {
+    const node = new Node({ CPU: 2 });
+    node.grantNew('l1');
+    assert.deepEqual(node.request('big', { resources: { CPU: 2 } }), []);
+    const effects = node.request('small');
+    assert.equal(effects.filter((effect) => effect.type === 'worker/spawn').length, 1);
+    assert.deepEqual(node.state.queue, ['big']);
+  });
+
+  void it('ends a disconnected worker instead of making it idle', () => {
+    const node = new Node();
+    const workerId = node.grantNew('l1');
+    const effects = node.deliver({ type: 'lease/returned', leaseId: 'l1', workerId, disconnectWorker: true });
+    assert.deepEqual(effects, [{ type: 'worker/kill', workerId, reason: 'exited' }]);
+    assert.equal(node.state.workers[workerId]?.state, 'dying');
+    assert.deepEqual(node.state.available, { CPU: 1 });
+  });
+});
+
+void describe('raylet: spillback', () => {
+  void it('DEFAULT spills a first request to the alive node with the most free CPU, but not a spilled one', () => {
+    const node = new Node();
+    node.grantNew('l1');
+    node.view([
+      { nodeId: 'n1', total: { CPU: 1 }, available: { CPU: 1 } },
+      { nodeId: 'n2', total: { CPU: 4 }, available: { CPU: 2 } },
+      { nodeId: 'n3', total: { CPU: 4 }, available: { CPU: 3 } },
+    ]);
+    assert.deepEqual(sent(node.request('l2'), 'lease/spilled'), [{ leaseId: 'l2', toNodeId: 'n3', to: driver }]);
+    assert.equal(node.state.leases['l2'], undefined);
+    assert.deepEqual(node.request('l3', { spillbackCount: 1 }), []);
+    assert.deepEqual(node.state.queue, ['l3']);
+    assert.deepEqual(node.state.available, { CPU: 0 }, 'the view of this node does not overwrite its own numbers');
+  });
+
+  void it('SPREAD goes round robin over the feasible alive nodes, this one included', () => {
+    const node = new Node({ CPU: 4 });
+    node.view([
+      { nodeId: 'n2', total: { CPU: 4 }, available: { CPU: 4 } },
+      { nodeId: 'n3', total: { CPU: 4 }, available: { CPU: 4 } },
+      { nodeId: 'n4', total: { GPU: 1 }, available: { GPU: 1 } },
+    ]);
+    const here = node.request('s1', { strategy: 'SPREAD' });
+    assert.equal(here.filter((effect) => effect.type === 'worker/spawn').length, 1);
+    assert.deepEqual(sent(node.request('s2', { strategy: 'SPREAD' }), 'lease/spilled'), [{ leaseId: 's2', toNodeId: 'n2', to: driver }]);
+    assert.deepEqual(sent(node.request('s3', { strategy: 'SPREAD' }), 'lease/spilled'), [{ leaseId: 's3', toNodeId: 'n3', to: driver }]);
+    assert.deepEqual(sent(node.request('s4', { strategy: 'SPREAD' }), 'lease/spilled'), []);
+    assert.equal(node.state.leases['s4']?.state, 'spawning');
+  });
+
+  void it('rejects hard affinity for good when the node can never fit, or is dead, naming why', () => {
+    const node = new Node({ CPU: 1 });
+    const rejected = sent(node.request('h1', { resources: { CPU: 1, GPU: 2 }, strategy: { nodeId: 'n1', soft: false } }), 'lease/rejected');
+    assert.equal(rejected.length, 1);
+    assert.equal(rejected[0]?.permanent, true);
+    assert.match(rejected[0]?.reason ?? '', /GPU \(needs 2, has 0\)/);
+    node.deliver({ type: 'node/died', nodeId: 'n9' }, 'gcs');
+    const dead = sent(node.request('h2', { strategy: { nodeId: 'n9', soft: false } }), 'lease/rejected');
+    assert.deepEqual(dead, [{ leaseId: 'h2', reason: 'hard node affinity to n9, which is dead', permanent: true, to: driver }]);
+  });
+
+  void it('waits for an unknown hard affinity target, spills when it appears, and rejects when it dies', () => {
+    const node = new Node({ CPU: 1 });
+    assert.deepEqual(node.request('a1', { strategy: { nodeId: 'n2', soft: false } }), []);
+    assert.deepEqual(node.request('a2', { strategy: { nodeId: 'n3', soft: false } }), []);
+    assert.deepEqual(node.state.infeasible, ['a1', 'a2']);
+    const joined = node.view([{ nodeId: 'n2', total: { CPU: 1 }, available: { CPU: 0 } }]);
+    assert.deepEqual(sent(joined, 'lease/spilled'), [{ leaseId: 'a1', toNodeId: 'n2', to: driver }]);
+    const died = node.deliver({ type: 'node/died', nodeId: 'n3' }, 'gcs');
+    assert.deepEqual(sent(died, 'lease/rejected'), [{ leaseId: 'a2', reason: 'hard node affinity to n3, which is dead', permanent: true, to: driver }]);
+    assert.deepEqual(node.state.infeasible, []);
+  });
+
+  void it('soft affinity waits on a busy target that fits, and falls back to DEFAULT when the target is dead', () => {
+    const node = new Node({ CPU: 1 });
+    node.grantNew('l1');
+    node.view([
+      { nodeId: 'n2', total: { CPU: 2 }, available: { CPU: 2 } },
+      { nodeId: 'n3', total: { CPU: 2 }, available: { CPU: 0 } },
+    ]);
+    assert.deepEqual(node.request('s1', { strategy: { nodeId: 'n1', soft: true } }), []);
+    assert.deepEqual(node.state.queue, ['s1']);
+    assert.deepEqual(sent(node.request('s2', { strategy: { nodeId: 'n3', soft: true } }), 'lease/spilled'), [{ leaseId: 's2', toNodeId: 'n3', to: driver }]);
+    node.deliver({ type: 'node/died', nodeId: 'n3' }, 'gcs');
+    assert.deepEqual(sent(node.request('s3', { strategy: { nodeId: 'n3', soft: true } }), 'lease/spilled'), [{ leaseId: 's3', toNodeId: 'n2', to: driver }]);
+  });
+
+  void it('keeps infeasible work pending and spills it when a node that fits joins', () => {
+    const node = new Node({ CPU: 1 });
+    assert.deepEqual(node.request('g1', { resources: { GPU: 1 } }), []);
+    assert.deepEqual(node.state.infeasible, ['g1']);
+    assert.deepEqual(node.view([{ nodeId: 'n2', total: { CPU: 8 }, available: { CPU: 8 } }]), []);
+    const effects = node.view([{ nodeId: 'n3', total: { GPU: 1 }, available: { GPU: 0 } }]);
+    assert.deepEqual(sent(effects, 'lease/spilled'), [{ leaseId: 'g1', toNodeId: 'n3', to: driver }]);
+    assert.deepEqual(node.state.infeasible, []);
+    assert.equal(node.state.leases['g1'], undefined);
+  });
+});
+
+void describe('raylet: stale and duplicate messages', () => {
+  void it('ignores a duplicate delivery with the same via', () => {
+    const node = new Node();
+    const event: RayletEvent = {
+      type: 'lease/requested',
+      leaseId: 'l1',
+      requester: driver,
+      resources: { CPU: 1 },
+      placementResources: {},
+      strategy: 'DEFAULT',
+      spillbackCount: 0,
+      via: { from: driver, incarnation: 1, seq: 0 },
+    };
+    assert.equal(node.step(event).length, 1);
+    const before = JSON.stringify(node.state);
+    assert.deepEqual(node.step(event), []);
+    assert.equal(JSON.stringify(node.state), before);
+  });
+
+  void it('re-sends the grant when a granted lease is requested again, and ignores requests for finished leases', () => {
+    const node = new Node();
+    const workerId = node.grantNew('l1');
+    assert.deepEqual(sent(node.request('l1'), 'lease/granted'), [{ leaseId: 'l1', workerId, nodeId: 'n1', to: driver }]);
+    node.deliver({ type: 'lease/returned', leaseId: 'l1', workerId, disconnectWorker: false });
+    assert.deepEqual(node.request('l1'), []);
+    assert.deepEqual(node.deliver({ type: 'lease/returned', leaseId: 'l1', workerId, disconnectWorker: false }), []);
+    assert.equal(node.state.workers[workerId]?.state, 'idle');
+  });
+
+  void it('cancels a queued lease, and a spawning one whose worker then becomes idle', () => {
+    const node = new Node({ CPU: 1 });
+    node.request('l1');
+    assert.equal(node.state.leases['l1']?.state, 'spawning');
+    assert.deepEqual(node.state.available, { CPU: 0 });
+    node.request('l2');
+    node.deliver({ type: 'lease/cancelled', leaseId: 'l2' });
+    assert.deepEqual(node.state.queue, []);
+    assert.deepEqual(node.deliver({ type: 'lease/cancelled', leaseId: 'l1' }), []);
+    assert.deepEqual(node.state.available, { CPU: 1 });
+    assert.deepEqual(node.step({ type: 'worker/started', workerId: 'n1.w1' }), []);
+    assert.equal(node.state.workers['n1.w1']?.state, 'idle');
+    assert.deepEqual(node.request('l2'), [], 'a cancelled lease id stays finished');
+  });
+
+  void it('ignores a request whose cancel overtook it', () => {
+    const node = new Node();
+    node.deliver({ type: 'lease/cancelled', leaseId: 'l1' });
+    assert.deepEqual(node.request('l1'), []);
+  });
+
+  void it('binds a queued lease to a starting worker whose lease was cancelled instead of spawning another', () => {
+    const node = new Node({ CPU: 1 }, { maxWorkers: 1 });
+    node.request('l1');
+    node.deliver({ type: 'lease/cancelled', leaseId: 'l1' });
+    assert.deepEqual(node.request('l2'), []);
+    assert.equal(node.state.leases['l2']?.workerId, 'n1.w1');
+    assert.deepEqual(sent(node.step({ type: 'worker/started', workerId: 'n1.w1' }), 'lease/granted'), [{ leaseId: 'l2', workerId: 'n1.w1', nodeId: 'n1', to: driver }]);
+  });
+});
+
+void describe('raylet: worker deaths', () => {
+  void it('reports a leased worker exit to the requester and to the GCS', () => {
+    const node = new Node();
+    const workerId = node.grantNew('l1');
+    const effects = node.step({ type: 'worker/exited', workerId, reason: 'crashed' });
+    assert.deepEqual(sent(effects, 'lease/worker-died'), [{ leaseId: 'l1', workerId, reason: 'crashed', to: driver }]);
+    assert.deepEqual(sent(effects, 'worker/died'), [{ workerId, nodeId: 'n1', reason: 'crashed', to: 'gcs' }]);
+    assert.equal(node.state.workers[workerId]?.state, 'dead');
+    assert.deepEqual(node.state.available, { CPU: 1 });
+    assert.equal(node.state.tombstones['l1'], true);
+  });
+
+  void it('spawns a replacement when a worker dies before starting, then gives up after maxSpawnRetries', () => {
+    const node = new Node({ CPU: 1 }, { maxSpawnRetries: 1 });
+    node.request('l1');
+    const retry = node.step({ type: 'worker/exited', workerId: 'n1.w1', reason: 'crashed' });
+    assert.deepEqual(retry.filter((effect) => effect.type === 'worker/spawn'), [{ type: 'worker/spawn', workerId: 'n1.w2' }]);
+    assert.equal(node.state.leases['l1']?.workerId, 'n1.w2');
+    const givenUp = node.step({ type: 'worker/exited', workerId: 'n1.w2', reason: 'crashed' });
+    const rejected = sent(givenUp, 'lease/rejected');
+    assert.equal(rejected.length, 1);
+    assert.equal(rejected[0]?.permanent, false);
+    assert.equal(node.state.leases['l1'], undefined);
+    assert.deepEqual(node.state.available, { CPU: 1 });
+  });
+
+  void it('drops every lease of a dead owner, kills its workers, deletes its objects and tells local owners', () => {
+    const node = new Node({ CPU: 1 });
+    node.step({ type: 'driver/connected', workerId: 'n1.d1' });
+    const remote = 'worker:n2.d1';
+    const workerId = node.grantNew('r1', { requester: remote });
+    node.request('r2', { requester: remote });
+    node.deliver({ type: 'object/put-requested', objectId: 'n2.d1.p1', owner: 'n2.d1', data: [1], sizeBytes: 10, refs: [] });
+    const effects = node.deliver({ type: 'worker/died', workerId: 'n2.d1', nodeId: 'n2', reason: 'exited' }, 'gcs');
+    assert.ok(effects.some((effect) => effect.type === 'worker/kill' && effect.workerId === workerId && effect.reason === 'owner-died'));
+    assert.ok(effects.some((effect) => effect.type === 'objects/deleted' && effect.objectIds.includes('n2.d1.p1')));
+    assert.deepEqual(sent(effects, 'worker/died'), [{ workerId: 'n2.d1', nodeId: 'n2', reason: 'exited', to: driver }]);
+    assert.equal(node.state.workers[workerId]?.state, 'dying');
+    assert.deepEqual(node.state.leases, {});
+    assert.deepEqual(node.state.queue, []);
+    assert.deepEqual(node.state.available, { CPU: 1 });
+    assert.deepEqual(node.request('r3', { requester: remote }), [], 'a late request from a dead owner is ignored');
+  });
+
+  void it('treats the workers of a dead node as dead owners and forwards the news', () => {
+    const node = new Node({ CPU: 1 });
+    node.step({ type: 'driver/connected', workerId: 'n1.d1' });
+    node.grantNew('r1', { requester: 'worker:n2.w5' });
+    const effects = node.deliver({ type: 'node/died', nodeId: 'n2' }, 'gcs');
+    assert.deepEqual(sent(effects, 'node/died'), [{ nodeId: 'n2', to: driver }]);
+    assert.ok(effects.some((effect) => effect.type === 'worker/kill' && effect.reason === 'owner-died'));
+    assert.deepEqual(node.state.leases, {});
+  });
+
+  void it('kills an alive worker on request, and ignores a request for a dead one', () => {
+    const node = new Node();
+    const workerId = node.grantNew('l1');
+    assert.deepEqual(node.deliver({ type: 'worker/kill-requested', workerId, reason: 'killed' }, 'gcs'), [{ type: 'worker/kill', workerId, reason: 'killed' }]);
+    node.step({ type: 'worker/exited', workerId, reason: 'killed' });
+    assert.deepEqual(node.deliver({ type: 'worker/kill-requested', workerId, reason: 'killed' }, 'gcs'), []);
+  });
+});
+
+void describe('raylet: blocked workers', () => {
+  void it('lends a blocked worker CPU out, resumes it before new leases, and never frees it twice', () => {
+    const node = new Node({ CPU: 1 });
+    const w1 = node.grantNew('l1');
+    node.deliver({ type: 'worker/blocked', workerId: w1 }, `worker:${w1}`);
+    assert.deepEqual(node.state.available, { CPU: 1 });
+    const w2 = node.grantNew('l2');
+    assert.deepEqual(node.deliver({ type: 'worker/unblocked', workerId: w1 }, `worker:${w1}`), []);
+    assert.deepEqual(node.state.resumeQueue, [w1]);
+    assert.deepEqual(node.request('l3'), [], 'a new lease waits behind the worker that waits to resume');
+    const resumed = node.deliver({ type: 'lease/returned', leaseId: 'l2', workerId: w2, disconnectWorker: false });
+    assert.deepEqual(sent(resumed, 'worker/resumed'), [{ workerId: w1, to: `worker:${w1}` }]);
+    assert.deepEqual(sent(resumed, 'lease/granted'), []);
+    assert.deepEqual(node.state.available, { CPU: 0 });
+    const lent = node.deliver({ type: 'worker/blocked', workerId: w1 }, `worker:${w1}`);
+    assert.deepEqual(sent(lent, 'lease/granted'), [{ leaseId: 'l3', workerId: w2, nodeId: 'n1', to: driver }], 'the lent CPU goes to the queued lease');
+    node.deliver({ type: 'lease/returned', leaseId: 'l1', workerId: w1, disconnectWorker: false });
+    assert.deepEqual(node.state.available, { CPU: 0 }, 'returning a blocked lease gives back nothing twice');
+  });
+
+  void it('starts a worker beyond the pool bound when the others are blocked, so nested gets cannot deadlock', () => {
+    const node = new Node({ CPU: 1 }, { maxWorkers: 1 });
+    const w1 = node.grantNew('l1');
+    assert.deepEqual(node.request('l2'), [], 'the pool is full');
+    const lent = node.deliver({ type: 'worker/blocked', workerId: w1 }, `worker:${w1}`);
+    assert.deepEqual(lent, [{ type: 'worker/spawn', workerId: 'n1.w2' }]);
+  });
+
+  void it('resumes at once when the unblock overtakes its block', () => {
+    const node = new Node({ CPU: 1 });
+    const w1 = node.grantNew('l1');
+    assert.deepEqual(sent(node.deliver({ type: 'worker/unblocked', workerId: w1 }, `worker:${w1}`), 'worker/resumed'), [{ workerId: w1, to: `worker:${w1}` }]);
+    node.deliver({ type: 'worker/blocked', workerId: w1 }, `worker:${w1}`);
+    assert.equal(node.state.workers[w1]?.blocked, false);
+    assert.deepEqual(node.state.available, { CPU: 0 });
+  });
+});
+
+void describe('raylet: object store', () => {
+  void it('puts, acks duplicates, rejects when full, fetches and frees', () => {
+    const node = new Node({ CPU: 1 }, { objectStoreCapacityBytes: 100 });
+    const from = 'worker:n1.w1';
+    const put = (objectId: string, sizeBytes: number): RayletEffect[] =>
+      node.deliver({ type: 'object/put-requested', objectId, owner: 'n1.d1', data: { v: objectId }, sizeBytes, refs: [{ objectId: 'n1.d1.p0', owner: 'n1.d1' }] }, from);
+    assert.deepEqual(sent(put('n1.d1.p1', 60), 'object/put-acked'), [{ objectId: 'n1.d1.p1', to: from }]);
+    assert.deepEqual(sent(put('n1.d1.p1', 60), 'object/put-acked'), [{ objectId: 'n1.d1.p1', to: from }]);
+    assert.deepEqual(sent(put('n1.d1.p2', 50), 'object/put-rejected'), [
+      { objectId: 'n1.d1.p2', reason: 'object store full: need 50 bytes, 60 of 100 in use; free objects or raise objectStoreMemory', to: from },
+    ]);
+    const fetched = sent(node.deliver({ type: 'object/fetch-requested', objectId: 'n1.d1.p1', requester: 'worker:n2.w1' }, 'raylet:n2'), 'object/fetched');
+    assert.deepEqual(fetched, [{ objectId: 'n1.d1.p1', data: { v: 'n1.d1.p1' }, sizeBytes: 60, refs: [{ objectId: 'n1.d1.p0', owner: 'n1.d1' }], to: 'worker:n2.w1' }]);
+    const missing = sent(node.deliver({ type: 'object/fetch-requested', objectId: 'n1.d1.p2', requester: 'worker:n2.w1' }, 'raylet:n2'), 'object/fetch-failed');
+    assert.deepEqual(missing, [{ objectId: 'n1.d1.p2', nodeId: 'n1', to: 'worker:n2.w1' }]);
+    assert.deepEqual(node.deliver({ type: 'object/free-requested', objectIds: ['n1.d1.p1', 'n1.d1.p2'] }), [{ type: 'objects/deleted', objectIds: ['n1.d1.p1'] }]);
+    assert.equal(node.state.usedBytes, 0);
+    assert.deepEqual(sent(put('n1.d1.p2', 50), 'object/put-acked'), [{ objectId: 'n1.d1.p2', to: from }]);
+  });
+});
+
+void describe('raylet: node death', () => {
+  void it('shuts down when the GCS declares this node dead, and ignores everything after', () => {
+    const node = new Node();
+    node.grantNew('l1');
+    assert.deepEqual(node.deliver({ type: 'node/died', nodeId: 'n1' }, 'gcs'), [{ type: 'node/shutdown' }]);
+    assert.equal(node.state.phase, 'shut-down');
+    const before = JSON.stringify(node.state);
+    assert.deepEqual(node.request('l2'), []);
+    assert.deepEqual(node.step({ type: 'timer/fired', timerId: 'heartbeat', nowMs: 1 }), []);
+    assert.deepEqual(node.step({ type: 'worker/exited', workerId: 'n1.w1', reason: 'node-died' }), []);
+    assert.equal(JSON.stringify(node.state), before);
+  });
+});
+
+void describe('raylet: immer and plain mutation agree', () => {
+  void it('gives the same state and effects on a fixed sequence', () => {
+    setAutoFreeze(true);
+    const config = { ...defaultRayletConfig, maxWorkers: 3, maxLeaseQueue: 3, maxLeaseTombstones: 4, objectStoreCapacityBytes: 100, maxSpawnRetries: 1 };
+    const seqs: Record<string, number> = {};
+    const via = (from: string): { from: string; incarnation: number; seq: number } => {
+      const seq = seqs[from] ?? 0;
+      seqs[from] = seq + 1;
+      return { from, incarnation: 1, seq };
+    };
+    const request = (leaseId: string, over: Partial<MessageOf<'lease/requested'>> = {}): RayletEvent => ({
+      type: 'lease/requested',
+      leaseId,
+      requester: driver,
+      resources: { CPU: 1 },
+      placementResources: {},
+      strategy: 'DEFAULT',
+      spillbackCount: 0,
+      ...over,
+      via: via(over.requester ?? driver),
+    });
+    const events: RayletEvent[] = [
+      { type: 'node/started', nodeId: 'n1', resources: { CPU: 2, GPU: 1 }, config },
+      { type: 'driver/connected', workerId: 'n1.d1' },
+      request('l1'),
+      request('l2', { resources: { CPU: 1, GPU: 1 } }),
+      request('l3'),
+      { type: 'worker/started', workerId: 'n1.w1' },
+      { type: 'worker/exited', workerId: 'n1.w2', reason: 'crashed' },
+      { type: 'worker/started', workerId: 'n1.w3' },
+      { type: 'worker/blocked', workerId: 'n1.w1', via: via('worker:n1.w1') },
+      { type: 'cluster/view-published', nodes: [{ nodeId: 'n2', total: { CPU: 4, TPU: 1 }, available: { CPU: 4, TPU: 1 } }], via: via('gcs') },
+      request('l4', { resources: { TPU: 1 } }),
+      request('l5', { resources: { FPGA: 1 } }),
+      request('l6', { strategy: 'SPREAD' }),
+      { type: 'object/put-requested', objectId: 'n1.d1.p1', owner: 'n1.d1', data: { nested: [1, { x: 2 }] }, sizeBytes: 40, refs: [], via: via('worker:n1.d1') },
+      { type: 'object/put-requested', objectId: 'n2.d1.p1', owner: 'n2.d1', data: [3], sizeBytes: 40, refs: [], via: via('worker:n1.w1') },
+      { type: 'object/fetch-requested', objectId: 'n1.d1.p1', requester: 'worker:n1.w3', via: via('worker:n1.w3') },
+      { type: 'worker/unblocked', workerId: 'n1.w1', via: via('worker:n1.w1') },
+      { type: 'lease/returned', leaseId: 'l2', workerId: 'n1.w3', disconnectWorker: false, via: via(driver) },
+      { type: 'timer/fired', timerId: 'heartbeat', nowMs: 100 },
+      request('r1', { requester: 'worker:n2.d1' }),
+      { type: 'worker/died', workerId: 'n2.d1', nodeId: 'n2', reason: 'exited', via: via('gcs') },
+      { type: 'lease/cancelled', leaseId: 'l3', via: via(driver) },
+      { type: 'worker/started', workerId: 'n1.w4' },
+      { type: 'cluster/view-published', nodes: [{ nodeId: 'n3', total: { FPGA: 1 }, available: { FPGA: 1 } }], via: via('gcs') },
+      { type: 'object/free-requested', objectIds: ['n1.d1.p1'], via: via(driver) },
+      { type: 'lease/returned', leaseId: 'l1', workerId: 'n1.w1', disconnectWorker: true, via: via(driver) },
+      { type: 'worker/exited', workerId: 'n1.w1', reason: 'killed' },
+      { type: 'node/died', nodeId: 'n1', via: via('gcs') },
+      request('l9'),
+    ];
+    let frozen: RayletState = initialRayletState();
+    const mutable: RayletState = structuredClone(initialRayletState());
+    for (const [index, event] of events.entries()) {
+      let drafted: RayletEffect[] = [];
+      frozen = produce(frozen, (draft) => {
+        drafted = applyRaylet(draft, event);
+      });
+      const direct = applyRaylet(mutable, event);
+      assert.equal(JSON.stringify(drafted), JSON.stringify(direct), `effects of event ${index} (${event.type})`);
+      assert.equal(JSON.stringify(frozen), JSON.stringify(mutable), `state after event ${index} (${event.type})`);
+      assert.deepEqual(rayletInvariants(frozen), [], `invariants after event ${index} (${event.type})`);
+    }
+    assert.equal(frozen.phase, 'shut-down');
+  });
+});

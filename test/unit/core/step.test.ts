@@ -1,0 +1,109 @@
+// Tests for the two ways of applying a recipe: in place (the live shell) and under immer (sim, tests, debugger).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { InvariantViolation } from '../../../core/assert.js';
+import type { ComponentCore } from '../../../core/component.js';
+import { hashState } from '../../../core/hash.js';
+import { applyDirect, applyUnderImmer, checkInvariants } from '../../../core/step.js';
+
+interface CounterState {
+  total: number;
+  byTag: Record<string, number>;
+  history: { by: number; tag: string }[];
+}
+type CounterEvent = { type: 'counter/added'; by: number; tag: string } | { type: 'counter/leaked' } | { type: 'counter/broken' };
+type CounterEffect = { type: 'counted'; total: number; last: { by: number; tag: string } } | { type: 'leaked'; tags: unknown };
+
+/** A tiny core: counts, by tag, with a history whose sum must equal the total. */
+const counter: ComponentCore<CounterState, CounterEvent, CounterEffect> = {
+  kind: 'gcs',
+  version: 1,
+  initial: () => ({ total: 0, byTag: {}, history: [] }),
+  apply: (state, event) => {
+    switch (event.type) {
+      case 'counter/added': {
+        state.total += event.by;
+        state.byTag[event.tag] = (state.byTag[event.tag] ?? 0) + event.by;
+        state.history.push({ by: event.by, tag: event.tag });
+        return [{ type: 'counted', total: state.total, last: { by: event.by, tag: event.tag } }];
+      }
+      case 'counter/leaked':
+        // The bug under test: the draft of byTag escapes the step.
+        return [{ type: 'leaked', tags: { inner: [state.byTag] } }];
+      case 'counter/broken':
+        state.total += 1;
+        return [];
+    }
+  },
+  invariants: (state) => {
+    const sum = state.history.reduce((acc, entry) => acc + entry.by, 0);
+    const broken: string[] = [];
+    if (sum !== state.total) broken.push(`total ${state.total} is not the sum of the history (${sum})`);
+    if (state.total < 0) broken.push('total is negative');
+    return broken;
+  },
+};
+
+const events: CounterEvent[] = [
+  { type: 'counter/added', by: 2, tag: 'b' },
+  { type: 'counter/added', by: 3, tag: 'a' },
+  { type: 'counter/added', by: -1, tag: 'b' },
+];
+
+void test('in place and under immer give equal hashes and effects at every step', () => {
+  const direct = counter.initial();
+  let immutable = counter.initial();
+  for (const event of events) {
+    const directEffects = applyDirect(counter, direct, event);
+    const step = applyUnderImmer(counter, immutable, event);
+    immutable = step.state;
+    assert.deepEqual(step.effects, directEffects);
+    assert.equal(hashState(step.state), hashState(direct));
+    assert.ok(step.patches.length > 0);
+  }
+  assert.equal(direct.total, 4);
+  checkInvariants(counter, immutable, 'after the events');
+});
+
+void test('under immer the previous state is untouched', () => {
+  const before = counter.initial();
+  const step = applyUnderImmer(counter, before, events[0]!);
+  assert.equal(before.total, 0);
+  assert.equal(step.state.total, 2);
+  assert.deepEqual(step.patches.find((patch) => patch.path.join('/') === 'total'), { op: 'replace', path: ['total'], value: 2 });
+});
+
+void test('a recipe that leaks a draft into an effect is caught, naming the event', () => {
+  const state = applyUnderImmer(counter, counter.initial(), events[0]!).state;
+  assert.throws(
+    () => applyUnderImmer(counter, state, { type: 'counter/leaked' }),
+    (error: unknown) => error instanceof InvariantViolation && /counter\/leaked/.test(error.message) && /\[0\]\.tags\.inner\[0\]/.test(error.message),
+  );
+});
+
+void test('the state produced under immer is frozen', () => {
+  const { state, effects } = applyUnderImmer(counter, counter.initial(), events[0]!);
+  assert.throws(() => {
+    state.total = 99;
+  }, TypeError);
+  assert.throws(() => {
+    state.history.push({ by: 1, tag: 'x' });
+  }, TypeError);
+  assert.throws(() => {
+    state.byTag['b'] = 7;
+  }, TypeError);
+  // Effects are the recipe's own fresh objects, not part of the state.
+  assert.equal(Object.isFrozen(effects), false);
+});
+
+void test('checkInvariants lists every broken invariant with its context', () => {
+  const state: CounterState = { total: -3, byTag: {}, history: [] };
+  assert.throws(
+    () => checkInvariants(counter, state, 'seq 7 gcs counter/broken'),
+    (error: unknown) =>
+      error instanceof InvariantViolation &&
+      error.message.startsWith('seq 7 gcs counter/broken: 2 gcs invariants broken:') &&
+      error.message.includes('total is negative') &&
+      error.message.includes('not the sum'),
+  );
+});
