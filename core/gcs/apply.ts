@@ -3,9 +3,10 @@
  */
 import { assertNever } from '../assert.js';
 import { send } from '../effects.js';
-import { rayletAddress } from '../ids.js';
+import { rayletAddress, workerAddress } from '../ids.js';
 import { admit } from '../inbox.js';
-import { isWaitingForPlacement, leaseRequestMessage, scheduleActor } from './actors.js';
+import { isWaitingForPlacement, leaseRequestMessage, publishActor, scheduleActor } from './actors.js';
+import { cloneData } from './clone.js';
 import {
   onActorCreationReplied,
   onActorKillRequested,
@@ -58,7 +59,13 @@ function onRestarted(state: GcsState, event: GcsRestarted, effects: GcsEffect[])
       scheduleActor(state, actor, effects);
     } else if (isWaitingForPlacement(actor)) {
       scheduleActor(state, actor, effects);
+    } else if (actor.state !== 'ALIVE' && actor.state !== 'DEAD' && actor.workerId !== undefined && actor.leaseId !== undefined) {
+      // A grant was committed but the push may have died with the old process; the worker ignores a
+      // repeat for the incarnation it already hosts (and answers again once it is built).
+      effects.push(send(workerAddress(actor.workerId), { type: 'actor/creation-pushed', spec: cloneData(actor.spec), restartCount: actor.restartCount, leaseId: actor.leaseId }));
     }
+    // State changes published just before the crash may be lost too; receivers ignore repeats.
+    if (actor.state !== 'DEAD') publishActor(actor, effects);
   }
   armHealthCheck(state, effects);
 }

@@ -2,6 +2,7 @@
  * What a simulated run is made of: the cluster, the fault plan, how recipes are applied and what is
  * recorded. Every field has a default, so `{ seed, program }` is a complete run.
  */
+import type { AnyEvent, ComponentCore } from '../component.js';
 import type { GcsConfig } from '../gcs/index.js';
 import type { OwnerConfig } from '../owner/index.js';
 import type { RayletConfig } from '../raylet/index.js';
@@ -60,4 +61,9 @@ export interface SimOptions {
   readonly ownerConfig?: Partial<OwnerConfig>;
   readonly rayletConfig?: Partial<RayletConfig>;
   readonly gcsConfig?: Partial<GcsConfig>;
+  /**
+   * Replaces component cores, for mutation tests that prove the checks catch a broken recipe.
+   * Production runs leave this unset.
+   */
+  readonly cores?: Partial<Record<'gcs' | 'raylet' | 'owner', ComponentCore<unknown, AnyEvent, unknown>>>;
 }

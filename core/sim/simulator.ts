@@ -85,7 +85,7 @@ export class SimFailure extends Error {
   }
 }
 
-const cores: Record<SimInstance['kind'], ComponentCore<unknown, AnyEvent, unknown>> = {
+const defaultCores: Record<SimInstance['kind'], ComponentCore<unknown, AnyEvent, unknown>> = {
   gcs: gcsCore as unknown as ComponentCore<unknown, AnyEvent, unknown>,
   raylet: rayletCore as unknown as ComponentCore<unknown, AnyEvent, unknown>,
   owner: ownerCore as unknown as ComponentCore<unknown, AnyEvent, unknown>,
@@ -123,6 +123,7 @@ export class Simulator {
   private readonly deadNodes = new Set<NodeId>();
   private readonly nodeIds: NodeId[] = [];
   private readonly options: SimOptions;
+  private readonly cores: Record<SimInstance['kind'], ComponentCore<unknown, AnyEvent, unknown>>;
   private driverAddress: Address = '';
   driverFinished = false;
   driverResult: unknown = undefined;
@@ -132,6 +133,7 @@ export class Simulator {
   /** Builds the cluster; nothing runs until `run()`. */
   constructor(options: SimOptions) {
     this.options = options;
+    this.cores = { ...defaultCores, ...options.cores };
     this.seedText = String(options.seed);
     this.random = new SeededRandom(options.seed);
     this.program = options.program;
@@ -220,7 +222,7 @@ export class Simulator {
   }
 
   private addInstance(address: Address, kind: SimInstance['kind'], nodeId: NodeId): SimInstance {
-    const instance: SimInstance = { address, kind, nodeId, state: cores[kind].initial(), alive: true, incarnation: 0, sendSeq: 0, timers: {} };
+    const instance: SimInstance = { address, kind, nodeId, state: this.cores[kind].initial(), alive: true, incarnation: 0, sendSeq: 0, timers: {} };
     this.instances.set(address, instance);
     return instance;
   }
@@ -306,7 +308,7 @@ export class Simulator {
    */
   applyEvent(instance: SimInstance, event: AnyEvent, parent: number): unknown[] {
     if (!instance.alive) return [];
-    const core = cores[instance.kind];
+    const core = this.cores[instance.kind];
     const seq = ++this.seq;
     if (instance.kind === 'gcs') this.gcsLog.push(event);
     let effects: unknown[];
@@ -525,7 +527,7 @@ export class Simulator {
   /** A restarted GCS rebuilds its state by replaying its own log, then resumes under a new incarnation. */
   private restartGcs(): void {
     const gcs = this.instance(gcsAddress);
-    const core = cores.gcs;
+    const core = this.cores.gcs;
     const state = core.initial();
     for (const event of this.gcsLog) applyDirect(core, state, event);
     const replayedHash = hashState(state);

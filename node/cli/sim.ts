@@ -1,0 +1,118 @@
+/**
+ * `tsray sim SCRIPT [--seed N] [--runs K] [--faults SPEC] [-o DIR]`: run a workload module in the
+ * deterministic simulator, once per seed, under a fault plan; write each run's trace when asked, and
+ * always write the trace of a failing run so it can be replayed and debugged.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { SeededRandom, SimFailure, simulate } from '../../core/sim/index.js';
+import type { FaultPlan, ScheduledFault, SimProgram } from '../../core/sim/index.js';
+import { UsageError, wholeNumber } from './usage.js';
+
+const presets = ['none', 'messages', 'crashes', 'chaos'] as const;
+
+/** The fault plan a `--faults` value names: a preset, or a FaultPlan as JSON. */
+export function faultPlanOf(spec: string, seed: number, faultPhaseMs: number): FaultPlan {
+  const random = new SeededRandom(`faults:${seed}`);
+  const scheduled = (count: number): ScheduledFault[] =>
+    Array.from({ length: count }, (): ScheduledFault => {
+      const atMs = random.int(10, faultPhaseMs - 10);
+      switch (random.int(0, 4)) {
+        case 0:
+          return { atMs, kind: 'worker-crash', target: random.int(0, 9) };
+        case 1:
+          return { atMs, kind: 'owner-death', target: random.int(0, 9) };
+        case 2:
+          return { atMs, kind: 'node-death', target: random.int(0, 9) };
+        case 3:
+          return { atMs, kind: 'gcs-restart', downMs: random.int(20, 200) };
+        default:
+          return { atMs, kind: 'partition', target: random.int(0, 9), durationMs: random.int(20, 1000) };
+      }
+    });
+  switch (spec) {
+    case 'none':
+      return {};
+    case 'messages':
+      return { dropRate: 0.1, duplicateRate: 0.1, jitterMs: 5, spikeRate: 0.05, spikeMs: 50 };
+    case 'crashes':
+      return { scheduled: scheduled(3) };
+    case 'chaos':
+      return { dropRate: 0.1, duplicateRate: 0.1, jitterMs: 5, spikeRate: 0.05, spikeMs: 50, scheduled: scheduled(4) };
+  }
+  try {
+    return JSON.parse(spec) as FaultPlan;
+  } catch {
+    throw new UsageError(`--faults takes one of ${presets.join(', ')} or a fault plan as JSON, not '${spec}'`);
+  }
+}
+
+function isProgram(value: unknown): value is SimProgram {
+  const candidate = value as Partial<SimProgram> | undefined;
+  return typeof candidate === 'object' && candidate !== null && typeof candidate.driver === 'function' && typeof candidate.bodies === 'object' && typeof candidate.name === 'string';
+}
+
+async function loadProgram(script: string): Promise<SimProgram> {
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(pathToFileURL(resolve(script)).href)) as Record<string, unknown>;
+  } catch (error) {
+    throw new Error(`cannot load ${script}: ${(error as Error).message.split('\n')[0] ?? ''}`);
+  }
+  const program = module.default ?? module.program;
+  if (!isProgram(program)) throw new Error(`${script} exports no simulator program: export default { name, bodies, actors, driver } (see examples/sim/)`);
+  return { ...program, actors: program.actors ?? {} };
+}
+
+/** Runs `tsray sim`; resolves to the exit code. */
+export async function simCommand(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        seed: { type: 'string' },
+        runs: { type: 'string' },
+        faults: { type: 'string', default: 'none' },
+        out: { type: 'string', short: 'o' },
+        'fault-phase-ms': { type: 'string' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(`sim: ${(error as Error).message}`);
+  }
+  const script = parsed.positionals[0];
+  if (script === undefined || parsed.positionals.length > 1) throw new UsageError('sim takes exactly one workload script: tsray sim SCRIPT [--seed N] [--runs K] [--faults SPEC]');
+  const firstSeed = wholeNumber('--seed', parsed.values.seed, 1);
+  const runs = wholeNumber('--runs', parsed.values.runs, 1, 1);
+  const faultPhaseMs = wholeNumber('--fault-phase-ms', parsed.values['fault-phase-ms'], 1000, 100);
+  faultPlanOf(parsed.values.faults, firstSeed, faultPhaseMs);
+  const program = await loadProgram(script);
+  let failures = 0;
+  for (let seed = firstSeed; seed < firstSeed + runs; seed++) {
+    const faults = faultPlanOf(parsed.values.faults, seed, faultPhaseMs);
+    try {
+      const result = simulate({ seed, program, faults, faultPhaseMs });
+      const summary = JSON.stringify(result.driverResult) ?? 'undefined';
+      process.stdout.write(`seed ${seed}: ok, ${result.events} events, ${result.simTimeMs} ms simulated, ${result.faults.length} faults; result ${summary.length > 200 ? `${summary.slice(0, 200)}…` : summary}\n`);
+      if (parsed.values.out !== undefined) await writeTrace(parsed.values.out, `${program.name}-${seed}.jsonl`, result.traceText());
+    } catch (error) {
+      if (!(error instanceof SimFailure)) throw error;
+      failures += 1;
+      const path = await writeTrace(parsed.values.out ?? join(tmpdir(), 'tsray-failures'), `${program.name}-${seed}.jsonl`, error.traceText);
+      process.stdout.write(`seed ${seed}: FAILED: ${error.message}\n  trace: ${path} (open it with tsray debug, or tsray replay)\n`);
+    }
+  }
+  return failures === 0 ? 0 : 1;
+}
+
+async function writeTrace(dir: string, name: string, text: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, name);
+  await writeFile(path, text);
+  return path;
+}

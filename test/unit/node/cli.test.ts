@@ -1,0 +1,103 @@
+/**
+ * The `tsray` command as a user runs it: a real process, real files. Each case checks the exit code
+ * and the one line a user reads.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
+const cli = join(root, 'dist/node/cli/main.js');
+const work = mkdtempSync(join(tmpdir(), 'tsray-cli-'));
+
+function tsray(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+void describe('tsray CLI', () => {
+  after(() => rmSync(work, { recursive: true, force: true }));
+
+  void test('sim runs a workload under chaos faults and writes traces that replay and verify', () => {
+    const sim = tsray('sim', 'examples/sim/fan-out.mjs', '--seed', '5', '--runs', '2', '--faults', 'chaos', '-o', work);
+    assert.equal(sim.status, 0, sim.stderr);
+    assert.match(sim.stdout, /seed 5: ok, \d+ events/);
+    assert.match(sim.stdout, /seed 6: ok/);
+    assert.match(sim.stdout, /"total":204/);
+    const replay = tsray('replay', join(work, 'fan-out-5.jsonl'), '--verify');
+    assert.equal(replay.status, 0, replay.stderr);
+    assert.match(replay.stdout, /replayed \d+ events; [1-9]\d* recorded state hashes reproduced/);
+  });
+
+  void test('replay --verify fails naming the first diverging event of a tampered trace', () => {
+    const path = join(work, 'fan-out-5.jsonl');
+    const lines = readFileSync(path, 'utf8').split('\n');
+    const index = lines.findIndex((line) => line.includes('"hash":"'));
+    assert.ok(index > 0, 'the trace records hashes');
+    lines[index] = (lines[index] ?? '').replace(/"hash":"[0-9a-f]+"/, '"hash":"0000000000000000"');
+    const tampered = join(work, 'tampered.jsonl');
+    writeFileSync(tampered, lines.join('\n'));
+    const replay = tsray('replay', tampered, '--verify');
+    assert.equal(replay.status, 1);
+    assert.match(replay.stderr, /^tsray replay: diverged at seq \d+ \(\S+\): /);
+  });
+
+  void test('a file that is not a trace gets one line saying so', () => {
+    const path = join(work, 'garbage.jsonl');
+    writeFileSync(path, 'this is not json\n');
+    const replay = tsray('replay', path);
+    assert.equal(replay.status, 1);
+    assert.equal(replay.stderr.trim().split('\n').length, 1);
+    assert.match(replay.stderr, /is not a tsray trace: line 1/);
+    const missing = tsray('replay', join(work, 'missing.jsonl'));
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /cannot read trace .*ENOENT/);
+  });
+
+  void test('bad arguments exit 2 with a reason', () => {
+    const unknown = tsray('launch');
+    assert.equal(unknown.status, 2);
+    assert.match(unknown.stderr, /unknown command 'launch'; this version has: sim, replay/);
+    const runs = tsray('sim', 'examples/sim/fan-out.mjs', '--runs', 'many');
+    assert.equal(runs.status, 2);
+    assert.match(runs.stderr, /--runs takes a whole number/);
+    const faults = tsray('sim', 'examples/sim/fan-out.mjs', '--faults', 'storm');
+    assert.equal(faults.status, 2);
+    assert.match(faults.stderr, /--faults takes one of none, messages, crashes, chaos/);
+    const script = join(work, 'not-a-program.mjs');
+    writeFileSync(script, 'export const x = 1;\n');
+    const bad = tsray('sim', script);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /exports no simulator program/);
+  });
+
+  void test('a failing run writes its trace and exits 1', () => {
+    const script = join(work, 'hangs.mjs');
+    writeFileSync(
+      script,
+      `export default { name: 'hangs', bodies: { need: (_c, x) => x }, actors: {}, *driver(ctx) { const r = ctx.submit('need', [1], { resources: { GPU: 1 } }); return yield ctx.get(r); } };\n`,
+    );
+    const sim = tsray('sim', script, '-o', work, '--fault-phase-ms', '100');
+    assert.equal(sim.status, 1);
+    assert.match(sim.stdout, /seed 1: FAILED: liveness: .*waits in get/);
+    assert.match(readFileSync(join(work, 'hangs-1.jsonl'), 'utf8'), /"kind":"tsray-trace"/);
+  });
+});
+
+void describe('the package', () => {
+  void test('imports from a plain .mjs script by its name, with the error classes of the contract', () => {
+    const script = join(root, 'dist', 'import-check.mjs');
+    writeFileSync(
+      script,
+      `import * as tsray from 'tsray';\nconst e = new tsray.OwnerDiedError('gone', 'o1');\nconsole.log(JSON.stringify({ owner: e instanceof tsray.ObjectLostError && e instanceof tsray.TsrayError, name: e.name, objectId: e.objectId, sim: typeof tsray.simulate }));\n`,
+    );
+    const result = spawnSync(process.execPath, [script], { cwd: root, encoding: 'utf8' });
+    rmSync(script);
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(JSON.parse(result.stdout), { owner: true, name: 'OwnerDiedError', objectId: 'o1', sim: 'function' });
+  });
+});
