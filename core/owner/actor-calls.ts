@@ -210,6 +210,8 @@ export function pumpActor(ctx: Ctx, view: ActorView): void {
     }
     if (task.state !== 'PENDING_NODE') return;
     view.queue.shift();
+    // A call made on a handle that the GCS resolved to an existing named actor goes to that actor.
+    if (task.spec.actor !== undefined && task.spec.actor.actorId !== view.actorId) task.spec = { ...task.spec, actor: { actorId: view.actorId, method: task.spec.actor.method } };
     task.state = 'RUNNING';
     task.workerId = view.workerId;
     task.nodeId = view.nodeId;
