@@ -84,7 +84,7 @@ void describe('objects and lineage', () => {
         yield ctx.sleep(50);
         yield ctx.sleep(1500);
         const after = yield* attempt(ctx, big);
-        const dependent = yield* attempt(ctx, ctx.submit('add', [1, 2]) as SimRef);
+        const dependent = yield* attempt(ctx, ctx.submit('add', [1, 2]));
         return { after, dependent };
       },
       { faults: { scheduled: [{ atMs: 100, kind: 'node-death', target: 0 }] } },
@@ -127,7 +127,7 @@ void describe('objects and lineage', () => {
   void test('a store that cannot take a return fails it with ObjectStoreFullError', () => {
     const { result } = run(
       function* (ctx) {
-        return { big: yield* attempt(ctx, ctx.submit('big', [1]) as SimRef) };
+        return { big: yield* attempt(ctx, ctx.submit('big', [1])) };
       },
       { rayletConfig: { objectStoreCapacityBytes: 100_000 } },
     );
@@ -139,8 +139,8 @@ void describe('tasks', () => {
   void test('a crashed worker is retried within maxRetries, else WorkerCrashedError', () => {
     const { result } = run(function* (ctx) {
       return {
-        retried: yield* attempt(ctx, ctx.submit('exitOnce', [5], { maxRetries: 1 }) as SimRef),
-        spent: yield* attempt(ctx, ctx.submit('exitOnce', [5], { maxRetries: 0 }) as SimRef),
+        retried: yield* attempt(ctx, ctx.submit('exitOnce', [5], { maxRetries: 1 })),
+        spent: yield* attempt(ctx, ctx.submit('exitOnce', [5], { maxRetries: 0 })),
       };
     });
     assert.deepEqual(result.retried, { value: 5 });
@@ -150,10 +150,10 @@ void describe('tasks', () => {
   void test('thrown errors are retried only when retryExceptions names them', () => {
     const { result } = run(function* (ctx) {
       return {
-        any: yield* attempt(ctx, ctx.submit('flaky', [1], { retryExceptions: true }) as SimRef),
-        named: yield* attempt(ctx, ctx.submit('flaky', [2], { retryExceptions: ['Error'] }) as SimRef),
-        other: yield* attempt(ctx, ctx.submit('flaky', [3], { retryExceptions: ['TypeError'] }) as SimRef),
-        none: yield* attempt(ctx, ctx.submit('flaky', [4]) as SimRef),
+        any: yield* attempt(ctx, ctx.submit('flaky', [1], { retryExceptions: true })),
+        named: yield* attempt(ctx, ctx.submit('flaky', [2], { retryExceptions: ['Error'] })),
+        other: yield* attempt(ctx, ctx.submit('flaky', [3], { retryExceptions: ['TypeError'] })),
+        none: yield* attempt(ctx, ctx.submit('flaky', [4])),
       };
     });
     assert.deepEqual(result.any, { value: 1 });
@@ -165,7 +165,7 @@ void describe('tasks', () => {
   void test('a dependent of a failed task fails with the same error', () => {
     const { result } = run(function* (ctx) {
       const failed = ctx.submit('flaky', [1]) as SimRef;
-      return { dependent: yield* attempt(ctx, ctx.submit('add', [failed, 1]) as SimRef) };
+      return { dependent: yield* attempt(ctx, ctx.submit('add', [failed, 1])) };
     });
     assert.equal((result.dependent as { error: string }).error, 'RayTaskError');
   });
@@ -173,7 +173,7 @@ void describe('tasks', () => {
   void test('a worker blocked in get gives its CPU back, so nested tasks finish on a one-CPU node', () => {
     const { result } = run(
       function* (ctx) {
-        return { nested: yield* attempt(ctx, ctx.submit('nested', [4]) as SimRef) };
+        return { nested: yield* attempt(ctx, ctx.submit('nested', [4])) };
       },
       { nodes: [{ resources: { CPU: 1 } }] },
     );
@@ -210,7 +210,7 @@ void describe('tasks', () => {
     const { result } = run(
       function* (ctx) {
         yield ctx.sleep(1500);
-        return { placed: yield* attempt(ctx, ctx.submit('add', [1, 1], onNode2) as SimRef) };
+        return { placed: yield* attempt(ctx, ctx.submit('add', [1, 1], onNode2)) };
       },
       { faults: { scheduled: [{ atMs: 10, kind: 'node-death', target: 0 }] } },
     );
@@ -238,10 +238,10 @@ void describe('actors', () => {
       const counter = ctx.createActor('Counter', [100], { maxRestarts: 1 });
       const first = [1, 2, 3].map((n) => ctx.call(counter, 'add', [n]) as SimRef);
       const before = yield* attempt(ctx, first);
-      const crash = yield* attempt(ctx, ctx.call(counter, 'crash', []) as SimRef);
-      const after = yield* attempt(ctx, ctx.call(counter, 'add', [1]) as SimRef);
-      const crashAgain = yield* attempt(ctx, ctx.call(counter, 'crash', []) as SimRef);
-      const dead = yield* attempt(ctx, ctx.call(counter, 'add', [1]) as SimRef);
+      const crash = yield* attempt(ctx, ctx.call(counter, 'crash', []));
+      const after = yield* attempt(ctx, ctx.call(counter, 'add', [1]));
+      const crashAgain = yield* attempt(ctx, ctx.call(counter, 'crash', []));
+      const dead = yield* attempt(ctx, ctx.call(counter, 'add', [1]));
       return { before, crash, after, crashAgain, dead };
     });
     assert.deepEqual(result.before, { value: [101, 103, 106] });
@@ -255,7 +255,7 @@ void describe('actors', () => {
     const { result } = run(
       function* (ctx) {
         const counter = ctx.createActor('Counter', [0], { maxRestarts: 2, maxTaskRetries: 2 });
-        yield* attempt(ctx, ctx.call(counter, 'add', [1]) as SimRef);
+        yield* attempt(ctx, ctx.call(counter, 'add', [1]));
         const calls = [1, 2, 3].map((n) => ctx.call(counter, 'add', [n]) as SimRef);
         return { calls: yield* attempt(ctx, calls) };
       },
@@ -267,7 +267,7 @@ void describe('actors', () => {
   void test('a constructor that throws kills the actor for good', () => {
     const { result } = run(function* (ctx) {
       const broken = ctx.createActor('Broken', [], { maxRestarts: 3 });
-      return { call: yield* attempt(ctx, ctx.call(broken, 'anything', []) as SimRef) };
+      return { call: yield* attempt(ctx, ctx.call(broken, 'anything', [])) };
     });
     assert.equal((result.call as { error: string }).error, 'ActorDiedError');
     assert.match((result.call as { message: string }).message, /no config/);
@@ -276,16 +276,16 @@ void describe('actors', () => {
   void test('names: duplicates are rejected, getIfExists and getActor find the live one, kill ends it', () => {
     const { result } = run(function* (ctx) {
       const first = ctx.createActor('Counter', [0], { name: 'shared' });
-      const one = yield* attempt(ctx, ctx.call(first, 'add', [1]) as SimRef);
+      const one = yield* attempt(ctx, ctx.call(first, 'add', [1]));
       const duplicate = ctx.createActor('Counter', [0], { name: 'shared' });
-      const rejected = yield* attempt(ctx, ctx.call(duplicate, 'add', [1]) as SimRef);
+      const rejected = yield* attempt(ctx, ctx.call(duplicate, 'add', [1]));
       const same = ctx.createActor('Counter', [0], { name: 'shared', getIfExists: true });
-      const two = yield* attempt(ctx, ctx.call(same, 'add', [1]) as SimRef);
+      const two = yield* attempt(ctx, ctx.call(same, 'add', [1]));
       const found = (yield ctx.getActor('shared')) as { $actor: string } | null;
-      const three = found === null ? { error: 'not found' } : yield* attempt(ctx, ctx.call(found, 'add', [1]) as SimRef);
+      const three = found === null ? { error: 'not found' } : yield* attempt(ctx, ctx.call(found, 'add', [1]));
       ctx.kill(first);
       yield ctx.sleep(100);
-      const afterKill = yield* attempt(ctx, ctx.call(first, 'add', [1]) as SimRef);
+      const afterKill = yield* attempt(ctx, ctx.call(first, 'add', [1]));
       const gone = yield ctx.getActor('shared');
       return { one, rejected, two, three, afterKill, gone };
     });
@@ -301,7 +301,7 @@ void describe('actors', () => {
     const { result } = run(
       function* (ctx) {
         const counter = ctx.createActor('Counter', [10]);
-        return { call: yield* attempt(ctx, ctx.call(counter, 'add', [1]) as SimRef) };
+        return { call: yield* attempt(ctx, ctx.call(counter, 'add', [1])) };
       },
       { faults: { scheduled: [{ atMs: 1, kind: 'gcs-restart', downMs: 150 }] } },
     );
@@ -334,7 +334,7 @@ void describe('the cluster', () => {
           const a = ctx.submit('big', [1]) as SimRef;
           const counter = ctx.createActor('Counter', [0], { maxRestarts: 2, maxTaskRetries: 1 });
           const calls = [1, 2].map((n) => ctx.call(counter, 'add', [n]) as SimRef);
-          return { a: yield* attempt(ctx, a), calls: yield* attempt(ctx, calls), nested: yield* attempt(ctx, ctx.submit('nested', [1]) as SimRef) };
+          return { a: yield* attempt(ctx, a), calls: yield* attempt(ctx, calls), nested: yield* attempt(ctx, ctx.submit('nested', [1])) };
         },
       },
       faults: { dropRate: 0.1, duplicateRate: 0.1, jitterMs: 5, scheduled: [{ atMs: 5, kind: 'worker-crash', target: 1 }, { atMs: 15, kind: 'gcs-restart', downMs: 40 }] },
