@@ -41,7 +41,7 @@ function argValues(args: readonly ResolvedArg[], fetched: Record<ObjectId, Value
 
 /** Answers a duplicate push from the reply cache; true if it did. */
 function replayCachedReply(ctx: Ctx, key: string): boolean {
-  const cached = ctx.s.replyCache.find((entry) => entry.key === key);
+  const cached = ctx.s.replyCache[key];
   if (cached === undefined) return false;
   ctx.out.push(send(workerAddress(cached.to), { type: 'task/replied', taskId: cached.reply.taskId, attempt: cached.reply.attempt, workerId: ctx.s.workerId, nodeId: ctx.s.nodeId, result: cached.reply.result, releasedBorrows: [] }));
   return true;
@@ -206,8 +206,11 @@ function reply(ctx: Ctx, key: string, result: TaskResult): void {
   const taskId = execution.spec.taskId;
   ctx.out.push(send(workerAddress(execution.replyTo), { type: 'task/replied', taskId, attempt: execution.attempt, workerId: ctx.s.workerId, nodeId: ctx.s.nodeId, result, releasedBorrows: [] }));
   // An arg-lost reply is not kept: the owner pushes the same attempt again once the argument is back.
-  if (result.kind !== 'arg-lost') ctx.s.replyCache.push({ key, to: execution.replyTo, reply: { taskId, attempt: execution.attempt, result } });
-  while (ctx.s.replyCache.length > ctx.s.config.maxReplyCache) ctx.s.replyCache.shift();
+  if (result.kind !== 'arg-lost') {
+    ctx.s.replyCache[key] = { to: execution.replyTo, reply: { taskId, attempt: execution.attempt, result } };
+    ctx.s.replyOrder.push(key);
+  }
+  while (ctx.s.replyOrder.length > ctx.s.config.maxReplyCache) delete ctx.s.replyCache[ctx.s.replyOrder.shift() ?? ''];
   for (const objectId of Object.keys(execution.fetched)) if (!Object.values(ctx.s.gets).some((get) => get.refs.some((ref) => ref.objectId === objectId))) delete ctx.s.fetchedData[objectId];
   if (execution.actorSeq !== undefined && ctx.s.actor !== undefined) {
     ctx.s.actor.running -= 1;

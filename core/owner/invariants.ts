@@ -61,6 +61,6 @@ export function ownerInvariants(s: OwnerState): string[] {
   if (s.actor !== undefined) {
     if (s.actor.running < 0 || s.actor.running > s.actor.spec.maxConcurrency) broken.push(`actor ${s.actor.spec.actorId} runs ${s.actor.running} calls, limit ${s.actor.spec.maxConcurrency}`);
   } else if (Object.keys(s.executions).length > 1) broken.push(`worker ${s.workerId} runs ${Object.keys(s.executions).length} tasks at once`);
-  if (s.replyCache.length > s.config.maxReplyCache) broken.push(`reply cache over its bound`);
+  if (s.replyOrder.length > s.config.maxReplyCache || Object.keys(s.replyCache).length !== s.replyOrder.length) broken.push(`reply cache over its bound or out of step with its order`);
   return broken;
 }

@@ -5,7 +5,7 @@
  * when the raylet gives the CPU back.
  */
 import { send } from '../effects.js';
-import { rayletAddress, workerAddress } from '../ids.js';
+import { ownerOfObject, rayletAddress, workerAddress } from '../ids.js';
 import type { ObjectId } from '../ids.js';
 import type { Payload, RefMarker } from '../values.js';
 import type { GetOutcome, ValueData } from './events.js';
@@ -27,7 +27,7 @@ export function onStatusRetryTimer(ctx: Ctx, objectId: ObjectId): void {
   const entry = ctx.s.borrowed[objectId];
   if (entry === undefined) return;
   requestStatus(ctx, entry);
-  checkRetrievals(ctx);
+  checkRetrievals(ctx, objectId);
 }
 
 /** Asks the owner of a borrowed ref for its value, once. */
@@ -76,7 +76,7 @@ export function onFetched(ctx: Ctx, objectId: ObjectId, value: ValueData): void 
   delete ctx.s.fetches[objectId];
   ctx.s.fetchedData[objectId] = { data: value.data, sizeBytes: value.sizeBytes, refs: value.refs.map((ref) => ({ ...ref })) };
   onExecutionFetched(ctx, objectId);
-  checkRetrievals(ctx);
+  checkRetrievals(ctx, objectId);
 }
 
 /** No copy could be read: an owned value is rebuilt; a borrowed one is lost to this reader. */
@@ -102,7 +102,7 @@ export function onFetchFailed(ctx: Ctx, objectId: ObjectId, owner: string): void
     }
   }
   onExecutionFetchFailed(ctx, objectId);
-  checkRetrievals(ctx);
+  checkRetrievals(ctx, objectId);
 }
 
 /** An owned object settled: answer borrowers that asked, wake dependent tasks, settle gets and waits. */
@@ -118,7 +118,7 @@ export function onObjectSettled(ctx: Ctx, objectId: ObjectId): void {
     const task = ctx.s.tasks[taskId];
     if (task !== undefined) resolveDeps(ctx, task);
   }
-  checkRetrievals(ctx);
+  checkRetrievals(ctx, objectId);
 }
 
 export function wakeBorrowDependents(ctx: Ctx, entry: BorrowedRef): void {
@@ -165,13 +165,14 @@ export function onStatusReplied(ctx: Ctx, objectId: ObjectId, outcome: { kind: '
     entry.error = outcome.error;
   }
   wakeBorrowDependents(ctx, entry);
-  checkRetrievals(ctx);
+  checkRetrievals(ctx, objectId);
 }
 
 /** `get`: settle now if everything is here, else start what is needed and (in a task) yield the CPU. */
 export function onGetRequested(ctx: Ctx, getId: string, refs: readonly RefMarker[], timeoutMs: number | undefined, inTaskId: string | undefined): void {
-  const get: PendingGet = { getId, refs: refs.map((ref) => ({ ...ref })), blocked: false, awaitingResume: false, timedOut: false, ...(inTaskId === undefined ? {} : { inTaskId }) };
+  const get: PendingGet = { getId, refs: refs.map((ref) => ({ ...ref })), blocked: false, cursor: 0, awaitingResume: false, timedOut: false, ...(inTaskId === undefined ? {} : { inTaskId }) };
   ctx.s.gets[getId] = get;
+  indexRetrieval(ctx, getId, get.refs);
   for (const ref of get.refs) if (ref.owner !== ctx.s.workerId) borrowEntry(ctx, ref).transientHolds += 1;
   if (timeoutMs !== undefined) ctx.out.push({ type: 'timer/armed', timerId: `get:${getId}`, delayMs: timeoutMs });
   advance(ctx, get.refs);
@@ -181,6 +182,7 @@ export function onGetRequested(ctx: Ctx, getId: string, refs: readonly RefMarker
 /** `wait`: settle once `numReturns` refs are ready (or failed), or at the timeout with what is ready. */
 export function onWaitRequested(ctx: Ctx, waitId: string, refs: readonly RefMarker[], numReturns: number, timeoutMs: number | undefined): void {
   ctx.s.waits[waitId] = { waitId, refs: refs.map((ref) => ({ ...ref })), numReturns };
+  indexRetrieval(ctx, waitId, refs);
   for (const ref of refs) if (ref.owner !== ctx.s.workerId) borrowEntry(ctx, ref).transientHolds += 1;
   if (timeoutMs !== undefined) ctx.out.push({ type: 'timer/armed', timerId: `wait:${waitId}`, delayMs: timeoutMs });
   for (const ref of refs) if (ref.owner !== ctx.s.workerId) requestStatusFor(ctx, ref);
@@ -208,14 +210,45 @@ function advance(ctx: Ctx, refs: readonly RefMarker[]): void {
   }
 }
 
-/** Re-examines every pending get and wait (after anything settled). */
-export function checkRetrievals(ctx: Ctx): void {
-  for (const get of Object.values(ctx.s.gets)) {
-    if (get.awaitingResume) continue;
-    advance(ctx, get.refs);
-    if (ctx.s.gets[get.getId] !== undefined) trySettleGet(ctx, get);
+function indexRetrieval(ctx: Ctx, id: string, refs: readonly RefMarker[]): void {
+  for (const ref of refs) {
+    const list = (ctx.s.retrievalsByObject[ref.objectId] ??= []);
+    if (!list.includes(id)) list.push(id);
   }
-  for (const waitId of Object.keys(ctx.s.waits)) trySettleWait(ctx, waitId, false);
+}
+
+function unindexRetrieval(ctx: Ctx, id: string, refs: readonly RefMarker[]): void {
+  for (const ref of refs) {
+    const list = ctx.s.retrievalsByObject[ref.objectId];
+    if (list === undefined) continue;
+    const index = list.indexOf(id);
+    if (index >= 0) list.splice(index, 1);
+    if (list.length === 0) delete ctx.s.retrievalsByObject[ref.objectId];
+  }
+}
+
+/**
+ * Re-examines the pending gets and waits that include `objectId` (after it settled, was fetched or
+ * lost), or all of them when a death may have touched many.
+ */
+export function checkRetrievals(ctx: Ctx, objectId?: ObjectId): void {
+  const ids = objectId === undefined ? [...Object.keys(ctx.s.gets), ...Object.keys(ctx.s.waits)] : [...(ctx.s.retrievalsByObject[objectId] ?? [])];
+  for (const id of ids) {
+    const get = ctx.s.gets[id];
+    if (get !== undefined) {
+      if (get.awaitingResume) continue;
+      advance(ctx, objectId === undefined ? get.refs : [{ objectId, owner: ownerOfObject(objectId) }]);
+      if (ctx.s.gets[id] !== undefined) trySettleGet(ctx, get);
+      continue;
+    }
+    if (ctx.s.waits[id] !== undefined) trySettleWait(ctx, id, false);
+  }
+}
+
+/** Whether `ref`'s outcome is here: an error, or a value whose data is here. */
+function available(ctx: Ctx, ref: RefMarker): boolean {
+  const { payload, error } = known(ctx, ref);
+  return error !== undefined || (payload !== undefined && dataOf(ctx, ref.objectId, payload) !== undefined);
 }
 
 function outcomesOf(ctx: Ctx, get: PendingGet): GetOutcome[] | undefined {
@@ -234,7 +267,10 @@ function outcomesOf(ctx: Ctx, get: PendingGet): GetOutcome[] | undefined {
 }
 
 function trySettleGet(ctx: Ctx, get: PendingGet): boolean {
+  while (get.cursor < get.refs.length && available(ctx, get.refs[get.cursor] as RefMarker)) get.cursor += 1;
+  if (get.cursor < get.refs.length) return false;
   const outcomes = outcomesOf(ctx, get);
+  if (outcomes === undefined) get.cursor = 0;
   if (outcomes === undefined) return false;
   if (get.blocked) {
     get.awaitingResume = true;
@@ -247,6 +283,7 @@ function trySettleGet(ctx: Ctx, get: PendingGet): boolean {
 
 function settleGet(ctx: Ctx, get: PendingGet, outcomes: GetOutcome[]): void {
   delete ctx.s.gets[get.getId];
+  unindexRetrieval(ctx, get.getId, get.refs);
   if (get.inTaskId === undefined) acquireContainedRefs(ctx, get, outcomes);
   ctx.out.push({ type: 'get/settled', getId: get.getId, outcomes });
   releaseGetHolds(ctx, get.refs);
@@ -295,6 +332,7 @@ function trySettleWait(ctx: Ctx, waitId: string, timedOut: boolean): void {
   }
   if (ready.length < wait.numReturns && !timedOut) return;
   delete ctx.s.waits[waitId];
+  unindexRetrieval(ctx, waitId, wait.refs);
   ctx.out.push({ type: 'wait/settled', waitId, ready, notReady });
   releaseGetHolds(ctx, wait.refs);
 }
@@ -311,6 +349,7 @@ export function onRetrievalTimer(ctx: Ctx, timerId: string): void {
   const first = pending[0];
   const why = first === undefined ? 'its value is being read' : explainPending(ctx, first);
   delete ctx.s.gets[get.getId];
+  unindexRetrieval(ctx, get.getId, get.refs);
   ctx.out.push({
     type: 'get/failed',
     getId: get.getId,

@@ -213,6 +213,8 @@ export interface PendingGet {
   inTaskId?: TaskId;
   /** Whether this worker told its raylet it is blocked (and must wait for `worker/resumed`). */
   blocked: boolean;
+  /** Refs before this index were seen available; scanning resumes here (availability rarely reverts). */
+  cursor: number;
   /** Set once every ref resolved while blocked: the outcome waits for `worker/resumed`. */
   awaitingResume: boolean;
   timedOut: boolean;
@@ -274,7 +276,11 @@ export interface OwnerState {
   /** Execution keys (`taskId#attempt`) of what this worker runs. */
   executions: Record<string, Execution>;
   /** Replies already sent, to answer duplicate pushes; oldest first. */
-  replyCache: { key: string; to: WorkerId; reply: ReplyRecord }[];
+  replyCache: Record<string, { to: WorkerId; reply: ReplyRecord }>;
+  /** Keys of `replyCache`, oldest first, for eviction. */
+  replyOrder: string[];
+  /** Pending gets and waits by the object ids they include, so a settled object wakes only those. */
+  retrievalsByObject: Record<ObjectId, string[]>;
   /** Task ids cancelled here before their push arrived (bounded). */
   cancelledEarly: TaskId[];
   actor?: ActorInstance;
@@ -318,7 +324,9 @@ export function initialOwnerState(): OwnerState {
     acks: {},
     storing: {},
     executions: {},
-    replyCache: [],
+    replyCache: {},
+    replyOrder: [],
+    retrievalsByObject: {},
     cancelledEarly: [],
     blockedInGet: false,
   };
