@@ -11,6 +11,7 @@ import { gcsCore } from '../gcs/index.js';
 import type { GcsEvent, GcsState } from '../gcs/index.js';
 import { defaultGcsConfig } from '../gcs/index.js';
 import { hashState } from '../hash.js';
+import { messageProblem } from '../protocol-decode.js';
 import type { Address, NodeId, WorkerId } from '../ids.js';
 import { gcsAddress, nodeOfWorker, rayletAddress, workerAddress } from '../ids.js';
 import { defaultOwnerConfig, ownerCore } from '../owner/index.js';
@@ -418,6 +419,9 @@ export class Simulator {
   }
 
   private send(from: SimInstance, to: Address, message: Message, parent: number): void {
+    // Every message a recipe emits must pass the decoder that guards the live transport's edge.
+    const problem = messageProblem(message);
+    if (problem !== undefined) throw new InvariantViolation(`${from.address} sent a message the wire decoder rejects: ${problem}`);
     const via = { from: from.address, incarnation: from.incarnation, seq: ++from.sendSeq };
     const delivered = { ...message, via };
     let delay = this.latencyMs + (this.faults.jitterMs === undefined ? 0 : this.random.int(0, this.faults.jitterMs));
