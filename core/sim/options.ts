@@ -13,6 +13,7 @@ import type { SimProgram } from './program.js';
 export type ScheduledFault =
   | { readonly atMs: number; readonly kind: 'worker-crash'; readonly target: number }
   | { readonly atMs: number; readonly kind: 'owner-death'; readonly target: number }
+  | { readonly atMs: number; readonly kind: 'driver-death'; readonly target: number }
   | { readonly atMs: number; readonly kind: 'node-death'; readonly target: number }
   | { readonly atMs: number; readonly kind: 'gcs-restart'; readonly downMs: number }
   | { readonly atMs: number; readonly kind: 'partition'; readonly target: number; readonly durationMs: number };

@@ -107,6 +107,11 @@ export interface SimProgram {
   readonly actors: Readonly<Record<string, SimActorClass>>;
   /** The driver script; its return value is the run's result. */
   readonly driver: (ctx: SimContext) => Generator<Yielded, unknown, unknown>;
+  /**
+   * Scripts of further drivers (jobs) on the head node. They are what a `driver-death` fault ends;
+   * the run's liveness asks only that the main driver finishes.
+   */
+  readonly otherDrivers?: readonly ((ctx: SimContext) => Generator<Yielded, unknown, unknown>)[];
 }
 
 /** A ref marker from a core ref. */

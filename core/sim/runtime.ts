@@ -55,8 +55,14 @@ export class WorkerRuntime {
   constructor(
     private readonly sim: Simulator,
     private readonly instance: SimInstance,
-    readonly isDriver: boolean,
+    /** 0 for the main driver, k for `program.otherDrivers[k - 1]`, undefined for a worker. */
+    private readonly driverIndex: number | undefined,
   ) {}
+
+  /** Whether this process is a driver. */
+  get isDriver(): boolean {
+    return this.driverIndex !== undefined;
+  }
 
   private get state(): OwnerState {
     return this.instance.state as OwnerState;
@@ -69,22 +75,25 @@ export class WorkerRuntime {
 
   /** Starts the driver script once the driver has its job id. */
   afterStep(): void {
-    if (!this.isDriver || this.driverStarted || this.state.jobId === undefined) return;
+    if (this.driverIndex === undefined || this.driverStarted || this.state.jobId === undefined) return;
     this.driverStarted = true;
+    const index = this.driverIndex;
+    const script = index === 0 ? this.sim.program.driver : this.sim.program.otherDrivers?.[index - 1];
+    if (script === undefined) return;
     const fiber: Fiber = {
       key: 'driver',
       attempt: 1,
       interrupted: false,
       minted: [],
       finish: (outcome) => {
-        if (outcome.kind === 'threw') {
-          const info = thrownInfo(outcome.error);
-          this.sim.finishDriver({ driverThrew: `${info.name}: ${info.message}` });
-        } else this.sim.finishDriver(outcome.value);
+        this.fibers.delete('driver');
+        const result = outcome.kind === 'threw' ? { driverThrew: `${thrownInfo(outcome.error).name}: ${thrownInfo(outcome.error).message}` } : outcome.value;
+        if (index === 0) this.sim.finishDriver(result);
+        else this.sim.note(`driver ${this.state.workerId} finished: ${JSON.stringify(result) ?? 'undefined'}`);
       },
     };
     this.fibers.set(fiber.key, fiber);
-    this.sim.later(this.instance.address, 0, () => this.startFiber(fiber, () => this.sim.program.driver(this.context(fiber))));
+    this.sim.later(this.instance.address, 0, () => this.startFiber(fiber, () => script(this.context(fiber))));
   }
 
   /** Says what the driver still waits for (for liveness failures). */

@@ -14,7 +14,7 @@ import { hashState } from '../hash.js';
 import { messageProblem } from '../protocol-decode.js';
 import type { Address, NodeId, WorkerId } from '../ids.js';
 import { gcsAddress, nodeOfWorker, rayletAddress, workerAddress } from '../ids.js';
-import { defaultOwnerConfig, ownerCore } from '../owner/index.js';
+import { defaultOwnerConfig, explainTask, ownerCore } from '../owner/index.js';
 import type { OwnerEffect, OwnerEvent, OwnerState } from '../owner/index.js';
 import type { Message, WorkerExitReason } from '../protocol.js';
 import { defaultRayletConfig, rayletCore } from '../raylet/index.js';
@@ -179,6 +179,11 @@ export class Simulator {
       this.note(`liveness failure: ${why}`);
       throw new SimFailure(`liveness: the driver had not finished by ${this.maxTimeMs} ms: ${why}`, this.seedText, this.traceText());
     }
+    const unresolved = this.unresolvedTasks();
+    if (unresolved.length > 0) {
+      this.note(`liveness failure: ${unresolved.length} tasks unresolved`);
+      throw new SimFailure(`liveness: ${unresolved.length} tasks had not resolved by ${this.nowMs} ms, e.g. ${unresolved.slice(0, 3).join('; ')}`, this.seedText, this.traceText());
+    }
     for (const instance of this.instances.values()) if (instance.alive) this.recordHash(instance, true);
     return {
       seed: this.seedText,
@@ -209,12 +214,16 @@ export class Simulator {
       this.applyEvent(raylet, asEvent({ type: 'node/started', nodeId, resources: { ...node.resources }, config: { ...defaultRayletConfig, ...this.options.rayletConfig } }), 0);
     });
     const headNode = this.nodeIds[0] ?? 'n1';
-    const driverId = `${headNode}.d1`;
-    this.driverAddress = workerAddress(driverId);
-    const driver = this.addInstance(this.driverAddress, 'owner', headNode);
-    driver.runtime = new WorkerRuntime(this, driver, true);
-    this.applyEvent(this.instance(rayletAddress(headNode)), asEvent({ type: 'driver/connected', workerId: driverId }), 0);
-    this.applyEvent(driver, asEvent({ type: 'owner/started', workerId: driverId, nodeId: headNode, isDriver: true, namespace: 'default', config: this.ownerConfig() }), 0);
+    const driverCount = 1 + (this.program.otherDrivers?.length ?? 0);
+    for (let index = 0; index < driverCount; index++) {
+      const driverId = `${headNode}.d${index + 1}`;
+      const address = workerAddress(driverId);
+      if (index === 0) this.driverAddress = address;
+      const driver = this.addInstance(address, 'owner', headNode);
+      driver.runtime = new WorkerRuntime(this, driver, index);
+      this.applyEvent(this.instance(rayletAddress(headNode)), asEvent({ type: 'driver/connected', workerId: driverId }), 0);
+      this.applyEvent(driver, asEvent({ type: 'owner/started', workerId: driverId, nodeId: headNode, isDriver: true, namespace: 'default', config: this.ownerConfig() }), 0);
+    }
     for (const fault of this.faults.scheduled ?? []) if (fault.atMs < this.faultPhaseMs) this.agenda.push(fault.atMs, { kind: 'fault', fault });
   }
 
@@ -236,16 +245,50 @@ export class Simulator {
   }
 
   private loop(): void {
-    let settleUntil = Number.POSITIVE_INFINITY;
+    let lastCheckMs = -1;
     for (;;) {
       const item = this.agenda.pop();
       if (item === undefined) break;
-      if (item.atMs > this.maxTimeMs || item.atMs > settleUntil) break;
+      if (item.atMs > this.maxTimeMs) break;
       if (this.seq > this.maxEvents) throw new InvariantViolation(`more than ${this.maxEvents} events: the run does not settle`);
       this.nowMs = Math.max(this.nowMs, item.atMs);
       this.process(item.value);
-      if (this.driverFinished && settleUntil === Number.POSITIVE_INFINITY) settleUntil = Math.max(this.nowMs, this.faultPhaseMs) + 1000;
+      // Liveness: once faults have stopped and the driver is done, every task must have resolved.
+      if (this.driverFinished && this.nowMs >= this.faultPhaseMs + 200 && this.nowMs - lastCheckMs >= 100) {
+        lastCheckMs = this.nowMs;
+        if (this.unresolvedTasks().length === 0) break;
+      }
     }
+  }
+
+  /** Tasks and actor calls of live owners that have not resolved, with what each waits for. */
+  unresolvedTasks(): string[] {
+    const unresolved: string[] = [];
+    for (const instance of this.instances.values()) {
+      if (instance.kind !== 'owner' || !instance.alive) continue;
+      const state = instance.state as OwnerState;
+      for (const task of Object.values(state.tasks)) {
+        if (task.state === 'FINISHED' || task.state === 'FAILED' || task.state === 'CANCELLED') continue;
+        if (this.neverFits(task.spec.resources)) continue;
+        if (task.kind === 'actor-creation') {
+          const view = state.actors[task.spec.actor?.actorId ?? ''];
+          const placement = view?.spec?.placementResources ?? {};
+          if (this.neverFits({ ...placement, ...view?.spec?.resources })) continue;
+        }
+        unresolved.push(`${task.spec.taskId} (${task.spec.name}) ${explainTask({ s: state, out: [] }, task)}`);
+      }
+    }
+    return unresolved;
+  }
+
+  /** Whether no live node could ever hold `demand` (Ray keeps such work pending, not failed). */
+  private neverFits(demand: Resources): boolean {
+    for (const instance of this.instances.values()) {
+      if (instance.kind !== 'raylet' || !instance.alive) continue;
+      const total = (instance.state as RayletState).total;
+      if (Object.entries(demand).every(([name, quantity]) => quantity <= 0 || (total[name] ?? 0) >= quantity)) return false;
+    }
+    return true;
   }
 
   private process(entry: AgendaEntry): void {
@@ -447,7 +490,7 @@ export class Simulator {
     const raylet = this.instances.get(rayletAddress(nodeId));
     if (raylet === undefined || !raylet.alive) return;
     const worker = this.addInstance(workerAddress(workerId), 'owner', nodeId);
-    worker.runtime = new WorkerRuntime(this, worker, false);
+    worker.runtime = new WorkerRuntime(this, worker, undefined);
     this.applyEvent(worker, asEvent({ type: 'owner/started', workerId, nodeId, isDriver: false, namespace: 'default', config: this.ownerConfig() }), parent);
     this.applyEvent(raylet, asEvent({ type: 'worker/started', workerId }), parent);
   }
@@ -494,6 +537,15 @@ export class Simulator {
         if (target === undefined) return;
         this.faultLog.push(`owner ${target} died at ${this.nowMs} ms`);
         this.note(`fault: owner ${target} died`);
+        this.killWorker(target, 'crashed', this.seq);
+        return;
+      }
+      case 'driver-death': {
+        const candidates = this.liveWorkers((state) => state.isDriver && workerAddress(state.workerId) !== this.driverAddress);
+        const target = candidates[fault.target % Math.max(1, candidates.length)];
+        if (target === undefined) return;
+        this.faultLog.push(`driver ${target} died at ${this.nowMs} ms`);
+        this.note(`fault: driver ${target} died`);
         this.killWorker(target, 'crashed', this.seq);
         return;
       }

@@ -309,6 +309,43 @@ void describe('actors', () => {
   });
 });
 
+void describe('jobs', () => {
+  void test('when a driver dies its non-detached actors die with it; detached ones live on', () => {
+    const sim = new Simulator({
+      seed: 3,
+      faultPhaseMs: 2000,
+      faults: { scheduled: [{ atMs: 300, kind: 'driver-death', target: 0 }] },
+      program: {
+        name: 'two-jobs',
+        bodies,
+        actors,
+        *driver(ctx) {
+          yield ctx.sleep(100);
+          const attached = (yield ctx.getActor('job2-attached')) as { $actor: string } | null;
+          const detached = (yield ctx.getActor('job2-detached')) as { $actor: string } | null;
+          if (attached === null || detached === null) return { found: false };
+          const before = yield* attempt(ctx, ctx.call(attached, 'add', [1]));
+          yield ctx.sleep(1500);
+          return { before, attached: yield* attempt(ctx, ctx.call(attached, 'add', [1])), detached: yield* attempt(ctx, ctx.call(detached, 'add', [1])) };
+        },
+        otherDrivers: [
+          function* (ctx) {
+            ctx.createActor('Counter', [0], { name: 'job2-attached' });
+            ctx.createActor('Counter', [10], { name: 'job2-detached', lifetime: 'detached' });
+            yield ctx.sleep(10_000);
+            return null;
+          },
+        ],
+      },
+    });
+    const result = sim.run().driverResult as Record<string, unknown>;
+    assert.deepEqual(result.before, { value: 1 });
+    assert.equal((result.attached as { error: string }).error, 'ActorDiedError');
+    assert.match((result.attached as { message: string }).message, /owner|job/);
+    assert.deepEqual(result.detached, { value: 11 });
+  });
+});
+
 void describe('the cluster', () => {
   void test('a long partition gets the node declared dead and fenced; its work is retried elsewhere', () => {
     const { result, sim } = run(
