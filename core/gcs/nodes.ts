@@ -4,7 +4,7 @@
  */
 import { send } from '../effects.js';
 import type { NodeId, WorkerId } from '../ids.js';
-import { rayletAddress } from '../ids.js';
+import { nodeOfWorker, rayletAddress } from '../ids.js';
 import type { MessageOf } from '../protocol.js';
 import type { Resources } from '../resources.js';
 import { shapeKey } from '../resources.js';
@@ -40,6 +40,7 @@ export function onNodeRegistered(state: GcsState, nodeId: NodeId, resources: Res
       missedChecks: 0,
       heartbeatsSinceCheck: 0,
     };
+    tellNewNodeOfDeaths(state, nodeId, effects);
     scheduleWaitingActors(state, effects);
     return;
   }
@@ -48,6 +49,21 @@ export function onNodeRegistered(state: GcsState, nodeId: NodeId, resources: Res
     return;
   }
   node.heartbeatsSinceCheck += 1;
+}
+
+/** Deaths announced to the newest of the dead workers; a node that joins later hears of at most these. */
+const deathsToldToNewNodes = 1024;
+
+/**
+ * A node that registers after deaths were broadcast would otherwise never hear of them, and its
+ * processes would wait forever on a dead owner or node: tell it of dead nodes and recent dead workers.
+ */
+function tellNewNodeOfDeaths(state: GcsState, nodeId: NodeId, effects: GcsEffect[]): void {
+  const to = rayletAddress(nodeId);
+  for (const node of Object.values(state.nodes)) if (!node.alive) effects.push(send(to, { type: 'node/died', nodeId: node.nodeId }));
+  for (const workerId of state.deadWorkerOrder.slice(-deathsToldToNewNodes)) {
+    effects.push(send(to, { type: 'worker/died', workerId, nodeId: nodeOfWorker(workerId), reason: 'exited' }));
+  }
 }
 
 /** A raylet's heartbeat: it lives, with this much available. Unknown nodes must register first. */

@@ -113,6 +113,10 @@ export function onRegistrationReplied(ctx: Ctx, requestedActorId: ActorId, actor
   pumpActor(ctx, target);
 }
 
+function stateRank(state: ActorState): number {
+  return state === 'ALIVE' ? 1 : state === 'DEAD' ? 2 : 0;
+}
+
 /** A state change published by the GCS; stale ones (older incarnations, after death) are ignored. */
 export function onActorStateChanged(
   ctx: Ctx,
@@ -120,9 +124,12 @@ export function onActorStateChanged(
 ): void {
   const view = ctx.s.actors[change.actorId];
   if (view === undefined || view.aliasOf !== undefined || view.state === 'DEAD') return;
+  // Notices may arrive out of order: within one incarnation an actor only moves forward (waiting,
+  // then ALIVE, then DEAD), and incarnations only grow; anything else is an older notice.
   if (change.restartCount < view.restartCount) return;
+  if (change.restartCount === view.restartCount && stateRank(change.state) <= stateRank(view.state) && change.state !== 'DEAD') return;
   if (change.spec !== undefined) view.maxTaskRetries = change.spec.maxTaskRetries;
-  const newIncarnation = change.restartCount > view.restartCount || change.state === 'RESTARTING' || change.state === 'DEAD';
+  const newIncarnation = change.restartCount > view.restartCount || change.state === 'DEAD';
   view.restartCount = change.restartCount;
   if (change.state === 'DEAD') {
     actorDied(ctx, view, change.deathCause ?? 'the actor died');

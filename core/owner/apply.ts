@@ -96,8 +96,12 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
         actor: { actorId: view.actorId, method: event.method },
       };
       const task = registerTask(ctx, spec, 'actor-task');
-      view.queue.push(taskId);
       ctx.out.push({ type: 'ids/minted', taskId, objectIds: [...returnIds] });
+      if (view.state === 'DEAD') {
+        failTask(ctx, task, errorOf('ActorDiedError', `actor ${view.actorId} is dead: ${view.deathCause ?? 'it died'}`, { taskName: spec.name, cause: { name: 'ActorDeathCause', message: view.deathCause ?? 'it died' } }));
+        return;
+      }
+      view.queue.push(taskId);
       resolveDeps(ctx, task);
       return;
     }
@@ -243,13 +247,13 @@ function applyMessage(ctx: Ctx, event: Delivered<OwnerInbound>): void {
       onStatusReplied(ctx, event.objectId, event.outcome);
       return;
     case 'borrow/added':
-      onBorrowAdded(ctx, event.objectId, event.borrower, event.ackTo, event.ackId);
+      onBorrowAdded(ctx, event.objectId, event.borrower, event.ackTo, event.ackId, event.via);
       return;
     case 'borrow/add-acked':
       onAckReceived(ctx, event.ackId);
       return;
     case 'borrow/released':
-      onBorrowReleased(ctx, event.objectId, event.borrower);
+      onBorrowReleased(ctx, event.objectId, event.borrower, event.via);
       return;
     case 'job/registration-replied':
       s.jobId = event.jobId;

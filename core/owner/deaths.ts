@@ -11,7 +11,7 @@ import type { Ctx } from './context.js';
 import { settleAck } from './execution.js';
 import { dropLeasesWhere, leaseWorkerNode } from './leasing.js';
 import { recoverObject } from './lineage.js';
-import { dropDeadBorrowers, evictValue, isReferenced, markOwnerDied } from './refs.js';
+import { dropDeadBorrowers, evictValue, isReferenced, markOwnerDied, maybeRelease } from './refs.js';
 import { checkRetrievals, onFetchFailed, wakeBorrowDependents } from './retrieval.js';
 
 /** A node died: everything of this process that lived or depended on it is handled. */
@@ -39,6 +39,7 @@ function ownersDied(ctx: Ctx, isDead: (workerId: WorkerId) => boolean): void {
     if (!isDead(entry.owner) || entry.error?.errorClass === 'OwnerDiedError') continue;
     markOwnerDied(entry);
     wakeBorrowDependents(ctx, entry);
+    maybeRelease(ctx, entry.objectId);
   }
   for (const ack of Object.values(ctx.s.acks)) if (isDead(ack.owner)) settleAck(ctx, ack.ackId);
   dropDeadBorrowers(ctx, isDead);

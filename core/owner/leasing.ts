@@ -55,7 +55,7 @@ export function pump(ctx: Ctx, cls: SchedulingClass): void {
   for (const leaseId of [...cls.leases]) {
     const lease = ctx.s.leases[leaseId];
     if (lease === undefined || lease.state !== 'granted' || lease.runningTaskId !== undefined) continue;
-    const taskId = cls.queue.shift();
+    const taskId = lease.doomed === true ? undefined : cls.queue.shift();
     if (taskId === undefined) {
       returnLease(ctx, cls, lease);
       continue;
@@ -130,7 +130,7 @@ function returnLease(ctx: Ctx, cls: SchedulingClass, lease: OwnedLease): void {
   removeOne(cls.leases, lease.leaseId);
   delete ctx.s.leases[lease.leaseId];
   if (ctx.s.deadNodes[lease.nodeId] === true) return;
-  ctx.out.push(send(rayletAddress(lease.nodeId), { type: 'lease/returned', leaseId: lease.leaseId, workerId: lease.workerId ?? '', disconnectWorker: false }));
+  ctx.out.push(send(rayletAddress(lease.nodeId), { type: 'lease/returned', leaseId: lease.leaseId, workerId: lease.workerId ?? '', disconnectWorker: lease.doomed === true }));
 }
 
 /** `lease/granted`: use it, or hand back a grant nobody wants any more. */

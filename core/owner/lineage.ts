@@ -13,7 +13,7 @@ import { onActorCallReady, sendActorRegistration } from './actor-calls.js';
 import type { Ctx } from './context.js';
 import { errorOf, removeOne } from './context.js';
 import { enqueueForLease, removeFromClassQueue } from './leasing.js';
-import { borrowEntry, createOwnedObject, holdContained, holdForTask, isReferenced, releaseContained, releaseForTask, releaseLineage } from './refs.js';
+import { borrowEntry, createOwnedObject, holdContained, holdForTask, isReferenced, maybeFree, releaseContained, releaseForTask, releaseLineage } from './refs.js';
 import { onObjectSettled, requestStatus } from './retrieval.js';
 import type { OwnedTask } from './state.js';
 
@@ -126,6 +126,8 @@ export function readyObject(ctx: Ctx, objectId: ObjectId, payload: Payload): voi
   holdContained(ctx, payload.refs, objectId);
   releaseContained(ctx, previous, objectId);
   onObjectSettled(ctx, objectId);
+  // Its refs may all have gone while it was being made: then only lineage keeps it, without a value.
+  maybeFree(ctx, objectId);
 }
 
 /** Marks an owned object failed with `error` and wakes whoever waits (dependents fail with it). */
@@ -159,6 +161,8 @@ export function failTask(ctx: Ctx, task: OwnedTask, error: ErrorInfo, state: 'FA
   releaseArgs(ctx, task, false);
   for (const objectId of task.spec.returnIds) failObject(ctx, objectId, error);
   forgetTaskIfDone(ctx, task.spec.returnIds[0]);
+  // A failed call ahead in an actor's queue must not hold back the calls behind it.
+  if (task.kind === 'actor-task') onActorCallReady(ctx, task);
 }
 
 /** Releases a task's holds on its args; for a finished normal task they become lineage refs. */
@@ -259,6 +263,8 @@ export function cancelOwnedTask(ctx: Ctx, task: OwnedTask, force: boolean, recur
       if (task.kind === 'actor-creation' || task.workerId === undefined) return;
       if (force && task.kind === 'task') {
         task.cancelRequested = 'force';
+        const lease = task.leaseId === undefined ? undefined : ctx.s.leases[task.leaseId];
+        if (lease !== undefined) lease.doomed = true;
         ctx.out.push(send(`raylet:${task.nodeId ?? ''}`, { type: 'worker/kill-requested', workerId: task.workerId, reason: 'killed' }));
       } else {
         task.cancelRequested = 'graceful';

@@ -10,6 +10,7 @@ import { send } from '../effects.js';
 import { workerAddress } from '../ids.js';
 import type { ObjectId, WorkerId } from '../ids.js';
 import { rayletAddress } from '../ids.js';
+import type { Via } from '../protocol.js';
 import type { RefMarker } from '../values.js';
 import type { Ctx } from './context.js';
 import { removeOne } from './context.js';
@@ -36,6 +37,7 @@ export function createOwnedObject(ctx: Ctx, objectId: ObjectId, localRefs: numbe
     lineageRefs: 0,
     containedIn: [],
     borrowers: [],
+    borrowerSeqs: {},
     statusWaiters: [],
     dependents: [],
     contains: [],
@@ -238,19 +240,29 @@ export function maybeRelease(ctx: Ctx, objectId: ObjectId): void {
   delete ctx.s.fetchedData[objectId];
 }
 
+/** Whether a borrow message from `borrower` itself is older than one already applied; records it if not. */
+function staleBorrowMessage(object: OwnedObject, borrower: WorkerId, via: Via | undefined): boolean {
+  if (via === undefined || via.from !== workerAddress(borrower)) return false;
+  const last = object.borrowerSeqs[borrower];
+  if (last !== undefined && via.seq < last) return true;
+  object.borrowerSeqs[borrower] = via.seq;
+  return false;
+}
+
 /** The owner side of `borrow/added`: record the borrower (if the object still exists) and acknowledge. */
-export function onBorrowAdded(ctx: Ctx, objectId: ObjectId, borrower: WorkerId, ackTo: WorkerId, ackId: string): void {
+export function onBorrowAdded(ctx: Ctx, objectId: ObjectId, borrower: WorkerId, ackTo: WorkerId, ackId: string, via?: Via): void {
   const object = ctx.s.objects[objectId];
-  if (object !== undefined && borrower !== ctx.s.workerId && ctx.s.deadWorkers[borrower] !== true && !object.borrowers.includes(borrower)) {
+  if (object !== undefined && !staleBorrowMessage(object, borrower, via) && borrower !== ctx.s.workerId && ctx.s.deadWorkers[borrower] !== true && !object.borrowers.includes(borrower)) {
     object.borrowers.push(borrower);
   }
   ctx.out.push(send(workerAddress(ackTo), { type: 'borrow/add-acked', ackId }));
 }
 
-/** The owner side of `borrow/released`. */
-export function onBorrowReleased(ctx: Ctx, objectId: ObjectId, borrower: WorkerId): void {
+/** The owner side of `borrow/released`; a release older than the borrower's latest registration is ignored. */
+export function onBorrowReleased(ctx: Ctx, objectId: ObjectId, borrower: WorkerId, via?: Via): void {
   const object = ctx.s.objects[objectId];
-  if (object !== undefined && removeOne(object.borrowers, borrower)) maybeFree(ctx, objectId);
+  if (object === undefined || staleBorrowMessage(object, borrower, via)) return;
+  if (removeOne(object.borrowers, borrower)) maybeFree(ctx, objectId);
 }
 
 /** A borrower (or a whole node of them) is gone: it holds nothing any more. */

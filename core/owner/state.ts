@@ -83,6 +83,11 @@ export interface OwnedObject {
   containedIn: ObjectId[];
   /** Other processes that hold a ref to it. */
   borrowers: WorkerId[];
+  /**
+   * Per borrower, the link sequence number of the latest borrow message it sent about this object:
+   * a release overtaken by a newer registration (or the reverse) is recognised as stale.
+   */
+  borrowerSeqs: Record<WorkerId, number>;
   /** Borrowers waiting for its value (status requests). */
   statusWaiters: WorkerId[];
   /** Tasks and actor creations of this owner waiting for it. */
@@ -125,6 +130,8 @@ export interface OwnedLease {
   workerId?: WorkerId;
   runningTaskId?: TaskId;
   spillbackCount: number;
+  /** A force-cancel asked for its worker's death: it is never given another task, and goes back with the worker ended. */
+  doomed?: boolean;
 }
 
 /** Tasks grouped by what lease they can share: resource shape and placement. */

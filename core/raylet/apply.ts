@@ -108,7 +108,7 @@ export function applyRaylet(state: RayletState, event: RayletEvent): RayletEffec
   const effects: RayletEffect[] = [];
   switch (event.type) {
     case 'driver/connected':
-      onDriverConnected(state, event);
+      onDriverConnected(state, event, effects);
       break;
     case 'worker/started':
       onWorkerStarted(state, event, effects);

@@ -4,7 +4,8 @@
  * owners here learn that their objects, borrowers or actors elsewhere are gone.
  */
 import { send } from '../effects.js';
-import { workerAddress } from '../ids.js';
+import { nodeOfWorker, workerAddress } from '../ids.js';
+import type { WorkerId } from '../ids.js';
 import type { MessageOf } from '../protocol.js';
 import { copyResources } from './copy.js';
 import { dispatch, removeId } from './dispatch.js';
@@ -53,8 +54,20 @@ export function onClusterViewPublished(state: RayletState, message: MessageOf<'c
   reexamineInfeasible(state, effects);
 }
 
+/**
+ * Tells a process that just joined this node of the deaths this raylet knows, so that it never waits
+ * on an owner or a node that died before it started (such a wait would never end).
+ */
+export function briefNewProcess(state: RayletState, workerId: WorkerId, effects: RayletEffect[]): void {
+  const to = workerAddress(workerId);
+  for (const nodeId of state.deadNodes) effects.push(send(to, { type: 'node/died', nodeId }));
+  for (const deadId of Object.keys(state.deadOwners)) {
+    if (deadId !== workerId) effects.push(send(to, { type: 'worker/died', workerId: deadId, nodeId: nodeOfWorker(deadId), reason: 'exited' }));
+  }
+}
+
 /** Forwards a death notice to every local worker and driver that listens. */
-function forwardToLocal(state: RayletState, message: MessageOf<'node/died' | 'worker/died'>, effects: RayletEffect[]): void {
+export function forwardToLocal(state: RayletState, message: MessageOf<'node/died' | 'worker/died'>, effects: RayletEffect[]): void {
   for (const workerId of listeningWorkerIds(state)) effects.push(send(workerAddress(workerId), { ...message }));
 }
 

@@ -8,21 +8,24 @@ import type { MessageOf } from '../protocol.js';
 import { give } from '../resources.js';
 import { bindWorker, dispatch, fitsHere, grantedMessage, unbindWorker } from './dispatch.js';
 import type { DriverConnected, RayletEffect, WorkerExited, WorkerStarted } from './events.js';
+import { briefNewProcess, forwardToLocal } from './cluster.js';
 import { finishLease } from './lease-end.js';
 import { sweepDeadOwners } from './owner-death.js';
 import type { RayletLease, RayletState } from './state.js';
 import { rememberDeadOwner, rememberDeadWorker } from './tombstones.js';
 
 /** `driver/connected`: track the driver, so that it hears broadcasts and its death is reported. */
-export function onDriverConnected(state: RayletState, event: DriverConnected): void {
+export function onDriverConnected(state: RayletState, event: DriverConnected, effects: RayletEffect[]): void {
   if (state.workers[event.workerId] !== undefined) return;
   state.workers[event.workerId] = { workerId: event.workerId, kind: 'driver', state: 'connected', leaseId: null, blocked: false, earlyUnblocks: 0, heldResources: {} };
+  briefNewProcess(state, event.workerId, effects);
 }
 
 /** `worker/started`: grant the lease it was spawned for, or make it idle and dispatch. */
 export function onWorkerStarted(state: RayletState, event: WorkerStarted, effects: RayletEffect[]): void {
   const worker = state.workers[event.workerId];
   if (worker === undefined || worker.kind !== 'worker' || worker.state !== 'starting') return;
+  briefNewProcess(state, event.workerId, effects);
   const lease = worker.leaseId === null ? undefined : state.leases[worker.leaseId];
   if (lease !== undefined && lease.state === 'spawning' && lease.workerId === worker.workerId) {
     worker.state = 'leased';
@@ -80,6 +83,8 @@ export function onWorkerExited(state: RayletState, event: WorkerExited, effects:
     }
   }
   effects.push(send(gcsAddress, { type: 'worker/died', workerId: event.workerId, nodeId: state.nodeId, reason: event.reason }));
+  // Local owners hear of it at once, and even if the GCS cannot tell them (this node unknown to it yet).
+  forwardToLocal(state, { type: 'worker/died', workerId: event.workerId, nodeId: state.nodeId, reason: event.reason }, effects);
   rememberDeadOwner(state, event.workerId);
   sweepDeadOwners(state, effects);
   dispatch(state, effects);

@@ -38,7 +38,8 @@ export interface SimInstance {
   state: unknown;
   alive: boolean;
   incarnation: number;
-  sendSeq: number;
+  /** Per destination, the next sequence number: receivers see each link numbered 0, 1, 2, ... */
+  sendSeqs: Record<Address, number>;
   /** Timer generations: re-arming a timer id supersedes the earlier arming. */
   timers: Record<string, number>;
   runtime?: WorkerRuntime;
@@ -232,7 +233,7 @@ export class Simulator {
   }
 
   private addInstance(address: Address, kind: SimInstance['kind'], nodeId: NodeId): SimInstance {
-    const instance: SimInstance = { address, kind, nodeId, state: this.cores[kind].initial(), alive: true, incarnation: 0, sendSeq: 0, timers: {} };
+    const instance: SimInstance = { address, kind, nodeId, state: this.cores[kind].initial(), alive: true, incarnation: 0, sendSeqs: {}, timers: {} };
     this.instances.set(address, instance);
     return instance;
   }
@@ -465,7 +466,9 @@ export class Simulator {
     // Every message a recipe emits must pass the decoder that guards the live transport's edge.
     const problem = messageProblem(message);
     if (problem !== undefined) throw new InvariantViolation(`${from.address} sent a message the wire decoder rejects: ${problem}`);
-    const via = { from: from.address, incarnation: from.incarnation, seq: ++from.sendSeq };
+    const seq = from.sendSeqs[to] ?? 0;
+    from.sendSeqs[to] = seq + 1;
+    const via = { from: from.address, incarnation: from.incarnation, seq };
     const delivered = { ...message, via };
     let delay = this.latencyMs + (this.faults.jitterMs === undefined ? 0 : this.random.int(0, this.faults.jitterMs));
     if (this.inFaultPhase()) {
@@ -591,7 +594,7 @@ export class Simulator {
     if (replayedHash !== liveHash) throw new InvariantViolation(`GCS state replayed from its log (${replayedHash}) differs from the state before the restart (${liveHash})`);
     gcs.state = this.mode === 'direct' ? state : structuredClone(state);
     gcs.incarnation = ++this.gcsIncarnation;
-    gcs.sendSeq = 0;
+    gcs.sendSeqs = {};
     gcs.timers = {};
     gcs.alive = true;
     this.gcsDownUntil = undefined;
