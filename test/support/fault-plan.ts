@@ -18,6 +18,7 @@ const target = fc.nat({ max: 7 });
 const scheduledFault: fc.Arbitrary<ScheduledFault> = fc.oneof(
   fc.record({ atMs, kind: fc.constant('worker-crash' as const), target }),
   fc.record({ atMs, kind: fc.constant('owner-death' as const), target }),
+  fc.record({ atMs, kind: fc.constant('driver-death' as const), target }),
   fc.record({ atMs, kind: fc.constant('node-death' as const), target }),
   fc.record({ atMs, kind: fc.constant('gcs-restart' as const), downMs: fc.integer({ min: 20, max: 300 }) }),
   // Partitions longer than the GCS's health-check window (5 x 100 ms) make it declare the node dead.

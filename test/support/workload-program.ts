@@ -147,7 +147,23 @@ export function toProgram(plan: Plan, name = 'property-workload'): SimProgram {
     }
     return observed;
   };
-  return { name, bodies, actors, driver };
+  return { name, bodies, actors, driver, otherDrivers: [sideJob] };
+}
+
+/**
+ * A second job beside the workload, so that `driver-death` faults end a driver with work in flight:
+ * its leases, its actors (one detached) and its objects must all be cleaned up, and it must not
+ * disturb the main driver's results.
+ */
+function* sideJob(ctx: SimContext): Generator<Yielded, unknown, unknown> {
+  const counter = ctx.createActor('Counter', [0], { name: 'side-counter' });
+  const keeper = ctx.createActor('Counter', [0], { name: 'side-keeper', lifetime: 'detached' });
+  const big = ctx.submit('big', [1]) as SimRef;
+  const sums = [1, 2, 3].map((n) => ctx.submit('nested', [n]) as SimRef);
+  const calls = [1, 2].map((n) => ctx.call(counter, 'add', [n]) as SimRef);
+  const kept = ctx.call(keeper, 'add', [big]) as SimRef;
+  for (const ref of [big, ...sums, ...calls, kept]) yield* getOne(ctx, ref);
+  return null;
 }
 
 /** Gets one ref; an error the runtime reports becomes data, anything else is the driver's own bug and propagates. */
