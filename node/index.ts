@@ -1,7 +1,8 @@
 /**
- * The `tsray` package. This release carries the error classes of the contract and the deterministic
- * simulator; the driver API (`init`, `remote`, `get`, ...) arrives with the runtime.
+ * The `tsray` package: the driver API of API.md, its error classes, and the deterministic simulator.
  */
+export { init, shutdown, isInitialized, remote, put, get, wait, cancel, kill, getActor, getRuntimeContext, ObjectRef, RemoteFunction, ActorClass } from './runtime/api.js';
+export type { InitOptions, ClusterInfo, ActorHandle, TaskOptions, ActorOptions } from './runtime/api.js';
 export {
   TsrayError,
   RayTaskError,

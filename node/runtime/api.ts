@@ -1,0 +1,174 @@
+/**
+ * The driver API of API.md: init, shutdown, remote, put, get, wait, cancel, kill, getActor and the
+ * cluster state calls. The same functions work inside tasks (on the worker's runtime).
+ */
+import { fileURLToPath } from 'node:url';
+import { hasRuntime, runtime, setRuntime } from './context.js';
+import { EmbeddedCluster } from './embedded.js';
+import { ActorClass, makeActorHandle, ObjectRef, RemoteFunction, setSubmitter } from './handles.js';
+import type { ActorHandle, ActorOptions, TaskOptions } from './handles.js';
+import { describeFunction, markOwnFile } from './shipping.js';
+import { validateActorOptions, validateTaskOptions } from './validate.js';
+
+for (const file of ['api.js', 'handles.js', 'shipping.js', 'owner-runtime.js', '../index.js']) markOwnFile(new URL(file, import.meta.url).href);
+
+setSubmitter({
+  submitTask: (descriptor, args, options) => runtime().submitTask(descriptor, args, options),
+  createActor: (descriptor, className, args, options) => runtime().createActor(descriptor, className, args, options),
+  callActor: (actorId, method, args, options) => runtime().callActor(actorId, method, args, options),
+});
+
+/** Options of `init`, as API.md lists them. */
+export interface InitOptions {
+  address?: string;
+  numCpus?: number;
+  resources?: Record<string, number>;
+  objectStoreMemory?: number;
+  namespace?: string;
+  sessionDir?: string;
+}
+
+/** What `init` returns. */
+export interface ClusterInfo {
+  address: string | null;
+  nodeId: string;
+  jobId: string;
+  sessionDir: string;
+}
+
+let cluster: EmbeddedCluster | undefined;
+let exitHooked = false;
+
+function checkInit(options: InitOptions): void {
+  const allowed = new Set(['address', 'numCpus', 'resources', 'objectStoreMemory', 'namespace', 'sessionDir']);
+  for (const name of Object.keys(options)) if (!allowed.has(name)) throw new TypeError(`unknown init option '${name}'; allowed: ${[...allowed].join(', ')}`);
+  if (options.numCpus !== undefined && (!Number.isInteger(options.numCpus) || options.numCpus < 1)) throw new RangeError(`numCpus must be a whole number ≥ 1, not ${JSON.stringify(options.numCpus)}`);
+  if (options.objectStoreMemory !== undefined && (!Number.isInteger(options.objectStoreMemory) || options.objectStoreMemory < 1024 * 1024)) {
+    throw new RangeError(`objectStoreMemory must be a whole number of bytes ≥ 1 MiB, not ${JSON.stringify(options.objectStoreMemory)}`);
+  }
+  if (options.namespace !== undefined && (typeof options.namespace !== 'string' || options.namespace === '')) throw new TypeError('namespace must be a non-empty string');
+  if (options.resources !== undefined) validateTaskOptions({ resources: options.resources });
+}
+
+/** Starts the embedded local cluster (or connects to one) and makes this process its driver. */
+export async function init(options: InitOptions = {}): Promise<ClusterInfo> {
+  if (hasRuntime()) throw new TypeError('tsray is already initialized: call `await tsray.shutdown()` before initializing again');
+  checkInit(options);
+  const address = options.address ?? process.env.TSRAY_ADDRESS;
+  if (address !== undefined && address !== '') {
+    throw new Error(`connecting to a cluster at ${address} needs \`tsray start\`, which this version of tsray does not have yet; call init() without an address for the embedded cluster`);
+  }
+  const started = await EmbeddedCluster.start({
+    namespace: options.namespace ?? 'default',
+    ...(options.numCpus === undefined ? {} : { numCpus: options.numCpus }),
+    ...(options.resources === undefined ? {} : { resources: options.resources }),
+    ...(options.objectStoreMemory === undefined ? {} : { objectStoreMemory: options.objectStoreMemory }),
+    ...(options.sessionDir === undefined ? {} : { sessionDir: options.sessionDir }),
+  });
+  cluster = started;
+  setRuntime(started.driver);
+  if (!exitHooked) {
+    exitHooked = true;
+    // A script that forgets shutdown() still leaves no worker thread behind.
+    process.once('beforeExit', () => void shutdown());
+  }
+  return { address: null, nodeId: started.nodeId, jobId: started.driver.state.jobId ?? '', sessionDir: started.sessionDir };
+}
+
+/** Stops the embedded cluster: no thread, timer or open file is left behind. */
+export async function shutdown(): Promise<void> {
+  const running = cluster;
+  cluster = undefined;
+  setRuntime(undefined);
+  if (running !== undefined) await running.stop();
+}
+
+/** Whether `init` has run (and `shutdown` has not). */
+export function isInitialized(): boolean {
+  return hasRuntime();
+}
+
+function isClass(value: unknown): boolean {
+  return typeof value === 'function' && /^class[\s{]/.test(Function.prototype.toString.call(value));
+}
+
+/** Makes a function remote (a RemoteFunction) or a class an actor class (an ActorClass). */
+export function remote<A extends unknown[], R>(fn: (...args: A) => R, options?: TaskOptions): RemoteFunction<A, Awaited<R>>;
+export function remote<T>(cls: new (...args: never[]) => T, options?: ActorOptions): ActorClass<T>;
+export function remote(target: unknown, options: TaskOptions | ActorOptions = {}): unknown {
+  if (typeof target !== 'function') throw new TypeError(`tsray.remote takes a function or a class, not ${target === null ? 'null' : typeof target}`);
+  const descriptor = describeFunction(target as (...args: never[]) => unknown);
+  if (isClass(target)) {
+    validateActorOptions(options);
+    return new ActorClass(descriptor, (target as { name: string }).name || 'Actor', options);
+  }
+  validateTaskOptions(options);
+  return new RemoteFunction(descriptor, options);
+}
+
+/** Stores `value` in the cluster; the value is captured now. */
+export function put<T>(value: T): ObjectRef<T> {
+  return runtime().put(value) as ObjectRef<T>;
+}
+
+function checkTimeout(timeout: unknown): number | undefined {
+  if (timeout === undefined) return undefined;
+  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0) throw new RangeError(`timeout must be a number of milliseconds ≥ 0, not ${JSON.stringify(timeout)}`);
+  return timeout;
+}
+
+function checkRefs(refs: unknown[], call: string): ObjectRef[] {
+  refs.forEach((ref, index) => {
+    if (!(ref instanceof ObjectRef)) throw new TypeError(`${call} takes ObjectRefs; item ${index} is ${ref === null ? 'null' : typeof ref}`);
+  });
+  return refs as ObjectRef[];
+}
+
+/** The value of a ref (or the values of refs, in order); rethrows the error class the object failed with. */
+export async function get<T>(ref: ObjectRef<T>, options?: { timeout?: number }): Promise<T>;
+export async function get<T extends unknown[]>(refs: ObjectRef[], options?: { timeout?: number }): Promise<T>;
+export async function get(refs: ObjectRef | ObjectRef[], options: { timeout?: number } = {}): Promise<unknown> {
+  const timeoutMs = checkTimeout(options.timeout);
+  if (Array.isArray(refs)) return runtime().get(checkRefs(refs, 'get'), timeoutMs);
+  const [value] = await runtime().get(checkRefs([refs], 'get'), timeoutMs);
+  return value;
+}
+
+/** Waits until `numReturns` refs are ready (or the timeout); input order is kept in both lists. */
+export async function wait(refs: ObjectRef[], options: { numReturns?: number; timeout?: number; fetchLocal?: boolean } = {}): Promise<[ObjectRef[], ObjectRef[]]> {
+  const list = checkRefs(refs, 'wait');
+  const numReturns = options.numReturns ?? 1;
+  if (!Number.isInteger(numReturns) || numReturns < 1 || numReturns > list.length) throw new RangeError(`numReturns must be a whole number from 1 to ${list.length} (the number of refs), not ${JSON.stringify(options.numReturns)}`);
+  return runtime().wait(list, numReturns, checkTimeout(options.timeout));
+}
+
+/** Cancels the task that makes `ref`. */
+export function cancel(ref: ObjectRef, options: { force?: boolean; recursive?: boolean } = {}): void {
+  checkRefs([ref], 'cancel');
+  runtime().cancel(ref, options.force ?? false, options.recursive ?? true);
+}
+
+/** Kills an actor (for good, unless noRestart is false). */
+export function kill(actor: ActorHandle, options: { noRestart?: boolean } = {}): void {
+  const actorId = (actor as { actorId?: unknown } | null)?.actorId;
+  if (typeof actorId !== 'string') throw new TypeError('kill takes an actor handle');
+  runtime().kill(actorId, options.noRestart ?? true);
+}
+
+/** The handle of a live named actor; rejects with an Error when there is none. */
+export async function getActor(name: string, options: { namespace?: string } = {}): Promise<ActorHandle> {
+  if (typeof name !== 'string' || name === '') throw new TypeError('getActor takes an actor name');
+  const actorId = await runtime().getActor(name, options.namespace);
+  if (actorId === undefined) throw new Error(`no live actor named '${name}' in namespace '${options.namespace ?? runtime().state.namespace}'`);
+  return makeActorHandle(actorId);
+}
+
+/** Where this code runs: job, node, worker, and the task and actor it belongs to. */
+export function getRuntimeContext(): { jobId: string; nodeId: string; workerId: string; taskId?: string; actorId?: string } {
+  const state = runtime().state;
+  return { jobId: state.jobId ?? '', nodeId: state.nodeId, workerId: state.workerId };
+}
+
+export { ObjectRef, RemoteFunction, ActorClass };
+export type { ActorHandle, TaskOptions, ActorOptions };
+void fileURLToPath;

@@ -1,0 +1,34 @@
+/**
+ * Which runtime this thread talks to (the driver's, or this worker's), and which task of it is running
+ * the current code, so that nested submissions name their parent and gets inside tasks yield the CPU.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { OwnerRuntime } from './owner-runtime.js';
+
+let current: OwnerRuntime | undefined;
+
+/** Makes `runtime` the one the API calls of this thread use (undefined after shutdown). */
+export function setRuntime(runtime: OwnerRuntime | undefined): void {
+  current = runtime;
+}
+
+/** The runtime of this thread, or a TypeError saying to call `tsray.init()` first. */
+export function runtime(): OwnerRuntime {
+  if (current === undefined) throw new TypeError('tsray is not initialized: call `await tsray.init()` first');
+  return current;
+}
+
+/** Whether a runtime is set. */
+export function hasRuntime(): boolean {
+  return current !== undefined;
+}
+
+/** The task whose code is running, in a worker. */
+export interface TaskContext {
+  readonly taskId: string;
+  readonly attempt: number;
+  readonly actorId?: string;
+}
+
+/** Carries the running task through the async calls of its body. */
+export const taskContext = new AsyncLocalStorage<TaskContext>();

@@ -1,0 +1,140 @@
+/**
+ * The embedded local cluster that `init()` with no address starts inside the driver process: the GCS,
+ * one raylet, and the driver's owner component in the main thread; a worker thread per worker the
+ * raylet asks for. `stop()` (shutdown, or process exit) leaves no thread, timer or open log behind.
+ */
+import { mkdirSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { defaultGcsConfig, gcsCore } from '../../core/gcs/index.js';
+import type { GcsEffect, GcsEvent, GcsState } from '../../core/gcs/index.js';
+import { defaultRayletConfig, rayletCore } from '../../core/raylet/index.js';
+import type { RayletEffect, RayletEvent, RayletState } from '../../core/raylet/index.js';
+import type { WorkerExitReason } from '../../core/protocol.js';
+import { defaultOwnerConfig } from '../../core/owner/index.js';
+import { EventLog } from '../store/event-log.js';
+import { logDirFor } from '../store/event-log.js';
+import { OwnerRuntime } from './owner-runtime.js';
+import { addressOf, isMessageBatch, Router } from './router.js';
+import { ComponentShell } from './shell.js';
+import type { WorkerBoot } from './worker-main.js';
+
+/** What the embedded cluster is started with (validated by `init`). */
+export interface EmbeddedOptions {
+  readonly numCpus?: number;
+  readonly resources?: Record<string, number>;
+  readonly objectStoreMemory?: number;
+  readonly namespace: string;
+  readonly sessionDir?: string;
+}
+
+const workerEntry = fileURLToPath(new URL('./worker-main.js', import.meta.url));
+let sessionCounter = 0;
+
+/** A running embedded cluster. */
+export class EmbeddedCluster {
+  readonly nodeId = 'n1';
+  readonly router = new Router();
+  readonly gcs: ComponentShell<GcsState, GcsEvent, GcsEffect>;
+  readonly raylet: ComponentShell<RayletState, RayletEvent, RayletEffect>;
+  readonly driver: OwnerRuntime;
+  readonly sessionDir: string;
+  private readonly workers = new Map<string, { thread: Worker; killed: boolean }>();
+  private readonly logs: EventLog[] = [];
+  private stopped = false;
+
+  private constructor(readonly options: EmbeddedOptions) {
+    this.sessionDir = options.sessionDir ?? join(tmpdir(), 'tsray', `session_${process.pid}_${Date.now()}_${++sessionCounter}`);
+    mkdirSync(this.sessionDir, { recursive: true });
+    const gcsLog = this.openLog('gcs', 'gcs', true);
+    this.gcs = new ComponentShell({ core: gcsCore, address: 'gcs', router: this.router, log: gcsLog, replyAfterCommit: true });
+    this.router.addLocal('gcs', (message) => this.gcs.apply(message as GcsEvent));
+    this.gcs.apply({ type: 'gcs/started', incarnation: 0, config: defaultGcsConfig });
+    const rayletLog = this.openLog(`raylet:${this.nodeId}`, 'raylet', false);
+    this.raylet = new ComponentShell({ core: rayletCore, address: `raylet:${this.nodeId}`, router: this.router, log: rayletLog, onEffect: (effect) => this.onRayletEffect(effect) });
+    this.router.addLocal(`raylet:${this.nodeId}`, (message) => this.raylet.apply(message as RayletEvent));
+    const numCpus = options.numCpus ?? availableParallelism();
+    this.raylet.apply({
+      type: 'node/started',
+      nodeId: this.nodeId,
+      resources: { CPU: numCpus, ...options.resources },
+      config: { ...defaultRayletConfig, ...(options.objectStoreMemory === undefined ? {} : { objectStoreCapacityBytes: options.objectStoreMemory }) },
+    });
+    const driverId = `${this.nodeId}.d1`;
+    this.raylet.apply({ type: 'driver/connected', workerId: driverId });
+    this.driver = new OwnerRuntime({ workerId: driverId, nodeId: this.nodeId, isDriver: true, namespace: options.namespace, router: this.router, log: this.openLog(`worker:${driverId}`, 'owner', false) });
+  }
+
+  /** Starts the cluster and waits until the driver has its job. */
+  static async start(options: EmbeddedOptions): Promise<EmbeddedCluster> {
+    const cluster = new EmbeddedCluster(options);
+    await cluster.driver.whenJobAssigned();
+    return cluster;
+  }
+
+  private openLog(address: string, component: 'gcs' | 'raylet' | 'owner', durable: boolean): EventLog {
+    const log = EventLog.open(logDirFor(this.sessionDir, address), { component, address, durable });
+    this.logs.push(log);
+    return log;
+  }
+
+  private onRayletEffect(effect: RayletEffect): void {
+    switch (effect.type) {
+      case 'worker/spawn':
+        this.spawn(effect.workerId);
+        return;
+      case 'worker/kill': {
+        const worker = this.workers.get(effect.workerId);
+        if (worker === undefined) return;
+        worker.killed = true;
+        void worker.thread.terminate();
+        return;
+      }
+      case 'objects/deleted':
+      case 'node/shutdown':
+      case 'message/sent':
+      case 'timer/armed':
+        return;
+    }
+  }
+
+  private spawn(workerId: string): void {
+    const boot: WorkerBoot = { workerId, nodeId: this.nodeId, namespace: this.options.namespace, inlineThresholdBytes: defaultOwnerConfig.inlineThresholdBytes };
+    const thread = new Worker(workerEntry, { workerData: boot });
+    // Worker threads must not keep the process alive; pending API calls do.
+    thread.unref();
+    const record = { thread, killed: false };
+    this.workers.set(workerId, record);
+    this.router.addRemote(`worker:${workerId}`, thread);
+    thread.on('message', (message: unknown) => {
+      if (isMessageBatch(message)) {
+        for (const delivered of message.messages) this.router.forward(delivered, addressOf(delivered));
+        this.router.flush();
+      } else if ((message as { kind?: unknown }).kind === 'tsray/ready') this.raylet.apply({ type: 'worker/started', workerId });
+    });
+    thread.on('error', () => undefined);
+    thread.on('exit', (code) => {
+      this.workers.delete(workerId);
+      this.router.remove(`worker:${workerId}`);
+      if (this.stopped) return;
+      const reason: WorkerExitReason = record.killed ? 'killed' : code === 0 ? 'exited' : 'crashed';
+      this.raylet.apply({ type: 'worker/exited', workerId, reason });
+    });
+  }
+
+  /** Stops everything: workers, timers, logs. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.driver.stop('shutdown');
+    this.router.flush();
+    this.stopped = true;
+    this.gcs.stop();
+    this.raylet.stop();
+    this.router.close();
+    await Promise.all([...this.workers.values()].map(({ thread }) => thread.terminate()));
+    this.workers.clear();
+    await Promise.all(this.logs.map((log) => log.close()));
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * The user-facing handles: ObjectRef, RemoteFunction, ActorClass and ActorHandle. They are values:
+ * they travel inside arguments and objects through the codec hooks at the bottom of this file.
+ */
+import type { RefMarker } from '../../core/values.js';
+import type { CodecHooks } from '../codec/index.js';
+import type { FunctionDescriptor } from './shipping.js';
+
+/** A reference to an object in the cluster; `tsray.get(ref)` gives its value. */
+export class ObjectRef<T = unknown> {
+  /** The object's id. */
+  readonly id: string;
+  /** The worker that owns the object. */
+  readonly owner: string;
+  declare private readonly __type: T;
+
+  /** Built by the runtime; user code receives refs from `.remote()` and `put`. */
+  constructor(marker: RefMarker) {
+    this.id = marker.objectId;
+    this.owner = marker.owner;
+  }
+
+  /** The marker the core knows the ref by. */
+  get marker(): RefMarker {
+    return { objectId: this.id, owner: this.owner };
+  }
+
+  /** Shown in logs and errors. */
+  toString(): string {
+    return `ObjectRef(${this.id})`;
+  }
+}
+
+/** Options of a task, as API.md lists them. */
+export interface TaskOptions {
+  numReturns?: number;
+  numCpus?: number;
+  resources?: Record<string, number>;
+  maxRetries?: number;
+  retryExceptions?: boolean | string[];
+  schedulingStrategy?: 'DEFAULT' | 'SPREAD' | { nodeId: string; soft: boolean };
+  name?: string;
+}
+
+/** Options of an actor, as API.md lists them. */
+export interface ActorOptions {
+  name?: string;
+  namespace?: string;
+  lifetime?: 'detached' | 'non_detached';
+  getIfExists?: boolean;
+  maxRestarts?: number;
+  maxTaskRetries?: number;
+  maxConcurrency?: number;
+  numCpus?: number;
+  resources?: Record<string, number>;
+  schedulingStrategy?: TaskOptions['schedulingStrategy'];
+}
+
+/** What submitting needs from the runtime; the API module supplies it (it knows the current runtime). */
+export interface Submitter {
+  submitTask(descriptor: FunctionDescriptor, args: unknown[], options: TaskOptions): ObjectRef | ObjectRef[];
+  createActor(descriptor: FunctionDescriptor, className: string, args: unknown[], options: ActorOptions): ActorHandleState;
+  callActor(actorId: string, method: string, args: unknown[], options: { numReturns?: number }): ObjectRef | ObjectRef[];
+}
+
+let submitter: Submitter | undefined;
+
+/** Installed once by the API module. */
+export function setSubmitter(value: Submitter): void {
+  submitter = value;
+}
+
+function theSubmitter(): Submitter {
+  if (submitter === undefined) throw new TypeError('tsray is not initialized: call `await tsray.init()` first');
+  return submitter;
+}
+
+/** Arguments of `.remote()`: each may be given as its value or as a ref to it (resolved before the task runs). */
+export type RemoteArgs<A extends unknown[]> = { [K in keyof A]: A[K] | ObjectRef<A[K]> };
+
+/** A function made remote with `tsray.remote(fn)`. */
+export class RemoteFunction<A extends unknown[] = unknown[], R = unknown> {
+  /** @internal */
+  constructor(
+    readonly descriptor: FunctionDescriptor,
+    readonly taskOptions: TaskOptions,
+  ) {}
+
+  /** Submits a task; returns at once with the ref of its result (or refs, with numReturns > 1). */
+  remote(...args: RemoteArgs<A>): ObjectRef<R> {
+    return theSubmitter().submitTask(this.descriptor, args, this.taskOptions) as ObjectRef<R>;
+  }
+
+  /** A copy with these options merged over the current ones. */
+  options(options: TaskOptions): RemoteFunction<A, R> {
+    return new RemoteFunction<A, R>(this.descriptor, { ...this.taskOptions, ...options });
+  }
+}
+
+/** What an actor handle knows: its id. */
+export interface ActorHandleState {
+  readonly actorId: string;
+}
+
+/** A class made remote with `tsray.remote(Class)`. */
+export class ActorClass<T = unknown> {
+  /** @internal */
+  constructor(
+    readonly descriptor: FunctionDescriptor,
+    readonly className: string,
+    readonly actorOptions: ActorOptions,
+  ) {}
+
+  /** Creates an actor; returns its handle at once. */
+  remote(...args: unknown[]): ActorHandle<T> {
+    return makeActorHandle<T>(theSubmitter().createActor(this.descriptor, this.className, args, this.actorOptions).actorId);
+  }
+
+  /** A copy with these options merged over the current ones. */
+  options(options: ActorOptions): ActorClass<T> {
+    return new ActorClass<T>(this.descriptor, this.className, { ...this.actorOptions, ...options });
+  }
+}
+
+/** A method of an actor, as `handle.method` gives it. */
+export interface ActorMethod {
+  remote(...args: unknown[]): ObjectRef;
+  options(options: { numReturns?: number }): { remote(...args: unknown[]): ObjectRef | ObjectRef[] };
+}
+
+/** A handle to an actor: `handle.method.remote(...args)` calls it. */
+export type ActorHandle<T = unknown> = { readonly actorId: string } & { readonly [K in keyof T]: ActorMethod };
+
+const handleIds = new WeakMap<object, string>();
+
+/** Builds the handle of `actorId` (a proxy whose properties are methods). */
+export function makeActorHandle<T>(actorId: string): ActorHandle<T> {
+  const methods = new Map<string, ActorMethod>();
+  const target = { actorId };
+  const proxy = new Proxy(target, {
+    get(object, property) {
+      if (property === 'actorId') return actorId;
+      if (typeof property !== 'string' || property === 'then' || property === 'toJSON') return undefined;
+      let method = methods.get(property);
+      if (method === undefined) {
+        method = {
+          remote: (...args: unknown[]) => theSubmitter().callActor(actorId, property, args, {}) as ObjectRef,
+          options: (options: { numReturns?: number }) => ({ remote: (...args: unknown[]) => theSubmitter().callActor(actorId, property, args, options) }),
+        };
+        methods.set(property, method);
+      }
+      void object;
+      return method;
+    },
+  });
+  handleIds.set(proxy, actorId);
+  return proxy as unknown as ActorHandle<T>;
+}
+
+/** The codec hooks for these classes; `makeRef` decides whether decoded refs count as held. */
+export function codecHooks(makeRef: (marker: RefMarker) => unknown): CodecHooks {
+  return {
+    refOf: (value) => (value instanceof ObjectRef ? value.marker : undefined),
+    makeRef,
+    actorOf: (value) => {
+      const actorId = handleIds.get(value);
+      return actorId === undefined ? undefined : { actorId };
+    },
+    makeActor: (data) => makeActorHandle(data.actorId),
+    functionOf: (value) => (value instanceof RemoteFunction ? { descriptor: value.descriptor, options: value.taskOptions } : undefined),
+    makeFunction: (data) => new RemoteFunction(data.descriptor as FunctionDescriptor, (data.options ?? {})),
+    actorClassOf: (value) => (value instanceof ActorClass ? { descriptor: value.descriptor, className: value.className, options: value.actorOptions } : undefined),
+    makeActorClass: (data) => new ActorClass(data.descriptor as FunctionDescriptor, String(data.className), (data.options ?? {})),
+  };
+}

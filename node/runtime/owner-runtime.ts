@@ -1,0 +1,299 @@
+/**
+ * The API of one owner process (the driver, or a worker running tasks): it turns calls into owner
+ * events applied through the shell, hands back refs from the ids the recipe minted, and resolves
+ * `get`/`wait` promises from the recipe's effects. A worker's runtime also runs what is pushed to it.
+ */
+import { ownerCore } from '../../core/owner/index.js';
+import type { GetOutcome, OwnerEffect, OwnerEvent, OwnerState } from '../../core/owner/index.js';
+import type { TaskArg } from '../../core/protocol.js';
+import type { RefMarker } from '../../core/values.js';
+import { errorFromInfo } from '../errors.js';
+import type { CodecHooks } from '../codec/index.js';
+import { taskContext } from './context.js';
+import { codecHooks, ObjectRef } from './handles.js';
+import type { ActorHandleState, ActorOptions, TaskOptions } from './handles.js';
+import type { Router } from './router.js';
+import { ComponentShell } from './shell.js';
+import type { FunctionDescriptor } from './shipping.js';
+import type { EventLog } from '../store/event-log.js';
+import { fromValueData, toValueData } from './values.js';
+import { validateActorOptions, validateTaskOptions } from './validate.js';
+
+type Pending = { resolve: (value: unknown) => void; reject: (error: unknown) => void; decode: (effect: OwnerEffect) => unknown };
+
+/** Settings of one owner process. */
+export interface OwnerRuntimeOptions {
+  readonly workerId: string;
+  readonly nodeId: string;
+  readonly isDriver: boolean;
+  readonly namespace: string;
+  readonly router: Router;
+  readonly log?: EventLog;
+  readonly inlineThresholdBytes?: number;
+  /** Carries out effects only a worker has (task/execute, actor/construct, ...). */
+  readonly onWorkerEffect?: (effect: OwnerEffect) => void;
+}
+
+/** One owner process's API. */
+export class OwnerRuntime {
+  readonly shell: ComponentShell<OwnerState, OwnerEvent, OwnerEffect>;
+  /** Decoded refs that count as held here: each instance's collection releases one local ref. */
+  readonly heldHooks: CodecHooks;
+  /** Decoded refs that some other hold covers (task arguments, gets inside tasks). */
+  readonly coveredHooks: CodecHooks;
+  private readonly pending = new Map<string, Pending>();
+  private readonly registry: FinalizationRegistry<string>;
+  private nextId = 0;
+  private keepAlive: NodeJS.Timeout | undefined;
+  private jobWaiters: (() => void)[] = [];
+
+  /** Starts the owner component of this process. */
+  constructor(readonly options: OwnerRuntimeOptions) {
+    this.registry = new FinalizationRegistry((objectId) => this.release([objectId]));
+    this.heldHooks = codecHooks((marker) => this.heldRef(marker));
+    this.coveredHooks = codecHooks((marker) => new ObjectRef(marker));
+    this.shell = new ComponentShell({
+      core: ownerCore,
+      address: `worker:${options.workerId}`,
+      router: options.router,
+      ...(options.log === undefined ? {} : { log: options.log }),
+      onEffect: (effect) => this.onEffect(effect),
+    });
+    options.router.addLocal(this.shell.address, (message) => {
+      this.shell.apply(message as OwnerEvent);
+      if (this.state.jobId !== undefined && this.jobWaiters.length > 0) for (const waiter of this.jobWaiters.splice(0)) waiter();
+    });
+    this.shell.apply({
+      type: 'owner/started',
+      workerId: options.workerId,
+      nodeId: options.nodeId,
+      isDriver: options.isDriver,
+      namespace: options.namespace,
+      config: { ...ownerCore.initial().config, ...(options.inlineThresholdBytes === undefined ? {} : { inlineThresholdBytes: options.inlineThresholdBytes }) },
+    });
+  }
+
+  /** The owner's state (read-only use: listings, tests). */
+  get state(): OwnerState {
+    return this.shell.state;
+  }
+
+  /** Resolves once the GCS gave this driver its job id. */
+  whenJobAssigned(): Promise<void> {
+    if (this.state.jobId !== undefined) return Promise.resolve();
+    return new Promise((resolve) => this.jobWaiters.push(resolve));
+  }
+
+  private heldRef(marker: RefMarker): ObjectRef {
+    const ref = new ObjectRef(marker);
+    this.registry.register(ref, marker.objectId);
+    return ref;
+  }
+
+  private apply(event: OwnerEvent): OwnerEffect[] {
+    return this.shell.apply(event);
+  }
+
+  private minted(effects: OwnerEffect[]): { taskId?: string; actorId?: string; objectIds: readonly string[] } {
+    for (const effect of effects) if (effect.type === 'ids/minted') return effect;
+    throw new Error('the owner minted no ids for an API call');
+  }
+
+  private context(): { parentTaskId?: string } {
+    const task = taskContext.getStore();
+    return task === undefined ? {} : { parentTaskId: task.taskId };
+  }
+
+  private toArgs(args: readonly unknown[]): TaskArg[] {
+    return args.map((arg, index): TaskArg => {
+      if (arg instanceof ObjectRef) return { kind: 'ref', ref: arg.marker };
+      const value = toValueData(arg, this.heldHooks, `args[${index}]`);
+      if (value.sizeBytes >= this.state.config.inlineThresholdBytes) {
+        // Large arguments go through the object store once, as Ray puts them, instead of riding every push.
+        return { kind: 'ref', ref: this.put(arg).marker };
+      }
+      return { kind: 'value', payload: { kind: 'inline', data: value.data, sizeBytes: value.sizeBytes, refs: value.refs } };
+    });
+  }
+
+  private refsOf(objectIds: readonly string[]): ObjectRef[] {
+    return objectIds.map((objectId) => this.heldRef({ objectId, owner: this.options.workerId }));
+  }
+
+  /** `fn.remote(...args)`. */
+  submitTask(descriptor: FunctionDescriptor, args: unknown[], options: TaskOptions): ObjectRef | ObjectRef[] {
+    const valid = validateTaskOptions(options);
+    const effects = this.apply({
+      type: 'task/submitted',
+      name: valid.name ?? descriptor.name,
+      functionId: JSON.stringify(descriptor),
+      args: this.toArgs(args),
+      numReturns: valid.numReturns,
+      resources: valid.resources,
+      maxRetries: valid.maxRetries,
+      retryExceptions: valid.retryExceptions,
+      strategy: valid.schedulingStrategy,
+      ...this.context(),
+    });
+    const refs = this.refsOf(this.minted(effects).objectIds);
+    return valid.numReturns === 1 ? (refs[0] as ObjectRef) : refs;
+  }
+
+  /** `Class.remote(...args)`. */
+  createActor(descriptor: FunctionDescriptor, className: string, args: unknown[], options: ActorOptions): ActorHandleState {
+    const valid = validateActorOptions(options);
+    const effects = this.apply({
+      type: 'actor/creation-submitted',
+      className,
+      functionId: JSON.stringify(descriptor),
+      args: this.toArgs(args),
+      ...(valid.name === undefined ? {} : { name: valid.name }),
+      ...(valid.namespace === undefined ? {} : { namespace: valid.namespace }),
+      detached: valid.lifetime === 'detached',
+      getIfExists: valid.getIfExists,
+      maxRestarts: valid.maxRestarts,
+      maxTaskRetries: valid.maxTaskRetries,
+      maxConcurrency: valid.maxConcurrency,
+      resources: valid.resources,
+      placementResources: valid.placementResources,
+      strategy: valid.schedulingStrategy,
+    });
+    return { actorId: this.minted(effects).actorId ?? '' };
+  }
+
+  /** `handle.method.remote(...args)`. */
+  callActor(actorId: string, method: string, args: unknown[], options: { numReturns?: number }): ObjectRef | ObjectRef[] {
+    const numReturns = options.numReturns ?? 1;
+    if (!Number.isInteger(numReturns) || numReturns < 1) throw new RangeError(`numReturns must be a whole number ≥ 1, not ${String(options.numReturns)}`);
+    const effects = this.apply({ type: 'actor-task/submitted', actorId, method, name: method, args: this.toArgs(args), numReturns, ...this.context() });
+    const refs = this.refsOf(this.minted(effects).objectIds);
+    return numReturns === 1 ? (refs[0] as ObjectRef) : refs;
+  }
+
+  /** `tsray.put(value)`. */
+  put(value: unknown): ObjectRef {
+    const data = toValueData(value, this.heldHooks, 'value');
+    const effects = this.apply({ type: 'object/put', value: data });
+    return this.refsOf(this.minted(effects).objectIds)[0] as ObjectRef;
+  }
+
+  /** Gives up this process's hold of objects (their ObjectRef instances were collected). */
+  release(objectIds: string[]): void {
+    if (objectIds.length > 0) this.apply({ type: 'refs/released', objectIds });
+  }
+
+  private track<T>(id: string, decode: (effect: OwnerEffect) => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, decode });
+      this.keepAliveWhilePending();
+    });
+  }
+
+  /** `tsray.get(refs, { timeout })`. */
+  get(refs: ObjectRef[], timeoutMs: number | undefined): Promise<unknown[]> {
+    const getId = `g${++this.nextId}`;
+    const inTask = taskContext.getStore();
+    const hooks = inTask === undefined ? this.heldHooks : this.coveredHooks;
+    const promise = this.track(getId, (effect) => {
+      if (effect.type === 'get/failed') throw errorFromInfo(effect.error);
+      if (effect.type !== 'get/settled') return [];
+      const failed = effect.outcomes.find((outcome): outcome is GetOutcome & { kind: 'error' } => outcome.kind === 'error');
+      if (failed !== undefined) throw errorFromInfo(failed.error);
+      return effect.outcomes.map((outcome) => (outcome.kind === 'value' ? fromValueData(outcome.value, hooks) : undefined));
+    });
+    this.apply({ type: 'get/requested', getId, refs: refs.map((ref) => ref.marker), ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(inTask === undefined ? {} : { inTaskId: inTask.taskId }) });
+    return promise;
+  }
+
+  /** `tsray.wait(refs, ...)`. */
+  wait(refs: ObjectRef[], numReturns: number, timeoutMs: number | undefined): Promise<[ObjectRef[], ObjectRef[]]> {
+    const waitId = `w${++this.nextId}`;
+    const byId = new Map(refs.map((ref) => [ref.id, ref]));
+    const promise = this.track(waitId, (effect): [ObjectRef[], ObjectRef[]] => {
+      if (effect.type !== 'wait/settled') return [[], []];
+      const pick = (ids: readonly string[]): ObjectRef[] => ids.map((id) => byId.get(id)).filter((ref): ref is ObjectRef => ref !== undefined);
+      return [pick(effect.ready), pick(effect.notReady)];
+    });
+    this.apply({ type: 'wait/requested', waitId, refs: refs.map((ref) => ref.marker), numReturns, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
+    return promise;
+  }
+
+  /** `tsray.cancel(ref, ...)`. */
+  cancel(ref: ObjectRef, force: boolean, recursive: boolean): void {
+    this.apply({ type: 'cancel/requested', ref: ref.marker, force, recursive });
+  }
+
+  /** `tsray.kill(actor, ...)`. */
+  kill(actorId: string, noRestart: boolean): void {
+    this.apply({ type: 'kill/requested', actorId, noRestart });
+  }
+
+  /** `tsray.getActor(name, ...)`. */
+  getActor(name: string, namespace: string | undefined): Promise<string | undefined> {
+    const requestId = `l${++this.nextId}`;
+    const promise = this.track(requestId, (effect) => (effect.type === 'actor-lookup/settled' ? effect.actorId : undefined));
+    this.apply({ type: 'actor-lookup/requested', requestId, name, ...(namespace === undefined ? {} : { namespace }) });
+    return promise;
+  }
+
+  /** Records that this process now holds a handle to `actorId` (decoded from a value). */
+  acquireActor(actorId: string): void {
+    this.apply({ type: 'actor/handle-acquired', actorId });
+  }
+
+  private settle(id: string, effect: OwnerEffect): void {
+    const pending = this.pending.get(id);
+    if (pending === undefined) return;
+    this.pending.delete(id);
+    this.keepAliveWhilePending();
+    try {
+      pending.resolve(pending.decode(effect));
+    } catch (error) {
+      pending.reject(error);
+    }
+  }
+
+  /** Outstanding API calls keep the process alive; an idle runtime does not. */
+  private keepAliveWhilePending(): void {
+    if (this.pending.size > 0 && this.keepAlive === undefined) this.keepAlive = setInterval(() => undefined, 1 << 30);
+    else if (this.pending.size === 0 && this.keepAlive !== undefined) {
+      clearInterval(this.keepAlive);
+      this.keepAlive = undefined;
+    }
+  }
+
+  private onEffect(effect: OwnerEffect): void {
+    switch (effect.type) {
+      case 'get/settled':
+      case 'get/failed':
+        this.settle(effect.getId, effect);
+        return;
+      case 'wait/settled':
+        this.settle(effect.waitId, effect);
+        return;
+      case 'actor-lookup/settled':
+        this.settle(effect.requestId, effect);
+        return;
+      case 'ids/minted':
+      case 'objects/freed':
+      case 'message/sent':
+      case 'timer/armed':
+        return;
+      case 'task/execute':
+      case 'actor/construct':
+      case 'task/interrupt':
+      case 'process/exit':
+        this.options.onWorkerEffect?.(effect);
+        return;
+    }
+  }
+
+  /** Ends this process's component: pending calls fail, nothing keeps the process alive. */
+  stop(reason: string): void {
+    if (this.options.isDriver && this.state.jobId !== undefined) this.apply({ type: 'owner/stopping' });
+    this.shell.stop();
+    for (const pending of this.pending.values()) pending.reject(new TypeError(`tsray shut down (${reason}) before this call finished`));
+    this.pending.clear();
+    this.keepAliveWhilePending();
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * The live shell of one component: it stamps each input, appends it to the component's event log,
+ * applies the recipe directly to mutable state (the hot path), and carries out the effects: messages
+ * through the router, timers on the clock. Component-specific effects go to `onEffect`. With
+ * `replyAfterCommit` (the GCS), messages wait until the batch holding their event is durable, so a
+ * restarted GCS replays its log to exactly the state its clients saw.
+ */
+import type { AnyEvent, ComponentCore } from '../../core/component.js';
+import type { Address } from '../../core/ids.js';
+import type { Message } from '../../core/protocol.js';
+import type { EventLog } from '../store/event-log.js';
+import type { Router } from './router.js';
+
+/** How a shell is set up. */
+export interface ShellOptions<S, E extends AnyEvent, F> {
+  readonly core: ComponentCore<S, E, F>;
+  readonly address: Address;
+  readonly incarnation?: number;
+  readonly router: Router;
+  readonly log?: EventLog;
+  readonly replyAfterCommit?: boolean;
+  /** Handles the effects that are not messages or timers; returns anything to hand back to `apply`'s caller. */
+  readonly onEffect?: (effect: F, seq: number) => void;
+  /** Called when a recipe throws: the shell stops (its state can no longer be trusted). */
+  readonly onFailure?: (error: unknown, event: E) => void;
+}
+
+/** One component running live. */
+export class ComponentShell<S, E extends AnyEvent, F> {
+  readonly state: S;
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private seq = 0;
+  private stopped = false;
+  private commitChain: Promise<void> = Promise.resolve();
+
+  /** Creates the component in its initial state. */
+  constructor(private readonly options: ShellOptions<S, E, F>) {
+    this.state = options.core.initial();
+  }
+
+  /** The component's address. */
+  get address(): Address {
+    return this.options.address;
+  }
+
+  /** Applies one input; returns the recipe's effects (callers read minted ids from them). */
+  apply(event: E): F[] {
+    if (this.stopped) return [];
+    const seq = ++this.seq;
+    this.options.log?.append(Date.now(), event);
+    let effects: F[];
+    try {
+      effects = this.options.core.apply(this.state, event);
+    } catch (error) {
+      this.stop();
+      this.options.onFailure?.(error, event);
+      throw error;
+    }
+    const messages: { to: Address; message: Message }[] = [];
+    for (const effect of effects) {
+      const typed = effect as { type: string; to?: Address; message?: Message; timerId?: string; delayMs?: number };
+      if (typed.type === 'message/sent') messages.push({ to: typed.to ?? '', message: typed.message as Message });
+      else if (typed.type === 'timer/armed') this.arm(typed.timerId ?? '', typed.delayMs ?? 0);
+      else this.options.onEffect?.(effect, seq);
+    }
+    if (messages.length > 0) this.sendAll(messages, seq);
+    return effects;
+  }
+
+  private sendAll(messages: { to: Address; message: Message }[], seq: number): void {
+    const send = (): void => {
+      if (this.stopped) return;
+      for (const { to, message } of messages) this.options.router.send(this.options.address, this.options.incarnation ?? 0, to, message);
+    };
+    const log = this.options.log;
+    if (this.options.replyAfterCommit === true && log !== undefined) {
+      const committed = log.committed(log.lastSeq);
+      this.commitChain = this.commitChain.then(() => committed).then(send, (error: unknown) => this.options.onFailure?.(error, { type: `commit of event ${seq}` } as E));
+    } else send();
+  }
+
+  private arm(timerId: string, delayMs: number): void {
+    const existing = this.timers.get(timerId);
+    if (existing !== undefined) clearTimeout(existing);
+    const timer = setTimeout(() => {
+      this.timers.delete(timerId);
+      this.apply({ type: 'timer/fired', timerId, nowMs: Date.now() } as unknown as E);
+    }, delayMs);
+    // Timers of an idle runtime must not keep the process alive; pending API calls do that.
+    timer.unref();
+    this.timers.set(timerId, timer);
+  }
+
+  /** Stops the component: its timers are cleared and later inputs are ignored. */
+  stop(): void {
+    this.stopped = true;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+  }
+}

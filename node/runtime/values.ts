@@ -1,0 +1,33 @@
+/**
+ * Values between user code and the core: encoding a value into the core's ValueData (inline msgpack
+ * plus out-of-band blobs) and decoding it back. Whether decoded refs count as held by this process
+ * depends on where the value is decoded, so the caller passes the ref maker.
+ */
+import type { RefMarker } from '../../core/values.js';
+import type { ValueData } from '../../core/owner/index.js';
+import { decodeValue, encodeValue } from '../codec/index.js';
+import type { CodecHooks } from '../codec/index.js';
+
+/** The data of a value as the core carries it: msgpack body and blobs. */
+export interface EncodedData {
+  readonly body: Uint8Array;
+  readonly blobs: ArrayBufferView[];
+}
+
+/** Encodes `value`; TypeErrors name the path (`rootPath`) of anything that cannot travel. */
+export function toValueData(value: unknown, hooks: CodecHooks, rootPath: string): ValueData {
+  const encoded = encodeValue(value, hooks, { rootPath });
+  const data: EncodedData = { body: encoded.body, blobs: encoded.blobs };
+  return { data, sizeBytes: encoded.sizeBytes, refs: encoded.refs };
+}
+
+/** Decodes a value the core handed back. */
+export function fromValueData(value: ValueData, hooks: CodecHooks): unknown {
+  const data = value.data as EncodedData;
+  return decodeValue(data.body, data.blobs, hooks);
+}
+
+/** Whether two markers name the same object. */
+export function sameRef(a: RefMarker, b: RefMarker): boolean {
+  return a.objectId === b.objectId;
+}

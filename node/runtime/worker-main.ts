@@ -1,0 +1,52 @@
+/**
+ * The entry of a worker thread: one owner component (its CoreWorker) and the executor that runs
+ * what is pushed to it. Everything it sends goes to the main thread, which routes it on.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { setRuntime } from './context.js';
+import { Executor } from './executor.js';
+import { OwnerRuntime } from './owner-runtime.js';
+import { addressOf, isMessageBatch, Router } from './router.js';
+
+/** What the main thread passes to a worker it starts. */
+export interface WorkerBoot {
+  readonly workerId: string;
+  readonly nodeId: string;
+  readonly namespace: string;
+  readonly inlineThresholdBytes: number;
+}
+
+async function main(): Promise<void> {
+  const port = parentPort;
+  if (port === null) throw new Error('worker-main runs only as a worker thread');
+  const boot = workerData as WorkerBoot;
+  // esbuild (under tsx) wraps named functions in __name(...): by-source functions need it as a global.
+  (globalThis as { __name?: unknown }).__name ??= (target: object, value: string) => Object.defineProperty(target, 'name', { value, configurable: true });
+  const tsray: unknown = await import('../index.js');
+  (globalThis as { tsray?: unknown }).tsray = tsray;
+  const router = new Router(port);
+  const holder: { runtime?: OwnerRuntime } = {};
+  const executor = new Executor(() => {
+    if (holder.runtime === undefined) throw new Error('worker runtime not started');
+    return holder.runtime;
+  }, tsray);
+  const runtime = new OwnerRuntime({
+    workerId: boot.workerId,
+    nodeId: boot.nodeId,
+    isDriver: false,
+    namespace: boot.namespace,
+    router,
+    inlineThresholdBytes: boot.inlineThresholdBytes,
+    onWorkerEffect: (effect) => executor.handle(effect),
+  });
+  holder.runtime = runtime;
+  setRuntime(runtime);
+  port.on('message', (message: unknown) => {
+    if (!isMessageBatch(message)) return;
+    for (const delivered of message.messages) router.forward(delivered, addressOf(delivered));
+    router.flush();
+  });
+  port.postMessage({ kind: 'tsray/ready', workerId: boot.workerId });
+}
+
+void main();

@@ -1,0 +1,19 @@
+/**
+ * Remote functions defined outside the entry script: shipped by reference, so they may use this
+ * module's imports and helpers (which a by-source function could not see).
+ */
+import { createHash } from 'node:crypto';
+import * as tsray from '../../node/index.js';
+
+function digest(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 8);
+}
+
+/** Hashes its input with a module import: works only when shipped by reference. */
+export const hashRemote = tsray.remote((text: string) => digest(text));
+
+/** Submits a child task and waits for it inside a task (nested submission, blocking get). */
+export const nestedRemote = tsray.remote(async (n: number) => {
+  const child = hashRemote.remote(`child-${n}`);
+  return `${n}:${await tsray.get(child)}`;
+});

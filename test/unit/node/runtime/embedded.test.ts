@@ -1,0 +1,95 @@
+/**
+ * The embedded runtime against real worker threads and real LMDB logs: what `init()` with no address
+ * gives a user first.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import * as tsray from '../../../../node/index.js';
+import { hashRemote, nestedRemote } from '../../../support/remote-module.js';
+
+void describe('the embedded runtime', () => {
+  before(async () => {
+    await tsray.init({ numCpus: 2 });
+  });
+  after(async () => {
+    await tsray.shutdown();
+  });
+
+  void test('runs remote functions on worker threads and resolves by-ref arguments', async () => {
+    const square = tsray.remote((x: number) => x * x);
+    const add = tsray.remote((a: number, b: number) => a + b);
+    const squares = [1, 2, 3, 4].map((x) => square.remote(x));
+    assert.deepEqual(await tsray.get(squares), [1, 4, 9, 16]);
+    assert.equal(await tsray.get(add.remote(square.remote(3), 1)), 10);
+  });
+
+  void test('put and get round-trip rich values', async () => {
+    const value = { when: new Date(0), tags: new Set(['a']), table: new Map([[1, 'one']]), bytes: new Uint16Array([1, 2, 3]), big: 10n ** 20n };
+    assert.deepEqual(await tsray.get(tsray.put(value)), value);
+  });
+
+  void test('functions from other modules are shipped by reference and may submit and wait for nested tasks', async () => {
+    assert.match(await tsray.get(hashRemote.remote('x')), /^[0-9a-f]{8}$/);
+    assert.match(await tsray.get(nestedRemote.remote(7)), /^7:[0-9a-f]{8}$/);
+  });
+
+  void test('a by-source function that uses a name it cannot see fails naming it', async () => {
+    const secret = 42;
+    const leaky = tsray.remote(() => secret);
+    await assert.rejects(tsray.get(leaky.remote()), (error: unknown) => {
+      assert.ok(error instanceof tsray.RayTaskError);
+      assert.match(error.message, /uses secret, which it cannot see/);
+      return true;
+    });
+  });
+
+  void test('actors keep state and run calls in order', async () => {
+    class Counter {
+      total: number;
+      constructor(start: number) {
+        this.total = start;
+      }
+      add(n: number): number {
+        this.total += n;
+        return this.total;
+      }
+    }
+    const counter = tsray.remote(Counter).remote(10);
+    const calls = [1, 2, 3].map((n) => counter.add.remote(n));
+    assert.deepEqual(await tsray.get(calls), [11, 13, 16]);
+  });
+
+  void test('errors: thrown errors, non-Error throws, and wrong options', async () => {
+    const boom = tsray.remote(() => {
+      throw new RangeError('bad input');
+    });
+    await assert.rejects(tsray.get(boom.remote()), (error: unknown) => error instanceof tsray.RayTaskError && error.cause instanceof Error && error.cause.name === 'RangeError');
+    const weird = tsray.remote(() => {
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- a task that throws a non-Error is what this checks
+      throw 'just a string';
+    });
+    await assert.rejects(tsray.get(weird.remote()), /just a string/);
+    assert.throws(() => tsray.remote(() => 1, { maxRetries: -2 }), RangeError);
+    assert.throws(() => tsray.put({ onDone: () => 1 }), /value\.onDone is a function/);
+  });
+
+  void test('a worker that exits mid-task is retried, and fails with WorkerCrashedError once retries are spent', async () => {
+    const exits = tsray.remote(() => {
+      process.exit(3);
+    });
+    await assert.rejects(tsray.get(exits.options({ maxRetries: 1 }).remote()), tsray.WorkerCrashedError);
+    const square = tsray.remote((x: number) => x * x);
+    assert.equal(await tsray.get(square.remote(5)), 25, 'the node keeps serving after crashes');
+  });
+
+  void test('wait returns ready refs in input order', async () => {
+    const slow = tsray.remote(async (ms: number) => {
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      return ms;
+    });
+    const refs = [slow.remote(300), slow.remote(1)];
+    const [ready, notReady] = await tsray.wait(refs, { numReturns: 1 });
+    assert.deepEqual(ready, [refs[1]]);
+    assert.deepEqual(notReady, [refs[0]]);
+  });
+});
