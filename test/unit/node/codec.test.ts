@@ -93,7 +93,7 @@ void describe('codec round trips', () => {
   void test('plain objects, with odd keys', () => {
     const out = same({ a: 1, 'b-c': 2, '': 3, 4: 'four', nested: { deep: { deeper: [] } } });
     assert.equal(Object.getPrototypeOf(out), Object.prototype);
-    same({ constructor: 'not a class', toString: 'text' });
+    same({ constructor: 'not a class', toString: 'text', toJSON: 'not a method' });
     const withProtoKey = JSON.parse('{"__proto__": {"x": 1}, "b": 2}') as Record<string, unknown>;
     const back = same(withProtoKey);
     assert.equal(Object.getPrototypeOf(back), Object.prototype);
@@ -285,6 +285,23 @@ void describe('codec hooks', () => {
     assert.deepStrictEqual(out.fn.data, fn.data);
     assert.ok(out.actorClass instanceof FakeActorClass);
     assert.deepStrictEqual(out.actorClass.data, actorClass.data);
+  });
+
+  void test('a handle that is a Proxy is recognized when its target has a class', () => {
+    const handleIds = new WeakMap<object, string>();
+    class HandleTarget {}
+    const proxyHooks: CodecHooks = {
+      ...hooks,
+      actorOf: (value) => {
+        const actorId = handleIds.get(value);
+        return actorId === undefined ? undefined : { actorId };
+      },
+      makeActor: (data) => data.actorId,
+    };
+    const handle = new Proxy(new HandleTarget(), { get: (_target, key) => (key === 'actorId' ? 'a7' : undefined) });
+    handleIds.set(handle, 'a7');
+    const encoded = encodeValue({ handle }, proxyHooks);
+    assert.deepStrictEqual(decodeValue(encoded.body, encoded.blobs, proxyHooks), { handle: 'a7' });
   });
 
   void test('refs inside handle data are collected too', () => {

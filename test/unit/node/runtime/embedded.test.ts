@@ -3,16 +3,22 @@
  * gives a user first.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as tsray from '../../../../node/index.js';
 import { hashRemote, nestedRemote } from '../../../support/remote-module.js';
 
 void describe('the embedded runtime', () => {
+  const sessionDir = mkdtempSync(join(tmpdir(), 'tsray-embedded-'));
   before(async () => {
-    await tsray.init({ numCpus: 2 });
+    const info = await tsray.init({ numCpus: 2, sessionDir });
+    assert.equal(info.sessionDir, sessionDir);
   });
   after(async () => {
     await tsray.shutdown();
+    rmSync(sessionDir, { recursive: true, force: true });
   });
 
   void test('runs remote functions on worker threads and resolves by-ref arguments', async () => {
