@@ -206,7 +206,7 @@ function readRewritten(kind: number, data: unknown): unknown {
       for (let i = 0; i < units.length; i += 8192) text += String.fromCharCode(...units.subarray(i, i + 8192));
       return text;
     }
-    case RewrittenKind.protoKeyObject: {
+    case RewrittenKind.specialKeyObject: {
       const [nullProto, ...entries] = data as [boolean, ...unknown[]];
       const record = (nullProto ? Object.create(null) : {}) as Record<string, unknown>;
       for (let i = 0; i < entries.length; i += 2) {

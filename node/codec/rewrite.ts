@@ -9,7 +9,7 @@ import type { CodecHooks } from './types.js';
 
 const negativeZero = new Rewritten(RewrittenKind.negativeZero, 0);
 
-/** A copy of an accepted value with stand-ins for -0, lone surrogates and own `__proto__` keys. */
+/** A copy of an accepted value with stand-ins for what msgpack would change (see rewritten.ts). */
 export function rewriteValue(value: unknown, hooks: CodecHooks): unknown {
   if (typeof value === 'number') return value === 0 && 1 / value < 0 ? negativeZero : value;
   if (typeof value === 'string') {
@@ -57,11 +57,11 @@ export function rewriteValue(value: unknown, hooks: CodecHooks): unknown {
 function rewriteRecord(record: Record<string, unknown>, hooks: CodecHooks): unknown {
   const nullProto = Object.getPrototypeOf(record) === null;
   const keys = Object.keys(record);
-  if (keys.includes('__proto__')) {
+  if (keys.includes('__proto__') || keys.includes('constructor')) {
     // Keys and values in turn, after a flag for the prototype; decode defines each key as data.
     const entries: unknown[] = [nullProto];
     for (const key of keys) entries.push(key, rewriteValue(record[key], hooks));
-    return new Rewritten(RewrittenKind.protoKeyObject, entries);
+    return new Rewritten(RewrittenKind.specialKeyObject, entries);
   }
   const copy: Record<string, unknown> = nullProto ? (Object.create(null) as Record<string, unknown>) : {};
   for (const key of keys) copy[key] = rewriteValue(record[key], hooks);

@@ -1,7 +1,7 @@
 /**
  * The scan: one linear walk over a value before msgpackr encodes it, which rejects what the codec
  * cannot carry with a TypeError naming its path, and notes whether the value holds something that
- * msgpack would change (-0, lone surrogates, own `__proto__` keys, a Map with an own `constructor`).
+ * msgpack would change (-0, lone surrogates, own `__proto__` or `constructor` keys; see rewritten.ts).
  * msgpackr alone would silently drop symbol keys, turn functions and class instances into
  * objects, and overflow the stack on cycles; the scan is what makes those errors precise.
  *
@@ -155,7 +155,7 @@ function visitRecord(scan: Scan, record: Record<string, unknown>, depth: number)
     // keys too, of which Object.prototype (and a null prototype) normally has none.
     for (const key in record) {
       steps[depth] = key;
-      if (key === '__proto__') scan.needsRewrite = true;
+      if (key === '__proto__' || key === 'constructor') scan.needsRewrite = true;
       visit(scan, record[key], depth + 1);
     }
     // The costliest line of the scan (a runtime call per object), but msgpackr would drop symbol

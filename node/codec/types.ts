@@ -22,8 +22,10 @@ export interface ShippedCodeData {
  * as (data that must itself be encodable, and never the instance itself); each `make...` hook
  * rebuilds the instance on decode. Only objects and functions the codec does not know are offered
  * (not plain objects, arrays, null-prototype objects or builtins), to `refOf`, `actorOf`,
- * `functionOf` and `actorClassOf` in that order, more than once per encode. Hooks must not call
- * `encodeValue` (the encoder is not re-entrant); `make...` hooks may call `decodeValue`.
+ * `functionOf` and `actorClassOf` in that order, more than once per encode. So a runtime instance
+ * must have a prototype of its own: a Proxy over a plain object is taken for a plain object and
+ * never offered (give the proxy's target a class). Hooks must not call `encodeValue` (the encoder
+ * is not re-entrant); `make...` hooks may call `decodeValue`.
  */
 export interface CodecHooks {
   /** An `ObjectRef` instance gives its marker; anything else gives undefined. */

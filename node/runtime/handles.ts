@@ -133,10 +133,15 @@ export type ActorHandle<T = unknown> = { readonly actorId: string } & { readonly
 
 const handleIds = new WeakMap<object, string>();
 
+/** The target behind every actor handle proxy: a class of its own, so the codec offers handles to its hooks. */
+class ActorHandleTarget {
+  constructor(readonly actorId: string) {}
+}
+
 /** Builds the handle of `actorId` (a proxy whose properties are methods). */
 export function makeActorHandle<T>(actorId: string): ActorHandle<T> {
   const methods = new Map<string, ActorMethod>();
-  const target = { actorId };
+  const target = new ActorHandleTarget(actorId);
   const proxy = new Proxy(target, {
     get(object, property) {
       if (property === 'actorId') return actorId;
