@@ -16,7 +16,12 @@ import type { WorkerExitReason } from '../../core/protocol.js';
 import { defaultOwnerConfig } from '../../core/owner/index.js';
 import { EventLog } from '../store/event-log.js';
 import { logDirFor } from '../store/event-log.js';
+import { ObjectArena } from '../store/arena.js';
+import { ObjectStore } from '../store/object-store.js';
 import { OwnerRuntime } from './owner-runtime.js';
+import { isStoredData, storeValue } from './stored-values.js';
+import type { EncodedData } from './values.js';
+import { setStoreBuffer } from './values.js';
 import { addressOf, isMessageBatch, Router } from './router.js';
 import { ComponentShell } from './shell.js';
 import type { WorkerBoot } from './worker-main.js';
@@ -30,6 +35,9 @@ export interface EmbeddedOptions {
   readonly sessionDir?: string;
 }
 
+/** The node store's size when `objectStoreMemory` is not given. */
+const defaultObjectStoreBytes = 512 * 1024 * 1024;
+
 const workerEntry = fileURLToPath(new URL('./worker-main.js', import.meta.url));
 let sessionCounter = 0;
 
@@ -42,6 +50,7 @@ export class EmbeddedCluster {
   readonly driver: OwnerRuntime;
   readonly sessionDir: string;
   private readonly workers = new Map<string, { thread: Worker; killed: boolean }>();
+  readonly store: ObjectStore;
   private readonly logs: EventLog[] = [];
   private stopped = false;
 
@@ -52,15 +61,18 @@ export class EmbeddedCluster {
     this.gcs = new ComponentShell({ core: gcsCore, address: 'gcs', router: this.router, log: gcsLog, replyAfterCommit: true });
     this.router.addLocal('gcs', (message) => this.gcs.apply(message as GcsEvent));
     this.gcs.apply({ type: 'gcs/started', incarnation: 0, config: defaultGcsConfig });
+    const storeBytes = options.objectStoreMemory ?? defaultObjectStoreBytes;
+    this.store = new ObjectStore(new ObjectArena({ capacityBytes: storeBytes, prefault: 'background' }));
+    setStoreBuffer(this.store.buffer);
     const rayletLog = this.openLog(`raylet:${this.nodeId}`, 'raylet', false);
     this.raylet = new ComponentShell({ core: rayletCore, address: `raylet:${this.nodeId}`, router: this.router, log: rayletLog, onEffect: (effect) => this.onRayletEffect(effect) });
-    this.router.addLocal(`raylet:${this.nodeId}`, (message) => this.raylet.apply(message as RayletEvent));
+    this.router.addLocal(`raylet:${this.nodeId}`, (message) => this.onRayletMessage(message as RayletEvent));
     const numCpus = options.numCpus ?? availableParallelism();
     this.raylet.apply({
       type: 'node/started',
       nodeId: this.nodeId,
       resources: { CPU: numCpus, ...options.resources },
-      config: { ...defaultRayletConfig, ...(options.objectStoreMemory === undefined ? {} : { objectStoreCapacityBytes: options.objectStoreMemory }) },
+      config: { ...defaultRayletConfig, objectStoreCapacityBytes: storeBytes },
     });
     const driverId = `${this.nodeId}.d1`;
     this.raylet.apply({ type: 'driver/connected', workerId: driverId });
@@ -80,6 +92,28 @@ export class EmbeddedCluster {
     return log;
   }
 
+  /**
+   * A large value arrives as bytes: it goes into the shared store once, and the raylet's recipe (and
+   * its log) see only its descriptor. A store that cannot place it (full, or too fragmented) turns
+   * the put away here.
+   */
+  private onRayletMessage(event: RayletEvent): void {
+    if (event.type === 'object/put-requested' && !isStoredData(event.data) && this.store.get(event.objectId) === undefined) {
+      const stored = storeValue(this.store, event.objectId, event.data as EncodedData);
+      if (stored === undefined) {
+        this.router.send(this.raylet.address, 0, event.via.from, {
+          type: 'object/put-rejected',
+          objectId: event.objectId,
+          reason: `object store full: need ${event.sizeBytes} bytes, ${this.store.usedBytes} of ${this.store.capacityBytes} in use; free objects or raise objectStoreMemory`,
+        });
+        return;
+      }
+      this.raylet.apply({ ...event, data: stored });
+      return;
+    }
+    this.raylet.apply(event);
+  }
+
   private onRayletEffect(effect: RayletEffect): void {
     switch (effect.type) {
       case 'worker/spawn':
@@ -93,6 +127,8 @@ export class EmbeddedCluster {
         return;
       }
       case 'objects/deleted':
+        for (const objectId of effect.objectIds) this.store.delete(objectId);
+        return;
       case 'node/shutdown':
       case 'message/sent':
       case 'timer/armed':
@@ -101,7 +137,7 @@ export class EmbeddedCluster {
   }
 
   private spawn(workerId: string): void {
-    const boot: WorkerBoot = { workerId, nodeId: this.nodeId, namespace: this.options.namespace, inlineThresholdBytes: defaultOwnerConfig.inlineThresholdBytes };
+    const boot: WorkerBoot = { workerId, nodeId: this.nodeId, namespace: this.options.namespace, inlineThresholdBytes: defaultOwnerConfig.inlineThresholdBytes, storeBuffer: this.store.buffer, sessionDir: this.sessionDir };
     const thread = new Worker(workerEntry, { workerData: boot });
     // Worker threads must not keep the process alive; pending API calls do.
     thread.unref();
@@ -136,5 +172,7 @@ export class EmbeddedCluster {
     await Promise.all([...this.workers.values()].map(({ thread }) => thread.terminate()));
     this.workers.clear();
     await Promise.all(this.logs.map((log) => log.close()));
+    this.store.arena.close();
+    setStoreBuffer(undefined);
   }
 }

@@ -7,6 +7,7 @@ import type { RefMarker } from '../../core/values.js';
 import type { ValueData } from '../../core/owner/index.js';
 import { decodeValue, encodeValue } from '../codec/index.js';
 import type { CodecHooks } from '../codec/index.js';
+import { isStoredData, storedParts } from './stored-values.js';
 
 /** The data of a value as the core carries it: msgpack body and blobs. */
 export interface EncodedData {
@@ -21,8 +22,20 @@ export function toValueData(value: unknown, hooks: CodecHooks, rootPath: string)
   return { data, sizeBytes: encoded.sizeBytes, refs: encoded.refs };
 }
 
-/** Decodes a value the core handed back. */
+let storeBuffer: SharedArrayBuffer | undefined;
+
+/** The node's shared store buffer, for decoding stored values in this thread. */
+export function setStoreBuffer(buffer: SharedArrayBuffer | undefined): void {
+  storeBuffer = buffer;
+}
+
+/** Decodes a value the core handed back: inline bytes, or a descriptor of its place in the store. */
 export function fromValueData(value: ValueData, hooks: CodecHooks): unknown {
+  if (isStoredData(value.data)) {
+    if (storeBuffer === undefined) throw new Error(`object ${value.data.storedObjectId} is in a node store this thread cannot see`);
+    const parts = storedParts(storeBuffer, value.data);
+    return decodeValue(parts.body, parts.blobs, hooks);
+  }
   const data = value.data as EncodedData;
   return decodeValue(data.body, data.blobs, hooks);
 }

@@ -7,6 +7,8 @@ import { setRuntime } from './context.js';
 import { Executor } from './executor.js';
 import { OwnerRuntime } from './owner-runtime.js';
 import { addressOf, isMessageBatch, Router } from './router.js';
+import { EventLog, logDirFor } from '../store/event-log.js';
+import { setStoreBuffer } from './values.js';
 
 /** What the main thread passes to a worker it starts. */
 export interface WorkerBoot {
@@ -14,6 +16,8 @@ export interface WorkerBoot {
   readonly nodeId: string;
   readonly namespace: string;
   readonly inlineThresholdBytes: number;
+  readonly storeBuffer: SharedArrayBuffer;
+  readonly sessionDir: string;
 }
 
 async function main(): Promise<void> {
@@ -24,6 +28,7 @@ async function main(): Promise<void> {
   (globalThis as { __name?: unknown }).__name ??= (target: object, value: string) => Object.defineProperty(target, 'name', { value, configurable: true });
   const tsray: unknown = await import('../index.js');
   (globalThis as { tsray?: unknown }).tsray = tsray;
+  setStoreBuffer(boot.storeBuffer);
   const router = new Router(port);
   const holder: { runtime?: OwnerRuntime } = {};
   const executor = new Executor(() => {
@@ -36,6 +41,7 @@ async function main(): Promise<void> {
     isDriver: false,
     namespace: boot.namespace,
     router,
+    log: EventLog.open(logDirFor(boot.sessionDir, `worker:${boot.workerId}`), { component: 'owner', address: `worker:${boot.workerId}`, durable: false }),
     inlineThresholdBytes: boot.inlineThresholdBytes,
     onWorkerEffect: (effect) => executor.handle(effect),
   });

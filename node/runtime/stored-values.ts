@@ -1,0 +1,72 @@
+/**
+ * Large values in the node's shared-memory store. The raylet's shell writes a value's body and blobs
+ * into one allocation (blobs 64-byte aligned, so typed arrays are views in place) and hands the core
+ * a small descriptor instead of the bytes; every thread of the node decodes from the shared buffer
+ * with no copy of the blobs.
+ */
+import type { ObjectStore } from '../store/object-store.js';
+import { ObjectStoreFull } from '../store/object-store.js';
+import type { EncodedData } from './values.js';
+
+/** Where a stored value's parts are, relative to its allocation. */
+export interface StoredLayout {
+  readonly offset: number;
+  readonly body: readonly [number, number];
+  readonly blobs: readonly (readonly [number, number])[];
+}
+
+/** The descriptor that stands for a stored value in the core's state and messages. */
+export interface StoredData {
+  readonly storedObjectId: string;
+  readonly layout: StoredLayout;
+}
+
+/** Whether core data is a stored descriptor. */
+export function isStoredData(data: unknown): data is StoredData {
+  return typeof data === 'object' && data !== null && typeof (data as { storedObjectId?: unknown }).storedObjectId === 'string';
+}
+
+const alignBytes = 64;
+
+function align(value: number): number {
+  return Math.ceil(value / alignBytes) * alignBytes;
+}
+
+/**
+ * Copies an encoded value into the store under `objectId`; returns its descriptor, or undefined if
+ * the store cannot take it (then the caller turns the put away).
+ */
+export function storeValue(store: ObjectStore, objectId: string, data: EncodedData): StoredData | undefined {
+  let cursor = data.body.byteLength;
+  const blobs: [number, number][] = [];
+  for (const blob of data.blobs) {
+    cursor = align(cursor);
+    blobs.push([cursor, blob.byteLength]);
+    cursor += blob.byteLength;
+  }
+  let offset: number;
+  try {
+    offset = store.create(objectId, Math.max(cursor, 1)).offset;
+  } catch (error) {
+    if (error instanceof ObjectStoreFull) return undefined;
+    throw error;
+  }
+  const target = new Uint8Array(store.buffer);
+  target.set(data.body, offset);
+  data.blobs.forEach((blob, index) => {
+    const [at] = blobs[index] ?? [0];
+    target.set(new Uint8Array(blob.buffer, blob.byteOffset, blob.byteLength), offset + at);
+  });
+  const layout: StoredLayout = { offset, body: [0, data.body.byteLength], blobs };
+  store.seal(objectId, layout);
+  return { storedObjectId: objectId, layout };
+}
+
+/** The encoded parts of a stored value, as views over the shared buffer (no copy). */
+export function storedParts(buffer: SharedArrayBuffer, data: StoredData): EncodedData {
+  const { offset, body, blobs } = data.layout;
+  return {
+    body: new Uint8Array(buffer, offset + body[0], body[1]),
+    blobs: blobs.map(([at, length]) => new Uint8Array(buffer, offset + at, length)),
+  };
+}
