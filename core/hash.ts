@@ -153,9 +153,21 @@ function write(value: unknown, sink: Sink, walk: Walk): void {
   // Depth stands in for cycle detection, which would cost a set operation per object on the hot path.
   if (walk.trail.length > maxDepth) throw tooDeep(walk);
   if (Array.isArray(value)) writeArray(value as unknown[], sink, walk);
+  else if (ArrayBuffer.isView(value)) writeBytes(value, sink);
   else if (value instanceof Map) writeMap(value as Map<unknown, unknown>, sink, walk);
   else if (value instanceof Set) writeSet(value as Set<unknown>, sink, walk);
   else writeObject(value as Record<string, unknown>, sink, walk);
+}
+
+/**
+ * Binary data (message bodies in the live runtime) is written as `{"$bytes":"<hex>"}` of its bytes,
+ * whatever its view class: a Uint8Array and the Buffer that a log hands back for it are the same state.
+ */
+function writeBytes(view: ArrayBufferView, sink: Sink): void {
+  const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+  let hex = '';
+  for (const byte of bytes) hex += byte.toString(16).padStart(2, '0');
+  sink.put(`{"$bytes":"${hex}"}`);
 }
 
 function writeArray(items: unknown[], sink: Sink, walk: Walk): void {

@@ -1,8 +1,27 @@
 /**
  * The `tsray` package: the driver API of API.md, its error classes, and the deterministic simulator.
  */
-export { init, shutdown, isInitialized, remote, put, get, wait, cancel, kill, getActor, getRuntimeContext, ObjectRef, RemoteFunction, ActorClass } from './runtime/api.js';
-export type { InitOptions, ClusterInfo, ActorHandle, TaskOptions, ActorOptions } from './runtime/api.js';
+export {
+  init,
+  shutdown,
+  isInitialized,
+  remote,
+  put,
+  get,
+  wait,
+  cancel,
+  kill,
+  getActor,
+  getRuntimeContext,
+  nodes,
+  clusterResources,
+  availableResources,
+  state,
+  ObjectRef,
+  RemoteFunction,
+  ActorClass,
+} from './runtime/api.js';
+export type { InitOptions, ClusterInfo, ActorHandle, TaskOptions, ActorOptions, ActorListing, NodeInfo, ObjectListing, TaskListing } from './runtime/api.js';
 export {
   TsrayError,
   RayTaskError,

@@ -3,7 +3,9 @@
  * cluster state calls. The same functions work inside tasks (on the worker's runtime).
  */
 import { fileURLToPath } from 'node:url';
-import { hasRuntime, runtime, setRuntime } from './context.js';
+import { hasRuntime, runtime, setRuntime, taskContext } from './context.js';
+import type { ActorListing, NodeInfo, ObjectListing, TaskListing } from './listing.js';
+import { filtered, listActors, listNodes, listOwnerObjects, listOwnerTasks } from './listing.js';
 import { EmbeddedCluster } from './embedded.js';
 import { ActorClass, makeActorHandle, ObjectRef, RemoteFunction, setSubmitter } from './handles.js';
 import type { ActorHandle, ActorOptions, TaskOptions } from './handles.js';
@@ -166,9 +168,74 @@ export async function getActor(name: string, options: { namespace?: string } = {
 /** Where this code runs: job, node, worker, and the task and actor it belongs to. */
 export function getRuntimeContext(): { jobId: string; nodeId: string; workerId: string; taskId?: string; actorId?: string } {
   const state = runtime().state;
-  return { jobId: state.jobId ?? '', nodeId: state.nodeId, workerId: state.workerId };
+  const task = taskContext.getStore();
+  return {
+    jobId: state.jobId ?? '',
+    nodeId: state.nodeId,
+    workerId: state.workerId,
+    ...(task === undefined || task.taskId.endsWith('.constructor') ? {} : { taskId: task.taskId }),
+    ...(task?.actorId === undefined ? {} : { actorId: task.actorId }),
+  };
 }
 
+function driverCluster(call: string): EmbeddedCluster {
+  runtime();
+  if (cluster === undefined) throw new TypeError(`${call} is answered by the driver; call it there and pass the result to tasks`);
+  return cluster;
+}
+
+/** The nodes of the cluster. */
+export async function nodes(): Promise<NodeInfo[]> {
+  const running = driverCluster('nodes()');
+  return Promise.resolve(listNodes(running.gcs.state, [running.raylet.state]));
+}
+
+function sumResources(infos: NodeInfo[], pick: (info: NodeInfo) => Record<string, number>): Record<string, number> {
+  const total: Record<string, number> = {};
+  for (const info of infos) if (info.alive) for (const [name, amount] of Object.entries(pick(info))) total[name] = (total[name] ?? 0) + amount;
+  return total;
+}
+
+/** Total resources of the alive nodes. */
+export async function clusterResources(): Promise<Record<string, number>> {
+  return sumResources(await nodes(), (info) => info.resources);
+}
+
+/** Resources free now on the alive nodes. */
+export async function availableResources(): Promise<Record<string, number>> {
+  return sumResources(await nodes(), (info) => info.available);
+}
+
+async function ownerListings(): Promise<{ tasks: TaskListing[]; objects: ObjectListing[] }> {
+  const running = driverCluster('state listing');
+  const workers = await running.queryWorkers();
+  const driverState = running.driver.state;
+  return {
+    tasks: [...listOwnerTasks(driverState), ...workers.flatMap((listing) => listing.tasks)],
+    objects: [...listOwnerObjects(driverState), ...workers.flatMap((listing) => listing.objects)],
+  };
+}
+
+/** The state API: tasks, actors, objects and nodes of the cluster, optionally filtered by field values. */
+export const state = {
+  /** Tasks of every owner; pending ones say what they wait for. */
+  async listTasks(filter?: Partial<TaskListing>): Promise<TaskListing[]> {
+    return filtered((await ownerListings()).tasks, filter);
+  },
+  /** Actors the GCS knows. */
+  async listActors(filter?: Partial<ActorListing>): Promise<ActorListing[]> {
+    return Promise.resolve(filtered(listActors(driverCluster('state.listActors').gcs.state), filter));
+  },
+  /** Objects of every owner, with what holds them. */
+  async listObjects(filter?: Partial<ObjectListing>): Promise<ObjectListing[]> {
+    return filtered((await ownerListings()).objects, filter);
+  },
+  /** As `nodes()`. */
+  async listNodes(): Promise<NodeInfo[]> {
+    return nodes();
+  },
+};
+
 export { ObjectRef, RemoteFunction, ActorClass };
-export type { ActorHandle, TaskOptions, ActorOptions };
+export type { ActorHandle, TaskOptions, ActorOptions, ActorListing, NodeInfo, ObjectListing, TaskListing };
 void fileURLToPath;

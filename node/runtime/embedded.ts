@@ -18,6 +18,7 @@ import { EventLog } from '../store/event-log.js';
 import { logDirFor } from '../store/event-log.js';
 import { ObjectArena } from '../store/arena.js';
 import { ObjectStore } from '../store/object-store.js';
+import type { ObjectListing, TaskListing } from './listing.js';
 import { OwnerRuntime } from './owner-runtime.js';
 import { isStoredData, storeValue } from './stored-values.js';
 import type { EncodedData } from './values.js';
@@ -33,6 +34,12 @@ export interface EmbeddedOptions {
   readonly objectStoreMemory?: number;
   readonly namespace: string;
   readonly sessionDir?: string;
+}
+
+/** What a worker answers to a state query. */
+export interface WorkerListing {
+  readonly tasks: TaskListing[];
+  readonly objects: ObjectListing[];
 }
 
 /** The node store's size when `objectStoreMemory` is not given. */
@@ -53,6 +60,7 @@ export class EmbeddedCluster {
   readonly store: ObjectStore;
   private readonly logs: EventLog[] = [];
   private stopped = false;
+  private queryCounter = 0;
 
   private constructor(readonly options: EmbeddedOptions) {
     this.sessionDir = options.sessionDir ?? join(tmpdir(), 'tsray', `session_${process.pid}_${Date.now()}_${++sessionCounter}`);
@@ -158,6 +166,30 @@ export class EmbeddedCluster {
       const reason: WorkerExitReason = record.killed ? 'killed' : code === 0 ? 'exited' : 'crashed';
       this.raylet.apply({ type: 'worker/exited', workerId, reason });
     });
+  }
+
+  /** Asks every live worker for its owned tasks and objects (for the state API); slow workers are skipped after 1 s. */
+  async queryWorkers(): Promise<WorkerListing[]> {
+    const replies = [...this.workers.values()].map(
+      ({ thread }) =>
+        new Promise<WorkerListing | undefined>((resolve) => {
+          const id = ++this.queryCounter;
+          const timer = setTimeout(() => {
+            thread.off('message', onReply);
+            resolve(undefined);
+          }, 1000);
+          const onReply = (message: unknown): void => {
+            const reply = message as { kind?: unknown; id?: unknown; listing?: WorkerListing };
+            if (reply.kind !== 'tsray/state-reply' || reply.id !== id) return;
+            clearTimeout(timer);
+            thread.off('message', onReply);
+            resolve(reply.listing);
+          };
+          thread.on('message', onReply);
+          thread.postMessage({ kind: 'tsray/state-query', id });
+        }),
+    );
+    return (await Promise.all(replies)).filter((listing): listing is WorkerListing => listing !== undefined);
   }
 
   /** Stops everything: workers, timers, logs. */

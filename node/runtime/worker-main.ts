@@ -9,6 +9,7 @@ import { OwnerRuntime } from './owner-runtime.js';
 import { addressOf, isMessageBatch, Router } from './router.js';
 import { EventLog, logDirFor } from '../store/event-log.js';
 import { setStoreBuffer } from './values.js';
+import { listOwnerObjects, listOwnerTasks } from './listing.js';
 
 /** What the main thread passes to a worker it starts. */
 export interface WorkerBoot {
@@ -48,6 +49,11 @@ async function main(): Promise<void> {
   holder.runtime = runtime;
   setRuntime(runtime);
   port.on('message', (message: unknown) => {
+    const query = message as { kind?: unknown; id?: unknown };
+    if (query.kind === 'tsray/state-query') {
+      port.postMessage({ kind: 'tsray/state-reply', id: query.id, listing: { tasks: listOwnerTasks(runtime.state), objects: listOwnerObjects(runtime.state) } });
+      return;
+    }
     if (!isMessageBatch(message)) return;
     for (const delivered of message.messages) router.forward(delivered, addressOf(delivered));
     router.flush();
