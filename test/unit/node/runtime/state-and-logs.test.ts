@@ -52,7 +52,7 @@ void describe('state, hangs and the CPU hand-back', () => {
         return 'pong';
       }
     }
-    const actor = tsray.remote(Named, { name: 'named' }).remote() as tsray.ActorHandle<Named>;
+    const actor = tsray.remote(Named, { name: 'named' }).remote();
     assert.equal(await tsray.get(actor.ping.remote()), 'pong');
     const listed = await tsray.state.listActors({ name: 'named' });
     assert.equal(listed[0]?.state, 'ALIVE');
