@@ -147,8 +147,6 @@ export class EmbeddedCluster {
   private spawn(workerId: string): void {
     const boot: WorkerBoot = { workerId, nodeId: this.nodeId, namespace: this.options.namespace, inlineThresholdBytes: defaultOwnerConfig.inlineThresholdBytes, storeBuffer: this.store.buffer, sessionDir: this.sessionDir };
     const thread = new Worker(workerEntry, { workerData: boot });
-    // Worker threads must not keep the process alive; pending API calls do.
-    thread.unref();
     const record = { thread, killed: false };
     this.workers.set(workerId, record);
     this.router.addRemote(`worker:${workerId}`, thread);
@@ -159,6 +157,9 @@ export class EmbeddedCluster {
       } else if ((message as { kind?: unknown }).kind === 'tsray/ready') this.raylet.apply({ type: 'worker/started', workerId });
     });
     thread.on('error', () => undefined);
+    // Worker threads must not keep the process alive (pending API calls do); unref after the
+    // listeners, which would otherwise ref the worker's port again.
+    thread.unref();
     thread.on('exit', (code) => {
       this.workers.delete(workerId);
       this.router.remove(`worker:${workerId}`);

@@ -1,0 +1,106 @@
+/**
+ * Actors and errors on the real runtime: restarts after a crash, async concurrency, names and
+ * handles passed around, cancellation, values that cannot travel, and a full store.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import * as tsray from '../../../../node/index.js';
+
+void describe('actors and errors', () => {
+  const sessionDir = mkdtempSync(join(tmpdir(), 'tsray-actors-'));
+  before(async () => {
+    await tsray.init({ numCpus: 2, sessionDir, objectStoreMemory: 16 * 1024 * 1024 });
+  });
+  after(async () => {
+    await tsray.shutdown();
+    rmSync(sessionDir, { recursive: true, force: true });
+  });
+
+  void test('an actor whose process exits restarts (its constructor runs again) within maxRestarts', async () => {
+    class Fragile {
+      count = 0;
+      bump(): number {
+        this.count += 1;
+        return this.count;
+      }
+      crash(): never {
+        process.exit(1);
+      }
+    }
+    const actor = tsray.remote(Fragile, { maxRestarts: 1 }).remote() as tsray.ActorHandle<Fragile>;
+    assert.equal(await tsray.get(actor.bump.remote()), 1);
+    assert.equal(await tsray.get(actor.bump.remote()), 2);
+    await assert.rejects(tsray.get(actor.crash.remote()), (error: unknown) => error instanceof tsray.ActorUnavailableError || error instanceof tsray.ActorDiedError);
+    assert.equal(await tsray.get(actor.bump.remote()), 1, 'the restarted actor starts from its constructor');
+    await assert.rejects(tsray.get(actor.crash.remote()), tsray.TsrayError);
+    await assert.rejects(tsray.get(actor.bump.remote()), tsray.ActorDiedError);
+  });
+
+  void test('async methods interleave up to maxConcurrency', async () => {
+    class Sleeper {
+      active = 0;
+      peak = 0;
+      async nap(ms: number): Promise<number> {
+        this.active += 1;
+        this.peak = Math.max(this.peak, this.active);
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        this.active -= 1;
+        return this.peak;
+      }
+    }
+    const actor = tsray.remote(Sleeper, { maxConcurrency: 3 }).remote() as tsray.ActorHandle<Sleeper>;
+    const peaks = (await tsray.get([1, 2, 3, 4].map(() => actor.nap.remote(100)))) as number[];
+    assert.equal(Math.max(...peaks), 3);
+  });
+
+  void test('handles travel to tasks; names, namespaces and getIfExists find the same actor', async () => {
+    class Box {
+      items: string[] = [];
+      add(item: string): number {
+        this.items.push(item);
+        return this.items.length;
+      }
+    }
+    const Boxes = tsray.remote(Box);
+    const box = Boxes.options({ name: 'box', namespace: 'tests', lifetime: 'detached' }).remote() as tsray.ActorHandle<Box>;
+    assert.equal(await tsray.get(box.add.remote('a')), 1);
+    const viaTask = tsray.remote(async (handle: tsray.ActorHandle<Box>) => tsray.get(handle.add.remote('from a task')));
+    assert.equal(await tsray.get(viaTask.remote(box)), 2);
+    const same = Boxes.options({ name: 'box', namespace: 'tests', getIfExists: true }).remote() as tsray.ActorHandle<Box>;
+    assert.equal(await tsray.get(same.add.remote('c')), 3);
+    const found = (await tsray.getActor('box', { namespace: 'tests' })) as tsray.ActorHandle<Box>;
+    assert.equal(await tsray.get(found.add.remote('d')), 4);
+    await assert.rejects(tsray.getActor('box'), /no live actor named 'box' in namespace 'default'/);
+    const duplicate = Boxes.options({ name: 'box', namespace: 'tests' }).remote() as tsray.ActorHandle<Box>;
+    await assert.rejects(tsray.get(duplicate.add.remote('e')), /already taken/);
+  });
+
+  void test('a pending task is cancelled', async () => {
+    const slow = tsray.remote(async (ms: number) => {
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      return ms;
+    });
+    const blocker = slow.remote(300);
+    const after = tsray.remote((x: number) => x).remote(blocker);
+    tsray.cancel(after);
+    await assert.rejects(tsray.get(after), tsray.TaskCancelledError);
+    assert.equal(await tsray.get(blocker), 300);
+  });
+
+  void test('a return value that cannot travel fails the task naming its path; other tasks carry on', async () => {
+    const bad = tsray.remote(() => ({ ok: 1, callback: () => 2 }));
+    await assert.rejects(tsray.get(bad.remote()), (error: unknown) => error instanceof tsray.RayTaskError && /return value\.callback is a function/.test(error.message));
+    assert.equal(await tsray.get(tsray.remote(() => 'still fine').remote()), 'still fine');
+    assert.throws(() => tsray.remote((x: unknown) => x).remote(Symbol('s')), /args\[0\] is a symbol/);
+  });
+
+  void test('a put the store cannot take fails with ObjectStoreFullError', async () => {
+    const ref = tsray.put(new Float64Array(4 * 1024 * 1024));
+    await assert.rejects(tsray.get(ref), tsray.ObjectStoreFullError);
+    const small = tsray.put(new Float64Array(256 * 1024));
+    assert.equal(((await tsray.get(small)) as Float64Array).length, 256 * 1024);
+  });
+});
