@@ -30,7 +30,7 @@ void describe('actors and errors', () => {
         process.exit(1);
       }
     }
-    const actor = tsray.remote(Fragile, { maxRestarts: 1 }).remote() as tsray.ActorHandle<Fragile>;
+    const actor = tsray.remote(Fragile, { maxRestarts: 1 }).remote();
     assert.equal(await tsray.get(actor.bump.remote()), 1);
     assert.equal(await tsray.get(actor.bump.remote()), 2);
     await assert.rejects(tsray.get(actor.crash.remote()), (error: unknown) => error instanceof tsray.ActorUnavailableError || error instanceof tsray.ActorDiedError);
@@ -51,8 +51,8 @@ void describe('actors and errors', () => {
         return this.peak;
       }
     }
-    const actor = tsray.remote(Sleeper, { maxConcurrency: 3 }).remote() as tsray.ActorHandle<Sleeper>;
-    const peaks = (await tsray.get([1, 2, 3, 4].map(() => actor.nap.remote(100)))) as number[];
+    const actor = tsray.remote(Sleeper, { maxConcurrency: 3 }).remote();
+    const peaks = await tsray.get<number[]>([1, 2, 3, 4].map(() => actor.nap.remote(100)));
     assert.equal(Math.max(...peaks), 3);
   });
 
@@ -65,16 +65,16 @@ void describe('actors and errors', () => {
       }
     }
     const Boxes = tsray.remote(Box);
-    const box = Boxes.options({ name: 'box', namespace: 'tests', lifetime: 'detached' }).remote() as tsray.ActorHandle<Box>;
+    const box = Boxes.options({ name: 'box', namespace: 'tests', lifetime: 'detached' }).remote();
     assert.equal(await tsray.get(box.add.remote('a')), 1);
     const viaTask = tsray.remote(async (handle: tsray.ActorHandle<Box>) => tsray.get(handle.add.remote('from a task')));
     assert.equal(await tsray.get(viaTask.remote(box)), 2);
-    const same = Boxes.options({ name: 'box', namespace: 'tests', getIfExists: true }).remote() as tsray.ActorHandle<Box>;
+    const same = Boxes.options({ name: 'box', namespace: 'tests', getIfExists: true }).remote();
     assert.equal(await tsray.get(same.add.remote('c')), 3);
     const found = (await tsray.getActor('box', { namespace: 'tests' })) as tsray.ActorHandle<Box>;
     assert.equal(await tsray.get(found.add.remote('d')), 4);
     await assert.rejects(tsray.getActor('box'), /no live actor named 'box' in namespace 'default'/);
-    const duplicate = Boxes.options({ name: 'box', namespace: 'tests' }).remote() as tsray.ActorHandle<Box>;
+    const duplicate = Boxes.options({ name: 'box', namespace: 'tests' }).remote();
     await assert.rejects(tsray.get(duplicate.add.remote('e')), /already taken/);
   });
 
