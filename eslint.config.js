@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
 const impureModules = ['node:*', 'fs', 'path', 'os', 'net', 'child_process', 'worker_threads', 'crypto', 'lmdb', 'ink', 'react', 'msgpackr', 'ink-testing-library'];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'traces/**', 'examples/**/*.mjs'] },
+  { ignores: ['dist/**', 'node_modules/**', 'traces/**', 'examples/**/*.mjs', 'test/fixtures/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -156,7 +156,8 @@ export class EmbeddedCluster {
         this.router.flush();
       } else if ((message as { kind?: unknown }).kind === 'tsray/ready') this.raylet.apply({ type: 'worker/started', workerId });
     });
-    thread.on('error', () => undefined);
+    // A worker that fails outside any task (at start, or in the runtime itself) is ended; say why once.
+    thread.on('error', (error: Error) => process.stderr.write(`tsray: worker ${workerId} failed: ${error.message.split('\n')[0] ?? ''}\n`));
     // Worker threads must not keep the process alive (pending API calls do); unref after the
     // listeners, which would otherwise ref the worker's port again.
     thread.unref();

@@ -17,9 +17,14 @@ const registry = new Map<string, unknown>();
 const countsByModule = new Map<string, number>();
 const ownFiles = new Set<string>();
 
-/** Files of tsray itself, skipped when finding who called `tsray.remote`. */
+/**
+ * Files of tsray itself, skipped when finding who called `tsray.remote`. Under a loader with source
+ * maps (tsx) stack frames name the TypeScript sources, so `dist/x.js` is also known as `x.ts`.
+ */
 export function markOwnFile(url: string): void {
   ownFiles.add(url);
+  const source = url.replace(/\/dist\/(.*)\.js$/, '/$1.ts');
+  if (source !== url) ownFiles.add(source);
 }
 
 /** The URL of the module that called into tsray, read from the stack; undefined when unknown. */

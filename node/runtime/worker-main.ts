@@ -2,6 +2,9 @@
  * The entry of a worker thread: one owner component (its CoreWorker) and the executor that runs
  * what is pushed to it. Everything it sends goes to the main thread, which routes it on.
  */
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import { setRuntime } from './context.js';
 import { Executor } from './executor.js';
@@ -21,7 +24,34 @@ export interface WorkerBoot {
   readonly sessionDir: string;
 }
 
+/**
+ * A driver run with tsx loads TypeScript through loader hooks that Node 20 does not carry into worker
+ * threads; register tsx's hooks here too, so TypeScript modules load by reference in workers.
+ */
+async function registerTsxIfParentUsesIt(): Promise<void> {
+  const args = process.execArgv;
+  const usesTsx = args.some((arg, index) => /(^|[=/\\])tsx(\/dist\/loader\.mjs|\/esm)?$/.test(arg) && (arg.includes('=') || /^--(import|loader|require)$/.test(args[index - 1] ?? '') || arg.includes('/tsx/dist/')));
+  if (!usesTsx) return;
+  const loader = args.find((arg) => /\/tsx\/dist\/loader\.mjs$/.test(arg));
+  let api: string;
+  if (loader !== undefined) api = new URL('./esm/api/index.mjs', loader).href;
+  else {
+    // `--import tsx`: find the tsx the driver uses, from its working directory, else beside tsray.
+    let resolved: string;
+    try {
+      resolved = createRequire(join(process.cwd(), 'index.js')).resolve('tsx/esm/api');
+    } catch {
+      resolved = createRequire(import.meta.url).resolve('tsx/esm/api');
+    }
+    // require.resolve finds tsx's CommonJS entry; its ESM twin sits beside it.
+    api = pathToFileURL(resolved.replace(/index\.cjs$/, 'index.mjs')).href;
+  }
+  const module = (await import(api)) as { register?: () => unknown };
+  module.register?.();
+}
+
 async function main(): Promise<void> {
+  await registerTsxIfParentUsesIt();
   const port = parentPort;
   if (port === null) throw new Error('worker-main runs only as a worker thread');
   const boot = workerData as WorkerBoot;
