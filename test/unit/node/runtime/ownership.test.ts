@@ -1,0 +1,63 @@
+/**
+ * Ownership on the real runtime: an object lives while a ref to it is reachable (the driver's ObjectRef
+ * instances, refs held by pending tasks and other objects) and is freed, with its store memory, once
+ * none is; an object whose owner process died fails with OwnerDiedError.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../..');
+const script = join(root, 'dist', 'ownership-check.mjs');
+const sessionDir = mkdtempSync(join(tmpdir(), 'tsray-ownership-'));
+after(() => {
+  rmSync(script, { force: true });
+  rmSync(sessionDir, { recursive: true, force: true });
+});
+
+writeFileSync(
+  script,
+  `import * as tsray from 'tsray';
+await tsray.init({ numCpus: 1, sessionDir: process.argv[2] });
+const settle = async () => { for (let i = 0; i < 5; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 30)); } };
+const count = async () => (await tsray.state.listObjects()).filter((o) => o.owner === 'n1.d1').length;
+let big = tsray.put(new Float64Array(1 << 18));
+let outer = tsray.put({ inner: big });
+const before = await count();
+big = undefined;
+await settle();
+const heldByOuter = await count();
+outer = undefined;
+await settle();
+const after = await count();
+// One CPU means one worker at a time, so the same worker runs both tasks.
+const makesOwned = tsray.remote(() => ({ inner: tsray.put('owned by a worker') }));
+const dies = tsray.remote(() => process.exit(0));
+const got = await tsray.get(makesOwned.remote());
+let ownerDied = 'no error';
+try {
+  await tsray.get(dies.options({ maxRetries: 0 }).remote());
+} catch {}
+try {
+  await tsray.get(got.inner, { timeout: 5000 });
+  ownerDied = 'got the value';
+} catch (error) { ownerDied = error.name; }
+console.log(JSON.stringify({ before, heldByOuter, after, ownerDied }));
+await tsray.shutdown();
+`,
+);
+
+void test('objects are freed once no ref to them is reachable; a dead owner gives OwnerDiedError', () => {
+  const result = spawnSync(process.execPath, ['--expose-gc', script, sessionDir], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(result.status, 0, result.stderr);
+  const outcome = JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as { before: number; heldByOuter: number; after: number; ownerDied: string };
+  assert.equal(outcome.before, 2, 'the put and the object holding it');
+  assert.equal(outcome.heldByOuter, 2, 'the inner object lives while the outer one holds its ref');
+  assert.equal(outcome.after, 0, 'both are freed once nothing holds them');
+  // One CPU: the worker that owns the inner object is the one that then exits.
+  assert.equal(outcome.ownerDied, 'OwnerDiedError');
+});
