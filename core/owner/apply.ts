@@ -57,46 +57,35 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
       if (event.isDriver) ctx.out.push(send(gcsAddress, { type: 'job/registration-requested', driverId: event.workerId, namespace: event.namespace }));
       return;
     case 'task/submitted': {
-      const { taskId, returnIds } = mintTaskIds(ctx, event.numReturns);
-      const spec: TaskSpec = {
-        taskId,
-        jobId: s.jobId ?? '',
-        owner: s.workerId,
-        ...(event.parentTaskId === undefined ? {} : { parentTaskId: event.parentTaskId }),
+      const spec = newSpec(ctx, event.numReturns, event, {
         name: event.name,
         functionId: event.functionId,
         args: event.args,
-        returnIds,
         resources: event.resources,
         maxRetries: event.maxRetries,
         retryExceptions: event.retryExceptions,
         strategy: event.strategy,
-      };
+      });
       const task = registerTask(ctx, spec, 'task');
-      ctx.out.push({ type: 'ids/minted', taskId, objectIds: [...returnIds] });
+      ctx.out.push({ type: 'ids/minted', taskId: spec.taskId, objectIds: [...spec.returnIds] });
       resolveDeps(ctx, task);
       return;
     }
     case 'actor-task/submitted': {
       const view = ensureView(ctx, event.actorId);
-      const { taskId, returnIds } = mintTaskIds(ctx, event.numReturns);
-      const spec: TaskSpec = {
-        taskId,
-        jobId: s.jobId ?? '',
-        owner: s.workerId,
-        ...(event.parentTaskId === undefined ? {} : { parentTaskId: event.parentTaskId }),
+      const spec = newSpec(ctx, event.numReturns, event, {
         name: event.name,
         functionId: event.method,
         args: event.args,
-        returnIds,
         resources: {},
         maxRetries: view.maxTaskRetries,
         retryExceptions: false,
         strategy: 'DEFAULT',
         actor: { actorId: view.actorId, method: event.method },
-      };
+      });
+      const taskId = spec.taskId;
       const task = registerTask(ctx, spec, 'actor-task');
-      ctx.out.push({ type: 'ids/minted', taskId, objectIds: [...returnIds] });
+      ctx.out.push({ type: 'ids/minted', taskId, objectIds: [...spec.returnIds] });
       if (view.state === 'DEAD') {
         failTask(ctx, task, errorOf('ActorDiedError', `actor ${view.actorId} is dead: ${view.deathCause ?? 'it died'}`, { taskName: spec.name, cause: { name: 'ActorDeathCause', message: view.deathCause ?? 'it died' } }));
         return;
@@ -107,21 +96,17 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
     }
     case 'actor/creation-submitted': {
       const actorId = `${s.workerId}.a${++s.counters.actor}`;
-      const { taskId } = mintTaskIds(ctx, 0);
-      const spec: TaskSpec = {
-        taskId,
-        jobId: s.jobId ?? '',
-        owner: s.workerId,
+      const spec = newSpec(ctx, 0, {}, {
         name: `${event.className}.constructor`,
         functionId: event.functionId,
         args: event.args,
-        returnIds: [],
         resources: event.placementResources,
         maxRetries: 0,
         retryExceptions: false,
         strategy: event.strategy,
         actor: { actorId, method: 'constructor' },
-      };
+      });
+      const taskId = spec.taskId;
       const { type: _type, ...creation } = event;
       createActorView(ctx, actorId, creation, taskId);
       const task = registerTask(ctx, spec, 'actor-creation');
@@ -283,6 +268,19 @@ function applyMessage(ctx: Ctx, event: Delivered<OwnerInbound>): void {
     default:
       assertNever(event, 'owner message');
   }
+}
+
+/** A new task spec owned by this process, with freshly minted ids. */
+function newSpec(ctx: Ctx, numReturns: number, origin: { readonly parentTaskId?: string }, fields: Omit<TaskSpec, 'taskId' | 'jobId' | 'owner' | 'returnIds' | 'parentTaskId'>): TaskSpec {
+  const { taskId, returnIds } = mintTaskIds(ctx, numReturns);
+  return {
+    taskId,
+    jobId: ctx.s.jobId ?? '',
+    owner: ctx.s.workerId,
+    ...(origin.parentTaskId === undefined ? {} : { parentTaskId: origin.parentTaskId }),
+    returnIds,
+    ...fields,
+  };
 }
 
 /** A worker replied to a task or actor call this process owns. */

@@ -523,35 +523,26 @@ export class Simulator {
     }
   }
 
+  /** Ends one of `candidates` (picked by `target`), logging what kind of process it was. */
+  private crashProcess(candidates: readonly WorkerId[], target: number, kind: string, verb: string): void {
+    const workerId = candidates[target % Math.max(1, candidates.length)];
+    if (workerId === undefined) return;
+    this.faultLog.push(`${kind} ${workerId} ${verb} at ${this.nowMs} ms`);
+    this.note(`fault: ${kind} ${workerId} ${verb}`);
+    this.killWorker(workerId, 'crashed', this.seq);
+  }
+
   private injectFault(fault: ScheduledFault): void {
     switch (fault.kind) {
-      case 'worker-crash': {
-        const candidates = this.liveWorkers((state) => !state.isDriver);
-        const target = candidates[fault.target % Math.max(1, candidates.length)];
-        if (target === undefined) return;
-        this.faultLog.push(`worker ${target} crashed at ${this.nowMs} ms`);
-        this.note(`fault: worker ${target} crashed`);
-        this.killWorker(target, 'crashed', this.seq);
+      case 'worker-crash':
+        this.crashProcess(this.liveWorkers((state) => !state.isDriver), fault.target, 'worker', 'crashed');
         return;
-      }
-      case 'owner-death': {
-        const candidates = this.liveWorkers((state) => !state.isDriver && Object.keys(state.objects).length > 0);
-        const target = candidates[fault.target % Math.max(1, candidates.length)];
-        if (target === undefined) return;
-        this.faultLog.push(`owner ${target} died at ${this.nowMs} ms`);
-        this.note(`fault: owner ${target} died`);
-        this.killWorker(target, 'crashed', this.seq);
+      case 'owner-death':
+        this.crashProcess(this.liveWorkers((state) => !state.isDriver && Object.keys(state.objects).length > 0), fault.target, 'owner', 'died');
         return;
-      }
-      case 'driver-death': {
-        const candidates = this.liveWorkers((state) => state.isDriver && workerAddress(state.workerId) !== this.driverAddress);
-        const target = candidates[fault.target % Math.max(1, candidates.length)];
-        if (target === undefined) return;
-        this.faultLog.push(`driver ${target} died at ${this.nowMs} ms`);
-        this.note(`fault: driver ${target} died`);
-        this.killWorker(target, 'crashed', this.seq);
+      case 'driver-death':
+        this.crashProcess(this.liveWorkers((state) => state.isDriver && workerAddress(state.workerId) !== this.driverAddress), fault.target, 'driver', 'died');
         return;
-      }
       case 'node-death': {
         const candidates = this.nodeIds.slice(1).filter((id) => !this.deadNodes.has(id));
         const target = candidates[fault.target % Math.max(1, candidates.length)];

@@ -5,23 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { packageRoot, writeDriverScript } from '../../../support/driver-script.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../..');
-const script = join(root, 'dist', 'ownership-check.mjs');
-const sessionDir = mkdtempSync(join(tmpdir(), 'tsray-ownership-'));
-after(() => {
-  rmSync(script, { force: true });
-  rmSync(sessionDir, { recursive: true, force: true });
-});
-
-writeFileSync(
-  script,
-  `import * as tsray from 'tsray';
+const script = writeDriverScript('ownership-check', `import * as tsray from 'tsray';
 await tsray.init({ numCpus: 1, sessionDir: process.argv[2] });
 const settle = async () => { for (let i = 0; i < 5; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 30)); } };
 const count = async () => (await tsray.state.listObjects()).filter((o) => o.owner === 'n1.d1').length;
@@ -48,11 +35,11 @@ try {
 } catch (error) { ownerDied = error.name; }
 console.log(JSON.stringify({ before, heldByOuter, after, ownerDied }));
 await tsray.shutdown();
-`,
-);
+`);
+after(() => script.remove());
 
 void test('objects are freed once no ref to them is reachable; a dead owner gives OwnerDiedError', () => {
-  const result = spawnSync(process.execPath, ['--expose-gc', script, sessionDir], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync(process.execPath, ['--expose-gc', script.path, script.sessionDir], { cwd: packageRoot, encoding: 'utf8', timeout: 60_000 });
   assert.equal(result.status, 0, result.stderr);
   const outcome = JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as { before: number; heldByOuter: number; after: number; ownerDied: string };
   assert.equal(outcome.before, 2, 'the put and the object holding it');

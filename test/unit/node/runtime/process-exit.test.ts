@@ -4,24 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { writeDriverScript } from '../../../support/driver-script.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../..');
-const script = join(root, 'dist', 'process-exit-check.mjs');
-const sessionDir = mkdtempSync(join(tmpdir(), 'tsray-exit-'));
-
-after(() => {
-  rmSync(script, { force: true });
-  rmSync(sessionDir, { recursive: true, force: true });
-});
-
-writeFileSync(
-  script,
-  `import * as tsray from 'tsray';
+const script = writeDriverScript('process-exit-check', `import * as tsray from 'tsray';
 await tsray.init({ numCpus: 2, sessionDir: process.argv[3] });
 const f = tsray.remote((x) => x + 1);
 console.log('value', await tsray.get(f.remote(1)));
@@ -30,11 +17,11 @@ if (process.argv[2] === 'shutdown') {
   // The process's own stdio pipes are not ours to close.
   console.log('resources', JSON.stringify(process.getActiveResourcesInfo().filter((kind) => kind !== 'PipeWrap' && kind !== 'TTYWrap')));
 }
-`,
-);
+`);
+after(() => script.remove());
 
 void test('with shutdown() nothing is left active', () => {
-  const result = spawnSync(process.execPath, [script, 'shutdown', join(sessionDir, 'a')], { encoding: 'utf8', timeout: 30_000 });
+  const result = spawnSync(process.execPath, [script.path, 'shutdown', join(script.sessionDir, 'a')], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(result.status, 0, result.stderr);
   assert.match(result.stdout, /value 2/);
   assert.match(result.stdout, /resources \[\]/);
@@ -42,7 +29,7 @@ void test('with shutdown() nothing is left active', () => {
 
 void test('without shutdown() the script still exits by itself', () => {
   const started = Date.now();
-  const result = spawnSync(process.execPath, [script, 'no-shutdown', join(sessionDir, 'b')], { encoding: 'utf8', timeout: 30_000 });
+  const result = spawnSync(process.execPath, [script.path, 'no-shutdown', join(script.sessionDir, 'b')], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(result.status, 0, result.stderr);
   assert.match(result.stdout, /value 2/);
   assert.ok(Date.now() - started < 20_000, 'it did not hang');
