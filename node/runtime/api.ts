@@ -151,7 +151,7 @@ export function cancel(ref: ObjectRef, options: { force?: boolean; recursive?: b
 }
 
 /** Kills an actor (for good, unless noRestart is false). */
-export function kill(actor: ActorHandle, options: { noRestart?: boolean } = {}): void {
+export function kill(actor: { readonly actorId: string }, options: { noRestart?: boolean } = {}): void {
   const actorId = (actor as { actorId?: unknown } | null)?.actorId;
   if (typeof actorId !== 'string') throw new TypeError('kill takes an actor handle');
   runtime().kill(actorId, options.noRestart ?? true);

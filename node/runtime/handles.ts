@@ -122,14 +122,27 @@ export class ActorClass<T = unknown> {
   }
 }
 
-/** A method of an actor, as `handle.method` gives it. */
-export interface ActorMethod {
-  remote(...args: unknown[]): ObjectRef;
-  options(options: { numReturns?: number }): { remote(...args: unknown[]): ObjectRef | ObjectRef[] };
+/** A method of an actor, as `handle.method` gives it; typed from the class's method. */
+export interface ActorMethod<F = (...args: unknown[]) => unknown> {
+  remote(...args: F extends (...args: infer A) => unknown ? RemoteArgs<A> : unknown[]): ObjectRef<F extends (...args: never[]) => infer R ? Awaited<R> : unknown>;
+  options(options: { numReturns?: number }): { remote(...args: F extends (...args: infer A) => unknown ? RemoteArgs<A> : unknown[]): ObjectRef | ObjectRef[] };
 }
 
-/** A handle to an actor: `handle.method.remote(...args)` calls it. */
-export type ActorHandle<T = unknown> = { readonly actorId: string } & { readonly [K in keyof T]: ActorMethod };
+/** A handle whose class is not known here (from `getActor`): any method may be called. */
+export interface AnyActorHandle {
+  readonly actorId: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- API.md's ActorHandle<any>: methods are not known statically
+  readonly [method: string]: any;
+}
+
+/** A handle to an actor of class T: `handle.method.remote(...args)` calls it, typed from T's methods. */
+export type TypedActorHandle<T> = { readonly actorId: string } & {
+  readonly [K in keyof T as T[K] extends (...args: never[]) => unknown ? K : never]: ActorMethod<T[K]>;
+};
+
+/** A handle to an actor (API.md's `ActorHandle<T>`); `ActorHandle<any>` allows any method. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the contract spells an untyped handle ActorHandle<any>
+export type ActorHandle<T = any> = 0 extends 1 & T ? AnyActorHandle : TypedActorHandle<T>;
 
 const handleIds = new WeakMap<object, string>();
 
