@@ -24,7 +24,7 @@ import {
   onTaskExecuted,
   onTaskPushed,
 } from './execution.js';
-import { onLeaseGranted, onLeaseLost, onLeaseRejected, onLeaseRetryTimer, onLeaseSpilled, releaseLease } from './leasing.js';
+import { onLeaseGranted, onLeaseIdleTimer, onLeaseLost, onLeaseRejected, onLeaseRetryTimer, onLeaseSpilled, releaseLease } from './leasing.js';
 import { cancelOwnedTask, failTask, finishTask, mintTaskIds, recoverObject, registerTask, rerunTask, resolveDeps, retriesLeft } from './lineage.js';
 import { createOwnedObject, dropLocalRef, holdContained, onBorrowAdded, onBorrowReleased } from './refs.js';
 import { onFetched, onFetchFailed, onGetRequested, onResumed, onRetrievalTimer, onStatusReplied, onStatusRequested, onStatusRetryTimer, onWaitRequested } from './retrieval.js';
@@ -174,6 +174,7 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
       return;
     case 'timer/fired':
       if (event.timerId.startsWith('lease-retry:')) onLeaseRetryTimer(ctx, event.timerId.slice('lease-retry:'.length));
+      else if (event.timerId.startsWith('lease-idle:')) onLeaseIdleTimer(ctx, event.timerId.slice('lease-idle:'.length));
       else if (event.timerId.startsWith('status-retry:')) onStatusRetryTimer(ctx, event.timerId.slice('status-retry:'.length));
       else if (event.timerId.startsWith('get:') || event.timerId.startsWith('wait:')) onRetrievalTimer(ctx, event.timerId);
       return;

@@ -57,9 +57,17 @@ export function pump(ctx: Ctx, cls: SchedulingClass): void {
     if (lease === undefined || lease.state !== 'granted' || lease.runningTaskId !== undefined) continue;
     const taskId = lease.doomed === true ? undefined : cls.queue.shift();
     if (taskId === undefined) {
+      if (lease.doomed !== true && ctx.s.config.leaseIdleMs > 0) {
+        if (lease.idleSince !== true) {
+          lease.idleSince = true;
+          ctx.out.push({ type: 'timer/armed', timerId: `lease-idle:${lease.leaseId}`, delayMs: ctx.s.config.leaseIdleMs });
+        }
+        continue;
+      }
       returnLease(ctx, cls, lease);
       continue;
     }
+    lease.idleSince = undefined;
     const task = ctx.s.tasks[taskId];
     if (task !== undefined) pushTask(ctx, task, lease);
   }
@@ -68,6 +76,16 @@ export function pump(ctx: Ctx, cls: SchedulingClass): void {
   for (let index = 0; index < wanted && !cls.retryArmed; index++) {
     if (!requestLease(ctx, cls)) return;
   }
+  if (cls.queue.length === 0 && cls.leases.length === 0) delete ctx.s.classes[cls.key];
+}
+
+/** An idle lease's keep-alive ran out: if it is still idle, it goes back to its raylet. */
+export function onLeaseIdleTimer(ctx: Ctx, leaseId: LeaseId): void {
+  const lease = ctx.s.leases[leaseId];
+  if (lease === undefined || lease.idleSince !== true || lease.runningTaskId !== undefined) return;
+  const cls = ctx.s.classes[lease.classKey];
+  if (cls === undefined) return;
+  returnLease(ctx, cls, lease);
   if (cls.queue.length === 0 && cls.leases.length === 0) delete ctx.s.classes[cls.key];
 }
 

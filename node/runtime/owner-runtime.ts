@@ -19,6 +19,9 @@ import type { EventLog } from '../store/event-log.js';
 import { fromValueData, toValueData } from './values.js';
 import { validateActorOptions, validateTaskOptions } from './validate.js';
 
+/** How long a live owner keeps an idle lease. */
+const liveLeaseIdleMs = 50;
+
 type Pending = { resolve: (value: unknown) => void; reject: (error: unknown) => void; decode: (effect: OwnerEffect) => unknown };
 
 /** Settings of one owner process. */
@@ -69,7 +72,8 @@ export class OwnerRuntime {
       nodeId: options.nodeId,
       isDriver: options.isDriver,
       namespace: options.namespace,
-      config: { ...ownerCore.initial().config, ...(options.inlineThresholdBytes === undefined ? {} : { inlineThresholdBytes: options.inlineThresholdBytes }) },
+      // Live owners keep an idle lease briefly, as Ray does, so a task awaited after another reuses its worker.
+      config: { ...ownerCore.initial().config, leaseIdleMs: liveLeaseIdleMs, ...(options.inlineThresholdBytes === undefined ? {} : { inlineThresholdBytes: options.inlineThresholdBytes }) },
     });
   }
 

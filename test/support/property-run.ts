@@ -76,6 +76,8 @@ export function simOptions(sample: RunSample, plan: Plan, options: RunOptions = 
     mode: options.mode ?? 'direct',
     record: true,
     hashEvery: options.hashEvery ?? 0,
+    // Half the runs keep idle leases for a while, as the live runtime does; the other half return them at once.
+    ownerConfig: { leaseIdleMs: sample.simSeed % 2 === 0 ? 0 : 50 },
     ...(options.cores === undefined ? {} : { cores: options.cores }),
   };
 }
