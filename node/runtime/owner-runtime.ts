@@ -22,7 +22,8 @@ import { validateActorOptions, validateTaskOptions } from './validate.js';
 /** How long a live owner keeps an idle lease. */
 const liveLeaseIdleMs = 50;
 
-type Pending = { resolve: (value: unknown) => void; reject: (error: unknown) => void; decode: (effect: OwnerEffect) => unknown };
+/** A pending API call; `holds` keeps the refs it waits on reachable, so collection cannot release them meanwhile. */
+type Pending = { resolve: (value: unknown) => void; reject: (error: unknown) => void; decode: (effect: OwnerEffect) => unknown; holds?: readonly ObjectRef[] };
 
 /** Settings of one owner process. */
 export interface OwnerRuntimeOptions {
@@ -186,9 +187,9 @@ export class OwnerRuntime {
     if (objectIds.length > 0) this.apply({ type: 'refs/released', objectIds });
   }
 
-  private track<T>(id: string, decode: (effect: OwnerEffect) => T): Promise<T> {
+  private track<T>(id: string, decode: (effect: OwnerEffect) => T, holds?: readonly ObjectRef[]): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, decode });
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, decode, ...(holds === undefined ? {} : { holds }) });
       this.keepAliveWhilePending();
     });
   }
@@ -204,7 +205,7 @@ export class OwnerRuntime {
       const failed = effect.outcomes.find((outcome): outcome is GetOutcome & { kind: 'error' } => outcome.kind === 'error');
       if (failed !== undefined) throw errorFromInfo(failed.error);
       return effect.outcomes.map((outcome) => (outcome.kind === 'value' ? fromValueData(outcome.value, hooks) : undefined));
-    });
+    }, refs);
     this.apply({ type: 'get/requested', getId, refs: refs.map((ref) => ref.marker), ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(inTask === undefined ? {} : { inTaskId: inTask.taskId }) });
     return promise;
   }
@@ -217,7 +218,7 @@ export class OwnerRuntime {
       if (effect.type !== 'wait/settled') return [[], []];
       const pick = (ids: readonly string[]): ObjectRef[] => ids.map((id) => byId.get(id)).filter((ref): ref is ObjectRef => ref !== undefined);
       return [pick(effect.ready), pick(effect.notReady)];
-    });
+    }, refs);
     this.apply({ type: 'wait/requested', waitId, refs: refs.map((ref) => ref.marker), numReturns, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
     return promise;
   }

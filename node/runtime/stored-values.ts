@@ -62,11 +62,15 @@ export function storeValue(store: ObjectStore, objectId: string, data: EncodedDa
   return { storedObjectId: objectId, layout };
 }
 
-/** The encoded parts of a stored value, as views over the shared buffer (no copy). */
+/**
+ * The encoded parts of a stored value: blobs as views over the shared buffer (no copy), the body as a
+ * private copy, because the TextDecoder that msgpack's strings go through refuses shared memory (the
+ * body is the small part: large binary data travels as blobs).
+ */
 export function storedParts(buffer: SharedArrayBuffer, data: StoredData): EncodedData {
   const { offset, body, blobs } = data.layout;
   return {
-    body: new Uint8Array(buffer, offset + body[0], body[1]),
+    body: new Uint8Array(buffer, offset + body[0], body[1]).slice(),
     blobs: blobs.map(([at, length]) => new Uint8Array(buffer, offset + at, length)),
   };
 }

@@ -34,6 +34,13 @@ void describe('the embedded runtime', () => {
     assert.deepEqual(await tsray.get(tsray.put(value)), value);
   });
 
+  void test('values large enough for the shared store decode, strings and maps included', async () => {
+    const text = 'a'.repeat(200_000);
+    assert.equal(await tsray.get(tsray.put(text)), text);
+    const mixed = { x: new Float64Array(50_000).fill(1.5), y: 1, words: new Map(Array.from({ length: 20_000 }, (_, index) => [`w${index}`, index])) };
+    assert.deepEqual(await tsray.get(tsray.put(mixed)), mixed);
+  });
+
   void test('functions from other modules are shipped by reference and may submit and wait for nested tasks', async () => {
     assert.match(await tsray.get(hashRemote.remote('x')), /^[0-9a-f]{8}$/);
     assert.match(await tsray.get(nestedRemote.remote(7)), /^7:[0-9a-f]{8}$/);

@@ -33,7 +33,13 @@ try {
   await tsray.get(got.inner, { timeout: 5000 });
   ownerDied = 'got the value';
 } catch (error) { ownerDied = error.name; }
-console.log(JSON.stringify({ before, heldByOuter, after, ownerDied }));
+// Refs passed to a pending get stay held even if the caller's array is collected meanwhile.
+const work = tsray.remote((n) => n * 2);
+const collector = setInterval(() => globalThis.gc(), 2);
+let gets = 0;
+for (let i = 0; i < 20; i++) gets += (await tsray.get([work.remote(1), work.remote(2), work.remote(3)])).length;
+clearInterval(collector);
+console.log(JSON.stringify({ before, heldByOuter, after, ownerDied, gets }));
 await tsray.shutdown();
 `);
 after(() => script.remove());
@@ -41,10 +47,11 @@ after(() => script.remove());
 void test('objects are freed once no ref to them is reachable; a dead owner gives OwnerDiedError', () => {
   const result = spawnSync(process.execPath, ['--expose-gc', script.path, script.sessionDir], { cwd: packageRoot, encoding: 'utf8', timeout: 60_000 });
   assert.equal(result.status, 0, result.stderr);
-  const outcome = JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as { before: number; heldByOuter: number; after: number; ownerDied: string };
+  const outcome = JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as { before: number; heldByOuter: number; after: number; ownerDied: string; gets: number };
   assert.equal(outcome.before, 2, 'the put and the object holding it');
   assert.equal(outcome.heldByOuter, 2, 'the inner object lives while the outer one holds its ref');
   assert.equal(outcome.after, 0, 'both are freed once nothing holds them');
   // One CPU: the worker that owns the inner object is the one that then exits.
   assert.equal(outcome.ownerDied, 'OwnerDiedError');
+  assert.equal(outcome.gets, 60, 'gets settle while collection runs');
 });
