@@ -47,14 +47,31 @@ export class BackgroundPrefault {
   private keepAlive = false;
   private readonly waiters: (() => void)[] = [];
   private readonly ints: Int32Array;
+  /** Pages are touched up to here; `runAheadTo` moves it as allocations reach higher addresses. */
+  private targetBytes: number;
 
-  /** Starts at once; each turn touches pages for about `sliceMs` milliseconds. */
+  /**
+   * Starts at once; each turn touches pages for about `sliceMs` milliseconds, up to `aheadBytes`
+   * (all of the buffer when undefined), so a large store does not spend the first seconds of every
+   * run faulting in memory it may never use.
+   */
   constructor(
     private readonly buffer: SharedArrayBuffer,
     private readonly sliceMs: number,
+    private readonly aheadBytes?: number,
   ) {
     this.ints = new Int32Array(buffer);
+    this.targetBytes = Math.min(buffer.byteLength, aheadBytes ?? buffer.byteLength);
     this.schedule();
+  }
+
+  /** Allocations now reach `highBytes`: keep `aheadBytes` faulted in beyond it. */
+  runAheadTo(highBytes: number): void {
+    if (this.aheadBytes === undefined) return;
+    const target = Math.min(this.buffer.byteLength, highBytes + this.aheadBytes);
+    if (target <= this.targetBytes) return;
+    this.targetBytes = target;
+    if (this.immediate === undefined && this.positionBytes < target) this.schedule();
   }
 
   /** How many bytes from the start of the buffer are already faulted in. */
@@ -65,6 +82,8 @@ export class BackgroundPrefault {
   /** Resolves once every page is touched; while awaited, the pending turns keep the process alive. */
   done(): Promise<void> {
     if (this.positionBytes >= this.buffer.byteLength) return Promise.resolve();
+    this.targetBytes = this.buffer.byteLength;
+    if (this.immediate === undefined) this.schedule();
     this.keepAlive = true;
     this.immediate?.ref();
     return new Promise((resolve) => this.waiters.push(resolve));
@@ -83,12 +102,12 @@ export class BackgroundPrefault {
 
   private turn(): void {
     this.immediate = undefined;
-    const end = this.buffer.byteLength;
+    const end = this.targetBytes;
     this.positionBytes = touchPagesShared(this.ints, this.positionBytes, end, performance.now() + this.sliceMs);
     if (this.positionBytes < end) {
       this.schedule();
       return;
     }
-    for (const resolve of this.waiters.splice(0)) resolve();
+    if (this.positionBytes >= this.buffer.byteLength) for (const resolve of this.waiters.splice(0)) resolve();
   }
 }

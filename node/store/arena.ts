@@ -39,6 +39,8 @@ export interface ObjectArenaOptions {
   prefault?: PrefaultMode;
   /** How long one background turn may touch pages; default 2 ms, short enough not to delay messages. */
   prefaultSliceMs?: number;
+  /** With `background`: fault in only this far beyond the highest allocation (default: the whole buffer). */
+  prefaultAheadBytes?: number;
 }
 
 /** Rounds a size up to the allocation granule; every allocation takes at least one granule. */
@@ -74,7 +76,7 @@ export class ObjectArena {
     this.freeList.release(0, capacityBytes);
     const mode = options.prefault ?? 'background';
     if (mode === 'eager') touchPagesPrivate(this.buffer, 0, capacityBytes);
-    if (mode === 'background') this.prefault = new BackgroundPrefault(this.buffer, options.prefaultSliceMs ?? 2);
+    if (mode === 'background') this.prefault = new BackgroundPrefault(this.buffer, options.prefaultSliceMs ?? 2, options.prefaultAheadBytes);
   }
 
   /** The size of the shared buffer, the most that can be allocated at once. */
@@ -130,6 +132,7 @@ export class ObjectArena {
     if (offset === undefined) return undefined;
     this.reservedByOffset.set(offset, reserved);
     this.usedBytesTotal += reserved;
+    this.prefault?.runAheadTo(offset + reserved);
     return { offset, sizeBytes };
   }
 
