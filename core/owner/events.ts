@@ -30,22 +30,17 @@ export interface TaskSubmission {
   readonly strategy: SchedulingStrategy;
 }
 
-/** Options of an actor creation, already validated by the shell. */
-export interface ActorCreation {
-  readonly className: string;
-  readonly functionId: string;
+/**
+ * Options of an actor creation, already validated by the shell: the ActorSpec's fields that the
+ * caller chooses, with the args still unresolved and the namespace defaulting to the owner's.
+ */
+export type ActorCreation = Pick<
+  ActorSpec,
+  'className' | 'functionId' | 'name' | 'detached' | 'getIfExists' | 'maxRestarts' | 'maxTaskRetries' | 'maxConcurrency' | 'resources' | 'placementResources' | 'strategy'
+> & {
   readonly args: readonly TaskArg[];
-  readonly name?: string;
   readonly namespace?: string;
-  readonly detached: boolean;
-  readonly getIfExists: boolean;
-  readonly maxRestarts: number;
-  readonly maxTaskRetries: number;
-  readonly maxConcurrency: number;
-  readonly resources: Resources;
-  readonly placementResources: Resources;
-  readonly strategy: SchedulingStrategy;
-}
+};
 
 /** What a body run by this worker produced. */
 export type ExecutionResult =
