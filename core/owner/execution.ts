@@ -14,7 +14,7 @@ import type { ExecutionResult, ValueData } from './events.js';
 import type { Ctx } from './context.js';
 import { errorOf } from './context.js';
 import { cancelOwnedTask, failObject, readyObject } from './lineage.js';
-import { dropLocalRef, maybeRelease } from './refs.js';
+import { acquireRefsIn, dropLocalRef, maybeRelease } from './refs.js';
 import { startFetch } from './retrieval.js';
 import type { Execution } from './state.js';
 
@@ -87,7 +87,9 @@ function runIfFetched(ctx: Ctx, key: string): void {
   if (execution === undefined || execution.phase !== 'fetching') return;
   if (storedArgs(execution.args).some(({ objectId }) => execution.fetched[objectId] === undefined)) return;
   execution.phase = 'running';
-  ctx.out.push({ type: 'task/execute', spec: execution.spec, attempt: execution.attempt, args: argValues(execution.args, execution.fetched) });
+  const args = argValues(execution.args, execution.fetched);
+  acquireRefsIn(ctx, args);
+  ctx.out.push({ type: 'task/execute', spec: execution.spec, attempt: execution.attempt, args });
 }
 
 /** A stored value arrived: executions and an actor construction waiting for it may start. */
@@ -327,7 +329,9 @@ function constructIfFetched(ctx: Ctx): void {
   if (actor === undefined || actor.phase !== 'fetching') return;
   if (storedArgs(actor.spec.args).some(({ objectId }) => actor.fetched[objectId] === undefined)) return;
   actor.phase = 'constructing';
-  ctx.out.push({ type: 'actor/construct', spec: actor.spec, restartCount: actor.restartCount, args: argValues(actor.spec.args, actor.fetched) });
+  const args = argValues(actor.spec.args, actor.fetched);
+  acquireRefsIn(ctx, args);
+  ctx.out.push({ type: 'actor/construct', spec: actor.spec, restartCount: actor.restartCount, args });
 }
 
 /** The shell ran the constructor. */

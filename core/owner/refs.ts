@@ -104,6 +104,21 @@ export function addLocalRef(ctx: Ctx, ref: RefMarker): void {
   borrowEntry(ctx, ref).localRefs += 1;
 }
 
+/**
+ * This process's code now holds the refs inside `values` (a task's or constructor's arguments, as
+ * the shell decodes them): each counts as one local ref, and the owner of each borrowed one is told
+ * before this worker replies, so the ref stays valid if the code keeps it (in actor state, say)
+ * after its caller's cover ends.
+ */
+export function acquireRefsIn(ctx: Ctx, values: readonly { readonly refs: readonly RefMarker[] }[]): void {
+  for (const value of values) {
+    for (const ref of value.refs) {
+      addLocalRef(ctx, ref);
+      if (ref.owner !== ctx.s.workerId) ensureRegistered(ctx, borrowEntry(ctx, ref));
+    }
+  }
+}
+
 /** One local ref fewer; frees or releases at zero. Unknown ids are ignored (already released). */
 export function dropLocalRef(ctx: Ctx, objectId: ObjectId): void {
   const object = ctx.s.objects[objectId];

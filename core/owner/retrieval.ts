@@ -284,14 +284,14 @@ function trySettleGet(ctx: Ctx, get: PendingGet): boolean {
 function settleGet(ctx: Ctx, get: PendingGet, outcomes: GetOutcome[]): void {
   delete ctx.s.gets[get.getId];
   unindexRetrieval(ctx, get.getId, get.refs);
-  if (get.inTaskId === undefined) acquireContainedRefs(ctx, get, outcomes);
+  acquireContainedRefs(ctx, get, outcomes);
   ctx.out.push({ type: 'get/settled', getId: get.getId, outcomes });
   releaseGetHolds(ctx, get.refs);
 }
 
 /**
- * A process outside any task (a driver) now holds the refs inside the values it got: count them as
- * its local refs, and register as a borrower of those owned elsewhere, holding the outer object
+ * The code that asked (a driver, or a task body) now holds the refs inside the values it got: count
+ * them as its local refs, and register as a borrower of those owned elsewhere, holding the outer object
  * until the owner acknowledges so the inner ones cannot be freed in between.
  */
 function acquireContainedRefs(ctx: Ctx, get: PendingGet, outcomes: GetOutcome[]): void {

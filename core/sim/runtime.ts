@@ -25,7 +25,10 @@ interface Fiber {
   iterator?: Iterator<Yielded, unknown, unknown>;
   waitingFor?: string;
   interrupted: boolean;
-  /** Refs this fiber's code minted (released when a task body ends, as garbage collection would). */
+  /**
+   * Refs this fiber's code minted or decoded from its arguments and gets (each one local ref of this
+   * process): released when a task body ends, as garbage collection would.
+   */
   readonly minted: ObjectId[];
   readonly finish: (outcome: { kind: 'returned'; value: unknown } | { kind: 'threw'; error: unknown }) => void;
 }
@@ -121,7 +124,8 @@ export class WorkerRuntime {
         this.interrupt(effect.taskId);
         return [];
       case 'get/settled':
-        this.resumeWith(effect.getId, { kind: 'get', outcomes: effect.outcomes });
+        if (this.abandonedGets.delete(effect.getId)) this.releaseAbandoned(effect.outcomes);
+        else this.resumeWith(effect.getId, { kind: 'get', outcomes: effect.outcomes });
         return [];
       case 'get/failed':
         this.resumeWith(effect.getId, { kind: 'error', error: new SimGetError(effect.error) });
@@ -175,7 +179,7 @@ export class WorkerRuntime {
       taskId: spec.taskId,
       attempt,
       interrupted: false,
-      minted: [],
+      minted: args.flatMap((arg) => arg.refs.map((ref) => ref.objectId)),
       finish: (outcome) => {
         this.fibers.delete(key);
         let result: ExecutionResult;
@@ -224,7 +228,12 @@ export class WorkerRuntime {
       }
       error = thrownInfo(thrown);
     }
-    this.sim.later(this.instance.address, this.sim.bodyMs, () => this.apply({ type: 'actor/constructed', actorId, restartCount, ...(error === undefined ? {} : { error }) }));
+    // The constructor's argument refs go out of scope with it (simulated actors keep no refs).
+    const acquired = args.flatMap((arg) => arg.refs.map((ref) => ref.objectId));
+    this.sim.later(this.instance.address, this.sim.bodyMs, () => {
+      this.apply({ type: 'actor/constructed', actorId, restartCount, ...(error === undefined ? {} : { error }) });
+      if (acquired.length > 0) this.apply({ type: 'refs/released', objectIds: acquired });
+    });
   }
 
   private startFiber(fiber: Fiber, start: () => unknown): void {
@@ -293,6 +302,13 @@ export class WorkerRuntime {
   }
 
   private readonly singleGets = new Map<string, boolean>();
+  /** Gets an interrupted body no longer waits for: the refs they settle with are released at once. */
+  private readonly abandonedGets = new Set<string>();
+
+  private releaseAbandoned(outcomes: readonly GetOutcome[]): void {
+    const objectIds = outcomes.flatMap((item) => (item.kind === 'value' ? item.value.refs.map((ref) => ref.objectId) : []));
+    if (objectIds.length > 0) this.sim.later(this.instance.address, 0, () => this.apply({ type: 'refs/released', objectIds }));
+  }
 
   private resumeWith(id: string, outcome: { kind: 'get'; outcomes: readonly GetOutcome[] } | { kind: 'value'; value: unknown } | { kind: 'error'; error: unknown }): void {
     for (const fiber of this.fibers.values()) {
@@ -306,6 +322,8 @@ export class WorkerRuntime {
         const failed = outcome.outcomes.find((item) => item.kind === 'error');
         if (failed !== undefined && failed.kind === 'error') return this.step(fiber, { kind: 'throw', error: new SimGetError(failed.error) });
         const values = outcome.outcomes.map((item) => (item.kind === 'value' ? item.value.data : undefined));
+        // A body holds what it got: each ref inside is one local ref until the body ends.
+        if (fiber.taskId !== undefined) for (const item of outcome.outcomes) if (item.kind === 'value') fiber.minted.push(...item.value.refs.map((ref) => ref.objectId));
         return this.step(fiber, { kind: 'next', value: single ? values[0] : values });
       });
       return;
@@ -318,6 +336,7 @@ export class WorkerRuntime {
       fiber.interrupted = true;
       if (fiber.waitingFor !== undefined) {
         // A body blocked in get is interrupted where it waits, as Ray raises inside the task.
+        this.abandonedGets.add(fiber.waitingFor);
         fiber.waitingFor = undefined;
         this.sim.later(this.instance.address, 0, () => this.step(fiber, { kind: 'throw', error: new SimGetError({ errorClass: 'TaskCancelledError', message: 'the task was cancelled' }) }));
       }

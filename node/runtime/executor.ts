@@ -43,6 +43,8 @@ export class Executor {
         process.exit(0);
         return;
       case 'task/interrupt':
+        this.runtime().interruptTask(effect.taskId);
+        return;
       case 'actor-lookup/settled':
       case 'get/failed':
       case 'get/settled':
@@ -51,13 +53,13 @@ export class Executor {
       case 'objects/freed':
       case 'timer/armed':
       case 'wait/settled':
-        // A running JavaScript body cannot be interrupted from outside; the owner answers "cancelled" when it ends.
         return;
     }
   }
 
   private decodeArgs(args: readonly ValueData[]): unknown[] {
-    const hooks = this.runtime().coveredHooks;
+    // The owner counted every ref inside the arguments as held here: one ObjectRef each.
+    const hooks = this.runtime().heldHooks;
     return args.map((arg) => fromValueData(arg, hooks));
   }
 

@@ -22,8 +22,11 @@ import { validateActorOptions, validateTaskOptions } from './validate.js';
 /** How long a live owner keeps an idle lease. */
 const liveLeaseIdleMs = 50;
 
-/** A pending API call; `holds` keeps the refs it waits on reachable, so collection cannot release them meanwhile. */
-type Pending = { resolve: (value: unknown) => void; reject: (error: unknown) => void; decode: (effect: OwnerEffect) => unknown; holds?: readonly ObjectRef[] };
+/**
+ * A pending API call; `holds` keeps the refs it waits on reachable, so collection cannot release them
+ * meanwhile; `taskId` is the task whose body made it (a cancel interrupts it there).
+ */
+type Pending = { resolve: (value: unknown) => void; reject: (error: unknown) => void; decode: (effect: OwnerEffect) => unknown; holds?: readonly ObjectRef[]; taskId?: string };
 
 /** Settings of one owner process. */
 export interface OwnerRuntimeOptions {
@@ -41,11 +44,14 @@ export interface OwnerRuntimeOptions {
 /** One owner process's API. */
 export class OwnerRuntime {
   readonly shell: ComponentShell<OwnerState, OwnerEvent, OwnerEffect>;
-  /** Decoded refs that count as held here: each instance's collection releases one local ref. */
+  /**
+   * Decoded refs count as held here (the core counted one local ref per ref in the value); each
+   * instance's collection releases one.
+   */
   readonly heldHooks: CodecHooks;
-  /** Decoded refs that some other hold covers (task arguments, gets inside tasks). */
-  readonly coveredHooks: CodecHooks;
   private readonly pending = new Map<string, Pending>();
+  /** Gets an interrupted body stopped waiting for: the refs they settle with are released at once. */
+  private readonly abandonedGets = new Set<string>();
   private readonly registry: FinalizationRegistry<string>;
   private nextId = 0;
   private keepAlive: NodeJS.Timeout | undefined;
@@ -55,7 +61,6 @@ export class OwnerRuntime {
   constructor(readonly options: OwnerRuntimeOptions) {
     this.registry = new FinalizationRegistry((objectId) => this.release([objectId]));
     this.heldHooks = codecHooks((marker) => this.heldRef(marker));
-    this.coveredHooks = codecHooks((marker) => new ObjectRef(marker));
     this.shell = new ComponentShell({
       core: ownerCore,
       address: `worker:${options.workerId}`,
@@ -188,8 +193,9 @@ export class OwnerRuntime {
   }
 
   private track<T>(id: string, decode: (effect: OwnerEffect) => T, holds?: readonly ObjectRef[]): Promise<T> {
+    const taskId = taskContext.getStore()?.taskId;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, decode, ...(holds === undefined ? {} : { holds }) });
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, decode, ...(holds === undefined ? {} : { holds }), ...(taskId === undefined ? {} : { taskId }) });
       this.keepAliveWhilePending();
     });
   }
@@ -198,7 +204,7 @@ export class OwnerRuntime {
   get(refs: ObjectRef[], timeoutMs: number | undefined): Promise<unknown[]> {
     const getId = `g${++this.nextId}`;
     const inTask = taskContext.getStore();
-    const hooks = inTask === undefined ? this.heldHooks : this.coveredHooks;
+    const hooks = this.heldHooks;
     const promise = this.track(getId, (effect) => {
       if (effect.type === 'get/failed') throw errorFromInfo(effect.error);
       if (effect.type !== 'get/settled') return [];
@@ -246,7 +252,28 @@ export class OwnerRuntime {
     this.apply({ type: 'actor/handle-acquired', actorId });
   }
 
+  /**
+   * A cancel reached a task this worker runs: a running JavaScript body cannot be stopped from
+   * outside, so its pending gets and waits fail with TaskCancelledError where it awaits them (as Ray
+   * raises inside the task), and the owner answers "cancelled" when the body ends.
+   */
+  interruptTask(taskId: string): void {
+    for (const [id, pending] of this.pending) {
+      if (pending.taskId !== taskId) continue;
+      this.pending.delete(id);
+      if (id.startsWith('g')) this.abandonedGets.add(id);
+      pending.reject(errorFromInfo({ errorClass: 'TaskCancelledError', message: `task ${taskId} was cancelled while it waited here` }));
+    }
+    this.keepAliveWhilePending();
+  }
+
   private settle(id: string, effect: OwnerEffect): void {
+    if (this.abandonedGets.delete(id)) {
+      // Its body is gone, but the core counted the refs inside its values as held here.
+      const objectIds = effect.type === 'get/settled' ? effect.outcomes.flatMap((outcome) => (outcome.kind === 'value' ? outcome.value.refs.map((ref) => ref.objectId) : [])) : [];
+      if (objectIds.length > 0) queueMicrotask(() => this.release(objectIds));
+      return;
+    }
     const pending = this.pending.get(id);
     if (pending === undefined) return;
     this.pending.delete(id);

@@ -90,6 +90,29 @@ void describe('actors and errors', () => {
     assert.equal(await tsray.get(blocker), 300);
   });
 
+  void test('cancel interrupts a running task where it waits in get', async () => {
+    class Gate {
+      opened = false;
+      waiters: (() => void)[] = [];
+      wait(): Promise<string> {
+        return this.opened ? Promise.resolve('open') : new Promise((resolve) => this.waiters.push(() => resolve('open')));
+      }
+      open(): void {
+        this.opened = true;
+        for (const waiter of this.waiters.splice(0)) waiter();
+      }
+    }
+    const gate = tsray.remote(Gate, { maxConcurrency: 4 }).remote();
+    const waits = tsray.remote(async (box: { gate: tsray.ActorHandle<Gate> }) => tsray.get(box.gate.wait.remote()));
+    const ref = waits.remote({ gate });
+    // Cancel only once the body is inside its get (the gate's call is then submitted and listed).
+    while (!(await tsray.state.listTasks()).some((task) => task.name === 'wait' && task.state === 'RUNNING')) await new Promise((resolve) => setTimeout(resolve, 10));
+    tsray.cancel(ref, { recursive: false });
+    // Without the interrupt the body would wait for the gate until this get timed out.
+    await assert.rejects(tsray.get(ref, { timeout: 10_000 }), tsray.TaskCancelledError);
+    await tsray.get(gate.open.remote());
+  });
+
   void test('a return value that cannot travel fails the task naming its path; other tasks carry on', async () => {
     const bad = tsray.remote(() => ({ ok: 1, callback: () => 2 }));
     await assert.rejects(tsray.get(bad.remote()), (error: unknown) => error instanceof tsray.RayTaskError && /return value\.callback is a function/.test(error.message));

@@ -1,7 +1,8 @@
 /**
  * Ownership on the real runtime: an object lives while a ref to it is reachable (the driver's ObjectRef
  * instances, refs held by pending tasks and other objects) and is freed, with its store memory, once
- * none is; an object whose owner process died fails with OwnerDiedError.
+ * none is; refs kept by an actor borrow the object; an object whose owner process died fails with
+ * OwnerDiedError.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -39,7 +40,24 @@ const collector = setInterval(() => globalThis.gc(), 2);
 let gets = 0;
 for (let i = 0; i < 20; i++) gets += (await tsray.get([work.remote(1), work.remote(2), work.remote(3)])).length;
 clearInterval(collector);
-console.log(JSON.stringify({ before, heldByOuter, after, ownerDied, gets }));
+// A ref kept in an actor's state keeps its object alive after the driver drops its own, until the
+// actor drops it too (the worker's collection then releases its borrow).
+const Keeper = tsray.remote(class Keeper {
+  keep(box) { this.box = box; return 'kept'; }
+  async read() { return (await tsray.get(this.box.ref)).length; }
+  async drop() { this.box = undefined; for (let i = 0; i < 5; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 30)); } }
+});
+const keeper = Keeper.remote();
+let kept = tsray.put(new Float64Array(1 << 18));
+await tsray.get(keeper.keep.remote({ ref: kept }));
+kept = undefined;
+await settle();
+const keptByActor = await count();
+const keptLength = await tsray.get(keeper.read.remote());
+await tsray.get(keeper.drop.remote());
+await settle();
+const afterDrop = await count();
+console.log(JSON.stringify({ before, heldByOuter, after, ownerDied, gets, keptByActor, keptLength, afterDrop }));
 await tsray.shutdown();
 `);
 after(() => script.remove());
@@ -47,11 +65,14 @@ after(() => script.remove());
 void test('objects are freed once no ref to them is reachable; a dead owner gives OwnerDiedError', () => {
   const result = spawnSync(process.execPath, ['--expose-gc', script.path, script.sessionDir], { cwd: packageRoot, encoding: 'utf8', timeout: 60_000 });
   assert.equal(result.status, 0, result.stderr);
-  const outcome = JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as { before: number; heldByOuter: number; after: number; ownerDied: string; gets: number };
+  const outcome = JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as { before: number; heldByOuter: number; after: number; ownerDied: string; gets: number; keptByActor: number; keptLength: number; afterDrop: number };
   assert.equal(outcome.before, 2, 'the put and the object holding it');
   assert.equal(outcome.heldByOuter, 2, 'the inner object lives while the outer one holds its ref');
   assert.equal(outcome.after, 0, 'both are freed once nothing holds them');
   // One CPU: the worker that owns the inner object is the one that then exits.
   assert.equal(outcome.ownerDied, 'OwnerDiedError');
   assert.equal(outcome.gets, 60, 'gets settle while collection runs');
+  assert.equal(outcome.keptByActor, 1, 'the actor borrows the object it keeps');
+  assert.equal(outcome.keptLength, 1 << 18, 'the actor still reads it after the driver dropped its ref');
+  assert.equal(outcome.afterDrop, 0, 'it is freed once the actor drops it too');
 });
