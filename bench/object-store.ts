@@ -11,8 +11,6 @@ import { pathToFileURL } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { ObjectArena } from '../node/store/arena.js';
 import { ObjectStore } from '../node/store/object-store.js';
-import { ObjectStoreClient } from '../node/store/object-store-client.js';
-import { isObjectStoreRequest, ObjectStoreServer } from '../node/store/object-store-rpc.js';
 
 const mib = 1024 * 1024;
 const objectBytes = 64 * mib;
@@ -21,8 +19,7 @@ const rounds = 9;
 /** What the bench asks its worker; each is answered with one message. */
 type Command =
   | { readonly command: 'clone'; readonly array: Float64Array }
-  | { readonly command: 'view'; readonly offset: number; readonly length: number }
-  | { readonly command: 'put'; readonly objectId: string };
+  | { readonly command: 'view'; readonly offset: number; readonly length: number };
 
 function gbPerS(bytes: number, ms: number): string {
   return `${(bytes / 1e9 / (ms / 1000)).toFixed(2)} GB/s`;
@@ -40,12 +37,11 @@ function putAndGet(store: ObjectStore, objectId: string, source: Float64Array): 
   new Float64Array(store.buffer, offset, source.length).set(source);
   store.seal(objectId, { type: 'Float64Array', length: source.length });
   const putDone = performance.now();
-  const entry = store.pin(objectId);
+  const entry = store.get(objectId);
   if (entry === undefined) throw new Error('the object just sealed is missing');
   const view = new Float64Array(store.buffer, entry.offset, entry.sizeBytes / 8);
   if (view[view.length - 1] !== source[source.length - 1]) throw new Error('the view does not show the object');
   const getDone = performance.now();
-  store.unpin(objectId, entry.offset);
   store.delete(objectId);
   return [putDone - start, getDone - putDone];
 }
@@ -79,13 +75,9 @@ export async function benchObjectStore(): Promise<void> {
   for (let round = 0; round < rounds; round += 1) warm.push(putAndGet(warmStore, `warm-${round}`, source));
   report('warm arena (reused pages)', warm);
 
-  const server = new ObjectStoreServer(warmStore);
   const worker = new Worker(new URL(import.meta.url), { workerData: { buffer: warmStore.buffer } });
   const answers: ((answer: unknown) => void)[] = [];
-  worker.on('message', (message: unknown) => {
-    if (isObjectStoreRequest(message)) worker.postMessage(server.handle('bench', message));
-    else answers.shift()?.(message);
-  });
+  worker.on('message', (message: unknown) => answers.shift()?.(message));
   const ask = (command: Command): Promise<unknown> =>
     new Promise((resolve) => {
       answers.push(resolve);
@@ -95,7 +87,6 @@ export async function benchObjectStore(): Promise<void> {
     await ask({ command: 'view', offset: 0, length: 1 });
     const cloneMs: number[] = [];
     const handoffMs: number[] = [];
-    const workerPutMs: number[] = [];
     for (let round = 0; round < rounds; round += 1) {
       let start = performance.now();
       await ask({ command: 'clone', array: source });
@@ -108,13 +99,9 @@ export async function benchObjectStore(): Promise<void> {
       await ask({ command: 'view', offset, length: source.length });
       handoffMs.push(performance.now() - start);
       warmStore.delete('handoff');
-
-      workerPutMs.push((await ask({ command: 'put', objectId: `worker-${round}` })) as number);
-      warmStore.delete(`worker-${round}`);
     }
     console.log(`  structured-clone postMessage to a worker (round trip): ${median(cloneMs).toFixed(2)} ms (${gbPerS(objectBytes, median(cloneMs))})`);
     console.log(`  store put in main + zero-copy view in a worker (round trip): ${median(handoffMs).toFixed(2)} ms (${gbPerS(objectBytes, median(handoffMs))})`);
-    console.log(`  put from a worker (create and seal round trips + copy): ${median(workerPutMs).toFixed(2)} ms (${gbPerS(objectBytes, median(workerPutMs))})`);
   } finally {
     await worker.terminate();
   }
@@ -124,25 +111,15 @@ function runWorker(): void {
   const port = parentPort;
   if (port === null) throw new Error('the worker side needs a parent port');
   const buffer = (workerData as { buffer: SharedArrayBuffer }).buffer;
-  const client = new ObjectStoreClient(buffer, (request) => port.postMessage(request));
-  const own = new Float64Array(objectBytes / 8).fill(1);
-  const answer = async (command: Command): Promise<unknown> => {
+  const answer = (command: Command): unknown => {
     switch (command.command) {
       case 'clone':
         return command.array.length;
       case 'view':
         return new Float64Array(buffer, command.offset, command.length)[command.length - 1];
-      case 'put': {
-        const start = performance.now();
-        await client.put(command.objectId, own, null);
-        return performance.now() - start;
-      }
     }
   };
-  port.on('message', (message: unknown) => {
-    if (client.handleReply(message)) return;
-    void answer(message as Command).then((reply) => port.postMessage(reply));
-  });
+  port.on('message', (message: unknown) => port.postMessage(answer(message as Command)));
 }
 
 if (!isMainThread) runWorker();

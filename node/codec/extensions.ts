@@ -174,11 +174,13 @@ addExtension({
     return index * blobCodeSpan + binaryCodeOf(value);
   },
   read(reference: number): BinaryValue {
-    const { blobs } = decodeState();
+    const { blobs, hooks } = decodeState();
     const index = Math.floor(reference / blobCodeSpan);
     const blob = blobs[index];
     if (blob === undefined) throw new RangeError(`the encoded value refers to blob ${index}, but only ${blobs.length} were given`);
-    return binaryFromBlob(reference % blobCodeSpan, blob);
+    const value = binaryFromBlob(reference % blobCodeSpan, blob);
+    hooks.blobDecoded?.(value);
+    return value;
   },
 });
 

@@ -44,6 +44,8 @@ export interface CodecHooks {
   actorClassOf(value: object): ShippedCodeData | undefined;
   /** Rebuilds an `ActorClass` from its data. */
   makeActorClass(data: ShippedCodeData): unknown;
+  /** Called with each binary value decoded from a blob (a view of the blob's memory, or a copy). */
+  blobDecoded?(value: object): void;
 }
 
 /** A value as it travels: msgpack bytes, large binary blocks beside them, and the refs inside. */

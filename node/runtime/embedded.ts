@@ -18,6 +18,7 @@ import { EventLog } from '../store/event-log.js';
 import { logDirFor } from '../store/event-log.js';
 import { ObjectArena } from '../store/arena.js';
 import { ObjectStore } from '../store/object-store.js';
+import { readerSlots } from '../store/reader-pins.js';
 import type { ObjectListing, TaskListing } from './listing.js';
 import { OwnerRuntime } from './owner-runtime.js';
 import { isStoredData, storeValue } from './stored-values.js';
@@ -63,6 +64,8 @@ export class EmbeddedCluster {
   readonly store: ObjectStore;
   private readonly logs: EventLog[] = [];
   private stopped = false;
+  /** Reader slots (see reader-pins.ts) not held by a live worker thread. */
+  private readonly freeReaderSlots = Array.from({ length: readerSlots - 1 }, (_, index) => readerSlots - 1 - index);
   private queryCounter = 0;
 
   private constructor(readonly options: EmbeddedOptions) {
@@ -150,7 +153,9 @@ export class EmbeddedCluster {
   }
 
   private spawn(workerId: string): void {
-    const boot: WorkerBoot = { workerId, nodeId: this.nodeId, namespace: this.options.namespace, inlineThresholdBytes: defaultOwnerConfig.inlineThresholdBytes, storeBuffer: this.store.buffer, sessionDir: this.sessionDir };
+    // Slot 0 is the main thread's; a worker beyond the slots reads copies of stored values.
+    const readerSlot = this.freeReaderSlots.pop();
+    const boot: WorkerBoot = { workerId, nodeId: this.nodeId, namespace: this.options.namespace, inlineThresholdBytes: defaultOwnerConfig.inlineThresholdBytes, storeBuffer: this.store.buffer, sessionDir: this.sessionDir, ...(readerSlot === undefined ? {} : { readerSlot }) };
     const thread = new Worker(workerEntry, { workerData: boot });
     const record = { thread, killed: false };
     this.workers.set(workerId, record);
@@ -168,6 +173,11 @@ export class EmbeddedCluster {
     thread.unref();
     thread.on('exit', (code) => {
       this.workers.delete(workerId);
+      if (readerSlot !== undefined && !this.stopped) {
+        // Its views died with it: end their pins, then the slot can serve another thread.
+        this.store.dropReaderSlot(readerSlot);
+        this.freeReaderSlots.push(readerSlot);
+      }
       this.router.remove(`worker:${workerId}`);
       if (this.stopped) return;
       const reason: WorkerExitReason = record.killed ? 'killed' : code === 0 ? 'exited' : 'crashed';
@@ -211,6 +221,7 @@ export class EmbeddedCluster {
     await Promise.all([...this.workers.values()].map(({ thread }) => thread.terminate()));
     this.workers.clear();
     await Promise.all(this.logs.map((log) => log.close()));
+    this.store.close();
     this.store.arena.close();
     setStoreBuffer(undefined);
   }

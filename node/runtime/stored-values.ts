@@ -63,14 +63,18 @@ export function storeValue(store: ObjectStore, objectId: string, data: EncodedDa
 }
 
 /**
- * The encoded parts of a stored value: blobs as views over the shared buffer (no copy), the body as a
- * private copy, because the TextDecoder that msgpack's strings go through refuses shared memory (the
- * body is the small part: large binary data travels as blobs).
+ * The encoded parts of a stored value: blobs as views over the shared buffer (no copy), or copies
+ * when `copyBlobs` (a thread that cannot pin); the body as a private copy, because the TextDecoder
+ * that msgpack's strings go through refuses shared memory (the body is the small part: large binary
+ * data travels as blobs).
  */
-export function storedParts(buffer: SharedArrayBuffer, data: StoredData): EncodedData {
+export function storedParts(buffer: SharedArrayBuffer, data: StoredData, copyBlobs: boolean): EncodedData {
   const { offset, body, blobs } = data.layout;
   return {
     body: new Uint8Array(buffer, offset + body[0], body[1]).slice(),
-    blobs: blobs.map(([at, length]) => new Uint8Array(buffer, offset + at, length)),
+    blobs: blobs.map(([at, length]) => {
+      const view = new Uint8Array(buffer, offset + at, length);
+      return copyBlobs ? view.slice() : view;
+    }),
   };
 }

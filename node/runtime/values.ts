@@ -7,6 +7,7 @@ import type { RefMarker } from '../../core/values.js';
 import type { ValueData } from '../../core/owner/index.js';
 import { decodeValue, encodeValue } from '../codec/index.js';
 import type { CodecHooks } from '../codec/index.js';
+import { canPin, pinWhileReachable } from '../store/reader-pins.js';
 import { isStoredData, storedParts } from './stored-values.js';
 
 /** The data of a value as the core carries it: msgpack body and blobs. */
@@ -33,8 +34,12 @@ export function setStoreBuffer(buffer: SharedArrayBuffer | undefined): void {
 export function fromValueData(value: ValueData, hooks: CodecHooks): unknown {
   if (isStoredData(value.data)) {
     if (storeBuffer === undefined) throw new Error(`object ${value.data.storedObjectId} is in a node store this thread cannot see`);
-    const parts = storedParts(storeBuffer, value.data);
-    return decodeValue(parts.body, parts.blobs, hooks);
+    const parts = storedParts(storeBuffer, value.data, !canPin());
+    const buffer = storeBuffer;
+    const dataOffset = value.data.layout.offset;
+    // Each view over the store pins the object until it is collected, so its memory is not reused under it.
+    const pinning: CodecHooks = { ...hooks, blobDecoded: (binary) => (ArrayBuffer.isView(binary) && binary.buffer === buffer ? pinWhileReachable(binary, buffer, dataOffset) : undefined) };
+    return decodeValue(parts.body, parts.blobs, pinning);
   }
   const data = value.data as EncodedData;
   return decodeValue(data.body, data.blobs, hooks);

@@ -12,6 +12,7 @@ import { OwnerRuntime } from './owner-runtime.js';
 import { addressOf, isMessageBatch, Router } from './router.js';
 import { EventLog, logDirFor } from '../store/event-log.js';
 import { setStoreBuffer } from './values.js';
+import { setReaderSlot } from '../store/reader-pins.js';
 import { listOwnerObjects, listOwnerTasks } from './listing.js';
 
 /** What the main thread passes to a worker it starts. */
@@ -22,6 +23,8 @@ export interface WorkerBoot {
   readonly inlineThresholdBytes: number;
   readonly storeBuffer: SharedArrayBuffer;
   readonly sessionDir: string;
+  /** This thread's counter in every stored object's pin header; without one it reads copies. */
+  readonly readerSlot?: number;
 }
 
 /**
@@ -60,6 +63,7 @@ async function main(): Promise<void> {
   const tsray: unknown = await import('../index.js');
   (globalThis as { tsray?: unknown }).tsray = tsray;
   setStoreBuffer(boot.storeBuffer);
+  setReaderSlot(boot.readerSlot);
   const router = new Router(port);
   const holder: { runtime?: OwnerRuntime } = {};
   const executor = new Executor(() => {

@@ -1,7 +1,7 @@
 /**
  * The node's object arena: one SharedArrayBuffer of `objectStoreMemory` bytes, faulted in once and
- * then reused, with an allocator that only the main thread (the raylet) runs. Workers get memory by
- * asking the main thread (see object-store-rpc.ts) and then read and write the shared buffer
+ * then reused, with an allocator that only the main thread (the raylet's shell) runs. Workers send
+ * large values to the main thread, which writes them; every thread reads the shared buffer
  * directly, so the allocator needs no locks and its metadata never has to be shared.
  */
 import { FreeList } from './arena-free-list.js';

@@ -1,14 +1,16 @@
 /**
- * The node's object store: object id -> sealed allocation in the node's arena, with pin counts so
- * that memory a reader is still viewing is never handed out again. It lives in the main thread
- * (the raylet) next to the arena; worker threads reach it through object-store-rpc.ts.
+ * The node's object store: object id -> sealed allocation in the node's arena, with reader pins so
+ * that memory a reader is still viewing is never handed out again. It lives in the main thread (the
+ * raylet's shell) next to the arena; worker threads read the shared buffer directly.
  *
  * Life of an object: `create` reserves memory (the writer then fills it), `seal` makes it readable
- * and immutable, `pin`/`unpin` bracket each reader, `delete` (when the owner's count reaches zero)
- * frees it as soon as no reader holds a pin.
+ * and immutable, views decoded in any thread pin it through the shared count in its header
+ * (reader-pins.ts), and `delete` (when the owner's count reaches zero) frees it as soon as no
+ * reader pins it.
  */
 import { ObjectStoreFullError } from '../errors.js';
 import type { ObjectArena } from './arena.js';
+import { clearReaderSlot, pinHeaderBytes, readerPins, resetReaderPins } from './reader-pins.js';
 
 /** Where a sealed object lives in the shared buffer, and what its writer said about it. */
 export interface ObjectEntry {
@@ -44,20 +46,24 @@ export class ObjectStoreFull extends ObjectStoreFullError {
 
 interface StoredObject {
   readonly objectId: string;
+  /** Where the data starts; the allocation (with the pin header) starts pinHeaderBytes earlier. */
   readonly offset: number;
   readonly sizeBytes: number;
   metadata: unknown;
   sealed: boolean;
-  pins: number;
-  deleted: boolean;
 }
+
+/** How often deleted objects that readers still view are looked at again. */
+const sweepIntervalMs = 50;
 
 /** Object id -> allocation, for one node; main thread only. */
 export class ObjectStore {
+  // A deleted object still pinned by a reader may share its id with a rebuilt copy (lineage
+  // reconstruction): lingering objects are kept by reference, never looked up by id.
   private readonly byId = new Map<string, StoredObject>();
-  // Keyed by offset, not id: a deleted object still pinned by a reader may share its id with a
-  // rebuilt copy (lineage reconstruction), while offsets of live allocations never collide.
-  private readonly byOffset = new Map<number, StoredObject>();
+  /** Deleted objects whose memory views in some thread still pin. */
+  private readonly lingering = new Set<StoredObject>();
+  private sweepTimer: NodeJS.Timeout | undefined;
 
   /** The store keeps its objects in `arena`. */
   constructor(readonly arena: ObjectArena) {}
@@ -89,12 +95,14 @@ export class ObjectStore {
    */
   create(objectId: string, sizeBytes: number): { offset: number } {
     if (this.byId.has(objectId)) throw new Error(`object ${objectId} already exists in the object store`);
-    const allocation = this.arena.allocate(sizeBytes);
+    let allocation = this.arena.allocate(sizeBytes + pinHeaderBytes);
+    if (allocation === undefined && this.sweep() > 0) allocation = this.arena.allocate(sizeBytes + pinHeaderBytes);
     if (allocation === undefined) throw new ObjectStoreFull(sizeBytes, this.arena.usedBytes, this.arena.capacityBytes, this.arena.largestFreeBytes);
-    const stored: StoredObject = { objectId, offset: allocation.offset, sizeBytes, metadata: undefined, sealed: false, pins: 0, deleted: false };
+    const offset = allocation.offset + pinHeaderBytes;
+    resetReaderPins(this.arena.buffer, offset);
+    const stored: StoredObject = { objectId, offset, sizeBytes, metadata: undefined, sealed: false };
     this.byId.set(objectId, stored);
-    this.byOffset.set(allocation.offset, stored);
-    return { offset: allocation.offset };
+    return { offset };
   }
 
   /** Makes a created object readable; its bytes must not change afterwards. */
@@ -118,38 +126,55 @@ export class ObjectStore {
   }
 
   /**
-   * Gets the sealed object and keeps its memory alive for a reader until `unpin`; undefined (and
-   * nothing pinned) if it is absent, unsealed or deleted. Pins count: each needs its own unpin.
-   */
-  pin(objectId: string): ObjectEntry | undefined {
-    const stored = this.byId.get(objectId);
-    if (stored?.sealed !== true) return undefined;
-    stored.pins += 1;
-    return entryOf(stored);
-  }
-
-  /**
-   * Ends one reader's pin of the object at `offset` (from the entry `pin` returned); frees it if
-   * it was deleted and this was its last pin.
-   */
-  unpin(objectId: string, offset: number): void {
-    const stored = this.byOffset.get(offset);
-    if (stored?.objectId !== objectId || stored.pins === 0) throw new Error(`object ${objectId} at offset ${offset} is not pinned`);
-    stored.pins -= 1;
-    if (stored.deleted && stored.pins === 0) this.release(stored);
-  }
-
-  /**
    * Removes the object, sealed or not (an unsealed one is a write abandoned, e.g. by a dead
-   * worker): at once invisible to get and pin, and its memory is freed when its last pin ends.
+   * worker): at once invisible to get, and its memory is freed when its last reader pin ends.
    * Returns false if there was no such object.
    */
   delete(objectId: string): boolean {
     const stored = this.byId.get(objectId);
     if (stored === undefined) return false;
     this.byId.delete(objectId);
-    stored.deleted = true;
-    if (stored.pins === 0) this.release(stored);
+    this.releaseIfUnpinned(stored);
+    return true;
+  }
+
+  /** How many deleted objects wait for their readers' views to be collected. */
+  get lingeringCount(): number {
+    return this.lingering.size;
+  }
+
+  /**
+   * A reader thread is gone, and its views with it: its pins on every object end, and the slot may
+   * be handed to another thread.
+   */
+  dropReaderSlot(slot: number): void {
+    for (const stored of [...this.byId.values(), ...this.lingering]) clearReaderSlot(this.arena.buffer, stored.offset, slot);
+    this.sweep();
+  }
+
+  /** Frees the deleted objects no reader pins any more; returns how many. */
+  sweep(): number {
+    let freed = 0;
+    for (const stored of this.lingering) if (this.releaseIfUnpinned(stored)) freed += 1;
+    return freed;
+  }
+
+  /** Stops the sweep timer (the store is no longer used). */
+  close(): void {
+    clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+  }
+
+  private releaseIfUnpinned(stored: StoredObject): boolean {
+    if (readerPins(this.arena.buffer, stored.offset) > 0) {
+      this.lingering.add(stored);
+      // Views are collected whenever the garbage collector gets to them: look again now and then.
+      this.sweepTimer ??= setInterval(() => this.sweep(), sweepIntervalMs).unref();
+      return false;
+    }
+    this.lingering.delete(stored);
+    this.release(stored);
+    if (this.lingering.size === 0) this.close();
     return true;
   }
 
@@ -164,8 +189,7 @@ export class ObjectStore {
   }
 
   private release(stored: StoredObject): void {
-    this.byOffset.delete(stored.offset);
-    this.arena.free(stored.offset);
+    this.arena.free(stored.offset - pinHeaderBytes);
   }
 }
 

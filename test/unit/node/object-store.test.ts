@@ -1,13 +1,14 @@
 /**
  * The object store in one thread: the create/seal/get life of an object, ObjectStoreFull with its
- * sizes, pins that keep deleted objects' memory alive, and the server that serves worker threads.
+ * sizes, and reader pins (shared counts in each object's header) that keep deleted objects' memory
+ * alive until the views over it are gone.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ObjectStoreFullError, TsrayError } from '../../../node/errors.js';
 import { ObjectArena } from '../../../node/store/arena.js';
 import { ObjectStore, ObjectStoreFull } from '../../../node/store/object-store.js';
-import { ObjectStoreServer } from '../../../node/store/object-store-rpc.js';
+import { pinHeaderBytes, readerPins } from '../../../node/store/reader-pins.js';
 
 const kib = 1024;
 const mib = 1024 * kib;
@@ -20,8 +21,8 @@ void test('an object is readable only once sealed, with its metadata', () => {
   const store = storeOf(mib);
   const { offset } = store.create('a', 100);
   assert.equal(store.get('a'), undefined);
-  assert.equal(store.pin('a'), undefined);
   assert.equal(store.contains('a'), false);
+  assert.equal(offset % 64, 0, 'the data after the pin header stays 64-byte aligned');
   store.seal('a', { type: 'Float64Array', length: 12 });
   assert.deepEqual(store.get('a'), { offset, sizeBytes: 100, metadata: { type: 'Float64Array', length: 12 } });
   assert.equal(store.contains('a'), true);
@@ -32,7 +33,7 @@ void test('an object is readable only once sealed, with its metadata', () => {
 
 void test('an object that cannot fit throws ObjectStoreFull with the sizes in its message', () => {
   const store = storeOf(mib);
-  store.create('big', 768 * kib);
+  store.create('big', 768 * kib - pinHeaderBytes);
   const error = (() => {
     try {
       store.create('more', 512 * kib);
@@ -53,36 +54,84 @@ void test('an object that cannot fit throws ObjectStoreFull with the sizes in it
 
 void test('when fragmentation is what stops an object, the message says so', () => {
   const store = storeOf(4 * mib);
-  for (const objectId of ['a', 'b', 'c', 'd']) store.create(objectId, mib);
+  for (const objectId of ['a', 'b', 'c', 'd']) store.create(objectId, mib - pinHeaderBytes);
   store.delete('a');
   store.delete('c');
   assert.throws(
-    () => store.create('e', 2 * mib),
-    (error: unknown) => error instanceof ObjectStoreFull && /need 2097152 bytes, 2097152 of 4194304 in use \(enough in total, but the largest free range is 1048576 bytes\)/.test(error.message),
+    () => store.create('e', 2 * mib - pinHeaderBytes),
+    (error: unknown) => error instanceof ObjectStoreFull && error.message.includes(`need ${2 * mib - pinHeaderBytes} bytes, 2097152 of 4194304 in use (enough in total, but the largest free range is 1048576 bytes)`),
   );
 });
 
-void test('a pinned object survives delete until its last pin ends', () => {
+void test('a deleted object whose views are pinned keeps its memory until the pins end', () => {
   const store = storeOf(mib);
-  const { offset } = store.create('a', 4 * kib);
+  const { offset } = store.create('a', 4 * kib - pinHeaderBytes);
   store.seal('a', null);
-  assert.deepEqual(store.pin('a')?.offset, offset);
-  store.pin('a');
+  const counts = new Int32Array(store.buffer);
+  Atomics.add(counts, (offset - pinHeaderBytes) / 4, 2);
+  assert.equal(readerPins(store.buffer, offset), 2);
   assert.equal(store.delete('a'), true);
   assert.equal(store.get('a'), undefined, 'deleted objects are invisible at once');
-  assert.equal(store.pin('a'), undefined);
   assert.equal(store.usedBytes, 4 * kib, 'but their memory stays while pinned');
+  assert.equal(store.lingeringCount, 1);
   // The id may be rebuilt (lineage) while the old copy is still pinned; the two never mix.
-  const rebuilt = store.create('a', 4 * kib);
+  const rebuilt = store.create('a', 4 * kib - pinHeaderBytes);
   assert.notEqual(rebuilt.offset, offset);
-  store.unpin('a', offset);
+  assert.equal(readerPins(store.buffer, rebuilt.offset), 0, 'a fresh object starts unpinned');
+  Atomics.sub(counts, (offset - pinHeaderBytes) / 4, 1);
+  assert.equal(store.sweep(), 0);
   assert.equal(store.usedBytes, 8 * kib);
-  store.unpin('a', offset);
+  Atomics.sub(counts, (offset - pinHeaderBytes) / 4, 1);
+  assert.equal(store.sweep(), 1);
   assert.equal(store.usedBytes, 4 * kib);
-  assert.throws(() => store.unpin('a', offset), /not pinned/);
+  assert.equal(store.lingeringCount, 0);
   assert.equal(store.delete('a'), true);
   assert.equal(store.usedBytes, 0);
   assert.equal(store.delete('a'), false);
+  store.close();
+});
+
+void test('a create that does not fit first frees lingering objects whose pins have ended', () => {
+  const store = storeOf(mib);
+  const { offset } = store.create('a', 768 * kib);
+  store.seal('a', null);
+  const counts = new Int32Array(store.buffer);
+  Atomics.add(counts, (offset - pinHeaderBytes) / 4, 1);
+  store.delete('a');
+  assert.throws(() => store.create('b', 768 * kib), ObjectStoreFull);
+  Atomics.sub(counts, (offset - pinHeaderBytes) / 4, 1);
+  assert.equal(store.create('b', 768 * kib).offset, offset, 'the memory came back without waiting for the sweep timer');
+  store.close();
+});
+
+void test("a dead reader's slot is cleared in every header, live and lingering", () => {
+  const store = storeOf(mib);
+  const live = store.create('live', kib).offset;
+  const gone = store.create('gone', kib).offset;
+  const counts = new Int32Array(store.buffer);
+  for (const offset of [live, gone]) {
+    Atomics.add(counts, (offset - pinHeaderBytes) / 4 + 5, 1);
+    Atomics.add(counts, (offset - pinHeaderBytes) / 4 + 6, 1);
+  }
+  store.delete('gone');
+  store.dropReaderSlot(5);
+  assert.equal(readerPins(store.buffer, live), 1, "slot 6's pin stays");
+  assert.equal(store.lingeringCount, 1);
+  store.dropReaderSlot(6);
+  assert.equal(readerPins(store.buffer, live), 0);
+  assert.equal(store.lingeringCount, 0, 'the deleted object is freed once its last reader is gone');
+  store.close();
+});
+
+void test("a new object's pin count starts at zero even where a freed object's data was", () => {
+  const store = storeOf(mib);
+  const { offset } = store.create('x', 8 * kib);
+  new Uint8Array(store.buffer, offset, 8 * kib).fill(7);
+  store.delete('x');
+  store.create('y', kib);
+  const z = store.create('z', kib);
+  assert.ok(z.offset > offset && z.offset < offset + 8 * kib, "z's header lies where x's data was");
+  assert.equal(readerPins(store.buffer, z.offset), 0);
 });
 
 void test('abort deletes only the unsealed object at the given offset', () => {
@@ -94,25 +143,4 @@ void test('abort deletes only the unsealed object at the given offset', () => {
   store.seal('a', null);
   assert.equal(store.abort('a', sealed.offset), false);
   assert.ok(store.contains('a'));
-});
-
-void test('the server answers requests and frees what a dropped client held', () => {
-  const store = storeOf(mib);
-  const server = new ObjectStoreServer(store);
-  const created = server.handle('w1', { kind: 'objectStore.create', requestId: 1, objectId: 'x', sizeBytes: 1000 });
-  assert.deepEqual(created, { kind: 'objectStore.reply', requestId: 1, result: { offset: 0 } });
-  server.handle('w1', { kind: 'objectStore.seal', requestId: 2, objectId: 'x', metadata: 'm' });
-  server.handle('w1', { kind: 'objectStore.create', requestId: 3, objectId: 'half-written', sizeBytes: 1000 });
-  const pinned = server.handle('w2', { kind: 'objectStore.pin', requestId: 4, objectId: 'x' });
-  assert.deepEqual(pinned, { kind: 'objectStore.reply', requestId: 4, result: { offset: 0, sizeBytes: 1000, metadata: 'm' } });
-  const full = server.handle('w1', { kind: 'objectStore.create', requestId: 5, objectId: 'huge', sizeBytes: 2 * mib });
-  assert.ok('failure' in full && full.failure.name === 'ObjectStoreFullError' && full.failure.sizes?.sizeBytes === 2 * mib);
-  const wrongUnpin = server.handle('w1', { kind: 'objectStore.unpin', requestId: 6, objectId: 'x', offset: 0 });
-  assert.ok('failure' in wrongUnpin && /not pinned by this worker/.test(wrongUnpin.failure.message));
-  server.dropClient('w1');
-  assert.equal(store.objectCount, 1, 'the unsealed object of the dead writer is gone');
-  store.delete('x');
-  assert.equal(store.usedBytes, 1024, 'w2 still pins x');
-  server.dropClient('w2');
-  assert.equal(store.usedBytes, 0);
 });
