@@ -4,6 +4,7 @@
  * that restart at 0 for each incarnation. Calls in flight when an incarnation ends are sent again if
  * maxTaskRetries allows, else fail with ActorUnavailableError (restarting) or ActorDiedError (dead).
  */
+import { emptyFifo, fifoPeek, fifoPush, fifoPushFront, fifoSize, fifoTake, fifoTakeAll } from '../fifo.js';
 import { send } from '../effects.js';
 import { gcsAddress, workerAddress } from '../ids.js';
 import type { ActorId, NodeId, WorkerId } from '../ids.js';
@@ -32,7 +33,7 @@ export function ensureView(ctx: Ctx, actorId: ActorId): ActorView {
     state: 'PENDING',
     restartCount: 0,
     maxTaskRetries: 0,
-    queue: [],
+    queue: emptyFifo(),
     inflight: [],
     nextSeqNo: 0,
     seqRestartCount: 0,
@@ -51,7 +52,7 @@ export function createActorView(ctx: Ctx, actorId: ActorId, creation: ActorCreat
     state: 'PENDING',
     restartCount: 0,
     maxTaskRetries: creation.maxTaskRetries,
-    queue: [],
+    queue: emptyFifo(),
     inflight: [],
     nextSeqNo: 0,
     seqRestartCount: 0,
@@ -106,8 +107,7 @@ export function onRegistrationReplied(ctx: Ctx, requestedActorId: ActorId, actor
   // getIfExists: calls made on this handle go to the existing actor, in the order they were made.
   view.aliasOf = actorId;
   const target = ensureView(ctx, actorId);
-  target.queue.push(...view.queue);
-  view.queue = [];
+  fifoPush(target.queue, ...fifoTakeAll(view.queue));
   view.state = 'ALIVE';
   if (creationTask !== undefined) finishTaskOfActorCreation(ctx, creationTask);
   pumpActor(ctx, target);
@@ -174,7 +174,16 @@ function requeueInflight(ctx: Ctx, view: ActorView): void {
     }
   }
   view.inflight = [];
-  view.queue.unshift(...retry);
+  fifoPushFront(view.queue, retry);
+}
+
+/**
+ * This process asked the GCS to kill the actor for good: its calls fail now, as Ray's do, rather
+ * than run on an actor that is about to die (a call sent after the kill could otherwise reach the
+ * actor before the kill does).
+ */
+export function onKilledForGood(ctx: Ctx, view: ActorView): void {
+  if (view.state !== 'DEAD') actorDied(ctx, view, 'killed via tsray.kill');
 }
 
 /** The actor is dead for good: every queued and in-flight call fails with ActorDiedError. */
@@ -182,9 +191,8 @@ function actorDied(ctx: Ctx, view: ActorView, cause: string): void {
   view.state = 'DEAD';
   view.deathCause = cause;
   view.workerId = undefined;
-  const calls = [...view.inflight, ...view.queue];
+  const calls = [...view.inflight, ...fifoTakeAll(view.queue)];
   view.inflight = [];
-  view.queue = [];
   for (const taskId of calls) {
     const task = ctx.s.tasks[taskId];
     if (task !== undefined) failTask(ctx, task, errorOf('ActorDiedError', `actor ${view.actorId} is dead: ${cause}`, { taskName: task.spec.name, cause: { name: 'ActorDeathCause', message: cause } }));
@@ -208,15 +216,15 @@ export function pumpActor(ctx: Ctx, view: ActorView): void {
     actorDied(ctx, view, view.deathCause ?? 'the actor died');
     return;
   }
-  while (view.state === 'ALIVE' && view.workerId !== undefined && view.queue.length > 0) {
-    const taskId = view.queue[0] ?? '';
+  while (view.state === 'ALIVE' && view.workerId !== undefined && fifoSize(view.queue) > 0) {
+    const taskId = fifoPeek(view.queue) ?? '';
     const task = ctx.s.tasks[taskId];
     if (task === undefined || task.state === 'FINISHED' || task.state === 'FAILED' || task.state === 'CANCELLED') {
-      view.queue.shift();
+      fifoTake(view.queue);
       continue;
     }
     if (task.state !== 'PENDING_NODE') return;
-    view.queue.shift();
+    fifoTake(view.queue);
     // A call made on a handle that the GCS resolved to an existing named actor goes to that actor.
     if (task.spec.actor !== undefined && task.spec.actor.actorId !== view.actorId) task.spec = { ...task.spec, actor: { actorId: view.actorId, method: task.spec.actor.method } };
     task.state = 'RUNNING';

@@ -2,13 +2,14 @@
  * The owner's recipe: one switch over every event, delegating to the part of the owner it concerns.
  * Delivered messages pass the inbox first, so duplicates are ignored before any handler runs.
  */
+import { fifoPush } from '../fifo.js';
 import { assertNever } from '../assert.js';
 import { detach } from '../detach.js';
 import { send } from '../effects.js';
 import { gcsAddress, rayletAddress, taskOfObject, workerAddress } from '../ids.js';
 import { admit } from '../inbox.js';
 import type { Delivered, TaskSpec } from '../protocol.js';
-import { createActorView, ensureView, onActorCallReplied, onActorStateChanged, onRegistrationReplied, viewFor } from './actor-calls.js';
+import { createActorView, ensureView, onActorCallReplied, onActorStateChanged, onRegistrationReplied, viewFor, onKilledForGood } from './actor-calls.js';
 import type { Ctx } from './context.js';
 import { errorOf } from './context.js';
 import { onNodeDied, onWorkerDied } from './deaths.js';
@@ -90,7 +91,7 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
         failTask(ctx, task, errorOf('ActorDiedError', `actor ${view.actorId} is dead: ${view.deathCause ?? 'it died'}`, { taskName: spec.name, cause: { name: 'ActorDeathCause', message: view.deathCause ?? 'it died' } }));
         return;
       }
-      view.queue.push(taskId);
+      fifoPush(view.queue, taskId);
       resolveDeps(ctx, task);
       return;
     }
@@ -156,6 +157,7 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
     case 'kill/requested': {
       const view = viewFor(ctx, event.actorId);
       ctx.out.push(send(gcsAddress, { type: 'actor/kill-requested', actorId: view?.actorId ?? event.actorId, noRestart: event.noRestart }));
+      if (event.noRestart && view !== undefined) onKilledForGood(ctx, view);
       return;
     }
     case 'actor-lookup/requested':

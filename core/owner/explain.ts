@@ -2,6 +2,7 @@
  * Hangs explain themselves: for a ref whose value is not here yet, a sentence saying what it waits
  * for (arguments not ready, no lease yet and why, running where, actor restarting, owner asked).
  */
+import { fifoIndexOf } from '../fifo.js';
 import { taskOfObject } from '../ids.js';
 import type { RefMarker } from '../values.js';
 import type { Ctx } from './context.js';
@@ -34,13 +35,13 @@ export function explainTask(ctx: Ctx, task: OwnedTask): string {
         const actorId = task.spec.actor?.actorId ?? '';
         const view = ctx.s.actors[actorId];
         const target = view?.aliasOf === undefined ? view : ctx.s.actors[view.aliasOf];
-        const position = target === undefined ? 0 : target.queue.indexOf(task.spec.taskId);
+        const position = target === undefined ? 0 : fifoIndexOf(target.queue, task.spec.taskId);
         if (target?.state === 'RESTARTING') return `waits for ${name}: actor ${actorId} is restarting`;
         if (target?.state === 'PENDING') return `waits for ${name}: actor ${actorId} is not created yet`;
         return `waits for ${name}, queued behind ${Math.max(0, position)} calls to actor ${actorId}`;
       }
       for (const cls of Object.values(ctx.s.classes)) {
-        const position = cls.queue.indexOf(task.spec.taskId);
+        const position = fifoIndexOf(cls.queue, task.spec.taskId);
         if (position < 0) continue;
         const shape = Object.entries(cls.resources)
           .map(([key, value]) => `${key}: ${value}`)

@@ -2,6 +2,7 @@
  * The owner's invariants, checked after every step in the simulator and the tests. Each broken one is
  * reported as a sentence that names the ids involved.
  */
+import { fifoItems, fifoSize } from '../fifo.js';
 import type { OwnerState } from './state.js';
 
 /** Every broken invariant of an owner's state. */
@@ -44,7 +45,8 @@ export function ownerInvariants(s: OwnerState): string[] {
   }
   for (const cls of Object.values(s.classes)) {
     const seen = new Set<string>();
-    for (const taskId of cls.queue) {
+    if (cls.queue.head > cls.queue.items.length) broken.push(`class ${cls.key} has its queue head past its end`);
+    for (const taskId of fifoItems(cls.queue)) {
       const task = s.tasks[taskId];
       if (task === undefined || task.state !== 'PENDING_NODE' || task.kind !== 'task') broken.push(`class ${cls.key} queues ${taskId}, which is not a PENDING_NODE task`);
       if (seen.has(taskId)) broken.push(`class ${cls.key} queues ${taskId} twice`);
@@ -56,7 +58,7 @@ export function ownerInvariants(s: OwnerState): string[] {
       const task = s.tasks[taskId];
       if (task === undefined || task.state !== 'RUNNING') broken.push(`actor ${view.actorId} has call ${taskId} in flight that is not RUNNING`);
     }
-    if (view.state === 'DEAD' && (view.inflight.length > 0 || view.queue.length > 0)) broken.push(`dead actor ${view.actorId} still has calls`);
+    if (view.state === 'DEAD' && (view.inflight.length > 0 || fifoSize(view.queue) > 0)) broken.push(`dead actor ${view.actorId} still has calls`);
   }
   if (s.actor !== undefined) {
     if (s.actor.running < 0 || s.actor.running > s.actor.spec.maxConcurrency) broken.push(`actor ${s.actor.spec.actorId} runs ${s.actor.running} calls, limit ${s.actor.spec.maxConcurrency}`);

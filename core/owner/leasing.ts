@@ -8,6 +8,7 @@ import { send } from '../effects.js';
 import { nodeOfWorker, rayletAddress, workerAddress } from '../ids.js';
 import type { LeaseId, NodeId, WorkerId } from '../ids.js';
 import type { ResolvedArg, SchedulingStrategy, WorkerExitReason } from '../protocol.js';
+import { emptyFifo, fifoPush, fifoRemove, fifoSize, fifoTake, fifoTakeAll } from '../fifo.js';
 import { shapeKey } from '../resources.js';
 import type { Ctx } from './context.js';
 import { errorOf, removeOne } from './context.js';
@@ -34,10 +35,10 @@ export function enqueueForLease(ctx: Ctx, task: OwnedTask): void {
   const key = `${shapeKey(task.spec.resources)}|${strategyKey(task.spec.strategy)}`;
   let cls = ctx.s.classes[key];
   if (cls === undefined) {
-    cls = { key, resources: { ...task.spec.resources }, strategy: structuredCloneStrategy(task.spec.strategy), queue: [], leases: [], retryArmed: false };
+    cls = { key, resources: { ...task.spec.resources }, strategy: structuredCloneStrategy(task.spec.strategy), queue: emptyFifo(), leases: [], retryArmed: false };
     ctx.s.classes[key] = cls;
   }
-  cls.queue.push(task.spec.taskId);
+  fifoPush(cls.queue, task.spec.taskId);
   pump(ctx, cls);
 }
 
@@ -47,7 +48,7 @@ function structuredCloneStrategy(strategy: SchedulingStrategy): SchedulingStrate
 
 /** Removes a queued task from its class (it was cancelled or failed while waiting). */
 export function removeFromClassQueue(ctx: Ctx, task: OwnedTask): void {
-  for (const cls of Object.values(ctx.s.classes)) removeOne(cls.queue, task.spec.taskId);
+  for (const cls of Object.values(ctx.s.classes)) fifoRemove(cls.queue, task.spec.taskId);
 }
 
 /** Matches queued tasks with idle leases, returns leases nobody needs, and asks for more. */
@@ -55,7 +56,7 @@ export function pump(ctx: Ctx, cls: SchedulingClass): void {
   for (const leaseId of [...cls.leases]) {
     const lease = ctx.s.leases[leaseId];
     if (lease === undefined || lease.state !== 'granted' || lease.runningTaskId !== undefined) continue;
-    const taskId = lease.doomed === true ? undefined : cls.queue.shift();
+    const taskId = lease.doomed === true ? undefined : fifoTake(cls.queue);
     if (taskId === undefined) {
       if (lease.doomed !== true && ctx.s.config.leaseIdleMs > 0) {
         if (lease.idleSince !== true) {
@@ -72,11 +73,11 @@ export function pump(ctx: Ctx, cls: SchedulingClass): void {
     if (task !== undefined) pushTask(ctx, task, lease);
   }
   const requested = cls.leases.filter((id) => ctx.s.leases[id]?.state === 'requested').length;
-  const wanted = Math.min(cls.queue.length, ctx.s.config.maxLeaseRequestsPerClass) - requested;
+  const wanted = Math.min(fifoSize(cls.queue), ctx.s.config.maxLeaseRequestsPerClass) - requested;
   for (let index = 0; index < wanted && !cls.retryArmed; index++) {
     if (!requestLease(ctx, cls)) return;
   }
-  if (cls.queue.length === 0 && cls.leases.length === 0) delete ctx.s.classes[cls.key];
+  if (fifoSize(cls.queue) === 0 && cls.leases.length === 0) delete ctx.s.classes[cls.key];
 }
 
 /** An idle lease's keep-alive ran out: if it is still idle, it goes back to its raylet. */
@@ -86,7 +87,7 @@ export function onLeaseIdleTimer(ctx: Ctx, leaseId: LeaseId): void {
   const cls = ctx.s.classes[lease.classKey];
   if (cls === undefined) return;
   returnLease(ctx, cls, lease);
-  if (cls.queue.length === 0 && cls.leases.length === 0) delete ctx.s.classes[cls.key];
+  if (fifoSize(cls.queue) === 0 && cls.leases.length === 0) delete ctx.s.classes[cls.key];
 }
 
 /** Where a lease request for `cls` goes; undefined when a hard-affinity target is dead. */
@@ -128,7 +129,7 @@ function sendLeaseRequest(ctx: Ctx, cls: SchedulingClass, lease: OwnedLease): vo
 
 /** Fails every queued task of a class that can never be placed. */
 function failClass(ctx: Ctx, cls: SchedulingClass, message: string): void {
-  const queued = cls.queue.splice(0);
+  const queued = fifoTakeAll(cls.queue);
   for (const taskId of queued) {
     const task = ctx.s.tasks[taskId];
     if (task !== undefined) failTask(ctx, task, errorOf('TaskUnschedulableError', `task ${task.spec.name} cannot be scheduled: ${message}`, { taskName: task.spec.name }));

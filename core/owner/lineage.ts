@@ -4,6 +4,7 @@
  * while any of its returns exists, holding lineage refs on its owned arguments, so that a return lost
  * with its node can be rebuilt by running the task again (as Ray does, within maxRetries).
  */
+import { fifoRemove } from '../fifo.js';
 import { send } from '../effects.js';
 import { returnObjectId, taskOfObject, workerAddress } from '../ids.js';
 import type { ObjectId, TaskId } from '../ids.js';
@@ -11,7 +12,7 @@ import type { TaskSpec } from '../protocol.js';
 import type { ErrorInfo, Payload, RefMarker } from '../values.js';
 import { onActorCallReady, sendActorRegistration } from './actor-calls.js';
 import type { Ctx } from './context.js';
-import { errorOf, removeOne } from './context.js';
+import { errorOf } from './context.js';
 import { enqueueForLease, removeFromClassQueue } from './leasing.js';
 import { borrowEntry, createOwnedObject, holdContained, holdForTask, isReferenced, maybeFree, releaseContained, releaseForTask, releaseLineage } from './refs.js';
 import { onObjectSettled, requestStatus } from './retrieval.js';
@@ -281,7 +282,7 @@ export function cancelOwnedTask(ctx: Ctx, task: OwnedTask, force: boolean, recur
 function removeQueuedActorCall(ctx: Ctx, task: OwnedTask): void {
   const actorId = task.spec.actor?.actorId;
   if (actorId === undefined) return;
-  for (const view of Object.values(ctx.s.actors)) if (view.actorId === actorId || view.aliasOf === actorId) removeOne(view.queue, task.spec.taskId);
+  for (const view of Object.values(ctx.s.actors)) if (view.actorId === actorId || view.aliasOf === actorId) fifoRemove(view.queue, task.spec.taskId);
 }
 
 /** A running task whose cancel was asked lost its worker: it ends cancelled, not retried. */

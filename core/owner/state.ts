@@ -3,6 +3,7 @@
  * of actors it calls, and (as a worker) what it is executing. Plain data, keyed by id, so that it
  * hashes stably and runs under immer as well as mutably.
  */
+import type { Fifo } from '../fifo.js';
 import type { ActorId, LeaseId, NodeId, ObjectId, TaskId, WorkerId } from '../ids.js';
 import type { Inbox } from '../inbox.js';
 import type { ActorSpec, ActorState, ResolvedArg, SchedulingStrategy, TaskSpec } from '../protocol.js';
@@ -148,7 +149,7 @@ export interface SchedulingClass {
   resources: Resources;
   strategy: SchedulingStrategy;
   /** Tasks ready to run, in submission order. */
-  queue: TaskId[];
+  queue: Fifo<TaskId>;
   leases: LeaseId[];
   retryArmed: boolean;
 }
@@ -166,7 +167,7 @@ export interface ActorView {
   deathCause?: string;
   maxTaskRetries: number;
   /** Calls in submission order not yet sent (waiting for args, or for the actor to be alive). */
-  queue: TaskId[];
+  queue: Fifo<TaskId>;
   /** Calls sent to the current incarnation, awaiting a reply. */
   inflight: TaskId[];
   /** The next sequence number for this caller in the current incarnation. */

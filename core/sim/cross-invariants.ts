@@ -24,6 +24,9 @@ export function crossInvariants(sim: Simulator): string[] {
       if (owner === undefined || !owner.alive) continue;
       const ownerState = owner.state as OwnerState;
       if (ownerState.deadNodes[worker.nodeId] === true || ownerState.deadWorkers[worker.workerId] === true) continue;
+      // An owner that killed the actor for good has failed its calls already; the worker is on its way out.
+      const actorId = execution.spec.actor?.actorId;
+      if (actorId !== undefined && ownerState.actors[actorId]?.state === 'DEAD') continue;
       const task = ownerState.tasks[taskId];
       if (task === undefined || task.state !== 'RUNNING' || task.attempt !== execution.attempt || task.workerId !== worker.workerId) {
         broken.push(`task ${taskId} attempt ${execution.attempt} runs on ${worker.workerId} but its owner has it ${task === undefined ? 'forgotten' : `${task.state} attempt ${task.attempt} on ${task.workerId ?? 'no worker'}`}`);

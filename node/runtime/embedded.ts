@@ -64,6 +64,10 @@ export class EmbeddedCluster {
   readonly store: ObjectStore;
   private readonly logs: EventLog[] = [];
   private stopped = false;
+  /** A process that exits without `shutdown()` still writes what its lagging logs buffer. */
+  private readonly writeLogsOnExit = (): void => {
+    for (const log of this.logs) log.writeBufferedSync();
+  };
   /** Reader slots (see reader-pins.ts) not held by a live worker thread. */
   private readonly freeReaderSlots = Array.from({ length: readerSlots - 1 }, (_, index) => readerSlots - 1 - index);
   private queryCounter = 0;
@@ -71,6 +75,7 @@ export class EmbeddedCluster {
   private constructor(readonly options: EmbeddedOptions) {
     this.sessionDir = options.sessionDir ?? join(tmpdir(), 'tsray', `session_${process.pid}_${Date.now()}_${++sessionCounter}`);
     mkdirSync(this.sessionDir, { recursive: true });
+    process.on('exit', this.writeLogsOnExit);
     const gcsLog = this.openLog('gcs', 'gcs', true);
     this.gcs = new ComponentShell({ core: gcsCore, address: 'gcs', router: this.router, log: gcsLog, replyAfterCommit: true });
     this.router.addLocal('gcs', (message) => this.gcs.apply(message as GcsEvent));
@@ -103,7 +108,8 @@ export class EmbeddedCluster {
   }
 
   private openLog(address: string, component: 'gcs' | 'raylet' | 'owner', durable: boolean): EventLog {
-    const log = EventLog.open(logDirFor(this.sessionDir, address), { component, address, durable });
+    // Only the GCS replies after its commits; the other logs may lag (they die with their process).
+    const log = EventLog.open(logDirFor(this.sessionDir, address), { component, address, durable, batching: durable ? 'immediate' : 'lagging' });
     this.logs.push(log);
     return log;
   }
@@ -187,26 +193,32 @@ export class EmbeddedCluster {
 
   /** Asks every live worker for its owned tasks and objects (for the state API); slow workers are skipped after 1 s. */
   async queryWorkers(): Promise<WorkerListing[]> {
+    const replies = await this.askWorkers<{ listing?: WorkerListing }>('tsray/state-query', 'tsray/state-reply');
+    return replies.map((reply) => reply.listing).filter((listing): listing is WorkerListing => listing !== undefined);
+  }
+
+  /** Sends `kind` to every live worker and collects the `replyKind` answers; a worker silent for 1 s is skipped. */
+  private async askWorkers<T>(kind: string, replyKind: string): Promise<T[]> {
     const replies = [...this.workers.values()].map(
       ({ thread }) =>
-        new Promise<WorkerListing | undefined>((resolve) => {
+        new Promise<T | undefined>((resolve) => {
           const id = ++this.queryCounter;
           const timer = setTimeout(() => {
             thread.off('message', onReply);
             resolve(undefined);
           }, 1000);
           const onReply = (message: unknown): void => {
-            const reply = message as { kind?: unknown; id?: unknown; listing?: WorkerListing };
-            if (reply.kind !== 'tsray/state-reply' || reply.id !== id) return;
+            const reply = message as { kind?: unknown; id?: unknown };
+            if (reply.kind !== replyKind || reply.id !== id) return;
             clearTimeout(timer);
             thread.off('message', onReply);
-            resolve(reply.listing);
+            resolve(message as T);
           };
           thread.on('message', onReply);
-          thread.postMessage({ kind: 'tsray/state-query', id });
+          thread.postMessage({ kind, id });
         }),
     );
-    return (await Promise.all(replies)).filter((listing): listing is WorkerListing => listing !== undefined);
+    return (await Promise.all(replies)).filter((reply): reply is Awaited<T> => reply !== undefined);
   }
 
   /** Stops everything: workers, timers, logs. */
@@ -218,9 +230,12 @@ export class EmbeddedCluster {
     this.gcs.stop();
     this.raylet.stop();
     this.router.close();
+    // Workers' logs lag behind their events; have them committed before the threads end.
+    await this.askWorkers('tsray/flush-logs', 'tsray/logs-flushed');
     await Promise.all([...this.workers.values()].map(({ thread }) => thread.terminate()));
     this.workers.clear();
     await Promise.all(this.logs.map((log) => log.close()));
+    process.off('exit', this.writeLogsOnExit);
     this.store.close();
     this.store.arena.close();
     setStoreBuffer(undefined);

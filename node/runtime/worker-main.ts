@@ -70,13 +70,16 @@ async function main(): Promise<void> {
     if (holder.runtime === undefined) throw new Error('worker runtime not started');
     return holder.runtime;
   }, tsray);
+  const log = EventLog.open(logDirFor(boot.sessionDir, `worker:${boot.workerId}`), { component: 'owner', address: `worker:${boot.workerId}`, durable: false, batching: 'lagging' });
+  // A task that ends the process (process.exit) still leaves the log's last events on disk.
+  process.on('exit', () => log.writeBufferedSync());
   const runtime = new OwnerRuntime({
     workerId: boot.workerId,
     nodeId: boot.nodeId,
     isDriver: false,
     namespace: boot.namespace,
     router,
-    log: EventLog.open(logDirFor(boot.sessionDir, `worker:${boot.workerId}`), { component: 'owner', address: `worker:${boot.workerId}`, durable: false }),
+    log,
     inlineThresholdBytes: boot.inlineThresholdBytes,
     onWorkerEffect: (effect) => executor.handle(effect),
   });
@@ -84,6 +87,11 @@ async function main(): Promise<void> {
   setRuntime(runtime);
   port.on('message', (message: unknown) => {
     const query = message as { kind?: unknown; id?: unknown };
+    if (query.kind === 'tsray/flush-logs') {
+      // The cluster is shutting down and will terminate this thread: commit the log first.
+      void log.flush().finally(() => port.postMessage({ kind: 'tsray/logs-flushed', id: query.id }));
+      return;
+    }
     if (query.kind === 'tsray/state-query') {
       port.postMessage({ kind: 'tsray/state-reply', id: query.id, listing: { tasks: listOwnerTasks(runtime.state), objects: listOwnerObjects(runtime.state) } });
       return;

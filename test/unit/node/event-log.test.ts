@@ -178,6 +178,32 @@ for (const [durable, death] of [[true, 'exit'], [false, 'exit'], [true, 'kill'],
   });
 }
 
+void test('a lagging log writes what it buffers when its process exits, if asked from an exit handler', async () => {
+  const dir = logDirFor(freshSession(), 'worker:n1.w1');
+  const child = spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `const { EventLog } = await import(process.env.TSRAY_EVENT_LOG_MODULE);
+const log = EventLog.open(process.env.TSRAY_LOG_DIR, { component: 'owner', address: 'worker:n1.w1', durable: false, batching: 'lagging', lagMs: 60000 });
+for (let i = 0; i < 30; i += 1) log.append(i, { type: 'task/executed', i });
+await new Promise((resolve) => setImmediate(resolve));
+process.on('exit', () => log.writeBufferedSync());
+process.exit(3);`,
+    ],
+    { env: { ...process.env, TSRAY_EVENT_LOG_MODULE: eventLogModule, TSRAY_LOG_DIR: dir }, encoding: 'utf8' },
+  );
+  assert.equal(child.status, 3, child.stderr);
+  const log = EventLog.open(dir);
+  assert.deepEqual(
+    readAll(log).map((record) => (record as LoggedEvent).event),
+    Array.from({ length: 30 }, (_, i) => ({ type: 'task/executed', i })),
+    'a minute of lag, and still every event is on disk',
+  );
+  await log.close();
+});
+
 /** Writes `value` under `seq` in a closed log's `db` database, as another program would. */
 function rawPut(dir: string, db: 'events' | 'snapshots', seq: number, value: Uint8Array): void {
   const env = open<Buffer, number>({ path: join(dir, 'events.mdb'), noSubdir: true });

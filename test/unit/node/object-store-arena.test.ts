@@ -163,3 +163,14 @@ void test('background pre-faulting finishes without disturbing bytes written mea
   for (let index = 0; index < view.length; index += 4093) assert.equal(view[index], (index * 7 + 1) & 0xff);
   arena.close();
 });
+
+void test('with prefaultAheadBytes, nothing is faulted in before the first allocation, then a step ahead of the highest', async () => {
+  const arena = new ObjectArena({ capacityBytes: 32 * mib, prefault: 'background', prefaultSliceMs: 1, prefaultAheadBytes: 4 * mib });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(arena.prefaultedBytes, 0, 'a store nobody uses costs nothing');
+  const allocation = arena.allocate(2 * mib);
+  assert.ok(allocation !== undefined);
+  for (let waited = 0; waited < 200 && arena.prefaultedBytes < 6 * mib; waited += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(arena.prefaultedBytes, 6 * mib, 'it stops aheadBytes beyond the highest allocation');
+  arena.close();
+});
