@@ -59,7 +59,7 @@ void describe('state, hangs and the CPU hand-back', () => {
     const found = (await tsray.getActor('named')) as tsray.ActorHandle<Named>;
     assert.equal(await tsray.get(found.ping.remote()), 'pong');
     tsray.kill(found);
-    // The kill travels through the GCS; a call made before it lands may still run, as in Ray.
+    // Calls after kill() fail at once here; the listing says DEAD once the GCS has carried it out.
     for (let tries = 0; tries < 100 && (await tsray.state.listActors({ name: 'named' }))[0]?.state !== 'DEAD'; tries++) await new Promise((resolve) => setTimeout(resolve, 20));
     await assert.rejects(tsray.get(actor.ping.remote()), tsray.ActorDiedError);
     const objects = await tsray.state.listObjects();
@@ -74,6 +74,44 @@ void describe('state, hangs and the CPU hand-back', () => {
       return (await tsray.get(inner)) * 10;
     });
     assert.equal(await tsray.get(parent.remote(child, 4)), 50);
+    await tsray.shutdown();
+  });
+
+  void test('a pending task says whether it waits for arguments, behind other tasks, or for an actor to restart', async () => {
+    await tsray.init({ numCpus: 1, sessionDir: tempDir() });
+    const waitingFor = async (name: string): Promise<string> => (await tsray.state.listTasks({ name })).find((task) => task.waitingFor !== undefined)?.waitingFor ?? '';
+    const sleep = tsray.remote(async (ms: number) => {
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      return ms;
+    });
+    const hold = sleep.options({ name: 'hold' }).remote(1500);
+    const after = tsray.remote((x: number) => x + 1, { name: 'after-hold' }).remote(hold);
+    const queued = [1, 2, 3].map((ms) => sleep.options({ name: `queued-${ms}` }).remote(ms));
+    while ((await tsray.state.listTasks({ name: 'hold' }))[0]?.state !== 'RUNNING') await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.match(await waitingFor('after-hold'), /arguments are not ready: .*\.t\d+\.r0/);
+    assert.match(await waitingFor('queued-3'), /queued behind 2 tasks for a worker lease of \{CPU: 1\}/);
+    await assert.rejects(tsray.get(queued[2] as tsray.ObjectRef<number>, { timeout: 100 }), (error: unknown) => error instanceof tsray.GetTimeoutError && /queued behind/.test(error.message));
+    assert.deepEqual(await tsray.get([after, ...queued] as tsray.ObjectRef<number>[]), [1501, 1, 2, 3]);
+
+    class SlowStart {
+      constructor() {
+        // The constructor (run again on restart) takes a while, so the restart can be seen.
+        const until = Date.now() + 600;
+        while (Date.now() < until);
+      }
+      ping(): string {
+        return 'pong';
+      }
+      crash(): never {
+        process.exit(1);
+      }
+    }
+    const actor = tsray.remote(SlowStart, { maxRestarts: 1 }).remote();
+    assert.equal(await tsray.get(actor.ping.remote()), 'pong');
+    await assert.rejects(tsray.get(actor.crash.remote()), tsray.ActorUnavailableError);
+    const ping = actor.ping.remote();
+    assert.match(await waitingFor('ping'), /actor .* is restarting/);
+    assert.equal(await tsray.get(ping), 'pong');
     await tsray.shutdown();
   });
 });
