@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import { defaultGcsConfig, gcsCore } from '../../core/gcs/index.js';
 import type { GcsEffect, GcsEvent, GcsState } from '../../core/gcs/index.js';
 import { defaultRayletConfig, rayletCore } from '../../core/raylet/index.js';
@@ -61,6 +61,10 @@ export class EmbeddedCluster {
   readonly driver: OwnerRuntime;
   readonly sessionDir: string;
   private readonly workers = new Map<string, { thread: Worker; killed: boolean }>();
+  /** How many messages from one worker to another went through this thread (before they peered). */
+  relayedBetweenWorkers = 0;
+  /** Pairs of workers (`a|b`, ids in order) that have a channel of their own. */
+  private readonly peered = new Set<string>();
   readonly store: ObjectStore;
   private readonly logs: EventLog[] = [];
   private stopped = false;
@@ -168,7 +172,11 @@ export class EmbeddedCluster {
     this.router.addRemote(`worker:${workerId}`, thread);
     thread.on('message', (message: unknown) => {
       if (isMessageBatch(message)) {
-        for (const delivered of message.messages) this.router.forward(delivered, addressOf(delivered));
+        for (const delivered of message.messages) {
+          const to = addressOf(delivered);
+          this.router.forward(delivered, to);
+          this.peerIfWorkers(workerId, to);
+        }
         this.router.flush();
       } else if ((message as { kind?: unknown }).kind === 'tsray/ready') this.raylet.apply({ type: 'worker/started', workerId });
     });
@@ -179,6 +187,7 @@ export class EmbeddedCluster {
     thread.unref();
     thread.on('exit', (code) => {
       this.workers.delete(workerId);
+      for (const pair of this.peered) if (pair.split('|').includes(workerId)) this.peered.delete(pair);
       if (readerSlot !== undefined && !this.stopped) {
         // Its views died with it: end their pins, then the slot can serve another thread.
         this.store.dropReaderSlot(readerSlot);
@@ -189,6 +198,27 @@ export class EmbeddedCluster {
       const reason: WorkerExitReason = record.killed ? 'killed' : code === 0 ? 'exited' : 'crashed';
       this.raylet.apply({ type: 'worker/exited', workerId, reason });
     });
+  }
+
+  /**
+   * Worker `from` sent a message to `to` through this thread: if `to` is another worker, give the two
+   * a channel of their own, so their later messages (nested tasks, actor calls from tasks) skip the
+   * main thread. Messages already on their way here may then arrive after newer direct ones, which
+   * the transport contract allows (receivers order and deduplicate by per-link seqs).
+   */
+  private peerIfWorkers(from: string, to: string): void {
+    if (!to.startsWith('worker:')) return;
+    const toId = to.slice('worker:'.length);
+    if (this.workers.has(toId)) this.relayedBetweenWorkers += 1;
+    const pair = from < toId ? `${from}|${toId}` : `${toId}|${from}`;
+    if (this.peered.has(pair)) return;
+    const a = this.workers.get(from);
+    const b = this.workers.get(toId);
+    if (a === undefined || b === undefined) return;
+    this.peered.add(pair);
+    const { port1, port2 } = new MessageChannel();
+    a.thread.postMessage({ kind: 'tsray/peer', address: to, port: port1 }, [port1]);
+    b.thread.postMessage({ kind: 'tsray/peer', address: `worker:${from}`, port: port2 }, [port2]);
   }
 
   /** Asks every live worker for its owned tasks and objects (for the state API); slow workers are skipped after 1 s. */

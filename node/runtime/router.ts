@@ -48,6 +48,12 @@ export class Router {
     this.remote.set(address, port);
   }
 
+  /** Stops sending to `address` over `port` (it closed); later messages take the default way. */
+  removeRemote(address: Address, port: Port): void {
+    if (this.remote.get(address) === port) this.remote.delete(address);
+    this.pendingRemote.delete(port);
+  }
+
   /** Forgets an address (its component stopped or its thread ended): messages to it are dropped. */
   remove(address: Address): void {
     this.local.delete(address);

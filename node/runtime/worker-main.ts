@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import { setRuntime } from './context.js';
 import { Executor } from './executor.js';
 import { OwnerRuntime } from './owner-runtime.js';
@@ -53,6 +54,27 @@ async function registerTsxIfParentUsesIt(): Promise<void> {
   module.register?.();
 }
 
+/** The main thread gives this worker a channel of its own to another worker. */
+interface PeerOffer {
+  readonly address: string;
+  readonly port: MessagePort;
+}
+
+/**
+ * Messages to the peer now go straight to it, and its messages come straight here; once the peer's
+ * thread ends, its port closes and messages to it go back to the main thread (which drops them).
+ */
+function addPeer(router: Router, offer: PeerOffer): void {
+  const { address, port } = offer;
+  router.addRemote(address, port);
+  port.on('message', (message: unknown) => {
+    if (!isMessageBatch(message)) return;
+    for (const delivered of message.messages) router.forward(delivered, addressOf(delivered));
+    router.flush();
+  });
+  port.on('close', () => router.removeRemote(address, port));
+}
+
 async function main(): Promise<void> {
   await registerTsxIfParentUsesIt();
   const port = parentPort;
@@ -94,6 +116,10 @@ async function main(): Promise<void> {
     }
     if (query.kind === 'tsray/state-query') {
       port.postMessage({ kind: 'tsray/state-reply', id: query.id, listing: { tasks: listOwnerTasks(runtime.state), objects: listOwnerObjects(runtime.state) } });
+      return;
+    }
+    if (query.kind === 'tsray/peer') {
+      addPeer(router, message as PeerOffer);
       return;
     }
     if (!isMessageBatch(message)) return;

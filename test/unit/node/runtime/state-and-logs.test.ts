@@ -116,6 +116,33 @@ void describe('state, hangs and the CPU hand-back', () => {
   });
 });
 
+void test('workers that talk to each other get a channel of their own, so their messages skip the main thread', async () => {
+  const cluster = await EmbeddedCluster.start({ namespace: 'default', numCpus: 2, sessionDir: tempDir() });
+  setRuntime(cluster.driver);
+  try {
+    class Counter {
+      total = 0;
+      add(amount: number): number {
+        this.total += amount;
+        return this.total;
+      }
+    }
+    const counter = tsray.remote(Counter).remote();
+    const caller = tsray.remote(async (target: tsray.ActorHandle<Counter>, calls: number) => {
+      let last = 0;
+      for (let index = 0; index < calls; index += 1) last = await tsray.get(target.add.remote(1));
+      return last;
+    });
+    assert.equal(await tsray.get(caller.remote(counter, 300)), 300);
+    // 300 calls and 300 replies between the task's worker and the actor's: only the first few are relayed.
+    assert.ok(cluster.relayedBetweenWorkers < 20, `${cluster.relayedBetweenWorkers} worker-to-worker messages went through the main thread`);
+    assert.ok(cluster.relayedBetweenWorkers > 0, 'the first ones show the two workers the way');
+  } finally {
+    setRuntime(undefined);
+    await cluster.stop();
+  }
+});
+
 const cores: Record<string, ComponentCore<unknown, AnyEvent, unknown>> = {
   gcs: gcsCore as unknown as ComponentCore<unknown, AnyEvent, unknown>,
   raylet: rayletCore as unknown as ComponentCore<unknown, AnyEvent, unknown>,
