@@ -12,7 +12,7 @@ import { defaultGcsConfig, gcsCore } from '../../core/gcs/index.js';
 import type { GcsEffect, GcsEvent, GcsState } from '../../core/gcs/index.js';
 import { defaultRayletConfig, rayletCore } from '../../core/raylet/index.js';
 import type { RayletEffect, RayletEvent, RayletState } from '../../core/raylet/index.js';
-import type { WorkerExitReason } from '../../core/protocol.js';
+import type { Delivered, MessageOf, WorkerExitReason } from '../../core/protocol.js';
 import { defaultOwnerConfig } from '../../core/owner/index.js';
 import { EventLog } from '../store/event-log.js';
 import { logDirFor } from '../store/event-log.js';
@@ -20,6 +20,7 @@ import { ObjectArena } from '../store/arena.js';
 import { ObjectStore } from '../store/object-store.js';
 import { readerSlots } from '../store/reader-pins.js';
 import type { ObjectListing, TaskListing } from './listing.js';
+import { collectGarbage } from './collect.js';
 import { OwnerRuntime } from './owner-runtime.js';
 import { isStoredData, storeValue } from './stored-values.js';
 import type { EncodedData } from './values.js';
@@ -49,6 +50,17 @@ const defaultObjectStoreBytes = 512 * 1024 * 1024;
 /** How far beyond the highest allocation the store's pages are faulted in ahead of use. */
 const prefaultAheadBytes = 128 * 1024 * 1024;
 
+/** Freed memory still pinned by views, as a share of the store, past which every thread collects garbage. */
+const lingeringShareBeforeCollect = 0.125;
+/** Share of the store in use past which a put has every thread collect garbage (unreachable refs free objects). */
+const usedShareBeforeCollect = 0.75;
+/** Garbage collections asked for because of the store are at least this far apart. */
+const minCollectIntervalMs = 100;
+/** A put that does not fit waits for at most this many collections before it fails. */
+const collectRoundsBeforeFull = 3;
+/** How long a collection's released refs get to free their objects before a put tries again. */
+const releaseWaitMs = 20;
+
 const workerEntry = fileURLToPath(new URL('./worker-main.js', import.meta.url));
 let sessionCounter = 0;
 
@@ -68,6 +80,8 @@ export class EmbeddedCluster {
   readonly store: ObjectStore;
   private readonly logs: EventLog[] = [];
   private stopped = false;
+  private collecting: Promise<void> | undefined;
+  private lastCollectMs = 0;
   /** A process that exits without `shutdown()` still writes what its lagging logs buffer. */
   private readonly writeLogsOnExit = (): void => {
     for (const log of this.logs) log.writeBufferedSync();
@@ -126,18 +140,63 @@ export class EmbeddedCluster {
   private onRayletMessage(event: RayletEvent): void {
     if (event.type === 'object/put-requested' && !isStoredData(event.data) && this.store.get(event.objectId) === undefined) {
       const stored = storeValue(this.store, event.objectId, event.data as EncodedData);
-      if (stored === undefined) {
-        this.router.send(this.raylet.address, 0, event.via.from, {
-          type: 'object/put-rejected',
-          objectId: event.objectId,
-          reason: `object store full: need ${event.sizeBytes} bytes, ${this.store.usedBytes} of ${this.store.capacityBytes} in use; free objects or raise objectStoreMemory`,
-        });
-        return;
+      if (stored !== undefined) {
+        this.raylet.apply({ ...event, data: stored });
+        if (this.store.usedBytes > this.store.capacityBytes * usedShareBeforeCollect) this.collectSoon();
       }
-      this.raylet.apply({ ...event, data: stored });
+      // Refs and views that nothing reaches any more may be all that stands in the way: collect, then try again.
+      else void this.putAfterCollecting(event);
       return;
     }
     this.raylet.apply(event);
+  }
+
+  private async putAfterCollecting(event: Delivered<MessageOf<'object/put-requested'>>): Promise<void> {
+    for (let round = 0; round < collectRoundsBeforeFull; round += 1) {
+      await this.collectEverywhere();
+      // Collected ObjectRefs release their objects through their owners and the raylet: give that a moment.
+      await new Promise((resolve) => setTimeout(resolve, releaseWaitMs));
+      if (this.stopped) return;
+      this.store.sweep();
+      const stored = storeValue(this.store, event.objectId, event.data as EncodedData);
+      if (stored !== undefined) {
+        this.raylet.apply({ ...event, data: stored });
+        return;
+      }
+    }
+    this.rejectPut(event);
+  }
+
+  /** Collects garbage everywhere unless that was done a moment ago. */
+  private collectSoon(): void {
+    if (performance.now() - this.lastCollectMs > minCollectIntervalMs) void this.collectEverywhere();
+  }
+
+  private rejectPut(event: Delivered<MessageOf<'object/put-requested'>>): void {
+    this.router.send(this.raylet.address, 0, event.via.from, {
+      type: 'object/put-rejected',
+      objectId: event.objectId,
+      reason: `object store full: need ${event.sizeBytes} bytes, ${this.store.usedBytes} of ${this.store.capacityBytes} in use; free objects or raise objectStoreMemory`,
+    });
+  }
+
+  /**
+   * Has every thread of the node collect garbage, so that refs nothing reaches release their objects
+   * and views nothing reaches end their pins, then frees what they pinned. One round at a time;
+   * callers during a round share it.
+   */
+  private collectEverywhere(): Promise<void> {
+    this.collecting ??= (async () => {
+      collectGarbage();
+      await this.askWorkers('tsray/collect', 'tsray/collected');
+      // Finalization callbacks run as tasks of their own after the collection.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      this.store.sweep();
+      this.lastCollectMs = performance.now();
+    })().finally(() => {
+      this.collecting = undefined;
+    });
+    return this.collecting;
   }
 
   private onRayletEffect(effect: RayletEffect): void {
@@ -154,6 +213,8 @@ export class EmbeddedCluster {
       }
       case 'objects/deleted':
         for (const objectId of effect.objectIds) this.store.delete(objectId);
+        // Memory that views keep after its objects were freed is not reused until they are collected.
+        if (this.store.lingeringBytes > this.store.capacityBytes * lingeringShareBeforeCollect) this.collectSoon();
         return;
       case 'node/shutdown':
       case 'message/sent':

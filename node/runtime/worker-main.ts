@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
+import { collectGarbage } from './collect.js';
 import { setRuntime } from './context.js';
 import { Executor } from './executor.js';
 import { OwnerRuntime } from './owner-runtime.js';
@@ -116,6 +117,12 @@ async function main(): Promise<void> {
     }
     if (query.kind === 'tsray/state-query') {
       port.postMessage({ kind: 'tsray/state-reply', id: query.id, listing: { tasks: listOwnerTasks(runtime.state), objects: listOwnerObjects(runtime.state) } });
+      return;
+    }
+    if (query.kind === 'tsray/collect') {
+      // Views over the store that nothing reaches end their pins once collected.
+      collectGarbage();
+      port.postMessage({ kind: 'tsray/collected', id: query.id });
       return;
     }
     if (query.kind === 'tsray/peer') {

@@ -138,6 +138,13 @@ export class ObjectStore {
     return true;
   }
 
+  /** The bytes of deleted objects that wait for their readers' views to be collected. */
+  get lingeringBytes(): number {
+    let bytes = 0;
+    for (const stored of this.lingering) bytes += stored.sizeBytes + pinHeaderBytes;
+    return bytes;
+  }
+
   /** How many deleted objects wait for their readers' views to be collected. */
   get lingeringCount(): number {
     return this.lingering.size;

@@ -62,6 +62,29 @@ await tsray.shutdown();
 `);
 after(() => script.remove());
 
+// No --expose-gc here: the node must get pinned memory back by itself.
+const churnScript = writeDriverScript('store-churn-check', `import * as tsray from 'tsray';
+await tsray.init({ numCpus: 1, sessionDir: process.argv[2], objectStoreMemory: 24 << 20 });
+const n = 1 << 20; // 8 MiB of doubles: two fit, a third does not
+const reader = tsray.remote((array) => array[array.length - 1]);
+let sum = 0;
+for (let round = 0; round < 30; round += 1) {
+  const ref = tsray.put(new Float64Array(n).fill(round));
+  sum += (await tsray.get(ref))[n - 1];
+  sum += await tsray.get(reader.remote(ref));
+}
+console.log(JSON.stringify({ sum }));
+await tsray.shutdown();
+`);
+after(() => churnScript.remove());
+
+void test('objects read in place and dropped in a loop never fill the store: the node collects the views that pin it', () => {
+  const result = spawnSync(process.execPath, [churnScript.path, churnScript.sessionDir], { cwd: packageRoot, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(result.status, 0, result.stderr);
+  const outcome = JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as { sum: number };
+  assert.equal(outcome.sum, 2 * ((29 * 30) / 2), 'every round read its own value, in the driver and in a worker');
+});
+
 void test('a view read in place keeps its memory after the object is freed, until it is collected', () => {
   const result = spawnSync(process.execPath, ['--expose-gc', script.path, script.sessionDir], { cwd: packageRoot, encoding: 'utf8', timeout: 60_000 });
   assert.equal(result.status, 0, result.stderr);
