@@ -320,7 +320,11 @@ export class WorkerRuntime {
         if (outcome.kind === 'error') return this.step(fiber, { kind: 'throw', error: outcome.error });
         if (outcome.kind === 'value') return this.step(fiber, { kind: 'next', value: outcome.value });
         const failed = outcome.outcomes.find((item) => item.kind === 'error');
-        if (failed !== undefined && failed.kind === 'error') return this.step(fiber, { kind: 'throw', error: new SimGetError(failed.error) });
+        if (failed !== undefined && failed.kind === 'error') {
+          // The values that did arrive are dropped; the refs inside them were counted as held here.
+          this.releaseAbandoned(outcome.outcomes);
+          return this.step(fiber, { kind: 'throw', error: new SimGetError(failed.error) });
+        }
         const values = outcome.outcomes.map((item) => (item.kind === 'value' ? item.value.data : undefined));
         // A body holds what it got: each ref inside is one local ref until the body ends.
         if (fiber.taskId !== undefined) for (const item of outcome.outcomes) if (item.kind === 'value') fiber.minted.push(...item.value.refs.map((ref) => ref.objectId));

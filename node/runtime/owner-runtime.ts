@@ -187,6 +187,12 @@ export class OwnerRuntime {
     return this.refsOf(this.minted(effects).objectIds)[0] as ObjectRef;
   }
 
+  /** Releases, on a later microtask (never inside an apply), the refs inside values nobody will decode. */
+  private releaseRefsIn(outcomes: readonly GetOutcome[]): void {
+    const objectIds = outcomes.flatMap((outcome) => (outcome.kind === 'value' ? outcome.value.refs.map((ref) => ref.objectId) : []));
+    if (objectIds.length > 0) queueMicrotask(() => this.release(objectIds));
+  }
+
   /** Gives up this process's hold of objects (their ObjectRef instances were collected). */
   release(objectIds: string[]): void {
     if (objectIds.length > 0) this.apply({ type: 'refs/released', objectIds });
@@ -209,7 +215,11 @@ export class OwnerRuntime {
       if (effect.type === 'get/failed') throw errorFromInfo(effect.error);
       if (effect.type !== 'get/settled') return [];
       const failed = effect.outcomes.find((outcome): outcome is GetOutcome & { kind: 'error' } => outcome.kind === 'error');
-      if (failed !== undefined) throw errorFromInfo(failed.error);
+      if (failed !== undefined) {
+        // The values that did arrive are not handed out, but the core counted the refs inside them as held here.
+        this.releaseRefsIn(effect.outcomes);
+        throw errorFromInfo(failed.error);
+      }
       return effect.outcomes.map((outcome) => (outcome.kind === 'value' ? fromValueData(outcome.value, hooks) : undefined));
     }, refs);
     this.apply({ type: 'get/requested', getId, refs: refs.map((ref) => ref.marker), ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(inTask === undefined ? {} : { inTaskId: inTask.taskId }) });
@@ -270,8 +280,7 @@ export class OwnerRuntime {
   private settle(id: string, effect: OwnerEffect): void {
     if (this.abandonedGets.delete(id)) {
       // Its body is gone, but the core counted the refs inside its values as held here.
-      const objectIds = effect.type === 'get/settled' ? effect.outcomes.flatMap((outcome) => (outcome.kind === 'value' ? outcome.value.refs.map((ref) => ref.objectId) : [])) : [];
-      if (objectIds.length > 0) queueMicrotask(() => this.release(objectIds));
+      if (effect.type === 'get/settled') this.releaseRefsIn(effect.outcomes);
       return;
     }
     const pending = this.pending.get(id);

@@ -40,6 +40,17 @@ const collector = setInterval(() => globalThis.gc(), 2);
 let gets = 0;
 for (let i = 0; i < 20; i++) gets += (await tsray.get([work.remote(1), work.remote(2), work.remote(3)])).length;
 clearInterval(collector);
+// A get that fails on one ref still lets go of the refs inside the values that did arrive.
+await settle();
+const baseline = await count();
+let outerOfFailed = tsray.put({ inner: tsray.put('kept only by its outer object') });
+let failing = tsray.remote(() => { throw new Error('on purpose'); }).remote();
+let failedGet = 'resolved';
+try { await tsray.get([outerOfFailed, failing]); } catch (error) { failedGet = error.name; }
+outerOfFailed = undefined;
+failing = undefined;
+await settle();
+const afterFailedGet = (await count()) - baseline;
 // A ref kept in an actor's state keeps its object alive after the driver drops its own, until the
 // actor drops it too (the worker's collection then releases its borrow).
 const Keeper = tsray.remote(class Keeper {
@@ -57,7 +68,7 @@ const keptLength = await tsray.get(keeper.read.remote());
 await tsray.get(keeper.drop.remote());
 await settle();
 const afterDrop = await count();
-console.log(JSON.stringify({ before, heldByOuter, after, ownerDied, gets, keptByActor, keptLength, afterDrop }));
+console.log(JSON.stringify({ before, heldByOuter, after, ownerDied, gets, failedGet, afterFailedGet, keptByActor, keptLength, afterDrop }));
 await tsray.shutdown();
 `);
 after(() => script.remove());
@@ -65,13 +76,15 @@ after(() => script.remove());
 void test('objects are freed once no ref to them is reachable; a dead owner gives OwnerDiedError', () => {
   const result = spawnSync(process.execPath, ['--expose-gc', script.path, script.sessionDir], { cwd: packageRoot, encoding: 'utf8', timeout: 60_000 });
   assert.equal(result.status, 0, result.stderr);
-  const outcome = JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as { before: number; heldByOuter: number; after: number; ownerDied: string; gets: number; keptByActor: number; keptLength: number; afterDrop: number };
+  const outcome = JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as { before: number; heldByOuter: number; after: number; ownerDied: string; gets: number; failedGet: string; afterFailedGet: number; keptByActor: number; keptLength: number; afterDrop: number };
   assert.equal(outcome.before, 2, 'the put and the object holding it');
   assert.equal(outcome.heldByOuter, 2, 'the inner object lives while the outer one holds its ref');
   assert.equal(outcome.after, 0, 'both are freed once nothing holds them');
   // One CPU: the worker that owns the inner object is the one that then exits.
   assert.equal(outcome.ownerDied, 'OwnerDiedError');
   assert.equal(outcome.gets, 60, 'gets settle while collection runs');
+  assert.equal(outcome.failedGet, 'RayTaskError');
+  assert.equal(outcome.afterFailedGet, 0, 'nothing is kept by a get that failed');
   assert.equal(outcome.keptByActor, 1, 'the actor borrows the object it keeps');
   assert.equal(outcome.keptLength, 1 << 18, 'the actor still reads it after the driver dropped its ref');
   assert.equal(outcome.afterDrop, 0, 'it is freed once the actor drops it too');
