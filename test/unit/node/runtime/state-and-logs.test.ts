@@ -135,8 +135,8 @@ void test('workers that talk to each other get a channel of their own, so their 
     });
     assert.equal(await tsray.get(caller.remote(counter, 300)), 300);
     // 300 calls and 300 replies between the task's worker and the actor's: only the first few are relayed.
-    assert.ok(cluster.relayedBetweenWorkers < 20, `${cluster.relayedBetweenWorkers} worker-to-worker messages went through the main thread`);
-    assert.ok(cluster.relayedBetweenWorkers > 0, 'the first ones show the two workers the way');
+    assert.ok(cluster.threads.relayedBetweenWorkers < 20, `${cluster.threads.relayedBetweenWorkers} worker-to-worker messages went through the main thread`);
+    assert.ok(cluster.threads.relayedBetweenWorkers > 0, 'the first ones show the two workers the way');
   } finally {
     setRuntime(undefined);
     await cluster.stop();

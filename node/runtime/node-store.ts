@@ -1,0 +1,119 @@
+/**
+ * The embedded node's object store as the raylet's shell keeps it: large values written into the
+ * shared arena (the raylet's recipe sees only their descriptors), freed objects deleted, and garbage
+ * collection asked of every thread when the store fills up. Collection matters here because both
+ * kinds of hold on store memory end only when V8 collects something: an ObjectRef nothing reaches
+ * (its owner then frees the object), and a view read in place (its pin then ends).
+ */
+import type { Delivered, MessageOf } from '../../core/protocol.js';
+import { ObjectArena } from '../store/arena.js';
+import { ObjectStore } from '../store/object-store.js';
+import { collectGarbage } from './collect.js';
+import { storeValue } from './stored-values.js';
+import type { StoredData } from './stored-values.js';
+import type { EncodedData } from './values.js';
+
+/** How far beyond the highest allocation the store's pages are faulted in ahead of use. */
+const prefaultAheadBytes = 128 * 1024 * 1024;
+/** Freed memory still pinned by views, as a share of the store, past which every thread collects garbage. */
+const lingeringShareBeforeCollect = 0.125;
+/** Share of the store in use past which a put has every thread collect garbage (unreachable refs free objects). */
+const usedShareBeforeCollect = 0.75;
+/** Garbage collections asked for because of the store are at least this far apart. */
+const minCollectIntervalMs = 100;
+/** A put that does not fit waits for at most this many collections before it fails. */
+const collectRoundsBeforeFull = 3;
+/** How long a collection's released refs get to free their objects before a put tries again. */
+const releaseWaitMs = 20;
+
+/** A put request whose value arrived as bytes. */
+export type PutRequest = Delivered<MessageOf<'object/put-requested'>>;
+
+/** The node's store and its collection policy. */
+export class NodeStore {
+  readonly store: ObjectStore;
+  private collecting: Promise<void> | undefined;
+  private lastCollectMs = 0;
+  private closed = false;
+
+  /**
+   * @param collectInWorkers has every worker thread collect garbage; resolves when they have.
+   */
+  constructor(
+    capacityBytes: number,
+    private readonly collectInWorkers: () => Promise<unknown>,
+  ) {
+    // Fault pages in a step ahead of use (not the whole store at start, which costs the main thread
+    // about a second per 512 MiB here); memory once touched is reused.
+    this.store = new ObjectStore(new ObjectArena({ capacityBytes, prefault: 'background', prefaultAheadBytes }));
+  }
+
+  /**
+   * Writes the value of `request` into the store and hands its descriptor to `stored`; if it does not
+   * fit, collects garbage everywhere and tries again a few times before `rejected` gets the reason.
+   */
+  put(request: PutRequest, stored: (data: StoredData) => void, rejected: (reason: string) => void): void {
+    const data = storeValue(this.store, request.objectId, request.data as EncodedData);
+    if (data === undefined) {
+      // Refs and views that nothing reaches any more may be all that stands in the way.
+      void this.putAfterCollecting(request, stored, rejected);
+      return;
+    }
+    stored(data);
+    if (this.store.usedBytes > this.store.capacityBytes * usedShareBeforeCollect) this.collectSoon();
+  }
+
+  private async putAfterCollecting(request: PutRequest, stored: (data: StoredData) => void, rejected: (reason: string) => void): Promise<void> {
+    for (let round = 0; round < collectRoundsBeforeFull; round += 1) {
+      await this.collectEverywhere();
+      // Collected ObjectRefs release their objects through their owners and the raylet: give that a moment.
+      await new Promise((resolve) => setTimeout(resolve, releaseWaitMs));
+      // A copy of the same put that arrived meanwhile may have stored it already.
+      if (this.closed || this.store.get(request.objectId) !== undefined) return;
+      this.store.sweep();
+      const data = storeValue(this.store, request.objectId, request.data as EncodedData);
+      if (data !== undefined) {
+        stored(data);
+        return;
+      }
+    }
+    rejected(`object store full: need ${request.sizeBytes} bytes, ${this.store.usedBytes} of ${this.store.capacityBytes} in use; free objects or raise objectStoreMemory`);
+  }
+
+  /** Deletes freed objects (their memory waits for views still pinning it). */
+  delete(objectIds: readonly string[]): void {
+    for (const objectId of objectIds) this.store.delete(objectId);
+    if (this.store.lingeringBytes > this.store.capacityBytes * lingeringShareBeforeCollect) this.collectSoon();
+  }
+
+  /** Collects garbage everywhere unless that was done a moment ago. */
+  private collectSoon(): void {
+    if (performance.now() - this.lastCollectMs > minCollectIntervalMs) void this.collectEverywhere();
+  }
+
+  /**
+   * Has every thread of the node collect garbage, so that refs nothing reaches release their objects
+   * and views nothing reaches end their pins, then frees what they pinned. One round at a time;
+   * callers during a round share it.
+   */
+  private collectEverywhere(): Promise<void> {
+    this.collecting ??= (async () => {
+      collectGarbage();
+      await this.collectInWorkers();
+      // Finalization callbacks run as tasks of their own after the collection.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      this.store.sweep();
+      this.lastCollectMs = performance.now();
+    })().finally(() => {
+      this.collecting = undefined;
+    });
+    return this.collecting;
+  }
+
+  /** Stops its timers and releases the arena. */
+  close(): void {
+    this.closed = true;
+    this.store.close();
+    this.store.arena.close();
+  }
+}

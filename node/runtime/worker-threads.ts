@@ -1,0 +1,143 @@
+/**
+ * The worker threads of the embedded node: starting them (each with its boot data and a reader slot
+ * of the store), routing their messages, giving two workers that talk a channel of their own, asking
+ * all of them something, and ending them. What a thread's start or end means is the raylet's
+ * business: the callbacks tell it.
+ */
+import { fileURLToPath } from 'node:url';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import type { WorkerExitReason } from '../../core/protocol.js';
+import { readerSlots } from '../store/reader-pins.js';
+import { addressOf, isMessageBatch } from './router.js';
+import type { Router } from './router.js';
+import type { WorkerBoot } from './worker-main.js';
+
+const workerEntry = fileURLToPath(new URL('./worker-main.js', import.meta.url));
+
+/** What the node does when its threads start and end. */
+export interface WorkerThreadsOptions {
+  readonly router: Router;
+  /** The boot data of a new worker; `readerSlot` is undefined when every slot is taken. */
+  readonly boot: (workerId: string, readerSlot: number | undefined) => WorkerBoot;
+  /** The worker's runtime is up and takes messages. */
+  readonly onReady: (workerId: string) => void;
+  /** The thread ended (not during `terminateAll`); its reader slot, if any, is free again. */
+  readonly onExit: (workerId: string, reason: WorkerExitReason, readerSlot: number | undefined) => void;
+}
+
+interface WorkerThread {
+  readonly thread: Worker;
+  killed: boolean;
+}
+
+/** The live worker threads of one node. */
+export class WorkerThreads {
+  /** How many messages from one worker to another went through this thread (before they peered). */
+  relayedBetweenWorkers = 0;
+  private readonly threads = new Map<string, WorkerThread>();
+  /** Pairs of workers (`a|b`, ids in order) that have a channel of their own. */
+  private readonly peered = new Set<string>();
+  /** Reader slots (see reader-pins.ts) not held by a live thread; slot 0 is the main thread's. */
+  private readonly freeReaderSlots = Array.from({ length: readerSlots - 1 }, (_, index) => readerSlots - 1 - index);
+  private queryCounter = 0;
+  private ending = false;
+
+  /** Threads are started by `spawn`. */
+  constructor(private readonly options: WorkerThreadsOptions) {}
+
+  /** Starts the thread of worker `workerId`. */
+  spawn(workerId: string): void {
+    // A worker beyond the slots reads copies of stored values.
+    const readerSlot = this.freeReaderSlots.pop();
+    const thread = new Worker(workerEntry, { workerData: this.options.boot(workerId, readerSlot) });
+    const record: WorkerThread = { thread, killed: false };
+    this.threads.set(workerId, record);
+    const router = this.options.router;
+    router.addRemote(`worker:${workerId}`, thread);
+    thread.on('message', (message: unknown) => {
+      if (isMessageBatch(message)) {
+        for (const delivered of message.messages) {
+          const to = addressOf(delivered);
+          router.forward(delivered, to);
+          this.peerIfWorkers(workerId, to);
+        }
+        router.flush();
+      } else if ((message as { kind?: unknown }).kind === 'tsray/ready') this.options.onReady(workerId);
+    });
+    // A worker that fails outside any task (at start, or in the runtime itself) is ended; say why once.
+    thread.on('error', (error: Error) => process.stderr.write(`tsray: worker ${workerId} failed: ${error.message.split('\n')[0] ?? ''}\n`));
+    // Worker threads must not keep the process alive (pending API calls do); unref after the
+    // listeners, which would otherwise ref the worker's port again.
+    thread.unref();
+    thread.on('exit', (code) => {
+      this.threads.delete(workerId);
+      for (const pair of this.peered) if (pair.split('|').includes(workerId)) this.peered.delete(pair);
+      router.remove(`worker:${workerId}`);
+      if (this.ending) return;
+      if (readerSlot !== undefined) this.freeReaderSlots.push(readerSlot);
+      const reason: WorkerExitReason = record.killed ? 'killed' : code === 0 ? 'exited' : 'crashed';
+      this.options.onExit(workerId, reason, readerSlot);
+    });
+  }
+
+  /** Ends worker `workerId`'s thread, as the raylet asked. */
+  kill(workerId: string): void {
+    const record = this.threads.get(workerId);
+    if (record === undefined) return;
+    record.killed = true;
+    void record.thread.terminate();
+  }
+
+  /**
+   * Worker `from` sent a message to `to` through this thread: if `to` is another worker, give the two
+   * a channel of their own, so their later messages (nested tasks, actor calls from tasks) skip the
+   * main thread. Messages already on their way here may then arrive after newer direct ones, which
+   * the transport contract allows (receivers order and deduplicate by per-link seqs).
+   */
+  private peerIfWorkers(from: string, to: string): void {
+    if (!to.startsWith('worker:')) return;
+    const toId = to.slice('worker:'.length);
+    const b = this.threads.get(toId);
+    if (b === undefined) return;
+    this.relayedBetweenWorkers += 1;
+    const pair = from < toId ? `${from}|${toId}` : `${toId}|${from}`;
+    const a = this.threads.get(from);
+    if (this.peered.has(pair) || a === undefined) return;
+    this.peered.add(pair);
+    const { port1, port2 } = new MessageChannel();
+    a.thread.postMessage({ kind: 'tsray/peer', address: to, port: port1 }, [port1]);
+    b.thread.postMessage({ kind: 'tsray/peer', address: `worker:${from}`, port: port2 }, [port2]);
+  }
+
+  /** Sends `kind` to every live worker and collects the `replyKind` answers; a worker silent for 1 s is skipped. */
+  async ask<T>(kind: string, replyKind: string): Promise<T[]> {
+    const replies = [...this.threads.values()].map(
+      ({ thread }) =>
+        new Promise<T | undefined>((resolve) => {
+          const id = ++this.queryCounter;
+          const timer = setTimeout(() => {
+            thread.off('message', onReply);
+            resolve(undefined);
+          }, 1000);
+          const onReply = (message: unknown): void => {
+            const reply = message as { kind?: unknown; id?: unknown };
+            if (reply.kind !== replyKind || reply.id !== id) return;
+            clearTimeout(timer);
+            thread.off('message', onReply);
+            resolve(message as T);
+          };
+          thread.on('message', onReply);
+          thread.postMessage({ kind, id });
+        }),
+    );
+    return (await Promise.all(replies)).filter((reply): reply is Awaited<T> => reply !== undefined);
+  }
+
+  /** Ends every thread, after each has committed its lagging log; the exit callbacks no longer run. */
+  async terminateAll(): Promise<void> {
+    this.ending = true;
+    await this.ask('tsray/flush-logs', 'tsray/logs-flushed');
+    await Promise.all([...this.threads.values()].map(({ thread }) => thread.terminate()));
+    this.threads.clear();
+  }
+}
