@@ -113,6 +113,37 @@ void describe('actors and errors', () => {
     await tsray.get(gate.open.remote());
   });
 
+  void test('a forced cancel ends a body that never yields by ending its worker; a recursive cancel reaches the tasks a task submitted', async () => {
+    const spins = tsray.remote(() => {
+      for (;;);
+    });
+    const spinning = spins.remote();
+    while ((await tsray.state.listTasks({ state: 'RUNNING' })).length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    tsray.cancel(spinning, { force: true });
+    await assert.rejects(tsray.get(spinning, { timeout: 10_000 }), tsray.TaskCancelledError);
+
+    // A recursive cancel reaches the child the task submitted: both wait on a gate that never opens.
+    class Gate {
+      wait(): Promise<string> {
+        return new Promise(() => undefined);
+      }
+    }
+    const gate = tsray.remote(Gate, { maxConcurrency: 4 }).remote();
+    const waitsOnGate = tsray.remote(async (box: { gate: tsray.ActorHandle<Gate> }) => tsray.get(box.gate.wait.remote()), { name: 'gated-child' });
+    const parent = tsray.remote(async (child: tsray.RemoteFunction, box: { gate: tsray.ActorHandle<Gate> }) => tsray.get(child.remote(box)), { name: 'gated-parent' });
+    const top = parent.remote(waitsOnGate, { gate });
+    while (!(await tsray.state.listTasks({ name: 'gated-child' })).some((task) => task.state === 'RUNNING')) await new Promise((resolve) => setTimeout(resolve, 10));
+    tsray.cancel(top);
+    await assert.rejects(tsray.get(top, { timeout: 10_000 }), tsray.TaskCancelledError);
+    let child = (await tsray.state.listTasks({ name: 'gated-child' }))[0];
+    for (let tries = 0; tries < 200 && child?.state !== 'CANCELLED'; tries += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      child = (await tsray.state.listTasks({ name: 'gated-child' }))[0];
+    }
+    assert.equal(child?.state, 'CANCELLED', 'the child was cancelled with its parent');
+    tsray.kill(gate);
+  });
+
   void test('a return value that cannot travel fails the task naming its path; other tasks carry on', async () => {
     const bad = tsray.remote(() => ({ ok: 1, callback: () => 2 }));
     await assert.rejects(tsray.get(bad.remote()), (error: unknown) => error instanceof tsray.RayTaskError && /return value\.callback is a function/.test(error.message));
