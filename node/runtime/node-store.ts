@@ -19,8 +19,10 @@ const prefaultAheadBytes = 128 * 1024 * 1024;
 const lingeringShareBeforeCollect = 0.125;
 /** Share of the store in use past which a put has every thread collect garbage (unreachable refs free objects). */
 const usedShareBeforeCollect = 0.75;
-/** Garbage collections asked for because of the store are at least this far apart. */
+/** Garbage collections asked for because of the store are at least this far apart... */
 const minCollectIntervalMs = 100;
+/** ...and back off up to this far apart while they free nothing (a store kept full on purpose). */
+const maxCollectIntervalMs = 10_000;
 /** A put that does not fit waits for at most this many collections before it fails. */
 const collectRoundsBeforeFull = 3;
 /** How long a collection's released refs get to free their objects before a put tries again. */
@@ -33,15 +35,22 @@ export type PutRequest = Delivered<MessageOf<'object/put-requested'>>;
 export class NodeStore {
   readonly store: ObjectStore;
   private collecting: Promise<void> | undefined;
-  private lastCollectMs = 0;
+  private lastCollectMs = Number.NEGATIVE_INFINITY;
+  private collectIntervalMs = minCollectIntervalMs;
+  /** Whether anything was deleted since the last collection began (else the next one waits longer). */
+  private deletedSinceCollect = true;
   private closed = false;
+  /** How many collections ran (for tests and diagnostics). */
+  collections = 0;
 
   /**
    * @param collectInWorkers has every worker thread collect garbage; resolves when they have.
+   * @param nowMs the clock that spaces collections out (tests pass their own).
    */
   constructor(
     capacityBytes: number,
     private readonly collectInWorkers: () => Promise<unknown>,
+    private readonly nowMs: () => number = () => performance.now(),
   ) {
     // Fault pages in a step ahead of use (not the whole store at start, which costs the main thread
     // about a second per 512 MiB here); memory once touched is reused.
@@ -82,13 +91,20 @@ export class NodeStore {
 
   /** Deletes freed objects (their memory waits for views still pinning it). */
   delete(objectIds: readonly string[]): void {
-    for (const objectId of objectIds) this.store.delete(objectId);
+    for (const objectId of objectIds) if (this.store.delete(objectId)) this.deletedSinceCollect = true;
     if (this.store.lingeringBytes > this.store.capacityBytes * lingeringShareBeforeCollect) this.collectSoon();
   }
 
-  /** Collects garbage everywhere unless that was done a moment ago. */
+  /**
+   * Collects garbage everywhere unless that was done a moment ago. While collections free nothing
+   * (the store is full of objects that are really in use) they space out, up to 10 s apart, since a
+   * full collection of a large heap is not free; the first one that frees something resets that.
+   */
   private collectSoon(): void {
-    if (performance.now() - this.lastCollectMs > minCollectIntervalMs) void this.collectEverywhere();
+    if (this.nowMs() - this.lastCollectMs < this.collectIntervalMs) return;
+    this.collectIntervalMs = this.deletedSinceCollect ? minCollectIntervalMs : Math.min(this.collectIntervalMs * 2, maxCollectIntervalMs);
+    this.deletedSinceCollect = false;
+    void this.collectEverywhere();
   }
 
   /**
@@ -98,12 +114,13 @@ export class NodeStore {
    */
   private collectEverywhere(): Promise<void> {
     this.collecting ??= (async () => {
+      this.lastCollectMs = this.nowMs();
+      this.collections += 1;
       collectGarbage();
       await this.collectInWorkers();
       // Finalization callbacks run as tasks of their own after the collection.
       await new Promise((resolve) => setTimeout(resolve, 5));
       this.store.sweep();
-      this.lastCollectMs = performance.now();
     })().finally(() => {
       this.collecting = undefined;
     });

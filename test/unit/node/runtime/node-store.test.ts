@@ -1,0 +1,41 @@
+/**
+ * The node store's collection policy: a store kept full of objects in use does not collect garbage
+ * on every put, but backs off while collections free nothing, and comes back to its pace once
+ * something is freed.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { NodeStore, type PutRequest } from '../../../../node/runtime/node-store.js';
+
+function putRequest(objectId: string, sizeBytes: number): PutRequest {
+  return {
+    type: 'object/put-requested',
+    objectId,
+    owner: 'n1.d1',
+    data: { body: new Uint8Array(sizeBytes), blobs: [] },
+    sizeBytes,
+    refs: [],
+    via: { from: 'worker:n1.d1', incarnation: 0, seq: 0 },
+  };
+}
+
+void test('collections back off while they free nothing and return to their pace when something is freed', async () => {
+  let nowMs = 0;
+  const node = new NodeStore(1024 * 1024, () => Promise.resolve(), () => nowMs);
+  const stored: string[] = [];
+  const keep = (objectId: string, sizeBytes: number): void => node.put(putRequest(objectId, sizeBytes), () => stored.push(objectId), (reason) => assert.fail(reason));
+  const roundsAt: number[] = [];
+  let seen = 0;
+  for (nowMs = 0; nowMs <= 800; nowMs += 50) {
+    if (nowMs === 350) node.delete(['small-50']);
+    keep(nowMs === 0 ? 'big' : `small-${nowMs}`, nowMs === 0 ? 800 * 1024 : 1024);
+    // Let the round (if one began) finish before the clock moves on.
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    if (node.collections > seen) roundsAt.push(nowMs);
+    seen = node.collections;
+  }
+  // Store 3/4 full: a round at once, then 100, 200, 400 ms apart while nothing is freed; a delete resets it.
+  assert.deepEqual(roundsAt, [0, 100, 300, 700, 800]);
+  assert.equal(stored.length, 17);
+  node.close();
+});
