@@ -127,6 +127,11 @@ export class NodeStore {
     return this.collecting;
   }
 
+  /** Resolves when the collection under way, if any, is over. */
+  async collected(): Promise<void> {
+    await this.collecting;
+  }
+
   /** Stops its timers and releases the arena. */
   close(): void {
     this.closed = true;

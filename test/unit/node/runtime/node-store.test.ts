@@ -30,7 +30,7 @@ void test('collections back off while they free nothing and return to their pace
     if (nowMs === 350) node.delete(['small-50']);
     keep(nowMs === 0 ? 'big' : `small-${nowMs}`, nowMs === 0 ? 800 * 1024 : 1024);
     // Let the round (if one began) finish before the clock moves on.
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await node.collected();
     if (node.collections > seen) roundsAt.push(nowMs);
     seen = node.collections;
   }
