@@ -83,11 +83,6 @@ export class ObjectStore {
     return this.arena.capacityBytes;
   }
 
-  /** How many objects are visible (created and not deleted), sealed or not. */
-  get objectCount(): number {
-    return this.byId.size;
-  }
-
   /**
    * Reserves `sizeBytes` for a new object and returns where its writer must put the bytes; it is
    * not readable until `seal`. Throws ObjectStoreFull when it cannot fit, and an Error when the id
@@ -183,16 +178,6 @@ export class ObjectStore {
     this.release(stored);
     if (this.lingering.size === 0) this.close();
     return true;
-  }
-
-  /**
-   * Deletes the object only if it is still the unsealed one at `offset`: for a writer that died
-   * mid-write, without touching a later object of the same id. Returns whether it deleted.
-   */
-  abort(objectId: string, offset: number): boolean {
-    const stored = this.byId.get(objectId);
-    if (stored === undefined || stored.sealed || stored.offset !== offset) return false;
-    return this.delete(objectId);
   }
 
   private release(stored: StoredObject): void {

@@ -133,14 +133,3 @@ void test("a new object's pin count starts at zero even where a freed object's d
   assert.ok(z.offset > offset && z.offset < offset + 8 * kib, "z's header lies where x's data was");
   assert.equal(readerPins(store.buffer, z.offset), 0);
 });
-
-void test('abort deletes only the unsealed object at the given offset', () => {
-  const store = storeOf(mib);
-  const { offset } = store.create('a', 100);
-  assert.equal(store.abort('a', offset + 64), false);
-  assert.equal(store.abort('a', offset), true);
-  const sealed = store.create('a', 100);
-  store.seal('a', null);
-  assert.equal(store.abort('a', sealed.offset), false);
-  assert.ok(store.contains('a'));
-});
