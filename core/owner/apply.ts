@@ -6,7 +6,7 @@ import { fifoPush } from '../fifo.js';
 import { assertNever } from '../assert.js';
 import { detach } from '../detach.js';
 import { send } from '../effects.js';
-import { gcsAddress, rayletAddress, taskOfObject, workerAddress } from '../ids.js';
+import { gcsAddress, rayletAddress, returnObjectId, taskOfObject, workerAddress } from '../ids.js';
 import { admit } from '../inbox.js';
 import type { Delivered, TaskSpec } from '../protocol.js';
 import { createActorView, ensureView, onActorCallReplied, onActorStateChanged, onRegistrationReplied, viewFor, onKilledForGood } from './actor-calls.js';
@@ -26,7 +26,7 @@ import {
   onTaskPushed,
 } from './execution.js';
 import { onLeaseGranted, onLeaseIdleTimer, onLeaseLost, onLeaseRejected, onLeaseRetryTimer, onLeaseSpilled, releaseLease } from './leasing.js';
-import { cancelOwnedTask, failTask, finishTask, mintTaskIds, recoverObject, registerTask, rerunTask, resolveDeps, retriesLeft } from './lineage.js';
+import { cancelOwnedTask, failTask, finishTask, freeUnwanted, mintTaskIds, recoverObject, registerTask, rerunTask, resolveDeps, retriesLeft } from './lineage.js';
 import { createOwnedObject, dropLocalRef, holdContained, onBorrowAdded, onBorrowReleased } from './refs.js';
 import { onFetched, onFetchFailed, onGetRequested, onResumed, onRetrievalTimer, onStatusReplied, onStatusRequested, onStatusRetryTimer, onWaitRequested } from './retrieval.js';
 import type { OwnerState } from './state.js';
@@ -289,7 +289,17 @@ function newSpec(ctx: Ctx, numReturns: number, origin: { readonly parentTaskId?:
 /** A worker replied to a task or actor call this process owns. */
 function onTaskReplied(ctx: Ctx, event: Delivered<Extract<OwnerInbound, { type: 'task/replied' }>>): void {
   const task = ctx.s.tasks[event.taskId];
-  if (task === undefined || task.attempt !== event.attempt || task.state !== 'RUNNING' || task.workerId !== event.workerId) return;
+  if (task === undefined || task.attempt !== event.attempt || task.state !== 'RUNNING' || task.workerId !== event.workerId) {
+    // A late result (the task was cancelled, or its returns freed, meanwhile) must not stay stored.
+    if (event.result.kind === 'returned' && (task === undefined || task.state === 'CANCELLED' || task.state === 'FAILED')) {
+      event.result.payloads.forEach((payload, index) => {
+        const objectId = returnObjectId(event.taskId, index);
+        const object = ctx.s.objects[objectId];
+        if (object === undefined || object.state === 'failed') freeUnwanted(ctx, objectId, payload);
+      });
+    }
+    return;
+  }
   const leaseId = task.leaseId;
   if (task.kind === 'actor-task') onActorCallReplied(ctx, task);
   const result = event.result;

@@ -204,7 +204,8 @@ function reply(ctx: Ctx, key: string, result: TaskResult): void {
   const execution = ctx.s.executions[key];
   if (execution === undefined) return;
   delete ctx.s.executions[key];
-  for (const [objectId, storing] of Object.entries(ctx.s.storing)) if (storing.executionKey === key) delete ctx.s.storing[objectId];
+  // Returns still on their way into the store are no longer wanted: their acknowledgement frees them.
+  for (const storing of Object.values(ctx.s.storing)) if (storing.executionKey === key) storing.orphaned = true;
   const taskId = execution.spec.taskId;
   ctx.out.push(send(workerAddress(execution.replyTo), { type: 'task/replied', taskId, attempt: execution.attempt, workerId: ctx.s.workerId, nodeId: ctx.s.nodeId, result, releasedBorrows: [] }));
   // An arg-lost reply is not kept: the owner pushes the same attempt again once the argument is back.
@@ -225,6 +226,10 @@ export function onPutAcked(ctx: Ctx, objectId: ObjectId): void {
   const storing = ctx.s.storing[objectId];
   if (storing === undefined) return;
   delete ctx.s.storing[objectId];
+  if (storing.orphaned === true) {
+    ctx.out.push(send(rayletAddress(ctx.s.nodeId), { type: 'object/free-requested', objectIds: [objectId] }));
+    return;
+  }
   const payload: Payload = { kind: 'stored', nodeIds: [ctx.s.nodeId], sizeBytes: storing.sizeBytes, refs: storing.refs };
   if (storing.executionKey === undefined) {
     readyObject(ctx, objectId, payload);

@@ -6,7 +6,7 @@
  */
 import { fifoRemove } from '../fifo.js';
 import { send } from '../effects.js';
-import { returnObjectId, taskOfObject, workerAddress } from '../ids.js';
+import { rayletAddress, returnObjectId, taskOfObject, workerAddress } from '../ids.js';
 import type { ObjectId, TaskId } from '../ids.js';
 import type { TaskSpec } from '../protocol.js';
 import type { ErrorInfo, Payload, RefMarker } from '../values.js';
@@ -116,7 +116,12 @@ function depsReady(ctx: Ctx, task: OwnedTask): void {
 /** Marks an owned object ready with `payload`, holds the refs inside it, and wakes whoever waits. */
 export function readyObject(ctx: Ctx, objectId: ObjectId, payload: Payload): void {
   const object = ctx.s.objects[objectId];
-  if (object === undefined || object.state === 'ready' || object.state === 'failed') return;
+  if (object === undefined || object.state === 'failed') {
+    // Nobody wants this value any more (its refs were dropped while it was made, or it was cancelled).
+    freeUnwanted(ctx, objectId, payload);
+    return;
+  }
+  if (object.state === 'ready') return;
   object.state = 'ready';
   object.payload = payload;
   object.error = undefined;
@@ -129,6 +134,17 @@ export function readyObject(ctx: Ctx, objectId: ObjectId, payload: Payload): voi
   onObjectSettled(ctx, objectId);
   // Its refs may all have gone while it was being made: then only lineage keeps it, without a value.
   maybeFree(ctx, objectId);
+}
+
+/**
+ * Frees the stored copy of a value that arrived for an object nobody holds (freed or failed meanwhile):
+ * without this, a late result would stay in the node's store for good.
+ */
+export function freeUnwanted(ctx: Ctx, objectId: ObjectId, payload: Payload): void {
+  if (payload.kind !== 'stored') return;
+  for (const nodeId of payload.nodeIds) {
+    if (ctx.s.deadNodes[nodeId] !== true) ctx.out.push(send(rayletAddress(nodeId), { type: 'object/free-requested', objectIds: [objectId] }));
+  }
 }
 
 /** Marks an owned object failed with `error` and wakes whoever waits (dependents fail with it). */

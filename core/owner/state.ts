@@ -287,8 +287,13 @@ export interface OwnerState {
   fetchedData: Record<ObjectId, ValueData>;
   fetches: Record<ObjectId, PendingFetch>;
   acks: Record<string, PendingAck>;
-  /** Values put into the local store awaiting acknowledgement: a put of this owner or a task return. */
-  storing: Record<ObjectId, { sizeBytes: number; refs: RefMarker[]; executionKey?: string; index?: number }>;
+  /**
+   * Values put into the local store awaiting acknowledgement: a put of this owner or a task return.
+   * A return whose execution replied without it (it was cancelled) stays `orphaned` until its
+   * acknowledgement, which then frees the copy: nothing else would ever free it. (A put whose refs
+   * were all dropped meanwhile is freed the same way when it turns ready with no object to hold it.)
+   */
+  storing: Record<ObjectId, { sizeBytes: number; refs: RefMarker[]; executionKey?: string; index?: number; orphaned?: true }>;
   /** Execution keys (`taskId#attempt`) of what this worker runs. */
   executions: Record<string, Execution>;
   /** Replies already sent, to answer duplicate pushes; oldest first. */
