@@ -1,5 +1,6 @@
 /**
- * The `tsray` package: the driver API of API.md, its error classes, and the deterministic simulator.
+ * The `tsray` package: the driver API of API.md and its error classes. The deterministic simulator is
+ * `tsray/sim`, so that the worker threads, which import this module, do not load it.
  */
 export {
   init,
@@ -38,5 +39,3 @@ export {
   RemoteError,
   errorFromInfo,
 } from './errors.js';
-export { simulate, SimFailure } from '../core/sim/index.js';
-export type { SimProgram, SimContext, SimOptions, FaultPlan, SimResult } from '../core/sim/index.js';

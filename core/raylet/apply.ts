@@ -16,6 +16,7 @@ import { onLeaseCancelled, onLeaseRequested, onLeaseReturned } from './leases.js
 import { onFetchRequested, onFreeRequested, onPutRequested } from './object-store.js';
 import type { RayletState } from './state.js';
 import { defaultRayletConfig } from './state.js';
+import { prestartWorkers } from './worker-pool.js';
 import { onDriverConnected, onWorkerBlocked, onWorkerExited, onWorkerKillRequested, onWorkerStarted, onWorkerUnblocked } from './workers.js';
 
 /** The id of the timer that paces heartbeats to the GCS. */
@@ -25,17 +26,19 @@ export const heartbeatTimerId = 'heartbeat';
 function startNode(state: RayletState, event: NodeStarted): RayletEffect[] {
   const config = { ...defaultRayletConfig, ...event.config };
   const cpu = event.resources['CPU'] ?? 0;
-  // Ray's default pool size follows the CPU count; a few more cover actors that hold no CPU.
+  // Ray's default pool size follows the CPU count; a few more cover tasks that hold no CPU. Actors' workers are outside it.
   const maxWorkers = config.maxWorkers > 0 ? config.maxWorkers : Math.floor(2 * cpu) + 4;
   state.phase = 'running';
   state.nodeId = event.nodeId;
   state.config = { ...config, maxWorkers };
   state.total = copyResources(event.resources);
   state.available = copyResources(event.resources);
-  return [
+  const effects: RayletEffect[] = [
     send(gcsAddress, { type: 'node/registered', nodeId: event.nodeId, resources: copyResources(event.resources) }),
     { type: 'timer/armed', timerId: heartbeatTimerId, delayMs: config.heartbeatPeriodMs },
   ];
+  prestartWorkers(state, effects);
+  return effects;
 }
 
 /** `timer/fired`: report available resources to the GCS and re-arm. Unknown timers are stale. */

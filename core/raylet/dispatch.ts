@@ -10,7 +10,7 @@ import { fits, give, take } from '../resources.js';
 import { copyResources } from './copy.js';
 import type { RayletEffect } from './events.js';
 import type { RayletLease, RayletState, RayletWorker } from './state.js';
-import { canSpawn, pickIdleWorker, pickUnboundStartingWorker, spawnWorker } from './worker-pool.js';
+import { canSpawn, pickIdleWorker, pickUnboundStartingWorker, prestartWorkers, spawnWorker } from './worker-pool.js';
 
 /** True when this node's available resources fit the lease now (held and placement needs alike). */
 export function fitsHere(state: RayletState, lease: RayletLease): boolean {
@@ -60,7 +60,7 @@ export function bindWorker(state: RayletState, lease: RayletLease, effects: Rayl
     lease.state = 'spawning';
     return true;
   }
-  if (!canSpawn(state)) return false;
+  if (!canSpawn(state, lease)) return false;
   const spawn = spawnWorker(state);
   const worker = state.workers[spawn.workerId];
   if (worker === undefined) return false;
@@ -125,6 +125,8 @@ function resumeWorkers(state: RayletState, effects: RayletEffect[]): boolean {
  */
 export function dispatch(state: RayletState, effects: RayletEffect[]): void {
   const resumesWaiting = resumeWorkers(state, effects);
+  // Once the pool has no worker for one task lease it has none for any other; actor leases still get one.
+  let poolExhausted = false;
   let index = 0;
   while (index < state.queue.length) {
     const lease = state.leases[state.queue[index] ?? ''];
@@ -132,12 +134,17 @@ export function dispatch(state: RayletState, effects: RayletEffect[]): void {
       state.queue.splice(index, 1);
       continue;
     }
-    if ((resumesWaiting && leaseCpu(lease) > 0) || !fitsHere(state, lease)) {
+    if ((resumesWaiting && leaseCpu(lease) > 0) || !fitsHere(state, lease) || (poolExhausted && lease.actorId === null)) {
       index += 1;
       continue;
     }
-    // No worker for this lease means no worker for any other either.
-    if (!bindWorker(state, lease, effects)) return;
+    if (!bindWorker(state, lease, effects)) {
+      poolExhausted = true;
+      index += 1;
+      continue;
+    }
     state.queue.splice(index, 1);
   }
+  // Whatever was taken is replaced ahead of the next demand.
+  prestartWorkers(state, effects);
 }

@@ -14,6 +14,7 @@ import type { Placement } from './placement.js';
 import { decidePlacement } from './placement.js';
 import type { RayletLease, RayletState } from './state.js';
 import { isRequesterDead, tombstoneLease } from './tombstones.js';
+import { actorLeaseCount } from './worker-pool.js';
 
 /** A `lease/rejected` to the lease's requester. */
 function rejection(lease: RayletLease, reason: string, permanent: boolean): RayletEffect {
@@ -63,6 +64,12 @@ export function onLeaseRequested(state: RayletState, message: MessageOf<'lease/r
   if (known !== undefined) {
     // The requester may have missed the grant; anything else is still in progress here.
     if (known.state === 'granted') effects.push(grantedMessage(state, known));
+    return;
+  }
+  const maxActorWorkers = state.config.maxActorWorkers;
+  if (message.actorId !== undefined && maxActorWorkers > 0 && actorLeaseCount(state) >= maxActorWorkers) {
+    const reason = `node ${state.nodeId} already runs ${maxActorWorkers} actors, its limit maxActorWorkers (TSRAY_MAX_ACTOR_WORKERS); raise it, or let actors end first`;
+    effects.push(send(message.requester, { type: 'lease/rejected', leaseId: message.leaseId, reason, permanent: true }));
     return;
   }
   const lease: RayletLease = {

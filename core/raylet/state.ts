@@ -14,7 +14,7 @@ import type { RefMarker } from '../values.js';
 export interface RayletConfig {
   /** How often the raylet reports its available resources to the GCS. */
   readonly heartbeatPeriodMs: number;
-  /** Bound on live worker processes not blocked in `get`; 0 means 2 x CPU + 4, computed at start. */
+  /** Bound on live task workers (not blocked in `get`, not serving an actor); 0 means 2 x CPU + 4, computed at start. */
   readonly maxWorkers: number;
   /** Bound on leases waiting here for resources or a worker. */
   readonly maxLeaseQueue: number;
@@ -30,6 +30,16 @@ export interface RayletConfig {
   readonly maxDeadWorkers: number;
   /** Bound on dead owners (and dead nodes) remembered so that their late requests are ignored. */
   readonly maxDeadOwners: number;
+  /**
+   * Bound on workers serving actors (each actor has a worker of its own, outside `maxWorkers`); an
+   * actor over it is turned away at once, naming this limit. 0: no bound.
+   */
+  readonly maxActorWorkers: number;
+  /**
+   * Idle workers kept started ahead of demand (Ray's prestarted workers), within `maxWorkers`, so
+   * that a lease, or an actor, finds a worker ready instead of waiting for one to boot. 0: none.
+   */
+  readonly prestartWorkers: number;
 }
 
 /** Defaults that suit the simulator and the embedded runtime. */
@@ -43,6 +53,8 @@ export const defaultRayletConfig: RayletConfig = Object.freeze({
   maxInfeasible: 1024,
   maxDeadWorkers: 256,
   maxDeadOwners: 4096,
+  maxActorWorkers: 0,
+  prestartWorkers: 0,
 });
 
 /**
@@ -119,6 +131,8 @@ export interface RayletState {
   workers: Record<WorkerId, RayletWorker>;
   /** The counter of the next minted worker id (`<nodeId>.w<n>`), starting at 1. */
   nextWorkerOrdinal: number;
+  /** Workers started ahead of demand that died before starting, in a row; prestarting stops at maxSpawnRetries. */
+  prestartFailures: number;
   /** Dead worker records in the order they died; the oldest is forgotten past the bound. */
   deadWorkerOrder: WorkerId[];
   leases: Record<LeaseId, RayletLease>;
@@ -157,6 +171,7 @@ export function initialRayletState(): RayletState {
     available: {},
     workers: {},
     nextWorkerOrdinal: 1,
+    prestartFailures: 0,
     deadWorkerOrder: [],
     leases: {},
     queue: [],

@@ -4,8 +4,8 @@
  * one, within the pool's bound.
  */
 import type { WorkerId } from '../ids.js';
-import type { WorkerSpawn } from './events.js';
-import type { RayletState, RayletWorker } from './state.js';
+import type { RayletEffect, WorkerSpawn } from './events.js';
+import type { RayletLease, RayletState, RayletWorker } from './state.js';
 
 /** Orders worker ids numerically by their counter: shorter minted ids come first, then by text. */
 export function compareWorkerIds(a: WorkerId, b: WorkerId): number {
@@ -42,14 +42,24 @@ export function pickUnboundStartingWorker(state: RayletState): WorkerId | null {
 export function pooledWorkerCount(state: RayletState): number {
   let count = 0;
   for (const worker of Object.values(state.workers)) {
-    if (worker.kind === 'worker' && worker.state !== 'dead' && !worker.blocked) count += 1;
+    if (worker.kind === 'worker' && worker.state !== 'dead' && !worker.blocked && !servesActor(state, worker)) count += 1;
   }
   return count;
 }
 
-/** True when the pool may start another worker. */
-export function canSpawn(state: RayletState): boolean {
-  return pooledWorkerCount(state) < state.config.maxWorkers;
+/**
+ * Whether the worker is bound to an actor's lease. As in Ray, an actor has a worker of its own
+ * outside the pool's bound (it holds no CPU while it runs), so actors never keep tasks, or each
+ * other, from getting a worker.
+ */
+export function servesActor(state: RayletState, worker: RayletWorker): boolean {
+  const lease = worker.leaseId === null ? undefined : state.leases[worker.leaseId];
+  return lease !== undefined && lease.actorId !== null;
+}
+
+/** True when the pool may start another worker for `lease`: always for an actor's, else within the bound. */
+export function canSpawn(state: RayletState, lease: RayletLease): boolean {
+  return lease.actorId !== null || pooledWorkerCount(state) < state.config.maxWorkers;
 }
 
 /** Mints a worker id, records the worker as starting, and returns the effect that spawns it. */
@@ -66,4 +76,28 @@ export function listeningWorkerIds(state: RayletState): WorkerId[] {
     .filter((worker) => worker.state === 'idle' || worker.state === 'leased' || worker.state === 'connected')
     .map((worker) => worker.workerId)
     .sort(compareWorkerIds);
+}
+
+/** How many leases serve actors or wait for a worker to serve one (what `maxActorWorkers` bounds). */
+export function actorLeaseCount(state: RayletState): number {
+  let count = 0;
+  for (const lease of Object.values(state.leases)) if (lease.actorId !== null) count += 1;
+  return count;
+}
+
+/**
+ * Keeps `prestartWorkers` idle (or starting, unclaimed) workers ahead of demand, within the pool's
+ * bound. Workers started ahead that die before starting count as failures; after `maxSpawnRetries`
+ * of them in a row (a broken worker entry, say) no more are started ahead of demand.
+ */
+export function prestartWorkers(state: RayletState, effects: RayletEffect[]): void {
+  if (state.config.prestartWorkers <= 0 || state.prestartFailures > state.config.maxSpawnRetries) return;
+  let ready = 0;
+  for (const worker of Object.values(state.workers)) {
+    if (worker.kind === 'worker' && (worker.state === 'idle' || (worker.state === 'starting' && worker.leaseId === null))) ready += 1;
+  }
+  while (ready < state.config.prestartWorkers && pooledWorkerCount(state) < state.config.maxWorkers) {
+    effects.push(spawnWorker(state));
+    ready += 1;
+  }
 }

@@ -25,6 +25,7 @@ export function onDriverConnected(state: RayletState, event: DriverConnected, ef
 export function onWorkerStarted(state: RayletState, event: WorkerStarted, effects: RayletEffect[]): void {
   const worker = state.workers[event.workerId];
   if (worker === undefined || worker.kind !== 'worker' || worker.state !== 'starting') return;
+  state.prestartFailures = 0;
   briefNewProcess(state, event.workerId, effects);
   const lease = worker.leaseId === null ? undefined : state.leases[worker.leaseId];
   if (lease !== undefined && lease.state === 'spawning' && lease.workerId === worker.workerId) {
@@ -71,6 +72,7 @@ export function onWorkerExited(state: RayletState, event: WorkerExited, effects:
   const worker = state.workers[event.workerId];
   if (worker === undefined || worker.state === 'dead') return;
   const lease = worker.leaseId === null ? undefined : state.leases[worker.leaseId];
+  if (worker.state === 'starting' && lease === undefined) state.prestartFailures += 1;
   unbindWorker(state, worker);
   worker.state = 'dead';
   rememberDeadWorker(state, event.workerId);

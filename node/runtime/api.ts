@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { hasRuntime, runtime, setRuntime, taskContext } from './context.js';
 import type { ActorListing, NodeInfo, ObjectListing, TaskListing } from './listing.js';
 import { filtered, listActors, listNodes, listOwnerObjects, listOwnerTasks } from './listing.js';
-import { EmbeddedCluster } from './embedded.js';
+import type { EmbeddedCluster } from './embedded.js';
 import { ActorClass, makeActorHandle, ObjectRef, RemoteFunction, setSubmitter } from './handles.js';
 import type { ActorHandle, ActorOptions, TaskOptions } from './handles.js';
 import { describeFunction, markOwnFile } from './shipping.js';
@@ -60,6 +60,8 @@ export async function init(options: InitOptions = {}): Promise<ClusterInfo> {
   if (address !== undefined && address !== '') {
     throw new Error(`connecting to a cluster at ${address} needs \`tsray start\`, which this version of tsray does not have yet; call init() without an address for the embedded cluster`);
   }
+  // Loaded here, not at import: worker threads import this module too and never start a cluster.
+  const { EmbeddedCluster } = await import('./embedded.js');
   const started = await EmbeddedCluster.start({
     namespace: options.namespace ?? 'default',
     ...(options.numCpus === undefined ? {} : { numCpus: options.numCpus }),

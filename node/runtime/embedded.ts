@@ -4,7 +4,7 @@
  * raylet asks for. `stop()` (shutdown, or process exit) leaves no thread, timer or open log behind.
  */
 import { mkdirSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { defaultGcsConfig, gcsCore } from '../../core/gcs/index.js';
 import type { GcsEffect, GcsEvent, GcsState } from '../../core/gcs/index.js';
@@ -42,6 +42,21 @@ export interface WorkerListing {
 const defaultObjectStoreBytes = 512 * 1024 * 1024;
 
 let sessionCounter = 0;
+
+/** Memory an idle actor's worker thread takes here, for the default bound on actor workers. */
+const idleActorThreadBytes = 24 * 1024 * 1024;
+
+/**
+ * The bound on workers serving actors: `TSRAY_MAX_ACTOR_WORKERS`, or as many idle actor threads as
+ * half this machine's memory holds. Each actor has a worker thread of its own.
+ */
+export function maxActorWorkers(): number {
+  const text = process.env['TSRAY_MAX_ACTOR_WORKERS'];
+  if (text === undefined || text.trim() === '') return Math.max(16, Math.floor((totalmem() * 0.5) / idleActorThreadBytes));
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`TSRAY_MAX_ACTOR_WORKERS must be a whole number ≥ 1 (the most actors a node runs at once), not '${text}'`);
+  return value;
+}
 
 /** A running embedded cluster. */
 export class EmbeddedCluster {
@@ -91,7 +106,8 @@ export class EmbeddedCluster {
       type: 'node/started',
       nodeId: this.nodeId,
       resources: { CPU: numCpus, ...options.resources },
-      config: { ...defaultRayletConfig, objectStoreCapacityBytes: storeBytes },
+      // As many idle workers as CPUs are kept started ahead of demand (Ray prestarts as many).
+      config: { ...defaultRayletConfig, objectStoreCapacityBytes: storeBytes, prestartWorkers: numCpus, maxActorWorkers: maxActorWorkers() },
     });
     const driverId = `${this.nodeId}.d1`;
     this.raylet.apply({ type: 'driver/connected', workerId: driverId });

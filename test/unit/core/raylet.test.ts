@@ -361,6 +361,54 @@ void describe('raylet: blocked workers', () => {
   });
 });
 
+void describe('raylet: actors and the pool', () => {
+  void it('gives every actor a worker of its own outside the pool bound, so tasks still get workers', () => {
+    const node = new Node({ CPU: 2 }, { maxWorkers: 2 });
+    const actorWorkers = Array.from({ length: 6 }, (_, index) => node.grantNew(`actor${index}`, { resources: {}, placementResources: { CPU: 1 }, actorId: `a${index}`, requester: 'gcs' }));
+    assert.equal(new Set(actorWorkers).size, 6);
+    // Both pooled slots are still free for tasks.
+    const first = node.grantNew('task1');
+    const second = node.grantNew('task2');
+    assert.notEqual(first, second);
+    assert.equal(node.request('task3').some((effect) => effect.type === 'worker/spawn'), false, 'a third task worker is over the bound');
+  });
+
+  void it('turns an actor away at once when maxActorWorkers actors already run, naming the limit', () => {
+    const node = new Node({ CPU: 2 }, { maxActorWorkers: 2 });
+    node.grantNew('actor0', { resources: {}, placementResources: { CPU: 1 }, actorId: 'a0', requester: 'gcs' });
+    node.grantNew('actor1', { resources: {}, placementResources: { CPU: 1 }, actorId: 'a1', requester: 'gcs' });
+    const rejected = sent(node.request('actor2', { resources: {}, placementResources: { CPU: 1 }, actorId: 'a2', requester: 'gcs' }), 'lease/rejected');
+    assert.equal(rejected.length, 1);
+    assert.equal(rejected[0]?.permanent, true);
+    assert.match(rejected[0]?.reason ?? '', /maxActorWorkers/);
+  });
+
+  void it('keeps prestartWorkers idle workers ahead of demand, replaces a taken one, and stops after repeated start failures', () => {
+    const state = initialRayletState();
+    const started = applyRaylet(state, { type: 'node/started', nodeId: 'n1', resources: { CPU: 2 }, config: { ...defaultRayletConfig, maxWorkers: 4, prestartWorkers: 2 } });
+    const spawned = started.filter((effect) => effect.type === 'worker/spawn').map((effect) => (effect.type === 'worker/spawn' ? effect.workerId : ''));
+    assert.deepEqual(spawned, ['n1.w1', 'n1.w2']);
+    for (const workerId of spawned) applyRaylet(state, { type: 'worker/started', workerId });
+    assert.deepEqual(rayletInvariants(state), []);
+    // A lease takes an idle worker at once, and another is started to take its place.
+    const effects = applyRaylet(state, { type: 'lease/requested', leaseId: 'l1', requester: driver, resources: { CPU: 1 }, placementResources: {}, strategy: 'DEFAULT', spillbackCount: 0, via: { from: driver, incarnation: 1, seq: 0 } });
+    assert.equal(sent(effects, 'lease/granted')[0]?.workerId, 'n1.w1');
+    assert.deepEqual(effects.filter((effect) => effect.type === 'worker/spawn').map((effect) => (effect.type === 'worker/spawn' ? effect.workerId : '')), ['n1.w3']);
+    // Workers started ahead that keep dying before they start are not replaced for ever.
+    let respawns = 0;
+    let next = 'n1.w3';
+    for (let round = 0; round < 10; round += 1) {
+      const after = applyRaylet(state, { type: 'worker/exited', workerId: next, reason: 'crashed' });
+      const spawn = after.find((effect) => effect.type === 'worker/spawn');
+      if (spawn === undefined || spawn.type !== 'worker/spawn') break;
+      respawns += 1;
+      next = spawn.workerId;
+    }
+    assert.equal(respawns, defaultRayletConfig.maxSpawnRetries);
+    assert.deepEqual(rayletInvariants(state), []);
+  });
+});
+
 void describe('raylet: object store', () => {
   void it('puts, acks duplicates, rejects when full, fetches and frees', () => {
     const node = new Node({ CPU: 1 }, { objectStoreCapacityBytes: 100 });

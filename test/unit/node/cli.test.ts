@@ -93,7 +93,7 @@ void describe('the package', () => {
     const script = join(root, 'dist', 'import-check.mjs');
     writeFileSync(
       script,
-      `import * as tsray from 'tsray';\nconst e = new tsray.OwnerDiedError('gone', 'o1');\nconsole.log(JSON.stringify({ owner: e instanceof tsray.ObjectLostError && e instanceof tsray.TsrayError, name: e.name, objectId: e.objectId, sim: typeof tsray.simulate }));\n`,
+      `import * as tsray from 'tsray';\nimport { simulate } from 'tsray/sim';\nconst e = new tsray.OwnerDiedError('gone', 'o1');\nconsole.log(JSON.stringify({ owner: e instanceof tsray.ObjectLostError && e instanceof tsray.TsrayError, name: e.name, objectId: e.objectId, sim: typeof simulate }));\n`,
     );
     const result = spawnSync(process.execPath, [script], { cwd: root, encoding: 'utf8' });
     rmSync(script);
