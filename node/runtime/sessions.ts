@@ -2,10 +2,10 @@
  * The sessions kept on this machine and how many of them stay. Every `init()` without a `sessionDir`
  * makes a folder `session_<pid>_<ms>_<n>` under the sessions root (`os.tmpdir()/tsray`, or
  * `TSRAY_SESSIONS_ROOT`), and first prunes that root: the oldest sessions go until at most
- * `TSRAY_SESSIONS_KEEP` remain (the new one included) and they take at most `TSRAY_SESSIONS_MAX_BYTES`
- * of disk. A live session (its process still runs it) is never removed, nor is anything in the root
- * that is not named like a session. A folder that cannot be read or removed is skipped: pruning never
- * fails an `init`.
+ * `TSRAY_SESSIONS_KEEP` remain (the new one included) and those before the new one take at most
+ * `TSRAY_SESSIONS_MAX_BYTES` of disk. A live session (its process still runs it) is never removed, nor
+ * is anything in the root that is not named like a session. A folder that cannot be read or removed is
+ * skipped: pruning never fails an `init`.
  */
 import { lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import type { Stats } from 'node:fs';
@@ -26,7 +26,7 @@ export interface SessionRetention {
   readonly root: string;
   /** At most this many sessions stay after an `init` prunes, the new one included. */
   readonly keep: number;
-  /** The sessions kept take at most this many bytes of disk (the new one starts empty). */
+  /** The sessions kept before the new one take at most this many bytes of disk (its own growth counts at the next prune). */
   readonly maxBytes: number;
 }
 
@@ -93,7 +93,7 @@ export function sessionRetention(env: NodeJS.ProcessEnv = process.env): SessionR
   if (maxText !== undefined && maxText !== '') {
     const parsed = parseByteCount(maxText);
     if (parsed === undefined) {
-      throw new RangeError(`TSRAY_SESSIONS_MAX_BYTES must be a byte count such as 1073741824, 500MB or 2GiB (disk ${root} may take, default 1GiB), not '${maxText}'`);
+      throw new RangeError(`TSRAY_SESSIONS_MAX_BYTES must be a byte count such as 1073741824, 500MB or 2GiB (the disk the sessions under ${root} may take, default 1GiB), not '${maxText}'`);
     }
     maxBytes = parsed;
   }
