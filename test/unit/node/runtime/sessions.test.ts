@@ -121,20 +121,24 @@ void describe('session retention', () => {
     const own = join(root, `session_${process.pid}_10_1`);
     mkdirSync(own);
     markSessionLive(own, 10);
+    // A session whose process has not written its marker yet (or an older tsray's) is live by its name's pid.
+    const unmarked = join(root, `session_${process.pid}_20_2`);
+    mkdirSync(unmarked);
     const states = new Map(listSessions(root).map((session) => [session.dir, session.state]));
     assert.equal(states.get(held), 'live');
     assert.equal(states.get(own), 'live');
+    assert.equal(states.get(unmarked), 'live');
     assert.equal(states.get(crashed), 'exited');
     assert.equal(states.get(ended), 'ended');
     const result = pruneSessions({ root, keep: 1, maxBytes: 0 });
-    assert.deepEqual(result.kept.map((session) => session.dir).sort(), [held, own].sort());
+    assert.deepEqual(result.kept.map((session) => session.dir).sort(), [held, own, unmarked].sort());
     assert.equal(existsSync(crashed), false);
     assert.equal(existsSync(ended), false);
     // Once this process ends it, the same session may go.
     const marker = readSessionMarker(own);
     assert.ok(marker !== undefined);
     markSessionEnded(own, marker, 20);
-    assert.deepEqual(pruneSessions({ root, keep: 1, maxBytes: 0 }).kept.map((session) => session.dir), [held]);
+    assert.deepEqual(pruneSessions({ root, keep: 1, maxBytes: 0 }).kept.map((session) => session.dir).sort(), [held, unmarked].sort());
   });
 
   void test('a marker whose pid now belongs to another process is not live', { skip: !existsSync('/proc/self/stat') }, () => {
