@@ -4,12 +4,14 @@
  * usage error into a one-line reason and a non-zero exit.
  */
 import { replayCommand } from './replay.js';
+import { sessionsCommand } from './sessions.js';
 import { simCommand } from './sim.js';
 import { UsageError } from './usage.js';
 
 const commands: Record<string, { run: (args: string[]) => Promise<number>; summary: string }> = {
   sim: { run: simCommand, summary: 'tsray sim SCRIPT [--seed N] [--runs K] [--faults SPEC] [-o DIR]   run a workload in the deterministic simulator' },
   replay: { run: replayCommand, summary: 'tsray replay TRACE [--verify]   re-run the reducers over a trace and check its state hashes' },
+  sessions: { run: sessionsCommand, summary: 'tsray sessions [--json]   sessions kept on this machine, with sizes (old ones are pruned at init)' },
 };
 
 function help(): string {

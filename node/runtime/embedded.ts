@@ -3,9 +3,7 @@
  * one raylet, and the driver's owner component in the main thread; a worker thread per worker the
  * raylet asks for. `stop()` (shutdown, or process exit) leaves no thread, timer or open log behind.
  */
-import { mkdirSync } from 'node:fs';
-import { availableParallelism, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { availableParallelism, totalmem } from 'node:os';
 import { defaultGcsConfig, gcsCore } from '../../core/gcs/index.js';
 import type { GcsEffect, GcsEvent, GcsState } from '../../core/gcs/index.js';
 import { defaultRayletConfig, rayletCore } from '../../core/raylet/index.js';
@@ -22,6 +20,9 @@ import { setStoreBuffer } from './values.js';
 import { Router } from './router.js';
 import { ComponentShell } from './shell.js';
 import { WorkerThreads } from './worker-threads.js';
+import { markSessionEnded } from './session-marker.js';
+import type { SessionMarker } from './session-marker.js';
+import { startSession } from './sessions.js';
 
 /** What the embedded cluster is started with (validated by `init`). */
 export interface EmbeddedOptions {
@@ -40,8 +41,6 @@ export interface WorkerListing {
 
 /** The node store's size when `objectStoreMemory` is not given. */
 const defaultObjectStoreBytes = 512 * 1024 * 1024;
-
-let sessionCounter = 0;
 
 /** Memory an idle actor's worker thread takes here, for the default bound on actor workers. */
 const idleActorThreadBytes = 24 * 1024 * 1024;
@@ -71,6 +70,8 @@ export class EmbeddedCluster {
   /** The node's worker threads. */
   readonly threads: WorkerThreads;
   private readonly logs: EventLog[] = [];
+  /** Says the session is live until `stop()` marks it ended, so pruning at another `init` leaves it. */
+  private readonly sessionMarker: SessionMarker;
   private stopped = false;
   /** A process that exits without `shutdown()` still writes what its lagging logs buffer. */
   private readonly writeLogsOnExit = (): void => {
@@ -78,8 +79,9 @@ export class EmbeddedCluster {
   };
 
   private constructor(readonly options: EmbeddedOptions) {
-    this.sessionDir = options.sessionDir ?? join(tmpdir(), 'tsray', `session_${process.pid}_${Date.now()}_${++sessionCounter}`);
-    mkdirSync(this.sessionDir, { recursive: true });
+    const session = startSession(options.sessionDir);
+    this.sessionDir = session.dir;
+    this.sessionMarker = session.marker;
     process.on('exit', this.writeLogsOnExit);
     const gcsLog = this.openLog('gcs', 'gcs', true);
     this.gcs = new ComponentShell({ core: gcsCore, address: 'gcs', router: this.router, log: gcsLog, replyAfterCommit: true });
@@ -188,5 +190,6 @@ export class EmbeddedCluster {
     process.off('exit', this.writeLogsOnExit);
     this.nodeStore.close();
     setStoreBuffer(undefined);
+    markSessionEnded(this.sessionDir, this.sessionMarker, Date.now());
   }
 }
