@@ -99,6 +99,7 @@ export const messageTable: MessageTable = {
     workerId: 'string?',
     nodeId: 'string?',
     deathCause: 'string?',
+    deathError: 'object?',
     spec: 'object?',
   },
   'actor/kill-requested': { actorId: 'string', noRestart: 'boolean' },

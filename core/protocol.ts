@@ -172,6 +172,8 @@ export type GcsMessage =
       readonly workerId?: WorkerId;
       readonly nodeId?: NodeId;
       readonly deathCause?: string;
+      /** What the constructor threw, when that is why the actor is dead. */
+      readonly deathError?: ThrownInfo;
       readonly spec?: ActorSpec;
     }
   | { readonly type: 'actor/kill-requested'; readonly actorId: ActorId; readonly noRestart: boolean }

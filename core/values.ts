@@ -49,6 +49,15 @@ export interface ThrownInfo {
   readonly name: string;
   readonly message: string;
   readonly stack?: string;
+  /**
+   * The error's own enumerable fields other than the above (`code`, `errno`, custom ones), as JSON
+   * data; a `cause` that is not an error is kept here too.
+   */
+  readonly fields?: Readonly<Record<string, unknown>>;
+  /** The error's `cause`, when that is an error (the chain is bounded by the shell that records it). */
+  readonly cause?: ThrownInfo;
+  /** An AggregateError's `errors` (bounded by the shell that records them). */
+  readonly errors?: readonly ThrownInfo[];
 }
 
 /** An error as data, as it is stored in an object and rethrown by `get`. */

@@ -9,7 +9,14 @@ export class TsrayError extends Error {
   override name = 'TsrayError';
 }
 
-/** The original error a task threw, as it travelled back: name, message and remote stack. */
+/** Slots of every error that a recorded field must not overwrite. */
+const errorSlots = new Set(['name', 'message', 'stack']);
+
+/**
+ * The original error a task threw, as it travelled back: name, message and remote stack, its own
+ * fields (`code`, `errno`, custom ones, as JSON data), its `cause` chain and an AggregateError's
+ * `errors`, each rebuilt as a RemoteError.
+ */
 export class RemoteError extends Error {
   override name: string;
 
@@ -18,6 +25,13 @@ export class RemoteError extends Error {
     super(thrown.message);
     this.name = thrown.name;
     if (thrown.stack !== undefined) this.stack = thrown.stack;
+    // defineProperty, not assignment: a field named `__proto__` stays a field.
+    for (const [key, value] of Object.entries(thrown.fields ?? {})) {
+      if (!errorSlots.has(key)) Object.defineProperty(this, key, { value, enumerable: key !== 'cause', writable: true, configurable: true });
+    }
+    // As Error's own options do it: `cause` and `errors` are own, non-enumerable properties.
+    if (thrown.cause !== undefined) Object.defineProperty(this, 'cause', { value: new RemoteError(thrown.cause), enumerable: false, writable: true, configurable: true });
+    if (thrown.errors !== undefined) Object.defineProperty(this, 'errors', { value: thrown.errors.map((error) => new RemoteError(error)), enumerable: false, writable: true, configurable: true });
   }
 }
 

@@ -156,7 +156,7 @@ export function onActorCreationReplied(state: GcsState, message: MessageOf<'acto
   if (actor === undefined || (actor.state !== 'PENDING' && actor.state !== 'RESTARTING')) return;
   if (actor.restartCount !== message.restartCount || actor.workerId !== message.workerId) return;
   if (message.error !== undefined) {
-    destroyActor(state, actor, `constructor threw: ${constructorErrorMessage(message.error)}`, { kind: 'return' }, effects);
+    destroyActor(state, actor, `constructor threw: ${constructorErrorMessage(message.error)}`, { kind: 'return' }, effects, message.error.cause);
     return;
   }
   transitionActor(actor, 'ALIVE');

@@ -6,6 +6,7 @@ import { send } from '../effects.js';
 import type { JobId, NodeId, WorkerId } from '../ids.js';
 import { gcsAddress, nodeOfWorker, rayletAddress, workerAddress } from '../ids.js';
 import type { MessageOf, WorkerExitReason } from '../protocol.js';
+import type { ThrownInfo } from '../values.js';
 import { assertNever } from '../assert.js';
 import { cloneData } from './clone.js';
 import type { GcsEffect } from './events.js';
@@ -51,6 +52,7 @@ export function actorStateMessage(actor: ActorRecord): MessageOf<'actor/state-ch
     ...(actor.workerId !== undefined ? { workerId: actor.workerId } : {}),
     ...(actor.nodeId !== undefined ? { nodeId: actor.nodeId } : {}),
     ...(actor.deathCause !== undefined ? { deathCause: actor.deathCause } : {}),
+    ...(actor.deathError !== undefined ? { deathError: cloneData(actor.deathError) } : {}),
     spec: cloneData(actor.spec),
   };
 }
@@ -132,8 +134,11 @@ function rememberDeadActor(state: GcsState, actor: ActorRecord): void {
   }
 }
 
-/** Kills the actor for good: frees its lease, worker and name, publishes DEAD with `cause`. */
-export function destroyActor(state: GcsState, actor: ActorRecord, cause: string, release: WorkerRelease, effects: GcsEffect[]): void {
+/**
+ * Kills the actor for good: frees its lease, worker and name, publishes DEAD with `cause` (and with
+ * `error`, what its constructor threw, when that is the cause).
+ */
+export function destroyActor(state: GcsState, actor: ActorRecord, cause: string, release: WorkerRelease, effects: GcsEffect[], error?: ThrownInfo): void {
   cancelPendingLease(state, actor, effects);
   releaseWorker(state, actor, release, effects);
   if (actor.spec.name !== undefined) {
@@ -142,6 +147,7 @@ export function destroyActor(state: GcsState, actor: ActorRecord, cause: string,
   }
   transitionActor(actor, 'DEAD');
   actor.deathCause = cause;
+  if (error !== undefined) actor.deathError = cloneData(error);
   actor.killNoRestart = false;
   publishActor(actor, effects);
   // A dead actor never changes again, so its subscribers have nothing more to hear.

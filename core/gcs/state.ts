@@ -6,6 +6,7 @@
 import type { ActorId, JobId, LeaseId, NodeId, WorkerId } from '../ids.js';
 import type { Inbox } from '../inbox.js';
 import type { ActorSpec, ActorState } from '../protocol.js';
+import type { ThrownInfo } from '../values.js';
 import type { Resources } from '../resources.js';
 
 /** Tunables of the GCS; they arrive in `gcs/started` so that a replay uses the same ones. */
@@ -83,6 +84,8 @@ export interface ActorRecord {
   /** Set by `tsray.kill(..., { noRestart: true })` while the worker is being killed. */
   killNoRestart: boolean;
   deathCause?: string;
+  /** What the constructor threw, when that is why the actor is dead. */
+  deathError?: ThrownInfo;
   /** Workers that asked for this actor's state changes, besides the owner. */
   subscribers: WorkerId[];
 }

@@ -9,6 +9,7 @@ import { send } from '../effects.js';
 import { gcsAddress, workerAddress } from '../ids.js';
 import type { ActorId, NodeId, WorkerId } from '../ids.js';
 import type { ActorSpec, ActorState, ResolvedArg } from '../protocol.js';
+import type { ThrownInfo } from '../values.js';
 import type { ActorCreation } from './events.js';
 import type { Ctx } from './context.js';
 import { errorOf, removeOne } from './context.js';
@@ -120,7 +121,7 @@ function stateRank(state: ActorState): number {
 /** A state change published by the GCS; stale ones (older incarnations, after death) are ignored. */
 export function onActorStateChanged(
   ctx: Ctx,
-  change: { actorId: ActorId; state: ActorState; restartCount: number; workerId?: WorkerId; nodeId?: NodeId; deathCause?: string; spec?: ActorSpec },
+  change: { actorId: ActorId; state: ActorState; restartCount: number; workerId?: WorkerId; nodeId?: NodeId; deathCause?: string; deathError?: ThrownInfo; spec?: ActorSpec },
 ): void {
   const view = ctx.s.actors[change.actorId];
   if (view === undefined || view.aliasOf !== undefined || view.state === 'DEAD') return;
@@ -132,6 +133,7 @@ export function onActorStateChanged(
   const newIncarnation = change.restartCount > view.restartCount || change.state === 'DEAD';
   view.restartCount = change.restartCount;
   if (change.state === 'DEAD') {
+    if (change.deathError !== undefined) view.deathError = change.deathError;
     actorDied(ctx, view, change.deathCause ?? 'the actor died');
     return;
   }
@@ -186,6 +188,14 @@ export function onKilledForGood(ctx: Ctx, view: ActorView): void {
   if (view.state !== 'DEAD') actorDied(ctx, view, 'killed via tsray.kill');
 }
 
+/**
+ * Why a dead actor died, as the cause of its ActorDiedError: the GCS's reason, caused in turn by
+ * what the constructor threw when that is the reason.
+ */
+export function deathCauseOf(view: ActorView, cause: string): ThrownInfo {
+  return { name: 'ActorDeathCause', message: cause, ...(view.deathError === undefined ? {} : { cause: view.deathError }) };
+}
+
 /** The actor is dead for good: every queued and in-flight call fails with ActorDiedError. */
 function actorDied(ctx: Ctx, view: ActorView, cause: string): void {
   view.state = 'DEAD';
@@ -195,7 +205,7 @@ function actorDied(ctx: Ctx, view: ActorView, cause: string): void {
   view.inflight = [];
   for (const taskId of calls) {
     const task = ctx.s.tasks[taskId];
-    if (task !== undefined) failTask(ctx, task, errorOf('ActorDiedError', `actor ${view.actorId} is dead: ${cause}`, { taskName: task.spec.name, cause: { name: 'ActorDeathCause', message: cause } }));
+    if (task !== undefined) failTask(ctx, task, errorOf('ActorDiedError', `actor ${view.actorId} is dead: ${cause}`, { taskName: task.spec.name, cause: deathCauseOf(view, cause) }));
   }
   const creationTask = view.creationTaskId === undefined ? undefined : ctx.s.tasks[view.creationTaskId];
   if (creationTask !== undefined) {

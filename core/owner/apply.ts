@@ -9,7 +9,7 @@ import { send } from '../effects.js';
 import { gcsAddress, rayletAddress, returnObjectId, taskOfObject, workerAddress } from '../ids.js';
 import { admit } from '../inbox.js';
 import type { Delivered, TaskSpec } from '../protocol.js';
-import { createActorView, ensureView, onActorCallReplied, onActorStateChanged, onRegistrationReplied, viewFor, onKilledForGood } from './actor-calls.js';
+import { createActorView, deathCauseOf, ensureView, onActorCallReplied, onActorStateChanged, onRegistrationReplied, viewFor, onKilledForGood } from './actor-calls.js';
 import type { Ctx } from './context.js';
 import { errorOf } from './context.js';
 import { onNodeDied, onWorkerDied } from './deaths.js';
@@ -88,7 +88,7 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
       const task = registerTask(ctx, spec, 'actor-task');
       ctx.out.push({ type: 'ids/minted', taskId, objectIds: [...spec.returnIds] });
       if (view.state === 'DEAD') {
-        failTask(ctx, task, errorOf('ActorDiedError', `actor ${view.actorId} is dead: ${view.deathCause ?? 'it died'}`, { taskName: spec.name, cause: { name: 'ActorDeathCause', message: view.deathCause ?? 'it died' } }));
+        failTask(ctx, task, errorOf('ActorDiedError', `actor ${view.actorId} is dead: ${view.deathCause ?? 'it died'}`, { taskName: spec.name, cause: deathCauseOf(view, view.deathCause ?? 'it died') }));
         return;
       }
       fifoPush(view.queue, taskId);

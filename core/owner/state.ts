@@ -8,7 +8,7 @@ import type { ActorId, LeaseId, NodeId, ObjectId, TaskId, WorkerId } from '../id
 import type { Inbox } from '../inbox.js';
 import type { ActorSpec, ActorState, ResolvedArg, SchedulingStrategy, TaskSpec } from '../protocol.js';
 import type { Resources } from '../resources.js';
-import type { ErrorInfo, Payload, RefMarker } from '../values.js';
+import type { ErrorInfo, Payload, RefMarker, ThrownInfo } from '../values.js';
 import type { ValueData } from './events.js';
 
 /** Limits and thresholds of one owner. */
@@ -165,6 +165,8 @@ export interface ActorView {
   workerId?: WorkerId;
   nodeId?: NodeId;
   deathCause?: string;
+  /** What the constructor threw, when that is why the actor is dead. */
+  deathError?: ThrownInfo;
   maxTaskRetries: number;
   /** Calls in submission order not yet sent (waiting for args, or for the actor to be alive). */
   queue: Fifo<TaskId>;

@@ -28,6 +28,8 @@ export interface TaskContext {
   readonly taskId: string;
   readonly attempt: number;
   readonly actorId?: string;
+  /** The name the task was submitted under, for reports about it. */
+  readonly taskName?: string;
 }
 
 /** Carries the running task through the async calls of its body. */

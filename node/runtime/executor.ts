@@ -2,27 +2,48 @@
  * Runs, in a worker, what its owner component asks: task bodies, actor constructors and methods. A
  * body's thrown value becomes a RayTaskError record (showing non-Error values too); a return value
  * that cannot travel becomes one naming its path. Each body runs inside the task context, so calls it
- * makes name their parent task and its gets yield the worker's CPU.
+ * makes name their parent task and its gets yield the worker's CPU. An unhandled rejection or
+ * uncaught exception raised by a task's code (see `onStray`) fails that task while its body runs and
+ * is reported once it has returned; it never ends the worker.
  */
 import { inspect } from 'node:util';
 import type { ActorSpec, TaskSpec } from '../../core/protocol.js';
 import type { ExecutionResult, OwnerEffect, ValueData } from '../../core/owner/index.js';
 import type { ThrownInfo } from '../../core/values.js';
 import { taskContext } from './context.js';
+import type { TaskContext } from './context.js';
 import type { OwnerRuntime } from './owner-runtime.js';
 import type { FunctionDescriptor } from './shipping.js';
 import { explainMissingName, loadFunction } from './shipping.js';
+import { thrownInfo } from './thrown.js';
 import { fromValueData, toValueData } from './values.js';
 
-function thrownInfo(error: unknown): ThrownInfo {
-  if (error instanceof Error) return { name: error.name, message: error.message, ...(error.stack === undefined ? {} : { stack: error.stack }) };
-  return { name: 'NonErrorThrown', message: `the task threw a non-Error value: ${inspect(error, { depth: 4, breakLength: Infinity })}` };
+/** A body that is running: how to fail it with a stray error, and whether one already did. */
+interface RunningBody {
+  readonly fail: (error: unknown) => void;
+  failed: boolean;
+}
+
+/** What a stray error was, as the reports name it. */
+export type StrayKind = 'an unhandled rejection' | 'an uncaught exception';
+
+function runningKey(context: TaskContext): string {
+  return `${context.taskId}#${context.attempt}`;
+}
+
+/** An error on one line for a report: its name and message, and the first frame of its stack. */
+function oneLine(error: unknown): string {
+  if (!(error instanceof Error)) return inspect(error, { depth: 2, breakLength: Infinity });
+  const frame = error.stack?.split('\n').find((line) => line.trimStart().startsWith('at '));
+  return `${error.name}: ${error.message.split('\n')[0] ?? ''}${frame === undefined ? '' : ` (${frame.trim()})`}`;
 }
 
 /** The worker side of task execution. */
 export class Executor {
   private actor: Record<string, unknown> | undefined;
   private actorDescriptor: FunctionDescriptor | undefined;
+  /** The bodies running now, by task and attempt. */
+  private readonly running = new Map<string, RunningBody>();
 
   /** @param tsrayNamespace what by-source functions see as `tsray`. */
   constructor(
@@ -63,13 +84,44 @@ export class Executor {
     return args.map((arg) => fromValueData(arg, hooks));
   }
 
+  /**
+   * An unhandled rejection or uncaught exception in this worker. The task whose code raised it is the
+   * one in the async context it was raised in (Node runs these handlers in the context of the
+   * rejected promise or the throwing callback). A body still running fails with it as the cause; a
+   * task that already returned has it reported on stderr, which a worker thread pipes to its
+   * process's. False when no task's code raised it.
+   */
+  onStray(error: unknown, kind: StrayKind): boolean {
+    const context = taskContext.getStore();
+    if (context === undefined) return false;
+    const body = this.running.get(runningKey(context));
+    if (body !== undefined && !body.failed) {
+      body.failed = true;
+      body.fail(error);
+      return true;
+    }
+    const when = body === undefined ? 'after it returned' : 'after it had failed';
+    process.stderr.write(`tsray: task ${context.taskName ?? 'unnamed'} (${context.taskId}) left ${kind} ${when}: ${oneLine(error)}\n`);
+    return true;
+  }
+
   private async execute(spec: TaskSpec, attempt: number, args: readonly ValueData[]): Promise<void> {
     const runtime = this.runtime();
     let result: ExecutionResult;
     const descriptor = spec.actor === undefined ? (JSON.parse(spec.functionId) as FunctionDescriptor) : this.actorDescriptor;
+    const context: TaskContext = { taskId: spec.taskId, attempt, taskName: spec.name, ...(spec.actor === undefined ? {} : { actorId: spec.actor.actorId }) };
+    // A stray error of the body's own code ends the wait for it with that error (see onStray); the
+    // body's eventual return is then ignored.
+    let fail: (error: unknown) => void = () => undefined;
+    const stray = new Promise<never>((_resolve, reject) => {
+      fail = reject;
+    });
+    const running: RunningBody = { fail, failed: false };
+    this.running.set(runningKey(context), running);
+    let body: Promise<unknown> | undefined;
     try {
       const values = this.decodeArgs(args);
-      const output = await taskContext.run({ taskId: spec.taskId, attempt, ...(spec.actor === undefined ? {} : { actorId: spec.actor.actorId }) }, async () => {
+      body = taskContext.run(context, async () => {
         if (spec.actor !== undefined) {
           const method = this.actor?.[spec.actor.method];
           if (typeof method !== 'function') throw new TypeError(`actor ${spec.actor.actorId} has no method '${spec.actor.method}'`);
@@ -79,10 +131,16 @@ export class Executor {
         const fn = await loadFunction(descriptor as FunctionDescriptor, this.tsrayNamespace);
         return (await (fn as (...a: unknown[]) => unknown)(...values));
       });
+      const output = await Promise.race([body, stray]);
       result = this.encodeReturns(spec, output);
     } catch (error) {
       const explained = descriptor === undefined ? undefined : explainMissingName(descriptor, error);
       result = { kind: 'threw', thrown: thrownInfo(explained ?? error) };
+    } finally {
+      // A body failed by a stray error may still run: its later strays are reported as such.
+      const forget = (): void => void this.running.delete(runningKey(context));
+      if (running.failed && body !== undefined) void body.then(forget, forget);
+      else forget();
     }
     runtime.shell.apply({ type: 'task/executed', taskId: spec.taskId, attempt, result });
   }
@@ -109,7 +167,7 @@ export class Executor {
       this.actorDescriptor = descriptor;
       const values = this.decodeArgs(args);
       const Class = (await loadFunction(descriptor, this.tsrayNamespace)) as new (...a: unknown[]) => Record<string, unknown>;
-      this.actor = taskContext.run({ taskId: `${spec.actorId}.constructor`, attempt: restartCount + 1, actorId: spec.actorId }, () => new Class(...values));
+      this.actor = taskContext.run({ taskId: `${spec.actorId}.constructor`, attempt: restartCount + 1, actorId: spec.actorId, taskName: `${spec.className}.constructor` }, () => new Class(...values));
     } catch (thrown) {
       error = thrownInfo(thrown);
     }

@@ -108,6 +108,15 @@ async function main(): Promise<void> {
   });
   holder.runtime = runtime;
   setRuntime(runtime);
+  // A task's stray error fails or is reported against that task and does not end the worker (which
+  // would retry its tasks and repeat their side effects). One raised outside any task's code is the
+  // runtime's own: rethrown, it ends the worker as before.
+  process.on('unhandledRejection', (reason: unknown) => {
+    if (!executor.onStray(reason, 'an unhandled rejection')) throw reason;
+  });
+  process.on('uncaughtException', (error: Error) => {
+    if (!executor.onStray(error, 'an uncaught exception')) throw error;
+  });
   port.on('message', (message: unknown) => {
     const query = message as { kind?: unknown; id?: unknown };
     if (query.kind === 'tsray/flush-logs') {

@@ -305,7 +305,7 @@ void describe('gcs core', () => {
           actorId: 'a1',
           restartCount: 0,
           workerId: 'n1.w1',
-          error: { errorClass: 'RayTaskError', message: 'task failed', cause: { name: 'Error', message: 'boom' } },
+          error: { errorClass: 'RayTaskError', message: 'task failed', cause: { name: 'Error', message: 'boom', fields: { code: 'E_BOOM' } } },
         },
         'worker:n1.w1',
       );
@@ -313,6 +313,8 @@ void describe('gcs core', () => {
       assert.equal(gcs.actor('a1').deathCause, 'constructor threw: boom');
       assert.deepEqual(sent(effects, 'lease/returned', 'raylet:n1'), [{ type: 'lease/returned', leaseId: 'gcs.l1', workerId: 'n1.w1', disconnectWorker: true }]);
       assert.equal(sent(effects, 'actor/state-changed')[0]?.deathCause, 'constructor threw: boom');
+      // What the constructor threw goes out with the death, so callers' ActorDiedError can show it.
+      assert.deepEqual(sent(effects, 'actor/state-changed')[0]?.deathError, { name: 'Error', message: 'boom', fields: { code: 'E_BOOM' } });
     });
 
     void it('restarts after its worker dies, then dies once restarts are spent', () => {
