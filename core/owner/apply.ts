@@ -25,11 +25,12 @@ import {
   onTaskExecuted,
   onTaskPushed,
 } from './execution.js';
-import { onLeaseGranted, onLeaseIdleTimer, onLeaseLost, onLeaseRejected, onLeaseRetryTimer, onLeaseSpilled, releaseLease } from './leasing.js';
+import { onCancelGraceTimer, onLeaseGranted, onLeaseIdleTimer, onLeaseLost, onLeaseRejected, onLeaseRetryTimer, onLeaseSpilled, releaseLease } from './leasing.js';
 import { cancelOwnedTask, failTask, finishTask, freeUnwanted, mintTaskIds, recoverObject, registerTask, rerunTask, resolveDeps, retriesLeft } from './lineage.js';
 import { createOwnedObject, dropLocalRef, holdContained, onBorrowAdded, onBorrowReleased } from './refs.js';
 import { onFetched, onFetchFailed, onGetRequested, onResumed, onRetrievalTimer, onStatusReplied, onStatusRequested, onStatusRetryTimer, onWaitRequested } from './retrieval.js';
 import type { OwnerState } from './state.js';
+import { defaultOwnerConfig } from './state.js';
 
 /** Applies one event to an owner's state (mutable or an immer draft) and returns the effects. */
 export function applyOwner(state: OwnerState, event: OwnerEvent): OwnerEffect[] {
@@ -54,7 +55,8 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
       s.nodeId = event.nodeId;
       s.isDriver = event.isDriver;
       s.namespace = event.namespace;
-      s.config = { ...event.config };
+      // Configs recorded before a field existed take its default.
+      s.config = { ...defaultOwnerConfig, ...event.config };
       if (event.isDriver) ctx.out.push(send(gcsAddress, { type: 'job/registration-requested', driverId: event.workerId, namespace: event.namespace }));
       return;
     case 'task/submitted': {
@@ -177,6 +179,7 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
     case 'timer/fired':
       if (event.timerId.startsWith('lease-retry:')) onLeaseRetryTimer(ctx, event.timerId.slice('lease-retry:'.length));
       else if (event.timerId.startsWith('lease-idle:')) onLeaseIdleTimer(ctx, event.timerId.slice('lease-idle:'.length));
+      else if (event.timerId.startsWith('cancel-grace:')) onCancelGraceTimer(ctx, event.timerId.slice('cancel-grace:'.length));
       else if (event.timerId.startsWith('status-retry:')) onStatusRetryTimer(ctx, event.timerId.slice('status-retry:'.length));
       else if (event.timerId.startsWith('get:') || event.timerId.startsWith('wait:')) onRetrievalTimer(ctx, event.timerId);
       return;
@@ -298,6 +301,10 @@ function onTaskReplied(ctx: Ctx, event: Delivered<Extract<OwnerInbound, { type: 
         if (object === undefined || object.state === 'failed') freeUnwanted(ctx, objectId, payload);
       });
     }
+    // The body of a task cancelled while running has settled (the task may be forgotten already):
+    // its lease may serve the next task.
+    const draining = Object.values(ctx.s.leases).find((lease) => lease.draining === true && lease.runningTaskId === event.taskId && lease.workerId === event.workerId);
+    if (draining !== undefined && (task === undefined || task.attempt === event.attempt)) releaseLease(ctx, draining.leaseId, event.taskId);
     return;
   }
   const leaseId = task.leaseId;

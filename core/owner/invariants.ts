@@ -37,7 +37,14 @@ export function ownerInvariants(s: OwnerState): string[] {
   for (const lease of Object.values(s.leases)) {
     if (lease.runningTaskId !== undefined) {
       const task = s.tasks[lease.runningTaskId];
-      if (task === undefined || task.state !== 'RUNNING' || task.leaseId !== lease.leaseId) broken.push(`lease ${lease.leaseId} runs ${lease.runningTaskId}, which is not RUNNING on it`);
+      // A cancelled task drains its lease; once its returns are gone it may be forgotten meanwhile.
+      const cancelledHere = lease.draining === true && (task === undefined || (task.state === 'CANCELLED' && task.leaseId === lease.leaseId));
+      if (!cancelledHere && (task === undefined || task.state !== 'RUNNING' || task.leaseId !== lease.leaseId)) broken.push(`lease ${lease.leaseId} runs ${lease.runningTaskId}, which is not RUNNING on it`);
+    }
+    if (lease.draining === true && lease.runningTaskId === undefined) broken.push(`lease ${lease.leaseId} drains a cancelled task but runs none`);
+    const drained = lease.runningTaskId === undefined ? undefined : s.tasks[lease.runningTaskId];
+    if (lease.draining === true && drained !== undefined && drained.state !== 'CANCELLED') {
+      broken.push(`lease ${lease.leaseId} drains ${lease.runningTaskId}, which is not CANCELLED`);
     }
     if (lease.state === 'granted' && s.deadNodes[lease.nodeId] === true) broken.push(`lease ${lease.leaseId} is kept on dead node ${lease.nodeId}`);
     const cls = s.classes[lease.classKey];

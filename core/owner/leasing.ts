@@ -233,11 +233,23 @@ export function onLeaseLost(ctx: Ctx, leaseId: LeaseId, reason: WorkerExitReason
   if (cls !== undefined) pump(ctx, cls);
 }
 
+/**
+ * The body of a cancelled task is still running past its grace period: its worker is ended, which
+ * ends the lease (the worker is never handed a task while an abandoned body may still be running).
+ */
+export function onCancelGraceTimer(ctx: Ctx, leaseId: LeaseId): void {
+  const lease = ctx.s.leases[leaseId];
+  if (lease === undefined || lease.draining !== true || lease.doomed === true || lease.workerId === undefined) return;
+  lease.doomed = true;
+  ctx.out.push(send(rayletAddress(leaseWorkerNode(lease)), { type: 'worker/kill-requested', workerId: lease.workerId, reason: 'killed' }));
+}
+
 /** The reply to a pushed task frees its lease for the next queued task of the class. */
 export function releaseLease(ctx: Ctx, leaseId: LeaseId, taskId: string): void {
   const lease = ctx.s.leases[leaseId];
   if (lease === undefined || lease.runningTaskId !== taskId) return;
   lease.runningTaskId = undefined;
+  lease.draining = undefined;
   const cls = ctx.s.classes[lease.classKey];
   if (cls !== undefined) pump(ctx, cls);
 }

@@ -10,9 +10,9 @@ import { rayletAddress, returnObjectId, taskOfObject, workerAddress } from '../i
 import type { ObjectId, TaskId } from '../ids.js';
 import type { TaskSpec } from '../protocol.js';
 import type { ErrorInfo, Payload, RefMarker } from '../values.js';
-import { onActorCallReady, sendActorRegistration } from './actor-calls.js';
+import { onActorCallReady, sendActorRegistration, viewFor } from './actor-calls.js';
 import type { Ctx } from './context.js';
-import { errorOf } from './context.js';
+import { errorOf, removeOne } from './context.js';
 import { enqueueForLease, removeFromClassQueue } from './leasing.js';
 import { borrowEntry, createOwnedObject, holdContained, holdForTask, isReferenced, maybeFree, releaseContained, releaseForTask, releaseLineage } from './refs.js';
 import { onObjectSettled, requestStatus } from './retrieval.js';
@@ -276,18 +276,28 @@ export function cancelOwnedTask(ctx: Ctx, task: OwnedTask, force: boolean, recur
       if (task.kind === 'actor-task') removeQueuedActorCall(ctx, task);
       failTask(ctx, task, cancelled, 'CANCELLED');
       return;
-    case 'RUNNING':
+    case 'RUNNING': {
       if (task.kind === 'actor-creation' || task.workerId === undefined) return;
-      if (force && task.kind === 'task') {
-        task.cancelRequested = 'force';
-        const lease = task.leaseId === undefined ? undefined : ctx.s.leases[task.leaseId];
-        if (lease !== undefined) lease.doomed = true;
-        ctx.out.push(send(`raylet:${task.nodeId ?? ''}`, { type: 'worker/kill-requested', workerId: task.workerId, reason: 'killed' }));
-      } else {
-        task.cancelRequested = 'graceful';
-        ctx.out.push(send(workerAddress(task.workerId), { type: 'task/cancel-requested', taskId: task.spec.taskId, recursive }));
+      // Every get of it fails now, wherever its body is; the late result is dropped when it comes.
+      const workerId = task.workerId;
+      const nodeId = task.nodeId ?? '';
+      const lease = task.leaseId === undefined ? undefined : ctx.s.leases[task.leaseId];
+      if (task.kind === 'actor-task') {
+        const view = viewFor(ctx, task.spec.actor?.actorId ?? '');
+        if (view !== undefined) removeOne(view.inflight, task.spec.taskId);
       }
+      task.cancelRequested = force && task.kind === 'task' ? 'force' : 'graceful';
+      failTask(ctx, task, cancelled, 'CANCELLED');
+      if (lease !== undefined) {
+        // The lease stays busy until the body settles (its worker replies) or the worker is ended.
+        lease.draining = true;
+        if (force) lease.doomed = true;
+        else ctx.out.push({ type: 'timer/armed', timerId: `cancel-grace:${lease.leaseId}`, delayMs: ctx.s.config.cancelGraceMs });
+      }
+      if (force && task.kind === 'task') ctx.out.push(send(`raylet:${nodeId}`, { type: 'worker/kill-requested', workerId, reason: 'killed' }));
+      else ctx.out.push(send(workerAddress(workerId), { type: 'task/cancel-requested', taskId: task.spec.taskId, recursive }));
       return;
+    }
     case 'FINISHED':
     case 'FAILED':
     case 'CANCELLED':

@@ -32,6 +32,11 @@ export interface OwnerConfig {
    * Keeping it saves a raylet round trip per task when tasks are submitted one after another.
    */
   readonly leaseIdleMs: number;
+  /**
+   * How long the body of a task cancelled while running may go on before its worker is ended (the
+   * worker is reused only once the body settles).
+   */
+  readonly cancelGraceMs: number;
 }
 
 /** Defaults that suit the simulator and the embedded runtime. */
@@ -44,6 +49,7 @@ export const defaultOwnerConfig: OwnerConfig = {
   maxArgLostRetries: 10,
   maxOwnedTasks: 1_000_000,
   leaseIdleMs: 0,
+  cancelGraceMs: 5_000,
 };
 
 /** The states of a task as API.md lists them. */
@@ -141,6 +147,11 @@ export interface OwnedLease {
   doomed?: boolean;
   /** Set while an idle lease waits (leaseIdleMs) for another task before it goes back. */
   idleSince?: boolean;
+  /**
+   * Its task was cancelled while running: the task has ended for its callers, but the worker still
+   * runs the body. The lease is free again when the worker replies, or is ended after cancelGraceMs.
+   */
+  draining?: boolean;
 }
 
 /** Tasks grouped by what lease they can share: resource shape and placement. */

@@ -167,8 +167,8 @@ export async function getActor(name: string, options: { namespace?: string } = {
   return makeActorHandle(actorId);
 }
 
-/** Where this code runs: job, node, worker, and the task and actor it belongs to. */
-export function getRuntimeContext(): { jobId: string; nodeId: string; workerId: string; taskId?: string; actorId?: string } {
+/** Where this code runs: job, node, worker, the task and actor it belongs to, and (in a task) the signal a cancel aborts. */
+export function getRuntimeContext(): { jobId: string; nodeId: string; workerId: string; taskId?: string; actorId?: string; signal?: AbortSignal } {
   const state = runtime().state;
   const task = taskContext.getStore();
   return {
@@ -177,6 +177,7 @@ export function getRuntimeContext(): { jobId: string; nodeId: string; workerId: 
     workerId: state.workerId,
     ...(task === undefined || task.taskId.endsWith('.constructor') ? {} : { taskId: task.taskId }),
     ...(task?.actorId === undefined ? {} : { actorId: task.actorId }),
+    ...(task?.signal === undefined ? {} : { signal: task.signal }),
   };
 }
 

@@ -30,6 +30,8 @@ export interface TaskContext {
   readonly actorId?: string;
   /** The name the task was submitted under, for reports about it. */
   readonly taskName?: string;
+  /** Aborted when the task is cancelled, so that well-behaved code can stop. */
+  readonly signal?: AbortSignal;
 }
 
 /** Carries the running task through the async calls of its body. */

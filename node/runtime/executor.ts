@@ -15,6 +15,7 @@ import type { TaskContext } from './context.js';
 import type { OwnerRuntime } from './owner-runtime.js';
 import type { FunctionDescriptor } from './shipping.js';
 import { explainMissingName, loadFunction } from './shipping.js';
+import { TaskCancelledError } from '../errors.js';
 import { thrownInfo } from './thrown.js';
 import { fromValueData, toValueData } from './values.js';
 
@@ -44,6 +45,8 @@ export class Executor {
   private actorDescriptor: FunctionDescriptor | undefined;
   /** The bodies running now, by task and attempt. */
   private readonly running = new Map<string, RunningBody>();
+  /** The abort controllers of the bodies running now, by task and attempt: a cancel aborts their signals. */
+  private readonly controllers = new Map<string, { readonly taskId: string; readonly controller: AbortController }>();
 
   /** @param tsrayNamespace what by-source functions see as `tsray`. */
   constructor(
@@ -64,6 +67,7 @@ export class Executor {
         process.exit(0);
         return;
       case 'task/interrupt':
+        this.abort(effect.taskId);
         this.runtime().interruptTask(effect.taskId);
         return;
       case 'actor-lookup/settled':
@@ -75,6 +79,13 @@ export class Executor {
       case 'timer/armed':
       case 'wait/settled':
         return;
+    }
+  }
+
+  /** A cancel reached a running task: its signal is aborted (its owner has failed it already). */
+  private abort(taskId: string): void {
+    for (const { taskId: running, controller } of this.controllers.values()) {
+      if (running === taskId && !controller.signal.aborted) controller.abort(new TaskCancelledError(`task ${taskId} was cancelled`));
     }
   }
 
@@ -109,7 +120,9 @@ export class Executor {
     const runtime = this.runtime();
     let result: ExecutionResult;
     const descriptor = spec.actor === undefined ? (JSON.parse(spec.functionId) as FunctionDescriptor) : this.actorDescriptor;
-    const context: TaskContext = { taskId: spec.taskId, attempt, taskName: spec.name, ...(spec.actor === undefined ? {} : { actorId: spec.actor.actorId }) };
+    const controller = new AbortController();
+    const context: TaskContext = { taskId: spec.taskId, attempt, taskName: spec.name, signal: controller.signal, ...(spec.actor === undefined ? {} : { actorId: spec.actor.actorId }) };
+    this.controllers.set(runningKey(context), { taskId: spec.taskId, controller });
     // A stray error of the body's own code ends the wait for it with that error (see onStray); the
     // body's eventual return is then ignored.
     let fail: (error: unknown) => void = () => undefined;
@@ -137,6 +150,7 @@ export class Executor {
       const explained = descriptor === undefined ? undefined : explainMissingName(descriptor, error);
       result = { kind: 'threw', thrown: thrownInfo(explained ?? error) };
     } finally {
+      this.controllers.delete(runningKey(context));
       // A body failed by a stray error may still run: its later strays are reported as such.
       const forget = (): void => void this.running.delete(runningKey(context));
       if (running.failed && body !== undefined) void body.then(forget, forget);

@@ -1,0 +1,118 @@
+/**
+ * Cancel is prompt: every get of a cancelled task rejects with TaskCancelledError at once, wherever its
+ * body is (spinning, awaiting a timer); the body's signal is aborted; its worker serves other tasks
+ * only once the body settles, and is ended when the body runs past the grace period.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import * as tsray from '../../../../node/index.js';
+
+class Notes {
+  readonly seen: string[] = [];
+  note(text: string): number {
+    return this.seen.push(text);
+  }
+  read(): string[] {
+    return this.seen;
+  }
+}
+
+const spin = tsray.remote(async (ms: number, notes: tsray.ActorHandle<Notes>) => {
+  notes.note.remote(`spinning on ${tsray.getRuntimeContext().workerId}`);
+  // Let the note go out before the body stops yielding.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const end = Date.now() + ms;
+  while (Date.now() < end);
+  return 'late result';
+});
+
+const patient = tsray.remote(async (notes: tsray.ActorHandle<Notes>) => {
+  const { signal } = tsray.getRuntimeContext();
+  if (signal === undefined) throw new Error('no signal in a task');
+  signal.addEventListener('abort', () => notes.note.remote(`aborted: ${(signal.reason as Error).name}`));
+  notes.note.remote('started');
+  await new Promise((resolve) => setTimeout(resolve, 30_000));
+  return 'waited';
+});
+
+const whoami = tsray.remote(async (ms: number) => {
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return tsray.getRuntimeContext().workerId;
+});
+
+async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolean, tries = 400): Promise<T> {
+  let value = await probe();
+  for (let attempt = 0; attempt < tries && !done(value); attempt += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    value = await probe();
+  }
+  return value;
+}
+
+async function cancelled(ref: tsray.ObjectRef): Promise<{ name: string; ms: number }> {
+  const started = performance.now();
+  tsray.cancel(ref);
+  try {
+    await tsray.get(ref);
+    return { name: 'resolved', ms: performance.now() - started };
+  } catch (error) {
+    return { name: (error as Error).name, ms: performance.now() - started };
+  }
+}
+
+void describe('cancel', () => {
+  const sessionDir = mkdtempSync(join(tmpdir(), 'tsray-cancel-'));
+  before(async () => {
+    await tsray.init({ numCpus: 2, sessionDir });
+  });
+  after(async () => {
+    await tsray.shutdown();
+    rmSync(sessionDir, { recursive: true, force: true });
+  });
+
+  void test('a spinning body: its get rejects before the body could end, and its worker waits for it to settle', async () => {
+    const notes = tsray.remote(Notes).options({ lifetime: 'detached' }).remote();
+    const spinMs = 3_000;
+    const ref = spin.remote(spinMs, notes);
+    const seen = await eventually(() => tsray.get(notes.read.remote()), (list) => list.length > 0);
+    const spinner = (seen[0] ?? '').replace('spinning on ', '');
+    const outcome = await cancelled(ref);
+    assert.equal(outcome.name, 'TaskCancelledError');
+    assert.ok(outcome.ms < spinMs, `the get waited ${outcome.ms} ms, as long as the body`);
+    // While the body spins its worker (and its CPU) serves nobody else.
+    const during = await tsray.get([whoami.remote(10), whoami.remote(10), whoami.remote(10)]);
+    assert.ok(!during.includes(spinner), `a task ran on ${spinner} while the cancelled body spun there`);
+    // Once those tasks' idle lease goes back, the spinning body's CPU is still held.
+    assert.deepEqual(await eventually(() => tsray.availableResources(), (resources) => resources['CPU'] === 1), { CPU: 1 });
+    const listed = await tsray.state.listTasks({ state: 'CANCELLED' });
+    assert.equal(listed.length, 1);
+    // Once the body settles, the worker and its CPU are free again; the late result was dropped.
+    const free = await eventually(() => tsray.availableResources(), (resources) => resources['CPU'] === 2);
+    assert.deepEqual(free, { CPU: 2 });
+    await assert.rejects(tsray.get(ref), tsray.TaskCancelledError);
+  });
+
+  void test('an awaiting body: its get rejects at once and its signal is aborted', async () => {
+    const notes = tsray.remote(Notes).options({ lifetime: 'detached' }).remote();
+    const ref = patient.remote(notes);
+    await eventually(() => tsray.get(notes.read.remote()), (list) => list.length > 0);
+    const outcome = await cancelled(ref);
+    assert.equal(outcome.name, 'TaskCancelledError');
+    const seen = await eventually(() => tsray.get(notes.read.remote()), (list) => list.length > 1);
+    assert.deepEqual(seen, ['started', 'aborted: TaskCancelledError']);
+  });
+
+  void test('a body that runs past the grace period has its worker ended, which frees its CPU', async () => {
+    const notes = tsray.remote(Notes).options({ lifetime: 'detached' }).remote();
+    const ref = spin.remote(60_000, notes);
+    await eventually(() => tsray.get(notes.read.remote()), (list) => list.length > 0);
+    assert.equal((await cancelled(ref)).name, 'TaskCancelledError');
+    assert.deepEqual(await tsray.availableResources(), { CPU: 1 });
+    // The grace period is 5 s; the spinning body would hold its CPU for a minute.
+    const free = await eventually(() => tsray.availableResources(), (resources) => resources['CPU'] === 2, 600);
+    assert.deepEqual(free, { CPU: 2 });
+  });
+});
