@@ -9,10 +9,8 @@ import { filtered, listActors, listNodes, listOwnerObjects, listOwnerTasks } fro
 import { EmbeddedCluster } from './embedded.js';
 import { ActorClass, makeActorHandle, ObjectRef, RemoteFunction, setSubmitter } from './handles.js';
 import type { ActorHandle, ActorOptions, TaskOptions } from './handles.js';
-import { describeFunction, markOwnFile } from './shipping.js';
+import { describeFunction } from './shipping.js';
 import { validateActorOptions, validateTaskOptions } from './validate.js';
-
-for (const file of ['api.js', 'handles.js', 'shipping.js', 'owner-runtime.js', '../index.js']) markOwnFile(new URL(file, import.meta.url).href);
 
 setSubmitter({
   submitTask: (descriptor, args, options) => runtime().submitTask(descriptor, args, options),
