@@ -7,7 +7,8 @@
  * classes created while by-source code runs (a remote function defined inside a task body, at any
  * depth) travel by source too: no import would create them again.
  */
-import { resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** How a function or class travels. */
@@ -26,8 +27,8 @@ const sourceScheme = 'tsray-source:';
 
 /**
  * Folders of tsray itself (the built package's `node/` folder), skipped when finding who called
- * `tsray.remote`. Under a loader with source maps (tsx) stack frames name the TypeScript sources, so
- * `dist/node/` is also known as `node/`.
+ * `tsray.remote`. Should a loader report frames by their TypeScript sources, `dist/node/` is also
+ * known as `node/`.
  */
 const ownFolders = ((): string[] => {
   const built = new URL('../', import.meta.url).href;
@@ -44,17 +45,31 @@ function evaluatesModule(url: string): boolean {
   return url.startsWith('node:internal/modules/');
 }
 
-/** The locations (URLs) of the stack's frames, innermost first, as V8 prints them. */
+/**
+ * The locations (URLs) of the stack's frames, innermost first (async callers included). Raw call sites
+ * name the files that actually run: a printed stack under `--enable-source-maps` names a compiled
+ * module's TypeScript source instead, which workers could not import.
+ */
 function stackLocations(): string[] {
-  const saved = Error.stackTraceLimit;
+  const savedLimit = Error.stackTraceLimit;
+  // Whatever formatter is installed (a source-map library's, or none) is put back exactly as it was.
+  const savedPrepare = Object.getOwnPropertyDescriptor(Error, 'prepareStackTrace');
   Error.stackTraceLimit = 100;
-  const stack = new Error().stack ?? '';
-  Error.stackTraceLimit = saved;
+  Error.prepareStackTrace = (_error, sites) => sites;
+  let sites: unknown;
+  try {
+    sites = new Error().stack;
+  } finally {
+    Error.stackTraceLimit = savedLimit;
+    if (savedPrepare === undefined) Reflect.deleteProperty(Error, 'prepareStackTrace');
+    else Object.defineProperty(Error, 'prepareStackTrace', savedPrepare);
+  }
+  if (!Array.isArray(sites)) return [];
   const locations: string[] = [];
-  for (const line of stack.split('\n').slice(1)) {
-    const match = /\(?((?:file|node|data|tsray-source):[^\s)]+?|\/[^\s):]+?):\d+:\d+\)?$/.exec(line.trim());
-    const location = match?.[1];
-    if (location !== undefined) locations.push(location.startsWith('/') ? pathToFileURL(location).href : location);
+  for (const site of sites as NodeJS.CallSite[]) {
+    // Eval'd code has no file name; the sourceURL it was given (by loadFunction) names it.
+    const location = site.getScriptNameOrSourceURL() ?? site.getFileName() ?? '';
+    if (location !== '') locations.push(isAbsolute(location) ? pathToFileURL(location).href : location);
   }
   return locations;
 }
@@ -68,8 +83,7 @@ function stackLocations(): string[] {
  * later creates functions no import registers again, so they can only travel by source.
  */
 function callerOf(): { kind: 'source' } | { kind: 'module'; url: string } {
-  const entry = entryUrl();
-  const isSource = (url: string): boolean => url.startsWith(sourceScheme) || url === entry || !(url.startsWith('file:') || url.startsWith('node:'));
+  const isSource = (url: string): boolean => url.startsWith(sourceScheme) || entryUrls.has(url) || !(url.startsWith('file:') || url.startsWith('node:'));
   const locations = stackLocations();
   const callerIndex = locations.findIndex((url) => !isOwn(url));
   const caller = locations[callerIndex];
@@ -81,11 +95,22 @@ function callerOf(): { kind: 'source' } | { kind: 'module'; url: string } {
   return { kind: 'module', url: caller };
 }
 
-/** The entry script's URL (process.argv[1]), if there is one. */
-function entryUrl(): string | undefined {
+/**
+ * The URLs the entry script (process.argv[1]) may run under: its path as given and, as Node loads a
+ * symlinked main script from its real path, that real path.
+ */
+const entryUrls = ((): Set<string> => {
   const entry = process.argv[1];
-  return entry === undefined ? undefined : pathToFileURL(resolve(entry)).href;
-}
+  if (entry === undefined) return new Set();
+  const given = resolve(entry);
+  let real = given;
+  try {
+    real = realpathSync(given);
+  } catch {
+    // An entry that cannot be resolved (e.g. `node -e`) is known by its path only.
+  }
+  return new Set([pathToFileURL(given).href, pathToFileURL(real).href]);
+})();
 
 /** Describes `fn` for shipping, from where `tsray.remote` was called. */
 export function describeFunction(fn: (...args: never[]) => unknown): FunctionDescriptor {

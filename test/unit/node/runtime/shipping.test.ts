@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { symlinkSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
@@ -66,17 +67,33 @@ await tsray.shutdown();
 `);
 after(() => script.remove());
 
-void test('remote functions and actors defined by by-source code ship by source at any depth; module top levels ship by reference', () => {
+const expected = {
+  functionInTask: ['source', 42],
+  actorInTask: ['source', 12, 112],
+  depthThree: 'inner saw 3',
+  moduleImportedInTask: ['module', 15],
+  moduleFactoryInTask: ['source', 16],
+  moduleFactoryInDriver: ['source', 8],
+  moduleInDriver: ['module', 21],
+};
+
+function runScript(nodeFlags: string[], sessionDir: string, scriptPath = script.path): unknown {
   const moduleUrl = pathToFileURL(join(packageRoot, 'dist/test/support/shipping-module.js')).href;
-  const result = spawnSync(process.execPath, [script.path, script.sessionDir, moduleUrl], { encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync(process.execPath, [...nodeFlags, scriptPath, sessionDir, moduleUrl], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(result.status, 0, result.stderr);
-  assert.deepEqual(JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}'), {
-    functionInTask: ['source', 42],
-    actorInTask: ['source', 12, 112],
-    depthThree: 'inner saw 3',
-    moduleImportedInTask: ['module', 15],
-    moduleFactoryInTask: ['source', 16],
-    moduleFactoryInDriver: ['source', 8],
-    moduleInDriver: ['module', 21],
-  });
+  return JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}');
+}
+
+void test('remote functions and actors defined by by-source code ship by source at any depth; module top levels ship by reference', () => {
+  assert.deepEqual(runScript([], join(script.sessionDir, 'plain')), expected);
+});
+
+void test('with --enable-source-maps a compiled module still ships by reference as the file that runs, not its TypeScript source', () => {
+  assert.deepEqual(runScript(['--enable-source-maps'], join(script.sessionDir, 'source-maps')), expected);
+});
+
+void test('an entry script run through a symlink is still the entry script: its functions ship by source', () => {
+  const link = join(script.sessionDir, 'linked-driver.mjs');
+  symlinkSync(script.path, link);
+  assert.deepEqual(runScript([], join(script.sessionDir, 'symlink'), link), expected);
 });
