@@ -55,7 +55,8 @@ function stackLocations(): string[] {
   // Whatever formatter is installed (a source-map library's, or none) is put back exactly as it was.
   const savedPrepare = Object.getOwnPropertyDescriptor(Error, 'prepareStackTrace');
   Error.stackTraceLimit = 100;
-  Error.prepareStackTrace = (_error, sites) => sites;
+  // Defined rather than assigned, so a formatter installed as an accessor cannot swallow it.
+  Object.defineProperty(Error, 'prepareStackTrace', { value: (_error: Error, sites: NodeJS.CallSite[]) => sites, configurable: true, writable: true });
   let sites: unknown;
   try {
     sites = new Error().stack;
