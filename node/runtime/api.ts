@@ -9,10 +9,8 @@ import { filtered, listActors, listNodes, listOwnerObjects, listOwnerTasks } fro
 import type { EmbeddedCluster } from './embedded.js';
 import { ActorClass, makeActorHandle, ObjectRef, RemoteFunction, setSubmitter } from './handles.js';
 import type { ActorHandle, ActorOptions, TaskOptions } from './handles.js';
-import { describeFunction, markOwnFile } from './shipping.js';
-import { validateActorOptions, validateTaskOptions } from './validate.js';
-
-for (const file of ['api.js', 'handles.js', 'shipping.js', 'owner-runtime.js', '../index.js']) markOwnFile(new URL(file, import.meta.url).href);
+import { describeFunction } from './shipping.js';
+import { isOptionsObject, shown, validateActorOptions, validateTaskOptions, wholeNumber } from './validate.js';
 
 setSubmitter({
   submitTask: (descriptor, args, options) => runtime().submitTask(descriptor, args, options),
@@ -42,13 +40,18 @@ let cluster: EmbeddedCluster | undefined;
 let exitHooked = false;
 
 function checkInit(options: InitOptions): void {
+  if (!isOptionsObject(options)) throw new TypeError(`init takes an options object such as init({ numCpus: 4 }), not ${shown(options)}`);
   const allowed = new Set(['address', 'numCpus', 'resources', 'objectStoreMemory', 'namespace', 'sessionDir']);
   for (const name of Object.keys(options)) if (!allowed.has(name)) throw new TypeError(`unknown init option '${name}'; allowed: ${[...allowed].join(', ')}`);
-  if (options.numCpus !== undefined && (!Number.isInteger(options.numCpus) || options.numCpus < 1)) throw new RangeError(`numCpus must be a whole number ≥ 1, not ${JSON.stringify(options.numCpus)}`);
-  if (options.objectStoreMemory !== undefined && (!Number.isInteger(options.objectStoreMemory) || options.objectStoreMemory < 1024 * 1024)) {
-    throw new RangeError(`objectStoreMemory must be a whole number of bytes ≥ 1 MiB, not ${JSON.stringify(options.objectStoreMemory)}`);
+  wholeNumber('numCpus', options.numCpus, 1, 1);
+  if (options.objectStoreMemory !== undefined) {
+    const wanted = `objectStoreMemory must be a whole number of bytes ≥ 1 MiB (1048576), not ${shown(options.objectStoreMemory)}`;
+    if (typeof options.objectStoreMemory !== 'number') throw new TypeError(wanted);
+    if (!Number.isInteger(options.objectStoreMemory) || options.objectStoreMemory < 1024 * 1024) throw new RangeError(wanted);
   }
-  if (options.namespace !== undefined && (typeof options.namespace !== 'string' || options.namespace === '')) throw new TypeError('namespace must be a non-empty string');
+  if (options.namespace !== undefined && (typeof options.namespace !== 'string' || options.namespace === '')) throw new TypeError(`namespace must be a non-empty string, not ${shown(options.namespace)}`);
+  if (options.address !== undefined && typeof options.address !== 'string') throw new TypeError(`address must be a string such as '127.0.0.1:6379', not ${shown(options.address)}`);
+  if (options.sessionDir !== undefined && (typeof options.sessionDir !== 'string' || options.sessionDir === '')) throw new TypeError(`sessionDir must be a folder path, not ${shown(options.sessionDir)}`);
   if (options.resources !== undefined) validateTaskOptions({ resources: options.resources });
 }
 
@@ -117,7 +120,7 @@ export function put<T>(value: T): ObjectRef<T> {
 
 function checkTimeout(timeout: unknown): number | undefined {
   if (timeout === undefined) return undefined;
-  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0) throw new RangeError(`timeout must be a number of milliseconds ≥ 0, not ${JSON.stringify(timeout)}`);
+  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0) throw new RangeError(`timeout must be a number of milliseconds ≥ 0, not ${shown(timeout)}`);
   return timeout;
 }
 
@@ -142,7 +145,7 @@ export async function get(refs: ObjectRef | ObjectRef[], options: { timeout?: nu
 export async function wait(refs: ObjectRef[], options: { numReturns?: number; timeout?: number; fetchLocal?: boolean } = {}): Promise<[ObjectRef[], ObjectRef[]]> {
   const list = checkRefs(refs, 'wait');
   const numReturns = options.numReturns ?? 1;
-  if (!Number.isInteger(numReturns) || numReturns < 1 || numReturns > list.length) throw new RangeError(`numReturns must be a whole number from 1 to ${list.length} (the number of refs), not ${JSON.stringify(options.numReturns)}`);
+  if (!Number.isInteger(numReturns) || numReturns < 1 || numReturns > list.length) throw new RangeError(`numReturns must be a whole number from 1 to ${list.length} (the number of refs), not ${shown(options.numReturns)}`);
   return runtime().wait(list, numReturns, checkTimeout(options.timeout));
 }
 

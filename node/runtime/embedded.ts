@@ -4,7 +4,7 @@
  * raylet asks for. `stop()` (shutdown, or process exit) leaves no thread, timer or open log behind.
  */
 import { availableParallelism, totalmem } from 'node:os';
-import { defaultGcsConfig, gcsCore } from '../../core/gcs/index.js';
+import { defaultGcsConfig, gcsCore, nameKey } from '../../core/gcs/index.js';
 import type { GcsEffect, GcsEvent, GcsState } from '../../core/gcs/index.js';
 import { defaultRayletConfig, rayletCore } from '../../core/raylet/index.js';
 import type { RayletEffect, RayletEvent, RayletState } from '../../core/raylet/index.js';
@@ -113,7 +113,19 @@ export class EmbeddedCluster {
     });
     const driverId = `${this.nodeId}.d1`;
     this.raylet.apply({ type: 'driver/connected', workerId: driverId });
-    this.driver = new OwnerRuntime({ workerId: driverId, nodeId: this.nodeId, isDriver: true, namespace: options.namespace, router: this.router, log: this.openLog(`worker:${driverId}`, 'owner', false) });
+    this.driver = new OwnerRuntime({
+      workerId: driverId,
+      nodeId: this.nodeId,
+      isDriver: true,
+      namespace: options.namespace,
+      router: this.router,
+      log: this.openLog(`worker:${driverId}`, 'owner', false),
+      // The GCS runs in this thread: a name a live actor holds is known at once.
+      isActorNameTaken: (namespace, name) => {
+        const actorId = this.gcs.state.names[nameKey(namespace, name)];
+        return actorId !== undefined && this.gcs.state.actors[actorId]?.state !== 'DEAD';
+      },
+    });
   }
 
   /** The node's object store. */

@@ -5,6 +5,7 @@
 import type { RefMarker } from '../../core/values.js';
 import type { CodecHooks } from '../codec/index.js';
 import type { FunctionDescriptor } from './shipping.js';
+import { isOptionsObject, shown, validateActorOptions, validateMethodOptions, validateTaskOptions } from './validate.js';
 
 /** A reference to an object in the cluster; `tsray.get(ref)` gives its value. */
 export class ObjectRef<T = unknown> {
@@ -91,9 +92,12 @@ export class RemoteFunction<A extends unknown[] = unknown[], R = unknown> {
     return theSubmitter().submitTask(this.descriptor, args, this.taskOptions) as ObjectRef<R>;
   }
 
-  /** A copy with these options merged over the current ones. */
+  /** A copy with these options merged over the current ones; a wrong value throws here, as at `tsray.remote`. */
   options(options: TaskOptions): RemoteFunction<A, R> {
-    return new RemoteFunction<A, R>(this.descriptor, { ...this.taskOptions, ...options });
+    if (!isOptionsObject(options)) throw new TypeError(`options takes an object of task options such as { numReturns: 2 }, not ${shown(options)}`);
+    const merged = { ...this.taskOptions, ...options };
+    validateTaskOptions(merged);
+    return new RemoteFunction<A, R>(this.descriptor, merged);
   }
 }
 
@@ -116,9 +120,12 @@ export class ActorClass<T = unknown> {
     return makeActorHandle<T>(theSubmitter().createActor(this.descriptor, this.className, args, this.actorOptions).actorId);
   }
 
-  /** A copy with these options merged over the current ones. */
+  /** A copy with these options merged over the current ones; a wrong value throws here, as at `tsray.remote`. */
   options(options: ActorOptions): ActorClass<T> {
-    return new ActorClass<T>(this.descriptor, this.className, { ...this.actorOptions, ...options });
+    if (!isOptionsObject(options)) throw new TypeError(`options takes an object of actor options such as { name: 'counter' }, not ${shown(options)}`);
+    const merged = { ...this.actorOptions, ...options };
+    validateActorOptions(merged);
+    return new ActorClass<T>(this.descriptor, this.className, merged);
   }
 }
 
@@ -163,7 +170,12 @@ export function makeActorHandle<T>(actorId: string): ActorHandle<T> {
       if (method === undefined) {
         method = {
           remote: (...args: unknown[]) => theSubmitter().callActor(actorId, property, args, {}) as ObjectRef,
-          options: (options: { numReturns?: number }) => ({ remote: (...args: unknown[]) => theSubmitter().callActor(actorId, property, args, options) }),
+          options: (options: { numReturns?: number }) => {
+            // A wrong value throws here, not at the later `.remote()`.
+            validateMethodOptions(options);
+            const copy = { ...options };
+            return { remote: (...args: unknown[]) => theSubmitter().callActor(actorId, property, args, copy) };
+          },
         };
         methods.set(property, method);
       }

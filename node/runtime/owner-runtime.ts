@@ -17,7 +17,7 @@ import { ComponentShell } from './shell.js';
 import type { FunctionDescriptor } from './shipping.js';
 import type { EventLog } from '../store/event-log.js';
 import { fromValueData, toValueData } from './values.js';
-import { validateActorOptions, validateTaskOptions } from './validate.js';
+import { validateActorOptions, validateMethodOptions, validateTaskOptions } from './validate.js';
 
 /** How long a live owner keeps an idle lease. */
 const liveLeaseIdleMs = 50;
@@ -39,6 +39,11 @@ export interface OwnerRuntimeOptions {
   readonly inlineThresholdBytes?: number;
   /** Carries out effects only a worker has (task/execute, actor/construct, ...). */
   readonly onWorkerEffect?: (effect: OwnerEffect) => void;
+  /**
+   * Whether a live actor holds `name` in `namespace`, for a process that can tell at once (the driver
+   * of the embedded cluster reads its GCS state): creating another actor under it then throws.
+   */
+  readonly isActorNameTaken?: (namespace: string, name: string) => boolean;
 }
 
 /** One owner process's API. */
@@ -152,6 +157,7 @@ export class OwnerRuntime {
   /** `Class.remote(...args)`. */
   createActor(descriptor: FunctionDescriptor, className: string, args: unknown[], options: ActorOptions): ActorHandleState {
     const valid = validateActorOptions(options);
+    if (valid.name !== undefined && !valid.getIfExists) this.checkNameFree(valid.namespace ?? this.state.namespace, valid.name);
     const effects = this.apply({
       type: 'actor/creation-submitted',
       className,
@@ -171,10 +177,24 @@ export class OwnerRuntime {
     return { actorId: this.minted(effects).actorId ?? '' };
   }
 
+  /**
+   * A name known taken fails at `.remote()`, as Ray raises at creation: one a live actor holds (when
+   * this process can tell), or one this owner gave a creation the GCS has not registered yet. A name
+   * taken elsewhere that is not known here still fails later, with ActorDiedError.
+   */
+  private checkNameFree(namespace: string, name: string): void {
+    const pending = Object.values(this.state.actors).some((view) => {
+      const requested = view.creation ?? view.spec;
+      return view.isOwner && view.aliasOf === undefined && view.state === 'PENDING' && requested?.name === name && (requested.namespace ?? this.state.namespace) === namespace;
+    });
+    if (pending || this.options.isActorNameTaken?.(namespace, name) === true) {
+      throw new TypeError(`actor name '${name}' is already taken in namespace '${namespace}'; pass getIfExists: true to use the existing actor, or choose another name`);
+    }
+  }
+
   /** `handle.method.remote(...args)`. */
   callActor(actorId: string, method: string, args: unknown[], options: { numReturns?: number }): ObjectRef | ObjectRef[] {
-    const numReturns = options.numReturns ?? 1;
-    if (!Number.isInteger(numReturns) || numReturns < 1) throw new RangeError(`numReturns must be a whole number ≥ 1, not ${String(options.numReturns)}`);
+    const { numReturns } = validateMethodOptions(options);
     const effects = this.apply({ type: 'actor-task/submitted', actorId, method, name: method, args: this.toArgs(args), numReturns, ...this.context() });
     const refs = this.refsOf(this.minted(effects).objectIds);
     return numReturns === 1 ? (refs[0] as ObjectRef) : refs;

@@ -3,9 +3,12 @@
  * source text (workers cannot import the entry script: that would run the driver again), so it may use
  * only its arguments, globals and the `tsray` global. A function defined in any other module travels
  * by reference: workers import that module, whose own `tsray.remote(...)` calls register the same
- * functions under the same keys, so the function may use its module's imports freely.
+ * functions under the same keys, so the function may use its module's imports freely. Functions and
+ * classes created while by-source code runs (a remote function defined inside a task body, at any
+ * depth) travel by source too: no import would create them again.
  */
-import { resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** How a function or class travels. */
@@ -15,51 +18,111 @@ export type FunctionDescriptor =
 
 const registry = new Map<string, unknown>();
 const countsByModule = new Map<string, number>();
-const ownFiles = new Set<string>();
 
 /**
- * Files of tsray itself, skipped when finding who called `tsray.remote`. Under a loader with source
- * maps (tsx) stack frames name the TypeScript sources, so `dist/x.js` is also known as `x.ts`.
+ * Stack frames of by-source code carry this scheme: `loadFunction` names each compiled source with a
+ * `//# sourceURL=` of it, so code created while by-source code runs can be told apart from module code.
  */
-export function markOwnFile(url: string): void {
-  ownFiles.add(url);
-  const source = url.replace(/\/dist\/(.*)\.js$/, '/$1.ts');
-  if (source !== url) ownFiles.add(source);
+const sourceScheme = 'tsray-source:';
+
+/**
+ * Folders of tsray itself (the built package's `node/` folder), skipped when finding who called
+ * `tsray.remote`. Should a loader report frames by their TypeScript sources, `dist/node/` is also
+ * known as `node/`.
+ */
+const ownFolders = ((): string[] => {
+  const built = new URL('../', import.meta.url).href;
+  const source = built.replace(/\/dist\/node\/$/, '/node/');
+  return source === built ? [built] : [built, source];
+})();
+
+function isOwn(url: string): boolean {
+  return url.startsWith('node:') || ownFolders.some((folder) => url.startsWith(folder));
 }
 
-/** The URL of the module that called into tsray, read from the stack; undefined when unknown. */
-function callerModuleUrl(): string | undefined {
-  const saved = Error.stackTraceLimit;
-  Error.stackTraceLimit = 30;
-  const stack = new Error().stack ?? '';
-  Error.stackTraceLimit = saved;
-  for (const line of stack.split('\n').slice(1)) {
-    const match = /\(?((?:file|node|data):[^\s)]+?|\/[^\s):]+?):\d+:\d+\)?$/.exec(line.trim());
-    const location = match?.[1];
-    if (location === undefined) continue;
-    const url = location.startsWith('/') ? pathToFileURL(location).href : location;
-    if (ownFiles.has(url) || url.startsWith('node:')) continue;
-    return url;
+/** Node's own frames that evaluate a module (ESM `ModuleJob.run`, CommonJS `Module._compile`). */
+function evaluatesModule(url: string): boolean {
+  return url.startsWith('node:internal/modules/');
+}
+
+/**
+ * The locations (URLs) of the stack's frames, innermost first (async callers included). Raw call sites
+ * name the files that actually run: a printed stack under `--enable-source-maps` names a compiled
+ * module's TypeScript source instead, which workers could not import.
+ */
+function stackLocations(): string[] {
+  const savedLimit = Error.stackTraceLimit;
+  // Whatever formatter is installed (a source-map library's, or none) is put back exactly as it was.
+  const savedPrepare = Object.getOwnPropertyDescriptor(Error, 'prepareStackTrace');
+  Error.stackTraceLimit = 100;
+  // Defined rather than assigned, so a formatter installed as an accessor cannot swallow it.
+  Object.defineProperty(Error, 'prepareStackTrace', { value: (_error: Error, sites: NodeJS.CallSite[]) => sites, configurable: true, writable: true });
+  let sites: unknown;
+  try {
+    sites = new Error().stack;
+  } finally {
+    Error.stackTraceLimit = savedLimit;
+    if (savedPrepare === undefined) Reflect.deleteProperty(Error, 'prepareStackTrace');
+    else Object.defineProperty(Error, 'prepareStackTrace', savedPrepare);
   }
-  return undefined;
+  if (!Array.isArray(sites)) return [];
+  const locations: string[] = [];
+  for (const site of sites as NodeJS.CallSite[]) {
+    // Eval'd code has no file name; the sourceURL it was given (by loadFunction) names it.
+    const location = site.getScriptNameOrSourceURL() ?? site.getFileName() ?? '';
+    if (location !== '') locations.push(isAbsolute(location) ? pathToFileURL(location).href : location);
+  }
+  return locations;
 }
 
-/** The entry script's URL (process.argv[1]), if there is one. */
-function entryUrl(): string | undefined {
-  const entry = process.argv[1];
-  return entry === undefined ? undefined : pathToFileURL(resolve(entry)).href;
+/**
+ * Who called `tsray.remote`: by-source code (the entry script, a shipped source, module code that
+ * by-source code called at run time; also when no caller is found), or a module. Module code counts as
+ * top level unless by-source code is found below it on the stack before any frame of Node evaluating a
+ * module: a module imported by by-source code (`await import(...)`) still registers its functions
+ * when evaluated, as every worker that imports it does; but a module function that by-source code calls
+ * later creates functions no import registers again, so they can only travel by source.
+ */
+function callerOf(): { kind: 'source' } | { kind: 'module'; url: string } {
+  const isSource = (url: string): boolean => url.startsWith(sourceScheme) || entryUrls.has(url) || !(url.startsWith('file:') || url.startsWith('node:'));
+  const locations = stackLocations();
+  const callerIndex = locations.findIndex((url) => !isOwn(url));
+  const caller = locations[callerIndex];
+  if (caller === undefined || isSource(caller)) return { kind: 'source' };
+  for (const url of locations.slice(callerIndex + 1)) {
+    if (evaluatesModule(url)) break;
+    if (!isOwn(url) && isSource(url)) return { kind: 'source' };
+  }
+  return { kind: 'module', url: caller };
 }
+
+/**
+ * The URLs the entry script (process.argv[1]) may run under: its path as given and, as Node loads a
+ * symlinked main script from its real path, that real path.
+ */
+const entryUrls = ((): Set<string> => {
+  const entry = process.argv[1];
+  if (entry === undefined) return new Set();
+  const given = resolve(entry);
+  let real = given;
+  try {
+    real = realpathSync(given);
+  } catch {
+    // An entry that cannot be resolved (e.g. `node -e`) is known by its path only.
+  }
+  return new Set([pathToFileURL(given).href, pathToFileURL(real).href]);
+})();
 
 /** Describes `fn` for shipping, from where `tsray.remote` was called. */
 export function describeFunction(fn: (...args: never[]) => unknown): FunctionDescriptor {
-  const caller = callerModuleUrl();
+  const caller = callerOf();
   const name = fn.name || 'anonymous';
-  if (caller === undefined || caller === entryUrl() || !caller.startsWith('file:')) return { kind: 'source', source: fn.toString(), name };
-  const count = (countsByModule.get(`${caller}#${name}`) ?? 0) + 1;
-  countsByModule.set(`${caller}#${name}`, count);
-  const key = `${caller}#${name}#${count}`;
+  if (caller.kind === 'source') return { kind: 'source', source: fn.toString(), name };
+  const count = (countsByModule.get(`${caller.url}#${name}`) ?? 0) + 1;
+  countsByModule.set(`${caller.url}#${name}`, count);
+  const key = `${caller.url}#${name}#${count}`;
   registry.set(key, fn);
-  return { kind: 'module', moduleUrl: caller, key, name };
+  return { kind: 'module', moduleUrl: caller.url, key, name };
 }
 
 const loaded = new Map<string, unknown>();
@@ -78,9 +141,10 @@ export async function loadFunction(descriptor: FunctionDescriptor, tsrayNamespac
   const cached = loaded.get(descriptor.source);
   if (cached !== undefined) return cached;
   // Sources are compiled in the worker's global scope: only globals and `tsray` are visible, as Ray's
-  // by-value functions see only what they were given.
+  // by-value functions see only what they were given. The sourceURL marks their stack frames (see
+  // callerOf) and names them readably in stack traces.
   // eslint-disable-next-line @typescript-eslint/no-implied-eval, @typescript-eslint/no-unsafe-call -- compiling shipped source is the point of by-source shipping
-  const compiled: unknown = new Function('tsray', `"use strict"; return (${descriptor.source});`)(tsrayNamespace);
+  const compiled: unknown = new Function('tsray', `"use strict"; return (${descriptor.source});\n//# sourceURL=${sourceScheme}///${encodeURIComponent(descriptor.name)}`)(tsrayNamespace);
   loaded.set(descriptor.source, compiled);
   return compiled;
 }
@@ -90,7 +154,7 @@ export function explainMissingName(descriptor: FunctionDescriptor, error: unknow
   if (descriptor.kind !== 'source' || !(error instanceof ReferenceError)) return undefined;
   const missing = /^(\S+) is not defined/.exec(error.message)?.[1] ?? 'a name';
   const explained = new ReferenceError(
-    `${descriptor.name} uses ${missing}, which it cannot see: functions defined in the entry script are shipped by their source and may use only their arguments, globals and tsray; pass ${missing} as an argument or move ${descriptor.name} into a module (shipped by reference)`,
+    `${descriptor.name} uses ${missing}, which it cannot see: functions defined in the entry script (or created by code shipped by source) are shipped by their source and may use only their arguments, globals and tsray; pass ${missing} as an argument or move ${descriptor.name} into a module (shipped by reference)`,
   );
   if (error.stack !== undefined) explained.stack = `${explained.name}: ${explained.message}\n${error.stack.split('\n').slice(1).join('\n')}`;
   return explained;

@@ -2,18 +2,32 @@
  * Validation of the options users pass: a wrong value is a RangeError or TypeError that names the
  * option and says what is allowed, thrown before anything is submitted.
  */
+import { inspect } from 'node:util';
 import type { SchedulingStrategy } from '../../core/protocol.js';
 import type { Resources } from '../../core/resources.js';
 import type { ActorOptions, TaskOptions } from './handles.js';
 
-function wholeNumber(option: string, value: unknown, fallback: number, min: number): number {
+/**
+ * A value as an error message shows it: NaN, Infinity, undefined and quoted strings read as they are
+ * (JSON.stringify would print NaN as null and undefined as nothing), long values are cut short.
+ */
+export function shown(value: unknown): string {
+  return inspect(value, { depth: 2, breakLength: Infinity, maxArrayLength: 10, maxStringLength: 80 });
+}
+
+/** A whole number ≥ `min`: a value of another type is a TypeError, one out of range a RangeError. */
+export function wholeNumber(option: string, value: unknown, fallback: number, min: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) throw new RangeError(`${option} must be a whole number ≥ ${min}${min === -1 ? ' (-1 means unlimited)' : ''}, not ${JSON.stringify(value)}`);
+  const wanted = `${option} must be a whole number ≥ ${min}${min === -1 ? ' (-1 means unlimited)' : ''}, not ${shown(value)}`;
+  if (typeof value !== 'number') throw new TypeError(wanted);
+  if (!Number.isInteger(value) || value < min) throw new RangeError(wanted);
   return value;
 }
 
 function quantity(option: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new RangeError(`${option} must be a number ≥ 0, not ${JSON.stringify(value)}`);
+  const wanted = `${option} must be a number ≥ 0, not ${shown(value)}`;
+  if (typeof value !== 'number') throw new TypeError(wanted);
+  if (!Number.isFinite(value) || value < 0) throw new RangeError(wanted);
   return value;
 }
 
@@ -35,11 +49,17 @@ function strategyOf(value: unknown): SchedulingStrategy {
     const strategy = value as { nodeId: string; soft: boolean };
     return { nodeId: strategy.nodeId, soft: strategy.soft };
   }
-  throw new TypeError(`schedulingStrategy must be 'DEFAULT', 'SPREAD' or { nodeId: string, soft: boolean }, not ${JSON.stringify(value)}`);
+  throw new TypeError(`schedulingStrategy must be 'DEFAULT', 'SPREAD' or { nodeId: string, soft: boolean }, not ${shown(value)}`);
 }
 
 const taskOptionNames = new Set(['numReturns', 'numCpus', 'resources', 'maxRetries', 'retryExceptions', 'schedulingStrategy', 'name']);
+const methodOptionNames = new Set(['numReturns']);
 const actorOptionNames = new Set(['name', 'namespace', 'lifetime', 'getIfExists', 'maxRestarts', 'maxTaskRetries', 'maxConcurrency', 'numCpus', 'resources', 'schedulingStrategy']);
+
+/** Whether `value` is a plain options object (not null, an array or a function). */
+export function isOptionsObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
 
 function checkNames(kind: string, options: object, allowed: Set<string>): void {
   for (const name of Object.keys(options)) if (!allowed.has(name)) throw new TypeError(`unknown ${kind} option '${name}'; allowed: ${[...allowed].join(', ')}`);
@@ -57,12 +77,12 @@ export interface ValidTaskOptions {
 
 /** Checks task options; throws RangeError/TypeError naming the option. */
 export function validateTaskOptions(options: TaskOptions): ValidTaskOptions {
-  if (typeof options !== 'object' || options === null) throw new TypeError('task options must be an object');
+  if (!isOptionsObject(options)) throw new TypeError(`task options must be an object such as { numReturns: 2 }, not ${shown(options)}`);
   checkNames('task', options, taskOptionNames);
   const numCpus = options.numCpus === undefined ? 1 : quantity('numCpus', options.numCpus);
   const retry = options.retryExceptions ?? false;
-  if (typeof retry !== 'boolean' && !(Array.isArray(retry) && retry.every((name) => typeof name === 'string'))) throw new TypeError('retryExceptions must be a boolean or a list of error names');
-  if (options.name !== undefined && typeof options.name !== 'string') throw new TypeError('name must be a string');
+  if (typeof retry !== 'boolean' && !(Array.isArray(retry) && retry.every((name) => typeof name === 'string'))) throw new TypeError(`retryExceptions must be a boolean or a list of error names, not ${shown(retry)}`);
+  if (options.name !== undefined && typeof options.name !== 'string') throw new TypeError(`name must be a string, not ${shown(options.name)}`);
   return {
     numReturns: wholeNumber('numReturns', options.numReturns, 1, 1),
     resources: { ...(numCpus > 0 ? { CPU: numCpus } : {}), ...resourcesOf('resources', options.resources) },
@@ -89,12 +109,13 @@ export interface ValidActorOptions {
 
 /** Checks actor options; throws RangeError/TypeError naming the option. */
 export function validateActorOptions(options: ActorOptions): ValidActorOptions {
-  if (typeof options !== 'object' || options === null) throw new TypeError('actor options must be an object');
+  if (!isOptionsObject(options)) throw new TypeError(`actor options must be an object such as { name: 'counter' }, not ${shown(options)}`);
   checkNames('actor', options, actorOptionNames);
-  if (options.lifetime !== undefined && options.lifetime !== 'detached' && options.lifetime !== 'non_detached') throw new RangeError(`lifetime must be 'detached' or 'non_detached', not ${JSON.stringify(options.lifetime)}`);
-  if (options.name !== undefined && (typeof options.name !== 'string' || options.name === '')) throw new TypeError('name must be a non-empty string');
-  if (options.namespace !== undefined && typeof options.namespace !== 'string') throw new TypeError('namespace must be a string');
-  if (options.getIfExists === true && options.name === undefined) throw new TypeError('getIfExists needs a name');
+  if (options.lifetime !== undefined && options.lifetime !== 'detached' && options.lifetime !== 'non_detached') throw new RangeError(`lifetime must be 'detached' or 'non_detached', not ${shown(options.lifetime)}`);
+  if (options.name !== undefined && (typeof options.name !== 'string' || options.name === '')) throw new TypeError(`name must be a non-empty string, not ${shown(options.name)}`);
+  if (options.namespace !== undefined && typeof options.namespace !== 'string') throw new TypeError(`namespace must be a string, not ${shown(options.namespace)}`);
+  if (options.getIfExists !== undefined && typeof options.getIfExists !== 'boolean') throw new TypeError(`getIfExists must be true or false, not ${shown(options.getIfExists)}`);
+  if (options.getIfExists === true && options.name === undefined) throw new TypeError('getIfExists needs a name: pass name too, or drop getIfExists');
   const numCpus = options.numCpus === undefined ? 0 : quantity('numCpus', options.numCpus);
   const custom = resourcesOf('resources', options.resources);
   return {
@@ -110,4 +131,16 @@ export function validateActorOptions(options: ActorOptions): ValidActorOptions {
     placementResources: { CPU: numCpus > 0 ? numCpus : 1, ...custom },
     schedulingStrategy: strategyOf(options.schedulingStrategy),
   };
+}
+
+/** Options of an actor method call (`handle.method.options(...)`). */
+export interface ValidMethodOptions {
+  numReturns: number;
+}
+
+/** Checks actor method call options; throws RangeError/TypeError naming the option. */
+export function validateMethodOptions(options: { numReturns?: number }): ValidMethodOptions {
+  if (!isOptionsObject(options)) throw new TypeError(`actor method options must be an object such as { numReturns: 2 }, not ${shown(options)}`);
+  checkNames('actor method', options, methodOptionNames);
+  return { numReturns: wholeNumber('numReturns', options.numReturns, 1, 1) };
 }

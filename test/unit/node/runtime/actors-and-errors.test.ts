@@ -74,8 +74,39 @@ void describe('actors and errors', () => {
     const found = (await tsray.getActor('box', { namespace: 'tests' })) as tsray.ActorHandle<Box>;
     assert.equal(await tsray.get(found.add.remote('d')), 4);
     await assert.rejects(tsray.getActor('box'), /no live actor named 'box' in namespace 'default'/);
-    const duplicate = Boxes.options({ name: 'box', namespace: 'tests' }).remote();
-    await assert.rejects(tsray.get(duplicate.add.remote('e')), /already taken/);
+    // The driver knows the name is taken (its GCS runs here): creating another throws at once, as Ray raises.
+    assert.throws(() => Boxes.options({ name: 'box', namespace: 'tests' }).remote(), (error: unknown) => error instanceof TypeError && /actor name 'box' is already taken in namespace 'tests'; pass getIfExists/.test(error.message));
+    assert.equal(await tsray.get(Boxes.options({ name: 'box', namespace: 'tests', getIfExists: true }).remote().add.remote('e')), 5);
+    // A task's worker cannot tell at once: its duplicate dies when the GCS turns it away.
+    const duplicateInTask = tsray.remote(async () => {
+      const Again = tsray.remote(
+        class Again {
+          add(): number {
+            return 1;
+          }
+        },
+      );
+      return tsray.get(Again.options({ name: 'box', namespace: 'tests' }).remote().add.remote());
+    });
+    await assert.rejects(tsray.get(duplicateInTask.remote()), (error: unknown) => error instanceof tsray.RayTaskError && error.cause instanceof Error && error.cause.name === 'ActorDiedError' && /already taken/.test(error.cause.message));
+  });
+
+  void test('a name this owner gave a creation that is still pending is taken too', async () => {
+    class Slow {
+      constructor(ready: number) {
+        void ready;
+      }
+      ping(): string {
+        return 'pong';
+      }
+    }
+    const Slows = tsray.remote(Slow);
+    const gate = tsray.remote(() => 1);
+    // Its constructor argument comes from a task not run yet: the creation is not registered with the GCS yet.
+    const first = Slows.options({ name: 'slow' }).remote(gate.remote());
+    assert.throws(() => Slows.options({ name: 'slow' }).remote(1), /actor name 'slow' is already taken in namespace 'default'/);
+    assert.equal(await tsray.get(first.ping.remote()), 'pong');
+    tsray.kill(first);
   });
 
   void test('a pending task is cancelled', async () => {

@@ -14,8 +14,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../..');
 const sessionDir = mkdtempSync(join(tmpdir(), 'tsray-tsx-'));
 after(() => rmSync(sessionDir, { recursive: true, force: true }));
 
-void test('a tsx driver runs functions from a .ts module by reference and by-source functions rewritten by esbuild', () => {
+void test('a tsx driver runs functions from a .ts module by reference and by-source functions rewritten by esbuild, nested ones too', () => {
   const result = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'test/fixtures/tsx-driver.ts'), sessionDir], { cwd: root, encoding: 'utf8', timeout: 60_000 });
   assert.equal(result.status, 0, result.stderr);
-  assert.deepEqual(JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}'), { module: { text: 'hello world' }, source: 42 });
+  assert.deepEqual(JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}'), { module: { text: 'hello world' }, source: 42, nested: 2 });
 });
