@@ -6,9 +6,10 @@
  * freed, in whichever thread that happens, and a difference is reported once per object.
  *
  * Two strengths. The default samples: every word of the first and last 64 bytes of the body and of
- * each blob (where a stray `view[0] = x` lands), plus one word in every 256 bytes at a per-object
- * phase; that costs about 2 ms per 64 MiB here (a plain copy of 64 MiB takes about 35 ms). With
- * `TSRAY_CHECK_WRITES=1` every byte is covered, at about 24 ms per 64 MiB and check.
+ * each blob (where a stray `view[0] = x` lands), plus one word in every KiB at a per-object phase;
+ * that costs about 1 to 2 ms per 64 MiB and check here (a plain copy of 64 MiB takes 13 to 40 ms),
+ * and catches a write elsewhere only by chance. With `TSRAY_CHECK_WRITES=1` every byte is covered,
+ * at about 25 to 30 ms per 64 MiB and check.
  *
  * The guard words sit in the 64 bytes just before the object's data (the reader-pin counters precede
  * them): mode, phase, two hash lanes, whether a write was reported, and a bitmask of the reader slots
@@ -28,8 +29,8 @@ const modeCodes: Record<WriteCheckMode, number> = { sampled: 1, full: 2 };
 const word = { mode: 0, phase: 1, hash1: 2, hash2: 3, reported: 4, readersLow: 5, readersHigh: 6 } as const;
 /** Words of the first and last 64 bytes of each range that the sampled mode always covers. */
 const edgeWords = 16;
-/** One sampled word per this many words (256 bytes). */
-const strideWords = 64;
+/** One sampled word per this many words (1 KiB: four per 4 KiB page). */
+const strideWords = 256;
 
 const wordViews = new WeakMap<SharedArrayBuffer, Int32Array>();
 const byteViews = new WeakMap<SharedArrayBuffer, Uint8Array>();
