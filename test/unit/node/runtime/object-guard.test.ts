@@ -21,7 +21,7 @@ function tempDir(): string {
 }
 
 /** Collects the stderr lines written while `body` runs (and its views are collected). */
-async function stderrDuring(body: () => Promise<void>): Promise<string[]> {
+async function stderrDuring(body: (lines: readonly string[]) => Promise<void>): Promise<string[]> {
   const lines: string[] = [];
   const write = process.stderr.write.bind(process.stderr);
   process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
@@ -29,7 +29,7 @@ async function stderrDuring(body: () => Promise<void>): Promise<string[]> {
     return (write as (chunk: string | Uint8Array, ...rest: unknown[]) => boolean)(chunk, ...rest);
   });
   try {
-    await body();
+    await body(lines);
   } finally {
     process.stderr.write = write;
   }
@@ -109,6 +109,23 @@ void describe('shared views, copies and the store bound', () => {
     const report = lines.find((line) => line.startsWith(`tsray: object ${id} `));
     assert.ok(report !== undefined, `a report for ${id}, got: ${lines.join('')}`);
     assert.match(report, /freed; read in place by the driver/);
+  });
+
+  void test('a write by a task through its argument view is reported, naming the object and the worker', async () => {
+    let ref: tsray.ObjectRef<Float64Array> | undefined = tsray.put(new Float64Array(mib / 8).fill(3));
+    const id = ref.id;
+    const scribble = tsray.remote((values: Float64Array) => {
+      values[0] = -1;
+      return values.length;
+    });
+    const lines = await stderrDuring(async (seen) => {
+      assert.equal(await tsray.get(scribble.remote(ref as tsray.ObjectRef<Float64Array>)), mib / 8);
+      ref = undefined;
+      for (let round = 0; round < 20 && !seen.some((line) => line.startsWith(`tsray: object ${id} `)); round += 1) await settle();
+    });
+    const report = lines.find((line) => line.startsWith(`tsray: object ${id} `));
+    assert.ok(report !== undefined, `a report for ${id}, got: ${lines.join('')}`);
+    assert.match(report, /worker n1\.w\d+/);
   });
 
   void test('get with copy: true gives a private, writable copy that no other get sees', async () => {
