@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as tsray from '../../../../node/index.js';
 import { collectGarbage } from '../../../../node/runtime/collect.js';
+import { EmbeddedCluster } from '../../../../node/runtime/embedded.js';
 import { logDirFor } from '../../../../node/store/event-log.js';
 
 const mib = 1024 * 1024;
@@ -157,6 +158,24 @@ void describe('shared views, copies and the store bound', () => {
     const length = tsray.remote((value: Uint8Array) => value.length);
     assert.throws(() => length.remote(huge), tsray.ObjectStoreFullError);
   });
+});
+
+void test('a stored value that the raylet recipe turns away goes back to the store', async () => {
+  const cluster = await EmbeddedCluster.start({ namespace: 'default', numCpus: 1, sessionDir: tempDir(), objectStoreMemory: 8 * mib });
+  try {
+    const objectId = 'n1.d1.p99';
+    const data = cluster.nodeStore.storeNow(objectId, { body: new Uint8Array(10), blobs: [new Uint8Array(mib)] });
+    assert.ok(data !== undefined);
+    const usedBefore = cluster.store.usedBytes;
+    // The recipe counts the size the message gives: more than the store holds.
+    cluster.router.send('worker:n1.d1', 0, 'raylet:n1', { type: 'object/put-requested', objectId, owner: 'n1.d1', data, sizeBytes: 9 * mib, refs: [] });
+    cluster.router.flush();
+    assert.equal(cluster.raylet.state.objects[objectId], undefined);
+    assert.equal(cluster.store.get(objectId), undefined);
+    assert.ok(cluster.store.usedBytes < usedBefore, 'its memory is free again');
+  } finally {
+    await cluster.stop();
+  }
 });
 
 void describe('event logs', () => {
