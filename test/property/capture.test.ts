@@ -64,8 +64,8 @@ after(async () => {
 });
 
 const echo = tsray.remote((value: unknown) => value);
-/** Puts the value in the worker, writes to it in the same turn, and returns the ref. */
-const putInWorker = tsray.remote((kind: Kind, byteLength: number, seed: number, at: number, byte: number) => {
+/** Puts the value in the worker, writes to it in the same turn, checks it still has it, and returns the ref. */
+const putInWorker = tsray.remote(async (kind: Kind, byteLength: number, seed: number, at: number, byte: number) => {
   const source = new Uint8Array(byteLength);
   for (let i = 0; i < byteLength; i += 1) source[i] = (i * 31 + seed) & 0xff;
   const views: Record<Kind, () => ArrayBuffer | ArrayBufferView> = {
@@ -81,6 +81,9 @@ const putInWorker = tsray.remote((kind: Kind, byteLength: number, seed: number, 
   source[0] = byte;
   source[at % byteLength] = byte;
   source[byteLength - 1] = byte;
+  // The put's bytes leave this thread meanwhile; the caller's array stays its own.
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  if (source.byteLength !== byteLength || source[byteLength - 1] !== byte) throw new Error('the put took the array from its caller');
   return [ref];
 });
 
