@@ -22,7 +22,7 @@ export {
   RemoteFunction,
   ActorClass,
 } from './runtime/api.js';
-export type { InitOptions, ClusterInfo, ActorHandle, TaskOptions, ActorOptions, ActorListing, NodeInfo, ObjectListing, TaskListing } from './runtime/api.js';
+export type { InitOptions, GetOptions, ClusterInfo, ActorHandle, TaskOptions, ActorOptions, ActorListing, NodeInfo, ObjectListing, TaskListing } from './runtime/api.js';
 export {
   TsrayError,
   RayTaskError,

@@ -32,6 +32,15 @@ import { onFetched, onFetchFailed, onGetRequested, onResumed, onRetrievalTimer, 
 import type { OwnerState } from './state.js';
 import { defaultOwnerConfig } from './state.js';
 
+/**
+ * The id the next `object/put` will mint. A shell that writes a large value into the node's store
+ * before the put is applied (so that the event carries a descriptor, not the bytes) stores it under
+ * this id.
+ */
+export function nextPutObjectId(state: OwnerState): string {
+  return `${state.workerId}.p${state.counters.put + 1}`;
+}
+
 /** Applies one event to an owner's state (mutable or an immer draft) and returns the effects. */
 export function applyOwner(state: OwnerState, event: OwnerEvent): OwnerEffect[] {
   const ctx: Ctx = { s: state, out: [] };
@@ -118,7 +127,8 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
       return;
     }
     case 'object/put': {
-      const objectId = `${s.workerId}.p${++s.counters.put}`;
+      const objectId = nextPutObjectId(s);
+      s.counters.put += 1;
       const object = createOwnedObject(ctx, objectId, 1);
       const refs = event.value.refs.map((ref) => ({ ...ref }));
       ctx.out.push({ type: 'ids/minted', objectIds: [objectId] });

@@ -10,7 +10,7 @@ import type { OwnerState } from './state.js';
 
 export * from './events.js';
 export * from './state.js';
-export { applyOwner } from './apply.js';
+export { applyOwner, nextPutObjectId } from './apply.js';
 export { ownerInvariants } from './invariants.js';
 export { explainTask } from './explain.js';
 

@@ -131,13 +131,31 @@ function checkRefs(refs: unknown[], call: string): ObjectRef[] {
   return refs as ObjectRef[];
 }
 
+/** What `get` takes besides the refs. */
+export interface GetOptions {
+  /** Milliseconds to wait before GetTimeoutError; default: forever. */
+  timeout?: number;
+  /**
+   * Default false: large binary data is a view of the node's shared store, shared with every other
+   * reader and read-only by contract (a write through it is reported). True: private, writable copies.
+   */
+  copy?: boolean;
+}
+
+function checkCopy(copy: unknown): boolean {
+  if (copy === undefined) return false;
+  if (typeof copy !== 'boolean') throw new TypeError(`copy must be true or false, not ${JSON.stringify(copy)}`);
+  return copy;
+}
+
 /** The value of a ref (or the values of refs, in order); rethrows the error class the object failed with. */
-export async function get<T>(ref: ObjectRef<T>, options?: { timeout?: number }): Promise<T>;
-export async function get<T extends unknown[]>(refs: ObjectRef[], options?: { timeout?: number }): Promise<T>;
-export async function get(refs: ObjectRef | ObjectRef[], options: { timeout?: number } = {}): Promise<unknown> {
+export async function get<T>(ref: ObjectRef<T>, options?: GetOptions): Promise<T>;
+export async function get<T extends unknown[]>(refs: ObjectRef[], options?: GetOptions): Promise<T>;
+export async function get(refs: ObjectRef | ObjectRef[], options: GetOptions = {}): Promise<unknown> {
   const timeoutMs = checkTimeout(options.timeout);
-  if (Array.isArray(refs)) return runtime().get(checkRefs(refs, 'get'), timeoutMs);
-  const [value] = await runtime().get(checkRefs([refs], 'get'), timeoutMs);
+  const copy = checkCopy(options.copy);
+  if (Array.isArray(refs)) return runtime().get(checkRefs(refs, 'get'), timeoutMs, copy);
+  const [value] = await runtime().get(checkRefs([refs], 'get'), timeoutMs, copy);
   return value;
 }
 

@@ -15,7 +15,9 @@ import type { ObjectListing, TaskListing } from './listing.js';
 import { OwnerRuntime } from './owner-runtime.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { NodeStore } from './node-store.js';
+import type { PutRequest } from './node-store.js';
 import { isStoredData } from './stored-values.js';
+import type { StoredData, StoredLayout } from './stored-values.js';
 import { setStoreBuffer } from './values.js';
 import { Router } from './router.js';
 import { ComponentShell } from './shell.js';
@@ -90,7 +92,10 @@ export class EmbeddedCluster {
     const storeBytes = options.objectStoreMemory ?? defaultObjectStoreBytes;
     this.threads = new WorkerThreads({
       router: this.router,
-      boot: (workerId, readerSlot) => ({ workerId, nodeId: this.nodeId, namespace: options.namespace, inlineThresholdBytes: defaultOwnerConfig.inlineThresholdBytes, storeBuffer: this.store.buffer, sessionDir: this.sessionDir, ...(readerSlot === undefined ? {} : { readerSlot }) }),
+      boot: (workerId, readerSlot) => {
+        if (readerSlot !== undefined) this.nodeStore.nameReader(readerSlot, `worker ${workerId}`);
+        return { workerId, nodeId: this.nodeId, namespace: options.namespace, inlineThresholdBytes: defaultOwnerConfig.inlineThresholdBytes, storeBuffer: this.store.buffer, sessionDir: this.sessionDir, ...(readerSlot === undefined ? {} : { readerSlot }) };
+      },
       onReady: (workerId) => this.raylet.apply({ type: 'worker/started', workerId }),
       onExit: (workerId, reason, readerSlot) => {
         // Its views died with it: their pins end.
@@ -125,6 +130,8 @@ export class EmbeddedCluster {
         const actorId = this.gcs.state.names[nameKey(namespace, name)];
         return actorId !== undefined && this.gcs.state.actors[actorId]?.state !== 'DEAD';
       },
+      // The driver shares the store's thread: its large puts are written into the store at the call.
+      store: { put: (objectId, data) => this.nodeStore.storeNow(objectId, data), delete: (objectId) => this.nodeStore.delete([objectId]) },
     });
   }
 
@@ -148,19 +155,41 @@ export class EmbeddedCluster {
   }
 
   /**
-   * A large value arrives as bytes: it goes into the shared store once, and the raylet's recipe (and
-   * its log) see only its descriptor. A store that cannot place it turns the put away here.
+   * A large value arrives as bytes (from a worker thread): it goes into the shared store once, and the
+   * raylet's recipe (and its log) see only its descriptor. A store that cannot place it turns the put
+   * away here. A value the driver already wrote into the store arrives as its descriptor.
    */
   private onRayletMessage(event: RayletEvent): void {
-    if (event.type === 'object/put-requested' && !isStoredData(event.data) && this.store.get(event.objectId) === undefined) {
-      this.nodeStore.put(
-        event,
-        (data) => this.raylet.apply({ ...event, data }),
-        (reason) => this.router.send(this.raylet.address, 0, event.via.from, { type: 'object/put-rejected', objectId: event.objectId, reason }),
-      );
+    if (event.type !== 'object/put-requested') {
+      this.raylet.apply(event);
       return;
     }
-    this.raylet.apply(event);
+    if (isStoredData(event.data)) {
+      this.applyStoredPut(event, event.data);
+      return;
+    }
+    const present = this.store.get(event.objectId);
+    if (present !== undefined) {
+      // A copy of a put already stored: the recipe sees the descriptor, never the bytes.
+      this.applyStoredPut(event, { storedObjectId: event.objectId, layout: present.metadata as StoredLayout });
+      return;
+    }
+    this.nodeStore.put(
+      event,
+      (data) => this.applyStoredPut(event, data),
+      (reason) => this.router.send(this.raylet.address, 0, event.via.from, { type: 'object/put-rejected', objectId: event.objectId, reason }),
+    );
+  }
+
+  /**
+   * Hands a stored put to the raylet's recipe. If the recipe turns it away (its own count says the
+   * store is full, or the owner is dead), the memory goes back to the store, or it would leak.
+   */
+  private applyStoredPut(event: PutRequest, data: StoredData): void {
+    this.raylet.apply({ ...event, data });
+    const kept = this.raylet.state.objects[event.objectId];
+    const entry = this.store.get(event.objectId);
+    if (kept === undefined && entry !== undefined && entry.offset === data.layout.offset) this.nodeStore.delete([event.objectId]);
   }
 
   private onRayletEffect(effect: RayletEffect): void {

@@ -17,7 +17,7 @@ import type { FunctionDescriptor } from './shipping.js';
 import { explainMissingName, loadFunction } from './shipping.js';
 import { TaskCancelledError } from '../errors.js';
 import { thrownInfo } from './thrown.js';
-import { fromValueData, toValueData } from './values.js';
+import { capturedValueData, fromValueData, toValueData } from './values.js';
 
 /** A body that is running: how to fail it with a stray error, and whether one already did. */
 interface RunningBody {
@@ -163,11 +163,13 @@ export class Executor {
     const hooks = this.runtime().heldHooks;
     const count = spec.returnIds.length;
     try {
-      if (count === 1) return { kind: 'returned', values: [toValueData(output, hooks, 'return value')] };
+      // Returns are captured (their arrays copied) at return: code still running afterwards, a timer
+      // say, may write to a returned array before it reaches the store.
+      if (count === 1) return { kind: 'returned', values: [capturedValueData(output, hooks, 'return value')] };
       if (!Array.isArray(output) || output.length !== count) {
         return { kind: 'threw', thrown: { name: 'TypeError', message: `task ${spec.name} has numReturns ${count} but returned ${Array.isArray(output) ? `an array of ${output.length}` : typeof output}; return an array of ${count} values` } };
       }
-      return { kind: 'returned', values: output.map((item, index) => toValueData(item, hooks, `return value[${index}]`)) };
+      return { kind: 'returned', values: output.map((item, index) => capturedValueData(item, hooks, `return value[${index}]`)) };
     } catch (error) {
       return { kind: 'threw', thrown: thrownInfo(error) };
     }

@@ -9,8 +9,9 @@ import type { Delivered, MessageOf } from '../../core/protocol.js';
 import { ObjectArena } from '../store/arena.js';
 import { ObjectStore } from '../store/object-store.js';
 import { collectGarbage } from './collect.js';
-import { storeValue } from './stored-values.js';
-import type { StoredData } from './stored-values.js';
+import { claimWriteReport, readersOf, reportWrite } from '../store/write-guard.js';
+import { layoutRanges, storeValue } from './stored-values.js';
+import type { StoredData, StoredLayout } from './stored-values.js';
 import type { EncodedData } from './values.js';
 
 /** How far beyond the highest allocation the store's pages are faulted in ahead of use. */
@@ -42,6 +43,8 @@ export class NodeStore {
   private closed = false;
   /** How many collections ran (for tests and diagnostics). */
   collections = 0;
+  /** How write reports name the thread of each reader slot (0 is the main thread). */
+  private readonly readerNames = new Map<number, string>([[0, 'the driver']]);
 
   /**
    * @param collectInWorkers has every worker thread collect garbage; resolves when they have.
@@ -55,6 +58,22 @@ export class NodeStore {
     // Fault pages in a step ahead of use (not the whole store at start, which costs the main thread
     // about a second per 512 MiB here); memory once touched is reused.
     this.store = new ObjectStore(new ObjectArena({ capacityBytes, prefault: 'background', prefaultAheadBytes }));
+  }
+
+  /** Reports name the thread with reader slot `slot` so. */
+  nameReader(slot: number, name: string): void {
+    this.readerNames.set(slot, name);
+  }
+
+  /**
+   * Writes a value into the store at once, in the caller's turn (a put in the main thread), and
+   * returns its descriptor; undefined when it does not fit now (the caller then captures a copy and
+   * goes the way of `put`, which collects garbage and tries again).
+   */
+  storeNow(objectId: string, data: EncodedData): StoredData | undefined {
+    const stored = storeValue(this.store, objectId, data);
+    if (stored !== undefined && this.store.usedBytes > this.store.capacityBytes * usedShareBeforeCollect) this.collectSoon();
+    return stored;
   }
 
   /**
@@ -89,10 +108,23 @@ export class NodeStore {
     rejected(`object store full: need ${request.sizeBytes} bytes, ${this.store.usedBytes} of ${this.store.capacityBytes} in use; free objects or raise objectStoreMemory`);
   }
 
-  /** Deletes freed objects (their memory waits for views still pinning it). */
+  /**
+   * Deletes freed objects (their memory waits for views still pinning it), checking each for writes
+   * that no view's end has reported yet (say, through a `subarray` that outlived its view).
+   */
   delete(objectIds: readonly string[]): void {
-    for (const objectId of objectIds) if (this.store.delete(objectId)) this.deletedSinceCollect = true;
+    for (const objectId of objectIds) {
+      this.checkWrites(objectId);
+      if (this.store.delete(objectId)) this.deletedSinceCollect = true;
+    }
     if (this.store.lingeringBytes > this.store.capacityBytes * lingeringShareBeforeCollect) this.collectSoon();
+  }
+
+  private checkWrites(objectId: string): void {
+    const entry = this.store.get(objectId);
+    if (entry === undefined || !claimWriteReport(this.store.buffer, entry.offset, layoutRanges(entry.metadata as StoredLayout))) return;
+    const readers = readersOf(this.store.buffer, entry.offset).map((slot) => this.readerNames.get(slot) ?? `reader slot ${slot}`);
+    reportWrite(objectId, `found when it was freed; ${readers.length === 0 ? 'no thread read it in place, so the store itself was written' : `read in place by ${readers.join(', ')}`}`);
   }
 
   /**

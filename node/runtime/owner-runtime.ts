@@ -3,7 +3,7 @@
  * events applied through the shell, hands back refs from the ids the recipe minted, and resolves
  * `get`/`wait` promises from the recipe's effects. A worker's runtime also runs what is pushed to it.
  */
-import { ownerCore } from '../../core/owner/index.js';
+import { nextPutObjectId, ownerCore } from '../../core/owner/index.js';
 import type { GetOutcome, OwnerEffect, OwnerEvent, OwnerState } from '../../core/owner/index.js';
 import type { TaskArg } from '../../core/protocol.js';
 import type { RefMarker } from '../../core/values.js';
@@ -16,7 +16,11 @@ import type { Router } from './router.js';
 import { ComponentShell } from './shell.js';
 import type { FunctionDescriptor } from './shipping.js';
 import type { EventLog } from '../store/event-log.js';
-import { fromValueData, toValueData } from './values.js';
+import { loggedOwnerEvent } from './log-elision.js';
+import type { StoredData } from './stored-values.js';
+import { captureData } from './stored-values.js';
+import { checkFitsStore, fromValueData, toValueData } from './values.js';
+import type { EncodedData } from './values.js';
 import { validateActorOptions, validateMethodOptions, validateTaskOptions } from './validate.js';
 
 /** How long a live owner keeps an idle lease. */
@@ -44,6 +48,19 @@ export interface OwnerRuntimeOptions {
    * of the embedded cluster reads its GCS state): creating another actor under it then throws.
    */
   readonly isActorNameTaken?: (namespace: string, name: string) => boolean;
+  /**
+   * The node's store, for an owner in the thread that holds it (the driver): a large put is written
+   * into it at the call, and its event and messages carry only the descriptor.
+   */
+  readonly store?: OwnerStore;
+}
+
+/** The store as an owner in the store's thread uses it. */
+export interface OwnerStore {
+  /** Writes the value into the store under `objectId` now; undefined when it does not fit now. */
+  put(objectId: string, data: EncodedData): StoredData | undefined;
+  /** Takes back a value `put` stored whose put event then failed. */
+  delete(objectId: string): void;
 }
 
 /** One owner process's API. */
@@ -71,6 +88,8 @@ export class OwnerRuntime {
       address: `worker:${options.workerId}`,
       router: options.router,
       ...(options.log === undefined ? {} : { log: options.log }),
+      // The log keeps large values by id, size and hash, never their bytes.
+      logged: (event) => loggedOwnerEvent(event, this.state.config.inlineThresholdBytes, () => nextPutObjectId(this.state)),
       onEffect: (effect) => this.onEffect(effect),
     });
     options.router.addLocal(this.shell.address, (message) => {
@@ -125,9 +144,9 @@ export class OwnerRuntime {
       const value = toValueData(arg, this.heldHooks, `args[${index}]`);
       if (value.sizeBytes >= this.state.config.inlineThresholdBytes) {
         // Large arguments go through the object store once, as Ray puts them, instead of riding every push.
-        return { kind: 'ref', ref: this.put(arg).marker };
+        return { kind: 'ref', ref: this.putEncoded(value.data as EncodedData, value.sizeBytes, value.refs).marker };
       }
-      return { kind: 'value', payload: { kind: 'inline', data: value.data, sizeBytes: value.sizeBytes, refs: value.refs } };
+      return { kind: 'value', payload: { kind: 'inline', data: captureData(value.data as EncodedData), sizeBytes: value.sizeBytes, refs: value.refs } };
     });
   }
 
@@ -200,11 +219,36 @@ export class OwnerRuntime {
     return numReturns === 1 ? (refs[0] as ObjectRef) : refs;
   }
 
-  /** `tsray.put(value)`. */
+  /** `tsray.put(value)`: the value is captured at the call. */
   put(value: unknown): ObjectRef {
-    const data = toValueData(value, this.heldHooks, 'value');
-    const effects = this.apply({ type: 'object/put', value: data });
-    return this.refsOf(this.minted(effects).objectIds)[0] as ObjectRef;
+    const encoded = toValueData(value, this.heldHooks, 'value');
+    return this.putEncoded(encoded.data as EncodedData, encoded.sizeBytes, encoded.refs);
+  }
+
+  /**
+   * Puts an encoded value, capturing it before this returns: a large one is written into the node's
+   * store now when this thread holds it (one copy, straight from the caller's arrays), else its
+   * blobs are copied; either way later writes to the caller's arrays do not change it. A value that
+   * could never fit in the store throws ObjectStoreFullError here.
+   */
+  private putEncoded(data: EncodedData, sizeBytes: number, refs: readonly RefMarker[]): ObjectRef {
+    let captured: EncodedData | StoredData | undefined;
+    let storedId: string | undefined;
+    if (sizeBytes >= this.state.config.inlineThresholdBytes) {
+      checkFitsStore(data, sizeBytes);
+      storedId = nextPutObjectId(this.state);
+      captured = this.options.store?.put(storedId, data);
+      if (captured === undefined) storedId = undefined;
+    }
+    captured ??= captureData(data);
+    let objectId: string | undefined;
+    try {
+      [objectId] = this.minted(this.apply({ type: 'object/put', value: { data: captured, sizeBytes, refs } })).objectIds;
+    } finally {
+      if (storedId !== undefined && objectId !== storedId) this.options.store?.delete(storedId);
+    }
+    if (storedId !== undefined && objectId !== storedId) throw new Error(`the owner minted ${String(objectId)} for a put stored as ${storedId}`);
+    return this.refsOf([objectId ?? ''])[0] as ObjectRef;
   }
 
   /** Releases, on a later microtask (never inside an apply), the refs inside values nobody will decode. */
@@ -226,8 +270,8 @@ export class OwnerRuntime {
     });
   }
 
-  /** `tsray.get(refs, { timeout })`. */
-  get(refs: ObjectRef[], timeoutMs: number | undefined): Promise<unknown[]> {
+  /** `tsray.get(refs, { timeout, copy })`: `copy` reads private, writable copies instead of shared views. */
+  get(refs: ObjectRef[], timeoutMs: number | undefined, copy = false): Promise<unknown[]> {
     const getId = `g${++this.nextId}`;
     const inTask = taskContext.getStore();
     const hooks = this.heldHooks;
@@ -240,7 +284,7 @@ export class OwnerRuntime {
         this.releaseRefsIn(effect.outcomes);
         throw errorFromInfo(failed.error);
       }
-      return effect.outcomes.map((outcome) => (outcome.kind === 'value' ? fromValueData(outcome.value, hooks) : undefined));
+      return effect.outcomes.map((outcome) => (outcome.kind === 'value' ? fromValueData(outcome.value, hooks, copy) : undefined));
     }, refs);
     this.apply({ type: 'get/requested', getId, refs: refs.map((ref) => ref.marker), ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(inTask === undefined ? {} : { inTaskId: inTask.taskId }) });
     return promise;

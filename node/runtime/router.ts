@@ -105,7 +105,7 @@ export class Router {
     for (const { deliver, message } of local) deliver(message);
     for (const [port, messages] of this.pendingRemote) {
       const batch: MessageBatch = { kind: 'tsray/messages', messages };
-      port.postMessage(batch);
+      port.postMessage(batch, movableBuffersOf(messages));
     }
     this.pendingRemote.clear();
   }
@@ -116,6 +116,26 @@ export class Router {
     this.pendingLocal.length = 0;
     this.pendingRemote.clear();
   }
+}
+
+/**
+ * The buffers a batch may move to the other thread instead of copying: the blobs of values on their
+ * way to the store (`object/put-requested`), which the sender captured into buffers of their own and
+ * keeps nowhere else (its owner keeps only their size). Only a blob that spans its whole ArrayBuffer
+ * qualifies, so nothing else that buffer holds is taken from the sender.
+ */
+function movableBuffersOf(messages: readonly Delivered<Message>[]): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  for (const message of messages) {
+    if (message.type !== 'object/put-requested') continue;
+    const blobs = (message.data as { blobs?: unknown } | null)?.blobs;
+    if (!Array.isArray(blobs)) continue;
+    for (const blob of blobs as unknown[]) {
+      if (!ArrayBuffer.isView(blob) || !(blob.buffer instanceof ArrayBuffer)) continue;
+      if (blob.byteLength > 0 && blob.byteOffset === 0 && blob.byteLength === blob.buffer.byteLength) buffers.add(blob.buffer);
+    }
+  }
+  return [...buffers];
 }
 
 /** The address a forwarded message is for (set by `route` on messages that cross threads). */

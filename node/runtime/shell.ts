@@ -21,6 +21,11 @@ export interface ShellOptions<S, E extends AnyEvent, F> {
   readonly replyAfterCommit?: boolean;
   /** Handles the effects that are not messages or timers; returns anything to hand back to `apply`'s caller. */
   readonly onEffect?: (effect: F, seq: number) => void;
+  /**
+   * The form of an event its log keeps, when not the event itself (large payloads are logged by
+   * size and hash only); replaying the logged form must reach the same state.
+   */
+  readonly logged?: (event: E) => unknown;
   /** Called when a recipe throws: the shell stops (its state can no longer be trusted). */
   readonly onFailure?: (error: unknown, event: E) => void;
 }
@@ -47,7 +52,8 @@ export class ComponentShell<S, E extends AnyEvent, F> {
   apply(event: E): F[] {
     if (this.stopped) return [];
     const seq = ++this.seq;
-    this.options.log?.append(Date.now(), event);
+    const log = this.options.log;
+    if (log !== undefined) log.append(Date.now(), this.options.logged === undefined ? event : this.options.logged(event));
     let effects: F[];
     try {
       effects = this.options.core.apply(this.state, event);

@@ -6,6 +6,9 @@
  */
 import type { ObjectStore } from '../store/object-store.js';
 import { ObjectStoreFull } from '../store/object-store.js';
+import { pinHeaderBytes } from '../store/reader-pins.js';
+import { reservedBytes } from '../store/arena.js';
+import { sealFingerprint, type ByteRanges } from '../store/write-guard.js';
 import type { EncodedData } from './values.js';
 
 /** Where a stored value's parts are, relative to its allocation. */
@@ -32,11 +35,8 @@ function align(value: number): number {
   return Math.ceil(value / alignBytes) * alignBytes;
 }
 
-/**
- * Copies an encoded value into the store under `objectId`; returns its descriptor, or undefined if
- * the store cannot take it (then the caller turns the put away).
- */
-export function storeValue(store: ObjectStore, objectId: string, data: EncodedData): StoredData | undefined {
+/** Where the body and each blob go, relative to the object's start, and how many bytes that takes. */
+function placeParts(data: EncodedData): { sizeBytes: number; blobs: [number, number][] } {
   let cursor = data.body.byteLength;
   const blobs: [number, number][] = [];
   for (const blob of data.blobs) {
@@ -44,9 +44,39 @@ export function storeValue(store: ObjectStore, objectId: string, data: EncodedDa
     blobs.push([cursor, blob.byteLength]);
     cursor += blob.byteLength;
   }
+  return { sizeBytes: Math.max(cursor, 1), blobs };
+}
+
+/** The bytes of the store an encoded value takes, its header included: more than this never fits. */
+export function storedSizeBytes(data: EncodedData): number {
+  return reservedBytes(placeParts(data).sizeBytes + pinHeaderBytes);
+}
+
+/** The byte ranges of a stored value (body, then blobs), which its fingerprint covers. */
+export function layoutRanges(layout: StoredLayout): ByteRanges {
+  return [layout.body, ...layout.blobs];
+}
+
+/**
+ * A private copy of the out-of-band blobs of an encoded value (its body is already private), so that
+ * the caller's later writes to its arrays do not change the value: one copy per blob, taken at the
+ * call that captures the value.
+ */
+export function captureData(data: EncodedData): EncodedData {
+  if (data.blobs.length === 0) return data;
+  return { body: data.body, blobs: data.blobs.map((blob) => new Uint8Array(blob.buffer, blob.byteOffset, blob.byteLength).slice()) };
+}
+
+/**
+ * Copies an encoded value into the store under `objectId` (one copy of each part, straight from
+ * the caller's memory) and fingerprints it; returns its descriptor, or undefined if the store cannot
+ * take it (then the caller turns the put away or waits).
+ */
+export function storeValue(store: ObjectStore, objectId: string, data: EncodedData): StoredData | undefined {
+  const { sizeBytes, blobs } = placeParts(data);
   let offset: number;
   try {
-    offset = store.create(objectId, Math.max(cursor, 1)).offset;
+    offset = store.create(objectId, sizeBytes).offset;
   } catch (error) {
     if (error instanceof ObjectStoreFull) return undefined;
     throw error;
@@ -58,6 +88,7 @@ export function storeValue(store: ObjectStore, objectId: string, data: EncodedDa
     target.set(new Uint8Array(blob.buffer, blob.byteOffset, blob.byteLength), offset + at);
   });
   const layout: StoredLayout = { offset, body: [0, data.body.byteLength], blobs };
+  sealFingerprint(store.buffer, offset, layoutRanges(layout));
   store.seal(objectId, layout);
   return { storedObjectId: objectId, layout };
 }

@@ -7,8 +7,10 @@ import type { RefMarker } from '../../core/values.js';
 import type { ValueData } from '../../core/owner/index.js';
 import { decodeValue, encodeValue } from '../codec/index.js';
 import type { CodecHooks } from '../codec/index.js';
-import { canPin, pinWhileReachable } from '../store/reader-pins.js';
-import { isStoredData, storedParts } from './stored-values.js';
+import { ObjectStoreFullError } from '../errors.js';
+import { canPin, pinWhileReachable, readerName } from '../store/reader-pins.js';
+import { taskContext } from './context.js';
+import { captureData, isStoredData, layoutRanges, storedParts, storedSizeBytes } from './stored-values.js';
 
 /** The data of a value as the core carries it: msgpack body and blobs. */
 export interface EncodedData {
@@ -23,26 +25,60 @@ export function toValueData(value: unknown, hooks: CodecHooks, rootPath: string)
   return { data, sizeBytes: encoded.sizeBytes, refs: encoded.refs };
 }
 
+/**
+ * Encodes `value` and copies its out-of-band blobs, so that writes to the caller's arrays after the
+ * call do not change it (what a put, an argument or a return value must be: captured at the call).
+ */
+export function capturedValueData(value: unknown, hooks: CodecHooks, rootPath: string): ValueData {
+  const encoded = toValueData(value, hooks, rootPath);
+  return { ...encoded, data: captureData(encoded.data as EncodedData) };
+}
+
 let storeBuffer: SharedArrayBuffer | undefined;
+
+/**
+ * Throws ObjectStoreFullError when an encoded value could never fit in this node's store, however
+ * much were freed: a put that can never succeed fails at the call.
+ */
+export function checkFitsStore(data: EncodedData, sizeBytes: number): void {
+  if (storeBuffer === undefined) return;
+  const neededBytes = storedSizeBytes(data);
+  if (neededBytes <= storeBuffer.byteLength) return;
+  throw new ObjectStoreFullError(`a value of ${sizeBytes} bytes (${neededBytes} in the store) can never fit in the object store of ${storeBuffer.byteLength} bytes (objectStoreMemory); raise objectStoreMemory in init() or split the value`);
+}
 
 /** The node's shared store buffer, for decoding stored values in this thread. */
 export function setStoreBuffer(buffer: SharedArrayBuffer | undefined): void {
   storeBuffer = buffer;
 }
 
-/** Decodes a value the core handed back: inline bytes, or a descriptor of its place in the store. */
-export function fromValueData(value: ValueData, hooks: CodecHooks): unknown {
+/** Who is reading here, as write reports name it: the running task, and this thread. */
+function readerLabel(): string {
+  const task = taskContext.getStore();
+  return task === undefined ? readerName() : `task ${task.taskId} in ${readerName()}`;
+}
+
+/**
+ * Decodes a value the core handed back: inline bytes, or a descriptor of its place in the store.
+ * Large binary data is viewed in place (shared, read-only by contract) unless `copy` asks for
+ * private, writable copies.
+ */
+export function fromValueData(value: ValueData, hooks: CodecHooks, copy = false): unknown {
   if (isStoredData(value.data)) {
     if (storeBuffer === undefined) throw new Error(`object ${value.data.storedObjectId} is in a node store this thread cannot see`);
-    const parts = storedParts(storeBuffer, value.data, !canPin());
+    const parts = storedParts(storeBuffer, value.data, copy || !canPin());
     const buffer = storeBuffer;
     const dataOffset = value.data.layout.offset;
-    // Each view over the store pins the object until it is collected, so its memory is not reused under it.
-    const pinning: CodecHooks = { ...hooks, blobDecoded: (binary) => (ArrayBuffer.isView(binary) && binary.buffer === buffer ? pinWhileReachable(binary, buffer, dataOffset) : undefined) };
+    const watch = { objectId: value.data.storedObjectId, ranges: layoutRanges(value.data.layout), reader: readerLabel() };
+    // Each view over the store pins the object until it is collected, so its memory is not reused
+    // under it; when the pin ends, the object is checked for writes through the view.
+    const pinning: CodecHooks = { ...hooks, blobDecoded: (binary) => (ArrayBuffer.isView(binary) && binary.buffer === buffer ? pinWhileReachable(binary, buffer, dataOffset, watch) : undefined) };
     return decodeValue(parts.body, parts.blobs, pinning);
   }
   const data = value.data as EncodedData;
-  return decodeValue(data.body, data.blobs, hooks);
+  // Inline values stay in the owner's state and are decoded at every get: each get gets its own
+  // copy of any blob (there are blobs only when inlineThresholdBytes is raised above 1 MiB).
+  return decodeValue(data.body, captureData(data).blobs, hooks);
 }
 
 /** Whether two markers name the same object. */

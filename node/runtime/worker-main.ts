@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   const tsray: unknown = await import('../index.js');
   (globalThis as { tsray?: unknown }).tsray = tsray;
   setStoreBuffer(boot.storeBuffer);
-  setReaderSlot(boot.readerSlot);
+  setReaderSlot(boot.readerSlot, `worker ${boot.workerId}`);
   const router = new Router(port);
   const holder: { runtime?: OwnerRuntime } = {};
   const executor = new Executor(() => {

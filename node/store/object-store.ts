@@ -11,6 +11,7 @@
 import { ObjectStoreFullError } from '../errors.js';
 import type { ObjectArena } from './arena.js';
 import { clearReaderSlot, pinHeaderBytes, readerPins, resetReaderPins } from './reader-pins.js';
+import { clearFingerprint } from './write-guard.js';
 
 /** Where a sealed object lives in the shared buffer, and what its writer said about it. */
 export interface ObjectEntry {
@@ -95,6 +96,7 @@ export class ObjectStore {
     if (allocation === undefined) throw new ObjectStoreFull(sizeBytes, this.arena.usedBytes, this.arena.capacityBytes, this.arena.largestFreeBytes);
     const offset = allocation.offset + pinHeaderBytes;
     resetReaderPins(this.arena.buffer, offset);
+    clearFingerprint(this.arena.buffer, offset);
     const stored: StoredObject = { objectId, offset, sizeBytes, metadata: undefined, sealed: false };
     this.byId.set(objectId, stored);
     return { offset };

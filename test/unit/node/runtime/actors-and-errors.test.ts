@@ -183,8 +183,13 @@ void describe('actors and errors', () => {
   });
 
   void test('a put the store cannot take fails with ObjectStoreFullError', async () => {
-    const ref = tsray.put(new Float64Array(4 * 1024 * 1024));
+    // Bigger than the whole store: at the call.
+    assert.throws(() => tsray.put(new Float64Array(4 * 1024 * 1024)), tsray.ObjectStoreFullError);
+    // Bigger than what is free while the rest is held: at the get, once collections freed nothing.
+    const held = tsray.put(new Float64Array(1024 * 1024));
+    const ref = tsray.put(new Float64Array(1024 * 1024));
     await assert.rejects(tsray.get(ref), tsray.ObjectStoreFullError);
+    assert.equal((await tsray.get(held)).length, 1024 * 1024);
     const small = tsray.put(new Float64Array(256 * 1024));
     assert.equal(((await tsray.get(small)) as Float64Array).length, 256 * 1024);
   });

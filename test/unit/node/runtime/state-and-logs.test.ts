@@ -3,7 +3,7 @@
  * the replay check: the LMDB logs a live run recorded, replayed under immer, reproduce its state.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -19,6 +19,10 @@ import { EmbeddedCluster } from '../../../../node/runtime/embedded.js';
 import { EventLog, openSessionLogs } from '../../../../node/store/event-log.js';
 
 const dirs: string[] = [];
+/** Disk blocks the files of a folder take (LMDB files may be sparse). */
+function diskBytesOf(dir: string): number {
+  return readdirSync(dir).reduce((total, name) => total + statSync(join(dir, name)).blocks * 512, 0);
+}
 function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'tsray-state-'));
   dirs.push(dir);
@@ -159,6 +163,15 @@ void test('the live logs, replayed under immer, reproduce the live state of ever
     assert.equal((await tsray.get(refs)).length, 20);
     const big = tsray.put(new Float64Array(300_000));
     assert.equal((await tsray.get(big)).length, 300_000);
+    // Large values are logged by id, size and hash: puts, arguments, puts in a worker and returns.
+    const sum = tsray.remote((values: Float64Array) => values.reduce((total, value) => total + value, 0));
+    assert.equal(await tsray.get(sum.remote(new Float64Array(200_000).fill(1))), 200_000);
+    const makeBig = tsray.remote((length: number) => [new Float64Array(length).fill(2), tsray.put(new Uint8Array(length).fill(3))] as const);
+    const [returned, putInWorker] = await tsray.get(makeBig.remote(300_000));
+    assert.equal(returned[299_999], 2);
+    assert.equal((await tsray.get(putInWorker))[299_999], 3);
+    const largeInline = tsray.put({ text: 'x'.repeat(150_000) });
+    assert.equal((await tsray.get(largeInline)).text.length, 150_000);
   } finally {
     setRuntime(undefined);
     await cluster.stop();
@@ -180,6 +193,7 @@ void test('the live logs, replayed under immer, reproduce the live state of ever
     }
     await log.close();
     assert.ok(events > 0, `${address} logged events`);
+    assert.ok(diskBytesOf(dir) < 1024 * 1024, `${address}'s log holds no large values`);
     const expected = live[address];
     if (expected !== undefined && hashState(state) !== expected) {
       const liveState = address === 'gcs' ? cluster.gcs.state : address === 'raylet:n1' ? cluster.raylet.state : cluster.driver.state;
