@@ -17,7 +17,7 @@ import type { FunctionDescriptor } from './shipping.js';
 import { explainMissingName, loadFunction } from './shipping.js';
 import { TaskCancelledError } from '../errors.js';
 import { thrownInfo } from './thrown.js';
-import { capturedValueData, fromValueData, toValueData } from './values.js';
+import { capturedValueData, fromValueData } from './values.js';
 
 /** A body that is running: how to fail it with a stray error, and whether one already did. */
 interface RunningBody {
