@@ -192,14 +192,16 @@ export async function getActor(name: string, options: { namespace?: string } = {
 export function getRuntimeContext(): { jobId: string; nodeId: string; workerId: string; taskId?: string; actorId?: string; signal?: AbortSignal } {
   const state = runtime().state;
   const task = taskContext.getStore();
-  return {
+  const context = {
     jobId: state.jobId ?? '',
     nodeId: state.nodeId,
     workerId: state.workerId,
     ...(task === undefined || task.taskId.endsWith('.constructor') ? {} : { taskId: task.taskId }),
     ...(task?.actorId === undefined ? {} : { actorId: task.actorId }),
-    ...(task?.signal === undefined ? {} : { signal: task.signal }),
   };
+  // Not enumerable, so that the context stays plain data a task can return or log as it is.
+  if (task?.signal !== undefined) Object.defineProperty(context, 'signal', { value: task.signal, enumerable: false });
+  return context;
 }
 
 function driverCluster(call: string): EmbeddedCluster {

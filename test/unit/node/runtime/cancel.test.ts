@@ -34,7 +34,14 @@ const patient = tsray.remote(async (notes: tsray.ActorHandle<Notes>) => {
   if (signal === undefined) throw new Error('no signal in a task');
   signal.addEventListener('abort', () => notes.note.remote(`aborted: ${(signal.reason as Error).name}`));
   notes.note.remote('started');
-  await new Promise((resolve) => setTimeout(resolve, 30_000));
+  // Well-behaved code stops when its signal is aborted.
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 30_000);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
   return 'waited';
 });
 
@@ -50,6 +57,13 @@ async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolea
     value = await probe();
   }
   return value;
+}
+
+/** A detached notes actor that is up: calls made to it from a body that then stops yielding still go out. */
+async function liveNotes(): Promise<tsray.ActorHandle<Notes>> {
+  const notes = tsray.remote(Notes).options({ lifetime: 'detached' }).remote();
+  await tsray.get(notes.read.remote());
+  return notes;
 }
 
 async function cancelled(ref: tsray.ObjectRef): Promise<{ name: string; ms: number }> {
@@ -74,7 +88,7 @@ void describe('cancel', () => {
   });
 
   void test('a spinning body: its get rejects before the body could end, and its worker waits for it to settle', async () => {
-    const notes = tsray.remote(Notes).options({ lifetime: 'detached' }).remote();
+    const notes = await liveNotes();
     const spinMs = 3_000;
     const ref = spin.remote(spinMs, notes);
     const seen = await eventually(() => tsray.get(notes.read.remote()), (list) => list.length > 0);
@@ -96,21 +110,23 @@ void describe('cancel', () => {
   });
 
   void test('an awaiting body: its get rejects at once and its signal is aborted', async () => {
-    const notes = tsray.remote(Notes).options({ lifetime: 'detached' }).remote();
+    const notes = await liveNotes();
     const ref = patient.remote(notes);
     await eventually(() => tsray.get(notes.read.remote()), (list) => list.length > 0);
     const outcome = await cancelled(ref);
     assert.equal(outcome.name, 'TaskCancelledError');
     const seen = await eventually(() => tsray.get(notes.read.remote()), (list) => list.length > 1);
     assert.deepEqual(seen, ['started', 'aborted: TaskCancelledError']);
+    // The body stopped, so its worker and CPU are free again (well before the grace period ends).
+    assert.deepEqual(await eventually(() => tsray.availableResources(), (resources) => resources['CPU'] === 2), { CPU: 2 });
   });
 
   void test('a body that runs past the grace period has its worker ended, which frees its CPU', async () => {
-    const notes = tsray.remote(Notes).options({ lifetime: 'detached' }).remote();
+    const notes = await liveNotes();
     const ref = spin.remote(60_000, notes);
     await eventually(() => tsray.get(notes.read.remote()), (list) => list.length > 0);
     assert.equal((await cancelled(ref)).name, 'TaskCancelledError');
-    assert.deepEqual(await tsray.availableResources(), { CPU: 1 });
+    assert.deepEqual(await eventually(() => tsray.availableResources(), (resources) => resources['CPU'] === 1), { CPU: 1 });
     // The grace period is 5 s; the spinning body would hold its CPU for a minute.
     const free = await eventually(() => tsray.availableResources(), (resources) => resources['CPU'] === 2, 600);
     assert.deepEqual(free, { CPU: 2 });
