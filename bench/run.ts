@@ -4,8 +4,11 @@
  */
 import { benchPeer } from './peer.js';
 import { benchRecipes } from './recipes.js';
+import { benchRuntime } from './runtime.js';
 
 benchRecipes(200, 50);
 benchRecipes(2000, 200);
 console.log();
 await benchPeer();
+console.log();
+await benchRuntime();
