@@ -43,6 +43,24 @@ function thrownInfo(error: unknown): { name: string; message: string } {
   return { name: 'NonErrorThrown', message: JSON.stringify(error) ?? String(error) };
 }
 
+/**
+ * The value a body reads (an argument or what `get` gave): a copy of its own, as a live decode gives;
+ * a large one (stored, read in place live, where every reader shares its memory) is also frozen, so
+ * that a body that writes to it fails at the write. Live, such a write is detected and reported; here
+ * every one is caught, in full.
+ */
+function readValue(value: unknown, inlineThresholdBytes: number): unknown {
+  const copy = structuredClone(value);
+  return sizeOf(copy) >= inlineThresholdBytes ? deepFreeze(copy) : copy;
+}
+
+function deepFreeze(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
+  Object.freeze(value);
+  for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+  return value;
+}
+
 function valueData(value: unknown): ValueData {
   return { data: value === undefined ? null : value, sizeBytes: sizeOf(value), refs: refsIn(value) };
 }
@@ -156,7 +174,7 @@ export class WorkerRuntime {
 
   private execute(spec: TaskSpec, attempt: number, args: readonly ValueData[], parent: number): void {
     const key = `${spec.taskId}#${attempt}`;
-    const values = args.map((arg) => arg.data);
+    const values = args.map((arg) => readValue(arg.data, this.state.config.inlineThresholdBytes));
     let start: () => unknown;
     if (spec.actor !== undefined) {
       this.checkActorOrder(spec, attempt);
@@ -220,7 +238,7 @@ export class WorkerRuntime {
     const fiber: Fiber = { key: `construct:${actorId}`, attempt: 1, interrupted: false, minted: [], finish: () => undefined };
     try {
       if (actorClass === undefined) throw new TypeError(`no actor class named ${className}`);
-      this.actorState = actorClass.init(this.context(fiber), ...args.map((arg) => arg.data));
+      this.actorState = actorClass.init(this.context(fiber), ...args.map((arg) => readValue(arg.data, this.state.config.inlineThresholdBytes)));
     } catch (thrown) {
       if (thrown instanceof ExitSignal) {
         this.sim.killWorker(this.state.workerId, 'exited', this.sim.currentSeq());
@@ -325,7 +343,7 @@ export class WorkerRuntime {
           this.releaseAbandoned(outcome.outcomes);
           return this.step(fiber, { kind: 'throw', error: new SimGetError(failed.error) });
         }
-        const values = outcome.outcomes.map((item) => (item.kind === 'value' ? item.value.data : undefined));
+        const values = outcome.outcomes.map((item) => (item.kind === 'value' ? readValue(item.value.data, this.state.config.inlineThresholdBytes) : undefined));
         // A body holds what it got: each ref inside is one local ref until the body ends.
         if (fiber.taskId !== undefined) for (const item of outcome.outcomes) if (item.kind === 'value') fiber.minted.push(...item.value.refs.map((ref) => ref.objectId));
         return this.step(fiber, { kind: 'next', value: single ? values[0] : values });
