@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as tsray from '../../../../node/index.js';
+import { eventually } from '../../../support/eventually.js';
 
 class Notes {
   readonly seen: string[] = [];
@@ -49,15 +50,6 @@ const whoami = tsray.remote(async (ms: number) => {
   await new Promise((resolve) => setTimeout(resolve, ms));
   return tsray.getRuntimeContext().workerId;
 });
-
-async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolean, tries = 400): Promise<T> {
-  let value = await probe();
-  for (let attempt = 0; attempt < tries && !done(value); attempt += 1) {
-    await new Promise((resolve) => setTimeout(resolve, 25));
-    value = await probe();
-  }
-  return value;
-}
 
 /** A detached notes actor that is up: calls made to it from a body that then stops yielding still go out. */
 async function liveNotes(): Promise<tsray.ActorHandle<Notes>> {

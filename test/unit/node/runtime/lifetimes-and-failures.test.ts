@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as tsray from '../../../../node/index.js';
+import { eventually } from '../../../support/eventually.js';
 
 class Box {
   value = 0;
@@ -37,15 +38,6 @@ class Flaky {
     if (attempt === 1) process.exit(1);
     return attempt;
   }
-}
-
-async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  let value = await probe();
-  for (let tries = 0; tries < 200 && !done(value); tries += 1) {
-    await new Promise((resolve) => setTimeout(resolve, 25));
-    value = await probe();
-  }
-  return value;
 }
 
 void describe('lifetimes and failures', () => {
