@@ -58,3 +58,21 @@ export function taskOfObject(objectId: ObjectId): TaskId | undefined {
 export function returnObjectId(taskId: TaskId, index: number): ObjectId {
   return `${taskId}.r${index}`;
 }
+
+/**
+ * The object that stands for the handles of a non-detached actor (`<actorId>.h`): its owner is the
+ * actor's owner, and it is counted like any object, so the actor ends once nothing holds it.
+ */
+export function actorHandleObjectId(actorId: ActorId): ObjectId {
+  return `${actorId}.h`;
+}
+
+/** The actor whose handles `objectId` stands for, or undefined for any other object. */
+export function actorOfHandleObject(objectId: ObjectId): ActorId | undefined {
+  return objectId.endsWith('.h') && objectId.split('.').length === 4 ? objectId.slice(0, -2) : undefined;
+}
+
+/** The owner of an actor, read from its id (`<workerId>.a<k>`): the process that created it. */
+export function ownerOfActor(actorId: ActorId): WorkerId {
+  return ownerOfObject(actorId);
+}

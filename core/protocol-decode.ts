@@ -105,6 +105,9 @@ export const messageTable: MessageTable = {
   'actor/kill-requested': { actorId: 'string', noRestart: 'boolean' },
   'actor/creation-pushed': { spec: 'object', restartCount: 'number', leaseId: 'string' },
   'actor/creation-replied': { actorId: 'string', restartCount: 'number', workerId: 'string', error: 'object?' },
+  'actor/out-of-scope': { actorId: 'string' },
+  'actor/dispose-requested': { actorId: 'string', restartCount: 'number' },
+  'actor/disposed': { actorId: 'string', restartCount: 'number', workerId: 'string' },
 };
 
 /** Every message type, in table order. */

@@ -178,7 +178,13 @@ export type GcsMessage =
     }
   | { readonly type: 'actor/kill-requested'; readonly actorId: ActorId; readonly noRestart: boolean }
   | { readonly type: 'actor/creation-pushed'; readonly spec: ActorSpec; readonly restartCount: number; readonly leaseId: LeaseId }
-  | { readonly type: 'actor/creation-replied'; readonly actorId: ActorId; readonly restartCount: number; readonly workerId: WorkerId; readonly error?: ErrorInfo };
+  | { readonly type: 'actor/creation-replied'; readonly actorId: ActorId; readonly restartCount: number; readonly workerId: WorkerId; readonly error?: ErrorInfo }
+  /** The owner of a non-detached actor freed its handle object: no handle to the actor is reachable anywhere. */
+  | { readonly type: 'actor/out-of-scope'; readonly actorId: ActorId }
+  /** GCS to the actor's worker: run the instance's dispose method, then answer `actor/disposed`. */
+  | { readonly type: 'actor/dispose-requested'; readonly actorId: ActorId; readonly restartCount: number }
+  /** The actor's worker ran (or had nothing to run as) the instance's dispose method. */
+  | { readonly type: 'actor/disposed'; readonly actorId: ActorId; readonly restartCount: number; readonly workerId: WorkerId };
 
 /** Every message of the system. */
 export type Message = LeaseMessage | StoreMessage | OwnerMessage | GcsMessage;

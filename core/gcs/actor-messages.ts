@@ -7,11 +7,12 @@ import type { ActorId, WorkerId } from '../ids.js';
 import { rayletAddress, workerAddress } from '../ids.js';
 import type { ActorSpec, MessageOf } from '../protocol.js';
 import type { ErrorInfo } from '../values.js';
-import { actorStateMessage, destroyActor, isJobFinished, isWorkerDead, publishActor, scheduleActor } from './actors.js';
+import { actorStateMessage, destroyActor, isJobFinished, isWorkerDead, outOfScopeCause, publishActor, scheduleActor } from './actors.js';
 import { cloneData } from './clone.js';
 import type { GcsEffect } from './events.js';
+import { actorDisposeTimerPrefix } from './events.js';
 import type { ActorRecord, GcsState, RegistrationRedirect } from './state.js';
-import { maxRememberedRedirects, nameKey } from './state.js';
+import { defaultActorDisposeTimeoutMs, maxRememberedRedirects, nameKey } from './state.js';
 import { transitionActor } from './transition.js';
 
 /** Sends the registration reply for `requestedActorId`, redirected or refused when `redirect` says so. */
@@ -161,4 +162,47 @@ export function onActorCreationReplied(state: GcsState, message: MessageOf<'acto
   }
   transitionActor(actor, 'ALIVE');
   publishActor(actor, effects);
+}
+
+/** The bound on an actor's dispose method in force. */
+function disposeTimeoutMs(state: GcsState): number {
+  return state.config.actorDisposeTimeoutMs ?? defaultActorDisposeTimeoutMs;
+}
+
+/** Arms the timer that ends the actor even if its dispose method never finishes. */
+export function armDisposeTimer(state: GcsState, actorId: ActorId, effects: GcsEffect[]): void {
+  effects.push({ type: 'timer/armed', timerId: `${actorDisposeTimerPrefix}${actorId}`, delayMs: disposeTimeoutMs(state) });
+}
+
+/**
+ * No handle to a non-detached actor is reachable any more (Ray's rule). An ALIVE actor's worker is
+ * asked to run the instance's dispose method first, bounded by a timer; an actor still waiting for a
+ * worker, or still constructing, ends at once. Detached actors live until killed.
+ */
+export function onActorOutOfScope(state: GcsState, actorId: ActorId, effects: GcsEffect[]): void {
+  const actor = state.actors[actorId];
+  if (actor === undefined || actor.state === 'DEAD' || actor.spec.detached || actor.disposing === true) return;
+  if (actor.state === 'ALIVE' && actor.workerId !== undefined) {
+    actor.disposing = true;
+    effects.push(send(workerAddress(actor.workerId), { type: 'actor/dispose-requested', actorId, restartCount: actor.restartCount }));
+    armDisposeTimer(state, actorId, effects);
+    return;
+  }
+  destroyActor(state, actor, outOfScopeCause, actor.workerId === undefined ? { kind: 'none' } : { kind: 'kill', reason: 'killed' }, effects);
+}
+
+/** The worker ran the dispose method: the actor ends, and its worker is handed back to be ended. */
+export function onActorDisposed(state: GcsState, message: MessageOf<'actor/disposed'>, effects: GcsEffect[]): void {
+  const actor = state.actors[message.actorId];
+  if (actor === undefined || actor.disposing !== true || actor.state !== 'ALIVE') return;
+  if (actor.restartCount !== message.restartCount || actor.workerId !== message.workerId) return;
+  destroyActor(state, actor, outOfScopeCause, { kind: 'return' }, effects);
+}
+
+/** The dispose method did not finish in time: the actor ends anyway, its worker killed. */
+export function onActorDisposeTimer(state: GcsState, actorId: ActorId, effects: GcsEffect[]): void {
+  const actor = state.actors[actorId];
+  if (actor === undefined || actor.disposing !== true || actor.state === 'DEAD') return;
+  const cause = `${outOfScopeCause} (its dispose method did not finish within actorDisposeTimeoutMs, ${disposeTimeoutMs(state)} ms)`;
+  destroyActor(state, actor, cause, actor.workerId === undefined ? { kind: 'none' } : { kind: 'kill', reason: 'killed' }, effects);
 }

@@ -15,6 +15,9 @@ import type { ActorRecord, GcsState } from './state.js';
 import { maxDeadActors, nameKey } from './state.js';
 import { transitionActor } from './transition.js';
 
+/** Why a non-detached actor ended once no handle to it was reachable (ActorDiedError's cause says so). */
+export const outOfScopeCause = 'all handles to the actor went out of scope';
+
 /** What to do with an actor's worker when the actor lets go of it. */
 export type WorkerRelease =
   /** The worker is already gone: nothing to tell anyone. */
@@ -149,6 +152,7 @@ export function destroyActor(state: GcsState, actor: ActorRecord, cause: string,
   actor.deathCause = cause;
   if (error !== undefined) actor.deathError = cloneData(error);
   actor.killNoRestart = false;
+  delete actor.disposing;
   publishActor(actor, effects);
   // A dead actor never changes again, so its subscribers have nothing more to hear.
   actor.subscribers = [];
@@ -177,6 +181,7 @@ export function scheduleActor(state: GcsState, actor: ActorRecord, effects: GcsE
 function reasonToStayDead(state: GcsState, actor: ActorRecord, cause: string): string | undefined {
   const { spec } = actor;
   if (actor.killNoRestart) return 'killed via tsray.kill';
+  if (actor.disposing === true) return outOfScopeCause;
   if (!spec.detached && isWorkerDead(state, spec.owner)) return 'owner died';
   if (!spec.detached && isJobFinished(state, spec.jobId)) return 'job finished';
   if (spec.maxRestarts !== -1 && actor.numRestarts >= spec.maxRestarts) {

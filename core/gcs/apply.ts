@@ -8,14 +8,18 @@ import { admit } from '../inbox.js';
 import { isWaitingForPlacement, leaseRequestMessage, publishActor, scheduleActor } from './actors.js';
 import { cloneData } from './clone.js';
 import {
+  armDisposeTimer,
   onActorCreationReplied,
+  onActorDisposed,
+  onActorDisposeTimer,
   onActorKillRequested,
+  onActorOutOfScope,
   onActorLookupRequested,
   onActorRegistrationRequested,
   onActorSubscribed,
 } from './actor-messages.js';
 import type { GcsDelivered, GcsEffect, GcsEvent, GcsRestarted, GcsStarted } from './events.js';
-import { actorRetryTimerPrefix, healthTimerId } from './events.js';
+import { actorDisposeTimerPrefix, actorRetryTimerPrefix, healthTimerId } from './events.js';
 import { endJob, registerJob } from './jobs.js';
 import { onActorRetryTimer, onLeaseGranted, onLeaseRejected, onLeaseSpilled, onLeaseWorkerDied } from './lease-messages.js';
 import { armHealthCheck, onNodeHeartbeat, onNodeRegistered, publishClusterView, runHealthCheck } from './nodes.js';
@@ -64,6 +68,8 @@ function onRestarted(state: GcsState, event: GcsRestarted, effects: GcsEffect[])
       // repeat for the incarnation it already hosts (and answers again once it is built).
       effects.push(send(workerAddress(actor.workerId), { type: 'actor/creation-pushed', spec: cloneData(actor.spec), restartCount: actor.restartCount, leaseId: actor.leaseId }));
     }
+    // A dispose under way lost its timer with the old process: bound it again.
+    if (actor.disposing === true && actor.state !== 'DEAD') armDisposeTimer(state, actor.actorId, effects);
     // State changes published just before the crash may be lost too; receivers ignore repeats.
     if (actor.state !== 'DEAD') publishActor(actor, effects);
   }
@@ -74,6 +80,7 @@ function onRestarted(state: GcsState, event: GcsRestarted, effects: GcsEffect[])
 function onTimer(state: GcsState, timerId: string, effects: GcsEffect[]): void {
   if (timerId === healthTimerId) runHealthCheck(state, effects);
   else if (timerId.startsWith(actorRetryTimerPrefix)) onActorRetryTimer(state, timerId.slice(actorRetryTimerPrefix.length), effects);
+  else if (timerId.startsWith(actorDisposeTimerPrefix)) onActorDisposeTimer(state, timerId.slice(actorDisposeTimerPrefix.length), effects);
 }
 
 /** Handles a delivered message that the inbox admitted as new. */
@@ -108,6 +115,12 @@ function onMessage(state: GcsState, event: GcsDelivered, effects: GcsEffect[]): 
       return;
     case 'actor/creation-replied':
       onActorCreationReplied(state, event, effects);
+      return;
+    case 'actor/out-of-scope':
+      onActorOutOfScope(state, event.actorId, effects);
+      return;
+    case 'actor/disposed':
+      onActorDisposed(state, event, effects);
       return;
     case 'lease/granted':
       onLeaseGranted(state, event, effects);
@@ -149,6 +162,8 @@ export function applyGcs(state: GcsState, event: GcsEvent): GcsEffect[] {
     case 'actor/subscribed':
     case 'actor/kill-requested':
     case 'actor/creation-replied':
+    case 'actor/out-of-scope':
+    case 'actor/disposed':
     case 'lease/granted':
     case 'lease/spilled':
     case 'lease/rejected':

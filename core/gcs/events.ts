@@ -33,6 +33,8 @@ export type GcsInboundType =
   | 'actor/subscribed'
   | 'actor/kill-requested'
   | 'actor/creation-replied'
+  | 'actor/out-of-scope'
+  | 'actor/disposed'
   | 'lease/granted'
   | 'lease/spilled'
   | 'lease/rejected'
@@ -52,3 +54,6 @@ export const healthTimerId = 'health';
 
 /** The prefix of the timer that retries placing one actor after a raylet turned its lease down for now. */
 export const actorRetryTimerPrefix = 'actor-retry:';
+
+/** The prefix of the timer that bounds one actor's dispose method after its handles went out of scope. */
+export const actorDisposeTimerPrefix = 'actor-dispose:';

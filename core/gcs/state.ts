@@ -21,7 +21,15 @@ export interface GcsConfig {
   readonly maxSubscribersPerActor: number;
   /** How many dead worker ids are remembered, oldest forgotten first. */
   readonly maxDeadWorkers: number;
+  /**
+   * How long an actor whose handles all went out of scope may run its dispose method before its
+   * worker is ended anyway (absent in logs written before it existed: `defaultActorDisposeTimeoutMs`).
+   */
+  readonly actorDisposeTimeoutMs?: number;
 }
+
+/** How long an actor's `[Symbol.asyncDispose]()` / `[Symbol.dispose]()` may run by default (as Ray bounds `__ray_shutdown__`). */
+export const defaultActorDisposeTimeoutMs = 5000;
 
 /** The defaults, as Ray's health checks and actor manager use them scaled to a local cluster. */
 export const defaultGcsConfig: GcsConfig = {
@@ -30,6 +38,7 @@ export const defaultGcsConfig: GcsConfig = {
   actorRetryDelayMs: 200,
   maxSubscribersPerActor: 1024,
   maxDeadWorkers: 65536,
+  actorDisposeTimeoutMs: defaultActorDisposeTimeoutMs,
 };
 
 /** How many DEAD actors are kept for lookups by id before the oldest are forgotten (as Ray caps destroyed actors). */
@@ -88,6 +97,8 @@ export interface ActorRecord {
   deathError?: ThrownInfo;
   /** Workers that asked for this actor's state changes, besides the owner. */
   subscribers: WorkerId[];
+  /** Set once every handle went out of scope: its worker runs the dispose method, then the actor ends. */
+  disposing?: boolean;
 }
 
 /** The reply to a registration that did not create its actor: another actor's id, or an error. */

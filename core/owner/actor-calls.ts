@@ -15,6 +15,7 @@ import type { Ctx } from './context.js';
 import { errorOf, removeOne } from './context.js';
 import { resolvedArgs } from './leasing.js';
 import { failTask, finishTaskOfActorCreation, retriesLeft } from './lineage.js';
+import { actorHandleRef, addLocalRef, borrowEntry, ensureRegistered } from './refs.js';
 import type { ActorView, OwnedTask } from './state.js';
 
 /** The view of `actorId`, following an alias to the actor the GCS resolved a named creation to. */
@@ -104,7 +105,18 @@ export function onRegistrationReplied(ctx: Ctx, requestedActorId: ActorId, actor
     actorDied(ctx, view, error);
     return;
   }
-  if (actorId === requestedActorId) return;
+  if (actorId === requestedActorId) {
+    view.registered = true;
+    // Every handle went out of scope while the registration was under way.
+    if (view.handlesGone === true) ctx.out.push(send(gcsAddress, { type: 'actor/out-of-scope', actorId }));
+    return;
+  }
+  // The handles of this creation stand for the existing actor: while they live, hold its handle object.
+  if (view.spec?.detached === false && view.handlesGone !== true) {
+    view.aliasHold = actorHandleRef(actorId);
+    addLocalRef(ctx, view.aliasHold);
+    if (view.aliasHold.owner !== ctx.s.workerId) ensureRegistered(ctx, borrowEntry(ctx, view.aliasHold));
+  }
   // getIfExists: calls made on this handle go to the existing actor, in the order they were made.
   view.aliasOf = actorId;
   const target = ensureView(ctx, actorId);

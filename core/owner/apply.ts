@@ -6,10 +6,10 @@ import { fifoPush } from '../fifo.js';
 import { assertNever } from '../assert.js';
 import { detach } from '../detach.js';
 import { send } from '../effects.js';
-import { gcsAddress, rayletAddress, returnObjectId, taskOfObject, workerAddress } from '../ids.js';
+import { actorHandleObjectId, gcsAddress, rayletAddress, returnObjectId, taskOfObject, workerAddress } from '../ids.js';
 import { admit } from '../inbox.js';
 import type { Delivered, TaskSpec } from '../protocol.js';
-import { createActorView, deathCauseOf, ensureView, onActorCallReplied, onActorStateChanged, onRegistrationReplied, viewFor, onKilledForGood } from './actor-calls.js';
+import { createActorView, deathCauseOf, ensureView, onActorCallReplied, onActorStateChanged, onKilledForGood, onRegistrationReplied, viewFor } from './actor-calls.js';
 import type { Ctx } from './context.js';
 import { errorOf } from './context.js';
 import { onNodeDied, onWorkerDied } from './deaths.js';
@@ -18,6 +18,8 @@ import {
   onAckReceived,
   onActorConstructed,
   onActorCreationPushed,
+  onActorDisposed,
+  onActorDisposeRequested,
   onActorTaskPushed,
   onCancelAtWorker,
   onPutAcked,
@@ -27,7 +29,7 @@ import {
 } from './execution.js';
 import { onCancelGraceTimer, onLeaseGranted, onLeaseIdleTimer, onLeaseLost, onLeaseRejected, onLeaseRetryTimer, onLeaseSpilled, releaseLease } from './leasing.js';
 import { cancelOwnedTask, failTask, finishTask, freeUnwanted, mintTaskIds, recoverObject, registerTask, rerunTask, resolveDeps, retriesLeft } from './lineage.js';
-import { createOwnedObject, dropLocalRef, holdContained, onBorrowAdded, onBorrowReleased } from './refs.js';
+import { actorHandleRef, addLocalRef, borrowEntry, createHandleObject, createOwnedObject, dropLocalRef, ensureRegistered, holdContained, onBorrowAdded, onBorrowReleased } from './refs.js';
 import { onFetched, onFetchFailed, onGetRequested, onResumed, onRetrievalTimer, onStatusReplied, onStatusRequested, onStatusRetryTimer, onWaitRequested } from './retrieval.js';
 import type { OwnerState } from './state.js';
 import { defaultOwnerConfig } from './state.js';
@@ -96,7 +98,7 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
         actor: { actorId: view.actorId, method: event.method },
       });
       const taskId = spec.taskId;
-      const task = registerTask(ctx, spec, 'actor-task');
+      const task = registerTask(ctx, spec, 'actor-task', event.handle);
       ctx.out.push({ type: 'ids/minted', taskId, objectIds: [...spec.returnIds] });
       if (view.state === 'DEAD') {
         failTask(ctx, task, errorOf('ActorDiedError', `actor ${view.actorId} is dead: ${view.deathCause ?? 'it died'}`, { taskName: spec.name, cause: deathCauseOf(view, view.deathCause ?? 'it died') }));
@@ -121,8 +123,10 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
       const taskId = spec.taskId;
       const { type: _type, ...creation } = event;
       createActorView(ctx, actorId, creation, taskId);
+      // The handles of a non-detached actor are counted through its handle object (Ray's rule).
+      if (!event.detached) createHandleObject(ctx, actorId);
       const task = registerTask(ctx, spec, 'actor-creation');
-      ctx.out.push({ type: 'ids/minted', taskId, actorId, objectIds: [] });
+      ctx.out.push({ type: 'ids/minted', taskId, actorId, objectIds: event.detached ? [] : [actorHandleObjectId(actorId)] });
       resolveDeps(ctx, task);
       return;
     }
@@ -180,6 +184,9 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
       return;
     case 'actor/constructed':
       onActorConstructed(ctx, event.actorId, event.restartCount, event.error);
+      return;
+    case 'actor/disposed':
+      onActorDisposed(ctx, event.actorId, event.restartCount);
       return;
     case 'owner/stopping':
       if (s.stopped) return;
@@ -266,6 +273,12 @@ function applyMessage(ctx: Ctx, event: Delivered<OwnerInbound>): void {
       if (event.actorId !== undefined) {
         const view = ensureView(ctx, event.actorId);
         if (event.spec !== undefined) view.maxTaskRetries = event.spec.maxTaskRetries;
+        // The handle the lookup gives holds the actor (one local ref of its handle object) until collected.
+        if (event.spec?.detached === false) {
+          const handle = actorHandleRef(event.actorId);
+          addLocalRef(ctx, handle);
+          if (handle.owner !== s.workerId) ensureRegistered(ctx, borrowEntry(ctx, handle));
+        }
       }
       ctx.out.push({ type: 'actor-lookup/settled', requestId: event.requestId, ...(event.actorId === undefined ? {} : { actorId: event.actorId }), ...(event.spec === undefined ? {} : { spec: event.spec }) });
       return;
@@ -274,6 +287,9 @@ function applyMessage(ctx: Ctx, event: Delivered<OwnerInbound>): void {
       return;
     case 'actor/creation-pushed':
       onActorCreationPushed(ctx, event.spec, event.restartCount);
+      return;
+    case 'actor/dispose-requested':
+      onActorDisposeRequested(ctx, event.actorId, event.restartCount);
       return;
     case 'node/died':
       onNodeDied(ctx, event.nodeId);

@@ -59,6 +59,8 @@ export type OwnerLocalEvent =
       readonly args: readonly TaskArg[];
       readonly numReturns: number;
       readonly parentTaskId?: TaskId;
+      /** The handle object of the actor when its handles are counted (non-detached): the call holds it until it ends. */
+      readonly handle?: RefMarker;
     }
   | ({ readonly type: 'actor/creation-submitted' } & ActorCreation)
   | { readonly type: 'object/put'; readonly value: ValueData }
@@ -72,6 +74,8 @@ export type OwnerLocalEvent =
   | { readonly type: 'actor-lookup/requested'; readonly requestId: string; readonly name: string; readonly namespace?: string }
   | { readonly type: 'task/executed'; readonly taskId: TaskId; readonly attempt: number; readonly result: ExecutionResult }
   | { readonly type: 'actor/constructed'; readonly actorId: ActorId; readonly restartCount: number; readonly error?: ThrownInfo }
+  /** The shell ran the hosted actor's dispose method (or it had none, or it threw or timed out). */
+  | { readonly type: 'actor/disposed'; readonly actorId: ActorId; readonly restartCount: number }
   /** The driver ends its job (shutdown). */
   | { readonly type: 'owner/stopping' }
   | TimerFired;
@@ -101,6 +105,7 @@ export type OwnerInbound = MessageOf<
   | 'actor/lookup-replied'
   | 'actor/state-changed'
   | 'actor/creation-pushed'
+  | 'actor/dispose-requested'
   | 'node/died'
   | 'worker/died'
 >;
@@ -118,6 +123,8 @@ export type OwnerEffect =
   | { readonly type: 'ids/minted'; readonly taskId?: TaskId; readonly actorId?: ActorId; readonly objectIds: readonly ObjectId[] }
   | { readonly type: 'task/execute'; readonly spec: TaskSpec; readonly attempt: number; readonly args: readonly ValueData[] }
   | { readonly type: 'actor/construct'; readonly spec: ActorSpec; readonly restartCount: number; readonly args: readonly ValueData[] }
+  /** Run the hosted instance's `[Symbol.asyncDispose]()` or `[Symbol.dispose]()`, then apply `actor/disposed`. */
+  | { readonly type: 'actor/dispose'; readonly actorId: ActorId; readonly restartCount: number }
   | { readonly type: 'task/interrupt'; readonly taskId: TaskId }
   | { readonly type: 'get/settled'; readonly getId: string; readonly outcomes: readonly GetOutcome[] }
   | { readonly type: 'get/failed'; readonly getId: string; readonly error: ErrorInfo }

@@ -361,6 +361,23 @@ function replyCreation(ctx: Ctx): void {
   );
 }
 
+/**
+ * `actor/dispose-requested`: every handle to the actor this worker hosts went out of scope. A ready
+ * instance runs its dispose method in the shell (which then applies `actor/disposed`); anything else
+ * has nothing to dispose and answers at once.
+ */
+export function onActorDisposeRequested(ctx: Ctx, actorId: string, restartCount: number): void {
+  const actor = ctx.s.actor;
+  if (actor === undefined || actor.spec.actorId !== actorId || actor.restartCount !== restartCount) return;
+  if (actor.phase === 'ready') ctx.out.push({ type: 'actor/dispose', actorId, restartCount });
+  else onActorDisposed(ctx, actorId, restartCount);
+}
+
+/** The shell ran the instance's dispose method (or it had none): the GCS may end the actor. */
+export function onActorDisposed(ctx: Ctx, actorId: string, restartCount: number): void {
+  ctx.out.push(send(gcsAddress, { type: 'actor/disposed', actorId, restartCount, workerId: ctx.s.workerId }));
+}
+
 /** `actor-task/pushed`: admit calls per caller in sequence order; run up to maxConcurrency at once. */
 export function onActorTaskPushed(ctx: Ctx, message: Delivered<MessageOf<'actor-task/pushed'>>): void {
   const actor = ctx.s.actor;

@@ -28,17 +28,28 @@ export function argRefs(spec: TaskSpec): RefMarker[] {
   return refs;
 }
 
+/** What a pending task holds: its argument refs and, for an actor call, the actor's handle object. */
+function heldRefs(task: OwnedTask): RefMarker[] {
+  const refs = argRefs(task.spec);
+  if (task.handleRef !== undefined) refs.push(task.handleRef);
+  return refs;
+}
+
 /** Whether a task may run again after `attempt` runs, under a maxRetries of `maxRetries` (-1: always). */
 export function retriesLeft(maxRetries: number, attempt: number): boolean {
   return maxRetries === -1 || attempt <= maxRetries;
 }
 
-/** Registers a new owned task and its return objects (each with one local ref, the caller's). */
-export function registerTask(ctx: Ctx, spec: TaskSpec, kind: OwnedTask['kind']): OwnedTask {
-  const task: OwnedTask = { spec, kind, state: 'PENDING_ARGS', attempt: 1, argLostRetries: 0, holdsArgs: true, waitingFor: [], resolved: {} };
+/**
+ * Registers a new owned task and its return objects (each with one local ref, the caller's). An
+ * actor call also holds the actor's handle object (`handleRef`) until it ends, as Ray keeps an actor
+ * alive while calls made on it are pending.
+ */
+export function registerTask(ctx: Ctx, spec: TaskSpec, kind: OwnedTask['kind'], handleRef?: RefMarker): OwnedTask {
+  const task: OwnedTask = { spec, kind, state: 'PENDING_ARGS', attempt: 1, argLostRetries: 0, holdsArgs: true, waitingFor: [], resolved: {}, ...(handleRef === undefined ? {} : { handleRef: { ...handleRef } }) };
   ctx.s.tasks[spec.taskId] = task;
   for (const objectId of spec.returnIds) createOwnedObject(ctx, objectId, 1);
-  for (const ref of argRefs(spec)) holdForTask(ctx, ref);
+  for (const ref of heldRefs(task)) holdForTask(ctx, ref);
   return task;
 }
 
@@ -186,7 +197,7 @@ export function failTask(ctx: Ctx, task: OwnedTask, error: ErrorInfo, state: 'FA
 function releaseArgs(ctx: Ctx, task: OwnedTask, toLineage: boolean): void {
   if (!task.holdsArgs) return;
   task.holdsArgs = false;
-  for (const ref of argRefs(task.spec)) releaseForTask(ctx, ref, toLineage && ref.owner === ctx.s.workerId);
+  for (const ref of heldRefs(task)) releaseForTask(ctx, ref, toLineage && ref.owner === ctx.s.workerId);
   task.resolved = {};
 }
 
@@ -201,7 +212,7 @@ export function rerunTask(ctx: Ctx, task: OwnedTask): void {
   if (!task.holdsArgs) {
     // A reconstruction: the lineage refs on owned args become submitted-task refs again.
     task.holdsArgs = true;
-    for (const ref of argRefs(task.spec)) {
+    for (const ref of heldRefs(task)) {
       holdForTask(ctx, ref);
       if (ref.owner === ctx.s.workerId) releaseLineage(ctx, ref.objectId);
     }

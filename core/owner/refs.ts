@@ -7,9 +7,8 @@
  * acknowledged before anything that covered it may go away.
  */
 import { send } from '../effects.js';
-import { workerAddress } from '../ids.js';
-import type { ObjectId, WorkerId } from '../ids.js';
-import { rayletAddress } from '../ids.js';
+import { actorHandleObjectId, actorOfHandleObject, gcsAddress, ownerOfActor, rayletAddress, workerAddress } from '../ids.js';
+import type { ActorId, ObjectId, WorkerId } from '../ids.js';
 import type { Via } from '../protocol.js';
 import type { RefMarker } from '../values.js';
 import type { Ctx } from './context.js';
@@ -226,6 +225,14 @@ function dropValue(ctx: Ctx, object: OwnedObject): void {
 export function maybeFree(ctx: Ctx, objectId: ObjectId): void {
   const object = ctx.s.objects[objectId];
   if (object === undefined || isReferenced(object)) return;
+  const handlesOf = actorOfHandleObject(objectId);
+  if (handlesOf !== undefined) {
+    // A handle object has no value to rebuild: lineage does not keep it, and freeing it ends the actor.
+    delete ctx.s.objects[objectId];
+    ctx.out.push({ type: 'objects/freed', objectIds: [objectId] });
+    onHandlesGone(ctx, handlesOf);
+    return;
+  }
   if (object.lineageRefs > 0) {
     if (object.state === 'ready') {
       dropValue(ctx, object);
@@ -238,6 +245,37 @@ export function maybeFree(ctx: Ctx, objectId: ObjectId): void {
   delete ctx.s.objects[objectId];
   ctx.out.push({ type: 'objects/freed', objectIds: [objectId] });
   forgetTaskIfDone(ctx, objectId);
+}
+
+/** The marker of the handle object of `actorId`, owned by the actor's owner. */
+export function actorHandleRef(actorId: ActorId): RefMarker {
+  return { objectId: actorHandleObjectId(actorId), owner: ownerOfActor(actorId) };
+}
+
+/**
+ * Creates the handle object of a non-detached actor this process creates: one local ref (the
+ * creator's handle), ready with an empty value so that borrowers asking for it are answered at once.
+ */
+export function createHandleObject(ctx: Ctx, actorId: ActorId): void {
+  const object = createOwnedObject(ctx, actorHandleObjectId(actorId), 1);
+  object.state = 'ready';
+  object.payload = { kind: 'inline', data: null, sizeBytes: 0, refs: [] };
+}
+
+/**
+ * No handle to an actor this process owns is reachable anywhere: the GCS is told, so it disposes
+ * and ends the actor (once it has registered it: a registration still under way tells it then).
+ */
+function onHandlesGone(ctx: Ctx, actorId: ActorId): void {
+  const view = ctx.s.actors[actorId];
+  if (view === undefined) return;
+  view.handlesGone = true;
+  const hold = view.aliasHold;
+  if (hold !== undefined) {
+    view.aliasHold = undefined;
+    dropLocalRef(ctx, hold.objectId);
+  }
+  if (view.registered === true && view.state !== 'DEAD') ctx.out.push(send(gcsAddress, { type: 'actor/out-of-scope', actorId }));
 }
 
 /** Gives a borrowed ref back to its owner once this process no longer holds it. */

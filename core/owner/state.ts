@@ -73,6 +73,8 @@ export interface OwnedTask {
   argLostRetries: number;
   /** Whether the arg refs are still held as submitted-task refs (false once converted to lineage refs). */
   holdsArgs: boolean;
+  /** For an actor call: the actor's handle object, held with the args so a call in flight keeps the actor. */
+  handleRef?: RefMarker;
   /** The object ids of top-level ref args not yet available. */
   waitingFor: ObjectId[];
   /** Resolved values of ref args, by object id, once known. */
@@ -189,6 +191,12 @@ export interface ActorView {
   seqRestartCount: number;
   subscribed: boolean;
   creationTaskId?: TaskId;
+  /** The owner only: the GCS registered the actor under this id (so it can hear that its handles are gone). */
+  registered?: boolean;
+  /** The owner only: the actor's handle object was freed, so no handle to it is reachable. */
+  handlesGone?: boolean;
+  /** The owner only, for a creation the GCS resolved to an existing actor: that actor's handle object, held while this one lives. */
+  aliasHold?: RefMarker;
   /** The creation options, kept by the owner until the spec is sent to the GCS. */
   creation?: import('./events.js').ActorCreation;
   spec?: ActorSpec;

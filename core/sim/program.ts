@@ -5,6 +5,7 @@
  * inside values as markers, exactly as they travel inside encoded values in the live runtime.
  */
 import type { ActorId, NodeId, ObjectId, WorkerId } from '../ids.js';
+import { actorHandleObjectId, ownerOfActor } from '../ids.js';
 import type { SchedulingStrategy } from '../protocol.js';
 import type { Resources } from '../resources.js';
 import type { ErrorInfo, RefMarker } from '../values.js';
@@ -15,9 +16,13 @@ export interface SimRef {
   readonly $owner: WorkerId;
 }
 
-/** An actor handle inside a simulated value. */
+/**
+ * An actor handle inside a simulated value. A counted handle (a non-detached actor's) holds the
+ * actor's handle object, as it does inside an encoded value in the live runtime.
+ */
 export interface SimActor {
   readonly $actor: ActorId;
+  readonly $counted?: true;
 }
 
 /** What a body or driver yields to wait. */
@@ -133,6 +138,10 @@ export function isSimActor(value: unknown): value is SimActor {
 export function refsIn(value: unknown, into: RefMarker[] = []): RefMarker[] {
   if (isSimRef(value)) {
     into.push({ objectId: value.$ref, owner: value.$owner });
+    return into;
+  }
+  if (isSimActor(value)) {
+    if (value.$counted === true) into.push({ objectId: actorHandleObjectId(value.$actor), owner: ownerOfActor(value.$actor) });
     return into;
   }
   if (Array.isArray(value)) for (const item of value) refsIn(item, into);

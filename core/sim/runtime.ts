@@ -6,6 +6,7 @@
  */
 import { InvariantViolation } from '../assert.js';
 import type { ActorId, ObjectId } from '../ids.js';
+import { actorHandleObjectId, ownerOfActor } from '../ids.js';
 import type { ExecutionResult, GetOutcome, OwnerEffect, OwnerEvent, OwnerState, ValueData } from '../owner/index.js';
 import type { TaskArg, TaskSpec } from '../protocol.js';
 import type { RefMarker } from '../values.js';
@@ -151,8 +152,24 @@ export class WorkerRuntime {
       case 'wait/settled':
         this.resumeWith(effect.waitId, { kind: 'value', value: [effect.ready.map((id) => this.refFor(id)), effect.notReady.map((id) => this.refFor(id))] });
         return [];
-      case 'actor-lookup/settled':
-        this.resumeWith(effect.requestId, { kind: 'value', value: effect.actorId === undefined ? null : ({ $actor: effect.actorId } satisfies SimActor) });
+      case 'actor-lookup/settled': {
+        const counted = effect.actorId !== undefined && effect.spec?.detached === false;
+        if (this.abandonedGets.delete(effect.requestId)) {
+          // Its body is gone, but the owner counted the handle it found as held here.
+          const actorId = effect.actorId ?? '';
+          if (counted) this.sim.later(this.instance.address, 0, () => this.apply({ type: 'refs/released', objectIds: [actorHandleObjectId(actorId)] }));
+          return [];
+        }
+        if (counted && !this.isDriver) {
+          // A body holds the handle it looked up until it ends, as garbage collection would end it.
+          for (const fiber of this.fibers.values()) if (fiber.waitingFor === effect.requestId && fiber.taskId !== undefined) fiber.minted.push(actorHandleObjectId(effect.actorId ?? ''));
+        }
+        this.resumeWith(effect.requestId, { kind: 'value', value: effect.actorId === undefined ? null : ({ $actor: effect.actorId, ...(counted ? { $counted: true } : {}) } satisfies SimActor) });
+        return [];
+      }
+      case 'actor/dispose':
+        // Simulated actors have nothing to dispose: the worker answers after a body's time.
+        this.sim.later(this.instance.address, this.sim.bodyMs, () => this.apply({ type: 'actor/disposed', actorId: effect.actorId, restartCount: effect.restartCount }));
         return [];
       case 'process/exit':
         this.sim.killWorker(this.state.workerId, 'exited', seq);
@@ -420,11 +437,20 @@ export class WorkerRuntime {
           placementResources: { CPU: 1 },
           strategy: options.schedulingStrategy ?? 'DEFAULT',
         });
-        return { $actor: this.mint(effects, fiber).actorId ?? '' };
+        return { $actor: this.mint(effects, fiber).actorId ?? '', ...(options.lifetime === 'detached' ? {} : { $counted: true as const }) };
       },
       call: (actor: SimActor, method: string, args: readonly unknown[], options: { numReturns?: number } = {}) => {
         const numReturns = options.numReturns ?? 1;
-        const effects = this.apply({ type: 'actor-task/submitted', actorId: actor.$actor, method, name: method, args: toArgs(args), numReturns, ...(fiber.taskId === undefined ? {} : { parentTaskId: fiber.taskId }) });
+        const effects = this.apply({
+          type: 'actor-task/submitted',
+          actorId: actor.$actor,
+          method,
+          name: method,
+          args: toArgs(args),
+          numReturns,
+          ...(fiber.taskId === undefined ? {} : { parentTaskId: fiber.taskId }),
+          ...(actor.$counted === true ? { handle: { objectId: actorHandleObjectId(actor.$actor), owner: ownerOfActor(actor.$actor) } } : {}),
+        });
         const refs = refsOf(this.mint(effects, fiber).objectIds, self);
         return numReturns === 1 ? (refs[0] as SimRef) : refs;
       },

@@ -108,6 +108,12 @@ addExtension({
     const state = encodeState();
     const tag = otherTag(state, value)!;
     if (tag >= Other.rewritten) return [tag, (value as Rewritten).data];
+    if (tag === Other.actor) {
+      const handle = state.last.data as ActorHandleData;
+      // A counted handle holds its actor like a ref inside the value; a fresh plain marker, as for refs.
+      if (handle.ref !== undefined) state.refs.push({ objectId: handle.ref.objectId, owner: handle.ref.owner });
+      return [tag, handle];
+    }
     if (tag !== Other.buffer) return [tag, state.last.data];
     const buffer = value as Buffer;
     return [tag, new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)];

@@ -7,6 +7,12 @@ import type { RefMarker } from '../../core/values.js';
 /** What an `ActorHandle` travels as; the runtime may add fields beside `actorId`. */
 export interface ActorHandleData {
   readonly actorId: string;
+  /**
+   * The ref the handle holds, if its holds are counted (a non-detached actor's handle object): it is
+   * listed in the value's `refs` like an ObjectRef inside it, so the handle keeps the actor alive
+   * wherever the value goes.
+   */
+  readonly ref?: RefMarker;
   readonly [key: string]: unknown;
 }
 
@@ -57,7 +63,7 @@ export interface EncodedValue {
    * threshold and up, in order, out of band and not copied: they are the caller's own memory.
    */
   readonly blobs: ArrayBufferView[];
-  /** Every ObjectRef inside, once per occurrence, in encounter order. */
+  /** Every ObjectRef inside (and the ref of every counted actor handle), once per occurrence, in encounter order. */
   readonly refs: RefMarker[];
   /** The body's bytes plus every blob's bytes. */
   readonly sizeBytes: number;

@@ -7,7 +7,7 @@ import { hasRuntime, runtime, setRuntime, taskContext } from './context.js';
 import type { ActorListing, NodeInfo, ObjectListing, TaskListing } from './listing.js';
 import { filtered, listActors, listNodes, listOwnerObjects, listOwnerTasks } from './listing.js';
 import type { EmbeddedCluster } from './embedded.js';
-import { ActorClass, makeActorHandle, ObjectRef, RemoteFunction, setSubmitter } from './handles.js';
+import { ActorClass, ObjectRef, RemoteFunction, setSubmitter } from './handles.js';
 import type { ActorHandle, ActorOptions, TaskOptions } from './handles.js';
 import { describeFunction } from './shipping.js';
 import { isOptionsObject, shown, validateActorOptions, validateTaskOptions, wholeNumber } from './validate.js';
@@ -15,7 +15,7 @@ import { isOptionsObject, shown, validateActorOptions, validateTaskOptions, whol
 setSubmitter({
   submitTask: (descriptor, args, options) => runtime().submitTask(descriptor, args, options),
   createActor: (descriptor, className, args, options) => runtime().createActor(descriptor, className, args, options),
-  callActor: (actorId, method, args, options) => runtime().callActor(actorId, method, args, options),
+  callActor: (handle, method, args, options) => runtime().callActor(handle, method, args, options),
 });
 
 /** Options of `init`, as API.md lists them. */
@@ -183,9 +183,9 @@ export function kill(actor: { readonly actorId: string }, options: { noRestart?:
 /** The handle of a live named actor; rejects with an Error when there is none. */
 export async function getActor(name: string, options: { namespace?: string } = {}): Promise<ActorHandle> {
   if (typeof name !== 'string' || name === '') throw new TypeError('getActor takes an actor name');
-  const actorId = await runtime().getActor(name, options.namespace);
-  if (actorId === undefined) throw new Error(`no live actor named '${name}' in namespace '${options.namespace ?? runtime().state.namespace}'`);
-  return makeActorHandle(actorId);
+  const handle = await runtime().getActor(name, options.namespace);
+  if (handle === undefined) throw new Error(`no live actor named '${name}' in namespace '${options.namespace ?? runtime().state.namespace}'`);
+  return handle as ActorHandle;
 }
 
 /** Where this code runs: job, node, worker, the task and actor it belongs to, and (in a task) the signal a cancel aborts. */

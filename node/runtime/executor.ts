@@ -19,6 +19,10 @@ import { TaskCancelledError } from '../errors.js';
 import { thrownInfo } from './thrown.js';
 import { capturedValueData, fromValueData } from './values.js';
 
+/** `Symbol.asyncDispose` and `Symbol.dispose`, under the names Node gives them where the globals are missing. */
+const asyncDisposeSymbol: symbol = (Symbol as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for('nodejs.asyncDispose');
+const disposeSymbol: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('nodejs.dispose');
+
 /** A body that is running: how to fail it with a stray error, and whether one already did. */
 interface RunningBody {
   readonly fail: (error: unknown) => void;
@@ -41,7 +45,7 @@ function oneLine(error: unknown): string {
 
 /** The worker side of task execution. */
 export class Executor {
-  private actor: Record<string, unknown> | undefined;
+  private actor: Record<PropertyKey, unknown> | undefined;
   private actorDescriptor: FunctionDescriptor | undefined;
   /** The bodies running now, by task and attempt. */
   private readonly running = new Map<string, RunningBody>();
@@ -62,6 +66,9 @@ export class Executor {
         return;
       case 'actor/construct':
         void this.construct(effect.spec, effect.restartCount, effect.args);
+        return;
+      case 'actor/dispose':
+        void this.dispose(effect.actorId, effect.restartCount);
         return;
       case 'process/exit':
         process.exit(0);
@@ -173,6 +180,26 @@ export class Executor {
     } catch (error) {
       return { kind: 'threw', thrown: thrownInfo(error) };
     }
+  }
+
+  /**
+   * Every handle to the hosted actor went out of scope: its `[Symbol.asyncDispose]()` (or else
+   * `[Symbol.dispose]()`) runs, as Ray's `__ray_shutdown__`. The GCS bounds it (actorDisposeTimeoutMs)
+   * and ends the worker either way; what it throws is reported, not raised.
+   */
+  private async dispose(actorId: string, restartCount: number): Promise<void> {
+    const instance = this.actor;
+    const method = instance?.[asyncDisposeSymbol] ?? instance?.[disposeSymbol];
+    if (typeof method === 'function') {
+      try {
+        await taskContext.run({ taskId: `${actorId}.dispose`, attempt: restartCount + 1, actorId, taskName: 'dispose' }, async () => {
+          await (method as () => unknown).call(instance);
+        });
+      } catch (error) {
+        process.stderr.write(`tsray: the dispose method of actor ${actorId} threw: ${oneLine(error)}\n`);
+      }
+    }
+    this.runtime().shell.apply({ type: 'actor/disposed', actorId, restartCount });
   }
 
   private async construct(spec: ActorSpec, restartCount: number, args: readonly ValueData[]): Promise<void> {

@@ -60,8 +60,9 @@ export interface ActorOptions {
 /** What submitting needs from the runtime; the API module supplies it (it knows the current runtime). */
 export interface Submitter {
   submitTask(descriptor: FunctionDescriptor, args: unknown[], options: TaskOptions): ObjectRef | ObjectRef[];
-  createActor(descriptor: FunctionDescriptor, className: string, args: unknown[], options: ActorOptions): ActorHandleState;
-  callActor(actorId: string, method: string, args: unknown[], options: { numReturns?: number }): ObjectRef | ObjectRef[];
+  /** Creates the actor and gives its handle, held by this process (see `makeActorHandle`). */
+  createActor(descriptor: FunctionDescriptor, className: string, args: unknown[], options: ActorOptions): unknown;
+  callActor(handle: ActorHandleState, method: string, args: unknown[], options: { numReturns?: number }): ObjectRef | ObjectRef[];
 }
 
 let submitter: Submitter | undefined;
@@ -101,9 +102,13 @@ export class RemoteFunction<A extends unknown[] = unknown[], R = unknown> {
   }
 }
 
-/** What an actor handle knows: its id. */
+/**
+ * What an actor handle knows: its id, and the actor's handle object when its handles are counted
+ * (a non-detached actor ends once no handle to it is reachable; a detached one has none).
+ */
 export interface ActorHandleState {
   readonly actorId: string;
+  readonly ref?: RefMarker;
 }
 
 /** A class made remote with `tsray.remote(Class)`. */
@@ -117,7 +122,7 @@ export class ActorClass<T = unknown> {
 
   /** Creates an actor; returns its handle at once. */
   remote(...args: unknown[]): ActorHandle<T> {
-    return makeActorHandle<T>(theSubmitter().createActor(this.descriptor, this.className, args, this.actorOptions).actorId);
+    return theSubmitter().createActor(this.descriptor, this.className, args, this.actorOptions) as ActorHandle<T>;
   }
 
   /** A copy with these options merged over the current ones; a wrong value throws here, as at `tsray.remote`. */
@@ -151,30 +156,41 @@ export type TypedActorHandle<T> = { readonly actorId: string } & {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the contract spells an untyped handle ActorHandle<any>
 export type ActorHandle<T = any> = 0 extends 1 & T ? AnyActorHandle : TypedActorHandle<T>;
 
-const handleIds = new WeakMap<object, string>();
+const handleStates = new WeakMap<object, ActorHandleState>();
 
 /** The target behind every actor handle proxy: a class of its own, so the codec offers handles to its hooks. */
 class ActorHandleTarget {
   constructor(readonly actorId: string) {}
 }
 
-/** Builds the handle of `actorId` (a proxy whose properties are methods). */
-export function makeActorHandle<T>(actorId: string): ActorHandle<T> {
+/**
+ * Builds the handle of an actor (a proxy whose properties are methods). A counted handle (`ref`
+ * given) stands for one hold of the actor's handle object: whoever builds it arranges for that hold
+ * to be released when the handle is collected. Its methods keep the handle reachable, so a method
+ * kept apart from its handle still holds the actor.
+ */
+export function makeActorHandle<T>(state: ActorHandleState): ActorHandle<T> {
+  const handle: ActorHandleState = { actorId: state.actorId, ...(state.ref === undefined ? {} : { ref: { objectId: state.ref.objectId, owner: state.ref.owner } }) };
   const methods = new Map<string, ActorMethod>();
-  const target = new ActorHandleTarget(actorId);
+  const target = new ActorHandleTarget(handle.actorId);
   const proxy = new Proxy(target, {
     get(object, property) {
-      if (property === 'actorId') return actorId;
+      if (property === 'actorId') return handle.actorId;
       if (typeof property !== 'string' || property === 'then' || property === 'toJSON') return undefined;
       let method = methods.get(property);
       if (method === undefined) {
+        const call = (args: unknown[], options: { numReturns?: number }): ObjectRef | ObjectRef[] => {
+          // Referencing the proxy here is what keeps it (and so its hold on the actor) reachable from a method.
+          void proxy;
+          return theSubmitter().callActor(handle, property, args, options);
+        };
         method = {
-          remote: (...args: unknown[]) => theSubmitter().callActor(actorId, property, args, {}) as ObjectRef,
+          remote: (...args: unknown[]) => call(args, {}) as ObjectRef,
           options: (options: { numReturns?: number }) => {
             // A wrong value throws here, not at the later `.remote()`.
             validateMethodOptions(options);
             const copy = { ...options };
-            return { remote: (...args: unknown[]) => theSubmitter().callActor(actorId, property, args, copy) };
+            return { remote: (...args: unknown[]) => call(args, copy) };
           },
         };
         methods.set(property, method);
@@ -183,23 +199,36 @@ export function makeActorHandle<T>(actorId: string): ActorHandle<T> {
       return method;
     },
   });
-  handleIds.set(proxy, actorId);
+  handleStates.set(proxy, handle);
   return proxy as unknown as ActorHandle<T>;
 }
 
-/** The codec hooks for these classes; `makeRef` decides whether decoded refs count as held. */
-export function codecHooks(makeRef: (marker: RefMarker) => unknown): CodecHooks {
+/** The state of an actor handle proxy, or undefined for any other value. */
+export function actorHandleState(value: unknown): ActorHandleState | undefined {
+  return typeof value === 'object' && value !== null ? handleStates.get(value) : undefined;
+}
+
+/**
+ * The codec hooks for these classes; `makeRef` and `makeActor` decide whether decoded refs (and the
+ * refs of decoded actor handles) count as held.
+ */
+export function codecHooks(makeRef: (marker: RefMarker) => unknown, makeActor: (state: ActorHandleState) => unknown): CodecHooks {
   return {
     refOf: (value) => (value instanceof ObjectRef ? value.marker : undefined),
     makeRef,
     actorOf: (value) => {
-      const actorId = handleIds.get(value);
-      return actorId === undefined ? undefined : { actorId };
+      const state = handleStates.get(value);
+      if (state === undefined) return undefined;
+      return state.ref === undefined ? { actorId: state.actorId } : { actorId: state.actorId, ref: { objectId: state.ref.objectId, owner: state.ref.owner } };
     },
-    makeActor: (data) => makeActorHandle(data.actorId),
+    makeActor: (data) => makeActor(isRefMarker(data.ref) ? { actorId: data.actorId, ref: data.ref } : { actorId: data.actorId }),
     functionOf: (value) => (value instanceof RemoteFunction ? { descriptor: value.descriptor, options: value.taskOptions } : undefined),
     makeFunction: (data) => new RemoteFunction(data.descriptor as FunctionDescriptor, (data.options ?? {})),
     actorClassOf: (value) => (value instanceof ActorClass ? { descriptor: value.descriptor, className: value.className, options: value.actorOptions } : undefined),
     makeActorClass: (data) => new ActorClass(data.descriptor as FunctionDescriptor, String(data.className), (data.options ?? {})),
   };
+}
+
+function isRefMarker(value: unknown): value is RefMarker {
+  return typeof value === 'object' && value !== null && typeof (value as { objectId?: unknown }).objectId === 'string' && typeof (value as { owner?: unknown }).owner === 'string';
 }

@@ -3,6 +3,7 @@
  * nodes from the GCS (the local node's numbers from its raylet, which are current).
  */
 import type { GcsState } from '../../core/gcs/index.js';
+import { actorOfHandleObject } from '../../core/ids.js';
 import type { OwnerState } from '../../core/owner/index.js';
 import { explainTask } from '../../core/owner/index.js';
 import type { RayletState } from '../../core/raylet/index.js';
@@ -26,6 +27,8 @@ export interface ActorListing {
   state: string;
   restarts: number;
   nodeId: string | null;
+  /** Why a DEAD actor died (e.g. that all handles to it went out of scope, or that it was killed). */
+  deathCause?: string;
 }
 
 /** An object as `state.listObjects` shows it. */
@@ -64,7 +67,8 @@ export function listOwnerTasks(state: OwnerState): TaskListing[] {
 
 /** The objects an owner owns, with the kinds of references that hold each. */
 export function listOwnerObjects(state: OwnerState): ObjectListing[] {
-  return Object.values(state.objects).map((object) => {
+  // An actor's handle object counts its handles; it is no object of the user's.
+  return Object.values(state.objects).filter((object) => actorOfHandleObject(object.objectId) === undefined).map((object) => {
     const refTypes: string[] = [];
     if (object.localRefs > 0) refTypes.push('LOCAL_REFERENCE');
     if (object.submittedRefs > 0) refTypes.push('USED_BY_PENDING_TASK');
@@ -91,6 +95,7 @@ export function listActors(gcs: GcsState): ActorListing[] {
     state: actor.state,
     restarts: actor.numRestarts,
     nodeId: actor.nodeId ?? null,
+    ...(actor.deathCause === undefined ? {} : { deathCause: actor.deathCause }),
   }));
 }
 

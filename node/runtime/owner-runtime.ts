@@ -5,12 +5,13 @@
  */
 import { nextPutObjectId, ownerCore } from '../../core/owner/index.js';
 import type { GetOutcome, OwnerEffect, OwnerEvent, OwnerState } from '../../core/owner/index.js';
+import { actorHandleObjectId, ownerOfActor } from '../../core/ids.js';
 import type { TaskArg } from '../../core/protocol.js';
 import type { RefMarker } from '../../core/values.js';
 import { errorFromInfo } from '../errors.js';
 import type { CodecHooks } from '../codec/index.js';
 import { taskContext } from './context.js';
-import { codecHooks, ObjectRef } from './handles.js';
+import { codecHooks, makeActorHandle, ObjectRef } from './handles.js';
 import type { ActorHandleState, ActorOptions, TaskOptions } from './handles.js';
 import type { Router } from './router.js';
 import { ComponentShell } from './shell.js';
@@ -82,7 +83,10 @@ export class OwnerRuntime {
   /** Starts the owner component of this process. */
   constructor(readonly options: OwnerRuntimeOptions) {
     this.registry = new FinalizationRegistry((objectId) => this.release([objectId]));
-    this.heldHooks = codecHooks((marker) => this.heldRef(marker));
+    this.heldHooks = codecHooks(
+      (marker) => this.heldRef(marker),
+      (handle) => this.heldActor(handle),
+    );
     this.shell = new ComponentShell({
       core: ownerCore,
       address: `worker:${options.workerId}`,
@@ -122,6 +126,13 @@ export class OwnerRuntime {
     const ref = new ObjectRef(marker);
     this.registry.register(ref, marker.objectId);
     return ref;
+  }
+
+  /** An actor handle whose hold of the actor's handle object (when counted) its collection releases. */
+  private heldActor(state: ActorHandleState): unknown {
+    const handle = makeActorHandle(state);
+    if (state.ref !== undefined) this.registry.register(handle, state.ref.objectId);
+    return handle;
   }
 
   private apply(event: OwnerEvent): OwnerEffect[] {
@@ -173,8 +184,8 @@ export class OwnerRuntime {
     return valid.numReturns === 1 ? (refs[0] as ObjectRef) : refs;
   }
 
-  /** `Class.remote(...args)`. */
-  createActor(descriptor: FunctionDescriptor, className: string, args: unknown[], options: ActorOptions): ActorHandleState {
+  /** `Class.remote(...args)`: the creator's handle (counted, for a non-detached actor). */
+  createActor(descriptor: FunctionDescriptor, className: string, args: unknown[], options: ActorOptions): unknown {
     const valid = validateActorOptions(options);
     if (valid.name !== undefined && !valid.getIfExists) this.checkNameFree(valid.namespace ?? this.state.namespace, valid.name);
     const effects = this.apply({
@@ -193,7 +204,10 @@ export class OwnerRuntime {
       placementResources: valid.placementResources,
       strategy: valid.schedulingStrategy,
     });
-    return { actorId: this.minted(effects).actorId ?? '' };
+    const minted = this.minted(effects);
+    const actorId = minted.actorId ?? '';
+    const handleObjectId = minted.objectIds[0];
+    return this.heldActor(handleObjectId === undefined ? { actorId } : { actorId, ref: { objectId: handleObjectId, owner: this.options.workerId } });
   }
 
   /**
@@ -211,10 +225,19 @@ export class OwnerRuntime {
     }
   }
 
-  /** `handle.method.remote(...args)`. */
-  callActor(actorId: string, method: string, args: unknown[], options: { numReturns?: number }): ObjectRef | ObjectRef[] {
+  /** `handle.method.remote(...args)`; a call made on a counted handle holds the actor until it ends. */
+  callActor(handle: ActorHandleState, method: string, args: unknown[], options: { numReturns?: number }): ObjectRef | ObjectRef[] {
     const { numReturns } = validateMethodOptions(options);
-    const effects = this.apply({ type: 'actor-task/submitted', actorId, method, name: method, args: this.toArgs(args), numReturns, ...this.context() });
+    const effects = this.apply({
+      type: 'actor-task/submitted',
+      actorId: handle.actorId,
+      method,
+      name: method,
+      args: this.toArgs(args),
+      numReturns,
+      ...this.context(),
+      ...(handle.ref === undefined ? {} : { handle: { objectId: handle.ref.objectId, owner: handle.ref.owner } }),
+    });
     const refs = this.refsOf(this.minted(effects).objectIds);
     return numReturns === 1 ? (refs[0] as ObjectRef) : refs;
   }
@@ -313,10 +336,14 @@ export class OwnerRuntime {
     this.apply({ type: 'kill/requested', actorId, noRestart });
   }
 
-  /** `tsray.getActor(name, ...)`. */
-  getActor(name: string, namespace: string | undefined): Promise<string | undefined> {
+  /** `tsray.getActor(name, ...)`: the handle of the live actor of that name (counted unless detached), if any. */
+  getActor(name: string, namespace: string | undefined): Promise<unknown> {
     const requestId = `l${++this.nextId}`;
-    const promise = this.track(requestId, (effect) => (effect.type === 'actor-lookup/settled' ? effect.actorId : undefined));
+    const promise = this.track(requestId, (effect) => {
+      if (effect.type !== 'actor-lookup/settled' || effect.actorId === undefined) return undefined;
+      const ref = lookupHandleRef(effect);
+      return this.heldActor(ref === undefined ? { actorId: effect.actorId } : { actorId: effect.actorId, ref });
+    });
     this.apply({ type: 'actor-lookup/requested', requestId, name, ...(namespace === undefined ? {} : { namespace }) });
     return promise;
   }
@@ -335,7 +362,7 @@ export class OwnerRuntime {
     for (const [id, pending] of this.pending) {
       if (pending.taskId !== taskId) continue;
       this.pending.delete(id);
-      if (id.startsWith('g')) this.abandonedGets.add(id);
+      if (id.startsWith('g') || id.startsWith('l')) this.abandonedGets.add(id);
       pending.reject(errorFromInfo({ errorClass: 'TaskCancelledError', message: `task ${taskId} was cancelled while it waited here` }));
     }
     this.keepAliveWhilePending();
@@ -343,8 +370,10 @@ export class OwnerRuntime {
 
   private settle(id: string, effect: OwnerEffect): void {
     if (this.abandonedGets.delete(id)) {
-      // Its body is gone, but the core counted the refs inside its values as held here.
+      // Its body is gone, but the core counted the refs inside its values (or the handle it found) as held here.
       if (effect.type === 'get/settled') this.releaseRefsIn(effect.outcomes);
+      const handleRef = effect.type === 'actor-lookup/settled' ? lookupHandleRef(effect) : undefined;
+      if (handleRef !== undefined) queueMicrotask(() => this.release([handleRef.objectId]));
       return;
     }
     const pending = this.pending.get(id);
@@ -386,6 +415,7 @@ export class OwnerRuntime {
         return;
       case 'task/execute':
       case 'actor/construct':
+      case 'actor/dispose':
       case 'task/interrupt':
       case 'process/exit':
         this.options.onWorkerEffect?.(effect);
@@ -401,4 +431,10 @@ export class OwnerRuntime {
     this.pending.clear();
     this.keepAliveWhilePending();
   }
+}
+
+/** The handle object a lookup's answer holds here (the owner core counted it), or undefined for a detached actor. */
+function lookupHandleRef(effect: Extract<OwnerEffect, { type: 'actor-lookup/settled' }>): RefMarker | undefined {
+  if (effect.actorId === undefined || effect.spec?.detached !== false) return undefined;
+  return { objectId: actorHandleObjectId(effect.actorId), owner: ownerOfActor(effect.actorId) };
 }

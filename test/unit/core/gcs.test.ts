@@ -104,7 +104,7 @@ function createAlive(gcs: Harness, actorSpec: ActorSpec, workerId: string): stri
 void describe('gcs core', () => {
   void it('describes itself as the gcs reducer', () => {
     assert.equal(gcsCore.kind, 'gcs');
-    assert.equal(gcsCore.version, 1);
+    assert.equal(gcsCore.version, 2);
     assert.equal(gcsCore.initial().started, false);
     assert.deepEqual(gcsCore.invariants(gcsCore.initial()), []);
   });
@@ -387,6 +387,47 @@ void describe('gcs core', () => {
       assert.deepEqual(sends(effects), [
         { type: 'message/sent', to: 'raylet:n1', message: { type: 'lease/returned', leaseId: 'gcs.l1', workerId: 'n1.w1', disconnectWorker: true } },
       ]);
+    });
+
+    void it('ends an actor whose handles went out of scope after its worker disposed it, and hands the worker back', () => {
+      const gcs = cluster();
+      const leaseId = createAlive(gcs, spec('a1', { maxRestarts: -1 }), 'n1.w1');
+      let effects = gcs.deliver({ type: 'actor/out-of-scope', actorId: 'a1' }, 'worker:n1.d1');
+      assert.deepEqual(sent(effects, 'actor/dispose-requested', 'worker:n1.w1'), [{ type: 'actor/dispose-requested', actorId: 'a1', restartCount: 0 }]);
+      assert.deepEqual(effects.filter((effect) => effect.type === 'timer/armed'), [{ type: 'timer/armed', timerId: 'actor-dispose:a1', delayMs: 5000 }]);
+      assert.equal(gcs.actor('a1').state, 'ALIVE', 'it lives while it disposes');
+      assert.deepEqual(sends(gcs.deliver({ type: 'actor/out-of-scope', actorId: 'a1' }, 'worker:n1.d1')), [], 'a second notice asks nothing more');
+      effects = gcs.deliver({ type: 'actor/disposed', actorId: 'a1', restartCount: 0, workerId: 'n1.w1' }, 'worker:n1.w1');
+      assert.equal(gcs.actor('a1').state, 'DEAD');
+      assert.equal(gcs.actor('a1').deathCause, 'all handles to the actor went out of scope');
+      assert.deepEqual(sent(effects, 'lease/returned', 'raylet:n1'), [{ type: 'lease/returned', leaseId, workerId: 'n1.w1', disconnectWorker: true }]);
+      assert.deepEqual(gcs.step({ type: 'timer/fired', timerId: 'actor-dispose:a1', nowMs: 0 }), [], 'the timer of an ended actor does nothing');
+    });
+
+    void it('cuts off a dispose that does not finish, and keeps dead an actor whose worker died while disposing', () => {
+      const gcs = cluster();
+      createAlive(gcs, spec('a1'), 'n1.w1');
+      gcs.deliver({ type: 'actor/out-of-scope', actorId: 'a1' }, 'worker:n1.d1');
+      const effects = gcs.step({ type: 'timer/fired', timerId: 'actor-dispose:a1', nowMs: 0 });
+      assert.equal(gcs.actor('a1').state, 'DEAD');
+      assert.match(gcs.actor('a1').deathCause ?? '', /did not finish within actorDisposeTimeoutMs, 5000 ms/);
+      assert.deepEqual(sent(effects, 'worker/kill-requested', 'raylet:n1'), [{ type: 'worker/kill-requested', workerId: 'n1.w1', reason: 'killed' }]);
+      createAlive(gcs, spec('a2', { maxRestarts: -1 }), 'n1.w2');
+      gcs.deliver({ type: 'actor/out-of-scope', actorId: 'a2' }, 'worker:n1.d1');
+      gcs.deliver({ type: 'worker/died', workerId: 'n1.w2', nodeId: 'n1', reason: 'crashed' }, 'raylet:n1');
+      assert.equal(gcs.actor('a2').state, 'DEAD', 'no restart for an actor nobody can call');
+      assert.equal(gcs.actor('a2').deathCause, 'all handles to the actor went out of scope');
+    });
+
+    void it('ends a pending actor out of scope at once, and never a detached one', () => {
+      const gcs = cluster();
+      gcs.deliver({ type: 'actor/registration-requested', spec: spec('a1') }, 'worker:n1.d1');
+      const effects = gcs.deliver({ type: 'actor/out-of-scope', actorId: 'a1' }, 'worker:n1.d1');
+      assert.equal(gcs.actor('a1').state, 'DEAD');
+      assert.deepEqual(sent(effects, 'lease/cancelled', 'raylet:n1'), [{ type: 'lease/cancelled', leaseId: 'gcs.l1' }]);
+      createAlive(gcs, spec('a2', { detached: true }), 'n1.w2');
+      assert.deepEqual(gcs.deliver({ type: 'actor/out-of-scope', actorId: 'a2' }, 'worker:n1.d1'), []);
+      assert.equal(gcs.actor('a2').state, 'ALIVE');
     });
 
     void it('kills non-detached actors with their owner, keeps detached ones, and ends the driver job', () => {

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { GcsState } from '../../../../core/gcs/index.js';
 import type { OwnerState } from '../../../../core/owner/index.js';
 import type { RayletState } from '../../../../core/raylet/index.js';
 import { SimGetError, simulate, Simulator } from '../../../../core/sim/index.js';
@@ -39,6 +40,11 @@ const bodies: Record<string, SimBody> = {
     return ((yield ctx.get(child)) as number) * 10;
   },
   putsBig: (ctx, x) => ({ inner: ctx.put({ x, $padBytes: 200_000 }) }),
+  *usesOwnActor(ctx: SimContext): Generator<Yielded, unknown, unknown> {
+    const counter = ctx.createActor('Counter', [1], { name: 'made-in-task' });
+    return yield ctx.get(ctx.call(counter, 'add', [1]));
+  },
+  returnsOwnActor: (ctx) => ({ actor: ctx.createActor('Counter', [100], { name: 'returned-by-task' }) }),
   *parentOfSlow(ctx: SimContext): Generator<Yielded, unknown, unknown> {
     const child = ctx.submit('slow', [1], { name: 'child' }) as SimRef;
     return yield ctx.get(child);
@@ -306,6 +312,25 @@ void describe('actors', () => {
       { faults: { scheduled: [{ atMs: 1, kind: 'gcs-restart', downMs: 150 }] } },
     );
     assert.deepEqual(result.call, { value: 11 });
+  });
+});
+
+void describe('actor lifetime', () => {
+  void test('an actor made in a task ends with the task unless a handle leaves it (Ray\'s handle rule)', () => {
+    const { result, sim } = run(function* (ctx) {
+      const used = yield* attempt(ctx, ctx.submit('usesOwnActor', []));
+      const box = (yield ctx.get(ctx.submit('returnsOwnActor', []))) as { actor: { $actor: string; $counted?: true } };
+      yield ctx.sleep(1000);
+      const madeInTask = (yield ctx.getActor('made-in-task')) as { $actor: string } | null;
+      const call = yield* attempt(ctx, ctx.call(box.actor, 'add', [5]));
+      return { used, madeInTask, call };
+    });
+    assert.deepEqual(result.used, { value: 2 });
+    assert.equal(result.madeInTask, null, 'no handle left the task, so its actor ended');
+    assert.deepEqual(result.call, { value: 105 }, 'the returned handle keeps its actor');
+    const gcs = [...sim.instances.values()].find((instance) => instance.kind === 'gcs')?.state as GcsState;
+    const ended = Object.values(gcs.actors).find((actor) => actor.spec.name === 'made-in-task');
+    assert.equal(ended?.deathCause, 'all handles to the actor went out of scope');
   });
 });
 

@@ -41,7 +41,7 @@ void test('ActorClass.options checks its values at once', () => {
 });
 
 void test('an actor method .options checks numReturns at once', () => {
-  const handle = makeActorHandle<Counter>('a-not-created');
+  const handle = makeActorHandle<Counter>({ actorId: 'a-not-created' });
   assert.throws(() => handle.bump.options({ numReturns: 0 }), (error: unknown) => error instanceof RangeError && /numReturns must be a whole number ≥ 1, not 0/.test(error.message));
   assert.throws(() => handle.bump.options({ numReturns: NaN }), /not NaN/);
   assert.throws(() => handle.bump.options({ numRetruns: 2 } as never), /unknown actor method option 'numRetruns'/);
