@@ -10,6 +10,7 @@
  * When a pin ends, the object's fingerprint is checked first (write-guard.ts), while the pin still
  * keeps its memory from being reused, so a write through a view is reported naming who read it.
  */
+import { int32View } from './shared-views.js';
 import { claimWriteReport, guardHeaderBytes, noteReader, reportWrite, type ByteRanges } from './write-guard.js';
 
 /** How many threads of one node can pin at once; a thread without a slot reads copies. */
@@ -21,16 +22,7 @@ export const readerSlots = 64;
  */
 export const pinHeaderBytes = readerSlots * Int32Array.BYTES_PER_ELEMENT + guardHeaderBytes;
 
-const counterViews = new WeakMap<SharedArrayBuffer, Int32Array>();
-
-function counters(buffer: SharedArrayBuffer): Int32Array {
-  let view = counterViews.get(buffer);
-  if (view === undefined) {
-    view = new Int32Array(buffer);
-    counterViews.set(buffer, view);
-  }
-  return view;
-}
+const counters = int32View;
 
 function counterIndex(dataOffset: number, slot: number): number {
   return (dataOffset - pinHeaderBytes) / Int32Array.BYTES_PER_ELEMENT + slot;

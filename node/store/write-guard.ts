@@ -15,6 +15,7 @@
  * them): mode, phase, two hash lanes, whether a write was reported, and a bitmask of the reader slots
  * that ever viewed the object in place.
  */
+import { int32View, uint8View } from './shared-views.js';
 
 /** Bytes of guard words just before each object's data (a multiple of 64, so data stays aligned). */
 export const guardHeaderBytes = 64;
@@ -32,26 +33,8 @@ const edgeWords = 16;
 /** One sampled word per this many words (1 KiB: four per 4 KiB page). */
 const strideWords = 256;
 
-const wordViews = new WeakMap<SharedArrayBuffer, Int32Array>();
-const byteViews = new WeakMap<SharedArrayBuffer, Uint8Array>();
-
-function words(buffer: SharedArrayBuffer): Int32Array {
-  let view = wordViews.get(buffer);
-  if (view === undefined) {
-    view = new Int32Array(buffer);
-    wordViews.set(buffer, view);
-  }
-  return view;
-}
-
-function bytes(buffer: SharedArrayBuffer): Uint8Array {
-  let view = byteViews.get(buffer);
-  if (view === undefined) {
-    view = new Uint8Array(buffer);
-    byteViews.set(buffer, view);
-  }
-  return view;
-}
+const words = int32View;
+const bytes = uint8View;
 
 function guardIndex(dataOffset: number, field: number): number {
   return (dataOffset - guardHeaderBytes) / Int32Array.BYTES_PER_ELEMENT + field;
