@@ -4,6 +4,7 @@
  * all of them something, and ending them. What a thread's start or end means is the raylet's
  * business: the callbacks tell it.
  */
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { WorkerExitReason } from '../../core/protocol.js';
@@ -30,6 +31,13 @@ interface WorkerThread {
   killed: boolean;
 }
 
+/**
+ * How many threads boot at once. A boot is CPU work (a V8 isolate, Node's bootstrap, tsray's
+ * modules): booting more at once than there are cores only makes each slower, and with a hundred
+ * at once every boot here took 3 to 7 times the CPU of one booted alone.
+ */
+const maxBootingThreads = Math.max(2, availableParallelism());
+
 /** The live worker threads of one node. */
 export class WorkerThreads {
   /** How many messages from one worker to another went through this thread (before they peered). */
@@ -41,12 +49,29 @@ export class WorkerThreads {
   private readonly freeReaderSlots = Array.from({ length: readerSlots - 1 }, (_, index) => readerSlots - 1 - index);
   private queryCounter = 0;
   private ending = false;
+  /** Threads started and not ready yet. */
+  private readonly booting = new Set<string>();
+  /** Workers whose threads wait for a boot slot, in the order they were asked for. */
+  private readonly waitingToBoot: string[] = [];
 
   /** Threads are started by `spawn`. */
   constructor(private readonly options: WorkerThreadsOptions) {}
 
-  /** Starts the thread of worker `workerId`. */
+  /** Starts the thread of worker `workerId`, at once or when a boot slot frees up. */
   spawn(workerId: string): void {
+    if (this.booting.size >= maxBootingThreads) this.waitingToBoot.push(workerId);
+    else this.boot(workerId);
+  }
+
+  /** A thread is ready or gone: the next waiting one boots. */
+  private bootNext(workerId: string): void {
+    if (!this.booting.delete(workerId)) return;
+    const next = this.waitingToBoot.shift();
+    if (next !== undefined && !this.ending) this.boot(next);
+  }
+
+  private boot(workerId: string): void {
+    this.booting.add(workerId);
     // A worker beyond the slots reads copies of stored values.
     const readerSlot = this.freeReaderSlots.pop();
     const thread = new Worker(workerEntry, { workerData: this.options.boot(workerId, readerSlot) });
@@ -62,7 +87,10 @@ export class WorkerThreads {
           this.peerIfWorkers(workerId, to);
         }
         router.flush();
-      } else if ((message as { kind?: unknown }).kind === 'tsray/ready') this.options.onReady(workerId);
+      } else if ((message as { kind?: unknown }).kind === 'tsray/ready') {
+        this.bootNext(workerId);
+        this.options.onReady(workerId);
+      }
     });
     // A worker that fails outside any task (at start, or in the runtime itself) is ended; say why once.
     thread.on('error', (error: Error) => process.stderr.write(`tsray: worker ${workerId} failed: ${error.message.split('\n')[0] ?? ''}\n`));
@@ -70,6 +98,7 @@ export class WorkerThreads {
     // listeners, which would otherwise ref the worker's port again.
     thread.unref();
     thread.on('exit', (code) => {
+      this.bootNext(workerId);
       this.threads.delete(workerId);
       for (const pair of this.peered) if (pair.split('|').includes(workerId)) this.peered.delete(pair);
       router.remove(`worker:${workerId}`);
@@ -82,6 +111,15 @@ export class WorkerThreads {
 
   /** Ends worker `workerId`'s thread, as the raylet asked. */
   kill(workerId: string): void {
+    const waiting = this.waitingToBoot.indexOf(workerId);
+    if (waiting >= 0) {
+      // Never started: it ends as a killed thread would, on a later turn.
+      this.waitingToBoot.splice(waiting, 1);
+      setImmediate(() => {
+        if (!this.ending) this.options.onExit(workerId, 'killed', undefined);
+      });
+      return;
+    }
     const record = this.threads.get(workerId);
     if (record === undefined) return;
     record.killed = true;
@@ -136,6 +174,7 @@ export class WorkerThreads {
   /** Ends every thread, after each has committed its lagging log; the exit callbacks no longer run. */
   async terminateAll(): Promise<void> {
     this.ending = true;
+    this.waitingToBoot.length = 0;
     await this.ask('tsray/flush-logs', 'tsray/logs-flushed');
     await Promise.all([...this.threads.values()].map(({ thread }) => thread.terminate()));
     this.threads.clear();
