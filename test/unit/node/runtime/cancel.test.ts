@@ -4,11 +4,9 @@
  * only once the body settles, and is ended when the body runs past the grace period.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import * as tsray from '../../../../node/index.js';
+import { useEmbeddedCluster } from '../../../support/embedded-cluster.js';
 import { eventually } from '../../../support/eventually.js';
 
 class Notes {
@@ -70,14 +68,7 @@ async function cancelled(ref: tsray.ObjectRef): Promise<{ name: string; ms: numb
 }
 
 void describe('cancel', () => {
-  const sessionDir = mkdtempSync(join(tmpdir(), 'tsray-cancel-'));
-  before(async () => {
-    await tsray.init({ numCpus: 2, sessionDir });
-  });
-  after(async () => {
-    await tsray.shutdown();
-    rmSync(sessionDir, { recursive: true, force: true });
-  });
+  useEmbeddedCluster('cancel');
 
   void test('a spinning body: its get rejects before the body could end, and its worker waits for it to settle', async () => {
     const notes = await liveNotes();

@@ -5,11 +5,9 @@
  * tasks that depend on it; hard affinity that can never fit is TaskUnschedulableError.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import * as tsray from '../../../../node/index.js';
+import { useEmbeddedCluster } from '../../../support/embedded-cluster.js';
 import { eventually } from '../../../support/eventually.js';
 
 class Box {
@@ -41,14 +39,7 @@ class Flaky {
 }
 
 void describe('lifetimes and failures', () => {
-  const sessionDir = mkdtempSync(join(tmpdir(), 'tsray-lifetimes-'));
-  before(async () => {
-    await tsray.init({ numCpus: 2, sessionDir });
-  });
-  after(async () => {
-    await tsray.shutdown();
-    rmSync(sessionDir, { recursive: true, force: true });
-  });
+  useEmbeddedCluster('lifetimes');
 
   void test('a detached actor outlives the worker that created it; an owned one dies with it', async () => {
     const BoxActor = tsray.remote(Box);

@@ -4,11 +4,9 @@
  * 2 x CPU + 4 workers counted actors: the 9th actor and every later task waited for ever).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import * as tsray from '../../../../node/index.js';
+import { useEmbeddedCluster } from '../../../support/embedded-cluster.js';
 
 class Echo {
   constructor(readonly index: number) {}
@@ -26,15 +24,7 @@ const spin = tsray.remote((ms: number) => {
 const square = tsray.remote((x: number) => x * x);
 
 const actorCount = 200;
-const sessionDir = mkdtempSync(join(tmpdir(), 'tsray-many-actors-'));
-
-before(async () => {
-  await tsray.init({ numCpus: 2, sessionDir });
-});
-after(async () => {
-  await tsray.shutdown();
-  rmSync(sessionDir, { recursive: true, force: true });
-});
+useEmbeddedCluster('many-actors');
 
 void test('200 actors on a 2-CPU node each answer, and tasks run before, among and after them', async () => {
   const running = [spin.remote(200), spin.remote(200)];

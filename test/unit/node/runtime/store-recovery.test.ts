@@ -4,23 +4,14 @@
  * they got in, so every later put failed with ObjectStoreFullError.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import * as tsray from '../../../../node/index.js';
+import { useEmbeddedCluster } from '../../../support/embedded-cluster.js';
 
 const storeBytes = 64 * 1024 * 1024;
 const valueBytes = 200 * 1024;
 
-const sessionDir = mkdtempSync(join(tmpdir(), 'tsray-store-recovery-'));
-before(async () => {
-  await tsray.init({ numCpus: 2, objectStoreMemory: storeBytes, sessionDir });
-});
-after(async () => {
-  await tsray.shutdown();
-  rmSync(sessionDir, { recursive: true, force: true });
-});
+useEmbeddedCluster('store-recovery', { objectStoreMemory: storeBytes });
 
 /** Puts a fresh value and reads it back; the error if it does not fit. */
 async function putAndGet(fill: number): Promise<Error | undefined> {
