@@ -10,6 +10,8 @@ import { defaultRayletConfig, rayletCore } from '../../core/raylet/index.js';
 import type { RayletEffect, RayletEvent, RayletState } from '../../core/raylet/index.js';
 import { defaultOwnerConfig } from '../../core/owner/index.js';
 import { EventLog } from '../store/event-log.js';
+import { recordsOf } from '../store/forwarded-log.js';
+import type { LogRecords } from '../store/forwarded-log.js';
 import { logDirFor } from '../store/event-log.js';
 import type { ObjectListing, TaskListing } from './listing.js';
 import { OwnerRuntime } from './owner-runtime.js';
@@ -72,6 +74,9 @@ export class EmbeddedCluster {
   /** The node's worker threads. */
   readonly threads: WorkerThreads;
   private readonly logs: EventLog[] = [];
+  /** The logs of the worker threads, which this thread writes for them (see forwarded-log.ts). */
+  private readonly workerLogs = new Map<string, EventLog>();
+  private logsClosed = false;
   /** Says the session is live until `stop()` marks it ended, so pruning at another `init` leaves it. */
   private readonly sessionMarker: SessionMarker;
   private stopped = false;
@@ -97,9 +102,11 @@ export class EmbeddedCluster {
         return { workerId, nodeId: this.nodeId, namespace: options.namespace, inlineThresholdBytes: defaultOwnerConfig.inlineThresholdBytes, storeBuffer: this.store.buffer, sessionDir: this.sessionDir, ...(readerSlot === undefined ? {} : { readerSlot }) };
       },
       onReady: (workerId) => this.raylet.apply({ type: 'worker/started', workerId }),
+      onLogRecords: (workerId, batch) => this.appendWorkerLog(workerId, batch),
       onExit: (workerId, reason, readerSlot) => {
         // Its views died with it: their pins end.
         if (readerSlot !== undefined) this.store.dropReaderSlot(readerSlot);
+        this.closeWorkerLog(workerId);
         this.raylet.apply({ type: 'worker/exited', workerId, reason });
       },
     });
@@ -145,6 +152,27 @@ export class EmbeddedCluster {
     const cluster = new EmbeddedCluster(options);
     await cluster.driver.whenJobAssigned();
     return cluster;
+  }
+
+  /** Appends a worker thread's records to its log, opened here on its first records. */
+  private appendWorkerLog(workerId: string, batch: LogRecords): void {
+    // Records keep coming while the threads flush at shutdown, until the logs close.
+    if (this.logsClosed) return;
+    let log = this.workerLogs.get(workerId);
+    if (log === undefined) {
+      log = this.openLog(`worker:${workerId}`, 'owner', false);
+      this.workerLogs.set(workerId, log);
+    }
+    log.appendEncoded(batch.firstSeq, recordsOf(batch));
+  }
+
+  /** The worker's thread ended: its log is committed and closed (its records arrived before its exit). */
+  private closeWorkerLog(workerId: string): void {
+    const log = this.workerLogs.get(workerId);
+    if (log === undefined) return;
+    this.workerLogs.delete(workerId);
+    this.logs.splice(this.logs.indexOf(log), 1);
+    log.close().catch((error: unknown) => process.stderr.write(`tsray: the log of worker ${workerId} could not be closed: ${(error as Error).message}\n`));
   }
 
   private openLog(address: string, component: 'gcs' | 'raylet' | 'owner', durable: boolean): EventLog {
@@ -227,6 +255,7 @@ export class EmbeddedCluster {
     this.router.close();
     // Workers' logs lag behind their events; they are committed before the threads end.
     await this.threads.terminateAll();
+    this.logsClosed = true;
     await Promise.all(this.logs.map((log) => log.close()));
     process.off('exit', this.writeLogsOnExit);
     this.nodeStore.close();

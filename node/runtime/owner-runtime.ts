@@ -16,7 +16,7 @@ import type { ActorHandleState, ActorOptions, TaskOptions } from './handles.js';
 import type { Router } from './router.js';
 import { ComponentShell } from './shell.js';
 import type { FunctionDescriptor } from './shipping.js';
-import type { EventLog } from '../store/event-log.js';
+import type { ComponentLog } from '../store/event-log.js';
 import { loggedOwnerEvent } from './log-elision.js';
 import type { StoredData } from './stored-values.js';
 import { captureData } from './stored-values.js';
@@ -40,7 +40,7 @@ export interface OwnerRuntimeOptions {
   readonly isDriver: boolean;
   readonly namespace: string;
   readonly router: Router;
-  readonly log?: EventLog;
+  readonly log?: ComponentLog;
   readonly inlineThresholdBytes?: number;
   /** Carries out effects only a worker has (task/execute, actor/construct, ...). */
   readonly onWorkerEffect?: (effect: OwnerEffect) => void;

@@ -8,7 +8,7 @@
 import type { AnyEvent, ComponentCore } from '../../core/component.js';
 import type { Address } from '../../core/ids.js';
 import type { Message } from '../../core/protocol.js';
-import type { EventLog } from '../store/event-log.js';
+import type { ComponentLog } from '../store/event-log.js';
 import type { Router } from './router.js';
 
 /** How a shell is set up. */
@@ -17,7 +17,7 @@ export interface ShellOptions<S, E extends AnyEvent, F> {
   readonly address: Address;
   readonly incarnation?: number;
   readonly router: Router;
-  readonly log?: EventLog;
+  readonly log?: ComponentLog;
   readonly replyAfterCommit?: boolean;
   /** Handles the effects that are not messages or timers; returns anything to hand back to `apply`'s caller. */
   readonly onEffect?: (effect: F, seq: number) => void;

@@ -12,7 +12,7 @@ import { setRuntime } from './context.js';
 import { Executor } from './executor.js';
 import { OwnerRuntime } from './owner-runtime.js';
 import { addressOf, isMessageBatch, Router } from './router.js';
-import { EventLog, logDirFor } from '../store/event-log.js';
+import { ForwardedLog } from '../store/forwarded-log.js';
 import { setStoreBuffer } from './values.js';
 import { setReaderSlot } from '../store/reader-pins.js';
 import { listOwnerObjects, listOwnerTasks } from './listing.js';
@@ -93,9 +93,10 @@ async function main(): Promise<void> {
     if (holder.runtime === undefined) throw new Error('worker runtime not started');
     return holder.runtime;
   }, tsray);
-  const log = EventLog.open(logDirFor(boot.sessionDir, `worker:${boot.workerId}`), { component: 'owner', address: `worker:${boot.workerId}`, durable: false, batching: 'lagging' });
+  // The main thread writes this worker's log (see forwarded-log.ts).
+  const log = new ForwardedLog(`worker:${boot.workerId}`, (records, transfer) => port.postMessage(records, transfer));
   // A task that ends the process (process.exit) still leaves the log's last events on disk.
-  process.on('exit', () => log.writeBufferedSync());
+  process.on('exit', () => log.flushNow());
   const runtime = new OwnerRuntime({
     workerId: boot.workerId,
     nodeId: boot.nodeId,
@@ -120,8 +121,9 @@ async function main(): Promise<void> {
   port.on('message', (message: unknown) => {
     const query = message as { kind?: unknown; id?: unknown };
     if (query.kind === 'tsray/flush-logs') {
-      // The cluster is shutting down and will terminate this thread: commit the log first.
-      void log.flush().finally(() => port.postMessage({ kind: 'tsray/logs-flushed', id: query.id }));
+      // The cluster is shutting down and will terminate this thread: its last records go first.
+      log.flushNow();
+      port.postMessage({ kind: 'tsray/logs-flushed', id: query.id });
       return;
     }
     if (query.kind === 'tsray/state-query') {

@@ -8,6 +8,8 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { WorkerExitReason } from '../../core/protocol.js';
+import { isLogRecords } from '../store/forwarded-log.js';
+import type { LogRecords } from '../store/forwarded-log.js';
 import { readerSlots } from '../store/reader-pins.js';
 import { addressOf, isMessageBatch } from './router.js';
 import type { Router } from './router.js';
@@ -22,6 +24,8 @@ export interface WorkerThreadsOptions {
   readonly boot: (workerId: string, readerSlot: number | undefined) => WorkerBoot;
   /** The worker's runtime is up and takes messages. */
   readonly onReady: (workerId: string) => void;
+  /** Records of the worker's event log, to append to it (they arrive before its exit). */
+  readonly onLogRecords: (workerId: string, batch: LogRecords) => void;
   /** The thread ended (not during `terminateAll`); its reader slot, if any, is free again. */
   readonly onExit: (workerId: string, reason: WorkerExitReason, readerSlot: number | undefined) => void;
 }
@@ -87,7 +91,8 @@ export class WorkerThreads {
           this.peerIfWorkers(workerId, to);
         }
         router.flush();
-      } else if ((message as { kind?: unknown }).kind === 'tsray/ready') {
+      } else if (isLogRecords(message)) this.options.onLogRecords(workerId, message);
+      else if ((message as { kind?: unknown }).kind === 'tsray/ready') {
         this.bootNext(workerId);
         this.options.onReady(workerId);
       }

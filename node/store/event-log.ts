@@ -56,6 +56,9 @@ export interface EventLogOptions {
   readonly maxBufferedBytes?: number;
 }
 
+/** What a component's shell needs of its log: appending stamped events, and waiting for a commit. */
+export type ComponentLog = Pick<EventLog, 'append' | 'lastSeq' | 'committed'>;
+
 /** The snapshots kept: the newest, and one before it in case the newest is damaged. */
 const snapshotsKept = 2;
 const defaultMaxBufferedEvents = 65_536;
@@ -203,6 +206,33 @@ export class EventLog {
     if (this.buffer.length >= this.settings.maxEvents || this.bufferedBytes >= this.settings.maxBytes) this.handOff();
     else if (!this.scheduled) this.schedule();
     return seq;
+  }
+
+  /**
+   * Appends records another thread encoded (see forwarded-log.ts), which must continue this log
+   * without a gap: `firstSeq` is the seq of the first. Records this log already has (a repeated
+   * delivery) are skipped; a gap is an error naming it.
+   */
+  appendEncoded(firstSeq: number, records: readonly Uint8Array[]): void {
+    this.checkWritable();
+    let seq = firstSeq;
+    for (const record of records) {
+      if (seq < this.nextFreeSeq) {
+        seq += 1;
+        continue;
+      }
+      if (seq > this.nextFreeSeq) throw new RangeError(`${this.name} got record ${seq} while it waits for ${this.nextFreeSeq}: records were lost on their way`);
+      this.nextFreeSeq = seq + 1;
+      if (this.buffer.length === 0) this.bufferFirstSeq = seq;
+      const bytes = Buffer.from(record.buffer, record.byteOffset, record.byteLength);
+      this.buffer.push(bytes);
+      this.bufferedBytes += bytes.length;
+      const batch = (this.pending ??= new Batch());
+      batch.lastSeq = seq;
+      seq += 1;
+    }
+    if (this.buffer.length >= this.settings.maxEvents || this.bufferedBytes >= this.settings.maxBytes) this.handOff();
+    else if (this.pending !== undefined && !this.scheduled) this.schedule();
   }
 
   /**

@@ -1,0 +1,104 @@
+/**
+ * A worker thread's event log, written by the main thread. The worker stamps and encodes each event
+ * at once (so later changes to the event do not reach the log), and hands the records over with the
+ * thread's other messages at most every 20 ms; the main thread appends them to that worker's LMDB
+ * log. So a worker never loads LMDB or opens an environment of its own, which was a fifth of what
+ * booting a worker thread cost. What is still buffered when the thread exits (a task's
+ * `process.exit`, say) is posted from its exit handler, which the main thread still receives.
+ */
+import { RecordCodec } from './event-log-codec.js';
+
+/** How long records wait before they are posted (they may lag, as the logs of workers always have). */
+const lagMs = 20;
+/** Records that go out at once when this many wait, whatever the lag. */
+const maxBufferedRecords = 4096;
+
+/** The message that carries a worker's records to the main thread. */
+export interface LogRecords {
+  readonly kind: 'tsray/log-records';
+  /** The seq of the first record; the rest follow without a gap. */
+  readonly firstSeq: number;
+  /** The records one after another (one buffer, moved to the main thread, not copied). */
+  readonly bytes: Uint8Array;
+  /** Each record's length in `bytes`, in order. */
+  readonly lengths: number[];
+}
+
+/** The records of a batch, as views into its buffer. */
+export function recordsOf(batch: LogRecords): Uint8Array[] {
+  const records: Uint8Array[] = [];
+  let offset = 0;
+  for (const length of batch.lengths) {
+    records.push(batch.bytes.subarray(offset, offset + length));
+    offset += length;
+  }
+  return records;
+}
+
+/** Whether a thread message carries log records. */
+export function isLogRecords(value: unknown): value is LogRecords {
+  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'tsray/log-records';
+}
+
+/** The log of one component in a worker thread, whose records go to the main thread. */
+export class ForwardedLog {
+  private readonly codec: RecordCodec;
+  private nextSeq = 1;
+  private buffer: Uint8Array[] = [];
+  private bufferFirstSeq = 1;
+  private timer: NodeJS.Timeout | undefined;
+
+  /** @param post sends a message to the main thread (the worker's parent port). */
+  constructor(
+    address: string,
+    private readonly post: (message: LogRecords, transfer: ArrayBuffer[]) => void,
+  ) {
+    this.codec = new RecordCodec(`the log of ${address}`);
+  }
+
+  /** The seq of the last appended event; 0 before the first. */
+  get lastSeq(): number {
+    return this.nextSeq - 1;
+  }
+
+  /** Stamps and encodes `event` now; it is posted with the next batch. */
+  append(atMs: number, event: unknown, parent?: number): number {
+    const seq = this.nextSeq;
+    const record = this.codec.encodeEvent(seq, atMs, parent, event);
+    this.nextSeq = seq + 1;
+    if (this.buffer.length === 0) this.bufferFirstSeq = seq;
+    this.buffer.push(record);
+    if (this.buffer.length >= maxBufferedRecords) this.flushNow();
+    else this.timer ??= setTimeout(() => this.flushNow(), lagMs).unref();
+    return seq;
+  }
+
+  /** Posts what is buffered now (records reach the main thread before any later message). */
+  flushNow(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.buffer.length === 0) return;
+    const batch = this.take();
+    this.post(batch, [batch.bytes.buffer as ArrayBuffer]);
+  }
+
+  /** Posts what is buffered; the main thread commits it with that worker's log. */
+  committed(_seq: number): Promise<void> {
+    this.flushNow();
+    return Promise.resolve();
+  }
+
+  private take(): LogRecords {
+    const records = this.buffer;
+    this.buffer = [];
+    let total = 0;
+    for (const record of records) total += record.byteLength;
+    const bytes = new Uint8Array(total);
+    let offset = 0;
+    for (const record of records) {
+      bytes.set(record, offset);
+      offset += record.byteLength;
+    }
+    return { kind: 'tsray/log-records', firstSeq: this.bufferFirstSeq, bytes, lengths: records.map((record) => record.byteLength) };
+  }
+}
