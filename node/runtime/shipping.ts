@@ -10,6 +10,7 @@
 import { realpathSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { importModule, newFunction } from './dynamic-import.js';
 
 /** How a function or class travels. */
 export type FunctionDescriptor =
@@ -133,7 +134,7 @@ const loaded = new Map<string, unknown>();
  */
 export async function loadFunction(descriptor: FunctionDescriptor, tsrayNamespace: unknown): Promise<unknown> {
   if (descriptor.kind === 'module') {
-    if (!registry.has(descriptor.key)) await import(descriptor.moduleUrl);
+    if (!registry.has(descriptor.key)) await importModule(descriptor.moduleUrl);
     const fn = registry.get(descriptor.key);
     if (fn === undefined) throw new Error(`${descriptor.name} was not registered again when ${fileURLToPath(descriptor.moduleUrl)} was imported in a worker; call tsray.remote at the top level of the module`);
     return fn;
@@ -143,8 +144,7 @@ export async function loadFunction(descriptor: FunctionDescriptor, tsrayNamespac
   // Sources are compiled in the worker's global scope: only globals and `tsray` are visible, as Ray's
   // by-value functions see only what they were given. The sourceURL marks their stack frames (see
   // callerOf) and names them readably in stack traces.
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval, @typescript-eslint/no-unsafe-call -- compiling shipped source is the point of by-source shipping
-  const compiled: unknown = new Function('tsray', `"use strict"; return (${descriptor.source});\n//# sourceURL=${sourceScheme}///${encodeURIComponent(descriptor.name)}`)(tsrayNamespace);
+  const compiled: unknown = newFunction('tsray', `"use strict"; return (${descriptor.source});\n//# sourceURL=${sourceScheme}///${encodeURIComponent(descriptor.name)}`)(tsrayNamespace);
   loaded.set(descriptor.source, compiled);
   return compiled;
 }

@@ -1,6 +1,7 @@
 /**
- * The entry of a worker thread: one owner component (its CoreWorker) and the executor that runs
- * what is pushed to it. Everything it sends goes to the main thread, which routes it on.
+ * A worker thread's runtime: one owner component (its CoreWorker) and the executor that runs what is
+ * pushed to it. Everything it sends goes to the main thread, which routes it on. worker-boot.cts, the
+ * thread's entry, loads this module and starts it.
  */
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -14,6 +15,8 @@ import { OwnerRuntime } from './owner-runtime.js';
 import { addressOf, isMessageBatch, Router } from './router.js';
 import { ForwardedLog } from '../store/forwarded-log.js';
 import { setStoreBuffer } from './values.js';
+import { importModule } from './dynamic-import.js';
+import type { WorkerScriptBoot } from './worker-script.cjs';
 import { setReaderSlot } from '../store/reader-pins.js';
 import { listOwnerObjects, listOwnerTasks } from './listing.js';
 
@@ -27,6 +30,8 @@ export interface WorkerBoot {
   readonly sessionDir: string;
   /** This thread's counter in every stored object's pin header; without one it reads copies. */
   readonly readerSlot?: number;
+  /** The precompiled script to start from (see worker-script.cts); without it, tsray's modules load one by one. */
+  readonly script?: WorkerScriptBoot;
 }
 
 /**
@@ -51,7 +56,7 @@ async function registerTsxIfParentUsesIt(): Promise<void> {
     // require.resolve finds tsx's CommonJS entry; its ESM twin sits beside it.
     api = pathToFileURL(resolved.replace(/index\.cjs$/, 'index.mjs')).href;
   }
-  const module = (await import(api)) as { register?: () => unknown };
+  const module = (await importModule(api)) as { register?: () => unknown };
   module.register?.();
 }
 
@@ -76,14 +81,17 @@ function addPeer(router: Router, offer: PeerOffer): void {
   port.on('close', () => router.removeRemote(address, port));
 }
 
-async function main(): Promise<void> {
+/**
+ * Starts this thread's runtime. `tsray` is the API that user code in this thread sees (as the global
+ * `tsray` for by-source functions, and by importing the package).
+ */
+export async function startWorker(tsray: unknown): Promise<void> {
   await registerTsxIfParentUsesIt();
   const port = parentPort;
   if (port === null) throw new Error('worker-main runs only as a worker thread');
   const boot = workerData as WorkerBoot;
   // esbuild (under tsx) wraps named functions in __name(...): by-source functions need it as a global.
   (globalThis as { __name?: unknown }).__name ??= (target: object, value: string) => Object.defineProperty(target, 'name', { value, configurable: true });
-  const tsray: unknown = await import('../index.js');
   (globalThis as { tsray?: unknown }).tsray = tsray;
   setStoreBuffer(boot.storeBuffer);
   setReaderSlot(boot.readerSlot, `worker ${boot.workerId}`);
@@ -146,5 +154,3 @@ async function main(): Promise<void> {
   });
   port.postMessage({ kind: 'tsray/ready', workerId: boot.workerId });
 }
-
-void main();

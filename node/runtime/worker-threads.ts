@@ -14,8 +14,9 @@ import { readerSlots } from '../store/reader-pins.js';
 import { addressOf, isMessageBatch } from './router.js';
 import type { Router } from './router.js';
 import type { WorkerBoot } from './worker-main.js';
+import { workerScriptBoot } from './worker-script.cjs';
 
-const workerEntry = fileURLToPath(new URL('./worker-main.js', import.meta.url));
+const workerEntry = fileURLToPath(new URL('./worker-boot.cjs', import.meta.url));
 
 /** What the node does when its threads start and end. */
 export interface WorkerThreadsOptions {
@@ -78,7 +79,8 @@ export class WorkerThreads {
     this.booting.add(workerId);
     // A worker beyond the slots reads copies of stored values.
     const readerSlot = this.freeReaderSlots.pop();
-    const thread = new Worker(workerEntry, { workerData: this.options.boot(workerId, readerSlot) });
+    const script = workerScriptBoot() ?? undefined;
+    const thread = new Worker(workerEntry, { workerData: { ...this.options.boot(workerId, readerSlot), script } satisfies WorkerBoot });
     const record: WorkerThread = { thread, killed: false };
     this.threads.set(workerId, record);
     const router = this.options.router;

@@ -17,3 +17,25 @@ export const nestedRemote = tsray.remote(async (n: number) => {
   const child = hashRemote.remote(`child-${n}`);
   return `${n}:${await tsray.get(child)}`;
 });
+
+/**
+ * How this module's `tsray` looks from inside a worker: whether the thread started from the
+ * precompiled bundle, and whether what the runtime hands user code (a nested ref, a failed get's
+ * error, the runtime context) is made by the same classes this module imported.
+ */
+export const bootIdentityRemote = tsray.remote(async (nested: [tsray.ObjectRef<number>, tsray.ObjectRef<number>]) => {
+  const [ref, failing] = nested;
+  let failure: unknown;
+  try {
+    await tsray.get(failing);
+  } catch (error) {
+    failure = error;
+  }
+  return {
+    startedFromBundle: (globalThis as Record<symbol, unknown>)[Symbol.for('tsray.bootedApi')] !== undefined,
+    refIsObjectRef: ref instanceof tsray.ObjectRef,
+    value: await tsray.get(ref),
+    failureIsRayTaskError: failure instanceof tsray.RayTaskError,
+    taskIdKnown: typeof tsray.getRuntimeContext().taskId === 'string',
+  };
+});

@@ -1,0 +1,20 @@
+// Bundles what a worker thread runs into one CommonJS script (see node/runtime/worker-script.ts),
+// after tsc has built dist/. The native packages stay outside: they load with require at run time.
+import { buildSync } from 'esbuild';
+
+buildSync({
+  entryPoints: ['dist/node/runtime/worker-bundle.js'],
+  outfile: 'dist/node/runtime/worker-bundle.cjs',
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  external: ['lmdb'],
+  // msgpackr's plain entry: its Node entry adds streams and a native string decoder, which cost each
+  // thread more to load (a dlopen, node:stream) than they save on tsray's small messages.
+  alias: { msgpackr: './node_modules/msgpackr/index.js' },
+  // A script has no import.meta: the bundle's own location stands in for each module's.
+  define: { 'import.meta.url': '__tsrayBundleUrl' },
+  banner: { js: "var __tsrayBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  logLevel: 'warning',
+});
