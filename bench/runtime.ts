@@ -6,11 +6,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { isMainThread } from 'node:worker_threads';
+import { isMainThread, Worker } from 'node:worker_threads';
 import * as tsray from '../node/index.js';
 
 const actorCount = 60;
@@ -60,10 +60,34 @@ async function actors(): Promise<string[]> {
   const cpu = process.cpuUsage(cpuBefore);
   await new Promise((resolve) => setTimeout(resolve, 1000));
   const perActorMb = (process.memoryUsage().rss - rssBefore) / actorCount / 1e6;
+  const floorMs = await emptyThreadCpuMs();
   return [
     `  ${actorCount} actors created and answering: ${seconds.toFixed(2)} s, ${(actorCount / seconds).toFixed(1)} actors/s, ${((cpu.user + cpu.system) / 1000 / actorCount).toFixed(0)} ms of CPU each`,
     `  memory per idle actor (RSS growth / actors): ${perActorMb.toFixed(1)} MB`,
+    `  floor: an empty Node worker thread takes ${floorMs.toFixed(0)} ms of CPU to start (${((availableParallelism() * 1000) / floorMs).toFixed(0)}/s on ${availableParallelism()} cores at best)`,
   ];
+}
+
+/** CPU to start a worker thread that does nothing, two at a time: what no actor can go below. */
+async function emptyThreadCpuMs(): Promise<number> {
+  const count = 20;
+  const cpuBefore = process.cpuUsage();
+  for (let index = 0; index < count; index += 2) {
+    await Promise.all(
+      [0, 1].map(
+        () =>
+          new Promise<void>((resolve, reject) => {
+            const thread = new Worker("require('node:worker_threads').parentPort.postMessage(1)", { eval: true });
+            thread.once('message', () => {
+              void thread.terminate().then(() => resolve());
+            });
+            thread.once('error', reject);
+          }),
+      ),
+    );
+  }
+  const cpu = process.cpuUsage(cpuBefore);
+  return (cpu.user + cpu.system) / 1000 / count;
 }
 
 async function cancels(): Promise<string> {
