@@ -7,3 +7,5 @@ export { SeededRandom } from './random.js';
 export { Simulator, SimFailure, simulate } from './simulator.js';
 export type { SimResult, SimInstance } from './simulator.js';
 export { crossInvariants } from './cross-invariants.js';
+export { shrinkPlan, smallerPlans } from './shrink.js';
+export type { ShrinkResult } from './shrink.js';

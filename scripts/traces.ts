@@ -1,0 +1,110 @@
+/**
+ * `npm run traces`: writes the curated traces in traces/ and traces/README.md, from the scenarios in
+ * sim-scenarios.ts. Traces are never edited by hand: a recipe change that alters them bumps the
+ * reducer's version, and this regenerates them in the same commit.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { shrinkPlan, simulate, SimFailure } from '../core/sim/index.js';
+import type { FaultPlan, SimOptions, SimProgram, SimRef } from '../core/sim/index.js';
+import { faultPlanOf } from '../node/cli/sim.js';
+import { mutants } from '../test/support/mutants.js';
+import { simScenarios } from './sim-scenarios.js';
+import type { SimScenario } from './sim-scenarios.js';
+
+/** How many seeds a scenario may take to happen before the generator gives up on it. */
+const maxSeeds = 50;
+
+/** A written trace and its README line. */
+interface Curated {
+  readonly file: string;
+  readonly lookAt: string;
+  readonly seed: string;
+}
+
+function runScenario(scenario: SimScenario, outDir: string): Curated {
+  const misses: string[] = [];
+  for (let seed = 1; seed <= maxSeeds; seed++) {
+    try {
+      const result = simulate({ seed, program: scenario.program, nodes: scenario.nodes, faults: scenario.faults, hashEvery: 20 });
+      if (!result.driverFinished || !scenario.happened(result.driverResult)) {
+        misses.push(`seed ${seed}: ${JSON.stringify(result.driverResult) ?? 'no result'}`);
+        continue;
+      }
+      const file = `${scenario.name}.trace.jsonl`;
+      writeFileSync(join(outDir, file), result.traceText());
+      return { file, lookAt: scenario.lookAt, seed: String(seed) };
+    } catch (error) {
+      if (!(error instanceof SimFailure)) throw error;
+      misses.push(`seed ${seed}: ${error.message.split('\n')[0] ?? ''}`);
+    }
+  }
+  throw new Error(`scenario ${scenario.name} did not happen in ${maxSeeds} seeds; change its plan or workload (first runs: ${misses.slice(0, 3).join('; ')})`);
+}
+
+/**
+ * A deliberately broken owner recipe (a ref count decremented twice), run under chaos until the
+ * simulator's checks catch it; the fault plan of the first failing seed is shrunk while it still
+ * fails, and the trace of that shrunk run is written.
+ */
+function runMutant(outDir: string): Curated {
+  const mutant = mutants[1];
+  if (mutant === undefined) throw new Error('no mutant to run');
+  const program: SimProgram = {
+    name: 'shared-argument',
+    bodies: { measure: (_ctx, value: unknown) => (value as { size: number }).size, quick: (_ctx, x: unknown) => x },
+    actors: {},
+    *driver(ctx) {
+      // One stored object passed to several tasks, while other tasks come and go.
+      const shared = ctx.put({ size: 3, $padBytes: 300_000 });
+      const measures = [0, 1, 2].map(() => ctx.submit('measure', [shared], { maxRetries: 3 }) as SimRef);
+      const quick = [1, 2, 3, 4].map((x) => ctx.submit('quick', [x], { maxRetries: 3 }) as SimRef);
+      ctx.release(shared);
+      return { quick: yield ctx.get(quick), measures: yield ctx.get(measures) };
+    },
+  };
+  const base = (seed: number, faults: FaultPlan): SimOptions => ({ seed, program, faults, cores: { owner: mutant.owner }, hashEvery: 20, faultPhaseMs: 2_000 });
+  const failure = (seed: number, faults: FaultPlan): SimFailure | undefined => {
+    try {
+      simulate(base(seed, faults));
+      return undefined;
+    } catch (error) {
+      if (error instanceof SimFailure) return error;
+      throw error;
+    }
+  };
+  for (let seed = 1; seed <= maxSeeds; seed++) {
+    const plan = faultPlanOf('chaos', seed, 2_000);
+    if (failure(seed, plan) === undefined) continue;
+    const shrunk = shrinkPlan(plan, (candidate) => failure(seed, candidate) !== undefined);
+    const caught = failure(seed, shrunk.plan);
+    if (caught === undefined) throw new Error('the shrunk plan no longer fails');
+    const file = 'sim-mutant-double-release.trace.jsonl';
+    writeFileSync(join(outDir, file), caught.traceText);
+    return {
+      file,
+      seed: String(seed),
+      lookAt: `a deliberately broken owner recipe (${mutant.name}); the simulator caught it under chaos (${plan.scheduled?.length ?? 0} scheduled faults and lossy messages), and shrinking in ${shrunk.attempts} runs left the plan ${JSON.stringify(shrunk.plan)}${Object.keys(shrunk.plan).length === 0 ? ': no fault is needed, the recipe alone is wrong' : ''}; the last note names the invariant that broke`,
+    };
+  }
+  throw new Error(`the mutant survived ${maxSeeds} seeds of chaos`);
+}
+
+function main(outDir: string): void {
+  mkdirSync(outDir, { recursive: true });
+  const written = simScenarios.map((scenario) => runScenario(scenario, outDir));
+  written.push(runMutant(outDir));
+  for (const trace of written) process.stdout.write(`wrote ${join(outDir, trace.file)} (seed ${trace.seed})\n`);
+  const lines = [
+    '# Curated traces',
+    '',
+    'Written by `npm run traces` (scripts/traces.ts), never by hand; `npm test` replays each with `--verify`.',
+    'Open one with `npx tsray debug traces/FILE`, or ask `npx tsray why traces/FILE ID`.',
+    '',
+    ...written.map((trace) => `- \`${trace.file}\`: ${trace.lookAt}.`),
+    '',
+  ];
+  writeFileSync(join(outDir, 'README.md'), lines.join('\n'));
+}
+
+main(process.argv[2] ?? 'traces');
