@@ -22,7 +22,8 @@ trace, in happens-before order, with state hashes. Check it with tsray replay FI
 
   --session DIR    the session folder init() returned (default: the newest, see tsray sessions)
   -o, --output FILE  where to write the trace (default: DIR/${defaultTraceFileName})
-  --hash-every K   record each component's state hash every K of its events (default ${defaultHashEveryEvents})
+  --hash-every K   record each component's state hash at least every K of its events at first, at
+                   most every eighth of its events later on (default ${defaultHashEveryEvents})
   -h, --help       show this help`;
 
 /** Runs `tsray trace SUBCOMMAND`; resolves to the exit code. */
