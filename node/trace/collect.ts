@@ -213,6 +213,10 @@ export function mergeLogs(logs: readonly CollectedLog[], options: MergeOptions =
 
   for (const cursor of cursors) {
     const last = cursor.log.events[cursor.log.events.length - 1];
+    const beyond = [...cursor.log.liveHashes.keys()].filter((seq) => last === undefined || seq > last.seq);
+    if (beyond.length > 0) {
+      notes.push({ note: `${cursor.log.address} recorded the hash of its live state after event ${Math.max(...beyond)}, but its log ends at event ${last?.seq ?? 0}: its process exited before its last events were committed`, ...(last === undefined ? {} : { seq: cursor.placed.get(last.seq) }) });
+    }
     if (last !== undefined && cursor.log.liveHashes.size === 0) {
       notes.push({ note: `${cursor.log.address}'s log has no hash of its live state to check its replay against: its thread was killed, or its process died, before it could record one`, seq: cursor.placed.get(last.seq) });
     }
