@@ -161,10 +161,11 @@ export function decodeDelivered(u: unknown): E.Either<string, Delivered<Message>
 /** What is wrong with `via`, or undefined when it is a valid envelope. */
 function checkVia(via: unknown): string | undefined {
   if (typeof via !== 'object' || via === null || Array.isArray(via)) return `has no 'via' envelope (got ${describe(via)})`;
-  const { from, incarnation, seq } = via as Partial<Record<keyof Via, unknown>>;
+  const { from, incarnation, seq, cause } = via as Partial<Record<keyof Via, unknown>>;
   if (typeof from !== 'string' || from === '') return `'via.from' should be a non-empty address but is ${describe(from)}`;
   if (!isCount(incarnation)) return `'via.incarnation' should be an integer >= 0 but is ${describe(incarnation)}`;
   if (!isCount(seq)) return `'via.seq' should be an integer >= 0 but is ${describe(seq)}`;
+  if (cause !== undefined && !isCount(cause)) return `'via.cause' should be an event seq (an integer >= 0) but is ${describe(cause)}`;
   return undefined;
 }
 

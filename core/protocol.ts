@@ -195,6 +195,11 @@ export interface Via {
   /** The sender's incarnation: a restarted GCS keeps its address but not its old sequence numbers. */
   readonly incarnation: number;
   readonly seq: number;
+  /**
+   * The seq, in the sender's own event log, of the event whose effect sent this message (live runs
+   * only). `tsray trace collect` orders the receiver's event after it and names it as the parent.
+   */
+  readonly cause?: number;
 }
 
 /** A message as delivered: the message plus its envelope. */

@@ -9,6 +9,7 @@ import type { GcsEffect, GcsEvent, GcsState } from '../../core/gcs/index.js';
 import { defaultRayletConfig, rayletCore } from '../../core/raylet/index.js';
 import type { RayletEffect, RayletEvent, RayletState } from '../../core/raylet/index.js';
 import { defaultOwnerConfig } from '../../core/owner/index.js';
+import { hashState } from '../../core/hash.js';
 import { EventLog } from '../store/event-log.js';
 import { recordsOf } from '../store/forwarded-log.js';
 import type { LogRecords } from '../store/forwarded-log.js';
@@ -80,9 +81,12 @@ export class EmbeddedCluster {
   /** Says the session is live until `stop()` marks it ended, so pruning at another `init` leaves it. */
   private readonly sessionMarker: SessionMarker;
   private stopped = false;
+  /** The logs of this thread's components, with their live states, whose hashes `recordFinalHashes` records. */
+  private readonly mainLogs: { readonly log: EventLog; readonly state: () => unknown }[] = [];
   /** A process that exits without `shutdown()` still writes what its lagging logs buffer. */
   private readonly writeLogsOnExit = (): void => {
     for (const log of this.logs) log.writeBufferedSync();
+    this.recordFinalHashes();
   };
 
   private constructor(readonly options: EmbeddedOptions) {
@@ -92,6 +96,7 @@ export class EmbeddedCluster {
     process.on('exit', this.writeLogsOnExit);
     const gcsLog = this.openLog('gcs', 'gcs', true);
     this.gcs = new ComponentShell({ core: gcsCore, address: 'gcs', router: this.router, log: gcsLog, replyAfterCommit: true });
+    this.mainLogs.push({ log: gcsLog, state: () => this.gcs.state });
     this.router.addLocal('gcs', (message) => this.gcs.apply(message as GcsEvent));
     this.gcs.apply({ type: 'gcs/started', incarnation: 0, config: defaultGcsConfig });
     const storeBytes = options.objectStoreMemory ?? defaultObjectStoreBytes;
@@ -114,6 +119,7 @@ export class EmbeddedCluster {
     setStoreBuffer(this.store.buffer);
     const rayletLog = this.openLog(`raylet:${this.nodeId}`, 'raylet', false);
     this.raylet = new ComponentShell({ core: rayletCore, address: `raylet:${this.nodeId}`, router: this.router, log: rayletLog, onEffect: (effect) => this.onRayletEffect(effect) });
+    this.mainLogs.push({ log: rayletLog, state: () => this.raylet.state });
     this.router.addLocal(`raylet:${this.nodeId}`, (message) => this.onRayletMessage(message as RayletEvent));
     const numCpus = options.numCpus ?? availableParallelism();
     this.raylet.apply({
@@ -124,6 +130,7 @@ export class EmbeddedCluster {
       config: { ...defaultRayletConfig, objectStoreCapacityBytes: storeBytes, prestartWorkers: numCpus, maxActorWorkers: maxActorWorkers() },
     });
     const driverId = `${this.nodeId}.d1`;
+    const driverLog = this.openLog(`worker:${driverId}`, 'owner', false);
     this.raylet.apply({ type: 'driver/connected', workerId: driverId });
     this.driver = new OwnerRuntime({
       workerId: driverId,
@@ -131,7 +138,7 @@ export class EmbeddedCluster {
       isDriver: true,
       namespace: options.namespace,
       router: this.router,
-      log: this.openLog(`worker:${driverId}`, 'owner', false),
+      log: driverLog,
       // The GCS runs in this thread: a name a live actor holds is known at once.
       isActorNameTaken: (namespace, name) => {
         const actorId = this.gcs.state.names[nameKey(namespace, name)];
@@ -140,6 +147,23 @@ export class EmbeddedCluster {
       // The driver shares the store's thread: its large puts are written into the store at the call.
       store: { put: (objectId, data) => this.nodeStore.storeNow(objectId, data), delete: (objectId) => this.nodeStore.delete([objectId]) },
     });
+    this.mainLogs.push({ log: driverLog, state: () => this.driver.state });
+  }
+
+  /**
+   * Records in each main-thread log the hash of its component's live state after its last event, so
+   * that `tsray trace collect` can check that replaying the log reproduces the live run. A state that
+   * cannot be hashed only goes without its hash.
+   */
+  private recordFinalHashes(): void {
+    for (const { log, state } of this.mainLogs) {
+      if (log.lastSeq === 0) continue;
+      try {
+        log.recordStateHash(log.lastSeq, hashState(state()));
+      } catch (error) {
+        process.stderr.write(`tsray: the state hash of ${log.address} could not be recorded: ${(error as Error).message}\n`);
+      }
+    }
   }
 
   /** The node's object store. */
@@ -164,6 +188,7 @@ export class EmbeddedCluster {
       this.workerLogs.set(workerId, log);
     }
     log.appendEncoded(batch.firstSeq, recordsOf(batch));
+    if (batch.stateHash !== undefined) log.recordStateHash(batch.stateHash.seq, batch.stateHash.hash);
   }
 
   /** The worker's thread ended: its log is committed and closed (its records arrived before its exit). */
@@ -253,6 +278,7 @@ export class EmbeddedCluster {
     this.gcs.stop();
     this.raylet.stop();
     this.router.close();
+    this.recordFinalHashes();
     // Workers' logs lag behind their events; they are committed before the threads end.
     await this.threads.terminateAll();
     this.logsClosed = true;

@@ -60,12 +60,16 @@ export class Router {
     this.remote.delete(address);
   }
 
-  /** Sends `message` from `from` to `to`, stamping the envelope; delivery happens on a later turn. */
-  send(from: Address, incarnation: number, to: Address, message: Message): void {
+  /**
+   * Sends `message` from `from` to `to`, stamping the envelope; delivery happens on a later turn.
+   * `cause` is the seq of the sender's logged event that sent it, which the envelope carries so that a
+   * merged trace can order the receiver's event after it.
+   */
+  send(from: Address, incarnation: number, to: Address, message: Message, cause?: number): void {
     const link = `${from}#${incarnation}>${to}`;
     const seq = this.sequences.get(link) ?? 0;
     this.sequences.set(link, seq + 1);
-    this.route({ ...message, via: { from, incarnation, seq } }, to);
+    this.route({ ...message, via: cause === undefined ? { from, incarnation, seq } : { from, incarnation, seq, cause } }, to);
   }
 
   /** Routes a message that arrived from another thread (already stamped). */

@@ -51,9 +51,10 @@ export class ComponentShell<S, E extends AnyEvent, F> {
   /** Applies one input; returns the recipe's effects (callers read minted ids from them). */
   apply(event: E): F[] {
     if (this.stopped) return [];
-    const seq = ++this.seq;
+    ++this.seq;
     const log = this.options.log;
-    if (log !== undefined) log.append(Date.now(), this.options.logged === undefined ? event : this.options.logged(event));
+    // The log's seq (not the shell's count) is what a merged trace knows the event by.
+    const seq = log === undefined ? this.seq : log.append(Date.now(), this.options.logged === undefined ? event : this.options.logged(event));
     let effects: F[];
     try {
       effects = this.options.core.apply(this.state, event);
@@ -69,19 +70,20 @@ export class ComponentShell<S, E extends AnyEvent, F> {
       else if (typed.type === 'timer/armed') this.arm(typed.timerId ?? '', typed.delayMs ?? 0);
       else this.options.onEffect?.(effect, seq);
     }
-    if (messages.length > 0) this.sendAll(messages, seq);
+    if (messages.length > 0) this.sendAll(messages, log === undefined ? undefined : seq);
     return effects;
   }
 
-  private sendAll(messages: { to: Address; message: Message }[], seq: number): void {
+  /** Sends the messages of the event logged as `seq` (undefined without a log), which their envelopes name as their cause. */
+  private sendAll(messages: { to: Address; message: Message }[], seq: number | undefined): void {
     const send = (): void => {
       if (this.stopped) return;
-      for (const { to, message } of messages) this.options.router.send(this.options.address, this.options.incarnation ?? 0, to, message);
+      for (const { to, message } of messages) this.options.router.send(this.options.address, this.options.incarnation ?? 0, to, message, seq);
     };
     const log = this.options.log;
     if (this.options.replyAfterCommit === true && log !== undefined) {
       const committed = log.committed(log.lastSeq);
-      this.commitChain = this.commitChain.then(() => committed).then(send, (error: unknown) => this.options.onFailure?.(error, { type: `commit of event ${seq}` } as E));
+      this.commitChain = this.commitChain.then(() => committed).then(send, (error: unknown) => this.options.onFailure?.(error, { type: `commit of event ${String(seq)}` } as E));
     } else send();
   }
 

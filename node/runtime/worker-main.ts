@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
+import { hashState } from '../../core/hash.js';
 import { collectGarbage } from './collect.js';
 import { setRuntime } from './context.js';
 import { Executor } from './executor.js';
@@ -104,7 +105,7 @@ export async function startWorker(tsray: unknown): Promise<void> {
   // The main thread writes this worker's log (see forwarded-log.ts).
   const log = new ForwardedLog(`worker:${boot.workerId}`, (records, transfer) => port.postMessage(records, transfer));
   // A task that ends the process (process.exit) still leaves the log's last events on disk.
-  process.on('exit', () => log.flushNow());
+  process.on('exit', () => log.flushFinal());
   const runtime = new OwnerRuntime({
     workerId: boot.workerId,
     nodeId: boot.nodeId,
@@ -116,6 +117,8 @@ export async function startWorker(tsray: unknown): Promise<void> {
     onWorkerEffect: (effect) => executor.handle(effect),
   });
   holder.runtime = runtime;
+  // The last records carry the hash of the live state, which collecting the log checks its replay against.
+  log.hashStateWith(() => hashState(runtime.state));
   setRuntime(runtime);
   // A task's stray error fails or is reported against that task and does not end the worker (which
   // would retry its tasks and repeat their side effects). One raised outside any task's code is the
@@ -130,7 +133,7 @@ export async function startWorker(tsray: unknown): Promise<void> {
     const query = message as { kind?: unknown; id?: unknown };
     if (query.kind === 'tsray/flush-logs') {
       // The cluster is shutting down and will terminate this thread: its last records go first.
-      log.flushNow();
+      log.flushFinal();
       port.postMessage({ kind: 'tsray/logs-flushed', id: query.id });
       return;
     }

@@ -122,6 +122,7 @@ export class EventLog {
     private readonly env: RootDatabase,
     private readonly events: Database<unknown, number>,
     private readonly snapshots: Database<unknown, number>,
+    private readonly hashes: Database<unknown, number>,
     private readonly codec: RecordCodec,
     private readonly settings: { durable: boolean; batching: 'microtask' | 'immediate' | 'lagging'; lagMs: number; maxEvents: number; maxBytes: number },
     identity: { address: Address; component: ComponentKind; dir: string },
@@ -161,6 +162,7 @@ export class EventLog {
     const dbOptions = { encoder: codec.lmdbEncoder } as DatabaseOptions;
     const events = env.openDB<unknown, number>('events', dbOptions);
     const snapshots = env.openDB<unknown, number>('snapshots', dbOptions);
+    const hashes = env.openDB<unknown, number>('hashes', dbOptions);
     const settings = {
       durable,
       batching: options?.batching ?? 'immediate',
@@ -168,7 +170,7 @@ export class EventLog {
       maxEvents: options?.maxBufferedEvents ?? defaultMaxBufferedEvents,
       maxBytes: options?.maxBufferedBytes ?? defaultMaxBufferedBytes,
     };
-    return new EventLog(env, events, snapshots, codec, settings, identity);
+    return new EventLog(env, events, snapshots, hashes, codec, settings, identity);
   }
 
   /** The seq of the last appended event (committed or not); 0 for an empty log. */
@@ -310,6 +312,30 @@ export class EventLog {
     const others = [...this.snapshots.getKeys({})].filter((key) => key !== seq).sort((a, b) => b - a);
     for (const key of others.slice(snapshotsKept - 1)) void this.snapshots.remove(key).catch(() => undefined);
     await this.durably(written);
+  }
+
+  /**
+   * Records `hash` (see `hashState` in core/hash.ts) as the hash of the live component's state after
+   * event `seq`, in one small synchronous transaction, so that a process that is exiting still
+   * records it. `tsray trace collect` checks that replaying the log reproduces it. Does nothing on a
+   * closed or failed log: the hash is a check, never a reason to fail a shutdown.
+   */
+  recordStateHash(seq: number, hash: string): void {
+    if (this.closing !== undefined || this.failure !== undefined) return;
+    if (!Number.isInteger(seq) || seq < 1 || !/^[0-9a-f]{16}$/.test(hash)) {
+      throw new RangeError(`a state hash is 16 hex digits for an event seq from 1, not ${JSON.stringify(hash)} at ${String(seq)}`);
+    }
+    this.hashes.putSync(seq, hash);
+  }
+
+  /** The live state hashes recorded with `recordStateHash`, by event seq; a damaged entry is left out. */
+  readStateHashes(): Map<number, string> {
+    if (this.closing !== undefined) throw new Error(`${this.name} is closed; open it again to read it`);
+    const found = new Map<number, string>();
+    for (const { key, value } of this.hashes.getRange({})) {
+      if (typeof key === 'number' && typeof value === 'string' && /^[0-9a-f]{16}$/.test(value)) found.set(key, value);
+    }
+    return found;
   }
 
   /** The newest readable snapshot, or undefined when there is none (replay then starts at event 1). */

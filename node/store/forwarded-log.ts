@@ -22,6 +22,8 @@ export interface LogRecords {
   readonly bytes: Uint8Array;
   /** Each record's length in `bytes`, in order. */
   readonly lengths: number[];
+  /** The hash of the component's live state after event `seq`, sent with the thread's last records. */
+  readonly stateHash?: { readonly seq: number; readonly hash: string };
 }
 
 /** The records of a batch, as views into its buffer. */
@@ -47,6 +49,7 @@ export class ForwardedLog {
   private buffer: Uint8Array[] = [];
   private bufferFirstSeq = 1;
   private timer: NodeJS.Timeout | undefined;
+  private hashState: (() => string) | undefined;
 
   /** @param post sends a message to the main thread (the worker's parent port). */
   constructor(
@@ -82,6 +85,35 @@ export class ForwardedLog {
     this.post(batch, [batch.bytes.buffer as ArrayBuffer]);
   }
 
+  /**
+   * How to hash the component's live state (`hashState` of core/hash.ts over its state), which
+   * `flushFinal` sends along so that collecting the log can check its replay against the live run.
+   */
+  hashStateWith(hash: () => string): void {
+    this.hashState = hash;
+  }
+
+  /**
+   * Posts what is buffered together with the hash of the live state after the last event: for a
+   * thread that is about to end (it exits, or the cluster shuts down). A state that cannot be hashed
+   * only leaves the hash out.
+   */
+  flushFinal(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    let stateHash: { seq: number; hash: string } | undefined;
+    if (this.hashState !== undefined && this.lastSeq > 0) {
+      try {
+        stateHash = { seq: this.lastSeq, hash: this.hashState() };
+      } catch {
+        stateHash = undefined;
+      }
+    }
+    if (this.buffer.length === 0 && stateHash === undefined) return;
+    const batch = { ...this.take(), ...(stateHash === undefined ? {} : { stateHash }) };
+    this.post(batch, [batch.bytes.buffer as ArrayBuffer]);
+  }
+
   /** Posts what is buffered; the main thread commits it with that worker's log. */
   committed(_seq: number): Promise<void> {
     this.flushNow();
@@ -91,6 +123,7 @@ export class ForwardedLog {
   private take(): LogRecords {
     const records = this.buffer;
     this.buffer = [];
+    if (records.length === 0) this.bufferFirstSeq = this.nextSeq;
     let total = 0;
     for (const record of records) total += record.byteLength;
     const bytes = new Uint8Array(total);

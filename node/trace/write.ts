@@ -1,0 +1,35 @@
+/**
+ * Writing a trace file. Every line of a collected trace goes through `writeTraceLines`, so that the
+ * way lines are written (one day with a checksum chain) changes in one place.
+ */
+import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
+import { encodeTraceLine } from '../../core/trace/format.js';
+import type { TraceEntry, TraceHeader, TraceNote } from '../../core/trace/format.js';
+
+/** Lines are written in chunks of about this many characters. */
+const chunkChars = 1 << 20;
+
+/**
+ * Writes `lines` (the header first) to `path` as JSON Lines; returns the bytes written. The file is
+ * written beside `path` and renamed into place, so a reader never sees half a trace.
+ */
+export function writeTraceLines(path: string, lines: Iterable<TraceHeader | TraceEntry | TraceNote>): number {
+  const temporary = `${path}.${process.pid}.tmp`;
+  const fd = openSync(temporary, 'w');
+  let bytes = 0;
+  try {
+    let chunk = '';
+    for (const line of lines) {
+      chunk += `${encodeTraceLine(line)}\n`;
+      if (chunk.length >= chunkChars) {
+        bytes += writeSync(fd, chunk);
+        chunk = '';
+      }
+    }
+    if (chunk !== '') bytes += writeSync(fd, chunk);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temporary, path);
+  return bytes;
+}
