@@ -2,6 +2,7 @@
 // process, so that every reducer replays exactly; the rules below enforce it.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import globals from 'globals';
 
 const impureModules = ['node:*', 'fs', 'path', 'os', 'net', 'child_process', 'worker_threads', 'crypto', 'lmdb', 'ink', 'react', 'msgpackr', 'ink-testing-library'];
 
@@ -30,5 +31,6 @@ export default tseslint.config(
   {
     files: ['eslint.config.js', 'scripts/**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
+    languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, globals: globals.node },
   },
 );

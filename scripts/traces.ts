@@ -3,8 +3,11 @@
  * sim-scenarios.ts. Traces are never edited by hand: a recipe change that alters them bumps the
  * reducer's version, and this regenerates them in the same commit.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { shrinkPlan, simulate, SimFailure } from '../core/sim/index.js';
 import type { FaultPlan, SimOptions, SimProgram, SimRef } from '../core/sim/index.js';
 import { faultPlanOf } from '../node/cli/sim.js';
@@ -14,6 +17,29 @@ import type { SimScenario } from './sim-scenarios.js';
 
 /** How many seeds a scenario may take to happen before the generator gives up on it. */
 const maxSeeds = 50;
+
+/** The live scenarios: scripts in scripts/live-scenarios, run as a user runs them, then collected. */
+const liveScenarios = [
+  { name: 'task-retry', lookAt: "`flaky`'s first attempt ends its worker (process.exit); the task is retried on a new worker and returns 42" },
+  { name: 'actor-restart', lookAt: "`Counter.crash` ends the actor's worker; the call fails with ActorUnavailableError, the actor restarts (its constructor runs again) and the next call answers 1" },
+  { name: 'cancel', lookAt: "a running `slow` task is cancelled; its get rejects with TaskCancelledError at once and the body's signal is aborted" },
+] as const;
+
+const cli = fileURLToPath(new URL('../node/cli/main.js', import.meta.url));
+const scenarioDir = fileURLToPath(new URL('../../scripts/live-scenarios/', import.meta.url));
+
+/** Runs a live scenario's script in a session folder of its own and collects its trace. */
+function runLive(scenario: (typeof liveScenarios)[number], outDir: string): Curated {
+  const sessionDir = mkdtempSync(join(tmpdir(), `tsray-trace-${scenario.name}-`));
+  try {
+    execFileSync(process.execPath, [join(scenarioDir, `${scenario.name}.mjs`)], { env: { ...process.env, TSRAY_SCENARIO_SESSION: sessionDir }, stdio: ['ignore', 'ignore', 'inherit'], timeout: 60_000 });
+    const file = `live-${scenario.name}.trace.jsonl`;
+    execFileSync(process.execPath, [cli, 'trace', 'collect', '--session', sessionDir, '-o', join(outDir, file)], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 60_000 });
+    return { file, lookAt: scenario.lookAt, seed: 'live' };
+  } finally {
+    rmSync(sessionDir, { recursive: true, force: true });
+  }
+}
 
 /** A written trace and its README line. */
 interface Curated {
@@ -92,9 +118,10 @@ function runMutant(outDir: string): Curated {
 
 function main(outDir: string): void {
   mkdirSync(outDir, { recursive: true });
-  const written = simScenarios.map((scenario) => runScenario(scenario, outDir));
+  const written = liveScenarios.map((scenario) => runLive(scenario, outDir));
+  written.push(...simScenarios.map((scenario) => runScenario(scenario, outDir)));
   written.push(runMutant(outDir));
-  for (const trace of written) process.stdout.write(`wrote ${join(outDir, trace.file)} (seed ${trace.seed})\n`);
+  for (const trace of written) process.stdout.write(`wrote ${join(outDir, trace.file)}${trace.seed === 'live' ? '' : ` (seed ${trace.seed})`}\n`);
   const lines = [
     '# Curated traces',
     '',
