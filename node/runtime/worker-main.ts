@@ -131,8 +131,11 @@ export async function startWorker(tsray: unknown): Promise<void> {
   });
   port.on('message', (message: unknown) => {
     const query = message as { kind?: unknown; id?: unknown };
-    if (query.kind === 'tsray/flush-logs') {
-      // The cluster is shutting down and will terminate this thread: its last records go first.
+    if (query.kind === 'tsray/flush-logs' || query.kind === 'tsray/killing') {
+      // The cluster is shutting down, or this worker is being killed, and the thread will be
+      // terminated: its last records go first. A killed worker sends nothing else from here on, as
+      // a killed process would not.
+      if (query.kind === 'tsray/killing') router.close();
       log.flushFinal();
       port.postMessage({ kind: 'tsray/logs-flushed', id: query.id });
       return;

@@ -43,6 +43,9 @@ interface WorkerThread {
  */
 const maxBootingThreads = Math.max(2, availableParallelism());
 
+/** How long a thread being killed has to send its log's last records (see `kill`). */
+const killFlushTimeoutMs = 50;
+
 /** The live worker threads of one node. */
 export class WorkerThreads {
   /** How many messages from one worker to another went through this thread (before they peered). */
@@ -87,6 +90,7 @@ export class WorkerThreads {
     router.addRemote(`worker:${workerId}`, thread);
     thread.on('message', (message: unknown) => {
       if (isMessageBatch(message)) {
+        if (record.killed) return;
         for (const delivered of message.messages) {
           const to = addressOf(delivered);
           router.forward(delivered, to);
@@ -128,9 +132,13 @@ export class WorkerThreads {
       return;
     }
     const record = this.threads.get(workerId);
-    if (record === undefined) return;
+    if (record === undefined || record.killed) return;
     record.killed = true;
-    void record.thread.terminate();
+    // A killed thread runs no exit handler: ask it for its log's last records first, for a short
+    // while (a body in a busy loop cannot answer). Meanwhile it is dead to everyone else: it stops
+    // sending once it reads the request, and what it sent here before is dropped, as a killed
+    // process's messages would never arrive.
+    void this.askOne(record.thread, 'tsray/killing', 'tsray/logs-flushed', killFlushTimeoutMs).then(() => record.thread.terminate());
   }
 
   /**
@@ -156,26 +164,28 @@ export class WorkerThreads {
 
   /** Sends `kind` to every live worker and collects the `replyKind` answers; a worker silent for 1 s is skipped. */
   async ask<T>(kind: string, replyKind: string): Promise<T[]> {
-    const replies = [...this.threads.values()].map(
-      ({ thread }) =>
-        new Promise<T | undefined>((resolve) => {
-          const id = ++this.queryCounter;
-          const timer = setTimeout(() => {
-            thread.off('message', onReply);
-            resolve(undefined);
-          }, 1000);
-          const onReply = (message: unknown): void => {
-            const reply = message as { kind?: unknown; id?: unknown };
-            if (reply.kind !== replyKind || reply.id !== id) return;
-            clearTimeout(timer);
-            thread.off('message', onReply);
-            resolve(message as T);
-          };
-          thread.on('message', onReply);
-          thread.postMessage({ kind, id });
-        }),
-    );
+    const replies = [...this.threads.values()].map(({ thread }) => this.askOne<T>(thread, kind, replyKind, 1000));
     return (await Promise.all(replies)).filter((reply): reply is Awaited<T> => reply !== undefined);
+  }
+
+  /** Sends `kind` to one thread; resolves to its `replyKind` answer, or undefined after `timeoutMs`. */
+  private askOne<T>(thread: Worker, kind: string, replyKind: string, timeoutMs: number): Promise<T | undefined> {
+    return new Promise<T | undefined>((resolve) => {
+      const id = ++this.queryCounter;
+      const timer = setTimeout(() => {
+        thread.off('message', onReply);
+        resolve(undefined);
+      }, timeoutMs);
+      const onReply = (message: unknown): void => {
+        const reply = message as { kind?: unknown; id?: unknown };
+        if (reply.kind !== replyKind || reply.id !== id) return;
+        clearTimeout(timer);
+        thread.off('message', onReply);
+        resolve(message as T);
+      };
+      thread.on('message', onReply);
+      thread.postMessage({ kind, id });
+    });
   }
 
   /** Ends every thread, after each has committed its lagging log; the exit callbacks no longer run. */

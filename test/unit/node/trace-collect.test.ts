@@ -45,7 +45,12 @@ const counter = tsray.remote(Counter).remote();
 const shared = tsray.put({ words: ['a', 'b', 'c'] });
 const count = tsray.remote(function count(value) { return value.words.length; });
 const results = await tsray.get([add.remote(1, 2), crashy.remote(sessionDir + '/crash-marker'), outer.remote(21), counter.incr.remote(5), count.remote(shared)]);
-console.log(JSON.stringify({ results, put: await tsray.get(shared), putId: shared.id }));
+// An actor killed while idle: its thread is terminated, which runs no exit handler.
+const victim = tsray.remote(Counter).remote();
+await tsray.get(victim.incr.remote(1));
+tsray.kill(victim);
+await new Promise((resolve) => setTimeout(resolve, 300));
+console.log(JSON.stringify({ results, put: await tsray.get(shared), putId: shared.id, victimId: victim.actorId }));
 await tsray.shutdown();
 `,
 );
@@ -53,6 +58,7 @@ const sessionDir = join(script.sessionDir, 'session');
 const tracePath = join(script.sessionDir, 'run.trace.jsonl');
 const timelinePath = join(script.sessionDir, 'run.timeline.json');
 let putId = '';
+let victimId = '';
 
 function run(args: string[]): { status: number | null; stdout: string; stderr: string } {
   return spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000 });
@@ -61,9 +67,10 @@ function run(args: string[]): { status: number | null; stdout: string; stderr: s
 before(() => {
   const result = spawnSync(process.execPath, [script.path, sessionDir], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(result.status, 0, result.stderr);
-  const printed = JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as { results: unknown[]; put: unknown; putId: string };
+  const printed = JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as { results: unknown[]; put: unknown; putId: string; victimId: string };
   assert.deepEqual(printed.results, [3, 'survived', 42, 5, 3]);
   putId = printed.putId;
+  victimId = printed.victimId;
 });
 after(() => script.remove());
 
@@ -123,6 +130,17 @@ void test('every component replays to the hash of its live state, the worker tha
   const nestedOwner = logs.find((log) => log.address !== 'worker:n1.d1' && log.events.some((event) => event.event.type === 'task/submitted'));
   assert.ok(nestedOwner !== undefined, 'a worker owned a task of its own');
   assert.ok(nestedOwner.liveHashes.size > 0, 'and its replay was checked against its live state');
+});
+
+void test("a killed actor's worker sends its last records and the hash of its live state before its thread ends", () => {
+  const logs = readSessionLogs(sessionDir);
+  const victim = logs.find((log) => /^worker:n1\.w/.test(log.address) && log.events.some((event) => event.event.type === 'actor/constructed' && JSON.stringify(event.event).includes(victimId)));
+  assert.ok(victim !== undefined, `the killed actor ${victimId}'s worker log was collected`);
+  // Its last event is the reply to the call before the kill, and its live state was checked against replay.
+  assert.ok(victim.events.some((event) => event.event.type === 'task/executed'));
+  const last = victim.events[victim.events.length - 1];
+  assert.ok(last !== undefined && victim.liveHashes.get(last.seq) !== undefined, 'the killed worker recorded the hash of its live state');
+  assert.deepEqual(mergeLogs(logs).divergences, []);
 });
 
 void test('a live hash the replay does not reproduce is reported and fails replay --verify', () => {

@@ -23,6 +23,11 @@ const dirs: string[] = [];
 function diskBytesOf(dir: string): number {
   return readdirSync(dir).reduce((total, name) => total + statSync(join(dir, name)).blocks * 512, 0);
 }
+// Every test of the file may make session folders, so they are removed once the file is done.
+after(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
 function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'tsray-state-'));
   dirs.push(dir);
@@ -32,7 +37,6 @@ function tempDir(): string {
 void describe('state, hangs and the CPU hand-back', () => {
   after(async () => {
     await tsray.shutdown();
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 
   void test('nodes, resources, listings, and what a pending task waits for', async () => {
