@@ -9,3 +9,5 @@ export type { SimResult, SimInstance } from './simulator.js';
 export { crossInvariants } from './cross-invariants.js';
 export { shrinkPlan, smallerPlans } from './shrink.js';
 export type { ShrinkResult } from './shrink.js';
+export { mutations, mutationNamed } from './mutations.js';
+export type { Mutation } from './mutations.js';

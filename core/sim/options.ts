@@ -67,4 +67,14 @@ export interface SimOptions {
    * Production runs leave this unset.
    */
   readonly cores?: Partial<Record<'gcs' | 'raylet' | 'owner', ComponentCore<unknown, AnyEvent, unknown>>>;
+  /**
+   * Runs a named broken recipe of core/sim/mutations.ts; the trace's header records the name, so
+   * replay applies it too. Production runs leave this unset.
+   */
+  readonly mutation?: string;
+  /**
+   * Where the program can be loaded again (a module path and export, as the caller writes it), so
+   * that a trace's run can be repeated under another fault plan (the debugger's counterfactual).
+   */
+  readonly workloadModule?: string;
 }

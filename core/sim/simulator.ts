@@ -29,6 +29,7 @@ import type { ApplyMode, FaultPlan, ScheduledFault, SimOptions } from './options
 import type { SimProgram } from './program.js';
 import { SeededRandom } from './random.js';
 import { WorkerRuntime } from './runtime.js';
+import { mutationNamed, mutations } from './mutations.js';
 
 /** One component process of the simulated cluster. */
 export interface SimInstance {
@@ -135,7 +136,9 @@ export class Simulator {
   /** Builds the cluster; nothing runs until `run()`. */
   constructor(options: SimOptions) {
     this.options = options;
-    this.cores = { ...defaultCores, ...options.cores };
+    const mutation = options.mutation === undefined ? undefined : mutationNamed(options.mutation);
+    if (options.mutation !== undefined && mutation === undefined) throw new RangeError(`no mutation is called '${options.mutation}'; there are ${Object.keys(mutations).join(', ')}`);
+    this.cores = { ...defaultCores, ...mutation?.cores, ...options.cores };
     this.seedText = String(options.seed);
     this.random = new SeededRandom(options.seed);
     this.program = options.program;
@@ -159,6 +162,20 @@ export class Simulator {
       seed: this.seedText,
       faultPlan: this.faults,
       workload: options.program.name,
+      workloadModule: options.workloadModule,
+      mutation: options.mutation,
+      sim: {
+        faultPhaseMs: this.faultPhaseMs,
+        maxTimeMs: this.maxTimeMs,
+        maxEvents: this.maxEvents,
+        hashEvery: this.hashEvery,
+        crossCheckEvery: this.crossCheckEvery,
+        latencyMs: this.latencyMs,
+        bodyMs: this.bodyMs,
+        ownerConfig: options.ownerConfig,
+        rayletConfig: options.rayletConfig,
+        gcsConfig: options.gcsConfig,
+      },
     };
     this.lines.push(JSON.stringify(this.header));
     nodes.forEach((_node, index) => this.nodeIds.push(`n${index + 1}`));

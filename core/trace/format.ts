@@ -29,6 +29,12 @@ export interface TraceHeader {
   readonly faultPlan?: unknown;
   /** The workload (script or test name) that ran. */
   readonly workload?: string;
+  /** Where the simulator's program can be loaded again (see SimOptions.workloadModule). */
+  readonly workloadModule?: string;
+  /** The simulator's settings other than the seed and fault plan, so the run can be repeated. */
+  readonly sim?: unknown;
+  /** The broken recipe a simulator run used (core/sim/mutations.ts); replay applies it too. */
+  readonly mutation?: string;
 }
 
 /** One applied event. */
@@ -106,7 +112,10 @@ export function encodeTraceLine(line: TraceHeader | TraceEntry | TraceNote): str
       ['reducers', line.reducers],
       ['seed', line.seed],
       ['workload', line.workload],
+      ['workloadModule', line.workloadModule],
+      ['mutation', line.mutation],
       ['faultPlan', line.faultPlan],
+      ['sim', line.sim],
       ['cluster', line.cluster],
     ]);
   }

@@ -12,6 +12,7 @@ import { rayletCore } from '../../core/raylet/index.js';
 import type { AnyEvent, ComponentCore } from '../../core/component.js';
 import { decodeTrace } from '../../core/trace/decode.js';
 import { replayTrace } from '../../core/trace/replay.js';
+import { mutationNamed } from '../../core/sim/mutations.js';
 import { UsageError } from './usage.js';
 
 /** Runs `tsray replay`; resolves to the exit code. */
@@ -34,10 +35,15 @@ export async function replayCommand(args: string[]): Promise<number> {
   if (E.isLeft(decoded)) throw new Error(`${file} is not a tsray trace: line ${decoded.left.lineNumber}: ${decoded.left.reason}`);
   const trace = decoded.right;
   for (const rejected of trace.rejected) process.stderr.write(`tsray replay: skipped ${rejected.reason}\n`);
+  const mutationName = trace.header.mutation;
+  const mutation = mutationName === undefined ? undefined : mutationNamed(mutationName);
+  if (mutationName !== undefined && mutation === undefined) throw new Error(`${file} was recorded under a broken recipe '${mutationName}' that this tsray does not have; replay it with the tsray that wrote it`);
+  if (mutation !== undefined) process.stderr.write(`tsray replay: this run used a deliberately broken recipe, replayed as recorded: ${mutation.description}\n`);
   const cores = {
     gcs: gcsCore as unknown as ComponentCore<unknown, AnyEvent, unknown>,
     raylet: rayletCore as unknown as ComponentCore<unknown, AnyEvent, unknown>,
     owner: ownerCore as unknown as ComponentCore<unknown, AnyEvent, unknown>,
+    ...mutation?.cores,
   };
   const result = replayTrace(trace, cores);
   if (!result.ok) {
