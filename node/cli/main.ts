@@ -3,6 +3,9 @@
  * The `tsray` command. Each subcommand lives in its own file; this one only dispatches and turns a
  * usage error into a one-line reason and a non-zero exit.
  */
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { replayCommand } from './replay.js';
 import { sessionsCommand } from './sessions.js';
 import { simCommand } from './sim.js';
@@ -14,12 +17,35 @@ const commands: Record<string, { run: (args: string[]) => Promise<number>; summa
   sessions: { run: sessionsCommand, summary: 'tsray sessions [--json]   sessions kept on this machine, with sizes (old ones are pruned at init)' },
 };
 
+/**
+ * The version in tsray's own package.json, found by walking up from this module: the compiled CLI
+ * sits three folders below it (dist/node/cli), the source two.
+ */
+async function packageVersion(): Promise<string> {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      const manifest = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
+      if (manifest.name === 'tsray' && typeof manifest.version === 'string') return manifest.version;
+    } catch {
+      // No package.json here (or not tsray's): look one folder up.
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new Error("cannot find tsray's package.json above the CLI module; reinstall tsray");
+    dir = up;
+  }
+}
+
 function help(): string {
-  return ['usage: tsray COMMAND [options]', '', ...Object.values(commands).map((command) => `  ${command.summary}`)].join('\n');
+  return ['usage: tsray COMMAND [options]', '', '  tsray --version   the version of tsray', '', ...Object.values(commands).map((command) => `  ${command.summary}`)].join('\n');
 }
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-v' || name === 'version') {
+    process.stdout.write(`${await packageVersion()}\n`);
+    return 0;
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${help()}\n`);
     return name === undefined ? 2 : 0;
