@@ -531,7 +531,8 @@ export class Simulator {
     if (workerId === undefined) return;
     this.faultLog.push(`${kind} ${workerId} ${verb} at ${this.nowMs} ms`);
     this.note(`fault: ${kind} ${workerId} ${verb}`);
-    this.killWorker(workerId, 'crashed', this.seq);
+    // An injected crash has no cause among the events: it is a root, named by the note just before it.
+    this.killWorker(workerId, 'crashed', 0);
   }
 
   private injectFault(fault: ScheduledFault): void {
