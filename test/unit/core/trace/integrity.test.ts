@@ -118,6 +118,16 @@ void describe('trace checksum chain', () => {
     assert.match(decode(unsigned).integrity?.[0]?.reason ?? '', /^line 6: .*the line has no checksum/);
   });
 
+  void test('a viewer may skip recomputing the sums, but a file cut short is still found', () => {
+    const edited = `${lines.map((line) => line.replace(/"atMs":\d+/, '"atMs":1e308')).join('\n')}\n`;
+    const unchecked = decodeTrace(edited, { checksums: false });
+    assert.ok(E.isRight(unchecked));
+    assert.deepEqual(traceProblems(unchecked.right), []);
+    const cut = decodeTrace(`${lines.slice(0, 30).join('\n')}\n`, { checksums: false });
+    assert.ok(E.isRight(cut));
+    assert.match(traceProblems(cut.right)[0] ?? '', /no closing line/);
+  });
+
   void test('the writer closes a trace without advancing its chain', () => {
     const writer = new TraceWriter();
     const header = decode(text).header;
