@@ -132,6 +132,19 @@ void describe('why', () => {
     assert.deepEqual(lines, [`  seq ${submission}  worker:n1.d1  task/submitted: submitted task n1.d1.t4 (slow)`, '  root (user call): the driver n1.d1 called a remote function']);
   });
 
+  void test('the simulator records the push of an attempt as the parent of its result, and of a body ending its worker', () => {
+    const executed = trace.entries.filter((entry) => entry.event.type === 'task/executed');
+    assert.ok(executed.length >= 5);
+    for (const entry of executed) {
+      const event = entry.event as unknown as { taskId: string; attempt: number };
+      const parent = index.bySeq.get(entry.parent ?? 0);
+      const pushed = parent?.event as unknown as { type: string; attempt: number; spec: { taskId: string } } | undefined;
+      assert.deepEqual([pushed?.type, pushed?.spec.taskId, pushed?.attempt, parent?.address], ['task/pushed', event.taskId, event.attempt, entry.address]);
+    }
+    const exited = trace.entries.find((entry) => entry.event.type === 'worker/exited' && (entry.event as unknown as { reason: string }).reason === 'exited');
+    assert.equal((index.bySeq.get(exited?.parent ?? 0)?.event as unknown as { spec?: { taskId: string } } | undefined)?.spec?.taskId, 'n1.d1.t3');
+  });
+
   void test('every chain ends at a root and walks only backwards', () => {
     for (const entry of trace.entries) {
       const chain = whyChain(trace, index, entry.seq);
