@@ -11,7 +11,7 @@
  * text of `tsray why` (the debugger shows the same chains).
  */
 import type { Address } from '../ids.js';
-import { nodeOfWorker } from '../ids.js';
+import { actorOfHandleObject, nodeOfWorker, ownerOfObject, taskOfObject } from '../ids.js';
 import { findEntity } from './entities.js';
 import type { EntityInfo, TraceIndex } from './entities.js';
 import type { Trace, TraceEntry, TraceNote } from './format.js';
@@ -366,6 +366,8 @@ export function summariseEvent(entry: TraceEntry, index: TraceIndex): string {
         return `actor ${text(spec['actorId'])} (restart ${text(event['restartCount'])}) to be constructed on ${workerOf(entry.address)}`;
       case 'actor/constructed':
         return `actor ${text(event['actorId'])} (restart ${text(event['restartCount'])}) ${event['error'] === undefined ? 'constructed' : `constructor threw ${text(record(event['error'])['message'])}`}`;
+      case 'actor/registration-requested':
+        return `register actor ${text(spec['actorId'])} (${text(spec['className'])})`;
       case 'lease/requested':
         return `lease ${text(event['leaseId'])} requested by ${text(event['requester'])}`;
       case 'lease/granted':
@@ -496,6 +498,24 @@ function isNotable(entry: TraceEntry): boolean {
   }
 }
 
+/** An actor's states as the GCS published them, each once: `ALIVE (restart 0) on n1.w3 at seq 77`. */
+function actorLives(index: TraceIndex, entity: EntityInfo): string[] {
+  const lives: string[] = [];
+  const said = new Set<string>();
+  for (const seq of entity.seqs) {
+    const entry = index.bySeq.get(seq);
+    if (entry === undefined || entry.event.type !== 'actor/state-changed') continue;
+    const event = fieldsOf(entry);
+    if (text(event['actorId']) !== entity.id) continue;
+    const key = `${text(event['state'])}#${text(event['restartCount'])}`;
+    if (said.has(key)) continue;
+    said.add(key);
+    const where = text(event['workerId']) === '' ? '' : ` on ${text(event['workerId'])}`;
+    lives.push(`${text(event['state'])} (restart ${text(event['restartCount'])})${where} at seq ${seq}`);
+  }
+  return lives;
+}
+
 /** Whether a death event is this entity's own (a raylet also hears of other nodes' deaths). */
 function isAbout(entry: TraceEntry, entity: EntityInfo): boolean {
   const event = fieldsOf(entry);
@@ -545,6 +565,16 @@ function explainTask(trace: Trace, index: TraceIndex, entity: EntityInfo, span: 
 
 function explainOther(trace: Trace, index: TraceIndex, entity: EntityInfo, span: string): string[] {
   const lines = [`${entity.kind} ${entity.id}: ${span}`];
+  if (entity.kind === 'actor') {
+    const lives = actorLives(index, entity);
+    if (lives.length > 0) lines.push(`  lives: ${lives.join(', ')}`);
+  }
+  if (entity.kind === 'object') {
+    const taskId = taskOfObject(entity.id);
+    const actorId = actorOfHandleObject(entity.id);
+    if (actorId !== undefined) lines.push(`  stands for the handles of actor ${actorId}`);
+    else lines.push(taskId === undefined ? `  put by ${ownerOfObject(entity.id)}` : `  returned by task ${taskId} (tsray why TRACE ${taskId} shows its attempts)`);
+  }
   for (const seq of entity.seqs.slice(0, shownInReport)) {
     const entry = index.bySeq.get(seq);
     if (entry !== undefined) lines.push(`  seq ${seq}  ${entry.address}  ${entry.event.type}: ${summariseEvent(entry, index)}`);

@@ -167,6 +167,30 @@ void describe('why', () => {
     assert.equal(explainEntity(trace, index, 'n9.w9'), undefined);
   });
 
+  void test('an actor restarted after its worker exited: its lives, and the crash as the root of the restart', () => {
+    const actorProgram: SimProgram = {
+      name: 'restart',
+      bodies: {},
+      actors: { Counter: { init: () => ({ total: 0 }), methods: { crash: (ctx) => ctx.exit(), read: (_ctx, state) => state.total } } },
+      *driver(ctx) {
+        const counter = ctx.createActor('Counter', [], { maxRestarts: 1 });
+        try {
+          yield ctx.get(ctx.call(counter, 'crash', []));
+        } catch {
+          // The call fails with its actor's worker; the actor restarts.
+        }
+        return yield ctx.get(ctx.call(counter, 'read', []));
+      },
+    };
+    const decoded = decodeTrace(simulate({ seed: 2, program: actorProgram }).traceText());
+    assert.ok(E.isRight(decoded));
+    const actorIndex = indexTrace(decoded.right);
+    const text = explainEntity(decoded.right, actorIndex, 'n1.d1.a1')?.join('\n') ?? '';
+    assert.match(text, /^ {2}lives: PENDING \(restart 0\) at seq \d+, ALIVE \(restart 0\) on n1\.w\d+ at seq \d+, RESTARTING \(restart 1\) at seq \d+, ALIVE \(restart 1\) on n1\.w\d+ at seq \d+$/m);
+    assert.match(text, /why seq \d+ \(actor\/state-changed\):\n {4}seq +\d+ {2}worker:n1\.d1 {2}actor\/state-changed: actor n1\.d1\.a1 is RESTARTING \(restart 1\)/);
+    assert.match(text, /root \(crash\): worker n1\.w\d+ exited while running task n1\.d1\.t\d+ \(crash\) attempt 1$/m);
+  });
+
   void test('an unknown id finds the closest ids present', () => {
     assert.equal(editDistance('kitten', 'sitting'), 3);
     assert.deepEqual(closestIds(index, 'n1.d1.t12').slice(0, 2), ['n1.d1.t1', 'n1.d1.t2']);
