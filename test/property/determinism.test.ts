@@ -86,6 +86,8 @@ void describe('determinism', () => {
       const run = runText(sample, { hashEvery: 10 });
       const trace = decoded(run.trace);
       assert.deepEqual(trace.rejected, []);
+      // A failed run's trace is closed and chained too, so it is not mistaken for a truncated one.
+      assert.deepEqual(trace.integrity, []);
       const replay = replayTrace(trace, cores);
       if (run.failure === undefined) {
         assert.ok(replay.ok, `replay diverged: ${replay.ok ? '' : replay.reason}`);
