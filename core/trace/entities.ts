@@ -177,9 +177,11 @@ export function findEntity(index: TraceIndex, id: string): EntityInfo | undefine
  * shared prefix, so a typo or a wrong counter (`n1.d1.t12` for `n1.d1.t2`) finds its neighbours.
  */
 export function closestIds(index: TraceIndex, id: string, count = 3): string[] {
+  // An address names the id after its prefix (`worker:n1.w9` is worker n1.w9).
+  const wanted = entityOfAddress(id)?.id ?? id;
   const scored: { id: string; prefix: number; distance: number }[] = [];
   for (const candidate of index.entities.keys()) {
-    scored.push({ id: candidate, prefix: commonPrefix(id, candidate), distance: editDistance(id, candidate) });
+    scored.push({ id: candidate, prefix: commonPrefix(wanted, candidate), distance: editDistance(wanted, candidate) });
   }
   scored.sort((a, b) => a.distance - b.distance || b.prefix - a.prefix || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return scored.slice(0, count).map((item) => item.id);

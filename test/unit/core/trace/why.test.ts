@@ -195,5 +195,6 @@ void describe('why', () => {
     assert.equal(editDistance('kitten', 'sitting'), 3);
     assert.deepEqual(closestIds(index, 'n1.d1.t12').slice(0, 2), ['n1.d1.t1', 'n1.d1.t2']);
     assert.equal(closestIds(index, 'n1.w')[0]?.startsWith('n1.w'), true);
+    assert.equal(closestIds(index, 'worker:n1.w9')[0]?.startsWith('n1.w'), true);
   });
 });
