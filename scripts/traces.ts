@@ -8,11 +8,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { shrinkPlan, simulate, SimFailure } from '../core/sim/index.js';
-import type { FaultPlan, SimOptions, SimProgram, SimRef } from '../core/sim/index.js';
+import { mutationNamed, shrinkPlan, simulate, SimFailure } from '../core/sim/index.js';
+import type { FaultPlan, SimOptions } from '../core/sim/index.js';
 import { faultPlanOf } from '../node/cli/sim.js';
-import { mutants } from '../test/support/mutants.js';
-import { simScenarios } from './sim-scenarios.js';
+import { sharedArgumentProgram, simScenarios, workloadModuleOf } from './sim-scenarios.js';
 import type { SimScenario } from './sim-scenarios.js';
 
 /** How many seeds a scenario may take to happen before the generator gives up on it. */
@@ -30,14 +29,16 @@ const scenarioDir = fileURLToPath(new URL('../../scripts/live-scenarios/', impor
 
 /** Runs a live scenario's script in a session folder of its own and collects its trace. */
 function runLive(scenario: (typeof liveScenarios)[number], outDir: string): Curated {
-  const sessionDir = mkdtempSync(join(tmpdir(), `tsray-trace-${scenario.name}-`));
+  const parentDir = mkdtempSync(join(tmpdir(), 'tsray-trace-'));
+  // The session folder's name becomes the trace's workload.
+  const sessionDir = join(parentDir, scenario.name);
   try {
     execFileSync(process.execPath, [join(scenarioDir, `${scenario.name}.mjs`)], { env: { ...process.env, TSRAY_SCENARIO_SESSION: sessionDir }, stdio: ['ignore', 'ignore', 'inherit'], timeout: 60_000 });
     const file = `live-${scenario.name}.trace.jsonl`;
     execFileSync(process.execPath, [cli, 'trace', 'collect', '--session', sessionDir, '-o', join(outDir, file)], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 60_000 });
     return { file, lookAt: scenario.lookAt, seed: 'live' };
   } finally {
-    rmSync(sessionDir, { recursive: true, force: true });
+    rmSync(parentDir, { recursive: true, force: true });
   }
 }
 
@@ -52,7 +53,7 @@ function runScenario(scenario: SimScenario, outDir: string): Curated {
   const misses: string[] = [];
   for (let seed = 1; seed <= maxSeeds; seed++) {
     try {
-      const result = simulate({ seed, program: scenario.program, nodes: scenario.nodes, faults: scenario.faults, hashEvery: 20 });
+      const result = simulate({ seed, program: scenario.program, nodes: scenario.nodes, faults: scenario.faults, hashEvery: 20, workloadModule: workloadModuleOf(scenario.programExport) });
       if (!result.driverFinished || !scenario.happened(result.driverResult)) {
         misses.push(`seed ${seed}: ${JSON.stringify(result.driverResult) ?? 'no result'}`);
         continue;
@@ -74,22 +75,11 @@ function runScenario(scenario: SimScenario, outDir: string): Curated {
  * fails, and the trace of that shrunk run is written.
  */
 function runMutant(outDir: string): Curated {
-  const mutant = mutants[1];
-  if (mutant === undefined) throw new Error('no mutant to run');
-  const program: SimProgram = {
-    name: 'shared-argument',
-    bodies: { measure: (_ctx, value: unknown) => (value as { size: number }).size, quick: (_ctx, x: unknown) => x },
-    actors: {},
-    *driver(ctx) {
-      // One stored object passed to several tasks, while other tasks come and go.
-      const shared = ctx.put({ size: 3, $padBytes: 300_000 });
-      const measures = [0, 1, 2].map(() => ctx.submit('measure', [shared], { maxRetries: 3 }) as SimRef);
-      const quick = [1, 2, 3, 4].map((x) => ctx.submit('quick', [x], { maxRetries: 3 }) as SimRef);
-      ctx.release(shared);
-      return { quick: yield ctx.get(quick), measures: yield ctx.get(measures) };
-    },
-  };
-  const base = (seed: number, faults: FaultPlan): SimOptions => ({ seed, program, faults, cores: { owner: mutant.owner }, hashEvery: 20, faultPhaseMs: 2_000 });
+  const mutationName = 'double-release';
+  const mutation = mutationNamed(mutationName);
+  if (mutation === undefined) throw new Error(`no mutation ${mutationName}`);
+  const program = sharedArgumentProgram;
+  const base = (seed: number, faults: FaultPlan): SimOptions => ({ seed, program, faults, mutation: mutationName, workloadModule: workloadModuleOf('sharedArgumentProgram'), hashEvery: 4, faultPhaseMs: 2_000 });
   const failure = (seed: number, faults: FaultPlan): SimFailure | undefined => {
     try {
       simulate(base(seed, faults));
@@ -110,7 +100,7 @@ function runMutant(outDir: string): Curated {
     return {
       file,
       seed: String(seed),
-      lookAt: `a deliberately broken owner recipe (${mutant.name}); the simulator caught it under chaos (${plan.scheduled?.length ?? 0} scheduled faults and lossy messages), and shrinking in ${shrunk.attempts} runs left the plan ${JSON.stringify(shrunk.plan)}${Object.keys(shrunk.plan).length === 0 ? ': no fault is needed, the recipe alone is wrong' : ''}; the last note names the invariant that broke`,
+      lookAt: `a deliberately broken owner recipe (${mutation.description}); the simulator caught it under chaos (${plan.scheduled?.length ?? 0} scheduled faults and lossy messages), and shrinking in ${shrunk.attempts} runs left the plan ${JSON.stringify(shrunk.plan)}${Object.keys(shrunk.plan).length === 0 ? ': no fault is needed, the recipe alone is wrong' : ''}; the last note names the invariant that broke`,
     };
   }
   throw new Error(`the mutant survived ${maxSeeds} seeds of chaos`);

@@ -23,6 +23,8 @@ interface Fiber {
   readonly key: string;
   readonly taskId?: string;
   readonly attempt: number;
+  /** The seq of the event that started it (the push): the causal parent of how it ends. */
+  readonly parent: number;
   iterator?: Iterator<Yielded, unknown, unknown>;
   waitingFor?: string;
   interrupted: boolean;
@@ -105,6 +107,7 @@ export class WorkerRuntime {
     const fiber: Fiber = {
       key: 'driver',
       attempt: 1,
+      parent: this.sim.currentSeq(),
       interrupted: false,
       minted: [],
       finish: (outcome) => {
@@ -185,8 +188,8 @@ export class WorkerRuntime {
     return { $ref: objectId, $owner: objectId.split('.').slice(0, 2).join('.') };
   }
 
-  private apply(event: OwnerEvent): unknown[] {
-    return this.sim.applyEvent(this.instance, event, this.sim.currentSeq());
+  private apply(event: OwnerEvent, parent = this.sim.currentSeq()): unknown[] {
+    return this.sim.applyEvent(this.instance, event, parent);
   }
 
   private execute(spec: TaskSpec, attempt: number, args: readonly ValueData[], parent: number): void {
@@ -213,6 +216,7 @@ export class WorkerRuntime {
       key,
       taskId: spec.taskId,
       attempt,
+      parent,
       interrupted: false,
       minted: args.flatMap((arg) => arg.refs.map((ref) => ref.objectId)),
       finish: (outcome) => {
@@ -225,13 +229,14 @@ export class WorkerRuntime {
         } else result = { kind: 'returned', values: [valueData(outcome.value)] };
         const minted = [...fiber.minted];
         this.sim.later(this.instance.address, this.sim.bodyMs, () => {
-          this.apply({ type: 'task/executed', taskId: spec.taskId, attempt, result });
+          // The push that started the attempt is why it ended so: "why" walks from a result to its task.
+          const executed = this.sim.currentSeq() + 1;
+          this.apply({ type: 'task/executed', taskId: spec.taskId, attempt, result }, parent);
           // Refs made during the task go out of scope with it, as garbage collection would end them.
-          if (minted.length > 0) this.apply({ type: 'refs/released', objectIds: minted });
+          if (minted.length > 0) this.apply({ type: 'refs/released', objectIds: minted }, executed);
         });
       },
     };
-    void parent;
     this.fibers.set(key, fiber);
     this.startFiber(fiber, start);
   }
@@ -249,16 +254,16 @@ export class WorkerRuntime {
     this.sim.actorCallOrder.set(orderKey, number);
   }
 
-  private construct(className: string, actorId: ActorId, restartCount: number, args: readonly ValueData[], _parent: number): void {
+  private construct(className: string, actorId: ActorId, restartCount: number, args: readonly ValueData[], parent: number): void {
     const actorClass = this.sim.program.actors[className];
     let error: { name: string; message: string } | undefined;
-    const fiber: Fiber = { key: `construct:${actorId}`, attempt: 1, interrupted: false, minted: [], finish: () => undefined };
+    const fiber: Fiber = { key: `construct:${actorId}`, attempt: 1, parent, interrupted: false, minted: [], finish: () => undefined };
     try {
       if (actorClass === undefined) throw new TypeError(`no actor class named ${className}`);
       this.actorState = actorClass.init(this.context(fiber), ...args.map((arg) => readValue(arg.data, this.state.config.inlineThresholdBytes)));
     } catch (thrown) {
       if (thrown instanceof ExitSignal) {
-        this.sim.killWorker(this.state.workerId, 'exited', this.sim.currentSeq());
+        this.sim.killWorker(this.state.workerId, 'exited', parent);
         return;
       }
       error = thrownInfo(thrown);
@@ -266,7 +271,7 @@ export class WorkerRuntime {
     // The constructor's argument refs go out of scope with it (simulated actors keep no refs).
     const acquired = args.flatMap((arg) => arg.refs.map((ref) => ref.objectId));
     this.sim.later(this.instance.address, this.sim.bodyMs, () => {
-      this.apply({ type: 'actor/constructed', actorId, restartCount, ...(error === undefined ? {} : { error }) });
+      this.apply({ type: 'actor/constructed', actorId, restartCount, ...(error === undefined ? {} : { error }) }, parent);
       if (acquired.length > 0) this.apply({ type: 'refs/released', objectIds: acquired });
     });
   }
@@ -290,7 +295,7 @@ export class WorkerRuntime {
   private end(fiber: Fiber, outcome: { kind: 'returned'; value: unknown } | { kind: 'threw'; error: unknown }): void {
     if (outcome.kind === 'threw' && outcome.error instanceof ExitSignal) {
       this.fibers.delete(fiber.key);
-      this.sim.killWorker(this.state.workerId, 'exited', this.sim.currentSeq());
+      this.sim.killWorker(this.state.workerId, 'exited', fiber.parent);
       return;
     }
     if (outcome.kind === 'threw' && outcome.error instanceof InvariantViolation) throw outcome.error;

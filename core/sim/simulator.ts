@@ -22,7 +22,7 @@ import type { RayletEvent, RayletState } from '../raylet/index.js';
 import type { Resources } from '../resources.js';
 import { applyDirect, applyUnderImmer } from '../step.js';
 import type { TraceEntry, TraceHeader, TraceNote } from '../trace/format.js';
-import { traceFormatVersion } from '../trace/format.js';
+import { TraceWriter, traceFormatVersion } from '../trace/format.js';
 import { Agenda } from './agenda.js';
 import { crossInvariants } from './cross-invariants.js';
 import type { ApplyMode, FaultPlan, ScheduledFault, SimOptions } from './options.js';
@@ -116,6 +116,8 @@ export class Simulator {
   readonly notes: TraceNote[] = [];
   readonly faultLog: string[] = [];
   private readonly lines: string[] = [];
+  /** Keeps the checksum chain through the lines. */
+  private readonly writer = new TraceWriter();
   private readonly header: TraceHeader;
   private seq = 0;
   private eventsSinceHash = new Map<Address, number>();
@@ -177,7 +179,7 @@ export class Simulator {
         gcsConfig: options.gcsConfig,
       },
     };
-    this.lines.push(JSON.stringify(this.header));
+    this.lines.push(this.writer.line(this.header));
     nodes.forEach((_node, index) => this.nodeIds.push(`n${index + 1}`));
   }
 
@@ -217,9 +219,9 @@ export class Simulator {
     };
   }
 
-  /** The trace so far as JSON Lines. */
+  /** The trace so far as JSON Lines, closed (a failed run's trace is complete up to the failure). */
   traceText(): string {
-    return `${this.lines.join('\n')}\n`;
+    return `${this.lines.join('\n')}\n${this.writer.end()}\n`;
   }
 
   private boot(): void {
@@ -399,7 +401,7 @@ export class Simulator {
     const entry: TraceEntry = { seq, address: instance.address, component: instance.kind, atMs: this.nowMs, ...(parent > 0 ? { parent } : {}), event, ...this.maybeHash(instance) };
     if (this.record) {
       this.entries.push(entry);
-      this.lines.push(JSON.stringify(entry));
+      this.lines.push(this.writer.line(entry));
     }
     const broken = core.invariants(instance.state);
     if (broken.length > 0) throw new InvariantViolation(`invariants broken after seq ${seq} ${instance.address} ${event.type}: ${broken.join('; ')}`);
@@ -432,7 +434,7 @@ export class Simulator {
   note(text: string): void {
     const note: TraceNote = { note: text, ...(this.seq > 0 ? { seq: this.seq } : {}) };
     this.notes.push(note);
-    if (this.record) this.lines.push(JSON.stringify(note));
+    if (this.record) this.lines.push(this.writer.line(note));
   }
 
   private carryOut(instance: SimInstance, effects: readonly unknown[], seq: number): unknown[] {
@@ -546,7 +548,8 @@ export class Simulator {
     if (workerId === undefined) return;
     this.faultLog.push(`${kind} ${workerId} ${verb} at ${this.nowMs} ms`);
     this.note(`fault: ${kind} ${workerId} ${verb}`);
-    this.killWorker(workerId, 'crashed', this.seq);
+    // An injected crash has no cause among the events: it is a root, named by the note just before it.
+    this.killWorker(workerId, 'crashed', 0);
   }
 
   private injectFault(fault: ScheduledFault): void {

@@ -5,41 +5,142 @@
  */
 import * as E from 'fp-ts/lib/Either.js';
 import { deliveredProblem, isMessageType, messageProblem } from '../protocol-decode.js';
-import { componentOfAddress, traceFormatVersion } from './format.js';
-import type { ComponentKind, Trace, TraceDecodeError, TraceEntry, TraceHeader, TraceNote, TraceRejection } from './format.js';
+import { chainSum, componentOfAddress, splitSum, traceChainStart, traceFormatVersion } from './format.js';
+import type { ComponentKind, Trace, TraceDecodeError, TraceEnd, TraceEntry, TraceHeader, TraceNote, TraceRejection } from './format.js';
 
-const recollect = 'the trace is corrupted: collect it again, or delete the line to replay the rest';
+const recollect = 'the trace is corrupted: record or collect it again';
 const headerHint = 'pass a trace written by `tsray trace collect` or `tsray sim`';
 
-/** Decodes a whole trace file. The Left is for a file without a valid header; bad event lines go to `rejected`. */
-export function decodeTrace(text: string): E.Either<TraceDecodeError, Trace> {
+/** How to decode. */
+export interface DecodeTraceOptions {
+  /**
+   * Whether to recompute the checksum chain (the default). Hashing every line costs about 15 ns per
+   * character (a third of decoding); a viewer that opens a large trace at once may skip it and check
+   * the file with another decode in the background. The closing line is still required.
+   */
+  readonly checksums?: boolean;
+}
+
+/**
+ * Decodes a whole trace file. The Left is for a file without a valid header (including a format
+ * version this tsray does not read); bad event lines go to `rejected`, and every break in the
+ * checksum chain (an edited, moved, removed or added line, a missing closing line) to `integrity`.
+ */
+export function decodeTrace(text: string, options: DecodeTraceOptions = {}): E.Either<TraceDecodeError, Trace> {
   const lines = text.split('\n');
   let index = 0;
   while (index < lines.length && (lines[index] ?? '').trim() === '') index++;
   if (index === lines.length) return E.left({ lineNumber: 1, reason: `the trace is empty; ${headerHint}` });
   const headerLineNumber = index + 1;
-  const header = decodeHeader(lines[index] ?? '');
+  const headerLine = splitSum(lines[index] ?? '');
+  const header = decodeHeader(headerLine.content);
   if (E.isLeft(header)) return E.left({ lineNumber: headerLineNumber, reason: `line ${headerLineNumber}: ${header.left}` });
 
   const entries: TraceEntry[] = [];
   const notes: TraceNote[] = [];
   const rejected: TraceRejection[] = [];
+  const integrity: TraceRejection[] = [];
+  const chain = new ChainCheck(integrity, options.checksums ?? true);
+  chain.check(headerLineNumber, headerLine, {});
   let lastSeq = 0;
-  for (index++; index < lines.length; index++) {
+  let ended = false;
+  // The text ends with a newline, so its last piece is empty and is not a line.
+  const lineCount = lines[lines.length - 1] === '' ? lines.length - 1 : lines.length;
+  for (index++; index < lineCount; index++) {
     const line = lines[index] ?? '';
-    if (line.trim() === '') continue;
     const lineNumber = index + 1;
-    const decoded = decodeLine(line, lastSeq);
+    if (ended) {
+      integrity.push({ lineNumber, reason: `line ${lineNumber}: a line follows the closing line; ${edited}` });
+      continue;
+    }
+    if (line.trim() === '') {
+      integrity.push({ lineNumber, reason: `line ${lineNumber}: a blank line inside the trace; ${edited}` });
+      continue;
+    }
+    const split = splitSum(line);
+    const decoded = decodeLine(split.content, lastSeq);
     if (E.isLeft(decoded)) {
       rejected.push({ lineNumber, ...decoded.left, reason: `line ${lineNumber}: ${decoded.left.reason}` });
-    } else if ('note' in decoded.right) {
-      notes.push(decoded.right);
+      // A line that cannot be read is reported once, as rejected; the chain resumes at its sum if it kept one.
+      chain.skip(split.sum);
+      continue;
+    }
+    const value = decoded.right;
+    if ('end' in value) {
+      const before = chain.checked;
+      chain.check(lineNumber, split, {});
+      ended = true;
+      if (value.lines !== before) {
+        integrity.push({ lineNumber, reason: `line ${lineNumber}: the closing line counts ${value.lines} lines before it but the file has ${before}; ${edited}` });
+      }
+    } else if ('note' in value) {
+      chain.check(lineNumber, split, value.seq === undefined ? {} : { seq: value.seq });
+      notes.push(value);
     } else {
-      entries.push(decoded.right);
-      lastSeq = decoded.right.seq;
+      chain.check(lineNumber, split, { seq: value.seq, source: value.address });
+      entries.push(value);
+      lastSeq = value.seq;
     }
   }
-  return E.right({ header: header.right, entries, notes, rejected });
+  if (!ended) {
+    const lineNumber = lineCount + 1;
+    integrity.push({ lineNumber, reason: `line ${lineNumber}: the trace has no closing line: it was cut short (truncated) or is still being written; collect or record it again` });
+  }
+  return E.right({ header: header.right, entries, notes, rejected, integrity });
+}
+
+const edited = 'the file was changed after it was recorded: record or collect it again';
+
+/** Follows the checksum chain line by line, reporting each line whose sum does not follow from the one before. */
+class ChainCheck {
+  /** The sum the next line must chain from; undefined after a line that could not be read. */
+  private previous: string | undefined = traceChainStart;
+  /** Lines taken into the chain so far (the closing line counts them). */
+  checked = 0;
+
+  constructor(
+    private readonly problems: TraceRejection[],
+    private readonly recompute: boolean,
+  ) {}
+
+  check(lineNumber: number, line: { readonly content: string; readonly sum?: string }, known: { readonly seq?: number; readonly source?: string }): void {
+    this.checked += 1;
+    const where = `line ${lineNumber}: ${describeEvent(known)}`;
+    if (line.sum === undefined) {
+      this.problems.push({ lineNumber, ...known, reason: `${where}the line has no checksum (it should end with "sum":"<16 hex digits>"); ${edited}` });
+      this.previous = undefined;
+      return;
+    }
+    // After an unreadable line the link cannot be checked; that line is already reported.
+    if (this.recompute && this.previous !== undefined && chainSum(this.previous, line.content) !== line.sum) {
+      this.problems.push({ lineNumber, ...known, reason: `${where}the checksum does not match: this line or the one before it was edited, moved, added or removed; ${edited}` });
+    }
+    // Chaining on the recorded sum keeps one edit to one report.
+    this.previous = line.sum;
+  }
+
+  skip(sum: string | undefined): void {
+    this.checked += 1;
+    this.previous = sum;
+  }
+}
+
+/**
+ * Every problem of a decoded trace (rejected lines and breaks in its checksum chain), one line each,
+ * in file order.
+ */
+export function traceProblems(trace: Trace): string[] {
+  return [...trace.rejected, ...(trace.integrity ?? [])].sort((a, b) => a.lineNumber - b.lineNumber).map((problem) => problem.reason);
+}
+
+/**
+ * A short report of many problems: the first `shown` as they are, then one line counting the rest,
+ * so that a badly damaged file never prints hundreds of lines.
+ */
+export function summariseProblems(problems: readonly string[], shown = 5): string[] {
+  if (problems.length <= shown) return [...problems];
+  const rest = problems.length - shown;
+  return [...problems.slice(0, shown), `and ${rest} more problem${rest === 1 ? '' : 's'}`];
 }
 
 /** Decodes a header line; the Left says what is wrong and what to do. */
@@ -50,11 +151,11 @@ export function decodeHeader(line: string): E.Either<string, TraceHeader> {
   if (!isRecord(header) || header['kind'] !== 'tsray-trace') return E.left(`this is not a tsray trace (the first line has no kind 'tsray-trace'); ${headerHint}`);
   const version = header['formatVersion'];
   if (version !== traceFormatVersion) {
-    return E.left(
-      typeof version === 'number' && version > traceFormatVersion
-        ? `trace format version ${version} is newer than this tsray reads (${traceFormatVersion}); upgrade tsray`
-        : `trace format version ${describe(version)} is not one this tsray reads (${traceFormatVersion}); ${headerHint}`,
-    );
+    if (typeof version === 'number' && version > traceFormatVersion) return E.left(`trace format version ${version} is newer than this tsray reads (${traceFormatVersion}); upgrade tsray`);
+    if (typeof version === 'number' && Number.isInteger(version) && version >= 1) {
+      return E.left(`trace format version ${version} is older than this tsray reads (${traceFormatVersion}; it adds a checksum on every line): record or collect the trace again`);
+    }
+    return E.left(`trace format version ${describe(version)} is not one this tsray reads (${traceFormatVersion}); ${headerHint}`);
   }
   const reducers = header['reducers'];
   if (!isRecord(reducers) || !(['gcs', 'raylet', 'owner'] as const).every((kind) => Number.isInteger(reducers[kind]))) {
@@ -76,10 +177,11 @@ export function decodeHeader(line: string): E.Either<string, TraceHeader> {
 export type TraceLineProblem = Omit<TraceRejection, 'lineNumber'>;
 
 /**
- * Decodes one line after the header: an event entry or a note. `lastSeq` is the seq of the previous
- * valid entry (0 before the first), because seqs must strictly increase.
+ * Decodes one line after the header, without its checksum (see `splitSum`): an event entry, a note
+ * or the closing line. `lastSeq` is the seq of the previous valid entry (0 before the first),
+ * because seqs must strictly increase.
  */
-export function decodeLine(line: string, lastSeq: number): E.Either<TraceLineProblem, TraceEntry | TraceNote> {
+export function decodeLine(line: string, lastSeq: number): E.Either<TraceLineProblem, TraceEntry | TraceNote | TraceEnd> {
   const parsed = parseJson(line);
   if (E.isLeft(parsed)) {
     const known = salvage(line);
@@ -88,6 +190,7 @@ export function decodeLine(line: string, lastSeq: number): E.Either<TraceLinePro
   const value = parsed.right;
   if (!isRecord(value)) return E.left({ reason: `expected an event object but found ${describe(value)}; ${recollect}` });
   if ('note' in value && !('event' in value)) return decodeNote(value);
+  if ('end' in value && !('event' in value)) return decodeEnd(value);
 
   const seq = Number.isInteger(value['seq']) && (value['seq'] as number) >= 1 ? (value['seq'] as number) : undefined;
   const address = typeof value['address'] === 'string' && value['address'] !== '' ? value['address'] : undefined;
@@ -95,6 +198,14 @@ export function decodeLine(line: string, lastSeq: number): E.Either<TraceLinePro
   const problem = entryProblem(value, seq, address, lastSeq);
   if (problem !== undefined) return E.left({ ...known, reason: `${describeEvent(known)}${problem}` });
   return E.right(value as unknown as TraceEntry);
+}
+
+function decodeEnd(value: Record<string, unknown>): E.Either<TraceLineProblem, TraceEnd> {
+  const lines = value['lines'];
+  if (value['end'] !== 'tsray-trace' || !(Number.isInteger(lines) && (lines as number) >= 1)) {
+    return E.left({ reason: `the closing line should be {"end":"tsray-trace","lines":<count>} but has end ${describe(value['end'])} and lines ${describe(lines)}; ${recollect}` });
+  }
+  return E.right({ end: 'tsray-trace', lines: lines as number });
 }
 
 function decodeNote(value: Record<string, unknown>): E.Either<TraceLineProblem, TraceNote> {

@@ -1,15 +1,22 @@
 /**
  * The trace file format (JSON Lines): a header line, then one line per applied event in global
- * happens-before order, with periodic state hashes, and note lines that replay skips. A trace
- * recorded by the live runtime or by the simulator opens in either and in the debugger, so this
- * format only ever grows: a change that old traces cannot satisfy bumps `formatVersion`.
+ * happens-before order, with periodic state hashes, note lines that replay skips, and a closing
+ * line. A trace recorded by the live runtime or by the simulator opens in either and in the
+ * debugger, so this format only ever grows: a change that old traces cannot satisfy bumps
+ * `formatVersion`.
+ *
+ * Version 2 chains a checksum through every line, so that any edit of the file is detected, not
+ * only one that changes a replayed state: each line ends with `"sum":"<16 hex>"`, the `hashString`
+ * of the previous line's sum, a newline, and this line's text without its sum field. The closing
+ * line counts the lines before it and is chained too, so a trace cut short (or with lines removed
+ * at its end) is detected as well. `TraceWriter` keeps the chain; `decodeTrace` checks it.
  */
 import type { Address } from '../ids.js';
 import type { AnyEvent } from '../component.js';
-import { stableStringify } from '../hash.js';
+import { hashString, stableStringify } from '../hash.js';
 
-/** The format version this tsray writes and reads. */
-export const traceFormatVersion = 1;
+/** The format version this tsray writes and reads (1 had no checksums; it is refused with a hint to record again). */
+export const traceFormatVersion = 2;
 
 /** The component kinds whose reducers a trace replays. */
 export type ComponentKind = 'gcs' | 'raylet' | 'owner';
@@ -60,6 +67,15 @@ export interface TraceNote {
   readonly seq?: number;
 }
 
+/**
+ * The last line of a trace: how many lines came before it (header included). A trace without it was
+ * cut short.
+ */
+export interface TraceEnd {
+  readonly end: 'tsray-trace';
+  readonly lines: number;
+}
+
 /** An event line that could not be decoded: reported, never applied. */
 export interface TraceRejection {
   /** 1-based line number in the file. */
@@ -79,6 +95,12 @@ export interface Trace {
   readonly notes: readonly TraceNote[];
   /** The event lines that were not valid, in file order. */
   readonly rejected: readonly TraceRejection[];
+  /**
+   * Where the file's checksum chain shows an edit: a changed, moved, removed or added line, or a
+   * missing closing line. Such lines are still decoded (they may be perfectly valid events), but the
+   * file is not what was recorded, so the CLI refuses it. Absent for a trace built in memory.
+   */
+  readonly integrity?: readonly TraceRejection[];
 }
 
 /** Why a whole trace could not be read (its header is bad). */
@@ -103,7 +125,13 @@ export function componentOfAddress(address: Address): ComponentKind | undefined 
  *
  * @throws TypeError when the line holds a value with no JSON form (see `stableStringify`).
  */
-export function encodeTraceLine(line: TraceHeader | TraceEntry | TraceNote): string {
+export function encodeTraceLine(line: TraceHeader | TraceEntry | TraceNote | TraceEnd): string {
+  if ('end' in line) {
+    return writeFields([
+      ['end', line.end],
+      ['lines', line.lines],
+    ]);
+  }
   if ('kind' in line) {
     return writeFields([
       ['kind', line.kind],
@@ -159,4 +187,62 @@ function writeFields(fields: readonly (readonly [string, unknown])[]): string {
     parts.push(`${JSON.stringify(key)}:${value instanceof Raw ? value.text : stableStringify(value)}`);
   }
   return `{${parts.join(',')}}`;
+}
+
+/** The name of the checksum field that ends every line of a version 2 trace. */
+export const traceSumField = 'sum';
+
+/** The sum that precedes the header's (the chain's start). */
+export const traceChainStart = '';
+
+/** A line's checksum: the hash of the previous line's sum and this line's text without its sum. */
+export function chainSum(previousSum: string, content: string): string {
+  return hashString(`${previousSum}\n${content}`);
+}
+
+/** Ends `content` (a JSON object's text) with its sum field. */
+export function withSum(content: string, sum: string): string {
+  return `${content.slice(0, -1)},"${traceSumField}":"${sum}"}`;
+}
+
+const sumSuffix = /,"sum":"([0-9a-f]{16})"\}$/;
+
+/** A line split into its text without the sum (what the sum covers) and the sum, if it ends with one. */
+export function splitSum(line: string): { readonly content: string; readonly sum?: string } {
+  const match = sumSuffix.exec(line);
+  if (match === null || match[1] === undefined) return { content: line };
+  return { content: `${line.slice(0, match.index)}}`, sum: match[1] };
+}
+
+/**
+ * Writes the lines of one trace, in order, keeping the checksum chain: `line` for the header (first),
+ * then each entry and note, and `end()` for the closing line. The simulator and `tsray trace collect`
+ * write through it, so every trace file is chained the same way.
+ */
+export class TraceWriter {
+  private previousSum = traceChainStart;
+  private count = 0;
+
+  /** The text of the next line (without its newline), chained to the previous one. */
+  line(line: TraceHeader | TraceEntry | TraceNote): string {
+    const content = encodeTraceLine(line);
+    const sum = chainSum(this.previousSum, content);
+    this.previousSum = sum;
+    this.count += 1;
+    return withSum(content, sum);
+  }
+
+  /** How many lines were written so far. */
+  get lines(): number {
+    return this.count;
+  }
+
+  /**
+   * The closing line for the lines written so far. It does not advance the chain, so a writer that
+   * is asked for its text at a failure can still be asked again later.
+   */
+  end(): string {
+    const content = encodeTraceLine({ end: 'tsray-trace', lines: this.count });
+    return withSum(content, chainSum(this.previousSum, content));
+  }
 }

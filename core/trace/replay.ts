@@ -44,6 +44,11 @@ export interface ReplaySuccess {
    * (its state may legitimately differ); `--verify` should not count such a trace as verified.
    */
   readonly skippedHashes: number;
+  /**
+   * The failure the recording ended with (a `failure:` note at this seq: an invariant the run broke)
+   * and replay broke the same way at the same event: the run is reproduced, failure and all.
+   */
+  readonly reproducedFailure?: { readonly seq: number; readonly reason: string };
 }
 
 /** The first event at which replay diverged from the recording, or could not go on. */
@@ -76,6 +81,8 @@ export function replayTrace(trace: Trace, cores: ReplayCores, options: ReplayOpt
   let events = 0;
   let checkedHashes = 0;
   let skippedHashes = 0;
+  // The simulator notes the invariant failure that ended a run at the event that broke it.
+  const recordedFailureSeqs = new Set(trace.notes.filter((note) => note.note.startsWith('failure: ') && note.seq !== undefined).map((note) => note.seq));
 
   for (const entry of trace.entries) {
     const core = cores[entry.component];
@@ -105,7 +112,9 @@ export function replayTrace(trace: Trace, cores: ReplayCores, options: ReplayOpt
       checkInvariants(core, step.state, where);
     } catch (error) {
       // checkInvariants already names the step and the failure; its message is the whole reason.
-      return { ok: false, seq: entry.seq, address: entry.address, reason: error instanceof Error ? error.message : messageOf(error) };
+      const reason = error instanceof Error ? error.message : messageOf(error);
+      if (recordedFailureSeqs.has(entry.seq)) return { ok: true, events, checkedHashes, skippedHashes, reproducedFailure: { seq: entry.seq, reason } };
+      return { ok: false, seq: entry.seq, address: entry.address, reason };
     }
 
     if (entry.hash === undefined) continue;

@@ -3,27 +3,55 @@
  * The `tsray` command. Each subcommand lives in its own file; this one only dispatches and turns a
  * usage error into a one-line reason and a non-zero exit.
  */
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { replayCommand } from './replay.js';
 import { sessionsCommand } from './sessions.js';
 import { simCommand } from './sim.js';
 import { timelineCommand } from './timeline.js';
 import { traceCommand } from './trace-collect.js';
 import { UsageError } from './usage.js';
+import { whyCommand } from './why.js';
 
 const commands: Record<string, { run: (args: string[]) => Promise<number>; summary: string }> = {
   sim: { run: simCommand, summary: 'tsray sim SCRIPT [--seed N] [--runs K] [--faults SPEC] [-o DIR]   run a workload in the deterministic simulator' },
   replay: { run: replayCommand, summary: 'tsray replay TRACE [--verify]   re-run the reducers over a trace and check its state hashes' },
   trace: { run: traceCommand, summary: 'tsray trace collect [--session DIR] [-o FILE]   merge a live session\'s event logs into one trace' },
   timeline: { run: timelineCommand, summary: 'tsray timeline [--session DIR] [-o FILE]   a live session as Chrome trace-event JSON (Perfetto)' },
+  why: { run: whyCommand, summary: 'tsray why TRACE ID   the causal chain of a task (every attempt), actor, object, node, worker or event seq' },
   sessions: { run: sessionsCommand, summary: 'tsray sessions [--json]   sessions kept on this machine, with sizes (old ones are pruned at init)' },
 };
 
+/**
+ * The version in tsray's own package.json, found by walking up from this module: the compiled CLI
+ * sits three folders below it (dist/node/cli), the source two.
+ */
+async function packageVersion(): Promise<string> {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      const manifest = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
+      if (manifest.name === 'tsray' && typeof manifest.version === 'string') return manifest.version;
+    } catch {
+      // No package.json here (or not tsray's): look one folder up.
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new Error("cannot find tsray's package.json above the CLI module; reinstall tsray");
+    dir = up;
+  }
+}
+
 function help(): string {
-  return ['usage: tsray COMMAND [options]', '', ...Object.values(commands).map((command) => `  ${command.summary}`)].join('\n');
+  return ['usage: tsray COMMAND [options]', '', '  tsray --version   the version of tsray', '', ...Object.values(commands).map((command) => `  ${command.summary}`)].join('\n');
 }
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-v' || name === 'version') {
+    process.stdout.write(`${await packageVersion()}\n`);
+    return 0;
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${help()}\n`);
     return name === undefined ? 2 : 0;

@@ -1,9 +1,9 @@
 /**
- * Writing a trace file. Every line of a collected trace goes through `writeTraceLines`, so that the
- * way lines are written (one day with a checksum chain) changes in one place.
+ * Writing a trace file. Every line of a collected trace goes through `writeTraceLines`, chained by
+ * checksums and closed by an end line (core/trace/format.ts `TraceWriter`), as replay demands.
  */
 import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
-import { encodeTraceLine } from '../../core/trace/format.js';
+import { TraceWriter } from '../../core/trace/format.js';
 import type { TraceEntry, TraceHeader, TraceNote } from '../../core/trace/format.js';
 
 /** Lines are written in chunks of about this many characters. */
@@ -17,16 +17,18 @@ export function writeTraceLines(path: string, lines: Iterable<TraceHeader | Trac
   const temporary = `${path}.${process.pid}.tmp`;
   const fd = openSync(temporary, 'w');
   let bytes = 0;
+  const writer = new TraceWriter();
   try {
     let chunk = '';
     for (const line of lines) {
-      chunk += `${encodeTraceLine(line)}\n`;
+      chunk += `${writer.line(line)}\n`;
       if (chunk.length >= chunkChars) {
         bytes += writeSync(fd, chunk);
         chunk = '';
       }
     }
-    if (chunk !== '') bytes += writeSync(fd, chunk);
+    chunk += `${writer.end()}\n`;
+    bytes += writeSync(fd, chunk);
   } finally {
     closeSync(fd);
   }

@@ -6,8 +6,8 @@ import type { ComponentCore } from '../../../core/component.js';
 import { hashState } from '../../../core/hash.js';
 import { applyDirect } from '../../../core/step.js';
 import { decodeTrace } from '../../../core/trace/decode.js';
-import { encodeTraceLine } from '../../../core/trace/format.js';
-import type { ComponentKind, Trace, TraceEntry, TraceHeader } from '../../../core/trace/format.js';
+import { TraceWriter } from '../../../core/trace/format.js';
+import type { ComponentKind, Trace, TraceEntry, TraceHeader, TraceNote } from '../../../core/trace/format.js';
 import { replayTrace } from '../../../core/trace/replay.js';
 
 interface CounterState {
@@ -36,7 +36,7 @@ const cores = { gcs: counterCore('gcs'), raylet: counterCore('raylet'), owner: c
 
 const header: TraceHeader = {
   kind: 'tsray-trace',
-  formatVersion: 1,
+  formatVersion: 2,
   reducers: { gcs: 3, raylet: 3, owner: 3 },
   createdBy: 'sim',
   cluster: { nodes: [{ nodeId: 'n1', resources: { CPU: 2 } }] },
@@ -69,6 +69,13 @@ function encode(lines: readonly string[]): string {
   return lines.join('\n') + '\n';
 }
 
+/** The lines of a trace as `TraceWriter` writes them (chained), closing line last. */
+function written(lines: readonly (TraceHeader | TraceEntry | TraceNote)[]): string[] {
+  const writer = new TraceWriter();
+  const text = lines.map((line) => writer.line(line));
+  return [...text, writer.end()];
+}
+
 function decoded(text: string): Trace {
   const result = decodeTrace(text);
   assert.ok(E.isRight(result), E.isLeft(result) ? result.left.reason : '');
@@ -77,19 +84,20 @@ function decoded(text: string): Trace {
 
 void test('encode and decode round trip, notes kept apart', () => {
   const entries = record(9);
-  const text = encode([encodeTraceLine(header), ...entries.map(encodeTraceLine), encodeTraceLine({ note: 'fault: dropped a message', seq: 9 })]);
-  assert.ok(text.startsWith('{"kind":"tsray-trace","formatVersion":1,'));
+  const text = encode(written([header, ...entries, { note: 'fault: dropped a message', seq: 9 }]));
+  assert.ok(text.startsWith('{"kind":"tsray-trace","formatVersion":2,'));
   assert.ok(text.split('\n')[1]!.startsWith('{"seq":1,"address":"raylet:n1","component":"raylet","atMs":10,"event":{"type":"counter/added",'));
   const trace = decoded(text);
   assert.deepEqual(trace.header, header);
   assert.deepEqual(trace.entries, entries);
   assert.deepEqual(trace.notes, [{ note: 'fault: dropped a message', seq: 9 }]);
   assert.deepEqual(trace.rejected, []);
+  assert.deepEqual(trace.integrity, []);
 });
 
 void test('replay reproduces every recorded hash', () => {
   const steps: number[] = [];
-  const result = replayTrace(decoded(encode([encodeTraceLine(header), ...record(12).map(encodeTraceLine)])), cores, {
+  const result = replayTrace(decoded(encode(written([header, ...record(12)]))), cores, {
     onStep: (entry, state, patches) => {
       steps.push(entry.seq);
       assert.ok(Object.isFrozen(state));
@@ -101,7 +109,7 @@ void test('replay reproduces every recorded hash', () => {
 });
 
 void test('a corrupted line is reported with its line number and seq, and skipped', () => {
-  const lines = [encodeTraceLine(header), ...record(6).map(encodeTraceLine)];
+  const lines = written([header, ...record(6)]);
   lines[3] = lines[3]!.slice(0, 40); // seq 3, cut short
   lines[5] = lines[5]!.replace('"component":"owner"', '"component":"gcs"'); // seq 5 at worker:n1.d1, claimed by the gcs
   const trace = decoded(encode(lines));
@@ -120,13 +128,16 @@ void test('a corrupted line is reported with its line number and seq, and skippe
   assert.equal(misattributed!.source, 'worker:n1.d1');
   assert.match(misattributed!.reason, /^line 6: seq 5 \(worker:n1\.d1\): address 'worker:n1\.d1' does not belong to a gcs/);
   for (const rejection of trace.rejected) assert.doesNotMatch(rejection.reason, /\n/);
+  // A rejected line is reported once: the chain resumes after it.
+  assert.deepEqual(trace.integrity, []);
 });
 
 void test('a message event that fails the protocol check, or a seq out of order, is rejected', () => {
   const good = { seq: 1, address: 'raylet:n1', component: 'raylet', atMs: 0 } as const;
   const badMessage = { ...good, seq: 2, event: { type: 'lease/granted', leaseId: 'l1', workerId: 5, nodeId: 'n1', via: { from: 'gcs', incarnation: 0, seq: 0 } } };
   const repeated = { ...good, event: { type: 'counter/added', by: 1, label: 'x' } };
-  const trace = decoded(encode([encodeTraceLine(header), JSON.stringify(repeated), JSON.stringify(badMessage), JSON.stringify(repeated)]));
+  const writer = new TraceWriter();
+  const trace = decoded(encode([writer.line(header), JSON.stringify(repeated), JSON.stringify(badMessage), JSON.stringify(repeated)]));
   assert.equal(trace.entries.length, 1);
   assert.equal(trace.rejected.length, 2);
   assert.match(trace.rejected[0]!.reason, /^line 3: seq 2 \(raylet:n1\): message 'lease\/granted' field 'workerId' should be a string/);
@@ -134,13 +145,15 @@ void test('a message event that fails the protocol check, or a seq out of order,
 });
 
 void test('a bad header is a Left', () => {
-  const entries = record(2).map(encodeTraceLine);
+  const entries = written(record(2));
   const noHeader = decodeTrace(encode(entries));
   assert.ok(E.isLeft(noHeader));
   assert.equal(noHeader.left.lineNumber, 1);
   assert.match(noHeader.left.reason, /not a tsray trace/);
-  const future = decodeTrace(encode([JSON.stringify({ ...header, formatVersion: 2 }), ...entries]));
-  assert.ok(E.isLeft(future) && /newer than this tsray reads \(1\); upgrade tsray/.test(future.left.reason));
+  const future = decodeTrace(encode([JSON.stringify({ ...header, formatVersion: 3 }), ...entries]));
+  assert.ok(E.isLeft(future) && /newer than this tsray reads \(2\); upgrade tsray/.test(future.left.reason));
+  const old = decodeTrace(encode([JSON.stringify({ ...header, formatVersion: 1 }), ...entries]));
+  assert.ok(E.isLeft(old) && /^line 1: trace format version 1 is older than this tsray reads \(2; .*record or collect the trace again$/.test(old.left.reason));
   const broken = decodeTrace('\n{"kind":"tsray-trace",\n');
   assert.ok(E.isLeft(broken) && broken.left.lineNumber === 2 && /not valid JSON/.test(broken.left.reason));
   assert.ok(E.isLeft(decodeTrace('')));
@@ -149,7 +162,7 @@ void test('a bad header is a Left', () => {
 void test('replay detects a tampered hash and names the seq', () => {
   const entries = record(8);
   const tampered = entries.map((entry) => (entry.seq === 6 ? { ...entry, hash: '0123456789abcdef' } : entry));
-  const result = replayTrace(decoded(encode([encodeTraceLine(header), ...tampered.map(encodeTraceLine)])), cores);
+  const result = replayTrace(decoded(encode(written([header, ...tampered]))), cores);
   assert.equal(result.ok, false);
   assert.ok(!result.ok);
   assert.equal(result.seq, 6);
@@ -171,7 +184,7 @@ void test('a recipe that throws or breaks an invariant is reported, not rethrown
 });
 
 void test('hashes recorded by another reducer version are skipped, not compared', () => {
-  const trace = decoded(encode([encodeTraceLine({ ...header, reducers: { gcs: 2, raylet: 3, owner: 3 } }), ...record(6).map(encodeTraceLine)]));
+  const trace = decoded(encode(written([{ ...header, reducers: { gcs: 2, raylet: 3, owner: 3 } }, ...record(6)])));
   const result = replayTrace(trace, cores);
   assert.deepEqual(result, { ok: true, events: 6, checkedHashes: 2, skippedHashes: 1 });
 });

@@ -9,10 +9,22 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { chainSum, splitSum, traceChainStart, withSum } from '../../../core/trace/format.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 const cli = join(root, 'dist/node/cli/main.js');
 const work = mkdtempSync(join(tmpdir(), 'tsray-cli-'));
+
+/** The lines with their checksum chain computed again, as a writer would have written them. */
+function rechain(lines: readonly string[]): string[] {
+  let previous = traceChainStart;
+  return lines.map((line) => {
+    const { content, sum } = splitSum(line);
+    if (sum === undefined) return line;
+    previous = chainSum(previous, content);
+    return withSum(content, previous);
+  });
+}
 
 function tsray(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
@@ -39,8 +51,9 @@ void describe('tsray CLI', () => {
     const index = lines.findIndex((line) => line.includes('"hash":"'));
     assert.ok(index > 0, 'the trace records hashes');
     lines[index] = (lines[index] ?? '').replace(/"hash":"[0-9a-f]+"/, '"hash":"0000000000000000"');
+    // Signed again, so that the checksum chain holds and only the state hash can tell.
     const tampered = join(work, 'tampered.jsonl');
-    writeFileSync(tampered, lines.join('\n'));
+    writeFileSync(tampered, rechain(lines).join('\n'));
     const replay = tsray('replay', tampered, '--verify');
     assert.equal(replay.status, 1);
     assert.match(replay.stderr, /^tsray replay: diverged at seq \d+ \(\S+\): /);
@@ -52,7 +65,7 @@ void describe('tsray CLI', () => {
     const replay = tsray('replay', path);
     assert.equal(replay.status, 1);
     assert.equal(replay.stderr.trim().split('\n').length, 1);
-    assert.match(replay.stderr, /is not a tsray trace: line 1/);
+    assert.match(replay.stderr, /^tsray: \S+garbage\.jsonl is not a trace this tsray can read: line 1: /);
     const missing = tsray('replay', join(work, 'missing.jsonl'));
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /cannot read trace .*ENOENT/);
