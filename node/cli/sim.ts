@@ -5,7 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SeededRandom, SimFailure, simulate } from '../../core/sim/index.js';
@@ -55,16 +55,17 @@ function isProgram(value: unknown): value is SimProgram {
   return typeof candidate === 'object' && candidate !== null && typeof candidate.driver === 'function' && typeof candidate.bodies === 'object' && typeof candidate.name === 'string';
 }
 
-async function loadProgram(script: string): Promise<SimProgram> {
+async function loadProgram(script: string): Promise<{ program: SimProgram; exportName: string }> {
   let module: Record<string, unknown>;
   try {
     module = (await import(pathToFileURL(resolve(script)).href)) as Record<string, unknown>;
   } catch (error) {
     throw new Error(`cannot load ${script}: ${(error as Error).message.split('\n')[0] ?? ''}`);
   }
-  const program = module.default ?? module.program;
+  const exportName = module.default !== undefined ? 'default' : 'program';
+  const program = module[exportName];
   if (!isProgram(program)) throw new Error(`${script} exports no simulator program: export default { name, bodies, actors, driver } (see examples/sim/)`);
-  return { ...program, actors: program.actors ?? {} };
+  return { program: { ...program, actors: program.actors ?? {} }, exportName };
 }
 
 /** Runs `tsray sim`; resolves to the exit code. */
@@ -91,19 +92,23 @@ export async function simCommand(args: string[]): Promise<number> {
   const runs = wholeNumber('--runs', parsed.values.runs, 1, 1);
   const faultPhaseMs = wholeNumber('--fault-phase-ms', parsed.values['fault-phase-ms'], 1000, 100);
   faultPlanOf(parsed.values.faults, firstSeed, faultPhaseMs);
-  const program = await loadProgram(script);
+  const { program, exportName } = await loadProgram(script);
+  // Traces say where the workload is, relative to where they are written, so that the debugger can run it again.
+  const passingDir = parsed.values.out;
+  const failingDir = parsed.values.out ?? join(tmpdir(), 'tsray-failures');
+  const workloadModuleFrom = (dir: string): string => `${relative(resolve(dir), resolve(script))}#${exportName}`;
   let failures = 0;
   for (let seed = firstSeed; seed < firstSeed + runs; seed++) {
     const faults = faultPlanOf(parsed.values.faults, seed, faultPhaseMs);
     try {
-      const result = simulate({ seed, program, faults, faultPhaseMs });
+      const result = simulate({ seed, program, faults, faultPhaseMs, workloadModule: workloadModuleFrom(passingDir ?? failingDir) });
       const summary = JSON.stringify(result.driverResult) ?? 'undefined';
       process.stdout.write(`seed ${seed}: ok, ${result.events} events, ${result.simTimeMs} ms simulated, ${result.faults.length} faults; result ${summary.length > 200 ? `${summary.slice(0, 200)}…` : summary}\n`);
       if (parsed.values.out !== undefined) await writeTrace(parsed.values.out, `${program.name}-${seed}.jsonl`, result.traceText());
     } catch (error) {
       if (!(error instanceof SimFailure)) throw error;
       failures += 1;
-      const path = await writeTrace(parsed.values.out ?? join(tmpdir(), 'tsray-failures'), `${program.name}-${seed}.jsonl`, error.traceText);
+      const path = await writeTrace(failingDir, `${program.name}-${seed}.jsonl`, error.traceText);
       process.stdout.write(`seed ${seed}: FAILED: ${error.message}\n  trace: ${path} (open it with tsray debug, or tsray replay)\n`);
     }
   }
