@@ -3,6 +3,7 @@
  * The `tsray` command. Each subcommand lives in its own file; this one only dispatches and turns a
  * usage error into a one-line reason and a non-zero exit.
  */
+import { debugCommand } from './debug.js';
 import { replayCommand } from './replay.js';
 import { sessionsCommand } from './sessions.js';
 import { simCommand } from './sim.js';
@@ -11,6 +12,7 @@ import { UsageError } from './usage.js';
 const commands: Record<string, { run: (args: string[]) => Promise<number>; summary: string }> = {
   sim: { run: simCommand, summary: 'tsray sim SCRIPT [--seed N] [--runs K] [--faults SPEC] [-o DIR]   run a workload in the deterministic simulator' },
   replay: { run: replayCommand, summary: 'tsray replay TRACE [--verify]   re-run the reducers over a trace and check its state hashes' },
+  debug: { run: debugCommand, summary: 'tsray debug [TRACE]   browse a trace in the terminal: events, state, diffs, timelines, why (no TRACE: the curated ones)' },
   sessions: { run: sessionsCommand, summary: 'tsray sessions [--json]   sessions kept on this machine, with sizes (old ones are pruned at init)' },
 };
 

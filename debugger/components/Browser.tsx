@@ -1,0 +1,253 @@
+/**
+ * The event browser: a header, the event list, a pane about the event at the cursor, a message or
+ * prompt line and the keys. Every key is handled here; what the panes show comes from plain
+ * modules over the trace index, so each can be tested without a terminal.
+ */
+import { Box, Text, useInput } from 'ink';
+import { useMemo, useState } from 'react';
+import type { InvariantSearch } from '../breakpoint.js';
+import { bisectFirst, compilePredicate } from '../breakpoint.js';
+import type { WhyFunction } from '../causal-chain.js';
+import { parentChain } from '../causal-chain.js';
+import { entitiesOf } from '../entities.js';
+import { footerText } from '../keys.js';
+import { paneContent } from '../pane-content.js';
+import type { PaneKind } from '../pane-content.js';
+import { clip } from '../state-view.js';
+import type { TraceIndex } from '../trace-index.js';
+import { allEvents, applyFilter, nextMatch, positionOf, searchMask } from '../view.js';
+import { EventList } from './EventList.js';
+import { Help } from './Help.js';
+import { LinesPane } from './LinesPane.js';
+
+/** Props of `Browser`. */
+export interface BrowserProps {
+  readonly trace: TraceIndex;
+  /** The trace's file name, for the header. */
+  readonly name: string;
+  /** Columns to draw in. */
+  readonly width: number;
+  /** Rows to draw in. */
+  readonly height: number;
+  /** The why analysis; default: parent links back to the root. */
+  readonly why?: WhyFunction;
+  /** The invariant breakpoint's search; default: bisection. */
+  readonly search?: InvariantSearch;
+  /** Called when the user quits. */
+  readonly onQuit: () => void;
+}
+
+/** What a prompt asks for. */
+type PromptKind = 'seq' | 'time' | 'search' | 'filter' | 'break';
+
+const promptLabels: Record<PromptKind, string> = {
+  seq: 'go to seq: ',
+  time: 'go to time (ms, or ISO date): ',
+  search: 'search: ',
+  filter: 'filter (ids, types, addresses; empty clears): ',
+  break: 'break when [ADDRESS] EXPR over s holds: ',
+};
+
+/** Rows of the list and of the pane for a terminal `height` rows tall. */
+export function layout(height: number): { listRows: number; paneRows: number } {
+  // Header, pane title, message and footer take a row each, and one row is left free so the
+  // frame never fills the terminal (Ink redraws a full-height frame by clearing the screen).
+  const free = Math.max(4, height - 5);
+  const listRows = Math.max(2, Math.floor(free / 2));
+  return { listRows, paneRows: Math.max(1, free - listRows) };
+}
+
+/** The browser. */
+export function Browser({ trace, name, width, height, why = parentChain, search = bisectFirst, onQuit }: BrowserProps) {
+  const { listRows, paneRows } = layout(height);
+  const [view, setView] = useState<Int32Array>(() => allEvents(trace));
+  const [filterLabel, setFilterLabel] = useState('');
+  const [cursor, setCursor] = useState(0);
+  const [top, setTop] = useState(0);
+  const [pane, setPane] = useState<PaneKind>('state');
+  const [paneScroll, setPaneScroll] = useState(0);
+  const [help, setHelp] = useState(false);
+  const [prompt, setPrompt] = useState<{ kind: PromptKind; text: string } | undefined>();
+  const [message, setMessage] = useState('');
+  const [match, setMatch] = useState<{ text: string; mask: Uint8Array } | undefined>();
+  const [entityPick, setEntityPick] = useState(0);
+  const [componentPick, setComponentPick] = useState<number | undefined>();
+
+  const index = view[cursor] ?? 0;
+  const entry = view.length === 0 ? undefined : trace.entry(index);
+  const entities = useMemo(() => (entry === undefined ? [] : entitiesOf(entry.event, entry.address)), [entry]);
+  const filterEntity = trace.entities.has(filterLabel) ? filterLabel : undefined;
+  const entity = filterEntity ?? entities[entityPick % Math.max(1, entities.length)]?.id;
+  const content = useMemo(() => {
+    if (view.length === 0) return { title: 'no event', lines: [] };
+    try {
+      return paneContent(trace, { pane, index, why, width, ...(entity === undefined ? {} : { entity }), ...(componentPick === undefined ? {} : { addressId: componentPick }) });
+    } catch (error) {
+      return { title: pane, lines: [`could not compute this pane: ${error instanceof Error ? error.message : String(error)}`] };
+    }
+  }, [trace, view.length, pane, index, why, width, entity, componentPick]);
+
+  /** Moves the cursor to view position `position`, scrolling the list to keep it on screen. */
+  const moveTo = (position: number, inView: Int32Array = view): void => {
+    const clamped = Math.max(0, Math.min(inView.length - 1, position));
+    setCursor(clamped);
+    setTop((current) => (clamped < current ? clamped : clamped >= current + listRows ? clamped - listRows + 1 : current));
+    setPaneScroll(0);
+    setEntityPick(0);
+  };
+
+  /** Shows event `target` (an index into the trace), clearing the filter if it hides it. */
+  const showEvent = (target: number): void => {
+    const position = positionOf(view, target);
+    if (view[position] === target) {
+      moveTo(position);
+      return;
+    }
+    const everything = allEvents(trace);
+    setView(everything);
+    setFilterLabel('');
+    moveTo(target, everything);
+  };
+
+  const submit = (kind: PromptKind, text: string): void => {
+    const trimmed = text.trim();
+    switch (kind) {
+      case 'seq': {
+        const seq = Number(trimmed);
+        if (trimmed === '' || !Number.isFinite(seq)) return setMessage(`'${trimmed}' is not a seq number`);
+        const target = trace.indexAtOrAfterSeq(seq);
+        if (target >= trace.count) return setMessage(`no event at or after seq ${seq}; the last is seq ${trace.seqs[trace.count - 1] ?? 0}`);
+        showEvent(target);
+        return setMessage(trace.seqs[target] === seq ? `seq ${seq}` : `no seq ${seq}; showing seq ${trace.seqs[target] ?? 0}, the next one`);
+      }
+      case 'time': {
+        const asNumber = Number(trimmed);
+        const timeMs = trimmed !== '' && Number.isFinite(asNumber) ? asNumber : Date.parse(trimmed);
+        if (!Number.isFinite(timeMs)) return setMessage(`'${trimmed}' is neither milliseconds nor a date`);
+        const target = trace.times.findIndex((atMs) => atMs >= timeMs);
+        if (target < 0) return setMessage(`no event at or after ${timeMs} ms; the last is at ${trace.times[trace.count - 1] ?? 0} ms`);
+        showEvent(target);
+        return setMessage(`first event at or after ${timeMs} ms: seq ${trace.seqs[target] ?? 0} at ${trace.times[target] ?? 0} ms`);
+      }
+      case 'search': {
+        if (trimmed === '') return setMessage('');
+        const mask = searchMask(trace, trimmed);
+        setMatch({ text: trimmed, mask });
+        const found = nextMatch(view, mask, cursor);
+        if (found === undefined) return setMessage(`no event matches '${trimmed}'${filterLabel === '' ? '' : ' under this filter'}`);
+        moveTo(found);
+        return setMessage(`'${trimmed}': seq ${trace.seqs[view[found] ?? 0] ?? 0} (n for the next)`);
+      }
+      case 'filter': {
+        const result = applyFilter(trace, trimmed);
+        if (!result.ok) return setMessage(result.reason);
+        if (result.events.length === 0) return setMessage(`no event matches all of '${trimmed}'`);
+        setView(result.events);
+        setFilterLabel(result.label);
+        moveTo(positionOf(result.events, index), result.events);
+        return setMessage(result.label === '' ? 'filter cleared' : `${result.events.length} events match '${result.label}'`);
+      }
+      case 'break': {
+        const [first = '', ...rest] = trimmed.split(/\s+/);
+        const named = trace.addresses.indexOf(first);
+        const addressId = named >= 0 ? named : (trace.addressIds[index] ?? 0);
+        const expression = named >= 0 ? rest.join(' ') : trimmed;
+        if (expression === '') return setMessage('type a JS expression over the state s, e.g. Object.keys(s.tasks).length > 3');
+        const compiled = compilePredicate(expression);
+        if (!compiled.ok) return setMessage(compiled.reason);
+        const events = trace.byAddress[addressId] ?? new Int32Array();
+        let probes = 0;
+        const found = search((position) => {
+          probes++;
+          return compiled.predicate(trace.stateAt(addressId, events[position] ?? 0).state);
+        }, events.length);
+        const address = trace.addresses[addressId] ?? '?';
+        if (found === undefined) return setMessage(`${expression} never holds on ${address} (its last state was checked)`);
+        const target = events[found] ?? 0;
+        showEvent(target);
+        setPane('diff');
+        return setMessage(`${expression} first holds on ${address} after seq ${trace.seqs[target] ?? 0} (${probes} states probed)`);
+      }
+    }
+  };
+
+  useInput((input, key) => {
+    if (prompt !== undefined) {
+      if (key.escape) return setPrompt(undefined);
+      if (key.return) {
+        setPrompt(undefined);
+        return submit(prompt.kind, prompt.text);
+      }
+      if (key.backspace || key.delete) return setPrompt({ ...prompt, text: prompt.text.slice(0, -1) });
+      if (!key.ctrl && !key.meta && input !== '' && !/[\r\n]/.test(input)) setPrompt({ ...prompt, text: prompt.text + input });
+      return;
+    }
+    if (help) {
+      if (input === 'q') return onQuit();
+      return setHelp(false);
+    }
+    if (input === 'q') return onQuit();
+    if (input === '?') return setHelp(true);
+    if (key.escape) return setMessage('');
+    if (key.downArrow || input === 'j') return moveTo(cursor + 1);
+    if (key.upArrow || input === 'k') return moveTo(cursor - 1);
+    if (key.pageDown || input === ' ') return moveTo(cursor + listRows);
+    if (key.pageUp) return moveTo(cursor - listRows);
+    if (key.home) return moveTo(0);
+    if (key.end || input === 'G') return moveTo(view.length - 1);
+    if (key.tab) return setEntityPick((pick) => pick + 1);
+    const prompts: Record<string, PromptKind> = { g: 'seq', t: 'time', '/': 'search', f: 'filter', b: 'break' };
+    const promptKind = prompts[input];
+    if (promptKind !== undefined) return setPrompt({ kind: promptKind, text: promptKind === 'filter' ? filterLabel : '' });
+    if (input === 'n') {
+      if (match === undefined) return setMessage('no search yet: / then text');
+      const found = nextMatch(view, match.mask, cursor);
+      if (found === undefined) return setMessage(`no event matches '${match.text}'`);
+      moveTo(found);
+      return setMessage(`'${match.text}': seq ${trace.seqs[view[found] ?? 0] ?? 0}`);
+    }
+    const panes: Record<string, PaneKind> = { s: 'state', d: 'diff', e: 'timeline', w: 'why' };
+    const paneKind = panes[input];
+    if (paneKind !== undefined) {
+      setPane(paneKind);
+      return setPaneScroll(0);
+    }
+    if (input === 'c') {
+      setPane('state');
+      return setComponentPick((pick) => ((pick ?? trace.addressIds[index] ?? 0) + 1) % trace.addresses.length);
+    }
+    if (input === 'p') {
+      const parent = entry?.parent === undefined ? undefined : trace.indexOfSeq(entry.parent);
+      if (parent === undefined) return setMessage(`seq ${entry?.seq ?? '?'} has no recorded parent: it is a root (w shows why)`);
+      showEvent(parent);
+      return setMessage(`parent of seq ${entry?.seq ?? '?'}: seq ${entry?.parent ?? '?'}`);
+    }
+    if (input === '[') return setPaneScroll((scroll) => Math.max(0, scroll - paneRows));
+    if (input === ']') return setPaneScroll((scroll) => Math.min(Math.max(0, content.lines.length - paneRows), scroll + paneRows));
+  });
+
+  const source = trace.header.createdBy === 'sim' ? `sim seed ${trace.header.seed ?? '?'}` : 'live';
+  const headerText = `tsray debug ${name} · ${trace.count} events · ${source}${filterLabel === '' ? '' : ` · filter: ${filterLabel} (${view.length})`}${entity === undefined ? '' : ` · entity: ${entity}`}`;
+  const bottom = prompt !== undefined ? `${promptLabels[prompt.kind]}${prompt.text}█` : message;
+  return (
+    <Box flexDirection="column" width={width}>
+      <Text bold wrap="truncate">
+        {clip(headerText, width)}
+      </Text>
+      {help ? (
+        <Box height={listRows + paneRows + 1} flexDirection="column">
+          <Help width={width} rows={listRows + paneRows + 1} />
+        </Box>
+      ) : (
+        <>
+          <EventList trace={trace} view={view} top={top} cursor={cursor} rows={listRows} width={width} />
+          <LinesPane title={content.title} lines={content.lines} scroll={paneScroll} rows={paneRows} width={width} />
+        </>
+      )}
+      <Text wrap="truncate">{clip(bottom, width)}</Text>
+      <Text dimColor wrap="truncate">
+        {clip(footerText, width)}
+      </Text>
+    </Box>
+  );
+}
