@@ -341,20 +341,16 @@ export async function loadTrace(bytes: Uint8Array, options: LoadOptions = {}): P
     typeIds.push(typeId);
     const own = byAddress[addressId] ?? [];
     own.push(index);
-    for (const entity of entitiesOf(value.event, value.address)) {
-      let known = entities.get(entity.id);
-      if (known === undefined) {
-        known = { kinds: new Set(), events: [] };
-        entities.set(entity.id, known);
-      }
-      known.kinds.add(entity.kind);
-      known.events.push(index);
-    }
+    const named = entitiesOf(value.event, value.address);
 
     if (!divergences.has(addressId)) {
       const core = cores[value.component] as ComponentCore<unknown, AnyEvent, unknown>;
       try {
-        applyDirect(core, states[addressId], value.event);
+        const effects = applyDirect(core, states[addressId], value.event);
+        // A submission names no id of its own: the owner mints them, and says so in an effect.
+        for (const effect of effects) {
+          if ((effect as AnyEvent | undefined)?.type === 'ids/minted') named.push(...entitiesOf(effect));
+        }
         sinceSnapshot[addressId] = (sinceSnapshot[addressId] ?? 0) + 1;
         if ((sinceSnapshot[addressId] ?? 0) >= snapshotEvery) {
           sinceSnapshot[addressId] = 0;
@@ -366,6 +362,19 @@ export async function loadTrace(bytes: Uint8Array, options: LoadOptions = {}): P
         divergences.set(addressId, { position: own.length - 1, reason: reason.replace(/[\r\n]+/g, ' ') });
         states[addressId] = undefined;
       }
+    }
+
+    const counted = new Set<string>();
+    for (const entity of named) {
+      if (counted.has(entity.id)) continue;
+      counted.add(entity.id);
+      let known = entities.get(entity.id);
+      if (known === undefined) {
+        known = { kinds: new Set(), events: [] };
+        entities.set(entity.id, known);
+      }
+      known.kinds.add(entity.kind);
+      known.events.push(index);
     }
 
     if (++linesInChunk >= chunkLines) {

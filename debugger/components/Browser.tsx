@@ -4,7 +4,7 @@
  * modules over the trace index, so each can be tested without a terminal.
  */
 import { Box, Text, useInput } from 'ink';
-import { useMemo, useState } from 'react';
+import { useMemo, useReducer, useRef } from 'react';
 import type { InvariantSearch } from '../breakpoint.js';
 import { bisectFirst, compilePredicate } from '../breakpoint.js';
 import type { WhyFunction } from '../causal-chain.js';
@@ -48,6 +48,31 @@ const promptLabels: Record<PromptKind, string> = {
   break: 'break when [ADDRESS] EXPR over s holds: ',
 };
 
+/** Everything the browser shows besides the trace: cursor, filter, pane, prompt and message. */
+interface UiState {
+  /** The events listed (indices into the trace), after filtering. */
+  readonly view: Int32Array;
+  readonly filterLabel: string;
+  /** The view position of the cursor. */
+  readonly cursor: number;
+  /** The first view position on screen. */
+  readonly top: number;
+  readonly pane: PaneKind;
+  readonly paneScroll: number;
+  readonly help: boolean;
+  readonly prompt: { readonly kind: PromptKind; readonly text: string } | undefined;
+  readonly message: string;
+  readonly match: { readonly text: string; readonly mask: Uint8Array } | undefined;
+  /** Which of the cursor event's entities is selected (Tab counts up). */
+  readonly entityPick: number;
+  /** The component the state pane shows, when not the cursor event's own. */
+  readonly componentPick: number | undefined;
+}
+
+function initialUi(trace: TraceIndex): UiState {
+  return { view: allEvents(trace), filterLabel: '', cursor: 0, top: 0, pane: 'state', paneScroll: 0, help: false, prompt: undefined, message: '', match: undefined, entityPick: 0, componentPick: undefined };
+}
+
 /** Rows of the list and of the pane for a terminal `height` rows tall. */
 export function layout(height: number): { listRows: number; paneRows: number } {
   // Header, pane title, message and footer take a row each, and one row is left free so the
@@ -60,18 +85,17 @@ export function layout(height: number): { listRows: number; paneRows: number } {
 /** The browser. */
 export function Browser({ trace, name, width, height, why = parentChain, search = bisectFirst, onQuit }: BrowserProps) {
   const { listRows, paneRows } = layout(height);
-  const [view, setView] = useState<Int32Array>(() => allEvents(trace));
-  const [filterLabel, setFilterLabel] = useState('');
-  const [cursor, setCursor] = useState(0);
-  const [top, setTop] = useState(0);
-  const [pane, setPane] = useState<PaneKind>('state');
-  const [paneScroll, setPaneScroll] = useState(0);
-  const [help, setHelp] = useState(false);
-  const [prompt, setPrompt] = useState<{ kind: PromptKind; text: string } | undefined>();
-  const [message, setMessage] = useState('');
-  const [match, setMatch] = useState<{ text: string; mask: Uint8Array } | undefined>();
-  const [entityPick, setEntityPick] = useState(0);
-  const [componentPick, setComponentPick] = useState<number | undefined>();
+  // Keys can arrive faster than React draws (a paste, a fast typist, a test), so the browser's
+  // state lives in a ref that each key updates at once, and a counter asks for the redraw.
+  const ui = useRef<UiState | undefined>(undefined);
+  ui.current ??= initialUi(trace);
+  const [, redraw] = useReducer((count: number) => count + 1, 0);
+  const { view, filterLabel, cursor, top, pane, paneScroll, help, prompt, message, entityPick, componentPick } = ui.current;
+  const update = (change: Partial<UiState>): void => {
+    ui.current = { ...(ui.current ?? initialUi(trace)), ...change };
+    redraw();
+  };
+  const setMessage = (text: string): void => update({ message: text });
 
   const index = view[cursor] ?? 0;
   const entry = view.length === 0 ? undefined : trace.entry(index);
@@ -88,28 +112,29 @@ export function Browser({ trace, name, width, height, why = parentChain, search 
   }, [trace, view.length, pane, index, why, width, entity, componentPick]);
 
   /** Moves the cursor to view position `position`, scrolling the list to keep it on screen. */
-  const moveTo = (position: number, inView: Int32Array = view): void => {
+  const moveTo = (position: number, inView: Int32Array = ui.current?.view ?? view): void => {
     const clamped = Math.max(0, Math.min(inView.length - 1, position));
-    setCursor(clamped);
-    setTop((current) => (clamped < current ? clamped : clamped >= current + listRows ? clamped - listRows + 1 : current));
-    setPaneScroll(0);
-    setEntityPick(0);
+    const current = ui.current?.top ?? 0;
+    const nextTop = clamped < current ? clamped : clamped >= current + listRows ? clamped - listRows + 1 : current;
+    update({ cursor: clamped, top: nextTop, paneScroll: 0, entityPick: 0 });
   };
 
   /** Shows event `target` (an index into the trace), clearing the filter if it hides it. */
   const showEvent = (target: number): void => {
+    const view = ui.current?.view ?? allEvents(trace);
     const position = positionOf(view, target);
     if (view[position] === target) {
       moveTo(position);
       return;
     }
     const everything = allEvents(trace);
-    setView(everything);
-    setFilterLabel('');
+    update({ view: everything, filterLabel: '' });
     moveTo(target, everything);
   };
 
   const submit = (kind: PromptKind, text: string): void => {
+    const { view, cursor, filterLabel } = ui.current ?? initialUi(trace);
+    const index = view[cursor] ?? 0;
     const trimmed = text.trim();
     switch (kind) {
       case 'seq': {
@@ -132,7 +157,7 @@ export function Browser({ trace, name, width, height, why = parentChain, search 
       case 'search': {
         if (trimmed === '') return setMessage('');
         const mask = searchMask(trace, trimmed);
-        setMatch({ text: trimmed, mask });
+        update({ match: { text: trimmed, mask } });
         const found = nextMatch(view, mask, cursor);
         if (found === undefined) return setMessage(`no event matches '${trimmed}'${filterLabel === '' ? '' : ' under this filter'}`);
         moveTo(found);
@@ -142,8 +167,7 @@ export function Browser({ trace, name, width, height, why = parentChain, search 
         const result = applyFilter(trace, trimmed);
         if (!result.ok) return setMessage(result.reason);
         if (result.events.length === 0) return setMessage(`no event matches all of '${trimmed}'`);
-        setView(result.events);
-        setFilterLabel(result.label);
+        update({ view: result.events, filterLabel: result.label });
         moveTo(positionOf(result.events, index), result.events);
         return setMessage(result.label === '' ? 'filter cleared' : `${result.events.length} events match '${result.label}'`);
       }
@@ -162,32 +186,35 @@ export function Browser({ trace, name, width, height, why = parentChain, search 
           return compiled.predicate(trace.stateAt(addressId, events[position] ?? 0).state);
         }, events.length);
         const address = trace.addresses[addressId] ?? '?';
-        if (found === undefined) return setMessage(`${expression} never holds on ${address} (its last state was checked)`);
+        if (found === undefined) return setMessage(`never holds on ${address} (its last state was checked): ${expression}`);
         const target = events[found] ?? 0;
         showEvent(target);
-        setPane('diff');
-        return setMessage(`${expression} first holds on ${address} after seq ${trace.seqs[target] ?? 0} (${probes} states probed)`);
+        update({ pane: 'diff' });
+        return setMessage(`first holds after seq ${trace.seqs[target] ?? 0} on ${address} (${probes} states probed): ${expression}`);
       }
     }
   };
 
   useInput((input, key) => {
+    const { prompt, help, cursor, view, match } = ui.current ?? initialUi(trace);
+    const index = view[cursor] ?? 0;
+    const entry = view.length === 0 ? undefined : trace.entry(index);
     if (prompt !== undefined) {
-      if (key.escape) return setPrompt(undefined);
+      if (key.escape) return update({ prompt: undefined });
       if (key.return) {
-        setPrompt(undefined);
+        update({ prompt: undefined });
         return submit(prompt.kind, prompt.text);
       }
-      if (key.backspace || key.delete) return setPrompt({ ...prompt, text: prompt.text.slice(0, -1) });
-      if (!key.ctrl && !key.meta && input !== '' && !/[\r\n]/.test(input)) setPrompt({ ...prompt, text: prompt.text + input });
+      if (key.backspace || key.delete) return update({ prompt: { ...prompt, text: prompt.text.slice(0, -1) } });
+      if (!key.ctrl && !key.meta && input !== '' && !/[\r\n]/.test(input)) update({ prompt: { ...prompt, text: prompt.text + input } });
       return;
     }
     if (help) {
       if (input === 'q') return onQuit();
-      return setHelp(false);
+      return update({ help: false });
     }
     if (input === 'q') return onQuit();
-    if (input === '?') return setHelp(true);
+    if (input === '?') return update({ help: true });
     if (key.escape) return setMessage('');
     if (key.downArrow || input === 'j') return moveTo(cursor + 1);
     if (key.upArrow || input === 'k') return moveTo(cursor - 1);
@@ -195,10 +222,10 @@ export function Browser({ trace, name, width, height, why = parentChain, search 
     if (key.pageUp) return moveTo(cursor - listRows);
     if (key.home) return moveTo(0);
     if (key.end || input === 'G') return moveTo(view.length - 1);
-    if (key.tab) return setEntityPick((pick) => pick + 1);
+    if (key.tab) return update({ entityPick: (ui.current?.entityPick ?? 0) + 1 });
     const prompts: Record<string, PromptKind> = { g: 'seq', t: 'time', '/': 'search', f: 'filter', b: 'break' };
     const promptKind = prompts[input];
-    if (promptKind !== undefined) return setPrompt({ kind: promptKind, text: promptKind === 'filter' ? filterLabel : '' });
+    if (promptKind !== undefined) return update({ prompt: { kind: promptKind, text: '' } });
     if (input === 'n') {
       if (match === undefined) return setMessage('no search yet: / then text');
       const found = nextMatch(view, match.mask, cursor);
@@ -208,13 +235,10 @@ export function Browser({ trace, name, width, height, why = parentChain, search 
     }
     const panes: Record<string, PaneKind> = { s: 'state', d: 'diff', e: 'timeline', w: 'why' };
     const paneKind = panes[input];
-    if (paneKind !== undefined) {
-      setPane(paneKind);
-      return setPaneScroll(0);
-    }
+    if (paneKind !== undefined) return update({ pane: paneKind, paneScroll: 0 });
     if (input === 'c') {
-      setPane('state');
-      return setComponentPick((pick) => ((pick ?? trace.addressIds[index] ?? 0) + 1) % trace.addresses.length);
+      const pick = ui.current?.componentPick ?? trace.addressIds[index] ?? 0;
+      return update({ pane: 'state', componentPick: (pick + 1) % trace.addresses.length });
     }
     if (input === 'p') {
       const parent = entry?.parent === undefined ? undefined : trace.indexOfSeq(entry.parent);
@@ -222,8 +246,9 @@ export function Browser({ trace, name, width, height, why = parentChain, search 
       showEvent(parent);
       return setMessage(`parent of seq ${entry?.seq ?? '?'}: seq ${entry?.parent ?? '?'}`);
     }
-    if (input === '[') return setPaneScroll((scroll) => Math.max(0, scroll - paneRows));
-    if (input === ']') return setPaneScroll((scroll) => Math.min(Math.max(0, content.lines.length - paneRows), scroll + paneRows));
+    const scroll = ui.current?.paneScroll ?? 0;
+    if (input === '[') return update({ paneScroll: Math.max(0, scroll - paneRows) });
+    if (input === ']') return update({ paneScroll: Math.min(Math.max(0, content.lines.length - paneRows), scroll + paneRows) });
   });
 
   const source = trace.header.createdBy === 'sim' ? `sim seed ${trace.header.seed ?? '?'}` : 'live';

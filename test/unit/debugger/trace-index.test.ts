@@ -1,0 +1,92 @@
+/**
+ * Loading a trace for the debugger: every event indexed, states rebuilt from snapshots equal to a
+ * full replay's, seeks bounded by the snapshot interval, and bad files refused with one line.
+ */
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import * as E from 'fp-ts/lib/Either.js';
+import { hashState } from '../../../core/hash.js';
+import { decodeTrace } from '../../../core/trace/decode.js';
+import { replayTrace } from '../../../core/trace/replay.js';
+import { defaultCores, loadTrace, TraceLoadError } from '../../../debugger/trace-index.js';
+import type { TraceIndex } from '../../../debugger/trace-index.js';
+import { debugTraceText, openTrace } from '../../support/debugger-traces.js';
+
+void describe('debugger trace index', () => {
+  let text = '';
+  let trace: TraceIndex;
+  before(async () => {
+    text = debugTraceText();
+    trace = await openTrace(text, { snapshotEvery: 7 });
+  });
+
+  void test('indexes every event line in order, with its seq, time, address and type', () => {
+    const decoded = decodeTrace(text);
+    assert.ok(E.isRight(decoded));
+    const entries = decoded.right.entries;
+    assert.equal(trace.count, entries.length);
+    entries.forEach((entry, index) => {
+      assert.equal(trace.seqs[index], entry.seq);
+      assert.equal(trace.times[index], entry.atMs);
+      assert.equal(trace.addressOf(index), entry.address);
+      assert.equal(trace.typeOf(index), entry.event.type);
+      assert.deepEqual(trace.entry(index), entry);
+    });
+    assert.equal(trace.indexOfSeq(entries[5]?.seq ?? -1), 5);
+    assert.equal(trace.notes.length, decoded.right.notes.length);
+  });
+
+  void test('the state at any event, rebuilt from the nearest snapshot, equals a full replay; a seek replays at most K events', () => {
+    const expected: { index: number; addressId: number; hash: string }[] = [];
+    let index = 0;
+    replayTrace(decodeTraceRight(text), defaultCores, (entry, state) => {
+      expected.push({ index, addressId: trace.addresses.indexOf(entry.address), hash: hashState(state) });
+      index++;
+    });
+    assert.equal(expected.length, trace.count);
+    let longest = 0;
+    for (const { index: at, addressId, hash } of expected) {
+      const state = trace.stateAt(addressId, at);
+      assert.equal(hashState(state.state), hash, `state of ${trace.addresses[addressId]} at event ${at}`);
+      longest = Math.max(longest, state.replayed);
+    }
+    assert.ok(longest <= 7, `a seek replayed ${longest} events with snapshots every 7`);
+    assert.ok(longest >= 1);
+  });
+
+  void test('entities are indexed from the events and from the ids the owner minted', () => {
+    const task = trace.entities.get('n1.d1.t4');
+    assert.ok(task !== undefined);
+    assert.ok(task.kinds.has('task'));
+    assert.equal(trace.typeOf(task.events[0] ?? -1), 'task/submitted');
+    assert.ok(trace.entities.get('n1.d1.a1')?.kinds.has('actor'));
+    assert.ok(trace.entities.get('n2')?.kinds.has('node'));
+  });
+
+  void test('reports progress while loading, ending at every byte', async () => {
+    const seen: number[] = [];
+    await openTrace(text, { chunkLines: 50, onProgress: (progress) => seen.push(progress.bytesDone / progress.bytesTotal) });
+    assert.ok(seen.length >= 4, `${seen.length} progress reports`);
+    assert.ok(seen.some((fraction) => fraction > 0 && fraction < 1));
+    assert.equal(seen.at(-1), 1);
+  });
+
+  void test('a truncated, corrupt or unknown-version trace, or an empty file, fails with one line naming the line', async () => {
+    const truncated = text.slice(0, Math.floor(text.length / 2));
+    await assert.rejects(openTrace(truncated), (error: unknown) => error instanceof TraceLoadError && /^line \d+: /.test(error.message) && !error.message.includes('\n'));
+    const lines = text.split('\n');
+    lines[20] = '{"seq":';
+    lines[30] = 'garbage';
+    await assert.rejects(openTrace(lines.join('\n')), (error: unknown) => error instanceof TraceLoadError && /^line 21: .*\(and 1 more bad lines\)$/.test(error.message));
+    const newer = text.replace('"formatVersion":1', '"formatVersion":99');
+    await assert.rejects(openTrace(newer), /trace format version 99 is newer/);
+    await assert.rejects(openTrace(''), /the trace is empty/);
+    await assert.rejects(loadTrace(new TextEncoder().encode('not json\n')), /^TraceLoadError: line 1: the header is not valid JSON/);
+  });
+});
+
+function decodeTraceRight(text: string) {
+  const decoded = decodeTrace(text);
+  if (E.isLeft(decoded)) throw new Error(decoded.left.reason);
+  return decoded.right;
+}
