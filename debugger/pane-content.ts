@@ -29,6 +29,12 @@ export interface PaneRequest {
   readonly width: number;
 }
 
+/** Where the replay pass stands, for a pane that has to wait for it. */
+export function replayingLine(trace: TraceIndex): string {
+  const percent = trace.count === 0 ? 100 : Math.floor((100 * trace.replayedCount) / trace.count);
+  return `still replaying the trace (${percent}%, up to seq ${trace.seqs[Math.max(0, trace.replayedCount - 1)] ?? 0}); this appears when replay gets there`;
+}
+
 /** The content of the requested pane. */
 export function paneContent(trace: TraceIndex, request: PaneRequest): PaneContent {
   const { index, width } = request;
@@ -38,6 +44,7 @@ export function paneContent(trace: TraceIndex, request: PaneRequest): PaneConten
     case 'state': {
       const addressId = request.addressId ?? trace.addressIds[index] ?? 0;
       const at = trace.stateAt(addressId, index);
+      if (at === undefined) return { title: `state of ${trace.addresses[addressId] ?? '?'} after seq ${seq}`, lines: [replayingLine(trace)] };
       const folded = request.entity === undefined ? outlineState(at.state) : valueLines(foldState(at.state, [request.entity]), width);
       const by = request.entity === undefined ? 'outline' : `folded to ${request.entity}`;
       return {
@@ -47,10 +54,12 @@ export function paneContent(trace: TraceIndex, request: PaneRequest): PaneConten
     }
     case 'diff': {
       const at = trace.stateAt(trace.addressIds[index] ?? 0, index, true);
+      if (at === undefined) return { title: `diff of seq ${seq}`, lines: [replayingLine(trace)] };
       const lines = at.divergence !== undefined ? [at.divergence] : at.patches === undefined || at.patches.length === 0 ? ['this event changed nothing'] : patchLines(at.patches, width);
       return { title: `diff of seq ${seq} on ${trace.addressOf(index)} (immer patches)`, lines };
     }
     case 'timeline':
+      if (!trace.complete) return { title: `timeline of ${request.entity ?? '?'}`, lines: [replayingLine(trace)] };
       if (request.entity === undefined) return { title: 'timeline', lines: ['this event names no entity; move to one that does, or filter by an id (f)'] };
       return { title: `timeline of ${request.entity}`, lines: timelineOf(trace, request.entity) };
     case 'why': {

@@ -4,14 +4,14 @@
  * modules over the trace index, so each can be tested without a terminal.
  */
 import { Box, Text, useInput } from 'ink';
-import { useMemo, useReducer, useRef } from 'react';
+import { useEffect, useMemo, useReducer, useRef } from 'react';
 import type { InvariantSearch } from '../breakpoint.js';
 import { bisectFirst, compilePredicate } from '../breakpoint.js';
 import type { WhyFunction } from '../causal-chain.js';
 import { parentChain } from '../causal-chain.js';
 import { entitiesOf } from '../entities.js';
 import { footerText } from '../keys.js';
-import { paneContent } from '../pane-content.js';
+import { paneContent, replayingLine } from '../pane-content.js';
 import type { PaneKind } from '../pane-content.js';
 import { clip } from '../state-view.js';
 import type { TraceIndex } from '../trace-index.js';
@@ -96,6 +96,9 @@ export function Browser({ trace, name, width, height, why = parentChain, search 
     redraw();
   };
   const setMessage = (text: string): void => update({ message: text });
+  // The replay pass runs on after the first frame: redraw as it goes, so panes fill in.
+  useEffect(() => trace.subscribe(redraw), [trace]);
+  const replayed = trace.replayedCount;
 
   const index = view[cursor] ?? 0;
   const entry = view.length === 0 ? undefined : trace.entry(index);
@@ -109,7 +112,8 @@ export function Browser({ trace, name, width, height, why = parentChain, search 
     } catch (error) {
       return { title: pane, lines: [`could not compute this pane: ${error instanceof Error ? error.message : String(error)}`] };
     }
-  }, [trace, view.length, pane, index, why, width, entity, componentPick]);
+    // `replayed` is in the list so a pane that waited for the replay pass is drawn again.
+  }, [trace, view.length, pane, index, why, width, entity, componentPick, replayed]);
 
   /** Moves the cursor to view position `position`, scrolling the list to keep it on screen. */
   const moveTo = (position: number, inView: Int32Array = ui.current?.view ?? view): void => {
@@ -136,6 +140,9 @@ export function Browser({ trace, name, width, height, why = parentChain, search 
     const { view, cursor, filterLabel } = ui.current ?? initialUi(trace);
     const index = view[cursor] ?? 0;
     const trimmed = text.trim();
+    if ((kind === 'search' || kind === 'filter' || kind === 'break') && !trace.complete) {
+      return setMessage(`${replayingLine(trace).replace(/; this appears.*$/, '')}: search, filters and breakpoints work once it is done`);
+    }
     switch (kind) {
       case 'seq': {
         const seq = Number(trimmed);
@@ -183,7 +190,7 @@ export function Browser({ trace, name, width, height, why = parentChain, search 
         let probes = 0;
         const found = search((position) => {
           probes++;
-          return compiled.predicate(trace.stateAt(addressId, events[position] ?? 0).state);
+          return compiled.predicate(trace.stateAt(addressId, events[position] ?? 0)?.state);
         }, events.length);
         const address = trace.addresses[addressId] ?? '?';
         if (found === undefined) return setMessage(`never holds on ${address} (its last state was checked): ${expression}`);
@@ -252,7 +259,8 @@ export function Browser({ trace, name, width, height, why = parentChain, search 
   });
 
   const source = trace.header.createdBy === 'sim' ? `sim seed ${trace.header.seed ?? '?'}` : 'live';
-  const headerText = `tsray debug ${name} · ${trace.count} events · ${source}${filterLabel === '' ? '' : ` · filter: ${filterLabel} (${view.length})`}${entity === undefined ? '' : ` · entity: ${entity}`}`;
+  const progress = trace.complete ? '' : ` · replaying ${Math.floor((100 * replayed) / Math.max(1, trace.count))}%`;
+  const headerText = `tsray debug ${name} · ${trace.count} events · ${source}${progress}${filterLabel === '' ? '' : ` · filter: ${filterLabel} (${view.length})`}${entity === undefined ? '' : ` · entity: ${entity}`}`;
   const bottom = prompt !== undefined ? `${promptLabels[prompt.kind]}${prompt.text}█` : message;
   return (
     <Box flexDirection="column" width={width}>

@@ -8,14 +8,14 @@ import type { InvariantSearch } from '../breakpoint.js';
 import type { WhyFunction } from '../causal-chain.js';
 import { useTerminalSize } from '../hooks/use-terminal-size.js';
 import { useTraceLoader } from '../hooks/use-trace-loader.js';
-import type { LoadOptions } from '../trace-index.js';
+import type { LoadOptions, TraceSource } from '../trace-index.js';
 import { Browser } from './Browser.js';
 import { Loading } from './Loading.js';
 
 /** Props of `Debugger`. */
 export interface DebuggerProps {
-  /** The trace file's bytes. */
-  readonly bytes: Uint8Array;
+  /** The trace file: its bytes, or a source that reads them. */
+  readonly source: TraceSource | Uint8Array;
   /** The trace's file name, for the header. */
   readonly name: string;
   /** A fixed size to draw in (tests); default: the terminal's. */
@@ -31,9 +31,9 @@ export interface DebuggerProps {
 }
 
 /** The debugger for one trace. */
-export function Debugger({ bytes, name, width, height, why, search, loadOptions, onQuit, onFailure }: DebuggerProps) {
+export function Debugger({ source, name, width, height, why, search, loadOptions, onQuit, onFailure }: DebuggerProps) {
   const size = useTerminalSize({ ...(width === undefined ? {} : { width }), ...(height === undefined ? {} : { height }) });
-  const loaded = useTraceLoader(bytes, loadOptions);
+  const loaded = useTraceLoader(source, loadOptions);
   useEffect(() => {
     if (loaded.phase === 'failed') onFailure(loaded.reason);
   }, [loaded, onFailure]);

@@ -20,7 +20,7 @@ export function Loading({ name, progress, width }: LoadingProps) {
   const fraction = progress.bytesTotal === 0 ? 1 : progress.bytesDone / progress.bytesTotal;
   return (
     <Box flexDirection="column">
-      <Text>Loading {name}: validating, indexing and replaying</Text>
+      <Text>Opening {name}: indexing its events (replay follows in the background)</Text>
       <ProgressBar fraction={fraction} width={Math.max(10, Math.min(50, width - 8))} />
       <Text>
         {progress.events.toLocaleString('en-US')} events, {(progress.bytesDone / 2 ** 20).toFixed(1)} of {(progress.bytesTotal / 2 ** 20).toFixed(1)} MiB

@@ -1,36 +1,43 @@
 /**
- * Loads a trace in the background of a React tree: the progress while it loads, then the index or
- * the one-line reason it could not be opened.
+ * Opens a trace in the background of a React tree: the index pass with its progress, then the
+ * index, while the replay pass goes on; or the one-line reason the trace could not be opened, from
+ * either pass.
  */
 import { useEffect, useState } from 'react';
-import { TraceLoadError, loadTrace } from '../trace-index.js';
-import type { LoadOptions, LoadProgress, TraceIndex } from '../trace-index.js';
+import { TraceLoadError, openTrace } from '../trace-index.js';
+import type { LoadOptions, LoadProgress, TraceIndex, TraceSource } from '../trace-index.js';
 
 /** Where loading stands. */
 export type LoaderState =
   | { readonly phase: 'loading'; readonly progress: LoadProgress }
-  | { readonly phase: 'ready'; readonly trace: TraceIndex; readonly loadMs: number }
+  | { readonly phase: 'ready'; readonly trace: TraceIndex }
   | { readonly phase: 'failed'; readonly reason: string };
 
-/** Loads `bytes` once (again when they change), reporting progress as React state. */
-export function useTraceLoader(bytes: Uint8Array, options: Omit<LoadOptions, 'onProgress'> = {}): LoaderState {
-  const [state, setState] = useState<LoaderState>({ phase: 'loading', progress: { bytesDone: 0, bytesTotal: bytes.length, events: 0 } });
+function reasonOf(error: unknown): string {
+  const reason = error instanceof TraceLoadError ? error.message : `the trace could not be loaded: ${error instanceof Error ? error.message : String(error)}`;
+  return reason.replace(/[\r\n]+/g, ' ');
+}
+
+/** Opens `source` once (again when it changes), reporting progress as React state. */
+export function useTraceLoader(source: TraceSource | Uint8Array, options: Omit<LoadOptions, 'onProgress'> = {}): LoaderState {
+  const sizeBytes = source instanceof Uint8Array ? source.length : source.sizeBytes;
+  const starting: LoaderState = { phase: 'loading', progress: { phase: 'index', bytesDone: 0, bytesTotal: sizeBytes, events: 0 } };
+  const [state, setState] = useState<LoaderState>(starting);
   useEffect(() => {
     let live = true;
-    const startedMs = Date.now();
-    setState({ phase: 'loading', progress: { bytesDone: 0, bytesTotal: bytes.length, events: 0 } });
-    loadTrace(bytes, { ...options, onProgress: (progress) => live && setState({ phase: 'loading', progress }) }).then(
-      (trace) => live && setState({ phase: 'ready', trace, loadMs: Date.now() - startedMs }),
-      (error: unknown) => {
+    setState(starting);
+    openTrace(source, { ...options, onProgress: (progress) => live && setState({ phase: 'loading', progress }) }).then(
+      (trace) => {
         if (!live) return;
-        const reason = error instanceof TraceLoadError ? error.message : `the trace could not be loaded: ${error instanceof Error ? error.message : String(error)}`;
-        setState({ phase: 'failed', reason: reason.replace(/[\r\n]+/g, ' ') });
+        setState({ phase: 'ready', trace });
+        trace.replayAll(options).catch((error: unknown) => live && setState({ phase: 'failed', reason: reasonOf(error) }));
       },
+      (error: unknown) => live && setState({ phase: 'failed', reason: reasonOf(error) }),
     );
     return () => {
       live = false;
     };
     // The options are read once per trace: a new object each render must not restart loading.
-  }, [bytes]);
+  }, [source]);
   return state;
 }

@@ -3,6 +3,7 @@
  * the Ink app in debugger/; without a trace it lists the curated ones in traces/. A trace that
  * cannot be opened gives one line and exit 1, in a terminal or not.
  */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +14,7 @@ import { Debugger } from '../../debugger/components/Debugger.js';
 import { TraceChooser } from '../../debugger/components/TraceChooser.js';
 import type { CuratedTrace } from '../../debugger/components/TraceChooser.js';
 import { TraceLoadError, loadTrace } from '../../debugger/trace-index.js';
+import type { TraceSource } from '../../debugger/trace-index.js';
 import { UsageError } from './usage.js';
 
 /** The curated traces' folder: traces/ at the package root (dist/node/cli is three levels down). */
@@ -56,26 +58,28 @@ export async function debugCommand(args: string[]): Promise<number> {
     file = await choose(traces);
     if (file === undefined) return 0;
   }
-  let bytes: Uint8Array;
+  let source: TraceSource & { close: () => void };
   try {
-    bytes = await readFile(file);
+    source = fileSource(file);
   } catch (error) {
     throw new Error(`cannot read trace ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}; pass a file written by tsray sim or tsray trace collect`);
   }
   if (!interactive) {
     // Without a terminal there is nothing to draw on, but a bad trace still deserves its reason.
     try {
-      await loadTrace(bytes, { pause: () => Promise.resolve() });
+      await loadTrace(source, { pause: () => Promise.resolve() });
     } catch (error) {
       if (error instanceof TraceLoadError) throw new Error(`${file}: ${error.message}`);
       throw error;
+    } finally {
+      source.close();
     }
     throw new Error(`debug needs an interactive terminal; for scripts use tsray replay ${file} --verify`);
   }
   let failure: string | undefined;
   const app = render(
     createElement(Debugger, {
-      bytes,
+      source,
       name: basename(file),
       onQuit: () => app.unmount(),
       onFailure: (reason: string) => {
@@ -86,8 +90,40 @@ export async function debugCommand(args: string[]): Promise<number> {
     { exitOnCtrlC: true },
   );
   await app.waitUntilExit();
+  source.close();
   if (failure !== undefined) throw new Error(`${file}: ${failure}`);
   return 0;
+}
+
+/**
+ * A trace file read in ranges as the debugger asks, so a big trace is never held whole in memory.
+ * @throws the open's error (ENOENT, EACCES, EISDIR).
+ */
+export function fileSource(path: string): TraceSource & { close: () => void } {
+  const descriptor = openSync(path, 'r');
+  const stat = fstatSync(descriptor);
+  if (stat.isDirectory()) {
+    closeSync(descriptor);
+    throw Object.assign(new Error(`${path} is a directory`), { code: 'EISDIR' });
+  }
+  let open = true;
+  return {
+    sizeBytes: stat.size,
+    read: (offset, length) => {
+      const buffer = Buffer.allocUnsafe(Math.max(0, Math.min(length, stat.size - offset)));
+      let filled = 0;
+      while (filled < buffer.length) {
+        const got = readSync(descriptor, buffer, filled, buffer.length - filled, offset + filled);
+        if (got === 0) break;
+        filled += got;
+      }
+      return buffer.subarray(0, filled);
+    },
+    close: () => {
+      if (open) closeSync(descriptor);
+      open = false;
+    },
+  };
 }
 
 /** Shows the curated traces and resolves to the one chosen, or undefined when the user quits. */

@@ -176,7 +176,7 @@ void describe('debugger browser', () => {
     const instance = await open();
     const driver = trace.addresses.indexOf('worker:n1.d1');
     const events = trace.byAddress[driver] ?? new Int32Array();
-    const holds = (position: number): boolean => Object.keys((trace.stateAt(driver, events[position] ?? 0).state as { tasks: object }).tasks).length >= 3;
+    const holds = (position: number): boolean => Object.keys((trace.stateAt(driver, events[position] ?? 0)?.state as { tasks: object }).tasks).length >= 3;
     let first = -1;
     for (let position = 0; position < events.length; position++) {
       if (holds(position)) {
@@ -210,7 +210,7 @@ void describe('debugger browser', () => {
     const failures: string[] = [];
     const instance = render(
       <Debugger
-        bytes={new TextEncoder().encode(text)}
+        source={new TextEncoder().encode(text)}
         name="stories.jsonl"
         width={80}
         height={24}
@@ -221,10 +221,17 @@ void describe('debugger browser', () => {
     );
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.ok(
-      instance.frames.some((frame) => /Loading stories\.jsonl/.test(frame) && /\[█+░+\]\s+\d+%/.test(frame)),
+      instance.frames.some((frame) => /Opening stories\.jsonl/.test(frame) && /\[█+░+\]\s+\d+%/.test(frame)),
       'a frame with a partly filled bar',
     );
+    assert.ok(
+      instance.frames.some((frame) => /· replaying \d+%/.test(frame) && /▶\s+1\s+0ms gcs/.test(frame)),
+      'the list is shown while the replay pass goes on',
+    );
+    for (let wait = 0; wait < 200 && /replaying/.test(instance.lastFrame() ?? ''); wait++) await settle();
     assert.match(instance.lastFrame() ?? '', /▶\s+1\s+0ms gcs/);
+    assert.doesNotMatch(instance.lastFrame() ?? '', /replaying/);
+    assert.match(instance.lastFrame() ?? '', /state of gcs after seq 1/);
     assert.deepEqual(failures, []);
     instance.unmount();
   });
@@ -232,7 +239,7 @@ void describe('debugger browser', () => {
   void test('a trace that cannot be opened ends with its one-line reason', async () => {
     const failures: string[] = [];
     const instance = render(
-      <Debugger bytes={new TextEncoder().encode('{"kind":"tsray-trace","formatVersion":7}\n')} name="bad.jsonl" onQuit={() => undefined} onFailure={(reason) => failures.push(reason)} />,
+      <Debugger source={new TextEncoder().encode('{"kind":"tsray-trace","formatVersion":7}\n')} name="bad.jsonl" onQuit={() => undefined} onFailure={(reason) => failures.push(reason)} />,
     );
     for (let wait = 0; wait < 100 && failures.length === 0; wait++) await settle();
     assert.equal(failures.length, 1);

@@ -8,7 +8,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { hashState } from '../../../core/hash.js';
 import { decodeTrace } from '../../../core/trace/decode.js';
 import { replayTrace } from '../../../core/trace/replay.js';
-import { defaultCores, loadTrace, TraceLoadError } from '../../../debugger/trace-index.js';
+import { defaultCores, loadTrace, openTrace as openIndex, TraceLoadError } from '../../../debugger/trace-index.js';
 import type { TraceIndex } from '../../../debugger/trace-index.js';
 import { debugTraceText, openTrace } from '../../support/debugger-traces.js';
 
@@ -47,6 +47,7 @@ void describe('debugger trace index', () => {
     let longest = 0;
     for (const { index: at, addressId, hash } of expected) {
       const state = trace.stateAt(addressId, at);
+      assert.ok(state !== undefined);
       assert.equal(hashState(state.state), hash, `state of ${trace.addresses[addressId]} at event ${at}`);
       longest = Math.max(longest, state.replayed);
     }
@@ -61,6 +62,43 @@ void describe('debugger trace index', () => {
     assert.equal(trace.typeOf(task.events[0] ?? -1), 'task/submitted');
     assert.ok(trace.entities.get('n1.d1.a1')?.kinds.has('actor'));
     assert.ok(trace.entities.get('n2')?.kinds.has('node'));
+  });
+
+  void test('the index pass alone lists every event; states and ids come with the replay pass', async () => {
+    const opened = await openIndex(new TextEncoder().encode(text));
+    assert.equal(opened.count, trace.count);
+    assert.deepEqual(opened.seqs, trace.seqs);
+    assert.deepEqual(opened.parents, trace.parents);
+    assert.equal(opened.complete, false);
+    assert.equal(opened.stateAt(0, 0), undefined);
+    assert.equal(opened.entities.size, 0);
+    let updates = 0;
+    opened.subscribe(() => updates++);
+    await opened.replayAll({ chunkLines: 50, pause: () => Promise.resolve() });
+    assert.equal(opened.complete, true);
+    assert.ok(updates >= 2);
+    assert.equal(opened.entities.size, trace.entities.size);
+    assert.equal(hashState(opened.stateAt(3, opened.count - 1)?.state), hashState(trace.stateAt(3, trace.count - 1)?.state));
+  });
+
+  void test('a line in another field order is decoded in full by the index pass', async () => {
+    const lines = text.split('\n');
+    const entry = JSON.parse(lines[12] ?? '') as Record<string, unknown>;
+    lines[12] = JSON.stringify({ event: entry['event'], atMs: entry['atMs'], component: entry['component'], address: entry['address'], seq: entry['seq'], ...(entry['parent'] === undefined ? {} : { parent: entry['parent'] }) });
+    const reordered = await openTrace(lines.join('\n'));
+    assert.equal(reordered.count, trace.count);
+    assert.equal(reordered.seqs[11], trace.seqs[11]);
+    assert.equal(reordered.typeOf(11), trace.typeOf(11));
+  });
+
+  void test('a line whose prefix reads well but whose event is malformed is caught by the replay pass', async () => {
+    const lines = text.split('\n');
+    const index = lines.findIndex((line) => line.includes('"type":"task/replied"'));
+    lines[index] = (lines[index] ?? '').replace(/"result":\{[^}]*\}/, '"result":7');
+    const opened = await openIndex(new TextEncoder().encode(lines.join('\n')));
+    assert.equal(opened.count, trace.count);
+    await assert.rejects(opened.replayAll({ pause: () => Promise.resolve() }), (error: unknown) => error instanceof TraceLoadError && error.message.startsWith(`line ${index + 1}: `));
+    assert.match(opened.failure ?? '', new RegExp(`^line ${index + 1}: `));
   });
 
   void test('reports progress while loading, ending at every byte', async () => {
