@@ -19,6 +19,7 @@ import { allEvents, applyFilter, nextMatch, positionOf, searchMask } from '../vi
 import { EventList } from './EventList.js';
 import { Help } from './Help.js';
 import { LinesPane } from './LinesPane.js';
+import { usePlain } from '../hooks/use-plain.js';
 
 /** Props of `Browser`. */
 export interface BrowserProps {
@@ -84,6 +85,7 @@ export function layout(height: number): { listRows: number; paneRows: number } {
 
 /** The browser. */
 export function Browser({ trace, name, width, height, why = parentChain, search = bisectFirst, onQuit }: BrowserProps) {
+  const plain = usePlain();
   const { listRows, paneRows } = layout(height);
   // Keys can arrive faster than React draws (a paste, a fast typist, a test), so the browser's
   // state lives in a ref that each key updates at once, and a counter asks for the redraw.
@@ -264,7 +266,7 @@ export function Browser({ trace, name, width, height, why = parentChain, search 
   const bottom = prompt !== undefined ? `${promptLabels[prompt.kind]}${prompt.text}█` : message;
   return (
     <Box flexDirection="column" width={width}>
-      <Text bold wrap="truncate">
+      <Text bold={!plain} wrap="truncate">
         {clip(headerText, width)}
       </Text>
       {help ? (
@@ -278,7 +280,7 @@ export function Browser({ trace, name, width, height, why = parentChain, search 
         </>
       )}
       <Text wrap="truncate">{clip(bottom, width)}</Text>
-      <Text dimColor wrap="truncate">
+      <Text dimColor={!plain} wrap="truncate">
         {clip(footerText, width)}
       </Text>
     </Box>

@@ -6,6 +6,7 @@ import { Box, Text } from 'ink';
 import { describeEvent } from '../event-text.js';
 import { clip } from '../state-view.js';
 import type { TraceIndex } from '../trace-index.js';
+import { usePlain } from '../hooks/use-plain.js';
 
 /** Props of `EventList`. */
 export interface EventListProps {
@@ -32,6 +33,7 @@ export function eventRow(trace: TraceIndex, index: number, selected: boolean, wi
 
 /** The visible rows of the list. */
 export function EventList({ trace, view, top, cursor, rows, width }: EventListProps) {
+  const plain = usePlain();
   const lines: { position: number; text: string }[] = [];
   for (let position = top; position < Math.min(view.length, top + rows); position++) {
     lines.push({ position, text: eventRow(trace, view[position] ?? 0, position === cursor, width) });
@@ -40,7 +42,7 @@ export function EventList({ trace, view, top, cursor, rows, width }: EventListPr
     <Box flexDirection="column" height={rows}>
       {lines.length === 0 ? <Text>no events to show (f then ⏎ clears the filter)</Text> : null}
       {lines.map((line) => (
-        <Text key={line.position} inverse={line.position === cursor} wrap="truncate">
+        <Text key={line.position} inverse={!plain && line.position === cursor} wrap="truncate">
           {line.text}
         </Text>
       ))}

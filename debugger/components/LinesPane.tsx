@@ -4,6 +4,7 @@
  */
 import { Box, Text } from 'ink';
 import { clip } from '../state-view.js';
+import { usePlain } from '../hooks/use-plain.js';
 
 /** Props of `LinesPane`. */
 export interface LinesPaneProps {
@@ -19,12 +20,13 @@ export interface LinesPaneProps {
 
 /** The pane. */
 export function LinesPane({ title, lines, scroll, rows, width }: LinesPaneProps) {
+  const plain = usePlain();
   const first = Math.max(0, Math.min(scroll, Math.max(0, lines.length - rows)));
   const shown = lines.slice(first, first + rows);
   const position = lines.length > rows ? ` ${first + 1}-${first + shown.length}/${lines.length}` : '';
   return (
     <Box flexDirection="column">
-      <Text bold wrap="truncate">
+      <Text bold={!plain} wrap="truncate">
         {clip(`── ${title}${position} ${'─'.repeat(width)}`, width)}
       </Text>
       <Box flexDirection="column" height={rows}>

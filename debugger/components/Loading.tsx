@@ -5,6 +5,7 @@
 import { Box, Text } from 'ink';
 import type { LoadProgress } from '../trace-index.js';
 import { ProgressBar } from './ProgressBar.js';
+import { usePlain } from '../hooks/use-plain.js';
 
 /** Props of `Loading`. */
 export interface LoadingProps {
@@ -17,6 +18,7 @@ export interface LoadingProps {
 
 /** The loading screen. */
 export function Loading({ name, progress, width }: LoadingProps) {
+  const plain = usePlain();
   const fraction = progress.bytesTotal === 0 ? 1 : progress.bytesDone / progress.bytesTotal;
   return (
     <Box flexDirection="column">
@@ -25,7 +27,7 @@ export function Loading({ name, progress, width }: LoadingProps) {
       <Text>
         {progress.events.toLocaleString('en-US')} events, {(progress.bytesDone / 2 ** 20).toFixed(1)} of {(progress.bytesTotal / 2 ** 20).toFixed(1)} MiB
       </Text>
-      <Text dimColor>q or Ctrl-C quits</Text>
+      <Text dimColor={!plain}>q or Ctrl-C quits</Text>
     </Box>
   );
 }

@@ -5,6 +5,7 @@
 import { Box, Text, useInput } from 'ink';
 import { useState } from 'react';
 import { clip } from '../state-view.js';
+import { usePlain } from '../hooks/use-plain.js';
 
 /** A curated trace as traces/README.md describes it. */
 export interface CuratedTrace {
@@ -29,6 +30,7 @@ export interface TraceChooserProps {
 
 /** The list of curated traces. */
 export function TraceChooser({ traces, folder, width, onOpen, onQuit }: TraceChooserProps) {
+  const plain = usePlain();
   const [cursor, setCursor] = useState(0);
   useInput((input, key) => {
     if (input === 'q' || key.escape) return onQuit();
@@ -40,23 +42,23 @@ export function TraceChooser({ traces, folder, width, onOpen, onQuit }: TraceCho
   if (traces.length === 0) {
     return (
       <Box flexDirection="column" width={width}>
-        <Text bold>tsray debug: no curated traces in {folder} yet</Text>
+        <Text bold={!plain}>tsray debug: no curated traces in {folder} yet</Text>
         <Text>Make a trace with the simulator, then open it:</Text>
         <Text>{clip('  npx tsray sim examples/sim/fan-out.mjs --seed 1 --faults crashes -o traces', width)}</Text>
         <Text>{clip('  npx tsray debug traces/fan-out-1.jsonl', width)}</Text>
-        <Text dimColor>q quits</Text>
+        <Text dimColor={!plain}>q quits</Text>
       </Box>
     );
   }
   return (
     <Box flexDirection="column" width={width}>
-      <Text bold>tsray debug: curated traces in {folder} (⏎ opens, q quits)</Text>
+      <Text bold={!plain}>tsray debug: curated traces in {folder} (⏎ opens, q quits)</Text>
       {traces.map((trace, index) => (
-        <Text key={trace.path} inverse={index === cursor} wrap="truncate">
+        <Text key={trace.path} inverse={!plain && index === cursor} wrap="truncate">
           {clip(`${index === cursor ? '▶' : ' '} ${trace.path}: ${trace.description}`, width)}
         </Text>
       ))}
-      <Text dimColor>or: tsray debug TRACE</Text>
+      <Text dimColor={!plain}>or: tsray debug TRACE</Text>
     </Box>
   );
 }

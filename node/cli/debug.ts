@@ -10,8 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { render } from 'ink';
 import { createElement } from 'react';
+import type { ReactElement } from 'react';
 import { Debugger } from '../../debugger/components/Debugger.js';
 import { TraceChooser } from '../../debugger/components/TraceChooser.js';
+import { PlainContext } from '../../debugger/hooks/use-plain.js';
 import type { CuratedTrace } from '../../debugger/components/TraceChooser.js';
 import { TraceLoadError, loadTrace } from '../../debugger/trace-index.js';
 import type { TraceSource } from '../../debugger/trace-index.js';
@@ -78,7 +80,7 @@ export async function debugCommand(args: string[]): Promise<number> {
   }
   let failure: string | undefined;
   const app = render(
-    createElement(Debugger, {
+    plainly(Debugger, {
       source,
       name: basename(file),
       onQuit: () => app.unmount(),
@@ -126,11 +128,17 @@ export function fileSource(path: string): TraceSource & { close: () => void } {
   };
 }
 
+/** `component` with `props`, drawn without styling when NO_COLOR is set (https://no-color.org). */
+function plainly<P extends object>(component: (props: P) => ReactElement, props: P): ReactElement {
+  const plain = (process.env['NO_COLOR'] ?? '') !== '';
+  return createElement(PlainContext.Provider, { value: plain }, createElement(component, props));
+}
+
 /** Shows the curated traces and resolves to the one chosen, or undefined when the user quits. */
 async function choose(traces: readonly CuratedTrace[]): Promise<string | undefined> {
   let chosen: string | undefined;
   const app = render(
-    createElement(TraceChooser, {
+    plainly(TraceChooser, {
       traces,
       folder: relative(process.cwd(), tracesFolder) || '.',
       width: process.stdout.columns || 80,

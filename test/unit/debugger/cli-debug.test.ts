@@ -61,12 +61,15 @@ void describe('tsray debug', () => {
     rmSync(work, { recursive: true, force: true });
   });
 
-  void test('in a terminal: the first frame lists events, ? shows the help, q exits 0', { skip: hasScript ? false : 'util-linux script is not installed' }, async () => {
+  void test('in a terminal with NO_COLOR: the first frame lists events, ? shows the help, q exits 0', { skip: hasScript ? false : 'util-linux script is not installed' }, async () => {
     const session = inTerminal(tracePath);
     sessions.push(session);
     await until(session, 'the event list', () => /gcs\/started/.test(session.output) && /q:quit/.test(session.output));
     assert.match(session.output, /tsray debug stories\.jsonl · \d+ events · sim seed 1/);
     assert.match(session.output, /raylet:n1\s+node\/started/);
+    // NO_COLOR is set: no styling at all (SGR sequences), the cursor row marked by ▶ alone.
+    assert.doesNotMatch(session.output, new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`));
+    assert.match(session.output, /▶\s+1\s+0ms gcs/);
     session.child.stdin?.write('?');
     await until(session, 'the help', () => /Keys \(any key closes this help\)/.test(session.output));
     session.child.stdin?.write('q');
