@@ -374,8 +374,10 @@ export class TraceIndex {
   private replaying: Promise<void> | undefined;
 
   private async runReplay(options: LoadOptions): Promise<void> {
-    const chunkLines = options.chunkLines ?? 20_000;
+    // Small chunks: keys are handled between two, so this bounds how long a key waits.
+    const chunkLines = options.chunkLines ?? 4000;
     const pause = options.pause ?? defaultPause;
+    await pause();
     const states: unknown[] = this.addresses.map((_address, id): unknown => (this.cores[this.components[id] ?? 'gcs'] as ComponentCore<unknown, AnyEvent, unknown>).initial());
     const sinceSnapshot = this.addresses.map(() => 0);
     const positions = this.addresses.map(() => 0);

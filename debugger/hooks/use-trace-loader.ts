@@ -27,11 +27,7 @@ export function useTraceLoader(source: TraceSource | Uint8Array, options: Omit<L
     let live = true;
     setState(starting);
     openTrace(source, { ...options, onProgress: (progress) => live && setState({ phase: 'loading', progress }) }).then(
-      (trace) => {
-        if (!live) return;
-        setState({ phase: 'ready', trace });
-        trace.replayAll(options).catch((error: unknown) => live && setState({ phase: 'failed', reason: reasonOf(error) }));
-      },
+      (trace) => live && setState({ phase: 'ready', trace }),
       (error: unknown) => live && setState({ phase: 'failed', reason: reasonOf(error) }),
     );
     return () => {
@@ -39,5 +35,17 @@ export function useTraceLoader(source: TraceSource | Uint8Array, options: Omit<L
     };
     // The options are read once per trace: a new object each render must not restart loading.
   }, [source]);
+  // The replay pass starts from an effect of the component that called this hook, which runs after
+  // its children's effects: the browser is listening for keys before the first replay chunk runs
+  // (Ink drops a key that arrives while nothing listens).
+  const trace = state.phase === 'ready' ? state.trace : undefined;
+  useEffect(() => {
+    if (trace === undefined) return;
+    let live = true;
+    trace.replayAll(options).catch((error: unknown) => live && setState({ phase: 'failed', reason: reasonOf(error) }));
+    return () => {
+      live = false;
+    };
+  }, [trace]);
   return state;
 }
