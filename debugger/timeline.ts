@@ -68,6 +68,7 @@ function drawTimeline(trace: TraceIndex, id: string, kind: EntityKind | undefine
       return nodeTimeline(id, entries);
     case 'worker':
     case 'owner':
+      return workerTimeline(id, entries);
     case 'lease':
     case undefined:
       return [`${kind ?? 'entity'} ${id}: ${entries.length} events`, ...entries.map(eventLine)];
@@ -198,5 +199,23 @@ function nodeTimeline(nodeId: string, entries: readonly TraceEntry[]): string[] 
     else if (type === 'driver/connected') lines.push(`driver ${str(field(entry, 'workerId'))} connected (seq ${entry.seq})`);
   }
   lines.push(`${entries.length} events name ${nodeId}:`, ...entries.map(eventLine));
+  return lines;
+}
+
+function workerTimeline(workerId: string, entries: readonly TraceEntry[]): string[] {
+  const lines = [`worker ${workerId} on node ${nodeOfWorker(workerId)}`];
+  for (const entry of entries) {
+    const type = entry.event.type;
+    const spec = field(entry, 'spec') as Fields | undefined;
+    if (type === 'worker/started' || type === 'driver/connected') lines.push(`started (seq ${entry.seq})`);
+    else if (type === 'owner/started') lines.push(`its owner component started${field(entry, 'isDriver') === true ? ' (a driver)' : ''} (seq ${entry.seq})`);
+    else if (type === 'lease/granted' && str(field(entry, 'workerId')) === workerId) lines.push(`leased as ${str(field(entry, 'leaseId'))} to ${entry.address} (seq ${entry.seq})`);
+    else if ((type === 'task/pushed' || type === 'actor-task/pushed') && entry.address === `worker:${workerId}`) lines.push(`ran ${str(spec?.['taskId'])} ${str(spec?.['name'])} attempt ${str(field(entry, 'attempt'))} (seq ${entry.seq})`);
+    else if (type === 'actor/creation-pushed' && entry.address === `worker:${workerId}`) lines.push(`hosts actor ${str(spec?.['actorId'])} (seq ${entry.seq})`);
+    else if (type === 'task/executed' && entry.address === `worker:${workerId}`) lines.push(`  ${str(field(entry, 'taskId'))}: ${resultText(field(entry, 'result'))} (seq ${entry.seq})`);
+    else if (type === 'worker/exited' && str(field(entry, 'workerId')) === workerId) lines.push(`exited: ${str(field(entry, 'reason'))} (seq ${entry.seq})`);
+    else if (type === 'worker/died' && str(field(entry, 'workerId')) === workerId) lines.push(`death heard by ${entry.address}: ${str(field(entry, 'reason'))} (seq ${entry.seq})`);
+  }
+  lines.push(`${entries.length} events name ${workerId}:`, ...entries.map(eventLine));
   return lines;
 }

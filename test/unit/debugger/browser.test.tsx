@@ -10,6 +10,7 @@ import { Browser, layout } from '../../../debugger/components/Browser.js';
 import { Debugger } from '../../../debugger/components/Debugger.js';
 import { TraceChooser } from '../../../debugger/components/TraceChooser.js';
 import type { WhyFunction } from '../../../debugger/causal-chain.js';
+import { timelineOf } from '../../../debugger/timeline.js';
 import type { TraceIndex } from '../../../debugger/trace-index.js';
 import { debugTraceText, openTrace } from '../../support/debugger-traces.js';
 
@@ -117,7 +118,7 @@ void describe('debugger browser', () => {
     assert.doesNotMatch(frame.split('\n')[0] ?? '', /filter:/);
   });
 
-  void test('timelines: a task retried after a worker crash, an actor restart, a node', async () => {
+  void test('timelines: a task retried after a worker crash, an actor restart, a node, a worker', async () => {
     const instance = await open();
     let frame = await ask(instance, 'f', 'n1.d1.t4');
     frame = await press(instance, 'e');
@@ -134,6 +135,11 @@ void describe('debugger browser', () => {
     frame = await ask(instance, 'f', 'n2');
     assert.match(frame, /node n2/);
     assert.match(frame, /started \(seq 3\)/);
+    const attempt = /attempt 1: worker (n1\.w\d)/.exec(timelineOf(trace, 'n1.d1.t4').join('\n'))?.[1] ?? '';
+    frame = await ask(instance, 'f', attempt);
+    assert.match(frame, new RegExp(`worker ${attempt.replace('.', '\\.')} on node n1`));
+    assert.match(frame, /ran n1\.d1\.t4 crashOnce attempt 1/);
+    assert.match(frame, /exited: exited \(seq \d+\)/);
   });
 
   void test('state pane folds the component at the cursor to the entity; diff shows the immer patches', async () => {

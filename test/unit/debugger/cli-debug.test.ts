@@ -88,6 +88,21 @@ void describe('tsray debug', () => {
     assert.doesNotMatch(session.output, /\n\s+at /, 'no stack trace');
   });
 
+  void test('with no trace and no terminal: the curated traces, or how to make one; exit 0', () => {
+    const result = tsray('debug');
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /^(no curated traces yet; make one: tsray sim examples\/sim\/fan-out\.mjs --seed 1 -o traces\n|(\S+\.jsonl: .+\n)+)$/);
+  });
+
+  void test('in a terminal with no trace: the curated list or how to make one; q exits 0', { skip: hasScript ? false : 'util-linux script is not installed' }, async () => {
+    const session = inTerminal();
+    sessions.push(session);
+    await until(session, 'the list', () => /tsray debug: (no curated traces in \S+ yet|curated traces in)/.test(session.output));
+    session.child.stdin?.write('q');
+    await until(session, 'the exit', () => session.code !== undefined);
+    assert.equal(session.code, 0);
+  });
+
   void test('a missing file, a truncated or corrupt trace, or an unknown version: one line, exit 1', () => {
     const missing = tsray('debug', join(work, 'missing.jsonl'));
     assert.equal(missing.status, 1);
