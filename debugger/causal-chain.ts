@@ -36,8 +36,11 @@ const rootKinds: Readonly<Record<string, string>> = {
   'owner/stopping': 'a user call',
 };
 
-/** What kind of root `entry` is: an injected fault, a thrown error, a crash, a user call, a timeout or a start. */
-export function rootKind(entry: TraceEntry, notes: readonly TraceNote[]): string {
+/**
+ * What kind of root `entry` is (an injected fault, a thrown error, a crash, a user call or a
+ * timeout), or undefined when it is a step on the way to one.
+ */
+export function rootKind(entry: TraceEntry, notes: readonly TraceNote[]): string | undefined {
   const fault = notes.find((note) => /fault|died|crash|partition/i.test(note.note));
   if (fault !== undefined) return `an injected fault (${fault.note})`;
   const event = entry.event as unknown as Record<string, unknown>;
@@ -48,11 +51,14 @@ export function rootKind(entry: TraceEntry, notes: readonly TraceNote[]): string
   if (entry.event.type === 'worker/exited') {
     return event['reason'] === 'crashed' ? 'a crash' : `a worker exit (${String(event['reason'])})`;
   }
-  if (entry.event.type.endsWith('/started') || entry.event.type === 'driver/connected') return 'a start';
-  return rootKinds[entry.event.type] ?? 'an event with no recorded cause';
+  return rootKinds[entry.event.type];
 }
 
-/** The default why: parent links from `seq` back to the root, each step one line, then the root's kind. */
+/**
+ * The default why: parent links from `seq` back to the first root (a fault, a thrown error, a
+ * crash, a user call or a timeout), each step one line, then the root's kind. A chain that reaches
+ * an event with no parent and no such kind ends there (a component's start, usually).
+ */
 export const parentChain: WhyFunction = (source, seq) => {
   const lines: string[] = [];
   const first = source.entry(seq);
@@ -61,10 +67,16 @@ export const parentChain: WhyFunction = (source, seq) => {
   for (let step = 0; step < maxSteps; step++) {
     const notes = source.notesAt(entry.seq);
     lines.push(`${step === 0 ? '' : '← '}${entryLine(entry)}${notes.length === 0 ? '' : `  [${notes.map((note) => note.note).join('; ')}]`}`);
+    const kind = rootKind(entry, notes);
+    if (kind !== undefined) {
+      lines.push(`root: ${kind}${step === 0 ? ' (this event itself)' : ''}`);
+      return lines;
+    }
     const parent: TraceEntry | undefined = entry.parent === undefined ? undefined : source.entry(entry.parent);
     if (parent === undefined) {
       const missing = entry.parent === undefined ? '' : ` (its parent seq ${entry.parent} is not in the trace)`;
-      lines.push(`root: ${rootKind(entry, notes)}${missing}`);
+      const start = entry.event.type.endsWith('/started') || entry.event.type === 'driver/connected';
+      lines.push(`root: ${start ? 'a start' : 'an event with no recorded cause'}${missing}`);
       return lines;
     }
     entry = parent;

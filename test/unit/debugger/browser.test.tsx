@@ -171,6 +171,11 @@ void describe('debugger browser', () => {
     assert.ok(chain.parent !== undefined);
     frame = await press(instance, 'p');
     assert.equal(cursorSeq(frame), chain.parent);
+    const restarting = trace.entities.get('n1.d1.a1')?.events.find((index) => trace.typeOf(index) === 'actor/state-changed' && /RESTARTING/.test(JSON.stringify(trace.entry(index).event))) ?? 0;
+    frame = await ask(instance, 'g', String(trace.seqs[restarting]));
+    frame = await press(instance, 'w');
+    assert.match(frame, /← seq \d+ @\d+ms raylet:n1 worker\/exited n1\.w\d exited/);
+    assert.match(frame, /^root: a worker exit \(exited\)$/m);
     instance.unmount();
     const plugged: WhyFunction = (source, seq) => [`plugged why of ${seq}: ${source.entry(seq)?.event.type ?? '?'}`];
     instance = await open({ why: plugged });
@@ -250,6 +255,16 @@ void describe('debugger browser', () => {
     for (let wait = 0; wait < 100 && failures.length === 0; wait++) await settle();
     assert.equal(failures.length, 1);
     assert.match(failures[0] ?? '', /^line 1: trace format version 7 is newer than this tsray reads/);
+    instance.unmount();
+  });
+
+  void test('a trace with a header and no events opens, says so, and takes keys', async () => {
+    const empty = await openTrace(`${debugTraceText().split('\n')[0] ?? ''}\n`);
+    const instance = render(<Browser trace={empty} name="empty.jsonl" width={80} height={24} onQuit={() => undefined} />);
+    await settle();
+    assert.match(instance.lastFrame() ?? '', /empty\.jsonl · 0 events/);
+    const frame = await press(instance, 'j', 'G', 'k', 'c', 'w', 'e', 'd');
+    assert.match(frame, /no events to show/);
     instance.unmount();
   });
 
