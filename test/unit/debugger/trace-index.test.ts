@@ -101,6 +101,26 @@ void describe('debugger trace index', () => {
     assert.match(opened.failure ?? '', new RegExp(`^line ${index + 1}: `));
   });
 
+  void test('a recipe that throws stops only its own component, and the state pane says where', async () => {
+    let submissions = 0;
+    const owner = {
+      ...defaultCores.owner,
+      apply: (state: unknown, event: { type: string }) => {
+        if (event.type === 'task/submitted' && ++submissions === 3) throw new Error('mutant');
+        return defaultCores.owner.apply(state, event) as unknown[];
+      },
+    };
+    const broken = await openTrace(text, { cores: { ...defaultCores, owner } });
+    assert.equal(broken.complete, true);
+    const driver = broken.addresses.indexOf('worker:n1.d1');
+    const third = (broken.byAddress[driver] ?? new Int32Array()).filter((index) => broken.typeOf(index) === 'task/submitted')[2] ?? 0;
+    assert.match(broken.divergences.get(driver)?.reason ?? '', /^seq \d+ task\/submitted: the owner recipe threw: mutant$/);
+    assert.equal(broken.stateAt(driver, third - 1)?.divergence, undefined);
+    assert.match(broken.stateAt(driver, broken.count - 1)?.divergence ?? '', /^replay of worker:n1\.d1 stopped before this event: seq \d+ task\/submitted/);
+    const gcs = broken.addresses.indexOf('gcs');
+    assert.equal(hashState(broken.stateAt(gcs, broken.count - 1)?.state), hashState(trace.stateAt(gcs, trace.count - 1)?.state));
+  });
+
   void test('reports progress while loading, ending at every byte', async () => {
     const seen: number[] = [];
     await openTrace(text, { chunkLines: 50, onProgress: (progress) => seen.push(progress.bytesDone / progress.bytesTotal) });
