@@ -99,7 +99,9 @@ function taskTimeline(trace: TraceIndex, taskId: string, entries: readonly Trace
   };
   for (const entry of entries) {
     const type = entry.event.type;
-    if (type === 'task/submitted' || type === 'actor-task/submitted') {
+    if ((type === 'task/submitted' || type === 'actor-task/submitted') && str(field(entry, 'parentTaskId')) === taskId) {
+      lines.push(`child task ${str(field(entry, 'name'))} submitted by ${entry.address} while it ran (seq ${entry.seq})`);
+    } else if (type === 'task/submitted' || type === 'actor-task/submitted') {
       lines.push(`task ${taskId} ${str(field(entry, 'name'))} submitted by ${entry.address} (seq ${entry.seq}), max retries ${str(field(entry, 'maxRetries')) || 'of the actor'}`);
     } else if (type === 'task/pushed' || type === 'actor-task/pushed') {
       const spec = field(entry, 'spec') as Fields | undefined;

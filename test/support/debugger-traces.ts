@@ -1,7 +1,7 @@
 /**
  * Simulator traces for the debugger's tests, made in the test run itself: a task that crashes its
  * worker on the first attempt and is retried, a task that throws, an actor that crashes and
- * restarts, and a plain fan-out. Each comes back as the trace's text and as a loaded index.
+ * restarts, a task that submits a child, and a plain fan-out. Each comes back as the trace's text and as a loaded index.
  */
 import { simulate } from '../../core/sim/index.js';
 import type { SimActor, SimProgram, SimRef } from '../../core/sim/index.js';
@@ -17,6 +17,10 @@ export const debugProgram: SimProgram = {
     crashOnce: (ctx, x) => (ctx.attempt === 1 ? ctx.exit() : (x as number) + 1),
     fail: () => {
       throw new Error('boom');
+    },
+    *nested(ctx, x) {
+      const child = ctx.submit('square', [x]) as SimRef;
+      return ((yield ctx.get(child)) as number) + 1;
     },
   },
   actors: {
@@ -50,7 +54,8 @@ export const debugProgram: SimProgram = {
     } catch (error) {
       failure = error instanceof SimGetError ? error.info.errorClass : String(error);
     }
-    return { squares: yield ctx.get(squares), retried: yield ctx.get(retried), before, crash, after, failure };
+    const nested = yield ctx.get(ctx.submit('nested', [5], { name: 'nested' }));
+    return { squares: yield ctx.get(squares), retried: yield ctx.get(retried), before, crash, after, failure, nested };
   },
 };
 

@@ -140,6 +140,10 @@ void describe('debugger browser', () => {
     assert.match(frame, new RegExp(`worker ${attempt.replace('.', '\\.')} on node n1`));
     assert.match(frame, /ran n1\.d1\.t4 crashOnce attempt 1/);
     assert.match(frame, /exited: exited \(seq \d+\)/);
+    const nested = [...trace.entities.keys()].find((id) => /^task \S+ nested submitted/.test(timelineOf(trace, id)[0] ?? '')) ?? '';
+    frame = await ask(instance, 'f', nested);
+    assert.match(frame, /child task square submitted by worker:n\d\.w\d while it ran \(seq \d+\)/);
+    assert.doesNotMatch(frame, /task \S+ square submitted by/);
   });
 
   void test('state pane folds the component at the cursor to the entity; diff shows the immer patches', async () => {
