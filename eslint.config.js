@@ -29,6 +29,12 @@ export default tseslint.config(
     },
   },
   {
+    files: ['debugger/**/*.ts', 'debugger/**/*.tsx'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', 'fs', 'path', 'os', 'net', 'child_process', 'worker_threads', 'crypto', 'lmdb', 'msgpackr', '**/node/**'], message: 'debugger/ imports core/ only (and ink, react): node/cli/debug.ts reads the files.' }] }],
+    },
+  },
+  {
     files: ['eslint.config.js', 'scripts/**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, globals: globals.node },

@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { debugCommand } from './debug.js';
 import { replayCommand } from './replay.js';
 import { sessionsCommand } from './sessions.js';
 import { simCommand } from './sim.js';
@@ -20,6 +21,7 @@ const commands: Record<string, { run: (args: string[]) => Promise<number>; summa
   trace: { run: traceCommand, summary: 'tsray trace collect [--session DIR] [-o FILE]   merge a live session\'s event logs into one trace' },
   timeline: { run: timelineCommand, summary: 'tsray timeline [--session DIR] [-o FILE]   a live session as Chrome trace-event JSON (Perfetto)' },
   why: { run: whyCommand, summary: 'tsray why TRACE ID   the causal chain of a task (every attempt), actor, object, node, worker or event seq' },
+  debug: { run: debugCommand, summary: 'tsray debug [TRACE]   browse a trace in the terminal: events, state, diffs, timelines, why (no TRACE: the curated ones)' },
   sessions: { run: sessionsCommand, summary: 'tsray sessions [--json]   sessions kept on this machine, with sizes (old ones are pruned at init)' },
 };
 

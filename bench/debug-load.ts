@@ -1,0 +1,35 @@
+/**
+ * How long `tsray debug` takes to open a trace and how much memory it holds: the index pass (what
+ * precedes the first frame), the replay pass (validation, ids, snapshots), then seeks to random events. Run it in a fresh process,
+ * since peak RSS is the process's own.
+ *
+ *   node dist/bench/big-trace.js /tmp/big.jsonl 1000000 && node dist/bench/debug-load.js /tmp/big.jsonl
+ */
+import { SeededRandom } from '../core/sim/index.js';
+import { openTrace } from '../debugger/trace-index.js';
+import { fileSource } from '../node/cli/debug.js';
+
+const [path, every] = process.argv.slice(2);
+if (path === undefined) throw new Error('usage: node dist/bench/debug-load.js TRACE [SNAPSHOT_EVERY]');
+const startedMs = performance.now();
+const source = fileSource(path);
+const options = { pause: () => Promise.resolve(), ...(every === undefined ? {} : { snapshotEvery: Number(every) }) };
+const trace = await openTrace(source, options);
+const openMs = performance.now() - startedMs;
+await trace.replayAll(options);
+const loadMs = performance.now() - startedMs;
+const random = new SeededRandom('seeks');
+let longestSeekMs = 0;
+let mostReplayed = 0;
+for (let seek = 0; seek < 100; seek++) {
+  const index = random.int(0, trace.count - 1);
+  const seekStartedMs = performance.now();
+  const state = trace.stateAt(trace.addressIds[index] ?? 0, index, true);
+  longestSeekMs = Math.max(longestSeekMs, performance.now() - seekStartedMs);
+  mostReplayed = Math.max(mostReplayed, state?.replayed ?? 0);
+}
+const peakMiB = process.resourceUsage().maxRSS / 1024;
+console.log(
+  `${path}: ${trace.count} events, ${(source.sizeBytes / 2 ** 20).toFixed(0)} MiB; first frame (index pass) ${(openMs / 1000).toFixed(2)} s, replay pass done ${(loadMs / 1000).toFixed(2)} s; ` +
+    `peak RSS ${peakMiB.toFixed(0)} MiB; 100 random seeks: longest ${longestSeekMs.toFixed(0)} ms, at most ${mostReplayed} events replayed (snapshots every ${trace.snapshotEvery})`,
+);

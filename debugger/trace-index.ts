@@ -1,0 +1,626 @@
+/**
+ * Opening a trace for the debugger without holding it whole. The file stays where it is (a
+ * `TraceSource` reads byte ranges), and opening takes two passes:
+ *
+ * 1. the index pass, before the first frame: each event line's seq, time, address, type, parent and
+ *    byte range, read from the line's fixed prefix (a line of another shape is fully decoded);
+ * 2. the replay pass, in the background while the user browses: every line is validated with
+ *    core/trace's decoder and applied with the real reducers, the ids each event names are indexed,
+ *    and each component's state is kept as a JSON snapshot every K of its events, as rr keeps
+ *    checkpoints. A seek then replays at most K events of one component.
+ *
+ * So a million-event trace opens in seconds and holds an index and snapshots, not its events.
+ */
+import type { Patch } from 'immer';
+import * as E from 'fp-ts/lib/Either.js';
+import type { AnyEvent, ComponentCore } from '../core/component.js';
+import { gcsCore } from '../core/gcs/index.js';
+import type { Address } from '../core/ids.js';
+import { ownerCore } from '../core/owner/index.js';
+import { rayletCore } from '../core/raylet/index.js';
+import { applyDirect, applyUnderImmer } from '../core/step.js';
+import { decodeHeader, decodeLine } from '../core/trace/decode.js';
+import { chainSum, componentOfAddress, splitSum, traceChainStart } from '../core/trace/format.js';
+import type { ComponentKind, TraceEntry, TraceHeader, TraceNote } from '../core/trace/format.js';
+import type { ReplayCores } from '../core/trace/replay.js';
+import { entitiesOf } from './entities.js';
+import type { EntityKind } from './entities.js';
+
+/** The reducers the debugger replays with unless told otherwise: the ones this tsray ships. */
+export const defaultCores: ReplayCores = { gcs: gcsCore, raylet: rayletCore, owner: ownerCore };
+
+/** Where a trace's bytes come from: the whole file in memory, or reads of a file on disk. */
+export interface TraceSource {
+  readonly sizeBytes: number;
+  /** The bytes at `offset`, `length` of them (fewer only at the end of the source). */
+  read(offset: number, length: number): Uint8Array;
+}
+
+/** A source over bytes already in memory. */
+export function bytesSource(bytes: Uint8Array): TraceSource {
+  return { sizeBytes: bytes.length, read: (offset, length) => bytes.subarray(offset, offset + length) };
+}
+
+/** How far a pass has got, for the progress bar. */
+export interface LoadProgress {
+  readonly phase: 'index' | 'replay';
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+  readonly events: number;
+}
+
+/** How to load. */
+export interface LoadOptions {
+  /** A snapshot of a component's state every this many of its events (the most a seek replays). */
+  readonly snapshotEvery?: number;
+  /** Lines handled between two pauses (the UI redraws in a pause). */
+  readonly chunkLines?: number;
+  readonly onProgress?: (progress: LoadProgress) => void;
+  /** Awaited between chunks so the UI can draw; default: a zero timeout. */
+  readonly pause?: () => Promise<void>;
+  readonly cores?: ReplayCores;
+}
+
+/** A trace that cannot be opened; the message is the one line the user reads. */
+export class TraceLoadError extends Error {
+  override readonly name = 'TraceLoadError';
+}
+
+/** Where replay of one component stopped because its recipe threw. */
+export interface ComponentDivergence {
+  /** Position in that component's own event list. */
+  readonly position: number;
+  readonly reason: string;
+}
+
+/** A component's state after some event, rebuilt from the nearest snapshot. */
+export interface StateAt {
+  readonly state: unknown;
+  /** The patches of the last applied event, when it was the event asked for. */
+  readonly patches?: readonly Patch[];
+  /** Events replayed to get here (at most the snapshot interval). */
+  readonly replayed: number;
+  /** Set when the component's replay could not reach the event. */
+  readonly divergence?: string;
+}
+
+/** An entity's index entry: its kinds (an id may be a worker and an owner) and its events, ascending. */
+export interface EntityEvents {
+  readonly kinds: ReadonlySet<EntityKind>;
+  readonly events: readonly number[];
+}
+
+/** A growable typed-array column. */
+class Column<A extends Float64Array | Int32Array | Uint16Array> {
+  data: A;
+  length = 0;
+  constructor(private readonly make: (size: number) => A) {
+    this.data = make(1024);
+  }
+  push(value: number): void {
+    if (this.length === this.data.length) {
+      const bigger = this.make(this.data.length * 2);
+      bigger.set(this.data);
+      this.data = bigger;
+    }
+    this.data[this.length++] = value;
+  }
+  /** The filled part, trimmed. */
+  done(): A {
+    return this.data.slice(0, this.length) as A;
+  }
+}
+
+const utf8 = new TextDecoder();
+
+/** Bytes read and decoded at a time. */
+const chunkBytes = 1 << 20;
+
+/** One line of a source: its text and byte range (the newline excluded). */
+interface Line {
+  readonly text: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * The lines of `source` from byte `from`, read a chunk at a time. A chunk of plain ASCII (the usual
+ * trace) is decoded once and cut by character offsets, which are then byte offsets too.
+ */
+function* linesOf(source: TraceSource, from: number): Generator<Line> {
+  let offset = from;
+  while (offset < source.sizeBytes) {
+    let length = Math.min(chunkBytes, source.sizeBytes - offset);
+    let bytes = source.read(offset, length);
+    let cut = bytes.lastIndexOf(10) + 1;
+    // A line longer than a chunk: read on until it ends.
+    while (cut === 0 && offset + length < source.sizeBytes) {
+      length = Math.min(length * 2, source.sizeBytes - offset);
+      bytes = source.read(offset, length);
+      cut = bytes.lastIndexOf(10) + 1;
+    }
+    if (cut === 0) cut = bytes.length;
+    const chunk = bytes.subarray(0, cut);
+    const text = utf8.decode(chunk);
+    if (text.length === chunk.length) {
+      // Every byte became one character, so character offsets are byte offsets.
+      let at = 0;
+      while (at < text.length) {
+        const newline = text.indexOf('\n', at);
+        const end = newline < 0 ? text.length : newline;
+        yield { text: text.slice(at, end), start: offset + at, end: offset + end };
+        at = end + 1;
+      }
+    } else {
+      let at = 0;
+      while (at < chunk.length) {
+        const newline = chunk.indexOf(10, at);
+        const end = newline < 0 ? chunk.length : newline;
+        yield { text: utf8.decode(chunk.subarray(at, end)), start: offset + at, end: offset + end };
+        at = end + 1;
+      }
+    }
+    offset += cut;
+  }
+}
+
+/**
+ * The fixed prefix `encodeTraceLine` writes for an event line, read without parsing the JSON; the
+ * replay pass validates the whole line later.
+ */
+const eventPrefix = /^\{"seq":(\d+),"address":"([^"\\]+)","component":"(gcs|raylet|owner)","atMs":(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?),(?:"parent":(\d+),)?"event":\{"type":"([^"\\]+)"/;
+
+/** Bad lines reported in the error, before the count of the rest. */
+const shownProblems = 1;
+
+/** Collects bad lines: the first in full, then a count. */
+class Problems {
+  private readonly shown: string[] = [];
+  private count = 0;
+  add(lineNumber: number, reason: string): void {
+    this.count++;
+    if (this.shown.length < shownProblems) this.shown.push(`line ${lineNumber}: ${reason}`);
+  }
+  /** Throws the one-line summary when there were any. */
+  check(): void {
+    if (this.count === 0) return;
+    const more = this.count > this.shown.length ? ` (and ${this.count - this.shown.length} more bad lines)` : '';
+    throw new TraceLoadError(`${this.shown.join('; ')}${more}`);
+  }
+}
+
+const defaultPause = (): Promise<void> => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+/** The events of a trace, indexed; event i is the i-th event line of the file. */
+export class TraceIndex {
+  /** How many events the cache of decoded entries keeps. */
+  private static readonly cacheSize = 4096;
+  private readonly cache = new Map<number, TraceEntry>();
+  private readonly entityIndex = new Map<string, { kinds: Set<EntityKind>; events: number[] }>();
+  private readonly snapshotPositions: number[][];
+  private readonly snapshotStates: string[][];
+  private readonly divergenceOf = new Map<number, ComponentDivergence>();
+  private replayedEvents = 0;
+  private replayFailure: string | undefined;
+  private readonly listeners = new Set<() => void>();
+  /** Per address id, the indices of its events, ascending. */
+  readonly byAddress: readonly Int32Array[];
+
+  /** @internal Built by `openTrace`. */
+  constructor(
+    readonly header: TraceHeader,
+    readonly notes: readonly TraceNote[],
+    private readonly source: TraceSource,
+    private readonly lineStart: Float64Array,
+    private readonly lineEnd: Float64Array,
+    /** The 1-based line number per event, for error messages. */
+    private readonly lineNumbers: Float64Array,
+    /** Seq per event, strictly increasing. */
+    readonly seqs: Float64Array,
+    /** The recorded clock per event. */
+    readonly times: Float64Array,
+    /** Parent seq per event, 0 for none. */
+    readonly parents: Float64Array,
+    /** Index into `addresses` per event. */
+    readonly addressIds: Uint16Array,
+    /** Index into `types` per event. */
+    readonly typeIds: Uint16Array,
+    readonly addresses: readonly Address[],
+    readonly components: readonly ComponentKind[],
+    readonly types: readonly string[],
+    /** A snapshot of a component's state every this many of its events. */
+    readonly snapshotEvery: number,
+    private readonly cores: ReplayCores,
+  ) {
+    const lists: number[][] = addresses.map(() => []);
+    for (let index = 0; index < addressIds.length; index++) lists[addressIds[index] ?? 0]?.push(index);
+    this.byAddress = lists.map((list) => Int32Array.from(list));
+    this.snapshotPositions = addresses.map(() => []);
+    this.snapshotStates = addresses.map(() => []);
+  }
+
+  /** The number of events. */
+  get count(): number {
+    return this.seqs.length;
+  }
+
+  /** Events validated and replayed so far by the replay pass; states and ids are known up to here. */
+  get replayedCount(): number {
+    return this.replayedEvents;
+  }
+
+  /** Whether the replay pass has finished: every id is indexed and every state reachable. */
+  get complete(): boolean {
+    return this.replayedEvents === this.count && this.replayFailure === undefined;
+  }
+
+  /** The one-line reason the replay pass stopped, if it found a bad line. */
+  get failure(): string | undefined {
+    return this.replayFailure;
+  }
+
+  /** The ids events name (complete once `complete`), each with its events in order. */
+  get entities(): ReadonlyMap<string, EntityEvents> {
+    return this.entityIndex;
+  }
+
+  /** Where each component's replay stopped because its recipe threw. */
+  get divergences(): ReadonlyMap<number, ComponentDivergence> {
+    return this.divergenceOf;
+  }
+
+  /** Calls `listener` as the replay pass advances or fails; returns the unsubscribe. */
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /** Event `index`, decoded from its line. */
+  entry(index: number): TraceEntry {
+    const cached = this.cache.get(index);
+    if (cached !== undefined) return cached;
+    const start = this.lineStart[index];
+    const end = this.lineEnd[index];
+    if (start === undefined || end === undefined) throw new RangeError(`event index ${index} is outside the trace (0..${this.count - 1})`);
+    // The line's checksum is the file's business (checked in the replay pass), not the event's.
+    const { content } = splitSum(utf8.decode(this.source.read(start, end - start)));
+    const entry = JSON.parse(content) as TraceEntry;
+    if (this.cache.size >= TraceIndex.cacheSize) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+    this.cache.set(index, entry);
+    return entry;
+  }
+
+  /** The index of the event with `seq`, or of the first event after it; `count` when there is none. */
+  indexAtOrAfterSeq(seq: number): number {
+    let low = 0;
+    let high = this.count;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if ((this.seqs[middle] ?? 0) < seq) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
+  /** The index of the event with exactly `seq`, or undefined. */
+  indexOfSeq(seq: number): number | undefined {
+    const index = this.indexAtOrAfterSeq(seq);
+    return this.seqs[index] === seq ? index : undefined;
+  }
+
+  /** The address of event `index`. */
+  addressOf(index: number): Address {
+    return this.addresses[this.addressIds[index] ?? 0] ?? '';
+  }
+
+  /** The event type of event `index`. */
+  typeOf(index: number): string {
+    return this.types[this.typeIds[index] ?? 0] ?? '';
+  }
+
+  /** The notes about event `seq`. */
+  notesAt(seq: number): TraceNote[] {
+    return this.notes.filter((note) => note.seq === seq);
+  }
+
+  /**
+   * The state of the component at `addressId` after its last event at or before event `index`,
+   * replayed from the nearest snapshot; undefined while the replay pass has not reached `index`.
+   * With `diff`, the patches of event `index` itself when it is that component's.
+   */
+  stateAt(addressId: number, index: number, diff = false): StateAt | undefined {
+    if (index >= this.replayedEvents) return undefined;
+    const events = this.byAddress[addressId];
+    const component = this.components[addressId];
+    if (events === undefined || component === undefined) throw new RangeError(`no component with address id ${addressId}`);
+    const core = this.cores[component] as ComponentCore<unknown, AnyEvent, unknown>;
+    const position = lastAtOrBefore(events, index);
+    const divergence = this.divergenceOf.get(addressId);
+    const reachable = divergence === undefined ? position : Math.min(position, divergence.position - 1);
+    const positions = this.snapshotPositions[addressId] ?? [];
+    const snap = lastAtOrBefore(positions, reachable);
+    let state: unknown = snap < 0 ? core.initial() : (JSON.parse(this.snapshotStates[addressId]?.[snap] ?? 'null') as unknown);
+    let replayed = 0;
+    let patches: readonly Patch[] | undefined;
+    for (let at = snap < 0 ? 0 : (positions[snap] ?? 0) + 1; at <= reachable; at++) {
+      const eventIndex = events[at] ?? 0;
+      const event = this.entry(eventIndex).event;
+      if (diff && eventIndex === index) {
+        const step = applyUnderImmer(core, state, event);
+        state = step.state;
+        patches = step.patches;
+      } else {
+        applyDirect(core, state, event);
+      }
+      replayed++;
+    }
+    const stopped = divergence !== undefined && position >= divergence.position ? `replay of ${this.addresses[addressId]} stopped before this event: ${divergence.reason}` : undefined;
+    return { state, replayed, ...(patches === undefined ? {} : { patches }), ...(stopped === undefined ? {} : { divergence: stopped }) };
+  }
+
+  /**
+   * The replay pass: validates every event line, applies it, indexes the ids it names and keeps the
+   * snapshots. Resolves when done; rejects with a `TraceLoadError` naming the first bad line (and
+   * how many more) when the trace is corrupt. Runs once; later calls wait for the same pass.
+   */
+  replayAll(options: LoadOptions = {}): Promise<void> {
+    this.replaying ??= this.runReplay(options);
+    return this.replaying;
+  }
+
+  private replaying: Promise<void> | undefined;
+
+  private async runReplay(options: LoadOptions): Promise<void> {
+    // Small chunks: keys are handled between two, so this bounds how long a key waits.
+    const chunkLines = options.chunkLines ?? 4000;
+    const pause = options.pause ?? defaultPause;
+    await pause();
+    const states: unknown[] = this.addresses.map((_address, id): unknown => (this.cores[this.components[id] ?? 'gcs'] as ComponentCore<unknown, AnyEvent, unknown>).initial());
+    const sinceSnapshot = this.addresses.map(() => 0);
+    const positions = this.addresses.map(() => 0);
+    const problems = new Problems();
+    let lastSeq = 0;
+    let index = 0;
+    let linesInChunk = 0;
+    const notify = (): void => {
+      for (const listener of this.listeners) listener();
+    };
+    // Every line's checksum is checked here, in the background, against the sum the line before it
+    // recorded: hashing a million lines takes seconds, too long to wait for before the first frame.
+    let previousSum = traceChainStart;
+    let physicalLine = 0;
+    try {
+      for (const line of linesOf(this.source, 0)) {
+        physicalLine++;
+        if (line.text.trim() !== '') {
+          const { content, sum } = splitSum(line.text);
+          if (sum === undefined) problems.add(physicalLine, 'the line has no checksum; record or collect the trace again');
+          else if (chainSum(previousSum, content) !== sum) problems.add(physicalLine, 'the line was changed, moved or removed (its checksum does not follow from the line before it); record or collect the trace again');
+          previousSum = sum ?? previousSum;
+          problems.check();
+        }
+        if (line.start !== this.lineStart[index]) continue;
+        const decoded = decodeLine(splitSum(line.text).content, lastSeq);
+        const lineNumber = this.lineNumbers[index] ?? 0;
+        if (E.isLeft(decoded) || 'note' in decoded.right || 'end' in decoded.right) {
+          problems.add(lineNumber, E.isLeft(decoded) ? decoded.left.reason : 'another kind of line where the index found an event');
+          problems.check();
+          return;
+        }
+        const entry = decoded.right;
+        if (entry.seq !== this.seqs[index] || entry.address !== this.addressOf(index) || entry.event.type !== this.typeOf(index)) {
+          problems.add(lineNumber, `the line changed while the trace was open (seq ${entry.seq}); open it again`);
+          problems.check();
+        }
+        lastSeq = entry.seq;
+        const addressId = this.addressIds[index] ?? 0;
+        const named = entitiesOf(entry.event, entry.address);
+        const position = positions[addressId] ?? 0;
+        positions[addressId] = position + 1;
+        if (!this.divergenceOf.has(addressId)) {
+          const core = this.cores[entry.component] as ComponentCore<unknown, AnyEvent, unknown>;
+          try {
+            const effects = applyDirect(core, states[addressId], entry.event);
+            // A submission names no id of its own: the owner mints them, and says so in an effect.
+            for (const effect of effects) {
+              if ((effect as AnyEvent | undefined)?.type === 'ids/minted') named.push(...entitiesOf(effect));
+            }
+            const since = (sinceSnapshot[addressId] ?? 0) + 1;
+            sinceSnapshot[addressId] = since;
+            if (since >= this.snapshotEvery) {
+              sinceSnapshot[addressId] = 0;
+              this.snapshotPositions[addressId]?.push(position);
+              this.snapshotStates[addressId]?.push(JSON.stringify(states[addressId]));
+            }
+          } catch (error) {
+            const reason = `seq ${entry.seq} ${entry.event.type}: the ${entry.component} recipe threw: ${error instanceof Error ? error.message : String(error)}`;
+            this.divergenceOf.set(addressId, { position, reason: reason.replace(/[\r\n]+/g, ' ') });
+            states[addressId] = undefined;
+          }
+        }
+        this.indexEntities(named, index);
+        index++;
+        this.replayedEvents = index;
+        if (++linesInChunk >= chunkLines) {
+          linesInChunk = 0;
+          options.onProgress?.({ phase: 'replay', bytesDone: line.end, bytesTotal: this.source.sizeBytes, events: index });
+          notify();
+          await pause();
+        }
+        if (index === this.count) break;
+      }
+      if (index < this.count) {
+        problems.add(this.lineNumbers[index] ?? 0, 'the line was not found again: the file changed while it was open; open it again');
+        problems.check();
+      }
+    } catch (error) {
+      this.replayFailure = error instanceof Error ? error.message : String(error);
+      notify();
+      throw error;
+    }
+    options.onProgress?.({ phase: 'replay', bytesDone: this.source.sizeBytes, bytesTotal: this.source.sizeBytes, events: index });
+    notify();
+  }
+
+  private indexEntities(named: readonly { kind: EntityKind; id: string }[], index: number): void {
+    let last = '';
+    for (const entity of named) {
+      if (entity.id === last) continue;
+      last = entity.id;
+      let known = this.entityIndex.get(entity.id);
+      if (known === undefined) {
+        known = { kinds: new Set(), events: [] };
+        this.entityIndex.set(entity.id, known);
+      }
+      known.kinds.add(entity.kind);
+      // The same id named twice by one event (in the event and in the ids it minted) counts once.
+      if (known.events[known.events.length - 1] !== index) known.events.push(index);
+    }
+  }
+}
+
+/** The position of the last value at or below `limit` in the ascending `values`, or -1. */
+function lastAtOrBefore(values: ArrayLike<number>, limit: number): number {
+  let low = 0;
+  let high = values.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((values[middle] ?? 0) <= limit) low = middle + 1;
+    else high = middle;
+  }
+  return low - 1;
+}
+
+/**
+ * The index pass: reads the header and every line's place, and returns an index whose replay pass
+ * (`replayAll`) has not run yet. Fails with a `TraceLoadError` whose message is one line for a file
+ * that is not a trace, has an unknown format version, or has a line of no known shape.
+ */
+export async function openTrace(input: TraceSource | Uint8Array, options: LoadOptions = {}): Promise<TraceIndex> {
+  const source = input instanceof Uint8Array ? bytesSource(input) : input;
+  const chunkLines = options.chunkLines ?? 100_000;
+  const pause = options.pause ?? defaultPause;
+  const cores = options.cores ?? defaultCores;
+  const lineStart = new Column((size) => new Float64Array(size));
+  const lineEnd = new Column((size) => new Float64Array(size));
+  const lineNumbers = new Column((size) => new Float64Array(size));
+  const seqs = new Column((size) => new Float64Array(size));
+  const times = new Column((size) => new Float64Array(size));
+  const parents = new Column((size) => new Float64Array(size));
+  const addressIds = new Column((size) => new Uint16Array(size));
+  const typeIds = new Column((size) => new Uint16Array(size));
+  const addresses: Address[] = [];
+  const components: ComponentKind[] = [];
+  const addressIdOf = new Map<Address, number>();
+  const types: string[] = [];
+  const typeIdOf = new Map<string, number>();
+  const notes: TraceNote[] = [];
+  const problems = new Problems();
+  let header: TraceHeader | undefined;
+  let lastSeq = 0;
+  let lineNumber = 0;
+  let linesInChunk = 0;
+
+  const record = (line: Line, seq: number, address: Address, component: ComponentKind, atMs: number, parent: number, type: string): void => {
+    let addressId = addressIdOf.get(address);
+    if (addressId === undefined) {
+      addressId = addresses.length;
+      addressIdOf.set(address, addressId);
+      addresses.push(address);
+      components.push(component);
+    }
+    let typeId = typeIdOf.get(type);
+    if (typeId === undefined) {
+      typeId = types.length;
+      typeIdOf.set(type, typeId);
+      types.push(type);
+    }
+    lineStart.push(line.start);
+    lineEnd.push(line.end);
+    lineNumbers.push(lineNumber);
+    seqs.push(seq);
+    times.push(atMs);
+    parents.push(parent);
+    addressIds.push(addressId);
+    typeIds.push(typeId);
+    lastSeq = seq;
+  };
+
+  let closing: { lineNumber: number; lines: number } | undefined;
+  let blankLines = 0;
+  for (const line of linesOf(source, 0)) {
+    lineNumber++;
+    if (++linesInChunk >= chunkLines) {
+      linesInChunk = 0;
+      options.onProgress?.({ phase: 'index', bytesDone: line.start, bytesTotal: source.sizeBytes, events: seqs.length });
+      await pause();
+    }
+    if (line.text.trim() === '') {
+      blankLines++;
+      continue;
+    }
+    if (closing !== undefined) problems.add(lineNumber, 'a line after the closing line; record or collect the trace again');
+    if (header === undefined) {
+      const decoded = decodeHeader(line.text);
+      if (E.isLeft(decoded)) throw new TraceLoadError(`line ${lineNumber}: ${decoded.left}`);
+      header = decoded.right;
+      continue;
+    }
+    const quick = eventPrefix.exec(line.text);
+    if (quick !== null && line.text.endsWith('}')) {
+      const seq = Number(quick[1]);
+      const address = quick[2] ?? '';
+      const component = quick[3] as ComponentKind;
+      const parent = quick[5] === undefined ? 0 : Number(quick[5]);
+      if (seq > lastSeq && parent < seq && componentOfAddress(address) === component) {
+        record(line, seq, address, component, Number(quick[4]), parent, quick[6] ?? '');
+        continue;
+      }
+    }
+    // A line of another shape (a note, or an event written by hand) is decoded in full.
+    const decoded = decodeLine(line.text, lastSeq);
+    if (E.isLeft(decoded)) problems.add(lineNumber, decoded.left.reason);
+    else if ('note' in decoded.right) notes.push(decoded.right);
+    else if ('end' in decoded.right) closing = { lineNumber, lines: decoded.right.lines };
+    else {
+      const entry = decoded.right;
+      record(line, entry.seq, entry.address, entry.component, entry.atMs, entry.parent ?? 0, entry.event.type);
+    }
+  }
+  if (header === undefined) throw new TraceLoadError('the trace is empty; pass a trace written by `tsray trace collect` or `tsray sim`');
+  // The closing line counts the lines before it: without it, or with another count, the file was cut or spliced.
+  if (closing === undefined) problems.add(lineNumber, 'the trace has no closing line: it was cut short; record or collect it again');
+  else if (closing.lines !== closing.lineNumber - 1 - blankLines) problems.add(closing.lineNumber, `the closing line counts ${closing.lines} lines before it but there are ${closing.lineNumber - 1 - blankLines}; record or collect the trace again`);
+  problems.check();
+  options.onProgress?.({ phase: 'index', bytesDone: source.sizeBytes, bytesTotal: source.sizeBytes, events: seqs.length });
+  return new TraceIndex(
+    header,
+    notes,
+    source,
+    lineStart.done(),
+    lineEnd.done(),
+    lineNumbers.done(),
+    seqs.done(),
+    times.done(),
+    parents.done(),
+    addressIds.done(),
+    typeIds.done(),
+    addresses,
+    components,
+    types,
+    options.snapshotEvery ?? 1000,
+    cores,
+  );
+}
+
+/** Both passes: the index, then the replay; for tests and for checking a trace without a screen. */
+export async function loadTrace(input: TraceSource | Uint8Array, options: LoadOptions = {}): Promise<TraceIndex> {
+  const trace = await openTrace(input, options);
+  await trace.replayAll(options);
+  return trace;
+}

@@ -1,0 +1,89 @@
+/**
+ * Simulator traces for the debugger's tests, made in the test run itself: a task that crashes its
+ * worker on the first attempt and is retried, a task that throws, an actor that crashes and
+ * restarts, a task that submits a child, and a plain fan-out. Each comes back as the trace's text and as a loaded index.
+ */
+import { chainSum, splitSum, traceChainStart, withSum } from '../../core/trace/format.js';
+import { simulate } from '../../core/sim/index.js';
+import type { SimActor, SimProgram, SimRef } from '../../core/sim/index.js';
+import { SimGetError } from '../../core/sim/index.js';
+import { loadTrace } from '../../debugger/trace-index.js';
+import type { LoadOptions, TraceIndex } from '../../debugger/trace-index.js';
+
+/** The workload: every kind of story the panes draw. */
+export const debugProgram: SimProgram = {
+  name: 'debug-stories',
+  bodies: {
+    square: (_ctx, x) => (x as number) * (x as number),
+    crashOnce: (ctx, x) => (ctx.attempt === 1 ? ctx.exit() : (x as number) + 1),
+    fail: () => {
+      throw new Error('boom');
+    },
+    *nested(ctx, x) {
+      const child = ctx.submit('square', [x]) as SimRef;
+      return ((yield ctx.get(child)) as number) + 1;
+    },
+  },
+  actors: {
+    Counter: {
+      init: () => ({ total: 0 }),
+      methods: {
+        add: (_ctx, state, n) => {
+          state['total'] = (state['total'] as number) + (n as number);
+          return state['total'];
+        },
+        crash: (ctx) => ctx.exit(),
+      },
+    },
+  },
+  *driver(ctx) {
+    const squares = [1, 2, 3].map((x) => ctx.submit('square', [x]) as SimRef);
+    const retried = ctx.submit('crashOnce', [41], { maxRetries: 2, name: 'crashOnce' }) as SimRef;
+    const failed = ctx.submit('fail', [], { maxRetries: 0, name: 'fail' }) as SimRef;
+    const counter: SimActor = ctx.createActor('Counter', [], { maxRestarts: 1 });
+    const before = yield ctx.get(ctx.call(counter, 'add', [1]));
+    let crash: unknown;
+    try {
+      crash = yield ctx.get(ctx.call(counter, 'crash', []));
+    } catch (error) {
+      crash = error instanceof SimGetError ? error.info.errorClass : String(error);
+    }
+    const after = yield ctx.get(ctx.call(counter, 'add', [2]));
+    let failure: unknown;
+    try {
+      failure = yield ctx.get(failed);
+    } catch (error) {
+      failure = error instanceof SimGetError ? error.info.errorClass : String(error);
+    }
+    const nested = yield ctx.get(ctx.submit('nested', [5], { name: 'nested' }));
+    return { squares: yield ctx.get(squares), retried: yield ctx.get(retried), before, crash, after, failure, nested };
+  },
+};
+
+/** The text of a run of `debugProgram` (seed 1, no injected faults). */
+export function debugTraceText(): string {
+  return simulate({ seed: 1, program: debugProgram }).traceText();
+}
+
+/** Loads trace text without pausing between chunks. */
+export function openTrace(text: string, options: LoadOptions = {}): Promise<TraceIndex> {
+  return loadTrace(new TextEncoder().encode(text), { pause: () => Promise.resolve(), ...options });
+}
+
+/**
+ * `lines` (a trace's, edited by a test) chained again from the start and closed, as a writer would
+ * have written them: for tests that change a line on purpose and want only that change to count.
+ */
+export function rechainTrace(lines: readonly string[]): string {
+  let previous = traceChainStart;
+  const out: string[] = [];
+  for (const line of lines) {
+    if (line.trim() === '' || line.startsWith('{"end":')) continue;
+    const { content } = splitSum(line);
+    previous = chainSum(previous, content);
+    out.push(withSum(content, previous));
+  }
+  const end = `{"end":"tsray-trace","lines":${out.length}}`;
+  out.push(withSum(end, chainSum(previous, end)));
+  return `${out.join('\n')}\n`;
+}
