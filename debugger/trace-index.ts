@@ -23,6 +23,7 @@ import { decodeHeader, decodeLine } from '../core/trace/decode.js';
 import { chainSum, componentOfAddress, splitSum, traceChainStart } from '../core/trace/format.js';
 import type { ComponentKind, TraceEntry, TraceHeader, TraceNote } from '../core/trace/format.js';
 import type { ReplayCores } from '../core/trace/replay.js';
+import { mutationNamed } from '../core/sim/mutations.js';
 import { entitiesOf } from './entities.js';
 import type { EntityKind } from './entities.js';
 
@@ -505,7 +506,7 @@ export async function openTrace(input: TraceSource | Uint8Array, options: LoadOp
   const source = input instanceof Uint8Array ? bytesSource(input) : input;
   const chunkLines = options.chunkLines ?? 100_000;
   const pause = options.pause ?? defaultPause;
-  const cores = options.cores ?? defaultCores;
+  const baseCores = options.cores ?? defaultCores;
   const lineStart = new Column((size) => new Float64Array(size));
   const lineEnd = new Column((size) => new Float64Array(size));
   const lineNumbers = new Column((size) => new Float64Array(size));
@@ -593,6 +594,10 @@ export async function openTrace(input: TraceSource | Uint8Array, options: LoadOp
     }
   }
   if (header === undefined) throw new TraceLoadError('the trace is empty; pass a trace written by `tsray trace collect` or `tsray sim`');
+  // A run under a deliberately broken recipe is replayed with that recipe, as it ran.
+  const mutation = header.mutation === undefined ? undefined : mutationNamed(header.mutation);
+  if (header.mutation !== undefined && mutation === undefined) throw new TraceLoadError(`the trace was recorded under a broken recipe '${header.mutation}' that this tsray does not have; open it with the tsray that wrote it`);
+  const cores: ReplayCores = { ...baseCores, ...mutation?.cores };
   // The closing line counts the lines before it: without it, or with another count, the file was cut or spliced.
   if (closing === undefined) problems.add(lineNumber, 'the trace has no closing line: it was cut short; record or collect it again');
   else if (closing.lines !== closing.lineNumber - 1 - blankLines) problems.add(closing.lineNumber, `the closing line counts ${closing.lines} lines before it but there are ${closing.lineNumber - 1 - blankLines}; record or collect the trace again`);

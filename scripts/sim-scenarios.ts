@@ -83,7 +83,7 @@ export function workloadModuleOf(name: string): string {
 
 const lineage: SimScenario = {
   name: 'sim-node-death-lineage',
-  lookAt: 'node n2 dies holding the only copy of `produce`\'s result; the get re-runs `produce` on n1 from its lineage',
+  lookAt: 'node n2 dies holding the only copy of `produce`\'s result; the get re-runs `produce` on n1 from its lineage. Keys: `/task/pushed⏎`, `n` (attempt 2), `w`',
   nodes: twoNodes,
   faults: { scheduled: [{ atMs: 150, kind: 'node-death', target: 0 }] },
   program: lineageProgram,
@@ -93,7 +93,7 @@ const lineage: SimScenario = {
 
 const ownerDied: SimScenario = {
   name: 'sim-owner-died',
-  lookAt: 'the worker that put the inner object (its owner) dies; the driver borrowed the ref, and its get fails with OwnerDiedError',
+  lookAt: 'the worker that put the inner object (its owner) dies; the driver borrowed the ref, and its get fails with OwnerDiedError. Keys: `/worker/died⏎`, `w`',
   nodes: twoNodes,
   faults: { scheduled: [{ atMs: 200, kind: 'owner-death', target: 0 }] },
   program: ownerDiedProgram,

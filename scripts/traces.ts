@@ -19,9 +19,9 @@ const maxSeeds = 50;
 
 /** The live scenarios: scripts in scripts/live-scenarios, run as a user runs them, then collected. */
 const liveScenarios = [
-  { name: 'task-retry', lookAt: "`flaky`'s first attempt ends its worker (process.exit); the task is retried on a new worker and returns 42" },
-  { name: 'actor-restart', lookAt: "`Counter.crash` ends the actor's worker; the call fails with ActorUnavailableError, the actor restarts (its constructor runs again) and the next call answers 1" },
-  { name: 'cancel', lookAt: "a running `slow` task is cancelled; its get rejects with TaskCancelledError at once and the body's signal is aborted" },
+  { name: 'task-retry', lookAt: "`flaky`'s first attempt ends its worker (process.exit); the task is retried on a new worker and returns 42. Keys: `/task/replied⏎`, Tab, `e` (the task's attempts)" },
+  { name: 'actor-restart', lookAt: "`Counter.crash` ends the actor's worker; the call fails with ActorUnavailableError, the actor restarts (its constructor runs again) and the next call answers 1. Keys: `/actor/state⏎`, `e` (the actor's lives), then `g` and the RESTARTING seq ⏎, `w`" },
+  { name: 'cancel', lookAt: "a running `slow` task is cancelled; its get rejects with TaskCancelledError at once and the body's signal is aborted. Keys: `/cancel⏎`, `w`" },
 ] as const;
 
 const cli = fileURLToPath(new URL('../node/cli/main.js', import.meta.url));
@@ -100,7 +100,7 @@ function runMutant(outDir: string): Curated {
     return {
       file,
       seed: String(seed),
-      lookAt: `a deliberately broken owner recipe (${mutation.description}); the simulator caught it under chaos (${plan.scheduled?.length ?? 0} scheduled faults and lossy messages), and shrinking in ${shrunk.attempts} runs left the plan ${JSON.stringify(shrunk.plan)}${Object.keys(shrunk.plan).length === 0 ? ': no fault is needed, the recipe alone is wrong' : ''}; the last note names the invariant that broke`,
+      lookAt: `a deliberately broken owner recipe (${mutation.description}); the simulator caught it under chaos (${plan.scheduled?.length ?? 0} scheduled faults and lossy messages), and shrinking in ${shrunk.attempts} runs left the plan ${JSON.stringify(shrunk.plan)}${Object.keys(shrunk.plan).length === 0 ? ': no fault is needed, the recipe alone is wrong' : ''}; the last note names the invariant that broke. Keys: \`b\` then \`worker:n1.d1 s.objects['n1.d1.p1'].submittedRefs < 3⏎\` (the reply of an unrelated task dropped the count)`,
     };
   }
   throw new Error(`the mutant survived ${maxSeeds} seeds of chaos`);

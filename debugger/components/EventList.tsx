@@ -23,10 +23,11 @@ export interface EventListProps {
   readonly width: number;
 }
 
-/** One row: marker, seq, time, address, type and what the event is about. */
+/** One row: marker, seq, time (a live trace's from its first event), address, type and what the event is about. */
 export function eventRow(trace: TraceIndex, index: number, selected: boolean, width: number): string {
   const entry = trace.entry(index);
-  const time = `${entry.atMs}ms`;
+  // A live trace's clock is the wall clock: shown from the first event, so the column stays short.
+  const time = trace.header.createdBy === 'live' ? `+${Math.round(entry.atMs - (trace.times[0] ?? 0))}ms` : `${entry.atMs}ms`;
   const text = `${selected ? '▶' : ' '} ${String(entry.seq).padStart(6)} ${time.padStart(9)} ${entry.address.padEnd(13)} ${entry.event.type} ${describeEvent(entry.event)}`;
   return clip(text.trimEnd(), width);
 }

@@ -140,7 +140,7 @@ export function wholeTrace(path: string, sizeBytes: number): WholeTrace {
  * how it ended, a node's to its fault, an attempt to its push) and not only parent links. A trace
  * too big to decode whole, or an event the analysis does not know, falls back on the parent chain.
  */
-function coreWhy(whole: WholeTrace): WhyFunction {
+export function coreWhy(whole: WholeTrace): WhyFunction {
   return (source, seq) => {
     const analysed = whole();
     const chain = analysed === undefined ? undefined : whyChain(analysed.trace, analysed.index, seq);
