@@ -13,26 +13,11 @@ import type { WhyFunction } from '../../../debugger/causal-chain.js';
 import { timelineOf } from '../../../debugger/timeline.js';
 import type { TraceIndex } from '../../../debugger/trace-index.js';
 import { debugTraceText, openTrace, rechainTrace } from '../../support/debugger-traces.js';
+import { press, settle } from '../../support/ink-keys.js';
+import type { Instance } from '../../support/ink-keys.js';
 
 const keys = { down: '\u001B[B', up: '\u001B[A', pageDown: '\u001B[6~', pageUp: '\u001B[5~', tab: '\t', enter: '\r', escape: '\u001B' };
 
-/** Lets Ink take in the input and draw. */
-function settle(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 10));
-}
-
-type Instance = ReturnType<typeof render>;
-
-/** Types each key in turn, waiting for the frame it draws (or half a second, for a key that draws nothing). */
-async function press(instance: Instance, ...sequence: string[]): Promise<string> {
-  for (const key of sequence) {
-    const drawn = instance.frames.length;
-    instance.stdin.write(key);
-    for (let wait = 0; wait < 50 && instance.frames.length === drawn; wait++) await settle();
-  }
-  await settle();
-  return instance.lastFrame() ?? '';
-}
 
 /** Types `text` then Enter into a prompt opened by `key`. */
 function ask(instance: Instance, key: string, text: string): Promise<string> {

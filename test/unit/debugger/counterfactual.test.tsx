@@ -12,23 +12,11 @@ import { cleanup, render } from 'ink-testing-library';
 import { Debugger } from '../../../debugger/components/Debugger.js';
 import { parsePlanChange, whatIf, wholeTrace } from '../../../node/cli/debug.js';
 import { packageRoot } from '../../support/driver-script.js';
+import { press, settle } from '../../support/ink-keys.js';
+import type { Instance } from '../../support/ink-keys.js';
 
 afterEach(() => cleanup());
 
-type Instance = ReturnType<typeof render>;
-
-const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 10));
-
-/** Types each key, waiting for a new frame (or half a second). */
-async function press(instance: Instance, ...sequence: string[]): Promise<string> {
-  for (const key of sequence) {
-    const drawn = instance.frames.length;
-    instance.stdin.write(key);
-    for (let wait = 0; wait < 50 && instance.frames.length === drawn; wait++) await settle();
-  }
-  await settle();
-  return instance.lastFrame() ?? '';
-}
 
 /** Waits until a frame matches `pattern` (the counterfactual runs a simulation). */
 async function frameMatching(instance: Instance, pattern: RegExp): Promise<string> {

@@ -12,12 +12,11 @@ import { cleanup, render } from 'ink-testing-library';
 import { Debugger } from '../../../debugger/components/Debugger.js';
 import { coreWhy, wholeTrace } from '../../../node/cli/debug.js';
 import { packageRoot } from '../../support/driver-script.js';
+import { settle, type } from '../../support/ink-keys.js';
+import type { Instance } from '../../support/ink-keys.js';
 
 afterEach(() => cleanup());
 
-type Instance = ReturnType<typeof render>;
-
-const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 10));
 
 /** Opens a curated trace at 80×24 and waits until its list is drawn and takes keys. */
 async function open(file: string): Promise<Instance> {
@@ -32,16 +31,6 @@ async function open(file: string): Promise<Instance> {
   return instance;
 }
 
-/** Types `keys` (a prompt's text as one string, ⏎ as \r, Tab as \t), one key at a time; the last frame. */
-async function type(instance: Instance, keys: string): Promise<string> {
-  for (const key of keys) {
-    const drawn = instance.frames.length;
-    instance.stdin.write(key);
-    for (let wait = 0; wait < 30 && instance.frames.length === drawn; wait++) await settle();
-  }
-  await settle();
-  return instance.lastFrame() ?? '';
-}
 
 void test('live-task-retry: / task/replied ⏎ Tab e shows attempt 1 ended by the crashed worker', async () => {
   const frame = await type(await open('live-task-retry.trace.jsonl'), '/task/replied\r\te');
