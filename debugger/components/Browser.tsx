@@ -252,8 +252,13 @@ export function Browser({ trace, name, width, height, why = parentChain, search 
         return submit(prompt.kind, prompt.text);
       }
       if (key.backspace || key.delete) return update({ prompt: { ...prompt, text: prompt.text.slice(0, -1) } });
-      if (!key.ctrl && !key.meta && input !== '' && !/[\r\n]/.test(input)) update({ prompt: { ...prompt, text: prompt.text + input } });
-      return;
+      if (key.ctrl || key.meta || input === '') return;
+      // Pasted text arrives in one piece, its Enter included: what comes before the Enter is typed,
+      // then the prompt is submitted.
+      const enter = input.search(/[\r\n]/);
+      if (enter < 0) return update({ prompt: { ...prompt, text: prompt.text + input } });
+      update({ prompt: undefined });
+      return submit(prompt.kind, prompt.text + input.slice(0, enter));
     }
     if (help) {
       if (input === 'q') return onQuit();

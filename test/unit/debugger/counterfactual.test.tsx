@@ -63,10 +63,11 @@ void test("x lists the plan's faults; dropping the owner's death shows where the
   assert.match(compared, /the changed run's trace: .*sim-owner-died\.trace\.jsonl/);
 });
 
-void test('a change the plan cannot take is one line, and a live trace has no counterfactual', async () => {
+void test('a change the plan cannot take (pasted with its Enter) is one line, and a live trace has no counterfactual', async () => {
   const instance = open('sim-owner-died.trace.jsonl');
   await ready(instance, 'sim-owner-died');
-  await press(instance, 'x', ...'3 atMs=5'.split(''), '\r');
+  // Pasted, as one piece with its Enter: typed, then submitted.
+  await press(instance, 'x', '3 atMs=5\r');
   await frameMatching(instance, /the plan has 1 scheduled faults; there is no fault 3/);
   instance.unmount();
   const live = open('live-cancel.trace.jsonl', false);
