@@ -1,5 +1,5 @@
 /**
- * `tsray sim SCRIPT [--seed N] [--runs K] [--faults SPEC] [-o DIR]`: run a workload module in the
+ * `tsray sim SCRIPT [--seed N] [--runs K] [--faults SPEC] [--nodes N] [--cpus C] [-o DIR] [--shrink]`: run a workload module in the
  * deterministic simulator, once per seed, under a fault plan; write each run's trace when asked, and
  * always write the trace of a failing run so it can be replayed and debugged.
  */
@@ -8,11 +8,14 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { SeededRandom, SimFailure, simulate } from '../../core/sim/index.js';
+import { SeededRandom, shrinkPlan, SimFailure, simulate } from '../../core/sim/index.js';
 import type { FaultPlan, ScheduledFault, SimProgram } from '../../core/sim/index.js';
 import { UsageError, wholeNumber } from './usage.js';
 
 const presets = ['none', 'messages', 'crashes', 'chaos'] as const;
+
+/** A bound on simulated nodes, so a mistyped count fails with the limit named. */
+const maxNodes = 64;
 
 /** The fault plan a `--faults` value names: a preset, or a FaultPlan as JSON. */
 export function faultPlanOf(spec: string, seed: number, faultPhaseMs: number): FaultPlan {
@@ -81,6 +84,9 @@ export async function simCommand(args: string[]): Promise<number> {
         faults: { type: 'string', default: 'none' },
         out: { type: 'string', short: 'o' },
         'fault-phase-ms': { type: 'string' },
+        nodes: { type: 'string' },
+        cpus: { type: 'string' },
+        shrink: { type: 'boolean', default: false },
       },
     });
   } catch (error) {
@@ -91,6 +97,10 @@ export async function simCommand(args: string[]): Promise<number> {
   const firstSeed = wholeNumber('--seed', parsed.values.seed, 1);
   const runs = wholeNumber('--runs', parsed.values.runs, 1, 1);
   const faultPhaseMs = wholeNumber('--fault-phase-ms', parsed.values['fault-phase-ms'], 1000, 100);
+  const nodeCount = wholeNumber('--nodes', parsed.values.nodes, 3, 1);
+  const cpus = wholeNumber('--cpus', parsed.values.cpus, 2, 1);
+  if (nodeCount > maxNodes) throw new UsageError(`--nodes takes at most ${maxNodes} nodes, not ${nodeCount}`);
+  const nodes = Array.from({ length: nodeCount }, () => ({ resources: { CPU: cpus } }));
   faultPlanOf(parsed.values.faults, firstSeed, faultPhaseMs);
   const { program, exportName } = await loadProgram(script);
   // Traces say where the workload is, relative to where they are written, so that the debugger can run it again.
@@ -101,15 +111,37 @@ export async function simCommand(args: string[]): Promise<number> {
   for (let seed = firstSeed; seed < firstSeed + runs; seed++) {
     const faults = faultPlanOf(parsed.values.faults, seed, faultPhaseMs);
     try {
-      const result = simulate({ seed, program, faults, faultPhaseMs, workloadModule: workloadModuleFrom(passingDir ?? failingDir) });
+      const result = simulate({ seed, program, faults, faultPhaseMs, nodes, workloadModule: workloadModuleFrom(passingDir ?? failingDir) });
       const summary = JSON.stringify(result.driverResult) ?? 'undefined';
       process.stdout.write(`seed ${seed}: ok, ${result.events} events, ${result.simTimeMs} ms simulated, ${result.faults.length} faults; result ${summary.length > 200 ? `${summary.slice(0, 200)}…` : summary}\n`);
       if (parsed.values.out !== undefined) await writeTrace(parsed.values.out, `${program.name}-${seed}.jsonl`, result.traceText());
     } catch (error) {
       if (!(error instanceof SimFailure)) throw error;
       failures += 1;
-      const path = await writeTrace(failingDir, `${program.name}-${seed}.jsonl`, error.traceText);
-      process.stdout.write(`seed ${seed}: FAILED: ${error.message}\n  trace: ${path} (open it with tsray debug, or tsray replay)\n`);
+      let failure = error;
+      let plan = faults;
+      if (parsed.values.shrink) {
+        // The smallest plan under which the same seed still fails (core/sim/shrink.ts).
+        const failureUnder = (candidate: FaultPlan): SimFailure | undefined => {
+          try {
+            simulate({ seed, program, faults: candidate, faultPhaseMs, nodes, workloadModule: workloadModuleFrom(failingDir) });
+            return undefined;
+          } catch (caught) {
+            if (caught instanceof SimFailure) return caught;
+            throw caught;
+          }
+        };
+        const shrunk = shrinkPlan(faults, (candidate) => failureUnder(candidate) !== undefined);
+        const last = failureUnder(shrunk.plan);
+        if (last !== undefined) {
+          failure = last;
+          plan = shrunk.plan;
+          process.stdout.write(`seed ${seed}: shrunk the fault plan in ${shrunk.attempts} runs${shrunk.bounded ? ' (stopped at the bound on runs)' : ''}: ${JSON.stringify(shrunk.plan)}\n`);
+        }
+      }
+      const path = await writeTrace(failingDir, `${program.name}-${seed}.jsonl`, failure.traceText);
+      const again = ['tsray sim', script, '--seed', String(seed), '--faults', `'${JSON.stringify(plan)}'`, '--fault-phase-ms', String(faultPhaseMs), '--nodes', String(nodeCount), '--cpus', String(cpus)].join(' ');
+      process.stdout.write(`seed ${seed}: FAILED: ${failure.message}\n  trace:     ${path}\n  reproduce: ${again}\n  debug:     tsray debug ${path}\n`);
     }
   }
   return failures === 0 ? 0 : 1;

@@ -98,6 +98,28 @@ void describe('tsray CLI', () => {
     assert.equal(sim.status, 1);
     assert.match(sim.stdout, /seed 1: FAILED: liveness: .*waits in get/);
     assert.match(readFileSync(join(work, 'hangs-1.jsonl'), 'utf8'), /"kind":"tsray-trace"/);
+    assert.match(sim.stdout, /reproduce: tsray sim .*hangs\.mjs --seed 1 --faults '\{\}'/);
+    assert.match(sim.stdout, /debug: +tsray debug .*hangs-1\.jsonl/);
+    // Under chaos the run fails too; --shrink finds that no fault is needed, and says so.
+    const shrunk = tsray('sim', script, '-o', work, '--fault-phase-ms', '100', '--faults', 'chaos', '--shrink');
+    assert.equal(shrunk.status, 1);
+    assert.match(shrunk.stdout, /seed 1: shrunk the fault plan in \d+ runs: \{\}/);
+    assert.match(shrunk.stdout, /reproduce: tsray sim .* --faults '\{\}'/);
+  });
+
+  void test('--nodes and --cpus shape the simulated cluster', () => {
+    const script = join(work, 'pinned.mjs');
+    writeFileSync(
+      script,
+      `export default { name: 'pinned', bodies: { where: (ctx) => ctx.nodeId }, actors: {}, *driver(ctx) { const r = ctx.submit('where', [], { numCpus: 4, schedulingStrategy: { nodeId: 'n2', soft: false } }); return yield ctx.get(r); } };\n`,
+    );
+    assert.match(tsray('sim', script, '--nodes', '2', '--cpus', '4').stdout, /seed 1: ok, .*result "n2"/);
+    // One node: n2 never joins, and the get waits (a liveness failure); two nodes of 2 CPUs: n2 can never fit.
+    assert.match(tsray('sim', script, '--nodes', '1', '--cpus', '4').stdout, /seed 1: FAILED: liveness: .*waits in get/);
+    assert.match(tsray('sim', script, '--nodes', '2').stdout, /TaskUnschedulableError: .*it lacks CPU \(needs 4, has 2\)/);
+    const tooMany = tsray('sim', script, '--nodes', '1000');
+    assert.equal(tooMany.status, 2);
+    assert.match(tooMany.stderr, /--nodes takes at most 64 nodes, not 1000/);
   });
 });
 
