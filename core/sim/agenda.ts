@@ -33,6 +33,11 @@ export class Agenda<T> {
     }
   }
 
+  /** The time of the earliest item, without removing it. */
+  peekMs(): number | undefined {
+    return this.items[0]?.atMs;
+  }
+
   /** Removes and returns the earliest item. */
   pop(): AgendaItem<T> | undefined {
     const top = this.items[0];

@@ -132,6 +132,10 @@ export class Simulator {
   private driverAddress: Address = '';
   driverFinished = false;
   driverResult: unknown = undefined;
+  private started = false;
+  /** Set once the run is over (see `step`). */
+  private ended = false;
+  private lastLivenessCheckMs = -1;
   /** Per actor incarnation and caller, the last call number started (maxConcurrency 1 order check). */
   readonly actorCallOrder = new Map<string, number>();
 
@@ -185,15 +189,60 @@ export class Simulator {
 
   /** Runs to completion and checks liveness; throws SimFailure on any broken invariant. */
   run(): SimResult {
-    try {
-      this.boot();
-      this.loop();
-    } catch (error) {
-      if (error instanceof SimFailure) throw error;
-      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      this.note(`failure: ${message}`);
-      throw new SimFailure(`${message} at ${this.nowMs} ms after ${this.seq} events`, this.seedText, this.traceText());
-    }
+    this.start();
+    while (this.step());
+    return this.finish();
+  }
+
+  /**
+   * Boots the cluster and schedules the plan's faults, once. `run` is `start`, `step` until it says
+   * the run is over, then `finish`; a caller that interleaves the simulation with other work (a
+   * script's own async code) calls them itself.
+   */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.guard(() => this.boot());
+  }
+
+  /** The simulated time of the next thing on the agenda, or undefined when nothing is. */
+  nextDueMs(): number | undefined {
+    return this.agenda.peekMs();
+  }
+
+  /**
+   * Carries out the next thing on the agenda, moving the clock to it. False, without doing anything,
+   * once the run is over: nothing is left, the next thing is past maxTimeMs, or the driver is done,
+   * faults have stopped and every task has resolved.
+   *
+   * @throws SimFailure when an invariant breaks or the run does not settle within maxEvents.
+   */
+  step(): boolean {
+    if (this.ended) return false;
+    return this.guard(() => {
+      const item = this.agenda.pop();
+      if (item === undefined || item.atMs > this.maxTimeMs) {
+        this.ended = true;
+        return false;
+      }
+      if (this.seq > this.maxEvents) throw new InvariantViolation(`more than ${this.maxEvents} events: the run does not settle`);
+      this.nowMs = Math.max(this.nowMs, item.atMs);
+      this.process(item.value);
+      // Liveness: once faults have stopped and the driver is done, every task must have resolved.
+      if (this.driverFinished && this.nowMs >= this.faultPhaseMs + 200 && this.nowMs - this.lastLivenessCheckMs >= 100) {
+        this.lastLivenessCheckMs = this.nowMs;
+        if (this.unresolvedTasks().length === 0) this.ended = true;
+      }
+      return !this.ended;
+    });
+  }
+
+  /**
+   * Ends the run: checks liveness and records the final state hashes.
+   *
+   * @throws SimFailure when the driver had not finished or a task had not resolved.
+   */
+  finish(): SimResult {
     if (!this.driverFinished) {
       const why = this.explainUnfinished();
       this.note(`liveness failure: ${why}`);
@@ -217,6 +266,19 @@ export class Simulator {
       notes: this.notes,
       traceText: () => this.traceText(),
     };
+  }
+
+  /** Runs `work`, turning any error but a SimFailure into one, noted in the trace with the seed. */
+  private guard<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      this.ended = true;
+      if (error instanceof SimFailure) throw error;
+      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      this.note(`failure: ${message}`);
+      throw new SimFailure(`${message} at ${this.nowMs} ms after ${this.seq} events`, this.seedText, this.traceText());
+    }
   }
 
   /** The trace so far as JSON Lines, closed (a failed run's trace is complete up to the failure). */
@@ -262,23 +324,6 @@ export class Simulator {
     const instance = this.instances.get(address);
     if (instance === undefined) throw new InvariantViolation(`no simulated instance at ${address}`);
     return instance;
-  }
-
-  private loop(): void {
-    let lastCheckMs = -1;
-    for (;;) {
-      const item = this.agenda.pop();
-      if (item === undefined) break;
-      if (item.atMs > this.maxTimeMs) break;
-      if (this.seq > this.maxEvents) throw new InvariantViolation(`more than ${this.maxEvents} events: the run does not settle`);
-      this.nowMs = Math.max(this.nowMs, item.atMs);
-      this.process(item.value);
-      // Liveness: once faults have stopped and the driver is done, every task must have resolved.
-      if (this.driverFinished && this.nowMs >= this.faultPhaseMs + 200 && this.nowMs - lastCheckMs >= 100) {
-        lastCheckMs = this.nowMs;
-        if (this.unresolvedTasks().length === 0) break;
-      }
-    }
   }
 
   /** Tasks and actor calls of live owners that have not resolved, with what each waits for. */
