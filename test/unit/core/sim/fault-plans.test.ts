@@ -117,6 +117,29 @@ void describe('faultPlans', () => {
     assert.ok(found.failed && found.counterexample !== null && found.counterexamplePath !== null);
     const replayed = fc.check(failsOnPartitions, { seed, path: found.counterexamplePath, endOnFailure: true });
     assert.deepEqual(replayed.counterexample, found.counterexample);
+    // Shrinking shortened the partition to just past the bound that fails, and moved it to the end.
+    assert.deepEqual(found.counterexample[0], { dropRate: 0, duplicateRate: 0, jitterMs: 0, spikeRate: 0, spikeMs: 0, scheduled: [{ atMs: 799, kind: 'partition', target: 0, durationMs: 101 }] });
+  });
+
+  void test('a failure that needs a GCS downtime, a drop rate and two worker crashes shrinks to just those, each at its least', () => {
+    const result = fc.check(
+      fc.property(faultPlans({ maxFaults: 8, faultPhaseMs: 500 }), (plan) => {
+        const scheduled = plan.scheduled ?? [];
+        const crashes = scheduled.filter((fault) => fault.kind === 'worker-crash').length;
+        return !(scheduled.some((fault) => fault.kind === 'gcs-restart' && fault.downMs >= 40) && (plan.dropRate ?? 0) >= 0.05 && crashes >= 2);
+      }),
+      { seed, numRuns: 5000 },
+    );
+    assert.ok(result.failed && result.counterexample !== null, 'no plan had all three');
+    const [plan] = result.counterexample;
+    assert.equal(plan.dropRate, 0.05);
+    assert.deepEqual({ ...plan, dropRate: 0, scheduled: [] }, { dropRate: 0, duplicateRate: 0, jitterMs: 0, spikeRate: 0, spikeMs: 0, scheduled: [] });
+    const scheduled = [...(plan.scheduled ?? [])].sort((a, b) => a.kind.localeCompare(b.kind));
+    assert.deepEqual(scheduled, [
+      { atMs: 499, kind: 'gcs-restart', downMs: 40 },
+      { atMs: 499, kind: 'worker-crash', target: 0 },
+      { atMs: 499, kind: 'worker-crash', target: 0 },
+    ]);
   });
 
   void test('a failure that needs a node death shrinks to that one fault, with zero rates, as late as the phase allows', () => {
