@@ -33,6 +33,11 @@ export class Agenda<T> {
     }
   }
 
+  /** The earliest item, left in place. */
+  peek(): AgendaItem<T> | undefined {
+    return this.items[0];
+  }
+
   /** Removes and returns the earliest item. */
   pop(): AgendaItem<T> | undefined {
     const top = this.items[0];
