@@ -22,8 +22,11 @@
  *    would not keep a live process alive), the run is stalled, and `pending()` names what waits.
  *    A stall with no pending simulated event and no virtual timer is a leak of real nondeterminism
  *    (real I/O, a real timer captured before install, a promise settled from outside the run).
- * 3. A crashed worker's timers are not this module's business: the simulator wraps the callbacks a
- *    body schedules (through its AsyncLocalStorage context) and drops those of a dead incarnation.
+ * 3. Each callback fires in the async context it was scheduled in (an AsyncResource per timer, as
+ *    Node's timers are), so a body's timer callback still sees its simulated worker's
+ *    AsyncLocalStorage store: that is how `getRuntimeContext` stays right inside callbacks, and how
+ *    the simulator tells a crashed worker's callbacks (whose incarnation is dead) and drops them.
+ *    This module itself knows nothing of workers.
  *
  * Real timers never fire user callbacks while installed: every patched function schedules on the
  * virtual clock. `settle()` alone uses the real `setImmediate`, to resolve its own promise.
@@ -41,6 +44,7 @@
  * is shared with the real `Date` and left untouched. Captured virtual functions stay bound to their
  * clock after `restore()`: they keep scheduling on it, and nothing fires them.
  */
+import { AsyncResource } from 'node:async_hooks';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { promisify } from 'node:util';
 import { Agenda } from '../../core/sim/agenda.js';
@@ -117,6 +121,10 @@ interface Entry {
   readonly id: number;
   readonly callback: (...args: unknown[]) => void;
   readonly args: readonly unknown[];
+  /** The async context it was scheduled in (AsyncLocalStorage stores included), which it fires in, as Node's timers do. */
+  readonly resource: AsyncResource;
+  /** What `this` is in the callback: its handle, as in Node. */
+  handle: unknown;
   /** The delay of a timeout or interval (re-arming uses it). */
   readonly delayMs: number;
   dueMs: number;
@@ -274,7 +282,7 @@ class VirtualTime implements VirtualTimeController {
   }
 
   private schedule(kind: Entry['kind'], callback: (...args: unknown[]) => void, delayMs: number, args: readonly unknown[]): Entry {
-    const entry: Entry = { kind, id: this.nextId++, callback, args, delayMs, dueMs: this.nowMs + delayMs, scheduledAtMs: this.nowMs, generation: 0, active: true, ref: true };
+    const entry: Entry = { kind, id: this.nextId++, callback, args, resource: new AsyncResource(kind === 'immediate' ? 'Immediate' : 'Timeout'), handle: undefined, delayMs, dueMs: this.nowMs + delayMs, scheduledAtMs: this.nowMs, generation: 0, active: true, ref: true };
     this.entries.set(entry.id, entry);
     this.agenda.push(entry.dueMs, { entry, generation: entry.generation });
     return entry;
@@ -333,7 +341,7 @@ class VirtualTime implements VirtualTimeController {
       entry.active = false;
       this.entries.delete(entry.id);
     }
-    entry.callback(...entry.args);
+    entry.resource.runInAsyncScope(entry.callback, entry.handle, ...entry.args);
     return true;
   }
 
@@ -406,15 +414,18 @@ class VirtualTime implements VirtualTimeController {
     // Arrow functions keep `this`; each is named as the function it replaces, for stack traces.
     const setTimeoutVirtual = named('setTimeout', (callback: unknown, delay?: unknown, ...args: unknown[]) => {
       checkCallback(callback);
-      return new VirtualTimeout(this, this.schedule('timeout', callback, delayOf(delay), args));
+      const entry = this.schedule('timeout', callback, delayOf(delay), args);
+      return (entry.handle = new VirtualTimeout(this, entry));
     });
     const setIntervalVirtual = named('setInterval', (callback: unknown, delay?: unknown, ...args: unknown[]) => {
       checkCallback(callback);
-      return new VirtualTimeout(this, this.schedule('interval', callback, delayOf(delay), args));
+      const entry = this.schedule('interval', callback, delayOf(delay), args);
+      return (entry.handle = new VirtualTimeout(this, entry));
     });
     const setImmediateVirtual = named('setImmediate', (callback: unknown, ...args: unknown[]) => {
       checkCallback(callback);
-      return new VirtualImmediate(this, this.schedule('immediate', callback, 0, args));
+      const entry = this.schedule('immediate', callback, 0, args);
+      return (entry.handle = new VirtualImmediate(this, entry));
     });
     // Handles that are not virtual (a real timer made before install) go to the real clear function.
     const realClearTimeout = globalThis.clearTimeout;

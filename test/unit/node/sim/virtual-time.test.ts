@@ -4,6 +4,7 @@
  * virtual too; and `restore()` puts back every original, identity-equal.
  */
 import assert from 'node:assert/strict';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { afterEach, describe, test } from 'node:test';
 import * as timers from 'node:timers';
 import { scheduler, setImmediate as immediatePromise, setInterval as intervalIterator, setTimeout as sleep } from 'node:timers/promises';
@@ -261,6 +262,22 @@ void describe('virtual time', () => {
     time.advanceTo(30);
     assert.deepEqual([...fired], [18]);
     assert.throws(() => setTimeout('code' as unknown as () => void, 1), /The "callback" argument must be of type function/);
+  });
+
+  void test('a callback fires in the async context it was scheduled in, with its handle as this, as in Node', () => {
+    const time = install();
+    const context = new AsyncLocalStorage<string>();
+    const seen: unknown[] = [];
+    let handle: unknown;
+    context.run('task-1', () => {
+      handle = setTimeout(function (this: unknown) {
+        seen.push(context.getStore(), this === handle);
+      }, 5);
+      setImmediate(() => seen.push(context.getStore()));
+    });
+    context.run('task-2', () => setInterval(() => seen.push(context.getStore()), 4));
+    time.advanceTo(8);
+    assert.deepEqual(seen, ['task-1', 'task-2', 'task-1', true, 'task-2']);
   });
 
   void test('real timers never fire user callbacks while installed', async () => {
