@@ -153,6 +153,13 @@ void describe('faultPlans', () => {
     }
   });
 
+  void test("users import it from 'tsray/sim'", async () => {
+    // Joined at run time so that compiling the tests does not need dist/ to resolve the package's types.
+    const sim = (await import(['tsray', 'sim'].join('/'))) as Record<string, unknown>;
+    assert.equal(sim['faultPlans'], faultPlans);
+    assert.equal(sim['FaultPlanOptionError'], FaultPlanOptionError);
+  });
+
   void test('the options are checked, each with a one-line reason', () => {
     const refused: [unknown, RegExp][] = [
       [{ maxFault: 2 }, /unknown option 'maxFault'; the options are maxFaults, /],
