@@ -289,7 +289,7 @@ class VirtualTime implements VirtualTimeController {
   }
 
   refresh(entry: Entry): void {
-    if (!entry.active && entry.generation < 0) return;
+    if (entry.generation < 0) return;
     entry.generation++;
     entry.active = true;
     entry.dueMs = this.nowMs + entry.delayMs;
