@@ -33,9 +33,9 @@ export class Agenda<T> {
     }
   }
 
-  /** The time of the earliest item, without removing it. */
-  peekMs(): number | undefined {
-    return this.items[0]?.atMs;
+  /** The earliest item, left in place. */
+  peek(): AgendaItem<T> | undefined {
+    return this.items[0];
   }
 
   /** Removes and returns the earliest item. */

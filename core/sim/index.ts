@@ -11,3 +11,5 @@ export { shrinkPlan, smallerPlans } from './shrink.js';
 export type { ShrinkResult } from './shrink.js';
 export { mutations, mutationNamed } from './mutations.js';
 export type { Mutation } from './mutations.js';
+export { faultPlans, FaultPlanOptionError, scheduledFaultKinds } from './fault-plans.js';
+export type { FaultPlanOptions } from './fault-plans.js';

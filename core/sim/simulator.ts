@@ -207,7 +207,7 @@ export class Simulator {
 
   /** The simulated time of the next thing on the agenda, or undefined when nothing is. */
   nextDueMs(): number | undefined {
-    return this.agenda.peekMs();
+    return this.agenda.peek()?.atMs;
   }
 
   /**
