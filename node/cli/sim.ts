@@ -107,11 +107,14 @@ export async function simCommand(args: string[]): Promise<number> {
   const passingDir = parsed.values.out;
   const failingDir = parsed.values.out ?? join(tmpdir(), 'tsray-failures');
   const workloadModuleFrom = (dir: string): string => `${relative(resolve(dir), resolve(script))}#${exportName}`;
+  // A passing run's trace is wanted only with -o: without it, runs record nothing (about 40% faster),
+  // and a failing one is run again recording, which must fail the same way (a check of determinism).
+  const recordPassing = passingDir !== undefined;
   let failures = 0;
   for (let seed = firstSeed; seed < firstSeed + runs; seed++) {
     const faults = faultPlanOf(parsed.values.faults, seed, faultPhaseMs);
     try {
-      const result = simulate({ seed, program, faults, faultPhaseMs, nodes, workloadModule: workloadModuleFrom(passingDir ?? failingDir) });
+      const result = simulate({ seed, program, faults, faultPhaseMs, nodes, record: recordPassing, workloadModule: workloadModuleFrom(passingDir ?? failingDir) });
       const summary = JSON.stringify(result.driverResult) ?? 'undefined';
       process.stdout.write(`seed ${seed}: ok, ${result.events} events, ${result.simTimeMs} ms simulated, ${result.faults.length} faults; result ${summary.length > 200 ? `${summary.slice(0, 200)}…` : summary}\n`);
       if (parsed.values.out !== undefined) await writeTrace(parsed.values.out, `${program.name}-${seed}.jsonl`, result.traceText());
@@ -119,18 +122,17 @@ export async function simCommand(args: string[]): Promise<number> {
       if (!(error instanceof SimFailure)) throw error;
       failures += 1;
       let failure = error;
+      if (!recordPassing) {
+        const recorded = failureOf(() => simulate({ seed, program, faults, faultPhaseMs, nodes, workloadModule: workloadModuleFrom(failingDir) }));
+        if (recorded === undefined || recorded.message !== error.message) {
+          throw new Error(`seed ${seed} failed with "${error.message}" but run again it ${recorded === undefined ? 'passed' : `failed with "${recorded.message}"`}: the workload is not deterministic (real time, real randomness or I/O in a body?)`);
+        }
+        failure = recorded;
+      }
       let plan = faults;
       if (parsed.values.shrink) {
         // The smallest plan under which the same seed still fails (core/sim/shrink.ts).
-        const failureUnder = (candidate: FaultPlan): SimFailure | undefined => {
-          try {
-            simulate({ seed, program, faults: candidate, faultPhaseMs, nodes, workloadModule: workloadModuleFrom(failingDir) });
-            return undefined;
-          } catch (caught) {
-            if (caught instanceof SimFailure) return caught;
-            throw caught;
-          }
-        };
+        const failureUnder = (candidate: FaultPlan): SimFailure | undefined => failureOf(() => simulate({ seed, program, faults: candidate, faultPhaseMs, nodes, workloadModule: workloadModuleFrom(failingDir) }));
         const shrunk = shrinkPlan(faults, (candidate) => failureUnder(candidate) !== undefined);
         const last = failureUnder(shrunk.plan);
         if (last !== undefined) {
@@ -145,6 +147,17 @@ export async function simCommand(args: string[]): Promise<number> {
     }
   }
   return failures === 0 ? 0 : 1;
+}
+
+/** The SimFailure `run` throws, or undefined if it passes; any other error is rethrown. */
+function failureOf(run: () => unknown): SimFailure | undefined {
+  try {
+    run();
+    return undefined;
+  } catch (error) {
+    if (error instanceof SimFailure) return error;
+    throw error;
+  }
 }
 
 async function writeTrace(dir: string, name: string, text: string): Promise<string> {

@@ -107,6 +107,20 @@ void describe('tsray CLI', () => {
     assert.match(shrunk.stdout, /reproduce: tsray sim .* --faults '\{\}'/);
   });
 
+  void test('a failure that does not repeat when the run is recorded is named as nondeterminism', () => {
+    // The module's own state changes between runs of the same seed: exactly what a real clock, real
+    // randomness or I/O in a workload does.
+    const script = join(work, 'leaky.mjs');
+    writeFileSync(
+      script,
+      `let runs = 0;\nexport default { name: 'leaky', bodies: { need: (_c, x) => x }, actors: {}, *driver(ctx) { runs++; const r = ctx.submit('need', [1], runs === 1 ? { resources: { GPU: 1 } } : {}); return yield ctx.get(r); } };\n`,
+    );
+    const sim = tsray('sim', script, '--fault-phase-ms', '100');
+    assert.equal(sim.status, 1);
+    assert.match(sim.stderr, /^tsray: seed 1 failed with "liveness: .*" but run again it passed: the workload is not deterministic/);
+    assert.equal(sim.stderr.trim().split('\n').length, 1);
+  });
+
   void test('--nodes and --cpus shape the simulated cluster', () => {
     const script = join(work, 'pinned.mjs');
     writeFileSync(
