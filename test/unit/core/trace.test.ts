@@ -188,3 +188,12 @@ void test('hashes recorded by another reducer version are skipped, not compared'
   const result = replayTrace(trace, cores);
   assert.deepEqual(result, { ok: true, events: 6, checkedHashes: 2, skippedHashes: 1 });
 });
+
+void test('replay gives the same verdicts applying recipes directly or under immer; patches need immer', () => {
+  const entries = record(8);
+  const tampered = entries.map((entry) => (entry.seq === 6 ? { ...entry, hash: '0123456789abcdef' } : entry));
+  for (const trace of [decoded(encode(written([header, ...entries]))), decoded(encode(written([header, ...tampered])))]) {
+    assert.deepEqual(replayTrace(trace, cores, { mode: 'direct' }), replayTrace(trace, cores, { mode: 'immer' }));
+  }
+  assert.throws(() => replayTrace(decoded(encode(written([header, ...entries]))), cores, { mode: 'direct', onStep: () => undefined }), /onStep needs mode immer/);
+});
