@@ -8,7 +8,8 @@ import type { OwnerState } from './state.js';
 /** Every broken invariant of an owner's state. */
 export function ownerInvariants(s: OwnerState): string[] {
   const broken: string[] = [];
-  for (const object of Object.values(s.objects)) {
+  for (const key in s.objects) {
+    const object = s.objects[key] as (typeof s.objects)[string];
     const id = object.objectId;
     if (object.localRefs < 0 || object.submittedRefs < 0 || object.lineageRefs < 0) broken.push(`object ${id} has a negative reference count`);
     const referenced = object.localRefs > 0 || object.submittedRefs > 0 || object.containedIn.length > 0 || object.borrowers.length > 0;
@@ -18,13 +19,15 @@ export function ownerInvariants(s: OwnerState): string[] {
     if (object.state === 'ready' && object.payload === undefined) broken.push(`object ${id} is ready without a value`);
     if (object.state === 'failed' && object.error === undefined) broken.push(`object ${id} failed without an error`);
   }
-  for (const entry of Object.values(s.borrowed)) {
+  for (const key in s.borrowed) {
+    const entry = s.borrowed[key] as (typeof s.borrowed)[string];
     const holds = entry.localRefs + entry.submittedRefs + entry.containedIn.length + entry.transientHolds;
     if (entry.localRefs < 0 || entry.submittedRefs < 0 || entry.transientHolds < 0) broken.push(`borrowed ${entry.objectId} has a negative count`);
     if (holds === 0 && entry.registration !== 'pending') broken.push(`borrowed ${entry.objectId} is kept although this process no longer holds it`);
     if (entry.owner === s.workerId) broken.push(`borrowed ${entry.objectId} is owned by this very process`);
   }
-  for (const task of Object.values(s.tasks)) {
+  for (const key in s.tasks) {
+    const task = s.tasks[key] as (typeof s.tasks)[string];
     const id = task.spec.taskId;
     if (task.kind === 'task' && task.spec.maxRetries >= 0 && task.attempt > task.spec.maxRetries + 1) {
       broken.push(`task ${id} is at attempt ${task.attempt}, above maxRetries ${task.spec.maxRetries} + 1`);
@@ -34,7 +37,8 @@ export function ownerInvariants(s: OwnerState): string[] {
       if (lease === undefined || lease.state !== 'granted' || lease.runningTaskId !== id) broken.push(`task ${id} is RUNNING without the granted lease that runs it`);
     }
   }
-  for (const lease of Object.values(s.leases)) {
+  for (const key in s.leases) {
+    const lease = s.leases[key] as (typeof s.leases)[string];
     if (lease.runningTaskId !== undefined) {
       const task = s.tasks[lease.runningTaskId];
       // A cancelled task drains its lease; once its returns are gone it may be forgotten meanwhile.
@@ -50,7 +54,8 @@ export function ownerInvariants(s: OwnerState): string[] {
     const cls = s.classes[lease.classKey];
     if (cls === undefined || !cls.leases.includes(lease.leaseId)) broken.push(`lease ${lease.leaseId} belongs to no scheduling class`);
   }
-  for (const cls of Object.values(s.classes)) {
+  for (const key in s.classes) {
+    const cls = s.classes[key] as (typeof s.classes)[string];
     const seen = new Set<string>();
     if (cls.queue.head > cls.queue.items.length) broken.push(`class ${cls.key} has its queue head past its end`);
     for (const taskId of fifoItems(cls.queue)) {
@@ -60,7 +65,8 @@ export function ownerInvariants(s: OwnerState): string[] {
       seen.add(taskId);
     }
   }
-  for (const view of Object.values(s.actors)) {
+  for (const key in s.actors) {
+    const view = s.actors[key] as (typeof s.actors)[string];
     for (const taskId of view.inflight) {
       const task = s.tasks[taskId];
       if (task === undefined || task.state !== 'RUNNING') broken.push(`actor ${view.actorId} has call ${taskId} in flight that is not RUNNING`);
