@@ -8,6 +8,8 @@ import type { OwnerState } from './state.js';
 /** Every broken invariant of an owner's state. */
 export function ownerInvariants(s: OwnerState): string[] {
   const broken: string[] = [];
+  // This runs after every event over the whole state: the records are walked in place (for-in), not
+  // copied into arrays first (Object.values), which made a replay of a large driver a quarter slower.
   for (const key in s.objects) {
     const object = s.objects[key] as (typeof s.objects)[string];
     const id = object.objectId;
