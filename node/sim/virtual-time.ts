@@ -135,12 +135,15 @@ interface Entry {
   ref: boolean;
 }
 
-/** The Node-like handle of a virtual timeout or interval. */
-export class VirtualTimeout {
+/**
+ * What the handles of virtual timers share: ref'ing, as Node's handles have it. The timer's state is
+ * kept in private fields, so user code that prints or serialises a handle sees none of it.
+ */
+abstract class VirtualHandle {
   readonly #time: VirtualTime;
   readonly #entry: Entry;
 
-  /** Made by the virtual `setTimeout` and `setInterval` only. */
+  /** Made by the virtual timer functions only. */
   constructor(time: VirtualTime, entry: Entry) {
     this.#time = time;
     this.#entry = entry;
@@ -163,55 +166,47 @@ export class VirtualTimeout {
     return this.#entry.ref;
   }
 
+  /** Clears the timer. */
+  protected cancelEntry(): void {
+    this.#time.cancel(this.#entry);
+  }
+
+  /** Restarts the timer's delay from now. */
+  protected refreshEntry(): void {
+    this.#time.refresh(this.#entry);
+  }
+
+  /** The timer's id. */
+  protected get entryId(): number {
+    return this.#entry.id;
+  }
+}
+
+/** The Node-like handle of a virtual timeout or interval. */
+export class VirtualTimeout extends VirtualHandle {
   /** Restarts the delay from now; reactivates a timeout that already fired, as Node does, but not a cleared one. */
   refresh(): this {
-    this.#time.refresh(this.#entry);
+    this.refreshEntry();
     return this;
   }
 
   /** Clears it, as `clearTimeout(this)` does. */
   close(): this {
-    this.#time.cancel(this.#entry);
+    this.cancelEntry();
     return this;
   }
 
   /** The id `clearTimeout` also accepts. */
   [Symbol.toPrimitive](): number {
-    return this.#entry.id;
+    return this.entryId;
   }
 }
 
 /** The Node-like handle of a virtual immediate. */
-export class VirtualImmediate {
-  readonly #time: VirtualTime;
-  readonly #entry: Entry;
-
-  /** Made by the virtual `setImmediate` only. */
-  constructor(time: VirtualTime, entry: Entry) {
-    this.#time = time;
-    this.#entry = entry;
-  }
-
-  /** Keeps a live process alive (the default). */
-  ref(): this {
-    this.#entry.ref = true;
-    return this;
-  }
-
-  /** Would not keep a live process alive. */
-  unref(): this {
-    this.#entry.ref = false;
-    return this;
-  }
-
-  /** Whether it is ref'd. */
-  hasRef(): boolean {
-    return this.#entry.ref;
-  }
-
+export class VirtualImmediate extends VirtualHandle {
   /** @internal Clears it, as `clearImmediate(this)` does. */
   cancelImmediate(): void {
-    this.#time.cancel(this.#entry);
+    this.cancelEntry();
   }
 }
 

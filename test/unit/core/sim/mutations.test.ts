@@ -10,30 +10,17 @@ import { gcsCore } from '../../../../core/gcs/index.js';
 import { ownerCore } from '../../../../core/owner/index.js';
 import { rayletCore } from '../../../../core/raylet/index.js';
 import { mutationNamed, SimFailure, simulate } from '../../../../core/sim/index.js';
-import type { SimProgram, SimRef } from '../../../../core/sim/index.js';
+import { sharedArgumentProgram } from '../../../../scripts/sim-scenarios.js';
 import { decodeTrace } from '../../../../core/trace/decode.js';
 import { replayTrace } from '../../../../core/trace/replay.js';
 import type { Trace } from '../../../../core/trace/format.js';
-
-const sharedArgument: SimProgram = {
-  name: 'shared-argument',
-  bodies: { measure: (_ctx, value: unknown) => (value as { size: number }).size, quick: (_ctx, x: unknown) => x },
-  actors: {},
-  *driver(ctx) {
-    const shared = ctx.put({ size: 3, $padBytes: 300_000 });
-    const measures = [0, 1, 2].map(() => ctx.submit('measure', [shared]) as SimRef);
-    const quick = [1, 2, 3, 4].map((x) => ctx.submit('quick', [x]) as SimRef);
-    ctx.release(shared);
-    return { quick: yield ctx.get(quick), measures: yield ctx.get(measures) };
-  },
-};
 
 const realCores = { gcs: gcsCore, raylet: rayletCore, owner: ownerCore };
 
 function failingTrace(): Trace {
   let text = '';
   try {
-    simulate({ seed: 1, program: sharedArgument, mutation: 'double-release', hashEvery: 4 });
+    simulate({ seed: 1, program: sharedArgumentProgram, mutation: 'double-release', hashEvery: 4 });
     assert.fail('the broken recipe should break an invariant');
   } catch (error) {
     assert.ok(error instanceof SimFailure, String(error));
@@ -68,5 +55,5 @@ void test('the real recipes do not reproduce that run, and an unrecorded invaria
 });
 
 void test('an unknown mutation name is refused with the names there are', () => {
-  assert.throws(() => simulate({ seed: 1, program: sharedArgument, mutation: 'no-such' }), /no mutation is called 'no-such'; there are retry-not-counted, double-release/);
+  assert.throws(() => simulate({ seed: 1, program: sharedArgumentProgram, mutation: 'no-such' }), /no mutation is called 'no-such'; there are retry-not-counted, double-release/);
 });

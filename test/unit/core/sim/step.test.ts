@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SimFailure, Simulator, simulate } from '../../../../core/sim/index.js';
 import type { FaultPlan, SimOptions, SimProgram, SimRef } from '../../../../core/sim/index.js';
+import { sharedArgumentProgram } from '../../../../scripts/sim-scenarios.js';
 
 const program: SimProgram = {
   name: 'steps',
@@ -58,22 +59,8 @@ void test('start, step and finish give the trace run gives, byte for byte, and m
   }
 });
 
-/** One stored object passed to tasks while other tasks reply: what the 'double-release' recipe breaks. */
-const sharedArgument: SimProgram = {
-  name: 'shared-argument',
-  bodies: { measure: (_ctx, value: unknown) => (value as { size: number }).size, quick: (_ctx, x: unknown) => x },
-  actors: {},
-  *driver(ctx) {
-    const shared = ctx.put({ size: 3, $padBytes: 300_000 });
-    const measures = [0, 1, 2].map(() => ctx.submit('measure', [shared]) as SimRef);
-    const quick = [1, 2, 3, 4].map((x) => ctx.submit('quick', [x]) as SimRef);
-    ctx.release(shared);
-    return { quick: yield ctx.get(quick), measures: yield ctx.get(measures) };
-  },
-};
-
 void test('a step that breaks an invariant throws SimFailure with the trace so far, and the run is over', () => {
-  const sim = new Simulator({ seed: 1, program: sharedArgument, mutation: 'double-release', hashEvery: 4 });
+  const sim = new Simulator({ seed: 1, program: sharedArgumentProgram, mutation: 'double-release', hashEvery: 4 });
   sim.start();
   let steps = 0;
   assert.throws(
