@@ -43,6 +43,8 @@ interface OpenSpan {
   readonly args: Record<string, unknown>;
   /** A later attempt of a task (or a restarted actor's constructor). */
   readonly retry: boolean;
+  /** The lane of its worker's track it is drawn in: 0 unless other calls ran at the same time. */
+  lane?: number;
 }
 
 /** The process id every track lives in (one session, one node process). */
@@ -76,6 +78,33 @@ export function buildTimeline(entries: readonly TraceEntry[], title = 'tsray ses
   }
 
   const open = new Map<string, OpenSpan>();
+  // Calls that run at once on one worker (an async actor with maxConcurrency) overlap, which one
+  // track cannot draw: each overlapping span gets a lane, a track of its own under the worker's.
+  const busyLanes = new Map<Address, boolean[]>();
+  const laneTids = new Map<string, number>();
+  let nextTid = addresses.length + 1;
+  const openSpan = (key: string, span: OpenSpan): void => {
+    const address = key.slice(0, key.indexOf('|'));
+    const lanes = busyLanes.get(address) ?? [];
+    busyLanes.set(address, lanes);
+    let lane = lanes.indexOf(false);
+    if (lane < 0) lane = lanes.length;
+    lanes[lane] = true;
+    span.lane = lane;
+    open.set(key, span);
+  };
+  const tidOf = (address: Address, lane: number): number => {
+    if (lane === 0) return tids.get(address) ?? 0;
+    const laneKey = `${address}|${lane}`;
+    let tid = laneTids.get(laneKey);
+    if (tid === undefined) {
+      tid = nextTid++;
+      laneTids.set(laneKey, tid);
+      events.push({ name: 'thread_name', ph: 'M', pid, tid, args: { name: `${trackName(address)} (concurrent ${lane + 1})` } });
+      events.push({ name: 'thread_sort_index', ph: 'M', pid, tid, args: { sort_index: (tids.get(address) ?? 0) + lane / 100 } });
+    }
+    return tid;
+  };
   const lastUsOf = new Map<Address, number>();
   const entryBySeq = new Map<number, TraceEntry>();
   let flowId = 0;
@@ -85,19 +114,22 @@ export function buildTimeline(entries: readonly TraceEntry[], title = 'tsray ses
     if (span === undefined) return;
     open.delete(key);
     const address = key.slice(0, key.indexOf('|'));
+    const lane = span.lane ?? 0;
+    const lanes = busyLanes.get(address);
+    if (lanes !== undefined) lanes[lane] = false;
     const failed = outcome === 'threw' || outcome === 'crashed';
     events.push({
       name: span.name,
       ph: 'X',
       pid,
-      tid: tids.get(address) ?? 0,
+      tid: tidOf(address, lane),
       ts: span.startUs,
       dur: Math.max(endUs - span.startUs, markUs),
       cat: span.retry ? 'task,retry' : 'task',
       ...(failed ? { cname: 'terrible' } : span.retry ? { cname: 'yellow' } : {}),
       args: { ...span.args, outcome, ...extra },
     });
-    if (outcome === 'crashed') events.push({ name: `worker crashed during ${span.name}`, ph: 'i', s: 't', pid, tid: tids.get(address) ?? 0, ts: endUs, cat: 'failure', cname: 'terrible', args: span.args });
+    if (outcome === 'crashed') events.push({ name: `worker crashed during ${span.name}`, ph: 'i', s: 't', pid, tid: tidOf(address, lane), ts: endUs, cat: 'failure', cname: 'terrible', args: span.args });
   };
 
   for (const entry of entries) {
@@ -114,7 +146,7 @@ export function buildTimeline(entries: readonly TraceEntry[], title = 'tsray ses
         const key = `${entry.address}|${spec.taskId}|${attempt}`;
         const args = { taskId: spec.taskId, attempt, owner: spec.owner, ...(spec.actor === undefined ? {} : { actorId: spec.actor.actorId }) };
         // Attempts count from 1: a later one is a retry.
-        open.set(key, { name: spec.name, startUs: ts, args, retry: attempt > 1 });
+        openSpan(key, { name: spec.name, startUs: ts, args, retry: attempt > 1 });
         if (attempt > 1) events.push({ name: `retry ${spec.name} (attempt ${attempt})`, ph: 'i', s: 't', pid, tid, ts, cat: 'retry', cname: 'yellow', args });
         break;
       }
@@ -126,7 +158,7 @@ export function buildTimeline(entries: readonly TraceEntry[], title = 'tsray ses
       case 'actor/creation-pushed': {
         const spec = event['spec'] as { actorId: string; className: string; owner: string };
         const restartCount = event['restartCount'] as number;
-        open.set(`${entry.address}|${spec.actorId}|ctor${restartCount}`, { name: `${spec.className} constructor`, startUs: ts, args: { actorId: spec.actorId, restartCount, owner: spec.owner }, retry: restartCount > 0 });
+        openSpan(`${entry.address}|${spec.actorId}|ctor${restartCount}`, { name: `${spec.className} constructor`, startUs: ts, args: { actorId: spec.actorId, restartCount, owner: spec.owner }, retry: restartCount > 0 });
         if (restartCount > 0) events.push({ name: `restart ${spec.className} (${restartCount})`, ph: 'i', s: 't', pid, tid, ts, cat: 'retry', cname: 'yellow', args: { actorId: spec.actorId } });
         break;
       }
