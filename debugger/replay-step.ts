@@ -1,0 +1,128 @@
+/**
+ * One step of the debugger's replay pass, shared by the pass in this thread (trace-index.ts) and the
+ * parallel one in worker threads (node/trace/parallel-replay.ts), so both check and apply a line
+ * alike: a line's link in the checksum chain, then an event line validated by core/trace's decoder,
+ * applied with the real reducer, its ids named and a snapshot kept every K events of its component.
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import type { AnyEvent, ComponentCore } from '../core/component.js';
+import type { Address } from '../core/ids.js';
+import { applyDirect } from '../core/step.js';
+import { decodeLine } from '../core/trace/decode.js';
+import { chainSum, splitSum } from '../core/trace/format.js';
+import type { ComponentKind } from '../core/trace/format.js';
+import type { ReplayCores } from '../core/trace/replay.js';
+import { entitiesOf } from './entities.js';
+import type { EntityKind, EntityRef } from './entities.js';
+
+/** Where replay of one component stopped because its recipe threw. */
+export interface ComponentDivergence {
+  /** Position in that component's own event list. */
+  readonly position: number;
+  readonly reason: string;
+}
+
+/** The problem of a line without a checksum. */
+export const noSumProblem = 'the line has no checksum; record or collect the trace again';
+/** The problem of a line whose checksum does not follow from the line before it. */
+export const brokenChainProblem = 'the line was changed, moved or removed (its checksum does not follow from the line before it); record or collect the trace again';
+
+/**
+ * Checks one non-blank line's link in the checksum chain: its problem (or undefined) and the sum the
+ * next line chains from (the line's own, or the previous one's when it has none).
+ */
+export function chainLink(previousSum: string, text: string): { readonly problem?: string; readonly sum: string; readonly content: string } {
+  const { content, sum } = splitSum(text);
+  if (sum === undefined) return { problem: noSumProblem, sum: previousSum, content };
+  if (chainSum(previousSum, content) !== sum) return { problem: brokenChainProblem, sum, content };
+  return { sum, content };
+}
+
+/** What the replay keeps as it goes: a snapshot of a component, or where its recipe threw. */
+export interface ReplaySink {
+  snapshot(addressId: number, position: number, state: string): void;
+  divergence(addressId: number, divergence: ComponentDivergence): void;
+}
+
+/** The replay of a trace's components, one event line at a time, each component on its own state. */
+export class ComponentsReplay {
+  private readonly states: unknown[];
+  private readonly sinceSnapshot: number[];
+  private readonly positions: number[];
+  private readonly stopped: boolean[];
+
+  constructor(
+    private readonly cores: ReplayCores,
+    private readonly addresses: readonly Address[],
+    private readonly components: readonly ComponentKind[],
+    private readonly snapshotEvery: number,
+    private readonly sink: ReplaySink,
+  ) {
+    this.states = components.map((component): unknown => (cores[component] as ComponentCore<unknown, AnyEvent, unknown>).initial());
+    this.sinceSnapshot = components.map(() => 0);
+    this.positions = components.map(() => 0);
+    this.stopped = components.map(() => false);
+  }
+
+  /**
+   * Validates the event line `content` (without its sum), which the index found to be the event
+   * `expectedSeq` of type `expectedType` at address `addressId`, after the event `lastSeq`; applies
+   * it unless its component has stopped. Returns the ids it names, or the line's problem.
+   */
+  step(content: string, lastSeq: number, addressId: number, expectedSeq: number, expectedType: string): EntityRef[] | string {
+    const decoded = decodeLine(content, lastSeq);
+    if (E.isLeft(decoded)) return decoded.left.reason;
+    if ('note' in decoded.right || 'end' in decoded.right) return 'another kind of line where the index found an event';
+    const entry = decoded.right;
+    if (entry.seq !== expectedSeq || entry.address !== this.addresses[addressId] || entry.event.type !== expectedType) {
+      return `the line changed while the trace was open (seq ${entry.seq}); open it again`;
+    }
+    const named = entitiesOf(entry.event, entry.address);
+    const position = this.positions[addressId] ?? 0;
+    this.positions[addressId] = position + 1;
+    if (this.stopped[addressId] === true) return named;
+    const core = this.cores[entry.component] as ComponentCore<unknown, AnyEvent, unknown>;
+    try {
+      const effects = applyDirect(core, this.states[addressId], entry.event);
+      // A submission names no id of its own: the owner mints them, and says so in an effect.
+      for (const effect of effects) {
+        if ((effect as AnyEvent | undefined)?.type === 'ids/minted') named.push(...entitiesOf(effect));
+      }
+      const since = (this.sinceSnapshot[addressId] ?? 0) + 1;
+      this.sinceSnapshot[addressId] = since;
+      if (since >= this.snapshotEvery) {
+        this.sinceSnapshot[addressId] = 0;
+        this.sink.snapshot(addressId, position, JSON.stringify(this.states[addressId]));
+      }
+    } catch (error) {
+      const reason = `seq ${entry.seq} ${entry.event.type}: the ${entry.component} recipe threw: ${error instanceof Error ? error.message : String(error)}`;
+      this.stopped[addressId] = true;
+      this.states[addressId] = undefined;
+      this.sink.divergence(addressId, { position, reason: reason.replace(/[\r\n]+/g, ' ') });
+    }
+    return named;
+  }
+}
+
+/** An entity's entry while the index is built: its kinds and its events, ascending. */
+export interface EntityEntry {
+  readonly kinds: Set<EntityKind>;
+  readonly events: number[];
+}
+
+/** Adds the ids event `index` names to `index`; an id named twice by one event counts once. */
+export function indexEntities(entities: Map<string, EntityEntry>, named: readonly EntityRef[], index: number): void {
+  let last = '';
+  for (const entity of named) {
+    if (entity.id === last) continue;
+    last = entity.id;
+    let known = entities.get(entity.id);
+    if (known === undefined) {
+      known = { kinds: new Set(), events: [] };
+      entities.set(entity.id, known);
+    }
+    known.kinds.add(entity.kind);
+    // The same id named twice by one event (in the event and in the ids it minted) counts once.
+    if (known.events[known.events.length - 1] !== index) known.events.push(index);
+  }
+}
