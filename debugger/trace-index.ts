@@ -554,7 +554,8 @@ export class TraceIndex {
 
 /** Adds `more`'s kinds and events to `known`'s, keeping the events ascending and each once. */
 function mergeEntity(known: EntityEntry, more: EntityEntry): EntityEntry {
-  for (const kind of more.kinds) known.kinds.add(kind);
+  // Kinds are not added in place: entries of the same kinds may share one set.
+  const kinds = new Set([...known.kinds, ...more.kinds]);
   const merged: number[] = [];
   const a = known.events;
   const b = more.events;
@@ -568,7 +569,7 @@ function mergeEntity(known: EntityEntry, more: EntityEntry): EntityEntry {
     if (y <= x) j++;
     merged.push(next);
   }
-  return { kinds: known.kinds, events: merged };
+  return { kinds, events: merged };
 }
 
 /** The position of the last value at or below `limit` in the ascending `values`, or -1. */

@@ -8,12 +8,9 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { EntityEntry, ComponentDivergence } from '../../debugger/replay-step.js';
-import type { EntityKind } from '../../debugger/entities.js';
+import { unflattenEntities } from '../../debugger/replay-step.js';
+import type { ComponentDivergence, FlatEntities } from '../../debugger/replay-step.js';
 import type { ParallelReplayJob, ParallelReplayer, ParallelReplaySink, ReplayProblem } from '../../debugger/trace-index.js';
-
-/** The entity kinds in the order of the bits a worker sends them as. */
-export const entityKinds: readonly EntityKind[] = ['task', 'actor', 'object', 'node', 'worker', 'owner', 'lease'];
 
 /** A worker's events: per event, its index in the trace, its line's start and number, its seq and the seq before it, its address and type. */
 export interface WorkerEvents {
@@ -56,10 +53,8 @@ export type ReplayWorkerMessage =
   | {
       readonly kind: 'done';
       readonly problem?: { readonly lineNumber: number; readonly chain: boolean; readonly reason: string };
-      readonly ids: readonly string[];
-      readonly kinds: Uint8Array;
-      readonly counts: Int32Array;
-      readonly events: Int32Array;
+      /** The ids this worker's events name, flattened: far cheaper to copy than a Map of Sets. */
+      readonly entities: FlatEntities;
     }
   | { readonly kind: 'failed'; readonly reason: string };
 
@@ -207,6 +202,8 @@ async function replayInWorkers(path: string, job: ParallelReplayJob, sink: Paral
               } else {
                 finished = true;
                 resolve(message);
+                // Its heap (states, ids) goes at once, before the main thread builds its copy of the ids.
+                void worker.terminate();
               }
             });
             worker.on('error', reject);
@@ -224,26 +221,9 @@ async function replayInWorkers(path: string, job: ParallelReplayJob, sink: Paral
       if (first === undefined || problem.lineNumber < first.lineNumber || (problem.lineNumber === first.lineNumber && problem.chain && !first.chain)) first = problem;
     }
     if (first !== undefined) return { lineNumber: first.lineNumber, reason: first.reason };
-    for (const result of results) sink.entities(entitiesOf(result));
+    for (const result of results) sink.entities(unflattenEntities(result.entities));
     return undefined;
   } finally {
     for (const worker of workers) void worker.terminate();
   }
-}
-
-/** A worker's flattened ids as a map. */
-function entitiesOf(result: Extract<ReplayWorkerMessage, { kind: 'done' }>): Map<string, EntityEntry> {
-  const entities = new Map<string, EntityEntry>();
-  let at = 0;
-  result.ids.forEach((id, position) => {
-    const mask = result.kinds[position] ?? 0;
-    const kinds = new Set<EntityKind>();
-    entityKinds.forEach((kind, bit) => {
-      if ((mask & (1 << bit)) !== 0) kinds.add(kind);
-    });
-    const count = result.counts[position] ?? 0;
-    entities.set(id, { kinds, events: Array.from(result.events.subarray(at, at + count)) });
-    at += count;
-  });
-  return entities;
 }

@@ -11,11 +11,10 @@ import { TextHasher } from '../../core/hash.js';
 import { mutationNamed } from '../../core/sim/mutations.js';
 import { traceChainStart } from '../../core/trace/format.js';
 import type { ReplayCores } from '../../core/trace/replay.js';
-import { ComponentsReplay, chainLink, indexEntities } from '../../debugger/replay-step.js';
-import type { ComponentDivergence, EntityEntry } from '../../debugger/replay-step.js';
+import { ComponentsReplay, CompactEntities, chainLink } from '../../debugger/replay-step.js';
+import type { ComponentDivergence } from '../../debugger/replay-step.js';
 import { defaultCores } from '../../debugger/trace-index.js';
 import type { ReplayWorkerData, ReplayWorkerMessage } from './parallel-replay.js';
-import { entityKinds } from './parallel-replay.js';
 
 const data = workerData as ReplayWorkerData;
 const { events: mine } = data;
@@ -47,7 +46,7 @@ function run(): void {
     snapshot: (addressId, position, state) => snapshots.push([addressId, position, state]),
     divergence: (addressId, divergence) => divergences.push([addressId, divergence]),
   });
-  const entities = new Map<string, EntityEntry>();
+  const entities = new CompactEntities();
   const hasher = new TextHasher();
   // The sum the next line chains from: 16 hex digits, or none at the chain's start.
   const previous = new Uint8Array(16);
@@ -106,7 +105,7 @@ function run(): void {
           }
         }
         if (summed) {
-          previous.set(buffer.subarray(end - 18, end - 2));
+          for (let i = 0; i < 16; i++) previous[i] = buffer[end - 18 + i] ?? 0;
           atChainStart = false;
         } else if (!checked) {
           text ??= buffer.toString('utf8', start, end);
@@ -120,7 +119,7 @@ function run(): void {
             problem = { lineNumber, chain: false, reason: named };
             break;
           }
-          indexEntities(entities, named, mine.index[event] ?? 0);
+          entities.add(named, mine.index[event] ?? 0);
           event++;
         }
       }
@@ -143,25 +142,8 @@ function run(): void {
     problem = { lineNumber: mine.lineNumber[event] ?? 0, chain: false, reason: 'the line was not found again: the file changed while it was open; open it again' };
   }
   post({ kind: 'progress', reached: problem === undefined ? data.eventCount : (mine.index[event] ?? data.eventCount), bytesDone: data.sizeBytes, snapshots, divergences });
-  // The ids, flattened into a few arrays: far cheaper to copy to the main thread than a Map of Sets.
-  const ids = [...entities.keys()];
-  const kinds = new Uint8Array(ids.length);
-  const counts = new Int32Array(ids.length);
-  let total = 0;
-  for (const entry of entities.values()) total += entry.events.length;
-  const events = new Int32Array(total);
-  let filledEvents = 0;
-  ids.forEach((id, position) => {
-    const entry = entities.get(id);
-    if (entry === undefined) return;
-    let mask = 0;
-    for (const kind of entry.kinds) mask |= 1 << entityKinds.indexOf(kind);
-    kinds[position] = mask;
-    counts[position] = entry.events.length;
-    events.set(entry.events, filledEvents);
-    filledEvents += entry.events.length;
-  });
-  post({ kind: 'done', ...(problem === undefined ? {} : { problem }), ids, kinds, counts, events });
+  if (process.env['REPLAY_TIMING'] !== undefined) console.error('worker', data.chainFrom, 'events', count, 'done at', (performance.now() / 1000).toFixed(2), 's after its start');
+  post({ kind: 'done', ...(problem === undefined ? {} : { problem }), entities: entities.flatten() });
 }
 
 try {
