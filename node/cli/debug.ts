@@ -95,12 +95,13 @@ export async function debugCommand(args: string[]): Promise<number> {
   }
   let failure: string | undefined;
   const analysis = wholeTrace(file, source.sizeBytes);
+  const parallel = parallelReplayer(file);
   const app = render(
     plainly(Debugger, {
       source,
       name: basename(file),
       // The replay pass (checksums, validation, states, ids) runs in worker threads, one component each.
-      loadOptions: { parallel: parallelReplayer(file) },
+      loadOptions: { parallel },
       why: coreWhy(analysis),
       ...(canRunAgain(source) ? { counterfactual: (change: string) => whatIf(analysis, file, change) } : {}),
       search: (holds: (position: number) => boolean, count: number) => bisectFirst(count, holds),
@@ -113,6 +114,8 @@ export async function debugCommand(args: string[]): Promise<number> {
     { exitOnCtrlC: true },
   );
   await app.waitUntilExit();
+  // A replay pass still under way must not hold the process after the user quit.
+  parallel.close();
   source.close();
   if (failure !== undefined) throw new Error(`${file}: ${failure}`);
   return 0;

@@ -73,12 +73,35 @@ export interface ParallelReplayOptions {
   readonly replayCostPerChainCost?: number;
 }
 
+/** A replayer whose workers can be stopped. */
+export interface ClosableReplayer extends ParallelReplayer {
+  /**
+   * Stops the workers of a pass under way (the user quit): its promise then never settles, and
+   * nothing of it keeps the process alive.
+   */
+  close(): void;
+}
+
+/** The workers of one replayer, and whether it was closed. */
+interface Crew {
+  readonly workers: Set<Worker>;
+  closed: boolean;
+}
+
 /**
  * A replayer that runs the pass over the trace file at `path` in worker threads. It rejects (so the
  * pass runs in the calling thread) when fewer than 2 threads are available or a worker fails.
  */
-export function parallelReplayer(path: string, options: ParallelReplayOptions = {}): ParallelReplayer {
-  return { replay: (job, sink) => replayInWorkers(path, job, sink, options) };
+export function parallelReplayer(path: string, options: ParallelReplayOptions = {}): ClosableReplayer {
+  const crew: Crew = { workers: new Set(), closed: false };
+  return {
+    replay: (job, sink) => replayInWorkers(path, job, sink, options, crew),
+    close: () => {
+      crew.closed = true;
+      for (const worker of crew.workers) void worker.terminate();
+      crew.workers.clear();
+    },
+  };
 }
 
 /** The address ids split into `count` groups of about equal bytes (the largest first, each to the lightest group). */
@@ -151,7 +174,8 @@ function eventsOf(job: ParallelReplayJob, group: readonly number[]): WorkerEvent
   return events;
 }
 
-async function replayInWorkers(path: string, job: ParallelReplayJob, sink: ParallelReplaySink, options: ParallelReplayOptions): Promise<ReplayProblem | undefined> {
+async function replayInWorkers(path: string, job: ParallelReplayJob, sink: ParallelReplaySink, options: ParallelReplayOptions, crew: Crew): Promise<ReplayProblem | undefined> {
+  if (crew.closed) return new Promise<never>(() => undefined);
   const threads = Math.min(options.threads ?? Math.min(2, availableParallelism()), job.addresses.length);
   if (threads < 2) throw new Error('fewer than 2 threads: the pass runs in the main thread');
   const bytesByAddress = job.addresses.map(() => 0);
@@ -164,6 +188,9 @@ async function replayInWorkers(path: string, job: ParallelReplayJob, sink: Paral
   const reached = groups.map(() => 0);
   const bytesDone = groups.map(() => 0);
   const workers: Worker[] = [];
+  // Once the pass has failed, what its other workers still send must not reach the sink: the pass
+  // starts again in the calling thread.
+  let failed = false;
   try {
     const results = await Promise.all(
       groups.map(
@@ -188,8 +215,10 @@ async function replayInWorkers(path: string, job: ParallelReplayJob, sink: Paral
             const transfer = Object.values(events).map((column: Int32Array | Float64Array | Uint16Array) => column.buffer as ArrayBuffer);
             const worker = new Worker(new URL('./replay-worker.js', import.meta.url), { workerData: data, transferList: transfer, resourceLimits: { maxYoungGenerationSizeMb: options.youngGenerationMb ?? 48 } });
             workers.push(worker);
+            crew.workers.add(worker);
             let finished = false;
             worker.on('message', (message: ReplayWorkerMessage) => {
+              if (failed || crew.closed) return;
               if (message.kind === 'failed') {
                 finished = true;
                 reject(new Error(`a replay worker failed: ${message.reason}`));
@@ -206,9 +235,12 @@ async function replayInWorkers(path: string, job: ParallelReplayJob, sink: Paral
                 void worker.terminate();
               }
             });
-            worker.on('error', reject);
+            worker.on('error', (error) => {
+              if (!crew.closed) reject(error);
+            });
             worker.on('exit', (code) => {
-              if (!finished) reject(new Error(`a replay worker exited (code ${code}) before it finished`));
+              crew.workers.delete(worker);
+              if (!finished && !crew.closed) reject(new Error(`a replay worker exited (code ${code}) before it finished`));
             });
           }),
       ),
@@ -223,6 +255,9 @@ async function replayInWorkers(path: string, job: ParallelReplayJob, sink: Paral
     if (first !== undefined) return { lineNumber: first.lineNumber, reason: first.reason };
     for (const result of results) sink.entities(unflattenEntities(result.entities));
     return undefined;
+  } catch (error) {
+    failed = true;
+    throw error;
   } finally {
     for (const worker of workers) void worker.terminate();
   }

@@ -142,7 +142,6 @@ function run(): void {
     problem = { lineNumber: mine.lineNumber[event] ?? 0, chain: false, reason: 'the line was not found again: the file changed while it was open; open it again' };
   }
   post({ kind: 'progress', reached: problem === undefined ? data.eventCount : (mine.index[event] ?? data.eventCount), bytesDone: data.sizeBytes, snapshots, divergences });
-  if (process.env['REPLAY_TIMING'] !== undefined) console.error('worker', data.chainFrom, 'events', count, 'done at', (performance.now() / 1000).toFixed(2), 's after its start');
   post({ kind: 'done', ...(problem === undefined ? {} : { problem }), entities: entities.flatten() });
 }
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { hashState } from '../../../core/hash.js';
-import { loadTrace, TraceLoadError } from '../../../debugger/trace-index.js';
+import { loadTrace, openTrace, TraceLoadError } from '../../../debugger/trace-index.js';
 import type { LoadOptions, ParallelReplayer, TraceIndex } from '../../../debugger/trace-index.js';
 import { balanceGroups, chainRanges, parallelReplayer } from '../../../node/trace/parallel-replay.js';
 import type { ParallelReplayOptions } from '../../../node/trace/parallel-replay.js';
@@ -147,6 +147,28 @@ void describe('parallel replay pass', () => {
     const [inThread, parallel] = await failures(traceFile(rechainTrace(lines)), { threads: 2, chunkBytes: 4096 });
     assert.equal(parallel, inThread);
     assert.match(parallel, new RegExp(`^line ${at + 1}: `));
+  });
+
+  void test('when the workers cannot run, the pass runs in the calling thread, with the same results', async () => {
+    const path = traceFile(text);
+    const expected = replayed(await load(path, { snapshotEvery: 7 }));
+    // One thread is no parallelism; a file the workers cannot open makes them fail after starting.
+    for (const replayer of [parallelReplayer(path, { threads: 1 }), parallelReplayer(join(folder, 'missing.jsonl'), { threads: 2 })]) {
+      assert.deepEqual(replayed(await load(path, { snapshotEvery: 7, parallel: replayer })), expected);
+    }
+  });
+
+  void test('a closed replayer stops its workers and the pass does not start again in the calling thread', async () => {
+    const path = traceFile(text);
+    const replayer = parallelReplayer(path, { threads: 2, chunkBytes: 1024 });
+    const trace = await openTrace(readFileSync(path), { pause: () => Promise.resolve() });
+    let settled = false;
+    void trace.replayAll({ pause: () => Promise.resolve(), parallel: replayer }).finally(() => (settled = true));
+    replayer.close();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(settled, false);
+    assert.equal(trace.complete, false);
+    assert.equal(trace.entities.size, 0);
   });
 
   void test('splits components by their bytes and the checksum chain so each worker has about the same work', () => {
