@@ -141,6 +141,8 @@ class IntColumn {
 /** The kinds of entity, in the order of the bits `CompactEntities` keeps them as. */
 export const entityKindBits: readonly EntityKind[] = ['task', 'actor', 'object', 'node', 'worker', 'owner', 'lease'];
 
+const kindBit: Readonly<Record<string, number>> = Object.fromEntries(entityKindBits.map((kind, bit) => [kind, 1 << bit]));
+
 /** Ids, their kinds and events, flattened: id i has `counts[i]` events in `events`, after those of the ids before it. */
 export interface FlatEntities {
   readonly ids: string[];
@@ -175,13 +177,16 @@ export class CompactEntities {
       if (slot === undefined) {
         slot = this.slots.size;
         this.slots.set(entity.id, slot);
-        for (const column of [this.kinds, this.heads, this.tails, this.counts]) column.grow(slot + 1);
+        this.kinds.grow(slot + 1);
+        this.heads.grow(slot + 1);
+        this.tails.grow(slot + 1);
+        this.counts.grow(slot + 1);
         this.kinds.data[slot] = 0;
         this.heads.data[slot] = -1;
         this.tails.data[slot] = -1;
         this.counts.data[slot] = 0;
       }
-      this.kinds.data[slot] = (this.kinds.data[slot] ?? 0) | (1 << entityKindBits.indexOf(entity.kind));
+      this.kinds.data[slot] = (this.kinds.data[slot] ?? 0) | (kindBit[entity.kind] ?? 0);
       const tail = this.tails.data[slot] ?? -1;
       if (tail >= 0 && this.events.data[tail] === index) continue;
       const link = this.links++;
