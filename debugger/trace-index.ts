@@ -7,7 +7,9 @@
  * 2. the replay pass, in the background while the user browses: every line is validated with
  *    core/trace's decoder and applied with the real reducers, the ids each event names are indexed,
  *    and each component's state is kept as a JSON snapshot every K of its events, as rr keeps
- *    checkpoints. A seek then replays at most K events of one component.
+ *    checkpoints. A seek then replays at most K events of one component. Components replay
+ *    independently, so a `ParallelReplayer` (node/ gives one on worker threads) may run the pass
+ *    with the same step (replay-step.ts); without one, or when it cannot run, it runs here.
  *
  * So a million-event trace opens in seconds and holds an index and snapshots, not its events.
  */

@@ -9,7 +9,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { TextHasher } from '../../core/hash.js';
 import { mutationNamed } from '../../core/sim/mutations.js';
-import { traceChainStart } from '../../core/trace/format.js';
+import { splitSum, traceChainStart } from '../../core/trace/format.js';
 import type { ReplayCores } from '../../core/trace/replay.js';
 import { ComponentsReplay, CompactEntities, chainLink } from '../../debugger/replay-step.js';
 import type { ComponentDivergence } from '../../debugger/replay-step.js';
@@ -52,11 +52,6 @@ function run(): void {
   const previous = new Uint8Array(16);
   let atChainStart = true;
   const previousText = (): string => (atChainStart ? traceChainStart : Buffer.from(previous).toString('latin1'));
-  const remember = (sum: string): void => {
-    if (sum === traceChainStart) return;
-    atChainStart = false;
-    previous.set(Buffer.from(sum, 'latin1'));
-  };
   const count = mine.index.length;
   // The next of this worker's events, by its position in `mine`.
   let event = 0;
@@ -104,16 +99,14 @@ function run(): void {
             if (link.problem !== undefined) problem = { lineNumber, chain: true, reason: link.problem };
           }
         }
+        // A line without a sum leaves the chain where it was (and is reported by whoever checks it).
         if (summed) {
           for (let i = 0; i < 16; i++) previous[i] = buffer[end - 18 + i] ?? 0;
           atChainStart = false;
-        } else if (!checked) {
-          text ??= buffer.toString('utf8', start, end);
-          remember(chainLink(previousText(), text).sum);
         }
         if (problem !== undefined) break;
         if (event < count && fileStart === mine.start[event]) {
-          const content = summed ? `${buffer.toString('utf8', start, end - sumTail)}}` : chainLink(previousText(), text ?? buffer.toString('utf8', start, end)).content;
+          const content = summed ? `${buffer.toString('utf8', start, end - sumTail)}}` : splitSum(text ?? buffer.toString('utf8', start, end)).content;
           const named = replay.step(content, mine.previousSeq[event] ?? 0, mine.addressId[event] ?? 0, mine.seq[event] ?? 0, data.types[mine.typeId[event] ?? 0] ?? '');
           if (typeof named === 'string') {
             problem = { lineNumber, chain: false, reason: named };
