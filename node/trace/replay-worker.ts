@@ -59,6 +59,18 @@ function run(): void {
   let problem: { lineNumber: number; chain: boolean; reason: string } | undefined;
   const descriptor = openSync(data.path, 'r');
   let buffer = Buffer.allocUnsafe(data.chunkBytes);
+  // The last non-blank line before this worker's chain range, whose sum is not taken yet.
+  let pendingStart = -1;
+  let pendingEnd = -1;
+  const takePending = (): void => {
+    if (pendingStart < 0) return;
+    // One without a sum leaves the chain as it was; the worker that checks that line reports it.
+    if (hasSum(buffer, pendingStart, pendingEnd)) {
+      for (let i = 0; i < 16; i++) previous[i] = buffer[pendingEnd - 18 + i] ?? 0;
+      atChainStart = false;
+    }
+    pendingStart = -1;
+  };
   let filled = 0;
   let bufferStart = 0;
   try {
@@ -83,9 +95,18 @@ function run(): void {
           text = buffer.toString('utf8', start, end);
           if (text.trim() === '') continue;
         }
-        const summed = hasSum(buffer, start, end);
+        const isMine = event < count && fileStart === mine.start[event];
+        if (fileStart < data.chainFrom) {
+          // Before its range a worker needs only the sum of the last line there, taken when it gets there.
+          pendingStart = start;
+          pendingEnd = end;
+          if (!isMine) continue;
+        }
         const checked = fileStart >= data.chainFrom && fileStart < data.chainTo;
+        if (!checked && !isMine) continue;
+        const summed = hasSum(buffer, start, end);
         if (checked) {
+          takePending();
           let matches = false;
           if (summed) {
             hasher.reset();
@@ -100,12 +121,12 @@ function run(): void {
           }
         }
         // A line without a sum leaves the chain where it was (and is reported by whoever checks it).
-        if (summed) {
+        if (checked && summed) {
           for (let i = 0; i < 16; i++) previous[i] = buffer[end - 18 + i] ?? 0;
           atChainStart = false;
         }
         if (problem !== undefined) break;
-        if (event < count && fileStart === mine.start[event]) {
+        if (isMine) {
           const content = summed ? `${buffer.toString('utf8', start, end - sumTail)}}` : splitSum(text ?? buffer.toString('utf8', start, end)).content;
           const named = replay.step(content, mine.previousSeq[event] ?? 0, mine.addressId[event] ?? 0, mine.seq[event] ?? 0, data.types[mine.typeId[event] ?? 0] ?? '');
           if (typeof named === 'string') {
@@ -117,6 +138,7 @@ function run(): void {
         }
       }
       if (problem !== undefined || atEnd) break;
+      takePending();
       // Keep the unfinished line: at the start of the buffer, in a bigger one if it fills it.
       const rest = filled - at;
       const next = rest * 2 > buffer.length ? Buffer.allocUnsafe(buffer.length * 2) : buffer;

@@ -131,6 +131,15 @@ void describe('parallel replay pass', () => {
         assert.match(parallel, new RegExp(`^line ${at + 1}: the line was changed, moved or removed`));
       }
     }
+    // Wherever the split between the workers' ranges falls (small chunks, so it falls across reads too).
+    for (let at = 1; at < lastEvent; at += 5) {
+      const edited = [...lines];
+      edited[at] = (edited[at] ?? '').replace(/"seq":(\d+)/, (_all, seq: string) => `"seq": ${seq}`);
+      const path = traceFile(edited.join('\n'));
+      const replayer = watched(path, { threads: 2, chunkBytes: 1000, replayCostPerChainCost: 0 });
+      await assert.rejects(load(path, { parallel: replayer }), (error: unknown) => error instanceof TraceLoadError && error.message.startsWith(`line ${at + 1}: the line was changed`));
+      assert.ok(replayer.ran);
+    }
     // The closing line is covered as well (the pass in one thread used to stop at the last event).
     const closed = [...lines];
     const closing = closed.findIndex((line) => line.startsWith('{"end":'));
