@@ -213,10 +213,14 @@ export class CompactEntities {
   }
 }
 
-/** Flattened ids as index entries; entries of the same kinds share one (read-only) set. */
-export function unflattenEntities(flat: FlatEntities): Map<string, EntityEntry> {
+/**
+ * Adds flattened ids to `entities`, merging those it has already (their events stay ascending, each
+ * once); entries of the same kinds share one read-only set.
+ */
+export function addFlatEntities(entities: Map<string, EntityEntry>, flat: FlatEntities): void {
+  // Shared, so never added to: `indexEntities` only adds to entries it made (the index is cleared
+  // before the pass runs in the calling thread).
   const kindSets = new Map<number, Set<EntityKind>>();
-  const entities = new Map<string, EntityEntry>();
   let at = 0;
   flat.ids.forEach((id, position) => {
     const mask = flat.kinds[position] ?? 0;
@@ -226,8 +230,30 @@ export function unflattenEntities(flat: FlatEntities): Map<string, EntityEntry> 
       kindSets.set(mask, kinds);
     }
     const count = flat.counts[position] ?? 0;
-    entities.set(id, { kinds, events: Array.from(flat.events.subarray(at, at + count)) });
+    // A plain loop: Array.from on a typed array goes through its iterator, several times slower.
+    const events = new Array<number>(count);
+    for (let offset = 0; offset < count; offset++) events[offset] = flat.events[at + offset] ?? 0;
     at += count;
+    const known = entities.get(id);
+    entities.set(id, known === undefined ? { kinds, events } : mergeEntity(known, { kinds, events }));
   });
-  return entities;
+}
+
+/** `known` and `more` as one entry: their kinds, and their events ascending, each once. */
+function mergeEntity(known: EntityEntry, more: EntityEntry): EntityEntry {
+  // Kinds are not added in place: entries of the same kinds may share one set.
+  const kinds = new Set([...known.kinds, ...more.kinds]);
+  const merged: number[] = [];
+  const a = known.events;
+  const b = more.events;
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const x = a[i] ?? Infinity;
+    const y = b[j] ?? Infinity;
+    merged.push(x <= y ? x : y);
+    if (x <= y) i++;
+    if (y <= x) j++;
+  }
+  return { kinds, events: merged };
 }

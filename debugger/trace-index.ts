@@ -27,8 +27,8 @@ import type { ComponentKind, TraceEntry, TraceHeader, TraceNote } from '../core/
 import type { ReplayCores } from '../core/trace/replay.js';
 import { mutationNamed } from '../core/sim/mutations.js';
 import type { EntityKind } from './entities.js';
-import { ComponentsReplay, chainLink, indexEntities } from './replay-step.js';
-import type { ComponentDivergence, EntityEntry, ReplaySink } from './replay-step.js';
+import { ComponentsReplay, addFlatEntities, chainLink, indexEntities } from './replay-step.js';
+import type { ComponentDivergence, EntityEntry, FlatEntities, ReplaySink } from './replay-step.js';
 
 /** The reducers the debugger replays with unless told otherwise: the ones this tsray ships. */
 export const defaultCores: ReplayCores = { gcs: gcsCore, raylet: rayletCore, owner: ownerCore };
@@ -102,8 +102,8 @@ export interface ReplayProblem {
 export interface ParallelReplaySink extends ReplaySink {
   /** Every event before `index` has been replayed (its snapshots and divergences reported). */
   reached(index: number, bytesDone: number): void;
-  /** Some of the ids the events name, with their events ascending; called before the pass ends. */
-  entities(entities: ReadonlyMap<string, EntityEntry>): void;
+  /** Some of the ids the events name, with their events ascending; called before the pass ends (when it fails, perhaps not for all). */
+  entities(entities: FlatEntities): void;
 }
 
 /**
@@ -483,12 +483,7 @@ export class TraceIndex {
           options.onProgress?.({ phase: 'replay', bytesDone, bytesTotal: this.source.sizeBytes, events: this.replayedEvents });
           notify();
         },
-        entities: (entities) => {
-          for (const [id, entry] of entities) {
-            const known = this.entityIndex.get(id);
-            this.entityIndex.set(id, known === undefined ? entry : mergeEntity(known, entry));
-          }
-        },
+        entities: (flat) => addFlatEntities(this.entityIndex, flat),
       });
     } catch {
       this.replayedEvents = 0;
@@ -552,26 +547,6 @@ export class TraceIndex {
       problems.check();
     }
   }
-}
-
-/** Adds `more`'s kinds and events to `known`'s, keeping the events ascending and each once. */
-function mergeEntity(known: EntityEntry, more: EntityEntry): EntityEntry {
-  // Kinds are not added in place: entries of the same kinds may share one set.
-  const kinds = new Set([...known.kinds, ...more.kinds]);
-  const merged: number[] = [];
-  const a = known.events;
-  const b = more.events;
-  let i = 0;
-  let j = 0;
-  while (i < a.length || j < b.length) {
-    const x = a[i] ?? Infinity;
-    const y = b[j] ?? Infinity;
-    const next = x <= y ? x : y;
-    if (x <= y) i++;
-    if (y <= x) j++;
-    merged.push(next);
-  }
-  return { kinds, events: merged };
 }
 
 /** The position of the last value at or below `limit` in the ascending `values`, or -1. */

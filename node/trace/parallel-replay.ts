@@ -8,7 +8,6 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { unflattenEntities } from '../../debugger/replay-step.js';
 import type { ComponentDivergence, FlatEntities } from '../../debugger/replay-step.js';
 import type { ParallelReplayJob, ParallelReplayer, ParallelReplaySink, ReplayProblem } from '../../debugger/trace-index.js';
 
@@ -230,6 +229,8 @@ async function replayInWorkers(path: string, job: ParallelReplayJob, sink: Paral
                 sink.reached(Math.min(...reached), Math.min(...bytesDone));
               } else {
                 finished = true;
+                // Its ids go into the index now, while the other workers still run.
+                if (message.problem === undefined) sink.entities(message.entities);
                 resolve(message);
                 // Its heap (states, ids) goes at once, before the main thread builds its copy of the ids.
                 void worker.terminate();
@@ -252,9 +253,7 @@ async function replayInWorkers(path: string, job: ParallelReplayJob, sink: Paral
       if (problem === undefined) continue;
       if (first === undefined || problem.lineNumber < first.lineNumber || (problem.lineNumber === first.lineNumber && problem.chain && !first.chain)) first = problem;
     }
-    if (first !== undefined) return { lineNumber: first.lineNumber, reason: first.reason };
-    for (const result of results) sink.entities(unflattenEntities(result.entities));
-    return undefined;
+    return first === undefined ? undefined : { lineNumber: first.lineNumber, reason: first.reason };
   } catch (error) {
     failed = true;
     throw error;
