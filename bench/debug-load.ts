@@ -4,16 +4,24 @@
  * since peak RSS is the process's own.
  *
  *   node dist/bench/big-trace.js /tmp/big.jsonl 1000000 && node dist/bench/debug-load.js /tmp/big.jsonl
+ *
+ * The replay pass runs in worker threads as `tsray debug` runs it; THREADS 0 runs it in the main
+ * thread, and YOUNG_MB sets the workers' young generation.
  */
 import { SeededRandom } from '../core/sim/index.js';
 import { openTrace } from '../debugger/trace-index.js';
 import { fileSource } from '../node/cli/debug.js';
+import { parallelReplayer } from '../node/trace/parallel-replay.js';
 
-const [path, every] = process.argv.slice(2);
-if (path === undefined) throw new Error('usage: node dist/bench/debug-load.js TRACE [SNAPSHOT_EVERY]');
+const [path, every, threads] = process.argv.slice(2);
+if (path === undefined) throw new Error('usage: node dist/bench/debug-load.js TRACE [SNAPSHOT_EVERY] [THREADS (0: the pass in the main thread)]');
 const startedMs = performance.now();
 const source = fileSource(path);
-const options = { pause: () => Promise.resolve(), ...(every === undefined ? {} : { snapshotEvery: Number(every) }) };
+const options = {
+  pause: () => Promise.resolve(),
+  ...(every === undefined || every === '' ? {} : { snapshotEvery: Number(every) }),
+  ...(threads === '0' ? {} : { parallel: parallelReplayer(path, { ...(threads === undefined ? {} : { threads: Number(threads) }), ...(process.env['YOUNG_MB'] === undefined || process.env['YOUNG_MB'] === '' ? {} : { youngGenerationMb: Number(process.env['YOUNG_MB']) }) }) }),
+};
 const trace = await openTrace(source, options);
 const openMs = performance.now() - startedMs;
 await trace.replayAll(options);

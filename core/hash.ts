@@ -70,6 +70,12 @@ class HashSink implements Sink {
   private h1 = 0xdeadbeef;
   private h2 = 0x41c6ce57;
 
+  /** Back to the hash of no text. */
+  reset(): void {
+    this.h1 = 0xdeadbeef;
+    this.h2 = 0x41c6ce57;
+  }
+
   put(text: string): void {
     let h1 = this.h1;
     let h2 = this.h2;
@@ -82,7 +88,24 @@ class HashSink implements Sink {
     this.h2 = h2;
   }
 
-  digest(): string {
+  /** Adds bytes as code units; returns all of them or-ed, so the caller can tell whether they were ASCII. */
+  putBytes(bytes: Uint8Array, start: number, end: number): number {
+    let h1 = this.h1;
+    let h2 = this.h2;
+    let any = 0;
+    for (let i = start; i < end; i++) {
+      const code = bytes[i] ?? 0;
+      any |= code;
+      h1 = Math.imul(h1 ^ code, 2654435761);
+      h2 = Math.imul(h2 ^ code, 1597334677);
+    }
+    this.h1 = h1;
+    this.h2 = h2;
+    return any;
+  }
+
+  /** The two mixed lanes, unsigned, in the order the digest prints them. */
+  lanes(): [number, number] {
     let h1 = this.h1;
     let h2 = this.h2;
     // The final avalanche makes every input bit reach every output bit of both lanes.
@@ -90,12 +113,69 @@ class HashSink implements Sink {
     h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909);
     h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
     h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-    return hex32(h2) + hex32(h1);
+    return [h2 >>> 0, h1 >>> 0];
+  }
+
+  digest(): string {
+    const [high, low] = this.lanes();
+    return hex32(high) + hex32(low);
   }
 }
 
 function hex32(lane: number): string {
   return (lane >>> 0).toString(16).padStart(8, '0');
+}
+
+/**
+ * `hashString` fed in pieces, where a piece may be bytes that stand for ASCII text (one code unit per
+ * byte, as a UTF-16 string of them has): a trace's checksum chain is checked from the file's bytes
+ * without building a string per line. The lanes it ends with are those `hashString` prints.
+ */
+export class TextHasher {
+  private readonly sink = new HashSink();
+
+  /** Starts again, as a new hasher (so one serves many lines). */
+  reset(): this {
+    this.sink.reset();
+    return this;
+  }
+
+  /** Adds `text`'s code units. */
+  put(text: string): this {
+    this.sink.put(text);
+    return this;
+  }
+
+  /**
+   * Adds `bytes[start..end)` as code units; false when one is not ASCII (the hash is then spoiled,
+   * since such bytes are not one code unit each: hash their decoded text instead).
+   */
+  putAscii(bytes: Uint8Array, start: number, end: number): boolean {
+    return this.sink.putBytes(bytes, start, end) < 0x80;
+  }
+
+  /** Whether the digest equals the 16 lowercase hex digits at `bytes[at..at+16)`, without building a string. */
+  matchesHex(bytes: Uint8Array, at: number): boolean {
+    const [high, low] = this.sink.lanes();
+    return readHex32(bytes, at) === high && readHex32(bytes, at + 8) === low;
+  }
+
+  /** The digest, as `hashString` gives it. */
+  digest(): string {
+    return this.sink.digest();
+  }
+}
+
+/** The 8 lowercase hex digits at `bytes[at..at+8)` as an unsigned number, or -1 when they are not that. */
+function readHex32(bytes: Uint8Array, at: number): number {
+  let value = 0;
+  for (let i = at; i < at + 8; i++) {
+    const byte = bytes[i] ?? 0;
+    const digit = byte >= 0x30 && byte <= 0x39 ? byte - 0x30 : byte >= 0x61 && byte <= 0x66 ? byte - 0x57 : -1;
+    if (digit < 0) return -1;
+    value = value * 16 + digit;
+  }
+  return value;
 }
 
 /** Printable ASCII but `"` and `\`: JSON writes such strings as they are, between quotes; anything else goes through `JSON.stringify`. */

@@ -49,10 +49,18 @@ const maxDepth = 4;
  */
 export function entitiesOf(event: unknown, address?: Address): EntityRef[] {
   const found: EntityRef[] = [];
-  const seen = new Set<string>();
+  // Most events name a handful of ids: a scan of them is cheaper than a set per event (the replay
+  // pass calls this a million times); a set comes in only for an event that names many.
+  let seen: Set<string> | undefined;
   const add = (kind: EntityKind, id: string): void => {
-    if (id === '' || seen.has(id)) return;
-    seen.add(id);
+    if (id === '') return;
+    if (seen !== undefined) {
+      if (seen.has(id)) return;
+      seen.add(id);
+    } else {
+      for (const entity of found) if (entity.id === id) return;
+      if (found.length === 16) seen = new Set([...found.map((entity) => entity.id), id]);
+    }
     found.push({ kind, id });
   };
   walk(event, 0, add);

@@ -7,7 +7,9 @@
  * 2. the replay pass, in the background while the user browses: every line is validated with
  *    core/trace's decoder and applied with the real reducers, the ids each event names are indexed,
  *    and each component's state is kept as a JSON snapshot every K of its events, as rr keeps
- *    checkpoints. A seek then replays at most K events of one component.
+ *    checkpoints. A seek then replays at most K events of one component. Components replay
+ *    independently, so a `ParallelReplayer` (node/ gives one on worker threads) may run the pass
+ *    with the same step (replay-step.ts); without one, or when it cannot run, it runs here.
  *
  * So a million-event trace opens in seconds and holds an index and snapshots, not its events.
  */
@@ -20,12 +22,13 @@ import { ownerCore } from '../core/owner/index.js';
 import { rayletCore } from '../core/raylet/index.js';
 import { applyDirect, applyUnderImmer } from '../core/step.js';
 import { decodeHeader, decodeLine } from '../core/trace/decode.js';
-import { chainSum, componentOfAddress, splitSum, traceChainStart } from '../core/trace/format.js';
+import { componentOfAddress, splitSum, traceChainStart } from '../core/trace/format.js';
 import type { ComponentKind, TraceEntry, TraceHeader, TraceNote } from '../core/trace/format.js';
 import type { ReplayCores } from '../core/trace/replay.js';
 import { mutationNamed } from '../core/sim/mutations.js';
-import { entitiesOf } from './entities.js';
 import type { EntityKind } from './entities.js';
+import { ComponentsReplay, addFlatEntities, chainLink, indexEntities } from './replay-step.js';
+import type { ComponentDivergence, EntityEntry, FlatEntities, ReplaySink } from './replay-step.js';
 
 /** The reducers the debugger replays with unless told otherwise: the ones this tsray ships. */
 export const defaultCores: ReplayCores = { gcs: gcsCore, raylet: rayletCore, owner: ownerCore };
@@ -60,6 +63,8 @@ export interface LoadOptions {
   /** Awaited between chunks so the UI can draw; default: a zero timeout. */
   readonly pause?: () => Promise<void>;
   readonly cores?: ReplayCores;
+  /** Runs the replay pass elsewhere (worker threads); unused with `cores`, which only this thread has. */
+  readonly parallel?: ParallelReplayer;
 }
 
 /** A trace that cannot be opened; the message is the one line the user reads. */
@@ -67,11 +72,48 @@ export class TraceLoadError extends Error {
   override readonly name = 'TraceLoadError';
 }
 
-/** Where replay of one component stopped because its recipe threw. */
-export interface ComponentDivergence {
-  /** Position in that component's own event list. */
-  readonly position: number;
+export type { ComponentDivergence } from './replay-step.js';
+
+/** What a replay pass run elsewhere needs: the index, and which reducers to load. */
+export interface ParallelReplayJob {
+  /** The broken recipe the trace was recorded under, which the replay applies too. */
+  readonly mutation?: string;
+  readonly sizeBytes: number;
+  readonly addresses: readonly Address[];
+  readonly components: readonly ComponentKind[];
+  readonly types: readonly string[];
+  readonly snapshotEvery: number;
+  /** Per event: its line's byte range and number, seq, address id and type id, as the index pass found them. */
+  readonly lineStart: Float64Array;
+  readonly lineEnd: Float64Array;
+  readonly lineNumbers: Float64Array;
+  readonly seqs: Float64Array;
+  readonly addressIds: Uint16Array;
+  readonly typeIds: Uint16Array;
+}
+
+/** The first bad line a replay pass found: its 1-based number in the file and what is wrong. */
+export interface ReplayProblem {
+  readonly lineNumber: number;
   readonly reason: string;
+}
+
+/** What a replay pass run elsewhere reports as it goes, besides snapshots and divergences. */
+export interface ParallelReplaySink extends ReplaySink {
+  /** Every event before `index` has been replayed (its snapshots and divergences reported). */
+  reached(index: number, bytesDone: number): void;
+  /** Some of the ids the events name, with their events ascending; called before the pass ends (when it fails, perhaps not for all). */
+  entities(entities: FlatEntities): void;
+}
+
+/**
+ * The replay pass run outside this thread (node/trace/parallel-replay.ts runs it in worker threads),
+ * with the same checks: every line's checksum, every event line decoded and validated before it is
+ * applied. Resolves to the first bad line, if any; rejects only when it could not run, and then the
+ * pass runs in this thread.
+ */
+export interface ParallelReplayer {
+  replay(job: ParallelReplayJob, sink: ParallelReplaySink): Promise<ReplayProblem | undefined>;
 }
 
 /** A component's state after some event, rebuilt from the nearest snapshot. */
@@ -197,7 +239,7 @@ export class TraceIndex {
   /** How many events the cache of decoded entries keeps. */
   private static readonly cacheSize = 4096;
   private readonly cache = new Map<number, TraceEntry>();
-  private readonly entityIndex = new Map<string, { kinds: Set<EntityKind>; events: number[] }>();
+  private readonly entityIndex = new Map<string, EntityEntry>();
   private readonly snapshotPositions: number[][];
   private readonly snapshotStates: string[][];
   private readonly divergenceOf = new Map<number, ComponentDivergence>();
@@ -232,6 +274,8 @@ export class TraceIndex {
     /** A snapshot of a component's state every this many of its events. */
     readonly snapshotEvery: number,
     private readonly cores: ReplayCores,
+    /** The broken recipe a worker thread would load, or false when the cores are the caller's own. */
+    private readonly replayMutation: string | undefined | false,
   ) {
     const lists: number[][] = addresses.map(() => []);
     for (let index = 0; index < addressIds.length; index++) lists[addressIds[index] ?? 0]?.push(index);
@@ -377,110 +421,130 @@ export class TraceIndex {
   private replaying: Promise<void> | undefined;
 
   private async runReplay(options: LoadOptions): Promise<void> {
-    // Small chunks: keys are handled between two, so this bounds how long a key waits.
-    const chunkLines = options.chunkLines ?? 4000;
     const pause = options.pause ?? defaultPause;
     await pause();
-    const states: unknown[] = this.addresses.map((_address, id): unknown => (this.cores[this.components[id] ?? 'gcs'] as ComponentCore<unknown, AnyEvent, unknown>).initial());
-    const sinceSnapshot = this.addresses.map(() => 0);
-    const positions = this.addresses.map(() => 0);
-    const problems = new Problems();
-    let lastSeq = 0;
-    let index = 0;
-    let linesInChunk = 0;
     const notify = (): void => {
       for (const listener of this.listeners) listener();
     };
-    // Every line's checksum is checked here, in the background, against the sum the line before it
-    // recorded: hashing a million lines takes seconds, too long to wait for before the first frame.
-    let previousSum = traceChainStart;
-    let physicalLine = 0;
     try {
-      for (const line of linesOf(this.source, 0)) {
-        physicalLine++;
-        if (line.text.trim() !== '') {
-          const { content, sum } = splitSum(line.text);
-          if (sum === undefined) problems.add(physicalLine, 'the line has no checksum; record or collect the trace again');
-          else if (chainSum(previousSum, content) !== sum) problems.add(physicalLine, 'the line was changed, moved or removed (its checksum does not follow from the line before it); record or collect the trace again');
-          previousSum = sum ?? previousSum;
-          problems.check();
-        }
-        if (line.start !== this.lineStart[index]) continue;
-        const decoded = decodeLine(splitSum(line.text).content, lastSeq);
-        const lineNumber = this.lineNumbers[index] ?? 0;
-        if (E.isLeft(decoded) || 'note' in decoded.right || 'end' in decoded.right) {
-          problems.add(lineNumber, E.isLeft(decoded) ? decoded.left.reason : 'another kind of line where the index found an event');
-          problems.check();
-          return;
-        }
-        const entry = decoded.right;
-        if (entry.seq !== this.seqs[index] || entry.address !== this.addressOf(index) || entry.event.type !== this.typeOf(index)) {
-          problems.add(lineNumber, `the line changed while the trace was open (seq ${entry.seq}); open it again`);
-          problems.check();
-        }
-        lastSeq = entry.seq;
-        const addressId = this.addressIds[index] ?? 0;
-        const named = entitiesOf(entry.event, entry.address);
-        const position = positions[addressId] ?? 0;
-        positions[addressId] = position + 1;
-        if (!this.divergenceOf.has(addressId)) {
-          const core = this.cores[entry.component] as ComponentCore<unknown, AnyEvent, unknown>;
-          try {
-            const effects = applyDirect(core, states[addressId], entry.event);
-            // A submission names no id of its own: the owner mints them, and says so in an effect.
-            for (const effect of effects) {
-              if ((effect as AnyEvent | undefined)?.type === 'ids/minted') named.push(...entitiesOf(effect));
-            }
-            const since = (sinceSnapshot[addressId] ?? 0) + 1;
-            sinceSnapshot[addressId] = since;
-            if (since >= this.snapshotEvery) {
-              sinceSnapshot[addressId] = 0;
-              this.snapshotPositions[addressId]?.push(position);
-              this.snapshotStates[addressId]?.push(JSON.stringify(states[addressId]));
-            }
-          } catch (error) {
-            const reason = `seq ${entry.seq} ${entry.event.type}: the ${entry.component} recipe threw: ${error instanceof Error ? error.message : String(error)}`;
-            this.divergenceOf.set(addressId, { position, reason: reason.replace(/[\r\n]+/g, ' ') });
-            states[addressId] = undefined;
-          }
-        }
-        this.indexEntities(named, index);
-        index++;
-        this.replayedEvents = index;
-        if (++linesInChunk >= chunkLines) {
-          linesInChunk = 0;
-          options.onProgress?.({ phase: 'replay', bytesDone: line.end, bytesTotal: this.source.sizeBytes, events: index });
-          notify();
-          await pause();
-        }
-        if (index === this.count) break;
-      }
-      if (index < this.count) {
-        problems.add(this.lineNumbers[index] ?? 0, 'the line was not found again: the file changed while it was open; open it again');
-        problems.check();
+      // Workers replay with the reducers they load themselves, so a trace opened with other cores
+      // (a test's) replays here.
+      if (options.parallel !== undefined && this.replayMutation !== false) {
+        const ran = await this.runParallel(options.parallel, options, notify);
+        if (!ran) await this.runInThread(options, notify);
+      } else {
+        await this.runInThread(options, notify);
       }
     } catch (error) {
       this.replayFailure = error instanceof Error ? error.message : String(error);
       notify();
       throw error;
     }
-    options.onProgress?.({ phase: 'replay', bytesDone: this.source.sizeBytes, bytesTotal: this.source.sizeBytes, events: index });
+    options.onProgress?.({ phase: 'replay', bytesDone: this.source.sizeBytes, bytesTotal: this.source.sizeBytes, events: this.count });
     notify();
   }
 
-  private indexEntities(named: readonly { kind: EntityKind; id: string }[], index: number): void {
-    let last = '';
-    for (const entity of named) {
-      if (entity.id === last) continue;
-      last = entity.id;
-      let known = this.entityIndex.get(entity.id);
-      if (known === undefined) {
-        known = { kinds: new Set(), events: [] };
-        this.entityIndex.set(entity.id, known);
+  /** The sink that keeps what a replay produces. */
+  private readonly keep: ReplaySink = {
+    snapshot: (addressId, position, state) => {
+      this.snapshotPositions[addressId]?.push(position);
+      this.snapshotStates[addressId]?.push(state);
+    },
+    divergence: (addressId, divergence) => {
+      this.divergenceOf.set(addressId, divergence);
+    },
+  };
+
+  /**
+   * The pass in worker threads; false (with nothing kept) when they could not run, so that the pass
+   * runs here instead.
+   */
+  private async runParallel(replayer: ParallelReplayer, options: LoadOptions, notify: () => void): Promise<boolean> {
+    const job: ParallelReplayJob = {
+      ...(typeof this.replayMutation === 'string' ? { mutation: this.replayMutation } : {}),
+      sizeBytes: this.source.sizeBytes,
+      addresses: this.addresses,
+      components: this.components,
+      types: this.types,
+      snapshotEvery: this.snapshotEvery,
+      lineStart: this.lineStart,
+      lineEnd: this.lineEnd,
+      lineNumbers: this.lineNumbers,
+      seqs: this.seqs,
+      addressIds: this.addressIds,
+      typeIds: this.typeIds,
+    };
+    let problem: ReplayProblem | undefined;
+    try {
+      problem = await replayer.replay(job, {
+        ...this.keep,
+        reached: (index, bytesDone) => {
+          this.replayedEvents = Math.max(this.replayedEvents, Math.min(index, this.count));
+          options.onProgress?.({ phase: 'replay', bytesDone, bytesTotal: this.source.sizeBytes, events: this.replayedEvents });
+          notify();
+        },
+        entities: (flat) => addFlatEntities(this.entityIndex, flat),
+      });
+    } catch {
+      this.replayedEvents = 0;
+      this.entityIndex.clear();
+      this.divergenceOf.clear();
+      for (const list of this.snapshotPositions) list.length = 0;
+      for (const list of this.snapshotStates) list.length = 0;
+      return false;
+    }
+    if (problem !== undefined) {
+      const problems = new Problems();
+      problems.add(problem.lineNumber, problem.reason);
+      problems.check();
+    }
+    this.replayedEvents = this.count;
+    return true;
+  }
+
+  private async runInThread(options: LoadOptions, notify: () => void): Promise<void> {
+    // Small chunks: keys are handled between two, so this bounds how long a key waits.
+    const chunkLines = options.chunkLines ?? 4000;
+    const pause = options.pause ?? defaultPause;
+    const replay = new ComponentsReplay(this.cores, this.addresses, this.components, this.snapshotEvery, this.keep);
+    const problems = new Problems();
+    let lastSeq = 0;
+    let index = 0;
+    let linesInChunk = 0;
+    // Every line's checksum is checked here, in the background, against the sum the line before it
+    // recorded: hashing a million lines takes seconds, too long to wait for before the first frame.
+    let previousSum = traceChainStart;
+    let physicalLine = 0;
+    for (const line of linesOf(this.source, 0)) {
+      physicalLine++;
+      if (line.text.trim() === '') continue;
+      const link = chainLink(previousSum, line.text);
+      if (link.problem !== undefined) problems.add(physicalLine, link.problem);
+      previousSum = link.sum;
+      problems.check();
+      if (line.start !== this.lineStart[index]) continue;
+      const lineNumber = this.lineNumbers[index] ?? 0;
+      const named = replay.step(link.content, lastSeq, this.addressIds[index] ?? 0, this.seqs[index] ?? 0, this.typeOf(index));
+      if (typeof named === 'string') {
+        problems.add(lineNumber, named);
+        problems.check();
+        return;
       }
-      known.kinds.add(entity.kind);
-      // The same id named twice by one event (in the event and in the ids it minted) counts once.
-      if (known.events[known.events.length - 1] !== index) known.events.push(index);
+      lastSeq = this.seqs[index] ?? 0;
+      indexEntities(this.entityIndex, named, index);
+      index++;
+      this.replayedEvents = index;
+      if (++linesInChunk >= chunkLines) {
+        linesInChunk = 0;
+        options.onProgress?.({ phase: 'replay', bytesDone: line.end, bytesTotal: this.source.sizeBytes, events: index });
+        notify();
+        await pause();
+      }
+      // No stop after the last event: the lines after it (notes, the closing line) are chained too.
+    }
+    if (index < this.count) {
+      problems.add(this.lineNumbers[index] ?? 0, 'the line was not found again: the file changed while it was open; open it again');
+      problems.check();
     }
   }
 }
@@ -620,6 +684,7 @@ export async function openTrace(input: TraceSource | Uint8Array, options: LoadOp
     types,
     options.snapshotEvery ?? 1000,
     cores,
+    options.cores !== undefined ? false : header.mutation,
   );
 }
 

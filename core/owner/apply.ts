@@ -4,6 +4,7 @@
  */
 import { fifoPush } from '../fifo.js';
 import { assertNever } from '../assert.js';
+import { isDraft } from 'immer';
 import { detach } from '../detach.js';
 import { send } from '../effects.js';
 import { actorHandleObjectId, gcsAddress, rayletAddress, returnObjectId, taskOfObject, workerAddress } from '../ids.js';
@@ -53,7 +54,8 @@ export function applyOwner(state: OwnerState, event: OwnerEvent): OwnerEffect[] 
     if (!state.started && event.type !== 'owner/started') return [];
     applyLocal(ctx, event);
   }
-  return ctx.out.map(detach);
+  // Only a state under immer can leak a draft into an effect; the mutable path skips the walk.
+  return isDraft(state) ? ctx.out.map(detach) : ctx.out;
 }
 
 function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {

@@ -28,6 +28,7 @@ import type { TraceIndex as EntityIndex } from '../../core/trace/entities.js';
 import type { Trace, TraceEntry } from '../../core/trace/format.js';
 import type { FaultPlan, ScheduledFault } from '../../core/sim/index.js';
 import { CounterfactualError, runCounterfactual } from '../trace/counterfactual.js';
+import { parallelReplayer } from '../trace/parallel-replay.js';
 import type { PlanChange } from '../trace/counterfactual.js';
 import { renderChain, whyChain } from '../../core/trace/why.js';
 import { parentChain } from '../../debugger/causal-chain.js';
@@ -83,7 +84,7 @@ export async function debugCommand(args: string[]): Promise<number> {
   if (!interactive) {
     // Without a terminal there is nothing to draw on, but a bad trace still deserves its reason.
     try {
-      await loadTrace(source, { pause: () => Promise.resolve() });
+      await loadTrace(source, { pause: () => Promise.resolve(), parallel: parallelReplayer(file) });
     } catch (error) {
       if (error instanceof TraceLoadError) throw new Error(`${file}: ${error.message}`);
       throw error;
@@ -94,10 +95,13 @@ export async function debugCommand(args: string[]): Promise<number> {
   }
   let failure: string | undefined;
   const analysis = wholeTrace(file, source.sizeBytes);
+  const parallel = parallelReplayer(file);
   const app = render(
     plainly(Debugger, {
       source,
       name: basename(file),
+      // The replay pass (checksums, validation, states, ids) runs in worker threads, one component each.
+      loadOptions: { parallel },
       why: coreWhy(analysis),
       ...(canRunAgain(source) ? { counterfactual: (change: string) => whatIf(analysis, file, change) } : {}),
       search: (holds: (position: number) => boolean, count: number) => bisectFirst(count, holds),
@@ -110,6 +114,8 @@ export async function debugCommand(args: string[]): Promise<number> {
     { exitOnCtrlC: true },
   );
   await app.waitUntilExit();
+  // A replay pass still under way must not hold the process after the user quit.
+  parallel.close();
   source.close();
   if (failure !== undefined) throw new Error(`${file}: ${failure}`);
   return 0;

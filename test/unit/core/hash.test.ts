@@ -1,7 +1,7 @@
 // Tests for the deterministic serialisation and state hash that replay relies on to detect divergence.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hashState, hashString, stableStringify } from '../../../core/hash.js';
+import { TextHasher, hashState, hashString, stableStringify } from '../../../core/hash.js';
 
 void test('key order does not change the text or the hash', () => {
   const a = { b: 1, a: { y: [1, 2, { q: 1, p: 2 }], x: 's' } };
@@ -50,4 +50,19 @@ void test('a shared object is fine but functions, symbols, bigints and cycles ar
   (cyclic['x'] as unknown[]).push(cyclic);
   assert.throws(() => hashState(cyclic), (error: unknown) => error instanceof TypeError && /cycle at \$\.x\[0\]/.test(error.message));
   assert.throws(() => stableStringify(undefined), TypeError);
+});
+
+void test('TextHasher over ASCII bytes gives hashString of their text, and tells non-ASCII bytes apart', () => {
+  const text = '{"seq":1,"address":"gcs","event":{"type":"gcs/started"}}';
+  const bytes = new TextEncoder().encode(`xx${text}yy`);
+  const hasher = new TextHasher();
+  assert.equal(hasher.put('0123456789abcdef\n').putAscii(bytes, 2, 2 + text.length), true);
+  assert.equal(hasher.put('}').digest(), hashString(`0123456789abcdef\n${text}}`));
+  const digest = new TextEncoder().encode(hashString(`0123456789abcdef\n${text}}`));
+  assert.equal(hasher.matchesHex(digest, 0), true);
+  digest[15] = digest[15] === 0x30 ? 0x31 : 0x30;
+  assert.equal(hasher.matchesHex(digest, 0), false);
+  // The same hasher serves again after a reset, as a new one.
+  assert.equal(hasher.reset().put('abc').digest(), hashString('abc'));
+  assert.equal(hasher.reset().putAscii(new TextEncoder().encode('é'), 0, 2), false);
 });
