@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mutationNamed, shrinkPlan, simulate, SimFailure } from '../core/sim/index.js';
+import { mutationNamed, shrinkPlan, simulate, SimFailure, simulationFailure } from '../core/sim/index.js';
 import type { FaultPlan, SimOptions } from '../core/sim/index.js';
 import { faultPlanOf } from '../node/cli/sim.js';
 import { sharedArgumentProgram, simScenarios, workloadModuleOf } from './sim-scenarios.js';
@@ -80,15 +80,7 @@ function runMutant(outDir: string): Curated {
   if (mutation === undefined) throw new Error(`no mutation ${mutationName}`);
   const program = sharedArgumentProgram;
   const base = (seed: number, faults: FaultPlan): SimOptions => ({ seed, program, faults, mutation: mutationName, workloadModule: workloadModuleOf('sharedArgumentProgram'), hashEvery: 4, faultPhaseMs: 2_000 });
-  const failure = (seed: number, faults: FaultPlan): SimFailure | undefined => {
-    try {
-      simulate(base(seed, faults));
-      return undefined;
-    } catch (error) {
-      if (error instanceof SimFailure) return error;
-      throw error;
-    }
-  };
+  const failure = (seed: number, faults: FaultPlan): SimFailure | undefined => simulationFailure(base(seed, faults));
   for (let seed = 1; seed <= maxSeeds; seed++) {
     const plan = faultPlanOf('chaos', seed, 2_000);
     if (failure(seed, plan) === undefined) continue;

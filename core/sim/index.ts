@@ -4,7 +4,7 @@
 export * from './program.js';
 export * from './options.js';
 export { SeededRandom } from './random.js';
-export { Simulator, SimFailure, simulate } from './simulator.js';
+export { Simulator, SimFailure, simulate, simulationFailure } from './simulator.js';
 export type { SimResult, SimInstance } from './simulator.js';
 export { crossInvariants } from './cross-invariants.js';
 export { shrinkPlan, smallerPlans } from './shrink.js';

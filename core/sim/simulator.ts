@@ -717,3 +717,17 @@ function asEvent(event: GcsEvent | RayletEvent | OwnerEvent): AnyEvent {
 export function simulate(options: SimOptions): SimResult {
   return new Simulator(options).run();
 }
+
+/**
+ * Runs `options` for whether it fails: the SimFailure the run ends with (carrying its trace), or
+ * undefined when it passes. Any other error is rethrown. For shrinking and re-running a failure.
+ */
+export function simulationFailure(options: SimOptions): SimFailure | undefined {
+  try {
+    simulate(options);
+    return undefined;
+  } catch (error) {
+    if (error instanceof SimFailure) return error;
+    throw error;
+  }
+}

@@ -225,7 +225,11 @@ export class TraceWriter {
 
   /** The text of the next line (without its newline), chained to the previous one. */
   line(line: TraceHeader | TraceEntry | TraceNote): string {
-    const content = encodeTraceLine(line);
+    return this.text(encodeTraceLine(line));
+  }
+
+  /** The next line given as its text without a sum (a JSON object), chained to the previous one. */
+  text(content: string): string {
     const sum = chainSum(this.previousSum, content);
     this.previousSum = sum;
     this.count += 1;

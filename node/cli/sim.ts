@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { SeededRandom, shrinkPlan, SimFailure, simulate } from '../../core/sim/index.js';
+import { SeededRandom, shrinkPlan, SimFailure, simulate, simulationFailure } from '../../core/sim/index.js';
 import type { FaultPlan, ScheduledFault, SimProgram } from '../../core/sim/index.js';
 import { UsageError, wholeNumber } from './usage.js';
 
@@ -123,7 +123,7 @@ export async function simCommand(args: string[]): Promise<number> {
       failures += 1;
       let failure = error;
       if (!recordPassing) {
-        const recorded = failureOf(() => simulate({ seed, program, faults, faultPhaseMs, nodes, workloadModule: workloadModuleFrom(failingDir) }));
+        const recorded = simulationFailure({ seed, program, faults, faultPhaseMs, nodes, workloadModule: workloadModuleFrom(failingDir) });
         if (recorded === undefined || recorded.message !== error.message) {
           throw new Error(`seed ${seed} failed with "${error.message}" but run again it ${recorded === undefined ? 'passed' : `failed with "${recorded.message}"`}: the workload is not deterministic (real time, real randomness or I/O in a body?)`);
         }
@@ -132,7 +132,7 @@ export async function simCommand(args: string[]): Promise<number> {
       let plan = faults;
       if (parsed.values.shrink) {
         // The smallest plan under which the same seed still fails (core/sim/shrink.ts).
-        const failureUnder = (candidate: FaultPlan): SimFailure | undefined => failureOf(() => simulate({ seed, program, faults: candidate, faultPhaseMs, nodes, workloadModule: workloadModuleFrom(failingDir) }));
+        const failureUnder = (candidate: FaultPlan): SimFailure | undefined => simulationFailure({ seed, program, faults: candidate, faultPhaseMs, nodes, workloadModule: workloadModuleFrom(failingDir) });
         const shrunk = shrinkPlan(faults, (candidate) => failureUnder(candidate) !== undefined);
         const last = failureUnder(shrunk.plan);
         if (last !== undefined) {
@@ -147,17 +147,6 @@ export async function simCommand(args: string[]): Promise<number> {
     }
   }
   return failures === 0 ? 0 : 1;
-}
-
-/** The SimFailure `run` throws, or undefined if it passes; any other error is rethrown. */
-function failureOf(run: () => unknown): SimFailure | undefined {
-  try {
-    run();
-    return undefined;
-  } catch (error) {
-    if (error instanceof SimFailure) return error;
-    throw error;
-  }
 }
 
 async function writeTrace(dir: string, name: string, text: string): Promise<string> {

@@ -3,7 +3,7 @@
  * worker on the first attempt and is retried, a task that throws, an actor that crashes and
  * restarts, a task that submits a child, and a plain fan-out. Each comes back as the trace's text and as a loaded index.
  */
-import { chainSum, splitSum, traceChainStart, withSum } from '../../core/trace/format.js';
+import { splitSum, TraceWriter } from '../../core/trace/format.js';
 import { simulate } from '../../core/sim/index.js';
 import type { SimActor, SimProgram, SimRef } from '../../core/sim/index.js';
 import { SimGetError } from '../../core/sim/index.js';
@@ -72,18 +72,11 @@ export function openTrace(text: string, options: LoadOptions = {}): Promise<Trac
 
 /**
  * `lines` (a trace's, edited by a test) chained again from the start and closed, as a writer would
- * have written them: for tests that change a line on purpose and want only that change to count.
+ * have written them: for tests that change a line on purpose and want only that change to count
+ * (here, and in the CLI's tests).
  */
 export function rechainTrace(lines: readonly string[]): string {
-  let previous = traceChainStart;
-  const out: string[] = [];
-  for (const line of lines) {
-    if (line.trim() === '' || line.startsWith('{"end":')) continue;
-    const { content } = splitSum(line);
-    previous = chainSum(previous, content);
-    out.push(withSum(content, previous));
-  }
-  const end = `{"end":"tsray-trace","lines":${out.length}}`;
-  out.push(withSum(end, chainSum(previous, end)));
-  return `${out.join('\n')}\n`;
+  const writer = new TraceWriter();
+  const out = lines.filter((line) => line.trim() !== '' && !line.startsWith('{"end":')).map((line) => writer.text(splitSum(line).content));
+  return `${[...out, writer.end()].join('\n')}\n`;
 }

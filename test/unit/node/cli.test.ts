@@ -9,22 +9,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { chainSum, splitSum, traceChainStart, withSum } from '../../../core/trace/format.js';
+import { rechainTrace } from '../../support/debugger-traces.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 const cli = join(root, 'dist/node/cli/main.js');
 const work = mkdtempSync(join(tmpdir(), 'tsray-cli-'));
-
-/** The lines with their checksum chain computed again, as a writer would have written them. */
-function rechain(lines: readonly string[]): string[] {
-  let previous = traceChainStart;
-  return lines.map((line) => {
-    const { content, sum } = splitSum(line);
-    if (sum === undefined) return line;
-    previous = chainSum(previous, content);
-    return withSum(content, previous);
-  });
-}
 
 function tsray(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
@@ -53,7 +42,7 @@ void describe('tsray CLI', () => {
     lines[index] = (lines[index] ?? '').replace(/"hash":"[0-9a-f]+"/, '"hash":"0000000000000000"');
     // Signed again, so that the checksum chain holds and only the state hash can tell.
     const tampered = join(work, 'tampered.jsonl');
-    writeFileSync(tampered, rechain(lines).join('\n'));
+    writeFileSync(tampered, rechainTrace(lines));
     const replay = tsray('replay', tampered, '--verify');
     assert.equal(replay.status, 1);
     assert.match(replay.stderr, /^tsray replay: diverged at seq \d+ \(\S+\): /);
