@@ -3,7 +3,7 @@
  * and the one line a user reads.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -123,6 +123,19 @@ void describe('tsray CLI', () => {
     const tooMany = tsray('sim', script, '--nodes', '1000');
     assert.equal(tooMany.status, 2);
     assert.match(tooMany.stderr, /--nodes takes at most 64 nodes, not 1000/);
+  });
+});
+
+void describe('tsray CLI output', () => {
+  void test('a reader that closes the pipe early ends the command quietly, with no stack', async () => {
+    const child = spawn(process.execPath, [cli, '--help'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Closed before the command writes: its first write finds no reader (EPIPE).
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(stderr, '');
+    assert.equal(code, 0);
   });
 });
 
