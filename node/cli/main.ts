@@ -17,7 +17,7 @@ import { whyCommand } from './why.js';
 
 const commands: Record<string, { run: (args: string[]) => Promise<number>; summary: string }> = {
   sim: { run: simCommand, summary: 'tsray sim SCRIPT [--seed N] [--runs K] [--faults SPEC] [--nodes N] [--cpus C] [-o DIR] [--shrink]   run a workload in the deterministic simulator' },
-  replay: { run: replayCommand, summary: 'tsray replay TRACE [--verify]   re-run the reducers over a trace and check its state hashes' },
+  replay: { run: replayCommand, summary: 'tsray replay TRACE [--verify] [--invariants every|hashes]   re-run the reducers over a trace and check its state hashes' },
   trace: { run: traceCommand, summary: 'tsray trace collect [--session DIR] [-o FILE]   merge a live session\'s event logs into one trace' },
   timeline: { run: timelineCommand, summary: 'tsray timeline [--session DIR] [-o FILE]   a live session as Chrome trace-event JSON (Perfetto)' },
   why: { run: whyCommand, summary: 'tsray why TRACE ID   the causal chain of a task (every attempt), actor, object, node, worker or event seq' },

@@ -1,8 +1,9 @@
 /**
- * `tsray replay TRACE [--verify]`: decode a trace, report lines that cannot be applied and breaks of
+ * `tsray replay TRACE [--verify] [--invariants every|hashes]`: decode a trace, report lines that cannot be applied and breaks of
  * its checksum chain (summarised), re-run the reducers over it, and compare every recorded state
  * hash. A damaged file or a divergence exits 1 either way; with --verify the exit code also says
- * whether every recorded hash was reproduced.
+ * whether every recorded hash was reproduced. Invariants are checked after every event, or on a
+ * trace of more than 20,000 events only where the recording can be compared (see ReplayOptions).
  */
 import { parseArgs } from 'node:util';
 import { gcsCore } from '../../core/gcs/index.js';
@@ -15,11 +16,14 @@ import { mutationNamed } from '../../core/sim/mutations.js';
 import { loadTraceFile } from './trace-file.js';
 import { UsageError } from './usage.js';
 
+/** Up to this many events, invariants are checked after every one unless --invariants says otherwise. */
+const everyEventLimit = 20_000;
+
 /** Runs `tsray replay`; resolves to the exit code. */
 export async function replayCommand(args: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args, allowPositionals: true, options: { verify: { type: 'boolean', default: false } } });
+    parsed = parseArgs({ args, allowPositionals: true, options: { verify: { type: 'boolean', default: false }, invariants: { type: 'string' } } });
   } catch (error) {
     throw new UsageError(`replay: ${(error as Error).message}`);
   }
@@ -38,12 +42,17 @@ export async function replayCommand(args: string[]): Promise<number> {
     owner: ownerCore as unknown as ComponentCore<unknown, AnyEvent, unknown>,
     ...mutation?.cores,
   };
-  const result = replayTrace(trace, cores);
+  const invariantsOption = parsed.values.invariants;
+  if (invariantsOption !== undefined && invariantsOption !== 'every' && invariantsOption !== 'hashes') throw new UsageError(`--invariants takes every or hashes, not '${invariantsOption}'`);
+  // Invariants walk a component's whole state: after every event of a big trace that is quadratic.
+  const invariants = invariantsOption ?? (trace.entries.length <= everyEventLimit ? 'every' : 'hashes');
+  const result = replayTrace(trace, cores, { invariants });
   if (!result.ok) {
     process.stderr.write(`tsray replay: diverged at seq ${result.seq} (${result.address}): ${result.reason}\n`);
     return 1;
   }
   process.stdout.write(`replayed ${result.events} events; ${result.checkedHashes} recorded state hashes reproduced${result.skippedHashes > 0 ? `, ${result.skippedHashes} not comparable (recorded by another reducer version)` : ''}\n`);
+  if (invariants === 'hashes') process.stdout.write(`invariants checked where the recording can be compared (each recorded hash and each component's last event); --invariants every checks after every event, slowly on a large trace\n`);
   if (result.reproducedFailure !== undefined) process.stdout.write(`reproduced the recorded failure at seq ${result.reproducedFailure.seq}: ${result.reproducedFailure.reason}\n`);
   if (problems.length > 0) {
     process.stderr.write(`tsray replay: ${file} is damaged (${problems.length} problem${problems.length === 1 ? '' : 's'}): record or collect it again\n`);

@@ -197,3 +197,19 @@ void test('replay gives the same verdicts applying recipes directly or under imm
   }
   assert.throws(() => replayTrace(decoded(encode(written([header, ...entries]))), cores, { mode: 'direct', onStep: () => undefined }), /onStep needs mode immer/);
 });
+
+void test('with invariants checked only where the recording compares, a break is still found there, and nowhere else is checked', () => {
+  const big: CounterEvent = { type: 'counter/added', by: 101, label: 'big' };
+  const entries = [...record(2), { seq: 3, address: 'gcs', component: 'gcs', atMs: 0, event: big } as TraceEntry];
+  const trace = { header, entries, notes: [], rejected: [] };
+  // Seq 3 is the gcs's last event: checked there either way.
+  for (const invariants of ['every', 'hashes'] as const) {
+    const result = replayTrace(trace, cores, { invariants });
+    assert.ok(!result.ok && result.seq === 3 && /total 101 is over 100/.test(result.reason));
+  }
+  // A break that a later event repairs, at an event with no hash, is seen only after every event.
+  const repair: CounterEvent = { type: 'counter/added', by: -100, label: 'repair' };
+  const repaired = { ...trace, entries: [...entries, { seq: 4, address: 'gcs', component: 'gcs', atMs: 0, event: repair } as TraceEntry] };
+  assert.equal(replayTrace(repaired, cores, { invariants: 'every' }).ok, false);
+  assert.equal(replayTrace(repaired, cores, { invariants: 'hashes' }).ok, true);
+});

@@ -70,6 +70,9 @@ void describe('tsray CLI', () => {
     const faults = tsray('sim', 'examples/sim/fan-out.mjs', '--faults', 'storm');
     assert.equal(faults.status, 2);
     assert.match(faults.stderr, /--faults takes one of none, messages, crashes, chaos/);
+    const invariants = tsray('replay', join(root, 'traces', 'sim-owner-died.trace.jsonl'), '--invariants', 'sometimes');
+    assert.equal(invariants.status, 2);
+    assert.match(invariants.stderr, /--invariants takes every or hashes, not 'sometimes'/);
     const script = join(work, 'not-a-program.mjs');
     writeFileSync(script, 'export const x = 1;\n');
     const bad = tsray('sim', script);
