@@ -6,7 +6,6 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { debugCommand } from './debug.js';
 import { replayCommand } from './replay.js';
 import { sessionsCommand } from './sessions.js';
 import { simCommand } from './sim.js';
@@ -21,9 +20,24 @@ const commands: Record<string, { run: (args: string[]) => Promise<number>; summa
   trace: { run: traceCommand, summary: 'tsray trace collect [--session DIR] [-o FILE]   merge a live session\'s event logs into one trace' },
   timeline: { run: timelineCommand, summary: 'tsray timeline [--session DIR] [-o FILE]   a live session as Chrome trace-event JSON (Perfetto)' },
   why: { run: whyCommand, summary: 'tsray why TRACE ID   the causal chain of a task (every attempt), actor, object, node, worker or event seq' },
-  debug: { run: debugCommand, summary: 'tsray debug [TRACE]   browse a trace in the terminal: events, state, diffs, timelines, why (no TRACE: the curated ones)' },
+  debug: { run: debugEntry, summary: 'tsray debug [TRACE]   browse a trace in the terminal: events, state, diffs, timelines, why (no TRACE: the curated ones)' },
   sessions: { run: sessionsCommand, summary: 'tsray sessions [--json]   sessions kept on this machine, with sizes (old ones are pruned at init)' },
 };
+
+/**
+ * Loads the debugger only when asked for, so other commands skip Ink and React. Ink decides once,
+ * when it loads, whether it runs in CI (the CI or CONTINUOUS_INTEGRATION variable) and then draws
+ * only a last frame at exit. A user at a real terminal wants the live app even in a shell that
+ * CI tooling marked, so those variables are cleared first when both ends are a terminal.
+ */
+async function debugEntry(args: string[]): Promise<number> {
+  if (process.stdin.isTTY && process.stdout.isTTY) {
+    delete process.env['CI'];
+    delete process.env['CONTINUOUS_INTEGRATION'];
+  }
+  const { debugCommand } = await import('./debug.js');
+  return debugCommand(args);
+}
 
 /**
  * The version in tsray's own package.json, found by walking up from this module: the compiled CLI

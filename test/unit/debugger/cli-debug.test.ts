@@ -1,6 +1,8 @@
 /**
  * `tsray debug` as a user runs it: the real binary in a pseudo-terminal (util-linux `script`), and
- * bad trace files, which give one line and exit 1 in a terminal or not.
+ * bad trace files, which give one line and exit 1 in a terminal or not. The terminal sessions set
+ * CI=true, as CI machines do: Ink would then draw nothing until exit, and a user at a terminal must
+ * still get the live app.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -27,7 +29,7 @@ interface Session {
 /** Starts `tsray debug ...args` in a pseudo-terminal of its own. */
 function inTerminal(...args: string[]): Session {
   const command = [process.execPath, cli, 'debug', ...args].map((part) => `'${part.replace(/'/g, "'\\''")}'`).join(' ');
-  const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: root, env: { ...process.env, NO_COLOR: '1', COLUMNS: '80', LINES: '24' } });
+  const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: root, env: { ...process.env, NO_COLOR: '1', COLUMNS: '80', LINES: '24', CI: 'true' } });
   const session: Session = { child, output: '', code: undefined };
   child.stdout?.on('data', (data: Buffer) => (session.output += data.toString('utf8')));
   child.on('exit', (code) => (session.code = code));
