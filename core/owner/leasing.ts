@@ -90,12 +90,17 @@ export function onLeaseIdleTimer(ctx: Ctx, leaseId: LeaseId): void {
   if (fifoSize(cls.queue) === 0 && cls.leases.length === 0) delete ctx.s.classes[cls.key];
 }
 
-/** Where a lease request for `cls` goes; undefined when a hard-affinity target is dead. */
+/**
+ * Where a lease request for `cls` goes: the local raylet, whatever the strategy, as in Ray. That
+ * raylet knows the cluster and spills a node-affinity lease to its target, falls back (soft) or turns
+ * it down (hard) when the target is not in the cluster; the owner only knows the nodes it heard die,
+ * and a request sent straight to a node that never existed would go unanswered. Undefined when a
+ * hard-affinity target is known here to be dead (fail at once, without asking).
+ */
 function targetNode(ctx: Ctx, cls: SchedulingClass): NodeId | undefined {
   const strategy = cls.strategy;
-  if (typeof strategy === 'string') return ctx.s.nodeId;
-  if (ctx.s.deadNodes[strategy.nodeId] !== true) return strategy.nodeId;
-  return strategy.soft ? ctx.s.nodeId : undefined;
+  if (typeof strategy !== 'string' && !strategy.soft && ctx.s.deadNodes[strategy.nodeId] === true) return undefined;
+  return ctx.s.nodeId;
 }
 
 function requestLease(ctx: Ctx, cls: SchedulingClass): boolean {

@@ -51,6 +51,7 @@ export function onClusterViewPublished(state: RayletState, message: MessageOf<'c
     view[node.nodeId] = { total: copyResources(node.total), available: copyResources(node.available), alive: !isNodeDead(state, node.nodeId) };
   }
   state.cluster = view;
+  state.viewReceived = true;
   reexamineInfeasible(state, effects);
 }
 

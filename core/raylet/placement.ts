@@ -69,7 +69,11 @@ function lacking(total: Resources, lease: RayletLease): string {
     .join(', ');
 }
 
-/** Hard affinity: only the named node; fail if it is dead or can never fit, wait while it is unknown. */
+/**
+ * Hard affinity: only the named node. As in Ray, it fails if that node is dead, not in the cluster, or
+ * can never fit the lease. Until the first cluster view arrives this raylet cannot tell an unknown
+ * node from one it has not heard of yet, so it waits for that view rather than reject.
+ */
 function placeHardAffinity(state: RayletState, lease: RayletLease, target: NodeId): Placement {
   if (target === state.nodeId) {
     if (feasibleOn(state.total, lease)) return { kind: 'here' };
@@ -77,7 +81,10 @@ function placeHardAffinity(state: RayletState, lease: RayletLease, target: NodeI
   }
   if (isNodeDead(state, target)) return { kind: 'reject', reason: `hard node affinity to ${target}, which is dead` };
   const view = aliveView(state, target);
-  if (view === undefined) return { kind: 'wait' };
+  if (view === undefined) {
+    if (!state.viewReceived) return { kind: 'wait' };
+    return { kind: 'reject', reason: `hard node affinity to ${target}, which is not in the cluster (no such node has joined); use soft: true to allow another node` };
+  }
   if (!feasibleOn(view.total, lease)) {
     return { kind: 'reject', reason: `hard node affinity to ${target}, which can never fit this lease: it lacks ${lacking(view.total, lease)}` };
   }
@@ -115,7 +122,9 @@ function placeDefault(state: RayletState, lease: RayletLease): Placement {
  * Decides where `lease` runs. A lease that was spilled once (spillbackCount >= 1) is never spilled
  * again unless this node can never fit it, so that a lease cannot bounce between nodes. Soft affinity
  * follows Ray: the target, if alive and able to ever fit the lease, is the only place (it waits there
- * when busy); otherwise the lease is placed as DEFAULT.
+ * when busy); otherwise (dead, not in the cluster, or infeasible) the lease is placed as DEFAULT. A
+ * target this raylet does not know before its first cluster view may yet be in it, so it waits for
+ * that view before falling back.
  */
 export function decidePlacement(state: RayletState, lease: RayletLease): Placement {
   const strategy = lease.strategy;
@@ -127,6 +136,7 @@ export function decidePlacement(state: RayletState, lease: RayletLease): Placeme
     if (target !== undefined && feasibleOn(target.total, lease)) {
       return lease.spillbackCount > 0 ? { kind: 'here' } : { kind: 'spill', nodeId: strategy.nodeId };
     }
+    if (target === undefined && !state.viewReceived && !isNodeDead(state, strategy.nodeId)) return { kind: 'wait' };
     return placeDefault(state, lease);
   }
   if (strategy === 'SPREAD' && lease.spillbackCount === 0) return placeSpread(state, lease);

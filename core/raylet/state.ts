@@ -148,6 +148,11 @@ export interface RayletState {
   resumeQueue: WorkerId[];
   /** Other nodes as the GCS last published them; this node's own numbers are `total`/`available`. */
   cluster: Record<NodeId, ClusterNodeView>;
+  /**
+   * True once a cluster view from the GCS arrived. Before it, a node missing from `cluster` may be in
+   * the cluster all the same, so node affinity to it waits instead of treating it as unknown.
+   */
+  viewReceived: boolean;
   /** Nodes the GCS declared dead, oldest first. */
   deadNodes: NodeId[];
   /** Owners (workers and drivers anywhere) known to be dead. */
@@ -180,6 +185,7 @@ export function initialRayletState(): RayletState {
     tombstoneOrder: [],
     resumeQueue: [],
     cluster: {},
+    viewReceived: false,
     deadNodes: [],
     deadOwners: {},
     deadOwnerOrder: [],

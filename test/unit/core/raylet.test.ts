@@ -73,7 +73,7 @@ void describe('raylet: start and heartbeat', () => {
       { type: 'timer/armed', timerId: 'heartbeat', delayMs: 100 },
     ]);
     assert.equal(rayletCore.kind, 'raylet');
-    assert.equal(rayletCore.version, 2);
+    assert.equal(rayletCore.version, 3);
   });
 });
 
@@ -162,15 +162,43 @@ void describe('raylet: spillback', () => {
     assert.deepEqual(dead, [{ leaseId: 'h2', reason: 'hard node affinity to n9, which is dead', permanent: true, to: driver }]);
   });
 
-  void it('waits for an unknown hard affinity target, spills when it appears, and rejects when it dies', () => {
+  void it('holds hard affinity until the first cluster view, then spills to a known target and rejects a dead or unknown one', () => {
     const node = new Node({ CPU: 1 });
     assert.deepEqual(node.request('a1', { strategy: { nodeId: 'n2', soft: false } }), []);
     assert.deepEqual(node.request('a2', { strategy: { nodeId: 'n3', soft: false } }), []);
-    assert.deepEqual(node.state.infeasible, ['a1', 'a2']);
-    const joined = node.view([{ nodeId: 'n2', total: { CPU: 1 }, available: { CPU: 0 } }]);
-    assert.deepEqual(sent(joined, 'lease/spilled'), [{ leaseId: 'a1', toNodeId: 'n2', to: driver }]);
+    assert.deepEqual(node.request('a3', { strategy: { nodeId: 'n4', soft: false } }), []);
+    assert.deepEqual(node.state.infeasible, ['a1', 'a2', 'a3']);
     const died = node.deliver({ type: 'node/died', nodeId: 'n3' }, 'gcs');
     assert.deepEqual(sent(died, 'lease/rejected'), [{ leaseId: 'a2', reason: 'hard node affinity to n3, which is dead', permanent: true, to: driver }]);
+    assert.deepEqual(node.state.infeasible, ['a1', 'a3'], 'an unknown target is not rejected before the first view');
+    const joined = node.view([{ nodeId: 'n2', total: { CPU: 1 }, available: { CPU: 0 } }]);
+    assert.deepEqual(sent(joined, 'lease/spilled'), [{ leaseId: 'a1', toNodeId: 'n2', to: driver }]);
+    const unknown = sent(joined, 'lease/rejected');
+    assert.equal(unknown.length, 1);
+    assert.equal(unknown[0]?.leaseId, 'a3');
+    assert.equal(unknown[0]?.permanent, true);
+    assert.match(unknown[0]?.reason ?? '', /^hard node affinity to n4, which is not in the cluster/);
+    assert.deepEqual(node.state.infeasible, []);
+    const later = sent(node.request('a4', { strategy: { nodeId: 'n5', soft: false } }), 'lease/rejected');
+    assert.match(later[0]?.reason ?? '', /n5, which is not in the cluster/, 'after the view an unknown target is rejected at once');
+  });
+
+  void it('soft affinity to a node not in the cluster waits for the first view, then runs as DEFAULT', () => {
+    const node = new Node({ CPU: 1 });
+    assert.deepEqual(node.request('u1', { strategy: { nodeId: 'n7', soft: true } }), []);
+    assert.deepEqual(node.state.infeasible, ['u1']);
+    const viewed = node.view([]);
+    assert.deepEqual(sent(viewed, 'lease/rejected'), []);
+    assert.equal(node.state.leases['u1']?.state, 'spawning', 'the lease fell back to this node');
+    assert.ok(viewed.some((effect) => effect.type === 'worker/spawn'));
+    node.request('u2', { strategy: { nodeId: 'n7', soft: true } });
+    assert.deepEqual(node.state.queue, ['u2'], 'after the view it falls back at once (queued behind the busy CPU)');
+  });
+
+  void it('hard affinity to this node runs here, with or without a cluster view', () => {
+    const node = new Node({ CPU: 1 });
+    node.request('h1', { strategy: { nodeId: 'n1', soft: false } });
+    assert.equal(node.state.leases['h1']?.state, 'spawning');
     assert.deepEqual(node.state.infeasible, []);
   });
 

@@ -120,8 +120,8 @@ void describe('tsray CLI', () => {
       `export default { name: 'pinned', bodies: { where: (ctx) => ctx.nodeId }, actors: {}, *driver(ctx) { const r = ctx.submit('where', [], { numCpus: 4, schedulingStrategy: { nodeId: 'n2', soft: false } }); return yield ctx.get(r); } };\n`,
     );
     assert.match(tsray('sim', script, '--nodes', '2', '--cpus', '4').stdout, /seed 1: ok, .*result "n2"/);
-    // One node: n2 never joins, and the get waits (a liveness failure); two nodes of 2 CPUs: n2 can never fit.
-    assert.match(tsray('sim', script, '--nodes', '1', '--cpus', '4').stdout, /seed 1: FAILED: liveness: .*waits in get/);
+    // One node: n2 is not in the cluster, so hard affinity to it fails (as Ray's); two nodes of 2 CPUs: n2 can never fit.
+    assert.match(tsray('sim', script, '--nodes', '1', '--cpus', '4').stdout, /TaskUnschedulableError: .*hard node affinity to n2, which is not in the cluster/);
     assert.match(tsray('sim', script, '--nodes', '2').stdout, /TaskUnschedulableError: .*it lacks CPU \(needs 4, has 2\)/);
     const tooMany = tsray('sim', script, '--nodes', '1000');
     assert.equal(tooMany.status, 2);

@@ -25,6 +25,7 @@ function* attempt(ctx: SimContext, refs: SimRef | SimRef[]): Generator<Yielded, 
 
 const bodies: Record<string, SimBody> = {
   add: (_ctx, a, b) => (a as number) + (b as number),
+  whereAmI: (ctx) => ctx.nodeId,
   big: (_ctx, x) => ({ x, $padBytes: 200_000 }),
   *slow(ctx: SimContext, x: unknown): Generator<Yielded, unknown, unknown> {
     yield ctx.sleep(500);
@@ -62,6 +63,10 @@ const actors: Record<string, SimActorClass> = {
       crash: (ctx) => ctx.exit(),
     },
   },
+  Placed: {
+    init: (ctx) => ({ nodeId: ctx.nodeId }),
+    methods: { where: (_ctx, state) => state.nodeId },
+  },
   Broken: {
     init: () => {
       throw new RangeError('no config');
@@ -93,7 +98,8 @@ void describe('objects and lineage', () => {
         const dependent = yield* attempt(ctx, ctx.submit('add', [1, 2]));
         return { after, dependent };
       },
-      { faults: { scheduled: [{ atMs: 100, kind: 'node-death', target: 0 }] } },
+      // n2 dies once the task has run there: its lease waits for n1's raylet to see the first cluster view (the GCS's first health check, at 100 ms).
+      { faults: { scheduled: [{ atMs: 300, kind: 'node-death', target: 0 }] } },
     );
     assert.deepEqual(result.after, { value: { x: 7, $padBytes: 200_000 } });
     assert.deepEqual(result.dependent, { value: 3 });
@@ -235,6 +241,67 @@ void describe('tasks', () => {
     });
     assert.equal(result.got, 'GetTimeoutError');
     assert.match(String(result.message), /GPU/);
+  });
+});
+
+void describe('node affinity', () => {
+  const soft = (nodeId: string) => ({ schedulingStrategy: { nodeId, soft: true } });
+  const hard = (nodeId: string) => ({ schedulingStrategy: { nodeId, soft: false } });
+
+  void test('soft affinity to a node not in the cluster runs elsewhere, whether asked before or after the first cluster view', () => {
+    const { result } = run(function* (ctx) {
+      const early = yield* attempt(ctx, ctx.submit('whereAmI', [], soft('n9')));
+      yield ctx.sleep(500);
+      const late = yield* attempt(ctx, ctx.submit('whereAmI', [], soft('n9')));
+      return { early, late };
+    });
+    for (const key of ['early', 'late']) assert.match(String((result[key] as { value: unknown }).value), /^n[123]$/, key);
+  });
+
+  void test('hard affinity to a node not in the cluster fails with TaskUnschedulableError naming the node', () => {
+    const { result } = run(function* (ctx) {
+      const early = yield* attempt(ctx, ctx.submit('add', [1, 1], hard('n9')));
+      yield ctx.sleep(500);
+      const late = yield* attempt(ctx, ctx.submit('add', [1, 1], hard('n8')));
+      return { early, late };
+    });
+    assert.equal((result.early as { error: string }).error, 'TaskUnschedulableError');
+    assert.match((result.early as { message: string }).message, /n9, which is not in the cluster/);
+    assert.equal((result.late as { error: string }).error, 'TaskUnschedulableError');
+    assert.match((result.late as { message: string }).message, /n8, which is not in the cluster/);
+  });
+
+  void test('affinity to a node in the cluster places the task there: the local node and, in two nodes, the other one', () => {
+    const { result } = run(
+      function* (ctx) {
+        return {
+          local: yield* attempt(ctx, ctx.submit('whereAmI', [], hard('n1'))),
+          hard: yield* attempt(ctx, ctx.submit('whereAmI', [], hard('n2'))),
+          soft: yield* attempt(ctx, ctx.submit('whereAmI', [], soft('n2'))),
+        };
+      },
+      { nodes: [{ resources: { CPU: 2 } }, { resources: { CPU: 2 } }] },
+    );
+    assert.deepEqual(result, { local: { value: 'n1' }, hard: { value: 'n2' }, soft: { value: 'n2' } });
+  });
+
+  void test('an actor with affinity to a node not in the cluster: soft runs elsewhere, hard dies naming the node', () => {
+    const { result, sim } = run(function* (ctx) {
+      const softActor = ctx.createActor('Placed', [], soft('n9'));
+      const hardActor = ctx.createActor('Placed', [], hard('n9'));
+      const placed = ctx.createActor('Placed', [], hard('n3'));
+      return {
+        soft: yield* attempt(ctx, ctx.call(softActor, 'where', [])),
+        hard: yield* attempt(ctx, ctx.call(hardActor, 'where', [])),
+        placed: yield* attempt(ctx, ctx.call(placed, 'where', [])),
+      };
+    });
+    assert.match(String((result.soft as { value: unknown }).value), /^n[123]$/);
+    assert.deepEqual(result.placed, { value: 'n3' });
+    assert.equal((result.hard as { error: string }).error, 'ActorDiedError');
+    const gcs = [...sim.instances.values()].find((instance) => instance.kind === 'gcs')?.state as GcsState;
+    const causes = Object.values(gcs.actors).map((actor) => actor.deathCause ?? '');
+    assert.ok(causes.some((cause) => /unschedulable: node n9 is not in the cluster/.test(cause)), causes.join('; '));
   });
 });
 
