@@ -83,7 +83,7 @@ function placeHardAffinity(state: RayletState, lease: RayletLease, target: NodeI
   const view = aliveView(state, target);
   if (view === undefined) {
     if (!state.viewReceived) return { kind: 'wait' };
-    return { kind: 'reject', reason: `hard node affinity to ${target}, which is not in the cluster (no such node has joined); use soft: true to allow another node` };
+    return { kind: 'reject', reason: `hard node affinity to ${target}, which is not in the cluster (no alive node has that id); use soft: true to allow another node` };
   }
   if (!feasibleOn(view.total, lease)) {
     return { kind: 'reject', reason: `hard node affinity to ${target}, which can never fit this lease: it lacks ${lacking(view.total, lease)}` };
