@@ -2,32 +2,39 @@
 // (3 by default), and the driver only sees the result. With no retries left, get() throws
 // WorkerCrashedError instead.
 //   node examples/fault-demo.mjs
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+//   npx tsray sim examples/fault-demo.mjs --runs 20 --faults crashes
 import * as tsray from 'tsray';
 
-// The body cannot see which attempt it is, so it leaves a marker file: the first attempt finds none,
-// writes it and kills its worker thread; the retry finds it and finishes. The marker's path is an
-// argument because a function shipped by source cannot use this script's variables.
-const crashOnce = tsray.remote(async function crashOnce(marker) {
-  const { existsSync, readFileSync, writeFileSync } = await import('node:fs');
-  if (!existsSync(marker)) {
-    writeFileSync(marker, `crashed at ${new Date().toISOString()}`);
-    process.exit(1); // In a worker thread this ends the thread, as a native crash or OOM would.
+// Counts the attempts of each job: an actor outlives the workers of the tasks that call it.
+class Attempts {
+  constructor() {
+    this.seen = {};
   }
-  return `finished on a retry; the first attempt ${readFileSync(marker, 'utf8')}`;
+
+  /** This attempt's number for `job`, from 1. */
+  arrive(job) {
+    this.seen[job] = (this.seen[job] ?? 0) + 1;
+    return this.seen[job];
+  }
+}
+
+// The body asks the actor which attempt it is: the first ends its worker, as a native crash or an
+// out-of-memory kill would; a retry finishes.
+const crashOnce = tsray.remote(async function crashOnce(attempts, job) {
+  const attempt = await tsray.get(attempts.arrive.remote(job));
+  if (attempt === 1) process.exit(1); // In a worker thread this ends the thread, not the driver.
+  return `finished on attempt ${attempt}; the first attempt crashed its worker`;
 });
 
-const markers = mkdtempSync(join(tmpdir(), 'tsray-fault-demo-'));
 await tsray.init();
+const attempts = tsray.remote(Attempts).remote();
 
 console.log('1. crashOnce with the default maxRetries (3):');
-console.log(`   ${await tsray.get(crashOnce.remote(join(markers, 'first')))}`);
+console.log(`   ${await tsray.get(crashOnce.remote(attempts, 'first'))}`);
 
 console.log('2. crashOnce with maxRetries: 0:');
 try {
-  await tsray.get(crashOnce.options({ maxRetries: 0 }).remote(join(markers, 'second')));
+  await tsray.get(crashOnce.options({ maxRetries: 0 }).remote(attempts, 'second'));
   console.log('   it finished, which it should not have');
 } catch (error) {
   // Every tsray error is a class of its own, so a driver can tell a dead worker from a task that threw.
@@ -36,4 +43,3 @@ try {
 }
 
 await tsray.shutdown();
-rmSync(markers, { recursive: true, force: true });

@@ -12,7 +12,7 @@ import { cloneData } from './clone.js';
 import type { GcsEffect } from './events.js';
 import { actorDisposeTimerPrefix } from './events.js';
 import type { ActorRecord, GcsState, RegistrationRedirect } from './state.js';
-import { defaultActorDisposeTimeoutMs, maxRememberedRedirects, nameKey } from './state.js';
+import { defaultActorDisposeTimeoutMs, maxEarlySubscribedActors, maxRememberedRedirects, nameKey } from './state.js';
 import { transitionActor } from './transition.js';
 
 /** Sends the registration reply for `requestedActorId`, redirected or refused when `redirect` says so. */
@@ -69,6 +69,8 @@ export function onActorRegistrationRequested(state: GcsState, spec: ActorSpec, e
     replyRegistration(spec.owner, requestedActorId, redirect, effects);
     return;
   }
+  const early = state.earlySubscribers[requestedActorId] ?? [];
+  delete state.earlySubscribers[requestedActorId];
   const actor: ActorRecord = {
     actorId: requestedActorId,
     spec: cloneData(spec),
@@ -76,7 +78,7 @@ export function onActorRegistrationRequested(state: GcsState, spec: ActorSpec, e
     numRestarts: 0,
     restartCount: 0,
     killNoRestart: false,
-    subscribers: [],
+    subscribers: early.filter((workerId) => workerId !== spec.owner),
   };
   state.actors[requestedActorId] = actor;
   replyRegistration(spec.owner, requestedActorId, undefined, effects);
@@ -116,7 +118,14 @@ export function onActorLookupRequested(state: GcsState, message: MessageOf<'acto
  */
 export function onActorSubscribed(state: GcsState, actorId: ActorId, subscriber: WorkerId, effects: GcsEffect[]): void {
   const actor = state.actors[actorId];
-  if (actor === undefined) return;
+  if (actor === undefined) {
+    // Its registration is still on the way: the subscriber hears from the GCS once it arrives.
+    const early = state.earlySubscribers[actorId];
+    if (early === undefined) {
+      if (Object.keys(state.earlySubscribers).length < maxEarlySubscribedActors) state.earlySubscribers[actorId] = [subscriber];
+    } else if (!early.includes(subscriber) && early.length < state.config.maxSubscribersPerActor) early.push(subscriber);
+    return;
+  }
   if (actor.state !== 'DEAD' && subscriber !== actor.spec.owner && !actor.subscribers.includes(subscriber)) {
     if (actor.subscribers.length >= state.config.maxSubscribersPerActor) {
       actor.subscribers = actor.subscribers.filter((workerId) => !isWorkerDead(state, workerId));

@@ -137,7 +137,16 @@ export interface GcsState {
   deadActorOrder: ActorId[];
   redirects: Record<ActorId, RegistrationRedirect>;
   redirectOrder: ActorId[];
+  /**
+   * Subscriptions that reached the GCS before their actor's registration did (a worker that got a
+   * handle can subscribe before the owner's registration arrives): they become subscribers when it
+   * does. Bounded by maxEarlySubscribedActors actors and maxSubscribersPerActor each.
+   */
+  earlySubscribers: Record<ActorId, WorkerId[]>;
 }
+
+/** A bound on actors with early subscriptions (see `earlySubscribers`); later ones are dropped. */
+export const maxEarlySubscribedActors = 65_536;
 
 /** An un-started GCS: nothing known, default configuration until `gcs/started` brings the real one. */
 export function initialGcsState(): GcsState {
@@ -162,6 +171,7 @@ export function initialGcsState(): GcsState {
     deadActorOrder: [],
     redirects: {},
     redirectOrder: [],
+    earlySubscribers: {},
   };
 }
 

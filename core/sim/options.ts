@@ -8,6 +8,7 @@ import type { OwnerConfig } from '../owner/index.js';
 import type { RayletConfig } from '../raylet/index.js';
 import type { Resources } from '../resources.js';
 import type { SimProgram } from './program.js';
+import type { SimProcessFactory } from './simulator.js';
 
 /** A fault at a given time. `target` picks among the candidates (index modulo their count). */
 export type ScheduledFault =
@@ -77,4 +78,9 @@ export interface SimOptions {
    * that a trace's run can be repeated under another fault plan (the debugger's counterfactual).
    */
   readonly workloadModule?: string;
+  /**
+   * Makes the process behind each owner instance. Default: generator workloads of `program`
+   * (core/sim/runtime.ts); `tsray sim SCRIPT` runs a user's ordinary async code instead (node/sim).
+   */
+  readonly processes?: SimProcessFactory;
 }

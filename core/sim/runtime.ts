@@ -12,7 +12,7 @@ import type { TaskArg, TaskSpec } from '../protocol.js';
 import type { RefMarker } from '../values.js';
 import type { SimActor, SimContext, SimRef, SimTaskOptions, SimActorOptions, Yielded } from './program.js';
 import { SimGetError, isSimRef, refsIn, sizeOf, toSimRef } from './program.js';
-import type { SimInstance, Simulator } from './simulator.js';
+import type { SimInstance, SimProcess, Simulator } from './simulator.js';
 
 /** Thrown inside a body by `ctx.exit()`; the runtime ends the process. */
 class ExitSignal extends Error {
@@ -69,7 +69,7 @@ function valueData(value: unknown): ValueData {
 }
 
 /** The simulated process behind one owner instance. */
-export class WorkerRuntime {
+export class WorkerRuntime implements SimProcess {
   private readonly fibers = new Map<string, Fiber>();
   private actorState: Record<string, unknown> | undefined;
   private driverStarted = false;

@@ -17,8 +17,12 @@ export interface ShrinkResult {
   readonly bounded: boolean;
 }
 
-/** The plans one step smaller than `plan`, most reducing first. */
-export function smallerPlans(plan: FaultPlan): FaultPlan[] {
+/**
+ * The plans one step smaller than `plan`, most reducing first. With `faultPhaseMs`, a fault moved
+ * halfway to the end of the fault phase also counts as smaller: a later fault leaves the run alone
+ * for longer, which makes the failure easier to read.
+ */
+export function smallerPlans(plan: FaultPlan, faultPhaseMs?: number): FaultPlan[] {
   const candidates: FaultPlan[] = [];
   const scheduled = plan.scheduled ?? [];
   for (let index = 0; index < scheduled.length; index++) {
@@ -37,6 +41,14 @@ export function smallerPlans(plan: FaultPlan): FaultPlan[] {
     const shorter = shorterFault(fault);
     if (shorter !== undefined) candidates.push({ ...plan, scheduled: scheduled.map((other, at) => (at === index ? shorter : other)) });
   }
+  if (faultPhaseMs !== undefined) {
+    for (let index = 0; index < scheduled.length; index++) {
+      const fault = scheduled[index] as ScheduledFault;
+      const laterMs = fault.atMs + Math.floor((faultPhaseMs - fault.atMs) / 2);
+      // Moves of under 10 ms are not worth a run.
+      if (laterMs - fault.atMs >= 10) candidates.push({ ...plan, scheduled: scheduled.map((other, at) => (at === index ? { ...fault, atMs: laterMs } : other)) });
+    }
+  }
   return candidates;
 }
 
@@ -48,18 +60,19 @@ function shorterFault(fault: ScheduledFault): ScheduledFault | undefined {
 }
 
 /**
- * The smallest plan found that still `fails`, starting from `plan` (which must fail). `fails` runs
- * the workload under a plan; it is called at most `maxAttempts` times.
+ * The shrinking walk as a generator, for callers whose runs are asynchronous: it yields each candidate
+ * plan, takes back whether the run under it still fails, and returns the smallest plan found. At most
+ * `maxAttempts` candidates are yielded.
  */
-export function shrinkPlan(plan: FaultPlan, fails: (plan: FaultPlan) => boolean, maxAttempts = 200): ShrinkResult {
+export function* shrinkSteps(plan: FaultPlan, maxAttempts = 200, faultPhaseMs?: number): Generator<FaultPlan, ShrinkResult, boolean> {
   let current = plan;
   let attempts = 0;
   for (;;) {
     let improved = false;
-    for (const candidate of smallerPlans(current)) {
+    for (const candidate of smallerPlans(current, faultPhaseMs)) {
       if (attempts >= maxAttempts) return { plan: withoutZeros(current), attempts, bounded: true };
       attempts++;
-      if (fails(candidate)) {
+      if (yield candidate) {
         current = candidate;
         improved = true;
         break;
@@ -67,6 +80,17 @@ export function shrinkPlan(plan: FaultPlan, fails: (plan: FaultPlan) => boolean,
     }
     if (!improved) return { plan: withoutZeros(current), attempts, bounded: false };
   }
+}
+
+/**
+ * The smallest plan found that still `fails`, starting from `plan` (which must fail). `fails` runs
+ * the workload under a plan; it is called at most `maxAttempts` times.
+ */
+export function shrinkPlan(plan: FaultPlan, fails: (plan: FaultPlan) => boolean, maxAttempts = 200): ShrinkResult {
+  const steps = shrinkSteps(plan, maxAttempts);
+  let step = steps.next();
+  while (step.done !== true) step = steps.next(fails(step.value));
+  return step.value;
 }
 
 /** The plan without rates of zero and an empty schedule, which mean the same as leaving them out. */

@@ -43,8 +43,28 @@ export interface SimInstance {
   sendSeqs: Record<Address, number>;
   /** Timer generations: re-arming a timer id supersedes the earlier arming. */
   timers: Record<string, number>;
-  runtime?: WorkerRuntime;
+  runtime?: SimProcess;
 }
+
+/**
+ * What runs inside a simulated process besides its owner component: the code of its tasks, actors
+ * and (for a driver) its script. The simulator hands it the owner's effects meant for the process
+ * and tells it when the process ends. `WorkerRuntime` runs generator workloads; the node side runs
+ * ordinary async user code through the same interface (node/sim).
+ */
+export interface SimProcess {
+  /** Handles an owner effect meant for the process; returns what is handed back synchronously. */
+  onEffect(effect: OwnerEffect, seq: number): unknown[];
+  /** Called after every event applied to the process's owner. */
+  afterStep(): void;
+  /** The process ended: whatever it runs stops mattering. */
+  stop(): void;
+  /** What the process (a driver) still waits for, for liveness failures. */
+  describeWaiting(): string;
+}
+
+/** Makes the process of an owner instance: a driver (`driverIndex` 0 for the main one) or a worker. */
+export type SimProcessFactory = (sim: Simulator, instance: SimInstance, driverIndex: number | undefined) => SimProcess;
 
 type AgendaEntry =
   | { kind: 'deliver'; to: Address; message: Message & { via: { from: Address; incarnation: number; seq: number } }; parent: number }
@@ -130,6 +150,9 @@ export class Simulator {
   private readonly options: SimOptions;
   private readonly cores: Record<SimInstance['kind'], ComponentCore<unknown, AnyEvent, unknown>>;
   private driverAddress: Address = '';
+  private readonly processFactory: SimProcessFactory;
+  /** The failure that ended the run, once one did (see `applyGuarded`). */
+  failure: SimFailure | undefined;
   driverFinished = false;
   driverResult: unknown = undefined;
   private started = false;
@@ -148,6 +171,7 @@ export class Simulator {
     this.seedText = String(options.seed);
     this.random = new SeededRandom(options.seed);
     this.program = options.program;
+    this.processFactory = options.processes ?? ((sim, instance, driverIndex) => new WorkerRuntime(sim, instance, driverIndex));
     this.mode = options.mode ?? 'direct';
     this.faults = options.faults ?? {};
     this.faultPhaseMs = options.faultPhaseMs ?? 2000;
@@ -274,11 +298,30 @@ export class Simulator {
       return work();
     } catch (error) {
       this.ended = true;
-      if (error instanceof SimFailure) throw error;
+      if (error instanceof SimFailure) {
+        this.failure ??= error;
+        throw error;
+      }
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       this.note(`failure: ${message}`);
-      throw new SimFailure(`${message} at ${this.nowMs} ms after ${this.seq} events`, this.seedText, this.traceText());
+      this.failure ??= new SimFailure(`${message} at ${this.nowMs} ms after ${this.seq} events`, this.seedText, this.traceText());
+      throw this.failure;
     }
+  }
+
+  /**
+   * `applyEvent` for code running outside `step` (a script's own async code between steps): a broken
+   * invariant ends the run and is kept in `failure`, so the loop driving the run reports it even if
+   * the calling code catches the error.
+   */
+  applyGuarded(instance: SimInstance, event: AnyEvent, parent: number): unknown[] {
+    if (this.ended) throw this.failure ?? new InvariantViolation('the simulated run is over');
+    return this.guard(() => this.applyEvent(instance, event, parent));
+  }
+
+  /** Whether the run is over (see `step`). */
+  get isOver(): boolean {
+    return this.ended;
   }
 
   /** The trace so far as JSON Lines, closed (a failed run's trace is complete up to the failure). */
@@ -302,7 +345,7 @@ export class Simulator {
       const address = workerAddress(driverId);
       if (index === 0) this.driverAddress = address;
       const driver = this.addInstance(address, 'owner', headNode);
-      driver.runtime = new WorkerRuntime(this, driver, index);
+      driver.runtime = this.processFactory(this, driver, index);
       this.applyEvent(this.instance(rayletAddress(headNode)), asEvent({ type: 'driver/connected', workerId: driverId }), 0);
       this.applyEvent(driver, asEvent({ type: 'owner/started', workerId: driverId, nodeId: headNode, isDriver: true, namespace: 'default', config: this.ownerConfig() }), 0);
     }
@@ -557,7 +600,7 @@ export class Simulator {
     const raylet = this.instances.get(rayletAddress(nodeId));
     if (raylet === undefined || !raylet.alive) return;
     const worker = this.addInstance(workerAddress(workerId), 'owner', nodeId);
-    worker.runtime = new WorkerRuntime(this, worker, undefined);
+    worker.runtime = this.processFactory(this, worker, undefined);
     this.applyEvent(worker, asEvent({ type: 'owner/started', workerId, nodeId, isDriver: false, namespace: 'default', config: this.ownerConfig() }), parent);
     this.applyEvent(raylet, asEvent({ type: 'worker/started', workerId }), parent);
   }
@@ -668,7 +711,7 @@ export class Simulator {
     return ids;
   }
 
-  /** Called by the driver's runtime when its script returns. */
+  /** Called by the driver's process when its script returns. */
   finishDriver(result: unknown): void {
     this.driverFinished = true;
     this.driverResult = result;

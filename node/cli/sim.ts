@@ -1,9 +1,12 @@
 /**
- * `tsray sim SCRIPT [--seed N] [--runs K] [--faults SPEC] [--nodes N] [--cpus C] [-o DIR] [--shrink]`: run a workload module in the
+ * `tsray sim SCRIPT [--seed N] [--runs K] [--faults SPEC] [--nodes N] [--cpus C] [-o DIR] [--shrink]
+ * [--check-determinism]`: run an ordinary tsray script (the one `node SCRIPT` runs live) in the
  * deterministic simulator, once per seed, under a fault plan; write each run's trace when asked, and
- * always write the trace of a failing run so it can be replayed and debugged.
+ * always write the trace of a failing run, with the commands that reproduce and debug it. A module
+ * that exports a generator workload ({ name, bodies, actors, driver }, the simulator's internal
+ * format used by the property suite and examples/sim/) runs as before.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -11,8 +14,9 @@ import { parseArgs } from 'node:util';
 import { SeededRandom, shrinkPlan, SimFailure, simulate, simulationFailure } from '../../core/sim/index.js';
 import type { FaultPlan, ScheduledFault, SimProgram } from '../../core/sim/index.js';
 import { UsageError, wholeNumber } from './usage.js';
+import { runScript } from './sim-script.js';
 
-const presets = ['none', 'messages', 'crashes', 'chaos'] as const;
+const presets = ['none', 'messages', 'crashes', 'node-deaths', 'chaos'] as const;
 
 /** A bound on simulated nodes, so a mistyped count fails with the limit named. */
 const maxNodes = 64;
@@ -43,6 +47,11 @@ export function faultPlanOf(spec: string, seed: number, faultPhaseMs: number): F
       return { dropRate: 0.1, duplicateRate: 0.1, jitterMs: 5, spikeRate: 0.05, spikeMs: 50 };
     case 'crashes':
       return { scheduled: scheduled(3) };
+    case 'node-deaths': {
+      // One or two nodes die at random times, and messages are lost, repeated and late.
+      const deaths = Array.from({ length: random.int(1, 2) }, (): ScheduledFault => ({ atMs: random.int(10, faultPhaseMs - 10), kind: 'node-death', target: random.int(0, 9) }));
+      return { dropRate: 0.05, duplicateRate: 0.05, jitterMs: 5, scheduled: deaths };
+    }
     case 'chaos':
       return { dropRate: 0.1, duplicateRate: 0.1, jitterMs: 5, spikeRate: 0.05, spikeMs: 50, scheduled: scheduled(4) };
   }
@@ -58,17 +67,28 @@ function isProgram(value: unknown): value is SimProgram {
   return typeof candidate === 'object' && candidate !== null && typeof candidate.driver === 'function' && typeof candidate.bodies === 'object' && typeof candidate.name === 'string';
 }
 
-async function loadProgram(script: string): Promise<{ program: SimProgram; exportName: string }> {
+/** The generator workload a module exports, if it is one. */
+function programOf(module: Record<string, unknown>): { program: SimProgram; exportName: string } | undefined {
+  const exportName = module.default !== undefined ? 'default' : 'program';
+  const program = module[exportName];
+  if (!isProgram(program)) return undefined;
+  return { program: { ...program, actors: program.actors ?? {} }, exportName };
+}
+
+/** Whether the file is a generator workload module, found by importing it (which runs nothing of a workload). */
+async function loadProgram(script: string): Promise<{ program: SimProgram; exportName: string } | undefined> {
+  const source = await readFile(script, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new Error(`cannot read ${script}: ${error.code ?? error.message}; pass the path of a tsray script`);
+  });
+  // A script that calls init() is run by the simulator itself: importing it here would run it live.
+  if (/\binit\s*\(/.test(source) || !/\bdriver\b/.test(source)) return undefined;
   let module: Record<string, unknown>;
   try {
     module = (await import(pathToFileURL(resolve(script)).href)) as Record<string, unknown>;
   } catch (error) {
     throw new Error(`cannot load ${script}: ${(error as Error).message.split('\n')[0] ?? ''}`);
   }
-  const exportName = module.default !== undefined ? 'default' : 'program';
-  const program = module[exportName];
-  if (!isProgram(program)) throw new Error(`${script} exports no simulator program: export default { name, bodies, actors, driver } (see examples/sim/)`);
-  return { program: { ...program, actors: program.actors ?? {} }, exportName };
+  return programOf(module);
 }
 
 /** Runs `tsray sim`; resolves to the exit code. */
@@ -87,13 +107,14 @@ export async function simCommand(args: string[]): Promise<number> {
         nodes: { type: 'string' },
         cpus: { type: 'string' },
         shrink: { type: 'boolean', default: false },
+        'check-determinism': { type: 'boolean', default: false },
       },
     });
   } catch (error) {
     throw new UsageError(`sim: ${(error as Error).message}`);
   }
   const script = parsed.positionals[0];
-  if (script === undefined || parsed.positionals.length > 1) throw new UsageError('sim takes exactly one workload script: tsray sim SCRIPT [--seed N] [--runs K] [--faults SPEC]');
+  if (script === undefined) throw new UsageError('sim takes a script: tsray sim SCRIPT [--seed N] [--runs K] [--faults SPEC] [-- ARGS]');
   const firstSeed = wholeNumber('--seed', parsed.values.seed, 1);
   const runs = wholeNumber('--runs', parsed.values.runs, 1, 1);
   const faultPhaseMs = wholeNumber('--fault-phase-ms', parsed.values['fault-phase-ms'], 1000, 100);
@@ -102,7 +123,12 @@ export async function simCommand(args: string[]): Promise<number> {
   if (nodeCount > maxNodes) throw new UsageError(`--nodes takes at most ${maxNodes} nodes, not ${nodeCount}`);
   const nodes = Array.from({ length: nodeCount }, () => ({ resources: { CPU: cpus } }));
   faultPlanOf(parsed.values.faults, firstSeed, faultPhaseMs);
-  const { program, exportName } = await loadProgram(script);
+  const loaded = await loadProgram(script);
+  if (loaded === undefined) {
+    return runScript({ script, argv: parsed.positionals.slice(1), firstSeed, runs, faultSpec: parsed.values.faults, faultPhaseMs, nodeCount, cpus, ...(parsed.values.out === undefined ? {} : { out: parsed.values.out }), shrink: parsed.values.shrink, checkDeterminism: parsed.values['check-determinism'] });
+  }
+  if (parsed.positionals.length > 1) throw new UsageError(`${script} is a generator workload, which takes no arguments`);
+  const { program, exportName } = loaded;
   // Traces say where the workload is, relative to where they are written, so that the debugger can run it again.
   const passingDir = parsed.values.out;
   const failingDir = parsed.values.out ?? join(tmpdir(), 'tsray-failures');
@@ -149,7 +175,8 @@ export async function simCommand(args: string[]): Promise<number> {
   return failures === 0 ? 0 : 1;
 }
 
-async function writeTrace(dir: string, name: string, text: string): Promise<string> {
+/** Writes a trace file into `dir` (made if missing); resolves to its path. */
+export async function writeTrace(dir: string, name: string, text: string): Promise<string> {
   await mkdir(dir, { recursive: true });
   const path = join(dir, name);
   await writeFile(path, text);

@@ -11,6 +11,8 @@ import { ActorClass, ObjectRef, RemoteFunction, setSubmitter } from './handles.j
 import type { ActorHandle, ActorOptions, TaskOptions } from './handles.js';
 import { describeFunction } from './shipping.js';
 import { isOptionsObject, shown, validateActorOptions, validateTaskOptions, wholeNumber } from './validate.js';
+import { simulation } from './simulation-slot.js';
+import type { ClusterView } from './simulation-slot.js';
 
 setSubmitter({
   submitTask: (descriptor, args, options) => runtime().submitTask(descriptor, args, options),
@@ -59,6 +61,9 @@ function checkInit(options: InitOptions): void {
 export async function init(options: InitOptions = {}): Promise<ClusterInfo> {
   if (hasRuntime()) throw new TypeError('tsray is already initialized: call `await tsray.shutdown()` before initializing again');
   checkInit(options);
+  // Under `tsray sim`, the script attaches to the simulated cluster of the run.
+  const simulated = simulation();
+  if (simulated !== undefined) return simulated.attach(options);
   const address = options.address ?? process.env.TSRAY_ADDRESS;
   if (address !== undefined && address !== '') {
     throw new Error(`connecting to a cluster at ${address} needs \`tsray start\`, which this version of tsray does not have yet; call init() without an address for the embedded cluster`);
@@ -84,6 +89,8 @@ export async function init(options: InitOptions = {}): Promise<ClusterInfo> {
 
 /** Stops the embedded cluster: no thread, timer or open file is left behind. */
 export async function shutdown(): Promise<void> {
+  const simulated = simulation();
+  if (simulated !== undefined) return simulated.detach();
   const running = cluster;
   cluster = undefined;
   setRuntime(undefined);
@@ -204,16 +211,19 @@ export function getRuntimeContext(): { jobId: string; nodeId: string; workerId: 
   return context;
 }
 
-function driverCluster(call: string): EmbeddedCluster {
+function driverCluster(call: string): ClusterView {
   runtime();
-  if (cluster === undefined) throw new TypeError(`${call} is answered by the driver; call it there and pass the result to tasks`);
-  return cluster;
+  const simulated = simulation()?.view();
+  if (simulated !== undefined) return simulated;
+  const running = cluster;
+  if (running === undefined) throw new TypeError(`${call} is answered by the driver; call it there and pass the result to tasks`);
+  return { gcsState: running.gcs.state, rayletStates: [running.raylet.state], driverState: running.driver.state, queryWorkers: () => running.queryWorkers() };
 }
 
 /** The nodes of the cluster. */
 export async function nodes(): Promise<NodeInfo[]> {
   const running = driverCluster('nodes()');
-  return Promise.resolve(listNodes(running.gcs.state, [running.raylet.state]));
+  return Promise.resolve(listNodes(running.gcsState, running.rayletStates));
 }
 
 function sumResources(infos: NodeInfo[], pick: (info: NodeInfo) => Record<string, number>): Record<string, number> {
@@ -235,7 +245,7 @@ export async function availableResources(): Promise<Record<string, number>> {
 async function ownerListings(): Promise<{ tasks: TaskListing[]; objects: ObjectListing[] }> {
   const running = driverCluster('state listing');
   const workers = await running.queryWorkers();
-  const driverState = running.driver.state;
+  const driverState = running.driverState;
   return {
     tasks: [...listOwnerTasks(driverState), ...workers.flatMap((listing) => listing.tasks)],
     objects: [...listOwnerObjects(driverState), ...workers.flatMap((listing) => listing.objects)],
@@ -250,7 +260,7 @@ export const state = {
   },
   /** Actors the GCS knows. */
   async listActors(filter?: Partial<ActorListing>): Promise<ActorListing[]> {
-    return Promise.resolve(filtered(listActors(driverCluster('state.listActors').gcs.state), filter));
+    return Promise.resolve(filtered(listActors(driverCluster('state.listActors').gcsState), filter));
   },
   /** Objects of every owner, with what holds them. */
   async listObjects(filter?: Partial<ObjectListing>): Promise<ObjectListing[]> {

@@ -12,15 +12,23 @@ export function setRuntime(runtime: OwnerRuntime | undefined): void {
   current = runtime;
 }
 
-/** The runtime of this thread, or a TypeError saying to call `tsray.init()` first. */
+/**
+ * The runtime of the simulated process whose code is running, under `tsray sim`: many simulated
+ * workers share this thread, and each body runs in its process's async context.
+ */
+export const processContext = new AsyncLocalStorage<OwnerRuntime>();
+
+/** The runtime of this thread (or of the simulated process running), or a TypeError saying to call `tsray.init()` first. */
 export function runtime(): OwnerRuntime {
+  const simulated = processContext.getStore();
+  if (simulated !== undefined) return simulated;
   if (current === undefined) throw new TypeError('tsray is not initialized: call `await tsray.init()` first');
   return current;
 }
 
 /** Whether a runtime is set. */
 export function hasRuntime(): boolean {
-  return current !== undefined;
+  return current !== undefined || processContext.getStore() !== undefined;
 }
 
 /** The task whose code is running, in a worker. */

@@ -17,7 +17,6 @@ import type { FunctionDescriptor } from './shipping.js';
 import { explainMissingName, loadFunction } from './shipping.js';
 import { TaskCancelledError } from '../errors.js';
 import { thrownInfo } from './thrown.js';
-import { capturedValueData, fromValueData } from './values.js';
 
 /** `Symbol.asyncDispose` and `Symbol.dispose`, under the names Node gives them where the globals are missing. */
 const asyncDisposeSymbol: symbol = (Symbol as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for('nodejs.asyncDispose');
@@ -57,6 +56,11 @@ export class Executor {
     private readonly runtime: () => OwnerRuntime,
     private readonly tsrayNamespace: unknown,
   ) {}
+
+  /** The task bodies running now (their code has not settled), as `taskId#attempt`. */
+  runningBodies(): string[] {
+    return [...this.running.keys()];
+  }
 
   /** Handles a worker effect of the owner recipe. */
   handle(effect: OwnerEffect): void {
@@ -98,8 +102,8 @@ export class Executor {
 
   private decodeArgs(args: readonly ValueData[]): unknown[] {
     // The owner counted every ref inside the arguments as held here: one ObjectRef each.
-    const hooks = this.runtime().heldHooks;
-    return args.map((arg) => fromValueData(arg, hooks));
+    const runtime = this.runtime();
+    return args.map((arg) => runtime.decodeValue(arg));
   }
 
   /**
@@ -167,16 +171,16 @@ export class Executor {
   }
 
   private encodeReturns(spec: TaskSpec, output: unknown): ExecutionResult {
-    const hooks = this.runtime().heldHooks;
+    const runtime = this.runtime();
     const count = spec.returnIds.length;
     try {
       // Returns are captured (their arrays copied) at return: code still running afterwards, a timer
       // say, may write to a returned array before it reaches the store.
-      if (count === 1) return { kind: 'returned', values: [capturedValueData(output, hooks, 'return value')] };
+      if (count === 1) return { kind: 'returned', values: [runtime.encodeValue(output, 'return value')] };
       if (!Array.isArray(output) || output.length !== count) {
         return { kind: 'threw', thrown: { name: 'TypeError', message: `task ${spec.name} has numReturns ${count} but returned ${Array.isArray(output) ? `an array of ${output.length}` : typeof output}; return an array of ${count} values` } };
       }
-      return { kind: 'returned', values: output.map((item, index) => capturedValueData(item, hooks, `return value[${index}]`)) };
+      return { kind: 'returned', values: output.map((item, index) => runtime.encodeValue(item, `return value[${index}]`)) };
     } catch (error) {
       return { kind: 'threw', thrown: thrownInfo(error) };
     }

@@ -4,13 +4,14 @@
  * `get`/`wait` promises from the recipe's effects. A worker's runtime also runs what is pushed to it.
  */
 import { nextPutObjectId, ownerCore } from '../../core/owner/index.js';
-import type { GetOutcome, OwnerEffect, OwnerEvent, OwnerState } from '../../core/owner/index.js';
+import type { GetOutcome, OwnerEffect, OwnerEvent, OwnerState, ValueData } from '../../core/owner/index.js';
 import { actorHandleObjectId, ownerOfActor } from '../../core/ids.js';
 import type { TaskArg } from '../../core/protocol.js';
 import type { RefMarker } from '../../core/values.js';
 import { errorFromInfo } from '../errors.js';
 import type { CodecHooks } from '../codec/index.js';
 import { taskContext } from './context.js';
+import type { TaskContext } from './context.js';
 import { codecHooks, makeActorHandle, ObjectRef } from './handles.js';
 import type { ActorHandleState, ActorOptions, TaskOptions } from './handles.js';
 import type { Router } from './router.js';
@@ -20,7 +21,7 @@ import type { ComponentLog } from '../store/event-log.js';
 import { loggedOwnerEvent } from './log-elision.js';
 import type { StoredData } from './stored-values.js';
 import { captureData } from './stored-values.js';
-import { checkFitsStore, fromValueData, toValueData } from './values.js';
+import { capturedValueData, checkFitsStore, fromValueData, toValueData } from './values.js';
 import type { EncodedData } from './values.js';
 import { validateActorOptions, validateMethodOptions, validateTaskOptions } from './validate.js';
 
@@ -31,7 +32,30 @@ const liveLeaseIdleMs = 50;
  * A pending API call; `holds` keeps the refs it waits on reachable, so collection cannot release them
  * meanwhile; `taskId` is the task whose body made it (a cancel interrupts it there).
  */
-type Pending = { resolve: (value: unknown) => void; reject: (error: unknown) => void; decode: (effect: OwnerEffect) => unknown; holds?: readonly ObjectRef[]; taskId?: string };
+type Pending = { resolve: (value: unknown) => void; reject: (error: unknown) => void; decode: (effect: OwnerEffect) => unknown; holds?: readonly ObjectRef[]; taskId?: string; task?: TaskContext };
+
+/**
+ * Where an owner's events are applied: the live shell (its log, router and timers), or a simulated
+ * process of `tsray sim` (node/sim), whose simulator applies them and delivers the effects.
+ */
+export interface OwnerHost {
+  readonly state: OwnerState;
+  /** Applies one event; returns the recipe's effects (callers read minted ids from them). */
+  apply(event: OwnerEvent): OwnerEffect[];
+  /** Later events are ignored. */
+  stop(): void;
+}
+
+/**
+ * How values become the core's ValueData and back, where not through the node's store (the
+ * simulator keeps values in a table of its run and gives the core a reference to each).
+ */
+export interface OwnerValues {
+  /** Encodes and captures `value` (later writes to its arrays do not change it); TypeErrors name `rootPath`. */
+  encode(value: unknown, hooks: CodecHooks, rootPath: string): ValueData;
+  /** The value back, with refs made by `hooks`; `copy` asks for private, writable arrays. */
+  decode(value: ValueData, hooks: CodecHooks, copy: boolean): unknown;
+}
 
 /** Settings of one owner process. */
 export interface OwnerRuntimeOptions {
@@ -39,7 +63,21 @@ export interface OwnerRuntimeOptions {
   readonly nodeId: string;
   readonly isDriver: boolean;
   readonly namespace: string;
-  readonly router: Router;
+  /** Carries messages between components (live). Not used with `host`. */
+  readonly router?: Router;
+  /**
+   * Makes the host that applies this owner's events, given the handler of its effects. Default: a
+   * live shell on `router` and `log`, whose pending calls keep the process alive.
+   */
+  readonly host?: (onEffect: (effect: OwnerEffect) => void) => OwnerHost;
+  /** Replaces the store-backed value encoding (see OwnerValues). */
+  readonly values?: OwnerValues;
+  /**
+   * Called for each ref this process comes to hold (made by a call, or decoded from a value) instead
+   * of releasing it when its ObjectRef is garbage collected: collection is real nondeterminism, which
+   * a simulated run must not depend on.
+   */
+  readonly holdRef?: (objectId: string) => void;
   readonly log?: ComponentLog;
   readonly inlineThresholdBytes?: number;
   /** Carries out effects only a worker has (task/execute, actor/construct, ...). */
@@ -66,7 +104,7 @@ export interface OwnerStore {
 
 /** One owner process's API. */
 export class OwnerRuntime {
-  readonly shell: ComponentShell<OwnerState, OwnerEvent, OwnerEffect>;
+  readonly shell: OwnerHost;
   /**
    * Decoded refs count as held here (the core counted one local ref per ref in the value); each
    * instance's collection releases one.
@@ -75,32 +113,35 @@ export class OwnerRuntime {
   private readonly pending = new Map<string, Pending>();
   /** Gets an interrupted body stopped waiting for: the refs they settle with are released at once. */
   private readonly abandonedGets = new Set<string>();
-  private readonly registry: FinalizationRegistry<string>;
+  private readonly registry: FinalizationRegistry<string> | undefined;
   private nextId = 0;
   private keepAlive: NodeJS.Timeout | undefined;
   private jobWaiters: (() => void)[] = [];
 
   /** Starts the owner component of this process. */
   constructor(readonly options: OwnerRuntimeOptions) {
-    this.registry = new FinalizationRegistry((objectId) => this.release([objectId]));
+    this.registry = options.holdRef === undefined ? new FinalizationRegistry((objectId) => this.release([objectId])) : undefined;
     this.heldHooks = codecHooks(
       (marker) => this.heldRef(marker),
       (handle) => this.heldActor(handle),
     );
-    this.shell = new ComponentShell({
-      core: ownerCore,
-      address: `worker:${options.workerId}`,
-      router: options.router,
-      ...(options.log === undefined ? {} : { log: options.log }),
-      // The log keeps large values by id, size and hash, never their bytes.
-      logged: (event) => loggedOwnerEvent(event, this.state.config.inlineThresholdBytes, () => nextPutObjectId(this.state)),
-      onEffect: (effect) => this.onEffect(effect),
-    });
-    options.router.addLocal(this.shell.address, (message) => {
-      this.shell.apply(message as OwnerEvent);
-      if (this.state.jobId !== undefined && this.jobWaiters.length > 0) for (const waiter of this.jobWaiters.splice(0)) waiter();
-    });
-    this.shell.apply({
+    if (options.host !== undefined) this.shell = options.host((effect) => this.onEffect(effect));
+    else {
+      const router = options.router;
+      if (router === undefined) throw new TypeError('an owner runtime needs a router or a host');
+      this.shell = new ComponentShell({
+        core: ownerCore,
+        address: `worker:${options.workerId}`,
+        router,
+        ...(options.log === undefined ? {} : { log: options.log }),
+        // The log keeps large values by id, size and hash, never their bytes.
+        logged: (event) => loggedOwnerEvent(event, this.state.config.inlineThresholdBytes, () => nextPutObjectId(this.state)),
+        onEffect: (effect) => this.onEffect(effect),
+      });
+      router.addLocal(`worker:${options.workerId}`, (message) => this.receive(message as OwnerEvent));
+    }
+    // A hosted owner (simulated) was started by its host.
+    if (options.host === undefined) this.shell.apply({
       type: 'owner/started',
       workerId: options.workerId,
       nodeId: options.nodeId,
@@ -109,6 +150,29 @@ export class OwnerRuntime {
       // Live owners keep an idle lease briefly, as Ray does, so a task awaited after another reuses its worker.
       config: { ...ownerCore.initial().config, leaseIdleMs: liveLeaseIdleMs, ...(options.inlineThresholdBytes === undefined ? {} : { inlineThresholdBytes: options.inlineThresholdBytes }) },
     });
+  }
+
+  /** Applies a message delivered to this owner, and wakes whoever waits for the job id. */
+  receive(message: OwnerEvent): void {
+    this.shell.apply(message);
+    if (this.state.jobId !== undefined && this.jobWaiters.length > 0) for (const waiter of this.jobWaiters.splice(0)) waiter();
+  }
+
+  /** Encodes and captures a value this process hands to the core (a return value, say). */
+  encodeValue(value: unknown, rootPath: string): ValueData {
+    const values = this.options.values;
+    return values === undefined ? capturedValueData(value, this.heldHooks, rootPath) : values.encode(value, this.heldHooks, rootPath);
+  }
+
+  /** Decodes a value the core handed this process; the refs inside count as held here. */
+  decodeValue(value: ValueData, copy = false): unknown {
+    const values = this.options.values;
+    return values === undefined ? fromValueData(value, this.heldHooks, copy) : values.decode(value, this.heldHooks, copy);
+  }
+
+  /** How many API calls (gets, waits, lookups) of this process have not settled. */
+  get pendingCalls(): number {
+    return this.pending.size;
   }
 
   /** The owner's state (read-only use: listings, tests). */
@@ -124,14 +188,18 @@ export class OwnerRuntime {
 
   private heldRef(marker: RefMarker): ObjectRef {
     const ref = new ObjectRef(marker);
-    this.registry.register(ref, marker.objectId);
+    if (this.registry !== undefined) this.registry.register(ref, marker.objectId);
+    else this.options.holdRef?.(marker.objectId);
     return ref;
   }
 
   /** An actor handle whose hold of the actor's handle object (when counted) its collection releases. */
   private heldActor(state: ActorHandleState): unknown {
     const handle = makeActorHandle(state);
-    if (state.ref !== undefined) this.registry.register(handle, state.ref.objectId);
+    if (state.ref !== undefined) {
+      if (this.registry !== undefined) this.registry.register(handle, state.ref.objectId);
+      else this.options.holdRef?.(state.ref.objectId);
+    }
     return handle;
   }
 
@@ -150,8 +218,14 @@ export class OwnerRuntime {
   }
 
   private toArgs(args: readonly unknown[]): TaskArg[] {
+    const values = this.options.values;
     return args.map((arg, index): TaskArg => {
       if (arg instanceof ObjectRef) return { kind: 'ref', ref: arg.marker };
+      if (values !== undefined) {
+        const value = values.encode(arg, this.heldHooks, `args[${index}]`);
+        if (value.sizeBytes < this.state.config.inlineThresholdBytes) return { kind: 'value', payload: { kind: 'inline', data: value.data, sizeBytes: value.sizeBytes, refs: value.refs } };
+        return { kind: 'ref', ref: this.putValue(value).marker };
+      }
       const value = toValueData(arg, this.heldHooks, `args[${index}]`);
       if (value.sizeBytes >= this.state.config.inlineThresholdBytes) {
         // Large arguments go through the object store once, as Ray puts them, instead of riding every push.
@@ -244,6 +318,7 @@ export class OwnerRuntime {
 
   /** `tsray.put(value)`: the value is captured at the call. */
   put(value: unknown): ObjectRef {
+    if (this.options.values !== undefined) return this.putValue(this.options.values.encode(value, this.heldHooks, 'value'));
     const encoded = toValueData(value, this.heldHooks, 'value');
     return this.putEncoded(encoded.data as EncodedData, encoded.sizeBytes, encoded.refs);
   }
@@ -274,6 +349,12 @@ export class OwnerRuntime {
     return this.refsOf([objectId ?? ''])[0] as ObjectRef;
   }
 
+  /** Puts a value already encoded and captured by `options.values`. */
+  private putValue(value: ValueData): ObjectRef {
+    const [objectId] = this.minted(this.apply({ type: 'object/put', value })).objectIds;
+    return this.refsOf([objectId ?? ''])[0] as ObjectRef;
+  }
+
   /** Releases, on a later microtask (never inside an apply), the refs inside values nobody will decode. */
   private releaseRefsIn(outcomes: readonly GetOutcome[]): void {
     const objectIds = outcomes.flatMap((outcome) => (outcome.kind === 'value' ? outcome.value.refs.map((ref) => ref.objectId) : []));
@@ -286,9 +367,10 @@ export class OwnerRuntime {
   }
 
   private track<T>(id: string, decode: (effect: OwnerEffect) => T, holds?: readonly ObjectRef[]): Promise<T> {
-    const taskId = taskContext.getStore()?.taskId;
+    const task = taskContext.getStore();
+    const taskId = task?.taskId;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, decode, ...(holds === undefined ? {} : { holds }), ...(taskId === undefined ? {} : { taskId }) });
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, decode, ...(holds === undefined ? {} : { holds }), ...(taskId === undefined ? {} : { taskId, task }) });
       this.keepAliveWhilePending();
     });
   }
@@ -297,7 +379,6 @@ export class OwnerRuntime {
   get(refs: ObjectRef[], timeoutMs: number | undefined, copy = false): Promise<unknown[]> {
     const getId = `g${++this.nextId}`;
     const inTask = taskContext.getStore();
-    const hooks = this.heldHooks;
     const promise = this.track(getId, (effect) => {
       if (effect.type === 'get/failed') throw errorFromInfo(effect.error);
       if (effect.type !== 'get/settled') return [];
@@ -307,7 +388,7 @@ export class OwnerRuntime {
         this.releaseRefsIn(effect.outcomes);
         throw errorFromInfo(failed.error);
       }
-      return effect.outcomes.map((outcome) => (outcome.kind === 'value' ? fromValueData(outcome.value, hooks, copy) : undefined));
+      return effect.outcomes.map((outcome) => (outcome.kind === 'value' ? this.decodeValue(outcome.value, copy) : undefined));
     }, refs);
     this.apply({ type: 'get/requested', getId, refs: refs.map((ref) => ref.marker), ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(inTask === undefined ? {} : { inTaskId: inTask.taskId }) });
     return promise;
@@ -381,7 +462,9 @@ export class OwnerRuntime {
     this.pending.delete(id);
     this.keepAliveWhilePending();
     try {
-      pending.resolve(pending.decode(effect));
+      // Decoded in the context of the task that asked, so the refs inside count as that task's holds.
+      const task = pending.task;
+      pending.resolve(task === undefined || this.options.holdRef === undefined ? pending.decode(effect) : taskContext.run(task, () => pending.decode(effect)));
     } catch (error) {
       pending.reject(error);
     }
@@ -389,6 +472,8 @@ export class OwnerRuntime {
 
   /** Outstanding API calls keep the process alive; an idle runtime does not. */
   private keepAliveWhilePending(): void {
+    // A hosted owner (simulated) lives as long as its host says; a real timer here would leak into the run.
+    if (this.options.host !== undefined) return;
     if (this.pending.size > 0 && this.keepAlive === undefined) this.keepAlive = setInterval(() => undefined, 1 << 30);
     else if (this.pending.size === 0 && this.keepAlive !== undefined) {
       clearInterval(this.keepAlive);

@@ -114,16 +114,37 @@ const entryUrls = ((): Set<string> => {
   return new Set([pathToFileURL(given).href, pathToFileURL(real).href]);
 })();
 
+/**
+ * Counts `url` as the entry script's too: `tsray sim` imports the user's script itself (once per
+ * run, under a URL of its own), and functions defined there must travel by source as they do live.
+ */
+export function addEntryUrl(url: string): void {
+  entryUrls.add(url);
+}
+
+const runTag = /[?&]tsray-sim-run=\d+/g;
+
+/**
+ * `text` without the tags `tsray sim` gives module URLs to import a script afresh for each run
+ * (see node/sim/module-hooks.ts), so that what a run records does not depend on how many ran before.
+ */
+export function withoutRunTag(text: string): string {
+  // The hooks always add the tag last, so dropping it leaves the rest of the query as it was.
+  return text.includes('tsray-sim-run=') ? text.replace(runTag, '') : text;
+}
+
 /** Describes `fn` for shipping, from where `tsray.remote` was called. */
 export function describeFunction(fn: (...args: never[]) => unknown): FunctionDescriptor {
   const caller = callerOf();
   const name = fn.name || 'anonymous';
   if (caller.kind === 'source') return { kind: 'source', source: fn.toString(), name };
+  // Counted per module instance; a simulated run's instance replaces the last run's under the same key.
   const count = (countsByModule.get(`${caller.url}#${name}`) ?? 0) + 1;
   countsByModule.set(`${caller.url}#${name}`, count);
-  const key = `${caller.url}#${name}#${count}`;
+  const moduleUrl = withoutRunTag(caller.url);
+  const key = `${moduleUrl}#${name}#${count}`;
   registry.set(key, fn);
-  return { kind: 'module', moduleUrl: caller.url, key, name };
+  return { kind: 'module', moduleUrl, key, name };
 }
 
 const loaded = new Map<string, unknown>();

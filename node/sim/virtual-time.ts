@@ -58,6 +58,17 @@ export interface VirtualTimeOptions {
   readonly startMs?: number;
   /** Most timer callbacks one `runDue`, `advanceTo` or `runUntil` may fire, against timers that never stop rescheduling. Default 1,000,000. */
   readonly maxFirings?: number;
+  /**
+   * Runs each firing, in the timer's async context: `fire` calls the callback. The simulator drops
+   * the timers of code whose simulated process has died, and turns what a callback throws into that
+   * process's uncaught exception. Without it, the callback runs and what it throws propagates.
+   */
+  readonly aroundFiring?: (fire: () => void) => void;
+  /**
+   * Called where a timer is scheduled; what it returns is kept as the timer's `owner` (see
+   * PendingTimer). The simulator records which simulated process made each timer.
+   */
+  readonly ownerOfTimer?: () => unknown;
 }
 
 /** A virtual timer that has not fired (or an interval that has not been cleared). */
@@ -71,6 +82,8 @@ export interface PendingTimer {
   readonly ref: boolean;
   /** The callback's name, for reports of what waits. */
   readonly callback: string;
+  /** What `ownerOfTimer` said when it was scheduled (undefined without that option). */
+  readonly owner?: unknown;
 }
 
 /** Drives an installation of virtual time. */
@@ -95,6 +108,8 @@ export interface VirtualTimeController {
   settle(): Promise<void>;
   /** The timers that have not fired, in the order they will fire. */
   pending(): readonly PendingTimer[];
+  /** Whether a ref'd timer that `ownerOfTimer` gave `owner` has not fired (cheaper than `pending`). */
+  hasRefTimerOf(owner: unknown): boolean;
   /** Puts back every original (identity-equal), once every installation is restored; idempotent. */
   restore(): void;
 }
@@ -133,6 +148,7 @@ interface Entry {
   generation: number;
   active: boolean;
   ref: boolean;
+  readonly owner: unknown;
 }
 
 /**
@@ -266,18 +282,22 @@ class VirtualTime implements VirtualTimeController {
   private nextId = 1;
   private readonly random: SeededRandom;
   private readonly maxFirings: number;
+  private readonly aroundFiring: ((fire: () => void) => void) | undefined;
+  private readonly ownerOfTimer: (() => unknown) | undefined;
   /** The functions it patches in: target object, property, value. */
   readonly patches: readonly (readonly [object, PropertyKey, unknown])[];
 
   constructor(options: VirtualTimeOptions) {
     this.startMs = options.startMs ?? defaultStartMs;
     this.maxFirings = options.maxFirings ?? 1_000_000;
+    this.aroundFiring = options.aroundFiring;
+    this.ownerOfTimer = options.ownerOfTimer;
     this.random = new SeededRandom(options.seed);
     this.patches = this.makePatches();
   }
 
   private schedule(kind: Entry['kind'], callback: (...args: unknown[]) => void, delayMs: number, args: readonly unknown[]): Entry {
-    const entry: Entry = { kind, id: this.nextId++, callback, args, resource: new AsyncResource(kind === 'immediate' ? 'Immediate' : 'Timeout'), handle: undefined, delayMs, dueMs: this.nowMs + delayMs, scheduledAtMs: this.nowMs, generation: 0, active: true, ref: true };
+    const entry: Entry = { kind, id: this.nextId++, callback, args, resource: new AsyncResource(kind === 'immediate' ? 'Immediate' : 'Timeout'), handle: undefined, delayMs, dueMs: this.nowMs + delayMs, scheduledAtMs: this.nowMs, generation: 0, active: true, ref: true, owner: this.ownerOfTimer?.() };
     this.entries.set(entry.id, entry);
     this.agenda.push(entry.dueMs, { entry, generation: entry.generation });
     return entry;
@@ -336,7 +356,9 @@ class VirtualTime implements VirtualTimeController {
       entry.active = false;
       this.entries.delete(entry.id);
     }
-    entry.resource.runInAsyncScope(entry.callback, entry.handle, ...entry.args);
+    const around = this.aroundFiring;
+    if (around === undefined) entry.resource.runInAsyncScope(entry.callback, entry.handle, ...entry.args);
+    else entry.resource.runInAsyncScope(() => around(() => entry.callback.apply(entry.handle, entry.args as unknown[])));
     return true;
   }
 
@@ -390,10 +412,15 @@ class VirtualTime implements VirtualTimeController {
     });
   }
 
+  hasRefTimerOf(owner: unknown): boolean {
+    for (const entry of this.entries.values()) if (entry.ref && entry.owner === owner) return true;
+    return false;
+  }
+
   pending(): readonly PendingTimer[] {
     return [...this.entries.values()]
       .sort((a, b) => a.dueMs - b.dueMs || a.scheduledAtMs - b.scheduledAtMs || a.id - b.id)
-      .map((entry) => ({ kind: entry.kind, id: entry.id, dueMs: entry.dueMs, scheduledAtMs: entry.scheduledAtMs, ref: entry.ref, callback: entry.callback.name || '(anonymous)' }));
+      .map((entry) => ({ kind: entry.kind, id: entry.id, dueMs: entry.dueMs, scheduledAtMs: entry.scheduledAtMs, ref: entry.ref, callback: entry.callback.name || '(anonymous)', ...(entry.owner === undefined ? {} : { owner: entry.owner }) }));
   }
 
   restore(): void {

@@ -104,9 +104,22 @@ function createAlive(gcs: Harness, actorSpec: ActorSpec, workerId: string): stri
 void describe('gcs core', () => {
   void it('describes itself as the gcs reducer', () => {
     assert.equal(gcsCore.kind, 'gcs');
-    assert.equal(gcsCore.version, 2);
+    assert.equal(gcsCore.version, 3);
     assert.equal(gcsCore.initial().started, false);
     assert.deepEqual(gcsCore.invariants(gcsCore.initial()), []);
+  });
+
+  void it('a subscription that arrives before its actor is registered is kept, and answered once the registration arrives', () => {
+    const gcs = cluster();
+    // A worker got a handle and subscribed while the owner's registration was still on the way.
+    assert.deepEqual(sent(gcs.deliver({ type: 'actor/subscribed', actorId: 'n1.d1.a1', subscriber: 'n1.w2' }, 'worker:n1.w2'), 'actor/state-changed'), []);
+    gcs.deliver({ type: 'actor/subscribed', actorId: 'n1.d1.a1', subscriber: 'n1.w3' }, 'worker:n1.w3');
+    gcs.deliver({ type: 'actor/subscribed', actorId: 'n1.d1.a1', subscriber: 'n1.w2' }, 'worker:n1.w2');
+    assert.deepEqual(gcs.state.earlySubscribers, { 'n1.d1.a1': ['n1.w2', 'n1.w3'] });
+    const effects = gcs.deliver({ type: 'actor/registration-requested', spec: spec('n1.d1.a1') }, 'worker:n1.d1');
+    assert.deepEqual(recipients(effects, 'actor/state-changed').sort(), ['worker:n1.d1', 'worker:n1.w2', 'worker:n1.w3']);
+    assert.deepEqual(gcs.actor('n1.d1.a1').subscribers, ['n1.w2', 'n1.w3']);
+    assert.deepEqual(gcs.state.earlySubscribers, {});
   });
 
   void it('arms the health check when started', () => {

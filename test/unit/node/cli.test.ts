@@ -69,7 +69,7 @@ void describe('tsray CLI', () => {
     assert.match(runs.stderr, /--runs takes a whole number/);
     const faults = tsray('sim', 'examples/sim/fan-out.mjs', '--faults', 'storm');
     assert.equal(faults.status, 2);
-    assert.match(faults.stderr, /--faults takes one of none, messages, crashes, chaos/);
+    assert.match(faults.stderr, /--faults takes one of none, messages, crashes, node-deaths, chaos/);
     const invariants = tsray('replay', join(root, 'traces', 'sim-owner-died.trace.jsonl'), '--invariants', 'sometimes');
     assert.equal(invariants.status, 2);
     assert.match(invariants.stderr, /--invariants takes every or hashes, not 'sometimes'/);
