@@ -87,7 +87,7 @@ void describe('tsray sim SCRIPT', () => {
     assert.doesNotMatch(passing.stdout, /args hello/);
     const failing = tsray(['sim', path, '--', 'reject']);
     assert.equal(failing.status, 1);
-    assert.match(failing.stdout, /seed 1: FAILED: Error: the script left an unhandled rejection: Error: nobody catches this at \d+ ms after \d+ events \(seed 1\)\n  the script printed:\n    args reject\n/);
+    assert.match(failing.stdout, /seed 1: FAILED: Error: the script left an unhandled rejection: Error: nobody catches this at \d+ ms after \d+ events \(seed 1\)\n {2}the script printed:\n {4}args reject\n/);
     assert.match(failing.stdout, /reproduce: tsray sim \S+argv-and-rejection\.mjs --seed 1 .* -- reject\n/);
   });
 
