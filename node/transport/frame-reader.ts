@@ -1,0 +1,97 @@
+/**
+ * Length-prefixed framing: every frame on the wire is a 4-byte big-endian length, then that many
+ * bytes of msgpack. The reader cuts a byte stream into frame bodies and checks each length against
+ * the bound before keeping anything: an oversize prefix fails at once, and memory is only ever taken
+ * for bytes that actually arrived, never for the size a prefix claims.
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import { formatBytes } from './limits.js';
+
+/** Bytes of the length prefix. */
+export const frameHeaderBytes = 4;
+
+/** One frame ready for the socket: the prefix and `body` in a single buffer of its own. */
+export function frameOf(body: Uint8Array): Buffer {
+  const frame = Buffer.allocUnsafeSlow(frameHeaderBytes + body.byteLength);
+  frame.writeUInt32BE(body.byteLength, 0);
+  frame.set(body, frameHeaderBytes);
+  return frame;
+}
+
+/**
+ * Cuts incoming chunks into frame bodies. Each body is a buffer of its own (exactly the frame's
+ * bytes), so values decoded as views of it keep only that frame alive, never a socket's read chunk.
+ */
+export class FrameReader {
+  private readonly chunks: Buffer[] = [];
+  /** Bytes already consumed from `chunks[0]`. */
+  private offset = 0;
+  private bufferedBytes = 0;
+  /** The length of the frame being read, once its prefix is in. */
+  private expectedBytes: number | undefined;
+
+  /** @param maxFrameBytes the largest body accepted (see `setMaxFrameBytes`). */
+  constructor(private maxFrameBytes: number) {}
+
+  /** Changes the bound (it widens once the handshake completes). */
+  setMaxFrameBytes(maxFrameBytes: number): void {
+    this.maxFrameBytes = maxFrameBytes;
+  }
+
+  /** Bytes held that do not yet make a whole frame. */
+  get pendingBytes(): number {
+    return this.bufferedBytes;
+  }
+
+  /** Where the reader stands inside a frame, for a close reason: undefined between frames. */
+  partialFrame(): { readonly receivedBytes: number; readonly expectedBytes: number | undefined } | undefined {
+    if (this.bufferedBytes === 0 && this.expectedBytes === undefined) return undefined;
+    return { receivedBytes: this.bufferedBytes, expectedBytes: this.expectedBytes };
+  }
+
+  /**
+   * Takes a chunk and returns the frame bodies it completes, or a one-line reason why the stream is
+   * not valid framing (after which the reader must not be used again).
+   */
+  push(chunk: Buffer): E.Either<string, Buffer[]> {
+    if (chunk.byteLength > 0) {
+      this.chunks.push(chunk);
+      this.bufferedBytes += chunk.byteLength;
+    }
+    const bodies: Buffer[] = [];
+    for (;;) {
+      if (this.expectedBytes === undefined) {
+        if (this.bufferedBytes < frameHeaderBytes) return E.right(bodies);
+        const length = this.take(frameHeaderBytes).readUInt32BE(0);
+        if (length === 0) return E.left('an empty frame (length 0): every frame carries a msgpack body');
+        if (length > this.maxFrameBytes) {
+          return E.left(`a frame of ${formatBytes(length)} (${length} bytes) is over the limit of ${formatBytes(this.maxFrameBytes)} (maxFrameBytes)`);
+        }
+        this.expectedBytes = length;
+      }
+      if (this.bufferedBytes < this.expectedBytes) return E.right(bodies);
+      bodies.push(this.take(this.expectedBytes));
+      this.expectedBytes = undefined;
+    }
+  }
+
+  /** Removes `count` buffered bytes (count <= bufferedBytes) into a new buffer of exactly that size. */
+  private take(count: number): Buffer {
+    const out = Buffer.allocUnsafeSlow(count);
+    let written = 0;
+    while (written < count) {
+      const chunk = this.chunks[0];
+      if (chunk === undefined) throw new Error('FrameReader.take: fewer bytes buffered than counted');
+      const n = Math.min(count - written, chunk.byteLength - this.offset);
+      chunk.copy(out, written, this.offset, this.offset + n);
+      written += n;
+      this.offset += n;
+      if (this.offset === chunk.byteLength) {
+        this.chunks.shift();
+        this.offset = 0;
+      }
+    }
+    this.bufferedBytes -= count;
+    return out;
+  }
+}

@@ -1,0 +1,21 @@
+/**
+ * The cluster transport (issue 10, item 3): token-authenticated TCP carrying the component messages
+ * of core/protocol.ts, addressed by component address, as length-prefixed msgpack frames with
+ * per-turn write coalescing, bounded frames and bounded per-peer queues with backpressure.
+ */
+export { TransportClient, defaultReconnectPolicy } from './client.js';
+export type { ClientOptions, ReconnectPolicy } from './client.js';
+export { ClusterRefusedError, ClusterUnreachableError, FrameTooLargeError, QueueLimitError } from './errors.js';
+export type { CloseInfo, CloseInitiator, ConnectionStats } from './framed-socket.js';
+export { FrameReader, frameHeaderBytes, frameOf } from './frame-reader.js';
+export { checkFrame, decodeFrame, encodeFrameBody, protocolVersion } from './frames.js';
+export type { Frame, PeerIdentity, PeerRole, RoutedMessage } from './frames.js';
+export { defaultTransportLimits, maxHandshakeFrameBytes, resolveLimits } from './limits.js';
+export type { TransportLimits } from './limits.js';
+export type { TransportLog } from './log.js';
+export { encodeMessageFrames } from './message-frames.js';
+export { Peer } from './peer.js';
+export type { PeerHandlers } from './peer.js';
+export { TransportServer } from './server.js';
+export type { ServerOptions, ServerStats } from './server.js';
+export { generateClusterToken, readTokenFile, tokenProblem, tokensMatch, writeTokenFile } from './token.js';

@@ -1,0 +1,80 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as E from 'fp-ts/lib/Either.js';
+import { decodeFrame, encodeFrameBody, encodeMessageFrames, FrameReader, FrameTooLargeError, protocolVersion } from '../../../../node/transport/index.js';
+import type { Frame, RoutedMessage } from '../../../../node/transport/index.js';
+import { Packr } from 'msgpackr';
+import { chunkMessage, smallMessage } from '../../../support/transport.js';
+
+const packr = new Packr({ useRecords: false });
+
+function leftOf(value: unknown): string {
+  const result = decodeFrame(packr.pack(value));
+  assert.ok(E.isLeft(result), `expected a Left for ${JSON.stringify(value)}`);
+  assert.doesNotMatch(result.left, /\n/);
+  return result.left;
+}
+
+void test('every frame kind round-trips, binary and typed arrays intact', () => {
+  const blob = new Float64Array([1.5, -2, Number.NaN]);
+  const frames: Frame[] = [
+    { kind: 'hello', protocol: protocolVersion, token: 'ab', nodeId: 'n2', role: 'raylet' },
+    { kind: 'welcome', protocol: protocolVersion, nodeId: 'head', role: 'gcs' },
+    { kind: 'refused', reason: 'wrong cluster token' },
+    // Binary data decodes as a Uint8Array (a view of the frame), so the test sends that type.
+    { kind: 'messages', messages: [smallMessage(1), chunkMessage(2, new Uint8Array([1, 2, 3])), { ...chunkMessage(3, new Uint8Array(0)), data: { body: new Uint8Array([9]), blobs: [blob] } } as RoutedMessage] },
+  ];
+  for (const frame of frames) {
+    const decoded = decodeFrame(new Uint8Array(encodeFrameBody(frame)));
+    assert.ok(E.isRight(decoded));
+    assert.deepEqual(decoded.right, frame);
+  }
+});
+
+void test('bytes that are not msgpack, unknown kinds and wrong field types are Lefts with one-line reasons', () => {
+  const notMsgpack = decodeFrame(Buffer.from([0xc1, 0xc1, 0xc1]));
+  assert.ok(E.isLeft(notMsgpack));
+  assert.match(notMsgpack.left, /^a frame that is not valid msgpack/);
+  assert.match(leftOf([1, 2]), /^a frame that is not a map \(got an array\)$/);
+  assert.match(leftOf({ kind: 'gossip' }), /^a frame of unknown kind 'gossip'$/);
+  assert.match(leftOf({ kind: 7 }), /'kind' is the number 7, not a string/);
+  assert.match(leftOf({ kind: 'hello', protocol: '1', nodeId: 'n2', role: 'raylet' }), /'hello' frame whose field 'protocol' should be an integer but is the string "1"/);
+  assert.match(leftOf({ kind: 'hello', protocol: 1, nodeId: 'n2', role: 'boss' }), /field 'role' should be one of gcs, raylet, driver, worker, cli/);
+  assert.match(leftOf({ kind: 'hello', protocol: 1, nodeId: 'n2', role: 'raylet', token: 5 }), /field 'token' should be a string but is the number 5/);
+  assert.match(leftOf({ kind: 'messages', messages: 'x' }), /field 'messages' should be an array/);
+  assert.match(leftOf({ kind: 'messages', messages: [] }), /no messages/);
+  assert.match(leftOf({ kind: 'messages', messages: [{ ...smallMessage(1), leaseId: 5 }] }), /message 0 is bad: message 'lease\/cancelled' field 'leaseId' should be a string but is the number 5/);
+  assert.match(leftOf({ kind: 'messages', messages: [smallMessage(1), { ...smallMessage(2), type: 'lease/stolen' }] }), /message 1 is bad: 'lease\/stolen' is not a tsray message type/);
+  assert.match(leftOf({ kind: 'messages', messages: [{ ...smallMessage(1), via: { from: 'x', incarnation: -1, seq: 0 } }] }), /via\.incarnation/);
+  const { to: _to, ...unaddressed } = smallMessage(1);
+  assert.match(leftOf({ kind: 'messages', messages: [unaddressed] }), /message 0 has no address: 'to' should be a non-empty string but is missing/);
+});
+
+void test('a key __proto__ does not change the prototype of a decoded frame', () => {
+  // JSON.parse makes '__proto__' an own key, so the packed map carries it as the wire would.
+  const hostile = packr.pack(JSON.parse('{"kind":"refused","reason":"r","__proto__":{"polluted":true}}'));
+  const decoded = decodeFrame(hostile);
+  assert.ok(E.isRight(decoded));
+  assert.equal((decoded.right as unknown as { polluted?: boolean }).polluted, undefined);
+  assert.equal(({} as { polluted?: boolean }).polluted, undefined);
+});
+
+void test('a batch over the frame bound is split in order; a single message over it names maxFrameBytes', () => {
+  const messages = Array.from({ length: 10 }, (_, i) => chunkMessage(i, Buffer.alloc(3000, i)));
+  const frames = encodeMessageFrames(messages, 8000);
+  assert.ok(frames.length >= 4);
+  const reader = new FrameReader(8000);
+  const bodies = reader.push(Buffer.concat(frames));
+  assert.ok(E.isRight(bodies));
+  const seqs = bodies.right.flatMap((body) => {
+    const frame = decodeFrame(body);
+    assert.ok(E.isRight(frame) && frame.right.kind === 'messages');
+    return frame.right.messages.map((message) => message.via.seq);
+  });
+  assert.deepEqual(seqs, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.throws(() => encodeMessageFrames([chunkMessage(1, Buffer.alloc(9000))], 8000), (error: unknown) => {
+    assert.ok(error instanceof FrameTooLargeError);
+    assert.match(error.message, /^a 'object\/fetched' message to raylet:n1 encodes to 8\.\d KiB, over the frame limit of 7\.8 KiB \(maxFrameBytes\)/);
+    return true;
+  });
+});

@@ -1,0 +1,286 @@
+/**
+ * The transport over real TCP sockets on 127.0.0.1 (port 0): round trips, coalescing, backpressure,
+ * the token handshake and hostile peers, reconnects.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import {
+  ClusterRefusedError,
+  ClusterUnreachableError,
+  encodeFrameBody,
+  frameOf,
+  generateClusterToken,
+  QueueLimitError,
+  TransportClient,
+  TransportServer,
+} from '../../../../node/transport/index.js';
+import type { ClientOptions, Peer, RoutedMessage, ServerOptions } from '../../../../node/transport/index.js';
+import { chunkMessage, helloBytes, memoryLog, RawPeer, smallMessage, turn } from '../../../support/transport.js';
+
+const token = generateClusterToken();
+const servers: TransportServer[] = [];
+const clients: TransportClient[] = [];
+const raws: RawPeer[] = [];
+
+after(async () => {
+  for (const raw of raws) raw.socket.destroy();
+  await Promise.all(clients.map((client) => client.close()));
+  await Promise.all(servers.map((server) => server.close()));
+});
+
+async function startServer(options: Partial<ServerOptions> = {}): Promise<TransportServer> {
+  const server = await TransportServer.listen({ token, identity: { nodeId: 'head', role: 'gcs' }, log: () => undefined, onMessages: () => undefined, ...options });
+  servers.push(server);
+  return server;
+}
+
+async function startClient(port: number, options: Partial<ClientOptions> = {}): Promise<TransportClient> {
+  const client = await TransportClient.connect({ host: '127.0.0.1', port, token, identity: { nodeId: 'n2', role: 'raylet' }, log: () => undefined, onMessages: () => undefined, ...options });
+  clients.push(client);
+  return client;
+}
+
+async function raw(port: number): Promise<RawPeer> {
+  const peer = await RawPeer.open(port);
+  raws.push(peer);
+  return peer;
+}
+
+/** Waits until the server has logged `count` lines (it logs when the socket has closed on its side too). */
+async function logged(lines: readonly string[], count = 1): Promise<void> {
+  while (lines.length < count) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+/** An echo server: every message goes back to its sender, addressed to where it came from. */
+function echo(messages: readonly RoutedMessage[], peer: Peer): void {
+  peer.send(messages.map((message) => ({ ...message, to: message.via.from, via: { ...message.via, from: message.to } })));
+}
+
+void test('messages round-trip with the peer identity, including a 32 MiB binary payload', async () => {
+  const identities: string[] = [];
+  const server = await startServer({
+    limits: { maxFrameBytes: 40 * 1024 * 1024 },
+    onMessages: (messages, peer) => {
+      identities.push(`${peer.identity.nodeId}/${peer.identity.role}`);
+      echo(messages, peer);
+    },
+  });
+  const received: RoutedMessage[] = [];
+  let done: () => void = () => undefined;
+  const allBack = new Promise<void>((resolve) => (done = resolve));
+  const big = new Uint8Array(32 * 1024 * 1024);
+  for (let i = 0; i < big.length; i += 4096) big[i] = (i / 4096) % 251;
+  const client = await startClient(server.address.port, {
+    limits: { maxFrameBytes: 40 * 1024 * 1024 },
+    onMessages: (messages) => {
+      received.push(...messages);
+      if (received.length === 1001) done();
+    },
+  });
+  assert.equal(client.peer?.identity.nodeId, 'head');
+  assert.equal(client.peer?.identity.role, 'gcs');
+  const sent = Array.from({ length: 1000 }, (_, i) => smallMessage(i));
+  client.send(sent.slice(0, 500));
+  client.send([chunkMessage(7, big)]);
+  client.send(sent.slice(500));
+  await allBack;
+  assert.ok(identities.every((identity) => identity === 'n2/raylet'));
+  const small = received.filter((message) => message.type === 'lease/cancelled');
+  assert.deepEqual(
+    small.map((message) => message.via.seq),
+    sent.map((message) => message.via.seq),
+  );
+  assert.deepEqual(small[3], { ...sent[3], to: 'raylet:n2', via: { ...sent[3]!.via, from: 'gcs' } });
+  const chunk = received.find((message) => message.type === 'object/fetched');
+  assert.ok(chunk?.type === 'object/fetched');
+  assert.ok(Buffer.from(chunk.data as Uint8Array).equals(Buffer.from(big)), 'the 32 MiB payload came back byte for byte');
+});
+
+void test('sends in one turn are coalesced into one socket write; sends in separate turns are not', async () => {
+  let count = 0;
+  const server = await startServer({ onMessages: (messages) => (count += messages.length) });
+  const client = await startClient(server.address.port);
+  const peer = client.peer!;
+  await turn();
+  const before = { ...peer.stats };
+  for (let i = 0; i < 1000; i += 1) client.send([smallMessage(i)]);
+  await turn();
+  assert.equal(peer.stats.framesSent - before.framesSent, 1000);
+  assert.equal(peer.stats.writes - before.writes, 1, '1000 frames queued in one turn go out in one write');
+  for (let round = 0; round < 3; round += 1) {
+    client.send([smallMessage(round)]);
+    await turn();
+  }
+  assert.equal(peer.stats.writes - before.writes, 4, 'one write per turn that had frames');
+  while (count < 1003) await new Promise((resolve) => setTimeout(resolve, 5));
+});
+
+void test('a peer that does not read: the sender sees backpressure, then an error naming maxQueuedBytes; reading again releases it', async () => {
+  let serverPeer: Peer | undefined;
+  const server = await startServer({
+    limits: { highWaterMarkBytes: 4 * 1024 * 1024, maxQueuedBytes: 24 * 1024 * 1024, maxFrameBytes: 1024 * 1024 },
+    onPeer: (peer) => (serverPeer = peer),
+  });
+  const reader = await raw(server.address.port);
+  reader.socket.write(helloBytes(token));
+  await reader.frameOfKind('welcome');
+  reader.socket.pause();
+  assert.ok(serverPeer !== undefined);
+  const chunk = new Uint8Array(256 * 1024);
+  let sends = 0;
+  let writable = true;
+  while (writable && sends < 2000) {
+    writable = serverPeer.send([chunkMessage(sends, chunk, 'raylet:n9')]);
+    sends += 1;
+    await turn();
+  }
+  assert.equal(writable, false, 'send answered false once the queue passed the high-water mark');
+  let released = false;
+  const whenWritable = serverPeer.whenWritable().then(() => (released = true));
+  for (let i = 0; i < 20; i += 1) await turn();
+  assert.equal(released, false, 'whenWritable waits while the peer does not read');
+  let error: unknown;
+  for (let i = 0; i < 200 && error === undefined; i += 1) {
+    try {
+      serverPeer.send([chunkMessage(sends + i, chunk, 'raylet:n9')]);
+    } catch (caught) {
+      error = caught;
+    }
+  }
+  assert.ok(error instanceof QueueLimitError, 'a sender that ignores backpressure hits the hard limit');
+  assert.equal(error.limitBytes, 24 * 1024 * 1024);
+  assert.match(error.message, /would pass its limit of 24 MiB \(maxQueuedBytes\); wait for whenWritable\(\)/);
+  reader.socket.resume();
+  await whenWritable;
+  assert.equal(released, true);
+});
+
+void test('a wrong token is refused with a one-line reason on both sides, and the client does not retry', async () => {
+  const { lines, log } = memoryLog();
+  const server = await startServer({ log });
+  const clientLog = memoryLog();
+  const refused = await TransportClient.connect({
+    host: '127.0.0.1',
+    port: server.address.port,
+    token: generateClusterToken(),
+    identity: { nodeId: 'n3', role: 'raylet' },
+    log: clientLog.log,
+    onMessages: () => undefined,
+  }).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  assert.ok(refused instanceof ClusterRefusedError);
+  assert.equal(refused.reason, 'wrong cluster token');
+  assert.match(refused.message, /^the cluster refused this node: wrong cluster token; pass the --token that `tsray start --head` printed/);
+  assert.doesNotMatch(refused.message, /\n/);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(server.stats.accepted, 1, 'no retry after a refusal');
+  assert.equal(server.stats.authenticated, 0);
+  assert.deepEqual(lines, [lines[0]]);
+  assert.match(lines[0] ?? '', /^refused a connection from 127\.0\.0\.1:\d+: wrong cluster token$/);
+  assert.match(clientLog.lines.join('|'), /refused this node: wrong cluster token/);
+});
+
+void test('a missing token is refused, saying so', async () => {
+  const { lines, log } = memoryLog();
+  const server = await startServer({ log });
+  const error = await TransportClient.connect({ host: '127.0.0.1', port: server.address.port, token: undefined, identity: { nodeId: 'n3', role: 'raylet' }, log: () => undefined, onMessages: () => undefined }).then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  assert.ok(error instanceof ClusterRefusedError);
+  assert.match(error.message, /^the cluster refused this node: missing cluster token; pass the --token/);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.match(lines.join('\n'), /^refused a connection from 127\.0\.0\.1:\d+: missing cluster token$/);
+});
+
+void test('a frame before the handshake closes the connection, with the reason sent and logged', async () => {
+  const { lines, log } = memoryLog();
+  const server = await startServer({ log });
+  const peer = await raw(server.address.port);
+  peer.socket.write(frameOf(encodeFrameBody({ kind: 'messages', messages: [smallMessage(1)] })));
+  await peer.closed;
+  assert.equal(peer.refusal, "a 'messages' frame before the handshake");
+  await logged(lines);
+  assert.match(lines.join('\n'), /refused a connection from 127\.0\.0\.1:\d+: a 'messages' frame before the handshake/);
+  assert.equal(server.stats.authenticated, 0);
+});
+
+void test('an oversize length prefix closes the connection, before and after the handshake, naming the limit', async () => {
+  const { lines, log } = memoryLog();
+  const server = await startServer({ log, limits: { maxFrameBytes: 1024 * 1024, maxQueuedBytes: 8 * 1024 * 1024, highWaterMarkBytes: 1024 * 1024 } });
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(2 ** 31, 0);
+  const early = await raw(server.address.port);
+  early.socket.write(header);
+  await early.closed;
+  assert.equal(early.refusal, 'a frame of 2 GiB (2147483648 bytes) is over the limit of 4 KiB (maxFrameBytes)');
+  const late = await raw(server.address.port);
+  late.socket.write(helloBytes(token));
+  await late.frameOfKind('welcome');
+  late.socket.write(header);
+  await late.closed;
+  assert.equal(late.refusal, 'a frame of 2 GiB (2147483648 bytes) is over the limit of 1 MiB (maxFrameBytes)');
+  await logged(lines, 2);
+  assert.match(lines.join('\n'), /closed the connection of node n9 \(raylet\) at 127\.0\.0\.1:\d+: a frame of 2 GiB .* over the limit of 1 MiB \(maxFrameBytes\)/);
+  assert.equal(server.stats.protocolViolations, 1);
+});
+
+void test('a silent peer is closed after handshakeTimeoutMs', async () => {
+  const { lines, log } = memoryLog();
+  const server = await startServer({ log, limits: { handshakeTimeoutMs: 100 } });
+  const silent = await raw(server.address.port);
+  await silent.closed;
+  assert.equal(silent.refusal, 'no hello within 100 ms (handshakeTimeoutMs)');
+  await logged(lines);
+  assert.match(lines.join('\n'), /refused a connection from .*: no hello within 100 ms \(handshakeTimeoutMs\)/);
+});
+
+void test('a client reconnects by itself when the server comes back on its port, and sends what waited', async () => {
+  const received: number[] = [];
+  const onMessages = (messages: readonly RoutedMessage[]): void => {
+    for (const message of messages) received.push(message.via.seq);
+  };
+  const first = await startServer({ onMessages });
+  const port = first.address.port;
+  const clientLog = memoryLog();
+  let connects = 0;
+  let disconnects = 0;
+  const client = await startClient(port, { log: clientLog.log, onConnected: () => (connects += 1), onDisconnected: () => (disconnects += 1) });
+  client.send([smallMessage(1)]);
+  while (received.length < 1) await new Promise((resolve) => setTimeout(resolve, 5));
+  await first.close();
+  while (client.peer !== undefined) await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(client.send([smallMessage(2)]), true, 'a send while reconnecting is held');
+  await startServer({ onMessages, port });
+  while (received.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.deepEqual(received, [1, 2]);
+  assert.equal(client.connects, 2);
+  assert.equal(connects, 2, 'onConnected for the first connection and the reconnect');
+  assert.equal(disconnects, 1);
+  assert.match(clientLog.lines.join('\n'), /lost the connection to the cluster at 127\.0\.0\.1:\d+: the server is shutting down; reconnecting\nreconnected to the cluster/);
+});
+
+void test('a client that cannot reach the cluster gives up after its retry bound, naming it', async () => {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const error = await TransportClient.connect({
+    host: '127.0.0.1',
+    port,
+    token,
+    identity: { nodeId: 'n2', role: 'raylet' },
+    reconnect: { initialDelayMs: 10, maxDelayMs: 40, giveUpAfterMs: 300 },
+    log: () => undefined,
+    onMessages: () => undefined,
+  }).then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  assert.ok(error instanceof ClusterUnreachableError);
+  assert.match(error.message, new RegExp(`^could not reach the cluster at 127\\.0\\.0\\.1:${port} for 0\\.3 s \\(reconnect\\.giveUpAfterMs, \\d+ attempts\\): network error: ECONNREFUSED; check that`));
+});
