@@ -49,29 +49,43 @@ export class FrameReader {
     return { receivedBytes: this.bufferedBytes, expectedBytes: this.expectedBytes };
   }
 
+  /** Takes a chunk of the stream; `next` then cuts frames from it. */
+  push(chunk: Buffer): void {
+    if (chunk.byteLength === 0) return;
+    this.chunks.push(chunk);
+    this.bufferedBytes += chunk.byteLength;
+  }
+
   /**
-   * Takes a chunk and returns the frame bodies it completes, or a one-line reason why the stream is
-   * not valid framing (after which the reader must not be used again).
+   * The next whole frame's body, undefined when more bytes are needed, or a one-line reason why the
+   * stream is not valid framing (after which the reader must not be used again). One frame at a time,
+   * so that a bound changed by one frame (the handshake's) applies to the very next one.
    */
-  push(chunk: Buffer): E.Either<string, Buffer[]> {
-    if (chunk.byteLength > 0) {
-      this.chunks.push(chunk);
-      this.bufferedBytes += chunk.byteLength;
+  next(): E.Either<string, Buffer | undefined> {
+    if (this.expectedBytes === undefined) {
+      if (this.bufferedBytes < frameHeaderBytes) return E.right(undefined);
+      const length = this.take(frameHeaderBytes).readUInt32BE(0);
+      if (length === 0) return E.left('an empty frame (length 0): every frame carries a msgpack body');
+      if (length > this.maxFrameBytes) {
+        return E.left(`a frame of ${formatBytes(length)} (${length} bytes) is over the limit of ${formatBytes(this.maxFrameBytes)} (maxFrameBytes)`);
+      }
+      this.expectedBytes = length;
     }
+    if (this.bufferedBytes < this.expectedBytes) return E.right(undefined);
+    const body = this.take(this.expectedBytes);
+    this.expectedBytes = undefined;
+    return E.right(body);
+  }
+
+  /** Takes a chunk and returns every frame body it completes, or the reason the stream is bad (see `next`). */
+  pushAll(chunk: Buffer): E.Either<string, Buffer[]> {
+    this.push(chunk);
     const bodies: Buffer[] = [];
     for (;;) {
-      if (this.expectedBytes === undefined) {
-        if (this.bufferedBytes < frameHeaderBytes) return E.right(bodies);
-        const length = this.take(frameHeaderBytes).readUInt32BE(0);
-        if (length === 0) return E.left('an empty frame (length 0): every frame carries a msgpack body');
-        if (length > this.maxFrameBytes) {
-          return E.left(`a frame of ${formatBytes(length)} (${length} bytes) is over the limit of ${formatBytes(this.maxFrameBytes)} (maxFrameBytes)`);
-        }
-        this.expectedBytes = length;
-      }
-      if (this.bufferedBytes < this.expectedBytes) return E.right(bodies);
-      bodies.push(this.take(this.expectedBytes));
-      this.expectedBytes = undefined;
+      const body = this.next();
+      if (E.isLeft(body)) return body;
+      if (body.right === undefined) return E.right(bodies);
+      bodies.push(body.right);
     }
   }
 

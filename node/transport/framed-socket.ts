@@ -170,15 +170,16 @@ export class FramedSocket {
     // A closing connection reads on only so that the peer's unread bytes do not turn our FIN into a reset.
     if (this.closeInfo !== undefined) return;
     this.stats.bytesReceived += chunk.byteLength;
-    const bodies = this.reader.push(chunk);
-    if (E.isLeft(bodies)) {
-      this.close(bodies.left);
-      return;
-    }
-    for (const body of bodies.right) {
-      if (this.closeInfo !== undefined) return;
+    this.reader.push(chunk);
+    while (this.closeInfo === undefined) {
+      const body = this.reader.next();
+      if (E.isLeft(body)) {
+        this.close(body.left);
+        return;
+      }
+      if (body.right === undefined) return;
       this.stats.framesReceived += 1;
-      const frame = decodeFrame(body);
+      const frame = decodeFrame(body.right);
       if (E.isLeft(frame)) {
         this.close(frame.left);
         return;
@@ -188,6 +189,7 @@ export class FramedSocket {
         this.socket.destroy();
         return;
       }
+      // The handler may change the frame bound (a hello that passed): `next` reads the next frame under it.
       this.handlers.onFrame(frame.right);
     }
   }

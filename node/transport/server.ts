@@ -48,11 +48,13 @@ export interface ServerStats {
   refused: number;
   /** Authenticated connections this side closed because the peer broke the protocol. */
   protocolViolations: number;
+  /** Authenticated connections the peer (or the network) ended; a truncated frame counts here, with its reason logged. */
+  disconnected: number;
 }
 
 /** A listening transport server. */
 export class TransportServer {
-  readonly stats: ServerStats = { accepted: 0, authenticated: 0, refused: 0, protocolViolations: 0 };
+  readonly stats: ServerStats = { accepted: 0, authenticated: 0, refused: 0, protocolViolations: 0, disconnected: 0 };
   private readonly connections = new Set<FramedSocket>();
   private readonly livePeers = new Set<Peer>();
   /** The connections whose handshake completed. */
@@ -163,7 +165,10 @@ export class TransportServer {
     if (info.initiator === 'this-side' && !this.closing) {
       this.stats.protocolViolations += 1;
       this.log(`closed the connection of ${peer.label}: ${info.reason}`);
-    } else if (!this.closing) this.log(`${peer.label} disconnected: ${info.reason}`);
+    } else if (!this.closing) {
+      this.stats.disconnected += 1;
+      this.log(`${peer.label} disconnected: ${info.reason}`);
+    }
     this.options.onPeerClosed?.(peer, info);
   }
 

@@ -44,7 +44,7 @@ export class RawPeer {
 
   private constructor(readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {
-      const bodies = this.reader.push(chunk);
+      const bodies = this.reader.pushAll(chunk);
       if (E.isLeft(bodies)) return;
       for (const body of bodies.right) {
         const frame = decodeFrame(body);

@@ -10,7 +10,7 @@ void test('frames split across chunks at every byte come out whole and in order'
     const reader = new FrameReader(1024);
     const out: Buffer[] = [];
     for (let at = 0; at < stream.byteLength; at += size) {
-      const result = reader.push(stream.subarray(at, at + size));
+      const result = reader.pushAll(stream.subarray(at, at + size));
       assert.ok(E.isRight(result));
       out.push(...result.right);
     }
@@ -22,7 +22,7 @@ void test('frames split across chunks at every byte come out whole and in order'
 void test('each body owns its bytes: later chunks and writes to the chunk do not change it', () => {
   const reader = new FrameReader(64);
   const chunk = Buffer.concat([frameOf(Buffer.from('abc')), frameOf(Buffer.from('de'))]);
-  const result = reader.push(chunk);
+  const result = reader.pushAll(chunk);
   assert.ok(E.isRight(result));
   chunk.fill(0);
   assert.deepEqual(result.right.map((body) => body.toString()), ['abc', 'de']);
@@ -34,7 +34,7 @@ void test('an oversize length prefix fails at once, naming the limit, and the cl
   const header = Buffer.alloc(4);
   header.writeUInt32BE(0xffff_fff0, 0);
   const before = process.memoryUsage().arrayBuffers;
-  const result = reader.push(header);
+  const result = reader.pushAll(header);
   const grownBytes = process.memoryUsage().arrayBuffers - before;
   assert.ok(E.isLeft(result));
   assert.match(result.left, /^a frame of 4\.0 GiB \(4294967280 bytes\) is over the limit of 64 MiB \(maxFrameBytes\)$/);
@@ -42,7 +42,7 @@ void test('an oversize length prefix fails at once, naming the limit, and the cl
 });
 
 void test('an empty frame is refused with its reason', () => {
-  const result = new FrameReader(64).push(Buffer.alloc(4));
+  const result = new FrameReader(64).pushAll(Buffer.alloc(4));
   assert.ok(E.isLeft(result));
   assert.match(result.left, /empty frame/);
 });
@@ -50,8 +50,8 @@ void test('an empty frame is refused with its reason', () => {
 void test('a partial frame is reported for the close reason', () => {
   const reader = new FrameReader(64);
   const frame = frameOf(Buffer.alloc(10, 1));
-  assert.ok(E.isRight(reader.push(frame.subarray(0, 2))));
+  assert.ok(E.isRight(reader.pushAll(frame.subarray(0, 2))));
   assert.deepEqual(reader.partialFrame(), { receivedBytes: 2, expectedBytes: undefined });
-  assert.ok(E.isRight(reader.push(frame.subarray(2, 9))));
+  assert.ok(E.isRight(reader.pushAll(frame.subarray(2, 9))));
   assert.deepEqual(reader.partialFrame(), { receivedBytes: 5, expectedBytes: 10 });
 });

@@ -64,7 +64,7 @@ void test('a batch over the frame bound is split in order; a single message over
   const frames = encodeMessageFrames(messages, 8000);
   assert.ok(frames.length >= 4);
   const reader = new FrameReader(8000);
-  const bodies = reader.push(Buffer.concat(frames));
+  const bodies = reader.pushAll(Buffer.concat(frames));
   assert.ok(E.isRight(bodies));
   const seqs = bodies.right.flatMap((body) => {
     const frame = decodeFrame(body);

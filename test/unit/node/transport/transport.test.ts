@@ -229,6 +229,17 @@ void test('an oversize length prefix closes the connection, before and after the
   assert.equal(server.stats.protocolViolations, 1);
 });
 
+void test('a frame that follows the hello in the same chunk is read under the bound of an authenticated peer', async () => {
+  const received: RoutedMessage[] = [];
+  const server = await startServer({ onMessages: (messages) => received.push(...messages) });
+  const peer = await raw(server.address.port);
+  const large = frameOf(encodeFrameBody({ kind: 'messages', messages: [chunkMessage(1, new Uint8Array(100 * 1024))] }));
+  peer.socket.write(Buffer.concat([helloBytes(token), large]));
+  while (received.length === 0 && !peer.socket.closed) await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(peer.refusal, undefined);
+  assert.equal(received.length, 1);
+});
+
 void test('a silent peer is closed after handshakeTimeoutMs', async () => {
   const { lines, log } = memoryLog();
   const server = await startServer({ log, limits: { handshakeTimeoutMs: 100 } });
