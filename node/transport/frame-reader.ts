@@ -1,8 +1,9 @@
 /**
  * Length-prefixed framing: every frame on the wire is a 4-byte big-endian length, then that many
  * bytes of msgpack. The reader cuts a byte stream into frame bodies and checks each length against
- * the bound before keeping anything: an oversize prefix fails at once, and memory is only ever taken
- * for bytes that actually arrived, never for the size a prefix claims.
+ * the bound before keeping anything: an oversize prefix fails at once and is never allocated. A
+ * frame within the bound gets its buffer when its first body bytes arrive, so a peer costs at most
+ * one frame of the current bound (4 KiB until its handshake completes).
  */
 import * as E from 'fp-ts/lib/Either.js';
 import { formatBytes } from './limits.js';
@@ -29,6 +30,9 @@ export class FrameReader {
   private bufferedBytes = 0;
   /** The length of the frame being read, once its prefix is in. */
   private expectedBytes: number | undefined;
+  /** The body of the frame being read, and how much of it has arrived. */
+  private body: Buffer | undefined;
+  private filled = 0;
 
   /** @param maxFrameBytes the largest body accepted (see `setMaxFrameBytes`). */
   constructor(private maxFrameBytes: number) {}
@@ -45,8 +49,9 @@ export class FrameReader {
 
   /** Where the reader stands inside a frame, for a close reason: undefined between frames. */
   partialFrame(): { readonly receivedBytes: number; readonly expectedBytes: number | undefined } | undefined {
-    if (this.bufferedBytes === 0 && this.expectedBytes === undefined) return undefined;
-    return { receivedBytes: this.bufferedBytes, expectedBytes: this.expectedBytes };
+    const receivedBytes = this.bufferedBytes + (this.body === undefined ? 0 : this.filled);
+    if (receivedBytes === 0 && this.expectedBytes === undefined) return undefined;
+    return { receivedBytes, expectedBytes: this.expectedBytes };
   }
 
   /** Takes a chunk of the stream; `next` then cuts frames from it. */
@@ -71,8 +76,20 @@ export class FrameReader {
       }
       this.expectedBytes = length;
     }
-    if (this.bufferedBytes < this.expectedBytes) return E.right(undefined);
-    const body = this.take(this.expectedBytes);
+    const expectedBytes = this.expectedBytes;
+    // The body is copied in as its bytes arrive, while they are still in the cache, so the socket's
+    // chunks are let go at once; it is allocated only once its first bytes are here.
+    if (this.body === undefined) {
+      if (this.bufferedBytes === 0) return E.right(undefined);
+      this.body = Buffer.allocUnsafeSlow(expectedBytes);
+      this.filled = 0;
+    }
+    const count = Math.min(this.bufferedBytes, expectedBytes - this.filled);
+    this.takeInto(this.body, this.filled, count);
+    this.filled += count;
+    if (this.filled < expectedBytes) return E.right(undefined);
+    const body = this.body;
+    this.body = undefined;
     this.expectedBytes = undefined;
     return E.right(body);
   }
@@ -92,12 +109,18 @@ export class FrameReader {
   /** Removes `count` buffered bytes (count <= bufferedBytes) into a new buffer of exactly that size. */
   private take(count: number): Buffer {
     const out = Buffer.allocUnsafeSlow(count);
+    this.takeInto(out, 0, count);
+    return out;
+  }
+
+  /** Moves `count` buffered bytes (count <= bufferedBytes) into `out` at `at`. */
+  private takeInto(out: Buffer, at: number, count: number): void {
     let written = 0;
     while (written < count) {
       const chunk = this.chunks[0];
       if (chunk === undefined) throw new Error('FrameReader.take: fewer bytes buffered than counted');
       const n = Math.min(count - written, chunk.byteLength - this.offset);
-      chunk.copy(out, written, this.offset, this.offset + n);
+      chunk.copy(out, at + written, this.offset, this.offset + n);
       written += n;
       this.offset += n;
       if (this.offset === chunk.byteLength) {
@@ -106,6 +129,5 @@ export class FrameReader {
       }
     }
     this.bufferedBytes -= count;
-    return out;
   }
 }

@@ -6,8 +6,8 @@
 import type { Socket } from 'node:net';
 import * as E from 'fp-ts/lib/Either.js';
 import { QueueLimitError } from './errors.js';
-import { FrameReader, frameOf } from './frame-reader.js';
-import { decodeFrame, encodeFrameBody, oneLine } from './frames.js';
+import { FrameReader } from './frame-reader.js';
+import { decodeFrame, encodeFrame, oneLine } from './frames.js';
 import type { Frame } from './frames.js';
 import { formatBytes } from './limits.js';
 import type { TransportLimits } from './limits.js';
@@ -105,7 +105,7 @@ export class FramedSocket {
 
   /** Encodes and queues one frame (see `write`). */
   sendFrame(frame: Frame): boolean {
-    return this.write([frameOf(encodeFrameBody(frame))]);
+    return this.write([encodeFrame(frame)]);
   }
 
   /**
@@ -214,7 +214,7 @@ export class FramedSocket {
     this.pending = [];
     this.pendingBytes = 0;
     this.rejectWaiters();
-    if (this.socket.writable) this.socket.end(frameOf(encodeFrameBody({ kind: 'refused', reason })));
+    if (this.socket.writable) this.socket.end(encodeFrame({ kind: 'refused', reason }));
     else this.socket.destroy();
     this.graceTimer = setTimeout(() => this.socket.destroy(), closeGraceMs);
     this.graceTimer.unref();

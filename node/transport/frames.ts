@@ -8,10 +8,11 @@
  * Left is a one-line reason (not msgpack, unknown kind, a field of the wrong type), and never throws.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { Packr } from 'msgpackr';
+import { Packr, RESERVE_START_SPACE } from 'msgpackr';
 import type { Address, NodeId } from '../../core/ids.js';
 import { decodeDelivered } from '../../core/protocol-decode.js';
 import type { Delivered, Message } from '../../core/protocol.js';
+import { frameHeaderBytes } from './frame-reader.js';
 
 /** The wire protocol's version; both sides of a connection must speak the same one. */
 export const protocolVersion = 1;
@@ -48,11 +49,25 @@ export type Frame =
 const packr = new Packr({ useRecords: false, moreTypes: true });
 
 /**
- * Encodes a frame's body. The result is a view of msgpackr's shared output buffer, valid only until
- * the next encode: callers copy it at once (frame-reader.ts `frameOf` does).
+ * Encodes a frame's body alone (for tests and tools that frame bytes by hand, with `frameOf`). The
+ * result is a view of msgpackr's output buffer, which later encodes do not write over (see `encodeFrame`).
  */
 export function encodeFrameBody(frame: Frame): Uint8Array {
   return packr.pack(frame);
+}
+
+/**
+ * Encodes a frame ready for the socket: the 4-byte length prefix and the msgpack body, in one buffer
+ * and without a copy. msgpackr is asked to leave 4 bytes free before the body (RESERVE_START_SPACE),
+ * and the prefix is written there. The buffer is a view of msgpackr's output buffer: msgpackr never
+ * writes over a range it has returned (each encode starts after the last one, or in a new buffer;
+ * RESET_BUFFER_MODE only rewinds to that encode's own start), so the frame may wait in a queue.
+ * frames.test.ts checks that this holds.
+ */
+export function encodeFrame(frame: Frame): Buffer {
+  const bytes = packr.pack(frame, RESERVE_START_SPACE | frameHeaderBytes);
+  bytes.writeUInt32BE(bytes.byteLength - frameHeaderBytes, 0);
+  return bytes;
 }
 
 /** Decodes a frame body; the Left is one line saying what is wrong. Binary fields are views of `body`. */

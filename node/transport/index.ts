@@ -8,7 +8,7 @@ export type { ClientOptions, ReconnectPolicy } from './client.js';
 export { ClusterRefusedError, ClusterUnreachableError, FrameTooLargeError, QueueLimitError } from './errors.js';
 export type { CloseInfo, CloseInitiator, ConnectionStats } from './framed-socket.js';
 export { FrameReader, frameHeaderBytes, frameOf } from './frame-reader.js';
-export { checkFrame, decodeFrame, encodeFrameBody, protocolVersion } from './frames.js';
+export { checkFrame, decodeFrame, encodeFrame, encodeFrameBody, protocolVersion } from './frames.js';
 export type { Frame, PeerIdentity, PeerRole, RoutedMessage } from './frames.js';
 export { defaultTransportLimits, maxHandshakeFrameBytes, resolveLimits } from './limits.js';
 export type { TransportLimits } from './limits.js';

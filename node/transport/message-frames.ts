@@ -1,7 +1,7 @@
 /** Batches of component messages as frames, split so that no frame passes `maxFrameBytes`. */
 import { FrameTooLargeError } from './errors.js';
-import { frameOf } from './frame-reader.js';
-import { encodeFrameBody } from './frames.js';
+import { frameHeaderBytes } from './frame-reader.js';
+import { encodeFrame } from './frames.js';
 import type { RoutedMessage } from './frames.js';
 import { formatBytes } from './limits.js';
 
@@ -12,12 +12,13 @@ import { formatBytes } from './limits.js';
  */
 export function encodeMessageFrames(messages: readonly RoutedMessage[], maxFrameBytes: number): Buffer[] {
   if (messages.length === 0) return [];
-  const body = encodeFrameBody({ kind: 'messages', messages });
-  if (body.byteLength <= maxFrameBytes) return [frameOf(body)];
+  const frame = encodeFrame({ kind: 'messages', messages });
+  const bodyBytes = frame.byteLength - frameHeaderBytes;
+  if (bodyBytes <= maxFrameBytes) return [frame];
   const [first] = messages;
   if (messages.length === 1 && first !== undefined) {
     throw new FrameTooLargeError(
-      `a '${first.type}' message to ${first.to} encodes to ${formatBytes(body.byteLength)}, over the frame limit of ${formatBytes(maxFrameBytes)} (maxFrameBytes); send large values in chunks or raise maxFrameBytes`,
+      `a '${first.type}' message to ${first.to} encodes to ${formatBytes(bodyBytes)}, over the frame limit of ${formatBytes(maxFrameBytes)} (maxFrameBytes); send large values in chunks or raise maxFrameBytes`,
       maxFrameBytes,
     );
   }

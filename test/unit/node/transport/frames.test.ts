@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as E from 'fp-ts/lib/Either.js';
-import { decodeFrame, encodeFrameBody, encodeMessageFrames, FrameReader, FrameTooLargeError, protocolVersion } from '../../../../node/transport/index.js';
+import { decodeFrame, encodeFrame, encodeFrameBody, encodeMessageFrames, FrameReader, FrameTooLargeError, protocolVersion } from '../../../../node/transport/index.js';
 import type { Frame, RoutedMessage } from '../../../../node/transport/index.js';
-import { Packr } from 'msgpackr';
+import { Packr, REUSE_BUFFER_MODE, RESET_BUFFER_MODE } from 'msgpackr';
+import { encodeValue, plainDataHooks } from '../../../../node/codec/index.js';
 import { chunkMessage, smallMessage } from '../../../support/transport.js';
 
 const packr = new Packr({ useRecords: false });
@@ -77,4 +78,26 @@ void test('a batch over the frame bound is split in order; a single message over
     assert.match(error.message, /^a 'object\/fetched' message to raylet:n1 encodes to 8\.\d KiB, over the frame limit of 7\.8 KiB \(maxFrameBytes\)/);
     return true;
   });
+});
+
+void test('an encoded frame keeps its bytes while it waits in a queue, whatever msgpackr encodes after it', () => {
+  const queued = [encodeFrame({ kind: 'messages', messages: [smallMessage(1)] }), encodeFrame({ kind: 'messages', messages: [chunkMessage(2, new Uint8Array(300_000).fill(7))] })];
+  const copies = queued.map((frame) => Buffer.from(frame));
+  // Other users of msgpackr in this process: the event log's Packr (which LMDB-style callers run in
+  // reuse and reset modes), the object codec, and encodes large enough to move msgpackr to a new buffer.
+  const other = new Packr({ structuredClone: true, copyBuffers: true });
+  for (let i = 0; i < 200; i += 1) {
+    other.pack({ i, text: 'x'.repeat(i * 10) }, REUSE_BUFFER_MODE | RESET_BUFFER_MODE);
+    other.pack({ i }, RESET_BUFFER_MODE);
+    encodeValue({ i, list: [1, 2, 3] }, plainDataHooks);
+    if (i % 50 === 0) encodeFrame({ kind: 'messages', messages: [chunkMessage(i, new Uint8Array(2_000_000))] });
+    queued.push(encodeFrame({ kind: 'messages', messages: [smallMessage(i)] }));
+    copies.push(Buffer.from(queued[queued.length - 1]!));
+  }
+  queued.forEach((frame, index) => assert.ok(frame.equals(copies[index]!), `frame ${index} was written over`));
+  const reader = new FrameReader(8 * 1024 * 1024);
+  const bodies = reader.pushAll(Buffer.concat(queued));
+  assert.ok(E.isRight(bodies));
+  assert.equal(bodies.right.length, queued.length);
+  assert.ok(bodies.right.every((body) => E.isRight(decodeFrame(body))));
 });
