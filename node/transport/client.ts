@@ -260,11 +260,11 @@ export class TransportClient {
     }
     // Jitter spreads the reconnects of many nodes after a GCS restart.
     const jitteredMs = Math.round(delayMs * (0.5 + Math.random() / 2));
+    // Not unref'd: a process waiting to reconnect has work to do, and must not exit for want of a socket.
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       this.tryConnect();
     }, jitteredMs);
-    this.retryTimer.unref();
   }
 
   private fail(error: Error): void {

@@ -19,3 +19,5 @@ export type { PeerHandlers } from './peer.js';
 export { TransportServer } from './server.js';
 export type { ServerOptions, ServerStats } from './server.js';
 export { generateClusterToken, readTokenFile, tokenProblem, tokensMatch, writeTokenFile } from './token.js';
+export { routerPort } from './router-port.js';
+export type { MessageLink } from './router-port.js';

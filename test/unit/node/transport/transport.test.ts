@@ -5,7 +5,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import {
   ClusterRefusedError,
   ClusterUnreachableError,
@@ -79,6 +79,7 @@ void test('messages round-trip with the peer identity, including a 32 MiB binary
       if (received.length === 1001) done();
     },
   });
+  assert.equal(server.address.host, '127.0.0.1', 'the default bind is loopback only');
   assert.equal(client.peer?.identity.nodeId, 'head');
   assert.equal(client.peer?.identity.role, 'gcs');
   const sent = Array.from({ length: 1000 }, (_, i) => smallMessage(i));
@@ -294,4 +295,53 @@ void test('a client that cannot reach the cluster gives up after its retry bound
   );
   assert.ok(error instanceof ClusterUnreachableError);
   assert.match(error.message, new RegExp(`^could not reach the cluster at 127\\.0\\.0\\.1:${port} for 0\\.3 s \\(reconnect\\.giveUpAfterMs, \\d+ attempts\\): network error: ECONNREFUSED; check that`));
+});
+
+/** A server that is not a tsray server: it answers every connection with `reply` (or nothing). */
+async function impostor(reply: Buffer | undefined): Promise<{ port: number; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+    if (reply !== undefined) socket.write(reply);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    port,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+void test('a client closes a connection whose server sends frames before its welcome, or nothing at all, and says why when it gives up', async () => {
+  const chatty = await impostor(frameOf(encodeFrameBody({ kind: 'messages', messages: [smallMessage(1)] })));
+  const silent = await impostor(undefined);
+  try {
+    const connectTo = (port: number): Promise<unknown> =>
+      TransportClient.connect({
+        host: '127.0.0.1',
+        port,
+        token,
+        identity: { nodeId: 'n2', role: 'raylet' },
+        limits: { handshakeTimeoutMs: 100 },
+        reconnect: { initialDelayMs: 10, maxDelayMs: 20, giveUpAfterMs: 250 },
+        log: () => undefined,
+        onMessages: () => assert.fail('no message may be delivered before the welcome'),
+      }).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+    const [early, quiet] = await Promise.all([connectTo(chatty.port), connectTo(silent.port)]);
+    assert.ok(early instanceof ClusterUnreachableError);
+    assert.match(early.message, /: a 'messages' frame before the welcome; check that/);
+    assert.ok(quiet instanceof ClusterUnreachableError);
+    assert.match(quiet.message, /: no welcome from 127\.0\.0\.1:\d+ within 100 ms \(handshakeTimeoutMs\); check that/);
+  } finally {
+    await chatty.close();
+    await silent.close();
+  }
 });
