@@ -16,7 +16,9 @@ export interface MessageLink {
 /**
  * A router port over `link`. The router cannot take a send error in the middle of its flush, so a
  * bound that is reached (QueueLimitError, FrameTooLargeError) or a client that has given up goes to
- * `onError`, and that batch is not sent.
+ * `onError`, and that batch is not sent. The router has no way to wait, so this port ignores
+ * backpressure: it suits control messages, while bulk data (object chunks) should go through the
+ * link's own `send` and `whenWritable`.
  */
 export function routerPort(link: MessageLink, onError: (error: Error) => void): Port {
   return {
