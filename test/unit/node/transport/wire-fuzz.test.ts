@@ -122,7 +122,7 @@ function hostileCase(random: Random): { kind: string; bytes: Buffer } {
     case 'frame before handshake':
       return { kind, bytes: frameBeforeHandshake(random) };
     default:
-      return { kind: 'bad token', bytes: helloBytes(pick(random, [generateClusterToken(), '', 'x'.repeat(int(random, 100))])) };
+      return { kind: 'bad token', bytes: helloBytes(pick(random, [randomBytes(random, 32).toString('hex'), '', 'x'.repeat(int(random, 100))])) };
   }
 }
 
