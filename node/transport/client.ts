@@ -3,9 +3,10 @@
  * token, and keeps the connection up by itself. A lost connection is retried with exponential backoff
  * (so raylets and drivers ride out a GCS restart, issue 10 item 6) until `reconnect.giveUpAfterMs` of
  * failed attempts; a refusal (wrong token, other protocol version) stops at once, since retrying
- * cannot help. Messages sent while reconnecting wait, within the same queue bound, for the next
- * connection; frames already handed to a socket that then broke are lost with it (the protocol's
- * senders retry what matters, as core/protocol.ts says).
+ * cannot help. Messages sent while reconnecting, and those queued but not yet written when the
+ * connection broke, wait (within the same queue bound) for the next connection; frames already
+ * handed to a socket that then broke are lost with it (the protocol's senders retry what matters,
+ * as core/protocol.ts says).
  */
 import { connect } from 'node:net';
 import { ClusterRefusedError, ClusterUnreachableError, QueueLimitError } from './errors.js';
@@ -116,7 +117,8 @@ export class TransportClient {
   send(messages: readonly RoutedMessage[]): boolean {
     if (this.failure !== undefined) throw this.failure;
     if (this.stopped) return false;
-    if (this.current !== undefined) return this.current.send(messages);
+    // A connection that is closing takes no more frames; they wait for the next one.
+    if (this.current !== undefined && !this.current.isClosed) return this.current.send(messages);
     const frames = encodeMessageFrames(messages, this.limits.maxFrameBytes);
     let bytes = 0;
     for (const frame of frames) bytes += frame.byteLength;
@@ -203,7 +205,7 @@ export class TransportClient {
     framed.setMaxFrameBytes(this.limits.maxFrameBytes);
     const peer = new Peer({ nodeId: frame.nodeId, role: frame.role }, framed, this.limits, {
       onMessages: (messages, from) => this.options.onMessages(messages, from),
-      onClose: (info) => this.onDisconnected(info),
+      onClose: (info) => this.onDisconnected(peer, info),
     });
     this.current = peer;
     this.connects += 1;
@@ -211,7 +213,6 @@ export class TransportClient {
     this.failingSinceMs = undefined;
     if (this.connects > 1) this.log(`reconnected to the cluster at ${this.target}`);
     if (this.held.length > 0) {
-      // Held frames were bounded by the same limit, so they fit in the new, empty queue.
       peer.writeEncoded(this.held);
       this.held = [];
       this.heldBytes = 0;
@@ -223,9 +224,15 @@ export class TransportClient {
     return true;
   }
 
-  private onDisconnected(info: CloseInfo): void {
+  private onDisconnected(peer: Peer, info: CloseInfo): void {
     this.current = undefined;
     if (this.stopped) return;
+    // Frames that never reached the socket go first on the next connection, before later sends.
+    const unsent = peer.takeUnsent();
+    if (unsent.length > 0) {
+      this.held = [...unsent, ...this.held];
+      for (const frame of unsent) this.heldBytes += frame.byteLength;
+    }
     this.log(`lost the connection to the cluster at ${this.target}: ${info.reason}; reconnecting`);
     this.options.onDisconnected?.(info);
     this.failingSinceMs = Date.now();

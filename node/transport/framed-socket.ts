@@ -111,14 +111,16 @@ export class FramedSocket {
   /**
    * Queues encoded frames for this turn's write. Returns false when the queue is over the high-water
    * mark (wait for `whenWritable()`); throws QueueLimitError when it would pass `maxQueuedBytes`.
-   * Frames queued on a closing connection are dropped (its close is reported through `onClose`).
+   * Frames queued on a closing connection are dropped (its close is reported through `onClose`);
+   * frames queued before it began closing stay for `takeUnsent`. `bounded` false skips the hard limit,
+   * for frames that are already held in memory (a reconnecting client's), which must not be lost.
    */
-  write(frames: readonly Buffer[]): boolean {
+  write(frames: readonly Buffer[], bounded = true): boolean {
     if (this.closeInfo !== undefined) return false;
     let bytes = 0;
     for (const frame of frames) bytes += frame.byteLength;
     const queued = this.queuedBytes;
-    if (queued + bytes > this.limits.maxQueuedBytes) {
+    if (bounded && queued + bytes > this.limits.maxQueuedBytes) {
       throw new QueueLimitError(
         `the send queue to ${this.remoteLabel} holds ${formatBytes(queued)}, and ${formatBytes(bytes)} more would pass its limit of ${formatBytes(this.limits.maxQueuedBytes)} (maxQueuedBytes); wait for whenWritable() when send() returns false, or raise maxQueuedBytes`,
         this.limits.maxQueuedBytes,
@@ -129,6 +131,17 @@ export class FramedSocket {
     this.stats.framesSent += frames.length;
     this.scheduleFlush();
     return this.queuedBytes < this.limits.highWaterMarkBytes;
+  }
+
+  /**
+   * Takes the frames queued but never handed to the socket (a closed connection keeps them for
+   * this): a reconnecting client sends them on its next connection.
+   */
+  takeUnsent(): Buffer[] {
+    const frames = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    return frames;
   }
 
   /** Resolves once the queue is under the high-water mark; rejects if the connection closes first. */
@@ -205,14 +218,12 @@ export class FramedSocket {
 
   /**
    * Closes the connection for `reason`, which the peer is sent as a `refused` frame (unless the peer
-   * is gone): its queued frames are dropped, and the socket ends once the reason is written, or after
-   * a grace period if the peer does not read.
+   * is gone): its queued frames are not sent (see `takeUnsent`), and the socket ends once the reason
+   * is written, or after a grace period if the peer does not read.
    */
   close(reason: string): void {
     if (this.closeInfo !== undefined || this.closed) return;
     this.noteClose(reason, 'this-side');
-    this.pending = [];
-    this.pendingBytes = 0;
     this.rejectWaiters();
     if (this.socket.writable) this.socket.end(encodeFrame({ kind: 'refused', reason }));
     else this.socket.destroy();
@@ -243,8 +254,6 @@ export class FramedSocket {
     this.closed = true;
     if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
     this.noteClose('the connection closed', 'network');
-    this.pending = [];
-    this.pendingBytes = 0;
     this.rejectWaiters();
     this.handlers.onClose(this.closeInfo ?? { reason: 'the connection closed', initiator: 'network' });
   }

@@ -67,9 +67,17 @@ export class Peer {
     this.framed.close(reason);
   }
 
-  /** Queues frames encoded earlier (a client's sends while it was reconnecting). */
+  /** Once closed: the frames that were queued but never handed to the socket (see FramedSocket.takeUnsent). */
+  takeUnsent(): Buffer[] {
+    return this.framed.takeUnsent();
+  }
+
+  /**
+   * Queues frames encoded earlier: a client's sends while it was reconnecting. They are in memory
+   * already, so the hard limit does not apply to them (it bounds what may be added).
+   */
   writeEncoded(frames: readonly Buffer[]): boolean {
-    return this.framed.write(frames);
+    return this.framed.write(frames, false);
   }
 
   private onFrame(frame: Frame, handlers: PeerHandlers): void {

@@ -29,6 +29,18 @@ export function turn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/**
+ * Waits until `done()` holds, probing every 5 ms; after `boundMs` it fails naming `what`, so a test
+ * whose condition never comes fails instead of hanging.
+ */
+export async function until(what: string, done: () => boolean, boundMs = 10_000): Promise<void> {
+  const deadline = Date.now() + boundMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`still waiting after ${boundMs} ms for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 /** A hello frame's bytes. */
 export function helloBytes(token: string | undefined, nodeId = 'n9'): Buffer {
   const hello: Frame = token === undefined ? { kind: 'hello', protocol: protocolVersion, nodeId, role: 'raylet' } : { kind: 'hello', protocol: protocolVersion, token, nodeId, role: 'raylet' };
@@ -73,10 +85,7 @@ export class RawPeer {
 
   /** Resolves once a frame of `kind` has arrived (or the socket closed first). */
   async frameOfKind(kind: Frame['kind']): Promise<Frame | undefined> {
-    for (;;) {
-      const found = this.frames.find((frame) => frame.kind === kind);
-      if (found !== undefined || this.socket.closed) return found;
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+    await until(`a '${kind}' frame`, () => this.socket.closed || this.frames.some((frame) => frame.kind === kind));
+    return this.frames.find((frame) => frame.kind === kind);
   }
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { Delivered, Message } from '../../../../core/protocol.js';
 import { Router } from '../../../../node/runtime/router.js';
 import { generateClusterToken, QueueLimitError, routerPort, TransportClient, TransportServer } from '../../../../node/transport/index.js';
-import { turn } from '../../../support/transport.js';
+import { turn, until } from '../../../support/transport.js';
 
 const token = generateClusterToken();
 const headRouter = new Router();
@@ -49,11 +49,11 @@ void test('a raylet and the GCS exchange messages through their routers over TCP
   nodeRouter.addRemote('gcs', routerPort(client, (error) => errors.push(error)));
   const framesBefore = client.peer!.stats.framesSent;
   for (let i = 0; i < 100; i += 1) nodeRouter.send('raylet:n2', 3, 'gcs', { type: 'node/heartbeat', nodeId: 'n2', available: { CPU: i } }, i);
-  while (gcsInbox.length < 100) await new Promise((resolve) => setTimeout(resolve, 5));
+  await until('the GCS to get 100 messages', () => gcsInbox.length >= 100);
   assert.equal(client.peer!.stats.framesSent - framesBefore, 1, "one turn's messages to one address travel as one frame");
   assert.deepEqual(gcsInbox[7], { type: 'node/heartbeat', nodeId: 'n2', available: { CPU: 7 }, via: { from: 'raylet:n2', incarnation: 3, seq: 7, cause: 7 } });
   headRouter.send('gcs', 0, 'raylet:n2', { type: 'node/died', nodeId: 'n3' });
-  while (rayletInbox.length < 1) await new Promise((resolve) => setTimeout(resolve, 5));
+  await until("the raylet to get the GCS's message", () => rayletInbox.length >= 1);
   assert.deepEqual(rayletInbox, [{ type: 'node/died', nodeId: 'n3', via: { from: 'gcs', incarnation: 0, seq: 0 } }]);
   assert.deepEqual(errors, []);
 });

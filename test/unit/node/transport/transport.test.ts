@@ -17,7 +17,7 @@ import {
   TransportServer,
 } from '../../../../node/transport/index.js';
 import type { ClientOptions, Peer, RoutedMessage, ServerOptions } from '../../../../node/transport/index.js';
-import { chunkMessage, helloBytes, memoryLog, RawPeer, smallMessage, turn } from '../../../support/transport.js';
+import { chunkMessage, helloBytes, memoryLog, RawPeer, smallMessage, turn, until } from '../../../support/transport.js';
 
 const token = generateClusterToken();
 const servers: TransportServer[] = [];
@@ -50,7 +50,7 @@ async function raw(port: number): Promise<RawPeer> {
 
 /** Waits until the server has logged `count` lines (it logs when the socket has closed on its side too). */
 async function logged(lines: readonly string[], count = 1): Promise<void> {
-  while (lines.length < count) await new Promise((resolve) => setTimeout(resolve, 5));
+  await until(`${count} logged lines`, () => lines.length >= count);
 }
 
 /** An echo server: every message goes back to its sender, addressed to where it came from. */
@@ -68,16 +68,11 @@ void test('messages round-trip with the peer identity, including a 32 MiB binary
     },
   });
   const received: RoutedMessage[] = [];
-  let done: () => void = () => undefined;
-  const allBack = new Promise<void>((resolve) => (done = resolve));
   const big = new Uint8Array(32 * 1024 * 1024);
   for (let i = 0; i < big.length; i += 4096) big[i] = (i / 4096) % 251;
   const client = await startClient(server.address.port, {
     limits: { maxFrameBytes: 40 * 1024 * 1024 },
-    onMessages: (messages) => {
-      received.push(...messages);
-      if (received.length === 1001) done();
-    },
+    onMessages: (messages) => received.push(...messages),
   });
   assert.equal(server.address.host, '127.0.0.1', 'the default bind is loopback only');
   assert.equal(client.peer?.identity.nodeId, 'head');
@@ -86,7 +81,7 @@ void test('messages round-trip with the peer identity, including a 32 MiB binary
   client.send(sent.slice(0, 500));
   client.send([chunkMessage(7, big)]);
   client.send(sent.slice(500));
-  await allBack;
+  await until('every message back', () => received.length >= 1001);
   assert.ok(identities.every((identity) => identity === 'n2/raylet'));
   const small = received.filter((message) => message.type === 'lease/cancelled');
   assert.deepEqual(
@@ -115,7 +110,7 @@ void test('sends in one turn are coalesced into one socket write; sends in separ
     await turn();
   }
   assert.equal(peer.stats.writes - before.writes, 4, 'one write per turn that had frames');
-  while (count < 1003) await new Promise((resolve) => setTimeout(resolve, 5));
+  await until('the server to get 1003 messages', () => count >= 1003);
 });
 
 void test('a peer that does not read: the sender sees backpressure, then an error naming maxQueuedBytes; reading again releases it', async () => {
@@ -205,7 +200,7 @@ void test('a frame before the handshake closes the connection, with the reason s
   const server = await startServer({ log });
   const peer = await raw(server.address.port);
   peer.socket.write(frameOf(encodeFrameBody({ kind: 'messages', messages: [smallMessage(1)] })));
-  await peer.closed;
+  await until('the server to close the connection', () => peer.socket.closed);
   assert.equal(peer.refusal, "a 'messages' frame before the handshake");
   await logged(lines);
   assert.match(lines.join('\n'), /refused a connection from 127\.0\.0\.1:\d+: a 'messages' frame before the handshake/);
@@ -219,13 +214,13 @@ void test('an oversize length prefix closes the connection, before and after the
   header.writeUInt32BE(2 ** 31, 0);
   const early = await raw(server.address.port);
   early.socket.write(header);
-  await early.closed;
+  await until('the server to close the connection', () => early.socket.closed);
   assert.equal(early.refusal, 'a frame of 2 GiB (2147483648 bytes) is over the limit of 4 KiB (maxFrameBytes)');
   const late = await raw(server.address.port);
   late.socket.write(helloBytes(token));
   await late.frameOfKind('welcome');
   late.socket.write(header);
-  await late.closed;
+  await until('the server to close the connection', () => late.socket.closed);
   assert.equal(late.refusal, 'a frame of 2 GiB (2147483648 bytes) is over the limit of 1 MiB (maxFrameBytes)');
   await logged(lines, 2);
   assert.match(lines.join('\n'), /closed the connection of node n9 \(raylet\) at 127\.0\.0\.1:\d+: a frame of 2 GiB .* over the limit of 1 MiB \(maxFrameBytes\)/);
@@ -238,7 +233,7 @@ void test('a frame that follows the hello in the same chunk is read under the bo
   const peer = await raw(server.address.port);
   const large = frameOf(encodeFrameBody({ kind: 'messages', messages: [chunkMessage(1, new Uint8Array(100 * 1024))] }));
   peer.socket.write(Buffer.concat([helloBytes(token), large]));
-  while (received.length === 0 && !peer.socket.closed) await new Promise((resolve) => setTimeout(resolve, 5));
+  await until('the message or a close', () => received.length > 0 || peer.socket.closed);
   assert.equal(peer.refusal, undefined);
   assert.equal(received.length, 1);
 });
@@ -247,7 +242,7 @@ void test('a silent peer is closed after handshakeTimeoutMs', async () => {
   const { lines, log } = memoryLog();
   const server = await startServer({ log, limits: { handshakeTimeoutMs: 100 } });
   const silent = await raw(server.address.port);
-  await silent.closed;
+  await until('the server to close the connection', () => silent.socket.closed);
   assert.equal(silent.refusal, 'no hello within 100 ms (handshakeTimeoutMs)');
   await logged(lines);
   assert.match(lines.join('\n'), /refused a connection from .*: no hello within 100 ms \(handshakeTimeoutMs\)/);
@@ -265,17 +260,34 @@ void test('a client reconnects by itself when the server comes back on its port,
   let disconnects = 0;
   const client = await startClient(port, { log: clientLog.log, onConnected: () => (connects += 1), onDisconnected: () => (disconnects += 1) });
   client.send([smallMessage(1)]);
-  while (received.length < 1) await new Promise((resolve) => setTimeout(resolve, 5));
+  await until('the first message', () => received.length >= 1);
   await first.close();
-  while (client.peer !== undefined) await new Promise((resolve) => setTimeout(resolve, 5));
+  await until('the client to see the connection lost', () => client.peer === undefined);
   assert.equal(client.send([smallMessage(2)]), true, 'a send while reconnecting is held');
   await startServer({ onMessages, port });
-  while (received.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+  await until('the held message after the reconnect', () => received.length >= 2);
   assert.deepEqual(received, [1, 2]);
   assert.equal(client.connects, 2);
   assert.equal(connects, 2, 'onConnected for the first connection and the reconnect');
   assert.equal(disconnects, 1);
   assert.match(clientLog.lines.join('\n'), /lost the connection to the cluster at 127\.0\.0\.1:\d+: the server is shutting down; reconnecting\nreconnected to the cluster/);
+});
+
+void test('frames queued on a connection that closes before writing them go out on the next connection', async () => {
+  const received: number[] = [];
+  const server = await startServer({
+    onMessages: (messages) => {
+      for (const message of messages) received.push(message.via.seq);
+    },
+  });
+  const client = await startClient(server.address.port);
+  client.send([smallMessage(1), smallMessage(2)]);
+  // In the same turn, before the flush: the connection closes with those frames still queued.
+  client.peer!.close('closed by the test');
+  client.send([smallMessage(3)]);
+  await until('the three messages after the reconnect', () => received.length >= 3);
+  assert.deepEqual(received, [1, 2, 3]);
+  assert.equal(client.connects, 2);
 });
 
 void test('a client that cannot reach the cluster gives up after its retry bound, naming it', async () => {
