@@ -46,15 +46,15 @@ export interface ServerStats {
   authenticated: number;
   /** Connections closed before their handshake completed (refusals, garbage, timeouts, early hang-ups). */
   refused: number;
-  /** Authenticated connections this side closed because the peer broke the protocol. */
-  protocolViolations: number;
+  /** Authenticated connections this side closed: the peer broke the protocol, or the owner called `Peer.close`. */
+  closedByThisSide: number;
   /** Authenticated connections the peer (or the network) ended; a truncated frame counts here, with its reason logged. */
   disconnected: number;
 }
 
 /** A listening transport server. */
 export class TransportServer {
-  readonly stats: ServerStats = { accepted: 0, authenticated: 0, refused: 0, protocolViolations: 0, disconnected: 0 };
+  readonly stats: ServerStats = { accepted: 0, authenticated: 0, refused: 0, closedByThisSide: 0, disconnected: 0 };
   private readonly connections = new Set<FramedSocket>();
   private readonly livePeers = new Set<Peer>();
   /** The connections whose handshake completed. */
@@ -163,7 +163,7 @@ export class TransportServer {
     this.connections.delete(framed);
     this.livePeers.delete(peer);
     if (info.initiator === 'this-side' && !this.closing) {
-      this.stats.protocolViolations += 1;
+      this.stats.closedByThisSide += 1;
       this.log(`closed the connection of ${peer.label}: ${info.reason}`);
     } else if (!this.closing) {
       this.stats.disconnected += 1;

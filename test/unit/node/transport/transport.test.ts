@@ -224,7 +224,7 @@ void test('an oversize length prefix closes the connection, before and after the
   assert.equal(late.refusal, 'a frame of 2 GiB (2147483648 bytes) is over the limit of 1 MiB (maxFrameBytes)');
   await logged(lines, 2);
   assert.match(lines.join('\n'), /closed the connection of node n9 \(raylet\) at 127\.0\.0\.1:\d+: a frame of 2 GiB .* over the limit of 1 MiB \(maxFrameBytes\)/);
-  assert.equal(server.stats.protocolViolations, 1);
+  assert.equal(server.stats.closedByThisSide, 1);
 });
 
 void test('a frame that follows the hello in the same chunk is read under the bound of an authenticated peer', async () => {
