@@ -101,3 +101,26 @@ void test('an encoded frame keeps its bytes while it waits in a queue, whatever 
   assert.equal(bodies.right.length, queued.length);
   assert.ok(bodies.right.every((body) => E.isRight(decodeFrame(body))));
 });
+
+void test('hostile msgpack (huge counts, deep nesting, every extension type, the codec extensions) decodes to a Left, never a crash', () => {
+  // The object codec is imported by this file, so its msgpackr extensions (0x20 to 0x25) are registered in this process.
+  const cases: Buffer[] = [
+    Buffer.from([0xdd, 0xff, 0xff, 0xff, 0xff, 0x01]), // array32 claiming 4G elements
+    Buffer.from([0xdf, 0xff, 0xff, 0xff, 0xff, 0xa1, 0x61]), // map32
+    Buffer.from([0xdb, 0xff, 0xff, 0xff, 0xff, 0x61]), // str32
+    Buffer.from([0xc6, 0xff, 0xff, 0xff, 0xff, 0x61]), // bin32
+    Buffer.from([0xc9, 0xff, 0xff, 0xff, 0xff, 0x01, 0x61]), // ext32
+    Buffer.from([...Array<number>(1_000_000).fill(0x91), 0x01]), // a million nested arrays
+  ];
+  for (let type = 0; type < 256; type += 1) {
+    cases.push(Buffer.from([0xd6, type, 1, 2, 3, 4]), Buffer.from([0xc7, 0x00, type]), Buffer.from([0xd4, type, 0x05]));
+  }
+  const before = process.memoryUsage().arrayBuffers;
+  for (const bytes of cases) {
+    const result = decodeFrame(bytes);
+    assert.ok(E.isLeft(result), `bytes ${bytes.subarray(0, 8).toString('hex')} decoded to a frame`);
+    assert.match(result.left, /^a frame /);
+    assert.doesNotMatch(result.left, /\n/);
+  }
+  assert.ok(process.memoryUsage().arrayBuffers - before < 64 * 1024 * 1024, 'no claimed size was allocated');
+});
