@@ -26,9 +26,10 @@ import { componentOfAddress, splitSum, traceChainStart } from '../core/trace/for
 import type { ComponentKind, TraceEntry, TraceHeader, TraceNote } from '../core/trace/format.js';
 import type { ReplayCores } from '../core/trace/replay.js';
 import { mutationNamed } from '../core/sim/mutations.js';
-import type { EntityKind } from './entities.js';
-import { ComponentsReplay, addFlatEntities, chainLink, indexEntities } from './replay-step.js';
-import type { ComponentDivergence, EntityEntry, FlatEntities, ReplaySink } from './replay-step.js';
+import { EntityIndex, EntityRecorder } from './entity-index.js';
+import type { EntityBatch, EntitySource } from './entity-index.js';
+import { ComponentsReplay, chainLink } from './replay-step.js';
+import type { ComponentDivergence, ReplaySink } from './replay-step.js';
 
 /** The reducers the debugger replays with unless told otherwise: the ones this tsray ships. */
 export const defaultCores: ReplayCores = { gcs: gcsCore, raylet: rayletCore, owner: ownerCore };
@@ -102,8 +103,8 @@ export interface ReplayProblem {
 export interface ParallelReplaySink extends ReplaySink {
   /** Every event before `index` has been replayed (its snapshots and divergences reported). */
   reached(index: number, bytesDone: number): void;
-  /** Some of the ids the events name, with their events ascending; called before the pass ends (when it fails, perhaps not for all). */
-  entities(entities: FlatEntities): void;
+  /** Ids the events of worker `worker` name, as its recorder batched them; all are in before the pass ends. */
+  entities(batch: EntityBatch, worker: number): void;
 }
 
 /**
@@ -127,11 +128,7 @@ export interface StateAt {
   readonly divergence?: string;
 }
 
-/** An entity's index entry: its kinds (an id may be a worker and an owner) and its events, ascending. */
-export interface EntityEvents {
-  readonly kinds: ReadonlySet<EntityKind>;
-  readonly events: readonly number[];
-}
+export type { EntityEvents, EntityIndex } from './entity-index.js';
 
 /** A growable typed-array column. */
 class Column<A extends Float64Array | Int32Array | Uint16Array> {
@@ -239,7 +236,7 @@ export class TraceIndex {
   /** How many events the cache of decoded entries keeps. */
   private static readonly cacheSize = 4096;
   private readonly cache = new Map<number, TraceEntry>();
-  private readonly entityIndex = new Map<string, EntityEntry>();
+  private readonly entityIndex = new EntityIndex();
   private readonly snapshotPositions: number[][];
   private readonly snapshotStates: string[][];
   private readonly divergenceOf = new Map<number, ComponentDivergence>();
@@ -305,7 +302,7 @@ export class TraceIndex {
   }
 
   /** The ids events name (complete once `complete`), each with its events in order. */
-  get entities(): ReadonlyMap<string, EntityEvents> {
+  get entities(): EntityIndex {
     return this.entityIndex;
   }
 
@@ -475,6 +472,7 @@ export class TraceIndex {
       typeIds: this.typeIds,
     };
     let problem: ReplayProblem | undefined;
+    const sources: EntitySource[] = [];
     try {
       problem = await replayer.replay(job, {
         ...this.keep,
@@ -483,7 +481,7 @@ export class TraceIndex {
           options.onProgress?.({ phase: 'replay', bytesDone, bytesTotal: this.source.sizeBytes, events: this.replayedEvents });
           notify();
         },
-        entities: (flat) => addFlatEntities(this.entityIndex, flat),
+        entities: (batch, worker) => this.entityIndex.addBatch(batch, (sources[worker] ??= this.entityIndex.source())),
       });
     } catch {
       this.replayedEvents = 0;
@@ -508,6 +506,11 @@ export class TraceIndex {
     const pause = options.pause ?? defaultPause;
     const replay = new ComponentsReplay(this.cores, this.addresses, this.components, this.snapshotEvery, this.keep);
     const problems = new Problems();
+    const recorder = new EntityRecorder();
+    const entities = this.entityIndex.source();
+    const flush = (): void => {
+      if (recorder.pending) this.entityIndex.addBatch(recorder.take(), entities);
+    };
     let lastSeq = 0;
     let index = 0;
     let linesInChunk = 0;
@@ -515,32 +518,38 @@ export class TraceIndex {
     // recorded: hashing a million lines takes seconds, too long to wait for before the first frame.
     let previousSum = traceChainStart;
     let physicalLine = 0;
-    for (const line of linesOf(this.source, 0)) {
-      physicalLine++;
-      if (line.text.trim() === '') continue;
-      const link = chainLink(previousSum, line.text);
-      if (link.problem !== undefined) problems.add(physicalLine, link.problem);
-      previousSum = link.sum;
-      problems.check();
-      if (line.start !== this.lineStart[index]) continue;
-      const lineNumber = this.lineNumbers[index] ?? 0;
-      const named = replay.step(link.content, lastSeq, this.addressIds[index] ?? 0, this.seqs[index] ?? 0, this.typeOf(index));
-      if (typeof named === 'string') {
-        problems.add(lineNumber, named);
+    // Ids up to a bad line are kept, as they were found.
+    try {
+      for (const line of linesOf(this.source, 0)) {
+        physicalLine++;
+        if (line.text.trim() === '') continue;
+        const link = chainLink(previousSum, line.text);
+        if (link.problem !== undefined) problems.add(physicalLine, link.problem);
+        previousSum = link.sum;
         problems.check();
-        return;
+        if (line.start !== this.lineStart[index]) continue;
+        const lineNumber = this.lineNumbers[index] ?? 0;
+        const named = replay.step(link.content, lastSeq, this.addressIds[index] ?? 0, this.seqs[index] ?? 0, this.typeOf(index));
+        if (typeof named === 'string') {
+          problems.add(lineNumber, named);
+          problems.check();
+          return;
+        }
+        lastSeq = this.seqs[index] ?? 0;
+        recorder.add(named, index);
+        index++;
+        this.replayedEvents = index;
+        if (++linesInChunk >= chunkLines) {
+          linesInChunk = 0;
+          flush();
+          options.onProgress?.({ phase: 'replay', bytesDone: line.end, bytesTotal: this.source.sizeBytes, events: index });
+          notify();
+          await pause();
+        }
+        // No stop after the last event: the lines after it (notes, the closing line) are chained too.
       }
-      lastSeq = this.seqs[index] ?? 0;
-      indexEntities(this.entityIndex, named, index);
-      index++;
-      this.replayedEvents = index;
-      if (++linesInChunk >= chunkLines) {
-        linesInChunk = 0;
-        options.onProgress?.({ phase: 'replay', bytesDone: line.end, bytesTotal: this.source.sizeBytes, events: index });
-        notify();
-        await pause();
-      }
-      // No stop after the last event: the lines after it (notes, the closing line) are chained too.
+    } finally {
+      flush();
     }
     if (index < this.count) {
       problems.add(this.lineNumbers[index] ?? 0, 'the line was not found again: the file changed while it was open; open it again');

@@ -8,7 +8,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { ComponentDivergence, FlatEntities } from '../../debugger/replay-step.js';
+import type { EntityBatch } from '../../debugger/entity-index.js';
+import type { ComponentDivergence } from '../../debugger/replay-step.js';
 import type { ParallelReplayJob, ParallelReplayer, ParallelReplaySink, ReplayProblem } from '../../debugger/trace-index.js';
 
 /** A worker's events: per event, its index in the trace, its line's start and number, its seq and the seq before it, its address and type. */
@@ -48,12 +49,12 @@ export type ReplayWorkerMessage =
       readonly bytesDone: number;
       readonly snapshots: readonly (readonly [number, number, string])[];
       readonly divergences: readonly (readonly [number, ComponentDivergence])[];
+      /** The ids this worker's events named since its last message. */
+      readonly entities: EntityBatch;
     }
   | {
       readonly kind: 'done';
       readonly problem?: { readonly lineNumber: number; readonly chain: boolean; readonly reason: string };
-      /** The ids this worker's events name, flattened: far cheaper to copy than a Map of Sets. */
-      readonly entities: FlatEntities;
     }
   | { readonly kind: 'failed'; readonly reason: string };
 
@@ -224,15 +225,15 @@ async function replayInWorkers(path: string, job: ParallelReplayJob, sink: Paral
               } else if (message.kind === 'progress') {
                 for (const [addressId, position, state] of message.snapshots) sink.snapshot(addressId, position, state);
                 for (const [addressId, divergence] of message.divergences) sink.divergence(addressId, divergence);
+                // Its ids go into the index as they come, while the workers run on.
+                sink.entities(message.entities, index);
                 reached[index] = message.reached;
                 bytesDone[index] = message.bytesDone;
                 sink.reached(Math.min(...reached), Math.min(...bytesDone));
               } else {
                 finished = true;
-                // Its ids go into the index now, while the other workers still run.
-                if (message.problem === undefined) sink.entities(message.entities);
                 resolve(message);
-                // Its heap (states, ids) goes at once, before the main thread builds its copy of the ids.
+                // Its heap (states, ids) goes at once.
                 void worker.terminate();
               }
             });

@@ -11,14 +11,19 @@ import { TextHasher } from '../../core/hash.js';
 import { mutationNamed } from '../../core/sim/mutations.js';
 import { splitSum, traceChainStart } from '../../core/trace/format.js';
 import type { ReplayCores } from '../../core/trace/replay.js';
-import { ComponentsReplay, CompactEntities, chainLink } from '../../debugger/replay-step.js';
+import { EntityRecorder } from '../../debugger/entity-index.js';
+import { ComponentsReplay, chainLink } from '../../debugger/replay-step.js';
 import type { ComponentDivergence } from '../../debugger/replay-step.js';
 import { defaultCores } from '../../debugger/trace-index.js';
 import type { ReplayWorkerData, ReplayWorkerMessage } from './parallel-replay.js';
 
 const data = workerData as ReplayWorkerData;
 const { events: mine } = data;
-const post = (message: ReplayWorkerMessage): void => parentPort?.postMessage(message);
+const post = (message: ReplayWorkerMessage): void => {
+  // A progress message's id pairs move to the main thread rather than being copied.
+  const transfer = message.kind === 'progress' ? [message.entities.events.buffer, message.entities.slots.buffer, message.entities.kinds.buffer] : [];
+  parentPort?.postMessage(message, transfer as ArrayBuffer[]);
+};
 
 /** `,"sum":"` then 16 hex digits and `"}`: how every line of a version 2 trace ends. */
 const sumTail = 26;
@@ -46,7 +51,7 @@ function run(): void {
     snapshot: (addressId, position, state) => snapshots.push([addressId, position, state]),
     divergence: (addressId, divergence) => divergences.push([addressId, divergence]),
   });
-  const entities = new CompactEntities();
+  const entities = new EntityRecorder();
   const hasher = new TextHasher();
   // The sum the next line chains from: 16 hex digits, or none at the chain's start.
   const previous = new Uint8Array(16);
@@ -146,7 +151,7 @@ function run(): void {
       buffer = next;
       bufferStart += at;
       filled = rest;
-      post({ kind: 'progress', reached: mine.index[event] ?? data.eventCount, bytesDone: bufferStart, snapshots, divergences });
+      post({ kind: 'progress', reached: mine.index[event] ?? data.eventCount, bytesDone: bufferStart, snapshots, divergences, entities: entities.take() });
       snapshots = [];
       divergences = [];
     }
@@ -156,8 +161,8 @@ function run(): void {
   if (problem === undefined && event < count) {
     problem = { lineNumber: mine.lineNumber[event] ?? 0, chain: false, reason: 'the line was not found again: the file changed while it was open; open it again' };
   }
-  post({ kind: 'progress', reached: problem === undefined ? data.eventCount : (mine.index[event] ?? data.eventCount), bytesDone: data.sizeBytes, snapshots, divergences });
-  post({ kind: 'done', ...(problem === undefined ? {} : { problem }), entities: entities.flatten() });
+  post({ kind: 'progress', reached: problem === undefined ? data.eventCount : (mine.index[event] ?? data.eventCount), bytesDone: data.sizeBytes, snapshots, divergences, entities: entities.take() });
+  post({ kind: 'done', ...(problem === undefined ? {} : { problem }) });
 }
 
 try {
