@@ -114,6 +114,11 @@ export interface ParallelReplaySink extends ReplaySink {
  * pass runs in this thread.
  */
 export interface ParallelReplayer {
+  /**
+   * Called as the index pass starts, with the trace's size: starts what needs no index (the workers,
+   * and their checks of the checksum chain), so it runs while the index is built.
+   */
+  begin?(sizeBytes: number): void;
   replay(job: ParallelReplayJob, sink: ParallelReplaySink): Promise<ReplayProblem | undefined>;
 }
 
@@ -577,6 +582,8 @@ function lastAtOrBefore(values: ArrayLike<number>, limit: number): number {
  */
 export async function openTrace(input: TraceSource | Uint8Array, options: LoadOptions = {}): Promise<TraceIndex> {
   const source = input instanceof Uint8Array ? bytesSource(input) : input;
+  // Workers replay with the reducers they load themselves, so with the caller's cores they never run.
+  if (options.cores === undefined) options.parallel?.begin?.(source.sizeBytes);
   const chunkLines = options.chunkLines ?? 100_000;
   const pause = options.pause ?? defaultPause;
   const baseCores = options.cores ?? defaultCores;
