@@ -29,6 +29,8 @@ import { mutationNamed } from '../core/sim/mutations.js';
 import { EntityIndex, EntityRecorder } from './entity-index.js';
 import type { EntityBatch, EntitySource } from './entity-index.js';
 import { ComponentsReplay, chainLink } from './replay-step.js';
+import { chunksOf, linesOf, linesOfChunk } from './trace-lines.js';
+import type { Line } from './trace-lines.js';
 import type { ComponentDivergence, ReplaySink } from './replay-step.js';
 
 /** The reducers the debugger replays with unless told otherwise: the ones this tsray ships. */
@@ -158,62 +160,11 @@ class Column<A extends Float64Array | Int32Array | Uint16Array> {
 
 const utf8 = new TextDecoder();
 
-/** Bytes read and decoded at a time. */
-const chunkBytes = 1 << 20;
-
-/** One line of a source: its text and byte range (the newline excluded). */
-interface Line {
-  readonly text: string;
-  readonly start: number;
-  readonly end: number;
-}
-
-/**
- * The lines of `source` from byte `from`, read a chunk at a time. A chunk of plain ASCII (the usual
- * trace) is decoded once and cut by character offsets, which are then byte offsets too.
- */
-function* linesOf(source: TraceSource, from: number): Generator<Line> {
-  let offset = from;
-  while (offset < source.sizeBytes) {
-    let length = Math.min(chunkBytes, source.sizeBytes - offset);
-    let bytes = source.read(offset, length);
-    let cut = bytes.lastIndexOf(10) + 1;
-    // A line longer than a chunk: read on until it ends.
-    while (cut === 0 && offset + length < source.sizeBytes) {
-      length = Math.min(length * 2, source.sizeBytes - offset);
-      bytes = source.read(offset, length);
-      cut = bytes.lastIndexOf(10) + 1;
-    }
-    if (cut === 0) cut = bytes.length;
-    const chunk = bytes.subarray(0, cut);
-    const text = utf8.decode(chunk);
-    if (text.length === chunk.length) {
-      // Every byte became one character, so character offsets are byte offsets.
-      let at = 0;
-      while (at < text.length) {
-        const newline = text.indexOf('\n', at);
-        const end = newline < 0 ? text.length : newline;
-        yield { text: text.slice(at, end), start: offset + at, end: offset + end };
-        at = end + 1;
-      }
-    } else {
-      let at = 0;
-      while (at < chunk.length) {
-        const newline = chunk.indexOf(10, at);
-        const end = newline < 0 ? chunk.length : newline;
-        yield { text: utf8.decode(chunk.subarray(at, end)), start: offset + at, end: offset + end };
-        at = end + 1;
-      }
-    }
-    offset += cut;
-  }
-}
-
 /**
  * The fixed prefix `encodeTraceLine` writes for an event line, read without parsing the JSON; the
  * replay pass validates the whole line later.
  */
-const eventPrefix = /^\{"seq":(\d+),"address":"([^"\\]+)","component":"(gcs|raylet|owner)","atMs":(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?),(?:"parent":(\d+),)?"event":\{"type":"([^"\\]+)"/;
+const eventPrefix = /\{"seq":(\d+),"address":"([^"\\\n]+)","component":"(gcs|raylet|owner)","atMs":(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?),(?:"parent":(\d+),)?"event":\{"type":"([^"\\\n]+)"/y;
 
 /** Bad lines reported in the error, before the count of the rest. */
 const shownProblems = 1;
@@ -607,7 +558,7 @@ export async function openTrace(input: TraceSource | Uint8Array, options: LoadOp
   let lineNumber = 0;
   let linesInChunk = 0;
 
-  const record = (line: Line, seq: number, address: Address, component: ComponentKind, atMs: number, parent: number, type: string): void => {
+  const record = (line: Omit<Line, 'text'>, seq: number, address: Address, component: ComponentKind, atMs: number, parent: number, type: string): void => {
     let addressId = addressIdOf.get(address);
     if (addressId === undefined) {
       addressId = addresses.length;
@@ -634,35 +585,20 @@ export async function openTrace(input: TraceSource | Uint8Array, options: LoadOp
 
   let closing: { lineNumber: number; lines: number } | undefined;
   let blankLines = 0;
-  for (const line of linesOf(source, 0)) {
-    lineNumber++;
-    if (++linesInChunk >= chunkLines) {
-      linesInChunk = 0;
-      options.onProgress?.({ phase: 'index', bytesDone: line.start, bytesTotal: source.sizeBytes, events: seqs.length });
-      await pause();
-    }
+  /** A line as the fast path could not take it: blank, the header, a note, the closing line, or an event of another shape. */
+  const slowLine = (line: Line): void => {
     if (line.text.trim() === '') {
       blankLines++;
-      continue;
+      return;
     }
     if (closing !== undefined) problems.add(lineNumber, 'a line after the closing line; record or collect the trace again');
     if (header === undefined) {
       const decoded = decodeHeader(line.text);
       if (E.isLeft(decoded)) throw new TraceLoadError(`line ${lineNumber}: ${decoded.left}`);
       header = decoded.right;
-      continue;
+      return;
     }
-    const quick = eventPrefix.exec(line.text);
-    if (quick !== null && line.text.endsWith('}')) {
-      const seq = Number(quick[1]);
-      const address = quick[2] ?? '';
-      const component = quick[3] as ComponentKind;
-      const parent = quick[5] === undefined ? 0 : Number(quick[5]);
-      if (seq > lastSeq && parent < seq && componentOfAddress(address) === component) {
-        record(line, seq, address, component, Number(quick[4]), parent, quick[6] ?? '');
-        continue;
-      }
-    }
+    if (quickLine(line.text, 0, line.text.length, line)) return;
     // A line of another shape (a note, or an event written by hand) is decoded in full.
     const decoded = decodeLine(line.text, lastSeq);
     if (E.isLeft(decoded)) problems.add(lineNumber, decoded.left.reason);
@@ -671,6 +607,53 @@ export async function openTrace(input: TraceSource | Uint8Array, options: LoadOp
     else {
       const entry = decoded.right;
       record(line, entry.seq, entry.address, entry.component, entry.atMs, entry.parent ?? 0, entry.event.type);
+    }
+  };
+
+  /** Records the event line at `text[at..end)` from its fixed prefix alone; false when the line is not of that shape. */
+  const quickLine = (text: string, at: number, end: number, place: Omit<Line, 'text'>): boolean => {
+    eventPrefix.lastIndex = at;
+    const quick = eventPrefix.exec(text);
+    // The prefix cannot reach past the line: none of its parts matches a newline.
+    if (quick === null || end <= at || text.charCodeAt(end - 1) !== 0x7d) return false;
+    const seq = Number(quick[1]);
+    const address = quick[2] ?? '';
+    const component = quick[3] as ComponentKind;
+    const parent = quick[5] === undefined ? 0 : Number(quick[5]);
+    if (!(seq > lastSeq && parent < seq && componentOfAddress(address) === component)) return false;
+    record(place, seq, address, component, Number(quick[4]), parent, quick[6] ?? '');
+    return true;
+  };
+
+  for (const chunk of chunksOf(source, 0)) {
+    const text = chunk.ascii;
+    if (text === undefined) {
+      for (const line of linesOfChunk(chunk)) {
+        lineNumber++;
+        if (++linesInChunk >= chunkLines) {
+          linesInChunk = 0;
+          options.onProgress?.({ phase: 'index', bytesDone: line.start, bytesTotal: source.sizeBytes, events: seqs.length });
+          await pause();
+        }
+        slowLine(line);
+      }
+      continue;
+    }
+    // ASCII: each line read in place from the chunk's text, without a string of its own, unless the
+    // fast path cannot take it.
+    let at = 0;
+    while (at < text.length) {
+      const newline = text.indexOf('\n', at);
+      const end = newline < 0 ? text.length : newline;
+      const place = { start: chunk.offset + at, end: chunk.offset + end };
+      lineNumber++;
+      if (++linesInChunk >= chunkLines) {
+        linesInChunk = 0;
+        options.onProgress?.({ phase: 'index', bytesDone: place.start, bytesTotal: source.sizeBytes, events: seqs.length });
+        await pause();
+      }
+      if (header === undefined || closing !== undefined || !quickLine(text, at, end, place)) slowLine({ text: text.slice(at, end), ...place });
+      at = end + 1;
     }
   }
   if (header === undefined) throw new TraceLoadError('the trace is empty; pass a trace written by `tsray trace collect` or `tsray sim`');
