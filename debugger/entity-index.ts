@@ -20,14 +20,15 @@ const kindBit: Readonly<Record<string, number>> = Object.fromEntries(entityKindB
 
 /**
  * What a recorder gathered since it was last asked: the ids it met for the first time (their local
- * slots follow on from those of the batches before), and per (event, id) pair the event, the id's
- * local slot and the kinds that event named it as.
+ * slots follow on from those of the batches before), per (event, id) pair the event and the id's
+ * local slot, and the ids whose kinds grew, with all their kinds now.
  */
 export interface EntityBatch {
   readonly ids: string[];
   readonly events: Int32Array;
   readonly slots: Int32Array;
-  readonly kinds: Uint8Array;
+  readonly kindSlots: Int32Array;
+  readonly kindMasks: Uint8Array;
 }
 
 /** A growable typed-array column. */
@@ -63,12 +64,14 @@ class Column<A extends Int32Array | Uint8Array> {
 export class EntityRecorder {
   private readonly slotOf = new Map<string, number>();
   private newIds: string[] = [];
-  /** Per local slot: the event of the id's last pair, and that pair's position in the batch. */
+  /** Per local slot: the event of the id's last pair, its kinds, and the batch its kinds last grew in. */
   private readonly lastEvent = new Column((size) => new Int32Array(size));
-  private readonly lastPair = new Column((size) => new Int32Array(size));
+  private readonly masks = new Column((size) => new Uint8Array(size));
+  private readonly grewIn = new Column((size) => new Int32Array(size));
   private readonly events = new Column((size) => new Int32Array(size));
   private readonly slots = new Column((size) => new Int32Array(size));
-  private readonly kinds = new Column((size) => new Uint8Array(size));
+  private readonly grown = new Column((size) => new Int32Array(size));
+  private batch = 0;
 
   /**
    * Adds the ids event `index` names. An id named twice by one event counts once, with the kinds of
@@ -85,39 +88,49 @@ export class EntityRecorder {
         this.slotOf.set(entity.id, slot);
         this.newIds.push(entity.id);
         this.lastEvent.push(-1);
-        this.lastPair.push(-1);
+        this.masks.push(0);
+        this.grewIn.push(-1);
       }
-      const bit = kindBit[entity.kind] ?? 0;
-      if (this.lastEvent.data[slot] === index) {
-        // Its pair for this event is in this batch: batches are cut between events.
-        const pair = this.lastPair.data[slot] ?? 0;
-        this.kinds.data[pair] = (this.kinds.data[pair] ?? 0) | bit;
-        continue;
+      const mask = this.masks.data[slot] ?? 0;
+      const grown = mask | (kindBit[entity.kind] ?? 0);
+      if (grown !== mask) {
+        this.masks.data[slot] = grown;
+        if (this.grewIn.data[slot] !== this.batch) {
+          this.grewIn.data[slot] = this.batch;
+          this.grown.push(slot);
+        }
       }
+      if (this.lastEvent.data[slot] === index) continue;
       this.lastEvent.data[slot] = index;
-      this.lastPair.data[slot] = this.events.length;
       this.events.push(index);
       this.slots.push(slot);
-      this.kinds.push(bit);
     }
   }
 
   /** Whether anything was recorded since the last batch. */
   get pending(): boolean {
-    return this.events.length > 0 || this.newIds.length > 0;
+    return this.events.length > 0 || this.newIds.length > 0 || this.grown.length > 0;
   }
 
   /** What was recorded since the last batch; its arrays are the caller's (to transfer to another thread). */
   take(): EntityBatch {
     const ids = this.newIds;
     this.newIds = [];
-    return { ids, events: this.events.take(), slots: this.slots.take(), kinds: this.kinds.take() };
+    this.batch++;
+    const kindSlots = this.grown.take();
+    const kindMasks = new Uint8Array(kindSlots.length);
+    kindSlots.forEach((slot, at) => (kindMasks[at] = this.masks.data[slot] ?? 0));
+    return { ids, events: this.events.take(), slots: this.slots.take(), kindSlots, kindMasks };
   }
 }
 
-/** Where batches come from: one recorder, whose local slots this maps to the index's own. */
+/** Where batches come from: one recorder, its pairs (in its own slots) and how its slots map to the index's. */
 export interface EntitySource {
   readonly globalOf: Column<Int32Array>;
+  /** Per slot of the index, this source's slot for the same id, or -1. */
+  readonly localOf: Column<Int32Array>;
+  readonly events: Int32Array[];
+  readonly slots: Int32Array[];
 }
 
 /** Events of one id gathered lately, kept while no pair came since. */
@@ -128,7 +141,8 @@ interface CachedEvents {
 
 /**
  * Every id the replayed events name, with its kinds; an id's events are gathered from the pairs on
- * demand (and a few recent answers kept). Reads as a `ReadonlyMap` from id to `EntityEvents`.
+ * demand (and a few recent answers kept). Pairs stay in the slots of the recorder that made them, so
+ * a batch costs the main thread only its new ids. Reads as a `ReadonlyMap` from id to `EntityEvents`.
  */
 export class EntityIndex implements ReadonlyMap<string, EntityEvents> {
   /** Answers kept per id, at most. */
@@ -136,20 +150,23 @@ export class EntityIndex implements ReadonlyMap<string, EntityEvents> {
   private readonly slotOf = new Map<string, number>();
   private readonly ids: string[] = [];
   private readonly masks = new Column((size) => new Uint8Array(size));
-  private readonly pairEvents: Int32Array[] = [];
-  private readonly pairSlots: Int32Array[] = [];
+  private readonly sources: EntitySource[] = [];
   private pairs = 0;
   private readonly cache = new Map<number, CachedEvents>();
   private readonly kindSets = new Map<number, ReadonlySet<EntityKind>>();
 
   /** A source for one recorder's batches. */
   source(): EntitySource {
-    return { globalOf: new Column((size) => new Int32Array(size)) };
+    const source: EntitySource = { globalOf: new Column((size) => new Int32Array(size)), localOf: new Column((size) => new Int32Array(size)), events: [], slots: [] };
+    source.localOf.grow(this.ids.length);
+    source.localOf.data.fill(-1);
+    source.localOf.length = this.ids.length;
+    this.sources.push(source);
+    return source;
   }
 
   /** Adds a batch of the recorder behind `from`. */
   addBatch(batch: EntityBatch, from: EntitySource): void {
-    const globalOf = from.globalOf;
     for (const id of batch.ids) {
       let slot = this.slotOf.get(id);
       if (slot === undefined) {
@@ -157,29 +174,27 @@ export class EntityIndex implements ReadonlyMap<string, EntityEvents> {
         this.slotOf.set(id, slot);
         this.ids.push(id);
         this.masks.push(0);
+        for (const source of this.sources) source.localOf.push(-1);
       }
-      globalOf.push(slot);
+      from.localOf.data[slot] = from.globalOf.length;
+      from.globalOf.push(slot);
     }
-    const slots = batch.slots;
-    if (slots.length === 0) return;
-    // The batch's own array, its slots made the index's: no copy.
-    for (let pair = 0; pair < slots.length; pair++) {
-      const slot = globalOf.data[slots[pair] ?? 0] ?? 0;
-      slots[pair] = slot;
-      this.masks.data[slot] = (this.masks.data[slot] ?? 0) | (batch.kinds[pair] ?? 0);
-    }
-    this.pairEvents.push(batch.events);
-    this.pairSlots.push(slots);
-    this.pairs += slots.length;
+    batch.kindSlots.forEach((local, at) => {
+      const slot = from.globalOf.data[local] ?? 0;
+      this.masks.data[slot] = (this.masks.data[slot] ?? 0) | (batch.kindMasks[at] ?? 0);
+    });
+    if (batch.slots.length === 0) return;
+    from.events.push(batch.events);
+    from.slots.push(batch.slots);
+    this.pairs += batch.slots.length;
   }
 
-  /** Forgets everything (a pass that starts again). */
+  /** Forgets everything (a pass that starts again, with new sources). */
   clear(): void {
     this.slotOf.clear();
     this.ids.length = 0;
     this.masks.length = 0;
-    this.pairEvents.length = 0;
-    this.pairSlots.length = 0;
+    this.sources.length = 0;
     this.pairs = 0;
     this.cache.clear();
   }
@@ -223,19 +238,17 @@ export class EntityIndex implements ReadonlyMap<string, EntityEvents> {
    * pairs, however many ids match.
    */
   markEvents(matches: (id: string) => boolean, mask: Uint8Array): void {
-    const chosen = new Uint8Array(this.ids.length);
-    let any = false;
-    this.ids.forEach((id, slot) => {
-      if (!matches(id)) return;
-      chosen[slot] = 1;
-      any = true;
-    });
-    if (!any) return;
-    this.pairSlots.forEach((slots, chunk) => {
-      const events = this.pairEvents[chunk];
-      if (events === undefined) return;
-      for (let pair = 0; pair < slots.length; pair++) if (chosen[slots[pair] ?? 0] === 1) mask[events[pair] ?? 0] = 1;
-    });
+    const chosen = this.ids.map((id) => matches(id));
+    if (!chosen.includes(true)) return;
+    for (const source of this.sources) {
+      const local = new Uint8Array(source.globalOf.length);
+      for (let slot = 0; slot < local.length; slot++) local[slot] = chosen[source.globalOf.data[slot] ?? 0] === true ? 1 : 0;
+      source.slots.forEach((slots, chunk) => {
+        const events = source.events[chunk];
+        if (events === undefined) return;
+        for (let pair = 0; pair < slots.length; pair++) if (local[slots[pair] ?? 0] === 1) mask[events[pair] ?? 0] = 1;
+      });
+    }
   }
 
   private kindsOf(slot: number): ReadonlySet<EntityKind> {
@@ -254,19 +267,17 @@ export class EntityIndex implements ReadonlyMap<string, EntityEvents> {
     const cached = this.cache.get(slot);
     if (cached !== undefined && cached.pairs === this.pairs) return cached.events;
     const events: number[] = [];
-    let sorted = true;
-    this.pairSlots.forEach((slots, chunk) => {
-      const chunkEvents = this.pairEvents[chunk];
-      if (chunkEvents === undefined) return;
-      for (let pair = 0; pair < slots.length; pair++) {
-        if (slots[pair] !== slot) continue;
-        const event = chunkEvents[pair] ?? 0;
-        if (events.length > 0 && event < (events[events.length - 1] ?? 0)) sorted = false;
-        events.push(event);
-      }
-    });
-    // Batches of two workers interleave; each event is in one worker's batches only, so none repeats.
-    if (!sorted) events.sort((a, b) => a - b);
+    for (const source of this.sources) {
+      const local = source.localOf.data[slot] ?? -1;
+      if (local < 0) continue;
+      source.slots.forEach((slots, chunk) => {
+        const chunkEvents = source.events[chunk];
+        if (chunkEvents === undefined) return;
+        for (let pair = 0; pair < slots.length; pair++) if (slots[pair] === local) events.push(chunkEvents[pair] ?? 0);
+      });
+    }
+    // Each source's events ascend; several sources interleave, but each event is in one source only.
+    if (this.sources.length > 1) events.sort((a, b) => a - b);
     if (this.cache.size >= EntityIndex.cacheSize) {
       const oldest = this.cache.keys().next().value;
       if (oldest !== undefined) this.cache.delete(oldest);
@@ -276,22 +287,17 @@ export class EntityIndex implements ReadonlyMap<string, EntityEvents> {
     return events;
   }
 
-  /** Every id's events at once (by slot), in one counting pass over the pairs. */
+  /** Every id's events at once (by slot), in one pass over the pairs. */
   private allEvents(): number[][] {
     const lists: number[][] = this.ids.map(() => []);
-    this.pairSlots.forEach((slots, chunk) => {
-      const events = this.pairEvents[chunk];
-      if (events === undefined) return;
-      for (let pair = 0; pair < slots.length; pair++) lists[slots[pair] ?? 0]?.push(events[pair] ?? 0);
-    });
-    for (const list of lists) {
-      for (let at = 1; at < list.length; at++) {
-        if ((list[at] ?? 0) < (list[at - 1] ?? 0)) {
-          list.sort((a, b) => a - b);
-          break;
-        }
-      }
+    for (const source of this.sources) {
+      source.slots.forEach((slots, chunk) => {
+        const events = source.events[chunk];
+        if (events === undefined) return;
+        for (let pair = 0; pair < slots.length; pair++) lists[source.globalOf.data[slots[pair] ?? 0] ?? 0]?.push(events[pair] ?? 0);
+      });
     }
+    if (this.sources.length > 1) for (const list of lists) list.sort((a, b) => a - b);
     return lists;
   }
 }

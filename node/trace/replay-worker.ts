@@ -22,7 +22,7 @@ const data = workerData as ReplayWorkerData;
 
 const post = (message: ReplayWorkerMessage): void => {
   // A progress message's id pairs move to the main thread rather than being copied.
-  const transfer = message.kind === 'progress' ? [message.entities.events.buffer, message.entities.slots.buffer, message.entities.kinds.buffer] : [];
+  const transfer = message.kind === 'progress' ? [message.entities.events.buffer, message.entities.slots.buffer, message.entities.kindSlots.buffer, message.entities.kindMasks.buffer] : [];
   parentPort?.postMessage(message, transfer as ArrayBuffer[]);
 };
 
