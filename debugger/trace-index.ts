@@ -41,6 +41,11 @@ export interface TraceSource {
   readonly sizeBytes: number;
   /** The bytes at `offset`, `length` of them (fewer only at the end of the source). */
   read(offset: number, length: number): Uint8Array;
+  /**
+   * `bytes` (from `read`) as text when every one is ASCII, else undefined: a faster check than
+   * decoding them, where the platform has one. Without it the passes decode and compare lengths.
+   */
+  asciiText?(bytes: Uint8Array): string | undefined;
 }
 
 /** A source over bytes already in memory. */

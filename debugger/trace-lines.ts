@@ -39,8 +39,12 @@ export function* chunksOf(source: TraceSource, from: number): Generator<Chunk> {
     }
     if (cut === 0) cut = bytes.length;
     const chunk = bytes.subarray(0, cut);
-    const text = utf8.decode(chunk);
-    yield { offset, bytes: chunk, ascii: text.length === chunk.length ? text : undefined };
+    if (source.asciiText !== undefined) {
+      yield { offset, bytes: chunk, ascii: source.asciiText(chunk) };
+    } else {
+      const text = utf8.decode(chunk);
+      yield { offset, bytes: chunk, ascii: text.length === chunk.length ? text : undefined };
+    }
     offset += cut;
   }
 }
