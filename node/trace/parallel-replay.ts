@@ -3,8 +3,9 @@
  * state), so each worker takes some of them, balanced by their bytes, and replays their event lines
  * with the same step as the pass in one thread (debugger/replay-step.ts). The checksum chain needs
  * only each line and the sum recorded on the line before it, and no index: the workers start with
- * the index pass and each checks the lines that start in its share of the file on the core that pass
- * leaves idle, then replays its components once the index is there, reading only their lines.
+ * the index pass, one of them checking the chain on the core that pass leaves idle (the lines that
+ * start in its share of the file; by default all), and once the index is there each replays its
+ * components, reading only their lines.
  * Every line is still checked and every event line still validated before it is applied.
  */
 import { availableParallelism } from 'node:os';
@@ -79,7 +80,12 @@ export interface ParallelReplayOptions {
    * parsed event, the ids it names) die young, in fewer scavenges.
    */
   readonly youngGenerationMb?: number;
-  /** The share of the file's bytes whose checksums the first worker checks (default: an equal share each). */
+  /**
+   * The share of the file's bytes whose checksums the first worker checks, the rest split equally
+   * among the others. Default 1: one worker checks the whole chain while the index pass runs on the
+   * other core, and the others wait for the index (a third busy thread on two cores would only slow
+   * the index pass, which the first frame waits for).
+   */
   readonly firstChainShare?: number;
 }
 
@@ -139,7 +145,7 @@ function threadsOf(options: ParallelReplayOptions): number {
 function startWorkers(path: string, sizeBytes: number, options: ParallelReplayOptions): Hand[] | undefined {
   const threads = threadsOf(options);
   if (threads < 2) return undefined;
-  const ranges = chainRanges(threads, sizeBytes, options.firstChainShare);
+  const ranges = chainRanges(threads, sizeBytes, options.firstChainShare ?? 1);
   return ranges.map(([chainFrom, chainTo]) => {
     const data: ReplayWorkerData = { path, sizeBytes, chainFrom, chainTo, chunkBytes: options.chunkBytes ?? 8 << 20 };
     const worker = new Worker(new URL('./replay-worker.js', import.meta.url), { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: options.youngGenerationMb ?? 48 } });
