@@ -3,9 +3,9 @@
  * state), so each worker takes some of them, balanced by their bytes, and replays their event lines
  * with the same step as the pass in one thread (debugger/replay-step.ts). The checksum chain needs
  * only each line and the sum recorded on the line before it, and no index: the workers start with
- * the index pass, one of them checking the chain on the core that pass leaves idle (the lines that
- * start in its share of the file; by default all), and once the index is there each replays its
- * components, reading only their lines.
+ * the index pass, the first checking the lines that start in most of the file on the core that pass
+ * leaves idle; once the index is there each replays its components, reading only their lines, and
+ * the others check the rest of the chain after.
  * Every line is still checked and every event line still validated before it is applied.
  */
 import { availableParallelism } from 'node:os';
@@ -33,6 +33,8 @@ export interface ReplayWorkerData {
   /** The lines whose checksum this worker checks: those starting in [chainFrom, chainTo). */
   readonly chainFrom: number;
   readonly chainTo: number;
+  /** Whether it checks them after its replay rather than at once, while the index pass runs. */
+  readonly chainAfterReplay: boolean;
   readonly chunkBytes: number;
 }
 
@@ -81,10 +83,10 @@ export interface ParallelReplayOptions {
    */
   readonly youngGenerationMb?: number;
   /**
-   * The share of the file's bytes whose checksums the first worker checks, the rest split equally
-   * among the others. Default 1: one worker checks the whole chain while the index pass runs on the
-   * other core, and the others wait for the index (a third busy thread on two cores would only slow
-   * the index pass, which the first frame waits for).
+   * The share of the file's bytes whose checksums the first worker checks as it starts, while the
+   * index pass runs on the other core; the others split the rest and check it after their replay (a
+   * third busy thread on two cores would only slow the index pass, which the first frame waits for).
+   * Default 0.8: so the first worker, whose check may outlast the index pass, ends with the others.
    */
   readonly firstChainShare?: number;
 }
@@ -145,9 +147,9 @@ function threadsOf(options: ParallelReplayOptions): number {
 function startWorkers(path: string, sizeBytes: number, options: ParallelReplayOptions): Hand[] | undefined {
   const threads = threadsOf(options);
   if (threads < 2) return undefined;
-  const ranges = chainRanges(threads, sizeBytes, options.firstChainShare ?? 1);
-  return ranges.map(([chainFrom, chainTo]) => {
-    const data: ReplayWorkerData = { path, sizeBytes, chainFrom, chainTo, chunkBytes: options.chunkBytes ?? 8 << 20 };
+  const ranges = chainRanges(threads, sizeBytes, options.firstChainShare ?? 0.8);
+  return ranges.map(([chainFrom, chainTo], index) => {
+    const data: ReplayWorkerData = { path, sizeBytes, chainFrom, chainTo, chainAfterReplay: index > 0, chunkBytes: options.chunkBytes ?? 8 << 20 };
     const worker = new Worker(new URL('./replay-worker.js', import.meta.url), { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: options.youngGenerationMb ?? 48 } });
     const hand: Hand = { worker, early: [] };
     worker.on('message', (message: ReplayWorkerMessage) => {
@@ -241,8 +243,10 @@ async function replayInWorkers(path: string, job: ParallelReplayJob, sink: Paral
     const id = job.addressIds[index] ?? 0;
     bytesByAddress[id] = (bytesByAddress[id] ?? 0) + (job.lineEnd[index] ?? 0) - (job.lineStart[index] ?? 0);
   }
-  // Every worker has checked its share of the chain by now (or soon): the replay alone is split.
-  const { groups } = balanceGroups(bytesByAddress, hands.length);
+  // The replay alone is split; the lightest group goes to the first worker, whose check of the chain
+  // may still be finishing.
+  const balanced = balanceGroups(bytesByAddress, hands.length);
+  const groups = balanced.groups.map((group, index) => ({ group, bytes: balanced.bytes[index] ?? 0 })).sort((a, b) => a.bytes - b.bytes).map(({ group }) => group);
   const reached = groups.map(() => 0);
   const bytesDone = groups.map(() => 0);
   // Once the pass has failed, what its other workers still send must not reach the sink: the pass

@@ -263,7 +263,7 @@ let chained: WorkerProblem | undefined;
 let ready = false;
 try {
   descriptor = openSync(data.path, 'r');
-  chained = checkChain(descriptor);
+  if (!data.chainAfterReplay) chained = checkChain(descriptor);
   ready = true;
 } catch (error) {
   if (descriptor >= 0) closeSync(descriptor);
@@ -272,7 +272,9 @@ try {
 }
 if (ready) parentPort?.once('message', (job: ReplayWorkerJob) => {
   try {
+    // A chain checked later does not stop the replay: its bad line is compared with the replay's after.
     const problem = replayEvents(descriptor, job, chained?.lineNumber ?? Infinity);
+    if (data.chainAfterReplay) chained = checkChain(descriptor);
     const first = earlier(chained, problem);
     post({ kind: 'done', ...(first === undefined ? {} : { problem: first }) });
   } catch (error) {
