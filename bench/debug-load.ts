@@ -26,6 +26,8 @@ const trace = await openTrace(source, options);
 const openMs = performance.now() - startedMs;
 await trace.replayAll(options);
 const loadMs = performance.now() - startedMs;
+// CPU of every thread of the process: on a shared machine it moves less than the wall clock does.
+const loadCpu = process.cpuUsage();
 const random = new SeededRandom('seeks');
 let longestSeekMs = 0;
 let mostReplayed = 0;
@@ -38,6 +40,6 @@ for (let seek = 0; seek < 100; seek++) {
 }
 const peakMiB = process.resourceUsage().maxRSS / 1024;
 console.log(
-  `${path}: ${trace.count} events, ${(source.sizeBytes / 2 ** 20).toFixed(0)} MiB; first frame (index pass) ${(openMs / 1000).toFixed(2)} s, replay pass done ${(loadMs / 1000).toFixed(2)} s; ` +
+  `${path}: ${trace.count} events, ${(source.sizeBytes / 2 ** 20).toFixed(0)} MiB; first frame (index pass) ${(openMs / 1000).toFixed(2)} s, replay pass done ${(loadMs / 1000).toFixed(2)} s (CPU ${((loadCpu.user + loadCpu.system) / 1e6).toFixed(2)} s); ` +
     `peak RSS ${peakMiB.toFixed(0)} MiB; 100 random seeks: longest ${longestSeekMs.toFixed(0)} ms, at most ${mostReplayed} events replayed (snapshots every ${trace.snapshotEvery})`,
 );

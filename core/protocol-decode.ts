@@ -125,6 +125,9 @@ const fixHint = 'check that the sender runs the same tsray version';
  * and a trace file call for different remedies), or undefined when it is a valid message.
  */
 export function messageProblem(u: unknown): string | undefined {
+  // Every frame and trace line passes here: the compiled rules answer the usual case (a valid
+  // message) without building anything; the words for a bad one come from the table itself.
+  if (fitsCompiledRules(u)) return undefined;
   if (typeof u !== 'object' || u === null || Array.isArray(u)) return `not a tsray message: expected an object with a 'type' but got ${describe(u)}`;
   const record = u as Record<string, unknown>;
   const type = record['type'];
@@ -136,6 +139,56 @@ export function messageProblem(u: unknown): string | undefined {
     if (problem !== undefined) return `message '${type}' ${problem}`;
   }
   return undefined;
+}
+
+/** Bits of `FieldKind`s, for the compiled rules. */
+const kindBits: Readonly<Record<FieldKind, number>> = { string: 1, number: 2, boolean: 4, object: 8, array: 16, unknown: 32 };
+
+/** One field's rule, compiled: the kinds allowed as bits (`unknown` allows anything) and whether it may be missing. */
+interface CompiledRule {
+  readonly field: string;
+  readonly kinds: number;
+  readonly optional: boolean;
+}
+
+/** The message table with each rule parsed once, by type. */
+const compiledTable: ReadonlyMap<string, readonly CompiledRule[]> = new Map(
+  Object.entries(messageTable).map(([type, spec]): [string, CompiledRule[]] => [
+    type,
+    Object.entries(spec as Readonly<Record<string, string>>).map(([field, rule]) => {
+      const optional = rule.endsWith('?');
+      const kinds = (optional ? rule.slice(0, -1) : rule).split('|') as FieldKind[];
+      return { field, optional, kinds: kinds.reduce((bits, kind) => bits | kindBits[kind], 0) };
+    }),
+  ]),
+);
+
+/** The bit of a present value's JSON kind, as `kindOf` decides it (0 for none of the kinds). */
+function kindBit(value: unknown): number {
+  if (typeof value === 'string') return kindBits.string;
+  if (typeof value === 'number') return Number.isFinite(value) ? kindBits.number : 0;
+  if (typeof value === 'boolean') return kindBits.boolean;
+  if (typeof value !== 'object' || value === null) return 0;
+  return Array.isArray(value) ? kindBits.array : kindBits.object;
+}
+
+/** Whether `u` is a valid message: the same answer as `messageProblem(u) === undefined`, faster. */
+function fitsCompiledRules(u: unknown): boolean {
+  if (typeof u !== 'object' || u === null || Array.isArray(u)) return false;
+  const type = (u as Record<string, unknown>)['type'];
+  if (typeof type !== 'string' || !isMessageType(type)) return false;
+  const rules = compiledTable.get(type);
+  if (rules === undefined) return false;
+  for (const rule of rules) {
+    if ((rule.kinds & kindBits.unknown) !== 0) continue;
+    const value = (u as Record<string, unknown>)[rule.field];
+    if (value === undefined) {
+      if (!rule.optional) return false;
+    } else if ((kindBit(value) & rule.kinds) === 0) {
+      return false;
+    }
+  }
+  return true;
 }
 
 /** As `messageProblem`, for a delivered message: also checks its `via` envelope. */

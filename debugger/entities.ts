@@ -40,6 +40,16 @@ const kindOfField: Readonly<Record<string, EntityKind>> = {
 /** Fields never walked: user data and configuration, which are large and name no entity. */
 const skippedFields = new Set(['data', 'payload', 'config', 'thrown', 'resources', 'placementResources', 'available', 'total', 'strategy']);
 
+/**
+ * Per field name, what the walk does with it, in one lookup (the replay pass walks a million events):
+ * a kind for an id field, `skip` for a skipped one, `spec` for a task spec; other fields are walked.
+ */
+const fieldAction: ReadonlyMap<string, EntityKind | 'skip' | 'spec'> = new Map<string, EntityKind | 'skip' | 'spec'>([
+  ...[...skippedFields].map((field): [string, 'skip'] => [field, 'skip']),
+  ...Object.entries(kindOfField),
+  ['spec', 'spec'],
+]);
+
 /** How deep the walk goes: ids sit at most a few levels down (a spec's returnIds, a ref inside an arg). */
 const maxDepth = 4;
 
@@ -79,10 +89,11 @@ function walk(value: unknown, depth: number, add: (kind: EntityKind, id: string)
   }
   const record = value as Record<string, unknown>;
   for (const key in record) {
-    if (skippedFields.has(key)) continue;
+    const action = fieldAction.get(key);
+    if (action === 'skip') continue;
     const item = record[key];
-    const kind = kindOfField[key];
-    if (kind !== undefined) {
+    if (action !== undefined && action !== 'spec') {
+      const kind = action;
       if (typeof item === 'string') {
         add(kind, item);
       } else if (Array.isArray(item)) {
@@ -92,7 +103,7 @@ function walk(value: unknown, depth: number, add: (kind: EntityKind, id: string)
       }
       continue;
     }
-    if (key === 'spec' && typeof item === 'object' && item !== null) {
+    if (action === 'spec' && typeof item === 'object' && item !== null) {
       const spec = item as { taskId?: unknown; actorId?: unknown };
       if (typeof spec.taskId === 'string') add('task', spec.taskId);
       if (typeof spec.actorId === 'string') add('actor', spec.actorId);

@@ -26,9 +26,12 @@ import { componentOfAddress, splitSum, traceChainStart } from '../core/trace/for
 import type { ComponentKind, TraceEntry, TraceHeader, TraceNote } from '../core/trace/format.js';
 import type { ReplayCores } from '../core/trace/replay.js';
 import { mutationNamed } from '../core/sim/mutations.js';
-import type { EntityKind } from './entities.js';
-import { ComponentsReplay, addFlatEntities, chainLink, indexEntities } from './replay-step.js';
-import type { ComponentDivergence, EntityEntry, FlatEntities, ReplaySink } from './replay-step.js';
+import { EntityIndex, EntityRecorder } from './entity-index.js';
+import type { EntityBatch, EntitySource } from './entity-index.js';
+import { ComponentsReplay, chainLink } from './replay-step.js';
+import { chunksOf, linesOf, linesOfChunk } from './trace-lines.js';
+import type { Line } from './trace-lines.js';
+import type { ComponentDivergence, ReplaySink } from './replay-step.js';
 
 /** The reducers the debugger replays with unless told otherwise: the ones this tsray ships. */
 export const defaultCores: ReplayCores = { gcs: gcsCore, raylet: rayletCore, owner: ownerCore };
@@ -38,6 +41,11 @@ export interface TraceSource {
   readonly sizeBytes: number;
   /** The bytes at `offset`, `length` of them (fewer only at the end of the source). */
   read(offset: number, length: number): Uint8Array;
+  /**
+   * `bytes` (from `read`) as text when every one is ASCII, else undefined: a faster check than
+   * decoding them, where the platform has one. Without it the passes decode and compare lengths.
+   */
+  asciiText?(bytes: Uint8Array): string | undefined;
 }
 
 /** A source over bytes already in memory. */
@@ -102,8 +110,8 @@ export interface ReplayProblem {
 export interface ParallelReplaySink extends ReplaySink {
   /** Every event before `index` has been replayed (its snapshots and divergences reported). */
   reached(index: number, bytesDone: number): void;
-  /** Some of the ids the events name, with their events ascending; called before the pass ends (when it fails, perhaps not for all). */
-  entities(entities: FlatEntities): void;
+  /** Ids the events of worker `worker` name, as its recorder batched them; all are in before the pass ends. */
+  entities(batch: EntityBatch, worker: number): void;
 }
 
 /**
@@ -113,6 +121,11 @@ export interface ParallelReplaySink extends ReplaySink {
  * pass runs in this thread.
  */
 export interface ParallelReplayer {
+  /**
+   * Called as the index pass starts, with the trace's size: starts what needs no index (the workers,
+   * and their checks of the checksum chain), so it runs while the index is built.
+   */
+  begin?(sizeBytes: number): void;
   replay(job: ParallelReplayJob, sink: ParallelReplaySink): Promise<ReplayProblem | undefined>;
 }
 
@@ -127,11 +140,7 @@ export interface StateAt {
   readonly divergence?: string;
 }
 
-/** An entity's index entry: its kinds (an id may be a worker and an owner) and its events, ascending. */
-export interface EntityEvents {
-  readonly kinds: ReadonlySet<EntityKind>;
-  readonly events: readonly number[];
-}
+export type { EntityEvents, EntityIndex } from './entity-index.js';
 
 /** A growable typed-array column. */
 class Column<A extends Float64Array | Int32Array | Uint16Array> {
@@ -156,62 +165,11 @@ class Column<A extends Float64Array | Int32Array | Uint16Array> {
 
 const utf8 = new TextDecoder();
 
-/** Bytes read and decoded at a time. */
-const chunkBytes = 1 << 20;
-
-/** One line of a source: its text and byte range (the newline excluded). */
-interface Line {
-  readonly text: string;
-  readonly start: number;
-  readonly end: number;
-}
-
-/**
- * The lines of `source` from byte `from`, read a chunk at a time. A chunk of plain ASCII (the usual
- * trace) is decoded once and cut by character offsets, which are then byte offsets too.
- */
-function* linesOf(source: TraceSource, from: number): Generator<Line> {
-  let offset = from;
-  while (offset < source.sizeBytes) {
-    let length = Math.min(chunkBytes, source.sizeBytes - offset);
-    let bytes = source.read(offset, length);
-    let cut = bytes.lastIndexOf(10) + 1;
-    // A line longer than a chunk: read on until it ends.
-    while (cut === 0 && offset + length < source.sizeBytes) {
-      length = Math.min(length * 2, source.sizeBytes - offset);
-      bytes = source.read(offset, length);
-      cut = bytes.lastIndexOf(10) + 1;
-    }
-    if (cut === 0) cut = bytes.length;
-    const chunk = bytes.subarray(0, cut);
-    const text = utf8.decode(chunk);
-    if (text.length === chunk.length) {
-      // Every byte became one character, so character offsets are byte offsets.
-      let at = 0;
-      while (at < text.length) {
-        const newline = text.indexOf('\n', at);
-        const end = newline < 0 ? text.length : newline;
-        yield { text: text.slice(at, end), start: offset + at, end: offset + end };
-        at = end + 1;
-      }
-    } else {
-      let at = 0;
-      while (at < chunk.length) {
-        const newline = chunk.indexOf(10, at);
-        const end = newline < 0 ? chunk.length : newline;
-        yield { text: utf8.decode(chunk.subarray(at, end)), start: offset + at, end: offset + end };
-        at = end + 1;
-      }
-    }
-    offset += cut;
-  }
-}
-
 /**
  * The fixed prefix `encodeTraceLine` writes for an event line, read without parsing the JSON; the
  * replay pass validates the whole line later.
  */
-const eventPrefix = /^\{"seq":(\d+),"address":"([^"\\]+)","component":"(gcs|raylet|owner)","atMs":(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?),(?:"parent":(\d+),)?"event":\{"type":"([^"\\]+)"/;
+const eventPrefix = /\{"seq":(\d+),"address":"([^"\\\n]+)","component":"(gcs|raylet|owner)","atMs":(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?),(?:"parent":(\d+),)?"event":\{"type":"([^"\\\n]+)"/y;
 
 /** Bad lines reported in the error, before the count of the rest. */
 const shownProblems = 1;
@@ -239,7 +197,7 @@ export class TraceIndex {
   /** How many events the cache of decoded entries keeps. */
   private static readonly cacheSize = 4096;
   private readonly cache = new Map<number, TraceEntry>();
-  private readonly entityIndex = new Map<string, EntityEntry>();
+  private readonly entityIndex = new EntityIndex();
   private readonly snapshotPositions: number[][];
   private readonly snapshotStates: string[][];
   private readonly divergenceOf = new Map<number, ComponentDivergence>();
@@ -305,7 +263,7 @@ export class TraceIndex {
   }
 
   /** The ids events name (complete once `complete`), each with its events in order. */
-  get entities(): ReadonlyMap<string, EntityEvents> {
+  get entities(): EntityIndex {
     return this.entityIndex;
   }
 
@@ -475,6 +433,7 @@ export class TraceIndex {
       typeIds: this.typeIds,
     };
     let problem: ReplayProblem | undefined;
+    const sources: EntitySource[] = [];
     try {
       problem = await replayer.replay(job, {
         ...this.keep,
@@ -483,7 +442,7 @@ export class TraceIndex {
           options.onProgress?.({ phase: 'replay', bytesDone, bytesTotal: this.source.sizeBytes, events: this.replayedEvents });
           notify();
         },
-        entities: (flat) => addFlatEntities(this.entityIndex, flat),
+        entities: (batch, worker) => this.entityIndex.addBatch(batch, (sources[worker] ??= this.entityIndex.source())),
       });
     } catch {
       this.replayedEvents = 0;
@@ -508,6 +467,11 @@ export class TraceIndex {
     const pause = options.pause ?? defaultPause;
     const replay = new ComponentsReplay(this.cores, this.addresses, this.components, this.snapshotEvery, this.keep);
     const problems = new Problems();
+    const recorder = new EntityRecorder();
+    const entities = this.entityIndex.source();
+    const flush = (): void => {
+      if (recorder.pending) this.entityIndex.addBatch(recorder.take(), entities);
+    };
     let lastSeq = 0;
     let index = 0;
     let linesInChunk = 0;
@@ -515,32 +479,38 @@ export class TraceIndex {
     // recorded: hashing a million lines takes seconds, too long to wait for before the first frame.
     let previousSum = traceChainStart;
     let physicalLine = 0;
-    for (const line of linesOf(this.source, 0)) {
-      physicalLine++;
-      if (line.text.trim() === '') continue;
-      const link = chainLink(previousSum, line.text);
-      if (link.problem !== undefined) problems.add(physicalLine, link.problem);
-      previousSum = link.sum;
-      problems.check();
-      if (line.start !== this.lineStart[index]) continue;
-      const lineNumber = this.lineNumbers[index] ?? 0;
-      const named = replay.step(link.content, lastSeq, this.addressIds[index] ?? 0, this.seqs[index] ?? 0, this.typeOf(index));
-      if (typeof named === 'string') {
-        problems.add(lineNumber, named);
+    // Ids up to a bad line are kept, as they were found.
+    try {
+      for (const line of linesOf(this.source, 0)) {
+        physicalLine++;
+        if (line.text.trim() === '') continue;
+        const link = chainLink(previousSum, line.text);
+        if (link.problem !== undefined) problems.add(physicalLine, link.problem);
+        previousSum = link.sum;
         problems.check();
-        return;
+        if (line.start !== this.lineStart[index]) continue;
+        const lineNumber = this.lineNumbers[index] ?? 0;
+        const named = replay.step(link.content, lastSeq, this.addressIds[index] ?? 0, this.seqs[index] ?? 0, this.typeOf(index));
+        if (typeof named === 'string') {
+          problems.add(lineNumber, named);
+          problems.check();
+          return;
+        }
+        lastSeq = this.seqs[index] ?? 0;
+        recorder.add(named, index);
+        index++;
+        this.replayedEvents = index;
+        if (++linesInChunk >= chunkLines) {
+          linesInChunk = 0;
+          flush();
+          options.onProgress?.({ phase: 'replay', bytesDone: line.end, bytesTotal: this.source.sizeBytes, events: index });
+          notify();
+          await pause();
+        }
+        // No stop after the last event: the lines after it (notes, the closing line) are chained too.
       }
-      lastSeq = this.seqs[index] ?? 0;
-      indexEntities(this.entityIndex, named, index);
-      index++;
-      this.replayedEvents = index;
-      if (++linesInChunk >= chunkLines) {
-        linesInChunk = 0;
-        options.onProgress?.({ phase: 'replay', bytesDone: line.end, bytesTotal: this.source.sizeBytes, events: index });
-        notify();
-        await pause();
-      }
-      // No stop after the last event: the lines after it (notes, the closing line) are chained too.
+    } finally {
+      flush();
     }
     if (index < this.count) {
       problems.add(this.lineNumbers[index] ?? 0, 'the line was not found again: the file changed while it was open; open it again');
@@ -568,6 +538,8 @@ function lastAtOrBefore(values: ArrayLike<number>, limit: number): number {
  */
 export async function openTrace(input: TraceSource | Uint8Array, options: LoadOptions = {}): Promise<TraceIndex> {
   const source = input instanceof Uint8Array ? bytesSource(input) : input;
+  // Workers replay with the reducers they load themselves, so with the caller's cores they never run.
+  if (options.cores === undefined) options.parallel?.begin?.(source.sizeBytes);
   const chunkLines = options.chunkLines ?? 100_000;
   const pause = options.pause ?? defaultPause;
   const baseCores = options.cores ?? defaultCores;
@@ -591,7 +563,7 @@ export async function openTrace(input: TraceSource | Uint8Array, options: LoadOp
   let lineNumber = 0;
   let linesInChunk = 0;
 
-  const record = (line: Line, seq: number, address: Address, component: ComponentKind, atMs: number, parent: number, type: string): void => {
+  const record = (line: Omit<Line, 'text'>, seq: number, address: Address, component: ComponentKind, atMs: number, parent: number, type: string): void => {
     let addressId = addressIdOf.get(address);
     if (addressId === undefined) {
       addressId = addresses.length;
@@ -618,35 +590,20 @@ export async function openTrace(input: TraceSource | Uint8Array, options: LoadOp
 
   let closing: { lineNumber: number; lines: number } | undefined;
   let blankLines = 0;
-  for (const line of linesOf(source, 0)) {
-    lineNumber++;
-    if (++linesInChunk >= chunkLines) {
-      linesInChunk = 0;
-      options.onProgress?.({ phase: 'index', bytesDone: line.start, bytesTotal: source.sizeBytes, events: seqs.length });
-      await pause();
-    }
+  /** A line as the fast path could not take it: blank, the header, a note, the closing line, or an event of another shape. */
+  const slowLine = (line: Line): void => {
     if (line.text.trim() === '') {
       blankLines++;
-      continue;
+      return;
     }
     if (closing !== undefined) problems.add(lineNumber, 'a line after the closing line; record or collect the trace again');
     if (header === undefined) {
       const decoded = decodeHeader(line.text);
       if (E.isLeft(decoded)) throw new TraceLoadError(`line ${lineNumber}: ${decoded.left}`);
       header = decoded.right;
-      continue;
+      return;
     }
-    const quick = eventPrefix.exec(line.text);
-    if (quick !== null && line.text.endsWith('}')) {
-      const seq = Number(quick[1]);
-      const address = quick[2] ?? '';
-      const component = quick[3] as ComponentKind;
-      const parent = quick[5] === undefined ? 0 : Number(quick[5]);
-      if (seq > lastSeq && parent < seq && componentOfAddress(address) === component) {
-        record(line, seq, address, component, Number(quick[4]), parent, quick[6] ?? '');
-        continue;
-      }
-    }
+    if (quickLine(line.text, 0, line.text.length, line)) return;
     // A line of another shape (a note, or an event written by hand) is decoded in full.
     const decoded = decodeLine(line.text, lastSeq);
     if (E.isLeft(decoded)) problems.add(lineNumber, decoded.left.reason);
@@ -655,6 +612,53 @@ export async function openTrace(input: TraceSource | Uint8Array, options: LoadOp
     else {
       const entry = decoded.right;
       record(line, entry.seq, entry.address, entry.component, entry.atMs, entry.parent ?? 0, entry.event.type);
+    }
+  };
+
+  /** Records the event line at `text[at..end)` from its fixed prefix alone; false when the line is not of that shape. */
+  const quickLine = (text: string, at: number, end: number, place: Omit<Line, 'text'>): boolean => {
+    eventPrefix.lastIndex = at;
+    const quick = eventPrefix.exec(text);
+    // The prefix cannot reach past the line: none of its parts matches a newline.
+    if (quick === null || end <= at || text.charCodeAt(end - 1) !== 0x7d) return false;
+    const seq = Number(quick[1]);
+    const address = quick[2] ?? '';
+    const component = quick[3] as ComponentKind;
+    const parent = quick[5] === undefined ? 0 : Number(quick[5]);
+    if (!(seq > lastSeq && parent < seq && componentOfAddress(address) === component)) return false;
+    record(place, seq, address, component, Number(quick[4]), parent, quick[6] ?? '');
+    return true;
+  };
+
+  for (const chunk of chunksOf(source, 0)) {
+    const text = chunk.ascii;
+    if (text === undefined) {
+      for (const line of linesOfChunk(chunk)) {
+        lineNumber++;
+        if (++linesInChunk >= chunkLines) {
+          linesInChunk = 0;
+          options.onProgress?.({ phase: 'index', bytesDone: line.start, bytesTotal: source.sizeBytes, events: seqs.length });
+          await pause();
+        }
+        slowLine(line);
+      }
+      continue;
+    }
+    // ASCII: each line read in place from the chunk's text, without a string of its own, unless the
+    // fast path cannot take it.
+    let at = 0;
+    while (at < text.length) {
+      const newline = text.indexOf('\n', at);
+      const end = newline < 0 ? text.length : newline;
+      const place = { start: chunk.offset + at, end: chunk.offset + end };
+      lineNumber++;
+      if (++linesInChunk >= chunkLines) {
+        linesInChunk = 0;
+        options.onProgress?.({ phase: 'index', bytesDone: place.start, bytesTotal: source.sizeBytes, events: seqs.length });
+        await pause();
+      }
+      if (header === undefined || closing !== undefined || !quickLine(text, at, end, place)) slowLine({ text: text.slice(at, end), ...place });
+      at = end + 1;
     }
   }
   if (header === undefined) throw new TraceLoadError('the trace is empty; pass a trace written by `tsray trace collect` or `tsray sim`');

@@ -84,10 +84,7 @@ export function searchMask(trace: TraceIndex, text: string): Uint8Array {
   for (let index = 0; index < trace.count; index++) {
     if (typeIds.has(trace.typeIds[index] ?? -1) || addressIds.has(trace.addressIds[index] ?? -1)) mask[index] = 1;
   }
-  for (const [id, entity] of trace.entities) {
-    if (!id.toLowerCase().includes(needle)) continue;
-    for (const index of entity.events) mask[index] = 1;
-  }
+  trace.entities.markEvents((id) => id.toLowerCase().includes(needle), mask);
   return mask;
 }
 

@@ -194,10 +194,11 @@ export function decodeLine(line: string, lastSeq: number): E.Either<TraceLinePro
 
   const seq = Number.isInteger(value['seq']) && (value['seq'] as number) >= 1 ? (value['seq'] as number) : undefined;
   const address = typeof value['address'] === 'string' && value['address'] !== '' ? value['address'] : undefined;
-  const known = { ...(seq === undefined ? {} : { seq }), ...(address === undefined ? {} : { source: address }) };
   const problem = entryProblem(value, seq, address, lastSeq);
-  if (problem !== undefined) return E.left({ ...known, reason: `${describeEvent(known)}${problem}` });
-  return E.right(value as unknown as TraceEntry);
+  if (problem === undefined) return E.right(value as unknown as TraceEntry);
+  // Built only for a bad line: a million good lines would each pay for it.
+  const known = { ...(seq === undefined ? {} : { seq }), ...(address === undefined ? {} : { source: address }) };
+  return E.left({ ...known, reason: `${describeEvent(known)}${problem}` });
 }
 
 function decodeEnd(value: Record<string, unknown>): E.Either<TraceLineProblem, TraceEnd> {

@@ -4,6 +4,7 @@
  * cannot be opened gives one line and exit 1, in a terminal or not.
  */
 import { closeSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { isAscii } from 'node:buffer';
 import { tmpdir } from 'node:os';
 import { readFile, readdir } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
@@ -243,6 +244,12 @@ export function fileSource(path: string): TraceSource & { close: () => void } {
         filled += got;
       }
       return buffer.subarray(0, filled);
+    },
+    // Buffers from `read`: checked for ASCII at SIMD speed and copied as one-byte text, about twice
+    // as fast as decoding UTF-8 and comparing lengths.
+    asciiText: (bytes) => {
+      const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+      return isAscii(buffer) ? buffer.toString('latin1') : undefined;
     },
     close: () => {
       if (open) closeSync(descriptor);

@@ -2,19 +2,23 @@
  * The debugger's replay pass in worker threads. Components replay independently (each has its own
  * state), so each worker takes some of them, balanced by their bytes, and replays their event lines
  * with the same step as the pass in one thread (debugger/replay-step.ts). The checksum chain needs
- * only each line and the sum recorded on the line before it, so it is split too: each worker checks
- * the lines that start in its byte range, a larger range for a worker with fewer component bytes.
+ * only each line and the sum recorded on the line before it, and no index: the workers start with
+ * the index pass, the first checking the lines that start in most of the file on the core that pass
+ * leaves idle; once the index is there each replays its components, reading only their lines, and
+ * the others check the rest of the chain after.
  * Every line is still checked and every event line still validated before it is applied.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { ComponentDivergence, FlatEntities } from '../../debugger/replay-step.js';
+import type { EntityBatch } from '../../debugger/entity-index.js';
+import type { ComponentDivergence } from '../../debugger/replay-step.js';
 import type { ParallelReplayJob, ParallelReplayer, ParallelReplaySink, ReplayProblem } from '../../debugger/trace-index.js';
 
-/** A worker's events: per event, its index in the trace, its line's start and number, its seq and the seq before it, its address and type. */
+/** A worker's events: per event, its index in the trace, its line's range and number, its seq and the seq before it, its address and type. */
 export interface WorkerEvents {
   readonly index: Int32Array;
   readonly start: Float64Array;
+  readonly end: Float64Array;
   readonly lineNumber: Float64Array;
   readonly seq: Float64Array;
   readonly previousSeq: Float64Array;
@@ -22,21 +26,34 @@ export interface WorkerEvents {
   readonly typeId: Uint16Array;
 }
 
-/** What a worker is given: the trace's addresses and types, and only its own events. */
+/** What a worker starts with, before the index exists: the file and the lines whose checksums it checks. */
 export interface ReplayWorkerData {
   readonly path: string;
-  readonly mutation?: string;
   readonly sizeBytes: number;
+  /** The lines whose checksum this worker checks: those starting in [chainFrom, chainTo). */
+  readonly chainFrom: number;
+  readonly chainTo: number;
+  /** Whether it checks them after its replay rather than at once, while the index pass runs. */
+  readonly chainAfterReplay: boolean;
+  readonly chunkBytes: number;
+}
+
+/** What a worker is sent once the index is built: the trace's addresses and types, and only its own events. */
+export interface ReplayWorkerJob {
+  readonly mutation?: string;
   readonly eventCount: number;
   readonly addresses: readonly string[];
   readonly components: ParallelReplayJob['components'];
   readonly types: readonly string[];
   readonly snapshotEvery: number;
   readonly events: WorkerEvents;
-  /** The lines whose checksum this worker checks: those starting in [chainFrom, chainTo). */
-  readonly chainFrom: number;
-  readonly chainTo: number;
-  readonly chunkBytes: number;
+}
+
+/** A bad line a worker found: a broken link in the chain, or an event that does not validate or apply. */
+export interface WorkerProblem {
+  readonly lineNumber: number;
+  readonly chain: boolean;
+  readonly reason: string;
 }
 
 /** What a worker posts. */
@@ -48,13 +65,10 @@ export type ReplayWorkerMessage =
       readonly bytesDone: number;
       readonly snapshots: readonly (readonly [number, number, string])[];
       readonly divergences: readonly (readonly [number, ComponentDivergence])[];
+      /** The ids this worker's events named since its last message. */
+      readonly entities: EntityBatch;
     }
-  | {
-      readonly kind: 'done';
-      readonly problem?: { readonly lineNumber: number; readonly chain: boolean; readonly reason: string };
-      /** The ids this worker's events name, flattened: far cheaper to copy than a Map of Sets. */
-      readonly entities: FlatEntities;
-    }
+  | { readonly kind: 'done'; readonly problem?: WorkerProblem }
   | { readonly kind: 'failed'; readonly reason: string };
 
 /** How to run the pass. */
@@ -68,8 +82,13 @@ export interface ParallelReplayOptions {
    * parsed event, the ids it names) die young, in fewer scavenges.
    */
   readonly youngGenerationMb?: number;
-  /** How much more a byte of component replay costs than a byte of checksum, for the split. */
-  readonly replayCostPerChainCost?: number;
+  /**
+   * The share of the file's bytes whose checksums the first worker checks as it starts, while the
+   * index pass runs on the other core; the others split the rest and check it after their replay (a
+   * third busy thread on two cores would only slow the index pass, which the first frame waits for).
+   * Default 0.8: so the first worker, whose check may outlast the index pass, ends with the others.
+   */
+  readonly firstChainShare?: number;
 }
 
 /** A replayer whose workers can be stopped. */
@@ -81,9 +100,19 @@ export interface ClosableReplayer extends ParallelReplayer {
   close(): void;
 }
 
+/** One worker thread, and what it posted before the pass was handed to it. */
+interface Hand {
+  readonly worker: Worker;
+  readonly early: ReplayWorkerMessage[];
+  /** Set once the pass is handed over: where its messages go. */
+  onMessage?: (message: ReplayWorkerMessage) => void;
+  onFailure?: (error: Error) => void;
+  failure?: Error;
+}
+
 /** The workers of one replayer, and whether it was closed. */
 interface Crew {
-  readonly workers: Set<Worker>;
+  hands: Hand[] | undefined;
   closed: boolean;
 }
 
@@ -92,15 +121,51 @@ interface Crew {
  * pass runs in the calling thread) when fewer than 2 threads are available or a worker fails.
  */
 export function parallelReplayer(path: string, options: ParallelReplayOptions = {}): ClosableReplayer {
-  const crew: Crew = { workers: new Set(), closed: false };
+  const crew: Crew = { hands: undefined, closed: false };
   return {
+    begin: (sizeBytes) => {
+      if (crew.hands === undefined && !crew.closed) crew.hands = startWorkers(path, sizeBytes, options);
+    },
     replay: (job, sink) => replayInWorkers(path, job, sink, options, crew),
     close: () => {
       crew.closed = true;
-      for (const worker of crew.workers) void worker.terminate();
-      crew.workers.clear();
+      for (const hand of crew.hands ?? []) void hand.worker.terminate();
     },
   };
+}
+
+/** How many worker threads to use. */
+function threadsOf(options: ParallelReplayOptions): number {
+  return options.threads ?? Math.min(2, availableParallelism());
+}
+
+/**
+ * Starts the workers, each checking the checksums of its share of the file's lines while the index
+ * pass runs. They do not keep the process alive until the pass is handed to them (an index pass that
+ * fails never does). None start with fewer than 2 threads.
+ */
+function startWorkers(path: string, sizeBytes: number, options: ParallelReplayOptions): Hand[] | undefined {
+  const threads = threadsOf(options);
+  if (threads < 2) return undefined;
+  const ranges = chainRanges(threads, sizeBytes, options.firstChainShare ?? 0.8);
+  return ranges.map(([chainFrom, chainTo], index) => {
+    const data: ReplayWorkerData = { path, sizeBytes, chainFrom, chainTo, chainAfterReplay: index > 0, chunkBytes: options.chunkBytes ?? 8 << 20 };
+    const worker = new Worker(new URL('./replay-worker.js', import.meta.url), { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: options.youngGenerationMb ?? 48 } });
+    const hand: Hand = { worker, early: [] };
+    worker.on('message', (message: ReplayWorkerMessage) => {
+      if (hand.onMessage === undefined) hand.early.push(message);
+      else hand.onMessage(message);
+    });
+    const fail = (error: Error): void => {
+      hand.failure ??= error;
+      hand.onFailure?.(error);
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`a replay worker exited (code ${code}) before it finished`)));
+    // After the listeners, which would hold it again.
+    worker.unref();
+    return hand;
+  });
 }
 
 /** The address ids split into `count` groups of about equal bytes (the largest first, each to the lightest group). */
@@ -118,27 +183,17 @@ export function balanceGroups(bytesByAddress: readonly number[], count: number):
 }
 
 /**
- * The byte ranges of the chain check per worker, in order, sized so that each worker's replay bytes
- * times `ratio` plus its chain bytes come out about equal (water-filling).
+ * The byte ranges of the chain check per worker, in order and covering the file: equal shares, or
+ * `firstShare` of the bytes for the first worker and equal shares of the rest for the others.
  */
-export function chainRanges(replayBytes: readonly number[], sizeBytes: number, ratio: number): [number, number][] {
-  const loads = replayBytes.map((bytes) => bytes * ratio);
-  // The level L with sum(max(0, L - load)) = sizeBytes, found by bisection.
-  let low = 0;
-  let high = Math.max(...loads) + sizeBytes;
-  for (let step = 0; step < 60; step++) {
-    const level = (low + high) / 2;
-    const filled = loads.reduce((sum, load) => sum + Math.max(0, level - load), 0);
-    if (filled < sizeBytes) low = level;
-    else high = level;
-  }
+export function chainRanges(count: number, sizeBytes: number, firstShare?: number): [number, number][] {
+  const first = Math.round(sizeBytes * (firstShare ?? 1 / count));
   const ranges: [number, number][] = [];
-  let from = 0;
-  loads.forEach((load, index) => {
-    const to = index === loads.length - 1 ? Infinity : Math.min(sizeBytes, from + Math.max(0, high - load));
+  for (let index = 0; index < count; index++) {
+    const from = index === 0 ? 0 : first + Math.round(((sizeBytes - first) * (index - 1)) / Math.max(1, count - 1));
+    const to = index === count - 1 ? Infinity : first + Math.round(((sizeBytes - first) * index) / Math.max(1, count - 1));
     ranges.push([from, to]);
-    from = to;
-  });
+  }
   return ranges;
 }
 
@@ -151,6 +206,7 @@ function eventsOf(job: ParallelReplayJob, group: readonly number[]): WorkerEvent
   const events = {
     index: new Int32Array(count),
     start: new Float64Array(count),
+    end: new Float64Array(count),
     lineNumber: new Float64Array(count),
     seq: new Float64Array(count),
     previousSeq: new Float64Array(count),
@@ -163,6 +219,7 @@ function eventsOf(job: ParallelReplayJob, group: readonly number[]): WorkerEvent
     if (inGroup[addressId] !== 1) continue;
     events.index[at] = index;
     events.start[at] = job.lineStart[index] ?? 0;
+    events.end[at] = job.lineEnd[index] ?? 0;
     events.lineNumber[at] = job.lineNumbers[index] ?? 0;
     events.seq[at] = job.seqs[index] ?? 0;
     events.previousSeq[at] = index === 0 ? 0 : (job.seqs[index - 1] ?? 0);
@@ -175,48 +232,36 @@ function eventsOf(job: ParallelReplayJob, group: readonly number[]): WorkerEvent
 
 async function replayInWorkers(path: string, job: ParallelReplayJob, sink: ParallelReplaySink, options: ParallelReplayOptions, crew: Crew): Promise<ReplayProblem | undefined> {
   if (crew.closed) return new Promise<never>(() => undefined);
-  const threads = Math.min(options.threads ?? Math.min(2, availableParallelism()), job.addresses.length);
-  if (threads < 2) throw new Error('fewer than 2 threads: the pass runs in the main thread');
+  if (threadsOf(options) < 2 || job.addresses.length < 2) {
+    for (const hand of crew.hands ?? []) void hand.worker.terminate();
+    throw new Error('fewer than 2 threads or components: the pass runs in the main thread');
+  }
+  crew.hands ??= startWorkers(path, job.sizeBytes, options);
+  const hands = crew.hands ?? [];
   const bytesByAddress = job.addresses.map(() => 0);
   for (let index = 0; index < job.addressIds.length; index++) {
     const id = job.addressIds[index] ?? 0;
     bytesByAddress[id] = (bytesByAddress[id] ?? 0) + (job.lineEnd[index] ?? 0) - (job.lineStart[index] ?? 0);
   }
-  const { groups, bytes } = balanceGroups(bytesByAddress, threads);
-  const ranges = chainRanges(bytes, job.sizeBytes, options.replayCostPerChainCost ?? 6);
+  // The replay alone is split; the lightest group goes to the first worker, whose check of the chain
+  // may still be finishing.
+  const balanced = balanceGroups(bytesByAddress, hands.length);
+  const groups = balanced.groups.map((group, index) => ({ group, bytes: balanced.bytes[index] ?? 0 })).sort((a, b) => a.bytes - b.bytes).map(({ group }) => group);
   const reached = groups.map(() => 0);
   const bytesDone = groups.map(() => 0);
-  const workers: Worker[] = [];
   // Once the pass has failed, what its other workers still send must not reach the sink: the pass
   // starts again in the calling thread.
   let failed = false;
   try {
     const results = await Promise.all(
-      groups.map(
-        (group, index) =>
-          new Promise<Extract<ReplayWorkerMessage, { kind: 'done' }>>((resolve, reject) => {
-            const [chainFrom, chainTo] = ranges[index] ?? [0, 0];
-            const events = eventsOf(job, group);
-            const data: ReplayWorkerData = {
-              path,
-              ...(job.mutation === undefined ? {} : { mutation: job.mutation }),
-              sizeBytes: job.sizeBytes,
-              eventCount: job.seqs.length,
-              addresses: job.addresses,
-              components: job.components,
-              types: job.types,
-              snapshotEvery: job.snapshotEvery,
-              events,
-              chainFrom,
-              chainTo,
-              chunkBytes: options.chunkBytes ?? 8 << 20,
-            };
-            const transfer = Object.values(events).map((column: Int32Array | Float64Array | Uint16Array) => column.buffer as ArrayBuffer);
-            const worker = new Worker(new URL('./replay-worker.js', import.meta.url), { workerData: data, transferList: transfer, resourceLimits: { maxYoungGenerationSizeMb: options.youngGenerationMb ?? 48 } });
-            workers.push(worker);
-            crew.workers.add(worker);
+      hands.map(
+        (hand, index) =>
+          new Promise<WorkerProblem | undefined>((resolve, reject) => {
             let finished = false;
-            worker.on('message', (message: ReplayWorkerMessage) => {
+            hand.onFailure = (error) => {
+              if (!finished && !crew.closed) reject(error);
+            };
+            hand.onMessage = (message) => {
               if (failed || crew.closed) return;
               if (message.kind === 'failed') {
                 finished = true;
@@ -224,32 +269,42 @@ async function replayInWorkers(path: string, job: ParallelReplayJob, sink: Paral
               } else if (message.kind === 'progress') {
                 for (const [addressId, position, state] of message.snapshots) sink.snapshot(addressId, position, state);
                 for (const [addressId, divergence] of message.divergences) sink.divergence(addressId, divergence);
+                // Its ids go into the index as they come, while the workers run on.
+                sink.entities(message.entities, index);
                 reached[index] = message.reached;
                 bytesDone[index] = message.bytesDone;
                 sink.reached(Math.min(...reached), Math.min(...bytesDone));
               } else {
                 finished = true;
-                // Its ids go into the index now, while the other workers still run.
-                if (message.problem === undefined) sink.entities(message.entities);
-                resolve(message);
-                // Its heap (states, ids) goes at once, before the main thread builds its copy of the ids.
-                void worker.terminate();
+                resolve(message.problem);
+                // Its heap (states, ids) goes at once.
+                void hand.worker.terminate();
               }
-            });
-            worker.on('error', (error) => {
-              if (!crew.closed) reject(error);
-            });
-            worker.on('exit', (code) => {
-              crew.workers.delete(worker);
-              if (!finished && !crew.closed) reject(new Error(`a replay worker exited (code ${code}) before it finished`));
-            });
+            };
+            for (const message of hand.early.splice(0)) hand.onMessage(message);
+            if (hand.failure !== undefined) hand.onFailure(hand.failure);
+            if (finished) return;
+            const events = eventsOf(job, groups[index] ?? []);
+            const work: ReplayWorkerJob = {
+              ...(job.mutation === undefined ? {} : { mutation: job.mutation }),
+              eventCount: job.seqs.length,
+              addresses: job.addresses,
+              components: job.components,
+              types: job.types,
+              snapshotEvery: job.snapshotEvery,
+              events,
+            };
+            const transfer = Object.values(events).map((column: Int32Array | Float64Array | Uint16Array) => column.buffer as ArrayBuffer);
+            // From now on the pass holds the process, as it did when it ran here.
+            hand.worker.ref();
+            hand.worker.postMessage(work, transfer);
           }),
       ),
     );
     // The first bad line of the file: each worker stopped at its own first one. On the same line, a
     // broken chain is reported first, as the pass in one thread does.
-    let first: { lineNumber: number; chain: boolean; reason: string } | undefined;
-    for (const { problem } of results) {
+    let first: WorkerProblem | undefined;
+    for (const problem of results) {
       if (problem === undefined) continue;
       if (first === undefined || problem.lineNumber < first.lineNumber || (problem.lineNumber === first.lineNumber && problem.chain && !first.chain)) first = problem;
     }
@@ -258,6 +313,6 @@ async function replayInWorkers(path: string, job: ParallelReplayJob, sink: Paral
     failed = true;
     throw error;
   } finally {
-    for (const worker of workers) void worker.terminate();
+    for (const hand of hands) void hand.worker.terminate();
   }
 }

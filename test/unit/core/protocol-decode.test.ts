@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as E from 'fp-ts/lib/Either.js';
 import type { Message } from '../../../core/protocol.js';
-import { decodeDelivered, decodeMessage, messageTable, messageTypes } from '../../../core/protocol-decode.js';
+import { decodeDelivered, decodeMessage, messageProblem, messageTable, messageTypes } from '../../../core/protocol-decode.js';
 
 // Compile-time: the table has exactly the message types of protocol.ts.
 type Missing = Exclude<Message['type'], keyof typeof messageTable>;
@@ -62,4 +62,38 @@ void test('a delivered message needs a valid via', () => {
   assert.match(leftOf(decodeDelivered(message)), /no 'via' envelope/);
   assert.match(leftOf(decodeDelivered({ ...message, via: { from: 'gcs', incarnation: 0, seq: -1 } })), /'via\.seq' should be an integer >= 0 but is the number -1/);
   assert.match(leftOf(decodeDelivered({ ...message, via: { from: 'gcs', incarnation: 1.5, seq: 0 } })), /'via\.incarnation'/);
+});
+
+void test('every field of every message type accepts exactly the kinds its rule names', () => {
+  // The check answers valid messages from compiled rules; this walks every rule with a value of
+  // every kind, so a compiled rule that drifts from the table's words fails here.
+  const samples: readonly (readonly [string, unknown])[] = [
+    ['string', 'x'],
+    ['number', 3],
+    ['other', Number.NaN],
+    ['other', Infinity],
+    ['boolean', false],
+    ['null', null],
+    ['object', { a: 1 }],
+    ['array', []],
+    ['missing', undefined],
+  ];
+  const valueOf = (kinds: readonly string[]): unknown => samples.find(([kind]) => kinds.includes(kind))?.[1] ?? null;
+  let checked = 0;
+  for (const type of messageTypes) {
+    const spec = messageTable[type] as Readonly<Record<string, string>>;
+    const rules = Object.entries(spec).map(([field, rule]) => ({ field, optional: rule.endsWith('?'), kinds: rule.replace(/\?$/, '').split('|') }));
+    const base: Record<string, unknown> = { type };
+    for (const rule of rules) if (!rule.kinds.includes('unknown')) base[rule.field] = valueOf(rule.kinds);
+    assert.equal(messageProblem(base), undefined, `a valid ${type}`);
+    for (const rule of rules) {
+      for (const [kind, value] of samples) {
+        const message = { ...base, [rule.field]: value };
+        const fits = rule.kinds.includes('unknown') || rule.kinds.includes(kind) || (kind === 'missing' && rule.optional);
+        assert.equal(messageProblem(message) === undefined, fits, `${type}.${rule.field} = ${String(value)}`);
+        checked++;
+      }
+    }
+  }
+  assert.ok(checked > 500);
 });

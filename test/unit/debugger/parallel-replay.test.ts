@@ -86,7 +86,7 @@ void describe('parallel replay pass', () => {
   void test('gives the same states at every event, the same ids and snapshots as the pass in one thread, with small chunks and any chain split', async () => {
     const path = traceFile(text);
     const expected = replayed(await load(path, { snapshotEvery: 7 }));
-    for (const options of [{ threads: 2 }, { threads: 2, chunkBytes: 4096, replayCostPerChainCost: 0 }, { threads: 3, chunkBytes: 1000 }]) {
+    for (const options of [{ threads: 2 }, { threads: 2, chunkBytes: 4096, firstChainShare: 0.3 }, { threads: 3, chunkBytes: 1000 }]) {
       const replayer = watched(path, options);
       const parallel = await load(path, { snapshotEvery: 7, parallel: replayer });
       assert.ok(replayer.ran, 'the workers ran the pass');
@@ -125,7 +125,7 @@ void describe('parallel replay pass', () => {
       edited[at] = (edited[at] ?? '').replace(/"atMs":\d+/, '"atMs":1e308');
       assert.notEqual(edited[at], lines[at]);
       const path = traceFile(edited.join('\n'));
-      for (const options of [{ threads: 2, chunkBytes: 4096, replayCostPerChainCost: 0 }, { threads: 2, replayCostPerChainCost: 1000 }]) {
+      for (const options of [{ threads: 2, chunkBytes: 4096, firstChainShare: 0.3 }, { threads: 2, firstChainShare: 0.9 }]) {
         const [inThread, parallel] = await failures(path, options);
         assert.equal(parallel, inThread);
         assert.match(parallel, new RegExp(`^line ${at + 1}: the line was changed, moved or removed`));
@@ -136,7 +136,7 @@ void describe('parallel replay pass', () => {
       const edited = [...lines];
       edited[at] = (edited[at] ?? '').replace(/"seq":(\d+)/, (_all, seq: string) => `"seq": ${seq}`);
       const path = traceFile(edited.join('\n'));
-      const replayer = watched(path, { threads: 2, chunkBytes: 1000, replayCostPerChainCost: 0 });
+      const replayer = watched(path, { threads: 2, chunkBytes: 1000, firstChainShare: (at % 7) / 7 });
       await assert.rejects(load(path, { parallel: replayer }), (error: unknown) => error instanceof TraceLoadError && error.message.startsWith(`line ${at + 1}: the line was changed`));
       assert.ok(replayer.ran);
     }
@@ -147,6 +147,35 @@ void describe('parallel replay pass', () => {
     const [inThread, parallel] = await failures(traceFile(closed.join('\n')), { threads: 2 });
     assert.equal(parallel, inThread);
     assert.match(parallel, new RegExp(`^line ${closing + 1}: the line was changed`));
+  });
+
+  void test('a worker whose share starts after blank lines, or inside or after a line longer than a read, chains from the line before', async () => {
+    const lines = text.split('\n');
+    const at = Math.floor(lines.length / 2);
+    const seq = (JSON.parse(lines[at - 1] ?? '{}') as { seq?: number }).seq ?? 1;
+    const note = JSON.stringify({ note: 'x'.repeat(200_000), seq });
+    const chained = rechainTrace([...lines.slice(0, at), note, ...lines.slice(at)]).split('\n');
+    // Blank lines stay out of the chain and of the closing line's count.
+    const spaced = [...chained.slice(0, at + 1), '', '   ', ...chained.slice(at + 1)];
+    const offsetOf = (line: number): number => Buffer.byteLength(spaced.slice(0, line).join('\n')) + (line > 0 ? 1 : 0);
+    const size = Buffer.byteLength(spaced.join('\n'));
+    const shares = [offsetOf(at), offsetOf(at) + 70_000, offsetOf(at + 1), offsetOf(at + 2), offsetOf(at + 3), offsetOf(at + 3) + 1].map((offset) => offset / size);
+    const path = traceFile(spaced.join('\n'));
+    const expected = replayed(await load(path, { snapshotEvery: 7 }));
+    for (const firstChainShare of shares) {
+      const replayer = watched(path, { threads: 2, chunkBytes: 4096, firstChainShare });
+      assert.deepEqual(replayed(await load(path, { snapshotEvery: 7, parallel: replayer })), expected, `first share ${firstChainShare}`);
+      assert.ok(replayer.ran);
+    }
+    // A line edited right after the blank lines is caught on its own line number.
+    const edited = [...spaced];
+    edited[at + 3] = (edited[at + 3] ?? '').replace(/"seq":(\d+)/, (_all, number: string) => `"seq": ${number}`);
+    const editedPath = traceFile(edited.join('\n'));
+    for (const firstChainShare of shares) {
+      const [inThread, parallel] = await failures(editedPath, { threads: 2, chunkBytes: 4096, firstChainShare });
+      assert.equal(parallel, inThread);
+      assert.match(parallel, new RegExp(`^line ${at + 4}: the line was changed`));
+    }
   });
 
   void test('an event line whose prefix reads well but whose event is malformed is reported, not applied', async () => {
@@ -180,13 +209,16 @@ void describe('parallel replay pass', () => {
     assert.equal(trace.entities.size, 0);
   });
 
-  void test('splits components by their bytes and the checksum chain so each worker has about the same work', () => {
+  void test('splits components by their bytes, and the checksum chain into shares of the file', () => {
     assert.deepEqual(balanceGroups([10, 50, 30, 20], 2), { groups: [[1, 0], [2, 3]], bytes: [60, 50] });
-    const ranges = chainRanges([60, 50], 100, 1);
-    assert.equal(ranges[0]?.[0], 0);
-    assert.equal(ranges[0]?.[1], ranges[1]?.[0]);
-    assert.equal(ranges[1]?.[1], Infinity);
-    // 60 + 45 = 50 + 55: the worker with fewer component bytes checks more of the chain.
-    assert.ok(Math.abs((ranges[0]?.[1] ?? 0) - 45) < 1e-6, JSON.stringify(ranges));
+    assert.deepEqual(chainRanges(2, 100), [
+      [0, 50],
+      [50, Infinity],
+    ]);
+    assert.deepEqual(chainRanges(3, 100, 0.1), [
+      [0, 10],
+      [10, 55],
+      [55, Infinity],
+    ]);
   });
 });

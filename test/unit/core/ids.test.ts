@@ -1,0 +1,18 @@
+// Tests for the id derivations that reducers read ownership and lineage from.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { taskOfObject } from '../../../core/ids.js';
+
+void test('taskOfObject finds the task of a return object and nothing for a put', () => {
+  assert.equal(taskOfObject('n1.d1.t7.r0'), 'n1.d1.t7');
+  assert.equal(taskOfObject('n12.w3.t100.r15'), 'n12.w3.t100');
+  assert.equal(taskOfObject('n1.d1.t7'), 'n1.d1.t7');
+  assert.equal(taskOfObject('n1.d1.p3'), undefined);
+  assert.equal(taskOfObject('n1.d1.a2.h0'), undefined);
+  for (const odd of ['', 'n1', 'n1.', 'n1.d1', 'n1.d1.', 'n1..t', '..t.', 'n1.d1.t', 't.t.t.t.t']) {
+    // The split-based reading it replaced, as the reference for shapes no recipe makes.
+    const parts = odd.split('.');
+    const expected = (parts[2] ?? '').startsWith('t') ? parts.slice(0, 3).join('.') : undefined;
+    assert.equal(taskOfObject(odd), expected, odd);
+  }
+});
