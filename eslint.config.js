@@ -7,7 +7,7 @@ import globals from 'globals';
 const impureModules = ['node:*', 'fs', 'path', 'os', 'net', 'child_process', 'worker_threads', 'crypto', 'lmdb', 'ink', 'react', 'msgpackr', 'ink-testing-library'];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'traces/**', 'examples/**/*.mjs', 'test/fixtures/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'traces/**', 'examples/**/*.mjs', 'test/fixtures/**', 'bench/scripts/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -5,6 +5,7 @@
 import { benchPeer } from './peer.js';
 import { benchRecipes } from './recipes.js';
 import { benchRuntime } from './runtime.js';
+import { benchSimScripts } from './sim-scripts.js';
 
 benchRecipes(200, 50);
 benchRecipes(2000, 200);
@@ -12,3 +13,5 @@ console.log();
 await benchPeer();
 console.log();
 await benchRuntime();
+console.log();
+await benchSimScripts();

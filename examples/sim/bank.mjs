@@ -36,7 +36,7 @@ class Ledger {
 }
 
 const pay = tsray.remote(
-  async (ledger, payment) => {
+  async function pay(ledger, payment) {
     await tsray.get(ledger.deposit.remote(payment.account, payment.amount, payment.id));
     // Writing the receipt takes a while (a slow service, say): a crash here comes after the deposit.
     await new Promise((resolve) => setTimeout(resolve, 40));

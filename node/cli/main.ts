@@ -15,7 +15,7 @@ import { UsageError } from './usage.js';
 import { whyCommand } from './why.js';
 
 const commands: Record<string, { run: (args: string[]) => Promise<number>; summary: string }> = {
-  sim: { run: simCommand, summary: 'tsray sim SCRIPT [--seed N] [--runs K] [--faults SPEC] [--nodes N] [--cpus C] [-o DIR] [--shrink]   run a workload in the deterministic simulator' },
+  sim: { run: simCommand, summary: 'tsray sim SCRIPT [--seed N] [--runs K] [--faults SPEC] [--nodes N] [--cpus C] [-o DIR] [--shrink] [--check-determinism] [-- ARGS]   run a tsray script, unchanged, in the deterministic simulator under seeded faults' },
   replay: { run: replayCommand, summary: 'tsray replay TRACE [--verify] [--invariants every|hashes]   re-run the reducers over a trace and check its state hashes' },
   trace: { run: traceCommand, summary: 'tsray trace collect [--session DIR] [-o FILE]   merge a live session\'s event logs into one trace' },
   timeline: { run: timelineCommand, summary: 'tsray timeline [--session DIR] [-o FILE]   a live session as Chrome trace-event JSON (Perfetto)' },

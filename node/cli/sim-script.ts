@@ -5,7 +5,7 @@
  * commands that reproduce and debug it. Long runs show progress; the end gives a summary.
  */
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import { shrinkSteps } from '../../core/sim/index.js';
 import type { FaultPlan } from '../../core/sim/index.js';
 import { simulate } from '../sim/index.js';
@@ -67,12 +67,19 @@ export async function runScript(request: ScriptSimRequest): Promise<number> {
   let faultsInjected = 0;
   let simulatedMs = 0;
   let events = 0;
+  // Traces say where the script is, relative to where they are written, so the debugger can run it again.
+  const traceDir = request.out ?? failingDir;
+  const workloadModule = `${relative(resolve(traceDir), resolve(script))}#script${request.argv.length === 0 ? '' : `#${JSON.stringify(request.argv)}`}`;
   const run = (seed: number, faults: FaultPlan, record: boolean): Promise<SimulateResult<unknown>> =>
-    simulate(script, { seed, faults, faultPhaseMs, nodes, cpus: request.cpus, record, name, captureOutput: true, argv: request.argv });
+    simulate(script, { seed, faults, faultPhaseMs, nodes, cpus: request.cpus, record, name, captureOutput: true, argv: request.argv, workloadModule });
   for (let seed = request.firstSeed; seed < request.firstSeed + request.runs; seed++) {
     const faults = faultPlanOf(request.faultSpec, seed, faultPhaseMs);
     const record = request.out !== undefined || request.checkDeterminism;
     const result = await run(seed, faults, record);
+    if (result.ok && result.events === 0) {
+      // Nothing reached the simulated cluster: the script is not one that uses tsray.
+      throw new Error(`${script} never called tsray.init(), so nothing ran in the simulated cluster; tsray sim runs a script that uses tsray (or a generator workload exporting { name, bodies, actors, driver }, see examples/sim/)`);
+    }
     faultsInjected += result.faults.length;
     simulatedMs += result.simTimeMs;
     events += result.events;

@@ -91,6 +91,24 @@ async function loadProgram(script: string): Promise<{ program: SimProgram; expor
   return programOf(module);
 }
 
+const simHelp = `usage: tsray sim SCRIPT [options] [-- ARGS]
+
+Runs SCRIPT, the tsray script that \`node SCRIPT ARGS\` runs, unchanged, on a simulated cluster of the
+real reducers: one seeded scheduler, virtual time, and the faults of a plan. Each seed is one run.
+
+  --seed N               the first seed (default 1)
+  --runs K               how many seeds, from --seed (default 1)
+  --faults SPEC          none (default), messages, crashes, node-deaths, chaos, or a fault plan as JSON
+  --fault-phase-ms MS    faults happen before this simulated time; then every get must settle (default 1000)
+  --nodes N, --cpus C    the cluster: N nodes of C CPUs (default 3 and 2)
+  -o DIR                 write every run's trace into DIR (failing runs are always written)
+  --shrink               make a failing run's fault plan as small as still fails
+  --check-determinism    run each seed twice and name the first line where the traces differ
+  -- ARGS                what the script finds in process.argv after its path
+
+A failing run prints what the script printed, its trace, and the commands that reproduce and debug it.
+`;
+
 /** Runs `tsray sim`; resolves to the exit code. */
 export async function simCommand(args: string[]): Promise<number> {
   let parsed;
@@ -108,10 +126,15 @@ export async function simCommand(args: string[]): Promise<number> {
         cpus: { type: 'string' },
         shrink: { type: 'boolean', default: false },
         'check-determinism': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
       },
     });
   } catch (error) {
     throw new UsageError(`sim: ${(error as Error).message}`);
+  }
+  if (parsed.values.help) {
+    process.stdout.write(simHelp);
+    return 0;
   }
   const script = parsed.positionals[0];
   if (script === undefined) throw new UsageError('sim takes a script: tsray sim SCRIPT [--seed N] [--runs K] [--faults SPEC] [-- ARGS]');

@@ -40,7 +40,7 @@ function isolateRuns(): void {
  * cluster of the real reducers, under the seed and fault plan of `options`; resolves to whether it
  * passed, what it returned or why it failed, and its trace. A script is imported afresh for each run.
  */
-export async function simulate<T = unknown>(main: (() => Promise<T> | T) | string, options: ScriptRunOptions & { readonly argv?: readonly string[] } = {}): Promise<ScriptRunResult<T>> {
+export async function simulate<T = unknown>(main: (() => Promise<T> | T) | string, options: ScriptRunOptions = {}): Promise<ScriptRunResult<T>> {
   if (typeof main === 'string') {
     const path = isAbsolute(main) ? main : resolve(main);
     isolateRuns();

@@ -34,6 +34,7 @@ import type { VirtualTimeController } from './virtual-time.js';
 const realSetTimeout = setTimeout;
 const realSetImmediate = setImmediate;
 const realExit = process.exit.bind(process);
+const realNowMs = performance.now.bind(performance);
 
 /** How one simulated run is set up. */
 export interface ScriptRunOptions {
@@ -61,6 +62,13 @@ export interface ScriptRunOptions {
   readonly captureOutput?: boolean;
   /** Runs a named broken recipe of core/sim/mutations.ts, to prove the checks catch it (tests only). */
   readonly mutation?: string;
+  /**
+   * Where the script is, as the trace's header records it for the debugger's counterfactual:
+   * `PATH#script` (PATH relative to where the trace is written), then `#ARGV` as JSON if it has arguments.
+   */
+  readonly workloadModule?: string;
+  /** For a script: what it finds after its path in process.argv, as `node SCRIPT ARGS` gives it. */
+  readonly argv?: readonly string[];
 }
 
 /** What a simulated run gives back. */
@@ -184,6 +192,7 @@ class ScriptRun implements ScriptRunLink, Simulation {
       nodes,
       record: this.options.record ?? true,
       ...(this.options.mutation === undefined ? {} : { mutation: this.options.mutation }),
+      ...(this.options.workloadModule === undefined ? {} : { workloadModule: this.options.workloadModule }),
       processes: (simulator, instance: SimInstance, driverIndex) => {
         const process = new ScriptProcess(simulator, instance, driverIndex, this);
         this.processes.set(process.runtime, process);
@@ -220,8 +229,11 @@ class ScriptRun implements ScriptRunLink, Simulation {
     const driver = this.driver;
     if (sim === undefined || driver === undefined) return undefined;
     const states = (kind: SimInstance['kind']): unknown[] => [...sim.instances.values()].filter((instance) => instance.kind === kind && instance.alive).map((instance) => instance.state);
+    // The GCS's state as last known, also while a GCS restart has it down.
+    const gcs = [...sim.instances.values()].find((instance) => instance.kind === 'gcs');
+    if (gcs === undefined) return undefined;
     return {
-      gcsState: states('gcs')[0] as GcsState,
+      gcsState: gcs.state as GcsState,
       rayletStates: states('raylet') as RayletState[],
       driverState: driver.runtime.state,
       queryWorkers: () =>
@@ -254,9 +266,9 @@ function realRequestsInFlight(): boolean {
 
 /** Lets real requests in flight finish, within `graceMs`; resolves to whether they did. */
 async function finishRealRequests(graceMs: number): Promise<boolean> {
-  const startedMs = performance.now();
+  const startedMs = realNowMs();
   for (let turn = 0; realRequestsInFlight(); turn++) {
-    if (performance.now() - startedMs > graceMs) return false;
+    if (realNowMs() - startedMs > graceMs) return false;
     if (turn < 100) await drain();
     else await realSleep(1);
   }
@@ -354,7 +366,7 @@ export async function runSimulated<T>(main: () => Promise<T> | T, options: Scrip
       // Code that waits on something real is let finish first (within the grace, once per waiter).
       const outside = run.codeWaitingOutside(time, outcome === undefined && returned === undefined);
       if (outside !== undefined && !graceSpent.has(outside)) {
-        if (!(await stillAfterTurns(() => run.codeWaitingOutside(time, outcome === undefined && returned === undefined) === outside, options.stallGraceMs ?? 1000))) graceSpent.add(outside);
+        if (await stillAfterTurns(() => run.codeWaitingOutside(time, outcome === undefined && returned === undefined) === outside, options.stallGraceMs ?? 1000)) graceSpent.add(outside);
         run.dirty = true;
         continue;
       }
@@ -440,9 +452,9 @@ async function waitOutside(run: ScriptRun, time: VirtualTimeController, finished
  * it does not.
  */
 async function stillAfterTurns(holds: () => boolean, graceMs: number): Promise<boolean> {
-  const startedMs = performance.now();
+  const startedMs = realNowMs();
   for (let turn = 0; holds(); turn++) {
-    if (performance.now() - startedMs > graceMs) return true;
+    if (realNowMs() - startedMs > graceMs) return true;
     if (turn < 200) await drain();
     else await realSleep(1);
   }

@@ -3,8 +3,10 @@
  * one fault of its plan left out or changed, and say whether the failure remains and where the two
  * runs first differ. The simulator is deterministic, so any difference is the change's doing.
  */
-import { dirname, isAbsolute, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { execFile } from 'node:child_process';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import * as E from 'fp-ts/lib/Either.js';
 import { SimFailure, simulate } from '../../core/sim/index.js';
 import type { FaultPlan, ScheduledFault, SimOptions, SimProgram } from '../../core/sim/index.js';
@@ -92,17 +94,50 @@ function optionsOf(trace: Trace, program: SimProgram, faults: FaultPlan): SimOpt
   };
 }
 
+/**
+ * Runs a script's trace again under `faults`, in a process of its own (rerun-script.ts): the locator
+ * is `PATH#script`, or `PATH#script#ARGV` with the script's arguments as JSON.
+ */
+async function rerunScript(trace: Trace, tracePath: string, faults: FaultPlan): Promise<string> {
+  const { header } = trace;
+  if (header.createdBy !== 'sim' || header.seed === undefined) throw new CounterfactualError('only a simulator trace can be run again: a live run cannot be repeated exactly');
+  const [modulePath = '', , argvText] = (header.workloadModule ?? '').split('#');
+  const script = isAbsolute(modulePath) ? modulePath : resolve(dirname(tracePath), modulePath);
+  const settings = (header.sim ?? {}) as { faultPhaseMs?: number; maxTimeMs?: number };
+  const cluster = header.cluster as { nodes?: { resources: Record<string, number> }[] } | undefined;
+  const options = {
+    seed: header.seed,
+    faults,
+    ...(settings.faultPhaseMs === undefined ? {} : { faultPhaseMs: settings.faultPhaseMs }),
+    ...(settings.maxTimeMs === undefined ? {} : { maxTimeMs: settings.maxTimeMs }),
+    ...(cluster?.nodes === undefined ? {} : { nodes: cluster.nodes }),
+    ...(header.mutation === undefined ? {} : { mutation: header.mutation }),
+    ...(argvText === undefined ? {} : { argv: JSON.parse(argvText) as string[] }),
+    workloadModule: header.workloadModule,
+  };
+  const runner = join(dirname(fileURLToPath(import.meta.url)), 'rerun-script.js');
+  try {
+    const { stdout } = await promisify(execFile)(process.execPath, [runner, JSON.stringify({ script, options })], { maxBuffer: 1 << 30, timeout: 120_000 });
+    return stdout;
+  } catch (error) {
+    throw new CounterfactualError(`running ${script} again failed: ${((error as { stderr?: string }).stderr ?? String(error)).trim().split('\n')[0] ?? ''}; is the trace still beside the script?`);
+  }
+}
+
 /** Runs the trace's workload again with `change` made to its plan, and compares the runs. */
 export async function runCounterfactual(trace: Trace, tracePath: string, change: PlanChange): Promise<Counterfactual> {
-  const program = await programOf(trace, tracePath);
   const originalPlan = (trace.header.faultPlan ?? {}) as FaultPlan;
   const changedPlan = changePlan(originalPlan, change);
   let text: string;
-  try {
-    text = simulate(optionsOf(trace, program, changedPlan)).traceText();
-  } catch (error) {
-    if (!(error instanceof SimFailure)) throw error;
-    text = error.traceText;
+  if (trace.header.workloadModule?.split('#')[1] === 'script') text = await rerunScript(trace, tracePath, changedPlan);
+  else {
+    const program = await programOf(trace, tracePath);
+    try {
+      text = simulate(optionsOf(trace, program, changedPlan)).traceText();
+    } catch (error) {
+      if (!(error instanceof SimFailure)) throw error;
+      text = error.traceText;
+    }
   }
   const decoded = decodeTrace(text);
   if (E.isLeft(decoded)) throw new CounterfactualError(`the changed run's trace did not decode: ${decoded.left.reason}`);

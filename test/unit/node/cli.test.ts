@@ -77,7 +77,7 @@ void describe('tsray CLI', () => {
     writeFileSync(script, 'export const x = 1;\n');
     const bad = tsray('sim', script);
     assert.equal(bad.status, 1);
-    assert.match(bad.stderr, /exports no simulator program/);
+    assert.match(bad.stderr, /not-a-program\.mjs never called tsray\.init\(\), so nothing ran in the simulated cluster/);
   });
 
   void test('a failing run writes its trace and exits 1', () => {

@@ -5,11 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { whatIf, wholeTrace } from '../../../../node/cli/debug.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../..');
 const cli = join(root, 'dist/node/cli/main.js');
@@ -34,7 +35,7 @@ void describe('tsray sim SCRIPT', () => {
     for (const path of written) rmSync(path, { force: true });
   });
 
-  void test('finds the bank example\'s double deposit, shrinks its plan, explains the retry, and the fix passes 200 seeds', () => {
+  void test('finds the bank example\'s double deposit, shrinks its plan, explains the retry, and the fix passes 200 seeds', async () => {
     const found = tsray(['sim', 'examples/sim/bank.mjs', '--runs', '40', '--faults', 'node-deaths', '-o', join(work, 'found')]);
     assert.equal(found.status, 1, found.stderr);
     const failing = /seed (\d+): FAILED: Error: the ledger holds (\d+), but the 24 payments add up to 516: a deposit was applied twice\n/.exec(found.stdout);
@@ -48,11 +49,13 @@ void describe('tsray sim SCRIPT', () => {
     assert.equal(shrunk.status, 1, shrunk.stderr);
     const plan = /seed \d+: shrunk the fault plan in \d+ runs[^:]*: (\{.*\})\n/.exec(shrunk.stdout);
     assert.ok(plan, shrunk.stdout);
-    const shrunkPlan = JSON.parse(plan[1] ?? '{}') as { scheduled?: { kind: string }[]; dropRate?: number; duplicateRate?: number };
-    // Lost and repeated messages are not needed for this bug; a node death is.
-    assert.equal(shrunkPlan.dropRate, undefined);
-    assert.equal(shrunkPlan.duplicateRate, undefined);
-    assert.ok((shrunkPlan.scheduled?.length ?? 0) >= 1 && shrunkPlan.scheduled?.every((fault) => fault.kind === 'node-death'), plan[1]);
+    type Plan = { scheduled?: { kind: string }[] } & Record<string, unknown>;
+    const original = JSON.parse(new RegExp(`--seed ${seed} --faults '(\\{.*?\\})'`).exec(found.stdout)?.[1] ?? '{}') as Plan;
+    const shrunkPlan = JSON.parse(plan[1] ?? '{}') as Plan;
+    // Smaller: fewer faults or fewer message faults, and a node death is still among them.
+    const size = (candidate: Plan): number => (candidate.scheduled?.length ?? 0) + Object.keys(candidate).filter((key) => key !== 'scheduled').length;
+    assert.ok(size(shrunkPlan) < size(original), `${plan[1] ?? ''} is not smaller than ${JSON.stringify(original)}`);
+    assert.ok(shrunkPlan.scheduled?.some((fault) => fault.kind === 'node-death'), plan[1]);
     assert.match(shrunk.stdout, /FAILED: Error: the ledger holds \d+, but the 24 payments add up to 516/);
 
     // The shrunk trace replays, and `why` shows a payment that ran twice: once on the node that died.
@@ -62,8 +65,14 @@ void describe('tsray sim SCRIPT', () => {
     assert.ok(retried !== undefined, 'a payment task was retried');
     const why = tsray(['why', trace, retried]);
     assert.equal(why.status, 0, why.stderr);
-    assert.match(why.stdout, /2 attempts/);
-    assert.match(why.stdout, /attempt 1 on worker n[23]\.w\d+ \(node n[23]\)/);
+    assert.match(why.stdout, /^task n1\.d1\.t\d+ \(pay\): 2 attempts/);
+    assert.match(why.stdout, /attempt 1 on worker n[23]\.w\d+ \(node n[23]\), pushed at seq \d+: its node n[23] died/);
+    assert.match(why.stdout, /root \(injected fault\): injected: node n[23] died/);
+    // The debugger's counterfactual runs the script again without a fault: a shrunk plan needs each
+    // of its faults, so the failure is gone.
+    const counterfactual = await whatIf(wholeTrace(trace, statSync(trace).size), trace, 'drop 0');
+    assert.equal(counterfactual[0], 'the failure is gone: this change avoids it');
+    assert.match(counterfactual.join('\n'), /changed plan: \{.*\}\nthe changed run's trace: \S+bank-\d+\.jsonl/);
 
     const fixed = tsray(['sim', 'examples/sim/bank.mjs', '--runs', '200', '--faults', 'node-deaths'], { BANK_FIXED: '1' });
     assert.equal(fixed.status, 0, fixed.stdout);
@@ -102,6 +111,13 @@ void describe('tsray sim SCRIPT', () => {
     assert.match(checked.stdout, /seed 1: NOT DETERMINISTIC: two runs of the same seed and plan differ first at line \d+:\n {4}first run: {2}\{"seq":\d+,.*"task\/submitted".*\n {4}second run: \{"seq"/);
     const steady = tsray(['sim', 'examples/parameter-server.mjs', '--runs', '2', '--faults', 'chaos', '--check-determinism']);
     assert.equal(steady.status, 0, steady.stdout);
+  });
+
+  void test('--help says how to run a script', () => {
+    const help = tsray(['sim', '--help']);
+    assert.equal(help.status, 0);
+    assert.match(help.stdout, /^usage: tsray sim SCRIPT \[options\] \[-- ARGS\]\n/);
+    assert.match(help.stdout, /--check-determinism +run each seed twice/);
   });
 
   void test('progress is shown on long runs', () => {
