@@ -270,7 +270,7 @@ export class Simulator {
     if (!this.driverFinished) {
       const why = this.explainUnfinished();
       this.note(`liveness failure: ${why}`);
-      throw new SimFailure(`liveness: the driver had not finished by ${this.maxTimeMs} ms: ${why}`, this.seedText, this.traceText());
+      throw new SimFailure(`liveness: the driver had not finished by ${this.maxTimeMs} ms (maxTimeMs): ${why}`, this.seedText, this.traceText());
     }
     const unresolved = this.unresolvedTasks();
     if (unresolved.length > 0) {

@@ -17,6 +17,8 @@ export interface ScriptSimRequest {
   readonly script: string;
   /** What the script finds after its path in process.argv. */
   readonly argv: readonly string[];
+  /** The simulated time a run must finish by. */
+  readonly maxTimeMs: number;
   readonly firstSeed: number;
   readonly runs: number;
   readonly faultSpec: string;
@@ -71,7 +73,7 @@ export async function runScript(request: ScriptSimRequest): Promise<number> {
   const traceDir = request.out ?? failingDir;
   const workloadModule = `${relative(resolve(traceDir), resolve(script))}#script${request.argv.length === 0 ? '' : `#${JSON.stringify(request.argv)}`}`;
   const run = (seed: number, faults: FaultPlan, record: boolean): Promise<SimulateResult<unknown>> =>
-    simulate(script, { seed, faults, faultPhaseMs, nodes, cpus: request.cpus, record, name, captureOutput: true, argv: request.argv, workloadModule });
+    simulate(script, { seed, faults, faultPhaseMs, nodes, cpus: request.cpus, record, name, captureOutput: true, argv: request.argv, workloadModule, maxTimeMs: request.maxTimeMs });
   for (let seed = request.firstSeed; seed < request.firstSeed + request.runs; seed++) {
     const faults = faultPlanOf(request.faultSpec, seed, faultPhaseMs);
     const record = request.out !== undefined || request.checkDeterminism;
@@ -146,7 +148,7 @@ async function reportFailure(
     failure = await run(seed, plan, true);
   }
   const path = await writeTrace(failingDir, `${name}-${seed}.jsonl`, failure.trace);
-  const again = ['tsray sim', request.script, '--seed', String(seed), '--faults', `'${JSON.stringify(plan)}'`, '--fault-phase-ms', String(request.faultPhaseMs), '--nodes', String(request.nodeCount), '--cpus', String(request.cpus), ...(request.argv.length === 0 ? [] : ['--', ...request.argv])].join(' ');
+  const again = ['tsray sim', request.script, '--seed', String(seed), '--faults', `'${JSON.stringify(plan)}'`, '--fault-phase-ms', String(request.faultPhaseMs), '--nodes', String(request.nodeCount), '--cpus', String(request.cpus), ...(request.maxTimeMs === 120_000 ? [] : ['--max-time-ms', String(request.maxTimeMs)]), ...(request.argv.length === 0 ? [] : ['--', ...request.argv])].join(' ');
   const printed = failure.output.length === 0 ? '' : `  the script printed:\n${failure.output.slice(-20).map((line) => `    ${line.split('\n').join('\n    ')}\n`).join('')}`;
   process.stdout.write(`seed ${seed}: FAILED: ${firstError(failure)}\n${printed}  trace:     ${path}\n  reproduce: ${again}\n  debug:     tsray debug ${path}\n`);
 }

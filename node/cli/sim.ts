@@ -104,6 +104,7 @@ real reducers: one seeded scheduler, virtual time, and the faults of a plan. Eac
   -o DIR                 write every run's trace into DIR (failing runs are always written)
   --shrink               make a failing run's fault plan as small as still fails
   --check-determinism    run each seed twice and name the first line where the traces differ
+  --max-time-ms MS       a run still going at this simulated time fails its liveness check (default 120000)
   -- ARGS                what the script finds in process.argv after its path
 
 A failing run prints what the script printed, its trace, and the commands that reproduce and debug it.
@@ -126,6 +127,7 @@ export async function simCommand(args: string[]): Promise<number> {
         cpus: { type: 'string' },
         shrink: { type: 'boolean', default: false },
         'check-determinism': { type: 'boolean', default: false },
+        'max-time-ms': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -148,7 +150,8 @@ export async function simCommand(args: string[]): Promise<number> {
   faultPlanOf(parsed.values.faults, firstSeed, faultPhaseMs);
   const loaded = await loadProgram(script);
   if (loaded === undefined) {
-    return runScript({ script, argv: parsed.positionals.slice(1), firstSeed, runs, faultSpec: parsed.values.faults, faultPhaseMs, nodeCount, cpus, ...(parsed.values.out === undefined ? {} : { out: parsed.values.out }), shrink: parsed.values.shrink, checkDeterminism: parsed.values['check-determinism'] });
+    const maxTimeMs = wholeNumber('--max-time-ms', parsed.values['max-time-ms'], 120_000, faultPhaseMs + 1000);
+    return runScript({ script, argv: parsed.positionals.slice(1), maxTimeMs, firstSeed, runs, faultSpec: parsed.values.faults, faultPhaseMs, nodeCount, cpus, ...(parsed.values.out === undefined ? {} : { out: parsed.values.out }), shrink: parsed.values.shrink, checkDeterminism: parsed.values['check-determinism'] });
   }
   if (parsed.positionals.length > 1) throw new UsageError(`${script} is a generator workload, which takes no arguments`);
   const { program, exportName } = loaded;

@@ -216,7 +216,7 @@ export class ScriptProcess implements SimProcess {
 
   describeWaiting(): string {
     const gets = Object.entries(this.state.gets);
-    if (gets.length === 0) return 'the script waits, but not in a get of tsray';
+    if (gets.length === 0) return 'the script waits, but not in a get of tsray (on its own timers, or on something outside the simulation)';
     return gets
       .map(([, get]) => {
         const waits = get.refs.map((ref) => {

@@ -470,6 +470,10 @@ async function stillAfter(holds: () => boolean, graceMs: number): Promise<boolea
   return true;
 }
 
+function maxTimeMsOf(run: ScriptRun): number {
+  return run.options.maxTimeMs ?? 120_000;
+}
+
 function finish<T>(run: ScriptRun, outcome: { ok: true; value: T } | { ok: false; error: unknown } | undefined, time: VirtualTimeController, seed: string): Omit<ScriptRunResult<T>, 'output'> {
   const sim = run.sim;
   const base = { faults: sim === undefined ? [] : [...sim.faultLog], events: sim?.currentSeq() ?? 0, simTimeMs: Math.max(sim?.nowMs ?? 0, time.nowMs), seed };
@@ -488,7 +492,7 @@ function finish<T>(run: ScriptRun, outcome: { ok: true; value: T } | { ok: false
     return { ok: true, value: outcome.value, trace: '', ...base };
   }
   try {
-    if (outcome === undefined) sim.note(`liveness failure: the script had not finished by ${sim.nowMs} ms`);
+    if (outcome === undefined) sim.note(`liveness failure: the script had not finished by ${sim.nowMs} ms (maxTimeMs ${maxTimeMsOf(run)}; tsray sim --max-time-ms)`);
     sim.finish();
   } catch (error) {
     return failed(error);

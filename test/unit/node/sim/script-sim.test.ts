@@ -114,7 +114,7 @@ void describe('simulate', () => {
     }, { seed: 1, mutation: 'retry-not-counted', maxTimeMs: 3000 });
     assert.equal(mutant.ok, false);
     assert.ok(mutant.error instanceof SimFailure);
-    assert.match(String(mutant.error), /liveness: the driver had not finished by 3000 ms: the script waits in get for n1\.d1\.t1\.r0, which waits for task anonymous \(attempt 1\)/);
+    assert.match(String(mutant.error), /liveness: the driver had not finished by 3000 ms \(maxTimeMs\): the script waits in get for n1\.d1\.t1\.r0, which waits for task anonymous \(attempt 1\)/);
     const honest = await simulate(async () => {
       await tsray.init();
       const crash = tsray.remote(() => process.exit(1), { maxRetries: 2 });
@@ -128,7 +128,7 @@ void describe('simulate', () => {
       return tsray.get(hang.remote());
     }, { seed: 1, maxTimeMs: 3000 });
     assert.equal(forever.ok, false);
-    assert.match(String(forever.error), /liveness: the driver had not finished by 3000 ms: the script waits in get for n1\.d1\.t1\.r0, which waits for task anonymous \(attempt 1\), running on node n\d \(worker n\d\.w\d+\)/);
+    assert.match(String(forever.error), /liveness: the driver had not finished by 3000 ms \(maxTimeMs\): the script waits in get for n1\.d1\.t1\.r0, which waits for task anonymous \(attempt 1\), running on node n\d \(worker n\d\.w\d+\)/);
 
     const outside = await simulate(async () => {
       await tsray.init();
