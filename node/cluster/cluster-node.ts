@@ -45,6 +45,9 @@ const defaultObjectStoreBytes = 512 * 1024 * 1024;
 /** How long a starting node waits for the GCS to acknowledge it (a cluster view that includes it). */
 export const joinTimeoutMs = 20_000;
 
+/** How long a joining node tries to reach the head before it gives up. */
+export const firstConnectTimeoutMs = 5000;
+
 /** What a node is started with. */
 export interface ClusterNodeOptions {
   /** The head listens on host:port; any other node connects to the head at host:port. */
@@ -176,6 +179,8 @@ export class ClusterNode {
         port: options.port,
         token: options.token,
         identity: { nodeId, role: 'raylet' },
+        // A wrong address is reported soon; once joined, the node rides out a restart of the head.
+        reconnect: { firstConnectGiveUpAfterMs: firstConnectTimeoutMs },
         onMessages: (messages) => node?.deliver(messages),
         onFailed: (error) => node?.fatal(error.message),
       });

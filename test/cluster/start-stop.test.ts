@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -102,6 +104,20 @@ void describe('a cluster of processes started with tsray start', () => {
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stdout, /^usage: tsray /);
     }
+  });
+
+  void test('a node or a tool that cannot reach the head fails with one line saying so', async () => {
+    const probe = createServer();
+    await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise<void>((done) => probe.close(() => done()));
+    const token = 'a'.repeat(64);
+    const [joiner, status] = await Promise.all([tsray(['start', '--address', `127.0.0.1:${port}`, '--token', token]), tsray(['status', '--address', `127.0.0.1:${port}`, '--token', token])]);
+    for (const run of [joiner, status]) {
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(run.stderr, new RegExp(`^tsray: [^\\n]*could not reach the cluster at 127\\.0\\.0\\.1:${port}[^\\n]*\\n$`));
+    }
+    assert.deepEqual(recordedPids(), []);
   });
 
   let head: { address: string; token: string; pid: number };
