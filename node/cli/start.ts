@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { sessionRetention } from '../runtime/sessions.js';
 import { generateClusterToken, tokenProblem } from '../transport/index.js';
-import { isRunning, parseAddress, readAddressFile } from '../cluster/local-nodes.js';
+import { isNodeProcess, parseAddress, readAddressFile } from '../cluster/local-nodes.js';
 import type { NodeProcessConfig, NodeStartReport } from '../cluster/node-process.js';
 import { runNodeProcess } from '../cluster/node-process.js';
 import { UsageError, firstLine, wholeNumber } from './usage.js';
@@ -94,7 +94,7 @@ function configOf(values: StartValues): NodeProcessConfig {
   if (values.head) {
     if (values.token !== undefined) throw new UsageError('--token is for joining nodes; `start --head` makes a new token');
     const existing = readAddressFile();
-    if (existing !== undefined && isRunning(existing.pid)) {
+    if (existing !== undefined && isNodeProcess(existing.pid)) {
       throw new UsageError(`a head started on this machine runs already at ${existing.address} (pid ${existing.pid}); run \`tsray stop\` first, or join it with --address`);
     }
     const port = wholeNumber('--port', values.port, defaultHeadPort, 0);

@@ -1,10 +1,11 @@
 /**
  * `tsray stop`: stops every node process that `tsray start` began on this machine. Each gets SIGTERM
  * (it stops cleanly and removes its own files); any still running after `stopTimeoutMs` gets SIGKILL,
- * and its files are removed here.
+ * and its files are removed here. A record whose pid is no tsray node now (it died, and the pid went
+ * to another program) is only removed.
  */
 import { parseArgs } from 'node:util';
-import { forgetNode, isRunning, readAddressFile, recordedNodes, removeAddressFile } from '../cluster/local-nodes.js';
+import { forgetNode, isNodeProcess, isRunning, readAddressFile, recordedNodes, removeAddressFile } from '../cluster/local-nodes.js';
 import { UsageError, firstLine } from './usage.js';
 
 /** How long stopping nodes get before they are killed. */
@@ -31,7 +32,7 @@ export async function stopCommand(args: string[]): Promise<number> {
   })();
   const pids = new Set(recordedNodes().map((record) => record.pid));
   if (head !== undefined) pids.add(head.pid);
-  const running = [...pids].filter((pid) => pid !== process.pid && isRunning(pid));
+  const running = [...pids].filter((pid) => pid !== process.pid && isNodeProcess(pid));
   for (const pid of running) signal(pid, 'SIGTERM');
   const deadline = Date.now() + stopTimeoutMs;
   while (running.some(isRunning) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));

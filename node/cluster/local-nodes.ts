@@ -147,6 +147,22 @@ export function isRunning(pid: number): boolean {
   }
 }
 
+/**
+ * Whether the process with this pid is a tsray node (a daemon, or `tsray start --block`), so that a
+ * record left by a node that died, whose pid the system has since given to another program, never
+ * gets that program signalled. Where /proc cannot tell (not Linux), the record is trusted.
+ */
+export function isNodeProcess(pid: number): boolean {
+  if (!isRunning(pid)) return false;
+  let argv: string[];
+  try {
+    argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return true;
+  }
+  return argv.some((arg) => arg.endsWith('node-main.js')) || (argv.includes('start') && argv.includes('--block'));
+}
+
 /** Splits `HOST:PORT`, or fails with a one-line reason naming the text. */
 export function parseAddress(text: string): { host: string; port: number } {
   const colon = text.lastIndexOf(':');

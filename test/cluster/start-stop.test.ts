@@ -5,10 +5,10 @@
  * wrong token is refused and does not join; `stop` ends them all; bad arguments get one line and exit 2.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -212,10 +212,16 @@ void describe('a cluster of processes started with tsray start', () => {
     t.diagnostic(`node death detected ${Math.round(detectedAfterMs)} ms after SIGKILL (default health checks)`);
   });
 
-  void test('stop ends every node this machine started and removes their files', async () => {
+  void test('stop ends every node this machine started and removes their files, and signals no other program', async () => {
     const pids = recordedPids().filter(isRunning);
     assert.equal(pids.length, 2);
+    // A stale record whose pid now belongs to another program: stop must leave that program alone.
+    const bystander = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
+    const bystanderPid = bystander.pid ?? 0;
+    started.add(bystanderPid);
+    writeFileSync(join(clusterDir, 'nodes', `${bystanderPid}.json`), JSON.stringify({ pid: bystanderPid, nodeId: 'nstale', head: false, address: head.address, sessionDir: '' }));
     const run = await tsray(['stop']);
+    assert.equal(isRunning(bystanderPid), true, 'stop signalled a program that is no tsray node');
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /stopped 2 node processes/);
     for (const pid of pids) assert.equal(isRunning(pid), false, `pid ${pid} still runs`);
@@ -275,5 +281,41 @@ void describe('a node the head declared dead while it was only frozen', () => {
     const stop = await tsray(['stop'], frozenRoot);
     assert.equal(stop.code, 0, stop.stderr);
     assert.equal(isRunning(file.pid), false);
+  });
+});
+
+void describe('tsray start --block', () => {
+  const blockRoot = mkdtempSync(join(tmpdir(), 'tsray-cluster-block-'));
+  let pid: number | undefined;
+  after(() => {
+    try {
+      if (pid !== undefined) process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+    rmSync(blockRoot, { recursive: true, force: true });
+  });
+
+  void test('runs the head in the command itself until Ctrl-C, then stops cleanly and removes its files', async () => {
+    const child = spawn(process.execPath, [cli, 'start', '--head', '--port', '0', '--num-cpus', '1', '--block'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TSRAY_SESSIONS_ROOT: blockRoot } });
+    pid = child.pid;
+    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+    let stdout = '';
+    child.stdout.setEncoding('utf8');
+    await new Promise<void>((done, fail) => {
+      child.stdout.on('data', (chunk: string) => {
+        stdout += chunk;
+        if (stdout.includes('TSRAY_ADDRESS=')) done();
+      });
+      void exited.then((code) => fail(new Error(`start --block exited (${String(code)}) before it was up`)));
+    });
+    const file = JSON.parse(readFileSync(join(blockRoot, 'cluster', 'address.json'), 'utf8')) as { address: string; token: string; pid: number };
+    assert.equal(file.pid, child.pid);
+    const nodes = await queryNodes(file.address, file.token);
+    assert.equal(nodes.length, 1);
+    child.kill('SIGINT');
+    assert.equal(await exited, 0);
+    assert.equal(existsSync(join(blockRoot, 'cluster', 'address.json')), false);
+    assert.deepEqual(readdirSync(join(blockRoot, 'cluster', 'nodes')), []);
   });
 });
