@@ -108,6 +108,8 @@ export const messageTable: MessageTable = {
   'actor/out-of-scope': { actorId: 'string' },
   'actor/dispose-requested': { actorId: 'string', restartCount: 'number' },
   'actor/disposed': { actorId: 'string', restartCount: 'number', workerId: 'string' },
+  'cluster/nodes-requested': { requestId: 'string', requester: 'string' },
+  'cluster/nodes-replied': { requestId: 'string', nodes: 'array' },
 };
 
 /** Every message type, in table order. */

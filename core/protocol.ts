@@ -186,8 +186,24 @@ export type GcsMessage =
   /** The actor's worker ran (or had nothing to run as) the instance's dispose method. */
   | { readonly type: 'actor/disposed'; readonly actorId: ActorId; readonly restartCount: number; readonly workerId: WorkerId };
 
+/** A node as a state query reports it: alive or declared dead, with its total and available resources. */
+export interface NodeReport {
+  readonly nodeId: NodeId;
+  readonly alive: boolean;
+  readonly total: Resources;
+  readonly available: Resources;
+}
+
+/**
+ * State queries of tools (`tsray status`, `tsray list`): read-only, answered by the shell that holds
+ * the component from its current state, so they are no event of any reducer and change nothing.
+ */
+export type QueryMessage =
+  | { readonly type: 'cluster/nodes-requested'; readonly requestId: string; readonly requester: Address }
+  | { readonly type: 'cluster/nodes-replied'; readonly requestId: string; readonly nodes: readonly NodeReport[] };
+
 /** Every message of the system. */
-export type Message = LeaseMessage | StoreMessage | OwnerMessage | GcsMessage;
+export type Message = LeaseMessage | StoreMessage | OwnerMessage | GcsMessage | QueryMessage;
 
 /** The envelope the transport adds: who sent it, from which incarnation, with which sequence number. */
 export interface Via {

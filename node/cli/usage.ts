@@ -14,3 +14,9 @@ export function wholeNumber(option: string, text: string | undefined, fallback: 
   if (!Number.isInteger(value) || value < min) throw new UsageError(`${option} takes a whole number ≥ ${min}, not '${text}'`);
   return value;
 }
+
+/** The first line of a message (node:util parseArgs adds lines of advice that a one-line reason leaves out). */
+export function firstLine(text: string): string {
+  const newline = text.indexOf('\n');
+  return newline < 0 ? text : text.slice(0, newline);
+}

@@ -66,7 +66,7 @@ export async function init(options: InitOptions = {}): Promise<ClusterInfo> {
   if (simulated !== undefined) return simulated.attach(options);
   const address = options.address ?? process.env.TSRAY_ADDRESS;
   if (address !== undefined && address !== '') {
-    throw new Error(`connecting to a cluster at ${address} needs \`tsray start\`, which this version of tsray does not have yet; call init() without an address for the embedded cluster`);
+    throw new Error(`connecting a driver to the cluster at ${address} is not in this version of tsray yet (\`tsray start\` runs the nodes; drivers connect in a later version); call init() without an address for the embedded cluster`);
   }
   // Loaded here, not at import: worker threads import this module too and never start a cluster.
   const { EmbeddedCluster } = await import('./embedded.js');

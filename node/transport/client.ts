@@ -34,6 +34,12 @@ export interface ReconnectPolicy {
    * GCS restart replaying a large log.
    */
   readonly giveUpAfterMs: number;
+  /**
+   * The retry bound before the first connection succeeds, when it should differ from
+   * `giveUpAfterMs`: a node that is starting wants to hear soon that the address is wrong, while
+   * one that was connected rides out a restart of the head. Default: `giveUpAfterMs`.
+   */
+  readonly firstConnectGiveUpAfterMs?: number;
 }
 
 /** The default retry policy (see each field). */
@@ -255,12 +261,15 @@ export class TransportClient {
     const delayMs = Math.min(this.policy.maxDelayMs, this.policy.initialDelayMs * 2 ** Math.min(this.failures, 30));
     this.failures += 1;
     const failingForMs = Date.now() - (this.failingSinceMs ?? Date.now());
-    if (failingForMs + delayMs > this.policy.giveUpAfterMs) {
-      const seconds = this.policy.giveUpAfterMs / 1000;
+    const first = this.connects === 0 && this.policy.firstConnectGiveUpAfterMs !== undefined;
+    const boundMs = first ? (this.policy.firstConnectGiveUpAfterMs ?? 0) : this.policy.giveUpAfterMs;
+    if (failingForMs + delayMs > boundMs) {
+      const seconds = boundMs / 1000;
+      const option = first ? 'reconnect.firstConnectGiveUpAfterMs' : 'reconnect.giveUpAfterMs';
       this.log(`gave up reaching the cluster at ${this.target} after ${this.failures} attempts over ${seconds} s: ${reason}`);
       this.fail(
         new ClusterUnreachableError(
-          `could not reach the cluster at ${this.target} for ${seconds} s (reconnect.giveUpAfterMs, ${this.failures} attempts): ${reason}; check that \`tsray start --head\` runs there and the address is right`,
+          `could not reach the cluster at ${this.target} for ${seconds} s (${option}, ${this.failures} attempts): ${reason}; check that \`tsray start --head\` runs there and the address is right`,
         ),
       );
       return;

@@ -311,6 +311,28 @@ void test('a client that cannot reach the cluster gives up after its retry bound
   assert.match(error.message, new RegExp(`^could not reach the cluster at 127\\.0\\.0\\.1:${port} for 0\\.3 s \\(reconnect\\.giveUpAfterMs, \\d+ attempts\\): network error: ECONNREFUSED; check that`));
 });
 
+void test('a first connection has its own retry bound when one is given, and the error names it', async () => {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const error = await TransportClient.connect({
+    host: '127.0.0.1',
+    port,
+    token,
+    identity: { nodeId: 'n2', role: 'raylet' },
+    // The long bound would outlast the test; the first connection's bound ends it.
+    reconnect: { initialDelayMs: 10, maxDelayMs: 40, giveUpAfterMs: 600_000, firstConnectGiveUpAfterMs: 300 },
+    log: () => undefined,
+    onMessages: () => undefined,
+  }).then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  assert.ok(error instanceof ClusterUnreachableError);
+  assert.match(error.message, new RegExp(`^could not reach the cluster at 127\\.0\\.0\\.1:${port} for 0\\.3 s \\(reconnect\\.firstConnectGiveUpAfterMs, \\d+ attempts\\): network error: ECONNREFUSED`));
+});
+
 /** A server that is not a tsray server: it answers every connection with `reply` (or nothing). */
 async function impostor(reply: Buffer | undefined): Promise<{ port: number; close: () => Promise<void> }> {
   const sockets = new Set<Socket>();

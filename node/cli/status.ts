@@ -1,0 +1,97 @@
+/**
+ * `tsray status [--address A]` and `tsray list nodes [--address A] [--json]`: ask a running cluster's
+ * GCS for its nodes and their resources. The address comes from `--address`, else TSRAY_ADDRESS,
+ * else this machine's address file; the token from `--token`, else the address file.
+ */
+import { parseArgs } from 'node:util';
+import type { NodeReport } from '../../core/protocol.js';
+import { readAddressFile } from '../cluster/local-nodes.js';
+import { queryNodes } from '../cluster/query.js';
+import { UsageError, firstLine } from './usage.js';
+
+interface Target {
+  readonly address: string;
+  readonly token: string;
+}
+
+function parse(command: string, args: string[], withJson: boolean): { positionals: string[]; target: Target | undefined; json: boolean; help: boolean } {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: command === 'list',
+      options: { address: { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+    });
+  } catch (error) {
+    throw new UsageError(`${command}: ${firstLine((error as Error).message)}; see tsray ${command} --help`);
+  }
+  const { values, positionals } = parsed;
+  if (values.json && !withJson) throw new UsageError(`${command} has no --json; see tsray ${command} --help`);
+  if (values.help) return { positionals, target: undefined, json: false, help: true };
+  const file = readAddressFile();
+  const envAddress = process.env['TSRAY_ADDRESS'];
+  const address = values.address ?? (envAddress === undefined || envAddress === '' || envAddress === 'auto' ? undefined : envAddress) ?? file?.address;
+  if (address === undefined) throw new UsageError(`${command}: no cluster to ask: pass --address HOST:PORT, set TSRAY_ADDRESS, or start one with \`tsray start --head\``);
+  const token = values.token ?? file?.token;
+  if (token === undefined) throw new UsageError(`${command}: no cluster token: pass --token T (the one \`tsray start --head\` printed), or run this on the head's machine`);
+  return { positionals, target: { address, token }, json: values.json, help: false };
+}
+
+/** Runs `tsray status`; resolves to the exit code. */
+export async function statusCommand(args: string[]): Promise<number> {
+  const { target, help } = parse('status', args, false);
+  if (help || target === undefined) {
+    process.stdout.write('usage: tsray status [--address HOST:PORT] [--token T]   the nodes of a cluster and its resources, used and total\n');
+    return 0;
+  }
+  const nodes = await queryNodes(target.address, target.token);
+  const alive = nodes.filter((node) => node.alive);
+  process.stdout.write(`cluster at ${target.address}: ${alive.length} node${alive.length === 1 ? '' : 's'} alive, ${nodes.length - alive.length} dead\n\n`);
+  process.stdout.write(nodeTable(nodes));
+  const names = resourceNames(alive);
+  process.stdout.write('\nresources (alive nodes, used/total):\n');
+  for (const name of names) {
+    const total = alive.reduce((sum, node) => sum + (node.total[name] ?? 0), 0);
+    const available = alive.reduce((sum, node) => sum + (node.available[name] ?? 0), 0);
+    process.stdout.write(`  ${formatAmount(total - available)}/${formatAmount(total)} ${name}\n`);
+  }
+  return 0;
+}
+
+/** Runs `tsray list KIND`; resolves to the exit code. */
+export async function listCommand(args: string[]): Promise<number> {
+  const { positionals, target, json, help } = parse('list', args, true);
+  if (help || target === undefined) {
+    process.stdout.write('usage: tsray list nodes [--address HOST:PORT] [--token T] [--json]   the nodes of a cluster, alive and dead, with their resources\n');
+    return 0;
+  }
+  const [kind, ...extra] = positionals;
+  if (kind !== 'nodes' || extra.length > 0) {
+    throw new UsageError(`list: ${kind === undefined ? 'say what to list' : `cannot list '${[kind, ...extra].join(' ')}'`}; a cluster lists its nodes (tsray list nodes); tasks, actors, objects and jobs come with drivers that connect`);
+  }
+  const nodes = await queryNodes(target.address, target.token);
+  if (json) process.stdout.write(`${JSON.stringify(nodes, null, 2)}\n`);
+  else process.stdout.write(nodeTable(nodes));
+  return 0;
+}
+
+function resourceNames(nodes: readonly NodeReport[]): string[] {
+  const names = new Set<string>();
+  for (const node of nodes) for (const name of Object.keys(node.total)) names.add(name);
+  return [...names].sort((a, b) => (a === 'CPU' ? -1 : b === 'CPU' ? 1 : a < b ? -1 : a > b ? 1 : 0));
+}
+
+function formatAmount(amount: number): string {
+  return Number.isInteger(amount) ? String(amount) : amount.toFixed(2);
+}
+
+/** One row per node: its id, state, and each resource as available/total. */
+function nodeTable(nodes: readonly NodeReport[]): string {
+  const names = resourceNames(nodes);
+  const rows = [['NODE', 'STATE', ...names.map((name) => `${name} (avail/total)`)]];
+  for (const node of nodes) {
+    rows.push([node.nodeId, node.alive ? 'ALIVE' : 'DEAD', ...names.map((name) => (node.total[name] === undefined ? '-' : `${formatAmount(node.available[name] ?? 0)}/${formatAmount(node.total[name] ?? 0)}`))]);
+  }
+  const widths = (rows[0] ?? []).map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
+  return rows.map((row) => `${row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd()}\n`).join('');
+}

@@ -1,0 +1,360 @@
+/**
+ * One node of a multi-node cluster, as the process that `tsray start` runs. The head runs the GCS,
+ * a raylet and the transport server that other nodes, drivers and tools connect to; any other node
+ * runs a raylet that connects to the head with the cluster token. Each component is a ComponentShell
+ * with its event log in the node's session dir, as in the embedded cluster, and the node owns its
+ * raylet's worker threads and shared-memory store the way embedded.ts does.
+ *
+ * Routing is a star: a node's router sends every address it does not hold to the head, and the
+ * head's router sends each address to the peer of its node (node-routing.ts).
+ */
+import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { defaultGcsConfig, gcsCore } from '../../core/gcs/index.js';
+import type { GcsConfig, GcsEffect, GcsEvent, GcsState } from '../../core/gcs/index.js';
+import { gcsAddress, rayletAddress } from '../../core/ids.js';
+import type { NodeId } from '../../core/ids.js';
+import { defaultOwnerConfig } from '../../core/owner/index.js';
+import type { Delivered, Message, MessageOf, NodeReport } from '../../core/protocol.js';
+import { defaultRayletConfig, rayletCore } from '../../core/raylet/index.js';
+import type { RayletEffect, RayletEvent, RayletState } from '../../core/raylet/index.js';
+import { hashState } from '../../core/hash.js';
+import { maxActorWorkers } from '../runtime/embedded.js';
+import { NodeStore } from '../runtime/node-store.js';
+import type { PutRequest } from '../runtime/node-store.js';
+import { Router } from '../runtime/router.js';
+import type { Port } from '../runtime/router.js';
+import { markSessionEnded } from '../runtime/session-marker.js';
+import type { SessionMarker } from '../runtime/session-marker.js';
+import { startSession } from '../runtime/sessions.js';
+import { ComponentShell } from '../runtime/shell.js';
+import { isStoredData } from '../runtime/stored-values.js';
+import type { StoredData, StoredLayout } from '../runtime/stored-values.js';
+import { setStoreBuffer } from '../runtime/values.js';
+import { WorkerThreads } from '../runtime/worker-threads.js';
+import { EventLog, logDirFor } from '../store/event-log.js';
+import { recordsOf } from '../store/forwarded-log.js';
+import type { LogRecords } from '../store/forwarded-log.js';
+import type { Peer, RoutedMessage } from '../transport/index.js';
+import { TransportClient, TransportServer, routerPort } from '../transport/index.js';
+import { peerRoutingPort } from './node-routing.js';
+
+/** The node store's size when not given (as the embedded cluster's default). */
+const defaultObjectStoreBytes = 512 * 1024 * 1024;
+
+/** How long a starting node waits for the GCS to acknowledge it (a cluster view that includes it). */
+export const joinTimeoutMs = 20_000;
+
+/** How long a joining node tries to reach the head before it gives up. */
+export const firstConnectTimeoutMs = 5000;
+
+/** What a node is started with. */
+export interface ClusterNodeOptions {
+  /** The head listens on host:port; any other node connects to the head at host:port. */
+  readonly head: boolean;
+  readonly host: string;
+  readonly port: number;
+  readonly token: string;
+  readonly numCpus?: number;
+  readonly resources?: Record<string, number>;
+  readonly objectStoreBytes?: number;
+  /** The session dir (made if missing); default a new one under the sessions root. */
+  readonly sessionDir?: string;
+  /** The head's health checks (default: the GCS reducer's defaults). */
+  readonly healthCheckPeriodMs?: number;
+  readonly healthCheckFailureThreshold?: number;
+  /** The node stopped by itself: the GCS declared it dead, or it lost the head for good. */
+  readonly onFatal?: (reason: string) => void;
+}
+
+/** Mints a node id that no other node of the cluster has: a dead node never comes back under its id. */
+function newNodeId(): NodeId {
+  return `n${randomBytes(4).toString('hex')}`;
+}
+
+/** Whether a message is a state query the head's shell answers (not a GCS event). */
+function isNodesQuery(message: Delivered<Message>): message is Delivered<MessageOf<'cluster/nodes-requested'>> {
+  return message.type === 'cluster/nodes-requested';
+}
+
+/** A running cluster node. */
+export class ClusterNode {
+  readonly router: Router;
+  readonly sessionDir: string;
+  readonly raylet: ComponentShell<RayletState, RayletEvent, RayletEffect>;
+  /** The head's GCS; undefined on other nodes. */
+  readonly gcs: ComponentShell<GcsState, GcsEvent, GcsEffect> | undefined;
+  readonly threads: WorkerThreads;
+  readonly nodeStore: NodeStore;
+  private server: TransportServer | undefined;
+  private client: TransportClient | undefined;
+  private readonly logs: EventLog[] = [];
+  private readonly workerLogs = new Map<string, EventLog>();
+  private readonly mainLogs: { readonly log: EventLog; readonly state: () => unknown }[] = [];
+  private readonly sessionMarker: SessionMarker;
+  private logsClosed = false;
+  private stopped = false;
+  /** Settles once the GCS has published a cluster view to this raylet (the node has joined), or the node failed first. */
+  private joining: { readonly resolve: () => void; readonly reject: (error: Error) => void } | undefined;
+
+  private constructor(
+    private readonly options: ClusterNodeOptions,
+    /** This node's id, new at every start. */
+    readonly nodeId: NodeId,
+    upstream: Port,
+  ) {
+    const session = startSession(options.sessionDir);
+    this.sessionDir = session.dir;
+    this.sessionMarker = session.marker;
+    this.router = new Router(upstream);
+    if (options.head) {
+      const gcsLog = this.openLog(gcsAddress, 'gcs', true);
+      const gcs = new ComponentShell({ core: gcsCore, address: gcsAddress, router: this.router, log: gcsLog, replyAfterCommit: true });
+      this.gcs = gcs;
+      this.mainLogs.push({ log: gcsLog, state: () => gcs.state });
+      this.router.addLocal(gcsAddress, (message) => {
+        if (isNodesQuery(message)) this.answerNodesQuery(gcs.state, message);
+        else gcs.apply(message as GcsEvent);
+      });
+      const config: GcsConfig = {
+        ...defaultGcsConfig,
+        healthCheckPeriodMs: options.healthCheckPeriodMs ?? defaultGcsConfig.healthCheckPeriodMs,
+        healthCheckFailureThreshold: options.healthCheckFailureThreshold ?? defaultGcsConfig.healthCheckFailureThreshold,
+      };
+      gcs.apply({ type: 'gcs/started', incarnation: 0, config });
+    } else this.gcs = undefined;
+    const storeBytes = options.objectStoreBytes ?? defaultObjectStoreBytes;
+    this.threads = new WorkerThreads({
+      router: this.router,
+      boot: (workerId, readerSlot) => {
+        if (readerSlot !== undefined) this.nodeStore.nameReader(readerSlot, `worker ${workerId}`);
+        return { workerId, nodeId: this.nodeId, namespace: 'default', inlineThresholdBytes: defaultOwnerConfig.inlineThresholdBytes, storeBuffer: this.nodeStore.store.buffer, sessionDir: this.sessionDir, ...(readerSlot === undefined ? {} : { readerSlot }) };
+      },
+      onReady: (workerId) => this.raylet.apply({ type: 'worker/started', workerId }),
+      onLogRecords: (workerId, batch) => this.appendWorkerLog(workerId, batch),
+      onExit: (workerId, reason, readerSlot) => {
+        if (readerSlot !== undefined) this.nodeStore.store.dropReaderSlot(readerSlot);
+        this.closeWorkerLog(workerId);
+        this.raylet.apply({ type: 'worker/exited', workerId, reason });
+      },
+    });
+    this.nodeStore = new NodeStore(storeBytes, () => this.threads.ask('tsray/collect', 'tsray/collected'));
+    setStoreBuffer(this.nodeStore.store.buffer);
+    const address = rayletAddress(this.nodeId);
+    const rayletLog = this.openLog(address, 'raylet', false);
+    this.raylet = new ComponentShell({ core: rayletCore, address, router: this.router, log: rayletLog, onEffect: (effect) => this.onRayletEffect(effect) });
+    this.mainLogs.push({ log: rayletLog, state: () => this.raylet.state });
+    this.router.addLocal(address, (message) => this.onRayletMessage(message as RayletEvent));
+  }
+
+  /**
+   * Starts a node. The head listens first (an address in use fails here, before anything else runs);
+   * another node connects first, so that a refused token leaves nothing started and nothing joined.
+   */
+  static async start(options: ClusterNodeOptions): Promise<ClusterNode> {
+    let node: ClusterNode | undefined;
+    const onLinkError = (error: Error): void => {
+      process.stderr.write(`tsray: a batch of messages could not be sent: ${error.message}\n`);
+    };
+    const nodeId = newNodeId();
+    if (options.head) {
+      // The connections of other nodes and tools to the head, by node id.
+      const peers = new Map<NodeId, Peer>();
+      const server = await TransportServer.listen({
+        token: options.token,
+        identity: { nodeId: 'head', role: 'gcs' },
+        host: options.host,
+        port: options.port,
+        onPeer: (peer) => peers.set(peer.identity.nodeId, peer),
+        onPeerClosed: (peer) => {
+          if (peers.get(peer.identity.nodeId) === peer) peers.delete(peer.identity.nodeId);
+        },
+        onMessages: (messages) => node?.deliver(messages),
+      });
+      node = new ClusterNode(options, nodeId, peerRoutingPort(peers, (error, to) => onLinkError(new Error(`to node ${to}: ${error.message}`))));
+      node.server = server;
+    } else {
+      const client = await TransportClient.connect({
+        host: options.host,
+        port: options.port,
+        token: options.token,
+        identity: { nodeId, role: 'raylet' },
+        // A wrong address is reported soon; once joined, the node rides out a restart of the head.
+        reconnect: { firstConnectGiveUpAfterMs: firstConnectTimeoutMs },
+        onMessages: (messages) => node?.deliver(messages),
+        onFailed: (error) => node?.fatal(error.message),
+      });
+      node = new ClusterNode(options, nodeId, routerPort(client, onLinkError));
+      node.client = client;
+    }
+    const started = node;
+    let timer: NodeJS.Timeout | undefined;
+    const joined = new Promise<void>((resolve, reject) => {
+      started.joining = { resolve, reject };
+      timer = setTimeout(() => reject(new Error(`the GCS did not acknowledge this node within ${joinTimeoutMs} ms (joinTimeoutMs); see the head's log`)), joinTimeoutMs);
+    });
+    started.startRaylet();
+    // Ready means registered: the GCS saw this node and published it a view (at its next health check).
+    try {
+      await joined;
+    } catch (error) {
+      await started.stop();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      started.joining = undefined;
+    }
+    return started;
+  }
+
+  /** The address others connect to (the head's bound `host:port`). */
+  get address(): string {
+    const bound = this.server?.address;
+    return bound === undefined ? `${this.options.host}:${this.options.port}` : `${this.options.host}:${bound.port}`;
+  }
+
+  private startRaylet(): void {
+    const numCpus = this.options.numCpus ?? availableParallelism();
+    this.raylet.apply({
+      type: 'node/started',
+      nodeId: this.nodeId,
+      resources: { CPU: numCpus, ...this.options.resources },
+      config: { ...defaultRayletConfig, objectStoreCapacityBytes: this.options.objectStoreBytes ?? defaultObjectStoreBytes, prestartWorkers: numCpus, maxActorWorkers: maxActorWorkers() },
+    });
+  }
+
+  /** Hands messages that arrived over the network to this node's router. */
+  private deliver(messages: readonly RoutedMessage[]): void {
+    for (const message of messages) this.router.forward(message, message.to);
+  }
+
+  /** Answers `tsray status` and `tsray list nodes` from the GCS's state as it is now. */
+  private answerNodesQuery(state: GcsState, query: MessageOf<'cluster/nodes-requested'>): void {
+    const nodes: NodeReport[] = Object.keys(state.nodes)
+      .sort()
+      .flatMap((nodeId) => {
+        const node = state.nodes[nodeId];
+        return node === undefined ? [] : [{ nodeId, alive: node.alive, total: { ...node.total }, available: { ...node.available } }];
+      });
+    this.router.send(gcsAddress, 0, query.requester, { type: 'cluster/nodes-replied', requestId: query.requestId, nodes });
+  }
+
+  /** The node stops for good, for `reason` (logged), and the owner hears of it. */
+  private fatal(reason: string): void {
+    if (this.stopped) return;
+    if (this.joining !== undefined) {
+      // Not up yet: `start` fails with the reason instead.
+      this.joining.reject(new Error(reason));
+      return;
+    }
+    process.stderr.write(`tsray: node ${this.nodeId} stops: ${reason}\n`);
+    this.options.onFatal?.(reason);
+  }
+
+  private openLog(address: string, component: 'gcs' | 'raylet' | 'owner', durable: boolean): EventLog {
+    const log = EventLog.open(logDirFor(this.sessionDir, address), { component, address, durable, batching: durable ? 'immediate' : 'lagging' });
+    this.logs.push(log);
+    return log;
+  }
+
+  private appendWorkerLog(workerId: string, batch: LogRecords): void {
+    if (this.logsClosed) return;
+    let log = this.workerLogs.get(workerId);
+    if (log === undefined) {
+      log = this.openLog(`worker:${workerId}`, 'owner', false);
+      this.workerLogs.set(workerId, log);
+    }
+    log.appendEncoded(batch.firstSeq, recordsOf(batch));
+    if (batch.stateHash !== undefined) log.recordStateHash(batch.stateHash.seq, batch.stateHash.hash);
+  }
+
+  private closeWorkerLog(workerId: string): void {
+    const log = this.workerLogs.get(workerId);
+    if (log === undefined) return;
+    this.workerLogs.delete(workerId);
+    this.logs.splice(this.logs.indexOf(log), 1);
+    log.close().catch((error: unknown) => process.stderr.write(`tsray: the log of worker ${workerId} could not be closed: ${(error as Error).message}\n`));
+  }
+
+  /** A large value arrives as bytes: it goes into the store once, and the raylet sees its descriptor (as embedded.ts). */
+  private onRayletMessage(event: RayletEvent): void {
+    if (event.type !== 'object/put-requested') {
+      this.raylet.apply(event);
+      if (event.type === 'cluster/view-published' && this.raylet.state.viewReceived) this.joining?.resolve();
+      return;
+    }
+    if (isStoredData(event.data)) {
+      this.applyStoredPut(event, event.data);
+      return;
+    }
+    const present = this.nodeStore.store.get(event.objectId);
+    if (present !== undefined) {
+      this.applyStoredPut(event, { storedObjectId: event.objectId, layout: present.metadata as StoredLayout });
+      return;
+    }
+    this.nodeStore.put(
+      event,
+      (data) => this.applyStoredPut(event, data),
+      (reason) => this.router.send(this.raylet.address, 0, event.via.from, { type: 'object/put-rejected', objectId: event.objectId, reason }),
+    );
+  }
+
+  /** Hands a stored put to the raylet; memory the raylet turns away goes back to the store. */
+  private applyStoredPut(event: PutRequest, data: StoredData): void {
+    this.raylet.apply({ ...event, data });
+    const kept = this.raylet.state.objects[event.objectId];
+    const entry = this.nodeStore.store.get(event.objectId);
+    if (kept === undefined && entry !== undefined && entry.offset === data.layout.offset) this.nodeStore.delete([event.objectId]);
+  }
+
+  private onRayletEffect(effect: RayletEffect): void {
+    switch (effect.type) {
+      case 'worker/spawn':
+        this.threads.spawn(effect.workerId);
+        return;
+      case 'worker/kill':
+        this.threads.kill(effect.workerId);
+        return;
+      case 'objects/deleted':
+        this.nodeStore.delete(effect.objectIds);
+        return;
+      case 'node/shutdown':
+        // The GCS declared this node dead (it was silent too long): its work is being redone elsewhere.
+        setImmediate(() => this.fatal('the GCS declared this node dead (it missed its health checks); start it again to rejoin as a new node'));
+        return;
+      case 'message/sent':
+      case 'timer/armed':
+        return;
+    }
+  }
+
+  /** Records each main-thread log's final state hash, so `trace collect` can check a replay of it. */
+  private recordFinalHashes(): void {
+    for (const { log, state } of this.mainLogs) {
+      if (log.lastSeq === 0) continue;
+      try {
+        log.recordStateHash(log.lastSeq, hashState(state()));
+      } catch (error) {
+        process.stderr.write(`tsray: the state hash of ${log.address} could not be recorded: ${(error as Error).message}\n`);
+      }
+    }
+  }
+
+  /** Stops the node: its connections, components, worker threads and logs. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.router.flush();
+    await Promise.all([this.server?.close(), this.client?.close()]);
+    this.gcs?.stop();
+    this.raylet.stop();
+    this.router.close();
+    this.recordFinalHashes();
+    await this.threads.terminateAll();
+    this.logsClosed = true;
+    await Promise.all(this.logs.map((log) => log.close()));
+    this.nodeStore.close();
+    setStoreBuffer(undefined);
+    markSessionEnded(this.sessionDir, this.sessionMarker, Date.now());
+  }
+}

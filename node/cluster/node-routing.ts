@@ -1,0 +1,54 @@
+/**
+ * How the head relays messages between nodes: its router hands every message for an address it
+ * does not hold (`raylet:n2`, `worker:n2.w3`, `cli:c1`) to this port, which sends it to the peer of
+ * the node the address belongs to. Nodes send everything that is not theirs to the head, so the
+ * cluster is a star around the head until nodes talk to each other directly.
+ */
+import type { Address, NodeId } from '../../core/ids.js';
+import { nodeOfWorker } from '../../core/ids.js';
+import type { Port } from '../runtime/router.js';
+import { isMessageBatch } from '../runtime/router.js';
+import type { Peer, RoutedMessage } from '../transport/index.js';
+
+/** The node an address belongs to: `raylet:n2`, `worker:n2.w3` and `cli:n2` all belong to `n2`. */
+export function nodeOfAddress(address: Address): NodeId | undefined {
+  const colon = address.indexOf(':');
+  if (colon < 0) return undefined;
+  const kind = address.slice(0, colon);
+  const rest = address.slice(colon + 1);
+  if (kind === 'worker') return nodeOfWorker(rest);
+  return rest === '' ? undefined : rest;
+}
+
+/**
+ * A router port that sends each message to the peer of its address's node. A message for a node
+ * with no connection now is dropped: the protocol's senders retry what matters, and a node that
+ * stays away is declared dead by the health checks.
+ */
+export function peerRoutingPort(peers: ReadonlyMap<NodeId, Peer>, onError: (error: Error, nodeId: NodeId) => void): Port {
+  return {
+    postMessage(value: unknown): void {
+      if (!isMessageBatch(value)) return;
+      const byNode = new Map<NodeId, RoutedMessage[]>();
+      for (const message of value.messages as unknown as readonly RoutedMessage[]) {
+        const nodeId = nodeOfAddress(message.to);
+        if (nodeId === undefined) continue;
+        let batch = byNode.get(nodeId);
+        if (batch === undefined) {
+          batch = [];
+          byNode.set(nodeId, batch);
+        }
+        batch.push(message);
+      }
+      for (const [nodeId, messages] of byNode) {
+        const peer = peers.get(nodeId);
+        if (peer === undefined || peer.isClosed) continue;
+        try {
+          peer.send(messages);
+        } catch (error) {
+          onError(error instanceof Error ? error : new Error(String(error)), nodeId);
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * Asks a running cluster's GCS a state query as a tool (`tsray status`, `tsray list nodes`): connect
+ * to the head with the cluster token as role `cli`, send the query, take the reply, disconnect. Every
+ * wait is bounded and fails naming its bound.
+ */
+import { randomBytes } from 'node:crypto';
+import { gcsAddress } from '../../core/ids.js';
+import type { NodeReport } from '../../core/protocol.js';
+import { TransportClient } from '../transport/index.js';
+import type { RoutedMessage } from '../transport/index.js';
+import { parseAddress } from './local-nodes.js';
+
+/** How long a query waits for the cluster, by default. */
+export const defaultQueryTimeoutMs = 5000;
+
+/** Every node the GCS knows, alive or dead, with its resources. */
+export async function queryNodes(address: string, token: string, timeoutMs = defaultQueryTimeoutMs): Promise<NodeReport[]> {
+  const { host, port } = parseAddress(address);
+  const id = `cli-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const requester = `cli:${id}`;
+  const requestId = `${id}.q1`;
+  let settle: ((nodes: readonly NodeReport[]) => void) | undefined;
+  const replied = new Promise<readonly NodeReport[]>((resolve) => {
+    settle = resolve;
+  });
+  const client = await TransportClient.connect({
+    host,
+    port,
+    token,
+    identity: { nodeId: id, role: 'cli' },
+    // A tool gives up at its own bound; it has no work that would outlive a restart of the head.
+    reconnect: { giveUpAfterMs: timeoutMs },
+    log: () => undefined,
+    onMessages: (messages) => {
+      for (const message of messages) if (message.type === 'cluster/nodes-replied' && message.requestId === requestId) settle?.(message.nodes);
+    },
+  });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const query: RoutedMessage = { type: 'cluster/nodes-requested', requestId, requester, via: { from: requester, incarnation: 0, seq: 0 }, to: gcsAddress };
+    client.send([query]);
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the cluster at ${address} did not answer within ${timeoutMs} ms; is it a tsray head?`)), timeoutMs);
+    });
+    return [...(await Promise.race([replied, timedOut]))];
+  } finally {
+    clearTimeout(timer);
+    await client.close();
+  }
+}
