@@ -81,6 +81,10 @@ export class EntityRecorder {
   private index = -1;
   private lastId = '';
   private readonly visit = (kind: EntityKind, id: string): void => this.mention(kind, id);
+  /** The first ids the current event met, and their slots. */
+  private readonly metIds: string[] = Array.from({ length: 8 }, () => '');
+  private readonly metSlots = new Int32Array(8);
+  private metCount = 0;
 
   /**
    * Adds the ids event `index` names. An id named twice by one event counts once, with the kinds of
@@ -103,6 +107,7 @@ export class EntityRecorder {
   addEvent(event: unknown, own: EntityRef | undefined, index: number): void {
     this.index = index;
     this.lastId = '';
+    this.metCount = 0;
     this.part++;
     visitEntities(event, this.visit);
     if (own !== undefined) this.mention(own.kind, own.id);
@@ -121,7 +126,22 @@ export class EntityRecorder {
    */
   private mention(kind: EntityKind, id: string): void {
     if (id === '') return;
-    const slot = this.slotFor(id);
+    // An event names a few ids, some twice (a spec's task id is met as the spec's and as a field of
+    // it): those it met already are found among them, not in the map of every id.
+    let slot = -1;
+    for (let at = 0; at < this.metCount; at++) {
+      if (this.metIds[at] === id) {
+        slot = this.metSlots[at] ?? -1;
+        break;
+      }
+    }
+    if (slot < 0) {
+      slot = this.slotFor(id);
+      if (this.metCount < this.metSlots.length) {
+        this.metIds[this.metCount] = id;
+        this.metSlots[this.metCount++] = slot;
+      }
+    }
     if (this.partOf.data[slot] === this.part) return;
     this.partOf.data[slot] = this.part;
     if (id === this.lastId) return;
