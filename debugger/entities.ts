@@ -59,8 +59,8 @@ const maxDepth = 4;
  */
 export function entitiesOf(event: unknown, address?: Address): EntityRef[] {
   const found: EntityRef[] = [];
-  // Most events name a handful of ids: a scan of them is cheaper than a set per event (the replay
-  // pass calls this a million times); a set comes in only for an event that names many.
+  // Most events name a handful of ids: a scan of them is cheaper than a set per event; a set comes
+  // in only for an event that names many.
   let seen: Set<string> | undefined;
   const add = (kind: EntityKind, id: string): void => {
     if (id === '') return;
@@ -74,11 +74,25 @@ export function entitiesOf(event: unknown, address?: Address): EntityRef[] {
     found.push({ kind, id });
   };
   walk(event, 0, add);
-  if (address !== undefined) {
-    if (address.startsWith('worker:')) add('worker', address.slice('worker:'.length));
-    else if (address.startsWith('raylet:')) add('node', address.slice('raylet:'.length));
-  }
+  const own = address === undefined ? undefined : addressEntity(address);
+  if (own !== undefined) add(own.kind, own.id);
   return found;
+}
+
+/**
+ * Calls `visit` for every id field of `event` in the order `entitiesOf` meets them, repeats and
+ * empty ids included (the caller decides): the replay pass records ids this way, without building
+ * a list per event.
+ */
+export function visitEntities(event: unknown, visit: (kind: EntityKind, id: string) => void): void {
+  walk(event, 0, visit);
+}
+
+/** The entity the component at `address` is (a worker's events are about that worker, a raylet's about its node), if any. */
+export function addressEntity(address: string): EntityRef | undefined {
+  if (address.startsWith('worker:')) return { kind: 'worker', id: address.slice('worker:'.length) };
+  if (address.startsWith('raylet:')) return { kind: 'node', id: address.slice('raylet:'.length) };
+  return undefined;
 }
 
 function walk(value: unknown, depth: number, add: (kind: EntityKind, id: string) => void): void {
@@ -89,26 +103,29 @@ function walk(value: unknown, depth: number, add: (kind: EntityKind, id: string)
   }
   const record = value as Record<string, unknown>;
   for (const key in record) {
-    const action = fieldAction.get(key);
-    if (action === 'skip') continue;
     const item = record[key];
-    if (action !== undefined && action !== 'spec') {
-      const kind = action;
-      if (typeof item === 'string') {
-        add(kind, item);
-      } else if (Array.isArray(item)) {
-        for (const id of item) if (typeof id === 'string') add(kind, id);
-      } else {
+    // A number, a boolean or null names nothing whatever its field: no lookup for it.
+    if (typeof item !== 'object' && typeof item !== 'string') continue;
+    if (item === null) continue;
+    const action = fieldAction.get(key);
+    if (action === undefined) {
+      if (typeof item === 'object') walk(item, depth + 1, add);
+      continue;
+    }
+    if (action === 'skip') continue;
+    if (action === 'spec') {
+      if (typeof item === 'object') {
+        const spec = item as { taskId?: unknown; actorId?: unknown };
+        if (typeof spec.taskId === 'string') add('task', spec.taskId);
+        if (typeof spec.actorId === 'string') add('actor', spec.actorId);
         walk(item, depth + 1, add);
       }
       continue;
     }
-    if (action === 'spec' && typeof item === 'object' && item !== null) {
-      const spec = item as { taskId?: unknown; actorId?: unknown };
-      if (typeof spec.taskId === 'string') add('task', spec.taskId);
-      if (typeof spec.actorId === 'string') add('actor', spec.actorId);
-    }
-    walk(item, depth + 1, add);
+    if (typeof item === 'string') add(action, item);
+    else if (Array.isArray(item)) {
+      for (const id of item) if (typeof id === 'string') add(action, id);
+    } else walk(item, depth + 1, add);
   }
 }
 

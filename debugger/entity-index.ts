@@ -5,6 +5,7 @@
  * some 400,000 ids and almost none of them is ever looked at. Building a list per id up front was
  * most of the cost of indexing ids, in the workers and again when the main thread merged theirs.
  */
+import { visitEntities } from './entities.js';
 import type { EntityKind, EntityRef } from './entities.js';
 
 /** An entity's index entry: its kinds (an id may be a worker and an owner) and its events, ascending. */
@@ -73,6 +74,18 @@ export class EntityRecorder {
   private readonly grown = new Column((size) => new Int32Array(size));
   private batch = 0;
 
+  /** Per local slot: the last part (see `addEvent`) that named the id. */
+  private readonly partOf = new Column((size) => new Int32Array(size));
+  private part = 0;
+  /** The event being recorded by `addEvent` and `addMore`, and the id they recorded last. */
+  private index = -1;
+  private lastId = '';
+  private readonly visit = (kind: EntityKind, id: string): void => this.mention(kind, id);
+  /** The first ids the current event met, and their slots. */
+  private readonly metIds: string[] = Array.from({ length: 8 }, () => '');
+  private readonly metSlots = new Int32Array(8);
+  private metCount = 0;
+
   /**
    * Adds the ids event `index` names. An id named twice by one event counts once, with the kinds of
    * both mentions (and a repeat right after itself adds nothing), as the index always counted them.
@@ -82,29 +95,90 @@ export class EntityRecorder {
     for (const entity of named) {
       if (entity.id === last) continue;
       last = entity.id;
-      let slot = this.slotOf.get(entity.id);
-      if (slot === undefined) {
-        slot = this.slotOf.size;
-        this.slotOf.set(entity.id, slot);
-        this.newIds.push(entity.id);
-        this.lastEvent.push(-1);
-        this.masks.push(0);
-        this.grewIn.push(-1);
-      }
-      const mask = this.masks.data[slot] ?? 0;
-      const grown = mask | (kindBit[entity.kind] ?? 0);
-      if (grown !== mask) {
-        this.masks.data[slot] = grown;
-        if (this.grewIn.data[slot] !== this.batch) {
-          this.grewIn.data[slot] = this.batch;
-          this.grown.push(slot);
-        }
-      }
-      if (this.lastEvent.data[slot] === index) continue;
-      this.lastEvent.data[slot] = index;
-      this.events.push(index);
-      this.slots.push(slot);
+      this.record(this.slotFor(entity.id), kindBit[entity.kind] ?? 0, index);
     }
+  }
+
+  /**
+   * Adds the ids event `index` names: those of `event`'s fields, then `own` (the entity of the
+   * event's component), exactly as `add(entitiesOf(event, address), index)` does, without a list
+   * of them (the replay pass records a million events).
+   */
+  addEvent(event: unknown, own: EntityRef | undefined, index: number): void {
+    this.index = index;
+    this.lastId = '';
+    this.metCount = 0;
+    this.part++;
+    visitEntities(event, this.visit);
+    if (own !== undefined) this.mention(own.kind, own.id);
+  }
+
+  /** Adds to the event of the last `addEvent` the ids `more` names (an effect), as `add` does for `entitiesOf(more)` after the event's own. */
+  addMore(more: unknown): void {
+    this.part++;
+    visitEntities(more, this.visit);
+  }
+
+  /**
+   * One id field met by `addEvent` or `addMore`. Within one part the first mention of an id counts
+   * alone (as in `entitiesOf`), and one right after the same id in the part before adds nothing (as
+   * in `add`).
+   */
+  private mention(kind: EntityKind, id: string): void {
+    if (id === '') return;
+    // An event names a few ids, some twice (a spec's task id is met as the spec's and as a field of
+    // it): those it met already are found among them, not in the map of every id.
+    let slot = -1;
+    for (let at = 0; at < this.metCount; at++) {
+      if (this.metIds[at] === id) {
+        slot = this.metSlots[at] ?? -1;
+        break;
+      }
+    }
+    if (slot < 0) {
+      slot = this.slotFor(id);
+      if (this.metCount < this.metSlots.length) {
+        this.metIds[this.metCount] = id;
+        this.metSlots[this.metCount++] = slot;
+      }
+    }
+    if (this.partOf.data[slot] === this.part) return;
+    this.partOf.data[slot] = this.part;
+    if (id === this.lastId) return;
+    this.lastId = id;
+    this.record(slot, kindBit[kind] ?? 0, this.index);
+  }
+
+  /** The local slot of `id`, a new one if it is new. */
+  private slotFor(id: string): number {
+    let slot = this.slotOf.get(id);
+    if (slot === undefined) {
+      slot = this.slotOf.size;
+      this.slotOf.set(id, slot);
+      this.newIds.push(id);
+      this.lastEvent.push(-1);
+      this.masks.push(0);
+      this.grewIn.push(-1);
+      this.partOf.push(-1);
+    }
+    return slot;
+  }
+
+  /** Adds the kind `bit` to the id at `slot`, and the pair (event `index`, slot) unless it is there. */
+  private record(slot: number, bit: number, index: number): void {
+    const mask = this.masks.data[slot] ?? 0;
+    const grown = mask | bit;
+    if (grown !== mask) {
+      this.masks.data[slot] = grown;
+      if (this.grewIn.data[slot] !== this.batch) {
+        this.grewIn.data[slot] = this.batch;
+        this.grown.push(slot);
+      }
+    }
+    if (this.lastEvent.data[slot] === index) return;
+    this.lastEvent.data[slot] = index;
+    this.events.push(index);
+    this.slots.push(slot);
   }
 
   /** Whether anything was recorded since the last batch. */
@@ -154,6 +228,8 @@ export class EntityIndex implements ReadonlyMap<string, EntityEvents> {
   private pairs = 0;
   private readonly cache = new Map<number, CachedEvents>();
   private readonly kindSets = new Map<number, ReadonlySet<EntityKind>>();
+  /** Batches whose new ids are not yet mapped to slots of the index. */
+  private readonly unsettled: { readonly batch: EntityBatch; readonly from: EntitySource }[] = [];
 
   /** A source for one recorder's batches. */
   source(): EntitySource {
@@ -165,28 +241,40 @@ export class EntityIndex implements ReadonlyMap<string, EntityEvents> {
     return source;
   }
 
-  /** Adds a batch of the recorder behind `from`. */
+  /**
+   * Adds a batch of the recorder behind `from`. Its pairs are kept as they are; its new ids are
+   * mapped to the index's slots only when something asks (`settle`): while the workers run, most of
+   * the main thread's share of indexing ids was this mapping, which many sessions never need.
+   */
   addBatch(batch: EntityBatch, from: EntitySource): void {
-    for (const id of batch.ids) {
-      let slot = this.slotOf.get(id);
-      if (slot === undefined) {
-        slot = this.ids.length;
-        this.slotOf.set(id, slot);
-        this.ids.push(id);
-        this.masks.push(0);
-        for (const source of this.sources) source.localOf.push(-1);
-      }
-      from.localOf.data[slot] = from.globalOf.length;
-      from.globalOf.push(slot);
-    }
-    batch.kindSlots.forEach((local, at) => {
-      const slot = from.globalOf.data[local] ?? 0;
-      this.masks.data[slot] = (this.masks.data[slot] ?? 0) | (batch.kindMasks[at] ?? 0);
-    });
+    if (batch.ids.length > 0 || batch.kindSlots.length > 0) this.unsettled.push({ batch, from });
     if (batch.slots.length === 0) return;
     from.events.push(batch.events);
     from.slots.push(batch.slots);
     this.pairs += batch.slots.length;
+  }
+
+  /** Maps the new ids and kinds of the batches added since the last time to the index's slots, in order. */
+  private settle(): void {
+    for (const { batch, from } of this.unsettled) {
+      for (const id of batch.ids) {
+        let slot = this.slotOf.get(id);
+        if (slot === undefined) {
+          slot = this.ids.length;
+          this.slotOf.set(id, slot);
+          this.ids.push(id);
+          this.masks.push(0);
+          for (const source of this.sources) source.localOf.push(-1);
+        }
+        from.localOf.data[slot] = from.globalOf.length;
+        from.globalOf.push(slot);
+      }
+      batch.kindSlots.forEach((local, at) => {
+        const slot = from.globalOf.data[local] ?? 0;
+        this.masks.data[slot] = (this.masks.data[slot] ?? 0) | (batch.kindMasks[at] ?? 0);
+      });
+    }
+    this.unsettled.length = 0;
   }
 
   /** Forgets everything (a pass that starts again, with new sources). */
@@ -195,28 +283,34 @@ export class EntityIndex implements ReadonlyMap<string, EntityEvents> {
     this.ids.length = 0;
     this.masks.length = 0;
     this.sources.length = 0;
+    this.unsettled.length = 0;
     this.pairs = 0;
     this.cache.clear();
   }
 
   get size(): number {
+    this.settle();
     return this.ids.length;
   }
 
   has(id: string): boolean {
+    this.settle();
     return this.slotOf.has(id);
   }
 
   get(id: string): EntityEvents | undefined {
+    this.settle();
     const slot = this.slotOf.get(id);
     return slot === undefined ? undefined : { kinds: this.kindsOf(slot), events: this.eventsOf(slot) };
   }
 
   keys(): MapIterator<string> {
+    this.settle();
     return this.ids.values();
   }
 
   *entries(): MapIterator<[string, EntityEvents]> {
+    this.settle();
     const all = this.allEvents();
     for (let slot = 0; slot < this.ids.length; slot++) yield [this.ids[slot] ?? '', { kinds: this.kindsOf(slot), events: all[slot] ?? [] }];
   }
@@ -238,6 +332,7 @@ export class EntityIndex implements ReadonlyMap<string, EntityEvents> {
    * pairs, however many ids match.
    */
   markEvents(matches: (id: string) => boolean, mask: Uint8Array): void {
+    this.settle();
     const chosen = this.ids.map((id) => matches(id));
     if (!chosen.includes(true)) return;
     for (const source of this.sources) {

@@ -12,8 +12,9 @@ import { decodeLine } from '../core/trace/decode.js';
 import { chainSum, splitSum } from '../core/trace/format.js';
 import type { ComponentKind } from '../core/trace/format.js';
 import type { ReplayCores } from '../core/trace/replay.js';
-import { entitiesOf } from './entities.js';
+import { addressEntity } from './entities.js';
 import type { EntityRef } from './entities.js';
+import type { EntityRecorder } from './entity-index.js';
 
 /** Where replay of one component stopped because its recipe threw. */
 export interface ComponentDivergence {
@@ -50,6 +51,8 @@ export class ComponentsReplay {
   private readonly sinceSnapshot: number[];
   private readonly positions: number[];
   private readonly stopped: boolean[];
+  /** Per address id, the entity its component is (a worker, a raylet's node), found once. */
+  private readonly ownEntities: (EntityRef | undefined)[];
 
   constructor(
     private readonly cores: ReplayCores,
@@ -62,14 +65,16 @@ export class ComponentsReplay {
     this.sinceSnapshot = components.map(() => 0);
     this.positions = components.map(() => 0);
     this.stopped = components.map(() => false);
+    this.ownEntities = addresses.map((address) => addressEntity(address));
   }
 
   /**
    * Validates the event line `content` (without its sum), which the index found to be the event
-   * `expectedSeq` of type `expectedType` at address `addressId`, after the event `lastSeq`; applies
-   * it unless its component has stopped. Returns the ids it names, or the line's problem.
+   * `index`, `expectedSeq` of type `expectedType` at address `addressId`, after the event `lastSeq`;
+   * records the ids it names in `recorder` and applies it unless its component has stopped. Returns
+   * the line's problem, if any.
    */
-  step(content: string, lastSeq: number, addressId: number, expectedSeq: number, expectedType: string): EntityRef[] | string {
+  step(content: string, lastSeq: number, addressId: number, expectedSeq: number, expectedType: string, recorder: EntityRecorder, index: number): string | undefined {
     const decoded = decodeLine(content, lastSeq);
     if (E.isLeft(decoded)) return decoded.left.reason;
     if ('note' in decoded.right || 'end' in decoded.right) return 'another kind of line where the index found an event';
@@ -77,16 +82,16 @@ export class ComponentsReplay {
     if (entry.seq !== expectedSeq || entry.address !== this.addresses[addressId] || entry.event.type !== expectedType) {
       return `the line changed while the trace was open (seq ${entry.seq}); open it again`;
     }
-    const named = entitiesOf(entry.event, entry.address);
+    recorder.addEvent(entry.event, this.ownEntities[addressId], index);
     const position = this.positions[addressId] ?? 0;
     this.positions[addressId] = position + 1;
-    if (this.stopped[addressId] === true) return named;
+    if (this.stopped[addressId] === true) return undefined;
     const core = this.cores[entry.component] as ComponentCore<unknown, AnyEvent, unknown>;
     try {
       const effects = applyDirect(core, this.states[addressId], entry.event);
       // A submission names no id of its own: the owner mints them, and says so in an effect.
       for (const effect of effects) {
-        if ((effect as AnyEvent | undefined)?.type === 'ids/minted') named.push(...entitiesOf(effect));
+        if ((effect as AnyEvent | undefined)?.type === 'ids/minted') recorder.addMore(effect);
       }
       const since = (this.sinceSnapshot[addressId] ?? 0) + 1;
       this.sinceSnapshot[addressId] = since;
@@ -100,6 +105,6 @@ export class ComponentsReplay {
       this.states[addressId] = undefined;
       this.sink.divergence(addressId, { position, reason: reason.replace(/[\r\n]+/g, ' ') });
     }
-    return named;
+    return undefined;
   }
 }

@@ -237,12 +237,11 @@ function replayEvents(descriptor: number, job: ReplayWorkerJob, stopLine: number
       break;
     }
     const content = hasSum(buffer, from, to) ? `${buffer.toString('utf8', from, to - sumTail)}}` : splitSum(buffer.toString('utf8', from, to)).content;
-    const named = replay.step(content, mine.previousSeq[event] ?? 0, mine.addressId[event] ?? 0, mine.seq[event] ?? 0, job.types[mine.typeId[event] ?? 0] ?? '');
-    if (typeof named === 'string') {
-      problem = { lineNumber, chain: false, reason: named };
+    const bad = replay.step(content, mine.previousSeq[event] ?? 0, mine.addressId[event] ?? 0, mine.seq[event] ?? 0, job.types[mine.typeId[event] ?? 0] ?? '', entities, mine.index[event] ?? 0);
+    if (bad !== undefined) {
+      problem = { lineNumber, chain: false, reason: bad };
       break;
     }
-    entities.add(named, mine.index[event] ?? 0);
     event++;
   }
   const reached = event < count ? (mine.index[event] ?? job.eventCount) : job.eventCount;

@@ -12,6 +12,9 @@ import { after, describe, test } from 'node:test';
 import * as E from 'fp-ts/lib/Either.js';
 import { SeededRandom } from '../../../core/sim/index.js';
 import { decodeTrace } from '../../../core/trace/decode.js';
+import type { AnyEvent, ComponentCore } from '../../../core/component.js';
+import { applyDirect } from '../../../core/step.js';
+import { entitiesOf } from '../../../debugger/entities.js';
 import type { EntityKind, EntityRef } from '../../../debugger/entities.js';
 import { EntityIndex, EntityRecorder, entityKindBits } from '../../../debugger/entity-index.js';
 import { ComponentsReplay } from '../../../debugger/replay-step.js';
@@ -101,6 +104,29 @@ void describe('entity index', () => {
     }
   });
 
+  void test('recording an event field by field gives the batch of adding its entitiesOf list', () => {
+    const many = Array.from({ length: 40 }, (_unused, at) => `n1.d1.t${at % 25}.r0`);
+    // Repeats within an event, an id of two kinds, empty ids, an effect that repeats the event's last
+    // id (adds nothing) and an earlier one of another kind (adds the kind), more than 16 ids.
+    const events: { event: unknown; address: string; effects: unknown[] }[] = [
+      { event: { type: 'task/submitted', taskId: 'n1.d1.t1', objectIds: ['n1.d1.t1.r0', 'n1.d1.t1.r0'], nodeId: 'n1' }, address: 'raylet:n1', effects: [] },
+      { event: { type: 'x', owner: 'n1.d1', workerId: 'n1.d1', leaseId: '', spec: { taskId: 'n1.d1.t2', actorId: 'n1.d1.a1' } }, address: 'worker:n1.d1', effects: [{ type: 'ids/minted', objectId: 'n1.d1', taskId: 'n1.d1.t9' }, { type: 'ids/minted', taskId: 'n1.d1.t2' }] },
+      { event: { type: 'get/requested', objectIds: many, ready: many.slice(0, 30), taskId: 'n1.d1.t3' }, address: 'worker:n1.d1', effects: [{ type: 'ids/minted', objectIds: ['n1.d1.t3', 'n1.d1.t4'], taskId: 'n1.d1.t0.r0' }] },
+      { event: { type: 'y', objectId: 'n1.w1', borrower: 'n1.w1' }, address: 'worker:n1.w1', effects: [] },
+      { event: { type: 'z', data: { taskId: 'n9.d9.t9' }, nodeId: '' }, address: 'gcs', effects: [] },
+    ];
+    const byList = new EntityRecorder();
+    const byField = new EntityRecorder();
+    events.forEach(({ event, address, effects }, index) => {
+      byList.add([...entitiesOf(event, address), ...effects.flatMap((effect) => entitiesOf(effect))], index);
+      byField.addEvent(event, address.startsWith('worker:') ? { kind: 'worker', id: address.slice(7) } : address.startsWith('raylet:') ? { kind: 'node', id: address.slice(7) } : undefined, index);
+      for (const effect of effects) byField.addMore(effect);
+    });
+    const expected = byList.take();
+    assert.ok(expected.events.length > 30);
+    assert.deepEqual(byField.take(), expected);
+  });
+
   void test('an answer given before more pairs came is not reused after', () => {
     const recorder = new EntityRecorder();
     const index = new EntityIndex();
@@ -124,11 +150,18 @@ void describe('entity index', () => {
     const addresses = [...new Set(decoded.right.entries.map((entry) => entry.address))];
     const components = addresses.map((address) => decoded.right.entries.find((entry) => entry.address === address)?.component ?? 'gcs');
     const replay = new ComponentsReplay(defaultCores, addresses, components, 1000, { snapshot: () => undefined, divergence: () => undefined });
+    const states = new Map<string, unknown>();
     let lastSeq = 0;
-    const named = decoded.right.entries.map((entry) => {
-      const refs = replay.step(JSON.stringify(entry), lastSeq, addresses.indexOf(entry.address), entry.seq, entry.event.type);
+    const named = decoded.right.entries.map((entry, index) => {
+      const problem = replay.step(JSON.stringify(entry), lastSeq, addresses.indexOf(entry.address), entry.seq, entry.event.type, new EntityRecorder(), index);
       lastSeq = entry.seq;
-      assert.ok(typeof refs !== 'string', typeof refs === 'string' ? refs : '');
+      assert.equal(problem, undefined);
+      // The reference: the event's ids and those its effects minted, applied here on states of its own.
+      const core = defaultCores[entry.component] as ComponentCore<unknown, AnyEvent, unknown>;
+      const state = states.get(entry.address) ?? core.initial();
+      states.set(entry.address, state);
+      const refs = entitiesOf(entry.event, entry.address);
+      for (const effect of applyDirect(core, state, entry.event)) if ((effect as AnyEvent | undefined)?.type === 'ids/minted') refs.push(...entitiesOf(effect));
       return refs;
     });
     const expected = referenceIndex(named);
