@@ -3,7 +3,7 @@
  * are none yet, how to make one with `tsray sim`.
  */
 import { Box, Text, useInput } from 'ink';
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import { clip } from '../state-view.js';
 import { usePlain } from '../hooks/use-plain.js';
 
@@ -32,11 +32,18 @@ export interface TraceChooserProps {
 export function TraceChooser({ traces, folder, width, onOpen, onQuit }: TraceChooserProps) {
   const plain = usePlain();
   const [cursor, setCursor] = useState(0);
+  // Keys typed quickly (j then Enter) arrive before React re-renders with the moved cursor: the
+  // handler reads the cursor from a ref that every move updates at once.
+  const cursorNow = useRef(0);
+  const move = (to: number): void => {
+    cursorNow.current = to;
+    setCursor(to);
+  };
   useInput((input, key) => {
     if (input === 'q' || key.escape) return onQuit();
-    if (key.downArrow || input === 'j') return setCursor((at) => Math.min(traces.length - 1, at + 1));
-    if (key.upArrow || input === 'k') return setCursor((at) => Math.max(0, at - 1));
-    const chosen = traces[cursor];
+    if (key.downArrow || input === 'j') return move(Math.min(traces.length - 1, cursorNow.current + 1));
+    if (key.upArrow || input === 'k') return move(Math.max(0, cursorNow.current - 1));
+    const chosen = traces[cursorNow.current];
     if (key.return && chosen !== undefined) onOpen(chosen.path);
   });
   if (traces.length === 0) {
