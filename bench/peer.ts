@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
-import { Piscina } from 'piscina';
-import { Tinypool } from 'tinypool';
+import { FixedQueue, Piscina } from 'piscina';
+import { Tinypool, type TaskQueue as TinypoolTaskQueue } from 'tinypool';
 import * as tsray from '../node/index.js';
 import { countSessionEvents } from './event-log.js';
 import { median, Recorder, scaleFor, section, type BenchScale } from './harness.js';
@@ -87,6 +87,9 @@ function usedBytes(): number {
 
 /** Submits `count` tiny tasks at once: the driver's bytes per pending task, and tasks/s until all are done. */
 async function queued(side: Side, count: number): Promise<{ bytes: number; perSecond: number }> {
+  // Large buffers dropped earlier (P4's arrays) are freed some time after a collection: let them go first.
+  usedBytes();
+  await new Promise((resolve) => setTimeout(resolve, 100));
   const before = usedBytes();
   const started = performance.now();
   const pending = Array.from({ length: count }, (_, index) => side.tiny(index));
@@ -192,8 +195,12 @@ async function benchTsray(recorder: Recorder, scale: BenchScale, array: Float64A
 
 async function benchPool(recorder: Recorder, scale: BenchScale, array: Float64Array, name: 'piscina' | 'tinypool'): Promise<void> {
   const filename = fileURLToPath(new URL('./peer-pool-worker.js', import.meta.url));
-  const make = (threads: number): Pool =>
-    name === 'piscina' ? new Piscina({ filename, minThreads: threads, maxThreads: threads, idleTimeout: 60_000 }) : new Tinypool({ filename, minThreads: threads, maxThreads: threads, idleTimeout: 60_000 });
+  // Both pools get piscina's FixedQueue: their default queue is an array whose shift() is O(n) once
+  // it is large, and a full run's 1M queued tasks did not finish in minutes with it.
+  const make = (threads: number): Pool => {
+    const options = { filename, minThreads: threads, maxThreads: threads, idleTimeout: 60_000 };
+    return name === 'piscina' ? new Piscina({ ...options, taskQueue: new FixedQueue() }) : new Tinypool({ ...options, taskQueue: new FixedQueue() as unknown as TinypoolTaskQueue });
+  };
   section(`${name} (${cpus} threads)`);
   const pool = make(cpus);
   const single = make(1);
