@@ -126,6 +126,8 @@ export function writeResults(path: string, results: Results): void {
 
 /** A number with about three significant digits and thousands separators. */
 export function formatValue(value: number): string {
+  // Ratios far below 1 keep two significant digits rather than print as zero.
+  if (value !== 0 && Math.abs(value) < 0.001) return value.toPrecision(2);
   const digits = Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : Math.abs(value) >= 1 ? 2 : 3;
   return value.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }

@@ -73,3 +73,8 @@ void test('results.json holds the machine, each figure with its samples and summ
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+void test('a ratio far below 1 is printed with its digits, not as zero', () => {
+  const results = buildResults({ nproc: 2, node: 'v20', date: 'd', loadAverage: [0], quick: true }, [figure('p7.immer100k', [2.7])]);
+  assert.match(formatTables(results), /\| P7b \|.*\| 0\.000054× \|/);
+});
