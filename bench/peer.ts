@@ -1,28 +1,35 @@
 /**
- * tsray against a peer, piscina (a worker-thread pool), on this machine, with two workers each:
- * awaited tiny-task latency, async tiny-task throughput, 1:1 actor calls, and put+get of a 64 MiB
- * Float64Array. Run alone with `node dist/bench/peer.js`.
+ * tsray against the worker pools users pick today, piscina and tinypool, with two workers each:
+ * async tiny-task throughput (P1), awaited tiny-task latency (P2), 1:1 actor calls (P3), put+get of
+ * a 64 MiB Float64Array (P4) and many queued tiny tasks with the driver's memory per pending task
+ * (P5); and, for P8, the events a tiny task leaves in the logs. Run alone with
+ * `node --expose-gc dist/bench/peer.js [--quick]`.
  *
  * The tsray functions below are defined in this module, not in the entry script, so they are shipped
  * by reference: workers import this module, whose top-level `tsray.remote` calls register them again.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
-import { Piscina } from 'piscina';
+import { FixedQueue, Piscina } from 'piscina';
+import { Tinypool, type TaskQueue as TinypoolTaskQueue } from 'tinypool';
 import * as tsray from '../node/index.js';
+import { countSessionEvents } from './event-log.js';
+import { median, Recorder, scaleFor, section, type BenchScale } from './harness.js';
 
 const cpus = 2;
-const latencyCalls = 2_000;
 const warmUpCalls = 200;
-const throughputTasks = 20_000;
-const actorCalls = 20_000;
 const actorBatch = 100;
 const arrayBytes = 64 * 1024 * 1024;
-const copyRounds = 5;
+// P5 never lets the driver's heap grow past this: a runtime that costs more per task queues fewer.
+const p5HeapBudgetBytes = 2 * 1024 ** 3;
+const p5ProbeTasks = 20_000;
 
 const echo = tsray.remote(function echo(value: number): number {
-  return value;
+  return value + 1;
 });
 
 class Counter {
@@ -35,25 +42,24 @@ class Counter {
 }
 const CounterActor = tsray.remote(Counter);
 
-/** One row of the table: the same measure for each side, with its unit. */
-interface Row {
-  readonly measure: string;
-  readonly tsray: number;
-  readonly piscina: number;
-  readonly unit: string;
-  readonly digits: number;
+/** What the bench needs of one side: a tiny task, an actor call, a 64 MiB round trip. */
+interface Side {
+  readonly name: 'tsray' | 'piscina' | 'tinypool';
+  tiny(value: number): Promise<unknown>;
+  call(): Promise<unknown>;
+  roundTrip(array: Float64Array): Promise<Float64Array>;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+/** What bench needs of a pool: piscina and tinypool share it. */
+interface Pool {
+  run(task: unknown, options: { name: string }): Promise<unknown>;
+  destroy(): Promise<void>;
 }
 
-/** Median microseconds of `call` awaited one at a time, after a warm-up. */
-async function latencyUs(call: () => Promise<unknown>): Promise<number> {
-  for (let index = 0; index < warmUpCalls; index += 1) await call();
+/** Median microseconds of `call` awaited one at a time. */
+async function latencyUs(calls: number, call: () => Promise<unknown>): Promise<number> {
   const samples: number[] = [];
-  for (let index = 0; index < latencyCalls; index += 1) {
+  for (let index = 0; index < calls; index += 1) {
     const started = performance.now();
     await call();
     samples.push((performance.now() - started) * 1000);
@@ -68,103 +74,163 @@ async function perSecond(count: number, run: () => Promise<unknown>): Promise<nu
   return count / ((performance.now() - started) / 1000);
 }
 
-/** GB/s of `roundTrip` over `bytes`, the median of `copyRounds` rounds after one warm-up. */
-async function gbPerS(bytes: number, roundTrip: () => Promise<void>): Promise<number> {
-  await roundTrip();
-  const seconds: number[] = [];
-  for (let round = 0; round < copyRounds; round += 1) {
-    const started = performance.now();
-    await roundTrip();
-    seconds.push((performance.now() - started) / 1000);
-  }
-  return bytes / 1e9 / median(seconds);
-}
-
-function filledArray(): Float64Array {
-  const array = new Float64Array(arrayBytes / 8);
-  for (let index = 0; index < array.length; index += 1) array[index] = index;
-  return array;
-}
-
 function checkRoundTrip(original: Float64Array, back: Float64Array): void {
   if (back.length !== original.length || back[back.length - 1] !== original[original.length - 1]) throw new Error('the array came back different');
 }
 
-async function measureTsray(array: Float64Array): Promise<number[]> {
-  await tsray.init({ numCpus: cpus });
+/** The heap and off-heap bytes in use, after a full collection when `--expose-gc` allows one. */
+function usedBytes(): number {
+  globalThis.gc?.();
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.external;
+}
+
+/** Submits `count` tiny tasks at once: the driver's bytes per pending task, and tasks/s until all are done. */
+async function queued(side: Side, count: number): Promise<{ bytes: number; perSecond: number }> {
+  // Large buffers dropped earlier (P4's arrays) are freed some time after a collection: let them go first.
+  usedBytes();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const before = usedBytes();
+  const started = performance.now();
+  const pending = Array.from({ length: count }, (_, index) => side.tiny(index));
+  const bytes = (usedBytes() - before) / count;
+  await Promise.all(pending);
+  return { bytes, perSecond: count / ((performance.now() - started) / 1000) };
+}
+
+/** P1 to P4 on one side, in that side's figures. */
+async function measureSide(recorder: Recorder, scale: BenchScale, side: Side, array: Float64Array): Promise<void> {
+  const { name } = side;
+  // First, while tsray's owner holds no other objects: the copy alone is measured.
+  await side.roundTrip(array);
+  await recorder.repeat(`p4.${name}`, `P4 ${name}: put+get of a 64 MiB Float64Array`, 'GB/s', scale.repeats, async () => {
+    const started = performance.now();
+    checkRoundTrip(array, await side.roundTrip(array));
+    return arrayBytes / 1e9 / ((performance.now() - started) / 1000);
+  });
+  for (let index = 0; index < warmUpCalls; index += 1) await side.tiny(index);
+  await recorder.repeat(`p2.${name}`, `P2 ${name}: awaited tiny task, median of ${scale.latencyCalls}`, 'µs', scale.repeats, () => latencyUs(scale.latencyCalls, () => side.tiny(1)));
+  await recorder.repeat(`p1.${name}`, `P1 ${name}: ${scale.throughputTasks.toLocaleString('en')} tiny tasks submitted, then awaited`, 'tasks/s', scale.repeats, () =>
+    perSecond(scale.throughputTasks, () => Promise.all(Array.from({ length: scale.throughputTasks }, (_, index) => side.tiny(index)))),
+  );
+  await side.call();
+  await recorder.repeat(`p3.${name}`, `P3 ${name}: 1:1 actor calls, ${actorBatch} in flight${name === 'tsray' ? '' : ' ¹'}`, 'calls/s', scale.repeats, () =>
+    perSecond(scale.actorCalls, async () => {
+      for (let sent = 0; sent < scale.actorCalls; sent += actorBatch) await Promise.all(Array.from({ length: actorBatch }, () => side.call()));
+    }),
+  );
+}
+
+/** P5 on one side: past 20k tasks, a probe of 20k first, so that the full count never runs the driver out of heap. */
+async function measureQueued(recorder: Recorder, scale: BenchScale, side: Side): Promise<void> {
   try {
-    // First, while the owner holds no other objects: the copy alone is measured, not collecting the
-    // refs of the tasks below.
-    const copy = await gbPerS(arrayBytes, async () => {
-      const back = await tsray.get(tsray.put(array));
-      checkRoundTrip(array, back);
-    });
-    const latency = await latencyUs(() => tsray.get(echo.remote(1)));
-    const throughput = await perSecond(throughputTasks, async () => {
-      const refs = Array.from({ length: throughputTasks }, (_, index) => echo.remote(index));
-      await tsray.get(refs);
-    });
-    const counter = CounterActor.remote();
-    await tsray.get(counter.add.remote(0));
-    const calls = await perSecond(actorCalls, async () => {
-      for (let sent = 0; sent < actorCalls; sent += actorBatch) {
-        const refs = Array.from({ length: actorBatch }, () => counter.add.remote(1));
-        await tsray.get(refs);
-      }
-    });
-    return [latency, throughput, calls, copy];
-  } finally {
-    await tsray.shutdown();
+    let count = scale.queuedTasks;
+    if (count > p5ProbeTasks) {
+      const probe = await queued(side, p5ProbeTasks);
+      count = Math.max(p5ProbeTasks, Math.min(count, Math.floor(p5HeapBudgetBytes / Math.max(probe.bytes, 1))));
+    }
+    const label = `P5 ${side.name}: ${count.toLocaleString('en')} tiny tasks queued at once${count < scale.queuedTasks ? ` (cut from ${scale.queuedTasks.toLocaleString('en')} by the 2 GiB heap budget)` : ''}`;
+    const { bytes, perSecond: rate } = await queued(side, count);
+    recorder.add(`p5.${side.name}`, label, 'tasks/s', [rate]);
+    recorder.add(`p5.${side.name}.bytes`, `P5 ${side.name}: driver memory per pending task`, 'bytes', [bytes]);
+  } catch (error) {
+    recorder.fail(`p5.${side.name}`, `P5 ${side.name}: queued tiny tasks`, 'tasks/s', error);
   }
 }
 
-async function measurePiscina(array: Float64Array): Promise<number[]> {
-  const filename = fileURLToPath(new URL('./peer-piscina-worker.js', import.meta.url));
-  const pool = new Piscina({ filename, minThreads: cpus, maxThreads: cpus, idleTimeout: 60_000 });
-  // piscina has no actors: the nearest equivalent is a pool of one thread whose state lives in its module.
-  const single = new Piscina({ filename, minThreads: 1, maxThreads: 1, idleTimeout: 60_000 });
+function tsraySide(): Side {
+  const counter = CounterActor.remote();
+  return {
+    name: 'tsray',
+    tiny: (value) => tsray.get(echo.remote(value)),
+    call: () => tsray.get(counter.add.remote(1)),
+    roundTrip: (array) => tsray.get(tsray.put(array)),
+  };
+}
+
+function poolSide(name: 'piscina' | 'tinypool', pool: Pool, single: Pool): Side {
+  return {
+    name,
+    tiny: (value) => pool.run(value, { name: 'echo' }),
+    // The pools have no actors: the nearest equivalent is a pool of one thread whose state lives in its module.
+    call: () => single.run(1, { name: 'add' }),
+    roundTrip: async (array) => (await pool.run(array, { name: 'echo' })) as Float64Array,
+  };
+}
+
+/** P8: the events that one tiny task leaves in all the logs of a session (run alone in it). */
+async function loggedEventsPerTask(recorder: Recorder, scale: BenchScale): Promise<void> {
+  const sessionDir = mkdtempSync(join(tmpdir(), 'tsray-bench-p8-'));
   try {
-    const latency = await latencyUs(() => pool.run(1, { name: 'echo' }));
-    const throughput = await perSecond(throughputTasks, () => Promise.all(Array.from({ length: throughputTasks }, (_, index) => pool.run(index, { name: 'echo' }))));
-    await single.run(0, { name: 'add' });
-    const calls = await perSecond(actorCalls, async () => {
-      for (let sent = 0; sent < actorCalls; sent += actorBatch) await Promise.all(Array.from({ length: actorBatch }, () => single.run(1, { name: 'add' })));
-    });
-    const copy = await gbPerS(arrayBytes, async () => {
-      const back = (await pool.run(array, { name: 'echo' })) as Float64Array;
-      checkRoundTrip(array, back);
-    });
-    return [latency, throughput, calls, copy];
+    await tsray.init({ numCpus: cpus, sessionDir });
+    const count = scale.loggedTasks;
+    await tsray.get(Array.from({ length: count }, (_, index) => echo.remote(index)));
+    await tsray.shutdown();
+    // The session's start-up events are shared out over the tasks too: few against thousands of tasks.
+    recorder.add('p8.eventsPerTask', `P8 tsray: logged events per tiny task, all logs (${count.toLocaleString('en')} tasks)`, 'events', [(await countSessionEvents(sessionDir)) / count]);
+  } catch (error) {
+    recorder.fail('p8.eventsPerTask', 'P8 tsray: logged events per tiny task', 'events', error);
+  } finally {
+    rmSync(sessionDir, { recursive: true, force: true });
+  }
+}
+
+async function benchTsray(recorder: Recorder, scale: BenchScale, array: Float64Array): Promise<void> {
+  section(`tsray (embedded cluster, numCpus ${cpus})`);
+  await tsray.init({ numCpus: cpus });
+  try {
+    await measureSide(recorder, scale, tsraySide(), array);
+  } finally {
+    await tsray.shutdown();
+  }
+  // A fresh cluster, so that P5's memory is the queued tasks' alone.
+  await tsray.init({ numCpus: cpus });
+  try {
+    await measureQueued(recorder, scale, tsraySide());
+  } finally {
+    await tsray.shutdown();
+  }
+  await loggedEventsPerTask(recorder, scale);
+}
+
+async function benchPool(recorder: Recorder, scale: BenchScale, array: Float64Array, name: 'piscina' | 'tinypool'): Promise<void> {
+  const filename = fileURLToPath(new URL('./peer-pool-worker.js', import.meta.url));
+  // Both pools get piscina's FixedQueue: their default queue is an array whose shift() is O(n) once
+  // it is large, and a full run's 1M queued tasks did not finish in minutes with it.
+  const make = (threads: number): Pool => {
+    const options = { filename, minThreads: threads, maxThreads: threads, idleTimeout: 60_000 };
+    return name === 'piscina' ? new Piscina({ ...options, taskQueue: new FixedQueue() }) : new Tinypool({ ...options, taskQueue: new FixedQueue() as unknown as TinypoolTaskQueue });
+  };
+  section(`${name} (${cpus} threads)`);
+  const pool = make(cpus);
+  const single = make(1);
+  try {
+    const side = poolSide(name, pool, single);
+    await measureSide(recorder, scale, side, array);
+    await measureQueued(recorder, scale, side);
   } finally {
     await Promise.all([pool.destroy(), single.destroy()]);
   }
 }
 
-function printTable(rows: Row[]): void {
-  const format = (value: number, digits: number): string => value.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-  const cells = rows.map((row) => [row.measure, `${format(row.tsray, row.digits)} ${row.unit}`, `${format(row.piscina, row.digits)} ${row.unit}`]);
-  const header = ['', 'tsray', `piscina ${Piscina.version}`];
-  const widths = header.map((title, column) => Math.max(title.length, ...cells.map((cell) => (cell[column] ?? '').length)));
-  const line = (cell: string[]): string => cell.map((text, column) => (column === 0 ? text.padEnd(widths[0] ?? 0) : text.padStart(widths[column] ?? 0))).join('   ');
-  console.log(line(header));
-  for (const cell of cells) console.log(line(cell));
+/** Measures P1 to P5 (and P8's events per task) on tsray, piscina and tinypool into `recorder`. */
+export async function benchPeers(recorder: Recorder, scale: BenchScale): Promise<void> {
+  const array = new Float64Array(arrayBytes / 8);
+  for (let index = 0; index < array.length; index += 1) array[index] = index;
+  await benchTsray(recorder, scale, array);
+  await benchPool(recorder, scale, array, 'piscina');
+  await benchPool(recorder, scale, array, 'tinypool');
 }
 
-/** Prints the peer comparison; see the file comment. */
-export async function benchPeer(): Promise<void> {
-  console.log(`tsray (embedded cluster, numCpus ${cpus}) against piscina (${cpus} threads), Node.js ${process.version}:`);
-  const array = filledArray();
-  const [tsrayLatency = 0, tsrayThroughput = 0, tsrayCalls = 0, tsrayCopy = 0] = await measureTsray(array);
-  const [piscinaLatency = 0, piscinaThroughput = 0, piscinaCalls = 0, piscinaCopy = 0] = await measurePiscina(array);
-  printTable([
-    { measure: `awaited tiny task, median of ${latencyCalls.toLocaleString('en')}`, tsray: tsrayLatency, piscina: piscinaLatency, unit: 'µs', digits: 0 },
-    { measure: `${throughputTasks.toLocaleString('en')} tiny tasks submitted, then awaited`, tsray: tsrayThroughput, piscina: piscinaThroughput, unit: 'tasks/s', digits: 0 },
-    { measure: `1:1 actor calls, awaited ${actorBatch} at a time ¹`, tsray: tsrayCalls, piscina: piscinaCalls, unit: 'calls/s', digits: 0 },
-    { measure: `put+get of a 64 MiB Float64Array ² (median of ${copyRounds})`, tsray: tsrayCopy, piscina: piscinaCopy, unit: 'GB/s', digits: 2 },
-  ]);
-  console.log('  ¹ piscina has no actors: its row is its nearest equivalent, calls to a pool of one thread whose state lives in its module.');
-  console.log('  ² tsray: put (one copy into the shared store) and get (read in place); piscina: the array posted to a worker and back (structured clone both ways).');
+/** The versions of the pools, as their package.json files give them. */
+export function peerVersions(): string {
+  const version = (name: string): string => (JSON.parse(readFileSync(fileURLToPath(new URL(`../../node_modules/${name}/package.json`, import.meta.url)), 'utf8')) as { version: string }).version;
+  return `piscina ${version('piscina')}, tinypool ${version('tinypool')}`;
 }
 
 // Workers import this module too (for the functions above); only the main thread of `node dist/bench/peer.js` runs the bench.
-if (isMainThread && import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await benchPeer();
+if (isMainThread && import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const recorder = new Recorder();
+  await benchPeers(recorder, scaleFor(process.argv.includes('--quick')));
+  for (const figure of recorder.figures) console.log(figure.label, figure.samples.map((value) => value.toFixed(1)).join(' '));
+}

@@ -1,7 +1,8 @@
 /**
- * Events per second of the recipes, applied directly to mutable state (the live shell's hot path)
- * and under immer with patches (the simulator, the tests and the debugger), over the events of one
- * recorded simulated run.
+ * P7: events per second of the recipes, applied directly to mutable state (the live shell's hot
+ * path) and under immer with patches (the simulator, the tests and the debugger), over the events of
+ * one recorded simulated run; the same events as plain Map mutation; and immer replay onto an owner
+ * holding 100k live tasks.
  */
 import { performance } from 'node:perf_hooks';
 import type { AnyEvent, ComponentCore } from '../core/component.js';
@@ -12,6 +13,7 @@ import { simulate } from '../core/sim/index.js';
 import type { SimRef } from '../core/sim/index.js';
 import { applyDirect, applyUnderImmer } from '../core/step.js';
 import type { TraceEntry } from '../core/trace/format.js';
+import type { BenchScale, Recorder } from './harness.js';
 
 const cores: Record<TraceEntry['component'], ComponentCore<unknown, AnyEvent, unknown>> = {
   gcs: gcsCore as unknown as ComponentCore<unknown, AnyEvent, unknown>,
@@ -60,13 +62,56 @@ function time(entries: readonly TraceEntry[], immer: boolean): number {
   return performance.now() - start;
 }
 
-/** Runs the benchmark and prints events/s for both modes. */
-export function benchRecipes(tasks: number, calls: number): { events: number; directPerSecond: number; immerPerSecond: number } {
-  const entries = recordRun(tasks, calls);
+/**
+ * The same events as plain Map mutation: per event, one record looked up by the id it names (created
+ * when new) and three fields written. The floor a reducer's bookkeeping is compared with.
+ */
+function timeMap(entries: readonly TraceEntry[]): number {
+  const records = new Map<string, { type: string; count: number; atMs: number }>();
+  const start = performance.now();
+  for (const entry of entries) {
+    const event = entry.event as { type: string; taskId?: string; objectId?: string };
+    const key = event.taskId ?? event.objectId ?? entry.address;
+    let record = records.get(key);
+    if (record === undefined) records.set(key, (record = { type: '', count: 0, atMs: 0 }));
+    record.type = event.type;
+    record.count += 1;
+    record.atMs = entry.atMs;
+  }
+  return performance.now() - start;
+}
+
+/**
+ * Events/s of immer replay onto an owner that already holds `liveTasks` submitted, unfinished tasks:
+ * the state is built directly from the run's first submission repeated, then more submissions are
+ * applied under immer, as the debugger steps through a long run, for up to `budgetMs` (at least 3).
+ */
+function immerAtScale(entries: readonly TraceEntry[], liveTasks: number, budgetMs: number): number {
+  const submitAt = entries.findIndex((entry) => entry.component === 'owner' && entry.event.type === 'task/submitted');
+  const submission = entries[submitAt];
+  if (submission === undefined) throw new Error('the recorded run has no task submission');
+  const core = cores.owner;
+  let state = core.initial();
+  for (const entry of entries.slice(0, submitAt)) if (entry.address === submission.address) applyDirect(core, state, entry.event);
+  for (let index = 0; index < liveTasks; index += 1) applyDirect(core, state, submission.event);
+  // The first step under immer freezes the whole state once; the debugger pays that once too.
+  state = applyUnderImmer(core, state, submission.event).state;
+  const start = performance.now();
+  let applied = 0;
+  while (applied < 3 || (performance.now() - start < budgetMs && applied < 10_000)) {
+    state = applyUnderImmer(core, state, submission.event).state;
+    applied += 1;
+  }
+  return applied / ((performance.now() - start) / 1000);
+}
+
+/** Records P7's figures: recipes applied directly, under immer, plain Map mutation, and immer at 100k live tasks. */
+export async function benchRecipes(recorder: Recorder, scale: BenchScale, entries: readonly TraceEntry[]): Promise<void> {
+  const perSecond = (ms: number): number => entries.length / (ms / 1000);
   time(entries, false);
-  const directMs = Math.min(time(entries, false), time(entries, false), time(entries, false));
-  const immerMs = Math.min(time(entries, true), time(entries, true));
-  const figures = { events: entries.length, directPerSecond: Math.round((entries.length / directMs) * 1000), immerPerSecond: Math.round((entries.length / immerMs) * 1000) };
-  console.log(`recipes over ${figures.events} events (${tasks} tasks, ${calls} actor calls): direct ${figures.directPerSecond} events/s, under immer ${figures.immerPerSecond} events/s`);
-  return figures;
+  await recorder.repeat('p7.direct', `P7 tsray: recipes applied directly (${entries.length.toLocaleString('en')} events)`, 'events/s', scale.repeats, () => perSecond(time(entries, false)));
+  await recorder.repeat('p7.immer', 'P7 tsray: recipes under immer, same events', 'events/s', scale.repeats, () => perSecond(time(entries, true)));
+  timeMap(entries);
+  await recorder.repeat('p7.map', 'P7 baseline: plain Map mutation, same events', 'events/s', scale.repeats, () => perSecond(timeMap(entries)));
+  await recorder.repeat('p7.immer100k', 'P7 tsray: immer replay onto an owner with 100k live tasks', 'events/s', scale.quick ? 1 : 3, () => immerAtScale(entries, 100_000, scale.quick ? 2_000 : 5_000));
 }

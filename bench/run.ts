@@ -1,17 +1,60 @@
 /**
- * `npm run bench`: the speed figures of tsray on this machine. Timings never gate tests; they are
- * printed here to be compared across changes.
+ * `npm run bench` (`-- --quick` for a run of about a minute): tsray against piscina and tinypool and
+ * against the raw limits, measured in one run, judged against issue 11's targets, printed as tables
+ * and written to bench/results.json. Timings never gate tests; BENCHMARKS.md keeps the latest table.
  */
-import { benchPeer } from './peer.js';
-import { benchRecipes } from './recipes.js';
+import { availableParallelism, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { benchBaselines } from './baselines.js';
+import { benchEventLog, cycled } from './event-log.js';
+import { median, Recorder, scaleFor, section } from './harness.js';
+import { benchPeers, peerVersions } from './peer.js';
+import { benchRecipes, recordRun } from './recipes.js';
+import { buildResults, formatTables, writeResults } from './report.js';
 import { benchRuntime } from './runtime.js';
 import { benchSimScripts } from './sim-scripts.js';
 
-benchRecipes(200, 50);
-benchRecipes(2000, 200);
-console.log();
-await benchPeer();
-console.log();
-await benchRuntime();
-console.log();
-await benchSimScripts();
+const scale = scaleFor(process.argv.includes('--quick'));
+const recorder = new Recorder();
+const startedMs = performance.now();
+if (globalThis.gc === undefined) console.log('(run with node --expose-gc for exact P5 memory figures; npm run bench does)');
+console.log(`${scale.quick ? 'quick' : 'full'} run on ${availableParallelism()} cores, Node.js ${process.version}, load average ${loadavg().map((load) => load.toFixed(2)).join(' ')}`);
+
+section('recording a simulated run for the event and recipe benches');
+const entries = recordRun(scale.quick ? 500 : 2_000, scale.quick ? 20 : 50);
+const events = cycled(
+  entries.map((entry) => entry.event),
+  scale.logEvents,
+);
+
+section('raw baselines');
+await benchBaselines(recorder, scale, events);
+section('event log (P6)');
+await benchEventLog(recorder, scale, events);
+section('recipes (P7)');
+await benchRecipes(recorder, scale, entries);
+await benchPeers(recorder, scale);
+
+// P8: the runtime has no switch to turn event logging off, so logging's share of P1 is estimated:
+// the events a tiny task leaves, appended at P6's measured rate, against P1's time per task.
+const figure = (id: string): number => median(recorder.figures.find((found) => found.id === id)?.samples ?? []);
+const share = (figure('p8.eventsPerTask') * figure('p1.tsray')) / figure('p6.append');
+if (Number.isFinite(share)) recorder.add('p8.share', 'P8 tsray: estimated share of P1 spent appending its events', 'fraction', [share]);
+else recorder.fail('p8.share', 'P8 tsray: estimated share of P1 spent appending its events', 'fraction', new Error('P1, P6 or the events per task were not measured'));
+
+const results = buildResults({ nproc: availableParallelism(), node: process.version, date: new Date().toISOString(), loadAverage: loadavg(), quick: scale.quick }, recorder.figures);
+console.log(`\n${formatTables(results)}`);
+console.log(`\n¹ ${peerVersions()}: the pools have no actors; their P3 is calls to a pool of one thread whose state lives in its module.`);
+console.log('P4: tsray puts (one copy into the shared store) and gets (read in place); the pools post the array to a worker and back.');
+const path = fileURLToPath(new URL('../../bench/results.json', import.meta.url));
+writeResults(path, results);
+console.log(`\nwritten to ${path}; load average now ${loadavg().map((load) => load.toFixed(2)).join(' ')}; ${((performance.now() - startedMs) / 1000).toFixed(0)} s`);
+
+// The full run also prints the runtime's other figures (actor start-up, cancel, log bytes) and the
+// simulator's speed on ordinary scripts, untargeted.
+if (!scale.quick) {
+  console.log();
+  await benchRuntime();
+  console.log();
+  await benchSimScripts();
+}

@@ -6,14 +6,18 @@
  */
 import { createServer, connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
 import { generateClusterToken, TransportClient, TransportServer } from '../node/transport/index.js';
 import type { RoutedMessage } from '../node/transport/index.js';
 
 const totalBytes = 256 * 1024 * 1024;
 const runs = 3;
 
-/** Raw TCP: one socket, 1 MiB writes from one 256 MiB buffer (following 'drain'), until the reader has every byte. */
-async function rawLoopback(payload: Buffer): Promise<number> {
+/**
+ * Raw TCP: one socket, 1 MiB writes from `payload` (following 'drain'), until the reader has every
+ * byte; returns the elapsed ms. Also the TCP baseline of `npm run bench`.
+ */
+export async function rawLoopback(payload: Buffer, totalBytes = payload.byteLength): Promise<number> {
   let received = 0;
   let done: () => void = () => undefined;
   const finished = new Promise<void>((resolve) => (done = resolve));
@@ -81,18 +85,22 @@ function report(label: string, times: number[]): number {
   return mbPerS;
 }
 
-const payload = Buffer.alloc(totalBytes);
-for (let i = 0; i < totalBytes; i += 4096) payload[i] = i & 0xff;
-console.log(`TCP loopback, one 256 MiB transfer, best of ${runs}:`);
-const raw: number[] = [];
-const chunked8: number[] = [];
-const chunked1: number[] = [];
-for (let run = 0; run < runs; run += 1) {
-  raw.push(await rawLoopback(payload));
-  chunked8.push(await transportLoopback(payload, 8 * 1024 * 1024));
-  chunked1.push(await transportLoopback(payload, 1024 * 1024));
+async function main(): Promise<void> {
+  const payload = Buffer.alloc(totalBytes);
+  for (let i = 0; i < totalBytes; i += 4096) payload[i] = i & 0xff;
+  console.log(`TCP loopback, one 256 MiB transfer, best of ${runs}:`);
+  const raw: number[] = [];
+  const chunked8: number[] = [];
+  const chunked1: number[] = [];
+  for (let run = 0; run < runs; run += 1) {
+    raw.push(await rawLoopback(payload));
+    chunked8.push(await transportLoopback(payload, 8 * 1024 * 1024));
+    chunked1.push(await transportLoopback(payload, 1024 * 1024));
+  }
+  const rawRate = report('raw TCP (1 MiB writes)', raw);
+  const rate8 = report('transport, 8 MiB object/fetched', chunked8);
+  const rate1 = report('transport, 1 MiB object/fetched', chunked1);
+  console.log(`transport / raw: ${((rate8 / rawRate) * 100).toFixed(0)}% with 8 MiB chunks, ${((rate1 / rawRate) * 100).toFixed(0)}% with 1 MiB chunks`);
 }
-const rawRate = report('raw TCP (1 MiB writes)', raw);
-const rate8 = report('transport, 8 MiB object/fetched', chunked8);
-const rate1 = report('transport, 1 MiB object/fetched', chunked1);
-console.log(`transport / raw: ${((rate8 / rawRate) * 100).toFixed(0)}% with 8 MiB chunks, ${((rate1 / rawRate) * 100).toFixed(0)}% with 1 MiB chunks`);
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

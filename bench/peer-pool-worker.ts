@@ -1,6 +1,7 @@
 /**
- * piscina's side of bench/peer.ts: the tasks its pool runs, each the counterpart of a tsray one.
- * piscina calls the export named in `run(task, { name })`.
+ * The pools' side of bench/peer.ts (piscina and tinypool): the tasks they run, each the counterpart
+ * of a tsray one.
+ * Both pools call the export named in `run(task, { name })`.
  */
 
 /** The tiny task: returns its argument. */

@@ -1,0 +1,131 @@
+/**
+ * The raw limits the issue's targets are measured against, taken in the same run: a postMessage
+ * round trip to a worker thread, pipelined MessageChannel round trips of spec-sized objects, a warm
+ * memcpy of 64 MiB, lmdb-js batched puts and range reads (with msgpack decode) of the bench's events,
+ * and TCP loopback.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+import { open } from 'lmdb';
+import type { BenchScale, Recorder } from './harness.js';
+import { rawLoopback } from './tcp-loopback.js';
+
+const arrayBytes = 64 * 1024 * 1024;
+const window = 100;
+
+/** An object about the size and shape of a pushed actor task, as the runtime sends one between threads. */
+export function specSized(seq: number): object {
+  return {
+    type: 'actor-task/pushed',
+    taskId: `n1.d1.t${seq}`,
+    actorId: 'n1.a1',
+    method: 'add',
+    args: [{ kind: 'value', payload: { kind: 'inline', data: 1, refs: [], sizeBytes: 1 } }],
+    numReturns: 1,
+    owner: 'worker:n1.d1',
+    seq,
+  };
+}
+
+/** A worker that sends every message on its port back. */
+function echoWorker(): Worker {
+  return new Worker("const { parentPort } = require('node:worker_threads'); parentPort.on('message', (m) => parentPort.postMessage(m));", { eval: true });
+}
+
+/** Sends each message and resolves with its reply, in order. */
+function asker(worker: Worker): (message: unknown) => Promise<unknown> {
+  const waiting: ((reply: unknown) => void)[] = [];
+  worker.on('message', (reply: unknown) => waiting.shift()?.(reply));
+  return (message) =>
+    new Promise((resolve) => {
+      waiting.push(resolve);
+      worker.postMessage(message);
+    });
+}
+
+async function messaging(recorder: Recorder, scale: BenchScale): Promise<void> {
+  const worker = echoWorker();
+  const ask = asker(worker);
+  try {
+    for (let index = 0; index < 200; index += 1) await ask(index);
+    await recorder.repeat('raw.rtt', 'raw: postMessage round trip to a worker, one at a time', 'µs', scale.repeats, async () => {
+      const samples: number[] = [];
+      for (let index = 0; index < scale.latencyCalls; index += 1) {
+        const started = performance.now();
+        await ask(index);
+        samples.push((performance.now() - started) * 1000);
+      }
+      return samples.sort((a, b) => a - b)[Math.floor(samples.length / 2)] ?? Number.NaN;
+    });
+    await recorder.repeat('raw.pipelined', `raw: pipelined round trips of spec-sized objects, ${window} in flight`, 'round trips/s', scale.repeats, async () => {
+      const started = performance.now();
+      for (let sent = 0; sent < scale.actorCalls; sent += window) {
+        await Promise.all(Array.from({ length: window }, (_, index) => ask(specSized(sent + index))));
+      }
+      return scale.actorCalls / ((performance.now() - started) / 1000);
+    });
+  } finally {
+    await worker.terminate();
+  }
+}
+
+function memcpy(recorder: Recorder, scale: BenchScale): Promise<void> {
+  const source = new Uint8Array(arrayBytes).fill(7);
+  const target = new Uint8Array(arrayBytes);
+  target.set(source);
+  return recorder.repeat('raw.memcpy', 'raw: warm memcpy of 64 MiB (Uint8Array.set)', 'GB/s', scale.repeats, () => {
+    const started = performance.now();
+    target.set(source);
+    return arrayBytes / 1e9 / ((performance.now() - started) / 1000);
+  });
+}
+
+/**
+ * lmdb-js at its own best on `events`: puts issued without waiting (lmdb-js gathers them into one
+ * transaction on its writer thread, noSync as the owner logs are), then one getRange over them all,
+ * each value decoded by its default msgpack encoding.
+ */
+async function lmdb(recorder: Recorder, scale: BenchScale, events: readonly unknown[]): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tsray-bench-lmdb-'));
+  try {
+    let round = 0;
+    await recorder.repeat('raw.lmdb.put', 'raw: lmdb-js batched puts of the events', 'events/s', scale.repeats, async () => {
+      const db = open<unknown, number>({ path: join(dir, `raw-${round++}.mdb`), noSubdir: true, noSync: true });
+      const started = performance.now();
+      let last: Promise<boolean> = Promise.resolve(true);
+      for (let seq = 1; seq <= events.length; seq += 1) last = db.put(seq, events[seq - 1]);
+      await last;
+      const perSecond = events.length / ((performance.now() - started) / 1000);
+      await db.close();
+      return perSecond;
+    });
+    const db = open<unknown, number>({ path: join(dir, 'raw-0.mdb'), noSubdir: true, noSync: true });
+    await recorder.repeat('raw.lmdb.range', 'raw: lmdb-js getRange with decode', 'events/s', scale.repeats, () => {
+      const started = performance.now();
+      let count = 0;
+      for (const { value } of db.getRange({ start: 1 })) if (value !== undefined) count += 1;
+      if (count !== events.length) throw new Error(`getRange read ${count} events of ${events.length}`);
+      return count / ((performance.now() - started) / 1000);
+    });
+    await db.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function tcp(recorder: Recorder, scale: BenchScale): Promise<void> {
+  const payload = Buffer.alloc(scale.tcpBytes);
+  for (let at = 0; at < payload.byteLength; at += 4096) payload[at] = at & 0xff;
+  return recorder.repeat('raw.tcp', `raw: TCP loopback, ${scale.tcpBytes / 1024 / 1024} MiB in 1 MiB writes`, 'GB/s', scale.repeats, async () => scale.tcpBytes / 1e9 / ((await rawLoopback(payload)) / 1000));
+}
+
+/** Measures every raw baseline into `recorder`; `events` are the records the LMDB baselines store. */
+export async function benchBaselines(recorder: Recorder, scale: BenchScale, events: readonly unknown[]): Promise<void> {
+  await messaging(recorder, scale);
+  await memcpy(recorder, scale);
+  await lmdb(recorder, scale, events);
+  await tcp(recorder, scale);
+}

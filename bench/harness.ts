@@ -1,0 +1,73 @@
+/**
+ * What every part of `npm run bench` shares: the sizes of a full and a `--quick` run, and the
+ * recorder that collects figures (a sample per repeat), so that one failing measure is reported as
+ * failed instead of ending the run.
+ */
+import type { Figure } from './report.js';
+
+/** The sizes of one run. */
+export interface BenchScale {
+  readonly quick: boolean;
+  /** Repeats of each throughput or latency figure. */
+  readonly repeats: number;
+  /** P1: tiny tasks submitted, then awaited, per repeat. */
+  readonly throughputTasks: number;
+  /** P2: awaited tiny tasks per repeat (after a warm-up). */
+  readonly latencyCalls: number;
+  /** P3: actor calls per repeat, and raw round trips per repeat. */
+  readonly actorCalls: number;
+  /** P5: tiny tasks queued at once. */
+  readonly queuedTasks: number;
+  /** P6: events appended and read back per repeat. */
+  readonly logEvents: number;
+  /** P8: tiny tasks in the session whose log is counted. */
+  readonly loggedTasks: number;
+  /** TCP loopback bytes per repeat. */
+  readonly tcpBytes: number;
+}
+
+/** The sizes of a full run (issue 11's) or a quick one (about a minute). */
+export function scaleFor(quick: boolean): BenchScale {
+  return quick
+    ? { quick, repeats: 3, throughputTasks: 10_000, latencyCalls: 300, actorCalls: 3_000, queuedTasks: 20_000, logEvents: 50_000, loggedTasks: 2_000, tcpBytes: 64 * 1024 * 1024 }
+    : { quick, repeats: 5, throughputTasks: 100_000, latencyCalls: 2_000, actorCalls: 20_000, queuedTasks: 1_000_000, logEvents: 300_000, loggedTasks: 10_000, tcpBytes: 256 * 1024 * 1024 };
+}
+
+/** The median of `values` (upper middle for an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+/** Collects figures; a measure that throws becomes a failed figure and the run goes on. */
+export class Recorder {
+  readonly figures: Figure[] = [];
+
+  /** Records a figure measured elsewhere. */
+  add(id: string, label: string, unit: string, samples: readonly number[]): void {
+    this.figures.push({ id, label, unit, samples: [...samples] });
+  }
+
+  /** Runs `measure` `repeats` times, one sample each, and records them; a failure is recorded instead. */
+  async repeat(id: string, label: string, unit: string, repeats: number, measure: () => Promise<number> | number): Promise<void> {
+    const samples: number[] = [];
+    try {
+      for (let round = 0; round < repeats; round += 1) samples.push(await measure());
+      this.add(id, label, unit, samples);
+    } catch (error) {
+      this.fail(id, label, unit, error);
+    }
+  }
+
+  /** Records that `id` could not be measured, and says so at once. */
+  fail(id: string, label: string, unit: string, error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    console.log(`  ${label}: FAILED: ${message}`);
+    this.figures.push({ id, label, unit, samples: [], error: message });
+  }
+}
+
+/** Prints that a part of the bench starts, so a slow run shows where it is. */
+export function section(title: string): void {
+  console.log(`· ${title} (${new Date().toISOString().slice(11, 19)})`);
+}
