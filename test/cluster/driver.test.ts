@@ -6,14 +6,16 @@
  * node's store).
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { queryNodes } from '../../node/cluster/query.js';
 import { packageRoot, writeDriverScript } from '../support/driver-script.js';
+import { eventually } from '../support/eventually.js';
 import type { DriverScript } from '../support/driver-script.js';
 
 const cli = join(packageRoot, 'dist/node/cli/main.js');
@@ -96,6 +98,15 @@ console.log('AUTO', info.address, await tsray.get(one.remote()));
 await tsray.shutdown();
 `;
 
+const stuckScript = `
+import * as tsray from 'tsray';
+const info = await tsray.init();
+const sleep = tsray.remote(() => new Promise((resolve) => setTimeout(resolve, 600_000)));
+const refs = [sleep.options({ schedulingStrategy: { nodeId: info.nodeId, soft: false } }).remote()];
+console.log('SUBMITTED yes');
+await tsray.get(refs);
+`;
+
 const failingScript = `
 import * as tsray from 'tsray';
 try {
@@ -165,6 +176,17 @@ void describe('a driver connected to a cluster of processes', () => {
     const output = await run([script('cluster-driver-auto', autoScript)]);
     assert.equal(output.code, 0, output.stderr);
     assert.equal(printed(output).get('AUTO'), `${head.address} 1`);
+  });
+
+  void test('a driver killed without shutdown is ended by the head: the CPU its task held comes back', async () => {
+    const headCpus = async (): Promise<number | undefined> => (await queryNodes(head.address, head.token)).find((node) => node.nodeId === head.nodeId)?.available['CPU'];
+    const child = spawn(process.execPath, [script('cluster-driver-stuck', stuckScript)], { stdio: 'ignore', env: { ...process.env, TSRAY_SESSIONS_ROOT: root, TSRAY_ADDRESS: head.address, TSRAY_TOKEN: '' } });
+    try {
+      assert.equal(await eventually(headCpus, (cpus) => cpus === 1), 1, 'the driver\'s task should hold one of the head\'s 2 CPUs');
+    } finally {
+      child.kill('SIGKILL');
+    }
+    assert.equal(await eventually(headCpus, (cpus) => cpus === 2), 2, 'the head should end the dead driver\'s lease');
   });
 
   void test('a wrong token, or no cluster at the address, fails init with one line', async () => {
