@@ -180,6 +180,8 @@ void describe('a driver connected to a cluster of processes', () => {
 
   void test('a driver killed without shutdown is ended by the head: the CPU its task held comes back', async () => {
     const headCpus = async (): Promise<number | undefined> => (await queryNodes(head.address, head.token)).find((node) => node.nodeId === head.nodeId)?.available['CPU'];
+    // The drivers of earlier tests are gone first, so that only this one's task can hold a CPU.
+    assert.equal(await eventually(headCpus, (cpus) => cpus === 2), 2);
     const child = spawn(process.execPath, [script('cluster-driver-stuck', stuckScript)], { stdio: 'ignore', env: { ...process.env, TSRAY_SESSIONS_ROOT: root, TSRAY_ADDRESS: head.address, TSRAY_TOKEN: '' } });
     try {
       assert.equal(await eventually(headCpus, (cpus) => cpus === 1), 1, 'the driver\'s task should hold one of the head\'s 2 CPUs');
