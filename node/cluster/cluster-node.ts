@@ -15,7 +15,7 @@ import type { GcsConfig, GcsEffect, GcsEvent, GcsState } from '../../core/gcs/in
 import { gcsAddress, nodeOfWorker, rayletAddress } from '../../core/ids.js';
 import type { NodeId } from '../../core/ids.js';
 import { defaultOwnerConfig } from '../../core/owner/index.js';
-import type { Delivered, Message, MessageOf, NodeReport } from '../../core/protocol.js';
+import type { Delivered, JobReport, Message, MessageOf, NodeReport } from '../../core/protocol.js';
 import { defaultRayletConfig, rayletCore } from '../../core/raylet/index.js';
 import type { RayletEffect, RayletEvent, RayletState } from '../../core/raylet/index.js';
 import { hashState } from '../../core/hash.js';
@@ -73,8 +73,8 @@ function newNodeId(): NodeId {
 }
 
 /** Whether a message is a state query the head's shell answers (not a GCS event). */
-function isNodesQuery(message: Delivered<Message>): message is Delivered<MessageOf<'cluster/nodes-requested'>> {
-  return message.type === 'cluster/nodes-requested';
+function isStateQuery(message: Delivered<Message>): message is Delivered<MessageOf<'cluster/nodes-requested' | 'cluster/jobs-requested'>> {
+  return message.type === 'cluster/nodes-requested' || message.type === 'cluster/jobs-requested';
 }
 
 /** A running cluster node. */
@@ -115,7 +115,7 @@ export class ClusterNode {
       this.gcs = gcs;
       this.mainLogs.push({ log: gcsLog, state: () => gcs.state });
       this.router.addLocal(gcsAddress, (message) => {
-        if (isNodesQuery(message)) this.answerNodesQuery(gcs.state, message);
+        if (isStateQuery(message)) this.answerStateQuery(gcs.state, message);
         else gcs.apply(message as GcsEvent);
       });
       const config: GcsConfig = {
@@ -258,8 +258,15 @@ export class ClusterNode {
     }
   }
 
-  /** Answers `tsray status` and `tsray list nodes` from the GCS's state as it is now. */
-  private answerNodesQuery(state: GcsState, query: MessageOf<'cluster/nodes-requested'>): void {
+  /** Answers `tsray status`, `tsray list nodes` and `tsray list jobs` from the GCS's state as it is now. */
+  private answerStateQuery(state: GcsState, query: MessageOf<'cluster/nodes-requested' | 'cluster/jobs-requested'>): void {
+    if (query.type === 'cluster/jobs-requested') {
+      const jobs: JobReport[] = Object.values(state.jobs)
+        .sort((a, b) => Number(a.jobId.slice(1)) - Number(b.jobId.slice(1)))
+        .map((job) => ({ jobId: job.jobId, driverId: job.driverId, namespace: job.namespace, alive: job.alive }));
+      this.router.send(gcsAddress, 0, query.requester, { type: 'cluster/jobs-replied', requestId: query.requestId, jobs });
+      return;
+    }
     const nodes: NodeReport[] = Object.keys(state.nodes)
       .sort()
       .flatMap((nodeId) => {

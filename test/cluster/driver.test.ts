@@ -191,6 +191,33 @@ void describe('a driver connected to a cluster of processes', () => {
     assert.equal(await eventually(headCpus, (cpus) => cpus === 2), 2, 'the head should end the dead driver\'s lease');
   });
 
+  void test('tsray list jobs shows one job per driver that connected, each ended once its driver left', async () => {
+    const listed = await run([cli, 'list', 'jobs', '--json']);
+    assert.equal(listed.code, 0, listed.stderr);
+    const jobs = JSON.parse(listed.stdout) as { jobId: string; driverId: string; namespace: string; alive: boolean }[];
+    // The map, auto and killed drivers of the tests above (node:test runs them in order).
+    assert.deepEqual(
+      jobs.map((job) => job.jobId),
+      ['j1', 'j2', 'j3'],
+    );
+    for (const job of jobs) {
+      assert.ok(job.driverId.startsWith(`${head.nodeId}.d`), job.driverId);
+      assert.equal(job.namespace, 'default');
+    }
+    // An ended job's state reaches the GCS when its driver's connection closes, a moment after the test saw the CPU back.
+    const ended = await eventually(
+      async () => JSON.parse((await run([cli, 'list', 'jobs', '--json'])).stdout) as { alive: boolean }[],
+      (all) => all.every((job) => !job.alive),
+      40,
+    );
+    assert.deepEqual(
+      ended.map((job) => job.alive),
+      [false, false, false],
+    );
+    const text = await run([cli, 'list', 'jobs']);
+    assert.match(text.stdout, /^JOB +STATE +DRIVER +NAMESPACE\nj1 +ENDED /);
+  });
+
   void test('a wrong token, or no cluster at the address, fails init with one line', async () => {
     const probe = createServer();
     await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
