@@ -95,7 +95,7 @@ import * as tsray from 'tsray';
 const info = await tsray.init({ address: 'auto' });
 const one = tsray.remote(() => 1);
 console.log('AUTO', info.address, await tsray.get(one.remote()));
-await tsray.shutdown();
+// No shutdown(): the script still ends, and its job with it (list jobs below).
 `;
 
 const stuckScript = `
@@ -172,7 +172,7 @@ void describe('a driver connected to a cluster of processes', () => {
     assert.equal(lines.get('DONE'), 'yes');
   });
 
-  void test("init({ address: 'auto' }) finds the head this machine started", async () => {
+  void test("init({ address: 'auto' }) finds the head this machine started; a script that forgets shutdown() still exits", async () => {
     const output = await run([script('cluster-driver-auto', autoScript)]);
     assert.equal(output.code, 0, output.stderr);
     assert.equal(printed(output).get('AUTO'), `${head.address} 1`);
