@@ -29,6 +29,8 @@ export interface DriverLinkOptions {
   readonly namespace: string;
   /** Where the driver's own event log goes (default: a new session dir). */
   readonly sessionDir?: string;
+  /** The connection was lost for good (the driver has stopped); `reason` is one line. */
+  readonly onLost?: (reason: string) => void;
 }
 
 /** Where to connect and with which token: from the address, TSRAY_TOKEN and this machine's address file. */
@@ -51,6 +53,7 @@ function target(address: string): { address: string; token: string } {
 /** A driver connected to a cluster. */
 export class DriverLink {
   private stopped = false;
+  private onLost: ((reason: string) => void) | undefined;
 
   private constructor(
     /** The head's `HOST:PORT`. */
@@ -116,6 +119,7 @@ export class DriverLink {
       },
     });
     const link = new DriverLink(address, headNodeId, session.dir, driver, linkRouter, client, log, session.marker);
+    link.onLost = options.onLost;
     made.link = link;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -137,15 +141,17 @@ export class DriverLink {
   /** The connection is gone for good: pending calls fail, later calls find no runtime to run on. */
   private lost(reason: string): void {
     if (this.stopped) return;
-    process.stderr.write(`tsray: the driver lost its connection to the cluster at ${this.address} (${reason}); its calls fail from now on\n`);
-    void this.stop();
+    const said = `the driver lost its connection to the cluster at ${this.address} (${reason})`;
+    process.stderr.write(`tsray: ${said}; its calls fail from now on\n`);
+    void this.stop(said);
+    this.onLost?.(said);
   }
 
-  /** Ends the job (owner/stopping reaches the GCS before the connection closes) and disconnects. */
-  async stop(): Promise<void> {
+  /** Ends the job (owner/stopping reaches the GCS before the connection closes) and disconnects; pending calls fail naming `reason`. */
+  async stop(reason = 'shutdown'): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.driver.stop('shutdown');
+    this.driver.stop(reason);
     this.router.flush();
     // The transport writes what this turn queued on the next one; closing first would drop it.
     await new Promise((resolve) => setImmediate(resolve));

@@ -58,7 +58,17 @@ async function connectDriver(address: string, options: InitOptions): Promise<Clu
   }
   // Loaded here, not at import: worker threads import this module too and never connect.
   const { DriverLink } = await import('../cluster/driver-link.js');
-  const connected = await DriverLink.connect({ address, namespace: options.namespace ?? 'default', ...(options.sessionDir === undefined ? {} : { sessionDir: options.sessionDir }) });
+  const connected = await DriverLink.connect({
+    address,
+    namespace: options.namespace ?? 'default',
+    ...(options.sessionDir === undefined ? {} : { sessionDir: options.sessionDir }),
+    // A driver without its cluster is over: later calls say tsray is not initialized, and init() may connect again.
+    onLost: () => {
+      if (link !== connected) return;
+      link = undefined;
+      setRuntime(undefined);
+    },
+  });
   link = connected;
   setRuntime(connected.driver);
   hookExit();

@@ -107,6 +107,25 @@ console.log('SUBMITTED yes');
 await tsray.get(refs);
 `;
 
+const waitingScript = `
+import * as tsray from 'tsray';
+const info = await tsray.init();
+const sleep = tsray.remote(() => new Promise((resolve) => setTimeout(resolve, 600_000)));
+const ref = sleep.options({ schedulingStrategy: { nodeId: info.nodeId, soft: false } }).remote();
+console.log('WAITING yes');
+try {
+  await tsray.get(ref);
+  console.log('GOT yes');
+} catch (error) {
+  console.log('LOST', JSON.stringify(error.message));
+}
+try {
+  sleep.remote();
+} catch (error) {
+  console.log('AFTER', JSON.stringify(error.message));
+}
+`;
+
 const failingScript = `
 import * as tsray from 'tsray';
 try {
@@ -233,5 +252,27 @@ void describe('a driver connected to a cluster of processes', () => {
     assert.match(refused, /^cannot connect a driver to the cluster at [^\n]*token[^\n]*$/);
     const unreachable = JSON.parse(printed(nobody).get('ERROR') ?? '""') as string;
     assert.match(unreachable, new RegExp(`^cannot connect a driver to the cluster at 127\\.0\\.0\\.1:${port}: could not reach[^\\n]*$`));
+  });
+
+  // Last: it kills the head.
+  void test('a driver whose head dies fails its pending get with one line and exits', async () => {
+    const child = spawn(process.execPath, [script('cluster-driver-waiting', waitingScript)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TSRAY_SESSIONS_ROOT: root, TSRAY_ADDRESS: head.address, TSRAY_TOKEN: '' } });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.resume();
+    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+    try {
+      await eventually(() => Promise.resolve(stdout), (text) => text.includes('WAITING'), 400);
+      assert.match(stdout, /WAITING/);
+      const { pid } = JSON.parse(readFileSync(join(clusterDir, 'address.json'), 'utf8')) as { pid: number };
+      process.kill(pid, 'SIGKILL');
+      assert.equal(await exited, 0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    const lines = printed({ code: 0, stdout, stderr: '' });
+    const lost = JSON.parse(lines.get('LOST') ?? '""') as string;
+    assert.match(lost, new RegExp(`^[^\\n]*lost its connection to the cluster at ${head.address.replace(/\./g, '\\.')}[^\\n]*$`));
+    assert.match(JSON.parse(lines.get('AFTER') ?? '""') as string, /not initialized/);
   });
 });
