@@ -10,7 +10,9 @@
  * fails at the get (values.ts), each naming the limit.
  */
 import { randomBytes } from 'node:crypto';
+import { gcsAddress } from '../../core/ids.js';
 import { defaultOwnerConfig } from '../../core/owner/index.js';
+import type { NodeReport } from '../../core/protocol.js';
 import { ObjectStoreFullError } from '../errors.js';
 import { OwnerRuntime } from '../runtime/owner-runtime.js';
 import { Router } from '../runtime/router.js';
@@ -21,6 +23,7 @@ import { EventLog, logDirFor } from '../store/event-log.js';
 import { TransportClient, routerPort, tokenProblem } from '../transport/index.js';
 import { firstConnectTimeoutMs, joinTimeoutMs } from './cluster-node.js';
 import { parseAddress, readAddressFile } from './local-nodes.js';
+import { defaultQueryTimeoutMs } from './query.js';
 
 /** What a driver connects with. */
 export interface DriverLinkOptions {
@@ -53,6 +56,7 @@ function target(address: string): { address: string; token: string } {
 /** A driver connected to a cluster. */
 export class DriverLink {
   private stopped = false;
+  private queryCounter = 0;
   private onLost: ((reason: string) => void) | undefined;
 
   private constructor(
@@ -66,7 +70,27 @@ export class DriverLink {
     private readonly client: TransportClient,
     private readonly log: EventLog,
     private readonly marker: SessionMarker,
+    /** The state queries waiting for their answer, by request id. */
+    private readonly queries: Map<string, (nodes: NodeReport[]) => void>,
   ) {}
+
+  /** Every node the GCS knows, alive or dead, with its resources (asked of the head now). */
+  async queryNodes(timeoutMs = defaultQueryTimeoutMs): Promise<NodeReport[]> {
+    if (this.stopped) throw new TypeError('this driver is no longer connected to the cluster; call init() again');
+    const requestId = `${this.driver.options.workerId}.nodes${++this.queryCounter}`;
+    const requester = `worker:${this.driver.options.workerId}`;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await new Promise<NodeReport[]>((resolve, reject) => {
+        this.queries.set(requestId, resolve);
+        timer = setTimeout(() => reject(new Error(`the cluster at ${this.address} did not answer a nodes query within ${timeoutMs} ms`)), timeoutMs);
+        this.client.send([{ type: 'cluster/nodes-requested', requestId, requester, via: { from: `cli:${requestId}`, incarnation: 0, seq: 0 }, to: gcsAddress }]);
+      });
+    } finally {
+      clearTimeout(timer);
+      this.queries.delete(requestId);
+    }
+  }
 
   /**
    * Connects, registers the driver's job with the GCS, and resolves once the job has its id. A
@@ -77,6 +101,7 @@ export class DriverLink {
     const { host, port } = parseAddress(address);
     // Made once the connection is up; the client's callbacks may run before then.
     const made: { link?: DriverLink; router?: Router } = {};
+    const queries = new Map<string, (nodes: NodeReport[]) => void>();
     const client = await TransportClient.connect({
       host,
       port,
@@ -88,7 +113,11 @@ export class DriverLink {
       log: () => undefined,
       onConnected: (peer) => peer.unref(),
       onMessages: (messages) => {
-        for (const message of messages) made.router?.forward(message, message.to);
+        for (const message of messages) {
+          // A state query's answer is for this link, not for the owner component.
+          if (message.type === 'cluster/nodes-replied') queries.get(message.requestId)?.([...message.nodes]);
+          else made.router?.forward(message, message.to);
+        }
       },
       onFailed: (error) => made.link?.lost(error.message),
     }).catch((error: unknown) => {
@@ -118,7 +147,7 @@ export class DriverLink {
         delete: () => undefined,
       },
     });
-    const link = new DriverLink(address, headNodeId, session.dir, driver, linkRouter, client, log, session.marker);
+    const link = new DriverLink(address, headNodeId, session.dir, driver, linkRouter, client, log, session.marker, queries);
     link.onLost = options.onLost;
     made.link = link;
     let timer: NodeJS.Timeout | undefined;

@@ -254,6 +254,12 @@ function driverCluster(call: string): ClusterView {
 
 /** The nodes of the cluster. */
 export async function nodes(): Promise<NodeInfo[]> {
+  const connected = link;
+  if (connected !== undefined && simulation() === undefined) {
+    runtime();
+    // Nodes are reached through the head in this version, so the head's address is each node's address.
+    return (await connected.queryNodes()).map((node) => ({ nodeId: node.nodeId, address: connected.address, alive: node.alive, resources: { ...node.total }, available: { ...node.available } }));
+  }
   const running = driverCluster('nodes()');
   return Promise.resolve(listNodes(running.gcsState, running.rayletStates));
 }

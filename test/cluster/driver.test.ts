@@ -69,6 +69,8 @@ const on = (nodeId) => tsray.get(where.options({ schedulingStrategy: { nodeId, s
 console.log('ON_OTHER', await on(process.env.OTHER_NODE));
 console.log('ON_HEAD', await on(info.nodeId));
 console.log('DRIVER_NODE', tsray.getRuntimeContext().nodeId);
+console.log('NODES', JSON.stringify((await tsray.nodes()).map((node) => node.nodeId).sort()));
+console.log('CPUS', (await tsray.clusterResources()).CPU);
 class Counter { n = 0; add(k) { this.n += k; return this.n; } }
 const counter = tsray.remote(Counter).remote();
 await Promise.all([1, 2, 3].map((k) => tsray.get(counter.add.remote(k))));
@@ -183,6 +185,8 @@ void describe('a driver connected to a cluster of processes', () => {
     assert.notEqual(lines.get('ON_OTHER'), head.nodeId);
     assert.equal(lines.get('ON_HEAD'), head.nodeId);
     assert.equal(lines.get('DRIVER_NODE'), head.nodeId);
+    assert.equal(lines.get('NODES'), JSON.stringify([head.nodeId, otherNode].sort()));
+    assert.equal(lines.get('CPUS'), '4');
     assert.equal(lines.get('COUNTER'), '6');
     assert.match(lines.get('PUT') ?? '', /^ObjectStoreFullError .*inlineThresholdBytes.*this version/);
     assert.match(lines.get('GET') ?? '', /^ObjectStoreFullError .*inlineThresholdBytes.*this version/);
