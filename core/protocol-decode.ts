@@ -110,6 +110,8 @@ export const messageTable: MessageTable = {
   'actor/disposed': { actorId: 'string', restartCount: 'number', workerId: 'string' },
   'cluster/nodes-requested': { requestId: 'string', requester: 'string' },
   'cluster/nodes-replied': { requestId: 'string', nodes: 'array' },
+  'cluster/jobs-requested': { requestId: 'string', requester: 'string' },
+  'cluster/jobs-replied': { requestId: 'string', jobs: 'array' },
 };
 
 /** Every message type, in table order. */

@@ -194,13 +194,23 @@ export interface NodeReport {
   readonly available: Resources;
 }
 
+/** A job as a state query reports it: its driver, namespace, and whether it still runs. */
+export interface JobReport {
+  readonly jobId: JobId;
+  readonly driverId: WorkerId;
+  readonly namespace: string;
+  readonly alive: boolean;
+}
+
 /**
  * State queries of tools (`tsray status`, `tsray list`): read-only, answered by the shell that holds
  * the component from its current state, so they are no event of any reducer and change nothing.
  */
 export type QueryMessage =
   | { readonly type: 'cluster/nodes-requested'; readonly requestId: string; readonly requester: Address }
-  | { readonly type: 'cluster/nodes-replied'; readonly requestId: string; readonly nodes: readonly NodeReport[] };
+  | { readonly type: 'cluster/nodes-replied'; readonly requestId: string; readonly nodes: readonly NodeReport[] }
+  | { readonly type: 'cluster/jobs-requested'; readonly requestId: string; readonly requester: Address }
+  | { readonly type: 'cluster/jobs-replied'; readonly requestId: string; readonly jobs: readonly JobReport[] };
 
 /** Every message of the system. */
 export type Message = LeaseMessage | StoreMessage | OwnerMessage | GcsMessage | QueryMessage;

@@ -203,6 +203,7 @@ function printReport(report: NodeStartReport, config: NodeProcessConfig, logPath
       `  add a node on this machine:  tsray start --address ${address}`,
       `  add a node elsewhere:        tsray start --address ${address} --token ${config.token}`,
       `  connect a driver:            TSRAY_ADDRESS=${address} node script.js   or   init({ address: '${address}' })`,
+      `  connect a driver elsewhere:  TSRAY_ADDRESS=${address} TSRAY_TOKEN=${config.token} node script.js`,
       '  stop every node started here: tsray stop',
       '',
     ].join('\n'),

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import type { NodeReport } from '../../core/protocol.js';
 import { readAddressFile } from '../cluster/local-nodes.js';
-import { queryNodes } from '../cluster/query.js';
+import { queryJobs, queryNodes } from '../cluster/query.js';
 import { UsageError, firstLine } from './usage.js';
 
 interface Target {
@@ -62,12 +62,25 @@ export async function statusCommand(args: string[]): Promise<number> {
 export async function listCommand(args: string[]): Promise<number> {
   const { positionals, target, json, help } = parse('list', args, true);
   if (help || target === undefined) {
-    process.stdout.write('usage: tsray list nodes [--address HOST:PORT] [--token T] [--json]   the nodes of a cluster, alive and dead, with their resources\n');
+    process.stdout.write(
+      [
+        'usage: tsray list nodes|jobs [--address HOST:PORT] [--token T] [--json]',
+        '  nodes   the nodes of a cluster, alive and dead, with their resources',
+        '  jobs    the jobs of a cluster (one per driver that connected), running and ended',
+        '',
+      ].join('\n'),
+    );
     return 0;
   }
   const [kind, ...extra] = positionals;
-  if (kind !== 'nodes' || extra.length > 0) {
-    throw new UsageError(`list: ${kind === undefined ? 'say what to list' : `cannot list '${[kind, ...extra].join(' ')}'`}; a cluster lists its nodes (tsray list nodes); tasks, actors, objects and jobs come with drivers that connect`);
+  if ((kind !== 'nodes' && kind !== 'jobs') || extra.length > 0) {
+    throw new UsageError(`list: ${kind === undefined ? 'say what to list' : `cannot list '${[kind, ...extra].join(' ')}'`}; a cluster lists its nodes and jobs (tsray list nodes, tsray list jobs); tasks, actors and objects are not listed by a cluster in this version`);
+  }
+  if (kind === 'jobs') {
+    const jobs = await queryJobs(target.address, target.token);
+    if (json) process.stdout.write(`${JSON.stringify(jobs, null, 2)}\n`);
+    else process.stdout.write(table([['JOB', 'STATE', 'DRIVER', 'NAMESPACE'], ...jobs.map((job) => [job.jobId, job.alive ? 'RUNNING' : 'ENDED', job.driverId, job.namespace])]));
+    return 0;
   }
   const nodes = await queryNodes(target.address, target.token);
   if (json) process.stdout.write(`${JSON.stringify(nodes, null, 2)}\n`);
@@ -92,6 +105,11 @@ function nodeTable(nodes: readonly NodeReport[]): string {
   for (const node of nodes) {
     rows.push([node.nodeId, node.alive ? 'ALIVE' : 'DEAD', ...names.map((name) => (node.total[name] === undefined ? '-' : `${formatAmount(node.available[name] ?? 0)}/${formatAmount(node.total[name] ?? 0)}`))]);
   }
+  return table(rows);
+}
+
+/** Rows as columns padded to their widest cell. */
+function table(rows: readonly (readonly string[])[]): string {
   const widths = (rows[0] ?? []).map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
   return rows.map((row) => `${row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd()}\n`).join('');
 }

@@ -12,10 +12,10 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { defaultGcsConfig, gcsCore } from '../../core/gcs/index.js';
 import type { GcsConfig, GcsEffect, GcsEvent, GcsState } from '../../core/gcs/index.js';
-import { gcsAddress, rayletAddress } from '../../core/ids.js';
+import { gcsAddress, nodeOfWorker, rayletAddress } from '../../core/ids.js';
 import type { NodeId } from '../../core/ids.js';
 import { defaultOwnerConfig } from '../../core/owner/index.js';
-import type { Delivered, Message, MessageOf, NodeReport } from '../../core/protocol.js';
+import type { Delivered, JobReport, Message, MessageOf, NodeReport } from '../../core/protocol.js';
 import { defaultRayletConfig, rayletCore } from '../../core/raylet/index.js';
 import type { RayletEffect, RayletEvent, RayletState } from '../../core/raylet/index.js';
 import { hashState } from '../../core/hash.js';
@@ -37,7 +37,7 @@ import { recordsOf } from '../store/forwarded-log.js';
 import type { LogRecords } from '../store/forwarded-log.js';
 import type { Peer, RoutedMessage } from '../transport/index.js';
 import { TransportClient, TransportServer, routerPort } from '../transport/index.js';
-import { peerRoutingPort } from './node-routing.js';
+import { peerRoutingPort, withoutStoredData } from './node-routing.js';
 
 /** The node store's size when not given (as the embedded cluster's default). */
 const defaultObjectStoreBytes = 512 * 1024 * 1024;
@@ -73,8 +73,8 @@ function newNodeId(): NodeId {
 }
 
 /** Whether a message is a state query the head's shell answers (not a GCS event). */
-function isNodesQuery(message: Delivered<Message>): message is Delivered<MessageOf<'cluster/nodes-requested'>> {
-  return message.type === 'cluster/nodes-requested';
+function isStateQuery(message: Delivered<Message>): message is Delivered<MessageOf<'cluster/nodes-requested' | 'cluster/jobs-requested'>> {
+  return message.type === 'cluster/nodes-requested' || message.type === 'cluster/jobs-requested';
 }
 
 /** A running cluster node. */
@@ -90,6 +90,8 @@ export class ClusterNode {
   private client: TransportClient | undefined;
   private readonly logs: EventLog[] = [];
   private readonly workerLogs = new Map<string, EventLog>();
+  /** The drivers attached to this node (the head), by address, with their connection. */
+  private readonly drivers = new Map<string, { readonly peer: Peer; readonly port: Port }>();
   private readonly mainLogs: { readonly log: EventLog; readonly state: () => unknown }[] = [];
   private readonly sessionMarker: SessionMarker;
   private logsClosed = false;
@@ -113,7 +115,7 @@ export class ClusterNode {
       this.gcs = gcs;
       this.mainLogs.push({ log: gcsLog, state: () => gcs.state });
       this.router.addLocal(gcsAddress, (message) => {
-        if (isNodesQuery(message)) this.answerNodesQuery(gcs.state, message);
+        if (isStateQuery(message)) this.answerStateQuery(gcs.state, message);
         else gcs.apply(message as GcsEvent);
       });
       const config: GcsConfig = {
@@ -162,16 +164,18 @@ export class ClusterNode {
       const peers = new Map<NodeId, Peer>();
       const server = await TransportServer.listen({
         token: options.token,
-        identity: { nodeId: 'head', role: 'gcs' },
+        // The welcome names the head's node, which a driver attaches to.
+        identity: { nodeId, role: 'gcs' },
         host: options.host,
         port: options.port,
         onPeer: (peer) => peers.set(peer.identity.nodeId, peer),
         onPeerClosed: (peer) => {
           if (peers.get(peer.identity.nodeId) === peer) peers.delete(peer.identity.nodeId);
+          node?.onPeerClosed(peer);
         },
-        onMessages: (messages) => node?.deliver(messages),
+        onMessages: (messages, peer) => node?.deliver(messages, peer),
       });
-      node = new ClusterNode(options, nodeId, peerRoutingPort(peers, (error, to) => onLinkError(new Error(`to node ${to}: ${error.message}`))));
+      node = new ClusterNode(options, nodeId, withoutStoredData(peerRoutingPort(peers, (error, to) => onLinkError(new Error(`to node ${to}: ${error.message}`))), nodeId));
       node.server = server;
     } else {
       const client = await TransportClient.connect({
@@ -184,7 +188,7 @@ export class ClusterNode {
         onMessages: (messages) => node?.deliver(messages),
         onFailed: (error) => node?.fatal(error.message),
       });
-      node = new ClusterNode(options, nodeId, routerPort(client, onLinkError));
+      node = new ClusterNode(options, nodeId, withoutStoredData(routerPort(client, onLinkError), nodeId));
       node.client = client;
     }
     const started = node;
@@ -223,13 +227,46 @@ export class ClusterNode {
     });
   }
 
-  /** Hands messages that arrived over the network to this node's router. */
-  private deliver(messages: readonly RoutedMessage[]): void {
+  /** Hands messages that arrived over the network to this node's router; a driver's first one attaches it here. */
+  private deliver(messages: readonly RoutedMessage[], peer?: Peer): void {
+    if (peer?.identity.role === 'driver') for (const message of messages) this.attachDriver(message.via.from, peer);
     for (const message of messages) this.router.forward(message, message.to);
   }
 
-  /** Answers `tsray status` and `tsray list nodes` from the GCS's state as it is now. */
-  private answerNodesQuery(state: GcsState, query: MessageOf<'cluster/nodes-requested'>): void {
+  /**
+   * A driver speaks first over its connection: its address (`worker:<this node>.d<k>`) is routed
+   * back over that connection, and this node's raylet tracks it as a connected driver, as the
+   * embedded cluster's does. Only addresses of this node are taken, so a driver cannot claim another's.
+   */
+  private attachDriver(from: string, peer: Peer): void {
+    if (this.drivers.has(from) || !from.startsWith('worker:')) return;
+    const workerId = from.slice('worker:'.length);
+    if (nodeOfWorker(workerId) !== this.nodeId || !/^[^.]+\.d[0-9a-f]+$/.test(workerId)) return;
+    const port = withoutStoredData(routerPort(peer, (error) => process.stderr.write(`tsray: messages to driver ${workerId} could not be sent: ${error.message}\n`)), this.nodeId);
+    this.drivers.set(from, { peer, port });
+    this.router.addRemote(from, port);
+    this.raylet.apply({ type: 'driver/connected', workerId });
+  }
+
+  /** A driver's connection closed: the driver is gone, and its raylet ends what it held (as for any dead owner). */
+  private onPeerClosed(peer: Peer): void {
+    for (const [address, driver] of this.drivers) {
+      if (driver.peer !== peer) continue;
+      this.drivers.delete(address);
+      this.router.removeRemote(address, driver.port);
+      this.raylet.apply({ type: 'worker/exited', workerId: address.slice('worker:'.length), reason: 'exited' });
+    }
+  }
+
+  /** Answers `tsray status`, `tsray list nodes` and `tsray list jobs` from the GCS's state as it is now. */
+  private answerStateQuery(state: GcsState, query: MessageOf<'cluster/nodes-requested' | 'cluster/jobs-requested'>): void {
+    if (query.type === 'cluster/jobs-requested') {
+      const jobs: JobReport[] = Object.values(state.jobs)
+        .sort((a, b) => Number(a.jobId.slice(1)) - Number(b.jobId.slice(1)))
+        .map((job) => ({ jobId: job.jobId, driverId: job.driverId, namespace: job.namespace, alive: job.alive }));
+      this.router.send(gcsAddress, 0, query.requester, { type: 'cluster/jobs-replied', requestId: query.requestId, jobs });
+      return;
+    }
     const nodes: NodeReport[] = Object.keys(state.nodes)
       .sort()
       .flatMap((nodeId) => {

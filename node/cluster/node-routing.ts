@@ -9,6 +9,8 @@ import { nodeOfWorker } from '../../core/ids.js';
 import type { Port } from '../runtime/router.js';
 import { isMessageBatch } from '../runtime/router.js';
 import type { Peer, RoutedMessage } from '../transport/index.js';
+import { isStoredData } from '../runtime/stored-values.js';
+import type { ForeignStoredData } from '../runtime/stored-values.js';
 
 /** The node an address belongs to: `raylet:n2`, `worker:n2.w3` and `cli:n2` all belong to `n2`. */
 export function nodeOfAddress(address: Address): NodeId | undefined {
@@ -49,6 +51,29 @@ export function peerRoutingPort(peers: ReadonlyMap<NodeId, Peer>, onError: (erro
           onError(error instanceof Error ? error : new Error(String(error)), nodeId);
         }
       }
+    },
+  };
+}
+
+/**
+ * A port that keeps descriptors of this node's shared store inside this process: a fetched value
+ * that lives in the store (`object/fetched` with a stored descriptor) leaves as a ForeignStoredData
+ * naming this node, so a reader elsewhere fails saying so (values.ts) instead of reading its own
+ * store at that offset. Objects do not travel between processes in this version.
+ */
+export function withoutStoredData(port: Port, nodeId: NodeId): Port {
+  return {
+    postMessage(value: unknown): void {
+      if (!isMessageBatch(value)) {
+        port.postMessage(value);
+        return;
+      }
+      const messages = value.messages.map((message) => {
+        if (message.type !== 'object/fetched' || !isStoredData(message.data)) return message;
+        const data: ForeignStoredData = { foreignObjectId: message.data.storedObjectId, nodeId };
+        return { ...message, data };
+      });
+      port.postMessage({ ...value, messages });
     },
   };
 }

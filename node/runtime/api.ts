@@ -7,6 +7,7 @@ import { hasRuntime, runtime, setRuntime, taskContext } from './context.js';
 import type { ActorListing, NodeInfo, ObjectListing, TaskListing } from './listing.js';
 import { filtered, listActors, listNodes, listOwnerObjects, listOwnerTasks } from './listing.js';
 import type { EmbeddedCluster } from './embedded.js';
+import type { DriverLink } from '../cluster/driver-link.js';
 import { ActorClass, ObjectRef, RemoteFunction, setSubmitter } from './handles.js';
 import type { ActorHandle, ActorOptions, TaskOptions } from './handles.js';
 import { describeFunction } from './shipping.js';
@@ -39,7 +40,40 @@ export interface ClusterInfo {
 }
 
 let cluster: EmbeddedCluster | undefined;
+/** The connection of this driver to a running cluster, when `init` was given an address. */
+let link: DriverLink | undefined;
 let exitHooked = false;
+
+/** A script that forgets shutdown() still leaves no worker thread or connection behind. */
+function hookExit(): void {
+  if (exitHooked) return;
+  exitHooked = true;
+  process.once('beforeExit', () => void shutdown());
+}
+
+/** Connects this process as a driver of the cluster at `address` (`HOST:PORT`, or `auto`). */
+async function connectDriver(address: string, options: InitOptions): Promise<ClusterInfo> {
+  for (const name of ['numCpus', 'resources', 'objectStoreMemory'] as const) {
+    if (options[name] !== undefined) throw new TypeError(`init option '${name}' sizes the embedded cluster; a driver connecting to ${address} takes the resources its nodes were started with (tsray start --num-cpus ...)`);
+  }
+  // Loaded here, not at import: worker threads import this module too and never connect.
+  const { DriverLink } = await import('../cluster/driver-link.js');
+  const connected = await DriverLink.connect({
+    address,
+    namespace: options.namespace ?? 'default',
+    ...(options.sessionDir === undefined ? {} : { sessionDir: options.sessionDir }),
+    // A driver without its cluster is over: later calls say tsray is not initialized, and init() may connect again.
+    onLost: () => {
+      if (link !== connected) return;
+      link = undefined;
+      setRuntime(undefined);
+    },
+  });
+  link = connected;
+  setRuntime(connected.driver);
+  hookExit();
+  return { address: connected.address, nodeId: connected.nodeId, jobId: connected.driver.state.jobId ?? '', sessionDir: connected.sessionDir };
+}
 
 function checkInit(options: InitOptions): void {
   if (!isOptionsObject(options)) throw new TypeError(`init takes an options object such as init({ numCpus: 4 }), not ${shown(options)}`);
@@ -65,9 +99,7 @@ export async function init(options: InitOptions = {}): Promise<ClusterInfo> {
   const simulated = simulation();
   if (simulated !== undefined) return simulated.attach(options);
   const address = options.address ?? process.env.TSRAY_ADDRESS;
-  if (address !== undefined && address !== '') {
-    throw new Error(`connecting a driver to the cluster at ${address} is not in this version of tsray yet (\`tsray start\` runs the nodes; drivers connect in a later version); call init() without an address for the embedded cluster`);
-  }
+  if (address !== undefined && address !== '') return connectDriver(address, options);
   // Loaded here, not at import: worker threads import this module too and never start a cluster.
   const { EmbeddedCluster } = await import('./embedded.js');
   const started = await EmbeddedCluster.start({
@@ -79,11 +111,7 @@ export async function init(options: InitOptions = {}): Promise<ClusterInfo> {
   });
   cluster = started;
   setRuntime(started.driver);
-  if (!exitHooked) {
-    exitHooked = true;
-    // A script that forgets shutdown() still leaves no worker thread behind.
-    process.once('beforeExit', () => void shutdown());
-  }
+  hookExit();
   return { address: null, nodeId: started.nodeId, jobId: started.driver.state.jobId ?? '', sessionDir: started.sessionDir };
 }
 
@@ -92,9 +120,12 @@ export async function shutdown(): Promise<void> {
   const simulated = simulation();
   if (simulated !== undefined) return simulated.detach();
   const running = cluster;
+  const connected = link;
   cluster = undefined;
+  link = undefined;
   setRuntime(undefined);
   if (running !== undefined) await running.stop();
+  if (connected !== undefined) await connected.stop();
 }
 
 /** Whether `init` has run (and `shutdown` has not). */
@@ -216,12 +247,19 @@ function driverCluster(call: string): ClusterView {
   const simulated = simulation()?.view();
   if (simulated !== undefined) return simulated;
   const running = cluster;
+  if (link !== undefined) throw new TypeError(`${call} is not answered yet by a driver connected to a cluster in this version of tsray; use \`tsray status\` or \`tsray list nodes\``);
   if (running === undefined) throw new TypeError(`${call} is answered by the driver; call it there and pass the result to tasks`);
   return { gcsState: running.gcs.state, rayletStates: [running.raylet.state], driverState: running.driver.state, queryWorkers: () => running.queryWorkers() };
 }
 
 /** The nodes of the cluster. */
 export async function nodes(): Promise<NodeInfo[]> {
+  const connected = link;
+  if (connected !== undefined && simulation() === undefined) {
+    runtime();
+    // Nodes are reached through the head in this version, so the head's address is each node's address.
+    return (await connected.queryNodes()).map((node) => ({ nodeId: node.nodeId, address: connected.address, alive: node.alive, resources: { ...node.total }, available: { ...node.available } }));
+  }
   const running = driverCluster('nodes()');
   return Promise.resolve(listNodes(running.gcsState, running.rayletStates));
 }

@@ -24,6 +24,21 @@ export interface StoredData {
   readonly layout: StoredLayout;
 }
 
+/**
+ * What stands for a stored value once it leaves the process of its node's store (node-routing.ts):
+ * the reader cannot map that store, and this version moves no objects between processes.
+ */
+export interface ForeignStoredData {
+  readonly foreignObjectId: string;
+  /** The node whose store holds it. */
+  readonly nodeId: string;
+}
+
+/** Whether core data is a value held in another process's store. */
+export function isForeignStoredData(data: unknown): data is ForeignStoredData {
+  return typeof data === 'object' && data !== null && typeof (data as { foreignObjectId?: unknown }).foreignObjectId === 'string';
+}
+
 /** Whether core data is a stored descriptor. */
 export function isStoredData(data: unknown): data is StoredData {
   return typeof data === 'object' && data !== null && typeof (data as { storedObjectId?: unknown }).storedObjectId === 'string';

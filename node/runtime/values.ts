@@ -10,7 +10,7 @@ import type { CodecHooks } from '../codec/index.js';
 import { ObjectStoreFullError } from '../errors.js';
 import { canPin, pinWhileReachable, readerName } from '../store/reader-pins.js';
 import { taskContext } from './context.js';
-import { captureData, isStoredData, layoutRanges, storedParts, storedSizeBytes } from './stored-values.js';
+import { captureData, isForeignStoredData, isStoredData, layoutRanges, storedParts, storedSizeBytes } from './stored-values.js';
 
 /** The data of a value as the core carries it: msgpack body and blobs. */
 export interface EncodedData {
@@ -64,6 +64,11 @@ function readerLabel(): string {
  * private, writable copies.
  */
 export function fromValueData(value: ValueData, hooks: CodecHooks, copy = false): unknown {
+  if (isForeignStoredData(value.data)) {
+    throw new ObjectStoreFullError(
+      `object ${value.data.foreignObjectId} (${value.sizeBytes} bytes) is in the shared store of node ${value.data.nodeId}, and values of inlineThresholdBytes or more cannot reach another process in this version of tsray (objects across nodes come later); keep such values on one node, or return smaller ones`,
+    );
+  }
   if (isStoredData(value.data)) {
     if (storeBuffer === undefined) throw new Error(`object ${value.data.storedObjectId} is in a node store this thread cannot see`);
     const parts = storedParts(storeBuffer, value.data, copy || !canPin());

@@ -67,6 +67,11 @@ export class Peer {
     this.framed.close(reason);
   }
 
+  /** Lets the process exit while this connection is open (a driver whose script is done needs no more). */
+  unref(): void {
+    this.framed.socket.unref();
+  }
+
   /** Once closed: the frames that were queued but never handed to the socket (see FramedSocket.takeUnsent). */
   takeUnsent(): Buffer[] {
     return this.framed.takeUnsent();

@@ -1,0 +1,192 @@
+/**
+ * A driver connected to a running cluster (`init({ address })`, or TSRAY_ADDRESS): this process's
+ * owner component talks to the cluster over one TransportClient (role `driver`) to the head, whose
+ * router relays its messages on (star routing, node-routing.ts). The driver attaches to the head's
+ * raylet: its worker id is `<head node>.d<random>`, so that the head routes its address back over
+ * this connection and the cluster counts it among the head's processes.
+ *
+ * This version carries values below the owner's inlineThresholdBytes only: the driver has no node
+ * store, so a large put or argument fails at the call, and a large value read from a node's store
+ * fails at the get (values.ts), each naming the limit.
+ */
+import { randomBytes } from 'node:crypto';
+import { gcsAddress } from '../../core/ids.js';
+import { defaultOwnerConfig } from '../../core/owner/index.js';
+import type { NodeReport } from '../../core/protocol.js';
+import { ObjectStoreFullError } from '../errors.js';
+import { OwnerRuntime } from '../runtime/owner-runtime.js';
+import { Router } from '../runtime/router.js';
+import { markSessionEnded } from '../runtime/session-marker.js';
+import type { SessionMarker } from '../runtime/session-marker.js';
+import { startSession } from '../runtime/sessions.js';
+import { EventLog, logDirFor } from '../store/event-log.js';
+import { TransportClient, routerPort, tokenProblem } from '../transport/index.js';
+import { firstConnectTimeoutMs, joinTimeoutMs } from './cluster-node.js';
+import { parseAddress, readAddressFile } from './local-nodes.js';
+import { defaultQueryTimeoutMs } from './query.js';
+
+/** What a driver connects with. */
+export interface DriverLinkOptions {
+  /** `HOST:PORT` of the head, or `auto` for the head this machine started (its address file). */
+  readonly address: string;
+  readonly namespace: string;
+  /** Where the driver's own event log goes (default: a new session dir). */
+  readonly sessionDir?: string;
+  /** The connection was lost for good (the driver has stopped); `reason` is one line. */
+  readonly onLost?: (reason: string) => void;
+}
+
+/** Where to connect and with which token: from the address, TSRAY_TOKEN and this machine's address file. */
+function target(address: string): { address: string; token: string } {
+  const file = readAddressFile();
+  const envToken = process.env['TSRAY_TOKEN'];
+  let resolved = address;
+  if (address === 'auto') {
+    if (file === undefined) throw new Error("init({ address: 'auto' }) found no cluster started on this machine: run `tsray start --head` first, or pass address: 'HOST:PORT'");
+    resolved = file.address;
+  }
+  parseAddress(resolved);
+  const token = envToken !== undefined && envToken !== '' ? envToken : file?.token;
+  if (token === undefined) throw new Error(`no cluster token to connect to ${resolved}: set TSRAY_TOKEN to the token \`tsray start --head\` printed, or run the driver on the head's machine`);
+  const problem = tokenProblem(token);
+  if (problem !== undefined) throw new Error(`TSRAY_TOKEN: ${problem}`);
+  return { address: resolved, token };
+}
+
+/** A driver connected to a cluster. */
+export class DriverLink {
+  private stopped = false;
+  private queryCounter = 0;
+  private onLost: ((reason: string) => void) | undefined;
+
+  private constructor(
+    /** The head's `HOST:PORT`. */
+    readonly address: string,
+    /** The node this driver is attached to (the head's). */
+    readonly nodeId: string,
+    readonly sessionDir: string,
+    readonly driver: OwnerRuntime,
+    private readonly router: Router,
+    private readonly client: TransportClient,
+    private readonly log: EventLog,
+    private readonly marker: SessionMarker,
+    /** The state queries waiting for their answer, by request id. */
+    private readonly queries: Map<string, (nodes: NodeReport[]) => void>,
+  ) {}
+
+  /** Every node the GCS knows, alive or dead, with its resources (asked of the head now). */
+  async queryNodes(timeoutMs = defaultQueryTimeoutMs): Promise<NodeReport[]> {
+    if (this.stopped) throw new TypeError('this driver is no longer connected to the cluster; call init() again');
+    const requestId = `${this.driver.options.workerId}.nodes${++this.queryCounter}`;
+    const requester = `worker:${this.driver.options.workerId}`;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await new Promise<NodeReport[]>((resolve, reject) => {
+        this.queries.set(requestId, resolve);
+        timer = setTimeout(() => reject(new Error(`the cluster at ${this.address} did not answer a nodes query within ${timeoutMs} ms`)), timeoutMs);
+        this.client.send([{ type: 'cluster/nodes-requested', requestId, requester, via: { from: `cli:${requestId}`, incarnation: 0, seq: 0 }, to: gcsAddress }]);
+      });
+    } finally {
+      clearTimeout(timer);
+      this.queries.delete(requestId);
+    }
+  }
+
+  /**
+   * Connects, registers the driver's job with the GCS, and resolves once the job has its id. A
+   * refused token, an unreachable head or a GCS that does not answer rejects with one line.
+   */
+  static async connect(options: DriverLinkOptions): Promise<DriverLink> {
+    const { address, token } = target(options.address);
+    const { host, port } = parseAddress(address);
+    // Made once the connection is up; the client's callbacks may run before then.
+    const made: { link?: DriverLink; router?: Router } = {};
+    const queries = new Map<string, (nodes: NodeReport[]) => void>();
+    const client = await TransportClient.connect({
+      host,
+      port,
+      token,
+      identity: { nodeId: `driver-${process.pid}-${randomBytes(3).toString('hex')}`, role: 'driver' },
+      // The head counts a driver whose connection closed as gone (its raylet ends its leases), so a
+      // lost connection ends this driver at once rather than coming back as a process the cluster buried.
+      reconnect: { firstConnectGiveUpAfterMs: firstConnectTimeoutMs, giveUpAfterMs: 0 },
+      log: () => undefined,
+      onConnected: (peer) => peer.unref(),
+      onMessages: (messages) => {
+        for (const message of messages) {
+          // A state query's answer is for this link, not for the owner component.
+          if (message.type === 'cluster/nodes-replied') queries.get(message.requestId)?.([...message.nodes]);
+          else made.router?.forward(message, message.to);
+        }
+      },
+      onFailed: (error) => made.link?.lost(error.message),
+    }).catch((error: unknown) => {
+      throw new Error(`cannot connect a driver to the cluster at ${address}: ${error instanceof Error ? error.message : String(error)}`);
+    });
+    const headNodeId = client.peer?.identity.nodeId ?? '';
+    const linkRouter = new Router(routerPort(client, (error) => process.stderr.write(`tsray: a batch of messages to the cluster could not be sent: ${error.message}\n`)));
+    made.router = linkRouter;
+    const session = startSession(options.sessionDir);
+    const workerId = `${headNodeId}.d${randomBytes(4).toString('hex')}`;
+    const log = EventLog.open(logDirFor(session.dir, `worker:${workerId}`), { component: 'owner', address: `worker:${workerId}`, durable: false, batching: 'lagging' });
+    const driver = new OwnerRuntime({
+      workerId,
+      nodeId: headNodeId,
+      isDriver: true,
+      namespace: options.namespace,
+      router: linkRouter,
+      log,
+      // No node store is in this process: a value that would need one cannot travel yet.
+      store: {
+        put: (_objectId, data) => {
+          const sizeBytes = data.body.byteLength + data.blobs.reduce((sum, blob) => sum + blob.byteLength, 0);
+          throw new ObjectStoreFullError(
+            `a value of about ${sizeBytes} bytes reaches inlineThresholdBytes (${defaultOwnerConfig.inlineThresholdBytes}), and a driver connected to a cluster cannot store such values in this version of tsray (objects across processes come later); pass smaller values, or call init() without an address`,
+          );
+        },
+        delete: () => undefined,
+      },
+    });
+    const link = new DriverLink(address, headNodeId, session.dir, driver, linkRouter, client, log, session.marker, queries);
+    link.onLost = options.onLost;
+    made.link = link;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        driver.whenJobAssigned(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`the GCS at ${address} did not register this driver's job within ${joinTimeoutMs} ms (joinTimeoutMs); see the head's log`)), joinTimeoutMs);
+        }),
+      ]);
+    } catch (error) {
+      await link.stop();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+    return link;
+  }
+
+  /** The connection is gone for good: pending calls fail, later calls find no runtime to run on. */
+  private lost(reason: string): void {
+    if (this.stopped) return;
+    const said = `the driver lost its connection to the cluster at ${this.address} (${reason})`;
+    process.stderr.write(`tsray: ${said}; its calls fail from now on\n`);
+    void this.stop(said);
+    this.onLost?.(said);
+  }
+
+  /** Ends the job (owner/stopping reaches the GCS before the connection closes) and disconnects; pending calls fail naming `reason`. */
+  async stop(reason = 'shutdown'): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.driver.stop(reason);
+    this.router.flush();
+    // The transport writes what this turn queued on the next one; closing first would drop it.
+    await new Promise((resolve) => setImmediate(resolve));
+    await this.client.close();
+    this.router.close();
+    await this.log.close();
+    markSessionEnded(this.sessionDir, this.marker, Date.now());
+  }
+}

@@ -1,0 +1,282 @@
+/**
+ * Drivers connected to a cluster of real processes (issue 10): a head and a node started with the
+ * CLI on 127.0.0.1, and user scripts in child processes that connect with TSRAY_ADDRESS or
+ * `init({ address: 'auto' })`, run tasks and an actor on the nodes' worker threads, and meet the
+ * one-line failures of this version (a wrong token, no cluster there, values too large to leave a
+ * node's store).
+ */
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { queryNodes } from '../../node/cluster/query.js';
+import { packageRoot, writeDriverScript } from '../support/driver-script.js';
+import { eventually } from '../support/eventually.js';
+import type { DriverScript } from '../support/driver-script.js';
+
+const cli = join(packageRoot, 'dist/node/cli/main.js');
+const root = mkdtempSync(join(tmpdir(), 'tsray-drivers-'));
+const clusterDir = join(root, 'cluster');
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs node with `args` and this test's sessions root; `env` adds to (or blanks) the environment. */
+function run(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((done) => {
+    execFile(process.execPath, args, { encoding: 'utf8', timeout: 60_000, env: { ...process.env, TSRAY_SESSIONS_ROOT: root, TSRAY_ADDRESS: '', TSRAY_TOKEN: '', ...env } }, (error, stdout, stderr) => {
+      done({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr });
+    });
+  });
+}
+
+/** The pids of the node processes recorded under this test's root. */
+function recordedPids(): number[] {
+  try {
+    return readdirSync(join(clusterDir, 'nodes'))
+      .filter((name) => name.endsWith('.json'))
+      .map((name) => Number(name.slice(0, -5)));
+  } catch {
+    return [];
+  }
+}
+
+/** The lines a script printed as `KEY value`, by key. */
+function printed(output: Run): Map<string, string> {
+  const lines = new Map<string, string>();
+  for (const line of output.stdout.split('\n')) {
+    const space = line.indexOf(' ');
+    if (space > 0) lines.set(line.slice(0, space), line.slice(space + 1));
+  }
+  return lines;
+}
+
+const mapScript = `
+import * as tsray from 'tsray';
+const info = await tsray.init();
+console.log('INFO', JSON.stringify(info));
+const square = tsray.remote((x) => x * x);
+console.log('SQUARES', JSON.stringify(await tsray.get(Array.from({ length: 20 }, (_, i) => square.remote(i)))));
+const where = tsray.remote(() => tsray.getRuntimeContext().nodeId);
+const on = (nodeId) => tsray.get(where.options({ schedulingStrategy: { nodeId, soft: false } }).remote());
+console.log('ON_OTHER', await on(process.env.OTHER_NODE));
+console.log('ON_HEAD', await on(info.nodeId));
+console.log('DRIVER_NODE', tsray.getRuntimeContext().nodeId);
+console.log('NODES', JSON.stringify((await tsray.nodes()).map((node) => node.nodeId).sort()));
+console.log('CPUS', (await tsray.clusterResources()).CPU);
+class Counter { n = 0; add(k) { this.n += k; return this.n; } }
+const counter = tsray.remote(Counter).remote();
+await Promise.all([1, 2, 3].map((k) => tsray.get(counter.add.remote(k))));
+console.log('COUNTER', await tsray.get(counter.add.remote(0)));
+try { tsray.put(new Uint8Array(200_000)); console.log('PUT stored'); } catch (error) { console.log('PUT', error.name, error.message); }
+const large = tsray.remote(() => new Uint8Array(300_000));
+try { await tsray.get(large.remote()); console.log('GET read'); } catch (error) { console.log('GET', error.name, error.message); }
+// A large value in the head's store, as the argument of a task on the other node: that node's worker
+// must fail saying so, not read its own store at the head's offsets.
+const length = tsray.remote((bytes) => bytes.length);
+const onHead = large.options({ schedulingStrategy: { nodeId: info.nodeId, soft: false } }).remote();
+console.log('SAME_NODE_ARG', await tsray.get(length.options({ schedulingStrategy: { nodeId: info.nodeId, soft: false } }).remote(onHead)));
+try {
+  console.log('OTHER_NODE_ARG read', await tsray.get(length.options({ schedulingStrategy: { nodeId: process.env.OTHER_NODE, soft: false } }).remote(onHead)));
+} catch (error) {
+  console.log('OTHER_NODE_ARG', error.name, error.cause?.name, error.message.split('\\n').length);
+}
+await tsray.shutdown();
+console.log('DONE yes');
+`;
+
+const autoScript = `
+import * as tsray from 'tsray';
+const info = await tsray.init({ address: 'auto' });
+const one = tsray.remote(() => 1);
+console.log('AUTO', info.address, await tsray.get(one.remote()));
+// No shutdown(): the script still ends, and its job with it (list jobs below).
+`;
+
+const stuckScript = `
+import * as tsray from 'tsray';
+const info = await tsray.init();
+const sleep = tsray.remote(() => new Promise((resolve) => setTimeout(resolve, 600_000)));
+const refs = [sleep.options({ schedulingStrategy: { nodeId: info.nodeId, soft: false } }).remote()];
+console.log('SUBMITTED yes');
+await tsray.get(refs);
+`;
+
+const waitingScript = `
+import * as tsray from 'tsray';
+const info = await tsray.init();
+const sleep = tsray.remote(() => new Promise((resolve) => setTimeout(resolve, 600_000)));
+const ref = sleep.options({ schedulingStrategy: { nodeId: info.nodeId, soft: false } }).remote();
+console.log('WAITING yes');
+try {
+  await tsray.get(ref);
+  console.log('GOT yes');
+} catch (error) {
+  console.log('LOST', JSON.stringify(error.message));
+}
+try {
+  sleep.remote();
+} catch (error) {
+  console.log('AFTER', JSON.stringify(error.message));
+}
+`;
+
+const failingScript = `
+import * as tsray from 'tsray';
+try {
+  await tsray.init();
+  console.log('CONNECTED yes');
+} catch (error) {
+  console.log('ERROR', JSON.stringify(error.message));
+}
+`;
+
+void describe('a driver connected to a cluster of processes', () => {
+  const scripts: DriverScript[] = [];
+  let head: { address: string; token: string; nodeId: string };
+  let otherNode = '';
+
+  before(async () => {
+    const started = await run([cli, 'start', '--head', '--port', '0', '--num-cpus', '2']);
+    assert.equal(started.code, 0, started.stderr);
+    head = JSON.parse(readFileSync(join(clusterDir, 'address.json'), 'utf8')) as typeof head;
+    const joined = await run([cli, 'start', '--address', head.address, '--num-cpus', '2']);
+    assert.equal(joined.code, 0, joined.stderr);
+    otherNode = /node (n[0-9a-f]+) joined/.exec(joined.stdout)?.[1] ?? '';
+    assert.notEqual(otherNode, '');
+  });
+
+  after(() => {
+    // Every node process this test started ends, whatever happened: the daemons are detached.
+    for (const pid of recordedPids()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    for (const script of scripts) script.remove();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  function script(name: string, source: string): string {
+    const written = writeDriverScript(name, source);
+    scripts.push(written);
+    return written.path;
+  }
+
+  void test('tasks and an actor of a TSRAY_ADDRESS driver run on the nodes; values too large to leave a store fail at once with one line', async () => {
+    const output = await run([script('cluster-driver-map', mapScript)], { TSRAY_ADDRESS: head.address, OTHER_NODE: otherNode });
+    assert.equal(output.code, 0, output.stderr);
+    const lines = printed(output);
+    const info = JSON.parse(lines.get('INFO') ?? '{}') as { address?: string; nodeId?: string; jobId?: string; sessionDir?: string };
+    assert.equal(info.address, head.address);
+    assert.equal(info.nodeId, head.nodeId, 'the driver attaches to the head node');
+    assert.match(info.jobId ?? '', /^j\d+$/);
+    assert.equal(lines.get('SQUARES'), JSON.stringify(Array.from({ length: 20 }, (_, i) => i * i)));
+    assert.equal(lines.get('ON_OTHER'), otherNode);
+    assert.notEqual(lines.get('ON_OTHER'), head.nodeId);
+    assert.equal(lines.get('ON_HEAD'), head.nodeId);
+    assert.equal(lines.get('DRIVER_NODE'), head.nodeId);
+    assert.equal(lines.get('NODES'), JSON.stringify([head.nodeId, otherNode].sort()));
+    assert.equal(lines.get('CPUS'), '4');
+    assert.equal(lines.get('COUNTER'), '6');
+    assert.match(lines.get('PUT') ?? '', /^ObjectStoreFullError .*inlineThresholdBytes.*this version/);
+    assert.match(lines.get('GET') ?? '', /^ObjectStoreFullError .*inlineThresholdBytes.*this version/);
+    assert.equal(lines.get('SAME_NODE_ARG'), '300000');
+    assert.equal(lines.get('OTHER_NODE_ARG'), 'RayTaskError ObjectStoreFullError 1');
+    assert.equal(lines.get('DONE'), 'yes');
+  });
+
+  void test("init({ address: 'auto' }) finds the head this machine started; a script that forgets shutdown() still exits", async () => {
+    const output = await run([script('cluster-driver-auto', autoScript)]);
+    assert.equal(output.code, 0, output.stderr);
+    assert.equal(printed(output).get('AUTO'), `${head.address} 1`);
+  });
+
+  void test('a driver killed without shutdown is ended by the head: the CPU its task held comes back', async () => {
+    const headCpus = async (): Promise<number | undefined> => (await queryNodes(head.address, head.token)).find((node) => node.nodeId === head.nodeId)?.available['CPU'];
+    // The drivers of earlier tests are gone first, so that only this one's task can hold a CPU.
+    assert.equal(await eventually(headCpus, (cpus) => cpus === 2), 2);
+    const child = spawn(process.execPath, [script('cluster-driver-stuck', stuckScript)], { stdio: 'ignore', env: { ...process.env, TSRAY_SESSIONS_ROOT: root, TSRAY_ADDRESS: head.address, TSRAY_TOKEN: '' } });
+    try {
+      assert.equal(await eventually(headCpus, (cpus) => cpus === 1), 1, 'the driver\'s task should hold one of the head\'s 2 CPUs');
+    } finally {
+      child.kill('SIGKILL');
+    }
+    assert.equal(await eventually(headCpus, (cpus) => cpus === 2), 2, 'the head should end the dead driver\'s lease');
+  });
+
+  void test('tsray list jobs shows one job per driver that connected, each ended once its driver left', async () => {
+    const listed = await run([cli, 'list', 'jobs', '--json']);
+    assert.equal(listed.code, 0, listed.stderr);
+    const jobs = JSON.parse(listed.stdout) as { jobId: string; driverId: string; namespace: string; alive: boolean }[];
+    // The map, auto and killed drivers of the tests above (node:test runs them in order).
+    assert.deepEqual(
+      jobs.map((job) => job.jobId),
+      ['j1', 'j2', 'j3'],
+    );
+    for (const job of jobs) {
+      assert.ok(job.driverId.startsWith(`${head.nodeId}.d`), job.driverId);
+      assert.equal(job.namespace, 'default');
+    }
+    // An ended job's state reaches the GCS when its driver's connection closes, a moment after the test saw the CPU back.
+    const ended = await eventually(
+      async () => JSON.parse((await run([cli, 'list', 'jobs', '--json'])).stdout) as { alive: boolean }[],
+      (all) => all.every((job) => !job.alive),
+      40,
+    );
+    assert.deepEqual(
+      ended.map((job) => job.alive),
+      [false, false, false],
+    );
+    const text = await run([cli, 'list', 'jobs']);
+    assert.match(text.stdout, /^JOB +STATE +DRIVER +NAMESPACE\nj1 +ENDED /);
+  });
+
+  void test('a wrong token, or no cluster at the address, fails init with one line', async () => {
+    const probe = createServer();
+    await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise<void>((done) => probe.close(() => done()));
+    const path = script('cluster-driver-failing', failingScript);
+    const [wrongToken, nobody] = await Promise.all([
+      run([path], { TSRAY_ADDRESS: head.address, TSRAY_TOKEN: 'b'.repeat(64) }),
+      run([path], { TSRAY_ADDRESS: `127.0.0.1:${port}` }),
+    ]);
+    for (const output of [wrongToken, nobody]) assert.equal(output.code, 0, output.stderr);
+    const refused = JSON.parse(printed(wrongToken).get('ERROR') ?? '""') as string;
+    assert.match(refused, /^cannot connect a driver to the cluster at [^\n]*token[^\n]*$/);
+    const unreachable = JSON.parse(printed(nobody).get('ERROR') ?? '""') as string;
+    assert.match(unreachable, new RegExp(`^cannot connect a driver to the cluster at 127\\.0\\.0\\.1:${port}: could not reach[^\\n]*$`));
+  });
+
+  // Last: it kills the head.
+  void test('a driver whose head dies fails its pending get with one line and exits', async () => {
+    const child = spawn(process.execPath, [script('cluster-driver-waiting', waitingScript)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TSRAY_SESSIONS_ROOT: root, TSRAY_ADDRESS: head.address, TSRAY_TOKEN: '' } });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.resume();
+    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+    try {
+      await eventually(() => Promise.resolve(stdout), (text) => text.includes('WAITING'), 400);
+      assert.match(stdout, /WAITING/);
+      const { pid } = JSON.parse(readFileSync(join(clusterDir, 'address.json'), 'utf8')) as { pid: number };
+      process.kill(pid, 'SIGKILL');
+      assert.equal(await exited, 0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    const lines = printed({ code: 0, stdout, stderr: '' });
+    const lost = JSON.parse(lines.get('LOST') ?? '""') as string;
+    assert.match(lost, new RegExp(`^[^\\n]*lost its connection to the cluster at ${head.address.replace(/\./g, '\\.')}[^\\n]*$`));
+    assert.match(JSON.parse(lines.get('AFTER') ?? '""') as string, /not initialized/);
+  });
+});
