@@ -32,9 +32,8 @@ import { isStoredData } from '../runtime/stored-values.js';
 import type { StoredData, StoredLayout } from '../runtime/stored-values.js';
 import { setStoreBuffer } from '../runtime/values.js';
 import { WorkerThreads } from '../runtime/worker-threads.js';
-import { EventLog, logDirFor } from '../store/event-log.js';
-import { recordsOf } from '../store/forwarded-log.js';
-import type { LogRecords } from '../store/forwarded-log.js';
+import type { EventLog } from '../store/event-log.js';
+import { SessionLogs } from '../store/session-logs.js';
 import type { Peer, RoutedMessage } from '../transport/index.js';
 import { TransportClient, TransportServer, routerPort } from '../transport/index.js';
 import { peerRoutingPort, withoutStoredData } from './node-routing.js';
@@ -88,13 +87,11 @@ export class ClusterNode {
   readonly nodeStore: NodeStore;
   private server: TransportServer | undefined;
   private client: TransportClient | undefined;
-  private readonly logs: EventLog[] = [];
-  private readonly workerLogs = new Map<string, EventLog>();
+  private readonly logs: SessionLogs;
   /** The drivers attached to this node (the head), by address, with their connection. */
   private readonly drivers = new Map<string, { readonly peer: Peer; readonly port: Port }>();
   private readonly mainLogs: { readonly log: EventLog; readonly state: () => unknown }[] = [];
   private readonly sessionMarker: SessionMarker;
-  private logsClosed = false;
   private stopped = false;
   /** Settles once the GCS has published a cluster view to this raylet (the node has joined), or the node failed first. */
   private joining: { readonly resolve: () => void; readonly reject: (error: Error) => void } | undefined;
@@ -107,10 +104,11 @@ export class ClusterNode {
   ) {
     const session = startSession(options.sessionDir);
     this.sessionDir = session.dir;
+    this.logs = new SessionLogs(this.sessionDir);
     this.sessionMarker = session.marker;
     this.router = new Router(upstream);
     if (options.head) {
-      const gcsLog = this.openLog(gcsAddress, 'gcs', true);
+      const gcsLog = this.logs.open(gcsAddress, 'gcs', true);
       const gcs = new ComponentShell({ core: gcsCore, address: gcsAddress, router: this.router, log: gcsLog, replyAfterCommit: true });
       this.gcs = gcs;
       this.mainLogs.push({ log: gcsLog, state: () => gcs.state });
@@ -133,17 +131,17 @@ export class ClusterNode {
         return { workerId, nodeId: this.nodeId, namespace: 'default', inlineThresholdBytes: defaultOwnerConfig.inlineThresholdBytes, storeBuffer: this.nodeStore.store.buffer, sessionDir: this.sessionDir, ...(readerSlot === undefined ? {} : { readerSlot }) };
       },
       onReady: (workerId) => this.raylet.apply({ type: 'worker/started', workerId }),
-      onLogRecords: (workerId, batch) => this.appendWorkerLog(workerId, batch),
+      onLogRecords: (workerId, batch) => this.logs.appendWorker(workerId, batch),
       onExit: (workerId, reason, readerSlot) => {
         if (readerSlot !== undefined) this.nodeStore.store.dropReaderSlot(readerSlot);
-        this.closeWorkerLog(workerId);
+        this.logs.closeWorker(workerId);
         this.raylet.apply({ type: 'worker/exited', workerId, reason });
       },
     });
     this.nodeStore = new NodeStore(storeBytes, () => this.threads.ask('tsray/collect', 'tsray/collected'));
     setStoreBuffer(this.nodeStore.store.buffer);
     const address = rayletAddress(this.nodeId);
-    const rayletLog = this.openLog(address, 'raylet', false);
+    const rayletLog = this.logs.open(address, 'raylet', false);
     this.raylet = new ComponentShell({ core: rayletCore, address, router: this.router, log: rayletLog, onEffect: (effect) => this.onRayletEffect(effect) });
     this.mainLogs.push({ log: rayletLog, state: () => this.raylet.state });
     this.router.addLocal(address, (message) => this.onRayletMessage(message as RayletEvent));
@@ -288,30 +286,6 @@ export class ClusterNode {
     this.options.onFatal?.(reason);
   }
 
-  private openLog(address: string, component: 'gcs' | 'raylet' | 'owner', durable: boolean): EventLog {
-    const log = EventLog.open(logDirFor(this.sessionDir, address), { component, address, durable, batching: durable ? 'immediate' : 'lagging' });
-    this.logs.push(log);
-    return log;
-  }
-
-  private appendWorkerLog(workerId: string, batch: LogRecords): void {
-    if (this.logsClosed) return;
-    let log = this.workerLogs.get(workerId);
-    if (log === undefined) {
-      log = this.openLog(`worker:${workerId}`, 'owner', false);
-      this.workerLogs.set(workerId, log);
-    }
-    log.appendEncoded(batch.firstSeq, recordsOf(batch));
-    if (batch.stateHash !== undefined) log.recordStateHash(batch.stateHash.seq, batch.stateHash.hash);
-  }
-
-  private closeWorkerLog(workerId: string): void {
-    const log = this.workerLogs.get(workerId);
-    if (log === undefined) return;
-    this.workerLogs.delete(workerId);
-    this.logs.splice(this.logs.indexOf(log), 1);
-    log.close().catch((error: unknown) => process.stderr.write(`tsray: the log of worker ${workerId} could not be closed: ${(error as Error).message}\n`));
-  }
 
   /** A large value arrives as bytes: it goes into the store once, and the raylet sees its descriptor (as embedded.ts). */
   private onRayletMessage(event: RayletEvent): void {
@@ -388,8 +362,7 @@ export class ClusterNode {
     this.router.close();
     this.recordFinalHashes();
     await this.threads.terminateAll();
-    this.logsClosed = true;
-    await Promise.all(this.logs.map((log) => log.close()));
+    await this.logs.close();
     this.nodeStore.close();
     setStoreBuffer(undefined);
     markSessionEnded(this.sessionDir, this.sessionMarker, Date.now());

@@ -8,21 +8,14 @@
 import { join } from 'node:path';
 import { writeTokenFile } from '../transport/index.js';
 import { ClusterNode } from './cluster-node.js';
+import type { ClusterNodeOptions } from './cluster-node.js';
 import { forgetNode, readAddressFile, recordNode, removeAddressFile, writeAddressFile } from './local-nodes.js';
 
 /** What a node process is started with (sent over IPC: the token never shows in a process list). */
-export interface NodeProcessConfig {
-  readonly head: boolean;
-  /** The head binds host:port; another node connects to the head at host:port. */
-  readonly host: string;
-  readonly port: number;
-  readonly token: string;
-  readonly numCpus?: number;
-  readonly resources?: Record<string, number>;
+export type NodeProcessConfig = Omit<ClusterNodeOptions, 'objectStoreBytes' | 'sessionDir' | 'onFatal'> & {
+  /** Chosen by `start`, which names the node's log in it. */
   readonly sessionDir: string;
-  readonly healthCheckPeriodMs?: number;
-  readonly healthCheckFailureThreshold?: number;
-}
+};
 
 /** What a node process reports once it started, or failed to. */
 export type NodeStartReport =

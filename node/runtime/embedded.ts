@@ -10,10 +10,8 @@ import { defaultRayletConfig, rayletCore } from '../../core/raylet/index.js';
 import type { RayletEffect, RayletEvent, RayletState } from '../../core/raylet/index.js';
 import { defaultOwnerConfig } from '../../core/owner/index.js';
 import { hashState } from '../../core/hash.js';
-import { EventLog } from '../store/event-log.js';
-import { recordsOf } from '../store/forwarded-log.js';
-import type { LogRecords } from '../store/forwarded-log.js';
-import { logDirFor } from '../store/event-log.js';
+import type { EventLog } from '../store/event-log.js';
+import { SessionLogs } from '../store/session-logs.js';
 import type { ObjectListing, TaskListing } from './listing.js';
 import { OwnerRuntime } from './owner-runtime.js';
 import type { ObjectStore } from '../store/object-store.js';
@@ -74,10 +72,7 @@ export class EmbeddedCluster {
   readonly nodeStore: NodeStore;
   /** The node's worker threads. */
   readonly threads: WorkerThreads;
-  private readonly logs: EventLog[] = [];
-  /** The logs of the worker threads, which this thread writes for them (see forwarded-log.ts). */
-  private readonly workerLogs = new Map<string, EventLog>();
-  private logsClosed = false;
+  private readonly logs: SessionLogs;
   /** Says the session is live until `stop()` marks it ended, so pruning at another `init` leaves it. */
   private readonly sessionMarker: SessionMarker;
   private stopped = false;
@@ -85,16 +80,17 @@ export class EmbeddedCluster {
   private readonly mainLogs: { readonly log: EventLog; readonly state: () => unknown }[] = [];
   /** A process that exits without `shutdown()` still writes what its lagging logs buffer. */
   private readonly writeLogsOnExit = (): void => {
-    for (const log of this.logs) log.writeBufferedSync();
+    this.logs.writeBufferedSync();
     this.recordFinalHashes();
   };
 
   private constructor(readonly options: EmbeddedOptions) {
     const session = startSession(options.sessionDir);
     this.sessionDir = session.dir;
+    this.logs = new SessionLogs(this.sessionDir);
     this.sessionMarker = session.marker;
     process.on('exit', this.writeLogsOnExit);
-    const gcsLog = this.openLog('gcs', 'gcs', true);
+    const gcsLog = this.logs.open('gcs', 'gcs', true);
     this.gcs = new ComponentShell({ core: gcsCore, address: 'gcs', router: this.router, log: gcsLog, replyAfterCommit: true });
     this.mainLogs.push({ log: gcsLog, state: () => this.gcs.state });
     this.router.addLocal('gcs', (message) => this.gcs.apply(message as GcsEvent));
@@ -107,17 +103,17 @@ export class EmbeddedCluster {
         return { workerId, nodeId: this.nodeId, namespace: options.namespace, inlineThresholdBytes: defaultOwnerConfig.inlineThresholdBytes, storeBuffer: this.store.buffer, sessionDir: this.sessionDir, ...(readerSlot === undefined ? {} : { readerSlot }) };
       },
       onReady: (workerId) => this.raylet.apply({ type: 'worker/started', workerId }),
-      onLogRecords: (workerId, batch) => this.appendWorkerLog(workerId, batch),
+      onLogRecords: (workerId, batch) => this.logs.appendWorker(workerId, batch),
       onExit: (workerId, reason, readerSlot) => {
         // Its views died with it: their pins end.
         if (readerSlot !== undefined) this.store.dropReaderSlot(readerSlot);
-        this.closeWorkerLog(workerId);
+        this.logs.closeWorker(workerId);
         this.raylet.apply({ type: 'worker/exited', workerId, reason });
       },
     });
     this.nodeStore = new NodeStore(storeBytes, () => this.threads.ask('tsray/collect', 'tsray/collected'));
     setStoreBuffer(this.store.buffer);
-    const rayletLog = this.openLog(`raylet:${this.nodeId}`, 'raylet', false);
+    const rayletLog = this.logs.open(`raylet:${this.nodeId}`, 'raylet', false);
     this.raylet = new ComponentShell({ core: rayletCore, address: `raylet:${this.nodeId}`, router: this.router, log: rayletLog, onEffect: (effect) => this.onRayletEffect(effect) });
     this.mainLogs.push({ log: rayletLog, state: () => this.raylet.state });
     this.router.addLocal(`raylet:${this.nodeId}`, (message) => this.onRayletMessage(message as RayletEvent));
@@ -130,7 +126,7 @@ export class EmbeddedCluster {
       config: { ...defaultRayletConfig, objectStoreCapacityBytes: storeBytes, prestartWorkers: numCpus, maxActorWorkers: maxActorWorkers() },
     });
     const driverId = `${this.nodeId}.d1`;
-    const driverLog = this.openLog(`worker:${driverId}`, 'owner', false);
+    const driverLog = this.logs.open(`worker:${driverId}`, 'owner', false);
     this.raylet.apply({ type: 'driver/connected', workerId: driverId });
     this.driver = new OwnerRuntime({
       workerId: driverId,
@@ -178,34 +174,6 @@ export class EmbeddedCluster {
     return cluster;
   }
 
-  /** Appends a worker thread's records to its log, opened here on its first records. */
-  private appendWorkerLog(workerId: string, batch: LogRecords): void {
-    // Records keep coming while the threads flush at shutdown, until the logs close.
-    if (this.logsClosed) return;
-    let log = this.workerLogs.get(workerId);
-    if (log === undefined) {
-      log = this.openLog(`worker:${workerId}`, 'owner', false);
-      this.workerLogs.set(workerId, log);
-    }
-    log.appendEncoded(batch.firstSeq, recordsOf(batch));
-    if (batch.stateHash !== undefined) log.recordStateHash(batch.stateHash.seq, batch.stateHash.hash);
-  }
-
-  /** The worker's thread ended: its log is committed and closed (its records arrived before its exit). */
-  private closeWorkerLog(workerId: string): void {
-    const log = this.workerLogs.get(workerId);
-    if (log === undefined) return;
-    this.workerLogs.delete(workerId);
-    this.logs.splice(this.logs.indexOf(log), 1);
-    log.close().catch((error: unknown) => process.stderr.write(`tsray: the log of worker ${workerId} could not be closed: ${(error as Error).message}\n`));
-  }
-
-  private openLog(address: string, component: 'gcs' | 'raylet' | 'owner', durable: boolean): EventLog {
-    // Only the GCS replies after its commits; the other logs may lag (they die with their process).
-    const log = EventLog.open(logDirFor(this.sessionDir, address), { component, address, durable, batching: durable ? 'immediate' : 'lagging' });
-    this.logs.push(log);
-    return log;
-  }
 
   /**
    * A large value arrives as bytes (from a worker thread): it goes into the shared store once, and the
@@ -281,8 +249,7 @@ export class EmbeddedCluster {
     this.recordFinalHashes();
     // Workers' logs lag behind their events; they are committed before the threads end.
     await this.threads.terminateAll();
-    this.logsClosed = true;
-    await Promise.all(this.logs.map((log) => log.close()));
+    await this.logs.close();
     process.off('exit', this.writeLogsOnExit);
     this.nodeStore.close();
     setStoreBuffer(undefined);

@@ -13,7 +13,7 @@
  * with nothing simulated left to happen (a leak of real nondeterminism: real I/O, a timer captured
  * before the run, a promise settled from outside).
  */
-import { format, inspect } from 'node:util';
+import { format } from 'node:util';
 import type { FaultPlan, SimInstance } from '../../core/sim/index.js';
 import { SimFailure, Simulator } from '../../core/sim/index.js';
 import type { Resources } from '../../core/resources.js';
@@ -26,7 +26,7 @@ import { setSimulation } from '../runtime/simulation-slot.js';
 import type { AttachedCluster, ClusterView, Simulation } from '../runtime/simulation-slot.js';
 import { ScriptProcess } from './script-process.js';
 import type { ScriptRunLink } from './script-process.js';
-import { SimValues } from './sim-values.js';
+import { shows, SimValues } from './sim-values.js';
 import { installVirtualTime } from './virtual-time.js';
 import type { VirtualTimeController } from './virtual-time.js';
 
@@ -98,15 +98,9 @@ class ExitSignal extends Error {
   }
 }
 
-/** A short deterministic rendering of a result, for the trace's last note. */
-function shows(value: unknown): string {
-  const text = inspect(value, { depth: 2, breakLength: Infinity, maxArrayLength: 8, maxStringLength: 60, compact: true, sorted: true });
-  return text.length > 200 ? `${text.slice(0, 199)}…` : text;
-}
-
 function describeError(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message.split('\n')[0] ?? ''}`;
-  return shows(error);
+  return shows(error, 200);
 }
 
 let running = false;
@@ -264,17 +258,6 @@ function realRequestsInFlight(): boolean {
   return process.getActiveResourcesInfo().some((resource) => resource.startsWith('FSReq') || resource.endsWith('ReqWrap'));
 }
 
-/** Lets real requests in flight finish, within `graceMs`; resolves to whether they did. */
-async function finishRealRequests(graceMs: number): Promise<boolean> {
-  const startedMs = realNowMs();
-  for (let turn = 0; realRequestsInFlight(); turn++) {
-    if (realNowMs() - startedMs > graceMs) return false;
-    if (turn < 100) await drain();
-    else await realSleep(1);
-  }
-  return true;
-}
-
 function realSleep(ms: number): Promise<void> {
   return new Promise((resolve) => realSetTimeout(resolve, ms));
 }
@@ -372,7 +355,7 @@ export async function runSimulated<T>(main: () => Promise<T> | T, options: Scrip
       }
       if (realRequestsInFlight()) {
         // Real I/O is a leak of the simulation, but a file read should not find the clock moved.
-        await finishRealRequests(options.stallGraceMs ?? 1000);
+        await stillAfterTurns(realRequestsInFlight, options.stallGraceMs ?? 1000);
         run.dirty = true;
         continue;
       }
@@ -382,7 +365,7 @@ export async function runSimulated<T>(main: () => Promise<T> | T, options: Scrip
       if (outcome !== undefined && !driverFinished) {
         if (!outcome.ok || sim === undefined) break;
         driverFinished = true;
-        sim.finishDriver(shows(outcome.value));
+        sim.finishDriver(shows(outcome.value, 200));
       }
       const simDue = sim === undefined || sim.isOver ? undefined : sim.nextDueMs();
       const timerDue = time.nextDueMs();

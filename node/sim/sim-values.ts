@@ -49,8 +49,8 @@ export class SimValues implements OwnerValues {
   }
 }
 
-/** A short, deterministic rendering of a value for traces. */
-function shows(value: unknown): string {
+/** A short, deterministic rendering of a value for traces, at most `maxChars` long. */
+export function shows(value: unknown, maxChars = showsMaxChars): string {
   const text = withoutRunTag(inspect(value, { depth: 2, breakLength: Infinity, maxArrayLength: 8, maxStringLength: 60, compact: true, sorted: true }));
-  return text.length > showsMaxChars ? `${text.slice(0, showsMaxChars - 1)}…` : text;
+  return text.length > maxChars ? `${text.slice(0, maxChars - 1)}…` : text;
 }

@@ -6,14 +6,16 @@
  * node's store).
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { queryNodes } from '../../node/cluster/query.js';
+import { recordedNodePids, runNode } from '../support/cluster.js';
+import type { ProcessRun } from '../support/cluster.js';
 import { packageRoot, writeDriverScript } from '../support/driver-script.js';
 import { eventually } from '../support/eventually.js';
 import type { DriverScript } from '../support/driver-script.js';
@@ -22,30 +24,16 @@ const cli = join(packageRoot, 'dist/node/cli/main.js');
 const root = mkdtempSync(join(tmpdir(), 'tsray-drivers-'));
 const clusterDir = join(root, 'cluster');
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+type Run = ProcessRun;
 
 /** Runs node with `args` and this test's sessions root; `env` adds to (or blanks) the environment. */
 function run(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((done) => {
-    execFile(process.execPath, args, { encoding: 'utf8', timeout: 60_000, env: { ...process.env, TSRAY_SESSIONS_ROOT: root, TSRAY_ADDRESS: '', TSRAY_TOKEN: '', ...env } }, (error, stdout, stderr) => {
-      done({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr });
-    });
-  });
+  return runNode(args, { TSRAY_SESSIONS_ROOT: root, TSRAY_ADDRESS: '', TSRAY_TOKEN: '', ...env });
 }
 
 /** The pids of the node processes recorded under this test's root. */
 function recordedPids(): number[] {
-  try {
-    return readdirSync(join(clusterDir, 'nodes'))
-      .filter((name) => name.endsWith('.json'))
-      .map((name) => Number(name.slice(0, -5)));
-  } catch {
-    return [];
-  }
+  return recordedNodePids(clusterDir);
 }
 
 /** The lines a script printed as `KEY value`, by key. */

@@ -5,7 +5,7 @@
  * wrong token is refused and does not join; `stop` ends them all; bad arguments get one line and exit 2.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -16,25 +16,19 @@ import { fileURLToPath } from 'node:url';
 import type { NodeReport } from '../../core/protocol.js';
 import { isRunning } from '../../node/cluster/local-nodes.js';
 import { queryNodes } from '../../node/cluster/query.js';
+import { recordedNodePids, runNode } from '../support/cluster.js';
+import type { ProcessRun } from '../support/cluster.js';
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const cli = join(packageRoot, 'dist/node/cli/main.js');
 const root = mkdtempSync(join(tmpdir(), 'tsray-cluster-'));
 const clusterDir = join(root, 'cluster');
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+type Run = ProcessRun;
 
 /** Runs the CLI with this test's sessions root (so it finds only this test's nodes). */
 function tsray(args: string[], sessionsRoot = root): Promise<Run> {
-  return new Promise((done) => {
-    execFile(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, TSRAY_SESSIONS_ROOT: sessionsRoot, TSRAY_ADDRESS: '' } }, (error, stdout, stderr) => {
-      done({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr });
-    });
-  });
+  return runNode([cli, ...args], { TSRAY_SESSIONS_ROOT: sessionsRoot, TSRAY_ADDRESS: '' });
 }
 
 function addressFile(): { address: string; token: string; pid: number } {
@@ -43,13 +37,7 @@ function addressFile(): { address: string; token: string; pid: number } {
 
 /** The pids of the node processes recorded under this test's root. */
 function recordedPids(): number[] {
-  try {
-    return readdirSync(join(clusterDir, 'nodes'))
-      .filter((name) => name.endsWith('.json'))
-      .map((name) => Number(name.slice(0, -5)));
-  } catch {
-    return [];
-  }
+  return recordedNodePids(clusterDir);
 }
 
 
