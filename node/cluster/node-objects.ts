@@ -18,6 +18,7 @@ import type { RayletEvent, RayletState } from '../../core/raylet/index.js';
 import type { NodeStore } from '../runtime/node-store.js';
 import type { Router } from '../runtime/router.js';
 import type { ForeignStoredData, RemoteStoredData, StoredData, StoredLayout } from '../runtime/stored-values.js';
+import { pinWhileReachable } from '../store/reader-pins.js';
 import { formatBytes } from '../transport/limits.js';
 import { nodeOfAddress } from './node-routing.js';
 import { ObjectPuller, TransferError, layoutBytes, objectsAddress, serveChunk } from './object-transfer.js';
@@ -61,12 +62,15 @@ export class NodeObjects {
 
   private serve(request: MessageOf<'object/chunk-requested'>): void {
     const store = this.host.nodeStore.store;
-    const reply = serveChunk(request, (objectId) => {
-      const entry = store.get(objectId);
+    const entry = store.get(request.objectId);
+    const reply = serveChunk(request, () => {
       if (entry === undefined) return undefined;
       const layout = entry.metadata as StoredLayout;
       return new Uint8Array(store.buffer, entry.offset, layoutBytes({ offset: 0, body: layout.body, blobs: layout.blobs }));
     });
+    // The chunk is a view of the store, encoded when the router sends it: the pin keeps the object's
+    // memory from reuse until the view is collected, even if the object is freed meanwhile.
+    if (reply.type === 'object/chunk-sent' && entry !== undefined) pinWhileReachable(reply.bytes as Uint8Array, store.buffer, entry.offset);
     if (reply.type === 'object/chunk-sent' && request.offset === 0) {
       const copier = request.requester.startsWith('objects:') ? nodeOfAddress(request.requester) : undefined;
       if (copier !== undefined && copier !== this.host.nodeId) {
@@ -154,13 +158,14 @@ export class NodeObjects {
   /** Pulls the object into the store and has the raylet record the copy. */
   private async copy(message: RemoteFetched): Promise<StoredData> {
     const { objectId, data: remote } = message;
+    const startedMs = performance.now();
     const data = await this.pullInto(objectId, remote);
     this.host.applyRaylet({ type: 'object/copy-stored', objectId, owner: ownerOfObject(objectId), fromNodeId: remote.nodeId, data, sizeBytes: message.sizeBytes, refs: message.refs });
     if (this.host.rayletState().objects[objectId] === undefined) {
       this.host.nodeStore.delete([objectId]);
       throw new Error(`object ${objectId} was copied from node ${remote.nodeId} but node ${this.host.nodeId}'s raylet could not keep it (its owner died, or its store filled up meanwhile; objectStoreMemory)`);
     }
-    process.stderr.write(`tsray: node ${this.host.nodeId} copied object ${objectId} (${formatBytes(remote.totalBytes)}) from node ${remote.nodeId}\n`);
+    process.stderr.write(`tsray: node ${this.host.nodeId} copied object ${objectId} (${formatBytes(remote.totalBytes)}) from node ${remote.nodeId} in ${(performance.now() - startedMs).toFixed(0)} ms\n`);
     return data;
   }
 
