@@ -42,6 +42,8 @@ export class NodeObjects {
   readonly puller: ObjectPuller;
   /** The nodes that copied each object of this store, so that its free reaches them. */
   private readonly copiesAt = new Map<ObjectId, Set<NodeId>>();
+  /** The copies this node made of other nodes' objects (for the log line when each is freed). */
+  private readonly copies = new Set<ObjectId>();
   /** The readers waiting for a copy under way, by object. */
   private readonly waiting = new Map<ObjectId, { readonly message: RemoteFetched; readonly to: Address }[]>();
 
@@ -86,6 +88,7 @@ export class NodeObjects {
   onDeleted(objectIds: readonly ObjectId[]): void {
     const byNode = new Map<NodeId, ObjectId[]>();
     for (const objectId of objectIds) {
+      if (this.copies.delete(objectId)) process.stderr.write(`tsray: node ${this.host.nodeId} freed its copy of object ${objectId}\n`);
       const nodes = this.copiesAt.get(objectId);
       if (nodes === undefined) continue;
       this.copiesAt.delete(objectId);
@@ -165,6 +168,7 @@ export class NodeObjects {
       this.host.nodeStore.delete([objectId]);
       throw new Error(`object ${objectId} was copied from node ${remote.nodeId} but node ${this.host.nodeId}'s raylet could not keep it (its owner died, or its store filled up meanwhile; objectStoreMemory)`);
     }
+    this.copies.add(objectId);
     process.stderr.write(`tsray: node ${this.host.nodeId} copied object ${objectId} (${formatBytes(remote.totalBytes)}) from node ${remote.nodeId} in ${(performance.now() - startedMs).toFixed(0)} ms\n`);
     return data;
   }

@@ -3,7 +3,8 @@
  * node started with the CLI on 127.0.0.1, and a driver connected over TCP (it has no node store).
  * A big result made on the second node reaches the driver whole; a big array the driver puts is
  * summed by a task on the second node; an object of the head read three times on the second node
- * crosses once (the second node keeps a copy, node-objects.ts, and says so in its node.log).
+ * crosses once (the second node keeps a copy, node-objects.ts, and says so in its node.log), and
+ * the copy is freed once the driver lets go of the object.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -62,12 +63,23 @@ console.log('SUM', await tsray.get(sum.options(onOther).remote(put)), Float64Arr
 // The driver's put read back by the driver, and passed as a large argument (put implicitly).
 console.log('PUT_BACK', (await tsray.get(put))[999], (await tsray.get(sum.options(onOther).remote(new Float64Array(300_000).fill(2)))));
 // An object of the head read on the other node three times: twice at once, then once more.
-const shared = ramp.options(onHead).remote(1024 * 1024);
+let shared = ramp.options(onHead).remote(1024 * 1024);
 await tsray.wait([shared]);
 const probe = tsray.remote(async (array) => { await new Promise((resolve) => setTimeout(resolve, 200)); return array.length + array[7]; });
 console.log('TWICE', JSON.stringify(await tsray.get([probe.options(onOther).remote(shared), probe.options(onOther).remote(shared)])));
 console.log('THIRD', await tsray.get(probe.options(onOther).remote(shared)));
 console.log('SHARED_ID', shared.id);
+// Once this driver lets go of it, the head frees it and tells the other node to free its copy.
+const sharedId = shared.id;
+shared = undefined;
+const { readFileSync } = await import('node:fs');
+let freed = false;
+for (let round = 0; round < 100 && !freed; round += 1) {
+  globalThis.gc();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  freed = readFileSync(process.env.OTHER_NODE_LOG, 'utf8').includes('freed its copy of object ' + sharedId + '\\n');
+}
+console.log('FREED', freed);
 await tsray.shutdown();
 console.log('DONE yes');
 `;
@@ -103,7 +115,8 @@ void describe('large objects between the processes of a cluster', () => {
   void test('a big result, a big put and a shared object cross between nodes and the driver, each copied once per node', async () => {
     const written = writeDriverScript('cluster-objects', objectsScript);
     scripts.push(written);
-    const output = await run([written.path], { TSRAY_ADDRESS: head.address, OTHER_NODE: otherNode });
+    const otherLog = join(sessionDirOf(otherNode), 'node.log');
+    const output = await run(['--expose-gc', written.path], { TSRAY_ADDRESS: head.address, OTHER_NODE: otherNode, OTHER_NODE_LOG: otherLog });
     assert.equal(output.code, 0, output.stderr);
     const lines = printed(output);
     assert.equal(lines.get('BIG'), `Float64Array ${2 * 1024 * 1024} 0`);
@@ -113,10 +126,11 @@ void describe('large objects between the processes of a cluster', () => {
     assert.equal(lines.get('PUT_BACK'), '999 600000');
     assert.equal(lines.get('TWICE'), JSON.stringify([1024 * 1024 + 4.5, 1024 * 1024 + 4.5]));
     assert.equal(lines.get('THIRD'), String(1024 * 1024 + 4.5));
+    assert.equal(lines.get('FREED'), 'true', 'the other node frees its copy once the driver released the object, while the driver still runs');
     assert.equal(lines.get('DONE'), 'yes');
     const sharedId = lines.get('SHARED_ID') ?? '';
     assert.notEqual(sharedId, '');
-    const log = readFileSync(join(sessionDirOf(otherNode), 'node.log'), 'utf8');
+    const log = readFileSync(otherLog, 'utf8');
     const copies = log.split('\n').filter((line) => line.includes(`copied object ${sharedId} `));
     assert.equal(copies.length, 1, `node ${otherNode} should copy ${sharedId} once for its three readers:\n${log}`);
   });
