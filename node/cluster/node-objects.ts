@@ -188,6 +188,9 @@ export class NodeObjects {
       if (offset !== undefined && store.store.get(objectId) === undefined) store.store.delete(objectId);
       throw error;
     }
+    // A second put of the same object (delivered twice) joined this pull: the first to get here seals it.
+    const sealed = store.store.get(objectId);
+    if (sealed !== undefined) return { storedObjectId: objectId, layout: sealed.metadata as StoredLayout };
     return store.seal(objectId, offset ?? 0, remote.layout);
   }
 
