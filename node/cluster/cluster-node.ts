@@ -269,7 +269,10 @@ export class ClusterNode {
       .sort()
       .flatMap((nodeId) => {
         const node = state.nodes[nodeId];
-        return node === undefined ? [] : [{ nodeId, alive: node.alive, total: { ...node.total }, available: { ...node.available } }];
+        if (node === undefined) return [];
+        // A dead node's last heartbeat said what was free then; nothing of it is available now.
+        const available = node.alive ? { ...node.available } : Object.fromEntries(Object.keys(node.total).map((name) => [name, 0]));
+        return [{ nodeId, alive: node.alive, total: { ...node.total }, available }];
       });
     this.router.send(gcsAddress, 0, query.requester, { type: 'cluster/nodes-replied', requestId: query.requestId, nodes });
   }
