@@ -57,6 +57,7 @@ export const messageTable: MessageTable = {
   'lease/granted': { leaseId: 'string', workerId: 'string', nodeId: 'string' },
   'lease/spilled': { leaseId: 'string', toNodeId: 'string' },
   'lease/rejected': { leaseId: 'string', reason: 'string', permanent: 'boolean' },
+  'lease/infeasible': { leaseId: 'string', reason: 'string' },
   'lease/returned': { leaseId: 'string', workerId: 'string', disconnectWorker: 'boolean' },
   'lease/worker-died': { leaseId: 'string', workerId: 'string', reason: 'string' },
   'worker/blocked': { workerId: 'string' },

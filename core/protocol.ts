@@ -99,6 +99,11 @@ export type LeaseMessage =
   | { readonly type: 'lease/granted'; readonly leaseId: LeaseId; readonly workerId: WorkerId; readonly nodeId: NodeId }
   | { readonly type: 'lease/spilled'; readonly leaseId: LeaseId; readonly toNodeId: NodeId }
   | { readonly type: 'lease/rejected'; readonly leaseId: LeaseId; readonly reason: string; readonly permanent: boolean }
+  /**
+   * The raylet keeps the lease waiting because no alive node can ever fit it (Ray's infeasible
+   * demand): `reason` says what is lacking. It is placed once a node that fits joins.
+   */
+  | { readonly type: 'lease/infeasible'; readonly leaseId: LeaseId; readonly reason: string }
   | { readonly type: 'lease/returned'; readonly leaseId: LeaseId; readonly workerId: WorkerId; readonly disconnectWorker: boolean }
   /** The leased worker ended; the lease is gone. */
   | { readonly type: 'lease/worker-died'; readonly leaseId: LeaseId; readonly workerId: WorkerId; readonly reason: WorkerExitReason }

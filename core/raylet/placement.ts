@@ -70,6 +70,21 @@ function lacking(total: Resources, lease: RayletLease): string {
 }
 
 /**
+ * Why a lease waits as infeasible, once this raylet has a cluster view: no alive node, this one
+ * included, can ever fit it. Undefined while it cannot tell (no view yet) or when some node can.
+ */
+export function infeasibleReason(state: RayletState, lease: RayletLease): string | undefined {
+  if (!state.viewReceived || feasibleOn(state.total, lease) || feasibleOthers(state, lease).length > 0) return undefined;
+  const shape = (resources: Resources): string =>
+    Object.keys(resources)
+      .sort()
+      .map((name) => `${name}: ${resources[name] ?? 0}`)
+      .join(', ');
+  const needs = lease.actorId === null ? shape(lease.resources) : shape({ ...lease.placementResources, ...lease.resources });
+  return `no alive node can ever fit {${needs}}: node ${state.nodeId} lacks ${lacking(state.total, lease)}, and no other node has enough in total; it waits until a node that has them joins`;
+}
+
+/**
  * Hard affinity: only the named node. As in Ray, it fails if that node is dead, not in the cluster, or
  * can never fit the lease. Until the first cluster view arrives this raylet cannot tell an unknown
  * node from one it has not heard of yet, so it waits for that view rather than reject.

@@ -86,6 +86,6 @@ void describe('placement across a cluster of processes', () => {
 
     const infeasible = value<{ name: string; message: string }>('INFEASIBLE');
     assert.equal(infeasible.name, 'GetTimeoutError');
-    assert.match(infeasible.message, /tpu: 1/);
+    assert.match(infeasible.message, /lease request is infeasible: no alive node can ever fit \{CPU: 1, tpu: 1\}: node n[0-9a-f]+ lacks tpu \(needs 1, has 0\)/);
   });
 });
