@@ -81,7 +81,7 @@ export const messageTable: MessageTable = {
   'borrow/add-acked': { ackId: 'string' },
   'borrow/released': { objectId: 'string', borrower: 'string' },
   'node/registered': { nodeId: 'string', resources: 'object' },
-  'node/heartbeat': { nodeId: 'string', available: 'object' },
+  'node/heartbeat': { nodeId: 'string', available: 'object', demand: 'array?' },
   'node/died': { nodeId: 'string' },
   'cluster/view-published': { nodes: 'array' },
   'worker/died': { workerId: 'string', nodeId: 'string', reason: 'string' },
@@ -110,7 +110,7 @@ export const messageTable: MessageTable = {
   'actor/dispose-requested': { actorId: 'string', restartCount: 'number' },
   'actor/disposed': { actorId: 'string', restartCount: 'number', workerId: 'string' },
   'cluster/nodes-requested': { requestId: 'string', requester: 'string' },
-  'cluster/nodes-replied': { requestId: 'string', nodes: 'array' },
+  'cluster/nodes-replied': { requestId: 'string', nodes: 'array', pendingActors: 'array?' },
   'cluster/jobs-requested': { requestId: 'string', requester: 'string' },
   'cluster/jobs-replied': { requestId: 'string', jobs: 'array' },
 };

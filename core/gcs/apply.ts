@@ -90,7 +90,7 @@ function onMessage(state: GcsState, event: GcsDelivered, effects: GcsEffect[]): 
       onNodeRegistered(state, event.nodeId, event.resources, effects);
       return;
     case 'node/heartbeat':
-      onNodeHeartbeat(state, event.nodeId, event.available, effects);
+      onNodeHeartbeat(state, event.nodeId, event.available, event.demand, effects);
       return;
     case 'worker/died':
       onWorkerDied(state, event.workerId, event.nodeId, event.reason, effects);

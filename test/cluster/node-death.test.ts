@@ -73,7 +73,7 @@ const ownerScript = `
 import * as tsray from 'tsray';
 await tsray.init();
 // A detached actor outlives this driver; it borrows an object this driver owns.
-class Holder { held; hold(refs) { this.held = refs[0]; return true; } async read() { try { return { value: await tsray.get(this.held, { timeout: 20 }) }; } catch (error) { return { name: error.name, message: error.message }; } } }
+class Holder { held; hold(refs) { this.held = refs[0]; return true; } async read() { try { return { value: await tsray.get(this.held, { timeout: 10_000 }) }; } catch (error) { return { name: error.name, message: error.message }; } } }
 const holder = tsray.remote(Holder).options({ name: 'holder', lifetime: 'detached' }).remote();
 const ref = tsray.put({ answer: 42 });
 await tsray.get(holder.hold.remote([ref]));

@@ -2,21 +2,24 @@
  * Placement across a cluster of real processes (issue 10): a head and two nodes on 127.0.0.1, one of
  * them with a custom resource. A driver attached to the head runs tasks and actors with SPREAD, a
  * custom resource, hard and soft node affinity, and the default strategy while the head is full
- * (spillback); each task reports the node it ran on. A request no node can ever fit waits, and a get
- * of it with a timeout says why.
+ * (spillback); each task reports the node it ran on. A request no node can ever fit waits: a get of
+ * it with a timeout says why, and `tsray status` shows it as infeasible demand until its driver ends.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { printedLines, startTestCluster } from '../support/cluster.js';
+import { ScriptProcess, startTestCluster } from '../support/cluster.js';
 import type { TestCluster } from '../support/cluster.js';
 import { packageRoot, writeDriverScript } from '../support/driver-script.js';
 import type { DriverScript } from '../support/driver-script.js';
+import { eventually } from '../support/eventually.js';
 
 const cli = join(packageRoot, 'dist/node/cli/main.js');
 
 const placementScript = `
 import * as tsray from 'tsray';
+import { createInterface } from 'node:readline';
+const lines = createInterface({ input: process.stdin });
 const info = await tsray.init();
 const plain = process.env.PLAIN_NODE;
 const where = tsray.remote(async (ms) => {
@@ -40,13 +43,19 @@ const holders = [0, 1].map(() => Probes.options({ numCpus: 1, schedulingStrategy
 await show('HOLDERS', () => tsray.get(holders.map((holder) => holder.where.remote())));
 await show('SPILLED', () => tsray.get(Array.from({ length: 6 }, () => where.remote(50))));
 for (const holder of holders) tsray.kill(holder);
-await show('INFEASIBLE', () => tsray.get(where.options({ resources: { tpu: 1 } }).remote(0), { timeout: 1 }));
+await show('INFEASIBLE', () => tsray.get(where.options({ resources: { tpu: 1 } }).remote(0), { timeout: 1000 }));
+// An actor no node can host waits too; both stay pending until the test has seen them in tsray status.
+const unplaceable = Probes.options({ resources: { tpu: 2 } }).remote();
+console.log('WAITING yes');
+await new Promise((resolve) => lines.once('line', resolve));
+lines.close();
 await tsray.shutdown();
 console.log('DONE yes');
 `;
 
 void describe('placement across a cluster of processes', () => {
   const scripts: DriverScript[] = [];
+  const children: ScriptProcess[] = [];
   let cluster: TestCluster;
 
   before(async () => {
@@ -54,6 +63,7 @@ void describe('placement across a cluster of processes', () => {
   });
 
   after(() => {
+    for (const child of children) child.kill();
     for (const script of scripts) script.remove();
     cluster?.stop();
   });
@@ -63,11 +73,20 @@ void describe('placement across a cluster of processes', () => {
     const head = cluster.headNodeId;
     const written = writeDriverScript('cluster-placement', placementScript);
     scripts.push(written);
-    const output = await cluster.run([written.path], { TSRAY_ADDRESS: cluster.address, PLAIN_NODE: plain });
-    assert.equal(output.code, 0, output.stderr);
-    const lines = printedLines(output.stdout);
+    const driver = new ScriptProcess(written.path, { TSRAY_SESSIONS_ROOT: cluster.root, TSRAY_ADDRESS: cluster.address, TSRAY_TOKEN: '', PLAIN_NODE: plain });
+    children.push(driver);
+    await driver.waitFor('WAITING');
+    const status = (): Promise<string> => cluster.run([cli, 'status', '--address', cluster.address, '--token', cluster.token]).then((run) => run.stdout + run.stderr);
+    // Pending demand reaches the GCS with the raylets' next heartbeats.
+    const pending = await eventually(status, (text) => (text.match(/infeasible/g) ?? []).length === 2, 40);
+    assert.match(pending, /\npending demand \(tasks and actors waiting for resources\):\n {2}\{CPU: 1, tpu: 1\}: 1 infeasible [^\n]*\n {2}\{CPU: 1, tpu: 2\}: 1 infeasible [^\n]*\n$/);
+    driver.say('END');
+    await driver.waitFor('DONE');
+    assert.equal(await driver.exited, 0, driver.errors);
+    // The driver's leases ended with it, and so did its actor.
+    assert.match(await eventually(status, (text) => text.includes('pending demand: none'), 40), /\npending demand: none\n$/);
+    const lines = driver.lines;
     const value = <T>(key: string): T => JSON.parse(lines.get(key) ?? 'null') as T;
-    assert.equal(lines.get('DONE'), 'yes', output.stdout);
 
     assert.deepEqual([...new Set(value<string[]>('SPREAD'))].sort(), [head, plain, gpu].sort(), 'SPREAD should use every node');
     assert.deepEqual(value<string[]>('GPU'), [gpu, gpu, gpu], 'tasks needing gpu run on the node that has it');

@@ -236,6 +236,14 @@ void describe('raylet: spillback', () => {
       'once the cluster is known, a new infeasible request is told at once',
     );
     assert.deepEqual(sent(node.request('c1', { resources: { CPU: 4 } }), 'lease/infeasible'), [], 'a request another node can fit is not infeasible');
+    node.grantNew('q1');
+    node.request('q2', { strategy: { nodeId: 'n1', soft: false } });
+    node.request('q3', { strategy: { nodeId: 'n1', soft: false } });
+    const heartbeat = (): MessageOf<'node/heartbeat'>['demand'] => sent(node.step({ type: 'timer/fired', timerId: 'heartbeat', nowMs: 0 }), 'node/heartbeat')[0]?.demand;
+    assert.deepEqual(heartbeat(), [
+      { resources: { CPU: 1 }, count: 2, infeasible: false },
+      { resources: { GPU: 1 }, count: 2, infeasible: true },
+    ], 'the heartbeat reports what waits here, by shape: two queued behind the busy CPU, two that no node can fit');
     const effects = node.view([{ nodeId: 'n3', total: { GPU: 1 }, available: { GPU: 0 } }]);
     assert.deepEqual(sent(effects, 'lease/spilled'), [
       { leaseId: 'g1', toNodeId: 'n3', to: driver },
@@ -243,6 +251,7 @@ void describe('raylet: spillback', () => {
     ]);
     assert.deepEqual(node.state.infeasible, []);
     assert.equal(node.state.leases['g1'], undefined);
+    assert.deepEqual(heartbeat(), [{ resources: { CPU: 1 }, count: 2, infeasible: false }]);
   });
 });
 
