@@ -9,7 +9,7 @@
  * OwnerDiedError. Last, an idle node killed shows in `tsray status` as dead with nothing available.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { NodeReport } from '../../core/protocol.js';
@@ -81,6 +81,18 @@ console.log('HOLDING', ref.id);
 await new Promise(() => {});
 `;
 
+/** The runs file's lines as [task index, node id], in the order the runs started; none before the first. */
+function readRuns(path: string): [number, string][] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => line.includes(' '))
+    .map((line) => {
+      const [index = '', nodeId = ''] = line.split(' ');
+      return [Number(index), nodeId];
+    });
+}
+
 const readerScript = `
 import * as tsray from 'tsray';
 await tsray.init();
@@ -125,6 +137,12 @@ void describe('a node killed in a cluster of processes', () => {
       [1, victim],
     ]);
     await driver.waitFor('STARTED');
+    // The kill waits until the victim runs both held tasks and has run some of the job, whatever the machine's load.
+    const onVictim = await eventually(
+      () => Promise.resolve(readRuns(runs).filter(([, nodeId]) => nodeId === victim).map(([index]) => index)),
+      (indices) => indices.includes(taskCount) && indices.includes(taskCount + 1) && indices.some((index) => index < taskCount),
+    );
+    assert.ok(onVictim.includes(taskCount) && onVictim.includes(taskCount + 1), `the held tasks never started on the victim (it ran ${onVictim.length} tasks)`);
     process.kill(cluster.pidOf(victim), 'SIGKILL');
 
     const results = JSON.parse(await driver.waitFor('RESULTS', 50_000)) as [number, string][];
@@ -135,10 +153,7 @@ void describe('a node killed in a cluster of processes', () => {
     assert.deepEqual([...resultNodes].sort(), [cluster.headNodeId, survivor, victim].sort(), 'SPREAD should have run tasks on every node, the victim before it died');
     // At least once: every task ran, and only tasks that had a run on the killed node ran again.
     const runsByTask = new Map<number, string[]>();
-    for (const line of readFileSync(runs, 'utf8').trim().split('\n')) {
-      const [index = '', nodeId = ''] = line.split(' ');
-      runsByTask.set(Number(index), [...(runsByTask.get(Number(index)) ?? []), nodeId]);
-    }
+    for (const [index, nodeId] of readRuns(runs)) runsByTask.set(index, [...(runsByTask.get(index) ?? []), nodeId]);
     assert.equal(runsByTask.size, taskCount + 2);
     for (const index of [taskCount, taskCount + 1]) {
       const nodes = runsByTask.get(index) ?? [];
