@@ -83,6 +83,15 @@ export type TaskResult =
   /** An argument could not be read: the submitter rebuilds or fails it, then runs the task again. */
   | { readonly kind: 'arg-lost'; readonly objectId: ObjectId };
 
+/** Leases of one shape waiting at a raylet for resources: what `tsray status` shows as pending demand. */
+export interface ResourceDemand {
+  /** What each lease needs to be placed (for an actor, its placement resources and held ones). */
+  readonly resources: Resources;
+  readonly count: number;
+  /** No alive node can ever fit this shape: the leases wait for the cluster to grow. */
+  readonly infeasible: boolean;
+}
+
 /** Lease protocol, owner (or GCS, for actors) and raylet. */
 export type LeaseMessage =
   | {
@@ -99,6 +108,11 @@ export type LeaseMessage =
   | { readonly type: 'lease/granted'; readonly leaseId: LeaseId; readonly workerId: WorkerId; readonly nodeId: NodeId }
   | { readonly type: 'lease/spilled'; readonly leaseId: LeaseId; readonly toNodeId: NodeId }
   | { readonly type: 'lease/rejected'; readonly leaseId: LeaseId; readonly reason: string; readonly permanent: boolean }
+  /**
+   * The raylet keeps the lease waiting because no alive node can ever fit it (Ray's infeasible
+   * demand): `reason` says what is lacking. It is placed once a node that fits joins.
+   */
+  | { readonly type: 'lease/infeasible'; readonly leaseId: LeaseId; readonly reason: string }
   | { readonly type: 'lease/returned'; readonly leaseId: LeaseId; readonly workerId: WorkerId; readonly disconnectWorker: boolean }
   /** The leased worker ended; the lease is gone. */
   | { readonly type: 'lease/worker-died'; readonly leaseId: LeaseId; readonly workerId: WorkerId; readonly reason: WorkerExitReason }
@@ -151,7 +165,8 @@ export type OwnerMessage =
 /** GCS protocol: nodes, jobs, actors, and what the GCS publishes. */
 export type GcsMessage =
   | { readonly type: 'node/registered'; readonly nodeId: NodeId; readonly resources: Resources }
-  | { readonly type: 'node/heartbeat'; readonly nodeId: NodeId; readonly available: Resources }
+  /** `demand`, when any lease waits at the raylet (absent otherwise), is for state queries only. */
+  | { readonly type: 'node/heartbeat'; readonly nodeId: NodeId; readonly available: Resources; readonly demand?: readonly ResourceDemand[] }
   /** The GCS considers the receiver dead; a raylet that hears this of itself shuts down. */
   | { readonly type: 'node/died'; readonly nodeId: NodeId }
   | { readonly type: 'cluster/view-published'; readonly nodes: readonly { readonly nodeId: NodeId; readonly total: Resources; readonly available: Resources }[] }
@@ -192,6 +207,8 @@ export interface NodeReport {
   readonly alive: boolean;
   readonly total: Resources;
   readonly available: Resources;
+  /** The leases waiting at the node's raylet, by shape, as of its last heartbeat (absent when none). */
+  readonly demand?: readonly ResourceDemand[];
 }
 
 /** A job as a state query reports it: its driver, namespace, and whether it still runs. */
@@ -208,7 +225,13 @@ export interface JobReport {
  */
 export type QueryMessage =
   | { readonly type: 'cluster/nodes-requested'; readonly requestId: string; readonly requester: Address }
-  | { readonly type: 'cluster/nodes-replied'; readonly requestId: string; readonly nodes: readonly NodeReport[] }
+  | {
+      readonly type: 'cluster/nodes-replied';
+      readonly requestId: string;
+      readonly nodes: readonly NodeReport[];
+      /** Actors the GCS holds unplaced because no alive node can ever fit them, by shape (absent when none). */
+      readonly pendingActors?: readonly ResourceDemand[];
+    }
   | { readonly type: 'cluster/jobs-requested'; readonly requestId: string; readonly requester: Address }
   | { readonly type: 'cluster/jobs-replied'; readonly requestId: string; readonly jobs: readonly JobReport[] };
 

@@ -90,7 +90,7 @@ function onMessage(state: GcsState, event: GcsDelivered, effects: GcsEffect[]): 
       onNodeRegistered(state, event.nodeId, event.resources, effects);
       return;
     case 'node/heartbeat':
-      onNodeHeartbeat(state, event.nodeId, event.available, effects);
+      onNodeHeartbeat(state, event.nodeId, event.available, event.demand, effects);
       return;
     case 'worker/died':
       onWorkerDied(state, event.workerId, event.nodeId, event.reason, effects);
@@ -131,6 +131,9 @@ function onMessage(state: GcsState, event: GcsDelivered, effects: GcsEffect[]): 
     case 'lease/rejected':
       onLeaseRejected(state, event, effects);
       return;
+    case 'lease/infeasible':
+      // The actor stays PENDING: its lease waits at that raylet, which places it once a node that fits joins.
+      return;
     case 'lease/worker-died':
       onLeaseWorkerDied(state, event, effects);
       return;
@@ -167,6 +170,7 @@ export function applyGcs(state: GcsState, event: GcsEvent): GcsEffect[] {
     case 'lease/granted':
     case 'lease/spilled':
     case 'lease/rejected':
+    case 'lease/infeasible':
     case 'lease/worker-died':
       // Duplicates are dropped before anything else looks at them.
       if (!admit(state.inbox, event.via)) return [];

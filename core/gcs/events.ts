@@ -38,6 +38,7 @@ export type GcsInboundType =
   | 'lease/granted'
   | 'lease/spilled'
   | 'lease/rejected'
+  | 'lease/infeasible'
   | 'lease/worker-died';
 
 /** A message delivered to the GCS, one variant per inbound type. */

@@ -5,7 +5,7 @@
 import { send } from '../effects.js';
 import type { NodeId, WorkerId } from '../ids.js';
 import { nodeOfWorker, rayletAddress } from '../ids.js';
-import type { MessageOf } from '../protocol.js';
+import type { MessageOf, ResourceDemand } from '../protocol.js';
 import type { Resources } from '../resources.js';
 import { shapeKey } from '../resources.js';
 import { isWaitingForPlacement, scheduleActor } from './actors.js';
@@ -66,8 +66,8 @@ function tellNewNodeOfDeaths(state: GcsState, nodeId: NodeId, effects: GcsEffect
   }
 }
 
-/** A raylet's heartbeat: it lives, with this much available. Unknown nodes must register first. */
-export function onNodeHeartbeat(state: GcsState, nodeId: NodeId, available: Resources, effects: GcsEffect[]): void {
+/** A raylet's heartbeat: it lives, with this much available and this demand waiting. Unknown nodes must register first. */
+export function onNodeHeartbeat(state: GcsState, nodeId: NodeId, available: Resources, demand: readonly ResourceDemand[] | undefined, effects: GcsEffect[]): void {
   const node = state.nodes[nodeId];
   if (node === undefined) return;
   if (!node.alive) {
@@ -75,6 +75,8 @@ export function onNodeHeartbeat(state: GcsState, nodeId: NodeId, available: Reso
     return;
   }
   node.available = { ...available };
+  if (demand === undefined) delete node.demand;
+  else node.demand = demand.map((shape) => ({ resources: { ...shape.resources }, count: shape.count, infeasible: shape.infeasible }));
   node.heartbeatsSinceCheck += 1;
 }
 
@@ -105,6 +107,8 @@ export function declareNodeDead(state: GcsState, nodeId: NodeId, effects: GcsEff
   if (node === undefined || !node.alive) return;
   const wereAlive = aliveNodeIds(state);
   node.alive = false;
+  // What waited there is gone with it (its owners ask again elsewhere).
+  delete node.demand;
   for (const aliveNodeId of wereAlive) effects.push(send(rayletAddress(aliveNodeId), { type: 'node/died', nodeId }));
   // Every death is recorded before any consequence runs, so an actor whose owner died on the same
   // node ends as 'owner died' whatever order the workers are visited in.

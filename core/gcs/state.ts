@@ -5,7 +5,7 @@
  */
 import type { ActorId, JobId, LeaseId, NodeId, WorkerId } from '../ids.js';
 import type { Inbox } from '../inbox.js';
-import type { ActorSpec, ActorState } from '../protocol.js';
+import type { ActorSpec, ActorState, ResourceDemand } from '../protocol.js';
 import type { ThrownInfo } from '../values.js';
 import type { Resources } from '../resources.js';
 
@@ -58,6 +58,8 @@ export interface NodeRecord {
   missedChecks: number;
   /** Heartbeats (and registrations) since the last health check. */
   heartbeatsSinceCheck: number;
+  /** The leases waiting at its raylet, by shape, as its last heartbeat said (absent when none). */
+  demand?: ResourceDemand[];
 }
 
 /** A job: one per driver. */

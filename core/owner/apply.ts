@@ -28,7 +28,7 @@ import {
   onTaskExecuted,
   onTaskPushed,
 } from './execution.js';
-import { onCancelGraceTimer, onLeaseGranted, onLeaseIdleTimer, onLeaseLost, onLeaseRejected, onLeaseRetryTimer, onLeaseSpilled, releaseLease } from './leasing.js';
+import { onCancelGraceTimer, onLeaseGranted, onLeaseIdleTimer, onLeaseLost, onLeaseInfeasible, onLeaseRejected, onLeaseRetryTimer, onLeaseSpilled, releaseLease } from './leasing.js';
 import { cancelOwnedTask, failTask, finishTask, freeUnwanted, mintTaskIds, recoverObject, registerTask, rerunTask, resolveDeps, retriesLeft } from './lineage.js';
 import { actorHandleRef, addLocalRef, borrowEntry, createHandleObject, createOwnedObject, dropLocalRef, ensureRegistered, holdContained, onBorrowAdded, onBorrowReleased } from './refs.js';
 import { onFetched, onFetchFailed, onGetRequested, onResumed, onRetrievalTimer, onStatusReplied, onStatusRequested, onStatusRetryTimer, onWaitRequested } from './retrieval.js';
@@ -218,6 +218,9 @@ function applyMessage(ctx: Ctx, event: Delivered<OwnerInbound>): void {
       return;
     case 'lease/rejected':
       onLeaseRejected(ctx, event.leaseId, event.reason, event.permanent);
+      return;
+    case 'lease/infeasible':
+      onLeaseInfeasible(ctx, event.leaseId, event.reason, event.via.from.slice('raylet:'.length));
       return;
     case 'lease/worker-died':
       onLeaseLost(ctx, event.leaseId, event.reason);

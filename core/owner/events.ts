@@ -85,6 +85,7 @@ export type OwnerInbound = MessageOf<
   | 'lease/granted'
   | 'lease/spilled'
   | 'lease/rejected'
+  | 'lease/infeasible'
   | 'lease/worker-died'
   | 'worker/resumed'
   | 'object/put-acked'

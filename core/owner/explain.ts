@@ -47,6 +47,8 @@ export function explainTask(ctx: Ctx, task: OwnedTask): string {
           .map(([key, value]) => `${key}: ${value}`)
           .join(', ');
         const requested = cls.leases.filter((id) => ctx.s.leases[id]?.state === 'requested').length;
+        const infeasible = cls.leases.map((id) => ctx.s.leases[id]).find((lease) => lease?.state === 'requested' && lease.infeasible !== undefined)?.infeasible;
+        if (infeasible !== undefined) return `waits for ${name}, whose lease request is infeasible: ${infeasible}`;
         return `waits for ${name}, queued behind ${position} tasks for a worker lease of {${shape}} (${requested} lease requests outstanding, no node has those resources free yet)`;
       }
       return `waits for ${name}, which is waiting for a worker`;

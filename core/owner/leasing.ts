@@ -180,7 +180,16 @@ export function onLeaseSpilled(ctx: Ctx, leaseId: LeaseId, toNodeId: NodeId, fro
   if (lease === undefined || cls === undefined || lease.state !== 'requested' || lease.nodeId !== fromNodeId) return;
   lease.nodeId = ctx.s.deadNodes[toNodeId] === true ? ctx.s.nodeId : toNodeId;
   lease.spillbackCount += 1;
+  // A node that fits it has joined (or the request moves on): whatever the last raylet said no longer holds.
+  delete lease.infeasible;
   sendLeaseRequest(ctx, cls, lease);
+}
+
+/** `lease/infeasible`: the raylet that holds the request keeps it waiting, since no alive node can ever fit it. */
+export function onLeaseInfeasible(ctx: Ctx, leaseId: LeaseId, reason: string, fromNodeId: NodeId): void {
+  const lease = ctx.s.leases[leaseId];
+  if (lease === undefined || lease.state !== 'requested' || lease.nodeId !== fromNodeId) return;
+  lease.infeasible = reason;
 }
 
 /** `lease/rejected`: a permanent rejection fails the class; a passing one backs off and asks again. */

@@ -147,6 +147,8 @@ export interface OwnedLease {
   spillbackCount: number;
   /** A force-cancel asked for its worker's death: it is never given another task, and goes back with the worker ended. */
   doomed?: boolean;
+  /** The raylet holding the request said no alive node can ever fit it, and why (until it spills). */
+  infeasible?: string;
   /** Set while an idle lease waits (leaseIdleMs) for another task before it goes back. */
   idleSince?: boolean;
   /**

@@ -13,6 +13,7 @@ import { onClusterViewPublished, onNodeDied, onWorkerDied } from './cluster.js';
 import { copyResources } from './copy.js';
 import type { NodeStarted, RayletEffect, RayletEvent, RayletInboundMessage } from './events.js';
 import { onLeaseCancelled, onLeaseRequested, onLeaseReturned } from './leases.js';
+import { pendingDemand } from './placement.js';
 import { onCopyStored, onFetchRequested, onFreeRequested, onPutRequested } from './object-store.js';
 import type { RayletState } from './state.js';
 import { defaultRayletConfig } from './state.js';
@@ -41,11 +42,12 @@ function startNode(state: RayletState, event: NodeStarted): RayletEffect[] {
   return effects;
 }
 
-/** `timer/fired`: report available resources to the GCS and re-arm. Unknown timers are stale. */
+/** `timer/fired`: report available resources (and any pending demand) to the GCS and re-arm. Unknown timers are stale. */
 function onTimerFired(state: RayletState, event: TimerFired): RayletEffect[] {
   if (event.timerId !== heartbeatTimerId) return [];
+  const demand = pendingDemand(state);
   return [
-    send(gcsAddress, { type: 'node/heartbeat', nodeId: state.nodeId, available: { ...state.available } }),
+    send(gcsAddress, { type: 'node/heartbeat', nodeId: state.nodeId, available: { ...state.available }, ...(demand.length === 0 ? {} : { demand }) }),
     { type: 'timer/armed', timerId: heartbeatTimerId, delayMs: state.config.heartbeatPeriodMs },
   ];
 }

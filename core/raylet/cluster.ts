@@ -10,7 +10,7 @@ import type { MessageOf } from '../protocol.js';
 import { copyResources } from './copy.js';
 import { dispatch, removeId } from './dispatch.js';
 import type { RayletEffect } from './events.js';
-import { carryOutPlacement } from './leases.js';
+import { carryOutPlacement, tellInfeasible } from './leases.js';
 import { sweepDeadOwners } from './owner-death.js';
 import { decidePlacement } from './placement.js';
 import type { ClusterNodeView, RayletState } from './state.js';
@@ -19,7 +19,8 @@ import { listeningWorkerIds } from './worker-pool.js';
 
 /**
  * Places every infeasible lease again: a node that fits may have joined (spill there), or a hard
- * affinity target may have died (reject); the rest keep waiting, in order.
+ * affinity target may have died (reject); the rest keep waiting, in order (their requesters told
+ * they are infeasible, once).
  */
 export function reexamineInfeasible(state: RayletState, effects: RayletEffect[]): void {
   for (const leaseId of [...state.infeasible]) {
@@ -29,7 +30,11 @@ export function reexamineInfeasible(state: RayletState, effects: RayletEffect[])
       continue;
     }
     const placement = decidePlacement(state, lease);
-    if (placement.kind === 'wait') continue;
+    if (placement.kind === 'wait') {
+      // A lease that waited for the first view may turn out infeasible now that the view is here.
+      tellInfeasible(state, lease, effects);
+      continue;
+    }
     removeId(state.infeasible, leaseId);
     if (placement.kind === 'here' && state.queue.length < state.config.maxLeaseQueue) {
       lease.state = 'queued';

@@ -11,7 +11,7 @@ import { dispatch, grantedMessage, removeId, unbindWorker } from './dispatch.js'
 import type { RayletEffect } from './events.js';
 import { dropPendingLease, finishLease } from './lease-end.js';
 import type { Placement } from './placement.js';
-import { decidePlacement } from './placement.js';
+import { decidePlacement, infeasibleReason } from './placement.js';
 import type { RayletLease, RayletState } from './state.js';
 import { isRequesterDead, tombstoneLease } from './tombstones.js';
 import { actorLeaseCount } from './worker-pool.js';
@@ -19,6 +19,18 @@ import { actorLeaseCount } from './worker-pool.js';
 /** A `lease/rejected` to the lease's requester. */
 function rejection(lease: RayletLease, reason: string, permanent: boolean): RayletEffect {
   return send(lease.requester, { type: 'lease/rejected', leaseId: lease.leaseId, reason, permanent });
+}
+
+/**
+ * Tells the requester, once, that its waiting lease is infeasible (no alive node can ever fit it), so
+ * that a get of its result can say why it waits instead of hanging silently.
+ */
+export function tellInfeasible(state: RayletState, lease: RayletLease, effects: RayletEffect[]): void {
+  if (lease.toldInfeasible === true) return;
+  const reason = infeasibleReason(state, lease);
+  if (reason === undefined) return;
+  lease.toldInfeasible = true;
+  effects.push(send(lease.requester, { type: 'lease/infeasible', leaseId: lease.leaseId, reason }));
 }
 
 /**
@@ -51,6 +63,7 @@ export function carryOutPlacement(state: RayletState, lease: RayletLease, placem
       lease.state = 'infeasible';
       state.leases[lease.leaseId] = lease;
       state.infeasible.push(lease.leaseId);
+      tellInfeasible(state, lease, effects);
       return;
     default:
       assertNever(placement, 'placement');

@@ -5,7 +5,8 @@
  */
 import type { NodeId } from '../ids.js';
 import type { Resources } from '../resources.js';
-import { fits, missingResources } from '../resources.js';
+import { fits, missingResources, shapeKey } from '../resources.js';
+import type { ResourceDemand } from '../protocol.js';
 import { fitsHere } from './dispatch.js';
 import type { ClusterNodeView, RayletLease, RayletState } from './state.js';
 import { isNodeDead } from './tombstones.js';
@@ -67,6 +68,50 @@ function lacking(total: Resources, lease: RayletLease): string {
       return `${name} (needs ${needed}, has ${total[name] ?? 0})`;
     })
     .join(', ');
+}
+
+/** What a lease needs to be placed: the larger of what it holds and what it must find free, per resource. */
+function placementShape(lease: RayletLease): Resources {
+  const shape: Record<string, number> = { ...lease.placementResources };
+  for (const [name, amount] of Object.entries(lease.resources)) shape[name] = Math.max(shape[name] ?? 0, amount);
+  return shape;
+}
+
+/**
+ * The leases waiting here (queued for resources, or infeasible), grouped by shape and whether no
+ * alive node can ever fit them, in a stable order: the pending demand `tsray status` shows.
+ */
+export function pendingDemand(state: RayletState): ResourceDemand[] {
+  const byKey = new Map<string, { resources: Resources; count: number; infeasible: boolean }>();
+  for (const leaseId of [...state.queue, ...state.infeasible]) {
+    const lease = state.leases[leaseId];
+    if (lease === undefined) continue;
+    const resources = placementShape(lease);
+    const infeasible = lease.state === 'infeasible' && infeasibleReason(state, lease) !== undefined;
+    const key = `${shapeKey(resources)}|${infeasible ? 'infeasible' : 'waiting'}`;
+    const known = byKey.get(key);
+    if (known === undefined) byKey.set(key, { resources, count: 1, infeasible });
+    else known.count += 1;
+  }
+  return [...byKey.keys()].sort().flatMap((key) => {
+    const demand = byKey.get(key);
+    return demand === undefined ? [] : [demand];
+  });
+}
+
+/**
+ * Why a lease waits as infeasible, once this raylet has a cluster view: no alive node, this one
+ * included, can ever fit it. Undefined while it cannot tell (no view yet) or when some node can.
+ */
+export function infeasibleReason(state: RayletState, lease: RayletLease): string | undefined {
+  if (!state.viewReceived || feasibleOn(state.total, lease) || feasibleOthers(state, lease).length > 0) return undefined;
+  const shape = (resources: Resources): string =>
+    Object.keys(resources)
+      .sort()
+      .map((name) => `${name}: ${resources[name] ?? 0}`)
+      .join(', ');
+  const needs = shape(placementShape(lease));
+  return `no alive node can ever fit {${needs}}: node ${state.nodeId} lacks ${lacking(state.total, lease)}, and no other node has enough in total; it waits until a node that has them joins`;
 }
 
 /**

@@ -100,6 +100,8 @@ export interface RayletLease {
   workerId: WorkerId | null;
   /** How many workers spawned for this lease died before they started. */
   failedSpawns: number;
+  /** The requester was told that no alive node can ever fit this lease (`lease/infeasible`). */
+  toldInfeasible?: boolean;
 }
 
 /** What this raylet last heard of another node. */

@@ -374,6 +374,8 @@ export function summariseEvent(entry: TraceEntry, index: TraceIndex): string {
         return `lease ${text(event['leaseId'])} granted: worker ${text(event['workerId'])} on ${text(event['nodeId'])}`;
       case 'lease/rejected':
         return `lease ${text(event['leaseId'])} rejected${event['permanent'] === true ? ' for good' : ''}: ${text(event['reason'])}`;
+      case 'lease/infeasible':
+        return `lease ${text(event['leaseId'])} is infeasible: ${text(event['reason'])}`;
       case 'lease/returned':
         return `lease ${text(event['leaseId'])} returned (worker ${text(event['workerId'])})`;
       case 'timer/fired':
@@ -491,6 +493,8 @@ function isNotable(entry: TraceEntry): boolean {
       return record(event['result'])['kind'] !== 'returned';
     case 'lease/rejected':
       return event['permanent'] === true;
+    case 'lease/infeasible':
+      return true;
     case 'timer/fired':
       return /^(get|wait):/.test(text(event['timerId']));
     default:

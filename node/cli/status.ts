@@ -4,9 +4,9 @@
  * else this machine's address file; the token from `--token`, else the address file.
  */
 import { parseArgs } from 'node:util';
-import type { NodeReport } from '../../core/protocol.js';
+import type { NodeReport, ResourceDemand } from '../../core/protocol.js';
 import { readAddressFile } from '../cluster/local-nodes.js';
-import { queryJobs, queryNodes } from '../cluster/query.js';
+import { queryJobs, queryNodeStatus, queryNodes } from '../cluster/query.js';
 import { UsageError, firstLine } from './usage.js';
 
 interface Target {
@@ -41,10 +41,10 @@ function parse(command: string, args: string[], withJson: boolean): { positional
 export async function statusCommand(args: string[]): Promise<number> {
   const { target, help } = parse('status', args, false);
   if (help || target === undefined) {
-    process.stdout.write('usage: tsray status [--address HOST:PORT] [--token T]   the nodes of a cluster and its resources, used and total\n');
+    process.stdout.write('usage: tsray status [--address HOST:PORT] [--token T]   the nodes of a cluster, its resources (used and total) and its pending demand\n');
     return 0;
   }
-  const nodes = await queryNodes(target.address, target.token);
+  const { nodes, pendingActors } = await queryNodeStatus(target.address, target.token);
   const alive = nodes.filter((node) => node.alive);
   process.stdout.write(`cluster at ${target.address}: ${alive.length} node${alive.length === 1 ? '' : 's'} alive, ${nodes.length - alive.length} dead\n\n`);
   process.stdout.write(nodeTable(nodes));
@@ -55,7 +55,33 @@ export async function statusCommand(args: string[]): Promise<number> {
     const available = alive.reduce((sum, node) => sum + (node.available[name] ?? 0), 0);
     process.stdout.write(`  ${formatAmount(total - available)}/${formatAmount(total)} ${name}\n`);
   }
+  process.stdout.write(demandText([...alive.flatMap((node) => node.demand ?? []), ...pendingActors]));
   return 0;
+}
+
+/**
+ * The leases waiting at the alive nodes' raylets (as of their last heartbeats) and the actors the GCS
+ * could not place, by shape, as Ray's status shows its demands: an infeasible shape is one no alive
+ * node can ever fit.
+ */
+function demandText(demands: readonly ResourceDemand[]): string {
+  const byKey = new Map<string, { shape: string; count: number; infeasible: boolean }>();
+  for (const demand of demands) {
+    const shape = `{${Object.keys(demand.resources)
+      .sort()
+      .map((name) => `${name}: ${formatAmount(demand.resources[name] ?? 0)}`)
+      .join(', ')}}`;
+    const key = `${shape}|${String(demand.infeasible)}`;
+    const known = byKey.get(key);
+    if (known === undefined) byKey.set(key, { shape, count: demand.count, infeasible: demand.infeasible });
+    else known.count += demand.count;
+  }
+  if (byKey.size === 0) return '\npending demand: none\n';
+  const lines = [...byKey.keys()].sort().map((key) => {
+    const { shape, count, infeasible } = byKey.get(key) ?? { shape: '', count: 0, infeasible: false };
+    return infeasible ? `  ${shape}: ${count} infeasible (no alive node can ever fit it; add a node that has these resources)` : `  ${shape}: ${count} waiting for resources`;
+  });
+  return `\npending demand (tasks and actors waiting for resources):\n${lines.join('\n')}\n`;
 }
 
 /** Runs `tsray list KIND`; resolves to the exit code. */

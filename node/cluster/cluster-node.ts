@@ -15,7 +15,9 @@ import type { GcsConfig, GcsEffect, GcsEvent, GcsState } from '../../core/gcs/in
 import { gcsAddress, nodeOfWorker, rayletAddress } from '../../core/ids.js';
 import type { NodeId } from '../../core/ids.js';
 import { defaultOwnerConfig } from '../../core/owner/index.js';
-import type { Delivered, JobReport, Message, MessageOf, NodeReport } from '../../core/protocol.js';
+import { isWaitingForPlacement } from '../../core/gcs/actors.js';
+import type { Delivered, JobReport, Message, MessageOf, NodeReport, ResourceDemand } from '../../core/protocol.js';
+import { shapeKey } from '../../core/resources.js';
 import { defaultRayletConfig, rayletCore } from '../../core/raylet/index.js';
 import type { RayletEffect, RayletEvent, RayletState } from '../../core/raylet/index.js';
 import { hashState } from '../../core/hash.js';
@@ -70,6 +72,24 @@ export interface ClusterNodeOptions {
 /** Mints a node id that no other node of the cluster has: a dead node never comes back under its id. */
 function newNodeId(): NodeId {
   return `n${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * The actors the GCS holds unplaced (no alive node can ever fit them, so no raylet has their lease),
+ * grouped by what each needs to be placed: pending demand that no raylet's heartbeat reports.
+ */
+function unplacedActors(state: GcsState): ResourceDemand[] {
+  const byShape = new Map<string, ResourceDemand>();
+  for (const actorId of Object.keys(state.actors).sort()) {
+    const actor = state.actors[actorId];
+    if (actor === undefined || !isWaitingForPlacement(actor)) continue;
+    const resources: Record<string, number> = { ...actor.spec.placementResources };
+    for (const [name, amount] of Object.entries(actor.spec.resources)) resources[name] = Math.max(resources[name] ?? 0, amount);
+    const key = shapeKey(resources);
+    const known = byShape.get(key);
+    byShape.set(key, { resources, count: (known?.count ?? 0) + 1, infeasible: true });
+  }
+  return [...byShape.keys()].sort().flatMap((key) => byShape.get(key) ?? []);
 }
 
 /** Whether a message is a state query the head's shell answers (not a GCS event). */
@@ -285,9 +305,14 @@ export class ClusterNode {
       .sort()
       .flatMap((nodeId) => {
         const node = state.nodes[nodeId];
-        return node === undefined ? [] : [{ nodeId, alive: node.alive, total: { ...node.total }, available: { ...node.available } }];
+        if (node === undefined) return [];
+        // A dead node's last heartbeat said what was free then; nothing of it is available now.
+        const available = node.alive ? { ...node.available } : Object.fromEntries(Object.keys(node.total).map((name) => [name, 0]));
+        const demand = node.alive && node.demand !== undefined ? { demand: node.demand.map((shape) => ({ ...shape, resources: { ...shape.resources } })) } : {};
+        return [{ nodeId, alive: node.alive, total: { ...node.total }, available, ...demand }];
       });
-    this.router.send(gcsAddress, 0, query.requester, { type: 'cluster/nodes-replied', requestId: query.requestId, nodes });
+    const pendingActors = unplacedActors(state);
+    this.router.send(gcsAddress, 0, query.requester, { type: 'cluster/nodes-replied', requestId: query.requestId, nodes, ...(pendingActors.length === 0 ? {} : { pendingActors }) });
   }
 
   /** The node stops for good, for `reason` (logged), and the owner hears of it. */

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { gcsAddress } from '../../core/ids.js';
-import type { JobReport, NodeReport } from '../../core/protocol.js';
+import type { JobReport, NodeReport, ResourceDemand } from '../../core/protocol.js';
 import { TransportClient } from '../transport/index.js';
 import type { RoutedMessage } from '../transport/index.js';
 import { parseAddress } from './local-nodes.js';
@@ -15,7 +15,20 @@ export const defaultQueryTimeoutMs = 5000;
 
 /** Every node the GCS knows, alive or dead, with its resources. */
 export async function queryNodes(address: string, token: string, timeoutMs = defaultQueryTimeoutMs): Promise<NodeReport[]> {
-  return query(address, token, timeoutMs, 'cluster/nodes-requested', (message) => (message.type === 'cluster/nodes-replied' ? [...message.nodes] : undefined));
+  return (await queryNodeStatus(address, token, timeoutMs)).nodes;
+}
+
+/** What `tsray status` shows: the nodes, and the actors the GCS holds unplaced since no alive node can ever fit them. */
+export interface NodeStatus {
+  readonly nodes: NodeReport[];
+  readonly pendingActors: ResourceDemand[];
+}
+
+/** The nodes and the unplaced actors, in one query. */
+export async function queryNodeStatus(address: string, token: string, timeoutMs = defaultQueryTimeoutMs): Promise<NodeStatus> {
+  return query(address, token, timeoutMs, 'cluster/nodes-requested', (message) =>
+    message.type === 'cluster/nodes-replied' ? { nodes: [...message.nodes], pendingActors: [...(message.pendingActors ?? [])] } : undefined,
+  );
 }
 
 /** Every job the GCS registered (one per driver), running or ended. */

@@ -1,9 +1,12 @@
 /**
- * For tests of real cluster processes: running node with arguments and an environment, and finding
- * the node processes a test's sessions root recorded (so an `after` hook can stop them by pid).
+ * For tests of real cluster processes: running node with arguments and an environment, finding the
+ * node processes a test's sessions root recorded (so an `after` hook can stop them by pid), starting
+ * a head and nodes with the CLI, and talking to a driver script that runs in a child process.
  */
-import { execFile } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** How a process ended and what it printed. */
@@ -30,5 +33,139 @@ export function recordedNodePids(clusterDir: string): number[] {
       .map((name) => Number(name.slice(0, -5)));
   } catch {
     return [];
+  }
+}
+
+/** A cluster of real node processes started with the CLI under one sessions root. */
+export interface TestCluster {
+  readonly root: string;
+  readonly address: string;
+  readonly token: string;
+  readonly headNodeId: string;
+  /** The joined nodes' ids, in the order of `nodes` given to startTestCluster. */
+  readonly nodeIds: readonly string[];
+  /** The pid of a node's process, from the records `tsray start` wrote. */
+  readonly pidOf: (nodeId: string) => number;
+  /** Runs the CLI (or a script, when args[0] is not a CLI command) with this cluster's root and no other address. */
+  readonly run: (args: string[], env?: Record<string, string>) => Promise<ProcessRun>;
+  /** Kills every node process of the cluster (for an `after` hook) and removes the root. */
+  readonly stop: () => void;
+}
+
+/**
+ * Starts a head with `headArgs` and then one node per entry of `nodes` (each the extra arguments of
+ * its `tsray start --address`), one after another so that their ids keep that order.
+ */
+export async function startTestCluster(cli: string, rootPrefix: string, headArgs: string[], nodes: string[][]): Promise<TestCluster> {
+  const root = mkdtempSync(join(tmpdir(), rootPrefix));
+  const clusterDir = join(root, 'cluster');
+  const env = { TSRAY_SESSIONS_ROOT: root, TSRAY_ADDRESS: '', TSRAY_TOKEN: '' };
+  const run = (args: string[], extra: Record<string, string> = {}): Promise<ProcessRun> => runNode(args, { ...env, ...extra });
+  const stop = (): void => {
+    for (const pid of recordedNodePids(clusterDir)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    rmSync(root, { recursive: true, force: true });
+  };
+  try {
+    const head = await run([cli, 'start', '--head', '--port', '0', ...headArgs]);
+    if (head.code !== 0) throw new Error(`the head did not start: ${head.stderr}`);
+    const file = JSON.parse(readFileSync(join(clusterDir, 'address.json'), 'utf8')) as { address: string; token: string; nodeId: string };
+    const nodeIds: string[] = [];
+    for (const args of nodes) {
+      const joined = await run([cli, 'start', '--address', file.address, ...args]);
+      const nodeId = /node (n[0-9a-f]+) joined/.exec(joined.stdout)?.[1];
+      if (joined.code !== 0 || nodeId === undefined) throw new Error(`a node did not join: ${joined.stderr}`);
+      nodeIds.push(nodeId);
+    }
+    const pidOf = (nodeId: string): number => {
+      for (const pid of recordedNodePids(clusterDir)) {
+        const record = JSON.parse(readFileSync(join(clusterDir, 'nodes', `${pid}.json`), 'utf8')) as { nodeId: string };
+        if (record.nodeId === nodeId) return pid;
+      }
+      throw new Error(`no record of node ${nodeId}`);
+    };
+    return { root, address: file.address, token: file.token, headNodeId: file.nodeId, nodeIds, pidOf, run, stop };
+  } catch (error) {
+    stop();
+    throw error;
+  }
+}
+
+/** The lines a script printed as `KEY value`, by key (the last of each key). */
+export function printedLines(stdout: string): Map<string, string> {
+  const lines = new Map<string, string>();
+  for (const line of stdout.split('\n')) {
+    const space = line.indexOf(' ');
+    if (space > 0) lines.set(line.slice(0, space), line.slice(space + 1));
+  }
+  return lines;
+}
+
+/**
+ * A driver script running in a child process that a test talks to: it waits for the `KEY value`
+ * lines the script prints and writes lines to its stdin.
+ */
+export class ScriptProcess {
+  readonly child: ChildProcess;
+  private stdout = '';
+  private stderr = '';
+  private readonly waiters: (() => void)[] = [];
+  readonly exited: Promise<number | null>;
+
+  constructor(path: string, env: Record<string, string>) {
+    this.child = spawn(process.execPath, [path], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    this.exited = new Promise((done) => this.child.once('exit', (code) => done(code)));
+    const wake = (): void => {
+      for (const waiter of this.waiters.splice(0)) waiter();
+    };
+    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stdout += chunk;
+      wake();
+    });
+    this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
+    void this.exited.then(wake);
+  }
+
+  /** What the script printed so far, as `KEY value` lines by key. */
+  get lines(): Map<string, string> {
+    return printedLines(this.stdout);
+  }
+
+  /** Resolves with the value of `key` once the script printed it; rejects if it exits first or `timeoutMs` passes. */
+  async waitFor(key: string, timeoutMs = 40_000): Promise<string> {
+    const deadlineMs = Date.now() + timeoutMs;
+    for (;;) {
+      const value = this.lines.get(key);
+      if (value !== undefined) return value;
+      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`the script exited before it printed ${key}; stdout: ${this.stdout} stderr: ${this.stderr}`);
+      if (Date.now() > deadlineMs) throw new Error(`the script did not print ${key} within ${timeoutMs} ms; stdout: ${this.stdout} stderr: ${this.stderr}`);
+      await new Promise<void>((wake) => {
+        const timer = setTimeout(wake, 1000);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          wake();
+        });
+      });
+    }
+  }
+
+  /** Writes one line to the script's stdin. */
+  say(line: string): void {
+    this.child.stdin?.write(`${line}\n`);
+  }
+
+  /** Everything the script wrote to stderr so far. */
+  get errors(): string {
+    return this.stderr;
+  }
+
+  /** Kills the script if it still runs. */
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
   }
 }

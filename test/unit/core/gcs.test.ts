@@ -172,6 +172,23 @@ void describe('gcs core', () => {
       assert.equal(gcs.state.nodes['n2']?.alive, false, 'a dead node stays dead');
     });
 
+    void it('keeps the pending demand of each node\'s last heartbeat, and forgets it when the node reports none or dies', () => {
+      const gcs = cluster();
+      const demand = [{ resources: { CPU: 1, tpu: 1 }, count: 2, infeasible: true }];
+      gcs.deliver({ type: 'node/heartbeat', nodeId: 'n1', available: { CPU: 4 }, demand }, 'raylet:n1');
+      gcs.deliver({ type: 'node/heartbeat', nodeId: 'n2', available: { CPU: 0 }, demand: [{ resources: { CPU: 1 }, count: 3, infeasible: false }] }, 'raylet:n2');
+      assert.deepEqual(gcs.state.nodes['n1']?.demand, demand);
+      assert.deepEqual(sent(gcs.tick(), 'cluster/view-published')[0]?.nodes[0], { nodeId: 'n1', total: { CPU: 4 }, available: { CPU: 4 } }, 'demand is for state queries, not in the view');
+      gcs.deliver({ type: 'node/heartbeat', nodeId: 'n1', available: { CPU: 4 } }, 'raylet:n1');
+      assert.equal(gcs.state.nodes['n1']?.demand, undefined);
+      for (let check = 0; check < 5; check += 1) {
+        gcs.deliver({ type: 'node/heartbeat', nodeId: 'n1', available: { CPU: 4 } }, 'raylet:n1');
+        gcs.tick();
+      }
+      assert.equal(gcs.state.nodes['n2']?.alive, false);
+      assert.equal(gcs.state.nodes['n2']?.demand, undefined, 'what waited on a dead node is not demand any more');
+    });
+
     void it('restarts the actors of a dead node elsewhere and ends the jobs driven from it', () => {
       const gcs = cluster();
       gcs.deliver({ type: 'job/registration-requested', driverId: 'n2.d1', namespace: 'default' }, 'worker:n2.d1');

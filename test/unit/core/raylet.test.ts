@@ -216,15 +216,42 @@ void describe('raylet: spillback', () => {
     assert.deepEqual(sent(node.request('s3', { strategy: { nodeId: 'n3', soft: true } }), 'lease/spilled'), [{ leaseId: 's3', toNodeId: 'n2', to: driver }]);
   });
 
-  void it('keeps infeasible work pending and spills it when a node that fits joins', () => {
+  void it('keeps infeasible work pending, tells its requester why once it knows the cluster, and spills it when a node that fits joins', () => {
     const node = new Node({ CPU: 1 });
-    assert.deepEqual(node.request('g1', { resources: { GPU: 1 } }), []);
+    assert.deepEqual(node.request('g1', { resources: { GPU: 1 } }), [], 'before the first view it cannot tell infeasible from not heard of yet');
     assert.deepEqual(node.state.infeasible, ['g1']);
-    assert.deepEqual(node.view([{ nodeId: 'n2', total: { CPU: 8 }, available: { CPU: 8 } }]), []);
+    const viewed = node.view([{ nodeId: 'n2', total: { CPU: 8 }, available: { CPU: 8 } }]);
+    const told = sent(viewed, 'lease/infeasible');
+    assert.equal(viewed.length, 1);
+    assert.deepEqual(
+      told.map(({ leaseId, to }) => ({ leaseId, to })),
+      [{ leaseId: 'g1', to: driver }],
+    );
+    assert.match(told[0]?.reason ?? '', /^no alive node can ever fit \{GPU: 1\}: node n1 lacks GPU \(needs 1, has 0\)/);
+    assert.deepEqual(node.view([{ nodeId: 'n2', total: { CPU: 8 }, available: { CPU: 7 } }]), [], 'told once, not at every view');
+    const later = sent(node.request('g2', { resources: { GPU: 1 } }), 'lease/infeasible');
+    assert.deepEqual(
+      later.map(({ leaseId }) => leaseId),
+      ['g2'],
+      'once the cluster is known, a new infeasible request is told at once',
+    );
+    assert.deepEqual(sent(node.request('c1', { resources: { CPU: 4 } }), 'lease/infeasible'), [], 'a request another node can fit is not infeasible');
+    node.grantNew('q1');
+    node.request('q2', { strategy: { nodeId: 'n1', soft: false } });
+    node.request('q3', { strategy: { nodeId: 'n1', soft: false } });
+    const heartbeat = (): MessageOf<'node/heartbeat'>['demand'] => sent(node.step({ type: 'timer/fired', timerId: 'heartbeat', nowMs: 0 }), 'node/heartbeat')[0]?.demand;
+    assert.deepEqual(heartbeat(), [
+      { resources: { CPU: 1 }, count: 2, infeasible: false },
+      { resources: { GPU: 1 }, count: 2, infeasible: true },
+    ], 'the heartbeat reports what waits here, by shape: two queued behind the busy CPU, two that no node can fit');
     const effects = node.view([{ nodeId: 'n3', total: { GPU: 1 }, available: { GPU: 0 } }]);
-    assert.deepEqual(sent(effects, 'lease/spilled'), [{ leaseId: 'g1', toNodeId: 'n3', to: driver }]);
+    assert.deepEqual(sent(effects, 'lease/spilled'), [
+      { leaseId: 'g1', toNodeId: 'n3', to: driver },
+      { leaseId: 'g2', toNodeId: 'n3', to: driver },
+    ]);
     assert.deepEqual(node.state.infeasible, []);
     assert.equal(node.state.leases['g1'], undefined);
+    assert.deepEqual(heartbeat(), [{ resources: { CPU: 1 }, count: 2, infeasible: false }]);
   });
 });
 

@@ -240,7 +240,8 @@ void describe('tasks', () => {
       }
     });
     assert.equal(result.got, 'GetTimeoutError');
-    assert.match(String(result.message), /GPU/);
+    // No node has a GPU: the owner heard from its raylet that the request is infeasible, and says so.
+    assert.match(String(result.message), /lease request is infeasible: no alive node can ever fit \{CPU: 1, GPU: 1\}: node n\d lacks GPU \(needs 1, has 0\)/);
   });
 });
 
