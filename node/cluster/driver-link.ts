@@ -10,10 +10,12 @@
  * fails at the get (values.ts), each naming the limit.
  */
 import { randomBytes } from 'node:crypto';
+import { hashState } from '../../core/hash.js';
 import { gcsAddress } from '../../core/ids.js';
 import { defaultOwnerConfig } from '../../core/owner/index.js';
-import type { NodeReport } from '../../core/protocol.js';
+import type { Message, MessageOf, NodeReport } from '../../core/protocol.js';
 import { ObjectStoreFullError } from '../errors.js';
+import { listOwnerObjects, listOwnerTasks } from '../runtime/listing.js';
 import { OwnerRuntime } from '../runtime/owner-runtime.js';
 import { Router } from '../runtime/router.js';
 import { markSessionEnded } from '../runtime/session-marker.js';
@@ -23,7 +25,16 @@ import { EventLog, logDirFor } from '../store/event-log.js';
 import { TransportClient, routerPort, tokenProblem } from '../transport/index.js';
 import { firstConnectTimeoutMs, joinTimeoutMs } from './cluster-node.js';
 import { parseAddress, readAddressFile } from './local-nodes.js';
+import { indexEntry, readEvents } from './log-serving.js';
 import { defaultQueryTimeoutMs } from './query.js';
+import { clampLimit, ownerReport } from './state-reports.js';
+
+/** The requests a driver answers itself: what it owns (for `tsray list`), and its event log (for `trace collect`). */
+type DriverQuery = MessageOf<'state/owner-requested' | 'logs/index-requested' | 'logs/events-requested'>;
+
+function isDriverQuery(message: Message): message is DriverQuery {
+  return message.type === 'state/owner-requested' || message.type === 'logs/index-requested' || message.type === 'logs/events-requested';
+}
 
 /** What a driver connects with. */
 export interface DriverLinkOptions {
@@ -116,6 +127,7 @@ export class DriverLink {
         for (const message of messages) {
           // A state query's answer is for this link, not for the owner component.
           if (message.type === 'cluster/nodes-replied') queries.get(message.requestId)?.([...message.nodes]);
+          else if (isDriverQuery(message)) void made.link?.answer(message);
           else made.router?.forward(message, message.to);
         }
       },
@@ -165,6 +177,42 @@ export class DriverLink {
       clearTimeout(timer);
     }
     return link;
+  }
+
+  /**
+   * Answers a node's or a tool's request about this driver: what it owns, or its event log (committed
+   * first, with the hash of the driver's live state at its last event, which a replay is checked against).
+   */
+  private async answer(query: DriverQuery): Promise<void> {
+    if (this.stopped) return;
+    const self = `state:${this.driver.options.workerId}`;
+    const reply = (message: Message): void => {
+      this.client.send([{ ...message, via: { from: self, incarnation: 0, seq: ++this.queryCounter }, to: query.requester }]);
+    };
+    switch (query.type) {
+      case 'state/owner-requested': {
+        const state = this.driver.state;
+        reply({ type: 'state/owner-replied', requestId: query.requestId, report: ownerReport(this.driver.options.workerId, listOwnerTasks(state), listOwnerObjects(state), clampLimit(query.limit)) });
+        return;
+      }
+      case 'logs/index-requested':
+        try {
+          if (this.log.lastSeq > 0) this.log.recordStateHash(this.log.lastSeq, hashState(this.driver.state));
+          await this.log.flush();
+          reply({ type: 'logs/index-replied', requestId: query.requestId, source: self, logs: [indexEntry(this.log)] });
+        } catch (error) {
+          reply({ type: 'logs/index-replied', requestId: query.requestId, source: self, logs: [], error: `driver ${this.driver.options.workerId} could not commit its log: ${(error as Error).message}` });
+        }
+        return;
+      case 'logs/events-requested':
+        try {
+          if (query.address !== this.log.address) throw new Error(`driver ${this.driver.options.workerId} keeps no log of ${query.address}`);
+          reply({ type: 'logs/events-replied', requestId: query.requestId, address: query.address, events: readEvents(this.log, query.fromSeq, query.toSeq, query.maxBytes) });
+        } catch (error) {
+          reply({ type: 'logs/events-replied', requestId: query.requestId, address: query.address, events: [], error: (error as Error).message });
+        }
+        return;
+    }
   }
 
   /** The connection is gone for good: pending calls fail, later calls find no runtime to run on. */
