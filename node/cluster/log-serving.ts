@@ -31,8 +31,8 @@ export function readEvents(log: EventLog, fromSeq: number, toSeq: number, maxByt
   const events: LogEventRecord[] = [];
   let bytes = 0;
   for (const record of log.read(Math.max(1, fromSeq))) {
-    if ('corrupt' in record) throw new Error(`${record.corrupt}; the log ${log.address} is damaged`);
     if (record.seq > toSeq) break;
+    if ('corrupt' in record) throw new Error(record.corrupt);
     let json: string;
     try {
       json = stableStringify(record.event);

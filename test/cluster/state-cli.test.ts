@@ -15,6 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ActorReport, ObjectReport, TaskReport } from '../../core/protocol.js';
+import { ClusterTool } from '../../node/cluster/cluster-tool.js';
+import { maxLogChunkBytes } from '../../node/cluster/log-serving.js';
 import { recordedNodePids, runNode } from '../support/cluster.js';
 import type { ProcessRun } from '../support/cluster.js';
 import { packageRoot, writeDriverScript } from '../support/driver-script.js';
@@ -183,6 +185,24 @@ void describe('tsray list, memory, trace collect and timeline against a cluster 
     const checked = /(\d+) live state hashes reproduced/.exec(run.stderr);
     assert.ok(Number(checked?.[1]) >= components.length, run.stderr);
     assert.doesNotMatch(readFileSync(output, 'utf8'), /has no hash of its live state/);
+
+    // Fetched in small chunks, every log comes whole and the same as in the largest chunks.
+    const tool = await ClusterTool.connect(head.address, head.token);
+    try {
+      const small = await tool.logs(4096);
+      const large = await tool.logs(maxLogChunkBytes);
+      assert.deepEqual(small.missing, []);
+      const gcs = small.logs.find((log) => log.address === 'gcs');
+      assert.ok(gcs !== undefined && JSON.stringify(gcs.events).length > 4 * 4096, 'the GCS log took several chunks');
+      for (const log of small.logs) {
+        // Both fetches see each log from event 1; the later one may hold more events (heartbeats go on).
+        const again = large.logs.find((other) => other.address === log.address);
+        assert.deepEqual(log.events.map((event) => event.seq), Array.from({ length: log.events.length }, (_, index) => index + 1), log.address);
+        assert.deepEqual(log.events, again?.events.slice(0, log.events.length), log.address);
+      }
+    } finally {
+      await tool.close();
+    }
 
     const timelineFile = join(root, 'cluster-timeline.json');
     const timeline = await tsray(['timeline', '--address', 'auto', '-o', timelineFile]);
