@@ -77,7 +77,7 @@ export class ClusterTool {
 
   private onReply(message: RoutedMessage): void {
     const requestId = (message as { requestId?: unknown }).requestId;
-    if (typeof requestId === 'string' && !(message as { requester?: unknown }).requester) this.waiting.get(requestId)?.(message);
+    if (typeof requestId === 'string') this.waiting.get(requestId)?.(message);
   }
 
   /**

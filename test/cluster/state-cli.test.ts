@@ -5,7 +5,8 @@
  * tasks|actors|objects` and `tsray memory` show them, gathered by the head from every node's owners;
  * `tsray trace collect --address` and `tsray timeline --address` fetch every node's and the
  * driver's logs over the cluster's connections and `tsray replay --verify` passes on the trace; a
- * frozen node and a frozen driver are named as not answering, and the listing still comes back.
+ * frozen node and a frozen driver are named as not answering, and the listing and the trace of the
+ * rest still come back.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -240,7 +241,7 @@ void describe('tsray list, memory, trace collect and timeline against a cluster 
   });
 
   // Last: it freezes a node and the driver.
-  void test('a frozen node and a frozen driver are named as not answering, and the rest is listed without waiting on them', async () => {
+  void test('a frozen node and a frozen driver are named as not answering, and the rest is listed or collected without waiting on them', async () => {
     const record = recordedNodePids(clusterDir)
       .map((pid) => ({ pid, ...(JSON.parse(readFileSync(join(clusterDir, 'nodes', `${pid}.json`), 'utf8')) as { nodeId: string }) }))
       .find((candidate) => candidate.nodeId === otherNode);
@@ -248,7 +249,15 @@ void describe('tsray list, memory, trace collect and timeline against a cluster 
     process.kill(record.pid, 'SIGSTOP');
     process.kill(driver.pid, 'SIGSTOP');
     try {
-      const run = await tsray(['list', 'actors']);
+      const partial = join(root, 'partial-trace.jsonl');
+      const [run, collected] = await Promise.all([tsray(['list', 'actors']), tsray(['trace', 'collect', '--address', head.address, '-o', partial])]);
+      // The trace of what did answer is written, and the command fails naming what is left out.
+      assert.equal(collected.code, 1, collected.stderr);
+      assert.match(collected.stderr, new RegExp(`^tsray trace collect: the logs of node ${otherNode} are left out: [^\\n]*no answer within \\d+ ms\\n`, 'm'));
+      assert.match(collected.stderr, new RegExp(`^tsray trace collect: the logs of driver ${ready.driver} [^\\n]* are left out: `, 'm'));
+      assert.match(collected.stderr, /components of 1 node and 0 drivers of /);
+      const replay = await tsray(['replay', partial, '--verify']);
+      assert.equal(replay.code, 0, replay.stdout + replay.stderr);
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stdout, /Keeper +keeper +ALIVE/, 'the GCS still lists the actor');
       assert.match(run.stderr, new RegExp(`^node ${otherNode} did not answer \\(no answer within \\d+ ms \\(nodeAnswerTimeoutMs\\)\\)[^\\n]*\\n`, 'm'));
