@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { hashState } from '../../core/hash.js';
 import { gcsAddress } from '../../core/ids.js';
 import { defaultOwnerConfig } from '../../core/owner/index.js';
-import type { Message, MessageOf, NodeReport } from '../../core/protocol.js';
+import type { ClusterStateReport, Message, MessageOf, NodeReport } from '../../core/protocol.js';
 import { ObjectStoreFullError } from '../errors.js';
 import { listOwnerObjects, listOwnerTasks } from '../runtime/listing.js';
 import { OwnerRuntime } from '../runtime/owner-runtime.js';
@@ -27,7 +27,8 @@ import { firstConnectTimeoutMs, joinTimeoutMs } from './cluster-node.js';
 import { parseAddress, readAddressFile } from './local-nodes.js';
 import { indexEntry, readEvents } from './log-serving.js';
 import { defaultQueryTimeoutMs } from './query.js';
-import { clampLimit, ownerReport } from './state-reports.js';
+import { nodeAnswerTimeoutMs, stateAddress } from './state-queries.js';
+import { clampLimit, maxListLimit, ownerReport } from './state-reports.js';
 
 /** The requests a driver answers itself: what it owns (for `tsray list`), and its event log (for `trace collect`). */
 type DriverQuery = MessageOf<'state/owner-requested' | 'logs/index-requested' | 'logs/events-requested'>;
@@ -83,7 +84,32 @@ export class DriverLink {
     private readonly marker: SessionMarker,
     /** The state queries waiting for their answer, by request id. */
     private readonly queries: Map<string, (nodes: NodeReport[]) => void>,
+    /** The cluster state queries waiting for their answer, by request id. */
+    private readonly stateQueries: Map<string, (report: ClusterStateReport) => void>,
   ) {}
+
+  /**
+   * Tasks, actors and objects of the whole cluster, as the head gathers them from every live node
+   * (this driver answers for itself meanwhile), up to `maxListLimit` of each; nodes that did not
+   * answer within their bound are in `unanswered`.
+   */
+  async queryState(limit = maxListLimit): Promise<ClusterStateReport> {
+    if (this.stopped) throw new TypeError('this driver is no longer connected to the cluster; call init() again');
+    const requestId = `${this.driver.options.workerId}.state${++this.queryCounter}`;
+    const requester = `worker:${this.driver.options.workerId}`;
+    const timeoutMs = nodeAnswerTimeoutMs + defaultQueryTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await new Promise<ClusterStateReport>((resolve, reject) => {
+        this.stateQueries.set(requestId, resolve);
+        timer = setTimeout(() => reject(new Error(`the cluster at ${this.address} did not answer a state query within ${timeoutMs} ms`)), timeoutMs);
+        this.client.send([{ type: 'state/cluster-requested', requestId, requester, limit, via: { from: `cli:${requestId}`, incarnation: 0, seq: 0 }, to: stateAddress(this.nodeId) }]);
+      });
+    } finally {
+      clearTimeout(timer);
+      this.stateQueries.delete(requestId);
+    }
+  }
 
   /** Every node the GCS knows, alive or dead, with its resources (asked of the head now). */
   async queryNodes(timeoutMs = defaultQueryTimeoutMs): Promise<NodeReport[]> {
@@ -113,6 +139,7 @@ export class DriverLink {
     // Made once the connection is up; the client's callbacks may run before then.
     const made: { link?: DriverLink; router?: Router } = {};
     const queries = new Map<string, (nodes: NodeReport[]) => void>();
+    const stateQueries = new Map<string, (report: ClusterStateReport) => void>();
     const client = await TransportClient.connect({
       host,
       port,
@@ -127,6 +154,7 @@ export class DriverLink {
         for (const message of messages) {
           // A state query's answer is for this link, not for the owner component.
           if (message.type === 'cluster/nodes-replied') queries.get(message.requestId)?.([...message.nodes]);
+          else if (message.type === 'state/cluster-replied') stateQueries.get(message.requestId)?.(message.report);
           else if (isDriverQuery(message)) void made.link?.answer(message);
           else made.router?.forward(message, message.to);
         }
@@ -159,7 +187,7 @@ export class DriverLink {
         delete: () => undefined,
       },
     });
-    const link = new DriverLink(address, headNodeId, session.dir, driver, linkRouter, client, log, session.marker, queries);
+    const link = new DriverLink(address, headNodeId, session.dir, driver, linkRouter, client, log, session.marker, queries, stateQueries);
     link.onLost = options.onLost;
     made.link = link;
     let timer: NodeJS.Timeout | undefined;

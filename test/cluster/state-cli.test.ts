@@ -50,6 +50,14 @@ const keeper = tsray.remote(Keeper, { name: 'keeper', schedulingStrategy: { node
 const keeperWorker = await tsray.get(keeper.where.remote());
 const sleep = tsray.remote(() => new Promise((resolve) => setTimeout(resolve, 600_000)), { name: 'sleeper' });
 const sleeping = sleep.remote();
+// The state API of a connected driver asks the head too (the driver answers for itself meanwhile).
+const listed = {
+  squares: (await tsray.state.listTasks({ name: 'square' })).map((task) => task.state),
+  keeper: (await tsray.state.listActors({ name: 'keeper' })).map((actor) => [actor.className, actor.state, actor.nodeId]),
+  held: (await tsray.state.listObjects({ objectId: held.id })).map((object) => [object.owner, object.refTypes]),
+  keeperObjects: (await tsray.state.listObjects({ owner: keeperWorker })).length,
+};
+console.log('STATE', JSON.stringify(listed));
 console.log('READY', JSON.stringify({ done, held: held.id, driver: tsray.getRuntimeContext().workerId, keeperWorker, driverNode: info.nodeId }));
 // Holds its references until the test kills it.
 setInterval(() => void [held, keeper, sleeping], 60_000);
@@ -69,6 +77,8 @@ void describe('tsray list, memory, trace collect and timeline against a cluster 
   let head: { address: string; token: string; nodeId: string };
   let otherNode = '';
   let ready: Ready;
+  /** What the driver's own state API listed. */
+  let state = '';
 
   before(async () => {
     // Health checks slow enough that a node frozen for the last test is not declared dead meanwhile.
@@ -92,6 +102,7 @@ void describe('tsray list, memory, trace collect and timeline against a cluster 
     assert.ok(line !== undefined, `the driver did not get ready: ${stdout}${stderr}`);
     assert.match(stdout, /BOOM RayTaskError/);
     ready = JSON.parse(line.slice('READY '.length)) as Ready;
+    state = stdout.split('\n').find((candidate) => candidate.startsWith('STATE '))?.slice('STATE '.length) ?? '';
   });
 
   after(() => {
@@ -126,6 +137,15 @@ void describe('tsray list, memory, trace collect and timeline against a cluster 
     assert.match(table.stdout, /^TASK +NAME +STATE +ATTEMPT +NODE +ERROR\n/);
     assert.equal(table.stdout.trimEnd().split('\n').length, 3);
     assert.match(table.stderr, new RegExp(`^showing 2 of ${tasks.length} tasks \\(--limit 2\\)\\n$`));
+  });
+
+  void test("a connected driver's state API lists the cluster's tasks, actors and objects, its own and a worker's on the other node", () => {
+    assert.deepEqual(JSON.parse(state), {
+      squares: ['FINISHED', 'FINISHED'],
+      keeper: [['Keeper', 'ALIVE', otherNode]],
+      held: [[ready.driver, ['LOCAL_REFERENCE']]],
+      keeperObjects: 1,
+    });
   });
 
   void test('list actors shows the named actor with its class, state, node and restarts', async () => {
