@@ -22,7 +22,7 @@ import type { WorkerThreads } from '../runtime/worker-threads.js';
 import { EventLog, openSessionLogs } from '../store/event-log.js';
 import type { SessionLogs } from '../store/session-logs.js';
 import { indexEntry, readEvents } from './log-serving.js';
-import { clampLimit, nodesWithinLimit, ownerReport, withinLimit } from './state-reports.js';
+import { clampLimit, isNodeStateReport, isOwnerStateReport, nodesWithinLimit, ownerReport, withinLimit } from './state-reports.js';
 
 /** How long a node waits for a driver attached to it to report what it owns. */
 export const ownerAnswerTimeoutMs = 1500;
@@ -90,16 +90,16 @@ export class StateQueries {
         this.gather(message);
         return;
       case 'state/node-requested':
-        void this.answerNode(message);
+        this.answerNode(message).catch((error: unknown) => this.failed('a state query', error));
         return;
       case 'state/node-replied':
         this.onNodeReport(message);
         return;
       case 'state/owner-replied':
-        this.owners.get(message.requestId)?.(message.report);
+        if (isOwnerStateReport(message.report)) this.owners.get(message.requestId)?.(message.report);
         return;
       case 'logs/index-requested':
-        void this.answerIndex(message);
+        this.answerIndex(message).catch((error: unknown) => this.failed('a log index request', error));
         return;
       case 'logs/events-requested':
         this.answerEvents(message);
@@ -114,6 +114,11 @@ export class StateQueries {
     for (const gathering of this.gatherings.values()) clearTimeout(gathering.timer);
     this.gatherings.clear();
     this.owners.clear();
+  }
+
+  /** A query this node could not answer goes unanswered (the asker names it after its bound); the node goes on. */
+  private failed(what: string, error: unknown): void {
+    process.stderr.write(`tsray: node ${this.sources.nodeId} could not answer ${what}: ${error instanceof Error ? error.message : String(error)}\n`);
   }
 
   private reply(to: Address, message: Message): void {
@@ -143,7 +148,8 @@ export class StateQueries {
     const slash = message.requestId.lastIndexOf('/');
     const gathering = this.gatherings.get(message.requestId.slice(0, slash));
     const nodeId = message.requestId.slice(slash + 1);
-    if (gathering === undefined || !gathering.waiting.delete(nodeId)) return;
+    // A report this version cannot read leaves its node among those that did not answer.
+    if (gathering === undefined || !isNodeStateReport(message.report) || !gathering.waiting.delete(nodeId)) return;
     gathering.reports.push(message.report);
     if (gathering.waiting.size === 0) this.finishGathering(message.requestId.slice(0, slash));
   }

@@ -89,3 +89,32 @@ export function gathered(nodes: readonly NodeStateReport[]): { tasks: TaskReport
     objectCount: owners.reduce((sum, owner) => sum + owner.objectCount, 0),
   };
 }
+
+/**
+ * Whether a report from another process has the shape this version reads (the edge check covers only
+ * top-level fields): a node of another tsray version is then counted as not answering, instead of
+ * its report failing the head's gathering.
+ */
+export function isOwnerStateReport(value: unknown): value is OwnerStateReport {
+  if (typeof value !== 'object' || value === null) return false;
+  const report = value as Partial<Record<keyof OwnerStateReport, unknown>>;
+  return typeof report.owner === 'string' && Array.isArray(report.tasks) && Array.isArray(report.objects) && Array.isArray(report.references) && typeof report.taskCount === 'number' && typeof report.objectCount === 'number';
+}
+
+/** As `isOwnerStateReport`, for a node's report and each of its owners'. */
+export function isNodeStateReport(value: unknown): value is NodeStateReport {
+  if (typeof value !== 'object' || value === null) return false;
+  const report = value as Partial<Record<keyof NodeStateReport, unknown>>;
+  const store = report.store as Partial<Record<string, unknown>> | undefined;
+  return (
+    typeof report.nodeId === 'string' &&
+    typeof store === 'object' &&
+    store !== null &&
+    typeof store['usedBytes'] === 'number' &&
+    typeof store['capacityBytes'] === 'number' &&
+    typeof store['objectCount'] === 'number' &&
+    Array.isArray(report.silentOwners) &&
+    Array.isArray(report.owners) &&
+    report.owners.every(isOwnerStateReport)
+  );
+}
