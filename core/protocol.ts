@@ -212,13 +212,13 @@ export type QueryMessage =
   | { readonly type: 'cluster/jobs-requested'; readonly requestId: string; readonly requester: Address }
   | { readonly type: 'cluster/jobs-replied'; readonly requestId: string; readonly jobs: readonly JobReport[] }
   /** A tool to the head's state address (`state:<head node>`): gather tasks, actors and objects from every live node. */
-  | { readonly type: 'state/cluster-requested'; readonly requestId: string; readonly requester: Address; readonly limit: number }
+  | { readonly type: 'state/cluster-requested'; readonly requestId: string; readonly requester: Address; readonly limit: number; readonly filters?: StateFilters }
   | { readonly type: 'state/cluster-replied'; readonly requestId: string; readonly report: ClusterStateReport }
   /** The head to a node's state address: what its owners and its store hold. */
-  | { readonly type: 'state/node-requested'; readonly requestId: string; readonly requester: Address; readonly limit: number }
+  | { readonly type: 'state/node-requested'; readonly requestId: string; readonly requester: Address; readonly limit: number; readonly filters?: StateFilters }
   | { readonly type: 'state/node-replied'; readonly requestId: string; readonly report: NodeStateReport }
   /** A node to a driver attached to it (at the driver's worker address): what the driver owns. */
-  | { readonly type: 'state/owner-requested'; readonly requestId: string; readonly requester: Address; readonly limit: number }
+  | { readonly type: 'state/owner-requested'; readonly requestId: string; readonly requester: Address; readonly limit: number; readonly filters?: StateFilters }
   | { readonly type: 'state/owner-replied'; readonly requestId: string; readonly report: OwnerStateReport }
   /** A tool to a node's state address or a driver: commit its event logs and list them. */
   | { readonly type: 'logs/index-requested'; readonly requestId: string; readonly requester: Address }
@@ -226,6 +226,19 @@ export type QueryMessage =
   /** A tool asks for one log's events from `fromSeq` to `toSeq`, at most about `maxBytes` of them (at least one). */
   | { readonly type: 'logs/events-requested'; readonly requestId: string; readonly requester: Address; readonly address: Address; readonly fromSeq: number; readonly toSeq: number; readonly maxBytes: number }
   | { readonly type: 'logs/events-replied'; readonly requestId: string; readonly address: Address; readonly events: readonly LogEventRecord[]; readonly error?: string };
+
+/** One condition of a state query: the field `key` of an entry equals `value` (for a list field, holds it), compared as text. */
+export interface StateFilter {
+  readonly key: string;
+  readonly value: string;
+}
+
+/** The conditions a listed entry of each kind must meet, all of them (as `ray list --filter`). */
+export interface StateFilters {
+  readonly tasks?: readonly StateFilter[];
+  readonly actors?: readonly StateFilter[];
+  readonly objects?: readonly StateFilter[];
+}
 
 /** A task as a cluster state query reports it (as `state.listTasks`). */
 export interface TaskReport {

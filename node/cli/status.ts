@@ -6,10 +6,10 @@
  * address and token come as node/cli/cluster-target.ts finds them.
  */
 import { parseArgs } from 'node:util';
-import type { ClusterStateReport, NodeReport } from '../../core/protocol.js';
+import type { ClusterStateReport, NodeReport, StateFilter, StateFilters } from '../../core/protocol.js';
 import { ClusterTool } from '../cluster/cluster-tool.js';
 import { queryJobs, queryNodes } from '../cluster/query.js';
-import { defaultListLimit, gathered, maxListLimit } from '../cluster/state-reports.js';
+import { defaultListLimit, filterKeys, gathered, maxListLimit } from '../cluster/state-reports.js';
 import { formatBytes } from '../runtime/sessions.js';
 import { clusterTarget } from './cluster-target.js';
 import type { Target } from './cluster-target.js';
@@ -21,16 +21,25 @@ interface ClusterArgs {
   readonly target: Target | undefined;
   readonly json: boolean;
   readonly limit: number;
+  /** `--filter KEY=VALUE`, as given. */
+  readonly filters: readonly string[];
   readonly help: boolean;
 }
 
-function parse(command: string, args: string[], accepts: { json: boolean; limit: boolean; positionals: boolean }): ClusterArgs {
+function parse(command: string, args: string[], accepts: { json: boolean; limit: boolean; positionals: boolean; filter?: boolean }): ClusterArgs {
   let parsed;
   try {
     parsed = parseArgs({
       args,
       allowPositionals: accepts.positionals,
-      options: { address: { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean', default: false }, limit: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } },
+      options: {
+        address: { type: 'string' },
+        token: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        limit: { type: 'string' },
+        filter: { type: 'string', short: 'f', multiple: true },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
     });
   } catch (error) {
     throw new UsageError(`${command}: ${firstLine((error as Error).message)}; see tsray ${command} --help`);
@@ -38,10 +47,26 @@ function parse(command: string, args: string[], accepts: { json: boolean; limit:
   const { values, positionals } = parsed;
   if (values.json && !accepts.json) throw new UsageError(`${command} has no --json; see tsray ${command} --help`);
   if (values.limit !== undefined && !accepts.limit) throw new UsageError(`${command} has no --limit; see tsray ${command} --help`);
+  if (values.filter !== undefined && accepts.filter !== true) throw new UsageError(`${command} has no --filter; see tsray ${command} --help`);
   const limit = wholeNumber('--limit', values.limit, defaultListLimit, 1);
   if (limit > maxListLimit) throw new UsageError(`--limit takes at most ${maxListLimit}, not ${limit}`);
-  if (values.help) return { positionals, target: undefined, json: false, limit, help: true };
-  return { positionals, target: clusterTarget(command, values), json: values.json, limit, help: false };
+  const filters = values.filter ?? [];
+  if (values.help) return { positionals, target: undefined, json: false, limit, filters, help: true };
+  return { positionals, target: clusterTarget(command, values), json: values.json, limit, filters, help: false };
+}
+
+/** `--filter KEY=VALUE` options for listing `kind`, checked against its fields. */
+function filtersFor(kind: ListKind, given: readonly string[]): StateFilters | undefined {
+  if (given.length === 0) return undefined;
+  if (kind !== 'tasks' && kind !== 'actors' && kind !== 'objects') throw new UsageError(`list: --filter goes with tasks, actors or objects, not ${kind}`);
+  const keys: readonly string[] = filterKeys[kind];
+  const filters = given.map((text): StateFilter => {
+    const equals = text.indexOf('=');
+    const key = equals < 0 ? '' : text.slice(0, equals).trim();
+    if (equals < 0 || !keys.includes(key)) throw new UsageError(`list: --filter takes KEY=VALUE with KEY one of ${keys.join(', ')} for ${kind}, not '${text}'`);
+    return { key, value: text.slice(equals + 1).trim() };
+  });
+  return { [kind]: filters };
 }
 
 /** Runs `tsray status`; resolves to the exit code. */
@@ -70,17 +95,19 @@ type ListKind = (typeof listKinds)[number];
 
 /** Runs `tsray list KIND`; resolves to the exit code. */
 export async function listCommand(args: string[]): Promise<number> {
-  const { positionals, target, json, limit, help } = parse('list', args, { json: true, limit: true, positionals: true });
+  const { positionals, target, json, limit, filters: filterTexts, help } = parse('list', args, { json: true, limit: true, positionals: true, filter: true });
   if (help || target === undefined) {
     process.stdout.write(
       [
-        'usage: tsray list nodes|jobs|tasks|actors|objects [--address HOST:PORT|auto] [--token T] [--json] [--limit N]',
+        'usage: tsray list nodes|jobs|tasks|actors|objects [--address HOST:PORT|auto] [--token T] [--json] [--limit N] [-f KEY=VALUE ...]',
         '  nodes    the nodes of a cluster, alive and dead, with their resources',
         '  jobs     the jobs of a cluster (one per driver that connected), running and ended',
         '  tasks    tasks of every owner on every live node: state, name, node, attempt',
         '  actors   actors the GCS knows: state, class, name, node, restarts',
         '  objects  objects of every owner: id, size, owner, the nodes that hold it, its reference kinds',
         `  --limit N  list at most N tasks, actors or objects (default ${defaultListLimit}, at most ${maxListLimit}); the total is said on stderr`,
+        '  -f, --filter KEY=VALUE  list only the entries whose field KEY is VALUE (a list field: holds it); repeat to require several,',
+        `             e.g. -f state=FAILED; the fields: tasks ${filterKeys.tasks.join(',')}; actors ${filterKeys.actors.join(',')}; objects ${filterKeys.objects.join(',')}`,
         'Nodes and owners that do not answer within their bound are named on stderr; the others are listed.',
         '',
       ].join('\n'),
@@ -91,6 +118,7 @@ export async function listCommand(args: string[]): Promise<number> {
   if (!listKinds.includes(kind as ListKind) || extra.length > 0) {
     throw new UsageError(`list: ${kind === undefined ? 'say what to list' : `cannot list '${[kind, ...extra].join(' ')}'`}; a cluster lists ${listKinds.join(', ')} (tsray list tasks, say)`);
   }
+  const filters = filtersFor(kind as ListKind, filterTexts);
   if (kind === 'jobs') {
     const jobs = await queryJobs(target.address, target.token);
     if (json) process.stdout.write(`${JSON.stringify(jobs, null, 2)}\n`);
@@ -103,7 +131,7 @@ export async function listCommand(args: string[]): Promise<number> {
     else process.stdout.write(nodeTable(nodes));
     return 0;
   }
-  const report = await askState(target, limit);
+  const report = await askState(target, limit, filters);
   const { tasks, taskCount, objects, objectCount } = gathered(report.nodes);
   let shown: number;
   let total: number;
@@ -160,10 +188,10 @@ export async function memoryCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-async function askState(target: Target, limit: number): Promise<ClusterStateReport> {
+async function askState(target: Target, limit: number, filters?: StateFilters): Promise<ClusterStateReport> {
   const tool = await ClusterTool.connect(target.address, target.token);
   try {
-    return await tool.clusterState(limit);
+    return await tool.clusterState(limit, filters);
   } finally {
     await tool.close();
   }

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Address, NodeId } from '../../core/ids.js';
 import { gcsAddress } from '../../core/ids.js';
-import type { ClusterStateReport, JobReport, LogIndexEntry, Message, MessageOf, NodeReport } from '../../core/protocol.js';
+import type { ClusterStateReport, JobReport, LogIndexEntry, Message, MessageOf, NodeReport, StateFilters } from '../../core/protocol.js';
 import type { CollectedEvent, CollectedLog } from '../trace/collect.js';
 import { collectedEvent } from '../trace/collect.js';
 import { TransportClient } from '../transport/index.js';
@@ -114,13 +114,13 @@ export class ClusterTool {
     return [...reply.jobs];
   }
 
-  /** Tasks, actors and objects as the head gathered them from every live node, up to `limit` of each. */
-  async clusterState(limit: number): Promise<ClusterStateReport> {
+  /** Tasks, actors and objects that meet `filters`, as the head gathered them from every live node, up to `limit` of each. */
+  async clusterState(limit: number, filters?: StateFilters): Promise<ClusterStateReport> {
     const reply = await this.ask(
       stateAddress(this.headNodeId),
       `the state of the cluster at ${this.address}`,
       'state/cluster-replied',
-      (requestId, requester) => ({ type: 'state/cluster-requested', requestId, requester, limit }),
+      (requestId, requester) => ({ type: 'state/cluster-requested', requestId, requester, limit, ...(filters === undefined ? {} : { filters }) }),
       nodeAnswerTimeoutMs + defaultQueryTimeoutMs,
     );
     return reply.report;

@@ -220,7 +220,7 @@ export class DriverLink {
     switch (query.type) {
       case 'state/owner-requested': {
         const state = this.driver.state;
-        reply({ type: 'state/owner-replied', requestId: query.requestId, report: ownerReport(this.driver.options.workerId, listOwnerTasks(state), listOwnerObjects(state), clampLimit(query.limit)) });
+        reply({ type: 'state/owner-replied', requestId: query.requestId, report: ownerReport(this.driver.options.workerId, listOwnerTasks(state), listOwnerObjects(state), clampLimit(query.limit), query.filters ?? {}) });
         return;
       }
       case 'logs/index-requested':

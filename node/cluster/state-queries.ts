@@ -13,7 +13,7 @@
  */
 import type { GcsState } from '../../core/gcs/index.js';
 import type { Address, NodeId } from '../../core/ids.js';
-import type { ClusterStateReport, Delivered, LogIndexEntry, Message, MessageOf, NodeStateReport, OwnerStateReport } from '../../core/protocol.js';
+import type { ClusterStateReport, Delivered, LogIndexEntry, Message, MessageOf, NodeStateReport, OwnerStateReport, StateFilters } from '../../core/protocol.js';
 import type { RayletState } from '../../core/raylet/index.js';
 import type { WorkerListing } from '../runtime/embedded.js';
 import { listActors } from '../runtime/listing.js';
@@ -22,7 +22,7 @@ import type { WorkerThreads } from '../runtime/worker-threads.js';
 import { EventLog, openSessionLogs } from '../store/event-log.js';
 import type { SessionLogs } from '../store/session-logs.js';
 import { indexEntry, readEvents } from './log-serving.js';
-import { clampLimit, isNodeStateReport, isOwnerStateReport, nodesWithinLimit, ownerReport, withinLimit } from './state-reports.js';
+import { clampLimit, isNodeStateReport, isOwnerStateReport, matches, nodesWithinLimit, ownerReport, withinLimit } from './state-reports.js';
 
 /** How long a node waits for a driver attached to it to report what it owns. */
 export const ownerAnswerTimeoutMs = 1500;
@@ -140,7 +140,8 @@ export class StateQueries {
     const gatheringId = `${this.sources.nodeId}.g${++this.counter}`;
     const timer = setTimeout(() => this.finishGathering(gatheringId), nodeAnswerTimeoutMs);
     this.gatherings.set(gatheringId, { query: { ...query, limit }, waiting: new Set(alive), reports: [], timer });
-    for (const nodeId of alive) this.reply(stateAddress(nodeId), { type: 'state/node-requested', requestId: `${gatheringId}/${nodeId}`, requester: this.address, limit });
+    const filters = query.filters === undefined ? {} : { filters: query.filters };
+    for (const nodeId of alive) this.reply(stateAddress(nodeId), { type: 'state/node-requested', requestId: `${gatheringId}/${nodeId}`, requester: this.address, limit, ...filters });
     if (alive.length === 0) this.finishGathering(gatheringId);
   }
 
@@ -160,7 +161,7 @@ export class StateQueries {
     this.gatherings.delete(gatheringId);
     clearTimeout(gathering.timer);
     const gcs = this.sources.gcs();
-    const actors = gcs === undefined ? [] : listActors(gcs);
+    const actors = gcs === undefined ? [] : listActors(gcs).filter((actor) => matches(actor, gathering.query.filters?.actors));
     const limit = gathering.query.limit;
     const reports = [...gathering.reports].sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
     const report: ClusterStateReport = {
@@ -175,9 +176,10 @@ export class StateQueries {
   /** This node's report: its store, and what each of its live owners holds (those silent past their bound are named). */
   private async answerNode(query: MessageOf<'state/node-requested'>): Promise<void> {
     const limit = clampLimit(query.limit);
-    const drivers = this.askDrivers(limit);
+    const filters: StateFilters = query.filters ?? {};
+    const drivers = this.askDrivers(limit, filters);
     const replies = await this.sources.threads.ask<{ owner?: string; listing?: WorkerListing }>('tsray/state-query', 'tsray/state-reply');
-    const workers = replies.flatMap((reply) => (reply.listing === undefined || reply.owner === undefined ? [] : [ownerReport(reply.owner, reply.listing.tasks, reply.listing.objects, limit)]));
+    const workers = replies.flatMap((reply) => (reply.listing === undefined || reply.owner === undefined ? [] : [ownerReport(reply.owner, reply.listing.tasks, reply.listing.objects, limit, filters)]));
     const fromDrivers = await drivers;
     const raylet = this.sources.raylet();
     const answered = new Set(workers.map((owner) => owner.owner));
@@ -195,7 +197,7 @@ export class StateQueries {
   }
 
   /** Asks every attached driver for its report; resolves when all answered or at ownerAnswerTimeoutMs. */
-  private askDrivers(limit: number): Promise<{ reports: OwnerStateReport[]; silent: string[] }> {
+  private askDrivers(limit: number, filters: StateFilters): Promise<{ reports: OwnerStateReport[]; silent: string[] }> {
     const drivers = this.sources.drivers();
     const reports: OwnerStateReport[] = [];
     const waiting = new Map<string, string>();
@@ -219,7 +221,7 @@ export class StateQueries {
           reports.push(report);
           if (waiting.size === 0) finish();
         });
-        this.reply(driver, { type: 'state/owner-requested', requestId, requester: this.address, limit });
+        this.reply(driver, { type: 'state/owner-requested', requestId, requester: this.address, limit, filters });
       }
       if (drivers.length === 0) finish();
     });

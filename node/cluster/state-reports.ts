@@ -4,7 +4,7 @@
  * of everything it counts but lists at most the query's limit, so a reply stays far below the
  * transport's frame bound however much a cluster holds.
  */
-import type { NodeStateReport, ObjectReport, OwnerStateReport, ReferenceSummary, TaskReport } from '../../core/protocol.js';
+import type { NodeStateReport, ObjectReport, OwnerStateReport, ReferenceSummary, StateFilter, TaskReport } from '../../core/protocol.js';
 import type { ObjectListing, TaskListing } from '../runtime/listing.js';
 
 /** The most entries of each kind one query lists (the CLI's `--limit` is checked against it). */
@@ -22,8 +22,38 @@ export function clampLimit(limit: number): number {
 /** The reference kind of an object that no reference holds any more (it is being freed). */
 const unreferenced = 'NONE';
 
-/** One owner's report from its listings: the newest `limit` tasks and objects, all counted and summed by reference kind. */
-export function ownerReport(owner: string, tasks: readonly TaskListing[], objects: readonly ObjectListing[], limit: number): OwnerStateReport {
+/** The fields a filter may name, by kind (the columns of `tsray list`). */
+export const filterKeys = {
+  tasks: ['taskId', 'name', 'state', 'attempt', 'nodeId', 'error'],
+  actors: ['actorId', 'className', 'name', 'state', 'restarts', 'nodeId'],
+  objects: ['objectId', 'size', 'owner', 'refTypes', 'nodeIds'],
+} as const;
+
+/**
+ * Whether `entry` meets every filter: its field equals the value as text (null as `null`), or, for a
+ * list field, holds it. A filter that is not a `{ key, value }` of strings (from another version)
+ * matches nothing, so a bad query lists nothing rather than everything.
+ */
+export function matches(entry: object, filters: readonly StateFilter[] | undefined): boolean {
+  if (filters === undefined) return true;
+  if (!Array.isArray(filters)) return false;
+  return filters.every((filter: unknown) => {
+    const { key, value } = (filter ?? {}) as Partial<Record<'key' | 'value', unknown>>;
+    if (typeof key !== 'string' || typeof value !== 'string') return false;
+    const field = (entry as Record<string, unknown>)[key];
+    return Array.isArray(field) ? field.some((item) => asText(item) === value) : asText(field) === value;
+  });
+}
+
+/** A field's value as a filter compares it: a string as it is, anything else as JSON (a missing one as `null`). */
+function asText(value: unknown): string {
+  return typeof value === 'string' ? value : (JSON.stringify(value ?? null) ?? 'null');
+}
+
+/** One owner's report from its listings: the newest `limit` tasks and objects that meet the filters, all of those counted and summed by reference kind. */
+export function ownerReport(owner: string, allTasks: readonly TaskListing[], allObjects: readonly ObjectListing[], limit: number, filters: { readonly tasks?: readonly StateFilter[]; readonly objects?: readonly StateFilter[] } = {}): OwnerStateReport {
+  const tasks = allTasks.filter((task) => matches(task, filters.tasks));
+  const objects = allObjects.filter((object) => matches(object, filters.objects));
   const summaries = new Map<string, { count: number; sizeBytes: number }>();
   for (const object of objects) {
     for (const refType of object.refTypes.length === 0 ? [unreferenced] : object.refTypes) {

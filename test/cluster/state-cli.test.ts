@@ -137,6 +137,18 @@ void describe('tsray list, memory, trace collect and timeline against a cluster 
     assert.match(table.stdout, /^TASK +NAME +STATE +ATTEMPT +NODE +ERROR\n/);
     assert.equal(table.stdout.trimEnd().split('\n').length, 3);
     assert.match(table.stderr, new RegExp(`^showing 2 of ${tasks.length} tasks \\(--limit 2\\)\\n$`));
+    // Filters are applied where the entries live, before the limit: the failed task comes whatever the limit.
+    const failed = await tsray(['list', 'tasks', '--json', '-f', 'state=FAILED', '--limit', '1']);
+    assert.equal(failed.code, 0, failed.stderr);
+    assert.deepEqual(
+      (JSON.parse(failed.stdout) as TaskReport[]).map((task) => task.name),
+      ['boom'],
+    );
+    const both = await tsray(['list', 'tasks', '--json', '--filter', 'name=square', '--filter', `nodeId=${otherNode}`]);
+    assert.deepEqual(
+      (JSON.parse(both.stdout) as TaskReport[]).map((task) => [task.name, task.nodeId]),
+      [['square', otherNode]],
+    );
   });
 
   void test("a connected driver's state API lists the cluster's tasks, actors and objects, its own and a worker's on the other node", () => {
@@ -157,6 +169,8 @@ void describe('tsray list, memory, trace collect and timeline against a cluster 
       { className: actors[0]?.className, name: actors[0]?.name, state: actors[0]?.state, nodeId: actors[0]?.nodeId, restarts: actors[0]?.restarts },
       { className: 'Keeper', name: 'keeper', state: 'ALIVE', nodeId: otherNode, restarts: 0 },
     );
+    const none = await tsray(['list', 'actors', '--json', '-f', 'name=nobody']);
+    assert.deepEqual(JSON.parse(none.stdout), []);
     const table = await tsray(['list', 'actors']);
     assert.match(table.stdout, new RegExp(`Keeper +keeper +ALIVE +${otherNode} +0`));
   });
@@ -175,6 +189,11 @@ void describe('tsray list, memory, trace collect and timeline against a cluster 
     assert.equal(kept.length, 1, `the actor's object is not listed: ${run.stdout}`);
     assert.deepEqual(kept[0]?.refTypes, ['LOCAL_REFERENCE']);
 
+    const byOwner = await tsray(['list', 'objects', '--json', '-f', `owner=${ready.keeperWorker}`, '-f', 'refTypes=LOCAL_REFERENCE']);
+    assert.deepEqual(
+      (JSON.parse(byOwner.stdout) as ObjectReport[]).map((object) => object.objectId),
+      kept.map((object) => object.objectId),
+    );
     const memory = await tsray(['memory', '--json']);
     assert.equal(memory.code, 0, memory.stderr);
     const report = JSON.parse(memory.stdout) as { nodes: { nodeId: string; store: { capacityBytes: number }; owners: { owner: string; references: { refType: string; count: number }[] }[] }[] };
@@ -242,6 +261,10 @@ void describe('tsray list, memory, trace collect and timeline against a cluster 
       ['memory', 'extra'],
       ['memory', '--bogus'],
       ['status', '--limit', '3'],
+      ['list', 'tasks', '-f', 'bogus=1'],
+      ['list', 'tasks', '-f', 'state'],
+      ['list', 'nodes', '-f', 'state=ALIVE'],
+      ['memory', '-f', 'owner=x'],
       ['trace', 'collect', '--session', root, '--address', head.address],
       ['trace', 'collect', '--token', head.token],
       ['timeline', '--session', root, '--address', head.address],

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { NodeStateReport } from '../../../../core/protocol.js';
-import { clampLimit, defaultListLimit, gathered, isNodeStateReport, maxListLimit, nodesWithinLimit, ownerReport } from '../../../../node/cluster/state-reports.js';
+import { clampLimit, defaultListLimit, gathered, isNodeStateReport, matches, maxListLimit, nodesWithinLimit, ownerReport } from '../../../../node/cluster/state-reports.js';
 import type { ObjectListing, TaskListing } from '../../../../node/runtime/listing.js';
 
 function tasks(owner: string, count: number): TaskListing[] {
@@ -63,4 +63,23 @@ void test('a report of another shape is not taken for one, and a limit from the 
   assert.equal(clampLimit(2.5), defaultListLimit);
   assert.equal(clampLimit(10 ** 9), maxListLimit);
   assert.equal(clampLimit(3), 3);
+});
+
+void test('filters compare fields as text, hold for list fields, are applied before the limit and the counts, and a malformed one matches nothing', () => {
+  const task = { taskId: 't1', name: 'f', state: 'FAILED', attempt: 2, nodeId: null };
+  assert.equal(matches(task, [{ key: 'state', value: 'FAILED' }, { key: 'attempt', value: '2' }]), true);
+  assert.equal(matches(task, [{ key: 'nodeId', value: 'null' }]), true);
+  assert.equal(matches(task, [{ key: 'state', value: 'FINISHED' }]), false);
+  assert.equal(matches({ refTypes: ['LOCAL_REFERENCE', 'BORROWED'] }, [{ key: 'refTypes', value: 'BORROWED' }]), true);
+  assert.equal(matches(task, undefined), true);
+  assert.equal(matches(task, 'state=FAILED' as unknown as []), false);
+  assert.equal(matches(task, [{ key: 'state' }] as unknown as []), false);
+  const report = ownerReport('n1.d1', [...tasks('n1.d1', 5), { taskId: 'n1.d1.t9', name: 'g', state: 'FAILED', attempt: 1, nodeId: 'n2' }], objects('n1.d1', 3, ['LOCAL_REFERENCE'], 1), 1, { tasks: [{ key: 'state', value: 'FAILED' }], objects: [{ key: 'objectId', value: 'n1.d1.p1' }] });
+  assert.deepEqual(
+    report.tasks.map((entry) => entry.taskId),
+    ['n1.d1.t9'],
+  );
+  assert.equal(report.taskCount, 1);
+  assert.equal(report.objectCount, 1);
+  assert.deepEqual(report.references, [{ refType: 'LOCAL_REFERENCE', count: 1, sizeBytes: 1 }]);
 });
