@@ -7,6 +7,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { benchBaselines } from './baselines.js';
 import { benchEventLog, cycled } from './event-log.js';
+import { benchObjectTransfer } from './object-transfer.js';
 import { median, Recorder, scaleFor, section } from './harness.js';
 import { benchPeers, peerVersions } from './peer.js';
 import { benchRecipes, recordRun } from './recipes.js';
@@ -34,6 +35,8 @@ await benchEventLog(recorder, scale, events);
 section('recipes (P7)');
 await benchRecipes(recorder, scale, entries);
 await benchPeers(recorder, scale);
+section('a 256 MiB object between two nodes (P9)');
+await benchObjectTransfer(recorder, scale);
 
 // P8: the runtime has no switch to turn event logging off, so logging's share of P1 is estimated:
 // the events a tiny task leaves, appended at P6's measured rate, against P1's time per task.

@@ -43,8 +43,12 @@ export function nodeOfWorker(workerId: WorkerId): NodeId {
 
 /** The owner of an object id, read from its prefix (`<workerId>.t<k>.r<i>` or `<workerId>.p<k>`). */
 export function ownerOfObject(objectId: ObjectId): WorkerId {
-  const parts = objectId.split('.');
-  return `${parts[0] ?? ''}.${parts[1] ?? ''}`;
+  // The first two dot-separated parts, found by hand rather than by split: owners ask this of every
+  // ref they meet, and split built an array and a new string each time.
+  const first = objectId.indexOf('.');
+  if (first < 0) return `${objectId}.`;
+  const second = objectId.indexOf('.', first + 1);
+  return second < 0 ? objectId : objectId.slice(0, second);
 }
 
 /** The task that creates return object `objectId`, or undefined for a put. */

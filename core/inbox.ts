@@ -32,6 +32,11 @@ export function admit(inbox: Inbox, via: Via): boolean {
     window = { floor: 0, above: [] };
     inbox[key] = window;
   }
+  // The common case, a message in order with none ahead of it, moves the floor alone.
+  if (via.seq === window.floor && window.above.length === 0) {
+    window.floor += 1;
+    return true;
+  }
   if (via.seq < window.floor || window.above.includes(via.seq)) return false;
   const index = window.above.findIndex((seq) => seq > via.seq);
   if (index < 0) window.above.push(via.seq);

@@ -320,8 +320,20 @@ export interface LogEventRecord {
   readonly json: string;
 }
 
+/**
+ * Object transfer between processes, as the live shells carry it (no reducer receives these): the
+ * reader's side asks the process that holds a stored object for one chunk of its bytes at a time,
+ * and the holder answers with the bytes or says why it cannot. `pullId` names one attempt, so that
+ * replies to an attempt given up are told apart; `totalBytes` is the holder's size of the whole
+ * object, which the reader checks against the size it was told.
+ */
+export type TransferMessage =
+  | { readonly type: 'object/chunk-requested'; readonly objectId: ObjectId; readonly pullId: string; readonly offset: number; readonly lengthBytes: number; readonly requester: Address }
+  | { readonly type: 'object/chunk-sent'; readonly objectId: ObjectId; readonly pullId: string; readonly offset: number; readonly totalBytes: number; readonly bytes: unknown }
+  | { readonly type: 'object/chunk-failed'; readonly objectId: ObjectId; readonly pullId: string; readonly reason: string };
+
 /** Every message of the system. */
-export type Message = LeaseMessage | StoreMessage | OwnerMessage | GcsMessage | QueryMessage;
+export type Message = LeaseMessage | StoreMessage | OwnerMessage | GcsMessage | QueryMessage | TransferMessage;
 
 /** The envelope the transport adds: who sent it, from which incarnation, with which sequence number. */
 export interface Via {

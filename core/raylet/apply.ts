@@ -13,7 +13,7 @@ import { onClusterViewPublished, onNodeDied, onWorkerDied } from './cluster.js';
 import { copyResources } from './copy.js';
 import type { NodeStarted, RayletEffect, RayletEvent, RayletInboundMessage } from './events.js';
 import { onLeaseCancelled, onLeaseRequested, onLeaseReturned } from './leases.js';
-import { onFetchRequested, onFreeRequested, onPutRequested } from './object-store.js';
+import { onCopyStored, onFetchRequested, onFreeRequested, onPutRequested } from './object-store.js';
 import type { RayletState } from './state.js';
 import { defaultRayletConfig } from './state.js';
 import { prestartWorkers } from './worker-pool.js';
@@ -118,6 +118,9 @@ export function applyRaylet(state: RayletState, event: RayletEvent): RayletEffec
       break;
     case 'worker/exited':
       onWorkerExited(state, event, effects);
+      break;
+    case 'object/copy-stored':
+      onCopyStored(state, event);
       break;
     case 'timer/fired':
       return onTimerFired(state, event);

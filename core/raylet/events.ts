@@ -6,6 +6,7 @@ import type { CommonEffect, TimerFired } from '../effects.js';
 import type { NodeId, ObjectId, WorkerId } from '../ids.js';
 import type { Delivered, MessageOf, WorkerExitReason } from '../protocol.js';
 import type { Resources } from '../resources.js';
+import type { RefMarker } from '../values.js';
 import type { RayletConfig } from './state.js';
 
 /** The messages a raylet receives. */
@@ -51,8 +52,25 @@ export interface WorkerExited {
   readonly reason: WorkerExitReason;
 }
 
+/**
+ * The shell copied an object from another node's store into this one, for a reader here (a secondary
+ * copy, as Ray's pull manager makes): the raylet counts its bytes and keeps it until it is freed
+ * (the holder of the primary copy forwards its `object/free-requested`) or its owner dies. The shell
+ * takes the memory back when the raylet turns it away (known already, owner dead, or no room).
+ */
+export interface CopyStored {
+  readonly type: 'object/copy-stored';
+  readonly objectId: ObjectId;
+  readonly owner: WorkerId;
+  /** The node the bytes came from. */
+  readonly fromNodeId: NodeId;
+  readonly data: unknown;
+  readonly sizeBytes: number;
+  readonly refs: readonly RefMarker[];
+}
+
 /** Every event of a raylet. */
-export type RayletEvent = NodeStarted | DriverConnected | WorkerStarted | WorkerExited | TimerFired | Delivered<RayletInboundMessage>;
+export type RayletEvent = NodeStarted | DriverConnected | WorkerStarted | WorkerExited | CopyStored | TimerFired | Delivered<RayletInboundMessage>;
 
 /** Start a worker process/thread with this id; its `worker/started` (or `worker/exited`) follows. */
 export interface WorkerSpawn {

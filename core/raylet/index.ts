@@ -11,6 +11,7 @@ import { initialRayletState } from './state.js';
 
 export { applyRaylet, heartbeatTimerId } from './apply.js';
 export type {
+  CopyStored,
   DriverConnected,
   NodeShutdown,
   NodeStarted,

@@ -6,7 +6,7 @@ import { send } from '../effects.js';
 import type { ObjectId } from '../ids.js';
 import type { Delivered, MessageOf } from '../protocol.js';
 import { copyData, copyRefs } from './copy.js';
-import type { RayletEffect } from './events.js';
+import type { CopyStored, RayletEffect } from './events.js';
 import type { RayletState } from './state.js';
 import { isOwnerDead } from './tombstones.js';
 
@@ -37,6 +37,18 @@ export function onPutRequested(state: RayletState, message: Delivered<MessageOf<
   state.objects[objectId] = { owner: message.owner, data: copyData(message.data), sizeBytes, refs: copyRefs(message.refs) };
   state.usedBytes += sizeBytes;
   effects.push(send(replyTo, { type: 'object/put-acked', objectId }));
+}
+
+/**
+ * `object/copy-stored`: a copy pulled from another node is kept here if it fits and its owner lives;
+ * otherwise the state does not change and the shell gives its memory back.
+ */
+export function onCopyStored(state: RayletState, event: CopyStored): void {
+  if (state.objects[event.objectId] !== undefined || isOwnerDead(state, event.owner)) return;
+  if (!Number.isFinite(event.sizeBytes) || event.sizeBytes < 0) return;
+  if (state.usedBytes + event.sizeBytes > state.config.objectStoreCapacityBytes) return;
+  state.objects[event.objectId] = { owner: event.owner, data: copyData(event.data), sizeBytes: event.sizeBytes, refs: copyRefs(event.refs), copiedFrom: event.fromNodeId };
+  state.usedBytes += event.sizeBytes;
 }
 
 /** `object/fetch-requested`: send the object to the requester, or say it is not here. */

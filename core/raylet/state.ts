@@ -116,6 +116,8 @@ export interface StoredObject {
   data: unknown;
   sizeBytes: number;
   refs: RefMarker[];
+  /** The node this copy was pulled from, for a secondary copy (absent for the primary one). */
+  copiedFrom?: NodeId;
 }
 
 /** Whether the raylet has started, and whether it has learned that the GCS declared it dead. */

@@ -28,7 +28,7 @@ import { markSessionEnded } from '../runtime/session-marker.js';
 import type { SessionMarker } from '../runtime/session-marker.js';
 import { startSession } from '../runtime/sessions.js';
 import { ComponentShell } from '../runtime/shell.js';
-import { isStoredData } from '../runtime/stored-values.js';
+import { isRemoteStoredData, isStoredData } from '../runtime/stored-values.js';
 import type { StoredData, StoredLayout } from '../runtime/stored-values.js';
 import { setStoreBuffer } from '../runtime/values.js';
 import { WorkerThreads } from '../runtime/worker-threads.js';
@@ -36,7 +36,8 @@ import type { EventLog } from '../store/event-log.js';
 import { SessionLogs } from '../store/session-logs.js';
 import type { Peer, RoutedMessage } from '../transport/index.js';
 import { TransportClient, TransportServer, routerPort } from '../transport/index.js';
-import { peerRoutingPort, withoutStoredData } from './node-routing.js';
+import { NodeObjects } from './node-objects.js';
+import { nodeOfAddress, peerRoutingPort, withRemoteStoredData } from './node-routing.js';
 import { StateQueries, stateAddress } from './state-queries.js';
 
 /** The node store's size when not given (as the embedded cluster's default). */
@@ -86,6 +87,8 @@ export class ClusterNode {
   readonly gcs: ComponentShell<GcsState, GcsEvent, GcsEffect> | undefined;
   readonly threads: WorkerThreads;
   readonly nodeStore: NodeStore;
+  /** Objects moving to and from other processes (node-objects.ts). */
+  readonly objects: NodeObjects;
   private server: TransportServer | undefined;
   private client: TransportClient | undefined;
   private readonly logs: SessionLogs;
@@ -148,6 +151,13 @@ export class ClusterNode {
     this.raylet = new ComponentShell({ core: rayletCore, address, router: this.router, log: rayletLog, onEffect: (effect) => this.onRayletEffect(effect) });
     this.mainLogs.push({ log: rayletLog, state: () => this.raylet.state });
     this.router.addLocal(address, (message) => this.onRayletMessage(message as RayletEvent));
+    this.objects = new NodeObjects({
+      nodeId: this.nodeId,
+      router: this.router,
+      nodeStore: this.nodeStore,
+      rayletState: () => this.raylet.state,
+      applyRaylet: (event) => this.raylet.apply(event),
+    });
     this.stateQueries = new StateQueries({
       nodeId,
       router: this.router,
@@ -188,7 +198,7 @@ export class ClusterNode {
         },
         onMessages: (messages, peer) => node?.deliver(messages, peer),
       });
-      node = new ClusterNode(options, nodeId, withoutStoredData(peerRoutingPort(peers, (error, to) => onLinkError(new Error(`to node ${to}: ${error.message}`))), nodeId));
+      node = new ClusterNode(options, nodeId, withRemoteStoredData(peerRoutingPort(peers, (error, to) => onLinkError(new Error(`to node ${to}: ${error.message}`))), nodeId));
       node.server = server;
     } else {
       const client = await TransportClient.connect({
@@ -201,7 +211,7 @@ export class ClusterNode {
         onMessages: (messages) => node?.deliver(messages),
         onFailed: (error) => node?.fatal(error.message),
       });
-      node = new ClusterNode(options, nodeId, withoutStoredData(routerPort(client, onLinkError), nodeId));
+      node = new ClusterNode(options, nodeId, withRemoteStoredData(routerPort(client, onLinkError), nodeId));
       node.client = client;
     }
     const started = node;
@@ -243,7 +253,13 @@ export class ClusterNode {
   /** Hands messages that arrived over the network to this node's router; a driver's first one attaches it here. */
   private deliver(messages: readonly RoutedMessage[], peer?: Peer): void {
     if (peer?.identity.role === 'driver') for (const message of messages) this.attachDriver(message.via.from, peer);
-    for (const message of messages) this.router.forward(message, message.to);
+    for (const message of messages) {
+      // A stored value from another process, for a reader of this node: it reads this node's copy.
+      if (message.type === 'object/fetched' && isRemoteStoredData(message.data) && nodeOfAddress(message.to) === this.nodeId && !this.drivers.has(message.to)) {
+        const { to, ...fetched } = message;
+        this.objects.onRemoteFetched({ ...fetched, data: message.data }, to);
+      } else this.router.forward(message, message.to);
+    }
   }
 
   /**
@@ -255,7 +271,7 @@ export class ClusterNode {
     if (this.drivers.has(from) || !from.startsWith('worker:')) return;
     const workerId = from.slice('worker:'.length);
     if (nodeOfWorker(workerId) !== this.nodeId || !/^[^.]+\.d[0-9a-f]+$/.test(workerId)) return;
-    const port = withoutStoredData(routerPort(peer, (error) => process.stderr.write(`tsray: messages to driver ${workerId} could not be sent: ${error.message}\n`)), this.nodeId);
+    const port = withRemoteStoredData(routerPort(peer, (error) => process.stderr.write(`tsray: messages to driver ${workerId} could not be sent: ${error.message}\n`)), this.nodeId);
     this.drivers.set(from, { peer, port });
     this.router.addRemote(from, port);
     this.raylet.apply({ type: 'driver/connected', workerId });
@@ -313,6 +329,14 @@ export class ClusterNode {
       this.applyStoredPut(event, event.data);
       return;
     }
+    if (isRemoteStoredData(event.data)) {
+      // A driver's put over TCP: its bytes are pulled from the driver into the store first.
+      this.objects.pullPut(event.objectId, event.data).then(
+        (data) => this.applyStoredPut(event, data),
+        (error: unknown) => this.router.send(this.raylet.address, 0, event.via.from, { type: 'object/put-rejected', objectId: event.objectId, reason: error instanceof Error ? error.message : String(error) }),
+      );
+      return;
+    }
     const present = this.nodeStore.store.get(event.objectId);
     if (present !== undefined) {
       this.applyStoredPut(event, { storedObjectId: event.objectId, layout: present.metadata as StoredLayout });
@@ -343,6 +367,7 @@ export class ClusterNode {
         return;
       case 'objects/deleted':
         this.nodeStore.delete(effect.objectIds);
+        this.objects.onDeleted(effect.objectIds);
         return;
       case 'node/shutdown':
         // The GCS declared this node dead (it was silent too long): its work is being redone elsewhere.
@@ -373,6 +398,7 @@ export class ClusterNode {
     this.stateQueries.stop();
     this.router.flush();
     await Promise.all([this.server?.close(), this.client?.close()]);
+    this.objects.close();
     this.gcs?.stop();
     this.raylet.stop();
     this.router.close();

@@ -5,19 +5,17 @@
  * raylet: its worker id is `<head node>.d<random>`, so that the head routes its address back over
  * this connection and the cluster counts it among the head's processes.
  *
- * This version carries values below the owner's inlineThresholdBytes only: the driver has no node
- * store, so a large put or argument fails at the call, and a large value read from a node's store
- * fails at the get (values.ts), each naming the limit.
+ * The driver has no node store in its process: its large puts and arguments are pulled by the head's
+ * node into its store, and a large value it reads is pulled into its memory (driver-objects.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { hashState } from '../../core/hash.js';
 import { gcsAddress } from '../../core/ids.js';
-import { defaultOwnerConfig } from '../../core/owner/index.js';
 import type { ClusterStateReport, Message, MessageOf, NodeReport } from '../../core/protocol.js';
-import { ObjectStoreFullError } from '../errors.js';
 import { listOwnerObjects, listOwnerTasks } from '../runtime/listing.js';
 import { OwnerRuntime } from '../runtime/owner-runtime.js';
 import { Router } from '../runtime/router.js';
+import type { Port } from '../runtime/router.js';
 import { markSessionEnded } from '../runtime/session-marker.js';
 import type { SessionMarker } from '../runtime/session-marker.js';
 import { startSession } from '../runtime/sessions.js';
@@ -27,6 +25,7 @@ import { firstConnectTimeoutMs, joinTimeoutMs } from './cluster-node.js';
 import { parseAddress, readAddressFile } from './local-nodes.js';
 import { indexEntry, readEvents } from './log-serving.js';
 import { defaultQueryTimeoutMs } from './query.js';
+import { DriverObjects } from './driver-objects.js';
 import { nodeAnswerTimeoutMs, stateAddress } from './state-queries.js';
 import { clampLimit, maxListLimit, ownerReport } from './state-reports.js';
 
@@ -84,6 +83,8 @@ export class DriverLink {
     private readonly marker: SessionMarker,
     /** The state queries waiting for their answer, by request id. */
     private readonly queries: Map<string, (nodes: NodeReport[]) => void>,
+    /** This driver's large values on their way to and from the cluster. */
+    readonly objects: DriverObjects,
     /** The cluster state queries waiting for their answer, by request id. */
     private readonly stateQueries: Map<string, (report: ClusterStateReport) => void>,
   ) {}
@@ -137,7 +138,7 @@ export class DriverLink {
     const { address, token } = target(options.address);
     const { host, port } = parseAddress(address);
     // Made once the connection is up; the client's callbacks may run before then.
-    const made: { link?: DriverLink; router?: Router } = {};
+    const made: { link?: DriverLink; router?: Router; objects?: DriverObjects } = {};
     const queries = new Map<string, (nodes: NodeReport[]) => void>();
     const stateQueries = new Map<string, (report: ClusterStateReport) => void>();
     const client = await TransportClient.connect({
@@ -156,7 +157,7 @@ export class DriverLink {
           if (message.type === 'cluster/nodes-replied') queries.get(message.requestId)?.([...message.nodes]);
           else if (message.type === 'state/cluster-replied') stateQueries.get(message.requestId)?.(message.report);
           else if (isDriverQuery(message)) void made.link?.answer(message);
-          else made.router?.forward(message, message.to);
+          else made.objects?.onMessage(message, message.to);
         }
       },
       onFailed: (error) => made.link?.lost(error.message),
@@ -164,10 +165,14 @@ export class DriverLink {
       throw new Error(`cannot connect a driver to the cluster at ${address}: ${error instanceof Error ? error.message : String(error)}`);
     });
     const headNodeId = client.peer?.identity.nodeId ?? '';
-    const linkRouter = new Router(routerPort(client, (error) => process.stderr.write(`tsray: a batch of messages to the cluster could not be sent: ${error.message}\n`)));
-    made.router = linkRouter;
-    const session = startSession(options.sessionDir);
     const workerId = `${headNodeId}.d${randomBytes(4).toString('hex')}`;
+    const upstream: { port?: Port } = {};
+    const linkRouter = new Router({ postMessage: (value: unknown) => upstream.port?.postMessage(value) });
+    const objects = new DriverObjects(`worker:${workerId}`, linkRouter);
+    upstream.port = objects.outbound(routerPort(client, (error) => process.stderr.write(`tsray: a batch of messages to the cluster could not be sent: ${error.message}\n`)));
+    made.router = linkRouter;
+    made.objects = objects;
+    const session = startSession(options.sessionDir);
     const log = EventLog.open(logDirFor(session.dir, `worker:${workerId}`), { component: 'owner', address: `worker:${workerId}`, durable: false, batching: 'lagging' });
     const driver = new OwnerRuntime({
       workerId,
@@ -176,18 +181,8 @@ export class DriverLink {
       namespace: options.namespace,
       router: linkRouter,
       log,
-      // No node store is in this process: a value that would need one cannot travel yet.
-      store: {
-        put: (_objectId, data) => {
-          const sizeBytes = data.body.byteLength + data.blobs.reduce((sum, blob) => sum + blob.byteLength, 0);
-          throw new ObjectStoreFullError(
-            `a value of about ${sizeBytes} bytes reaches inlineThresholdBytes (${defaultOwnerConfig.inlineThresholdBytes}), and a driver connected to a cluster cannot store such values in this version of tsray (objects across processes come later); pass smaller values, or call init() without an address`,
-          );
-        },
-        delete: () => undefined,
-      },
     });
-    const link = new DriverLink(address, headNodeId, session.dir, driver, linkRouter, client, log, session.marker, queries, stateQueries);
+    const link = new DriverLink(address, headNodeId, session.dir, driver, linkRouter, client, log, session.marker, queries, objects, stateQueries);
     link.onLost = options.onLost;
     made.link = link;
     let timer: NodeJS.Timeout | undefined;
@@ -257,6 +252,7 @@ export class DriverLink {
     if (this.stopped) return;
     this.stopped = true;
     this.driver.stop(reason);
+    this.objects.close();
     this.router.flush();
     // The transport writes what this turn queued on the next one; closing first would drop it.
     await new Promise((resolve) => setImmediate(resolve));

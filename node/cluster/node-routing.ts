@@ -10,7 +10,8 @@ import type { Port } from '../runtime/router.js';
 import { isMessageBatch } from '../runtime/router.js';
 import type { Peer, RoutedMessage } from '../transport/index.js';
 import { isStoredData } from '../runtime/stored-values.js';
-import type { ForeignStoredData } from '../runtime/stored-values.js';
+import type { RemoteStoredData } from '../runtime/stored-values.js';
+import { layoutBytes, objectsAddress } from './object-transfer.js';
 
 /** The node an address belongs to: `raylet:n2`, `worker:n2.w3` and `cli:n2` all belong to `n2`. */
 export function nodeOfAddress(address: Address): NodeId | undefined {
@@ -57,11 +58,11 @@ export function peerRoutingPort(peers: ReadonlyMap<NodeId, Peer>, onError: (erro
 
 /**
  * A port that keeps descriptors of this node's shared store inside this process: a fetched value
- * that lives in the store (`object/fetched` with a stored descriptor) leaves as a ForeignStoredData
- * naming this node, so a reader elsewhere fails saying so (values.ts) instead of reading its own
- * store at that offset. Objects do not travel between processes in this version.
+ * that lives in the store (`object/fetched` with a stored descriptor) leaves as a RemoteStoredData
+ * naming this node's transfer address, from which the reader's process pulls the bytes
+ * (node-objects.ts, driver-objects.ts) instead of reading its own store at that offset.
  */
-export function withoutStoredData(port: Port, nodeId: NodeId): Port {
+export function withRemoteStoredData(port: Port, nodeId: NodeId): Port {
   return {
     postMessage(value: unknown): void {
       if (!isMessageBatch(value)) {
@@ -70,7 +71,14 @@ export function withoutStoredData(port: Port, nodeId: NodeId): Port {
       }
       const messages = value.messages.map((message) => {
         if (message.type !== 'object/fetched' || !isStoredData(message.data)) return message;
-        const data: ForeignStoredData = { foreignObjectId: message.data.storedObjectId, nodeId };
+        const { layout } = message.data;
+        const data: RemoteStoredData = {
+          remoteObjectId: message.data.storedObjectId,
+          nodeId,
+          holder: objectsAddress(nodeId),
+          totalBytes: layoutBytes({ offset: 0, body: layout.body, blobs: layout.blobs }),
+          layout: { offset: 0, body: layout.body, blobs: layout.blobs },
+        };
         return { ...message, data };
       });
       port.postMessage({ ...value, messages });

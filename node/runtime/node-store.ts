@@ -7,9 +7,9 @@
  */
 import type { Delivered, MessageOf } from '../../core/protocol.js';
 import { ObjectArena } from '../store/arena.js';
-import { ObjectStore } from '../store/object-store.js';
+import { ObjectStore, ObjectStoreFull } from '../store/object-store.js';
 import { collectGarbage } from './collect.js';
-import { claimWriteReport, readersOf, reportWrite } from '../store/write-guard.js';
+import { claimWriteReport, readersOf, reportWrite, sealFingerprint } from '../store/write-guard.js';
 import { layoutRanges, storeValue } from './stored-values.js';
 import type { StoredData, StoredLayout } from './stored-values.js';
 import type { EncodedData } from './values.js';
@@ -106,6 +106,35 @@ export class NodeStore {
       }
     }
     rejected(`object store full: need ${request.sizeBytes} bytes, ${this.store.usedBytes} of ${this.store.capacityBytes} in use; free objects or raise objectStoreMemory`);
+  }
+
+  /**
+   * Reserves `sizeBytes` under `objectId` for bytes that arrive later (a copy pulled from another
+   * process), collecting garbage and trying again as a put does when the store is full; resolves with
+   * the reservation's offset, or undefined when it still does not fit. `seal` makes it readable.
+   */
+  async reserve(objectId: string, sizeBytes: number): Promise<number | undefined> {
+    for (let round = 0; ; round += 1) {
+      try {
+        return this.store.create(objectId, sizeBytes).offset;
+      } catch (error) {
+        if (!(error instanceof ObjectStoreFull)) throw error;
+      }
+      if (round >= collectRoundsBeforeFull || this.closed) return undefined;
+      await this.collectEverywhere();
+      await new Promise((resolve) => setTimeout(resolve, releaseWaitMs));
+      if (this.closed) return undefined;
+      this.store.sweep();
+    }
+  }
+
+  /** Seals the bytes written into a reservation at `offset`, laid out as `layout` (at offset 0), and returns its descriptor. */
+  seal(objectId: string, offset: number, layout: StoredLayout): StoredData {
+    const placed: StoredLayout = { offset, body: layout.body, blobs: layout.blobs };
+    sealFingerprint(this.store.buffer, offset, layoutRanges(placed));
+    this.store.seal(objectId, placed);
+    if (this.store.usedBytes > this.store.capacityBytes * usedShareBeforeCollect) this.collectSoon();
+    return { storedObjectId: objectId, layout: placed };
   }
 
   /**

@@ -25,13 +25,37 @@ export interface StoredData {
 }
 
 /**
- * What stands for a stored value once it leaves the process of its node's store (node-routing.ts):
- * the reader cannot map that store, and this version moves no objects between processes.
+ * What stands for a stored value that could not be brought to the reader's process (its node's store
+ * had no room for a copy, or the transfer failed): reading it fails with `reason`.
  */
 export interface ForeignStoredData {
   readonly foreignObjectId: string;
   /** The node whose store holds it. */
   readonly nodeId: string;
+  /** Why it could not be read here, one line. */
+  readonly reason?: string;
+}
+
+/**
+ * What stands for a stored value once it leaves the process that holds it (node-routing.ts): where
+ * to ask for its bytes, how many there are, and where its parts are within them. The reader's
+ * process pulls the bytes in chunks (object-transfer.ts) before any reader decodes it.
+ */
+export interface RemoteStoredData {
+  readonly remoteObjectId: string;
+  /** The node whose store (or the driver process whose memory) holds the bytes. */
+  readonly nodeId: string;
+  /** The address that answers `object/chunk-requested` for them. */
+  readonly holder: string;
+  /** The size of the bytes, which every chunk's `totalBytes` must match. */
+  readonly totalBytes: number;
+  /** Where the body and blobs are within the bytes (offset 0). */
+  readonly layout: StoredLayout;
+}
+
+/** Whether core data is a value held in another process, to be pulled. */
+export function isRemoteStoredData(data: unknown): data is RemoteStoredData {
+  return typeof data === 'object' && data !== null && typeof (data as { remoteObjectId?: unknown }).remoteObjectId === 'string';
 }
 
 /** Whether core data is a value held in another process's store. */
@@ -60,6 +84,27 @@ function placeParts(data: EncodedData): { sizeBytes: number; blobs: [number, num
     cursor += blob.byteLength;
   }
   return { sizeBytes: Math.max(cursor, 1), blobs };
+}
+
+/**
+ * An encoded value laid out as one run of bytes, as the store lays it out (blobs 64-byte aligned),
+ * with its layout at offset 0: what a process without a store serves to a node that pulls it.
+ */
+export function flattenValue(data: EncodedData): { bytes: Uint8Array; layout: StoredLayout } {
+  const { sizeBytes, blobs } = placeParts(data);
+  const bytes = new Uint8Array(sizeBytes);
+  bytes.set(data.body, 0);
+  data.blobs.forEach((blob, index) => {
+    const [at] = blobs[index] ?? [0];
+    bytes.set(new Uint8Array(blob.buffer, blob.byteOffset, blob.byteLength), at);
+  });
+  return { bytes, layout: { offset: 0, body: [0, data.body.byteLength], blobs } };
+}
+
+/** The parts of a value laid out in `bytes` by `layout` (offset 0), as views of `bytes`. */
+export function partsOf(bytes: Uint8Array, layout: StoredLayout): EncodedData {
+  const view = (at: number, length: number): Uint8Array => new Uint8Array(bytes.buffer, bytes.byteOffset + at, length);
+  return { body: view(layout.body[0], layout.body[1]), blobs: layout.blobs.map(([at, length]) => view(at, length)) };
 }
 
 /** The bytes of the store an encoded value takes, its header included: more than this never fits. */

@@ -66,7 +66,7 @@ function readerLabel(): string {
 export function fromValueData(value: ValueData, hooks: CodecHooks, copy = false): unknown {
   if (isForeignStoredData(value.data)) {
     throw new ObjectStoreFullError(
-      `object ${value.data.foreignObjectId} (${value.sizeBytes} bytes) is in the shared store of node ${value.data.nodeId}, and values of inlineThresholdBytes or more cannot reach another process in this version of tsray (objects across nodes come later); keep such values on one node, or return smaller ones`,
+      value.data.reason ?? `object ${value.data.foreignObjectId} (${value.sizeBytes} bytes) is in the shared store of node ${value.data.nodeId} and could not be copied here; read it on that node`,
     );
   }
   if (isStoredData(value.data)) {

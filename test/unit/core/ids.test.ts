@@ -1,7 +1,7 @@
 // Tests for the id derivations that reducers read ownership and lineage from.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { taskOfObject } from '../../../core/ids.js';
+import { ownerOfObject, taskOfObject } from '../../../core/ids.js';
 
 void test('taskOfObject finds the task of a return object and nothing for a put', () => {
   assert.equal(taskOfObject('n1.d1.t7.r0'), 'n1.d1.t7');
@@ -14,5 +14,16 @@ void test('taskOfObject finds the task of a return object and nothing for a put'
     const parts = odd.split('.');
     const expected = (parts[2] ?? '').startsWith('t') ? parts.slice(0, 3).join('.') : undefined;
     assert.equal(taskOfObject(odd), expected, odd);
+  }
+});
+
+void test('ownerOfObject reads the owner from any object id, as the split-based reading did', () => {
+  assert.equal(ownerOfObject('n1.d1.t7.r0'), 'n1.d1');
+  assert.equal(ownerOfObject('n12.w3.p100'), 'n12.w3');
+  assert.equal(ownerOfObject('n1.d1.a2.h'), 'n1.d1');
+  for (const odd of ['', 'n1', 'n1.', 'n1.d1', 'n1.d1.', 'n1..t', '..t.', '.', '...']) {
+    // The split-based reading it replaced, as the reference for shapes no recipe makes.
+    const parts = odd.split('.');
+    assert.equal(ownerOfObject(odd), `${parts[0] ?? ''}.${parts[1] ?? ''}`, odd);
   }
 });

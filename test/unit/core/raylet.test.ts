@@ -456,6 +456,31 @@ void describe('raylet: object store', () => {
     assert.equal(node.state.usedBytes, 0);
     assert.deepEqual(sent(put('n1.d1.p2', 50), 'object/put-acked'), [{ objectId: 'n1.d1.p2', to: from }]);
   });
+
+  void it('keeps a copy pulled from another node while it fits, counts its bytes, serves it, and frees it like any object', () => {
+    const node = new Node({ CPU: 1 }, { objectStoreCapacityBytes: 100 });
+    const copy = (objectId: string, sizeBytes: number, owner = 'n2.d1'): RayletEffect[] =>
+      node.step({ type: 'object/copy-stored', objectId, owner, fromNodeId: 'n2', data: { v: objectId }, sizeBytes, refs: [] });
+    assert.deepEqual(copy('n2.d1.p1', 60), []);
+    assert.equal(node.state.usedBytes, 60);
+    assert.equal(node.state.objects['n2.d1.p1']?.copiedFrom, 'n2');
+    // A second copy of the same object, or one with no room, changes nothing: the shell takes its memory back.
+    copy('n2.d1.p1', 60);
+    copy('n2.d1.p2', 50);
+    assert.equal(node.state.usedBytes, 60);
+    assert.equal(node.state.objects['n2.d1.p2'], undefined);
+    const fetched = sent(node.deliver({ type: 'object/fetch-requested', objectId: 'n2.d1.p1', requester: 'worker:n1.w1' }, 'worker:n1.w1'), 'object/fetched');
+    assert.deepEqual(fetched, [{ objectId: 'n2.d1.p1', data: { v: 'n2.d1.p1' }, sizeBytes: 60, refs: [], to: 'worker:n1.w1' }]);
+    assert.deepEqual(node.deliver({ type: 'object/free-requested', objectIds: ['n2.d1.p1'] }, 'objects:n2'), [{ type: 'objects/deleted', objectIds: ['n2.d1.p1'] }]);
+    assert.equal(node.state.usedBytes, 0);
+    // The copy of an owner that dies goes with the owner's other objects; a copy of a dead owner is never kept.
+    copy('n2.d1.p3', 30);
+    const died = node.deliver({ type: 'worker/died', workerId: 'n2.d1', nodeId: 'n2', reason: 'exited' }, 'gcs');
+    assert.ok(died.some((effect) => effect.type === 'objects/deleted' && effect.objectIds.includes('n2.d1.p3')));
+    copy('n2.d1.p4', 30);
+    assert.equal(node.state.objects['n2.d1.p4'], undefined);
+    assert.equal(node.state.usedBytes, 0);
+  });
 });
 
 void describe('raylet: node death', () => {

@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { hashState } from '../../../core/hash.js';
 import { loadTrace, openTrace, TraceLoadError } from '../../../debugger/trace-index.js';
 import type { LoadOptions, ParallelReplayer, TraceIndex } from '../../../debugger/trace-index.js';
-import { balanceGroups, chainRanges, parallelReplayer } from '../../../node/trace/parallel-replay.js';
+import { balanceGroups, chainRanges, parallelReplayer, replayGroups } from '../../../node/trace/parallel-replay.js';
 import type { ParallelReplayOptions } from '../../../node/trace/parallel-replay.js';
 import { debugTraceText, rechainTrace } from '../../support/debugger-traces.js';
 
@@ -209,8 +209,12 @@ void describe('parallel replay pass', () => {
     assert.equal(trace.entities.size, 0);
   });
 
-  void test('splits components by their bytes, and the checksum chain into shares of the file', () => {
-    assert.deepEqual(balanceGroups([10, 50, 30, 20], 2), { groups: [[1, 0], [2, 3]], bytes: [60, 50] });
+  void test('splits components by their events, and the checksum chain into shares of the file', () => {
+    assert.deepEqual(balanceGroups([10, 50, 30, 20], 2), { groups: [[1, 0], [2, 3]], weights: [60, 50] });
+    // Weighed by their events (one for component 0, six each for 1 and 2), whatever their bytes; the
+    // lighter group comes first.
+    const addressIds = Uint16Array.from([0, 1, 1, 1, 2, 2, 2, 2, 2, 2, 1, 1, 1]);
+    assert.deepEqual(replayGroups({ addresses: ['worker:n1.d1', 'raylet:n1', 'worker:n1.w1'], addressIds }, 2), [[2], [1, 0]]);
     assert.deepEqual(chainRanges(2, 100), [
       [0, 50],
       [50, Infinity],

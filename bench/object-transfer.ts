@@ -1,0 +1,125 @@
+/**
+ * P9: a 256 MiB object between two nodes on loopback. A head and a second node are started with the
+ * CLI (real processes, 127.0.0.1), this process connects to them as a driver, and each repeat makes a
+ * 256 MiB Uint8Array in a task on the head, waits until it is in the head's store, then times a task
+ * on the second node that takes it as its argument: the second node pulls it in chunks into its own
+ * store (node-objects.ts) and the task reads it in place. The time includes that task's scheduling,
+ * which is small next to moving 256 MiB. The object is freed between repeats (which also frees the
+ * second node's copy). Raw TCP loopback (tcp-loopback.ts) is the baseline.
+ *
+ * Part of `npm run bench`; alone: `npm run build && node --expose-gc dist/bench/object-transfer.js`.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as tsray from '../node/index.js';
+import { median, Recorder, scaleFor, section } from './harness.js';
+import type { BenchScale } from './harness.js';
+import { rawLoopback } from './tcp-loopback.js';
+
+/** The object's size, as issue 11's P9 names it. */
+const objectBytes = 256 * 1024 * 1024;
+
+const cli = fileURLToPath(new URL('../node/cli/main.js', import.meta.url));
+
+/** Runs the CLI with this bench's sessions root; rejects with its stderr when it fails. */
+function tsrayCli(args: string[], root: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, TSRAY_SESSIONS_ROOT: root, TSRAY_ADDRESS: '', TSRAY_TOKEN: '' } }, (error, stdout, stderr) => {
+      if (error === null) resolve(stdout);
+      else reject(new Error(`tsray ${args.join(' ')} failed: ${stderr.trim() || error.message}`));
+    });
+  });
+}
+
+/** Gives the released object time to be freed on both nodes. */
+async function releaseBetweenRepeats(): Promise<void> {
+  for (let round = 0; round < 3; round += 1) {
+    globalThis.gc?.();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+  }
+}
+
+/** Measures P9 into `recorder` (`p9.tsray`, GB/s). */
+export async function benchObjectTransfer(recorder: Recorder, scale: BenchScale): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'tsray-bench-p9-'));
+  const clusterDir = join(root, 'cluster');
+  try {
+    await tsrayCli(['start', '--head', '--port', '0', '--num-cpus', '1'], root);
+    const head = JSON.parse(readFileSync(join(clusterDir, 'address.json'), 'utf8')) as { address: string; token: string; nodeId: string };
+    const joined = await tsrayCli(['start', '--address', head.address, '--token', head.token, '--num-cpus', '1'], root);
+    const other = /node (n[0-9a-f]+) joined/.exec(joined)?.[1];
+    if (other === undefined) throw new Error(`the second node did not say its id: ${joined}`);
+    const previousToken = process.env['TSRAY_TOKEN'];
+    process.env['TSRAY_TOKEN'] = head.token;
+    await tsray.init({ address: head.address });
+    try {
+      const make = tsray.remote((bytes: number) => {
+        const array = new Uint8Array(bytes);
+        array[bytes - 1] = 7;
+        return array;
+      });
+      const read = tsray.remote((array: Uint8Array) => array.length + (array[array.length - 1] ?? 0));
+      const onHead = { schedulingStrategy: { nodeId: head.nodeId, soft: false } } as const;
+      const onOther = { schedulingStrategy: { nodeId: other, soft: false } } as const;
+      await recorder.repeat('p9.tsray', 'P9 tsray: a 256 MiB object from one node to another (loopback)', 'GB/s', scale.repeats, async () => {
+        let ref: tsray.ObjectRef<Uint8Array> | undefined = make.options(onHead).remote(objectBytes);
+        await tsray.wait([ref]);
+        const startedMs = performance.now();
+        const length = await tsray.get(read.options(onOther).remote(ref));
+        const elapsedMs = performance.now() - startedMs;
+        if (length !== objectBytes + 7) throw new Error(`the task on the second node read ${String(length)} where ${objectBytes + 7} was expected`);
+        ref = undefined;
+        await releaseBetweenRepeats();
+        return objectBytes / 1e9 / (elapsedMs / 1000);
+      });
+      // What the second node says the pulls themselves took (its node.log), apart from scheduling.
+      const record = readdirSync(join(clusterDir, 'nodes'))
+        .map((name) => JSON.parse(readFileSync(join(clusterDir, 'nodes', name), 'utf8')) as { nodeId: string; sessionDir: string })
+        .find((node) => node.nodeId === other);
+      const pulls = record === undefined ? [] : readFileSync(join(record.sessionDir, 'node.log'), 'utf8').split('\n').filter((line) => line.includes(' copied object '));
+      for (const line of pulls) console.log(`  ${line.replace(/^tsray: /, '')}`);
+    } finally {
+      await tsray.shutdown();
+      if (previousToken === undefined) delete process.env['TSRAY_TOKEN'];
+      else process.env['TSRAY_TOKEN'] = previousToken;
+    }
+  } catch (error) {
+    recorder.fail('p9.tsray', 'P9 tsray: a 256 MiB object from one node to another (loopback)', 'GB/s', error instanceof Error ? error : new Error(String(error)));
+  } finally {
+    await tsrayCli(['stop'], root).catch(() => undefined);
+    stopRecordedNodes(clusterDir);
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** Kills whatever node process `tsray stop` left (a failed start, say), by the pids the root recorded. */
+function stopRecordedNodes(clusterDir: string): void {
+  let names: string[] = [];
+  try {
+    names = readdirSync(join(clusterDir, 'nodes'));
+  } catch {
+    return;
+  }
+  for (const name of names.filter((entry) => entry.endsWith('.json'))) {
+    try {
+      process.kill(Number(name.slice(0, -5)), 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const scale = scaleFor(process.argv.includes('--quick'));
+  const recorder = new Recorder();
+  if (globalThis.gc === undefined) console.log('(run with node --expose-gc, so that each repeat\'s object is freed before the next)');
+  section('P9: a 256 MiB object between two nodes, against raw TCP loopback');
+  const payload = Buffer.alloc(objectBytes);
+  await recorder.repeat('raw.tcp', 'raw: TCP loopback, 256 MiB in 1 MiB writes', 'GB/s', scale.repeats, async () => objectBytes / 1e9 / ((await rawLoopback(payload)) / 1000));
+  await benchObjectTransfer(recorder, scale);
+  const figure = (id: string): number => median(recorder.figures.find((found) => found.id === id)?.samples ?? []);
+  console.log(`P9: ${figure('p9.tsray').toFixed(2)} GB/s against raw TCP ${figure('raw.tcp').toFixed(2)} GB/s: ${(figure('p9.tsray') / figure('raw.tcp')).toFixed(2)}× (target ≥ 0.5×)`);
+}

@@ -1,0 +1,40 @@
+// Tests for the inbox's duplicate suppression, which every component admits each message through.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { admit, maxGap } from '../../../core/inbox.js';
+import type { Inbox } from '../../../core/inbox.js';
+
+const via = (seq: number, incarnation = 0): { from: string; incarnation: number; seq: number } => ({ from: 'worker:n1.d1', incarnation, seq });
+
+void test('admits messages in order once each, and remembers them as a floor', () => {
+  const inbox: Inbox = {};
+  for (let seq = 0; seq < 5; seq++) assert.equal(admit(inbox, via(seq)), true);
+  assert.deepEqual(inbox['worker:n1.d1#0'], { floor: 5, above: [] });
+  for (let seq = 0; seq < 5; seq++) assert.equal(admit(inbox, via(seq)), false, `seq ${seq} again`);
+  assert.deepEqual(inbox['worker:n1.d1#0'], { floor: 5, above: [] });
+});
+
+void test('admits messages out of order once each, and closes the gap when the missing one comes', () => {
+  const inbox: Inbox = {};
+  assert.equal(admit(inbox, via(0)), true);
+  assert.equal(admit(inbox, via(3)), true);
+  assert.equal(admit(inbox, via(2)), true);
+  assert.equal(admit(inbox, via(3)), false);
+  assert.deepEqual(inbox['worker:n1.d1#0'], { floor: 1, above: [2, 3] });
+  assert.equal(admit(inbox, via(1)), true);
+  assert.deepEqual(inbox['worker:n1.d1#0'], { floor: 4, above: [] });
+  assert.equal(admit(inbox, via(2)), false);
+  assert.equal(admit(inbox, via(4)), true);
+  assert.deepEqual(inbox['worker:n1.d1#0'], { floor: 5, above: [] });
+});
+
+void test('keeps each sender incarnation apart, and bounds the window of one that runs ahead', () => {
+  const inbox: Inbox = {};
+  assert.equal(admit(inbox, via(0)), true);
+  assert.equal(admit(inbox, via(0, 1)), true);
+  for (let seq = 2; seq < maxGap + 3; seq++) assert.equal(admit(inbox, via(seq)), true);
+  // The oldest of the seen seqs past the gap was taken as the floor: 1 is now treated as seen.
+  assert.equal(admit(inbox, via(1)), false);
+  assert.equal(inbox['worker:n1.d1#0']?.above.length, maxGap);
+  assert.deepEqual(inbox['worker:n1.d1#1'], { floor: 1, above: [] });
+});
