@@ -40,6 +40,9 @@ const other = process.env.OTHER_NODE;
 const square = tsray.remote((x) => x * x, { name: 'square' });
 const done = await tsray.get([square.remote(3), square.options({ schedulingStrategy: { nodeId: other, soft: false } }).remote(4)]);
 const held = tsray.put({ kept: 'by the driver' });
+// A value large enough for a node's store, made on the other node: it lives there.
+const big = tsray.remote(() => new Uint8Array(2 * 1024 * 1024), { name: 'big', schedulingStrategy: { nodeId: other, soft: false } }).remote();
+await tsray.wait([big]);
 const boom = tsray.remote(() => { throw new Error('boom'); }, { name: 'boom', maxRetries: 0 });
 try { await tsray.get(boom.remote()); } catch (error) { console.log('BOOM', error.name); }
 class Keeper {
@@ -58,14 +61,15 @@ const listed = {
   keeperObjects: (await tsray.state.listObjects({ owner: keeperWorker })).length,
 };
 console.log('STATE', JSON.stringify(listed));
-console.log('READY', JSON.stringify({ done, held: held.id, driver: tsray.getRuntimeContext().workerId, keeperWorker, driverNode: info.nodeId }));
+console.log('READY', JSON.stringify({ done, held: held.id, big: big.id, driver: tsray.getRuntimeContext().workerId, keeperWorker, driverNode: info.nodeId }));
 // Holds its references until the test kills it.
-setInterval(() => void [held, keeper, sleeping], 60_000);
+setInterval(() => void [held, big, keeper, sleeping], 60_000);
 `;
 
 interface Ready {
   readonly done: number[];
   readonly held: string;
+  readonly big: string;
   readonly driver: string;
   readonly keeperWorker: string;
   readonly driverNode: string;
@@ -184,6 +188,10 @@ void describe('tsray list, memory, trace collect and timeline against a cluster 
     assert.equal(held.owner, ready.driver);
     assert.deepEqual(held.refTypes, ['LOCAL_REFERENCE']);
     assert.ok((held.size ?? 0) > 0);
+    // A large object says where it lives: in the store of the node that made it.
+    const big = objects.find((object) => object.objectId === ready.big);
+    assert.deepEqual(big?.nodeIds, [otherNode]);
+    assert.ok((big?.size ?? 0) >= 2 * 1024 * 1024);
     // The actor's own put is owned by its worker on the other node: the head asked that node.
     const kept = objects.filter((object) => object.owner === ready.keeperWorker);
     assert.equal(kept.length, 1, `the actor's object is not listed: ${run.stdout}`);
@@ -196,9 +204,11 @@ void describe('tsray list, memory, trace collect and timeline against a cluster 
     );
     const memory = await tsray(['memory', '--json']);
     assert.equal(memory.code, 0, memory.stderr);
-    const report = JSON.parse(memory.stdout) as { nodes: { nodeId: string; store: { capacityBytes: number }; owners: { owner: string; references: { refType: string; count: number }[] }[] }[] };
+    const report = JSON.parse(memory.stdout) as { nodes: { nodeId: string; store: { capacityBytes: number; usedBytes: number; objectCount: number }; owners: { owner: string; references: { refType: string; count: number }[] }[] }[] };
     assert.deepEqual(report.nodes.map((node) => node.nodeId).sort(), [head.nodeId, otherNode].sort());
     assert.ok(report.nodes.every((node) => node.store.capacityBytes > 0));
+    const otherStore = report.nodes.find((node) => node.nodeId === otherNode)?.store;
+    assert.ok((otherStore?.usedBytes ?? 0) >= 2 * 1024 * 1024 && (otherStore?.objectCount ?? 0) >= 1, JSON.stringify(otherStore));
     const owners = report.nodes.flatMap((node) => node.owners.map((owner) => ({ node: node.nodeId, ...owner })));
     const driverRefs = owners.find((owner) => owner.owner === ready.driver);
     assert.equal(driverRefs?.node, head.nodeId, 'the driver reports through the node it is attached to');
