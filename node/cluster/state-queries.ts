@@ -4,8 +4,8 @@
  * Listings (`tsray list tasks|actors|objects`, `tsray memory`): a tool asks the head; the head asks
  * every live node, itself included, and each node asks its live owners (its worker threads and the
  * drivers attached to it), since tasks and objects live in their owners. Every wait is bounded:
- * a worker thread has 1 s, a driver `ownerAnswerTimeoutMs`, a node `nodeAnswerTimeoutMs`, and the
- * reply names the nodes and owners that did not answer instead of waiting on them.
+ * an owner has `ownerAnswerTimeoutMs`, a node `nodeAnswerTimeoutMs`, and the reply names the nodes
+ * and owners that did not answer instead of waiting on them.
  *
  * Logs (`tsray trace collect --address`, `tsray timeline --address`): a node commits its logs and
  * lists them, then serves one log's events in bounded chunks (log-serving.ts). A node reads only its
@@ -24,11 +24,14 @@ import type { SessionLogs } from '../store/session-logs.js';
 import { indexEntry, readEvents } from './log-serving.js';
 import { clampLimit, isNodeStateReport, isOwnerStateReport, matches, nodesWithinLimit, ownerReport, withinLimit } from './state-reports.js';
 
-/** How long a node waits for a driver attached to it to report what it owns. */
-export const ownerAnswerTimeoutMs = 1500;
+/**
+ * How long a node waits for each of its owners (a worker thread, an attached driver) to report what
+ * it owns: long enough for a busy thread of a loaded machine, short of the head's wait for the node.
+ */
+export const ownerAnswerTimeoutMs = 2000;
 
 /** How long the head waits for every node's report; a tool waits longer than this for the head's. */
-export const nodeAnswerTimeoutMs = 3000;
+export const nodeAnswerTimeoutMs = 4000;
 
 /** The address at which a node answers state queries and log requests. */
 export function stateAddress(nodeId: NodeId): Address {
@@ -178,7 +181,7 @@ export class StateQueries {
     const limit = clampLimit(query.limit);
     const filters: StateFilters = query.filters ?? {};
     const drivers = this.askDrivers(limit, filters);
-    const replies = await this.sources.threads.ask<{ owner?: string; listing?: WorkerListing }>('tsray/state-query', 'tsray/state-reply');
+    const replies = await this.sources.threads.ask<{ owner?: string; listing?: WorkerListing }>('tsray/state-query', 'tsray/state-reply', ownerAnswerTimeoutMs);
     const workers = replies.flatMap((reply) => (reply.listing === undefined || reply.owner === undefined ? [] : [ownerReport(reply.owner, reply.listing.tasks, reply.listing.objects, limit, filters)]));
     const fromDrivers = await drivers;
     const raylet = this.sources.raylet();
@@ -235,7 +238,7 @@ export class StateQueries {
   private async answerIndex(query: MessageOf<'logs/index-requested'>): Promise<void> {
     let logs: LogIndexEntry[];
     try {
-      await this.sources.threads.ask('tsray/flush-logs', 'tsray/logs-flushed');
+      await this.sources.threads.ask('tsray/flush-logs', 'tsray/logs-flushed', ownerAnswerTimeoutMs);
       this.sources.recordStateHashes();
       await this.sources.logs.flushAll();
       logs = openSessionLogs(this.sources.sessionDir).map(({ address, dir }) => this.withLog(address, dir, indexEntry));
