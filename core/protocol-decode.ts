@@ -116,6 +116,16 @@ export const messageTable: MessageTable = {
   'cluster/nodes-replied': { requestId: 'string', nodes: 'array', pendingActors: 'array?' },
   'cluster/jobs-requested': { requestId: 'string', requester: 'string' },
   'cluster/jobs-replied': { requestId: 'string', jobs: 'array' },
+  'state/cluster-requested': { requestId: 'string', requester: 'string', limit: 'number', filters: 'object?' },
+  'state/cluster-replied': { requestId: 'string', report: 'object' },
+  'state/node-requested': { requestId: 'string', requester: 'string', limit: 'number', filters: 'object?' },
+  'state/node-replied': { requestId: 'string', report: 'object' },
+  'state/owner-requested': { requestId: 'string', requester: 'string', limit: 'number', filters: 'object?' },
+  'state/owner-replied': { requestId: 'string', report: 'object' },
+  'logs/index-requested': { requestId: 'string', requester: 'string' },
+  'logs/index-replied': { requestId: 'string', source: 'string', logs: 'array', error: 'string?' },
+  'logs/events-requested': { requestId: 'string', requester: 'string', address: 'string', fromSeq: 'number', toSeq: 'number', maxBytes: 'number' },
+  'logs/events-replied': { requestId: 'string', address: 'string', events: 'array', error: 'string?' },
 };
 
 /** Every message type, in table order. */

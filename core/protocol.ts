@@ -233,7 +233,115 @@ export type QueryMessage =
       readonly pendingActors?: readonly ResourceDemand[];
     }
   | { readonly type: 'cluster/jobs-requested'; readonly requestId: string; readonly requester: Address }
-  | { readonly type: 'cluster/jobs-replied'; readonly requestId: string; readonly jobs: readonly JobReport[] };
+  | { readonly type: 'cluster/jobs-replied'; readonly requestId: string; readonly jobs: readonly JobReport[] }
+  /** A tool to the head's state address (`state:<head node>`): gather tasks, actors and objects from every live node. */
+  | { readonly type: 'state/cluster-requested'; readonly requestId: string; readonly requester: Address; readonly limit: number; readonly filters?: StateFilters }
+  | { readonly type: 'state/cluster-replied'; readonly requestId: string; readonly report: ClusterStateReport }
+  /** The head to a node's state address: what its owners and its store hold. */
+  | { readonly type: 'state/node-requested'; readonly requestId: string; readonly requester: Address; readonly limit: number; readonly filters?: StateFilters }
+  | { readonly type: 'state/node-replied'; readonly requestId: string; readonly report: NodeStateReport }
+  /** A node to a driver attached to it (at the driver's worker address): what the driver owns. */
+  | { readonly type: 'state/owner-requested'; readonly requestId: string; readonly requester: Address; readonly limit: number; readonly filters?: StateFilters }
+  | { readonly type: 'state/owner-replied'; readonly requestId: string; readonly report: OwnerStateReport }
+  /** A tool to a node's state address or a driver: commit its event logs and list them. */
+  | { readonly type: 'logs/index-requested'; readonly requestId: string; readonly requester: Address }
+  | { readonly type: 'logs/index-replied'; readonly requestId: string; readonly source: Address; readonly logs: readonly LogIndexEntry[]; readonly error?: string }
+  /** A tool asks for one log's events from `fromSeq` to `toSeq`, at most about `maxBytes` of them (at least one). */
+  | { readonly type: 'logs/events-requested'; readonly requestId: string; readonly requester: Address; readonly address: Address; readonly fromSeq: number; readonly toSeq: number; readonly maxBytes: number }
+  | { readonly type: 'logs/events-replied'; readonly requestId: string; readonly address: Address; readonly events: readonly LogEventRecord[]; readonly error?: string };
+
+/** One condition of a state query: the field `key` of an entry equals `value` (for a list field, holds it), compared as text. */
+export interface StateFilter {
+  readonly key: string;
+  readonly value: string;
+}
+
+/** The conditions a listed entry of each kind must meet, all of them (as `ray list --filter`). */
+export interface StateFilters {
+  readonly tasks?: readonly StateFilter[];
+  readonly actors?: readonly StateFilter[];
+  readonly objects?: readonly StateFilter[];
+}
+
+/** A task as a cluster state query reports it (as `state.listTasks`). */
+export interface TaskReport {
+  readonly taskId: TaskId;
+  readonly name: string;
+  readonly state: string;
+  readonly attempt: number;
+  readonly nodeId: NodeId | null;
+  readonly error?: string;
+}
+
+/** An actor as a cluster state query reports it (as `state.listActors`). */
+export interface ActorReport {
+  readonly actorId: ActorId;
+  readonly className: string;
+  readonly name?: string;
+  readonly state: string;
+  readonly restarts: number;
+  readonly nodeId: NodeId | null;
+  readonly deathCause?: string;
+}
+
+/** An object as a cluster state query reports it (as `state.listObjects`). */
+export interface ObjectReport {
+  readonly objectId: ObjectId;
+  readonly size: number | null;
+  readonly owner: WorkerId;
+  readonly refTypes: readonly string[];
+  readonly nodeIds: readonly NodeId[];
+}
+
+/** The objects of one owner that hold one kind of reference, counted over all of them (not only those listed). */
+export interface ReferenceSummary {
+  readonly refType: string;
+  readonly count: number;
+  /** The sizes known (a pending object has none yet). */
+  readonly sizeBytes: number;
+}
+
+/** What one owner (a driver or a worker) holds: its newest tasks and objects up to the query's limit, and the totals. */
+export interface OwnerStateReport {
+  readonly owner: WorkerId;
+  readonly tasks: readonly TaskReport[];
+  readonly taskCount: number;
+  readonly objects: readonly ObjectReport[];
+  readonly objectCount: number;
+  readonly references: readonly ReferenceSummary[];
+}
+
+/** What one node holds: its store's usage and its owners' reports; owners that did not answer in time are named. */
+export interface NodeStateReport {
+  readonly nodeId: NodeId;
+  readonly store: { readonly usedBytes: number; readonly capacityBytes: number; readonly objectCount: number };
+  readonly owners: readonly OwnerStateReport[];
+  readonly silentOwners: readonly WorkerId[];
+}
+
+/** The head's answer: the actors the GCS knows, every node that answered, and those that did not. */
+export interface ClusterStateReport {
+  readonly actors: readonly ActorReport[];
+  readonly actorCount: number;
+  readonly nodes: readonly NodeStateReport[];
+  readonly unanswered: readonly { readonly nodeId: NodeId; readonly reason: string }[];
+}
+
+/** One event log a node or driver keeps: whose it is, its last event, and the live state hashes recorded in it. */
+export interface LogIndexEntry {
+  readonly address: Address;
+  readonly component: 'gcs' | 'raylet' | 'owner';
+  readonly lastSeq: number;
+  /** `[seq, hash]` pairs. */
+  readonly liveHashes: readonly (readonly [number, string])[];
+}
+
+/** One logged event as it travels: its seq, time, and the event in trace form (stable JSON). */
+export interface LogEventRecord {
+  readonly seq: number;
+  readonly atMs: number;
+  readonly json: string;
+}
 
 /**
  * Object transfer between processes, as the live shells carry it (no reducer receives these): the

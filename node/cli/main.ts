@@ -10,7 +10,7 @@ import { replayCommand } from './replay.js';
 import { sessionsCommand } from './sessions.js';
 import { simCommand } from './sim.js';
 import { startCommand } from './start.js';
-import { listCommand, statusCommand } from './status.js';
+import { listCommand, memoryCommand, statusCommand } from './status.js';
 import { stopCommand } from './stop.js';
 import { timelineCommand } from './timeline.js';
 import { traceCommand } from './trace-collect.js';
@@ -20,15 +20,16 @@ import { whyCommand } from './why.js';
 const commands: Record<string, { run: (args: string[]) => Promise<number>; summary: string }> = {
   sim: { run: simCommand, summary: 'tsray sim SCRIPT [--seed N] [--runs K] [--faults SPEC] [--nodes N] [--cpus C] [-o DIR] [--shrink] [--check-determinism] [-- ARGS]   run a tsray script, unchanged, in the deterministic simulator under seeded faults' },
   replay: { run: replayCommand, summary: 'tsray replay TRACE [--verify] [--invariants every|hashes]   re-run the reducers over a trace and check its state hashes' },
-  trace: { run: traceCommand, summary: 'tsray trace collect [--session DIR] [-o FILE]   merge a live session\'s event logs into one trace' },
-  timeline: { run: timelineCommand, summary: 'tsray timeline [--session DIR] [-o FILE]   a live session as Chrome trace-event JSON (Perfetto)' },
+  trace: { run: traceCommand, summary: 'tsray trace collect [--session DIR | --address A] [-o FILE]   merge a live session\'s or a cluster\'s event logs into one trace' },
+  timeline: { run: timelineCommand, summary: 'tsray timeline [--session DIR | --address A] [-o FILE]   a live session or cluster as Chrome trace-event JSON (Perfetto)' },
   why: { run: whyCommand, summary: 'tsray why TRACE ID   the causal chain of a task (every attempt), actor, object, node, worker or event seq' },
   debug: { run: debugEntry, summary: 'tsray debug [TRACE]   browse a trace in the terminal: events, state, diffs, timelines, why (no TRACE: the curated ones)' },
   sessions: { run: sessionsCommand, summary: 'tsray sessions [--json]   sessions kept on this machine, with sizes (old ones are pruned at init)' },
   start: { run: startCommand, summary: 'tsray start --head [--port P] [--host H] | --address HOST:PORT [--token T]  [--num-cpus N] [--resources JSON] [--block]   start a cluster node' },
   stop: { run: stopCommand, summary: 'tsray stop   stop every node that `tsray start` began on this machine' },
   status: { run: statusCommand, summary: 'tsray status [--address A]   the nodes of a cluster and its resources' },
-  list: { run: listCommand, summary: 'tsray list nodes [--address A] [--json]   the nodes of a cluster, alive and dead' },
+  list: { run: listCommand, summary: 'tsray list nodes|jobs|tasks|actors|objects [--address A] [--json] [--limit N]   what a cluster holds' },
+  memory: { run: memoryCommand, summary: 'tsray memory [--address A] [--json] [--limit N]   store usage per node, objects by owner and reference kind' },
 };
 
 /**

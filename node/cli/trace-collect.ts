@@ -1,27 +1,35 @@
 /**
- * `tsray trace collect [--session DIR] [-o FILE]`: merges the event logs of a live session into one
- * trace that `tsray replay` and the debugger open (see node/trace/collect.ts for the order and hashes).
+ * `tsray trace collect [--session DIR | --address A] [-o FILE]`: merges the event logs of a live
+ * session, or of every node and driver of a cluster (fetched over its connections), into one trace
+ * that `tsray replay` and the debugger open (see node/trace/collect.ts for the order and hashes).
  */
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatBytes } from '../runtime/sessions.js';
 import { defaultHashEveryEvents, mergeLogs, readSessionLogs } from '../trace/collect.js';
-import type { CollectedTrace } from '../trace/collect.js';
+import type { CollectedLog, CollectedTrace } from '../trace/collect.js';
+import { fetchClusterLogs } from './cluster-logs.js';
+import { clusterTarget } from './cluster-target.js';
 import type { TraceEntry, TraceHeader, TraceNote } from '../../core/trace/format.js';
 import { writeTraceLines } from '../trace/write.js';
 import { sessionDirOf } from './session-arg.js';
-import { UsageError, wholeNumber } from './usage.js';
+import { UsageError, firstLine, wholeNumber } from './usage.js';
 
 /** The trace's file in the session folder when `-o` is not given. */
 export const defaultTraceFileName = 'trace.jsonl';
 
-const usage = `usage: tsray trace collect [--session DIR] [-o FILE] [--hash-every K]
+const usage = `usage: tsray trace collect [--session DIR | --address HOST:PORT|auto [--token T]] [-o FILE] [--hash-every K]
 
-Merges the event logs of a live session (the GCS, the raylet, the driver and every worker) into one
-trace, in happens-before order, with state hashes. Check it with tsray replay FILE --verify.
+Merges the event logs of a live session (the GCS, the raylet, the driver and every worker), or of
+every live node and driver of a cluster, into one trace, in happens-before order, with state
+hashes. Check it with tsray replay FILE --verify.
 
   --session DIR    the session folder init() returned (default: the newest, see tsray sessions)
-  -o, --output FILE  where to write the trace (default: DIR/${defaultTraceFileName})
+  --address A      a running cluster's head: each node and driver commits its logs and sends them
+                   over the cluster's connections, in chunks; those that cannot are named, and the
+                   command then exits 1 after writing what it got
+  --token T        the cluster token (default: TSRAY_TOKEN, else this machine's address file)
+  -o, --output FILE  where to write the trace (default: DIR/${defaultTraceFileName}; with --address, ./${defaultTraceFileName})
   --hash-every K   record each component's state hash at least every K of its events at first, at
                    most every eighth of its events later on (default ${defaultHashEveryEvents})
   -h, --help       show this help`;
@@ -33,30 +41,55 @@ export function traceCommand(args: string[]): Promise<number> {
     process.stdout.write(`${usage}\n`);
     return Promise.resolve(0);
   }
-  if (sub !== 'collect') throw new UsageError(`trace takes a subcommand: tsray trace collect [--session DIR] [-o FILE]${sub === undefined ? '' : ` (not '${sub}')`}`);
-  return Promise.resolve(collect(rest));
+  if (sub !== 'collect') throw new UsageError(`trace takes a subcommand: tsray trace collect [--session DIR | --address A] [-o FILE]${sub === undefined ? '' : ` (not '${sub}')`}`);
+  return collect(rest);
 }
 
-function collect(args: string[]): number {
+async function collect(args: string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
       args,
       allowPositionals: false,
-      options: { session: { type: 'string' }, output: { type: 'string', short: 'o' }, 'hash-every': { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } },
+      options: {
+        session: { type: 'string' },
+        address: { type: 'string' },
+        token: { type: 'string' },
+        output: { type: 'string', short: 'o' },
+        'hash-every': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
     });
   } catch (error) {
-    throw new UsageError(`trace collect: ${(error as Error).message}; see tsray trace collect --help`);
+    throw new UsageError(`trace collect: ${firstLine((error as Error).message)}; see tsray trace collect --help`);
   }
   if (parsed.values.help === true) {
     process.stdout.write(`${usage}\n`);
     return 0;
   }
   const hashEveryEvents = wholeNumber('--hash-every', parsed.values['hash-every'], defaultHashEveryEvents, 1);
-  const sessionDir = sessionDirOf(parsed.values.session);
-  const output = resolve(parsed.values.output ?? join(sessionDir, defaultTraceFileName));
-  const logs = readSessionLogs(sessionDir);
-  const trace = mergeLogs(logs, { hashEveryEvents, workload: basename(sessionDir) });
+  const { session, address, token } = parsed.values;
+  if (session !== undefined && address !== undefined) throw new UsageError('trace collect: pass --session DIR (a session on this machine) or --address A (a cluster), not both');
+  if (token !== undefined && address === undefined) throw new UsageError('trace collect: --token goes with --address; see tsray trace collect --help');
+  let logs: CollectedLog[];
+  let output: string;
+  let from: string;
+  let workload: string;
+  let incomplete = false;
+  if (address !== undefined) {
+    const target = clusterTarget('trace collect', { address, token });
+    output = resolve(parsed.values.output ?? defaultTraceFileName);
+    const fetched = await fetchClusterLogs('tsray trace collect', target);
+    ({ logs, from, incomplete } = fetched);
+    workload = `cluster ${target.address}`;
+  } else {
+    const sessionDir = sessionDirOf(session);
+    output = resolve(parsed.values.output ?? join(sessionDir, defaultTraceFileName));
+    logs = readSessionLogs(sessionDir);
+    from = sessionDir;
+    workload = basename(sessionDir);
+  }
+  const trace = mergeLogs(logs, { hashEveryEvents, workload });
   let bytes: number;
   try {
     bytes = writeTraceLines(output, linesOf(trace));
@@ -65,10 +98,10 @@ function collect(args: string[]): number {
   }
   process.stdout.write(`${output}\n`);
   process.stderr.write(
-    `collected ${trace.entries.length} events from ${logs.length} components of ${sessionDir} (${formatBytes(bytes)}); ${trace.checkedLiveHashes} live state hashes reproduced by replay\n`,
+    `collected ${trace.entries.length} events from ${logs.length} components of ${from} (${formatBytes(bytes)}); ${trace.checkedLiveHashes} live state hashes reproduced by replay\n`,
   );
   for (const line of trace.divergences) process.stderr.write(`tsray trace collect: ${line}\n`);
-  return trace.divergences.length === 0 ? 0 : 1;
+  return trace.divergences.length === 0 && !incomplete ? 0 : 1;
 }
 
 /** The trace's lines in file order: the header, the events, then the notes. */

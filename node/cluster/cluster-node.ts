@@ -40,6 +40,7 @@ import type { Peer, RoutedMessage } from '../transport/index.js';
 import { TransportClient, TransportServer, routerPort } from '../transport/index.js';
 import { NodeObjects } from './node-objects.js';
 import { nodeOfAddress, peerRoutingPort, withRemoteStoredData } from './node-routing.js';
+import { StateQueries, stateAddress } from './state-queries.js';
 
 /** The node store's size when not given (as the embedded cluster's default). */
 const defaultObjectStoreBytes = 512 * 1024 * 1024;
@@ -115,6 +116,8 @@ export class ClusterNode {
   private readonly drivers = new Map<string, { readonly peer: Peer; readonly port: Port }>();
   private readonly mainLogs: { readonly log: EventLog; readonly state: () => unknown }[] = [];
   private readonly sessionMarker: SessionMarker;
+  /** Answers `tsray list tasks|actors|objects`, `tsray memory` and the log requests of `trace collect` at `state:<node>`. */
+  private readonly stateQueries: StateQueries;
   private stopped = false;
   /** Settles once the GCS has published a cluster view to this raylet (the node has joined), or the node failed first. */
   private joining: { readonly resolve: () => void; readonly reject: (error: Error) => void } | undefined;
@@ -175,6 +178,18 @@ export class ClusterNode {
       rayletState: () => this.raylet.state,
       applyRaylet: (event) => this.raylet.apply(event),
     });
+    this.stateQueries = new StateQueries({
+      nodeId,
+      router: this.router,
+      sessionDir: this.sessionDir,
+      logs: this.logs,
+      threads: this.threads,
+      raylet: () => this.raylet.state,
+      gcs: () => this.gcs?.state,
+      drivers: () => [...this.drivers.keys()],
+      recordStateHashes: () => this.recordFinalHashes(),
+    });
+    this.router.addLocal(stateAddress(nodeId), (message) => this.stateQueries.deliver(message));
   }
 
   /**
@@ -389,7 +404,7 @@ export class ClusterNode {
     }
   }
 
-  /** Records each main-thread log's final state hash, so `trace collect` can check a replay of it. */
+  /** Records each main-thread log's state hash now (at shutdown: its final one), so `trace collect` can check a replay of it. */
   private recordFinalHashes(): void {
     for (const { log, state } of this.mainLogs) {
       if (log.lastSeq === 0) continue;
@@ -405,6 +420,7 @@ export class ClusterNode {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.stateQueries.stop();
     this.router.flush();
     await Promise.all([this.server?.close(), this.client?.close()]);
     this.objects.close();

@@ -9,8 +9,10 @@
  * node into its store, and a large value it reads is pulled into its memory (driver-objects.ts).
  */
 import { randomBytes } from 'node:crypto';
+import { hashState } from '../../core/hash.js';
 import { gcsAddress } from '../../core/ids.js';
-import type { NodeReport } from '../../core/protocol.js';
+import type { ClusterStateReport, Message, MessageOf, NodeReport } from '../../core/protocol.js';
+import { listOwnerObjects, listOwnerTasks } from '../runtime/listing.js';
 import { OwnerRuntime } from '../runtime/owner-runtime.js';
 import { Router } from '../runtime/router.js';
 import type { Port } from '../runtime/router.js';
@@ -21,8 +23,18 @@ import { EventLog, logDirFor } from '../store/event-log.js';
 import { TransportClient, routerPort, tokenProblem } from '../transport/index.js';
 import { firstConnectTimeoutMs, joinTimeoutMs } from './cluster-node.js';
 import { parseAddress, readAddressFile } from './local-nodes.js';
+import { indexEntry, readEvents } from './log-serving.js';
 import { defaultQueryTimeoutMs } from './query.js';
 import { DriverObjects } from './driver-objects.js';
+import { nodeAnswerTimeoutMs, stateAddress } from './state-queries.js';
+import { clampLimit, maxListLimit, ownerReport } from './state-reports.js';
+
+/** The requests a driver answers itself: what it owns (for `tsray list`), and its event log (for `trace collect`). */
+type DriverQuery = MessageOf<'state/owner-requested' | 'logs/index-requested' | 'logs/events-requested'>;
+
+function isDriverQuery(message: Message): message is DriverQuery {
+  return message.type === 'state/owner-requested' || message.type === 'logs/index-requested' || message.type === 'logs/events-requested';
+}
 
 /** What a driver connects with. */
 export interface DriverLinkOptions {
@@ -73,7 +85,32 @@ export class DriverLink {
     private readonly queries: Map<string, (nodes: NodeReport[]) => void>,
     /** This driver's large values on their way to and from the cluster. */
     readonly objects: DriverObjects,
+    /** The cluster state queries waiting for their answer, by request id. */
+    private readonly stateQueries: Map<string, (report: ClusterStateReport) => void>,
   ) {}
+
+  /**
+   * Tasks, actors and objects of the whole cluster, as the head gathers them from every live node
+   * (this driver answers for itself meanwhile), up to `maxListLimit` of each; nodes that did not
+   * answer within their bound are in `unanswered`.
+   */
+  async queryState(limit = maxListLimit): Promise<ClusterStateReport> {
+    if (this.stopped) throw new TypeError('this driver is no longer connected to the cluster; call init() again');
+    const requestId = `${this.driver.options.workerId}.state${++this.queryCounter}`;
+    const requester = `worker:${this.driver.options.workerId}`;
+    const timeoutMs = nodeAnswerTimeoutMs + defaultQueryTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await new Promise<ClusterStateReport>((resolve, reject) => {
+        this.stateQueries.set(requestId, resolve);
+        timer = setTimeout(() => reject(new Error(`the cluster at ${this.address} did not answer a state query within ${timeoutMs} ms`)), timeoutMs);
+        this.client.send([{ type: 'state/cluster-requested', requestId, requester, limit, via: { from: `cli:${requestId}`, incarnation: 0, seq: 0 }, to: stateAddress(this.nodeId) }]);
+      });
+    } finally {
+      clearTimeout(timer);
+      this.stateQueries.delete(requestId);
+    }
+  }
 
   /** Every node the GCS knows, alive or dead, with its resources (asked of the head now). */
   async queryNodes(timeoutMs = defaultQueryTimeoutMs): Promise<NodeReport[]> {
@@ -103,6 +140,7 @@ export class DriverLink {
     // Made once the connection is up; the client's callbacks may run before then.
     const made: { link?: DriverLink; router?: Router; objects?: DriverObjects } = {};
     const queries = new Map<string, (nodes: NodeReport[]) => void>();
+    const stateQueries = new Map<string, (report: ClusterStateReport) => void>();
     const client = await TransportClient.connect({
       host,
       port,
@@ -117,6 +155,8 @@ export class DriverLink {
         for (const message of messages) {
           // A state query's answer is for this link, not for the owner component.
           if (message.type === 'cluster/nodes-replied') queries.get(message.requestId)?.([...message.nodes]);
+          else if (message.type === 'state/cluster-replied') stateQueries.get(message.requestId)?.(message.report);
+          else if (isDriverQuery(message)) void made.link?.answer(message);
           else made.objects?.onMessage(message, message.to);
         }
       },
@@ -142,7 +182,7 @@ export class DriverLink {
       router: linkRouter,
       log,
     });
-    const link = new DriverLink(address, headNodeId, session.dir, driver, linkRouter, client, log, session.marker, queries, objects);
+    const link = new DriverLink(address, headNodeId, session.dir, driver, linkRouter, client, log, session.marker, queries, objects, stateQueries);
     link.onLost = options.onLost;
     made.link = link;
     let timer: NodeJS.Timeout | undefined;
@@ -160,6 +200,42 @@ export class DriverLink {
       clearTimeout(timer);
     }
     return link;
+  }
+
+  /**
+   * Answers a node's or a tool's request about this driver: what it owns, or its event log (committed
+   * first, with the hash of the driver's live state at its last event, which a replay is checked against).
+   */
+  private async answer(query: DriverQuery): Promise<void> {
+    if (this.stopped) return;
+    const self = `state:${this.driver.options.workerId}`;
+    const reply = (message: Message): void => {
+      this.client.send([{ ...message, via: { from: self, incarnation: 0, seq: ++this.queryCounter }, to: query.requester }]);
+    };
+    switch (query.type) {
+      case 'state/owner-requested': {
+        const state = this.driver.state;
+        reply({ type: 'state/owner-replied', requestId: query.requestId, report: ownerReport(this.driver.options.workerId, listOwnerTasks(state), listOwnerObjects(state), clampLimit(query.limit), query.filters ?? {}) });
+        return;
+      }
+      case 'logs/index-requested':
+        try {
+          if (this.log.lastSeq > 0) this.log.recordStateHash(this.log.lastSeq, hashState(this.driver.state));
+          await this.log.flush();
+          reply({ type: 'logs/index-replied', requestId: query.requestId, source: self, logs: [indexEntry(this.log)] });
+        } catch (error) {
+          reply({ type: 'logs/index-replied', requestId: query.requestId, source: self, logs: [], error: `driver ${this.driver.options.workerId} could not commit its log: ${(error as Error).message}` });
+        }
+        return;
+      case 'logs/events-requested':
+        try {
+          if (query.address !== this.log.address) throw new Error(`driver ${this.driver.options.workerId} keeps no log of ${query.address}`);
+          reply({ type: 'logs/events-replied', requestId: query.requestId, address: query.address, events: readEvents(this.log, query.fromSeq, query.toSeq, query.maxBytes) });
+        } catch (error) {
+          reply({ type: 'logs/events-replied', requestId: query.requestId, address: query.address, events: [], error: (error as Error).message });
+        }
+        return;
+    }
   }
 
   /** The connection is gone for good: pending calls fail, later calls find no runtime to run on. */

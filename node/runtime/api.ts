@@ -247,7 +247,7 @@ function driverCluster(call: string): ClusterView {
   const simulated = simulation()?.view();
   if (simulated !== undefined) return simulated;
   const running = cluster;
-  if (link !== undefined) throw new TypeError(`${call} is not answered yet by a driver connected to a cluster in this version of tsray; use \`tsray status\` or \`tsray list nodes\``);
+  if (link !== undefined) throw new TypeError(`${call} is not answered by a driver connected to a cluster; use \`tsray status\` or \`tsray list\``);
   if (running === undefined) throw new TypeError(`${call} is answered by the driver; call it there and pass the result to tasks`);
   return { gcsState: running.gcs.state, rayletStates: [running.raylet.state], driverState: running.driver.state, queryWorkers: () => running.queryWorkers() };
 }
@@ -280,7 +280,26 @@ export async function availableResources(): Promise<Record<string, number>> {
   return sumResources(await nodes(), (info) => info.available);
 }
 
+/**
+ * A driver connected to a cluster asks the head, which gathers from every live node's owners (up to
+ * 10,000 of each kind, as `tsray list --limit` at most); a node that did not answer in time is
+ * named on stderr, as `tsray list` does, rather than failing the call.
+ */
+async function clusterListings(connected: DriverLink): Promise<{ tasks: TaskListing[]; objects: ObjectListing[]; actors: ActorListing[] }> {
+  runtime();
+  const report = await connected.queryState();
+  for (const { nodeId, reason } of report.unanswered) process.stderr.write(`tsray: node ${nodeId} did not answer a state listing (${reason}); its tasks and objects are left out\n`);
+  const owners = report.nodes.flatMap((node) => node.owners);
+  return {
+    tasks: owners.flatMap((owner) => owner.tasks.map((task) => ({ ...task }))),
+    objects: owners.flatMap((owner) => owner.objects.map((object) => ({ ...object, refTypes: [...object.refTypes], nodeIds: [...object.nodeIds] }))),
+    actors: report.actors.map((actor) => ({ ...actor })),
+  };
+}
+
 async function ownerListings(): Promise<{ tasks: TaskListing[]; objects: ObjectListing[] }> {
+  const connected = link;
+  if (connected !== undefined && simulation() === undefined) return clusterListings(connected);
   const running = driverCluster('state listing');
   const workers = await running.queryWorkers();
   const driverState = running.driverState;
@@ -298,6 +317,8 @@ export const state = {
   },
   /** Actors the GCS knows. */
   async listActors(filter?: Partial<ActorListing>): Promise<ActorListing[]> {
+    const connected = link;
+    if (connected !== undefined && simulation() === undefined) return filtered((await clusterListings(connected)).actors, filter);
     return Promise.resolve(filtered(listActors(driverCluster('state.listActors').gcsState), filter));
   },
   /** Objects of every owner, with what holds them. */

@@ -141,7 +141,7 @@ export async function startWorker(tsray: unknown): Promise<void> {
       return;
     }
     if (query.kind === 'tsray/state-query') {
-      port.postMessage({ kind: 'tsray/state-reply', id: query.id, listing: { tasks: listOwnerTasks(runtime.state), objects: listOwnerObjects(runtime.state) } });
+      port.postMessage({ kind: 'tsray/state-reply', id: query.id, owner: boot.workerId, listing: { tasks: listOwnerTasks(runtime.state), objects: listOwnerObjects(runtime.state) } });
       return;
     }
     if (query.kind === 'tsray/collect') {

@@ -162,9 +162,9 @@ export class WorkerThreads {
     b.thread.postMessage({ kind: 'tsray/peer', address: `worker:${from}`, port: port2 }, [port2]);
   }
 
-  /** Sends `kind` to every live worker and collects the `replyKind` answers; a worker silent for 1 s is skipped. */
-  async ask<T>(kind: string, replyKind: string): Promise<T[]> {
-    const replies = [...this.threads.values()].map(({ thread }) => this.askOne<T>(thread, kind, replyKind, 1000));
+  /** Sends `kind` to every live worker and collects the `replyKind` answers; a worker silent for `timeoutMs` (1 s) is skipped. */
+  async ask<T>(kind: string, replyKind: string, timeoutMs = 1000): Promise<T[]> {
+    const replies = [...this.threads.values()].map(({ thread }) => this.askOne<T>(thread, kind, replyKind, timeoutMs));
     return (await Promise.all(replies)).filter((reply): reply is Awaited<T> => reply !== undefined);
   }
 

@@ -45,6 +45,16 @@ export class SessionLogs {
     log.close().catch((error: unknown) => process.stderr.write(`tsray: the log of worker ${workerId} could not be closed: ${(error as Error).message}\n`));
   }
 
+  /** The logs open now (the components' and those of live worker threads), to be read by this process. */
+  get openLogs(): readonly EventLog[] {
+    return this.logs;
+  }
+
+  /** Commits what every open log buffers, and waits for it (so a reader sees every event appended so far). */
+  async flushAll(): Promise<void> {
+    await Promise.all(this.logs.map((log) => log.flush()));
+  }
+
   /** Writes what the lagging logs buffer, at once (a process exiting without shutdown). */
   writeBufferedSync(): void {
     for (const log of this.logs) log.writeBufferedSync();

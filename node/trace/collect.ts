@@ -106,8 +106,8 @@ export function readSessionLogs(sessionDir: string): CollectedLog[] {
   });
 }
 
-/** The event in the form a trace keeps (JSON, as `encodeTraceLine` writes it), with its cause. */
-function collectedEvent(seq: number, atMs: number, raw: unknown, address: Address): CollectedEvent {
+/** The event in the form a trace keeps (JSON, as `encodeTraceLine` writes it), with its cause; `raw` may be a logged event or one already in that form. */
+export function collectedEvent(seq: number, atMs: number, raw: unknown, address: Address): CollectedEvent {
   let event: AnyEvent;
   try {
     // The trace form, so that the hashes recorded here are those replay of the file computes.

@@ -196,7 +196,7 @@ void test('--help on both commands, and bad input gives one line and exit 1', ()
   for (const args of [['trace', 'collect', '--help'], ['timeline', '--help']]) {
     const result = run(args);
     assert.equal(result.status, 0, result.stderr);
-    assert.match(result.stdout, /^usage: tsray (trace collect|timeline) \[--session DIR\] \[-o FILE\]/);
+    assert.match(result.stdout, /^usage: tsray (trace collect|timeline) \[--session DIR \| --address HOST:PORT\|auto \[--token T\]\] \[-o FILE\]/);
   }
   const missing = run(['trace', 'collect', '--session', join(script.sessionDir, 'no-such-session')]);
   assert.equal(missing.status, 1);

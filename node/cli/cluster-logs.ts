@@ -1,0 +1,36 @@
+/**
+ * The logs that `tsray trace collect --address` and `tsray timeline --address` merge: fetched from
+ * every live node and driver of a cluster over its connections (node/cluster/cluster-tool.ts), with
+ * one stderr line for each node or driver left out and why.
+ */
+import { ClusterTool } from '../cluster/cluster-tool.js';
+import type { CollectedLog } from '../trace/collect.js';
+import type { Target } from './cluster-target.js';
+
+/** A cluster's logs, and whether some live node or driver could not send its own. */
+export interface FetchedLogs {
+  readonly logs: CollectedLog[];
+  /** What was fetched, for the summary line: `3 nodes and 1 driver`. */
+  readonly from: string;
+  readonly incomplete: boolean;
+}
+
+/**
+ * Fetches the logs of the cluster at `target`; writes a line to stderr for each source left out.
+ *
+ * @throws Error (one line) when the head cannot be reached or no live source sent any log.
+ */
+export async function fetchClusterLogs(command: string, target: Target, chunkBytes?: number): Promise<FetchedLogs> {
+  const tool = await ClusterTool.connect(target.address, target.token);
+  try {
+    const fetched = await tool.logs(chunkBytes);
+    for (const { source, reason } of fetched.missing) process.stderr.write(`${command}: the logs of ${source} are left out: ${reason}\n`);
+    if (fetched.deadNodes.length > 0) process.stderr.write(`${command}: the logs of dead node${fetched.deadNodes.length === 1 ? '' : 's'} ${fetched.deadNodes.join(', ')} stay on their hosts and are left out\n`);
+    if (fetched.logs.length === 0) throw new Error(`no node of the cluster at ${target.address} sent any log; see the lines above`);
+    const nodes = fetched.sources.filter((source) => source.startsWith('node ')).length;
+    const drivers = fetched.sources.length - nodes;
+    return { logs: fetched.logs, from: `${nodes} node${nodes === 1 ? '' : 's'} and ${drivers} driver${drivers === 1 ? '' : 's'} of ${target.address}`, incomplete: fetched.missing.length > 0 };
+  } finally {
+    await tool.close();
+  }
+}

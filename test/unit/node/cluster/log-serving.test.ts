@@ -1,0 +1,93 @@
+/**
+ * How a node serves its event logs to `tsray trace collect --address`: chunks stay within their byte
+ * bound (one event at least, so the tool always moves on), stop at the asked end, carry the events in
+ * the trace form the merge replays, and a damaged record fails the chunk with a line naming the log.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { open } from 'lmdb';
+import { stableStringify } from '../../../../core/hash.js';
+import type { LogEventRecord } from '../../../../core/protocol.js';
+import { indexEntry, maxLogChunkBytes, readEvents } from '../../../../node/cluster/log-serving.js';
+import { EventLog, logDirFor } from '../../../../node/store/event-log.js';
+
+const root = mkdtempSync(join(tmpdir(), 'tsray-log-serving-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+/** A committed raylet log of `count` heartbeats, each with a padding of `padBytes`. */
+async function heartbeats(name: string, count: number, padBytes: number): Promise<EventLog> {
+  const log = EventLog.open(logDirFor(join(root, name), 'raylet:n1'), { component: 'raylet', address: 'raylet:n1' });
+  for (let index = 0; index < count; index += 1) log.append(1000 + index, { type: 'node/heartbeat', nodeId: 'n1', available: { CPU: index }, pad: 'x'.repeat(padBytes) });
+  await log.flush();
+  return log;
+}
+
+void test('chunks stay within their byte bound and together give every event once, in order, in trace form', async () => {
+  const log = await heartbeats('chunks', 50, 100);
+  try {
+    const budget = 1000;
+    const chunks: LogEventRecord[][] = [];
+    for (let fromSeq = 1; fromSeq <= log.lastSeq; ) {
+      const chunk = readEvents(log, fromSeq, log.lastSeq, budget);
+      assert.ok(chunk.length > 0);
+      assert.ok(chunk.reduce((sum, record) => sum + record.json.length, 0) <= budget, 'a chunk passed its bound');
+      chunks.push(chunk);
+      fromSeq = (chunk[chunk.length - 1]?.seq ?? fromSeq) + 1;
+    }
+    assert.ok(chunks.length > 5, `50 events of ~150 bytes in chunks of ${budget} bytes came in ${chunks.length} chunks`);
+    const all = chunks.flat();
+    assert.deepEqual(
+      all.map((record) => record.seq),
+      Array.from({ length: 50 }, (_, index) => index + 1),
+    );
+    assert.equal(all[7]?.atMs, 1007);
+    assert.equal(all[7]?.json, stableStringify({ type: 'node/heartbeat', nodeId: 'n1', available: { CPU: 7 }, pad: 'x'.repeat(100) }));
+    // The asked end is kept, and an event larger than the bound still comes, alone.
+    assert.deepEqual(
+      readEvents(log, 10, 12, 1_000_000).map((record) => record.seq),
+      [10, 11, 12],
+    );
+    assert.deepEqual(
+      readEvents(log, 3, 50, 1).map((record) => record.seq),
+      [3],
+    );
+    assert.equal(indexEntry(log).lastSeq, 50);
+    assert.equal(indexEntry(log).component, 'raylet');
+  } finally {
+    await log.close();
+  }
+});
+
+void test('no chunk carries more than maxLogChunkBytes, whatever the tool asks', async () => {
+  const log = await heartbeats('clamped', 12, 1024 * 1024);
+  try {
+    const chunk = readEvents(log, 1, log.lastSeq, Number.MAX_SAFE_INTEGER);
+    assert.ok(chunk.length < 12);
+    assert.ok(chunk.reduce((sum, record) => sum + record.json.length, 0) <= maxLogChunkBytes);
+  } finally {
+    await log.close();
+  }
+});
+
+void test('a damaged record fails the chunk with one line naming the log', async () => {
+  const dir = logDirFor(join(root, 'damaged'), 'raylet:n1');
+  const written = EventLog.open(dir, { component: 'raylet', address: 'raylet:n1' });
+  for (let index = 0; index < 3; index += 1) written.append(1, { type: 'node/heartbeat', nodeId: 'n1', available: {} });
+  await written.close();
+  const env = open<Buffer, number>({ path: join(dir, 'events.mdb'), noSubdir: true });
+  env.openDB<Buffer, number>('events', { encoding: 'binary' }).putSync(2, Buffer.from([0xc1, 0xff, 0x00]));
+  await env.close();
+  const log = EventLog.open(dir);
+  try {
+    assert.deepEqual(
+      readEvents(log, 1, 1, 1000).map((record) => record.seq),
+      [1],
+    );
+    assert.throws(() => readEvents(log, 1, 3, 1000), /^Error: record 2 of logs\/raylet-n1 is not a tsray event [^\n]*damaged$/);
+  } finally {
+    await log.close();
+  }
+});
