@@ -19,7 +19,15 @@ export type NodeProcessConfig = Omit<ClusterNodeOptions, 'objectStoreBytes' | 's
 
 /** What a node process reports once it started, or failed to. */
 export type NodeStartReport =
-  | { readonly kind: 'ready'; readonly nodeId: string; readonly address: string; readonly sessionDir: string; readonly pid: number }
+  | {
+      readonly kind: 'ready';
+      readonly nodeId: string;
+      readonly address: string;
+      readonly sessionDir: string;
+      readonly pid: number;
+      /** For a head that resumed its cluster: the GCS events it replayed from its log. */
+      readonly replayedEvents?: number;
+    }
   | { readonly kind: 'failed'; readonly reason: string };
 
 /**
@@ -54,8 +62,9 @@ export async function runNodeProcess(config: NodeProcessConfig, report: (report:
   const onSignal = (): void => wake?.();
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  process.stderr.write(`tsray: node ${node.nodeId}${config.head ? ' (head)' : ''} up at ${address}, session ${node.sessionDir}\n`);
-  report({ kind: 'ready', nodeId: node.nodeId, address, sessionDir: node.sessionDir, pid: process.pid });
+  const resumed = config.resume === undefined ? '' : `, resuming the cluster after ${config.resume.previousNodeId} (${node.replayedEvents} GCS events replayed)`;
+  process.stderr.write(`tsray: node ${node.nodeId}${config.head ? ' (head)' : ''} up at ${address}, session ${node.sessionDir}${resumed}\n`);
+  report({ kind: 'ready', nodeId: node.nodeId, address, sessionDir: node.sessionDir, pid: process.pid, ...(config.resume === undefined ? {} : { replayedEvents: node.replayedEvents }) });
   await ended;
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);

@@ -1,0 +1,219 @@
+/**
+ * A restart of the head from its log (issue 10 item 6), with real processes on 127.0.0.1: a head and
+ * a node with a custom resource, a named detached actor on that node, `kill -9` of the head, and the
+ * same `tsray start --head --port P` again. The head resumes the same cluster (same token, same
+ * session, its GCS replayed from its log), the other node reconnects by itself without restarting,
+ * and a new driver finds the actor by name with its state intact. The dead head's node is buried as
+ * any dead node is, and a wrong token is still refused.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { isRunning } from '../../node/cluster/local-nodes.js';
+import { queryNodes } from '../../node/cluster/query.js';
+import type { NodeReport } from '../../core/protocol.js';
+import { recordedNodePids, runNode } from '../support/cluster.js';
+import type { ProcessRun } from '../support/cluster.js';
+import { packageRoot, writeDriverScript } from '../support/driver-script.js';
+import type { DriverScript } from '../support/driver-script.js';
+import { eventually } from '../support/eventually.js';
+
+const cli = join(packageRoot, 'dist/node/cli/main.js');
+
+/** How long the head stays dead before it is started again. */
+const downMs = 4000;
+
+/** How long the actor's task runs: it begins before the kill and ends after the restart. */
+const taskMs = downMs + 2000;
+const root = mkdtempSync(join(tmpdir(), 'tsray-gcs-restart-'));
+const clusterDir = join(root, 'cluster');
+
+/** Runs node with `args` and this test's sessions root. */
+function run(args: string[], env: Record<string, string> = {}): Promise<ProcessRun> {
+  return runNode(args, { TSRAY_SESSIONS_ROOT: root, TSRAY_ADDRESS: '', TSRAY_TOKEN: '', ...env });
+}
+
+/** The lines a script printed as `KEY value`, by key. */
+function printed(output: ProcessRun): Map<string, string> {
+  const lines = new Map<string, string>();
+  for (const line of output.stdout.split('\n')) {
+    const space = line.indexOf(' ');
+    if (space > 0) lines.set(line.slice(0, space), line.slice(space + 1));
+  }
+  return lines;
+}
+
+interface AddressFileSeen {
+  readonly address: string;
+  readonly token: string;
+  readonly nodeId: string;
+  readonly pid: number;
+  readonly sessionDir: string;
+}
+
+function addressFile(): AddressFileSeen {
+  return JSON.parse(readFileSync(join(clusterDir, 'address.json'), 'utf8')) as AddressFileSeen;
+}
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((done) => probe.close(() => done()));
+  return port;
+}
+
+const createScript = `
+import * as tsray from 'tsray';
+await tsray.init();
+class Counter {
+  n = 0;
+  add(k) { this.n += k; return this.n; }
+  where() { return tsray.getRuntimeContext().nodeId; }
+  // A task the actor owns runs on its node across the restart: it notes when it began and ended.
+  begin(ms) {
+    const slow = tsray.remote((ms) => new Promise((resolve) => { const began = Date.now(); setTimeout(() => resolve({ began, ended: Date.now() }), ms); }));
+    this.running = slow.options({ schedulingStrategy: { nodeId: tsray.getRuntimeContext().nodeId, soft: false } }).remote(ms);
+    return true;
+  }
+  async finish() { return await tsray.get(this.running); }
+}
+const counter = tsray.remote(Counter).options({ name: 'counter', lifetime: 'detached', resources: { worker: 1 } }).remote();
+for (const k of [1, 2, 3]) await tsray.get(counter.add.remote(k));
+console.log('COUNT', await tsray.get(counter.add.remote(0)));
+console.log('WHERE', await tsray.get(counter.where.remote()));
+await tsray.get(counter.begin.remote(Number(process.env.TASK_MS)));
+await tsray.shutdown();
+`;
+
+const useScript = `
+import * as tsray from 'tsray';
+const info = await tsray.init();
+const counter = await tsray.getActor('counter');
+console.log('COUNT', await tsray.get(counter.add.remote(10)));
+console.log('WHERE', await tsray.get(counter.where.remote()));
+console.log('DRIVER_NODE', info.nodeId);
+const square = tsray.remote((x) => x * x);
+console.log('SQUARES', JSON.stringify(await tsray.get([1, 2, 3].map((x) => square.remote(x)))));
+console.log('TASK', JSON.stringify(await tsray.get(counter.finish.remote())));
+await tsray.shutdown();
+`;
+
+void describe('the head restarted from its log', () => {
+  const scripts: DriverScript[] = [];
+  const pids = new Set<number>();
+  let port = 0;
+  let first: AddressFileSeen;
+  let workerNode = '';
+  let workerPid = 0;
+
+  function script(name: string, source: string): string {
+    const written = writeDriverScript(name, source);
+    scripts.push(written);
+    return written.path;
+  }
+
+  before(async () => {
+    port = await freePort();
+    const started = await run([cli, 'start', '--head', '--port', String(port), '--num-cpus', '1']);
+    assert.equal(started.code, 0, started.stderr);
+    first = addressFile();
+    pids.add(first.pid);
+    const joined = await run([cli, 'start', '--address', first.address, '--num-cpus', '2', '--resources', '{"worker":1}']);
+    assert.equal(joined.code, 0, joined.stderr);
+    workerNode = /node (n[0-9a-f]+) joined/.exec(joined.stdout)?.[1] ?? '';
+    workerPid = Number(/pid (\d+)/.exec(joined.stdout)?.[1]);
+    assert.notEqual(workerNode, '');
+    assert.ok(workerPid > 0);
+    pids.add(workerPid);
+  });
+
+  after(() => {
+    // Every node process this test started ends, whatever happened: the daemons are detached.
+    for (const pid of [...pids, ...recordedNodePids(clusterDir)]) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    for (const written of scripts) written.remove();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  void test('after kill -9 of the head, the same start --head --port P resumes the cluster: the other node rejoins, and the named detached actor keeps its state', async () => {
+    const created = await run([script('gcs-restart-create', createScript)], { TSRAY_ADDRESS: 'auto', TASK_MS: String(taskMs) });
+    assert.equal(created.code, 0, created.stderr);
+    assert.equal(printed(created).get('COUNT'), '6');
+    assert.equal(printed(created).get('WHERE'), workerNode);
+
+    process.kill(first.pid, 'SIGKILL');
+    assert.equal(await eventually(() => Promise.resolve(isRunning(first.pid)), (running) => !running), false);
+    // The head stays down a while, as after a crash noticed late: the other node's reconnect attempts
+    // back off to their longest spacing, so it may come back well after the GCS does.
+    await new Promise((resolve) => setTimeout(resolve, downMs));
+    const restartedAtMs = Date.now();
+
+    const restarted = await run([cli, 'start', '--head', '--port', String(port), '--num-cpus', '1']);
+    assert.equal(restarted.code, 0, restarted.stderr);
+    assert.match(restarted.stdout, new RegExp(`^tsray: head node n[0-9a-f]+ resumed the cluster at 127\\.0\\.0\\.1:${port} \\(its GCS replayed \\d+ events\\)`));
+    const second = addressFile();
+    pids.add(second.pid);
+    assert.notEqual(second.pid, first.pid);
+    assert.equal(second.address, first.address);
+    assert.equal(second.token, first.token, 'the same token');
+    assert.equal(second.sessionDir, first.sessionDir, 'the same session');
+    assert.notEqual(second.nodeId, first.nodeId, 'the head runs a new raylet under a new node id');
+    assert.equal(readFileSync(join(first.sessionDir, 'token'), 'utf8').trim(), first.token);
+
+    // The other node reconnected by itself (the same process), and the dead head's node is buried.
+    const alive = (nodes: NodeReport[]): Record<string, boolean> => Object.fromEntries(nodes.map((node) => [node.nodeId, node.alive]));
+    const nodes = await eventually(
+      () => queryNodes(second.address, second.token),
+      (all) => all.length === 3 && all.find((node) => node.nodeId === first.nodeId)?.alive === false,
+    );
+    assert.deepEqual(alive(nodes), { [first.nodeId]: false, [workerNode]: true, [second.nodeId]: true });
+    assert.ok(isRunning(workerPid), 'the other node rode out the restart in its own process');
+
+    const used = await run([script('gcs-restart-use', useScript)], { TSRAY_ADDRESS: second.address });
+    assert.equal(used.code, 0, used.stderr);
+    const lines = printed(used);
+    assert.equal(lines.get('COUNT'), '16', 'the counter continues from its state before the restart');
+    assert.equal(lines.get('WHERE'), workerNode);
+    assert.equal(lines.get('DRIVER_NODE'), second.nodeId);
+    assert.equal(lines.get('SQUARES'), '[1,4,9]');
+    // The task began while the head was down (or before) and was not run again: it ran through the restart.
+    const task = JSON.parse(lines.get('TASK') ?? '{}') as { began?: number; ended?: number };
+    assert.ok((task.began ?? Infinity) < restartedAtMs, `the task began at ${String(task.began)}, before the restart at ${restartedAtMs}`);
+    assert.ok((task.ended ?? 0) - (task.began ?? 0) >= taskMs);
+
+    // The jobs of before the restart are still known; the first one ended with its driver.
+    const listed = await run([cli, 'list', 'jobs', '--json']);
+    assert.equal(listed.code, 0, listed.stderr);
+    const jobs = JSON.parse(listed.stdout) as { jobId: string; driverId: string }[];
+    assert.deepEqual(
+      jobs.map((job) => [job.jobId, job.driverId.split('.')[0]]),
+      [
+        ['j1', first.nodeId],
+        ['j2', second.nodeId],
+      ],
+    );
+  });
+
+  void test('after the restart a wrong token is still refused, for a joining node and for a driver', async () => {
+    const wrong = 'b'.repeat(64);
+    const joiner = await run([cli, 'start', '--address', `127.0.0.1:${port}`, '--token', wrong, '--num-cpus', '1']);
+    assert.notEqual(joiner.code, 0);
+    assert.match(joiner.stderr, /token/);
+    const driver = await run([script('gcs-restart-wrong-token', "import * as tsray from 'tsray';\ntry { await tsray.init(); console.log('CONNECTED yes'); } catch (error) { console.log('ERROR', JSON.stringify(error.message)); }\n")], {
+      TSRAY_ADDRESS: `127.0.0.1:${port}`,
+      TSRAY_TOKEN: wrong,
+    });
+    assert.equal(driver.code, 0, driver.stderr);
+    assert.match(JSON.parse(printed(driver).get('ERROR') ?? '""') as string, /^cannot connect a driver to the cluster at [^\n]*token[^\n]*$/);
+  });
+});
