@@ -1,8 +1,10 @@
 /**
  * `tsray start --head ...` and `tsray start --address HOST:PORT ...`: start a cluster node on this
  * machine. Without `--block` the node runs as a daemon (a detached process whose output goes to
- * node.log in its session dir) and the command returns once the node reports it is up; with
- * `--block` the node runs in this process until SIGTERM or Ctrl-C.
+ * node.log in its session dir; for the head, a supervisor that starts it again when it crashes) and
+ * the command returns once the node reports it is up; with `--block` the node runs in this process
+ * until SIGTERM or Ctrl-C. After a crash of the head, the same `start --head --port P` resumes its
+ * cluster from the GCS log.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
@@ -101,6 +103,9 @@ function configOf(values: StartValues): NodeProcessConfig {
     const existing = readAddressFile();
     if (existing !== undefined && isNodeProcess(existing.pid)) {
       throw new UsageError(`a head started on this machine runs already at ${existing.address} (pid ${existing.pid}); run \`tsray stop\` first, or join it with --address`);
+    }
+    if (existing?.supervisorPid !== undefined && isNodeProcess(existing.supervisorPid)) {
+      throw new UsageError(`the head at ${existing.address} died and its supervisor (pid ${existing.supervisorPid}) is starting it again; wait for it, or run \`tsray stop\` first`);
     }
     const port = wholeNumber('--port', values.port, defaultHeadPort, 0);
     if (port > 65535) throw new UsageError(`--port takes a port number up to 65535, not '${values.port ?? ''}'`);

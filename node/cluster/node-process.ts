@@ -15,6 +15,8 @@ import { forgetNode, readAddressFile, recordNode, removeAddressFile, writeAddres
 export type NodeProcessConfig = Omit<ClusterNodeOptions, 'objectStoreBytes' | 'sessionDir' | 'onFatal'> & {
   /** Chosen by `start`, which names the node's log in it. */
   readonly sessionDir: string;
+  /** The supervisor that runs this head (named in the address file), if any. */
+  readonly supervisorPid?: number;
 };
 
 /** What a node process reports once it started, or failed to. */
@@ -57,7 +59,7 @@ export async function runNodeProcess(config: NodeProcessConfig, report: (report:
   recordNode({ pid: process.pid, nodeId: node.nodeId, head: config.head, address, sessionDir: node.sessionDir });
   if (config.head) {
     writeTokenFile(join(node.sessionDir, 'token'), config.token);
-    writeAddressFile({ address, token: config.token, nodeId: node.nodeId, pid: process.pid, sessionDir: node.sessionDir });
+    writeAddressFile({ address, token: config.token, nodeId: node.nodeId, pid: process.pid, sessionDir: node.sessionDir, ...(config.supervisorPid === undefined ? {} : { supervisorPid: config.supervisorPid }) });
   }
   const onSignal = (): void => wake?.();
   process.on('SIGTERM', onSignal);

@@ -1,13 +1,14 @@
 /**
  * A restart of the head from its log (issue 10 item 6), with real processes on 127.0.0.1: a head and
- * a node with a custom resource, a named detached actor on that node, `kill -9` of the head, and the
- * same `tsray start --head --port P` again. The head resumes the same cluster (same token, same
- * session, its GCS replayed from its log), the other node reconnects by itself without restarting,
- * and a new driver finds the actor by name with its state intact. The dead head's node is buried as
- * any dead node is, and a wrong token is still refused.
+ * a node with a custom resource, and a named detached actor on that node. `kill -9` of the head's
+ * node process, which its supervisor starts again; then `kill -9` of the supervisor and the head,
+ * and the same `tsray start --head --port P` again. Each time the head resumes the same cluster
+ * (same token, same session, its GCS replayed from its log), the other node reconnects by itself
+ * without restarting, and a new driver finds the actor by name with its state intact. The dead
+ * head's node is buried as any dead node is, and a wrong token is still refused.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,8 +28,8 @@ const cli = join(packageRoot, 'dist/node/cli/main.js');
 /** How long the head stays dead before it is started again. */
 const downMs = 4000;
 
-/** How long the actor's task runs: it begins before the kill and ends after the restart. */
-const taskMs = downMs + 2000;
+/** How long the actor's task runs: it begins before the second kill and ends after the restart. */
+const taskMs = downMs + 3000;
 const root = mkdtempSync(join(tmpdir(), 'tsray-gcs-restart-'));
 const clusterDir = join(root, 'cluster');
 
@@ -53,6 +54,7 @@ interface AddressFileSeen {
   readonly nodeId: string;
   readonly pid: number;
   readonly sessionDir: string;
+  readonly supervisorPid?: number;
 }
 
 function addressFile(): AddressFileSeen {
@@ -74,10 +76,16 @@ class Counter {
   n = 0;
   add(k) { this.n += k; return this.n; }
   where() { return tsray.getRuntimeContext().nodeId; }
-  // A task the actor owns runs on its node across the restart: it notes when it began and ended.
-  begin(ms) {
-    const slow = tsray.remote((ms) => new Promise((resolve) => { const began = Date.now(); setTimeout(() => resolve({ began, ended: Date.now() }), ms); }));
-    this.running = slow.options({ schedulingStrategy: { nodeId: tsray.getRuntimeContext().nodeId, soft: false } }).remote(ms);
+  // A task the actor owns runs on its node across a restart: it marks each start in a file, and
+  // returns when it began and ended.
+  begin(ms, markPath) {
+    const slow = tsray.remote(async (ms, markPath) => {
+      const began = Date.now();
+      (await import('node:fs')).appendFileSync(markPath, 'began\\n');
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      return { began, ended: Date.now() };
+    });
+    this.running = slow.options({ schedulingStrategy: { nodeId: tsray.getRuntimeContext().nodeId, soft: false } }).remote(ms, markPath);
     return true;
   }
   async finish() { return await tsray.get(this.running); }
@@ -86,7 +94,6 @@ const counter = tsray.remote(Counter).options({ name: 'counter', lifetime: 'deta
 for (const k of [1, 2, 3]) await tsray.get(counter.add.remote(k));
 console.log('COUNT', await tsray.get(counter.add.remote(0)));
 console.log('WHERE', await tsray.get(counter.where.remote()));
-await tsray.get(counter.begin.remote(Number(process.env.TASK_MS)));
 await tsray.shutdown();
 `;
 
@@ -99,7 +106,8 @@ console.log('WHERE', await tsray.get(counter.where.remote()));
 console.log('DRIVER_NODE', info.nodeId);
 const square = tsray.remote((x) => x * x);
 console.log('SQUARES', JSON.stringify(await tsray.get([1, 2, 3].map((x) => square.remote(x)))));
-console.log('TASK', JSON.stringify(await tsray.get(counter.finish.remote())));
+if (process.env.BEGIN_MS) await tsray.get(counter.begin.remote(Number(process.env.BEGIN_MS), process.env.MARK));
+if (process.env.FINISH) console.log('TASK', JSON.stringify(await tsray.get(counter.finish.remote())));
 await tsray.shutdown();
 `;
 
@@ -110,6 +118,7 @@ void describe('the head restarted from its log', () => {
   let first: AddressFileSeen;
   let workerNode = '';
   let workerPid = 0;
+  let second: AddressFileSeen | undefined;
 
   function script(name: string, source: string): string {
     const written = writeDriverScript(name, source);
@@ -123,6 +132,7 @@ void describe('the head restarted from its log', () => {
     assert.equal(started.code, 0, started.stderr);
     first = addressFile();
     pids.add(first.pid);
+    if (first.supervisorPid !== undefined) pids.add(first.supervisorPid);
     const joined = await run([cli, 'start', '--address', first.address, '--num-cpus', '2', '--resources', '{"worker":1}']);
     assert.equal(joined.code, 0, joined.stderr);
     workerNode = /node (n[0-9a-f]+) joined/.exec(joined.stdout)?.[1] ?? '';
@@ -145,53 +155,94 @@ void describe('the head restarted from its log', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  void test('after kill -9 of the head, the same start --head --port P resumes the cluster: the other node rejoins, and the named detached actor keeps its state', async () => {
-    const created = await run([script('gcs-restart-create', createScript)], { TSRAY_ADDRESS: 'auto', TASK_MS: String(taskMs) });
+  /** Every node the head knows, alive or dead, once `done` holds of them. */
+  async function nodesWhen(at: AddressFileSeen, done: (alive: Record<string, boolean>) => boolean): Promise<Record<string, boolean>> {
+    const alive = (nodes: NodeReport[]): Record<string, boolean> => Object.fromEntries(nodes.map((node) => [node.nodeId, node.alive]));
+    return alive(await eventually(() => queryNodes(at.address, at.token), (nodes) => done(alive(nodes))));
+  }
+
+  /** The same cluster: address, token and session kept; a new head process with a new node id. */
+  function assertResumed(next: AddressFileSeen, previous: AddressFileSeen): void {
+    assert.notEqual(next.pid, previous.pid);
+    assert.equal(next.address, first.address);
+    assert.equal(next.token, first.token, 'the same token');
+    assert.equal(next.sessionDir, first.sessionDir, 'the same session');
+    assert.notEqual(next.nodeId, previous.nodeId, 'the head runs a new raylet under a new node id');
+    assert.equal(readFileSync(join(first.sessionDir, 'token'), 'utf8').trim(), first.token);
+  }
+
+  void test('after kill -9 of the head node process, its supervisor starts it again from the log: the other node rejoins, and the named detached actor keeps its state', async () => {
+    const created = await run([script('gcs-restart-create', createScript)], { TSRAY_ADDRESS: 'auto' });
     assert.equal(created.code, 0, created.stderr);
     assert.equal(printed(created).get('COUNT'), '6');
     assert.equal(printed(created).get('WHERE'), workerNode);
+    assert.ok(first.supervisorPid !== undefined && isRunning(first.supervisorPid), 'a head daemon runs under a supervisor');
 
     process.kill(first.pid, 'SIGKILL');
-    assert.equal(await eventually(() => Promise.resolve(isRunning(first.pid)), (running) => !running), false);
-    // The head stays down a while, as after a crash noticed late: the other node's reconnect attempts
-    // back off to their longest spacing, so it may come back well after the GCS does.
-    await new Promise((resolve) => setTimeout(resolve, downMs));
-    const restartedAtMs = Date.now();
-
-    const restarted = await run([cli, 'start', '--head', '--port', String(port), '--num-cpus', '1']);
-    assert.equal(restarted.code, 0, restarted.stderr);
-    assert.match(restarted.stdout, new RegExp(`^tsray: head node n[0-9a-f]+ resumed the cluster at 127\\.0\\.0\\.1:${port} \\(its GCS replayed \\d+ events\\)`));
-    const second = addressFile();
-    pids.add(second.pid);
-    assert.notEqual(second.pid, first.pid);
-    assert.equal(second.address, first.address);
-    assert.equal(second.token, first.token, 'the same token');
-    assert.equal(second.sessionDir, first.sessionDir, 'the same session');
-    assert.notEqual(second.nodeId, first.nodeId, 'the head runs a new raylet under a new node id');
-    assert.equal(readFileSync(join(first.sessionDir, 'token'), 'utf8').trim(), first.token);
+    const restarted = await eventually(
+      () => Promise.resolve(addressFile()),
+      (file) => file.pid !== first.pid && isRunning(file.pid),
+    );
+    pids.add(restarted.pid);
+    assertResumed(restarted, first);
+    assert.equal(restarted.supervisorPid, first.supervisorPid);
+    second = restarted;
 
     // The other node reconnected by itself (the same process), and the dead head's node is buried.
-    const alive = (nodes: NodeReport[]): Record<string, boolean> => Object.fromEntries(nodes.map((node) => [node.nodeId, node.alive]));
-    const nodes = await eventually(
-      () => queryNodes(second.address, second.token),
-      (all) => all.length === 3 && all.find((node) => node.nodeId === first.nodeId)?.alive === false,
-    );
-    assert.deepEqual(alive(nodes), { [first.nodeId]: false, [workerNode]: true, [second.nodeId]: true });
+    const alive = await nodesWhen(restarted, (nodes) => Object.keys(nodes).length === 3 && nodes[first.nodeId] === false);
+    assert.deepEqual(alive, { [first.nodeId]: false, [workerNode]: true, [restarted.nodeId]: true });
     assert.ok(isRunning(workerPid), 'the other node rode out the restart in its own process');
 
-    const used = await run([script('gcs-restart-use', useScript)], { TSRAY_ADDRESS: second.address });
+    const used = await run([script('gcs-restart-use', useScript)], { TSRAY_ADDRESS: restarted.address });
     assert.equal(used.code, 0, used.stderr);
     const lines = printed(used);
     assert.equal(lines.get('COUNT'), '16', 'the counter continues from its state before the restart');
     assert.equal(lines.get('WHERE'), workerNode);
-    assert.equal(lines.get('DRIVER_NODE'), second.nodeId);
+    assert.equal(lines.get('DRIVER_NODE'), restarted.nodeId);
     assert.equal(lines.get('SQUARES'), '[1,4,9]');
-    // The task began while the head was down (or before) and was not run again: it ran through the restart.
-    const task = JSON.parse(lines.get('TASK') ?? '{}') as { began?: number; ended?: number };
-    assert.ok((task.began ?? Infinity) < restartedAtMs, `the task began at ${String(task.began)}, before the restart at ${restartedAtMs}`);
-    assert.ok((task.ended ?? 0) - (task.began ?? 0) >= taskMs);
+  });
 
-    // The jobs of before the restart are still known; the first one ended with its driver.
+  void test('after kill -9 of the supervisor and the head, the same start --head --port P resumes the cluster; a task on the other node runs through it', async () => {
+    assert.ok(second !== undefined, 'the test before ran');
+    const previous = second;
+    const mark = join(root, 'task-starts.txt');
+    const begun = await run([script('gcs-restart-begin', useScript)], { TSRAY_ADDRESS: previous.address, BEGIN_MS: String(taskMs), MARK: mark });
+    assert.equal(begun.code, 0, begun.stderr);
+    assert.equal(printed(begun).get('COUNT'), '26');
+    const starts = (): Promise<string> => Promise.resolve(existsSync(mark) ? readFileSync(mark, 'utf8') : '');
+    assert.equal(await eventually(starts, (text) => text !== ''), 'began\n', 'the task runs before the head is killed');
+    const killedAtMs = Date.now();
+    process.kill(previous.supervisorPid ?? 0, 'SIGKILL');
+    process.kill(previous.pid, 'SIGKILL');
+    assert.equal(await eventually(() => Promise.resolve(isRunning(previous.pid)), (running) => !running), false);
+    // The head stays down a while, as after a crash noticed late: the other node's reconnect attempts
+    // back off to their longest spacing, so it may come back well after the GCS does.
+    await new Promise((resolve) => setTimeout(resolve, downMs));
+
+    const restarted = await run([cli, 'start', '--head', '--port', String(port), '--num-cpus', '1']);
+    assert.equal(restarted.code, 0, restarted.stderr);
+    assert.match(restarted.stdout, new RegExp(`^tsray: head node n[0-9a-f]+ resumed the cluster at 127\\.0\\.0\\.1:${port} \\(its GCS replayed \\d+ events\\)`));
+    const third = addressFile();
+    pids.add(third.pid);
+    if (third.supervisorPid !== undefined) pids.add(third.supervisorPid);
+    assertResumed(third, previous);
+
+    const alive = await nodesWhen(third, (nodes) => Object.keys(nodes).length === 4 && nodes[previous.nodeId] === false);
+    assert.deepEqual(alive, { [first.nodeId]: false, [previous.nodeId]: false, [workerNode]: true, [third.nodeId]: true });
+    assert.ok(isRunning(workerPid), 'the other node rode out the restart in its own process');
+
+    const used = await run([script('gcs-restart-finish', useScript)], { TSRAY_ADDRESS: third.address, FINISH: 'yes' });
+    assert.equal(used.code, 0, used.stderr);
+    const lines = printed(used);
+    assert.equal(lines.get('COUNT'), '36', 'the counter continues from its state before both restarts');
+    assert.equal(lines.get('WHERE'), workerNode);
+    // The task began before the head died, ran through the restart, and was not run again.
+    const task = JSON.parse(lines.get('TASK') ?? '{}') as { began?: number; ended?: number };
+    assert.ok((task.began ?? Infinity) < killedAtMs, `the task began at ${String(task.began)}, before the kill at ${killedAtMs}`);
+    assert.ok((task.ended ?? 0) - (task.began ?? 0) >= taskMs);
+    assert.equal(await starts(), 'began\n', 'the task ran once');
+
+    // The jobs of before the restarts are still known, each with the head its driver attached to.
     const listed = await run([cli, 'list', 'jobs', '--json']);
     assert.equal(listed.code, 0, listed.stderr);
     const jobs = JSON.parse(listed.stdout) as { jobId: string; driverId: string }[];
@@ -199,7 +250,9 @@ void describe('the head restarted from its log', () => {
       jobs.map((job) => [job.jobId, job.driverId.split('.')[0]]),
       [
         ['j1', first.nodeId],
-        ['j2', second.nodeId],
+        ['j2', previous.nodeId],
+        ['j3', previous.nodeId],
+        ['j4', third.nodeId],
       ],
     );
   });
