@@ -37,6 +37,7 @@ import { SessionLogs } from '../store/session-logs.js';
 import type { Peer, RoutedMessage } from '../transport/index.js';
 import { TransportClient, TransportServer, routerPort } from '../transport/index.js';
 import { openGcsShell } from './gcs-shell.js';
+import { HeldRelays } from './held-relays.js';
 import type { GcsShell } from './gcs-shell.js';
 import { peerRoutingPort, withoutStoredData } from './node-routing.js';
 
@@ -55,6 +56,14 @@ export const firstConnectTimeoutMs = 5000;
  * every 2 s (the transport's reconnect maxDelayMs), so this covers its next attempt with room to spare.
  */
 export const rejoinWaitMs = 5000;
+
+/**
+ * A node sends again, on its next connection to the head, the frames it wrote this recently before
+ * the connection broke: a killed head takes with it the messages in its socket and those it read but
+ * had not handled or relayed yet, and their senders would otherwise wait for their answers forever.
+ * Receivers drop the repeats (core/inbox.ts).
+ */
+export const nodeResendWindowMs = 3000;
 
 /** What a node is started with. */
 export interface ClusterNodeOptions {
@@ -120,6 +129,8 @@ export class ClusterNode {
   private peers: ReadonlyMap<NodeId, Peer> = new Map();
   /** Called when a node (re)connects to the head. */
   private onPeerJoined: (() => void) | undefined;
+  /** A resumed head's messages for nodes that have not reconnected yet, until the GCS resumes. */
+  private heldRelays: HeldRelays | undefined;
 
   private constructor(
     private readonly options: ClusterNodeOptions,
@@ -188,6 +199,7 @@ export class ClusterNode {
     const nodeId = newNodeId();
     // The connections of other nodes and tools to the head, by node id.
     const peers = new Map<NodeId, Peer>();
+    let relays: HeldRelays | undefined;
     if (options.head) {
       const server = await TransportServer.listen({
         token: options.token,
@@ -197,6 +209,7 @@ export class ClusterNode {
         port: options.port,
         onPeer: (peer) => {
           peers.set(peer.identity.nodeId, peer);
+          relays?.release(peer.identity.nodeId);
           node?.onPeerJoined?.();
         },
         onPeerClosed: (peer) => {
@@ -205,9 +218,12 @@ export class ClusterNode {
         },
         onMessages: (messages, peer) => node?.deliver(messages, peer),
       });
-      node = new ClusterNode(options, nodeId, withoutStoredData(peerRoutingPort(peers, (error, to) => onLinkError(new Error(`to node ${to}: ${error.message}`))), nodeId));
+      const routing = peerRoutingPort(peers, (error, to) => onLinkError(new Error(`to node ${to}: ${error.message}`)));
+      relays = options.resume === undefined ? undefined : new HeldRelays(routing, peers, (line) => process.stderr.write(`tsray: ${line}\n`));
+      node = new ClusterNode(options, nodeId, withoutStoredData(relays?.port ?? routing, nodeId));
       node.server = server;
       node.peers = peers;
+      node.heldRelays = relays;
     } else {
       const client = await TransportClient.connect({
         host: options.host,
@@ -215,7 +231,7 @@ export class ClusterNode {
         token: options.token,
         identity: { nodeId, role: 'raylet' },
         // A wrong address is reported soon; once joined, the node rides out a restart of the head.
-        reconnect: { firstConnectGiveUpAfterMs: firstConnectTimeoutMs },
+        reconnect: { firstConnectGiveUpAfterMs: firstConnectTimeoutMs, resendWindowMs: nodeResendWindowMs },
         onMessages: (messages) => node?.deliver(messages),
         onFailed: (error) => node?.fatal(error.message),
       });
@@ -300,6 +316,7 @@ export class ClusterNode {
       `tsray: the GCS resumed as incarnation ${restart.incarnation} after replaying ${this.replayedEvents} events; ${awaited.length - absent.length} of ${awaited.length} nodes reconnected${absent.length === 0 ? '' : ` (not ${absent.join(', ')}: the health checks decide)`}\n`,
     );
     this.gcsRestart = undefined;
+    this.heldRelays?.stop();
     gcs.apply(restart);
     const held = this.heldForGcs ?? [];
     this.heldForGcs = undefined;

@@ -111,6 +111,44 @@ if (process.env.FINISH) console.log('TASK', JSON.stringify(await tsray.get(count
 await tsray.shutdown();
 `;
 
+/** Calls relayed by the head between actors on two other nodes, in flight when the head is killed. */
+const relayStartScript = `
+import * as tsray from 'tsray';
+await tsray.init();
+class Tally { n = 0; add(k) { this.n += k; return this.n; } get() { return this.n; } }
+class Caller {
+  done = 0;
+  async run(n) {
+    const tally = await tsray.getActor('tally');
+    for (let i = 0; i < n; i += 1) {
+      await tsray.get(tally.add.remote(1));
+      this.done += 1;
+    }
+    return this.done;
+  }
+  progress() { return this.done; }
+}
+const tally = tsray.remote(Tally).options({ name: 'tally', lifetime: 'detached', schedulingStrategy: { nodeId: process.env.TALLY_NODE, soft: false } }).remote();
+await tsray.get(tally.get.remote());
+const caller = tsray.remote(Caller).options({ name: 'caller', lifetime: 'detached', resources: { caller: 1 }, maxConcurrency: 2 }).remote();
+caller.run.remote(Number(process.env.CALLS));
+while ((await tsray.get(caller.progress.remote())) < 50) await new Promise((resolve) => setTimeout(resolve, 10));
+console.log('STARTED yes');
+process.exit(0);
+`;
+
+const relayEndScript = `
+import * as tsray from 'tsray';
+await tsray.init();
+const caller = await tsray.getActor('caller');
+const tally = await tsray.getActor('tally');
+const calls = Number(process.env.CALLS);
+for (let probe = 0; probe < 200 && (await tsray.get(caller.progress.remote())) < calls; probe += 1) await new Promise((resolve) => setTimeout(resolve, 100));
+console.log('CALLER', await tsray.get(caller.progress.remote()));
+console.log('TALLY', await tsray.get(tally.get.remote()));
+await tsray.shutdown();
+`;
+
 void describe('the head restarted from its log', () => {
   const scripts: DriverScript[] = [];
   const pids = new Set<number>();
@@ -255,6 +293,29 @@ void describe('the head restarted from its log', () => {
         ['j4', third.nodeId],
       ],
     );
+  });
+
+  void test('calls between actors on two other nodes, relayed by the head when it is killed, each arrive exactly once after it restarts', async () => {
+    const current = addressFile();
+    const joined = await run([cli, 'start', '--address', current.address, '--num-cpus', '2', '--resources', '{"caller":1}']);
+    assert.equal(joined.code, 0, joined.stderr);
+    pids.add(Number(/pid (\d+)/.exec(joined.stdout)?.[1]));
+    const calls = 2000;
+    const started = await run([script('gcs-restart-relay-start', relayStartScript)], { TSRAY_ADDRESS: current.address, TALLY_NODE: workerNode, CALLS: String(calls) });
+    assert.equal(started.code, 0, started.stderr);
+    assert.equal(printed(started).get('STARTED'), 'yes');
+    // In the middle of the calls: some are in the head's hands, on their way or their answers' way.
+    process.kill(current.pid, 'SIGKILL');
+    const restarted = await eventually(
+      () => Promise.resolve(addressFile()),
+      (file) => file.pid !== current.pid && isRunning(file.pid),
+    );
+    pids.add(restarted.pid);
+    const ended = await run([script('gcs-restart-relay-end', relayEndScript)], { TSRAY_ADDRESS: restarted.address, CALLS: String(calls) });
+    assert.equal(ended.code, 0, ended.stderr);
+    const lines = printed(ended);
+    assert.equal(lines.get('CALLER'), String(calls), 'the caller got an answer to every call');
+    assert.equal(lines.get('TALLY'), String(calls), 'every call ran exactly once');
   });
 
   void test('after the restart a wrong token is still refused, for a joining node and for a driver', async () => {
