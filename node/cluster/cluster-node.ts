@@ -9,7 +9,9 @@
  * head's router sends each address to the peer of its node (node-routing.ts).
  */
 import { randomBytes } from 'node:crypto';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { aliveNodeIds, defaultGcsConfig } from '../../core/gcs/index.js';
 import type { GcsConfig, GcsEvent, GcsRestarted, GcsState } from '../../core/gcs/index.js';
 import { gcsAddress, nodeOfWorker, rayletAddress } from '../../core/ids.js';
@@ -90,6 +92,26 @@ export interface ClusterNodeOptions {
   readonly onFatal?: (reason: string) => void;
 }
 
+/** The file in a head's session dir that lists the node ids its heads ran under, one a line. */
+export const headNodesFileName = 'head-nodes';
+
+/**
+ * The node ids of the heads that ran this session before (read from its session dir), after which
+ * this head's own is recorded: their raylets died with their processes and never reconnect, so a
+ * resumed GCS does not wait for them.
+ */
+function recordHeadNode(sessionDir: string, nodeId: NodeId): Set<NodeId> {
+  const path = join(sessionDir, headNodesFileName);
+  let former: NodeId[] = [];
+  try {
+    former = readFileSync(path, 'utf8').split('\n').filter((line) => line !== '');
+  } catch {
+    // The first head of the session.
+  }
+  appendFileSync(path, `${nodeId}\n`);
+  return new Set(former);
+}
+
 /** Mints a node id that no other node of the cluster has: a dead node never comes back under its id. */
 function newNodeId(): NodeId {
   return `n${randomBytes(4).toString('hex')}`;
@@ -131,6 +153,8 @@ export class ClusterNode {
   private onPeerJoined: (() => void) | undefined;
   /** A resumed head's messages for nodes that have not reconnected yet, until the GCS resumes. */
   private heldRelays: HeldRelays | undefined;
+  /** The nodes of the heads that ran this session before this one. */
+  private formerHeadNodes = new Set<NodeId>();
 
   private constructor(
     private readonly options: ClusterNodeOptions,
@@ -144,6 +168,7 @@ export class ClusterNode {
     this.sessionMarker = session.marker;
     this.router = new Router(upstream);
     if (options.head) {
+      this.formerHeadNodes = recordHeadNode(this.sessionDir, nodeId);
       const gcsLog = this.logs.open(gcsAddress, 'gcs', true);
       const config: GcsConfig = {
         ...defaultGcsConfig,
@@ -286,7 +311,7 @@ export class ClusterNode {
 
   /**
    * Resumes a GCS that replayed its log: waits (at most `rejoinWaitMs`) until every node its state
-   * counts alive has reconnected, except the dead head's, so that the resumed health checks do not
+   * counts alive has reconnected, except those of the dead heads (which never come back), so that the resumed health checks do not
    * declare a node dead for having been cut off by the restart and so that what `gcs/restarted`
    * sends again reaches them; then applies `gcs/restarted` and the messages held meanwhile. Nodes
    * that do not come back are declared dead by the health checks, and the dead head's work is redone
@@ -297,7 +322,7 @@ export class ClusterNode {
     const restart = this.gcsRestart;
     if (gcs === undefined || restart === undefined) return;
     const previousNodeId = this.options.resume?.previousNodeId;
-    const awaited = aliveNodeIds(gcs.state).filter((id) => id !== previousNodeId && id !== this.nodeId);
+    const awaited = aliveNodeIds(gcs.state).filter((id) => id !== previousNodeId && id !== this.nodeId && !this.formerHeadNodes.has(id));
     const missing = (): NodeId[] => awaited.filter((id) => !this.peers.has(id));
     if (missing().length > 0) {
       let timer: NodeJS.Timeout | undefined;
