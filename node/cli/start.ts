@@ -1,17 +1,22 @@
 /**
  * `tsray start --head ...` and `tsray start --address HOST:PORT ...`: start a cluster node on this
  * machine. Without `--block` the node runs as a daemon (a detached process whose output goes to
- * node.log in its session dir) and the command returns once the node reports it is up; with
- * `--block` the node runs in this process until SIGTERM or Ctrl-C.
+ * node.log in its session dir; for the head, a supervisor that starts it again when it crashes) and
+ * the command returns once the node reports it is up; with `--block` the node runs in this process
+ * until SIGTERM or Ctrl-C. After a crash of the head, the same `start --head --port P` resumes its
+ * cluster from the GCS log.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { gcsAddress } from '../../core/ids.js';
 import { sessionRetention } from '../runtime/sessions.js';
+import { logDirFor } from '../store/event-log.js';
 import { generateClusterToken, tokenProblem } from '../transport/index.js';
-import { isNodeProcess, parseAddress, readAddressFile } from '../cluster/local-nodes.js';
+import { forgetNode, isNodeProcess, parseAddress, readAddressFile } from '../cluster/local-nodes.js';
+import type { AddressFile } from '../cluster/local-nodes.js';
 import type { NodeProcessConfig, NodeStartReport } from '../cluster/node-process.js';
 import { runNodeProcess } from '../cluster/node-process.js';
 import { UsageError, firstLine, wholeNumber } from './usage.js';
@@ -26,7 +31,9 @@ const usage = [
   'usage: tsray start --head [--port 6380] [--host 127.0.0.1] [--num-cpus N] [--resources JSON] [--block]',
   '       tsray start --address HOST:PORT [--token T] [--num-cpus N] [--resources JSON] [--block]',
   '',
-  '  --head                 start the head node: the GCS, a raylet, and the port others connect to',
+  '  --head                 start the head node: the GCS, a raylet, and the port others connect to;',
+  '                         after a crash of the head, the same command resumes its cluster (same',
+  '                         token and session; the GCS replays its log; nodes and drivers reconnect)',
   '  --port P               the head\'s port (default 6380; 0 picks a free one)',
   '  --host H               the address the head binds (default 127.0.0.1: this machine only)',
   '  --address HOST:PORT    join the cluster whose head is there',
@@ -90,23 +97,34 @@ function configOf(values: StartValues): NodeProcessConfig {
   if (values.head === (values.address !== undefined)) throw new UsageError('start needs exactly one of --head (start a cluster) or --address HOST:PORT (join one); see tsray start --help');
   const numCpus = values['num-cpus'] === undefined ? undefined : wholeNumber('--num-cpus', values['num-cpus'], 0, 0);
   const resources = values.resources === undefined ? undefined : parseResources(values.resources);
-  const common = { ...(numCpus === undefined ? {} : { numCpus }), ...(resources === undefined ? {} : { resources }), sessionDir: newSessionDir() };
+  const sized = { ...(numCpus === undefined ? {} : { numCpus }), ...(resources === undefined ? {} : { resources }) };
   if (values.head) {
     if (values.token !== undefined) throw new UsageError('--token is for joining nodes; `start --head` makes a new token');
     const existing = readAddressFile();
     if (existing !== undefined && isNodeProcess(existing.pid)) {
       throw new UsageError(`a head started on this machine runs already at ${existing.address} (pid ${existing.pid}); run \`tsray stop\` first, or join it with --address`);
     }
+    if (existing?.supervisorPid !== undefined && isNodeProcess(existing.supervisorPid)) {
+      throw new UsageError(`the head at ${existing.address} died and its supervisor (pid ${existing.supervisorPid}) is starting it again; wait for it, or run \`tsray stop\` first`);
+    }
     const port = wholeNumber('--port', values.port, defaultHeadPort, 0);
     if (port > 65535) throw new UsageError(`--port takes a port number up to 65535, not '${values.port ?? ''}'`);
     const period = values['health-check-period-ms'] === undefined ? undefined : wholeNumber('--health-check-period-ms', values['health-check-period-ms'], 0, 1);
     const threshold = values['health-check-failure-threshold'] === undefined ? undefined : wholeNumber('--health-check-failure-threshold', values['health-check-failure-threshold'], 0, 1);
+    const previous = existing === undefined ? undefined : resumableHead(existing, port);
+    if (existing !== undefined) forgetNode(existing.pid);
+    if (previous !== undefined) {
+      // The dead head's cluster goes on: its token, its session (where the GCS log is), its host; the
+      // GCS keeps the health-check settings its log started with.
+      return { head: true, host: values.host ?? previous.host, port, token: previous.token, ...sized, sessionDir: previous.sessionDir, resume: { previousNodeId: previous.nodeId } };
+    }
     return {
       head: true,
       host: values.host ?? '127.0.0.1',
       port,
       token: generateClusterToken(),
-      ...common,
+      ...sized,
+      sessionDir: newSessionDir(),
       ...(period === undefined ? {} : { healthCheckPeriodMs: period }),
       ...(threshold === undefined ? {} : { healthCheckFailureThreshold: threshold }),
     };
@@ -124,7 +142,30 @@ function configOf(values: StartValues): NodeProcessConfig {
   if (token === undefined) throw new UsageError('no cluster token: pass --token T (the one `tsray start --head` printed), or run this on the head\'s machine, where it is read from the address file');
   const problem = tokenProblem(token);
   if (problem !== undefined) throw new UsageError(`--token: ${problem}`);
-  return { head: false, host: target.host, port: target.port, token, ...common };
+  return { head: false, host: target.host, port: target.port, token, ...sized, sessionDir: newSessionDir() };
+}
+
+/**
+ * The cluster a dead head left on `port`, which `start --head --port P` resumes: the address file
+ * names its port, token and session, and the session still holds the GCS log. Undefined (a new
+ * cluster starts) for another port, a `--port 0` start, or a session that is gone, with a note why.
+ */
+function resumableHead(file: AddressFile, port: number): { host: string; token: string; sessionDir: string; nodeId: string } | undefined {
+  let previous;
+  try {
+    previous = parseAddress(file.address);
+  } catch {
+    return undefined;
+  }
+  if (port === 0 || previous.port !== port) {
+    process.stderr.write(`tsray: the head that ran at ${file.address} died; a new cluster starts (start --head --port ${previous.port} would have resumed it)\n`);
+    return undefined;
+  }
+  if (typeof file.sessionDir !== 'string' || typeof file.nodeId !== 'string' || !existsSync(logDirFor(file.sessionDir, gcsAddress))) {
+    process.stderr.write(`tsray: the head that ran at ${file.address} died and its GCS log is gone (${String(file.sessionDir)}); a new cluster starts\n`);
+    return undefined;
+  }
+  return { host: previous.host, token: file.token, sessionDir: file.sessionDir, nodeId: file.nodeId };
 }
 
 /** `--resources` as a map of non-negative numbers. */
@@ -197,9 +238,10 @@ function printReport(report: NodeStartReport, config: NodeProcessConfig, logPath
     return;
   }
   const address = report.address;
+  const began = report.replayedEvents === undefined ? `started at ${address}` : `resumed the cluster at ${address} (its GCS replayed ${report.replayedEvents} events)`;
   process.stdout.write(
     [
-      `tsray: head node ${report.nodeId} started at ${address} (${where})`,
+      `tsray: head node ${report.nodeId} ${began} (${where})`,
       `  add a node on this machine:  tsray start --address ${address}`,
       `  add a node elsewhere:        tsray start --address ${address} --token ${config.token}`,
       `  connect a driver:            TSRAY_ADDRESS=${address} node script.js   or   init({ address: '${address}' })`,

@@ -32,6 +32,7 @@ export async function stopCommand(args: string[]): Promise<number> {
   })();
   const pids = new Set(recordedNodes().map((record) => record.pid));
   if (head !== undefined) pids.add(head.pid);
+  if (head?.supervisorPid !== undefined) pids.add(head.supervisorPid);
   const running = [...pids].filter((pid) => pid !== process.pid && isNodeProcess(pid));
   for (const pid of running) signal(pid, 'SIGTERM');
   const deadline = Date.now() + stopTimeoutMs;

@@ -9,9 +9,11 @@
  * head's router sends each address to the peer of its node (node-routing.ts).
  */
 import { randomBytes } from 'node:crypto';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { defaultGcsConfig, gcsCore } from '../../core/gcs/index.js';
-import type { GcsConfig, GcsEffect, GcsEvent, GcsState } from '../../core/gcs/index.js';
+import { join } from 'node:path';
+import { aliveNodeIds, defaultGcsConfig } from '../../core/gcs/index.js';
+import type { GcsConfig, GcsEvent, GcsRestarted, GcsState } from '../../core/gcs/index.js';
 import { gcsAddress, nodeOfWorker, rayletAddress } from '../../core/ids.js';
 import type { NodeId } from '../../core/ids.js';
 import { defaultOwnerConfig } from '../../core/owner/index.js';
@@ -38,6 +40,9 @@ import type { EventLog } from '../store/event-log.js';
 import { SessionLogs } from '../store/session-logs.js';
 import type { Peer, RoutedMessage } from '../transport/index.js';
 import { TransportClient, TransportServer, routerPort } from '../transport/index.js';
+import { openGcsShell } from './gcs-shell.js';
+import type { GcsShell } from './gcs-shell.js';
+import { HeldRelays } from './held-relays.js';
 import { NodeObjects } from './node-objects.js';
 import { nodeOfAddress, peerRoutingPort, withRemoteStoredData } from './node-routing.js';
 import { StateQueries, stateAddress } from './state-queries.js';
@@ -51,6 +56,21 @@ export const joinTimeoutMs = 20_000;
 /** How long a joining node tries to reach the head before it gives up. */
 export const firstConnectTimeoutMs = 5000;
 
+/**
+ * How long a resumed GCS waits for the nodes its log knows to reconnect before it resumes its health
+ * checks (which would declare a node dead that has not reconnected yet). A node retries at least
+ * every 2 s (the transport's reconnect maxDelayMs), so this covers its next attempt with room to spare.
+ */
+export const rejoinWaitMs = 5000;
+
+/**
+ * A node sends again, on its next connection to the head, the frames it wrote this recently before
+ * the connection broke: a killed head takes with it the messages in its socket and those it read but
+ * had not handled or relayed yet, and their senders would otherwise wait for their answers forever.
+ * Receivers drop the repeats (core/inbox.ts).
+ */
+export const nodeResendWindowMs = 3000;
+
 /** What a node is started with. */
 export interface ClusterNodeOptions {
   /** The head listens on host:port; any other node connects to the head at host:port. */
@@ -63,11 +83,37 @@ export interface ClusterNodeOptions {
   readonly objectStoreBytes?: number;
   /** The session dir (made if missing); default a new one under the sessions root. */
   readonly sessionDir?: string;
+  /**
+   * The head resumes the cluster of `sessionDir` after its process died: the GCS replays its log
+   * there and comes back under its next incarnation. `previousNodeId` is the dead head's node, which
+   * will not reconnect (this head runs a new raylet under a new node id).
+   */
+  readonly resume?: { readonly previousNodeId: string };
   /** The head's health checks (default: the GCS reducer's defaults). */
   readonly healthCheckPeriodMs?: number;
   readonly healthCheckFailureThreshold?: number;
   /** The node stopped by itself: the GCS declared it dead, or it lost the head for good. */
   readonly onFatal?: (reason: string) => void;
+}
+
+/** The file in a head's session dir that lists the node ids its heads ran under, one a line. */
+export const headNodesFileName = 'head-nodes';
+
+/**
+ * The node ids of the heads that ran this session before (read from its session dir), after which
+ * this head's own is recorded: their raylets died with their processes and never reconnect, so a
+ * resumed GCS does not wait for them.
+ */
+function recordHeadNode(sessionDir: string, nodeId: NodeId): Set<NodeId> {
+  const path = join(sessionDir, headNodesFileName);
+  let former: NodeId[] = [];
+  try {
+    former = readFileSync(path, 'utf8').split('\n').filter((line) => line !== '');
+  } catch {
+    // The first head of the session.
+  }
+  appendFileSync(path, `${nodeId}\n`);
+  return new Set(former);
 }
 
 /** Mints a node id that no other node of the cluster has: a dead node never comes back under its id. */
@@ -104,7 +150,9 @@ export class ClusterNode {
   readonly sessionDir: string;
   readonly raylet: ComponentShell<RayletState, RayletEvent, RayletEffect>;
   /** The head's GCS; undefined on other nodes. */
-  readonly gcs: ComponentShell<GcsState, GcsEvent, GcsEffect> | undefined;
+  readonly gcs: GcsShell | undefined;
+  /** How many events a resumed GCS replayed from its log (0 for a fresh cluster). */
+  readonly replayedEvents: number;
   readonly threads: WorkerThreads;
   readonly nodeStore: NodeStore;
   /** Objects moving to and from other processes (node-objects.ts). */
@@ -121,6 +169,18 @@ export class ClusterNode {
   private stopped = false;
   /** Settles once the GCS has published a cluster view to this raylet (the node has joined), or the node failed first. */
   private joining: { readonly resolve: () => void; readonly reject: (error: Error) => void } | undefined;
+  /** A resumed GCS's `gcs/restarted`, until it is applied. */
+  private gcsRestart: GcsRestarted | undefined;
+  /** Messages for a resumed GCS that arrive before `gcs/restarted`, applied after it (as the simulator holds them while the GCS is down). */
+  private heldForGcs: GcsEvent[] | undefined;
+  /** The connections of other nodes to the head, by node id. */
+  private peers: ReadonlyMap<NodeId, Peer> = new Map();
+  /** Called when a node (re)connects to the head. */
+  private onPeerJoined: (() => void) | undefined;
+  /** A resumed head's messages for nodes that have not reconnected yet, until the GCS resumes. */
+  private heldRelays: HeldRelays | undefined;
+  /** The nodes of the heads that ran this session before this one. */
+  private formerHeadNodes = new Set<NodeId>();
 
   private constructor(
     private readonly options: ClusterNodeOptions,
@@ -134,21 +194,26 @@ export class ClusterNode {
     this.sessionMarker = session.marker;
     this.router = new Router(upstream);
     if (options.head) {
+      this.formerHeadNodes = recordHeadNode(this.sessionDir, nodeId);
       const gcsLog = this.logs.open(gcsAddress, 'gcs', true);
-      const gcs = new ComponentShell({ core: gcsCore, address: gcsAddress, router: this.router, log: gcsLog, replyAfterCommit: true });
-      this.gcs = gcs;
-      this.mainLogs.push({ log: gcsLog, state: () => gcs.state });
-      this.router.addLocal(gcsAddress, (message) => {
-        if (isStateQuery(message)) this.answerStateQuery(gcs.state, message);
-        else gcs.apply(message as GcsEvent);
-      });
       const config: GcsConfig = {
         ...defaultGcsConfig,
         healthCheckPeriodMs: options.healthCheckPeriodMs ?? defaultGcsConfig.healthCheckPeriodMs,
         healthCheckFailureThreshold: options.healthCheckFailureThreshold ?? defaultGcsConfig.healthCheckFailureThreshold,
       };
-      gcs.apply({ type: 'gcs/started', incarnation: 0, config });
-    } else this.gcs = undefined;
+      // Messages for the GCS are delivered on a later turn, so the handler is in place before any arrives.
+      this.router.addLocal(gcsAddress, (message) => this.onGcsMessage(message));
+      const opened = openGcsShell({ router: this.router, log: gcsLog, config, resume: options.resume !== undefined });
+      const gcs = opened.shell;
+      this.gcs = gcs;
+      this.replayedEvents = opened.replayedEvents;
+      this.gcsRestart = opened.restart;
+      if (opened.restart !== undefined) this.heldForGcs = [];
+      this.mainLogs.push({ log: gcsLog, state: () => gcs.state });
+    } else {
+      this.gcs = undefined;
+      this.replayedEvents = 0;
+    }
     const storeBytes = options.objectStoreBytes ?? defaultObjectStoreBytes;
     this.threads = new WorkerThreads({
       router: this.router,
@@ -202,24 +267,33 @@ export class ClusterNode {
       process.stderr.write(`tsray: a batch of messages could not be sent: ${error.message}\n`);
     };
     const nodeId = newNodeId();
+    // The connections of other nodes and tools to the head, by node id.
+    const peers = new Map<NodeId, Peer>();
+    let relays: HeldRelays | undefined;
     if (options.head) {
-      // The connections of other nodes and tools to the head, by node id.
-      const peers = new Map<NodeId, Peer>();
       const server = await TransportServer.listen({
         token: options.token,
         // The welcome names the head's node, which a driver attaches to.
         identity: { nodeId, role: 'gcs' },
         host: options.host,
         port: options.port,
-        onPeer: (peer) => peers.set(peer.identity.nodeId, peer),
+        onPeer: (peer) => {
+          peers.set(peer.identity.nodeId, peer);
+          relays?.release(peer.identity.nodeId);
+          node?.onPeerJoined?.();
+        },
         onPeerClosed: (peer) => {
           if (peers.get(peer.identity.nodeId) === peer) peers.delete(peer.identity.nodeId);
           node?.onPeerClosed(peer);
         },
         onMessages: (messages, peer) => node?.deliver(messages, peer),
       });
-      node = new ClusterNode(options, nodeId, withRemoteStoredData(peerRoutingPort(peers, (error, to) => onLinkError(new Error(`to node ${to}: ${error.message}`))), nodeId));
+      const routing = peerRoutingPort(peers, (error, to) => onLinkError(new Error(`to node ${to}: ${error.message}`)));
+      relays = options.resume === undefined ? undefined : new HeldRelays(routing, peers, (line) => process.stderr.write(`tsray: ${line}\n`));
+      node = new ClusterNode(options, nodeId, withRemoteStoredData(relays?.port ?? routing, nodeId));
       node.server = server;
+      node.peers = peers;
+      node.heldRelays = relays;
     } else {
       const client = await TransportClient.connect({
         host: options.host,
@@ -227,7 +301,7 @@ export class ClusterNode {
         token: options.token,
         identity: { nodeId, role: 'raylet' },
         // A wrong address is reported soon; once joined, the node rides out a restart of the head.
-        reconnect: { firstConnectGiveUpAfterMs: firstConnectTimeoutMs },
+        reconnect: { firstConnectGiveUpAfterMs: firstConnectTimeoutMs, resendWindowMs: nodeResendWindowMs },
         onMessages: (messages) => node?.deliver(messages),
         onFailed: (error) => node?.fatal(error.message),
       });
@@ -243,6 +317,7 @@ export class ClusterNode {
     started.startRaylet();
     // Ready means registered: the GCS saw this node and published it a view (at its next health check).
     try {
+      await started.resumeGcs();
       await joined;
     } catch (error) {
       await started.stop();
@@ -268,6 +343,54 @@ export class ClusterNode {
       resources: { CPU: numCpus, ...this.options.resources },
       config: { ...defaultRayletConfig, objectStoreCapacityBytes: this.options.objectStoreBytes ?? defaultObjectStoreBytes, prestartWorkers: numCpus, maxActorWorkers: maxActorWorkers() },
     });
+  }
+
+  /** A message for the GCS: a state query is answered now; an event is applied, or held while a resumed GCS waits to restart. */
+  private onGcsMessage(message: Delivered<Message>): void {
+    const gcs = this.gcs;
+    if (gcs === undefined) return;
+    if (isStateQuery(message)) this.answerStateQuery(gcs.state, message);
+    else if (this.heldForGcs !== undefined) this.heldForGcs.push(message as GcsEvent);
+    else gcs.apply(message as GcsEvent);
+  }
+
+  /**
+   * Resumes a GCS that replayed its log: waits (at most `rejoinWaitMs`) until every node its state
+   * counts alive has reconnected, except those of the dead heads (which never come back), so that the resumed health checks do not
+   * declare a node dead for having been cut off by the restart and so that what `gcs/restarted`
+   * sends again reaches them; then applies `gcs/restarted` and the messages held meanwhile. Nodes
+   * that do not come back are declared dead by the health checks, and the dead head's work is redone
+   * by the rules of any node death. Does nothing for a fresh GCS.
+   */
+  private async resumeGcs(): Promise<void> {
+    const gcs = this.gcs;
+    const restart = this.gcsRestart;
+    if (gcs === undefined || restart === undefined) return;
+    const previousNodeId = this.options.resume?.previousNodeId;
+    const awaited = aliveNodeIds(gcs.state).filter((id) => id !== previousNodeId && id !== this.nodeId && !this.formerHeadNodes.has(id));
+    const missing = (): NodeId[] => awaited.filter((id) => !this.peers.has(id));
+    if (missing().length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, rejoinWaitMs);
+        this.onPeerJoined = () => {
+          if (missing().length === 0 || this.stopped) resolve();
+        };
+      });
+      clearTimeout(timer);
+      this.onPeerJoined = undefined;
+    }
+    if (this.stopped) return;
+    const absent = missing();
+    process.stderr.write(
+      `tsray: the GCS resumed as incarnation ${restart.incarnation} after replaying ${this.replayedEvents} events; ${awaited.length - absent.length} of ${awaited.length} nodes reconnected${absent.length === 0 ? '' : ` (not ${absent.join(', ')}: the health checks decide)`}\n`,
+    );
+    this.gcsRestart = undefined;
+    this.heldRelays?.stop();
+    gcs.apply(restart);
+    const held = this.heldForGcs ?? [];
+    this.heldForGcs = undefined;
+    for (const event of held) gcs.apply(event);
   }
 
   /** Hands messages that arrived over the network to this node's router; a driver's first one attaches it here. */

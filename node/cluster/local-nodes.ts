@@ -19,6 +19,8 @@ export interface AddressFile {
   readonly nodeId: string;
   readonly pid: number;
   readonly sessionDir: string;
+  /** The head daemon's supervisor, which starts the head again when it crashes (absent for `--block`). */
+  readonly supervisorPid?: number;
 }
 
 /** One node process this machine started. */
@@ -29,6 +31,8 @@ export interface NodeRecord {
   /** The head's `HOST:PORT`. */
   readonly address: string;
   readonly sessionDir: string;
+  /** The record is of a head daemon's supervisor (node-supervisor.ts), not of a node. */
+  readonly supervisor?: boolean;
 }
 
 /** The folder of the cluster files. */

@@ -15,11 +15,21 @@ import { forgetNode, readAddressFile, recordNode, removeAddressFile, writeAddres
 export type NodeProcessConfig = Omit<ClusterNodeOptions, 'objectStoreBytes' | 'sessionDir' | 'onFatal'> & {
   /** Chosen by `start`, which names the node's log in it. */
   readonly sessionDir: string;
+  /** The supervisor that runs this head (named in the address file), if any. */
+  readonly supervisorPid?: number;
 };
 
 /** What a node process reports once it started, or failed to. */
 export type NodeStartReport =
-  | { readonly kind: 'ready'; readonly nodeId: string; readonly address: string; readonly sessionDir: string; readonly pid: number }
+  | {
+      readonly kind: 'ready';
+      readonly nodeId: string;
+      readonly address: string;
+      readonly sessionDir: string;
+      readonly pid: number;
+      /** For a head that resumed its cluster: the GCS events it replayed from its log. */
+      readonly replayedEvents?: number;
+    }
   | { readonly kind: 'failed'; readonly reason: string };
 
 /**
@@ -49,13 +59,14 @@ export async function runNodeProcess(config: NodeProcessConfig, report: (report:
   recordNode({ pid: process.pid, nodeId: node.nodeId, head: config.head, address, sessionDir: node.sessionDir });
   if (config.head) {
     writeTokenFile(join(node.sessionDir, 'token'), config.token);
-    writeAddressFile({ address, token: config.token, nodeId: node.nodeId, pid: process.pid, sessionDir: node.sessionDir });
+    writeAddressFile({ address, token: config.token, nodeId: node.nodeId, pid: process.pid, sessionDir: node.sessionDir, ...(config.supervisorPid === undefined ? {} : { supervisorPid: config.supervisorPid }) });
   }
   const onSignal = (): void => wake?.();
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  process.stderr.write(`tsray: node ${node.nodeId}${config.head ? ' (head)' : ''} up at ${address}, session ${node.sessionDir}\n`);
-  report({ kind: 'ready', nodeId: node.nodeId, address, sessionDir: node.sessionDir, pid: process.pid });
+  const resumed = config.resume === undefined ? '' : `, resuming the cluster after ${config.resume.previousNodeId} (${node.replayedEvents} GCS events replayed)`;
+  process.stderr.write(`tsray: node ${node.nodeId}${config.head ? ' (head)' : ''} up at ${address}, session ${node.sessionDir}${resumed}\n`);
+  report({ kind: 'ready', nodeId: node.nodeId, address, sessionDir: node.sessionDir, pid: process.pid, ...(config.resume === undefined ? {} : { replayedEvents: node.replayedEvents }) });
   await ended;
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);

@@ -7,7 +7,7 @@
  * is anything in the root that is not named like a session. A folder that cannot be read or removed is
  * skipped: pruning never fails an `init`.
  */
-import { lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -174,18 +174,34 @@ export interface PruneResult {
 }
 
 /**
+ * The session of the cluster head started under `root`, as its address file (`cluster/address.json`,
+ * see node/cluster/local-nodes.ts) names it, resolved; undefined when there is none. While the head is
+ * dead that session holds the GCS log that `tsray start --head` resumes the cluster from.
+ */
+function clusterHeadSession(root: string): string | undefined {
+  try {
+    const file = JSON.parse(readFileSync(join(root, 'cluster', 'address.json'), 'utf8')) as { sessionDir?: unknown };
+    return typeof file.sessionDir === 'string' ? resolve(file.sessionDir) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Removes the oldest sessions that are not live until at most `keep - 1` remain (room for the one about
  * to start) and they take at most `maxBytes`. Live sessions count toward both bounds but stay, so the
- * bounds may be left exceeded. Never throws: a folder that cannot be removed is skipped.
+ * bounds may be left exceeded; so does the session of this machine's cluster head, even while the head
+ * is down (until `tsray stop` ends the cluster). Never throws: a folder that cannot be removed is skipped.
  */
 export function pruneSessions(retention: SessionRetention): PruneResult {
   const sessions = listSessions(retention.root);
+  const headSession = clusterHeadSession(retention.root);
   let count = sessions.length;
   let bytes = sessions.reduce((sum, session) => sum + session.sizeBytes, 0);
   const removed = new Set<SessionInfo>();
   for (const session of [...sessions].reverse()) {
     if (count <= retention.keep - 1 && bytes <= retention.maxBytes) break;
-    if (session.state === 'live') continue;
+    if (session.state === 'live' || resolve(session.dir) === headSession) continue;
     try {
       rmSync(session.dir, { recursive: true, force: true, maxRetries: 2 });
     } catch {

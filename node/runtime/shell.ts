@@ -8,14 +8,40 @@
 import type { AnyEvent, ComponentCore } from '../../core/component.js';
 import type { Address } from '../../core/ids.js';
 import type { Message } from '../../core/protocol.js';
-import type { ComponentLog } from '../store/event-log.js';
+import type { ComponentLog, EventLog } from '../store/event-log.js';
 import type { Router } from './router.js';
+
+/** What replaying a log needs of it: its events in order, and its name for errors. */
+export type ReplayableLog = Pick<EventLog, 'read' | 'address'>;
+
+/**
+ * Rebuilds a component's state from its own log: every logged event, from the first, applied to a
+ * fresh state with the effects discarded (they were carried out when the events were live). This is
+ * how a restarted GCS gets back exactly the state its clients saw, as the simulator's restart does.
+ *
+ * @throws Error naming the log and seq when a record is damaged (a state built past it could not be trusted).
+ */
+export function replayLog<S, E extends AnyEvent, F>(core: ComponentCore<S, E, F>, log: ReplayableLog): { state: S; events: number } {
+  const state = core.initial();
+  let events = 0;
+  for (const record of log.read(1)) {
+    if ('corrupt' in record) {
+      throw new Error(`the log of ${log.address} is damaged at event ${record.seq} (${record.corrupt}); its state cannot be rebuilt from it`);
+    }
+    core.apply(state, record.event as E);
+    events += 1;
+  }
+  return { state, events };
+}
 
 /** How a shell is set up. */
 export interface ShellOptions<S, E extends AnyEvent, F> {
   readonly core: ComponentCore<S, E, F>;
   readonly address: Address;
+  /** The incarnation its messages carry (0 unless the component restarted from its log). */
   readonly incarnation?: number;
+  /** The state to start from, such as one replayLog rebuilt (default: the core's initial state). */
+  readonly initialState?: S;
   readonly router: Router;
   readonly log?: ComponentLog;
   readonly replyAfterCommit?: boolean;
@@ -38,9 +64,9 @@ export class ComponentShell<S, E extends AnyEvent, F> {
   private stopped = false;
   private commitChain: Promise<void> = Promise.resolve();
 
-  /** Creates the component in its initial state. */
+  /** Creates the component in its initial state, or in `initialState` when given. */
   constructor(private readonly options: ShellOptions<S, E, F>) {
-    this.state = options.core.initial();
+    this.state = options.initialState ?? options.core.initial();
   }
 
   /** The component's address. */

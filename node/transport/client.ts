@@ -4,9 +4,12 @@
  * (so raylets and drivers ride out a GCS restart, issue 10 item 6) until `reconnect.giveUpAfterMs` of
  * failed attempts; a refusal (wrong token, other protocol version) stops at once, since retrying
  * cannot help. Messages sent while reconnecting, and those queued but not yet written when the
- * connection broke, wait (within the same queue bound) for the next connection; frames already
- * handed to a socket that then broke are lost with it (the protocol's senders retry what matters,
- * as core/protocol.ts says).
+ * connection broke, wait (within the same queue bound) for the next connection. Frames already
+ * handed to a socket that then broke may have died with the server (in its socket, or read but not
+ * yet handled, as when the head is killed); with `reconnect.resendWindowMs` the client sends those
+ * of the last moments again on the next connection. That is safe for component messages, whose
+ * receivers drop repeats by sender and sequence number (core/inbox.ts), and it keeps their delivery
+ * at least once across a restart of the head (core/protocol.ts).
  */
 import { connect } from 'node:net';
 import { ClusterRefusedError, ClusterUnreachableError, QueueLimitError } from './errors.js';
@@ -40,10 +43,18 @@ export interface ReconnectPolicy {
    * one that was connected rides out a restart of the head. Default: `giveUpAfterMs`.
    */
   readonly firstConnectGiveUpAfterMs?: number;
+  /**
+   * Frames written to a connection this recently before it broke are sent again on the next one
+   * (their receivers must drop repeats). Default 0: none are. A crashed server's connection breaks
+   * at once on a live host, so a few seconds cover what it took with it.
+   */
+  readonly resendWindowMs: number;
+  /** At most the newest this many bytes of those frames are kept to be sent again. Default 8 MiB. */
+  readonly resendWindowBytes: number;
 }
 
 /** The default retry policy (see each field). */
-export const defaultReconnectPolicy: ReconnectPolicy = { initialDelayMs: 50, maxDelayMs: 2000, giveUpAfterMs: 60_000 };
+export const defaultReconnectPolicy: ReconnectPolicy = { initialDelayMs: 50, maxDelayMs: 2000, giveUpAfterMs: 60_000, resendWindowMs: 0, resendWindowBytes: 8 * 1024 * 1024 };
 
 /** What a client is started with. */
 export interface ClientOptions {
@@ -84,6 +95,10 @@ export class TransportClient {
   /** Frames sent while no connection was up, written first on the next one. */
   private held: Buffer[] = [];
   private heldBytes = 0;
+  /** Frames handed to the connection within the resend window, oldest first, with when (from `recentStart` on). */
+  private recent: { readonly frame: Buffer; readonly atMs: number }[] = [];
+  private recentStart = 0;
+  private recentBytes = 0;
   private waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
   private firstConnect: { resolve: () => void; reject: (error: Error) => void } | undefined;
 
@@ -124,7 +139,13 @@ export class TransportClient {
     if (this.failure !== undefined) throw this.failure;
     if (this.stopped) return false;
     // A connection that is closing takes no more frames; they wait for the next one.
-    if (this.current !== undefined && !this.current.isClosed) return this.current.send(messages);
+    if (this.current !== undefined && !this.current.isClosed) {
+      if (this.policy.resendWindowMs <= 0) return this.current.send(messages);
+      const frames = encodeMessageFrames(messages, this.limits.maxFrameBytes);
+      const writable = this.current.writeEncoded(frames, true);
+      this.remember(frames);
+      return writable;
+    }
     const frames = encodeMessageFrames(messages, this.limits.maxFrameBytes);
     let bytes = 0;
     for (const frame of frames) bytes += frame.byteLength;
@@ -220,6 +241,7 @@ export class TransportClient {
     if (this.connects > 1) this.log(`reconnected to the cluster at ${this.target}`);
     if (this.held.length > 0) {
       peer.writeEncoded(this.held);
+      this.remember(this.held);
       this.held = [];
       this.heldBytes = 0;
     }
@@ -233,13 +255,23 @@ export class TransportClient {
   private onDisconnected(peer: Peer, info: CloseInfo): void {
     this.current = undefined;
     if (this.stopped) return;
-    // Frames that never reached the socket go first on the next connection, before later sends.
+    // Frames that never reached the socket go first on the next connection, before later sends, and
+    // before them those written within the resend window, which the server may have lost.
     const unsent = peer.takeUnsent();
-    if (unsent.length > 0) {
-      this.held = [...unsent, ...this.held];
-      for (const frame of unsent) this.heldBytes += frame.byteLength;
+    const unsentFrames = new Set(unsent);
+    const cutoffMs = Date.now() - this.policy.resendWindowMs;
+    const resent = this.recent
+      .slice(this.recentStart)
+      .filter((entry) => entry.atMs >= cutoffMs && !unsentFrames.has(entry.frame))
+      .map((entry) => entry.frame);
+    this.forgetRecent();
+    const again = [...resent, ...unsent];
+    if (again.length > 0) {
+      this.held = [...again, ...this.held];
+      for (const frame of again) this.heldBytes += frame.byteLength;
     }
-    this.log(`lost the connection to the cluster at ${this.target}: ${info.reason}; reconnecting`);
+    const resending = resent.length === 0 ? '' : ` (${resent.length} frames written within ${this.policy.resendWindowMs} ms go again)`;
+    this.log(`lost the connection to the cluster at ${this.target}: ${info.reason}; reconnecting${resending}`);
     this.options.onDisconnected?.(info);
     this.failingSinceMs = Date.now();
     this.scheduleRetry(info.reason);
@@ -283,11 +315,40 @@ export class TransportClient {
     }, jitteredMs);
   }
 
+  /** Keeps frames just handed to the connection, within the resend window's time and bytes. */
+  private remember(frames: readonly Buffer[]): void {
+    if (this.policy.resendWindowMs <= 0) return;
+    const nowMs = Date.now();
+    for (const frame of frames) {
+      this.recent.push({ frame, atMs: nowMs });
+      this.recentBytes += frame.byteLength;
+    }
+    const cutoffMs = nowMs - this.policy.resendWindowMs;
+    for (;;) {
+      const oldest = this.recent[this.recentStart];
+      if (oldest === undefined || (oldest.atMs >= cutoffMs && this.recentBytes <= this.policy.resendWindowBytes)) break;
+      this.recentBytes -= oldest.frame.byteLength;
+      this.recentStart += 1;
+    }
+    // Dropped entries are cut off in bulk, so that each send costs O(1) on average.
+    if (this.recentStart > 1024 && this.recentStart * 2 > this.recent.length) {
+      this.recent = this.recent.slice(this.recentStart);
+      this.recentStart = 0;
+    }
+  }
+
+  private forgetRecent(): void {
+    this.recent = [];
+    this.recentStart = 0;
+    this.recentBytes = 0;
+  }
+
   private fail(error: Error): void {
     this.stopped = true;
     this.failure = error;
     this.held = [];
     this.heldBytes = 0;
+    this.forgetRecent();
     this.settleWaiters(error);
     if (this.firstConnect !== undefined) {
       this.firstConnect.reject(error);

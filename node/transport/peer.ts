@@ -78,11 +78,12 @@ export class Peer {
   }
 
   /**
-   * Queues frames encoded earlier: a client's sends while it was reconnecting. They are in memory
-   * already, so the hard limit does not apply to them (it bounds what may be added).
+   * Queues frames encoded earlier: a client's sends while it was reconnecting, which are in memory
+   * already, so the hard limit does not apply to them (it bounds what may be added); or, `bounded`,
+   * new frames the caller encoded itself (a client that keeps them to send again, see client.ts).
    */
-  writeEncoded(frames: readonly Buffer[]): boolean {
-    return this.framed.write(frames, false);
+  writeEncoded(frames: readonly Buffer[], bounded = false): boolean {
+    return this.framed.write(frames, bounded);
   }
 
   private onFrame(frame: Frame, handlers: PeerHandlers): void {

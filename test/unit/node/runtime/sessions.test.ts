@@ -141,6 +141,20 @@ void describe('session retention', () => {
     assert.deepEqual(pruneSessions({ root, keep: 1, maxBytes: 0 }).kept.map((session) => session.dir).sort(), [held, unmarked].sort());
   });
 
+  void test("the session of this machine's cluster head stays while the head is down, so that start --head can resume it", () => {
+    const root = freshRoot();
+    const head = fakeSession(root, 1000, 'crashed');
+    const other = fakeSession(root, 2000, 'crashed');
+    mkdirSync(join(root, 'cluster'));
+    writeFileSync(join(root, 'cluster', 'address.json'), JSON.stringify({ address: '127.0.0.1:6380', token: 'a'.repeat(64), nodeId: 'n1', pid: deadPid(), sessionDir: head }));
+    const result = pruneSessions({ root, keep: 1, maxBytes: 0 });
+    assert.deepEqual(result.kept.map((session) => session.dir), [head]);
+    assert.equal(existsSync(other), false);
+    // Once `tsray stop` removed the address file, the session is like any other.
+    rmSync(join(root, 'cluster', 'address.json'));
+    assert.deepEqual(pruneSessions({ root, keep: 1, maxBytes: 0 }).kept, []);
+  });
+
   void test('a marker whose pid now belongs to another process is not live', { skip: !existsSync('/proc/self/stat') }, () => {
     const root = freshRoot();
     const dir = join(root, `session_${process.pid}_10_1`);
