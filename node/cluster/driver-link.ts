@@ -182,6 +182,8 @@ export class DriverLink {
       router: linkRouter,
       log,
     });
+    // A value is kept while the owner holds it, or while its fetch is still on the way to the owner.
+    objects.stillHeld = (objectId) => driver.state.fetchedData[objectId] !== undefined || driver.state.fetches[objectId] !== undefined;
     const link = new DriverLink(address, headNodeId, session.dir, driver, linkRouter, client, log, session.marker, queries, objects, stateQueries);
     link.onLost = options.onLost;
     made.link = link;

@@ -9,8 +9,9 @@ import type { Address, ObjectId } from '../../core/ids.js';
 import type { Delivered, Message, MessageOf } from '../../core/protocol.js';
 import type { Port, Router } from '../runtime/router.js';
 import { isMessageBatch } from '../runtime/router.js';
-import { flattenValue, isRemoteStoredData, partsOf } from '../runtime/stored-values.js';
-import type { ForeignStoredData, RemoteStoredData } from '../runtime/stored-values.js';
+import { flattenValue, isRemoteStoredData } from '../runtime/stored-values.js';
+import type { ForeignStoredData, PulledData, RemoteStoredData } from '../runtime/stored-values.js';
+import { holdPulledBytes, releasePulledBytes } from '../runtime/values.js';
 import type { EncodedData } from '../runtime/values.js';
 import { ObjectPuller, TransferError, serveChunk } from './object-transfer.js';
 import type { TransferOptions } from './object-transfer.js';
@@ -69,8 +70,12 @@ export class DriverObjects {
     };
   }
 
+  /** Whether the driver's owner still keeps a fetched value (set once the owner exists). */
+  stillHeld: ((objectId: ObjectId) => boolean) | undefined;
+
   /** A message from the cluster for this driver: transfer messages are handled here, the rest go on. */
   onMessage(message: Delivered<Message>, to: Address): void {
+    this.releaseUnheld();
     if (message.type === 'object/chunk-requested') this.send(message.requester, serveChunk(message, (objectId) => this.held.get(objectId)));
     else if (message.type === 'object/chunk-sent' || message.type === 'object/chunk-failed') this.puller.onReply(message);
     else if (message.type === 'object/fetched' && isRemoteStoredData(message.data)) this.pullFetched({ ...message, data: message.data }, to);
@@ -85,7 +90,13 @@ export class DriverObjects {
   private pullFetched(message: Delivered<MessageOf<'object/fetched'>> & { readonly data: RemoteStoredData }, to: Address): void {
     const remote = message.data;
     this.puller.pull({ objectId: message.objectId, holder: remote.holder, nodeId: remote.nodeId, totalBytes: remote.totalBytes }, () => Promise.resolve(new Uint8Array(remote.totalBytes))).then(
-      (bytes) => this.forward({ ...message, data: partsOf(bytes, remote.layout) }, to),
+      (bytes) => {
+        // The owner's state and log keep a descriptor; the bytes stay in this process's memory.
+        this.releaseUnheld();
+        holdPulledBytes(message.objectId, bytes);
+        const data: PulledData = { pulledObjectId: message.objectId, layout: remote.layout };
+        this.forward({ ...message, data }, to);
+      },
       (error: unknown) => {
         if (error instanceof TransferError && error.gone) {
           // The holder lost it: the owner learns as from a raylet without it, and rebuilds or asks again.
@@ -100,8 +111,14 @@ export class DriverObjects {
     );
   }
 
-  /** Stops the pulls under way. */
+  /** Drops the pulled values the owner no longer keeps (checked at each message and each pull). */
+  private releaseUnheld(): void {
+    if (this.stillHeld !== undefined) releasePulledBytes(this.stillHeld);
+  }
+
+  /** Stops the pulls under way, and lets go of the pulled values. */
   close(): void {
     this.puller.close();
+    releasePulledBytes(() => false);
   }
 }

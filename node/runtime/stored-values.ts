@@ -53,6 +53,22 @@ export interface RemoteStoredData {
   readonly layout: StoredLayout;
 }
 
+/**
+ * What stands for a stored value that this process pulled into its own memory (a driver connected
+ * over TCP has no node store): the core's state and log keep this small descriptor, and the bytes
+ * stay in this process (values.ts `holdPulledBytes`) while the owner keeps the value.
+ */
+export interface PulledData {
+  readonly pulledObjectId: string;
+  /** Where the body and blobs are within the pulled bytes (offset 0). */
+  readonly layout: StoredLayout;
+}
+
+/** Whether core data is a value pulled into this process's memory. */
+export function isPulledData(data: unknown): data is PulledData {
+  return typeof data === 'object' && data !== null && typeof (data as { pulledObjectId?: unknown }).pulledObjectId === 'string';
+}
+
 /** Whether core data is a value held in another process, to be pulled. */
 export function isRemoteStoredData(data: unknown): data is RemoteStoredData {
   return typeof data === 'object' && data !== null && typeof (data as { remoteObjectId?: unknown }).remoteObjectId === 'string';

@@ -10,7 +10,7 @@ import type { CodecHooks } from '../codec/index.js';
 import { ObjectStoreFullError } from '../errors.js';
 import { canPin, pinWhileReachable, readerName } from '../store/reader-pins.js';
 import { taskContext } from './context.js';
-import { captureData, isForeignStoredData, isStoredData, layoutRanges, storedParts, storedSizeBytes } from './stored-values.js';
+import { captureData, isForeignStoredData, isPulledData, isStoredData, layoutRanges, partsOf, storedParts, storedSizeBytes } from './stored-values.js';
 
 /** The data of a value as the core carries it: msgpack body and blobs. */
 export interface EncodedData {
@@ -52,6 +52,20 @@ export function setStoreBuffer(buffer: SharedArrayBuffer | undefined): void {
   storeBuffer = buffer;
 }
 
+/** The bytes of values this process pulled into its own memory, by object (see PulledData). */
+const pulledBytes = new Map<string, Uint8Array>();
+
+/** Keeps the bytes of a pulled value in this process, for `fromValueData` to decode. */
+export function holdPulledBytes(objectId: string, bytes: Uint8Array): void {
+  pulledBytes.set(objectId, bytes);
+}
+
+/** Drops the pulled values whose object `stillHeld` no longer names; returns how many remain. */
+export function releasePulledBytes(stillHeld: (objectId: string) => boolean): number {
+  for (const objectId of [...pulledBytes.keys()]) if (!stillHeld(objectId)) pulledBytes.delete(objectId);
+  return pulledBytes.size;
+}
+
 /** Who is reading here, as write reports name it: the running task, and this thread. */
 function readerLabel(): string {
   const task = taskContext.getStore();
@@ -68,6 +82,13 @@ export function fromValueData(value: ValueData, hooks: CodecHooks, copy = false)
     throw new ObjectStoreFullError(
       value.data.reason ?? `object ${value.data.foreignObjectId} (${value.sizeBytes} bytes) is in the shared store of node ${value.data.nodeId} and could not be copied here; read it on that node`,
     );
+  }
+  if (isPulledData(value.data)) {
+    const bytes = pulledBytes.get(value.data.pulledObjectId);
+    if (bytes === undefined) throw new Error(`object ${value.data.pulledObjectId} was pulled into this process and then released; get it again from its ref`);
+    // The pulled bytes are shared by every get of the object here, so each get decodes its own copy of the blobs.
+    const parts = partsOf(bytes, value.data.layout);
+    return decodeValue(parts.body, captureData(parts).blobs, hooks);
   }
   if (isStoredData(value.data)) {
     if (storeBuffer === undefined) throw new Error(`object ${value.data.storedObjectId} is in a node store this thread cannot see`);

@@ -7,7 +7,7 @@
  * the copy is freed once the driver lets go of the object.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -35,6 +35,16 @@ function printed(output: ProcessRun): Map<string, string> {
 }
 
 /** What this test's sessions root recorded of a node: its session dir (where its node.log is). */
+/** The bytes of the files under `dir`, its subfolders included. */
+function directoryBytes(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    total += entry.isDirectory() ? directoryBytes(path) : statSync(path).size;
+  }
+  return total;
+}
+
 function sessionDirOf(nodeId: string): string {
   for (const name of readdirSync(join(clusterDir, 'nodes'))) {
     const record = JSON.parse(readFileSync(join(clusterDir, 'nodes', name), 'utf8')) as { nodeId: string; sessionDir: string };
@@ -80,6 +90,7 @@ for (let round = 0; round < 100 && !freed; round += 1) {
   freed = readFileSync(process.env.OTHER_NODE_LOG, 'utf8').includes('freed its copy of object ' + sharedId + '\\n');
 }
 console.log('FREED', freed);
+console.log('SESSION', info.sessionDir);
 await tsray.shutdown();
 console.log('DONE yes');
 `;
@@ -130,6 +141,9 @@ void describe('large objects between the processes of a cluster', () => {
     assert.equal(lines.get('DONE'), 'yes');
     const sharedId = lines.get('SHARED_ID') ?? '';
     assert.notEqual(sharedId, '');
+    // The driver pulled 16 MiB and more, but its event log keeps descriptors of pulled values, never their bytes.
+    const driverLogBytes = directoryBytes(join(lines.get('SESSION') ?? '', 'logs'));
+    assert.ok(driverLogBytes > 0 && driverLogBytes < 4 * 1024 * 1024, `the driver's logs take ${driverLogBytes} bytes: the pulled values' bytes went into its event log`);
     const log = readFileSync(otherLog, 'utf8');
     const copies = log.split('\n').filter((line) => line.includes(`copied object ${sharedId} `));
     assert.equal(copies.length, 1, `node ${otherNode} should copy ${sharedId} once for its three readers:\n${log}`);
