@@ -70,7 +70,7 @@ export const messageTable: MessageTable = {
   'object/fetched': { objectId: 'string', data: 'unknown', sizeBytes: 'number', refs: 'array' },
   'object/fetch-failed': { objectId: 'string', nodeId: 'string' },
   'object/free-requested': { objectIds: 'array' },
-  'task/pushed': { spec: 'object', attempt: 'number', leaseId: 'string', args: 'array' },
+  'task/pushed': { spec: 'object', attempt: 'number', leaseId: 'string', args: 'array', after: 'object?' },
   'actor-task/pushed': { spec: 'object', attempt: 'number', caller: 'string', restartCount: 'number', seqNo: 'number', args: 'array' },
   'task/replied': { taskId: 'string', attempt: 'number', workerId: 'string', nodeId: 'string', result: 'object', releasedBorrows: 'array' },
   'task/cancel-requested': { taskId: 'string', recursive: 'boolean' },
