@@ -2,7 +2,7 @@
  * tsray against the worker pools users pick today, piscina and tinypool, with two workers each:
  * async tiny-task throughput (P1), awaited tiny-task latency (P2), 1:1 actor calls (P3), put+get of
  * a 64 MiB Float64Array (P4) and many queued tiny tasks with the driver's memory per pending task
- * (P5); and, for P8, the events a tiny task leaves in the logs. Run alone with
+ * (P5); and, for P8, P1 with event logging off and on, and the events a tiny task leaves in the logs. Run alone with
  * `node --expose-gc dist/bench/peer.js [--quick]`.
  *
  * The tsray functions below are defined in this module, not in the entry script, so they are shipped
@@ -175,6 +175,37 @@ async function loggedEventsPerTask(recorder: Recorder, scale: BenchScale): Promi
   }
 }
 
+/**
+ * P8: P1 with event logging off (`TSRAY_EVENT_LOG=off`) and on, as shipped, in fresh clusters that
+ * alternate, so that the machine's load weighs on both alike; one sample of each per repeat.
+ */
+async function loggingCost(recorder: Recorder, scale: BenchScale): Promise<void> {
+  const samples: Record<'off' | 'on', number[]> = { off: [], on: [] };
+  const before = process.env['TSRAY_EVENT_LOG'];
+  try {
+    for (let round = 0; round < scale.repeats; round += 1) {
+      for (const mode of ['off', 'on'] as const) {
+        process.env['TSRAY_EVENT_LOG'] = mode;
+        await tsray.init({ numCpus: cpus });
+        try {
+          for (let index = 0; index < warmUpCalls; index += 1) await tsray.get(echo.remote(index));
+          samples[mode].push(await perSecond(scale.throughputTasks, () => tsray.get(Array.from({ length: scale.throughputTasks }, (_, index) => echo.remote(index)))));
+        } finally {
+          await tsray.shutdown();
+        }
+      }
+    }
+    const label = (mode: string): string => `P8 tsray: P1 (${scale.throughputTasks.toLocaleString('en')} tiny tasks) with event logging ${mode}`;
+    recorder.add('p8.p1.off', label('off'), 'tasks/s', samples.off);
+    recorder.add('p8.p1.on', label('on, as shipped'), 'tasks/s', samples.on);
+  } catch (error) {
+    recorder.fail('p8.p1.off', 'P8 tsray: P1 with event logging off and on', 'tasks/s', error);
+  } finally {
+    if (before === undefined) delete process.env['TSRAY_EVENT_LOG'];
+    else process.env['TSRAY_EVENT_LOG'] = before;
+  }
+}
+
 async function benchTsray(recorder: Recorder, scale: BenchScale, array: Float64Array): Promise<void> {
   section(`tsray (embedded cluster, numCpus ${cpus})`);
   await tsray.init({ numCpus: cpus });
@@ -191,6 +222,7 @@ async function benchTsray(recorder: Recorder, scale: BenchScale, array: Float64A
     await tsray.shutdown();
   }
   await loggedEventsPerTask(recorder, scale);
+  await loggingCost(recorder, scale);
 }
 
 async function benchPool(recorder: Recorder, scale: BenchScale, array: Float64Array, name: 'piscina' | 'tinypool'): Promise<void> {

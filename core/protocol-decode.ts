@@ -74,7 +74,7 @@ export const messageTable: MessageTable = {
   'object/chunk-requested': { objectId: 'string', pullId: 'string', offset: 'number', lengthBytes: 'number', requester: 'string' },
   'object/chunk-sent': { objectId: 'string', pullId: 'string', offset: 'number', totalBytes: 'number', bytes: 'unknown' },
   'object/chunk-failed': { objectId: 'string', pullId: 'string', reason: 'string' },
-  'task/pushed': { spec: 'object', attempt: 'number', leaseId: 'string', args: 'array' },
+  'task/pushed': { spec: 'object', attempt: 'number', leaseId: 'string', args: 'array', after: 'object?' },
   'actor-task/pushed': { spec: 'object', attempt: 'number', caller: 'string', restartCount: 'number', seqNo: 'number', args: 'array' },
   'task/replied': { taskId: 'string', attempt: 'number', workerId: 'string', nodeId: 'string', result: 'object', releasedBorrows: 'array' },
   'task/cancel-requested': { taskId: 'string', recursive: 'boolean' },

@@ -81,7 +81,9 @@ export type TaskResult =
   | { readonly kind: 'threw'; readonly error: ErrorInfo; readonly thrown?: ThrownInfo }
   | { readonly kind: 'cancelled' }
   /** An argument could not be read: the submitter rebuilds or fails it, then runs the task again. */
-  | { readonly kind: 'arg-lost'; readonly objectId: ObjectId };
+  | { readonly kind: 'arg-lost'; readonly objectId: ObjectId }
+  /** A pipelined task handed back unrun (the task ahead of it blocked): the owner queues it again. */
+  | { readonly kind: 'not-run' };
 
 /** Leases of one shape waiting at a raylet for resources: what `tsray status` shows as pending demand. */
 export interface ResourceDemand {
@@ -133,7 +135,18 @@ export type StoreMessage =
 
 /** Owner to owner: pushing tasks, asking for object status, borrowing. */
 export type OwnerMessage =
-  | { readonly type: 'task/pushed'; readonly spec: TaskSpec; readonly attempt: number; readonly leaseId: LeaseId; readonly args: readonly ResolvedArg[] }
+  | {
+      readonly type: 'task/pushed';
+      readonly spec: TaskSpec;
+      readonly attempt: number;
+      readonly leaseId: LeaseId;
+      readonly args: readonly ResolvedArg[];
+      /**
+       * For a pipelined push, the task attempt pushed just before it on the same lease: the worker runs
+       * its tasks in the owner's order, so a push that overtook that one goes back unrun.
+       */
+      readonly after?: { readonly taskId: TaskId; readonly attempt: number };
+    }
   | {
       readonly type: 'actor-task/pushed';
       readonly spec: TaskSpec;

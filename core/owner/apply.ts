@@ -28,7 +28,7 @@ import {
   onTaskExecuted,
   onTaskPushed,
 } from './execution.js';
-import { onCancelGraceTimer, onLeaseGranted, onLeaseIdleTimer, onLeaseLost, onLeaseInfeasible, onLeaseRejected, onLeaseRetryTimer, onLeaseSpilled, releaseLease } from './leasing.js';
+import { onCancelGraceTimer, onLostLeaseTimer, onLeaseGranted, onLeaseIdleTimer, onLeaseLost, onLeaseInfeasible, onLeaseRejected, onLeaseRetryTimer, onLeaseSpilled, releaseLease, requeueForLease } from './leasing.js';
 import { cancelOwnedTask, failTask, finishTask, freeUnwanted, mintTaskIds, recoverObject, registerTask, rerunTask, resolveDeps, retriesLeft } from './lineage.js';
 import { actorHandleRef, addLocalRef, borrowEntry, createHandleObject, createOwnedObject, dropLocalRef, ensureRegistered, holdContained, onBorrowAdded, onBorrowReleased } from './refs.js';
 import { onFetched, onFetchFailed, onGetRequested, onResumed, onRetrievalTimer, onStatusReplied, onStatusRequested, onStatusRetryTimer, onWaitRequested } from './retrieval.js';
@@ -199,6 +199,7 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
       if (event.timerId.startsWith('lease-retry:')) onLeaseRetryTimer(ctx, event.timerId.slice('lease-retry:'.length));
       else if (event.timerId.startsWith('lease-idle:')) onLeaseIdleTimer(ctx, event.timerId.slice('lease-idle:'.length));
       else if (event.timerId.startsWith('cancel-grace:')) onCancelGraceTimer(ctx, event.timerId.slice('cancel-grace:'.length));
+      else if (event.timerId.startsWith('lease-lost:')) onLostLeaseTimer(ctx, event.timerId.slice('lease-lost:'.length));
       else if (event.timerId.startsWith('status-retry:')) onStatusRetryTimer(ctx, event.timerId.slice('status-retry:'.length));
       else if (event.timerId.startsWith('get:') || event.timerId.startsWith('wait:')) onRetrievalTimer(ctx, event.timerId);
       return;
@@ -358,11 +359,31 @@ function onTaskReplied(ctx: Ctx, event: Delivered<Extract<OwnerInbound, { type: 
     case 'arg-lost':
       onArgLost(ctx, task, result.objectId);
       break;
+    case 'not-run':
+      onHandedBack(ctx, task);
+      break;
     default:
       assertNever(result, 'task result');
   }
   for (const objectId of event.releasedBorrows) onBorrowReleased(ctx, objectId, event.workerId);
   if (leaseId !== undefined) releaseLease(ctx, leaseId, task.spec.taskId);
+}
+
+/**
+ * The worker handed back a pipelined task unrun (the task ahead of it blocked in a get): it goes to
+ * the front of its class's queue, and that lease gets no more pipelined tasks until its task replies.
+ */
+function onHandedBack(ctx: Ctx, task: import('./state.js').OwnedTask): void {
+  const lease = task.leaseId === undefined ? undefined : ctx.s.leases[task.leaseId];
+  if (lease !== undefined) lease.handedBack = true;
+  if (task.kind !== 'task') {
+    failTask(ctx, task, errorOf('RayTaskError', `${task.spec.name} was handed back unrun, which only a pipelined task may be`, { taskName: task.spec.name }));
+    return;
+  }
+  task.state = 'PENDING_NODE';
+  task.leaseId = undefined;
+  task.workerId = undefined;
+  requeueForLease(ctx, task);
 }
 
 /** The worker could not read an argument: rebuild it (owned) or re-ask its owner, then run again. */

@@ -51,24 +51,61 @@ function replayCachedReply(ctx: Ctx, key: string): boolean {
 export function onTaskPushed(ctx: Ctx, message: Delivered<MessageOf<'task/pushed'>>): void {
   const key = executionKey(message.spec.taskId, message.attempt);
   if (replayCachedReply(ctx, key) || ctx.s.executions[key] !== undefined) return;
-  ctx.s.currentLeaseId = message.leaseId;
   ctx.s.jobId = message.spec.jobId;
+  // A task pipelined behind the one this worker runs waits its turn; one behind a task blocked in a
+  // get goes back to its owner unrun, which finds it another worker, and so does one that overtook
+  // the push before it (the owner counts on its tasks running in the order it pushed them).
+  const after = message.after === undefined ? undefined : executionKey(message.after.taskId, message.after.attempt);
+  if (after !== undefined && ctx.s.executions[after] === undefined && ctx.s.replyCache[after] === undefined) {
+    sendReply(ctx, message.spec.owner, message.spec.taskId, message.attempt, { kind: 'not-run' });
+    return;
+  }
+  if (Object.values(ctx.s.executions).some((execution) => execution.spec.actor === undefined)) {
+    if (ctx.s.blockedInGet) sendReply(ctx, message.spec.owner, message.spec.taskId, message.attempt, { kind: 'not-run' });
+    else ctx.s.executions[key] = newExecution(ctx, message.spec, message.attempt, message.spec.owner, message.args, 'queued', message.leaseId);
+    return;
+  }
+  ctx.s.currentLeaseId = message.leaseId;
   startExecution(ctx, message.spec, message.attempt, message.spec.owner, message.args);
 }
 
-function startExecution(ctx: Ctx, spec: TaskSpec, attempt: number, replyTo: WorkerId, args: readonly ResolvedArg[], actorSeq?: { caller: WorkerId; seqNo: number }): void {
-  const key = executionKey(spec.taskId, attempt);
-  const execution: Execution = {
+function newExecution(ctx: Ctx, spec: TaskSpec, attempt: number, replyTo: WorkerId, args: readonly ResolvedArg[], phase: 'queued' | 'fetching', leaseId?: string, actorSeq?: { caller: WorkerId; seqNo: number }): Execution {
+  return {
     spec,
     attempt,
     replyTo,
     args: args.map((arg) => arg),
     fetched: {},
-    phase: 'fetching',
+    phase,
     interrupted: ctx.s.cancelledEarly.includes(spec.taskId),
     pendingAcks: [],
+    ...(leaseId === undefined ? {} : { leaseId }),
     ...(actorSeq === undefined ? {} : { actorSeq }),
   };
+}
+
+/** The task queued first (pipelined) starts once no other task of this worker is under way. */
+function startNextQueued(ctx: Ctx): void {
+  const executions = Object.values(ctx.s.executions);
+  if (executions.some((execution) => execution.spec.actor === undefined && execution.phase !== 'queued')) return;
+  const next = executions.find((execution) => execution.phase === 'queued');
+  if (next === undefined) return;
+  if (next.leaseId !== undefined) ctx.s.currentLeaseId = next.leaseId;
+  startExecution(ctx, next.spec, next.attempt, next.replyTo, next.args);
+}
+
+/** The task this worker runs blocked in a get: the tasks pipelined behind it go back to their owners unrun. */
+export function handBackQueued(ctx: Ctx): void {
+  for (const [key, execution] of Object.entries(ctx.s.executions)) {
+    if (execution.phase !== 'queued') continue;
+    delete ctx.s.executions[key];
+    sendReply(ctx, execution.replyTo, execution.spec.taskId, execution.attempt, { kind: 'not-run' });
+  }
+}
+
+function startExecution(ctx: Ctx, spec: TaskSpec, attempt: number, replyTo: WorkerId, args: readonly ResolvedArg[], actorSeq?: { caller: WorkerId; seqNo: number }): void {
+  const key = executionKey(spec.taskId, attempt);
+  const execution = newExecution(ctx, spec, attempt, replyTo, args, 'fetching', undefined, actorSeq);
   ctx.s.executions[key] = execution;
   if (execution.interrupted) {
     reply(ctx, key, { kind: 'cancelled' });
@@ -207,7 +244,7 @@ function reply(ctx: Ctx, key: string, result: TaskResult): void {
   // Returns still on their way into the store are no longer wanted: their acknowledgement frees them.
   for (const storing of Object.values(ctx.s.storing)) if (storing.executionKey === key) storing.orphaned = true;
   const taskId = execution.spec.taskId;
-  ctx.out.push(send(workerAddress(execution.replyTo), { type: 'task/replied', taskId, attempt: execution.attempt, workerId: ctx.s.workerId, nodeId: ctx.s.nodeId, result, releasedBorrows: [] }));
+  sendReply(ctx, execution.replyTo, taskId, execution.attempt, result);
   // An arg-lost reply is not kept: the owner pushes the same attempt again once the argument is back.
   if (result.kind !== 'arg-lost') {
     ctx.s.replyCache[key] = { to: execution.replyTo, reply: { taskId, attempt: execution.attempt, result } };
@@ -218,7 +255,11 @@ function reply(ctx: Ctx, key: string, result: TaskResult): void {
   if (execution.actorSeq !== undefined && ctx.s.actor !== undefined) {
     ctx.s.actor.running -= 1;
     runActorCalls(ctx);
-  }
+  } else if (execution.spec.actor === undefined) startNextQueued(ctx);
+}
+
+function sendReply(ctx: Ctx, to: WorkerId, taskId: TaskId, attempt: number, result: TaskResult): void {
+  ctx.out.push(send(workerAddress(to), { type: 'task/replied', taskId, attempt, workerId: ctx.s.workerId, nodeId: ctx.s.nodeId, result, releasedBorrows: [] }));
 }
 
 /** `object/put-acked`: a large return or a put is in the store. */
@@ -301,7 +342,7 @@ export function onCancelAtWorker(ctx: Ctx, taskId: TaskId, recursive: boolean, f
     running = true;
     execution.interrupted = true;
     if (execution.phase === 'running') ctx.out.push({ type: 'task/interrupt', taskId });
-    else if (execution.phase === 'fetching') reply(ctx, key, { kind: 'cancelled' });
+    else if (execution.phase === 'fetching' || execution.phase === 'queued') reply(ctx, key, { kind: 'cancelled' });
   }
   if (!running && owned === undefined && !ctx.s.cancelledEarly.includes(taskId)) {
     ctx.s.cancelledEarly.push(taskId);

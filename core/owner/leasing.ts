@@ -3,12 +3,14 @@
  * scheduling class (resource shape and placement); the owner asks a raylet for worker leases for a
  * class (at most `maxLeaseRequestsPerClass` outstanding), follows spillbacks, pushes one task at a
  * time to each granted worker, reuses a lease while its class has work, and returns it when idle.
+ * When a class queues more tasks than it has leases, up to `maxTasksInFlightPerLease` tasks are
+ * pipelined to each granted worker, which runs them one after another.
  */
 import { send } from '../effects.js';
 import { nodeOfWorker, rayletAddress, workerAddress } from '../ids.js';
 import type { LeaseId, NodeId, WorkerId } from '../ids.js';
 import type { ResolvedArg, SchedulingStrategy, WorkerExitReason } from '../protocol.js';
-import { emptyFifo, fifoPush, fifoRemove, fifoSize, fifoTake, fifoTakeAll } from '../fifo.js';
+import { emptyFifo, fifoPush, fifoPushFront, fifoRemove, fifoSize, fifoTake, fifoTakeAll } from '../fifo.js';
 import { shapeKey } from '../resources.js';
 import type { Ctx } from './context.js';
 import { errorOf, removeOne } from './context.js';
@@ -32,14 +34,26 @@ export function resolvedArgs(task: OwnedTask): ResolvedArg[] {
 
 /** Queues a task whose arguments are ready and looks for a worker for it. */
 export function enqueueForLease(ctx: Ctx, task: OwnedTask): void {
+  const cls = classFor(ctx, task);
+  fifoPush(cls.queue, task.spec.taskId);
+  pump(ctx, cls);
+}
+
+/** Queues a task handed back unrun at the front of its class (it was next before). */
+export function requeueForLease(ctx: Ctx, task: OwnedTask): void {
+  const cls = classFor(ctx, task);
+  fifoPushFront(cls.queue, [task.spec.taskId]);
+  pump(ctx, cls);
+}
+
+function classFor(ctx: Ctx, task: OwnedTask): SchedulingClass {
   const key = `${shapeKey(task.spec.resources)}|${strategyKey(task.spec.strategy)}`;
   let cls = ctx.s.classes[key];
   if (cls === undefined) {
     cls = { key, resources: { ...task.spec.resources }, strategy: structuredCloneStrategy(task.spec.strategy), queue: emptyFifo(), leases: [], retryArmed: false };
     ctx.s.classes[key] = cls;
   }
-  fifoPush(cls.queue, task.spec.taskId);
-  pump(ctx, cls);
+  return cls;
 }
 
 function structuredCloneStrategy(strategy: SchedulingStrategy): SchedulingStrategy {
@@ -55,7 +69,12 @@ export function removeFromClassQueue(ctx: Ctx, task: OwnedTask): void {
 export function pump(ctx: Ctx, cls: SchedulingClass): void {
   for (const leaseId of [...cls.leases]) {
     const lease = ctx.s.leases[leaseId];
-    if (lease === undefined || lease.state !== 'granted' || lease.runningTaskId !== undefined) continue;
+    if (lease?.lost !== undefined && lease.runningTaskId === undefined) {
+      // Every task on the lost lease replied after all: nothing ran when its worker died.
+      settleLostLease(ctx, lease, lease.lost);
+      return;
+    }
+    if (lease === undefined || lease.state !== 'granted' || lease.runningTaskId !== undefined || lease.lost !== undefined) continue;
     const taskId = lease.doomed === true ? undefined : fifoTake(cls.queue);
     if (taskId === undefined) {
       if (lease.doomed !== true && ctx.s.config.leaseIdleMs > 0) {
@@ -72,6 +91,7 @@ export function pump(ctx: Ctx, cls: SchedulingClass): void {
     const task = ctx.s.tasks[taskId];
     if (task !== undefined) pushTask(ctx, task, lease);
   }
+  pipeline(ctx, cls);
   const requested = cls.leases.filter((id) => ctx.s.leases[id]?.state === 'requested').length;
   const wanted = Math.min(fifoSize(cls.queue), ctx.s.config.maxLeaseRequestsPerClass) - requested;
   for (let index = 0; index < wanted && !cls.retryArmed; index++) {
@@ -141,13 +161,39 @@ function failClass(ctx: Ctx, cls: SchedulingClass, message: string): void {
   }
 }
 
+/**
+ * While the class queues more tasks than it has leases (granted or asked for), fills the busy leases
+ * round by round, one task each per round, up to `maxTasksInFlightPerLease` each: the queue is
+ * shared out evenly, and a short queue waits for the leases already asked for instead.
+ */
+function pipeline(ctx: Ctx, cls: SchedulingClass): void {
+  const depth = ctx.s.config.maxTasksInFlightPerLease ?? 1;
+  if (depth <= 1 || fifoSize(cls.queue) <= cls.leases.length) return;
+  const open = cls.leases
+    .map((id) => ctx.s.leases[id])
+    .filter((lease): lease is OwnedLease => lease !== undefined && lease.state === 'granted' && lease.runningTaskId !== undefined && lease.draining !== true && lease.doomed !== true && lease.handedBack !== true && lease.lost === undefined);
+  for (let inFlight = 1; inFlight < depth && open.length > 0; inFlight++) {
+    for (const lease of open) {
+      if (fifoSize(cls.queue) <= cls.leases.length) return;
+      if (1 + (lease.pipelined?.length ?? 0) > inFlight) continue;
+      const taskId = fifoTake(cls.queue);
+      const task = taskId === undefined ? undefined : ctx.s.tasks[taskId];
+      if (task !== undefined) pushTask(ctx, task, lease);
+    }
+  }
+}
+
 function pushTask(ctx: Ctx, task: OwnedTask, lease: OwnedLease): void {
   task.state = 'RUNNING';
   task.leaseId = lease.leaseId;
   task.workerId = lease.workerId;
   task.nodeId = lease.nodeId;
-  lease.runningTaskId = task.spec.taskId;
-  ctx.out.push(send(workerAddress(lease.workerId ?? ''), { type: 'task/pushed', spec: task.spec, attempt: task.attempt, leaseId: lease.leaseId, args: resolvedArgs(task) }));
+  const afterId = lease.pipelined?.[lease.pipelined.length - 1] ?? lease.runningTaskId;
+  const afterTask = afterId === undefined ? undefined : ctx.s.tasks[afterId];
+  const after = afterId === undefined ? undefined : { taskId: afterId, attempt: afterTask?.attempt ?? 0 };
+  if (lease.runningTaskId === undefined) lease.runningTaskId = task.spec.taskId;
+  else (lease.pipelined ??= []).push(task.spec.taskId);
+  ctx.out.push(send(workerAddress(lease.workerId ?? ''), { type: 'task/pushed', spec: task.spec, attempt: task.attempt, leaseId: lease.leaseId, args: resolvedArgs(task), ...(after === undefined ? {} : { after }) }));
 }
 
 function returnLease(ctx: Ctx, cls: SchedulingClass, lease: OwnedLease): void {
@@ -222,13 +268,45 @@ export function onLeaseRetryTimer(ctx: Ctx, classKey: string): void {
 /**
  * A leased worker is gone (its raylet said so, the GCS reported its death, or its node died). Its
  * task is retried if it may be, cancelled if a cancel was asked, else fails with WorkerCrashedError.
+ * With tasks pipelined on it, the worker may have replied to its task and started the next before it
+ * died, and the news of its death may overtake that reply: the lease first waits for such replies
+ * (see lostLeaseGraceMs).
  */
 export function onLeaseLost(ctx: Ctx, leaseId: LeaseId, reason: WorkerExitReason): void {
   const lease = ctx.s.leases[leaseId];
-  if (lease === undefined) return;
+  if (lease === undefined || lease.lost !== undefined) return;
+  if (lease.pipelined !== undefined) {
+    lease.lost = reason;
+    ctx.out.push({ type: 'timer/armed', timerId: `lease-lost:${leaseId}`, delayMs: ctx.s.config.lostLeaseGraceMs ?? 1000 });
+    return;
+  }
+  settleLostLease(ctx, lease, reason);
+}
+
+/** The wait for a lost lease's last replies is over. */
+export function onLostLeaseTimer(ctx: Ctx, leaseId: LeaseId): void {
+  const lease = ctx.s.leases[leaseId];
+  if (lease?.lost !== undefined) settleLostLease(ctx, lease, lease.lost);
+}
+
+/**
+ * Ends a lost lease: its running task (the first without a reply) is retried, cancelled or failed;
+ * the tasks pipelined behind it never started (its worker runs them in order), so they go back to
+ * the front of the queue on the same attempt.
+ */
+function settleLostLease(ctx: Ctx, lease: OwnedLease, reason: WorkerExitReason): void {
+  const leaseId = lease.leaseId;
   delete ctx.s.leases[leaseId];
   const cls = ctx.s.classes[lease.classKey];
   if (cls !== undefined) removeOne(cls.leases, leaseId);
+  const unstarted = (lease.pipelined ?? []).map((taskId) => ctx.s.tasks[taskId]).filter((task): task is OwnedTask => task?.state === 'RUNNING' && task.leaseId === leaseId);
+  for (const task of unstarted) {
+    task.state = 'PENDING_NODE';
+    task.leaseId = undefined;
+    task.workerId = undefined;
+  }
+  const first = unstarted[0];
+  if (first !== undefined) fifoPushFront(classFor(ctx, first).queue, unstarted.map((task) => task.spec.taskId));
   const task = lease.runningTaskId === undefined ? undefined : ctx.s.tasks[lease.runningTaskId];
   if (task !== undefined && task.state === 'RUNNING' && task.leaseId === leaseId) {
     if (task.cancelRequested !== undefined) cancelOwnedTaskAfterLoss(ctx, task);
@@ -244,7 +322,8 @@ export function onLeaseLost(ctx: Ctx, leaseId: LeaseId, reason: WorkerExitReason
       );
     }
   }
-  if (cls !== undefined) pump(ctx, cls);
+  const after = ctx.s.classes[lease.classKey];
+  if (after !== undefined) pump(ctx, after);
 }
 
 /**
@@ -258,12 +337,23 @@ export function onCancelGraceTimer(ctx: Ctx, leaseId: LeaseId): void {
   ctx.out.push(send(rayletAddress(leaseWorkerNode(lease)), { type: 'worker/kill-requested', workerId: lease.workerId, reason: 'killed' }));
 }
 
-/** The reply to a pushed task frees its lease for the next queued task of the class. */
+/**
+ * The reply to a pushed task frees its place on the lease: the next pipelined task is the running
+ * one now (the worker starts it after this reply), or the lease takes the next queued task of the class.
+ */
 export function releaseLease(ctx: Ctx, leaseId: LeaseId, taskId: string): void {
   const lease = ctx.s.leases[leaseId];
-  if (lease === undefined || lease.runningTaskId !== taskId) return;
-  lease.runningTaskId = undefined;
-  lease.draining = undefined;
+  if (lease === undefined) return;
+  if (lease.runningTaskId !== taskId) {
+    // A pipelined task that ended before its turn (cancelled while queued, or handed back).
+    if (lease.pipelined === undefined || !removeOne(lease.pipelined, taskId)) return;
+    if (lease.pipelined.length === 0) lease.pipelined = undefined;
+  } else {
+    lease.runningTaskId = lease.pipelined?.shift();
+    if (lease.pipelined?.length === 0) lease.pipelined = undefined;
+    lease.draining = undefined;
+    lease.handedBack = undefined;
+  }
   const cls = ctx.s.classes[lease.classKey];
   if (cls !== undefined) pump(ctx, cls);
 }

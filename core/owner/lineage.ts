@@ -13,7 +13,7 @@ import type { ErrorInfo, Payload, RefMarker } from '../values.js';
 import { onActorCallReady, sendActorRegistration, viewFor } from './actor-calls.js';
 import type { Ctx } from './context.js';
 import { errorOf, removeOne } from './context.js';
-import { enqueueForLease, removeFromClassQueue } from './leasing.js';
+import { enqueueForLease, releaseLease, removeFromClassQueue } from './leasing.js';
 import { borrowEntry, createOwnedObject, holdContained, holdForTask, isReferenced, maybeFree, releaseContained, releaseForTask, releaseLineage } from './refs.js';
 import { onObjectSettled, requestStatus } from './retrieval.js';
 import type { OwnedTask } from './state.js';
@@ -296,6 +296,15 @@ export function cancelOwnedTask(ctx: Ctx, task: OwnedTask, force: boolean, recur
       if (task.kind === 'actor-task') {
         const view = viewFor(ctx, task.spec.actor?.actorId ?? '');
         if (view !== undefined) removeOne(view.inflight, task.spec.taskId);
+      }
+      if (lease !== undefined && lease.runningTaskId !== task.spec.taskId && lease.pipelined?.includes(task.spec.taskId) === true) {
+        // Pipelined, not started (as far as this owner knows): the worker drops it from its queue,
+        // or interrupts it if it has just started it; the lease goes on with the rest.
+        task.cancelRequested = 'graceful';
+        failTask(ctx, task, cancelled, 'CANCELLED');
+        releaseLease(ctx, lease.leaseId, task.spec.taskId);
+        ctx.out.push(send(workerAddress(workerId), { type: 'task/cancel-requested', taskId: task.spec.taskId, recursive }));
+        return;
       }
       task.cancelRequested = force && task.kind === 'task' ? 'force' : 'graceful';
       failTask(ctx, task, cancelled, 'CANCELLED');

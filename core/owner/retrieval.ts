@@ -12,7 +12,7 @@ import type { GetOutcome, ValueData } from './events.js';
 import type { Ctx } from './context.js';
 import { errorOf } from './context.js';
 import { explainPending } from './explain.js';
-import { onExecutionFetched, onExecutionFetchFailed } from './execution.js';
+import { handBackQueued, onExecutionFetched, onExecutionFetchFailed } from './execution.js';
 import { recoverObject, resolveDeps } from './lineage.js';
 import { addLocalRef, borrowEntry, ensureRegistered, maybeRelease } from './refs.js';
 import type { BorrowedRef, PendingGet } from './state.js';
@@ -365,6 +365,7 @@ function blockWorker(ctx: Ctx, get: PendingGet): void {
   if (ctx.s.blockedInGet || ctx.s.isDriver) return;
   ctx.s.blockedInGet = true;
   ctx.out.push(send(rayletAddress(ctx.s.nodeId), { type: 'worker/blocked', workerId: ctx.s.workerId }));
+  handBackQueued(ctx);
 }
 
 /** Once no get of this worker still waits, ask for the CPU back (the raylet answers `worker/resumed`). */

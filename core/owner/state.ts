@@ -6,7 +6,7 @@
 import type { Fifo } from '../fifo.js';
 import type { ActorId, LeaseId, NodeId, ObjectId, TaskId, WorkerId } from '../ids.js';
 import type { Inbox } from '../inbox.js';
-import type { ActorSpec, ActorState, ResolvedArg, SchedulingStrategy, TaskSpec } from '../protocol.js';
+import type { ActorSpec, ActorState, ResolvedArg, SchedulingStrategy, TaskSpec, WorkerExitReason } from '../protocol.js';
 import type { Resources } from '../resources.js';
 import type { ErrorInfo, Payload, RefMarker, ThrownInfo } from '../values.js';
 import type { ValueData } from './events.js';
@@ -37,6 +37,19 @@ export interface OwnerConfig {
    * worker is reused only once the body settles).
    */
   readonly cancelGraceMs: number;
+  /**
+   * How many tasks an owner may have pushed to one leased worker at once (absent: 1). Above 1, once
+   * a class queues more tasks than it has leases, the tasks beyond the one running are pipelined: the
+   * worker queues them and runs them one after another, saving a round trip per task (Ray pipelines
+   * pushes to a lease the same way).
+   */
+  readonly maxTasksInFlightPerLease?: number;
+  /**
+   * How long a lease whose worker died with tasks pipelined on it waits for replies the worker sent
+   * before it died (absent: 1 s); then the first task without a reply counts as the one the worker
+   * died running, and the tasks behind it, which never started, are queued again.
+   */
+  readonly lostLeaseGraceMs?: number;
 }
 
 /** Defaults that suit the simulator and the embedded runtime. */
@@ -143,7 +156,20 @@ export interface OwnedLease {
   nodeId: NodeId;
   state: 'requested' | 'granted';
   workerId?: WorkerId;
+  /** The task its worker runs (or, while `draining`, the cancelled task whose body it still runs). */
   runningTaskId?: TaskId;
+  /** Tasks pushed behind `runningTaskId` (see maxTasksInFlightPerLease), which the worker queues, in order. */
+  pipelined?: TaskId[];
+  /**
+   * Its worker handed back the tasks queued behind its running task (that task blocked in a get, and
+   * the queued ones must not wait for it): no more are pipelined to it until that task replies.
+   */
+  handedBack?: boolean;
+  /**
+   * Its worker died while tasks were pipelined on it: replies it sent before it died may still come,
+   * and say which task it was running (the first one without a reply). Set for `lostLeaseGraceMs`.
+   */
+  lost?: WorkerExitReason;
   spillbackCount: number;
   /** A force-cancel asked for its worker's death: it is never given another task, and goes back with the worker ended. */
   doomed?: boolean;
@@ -213,7 +239,8 @@ export interface Execution {
   args: ResolvedArg[];
   /** Stored arg values fetched so far. */
   fetched: Record<ObjectId, ValueData>;
-  phase: 'fetching' | 'running' | 'storing' | 'registering';
+  /** `queued`: a pipelined task waiting, in push order, for the task this worker runs to reply. */
+  phase: 'queued' | 'fetching' | 'running' | 'storing' | 'registering';
   interrupted: boolean;
   /** Return payloads as they become ready (stored ones after their put is acknowledged). */
   results?: (Payload | undefined)[];
@@ -221,6 +248,8 @@ export interface Execution {
   /** Borrower registrations for returned refs that must be acknowledged before replying. */
   pendingAcks: string[];
   actorSeq?: { caller: WorkerId; seqNo: number };
+  /** The lease a `queued` (pipelined) task was pushed under, which becomes the current one when it starts. */
+  leaseId?: LeaseId;
 }
 
 /** Per caller, the order state of an actor's incoming calls. */

@@ -315,6 +315,8 @@ function resultText(result: Record<string, unknown>): string {
       return 'cancelled';
     case 'arg-lost':
       return `an argument was lost (${text(result['objectId'])})`;
+    case 'not-run':
+      return 'handed back unrun (pipelined behind a task that blocked, or pushed out of order)';
     default:
       return text(result['kind']);
   }
@@ -410,7 +412,7 @@ export function renderChain(chain: WhyChain, indent = ''): string[] {
 
 /** How a task attempt ended. */
 export type AttemptEnd =
-  | { readonly kind: 'returned' | 'failed' | 'cancelled' | 'arg-lost'; readonly seq: number; readonly summary: string }
+  | { readonly kind: 'returned' | 'failed' | 'cancelled' | 'arg-lost' | 'not-run'; readonly seq: number; readonly summary: string }
   | { readonly kind: 'worker-died'; readonly seq: number; readonly summary: string }
   | { readonly kind: 'unfinished'; readonly summary: string };
 
@@ -433,13 +435,15 @@ export function taskAttempts(index: TraceIndex, taskId: string): TaskAttempt[] {
     const event = fieldsOf(entry);
     const attempt = Number(event['attempt']);
     if ((event.type === 'task/pushed' || event.type === 'actor-task/pushed') && text(record(event['spec'])['taskId']) === taskId) {
-      // A duplicated delivery pushes the same attempt again: the first is the one that counts.
-      if (!attempts.has(attempt)) attempts.set(attempt, { attempt, pushedSeq: seq, workerId: workerOf(entry.address) });
+      // A duplicated delivery pushes the same attempt again: the first is the one that counts, unless
+      // that worker handed it back unrun (pipelined), and it was pushed again elsewhere.
+      if (!attempts.has(attempt) || attempts.get(attempt)?.end?.kind === 'not-run') attempts.set(attempt, { attempt, pushedSeq: seq, workerId: workerOf(entry.address) });
     } else if (event.type === 'task/replied' && text(event['taskId']) === taskId) {
       const known = attempts.get(attempt);
       if (known !== undefined && known.end === undefined) {
         const result = record(event['result']);
-        const kind = result['kind'] === 'returned' ? 'returned' : result['kind'] === 'cancelled' ? 'cancelled' : result['kind'] === 'arg-lost' ? 'arg-lost' : 'failed';
+        const knownKinds = ['returned', 'cancelled', 'arg-lost', 'not-run'] as const;
+        const kind = knownKinds.find((name) => name === result['kind']) ?? 'failed';
         known.end = { kind, seq, summary: resultText(result) };
       }
     }

@@ -187,14 +187,23 @@ function checkCopy(copy: unknown): boolean {
 }
 
 /** The value of a ref (or the values of refs, in order); rethrows the error class the object failed with. */
-export async function get<T>(ref: ObjectRef<T>, options?: GetOptions): Promise<T>;
-export async function get<T extends unknown[]>(refs: ObjectRef[], options?: GetOptions): Promise<T>;
-export async function get(refs: ObjectRef | ObjectRef[], options: GetOptions = {}): Promise<unknown> {
-  const timeoutMs = checkTimeout(options.timeout);
-  const copy = checkCopy(options.copy);
-  if (Array.isArray(refs)) return runtime().get(checkRefs(refs, 'get'), timeoutMs, copy);
-  const [value] = await runtime().get(checkRefs([refs], 'get'), timeoutMs, copy);
-  return value;
+export function get<T>(ref: ObjectRef<T>, options?: GetOptions): Promise<T>;
+export function get<T extends unknown[]>(refs: ObjectRef[], options?: GetOptions): Promise<T>;
+export function get(refs: ObjectRef | ObjectRef[], options: GetOptions = {}): Promise<unknown> {
+  // Not an async function: a pending get of one ref then holds no suspended frame (a million queued
+  // gets would each keep one). Bad input still rejects instead of throwing.
+  try {
+    const timeoutMs = checkTimeout(options.timeout);
+    const copy = checkCopy(options.copy);
+    const values = runtime().get(checkRefs(Array.isArray(refs) ? refs : [refs], 'get'), timeoutMs, copy);
+    return Array.isArray(refs) ? values : values.then(firstValue);
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new TypeError(String(error)));
+  }
+}
+
+function firstValue(values: unknown[]): unknown {
+  return values[0];
 }
 
 /** Waits until `numReturns` refs are ready (or the timeout); input order is kept in both lists. */

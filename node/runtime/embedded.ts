@@ -60,6 +60,18 @@ export function maxActorWorkers(): number {
   return value;
 }
 
+/**
+ * Whether the components keep event logs: `TSRAY_EVENT_LOG` is `on` (the default) or `off`. Off,
+ * nothing of the run is logged, so it cannot be traced, replayed or debugged; it exists to measure
+ * what logging costs.
+ */
+export function eventLogEnabled(): boolean {
+  const text = process.env['TSRAY_EVENT_LOG'];
+  if (text === undefined || text.trim() === '' || text.trim() === 'on') return true;
+  if (text.trim() === 'off') return false;
+  throw new RangeError(`TSRAY_EVENT_LOG must be 'on' (the default: every component keeps its event log) or 'off' (nothing is logged, so the run cannot be traced or replayed), not '${text}'`);
+}
+
 /** A running embedded cluster. */
 export class EmbeddedCluster {
   readonly nodeId = 'n1';
@@ -85,14 +97,15 @@ export class EmbeddedCluster {
   };
 
   private constructor(readonly options: EmbeddedOptions) {
+    const logging = eventLogEnabled();
     const session = startSession(options.sessionDir);
     this.sessionDir = session.dir;
     this.logs = new SessionLogs(this.sessionDir);
     this.sessionMarker = session.marker;
     process.on('exit', this.writeLogsOnExit);
-    const gcsLog = this.logs.open('gcs', 'gcs', true);
-    this.gcs = new ComponentShell({ core: gcsCore, address: 'gcs', router: this.router, log: gcsLog, replyAfterCommit: true });
-    this.mainLogs.push({ log: gcsLog, state: () => this.gcs.state });
+    const gcsLog = logging ? this.logs.open('gcs', 'gcs', true) : undefined;
+    this.gcs = new ComponentShell({ core: gcsCore, address: 'gcs', router: this.router, ...(gcsLog === undefined ? {} : { log: gcsLog }), replyAfterCommit: true });
+    if (gcsLog !== undefined) this.mainLogs.push({ log: gcsLog, state: () => this.gcs.state });
     this.router.addLocal('gcs', (message) => this.gcs.apply(message as GcsEvent));
     this.gcs.apply({ type: 'gcs/started', incarnation: 0, config: defaultGcsConfig });
     const storeBytes = options.objectStoreMemory ?? defaultObjectStoreBytes;
@@ -100,7 +113,16 @@ export class EmbeddedCluster {
       router: this.router,
       boot: (workerId, readerSlot) => {
         if (readerSlot !== undefined) this.nodeStore.nameReader(readerSlot, `worker ${workerId}`);
-        return { workerId, nodeId: this.nodeId, namespace: options.namespace, inlineThresholdBytes: defaultOwnerConfig.inlineThresholdBytes, storeBuffer: this.store.buffer, sessionDir: this.sessionDir, ...(readerSlot === undefined ? {} : { readerSlot }) };
+        return {
+          workerId,
+          nodeId: this.nodeId,
+          namespace: options.namespace,
+          inlineThresholdBytes: defaultOwnerConfig.inlineThresholdBytes,
+          storeBuffer: this.store.buffer,
+          sessionDir: this.sessionDir,
+          ...(readerSlot === undefined ? {} : { readerSlot }),
+          ...(logging ? {} : { eventLog: false }),
+        };
       },
       onReady: (workerId) => this.raylet.apply({ type: 'worker/started', workerId }),
       onLogRecords: (workerId, batch) => this.logs.appendWorker(workerId, batch),
@@ -113,9 +135,9 @@ export class EmbeddedCluster {
     });
     this.nodeStore = new NodeStore(storeBytes, () => this.threads.ask('tsray/collect', 'tsray/collected'));
     setStoreBuffer(this.store.buffer);
-    const rayletLog = this.logs.open(`raylet:${this.nodeId}`, 'raylet', false);
-    this.raylet = new ComponentShell({ core: rayletCore, address: `raylet:${this.nodeId}`, router: this.router, log: rayletLog, onEffect: (effect) => this.onRayletEffect(effect) });
-    this.mainLogs.push({ log: rayletLog, state: () => this.raylet.state });
+    const rayletLog = logging ? this.logs.open(`raylet:${this.nodeId}`, 'raylet', false) : undefined;
+    this.raylet = new ComponentShell({ core: rayletCore, address: `raylet:${this.nodeId}`, router: this.router, ...(rayletLog === undefined ? {} : { log: rayletLog }), onEffect: (effect) => this.onRayletEffect(effect) });
+    if (rayletLog !== undefined) this.mainLogs.push({ log: rayletLog, state: () => this.raylet.state });
     this.router.addLocal(`raylet:${this.nodeId}`, (message) => this.onRayletMessage(message as RayletEvent));
     const numCpus = options.numCpus ?? availableParallelism();
     this.raylet.apply({
@@ -126,7 +148,7 @@ export class EmbeddedCluster {
       config: { ...defaultRayletConfig, objectStoreCapacityBytes: storeBytes, prestartWorkers: numCpus, maxActorWorkers: maxActorWorkers() },
     });
     const driverId = `${this.nodeId}.d1`;
-    const driverLog = this.logs.open(`worker:${driverId}`, 'owner', false);
+    const driverLog = logging ? this.logs.open(`worker:${driverId}`, 'owner', false) : undefined;
     this.raylet.apply({ type: 'driver/connected', workerId: driverId });
     this.driver = new OwnerRuntime({
       workerId: driverId,
@@ -134,7 +156,7 @@ export class EmbeddedCluster {
       isDriver: true,
       namespace: options.namespace,
       router: this.router,
-      log: driverLog,
+      ...(driverLog === undefined ? {} : { log: driverLog }),
       // The GCS runs in this thread: a name a live actor holds is known at once.
       isActorNameTaken: (namespace, name) => {
         const actorId = this.gcs.state.names[nameKey(namespace, name)];
@@ -143,7 +165,7 @@ export class EmbeddedCluster {
       // The driver shares the store's thread: its large puts are written into the store at the call.
       store: { put: (objectId, data) => this.nodeStore.storeNow(objectId, data), delete: (objectId) => this.nodeStore.delete([objectId]) },
     });
-    this.mainLogs.push({ log: driverLog, state: () => this.driver.state });
+    if (driverLog !== undefined) this.mainLogs.push({ log: driverLog, state: () => this.driver.state });
   }
 
   /**

@@ -29,6 +29,12 @@ import { validateActorOptions, validateMethodOptions, validateTaskOptions } from
 const liveLeaseIdleMs = 50;
 
 /**
+ * How many tasks a live owner pipelines to one leased worker when its queue is long: enough that a
+ * worker always has its next task at hand and each message between threads carries several tasks.
+ */
+const liveTasksInFlightPerLease = 16;
+
+/**
  * A pending API call; `holds` keeps the refs it waits on reachable, so collection cannot release them
  * meanwhile; `taskId` is the task whose body made it (a cancel interrupts it there).
  */
@@ -55,6 +61,18 @@ export interface OwnerValues {
   encode(value: unknown, hooks: CodecHooks, rootPath: string): ValueData;
   /** The value back, with refs made by `hooks`; `copy` asks for private, writable arrays. */
   decode(value: ValueData, hooks: CodecHooks, copy: boolean): unknown;
+}
+
+/** Each function's id as specs carry it, made once: tasks of one function share the string. */
+const functionIds = new WeakMap<FunctionDescriptor, string>();
+
+function functionIdOf(descriptor: FunctionDescriptor): string {
+  let id = functionIds.get(descriptor);
+  if (id === undefined) {
+    id = JSON.stringify(descriptor);
+    functionIds.set(descriptor, id);
+  }
+  return id;
 }
 
 /** Settings of one owner process. */
@@ -148,7 +166,7 @@ export class OwnerRuntime {
       isDriver: options.isDriver,
       namespace: options.namespace,
       // Live owners keep an idle lease briefly, as Ray does, so a task awaited after another reuses its worker.
-      config: { ...ownerCore.initial().config, leaseIdleMs: liveLeaseIdleMs, ...(options.inlineThresholdBytes === undefined ? {} : { inlineThresholdBytes: options.inlineThresholdBytes }) },
+      config: { ...ownerCore.initial().config, leaseIdleMs: liveLeaseIdleMs, maxTasksInFlightPerLease: liveTasksInFlightPerLease, ...(options.inlineThresholdBytes === undefined ? {} : { inlineThresholdBytes: options.inlineThresholdBytes }) },
     });
   }
 
@@ -245,7 +263,7 @@ export class OwnerRuntime {
     const effects = this.apply({
       type: 'task/submitted',
       name: valid.name ?? descriptor.name,
-      functionId: JSON.stringify(descriptor),
+      functionId: functionIdOf(descriptor),
       args: this.toArgs(args),
       numReturns: valid.numReturns,
       resources: valid.resources,

@@ -31,6 +31,8 @@ export interface WorkerBoot {
   readonly sessionDir: string;
   /** This thread's counter in every stored object's pin header; without one it reads copies. */
   readonly readerSlot?: number;
+  /** False when the node keeps no event logs (`TSRAY_EVENT_LOG=off`): this worker logs nothing either. */
+  readonly eventLog?: boolean;
   /** The precompiled script to start from (see worker-script.cts); without it, tsray's modules load one by one. */
   readonly script?: WorkerScriptBoot;
 }
@@ -103,22 +105,22 @@ export async function startWorker(tsray: unknown): Promise<void> {
     return holder.runtime;
   }, tsray);
   // The main thread writes this worker's log (see forwarded-log.ts).
-  const log = new ForwardedLog(`worker:${boot.workerId}`, (records, transfer) => port.postMessage(records, transfer));
+  const log = boot.eventLog === false ? undefined : new ForwardedLog(`worker:${boot.workerId}`, (records, transfer) => port.postMessage(records, transfer));
   // A task that ends the process (process.exit) still leaves the log's last events on disk.
-  process.on('exit', () => log.flushFinal());
+  process.on('exit', () => log?.flushFinal());
   const runtime = new OwnerRuntime({
     workerId: boot.workerId,
     nodeId: boot.nodeId,
     isDriver: false,
     namespace: boot.namespace,
     router,
-    log,
+    ...(log === undefined ? {} : { log }),
     inlineThresholdBytes: boot.inlineThresholdBytes,
     onWorkerEffect: (effect) => executor.handle(effect),
   });
   holder.runtime = runtime;
   // The last records carry the hash of the live state, which collecting the log checks its replay against.
-  log.hashStateWith(() => hashState(runtime.state));
+  log?.hashStateWith(() => hashState(runtime.state));
   setRuntime(runtime);
   // A task's stray error fails or is reported against that task and does not end the worker (which
   // would retry its tasks and repeat their side effects). One raised outside any task's code is the
@@ -136,7 +138,7 @@ export async function startWorker(tsray: unknown): Promise<void> {
       // terminated: its last records go first. A killed worker sends nothing else from here on, as
       // a killed process would not.
       if (query.kind === 'tsray/killing') router.close();
-      log.flushFinal();
+      log?.flushFinal();
       port.postMessage({ kind: 'tsray/logs-flushed', id: query.id });
       return;
     }

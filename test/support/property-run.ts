@@ -65,6 +65,15 @@ export interface RunOptions {
   readonly hashEvery?: number;
 }
 
+/**
+ * Half the runs pipeline up to 3 tasks per leased worker once a class queues more tasks than it has
+ * leases, as the live runtime does (it pipelines more); they ask for one lease at a time, so that the
+ * small workloads' queues get that long.
+ */
+function pipelining(simSeed: number): { maxTasksInFlightPerLease?: number; maxLeaseRequestsPerClass?: number } {
+  return Math.floor(simSeed / 2) % 2 === 0 ? {} : { maxTasksInFlightPerLease: 3, maxLeaseRequestsPerClass: 1 };
+}
+
 /** The simulator options of a property run. */
 export function simOptions(sample: RunSample, plan: Plan, options: RunOptions = {}): SimOptions {
   return {
@@ -77,7 +86,7 @@ export function simOptions(sample: RunSample, plan: Plan, options: RunOptions = 
     record: true,
     hashEvery: options.hashEvery ?? 0,
     // Half the runs keep idle leases for a while, as the live runtime does; the other half return them at once.
-    ownerConfig: { leaseIdleMs: sample.simSeed % 2 === 0 ? 0 : 50 },
+    ownerConfig: { leaseIdleMs: sample.simSeed % 2 === 0 ? 0 : 50, ...pipelining(sample.simSeed) },
     ...(options.cores === undefined ? {} : { cores: options.cores }),
   };
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as E from 'fp-ts/lib/Either.js';
 import { SimGetError, simulate } from '../../../../core/sim/index.js';
-import type { FaultPlan, SimContext, SimProgram, Yielded } from '../../../../core/sim/index.js';
+import type { FaultPlan, SimContext, SimProgram, SimRef, Yielded } from '../../../../core/sim/index.js';
 import { decodeTrace } from '../../../../core/trace/decode.js';
 import { closestIds, editDistance, findEntity, indexTrace } from '../../../../core/trace/entities.js';
 import type { TraceIndex } from '../../../../core/trace/entities.js';
@@ -196,5 +196,47 @@ void describe('why', () => {
     assert.deepEqual(closestIds(index, 'n1.d1.t12').slice(0, 2), ['n1.d1.t1', 'n1.d1.t2']);
     assert.equal(closestIds(index, 'n1.w')[0]?.startsWith('n1.w'), true);
     assert.equal(closestIds(index, 'worker:n1.w9')[0]?.startsWith('n1.w'), true);
+  });
+});
+
+void describe('why, with pipelined tasks', () => {
+  // The waiter blocks in a get of a slow task of another class, so the tasks pipelined behind it are
+  // handed back unrun and pushed again (the same attempt) to another worker.
+  const pipelined: SimProgram = {
+    name: 'why-pipelined',
+    bodies: {
+      *slow(ctx: SimContext, x: unknown): Generator<Yielded, unknown, unknown> {
+        yield ctx.sleep(300);
+        return x;
+      },
+      *waitOn(ctx: SimContext, refs: unknown): Generator<Yielded, unknown, unknown> {
+        return yield ctx.get((refs as SimRef[])[0] as SimRef);
+      },
+      quick: (_ctx, x) => x,
+    },
+    actors: {},
+    *driver(ctx) {
+      const slow = ctx.submit('slow', [1], { numCpus: 0.5 }) as SimRef;
+      const waiter = ctx.submit('waitOn', [[slow]]);
+      const quick = Array.from({ length: 8 }, (_, index) => ctx.submit('quick', [index]) as SimRef);
+      return yield ctx.get([waiter as SimRef, ...quick]);
+    },
+  };
+
+  void test('an attempt handed back unrun and pushed again ends where it ran the second time', () => {
+    const result = simulate({ seed: 1, program: pipelined, ownerConfig: { maxTasksInFlightPerLease: 3, maxLeaseRequestsPerClass: 1 } });
+    assert.deepEqual(result.driverResult, [1, 0, 1, 2, 3, 4, 5, 6, 7]);
+    const decoded = decodeTrace(result.traceText());
+    assert.ok(E.isRight(decoded));
+    const pipelinedIndex = indexTrace(decoded.right);
+    const handedBack = decoded.right.entries.find((entry) => entry.event.type === 'task/replied' && (entry.event as { result?: { kind?: string } }).result?.kind === 'not-run');
+    assert.ok(handedBack !== undefined, 'no task was handed back unrun');
+    const taskId = (handedBack.event as unknown as { taskId: string }).taskId;
+    const attempts = taskAttempts(pipelinedIndex, taskId);
+    assert.deepEqual(
+      attempts.map((attempt) => [attempt.attempt, attempt.end.kind]),
+      [[1, 'returned']],
+    );
+    assert.ok((attempts[0]?.pushedSeq ?? 0) > handedBack.seq, 'the attempt shown is the push before it was handed back');
   });
 });
