@@ -64,3 +64,22 @@ void test('a large put that leaves no written memory free for another of its siz
   assert.equal(node.collections, 3, 'its turn came');
   node.close();
 });
+
+void test('a collection asks the workers only when the main thread collecting alone deleted nothing, or left the store crowded', async () => {
+  let nowMs = 0;
+  let workerRounds = 0;
+  const node = new NodeStore(1024 * 1024, () => Promise.resolve((workerRounds += 1)), () => nowMs);
+  const put = (objectId: string): void => node.put(putRequest(objectId, 800 * 1024), () => undefined, (reason) => assert.fail(reason));
+  // Past 3/4 of the store: a round begins. The driver's dropped ref, collected by the main thread, releases the object soon after.
+  put('a');
+  setTimeout(() => node.delete(['a']), 0);
+  await node.collected();
+  assert.equal(node.collections, 1);
+  assert.equal(workerRounds, 0, 'the main thread alone freed the store');
+  nowMs = 100;
+  put('b');
+  await node.collected();
+  assert.equal(node.collections, 2);
+  assert.equal(workerRounds, 1, 'nothing was deleted: the workers collect too');
+  node.close();
+});
