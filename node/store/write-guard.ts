@@ -6,10 +6,13 @@
  * freed, in whichever thread that happens, and a difference is reported once per object.
  *
  * Two strengths. The default samples: every word of the first and last 64 bytes of the body and of
- * each blob (where a stray `view[0] = x` lands), plus one word in every KiB at a per-object phase;
- * that costs about 1 to 2 ms per 64 MiB and check here (a plain copy of 64 MiB takes 13 to 40 ms),
- * and catches a write elsewhere only by chance. With `TSRAY_CHECK_WRITES=1` every byte is covered,
- * at about 25 to 30 ms per 64 MiB and check.
+ * each blob (where a stray `view[0] = x` lands), plus one word in every KiB at a per-object phase,
+ * but at most 4,096 such words per range (one per 16 KiB of a 64 MiB array), so a check costs a
+ * fraction of a millisecond whatever the size: each sampled word is a cache miss, and one per KiB of
+ * 64 MiB took 2 to 3.5 ms per check here, three checks per object (at the put, when the view's pin
+ * ends and when the object is freed), against 10 to 30 ms for a plain copy of 64 MiB. It catches a
+ * write elsewhere only by chance. With `TSRAY_CHECK_WRITES=1` every byte is covered, at about 25 to
+ * 30 ms per 64 MiB and check.
  *
  * The guard words sit in the 64 bytes just before the object's data (the reader-pin counters precede
  * them): mode, phase, two hash lanes, whether a write was reported, and a bitmask of the reader slots
@@ -30,8 +33,12 @@ const modeCodes: Record<WriteCheckMode, number> = { sampled: 1, full: 2 };
 const word = { mode: 0, phase: 1, hash1: 2, hash2: 3, reported: 4, readersLow: 5, readersHigh: 6 } as const;
 /** Words of the first and last 64 bytes of each range that the sampled mode always covers. */
 const edgeWords = 16;
-/** One sampled word per this many words (1 KiB: four per 4 KiB page). */
-const strideWords = 256;
+/** At least this many words between sampled words (1 KiB: four per 4 KiB page)... */
+const minStrideWords = 256;
+/** ...and at most this many sampled words per range besides its edges, however long the range. */
+const maxSampledWords = 4096;
+/** Phases are drawn below this; a range's samples start `phase % stride` words past its first edge. */
+const phaseLimit = 2 ** 30;
 
 const words = int32View;
 const bytes = uint8View;
@@ -55,7 +62,7 @@ function fingerprint(buffer: SharedArrayBuffer, dataOffset: number, ranges: Byte
     const start = dataOffset + at;
     const first = start >> 2;
     const end = first + (length >> 2);
-    if (full || end - first <= 2 * edgeWords + strideWords) {
+    if (full || end - first <= 2 * edgeWords + minStrideWords) {
       for (let i = first; i < end; i += 1) {
         const value = w[i] as number;
         h1 = Math.imul(h1 ^ value, 0x01000193);
@@ -67,7 +74,8 @@ function fingerprint(buffer: SharedArrayBuffer, dataOffset: number, ranges: Byte
         h1 = Math.imul(h1 ^ value, 0x01000193);
         h2 = Math.imul(h2 + value, 0x5bd1e995) ^ (h2 >>> 15);
       }
-      for (let i = first + edgeWords + phase; i < end - edgeWords; i += strideWords) {
+      const stride = Math.max(minStrideWords, Math.ceil((end - first) / maxSampledWords));
+      for (let i = first + edgeWords + (phase % stride); i < end - edgeWords; i += stride) {
         const value = w[i] as number;
         h1 = Math.imul(h1 ^ value, 0x01000193);
         h2 = Math.imul(h2 + value, 0x5bd1e995) ^ (h2 >>> 15);
@@ -90,7 +98,7 @@ function fingerprint(buffer: SharedArrayBuffer, dataOffset: number, ranges: Byte
  */
 export function sealFingerprint(buffer: SharedArrayBuffer, dataOffset: number, ranges: ByteRanges, mode: WriteCheckMode = writeCheckMode()): void {
   const w = words(buffer);
-  const phase = Math.floor(Math.random() * strideWords);
+  const phase = Math.floor(Math.random() * phaseLimit);
   const [h1, h2] = fingerprint(buffer, dataOffset, ranges, mode === 'full', phase);
   Atomics.store(w, guardIndex(dataOffset, word.phase), phase);
   Atomics.store(w, guardIndex(dataOffset, word.hash1), h1);

@@ -39,3 +39,47 @@ void test('collections back off while they free nothing and return to their pace
   assert.equal(stored.length, 17);
   node.close();
 });
+
+void test('a large put that leaves no written memory free for another of its size collects at once, if something was freed since the last collection', async () => {
+  const mib = 1024 * 1024;
+  let nowMs = 0;
+  const node = new NodeStore(128 * mib, () => Promise.resolve(), () => nowMs);
+  // The background pre-faulting has got nowhere yet (it runs in idle turns): only what puts wrote is warm.
+  Object.defineProperty(node.store.arena, 'prefaultedBytes', { get: () => 0 });
+  const put = (objectId: string): void => node.put(putRequest(objectId, 20 * mib), () => undefined, (reason) => assert.fail(reason));
+  // 20 of 128 MiB in use, far below the 3/4 that collects otherwise; but the next 20 MiB would be fresh pages.
+  put('a');
+  await node.collected();
+  assert.equal(node.collections, 1, 'the first large put into fresh memory collects at once');
+  put('b');
+  await node.collected();
+  assert.equal(node.collections, 1, 'nothing was freed since: the next waits its turn, 100 ms on');
+  node.delete(['a']);
+  put('c');
+  await node.collected();
+  assert.equal(node.collections, 2, 'something was freed since: at once again');
+  nowMs = 100;
+  put('d');
+  await node.collected();
+  assert.equal(node.collections, 3, 'its turn came');
+  node.close();
+});
+
+void test('a collection asks the workers only when the main thread collecting alone deleted nothing, or left the store crowded', async () => {
+  let nowMs = 0;
+  let workerRounds = 0;
+  const node = new NodeStore(1024 * 1024, () => Promise.resolve((workerRounds += 1)), () => nowMs);
+  const put = (objectId: string): void => node.put(putRequest(objectId, 800 * 1024), () => undefined, (reason) => assert.fail(reason));
+  // Past 3/4 of the store: a round begins. The driver's dropped ref, collected by the main thread, releases the object soon after.
+  put('a');
+  setTimeout(() => node.delete(['a']), 0);
+  await node.collected();
+  assert.equal(node.collections, 1);
+  assert.equal(workerRounds, 0, 'the main thread alone freed the store');
+  nowMs = 100;
+  put('b');
+  await node.collected();
+  assert.equal(node.collections, 2);
+  assert.equal(workerRounds, 1, 'nothing was deleted: the workers collect too');
+  node.close();
+});
