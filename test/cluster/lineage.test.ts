@@ -1,11 +1,13 @@
 /**
  * Objects lost with their node, across real processes (issue 10, item 4): a head and a second node
- * started with the CLI on 127.0.0.1 (health checks every 50 ms, dead after 4 missed, so the death is
- * seen fast), and a driver connected over TCP that makes large objects on the second node, keeps
+ * started with the CLI on 127.0.0.1 (health checks every 100 ms, dead after 8 missed: the death is
+ * seen within a second, and a raylet that heartbeats every 100 ms on a busy 2-core machine is not
+ * mistaken for dead, as it was with 50 ms and 4), and a driver connected over TCP that makes large objects on the second node, keeps
  * their refs, and kills the node with `kill -9`. Then, as Ray's owners do:
  *
  * - a task's result is rebuilt by running the task again on the head (lineage reconstruction), and a
- *   chain B(A) whose A only lineage keeps is rebuilt A first, then B;
+ *   chain B(A) whose A only lineage keeps is rebuilt A first, then B, and an object the driver
+ *   borrowed from a task's worker on the head is rebuilt by that owner;
  * - a result whose task had maxRetries 0 fails with ObjectReconstructionFailedError;
  * - an actor call's result (no lineage) fails with ObjectLostError, and an object put by the actor
  *   (its owner died with the node) fails with OwnerDiedError, which is an ObjectLostError;
@@ -61,7 +63,9 @@ const onOther = { schedulingStrategy: { nodeId: node2, soft: true } };
 // Each run appends 'TAG NODE' to the runs file; the value is a ramp, which the test checks whole.
 const ramp = tsray.remote((n, runs, tag) => {
   process.getBuiltinModule('node:fs').appendFileSync(runs, tag + ' ' + tsray.getRuntimeContext().nodeId + '\\n');
-  return Float64Array.from({ length: n }, (_, i) => i * 0.5 + 1);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i += 1) out[i] = i * 0.5 + 1;
+  return out;
 });
 const doubled = tsray.remote((array, runs, tag) => {
   process.getBuiltinModule('node:fs').appendFileSync(runs, tag + ' ' + tsray.getRuntimeContext().nodeId + '\\n');
@@ -70,6 +74,12 @@ const doubled = tsray.remote((array, runs, tag) => {
 const Holder = tsray.remote(class {
   make(n) { return new Float64Array(n).fill(5); }
   putOne(n) { return [tsray.put(new Float64Array(n).fill(7))]; }
+});
+// A task on the head that owns a result made on the other node and hands the driver a ref to it.
+const parent = tsray.remote(async (ramp, node2, n, runs) => {
+  const child = ramp.options({ schedulingStrategy: { nodeId: node2, soft: true } }).remote(n, runs, 'CHILD');
+  await tsray.wait([child]);
+  return [child];
 });
 const wrongIn = (array, n, at) => {
   if (array.length !== n) return 'length ' + array.length;
@@ -87,7 +97,9 @@ const pulled = ramp.options(onOther).remote(pulledLength, runs, 'PULLED');
 const actor = Holder.options(onOther).remote();
 const fromActor = actor.make.remote(n);
 const [putByActor] = await tsray.get(actor.putOne.remote(n));
-await tsray.wait([b, c, once, pulled, fromActor, putByActor], { numReturns: 6, timeout: 30000 });
+const [borrowed] = await tsray.get(parent.options({ schedulingStrategy: { nodeId: info.nodeId, soft: false } }).remote(ramp, node2, n, runs));
+console.log('BORROWED_OWNER', borrowed.owner);
+await tsray.wait([b, c, once, pulled, fromActor, putByActor, borrowed], { numReturns: 7, timeout: 30000 });
 // Only lineage keeps A now (B's task holds it): the driver drops its ref.
 a = undefined;
 for (let round = 0; round < 3; round += 1) { globalThis.gc(); await new Promise((resolve) => setTimeout(resolve, 20)); }
@@ -95,10 +107,11 @@ console.log('BEFORE', JSON.stringify(readFileSync(runs, 'utf8').trim().split('\\
 // The get of the 128 MiB object starts pulling it from the other node, which dies meanwhile.
 const killedMs = Date.now() + 40;
 setTimeout(() => process.kill(Number(process.env.OTHER_PID), 'SIGKILL'), 40);
-const pulledValue = await tsray.get(pulled, { timeout: 30000 });
-console.log('PULLED', wrongIn(pulledValue, pulledLength, (i) => i * 0.5 + 1), Date.now() - killedMs);
+const pulledGet = tsray.get(pulled, { timeout: 30000 });
 console.log('C', wrongIn(await tsray.get(c, { timeout: 30000 }), n, (i) => i * 0.5 + 1), Date.now() - killedMs);
 console.log('B', wrongIn(await tsray.get(b, { timeout: 30000 }), n, (i) => i + 2), Date.now() - killedMs);
+console.log('BORROWED', wrongIn(await tsray.get(borrowed, { timeout: 30000 }), n, (i) => i * 0.5 + 1), Date.now() - killedMs);
+console.log('PULLED', wrongIn(await pulledGet, pulledLength, (i) => i * 0.5 + 1), Date.now() - killedMs);
 for (const [name, ref] of [['ONCE', once], ['FROM_ACTOR', fromActor], ['PUT_BY_ACTOR', putByActor]]) {
   try {
     await tsray.get(ref, { timeout: 30000 });
@@ -118,7 +131,7 @@ void describe('objects lost with a node that died, across real processes', () =>
   let otherNode = '';
 
   before(async () => {
-    const started = await run([cli, 'start', '--head', '--port', '0', '--num-cpus', '2', '--health-check-period-ms', '50', '--health-check-failure-threshold', '4']);
+    const started = await run([cli, 'start', '--head', '--port', '0', '--num-cpus', '2', '--health-check-period-ms', '100', '--health-check-failure-threshold', '8']);
     assert.equal(started.code, 0, started.stderr);
     head = JSON.parse(readFileSync(join(clusterDir, 'address.json'), 'utf8')) as typeof head;
     const joined = await run([cli, 'start', '--address', head.address, '--num-cpus', '2']);
@@ -148,14 +161,16 @@ void describe('objects lost with a node that died, across real processes', () =>
     assert.equal(output.code, 0, `${output.stdout}\n${output.stderr}`);
     const lines = printed(output);
     const on = (nodeId: string, ...tags: string[]): string[] => tags.map((tag) => `${tag} ${nodeId}`);
-    assert.equal(lines.get('BEFORE'), JSON.stringify(on(otherNode, 'A', 'B', 'C', 'ONCE', 'PULLED').sort()), 'every task ran once, on the other node');
+    assert.equal(lines.get('BEFORE'), JSON.stringify(on(otherNode, 'A', 'B', 'C', 'CHILD', 'ONCE', 'PULLED').sort()), 'every task ran once, on the other node');
+    assert.match(lines.get('BORROWED_OWNER') ?? '', new RegExp(`^${head.nodeId}\\.w`), 'the borrowed object is owned by a worker of the head');
     // The values are whole and right (no wrong element), rebuilt after the node died.
     const [pulledWrong, pulledMs] = (lines.get('PULLED') ?? '').split(' ');
     assert.equal(pulledWrong, '0', 'the 128 MiB object being pulled when its node died was rebuilt');
     assert.equal(lines.get('C')?.split(' ')[0], '0', 'a result the driver kept was rebuilt');
     assert.equal(lines.get('B')?.split(' ')[0], '0', 'B was rebuilt from a rebuilt A');
+    assert.equal(lines.get('BORROWED')?.split(' ')[0], '0', 'the owner on the head rebuilt the object the driver borrowed');
     // Each lost result's task ran once more, on the head; A too, which only lineage kept; ONCE did not.
-    assert.equal(lines.get('AFTER'), JSON.stringify([...on(otherNode, 'A', 'B', 'C', 'ONCE', 'PULLED'), ...on(head.nodeId, 'A', 'B', 'C', 'PULLED')].sort()));
+    assert.equal(lines.get('AFTER'), JSON.stringify([...on(otherNode, 'A', 'B', 'C', 'CHILD', 'ONCE', 'PULLED'), ...on(head.nodeId, 'A', 'B', 'C', 'CHILD', 'PULLED')].sort()));
     const once = JSON.parse(lines.get('ONCE') ?? '{}') as { name?: string; lost?: boolean; sameObject?: boolean; message?: string };
     assert.deepEqual({ name: once.name, lost: once.lost, sameObject: once.sameObject }, { name: 'ObjectReconstructionFailedError', lost: true, sameObject: true }, once.message);
     assert.match(once.message ?? '', /maxRetries/);
