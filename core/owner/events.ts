@@ -91,6 +91,7 @@ export type OwnerInbound = MessageOf<
   | 'object/put-rejected'
   | 'object/fetched'
   | 'object/fetch-failed'
+  | 'object/copy-added'
   | 'task/pushed'
   | 'actor-task/pushed'
   | 'task/replied'

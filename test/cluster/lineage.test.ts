@@ -10,7 +10,9 @@
  *   borrowed from a task's worker on the head is rebuilt by that owner;
  * - a result whose task had maxRetries 0 fails with ObjectReconstructionFailedError;
  * - an actor call's result (no lineage) fails with ObjectLostError, and an object put by the actor
- *   (its owner died with the node) fails with OwnerDiedError, which is an ObjectLostError;
+ *   (its owner died with the node) fails with OwnerDiedError, which is an ObjectLostError; but an
+ *   actor call's result that a task on the head read is read from the head's copy (the raylet told
+ *   the owner of that copy, object/copy-added);
  * - a get that is pulling a 128 MiB object from the node when it dies gets the rebuilt value (the
  *   pull from the dead node ends when the death is known, rather than after its chunk timeouts).
  *
@@ -96,6 +98,10 @@ const once = ramp.options({ ...onOther, maxRetries: 0 }).remote(n, runs, 'ONCE')
 const pulled = ramp.options(onOther).remote(pulledLength, runs, 'PULLED');
 const actor = Holder.options(onOther).remote();
 const fromActor = actor.make.remote(n);
+// Another actor result, read by a task on the head first: the head keeps a copy, which outlives the actor's node.
+const copiedFromActor = actor.make.remote(n);
+const lengthOf = tsray.remote((array) => array.length);
+console.log('READ_ON_HEAD', await tsray.get(lengthOf.options({ schedulingStrategy: { nodeId: info.nodeId, soft: false } }).remote(copiedFromActor)));
 const [putByActor] = await tsray.get(actor.putOne.remote(n));
 const [borrowed] = await tsray.get(parent.options({ schedulingStrategy: { nodeId: info.nodeId, soft: false } }).remote(ramp, node2, n, runs));
 console.log('BORROWED_OWNER', borrowed.owner);
@@ -110,6 +116,7 @@ setTimeout(() => process.kill(Number(process.env.OTHER_PID), 'SIGKILL'), 40);
 const pulledGet = tsray.get(pulled, { timeout: 30000 });
 console.log('C', wrongIn(await tsray.get(c, { timeout: 30000 }), n, (i) => i * 0.5 + 1), Date.now() - killedMs);
 console.log('B', wrongIn(await tsray.get(b, { timeout: 30000 }), n, (i) => i + 2), Date.now() - killedMs);
+console.log('COPIED', wrongIn(await tsray.get(copiedFromActor, { timeout: 30000 }), n, () => 5));
 console.log('BORROWED', wrongIn(await tsray.get(borrowed, { timeout: 30000 }), n, (i) => i * 0.5 + 1), Date.now() - killedMs);
 console.log('PULLED', wrongIn(await pulledGet, pulledLength, (i) => i * 0.5 + 1), Date.now() - killedMs);
 for (const [name, ref] of [['ONCE', once], ['FROM_ACTOR', fromActor], ['PUT_BY_ACTOR', putByActor]]) {
@@ -169,6 +176,8 @@ void describe('objects lost with a node that died, across real processes', () =>
     assert.equal(lines.get('C')?.split(' ')[0], '0', 'a result the driver kept was rebuilt');
     assert.equal(lines.get('B')?.split(' ')[0], '0', 'B was rebuilt from a rebuilt A');
     assert.equal(lines.get('BORROWED')?.split(' ')[0], '0', 'the owner on the head rebuilt the object the driver borrowed');
+    assert.equal(lines.get('READ_ON_HEAD'), String(256 * 1024));
+    assert.equal(lines.get('COPIED'), '0', 'an actor result whose copy on the head outlived its node is read from that copy');
     // Each lost result's task ran once more, on the head; A too, which only lineage kept; ONCE did not.
     assert.equal(lines.get('AFTER'), JSON.stringify([...on(otherNode, 'A', 'B', 'C', 'CHILD', 'ONCE', 'PULLED'), ...on(head.nodeId, 'A', 'B', 'C', 'CHILD', 'PULLED')].sort()));
     const once = JSON.parse(lines.get('ONCE') ?? '{}') as { name?: string; lost?: boolean; sameObject?: boolean; message?: string };
