@@ -71,6 +71,7 @@ export const messageTable: MessageTable = {
   'object/fetched': { objectId: 'string', data: 'unknown', sizeBytes: 'number', refs: 'array' },
   'object/fetch-failed': { objectId: 'string', nodeId: 'string' },
   'object/free-requested': { objectIds: 'array' },
+  'object/copy-added': { objectId: 'string', nodeId: 'string' },
   'object/chunk-requested': { objectId: 'string', pullId: 'string', offset: 'number', lengthBytes: 'number', requester: 'string' },
   'object/chunk-sent': { objectId: 'string', pullId: 'string', offset: 'number', totalBytes: 'number', bytes: 'unknown' },
   'object/chunk-failed': { objectId: 'string', pullId: 'string', reason: 'string' },

@@ -131,7 +131,9 @@ export type StoreMessage =
   | { readonly type: 'object/fetch-requested'; readonly objectId: ObjectId; readonly requester: Address }
   | { readonly type: 'object/fetched'; readonly objectId: ObjectId; readonly data: unknown; readonly sizeBytes: number; readonly refs: readonly RefMarker[] }
   | { readonly type: 'object/fetch-failed'; readonly objectId: ObjectId; readonly nodeId: NodeId }
-  | { readonly type: 'object/free-requested'; readonly objectIds: readonly ObjectId[] };
+  | { readonly type: 'object/free-requested'; readonly objectIds: readonly ObjectId[] }
+  /** Raylet to owner: this node keeps a copy of the owner's object now (pulled from another node). */
+  | { readonly type: 'object/copy-added'; readonly objectId: ObjectId; readonly nodeId: NodeId };
 
 /** Owner to owner: pushing tasks, asking for object status, borrowing. */
 export type OwnerMessage =

@@ -30,7 +30,7 @@ import {
 } from './execution.js';
 import { onCancelGraceTimer, onLostLeaseTimer, onLeaseGranted, onLeaseIdleTimer, onLeaseLost, onLeaseInfeasible, onLeaseRejected, onLeaseRetryTimer, onLeaseSpilled, releaseLease, requeueForLease } from './leasing.js';
 import { cancelOwnedTask, failTask, finishTask, freeUnwanted, mintTaskIds, recoverObject, registerTask, rerunTask, resolveDeps, retriesLeft } from './lineage.js';
-import { actorHandleRef, addLocalRef, borrowEntry, createHandleObject, createOwnedObject, dropLocalRef, ensureRegistered, holdContained, onBorrowAdded, onBorrowReleased } from './refs.js';
+import { actorHandleRef, addLocalRef, borrowEntry, createHandleObject, createOwnedObject, dropLocalRef, ensureRegistered, holdContained, onBorrowAdded, onCopyAdded, onBorrowReleased } from './refs.js';
 import { onFetched, onFetchFailed, onGetRequested, onResumed, onRetrievalTimer, onStatusReplied, onStatusRequested, onStatusRetryTimer, onWaitRequested } from './retrieval.js';
 import type { OwnerState } from './state.js';
 import { defaultOwnerConfig } from './state.js';
@@ -241,6 +241,9 @@ function applyMessage(ctx: Ctx, event: Delivered<OwnerInbound>): void {
       return;
     case 'object/fetch-failed':
       onFetchFailed(ctx, event.objectId, event.objectId.split('.').slice(0, 2).join('.'));
+      return;
+    case 'object/copy-added':
+      onCopyAdded(ctx, event.objectId, event.nodeId);
       return;
     case 'task/pushed':
       onTaskPushed(ctx, event);

@@ -92,6 +92,7 @@ export type OwnerInbound = MessageOf<
   | 'object/put-rejected'
   | 'object/fetched'
   | 'object/fetch-failed'
+  | 'object/copy-added'
   | 'task/pushed'
   | 'actor-task/pushed'
   | 'task/replied'

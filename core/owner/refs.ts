@@ -8,7 +8,7 @@
  */
 import { send } from '../effects.js';
 import { actorHandleObjectId, actorOfHandleObject, gcsAddress, ownerOfActor, rayletAddress, workerAddress } from '../ids.js';
-import type { ActorId, ObjectId, WorkerId } from '../ids.js';
+import type { ActorId, NodeId, ObjectId, WorkerId } from '../ids.js';
 import type { Via } from '../protocol.js';
 import type { RefMarker } from '../values.js';
 import type { Ctx } from './context.js';
@@ -201,6 +201,22 @@ export function releaseContained(ctx: Ctx, refs: readonly RefMarker[], outerId: 
 export function evictValue(ctx: Ctx, object: OwnedObject): void {
   dropValue(ctx, object);
   object.state = 'evicted';
+}
+
+/**
+ * A node keeps a copy of an owned object now: it becomes one of the value's locations (read if
+ * the others die, freed with the value). A copy of a value this owner no longer has (freed, failed,
+ * evicted, or being rebuilt) is freed at once, so that it does not stay on that node for good.
+ */
+export function onCopyAdded(ctx: Ctx, objectId: ObjectId, nodeId: NodeId): void {
+  if (ctx.s.deadNodes[nodeId] === true) return;
+  const object = ctx.s.objects[objectId];
+  const payload = object?.payload;
+  if (object?.state === 'ready' && payload?.kind === 'stored') {
+    if (!payload.nodeIds.includes(nodeId)) object.payload = { ...payload, nodeIds: [...payload.nodeIds, nodeId] };
+    return;
+  }
+  ctx.out.push(send(rayletAddress(nodeId), { type: 'object/free-requested', objectIds: [objectId] }));
 }
 
 /** Drops the stored copies and contained holds of an owned object's value. */

@@ -122,7 +122,7 @@ export function applyRaylet(state: RayletState, event: RayletEvent): RayletEffec
       onWorkerExited(state, event, effects);
       break;
     case 'object/copy-stored':
-      onCopyStored(state, event);
+      onCopyStored(state, event, effects);
       break;
     case 'timer/fired':
       return onTimerFired(state, event);

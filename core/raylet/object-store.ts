@@ -3,6 +3,7 @@
  * how many bytes they take. The shell holds the memory itself and releases it on `objects/deleted`.
  */
 import { send } from '../effects.js';
+import { workerAddress } from '../ids.js';
 import type { ObjectId } from '../ids.js';
 import type { Delivered, MessageOf } from '../protocol.js';
 import { copyData, copyRefs } from './copy.js';
@@ -41,14 +42,17 @@ export function onPutRequested(state: RayletState, message: Delivered<MessageOf<
 
 /**
  * `object/copy-stored`: a copy pulled from another node is kept here if it fits and its owner lives;
- * otherwise the state does not change and the shell gives its memory back.
+ * otherwise the state does not change and the shell gives its memory back. A kept copy is reported
+ * to the owner, as Ray's raylets report object locations: the owner then reads it if the primary
+ * copy's node dies (an object without lineage survives), and frees it itself.
  */
-export function onCopyStored(state: RayletState, event: CopyStored): void {
+export function onCopyStored(state: RayletState, event: CopyStored, effects: RayletEffect[]): void {
   if (state.objects[event.objectId] !== undefined || isOwnerDead(state, event.owner)) return;
   if (!Number.isFinite(event.sizeBytes) || event.sizeBytes < 0) return;
   if (state.usedBytes + event.sizeBytes > state.config.objectStoreCapacityBytes) return;
   state.objects[event.objectId] = { owner: event.owner, data: copyData(event.data), sizeBytes: event.sizeBytes, refs: copyRefs(event.refs), copiedFrom: event.fromNodeId };
   state.usedBytes += event.sizeBytes;
+  effects.push(send(workerAddress(event.owner), { type: 'object/copy-added', objectId: event.objectId, nodeId: state.nodeId }));
 }
 
 /** `object/fetch-requested`: send the object to the requester, or say it is not here. */

@@ -468,6 +468,8 @@ export class ClusterNode {
 
   /** A large value arrives as bytes: it goes into the store once, and the raylet sees its descriptor (as embedded.ts). */
   private onRayletMessage(event: RayletEvent): void {
+    // Pulls from a node the GCS declared dead end now, not after their chunk timeouts.
+    if (event.type === 'node/died' && event.nodeId !== this.nodeId) this.objects.onNodeDied(event.nodeId);
     if (event.type !== 'object/put-requested') {
       this.raylet.apply(event);
       if (event.type === 'cluster/view-published' && this.raylet.state.viewReceived) this.joining?.resolve();

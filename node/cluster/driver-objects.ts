@@ -80,6 +80,8 @@ export class DriverObjects {
     else if (message.type === 'object/chunk-sent' || message.type === 'object/chunk-failed') this.puller.onReply(message);
     else if (message.type === 'object/fetched' && isRemoteStoredData(message.data)) this.pullFetched({ ...message, data: message.data }, to);
     else {
+      // Pulls from a dead node end now; the owner hears of the death itself just after.
+      if (message.type === 'node/died') this.puller.abandonNode(message.nodeId);
       // The put's bytes are in the node's store now (or never will be): this copy is no longer needed.
       if (message.type === 'object/put-acked' || message.type === 'object/put-rejected') this.held.delete(message.objectId);
       this.forward(message, to);

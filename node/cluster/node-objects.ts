@@ -146,6 +146,11 @@ export class NodeObjects {
     return this.pullInto(objectId, data);
   }
 
+  /** The node `nodeId` died: the copies this node was pulling from it fail as gone (their readers' owners rebuild them). */
+  onNodeDied(nodeId: NodeId): void {
+    this.puller.abandonNode(nodeId);
+  }
+
   /** Stops the pulls under way. */
   close(): void {
     this.puller.close();

@@ -199,6 +199,17 @@ export class ObjectPuller {
     else this.requestMore(pull);
   }
 
+  /**
+   * The node `nodeId` died: its pulls fail at once as gone (the object's owner rebuilds it or finds
+   * another copy), instead of waiting out chunkTimeoutMs for each of maxAttempts. A later pull of the
+   * same object, from the copy that replaces it, then starts afresh rather than joining a dead one.
+   */
+  abandonNode(nodeId: string): void {
+    for (const pull of [...this.active.values()]) {
+      if (pull.source.nodeId === nodeId) this.finish(pull, new TransferError(`object ${pull.source.objectId} could not be pulled: node ${nodeId}, which held it, died`, true));
+    }
+  }
+
   /** Fails every pull (the process is stopping). */
   close(): void {
     this.closed = true;

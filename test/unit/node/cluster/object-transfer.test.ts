@@ -127,4 +127,25 @@ void describe('object transfer: pulls in chunks', () => {
     const huge = new Uint8Array(maxServedChunkBytes + 1);
     assert.match((serveChunk({ type: 'object/chunk-requested', objectId: 'o', pullId: 'x', offset: 0, lengthBytes: huge.byteLength, requester: 'objects:n2' }, () => huge) as { reason: string }).reason, /ask for smaller chunks/);
   });
+  void it('fails the pulls from a node that died at once, as gone, and pulls the object afresh from its new holder', async () => {
+    const held = pattern(9 * unit);
+    // The dead node never answers the first two requests (chunksInFlight); the new holder, n3, serves the rest.
+    const { puller, requests } = pullerWith((request) => (requests.length > 2 ? serveChunk(request, () => held) : undefined));
+    const fromDead = puller.pull(source('n1.d1.t1.r0', held.byteLength), () => Promise.resolve(new Uint8Array(held.byteLength)));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(puller.isPulling('n1.d1.t1.r0'), true);
+    puller.abandonNode('n3');
+    assert.equal(puller.isPulling('n1.d1.t1.r0'), true, 'pulls from other nodes go on');
+    puller.abandonNode('n1');
+    await assert.rejects(fromDead, (error: unknown) => {
+      assert.ok(error instanceof TransferError);
+      assert.equal(error.gone, true);
+      assert.equal(error.message, 'object n1.d1.t1.r0 could not be pulled: node n1, which held it, died');
+      return true;
+    });
+    assert.equal(puller.isPulling('n1.d1.t1.r0'), false);
+    const rebuilt = await puller.pull({ objectId: 'n1.d1.t1.r0', holder: 'objects:n3', nodeId: 'n3', totalBytes: held.byteLength }, () => Promise.resolve(new Uint8Array(held.byteLength)));
+    assert.deepEqual(rebuilt, held);
+    assert.equal(requests.at(-1)?.pullId === requests[0]?.pullId, false, 'the new pull has its own pull id');
+  });
 });
