@@ -11,7 +11,9 @@ import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { defaultGcsConfig } from '../../core/gcs/index.js';
 import { gcsAddress } from '../../core/ids.js';
+import { defaultRayletConfig } from '../../core/raylet/index.js';
 import { sessionRetention } from '../runtime/sessions.js';
 import { logDirFor } from '../store/event-log.js';
 import { generateClusterToken, tokenProblem } from '../transport/index.js';
@@ -44,6 +46,22 @@ const usage = [
   '  --health-check-period-ms MS, --health-check-failure-threshold K',
   '                         the head\'s node health checks (default 100 ms, 5 missed checks)',
 ].join('\n');
+
+/** How many raylet heartbeat periods a node may stay silent before it is declared dead, at the least. */
+export const minHealthWindowHeartbeats = 3;
+
+/**
+ * A node is declared dead after `threshold` health checks in a row saw no heartbeat from it: that
+ * window must span several heartbeats, or a live node whose heartbeat is a little late (a busy
+ * machine) is declared dead and its work redone.
+ */
+function checkHealthWindow(periodMs: number, threshold: number): void {
+  const minWindowMs = minHealthWindowHeartbeats * defaultRayletConfig.heartbeatPeriodMs;
+  if (periodMs * threshold >= minWindowMs) return;
+  throw new UsageError(
+    `--health-check-period-ms ${periodMs} × --health-check-failure-threshold ${threshold} = ${periodMs * threshold} ms is under ${minWindowMs} ms (minHealthWindowHeartbeats: ${minHealthWindowHeartbeats} raylet heartbeats of ${defaultRayletConfig.heartbeatPeriodMs} ms); live nodes would be declared dead, so raise one of them`,
+  );
+}
 
 /** Runs `tsray start`; resolves to the exit code. */
 export async function startCommand(args: string[]): Promise<number> {
@@ -111,6 +129,7 @@ function configOf(values: StartValues): NodeProcessConfig {
     if (port > 65535) throw new UsageError(`--port takes a port number up to 65535, not '${values.port ?? ''}'`);
     const period = values['health-check-period-ms'] === undefined ? undefined : wholeNumber('--health-check-period-ms', values['health-check-period-ms'], 0, 1);
     const threshold = values['health-check-failure-threshold'] === undefined ? undefined : wholeNumber('--health-check-failure-threshold', values['health-check-failure-threshold'], 0, 1);
+    checkHealthWindow(period ?? defaultGcsConfig.healthCheckPeriodMs, threshold ?? defaultGcsConfig.healthCheckFailureThreshold);
     const previous = existing === undefined ? undefined : resumableHead(existing, port);
     if (existing !== undefined) forgetNode(existing.pid);
     if (previous !== undefined) {

@@ -71,6 +71,8 @@ void describe('a cluster of processes started with tsray start', () => {
       ['start', '--head', '--resources', '[1]'],
       ['start', '--head', '--resources', '{"CPU":2}'],
       ['start', '--head', '--bogus'],
+      // A node silent for two heartbeats would be declared dead: the window is too short.
+      ['start', '--head', '--port', '0', '--health-check-period-ms', '50', '--health-check-failure-threshold', '2'],
       ['start', '--address', 'no-port'],
       ['start', '--address', '127.0.0.1:1', '--port', '5'],
       ['start', '--address', '127.0.0.1:1', '--token', 'not-hex'],
@@ -241,7 +243,7 @@ void describe('a node the head declared dead while it was only frozen', () => {
 
   void test('is fenced: once it runs again it hears of its death and stops by itself', async () => {
     // Health checks configured tighter than the defaults (the reducer's config takes them).
-    const up = await tsray(['start', '--head', '--port', '0', '--num-cpus', '1', '--health-check-period-ms', '50', '--health-check-failure-threshold', '4'], frozenRoot);
+    const up = await tsray(['start', '--head', '--port', '0', '--num-cpus', '1', '--health-check-period-ms', '50', '--health-check-failure-threshold', '6'], frozenRoot);
     assert.equal(up.code, 0, up.stderr);
     const file = JSON.parse(readFileSync(join(frozenClusterDir, 'address.json'), 'utf8')) as { address: string; token: string; pid: number; supervisorPid?: number };
     // The supervisor first, so that it is gone before the head it would start again.

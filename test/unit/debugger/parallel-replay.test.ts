@@ -86,7 +86,7 @@ void describe('parallel replay pass', () => {
   void test('gives the same states at every event, the same ids and snapshots as the pass in one thread, with small chunks and any chain split', async () => {
     const path = traceFile(text);
     const expected = replayed(await load(path, { snapshotEvery: 7 }));
-    for (const options of [{ threads: 2 }, { threads: 2, chunkBytes: 4096, firstChainShare: 0.3 }, { threads: 3, chunkBytes: 1000 }]) {
+    for (const options of [{ threads: 2 }, { threads: 2, chunkBytes: 4096, firstChainShare: 0.3 }, { threads: 2, chunkBytes: 4096, firstChainShare: 1 }, { threads: 3, chunkBytes: 1000 }]) {
       const replayer = watched(path, options);
       const parallel = await load(path, { snapshotEvery: 7, parallel: replayer });
       assert.ok(replayer.ran, 'the workers ran the pass');
