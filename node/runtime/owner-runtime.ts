@@ -120,6 +120,9 @@ export interface OwnerStore {
   delete(objectId: string): void;
 }
 
+/** The most scheduling classes a driver warns about as infeasible (a bound on the warnings it keeps). */
+const maxInfeasibleWarnings = 100;
+
 /** One owner process's API. */
 export class OwnerRuntime {
   readonly shell: OwnerHost;
@@ -173,7 +176,25 @@ export class OwnerRuntime {
   /** Applies a message delivered to this owner, and wakes whoever waits for the job id. */
   receive(message: OwnerEvent): void {
     this.shell.apply(message);
+    if (message.type === 'lease/infeasible') this.warnInfeasible(message.leaseId);
     if (this.state.jobId !== undefined && this.jobWaiters.length > 0) for (const waiter of this.jobWaiters.splice(0)) waiter();
+  }
+
+  /** The scheduling classes a driver has warned about as infeasible (once each, as Ray's driver does). */
+  private readonly infeasibleWarned = new Set<string>();
+
+  /**
+   * A driver's tasks that no alive node can ever run would wait without a word: the driver says so
+   * once per scheduling class on stderr, naming what is missing (the get still waits, as in Ray, for a
+   * node that has it to join; `tsray status` lists the demand).
+   */
+  private warnInfeasible(leaseId: string): void {
+    if (!this.options.isDriver) return;
+    const lease = this.state.leases[leaseId];
+    if (lease?.infeasible === undefined || this.infeasibleWarned.has(lease.classKey)) return;
+    if (this.infeasibleWarned.size >= maxInfeasibleWarnings) return;
+    this.infeasibleWarned.add(lease.classKey);
+    process.stderr.write(`tsray: warning: a task of this driver is infeasible: ${lease.infeasible}\n`);
   }
 
   /** Encodes and captures a value this process hands to the core (a return value, say). */

@@ -106,5 +106,8 @@ void describe('placement across a cluster of processes', () => {
     const infeasible = value<{ name: string; message: string }>('INFEASIBLE');
     assert.equal(infeasible.name, 'GetTimeoutError');
     assert.match(infeasible.message, /lease request is infeasible: no alive node can ever fit \{CPU: 1, tpu: 1\}: node n[0-9a-f]+ lacks tpu \(needs 1, has 0\)/);
+    // The driver said so itself, once for the class, as Ray's driver warns of infeasible tasks.
+    const warnings = driver.errors.split('\n').filter((line) => line.startsWith('tsray: warning: a task of this driver is infeasible: no alive node can ever fit {CPU: 1, tpu: 1}'));
+    assert.equal(warnings.length, 1, driver.errors);
   });
 });
