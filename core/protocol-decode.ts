@@ -97,6 +97,7 @@ export const messageTable: MessageTable = {
   'actor/lookup-requested': { requestId: 'string', name: 'string', namespace: 'string', requester: 'string' },
   'actor/lookup-replied': { requestId: 'string', actorId: 'string?', spec: 'object?' },
   'actor/subscribed': { actorId: 'string', subscriber: 'string' },
+  'actor/infeasible': { actorId: 'string', restartCount: 'number', reason: 'string' },
   'actor/state-changed': {
     actorId: 'string',
     state: 'string',

@@ -206,6 +206,8 @@ export type GcsMessage =
       readonly deathError?: ThrownInfo;
       readonly spec?: ActorSpec;
     }
+  /** GCS to an actor's owner: the raylet holding the actor's lease said no alive node can ever fit it (the actor stays PENDING). */
+  | { readonly type: 'actor/infeasible'; readonly actorId: ActorId; readonly restartCount: number; readonly reason: string }
   | { readonly type: 'actor/kill-requested'; readonly actorId: ActorId; readonly noRestart: boolean }
   | { readonly type: 'actor/creation-pushed'; readonly spec: ActorSpec; readonly restartCount: number; readonly leaseId: LeaseId }
   | { readonly type: 'actor/creation-replied'; readonly actorId: ActorId; readonly restartCount: number; readonly workerId: WorkerId; readonly error?: ErrorInfo }

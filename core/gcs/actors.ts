@@ -12,7 +12,7 @@ import { cloneData } from './clone.js';
 import type { GcsEffect } from './events.js';
 import { placeActor } from './placement.js';
 import type { ActorRecord, GcsState } from './state.js';
-import { maxDeadActors, nameKey } from './state.js';
+import { aliveNodeIds, maxDeadActors, nameKey } from './state.js';
 import { transitionActor } from './transition.js';
 
 /** Why a non-detached actor ended once no handle to it was reachable (ActorDiedError's cause says so). */
@@ -168,6 +168,7 @@ export function scheduleActor(state: GcsState, actor: ActorRecord, effects: GcsE
       requestLease(state, actor, placement.nodeId, 0, effects);
       return;
     case 'wait':
+      tellOwnerInfeasible(state, actor, effects);
       return;
     case 'unschedulable':
       destroyActor(state, actor, `unschedulable: ${placement.reason}`, { kind: 'none' }, effects);
@@ -175,6 +176,23 @@ export function scheduleActor(state: GcsState, actor: ActorRecord, effects: GcsE
     default:
       assertNever(placement, 'placement');
   }
+}
+
+/**
+ * The actor waits because no alive node can ever hold it: its owner hears so once per incarnation,
+ * so that its calls and its driver can say why they wait (it is still placed once such a node joins).
+ */
+function tellOwnerInfeasible(state: GcsState, actor: ActorRecord, effects: GcsEffect[]): void {
+  if (aliveNodeIds(state).length === 0 || actor.toldInfeasible === actor.restartCount) return;
+  actor.toldInfeasible = actor.restartCount;
+  const needs: Record<string, number> = { ...actor.spec.placementResources };
+  for (const [name, amount] of Object.entries(actor.spec.resources)) needs[name] = Math.max(needs[name] ?? 0, amount);
+  const shape = Object.keys(needs)
+    .sort()
+    .map((name) => `${name}: ${needs[name] ?? 0}`)
+    .join(', ');
+  const reason = `no alive node can ever fit {${shape}}; it waits until a node that has them joins`;
+  effects.push(send(workerAddress(actor.spec.owner), { type: 'actor/infeasible', actorId: actor.actorId, restartCount: actor.restartCount, reason }));
 }
 
 /** Why a failed actor may not come back, or undefined when it restarts. */

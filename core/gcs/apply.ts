@@ -21,7 +21,7 @@ import {
 import type { GcsDelivered, GcsEffect, GcsEvent, GcsRestarted, GcsStarted } from './events.js';
 import { actorDisposeTimerPrefix, actorRetryTimerPrefix, healthTimerId } from './events.js';
 import { endJob, registerJob } from './jobs.js';
-import { onActorRetryTimer, onLeaseGranted, onLeaseRejected, onLeaseSpilled, onLeaseWorkerDied } from './lease-messages.js';
+import { onActorRetryTimer, onLeaseGranted, onLeaseInfeasible, onLeaseRejected, onLeaseSpilled, onLeaseWorkerDied } from './lease-messages.js';
 import { armHealthCheck, onNodeHeartbeat, onNodeRegistered, publishClusterView, runHealthCheck } from './nodes.js';
 import type { GcsState } from './state.js';
 import { aliveNodeIds } from './state.js';
@@ -133,6 +133,7 @@ function onMessage(state: GcsState, event: GcsDelivered, effects: GcsEffect[]): 
       return;
     case 'lease/infeasible':
       // The actor stays PENDING: its lease waits at that raylet, which places it once a node that fits joins.
+      onLeaseInfeasible(state, event, effects);
       return;
     case 'lease/worker-died':
       onLeaseWorkerDied(state, event, effects);

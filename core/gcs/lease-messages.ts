@@ -73,6 +73,17 @@ export function onLeaseRejected(state: GcsState, message: MessageOf<'lease/rejec
   effects.push({ type: 'timer/armed', timerId: `${actorRetryTimerPrefix}${actor.actorId}`, delayMs: state.config.actorRetryDelayMs });
 }
 
+/**
+ * `lease/infeasible` for an actor's lease: the actor keeps waiting there (a node that fits may join),
+ * and its owner hears why, so that its pending calls and its driver can say so instead of waiting
+ * without a word.
+ */
+export function onLeaseInfeasible(state: GcsState, message: MessageOf<'lease/infeasible'>, effects: GcsEffect[]): void {
+  const actor = requestingActor(state, message.leaseId);
+  if (actor === undefined) return;
+  effects.push(send(workerAddress(actor.spec.owner), { type: 'actor/infeasible', actorId: actor.actorId, restartCount: actor.restartCount, reason: message.reason }));
+}
+
 /** The worker holding an actor's lease ended: the actor fails, unless the report is about an older worker. */
 export function onLeaseWorkerDied(state: GcsState, message: MessageOf<'lease/worker-died'>, effects: GcsEffect[]): void {
   const actorId = state.leaseOwners[message.leaseId];

@@ -101,6 +101,8 @@ export interface ActorRecord {
   subscribers: WorkerId[];
   /** Set once every handle went out of scope: its worker runs the dispose method, then the actor ends. */
   disposing?: boolean;
+  /** The incarnation whose owner was told that no alive node can ever host it (told once each). */
+  toldInfeasible?: number;
 }
 
 /** The reply to a registration that did not create its actor: another actor's id, or an error. */

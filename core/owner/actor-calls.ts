@@ -151,6 +151,7 @@ export function onActorStateChanged(
   }
   if (newIncarnation && view.inflight.length > 0) requeueInflight(ctx, view);
   view.state = change.state;
+  delete view.infeasible;
   if (change.state === 'ALIVE') {
     view.workerId = change.workerId;
     view.nodeId = change.nodeId;

@@ -294,6 +294,12 @@ function applyMessage(ctx: Ctx, event: Delivered<OwnerInbound>): void {
     case 'actor/state-changed':
       onActorStateChanged(ctx, event);
       return;
+    case 'actor/infeasible': {
+      // Kept while the actor waits in that incarnation, for the explanation of its pending calls.
+      const view = s.actors[event.actorId];
+      if (view !== undefined && view.aliasOf === undefined && view.state !== 'ALIVE' && view.state !== 'DEAD' && view.restartCount === event.restartCount) view.infeasible = event.reason;
+      return;
+    }
     case 'actor/creation-pushed':
       onActorCreationPushed(ctx, event.spec, event.restartCount);
       return;

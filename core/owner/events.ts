@@ -106,6 +106,7 @@ export type OwnerInbound = MessageOf<
   | 'actor/registration-replied'
   | 'actor/lookup-replied'
   | 'actor/state-changed'
+  | 'actor/infeasible'
   | 'actor/creation-pushed'
   | 'actor/dispose-requested'
   | 'node/died'

@@ -37,6 +37,7 @@ export function explainTask(ctx: Ctx, task: OwnedTask): string {
         const target = view?.aliasOf === undefined ? view : ctx.s.actors[view.aliasOf];
         const position = target === undefined ? 0 : fifoIndexOf(target.queue, task.spec.taskId);
         if (target?.state === 'RESTARTING') return `waits for ${name}: actor ${actorId} is restarting`;
+        if (target?.state === 'PENDING' && target.infeasible !== undefined) return `waits for ${name}: actor ${actorId} is not created yet, and its creation is infeasible: ${target.infeasible}`;
         if (target?.state === 'PENDING') return `waits for ${name}: actor ${actorId} is not created yet`;
         return `waits for ${name}, queued behind ${Math.max(0, position)} calls to actor ${actorId}`;
       }

@@ -208,6 +208,8 @@ export interface ActorView {
   deathCause?: string;
   /** What the constructor threw, when that is why the actor is dead. */
   deathError?: ThrownInfo;
+  /** Why no node can ever host it, while it waits for one (the GCS passed on its raylet's word). */
+  infeasible?: string;
   maxTaskRetries: number;
   /** Calls in submission order not yet sent (waiting for args, or for the actor to be alive). */
   queue: Fifo<TaskId>;

@@ -177,10 +177,11 @@ export class OwnerRuntime {
   receive(message: OwnerEvent): void {
     this.shell.apply(message);
     if (message.type === 'lease/infeasible') this.warnInfeasible(message.leaseId);
+    if (message.type === 'actor/infeasible') this.warnInfeasibleActor(message.actorId);
     if (this.state.jobId !== undefined && this.jobWaiters.length > 0) for (const waiter of this.jobWaiters.splice(0)) waiter();
   }
 
-  /** The scheduling classes a driver has warned about as infeasible (once each, as Ray's driver does). */
+  /** The scheduling classes and actors a driver has warned about as infeasible (once each, as Ray's driver does). */
   private readonly infeasibleWarned = new Set<string>();
 
   /**
@@ -195,6 +196,15 @@ export class OwnerRuntime {
     if (this.infeasibleWarned.size >= maxInfeasibleWarnings) return;
     this.infeasibleWarned.add(lease.classKey);
     process.stderr.write(`tsray: warning: a task of this driver is infeasible: ${lease.infeasible}\n`);
+  }
+
+  /** A driver's actor that no alive node can ever host: said once per actor, as for tasks. */
+  private warnInfeasibleActor(actorId: string): void {
+    if (!this.options.isDriver) return;
+    const reason = this.state.actors[actorId]?.infeasible;
+    if (reason === undefined || this.infeasibleWarned.has(actorId) || this.infeasibleWarned.size >= maxInfeasibleWarnings) return;
+    this.infeasibleWarned.add(actorId);
+    process.stderr.write(`tsray: warning: actor ${actorId} of this driver is infeasible: ${reason}\n`);
   }
 
   /** Encodes and captures a value this process hands to the core (a return value, say). */

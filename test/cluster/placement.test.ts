@@ -46,6 +46,7 @@ for (const holder of holders) tsray.kill(holder);
 await show('INFEASIBLE', () => tsray.get(where.options({ resources: { tpu: 1 } }).remote(0), { timeout: 1000 }));
 // An actor no node can host waits too; both stay pending until the test has seen them in tsray status.
 const unplaceable = Probes.options({ resources: { tpu: 2 } }).remote();
+await show('INFEASIBLE_ACTOR', () => tsray.get(unplaceable.where.remote(), { timeout: 3000 }));
 console.log('WAITING yes');
 await new Promise((resolve) => lines.once('line', resolve));
 lines.close();
@@ -109,5 +110,11 @@ void describe('placement across a cluster of processes', () => {
     // The driver said so itself, once for the class, as Ray's driver warns of infeasible tasks.
     const warnings = driver.errors.split('\n').filter((line) => line.startsWith('tsray: warning: a task of this driver is infeasible: no alive node can ever fit {CPU: 1, tpu: 1}'));
     assert.equal(warnings.length, 1, driver.errors);
+    // An actor no node can host: its pending call says why, and so does the driver, once.
+    const infeasibleActor = value<{ name: string; message: string }>('INFEASIBLE_ACTOR');
+    assert.equal(infeasibleActor.name, 'GetTimeoutError');
+    assert.match(infeasibleActor.message, /is not created yet, and its creation is infeasible: no alive node can ever fit \{CPU: 1, tpu: 2\}/);
+    const actorWarnings = driver.errors.split('\n').filter((line) => /^tsray: warning: actor \S+ of this driver is infeasible: no alive node can ever fit \{CPU: 1, tpu: 2\}/.test(line));
+    assert.equal(actorWarnings.length, 1, driver.errors);
   });
 });
