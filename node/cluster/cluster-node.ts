@@ -32,8 +32,8 @@ import { markSessionEnded } from '../runtime/session-marker.js';
 import type { SessionMarker } from '../runtime/session-marker.js';
 import { startSession } from '../runtime/sessions.js';
 import { ComponentShell } from '../runtime/shell.js';
-import { isRemoteStoredData, isStoredData } from '../runtime/stored-values.js';
-import type { StoredData, StoredLayout } from '../runtime/stored-values.js';
+import { isRemoteStoredData } from '../runtime/stored-values.js';
+import type { StoredData } from '../runtime/stored-values.js';
 import { setStoreBuffer } from '../runtime/values.js';
 import { WorkerThreads } from '../runtime/worker-threads.js';
 import type { EventLog } from '../store/event-log.js';
@@ -475,36 +475,25 @@ export class ClusterNode {
       if (event.type === 'cluster/view-published' && this.raylet.state.viewReceived) this.joining?.resolve();
       return;
     }
-    if (isStoredData(event.data)) {
-      this.applyStoredPut(event, event.data);
-      return;
-    }
     if (isRemoteStoredData(event.data)) {
       // A driver's put over TCP: its bytes are pulled from the driver into the store first.
       this.objects.pullPut(event.objectId, event.data).then(
-        (data) => this.applyStoredPut(event, data),
+        (data) => this.nodeStore.landPut(event, data, (stored) => this.applyStoredPut(event, stored)),
         (error: unknown) => this.router.send(this.raylet.address, 0, event.via.from, { type: 'object/put-rejected', objectId: event.objectId, reason: error instanceof Error ? error.message : String(error) }),
       );
       return;
     }
-    const present = this.nodeStore.store.get(event.objectId);
-    if (present !== undefined) {
-      this.applyStoredPut(event, { storedObjectId: event.objectId, layout: present.metadata as StoredLayout });
-      return;
-    }
-    this.nodeStore.put(
+    this.nodeStore.receivePut(
       event,
       (data) => this.applyStoredPut(event, data),
       (reason) => this.router.send(this.raylet.address, 0, event.via.from, { type: 'object/put-rejected', objectId: event.objectId, reason }),
     );
   }
 
-  /** Hands a stored put to the raylet; memory the raylet turns away goes back to the store. */
-  private applyStoredPut(event: PutRequest, data: StoredData): void {
+  /** Hands a stored put to the raylet's recipe; whether the recipe kept it. */
+  private applyStoredPut(event: PutRequest, data: StoredData): boolean {
     this.raylet.apply({ ...event, data });
-    const kept = this.raylet.state.objects[event.objectId];
-    const entry = this.nodeStore.store.get(event.objectId);
-    if (kept === undefined && entry !== undefined && entry.offset === data.layout.offset) this.nodeStore.delete([event.objectId]);
+    return this.raylet.state.objects[event.objectId] !== undefined;
   }
 
   private onRayletEffect(effect: RayletEffect): void {

@@ -15,11 +15,13 @@ import { TransportClient } from '../transport/index.js';
 import type { RoutedMessage } from '../transport/index.js';
 import { parseAddress } from './local-nodes.js';
 import { defaultLogChunkBytes } from './log-serving.js';
-import { defaultQueryTimeoutMs } from './query.js';
 import { nodeAnswerTimeoutMs, stateAddress } from './state-queries.js';
 
 /** A request as the tool builds it: a message whose request id and requester the session fills in. */
 type Request = Message & { readonly requestId: string; readonly requester: Address };
+
+/** How long a query of the GCS (`tsray status`, `tsray list nodes|jobs`) waits for the cluster, by default. */
+export const defaultQueryTimeoutMs = 5000;
 
 /** How long a tool waits for one reply from a node or driver (a chunk of a log, say). */
 export const toolReplyTimeoutMs = 10_000;

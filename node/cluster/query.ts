@@ -3,15 +3,11 @@
  * connect to the head with the cluster token as role `cli`, send the query, take the reply,
  * disconnect. Every wait is bounded and fails naming its bound.
  */
-import { randomBytes } from 'node:crypto';
 import { gcsAddress } from '../../core/ids.js';
-import type { JobReport, NodeReport, ResourceDemand } from '../../core/protocol.js';
-import { TransportClient } from '../transport/index.js';
-import type { RoutedMessage } from '../transport/index.js';
-import { parseAddress } from './local-nodes.js';
+import type { JobReport, MessageOf, NodeReport, ResourceDemand } from '../../core/protocol.js';
+import { ClusterTool, defaultQueryTimeoutMs } from './cluster-tool.js';
 
-/** How long a query waits for the cluster, by default. */
-export const defaultQueryTimeoutMs = 5000;
+export { defaultQueryTimeoutMs };
 
 /** Every node the GCS knows, alive or dead, with its resources. */
 export async function queryNodes(address: string, token: string, timeoutMs = defaultQueryTimeoutMs): Promise<NodeReport[]> {
@@ -26,52 +22,24 @@ export interface NodeStatus {
 
 /** The nodes and the unplaced actors, in one query. */
 export async function queryNodeStatus(address: string, token: string, timeoutMs = defaultQueryTimeoutMs): Promise<NodeStatus> {
-  return query(address, token, timeoutMs, 'cluster/nodes-requested', (message) =>
-    message.type === 'cluster/nodes-replied' ? { nodes: [...message.nodes], pendingActors: [...(message.pendingActors ?? [])] } : undefined,
-  );
+  const reply = await query(address, token, timeoutMs, 'cluster/nodes-requested', 'cluster/nodes-replied');
+  return { nodes: [...reply.nodes], pendingActors: [...(reply.pendingActors ?? [])] };
 }
 
 /** Every job the GCS registered (one per driver), running or ended. */
 export async function queryJobs(address: string, token: string, timeoutMs = defaultQueryTimeoutMs): Promise<JobReport[]> {
-  return query(address, token, timeoutMs, 'cluster/jobs-requested', (message) => (message.type === 'cluster/jobs-replied' ? [...message.jobs] : undefined));
+  return [...(await query(address, token, timeoutMs, 'cluster/jobs-requested', 'cluster/jobs-replied')).jobs];
 }
 
-/** Sends one query of `type` and resolves to what `answer` makes of its reply. */
-async function query<T>(address: string, token: string, timeoutMs: number, type: 'cluster/nodes-requested' | 'cluster/jobs-requested', answer: (message: RoutedMessage) => T | undefined): Promise<T> {
-  const { host, port } = parseAddress(address);
-  const id = `cli-${process.pid}-${randomBytes(3).toString('hex')}`;
-  const requester = `cli:${id}`;
-  const requestId = `${id}.q1`;
-  let settle: ((value: T) => void) | undefined;
-  const replied = new Promise<T>((resolve) => {
-    settle = resolve;
-  });
-  const client = await TransportClient.connect({
-    host,
-    port,
-    token,
-    identity: { nodeId: id, role: 'cli' },
-    // A tool gives up at its own bound; it has no work that would outlive a restart of the head.
-    reconnect: { giveUpAfterMs: timeoutMs },
-    log: () => undefined,
-    onMessages: (messages) => {
-      for (const message of messages) {
-        if ((message as { requestId?: unknown }).requestId !== requestId) continue;
-        const value = answer(message);
-        if (value !== undefined) settle?.(value);
-      }
-    },
-  });
-  let timer: NodeJS.Timeout | undefined;
+/**
+ * Connects as a tool, asks the GCS one query of `type` for its reply of `replyType`, and
+ * disconnects: the same session `ClusterTool` gives the other commands, held for one question.
+ */
+async function query<R extends 'cluster/nodes-replied' | 'cluster/jobs-replied'>(address: string, token: string, timeoutMs: number, type: 'cluster/nodes-requested' | 'cluster/jobs-requested', replyType: R): Promise<MessageOf<R>> {
+  const tool = await ClusterTool.connect(address, token, timeoutMs);
   try {
-    const request: RoutedMessage = { type, requestId, requester, via: { from: requester, incarnation: 0, seq: 0 }, to: gcsAddress };
-    client.send([request]);
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`the cluster at ${address} did not answer within ${timeoutMs} ms; is it a tsray head?`)), timeoutMs);
-    });
-    return await Promise.race([replied, timedOut]);
+    return await tool.ask(gcsAddress, `the cluster at ${address} (is it a tsray head?)`, replyType, (requestId, requester) => ({ type, requestId, requester }), timeoutMs);
   } finally {
-    clearTimeout(timer);
-    await client.close();
+    await tool.close();
   }
 }

@@ -17,8 +17,7 @@ import { OwnerRuntime } from './owner-runtime.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { NodeStore } from './node-store.js';
 import type { PutRequest } from './node-store.js';
-import { isStoredData } from './stored-values.js';
-import type { StoredData, StoredLayout } from './stored-values.js';
+import type { StoredData } from './stored-values.js';
 import { setStoreBuffer } from './values.js';
 import { Router } from './router.js';
 import { ComponentShell } from './shell.js';
@@ -207,32 +206,17 @@ export class EmbeddedCluster {
       this.raylet.apply(event);
       return;
     }
-    if (isStoredData(event.data)) {
-      this.applyStoredPut(event, event.data);
-      return;
-    }
-    const present = this.store.get(event.objectId);
-    if (present !== undefined) {
-      // A copy of a put already stored: the recipe sees the descriptor, never the bytes.
-      this.applyStoredPut(event, { storedObjectId: event.objectId, layout: present.metadata as StoredLayout });
-      return;
-    }
-    this.nodeStore.put(
+    this.nodeStore.receivePut(
       event,
       (data) => this.applyStoredPut(event, data),
       (reason) => this.router.send(this.raylet.address, 0, event.via.from, { type: 'object/put-rejected', objectId: event.objectId, reason }),
     );
   }
 
-  /**
-   * Hands a stored put to the raylet's recipe. If the recipe turns it away (its own count says the
-   * store is full, or the owner is dead), the memory goes back to the store, or it would leak.
-   */
-  private applyStoredPut(event: PutRequest, data: StoredData): void {
+  /** Hands a stored put to the raylet's recipe; whether the recipe kept it. */
+  private applyStoredPut(event: PutRequest, data: StoredData): boolean {
     this.raylet.apply({ ...event, data });
-    const kept = this.raylet.state.objects[event.objectId];
-    const entry = this.store.get(event.objectId);
-    if (kept === undefined && entry !== undefined && entry.offset === data.layout.offset) this.nodeStore.delete([event.objectId]);
+    return this.raylet.state.objects[event.objectId] !== undefined;
   }
 
   private onRayletEffect(effect: RayletEffect): void {

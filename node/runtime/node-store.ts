@@ -11,7 +11,7 @@ import { ObjectStore, ObjectStoreFull } from '../store/object-store.js';
 import { collectGarbage } from './collect.js';
 import { claimWriteReport, readersOf, reportWrite, sealFingerprint } from '../store/write-guard.js';
 import { pinHeaderBytes } from '../store/reader-pins.js';
-import { layoutRanges, storeValue } from './stored-values.js';
+import { isStoredData, layoutRanges, storeValue } from './stored-values.js';
 import type { StoredData, StoredLayout } from './stored-values.js';
 import type { EncodedData } from './values.js';
 
@@ -81,6 +81,35 @@ export class NodeStore {
     const stored = storeValue(this.store, objectId, data);
     if (stored !== undefined) this.afterStored(stored);
     return stored;
+  }
+
+  /**
+   * A put for the raylet, as its shell receives it: a value already in the store (a descriptor, or a
+   * copy of a put stored before) goes to `apply` as its descriptor; bytes go into the store once
+   * first, or to `rejected` when they cannot be placed. The raylet's recipe and log see descriptors only.
+   */
+  receivePut(request: PutRequest, apply: (data: StoredData) => boolean, rejected: (reason: string) => void): void {
+    if (isStoredData(request.data)) {
+      this.landPut(request, request.data, apply);
+      return;
+    }
+    const present = this.store.get(request.objectId);
+    if (present !== undefined) {
+      this.landPut(request, { storedObjectId: request.objectId, layout: present.metadata as StoredLayout }, apply);
+      return;
+    }
+    this.put(request, (data) => this.landPut(request, data, apply), rejected);
+  }
+
+  /**
+   * Hands a stored put to the raylet (`apply` says whether its recipe kept it). Memory the recipe
+   * turned away (its own count says the store is full, or the owner is dead) goes back to the store,
+   * or it would leak.
+   */
+  landPut(request: PutRequest, data: StoredData, apply: (data: StoredData) => boolean): void {
+    if (apply(data)) return;
+    const entry = this.store.get(request.objectId);
+    if (entry !== undefined && entry.offset === data.layout.offset) this.delete([request.objectId]);
   }
 
   /**

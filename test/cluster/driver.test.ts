@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { queryNodes } from '../../node/cluster/query.js';
-import { recordedNodePids, runNode } from '../support/cluster.js';
+import { killPids, printedLines, recordedNodePids, runnerIn } from '../support/cluster.js';
 import type { ProcessRun } from '../support/cluster.js';
 import { packageRoot, writeDriverScript } from '../support/driver-script.js';
 import { eventually } from '../support/eventually.js';
@@ -26,9 +26,7 @@ const clusterDir = join(root, 'cluster');
 type Run = ProcessRun;
 
 /** Runs node with `args` and this test's sessions root; `env` adds to (or blanks) the environment. */
-function run(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return runNode(args, { TSRAY_SESSIONS_ROOT: root, TSRAY_ADDRESS: '', TSRAY_TOKEN: '', ...env });
-}
+const run = runnerIn(root);
 
 /** The pids of the node processes recorded under this test's root. */
 function recordedPids(): number[] {
@@ -37,12 +35,7 @@ function recordedPids(): number[] {
 
 /** The lines a script printed as `KEY value`, by key. */
 function printed(output: Run): Map<string, string> {
-  const lines = new Map<string, string>();
-  for (const line of output.stdout.split('\n')) {
-    const space = line.indexOf(' ');
-    if (space > 0) lines.set(line.slice(0, space), line.slice(space + 1));
-  }
-  return lines;
+  return printedLines(output.stdout);
 }
 
 const mapScript = `
@@ -142,13 +135,7 @@ void describe('a driver connected to a cluster of processes', () => {
 
   after(() => {
     // Every node process this test started ends, whatever happened: the daemons are detached.
-    for (const pid of recordedPids()) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
+    killPids(recordedPids());
     for (const script of scripts) script.remove();
     rmSync(root, { recursive: true, force: true });
   });

@@ -17,7 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import { isRunning } from '../../node/cluster/local-nodes.js';
 import { queryNodes } from '../../node/cluster/query.js';
 import type { NodeReport } from '../../core/protocol.js';
-import { recordedNodePids, runNode } from '../support/cluster.js';
+import { killPids, printedLines, recordedNodePids, runnerIn } from '../support/cluster.js';
 import type { ProcessRun } from '../support/cluster.js';
 import { packageRoot, writeDriverScript } from '../support/driver-script.js';
 import type { DriverScript } from '../support/driver-script.js';
@@ -33,19 +33,11 @@ const taskMs = downMs + 3000;
 const root = mkdtempSync(join(tmpdir(), 'tsray-gcs-restart-'));
 const clusterDir = join(root, 'cluster');
 
-/** Runs node with `args` and this test's sessions root. */
-function run(args: string[], env: Record<string, string> = {}): Promise<ProcessRun> {
-  return runNode(args, { TSRAY_SESSIONS_ROOT: root, TSRAY_ADDRESS: '', TSRAY_TOKEN: '', ...env });
-}
+const run = runnerIn(root);
 
 /** The lines a script printed as `KEY value`, by key. */
 function printed(output: ProcessRun): Map<string, string> {
-  const lines = new Map<string, string>();
-  for (const line of output.stdout.split('\n')) {
-    const space = line.indexOf(' ');
-    if (space > 0) lines.set(line.slice(0, space), line.slice(space + 1));
-  }
-  return lines;
+  return printedLines(output.stdout);
 }
 
 interface AddressFileSeen {
@@ -182,13 +174,7 @@ void describe('the head restarted from its log', () => {
 
   after(() => {
     // Every node process this test started ends, whatever happened: the daemons are detached.
-    for (const pid of [...pids, ...recordedNodePids(clusterDir)]) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
+    killPids([...pids, ...recordedNodePids(clusterDir)]);
     for (const written of scripts) written.remove();
     rmSync(root, { recursive: true, force: true });
   });

@@ -23,7 +23,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { recordedNodePids, runNode } from '../support/cluster.js';
+import { killPids, printedLines, recordedNodePids, runnerIn } from '../support/cluster.js';
 import type { ProcessRun } from '../support/cluster.js';
 import { packageRoot, writeDriverScript } from '../support/driver-script.js';
 import type { DriverScript } from '../support/driver-script.js';
@@ -32,18 +32,11 @@ const cli = join(packageRoot, 'dist/node/cli/main.js');
 const root = mkdtempSync(join(tmpdir(), 'tsray-lineage-'));
 const clusterDir = join(root, 'cluster');
 
-function run(args: string[], env: Record<string, string> = {}): Promise<ProcessRun> {
-  return runNode(args, { TSRAY_SESSIONS_ROOT: root, TSRAY_ADDRESS: '', TSRAY_TOKEN: '', ...env });
-}
+const run = runnerIn(root);
 
 /** The lines a script printed as `KEY value`, by key. */
 function printed(output: ProcessRun): Map<string, string> {
-  const lines = new Map<string, string>();
-  for (const line of output.stdout.split('\n')) {
-    const space = line.indexOf(' ');
-    if (space > 0) lines.set(line.slice(0, space), line.slice(space + 1));
-  }
-  return lines;
+  return printedLines(output.stdout);
 }
 
 /** The pid of a node's process, from the record `tsray start` wrote. */
@@ -149,13 +142,7 @@ void describe('objects lost with a node that died, across real processes', () =>
 
   after(() => {
     // Every node process this test started ends, whatever happened: the daemons are detached.
-    for (const pid of recordedNodePids(clusterDir)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // Already gone (the killed node).
-      }
-    }
+    killPids(recordedNodePids(clusterDir));
     for (const script of scripts) script.remove();
     rmSync(root, { recursive: true, force: true });
   });

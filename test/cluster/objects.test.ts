@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { recordedNodePids, runNode } from '../support/cluster.js';
+import { killPids, printedLines, recordedNodePids, runnerIn } from '../support/cluster.js';
 import type { ProcessRun } from '../support/cluster.js';
 import { packageRoot, writeDriverScript } from '../support/driver-script.js';
 import type { DriverScript } from '../support/driver-script.js';
@@ -20,18 +20,11 @@ const cli = join(packageRoot, 'dist/node/cli/main.js');
 const root = mkdtempSync(join(tmpdir(), 'tsray-objects-'));
 const clusterDir = join(root, 'cluster');
 
-function run(args: string[], env: Record<string, string> = {}): Promise<ProcessRun> {
-  return runNode(args, { TSRAY_SESSIONS_ROOT: root, TSRAY_ADDRESS: '', TSRAY_TOKEN: '', ...env });
-}
+const run = runnerIn(root);
 
 /** The lines a script printed as `KEY value`, by key. */
 function printed(output: ProcessRun): Map<string, string> {
-  const lines = new Map<string, string>();
-  for (const line of output.stdout.split('\n')) {
-    const space = line.indexOf(' ');
-    if (space > 0) lines.set(line.slice(0, space), line.slice(space + 1));
-  }
-  return lines;
+  return printedLines(output.stdout);
 }
 
 /** What this test's sessions root recorded of a node: its session dir (where its node.log is). */
@@ -112,13 +105,7 @@ void describe('large objects between the processes of a cluster', () => {
 
   after(() => {
     // Every node process this test started ends, whatever happened: the daemons are detached.
-    for (const pid of recordedNodePids(clusterDir)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
+    killPids(recordedNodePids(clusterDir));
     for (const script of scripts) script.remove();
     rmSync(root, { recursive: true, force: true });
   });

@@ -25,6 +25,22 @@ export function runNode(args: string[], env: Record<string, string>): Promise<Pr
   });
 }
 
+/** A `runNode` for a test's own sessions root, with no cluster address or token inherited from the environment. */
+export function runnerIn(root: string): (args: string[], env?: Record<string, string>) => Promise<ProcessRun> {
+  return (args, env = {}) => runNode(args, { TSRAY_SESSIONS_ROOT: root, TSRAY_ADDRESS: '', TSRAY_TOKEN: '', ...env });
+}
+
+/** Ends `pids` with SIGKILL, whichever are still running (for `after` hooks: daemons are detached). */
+export function killPids(pids: Iterable<number>): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
 /** The pids of the node processes recorded in `clusterDir` (the sessions root's `cluster` folder). */
 export function recordedNodePids(clusterDir: string): number[] {
   try {
