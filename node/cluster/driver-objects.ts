@@ -21,6 +21,9 @@ function isEncodedData(data: unknown): data is EncodedData {
   return typeof data === 'object' && data !== null && (data as { body?: unknown }).body instanceof Uint8Array && Array.isArray((data as { blobs?: unknown }).blobs);
 }
 
+/** How many messages from the cluster may pass between sweeps of the pulled values (a pull sweeps too). */
+const sweepEveryMessages = 256;
+
 /** A driver's object transfers. */
 export class DriverObjects {
   readonly puller: ObjectPuller;
@@ -70,12 +73,16 @@ export class DriverObjects {
     };
   }
 
+  /** Messages handled since pulled values were last swept. */
+  private messagesSinceSweep = 0;
+
   /** Whether the driver's owner still keeps a fetched value (set once the owner exists). */
   stillHeld: ((objectId: ObjectId) => boolean) | undefined;
 
   /** A message from the cluster for this driver: transfer messages are handled here, the rest go on. */
   onMessage(message: Delivered<Message>, to: Address): void {
-    this.releaseUnheld();
+    // A sweep walks every pulled value, so it runs every so many messages, not at each one.
+    if (++this.messagesSinceSweep >= sweepEveryMessages) this.releaseUnheld();
     if (message.type === 'object/chunk-requested') this.send(message.requester, serveChunk(message, (objectId) => this.held.get(objectId)));
     else if (message.type === 'object/chunk-sent' || message.type === 'object/chunk-failed') this.puller.onReply(message);
     else if (message.type === 'object/fetched' && isRemoteStoredData(message.data)) this.pullFetched({ ...message, data: message.data }, to);
@@ -113,8 +120,9 @@ export class DriverObjects {
     );
   }
 
-  /** Drops the pulled values the owner no longer keeps (checked at each message and each pull). */
+  /** Drops the pulled values the owner no longer keeps (checked at each pull and every sweepEveryMessages messages). */
   private releaseUnheld(): void {
+    this.messagesSinceSweep = 0;
     if (this.stillHeld !== undefined) releasePulledBytes(this.stillHeld);
   }
 
