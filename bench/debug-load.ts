@@ -6,7 +6,7 @@
  *   node dist/bench/big-trace.js /tmp/big.jsonl 1000000 && node dist/bench/debug-load.js /tmp/big.jsonl
  *
  * The replay pass runs in worker threads as `tsray debug` runs it; THREADS 0 runs it in the main
- * thread, and YOUNG_MB sets the workers' young generation.
+ * thread, YOUNG_MB sets the workers' young generation and SEEKS the random seeks (default 100; 0 to profile the load alone).
  */
 import { SeededRandom } from '../core/sim/index.js';
 import { openTrace } from '../debugger/trace-index.js';
@@ -31,7 +31,8 @@ const loadCpu = process.cpuUsage();
 const random = new SeededRandom('seeks');
 let longestSeekMs = 0;
 let mostReplayed = 0;
-for (let seek = 0; seek < 100; seek++) {
+const seeks = process.env['SEEKS'] === undefined ? 100 : Number(process.env['SEEKS']);
+for (let seek = 0; seek < seeks; seek++) {
   const index = random.int(0, trace.count - 1);
   const seekStartedMs = performance.now();
   const state = trace.stateAt(trace.addressIds[index] ?? 0, index, true);

@@ -8,9 +8,9 @@ import * as E from 'fp-ts/lib/Either.js';
 import type { AnyEvent, ComponentCore } from '../core/component.js';
 import type { Address } from '../core/ids.js';
 import { applyDirect } from '../core/step.js';
-import { decodeLine } from '../core/trace/decode.js';
+import { decodeLine, decodeWrittenEntry } from '../core/trace/decode.js';
 import { chainSum, splitSum } from '../core/trace/format.js';
-import type { ComponentKind } from '../core/trace/format.js';
+import type { ComponentKind, TraceEntry } from '../core/trace/format.js';
 import type { ReplayCores } from '../core/trace/replay.js';
 import { addressEntity } from './entities.js';
 import type { EntityRef } from './entities.js';
@@ -78,7 +78,21 @@ export class ComponentsReplay {
     const decoded = decodeLine(content, lastSeq);
     if (E.isLeft(decoded)) return decoded.left.reason;
     if ('note' in decoded.right || 'end' in decoded.right) return 'another kind of line where the index found an event';
-    const entry = decoded.right;
+    return this.apply(decoded.right, addressId, expectedSeq, expectedType, recorder, index);
+  }
+
+  /**
+   * `step` for a line given without its sum and its closing `}` (`body`): a line as tsray writes it
+   * is read by `decodeWrittenEntry`, which parses only its event; any other goes through `step`.
+   */
+  stepBody(body: string, lastSeq: number, addressId: number, expectedSeq: number, expectedType: string, recorder: EntityRecorder, index: number): string | undefined {
+    const entry = decodeWrittenEntry(body, lastSeq);
+    if (entry === undefined) return this.step(`${body}}`, lastSeq, addressId, expectedSeq, expectedType, recorder, index);
+    return this.apply(entry, addressId, expectedSeq, expectedType, recorder, index);
+  }
+
+  /** Checks that a decoded entry is the one the index found there, records its ids and applies it. */
+  private apply(entry: TraceEntry, addressId: number, expectedSeq: number, expectedType: string, recorder: EntityRecorder, index: number): string | undefined {
     if (entry.seq !== expectedSeq || entry.address !== this.addresses[addressId] || entry.event.type !== expectedType) {
       return `the line changed while the trace was open (seq ${entry.seq}); open it again`;
     }

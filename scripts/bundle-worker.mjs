@@ -1,8 +1,20 @@
 // Bundles what a worker thread runs into one CommonJS script (see node/runtime/worker-script.ts),
 // after tsc has built dist/. The native packages stay outside: they load with require at run time.
-import { buildSync } from 'esbuild';
+import { build } from 'esbuild';
 
-buildSync({
+/**
+ * fp-ts's ES module build in place of its CommonJS one: through CommonJS every call such as
+ * `E.isLeft` went through a getter that esbuild adds to the module's namespace, about 2% of a
+ * replay worker's time; ES modules are joined into the bundle as plain functions.
+ */
+const fpTsModules = {
+  name: 'fp-ts-es6',
+  setup(build) {
+    build.onResolve({ filter: /^fp-ts\/lib\// }, (args) => build.resolve(args.path.replace(/^fp-ts\/lib\//, 'fp-ts/es6/'), { kind: args.kind, resolveDir: args.resolveDir }));
+  },
+};
+
+await build({
   entryPoints: ['dist/node/runtime/worker-bundle.js'],
   outfile: 'dist/node/runtime/worker-bundle.cjs',
   bundle: true,
@@ -13,6 +25,7 @@ buildSync({
   // msgpackr's plain entry: its Node entry adds streams and a native string decoder, which cost each
   // thread more to load (a dlopen, node:stream) than they save on tsray's small messages.
   alias: { msgpackr: './node_modules/msgpackr/index.js' },
+  plugins: [fpTsModules],
   // A script has no import.meta: the bundle's own location stands in for each module's.
   define: { 'import.meta.url': '__tsrayBundleUrl' },
   banner: { js: "var __tsrayBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
@@ -22,12 +35,13 @@ buildSync({
 // The debugger's replay worker (node/trace/replay-worker.ts), bundled the same way: as ES modules
 // each of the pass's two threads spent about 90 ms of CPU loading its sixty-odd modules, as one
 // CommonJS script about 10 (parallel-replay.ts starts it when the build made it).
-buildSync({
+await build({
   entryPoints: ['dist/node/trace/replay-worker.js'],
   outfile: 'dist/node/trace/replay-worker.cjs',
   bundle: true,
   platform: 'node',
   format: 'cjs',
   target: 'node20',
+  plugins: [fpTsModules],
   logLevel: 'warning',
 });

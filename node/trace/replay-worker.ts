@@ -236,8 +236,14 @@ function replayEvents(descriptor: number, job: ReplayWorkerJob, stopLine: number
       problem = { lineNumber, chain: false, reason: 'the line was not found again: the file changed while it was open; open it again' };
       break;
     }
-    const content = hasSum(buffer, from, to) ? `${buffer.toString('utf8', from, to - sumTail)}}` : splitSum(buffer.toString('utf8', from, to)).content;
-    const bad = replay.step(content, mine.previousSeq[event] ?? 0, mine.addressId[event] ?? 0, mine.seq[event] ?? 0, job.types[mine.typeId[event] ?? 0] ?? '', entities, mine.index[event] ?? 0);
+    const lastSeq = mine.previousSeq[event] ?? 0;
+    const addressId = mine.addressId[event] ?? 0;
+    const seq = mine.seq[event] ?? 0;
+    const type = job.types[mine.typeId[event] ?? 0] ?? '';
+    const index = mine.index[event] ?? 0;
+    const bad = hasSum(buffer, from, to)
+      ? replay.stepBody(buffer.toString('utf8', from, to - sumTail), lastSeq, addressId, seq, type, entities, index)
+      : replay.step(splitSum(buffer.toString('utf8', from, to)).content, lastSeq, addressId, seq, type, entities, index);
     if (bad !== undefined) {
       problem = { lineNumber, chain: false, reason: bad };
       break;
