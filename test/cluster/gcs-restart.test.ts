@@ -224,6 +224,16 @@ void describe('the head restarted from its log', () => {
     assert.equal(lines.get('WHERE'), workerNode);
     assert.equal(lines.get('DRIVER_NODE'), restarted.nodeId);
     assert.equal(lines.get('SQUARES'), '[1,4,9]');
+
+    // The killed head's logs are in the session the new head resumed, which serves them with its own.
+    const output = join(root, 'trace.jsonl');
+    const collected = await run([cli, 'trace', 'collect', '--address', restarted.address, '-o', output]);
+    assert.equal(collected.code, 0, collected.stderr);
+    assert.match(collected.stderr, /, 1 dead node \(the logs it left on disk\)/);
+    const header = JSON.parse(readFileSync(output, 'utf8').split('\n')[0] ?? '{}') as { cluster?: { components?: string[] } };
+    assert.ok(header.cluster?.components?.includes(`raylet:${first.nodeId}`), `the killed head's raylet is missing from ${header.cluster?.components?.join(', ') ?? 'the trace'}`);
+    const replay = await run([cli, 'replay', output, '--verify']);
+    assert.equal(replay.code, 0, replay.stdout + replay.stderr);
   });
 
   void test('after kill -9 of the supervisor and the head, the same start --head --port P resumes the cluster; a task on the other node runs through it', async () => {
