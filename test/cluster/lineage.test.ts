@@ -106,10 +106,18 @@ await tsray.wait([b, c, once, pulled, fromActor, putByActor, borrowed], { numRet
 a = undefined;
 for (let round = 0; round < 3; round += 1) { globalThis.gc(); await new Promise((resolve) => setTimeout(resolve, 20)); }
 console.log('BEFORE', JSON.stringify(readFileSync(runs, 'utf8').trim().split('\\n').sort()));
-// The get of the 128 MiB object starts pulling it from the other node, which dies meanwhile.
-const killedMs = Date.now() + 40;
-setTimeout(() => process.kill(Number(process.env.OTHER_PID), 'SIGKILL'), 40);
-const pulledGet = tsray.get(pulled, { timeout: 30000 });
+// The get of the 128 MiB object starts pulling it from the other node, which is killed once the pull
+// is under way: the driver has allocated the object's bytes (its array buffers grew by them) and asked
+// for the first chunks. This loop looks at every turn of the event loop, and the pull needs at least
+// 8 turns (16 chunks of 8 MiB, 2 in flight), so the kill lands mid-copy, however loaded the machine.
+const buffersBefore = process.memoryUsage().arrayBuffers;
+let pulledSettled = false;
+const pulledGet = tsray.get(pulled, { timeout: 30000 }).finally(() => { pulledSettled = true; });
+const waitFrom = Date.now();
+while (!pulledSettled && process.memoryUsage().arrayBuffers - buffersBefore < pulledLength * 8 * 0.9 && Date.now() - waitFrom < 20000) await new Promise((resolve) => setImmediate(resolve));
+console.log('KILLED_MID_PULL', !pulledSettled && process.memoryUsage().arrayBuffers - buffersBefore >= pulledLength * 8 * 0.9 ? 'yes' : 'no');
+const killedMs = Date.now();
+process.kill(Number(process.env.OTHER_PID), 'SIGKILL');
 console.log('C', wrongIn(await tsray.get(c, { timeout: 30000 }), n, (i) => i * 0.5 + 1), Date.now() - killedMs);
 console.log('B', wrongIn(await tsray.get(b, { timeout: 30000 }), n, (i) => i + 2), Date.now() - killedMs);
 console.log('COPIED', wrongIn(await tsray.get(copiedFromActor, { timeout: 30000 }), n, () => 5));
@@ -161,6 +169,7 @@ void describe('objects lost with a node that died, across real processes', () =>
     assert.equal(lines.get('BEFORE'), JSON.stringify(on(otherNode, 'A', 'B', 'C', 'CHILD', 'ONCE', 'PULLED').sort()), 'every task ran once, on the other node');
     assert.match(lines.get('BORROWED_OWNER') ?? '', new RegExp(`^${head.nodeId}\\.w`), 'the borrowed object is owned by a worker of the head');
     // The values are whole and right (no wrong element), rebuilt after the node died.
+    assert.equal(lines.get('KILLED_MID_PULL'), 'yes', 'the node was killed while the driver pulled the 128 MiB object from it');
     const [pulledWrong, pulledMs] = (lines.get('PULLED') ?? '').split(' ');
     assert.equal(pulledWrong, '0', 'the 128 MiB object being pulled when its node died was rebuilt');
     assert.equal(lines.get('C')?.split(' ')[0], '0', 'a result the driver kept was rebuilt');
