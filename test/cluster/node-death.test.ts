@@ -9,7 +9,7 @@
  * OwnerDiedError. Last, an idle node killed shows in `tsray status` as dead with nothing available.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { NodeReport } from '../../core/protocol.js';
@@ -93,6 +93,16 @@ function readRuns(path: string): [number, string][] {
     });
 }
 
+/** The last lines of the node.log of node `nodeId` under the sessions root `root` (each node's session dir holds its own). */
+function nodeLogTail(root: string, nodeId: string): string {
+  for (const name of readdirSync(root)) {
+    const path = join(root, name, 'node.log');
+    const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
+    if (text.includes(`node ${nodeId}`)) return text.split('\n').slice(-15).join('\n');
+  }
+  return '(no node.log names it)';
+}
+
 const readerScript = `
 import * as tsray from 'tsray';
 await tsray.init();
@@ -154,7 +164,7 @@ void describe('a node killed in a cluster of processes', () => {
     // would have its tasks run again too, which the checks of the runs below would blame on the kill.
     const aliveAfterJob = await queryNodes(cluster.address, cluster.token);
     for (const nodeId of [cluster.headNodeId, survivor]) {
-      assert.equal(aliveAfterJob.find((node) => node.nodeId === nodeId)?.alive, true, `node ${nodeId}, which was not killed, was declared dead: its heartbeats stalled longer than the health-check window`);
+      assert.equal(aliveAfterJob.find((node) => node.nodeId === nodeId)?.alive, true, `node ${nodeId}, which was not killed, was declared dead (its heartbeats stalled past the health-check window, or it crashed); its node.log ends:\n${nodeLogTail(cluster.root, nodeId)}`);
     }
     // One result per task, each its own, and none from a process that had died before it ran.
     assert.equal(results.length, taskCount + 2);
