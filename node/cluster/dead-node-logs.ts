@@ -53,9 +53,9 @@ function localSessionDirs(): string[] {
 
 /**
  * Reads the logs that the dead nodes `deadNodes` left in the session dirs of this machine, except
- * those at `fetched` (sent by a live process, such as the GCS log of a head that resumed the session).
- * A dead process's worker-thread logs sit beside its raylet's, so a driver's log (another process,
- * with a session dir of its own) is never among them.
+ * those at `fetched` (sent by a live process already: a head that resumed a dead head's session
+ * serves that head's logs with its own). A dead process's worker-thread logs sit beside its
+ * raylet's, so a driver's log (another process, with a session dir of its own) is never among them.
  */
 export function readDeadNodeLogs(deadNodes: readonly NodeId[], fetched: ReadonlySet<Address>): DeadNodeLogs {
   const dead = new Set(deadNodes);
