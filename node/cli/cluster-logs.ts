@@ -1,9 +1,11 @@
 /**
  * The logs that `tsray trace collect --address` and `tsray timeline --address` merge: fetched from
- * every live node and driver of a cluster over its connections (node/cluster/cluster-tool.ts), with
- * one stderr line for each node or driver left out and why.
+ * every live node and driver of a cluster over its connections (node/cluster/cluster-tool.ts), and
+ * of each dead node this machine ran from its disk (node/cluster/dead-node-logs.ts), with one stderr
+ * line for each node or driver left out and why.
  */
 import { ClusterTool } from '../cluster/cluster-tool.js';
+import { readDeadNodeLogs } from '../cluster/dead-node-logs.js';
 import type { CollectedLog } from '../trace/collect.js';
 import type { Target } from './cluster-target.js';
 
@@ -25,11 +27,18 @@ export async function fetchClusterLogs(command: string, target: Target, chunkByt
   try {
     const fetched = await tool.logs(chunkBytes);
     for (const { source, reason } of fetched.missing) process.stderr.write(`${command}: the logs of ${source} are left out: ${reason}\n`);
-    if (fetched.deadNodes.length > 0) process.stderr.write(`${command}: the logs of dead node${fetched.deadNodes.length === 1 ? '' : 's'} ${fetched.deadNodes.join(', ')} stay on their hosts and are left out\n`);
     if (fetched.logs.length === 0) throw new Error(`no node of the cluster at ${target.address} sent any log; see the lines above`);
+    // A dead node sends nothing, but the logs of one this machine ran are still on its disk.
+    const dead = readDeadNodeLogs(fetched.deadNodes, new Set(fetched.logs.map((log) => log.address)));
+    for (const { nodeId, reason } of dead.missing) process.stderr.write(`${command}: the logs of dead node ${nodeId} are left out: ${reason}\n`);
     const nodes = fetched.sources.filter((source) => source.startsWith('node ')).length;
     const drivers = fetched.sources.length - nodes;
-    return { logs: fetched.logs, from: `${nodes} node${nodes === 1 ? '' : 's'} and ${drivers} driver${drivers === 1 ? '' : 's'} of ${target.address}`, incomplete: fetched.missing.length > 0 };
+    const deadRead = dead.included.size === 0 ? '' : `, ${dead.included.size} dead node${dead.included.size === 1 ? '' : 's'} (the logs it left on disk)`;
+    return {
+      logs: [...fetched.logs, ...dead.logs],
+      from: `${nodes} node${nodes === 1 ? '' : 's'}${deadRead} and ${drivers} driver${drivers === 1 ? '' : 's'} of ${target.address}`,
+      incomplete: fetched.missing.length > 0,
+    };
   } finally {
     await tool.close();
   }

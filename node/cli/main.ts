@@ -25,7 +25,7 @@ const commands: Record<string, { run: (args: string[]) => Promise<number>; summa
   why: { run: whyCommand, summary: 'tsray why TRACE ID   the causal chain of a task (every attempt), actor, object, node, worker or event seq' },
   debug: { run: debugEntry, summary: 'tsray debug [TRACE]   browse a trace in the terminal: events, state, diffs, timelines, why (no TRACE: the curated ones)' },
   sessions: { run: sessionsCommand, summary: 'tsray sessions [--json]   sessions kept on this machine, with sizes (old ones are pruned at init)' },
-  start: { run: startCommand, summary: 'tsray start --head [--port P] [--host H] | --address HOST:PORT [--token T]  [--num-cpus N] [--resources JSON] [--block]   start a cluster node' },
+  start: { run: startCommand, summary: 'tsray start --head [--port P] [--host H] | --address HOST:PORT|auto [--token T]  [--num-cpus N] [--resources JSON] [--block]   start a cluster node' },
   stop: { run: stopCommand, summary: 'tsray stop   stop every node that `tsray start` began on this machine' },
   status: { run: statusCommand, summary: 'tsray status [--address A]   the nodes of a cluster and its resources' },
   list: { run: listCommand, summary: 'tsray list nodes|jobs|tasks|actors|objects [--address A] [--json] [--limit N]   what a cluster holds' },

@@ -17,7 +17,7 @@ import { defaultRayletConfig } from '../../core/raylet/index.js';
 import { sessionRetention } from '../runtime/sessions.js';
 import { logDirFor } from '../store/event-log.js';
 import { generateClusterToken, tokenProblem } from '../transport/index.js';
-import { forgetNode, isNodeProcess, parseAddress, readAddressFile } from '../cluster/local-nodes.js';
+import { addressFilePath, forgetNode, isNodeProcess, parseAddress, readAddressFile } from '../cluster/local-nodes.js';
 import type { AddressFile } from '../cluster/local-nodes.js';
 import type { NodeProcessConfig, NodeStartReport } from '../cluster/node-process.js';
 import { runNodeProcess } from '../cluster/node-process.js';
@@ -31,14 +31,14 @@ export const startTimeoutMs = 30_000;
 
 const usage = [
   'usage: tsray start --head [--port 6380] [--host 127.0.0.1] [--num-cpus N] [--resources JSON] [--block]',
-  '       tsray start --address HOST:PORT [--token T] [--num-cpus N] [--resources JSON] [--block]',
+  '       tsray start --address HOST:PORT|auto [--token T] [--num-cpus N] [--resources JSON] [--block]',
   '',
   '  --head                 start the head node: the GCS, a raylet, and the port others connect to;',
   '                         after a crash of the head, the same command resumes its cluster (same',
   '                         token and session; the GCS replays its log; nodes and drivers reconnect)',
   '  --port P               the head\'s port (default 6380; 0 picks a free one)',
   '  --host H               the address the head binds (default 127.0.0.1: this machine only)',
-  '  --address HOST:PORT    join the cluster whose head is there',
+  '  --address HOST:PORT    join the cluster whose head is there (auto: the head this machine started)',
   '  --token T              the cluster token (default: read from this machine\'s address file)',
   '  --num-cpus N           the node\'s CPU resource (default: this machine\'s CPUs)',
   '  --resources JSON       custom resources of the node, such as \'{"GPU":1}\'',
@@ -151,13 +151,23 @@ function configOf(values: StartValues): NodeProcessConfig {
   for (const option of ['port', 'host', 'health-check-period-ms', 'health-check-failure-threshold'] as const) {
     if (values[option] !== undefined) throw new UsageError(`--${option} is for --head; a joining node connects to --address`);
   }
+  const file = readAddressFile();
+  let address = values.address ?? '';
+  if (address === 'auto') {
+    // As a driver's `auto`: the head this machine started, as its address file names it.
+    if (file === undefined) throw new UsageError(`start --address auto found no head started on this machine (no ${addressFilePath()}); start one with \`tsray start --head\`, or pass --address HOST:PORT`);
+    if (!isNodeProcess(file.pid) && (file.supervisorPid === undefined || !isNodeProcess(file.supervisorPid))) {
+      throw new UsageError(`start --address auto: the head this machine started at ${file.address} (pid ${file.pid}) is not running; start it again with \`tsray start --head\`, or pass --address HOST:PORT`);
+    }
+    address = file.address;
+  }
   let target;
   try {
-    target = parseAddress(values.address ?? '');
+    target = parseAddress(address);
   } catch (error) {
     throw new UsageError(`--address: ${(error as Error).message}`);
   }
-  const token = values.token ?? readAddressFile()?.token;
+  const token = values.token ?? file?.token;
   if (token === undefined) throw new UsageError('no cluster token: pass --token T (the one `tsray start --head` printed), or run this on the head\'s machine, where it is read from the address file');
   const problem = tokenProblem(token);
   if (problem !== undefined) throw new UsageError(`--token: ${problem}`);

@@ -27,7 +27,8 @@ transfers as arrows.
 
   --session DIR      the session folder init() returned (default: the newest, see tsray sessions)
   --address A        a running cluster's head: its nodes and drivers send their logs over the
-                     cluster's connections; those that cannot are named, and the command exits 1
+                     cluster's connections; those that cannot are named, and the command exits 1;
+                     dead nodes that ran on this machine are read from their session dirs
   --token T          the cluster token (default: TSRAY_TOKEN, else this machine's address file)
   -o, --output FILE  where to write the JSON (default: DIR/${defaultTimelineFileName}; with --address, ./${defaultTimelineFileName})
   -h, --help         show this help`;

@@ -27,7 +27,8 @@ hashes. Check it with tsray replay FILE --verify.
   --session DIR    the session folder init() returned (default: the newest, see tsray sessions)
   --address A      a running cluster's head: each node and driver commits its logs and sends them
                    over the cluster's connections, in chunks; those that cannot are named, and the
-                   command then exits 1 after writing what it got
+                   command then exits 1 after writing what it got. The logs of dead nodes that ran
+                   on this machine are read from their session dirs; other dead nodes are named
   --token T        the cluster token (default: TSRAY_TOKEN, else this machine's address file)
   -o, --output FILE  where to write the trace (default: DIR/${defaultTraceFileName}; with --address, ./${defaultTraceFileName})
   --hash-every K   record each component's state hash at least every K of its events at first, at

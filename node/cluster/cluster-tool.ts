@@ -33,7 +33,7 @@ export interface ClusterLogs {
   readonly sources: readonly string[];
   /** The live nodes and drivers whose logs could not be fetched, and why. */
   readonly missing: readonly { readonly source: string; readonly reason: string }[];
-  /** Nodes the GCS declared dead: their logs stayed on their hosts. */
+  /** Nodes the GCS declared dead: they send nothing, their logs stayed on their hosts (see dead-node-logs.ts). */
   readonly deadNodes: readonly NodeId[];
 }
 

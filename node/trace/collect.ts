@@ -25,6 +25,7 @@ import { traceFormatVersion } from '../../core/trace/format.js';
 import type { ComponentKind, TraceEntry, TraceHeader, TraceNote } from '../../core/trace/format.js';
 import { applyDirect } from '../../core/step.js';
 import { EventLog, openSessionLogs } from '../store/event-log.js';
+import type { SessionLog } from '../store/event-log.js';
 
 /**
  * How often, in a component's own events, its state hash is recorded (and after its last event). The
@@ -85,25 +86,32 @@ export function readSessionLogs(sessionDir: string): CollectedLog[] {
     throw new CollectError(`cannot list the logs of ${sessionDir}: ${(error as Error).message}; pass the folder init() returned`);
   }
   if (found.length === 0) throw new CollectError(`${sessionDir} holds no tsray event logs (no logs/*/log.json); pass the session folder init() returned, or see tsray sessions`);
-  return found.map(({ address, component, dir }) => {
-    let log: EventLog;
-    try {
-      log = EventLog.open(dir);
-    } catch (error) {
-      throw new CollectError(`cannot open the log of ${address} in ${dir}: ${oneLine(error)}; the log is damaged`);
+  return found.map(readLogDir);
+}
+
+/**
+ * Reads one component log whole, from its folder (one that `openSessionLogs` listed).
+ *
+ * @throws CollectError when the log cannot be opened or a record is damaged.
+ */
+export function readLogDir({ address, component, dir }: SessionLog): CollectedLog {
+  let log: EventLog;
+  try {
+    log = EventLog.open(dir);
+  } catch (error) {
+    throw new CollectError(`cannot open the log of ${address} in ${dir}: ${oneLine(error)}; the log is damaged`);
+  }
+  try {
+    const events: CollectedEvent[] = [];
+    for (const record of log.read()) {
+      if ('corrupt' in record) throw new CollectError(`${record.corrupt}; collect cannot merge a damaged log`);
+      events.push(collectedEvent(record.seq, record.atMs, record.event, address));
     }
-    try {
-      const events: CollectedEvent[] = [];
-      for (const record of log.read()) {
-        if ('corrupt' in record) throw new CollectError(`${record.corrupt}; collect cannot merge a damaged log`);
-        events.push(collectedEvent(record.seq, record.atMs, record.event, address));
-      }
-      return { address, component, events, liveHashes: log.readStateHashes() };
-    } finally {
-      // Closing a log opened only to read commits nothing; its promise settles at once.
-      void log.close().catch(() => undefined);
-    }
-  });
+    return { address, component, events, liveHashes: log.readStateHashes() };
+  } finally {
+    // Closing a log opened only to read commits nothing; its promise settles at once.
+    void log.close().catch(() => undefined);
+  }
 }
 
 /** The event in the form a trace keeps (JSON, as `encodeTraceLine` writes it), with its cause; `raw` may be a logged event or one already in that form. */

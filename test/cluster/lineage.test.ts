@@ -16,6 +16,9 @@
  * - a get that is pulling a 128 MiB object from the node when it dies gets the rebuilt value (the
  *   pull from the dead node ends when the death is known, rather than after its chunk timeouts).
  *
+ * Then `tsray trace collect --address` and `tsray timeline --address` take the dead node's logs from
+ * its session dir on this machine, and `tsray replay --verify` passes on the trace.
+ *
  * Each task appends a line to a file when it runs, so the test counts the runs and sees where.
  */
 import assert from 'node:assert/strict';
@@ -103,10 +106,18 @@ await tsray.wait([b, c, once, pulled, fromActor, putByActor, borrowed], { numRet
 a = undefined;
 for (let round = 0; round < 3; round += 1) { globalThis.gc(); await new Promise((resolve) => setTimeout(resolve, 20)); }
 console.log('BEFORE', JSON.stringify(readFileSync(runs, 'utf8').trim().split('\\n').sort()));
-// The get of the 128 MiB object starts pulling it from the other node, which dies meanwhile.
-const killedMs = Date.now() + 40;
-setTimeout(() => process.kill(Number(process.env.OTHER_PID), 'SIGKILL'), 40);
-const pulledGet = tsray.get(pulled, { timeout: 30000 });
+// The get of the 128 MiB object starts pulling it from the other node, which is killed once the pull
+// is under way: the driver has allocated the object's bytes (its array buffers grew by them) and asked
+// for the first chunks. This loop looks at every turn of the event loop, and the pull needs at least
+// 8 turns (16 chunks of 8 MiB, 2 in flight), so the kill lands mid-copy, however loaded the machine.
+const buffersBefore = process.memoryUsage().arrayBuffers;
+let pulledSettled = false;
+const pulledGet = tsray.get(pulled, { timeout: 30000 }).finally(() => { pulledSettled = true; });
+const waitFrom = Date.now();
+while (!pulledSettled && process.memoryUsage().arrayBuffers - buffersBefore < pulledLength * 8 * 0.9 && Date.now() - waitFrom < 20000) await new Promise((resolve) => setImmediate(resolve));
+console.log('KILLED_MID_PULL', !pulledSettled && process.memoryUsage().arrayBuffers - buffersBefore >= pulledLength * 8 * 0.9 ? 'yes' : 'no');
+const killedMs = Date.now();
+process.kill(Number(process.env.OTHER_PID), 'SIGKILL');
 console.log('C', wrongIn(await tsray.get(c, { timeout: 30000 }), n, (i) => i * 0.5 + 1), Date.now() - killedMs);
 console.log('B', wrongIn(await tsray.get(b, { timeout: 30000 }), n, (i) => i + 2), Date.now() - killedMs);
 console.log('COPIED', wrongIn(await tsray.get(copiedFromActor, { timeout: 30000 }), n, () => 5));
@@ -158,6 +169,7 @@ void describe('objects lost with a node that died, across real processes', () =>
     assert.equal(lines.get('BEFORE'), JSON.stringify(on(otherNode, 'A', 'B', 'C', 'CHILD', 'ONCE', 'PULLED').sort()), 'every task ran once, on the other node');
     assert.match(lines.get('BORROWED_OWNER') ?? '', new RegExp(`^${head.nodeId}\\.w`), 'the borrowed object is owned by a worker of the head');
     // The values are whole and right (no wrong element), rebuilt after the node died.
+    assert.equal(lines.get('KILLED_MID_PULL'), 'yes', 'the node was killed while the driver pulled the 128 MiB object from it');
     const [pulledWrong, pulledMs] = (lines.get('PULLED') ?? '').split(' ');
     assert.equal(pulledWrong, '0', 'the 128 MiB object being pulled when its node died was rebuilt');
     assert.equal(lines.get('C')?.split(' ')[0], '0', 'a result the driver kept was rebuilt');
@@ -176,5 +188,32 @@ void describe('objects lost with a node that died, across real processes', () =>
     assert.deepEqual({ name: putByActor.name, lost: putByActor.lost, sameObject: putByActor.sameObject }, { name: 'OwnerDiedError', lost: true, sameObject: true }, putByActor.message);
     assert.equal(lines.get('DONE'), 'yes');
     t.diagnostic(`from kill -9 to the rebuilt values in the driver: 128 MiB object ${pulledMs} ms, 2 MiB object ${lines.get('C')?.split(' ')[1]} ms, chain ${lines.get('B')?.split(' ')[1]} ms`);
+  });
+
+  void test('trace collect and timeline --address read the killed node\'s logs from this machine\'s disk, and replay --verify passes', async () => {
+    const output = join(root, 'trace.jsonl');
+    const collected = await run([cli, 'trace', 'collect', '--address', head.address, '-o', output]);
+    assert.equal(collected.code, 0, collected.stderr);
+    assert.match(collected.stderr, /components of 1 node, 1 dead node \(the logs it left on disk\) and 0 drivers of /);
+    assert.doesNotMatch(collected.stderr, /left out/);
+    const header = JSON.parse(readFileSync(output, 'utf8').split('\n')[0] ?? '{}') as { cluster?: { components?: string[] } };
+    const components = header.cluster?.components ?? [];
+    assert.ok(components.includes(`raylet:${otherNode}`), `the dead node's raylet is missing from ${components.join(', ')}`);
+    assert.ok(components.some((address) => address.startsWith(`worker:${otherNode}.`)), `the dead node's workers are missing from ${components.join(', ')}`);
+    const replay = await run([cli, 'replay', output, '--verify']);
+    assert.equal(replay.code, 0, replay.stdout + replay.stderr);
+
+    // The actor lived and died on the killed node: only that node's worker logs hold its calls.
+    const timelineFile = join(root, 'timeline.json');
+    const timeline = await run([cli, 'timeline', '--address', head.address, '-o', timelineFile]);
+    assert.equal(timeline.code, 0, timeline.stderr);
+    const names = new Set((JSON.parse(readFileSync(timelineFile, 'utf8')) as { traceEvents: { name?: string }[] }).traceEvents.map((event) => event.name));
+    assert.ok([...names].some((name) => name?.includes('putOne') === true), `no span of the actor's putOne in ${[...names].join(', ')}`);
+
+    // A dead node whose logs are not on this machine (here: its record is gone) is named on stderr.
+    rmSync(join(clusterDir, 'nodes', `${pidOf(otherNode)}.json`));
+    const again = await run([cli, 'trace', 'collect', '--address', head.address, '-o', join(root, 'trace-without.jsonl')]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, new RegExp(`the logs of dead node ${otherNode} are left out: [^\\n]*not on this machine`));
   });
 });

@@ -1,6 +1,6 @@
 /**
  * A cluster of real processes on 127.0.0.1, started and stopped with the CLI as a user does: a head
- * and two nodes join over TCP with the cluster token and `status` / `list nodes` show them with their
+ * and two nodes join over TCP with the cluster token (one with `--address auto`) and `status` / `list nodes` show them with their
  * resources; a node killed with SIGKILL is declared dead by the head's health checks; a joiner with a
  * wrong token is refused and does not join; `stop` ends them all; bad arguments get one line and exit 2.
  */
@@ -77,6 +77,8 @@ void describe('a cluster of processes started with tsray start', () => {
       ['start', '--address', '127.0.0.1:1', '--port', '5'],
       ['start', '--address', '127.0.0.1:1', '--token', 'not-hex'],
       ['start', '--address'],
+      // No head was started on this machine yet, so `auto` has nothing to join.
+      ['start', '--address', 'auto'],
       ['stop', 'now'],
       ['status', '--bogus'],
       ['list', 'widgets', '--address', '127.0.0.1:1', '--token', 'a'.repeat(64)],
@@ -87,6 +89,7 @@ void describe('a cluster of processes started with tsray start', () => {
       assert.equal(run.code, 2, `tsray ${shown}: ${run.stderr}`);
       assert.match(run.stderr, /^tsray: [^\n]+\n$/, `tsray ${shown} should say one line, said: ${run.stderr}`);
     });
+    assert.match(runs[cases.findIndex((args) => args.join(' ') === 'start --address auto')]?.stderr ?? '', /--address auto found no head started on this machine[^\n]*tsray start --head/);
     // Nothing was started by any of them.
     assert.deepEqual(recordedPids(), []);
     for (const args of [['start', '--help'], ['stop', '--help'], ['status', '--help'], ['list', '--help']]) {
@@ -127,7 +130,8 @@ void describe('a cluster of processes started with tsray start', () => {
     assert.equal(statSync(join(sessionDir, 'token')).mode & 0o777, 0o600);
 
     const [first, second] = await Promise.all([
-      tsray(['start', '--address', head.address, '--num-cpus', '1']),
+      // This one joins the head this machine started, as a driver's `auto` does.
+      tsray(['start', '--address', 'auto', '--num-cpus', '1']),
       // This one passes the token, as a node on another machine does.
       tsray(['start', '--address', head.address, '--token', head.token, '--num-cpus', '2', '--resources', '{"worker_node":1}']),
     ]);

@@ -16,18 +16,18 @@ export interface ProcessRun {
   readonly stderr: string;
 }
 
-/** Runs node with `args`; `env` adds to (or blanks) this process's environment. */
-export function runNode(args: string[], env: Record<string, string>): Promise<ProcessRun> {
+/** Runs node with `args`; `env` adds to (or blanks) this process's environment; the process is killed after `timeoutMs`. */
+export function runNode(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<ProcessRun> {
   return new Promise((done) => {
-    execFile(process.execPath, args, { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } }, (error, stdout, stderr) => {
+    execFile(process.execPath, args, { encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, ...env } }, (error, stdout, stderr) => {
       done({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr });
     });
   });
 }
 
 /** A `runNode` for a test's own sessions root, with no cluster address or token inherited from the environment. */
-export function runnerIn(root: string): (args: string[], env?: Record<string, string>) => Promise<ProcessRun> {
-  return (args, env = {}) => runNode(args, { TSRAY_SESSIONS_ROOT: root, TSRAY_ADDRESS: '', TSRAY_TOKEN: '', ...env });
+export function runnerIn(root: string): (args: string[], env?: Record<string, string>, timeoutMs?: number) => Promise<ProcessRun> {
+  return (args, env = {}, timeoutMs = undefined) => runNode(args, { TSRAY_SESSIONS_ROOT: root, TSRAY_ADDRESS: '', TSRAY_TOKEN: '', ...env }, timeoutMs);
 }
 
 /** Ends `pids` with SIGKILL, whichever are still running (for `after` hooks: daemons are detached). */
