@@ -14,8 +14,8 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { aliveNodeIds, defaultGcsConfig } from '../../core/gcs/index.js';
 import type { GcsConfig, GcsEvent, GcsRestarted, GcsState } from '../../core/gcs/index.js';
-import { gcsAddress, nodeOfWorker, rayletAddress } from '../../core/ids.js';
-import type { NodeId } from '../../core/ids.js';
+import { gcsAddress, nodeOfWorker, rayletAddress, workerAddress } from '../../core/ids.js';
+import type { NodeId, WorkerId } from '../../core/ids.js';
 import { defaultOwnerConfig } from '../../core/owner/index.js';
 import { isWaitingForPlacement } from '../../core/gcs/actors.js';
 import type { Delivered, JobReport, Message, MessageOf, NodeReport, ResourceDemand } from '../../core/protocol.js';
@@ -70,6 +70,15 @@ export const rejoinWaitMs = 5000;
  * Receivers drop the repeats (core/inbox.ts).
  */
 export const nodeResendWindowMs = 3000;
+
+/**
+ * How long a driver whose connection to the head broke tries to reconnect before it gives up (its
+ * calls then fail with the lost error). It covers the supervisor starting the head again, the GCS
+ * replaying a large log and the head's wait for its nodes (`rejoinWaitMs`), with a wide margin, as
+ * the raylets' own reconnect bound does. A resumed head waits as long for a driver of an alive job to
+ * come back before it counts the driver dead.
+ */
+export const driverReconnectWindowMs = 60_000;
 
 /** What a node is started with. */
 export interface ClusterNodeOptions {
@@ -139,6 +148,14 @@ function unplacedActors(state: GcsState): ResourceDemand[] {
   return [...byShape.keys()].sort().flatMap((key) => byShape.get(key) ?? []);
 }
 
+/** The drivers of the jobs still alive: each attached to the head when it died, and expected back. */
+function aliveDrivers(state: GcsState): WorkerId[] {
+  return Object.values(state.jobs)
+    .filter((job) => job.alive && state.nodes[nodeOfWorker(job.driverId)] === undefined)
+    .map((job) => job.driverId)
+    .sort();
+}
+
 /** Whether a message is a state query the head's shell answers (not a GCS event). */
 function isStateQuery(message: Delivered<Message>): message is Delivered<MessageOf<'cluster/nodes-requested' | 'cluster/jobs-requested'>> {
   return message.type === 'cluster/nodes-requested' || message.type === 'cluster/jobs-requested';
@@ -181,6 +198,8 @@ export class ClusterNode {
   private heldRelays: HeldRelays | undefined;
   /** The nodes of the heads that ran this session before this one. */
   private formerHeadNodes = new Set<NodeId>();
+  /** A resumed head's bound on the return of the drivers of alive jobs, until it runs out. */
+  private driverWait: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly options: ClusterNodeOptions,
@@ -368,7 +387,10 @@ export class ClusterNode {
     if (gcs === undefined || restart === undefined) return;
     const previousNodeId = this.options.resume?.previousNodeId;
     const awaited = aliveNodeIds(gcs.state).filter((id) => id !== previousNodeId && id !== this.nodeId && !this.formerHeadNodes.has(id));
-    const missing = (): NodeId[] => awaited.filter((id) => !this.peers.has(id));
+    // The drivers of alive jobs reconnect too (each under its connection's name, its worker id's node part).
+    const drivers = aliveDrivers(gcs.state);
+    const awaitedDrivers = drivers.map(nodeOfWorker);
+    const missing = (): NodeId[] => [...awaited, ...awaitedDrivers].filter((id) => !this.peers.has(id));
     if (missing().length > 0) {
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
@@ -381,9 +403,10 @@ export class ClusterNode {
       this.onPeerJoined = undefined;
     }
     if (this.stopped) return;
-    const absent = missing();
+    const absent = missing().filter((id) => !awaitedDrivers.includes(id));
+    const absentDrivers = drivers.filter((workerId) => !this.peers.has(nodeOfWorker(workerId)));
     process.stderr.write(
-      `tsray: the GCS resumed as incarnation ${restart.incarnation} after replaying ${this.replayedEvents} events; ${awaited.length - absent.length} of ${awaited.length} nodes reconnected${absent.length === 0 ? '' : ` (not ${absent.join(', ')}: the health checks decide)`}\n`,
+      `tsray: the GCS resumed as incarnation ${restart.incarnation} after replaying ${this.replayedEvents} events; ${awaited.length - absent.length} of ${awaited.length} nodes reconnected${absent.length === 0 ? '' : ` (not ${absent.join(', ')}: the health checks decide)`}; ${drivers.length - absentDrivers.length} of ${drivers.length} drivers of alive jobs reconnected\n`,
     );
     this.gcsRestart = undefined;
     this.heldRelays?.stop();
@@ -391,6 +414,28 @@ export class ClusterNode {
     const held = this.heldForGcs ?? [];
     this.heldForGcs = undefined;
     for (const event of held) gcs.apply(event);
+    if (absentDrivers.length > 0) {
+      this.driverWait = setTimeout(() => this.buryAbsentDrivers(absentDrivers), driverReconnectWindowMs);
+      this.driverWait.unref();
+    }
+  }
+
+  /**
+   * The drivers of alive jobs that did not come back to the resumed head within their reconnect bound
+   * have given up (or died meanwhile): this node's raylet reports each one's death, as it does for a
+   * driver whose connection closes, so that the GCS ends its job and its owned actors, and the
+   * borrowers of its objects hear that their owner died.
+   */
+  private buryAbsentDrivers(workerIds: readonly string[]): void {
+    this.driverWait = undefined;
+    if (this.stopped) return;
+    const gone = workerIds.filter((workerId) => !this.drivers.has(workerAddress(workerId)));
+    if (gone.length === 0) return;
+    process.stderr.write(`tsray: ${gone.length} drivers did not reconnect within ${driverReconnectWindowMs} ms (driverReconnectWindowMs) of the head's restart; their jobs end (${gone.join(', ')})\n`);
+    for (const workerId of gone) {
+      this.raylet.apply({ type: 'driver/connected', workerId });
+      this.raylet.apply({ type: 'worker/exited', workerId, reason: 'exited' });
+    }
   }
 
   /** Hands messages that arrived over the network to this node's router; a driver's first one attaches it here. */
@@ -406,14 +451,15 @@ export class ClusterNode {
   }
 
   /**
-   * A driver speaks first over its connection: its address (`worker:<this node>.d<k>`) is routed
-   * back over that connection, and this node's raylet tracks it as a connected driver, as the
-   * embedded cluster's does. Only addresses of this node are taken, so a driver cannot claim another's.
+   * A driver speaks first over its connection (and again after it reconnected to a resumed head): its
+   * address (`worker:<its connection's name>.d<k>`) is routed back over that connection, and this
+   * node's raylet tracks it as a connected driver, as the embedded cluster's does. Only addresses
+   * named after the connection are taken, so a driver cannot claim another's.
    */
   private attachDriver(from: string, peer: Peer): void {
     if (this.drivers.has(from) || !from.startsWith('worker:')) return;
     const workerId = from.slice('worker:'.length);
-    if (nodeOfWorker(workerId) !== this.nodeId || !/^[^.]+\.d[0-9a-f]+$/.test(workerId)) return;
+    if (nodeOfWorker(workerId) !== peer.identity.nodeId || !/^[^.]+\.d[0-9a-f]+$/.test(workerId)) return;
     const port = withRemoteStoredData(routerPort(peer, (error) => process.stderr.write(`tsray: messages to driver ${workerId} could not be sent: ${error.message}\n`)), this.nodeId);
     this.drivers.set(from, { peer, port });
     this.router.addRemote(from, port);
@@ -534,6 +580,7 @@ export class ClusterNode {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    clearTimeout(this.driverWait);
     this.stateQueries.stop();
     this.router.flush();
     await Promise.all([this.server?.close(), this.client?.close()]);

@@ -1,0 +1,137 @@
+/**
+ * A driver rides out a restart of the head (issue 10 item 6), with real processes on 127.0.0.1: a
+ * supervised head and a node with a custom resource. One driver process holds a named actor on that
+ * node, has a long task running there and keeps calling the actor while the head's node process is
+ * `kill -9`ed. Once the supervisor has started the head again, the same driver reconnects by itself:
+ * its pending get returns, the task ran once, each actor call (maxTaskRetries 0) ran exactly once and
+ * the actor kept its state, new tasks run, and the driver exits 0.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { isRunning } from '../../node/cluster/local-nodes.js';
+import { queryJobs } from '../../node/cluster/query.js';
+import { ScriptProcess, killPids, recordedNodePids, runnerIn } from '../support/cluster.js';
+import { packageRoot, writeDriverScript } from '../support/driver-script.js';
+import type { DriverScript } from '../support/driver-script.js';
+import { eventually } from '../support/eventually.js';
+
+const cli = join(packageRoot, 'dist/node/cli/main.js');
+const root = mkdtempSync(join(tmpdir(), 'tsray-driver-reattach-'));
+const clusterDir = join(root, 'cluster');
+const run = runnerIn(root);
+
+/** How many actor calls the driver makes, about one every 10 ms, from before the kill until after it. */
+const calls = 300;
+
+/** How long the task on the other node runs: it begins before the kill and ends after the restart. */
+const taskMs = 8000;
+
+const script = `
+import * as tsray from 'tsray';
+import { existsSync } from 'node:fs';
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+await tsray.init();
+class Counter {
+  n = 0;
+  add(k) { this.n += k; return this.n; }
+  where() { return tsray.getRuntimeContext().nodeId; }
+}
+const counter = tsray.remote(Counter).options({ name: 'kept', resources: { worker: 1 }, maxTaskRetries: 0 }).remote();
+console.log('COUNT', await tsray.get(counter.add.remote(5)));
+console.log('WHERE', await tsray.get(counter.where.remote()));
+const slow = tsray.remote(async (ms, mark) => {
+  (await import('node:fs')).appendFileSync(mark, 'began\\n');
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return 'slow-done';
+});
+const running = slow.options({ schedulingStrategy: { nodeId: process.env.NODE, soft: false } }).remote(Number(process.env.TASK_MS), process.env.MARK);
+// The get waits through the kill and the restart.
+const pending = tsray.get(running);
+while (!existsSync(process.env.MARK)) await sleep(20);
+const replies = [];
+for (let i = 0; i < Number(process.env.CALLS); i += 1) {
+  replies.push(counter.add.remote(1));
+  if (i === 50) console.log('STARTED yes');
+  await sleep(10);
+}
+console.log('TASK', await pending);
+const values = await tsray.get(replies);
+console.log('REPLIES', JSON.stringify({ distinct: new Set(values).size, min: Math.min(...values), max: Math.max(...values) }));
+const found = await tsray.getActor('kept');
+console.log('AFTER', await tsray.get(found.add.remote(0)));
+const square = tsray.remote((x) => x * x);
+console.log('SQUARES', JSON.stringify(await tsray.get([1, 2, 3].map((x) => square.remote(x)))));
+await tsray.shutdown();
+`;
+
+void describe('a driver connected when the head is killed', () => {
+  const pids = new Set<number>();
+  let written: DriverScript | undefined;
+  let driver: ScriptProcess | undefined;
+  let address = '';
+  let token = '';
+  let headPid = 0;
+  let headNodeId = '';
+  let workerNode = '';
+
+  before(async () => {
+    const started = await run([cli, 'start', '--head', '--port', '0', '--num-cpus', '1']);
+    assert.equal(started.code, 0, started.stderr);
+    const file = JSON.parse(readFileSync(join(clusterDir, 'address.json'), 'utf8')) as { address: string; token: string; nodeId: string; pid: number; supervisorPid?: number };
+    ({ address, token, nodeId: headNodeId } = file);
+    headPid = file.pid;
+    pids.add(file.pid);
+    if (file.supervisorPid !== undefined) pids.add(file.supervisorPid);
+    const joined = await run([cli, 'start', '--address', address, '--num-cpus', '2', '--resources', '{"worker":1}']);
+    assert.equal(joined.code, 0, joined.stderr);
+    workerNode = /node (n[0-9a-f]+) joined/.exec(joined.stdout)?.[1] ?? '';
+    pids.add(Number(/pid (\d+)/.exec(joined.stdout)?.[1]));
+    assert.notEqual(workerNode, '');
+  });
+
+  after(() => {
+    // Every process this test started ends, whatever happened: the daemons are detached.
+    driver?.kill();
+    killPids([...pids, ...recordedNodePids(clusterDir)]);
+    written?.remove();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  void test('reconnects by itself: its pending get returns, the named actor keeps its state and runs each call once, and new tasks run', async () => {
+    written = writeDriverScript('driver-reattach', script);
+    const mark = join(root, 'task-starts.txt');
+    driver = new ScriptProcess(written.path, { TSRAY_SESSIONS_ROOT: root, TSRAY_ADDRESS: address, TSRAY_TOKEN: '', NODE: workerNode, MARK: mark, TASK_MS: String(taskMs), CALLS: String(calls) });
+    assert.equal(await driver.waitFor('COUNT'), '5');
+    assert.equal(await driver.waitFor('WHERE'), workerNode);
+    assert.equal(await driver.waitFor('STARTED'), 'yes');
+
+    // In the middle of the calls and of the task: the head's node process dies, and its supervisor starts it again.
+    process.kill(headPid, 'SIGKILL');
+    const restarted = await eventually(
+      () => Promise.resolve(JSON.parse(readFileSync(join(clusterDir, 'address.json'), 'utf8')) as { pid: number; nodeId: string }),
+      (file) => file.pid !== headPid && isRunning(file.pid),
+    );
+    pids.add(restarted.pid);
+    assert.notEqual(restarted.nodeId, headNodeId, 'the head came back under a new node id');
+
+    assert.equal(await driver.waitFor('TASK', 60_000), 'slow-done', 'the get made before the kill returns');
+    assert.equal(readFileSync(mark, 'utf8'), 'began\n', 'the task ran once, through the restart');
+    const replies = JSON.parse(await driver.waitFor('REPLIES')) as { distinct: number; min: number; max: number };
+    assert.deepEqual(replies, { distinct: calls, min: 6, max: 5 + calls }, 'each actor call ran exactly once, in order');
+    assert.equal(await driver.waitFor('AFTER'), String(5 + calls), 'the named actor kept its state and is found by name');
+    assert.equal(await driver.waitFor('SQUARES'), '[1,4,9]', 'new tasks run');
+    assert.equal(await driver.exited, 0, driver.errors);
+    assert.match(driver.errors, /reconnected after \d+ ms to the cluster/);
+
+    // The driver's job lived through the restart and ended when the driver shut down.
+    const jobs = await eventually(
+      () => queryJobs(address, token),
+      (listed) => listed.length === 1 && listed[0]?.alive === false,
+    );
+    assert.equal(jobs[0]?.jobId, 'j1');
+    assert.ok(existsSync(mark));
+  });
+});
