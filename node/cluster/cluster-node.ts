@@ -40,7 +40,7 @@ import type { EventLog } from '../store/event-log.js';
 import { SessionLogs } from '../store/session-logs.js';
 import type { Peer, RoutedMessage } from '../transport/index.js';
 import { TransportClient, TransportServer, routerPort } from '../transport/index.js';
-import { openGcsShell } from './gcs-shell.js';
+import { gcsResendWindowMs, openGcsShell } from './gcs-shell.js';
 import type { GcsShell } from './gcs-shell.js';
 import { HeldRelays } from './held-relays.js';
 import { NodeObjects } from './node-objects.js';
@@ -228,6 +228,11 @@ export class ClusterNode {
       this.replayedEvents = opened.replayedEvents;
       this.gcsRestart = opened.restart;
       if (opened.restart !== undefined) this.heldForGcs = [];
+      if (opened.resend.length > 0) {
+        // Ahead of anything the resumed GCS sends; those for nodes and drivers not back yet wait for them (HeldRelays).
+        process.stderr.write(`tsray: the GCS sends again the ${opened.resend.length} messages of its last ${gcsResendWindowMs} ms before the restart (their receivers drop those they had)\n`);
+        for (const { to, message } of opened.resend) this.router.forward(message, to);
+      }
       this.mainLogs.push({ log: gcsLog, state: () => gcs.state });
     } else {
       this.gcs = undefined;
@@ -476,13 +481,17 @@ export class ClusterNode {
     }
   }
 
-  /** Answers `tsray status`, `tsray list nodes` and `tsray list jobs` from the GCS's state as it is now. */
+  /**
+   * Answers `tsray status`, `tsray list nodes` and `tsray list jobs` from the GCS's state as it is now.
+   * The answers come from this node's state address, not the GCS's: the GCS's own messages are
+   * numbered by what its log holds, which a resumed GCS works out again to resend them (gcs-shell.ts).
+   */
   private answerStateQuery(state: GcsState, query: MessageOf<'cluster/nodes-requested' | 'cluster/jobs-requested'>): void {
     if (query.type === 'cluster/jobs-requested') {
       const jobs: JobReport[] = Object.values(state.jobs)
         .sort((a, b) => Number(a.jobId.slice(1)) - Number(b.jobId.slice(1)))
         .map((job) => ({ jobId: job.jobId, driverId: job.driverId, namespace: job.namespace, alive: job.alive }));
-      this.router.send(gcsAddress, 0, query.requester, { type: 'cluster/jobs-replied', requestId: query.requestId, jobs });
+      this.router.send(stateAddress(this.nodeId), 0, query.requester, { type: 'cluster/jobs-replied', requestId: query.requestId, jobs });
       return;
     }
     const nodes: NodeReport[] = Object.keys(state.nodes)
@@ -496,7 +505,7 @@ export class ClusterNode {
         return [{ nodeId, alive: node.alive, total: { ...node.total }, available, ...demand }];
       });
     const pendingActors = unplacedActors(state);
-    this.router.send(gcsAddress, 0, query.requester, { type: 'cluster/nodes-replied', requestId: query.requestId, nodes, ...(pendingActors.length === 0 ? {} : { pendingActors }) });
+    this.router.send(stateAddress(this.nodeId), 0, query.requester, { type: 'cluster/nodes-replied', requestId: query.requestId, nodes, ...(pendingActors.length === 0 ? {} : { pendingActors }) });
   }
 
   /** The node stops for good, for `reason` (logged), and the owner hears of it. */
