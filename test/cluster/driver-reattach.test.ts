@@ -4,7 +4,8 @@
  * node, has a long task running there and keeps calling the actor while the head's node process is
  * `kill -9`ed. Once the supervisor has started the head again, the same driver reconnects by itself:
  * its pending get returns, the task ran once, each actor call (maxTaskRetries 0) ran exactly once and
- * the actor kept its state, new tasks run, and the driver exits 0.
+ * the actor kept its state, values only the dead head's store held are lost (a put) or rebuilt by
+ * lineage (a task's result), new tasks run, and the driver exits 0.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -33,7 +34,7 @@ const script = `
 import * as tsray from 'tsray';
 import { existsSync } from 'node:fs';
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-await tsray.init();
+const info = await tsray.init();
 class Counter {
   n = 0;
   add(k) { this.n += k; return this.n; }
@@ -50,6 +51,11 @@ const slow = tsray.remote(async (ms, mark) => {
 const running = slow.options({ schedulingStrategy: { nodeId: process.env.NODE, soft: false } }).remote(Number(process.env.TASK_MS), process.env.MARK);
 // The get waits through the kill and the restart.
 const pending = tsray.get(running);
+// Two values only the head's store holds: a put (no lineage) and a task's result (rebuilt by lineage).
+const lostPut = tsray.put(new Float64Array(64 * 1024).fill(1));
+const ramp = tsray.remote((n) => Float64Array.from({ length: n }, (_, i) => i));
+const onHead = ramp.options({ schedulingStrategy: { nodeId: info.nodeId, soft: true } }).remote(64 * 1024);
+await tsray.wait([onHead]);
 while (!existsSync(process.env.MARK)) await sleep(20);
 const replies = [];
 for (let i = 0; i < Number(process.env.CALLS); i += 1) {
@@ -60,6 +66,14 @@ for (let i = 0; i < Number(process.env.CALLS); i += 1) {
 console.log('TASK', await pending);
 const values = await tsray.get(replies);
 console.log('REPLIES', JSON.stringify({ distinct: new Set(values).size, min: Math.min(...values), max: Math.max(...values) }));
+try {
+  await tsray.get(lostPut);
+  console.log('PUT kept');
+} catch (error) {
+  console.log('PUT', error.name);
+}
+const rebuilt = await tsray.get(onHead);
+console.log('REBUILT', rebuilt.length, rebuilt[65535]);
 const found = await tsray.getActor('kept');
 console.log('AFTER', await tsray.get(found.add.remote(0)));
 const square = tsray.remote((x) => x * x);
@@ -100,7 +114,7 @@ void describe('a driver connected when the head is killed', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  void test('reconnects by itself: its pending get returns, the named actor keeps its state and runs each call once, and new tasks run', async () => {
+  void test('reconnects by itself: its pending get returns, the named actor keeps its state and runs each call once, what only the dead head stored is lost or rebuilt, and new tasks run', async () => {
     written = writeDriverScript('driver-reattach', script);
     const mark = join(root, 'task-starts.txt');
     driver = new ScriptProcess(written.path, { TSRAY_SESSIONS_ROOT: root, TSRAY_ADDRESS: address, TSRAY_TOKEN: '', NODE: workerNode, MARK: mark, TASK_MS: String(taskMs), CALLS: String(calls) });
@@ -121,6 +135,8 @@ void describe('a driver connected when the head is killed', () => {
     assert.equal(readFileSync(mark, 'utf8'), 'began\n', 'the task ran once, through the restart');
     const replies = JSON.parse(await driver.waitFor('REPLIES')) as { distinct: number; min: number; max: number };
     assert.deepEqual(replies, { distinct: calls, min: 6, max: 5 + calls }, 'each actor call ran exactly once, in order');
+    assert.equal(await driver.waitFor('PUT'), 'ObjectLostError', 'a put whose only copy was in the dead head\'s store is lost');
+    assert.equal(await driver.waitFor('REBUILT'), '65536 65535', 'a task result whose only copy was there is rebuilt by lineage');
     assert.equal(await driver.waitFor('AFTER'), String(5 + calls), 'the named actor kept its state and is found by name');
     assert.equal(await driver.waitFor('SQUARES'), '[1,4,9]', 'new tasks run');
     assert.equal(await driver.exited, 0, driver.errors);
