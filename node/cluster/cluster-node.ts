@@ -80,6 +80,22 @@ export const nodeResendWindowMs = 3000;
  */
 export const driverReconnectWindowMs = 60_000;
 
+/**
+ * The driver reconnect window in use: `TSRAY_DRIVER_RECONNECT_MS`, or `driverReconnectWindowMs`. A
+ * driver tries this long to reconnect to a head it lost; a resumed head waits this long for the
+ * drivers of alive jobs (give the head at least the drivers' value). It may be shorter, to fail sooner
+ * when the head is gone for good, not longer.
+ */
+export function driverReconnectMs(): number {
+  const text = process.env['TSRAY_DRIVER_RECONNECT_MS'];
+  if (text === undefined || text.trim() === '') return driverReconnectWindowMs;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0 || value > driverReconnectWindowMs) {
+    throw new RangeError(`TSRAY_DRIVER_RECONNECT_MS must be a whole number of ms from 0 to ${driverReconnectWindowMs} (driverReconnectWindowMs: how long a driver tries to reconnect to a head it lost), not '${text}'`);
+  }
+  return value;
+}
+
 /** What a node is started with. */
 export interface ClusterNodeOptions {
   /** The head listens on host:port; any other node connects to the head at host:port. */
@@ -420,7 +436,8 @@ export class ClusterNode {
     this.heldForGcs = undefined;
     for (const event of held) gcs.apply(event);
     if (absentDrivers.length > 0) {
-      this.driverWait = setTimeout(() => this.buryAbsentDrivers(absentDrivers), driverReconnectWindowMs);
+      const waitMs = driverReconnectMs();
+      this.driverWait = setTimeout(() => this.buryAbsentDrivers(absentDrivers, waitMs), waitMs);
       this.driverWait.unref();
     }
   }
@@ -431,12 +448,12 @@ export class ClusterNode {
    * driver whose connection closes, so that the GCS ends its job and its owned actors, and the
    * borrowers of its objects hear that their owner died.
    */
-  private buryAbsentDrivers(workerIds: readonly string[]): void {
+  private buryAbsentDrivers(workerIds: readonly string[], waitMs: number): void {
     this.driverWait = undefined;
     if (this.stopped) return;
     const gone = workerIds.filter((workerId) => !this.drivers.has(workerAddress(workerId)));
     if (gone.length === 0) return;
-    process.stderr.write(`tsray: ${gone.length} drivers did not reconnect within ${driverReconnectWindowMs} ms (driverReconnectWindowMs) of the head's restart; their jobs end (${gone.join(', ')})\n`);
+    process.stderr.write(`tsray: ${gone.length} drivers did not reconnect within ${waitMs} ms (the driver reconnect window) of the head's restart; their jobs end (${gone.join(', ')})\n`);
     for (const workerId of gone) {
       this.raylet.apply({ type: 'driver/connected', workerId });
       this.raylet.apply({ type: 'worker/exited', workerId, reason: 'exited' });
@@ -445,7 +462,11 @@ export class ClusterNode {
 
   /** Hands messages that arrived over the network to this node's router; a driver's first one attaches it here. */
   private deliver(messages: readonly RoutedMessage[], peer?: Peer): void {
-    if (peer?.identity.role === 'driver') for (const message of messages) this.attachDriver(message.via.from, peer);
+    if (peer?.identity.role === 'driver') {
+      for (const message of messages) this.attachDriver(message.via.from, peer);
+      // A driver the cluster buried was refused: nothing it says is taken.
+      if (peer.isClosed) return;
+    }
     for (const message of messages) {
       // A stored value from another process, for a reader of this node: it reads this node's copy.
       if (message.type === 'object/fetched' && isRemoteStoredData(message.data) && nodeOfAddress(message.to) === this.nodeId && !this.drivers.has(message.to)) {
@@ -462,13 +483,29 @@ export class ClusterNode {
    * named after the connection are taken, so a driver cannot claim another's.
    */
   private attachDriver(from: string, peer: Peer): void {
-    if (this.drivers.has(from) || !from.startsWith('worker:')) return;
+    if (this.drivers.has(from) || !from.startsWith('worker:') || peer.isClosed) return;
     const workerId = from.slice('worker:'.length);
     if (nodeOfWorker(workerId) !== peer.identity.nodeId || !/^[^.]+\.d[0-9a-f]+$/.test(workerId)) return;
+    const buried = this.buriedDriver(workerId);
+    if (buried !== undefined) {
+      // Taken back, it would run on as a process the cluster buried (its job ended, its actors died).
+      peer.close(buried);
+      return;
+    }
     const port = withRemoteStoredData(routerPort(peer, (error) => process.stderr.write(`tsray: messages to driver ${workerId} could not be sent: ${error.message}\n`)), this.nodeId);
     this.drivers.set(from, { peer, port });
     this.router.addRemote(from, port);
     this.raylet.apply({ type: 'driver/connected', workerId });
+  }
+
+  /** Why the GCS counts a reconnecting driver gone, if it does: a driver that comes back after that cannot go on. */
+  private buriedDriver(workerId: WorkerId): string | undefined {
+    const state = this.gcs?.state;
+    if (state === undefined) return undefined;
+    const jobId = state.jobOfDriver[workerId];
+    const job = jobId === undefined ? undefined : state.jobs[jobId];
+    if (state.deadWorkers[workerId] !== true && job?.alive !== false) return undefined;
+    return `the cluster counts driver ${workerId} gone${job === undefined ? '' : ` (its job ${job.jobId} ended)`}; call init() again for a new job`;
   }
 
   /** A driver's connection closed: the driver is gone, and its raylet ends what it held (as for any dead owner). */

@@ -32,7 +32,7 @@ import type { SessionMarker } from '../runtime/session-marker.js';
 import { startSession } from '../runtime/sessions.js';
 import { EventLog, logDirFor } from '../store/event-log.js';
 import { QueueLimitError, TransportClient, routerPort, tokenProblem } from '../transport/index.js';
-import { driverReconnectWindowMs, firstConnectTimeoutMs, joinTimeoutMs, nodeResendWindowMs } from './cluster-node.js';
+import { driverReconnectMs, firstConnectTimeoutMs, joinTimeoutMs, nodeResendWindowMs } from './cluster-node.js';
 import { parseAddress, readAddressFile } from './local-nodes.js';
 import { indexEntry, readEvents } from './log-serving.js';
 import { defaultQueryTimeoutMs } from './query.js';
@@ -73,21 +73,6 @@ function target(address: string): { address: string; token: string } {
   const problem = tokenProblem(token);
   if (problem !== undefined) throw new Error(`TSRAY_TOKEN: ${problem}`);
   return { address: resolved, token };
-}
-
-/**
- * How long this driver tries to reconnect to a head it lost: `TSRAY_DRIVER_RECONNECT_MS`, or
- * `driverReconnectWindowMs`. It may be shorter (to fail sooner when the head is gone for good), not
- * longer: a resumed head counts a driver dead that is not back within `driverReconnectWindowMs`.
- */
-export function driverReconnectMs(): number {
-  const text = process.env['TSRAY_DRIVER_RECONNECT_MS'];
-  if (text === undefined || text.trim() === '') return driverReconnectWindowMs;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 0 || value > driverReconnectWindowMs) {
-    throw new RangeError(`TSRAY_DRIVER_RECONNECT_MS must be a whole number of ms from 0 to ${driverReconnectWindowMs} (driverReconnectWindowMs: how long a resumed head waits for its drivers), not '${text}'`);
-  }
-  return value;
 }
 
 /** The bound a driver's reconnect runs under, as its lost error names it. */
@@ -188,7 +173,11 @@ export class DriverLink {
         peer.unref();
         made.link?.reconnected(peer.identity.nodeId);
       },
-      onDisconnected: (info) => made.link?.disconnected(info.reason, reconnectBoundText(reconnectMs)),
+      onDisconnected: (info) => {
+        // A head that refuses this driver (it counts it gone) will refuse it again: stop rather than retry.
+        if (info.initiator === 'peer-refused') made.link?.lost(`the head refused it: ${info.reason}`);
+        else made.link?.disconnected(info.reason, reconnectBoundText(reconnectMs));
+      },
       onMessages: (messages) => {
         for (const message of messages) {
           // A state query's answer is for this link, not for the owner component.

@@ -6,12 +6,18 @@
  * its pending get returns, the task ran once, each actor call (maxTaskRetries 0) ran exactly once and
  * the actor kept its state, values only the dead head's store held are lost (a put) or rebuilt by
  * lineage (a task's result), new tasks run, and the driver exits 0.
+ *
+ * A driver that does not come back within the reconnect window (here shortened with
+ * TSRAY_DRIVER_RECONNECT_MS, which the head reads too) is counted dead by the resumed head: its job
+ * ends and the actor it owned dies. One that comes back after that (it was frozen) is refused, and
+ * its pending get fails with one line saying so.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { ProcessRun } from '../support/cluster.js';
 import { isRunning } from '../../node/cluster/local-nodes.js';
 import { queryJobs } from '../../node/cluster/query.js';
 import { ScriptProcess, killPids, recordedNodePids, runnerIn } from '../support/cluster.js';
@@ -149,5 +155,114 @@ void describe('a driver connected when the head is killed', () => {
     );
     assert.equal(jobs[0]?.jobId, 'j1');
     assert.ok(existsSync(mark));
+  });
+});
+
+/** A driver that owns a named actor and then waits, with a get that never returns by itself. */
+const ownerScript = `
+import * as tsray from 'tsray';
+await tsray.init();
+class Holder { ping() { return 'pong'; } }
+const holder = tsray.remote(Holder).options({ name: process.env.ACTOR, resources: { worker: 1 } }).remote();
+console.log('PING', await tsray.get(holder.ping.remote()));
+const forever = tsray.remote(() => new Promise(() => undefined));
+try {
+  await tsray.get(forever.remote());
+} catch (error) {
+  console.log('LOST', JSON.stringify(error.message));
+}
+`;
+
+const lookupScript = `
+import * as tsray from 'tsray';
+await tsray.init();
+try {
+  await tsray.getActor(process.env.ACTOR);
+  console.log('FOUND yes');
+} catch (error) {
+  console.log('FOUND', error.message);
+}
+await tsray.shutdown();
+`;
+
+void describe('a driver that does not come back to the restarted head', () => {
+  const windowMs = 2000;
+  const root2 = mkdtempSync(join(tmpdir(), 'tsray-driver-gone-'));
+  const clusterDir2 = join(root2, 'cluster');
+  const env = { TSRAY_DRIVER_RECONNECT_MS: String(windowMs) };
+  const run2 = (args: string[], extra: Record<string, string> = {}): Promise<ProcessRun> => runnerIn(root2)(args, { ...env, ...extra });
+  const pids = new Set<number>();
+  const drivers: ScriptProcess[] = [];
+  const written: DriverScript[] = [];
+  let address = '';
+  let token = '';
+
+  const head = (): { pid: number; nodeId: string } => JSON.parse(readFileSync(join(clusterDir2, 'address.json'), 'utf8')) as { pid: number; nodeId: string };
+  const restartedAfter = (pid: number): Promise<{ pid: number; nodeId: string }> => eventually(() => Promise.resolve(head()), (file) => file.pid !== pid && isRunning(file.pid), 2000);
+  const lookup = async (actor: string): Promise<string | undefined> => {
+    const found = await run2([written[1]?.path ?? ''], { TSRAY_ADDRESS: address, ACTOR: actor });
+    assert.equal(found.code, 0, found.stderr);
+    return /^FOUND (.*)$/m.exec(found.stdout)?.[1];
+  };
+
+  before(async () => {
+    const started = await run2([cli, 'start', '--head', '--port', '0', '--num-cpus', '1']);
+    assert.equal(started.code, 0, started.stderr);
+    const file = JSON.parse(readFileSync(join(clusterDir2, 'address.json'), 'utf8')) as { address: string; token: string; pid: number; supervisorPid?: number };
+    ({ address, token } = file);
+    pids.add(file.pid);
+    if (file.supervisorPid !== undefined) pids.add(file.supervisorPid);
+    const joined = await run2([cli, 'start', '--address', address, '--num-cpus', '2', '--resources', '{"worker":2}']);
+    assert.equal(joined.code, 0, joined.stderr);
+    pids.add(Number(/pid (\d+)/.exec(joined.stdout)?.[1]));
+    written.push(writeDriverScript('driver-gone-owner', ownerScript), writeDriverScript('driver-gone-lookup', lookupScript));
+  });
+
+  after(() => {
+    for (const driver of drivers) {
+      driver.child.kill('SIGCONT');
+      driver.kill();
+    }
+    killPids([...pids, ...recordedNodePids(clusterDir2)]);
+    for (const script of written) script.remove();
+    rmSync(root2, { recursive: true, force: true });
+  });
+
+  void test('one killed with the head is counted dead once the window passes: its job ends and its actor dies', async () => {
+    const driver = new ScriptProcess(written[0]?.path ?? '', { TSRAY_SESSIONS_ROOT: root2, TSRAY_ADDRESS: address, TSRAY_TOKEN: '', ACTOR: 'orphan', ...env });
+    drivers.push(driver);
+    assert.equal(await driver.waitFor('PING'), 'pong');
+    const killed = head();
+    process.kill(killed.pid, 'SIGKILL');
+    driver.kill();
+    pids.add((await restartedAfter(killed.pid)).pid);
+    const jobs = await eventually(
+      () => queryJobs(address, token),
+      (listed) => listed.length === 1 && listed[0]?.alive === false,
+      1200,
+    );
+    assert.deepEqual(jobs.map((job) => [job.jobId, job.alive]), [['j1', false]], 'the job of the driver that never came back ended');
+    assert.equal(await lookup('orphan'), "no live actor named 'orphan' in namespace 'default'", 'the actor it owned died with its job');
+  });
+
+  void test('one that comes back after it was counted dead is refused, and its pending get fails with one line', async () => {
+    const driver = new ScriptProcess(written[0]?.path ?? '', { TSRAY_SESSIONS_ROOT: root2, TSRAY_ADDRESS: address, TSRAY_TOKEN: '', ACTOR: 'frozen', TSRAY_DRIVER_RECONNECT_MS: '' });
+    drivers.push(driver);
+    assert.equal(await driver.waitFor('PING'), 'pong');
+    const jobId = `j${(await queryJobs(address, token)).length}`;
+    // Frozen, the driver neither sees the head die nor reconnects until the head has counted it dead.
+    driver.child.kill('SIGSTOP');
+    const killed = head();
+    process.kill(killed.pid, 'SIGKILL');
+    pids.add((await restartedAfter(killed.pid)).pid);
+    await eventually(
+      () => queryJobs(address, token),
+      (listed) => listed.find((job) => job.jobId === jobId)?.alive === false,
+      1200,
+    );
+    driver.child.kill('SIGCONT');
+    const lost = JSON.parse(await driver.waitFor('LOST', 60_000)) as string;
+    assert.match(lost, new RegExp(`^[^\\n]*the head refused it: the cluster counts driver [^ ]+ gone \\(its job ${jobId} ended\\)[^\\n]*$`));
+    assert.equal(await driver.exited, 0, driver.errors);
   });
 });
