@@ -195,6 +195,16 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
       s.stopped = true;
       if (s.isDriver && s.jobId !== undefined) ctx.out.push(send(gcsAddress, { type: 'job/finished', jobId: s.jobId }));
       return;
+    case 'owner/reattached': {
+      const former = s.nodeId;
+      if (s.stopped || former === event.nodeId) return;
+      // The new node first, so that what the former node's death requests again goes there.
+      s.nodeId = event.nodeId;
+      onNodeDied(ctx, former);
+      // A repeat gets the same job id; the GCS's reply to the first may have died with the head.
+      if (s.isDriver) ctx.out.push(send(gcsAddress, { type: 'job/registration-requested', driverId: s.workerId, namespace: s.namespace }));
+      return;
+    }
     case 'timer/fired':
       if (event.timerId.startsWith('lease-retry:')) onLeaseRetryTimer(ctx, event.timerId.slice('lease-retry:'.length));
       else if (event.timerId.startsWith('lease-idle:')) onLeaseIdleTimer(ctx, event.timerId.slice('lease-idle:'.length));

@@ -78,6 +78,12 @@ export type OwnerLocalEvent =
   | { readonly type: 'actor/disposed'; readonly actorId: ActorId; readonly restartCount: number }
   /** The driver ends its job (shutdown). */
   | { readonly type: 'owner/stopping' }
+  /**
+   * The driver's connection to the cluster moved to node `nodeId`: the head it was attached to died
+   * and came back under a new node id. The former node is dead (its raylet, workers and store died
+   * with its process), and the driver now leases, puts and fetches through `nodeId`.
+   */
+  | { readonly type: 'owner/reattached'; readonly nodeId: NodeId }
   | TimerFired;
 
 /** The messages an owner receives. */

@@ -14,8 +14,8 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { aliveNodeIds, defaultGcsConfig } from '../../core/gcs/index.js';
 import type { GcsConfig, GcsEvent, GcsRestarted, GcsState } from '../../core/gcs/index.js';
-import { gcsAddress, nodeOfWorker, rayletAddress } from '../../core/ids.js';
-import type { NodeId } from '../../core/ids.js';
+import { gcsAddress, nodeOfWorker, rayletAddress, workerAddress } from '../../core/ids.js';
+import type { NodeId, WorkerId } from '../../core/ids.js';
 import { defaultOwnerConfig } from '../../core/owner/index.js';
 import { isWaitingForPlacement } from '../../core/gcs/actors.js';
 import type { Delivered, JobReport, Message, MessageOf, NodeReport, ResourceDemand } from '../../core/protocol.js';
@@ -40,7 +40,7 @@ import type { EventLog } from '../store/event-log.js';
 import { SessionLogs } from '../store/session-logs.js';
 import type { Peer, RoutedMessage } from '../transport/index.js';
 import { TransportClient, TransportServer, routerPort } from '../transport/index.js';
-import { openGcsShell } from './gcs-shell.js';
+import { gcsResendWindowMs, openGcsShell } from './gcs-shell.js';
 import type { GcsShell } from './gcs-shell.js';
 import { HeldRelays } from './held-relays.js';
 import { NodeObjects } from './node-objects.js';
@@ -70,6 +70,31 @@ export const rejoinWaitMs = 5000;
  * Receivers drop the repeats (core/inbox.ts).
  */
 export const nodeResendWindowMs = 3000;
+
+/**
+ * How long a driver whose connection to the head broke tries to reconnect before it gives up (its
+ * calls then fail with the lost error). It covers the supervisor starting the head again, the GCS
+ * replaying a large log and the head's wait for its nodes (`rejoinWaitMs`), with a wide margin, as
+ * the raylets' own reconnect bound does. A resumed head waits as long for a driver of an alive job to
+ * come back before it counts the driver dead.
+ */
+export const driverReconnectWindowMs = 60_000;
+
+/**
+ * The driver reconnect window in use: `TSRAY_DRIVER_RECONNECT_MS`, or `driverReconnectWindowMs`. A
+ * driver tries this long to reconnect to a head it lost; a resumed head waits this long for the
+ * drivers of alive jobs (give the head at least the drivers' value). It may be shorter, to fail sooner
+ * when the head is gone for good, not longer.
+ */
+export function driverReconnectMs(): number {
+  const text = process.env['TSRAY_DRIVER_RECONNECT_MS'];
+  if (text === undefined || text.trim() === '') return driverReconnectWindowMs;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0 || value > driverReconnectWindowMs) {
+    throw new RangeError(`TSRAY_DRIVER_RECONNECT_MS must be a whole number of ms from 0 to ${driverReconnectWindowMs} (driverReconnectWindowMs: how long a driver tries to reconnect to a head it lost), not '${text}'`);
+  }
+  return value;
+}
 
 /** What a node is started with. */
 export interface ClusterNodeOptions {
@@ -139,6 +164,14 @@ function unplacedActors(state: GcsState): ResourceDemand[] {
   return [...byShape.keys()].sort().flatMap((key) => byShape.get(key) ?? []);
 }
 
+/** The drivers of the jobs still alive: each attached to the head when it died, and expected back. */
+function aliveDrivers(state: GcsState): WorkerId[] {
+  return Object.values(state.jobs)
+    .filter((job) => job.alive && state.nodes[nodeOfWorker(job.driverId)] === undefined)
+    .map((job) => job.driverId)
+    .sort();
+}
+
 /** Whether a message is a state query the head's shell answers (not a GCS event). */
 function isStateQuery(message: Delivered<Message>): message is Delivered<MessageOf<'cluster/nodes-requested' | 'cluster/jobs-requested'>> {
   return message.type === 'cluster/nodes-requested' || message.type === 'cluster/jobs-requested';
@@ -181,6 +214,8 @@ export class ClusterNode {
   private heldRelays: HeldRelays | undefined;
   /** The nodes of the heads that ran this session before this one. */
   private formerHeadNodes = new Set<NodeId>();
+  /** A resumed head's bound on the return of the drivers of alive jobs, until it runs out. */
+  private driverWait: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly options: ClusterNodeOptions,
@@ -209,6 +244,11 @@ export class ClusterNode {
       this.replayedEvents = opened.replayedEvents;
       this.gcsRestart = opened.restart;
       if (opened.restart !== undefined) this.heldForGcs = [];
+      if (opened.resend.length > 0) {
+        // Ahead of anything the resumed GCS sends; those for nodes and drivers not back yet wait for them (HeldRelays).
+        process.stderr.write(`tsray: the GCS sends again the ${opened.resend.length} messages of its last ${gcsResendWindowMs} ms before the restart (their receivers drop those they had)\n`);
+        for (const { to, message } of opened.resend) this.router.forward(message, to);
+      }
       this.mainLogs.push({ log: gcsLog, state: () => gcs.state });
     } else {
       this.gcs = undefined;
@@ -368,7 +408,10 @@ export class ClusterNode {
     if (gcs === undefined || restart === undefined) return;
     const previousNodeId = this.options.resume?.previousNodeId;
     const awaited = aliveNodeIds(gcs.state).filter((id) => id !== previousNodeId && id !== this.nodeId && !this.formerHeadNodes.has(id));
-    const missing = (): NodeId[] => awaited.filter((id) => !this.peers.has(id));
+    // The drivers of alive jobs reconnect too (each under its connection's name, its worker id's node part).
+    const drivers = aliveDrivers(gcs.state);
+    const awaitedDrivers = drivers.map(nodeOfWorker);
+    const missing = (): NodeId[] => [...awaited, ...awaitedDrivers].filter((id) => !this.peers.has(id));
     if (missing().length > 0) {
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
@@ -381,9 +424,10 @@ export class ClusterNode {
       this.onPeerJoined = undefined;
     }
     if (this.stopped) return;
-    const absent = missing();
+    const absent = missing().filter((id) => !awaitedDrivers.includes(id));
+    const absentDrivers = drivers.filter((workerId) => !this.peers.has(nodeOfWorker(workerId)));
     process.stderr.write(
-      `tsray: the GCS resumed as incarnation ${restart.incarnation} after replaying ${this.replayedEvents} events; ${awaited.length - absent.length} of ${awaited.length} nodes reconnected${absent.length === 0 ? '' : ` (not ${absent.join(', ')}: the health checks decide)`}\n`,
+      `tsray: the GCS resumed as incarnation ${restart.incarnation} after replaying ${this.replayedEvents} events; ${awaited.length - absent.length} of ${awaited.length} nodes reconnected${absent.length === 0 ? '' : ` (not ${absent.join(', ')}: the health checks decide)`}; ${drivers.length - absentDrivers.length} of ${drivers.length} drivers of alive jobs reconnected\n`,
     );
     this.gcsRestart = undefined;
     this.heldRelays?.stop();
@@ -391,11 +435,38 @@ export class ClusterNode {
     const held = this.heldForGcs ?? [];
     this.heldForGcs = undefined;
     for (const event of held) gcs.apply(event);
+    if (absentDrivers.length > 0) {
+      const waitMs = driverReconnectMs();
+      this.driverWait = setTimeout(() => this.buryAbsentDrivers(absentDrivers, waitMs), waitMs);
+      this.driverWait.unref();
+    }
+  }
+
+  /**
+   * The drivers of alive jobs that did not come back to the resumed head within their reconnect bound
+   * have given up (or died meanwhile): this node's raylet reports each one's death, as it does for a
+   * driver whose connection closes, so that the GCS ends its job and its owned actors, and the
+   * borrowers of its objects hear that their owner died.
+   */
+  private buryAbsentDrivers(workerIds: readonly string[], waitMs: number): void {
+    this.driverWait = undefined;
+    if (this.stopped) return;
+    const gone = workerIds.filter((workerId) => !this.drivers.has(workerAddress(workerId)));
+    if (gone.length === 0) return;
+    process.stderr.write(`tsray: ${gone.length} drivers did not reconnect within ${waitMs} ms (the driver reconnect window) of the head's restart; their jobs end (${gone.join(', ')})\n`);
+    for (const workerId of gone) {
+      this.raylet.apply({ type: 'driver/connected', workerId });
+      this.raylet.apply({ type: 'worker/exited', workerId, reason: 'exited' });
+    }
   }
 
   /** Hands messages that arrived over the network to this node's router; a driver's first one attaches it here. */
   private deliver(messages: readonly RoutedMessage[], peer?: Peer): void {
-    if (peer?.identity.role === 'driver') for (const message of messages) this.attachDriver(message.via.from, peer);
+    if (peer?.identity.role === 'driver') {
+      for (const message of messages) this.attachDriver(message.via.from, peer);
+      // A driver the cluster buried was refused: nothing it says is taken.
+      if (peer.isClosed) return;
+    }
     for (const message of messages) {
       // A stored value from another process, for a reader of this node: it reads this node's copy.
       if (message.type === 'object/fetched' && isRemoteStoredData(message.data) && nodeOfAddress(message.to) === this.nodeId && !this.drivers.has(message.to)) {
@@ -406,18 +477,35 @@ export class ClusterNode {
   }
 
   /**
-   * A driver speaks first over its connection: its address (`worker:<this node>.d<k>`) is routed
-   * back over that connection, and this node's raylet tracks it as a connected driver, as the
-   * embedded cluster's does. Only addresses of this node are taken, so a driver cannot claim another's.
+   * A driver speaks first over its connection (and again after it reconnected to a resumed head): its
+   * address (`worker:<its connection's name>.d<k>`) is routed back over that connection, and this
+   * node's raylet tracks it as a connected driver, as the embedded cluster's does. Only addresses
+   * named after the connection are taken, so a driver cannot claim another's.
    */
   private attachDriver(from: string, peer: Peer): void {
-    if (this.drivers.has(from) || !from.startsWith('worker:')) return;
+    if (this.drivers.has(from) || !from.startsWith('worker:') || peer.isClosed) return;
     const workerId = from.slice('worker:'.length);
-    if (nodeOfWorker(workerId) !== this.nodeId || !/^[^.]+\.d[0-9a-f]+$/.test(workerId)) return;
+    if (nodeOfWorker(workerId) !== peer.identity.nodeId || !/^[^.]+\.d[0-9a-f]+$/.test(workerId)) return;
+    const buried = this.buriedDriver(workerId);
+    if (buried !== undefined) {
+      // Taken back, it would run on as a process the cluster buried (its job ended, its actors died).
+      peer.close(buried);
+      return;
+    }
     const port = withRemoteStoredData(routerPort(peer, (error) => process.stderr.write(`tsray: messages to driver ${workerId} could not be sent: ${error.message}\n`)), this.nodeId);
     this.drivers.set(from, { peer, port });
     this.router.addRemote(from, port);
     this.raylet.apply({ type: 'driver/connected', workerId });
+  }
+
+  /** Why the GCS counts a reconnecting driver gone, if it does: a driver that comes back after that cannot go on. */
+  private buriedDriver(workerId: WorkerId): string | undefined {
+    const state = this.gcs?.state;
+    if (state === undefined) return undefined;
+    const jobId = state.jobOfDriver[workerId];
+    const job = jobId === undefined ? undefined : state.jobs[jobId];
+    if (state.deadWorkers[workerId] !== true && job?.alive !== false) return undefined;
+    return `the cluster counts driver ${workerId} gone${job === undefined ? '' : ` (its job ${job.jobId} ended)`}; call init() again for a new job`;
   }
 
   /** A driver's connection closed: the driver is gone, and its raylet ends what it held (as for any dead owner). */
@@ -430,13 +518,17 @@ export class ClusterNode {
     }
   }
 
-  /** Answers `tsray status`, `tsray list nodes` and `tsray list jobs` from the GCS's state as it is now. */
+  /**
+   * Answers `tsray status`, `tsray list nodes` and `tsray list jobs` from the GCS's state as it is now.
+   * The answers come from this node's state address, not the GCS's: the GCS's own messages are
+   * numbered by what its log holds, which a resumed GCS works out again to resend them (gcs-shell.ts).
+   */
   private answerStateQuery(state: GcsState, query: MessageOf<'cluster/nodes-requested' | 'cluster/jobs-requested'>): void {
     if (query.type === 'cluster/jobs-requested') {
       const jobs: JobReport[] = Object.values(state.jobs)
         .sort((a, b) => Number(a.jobId.slice(1)) - Number(b.jobId.slice(1)))
         .map((job) => ({ jobId: job.jobId, driverId: job.driverId, namespace: job.namespace, alive: job.alive }));
-      this.router.send(gcsAddress, 0, query.requester, { type: 'cluster/jobs-replied', requestId: query.requestId, jobs });
+      this.router.send(stateAddress(this.nodeId), 0, query.requester, { type: 'cluster/jobs-replied', requestId: query.requestId, jobs });
       return;
     }
     const nodes: NodeReport[] = Object.keys(state.nodes)
@@ -450,7 +542,7 @@ export class ClusterNode {
         return [{ nodeId, alive: node.alive, total: { ...node.total }, available, ...demand }];
       });
     const pendingActors = unplacedActors(state);
-    this.router.send(gcsAddress, 0, query.requester, { type: 'cluster/nodes-replied', requestId: query.requestId, nodes, ...(pendingActors.length === 0 ? {} : { pendingActors }) });
+    this.router.send(stateAddress(this.nodeId), 0, query.requester, { type: 'cluster/nodes-replied', requestId: query.requestId, nodes, ...(pendingActors.length === 0 ? {} : { pendingActors }) });
   }
 
   /** The node stops for good, for `reason` (logged), and the owner hears of it. */
@@ -534,6 +626,7 @@ export class ClusterNode {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    clearTimeout(this.driverWait);
     this.stateQueries.stop();
     this.router.flush();
     await Promise.all([this.server?.close(), this.client?.close()]);

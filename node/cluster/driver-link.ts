@@ -2,8 +2,19 @@
  * A driver connected to a running cluster (`init({ address })`, or TSRAY_ADDRESS): this process's
  * owner component talks to the cluster over one TransportClient (role `driver`) to the head, whose
  * router relays its messages on (star routing, node-routing.ts). The driver attaches to the head's
- * raylet: its worker id is `<head node>.d<random>`, so that the head routes its address back over
- * this connection and the cluster counts it among the head's processes.
+ * raylet (its leases, puts and fetches go there), but its identity is its own: its worker id is
+ * `<connection name>.d<random>`, whose node part is the name its connection goes by, so that the head
+ * routes its address back over this connection and a death of the head's node is not its death.
+ *
+ * That is what lets a driver ride out a restart of the head (issue 10 item 6): the connection
+ * reconnects by itself for up to `driverReconnectWindowMs`, sending first what it wrote in the last
+ * `nodeResendWindowMs` before the break and what it sent meanwhile (the receivers drop repeats, so
+ * calls keep their at-most-once and at-least-once rules). On the resumed head, whose raylet runs under
+ * a new node id, the owner is told to reattach (`owner/reattached`): the former node is dead to it
+ * (leases there are asked again, copies only there are rebuilt by lineage or lost), and it registers
+ * its job again, which the GCS answers with the same job id. Its first message attaches it to the new
+ * head's raylet. A head that counted the driver gone (its connection broke while the head lived)
+ * keeps its node id, and the driver then stops with the lost error.
  *
  * The driver has no node store in its process: its large puts and arguments are pulled by the head's
  * node into its store, and a large value it reads is pulled into its memory (driver-objects.ts).
@@ -20,8 +31,8 @@ import { markSessionEnded } from '../runtime/session-marker.js';
 import type { SessionMarker } from '../runtime/session-marker.js';
 import { startSession } from '../runtime/sessions.js';
 import { EventLog, logDirFor } from '../store/event-log.js';
-import { TransportClient, routerPort, tokenProblem } from '../transport/index.js';
-import { firstConnectTimeoutMs, joinTimeoutMs } from './cluster-node.js';
+import { QueueLimitError, TransportClient, routerPort, tokenProblem } from '../transport/index.js';
+import { driverReconnectMs, firstConnectTimeoutMs, joinTimeoutMs, nodeResendWindowMs } from './cluster-node.js';
 import { parseAddress, readAddressFile } from './local-nodes.js';
 import { indexEntry, readEvents } from './log-serving.js';
 import { defaultQueryTimeoutMs } from './query.js';
@@ -64,17 +75,24 @@ function target(address: string): { address: string; token: string } {
   return { address: resolved, token };
 }
 
+/** The bound a driver's reconnect runs under, as its lost error names it. */
+function reconnectBoundText(windowMs: number): string {
+  return process.env['TSRAY_DRIVER_RECONNECT_MS'] === undefined || process.env['TSRAY_DRIVER_RECONNECT_MS'].trim() === '' ? `${windowMs} ms (driverReconnectWindowMs)` : `${windowMs} ms (TSRAY_DRIVER_RECONNECT_MS)`;
+}
+
 /** A driver connected to a cluster. */
 export class DriverLink {
   private stopped = false;
   private queryCounter = 0;
   private onLost: ((reason: string) => void) | undefined;
+  /** When the connection to the head broke, while the client reconnects. */
+  private disconnectedAtMs: number | undefined;
 
   private constructor(
     /** The head's `HOST:PORT`. */
     readonly address: string,
-    /** The node this driver is attached to (the head's). */
-    readonly nodeId: string,
+    /** The node this driver is attached to (the head's; a resumed head's is new). */
+    public nodeId: string,
     readonly sessionDir: string,
     readonly driver: OwnerRuntime,
     private readonly router: Router,
@@ -136,21 +154,30 @@ export class DriverLink {
    */
   static async connect(options: DriverLinkOptions): Promise<DriverLink> {
     const { address, token } = target(options.address);
+    const reconnectMs = driverReconnectMs();
     const { host, port } = parseAddress(address);
     // Made once the connection is up; the client's callbacks may run before then.
     const made: { link?: DriverLink; router?: Router; objects?: DriverObjects } = {};
+    const connectionName = `driver-${process.pid}-${randomBytes(3).toString('hex')}`;
     const queries = new Map<string, (nodes: NodeReport[]) => void>();
     const stateQueries = new Map<string, (report: ClusterStateReport) => void>();
     const client = await TransportClient.connect({
       host,
       port,
       token,
-      identity: { nodeId: `driver-${process.pid}-${randomBytes(3).toString('hex')}`, role: 'driver' },
-      // The head counts a driver whose connection closed as gone (its raylet ends its leases), so a
-      // lost connection ends this driver at once rather than coming back as a process the cluster buried.
-      reconnect: { firstConnectGiveUpAfterMs: firstConnectTimeoutMs, giveUpAfterMs: 0 },
+      identity: { nodeId: connectionName, role: 'driver' },
+      // A wrong address is reported soon; once connected, the driver rides out a restart of the head.
+      reconnect: { firstConnectGiveUpAfterMs: firstConnectTimeoutMs, giveUpAfterMs: reconnectMs, resendWindowMs: nodeResendWindowMs },
       log: () => undefined,
-      onConnected: (peer) => peer.unref(),
+      onConnected: (peer) => {
+        peer.unref();
+        made.link?.reconnected(peer.identity.nodeId);
+      },
+      onDisconnected: (info) => {
+        // A head that refuses this driver (it counts it gone) will refuse it again: stop rather than retry.
+        if (info.initiator === 'peer-refused') made.link?.lost(`the head refused it: ${info.reason}`);
+        else made.link?.disconnected(info.reason, reconnectBoundText(reconnectMs));
+      },
       onMessages: (messages) => {
         for (const message of messages) {
           // A state query's answer is for this link, not for the owner component.
@@ -160,16 +187,22 @@ export class DriverLink {
           else made.objects?.onMessage(message, message.to);
         }
       },
-      onFailed: (error) => made.link?.lost(error.message),
+      onFailed: (error) => made.link?.lost(`no head took it back within ${reconnectBoundText(reconnectMs)}: ${error.message}`),
     }).catch((error: unknown) => {
       throw new Error(`cannot connect a driver to the cluster at ${address}: ${error instanceof Error ? error.message : String(error)}`);
     });
     const headNodeId = client.peer?.identity.nodeId ?? '';
-    const workerId = `${headNodeId}.d${randomBytes(4).toString('hex')}`;
+    const workerId = `${connectionName}.d${randomBytes(4).toString('hex')}`;
     const upstream: { port?: Port } = {};
     const linkRouter = new Router({ postMessage: (value: unknown) => upstream.port?.postMessage(value) });
     const objects = new DriverObjects(`worker:${workerId}`, linkRouter);
-    upstream.port = objects.outbound(routerPort(client, (error) => process.stderr.write(`tsray: a batch of messages to the cluster could not be sent: ${error.message}\n`)));
+    upstream.port = objects.outbound(
+      routerPort(client, (error) => {
+        // Messages held while the head is away passed their bound: those dropped would leave calls waiting forever.
+        if (error instanceof QueueLimitError) made.link?.lost(error.message);
+        else process.stderr.write(`tsray: a batch of messages to the cluster could not be sent: ${error.message}\n`);
+      }),
+    );
     made.router = linkRouter;
     made.objects = objects;
     const session = startSession(options.sessionDir);
@@ -238,6 +271,31 @@ export class DriverLink {
         }
         return;
     }
+  }
+
+  /** The connection to the head broke: the client reconnects by itself, and what the driver sends meanwhile waits. */
+  private disconnected(reason: string, bound: string): void {
+    if (this.stopped) return;
+    this.disconnectedAtMs = Date.now();
+    process.stderr.write(`tsray: the driver lost its connection to the cluster at ${this.address} (${reason}); reconnecting for up to ${bound}\n`);
+  }
+
+  /**
+   * The connection is up again, to the head now running as `nodeId`. A head under a new node id is a
+   * resumed one: the driver reattaches to it. The same head counted this driver gone when its
+   * connection broke (its raylet reported the driver's death), so the driver cannot go on.
+   */
+  private reconnected(nodeId: string): void {
+    if (this.stopped || this.disconnectedAtMs === undefined) return;
+    const awayMs = Date.now() - this.disconnectedAtMs;
+    this.disconnectedAtMs = undefined;
+    if (nodeId === this.nodeId) {
+      this.lost(`its connection broke for ${awayMs} ms while the head lived, and the head counted this driver gone`);
+      return;
+    }
+    process.stderr.write(`tsray: the driver reconnected after ${awayMs} ms to the cluster at ${this.address}, whose head resumed as node ${nodeId}\n`);
+    this.nodeId = nodeId;
+    this.driver.reattach(nodeId);
   }
 
   /** The connection is gone for good: pending calls fail, later calls find no runtime to run on. */

@@ -557,6 +557,14 @@ export class OwnerRuntime {
     }
   }
 
+  /**
+   * A driver's connection to the cluster moved to node `nodeId` (the head it was attached to came
+   * back under a new node id): the owner treats its former node as dead and works through `nodeId`.
+   */
+  reattach(nodeId: string): void {
+    this.apply({ type: 'owner/reattached', nodeId });
+  }
+
   /** Ends this process's component: pending calls fail, nothing keeps the process alive. */
   stop(reason: string): void {
     if (this.options.isDriver && this.state.jobId !== undefined) this.apply({ type: 'owner/stopping' });

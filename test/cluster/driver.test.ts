@@ -198,7 +198,8 @@ void describe('a driver connected to a cluster of processes', () => {
       ['j1', 'j2', 'j3'],
     );
     for (const job of jobs) {
-      assert.ok(job.driverId.startsWith(`${head.nodeId}.d`), job.driverId);
+      // A driver is named after its own connection, not after the head it attached to.
+      assert.match(job.driverId, /^driver-\d+-[0-9a-f]+\.d[0-9a-f]+$/);
       assert.equal(job.namespace, 'default');
     }
     // An ended job's state reaches the GCS when its driver's connection closes, a moment after the test saw the CPU back.
@@ -232,9 +233,12 @@ void describe('a driver connected to a cluster of processes', () => {
     assert.match(unreachable, new RegExp(`^cannot connect a driver to the cluster at 127\\.0\\.0\\.1:${port}: could not reach[^\\n]*$`));
   });
 
-  // Last: it kills the head.
-  void test('a driver whose head dies fails its pending get with one line and exits', async () => {
-    const child = spawn(process.execPath, [script('cluster-driver-waiting', waitingScript)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TSRAY_SESSIONS_ROOT: root, TSRAY_ADDRESS: head.address, TSRAY_TOKEN: '' } });
+  // Last: it kills the head and its supervisor, so that no head comes back.
+  void test('a driver whose head dies for good fails its pending get with one line, naming its reconnect bound, and exits', async () => {
+    const child = spawn(process.execPath, [script('cluster-driver-waiting', waitingScript)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TSRAY_SESSIONS_ROOT: root, TSRAY_ADDRESS: head.address, TSRAY_TOKEN: '', TSRAY_DRIVER_RECONNECT_MS: '1500' },
+    });
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr.resume();
@@ -242,7 +246,8 @@ void describe('a driver connected to a cluster of processes', () => {
     try {
       await eventually(() => Promise.resolve(stdout), (text) => text.includes('WAITING'), 400);
       assert.match(stdout, /WAITING/);
-      const { pid } = JSON.parse(readFileSync(join(clusterDir, 'address.json'), 'utf8')) as { pid: number };
+      const { pid, supervisorPid } = JSON.parse(readFileSync(join(clusterDir, 'address.json'), 'utf8')) as { pid: number; supervisorPid?: number };
+      if (supervisorPid !== undefined) process.kill(supervisorPid, 'SIGKILL');
       process.kill(pid, 'SIGKILL');
       assert.equal(await exited, 0);
     } finally {
@@ -250,7 +255,7 @@ void describe('a driver connected to a cluster of processes', () => {
     }
     const lines = printed({ code: 0, stdout, stderr: '' });
     const lost = JSON.parse(lines.get('LOST') ?? '""') as string;
-    assert.match(lost, new RegExp(`^[^\\n]*lost its connection to the cluster at ${head.address.replace(/\./g, '\\.')}[^\\n]*$`));
+    assert.match(lost, new RegExp(`^[^\\n]*lost its connection to the cluster at ${head.address.replace(/\./g, '\\.')}[^\\n]*1500 ms \\(TSRAY_DRIVER_RECONNECT_MS\\)[^\\n]*$`));
     assert.match(JSON.parse(lines.get('AFTER') ?? '""') as string, /not initialized/);
   });
 });

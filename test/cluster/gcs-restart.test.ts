@@ -292,19 +292,16 @@ void describe('the head restarted from its log', () => {
     assert.ok((task.ended ?? 0) - (task.began ?? 0) >= taskMs);
     assert.equal(await starts(), 'began\n', 'the task ran once');
 
-    // The jobs of before the restarts are still known, each with the head its driver attached to.
+    // The jobs of before the restarts are still known, each with its own driver, ended once it left.
     const listed = await run([cli, 'list', 'jobs', '--json']);
     assert.equal(listed.code, 0, listed.stderr);
-    const jobs = JSON.parse(listed.stdout) as { jobId: string; driverId: string }[];
+    const jobs = JSON.parse(listed.stdout) as { jobId: string; driverId: string; alive: boolean }[];
     assert.deepEqual(
-      jobs.map((job) => [job.jobId, job.driverId.split('.')[0]]),
-      [
-        ['j1', first.nodeId],
-        ['j2', previous.nodeId],
-        ['j3', previous.nodeId],
-        ['j4', third.nodeId],
-      ],
+      jobs.map((job) => job.jobId),
+      ['j1', 'j2', 'j3', 'j4'],
     );
+    assert.equal(new Set(jobs.map((job) => job.driverId)).size, 4, 'one driver per job');
+    assert.deepEqual(jobs.slice(0, 3).map((job) => job.alive), [false, false, false], 'the drivers of before the restarts ended their jobs');
   });
 
   void test('calls between actors on two other nodes, relayed by the head when it is killed, each arrive exactly once after it restarts', async () => {

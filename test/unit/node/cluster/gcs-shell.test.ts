@@ -13,8 +13,10 @@ import { defaultGcsConfig, gcsCore } from '../../../../core/gcs/index.js';
 import type { GcsEvent } from '../../../../core/gcs/index.js';
 import { hashState } from '../../../../core/hash.js';
 import type { Delivered, Message } from '../../../../core/protocol.js';
-import { openGcsShell } from '../../../../node/cluster/gcs-shell.js';
-import type { OpenedGcs } from '../../../../node/cluster/gcs-shell.js';
+import { admit } from '../../../../core/inbox.js';
+import type { Inbox } from '../../../../core/inbox.js';
+import { openGcsShell, replayGcsLog } from '../../../../node/cluster/gcs-shell.js';
+import type { OpenedGcs, ResentMessage } from '../../../../node/cluster/gcs-shell.js';
 import { Router } from '../../../../node/runtime/router.js';
 import { replayLog } from '../../../../node/runtime/shell.js';
 import { EventLog, logDirFor } from '../../../../node/store/event-log.js';
@@ -138,4 +140,60 @@ void test('a damaged record stops the replay, naming the log and the event', () 
     },
   };
   assert.throws(() => replayLog(gcsCore, log), /^Error: the log of gcs is damaged at event 2 \(not MessagePack\); its state cannot be rebuilt from it$/);
+});
+
+void test('a resumed GCS sends again the messages of its last moments exactly as the lost process stamped them: a receiver takes only those it never got', async () => {
+  const sessionDir = freshSession();
+  const router = new Router();
+  const received: ResentMessage[] = [];
+  for (const address of ['raylet:n1', 'raylet:n2', 'worker:n1.d1', 'worker:n2.d2']) router.addLocal(address, (message) => received.push({ to: address, message }));
+  const log = openLog(sessionDir);
+  const live = openGcsShell({ router, log, config, resume: false });
+  populate(live);
+  await settle(log);
+  live.shell.stop();
+  router.close();
+  await log.close();
+  const key = ({ to, message }: ResentMessage): string => JSON.stringify([to, message]);
+  assert.ok(received.some(({ message }) => message.type === 'job/registration-replied'));
+
+  const second = recordingRouter();
+  const reopened = openLog(sessionDir);
+  const resumed = openGcsShell({ router: second.router, log: reopened, config, resume: true });
+  assert.deepEqual(resumed.resend.map(key).sort(), received.map(key).sort(), 'the same messages to the same receivers, with the same envelopes');
+
+  // Every receiver got everything but driver n1.d1 its job's reply (the process died between the commit and the send).
+  const inboxes = new Map<string, Inbox>();
+  const admitted = ({ to, message }: ResentMessage): boolean => {
+    const inbox = inboxes.get(to) ?? {};
+    inboxes.set(to, inbox);
+    return admit(inbox, message.via);
+  };
+  const lost = ({ to, message }: ResentMessage): boolean => to === 'worker:n1.d1' && message.type === 'job/registration-replied';
+  for (const sent of received) if (!lost(sent)) assert.equal(admitted(sent), true);
+  const taken = resumed.resend.filter(admitted).map(({ to, message }) => `${to} ${message.type}`);
+  assert.deepEqual(taken, ['worker:n1.d1 job/registration-replied'], 'only the lost reply is new to its receivers');
+  resumed.shell.stop();
+  second.router.close();
+  await reopened.close();
+});
+
+void test('the messages sent again are those of the last incarnation, within the window, at most the newest maxMessages', () => {
+  const job = (driverId: string, seq: number): GcsEvent => ({ type: 'job/registration-requested', driverId, namespace: 'default', via: { from: `worker:${driverId}`, incarnation: 0, seq } });
+  const records = [
+    { seq: 1, atMs: 0, event: { type: 'gcs/started', incarnation: 0, config } },
+    { seq: 2, atMs: 0, event: job('a.d1', 0) },
+    { seq: 3, atMs: 10_000, event: job('b.d1', 0) },
+    { seq: 4, atMs: 11_000, event: { type: 'gcs/restarted', incarnation: 1 } },
+    { seq: 5, atMs: 12_000, event: job('c.d1', 0) },
+    { seq: 6, atMs: 12_500, event: job('a.d1', 1) },
+  ];
+  const log = { address: 'gcs', read: () => records };
+  const replies = (windowMs: number, maxMessages?: number): string[] =>
+    replayGcsLog(log, windowMs, maxMessages).resend.map(({ to, message }) => `${to} ${message.type === 'job/registration-replied' ? message.jobId : message.type} ${message.via.incarnation}/${message.via.seq}/${String(message.via.cause)}`);
+  // What b's reply was sent under died with incarnation 0, whose own restart sent it again; numbering starts afresh at 1.
+  assert.deepEqual(replies(3000), ['worker:c.d1 j3 1/0/5', 'worker:a.d1 j1 1/0/6']);
+  assert.deepEqual(replies(100), ['worker:a.d1 j1 1/0/6']);
+  assert.deepEqual(replies(3000, 1), ['worker:a.d1 j1 1/0/6']);
+  assert.equal(replayGcsLog(log).events, records.length);
 });
