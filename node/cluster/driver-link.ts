@@ -5,8 +5,10 @@
  * raylet: its worker id is `<head node>.d<random>`, so that the head routes its address back over
  * this connection and the cluster counts it among the head's processes.
  *
- * The driver has no node store in its process: its large puts and arguments are pulled by the head's
- * node into its store, and a large value it reads is pulled into its memory (driver-objects.ts).
+ * The driver has no node store in its process. On the head's host, its large puts and arguments and
+ * the large values it reads go through the head's handoff folder in /dev/shm; elsewhere its puts are
+ * pulled by the head's node into its store, and a large value it reads is pulled into its memory,
+ * over TCP (driver-objects.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { hashState } from '../../core/hash.js';
@@ -20,6 +22,7 @@ import { markSessionEnded } from '../runtime/session-marker.js';
 import type { SessionMarker } from '../runtime/session-marker.js';
 import { startSession } from '../runtime/sessions.js';
 import { EventLog, logDirFor } from '../store/event-log.js';
+import { ShmHandoff, driverKeyOf } from '../store/shm-handoff.js';
 import { TransportClient, routerPort, tokenProblem } from '../transport/index.js';
 import { firstConnectTimeoutMs, joinTimeoutMs } from './cluster-node.js';
 import { parseAddress, readAddressFile } from './local-nodes.js';
@@ -62,6 +65,22 @@ function target(address: string): { address: string; token: string } {
   const problem = tokenProblem(token);
   if (problem !== undefined) throw new Error(`TSRAY_TOKEN: ${problem}`);
   return { address: resolved, token };
+}
+
+/**
+ * Opens the handoff folder of the node a driver attaches to, when that node runs on this host, and
+ * marks the driver's use of it (the node reads the mark when the driver's first message arrives, so
+ * it is made before the driver sends anything). Elsewhere, says once why large objects go over TCP.
+ */
+function attachHandoff(nodeId: string, workerId: string): { folder: ShmHandoff; driverKey: string } | undefined {
+  const folder = ShmHandoff.attach(nodeId);
+  if (typeof folder === 'string') {
+    process.stderr.write(`tsray: debug: large objects of this driver move over TCP: ${folder}\n`);
+    return undefined;
+  }
+  const driverKey = driverKeyOf(workerId);
+  folder.mark(`d-${driverKey}`);
+  return { folder, driverKey };
 }
 
 /** A driver connected to a cluster. */
@@ -168,7 +187,7 @@ export class DriverLink {
     const workerId = `${headNodeId}.d${randomBytes(4).toString('hex')}`;
     const upstream: { port?: Port } = {};
     const linkRouter = new Router({ postMessage: (value: unknown) => upstream.port?.postMessage(value) });
-    const objects = new DriverObjects(`worker:${workerId}`, linkRouter);
+    const objects = new DriverObjects(`worker:${workerId}`, linkRouter, {}, attachHandoff(headNodeId, workerId));
     upstream.port = objects.outbound(routerPort(client, (error) => process.stderr.write(`tsray: a batch of messages to the cluster could not be sent: ${error.message}\n`)));
     made.router = linkRouter;
     made.objects = objects;
@@ -181,6 +200,8 @@ export class DriverLink {
       namespace: options.namespace,
       router: linkRouter,
       log,
+      // On the node's host, a large put is written into its shared mapping at the call.
+      ...(objects.mapped ? { store: { put: (objectId, data) => objects.putMapped(objectId, data), delete: (objectId) => objects.dropMappedPut(objectId) } } : {}),
     });
     // A value is kept while the owner holds it, or while its fetch is still on the way to the owner.
     objects.stillHeld = (objectId) => driver.state.fetchedData[objectId] !== undefined || driver.state.fetches[objectId] !== undefined;

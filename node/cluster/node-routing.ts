@@ -10,7 +10,7 @@ import type { Port } from '../runtime/router.js';
 import { isMessageBatch } from '../runtime/router.js';
 import type { Peer, RoutedMessage } from '../transport/index.js';
 import { isStoredData } from '../runtime/stored-values.js';
-import type { RemoteStoredData } from '../runtime/stored-values.js';
+import type { MappedData, RemoteStoredData, StoredData } from '../runtime/stored-values.js';
 import { layoutBytes, objectsAddress } from './object-transfer.js';
 
 /** The node an address belongs to: `raylet:n2`, `worker:n2.w3` and `cli:n2` all belong to `n2`. */
@@ -60,9 +60,11 @@ export function peerRoutingPort(peers: ReadonlyMap<NodeId, Peer>, onError: (erro
  * A port that keeps descriptors of this node's shared store inside this process: a fetched value
  * that lives in the store (`object/fetched` with a stored descriptor) leaves as a RemoteStoredData
  * naming this node's transfer address, from which the reader's process pulls the bytes
- * (node-objects.ts, driver-objects.ts) instead of reading its own store at that offset.
+ * (node-objects.ts, driver-objects.ts) instead of reading its own store at that offset. With
+ * `stage` (the port of a driver on this host), the value is staged in the node's handoff folder
+ * instead, and leaves as what `stage` returns; when it returns undefined, it goes the TCP way.
  */
-export function withRemoteStoredData(port: Port, nodeId: NodeId): Port {
+export function withRemoteStoredData(port: Port, nodeId: NodeId, stage?: (objectId: string, data: StoredData) => MappedData | undefined): Port {
   return {
     postMessage(value: unknown): void {
       if (!isMessageBatch(value)) {
@@ -71,6 +73,8 @@ export function withRemoteStoredData(port: Port, nodeId: NodeId): Port {
       }
       const messages = value.messages.map((message) => {
         if (message.type !== 'object/fetched' || !isStoredData(message.data)) return message;
+        const mapped = stage?.(message.objectId, message.data);
+        if (mapped !== undefined) return { ...message, data: mapped };
         const { layout } = message.data;
         const data: RemoteStoredData = {
           remoteObjectId: message.data.storedObjectId,
