@@ -13,7 +13,7 @@
  *   next `tsray stop` sweeps.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -75,6 +75,7 @@ try {
 const large = await tsray.get(ramp.remote(6 * 1024 * 1024));
 console.log('FULL_GET', large.length, large[6 * 1024 * 1024 - 1] === (6 * 1024 * 1024 - 1) * 0.5 + 1);
 console.log('WORKER', tsray.getRuntimeContext().workerId);
+console.log('SESSION', info.sessionDir);
 await tsray.shutdown();
 console.log('DONE yes');
 `;
@@ -101,6 +102,16 @@ function headLog(nodeId: string): string {
     if (record.nodeId === nodeId) return readFileSync(join(record.sessionDir, 'node.log'), 'utf8');
   }
   throw new Error(`no record of node ${nodeId}`);
+}
+
+/** The bytes of the files under `dir`, its subfolders included. */
+function directoryBytes(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    total += entry.isDirectory() ? directoryBytes(path) : statSync(path).size;
+  }
+  return total;
 }
 
 /** Waits (a few seconds at most) until `check` holds. */
@@ -149,6 +160,9 @@ void describe("a driver on its head's host moves large objects through /dev/shm"
     assert.equal(lines.get('FULL_GET'), `${6 * 1024 * 1024} true`, 'a get past the bound goes over TCP, intact');
     assert.equal(lines.get('DONE'), 'yes');
     assert.doesNotMatch(output.stderr, /move over TCP/, 'the driver found the mapping');
+    // The driver moved over 80 MiB, but its event log keeps descriptors of them, never their bytes.
+    const driverLogBytes = directoryBytes(join(lines.get('SESSION') ?? '', 'logs'));
+    assert.ok(driverLogBytes > 0 && driverLogBytes < 4 * 1024 * 1024, `the driver's logs take ${driverLogBytes} bytes: values' bytes went into its event log`);
     const workerId = lines.get('WORKER') ?? '';
     // The head says, when the driver leaves, what went through the mapping: the get, its second read
     // needs no new staging, the put, the put read back and the large argument (and no more).
