@@ -447,12 +447,12 @@ export class ClusterNode {
     const stage =
       driverKey === undefined
         ? undefined
-        : (objectId: string, data: StoredData) => {
-            const mapped = this.objects.stageFor(driverKey, objectId, data);
-            const attached = this.drivers.get(from);
-            if (mapped !== undefined && attached !== undefined) this.countMapped(attached, mapped.totalBytes);
-            return mapped;
-          };
+        : (objectId: string, data: StoredData) =>
+            this.objects.stageFor(driverKey, objectId, data)?.then((mapped) => {
+              const attached = this.drivers.get(from);
+              if (mapped !== undefined && attached !== undefined) this.countMapped(attached, mapped.totalBytes);
+              return mapped;
+            });
     const port = withRemoteStoredData(routerPort(peer, (error) => process.stderr.write(`tsray: messages to driver ${workerId} could not be sent: ${error.message}\n`)), this.nodeId, stage);
     this.drivers.set(from, { peer, port, driverKey, mappedObjects: 0, mappedBytes: 0 });
     this.router.addRemote(from, port);

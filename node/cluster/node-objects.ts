@@ -187,7 +187,8 @@ export class NodeObjects {
       throw new Error(`the object store of node ${this.host.nodeId} is full: ${formatBytes(data.totalBytes)} for object ${objectId} do not fit (${store.store.usedBytes} of ${store.store.capacityBytes} bytes in use; objectStoreMemory)`);
     }
     try {
-      folder.readInto(data.file, new Uint8Array(store.store.buffer, offset, data.totalBytes));
+      // Off the main thread: the reservation is no reader's until it is sealed.
+      await folder.readIntoAsync(data.file, new Uint8Array(store.store.buffer, offset, data.totalBytes));
     } catch (error) {
       if (store.store.get(objectId) === undefined) store.store.delete(objectId);
       throw new Error(`the put of object ${objectId} could not be read from the shared mapping: ${(error as Error).message}`);
@@ -197,10 +198,11 @@ export class NodeObjects {
 
   /**
    * Stages an object of this store in the handoff folder for driver `driverKey` on this host (one
-   * copy out of the store) and returns what the driver reads it by; undefined when it cannot (the
-   * object is gone, or the folder is full: said once to the driver's node log), so it goes over TCP.
+   * copy out of the store, off the main thread) and resolves with what the driver reads it by.
+   * Undefined, at once or once the copy failed, when it cannot (the object is gone, or the folder is
+   * full: said once per driver in the node's log), so it goes over TCP.
    */
-  stageFor(driverKey: string, objectId: ObjectId, data: StoredData): MappedData | undefined {
+  stageFor(driverKey: string, objectId: ObjectId, data: StoredData): Promise<MappedData | undefined> | undefined {
     const folder = this.host.handoff;
     const store = this.host.nodeStore.store;
     const entry = store.get(objectId);
@@ -208,16 +210,22 @@ export class NodeObjects {
     const layout: StoredLayout = { offset: 0, body: data.layout.body, blobs: data.layout.blobs };
     const totalBytes = layoutBytes(layout);
     const file = `g-${driverKey}-${objectId}-${++this.stagedCount}`;
-    try {
-      folder.write(file, totalBytes, [{ at: 0, bytes: new Uint8Array(store.buffer, entry.offset, totalBytes) }]);
-    } catch (error) {
+    const source = new Uint8Array(store.buffer, entry.offset, totalBytes);
+    // The copy runs after this turn: the pin keeps the object's memory from reuse while the view is
+    // reachable, even if the object is freed meanwhile.
+    pinWhileReachable(source, store.buffer, entry.offset);
+    const said = (error: unknown): undefined => {
       if (!this.toldFull.has(driverKey)) {
         this.toldFull.add(driverKey);
         process.stderr.write(`tsray: node ${this.host.nodeId} sends object ${objectId} to driver ${driverKey} over TCP: ${(error as Error).message}\n`);
       }
       return undefined;
+    };
+    try {
+      return folder.writeAsync(file, totalBytes, [{ at: 0, bytes: source }]).then(() => ({ mappedObjectId: objectId, file, totalBytes, layout }), said);
+    } catch (error) {
+      return said(error);
     }
-    return { mappedObjectId: objectId, file, totalBytes, layout };
   }
 
   /** The node `nodeId` died: the copies this node was pulling from it fail as gone (their readers' owners rebuild them). */

@@ -22,6 +22,7 @@
  * management and move bytes with one kernel copy each way.
  */
 import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** The default bound of a node's handoff folder: 1 GiB (a 256 MiB object each way, with room). */
@@ -225,13 +226,8 @@ export class ShmHandoff {
    */
   write(name: string, totalBytes: number, parts: readonly HandoffPart[]): void {
     const path = this.path(name);
-    const usedBytes = this.usedBytes();
-    if (usedBytes + totalBytes > this.limitBytes) {
-      throw new HandoffFullError(`the shared mapping ${this.dir} is full: ${totalBytes} bytes do not fit (${usedBytes} of ${this.limitBytes} bytes in use; ${handoffBytesVariable} on the node's \`tsray start\`); let go of large objects or raise it`);
-    }
-    const fd = openSync(path, 'wx', 0o600);
+    const fd = this.createSized(path, totalBytes);
     try {
-      ftruncateSync(fd, totalBytes);
       for (const { at, bytes } of parts) {
         let done = 0;
         while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done, at + done);
@@ -241,6 +237,63 @@ export class ShmHandoff {
       throw error;
     } finally {
       closeSync(fd);
+    }
+  }
+
+  /**
+   * As `write`, with the bytes copied off the main thread (by libuv's pool), so that a node stays
+   * responsive while it stages a large object. The bound is checked, and the file made at its full
+   * size, before the first await: writes under way count against the bound.
+   */
+  async writeAsync(name: string, totalBytes: number, parts: readonly HandoffPart[]): Promise<void> {
+    const path = this.path(name);
+    const fd = this.createSized(path, totalBytes);
+    closeSync(fd);
+    try {
+      const handle = await open(path, 'r+');
+      try {
+        for (const { at, bytes } of parts) {
+          let done = 0;
+          while (done < bytes.byteLength) done += (await handle.write(bytes, done, bytes.byteLength - done, at + done)).bytesWritten;
+        }
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      rmSync(path, { force: true });
+      throw error;
+    }
+  }
+
+  /** Makes file `path` of `totalBytes`, or throws HandoffFullError naming the bound; returns its descriptor. */
+  private createSized(path: string, totalBytes: number): number {
+    const usedBytes = this.usedBytes();
+    if (usedBytes + totalBytes > this.limitBytes) {
+      throw new HandoffFullError(`the shared mapping ${this.dir} is full: ${totalBytes} bytes do not fit (${usedBytes} of ${this.limitBytes} bytes in use; ${handoffBytesVariable} on the node's \`tsray start\`); let go of large objects or raise it`);
+    }
+    const fd = openSync(path, 'wx', 0o600);
+    try {
+      ftruncateSync(fd, totalBytes);
+    } catch (error) {
+      closeSync(fd);
+      rmSync(path, { force: true });
+      throw error;
+    }
+    return fd;
+  }
+
+  /** As `readInto`, with the bytes copied off the main thread (by libuv's pool). */
+  async readIntoAsync(name: string, target: Uint8Array): Promise<void> {
+    const handle = await open(this.path(name), 'r');
+    try {
+      let done = 0;
+      while (done < target.byteLength) {
+        const { bytesRead } = await handle.read(target, done, target.byteLength - done, done);
+        if (bytesRead === 0) throw new Error(`handoff file ${name} ended after ${done} of ${target.byteLength} bytes`);
+        done += bytesRead;
+      }
+    } finally {
+      await handle.close();
     }
   }
 
