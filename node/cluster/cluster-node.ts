@@ -423,9 +423,11 @@ export class ClusterNode {
     if (peer?.identity.role === 'driver') for (const message of messages) this.attachDriver(message.via.from, peer);
     for (const message of messages) {
       // A stored value from another process, for a reader of this node: it reads this node's copy.
-      // A driver on this host reads it too (through the handoff folder); one elsewhere pulls it itself.
+      // A driver on this host reads it too (through the handoff folder) when this store has room for
+      // the copy; a driver elsewhere, or one this store has no room for, pulls it itself over TCP.
       const driver = this.drivers.get(message.to);
-      if (message.type === 'object/fetched' && isRemoteStoredData(message.data) && nodeOfAddress(message.to) === this.nodeId && (driver === undefined || driver.driverKey !== undefined)) {
+      const viaStore = driver === undefined || (driver.driverKey !== undefined && message.type === 'object/fetched' && this.objects.hasRoomFor(message.sizeBytes));
+      if (message.type === 'object/fetched' && isRemoteStoredData(message.data) && nodeOfAddress(message.to) === this.nodeId && viaStore) {
         const { to, ...fetched } = message;
         this.objects.onRemoteFetched({ ...fetched, data: message.data }, to);
       } else this.router.forward(message, message.to);

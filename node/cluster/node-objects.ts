@@ -150,6 +150,12 @@ export class NodeObjects {
     );
   }
 
+  /** Whether the raylet counts room in this store for a copy of `sizeBytes` now. */
+  hasRoomFor(sizeBytes: number): boolean {
+    const state = this.host.rayletState();
+    return state.usedBytes + sizeBytes <= state.config.objectStoreCapacityBytes;
+  }
+
   /**
    * A put whose bytes are in another process: pulls them into the store and hands back the local
    * descriptor, or the reason it could not.
