@@ -452,8 +452,13 @@ export class ClusterNode {
         : (objectId: string, data: StoredData) =>
             this.objects.stageFor(driverKey, objectId, data)?.then((mapped) => {
               const attached = this.drivers.get(from);
-              if (mapped !== undefined && attached !== undefined) this.countMapped(attached, mapped.totalBytes);
-              return mapped;
+              if (mapped === undefined || attached !== undefined) {
+                if (mapped !== undefined && attached !== undefined) this.countMapped(attached, mapped.totalBytes);
+                return mapped;
+              }
+              // The driver left while its copy was being staged: nobody will read or remove the file.
+              this.handoff?.remove(mapped.file);
+              return undefined;
             });
     const port = withRemoteStoredData(routerPort(peer, (error) => process.stderr.write(`tsray: messages to driver ${workerId} could not be sent: ${error.message}\n`)), this.nodeId, stage);
     this.drivers.set(from, { peer, port, driverKey, mappedObjects: 0, mappedBytes: 0 });

@@ -32,16 +32,6 @@ function isEncodedData(data: unknown): data is EncodedData {
 /** How many messages from the cluster may pass between sweeps of the pulled values (a pull sweeps too). */
 const sweepEveryMessages = 256;
 
-/** What went through the node's shared mapping (for tests, the bench and the driver's last line). */
-export interface MappedStats {
-  puts: number;
-  putBytes: number;
-  /** Objects staged for this driver, and the bytes each get read out of them. */
-  staged: number;
-  gets: number;
-  getBytes: number;
-}
-
 /** A driver's object transfers. */
 export class DriverObjects {
   readonly puller: ObjectPuller;
@@ -51,7 +41,6 @@ export class DriverObjects {
   private readonly mappedPuts = new Map<ObjectId, string>();
   /** The files the node staged for this driver to read, with their object. */
   private readonly mappedReads = new Map<string, ObjectId>();
-  readonly mappedStats: MappedStats = { puts: 0, putBytes: 0, staged: 0, gets: 0, getBytes: 0 };
 
   constructor(
     /** The driver's address: its chunks are served and received there. */
@@ -67,8 +56,6 @@ export class DriverObjects {
       setMappedReader((data) => {
         const bytes = new Uint8Array(data.totalBytes);
         handoff.folder.readInto(data.file, bytes);
-        this.mappedStats.gets += 1;
-        this.mappedStats.getBytes += data.totalBytes;
         return bytes;
       });
     }
@@ -97,8 +84,6 @@ export class DriverObjects {
       throw error;
     }
     this.mappedPuts.set(objectId, file);
-    this.mappedStats.puts += 1;
-    this.mappedStats.putBytes += sizeBytes;
     return { mappedObjectId: objectId, file, totalBytes: sizeBytes, layout };
   }
 
@@ -178,7 +163,6 @@ export class DriverObjects {
         // As at each pull: the files of values the owner let go of go first, so the folder keeps room.
         this.releaseUnheld();
         this.mappedReads.set(message.data.file, message.objectId);
-        this.mappedStats.staged += 1;
       }
       // Pulls from a dead node end now; the owner hears of the death itself just after.
       if (message.type === 'node/died') this.puller.abandonNode(message.nodeId);
