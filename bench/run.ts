@@ -7,6 +7,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { benchBaselines } from './baselines.js';
 import { benchEventLog, cycled } from './event-log.js';
+import { benchDriverObjects } from './driver-objects.js';
 import { benchObjectTransfer } from './object-transfer.js';
 import { median, Recorder, scaleFor, section } from './harness.js';
 import { benchPeers, peerVersions } from './peer.js';
@@ -37,6 +38,11 @@ await benchRecipes(recorder, scale, entries);
 await benchPeers(recorder, scale);
 section('a 256 MiB object between two nodes (P9)');
 await benchObjectTransfer(recorder, scale);
+if (!scale.quick) {
+  // A new head per sample (bench/driver-objects.ts): a few minutes, so only in the full run.
+  section("a driver's 64 and 256 MiB puts and gets on its head's host: /dev/shm against TCP");
+  await benchDriverObjects(recorder, scale);
+}
 
 // P8: what event logging costs P1, as the time per task it adds against logging off (medians of the
 // alternating clusters of bench/peer.ts).

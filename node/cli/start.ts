@@ -45,6 +45,11 @@ const usage = [
   '  --block                run the node in this process until SIGTERM or Ctrl-C',
   '  --health-check-period-ms MS, --health-check-failure-threshold K',
   '                         the head\'s node health checks (default 100 ms, 5 missed checks)',
+  '',
+  'environment:',
+  '  TSRAY_SHM_STORE_BYTES  bound of the folder in /dev/shm through which drivers on the head\'s host',
+  '                         move large objects instead of TCP (default 1 GiB; 0: always TCP)',
+  '  TSRAY_SHM_DIR          where that folder goes (default /dev/shm)',
 ].join('\n');
 
 /** How many raylet heartbeat periods a node may stay silent before it is declared dead, at the least. */

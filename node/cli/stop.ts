@@ -2,10 +2,12 @@
  * `tsray stop`: stops every node process that `tsray start` began on this machine. Each gets SIGTERM
  * (it stops cleanly and removes its own files); any still running after `stopTimeoutMs` gets SIGKILL,
  * and its files are removed here. A record whose pid is no tsray node now (it died, and the pid went
- * to another program) is only removed.
+ * to another program) is only removed. The shared-memory folders of nodes no longer running (those
+ * killed here, or before) are removed last.
  */
 import { parseArgs } from 'node:util';
 import { forgetNode, isNodeProcess, isRunning, readAddressFile, recordedNodes, removeAddressFile } from '../cluster/local-nodes.js';
+import { sweepStaleHandoffs } from '../store/shm-handoff.js';
 import { UsageError, firstLine } from './usage.js';
 
 /** How long stopping nodes get before they are killed. */
@@ -41,6 +43,7 @@ export async function stopCommand(args: string[]): Promise<number> {
   for (const pid of killed) signal(pid, 'SIGKILL');
   for (const pid of pids) forgetNode(pid);
   removeAddressFile();
+  sweepStaleHandoffs();
   if (running.length === 0) process.stdout.write('tsray: no node started on this machine was running\n');
   else {
     const forced = killed.length === 0 ? '' : `; ${killed.length} did not stop within ${stopTimeoutMs} ms (stopTimeoutMs) and were killed: pid ${killed.join(', ')}`;

@@ -32,12 +32,13 @@ import { markSessionEnded } from '../runtime/session-marker.js';
 import type { SessionMarker } from '../runtime/session-marker.js';
 import { startSession } from '../runtime/sessions.js';
 import { ComponentShell } from '../runtime/shell.js';
-import { isRemoteStoredData } from '../runtime/stored-values.js';
+import { isMappedData, isRemoteStoredData } from '../runtime/stored-values.js';
 import type { StoredData } from '../runtime/stored-values.js';
 import { setStoreBuffer } from '../runtime/values.js';
 import { WorkerThreads } from '../runtime/worker-threads.js';
 import type { EventLog } from '../store/event-log.js';
 import { SessionLogs } from '../store/session-logs.js';
+import { ShmHandoff, driverKeyOf, handoffLimitBytes, sweepStaleHandoffs } from '../store/shm-handoff.js';
 import type { Peer, RoutedMessage } from '../transport/index.js';
 import { TransportClient, TransportServer, routerPort } from '../transport/index.js';
 import { gcsResendWindowMs, openGcsShell } from './gcs-shell.js';
@@ -106,6 +107,11 @@ export interface ClusterNodeOptions {
   readonly numCpus?: number;
   readonly resources?: Record<string, number>;
   readonly objectStoreBytes?: number;
+  /**
+   * The bound of the folder in /dev/shm through which drivers on this host move large objects
+   * (default: TSRAY_SHM_STORE_BYTES, else 1 GiB; 0 sends them over TCP).
+   */
+  readonly handoffBytes?: number;
   /** The session dir (made if missing); default a new one under the sessions root. */
   readonly sessionDir?: string;
   /**
@@ -177,6 +183,17 @@ function isStateQuery(message: Delivered<Message>): message is Delivered<Message
   return message.type === 'cluster/nodes-requested' || message.type === 'cluster/jobs-requested';
 }
 
+/** A driver attached to this node, with its connection and what moved through the handoff folder. */
+interface AttachedDriver {
+  readonly peer: Peer;
+  readonly port: Port;
+  /** How its files in the handoff folder are named; undefined when it is not on this host (TCP). */
+  readonly driverKey: string | undefined;
+  /** Objects taken from its puts and staged for its reads through the folder, and their bytes. */
+  mappedObjects: number;
+  mappedBytes: number;
+}
+
 /** A running cluster node. */
 export class ClusterNode {
   readonly router: Router;
@@ -194,7 +211,9 @@ export class ClusterNode {
   private client: TransportClient | undefined;
   private readonly logs: SessionLogs;
   /** The drivers attached to this node (the head), by address, with their connection. */
-  private readonly drivers = new Map<string, { readonly peer: Peer; readonly port: Port }>();
+  private readonly drivers = new Map<string, AttachedDriver>();
+  /** The folder in /dev/shm shared with the drivers on this host; undefined when it could not be made. */
+  readonly handoff: ShmHandoff | undefined;
   private readonly mainLogs: { readonly log: EventLog; readonly state: () => unknown }[] = [];
   private readonly sessionMarker: SessionMarker;
   /** Answers `tsray list tasks|actors|objects`, `tsray memory` and the log requests of `trace collect` at `state:<node>`. */
@@ -271,6 +290,9 @@ export class ClusterNode {
     });
     this.nodeStore = new NodeStore(storeBytes, () => this.threads.ask('tsray/collect', 'tsray/collected'));
     setStoreBuffer(this.nodeStore.store.buffer);
+    const handoff = ShmHandoff.create(nodeId, options.handoffBytes ?? handoffLimitBytes());
+    if (typeof handoff === 'string') process.stderr.write(`tsray: debug: node ${nodeId} has no shared mapping for its drivers (${handoff}); their large objects move over TCP\n`);
+    this.handoff = typeof handoff === 'string' ? undefined : handoff;
     const address = rayletAddress(this.nodeId);
     const rayletLog = this.logs.open(address, 'raylet', false);
     this.raylet = new ComponentShell({ core: rayletCore, address, router: this.router, log: rayletLog, onEffect: (effect) => this.onRayletEffect(effect) });
@@ -282,6 +304,7 @@ export class ClusterNode {
       nodeStore: this.nodeStore,
       rayletState: () => this.raylet.state,
       applyRaylet: (event) => this.raylet.apply(event),
+      ...(this.handoff === undefined ? {} : { handoff: this.handoff }),
     });
     this.stateQueries = new StateQueries({
       nodeId,
@@ -302,6 +325,8 @@ export class ClusterNode {
    * another node connects first, so that a refused token leaves nothing started and nothing joined.
    */
   static async start(options: ClusterNodeOptions): Promise<ClusterNode> {
+    // The folders of nodes killed before they could remove theirs go now.
+    sweepStaleHandoffs();
     let node: ClusterNode | undefined;
     const onLinkError = (error: Error): void => {
       process.stderr.write(`tsray: a batch of messages could not be sent: ${error.message}\n`);
@@ -469,7 +494,11 @@ export class ClusterNode {
     }
     for (const message of messages) {
       // A stored value from another process, for a reader of this node: it reads this node's copy.
-      if (message.type === 'object/fetched' && isRemoteStoredData(message.data) && nodeOfAddress(message.to) === this.nodeId && !this.drivers.has(message.to)) {
+      // A driver on this host reads it too (through the handoff folder) when this store has room for
+      // the copy; a driver elsewhere, or one this store has no room for, pulls it itself over TCP.
+      const driver = this.drivers.get(message.to);
+      const viaStore = driver === undefined || (driver.driverKey !== undefined && message.type === 'object/fetched' && this.objects.hasRoomFor(message.sizeBytes));
+      if (message.type === 'object/fetched' && isRemoteStoredData(message.data) && nodeOfAddress(message.to) === this.nodeId && viaStore) {
         const { to, ...fetched } = message;
         this.objects.onRemoteFetched({ ...fetched, data: message.data }, to);
       } else this.router.forward(message, message.to);
@@ -492,8 +521,25 @@ export class ClusterNode {
       peer.close(buried);
       return;
     }
-    const port = withRemoteStoredData(routerPort(peer, (error) => process.stderr.write(`tsray: messages to driver ${workerId} could not be sent: ${error.message}\n`)), this.nodeId);
-    this.drivers.set(from, { peer, port });
+    // A driver on this host marked the handoff folder before it sent anything.
+    const key = driverKeyOf(workerId);
+    const driverKey = this.handoff?.has(`d-${key}`) === true ? key : undefined;
+    const stage =
+      driverKey === undefined
+        ? undefined
+        : (objectId: string, data: StoredData) =>
+            this.objects.stageFor(driverKey, objectId, data)?.then((mapped) => {
+              const attached = this.drivers.get(from);
+              if (mapped === undefined || attached !== undefined) {
+                if (mapped !== undefined && attached !== undefined) this.countMapped(attached, mapped.totalBytes);
+                return mapped;
+              }
+              // The driver left while its copy was being staged: nobody will read or remove the file.
+              this.handoff?.remove(mapped.file);
+              return undefined;
+            });
+    const port = withRemoteStoredData(routerPort(peer, (error) => process.stderr.write(`tsray: messages to driver ${workerId} could not be sent: ${error.message}\n`)), this.nodeId, stage);
+    this.drivers.set(from, { peer, port, driverKey, mappedObjects: 0, mappedBytes: 0 });
     this.router.addRemote(from, port);
     this.raylet.apply({ type: 'driver/connected', workerId });
   }
@@ -514,6 +560,10 @@ export class ClusterNode {
       if (driver.peer !== peer) continue;
       this.drivers.delete(address);
       this.router.removeRemote(address, driver.port);
+      if (driver.driverKey !== undefined) {
+        this.handoff?.removeDriver(driver.driverKey);
+        process.stderr.write(`tsray: driver ${address.slice('worker:'.length)} left; ${driver.mappedObjects} objects (${driver.mappedBytes} bytes) moved between it and node ${this.nodeId} through the shared mapping\n`);
+      }
       this.raylet.apply({ type: 'worker/exited', workerId: address.slice('worker:'.length), reason: 'exited' });
     }
   }
@@ -567,6 +617,19 @@ export class ClusterNode {
       if (event.type === 'cluster/view-published' && this.raylet.state.viewReceived) this.joining?.resolve();
       return;
     }
+    if (isMappedData(event.data)) {
+      // A put of a driver on this host: its bytes are read from the handoff folder into the store.
+      const driver = this.drivers.get(event.via.from);
+      const { totalBytes } = event.data;
+      this.objects.takeMapped(event.objectId, event.data).then(
+        (data) => {
+          if (driver !== undefined) this.countMapped(driver, totalBytes);
+          this.nodeStore.landPut(event, data, (stored) => this.applyStoredPut(event, stored));
+        },
+        (error: unknown) => this.router.send(this.raylet.address, 0, event.via.from, { type: 'object/put-rejected', objectId: event.objectId, reason: error instanceof Error ? error.message : String(error) }),
+      );
+      return;
+    }
     if (isRemoteStoredData(event.data)) {
       // A driver's put over TCP: its bytes are pulled from the driver into the store first.
       this.objects.pullPut(event.objectId, event.data).then(
@@ -580,6 +643,11 @@ export class ClusterNode {
       (data) => this.applyStoredPut(event, data),
       (reason) => this.router.send(this.raylet.address, 0, event.via.from, { type: 'object/put-rejected', objectId: event.objectId, reason }),
     );
+  }
+
+  private countMapped(driver: AttachedDriver, bytes: number): void {
+    driver.mappedObjects += 1;
+    driver.mappedBytes += bytes;
   }
 
   /** Hands a stored put to the raylet's recipe; whether the recipe kept it. */
@@ -637,6 +705,7 @@ export class ClusterNode {
     this.recordFinalHashes();
     await this.threads.terminateAll();
     await this.logs.close();
+    this.handoff?.close();
     this.nodeStore.close();
     setStoreBuffer(undefined);
     markSessionEnded(this.sessionDir, this.sessionMarker, Date.now());

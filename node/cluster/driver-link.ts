@@ -16,8 +16,10 @@
  * head's raylet. A head that counted the driver gone (its connection broke while the head lived)
  * keeps its node id, and the driver then stops with the lost error.
  *
- * The driver has no node store in its process: its large puts and arguments are pulled by the head's
- * node into its store, and a large value it reads is pulled into its memory (driver-objects.ts).
+ * The driver has no node store in its process. On the head's host, its large puts and arguments and
+ * the large values it reads go through the head's handoff folder in /dev/shm; elsewhere its puts are
+ * pulled by the head's node into its store, and a large value it reads is pulled into its memory,
+ * over TCP (driver-objects.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { hashState } from '../../core/hash.js';
@@ -31,6 +33,7 @@ import { markSessionEnded } from '../runtime/session-marker.js';
 import type { SessionMarker } from '../runtime/session-marker.js';
 import { startSession } from '../runtime/sessions.js';
 import { EventLog, logDirFor } from '../store/event-log.js';
+import { ShmHandoff, driverKeyOf } from '../store/shm-handoff.js';
 import { QueueLimitError, TransportClient, routerPort, tokenProblem } from '../transport/index.js';
 import { driverReconnectMs, firstConnectTimeoutMs, joinTimeoutMs, nodeResendWindowMs } from './cluster-node.js';
 import { parseAddress, readAddressFile } from './local-nodes.js';
@@ -78,6 +81,22 @@ function target(address: string): { address: string; token: string } {
 /** The bound a driver's reconnect runs under, as its lost error names it. */
 function reconnectBoundText(windowMs: number): string {
   return process.env['TSRAY_DRIVER_RECONNECT_MS'] === undefined || process.env['TSRAY_DRIVER_RECONNECT_MS'].trim() === '' ? `${windowMs} ms (driverReconnectWindowMs)` : `${windowMs} ms (TSRAY_DRIVER_RECONNECT_MS)`;
+}
+
+/**
+ * Opens the handoff folder of the node a driver attaches to, when that node runs on this host, and
+ * marks the driver's use of it (the node reads the mark when the driver's first message arrives, so
+ * it is made before the driver sends anything). Elsewhere, says once why large objects go over TCP.
+ */
+function attachHandoff(nodeId: string, workerId: string): { folder: ShmHandoff; driverKey: string } | undefined {
+  const folder = ShmHandoff.attach(nodeId);
+  if (typeof folder === 'string') {
+    process.stderr.write(`tsray: debug: large objects of this driver move over TCP: ${folder}\n`);
+    return undefined;
+  }
+  const driverKey = driverKeyOf(workerId);
+  folder.mark(`d-${driverKey}`);
+  return { folder, driverKey };
 }
 
 /** A driver connected to a cluster. */
@@ -195,7 +214,7 @@ export class DriverLink {
     const workerId = `${connectionName}.d${randomBytes(4).toString('hex')}`;
     const upstream: { port?: Port } = {};
     const linkRouter = new Router({ postMessage: (value: unknown) => upstream.port?.postMessage(value) });
-    const objects = new DriverObjects(`worker:${workerId}`, linkRouter);
+    const objects = new DriverObjects(`worker:${workerId}`, linkRouter, {}, attachHandoff(headNodeId, workerId));
     upstream.port = objects.outbound(
       routerPort(client, (error) => {
         // Messages held while the head is away passed their bound: those dropped would leave calls waiting forever.
@@ -214,6 +233,8 @@ export class DriverLink {
       namespace: options.namespace,
       router: linkRouter,
       log,
+      // On the node's host, a large put is written into its shared mapping at the call.
+      ...(objects.mapped ? { store: { put: (objectId, data) => objects.putMapped(objectId, data), delete: (objectId) => objects.dropMappedPut(objectId) } } : {}),
     });
     // A value is kept while the owner holds it, or while its fetch is still on the way to the owner.
     objects.stillHeld = (objectId) => driver.state.fetchedData[objectId] !== undefined || driver.state.fetches[objectId] !== undefined;
@@ -295,6 +316,8 @@ export class DriverLink {
     }
     process.stderr.write(`tsray: the driver reconnected after ${awayMs} ms to the cluster at ${this.address}, whose head resumed as node ${nodeId}\n`);
     this.nodeId = nodeId;
+    // Before the owner's first message to the new head, which reads the mark when it attaches the driver.
+    this.objects.reattach(attachHandoff(nodeId, this.driver.options.workerId));
     this.driver.reattach(nodeId);
   }
 

@@ -1,18 +1,26 @@
 /**
- * Large values of a driver connected over TCP, which has no node store in its process: its puts
- * leave as descriptors of bytes it keeps until the head's node has pulled them into its store (the
- * put is acknowledged or rejected), and a stored value it reads is pulled into its own memory first
- * (object-transfer.ts does the chunks both ways). The bytes cross the connection once each way; the
- * driver does not map its node's store.
+ * Large values of a driver connected to a cluster, which has no node store in its process.
+ *
+ * On its node's host, they go through the node's handoff folder in /dev/shm (shm-handoff.ts): a
+ * put is written there at the call (its capture) and the node takes it into its store; an object it
+ * reads is staged there by the node and each get reads a copy, until the driver's owner lets go of
+ * the object and the driver removes the file.
+ *
+ * Elsewhere (or with no folder), over TCP: its puts leave as descriptors of bytes it keeps until
+ * the node has pulled them into its store (the put is acknowledged or rejected), and a stored value
+ * it reads is pulled into its own memory first (object-transfer.ts does the chunks both ways).
  */
 import type { Address, ObjectId } from '../../core/ids.js';
 import type { Delivered, Message, MessageOf } from '../../core/protocol.js';
 import type { Port, Router } from '../runtime/router.js';
 import { isMessageBatch } from '../runtime/router.js';
-import { flattenValue, isRemoteStoredData } from '../runtime/stored-values.js';
-import type { ForeignStoredData, PulledData, RemoteStoredData } from '../runtime/stored-values.js';
-import { holdPulledBytes, releasePulledBytes } from '../runtime/values.js';
+import { ObjectStoreFullError } from '../errors.js';
+import { flatLayout, flattenValue, isMappedData, isRemoteStoredData } from '../runtime/stored-values.js';
+import type { ForeignStoredData, MappedData, PulledData, RemoteStoredData } from '../runtime/stored-values.js';
+import { holdPulledBytes, releasePulledBytes, setMappedReader } from '../runtime/values.js';
 import type { EncodedData } from '../runtime/values.js';
+import { HandoffFullError } from '../store/shm-handoff.js';
+import type { ShmHandoff } from '../store/shm-handoff.js';
 import { ObjectPuller, TransferError, serveChunk } from './object-transfer.js';
 import type { TransferOptions } from './object-transfer.js';
 
@@ -29,6 +37,10 @@ export class DriverObjects {
   readonly puller: ObjectPuller;
   /** The bytes of puts not yet in the node's store, by object. */
   private readonly held = new Map<ObjectId, Uint8Array>();
+  /** The files of this driver's puts in the handoff folder, by object, until the node acknowledges them. */
+  private readonly mappedPuts = new Map<ObjectId, string>();
+  /** The files the node staged for this driver to read, with their object. */
+  private readonly mappedReads = new Map<string, ObjectId>();
 
   constructor(
     /** The driver's address: its chunks are served and received there. */
@@ -36,8 +48,83 @@ export class DriverObjects {
     /** The driver's router: upstream to the cluster, locally to its owner component. */
     private readonly router: Router,
     options: Partial<TransferOptions> = {},
+    /** The node's handoff folder, when the node is on this host; with its name for this driver's files. */
+    private handoff?: { readonly folder: ShmHandoff; readonly driverKey: string },
   ) {
     this.puller = new ObjectPuller(address, (to, message) => this.send(to, message), options);
+    this.readThrough(handoff);
+  }
+
+  private readThrough(handoff: { readonly folder: ShmHandoff } | undefined): void {
+    if (handoff === undefined) {
+      setMappedReader(undefined);
+      return;
+    }
+    setMappedReader((data) => {
+      const bytes = new Uint8Array(data.totalBytes);
+      handoff.folder.readInto(data.file, bytes);
+      return bytes;
+    });
+  }
+
+  /**
+   * The driver reattached to a resumed head, whose node (and folder) is new: later puts and reads go
+   * through that node's folder, or over TCP when it has none. The former head's files went with it;
+   * the owner counts its node dead, so what only they held is rebuilt by lineage or lost.
+   */
+  reattach(handoff: { readonly folder: ShmHandoff; readonly driverKey: string } | undefined): void {
+    if (this.handoff !== undefined) this.handoff.folder.close();
+    this.mappedPuts.clear();
+    this.mappedReads.clear();
+    this.handoff = handoff;
+    this.readThrough(handoff);
+  }
+
+  /** Whether large values go through the node's shared mapping. */
+  get mapped(): boolean {
+    return this.handoff !== undefined;
+  }
+
+  /**
+   * Writes a large put into the node's handoff folder now (one copy of each part, which captures it)
+   * and returns its descriptor; undefined when this driver has no folder (the put goes over TCP).
+   * Throws ObjectStoreFullError naming the folder's bound when it is full even after this driver let
+   * go of what its owner no longer holds.
+   */
+  putMapped(objectId: ObjectId, data: EncodedData): MappedData | undefined {
+    if (this.handoff === undefined) return undefined;
+    const { sizeBytes, layout } = flatLayout(data);
+    const file = `p-${this.handoff.driverKey}-${objectId}`;
+    const parts = [{ at: 0, bytes: data.body }, ...data.blobs.map((blob, index) => ({ at: layout.blobs[index]?.[0] ?? 0, bytes: new Uint8Array(blob.buffer, blob.byteOffset, blob.byteLength) }))];
+    try {
+      this.writeMapped(file, sizeBytes, parts);
+    } catch (error) {
+      if (error instanceof HandoffFullError) throw new ObjectStoreFullError(error.message);
+      throw error;
+    }
+    this.mappedPuts.set(objectId, file);
+    return { mappedObjectId: objectId, file, totalBytes: sizeBytes, layout };
+  }
+
+  private writeMapped(file: string, sizeBytes: number, parts: { at: number; bytes: Uint8Array }[]): void {
+    const folder = this.handoff?.folder;
+    if (folder === undefined) return;
+    try {
+      folder.write(file, sizeBytes, parts);
+    } catch (error) {
+      if (!(error instanceof HandoffFullError)) throw error;
+      // Values the owner let go of may be all that fills it.
+      this.releaseUnheld();
+      folder.write(file, sizeBytes, parts);
+    }
+  }
+
+  /** Takes back a put written by `putMapped` whose put event then failed. */
+  dropMappedPut(objectId: ObjectId): void {
+    const file = this.mappedPuts.get(objectId);
+    if (file === undefined) return;
+    this.mappedPuts.delete(objectId);
+    this.handoff?.folder.remove(file);
   }
 
   private send(to: Address, message: Message): void {
@@ -57,6 +144,8 @@ export class DriverObjects {
   outbound(port: Port): Port {
     return {
       postMessage: (value: unknown): void => {
+        // What the owner sends may follow its letting go of a value read through the mapping.
+        this.sweepMappedSoon();
         if (!isMessageBatch(value)) {
           port.postMessage(value);
           return;
@@ -81,16 +170,27 @@ export class DriverObjects {
 
   /** A message from the cluster for this driver: transfer messages are handled here, the rest go on. */
   onMessage(message: Delivered<Message>, to: Address): void {
+    this.sweepMappedSoon();
     // A sweep walks every pulled value, so it runs every so many messages, not at each one.
     if (++this.messagesSinceSweep >= sweepEveryMessages) this.releaseUnheld();
     if (message.type === 'object/chunk-requested') this.send(message.requester, serveChunk(message, (objectId) => this.held.get(objectId)));
     else if (message.type === 'object/chunk-sent' || message.type === 'object/chunk-failed') this.puller.onReply(message);
     else if (message.type === 'object/fetched' && isRemoteStoredData(message.data)) this.pullFetched({ ...message, data: message.data }, to);
     else {
+      // A copy staged for this driver: its file is this driver's to remove once the owner lets go.
+      if (message.type === 'object/fetched' && isMappedData(message.data)) {
+        // As at each pull: the files of values the owner let go of go first, so the folder keeps room.
+        this.releaseUnheld();
+        this.mappedReads.set(message.data.file, message.objectId);
+      }
       // Pulls from a dead node end now; the owner hears of the death itself just after.
       if (message.type === 'node/died') this.puller.abandonNode(message.nodeId);
       // The put's bytes are in the node's store now (or never will be): this copy is no longer needed.
-      if (message.type === 'object/put-acked' || message.type === 'object/put-rejected') this.held.delete(message.objectId);
+      if (message.type === 'object/put-acked' || message.type === 'object/put-rejected') {
+        this.held.delete(message.objectId);
+        // The node removed the file once it read it; this covers a put it never got to.
+        this.dropMappedPut(message.objectId);
+      }
       this.forward(message, to);
     }
   }
@@ -123,12 +223,48 @@ export class DriverObjects {
   /** Drops the pulled values the owner no longer keeps (checked at each pull and every sweepEveryMessages messages). */
   private releaseUnheld(): void {
     this.messagesSinceSweep = 0;
-    if (this.stillHeld !== undefined) releasePulledBytes(this.stillHeld);
+    const stillHeld = this.stillHeld;
+    if (stillHeld === undefined) return;
+    releasePulledBytes(stillHeld);
+    this.releaseMapped();
   }
 
-  /** Stops the pulls under way, and lets go of the pulled values. */
+  /** Whether a sweep of the staged files is due at the end of this turn. */
+  private mappedSweepQueued = false;
+
+  /**
+   * Removes the staged files of values the owner let go of, at the end of this turn (once, however
+   * many messages pass in it): a file takes shared memory that the bound counts, so it goes soon,
+   * and a sweep walks only the files staged for this driver, which are few.
+   */
+  private sweepMappedSoon(): void {
+    if (this.mappedReads.size === 0 || this.mappedSweepQueued) return;
+    this.mappedSweepQueued = true;
+    setImmediate(() => {
+      this.mappedSweepQueued = false;
+      this.releaseMapped();
+    });
+  }
+
+  private releaseMapped(): void {
+    const stillHeld = this.stillHeld;
+    if (stillHeld === undefined) return;
+    for (const [file, objectId] of this.mappedReads) {
+      if (stillHeld(objectId)) continue;
+      this.mappedReads.delete(file);
+      this.handoff?.folder.remove(file);
+    }
+  }
+
+  /** Stops the pulls under way, and lets go of the pulled values and of this driver's files in the handoff folder. */
   close(): void {
     this.puller.close();
     releasePulledBytes(() => false);
+    if (this.handoff !== undefined) {
+      setMappedReader(undefined);
+      this.handoff.folder.removeDriver(this.handoff.driverKey);
+      this.mappedReads.clear();
+      this.mappedPuts.clear();
+    }
   }
 }

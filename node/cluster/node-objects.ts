@@ -10,6 +10,9 @@
  *   for every later reader here.
  * - For a put whose bytes are in another process (a driver connected over TCP), it pulls them into
  *   the store before the raylet sees the put.
+ * - With a driver on this host, objects go through the node's handoff folder instead of chunks
+ *   (shm-handoff.ts): the node reads a driver's put from its file into the store, and stages an
+ *   object a driver reads in a file of its own.
  */
 import type { Address, NodeId, ObjectId } from '../../core/ids.js';
 import { ownerOfObject, rayletAddress } from '../../core/ids.js';
@@ -17,8 +20,9 @@ import type { Delivered, Message, MessageOf } from '../../core/protocol.js';
 import type { RayletEvent, RayletState } from '../../core/raylet/index.js';
 import type { NodeStore } from '../runtime/node-store.js';
 import type { Router } from '../runtime/router.js';
-import type { ForeignStoredData, RemoteStoredData, StoredData, StoredLayout } from '../runtime/stored-values.js';
+import type { ForeignStoredData, MappedData, RemoteStoredData, StoredData, StoredLayout } from '../runtime/stored-values.js';
 import { pinWhileReachable } from '../store/reader-pins.js';
+import type { ShmHandoff } from '../store/shm-handoff.js';
 import { formatBytes } from '../transport/limits.js';
 import { nodeOfAddress } from './node-routing.js';
 import { ObjectPuller, TransferError, layoutBytes, objectsAddress, serveChunk } from './object-transfer.js';
@@ -34,6 +38,8 @@ export interface NodeObjectsHost {
   readonly nodeStore: NodeStore;
   rayletState(): RayletState;
   applyRaylet(event: RayletEvent): void;
+  /** The folder shared with the drivers on this host, if the node made one. */
+  readonly handoff?: ShmHandoff;
 }
 
 /** One node's object transfers. */
@@ -46,6 +52,12 @@ export class NodeObjects {
   private readonly copies = new Set<ObjectId>();
   /** The readers waiting for a copy under way, by object. */
   private readonly waiting = new Map<ObjectId, { readonly message: RemoteFetched; readonly to: Address }[]>();
+  /** Drivers' puts being read from the handoff folder, by object (a put delivered twice joins the first). */
+  private readonly taking = new Map<ObjectId, Promise<StoredData>>();
+  /** Numbers the files staged for drivers, so that no two are alike. */
+  private stagedCount = 0;
+  /** The drivers already told that the handoff folder was full (said once each). */
+  private readonly toldFull = new Set<string>();
 
   constructor(
     private readonly host: NodeObjectsHost,
@@ -138,12 +150,88 @@ export class NodeObjects {
     );
   }
 
+  /** Whether the raylet counts room in this store for a copy of `sizeBytes` now. */
+  hasRoomFor(sizeBytes: number): boolean {
+    const state = this.host.rayletState();
+    return state.usedBytes + sizeBytes <= state.config.objectStoreCapacityBytes;
+  }
+
   /**
    * A put whose bytes are in another process: pulls them into the store and hands back the local
    * descriptor, or the reason it could not.
    */
   pullPut(objectId: ObjectId, data: RemoteStoredData): Promise<StoredData> {
     return this.pullInto(objectId, data);
+  }
+
+  /**
+   * A driver on this host put a value into the handoff folder: reads it into the store (one copy)
+   * and removes its file; resolves with the stored descriptor, or rejects with why it could not.
+   */
+  takeMapped(objectId: ObjectId, data: MappedData): Promise<StoredData> {
+    const joined = this.taking.get(objectId);
+    if (joined !== undefined) return joined;
+    const taking = this.readMapped(objectId, data).finally(() => {
+      this.taking.delete(objectId);
+      this.host.handoff?.remove(data.file);
+    });
+    this.taking.set(objectId, taking);
+    return taking;
+  }
+
+  private async readMapped(objectId: ObjectId, data: MappedData): Promise<StoredData> {
+    const folder = this.host.handoff;
+    if (folder === undefined) throw new Error(`a put of object ${objectId} names a file of a shared mapping that node ${this.host.nodeId} does not have`);
+    const store = this.host.nodeStore;
+    const present = store.store.get(objectId);
+    if (present !== undefined) return { storedObjectId: objectId, layout: present.metadata as StoredLayout };
+    if (!Number.isSafeInteger(data.totalBytes) || layoutBytes({ offset: 0, body: data.layout.body, blobs: data.layout.blobs }) !== Math.max(data.totalBytes, 1)) {
+      throw new Error(`the put of object ${objectId} describes ${String(data.totalBytes)} bytes that its layout does not span`);
+    }
+    const offset = await store.reserve(objectId, data.totalBytes);
+    if (offset === undefined) {
+      throw new Error(`the object store of node ${this.host.nodeId} is full: ${formatBytes(data.totalBytes)} for object ${objectId} do not fit (${store.store.usedBytes} of ${store.store.capacityBytes} bytes in use; objectStoreMemory)`);
+    }
+    try {
+      // Off the main thread: the reservation is no reader's until it is sealed.
+      await folder.readIntoAsync(data.file, new Uint8Array(store.store.buffer, offset, data.totalBytes));
+    } catch (error) {
+      if (store.store.get(objectId) === undefined) store.store.delete(objectId);
+      throw new Error(`the put of object ${objectId} could not be read from the shared mapping: ${(error as Error).message}`);
+    }
+    return store.seal(objectId, offset, data.layout);
+  }
+
+  /**
+   * Stages an object of this store in the handoff folder for driver `driverKey` on this host (one
+   * copy out of the store, off the main thread) and resolves with what the driver reads it by.
+   * Undefined, at once or once the copy failed, when it cannot (the object is gone, or the folder is
+   * full: said once per driver in the node's log), so it goes over TCP.
+   */
+  stageFor(driverKey: string, objectId: ObjectId, data: StoredData): Promise<MappedData | undefined> | undefined {
+    const folder = this.host.handoff;
+    const store = this.host.nodeStore.store;
+    const entry = store.get(objectId);
+    if (folder === undefined || entry === undefined || entry.offset !== data.layout.offset) return undefined;
+    const layout: StoredLayout = { offset: 0, body: data.layout.body, blobs: data.layout.blobs };
+    const totalBytes = layoutBytes(layout);
+    const file = `g-${driverKey}-${objectId}-${++this.stagedCount}`;
+    const source = new Uint8Array(store.buffer, entry.offset, totalBytes);
+    // The copy runs after this turn: the pin keeps the object's memory from reuse while the view is
+    // reachable, even if the object is freed meanwhile.
+    pinWhileReachable(source, store.buffer, entry.offset);
+    const said = (error: unknown): undefined => {
+      if (!this.toldFull.has(driverKey)) {
+        this.toldFull.add(driverKey);
+        process.stderr.write(`tsray: node ${this.host.nodeId} sends object ${objectId} to driver ${driverKey} over TCP: ${(error as Error).message}\n`);
+      }
+      return undefined;
+    };
+    try {
+      return folder.writeAsync(file, totalBytes, [{ at: 0, bytes: source }]).then(() => ({ mappedObjectId: objectId, file, totalBytes, layout }), said);
+    } catch (error) {
+      return said(error);
+    }
   }
 
   /** The node `nodeId` died: the copies this node was pulling from it fail as gone (their readers' owners rebuild them). */

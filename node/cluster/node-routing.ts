@@ -10,7 +10,8 @@ import type { Port } from '../runtime/router.js';
 import { isMessageBatch } from '../runtime/router.js';
 import type { Peer, RoutedMessage } from '../transport/index.js';
 import { isStoredData } from '../runtime/stored-values.js';
-import type { RemoteStoredData } from '../runtime/stored-values.js';
+import type { MappedData, RemoteStoredData, StoredData } from '../runtime/stored-values.js';
+import type { Delivered, Message } from '../../core/protocol.js';
 import { layoutBytes, objectsAddress } from './object-transfer.js';
 
 /** The node an address belongs to: `raylet:n2`, `worker:n2.w3` and `cli:n2` all belong to `n2`. */
@@ -56,32 +57,61 @@ export function peerRoutingPort(peers: ReadonlyMap<NodeId, Peer>, onError: (erro
   };
 }
 
+/** A stored descriptor as it leaves this node: where to pull its bytes from. */
+function remoteData(data: StoredData, nodeId: NodeId): RemoteStoredData {
+  const { layout } = data;
+  return {
+    remoteObjectId: data.storedObjectId,
+    nodeId,
+    holder: objectsAddress(nodeId),
+    totalBytes: layoutBytes({ offset: 0, body: layout.body, blobs: layout.blobs }),
+    layout: { offset: 0, body: layout.body, blobs: layout.blobs },
+  };
+}
+
 /**
  * A port that keeps descriptors of this node's shared store inside this process: a fetched value
  * that lives in the store (`object/fetched` with a stored descriptor) leaves as a RemoteStoredData
  * naming this node's transfer address, from which the reader's process pulls the bytes
  * (node-objects.ts, driver-objects.ts) instead of reading its own store at that offset.
+ *
+ * With `stage` (the port of a driver on this host), the value is staged in the node's handoff folder
+ * instead, and leaves as what `stage` resolves with (or the TCP way when that is undefined). Batches
+ * leave in order: one behind a staging waits for it, so that the receiver never sees a gap in a
+ * sender's sequence numbers wider than the few messages of a copy's time.
  */
-export function withRemoteStoredData(port: Port, nodeId: NodeId): Port {
+export function withRemoteStoredData(port: Port, nodeId: NodeId, stage?: (objectId: string, data: StoredData) => Promise<MappedData | undefined> | undefined): Port {
+  let behind: Promise<void> | undefined;
+  let waitingBatches = 0;
   return {
     postMessage(value: unknown): void {
       if (!isMessageBatch(value)) {
         port.postMessage(value);
         return;
       }
-      const messages = value.messages.map((message) => {
+      let staging = false;
+      const messages = value.messages.map((message): Delivered<Message> | Promise<Delivered<Message>> => {
         if (message.type !== 'object/fetched' || !isStoredData(message.data)) return message;
-        const { layout } = message.data;
-        const data: RemoteStoredData = {
-          remoteObjectId: message.data.storedObjectId,
-          nodeId,
-          holder: objectsAddress(nodeId),
-          totalBytes: layoutBytes({ offset: 0, body: layout.body, blobs: layout.blobs }),
-          layout: { offset: 0, body: layout.body, blobs: layout.blobs },
-        };
-        return { ...message, data };
+        const remote = { ...message, data: remoteData(message.data, nodeId) };
+        const staged = stage?.(message.objectId, message.data);
+        if (staged === undefined) return remote;
+        staging = true;
+        return staged.then((mapped) => (mapped === undefined ? remote : { ...message, data: mapped }));
       });
-      port.postMessage({ ...value, messages });
+      if (!staging && waitingBatches === 0) {
+        port.postMessage({ ...value, messages });
+        return;
+      }
+      waitingBatches += 1;
+      behind = (behind ?? Promise.resolve())
+        .then(async () => port.postMessage({ ...value, messages: await Promise.all(messages.map(async (message) => message)) }))
+        // Stagings never reject (a failed one goes the TCP way), so this is a bug's last line, not a path.
+        .catch((error: unknown) => {
+          process.stderr.write(`tsray: a batch of messages of node ${nodeId} was lost: ${error instanceof Error ? error.message : String(error)}\n`);
+        })
+        .finally(() => {
+          waitingBatches -= 1;
+        });
     },
   };
 }

@@ -19,7 +19,7 @@ import { ComponentShell } from './shell.js';
 import type { FunctionDescriptor } from './shipping.js';
 import type { ComponentLog } from '../store/event-log.js';
 import { loggedOwnerEvent } from './log-elision.js';
-import type { StoredData } from './stored-values.js';
+import type { MappedData, StoredData } from './stored-values.js';
 import { captureData } from './stored-values.js';
 import { capturedValueData, checkFitsStore, fromValueData, toValueData } from './values.js';
 import type { EncodedData } from './values.js';
@@ -114,8 +114,11 @@ export interface OwnerRuntimeOptions {
 
 /** The store as an owner in the store's thread uses it. */
 export interface OwnerStore {
-  /** Writes the value into the store under `objectId` now; undefined when it does not fit now. */
-  put(objectId: string, data: EncodedData): StoredData | undefined;
+  /**
+   * Writes the value into the store (or a driver's shared mapping of its node's store) under
+   * `objectId` now; undefined when it does not fit now.
+   */
+  put(objectId: string, data: EncodedData): StoredData | MappedData | undefined;
   /** Takes back a value `put` stored whose put event then failed. */
   delete(objectId: string): void;
 }
@@ -379,7 +382,7 @@ export class OwnerRuntime {
    * could never fit in the store throws ObjectStoreFullError here.
    */
   private putEncoded(data: EncodedData, sizeBytes: number, refs: readonly RefMarker[]): ObjectRef {
-    let captured: EncodedData | StoredData | undefined;
+    let captured: EncodedData | StoredData | MappedData | undefined;
     let storedId: string | undefined;
     if (sizeBytes >= this.state.config.inlineThresholdBytes) {
       checkFitsStore(data, sizeBytes);

@@ -64,6 +64,26 @@ export interface PulledData {
   readonly layout: StoredLayout;
 }
 
+/**
+ * What stands for a large value in a file of a node's handoff folder (node/store/shm-handoff.ts), on
+ * its way between the node and a driver on the same host: a driver's put for the node to take into
+ * its store, or an object of the node's store staged for a driver to read (each get reads one copy).
+ */
+export interface MappedData {
+  readonly mappedObjectId: string;
+  /** The file's name in the node's handoff folder. */
+  readonly file: string;
+  /** The file's size. */
+  readonly totalBytes: number;
+  /** Where the body and blobs are within the file (offset 0). */
+  readonly layout: StoredLayout;
+}
+
+/** Whether core data is a value in a node's handoff folder. */
+export function isMappedData(data: unknown): data is MappedData {
+  return typeof data === 'object' && data !== null && typeof (data as { mappedObjectId?: unknown }).mappedObjectId === 'string';
+}
+
 /** Whether core data is a value pulled into this process's memory. */
 export function isPulledData(data: unknown): data is PulledData {
   return typeof data === 'object' && data !== null && typeof (data as { pulledObjectId?: unknown }).pulledObjectId === 'string';
@@ -100,6 +120,12 @@ function placeParts(data: EncodedData): { sizeBytes: number; blobs: [number, num
     cursor += blob.byteLength;
   }
   return { sizeBytes: Math.max(cursor, 1), blobs };
+}
+
+/** Where an encoded value's parts go when laid out as one run of bytes (layout at offset 0), and how long the run is. */
+export function flatLayout(data: EncodedData): { sizeBytes: number; layout: StoredLayout } {
+  const { sizeBytes, blobs } = placeParts(data);
+  return { sizeBytes, layout: { offset: 0, body: [0, data.body.byteLength], blobs } };
 }
 
 /**

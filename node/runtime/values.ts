@@ -10,7 +10,8 @@ import type { CodecHooks } from '../codec/index.js';
 import { ObjectStoreFullError } from '../errors.js';
 import { canPin, pinWhileReachable, readerName } from '../store/reader-pins.js';
 import { taskContext } from './context.js';
-import { captureData, isForeignStoredData, isPulledData, isStoredData, layoutRanges, partsOf, storedParts, storedSizeBytes } from './stored-values.js';
+import { captureData, isForeignStoredData, isMappedData, isPulledData, isStoredData, layoutRanges, partsOf, storedParts, storedSizeBytes } from './stored-values.js';
+import type { MappedData } from './stored-values.js';
 
 /** The data of a value as the core carries it: msgpack body and blobs. */
 export interface EncodedData {
@@ -66,6 +67,14 @@ export function releasePulledBytes(stillHeld: (objectId: string) => boolean): nu
   return pulledBytes.size;
 }
 
+/** Reads a value staged in the node's handoff folder into new memory of this process (a driver sets it). */
+let mappedReader: ((data: MappedData) => Uint8Array) | undefined;
+
+/** Sets how this process reads values staged in its node's handoff folder (undefined: it reads none). */
+export function setMappedReader(reader: ((data: MappedData) => Uint8Array) | undefined): void {
+  mappedReader = reader;
+}
+
 /** Who is reading here, as write reports name it: the running task, and this thread. */
 function readerLabel(): string {
   const task = taskContext.getStore();
@@ -89,6 +98,12 @@ export function fromValueData(value: ValueData, hooks: CodecHooks, copy = false)
     // The pulled bytes are shared by every get of the object here, so each get decodes its own copy of the blobs.
     const parts = partsOf(bytes, value.data.layout);
     return decodeValue(parts.body, captureData(parts).blobs, hooks);
+  }
+  if (isMappedData(value.data)) {
+    if (mappedReader === undefined) throw new Error(`object ${value.data.mappedObjectId} was staged in a node's shared mapping that this process does not read`);
+    // Each get reads its own copy out of the mapping, so its arrays are private and writable.
+    const parts = partsOf(mappedReader(value.data), value.data.layout);
+    return decodeValue(parts.body, parts.blobs, hooks);
   }
   if (isStoredData(value.data)) {
     if (storeBuffer === undefined) throw new Error(`object ${value.data.storedObjectId} is in a node store this thread cannot see`);
