@@ -84,6 +84,13 @@ const found = await tsray.getActor('kept');
 console.log('AFTER', await tsray.get(found.add.remote(0)));
 const square = tsray.remote((x) => x * x);
 console.log('SQUARES', JSON.stringify(await tsray.get([1, 2, 3].map((x) => square.remote(x)))));
+// A large put after the restart lands in the new head's store (through its handoff folder on this host).
+const fresh = new Float64Array(256 * 1024).fill(7);
+const freshRef = tsray.put(fresh);
+fresh.fill(0);
+const sum = tsray.remote((array) => array.reduce((total, x) => total + x, 0));
+const back = await tsray.get(freshRef);
+console.log('FRESH', back.length, back[0], await tsray.get(sum.remote(freshRef)));
 await tsray.shutdown();
 `;
 
@@ -145,6 +152,7 @@ void describe('a driver connected when the head is killed', () => {
     assert.equal(await driver.waitFor('REBUILT'), '65536 65535', 'a task result whose only copy was there is rebuilt by lineage');
     assert.equal(await driver.waitFor('AFTER'), String(5 + calls), 'the named actor kept its state and is found by name');
     assert.equal(await driver.waitFor('SQUARES'), '[1,4,9]', 'new tasks run');
+    assert.equal(await driver.waitFor('FRESH'), `${256 * 1024} 7 ${7 * 256 * 1024}`, 'a large put after the restart reaches the new head and reads back');
     assert.equal(await driver.exited, 0, driver.errors);
     assert.match(driver.errors, /reconnected after \d+ ms to the cluster/);
 
