@@ -38,13 +38,15 @@ import { setStoreBuffer } from '../runtime/values.js';
 import { WorkerThreads } from '../runtime/worker-threads.js';
 import type { EventLog } from '../store/event-log.js';
 import { SessionLogs } from '../store/session-logs.js';
-import type { Peer, RoutedMessage } from '../transport/index.js';
+import type { Peer, RawLanding, RoutedMessage } from '../transport/index.js';
 import { TransportClient, TransportServer, routerPort } from '../transport/index.js';
 import { openGcsShell } from './gcs-shell.js';
 import type { GcsShell } from './gcs-shell.js';
 import { HeldRelays } from './held-relays.js';
 import { NodeObjects } from './node-objects.js';
 import { nodeOfAddress, peerRoutingPort, withRemoteStoredData } from './node-routing.js';
+import { objectsAddress } from './object-transfer.js';
+import { PeerLinks } from './peer-links.js';
 import { StateQueries, stateAddress } from './state-queries.js';
 
 /** The node store's size when not given (as the embedded cluster's default). */
@@ -159,6 +161,8 @@ export class ClusterNode {
   readonly objects: NodeObjects;
   private server: TransportServer | undefined;
   private client: TransportClient | undefined;
+  /** A non-head node's direct links to other nodes, for moving objects (peer-links.ts); undefined on the head, or if its port could not be opened. */
+  private links: PeerLinks | undefined;
   private readonly logs: SessionLogs;
   /** The drivers attached to this node (the head), by address, with their connection. */
   private readonly drivers = new Map<string, { readonly peer: Peer; readonly port: Port }>();
@@ -242,6 +246,7 @@ export class ClusterNode {
       nodeStore: this.nodeStore,
       rayletState: () => this.raylet.state,
       applyRaylet: (event) => this.raylet.apply(event),
+      directLink: (nodeId) => this.links?.ensure(nodeId) ?? Promise.resolve(false),
     });
     this.stateQueries = new StateQueries({
       nodeId,
@@ -287,8 +292,17 @@ export class ClusterNode {
           node?.onPeerClosed(peer);
         },
         onMessages: (messages, peer) => node?.deliver(messages, peer),
+        landRaw: (message, lengthBytes) => node?.landRaw(message, lengthBytes),
       });
-      const routing = peerRoutingPort(peers, (error, to) => onLinkError(new Error(`to node ${to}: ${error.message}`)));
+      // Chunks of objects between two other nodes pass here only when those nodes have no direct
+      // link (peer-links.ts): the first chunk of each is logged, which tells the two ways apart.
+      const routing = peerRoutingPort(
+        peers,
+        (error, to) => onLinkError(new Error(`to node ${to}: ${error.message}`)),
+        (message, to) => {
+          if (message.type === 'object/chunk-sent' && message.offset === 0 && message.via.from !== objectsAddress(nodeId)) process.stderr.write(`tsray: the head relays object ${message.objectId} from ${message.via.from} to node ${to}\n`);
+        },
+      );
       relays = options.resume === undefined ? undefined : new HeldRelays(routing, peers, (line) => process.stderr.write(`tsray: ${line}\n`));
       node = new ClusterNode(options, nodeId, withRemoteStoredData(relays?.port ?? routing, nodeId));
       node.server = server;
@@ -303,10 +317,12 @@ export class ClusterNode {
         // A wrong address is reported soon; once joined, the node rides out a restart of the head.
         reconnect: { firstConnectGiveUpAfterMs: firstConnectTimeoutMs, resendWindowMs: nodeResendWindowMs },
         onMessages: (messages) => node?.deliver(messages),
+        landRaw: (message, lengthBytes) => node?.landRaw(message, lengthBytes),
         onFailed: (error) => node?.fatal(error.message),
       });
       node = new ClusterNode(options, nodeId, withRemoteStoredData(routerPort(client, onLinkError), nodeId));
       node.client = client;
+      await node.openLinks(client.peer?.localHost ?? options.host);
     }
     const started = node;
     let timer: NodeJS.Timeout | undefined;
@@ -329,6 +345,30 @@ export class ClusterNode {
     return started;
   }
 
+  /**
+   * Opens this node's port for direct links from other nodes, on the interface through which it
+   * reaches the head; its address goes to the GCS with the node's registration. A port that cannot
+   * be opened leaves the node pulling through the head, as before.
+   */
+  private async openLinks(host: string): Promise<void> {
+    try {
+      const links = await PeerLinks.start({
+        nodeId: this.nodeId,
+        token: this.options.token,
+        router: this.router,
+        host,
+        transferAddressOf: (nodeId) => this.raylet.state.cluster[nodeId]?.transferAddress,
+        landRaw: (message, lengthBytes) => this.landRaw(message, lengthBytes),
+        onLost: (nodeId, reason) => this.objects.onLinkLost(nodeId, reason),
+        log: (line) => process.stderr.write(`tsray: ${line}\n`),
+      });
+      if (this.stopped) await links.close();
+      else this.links = links;
+    } catch (error) {
+      process.stderr.write(`tsray: node ${this.nodeId} takes no direct links from other nodes (${error instanceof Error ? error.message : String(error)}); its objects go through the head\n`);
+    }
+  }
+
   /** The address others connect to (the head's bound `host:port`). */
   get address(): string {
     const bound = this.server?.address;
@@ -342,6 +382,7 @@ export class ClusterNode {
       nodeId: this.nodeId,
       resources: { CPU: numCpus, ...this.options.resources },
       config: { ...defaultRayletConfig, objectStoreCapacityBytes: this.options.objectStoreBytes ?? defaultObjectStoreBytes, prestartWorkers: numCpus, maxActorWorkers: maxActorWorkers() },
+      ...(this.links === undefined ? {} : { transferAddress: this.links.address }),
     });
   }
 
@@ -403,6 +444,11 @@ export class ClusterNode {
         this.objects.onRemoteFetched({ ...fetched, data: message.data }, to);
       } else this.router.forward(message, message.to);
     }
+  }
+
+  /** Where the raw bytes of a chunk for this node's pulls land: in the store, at the object's range (NodeObjects). */
+  private landRaw(message: RoutedMessage, lengthBytes: number): RawLanding | undefined {
+    return message.to === this.objects.address ? this.objects.puller.landingFor(message, lengthBytes) : undefined;
   }
 
   /**
@@ -469,7 +515,10 @@ export class ClusterNode {
   /** A large value arrives as bytes: it goes into the store once, and the raylet sees its descriptor (as embedded.ts). */
   private onRayletMessage(event: RayletEvent): void {
     // Pulls from a node the GCS declared dead end now, not after their chunk timeouts.
-    if (event.type === 'node/died' && event.nodeId !== this.nodeId) this.objects.onNodeDied(event.nodeId);
+    if (event.type === 'node/died' && event.nodeId !== this.nodeId) {
+      this.links?.drop(event.nodeId, `node ${event.nodeId} died`);
+      this.objects.onNodeDied(event.nodeId);
+    }
     if (event.type !== 'object/put-requested') {
       this.raylet.apply(event);
       if (event.type === 'cluster/view-published' && this.raylet.state.viewReceived) this.joining?.resolve();
@@ -536,7 +585,7 @@ export class ClusterNode {
     this.stopped = true;
     this.stateQueries.stop();
     this.router.flush();
-    await Promise.all([this.server?.close(), this.client?.close()]);
+    await Promise.all([this.server?.close(), this.client?.close(), this.links?.close()]);
     this.objects.close();
     this.gcs?.stop();
     this.raylet.stop();

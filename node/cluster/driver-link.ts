@@ -160,6 +160,7 @@ export class DriverLink {
           else made.objects?.onMessage(message, message.to);
         }
       },
+      landRaw: (message, lengthBytes) => made.objects?.landRaw(message, lengthBytes),
       onFailed: (error) => made.link?.lost(error.message),
     }).catch((error: unknown) => {
       throw new Error(`cannot connect a driver to the cluster at ${address}: ${error instanceof Error ? error.message : String(error)}`);

@@ -13,6 +13,7 @@ import { flattenValue, isRemoteStoredData } from '../runtime/stored-values.js';
 import type { ForeignStoredData, PulledData, RemoteStoredData } from '../runtime/stored-values.js';
 import { holdPulledBytes, releasePulledBytes } from '../runtime/values.js';
 import type { EncodedData } from '../runtime/values.js';
+import type { RawLanding, RoutedMessage } from '../transport/index.js';
 import { ObjectPuller, TransferError, serveChunk } from './object-transfer.js';
 import type { TransferOptions } from './object-transfer.js';
 
@@ -71,6 +72,11 @@ export class DriverObjects {
         port.postMessage({ ...value, messages });
       },
     };
+  }
+
+  /** Where the raw bytes of a chunk for this driver's pulls land: in the pull's target (ObjectPuller.landingFor). */
+  landRaw(message: RoutedMessage, lengthBytes: number): RawLanding | undefined {
+    return message.to === this.address ? this.puller.landingFor(message, lengthBytes) : undefined;
   }
 
   /** Messages handled since pulled values were last swept. */
