@@ -246,7 +246,7 @@ export class ClusterNode {
       nodeStore: this.nodeStore,
       rayletState: () => this.raylet.state,
       applyRaylet: (event) => this.raylet.apply(event),
-      directLink: (nodeId) => this.links?.ensure(nodeId) ?? Promise.resolve(false),
+      directLink: (nodeId) => this.directLink(nodeId),
     });
     this.stateQueries = new StateQueries({
       nodeId,
@@ -444,6 +444,16 @@ export class ClusterNode {
         this.objects.onRemoteFetched({ ...fetched, data: message.data }, to);
       } else this.router.forward(message, message.to);
     }
+  }
+
+  /**
+   * Whether the chunks of `nodeId`'s objects come over a connection straight from it: always on the
+   * head (every node and driver is connected to it), from the head itself on any node, and from
+   * another node once a direct link to it is up (made now if need be, peer-links.ts).
+   */
+  private directLink(nodeId: string): Promise<boolean> {
+    if (this.gcs !== undefined || nodeId === this.client?.peer?.identity.nodeId) return Promise.resolve(true);
+    return this.links?.ensure(nodeId) ?? Promise.resolve(false);
   }
 
   /** Where the raw bytes of a chunk for this node's pulls land: in the store, at the object's range (NodeObjects). */

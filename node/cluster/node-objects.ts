@@ -35,8 +35,8 @@ export interface NodeObjectsHost {
   rayletState(): RayletState;
   applyRaylet(event: RayletEvent): void;
   /**
-   * Whether the chunks of node `nodeId`'s objects go over a direct link to it (peer-links.ts), made
-   * now if need be; false (or absent) pulls through the head.
+   * Whether the chunks of node `nodeId`'s objects come over a connection straight from it (the head's,
+   * or a direct link made now if need be, peer-links.ts); false (or absent): they are relayed by the head.
    */
   directLink?(nodeId: NodeId): Promise<boolean>;
 }
