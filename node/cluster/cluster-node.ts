@@ -6,7 +6,9 @@
  * raylet's worker threads and shared-memory store the way embedded.ts does.
  *
  * Routing is a star: a node's router sends every address it does not hold to the head, and the
- * head's router sends each address to the peer of its node (node-routing.ts).
+ * head's router sends each address to the peer of its node (node-routing.ts). The exception is the
+ * chunks of objects between two non-head nodes, which go over a direct link between them
+ * (peer-links.ts) while one can be had.
  */
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
