@@ -84,7 +84,7 @@ export const messageTable: MessageTable = {
   'borrow/added': { objectId: 'string', borrower: 'string', ackTo: 'string', ackId: 'string' },
   'borrow/add-acked': { ackId: 'string' },
   'borrow/released': { objectId: 'string', borrower: 'string' },
-  'node/registered': { nodeId: 'string', resources: 'object' },
+  'node/registered': { nodeId: 'string', resources: 'object', transferAddress: 'string?' },
   'node/heartbeat': { nodeId: 'string', available: 'object', demand: 'array?' },
   'node/died': { nodeId: 'string' },
   'cluster/view-published': { nodes: 'array' },

@@ -179,12 +179,13 @@ export type OwnerMessage =
 
 /** GCS protocol: nodes, jobs, actors, and what the GCS publishes. */
 export type GcsMessage =
-  | { readonly type: 'node/registered'; readonly nodeId: NodeId; readonly resources: Resources }
+  /** `transferAddress`, when given, is the `host:port` where the node takes direct connections from other nodes for moving objects. */
+  | { readonly type: 'node/registered'; readonly nodeId: NodeId; readonly resources: Resources; readonly transferAddress?: string }
   /** `demand`, when any lease waits at the raylet (absent otherwise), is for state queries only. */
   | { readonly type: 'node/heartbeat'; readonly nodeId: NodeId; readonly available: Resources; readonly demand?: readonly ResourceDemand[] }
   /** The GCS considers the receiver dead; a raylet that hears this of itself shuts down. */
   | { readonly type: 'node/died'; readonly nodeId: NodeId }
-  | { readonly type: 'cluster/view-published'; readonly nodes: readonly { readonly nodeId: NodeId; readonly total: Resources; readonly available: Resources }[] }
+  | { readonly type: 'cluster/view-published'; readonly nodes: readonly { readonly nodeId: NodeId; readonly total: Resources; readonly available: Resources; readonly transferAddress?: string }[] }
   | { readonly type: 'worker/died'; readonly workerId: WorkerId; readonly nodeId: NodeId; readonly reason: WorkerExitReason }
   | { readonly type: 'job/registration-requested'; readonly driverId: WorkerId; readonly namespace: string }
   | { readonly type: 'job/registration-replied'; readonly jobId: JobId }

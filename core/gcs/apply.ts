@@ -87,7 +87,7 @@ function onTimer(state: GcsState, timerId: string, effects: GcsEffect[]): void {
 function onMessage(state: GcsState, event: GcsDelivered, effects: GcsEffect[]): void {
   switch (event.type) {
     case 'node/registered':
-      onNodeRegistered(state, event.nodeId, event.resources, effects);
+      onNodeRegistered(state, event.nodeId, event.resources, effects, event.transferAddress);
       return;
     case 'node/heartbeat':
       onNodeHeartbeat(state, event.nodeId, event.available, event.demand, effects);

@@ -29,7 +29,7 @@ export function scheduleWaitingActors(state: GcsState, effects: GcsEffect[]): vo
 }
 
 /** A raylet joined (or repeated its registration); a node already declared dead is fenced instead. */
-export function onNodeRegistered(state: GcsState, nodeId: NodeId, resources: Resources, effects: GcsEffect[]): void {
+export function onNodeRegistered(state: GcsState, nodeId: NodeId, resources: Resources, effects: GcsEffect[], transferAddress?: string): void {
   const node = state.nodes[nodeId];
   if (node === undefined) {
     state.nodes[nodeId] = {
@@ -39,6 +39,7 @@ export function onNodeRegistered(state: GcsState, nodeId: NodeId, resources: Res
       alive: true,
       missedChecks: 0,
       heartbeatsSinceCheck: 0,
+      ...(transferAddress === undefined ? {} : { transferAddress }),
     };
     tellNewNodeOfDeaths(state, nodeId, effects);
     scheduleWaitingActors(state, effects);
@@ -128,7 +129,8 @@ export function declareNodeDead(state: GcsState, nodeId: NodeId, effects: GcsEff
 function clusterView(state: GcsState): MessageOf<'cluster/view-published'> {
   const nodes = aliveNodeIds(state).flatMap((nodeId) => {
     const node = state.nodes[nodeId];
-    return node === undefined ? [] : [{ nodeId, total: { ...node.total }, available: { ...node.available } }];
+    if (node === undefined) return [];
+    return [{ nodeId, total: { ...node.total }, available: { ...node.available }, ...(node.transferAddress === undefined ? {} : { transferAddress: node.transferAddress }) }];
   });
   return { type: 'cluster/view-published', nodes };
 }

@@ -60,6 +60,8 @@ export interface NodeRecord {
   heartbeatsSinceCheck: number;
   /** The leases waiting at its raylet, by shape, as its last heartbeat said (absent when none). */
   demand?: ResourceDemand[];
+  /** Where other nodes connect directly to move its objects (`host:port`), as it registered; absent when they go through the head. */
+  transferAddress?: string;
 }
 
 /** A job: one per driver. */

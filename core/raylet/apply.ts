@@ -35,7 +35,7 @@ function startNode(state: RayletState, event: NodeStarted): RayletEffect[] {
   state.total = copyResources(event.resources);
   state.available = copyResources(event.resources);
   const effects: RayletEffect[] = [
-    send(gcsAddress, { type: 'node/registered', nodeId: event.nodeId, resources: copyResources(event.resources) }),
+    send(gcsAddress, { type: 'node/registered', nodeId: event.nodeId, resources: copyResources(event.resources), ...(event.transferAddress === undefined ? {} : { transferAddress: event.transferAddress }) }),
     { type: 'timer/armed', timerId: heartbeatTimerId, delayMs: config.heartbeatPeriodMs },
   ];
   prestartWorkers(state, effects);

@@ -53,7 +53,12 @@ export function onClusterViewPublished(state: RayletState, message: MessageOf<'c
   const view: Record<string, ClusterNodeView> = {};
   for (const node of message.nodes) {
     if (node.nodeId === state.nodeId) continue;
-    view[node.nodeId] = { total: copyResources(node.total), available: copyResources(node.available), alive: !isNodeDead(state, node.nodeId) };
+    view[node.nodeId] = {
+      total: copyResources(node.total),
+      available: copyResources(node.available),
+      alive: !isNodeDead(state, node.nodeId),
+      ...(typeof node.transferAddress === 'string' ? { transferAddress: node.transferAddress } : {}),
+    };
   }
   state.cluster = view;
   state.viewReceived = true;

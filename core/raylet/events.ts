@@ -31,6 +31,8 @@ export interface NodeStarted {
   readonly nodeId: NodeId;
   readonly resources: Resources;
   readonly config: RayletConfig;
+  /** Where other nodes connect directly to move objects (`host:port`), registered with the GCS; absent when they go through the head. */
+  readonly transferAddress?: string;
 }
 
 /** A driver process on this node connected; its id was minted by the shell. */

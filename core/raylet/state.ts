@@ -109,6 +109,8 @@ export interface ClusterNodeView {
   total: Resources;
   available: Resources;
   alive: boolean;
+  /** Where to connect to the node directly to move objects (`host:port`), from the GCS's node table; absent when through the head. */
+  transferAddress?: string;
 }
 
 /** An object in this node's shared-memory store. */

@@ -6,7 +6,9 @@
  * raylet's worker threads and shared-memory store the way embedded.ts does.
  *
  * Routing is a star: a node's router sends every address it does not hold to the head, and the
- * head's router sends each address to the peer of its node (node-routing.ts).
+ * head's router sends each address to the peer of its node (node-routing.ts). The exception is the
+ * chunks of objects between two non-head nodes, which go over a direct link between them
+ * (peer-links.ts) while one can be had.
  */
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
@@ -39,13 +41,15 @@ import { WorkerThreads } from '../runtime/worker-threads.js';
 import type { EventLog } from '../store/event-log.js';
 import { SessionLogs } from '../store/session-logs.js';
 import { ShmHandoff, driverKeyOf, handoffLimitBytes, sweepStaleHandoffs } from '../store/shm-handoff.js';
-import type { Peer, RoutedMessage } from '../transport/index.js';
+import type { Peer, RawLanding, RoutedMessage } from '../transport/index.js';
 import { TransportClient, TransportServer, routerPort } from '../transport/index.js';
 import { gcsResendWindowMs, openGcsShell } from './gcs-shell.js';
 import type { GcsShell } from './gcs-shell.js';
 import { HeldRelays } from './held-relays.js';
 import { NodeObjects } from './node-objects.js';
 import { nodeOfAddress, peerRoutingPort, withRemoteStoredData } from './node-routing.js';
+import { objectsAddress } from './object-transfer.js';
+import { PeerLinks } from './peer-links.js';
 import { StateQueries, stateAddress } from './state-queries.js';
 
 /** The node store's size when not given (as the embedded cluster's default). */
@@ -209,6 +213,8 @@ export class ClusterNode {
   readonly objects: NodeObjects;
   private server: TransportServer | undefined;
   private client: TransportClient | undefined;
+  /** A non-head node's direct links to other nodes, for moving objects (peer-links.ts); undefined on the head, or if its port could not be opened. */
+  private links: PeerLinks | undefined;
   private readonly logs: SessionLogs;
   /** The drivers attached to this node (the head), by address, with their connection. */
   private readonly drivers = new Map<string, AttachedDriver>();
@@ -305,6 +311,7 @@ export class ClusterNode {
       rayletState: () => this.raylet.state,
       applyRaylet: (event) => this.raylet.apply(event),
       ...(this.handoff === undefined ? {} : { handoff: this.handoff }),
+      directLink: (nodeId) => this.directLink(nodeId),
     });
     this.stateQueries = new StateQueries({
       nodeId,
@@ -352,8 +359,17 @@ export class ClusterNode {
           node?.onPeerClosed(peer);
         },
         onMessages: (messages, peer) => node?.deliver(messages, peer),
+        landRaw: (message, lengthBytes) => node?.landRaw(message, lengthBytes),
       });
-      const routing = peerRoutingPort(peers, (error, to) => onLinkError(new Error(`to node ${to}: ${error.message}`)));
+      // Chunks of objects between two other nodes pass here only when those nodes have no direct
+      // link (peer-links.ts): the first chunk of each is logged, which tells the two ways apart.
+      const routing = peerRoutingPort(
+        peers,
+        (error, to) => onLinkError(new Error(`to node ${to}: ${error.message}`)),
+        (message, to) => {
+          if (message.type === 'object/chunk-sent' && message.offset === 0 && message.via.from !== objectsAddress(nodeId)) process.stderr.write(`tsray: the head relays object ${message.objectId} from ${message.via.from} to node ${to}\n`);
+        },
+      );
       relays = options.resume === undefined ? undefined : new HeldRelays(routing, peers, (line) => process.stderr.write(`tsray: ${line}\n`));
       node = new ClusterNode(options, nodeId, withRemoteStoredData(relays?.port ?? routing, nodeId));
       node.server = server;
@@ -368,10 +384,12 @@ export class ClusterNode {
         // A wrong address is reported soon; once joined, the node rides out a restart of the head.
         reconnect: { firstConnectGiveUpAfterMs: firstConnectTimeoutMs, resendWindowMs: nodeResendWindowMs },
         onMessages: (messages) => node?.deliver(messages),
+        landRaw: (message, lengthBytes) => node?.landRaw(message, lengthBytes),
         onFailed: (error) => node?.fatal(error.message),
       });
       node = new ClusterNode(options, nodeId, withRemoteStoredData(routerPort(client, onLinkError), nodeId));
       node.client = client;
+      await node.openLinks(client.peer?.localHost ?? options.host);
     }
     const started = node;
     let timer: NodeJS.Timeout | undefined;
@@ -394,6 +412,30 @@ export class ClusterNode {
     return started;
   }
 
+  /**
+   * Opens this node's port for direct links from other nodes, on the interface through which it
+   * reaches the head; its address goes to the GCS with the node's registration. A port that cannot
+   * be opened leaves the node pulling through the head, as before.
+   */
+  private async openLinks(host: string): Promise<void> {
+    try {
+      const links = await PeerLinks.start({
+        nodeId: this.nodeId,
+        token: this.options.token,
+        router: this.router,
+        host,
+        transferAddressOf: (nodeId) => this.raylet.state.cluster[nodeId]?.transferAddress,
+        landRaw: (message, lengthBytes) => this.landRaw(message, lengthBytes),
+        onLost: (nodeId, reason) => this.objects.onLinkLost(nodeId, reason),
+        log: (line) => process.stderr.write(`tsray: ${line}\n`),
+      });
+      if (this.stopped) await links.close();
+      else this.links = links;
+    } catch (error) {
+      process.stderr.write(`tsray: node ${this.nodeId} takes no direct links from other nodes (${error instanceof Error ? error.message : String(error)}); its objects go through the head\n`);
+    }
+  }
+
   /** The address others connect to (the head's bound `host:port`). */
   get address(): string {
     const bound = this.server?.address;
@@ -407,6 +449,7 @@ export class ClusterNode {
       nodeId: this.nodeId,
       resources: { CPU: numCpus, ...this.options.resources },
       config: { ...defaultRayletConfig, objectStoreCapacityBytes: this.options.objectStoreBytes ?? defaultObjectStoreBytes, prestartWorkers: numCpus, maxActorWorkers: maxActorWorkers() },
+      ...(this.links === undefined ? {} : { transferAddress: this.links.address }),
     });
   }
 
@@ -503,6 +546,21 @@ export class ClusterNode {
         this.objects.onRemoteFetched({ ...fetched, data: message.data }, to);
       } else this.router.forward(message, message.to);
     }
+  }
+
+  /**
+   * Whether the chunks of `nodeId`'s objects come over a connection straight from it: always on the
+   * head (every node and driver is connected to it), from the head itself on any node, and from
+   * another node once a direct link to it is up (made now if need be, peer-links.ts).
+   */
+  private directLink(nodeId: string): Promise<boolean> {
+    if (this.gcs !== undefined || nodeId === this.client?.peer?.identity.nodeId) return Promise.resolve(true);
+    return this.links?.ensure(nodeId) ?? Promise.resolve(false);
+  }
+
+  /** Where the raw bytes of a chunk for this node's pulls land: in the store, at the object's range (NodeObjects). */
+  private landRaw(message: RoutedMessage, lengthBytes: number): RawLanding | undefined {
+    return message.to === this.objects.address ? this.objects.puller.landingFor(message, lengthBytes) : undefined;
   }
 
   /**
@@ -611,7 +669,10 @@ export class ClusterNode {
   /** A large value arrives as bytes: it goes into the store once, and the raylet sees its descriptor (as embedded.ts). */
   private onRayletMessage(event: RayletEvent): void {
     // Pulls from a node the GCS declared dead end now, not after their chunk timeouts.
-    if (event.type === 'node/died' && event.nodeId !== this.nodeId) this.objects.onNodeDied(event.nodeId);
+    if (event.type === 'node/died' && event.nodeId !== this.nodeId) {
+      this.links?.drop(event.nodeId, `node ${event.nodeId} died`);
+      this.objects.onNodeDied(event.nodeId);
+    }
     if (event.type !== 'object/put-requested') {
       this.raylet.apply(event);
       if (event.type === 'cluster/view-published' && this.raylet.state.viewReceived) this.joining?.resolve();
@@ -697,7 +758,7 @@ export class ClusterNode {
     clearTimeout(this.driverWait);
     this.stateQueries.stop();
     this.router.flush();
-    await Promise.all([this.server?.close(), this.client?.close()]);
+    await Promise.all([this.server?.close(), this.client?.close(), this.links?.close()]);
     this.objects.close();
     this.gcs?.stop();
     this.raylet.stop();

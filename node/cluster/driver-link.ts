@@ -206,6 +206,7 @@ export class DriverLink {
           else made.objects?.onMessage(message, message.to);
         }
       },
+      landRaw: (message, lengthBytes) => made.objects?.landRaw(message, lengthBytes),
       onFailed: (error) => made.link?.lost(`no head took it back within ${reconnectBoundText(reconnectMs)}: ${error.message}`),
     }).catch((error: unknown) => {
       throw new Error(`cannot connect a driver to the cluster at ${address}: ${error instanceof Error ? error.message : String(error)}`);

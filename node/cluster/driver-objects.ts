@@ -21,6 +21,7 @@ import { holdPulledBytes, releasePulledBytes, setMappedReader } from '../runtime
 import type { EncodedData } from '../runtime/values.js';
 import { HandoffFullError } from '../store/shm-handoff.js';
 import type { ShmHandoff } from '../store/shm-handoff.js';
+import type { RawLanding, RoutedMessage } from '../transport/index.js';
 import { ObjectPuller, TransferError, serveChunk } from './object-transfer.js';
 import type { TransferOptions } from './object-transfer.js';
 
@@ -160,6 +161,11 @@ export class DriverObjects {
         port.postMessage({ ...value, messages });
       },
     };
+  }
+
+  /** Where the raw bytes of a chunk for this driver's pulls land: in the pull's target (ObjectPuller.landingFor). */
+  landRaw(message: RoutedMessage, lengthBytes: number): RawLanding | undefined {
+    return message.to === this.address ? this.puller.landingFor(message, lengthBytes) : undefined;
   }
 
   /** Messages handled since pulled values were last swept. */

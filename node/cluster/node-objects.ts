@@ -40,6 +40,11 @@ export interface NodeObjectsHost {
   applyRaylet(event: RayletEvent): void;
   /** The folder shared with the drivers on this host, if the node made one. */
   readonly handoff?: ShmHandoff;
+  /**
+   * Whether the chunks of node `nodeId`'s objects come over a connection straight from it (the head's,
+   * or a direct link made now if need be, peer-links.ts); false (or absent): they are relayed by the head.
+   */
+  directLink?(nodeId: NodeId): Promise<boolean>;
 }
 
 /** One node's object transfers. */
@@ -160,8 +165,8 @@ export class NodeObjects {
    * A put whose bytes are in another process: pulls them into the store and hands back the local
    * descriptor, or the reason it could not.
    */
-  pullPut(objectId: ObjectId, data: RemoteStoredData): Promise<StoredData> {
-    return this.pullInto(objectId, data);
+  async pullPut(objectId: ObjectId, data: RemoteStoredData): Promise<StoredData> {
+    return (await this.pullInto(objectId, data)).data;
   }
 
   /**
@@ -239,6 +244,11 @@ export class NodeObjects {
     this.puller.abandonNode(nodeId);
   }
 
+  /** The direct link to node `nodeId` broke: its pulls start again, through the head. */
+  onLinkLost(nodeId: NodeId, reason: string): void {
+    this.puller.retryFrom(nodeId, `the direct link to node ${nodeId} broke (${reason}); pulling through the head`);
+  }
+
   /** Stops the pulls under way. */
   close(): void {
     this.puller.close();
@@ -255,19 +265,22 @@ export class NodeObjects {
   private async copy(message: RemoteFetched): Promise<StoredData> {
     const { objectId, data: remote } = message;
     const startedMs = performance.now();
-    const data = await this.pullInto(objectId, remote);
+    const { data, direct } = await this.pullInto(objectId, remote);
     this.host.applyRaylet({ type: 'object/copy-stored', objectId, owner: ownerOfObject(objectId), fromNodeId: remote.nodeId, data, sizeBytes: message.sizeBytes, refs: message.refs });
     if (this.host.rayletState().objects[objectId] === undefined) {
       this.host.nodeStore.delete([objectId]);
       throw new Error(`object ${objectId} was copied from node ${remote.nodeId} but node ${this.host.nodeId}'s raylet could not keep it (its owner died, or its store filled up meanwhile; objectStoreMemory)`);
     }
     this.copies.add(objectId);
-    process.stderr.write(`tsray: node ${this.host.nodeId} copied object ${objectId} (${formatBytes(remote.totalBytes)}) from node ${remote.nodeId} in ${(performance.now() - startedMs).toFixed(0)} ms\n`);
+    const way = direct ? 'directly' : 'through the head';
+    process.stderr.write(`tsray: node ${this.host.nodeId} copied object ${objectId} (${formatBytes(remote.totalBytes)}) from node ${remote.nodeId} ${way} in ${(performance.now() - startedMs).toFixed(0)} ms\n`);
     return data;
   }
 
-  private async pullInto(objectId: ObjectId, remote: RemoteStoredData): Promise<StoredData> {
+  /** Pulls the object into the store (over a direct link to its node when there can be one); whether it came directly. */
+  private async pullInto(objectId: ObjectId, remote: RemoteStoredData): Promise<{ readonly data: StoredData; readonly direct: boolean }> {
     const store = this.host.nodeStore;
+    const direct = (await this.host.directLink?.(remote.nodeId)) ?? false;
     let offset: number | undefined;
     try {
       await this.puller.pull({ objectId, holder: remote.holder, nodeId: remote.nodeId, totalBytes: remote.totalBytes }, async () => {
@@ -283,8 +296,8 @@ export class NodeObjects {
     }
     // A second put of the same object (delivered twice) joined this pull: the first to get here seals it.
     const sealed = store.store.get(objectId);
-    if (sealed !== undefined) return { storedObjectId: objectId, layout: sealed.metadata as StoredLayout };
-    return store.seal(objectId, offset ?? 0, remote.layout);
+    if (sealed !== undefined) return { data: { storedObjectId: objectId, layout: sealed.metadata as StoredLayout }, direct };
+    return { data: store.seal(objectId, offset ?? 0, remote.layout), direct };
   }
 
   private take(objectId: ObjectId): { readonly message: RemoteFetched; readonly to: Address }[] {

@@ -2,7 +2,8 @@
  * How the head relays messages between nodes: its router hands every message for an address it
  * does not hold (`raylet:n2`, `worker:n2.w3`, `cli:c1`) to this port, which sends it to the peer of
  * the node the address belongs to. Nodes send everything that is not theirs to the head, so the
- * cluster is a star around the head until nodes talk to each other directly.
+ * cluster is a star around the head, except for the chunks of objects that other nodes move over
+ * direct links (peer-links.ts).
  */
 import type { Address, NodeId } from '../../core/ids.js';
 import { nodeOfWorker } from '../../core/ids.js';
@@ -27,9 +28,10 @@ export function nodeOfAddress(address: Address): NodeId | undefined {
 /**
  * A router port that sends each message to the peer of its address's node. A message for a node
  * with no connection now is dropped: the protocol's senders retry what matters, and a node that
- * stays away is declared dead by the health checks.
+ * stays away is declared dead by the health checks. `onChunkRelayed` hears of each object chunk
+ * that passes through (a pull between two other nodes that has no direct link).
  */
-export function peerRoutingPort(peers: ReadonlyMap<NodeId, Peer>, onError: (error: Error, nodeId: NodeId) => void): Port {
+export function peerRoutingPort(peers: ReadonlyMap<NodeId, Peer>, onError: (error: Error, nodeId: NodeId) => void, onChunkRelayed?: (message: RoutedMessage, nodeId: NodeId) => void): Port {
   return {
     postMessage(value: unknown): void {
       if (!isMessageBatch(value)) return;
@@ -37,6 +39,7 @@ export function peerRoutingPort(peers: ReadonlyMap<NodeId, Peer>, onError: (erro
       for (const message of value.messages as unknown as readonly RoutedMessage[]) {
         const nodeId = nodeOfAddress(message.to);
         if (nodeId === undefined) continue;
+        if (message.type === 'object/chunk-sent' && message.via.from.startsWith('objects:')) onChunkRelayed?.(message, nodeId);
         let batch = byNode.get(nodeId);
         if (batch === undefined) {
           batch = [];

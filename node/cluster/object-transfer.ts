@@ -11,6 +11,7 @@
 import type { Address, ObjectId } from '../../core/ids.js';
 import type { Message, MessageOf } from '../../core/protocol.js';
 import type { StoredLayout } from '../runtime/stored-values.js';
+import type { RawLanding } from '../transport/frame-reader.js';
 import { formatBytes } from '../transport/limits.js';
 
 /** How pulls are sized and bounded. */
@@ -109,6 +110,8 @@ interface Pull {
   chunks: number;
   /** The chunks in flight, by offset, with the timer that gives them up. */
   readonly inFlight: Map<number, NodeJS.Timeout>;
+  /** The chunks of this attempt whose bytes are landing straight in `target` (see `landingFor`), by offset. */
+  readonly landings: Map<number, RawLanding>;
 }
 
 /** What the pulls of a process have done, for logs, tests and the bench. */
@@ -161,11 +164,29 @@ export class ObjectPuller {
       resolve = yes;
       reject = no;
     });
-    const pull: Pull = { source, done, resolve, reject, allocate, target: undefined, attempt: 0, pullId: '', nextOffset: 0, receivedBytes: 0, chunks: 0, inFlight: new Map() };
+    const pull: Pull = { source, done, resolve, reject, allocate, target: undefined, attempt: 0, pullId: '', nextOffset: 0, receivedBytes: 0, chunks: 0, inFlight: new Map(), landings: new Map() };
     this.active.set(source.objectId, pull);
     this.queue.push(pull);
     this.startQueued();
     return done;
+  }
+
+  /**
+   * Where the bytes of a chunk that arrives as a raw frame (the transport's, frames.ts) land: straight
+   * in the pull's target when it is a chunk this attempt waits for, of the length asked for, so that
+   * they are copied once, from the socket's buffers to the store; undefined otherwise (the transport
+   * gives them a buffer of their own, and `onReply` judges them as any reply). A landing is taken
+   * back when its attempt ends, so that nothing is written in a target after its pull let it go.
+   */
+  landingFor(message: Message, lengthBytes: number): RawLanding | undefined {
+    if (message.type !== 'object/chunk-sent') return undefined;
+    const pull = this.active.get(message.objectId);
+    if (pull === undefined || pull.target === undefined || message.pullId !== pull.pullId || message.totalBytes !== pull.source.totalBytes) return undefined;
+    if (!pull.inFlight.has(message.offset) || pull.landings.has(message.offset)) return undefined;
+    if (lengthBytes !== Math.min(this.options.chunkBytes, pull.source.totalBytes - message.offset)) return undefined;
+    const landing: RawLanding = { target: pull.target.subarray(message.offset, message.offset + lengthBytes) };
+    pull.landings.set(message.offset, landing);
+    return landing;
   }
 
   /** A holder's reply: the next chunk of a pull, or why it cannot be had. */
@@ -192,7 +213,10 @@ export class ObjectPuller {
       this.retry(pull, `the chunk at offset ${reply.offset} brought ${got} where ${expected} were asked for`);
       return;
     }
-    pull.target?.set(bytes, reply.offset);
+    // Bytes that landed in the target already (landingFor) need no copy.
+    const landing = pull.landings.get(reply.offset);
+    pull.landings.delete(reply.offset);
+    if (landing === undefined || landing.target !== bytes) pull.target?.set(bytes, reply.offset);
     pull.receivedBytes += expected;
     pull.chunks += 1;
     if (pull.receivedBytes === pull.source.totalBytes) this.finish(pull);
@@ -207,6 +231,17 @@ export class ObjectPuller {
   abandonNode(nodeId: string): void {
     for (const pull of [...this.active.values()]) {
       if (pull.source.nodeId === nodeId) this.finish(pull, new TransferError(`object ${pull.source.objectId} could not be pulled: node ${nodeId}, which held it, died`, true));
+    }
+  }
+
+  /**
+   * The way to node `nodeId` changed under its pulls (a direct link broke, node-objects.ts): each
+   * attempt under way from it starts again, its requests going the new way, instead of waiting out
+   * chunkTimeoutMs for chunks that went down with the link.
+   */
+  retryFrom(nodeId: string, reason: string): void {
+    for (const pull of [...this.active.values()]) {
+      if (pull.source.nodeId === nodeId && pull.pullId !== '') this.retry(pull, reason);
     }
   }
 
@@ -238,6 +273,7 @@ export class ObjectPuller {
   }
 
   private startAttempt(pull: Pull): void {
+    this.clearInFlight(pull);
     pull.attempt += 1;
     pull.pullId = `${this.requester}/${++this.counter}`;
     pull.nextOffset = 0;
@@ -274,9 +310,12 @@ export class ObjectPuller {
     this.startAttempt(pull);
   }
 
+  /** Ends the attempt's chunks in flight: their timers, and the landings of those still arriving. */
   private clearInFlight(pull: Pull): void {
     for (const timer of pull.inFlight.values()) clearTimeout(timer);
     pull.inFlight.clear();
+    for (const landing of pull.landings.values()) landing.target = undefined;
+    pull.landings.clear();
   }
 
   private finish(pull: Pull, error?: Error): void {

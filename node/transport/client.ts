@@ -15,7 +15,7 @@ import { connect } from 'node:net';
 import { ClusterRefusedError, ClusterUnreachableError, QueueLimitError } from './errors.js';
 import type { CloseInfo } from './framed-socket.js';
 import { FramedSocket } from './framed-socket.js';
-import { protocolVersion } from './frames.js';
+import { isRawPart, protocolVersion } from './frames.js';
 import type { Frame, PeerIdentity, RoutedMessage } from './frames.js';
 import { frameNamed, refusalMessage } from './handshake.js';
 import { formatBytes, maxHandshakeFrameBytes, resolveLimits } from './limits.js';
@@ -24,6 +24,7 @@ import { stderrLog } from './log.js';
 import type { TransportLog } from './log.js';
 import { encodeMessageFrames } from './message-frames.js';
 import { Peer } from './peer.js';
+import type { PeerHandlers } from './peer.js';
 
 /** How a client retries. */
 export interface ReconnectPolicy {
@@ -70,6 +71,8 @@ export interface ClientOptions {
   readonly log?: TransportLog;
   /** A batch of messages from the server. */
   readonly onMessages: (messages: readonly RoutedMessage[], peer: Peer) => void;
+  /** Where a raw frame's bytes land (see PeerHandlers.landRaw). */
+  readonly landRaw?: PeerHandlers['landRaw'];
   /** A connection completed its handshake (the first one, and each reconnect). */
   readonly onConnected?: (peer: Peer) => void;
   /** The connection was lost; the client is reconnecting. */
@@ -233,6 +236,7 @@ export class TransportClient {
     const peer = new Peer({ nodeId: frame.nodeId, role: frame.role }, framed, this.limits, {
       onMessages: (messages, from) => this.options.onMessages(messages, from),
       onClose: (info) => this.onDisconnected(peer, info),
+      ...(this.options.landRaw === undefined ? {} : { landRaw: this.options.landRaw }),
     });
     this.current = peer;
     this.connects += 1;
@@ -315,11 +319,21 @@ export class TransportClient {
     }, jitteredMs);
   }
 
-  /** Keeps frames just handed to the connection, within the resend window's time and bytes. */
+  /**
+   * Keeps frames just handed to the connection, within the resend window's time and bytes. Raw frames
+   * (an object's chunks) are not kept: their bytes would crowd every control message out of the
+   * window, and a lost chunk is asked for again by its puller (object-transfer.ts).
+   */
   private remember(frames: readonly Buffer[]): void {
     if (this.policy.resendWindowMs <= 0) return;
     const nowMs = Date.now();
-    for (const frame of frames) {
+    for (let index = 0; index < frames.length; index += 1) {
+      const frame = frames[index] as Buffer;
+      const next = frames[index + 1];
+      if (next !== undefined && isRawPart(next)) {
+        index += 1;
+        continue;
+      }
       this.recent.push({ frame, atMs: nowMs });
       this.recentBytes += frame.byteLength;
     }

@@ -4,6 +4,10 @@
  * the bound before keeping anything: an oversize prefix fails at once and is never allocated. A
  * frame within the bound gets its buffer when its first body bytes arrive, so a peer costs at most
  * one frame of the current bound (4 KiB until its handshake completes).
+ *
+ * A raw frame's bytes (frames.ts) follow its header outside any length prefix: once the header is
+ * decoded, `beginRaw` tells the reader how many come and where they land, and `fillRaw` copies them
+ * from the socket's chunks straight there, the only copy they get on this side.
  */
 import * as E from 'fp-ts/lib/Either.js';
 import { formatBytes } from './limits.js';
@@ -20,6 +24,15 @@ export function frameOf(body: Uint8Array): Buffer {
 }
 
 /**
+ * Where the bytes of a raw frame land. The receiver may set `target` to undefined while they are
+ * still arriving (it gave up on them, and the memory may go to something else): the rest are then
+ * read and dropped, and nothing more is written there.
+ */
+export interface RawLanding {
+  target: Uint8Array | undefined;
+}
+
+/**
  * Cuts incoming chunks into frame bodies. Each body is a buffer of its own (exactly the frame's
  * bytes), so values decoded as views of it keep only that frame alive, never a socket's read chunk.
  */
@@ -33,6 +46,8 @@ export class FrameReader {
   /** The body of the frame being read, and how much of it has arrived. */
   private body: Buffer | undefined;
   private filled = 0;
+  /** The raw bytes being read (see `beginRaw`): where they land, how many, and how many have come. */
+  private raw: { readonly landing: RawLanding; readonly lengthBytes: number; filled: number } | undefined;
 
   /** @param maxFrameBytes the largest body accepted (see `setMaxFrameBytes`). */
   constructor(private maxFrameBytes: number) {}
@@ -48,7 +63,8 @@ export class FrameReader {
   }
 
   /** Where the reader stands inside a frame, for a close reason: undefined between frames. */
-  partialFrame(): { readonly receivedBytes: number; readonly expectedBytes: number | undefined } | undefined {
+  partialFrame(): { readonly receivedBytes: number; readonly expectedBytes: number | undefined; readonly raw?: true } | undefined {
+    if (this.raw !== undefined) return { receivedBytes: this.raw.filled + this.bufferedBytes, expectedBytes: this.raw.lengthBytes, raw: true };
     const receivedBytes = this.bufferedBytes + (this.body === undefined ? 0 : this.filled);
     if (receivedBytes === 0 && this.expectedBytes === undefined) return undefined;
     return { receivedBytes, expectedBytes: this.expectedBytes };
@@ -67,6 +83,7 @@ export class FrameReader {
    * so that a bound changed by one frame (the handshake's) applies to the very next one.
    */
   next(): E.Either<string, Buffer | undefined> {
+    if (this.raw !== undefined) throw new Error('FrameReader.next: raw bytes are being read; call fillRaw until it returns true');
     if (this.expectedBytes === undefined) {
       if (this.bufferedBytes < frameHeaderBytes) return E.right(undefined);
       const length = this.take(frameHeaderBytes).readUInt32BE(0);
@@ -94,6 +111,39 @@ export class FrameReader {
     return E.right(body);
   }
 
+  /** Whether raw bytes are being read (`fillRaw` comes before `next`). */
+  get readingRaw(): boolean {
+    return this.raw !== undefined;
+  }
+
+  /**
+   * The next `lengthBytes` of the stream are a raw frame's bytes, for `landing` (whose target, if
+   * set, is exactly that long). Called between frames, right after the raw frame's header.
+   */
+  beginRaw(lengthBytes: number, landing: RawLanding): void {
+    if (this.expectedBytes !== undefined || this.raw !== undefined) throw new Error('FrameReader.beginRaw: called inside a frame');
+    if (landing.target !== undefined && landing.target.byteLength !== lengthBytes) {
+      throw new Error(`FrameReader.beginRaw: a target of ${landing.target.byteLength} bytes for ${lengthBytes} raw bytes`);
+    }
+    this.raw = { landing, lengthBytes, filled: 0 };
+  }
+
+  /** Moves the buffered bytes of the raw frame into its landing; true once every one of them has come. */
+  fillRaw(): boolean {
+    const raw = this.raw;
+    if (raw === undefined) throw new Error('FrameReader.fillRaw: no raw bytes are being read');
+    const count = Math.min(this.bufferedBytes, raw.lengthBytes - raw.filled);
+    if (count > 0) {
+      const target = raw.landing.target;
+      if (target === undefined) this.skip(count);
+      else this.takeInto(target, raw.filled, count);
+      raw.filled += count;
+    }
+    if (raw.filled < raw.lengthBytes) return false;
+    this.raw = undefined;
+    return true;
+  }
+
   /** Takes a chunk and returns every frame body it completes, or the reason the stream is bad (see `next`). */
   pushAll(chunk: Buffer): E.Either<string, Buffer[]> {
     this.push(chunk);
@@ -113,8 +163,25 @@ export class FrameReader {
     return out;
   }
 
+  /** Drops `count` buffered bytes (count <= bufferedBytes). */
+  private skip(count: number): void {
+    let left = count;
+    while (left > 0) {
+      const chunk = this.chunks[0];
+      if (chunk === undefined) throw new Error('FrameReader.skip: fewer bytes buffered than counted');
+      const n = Math.min(left, chunk.byteLength - this.offset);
+      left -= n;
+      this.offset += n;
+      if (this.offset === chunk.byteLength) {
+        this.chunks.shift();
+        this.offset = 0;
+      }
+    }
+    this.bufferedBytes -= count;
+  }
+
   /** Moves `count` buffered bytes (count <= bufferedBytes) into `out` at `at`. */
-  private takeInto(out: Buffer, at: number, count: number): void {
+  private takeInto(out: Uint8Array, at: number, count: number): void {
     let written = 0;
     while (written < count) {
       const chunk = this.chunks[0];

@@ -7,8 +7,9 @@ import type { Socket } from 'node:net';
 import * as E from 'fp-ts/lib/Either.js';
 import { QueueLimitError } from './errors.js';
 import { FrameReader } from './frame-reader.js';
-import { decodeFrame, encodeFrame, oneLine } from './frames.js';
-import type { Frame } from './frames.js';
+import type { RawLanding } from './frame-reader.js';
+import { decodeFrame, encodeFrame, isRawPart, oneLine } from './frames.js';
+import type { Frame, RawFrame } from './frames.js';
 import { formatBytes } from './limits.js';
 import type { TransportLimits } from './limits.js';
 
@@ -35,10 +36,24 @@ export interface ConnectionStats {
 
 /** What the owner of a FramedSocket hears. */
 export interface FramedSocketHandlers {
-  /** A decoded frame other than `refused` (which closes the connection with the peer's reason). */
+  /**
+   * A decoded frame other than `refused` (which closes the connection with the peer's reason); a
+   * `raw` header comes here only when `onRawHeader` is not given (the handshake's handlers refuse it).
+   */
   readonly onFrame: (frame: Frame) => void;
+  /** A raw frame's header: where its bytes land (they are read next, see FrameReader.beginRaw). */
+  readonly onRawHeader?: (frame: RawFrame) => RawLanding;
+  /** Every byte of a raw frame has landed (or was dropped, when the landing's target was taken away). */
+  readonly onRawBytes?: (frame: RawFrame, landing: RawLanding) => void;
   /** Called once, when the socket has closed. */
   readonly onClose: (info: CloseInfo) => void;
+}
+
+/** Frames among queued buffers: a raw frame's bytes, queued beside its header, are not one of their own. */
+function countFrames(frames: readonly Buffer[]): number {
+  let count = 0;
+  for (const frame of frames) if (!isRawPart(frame)) count += 1;
+  return count;
 }
 
 /** How long a closing connection waits for the peer to read its reason before dropping it. */
@@ -48,6 +63,10 @@ const closeGraceMs = 2000;
 export class FramedSocket {
   readonly stats: ConnectionStats = { framesSent: 0, writes: 0, bytesSent: 0, framesReceived: 0, bytesReceived: 0 };
   private readonly reader: FrameReader;
+  /** The raw frame whose bytes are being read, with where they land. */
+  private raw: { readonly frame: RawFrame; readonly landing: RawLanding } | undefined;
+  /** The largest frame accepted now: a raw frame's bytes are bounded by it too. */
+  private maxFrameBytes: number;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private flushScheduled = false;
@@ -72,6 +91,7 @@ export class FramedSocket {
   ) {
     this.remoteLabel = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.reader = new FrameReader(maxFrameBytes);
+    this.maxFrameBytes = maxFrameBytes;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => this.onEnd());
@@ -95,6 +115,7 @@ export class FramedSocket {
 
   /** Widens (or narrows) the largest frame accepted from the peer. */
   setMaxFrameBytes(maxFrameBytes: number): void {
+    this.maxFrameBytes = maxFrameBytes;
     this.reader.setMaxFrameBytes(maxFrameBytes);
   }
 
@@ -109,7 +130,8 @@ export class FramedSocket {
   }
 
   /**
-   * Queues encoded frames for this turn's write. Returns false when the queue is over the high-water
+   * Queues encoded frames for this turn's write (a raw frame is two buffers, its header then its
+   * bytes, which must be queued in the same call). Returns false when the queue is over the high-water
    * mark (wait for `whenWritable()`); throws QueueLimitError when it would pass `maxQueuedBytes`.
    * Frames queued on a closing connection are dropped (its close is reported through `onClose`);
    * frames queued before it began closing stay for `takeUnsent`. `bounded` false skips the hard limit,
@@ -128,7 +150,7 @@ export class FramedSocket {
     }
     for (const frame of frames) this.pending.push(frame);
     this.pendingBytes += bytes;
-    this.stats.framesSent += frames.length;
+    this.stats.framesSent += countFrames(frames);
     this.scheduleFlush();
     return this.queuedBytes < this.limits.highWaterMarkBytes;
   }
@@ -185,6 +207,13 @@ export class FramedSocket {
     this.stats.bytesReceived += chunk.byteLength;
     this.reader.push(chunk);
     while (this.closeInfo === undefined) {
+      const raw = this.raw;
+      if (raw !== undefined) {
+        if (!this.reader.fillRaw()) return;
+        this.raw = undefined;
+        this.handlers.onRawBytes?.(raw.frame, raw.landing);
+        continue;
+      }
       const body = this.reader.next();
       if (E.isLeft(body)) {
         this.close(body.left);
@@ -202,16 +231,31 @@ export class FramedSocket {
         this.socket.destroy();
         return;
       }
+      if (frame.right.kind === 'raw' && this.handlers.onRawHeader !== undefined) {
+        this.beginRaw(frame.right, this.handlers.onRawHeader);
+        continue;
+      }
       // The handler may change the frame bound (a hello that passed): `next` reads the next frame under it.
       this.handlers.onFrame(frame.right);
     }
+  }
+
+  /** A raw frame's header: its bytes are bounded as a frame is, and read next into where the handler says. */
+  private beginRaw(frame: RawFrame, onRawHeader: (frame: RawFrame) => RawLanding): void {
+    if (frame.rawBytes > this.maxFrameBytes) {
+      this.close(`a raw frame of ${formatBytes(frame.rawBytes)} (${frame.rawBytes} bytes) is over the limit of ${formatBytes(this.maxFrameBytes)} (maxFrameBytes)`);
+      return;
+    }
+    const landing = onRawHeader(frame);
+    this.reader.beginRaw(frame.rawBytes, landing);
+    this.raw = { frame, landing };
   }
 
   private onEnd(): void {
     const partial = this.reader.partialFrame();
     if (partial === undefined) this.noteClose('the peer closed the connection', 'peer');
     else {
-      const of = partial.expectedBytes === undefined ? 'a length prefix' : `a frame of ${partial.expectedBytes} bytes`;
+      const of = partial.raw === true ? `the ${partial.expectedBytes ?? 0} raw bytes of a frame` : partial.expectedBytes === undefined ? 'a length prefix' : `a frame of ${partial.expectedBytes} bytes`;
       this.noteClose(`the peer closed the connection in the middle of ${of} (${partial.receivedBytes} bytes received)`, 'peer');
     }
   }

@@ -2,7 +2,9 @@
  * The frames of the cluster transport and their msgpack encoding. A connection opens with `hello`
  * (client) and `welcome` (server); then either side sends `messages` frames, each a batch of the
  * component messages of core/protocol.ts with the address they are for. `refused` carries the
- * one-line reason a side closes the connection for, so both sides can say why.
+ * one-line reason a side closes the connection for, so both sides can say why. A `raw` frame carries
+ * one message whose `bytes` travel beside it, outside msgpack: its header is a frame like any other,
+ * and the `rawBytes` bytes follow it on the wire as they are (see encodeRawFrame).
  *
  * Decoding is the edge where bytes from the network become typed values: it returns an Either whose
  * Left is a one-line reason (not msgpack, unknown kind, a field of the wrong type), and never throws.
@@ -39,7 +41,29 @@ export type Frame =
   | { readonly kind: 'welcome'; readonly protocol: number; readonly nodeId: NodeId; readonly role: PeerRole }
   /** The sender is closing the connection, for this one-line reason. */
   | { readonly kind: 'refused'; readonly reason: string }
-  | { readonly kind: 'messages'; readonly messages: readonly RoutedMessage[] };
+  | { readonly kind: 'messages'; readonly messages: readonly RoutedMessage[] }
+  /**
+   * One message whose binary `bytes` field is left out of the header and follows the frame on the
+   * wire as `rawBytes` plain bytes: no msgpack encode of them on the sender, and the receiver reads
+   * them straight into where they belong (an object's range of the store).
+   */
+  | RawFrame;
+
+/** The header of a raw frame (see Frame). */
+export interface RawFrame {
+  readonly kind: 'raw';
+  readonly message: RoutedMessage;
+  readonly rawBytes: number;
+}
+
+/** Binary fields below this size stay inside msgpack: a raw frame saves a copy, not worth a frame of its own for a few bytes. */
+export const minRawBytes = 64 * 1024;
+
+/** Whether a message goes as a raw frame: it has a binary `bytes` field of at least minRawBytes. */
+export function rawBytesOf(message: RoutedMessage): Uint8Array | undefined {
+  const bytes = (message as { readonly bytes?: unknown }).bytes;
+  return bytes instanceof Uint8Array && bytes.byteLength >= minRawBytes ? bytes : undefined;
+}
 
 /**
  * Records are off so that each frame stands alone (no structure table shared between frames, which
@@ -70,6 +94,30 @@ export function encodeFrame(frame: Frame): Buffer {
   return bytes;
 }
 
+/**
+ * Encodes a message whose `bytes` go raw: the header frame (the message without them), then the
+ * bytes themselves as a Buffer view of the same memory, not a copy. The caller writes both, in order,
+ * in the same write (FramedSocket.write takes them together).
+ */
+export function encodeRawFrame(message: RoutedMessage, bytes: Uint8Array): [Buffer, Buffer] {
+  const { bytes: _left, ...header } = message as RoutedMessage & { readonly bytes?: unknown };
+  const frame = encodeFrame({ kind: 'raw', message: header as RoutedMessage, rawBytes: bytes.byteLength });
+  // A Buffer goes as it is: whatever keeps its memory while it is reachable (a pin on a view of the
+  // store, node-objects.ts) keeps it until the socket has written it. Another view is kept reachable
+  // from the Buffer made of it, for the same reason.
+  const raw = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  rawParts.set(raw, bytes);
+  return [frame, raw];
+}
+
+/** The raw parts encodeRawFrame made, each with the bytes it was made of (see isRawPart). */
+const rawParts = new WeakMap<Buffer, Uint8Array>();
+
+/** Whether a queued buffer is a raw frame's bytes rather than a frame of its own (for frame counters and resend windows). */
+export function isRawPart(buffer: Buffer): boolean {
+  return rawParts.has(buffer);
+}
+
 /** Decodes a frame body; the Left is one line saying what is wrong. Binary fields are views of `body`. */
 export function decodeFrame(body: Uint8Array): E.Either<string, Frame> {
   let value: unknown;
@@ -95,6 +143,8 @@ export function checkFrame(value: unknown): E.Either<string, Frame> {
       return checkFields(record, 'refused', { reason: 'string' }, []);
     case 'messages':
       return checkMessages(record);
+    case 'raw':
+      return checkRaw(record);
     default:
       return E.left(typeof kind === 'string' ? `a frame of unknown kind '${oneLine(kind)}'` : `a frame whose 'kind' is ${describe(kind)}, not a string`);
   }
@@ -125,13 +175,33 @@ function checkMessages(record: Record<string, unknown>): E.Either<string, Frame>
   if (!Array.isArray(messages)) return E.left(`a 'messages' frame whose field 'messages' should be an array but is ${describe(messages)}`);
   if (messages.length === 0) return E.left(`a 'messages' frame with no messages`);
   for (let index = 0; index < messages.length; index += 1) {
-    const message: unknown = messages[index];
-    const decoded = decodeDelivered(message);
-    if (E.isLeft(decoded)) return E.left(`a 'messages' frame whose message ${index} is bad: ${decoded.left}`);
-    const to = (message as { to?: unknown }).to;
-    if (typeof to !== 'string' || to === '') return E.left(`a 'messages' frame whose message ${index} has no address: 'to' should be a non-empty string but is ${describe(to)}`);
+    const problem = messageProblem(messages[index]);
+    if (problem !== undefined) return E.left(`a 'messages' frame whose message ${index} ${problem}`);
   }
   return E.right(record as unknown as Frame);
+}
+
+/**
+ * Checks a `raw` frame's header: a whole number of raw bytes (their bound is the connection's, which
+ * framed-socket.ts checks), and one message that passes the edge check and has no `bytes` of its own.
+ */
+function checkRaw(record: Record<string, unknown>): E.Either<string, Frame> {
+  const rawBytes = record['rawBytes'];
+  if (!Number.isInteger(rawBytes) || (rawBytes as number) < 1) return E.left(`a 'raw' frame whose field 'rawBytes' should be a positive integer but is ${describe(rawBytes)}`);
+  const message = record['message'];
+  if (typeof message === 'object' && message !== null && 'bytes' in message) return E.left(`a 'raw' frame whose message carries 'bytes' of its own; they follow the header raw`);
+  const problem = messageProblem(message);
+  if (problem !== undefined) return E.left(`a 'raw' frame whose message ${problem}`);
+  return E.right(record as unknown as Frame);
+}
+
+/** What is wrong with a message of a frame (`is bad: ...`, `has no address: ...`), or undefined. */
+function messageProblem(message: unknown): string | undefined {
+  const decoded = decodeDelivered(message);
+  if (E.isLeft(decoded)) return `is bad: ${decoded.left}`;
+  const to = (message as { to?: unknown }).to;
+  if (typeof to !== 'string' || to === '') return `has no address: 'to' should be a non-empty string but is ${describe(to)}`;
+  return undefined;
 }
 
 /** A bad value, described on one line. */

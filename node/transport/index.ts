@@ -1,7 +1,9 @@
 /**
  * The cluster transport (issue 10, item 3): token-authenticated TCP carrying the component messages
  * of core/protocol.ts, addressed by component address, as length-prefixed msgpack frames with
- * per-turn write coalescing, bounded frames and bounded per-peer queues with backpressure.
+ * per-turn write coalescing, bounded frames and bounded per-peer queues with backpressure. A
+ * message's large binary `bytes` (an object's chunk) go as a raw frame beside their msgpack header,
+ * and the receiver's `landRaw` says where they land (frames.ts, frame-reader.ts).
  *
  * How a cluster uses it (see router-port.test.ts for both sides running):
  * - the head listens: `TransportServer.listen({ token, identity: { nodeId, role: 'gcs' }, host, port,
@@ -17,8 +19,9 @@ export type { ClientOptions, ReconnectPolicy } from './client.js';
 export { ClusterRefusedError, ClusterUnreachableError, FrameTooLargeError, QueueLimitError } from './errors.js';
 export type { CloseInfo, CloseInitiator, ConnectionStats } from './framed-socket.js';
 export { FrameReader, frameHeaderBytes, frameOf } from './frame-reader.js';
-export { checkFrame, decodeFrame, encodeFrame, encodeFrameBody, protocolVersion } from './frames.js';
-export type { Frame, PeerIdentity, PeerRole, RoutedMessage } from './frames.js';
+export type { RawLanding } from './frame-reader.js';
+export { checkFrame, decodeFrame, encodeFrame, encodeFrameBody, encodeRawFrame, isRawPart, minRawBytes, protocolVersion } from './frames.js';
+export type { Frame, PeerIdentity, PeerRole, RawFrame, RoutedMessage } from './frames.js';
 export { defaultTransportLimits, maxHandshakeFrameBytes, resolveLimits } from './limits.js';
 export type { TransportLimits } from './limits.js';
 export type { TransportLog } from './log.js';

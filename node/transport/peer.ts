@@ -2,8 +2,9 @@
  * A connection whose handshake has completed: it carries batches of component messages to and from
  * one authenticated peer, whose identity (node id and role) the handshake established.
  */
+import type { RawLanding } from './frame-reader.js';
 import type { CloseInfo, ConnectionStats, FramedSocket } from './framed-socket.js';
-import type { Frame, PeerIdentity, RoutedMessage } from './frames.js';
+import type { Frame, PeerIdentity, RawFrame, RoutedMessage } from './frames.js';
 import type { TransportLimits } from './limits.js';
 import { encodeMessageFrames } from './message-frames.js';
 
@@ -13,6 +14,19 @@ export interface PeerHandlers {
   readonly onMessages: (messages: readonly RoutedMessage[], peer: Peer) => void;
   /** The connection closed, once. */
   readonly onClose: (info: CloseInfo, peer: Peer) => void;
+  /**
+   * Where the raw `bytes` of `message` (a raw frame, frames.ts) should land, exactly `lengthBytes`
+   * long: memory the receiver will keep them in, so that they are copied once, from the socket's
+   * buffers to there. Undefined (or no landRaw) gives them a new buffer. Either way the message then
+   * comes to `onMessages` with its `bytes` (a view of that memory), unless the landing's target was
+   * taken away meanwhile, which drops the message (see RawLanding).
+   */
+  readonly landRaw?: (message: RoutedMessage, lengthBytes: number, peer: Peer) => RawLanding | undefined;
+}
+
+/** The landing of raw bytes nobody placed: a new buffer of their size. */
+function newLanding(lengthBytes: number): RawLanding {
+  return { target: Buffer.allocUnsafeSlow(lengthBytes) };
 }
 
 /** An authenticated connection to one peer. */
@@ -24,12 +38,24 @@ export class Peer {
     private readonly limits: TransportLimits,
     handlers: PeerHandlers,
   ) {
-    framed.setHandlers({ onFrame: (frame) => this.onFrame(frame, handlers), onClose: (info) => handlers.onClose(info, this) });
+    framed.setHandlers({
+      onFrame: (frame) => this.onFrame(frame, handlers),
+      onClose: (info) => handlers.onClose(info, this),
+      onRawHeader: (frame) => this.onRawHeader(frame, handlers),
+      onRawBytes: (frame, landing) => {
+        if (landing.target !== undefined) handlers.onMessages([{ ...frame.message, bytes: landing.target } as RoutedMessage], this);
+      },
+    });
   }
 
   /** The peer's identity and `host:port`, for log lines: `node n2 (raylet) at 127.0.0.1:40312`. */
   get label(): string {
     return `node ${this.identity.nodeId} (${this.identity.role}) at ${this.framed.remoteLabel}`;
+  }
+
+  /** This side's address of the connection: the interface through which the peer is reached. */
+  get localHost(): string | undefined {
+    return this.framed.socket.localAddress;
   }
 
   /** Counters of this connection (see ConnectionStats). */
@@ -84,6 +110,11 @@ export class Peer {
    */
   writeEncoded(frames: readonly Buffer[], bounded = false): boolean {
     return this.framed.write(frames, bounded);
+  }
+
+  private onRawHeader(frame: RawFrame, handlers: PeerHandlers): RawLanding {
+    const landing = handlers.landRaw?.(frame.message, frame.rawBytes, this);
+    return landing?.target?.byteLength === frame.rawBytes ? landing : newLanding(frame.rawBytes);
   }
 
   private onFrame(frame: Frame, handlers: PeerHandlers): void {

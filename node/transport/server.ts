@@ -16,6 +16,7 @@ import type { TransportLimits } from './limits.js';
 import { stderrLog } from './log.js';
 import type { TransportLog } from './log.js';
 import { Peer } from './peer.js';
+import type { PeerHandlers } from './peer.js';
 import { tokenProblem } from './token.js';
 
 /** What a server is started with. */
@@ -36,6 +37,8 @@ export interface ServerOptions {
   readonly onPeer?: (peer: Peer) => void;
   /** A batch of messages from an authenticated peer. */
   readonly onMessages: (messages: readonly RoutedMessage[], peer: Peer) => void;
+  /** Where a raw frame's bytes land (see PeerHandlers.landRaw). */
+  readonly landRaw?: PeerHandlers['landRaw'];
   /** An authenticated peer's connection ended. */
   readonly onPeerClosed?: (peer: Peer, info: CloseInfo) => void;
 }
@@ -146,6 +149,7 @@ export class TransportServer {
     const peer = new Peer({ nodeId: frame.nodeId, role: frame.role }, framed, this.limits, {
       onMessages: (messages, from) => this.options.onMessages(messages, from),
       onClose: (info, closed) => this.onPeerClosed(framed, closed, info),
+      ...(this.options.landRaw === undefined ? {} : { landRaw: this.options.landRaw }),
     });
     this.livePeers.add(peer);
     this.isPeer.add(framed);

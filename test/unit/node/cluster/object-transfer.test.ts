@@ -148,4 +148,40 @@ void describe('object transfer: pulls in chunks', () => {
     assert.deepEqual(rebuilt, held);
     assert.equal(requests.at(-1)?.pullId === requests[0]?.pullId, false, 'the new pull has its own pull id');
   });
+
+  void it('lands raw chunks straight in the target, and takes a landing back when its attempt ends', async () => {
+    const held = pattern(8 * unit);
+    const target = new Uint8Array(8 * unit);
+    const sent: ChunkRequest[] = [];
+    const puller = new ObjectPuller('objects:n2', (_to, message) => void (message.type === 'object/chunk-requested' && sent.push(message)), { chunkBytes: 4 * unit });
+    const done = puller.pull(source('n1.d1.p1', held.byteLength), () => Promise.resolve(target));
+    await new Promise((resolve) => setImmediate(resolve));
+    const [first, second] = sent;
+    assert.ok(first !== undefined && second !== undefined);
+    const reply = (request: ChunkRequest) => serveChunk(request, () => held) as MessageOf<'object/chunk-sent'>;
+    // A chunk the attempt waits for lands in the target at its offset; one of the wrong length, or not asked for, does not.
+    assert.equal(puller.landingFor(reply(first), 3 * unit), undefined);
+    assert.equal(puller.landingFor({ ...reply(first), offset: 2 * unit }, 4 * unit), undefined);
+    const landing = puller.landingFor(reply(second), 4 * unit);
+    assert.ok(landing?.target !== undefined);
+    assert.equal(landing.target.buffer, target.buffer);
+    assert.equal(landing.target.byteOffset, 4 * unit);
+    landing.target.set(held.subarray(4 * unit));
+    // The landed view comes back as the reply's bytes: no second copy, and the pull completes.
+    puller.onReply({ ...reply(second), bytes: landing.target });
+    puller.onReply(reply(first));
+    assert.deepEqual(await done, held);
+    // A landing of a pull whose attempt ends (here: its node's link broke) is taken back.
+    const again = new ObjectPuller('objects:n2', (_to, message) => void (message.type === 'object/chunk-requested' && sent.push(message)), { chunkBytes: 4 * unit, maxAttempts: 1 });
+    const failed = again.pull(source('n1.d1.p2', held.byteLength), () => Promise.resolve(new Uint8Array(8 * unit)));
+    await new Promise((resolve) => setImmediate(resolve));
+    const pending = sent.at(-1);
+    assert.ok(pending !== undefined);
+    const late = again.landingFor(reply(pending), held.byteLength - pending.offset);
+    assert.ok(late?.target !== undefined);
+    again.retryFrom('n1', 'the link broke');
+    assert.equal(late.target, undefined, 'the landing was not taken back');
+    await assert.rejects(failed, /in 1 attempts \(maxAttempts\): the link broke$/);
+  });
 });
+

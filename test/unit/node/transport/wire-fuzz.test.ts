@@ -85,6 +85,9 @@ function wrongTypedFrame(random: Random): Buffer {
     { kind: 'hello', protocol: protocolVersion, token: pick(random, [5, true, [], {}]), nodeId: 'n9', role: 'raylet' },
     { kind: 'hello', protocol: protocolVersion, token, nodeId: pick(random, [5, '', null]), role: pick(random, ['raylet', 'king', 3]) },
     { kind: pick(random, ['gossip', 7, null, '']) },
+    { kind: 'raw', message: smallMessage(1), rawBytes: pick(random, [-1, 0, 'x', 1.5, null]) },
+    { kind: 'raw', message: pick(random, [wrongTypedMessage(random), 5, null]), rawBytes: 16 },
+    { kind: 'raw', message: { ...smallMessage(1), bytes: Buffer.alloc(3) }, rawBytes: 16 },
     pick(random, [[1, 2, 3], 'text', 42, null, true]),
   ];
   return Buffer.from(rawPackr.pack(pick(random, choices)));
@@ -96,8 +99,10 @@ function frameBeforeHandshake(random: Random): Buffer {
     { kind: 'messages', messages: [smallMessage(int(random, 1000))] },
     { kind: 'welcome', protocol: protocolVersion, nodeId: 'n9', role: 'gcs' },
     { kind: 'refused', reason: 'no' },
+    { kind: 'raw', message: smallMessage(int(random, 1000)), rawBytes: 8 },
   ];
-  return frameOf(encodeFrameBody(pick(random, frames)));
+  const frame = pick(random, frames);
+  return frame.kind === 'raw' ? Buffer.concat([frameOf(encodeFrameBody(frame)), Buffer.alloc(frame.rawBytes)]) : frameOf(encodeFrameBody(frame));
 }
 
 /** The bytes one hostile connection sends, and the kind of case (for the summary). */
