@@ -14,7 +14,7 @@ import { taskContext } from './context.js';
 import type { TaskContext } from './context.js';
 import type { OwnerRuntime } from './owner-runtime.js';
 import type { FunctionDescriptor } from './shipping.js';
-import { explainMissingName, loadFunction } from './shipping.js';
+import { explainMissingName, loadedFunction, loadFunction } from './shipping.js';
 import { TaskCancelledError } from '../errors.js';
 import { thrownInfo } from './thrown.js';
 
@@ -35,6 +35,56 @@ function runningKey(context: TaskContext): string {
   return `${context.taskId}#${context.attempt}`;
 }
 
+/** The most function descriptors whose parsed form a worker keeps (each is one function's). */
+const maxParsedDescriptors = 1024;
+const parsedDescriptors = new Map<string, FunctionDescriptor>();
+
+/** A task's function descriptor, parsed once per function rather than once per task. */
+function descriptorOf(functionId: string): FunctionDescriptor {
+  let descriptor = parsedDescriptors.get(functionId);
+  if (descriptor === undefined) {
+    descriptor = JSON.parse(functionId) as FunctionDescriptor;
+    if (parsedDescriptors.size >= maxParsedDescriptors) parsedDescriptors.clear();
+    parsedDescriptors.set(functionId, descriptor);
+  }
+  return descriptor;
+}
+
+/**
+ * The context of one task attempt's body. Its abort signal is made when first read: most bodies
+ * never read it, and an AbortController was a twentieth of a worker's time per tiny task. A cancel
+ * that comes before the signal exists aborts it as it is made.
+ */
+class TaskRun implements TaskContext {
+  private controller: AbortController | undefined;
+  private abortReason: Error | undefined;
+
+  constructor(
+    readonly taskId: string,
+    readonly attempt: number,
+    readonly taskName: string,
+    readonly actorId: string | undefined,
+  ) {}
+
+  /** Aborted when the task is cancelled. */
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    if (this.abortReason !== undefined && !this.controller.signal.aborted) this.controller.abort(this.abortReason);
+    return this.controller.signal;
+  }
+
+  /** Cancels the body: its signal (now, or once made) is aborted with `reason`. */
+  abort(reason: Error): void {
+    if (this.controller === undefined) this.abortReason ??= reason;
+    else if (!this.controller.signal.aborted) this.controller.abort(reason);
+  }
+}
+
+/** Whether `value` is a promise or another thenable, which a body's caller must wait for. */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
 /** An error on one line for a report: its name and message, and the first frame of its stack. */
 function oneLine(error: unknown): string {
   if (!(error instanceof Error)) return inspect(error, { depth: 2, breakLength: Infinity });
@@ -48,8 +98,8 @@ export class Executor {
   private actorDescriptor: FunctionDescriptor | undefined;
   /** The bodies running now, by task and attempt. */
   private readonly running = new Map<string, RunningBody>();
-  /** The abort controllers of the bodies running now, by task and attempt: a cancel aborts their signals. */
-  private readonly controllers = new Map<string, { readonly taskId: string; readonly controller: AbortController }>();
+  /** The bodies running now, by task and attempt, whose signals a cancel aborts. */
+  private readonly runs = new Map<string, TaskRun>();
 
   /** @param tsrayNamespace what by-source functions see as `tsray`. */
   constructor(
@@ -95,9 +145,7 @@ export class Executor {
 
   /** A cancel reached a running task: its signal is aborted (its owner has failed it already). */
   private abort(taskId: string): void {
-    for (const { taskId: running, controller } of this.controllers.values()) {
-      if (running === taskId && !controller.signal.aborted) controller.abort(new TaskCancelledError(`task ${taskId} was cancelled`));
-    }
+    for (const run of this.runs.values()) if (run.taskId === taskId) run.abort(new TaskCancelledError(`task ${taskId} was cancelled`));
   }
 
   private decodeArgs(args: readonly ValueData[]): unknown[] {
@@ -129,11 +177,40 @@ export class Executor {
 
   private async execute(spec: TaskSpec, attempt: number, args: readonly ValueData[]): Promise<void> {
     const runtime = this.runtime();
-    let result: ExecutionResult;
-    const descriptor = spec.actor === undefined ? (JSON.parse(spec.functionId) as FunctionDescriptor) : this.actorDescriptor;
-    const controller = new AbortController();
-    const context: TaskContext = { taskId: spec.taskId, attempt, taskName: spec.name, signal: controller.signal, ...(spec.actor === undefined ? {} : { actorId: spec.actor.actorId }) };
-    this.controllers.set(runningKey(context), { taskId: spec.taskId, controller });
+    const descriptor = spec.actor === undefined ? descriptorOf(spec.functionId) : this.actorDescriptor;
+    const context = new TaskRun(spec.taskId, attempt, spec.name, spec.actor?.actorId);
+    const key = runningKey(context);
+    const loaded = spec.actor === undefined && descriptor !== undefined ? loadedFunction(descriptor) : undefined;
+    let result: ExecutionResult | undefined;
+    let pending: PromiseLike<unknown> | undefined;
+    if (loaded !== undefined) {
+      // A body starts on a later microtask, never inside the apply that pushed its task (its own
+      // calls apply events). A function this worker has loaded is then called at once; a body that
+      // returns a plain value needs no wait for strays and no async context beyond its call.
+      await Promise.resolve();
+      this.runs.set(key, context);
+      try {
+        const values = this.decodeArgs(args);
+        const output = taskContext.run(context, () => (loaded as (...a: unknown[]) => unknown)(...values));
+        if (isThenable(output)) pending = output;
+        else result = this.encodeReturns(spec, output);
+      } catch (error) {
+        result = { kind: 'threw', thrown: thrownInfo(explainMissingName(descriptor as FunctionDescriptor, error) ?? error) };
+      } finally {
+        if (pending === undefined) this.runs.delete(key);
+      }
+    }
+    result ??= await this.awaitBody(spec, context, args, descriptor, pending);
+    runtime.shell.apply({ type: 'task/executed', taskId: spec.taskId, attempt, result });
+  }
+
+  /**
+   * Runs a body that must be waited for (an actor method, a function still to load, or a body that
+   * returned a promise: `started`), until it settles or a stray error of its own code fails it.
+   */
+  private async awaitBody(spec: TaskSpec, context: TaskRun, args: readonly ValueData[], descriptor: FunctionDescriptor | undefined, started: PromiseLike<unknown> | undefined): Promise<ExecutionResult> {
+    const key = runningKey(context);
+    this.runs.set(key, context);
     // A stray error of the body's own code ends the wait for it with that error (see onStray); the
     // body's eventual return is then ignored.
     let fail: (error: unknown) => void = () => undefined;
@@ -141,33 +218,35 @@ export class Executor {
       fail = reject;
     });
     const running: RunningBody = { fail, failed: false };
-    this.running.set(runningKey(context), running);
+    this.running.set(key, running);
     let body: Promise<unknown> | undefined;
     try {
-      const values = this.decodeArgs(args);
-      body = taskContext.run(context, async () => {
-        if (spec.actor !== undefined) {
-          const method = this.actor?.[spec.actor.method];
-          if (typeof method !== 'function') throw new TypeError(`actor ${spec.actor.actorId} has no method '${spec.actor.method}'`);
-          const called: unknown = await (method as (...a: unknown[]) => unknown).apply(this.actor, values);
-          return called;
-        }
-        const fn = await loadFunction(descriptor as FunctionDescriptor, this.tsrayNamespace);
-        return (await (fn as (...a: unknown[]) => unknown)(...values));
-      });
+      if (started !== undefined) body = Promise.resolve(started);
+      else {
+        const values = this.decodeArgs(args);
+        body = taskContext.run(context, async () => {
+          if (spec.actor !== undefined) {
+            const method = this.actor?.[spec.actor.method];
+            if (typeof method !== 'function') throw new TypeError(`actor ${spec.actor.actorId} has no method '${spec.actor.method}'`);
+            const called: unknown = await (method as (...a: unknown[]) => unknown).apply(this.actor, values);
+            return called;
+          }
+          const fn = await loadFunction(descriptor as FunctionDescriptor, this.tsrayNamespace);
+          return (await (fn as (...a: unknown[]) => unknown)(...values));
+        });
+      }
       const output = await Promise.race([body, stray]);
-      result = this.encodeReturns(spec, output);
+      return this.encodeReturns(spec, output);
     } catch (error) {
       const explained = descriptor === undefined ? undefined : explainMissingName(descriptor, error);
-      result = { kind: 'threw', thrown: thrownInfo(explained ?? error) };
+      return { kind: 'threw', thrown: thrownInfo(explained ?? error) };
     } finally {
-      this.controllers.delete(runningKey(context));
+      this.runs.delete(key);
       // A body failed by a stray error may still run: its later strays are reported as such.
-      const forget = (): void => void this.running.delete(runningKey(context));
+      const forget = (): void => void this.running.delete(key);
       if (running.failed && body !== undefined) void body.then(forget, forget);
       else forget();
     }
-    runtime.shell.apply({ type: 'task/executed', taskId: spec.taskId, attempt, result });
   }
 
   private encodeReturns(spec: TaskSpec, output: unknown): ExecutionResult {

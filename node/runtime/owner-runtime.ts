@@ -139,12 +139,14 @@ export class OwnerRuntime {
   private readonly abandonedGets = new Set<string>();
   private readonly registry: FinalizationRegistry<string> | undefined;
   private nextId = 0;
+  /** Objects whose ObjectRef instances were collected since the last release (see `collected`). */
+  private collectedIds: string[] = [];
   private keepAlive: NodeJS.Timeout | undefined;
   private jobWaiters: (() => void)[] = [];
 
   /** Starts the owner component of this process. */
   constructor(readonly options: OwnerRuntimeOptions) {
-    this.registry = options.holdRef === undefined ? new FinalizationRegistry((objectId) => this.release([objectId])) : undefined;
+    this.registry = options.holdRef === undefined ? new FinalizationRegistry((objectId) => this.collected(objectId)) : undefined;
     this.heldHooks = codecHooks(
       (marker) => this.heldRef(marker),
       (handle) => this.heldActor(handle),
@@ -411,6 +413,20 @@ export class OwnerRuntime {
   private releaseRefsIn(outcomes: readonly GetOutcome[]): void {
     const objectIds = outcomes.flatMap((outcome) => (outcome.kind === 'value' ? outcome.value.refs.map((ref) => ref.objectId) : []));
     if (objectIds.length > 0) queueMicrotask(() => this.release(objectIds));
+  }
+
+  /**
+   * An ObjectRef of `objectId` was collected. A collection finalizes thousands of refs in one go:
+   * they are released together, as one `refs/released` event on a later microtask, instead of one
+   * event (and one log record) per ref.
+   */
+  private collected(objectId: string): void {
+    if (this.collectedIds.push(objectId) > 1) return;
+    queueMicrotask(() => {
+      const objectIds = this.collectedIds;
+      this.collectedIds = [];
+      this.release(objectIds);
+    });
   }
 
   /** Gives up this process's hold of objects (their ObjectRef instances were collected). */

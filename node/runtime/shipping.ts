@@ -150,6 +150,14 @@ export function describeFunction(fn: (...args: never[]) => unknown): FunctionDes
 const loaded = new Map<string, unknown>();
 
 /**
+ * The function a descriptor names when this worker already has it (compiled, or registered by its
+ * imported module), without waiting: undefined when `loadFunction` still has to load it.
+ */
+export function loadedFunction(descriptor: FunctionDescriptor): unknown {
+  return descriptor.kind === 'module' ? registry.get(descriptor.key) : loaded.get(descriptor.source);
+}
+
+/**
  * The function a descriptor names, in this worker: compiled from source with `tsray` in scope, or
  * found in the registry after importing its module.
  */

@@ -52,6 +52,27 @@ void test('events come back in seq order from 1, with parents, Maps, Sets, typed
   await log.close();
 });
 
+void test('plain events take the map layout (version 2) and read back equal; events with Maps or cycles keep the structured-clone layout', async () => {
+  const log = openGcs();
+  const plain = { type: 'task/submitted', args: [{ kind: 'value', payload: { data: { body: new Uint8Array([1, 2]), blobs: [new Float64Array([0.5])] }, gone: undefined } }], nested: [[{ deep: [] }]], name: 'é' };
+  const shared = { taskId: 't1' };
+  const twice = { type: 'task/pushed', spec: shared, again: shared };
+  const cyclic: { type: string; self?: unknown } = { type: 'cyclic' };
+  cyclic.self = cyclic;
+  const withMap = { type: 'node/registered', at: new Map([['n1', { CPU: 1 }]]) };
+  for (const event of [plain, twice, cyclic, withMap]) log.append(1, event);
+  await log.flush();
+  const raw = open<Uint8Array, number>({ path: join(log.dir, 'events.mdb'), noSubdir: true, encoding: 'binary', readOnly: true, maxDbs: 4 }).openDB<Uint8Array, number>('events', { encoding: 'binary' });
+  // A MessagePack array of 5 fields (0x95), then the format version.
+  assert.deepEqual([1, 2, 3, 4].map((seq) => [...(raw.getBinary(seq) ?? new Uint8Array()).subarray(0, 2)]), [[0x95, 2], [0x95, 2], [0x95, 1], [0x95, 1]]);
+  const [readPlain, readTwice, readCyclic, readMap] = readAll(log).map((record) => (record as LoggedEvent).event as Record<string, unknown>);
+  assert.deepEqual(readPlain, plain);
+  assert.deepEqual(readTwice, twice);
+  assert.equal((readCyclic as { self?: unknown }).self, readCyclic);
+  assert.deepEqual(readMap, withMap);
+  await log.close();
+});
+
 void test('appends are encoded when made, so later changes to the object do not reach the log', async () => {
   const log = openGcs();
   const event = { type: 'task/submitted', count: 1 };

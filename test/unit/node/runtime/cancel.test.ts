@@ -44,6 +44,18 @@ const patient = tsray.remote(async (notes: tsray.ActorHandle<Notes>) => {
   return 'waited';
 });
 
+/** Reads its signal only after the cancel: its get of `blocker` rejects first. */
+const lateReader = tsray.remote(async (blocker: tsray.ObjectRef[], notes: tsray.ActorHandle<Notes>) => {
+  notes.note.remote('started');
+  try {
+    await tsray.get(blocker);
+  } catch (error) {
+    const { signal } = tsray.getRuntimeContext();
+    notes.note.remote(`get: ${(error as Error).name}, signal aborted: ${String(signal?.aborted)}, reason: ${(signal?.reason as Error | undefined)?.name ?? 'none'}`);
+  }
+  return 'done';
+});
+
 const whoami = tsray.remote(async (ms: number) => {
   await new Promise((resolve) => setTimeout(resolve, ms));
   return tsray.getRuntimeContext().workerId;
@@ -102,6 +114,18 @@ void describe('cancel', () => {
     assert.deepEqual(seen, ['started', 'aborted: TaskCancelledError']);
     // The body stopped, so its worker and CPU are free again (well before the grace period ends).
     assert.deepEqual(await eventually(() => tsray.availableResources(), (resources) => resources['CPU'] === 2), { CPU: 2 });
+  });
+
+  void test('a body that reads its signal only after the cancel finds it aborted', async () => {
+    const notes = await liveNotes();
+    // The blocker is a ref inside a list, so the task starts without waiting for it.
+    const blocker = whoami.remote(20_000);
+    const ref = lateReader.remote([blocker], notes);
+    await eventually(() => tsray.get(notes.read.remote()), (list) => list.length > 0);
+    assert.equal((await cancelled(ref)).name, 'TaskCancelledError');
+    const seen = await eventually(() => tsray.get(notes.read.remote()), (list) => list.length > 1);
+    assert.deepEqual(seen, ['started', 'get: TaskCancelledError, signal aborted: true, reason: TaskCancelledError']);
+    tsray.cancel(blocker, { force: true });
   });
 
   void test('a body that runs past the grace period has its worker ended, which frees its CPU', async () => {

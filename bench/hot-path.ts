@@ -1,0 +1,76 @@
+/**
+ * The driver's cost per tiny task, alone: P1 (tiny tasks submitted, then each awaited, as
+ * bench/peer.ts does) and the P8 form (one get of all), in one embedded cluster, with the main
+ * thread's CPU time per task. Run under `node --cpu-prof` to see where the driver's time goes:
+ * `node dist/bench/hot-path.js [tasks] [rounds]` (TSRAY_EVENT_LOG=off to leave logging out).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
+import * as tsray from '../node/index.js';
+
+const echo = tsray.remote(function echo(value: number): number {
+  return value + 1;
+});
+
+/**
+ * The CPU time the main thread has used, in µs, from /proc (Linux; clock ticks of 10 ms, fine over
+ * seconds): unlike wall time, it does not depend on what else the machine runs.
+ */
+function mainThreadCpuUs(): number {
+  try {
+    const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** CPU µs of every thread of this process, by thread name (comm) and id. */
+function threadCpuUs(): Map<string, number> {
+  const result = new Map<string, number>();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      const text = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const name = text.slice(text.indexOf('(') + 1, text.lastIndexOf(')'));
+      const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+      result.set(`${name}/${tid}`, (Number(fields[11]) + Number(fields[12])) * 10_000);
+    }
+  } catch {
+    // Not Linux: only the totals are printed.
+  }
+  return result;
+}
+
+/** Runs `rounds` of `tasks` tiny tasks each way; prints tasks/s and the main thread's CPU µs per task. */
+async function main(tasks: number, rounds: number): Promise<void> {
+  await tsray.init({ numCpus: 2 });
+  try {
+    for (let index = 0; index < 200; index += 1) await tsray.get(echo.remote(index));
+    for (let round = 0; round < rounds; round += 1) {
+      for (const form of ['each awaited', 'one get'] as const) {
+        const cpu = process.cpuUsage();
+        const mainCpu = mainThreadCpuUs();
+        const threadsBefore = threadCpuUs();
+        const started = performance.now();
+        if (form === 'each awaited') await Promise.all(Array.from({ length: tasks }, (_, index) => tsray.get(echo.remote(index))));
+        else await tsray.get(Array.from({ length: tasks }, (_, index) => echo.remote(index)));
+        const elapsedMs = performance.now() - started;
+        const used = process.cpuUsage(cpu);
+        const mainUs = mainThreadCpuUs() - mainCpu;
+        const byThread = [...threadCpuUs()]
+          .map(([name, us]) => [name, (us - (threadsBefore.get(name) ?? 0)) / tasks] as const)
+          .filter(([, perTask]) => perTask >= 0.5)
+          .map(([name, perTask]) => `${name} ${perTask.toFixed(1)}`);
+        console.log(`${form}: ${Math.round(tasks / (elapsedMs / 1000))} tasks/s, CPU µs/task: main thread ${(mainUs / tasks).toFixed(1)}, process ${((used.user + used.system) / tasks).toFixed(1)} (${byThread.join(', ')})`);
+      }
+    }
+  } finally {
+    await tsray.shutdown();
+  }
+}
+
+if (isMainThread && import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  await main(Number(process.argv[2] ?? 100_000), Number(process.argv[3] ?? 2));
+}
