@@ -161,9 +161,12 @@ export class NodeStore {
   /**
    * Collects garbage in the main thread now, and frees what that unpinned once the released refs
    * have reached the store (they go through the owner and the raylet). Not a round: a round under way
-   * goes on, and the next one keeps its spacing.
+   * goes on. It counts as the last collection for the spacing of rounds: the refs it released often
+   * reach the store before the views' pins end, and a round asked for by that short linger would
+   * only collect again what this one just found.
    */
   private collectMainNow(): void {
+    this.lastCollectMs = this.nowMs();
     this.collections += 1;
     collectGarbage();
     setTimeout(() => {

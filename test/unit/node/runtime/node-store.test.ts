@@ -69,6 +69,27 @@ void test('every large put that leaves no written memory free for another of its
   node.close();
 });
 
+void test('a large put that collected counts as the last collection: a linger it causes at once does not collect again', async () => {
+  const mib = 1024 * 1024;
+  let nowMs = 0;
+  const node = new NodeStore(128 * mib, () => Promise.resolve(), () => nowMs);
+  Object.defineProperty(node.store.arena, 'prefaultedBytes', { get: () => 0 });
+  const put = (objectId: string): void => node.put(putRequest(objectId, 20 * mib), () => undefined, (reason) => assert.fail(reason));
+  put('a');
+  await node.collected();
+  nowMs = 1000;
+  put('b');
+  assert.equal(node.collections, 2);
+  // What that collection released: 'a', whose ref reached the store before its view's pin ended.
+  const offset = node.store.get('a')?.offset ?? assert.fail('a is stored');
+  Atomics.add(new Int32Array(node.store.buffer), (offset - pinHeaderBytes) / 4, 1);
+  node.delete(['a']);
+  assert.ok(node.store.lingeringBytes > node.store.capacityBytes / 8, 'the linger alone would ask for a round');
+  await node.collected();
+  assert.equal(node.collections, 2, 'no round right after the collection that released it');
+  node.close();
+});
+
 void test('a collection asks the workers only when the main thread collecting alone deleted nothing, or left the store crowded', async () => {
   let nowMs = 0;
   let workerRounds = 0;
