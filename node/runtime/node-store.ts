@@ -11,6 +11,7 @@ import { ObjectStore, ObjectStoreFull } from '../store/object-store.js';
 import { collectGarbage } from './collect.js';
 import { claimWriteReport, readersOf, reportWrite, sealFingerprint } from '../store/write-guard.js';
 import { pinHeaderBytes } from '../store/reader-pins.js';
+import { PAGE_BYTES } from '../store/arena-prefault.js';
 import { isStoredData, layoutRanges, storeValue } from './stored-values.js';
 import type { StoredData, StoredLayout } from './stored-values.js';
 import type { EncodedData } from './values.js';
@@ -25,8 +26,13 @@ const usedShareBeforeCollect = 0.75;
 const minCollectIntervalMs = 100;
 /** ...and back off up to this far apart while they free nothing (a store kept full on purpose). */
 const maxCollectIntervalMs = 10_000;
-/** Values this large have every thread collect at once when the next of their size would need fresh memory. */
+/** Values this large have the main thread collect at once when the next of their size would need fresh memory. */
 const largeBytesForWarmCollect = 16 * 1024 * 1024;
+/**
+ * What a first write to a page costs here, at least (2 to 11 us): the collections large puts ask for
+ * to reuse warm memory stop once they have cost as much as faulting the rest of the store in would.
+ */
+const firstTouchMsPerPage = 0.002;
 /** A put that does not fit waits for at most this many collections before it fails. */
 const collectRoundsBeforeFull = 3;
 /** How long a collection's released refs get to free their objects before a put tries again. */
@@ -48,6 +54,8 @@ export class NodeStore {
   /** The highest end of any value written into the store. */
   private writtenBytes = 0;
   private closed = false;
+  /** Milliseconds spent in the collections large puts asked for, to reuse warm memory. */
+  private warmCollectMs = 0;
   /** How many collections ran (for tests and diagnostics). */
   collections = 0;
   /** How write reports name the thread of each reader slot (0 is the main thread). */
@@ -135,15 +143,18 @@ export class NodeStore {
   /**
    * Collects garbage soon when the store is filling up, and at once in the main thread when the next
    * value as large as this one would have to go into memory never written before: a first write costs
-   * ~3 to 11 us a page here (50 to 180 ms for 64 MiB) against ~8 ms for the main thread's collection
+   * ~2 to 11 us a page here (30 to 180 ms for 64 MiB) against ~8 ms for the main thread's collection
    * of a small heap, and it is dropped refs and views that keep the warm memory of earlier objects
    * from being reused. Every such put collects, without waiting for a round under way and whether or
    * not the last one freed anything: the value it stores was still referenced during the last round,
    * and may be dropped by the next put (a loop of put and get of one large array frees each lap's
    * object at the next lap's put, and so keeps reusing two or three warm ranges). Only values of
    * `largeBytesForWarmCollect` or more cause them, only until every page of the store has been
-   * written once, and only the main thread collects: it is most often the driver's own dropped refs
-   * and views that hold the memory, and a full collection costs each idle worker ~20 ms here.
+   * written once, and only as long as they have cost less in all than a first write to the pages
+   * still unwritten would (a loop that goes on for long then writes the rest of the store once, and
+   * needs no more collections: a collection is paid again and again, a first write once). Only the
+   * main thread collects: it is most often the driver's own dropped refs and views that hold the
+   * memory, and a full collection costs each idle worker ~20 ms here.
    */
   private afterStored(data: StoredData): void {
     const { offset, body, blobs } = data.layout;
@@ -154,7 +165,8 @@ export class NodeStore {
     const warmBytes = Math.max(this.writtenBytes, this.store.arena.prefaultedBytes);
     const sizeBytes = endBytes - startBytes;
     const nextIsCold = warmBytes < this.store.capacityBytes && warmBytes - this.store.usedBytes < sizeBytes;
-    if (sizeBytes >= largeBytesForWarmCollect && nextIsCold) this.collectMainNow();
+    const coldPages = (this.store.capacityBytes - warmBytes) / PAGE_BYTES;
+    if (sizeBytes >= largeBytesForWarmCollect && nextIsCold && this.warmCollectMs < coldPages * firstTouchMsPerPage) this.collectMainNow();
     if (this.store.usedBytes > this.store.capacityBytes * usedShareBeforeCollect) this.collectSoon();
   }
 
@@ -166,9 +178,11 @@ export class NodeStore {
    * only collect again what this one just found.
    */
   private collectMainNow(): void {
-    this.lastCollectMs = this.nowMs();
+    const startedMs = this.nowMs();
+    this.lastCollectMs = startedMs;
     this.collections += 1;
     collectGarbage();
+    this.warmCollectMs += this.nowMs() - startedMs;
     setTimeout(() => {
       if (!this.closed) this.store.sweep();
     }, releaseWaitMs).unref();

@@ -90,6 +90,23 @@ void test('a large put that collected counts as the last collection: a linger it
   node.close();
 });
 
+void test('the collections large puts ask for stop once they have cost as much as a first write to the rest of the store would', () => {
+  const mib = 1024 * 1024;
+  let nowMs = 0;
+  // Each reading of the clock is 40 ms on: every collection seems to take 40 ms.
+  const node = new NodeStore(128 * mib, () => Promise.resolve(), () => (nowMs += 40));
+  Object.defineProperty(node.store.arena, 'prefaultedBytes', { get: () => 0 });
+  const put = (objectId: string): void => node.put(putRequest(objectId, 20 * mib), () => undefined, (reason) => assert.fail(reason));
+  // 108 MiB unwritten: 27,648 pages at 2 us, 55 ms of first writes. The first collection costs 40 ms.
+  put('a');
+  assert.equal(node.collections, 1);
+  put('b');
+  assert.equal(node.collections, 2, '40 ms spent, below the 45 ms that 88 MiB unwritten would cost');
+  put('c');
+  assert.equal(node.collections, 2, '80 ms spent, above the 35 ms that 68 MiB unwritten would cost: the rest is written instead');
+  node.close();
+});
+
 void test('a collection asks the workers only when the main thread collecting alone deleted nothing, or left the store crowded', async () => {
   let nowMs = 0;
   let workerRounds = 0;
