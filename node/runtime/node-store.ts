@@ -16,8 +16,14 @@ import { isStoredData, layoutRanges, storeValue } from './stored-values.js';
 import type { StoredData, StoredLayout } from './stored-values.js';
 import type { EncodedData } from './values.js';
 
-/** How far beyond the highest allocation the store's pages are faulted in ahead of use. */
-const prefaultAheadBytes = 128 * 1024 * 1024;
+/**
+ * How far beyond the highest allocation the store's pages are faulted in ahead of use: none. The
+ * main thread's turns of faulting in cost what the first writes would, and in a loop of large puts
+ * they only slowed each lap (128 MiB ahead cost ~9 ms of each 64 MiB put+get for its first ~15
+ * laps), while warm memory comes from reuse (see afterStored). The arena's pre-faulting still tracks
+ * the highest allocation, which is what `prefaultedBytes` says here.
+ */
+const prefaultAheadBytes = 0;
 /** Freed memory still pinned by views, as a share of the store, past which every thread collects garbage. */
 const lingeringShareBeforeCollect = 0.125;
 /** Share of the store in use past which a put has every thread collect garbage (unreachable refs free objects). */
@@ -70,8 +76,8 @@ export class NodeStore {
     private readonly collectInWorkers: () => Promise<unknown>,
     private readonly nowMs: () => number = () => performance.now(),
   ) {
-    // Fault pages in a step ahead of use (not the whole store at start, which costs the main thread
-    // about a second per 512 MiB here); memory once touched is reused.
+    // No faulting in of the whole store at start (that costs the main thread about a second per
+    // 512 MiB here): memory is faulted in by its first writes, and once touched it is reused.
     this.store = new ObjectStore(new ObjectArena({ capacityBytes, prefault: 'background', prefaultAheadBytes }));
   }
 
