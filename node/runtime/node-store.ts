@@ -11,12 +11,19 @@ import { ObjectStore, ObjectStoreFull } from '../store/object-store.js';
 import { collectGarbage } from './collect.js';
 import { claimWriteReport, readersOf, reportWrite, sealFingerprint } from '../store/write-guard.js';
 import { pinHeaderBytes } from '../store/reader-pins.js';
+import { PAGE_BYTES } from '../store/arena-prefault.js';
 import { isStoredData, layoutRanges, storeValue } from './stored-values.js';
 import type { StoredData, StoredLayout } from './stored-values.js';
 import type { EncodedData } from './values.js';
 
-/** How far beyond the highest allocation the store's pages are faulted in ahead of use. */
-const prefaultAheadBytes = 128 * 1024 * 1024;
+/**
+ * How far beyond the highest allocation the store's pages are faulted in ahead of use: none. The
+ * main thread's turns of faulting in cost what the first writes would, and in a loop of large puts
+ * they only slowed each lap (128 MiB ahead cost ~9 ms of each 64 MiB put+get for its first ~15
+ * laps), while warm memory comes from reuse (see afterStored). The arena's pre-faulting still tracks
+ * the highest allocation, which is what `prefaultedBytes` says here.
+ */
+const prefaultAheadBytes = 0;
 /** Freed memory still pinned by views, as a share of the store, past which every thread collects garbage. */
 const lingeringShareBeforeCollect = 0.125;
 /** Share of the store in use past which a put has every thread collect garbage (unreachable refs free objects). */
@@ -25,8 +32,13 @@ const usedShareBeforeCollect = 0.75;
 const minCollectIntervalMs = 100;
 /** ...and back off up to this far apart while they free nothing (a store kept full on purpose). */
 const maxCollectIntervalMs = 10_000;
-/** Values this large have every thread collect at once when the next of their size would need fresh memory. */
+/** Values this large have the main thread collect at once when the next of their size would need fresh memory. */
 const largeBytesForWarmCollect = 16 * 1024 * 1024;
+/**
+ * What a first write to a page costs here, at least (2 to 11 us): the collections large puts ask for
+ * to reuse warm memory stop once they have cost as much as faulting the rest of the store in would.
+ */
+const firstTouchMsPerPage = 0.002;
 /** A put that does not fit waits for at most this many collections before it fails. */
 const collectRoundsBeforeFull = 3;
 /** How long a collection's released refs get to free their objects before a put tries again. */
@@ -48,6 +60,8 @@ export class NodeStore {
   /** The highest end of any value written into the store. */
   private writtenBytes = 0;
   private closed = false;
+  /** Milliseconds spent in the collections large puts asked for, to reuse warm memory. */
+  private warmCollectMs = 0;
   /** How many collections ran (for tests and diagnostics). */
   collections = 0;
   /** How write reports name the thread of each reader slot (0 is the main thread). */
@@ -62,8 +76,8 @@ export class NodeStore {
     private readonly collectInWorkers: () => Promise<unknown>,
     private readonly nowMs: () => number = () => performance.now(),
   ) {
-    // Fault pages in a step ahead of use (not the whole store at start, which costs the main thread
-    // about a second per 512 MiB here); memory once touched is reused.
+    // No faulting in of the whole store at start (that costs the main thread about a second per
+    // 512 MiB here): memory is faulted in by its first writes, and once touched it is reused.
     this.store = new ObjectStore(new ObjectArena({ capacityBytes, prefault: 'background', prefaultAheadBytes }));
   }
 
@@ -133,13 +147,20 @@ export class NodeStore {
   }
 
   /**
-   * Collects garbage soon when the store is filling up, and at once when the next value as large as
-   * this one would have to go into memory never written before: a first write costs ~11 us a page
-   * here (~180 ms for 64 MiB) against a few milliseconds for a collection, and it is dropped refs and
-   * views that keep the warm memory of earlier objects from being reused. Such a collection skips
-   * the spacing out when something was freed since the last one (else it waits its turn like any
-   * other), and only values of `largeBytesForWarmCollect` or more cause them, only until every page
-   * of the store has been written once.
+   * Collects garbage soon when the store is filling up, and at once in the main thread when the next
+   * value as large as this one would have to go into memory never written before: a first write costs
+   * ~2 to 11 us a page here (30 to 180 ms for 64 MiB) against ~8 ms for the main thread's collection
+   * of a small heap, and it is dropped refs and views that keep the warm memory of earlier objects
+   * from being reused. Every such put collects, without waiting for a round under way and whether or
+   * not the last one freed anything: the value it stores was still referenced during the last round,
+   * and may be dropped by the next put (a loop of put and get of one large array frees each lap's
+   * object at the next lap's put, and so keeps reusing two or three warm ranges). Only values of
+   * `largeBytesForWarmCollect` or more cause them, only until every page of the store has been
+   * written once, and only as long as they have cost less in all than a first write to the pages
+   * still unwritten would (a loop that goes on for long then writes the rest of the store once, and
+   * needs no more collections: a collection is paid again and again, a first write once). Only the
+   * main thread collects: it is most often the driver's own dropped refs and views that hold the
+   * memory, and a full collection costs each idle worker ~20 ms here.
    */
   private afterStored(data: StoredData): void {
     const { offset, body, blobs } = data.layout;
@@ -150,14 +171,27 @@ export class NodeStore {
     const warmBytes = Math.max(this.writtenBytes, this.store.arena.prefaultedBytes);
     const sizeBytes = endBytes - startBytes;
     const nextIsCold = warmBytes < this.store.capacityBytes && warmBytes - this.store.usedBytes < sizeBytes;
-    const large = sizeBytes >= largeBytesForWarmCollect;
-    if (large && nextIsCold && this.deletedSinceCollect && this.collecting === undefined) {
-      this.deletedSinceCollect = false;
-      this.collectIntervalMs = minCollectIntervalMs;
-      void this.collectEverywhere(true);
-    } else if ((large && nextIsCold) || this.store.usedBytes > this.store.capacityBytes * usedShareBeforeCollect) {
-      this.collectSoon();
-    }
+    const coldPages = (this.store.capacityBytes - warmBytes) / PAGE_BYTES;
+    if (sizeBytes >= largeBytesForWarmCollect && nextIsCold && this.warmCollectMs < coldPages * firstTouchMsPerPage) this.collectMainNow();
+    if (this.store.usedBytes > this.store.capacityBytes * usedShareBeforeCollect) this.collectSoon();
+  }
+
+  /**
+   * Collects garbage in the main thread now, and frees what that unpinned once the released refs
+   * have reached the store (they go through the owner and the raylet). Not a round: a round under way
+   * goes on. It counts as the last collection for the spacing of rounds: the refs it released often
+   * reach the store before the views' pins end, and a round asked for by that short linger would
+   * only collect again what this one just found.
+   */
+  private collectMainNow(): void {
+    const startedMs = this.nowMs();
+    this.lastCollectMs = startedMs;
+    this.collections += 1;
+    collectGarbage();
+    this.warmCollectMs += this.nowMs() - startedMs;
+    setTimeout(() => {
+      if (!this.closed) this.store.sweep();
+    }, releaseWaitMs).unref();
   }
 
   private async putAfterCollecting(request: PutRequest, stored: (data: StoredData) => void, rejected: (reason: string) => void): Promise<void> {

@@ -91,8 +91,11 @@ export class ObjectStore {
    */
   create(objectId: string, sizeBytes: number): { offset: number } {
     if (this.byId.has(objectId)) throw new Error(`object ${objectId} already exists in the object store`);
-    let allocation = this.arena.allocate(sizeBytes + pinHeaderBytes);
-    if (allocation === undefined && this.sweep() > 0) allocation = this.arena.allocate(sizeBytes + pinHeaderBytes);
+    // Deleted objects whose views were collected since the last sweep are freed first, so that their
+    // warm memory is reused rather than fresh pages (the sweep timer may not have run yet: a put+get
+    // loop can go from one put to the next without reaching the event loop's timers).
+    if (this.lingering.size > 0) this.sweep();
+    const allocation = this.arena.allocate(sizeBytes + pinHeaderBytes);
     if (allocation === undefined) throw new ObjectStoreFull(sizeBytes, this.arena.usedBytes, this.arena.capacityBytes, this.arena.largestFreeBytes);
     const offset = allocation.offset + pinHeaderBytes;
     resetReaderPins(this.arena.buffer, offset);

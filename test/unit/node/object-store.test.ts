@@ -104,6 +104,20 @@ void test('a create that does not fit first frees lingering objects whose pins h
   store.close();
 });
 
+void test('a create that would fit in fresh memory still takes the warm memory of a lingering object whose pins have ended', () => {
+  const store = storeOf(4 * mib);
+  const { offset } = store.create('a', mib);
+  store.seal('a', null);
+  const counts = new Int32Array(store.buffer);
+  Atomics.add(counts, (offset - pinHeaderBytes) / 4, 1);
+  store.delete('a');
+  // The view's pin ends (its finalizer ran) before the sweep timer comes round.
+  Atomics.sub(counts, (offset - pinHeaderBytes) / 4, 1);
+  assert.equal(store.create('b', mib).offset, offset, "'b' reuses the range 'a' had rather than memory never written");
+  assert.equal(store.lingeringCount, 0);
+  store.close();
+});
+
 void test("a dead reader's slot is cleared in every header, live and lingering", () => {
   const store = storeOf(mib);
   const live = store.create('live', kib).offset;

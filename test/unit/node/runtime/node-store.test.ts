@@ -1,11 +1,13 @@
 /**
  * The node store's collection policy: a store kept full of objects in use does not collect garbage
  * on every put, but backs off while collections free nothing, and comes back to its pace once
- * something is freed.
+ * something is freed; a large put headed for fresh memory has the main thread collect at once, so
+ * that the warm memory of dropped objects is reused.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { NodeStore, type PutRequest } from '../../../../node/runtime/node-store.js';
+import { pinHeaderBytes } from '../../../../node/store/reader-pins.js';
 
 function putRequest(objectId: string, sizeBytes: number): PutRequest {
   return {
@@ -40,28 +42,68 @@ void test('collections back off while they free nothing and return to their pace
   node.close();
 });
 
-void test('a large put that leaves no written memory free for another of its size collects at once, if something was freed since the last collection', async () => {
+void test('every large put that leaves no written memory free for another of its size has the main thread collect at once, and never the workers while the store is not crowded', async () => {
   const mib = 1024 * 1024;
-  let nowMs = 0;
-  const node = new NodeStore(128 * mib, () => Promise.resolve(), () => nowMs);
+  let workerRounds = 0;
+  // The clock never moves: the collections come at once, not by any spacing.
+  const node = new NodeStore(128 * mib, () => Promise.resolve((workerRounds += 1)), () => 0);
   // The background pre-faulting has got nowhere yet (it runs in idle turns): only what puts wrote is warm.
   Object.defineProperty(node.store.arena, 'prefaultedBytes', { get: () => 0 });
-  const put = (objectId: string): void => node.put(putRequest(objectId, 20 * mib), () => undefined, (reason) => assert.fail(reason));
+  const put = (objectId: string, sizeBytes = 20 * mib): void => node.put(putRequest(objectId, sizeBytes), () => undefined, (reason) => assert.fail(reason));
   // 20 of 128 MiB in use, far below the 3/4 that collects otherwise; but the next 20 MiB would be fresh pages.
   put('a');
   await node.collected();
   assert.equal(node.collections, 1, 'the first large put into fresh memory collects at once');
+  // Nothing was freed since, and the clock has not moved: still at once, since 'a' was referenced
+  // while the last collection ran and its ref may have been dropped since (a put+get loop's object).
   put('b');
-  await node.collected();
-  assert.equal(node.collections, 1, 'nothing was freed since: the next waits its turn, 100 ms on');
+  assert.equal(node.collections, 2, 'the next one collects at once too, at the put');
+  put('small', 1024);
+  assert.equal(node.collections, 2, 'a small put does not collect');
   node.delete(['a']);
+  // 'a' is freed, so 'c' takes its warm range rather than fresh memory.
   put('c');
+  assert.equal(node.store.get('c')?.offset, pinHeaderBytes, "'c' reuses the range 'a' had, at the start of the store");
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  assert.equal(workerRounds, 0, 'the store is not crowded: only the main thread collected');
+  node.close();
+});
+
+void test('a large put that collected counts as the last collection: a linger it causes at once does not collect again', async () => {
+  const mib = 1024 * 1024;
+  let nowMs = 0;
+  const node = new NodeStore(128 * mib, () => Promise.resolve(), () => nowMs);
+  Object.defineProperty(node.store.arena, 'prefaultedBytes', { get: () => 0 });
+  const put = (objectId: string): void => node.put(putRequest(objectId, 20 * mib), () => undefined, (reason) => assert.fail(reason));
+  put('a');
   await node.collected();
-  assert.equal(node.collections, 2, 'something was freed since: at once again');
-  nowMs = 100;
-  put('d');
+  nowMs = 1000;
+  put('b');
+  assert.equal(node.collections, 2);
+  // What that collection released: 'a', whose ref reached the store before its view's pin ended.
+  const offset = node.store.get('a')?.offset ?? assert.fail('a is stored');
+  Atomics.add(new Int32Array(node.store.buffer), (offset - pinHeaderBytes) / 4, 1);
+  node.delete(['a']);
+  assert.ok(node.store.lingeringBytes > node.store.capacityBytes / 8, 'the linger alone would ask for a round');
   await node.collected();
-  assert.equal(node.collections, 3, 'its turn came');
+  assert.equal(node.collections, 2, 'no round right after the collection that released it');
+  node.close();
+});
+
+void test('the collections large puts ask for stop once they have cost as much as a first write to the rest of the store would', () => {
+  const mib = 1024 * 1024;
+  let nowMs = 0;
+  // Each reading of the clock is 40 ms on: every collection seems to take 40 ms.
+  const node = new NodeStore(128 * mib, () => Promise.resolve(), () => (nowMs += 40));
+  Object.defineProperty(node.store.arena, 'prefaultedBytes', { get: () => 0 });
+  const put = (objectId: string): void => node.put(putRequest(objectId, 20 * mib), () => undefined, (reason) => assert.fail(reason));
+  // 108 MiB unwritten: 27,648 pages at 2 us, 55 ms of first writes. The first collection costs 40 ms.
+  put('a');
+  assert.equal(node.collections, 1);
+  put('b');
+  assert.equal(node.collections, 2, '40 ms spent, below the 45 ms that 88 MiB unwritten would cost');
+  put('c');
+  assert.equal(node.collections, 2, '80 ms spent, above the 35 ms that 68 MiB unwritten would cost: the rest is written instead');
   node.close();
 });
 
