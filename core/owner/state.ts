@@ -8,6 +8,8 @@ import type { ActorId, LeaseId, NodeId, ObjectId, TaskId, WorkerId } from '../id
 import type { Inbox } from '../inbox.js';
 import type { ActorSpec, ActorState, ResolvedArg, SchedulingStrategy, TaskSpec, WorkerExitReason } from '../protocol.js';
 import type { Resources } from '../resources.js';
+import { emptyTable } from '../table.js';
+import type { Table } from '../table.js';
 import type { ErrorInfo, Payload, RefMarker, ThrownInfo } from '../values.js';
 import type { ValueData } from './events.js';
 
@@ -329,9 +331,13 @@ export interface OwnerState {
   counters: { task: number; put: number; actor: number; lease: number; ack: number };
   deadNodes: Record<NodeId, true>;
   deadWorkers: Record<WorkerId, true>;
-  tasks: Record<TaskId, OwnedTask>;
-  objects: Record<ObjectId, OwnedObject>;
-  borrowed: Record<ObjectId, BorrowedRef>;
+  /**
+   * The tables that grow with the work in flight are bucketed (core/table.ts), so that a step under
+   * immer copies one bucket rather than every entry.
+   */
+  tasks: Table<OwnedTask>;
+  objects: Table<OwnedObject>;
+  borrowed: Table<BorrowedRef>;
   classes: Record<string, SchedulingClass>;
   leases: Record<LeaseId, OwnedLease>;
   actors: Record<ActorId, ActorView>;
@@ -386,9 +392,9 @@ export function initialOwnerState(): OwnerState {
     counters: { task: 0, put: 0, actor: 0, lease: 0, ack: 0 },
     deadNodes: {},
     deadWorkers: {},
-    tasks: {},
-    objects: {},
-    borrowed: {},
+    tasks: emptyTable(),
+    objects: emptyTable(),
+    borrowed: emptyTable(),
     classes: {},
     leases: {},
     actors: {},

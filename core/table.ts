@@ -1,0 +1,226 @@
+/**
+ * A keyed table as plain data, split into buckets by a hash of the key, so that it hashes, replays
+ * and drafts under immer like the rest of a state. Under immer, writing one entry of a flat record
+ * copies and freezes the whole record, which made each step of an owner holding 100k tasks cost
+ * hundreds of milliseconds. Here the buckets hang from a fixed three-level tree of 16-way nodes
+ * (4096 buckets), so a write copies three nodes of at most 16 keys and one bucket (about
+ * size / 4096 entries).
+ *
+ * Why this shape, measured in V8 (frozen objects, as immer leaves them): copying an object with a
+ * few string keys is cheap, but copying one with hundreds of keys, or with integer-like keys (a
+ * 256-slot bucket list), or a frozen array, costs tens of microseconds; and `Object.isFrozen` of a
+ * record with hundreds of keys checks every key, which immer asks of every child of what it
+ * freezes. So node keys are the letters `a`..`p`, and a bucket is a one-field object whose
+ * `entries` record sits one level down.
+ *
+ * Nodes and buckets are made with their first entry and then kept, even when emptied: telling that
+ * a record is empty costs O(keys) in V8. Iteration goes node by node in the order each node's keys
+ * were made, and within a bucket in insertion order: a fixed function of the operations applied,
+ * the same whether the table was mutated in place or under immer. It is not the table's insertion
+ * order; callers that owe an order to their users (listings) sort by what they mean.
+ */
+
+/** How many ways each tree node splits (a power of two; the hash gives 4 bits per level). */
+const fanOut = 16;
+
+/** The keys of a node's children: letters, because integer-like keys make V8's copies slow. */
+const digits = 'abcdefghijklmnop';
+
+/** The table's data: `nodes[d1][d2][d3].entries[key]` holds the entry of `key`, where d1 d2 d3 are 4-bit digits of a hash of `key`. */
+export interface Table<V> {
+  /** How many entries the table holds. */
+  size: number;
+  /** The three-level tree of buckets. */
+  nodes: Record<string, Record<string, Record<string, Bucket<V>>>>;
+}
+
+/**
+ * One bucket. The entries sit one level down so that the bucket itself is a one-field object (see
+ * above: V8 checks every key of a large record when asked whether it is frozen).
+ */
+export interface Bucket<V> {
+  entries: Record<string, V>;
+}
+
+/** An empty table. */
+export function emptyTable<V>(): Table<V> {
+  return { size: 0, nodes: {} };
+}
+
+/** 12 bits of an FNV-1a hash of `key`'s UTF-16 code units, high bits folded in: 4 bits per tree level. */
+function hashOf(key: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 16777619);
+  return hash ^ (hash >>> 16);
+}
+
+/** The node key at `level` (0, 1 or 2) of the path of a key whose hash is `hash`. */
+function digitOf(hash: number, level: number): string {
+  return digits.charAt((hash >>> (4 * level)) & (fanOut - 1));
+}
+
+/** The bucket `key` belongs in, or undefined when it was never made. */
+function bucketOf<V>(table: Table<V>, key: string): Bucket<V> | undefined {
+  const hash = hashOf(key);
+  return table.nodes[digitOf(hash, 0)]?.[digitOf(hash, 1)]?.[digitOf(hash, 2)];
+}
+
+/** The entry of `key`, or undefined. */
+export function tableGet<V>(table: Table<V>, key: string): V | undefined {
+  return bucketOf(table, key)?.entries[key];
+}
+
+/** Whether `key` has an entry. */
+export function tableHas<V>(table: Table<V>, key: string): boolean {
+  const bucket = bucketOf(table, key);
+  return bucket !== undefined && Object.hasOwn(bucket.entries, key);
+}
+
+/** Sets the entry of `key` (added at the end of its bucket when new, left in place when replaced). */
+export function tableSet<V>(table: Table<V>, key: string, value: V): void {
+  const hash = hashOf(key);
+  const level1 = (table.nodes[digitOf(hash, 0)] ??= {});
+  const level2 = (level1[digitOf(hash, 1)] ??= {});
+  const third = digitOf(hash, 2);
+  const bucket = level2[third];
+  if (bucket === undefined) {
+    level2[third] = { entries: { [key]: value } };
+    table.size += 1;
+    return;
+  }
+  if (!Object.hasOwn(bucket.entries, key)) table.size += 1;
+  bucket.entries[key] = value;
+}
+
+/** Removes the entry of `key`; returns whether there was one. */
+export function tableDelete<V>(table: Table<V>, key: string): boolean {
+  const bucket = bucketOf(table, key);
+  if (bucket === undefined || !Object.hasOwn(bucket.entries, key)) return false;
+  table.size -= 1;
+  delete bucket.entries[key];
+  return true;
+}
+
+/** Calls `visit` with each bucket, in the table's iteration order. */
+function eachBucket<V>(table: Table<V>, visit: (bucket: Bucket<V>) => void): void {
+  for (const level1 of Object.values(table.nodes)) {
+    for (const level2 of Object.values(level1)) {
+      for (const bucket of Object.values(level2)) visit(bucket);
+    }
+  }
+}
+
+/** The keys, in the table's iteration order (a copy: the table may change while the caller walks it). */
+export function tableKeys<V>(table: Table<V>): string[] {
+  const keys: string[] = [];
+  eachBucket(table, (bucket) => {
+    for (const key in bucket.entries) keys.push(key);
+  });
+  return keys;
+}
+
+/** The entries' values, in the table's iteration order (a copy). */
+export function tableValues<V>(table: Table<V>): V[] {
+  const values: V[] = [];
+  eachBucket(table, (bucket) => {
+    const entries = bucket.entries;
+    for (const key in entries) values.push(entries[key] as V);
+  });
+  return values;
+}
+
+/** The `[key, value]` pairs, in the table's iteration order (a copy). */
+export function tableEntries<V>(table: Table<V>): [string, V][] {
+  const entries: [string, V][] = [];
+  eachBucket(table, (bucket) => {
+    for (const key in bucket.entries) entries.push([key, bucket.entries[key] as V]);
+  });
+  return entries;
+}
+
+/**
+ * Calls `visit` with each entry's value, in the table's iteration order, without copying them into
+ * an array first (for walks over every entry after every event, as the invariants do). `visit` must
+ * not add or remove entries.
+ */
+export function tableForEach<V>(table: Table<V>, visit: (value: V) => void): void {
+  eachBucket(table, (bucket) => {
+    const entries = bucket.entries;
+    for (const key in entries) visit(entries[key] as V);
+  });
+}
+
+/** Whether some entry's value satisfies `predicate` (stops at the first that does). */
+export function tableSome<V>(table: Table<V>, predicate: (value: V) => boolean): boolean {
+  for (const level1 of Object.values(table.nodes)) {
+    for (const level2 of Object.values(level1)) {
+      for (const bucket of Object.values(level2)) {
+        for (const key in bucket.entries) if (predicate(bucket.entries[key] as V)) return true;
+      }
+    }
+  }
+  return false;
+}
+
+/** A table holding `record`'s entries (for states written as flat records, e.g. in tests). */
+export function tableFrom<V>(record: Record<string, V>): Table<V> {
+  const table = emptyTable<V>();
+  for (const [key, value] of Object.entries(record)) tableSet(table, key, value);
+  return table;
+}
+
+/** Whether `value` has a table's shape (for code that walks a state without knowing its type). */
+export function isTable(value: unknown): value is Table<unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const keys = Object.keys(value);
+  const fields = value as Partial<Table<unknown>>;
+  return keys.length === 2 && typeof fields.size === 'number' && typeof fields.nodes === 'object' && fields.nodes !== null;
+}
+
+/**
+ * `state` as people read it: a shallow copy whose table fields are flat records, key to entry, in
+ * the tables' iteration order (so that `s.tasks['n1.d1.t3']` and `Object.keys(s.tasks)` work in a
+ * breakpoint expression, and a state view shows entries, not buckets). O(entries); for views and
+ * breakpoints, never for recipes.
+ */
+export function flatTables(state: unknown): unknown {
+  if (typeof state !== 'object' || state === null || Array.isArray(state)) return state;
+  const flat: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(state)) flat[key] = isTable(value) ? Object.fromEntries(tableEntries(value)) : value;
+  return flat;
+}
+
+/**
+ * One patch's changes as `flatTables` shows the table: a patch that adds a whole new node (its path
+ * stops above `entries`) becomes one change per entry under it, each with a flat path; any other
+ * patch keeps its value, with `flatTablePath`.
+ */
+export function flatTableChanges(path: readonly (string | number)[], value: unknown): { path: (string | number)[]; value: unknown }[] {
+  // A path [field, 'nodes', d1, d2, d3, 'entries', key, ...] names an entry or something in it.
+  if (path[1] !== 'nodes' || path.length > 6 || typeof value !== 'object' || value === null) return [{ path: flatTablePath(path), value }];
+  const field = path[0] as string | number;
+  const changes: { path: (string | number)[]; value: unknown }[] = [];
+  const collect = (node: unknown, levelsLeft: number): void => {
+    if (typeof node !== 'object' || node === null) return;
+    if (levelsLeft < 0) {
+      for (const [key, entry] of Object.entries(node)) changes.push({ path: [field, key], value: entry });
+      return;
+    }
+    if (levelsLeft === 0) collect((node as Partial<Bucket<unknown>>).entries, -1);
+    else for (const child of Object.values(node)) collect(child, levelsLeft - 1);
+  };
+  // The value of [field, 'nodes'] has three node levels above its buckets; each path step takes one.
+  collect(value, 5 - path.length);
+  return changes;
+}
+
+/** A patch path with a table's tree steps (`nodes`, three node keys, `entries`) left out, as `flatTables` shows the table. */
+export function flatTablePath(path: readonly (string | number)[]): (string | number)[] {
+  const flat: (string | number)[] = [];
+  for (let index = 0; index < path.length; index++) {
+    const step = path[index] as string | number;
+    flat.push(step);
+    if (index === 0 && path[1] === 'nodes' && path[5] === 'entries') index = 5;
+  }
+  return flat;
+}
