@@ -2,36 +2,54 @@
  * A keyed table as plain data, split into buckets by a hash of the key, so that it hashes, replays
  * and drafts under immer like the rest of a state. Under immer, writing one entry of a flat record
  * copies and freezes the whole record, which made each step of an owner holding 100k tasks cost
- * hundreds of milliseconds. Here the buckets hang from a fixed three-level tree of 16-way nodes
- * (4096 buckets), so a write copies three nodes of at most 16 keys and one bucket (about
- * size / 4096 entries).
+ * hundreds of milliseconds. Here the buckets hang from a fixed three-level tree of 16-slot nodes
+ * (4096 buckets), so a write copies three nodes of 16 slots and one bucket (about size / 4096
+ * entries).
  *
- * Why this shape, measured in V8 (frozen objects, as immer leaves them): copying an object with a
- * few string keys is cheap, but copying one with hundreds of keys, or with integer-like keys (a
- * 256-slot bucket list), or a frozen array, costs tens of microseconds; and `Object.isFrozen` of a
- * record with hundreds of keys checks every key, which immer asks of every child of what it
- * freezes. So node keys are the letters `a`..`p`, and a bucket is a one-field object whose
- * `entries` record sits one level down.
+ * Why this shape, measured in V8 (frozen objects, as immer leaves them): copying a record with
+ * hundreds of keys, or a list of hundreds of buckets, costs tens of microseconds; and
+ * `Object.isFrozen` of a record with hundreds of keys checks every key, which immer asks of every
+ * child of what it freezes. So nodes are small, and a bucket is a one-field object whose `entries`
+ * record sits one level down.
+ *
+ * A small table is one flat bucket (see `splitAt`), iterated in insertion order.
  *
  * Nodes and buckets are made with their first entry and then kept, even when emptied: telling that
- * a record is empty costs O(keys) in V8. Iteration goes node by node in the order each node's keys
- * were made, and within a bucket in insertion order: a fixed function of the operations applied,
+ * a record is empty costs O(keys) in V8. Iteration goes slot by slot, and within a bucket in
+ * insertion order: a fixed function of the operations applied,
  * the same whether the table was mutated in place or under immer. It is not the table's insertion
  * order; callers that owe an order to their users (listings) sort by what they mean.
  */
 
-/** How many ways each tree node splits (a power of two; the hash gives 4 bits per level). */
-const fanOut = 16;
+/**
+ * A tree node: 16 slots (4 bits of the hash per level), all present from the start (undefined until used), so that every
+ * node is a packed array of one shape and a lookup is three indexed loads. (Nodes as records keyed
+ * by letters made each lookup a megamorphic keyed load, and halved the speed of the live reducers.)
+ * A slot read back from JSON is null rather than undefined; the code treats both as empty, and the
+ * state hash writes both as null.
+ */
+export type Slots<T> = (T | undefined)[];
 
-/** The keys of a node's children: letters, because integer-like keys make V8's copies slow. */
-const digits = 'abcdefghijklmnop';
+/**
+ * How many entries a table holds in one flat bucket before it splits into the tree. Small tables
+ * stay flat because a lookup in one record is several times faster than a walk down the tree, and
+ * the live reducers look up entries on every event; a step under immer copies at most this many
+ * entries of a flat table.
+ */
+export const splitAt = 4096;
 
-/** The table's data: `nodes[d1][d2][d3].entries[key]` holds the entry of `key`, where d1 d2 d3 are 4-bit digits of a hash of `key`. */
+/**
+ * The table's data. While it is small (`splitAt`), `flat.entries[key]` holds the entry of `key` and
+ * `nodes` is null; once it grew past that, `flat` is null and `nodes[d1][d2][d3].entries[key]`
+ * holds it, where d1 d2 d3 are 4-bit digits of a hash of `key`. A table never goes back to flat.
+ */
 export interface Table<V> {
   /** How many entries the table holds. */
   size: number;
-  /** The three-level tree of buckets. */
-  nodes: Record<string, Record<string, Record<string, Bucket<V>>>>;
+  /** The one bucket of a small table, iterated in insertion order. */
+  flat: Bucket<V> | null;
+  /** The three-level tree of buckets of a large table. */
+  nodes: Slots<Slots<Slots<Bucket<V>>>> | null;
 }
 
 /**
@@ -42,27 +60,32 @@ export interface Bucket<V> {
   entries: Record<string, V>;
 }
 
+/** A node with every slot empty. */
+function emptySlots<T>(): Slots<T> {
+  // A literal, not `new Array(16)`: that would be a holey array, slower to read and copied differently.
+  return [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined];
+}
+
 /** An empty table. */
 export function emptyTable<V>(): Table<V> {
-  return { size: 0, nodes: {} };
+  return { size: 0, flat: { entries: {} }, nodes: null };
 }
 
-/** 12 bits of an FNV-1a hash of `key`'s UTF-16 code units, high bits folded in: 4 bits per tree level. */
+/** How many characters at the end of a key the hash reads: ids differ there (their counters), and every lookup pays for each. */
+const hashedChars = 8;
+
+/** An FNV-1a hash of the last `hashedChars` UTF-16 code units of `key`, high bits folded in: 4 bits per tree level. */
 function hashOf(key: string): number {
   let hash = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 16777619);
+  for (let i = Math.max(0, key.length - hashedChars); i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 16777619);
   return hash ^ (hash >>> 16);
-}
-
-/** The node key at `level` (0, 1 or 2) of the path of a key whose hash is `hash`. */
-function digitOf(hash: number, level: number): string {
-  return digits.charAt((hash >>> (4 * level)) & (fanOut - 1));
 }
 
 /** The bucket `key` belongs in, or undefined when it was never made. */
 function bucketOf<V>(table: Table<V>, key: string): Bucket<V> | undefined {
+  if (table.flat !== null) return table.flat;
   const hash = hashOf(key);
-  return table.nodes[digitOf(hash, 0)]?.[digitOf(hash, 1)]?.[digitOf(hash, 2)];
+  return table.nodes?.[hash & 15]?.[(hash >>> 4) & 15]?.[(hash >>> 8) & 15] ?? undefined;
 }
 
 /** The entry of `key`, or undefined. */
@@ -78,18 +101,40 @@ export function tableHas<V>(table: Table<V>, key: string): boolean {
 
 /** Sets the entry of `key` (added at the end of its bucket when new, left in place when replaced). */
 export function tableSet<V>(table: Table<V>, key: string, value: V): void {
+  const flat = table.flat;
+  if (flat !== null) {
+    if (Object.hasOwn(flat.entries, key)) {
+      flat.entries[key] = value;
+      return;
+    }
+    if (table.size < splitAt) {
+      flat.entries[key] = value;
+      table.size += 1;
+      return;
+    }
+    split(table, flat);
+  }
   const hash = hashOf(key);
-  const level1 = (table.nodes[digitOf(hash, 0)] ??= {});
-  const level2 = (level1[digitOf(hash, 1)] ??= {});
-  const third = digitOf(hash, 2);
+  const level1 = ((table.nodes ??= emptySlots())[hash & 15] ??= emptySlots());
+  const level2 = (level1[(hash >>> 4) & 15] ??= emptySlots());
+  const third = (hash >>> 8) & 15;
   const bucket = level2[third];
-  if (bucket === undefined) {
+  if (bucket === undefined || bucket === null) {
     level2[third] = { entries: { [key]: value } };
     table.size += 1;
     return;
   }
   if (!Object.hasOwn(bucket.entries, key)) table.size += 1;
   bucket.entries[key] = value;
+}
+
+/** Moves a flat table's entries into the tree, in their order. */
+function split<V>(table: Table<V>, flat: Bucket<V>): void {
+  const entries = flat.entries;
+  table.flat = null;
+  table.nodes = emptySlots();
+  table.size = 0;
+  for (const key in entries) tableSet(table, key, entries[key] as V);
 }
 
 /** Removes the entry of `key`; returns whether there was one. */
@@ -103,9 +148,15 @@ export function tableDelete<V>(table: Table<V>, key: string): boolean {
 
 /** Calls `visit` with each bucket, in the table's iteration order. */
 function eachBucket<V>(table: Table<V>, visit: (bucket: Bucket<V>) => void): void {
-  for (const level1 of Object.values(table.nodes)) {
-    for (const level2 of Object.values(level1)) {
-      for (const bucket of Object.values(level2)) visit(bucket);
+  if (table.flat !== null) {
+    visit(table.flat);
+    return;
+  }
+  for (const level1 of table.nodes ?? []) {
+    if (level1 === undefined || level1 === null) continue;
+    for (const level2 of level1) {
+      if (level2 === undefined || level2 === null) continue;
+      for (const bucket of level2) if (bucket !== undefined && bucket !== null) visit(bucket);
     }
   }
 }
@@ -152,14 +203,17 @@ export function tableForEach<V>(table: Table<V>, visit: (value: V) => void): voi
 
 /** Whether some entry's value satisfies `predicate` (stops at the first that does). */
 export function tableSome<V>(table: Table<V>, predicate: (value: V) => boolean): boolean {
-  for (const level1 of Object.values(table.nodes)) {
-    for (const level2 of Object.values(level1)) {
-      for (const bucket of Object.values(level2)) {
-        for (const key in bucket.entries) if (predicate(bucket.entries[key] as V)) return true;
+  let found = false;
+  eachBucket(table, (bucket) => {
+    if (found) return;
+    for (const key in bucket.entries) {
+      if (predicate(bucket.entries[key] as V)) {
+        found = true;
+        return;
       }
     }
-  }
-  return false;
+  });
+  return found;
 }
 
 /** A table holding `record`'s entries (for states written as flat records, e.g. in tests). */
@@ -174,7 +228,7 @@ export function isTable(value: unknown): value is Table<unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const keys = Object.keys(value);
   const fields = value as Partial<Table<unknown>>;
-  return keys.length === 2 && typeof fields.size === 'number' && typeof fields.nodes === 'object' && fields.nodes !== null;
+  return keys.length === 3 && typeof fields.size === 'number' && fields.flat !== undefined && fields.nodes !== undefined;
 }
 
 /**
@@ -197,7 +251,8 @@ export function flatTables(state: unknown): unknown {
  */
 export function flatTableChanges(path: readonly (string | number)[], value: unknown): { path: (string | number)[]; value: unknown }[] {
   // A path [field, 'nodes', d1, d2, d3, 'entries', key, ...] names an entry or something in it.
-  if (path[1] !== 'nodes' || path.length > 6 || typeof value !== 'object' || value === null) return [{ path: flatTablePath(path), value }];
+  const levels = path[1] === 'nodes' ? 5 - path.length : path[1] === 'flat' ? 2 - path.length : undefined;
+  if (levels === undefined || levels < -1 || typeof value !== 'object' || value === null) return [{ path: flatTablePath(path), value }];
   const field = path[0] as string | number;
   const changes: { path: (string | number)[]; value: unknown }[] = [];
   const collect = (node: unknown, levelsLeft: number): void => {
@@ -209,8 +264,9 @@ export function flatTableChanges(path: readonly (string | number)[], value: unkn
     if (levelsLeft === 0) collect((node as Partial<Bucket<unknown>>).entries, -1);
     else for (const child of Object.values(node)) collect(child, levelsLeft - 1);
   };
-  // The value of [field, 'nodes'] has three node levels above its buckets; each path step takes one.
-  collect(value, 5 - path.length);
+  // The value of [field, 'nodes'] has three node levels above its buckets, [field, 'flat'] is a bucket;
+  // each further path step takes one level.
+  collect(value, levels);
   return changes;
 }
 
@@ -221,6 +277,7 @@ export function flatTablePath(path: readonly (string | number)[]): (string | num
     const step = path[index] as string | number;
     flat.push(step);
     if (index === 0 && path[1] === 'nodes' && path[5] === 'entries') index = 5;
+    else if (index === 0 && path[1] === 'flat' && path[2] === 'entries') index = 2;
   }
   return flat;
 }

@@ -22,6 +22,7 @@ import {
   tableSet,
   tableSome,
   tableValues,
+  splitAt,
 } from '../../../core/table.js';
 import type { Table } from '../../../core/table.js';
 import { assertProperty } from '../../support/property-harness.js';
@@ -44,13 +45,28 @@ function apply(table: Table<{ value: number }>, op: Operation): boolean | undefi
   return tableDelete(table, op.key);
 }
 
-void test('the table holds what a Map holds, in place and under immer alike', () => {
+/** A table holding `count` entries `pre<n>` (and the Map of them), to start a run near the split. */
+function prefilled(count: number): { table: Table<{ value: number }>; model: Map<string, number> } {
+  const table = emptyTable<{ value: number }>();
+  const model = new Map<string, number>();
+  for (let n = 0; n < count; n++) {
+    tableSet(table, `pre${n}`, { value: n });
+    model.set(`pre${n}`, n);
+  }
+  return { table, model };
+}
+
+for (const [name, start, runs] of [
+  ['small (flat)', 0, 200],
+  ['around the split into the tree', splitAt - 100, 25],
+] as const) {
+void test(`the table holds what a Map holds, in place and under immer alike: ${name}`, () => {
   assertProperty(
-    'table',
+    `table ${name}`,
     fc.property(fc.array(operation, { maxLength: 400 }), (operations) => {
-      const direct = emptyTable<{ value: number }>();
-      let drafted = emptyTable<{ value: number }>();
-      const model = new Map<string, number>();
+      const direct = prefilled(start).table;
+      let drafted = prefilled(start).table;
+      const model = prefilled(start).model;
       for (const op of operations) {
         const deleted = apply(direct, op);
         drafted = produce(drafted, (draft) => {
@@ -77,9 +93,10 @@ void test('the table holds what a Map holds, in place and under immer alike', ()
       assert.equal(hashState(drafted), hashState(direct), 'the same operations give the same data in place and under immer');
       assert.deepEqual(tableKeys(drafted), tableKeys(direct), 'and the same iteration order');
     }),
-    200,
+    runs,
   );
 });
+}
 
 /** Every object reachable from `value`. */
 function objectsIn(value: unknown, into = new Set<object>()): Set<object> {
