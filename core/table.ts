@@ -1,10 +1,11 @@
 /**
- * A keyed table as plain data, split into buckets by a hash of the key, so that it hashes, replays
- * and drafts under immer like the rest of a state. Under immer, writing one entry of a flat record
- * copies and freezes the whole record, which made each step of an owner holding 100k tasks cost
- * hundreds of milliseconds. Here the buckets hang from a fixed three-level tree of 16-slot nodes
- * (4096 buckets), so a write copies three nodes of 16 slots and one bucket (about size / 4096
- * entries).
+ * A keyed table as plain data, so that it hashes, replays and drafts under immer like the rest of a
+ * state. Under immer, writing one entry of a flat record copies and freezes the whole record, which
+ * made each step of an owner holding 100k tasks cost hundreds of milliseconds. A large table's
+ * buckets hang from a fixed three-level tree of 16-slot nodes (4096 buckets, by a hash of the key),
+ * so a write copies three nodes of 16 slots and one bucket (about size / 4096 entries). A small
+ * table (up to `splitAt` entries) is one flat bucket, because a lookup there is several times
+ * faster than a walk down the tree, and the live reducers look entries up on every event.
  *
  * Why this shape, measured in V8 (frozen objects, as immer leaves them): copying a record with
  * hundreds of keys, or a list of hundreds of buckets, costs tens of microseconds; and
@@ -12,18 +13,17 @@
  * child of what it freezes. So nodes are small, and a bucket is a one-field object whose `entries`
  * record sits one level down.
  *
- * A small table is one flat bucket (see `splitAt`), iterated in insertion order.
- *
  * Nodes and buckets are made with their first entry and then kept, even when emptied: telling that
- * a record is empty costs O(keys) in V8. Iteration goes slot by slot, and within a bucket in
- * insertion order: a fixed function of the operations applied,
- * the same whether the table was mutated in place or under immer. It is not the table's insertion
- * order; callers that owe an order to their users (listings) sort by what they mean.
+ * a record is empty costs O(keys) in V8. A flat table iterates in insertion order; a split one slot
+ * by slot, and within a bucket in insertion order. Either way the order is a fixed function of the
+ * operations applied, the same whether the table was mutated in place or under immer; it is not
+ * the table's insertion order once split, so callers that owe an order to their users (listings)
+ * sort by what they mean.
  */
 
 /**
- * A tree node: 16 slots (4 bits of the hash per level), all present from the start (undefined until used), so that every
- * node is a packed array of one shape and a lookup is three indexed loads. (Nodes as records keyed
+ * A tree node: 16 slots (4 bits of the hash per level), all present from the start (undefined
+ * until used), so that every node is a packed array of one shape and a lookup is three indexed loads. (Nodes as records keyed
  * by letters made each lookup a megamorphic keyed load, and halved the speed of the live reducers.)
  * A slot read back from JSON is null rather than undefined; the code treats both as empty, and the
  * state hash writes both as null.
