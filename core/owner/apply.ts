@@ -413,6 +413,6 @@ function onArgLost(ctx: Ctx, task: import('./state.js').OwnedTask, objectId: str
   task.state = 'PENDING_ARGS';
   task.leaseId = undefined;
   task.workerId = undefined;
-  task.resolved = {};
+  delete task.resolved;
   resolveDeps(ctx, task);
 }

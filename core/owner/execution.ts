@@ -209,7 +209,7 @@ function registerReturnedRefs(ctx: Ctx, key: string, execution: Execution, value
       if (ref.owner === caller) continue;
       if (ref.owner === ctx.s.workerId) {
         const object = tableGet(ctx.s.objects, ref.objectId);
-        if (object !== undefined && !object.borrowers.includes(caller)) object.borrowers.push(caller);
+        if (object !== undefined && object.borrowers?.includes(caller) !== true) (object.borrowers ??= []).push(caller);
         continue;
       }
       if (ctx.s.deadWorkers[ref.owner] === true) continue;

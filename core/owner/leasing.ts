@@ -27,7 +27,7 @@ function strategyKey(strategy: SchedulingStrategy): string {
 export function resolvedArgs(task: OwnedTask): ResolvedArg[] {
   return task.spec.args.map((arg): ResolvedArg => {
     if (arg.kind === 'value') return { kind: 'value', payload: arg.payload };
-    const payload = task.resolved[arg.ref.objectId];
+    const payload = task.resolved?.[arg.ref.objectId];
     if (payload === undefined) throw new Error(`task ${task.spec.taskId} pushed before argument ${arg.ref.objectId} resolved`);
     return { kind: 'ref', ref: { ...arg.ref }, payload };
   });

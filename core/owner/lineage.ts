@@ -47,7 +47,7 @@ export function retriesLeft(maxRetries: number, attempt: number): boolean {
  * alive while calls made on it are pending.
  */
 export function registerTask(ctx: Ctx, spec: TaskSpec, kind: OwnedTask['kind'], handleRef?: RefMarker): OwnedTask {
-  const task: OwnedTask = { spec, kind, state: 'PENDING_ARGS', attempt: 1, argLostRetries: 0, holdsArgs: true, waitingFor: [], resolved: {}, ...(handleRef === undefined ? {} : { handleRef: { ...handleRef } }) };
+  const task: OwnedTask = { spec, kind, state: 'PENDING_ARGS', attempt: 1, argLostRetries: 0, holdsArgs: true, waitingFor: [], ...(handleRef === undefined ? {} : { handleRef: { ...handleRef } }) };
   tableSet(ctx.s.tasks, spec.taskId, task);
   for (const objectId of spec.returnIds) createOwnedObject(ctx, objectId, 1);
   for (const ref of heldRefs(task)) holdForTask(ctx, ref);
@@ -83,7 +83,7 @@ export function resolveDeps(ctx: Ctx, task: OwnedTask): void {
         return;
       }
       if (object.state === 'ready' && object.payload !== undefined) {
-        task.resolved[objectId] = object.payload;
+        (task.resolved ??= {})[objectId] = object.payload;
         continue;
       }
       if (object.state === 'evicted') recoverObject(ctx, objectId);
@@ -98,7 +98,7 @@ export function resolveDeps(ctx: Ctx, task: OwnedTask): void {
       return;
     }
     if (entry.status === 'ready' && entry.payload !== undefined) {
-      task.resolved[objectId] = entry.payload;
+      (task.resolved ??= {})[objectId] = entry.payload;
       continue;
     }
     if (!entry.dependents.includes(task.spec.taskId)) entry.dependents.push(task.spec.taskId);
@@ -139,7 +139,7 @@ export function readyObject(ctx: Ctx, objectId: ObjectId, payload: Payload): voi
   object.error = undefined;
   // Hold the refs of the new value before releasing those of an earlier one (a put's, or a lost
   // value's that a re-run replaced), so a ref in both never drops to zero in between.
-  const previous = object.contains;
+  const previous = object.contains ?? [];
   object.contains = payload.refs.map((ref) => ({ ...ref }));
   holdContained(ctx, payload.refs, objectId);
   releaseContained(ctx, previous, objectId);
@@ -199,7 +199,7 @@ function releaseArgs(ctx: Ctx, task: OwnedTask, toLineage: boolean): void {
   if (!task.holdsArgs) return;
   task.holdsArgs = false;
   for (const ref of heldRefs(task)) releaseForTask(ctx, ref, toLineage && ref.owner === ctx.s.workerId);
-  task.resolved = {};
+  delete task.resolved;
 }
 
 /** Runs a task again: a retry after a failure, or a reconstruction of lost returns. */

@@ -19,7 +19,7 @@ import { tableDelete, tableGet, tableKeys, tableSet } from '../table.js';
 
 /** Whether anything but lineage holds an owned object. */
 export function isReferenced(object: OwnedObject): boolean {
-  return object.localRefs > 0 || object.submittedRefs > 0 || object.containedIn.length > 0 || object.borrowers.length > 0;
+  return object.localRefs > 0 || object.submittedRefs > 0 || object.containedIn.length > 0 || (object.borrowers?.length ?? 0) > 0;
 }
 
 /** All holds of a borrowed ref by this process. */
@@ -36,11 +36,7 @@ export function createOwnedObject(ctx: Ctx, objectId: ObjectId, localRefs: numbe
     submittedRefs: 0,
     lineageRefs: 0,
     containedIn: [],
-    borrowers: [],
-    borrowerSeqs: {},
-    statusWaiters: [],
     dependents: [],
-    contains: [],
   };
   tableSet(ctx.s.objects, objectId, object);
   return object;
@@ -230,8 +226,8 @@ function dropValue(ctx: Ctx, object: OwnedObject): void {
   }
   object.payload = undefined;
   delete ctx.s.fetchedData[object.objectId];
-  const contained = object.contains;
-  object.contains = [];
+  const contained = object.contains ?? [];
+  delete object.contains;
   releaseContained(ctx, contained, object.objectId);
 }
 
@@ -313,17 +309,18 @@ export function maybeRelease(ctx: Ctx, objectId: ObjectId): void {
 /** Whether a borrow message from `borrower` itself is older than one already applied; records it if not. */
 function staleBorrowMessage(object: OwnedObject, borrower: WorkerId, via: Via | undefined): boolean {
   if (via === undefined || via.from !== workerAddress(borrower)) return false;
-  const last = object.borrowerSeqs[borrower];
+  const seqs = (object.borrowerSeqs ??= {});
+  const last = seqs[borrower];
   if (last !== undefined && via.seq < last) return true;
-  object.borrowerSeqs[borrower] = via.seq;
+  seqs[borrower] = via.seq;
   return false;
 }
 
 /** The owner side of `borrow/added`: record the borrower (if the object still exists) and acknowledge. */
 export function onBorrowAdded(ctx: Ctx, objectId: ObjectId, borrower: WorkerId, ackTo: WorkerId, ackId: string, via?: Via): void {
   const object = tableGet(ctx.s.objects, objectId);
-  if (object !== undefined && !staleBorrowMessage(object, borrower, via) && borrower !== ctx.s.workerId && ctx.s.deadWorkers[borrower] !== true && !object.borrowers.includes(borrower)) {
-    object.borrowers.push(borrower);
+  if (object !== undefined && !staleBorrowMessage(object, borrower, via) && borrower !== ctx.s.workerId && ctx.s.deadWorkers[borrower] !== true && object.borrowers?.includes(borrower) !== true) {
+    (object.borrowers ??= []).push(borrower);
   }
   ctx.out.push(send(workerAddress(ackTo), { type: 'borrow/add-acked', ackId }));
 }
@@ -332,7 +329,7 @@ export function onBorrowAdded(ctx: Ctx, objectId: ObjectId, borrower: WorkerId, 
 export function onBorrowReleased(ctx: Ctx, objectId: ObjectId, borrower: WorkerId, via?: Via): void {
   const object = tableGet(ctx.s.objects, objectId);
   if (object === undefined || staleBorrowMessage(object, borrower, via)) return;
-  if (removeOne(object.borrowers, borrower)) maybeFree(ctx, objectId);
+  if (object.borrowers !== undefined && removeOne(object.borrowers, borrower)) maybeFree(ctx, objectId);
 }
 
 /** A borrower (or a whole node of them) is gone: it holds nothing any more. */
@@ -340,9 +337,9 @@ export function dropDeadBorrowers(ctx: Ctx, isDead: (workerId: WorkerId) => bool
   for (const objectId of tableKeys(ctx.s.objects)) {
     const object = tableGet(ctx.s.objects, objectId);
     if (object === undefined) continue;
-    const before = object.borrowers.length;
-    object.borrowers = object.borrowers.filter((id) => !isDead(id));
-    object.statusWaiters = object.statusWaiters.filter((id) => !isDead(id));
-    if (object.borrowers.length !== before) maybeFree(ctx, objectId);
+    const before = object.borrowers?.length ?? 0;
+    if (object.borrowers !== undefined) object.borrowers = object.borrowers.filter((id) => !isDead(id));
+    if (object.statusWaiters !== undefined) object.statusWaiters = object.statusWaiters.filter((id) => !isDead(id));
+    if ((object.borrowers?.length ?? 0) !== before) maybeFree(ctx, objectId);
   }
 }

@@ -110,8 +110,8 @@ export function onFetchFailed(ctx: Ctx, objectId: ObjectId, owner: string): void
 export function onObjectSettled(ctx: Ctx, objectId: ObjectId): void {
   const object = tableGet(ctx.s.objects, objectId);
   if (object === undefined) return;
-  const waiters = object.statusWaiters;
-  object.statusWaiters = [];
+  const waiters = object.statusWaiters ?? [];
+  delete object.statusWaiters;
   for (const waiter of waiters) replyStatus(ctx, objectId, waiter);
   const dependents = object.dependents;
   object.dependents = [];
@@ -138,7 +138,8 @@ export function onStatusRequested(ctx: Ctx, objectId: ObjectId, requester: strin
     replyStatus(ctx, objectId, requester);
     return;
   }
-  if (!object.statusWaiters.includes(requester)) object.statusWaiters.push(requester);
+  const waiters = (object.statusWaiters ??= []);
+  if (!waiters.includes(requester)) waiters.push(requester);
   if (object.state === 'evicted') recoverObject(ctx, objectId);
 }
 

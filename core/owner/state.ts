@@ -92,8 +92,8 @@ export interface OwnedTask {
   handleRef?: RefMarker;
   /** The object ids of top-level ref args not yet available. */
   waitingFor: ObjectId[];
-  /** Resolved values of ref args, by object id, once known. */
-  resolved: Record<ObjectId, Payload>;
+  /** Resolved values of ref args, by object id, once known (absent until the first resolves: a queued task carries nothing it does not use). */
+  resolved?: Record<ObjectId, Payload>;
 }
 
 /** An object this process owns. */
@@ -111,19 +111,22 @@ export interface OwnedObject {
   lineageRefs: number;
   /** Owned objects whose value contains a ref to this one. */
   containedIn: ObjectId[];
-  /** Other processes that hold a ref to it. */
-  borrowers: WorkerId[];
+  /**
+   * Other processes that hold a ref to it. This and the fields below that most objects never use are
+   * absent until first used, so that a million pending tasks' return objects stay small.
+   */
+  borrowers?: WorkerId[];
   /**
    * Per borrower, the link sequence number of the latest borrow message it sent about this object:
    * a release overtaken by a newer registration (or the reverse) is recognised as stale.
    */
-  borrowerSeqs: Record<WorkerId, number>;
+  borrowerSeqs?: Record<WorkerId, number>;
   /** Borrowers waiting for its value (status requests). */
-  statusWaiters: WorkerId[];
+  statusWaiters?: WorkerId[];
   /** Tasks and actor creations of this owner waiting for it. */
   dependents: TaskId[];
   /** The refs its value contains (kept so freeing it releases them). */
-  contains: RefMarker[];
+  contains?: RefMarker[];
 }
 
 /** A ref this process holds to an object owned by another process. */

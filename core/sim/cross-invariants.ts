@@ -45,7 +45,7 @@ export function crossInvariants(sim: Simulator): string[] {
       if (ownerState.deadWorkers[worker.workerId] === true || ownerState.deadNodes[worker.nodeId] === true) continue;
       const object = tableGet(ownerState.objects, entry.objectId);
       if (object === undefined) broken.push(`object ${entry.objectId} was freed by ${entry.owner} while ${worker.workerId} still holds a registered ref to it`);
-      else if (!object.borrowers.includes(worker.workerId)) broken.push(`object ${entry.objectId} does not list ${worker.workerId} as a borrower although it registered`);
+      else if (object.borrowers?.includes(worker.workerId) !== true) broken.push(`object ${entry.objectId} does not list ${worker.workerId} as a borrower although it registered`);
     }
   }
   return broken;
