@@ -3,6 +3,8 @@
  * of its events after which the predicate holds. The search is a function the debugger is given
  * (`InvariantSearch`), so core/trace's bisection plugs in; `bisectFirst` is the default.
  */
+import { flatTables } from '../core/table.js';
+
 
 /**
  * The first position in `0..count-1` where `holds` is true, or undefined when it holds nowhere it
@@ -43,7 +45,8 @@ export function compilePredicate(expression: string): { ok: true; predicate: Sta
     ok: true,
     predicate: (state) => {
       try {
-        return Boolean(compiled(state, state));
+        const readable = flatTables(state);
+        return Boolean(compiled(readable, readable));
       } catch {
         return false;
       }

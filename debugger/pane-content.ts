@@ -3,6 +3,7 @@
  * selected entity, the event's immer patches, the selected entity's timeline, or the why chain.
  */
 import type { WhyFunction } from './causal-chain.js';
+import { flatTables } from '../core/table.js';
 import { foldState, outlineState, patchLines, valueLines } from './state-view.js';
 import { timelineOf } from './timeline.js';
 import type { TraceIndex } from './trace-index.js';
@@ -45,7 +46,7 @@ export function paneContent(trace: TraceIndex, request: PaneRequest): PaneConten
       const addressId = request.addressId ?? trace.addressIds[index] ?? 0;
       const at = trace.stateAt(addressId, index);
       if (at === undefined) return { title: `state of ${trace.addresses[addressId] ?? '?'} after seq ${seq}`, lines: [replayingLine(trace)] };
-      const folded = request.entity === undefined ? outlineState(at.state) : valueLines(foldState(at.state, [request.entity]), width);
+      const folded = request.entity === undefined ? outlineState(at.state) : valueLines(foldState(flatTables(at.state), [request.entity]), width);
       const by = request.entity === undefined ? 'outline' : `folded to ${request.entity}`;
       return {
         title: `state of ${trace.addresses[addressId] ?? '?'} after seq ${seq}, ${by} (replayed ${at.replayed})`,

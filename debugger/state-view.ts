@@ -4,6 +4,7 @@
  * whose content mentions one. Without a selection, each top-level field shows its size.
  */
 import type { Patch } from 'immer';
+import { flatTableChanges, flatTablePath, isTable } from '../core/table.js';
 
 /** How far down the fold looks for a mention of an id. */
 const maxMentionDepth = 6;
@@ -51,6 +52,7 @@ export function outlineState(state: unknown): string[] {
   if (typeof state !== 'object' || state === null) return [JSON.stringify(state) ?? 'undefined'];
   return Object.entries(state as Record<string, unknown>).map(([key, value]) => {
     if (Array.isArray(value)) return `${key}: [${value.length} items]`;
+    if (isTable(value)) return `${key}: {${value.size} entries}`;
     if (typeof value === 'object' && value !== null) return `${key}: {${Object.keys(value).length} entries}`;
     return `${key}: ${JSON.stringify(value) ?? 'undefined'}`;
   });
@@ -64,11 +66,11 @@ export function valueLines(value: unknown, width: number): string[] {
 
 /** Immer patches as lines: `~ path = value`, `+ path = value`, `- path`. */
 export function patchLines(patches: readonly Patch[], width: number): string[] {
-  return patches.map((patch) => {
-    const path = patch.path.map(String).join('.');
-    if (patch.op === 'remove') return clip(`- ${path}`, width);
+  // Tables (core/table.ts) show as flat records: a patch on a new node of one is a change per entry.
+  return patches.flatMap((patch) => {
+    if (patch.op === 'remove') return [clip(`- ${flatTablePath(patch.path).map(String).join('.')}`, width)];
     const sign = patch.op === 'add' ? '+' : '~';
-    return clip(`${sign} ${path} = ${JSON.stringify(patch.value) ?? 'undefined'}`, width);
+    return flatTableChanges(patch.path, patch.value).map((change) => clip(`${sign} ${change.path.map(String).join('.')} = ${JSON.stringify(change.value) ?? 'undefined'}`, width));
   });
 }
 

@@ -17,6 +17,7 @@ import { resolvedArgs } from './leasing.js';
 import { failTask, finishTaskOfActorCreation, retriesLeft } from './lineage.js';
 import { actorHandleRef, addLocalRef, borrowEntry, ensureRegistered } from './refs.js';
 import type { ActorView, OwnedTask } from './state.js';
+import { tableGet } from '../table.js';
 
 /** The view of `actorId`, following an alias to the actor the GCS resolved a named creation to. */
 export function viewFor(ctx: Ctx, actorId: ActorId): ActorView | undefined {
@@ -100,7 +101,7 @@ export function sendActorRegistration(ctx: Ctx, task: OwnedTask): void {
 export function onRegistrationReplied(ctx: Ctx, requestedActorId: ActorId, actorId: ActorId, error: string | undefined): void {
   const view = ctx.s.actors[requestedActorId];
   if (view === undefined || view.aliasOf !== undefined || view.state === 'DEAD') return;
-  const creationTask = view.creationTaskId === undefined ? undefined : ctx.s.tasks[view.creationTaskId];
+  const creationTask = view.creationTaskId === undefined ? undefined : tableGet(ctx.s.tasks, view.creationTaskId);
   if (error !== undefined) {
     actorDied(ctx, view, error);
     return;
@@ -159,7 +160,7 @@ export function onActorStateChanged(
       view.seqRestartCount = change.restartCount;
       view.nextSeqNo = 0;
     }
-    const creationTask = view.creationTaskId === undefined ? undefined : ctx.s.tasks[view.creationTaskId];
+    const creationTask = view.creationTaskId === undefined ? undefined : tableGet(ctx.s.tasks, view.creationTaskId);
     if (creationTask !== undefined && creationTask.state === 'RUNNING') creationTask.state = 'FINISHED';
     pumpActor(ctx, view);
   } else {
@@ -171,7 +172,7 @@ export function onActorStateChanged(
 function requeueInflight(ctx: Ctx, view: ActorView): void {
   const retry: string[] = [];
   for (const taskId of view.inflight) {
-    const task = ctx.s.tasks[taskId];
+    const task = tableGet(ctx.s.tasks, taskId);
     if (task === undefined || task.state !== 'RUNNING') continue;
     if (retriesLeft(view.maxTaskRetries, task.attempt)) {
       task.attempt += 1;
@@ -217,10 +218,10 @@ function actorDied(ctx: Ctx, view: ActorView, cause: string): void {
   const calls = [...view.inflight, ...fifoTakeAll(view.queue)];
   view.inflight = [];
   for (const taskId of calls) {
-    const task = ctx.s.tasks[taskId];
+    const task = tableGet(ctx.s.tasks, taskId);
     if (task !== undefined) failTask(ctx, task, errorOf('ActorDiedError', `actor ${view.actorId} is dead: ${cause}`, { taskName: task.spec.name, cause: deathCauseOf(view, cause) }));
   }
-  const creationTask = view.creationTaskId === undefined ? undefined : ctx.s.tasks[view.creationTaskId];
+  const creationTask = view.creationTaskId === undefined ? undefined : tableGet(ctx.s.tasks, view.creationTaskId);
   if (creationTask !== undefined) {
     if (creationTask.state === 'RUNNING' || creationTask.state === 'PENDING_ARGS') failTask(ctx, creationTask, errorOf('ActorDiedError', `actor ${view.actorId} is dead: ${cause}`));
     finishTaskOfActorCreation(ctx, creationTask);
@@ -241,7 +242,7 @@ export function pumpActor(ctx: Ctx, view: ActorView): void {
   }
   while (view.state === 'ALIVE' && view.workerId !== undefined && fifoSize(view.queue) > 0) {
     const taskId = fifoPeek(view.queue) ?? '';
-    const task = ctx.s.tasks[taskId];
+    const task = tableGet(ctx.s.tasks, taskId);
     if (task === undefined || task.state === 'FINISHED' || task.state === 'FAILED' || task.state === 'CANCELLED') {
       fifoTake(view.queue);
       continue;

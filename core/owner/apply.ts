@@ -34,6 +34,7 @@ import { actorHandleRef, addLocalRef, borrowEntry, createHandleObject, createOwn
 import { onFetched, onFetchFailed, onGetRequested, onResumed, onRetrievalTimer, onStatusReplied, onStatusRequested, onStatusRetryTimer, onWaitRequested } from './retrieval.js';
 import type { OwnerState } from './state.js';
 import { defaultOwnerConfig } from './state.js';
+import { tableGet } from '../table.js';
 
 /**
  * The id the next `object/put` will mint. A shell that writes a large value into the node's store
@@ -168,7 +169,7 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
         ctx.out.push(send(workerAddress(event.ref.owner), { type: 'task/cancel-requested', taskId, recursive: event.recursive }));
         return;
       }
-      const task = s.tasks[taskId];
+      const task = tableGet(s.tasks, taskId);
       if (task !== undefined) cancelOwnedTask(ctx, task, event.force, event.recursive);
       return;
     }
@@ -342,13 +343,13 @@ function newSpec(ctx: Ctx, numReturns: number, origin: { readonly parentTaskId?:
 
 /** A worker replied to a task or actor call this process owns. */
 function onTaskReplied(ctx: Ctx, event: Delivered<Extract<OwnerInbound, { type: 'task/replied' }>>): void {
-  const task = ctx.s.tasks[event.taskId];
+  const task = tableGet(ctx.s.tasks, event.taskId);
   if (task === undefined || task.attempt !== event.attempt || task.state !== 'RUNNING' || task.workerId !== event.workerId) {
     // A late result (the task was cancelled, or its returns freed, meanwhile) must not stay stored.
     if (event.result.kind === 'returned' && (task === undefined || task.state === 'CANCELLED' || task.state === 'FAILED')) {
       event.result.payloads.forEach((payload, index) => {
         const objectId = returnObjectId(event.taskId, index);
-        const object = ctx.s.objects[objectId];
+        const object = tableGet(ctx.s.objects, objectId);
         if (object === undefined || object.state === 'failed') freeUnwanted(ctx, objectId, payload);
       });
     }
@@ -412,9 +413,9 @@ function onArgLost(ctx: Ctx, task: import('./state.js').OwnedTask, objectId: str
     failTask(ctx, task, errorOf('ObjectLostError', `argument ${objectId} of task ${task.spec.name} could not be read from any node`, { objectId, taskName: task.spec.name }));
     return;
   }
-  const owned = ctx.s.objects[objectId];
+  const owned = tableGet(ctx.s.objects, objectId);
   if (owned !== undefined) recoverObject(ctx, objectId);
-  const borrowed = ctx.s.borrowed[objectId];
+  const borrowed = tableGet(ctx.s.borrowed, objectId);
   if (borrowed !== undefined && borrowed.status === 'ready') {
     borrowed.status = 'unknown';
     borrowed.payload = undefined;
@@ -422,6 +423,6 @@ function onArgLost(ctx: Ctx, task: import('./state.js').OwnedTask, objectId: str
   task.state = 'PENDING_ARGS';
   task.leaseId = undefined;
   task.workerId = undefined;
-  task.resolved = {};
+  delete task.resolved;
   resolveDeps(ctx, task);
 }

@@ -13,6 +13,7 @@ import { dropLeasesWhere, leaseWorkerNode } from './leasing.js';
 import { recoverObject } from './lineage.js';
 import { dropDeadBorrowers, evictValue, isReferenced, markOwnerDied, maybeRelease } from './refs.js';
 import { checkRetrievals, onFetchFailed, wakeBorrowDependents } from './retrieval.js';
+import { tableValues } from '../table.js';
 
 /** A node died: everything of this process that lived or depended on it is handled. */
 export function onNodeDied(ctx: Ctx, nodeId: NodeId): void {
@@ -35,7 +36,7 @@ export function onWorkerDied(ctx: Ctx, workerId: WorkerId, reason: WorkerExitRea
 }
 
 function ownersDied(ctx: Ctx, isDead: (workerId: WorkerId) => boolean): void {
-  for (const entry of Object.values(ctx.s.borrowed)) {
+  for (const entry of tableValues(ctx.s.borrowed)) {
     if (!isDead(entry.owner) || entry.error?.errorClass === 'OwnerDiedError') continue;
     markOwnerDied(entry);
     wakeBorrowDependents(ctx, entry);
@@ -48,7 +49,7 @@ function ownersDied(ctx: Ctx, isDead: (workerId: WorkerId) => boolean): void {
 
 /** Copies of owned objects stored on a dead node are gone; still-needed values are rebuilt. */
 function loseCopiesOn(ctx: Ctx, nodeId: NodeId): void {
-  for (const object of Object.values(ctx.s.objects)) {
+  for (const object of tableValues(ctx.s.objects)) {
     const payload = object.payload;
     if (payload?.kind !== 'stored' || !payload.nodeIds.includes(nodeId)) continue;
     const remaining = payload.nodeIds.filter((id) => id !== nodeId);

@@ -17,6 +17,7 @@ import { cancelOwnedTask, failObject, readyObject } from './lineage.js';
 import { acquireRefsIn, dropLocalRef, maybeRelease } from './refs.js';
 import { startFetch } from './retrieval.js';
 import type { Execution } from './state.js';
+import { tableGet, tableValues } from '../table.js';
 
 /** The key of one attempt of a task on this worker. */
 export function executionKey(taskId: TaskId, attempt: number): string {
@@ -207,8 +208,8 @@ function registerReturnedRefs(ctx: Ctx, key: string, execution: Execution, value
     for (const ref of value.refs) {
       if (ref.owner === caller) continue;
       if (ref.owner === ctx.s.workerId) {
-        const object = ctx.s.objects[ref.objectId];
-        if (object !== undefined && !object.borrowers.includes(caller)) object.borrowers.push(caller);
+        const object = tableGet(ctx.s.objects, ref.objectId);
+        if (object !== undefined && object.borrowers?.includes(caller) !== true) (object.borrowers ??= []).push(caller);
         continue;
       }
       if (ctx.s.deadWorkers[ref.owner] === true) continue;
@@ -319,7 +320,7 @@ export function settleAck(ctx: Ctx, ackId: string): void {
     }
     return;
   }
-  const entry = ctx.s.borrowed[ack.objectId];
+  const entry = tableGet(ctx.s.borrowed, ack.objectId);
   if (entry !== undefined && entry.registration === 'pending') {
     entry.registration = 'registered';
     if (entry.releaseWhenAcked === true) {
@@ -334,7 +335,7 @@ export function settleAck(ctx: Ctx, ackId: string): void {
 
 /** `task/cancel-requested` here: interrupt it if this worker runs it, cancel it if this process owns it. */
 export function onCancelAtWorker(ctx: Ctx, taskId: TaskId, recursive: boolean, force: boolean): void {
-  const owned = ctx.s.tasks[taskId];
+  const owned = tableGet(ctx.s.tasks, taskId);
   if (owned !== undefined) cancelOwnedTask(ctx, owned, force, recursive);
   let running = false;
   for (const [key, execution] of Object.entries(ctx.s.executions)) {
@@ -349,7 +350,7 @@ export function onCancelAtWorker(ctx: Ctx, taskId: TaskId, recursive: boolean, f
     while (ctx.s.cancelledEarly.length > ctx.s.config.maxReplyCache) ctx.s.cancelledEarly.shift();
   }
   if (recursive) {
-    for (const child of Object.values(ctx.s.tasks)) if (child.spec.parentTaskId === taskId) cancelOwnedTask(ctx, child, force, true);
+    for (const child of tableValues(ctx.s.tasks)) if (child.spec.parentTaskId === taskId) cancelOwnedTask(ctx, child, force, true);
   }
 }
 

@@ -7,19 +7,20 @@ import { taskOfObject } from '../ids.js';
 import type { RefMarker } from '../values.js';
 import type { Ctx } from './context.js';
 import type { OwnedTask } from './state.js';
+import { tableGet } from '../table.js';
 
 /** Why `ref` is not available yet, as a sentence fragment starting with a verb. */
 export function explainPending(ctx: Ctx, ref: RefMarker): string {
   if (ref.owner !== ctx.s.workerId) {
-    const entry = ctx.s.borrowed[ref.objectId];
+    const entry = tableGet(ctx.s.borrowed, ref.objectId);
     if (entry?.status === 'ready') return `is being read from the node that stores it`;
     return `waits for its owner ${ref.owner} to report it ready`;
   }
-  const object = ctx.s.objects[ref.objectId];
+  const object = tableGet(ctx.s.objects, ref.objectId);
   if (object === undefined) return 'was freed';
   if (object.state === 'ready') return 'is being read from the node that stores it';
   const taskId = taskOfObject(ref.objectId);
-  const task = taskId === undefined ? undefined : ctx.s.tasks[taskId];
+  const task = taskId === undefined ? undefined : tableGet(ctx.s.tasks, taskId);
   if (task === undefined) return 'is being stored';
   return explainTask(ctx, task);
 }

@@ -16,6 +16,7 @@ import type { Ctx } from './context.js';
 import { errorOf, removeOne } from './context.js';
 import { cancelOwnedTaskAfterLoss, failTask, rerunTask, retriesLeft } from './lineage.js';
 import type { OwnedLease, OwnedTask, SchedulingClass } from './state.js';
+import { tableGet } from '../table.js';
 
 function strategyKey(strategy: SchedulingStrategy): string {
   if (typeof strategy === 'string') return strategy;
@@ -26,7 +27,7 @@ function strategyKey(strategy: SchedulingStrategy): string {
 export function resolvedArgs(task: OwnedTask): ResolvedArg[] {
   return task.spec.args.map((arg): ResolvedArg => {
     if (arg.kind === 'value') return { kind: 'value', payload: arg.payload };
-    const payload = task.resolved[arg.ref.objectId];
+    const payload = task.resolved?.[arg.ref.objectId];
     if (payload === undefined) throw new Error(`task ${task.spec.taskId} pushed before argument ${arg.ref.objectId} resolved`);
     return { kind: 'ref', ref: { ...arg.ref }, payload };
   });
@@ -88,7 +89,7 @@ export function pump(ctx: Ctx, cls: SchedulingClass): void {
       continue;
     }
     lease.idleSince = undefined;
-    const task = ctx.s.tasks[taskId];
+    const task = tableGet(ctx.s.tasks, taskId);
     if (task !== undefined) pushTask(ctx, task, lease);
   }
   pipeline(ctx, cls);
@@ -156,7 +157,7 @@ function sendLeaseRequest(ctx: Ctx, cls: SchedulingClass, lease: OwnedLease): vo
 function failClass(ctx: Ctx, cls: SchedulingClass, message: string): void {
   const queued = fifoTakeAll(cls.queue);
   for (const taskId of queued) {
-    const task = ctx.s.tasks[taskId];
+    const task = tableGet(ctx.s.tasks, taskId);
     if (task !== undefined) failTask(ctx, task, errorOf('TaskUnschedulableError', `task ${task.spec.name} cannot be scheduled: ${message}`, { taskName: task.spec.name }));
   }
 }
@@ -177,7 +178,7 @@ function pipeline(ctx: Ctx, cls: SchedulingClass): void {
       if (fifoSize(cls.queue) <= cls.leases.length) return;
       if (1 + (lease.pipelined?.length ?? 0) > inFlight) continue;
       const taskId = fifoTake(cls.queue);
-      const task = taskId === undefined ? undefined : ctx.s.tasks[taskId];
+      const task = taskId === undefined ? undefined : tableGet(ctx.s.tasks, taskId);
       if (task !== undefined) pushTask(ctx, task, lease);
     }
   }
@@ -189,7 +190,7 @@ function pushTask(ctx: Ctx, task: OwnedTask, lease: OwnedLease): void {
   task.workerId = lease.workerId;
   task.nodeId = lease.nodeId;
   const afterId = lease.pipelined?.[lease.pipelined.length - 1] ?? lease.runningTaskId;
-  const afterTask = afterId === undefined ? undefined : ctx.s.tasks[afterId];
+  const afterTask = afterId === undefined ? undefined : tableGet(ctx.s.tasks, afterId);
   const after = afterId === undefined ? undefined : { taskId: afterId, attempt: afterTask?.attempt ?? 0 };
   if (lease.runningTaskId === undefined) lease.runningTaskId = task.spec.taskId;
   else (lease.pipelined ??= []).push(task.spec.taskId);
@@ -299,7 +300,7 @@ function settleLostLease(ctx: Ctx, lease: OwnedLease, reason: WorkerExitReason):
   delete ctx.s.leases[leaseId];
   const cls = ctx.s.classes[lease.classKey];
   if (cls !== undefined) removeOne(cls.leases, leaseId);
-  const unstarted = (lease.pipelined ?? []).map((taskId) => ctx.s.tasks[taskId]).filter((task): task is OwnedTask => task?.state === 'RUNNING' && task.leaseId === leaseId);
+  const unstarted = (lease.pipelined ?? []).map((taskId) => tableGet(ctx.s.tasks, taskId)).filter((task): task is OwnedTask => task?.state === 'RUNNING' && task.leaseId === leaseId);
   for (const task of unstarted) {
     task.state = 'PENDING_NODE';
     task.leaseId = undefined;
@@ -307,7 +308,7 @@ function settleLostLease(ctx: Ctx, lease: OwnedLease, reason: WorkerExitReason):
   }
   const first = unstarted[0];
   if (first !== undefined) fifoPushFront(classFor(ctx, first).queue, unstarted.map((task) => task.spec.taskId));
-  const task = lease.runningTaskId === undefined ? undefined : ctx.s.tasks[lease.runningTaskId];
+  const task = lease.runningTaskId === undefined ? undefined : tableGet(ctx.s.tasks, lease.runningTaskId);
   if (task !== undefined && task.state === 'RUNNING' && task.leaseId === leaseId) {
     if (task.cancelRequested !== undefined) cancelOwnedTaskAfterLoss(ctx, task);
     else if (retriesLeft(task.spec.maxRetries, task.attempt)) rerunTask(ctx, task);

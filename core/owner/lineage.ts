@@ -17,6 +17,7 @@ import { enqueueForLease, releaseLease, removeFromClassQueue } from './leasing.j
 import { borrowEntry, createOwnedObject, holdContained, holdForTask, isReferenced, maybeFree, releaseContained, releaseForTask, releaseLineage } from './refs.js';
 import { onObjectSettled, requestStatus } from './retrieval.js';
 import type { OwnedTask } from './state.js';
+import { tableDelete, tableGet, tableSet } from '../table.js';
 
 /** Every ref a task's arguments hold: top-level refs and refs nested inside inline values. */
 export function argRefs(spec: TaskSpec): RefMarker[] {
@@ -46,8 +47,8 @@ export function retriesLeft(maxRetries: number, attempt: number): boolean {
  * alive while calls made on it are pending.
  */
 export function registerTask(ctx: Ctx, spec: TaskSpec, kind: OwnedTask['kind'], handleRef?: RefMarker): OwnedTask {
-  const task: OwnedTask = { spec, kind, state: 'PENDING_ARGS', attempt: 1, argLostRetries: 0, holdsArgs: true, waitingFor: [], resolved: {}, ...(handleRef === undefined ? {} : { handleRef: { ...handleRef } }) };
-  ctx.s.tasks[spec.taskId] = task;
+  const task: OwnedTask = { spec, kind, state: 'PENDING_ARGS', attempt: 1, argLostRetries: 0, holdsArgs: true, waitingFor: [], ...(handleRef === undefined ? {} : { handleRef: { ...handleRef } }) };
+  tableSet(ctx.s.tasks, spec.taskId, task);
   for (const objectId of spec.returnIds) createOwnedObject(ctx, objectId, 1);
   for (const ref of heldRefs(task)) holdForTask(ctx, ref);
   return task;
@@ -72,7 +73,7 @@ export function resolveDeps(ctx: Ctx, task: OwnedTask): void {
     if (arg.kind !== 'ref') continue;
     const { objectId } = arg.ref;
     if (arg.ref.owner === ctx.s.workerId) {
-      const object = ctx.s.objects[objectId];
+      const object = tableGet(ctx.s.objects, objectId);
       if (object === undefined) {
         failTask(ctx, task, errorOf('ObjectLostError', `argument ${objectId} was freed before the task ran`, { objectId }));
         return;
@@ -82,13 +83,13 @@ export function resolveDeps(ctx: Ctx, task: OwnedTask): void {
         return;
       }
       if (object.state === 'ready' && object.payload !== undefined) {
-        task.resolved[objectId] = object.payload;
+        (task.resolved ??= {})[objectId] = object.payload;
         continue;
       }
       if (object.state === 'evicted') recoverObject(ctx, objectId);
       if (!object.dependents.includes(task.spec.taskId)) object.dependents.push(task.spec.taskId);
       task.waitingFor.push(objectId);
-      if (ctx.s.tasks[task.spec.taskId]?.state !== 'PENDING_ARGS') return;
+      if (tableGet(ctx.s.tasks, task.spec.taskId)?.state !== 'PENDING_ARGS') return;
       continue;
     }
     const entry = borrowEntry(ctx, arg.ref);
@@ -97,7 +98,7 @@ export function resolveDeps(ctx: Ctx, task: OwnedTask): void {
       return;
     }
     if (entry.status === 'ready' && entry.payload !== undefined) {
-      task.resolved[objectId] = entry.payload;
+      (task.resolved ??= {})[objectId] = entry.payload;
       continue;
     }
     if (!entry.dependents.includes(task.spec.taskId)) entry.dependents.push(task.spec.taskId);
@@ -126,7 +127,7 @@ function depsReady(ctx: Ctx, task: OwnedTask): void {
 
 /** Marks an owned object ready with `payload`, holds the refs inside it, and wakes whoever waits. */
 export function readyObject(ctx: Ctx, objectId: ObjectId, payload: Payload): void {
-  const object = ctx.s.objects[objectId];
+  const object = tableGet(ctx.s.objects, objectId);
   if (object === undefined || object.state === 'failed') {
     // Nobody wants this value any more (its refs were dropped while it was made, or it was cancelled).
     freeUnwanted(ctx, objectId, payload);
@@ -138,7 +139,7 @@ export function readyObject(ctx: Ctx, objectId: ObjectId, payload: Payload): voi
   object.error = undefined;
   // Hold the refs of the new value before releasing those of an earlier one (a put's, or a lost
   // value's that a re-run replaced), so a ref in both never drops to zero in between.
-  const previous = object.contains;
+  const previous = object.contains ?? [];
   object.contains = payload.refs.map((ref) => ({ ...ref }));
   holdContained(ctx, payload.refs, objectId);
   releaseContained(ctx, previous, objectId);
@@ -160,7 +161,7 @@ export function freeUnwanted(ctx: Ctx, objectId: ObjectId, payload: Payload): vo
 
 /** Marks an owned object failed with `error` and wakes whoever waits (dependents fail with it). */
 export function failObject(ctx: Ctx, objectId: ObjectId, error: ErrorInfo): void {
-  const object = ctx.s.objects[objectId];
+  const object = tableGet(ctx.s.objects, objectId);
   if (object === undefined || object.state === 'failed') return;
   object.state = 'failed';
   object.payload = undefined;
@@ -198,7 +199,7 @@ function releaseArgs(ctx: Ctx, task: OwnedTask, toLineage: boolean): void {
   if (!task.holdsArgs) return;
   task.holdsArgs = false;
   for (const ref of heldRefs(task)) releaseForTask(ctx, ref, toLineage && ref.owner === ctx.s.workerId);
-  task.resolved = {};
+  delete task.resolved;
 }
 
 /** Runs a task again: a retry after a failure, or a reconstruction of lost returns. */
@@ -225,10 +226,10 @@ export function rerunTask(ctx: Ctx, task: OwnedTask): void {
  * lineage when it has some and retries remain; otherwise it fails with the documented error.
  */
 export function recoverObject(ctx: Ctx, objectId: ObjectId): void {
-  const object = ctx.s.objects[objectId];
+  const object = tableGet(ctx.s.objects, objectId);
   if (object === undefined || object.state === 'failed' || object.state === 'pending') return;
   const taskId = taskOfObject(objectId);
-  const task = taskId === undefined ? undefined : ctx.s.tasks[taskId];
+  const task = taskId === undefined ? undefined : tableGet(ctx.s.tasks, taskId);
   object.payload = undefined;
   object.state = 'pending';
   if (task === undefined || task.kind !== 'task') {
@@ -241,13 +242,13 @@ export function recoverObject(ctx: Ctx, objectId: ObjectId): void {
     const error = errorOf('ObjectReconstructionFailedError', `object ${objectId} was lost and task ${task.spec.name} has used all ${task.spec.maxRetries + 1} attempts; raise maxRetries to allow more reconstruction`, { objectId, taskName: task.spec.name });
     task.error = error;
     for (const returnId of task.spec.returnIds) {
-      const sibling = ctx.s.objects[returnId];
+      const sibling = tableGet(ctx.s.objects, returnId);
       if (sibling !== undefined && sibling.state !== 'ready') failObject(ctx, returnId, error);
     }
     return;
   }
   for (const returnId of task.spec.returnIds) {
-    const sibling = ctx.s.objects[returnId];
+    const sibling = tableGet(ctx.s.objects, returnId);
     if (sibling !== undefined && sibling.payload?.kind !== 'inline') {
       sibling.state = 'pending';
       sibling.payload = undefined;
@@ -261,11 +262,11 @@ export function forgetTaskIfDone(ctx: Ctx, objectId: ObjectId | undefined): void
   if (objectId === undefined) return;
   const taskId = taskOfObject(objectId);
   if (taskId === undefined) return;
-  const task = ctx.s.tasks[taskId];
+  const task = tableGet(ctx.s.tasks, taskId);
   if (task === undefined || task.kind === 'actor-creation') return;
   if (task.state !== 'FINISHED' && task.state !== 'FAILED' && task.state !== 'CANCELLED') return;
-  if (task.spec.returnIds.some((id) => ctx.s.objects[id] !== undefined)) return;
-  delete ctx.s.tasks[taskId];
+  if (task.spec.returnIds.some((id) => tableGet(ctx.s.objects, id) !== undefined)) return;
+  tableDelete(ctx.s.tasks, taskId);
   if (task.state === 'FINISHED' && task.kind === 'task' && !task.holdsArgs) {
     for (const ref of argRefs(task.spec)) if (ref.owner === ctx.s.workerId) releaseLineage(ctx, ref.objectId);
   }
@@ -273,7 +274,7 @@ export function forgetTaskIfDone(ctx: Ctx, objectId: ObjectId | undefined): void
 
 /** Whether the only thing keeping `objectId` is lineage (its value may be evicted). */
 export function onlyLineage(ctx: Ctx, objectId: ObjectId): boolean {
-  const object = ctx.s.objects[objectId];
+  const object = tableGet(ctx.s.objects, objectId);
   return object !== undefined && !isReferenced(object) && object.lineageRefs > 0;
 }
 

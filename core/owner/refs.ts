@@ -15,10 +15,11 @@ import type { Ctx } from './context.js';
 import { removeOne } from './context.js';
 import { forgetTaskIfDone } from './lineage.js';
 import type { BorrowedRef, OwnedObject } from './state.js';
+import { tableDelete, tableGet, tableKeys, tableSet } from '../table.js';
 
 /** Whether anything but lineage holds an owned object. */
 export function isReferenced(object: OwnedObject): boolean {
-  return object.localRefs > 0 || object.submittedRefs > 0 || object.containedIn.length > 0 || object.borrowers.length > 0;
+  return object.localRefs > 0 || object.submittedRefs > 0 || object.containedIn.length > 0 || (object.borrowers?.length ?? 0) > 0;
 }
 
 /** All holds of a borrowed ref by this process. */
@@ -35,19 +36,15 @@ export function createOwnedObject(ctx: Ctx, objectId: ObjectId, localRefs: numbe
     submittedRefs: 0,
     lineageRefs: 0,
     containedIn: [],
-    borrowers: [],
-    borrowerSeqs: {},
-    statusWaiters: [],
     dependents: [],
-    contains: [],
   };
-  ctx.s.objects[objectId] = object;
+  tableSet(ctx.s.objects, objectId, object);
   return object;
 }
 
 /** The borrowed entry for `ref`, created empty if this process has none. */
 export function borrowEntry(ctx: Ctx, ref: RefMarker): BorrowedRef {
-  let entry = ctx.s.borrowed[ref.objectId];
+  let entry = tableGet(ctx.s.borrowed, ref.objectId);
   if (entry === undefined) {
     entry = {
       objectId: ref.objectId,
@@ -62,7 +59,7 @@ export function borrowEntry(ctx: Ctx, ref: RefMarker): BorrowedRef {
       fetchFailures: 0,
     };
     if (ctx.s.deadWorkers[ref.owner] === true || ctx.s.deadNodes[nodeOf(ref.owner)] === true) markOwnerDied(entry);
-    ctx.s.borrowed[ref.objectId] = entry;
+    tableSet(ctx.s.borrowed, ref.objectId, entry);
   }
   return entry;
 }
@@ -96,7 +93,7 @@ export function ensureRegistered(ctx: Ctx, entry: BorrowedRef, holdOuter?: RefMa
 /** One more local ref (a handle in this process's code) to `ref`. */
 export function addLocalRef(ctx: Ctx, ref: RefMarker): void {
   if (ref.owner === ctx.s.workerId) {
-    const object = ctx.s.objects[ref.objectId];
+    const object = tableGet(ctx.s.objects, ref.objectId);
     if (object !== undefined) object.localRefs += 1;
     return;
   }
@@ -120,13 +117,13 @@ export function acquireRefsIn(ctx: Ctx, values: readonly { readonly refs: readon
 
 /** One local ref fewer; frees or releases at zero. Unknown ids are ignored (already released). */
 export function dropLocalRef(ctx: Ctx, objectId: ObjectId): void {
-  const object = ctx.s.objects[objectId];
+  const object = tableGet(ctx.s.objects, objectId);
   if (object !== undefined) {
     if (object.localRefs > 0) object.localRefs -= 1;
     maybeFree(ctx, objectId);
     return;
   }
-  const entry = ctx.s.borrowed[objectId];
+  const entry = tableGet(ctx.s.borrowed, objectId);
   if (entry !== undefined && entry.localRefs > 0) {
     entry.localRefs -= 1;
     maybeRelease(ctx, objectId);
@@ -136,7 +133,7 @@ export function dropLocalRef(ctx: Ctx, objectId: ObjectId): void {
 /** Holds `ref` for a pending task of this owner (an argument, top-level or nested). */
 export function holdForTask(ctx: Ctx, ref: RefMarker): void {
   if (ref.owner === ctx.s.workerId) {
-    const object = ctx.s.objects[ref.objectId];
+    const object = tableGet(ctx.s.objects, ref.objectId);
     if (object !== undefined) object.submittedRefs += 1;
     return;
   }
@@ -148,7 +145,7 @@ export function holdForTask(ctx: Ctx, ref: RefMarker): void {
 
 /** Releases a pending task's hold on `ref`; `toLineage` keeps an owned object's lineage instead. */
 export function releaseForTask(ctx: Ctx, ref: RefMarker, toLineage: boolean): void {
-  const object = ctx.s.objects[ref.objectId];
+  const object = tableGet(ctx.s.objects, ref.objectId);
   if (ref.owner === ctx.s.workerId) {
     if (object === undefined) return;
     if (object.submittedRefs > 0) object.submittedRefs -= 1;
@@ -156,7 +153,7 @@ export function releaseForTask(ctx: Ctx, ref: RefMarker, toLineage: boolean): vo
     maybeFree(ctx, ref.objectId);
     return;
   }
-  const entry = ctx.s.borrowed[ref.objectId];
+  const entry = tableGet(ctx.s.borrowed, ref.objectId);
   if (entry === undefined) return;
   if (entry.submittedRefs > 0) entry.submittedRefs -= 1;
   maybeRelease(ctx, ref.objectId);
@@ -164,7 +161,7 @@ export function releaseForTask(ctx: Ctx, ref: RefMarker, toLineage: boolean): vo
 
 /** Drops one lineage ref of an owned object. */
 export function releaseLineage(ctx: Ctx, objectId: ObjectId): void {
-  const object = ctx.s.objects[objectId];
+  const object = tableGet(ctx.s.objects, objectId);
   if (object === undefined) return;
   if (object.lineageRefs > 0) object.lineageRefs -= 1;
   maybeFree(ctx, objectId);
@@ -174,7 +171,7 @@ export function releaseLineage(ctx: Ctx, objectId: ObjectId): void {
 export function holdContained(ctx: Ctx, refs: readonly RefMarker[], outerId: ObjectId): void {
   for (const ref of refs) {
     if (ref.owner === ctx.s.workerId) {
-      const inner = ctx.s.objects[ref.objectId];
+      const inner = tableGet(ctx.s.objects, ref.objectId);
       if (inner !== undefined) inner.containedIn.push(outerId);
       continue;
     }
@@ -188,11 +185,11 @@ export function holdContained(ctx: Ctx, refs: readonly RefMarker[], outerId: Obj
 export function releaseContained(ctx: Ctx, refs: readonly RefMarker[], outerId: ObjectId): void {
   for (const ref of refs) {
     if (ref.owner === ctx.s.workerId) {
-      const inner = ctx.s.objects[ref.objectId];
+      const inner = tableGet(ctx.s.objects, ref.objectId);
       if (inner !== undefined && removeOne(inner.containedIn, outerId)) maybeFree(ctx, ref.objectId);
       continue;
     }
-    const entry = ctx.s.borrowed[ref.objectId];
+    const entry = tableGet(ctx.s.borrowed, ref.objectId);
     if (entry !== undefined && removeOne(entry.containedIn, outerId)) maybeRelease(ctx, ref.objectId);
   }
 }
@@ -210,7 +207,7 @@ export function evictValue(ctx: Ctx, object: OwnedObject): void {
  */
 export function onCopyAdded(ctx: Ctx, objectId: ObjectId, nodeId: NodeId): void {
   if (ctx.s.deadNodes[nodeId] === true) return;
-  const object = ctx.s.objects[objectId];
+  const object = tableGet(ctx.s.objects, objectId);
   const payload = object?.payload;
   if (object?.state === 'ready' && payload?.kind === 'stored') {
     if (!payload.nodeIds.includes(nodeId)) object.payload = { ...payload, nodeIds: [...payload.nodeIds, nodeId] };
@@ -229,8 +226,8 @@ function dropValue(ctx: Ctx, object: OwnedObject): void {
   }
   object.payload = undefined;
   delete ctx.s.fetchedData[object.objectId];
-  const contained = object.contains;
-  object.contains = [];
+  const contained = object.contains ?? [];
+  delete object.contains;
   releaseContained(ctx, contained, object.objectId);
 }
 
@@ -239,12 +236,12 @@ function dropValue(ctx: Ctx, object: OwnedObject): void {
  * refs left it keeps its entry (evicted) so that it can be rebuilt if a task needs it again.
  */
 export function maybeFree(ctx: Ctx, objectId: ObjectId): void {
-  const object = ctx.s.objects[objectId];
+  const object = tableGet(ctx.s.objects, objectId);
   if (object === undefined || isReferenced(object)) return;
   const handlesOf = actorOfHandleObject(objectId);
   if (handlesOf !== undefined) {
     // A handle object has no value to rebuild: lineage does not keep it, and freeing it ends the actor.
-    delete ctx.s.objects[objectId];
+    tableDelete(ctx.s.objects, objectId);
     ctx.out.push({ type: 'objects/freed', objectIds: [objectId] });
     onHandlesGone(ctx, handlesOf);
     return;
@@ -258,7 +255,7 @@ export function maybeFree(ctx: Ctx, objectId: ObjectId): void {
     return;
   }
   dropValue(ctx, object);
-  delete ctx.s.objects[objectId];
+  tableDelete(ctx.s.objects, objectId);
   ctx.out.push({ type: 'objects/freed', objectIds: [objectId] });
   forgetTaskIfDone(ctx, objectId);
 }
@@ -296,7 +293,7 @@ function onHandlesGone(ctx: Ctx, actorId: ActorId): void {
 
 /** Gives a borrowed ref back to its owner once this process no longer holds it. */
 export function maybeRelease(ctx: Ctx, objectId: ObjectId): void {
-  const entry = ctx.s.borrowed[objectId];
+  const entry = tableGet(ctx.s.borrowed, objectId);
   if (entry === undefined || borrowHolds(entry) > 0) return;
   if (entry.registration === 'pending') {
     entry.releaseWhenAcked = true;
@@ -305,43 +302,44 @@ export function maybeRelease(ctx: Ctx, objectId: ObjectId): void {
   if (entry.registration === 'registered' && ctx.s.deadWorkers[entry.owner] !== true && entry.error?.errorClass !== 'OwnerDiedError') {
     ctx.out.push(send(workerAddress(entry.owner), { type: 'borrow/released', objectId, borrower: ctx.s.workerId }));
   }
-  delete ctx.s.borrowed[objectId];
+  tableDelete(ctx.s.borrowed, objectId);
   delete ctx.s.fetchedData[objectId];
 }
 
 /** Whether a borrow message from `borrower` itself is older than one already applied; records it if not. */
 function staleBorrowMessage(object: OwnedObject, borrower: WorkerId, via: Via | undefined): boolean {
   if (via === undefined || via.from !== workerAddress(borrower)) return false;
-  const last = object.borrowerSeqs[borrower];
+  const seqs = (object.borrowerSeqs ??= {});
+  const last = seqs[borrower];
   if (last !== undefined && via.seq < last) return true;
-  object.borrowerSeqs[borrower] = via.seq;
+  seqs[borrower] = via.seq;
   return false;
 }
 
 /** The owner side of `borrow/added`: record the borrower (if the object still exists) and acknowledge. */
 export function onBorrowAdded(ctx: Ctx, objectId: ObjectId, borrower: WorkerId, ackTo: WorkerId, ackId: string, via?: Via): void {
-  const object = ctx.s.objects[objectId];
-  if (object !== undefined && !staleBorrowMessage(object, borrower, via) && borrower !== ctx.s.workerId && ctx.s.deadWorkers[borrower] !== true && !object.borrowers.includes(borrower)) {
-    object.borrowers.push(borrower);
+  const object = tableGet(ctx.s.objects, objectId);
+  if (object !== undefined && !staleBorrowMessage(object, borrower, via) && borrower !== ctx.s.workerId && ctx.s.deadWorkers[borrower] !== true && object.borrowers?.includes(borrower) !== true) {
+    (object.borrowers ??= []).push(borrower);
   }
   ctx.out.push(send(workerAddress(ackTo), { type: 'borrow/add-acked', ackId }));
 }
 
 /** The owner side of `borrow/released`; a release older than the borrower's latest registration is ignored. */
 export function onBorrowReleased(ctx: Ctx, objectId: ObjectId, borrower: WorkerId, via?: Via): void {
-  const object = ctx.s.objects[objectId];
+  const object = tableGet(ctx.s.objects, objectId);
   if (object === undefined || staleBorrowMessage(object, borrower, via)) return;
-  if (removeOne(object.borrowers, borrower)) maybeFree(ctx, objectId);
+  if (object.borrowers !== undefined && removeOne(object.borrowers, borrower)) maybeFree(ctx, objectId);
 }
 
 /** A borrower (or a whole node of them) is gone: it holds nothing any more. */
 export function dropDeadBorrowers(ctx: Ctx, isDead: (workerId: WorkerId) => boolean): void {
-  for (const objectId of Object.keys(ctx.s.objects)) {
-    const object = ctx.s.objects[objectId];
+  for (const objectId of tableKeys(ctx.s.objects)) {
+    const object = tableGet(ctx.s.objects, objectId);
     if (object === undefined) continue;
-    const before = object.borrowers.length;
-    object.borrowers = object.borrowers.filter((id) => !isDead(id));
-    object.statusWaiters = object.statusWaiters.filter((id) => !isDead(id));
-    if (object.borrowers.length !== before) maybeFree(ctx, objectId);
+    const before = object.borrowers?.length ?? 0;
+    if (object.borrowers !== undefined) object.borrowers = object.borrowers.filter((id) => !isDead(id));
+    if (object.statusWaiters !== undefined) object.statusWaiters = object.statusWaiters.filter((id) => !isDead(id));
+    if ((object.borrowers?.length ?? 0) !== before) maybeFree(ctx, objectId);
   }
 }

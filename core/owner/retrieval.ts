@@ -16,6 +16,7 @@ import { handBackQueued, onExecutionFetched, onExecutionFetchFailed } from './ex
 import { recoverObject, resolveDeps } from './lineage.js';
 import { addLocalRef, borrowEntry, ensureRegistered, maybeRelease } from './refs.js';
 import type { BorrowedRef, PendingGet } from './state.js';
+import { tableGet } from '../table.js';
 
 /** Bound on re-asking an owner for a borrowed value whose copies could not be read. */
 const maxBorrowedFetchFailures = 20;
@@ -24,7 +25,7 @@ const statusRetryDelayMs = 200;
 
 /** The status-retry timer of a borrowed ref fired. */
 export function onStatusRetryTimer(ctx: Ctx, objectId: ObjectId): void {
-  const entry = ctx.s.borrowed[objectId];
+  const entry = tableGet(ctx.s.borrowed, objectId);
   if (entry === undefined) return;
   requestStatus(ctx, entry);
   checkRetrievals(ctx, objectId);
@@ -40,13 +41,13 @@ export function requestStatus(ctx: Ctx, entry: BorrowedRef): void {
 /** What is known of a ref's value here: a payload, an error, or nothing yet. */
 function known(ctx: Ctx, ref: RefMarker): { payload?: Payload; error?: GetOutcome & { kind: 'error' } } {
   if (ref.owner === ctx.s.workerId) {
-    const object = ctx.s.objects[ref.objectId];
+    const object = tableGet(ctx.s.objects, ref.objectId);
     if (object === undefined) return { error: { kind: 'error', error: errorOf('ObjectLostError', `object ${ref.objectId} was already freed: every ref to it had been released`, { objectId: ref.objectId }) } };
     if (object.state === 'failed' && object.error !== undefined) return { error: { kind: 'error', error: object.error } };
     if (object.state === 'ready' && object.payload !== undefined) return { payload: object.payload };
     return {};
   }
-  const entry = ctx.s.borrowed[ref.objectId];
+  const entry = tableGet(ctx.s.borrowed, ref.objectId);
   if (entry?.status === 'failed' && entry.error !== undefined) return { error: { kind: 'error', error: entry.error } };
   if (entry?.status === 'ready' && entry.payload !== undefined) return { payload: entry.payload };
   return {};
@@ -83,10 +84,10 @@ export function onFetched(ctx: Ctx, objectId: ObjectId, value: ValueData): void 
 export function onFetchFailed(ctx: Ctx, objectId: ObjectId, owner: string): void {
   delete ctx.s.fetches[objectId];
   if (owner === ctx.s.workerId) {
-    const object = ctx.s.objects[objectId];
+    const object = tableGet(ctx.s.objects, objectId);
     if (object !== undefined && object.state === 'ready') recoverObject(ctx, objectId);
   } else {
-    const entry = ctx.s.borrowed[objectId];
+    const entry = tableGet(ctx.s.borrowed, objectId);
     if (entry !== undefined && entry.status === 'ready') {
       entry.payload = undefined;
       entry.fetchFailures += 1;
@@ -107,15 +108,15 @@ export function onFetchFailed(ctx: Ctx, objectId: ObjectId, owner: string): void
 
 /** An owned object settled: answer borrowers that asked, wake dependent tasks, settle gets and waits. */
 export function onObjectSettled(ctx: Ctx, objectId: ObjectId): void {
-  const object = ctx.s.objects[objectId];
+  const object = tableGet(ctx.s.objects, objectId);
   if (object === undefined) return;
-  const waiters = object.statusWaiters;
-  object.statusWaiters = [];
+  const waiters = object.statusWaiters ?? [];
+  delete object.statusWaiters;
   for (const waiter of waiters) replyStatus(ctx, objectId, waiter);
   const dependents = object.dependents;
   object.dependents = [];
   for (const taskId of dependents) {
-    const task = ctx.s.tasks[taskId];
+    const task = tableGet(ctx.s.tasks, taskId);
     if (task !== undefined) resolveDeps(ctx, task);
   }
   checkRetrievals(ctx, objectId);
@@ -125,24 +126,25 @@ export function wakeBorrowDependents(ctx: Ctx, entry: BorrowedRef): void {
   const dependents = entry.dependents;
   entry.dependents = [];
   for (const taskId of dependents) {
-    const task = ctx.s.tasks[taskId];
+    const task = tableGet(ctx.s.tasks, taskId);
     if (task !== undefined) resolveDeps(ctx, task);
   }
 }
 
 /** Answers a borrower's status request now if the object has settled, else when it does. */
 export function onStatusRequested(ctx: Ctx, objectId: ObjectId, requester: string): void {
-  const object = ctx.s.objects[objectId];
+  const object = tableGet(ctx.s.objects, objectId);
   if (object === undefined || object.state === 'ready' || object.state === 'failed') {
     replyStatus(ctx, objectId, requester);
     return;
   }
-  if (!object.statusWaiters.includes(requester)) object.statusWaiters.push(requester);
+  const waiters = (object.statusWaiters ??= []);
+  if (!waiters.includes(requester)) waiters.push(requester);
   if (object.state === 'evicted') recoverObject(ctx, objectId);
 }
 
 function replyStatus(ctx: Ctx, objectId: ObjectId, requester: string): void {
-  const object = ctx.s.objects[objectId];
+  const object = tableGet(ctx.s.objects, objectId);
   const outcome =
     object?.state === 'ready' && object.payload !== undefined
       ? { kind: 'value' as const, payload: object.payload }
@@ -155,7 +157,7 @@ function replyStatus(ctx: Ctx, objectId: ObjectId, requester: string): void {
 
 /** The owner answered a status request. */
 export function onStatusReplied(ctx: Ctx, objectId: ObjectId, outcome: { kind: 'value'; payload: Payload } | { kind: 'error'; error: import('../values.js').ErrorInfo }): void {
-  const entry = ctx.s.borrowed[objectId];
+  const entry = tableGet(ctx.s.borrowed, objectId);
   if (entry === undefined || entry.status !== 'requested') return;
   if (outcome.kind === 'value') {
     entry.status = 'ready';
@@ -190,7 +192,7 @@ export function onWaitRequested(ctx: Ctx, waitId: string, refs: readonly RefMark
 }
 
 function requestStatusFor(ctx: Ctx, ref: RefMarker): void {
-  const entry = ctx.s.borrowed[ref.objectId];
+  const entry = tableGet(ctx.s.borrowed, ref.objectId);
   if (entry !== undefined) requestStatus(ctx, entry);
 }
 
@@ -198,12 +200,12 @@ function requestStatusFor(ctx: Ctx, ref: RefMarker): void {
 function advance(ctx: Ctx, refs: readonly RefMarker[]): void {
   for (const ref of refs) {
     if (ref.owner === ctx.s.workerId) {
-      const object = ctx.s.objects[ref.objectId];
+      const object = tableGet(ctx.s.objects, ref.objectId);
       if (object?.state === 'evicted') recoverObject(ctx, ref.objectId);
       else if (object?.state === 'ready' && object.payload !== undefined) startFetch(ctx, ref.objectId, object.payload, ref.owner);
       continue;
     }
-    const entry = ctx.s.borrowed[ref.objectId];
+    const entry = tableGet(ctx.s.borrowed, ref.objectId);
     if (entry === undefined) continue;
     if (entry.status === 'unknown') requestStatus(ctx, entry);
     else if (entry.status === 'ready' && entry.payload !== undefined) startFetch(ctx, ref.objectId, entry.payload, ref.owner);
@@ -308,7 +310,7 @@ function acquireContainedRefs(ctx: Ctx, get: PendingGet, outcomes: GetOutcome[])
 function releaseGetHolds(ctx: Ctx, refs: readonly RefMarker[]): void {
   for (const ref of refs) {
     if (ref.owner === ctx.s.workerId) continue;
-    const entry = ctx.s.borrowed[ref.objectId];
+    const entry = tableGet(ctx.s.borrowed, ref.objectId);
     if (entry !== undefined && entry.transientHolds > 0) {
       entry.transientHolds -= 1;
       maybeRelease(ctx, ref.objectId);

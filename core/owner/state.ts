@@ -8,6 +8,8 @@ import type { ActorId, LeaseId, NodeId, ObjectId, TaskId, WorkerId } from '../id
 import type { Inbox } from '../inbox.js';
 import type { ActorSpec, ActorState, ResolvedArg, SchedulingStrategy, TaskSpec, WorkerExitReason } from '../protocol.js';
 import type { Resources } from '../resources.js';
+import { emptyTable } from '../table.js';
+import type { Table } from '../table.js';
 import type { ErrorInfo, Payload, RefMarker, ThrownInfo } from '../values.js';
 import type { ValueData } from './events.js';
 
@@ -90,8 +92,8 @@ export interface OwnedTask {
   handleRef?: RefMarker;
   /** The object ids of top-level ref args not yet available. */
   waitingFor: ObjectId[];
-  /** Resolved values of ref args, by object id, once known. */
-  resolved: Record<ObjectId, Payload>;
+  /** Resolved values of ref args, by object id, once known (absent until the first resolves: a queued task carries nothing it does not use). */
+  resolved?: Record<ObjectId, Payload>;
 }
 
 /** An object this process owns. */
@@ -109,19 +111,22 @@ export interface OwnedObject {
   lineageRefs: number;
   /** Owned objects whose value contains a ref to this one. */
   containedIn: ObjectId[];
-  /** Other processes that hold a ref to it. */
-  borrowers: WorkerId[];
+  /**
+   * Other processes that hold a ref to it. This and the fields below that most objects never use are
+   * absent until first used, so that a million pending tasks' return objects stay small.
+   */
+  borrowers?: WorkerId[];
   /**
    * Per borrower, the link sequence number of the latest borrow message it sent about this object:
    * a release overtaken by a newer registration (or the reverse) is recognised as stale.
    */
-  borrowerSeqs: Record<WorkerId, number>;
+  borrowerSeqs?: Record<WorkerId, number>;
   /** Borrowers waiting for its value (status requests). */
-  statusWaiters: WorkerId[];
+  statusWaiters?: WorkerId[];
   /** Tasks and actor creations of this owner waiting for it. */
   dependents: TaskId[];
   /** The refs its value contains (kept so freeing it releases them). */
-  contains: RefMarker[];
+  contains?: RefMarker[];
 }
 
 /** A ref this process holds to an object owned by another process. */
@@ -329,9 +334,13 @@ export interface OwnerState {
   counters: { task: number; put: number; actor: number; lease: number; ack: number };
   deadNodes: Record<NodeId, true>;
   deadWorkers: Record<WorkerId, true>;
-  tasks: Record<TaskId, OwnedTask>;
-  objects: Record<ObjectId, OwnedObject>;
-  borrowed: Record<ObjectId, BorrowedRef>;
+  /**
+   * The tables that grow with the work in flight are bucketed (core/table.ts), so that a step under
+   * immer copies one bucket rather than every entry.
+   */
+  tasks: Table<OwnedTask>;
+  objects: Table<OwnedObject>;
+  borrowed: Table<BorrowedRef>;
   classes: Record<string, SchedulingClass>;
   leases: Record<LeaseId, OwnedLease>;
   actors: Record<ActorId, ActorView>;
@@ -386,9 +395,9 @@ export function initialOwnerState(): OwnerState {
     counters: { task: 0, put: 0, actor: 0, lease: 0, ack: 0 },
     deadNodes: {},
     deadWorkers: {},
-    tasks: {},
-    objects: {},
-    borrowed: {},
+    tasks: emptyTable(),
+    objects: emptyTable(),
+    borrowed: emptyTable(),
     classes: {},
     leases: {},
     actors: {},

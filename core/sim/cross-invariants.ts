@@ -5,6 +5,7 @@
 import { nodeOfWorker, workerAddress } from '../ids.js';
 import type { OwnerState } from '../owner/index.js';
 import type { Simulator } from './simulator.js';
+import { tableGet, tableValues } from '../table.js';
 
 /** Every broken cross-component invariant of the simulated cluster. */
 export function crossInvariants(sim: Simulator): string[] {
@@ -27,7 +28,7 @@ export function crossInvariants(sim: Simulator): string[] {
       // An owner that killed the actor for good has failed its calls already; the worker is on its way out.
       const actorId = execution.spec.actor?.actorId;
       if (actorId !== undefined && ownerState.actors[actorId]?.state === 'DEAD') continue;
-      const task = ownerState.tasks[taskId];
+      const task = tableGet(ownerState.tasks, taskId);
       // A task cancelled while running has ended for its owner while its body finishes here.
       // Once its returns are dropped it may be forgotten: a drained lease (a task) or nothing (an actor call) is left.
       if (task?.state === 'CANCELLED') continue;
@@ -36,15 +37,15 @@ export function crossInvariants(sim: Simulator): string[] {
         broken.push(`task ${taskId} attempt ${execution.attempt} runs on ${worker.workerId} but its owner has it ${task === undefined ? 'forgotten' : `${task.state} attempt ${task.attempt} on ${task.workerId ?? 'no worker'}`}`);
       }
     }
-    for (const entry of Object.values(worker.borrowed)) {
+    for (const entry of tableValues(worker.borrowed)) {
       if (entry.registration !== 'registered' || entry.status === 'failed') continue;
       const owner = sim.instances.get(workerAddress(entry.owner));
       if (owner === undefined || !owner.alive || sim.gcsConsidersDead(nodeOfWorker(entry.owner))) continue;
       const ownerState = owner.state as OwnerState;
       if (ownerState.deadWorkers[worker.workerId] === true || ownerState.deadNodes[worker.nodeId] === true) continue;
-      const object = ownerState.objects[entry.objectId];
+      const object = tableGet(ownerState.objects, entry.objectId);
       if (object === undefined) broken.push(`object ${entry.objectId} was freed by ${entry.owner} while ${worker.workerId} still holds a registered ref to it`);
-      else if (!object.borrowers.includes(worker.workerId)) broken.push(`object ${entry.objectId} does not list ${worker.workerId} as a borrower although it registered`);
+      else if (object.borrowers?.includes(worker.workerId) !== true) broken.push(`object ${entry.objectId} does not list ${worker.workerId} as a borrower although it registered`);
     }
   }
   return broken;

@@ -7,6 +7,7 @@
 import type { AnyEvent, ComponentCore } from '../component.js';
 import { ownerCore } from '../owner/index.js';
 import type { OwnerEvent, OwnerState } from '../owner/index.js';
+import { tableGet, tableValues } from '../table.js';
 
 /** A named broken recipe. */
 export interface Mutation {
@@ -37,7 +38,7 @@ export const mutations: Readonly<Record<string, Mutation>> = {
     cores: {
       owner: wrapOwner({
         after: (state) => {
-          for (const task of Object.values(state.tasks)) if (task.attempt > 1 && task.state !== 'RUNNING') task.attempt = 1;
+          for (const task of tableValues(state.tasks)) if (task.attempt > 1 && task.state !== 'RUNNING') task.attempt = 1;
         },
       }),
     },
@@ -48,7 +49,7 @@ export const mutations: Readonly<Record<string, Mutation>> = {
       owner: wrapOwner({
         after: (state, event) => {
           if (event.type !== 'task/replied') return;
-          for (const object of Object.values(state.objects)) if (object.submittedRefs > 0) object.submittedRefs -= 1;
+          for (const object of tableValues(state.objects)) if (object.submittedRefs > 0) object.submittedRefs -= 1;
         },
       }),
     },
@@ -59,7 +60,7 @@ export const mutations: Readonly<Record<string, Mutation>> = {
       owner: wrapOwner({
         before: (state, event) => {
           if (event.type !== 'task/replied' || event.result.kind !== 'threw') return;
-          const task = state.tasks[event.taskId];
+          const task = tableGet(state.tasks, event.taskId);
           if (task !== undefined) task.spec = { ...task.spec, retryExceptions: true };
         },
       }),

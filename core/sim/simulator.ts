@@ -30,6 +30,7 @@ import type { SimProgram } from './program.js';
 import { SeededRandom } from './random.js';
 import { WorkerRuntime } from './runtime.js';
 import { mutationNamed, mutations } from './mutations.js';
+import { tableValues } from '../table.js';
 
 /** One component process of the simulated cluster. */
 export interface SimInstance {
@@ -375,7 +376,7 @@ export class Simulator {
     for (const instance of this.instances.values()) {
       if (instance.kind !== 'owner' || !instance.alive) continue;
       const state = instance.state as OwnerState;
-      for (const task of Object.values(state.tasks)) {
+      for (const task of tableValues(state.tasks)) {
         if (task.state === 'FINISHED' || task.state === 'FAILED' || task.state === 'CANCELLED') continue;
         if (this.neverFits(task.spec.resources)) continue;
         if (task.kind === 'actor-creation') {
@@ -646,7 +647,7 @@ export class Simulator {
         this.crashProcess(this.liveWorkers((state) => !state.isDriver), fault.target, 'worker', 'crashed');
         return;
       case 'owner-death':
-        this.crashProcess(this.liveWorkers((state) => !state.isDriver && Object.keys(state.objects).length > 0), fault.target, 'owner', 'died');
+        this.crashProcess(this.liveWorkers((state) => !state.isDriver && state.objects.size > 0), fault.target, 'owner', 'died');
         return;
       case 'driver-death':
         this.crashProcess(this.liveWorkers((state) => state.isDriver && workerAddress(state.workerId) !== this.driverAddress), fault.target, 'driver', 'died');

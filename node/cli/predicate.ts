@@ -5,6 +5,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js';
 import type { StatePredicate } from '../../core/trace/bisect.js';
+import { flatTables } from '../../core/table.js';
 
 /**
  * The predicate `expression` stands for: the expression sees the state as `state` (and `s` for
@@ -23,5 +24,9 @@ export function compilePredicate(expression: string): E.Either<string, StatePred
     const message = error instanceof Error ? error.message : String(error);
     return E.left(`the breakpoint expression is not valid JS (${message.replace(/[\r\n]+/g, ' ')}); write one expression over state, e.g. Object.keys(state.tasks).length > 3`);
   }
-  return E.right((state) => Boolean(compiled(state, state)));
+  return E.right((state) => {
+    // The expression reads tables (core/table.ts) as flat records, as the debugger shows them.
+    const readable = flatTables(state);
+    return Boolean(compiled(readable, readable));
+  });
 }

@@ -7,6 +7,7 @@ import { actorOfHandleObject } from '../../core/ids.js';
 import type { OwnerState } from '../../core/owner/index.js';
 import { explainTask } from '../../core/owner/index.js';
 import type { RayletState } from '../../core/raylet/index.js';
+import { tableValues } from '../../core/table.js';
 
 /** A task as `state.listTasks` shows it; `waitingFor` says what a pending task waits for. */
 export interface TaskListing {
@@ -49,9 +50,17 @@ export interface NodeInfo {
   available: Record<string, number>;
 }
 
-/** The tasks an owner owns. */
+/**
+ * Ids compared with their numbers as numbers (`n1.d1.t9` before `n1.d1.t10`): an owner's tasks then
+ * list in submission order, as they did when its tables were flat records kept in insertion order
+ * (a bucketed table iterates in hash order; see core/table.ts).
+ */
+const idOrder = new Intl.Collator('en', { numeric: true });
+
+/** The tasks an owner owns, in submission order. */
 export function listOwnerTasks(state: OwnerState): TaskListing[] {
-  return Object.values(state.tasks).map((task) => {
+  const tasks = tableValues(state.tasks).sort((a, b) => idOrder.compare(a.spec.taskId, b.spec.taskId));
+  return tasks.map((task) => {
     const pending = task.state === 'PENDING_ARGS' || task.state === 'PENDING_NODE' || task.state === 'RUNNING';
     return {
       taskId: task.spec.taskId,
@@ -65,15 +74,16 @@ export function listOwnerTasks(state: OwnerState): TaskListing[] {
   });
 }
 
-/** The objects an owner owns, with the kinds of references that hold each. */
+/** The objects an owner owns, with the kinds of references that hold each, in id order (puts, then task returns in submission order). */
 export function listOwnerObjects(state: OwnerState): ObjectListing[] {
+  const objects = tableValues(state.objects).sort((a, b) => idOrder.compare(a.objectId, b.objectId));
   // An actor's handle object counts its handles; it is no object of the user's.
-  return Object.values(state.objects).filter((object) => actorOfHandleObject(object.objectId) === undefined).map((object) => {
+  return objects.filter((object) => actorOfHandleObject(object.objectId) === undefined).map((object) => {
     const refTypes: string[] = [];
     if (object.localRefs > 0) refTypes.push('LOCAL_REFERENCE');
     if (object.submittedRefs > 0) refTypes.push('USED_BY_PENDING_TASK');
     if (object.containedIn.length > 0) refTypes.push('CAPTURED_IN_OBJECT');
-    if (object.borrowers.length > 0) refTypes.push('BORROWED');
+    if ((object.borrowers?.length ?? 0) > 0) refTypes.push('BORROWED');
     if (object.lineageRefs > 0) refTypes.push('LINEAGE');
     const payload = object.payload;
     return {

@@ -18,6 +18,7 @@ import { OwnerRuntime } from '../runtime/owner-runtime.js';
 import type { OwnerHost } from '../runtime/owner-runtime.js';
 import { withoutRunTag } from '../runtime/shipping.js';
 import type { SimValues } from './sim-values.js';
+import { tableGet } from '../../core/table.js';
 
 /** Thrown by an API call of a process that has died, inside code the simulation can no longer stop. */
 export class ProcessEndedError extends Error {
@@ -221,7 +222,7 @@ export class ScriptProcess implements SimProcess {
       .map(([, get]) => {
         const waits = get.refs.map((ref) => {
           const taskId = taskOfObject(ref.objectId);
-          const task = taskId === undefined ? undefined : this.state.tasks[taskId];
+          const task = taskId === undefined ? undefined : tableGet(this.state.tasks, taskId);
           return task === undefined ? ref.objectId : `${ref.objectId}, which ${explainTask({ s: this.state, out: [] }, task)}`;
         });
         return `the script waits in get for ${waits.join('; ')}`;

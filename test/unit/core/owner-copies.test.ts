@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { defaultOwnerConfig, ownerCore } from '../../../core/owner/index.js';
 import type { OwnerEffect, OwnerEvent, OwnerState } from '../../../core/owner/index.js';
 import { checkInvariants } from '../../../core/step.js';
+import { tableGet, tableKeys } from '../../../core/table.js';
 
 /** An owner (a driver on node n1) stepped directly, its invariants checked after every event. */
 function startedOwner(): { state: OwnerState; step: (event: OwnerEvent) => readonly OwnerEffect[] } {
@@ -36,14 +37,15 @@ void describe('owner: copies of its objects on other nodes', () => {
     const { state, step } = startedOwner();
     const sizeBytes = defaultOwnerConfig.inlineThresholdBytes + 1;
     step({ type: 'object/put', value: { data: { bytes: 'x' }, sizeBytes, refs: [] } });
-    const objectId = Object.keys(state.objects)[0] ?? '';
+    const objectId = tableKeys(state.objects)[0] ?? '';
     step({ type: 'object/put-acked', objectId, via: from('raylet:n1') });
-    assert.deepEqual(state.objects[objectId]?.payload, { kind: 'stored', sizeBytes, refs: [], nodeIds: ['n1'] });
+    assert.deepEqual(tableGet(state.objects, objectId)?.payload, { kind: 'stored', sizeBytes, refs: [], nodeIds: ['n1'] });
     step({ type: 'object/copy-added', objectId, nodeId: 'n2', via: from('raylet:n2') });
     step({ type: 'object/copy-added', objectId, nodeId: 'n2', via: from('raylet:n2') });
-    assert.deepEqual(state.objects[objectId]?.payload?.kind === 'stored' ? state.objects[objectId]?.payload.nodeIds : [], ['n1', 'n2'], 'the copy is one location, however often it is reported');
+    const copied = tableGet(state.objects, objectId)?.payload;
+    assert.deepEqual(copied?.kind === 'stored' ? copied.nodeIds : [], ['n1', 'n2'], 'the copy is one location, however often it is reported');
     step({ type: 'node/died', nodeId: 'n1', via: from('raylet:n1') });
-    const object = state.objects[objectId];
+    const object = tableGet(state.objects, objectId);
     assert.equal(object?.state, 'ready', 'the put survives its primary node: it was not lost');
     assert.deepEqual(object.payload?.kind === 'stored' ? object.payload.nodeIds : [], ['n2']);
     assert.deepEqual(frees(step({ type: 'refs/released', objectIds: [objectId] })), ['raylet:n2: ' + objectId]);

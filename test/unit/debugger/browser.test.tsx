@@ -13,6 +13,8 @@ import type { WhyFunction } from '../../../debugger/causal-chain.js';
 import { timelineOf } from '../../../debugger/timeline.js';
 import type { TraceIndex } from '../../../debugger/trace-index.js';
 import { debugTraceText, openTrace, rechainTrace } from '../../support/debugger-traces.js';
+import type { OwnerState } from '../../../core/owner/state.js';
+import { tableKeys } from '../../../core/table.js';
 import { press, settle } from '../../support/ink-keys.js';
 import type { Instance } from '../../support/ink-keys.js';
 
@@ -176,7 +178,7 @@ void describe('debugger browser', () => {
     const instance = await open();
     const driver = trace.addresses.indexOf('worker:n1.d1');
     const events = trace.byAddress[driver] ?? new Int32Array();
-    const holds = (position: number): boolean => Object.keys((trace.stateAt(driver, events[position] ?? 0)?.state as { tasks: object }).tasks).length >= 3;
+    const holds = (position: number): boolean => tableKeys((trace.stateAt(driver, events[position] ?? 0)?.state as OwnerState).tasks).length >= 3;
     let first = -1;
     for (let position = 0; position < events.length; position++) {
       if (holds(position)) {

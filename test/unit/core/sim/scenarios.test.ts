@@ -10,6 +10,7 @@ import type { OwnerState } from '../../../../core/owner/index.js';
 import type { RayletState } from '../../../../core/raylet/index.js';
 import { SimGetError, simulate, Simulator } from '../../../../core/sim/index.js';
 import type { SimActorClass, SimBody, SimContext, SimOptions, SimProgram, SimRef, Yielded } from '../../../../core/sim/index.js';
+import { tableKeys, tableValues } from '../../../../core/table.js';
 
 /** What a get gave: the value, or the error class. */
 type Got = { value: unknown } | { error: string; message: string };
@@ -130,7 +131,7 @@ void describe('objects and lineage', () => {
       yield ctx.sleep(100);
       return {};
     });
-    for (const owner of owners(sim)) assert.deepEqual(Object.keys(owner.objects), [], `${owner.workerId} still owns objects`);
+    for (const owner of owners(sim)) assert.deepEqual(tableKeys(owner.objects), [], `${owner.workerId} still owns objects`);
     for (const instance of sim.instances.values()) {
       if (instance.kind === 'raylet') assert.deepEqual(Object.keys((instance.state as RayletState).objects), [], `${instance.address} still stores objects`);
     }
@@ -214,7 +215,7 @@ void describe('tasks', () => {
     });
     for (const key of ['pending', 'running', 'forced', 'parent']) assert.equal((result[key] as { error: string }).error, 'TaskCancelledError', key);
     assert.deepEqual(result.slow, { value: 1 });
-    const children = owners(sim).flatMap((owner) => Object.values(owner.tasks)).filter((task) => task.spec.name === 'child');
+    const children = owners(sim).flatMap((owner) => tableValues(owner.tasks)).filter((task) => task.spec.name === 'child');
     assert.ok(children.every((task) => task.state === 'CANCELLED'), 'the child of the cancelled parent was cancelled too');
   });
 

@@ -14,6 +14,7 @@ import type { SimProgram } from '../../../../core/sim/index.js';
 import { bisectFirst, componentHistory, findBreakpoint, firstEventWhere } from '../../../../core/trace/bisect.js';
 import type { ComponentHistory } from '../../../../core/trace/bisect.js';
 import { decodeTrace } from '../../../../core/trace/decode.js';
+import { tableGet, tableValues } from '../../../../core/table.js';
 
 const cores = { gcs: gcsCore, raylet: rayletCore, owner: ownerCore };
 
@@ -37,7 +38,7 @@ function history(address: string): ComponentHistory {
   return found;
 }
 
-const finished = (state: unknown): number => Object.values((state as OwnerState).tasks).filter((task) => task.state === 'FINISHED').length;
+const finished = (state: unknown): number => tableValues((state as OwnerState).tasks).filter((task) => task.state === 'FINISHED').length;
 
 void describe('invariant breakpoint', () => {
   void test('bisectFirst finds the first true position of a monotone predicate in O(log n) questions', () => {
@@ -78,7 +79,7 @@ void describe('invariant breakpoint', () => {
     const driver = history('worker:n1.d1');
     assert.deepEqual(findBreakpoint(driver, () => true), { kind: 'from-start', evaluations: 1 });
     assert.equal(findBreakpoint(driver, (state) => finished(state) > 12).kind, 'never');
-    const lookup = (state: unknown): boolean => (state as OwnerState).tasks['n1.d1.t3']!.state === 'FINISHED';
+    const lookup = (state: unknown): boolean => tableGet((state as OwnerState).tasks, 'n1.d1.t3')!.state === 'FINISHED';
     const found = findBreakpoint(driver, lookup);
     assert.equal(found.kind, 'found');
     assert.equal(found.kind === 'found' ? found.seq : 0, firstEventWhereLinear(driver, lookup));

@@ -1,0 +1,283 @@
+/**
+ * A keyed table as plain data, so that it hashes, replays and drafts under immer like the rest of a
+ * state. Under immer, writing one entry of a flat record copies and freezes the whole record, which
+ * made each step of an owner holding 100k tasks cost hundreds of milliseconds. A large table's
+ * buckets hang from a fixed three-level tree of 16-slot nodes (4096 buckets, by a hash of the key),
+ * so a write copies three nodes of 16 slots and one bucket (about size / 4096 entries). A small
+ * table (up to `splitAt` entries) is one flat bucket, because a lookup there is several times
+ * faster than a walk down the tree, and the live reducers look entries up on every event.
+ *
+ * Why this shape, measured in V8 (frozen objects, as immer leaves them): copying a record with
+ * hundreds of keys, or a list of hundreds of buckets, costs tens of microseconds; and
+ * `Object.isFrozen` of a record with hundreds of keys checks every key, which immer asks of every
+ * child of what it freezes. So nodes are small, and a bucket is a one-field object whose `entries`
+ * record sits one level down.
+ *
+ * Nodes and buckets are made with their first entry and then kept, even when emptied: telling that
+ * a record is empty costs O(keys) in V8. A flat table iterates in insertion order; a split one slot
+ * by slot, and within a bucket in insertion order. Either way the order is a fixed function of the
+ * operations applied, the same whether the table was mutated in place or under immer; it is not
+ * the table's insertion order once split, so callers that owe an order to their users (listings)
+ * sort by what they mean.
+ */
+
+/**
+ * A tree node: 16 slots (4 bits of the hash per level), all present from the start (undefined
+ * until used), so that every node is a packed array of one shape and a lookup is three indexed loads. (Nodes as records keyed
+ * by letters made each lookup a megamorphic keyed load, and halved the speed of the live reducers.)
+ * A slot read back from JSON is null rather than undefined; the code treats both as empty, and the
+ * state hash writes both as null.
+ */
+export type Slots<T> = (T | undefined)[];
+
+/**
+ * How many entries a table holds in one flat bucket before it splits into the tree. Small tables
+ * stay flat because a lookup in one record is several times faster than a walk down the tree, and
+ * the live reducers look up entries on every event; a step under immer copies at most this many
+ * entries of a flat table.
+ */
+export const splitAt = 4096;
+
+/**
+ * The table's data. While it is small (`splitAt`), `flat.entries[key]` holds the entry of `key` and
+ * `nodes` is null; once it grew past that, `flat` is null and `nodes[d1][d2][d3].entries[key]`
+ * holds it, where d1 d2 d3 are 4-bit digits of a hash of `key`. A table never goes back to flat.
+ */
+export interface Table<V> {
+  /** How many entries the table holds. */
+  size: number;
+  /** The one bucket of a small table, iterated in insertion order. */
+  flat: Bucket<V> | null;
+  /** The three-level tree of buckets of a large table. */
+  nodes: Slots<Slots<Slots<Bucket<V>>>> | null;
+}
+
+/**
+ * One bucket. The entries sit one level down so that the bucket itself is a one-field object (see
+ * above: V8 checks every key of a large record when asked whether it is frozen).
+ */
+export interface Bucket<V> {
+  entries: Record<string, V>;
+}
+
+/** A node with every slot empty. */
+function emptySlots<T>(): Slots<T> {
+  // A literal, not `new Array(16)`: that would be a holey array, slower to read and copied differently.
+  return [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined];
+}
+
+/** An empty table. */
+export function emptyTable<V>(): Table<V> {
+  return { size: 0, flat: { entries: {} }, nodes: null };
+}
+
+/** How many characters at the end of a key the hash reads: ids differ there (their counters), and every lookup pays for each. */
+const hashedChars = 8;
+
+/** An FNV-1a hash of the last `hashedChars` UTF-16 code units of `key`, high bits folded in: 4 bits per tree level. */
+function hashOf(key: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = Math.max(0, key.length - hashedChars); i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 16777619);
+  return hash ^ (hash >>> 16);
+}
+
+/** The bucket `key` belongs in, or undefined when it was never made. */
+function bucketOf<V>(table: Table<V>, key: string): Bucket<V> | undefined {
+  if (table.flat !== null) return table.flat;
+  const hash = hashOf(key);
+  return table.nodes?.[hash & 15]?.[(hash >>> 4) & 15]?.[(hash >>> 8) & 15] ?? undefined;
+}
+
+/** The entry of `key`, or undefined. */
+export function tableGet<V>(table: Table<V>, key: string): V | undefined {
+  return bucketOf(table, key)?.entries[key];
+}
+
+/** Whether `key` has an entry. */
+export function tableHas<V>(table: Table<V>, key: string): boolean {
+  const bucket = bucketOf(table, key);
+  return bucket !== undefined && Object.hasOwn(bucket.entries, key);
+}
+
+/** Sets the entry of `key` (added at the end of its bucket when new, left in place when replaced). */
+export function tableSet<V>(table: Table<V>, key: string, value: V): void {
+  const flat = table.flat;
+  if (flat !== null) {
+    if (Object.hasOwn(flat.entries, key)) {
+      flat.entries[key] = value;
+      return;
+    }
+    if (table.size < splitAt) {
+      flat.entries[key] = value;
+      table.size += 1;
+      return;
+    }
+    split(table, flat);
+  }
+  const hash = hashOf(key);
+  const level1 = ((table.nodes ??= emptySlots())[hash & 15] ??= emptySlots());
+  const level2 = (level1[(hash >>> 4) & 15] ??= emptySlots());
+  const third = (hash >>> 8) & 15;
+  const bucket = level2[third];
+  if (bucket === undefined || bucket === null) {
+    level2[third] = { entries: { [key]: value } };
+    table.size += 1;
+    return;
+  }
+  if (!Object.hasOwn(bucket.entries, key)) table.size += 1;
+  bucket.entries[key] = value;
+}
+
+/** Moves a flat table's entries into the tree, in their order. */
+function split<V>(table: Table<V>, flat: Bucket<V>): void {
+  const entries = flat.entries;
+  table.flat = null;
+  table.nodes = emptySlots();
+  table.size = 0;
+  for (const key in entries) tableSet(table, key, entries[key] as V);
+}
+
+/** Removes the entry of `key`; returns whether there was one. */
+export function tableDelete<V>(table: Table<V>, key: string): boolean {
+  const bucket = bucketOf(table, key);
+  if (bucket === undefined || !Object.hasOwn(bucket.entries, key)) return false;
+  table.size -= 1;
+  delete bucket.entries[key];
+  return true;
+}
+
+/** Calls `visit` with each bucket, in the table's iteration order. */
+function eachBucket<V>(table: Table<V>, visit: (bucket: Bucket<V>) => void): void {
+  if (table.flat !== null) {
+    visit(table.flat);
+    return;
+  }
+  for (const level1 of table.nodes ?? []) {
+    if (level1 === undefined || level1 === null) continue;
+    for (const level2 of level1) {
+      if (level2 === undefined || level2 === null) continue;
+      for (const bucket of level2) if (bucket !== undefined && bucket !== null) visit(bucket);
+    }
+  }
+}
+
+/** The keys, in the table's iteration order (a copy: the table may change while the caller walks it). */
+export function tableKeys<V>(table: Table<V>): string[] {
+  const keys: string[] = [];
+  eachBucket(table, (bucket) => {
+    for (const key in bucket.entries) keys.push(key);
+  });
+  return keys;
+}
+
+/** The entries' values, in the table's iteration order (a copy). */
+export function tableValues<V>(table: Table<V>): V[] {
+  const values: V[] = [];
+  eachBucket(table, (bucket) => {
+    const entries = bucket.entries;
+    for (const key in entries) values.push(entries[key] as V);
+  });
+  return values;
+}
+
+/** The `[key, value]` pairs, in the table's iteration order (a copy). */
+export function tableEntries<V>(table: Table<V>): [string, V][] {
+  const entries: [string, V][] = [];
+  eachBucket(table, (bucket) => {
+    for (const key in bucket.entries) entries.push([key, bucket.entries[key] as V]);
+  });
+  return entries;
+}
+
+/**
+ * Calls `visit` with each entry's value, in the table's iteration order, without copying them into
+ * an array first (for walks over every entry after every event, as the invariants do). `visit` must
+ * not add or remove entries.
+ */
+export function tableForEach<V>(table: Table<V>, visit: (value: V) => void): void {
+  eachBucket(table, (bucket) => {
+    const entries = bucket.entries;
+    for (const key in entries) visit(entries[key] as V);
+  });
+}
+
+/** Whether some entry's value satisfies `predicate` (stops at the first that does). */
+export function tableSome<V>(table: Table<V>, predicate: (value: V) => boolean): boolean {
+  let found = false;
+  eachBucket(table, (bucket) => {
+    if (found) return;
+    for (const key in bucket.entries) {
+      if (predicate(bucket.entries[key] as V)) {
+        found = true;
+        return;
+      }
+    }
+  });
+  return found;
+}
+
+/** A table holding `record`'s entries (for states written as flat records, e.g. in tests). */
+export function tableFrom<V>(record: Record<string, V>): Table<V> {
+  const table = emptyTable<V>();
+  for (const [key, value] of Object.entries(record)) tableSet(table, key, value);
+  return table;
+}
+
+/** Whether `value` has a table's shape (for code that walks a state without knowing its type). */
+export function isTable(value: unknown): value is Table<unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const keys = Object.keys(value);
+  const fields = value as Partial<Table<unknown>>;
+  return keys.length === 3 && typeof fields.size === 'number' && fields.flat !== undefined && fields.nodes !== undefined;
+}
+
+/**
+ * `state` as people read it: a shallow copy whose table fields are flat records, key to entry, in
+ * the tables' iteration order (so that `s.tasks['n1.d1.t3']` and `Object.keys(s.tasks)` work in a
+ * breakpoint expression, and a state view shows entries, not buckets). O(entries); for views and
+ * breakpoints, never for recipes.
+ */
+export function flatTables(state: unknown): unknown {
+  if (typeof state !== 'object' || state === null || Array.isArray(state)) return state;
+  const flat: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(state)) flat[key] = isTable(value) ? Object.fromEntries(tableEntries(value)) : value;
+  return flat;
+}
+
+/**
+ * One patch's changes as `flatTables` shows the table: a patch that adds a whole new node (its path
+ * stops above `entries`) becomes one change per entry under it, each with a flat path; any other
+ * patch keeps its value, with `flatTablePath`.
+ */
+export function flatTableChanges(path: readonly (string | number)[], value: unknown): { path: (string | number)[]; value: unknown }[] {
+  // A path [field, 'nodes', d1, d2, d3, 'entries', key, ...] names an entry or something in it.
+  const levels = path[1] === 'nodes' ? 5 - path.length : path[1] === 'flat' ? 2 - path.length : undefined;
+  if (levels === undefined || levels < -1 || typeof value !== 'object' || value === null) return [{ path: flatTablePath(path), value }];
+  const field = path[0] as string | number;
+  const changes: { path: (string | number)[]; value: unknown }[] = [];
+  const collect = (node: unknown, levelsLeft: number): void => {
+    if (typeof node !== 'object' || node === null) return;
+    if (levelsLeft < 0) {
+      for (const [key, entry] of Object.entries(node)) changes.push({ path: [field, key], value: entry });
+      return;
+    }
+    if (levelsLeft === 0) collect((node as Partial<Bucket<unknown>>).entries, -1);
+    else for (const child of Object.values(node)) collect(child, levelsLeft - 1);
+  };
+  // The value of [field, 'nodes'] has three node levels above its buckets, [field, 'flat'] is a bucket;
+  // each further path step takes one level.
+  collect(value, levels);
+  return changes;
+}
+
+/** A patch path with a table's tree steps (`nodes`, three node keys, `entries`) left out, as `flatTables` shows the table. */
+export function flatTablePath(path: readonly (string | number)[]): (string | number)[] {
+  const flat: (string | number)[] = [];
+  for (let index = 0; index < path.length; index++) {
+    const step = path[index] as string | number;
+    flat.push(step);
+    if (index === 0 && path[1] === 'nodes' && path[5] === 'entries') index = 5;
+    else if (index === 0 && path[1] === 'flat' && path[2] === 'entries') index = 2;
+  }
+  return flat;
+}

@@ -1,0 +1,36 @@
+/**
+ * A pending task's owner records carry no empty collections: the fields most tasks and objects never
+ * use are absent until first used, because a driver may hold a million pending tasks (P5 in bench/).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { defaultOwnerConfig, ownerCore } from '../../../core/owner/index.js';
+import type { OwnerEvent } from '../../../core/owner/index.js';
+import { checkInvariants } from '../../../core/step.js';
+import { tableGet } from '../../../core/table.js';
+
+void test('a submitted task and its return object hold no empty arrays or records they do not use', () => {
+  const state = ownerCore.initial();
+  const step = (event: OwnerEvent): void => {
+    ownerCore.apply(state, event);
+    checkInvariants(ownerCore, state, event.type);
+  };
+  step({ type: 'owner/started', workerId: 'n1.d1', nodeId: 'n1', isDriver: true, namespace: 'default', config: defaultOwnerConfig });
+  step({
+    type: 'task/submitted',
+    functionId: 'add',
+    name: 'add',
+    args: [{ kind: 'value', payload: { kind: 'inline', data: 1, refs: [], sizeBytes: 1 } }],
+    numReturns: 1,
+    maxRetries: 3,
+    retryExceptions: false,
+    resources: { CPU: 1 },
+    strategy: 'DEFAULT',
+  });
+  const task = tableGet(state.tasks, 'n1.d1.t1');
+  const object = tableGet(state.objects, 'n1.d1.t1.r0');
+  assert.equal(task?.state, 'PENDING_NODE');
+  assert.equal(object?.state, 'pending');
+  assert.ok(!('resolved' in task), 'a task with no ref args resolves nothing');
+  for (const field of ['borrowers', 'borrowerSeqs', 'statusWaiters', 'contains']) assert.ok(!(field in object), `a pending return object has no ${field}`);
+});

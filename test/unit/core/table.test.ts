@@ -1,0 +1,153 @@
+/**
+ * The bucketed table of the owner's state, against a Map model: any sequence of sets and deletes
+ * leaves the same entries, mutated in place or under immer (with the same state hash), and a write
+ * under immer shares every bucket but the one it touched with the previous state.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { enablePatches, produce } from 'immer';
+import { hashState } from '../../../core/hash.js';
+import {
+  emptyTable,
+  flatTableChanges,
+  flatTablePath,
+  flatTables,
+  tableDelete,
+  tableEntries,
+  tableForEach,
+  tableGet,
+  tableHas,
+  tableKeys,
+  tableSet,
+  tableSome,
+  tableValues,
+  splitAt,
+} from '../../../core/table.js';
+import type { Table } from '../../../core/table.js';
+import { assertProperty } from '../../support/property-harness.js';
+
+enablePatches();
+
+type Operation = { kind: 'set'; key: string; value: number } | { kind: 'delete'; key: string };
+
+const key = fc.oneof(fc.nat(300).map((n) => `n1.d1.t${n}`), fc.string({ maxLength: 6 }));
+const operation: fc.Arbitrary<Operation> = fc.oneof(
+  { arbitrary: fc.record({ kind: fc.constant('set' as const), key, value: fc.integer() }), weight: 3 },
+  { arbitrary: fc.record({ kind: fc.constant('delete' as const), key }), weight: 1 },
+);
+
+function apply(table: Table<{ value: number }>, op: Operation): boolean | undefined {
+  if (op.kind === 'set') {
+    tableSet(table, op.key, { value: op.value });
+    return undefined;
+  }
+  return tableDelete(table, op.key);
+}
+
+/** A table holding `count` entries `pre<n>` (and the Map of them), to start a run near the split. */
+function prefilled(count: number): { table: Table<{ value: number }>; model: Map<string, number> } {
+  const table = emptyTable<{ value: number }>();
+  const model = new Map<string, number>();
+  for (let n = 0; n < count; n++) {
+    tableSet(table, `pre${n}`, { value: n });
+    model.set(`pre${n}`, n);
+  }
+  return { table, model };
+}
+
+for (const [name, start, runs] of [
+  ['small (flat)', 0, 200],
+  ['around the split into the tree', splitAt - 100, 25],
+] as const) {
+void test(`the table holds what a Map holds, in place and under immer alike: ${name}`, () => {
+  assertProperty(
+    `table ${name}`,
+    fc.property(fc.array(operation, { maxLength: 400 }), (operations) => {
+      const direct = prefilled(start).table;
+      let drafted = prefilled(start).table;
+      const model = prefilled(start).model;
+      for (const op of operations) {
+        const deleted = apply(direct, op);
+        drafted = produce(drafted, (draft) => {
+          assert.equal(apply(draft, op), deleted);
+        });
+        if (op.kind === 'set') model.set(op.key, op.value);
+        else assert.equal(deleted, model.delete(op.key));
+      }
+      for (const table of [direct, drafted]) {
+        assert.equal(table.size, model.size);
+        assert.deepEqual(new Map(tableEntries(table).map(([k, v]) => [k, v.value])), model);
+        assert.deepEqual(tableKeys(table), tableEntries(table).map(([k]) => k));
+        assert.deepEqual(tableValues(table), tableEntries(table).map(([, v]) => v));
+        const visited: number[] = [];
+        tableForEach(table, (v) => visited.push(v.value));
+        assert.deepEqual(visited, tableValues(table).map((v) => v.value));
+        for (const [k, v] of model) {
+          assert.equal(tableGet(table, k)?.value, v);
+          assert.ok(tableHas(table, k));
+        }
+        assert.equal(tableHas(table, 'absent key'), model.has('absent key'));
+        assert.equal(tableSome(table, (v) => v.value === 7), [...model.values()].includes(7));
+      }
+      assert.equal(hashState(drafted), hashState(direct), 'the same operations give the same data in place and under immer');
+      assert.deepEqual(tableKeys(drafted), tableKeys(direct), 'and the same iteration order');
+    }),
+    runs,
+  );
+});
+}
+
+/** Every object reachable from `value`. */
+function objectsIn(value: unknown, into = new Set<object>()): Set<object> {
+  if (typeof value !== 'object' || value === null || into.has(value)) return into;
+  into.add(value);
+  for (const child of Object.values(value)) objectsIn(child, into);
+  return into;
+}
+
+void test('a write under immer copies one path of the tree and shares the rest', () => {
+  let table = emptyTable<{ value: number }>();
+  table = produce(table, (draft) => {
+    for (let n = 0; n < 20_000; n++) tableSet(draft, `n1.d1.t${n}`, { value: n });
+  });
+  const before = objectsIn(table);
+  const next = produce(table, (draft) => {
+    tableSet(draft, 'n1.d1.t20000', { value: 20_000 });
+    tableDelete(draft, 'n1.d1.t5');
+  });
+  const fresh = [...objectsIn(next)].filter((object) => !before.has(object));
+  // A flat record would be copied whole (20k keys); here two paths of 16-way nodes and small buckets.
+  const copiedKeys = fresh.reduce((sum, object) => sum + Object.keys(object).length, 0);
+  assert.ok(copiedKeys < 200, `${copiedKeys} keys copied`);
+  assert.equal(next.size, 20_000);
+  assert.equal(tableGet(next, 'n1.d1.t20000')?.value, 20_000);
+  assert.equal(tableGet(next, 'n1.d1.t5'), undefined);
+  assert.equal(tableGet(table, 'n1.d1.t5')?.value, 5, 'the previous state is unchanged');
+});
+
+void test('people read tables as flat records: states, breakpoints and patch paths', () => {
+  const tasks = emptyTable<{ state: string }>();
+  tableSet(tasks, 'n1.d1.t3', { state: 'FAILED' });
+  tableSet(tasks, 'n1.d1.t4', { state: 'RUNNING' });
+  const flat = flatTables({ tasks, started: true }) as { tasks: Record<string, { state: string }>; started: boolean };
+  assert.deepEqual(flat.tasks, { 'n1.d1.t3': { state: 'FAILED' }, 'n1.d1.t4': { state: 'RUNNING' } });
+  assert.equal(flat.started, true);
+  assert.deepEqual(flatTablePath(['tasks', 'nodes', 'a', 'b', 'c', 'entries', 'n1.d1.t3', 'state']), ['tasks', 'n1.d1.t3', 'state']);
+  assert.deepEqual(flatTablePath(['tasks', 'size']), ['tasks', 'size']);
+  const changes: { path: (string | number)[]; value: unknown }[] = [];
+  produce(
+    { tasks: emptyTable<{ state: string }>() },
+    (draft) => {
+      tableSet(draft.tasks, 'n1.d1.t3', { state: 'FAILED' });
+    },
+    (forward) => {
+      for (const patch of forward) changes.push(...flatTableChanges(patch.path, patch.value));
+    },
+  );
+  // The write made the node path the entry hangs from; it reads as the one entry added.
+  assert.deepEqual(
+    changes.filter((change) => change.path[1] !== 'size'),
+    [{ path: ['tasks', 'n1.d1.t3'], value: { state: 'FAILED' } }],
+  );
+});
