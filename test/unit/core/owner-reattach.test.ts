@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { defaultOwnerConfig, ownerCore } from '../../../core/owner/index.js';
 import type { OwnerEffect, OwnerEvent, OwnerState } from '../../../core/owner/index.js';
 import { checkInvariants } from '../../../core/step.js';
+import { tableGet, tableKeys } from '../../../core/table.js';
 
 /** A driver attached to node n1, with its job, stepped directly with its invariants checked after every event. */
 function startedDriver(): { state: OwnerState; step: (event: OwnerEvent) => readonly OwnerEffect[] } {
@@ -41,7 +42,7 @@ void describe('owner: a driver reattached to a resumed head', () => {
     assert.deepEqual(sent(submitted), ['raylet:n1 lease/requested']);
     const sizeBytes = defaultOwnerConfig.inlineThresholdBytes + 1;
     step({ type: 'object/put', value: { data: { bytes: 'x' }, sizeBytes, refs: [] } });
-    const putId = Object.keys(state.objects).find((id) => id.includes('.p')) ?? '';
+    const putId = tableKeys(state.objects).find((id) => id.includes('.p')) ?? '';
     step({ type: 'object/put-acked', objectId: putId, via: from('raylet:n1') });
 
     const reattached = sent(step({ type: 'owner/reattached', nodeId: 'n2' }));
@@ -50,7 +51,7 @@ void describe('owner: a driver reattached to a resumed head', () => {
     assert.ok(!reattached.some((line) => line.startsWith('raylet:n1 ')), 'nothing more goes to the dead node');
     assert.ok(reattached.includes('gcs job/registration-requested'), 'the job is registered again (the GCS answers with the same id)');
     assert.equal(state.deadNodes['n1'], true);
-    const put = state.objects[putId];
+    const put = tableGet(state.objects, putId);
     assert.equal(put?.state, 'failed', 'a put has no lineage: its only copy died with the former node');
     assert.equal(put.error?.errorClass, 'ObjectLostError');
 
