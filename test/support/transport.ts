@@ -5,8 +5,8 @@
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import * as E from 'fp-ts/lib/Either.js';
-import { FrameReader, decodeFrame, encodeFrameBody, frameOf, protocolVersion } from '../../node/transport/index.js';
-import type { Frame, RoutedMessage } from '../../node/transport/index.js';
+import { FrameReader, TransportClient, TransportServer, decodeFrame, encodeFrameBody, frameOf, protocolVersion } from '../../node/transport/index.js';
+import type { ClientOptions, Frame, RoutedMessage, ServerOptions } from '../../node/transport/index.js';
 
 /** A small control message from `from` to `to`, numbered `seq`. */
 export function smallMessage(seq: number, from = 'raylet:n2', to = 'gcs'): RoutedMessage {
@@ -88,4 +88,44 @@ export class RawPeer {
     await until(`a '${kind}' frame`, () => this.socket.closed || this.frames.some((frame) => frame.kind === kind));
     return this.frames.find((frame) => frame.kind === kind);
   }
+}
+
+/** Servers, clients and raw peers a test file opened, each closed by `close` (call it in `after`). */
+export interface TransportFixture {
+  /** A server on a free loopback port, as the head listens (role gcs), with `options` over the defaults. */
+  readonly startServer: (options?: Partial<ServerOptions>) => Promise<TransportServer>;
+  /** A client of `port`, as a raylet connects (node n2), with `options` over the defaults. */
+  readonly startClient: (port: number, options?: Partial<ClientOptions>) => Promise<TransportClient>;
+  /** A raw socket to `port` that speaks frames by hand. */
+  readonly raw: (port: number) => Promise<RawPeer>;
+  readonly close: () => Promise<void>;
+}
+
+/** What the transport tests open, with the cluster token `token`, quiet logs and no-op message handlers. */
+export function transportFixture(token: string): TransportFixture {
+  const servers: TransportServer[] = [];
+  const clients: TransportClient[] = [];
+  const raws: RawPeer[] = [];
+  return {
+    startServer: async (options = {}) => {
+      const server = await TransportServer.listen({ token, identity: { nodeId: 'head', role: 'gcs' }, log: () => undefined, onMessages: () => undefined, ...options });
+      servers.push(server);
+      return server;
+    },
+    startClient: async (port, options = {}) => {
+      const client = await TransportClient.connect({ host: '127.0.0.1', port, token, identity: { nodeId: 'n2', role: 'raylet' }, log: () => undefined, onMessages: () => undefined, ...options });
+      clients.push(client);
+      return client;
+    },
+    raw: async (port) => {
+      const peer = await RawPeer.open(port);
+      raws.push(peer);
+      return peer;
+    },
+    close: async () => {
+      for (const peer of raws) peer.socket.destroy();
+      await Promise.all(clients.map((client) => client.close()));
+      await Promise.all(servers.map((server) => server.close()));
+    },
+  };
 }

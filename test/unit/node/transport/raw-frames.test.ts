@@ -16,40 +16,13 @@ import {
   FrameTooLargeError,
   generateClusterToken,
   QueueLimitError,
-  TransportClient,
-  TransportServer,
-} from '../../../../node/transport/index.js';
-import type { ClientOptions, Frame, RawLanding, RoutedMessage, ServerOptions } from '../../../../node/transport/index.js';
-import { helloBytes, memoryLog, RawPeer, smallMessage, until } from '../../../support/transport.js';
+  } from '../../../../node/transport/index.js';
+import type { Frame, RawLanding, RoutedMessage } from '../../../../node/transport/index.js';
+import { helloBytes, memoryLog, smallMessage, transportFixture, until } from '../../../support/transport.js';
 
 const token = generateClusterToken();
-const servers: TransportServer[] = [];
-const clients: TransportClient[] = [];
-const raws: RawPeer[] = [];
-
-after(async () => {
-  for (const raw of raws) raw.socket.destroy();
-  await Promise.all(clients.map((client) => client.close()));
-  await Promise.all(servers.map((server) => server.close()));
-});
-
-async function startServer(options: Partial<ServerOptions> = {}): Promise<TransportServer> {
-  const server = await TransportServer.listen({ token, identity: { nodeId: 'head', role: 'gcs' }, log: () => undefined, onMessages: () => undefined, ...options });
-  servers.push(server);
-  return server;
-}
-
-async function startClient(port: number, options: Partial<ClientOptions> = {}): Promise<TransportClient> {
-  const client = await TransportClient.connect({ host: '127.0.0.1', port, token, identity: { nodeId: 'n2', role: 'raylet' }, log: () => undefined, onMessages: () => undefined, ...options });
-  clients.push(client);
-  return client;
-}
-
-async function raw(port: number): Promise<RawPeer> {
-  const peer = await RawPeer.open(port);
-  raws.push(peer);
-  return peer;
-}
+const { startServer, startClient, raw, close } = transportFixture(token);
+after(close);
 
 /** A chunk of an object, as a holder sends it (object-transfer.ts), `bytes` and all. */
 function chunk(seq: number, offset: number, bytes: Uint8Array): RoutedMessage {

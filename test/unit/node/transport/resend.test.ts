@@ -6,29 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { TransportClient, TransportServer, generateClusterToken } from '../../../../node/transport/index.js';
-import type { ClientOptions, RoutedMessage, ServerOptions } from '../../../../node/transport/index.js';
-import { memoryLog, smallMessage, turn, until } from '../../../support/transport.js';
+import { TransportServer, generateClusterToken } from '../../../../node/transport/index.js';
+import type { RoutedMessage } from '../../../../node/transport/index.js';
+import { memoryLog, smallMessage, transportFixture, turn, until } from '../../../support/transport.js';
 
 const token = generateClusterToken();
-const servers: TransportServer[] = [];
-const clients: TransportClient[] = [];
-after(async () => {
-  await Promise.all(clients.map((client) => client.close()));
-  await Promise.all(servers.map((server) => server.close()));
-});
-
-async function startServer(options: Partial<ServerOptions> = {}): Promise<TransportServer> {
-  const server = await TransportServer.listen({ token, identity: { nodeId: 'head', role: 'gcs' }, log: () => undefined, onMessages: () => undefined, ...options });
-  servers.push(server);
-  return server;
-}
-
-async function startClient(port: number, options: Partial<ClientOptions> = {}): Promise<TransportClient> {
-  const client = await TransportClient.connect({ host: '127.0.0.1', port, token, identity: { nodeId: 'n2', role: 'raylet' }, log: () => undefined, onMessages: () => undefined, ...options });
-  clients.push(client);
-  return client;
-}
+const { startServer, startClient, close } = transportFixture(token);
+after(close);
 
 /** A server whose received messages are recorded by seq, and a way to drop it as a crash would lose what it took. */
 async function recordingServer(port?: number): Promise<{ server: TransportServer; seqs: number[] }> {
