@@ -18,7 +18,7 @@ import { after, before, describe, test } from 'node:test';
 import type { ActorReport, ObjectReport, TaskReport } from '../../core/protocol.js';
 import { ClusterTool } from '../../node/cluster/cluster-tool.js';
 import { maxLogChunkBytes } from '../../node/cluster/log-serving.js';
-import { recordedNodePids, runNode } from '../support/cluster.js';
+import { killPids, recordedNodePids, runNode } from '../support/cluster.js';
 import type { ProcessRun } from '../support/cluster.js';
 import { packageRoot, writeDriverScript } from '../support/driver-script.js';
 import type { DriverScript } from '../support/driver-script.js';
@@ -111,14 +111,15 @@ void describe('tsray list, memory, trace collect and timeline against a cluster 
 
   after(() => {
     // Every process this test started ends, whatever happened: the daemons are detached, and a frozen one is woken first.
-    for (const pid of [...(driver?.pid === undefined ? [] : [driver.pid]), ...recordedNodePids(clusterDir)]) {
+    const pids = [...(driver?.pid === undefined ? [] : [driver.pid]), ...recordedNodePids(clusterDir)];
+    for (const pid of pids) {
       try {
         process.kill(pid, 'SIGCONT');
-        process.kill(pid, 'SIGKILL');
       } catch {
         // Already gone.
       }
     }
+    killPids(pids);
     for (const script of scripts) script.remove();
     rmSync(root, { recursive: true, force: true });
   });

@@ -8,6 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { handoffRoot } from '../../node/store/shm-handoff.js';
 
 /** How a process ended and what it printed. */
 export interface ProcessRun {
@@ -30,13 +31,38 @@ export function runnerIn(root: string): (args: string[], env?: Record<string, st
   return (args, env = {}, timeoutMs = undefined) => runNode(args, { TSRAY_SESSIONS_ROOT: root, TSRAY_ADDRESS: '', TSRAY_TOKEN: '', ...env }, timeoutMs);
 }
 
-/** Ends `pids` with SIGKILL, whichever are still running (for `after` hooks: daemons are detached). */
+/**
+ * Ends `pids` with SIGKILL, whichever are still running (for `after` hooks: daemons are detached),
+ * and removes their handoff folders in /dev/shm, which a killed node cannot remove itself (the next
+ * `tsray start` or `stop` on the machine would, but a test leaves nothing behind).
+ */
 export function killPids(pids: Iterable<number>): void {
+  const killed = new Set<number>();
   for (const pid of pids) {
+    killed.add(pid);
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
       // Already gone.
+    }
+  }
+  removeHandoffsOf(killed);
+}
+
+function removeHandoffsOf(pids: ReadonlySet<number>): void {
+  let names: string[];
+  try {
+    names = readdirSync(handoffRoot());
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const dir = join(handoffRoot(), name);
+    try {
+      const owner = JSON.parse(readFileSync(join(dir, 'node.json'), 'utf8')) as { pid?: unknown };
+      if (typeof owner.pid === 'number' && pids.has(owner.pid)) rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // Not a handoff folder, or one another process is removing.
     }
   }
 }
