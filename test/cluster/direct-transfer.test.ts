@@ -6,10 +6,10 @@
  * relayed the object's chunks (it logs one for every object whose chunks pass through it).
  */
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { printedLines, startTestCluster } from '../support/cluster.js';
+import { nodeRecord, printedLines, startTestCluster } from '../support/cluster.js';
 import type { TestCluster } from '../support/cluster.js';
 import { packageRoot, writeDriverScript } from '../support/driver-script.js';
 import type { DriverScript } from '../support/driver-script.js';
@@ -37,12 +37,7 @@ await tsray.shutdown();
 
 /** The node.log of a node of the cluster. */
 function nodeLog(cluster: TestCluster, nodeId: string): string {
-  const dir = join(cluster.root, 'cluster', 'nodes');
-  for (const name of readdirSync(dir)) {
-    const record = JSON.parse(readFileSync(join(dir, name), 'utf8')) as { nodeId: string; sessionDir: string };
-    if (record.nodeId === nodeId) return readFileSync(join(record.sessionDir, 'node.log'), 'utf8');
-  }
-  throw new Error(`no record of node ${nodeId}`);
+  return readFileSync(join(nodeRecord(join(cluster.root, 'cluster'), nodeId).sessionDir, 'node.log'), 'utf8');
 }
 
 void describe('an object between two nodes that are not the head', () => {

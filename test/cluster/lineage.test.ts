@@ -26,7 +26,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { killPids, printedLines, recordedNodePids, runnerIn } from '../support/cluster.js';
+import { killPids, nodeRecord, printedLines, recordedNodePids, runnerIn } from '../support/cluster.js';
 import type { ProcessRun } from '../support/cluster.js';
 import { packageRoot, writeDriverScript } from '../support/driver-script.js';
 import type { DriverScript } from '../support/driver-script.js';
@@ -44,11 +44,7 @@ function printed(output: ProcessRun): Map<string, string> {
 
 /** The pid of a node's process, from the record `tsray start` wrote. */
 function pidOf(nodeId: string): number {
-  for (const pid of recordedNodePids(clusterDir)) {
-    const record = JSON.parse(readFileSync(join(clusterDir, 'nodes', `${pid}.json`), 'utf8')) as { nodeId: string };
-    if (record.nodeId === nodeId) return pid;
-  }
-  throw new Error(`no record of node ${nodeId}`);
+  return nodeRecord(clusterDir, nodeId).pid;
 }
 
 const lineageScript = `

@@ -7,11 +7,11 @@
  * the copy is freed once the driver lets go of the object.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { killPids, printedLines, recordedNodePids, runnerIn } from '../support/cluster.js';
+import { directoryBytes, killPids, nodeRecord, printedLines, recordedNodePids, runnerIn } from '../support/cluster.js';
 import type { ProcessRun } from '../support/cluster.js';
 import { packageRoot, writeDriverScript } from '../support/driver-script.js';
 import type { DriverScript } from '../support/driver-script.js';
@@ -25,25 +25,6 @@ const run = runnerIn(root);
 /** The lines a script printed as `KEY value`, by key. */
 function printed(output: ProcessRun): Map<string, string> {
   return printedLines(output.stdout);
-}
-
-/** What this test's sessions root recorded of a node: its session dir (where its node.log is). */
-/** The bytes of the files under `dir`, its subfolders included. */
-function directoryBytes(dir: string): number {
-  let total = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    total += entry.isDirectory() ? directoryBytes(path) : statSync(path).size;
-  }
-  return total;
-}
-
-function sessionDirOf(nodeId: string): string {
-  for (const name of readdirSync(join(clusterDir, 'nodes'))) {
-    const record = JSON.parse(readFileSync(join(clusterDir, 'nodes', name), 'utf8')) as { nodeId: string; sessionDir: string };
-    if (record.nodeId === nodeId) return record.sessionDir;
-  }
-  throw new Error(`no record of node ${nodeId}`);
 }
 
 const objectsScript = `
@@ -113,7 +94,7 @@ void describe('large objects between the processes of a cluster', () => {
   void test('a big result, a big put and a shared object cross between nodes and the driver, each copied once per node', async () => {
     const written = writeDriverScript('cluster-objects', objectsScript);
     scripts.push(written);
-    const otherLog = join(sessionDirOf(otherNode), 'node.log');
+    const otherLog = join(nodeRecord(clusterDir, otherNode).sessionDir, 'node.log');
     const output = await run(['--expose-gc', written.path], { TSRAY_ADDRESS: head.address, OTHER_NODE: otherNode, OTHER_NODE_LOG: otherLog });
     assert.equal(output.code, 0, output.stderr);
     const lines = printed(output);

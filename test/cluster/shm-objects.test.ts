@@ -13,12 +13,12 @@
  *   next `tsray stop` sweeps.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { handoffDir } from '../../node/store/shm-handoff.js';
-import { killPids, printedLines, recordedNodePids, runnerIn } from '../support/cluster.js';
+import { directoryBytes, killPids, nodeRecord, printedLines, recordedNodePids, runnerIn } from '../support/cluster.js';
 import { packageRoot, writeDriverScript } from '../support/driver-script.js';
 import type { DriverScript } from '../support/driver-script.js';
 
@@ -97,21 +97,7 @@ await tsray.shutdown();
 
 /** The head's node.log (its session dir is in its record). */
 function headLog(nodeId: string): string {
-  for (const name of readdirSync(join(clusterDir, 'nodes'))) {
-    const record = JSON.parse(readFileSync(join(clusterDir, 'nodes', name), 'utf8')) as { nodeId: string; sessionDir: string };
-    if (record.nodeId === nodeId) return readFileSync(join(record.sessionDir, 'node.log'), 'utf8');
-  }
-  throw new Error(`no record of node ${nodeId}`);
-}
-
-/** The bytes of the files under `dir`, its subfolders included. */
-function directoryBytes(dir: string): number {
-  let total = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    total += entry.isDirectory() ? directoryBytes(path) : statSync(path).size;
-  }
-  return total;
+  return readFileSync(join(nodeRecord(clusterDir, nodeId).sessionDir, 'node.log'), 'utf8');
 }
 
 /** Waits (a few seconds at most) until `check` holds. */

@@ -5,7 +5,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { handoffRoot } from '../../node/store/shm-handoff.js';
@@ -124,18 +124,31 @@ export async function startTestCluster(cli: string, rootPrefix: string, headArgs
       if (joined.code !== 0 || nodeId === undefined) throw new Error(`a node did not join: ${joined.stderr}`);
       nodeIds.push(nodeId);
     }
-    const pidOf = (nodeId: string): number => {
-      for (const pid of recordedNodePids(clusterDir)) {
-        const record = JSON.parse(readFileSync(join(clusterDir, 'nodes', `${pid}.json`), 'utf8')) as { nodeId: string };
-        if (record.nodeId === nodeId) return pid;
-      }
-      throw new Error(`no record of node ${nodeId}`);
-    };
+    const pidOf = (nodeId: string): number => nodeRecord(clusterDir, nodeId).pid;
     return { root, address: file.address, token: file.token, headNodeId: file.nodeId, nodeIds, pidOf, run, stop };
   } catch (error) {
     stop();
     throw error;
   }
+}
+
+/** What `tsray start` recorded in `clusterDir` of node `nodeId`: its process and its session dir (where its node.log is). */
+export function nodeRecord(clusterDir: string, nodeId: string): { readonly pid: number; readonly sessionDir: string } {
+  for (const pid of recordedNodePids(clusterDir)) {
+    const record = JSON.parse(readFileSync(join(clusterDir, 'nodes', `${pid}.json`), 'utf8')) as { nodeId: string; sessionDir: string };
+    if (record.nodeId === nodeId) return { pid, sessionDir: record.sessionDir };
+  }
+  throw new Error(`no record of node ${nodeId}`);
+}
+
+/** The bytes of the files under `dir`, its subfolders included. */
+export function directoryBytes(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    total += entry.isDirectory() ? directoryBytes(path) : statSync(path).size;
+  }
+  return total;
 }
 
 /** The lines a script printed as `KEY value`, by key (the last of each key). */
