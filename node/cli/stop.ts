@@ -6,7 +6,8 @@
  * killed here, or before) are removed last.
  */
 import { parseArgs } from 'node:util';
-import { forgetNode, isNodeProcess, isRunning, readAddressFile, recordedNodes, removeAddressFile } from '../cluster/local-nodes.js';
+import { forgetNode, isNodeProcess, readAddressFile, recordedNodes, removeAddressFile } from '../cluster/local-nodes.js';
+import { isRunning } from '../process-liveness.js';
 import { sweepStaleHandoffs } from '../store/shm-handoff.js';
 import { UsageError, firstLine } from './usage.js';
 

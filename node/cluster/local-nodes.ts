@@ -9,6 +9,7 @@ import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, readdirSync, r
 import { basename, dirname, join } from 'node:path';
 import { sessionRetention } from '../runtime/sessions.js';
 import { tokenProblem } from '../transport/index.js';
+import { isRunning } from '../process-liveness.js';
 
 /** The address file's content. */
 export interface AddressFile {
@@ -132,24 +133,6 @@ export function removeAddressFile(): void {
   rmSync(addressFilePath(), { force: true });
 }
 
-/**
- * Whether a process with this pid runs. A zombie (ended, not yet reaped by whoever adopted the
- * detached daemon) answers signals but runs no more, so on Linux its state in /proc is checked too.
- */
-export function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The state follows the command name, which is in parentheses and may itself hold spaces.
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true;
-  }
-}
 
 /**
  * Whether the process with this pid is a tsray node (a daemon, or `tsray start --block`), so that a

@@ -24,6 +24,7 @@
 import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isRunning } from '../process-liveness.js';
 
 /** The default bound of a node's handoff folder: 1 GiB (a 256 MiB object each way, with room). */
 export const defaultHandoffBytes = 1024 * 1024 * 1024;
@@ -72,16 +73,6 @@ export function handoffLimitBytes(): number {
   const value = Number(text);
   if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${handoffBytesVariable} must be a whole number of bytes (0 turns the shared mapping off), not '${text}'`);
   return value;
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it runs, as another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function readOwner(dir: string): HandoffOwner | undefined {

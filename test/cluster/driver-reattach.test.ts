@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ProcessRun } from '../support/cluster.js';
-import { isRunning } from '../../node/cluster/local-nodes.js';
+import { isRunning } from '../../node/process-liveness.js';
 import { queryJobs } from '../../node/cluster/query.js';
 import { ScriptProcess, killPids, recordedNodePids, runnerIn } from '../support/cluster.js';
 import { packageRoot, writeDriverScript } from '../support/driver-script.js';

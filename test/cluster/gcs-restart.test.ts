@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { isRunning } from '../../node/cluster/local-nodes.js';
+import { isRunning } from '../../node/process-liveness.js';
 import { queryNodes } from '../../node/cluster/query.js';
 import type { NodeReport } from '../../core/protocol.js';
 import { killPids, printedLines, recordedNodePids, runnerIn } from '../support/cluster.js';

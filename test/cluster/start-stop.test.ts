@@ -14,7 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { NodeReport } from '../../core/protocol.js';
-import { isRunning } from '../../node/cluster/local-nodes.js';
+import { isRunning } from '../../node/process-liveness.js';
 import { queryNodes } from '../../node/cluster/query.js';
 import { recordedNodePids, runNode } from '../support/cluster.js';
 import type { ProcessRun } from '../support/cluster.js';
