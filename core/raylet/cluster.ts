@@ -7,12 +7,13 @@ import { send } from '../effects.js';
 import { nodeOfWorker, workerAddress } from '../ids.js';
 import type { WorkerId } from '../ids.js';
 import type { MessageOf } from '../protocol.js';
+import { take } from '../resources.js';
 import { copyResources } from './copy.js';
 import { dispatch, removeId } from './dispatch.js';
 import type { RayletEffect } from './events.js';
 import { carryOutPlacement, tellInfeasible } from './leases.js';
 import { sweepDeadOwners } from './owner-death.js';
-import { decidePlacement } from './placement.js';
+import { decidePlacement, spillWaitingTarget } from './placement.js';
 import type { ClusterNodeView, RayletState } from './state.js';
 import { isNodeDead, rememberDeadNode, rememberDeadOwner } from './tombstones.js';
 import { listeningWorkerIds } from './worker-pool.js';
@@ -62,7 +63,28 @@ export function onClusterViewPublished(state: RayletState, message: MessageOf<'c
   }
   state.cluster = view;
   state.viewReceived = true;
+  spillWaitingLeases(state, effects);
   reexamineInfeasible(state, effects);
+}
+
+/**
+ * Spills on the leases queued here for resources this node does not have free, each to another node
+ * the new view shows able to run it now (`spillWaitingTarget`). What each spilled lease needs is
+ * taken from this raylet's view of its target, so that one view does not send that node more than it
+ * has free.
+ */
+function spillWaitingLeases(state: RayletState, effects: RayletEffect[]): void {
+  for (const leaseId of [...state.queue]) {
+    const lease = state.leases[leaseId];
+    if (lease === undefined || lease.state !== 'queued') continue;
+    const target = spillWaitingTarget(state, lease);
+    const targetView = target === null ? undefined : state.cluster[target];
+    if (target === null || targetView === undefined) continue;
+    take(targetView.available, lease.resources);
+    removeId(state.queue, leaseId);
+    delete state.leases[leaseId];
+    effects.push(send(lease.requester, { type: 'lease/spilled', leaseId, toNodeId: target }));
+  }
 }
 
 /**

@@ -41,7 +41,7 @@ export { defaultRayletConfig, initialRayletState } from './state.js';
 /** The raylet as a component core, for the shell, the simulator and the replayer. */
 export const rayletCore: ComponentCore<RayletState, RayletEvent, RayletEffect> = {
   kind: 'raylet',
-  version: 3,
+  version: 4,
   initial: initialRayletState,
   apply: applyRaylet,
   invariants: rayletInvariants,

@@ -164,6 +164,26 @@ function placeDefault(state: RayletState, lease: RayletLease): Placement {
 }
 
 /**
+ * How often a lease may be spilled on from a queue where it waits for resources (see
+ * `spillWaitingTarget`): a bound on leases moving between nodes whose views of each other lag.
+ */
+export const maxWaitingSpillbacks = 4;
+
+/**
+ * Where a lease queued here, waiting for resources this node does not have free, should go instead:
+ * the alive node that, by the latest view, fits it now and has the most free CPU. As in Ray, placing a
+ * lease in a node's queue is not final: a view that was stale when the lease arrived (the other
+ * nodes looked busy) must not keep it behind work here that may never end, such as actors holding
+ * every CPU. Only leases without node affinity move (soft affinity waits for its target, as Ray's
+ * does by default), and only `maxWaitingSpillbacks` times. Null: it stays queued here.
+ */
+export function spillWaitingTarget(state: RayletState, lease: RayletLease): NodeId | null {
+  if (typeof lease.strategy !== 'string' || lease.spillbackCount >= maxWaitingSpillbacks || fitsHere(state, lease)) return null;
+  const freeNow = feasibleOthers(state, lease).filter((nodeId) => availableOn(state.cluster[nodeId]?.available ?? {}, lease));
+  return mostFreeCpu(state, freeNow);
+}
+
+/**
  * Decides where `lease` runs. A lease that was spilled once (spillbackCount >= 1) is never spilled
  * again unless this node can never fit it, so that a lease cannot bounce between nodes. Soft affinity
  * follows Ray: the target, if alive and able to ever fit the lease, is the only place (it waits there

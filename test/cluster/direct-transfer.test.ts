@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import { nodeRecord, printedLines, startTestCluster } from '../support/cluster.js';
 import type { TestCluster } from '../support/cluster.js';
 import { packageRoot, writeDriverScript } from '../support/driver-script.js';
@@ -47,6 +47,8 @@ void describe('an object between two nodes that are not the head', () => {
   before(async () => {
     cluster = await startTestCluster(cli, 'tsray-direct-', ['--num-cpus', '1'], [['--num-cpus', '1'], ['--num-cpus', '1']]);
   });
+
+  afterEach((t) => cluster?.noteOutcome(t));
 
   after(() => {
     written?.remove();

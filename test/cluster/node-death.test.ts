@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import type { NodeReport } from '../../core/protocol.js';
 import { queryNodes } from '../../node/cluster/query.js';
 import { ScriptProcess, printedLines, startTestCluster } from '../support/cluster.js';
@@ -127,6 +127,8 @@ void describe('a node killed in a cluster of processes', () => {
     cluster = await startTestCluster(cli, 'tsray-node-death-', ['--num-cpus', '2', '--health-check-period-ms', '100', '--health-check-failure-threshold', '20'], [['--num-cpus', '2'], ['--num-cpus', '3']]);
     [survivor = '', victim = ''] = cluster.nodeIds;
   });
+
+  afterEach((t) => cluster?.noteOutcome(t));
 
   after(() => {
     for (const child of children) child.kill();

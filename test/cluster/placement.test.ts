@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import { ScriptProcess, startTestCluster } from '../support/cluster.js';
 import type { TestCluster } from '../support/cluster.js';
 import { packageRoot, writeDriverScript } from '../support/driver-script.js';
@@ -41,7 +41,8 @@ await show('HARD_UNKNOWN', () => tsray.get(where.options({ schedulingStrategy: {
 // The head (the driver's node) is made full: two actors hold its two CPUs while they live.
 const holders = [0, 1].map(() => Probes.options({ numCpus: 1, schedulingStrategy: { nodeId: info.nodeId, soft: false } }).remote());
 await show('HOLDERS', () => tsray.get(holders.map((holder) => holder.where.remote())));
-await show('SPILLED', () => tsray.get(Array.from({ length: 6 }, () => where.remote(50))));
+// A bounded get: were they ever to wait, its GetTimeoutError says for what.
+await show('SPILLED', () => tsray.get(Array.from({ length: 6 }, () => where.remote(50)), { timeout: 30000 }));
 for (const holder of holders) tsray.kill(holder);
 await show('INFEASIBLE', () => tsray.get(where.options({ resources: { tpu: 1 } }).remote(0), { timeout: 1000 }));
 // An actor no node can host waits too; both stay pending until the test has seen them in tsray status.
@@ -63,6 +64,8 @@ void describe('placement across a cluster of processes', () => {
     cluster = await startTestCluster(cli, 'tsray-placement-', ['--num-cpus', '2'], [['--num-cpus', '2'], ['--num-cpus', '1', '--resources', '{"gpu":1}']]);
   });
 
+  afterEach((t) => cluster?.noteOutcome(t));
+
   after(() => {
     for (const child of children) child.kill();
     for (const script of scripts) script.remove();
@@ -76,7 +79,7 @@ void describe('placement across a cluster of processes', () => {
     scripts.push(written);
     const driver = new ScriptProcess(written.path, { TSRAY_SESSIONS_ROOT: cluster.root, TSRAY_ADDRESS: cluster.address, TSRAY_TOKEN: '', PLAIN_NODE: plain });
     children.push(driver);
-    await driver.waitFor('WAITING');
+    await driver.waitFor('WAITING', 90_000);
     const status = (): Promise<string> => cluster.run([cli, 'status', '--address', cluster.address, '--token', cluster.token]).then((run) => run.stdout + run.stderr);
     // Pending demand reaches the GCS with the raylets' next heartbeats.
     const pending = await eventually(status, (text) => (text.match(/infeasible/g) ?? []).length === 2, 40);
@@ -101,7 +104,7 @@ void describe('placement across a cluster of processes', () => {
 
     assert.deepEqual(value<string[]>('HOLDERS'), [head, head]);
     const spilled = value<string[]>('SPILLED');
-    assert.equal(spilled.length, 6);
+    assert.ok(Array.isArray(spilled) && spilled.length === 6, `the spilled tasks should all return: ${lines.get('SPILLED')}`);
     assert.ok(spilled.every((nodeId) => nodeId === plain || nodeId === gpu), `with the head full, tasks should spill to the other nodes: ${spilled.join(', ')}`);
 
     const infeasible = value<{ name: string; message: string }>('INFEASIBLE');

@@ -7,7 +7,7 @@ import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { handoffRoot } from '../../node/store/shm-handoff.js';
 
 /** How a process ended and what it printed. */
@@ -90,7 +90,9 @@ export interface TestCluster {
   readonly pidOf: (nodeId: string) => number;
   /** Runs the CLI (or a script, when args[0] is not a CLI command) with this cluster's root and no other address. */
   readonly run: (args: string[], env?: Record<string, string>) => Promise<ProcessRun>;
-  /** Kills every node process of the cluster (for an `after` hook) and removes the root. */
+  /** For an `afterEach` hook: after a failed test, `stop` keeps the root and prints the nodes' log tails. */
+  readonly noteOutcome: (test: { readonly name: string; readonly passed?: boolean }) => void;
+  /** Kills every node process of the cluster (for an `after` hook) and removes the root, unless a test failed. */
   readonly stop: () => void;
 }
 
@@ -103,7 +105,13 @@ export async function startTestCluster(cli: string, rootPrefix: string, headArgs
   const clusterDir = join(root, 'cluster');
   const env = { TSRAY_SESSIONS_ROOT: root, TSRAY_ADDRESS: '', TSRAY_TOKEN: '' };
   const run = (args: string[], extra: Record<string, string> = {}): Promise<ProcessRun> => runNode(args, { ...env, ...extra });
+  const failed: string[] = [];
+  const noteOutcome = (test: { readonly name: string; readonly passed?: boolean }): void => {
+    if (test.passed === false) failed.push(test.name);
+  };
   const stop = (): void => {
+    // The logs are read before the kill, whose pids come from the same records.
+    if (failed.length > 0) printNodeLogTails(clusterDir, failed);
     for (const pid of recordedNodePids(clusterDir)) {
       try {
         process.kill(pid, 'SIGKILL');
@@ -111,7 +119,8 @@ export async function startTestCluster(cli: string, rootPrefix: string, headArgs
         // Already gone.
       }
     }
-    rmSync(root, { recursive: true, force: true });
+    // A failed test's cluster stays on disk, so that its nodes' full logs and event logs can be read.
+    if (failed.length === 0) rmSync(root, { recursive: true, force: true });
   };
   try {
     const head = await run([cli, 'start', '--head', '--port', '0', ...headArgs]);
@@ -125,11 +134,32 @@ export async function startTestCluster(cli: string, rootPrefix: string, headArgs
       nodeIds.push(nodeId);
     }
     const pidOf = (nodeId: string): number => nodeRecord(clusterDir, nodeId).pid;
-    return { root, address: file.address, token: file.token, headNodeId: file.nodeId, nodeIds, pidOf, run, stop };
+    return { root, address: file.address, token: file.token, headNodeId: file.nodeId, nodeIds, pidOf, run, noteOutcome, stop };
   } catch (error) {
     stop();
     throw error;
   }
+}
+
+/** How many lines of each node's log a failed cluster test prints. */
+const failedLogTailLines = 60;
+
+/**
+ * Prints where a failed test's cluster is kept and the last lines of each node's node.log to stderr,
+ * so that a failure in CI, whose clone is gone afterwards, still shows what the nodes were doing.
+ */
+function printNodeLogTails(clusterDir: string, failed: readonly string[]): void {
+  const lines = [`tsray test cluster kept at ${dirname(clusterDir)} after failed test(s): ${failed.join('; ')}`];
+  for (const pid of recordedNodePids(clusterDir)) {
+    try {
+      const record = JSON.parse(readFileSync(join(clusterDir, 'nodes', `${pid}.json`), 'utf8')) as { nodeId: string; sessionDir: string };
+      const log = readFileSync(join(record.sessionDir, 'node.log'), 'utf8').split('\n');
+      lines.push(`--- node ${record.nodeId} (pid ${pid}), last ${failedLogTailLines} lines of ${join(record.sessionDir, 'node.log')}:`, ...log.slice(-failedLogTailLines - 1));
+    } catch (error) {
+      lines.push(`--- node record ${pid}: ${(error as Error).message}`);
+    }
+  }
+  console.error(lines.join('\n'));
 }
 
 /** What `tsray start` recorded in `clusterDir` of node `nodeId`: its process and its session dir (where its node.log is). */

@@ -73,7 +73,7 @@ void describe('raylet: start and heartbeat', () => {
       { type: 'timer/armed', timerId: 'heartbeat', delayMs: 100 },
     ]);
     assert.equal(rayletCore.kind, 'raylet');
-    assert.equal(rayletCore.version, 3);
+    assert.equal(rayletCore.version, 4);
   });
 });
 
@@ -134,6 +134,35 @@ void describe('raylet: spillback', () => {
     assert.deepEqual(node.request('l3', { spillbackCount: 1 }), []);
     assert.deepEqual(node.state.queue, ['l3']);
     assert.deepEqual(node.state.available, { CPU: 0 }, 'the view of this node does not overwrite its own numbers');
+  });
+
+  void it('a lease queued behind a full node moves on when a new view shows another node free, at most a bounded number of times', () => {
+    const node = new Node({ CPU: 1 });
+    node.grantNew('held');
+    // The other nodes look busy when the leases arrive, so they queue here behind a CPU that may never free.
+    node.view([
+      { nodeId: 'n2', total: { CPU: 2 }, available: { CPU: 0 } },
+      { nodeId: 'n3', total: { CPU: 1 }, available: { CPU: 0 } },
+    ]);
+    node.request('w1');
+    node.request('w2');
+    node.request('w3');
+    node.request('pinned', { strategy: { nodeId: 'n1', soft: true } });
+    node.request('tired', { spillbackCount: 4 });
+    assert.deepEqual(node.state.queue, ['w1', 'w2', 'w3', 'pinned', 'tired']);
+    const freed = node.view([
+      { nodeId: 'n2', total: { CPU: 2 }, available: { CPU: 2 } },
+      { nodeId: 'n3', total: { CPU: 1 }, available: { CPU: 1 } },
+    ]);
+    // Each node gets no more than it showed free; affinity and a lease spilled too often stay.
+    assert.deepEqual(sent(freed, 'lease/spilled'), [
+      { leaseId: 'w1', toNodeId: 'n2', to: driver },
+      { leaseId: 'w2', toNodeId: 'n2', to: driver },
+      { leaseId: 'w3', toNodeId: 'n3', to: driver },
+    ]);
+    assert.deepEqual(node.state.queue, ['pinned', 'tired']);
+    assert.equal(node.state.leases['w1'], undefined);
+    assert.deepEqual(sent(node.view([{ nodeId: 'n2', total: { CPU: 2 }, available: { CPU: 2 } }]), 'lease/spilled'), []);
   });
 
   void it('SPREAD goes round robin over the feasible alive nodes, this one included', () => {
