@@ -2,8 +2,9 @@
  * Placement across a cluster of real processes (issue 10): a head and two nodes on 127.0.0.1, one of
  * them with a custom resource. A driver attached to the head runs tasks and actors with SPREAD, a
  * custom resource, hard and soft node affinity, and the default strategy while the head is full
- * (spillback); each task reports the node it ran on. A request no node can ever fit waits: a get of
- * it with a timeout says why, and `tsray status` shows it as infeasible demand until its driver ends.
+ * (spillback, also of tasks that queued at the head while every other node looked busy); each task
+ * reports the node it ran on. A request no node can ever fit waits: a get of it with a timeout says
+ * why, and `tsray status` shows it as infeasible demand until its driver ends.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -41,8 +42,14 @@ await show('HARD_UNKNOWN', () => tsray.get(where.options({ schedulingStrategy: {
 // The head (the driver's node) is made full: two actors hold its two CPUs while they live.
 const holders = [0, 1].map(() => Probes.options({ numCpus: 1, schedulingStrategy: { nodeId: info.nodeId, soft: false } }).remote());
 await show('HOLDERS', () => tsray.get(holders.map((holder) => holder.where.remote())));
-// A bounded get: were they ever to wait, its GetTimeoutError says for what.
+// The other nodes are made busy too, until the head has seen them busy: the tasks below then queue
+// at the full head, and must move on as soon as a node frees up (a view that was stale when they
+// arrived must not keep them behind actors that never end). A bounded get: were they ever to wait,
+// its GetTimeoutError says for what.
+const busy = [plain, plain, process.env.GPU_NODE].map((nodeId) => where.options({ schedulingStrategy: { nodeId, soft: false } }).remote(2500));
+await new Promise((resolve) => setTimeout(resolve, 1000));
 await show('SPILLED', () => tsray.get(Array.from({ length: 6 }, () => where.remote(50)), { timeout: 30000 }));
+await tsray.get(busy);
 for (const holder of holders) tsray.kill(holder);
 await show('INFEASIBLE', () => tsray.get(where.options({ resources: { tpu: 1 } }).remote(0), { timeout: 1000 }));
 // An actor no node can host waits too; both stay pending until the test has seen them in tsray status.
@@ -77,7 +84,7 @@ void describe('placement across a cluster of processes', () => {
     const head = cluster.headNodeId;
     const written = writeDriverScript('cluster-placement', placementScript);
     scripts.push(written);
-    const driver = new ScriptProcess(written.path, { TSRAY_SESSIONS_ROOT: cluster.root, TSRAY_ADDRESS: cluster.address, TSRAY_TOKEN: '', PLAIN_NODE: plain });
+    const driver = new ScriptProcess(written.path, { TSRAY_SESSIONS_ROOT: cluster.root, TSRAY_ADDRESS: cluster.address, TSRAY_TOKEN: '', PLAIN_NODE: plain, GPU_NODE: gpu });
     children.push(driver);
     await driver.waitFor('WAITING', 90_000);
     const status = (): Promise<string> => cluster.run([cli, 'status', '--address', cluster.address, '--token', cluster.token]).then((run) => run.stdout + run.stderr);
