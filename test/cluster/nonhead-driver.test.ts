@@ -4,7 +4,8 @@
  * started with the CLI on 127.0.0.1, and driver scripts in child processes that name the second
  * node with TSRAY_NODE_ID (the head's address stays their address):
  *
- * - the driver is attached to the second node (its node id and worker id say so), and a 256 MiB
+ * - the driver is attached to the second node (its node id and worker id say so, and a task it
+ *   submits with no placement runs there), and a 256 MiB
  *   array made by a task pinned to the head reaches it intact: the second node copied the object into
  *   its store from the head and staged it for the driver in its /dev/shm folder (its node.log says
  *   both), the driver never fell back to TCP, and the head never saw the driver's connection;
@@ -31,6 +32,9 @@ import * as tsray from 'tsray';
 const info = await tsray.init();
 const context = tsray.getRuntimeContext();
 console.log('ATTACHED', info.nodeId, context.nodeId, context.workerId);
+// With no placement asked for, a task leases from the driver's node first.
+const where = tsray.remote(() => tsray.getRuntimeContext().nodeId);
+console.log('RAN_ON', await tsray.get(where.remote()));
 const make = tsray.remote((n) => {
   const bytes = new Uint8Array(n);
   for (let i = 0; i < n; i += 4093) bytes[i] = (i / 4093) % 251;
@@ -100,6 +104,7 @@ void describe('a driver attached to the second node', () => {
     assert.equal(infoNode, second, 'init() reports the node the driver attached to, not the head');
     assert.equal(contextNode, second);
     assert.ok(workerId.startsWith(`${second}.d`), `the driver is a worker of the second node, not ${workerId}`);
+    assert.equal(lines.get('RAN_ON'), second, "the driver's task leased from its node's raylet");
     assert.equal(lines.get('GOT'), `Uint8Array ${sizeBytes} 0 7`, 'the array arrived whole, with its pattern');
     assert.ok(Number(lines.get('LISTED')) >= sizeBytes, `the cluster's listing reached the driver through its node: ${lines.get('LISTED')}`);
     assert.equal(lines.get('DONE'), 'yes');
