@@ -10,15 +10,18 @@
  *   its store from the head and staged it for the driver in its /dev/shm folder (its node.log says
  *   both), the driver never fell back to TCP, and the head never saw the driver's connection;
  * - the cluster's listings reach such a driver (its node passes the query on to the head);
+ * - with no TSRAY_NODE_ID, a driver attaches to the head when the head was started on its machine,
+ *   else to the one node of the cluster started there (a sessions root that records only it);
  * - a TSRAY_NODE_ID that names no node of the machine fails with one line naming it;
  * - when its node dies, a driver waiting in `get` fails at once with an error naming the node, and
  *   does not hang or move to the head.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { killPids, nodeRecord, printedLines, recordedNodePids, ScriptProcess, startTestCluster } from '../support/cluster.js';
+import { killPids, nodeRecord, printedLines, recordedNodePids, runNode, ScriptProcess, startTestCluster } from '../support/cluster.js';
 import type { TestCluster } from '../support/cluster.js';
 import { packageRoot, writeDriverScript } from '../support/driver-script.js';
 import type { DriverScript } from '../support/driver-script.js';
@@ -53,6 +56,14 @@ await tsray.shutdown();
 console.log('DONE yes');
 `;
 
+const defaultScript = `
+import * as tsray from 'tsray';
+const info = await tsray.init();
+const where = tsray.remote(() => tsray.getRuntimeContext().nodeId);
+console.log('ATTACHED', info.nodeId, await tsray.get(where.remote()));
+await tsray.shutdown();
+`;
+
 const waitScript = `
 import * as tsray from 'tsray';
 const info = await tsray.init();
@@ -78,6 +89,7 @@ void describe('a driver attached to the second node', () => {
   let second: string;
   const scripts: DriverScript[] = [];
   const processes: ScriptProcess[] = [];
+  const roots: string[] = [];
 
   before(async () => {
     cluster = await startTestCluster(cli, 'tsray-nonhead-driver-', ['--num-cpus', '1'], [['--num-cpus', '1']]);
@@ -89,6 +101,7 @@ void describe('a driver attached to the second node', () => {
     killPids(recordedNodePids(join(cluster.root, 'cluster')));
     cluster.stop();
     for (const script of scripts) script.remove();
+    for (const root of roots) rmSync(root, { recursive: true, force: true });
   });
 
   /** A node's node.log (its session dir is in its record). */
@@ -116,6 +129,25 @@ void describe('a driver attached to the second node', () => {
     const mapped = new RegExp(`driver ${workerId.replace(/\./g, '\\.')} left; 1 objects \\((\\d+) bytes\\) moved between it and node ${second} through the shared mapping`).exec(secondLog);
     assert.ok(mapped !== null && Number(mapped[1]) >= sizeBytes, `the driver read it from the second node's folder in /dev/shm: ${secondLog}`);
     assert.doesNotMatch(nodeLog(cluster.headNodeId), new RegExp(`driver ${workerId.replace(/\./g, '\\.')} left|\\(driver\\) at`), 'the head never had the driver attached');
+  });
+
+  void test('with no TSRAY_NODE_ID, a driver on a machine that runs a node of the cluster but not its head attaches to that node', async () => {
+    // A machine that started only the second node: its sessions root records that node and no head.
+    const elsewhere = mkdtempSync(join(tmpdir(), 'tsray-nonhead-machine-'));
+    roots.push(elsewhere);
+    const clusterDir = join(cluster.root, 'cluster');
+    mkdirSync(join(elsewhere, 'cluster', 'nodes'), { recursive: true });
+    const { pid } = nodeRecord(clusterDir, second);
+    copyFileSync(join(clusterDir, 'nodes', `${pid}.json`), join(elsewhere, 'cluster', 'nodes', `${pid}.json`));
+    const written = writeDriverScript('cluster-nonhead-default', defaultScript);
+    scripts.push(written);
+    const output = await runNode([written.path], { TSRAY_SESSIONS_ROOT: elsewhere, TSRAY_ADDRESS: cluster.address, TSRAY_TOKEN: cluster.token, TSRAY_NODE_ID: '' });
+    assert.equal(output.code, 0, output.stderr);
+    assert.equal(printedLines(output.stdout).get('ATTACHED'), `${second} ${second}`, 'the driver attached to the node of its machine, and its task ran there');
+    // Where the head was started on the machine too, the head stays the default.
+    const here = await cluster.run([written.path], { TSRAY_ADDRESS: cluster.address, TSRAY_NODE_ID: '' });
+    assert.equal(here.code, 0, here.stderr);
+    assert.match(printedLines(here.stdout).get('ATTACHED') ?? '', new RegExp(`^${cluster.headNodeId} `));
   });
 
   void test('a TSRAY_NODE_ID that names no node here fails with one line naming it', async () => {
