@@ -18,7 +18,9 @@
  *   stopped or died) the driver stops at once with the lost error, naming the node, and does not
  *   reconnect or move to the head (the cluster counts its objects and job gone with the node).
  *
- * That is what lets a driver ride out a restart of the head (issue 10 item 6): the connection
+ * A driver attached to another node rides out a restart of the head as that node's workers do: the
+ * node reconnects to the resumed head, and the driver's own connection never broke. The identity of
+ * a driver attached to the head is what lets it ride out the restart (issue 10 item 6): the connection
  * reconnects by itself for up to `driverReconnectWindowMs`, sending first what it wrote in the last
  * `nodeResendWindowMs` before the break and what it sent meanwhile (the receivers drop repeats, so
  * calls keep their at-most-once and at-least-once rules). On the resumed head, whose raylet runs under
@@ -28,8 +30,8 @@
  * head's raylet. A head that counted the driver gone (its connection broke while the head lived)
  * keeps its node id, and the driver then stops with the lost error.
  *
- * The driver has no node store in its process. On its node's host (always so for a node other than
- * the head), its large puts and arguments and the large values it reads go through that node's
+ * The driver has no node store in its process. On its node's host (which a node other than the head
+ * always is: the driver found it in this machine's records), its large puts and arguments and the large values it reads go through that node's
  * handoff folder in /dev/shm: an object made on another node is pulled into its node's store first
  * and staged from there, so its bytes cross TCP once, between the nodes, never to the driver.
  * Elsewhere its puts are pulled by the node into its store, and a large value it reads is pulled into

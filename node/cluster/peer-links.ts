@@ -8,12 +8,14 @@
  * connection: one hop instead of two through the head, which then carries none of the bytes.
  *
  * Only object transfer goes over these connections (chunk requests and replies for the receiving
- * node's `objects:` address); anything else closes the connection with its reason. The same port
- * takes the drivers of this machine that attach to this node (`TSRAY_NODE_ID`, driver-link.ts): their
- * connections are handed to the node (`drivers`), which relays what they send as it does its own. When a direct
+ * node's `objects:` address); anything else closes the connection with its reason. When a direct
  * connection cannot be made (no address, refused, unreachable, or the bound of `maxLinks` reached)
  * the pull goes through the head as before; when one breaks, the pulls that used it start again
  * through the head (`onLost`).
+ *
+ * The same port takes the drivers of its host that attach to this node (`TSRAY_NODE_ID`,
+ * driver-link.ts): their connections are no links and carry anything; they go to the node
+ * (`drivers`), which routes what they send as it does its own workers' messages.
  */
 import type { NodeId } from '../../core/ids.js';
 import type { Port, Router } from '../runtime/router.js';
