@@ -12,6 +12,8 @@
  * - the cluster's listings reach such a driver (its node passes the query on to the head);
  * - with no TSRAY_NODE_ID, a driver attaches to the head when the head was started on its machine,
  *   else to the one node of the cluster started there (a sessions root that records only it);
+ * - such a driver rides out a `kill -9` of the head (its supervisor starts it again): the driver's
+ *   connection to its node never breaks, and its actor there keeps its state;
  * - a TSRAY_NODE_ID that names no node of the machine fails with one line naming it;
  * - when its node dies, a driver waiting in `get` fails at once with an error naming the node, and
  *   does not hang or move to the head.
@@ -64,12 +66,47 @@ console.log('ATTACHED', info.nodeId, await tsray.get(where.remote()));
 await tsray.shutdown();
 `;
 
+const restartScript = `
+import * as tsray from 'tsray';
+import { createInterface } from 'node:readline';
+const info = await tsray.init();
+class Counter { n = 0; add(k) { this.n += k; return this.n; } }
+const counter = tsray.remote(Counter).options({ name: 'counter', schedulingStrategy: { nodeId: info.nodeId, soft: false } }).remote();
+console.log('BEFORE', await tsray.get(counter.add.remote(5)));
+const input = createInterface({ input: process.stdin });
+await input[Symbol.asyncIterator]().next();
+// Open, stdin would keep the script from exiting.
+input.close();
+process.stdin.destroy();
+// The head was killed: these wait until its supervisor started it again and the node reconnected.
+console.log('AFTER', await tsray.get(counter.add.remote(1)));
+let head;
+for (let round = 0; round < 200 && head === undefined; round += 1) {
+  head = (await tsray.nodes()).find((node) => node.alive && node.nodeId !== info.nodeId && node.nodeId !== process.env.HEAD_NODE)?.nodeId;
+  if (head === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
+}
+const where = tsray.remote(() => tsray.getRuntimeContext().nodeId);
+let ranOn;
+// The GCS knows the new head a little before the cluster view that names it reaches this node's raylet.
+for (let round = 0; round < 200 && ranOn === undefined; round += 1) {
+  try {
+    ranOn = await tsray.get(where.options({ schedulingStrategy: { nodeId: head, soft: false } }).remote());
+  } catch (error) {
+    if (error.name !== 'TaskUnschedulableError') throw error;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+console.log('NEW_HEAD', head, ranOn);
+console.log('STILL', tsray.getRuntimeContext().nodeId);
+await tsray.shutdown();
+`;
+
 const waitScript = `
 import * as tsray from 'tsray';
 const info = await tsray.init();
 console.log('ATTACHED', info.nodeId);
 const slow = tsray.remote(() => new Promise((resolve) => setTimeout(() => resolve(1), 120_000)));
-const ref = slow.options({ schedulingStrategy: { nodeId: process.env.HEAD_NODE, soft: false } }).remote();
+const ref = slow.remote();
 console.log('WAITING yes');
 try {
   console.log('GOT', await tsray.get(ref));
@@ -83,6 +120,21 @@ try {
   console.log('LATER', JSON.stringify(error.message));
 }
 `;
+
+/** The script's exit code, or a failure if it still runs after `timeoutMs` (a driver that hangs). */
+async function exitedWithin(script: ScriptProcess, timeoutMs: number): Promise<number | null> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      script.exited,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the driver script did not exit within ${timeoutMs} ms; stderr: ${script.errors}`)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 void describe('a driver attached to the second node', () => {
   let cluster: TestCluster;
@@ -150,6 +202,23 @@ void describe('a driver attached to the second node', () => {
     assert.match(printedLines(here.stdout).get('ATTACHED') ?? '', new RegExp(`^${cluster.headNodeId} `));
   });
 
+  void test("rides out a kill -9 of the head: its node reconnects to the restarted head, and the driver's actor and calls go on", async () => {
+    const written = writeDriverScript('cluster-nonhead-restart', restartScript);
+    scripts.push(written);
+    const script = new ScriptProcess(written.path, { TSRAY_SESSIONS_ROOT: cluster.root, TSRAY_ADDRESS: cluster.address, TSRAY_TOKEN: '', TSRAY_NODE_ID: second, HEAD_NODE: cluster.headNodeId });
+    processes.push(script);
+    assert.equal(await script.waitFor('BEFORE'), '5');
+    // The head's node process dies; its supervisor starts it again under a new node id.
+    process.kill(cluster.pidOf(cluster.headNodeId), 'SIGKILL');
+    script.say('go');
+    assert.equal(await script.waitFor('AFTER', 60_000), '6', "the actor on the driver's node kept its state");
+    const [newHead, ranOn] = (await script.waitFor('NEW_HEAD')).split(' ');
+    assert.ok(newHead !== undefined && newHead !== 'undefined' && newHead !== second && newHead !== cluster.headNodeId, `a new head node: ${newHead}`);
+    assert.equal(ranOn, newHead, 'a task pinned to the restarted head ran there');
+    assert.equal(await script.waitFor('STILL'), second, 'the driver stayed attached to its node');
+    assert.equal(await exitedWithin(script, 20_000), 0, script.errors);
+  });
+
   void test('a TSRAY_NODE_ID that names no node here fails with one line naming it', async () => {
     const written = writeDriverScript('cluster-nonhead-bad', readScript);
     scripts.push(written);
@@ -171,6 +240,6 @@ void describe('a driver attached to the second node', () => {
     const failed = await script.waitFor('FAILED', 15_000);
     assert.match(failed, new RegExp(`its node ${second} is gone`), failed);
     assert.match(await script.waitFor('LATER'), /tsray is not initialized/);
-    assert.equal(await script.exited, 0, script.errors);
+    assert.equal(await exitedWithin(script, 20_000), 0, script.errors);
   });
 });
