@@ -9,7 +9,11 @@
  * - `head-remote`: attached to the head, reading an object made on the second node (the same copy
  *   between the nodes, the other way, then the head's folder);
  * - `head-local`: attached to the head, reading an object made on the head (no copy between nodes:
- *   only the staging through the folder).
+ *   only the staging through the folder);
+ * - `head-tcp`: attached to the head as a driver on another host is (it finds no folder of the head:
+ *   TSRAY_SHM_DIR points elsewhere), reading an object made on the head: pulled over TCP into the
+ *   driver's memory. That is the way a driver on the second node's machine read it before it could
+ *   attach to that node.
  *
  * Part of `npm run bench` (full run); alone: `npm run build && node --expose-gc dist/bench/nonhead-driver.js [--quick]`.
  */
@@ -39,6 +43,7 @@ const ways = [
   { id: 'second', label: 'attached to the second node, object made on the head', attach: 'second', maker: 'head' },
   { id: 'head-remote', label: 'attached to the head, object made on the second node', attach: 'head', maker: 'second' },
   { id: 'head-local', label: 'attached to the head, object made on the head', attach: 'head', maker: 'head' },
+  { id: 'head-tcp', label: 'attached to the head from another host (no /dev/shm), object made on the head', attach: 'head', maker: 'head' },
 ] as const;
 
 /** Lets the owner drop the object (and the nodes free it) before the next sample: each node's store holds one at a time. */
@@ -53,7 +58,7 @@ async function settle(): Promise<void> {
 /** Measures each way `scale.repeats` times on one cluster of two nodes into `recorder`. */
 export async function benchNonheadDriver(recorder: Recorder, scale: BenchScale): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'tsray-bench-nonhead-'));
-  const saved = { token: process.env['TSRAY_TOKEN'], node: process.env['TSRAY_NODE_ID'], root: process.env['TSRAY_SESSIONS_ROOT'] };
+  const saved = { token: process.env['TSRAY_TOKEN'], node: process.env['TSRAY_NODE_ID'], root: process.env['TSRAY_SESSIONS_ROOT'], shm: process.env['TSRAY_SHM_DIR'] };
   try {
     await tsrayCli(['start', '--head', '--port', '0', '--num-cpus', '1'], root);
     const head = JSON.parse(readFileSync(join(root, 'cluster', 'address.json'), 'utf8')) as { address: string; token: string; nodeId: string };
@@ -66,6 +71,10 @@ export async function benchNonheadDriver(recorder: Recorder, scale: BenchScale):
     process.env['TSRAY_SESSIONS_ROOT'] = root;
     for (const way of ways) {
       process.env['TSRAY_NODE_ID'] = way.attach === 'second' ? second : '';
+      // The nodes keep their folders in /dev/shm; this driver looks for them in a folder that has none.
+      if (way.id === 'head-tcp') process.env['TSRAY_SHM_DIR'] = join(root, 'no-shm');
+      else if (saved.shm === undefined) delete process.env['TSRAY_SHM_DIR'];
+      else process.env['TSRAY_SHM_DIR'] = saved.shm;
       await recorder.repeat(`driver.nonhead.get.${way.id}`, `driver get of a 256 MiB Uint8Array, ${way.label}`, 'ms', scale.repeats, async () => {
         const info = await tsray.init({ address: head.address });
         try {
@@ -86,7 +95,7 @@ export async function benchNonheadDriver(recorder: Recorder, scale: BenchScale):
       });
     }
   } finally {
-    for (const [name, value] of [['TSRAY_TOKEN', saved.token], ['TSRAY_NODE_ID', saved.node], ['TSRAY_SESSIONS_ROOT', saved.root]] as const) {
+    for (const [name, value] of [['TSRAY_TOKEN', saved.token], ['TSRAY_NODE_ID', saved.node], ['TSRAY_SESSIONS_ROOT', saved.root], ['TSRAY_SHM_DIR', saved.shm]] as const) {
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;
     }
