@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { benchBaselines } from './baselines.js';
 import { benchEventLog, cycled } from './event-log.js';
 import { benchDriverObjects } from './driver-objects.js';
+import { benchNonheadDriver } from './nonhead-driver.js';
 import { benchObjectTransfer } from './object-transfer.js';
 import { median, Recorder, scaleFor, section } from './harness.js';
 import { benchPeers, peerVersions } from './peer.js';
@@ -42,6 +43,8 @@ if (!scale.quick) {
   // A new head per sample (bench/driver-objects.ts): a few minutes, so only in the full run.
   section("a driver's 64 and 256 MiB puts and gets on its head's host: /dev/shm against TCP");
   await benchDriverObjects(recorder, scale);
+  section('a driver on the second node reading a 256 MiB object made on the head, against head-attached drivers');
+  await benchNonheadDriver(recorder, scale);
 }
 
 // P8: what event logging costs P1, as the time per task it adds against logging off (medians of the

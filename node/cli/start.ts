@@ -47,9 +47,13 @@ const usage = [
   '                         the head\'s node health checks (default 100 ms, 5 missed checks)',
   '',
   'environment:',
-  '  TSRAY_SHM_STORE_BYTES  bound of the folder in /dev/shm through which drivers on the head\'s host',
-  '                         move large objects instead of TCP (default 1 GiB; 0: always TCP)',
+  '  TSRAY_SHM_STORE_BYTES  bound of the folder in /dev/shm through which the drivers attached to the',
+  '                         node on its host move large objects instead of TCP (default 1 GiB; 0: TCP)',
   '  TSRAY_SHM_DIR          where that folder goes (default /dev/shm)',
+  '',
+  'A driver (TSRAY_ADDRESS=HOST:PORT of the head) attaches to the head when the head runs on its',
+  'machine, else to the one node of that cluster started there; TSRAY_NODE_ID=<node id> picks a node',
+  'of its machine. `tsray status` lists the node ids.',
 ].join('\n');
 
 /** How many raylet heartbeat periods a node may stay silent before it is declared dead, at the least. */

@@ -9,6 +9,13 @@
  * head's router sends each address to the peer of its node (node-routing.ts). The exception is the
  * chunks of objects between two non-head nodes, which go over a direct link between them
  * (peer-links.ts) while one can be had.
+ *
+ * Drivers attach to the head over its server, or to another node over that node's own port (the
+ * one its direct links use), as a Ray driver attaches to the raylet of its machine (driver-link.ts).
+ * A driver attached to node n2 is worker `n2.d<k>`, so the star routing brings every message for it
+ * to n2, whose router sends it on over the driver's connection; whatever the driver sends that is not
+ * n2's goes on to the head like any of n2's own messages. Either way, a driver on the node's host
+ * moves its large values through the node's handoff folder in /dev/shm.
  */
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
@@ -216,7 +223,7 @@ export class ClusterNode {
   /** A non-head node's direct links to other nodes, for moving objects (peer-links.ts); undefined on the head, or if its port could not be opened. */
   private links: PeerLinks | undefined;
   private readonly logs: SessionLogs;
-  /** The drivers attached to this node (the head), by address, with their connection. */
+  /** The drivers attached to this node, by address, with their connection. */
   private readonly drivers = new Map<string, AttachedDriver>();
   /** The folder in /dev/shm shared with the drivers on this host; undefined when it could not be made. */
   readonly handoff: ShmHandoff | undefined;
@@ -322,6 +329,7 @@ export class ClusterNode {
       raylet: () => this.raylet.state,
       gcs: () => this.gcs?.state,
       drivers: () => [...this.drivers.keys()],
+      head: () => this.client?.peer?.identity.nodeId,
       recordStateHashes: () => this.recordFinalHashes(),
     });
     this.router.addLocal(stateAddress(nodeId), (message) => this.stateQueries.deliver(message));
@@ -428,12 +436,21 @@ export class ClusterNode {
         landRaw: (message, lengthBytes) => this.landRaw(message, lengthBytes),
         onLost: (nodeId, reason) => this.objects.onLinkLost(nodeId, reason),
         log: (line) => process.stderr.write(`tsray: ${line}\n`),
+        drivers: { deliver: (messages, peer) => this.deliver(messages, peer), closed: (peer) => this.onPeerClosed(peer) },
       });
       if (this.stopped) await links.close();
       else this.links = links;
     } catch (error) {
       process.stderr.write(`tsray: node ${this.nodeId} takes no direct links from other nodes (${error instanceof Error ? error.message : String(error)}); its objects go through the head\n`);
     }
+  }
+
+  /**
+   * A non-head node's own `host:port`, where drivers on its host attach to it (and other nodes link to
+   * it for objects); undefined on the head, whose drivers connect to `address`.
+   */
+  get driverAddress(): string | undefined {
+    return this.links?.address;
   }
 
   /** The address others connect to (the head's bound `host:port`). */
@@ -565,14 +582,16 @@ export class ClusterNode {
 
   /**
    * A driver speaks first over its connection (and again after it reconnected to a resumed head): its
-   * address (`worker:<its connection's name>.d<k>`) is routed back over that connection, and this
-   * node's raylet tracks it as a connected driver, as the embedded cluster's does. Only addresses
-   * named after the connection are taken, so a driver cannot claim another's.
+   * address is routed back over that connection, and this node's raylet tracks it as a connected
+   * driver, as the embedded cluster's does. On the head the address is `worker:<its connection's
+   * name>.d<k>`, and only addresses named after the connection are taken, so a driver cannot claim
+   * another's; on any other node it is `worker:<this node>.d<k>`, which the head routes here.
    */
   private attachDriver(from: string, peer: Peer): void {
     if (this.drivers.has(from) || !from.startsWith('worker:') || peer.isClosed) return;
     const workerId = from.slice('worker:'.length);
-    if (nodeOfWorker(workerId) !== peer.identity.nodeId || !/^[^.]+\.d[0-9a-f]+$/.test(workerId)) return;
+    const nodePart = this.gcs === undefined ? this.nodeId : peer.identity.nodeId;
+    if (nodeOfWorker(workerId) !== nodePart || !/^[^.]+\.d[0-9a-f]+$/.test(workerId)) return;
     const buried = this.buriedDriver(workerId);
     if (buried !== undefined) {
       // Taken back, it would run on as a process the cluster buried (its job ended, its actors died).

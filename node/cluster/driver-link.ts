@@ -1,12 +1,26 @@
 /**
  * A driver connected to a running cluster (`init({ address })`, or TSRAY_ADDRESS): this process's
- * owner component talks to the cluster over one TransportClient (role `driver`) to the head, whose
- * router relays its messages on (star routing, node-routing.ts). The driver attaches to the head's
- * raylet (its leases, puts and fetches go there), but its identity is its own: its worker id is
- * `<connection name>.d<random>`, whose node part is the name its connection goes by, so that the head
- * routes its address back over this connection and a death of the head's node is not its death.
+ * owner component talks to the cluster over one TransportClient (role `driver`) to the node it
+ * attaches to, whose raylet takes its leases, puts and fetches first (spillback as usual), and whose
+ * router relays the rest on (star routing, node-routing.ts). `address` is always the head's; which
+ * node of this machine the driver attaches to is `attachNodeFor`'s choice (local-nodes.ts), as a Ray
+ * driver attaches to the raylet of its machine:
  *
- * That is what lets a driver ride out a restart of the head (issue 10 item 6): the connection
+ * - The head (the default when the head was started on this machine): the driver connects to the
+ *   head's server, and its identity is its own: its worker id is `<connection name>.d<random>`, whose
+ *   node part is the name its connection goes by, so that the head routes its address back over this
+ *   connection and a death of the head's node is not its death.
+ * - Another node (`TSRAY_NODE_ID=<node id>`, or the only node of this cluster started on this machine
+ *   when the head was not): the driver connects to that node's own port (the one its direct links
+ *   use, recorded with the node), and its worker id is `<node id>.d<random>`, so that the head routes
+ *   every message for it to that node like those of the node's own workers. The driver lives and
+ *   dies with that node, as a Ray driver with its raylet: when the connection to it breaks (the node
+ *   stopped or died) the driver stops at once with the lost error, naming the node, and does not
+ *   reconnect or move to the head (the cluster counts its objects and job gone with the node).
+ *
+ * A driver attached to another node rides out a restart of the head as that node's workers do: the
+ * node reconnects to the resumed head, and the driver's own connection never broke. The identity of
+ * a driver attached to the head is what lets it ride out the restart (issue 10 item 6): the connection
  * reconnects by itself for up to `driverReconnectWindowMs`, sending first what it wrote in the last
  * `nodeResendWindowMs` before the break and what it sent meanwhile (the receivers drop repeats, so
  * calls keep their at-most-once and at-least-once rules). On the resumed head, whose raylet runs under
@@ -16,10 +30,12 @@
  * head's raylet. A head that counted the driver gone (its connection broke while the head lived)
  * keeps its node id, and the driver then stops with the lost error.
  *
- * The driver has no node store in its process. On the head's host, its large puts and arguments and
- * the large values it reads go through the head's handoff folder in /dev/shm; elsewhere its puts are
- * pulled by the head's node into its store, and a large value it reads is pulled into its memory,
- * over TCP (driver-objects.ts).
+ * The driver has no node store in its process. On its node's host (which a node other than the head
+ * always is: the driver found it in this machine's records), its large puts and arguments and the large values it reads go through that node's
+ * handoff folder in /dev/shm: an object made on another node is pulled into its node's store first
+ * and staged from there, so its bytes cross TCP once, between the nodes, never to the driver.
+ * Elsewhere its puts are pulled by the node into its store, and a large value it reads is pulled into
+ * its memory, over TCP (driver-objects.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { hashState } from '../../core/hash.js';
@@ -36,7 +52,7 @@ import { EventLog, logDirFor } from '../store/event-log.js';
 import { ShmHandoff, driverKeyOf } from '../store/shm-handoff.js';
 import { QueueLimitError, TransportClient, routerPort, tokenProblem } from '../transport/index.js';
 import { driverReconnectMs, firstConnectTimeoutMs, joinTimeoutMs, nodeResendWindowMs } from './cluster-node.js';
-import { parseAddress, readAddressFile } from './local-nodes.js';
+import { attachNodeFor, driverNodeEnv, parseAddress, readAddressFile } from './local-nodes.js';
 import { indexEntry, readEvents } from './log-serving.js';
 import { defaultQueryTimeoutMs } from './query.js';
 import { DriverObjects } from './driver-objects.js';
@@ -52,7 +68,10 @@ function isDriverQuery(message: Message): message is DriverQuery {
 
 /** What a driver connects with. */
 export interface DriverLinkOptions {
-  /** `HOST:PORT` of the head, or `auto` for the head this machine started (its address file). */
+  /**
+   * `HOST:PORT` of the head, or `auto` for the head this machine started (its address file). The
+   * node the driver attaches to is chosen by `attachNodeFor` (TSRAY_NODE_ID).
+   */
   readonly address: string;
   readonly namespace: string;
   /** Where the driver's own event log goes (default: a new session dir). */
@@ -110,7 +129,7 @@ export class DriverLink {
   private constructor(
     /** The head's `HOST:PORT`. */
     readonly address: string,
-    /** The node this driver is attached to (the head's; a resumed head's is new). */
+    /** The node this driver is attached to (the head's, whose resumed head's is new, or another node's). */
     public nodeId: string,
     readonly sessionDir: string,
     readonly driver: OwnerRuntime,
@@ -174,7 +193,8 @@ export class DriverLink {
   static async connect(options: DriverLinkOptions): Promise<DriverLink> {
     const { address, token } = target(options.address);
     const reconnectMs = driverReconnectMs();
-    const { host, port } = parseAddress(address);
+    const node = attachNodeFor(address);
+    const { host, port } = parseAddress(node?.address ?? address);
     // Made once the connection is up; the client's callbacks may run before then.
     const made: { link?: DriverLink; router?: Router; objects?: DriverObjects } = {};
     const connectionName = `driver-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -185,8 +205,9 @@ export class DriverLink {
       port,
       token,
       identity: { nodeId: connectionName, role: 'driver' },
-      // A wrong address is reported soon; once connected, the driver rides out a restart of the head.
-      reconnect: { firstConnectGiveUpAfterMs: firstConnectTimeoutMs, giveUpAfterMs: reconnectMs, resendWindowMs: nodeResendWindowMs },
+      // A wrong address is reported soon; once connected, the driver rides out a restart of the head,
+      // but not the end of another node, which never comes back under its id.
+      reconnect: { firstConnectGiveUpAfterMs: firstConnectTimeoutMs, giveUpAfterMs: node === undefined ? reconnectMs : 0, resendWindowMs: node === undefined ? nodeResendWindowMs : 0 },
       log: () => undefined,
       onConnected: (peer) => {
         peer.unref();
@@ -195,6 +216,7 @@ export class DriverLink {
       onDisconnected: (info) => {
         // A head that refuses this driver (it counts it gone) will refuse it again: stop rather than retry.
         if (info.initiator === 'peer-refused') made.link?.lost(`the head refused it: ${info.reason}`);
+        else if (node !== undefined) made.link?.lost(`its node ${node.nodeId} is gone: ${info.reason}; a driver ends with its node, so call init() again to attach to another`);
         else made.link?.disconnected(info.reason, reconnectBoundText(reconnectMs));
       },
       onMessages: (messages) => {
@@ -209,13 +231,19 @@ export class DriverLink {
       landRaw: (message, lengthBytes) => made.objects?.landRaw(message, lengthBytes),
       onFailed: (error) => made.link?.lost(`no head took it back within ${reconnectBoundText(reconnectMs)}: ${error.message}`),
     }).catch((error: unknown) => {
-      throw new Error(`cannot connect a driver to the cluster at ${address}: ${error instanceof Error ? error.message : String(error)}`);
+      const via = node === undefined ? '' : ` through its node ${node.nodeId} at ${node.address} (${driverNodeEnv})`;
+      throw new Error(`cannot connect a driver to the cluster at ${address}${via}: ${error instanceof Error ? error.message : String(error)}`);
     });
-    const headNodeId = client.peer?.identity.nodeId ?? '';
-    const workerId = `${connectionName}.d${randomBytes(4).toString('hex')}`;
+    const attachedNodeId = client.peer?.identity.nodeId ?? '';
+    if (node !== undefined && attachedNodeId !== node.nodeId) {
+      // The port was taken by another process after the node's end (its record outlived it).
+      await client.close();
+      throw new Error(`cannot connect a driver to node ${node.nodeId} at ${node.address}: node ${attachedNodeId} answered there; the node is gone, unset ${driverNodeEnv} or run \`tsray status\``);
+    }
+    const workerId = `${node === undefined ? connectionName : attachedNodeId}.d${randomBytes(4).toString('hex')}`;
     const upstream: { port?: Port } = {};
     const linkRouter = new Router({ postMessage: (value: unknown) => upstream.port?.postMessage(value) });
-    const objects = new DriverObjects(`worker:${workerId}`, linkRouter, {}, attachHandoff(headNodeId, workerId));
+    const objects = new DriverObjects(`worker:${workerId}`, linkRouter, {}, attachHandoff(attachedNodeId, workerId));
     upstream.port = objects.outbound(
       routerPort(client, (error) => {
         // Messages held while the head is away passed their bound: those dropped would leave calls waiting forever.
@@ -229,7 +257,7 @@ export class DriverLink {
     const log = EventLog.open(logDirFor(session.dir, `worker:${workerId}`), { component: 'owner', address: `worker:${workerId}`, durable: false, batching: 'lagging' });
     const driver = new OwnerRuntime({
       workerId,
-      nodeId: headNodeId,
+      nodeId: attachedNodeId,
       isDriver: true,
       namespace: options.namespace,
       router: linkRouter,
@@ -239,7 +267,7 @@ export class DriverLink {
     });
     // A value is kept while the owner holds it, or while its fetch is still on the way to the owner.
     objects.stillHeld = (objectId) => driver.state.fetchedData[objectId] !== undefined || driver.state.fetches[objectId] !== undefined;
-    const link = new DriverLink(address, headNodeId, session.dir, driver, linkRouter, client, log, session.marker, queries, objects, stateQueries);
+    const link = new DriverLink(address, attachedNodeId, session.dir, driver, linkRouter, client, log, session.marker, queries, objects, stateQueries);
     link.onLost = options.onLost;
     made.link = link;
     let timer: NodeJS.Timeout | undefined;

@@ -32,6 +32,11 @@ export interface NodeRecord {
   /** The head's `HOST:PORT`. */
   readonly address: string;
   readonly sessionDir: string;
+  /**
+   * A non-head node's own `HOST:PORT`, where drivers on this machine attach to it (and other nodes
+   * link to it for objects, peer-links.ts); absent on the head and on a node that could not open it.
+   */
+  readonly driverAddress?: string;
   /** The record is of a head daemon's supervisor (node-supervisor.ts), not of a node. */
   readonly supervisor?: boolean;
 }
@@ -160,4 +165,47 @@ export function parseAddress(text: string): { host: string; port: number } {
     throw new RangeError(`'${text}' is not an address; give HOST:PORT, such as 127.0.0.1:6380`);
   }
   return { host, port };
+}
+
+/** The environment variable that names the node of this machine a driver attaches to. */
+export const driverNodeEnv = 'TSRAY_NODE_ID';
+
+/** A non-head node a driver attaches to: its id and the `HOST:PORT` it takes drivers at. */
+export interface AttachNode {
+  readonly nodeId: string;
+  readonly address: string;
+}
+
+/**
+ * The node of this machine a driver of the cluster at `headAddress` attaches to, as a Ray driver
+ * attaches to the raylet of its machine; undefined for the head (reached at `headAddress`).
+ *
+ * - `TSRAY_NODE_ID` names it: a node that \`tsray start\` started on this machine, of this cluster
+ *   (recorded with the same head address). Naming the head is the same as leaving it unset.
+ * - Unset: the head when it was started on this machine (so every driver of a one-machine cluster
+ *   attaches to the head, as before), else the one node of this cluster started on this machine, if
+ *   there is exactly one; otherwise the head, over TCP.
+ *
+ * A name that matches no live node of this machine, or one of another cluster, fails with one line.
+ */
+export function attachNodeFor(headAddress: string): AttachNode | undefined {
+  const named = process.env[driverNodeEnv]?.trim() ?? '';
+  const records = recordedNodes();
+  const live = records.filter((record) => record.supervisor !== true && record.nodeId !== '?' && isNodeProcess(record.pid));
+  if (named !== '') {
+    const record = live.find((candidate) => candidate.nodeId === named);
+    if (record === undefined) {
+      const known = live.map((candidate) => `${candidate.nodeId}${candidate.head ? ' (head)' : ''}`).join(', ');
+      throw new Error(`${driverNodeEnv}=${named} names no node running on this machine (${known === '' ? 'it runs none' : `it runs ${known}`}); unset it to attach to the head, or start that node here with \`tsray start --address\``);
+    }
+    if (record.head) return undefined;
+    if (record.address !== headAddress) throw new Error(`${driverNodeEnv}=${named} names a node of the cluster at ${record.address}, not of ${headAddress}; connect to that address, or name a node of this cluster`);
+    if (record.driverAddress === undefined) throw new Error(`node ${named} takes no drivers (it could not open a port of its own; see its node.log); unset ${driverNodeEnv} to attach to the head`);
+    return { nodeId: record.nodeId, address: record.driverAddress };
+  }
+  // A head of this machine counts even while it restarts (its record, or its supervisor's, is there).
+  if (records.some((record) => record.head && record.address === headAddress)) return undefined;
+  const here = live.filter((record) => !record.head && record.address === headAddress && record.driverAddress !== undefined);
+  const only = here.length === 1 ? here[0] : undefined;
+  return only?.driverAddress === undefined ? undefined : { nodeId: only.nodeId, address: only.driverAddress };
 }

@@ -56,7 +56,8 @@ export async function runNodeProcess(config: NodeProcessConfig, report: (report:
     return 1;
   }
   const address = config.head ? node.address : `${config.host}:${config.port}`;
-  recordNode({ pid: process.pid, nodeId: node.nodeId, head: config.head, address, sessionDir: node.sessionDir });
+  const driverAddress = node.driverAddress;
+  recordNode({ pid: process.pid, nodeId: node.nodeId, head: config.head, address, sessionDir: node.sessionDir, ...(driverAddress === undefined ? {} : { driverAddress }) });
   if (config.head) {
     writeTokenFile(join(node.sessionDir, 'token'), config.token);
     writeAddressFile({ address, token: config.token, nodeId: node.nodeId, pid: process.pid, sessionDir: node.sessionDir, ...(config.supervisorPid === undefined ? {} : { supervisorPid: config.supervisorPid }) });

@@ -12,6 +12,10 @@
  * connection cannot be made (no address, refused, unreachable, or the bound of `maxLinks` reached)
  * the pull goes through the head as before; when one breaks, the pulls that used it start again
  * through the head (`onLost`).
+ *
+ * The same port takes the drivers of its host that attach to this node (`TSRAY_NODE_ID`,
+ * driver-link.ts): their connections are no links and carry anything; they go to the node
+ * (`drivers`), which routes what they send as it does its own workers' messages.
  */
 import type { NodeId } from '../../core/ids.js';
 import type { Port, Router } from '../runtime/router.js';
@@ -46,6 +50,13 @@ export interface PeerLinksOptions {
   readonly maxLinks?: number;
   /** Where one-line reports go (the node's log). */
   readonly log: (line: string) => void;
+  /** The node's handling of the drivers that attach to it over this port; without it, a driver is refused. */
+  readonly drivers?: {
+    /** Messages from an attached driver's connection. */
+    readonly deliver: (messages: readonly RoutedMessage[], peer: Peer) => void;
+    /** An attached driver's connection closed. */
+    readonly closed: (peer: Peer) => void;
+  };
 }
 
 /** A direct connection to one node, which this node opened (`client`) or accepted. */
@@ -74,6 +85,8 @@ export class PeerLinks {
   private readonly links = new Map<NodeId, Link>();
   /** Accepted connections of a node that this node had a link to already (both connected at once): served, not routed to. */
   private readonly extra = new Set<Peer>();
+  /** The connections of drivers attached to this node. */
+  private readonly driverPeers = new Set<Peer>();
   private readonly maxLinks: number;
   private boundLogged = false;
   private closed = false;
@@ -195,8 +208,12 @@ export class PeerLinks {
       peer.close(`node ${this.options.nodeId} is stopping`);
       return;
     }
+    if (peer.identity.role === 'driver' && this.options.drivers !== undefined) {
+      this.driverPeers.add(peer);
+      return;
+    }
     if (peer.identity.role !== 'raylet') {
-      peer.close(`a ${peer.identity.role} connected to the transfer port of node ${this.options.nodeId}, which only nodes use; connect to the head`);
+      peer.close(`a ${peer.identity.role} connected to the transfer port of node ${this.options.nodeId}, which only nodes and drivers use; connect to the head`);
       return;
     }
     if (this.links.has(nodeId)) {
@@ -216,6 +233,10 @@ export class PeerLinks {
 
   /** Hands transfer messages for this node to its router; anything else breaks the rules of a direct link. */
   private deliver(messages: readonly RoutedMessage[], peer: Peer): void {
+    if (this.driverPeers.has(peer)) {
+      this.options.drivers?.deliver(messages, peer);
+      return;
+    }
     const own = objectsAddress(this.options.nodeId);
     for (const message of messages) {
       if (!transferTypes.has(message.type) || message.to !== own) {
@@ -227,6 +248,10 @@ export class PeerLinks {
   }
 
   private closedPeer(peer: Peer, reason: string): void {
+    if (this.driverPeers.delete(peer)) {
+      this.options.drivers?.closed(peer);
+      return;
+    }
     if (this.extra.delete(peer)) return;
     const link = this.links.get(peer.identity.nodeId);
     if (link?.peer === peer) this.lost(link, reason);

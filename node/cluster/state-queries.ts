@@ -1,7 +1,8 @@
 /**
  * How a cluster node answers state queries and log requests at its state address (`state:<node>`).
  *
- * Listings (`tsray list tasks|actors|objects`, `tsray memory`): a tool asks the head; the head asks
+ * Listings (`tsray list tasks|actors|objects`, `tsray memory`): a tool asks the head (a driver asks
+ * the node it is attached to, which passes the query on to the head); the head asks
  * every live node, itself included, and each node asks its live owners (its worker threads and the
  * drivers attached to it), since tasks and objects live in their owners. Every wait is bounded:
  * an owner has `ownerAnswerTimeoutMs`, a node `nodeAnswerTimeoutMs`, and the reply names the nodes
@@ -50,6 +51,8 @@ export interface StateSources {
   readonly gcs: () => GcsState | undefined;
   /** The worker addresses of the drivers attached to this node. */
   readonly drivers: () => readonly Address[];
+  /** The head's node id on other nodes (while connected to it); undefined on the head. */
+  readonly head?: () => NodeId | undefined;
   /** Records the hash of each main-thread component's live state at its log's last event. */
   readonly recordStateHashes: () => void;
 }
@@ -132,6 +135,12 @@ export class StateQueries {
   private gather(query: MessageOf<'state/cluster-requested'>): void {
     const gcs = this.sources.gcs();
     const limit = clampLimit(query.limit);
+    const head = gcs === undefined ? this.sources.head?.() : undefined;
+    if (head !== undefined) {
+      // A driver attached to this node asks here: the head gathers, and answers the driver itself.
+      this.reply(stateAddress(head), { type: 'state/cluster-requested', requestId: query.requestId, requester: query.requester, limit, ...(query.filters === undefined ? {} : { filters: query.filters }) });
+      return;
+    }
     if (gcs === undefined) {
       const report: ClusterStateReport = { actors: [], actorCount: 0, nodes: [], unanswered: [{ nodeId: this.sources.nodeId, reason: 'this node is no head; ask the head' }] };
       this.reply(query.requester, { type: 'state/cluster-replied', requestId: query.requestId, report });

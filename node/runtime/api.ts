@@ -23,6 +23,12 @@ setSubmitter({
 
 /** Options of `init`, as API.md lists them. */
 export interface InitOptions {
+  /**
+   * The head's `HOST:PORT`, or `auto` for the head this machine started (default TSRAY_ADDRESS; none
+   * starts an embedded cluster). The driver attaches to a node of this machine: the head when it
+   * runs here, else the one node of that cluster started here, or the node TSRAY_NODE_ID names
+   * (attachNodeFor in node/cluster/local-nodes.ts); `ClusterInfo.nodeId` says which.
+   */
   address?: string;
   numCpus?: number;
   resources?: Record<string, number>;
@@ -51,7 +57,7 @@ function hookExit(): void {
   process.once('beforeExit', () => void shutdown());
 }
 
-/** Connects this process as a driver of the cluster at `address` (`HOST:PORT`, or `auto`). */
+/** Connects this process as a driver of the cluster at `address` (`HOST:PORT`, or `auto`), attached to a node of this machine (TSRAY_NODE_ID). */
 async function connectDriver(address: string, options: InitOptions): Promise<ClusterInfo> {
   for (const name of ['numCpus', 'resources', 'objectStoreMemory'] as const) {
     if (options[name] !== undefined) throw new TypeError(`init option '${name}' sizes the embedded cluster; a driver connecting to ${address} takes the resources its nodes were started with (tsray start --num-cpus ...)`);

@@ -1,13 +1,13 @@
 // Unit tests of peer-links.ts over real sockets on 127.0.0.1: direct links between nodes carry
 // chunk messages both ways instead of the head, within their bound, and give way to the head when
-// they cannot be made or break.
+// they cannot be made or break; the drivers that attach to a node over the same port go to the node.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { Message } from '../../../../core/protocol.js';
 import { objectsAddress } from '../../../../node/cluster/object-transfer.js';
 import { PeerLinks } from '../../../../node/cluster/peer-links.js';
 import { Router, isMessageBatch } from '../../../../node/runtime/router.js';
-import { generateClusterToken } from '../../../../node/transport/index.js';
+import { TransportClient, generateClusterToken } from '../../../../node/transport/index.js';
 import { until } from '../../../support/transport.js';
 
 const token = generateClusterToken();
@@ -93,4 +93,55 @@ void test('a message other than an object chunk over a direct link closes it, sa
   await until('nd to hear the link closed', () => d.lost.length === 1);
   assert.match(d.lost[0] ?? '', /^ne: a 'lease\/cancelled' message for objects:ne over a direct link to node ne: only object chunks for objects:ne go direct$/);
   assert.equal(e.delivered.length, 0);
+});
+
+void test("a driver's connection to a node's port is handed to the node's drivers, or refused by a node that takes none", async () => {
+  const heard: string[] = [];
+  const upstream: Message[] = [];
+  const router = new Router({ postMessage: (value: unknown) => void (isMessageBatch(value) && upstream.push(...(value.messages as Message[]))) });
+  const withDrivers = await PeerLinks.start({
+    nodeId: 'nf',
+    token,
+    router,
+    host: '127.0.0.1',
+    transferAddressOf: () => undefined,
+    landRaw: () => undefined,
+    onLost: () => undefined,
+    log: () => undefined,
+    drivers: {
+      deliver: (messages, peer) => heard.push(...messages.map((message) => `${peer.identity.nodeId} ${message.type} ${message.to}`)),
+      closed: (peer) => heard.push(`${peer.identity.nodeId} closed`),
+    },
+  });
+  started.push(withDrivers);
+  const plain = await node('ng');
+  const connect = (address: string, closed: string[]): ReturnType<typeof TransportClient.connect> => {
+    const colon = address.lastIndexOf(':');
+    return TransportClient.connect({
+      host: address.slice(0, colon),
+      port: Number(address.slice(colon + 1)),
+      token,
+      identity: { nodeId: 'driver-1', role: 'driver' },
+      reconnect: { firstConnectGiveUpAfterMs: 2000, giveUpAfterMs: 0 },
+      log: () => undefined,
+      onMessages: () => undefined,
+      onDisconnected: (info) => void closed.push(info.reason),
+    });
+  };
+  const closed: string[] = [];
+  const driver = await connect(withDrivers.address, closed);
+  // Any message a driver sends is the node's to route (its raylet's, or on to the head), not a chunk's.
+  driver.send([{ type: 'lease/cancelled', leaseId: 'nf.d1.l1', via: { from: 'worker:nf.d1', incarnation: 0, seq: 0 }, to: 'raylet:nf' }]);
+  await until('the node to hear the driver', () => heard.length === 1);
+  assert.deepEqual(heard, ['driver-1 lease/cancelled raylet:nf']);
+  assert.equal(withDrivers.size, 0, 'a driver is no direct link');
+  await driver.close();
+  await until('the node to hear the driver left', () => heard.length === 2);
+  assert.equal(heard[1], 'driver-1 closed');
+  const refused: string[] = [];
+  const other = await connect(plain.links.address, refused).catch((error: unknown) => error as Error);
+  if (!(other instanceof Error)) await until('the node without drivers to close the connection', () => refused.length === 1);
+  const reason = other instanceof Error ? other.message : (refused[0] ?? '');
+  assert.match(reason, /a driver connected to the transfer port of node ng/);
+  if (!(other instanceof Error)) await other.close();
 });
