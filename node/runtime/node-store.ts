@@ -35,14 +35,21 @@ const maxCollectIntervalMs = 10_000;
 /** Values this large have the main thread collect at once when the next of their size would need fresh memory. */
 const largeBytesForWarmCollect = 16 * 1024 * 1024;
 /**
- * What a first write to a page costs here, at least (2 to 11 us): the collections large puts ask for
- * to reuse warm memory stop once they have cost as much as faulting the rest of the store in would.
+ * What a first write to a page costs, at least (2 to 11 us here), until a large put into memory never
+ * written has measured it: the collections large puts ask for to reuse warm memory stop once they
+ * have cost as much as faulting the rest of the store in would.
  */
-const firstTouchMsPerPage = 0.002;
+const minFirstTouchMsPerPage = 0.002;
 /** A put that does not fit waits for at most this many collections before it fails. */
 const collectRoundsBeforeFull = 3;
 /** How long a collection's released refs get to free their objects before a put tries again. */
 const releaseWaitMs = 20;
+
+/** Where a stored value's memory starts (its pin header) and ends, in bytes from the start of the store. */
+function extentOf(data: StoredData): { startBytes: number; endBytes: number } {
+  const { offset, body, blobs } = data.layout;
+  return { startBytes: offset - pinHeaderBytes, endBytes: offset + blobs.reduce((end, [at, length]) => Math.max(end, at + length), body[0] + body[1]) };
+}
 
 /** A put request whose value arrived as bytes. */
 export type PutRequest = Delivered<MessageOf<'object/put-requested'>>;
@@ -62,6 +69,10 @@ export class NodeStore {
   private closed = false;
   /** Milliseconds spent in the collections large puts asked for, to reuse warm memory. */
   private warmCollectMs = 0;
+  /** What a first write to a page of the store costs, as large puts into fresh memory measured it. */
+  private firstTouchMsPerPage = minFirstTouchMsPerPage;
+  /** What a copy into warm memory costs per page, as the last large put into warm memory measured it. */
+  private warmCopyMsPerPage: number | undefined;
   /** How many collections ran (for tests and diagnostics). */
   collections = 0;
   /** How write reports name the thread of each reader slot (0 is the main thread). */
@@ -92,9 +103,47 @@ export class NodeStore {
    * goes the way of `put`, which collects garbage and tries again).
    */
   storeNow(objectId: string, data: EncodedData): StoredData | undefined {
-    const stored = storeValue(this.store, objectId, data);
+    const stored = this.storeTimed(objectId, data);
     if (stored !== undefined) this.afterStored(stored);
     return stored;
+  }
+
+  /** Writes a value into the store, learning from a large one what a copy and a first write cost. */
+  private storeTimed(objectId: string, data: EncodedData): StoredData | undefined {
+    const warmBytes = this.warmBytes();
+    const startedMs = this.nowMs();
+    const stored = storeValue(this.store, objectId, data);
+    if (stored !== undefined) this.learnCopyCost(stored, this.nowMs() - startedMs, warmBytes);
+    return stored;
+  }
+
+  /**
+   * What the copy of a large value cost per page: into warm memory, the copy alone; into memory
+   * never written (`warmBytes` was the end of warm memory before it), the first writes besides. The
+   * first-write cost was a fixed 2 us a page, which is right for an idle machine with a small heap;
+   * but where a collection costs more (a large heap, a loaded machine) a first write does too, and
+   * with the fixed figure two collections in a process that had done other work used up the whole
+   * budget, so that every later put of a put+get loop wrote fresh memory (~4 times slower).
+   */
+  private learnCopyCost(data: StoredData, elapsedMs: number, warmBytes: number): void {
+    const { startBytes, endBytes } = extentOf(data);
+    const sizeBytes = endBytes - startBytes;
+    if (sizeBytes < largeBytesForWarmCollect) return;
+    const pages = sizeBytes / PAGE_BYTES;
+    const coldBytes = Math.max(0, endBytes - Math.max(startBytes, warmBytes));
+    if (coldBytes === 0) {
+      this.warmCopyMsPerPage = elapsedMs / pages;
+      return;
+    }
+    // Only a copy that went mostly into fresh memory says much about a first write.
+    if (coldBytes < sizeBytes / 2) return;
+    const measured = (elapsedMs - (this.warmCopyMsPerPage ?? 0) * pages) / (coldBytes / PAGE_BYTES);
+    this.firstTouchMsPerPage = Math.max(minFirstTouchMsPerPage, measured);
+  }
+
+  /** The end of the memory written at least once: the allocator hands out low addresses first, so all below it is warm. */
+  private warmBytes(): number {
+    return Math.max(this.writtenBytes, this.store.arena.prefaultedBytes);
   }
 
   /**
@@ -131,7 +180,7 @@ export class NodeStore {
    * fit, collects garbage everywhere and tries again a few times before `rejected` gets the reason.
    */
   put(request: PutRequest, stored: (data: StoredData) => void, rejected: (reason: string) => void): void {
-    const data = storeValue(this.store, request.objectId, request.data as EncodedData);
+    const data = this.storeTimed(request.objectId, request.data as EncodedData);
     if (data === undefined) {
       // Refs and views that nothing reaches any more may be all that stands in the way.
       void this.putAfterCollecting(request, stored, rejected);
@@ -163,16 +212,13 @@ export class NodeStore {
    * memory, and a full collection costs each idle worker ~20 ms here.
    */
   private afterStored(data: StoredData): void {
-    const { offset, body, blobs } = data.layout;
-    const startBytes = offset - pinHeaderBytes;
-    const endBytes = offset + blobs.reduce((end, [at, length]) => Math.max(end, at + length), body[0] + body[1]);
-    // The allocator hands out low addresses first, so memory below the highest end written is warm.
+    const { startBytes, endBytes } = extentOf(data);
     this.writtenBytes = Math.max(this.writtenBytes, endBytes);
-    const warmBytes = Math.max(this.writtenBytes, this.store.arena.prefaultedBytes);
+    const warmBytes = this.warmBytes();
     const sizeBytes = endBytes - startBytes;
     const nextIsCold = warmBytes < this.store.capacityBytes && warmBytes - this.store.usedBytes < sizeBytes;
     const coldPages = (this.store.capacityBytes - warmBytes) / PAGE_BYTES;
-    if (sizeBytes >= largeBytesForWarmCollect && nextIsCold && this.warmCollectMs < coldPages * firstTouchMsPerPage) this.collectMainNow();
+    if (sizeBytes >= largeBytesForWarmCollect && nextIsCold && this.warmCollectMs < coldPages * this.firstTouchMsPerPage) this.collectMainNow();
     if (this.store.usedBytes > this.store.capacityBytes * usedShareBeforeCollect) this.collectSoon();
   }
 

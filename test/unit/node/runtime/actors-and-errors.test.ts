@@ -56,6 +56,41 @@ void describe('actors and errors', () => {
     assert.equal(Math.max(...peaks), 3);
   });
 
+  void test('methods that return at once run in call order inside their task context; one that throws fails its call alone, one that returns a promise is waited for', async () => {
+    class Ledger {
+      entries: number[] = [];
+      record(entry: number): number {
+        this.entries.push(entry);
+        return this.entries.length;
+      }
+      context(): { taskId?: string; actorId?: string } {
+        const { taskId, actorId } = tsray.getRuntimeContext();
+        return { ...(taskId === undefined ? {} : { taskId }), ...(actorId === undefined ? {} : { actorId }) };
+      }
+      refuse(): never {
+        throw new RangeError('refused');
+      }
+      async later(entry: number): Promise<number[]> {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        this.entries.push(entry);
+        return this.entries;
+      }
+    }
+    const ledger = tsray.remote(Ledger).remote();
+    const first = Array.from({ length: 300 }, (_, index) => ledger.record.remote(index));
+    const refused = ledger.refuse.remote();
+    const later = ledger.later.remote(-1);
+    const rest = Array.from({ length: 300 }, (_, index) => ledger.record.remote(300 + index));
+    assert.deepEqual(await tsray.get(first), Array.from({ length: 300 }, (_, index) => index + 1));
+    await assert.rejects(tsray.get(refused), (error: unknown) => error instanceof tsray.RayTaskError && error.cause instanceof Error && error.cause.name === 'RangeError' && error.cause.message === 'refused');
+    const entries = await tsray.get(later);
+    assert.deepEqual(entries.slice(0, 301), [...Array.from({ length: 300 }, (_, index) => index), -1], 'the async method ran after every call made before it');
+    assert.deepEqual(await tsray.get(rest), Array.from({ length: 300 }, (_, index) => 302 + index));
+    const context = await tsray.get(ledger.context.remote());
+    assert.equal(context.actorId, ledger.actorId);
+    assert.match(context.taskId ?? '', /\.t\d+$/, 'the method ran as a task of its own');
+  });
+
   void test('handles travel to tasks; names, namespaces and getIfExists find the same actor', async () => {
     class Box {
       items: string[] = [];
