@@ -36,7 +36,8 @@ const notPlain = new NotPlainData('not plain data: left to msgpackr');
 
 /** Writes version 2 records of plain data; see the module comment. */
 export class PlainRecordWriter {
-  private chunk = Buffer.allocUnsafeSlow(chunkBytes);
+  // Empty until the first record: a log opened only to be read, or fed records encoded elsewhere, never needs one.
+  private chunk = Buffer.alloc(0);
   private view = new DataView(this.chunk.buffer, this.chunk.byteOffset, this.chunk.byteLength);
   private start = 0;
   private position = 0;
