@@ -21,7 +21,7 @@ export function cycled(events: readonly unknown[], count: number): unknown[] {
  * P6 and its raw baselines, measured in turn within each repeat so that the machine's load weighs on
  * both alike (measured apart, a busy spell during one of them once decided the verdict): `events`
  * put into a fresh lmdb-js file, then appended to a fresh log as an owner's log is opened (not
- * durable: noSync) until committed; then the first of each read back, decoded, in turn.
+ * durable: noSync) until committed; then the first raw file and the first log read back, decoded, in turn.
  */
 export async function benchEventLog(recorder: Recorder, scale: BenchScale, events: readonly unknown[]): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tsray-bench-log-'));
@@ -56,7 +56,8 @@ export async function benchEventLog(recorder: Recorder, scale: BenchScale, event
     recorder.add('p6.append', 'P6 tsray: event log appends, committed', 'events/s', samples.append);
     recorder.add('p6.read', 'P6 tsray: event log replay (read and decode)', 'events/s', samples.read);
   } catch (error) {
-    recorder.fail('p6.read', 'P6 tsray: event log appends and replay', 'events/s', error);
+    recorder.fail('p6.append', 'P6 tsray: event log appends, committed', 'events/s', error);
+    recorder.fail('p6.read', 'P6 tsray: event log replay (read and decode)', 'events/s', error);
   } finally {
     for (const each of open) await each.close();
     rmSync(dir, { recursive: true, force: true });
