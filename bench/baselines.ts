@@ -1,15 +1,12 @@
 /**
  * The raw limits the issue's targets are measured against, taken in the same run: a postMessage
  * round trip to a worker thread, pipelined MessageChannel round trips of spec-sized objects, a warm
- * memcpy of 64 MiB, lmdb-js batched puts and range reads (with msgpack decode) of the bench's events,
- * and TCP loopback.
+ * memcpy of 64 MiB and TCP loopback; and the lmdb-js batched puts and range reads (with msgpack decode)
+ * that bench/event-log.ts measures in turn with the event log's own, so that both see the same load.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import { open } from 'lmdb';
+import { open, type RootDatabase } from 'lmdb';
 import type { BenchScale, Recorder } from './harness.js';
 import { rawLoopback } from './tcp-loopback.js';
 
@@ -84,36 +81,26 @@ function memcpy(recorder: Recorder, scale: BenchScale): Promise<void> {
 }
 
 /**
- * lmdb-js at its own best on `events`: puts issued without waiting (lmdb-js gathers them into one
- * transaction on its writer thread, noSync as the owner logs are), then one getRange over them all,
- * each value decoded by its default msgpack encoding.
+ * lmdb-js at its own best on `events`, in a fresh file in `dir`: puts issued without waiting (lmdb-js
+ * gathers them into one transaction on its writer thread, noSync as the owner logs are). Returns the
+ * puts per second and the database, open, for `rawLmdbRange`.
  */
-async function lmdb(recorder: Recorder, scale: BenchScale, events: readonly unknown[]): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'tsray-bench-lmdb-'));
-  try {
-    let round = 0;
-    await recorder.repeat('raw.lmdb.put', 'raw: lmdb-js batched puts of the events', 'events/s', scale.repeats, async () => {
-      const db = open<unknown, number>({ path: join(dir, `raw-${round++}.mdb`), noSubdir: true, noSync: true });
-      const started = performance.now();
-      let last: Promise<boolean> = Promise.resolve(true);
-      for (let seq = 1; seq <= events.length; seq += 1) last = db.put(seq, events[seq - 1]);
-      await last;
-      const perSecond = events.length / ((performance.now() - started) / 1000);
-      await db.close();
-      return perSecond;
-    });
-    const db = open<unknown, number>({ path: join(dir, 'raw-0.mdb'), noSubdir: true, noSync: true });
-    await recorder.repeat('raw.lmdb.range', 'raw: lmdb-js getRange with decode', 'events/s', scale.repeats, () => {
-      const started = performance.now();
-      let count = 0;
-      for (const { value } of db.getRange({ start: 1 })) if (value !== undefined) count += 1;
-      if (count !== events.length) throw new Error(`getRange read ${count} events of ${events.length}`);
-      return count / ((performance.now() - started) / 1000);
-    });
-    await db.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+export async function rawLmdbPuts(path: string, events: readonly unknown[]): Promise<{ perSecond: number; db: RootDatabase<unknown, number> }> {
+  const db = open<unknown, number>({ path, noSubdir: true, noSync: true });
+  const started = performance.now();
+  let last: Promise<boolean> = Promise.resolve(true);
+  for (let seq = 1; seq <= events.length; seq += 1) last = db.put(seq, events[seq - 1]);
+  await last;
+  return { perSecond: events.length / ((performance.now() - started) / 1000), db };
+}
+
+/** One `getRange` over all of `db`, each value decoded by lmdb-js's default msgpack encoding: values per second. */
+export function rawLmdbRange(db: RootDatabase<unknown, number>, expected: number): number {
+  const started = performance.now();
+  let count = 0;
+  for (const { value } of db.getRange({ start: 1 })) if (value !== undefined) count += 1;
+  if (count !== expected) throw new Error(`getRange read ${count} events of ${expected}`);
+  return count / ((performance.now() - started) / 1000);
 }
 
 function tcp(recorder: Recorder, scale: BenchScale): Promise<void> {
@@ -122,10 +109,9 @@ function tcp(recorder: Recorder, scale: BenchScale): Promise<void> {
   return recorder.repeat('raw.tcp', `raw: TCP loopback, ${scale.tcpBytes / 1024 / 1024} MiB in 1 MiB writes`, 'GB/s', scale.repeats, async () => scale.tcpBytes / 1e9 / ((await rawLoopback(payload)) / 1000));
 }
 
-/** Measures every raw baseline into `recorder`; `events` are the records the LMDB baselines store. */
-export async function benchBaselines(recorder: Recorder, scale: BenchScale, events: readonly unknown[]): Promise<void> {
+/** Measures the raw baselines of messaging, memory and TCP into `recorder` (the LMDB ones are taken with P6). */
+export async function benchBaselines(recorder: Recorder, scale: BenchScale): Promise<void> {
   await messaging(recorder, scale);
   await memcpy(recorder, scale);
-  await lmdb(recorder, scale, events);
   await tcp(recorder, scale);
 }

@@ -31,7 +31,7 @@ const events = cycled(
 );
 
 section('raw baselines');
-await benchBaselines(recorder, scale, events);
+await benchBaselines(recorder, scale);
 section('event log (P6)');
 await benchEventLog(recorder, scale, events);
 section('recipes (P7)');
