@@ -29,6 +29,7 @@ import { open } from 'lmdb';
 import { defaultGcsConfig } from '../core/gcs/index.js';
 import { ClusterTool } from '../node/cluster/cluster-tool.js';
 import * as tsray from '../node/index.js';
+import { isRunning } from '../node/process-liveness.js';
 import { logDataFileName, logDirFor } from '../node/store/event-log-dir.js';
 import { sweepStaleHandoffs } from '../node/store/shm-handoff.js';
 import { replayGcsLog, writeGcsLog } from './gcs-restart.js';
@@ -149,14 +150,18 @@ function stopRoot(root: string, pids: readonly number[]): void {
   } catch {
     // No node was recorded.
   }
-  for (const pid of new Set([...pids, ...recorded])) {
+  const killed = [...new Set([...pids, ...recorded])];
+  for (const pid of killed) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
       // Already gone.
     }
   }
-  // Only folders whose node process is gone are removed (a killed node cannot remove its own).
+  // Only folders whose node process is gone are removed (a killed node cannot remove its own), so
+  // the kills are waited for: briefly, and synchronously, since a signal handler calls this too.
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let waitedMs = 0; waitedMs < 2000 && killed.some(isRunning); waitedMs += 10) Atomics.wait(pause, 0, 0, 10);
   sweepStaleHandoffs();
   rmSync(root, { recursive: true, force: true });
 }
