@@ -3,13 +3,15 @@
  * a long-lived cluster leaves one (nodes heartbeating, health checks, drivers' jobs coming and going),
  * then the time a restarted head takes to open that log, replay it and be ready to resume
  * (openGcsShell with resume, as `tsray start --head` after a crash runs it). Run it with
- * `node dist/bench/gcs-restart.js [events]`; the whole-process restart adds the node's start-up and
- * the wait for nodes to reconnect (ClusterNode.resumeGcs).
+ * `node dist/bench/gcs-restart.js [events]`; bench/cluster.ts records the same measure, and beside it
+ * the whole-process restart, which adds the node's start-up and the wait for nodes to reconnect
+ * (ClusterNode.resumeGcs).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 import { defaultGcsConfig } from '../core/gcs/index.js';
 import type { GcsEvent } from '../core/gcs/index.js';
 import { openGcsShell } from '../node/cluster/gcs-shell.js';
@@ -19,8 +21,8 @@ import { EventLog, logDirFor } from '../node/store/event-log.js';
 /** The nodes of the simulated cluster. */
 const nodeCount = 8;
 
-/** Writes a GCS log of `count` events through a live GCS shell, as a running head would. */
-async function writeLog(sessionDir: string, count: number): Promise<void> {
+/** Writes a GCS log of `count` events into `sessionDir` through a live GCS shell, as a running head would. */
+export async function writeGcsLog(sessionDir: string, count: number): Promise<void> {
   const log = EventLog.open(logDirFor(sessionDir, 'gcs'), { component: 'gcs', address: 'gcs', durable: true });
   const router = new Router();
   router.close();
@@ -49,21 +51,35 @@ async function writeLog(sessionDir: string, count: number): Promise<void> {
   await log.close();
 }
 
-const count = Number(process.argv[2] ?? 100_000);
-const dir = mkdtempSync(join(tmpdir(), 'tsray-bench-gcs-restart-'));
-try {
-  await writeLog(dir, count);
-  for (let repeat = 0; repeat < 3; repeat += 1) {
-    const started = performance.now();
-    const log = EventLog.open(logDirFor(dir, 'gcs'), { component: 'gcs', address: 'gcs', durable: true });
-    const router = new Router();
-    const opened = openGcsShell({ router, log, config: defaultGcsConfig, resume: true });
-    const elapsedMs = performance.now() - started;
-    console.log(`GCS restart: opened and replayed ${opened.replayedEvents} events in ${elapsedMs.toFixed(0)} ms (${Math.round(opened.replayedEvents / (elapsedMs / 1000))} events/s)`);
-    opened.shell.stop();
-    router.close();
-    await log.close();
+/** What one restart from the log took: the events replayed and the ms to open the log and replay them. */
+export interface GcsReplay {
+  readonly replayedEvents: number;
+  readonly elapsedMs: number;
+}
+
+/** Opens the GCS log `writeGcsLog` left in `sessionDir` and replays it as a restarted head does; closes it again. */
+export async function replayGcsLog(sessionDir: string): Promise<GcsReplay> {
+  const started = performance.now();
+  const log = EventLog.open(logDirFor(sessionDir, 'gcs'), { component: 'gcs', address: 'gcs', durable: true });
+  const router = new Router();
+  const opened = openGcsShell({ router, log, config: defaultGcsConfig, resume: true });
+  const elapsedMs = performance.now() - started;
+  opened.shell.stop();
+  router.close();
+  await log.close();
+  return { replayedEvents: opened.replayedEvents, elapsedMs };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const count = Number(process.argv[2] ?? 100_000);
+  const dir = mkdtempSync(join(tmpdir(), 'tsray-bench-gcs-restart-'));
+  try {
+    await writeGcsLog(dir, count);
+    for (let repeat = 0; repeat < 3; repeat += 1) {
+      const { replayedEvents, elapsedMs } = await replayGcsLog(dir);
+      console.log(`GCS restart: opened and replayed ${replayedEvents} events in ${elapsedMs.toFixed(0)} ms (${Math.round(replayedEvents / (elapsedMs / 1000))} events/s)`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
-} finally {
-  rmSync(dir, { recursive: true, force: true });
 }
