@@ -184,8 +184,9 @@ export function spillWaitingTarget(state: RayletState, lease: RayletLease): Node
 }
 
 /**
- * Decides where `lease` runs. A lease that was spilled once (spillbackCount >= 1) is never spilled
- * again unless this node can never fit it, so that a lease cannot bounce between nodes. Soft affinity
+ * Decides where `lease` runs. A lease that was spilled once (spillbackCount >= 1) is not spilled
+ * again on arrival unless this node can never fit it, so that a lease cannot bounce between nodes;
+ * once queued here, a later cluster view may still move it (`spillWaitingTarget`). Soft affinity
  * follows Ray: the target, if alive and able to ever fit the lease, is the only place (it waits there
  * when busy); otherwise (dead, not in the cluster, or infeasible) the lease is placed as DEFAULT. A
  * target this raylet does not know before its first cluster view may yet be in it, so it waits for

@@ -3,6 +3,7 @@
  * worker on the first attempt and is retried, a task that throws, an actor that crashes and
  * restarts, a task that submits a child, and a plain fan-out. Each comes back as the trace's text and as a loaded index.
  */
+import { rmSync } from 'node:fs';
 import { splitSum, TraceWriter } from '../../core/trace/format.js';
 import { simulate } from '../../core/sim/index.js';
 import type { SimActor, SimProgram, SimRef } from '../../core/sim/index.js';
@@ -79,4 +80,16 @@ export function rechainTrace(lines: readonly string[]): string {
   const writer = new TraceWriter();
   const out = lines.filter((line) => line.trim() !== '' && !line.startsWith('{"end":')).map((line) => writer.text(splitSum(line).content));
   return `${[...out, writer.end()].join('\n')}\n`;
+}
+
+/**
+ * Removes the folder of the changed run's trace that a counterfactual saved (`tsray-whatif-*` in the
+ * temp dir, named in a line `the changed run's trace: PATH`), which a user is meant to open and a
+ * test leaves nothing of. Only that folder: the pattern cannot match a path cut short by a wrapped
+ * frame. Fails when `text` names none.
+ */
+export function removeWhatIfTrace(text: string): void {
+  const folder = /the changed run's trace: (\S*\/tsray-whatif-[A-Za-z0-9]{6})\//.exec(text)?.[1];
+  if (folder === undefined) throw new Error(`no changed run's trace named in: ${text}`);
+  rmSync(folder, { recursive: true, force: true });
 }

@@ -11,6 +11,7 @@ import { afterEach, test } from 'node:test';
 import { cleanup, render } from 'ink-testing-library';
 import { Debugger } from '../../../debugger/components/Debugger.js';
 import { parsePlanChange, whatIf, wholeTrace } from '../../../node/cli/debug.js';
+import { removeWhatIfTrace } from '../../support/debugger-traces.js';
 import { packageRoot } from '../../support/driver-script.js';
 import { press, settle } from '../../support/ink-keys.js';
 import type { Instance } from '../../support/ink-keys.js';
@@ -61,6 +62,7 @@ void test("x lists the plan's faults; dropping the owner's death shows where the
   assert.match(compared, /neither run fails/);
   assert.match(compared, /changed plan: \{"scheduled":\[\]\}/);
   assert.match(compared, /the changed run's trace: .*sim-owner-died\.trace\.jsonl/);
+  removeWhatIfTrace(compared);
 });
 
 void test('a change the plan cannot take (pasted with its Enter) is one line, and a live trace has no counterfactual', async () => {

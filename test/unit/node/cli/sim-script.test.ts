@@ -11,6 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { whatIf, wholeTrace } from '../../../../node/cli/debug.js';
+import { removeWhatIfTrace } from '../../../support/debugger-traces.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../..');
 const cli = join(root, 'dist/node/cli/main.js');
@@ -73,6 +74,7 @@ void describe('tsray sim SCRIPT', () => {
     const counterfactual = await whatIf(wholeTrace(trace, statSync(trace).size), trace, 'drop 0');
     assert.equal(counterfactual[0], 'the failure is gone: this change avoids it');
     assert.match(counterfactual.join('\n'), /changed plan: \{.*\}\nthe changed run's trace: \S+bank-\d+\.jsonl/);
+    removeWhatIfTrace(counterfactual.join('\n'));
 
     const fixed = tsray(['sim', 'examples/sim/bank.mjs', '--runs', '200', '--faults', 'node-deaths'], { BANK_FIXED: '1' });
     assert.equal(fixed.status, 0, fixed.stdout);
