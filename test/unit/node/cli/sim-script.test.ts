@@ -96,7 +96,8 @@ void describe('tsray sim SCRIPT', () => {
     const passing = tsray(['sim', path, '--', 'hello', 'world']);
     assert.equal(passing.status, 0, passing.stdout);
     assert.doesNotMatch(passing.stdout, /args hello/);
-    const failing = tsray(['sim', path, '--', 'reject']);
+    // Its failing run's trace goes to the test's own folder, not the default one in the temp dir.
+    const failing = tsray(['sim', path, '-o', join(work, 'rejection'), '--', 'reject']);
     assert.equal(failing.status, 1);
     assert.match(failing.stdout, /seed 1: FAILED: Error: the script left an unhandled rejection: Error: nobody catches this at \d+ ms after \d+ events \(seed 1\)\n {2}the script printed:\n {4}args reject\n/);
     assert.match(failing.stdout, /reproduce: tsray sim \S+argv-and-rejection\.mjs --seed 1 .* -- reject\n/);
