@@ -28,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { open } from 'lmdb';
 import { defaultGcsConfig } from '../core/gcs/index.js';
 import { ClusterTool } from '../node/cluster/cluster-tool.js';
+import type { AddressFile } from '../node/cluster/local-nodes.js';
 import * as tsray from '../node/index.js';
 import { isRunning } from '../node/process-liveness.js';
 import { logDataFileName, logDirFor } from '../node/store/event-log-dir.js';
@@ -62,16 +63,6 @@ const whereRuns = tsray.remote(() => tsray.getRuntimeContext().nodeId);
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const errorLine = (error: unknown): string => (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
-
-/** What the head's address file says (rewritten by each restarted head). */
-interface AddressFile {
-  readonly address: string;
-  readonly token: string;
-  readonly nodeId: string;
-  readonly pid: number;
-  readonly sessionDir: string;
-  readonly supervisorPid?: number;
-}
 
 /**
  * A cluster this bench started with the CLI under its own sessions root. It remembers every node

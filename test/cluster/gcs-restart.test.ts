@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isRunning } from '../../node/process-liveness.js';
 import { queryNodes } from '../../node/cluster/query.js';
+import type { AddressFile } from '../../node/cluster/local-nodes.js';
 import type { NodeReport } from '../../core/protocol.js';
 import { killPids, printedLines, recordedNodePids, runnerIn } from '../support/cluster.js';
 import type { ProcessRun } from '../support/cluster.js';
@@ -40,17 +41,8 @@ function printed(output: ProcessRun): Map<string, string> {
   return printedLines(output.stdout);
 }
 
-interface AddressFileSeen {
-  readonly address: string;
-  readonly token: string;
-  readonly nodeId: string;
-  readonly pid: number;
-  readonly sessionDir: string;
-  readonly supervisorPid?: number;
-}
-
-function addressFile(): AddressFileSeen {
-  return JSON.parse(readFileSync(join(clusterDir, 'address.json'), 'utf8')) as AddressFileSeen;
+function addressFile(): AddressFile {
+  return JSON.parse(readFileSync(join(clusterDir, 'address.json'), 'utf8')) as AddressFile;
 }
 
 async function freePort(): Promise<number> {
@@ -158,10 +150,10 @@ void describe('the head restarted from its log', () => {
   const scripts: DriverScript[] = [];
   const pids = new Set<number>();
   let port = 0;
-  let first: AddressFileSeen;
+  let first: AddressFile;
   let workerNode = '';
   let workerPid = 0;
-  let second: AddressFileSeen | undefined;
+  let second: AddressFile | undefined;
 
   function script(name: string, source: string): string {
     const written = writeDriverScript(name, source);
@@ -196,13 +188,13 @@ void describe('the head restarted from its log', () => {
   });
 
   /** Every node the head knows, alive or dead, once `done` holds of them. */
-  async function nodesWhen(at: AddressFileSeen, done: (alive: Record<string, boolean>) => boolean): Promise<Record<string, boolean>> {
+  async function nodesWhen(at: AddressFile, done: (alive: Record<string, boolean>) => boolean): Promise<Record<string, boolean>> {
     const alive = (nodes: NodeReport[]): Record<string, boolean> => Object.fromEntries(nodes.map((node) => [node.nodeId, node.alive]));
     return alive(await eventually(() => queryNodes(at.address, at.token), (nodes) => done(alive(nodes))));
   }
 
   /** The same cluster: address, token and session kept; a new head process with a new node id. */
-  function assertResumed(next: AddressFileSeen, previous: AddressFileSeen): void {
+  function assertResumed(next: AddressFile, previous: AddressFile): void {
     assert.notEqual(next.pid, previous.pid);
     assert.equal(next.address, first.address);
     assert.equal(next.token, first.token, 'the same token');
