@@ -92,7 +92,7 @@ export interface TestCluster {
   readonly run: (args: string[], env?: Record<string, string>) => Promise<ProcessRun>;
   /** For an `afterEach` hook: after a failed test, `stop` keeps the root and prints the nodes' log tails. */
   readonly noteOutcome: (test: { readonly name: string; readonly passed?: boolean }) => void;
-  /** Kills every node process of the cluster (for an `after` hook) and removes the root, unless a test failed. */
+  /** Kills every node process of the cluster and removes their /dev/shm folders (for an `after` hook), and the root, unless a test failed. */
   readonly stop: () => void;
 }
 
@@ -112,13 +112,8 @@ export async function startTestCluster(cli: string, rootPrefix: string, headArgs
   const stop = (): void => {
     // The logs are read before the kill, whose pids come from the same records.
     if (failed.length > 0) printNodeLogTails(clusterDir, failed);
-    for (const pid of recordedNodePids(clusterDir)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
+    // Their /dev/shm folders go with them: killed nodes cannot remove their own.
+    killPids(recordedNodePids(clusterDir));
     // A failed test's cluster stays on disk, so that its nodes' full logs and event logs can be read.
     if (failed.length === 0) rmSync(root, { recursive: true, force: true });
   };
