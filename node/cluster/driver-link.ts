@@ -31,11 +31,11 @@
  * keeps its node id, and the driver then stops with the lost error.
  *
  * The driver has no node store in its process. On its node's host (which a node other than the head
- * always is: the driver found it in this machine's records), its large puts and arguments and the large values it reads go through that node's
- * handoff folder in /dev/shm: an object made on another node is pulled into its node's store first
- * and staged from there, so its bytes cross TCP once, between the nodes, never to the driver.
- * Elsewhere its puts are pulled by the node into its store, and a large value it reads is pulled into
- * its memory, over TCP (driver-objects.ts).
+ * always is: the driver found it in this machine's records), its large puts and arguments and the
+ * large values it reads go through that node's handoff folder in /dev/shm: an object made on another
+ * node is pulled into its node's store first and staged from there, so its bytes cross TCP once,
+ * between the nodes, never to the driver. Elsewhere its puts are pulled by the node into its store,
+ * and a large value it reads is pulled into its memory, over TCP (driver-objects.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { hashState } from '../../core/hash.js';
