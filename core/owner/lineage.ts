@@ -57,8 +57,9 @@ export function registerTask(ctx: Ctx, spec: TaskSpec, kind: OwnedTask['kind'], 
 /** Mints the next task id and its return ids. */
 export function mintTaskIds(ctx: Ctx, numReturns: number): { taskId: TaskId; returnIds: ObjectId[] } {
   const taskId = `${ctx.s.workerId}.t${++ctx.s.counters.task}`;
-  const returnIds: ObjectId[] = [];
-  for (let index = 0; index < numReturns; index++) returnIds.push(returnObjectId(taskId, index));
+  // Sized at creation: an array grown by push from empty reserves 17 slots, which a million pending
+  // tasks would each keep (about 130 bytes of a tiny task's cost).
+  const returnIds = Array.from({ length: numReturns }, (_, index): ObjectId => returnObjectId(taskId, index));
   return { taskId, returnIds };
 }
 

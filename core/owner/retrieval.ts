@@ -214,8 +214,11 @@ function advance(ctx: Ctx, refs: readonly RefMarker[]): void {
 
 function indexRetrieval(ctx: Ctx, id: string, refs: readonly RefMarker[]): void {
   for (const ref of refs) {
-    const list = (ctx.s.retrievalsByObject[ref.objectId] ??= []);
-    if (!list.includes(id)) list.push(id);
+    const list = ctx.s.retrievalsByObject[ref.objectId];
+    // A new list is made with its first id: grown by push from empty it would reserve 17 slots, kept
+    // by every object a pending get waits on.
+    if (list === undefined) ctx.s.retrievalsByObject[ref.objectId] = [id];
+    else if (!list.includes(id)) list.push(id);
   }
 }
 

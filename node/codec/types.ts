@@ -62,9 +62,9 @@ export interface EncodedValue {
    * Typed arrays, DataViews and ArrayBuffers (as a Uint8Array over the whole buffer) of the blob
    * threshold and up, in order, out of band and not copied: they are the caller's own memory.
    */
-  readonly blobs: ArrayBufferView[];
+  readonly blobs: readonly ArrayBufferView[];
   /** Every ObjectRef inside (and the ref of every counted actor handle), once per occurrence, in encounter order. */
-  readonly refs: RefMarker[];
+  readonly refs: readonly RefMarker[];
   /** The body's bytes plus every blob's bytes. */
   readonly sizeBytes: number;
 }

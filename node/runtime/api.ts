@@ -201,15 +201,12 @@ export function get(refs: ObjectRef | ObjectRef[], options: GetOptions = {}): Pr
   try {
     const timeoutMs = checkTimeout(options.timeout);
     const copy = checkCopy(options.copy);
-    const values = runtime().get(checkRefs(Array.isArray(refs) ? refs : [refs], 'get'), timeoutMs, copy);
-    return Array.isArray(refs) ? values : values.then(firstValue);
+    // One ref resolves with its value straight away: a second promise per get would cost a pending
+    // get about 100 bytes more.
+    return runtime().get(Array.isArray(refs) ? checkRefs(refs, 'get') : (checkRefs([refs], 'get')[0] as ObjectRef), timeoutMs, copy);
   } catch (error) {
     return Promise.reject(error instanceof Error ? error : new TypeError(String(error)));
   }
-}
-
-function firstValue(values: unknown[]): unknown {
-  return values[0];
 }
 
 /** Waits until `numReturns` refs are ready (or the timeout); input order is kept in both lists. */

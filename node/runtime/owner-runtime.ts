@@ -35,10 +35,26 @@ const liveLeaseIdleMs = 50;
 const liveTasksInFlightPerLease = 16;
 
 /**
- * A pending API call; `holds` keeps the refs it waits on reachable, so collection cannot release them
- * meanwhile; `taskId` is the task whose body made it (a cancel interrupts it there).
+ * How a get hands back its values: as a list (`get([refs])`) or the one value (`get(ref)`), each
+ * either shared views of stored data or private copies (`copy`).
  */
-type Pending = { resolve: (value: unknown) => void; reject: (error: unknown) => void; decode: (effect: OwnerEffect) => unknown; holds?: readonly ObjectRef[]; taskId?: string; task?: TaskContext };
+type GetShape = 'list' | 'list-copy' | 'one' | 'one-copy';
+
+/**
+ * A pending API call. `holds` keeps the refs it waits on reachable (one ref, or a list), so that
+ * collection cannot release them meanwhile; `task` is the task whose body made it (a cancel
+ * interrupts it there). A get is decoded by its shape, any other call by its own `decode`: a
+ * pending get then carries no closure, and a driver may hold a million of them (P5 in bench/).
+ */
+class Pending {
+  constructor(
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (error: unknown) => void,
+    readonly decode: GetShape | ((effect: OwnerEffect) => unknown),
+    readonly holds: ObjectRef | readonly ObjectRef[] | undefined,
+    readonly task: TaskContext | undefined,
+  ) {}
+}
 
 /**
  * Where an owner's events are applied: the live shell (its log, router and timers), or a simulated
@@ -434,32 +450,40 @@ export class OwnerRuntime {
     if (objectIds.length > 0) this.apply({ type: 'refs/released', objectIds });
   }
 
-  private track<T>(id: string, decode: (effect: OwnerEffect) => T, holds?: readonly ObjectRef[]): Promise<T> {
+  private track<T>(id: string, decode: GetShape | ((effect: OwnerEffect) => T), holds?: ObjectRef | readonly ObjectRef[]): Promise<T> {
     const task = taskContext.getStore();
-    const taskId = task?.taskId;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, decode, ...(holds === undefined ? {} : { holds }), ...(taskId === undefined ? {} : { taskId, task }) });
+      this.pending.set(id, new Pending(resolve as (value: unknown) => void, reject, decode, holds, task));
       this.keepAliveWhilePending();
     });
   }
 
-  /** `tsray.get(refs, { timeout, copy })`: `copy` reads private, writable copies instead of shared views. */
-  get(refs: ObjectRef[], timeoutMs: number | undefined, copy = false): Promise<unknown[]> {
+  /**
+   * `tsray.get(refs, { timeout, copy })`: `copy` reads private, writable copies instead of shared
+   * views. Given one ref (not a list), it resolves with that ref's value.
+   */
+  get(refs: ObjectRef | ObjectRef[], timeoutMs: number | undefined, copy = false): Promise<unknown> {
     const getId = `g${++this.nextId}`;
     const inTask = taskContext.getStore();
-    const promise = this.track(getId, (effect) => {
-      if (effect.type === 'get/failed') throw errorFromInfo(effect.error);
-      if (effect.type !== 'get/settled') return [];
-      const failed = effect.outcomes.find((outcome): outcome is GetOutcome & { kind: 'error' } => outcome.kind === 'error');
-      if (failed !== undefined) {
-        // The values that did arrive are not handed out, but the core counted the refs inside them as held here.
-        this.releaseRefsIn(effect.outcomes);
-        throw errorFromInfo(failed.error);
-      }
-      return effect.outcomes.map((outcome) => (outcome.kind === 'value' ? this.decodeValue(outcome.value, copy) : undefined));
-    }, refs);
-    this.apply({ type: 'get/requested', getId, refs: refs.map((ref) => ref.marker), ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(inTask === undefined ? {} : { inTaskId: inTask.taskId }) });
+    const one = !Array.isArray(refs);
+    const promise = this.track(getId, one ? (copy ? 'one-copy' : 'one') : copy ? 'list-copy' : 'list', refs);
+    this.apply({ type: 'get/requested', getId, refs: one ? [refs.marker] : refs.map((ref) => ref.marker), ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(inTask === undefined ? {} : { inTaskId: inTask.taskId }) });
     return promise;
+  }
+
+  /** The values a get settled with, as `shape` asks; throws the error of a get that failed. */
+  private getValues(effect: OwnerEffect, shape: GetShape): unknown {
+    if (effect.type === 'get/failed') throw errorFromInfo(effect.error);
+    if (effect.type !== 'get/settled') return shape === 'one' || shape === 'one-copy' ? undefined : [];
+    const failed = effect.outcomes.find((outcome): outcome is GetOutcome & { kind: 'error' } => outcome.kind === 'error');
+    if (failed !== undefined) {
+      // The values that did arrive are not handed out, but the core counted the refs inside them as held here.
+      this.releaseRefsIn(effect.outcomes);
+      throw errorFromInfo(failed.error);
+    }
+    const copy = shape === 'list-copy' || shape === 'one-copy';
+    const values = effect.outcomes.map((outcome) => (outcome.kind === 'value' ? this.decodeValue(outcome.value, copy) : undefined));
+    return shape === 'one' || shape === 'one-copy' ? values[0] : values;
   }
 
   /** `tsray.wait(refs, ...)`. */
@@ -509,7 +533,7 @@ export class OwnerRuntime {
    */
   interruptTask(taskId: string): void {
     for (const [id, pending] of this.pending) {
-      if (pending.taskId !== taskId) continue;
+      if (pending.task?.taskId !== taskId) continue;
       this.pending.delete(id);
       if (id.startsWith('g') || id.startsWith('l')) this.abandonedGets.add(id);
       pending.reject(errorFromInfo({ errorClass: 'TaskCancelledError', message: `task ${taskId} was cancelled while it waited here` }));
@@ -532,7 +556,9 @@ export class OwnerRuntime {
     try {
       // Decoded in the context of the task that asked, so the refs inside count as that task's holds.
       const task = pending.task;
-      pending.resolve(task === undefined || this.options.holdRef === undefined ? pending.decode(effect) : taskContext.run(task, () => pending.decode(effect)));
+      const decode = pending.decode;
+      const decoded = (): unknown => (typeof decode === 'function' ? decode(effect) : this.getValues(effect, decode));
+      pending.resolve(task === undefined || this.options.holdRef === undefined ? decoded() : taskContext.run(task, decoded));
     } catch (error) {
       pending.reject(error);
     }

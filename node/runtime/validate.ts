@@ -75,6 +75,12 @@ export interface ValidTaskOptions {
   name?: string;
 }
 
+/**
+ * The resources of a task that asks for its default CPU and nothing else, shared (frozen) by every
+ * such task: a driver may queue a million of them (P5 in bench/), each keeping its spec's record.
+ */
+const defaultTaskResources: Resources = Object.freeze({ CPU: 1 });
+
 /** Checks task options; throws RangeError/TypeError naming the option. */
 export function validateTaskOptions(options: TaskOptions): ValidTaskOptions {
   if (!isOptionsObject(options)) throw new TypeError(`task options must be an object such as { numReturns: 2 }, not ${shown(options)}`);
@@ -85,7 +91,7 @@ export function validateTaskOptions(options: TaskOptions): ValidTaskOptions {
   if (options.name !== undefined && typeof options.name !== 'string') throw new TypeError(`name must be a string, not ${shown(options.name)}`);
   return {
     numReturns: wholeNumber('numReturns', options.numReturns, 1, 1),
-    resources: { ...(numCpus > 0 ? { CPU: numCpus } : {}), ...resourcesOf('resources', options.resources) },
+    resources: numCpus === 1 && options.resources === undefined ? defaultTaskResources : { ...(numCpus > 0 ? { CPU: numCpus } : {}), ...resourcesOf('resources', options.resources) },
     maxRetries: wholeNumber('maxRetries', options.maxRetries, 3, -1),
     retryExceptions: typeof retry === 'boolean' ? retry : [...retry],
     schedulingStrategy: strategyOf(options.schedulingStrategy),

@@ -16,7 +16,7 @@ import type { MappedData } from './stored-values.js';
 /** The data of a value as the core carries it: msgpack body and blobs. */
 export interface EncodedData {
   readonly body: Uint8Array;
-  readonly blobs: ArrayBufferView[];
+  readonly blobs: readonly ArrayBufferView[];
 }
 
 /** Encodes `value`; TypeErrors name the path (`rootPath`) of anything that cannot travel. */
