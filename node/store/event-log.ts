@@ -25,6 +25,7 @@ import type { Address } from '../../core/ids.js';
 import type { ComponentKind } from '../../core/trace/format.js';
 import { RecordCodec, type CorruptRecord, type LoggedEvent, type LoggedSnapshot } from './event-log-codec.js';
 import { claimLogDir, logDataFileName, logDisplayName } from './event-log-dir.js';
+import { RecordBuffer } from './record-buffer.js';
 
 export type { CorruptRecord, LoggedEvent, LoggedSnapshot } from './event-log-codec.js';
 export { logDirFor, logDirName, openSessionLogs, type SessionLog } from './event-log-dir.js';
@@ -100,7 +101,7 @@ export class EventLog {
   private readonly name: string;
   private nextFreeSeq: number;
   private committedThrough: number;
-  private buffer: Buffer[] = [];
+  private buffer = new RecordBuffer();
   private bufferFirstSeq = 0;
   private bufferedBytes = 0;
   private pending: Batch | undefined;
@@ -226,9 +227,8 @@ export class EventLog {
       if (seq > this.nextFreeSeq) throw new RangeError(`${this.name} got record ${seq} while it waits for ${this.nextFreeSeq}: records were lost on their way`);
       this.nextFreeSeq = seq + 1;
       if (this.buffer.length === 0) this.bufferFirstSeq = seq;
-      const bytes = Buffer.from(record.buffer, record.byteOffset, record.byteLength);
-      this.buffer.push(bytes);
-      this.bufferedBytes += bytes.length;
+      this.buffer.push(record);
+      this.bufferedBytes += record.byteLength;
       const batch = (this.pending ??= new Batch());
       batch.lastSeq = seq;
       seq += 1;
@@ -268,10 +268,10 @@ export class EventLog {
     const records = this.buffer;
     let seq = this.bufferFirstSeq;
     this.pending = undefined;
-    this.buffer = [];
+    this.buffer = new RecordBuffer();
     this.bufferedBytes = 0;
     this.events.transactionSync(() => {
-      for (const record of records) this.events.putSync(seq++, asBinary(record));
+      for (const record of records.records()) this.events.putSync(seq++, asBinary(record));
     });
     batch.resolve();
   }
@@ -386,13 +386,13 @@ export class EventLog {
     const records = this.buffer;
     const first = this.bufferFirstSeq;
     this.pending = undefined;
-    this.buffer = [];
+    this.buffer = new RecordBuffer();
     this.bufferedBytes = 0;
     this.inflight.push(batch);
     let commit: CommitPromise | undefined;
     try {
       let seq = first;
-      for (const record of records) commit = this.events.put(seq++, asBinary(record));
+      for (const record of records.records()) commit = this.events.put(seq++, asBinary(record));
     } catch (error) {
       this.fail(error);
       return;
@@ -430,7 +430,7 @@ export class EventLog {
     for (const batch of this.inflight.splice(0)) batch.reject(this.failure);
     this.pending?.reject(this.failure);
     this.pending = undefined;
-    this.buffer = [];
+    this.buffer = new RecordBuffer();
     this.bufferedBytes = 0;
   }
 }
