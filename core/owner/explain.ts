@@ -30,7 +30,7 @@ export function explainTask(ctx: Ctx, task: OwnedTask): string {
   const name = `task ${task.spec.name} (attempt ${task.attempt})`;
   switch (task.state) {
     case 'PENDING_ARGS':
-      return `waits for ${name}, whose arguments are not ready: ${task.waitingFor.join(', ') || 'being resolved'}`;
+      return `waits for ${name}, whose arguments are not ready: ${(task.waitingFor ?? []).join(', ') || 'being resolved'}`;
     case 'PENDING_NODE': {
       if (task.kind === 'actor-task') {
         const actorId = task.spec.actor?.actorId ?? '';

@@ -14,7 +14,7 @@ export function ownerInvariants(s: OwnerState): string[] {
   tableForEach(s.objects, (object) => {
     const id = object.objectId;
     if (object.localRefs < 0 || object.submittedRefs < 0 || object.lineageRefs < 0) broken.push(`object ${id} has a negative reference count`);
-    const referenced = object.localRefs > 0 || object.submittedRefs > 0 || object.containedIn.length > 0 || (object.borrowers?.length ?? 0) > 0;
+    const referenced = object.localRefs > 0 || object.submittedRefs > 0 || (object.containedIn?.length ?? 0) > 0 || (object.borrowers?.length ?? 0) > 0;
     if (!referenced && object.lineageRefs === 0) broken.push(`object ${id} is kept although nothing references it`);
     if (!referenced && object.state === 'ready') broken.push(`object ${id} keeps its value although only lineage holds it`);
     if (object.borrowers?.includes(s.workerId) === true) broken.push(`object ${id} lists its own owner as a borrower`);

@@ -47,7 +47,7 @@ export function retriesLeft(maxRetries: number, attempt: number): boolean {
  * alive while calls made on it are pending.
  */
 export function registerTask(ctx: Ctx, spec: TaskSpec, kind: OwnedTask['kind'], handleRef?: RefMarker): OwnedTask {
-  const task: OwnedTask = { spec, kind, state: 'PENDING_ARGS', attempt: 1, argLostRetries: 0, holdsArgs: true, waitingFor: [], ...(handleRef === undefined ? {} : { handleRef: { ...handleRef } }) };
+  const task: OwnedTask = { spec, kind, state: 'PENDING_ARGS', attempt: 1, argLostRetries: 0, holdsArgs: true, ...(handleRef === undefined ? {} : { handleRef: { ...handleRef } }) };
   tableSet(ctx.s.tasks, spec.taskId, task);
   for (const objectId of spec.returnIds) createOwnedObject(ctx, objectId, 1);
   for (const ref of heldRefs(task)) holdForTask(ctx, ref);
@@ -69,7 +69,8 @@ export function mintTaskIds(ctx: Ctx, numReturns: number): { taskId: TaskId; ret
  */
 export function resolveDeps(ctx: Ctx, task: OwnedTask): void {
   if (task.state !== 'PENDING_ARGS') return;
-  task.waitingFor = [];
+  // Absent while empty: most tasks never wait for an argument, and a driver may queue a million.
+  if (task.waitingFor !== undefined) task.waitingFor = undefined;
   for (const arg of task.spec.args) {
     if (arg.kind !== 'ref') continue;
     const { objectId } = arg.ref;
@@ -88,8 +89,9 @@ export function resolveDeps(ctx: Ctx, task: OwnedTask): void {
         continue;
       }
       if (object.state === 'evicted') recoverObject(ctx, objectId);
-      if (!object.dependents.includes(task.spec.taskId)) object.dependents.push(task.spec.taskId);
-      task.waitingFor.push(objectId);
+      if (object.dependents === undefined) object.dependents = [task.spec.taskId];
+      else if (!object.dependents.includes(task.spec.taskId)) object.dependents.push(task.spec.taskId);
+      (task.waitingFor ??= []).push(objectId);
       if (tableGet(ctx.s.tasks, task.spec.taskId)?.state !== 'PENDING_ARGS') return;
       continue;
     }
@@ -103,10 +105,10 @@ export function resolveDeps(ctx: Ctx, task: OwnedTask): void {
       continue;
     }
     if (!entry.dependents.includes(task.spec.taskId)) entry.dependents.push(task.spec.taskId);
-    task.waitingFor.push(objectId);
+    (task.waitingFor ??= []).push(objectId);
     requestStatus(ctx, entry);
   }
-  if (task.waitingFor.length === 0) depsReady(ctx, task);
+  if (task.waitingFor === undefined) depsReady(ctx, task);
 }
 
 function depsReady(ctx: Ctx, task: OwnedTask): void {

@@ -19,7 +19,7 @@ import { tableDelete, tableGet, tableKeys, tableSet } from '../table.js';
 
 /** Whether anything but lineage holds an owned object. */
 export function isReferenced(object: OwnedObject): boolean {
-  return object.localRefs > 0 || object.submittedRefs > 0 || object.containedIn.length > 0 || (object.borrowers?.length ?? 0) > 0;
+  return object.localRefs > 0 || object.submittedRefs > 0 || (object.containedIn?.length ?? 0) > 0 || (object.borrowers?.length ?? 0) > 0;
 }
 
 /** All holds of a borrowed ref by this process. */
@@ -35,8 +35,6 @@ export function createOwnedObject(ctx: Ctx, objectId: ObjectId, localRefs: numbe
     localRefs,
     submittedRefs: 0,
     lineageRefs: 0,
-    containedIn: [],
-    dependents: [],
   };
   tableSet(ctx.s.objects, objectId, object);
   return object;
@@ -172,7 +170,7 @@ export function holdContained(ctx: Ctx, refs: readonly RefMarker[], outerId: Obj
   for (const ref of refs) {
     if (ref.owner === ctx.s.workerId) {
       const inner = tableGet(ctx.s.objects, ref.objectId);
-      if (inner !== undefined) inner.containedIn.push(outerId);
+      if (inner !== undefined) (inner.containedIn ??= []).push(outerId);
       continue;
     }
     const entry = borrowEntry(ctx, ref);
@@ -186,7 +184,7 @@ export function releaseContained(ctx: Ctx, refs: readonly RefMarker[], outerId: 
   for (const ref of refs) {
     if (ref.owner === ctx.s.workerId) {
       const inner = tableGet(ctx.s.objects, ref.objectId);
-      if (inner !== undefined && removeOne(inner.containedIn, outerId)) maybeFree(ctx, ref.objectId);
+      if (inner?.containedIn !== undefined && removeOne(inner.containedIn, outerId)) maybeFree(ctx, ref.objectId);
       continue;
     }
     const entry = tableGet(ctx.s.borrowed, ref.objectId);

@@ -113,8 +113,8 @@ export function onObjectSettled(ctx: Ctx, objectId: ObjectId): void {
   const waiters = object.statusWaiters ?? [];
   delete object.statusWaiters;
   for (const waiter of waiters) replyStatus(ctx, objectId, waiter);
-  const dependents = object.dependents;
-  object.dependents = [];
+  const dependents = object.dependents ?? [];
+  if (object.dependents !== undefined) object.dependents = undefined;
   for (const taskId of dependents) {
     const task = tableGet(ctx.s.tasks, taskId);
     if (task !== undefined) resolveDeps(ctx, task);

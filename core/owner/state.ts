@@ -90,8 +90,8 @@ export interface OwnedTask {
   holdsArgs: boolean;
   /** For an actor call: the actor's handle object, held with the args so a call in flight keeps the actor. */
   handleRef?: RefMarker;
-  /** The object ids of top-level ref args not yet available. */
-  waitingFor: ObjectId[];
+  /** The object ids of top-level ref args not yet available (absent until one is waited for). */
+  waitingFor?: ObjectId[];
   /** Resolved values of ref args, by object id, once known (absent until the first resolves: a queued task carries nothing it does not use). */
   resolved?: Record<ObjectId, Payload>;
 }
@@ -109,8 +109,8 @@ export interface OwnedObject {
   submittedRefs: number;
   /** Finished tasks kept for lineage that take it as an argument. */
   lineageRefs: number;
-  /** Owned objects whose value contains a ref to this one. */
-  containedIn: ObjectId[];
+  /** Owned objects whose value contains a ref to this one (absent until one does). */
+  containedIn?: ObjectId[];
   /**
    * Other processes that hold a ref to it. This and the fields below that most objects never use are
    * absent until first used, so that a million pending tasks' return objects stay small.
@@ -123,8 +123,8 @@ export interface OwnedObject {
   borrowerSeqs?: Record<WorkerId, number>;
   /** Borrowers waiting for its value (status requests). */
   statusWaiters?: WorkerId[];
-  /** Tasks and actor creations of this owner waiting for it. */
-  dependents: TaskId[];
+  /** Tasks and actor creations of this owner waiting for it (absent until one waits). */
+  dependents?: TaskId[];
   /** The refs its value contains (kept so freeing it releases them). */
   contains?: RefMarker[];
 }

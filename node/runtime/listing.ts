@@ -82,7 +82,7 @@ export function listOwnerObjects(state: OwnerState): ObjectListing[] {
     const refTypes: string[] = [];
     if (object.localRefs > 0) refTypes.push('LOCAL_REFERENCE');
     if (object.submittedRefs > 0) refTypes.push('USED_BY_PENDING_TASK');
-    if (object.containedIn.length > 0) refTypes.push('CAPTURED_IN_OBJECT');
+    if ((object.containedIn?.length ?? 0) > 0) refTypes.push('CAPTURED_IN_OBJECT');
     if ((object.borrowers?.length ?? 0) > 0) refTypes.push('BORROWED');
     if (object.lineageRefs > 0) refTypes.push('LINEAGE');
     const payload = object.payload;

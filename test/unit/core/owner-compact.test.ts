@@ -32,5 +32,6 @@ void test('a submitted task and its return object hold no empty arrays or record
   assert.equal(task?.state, 'PENDING_NODE');
   assert.equal(object?.state, 'pending');
   assert.ok(!('resolved' in task), 'a task with no ref args resolves nothing');
-  for (const field of ['borrowers', 'borrowerSeqs', 'statusWaiters', 'contains']) assert.ok(!(field in object), `a pending return object has no ${field}`);
+  assert.equal(task.waitingFor, undefined, 'a task with no ref args waits for nothing');
+  for (const field of ['borrowers', 'borrowerSeqs', 'statusWaiters', 'contains', 'containedIn', 'dependents']) assert.ok(!(field in object), `a pending return object has no ${field}`);
 });
