@@ -20,7 +20,7 @@ import type { FunctionDescriptor } from './shipping.js';
 import type { ComponentLog } from '../store/event-log.js';
 import { loggedOwnerEvent } from './log-elision.js';
 import type { MappedData, StoredData } from './stored-values.js';
-import { captureData } from './stored-values.js';
+import { captureData, compactedData } from './stored-values.js';
 import { capturedValueData, checkFitsStore, fromValueData, toValueData } from './values.js';
 import type { EncodedData } from './values.js';
 import { validateActorOptions, validateMethodOptions, validateTaskOptions } from './validate.js';
@@ -301,7 +301,7 @@ export class OwnerRuntime {
         // Large arguments go through the object store once, as Ray puts them, instead of riding every push.
         return { kind: 'ref', ref: this.putEncoded(value.data as EncodedData, value.sizeBytes, value.refs).marker };
       }
-      return { kind: 'value', payload: { kind: 'inline', data: captureData(value.data as EncodedData), sizeBytes: value.sizeBytes, refs: value.refs } };
+      return { kind: 'value', payload: { kind: 'inline', data: compactedData(value.data as EncodedData), sizeBytes: value.sizeBytes, refs: value.refs } };
     });
   }
 

@@ -1,11 +1,12 @@
 /**
  * What a queued tiny task keeps is shared where it can be: a driver may hold a million pending tasks
- * (P5 in bench/), so each keeping its own empty lists and default resources record would cost it
- * about 100 bytes a task.
+ * (P5 in bench/), so each keeping its own empty lists, default resources record and argument
+ * buffer would cost it about 200 bytes a task.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { encodeValue, plainDataHooks } from '../../../node/codec/index.js';
+import { compactedData } from '../../../node/runtime/stored-values.js';
 import { validateTaskOptions } from '../../../node/runtime/validate.js';
 
 void test('values without blobs or refs share one frozen empty list of each', () => {
@@ -31,4 +32,24 @@ void test('tasks with default resources share one frozen record; others get thei
   assert.deepEqual(validateTaskOptions({ resources: { GPU: 1 } }).resources, { CPU: 1, GPU: 1 });
   assert.deepEqual(validateTaskOptions({ numCpus: 0 }).resources, {});
   assert.notEqual(validateTaskOptions({ resources: {} }).resources, first.resources);
+});
+
+void test('small argument bodies share a slab and keep their own bytes; large ones and blobs are copied alone', () => {
+  const first = compactedData({ body: Uint8Array.of(1, 2, 3), blobs: [] });
+  const second = compactedData({ body: Uint8Array.of(4, 5), blobs: [] });
+  assert.equal(first.body.buffer, second.body.buffer, 'two small bodies share one buffer');
+  assert.deepEqual([...first.body], [1, 2, 3]);
+  assert.deepEqual([...second.body], [4, 5]);
+  const source = Uint8Array.of(7, 8);
+  const copied = compactedData({ body: source, blobs: [] });
+  source[0] = 0;
+  assert.deepEqual([...copied.body], [7, 8], 'the body is a copy, not the caller\'s bytes');
+  const large = new Uint8Array(1000).fill(9);
+  const alone = compactedData({ body: large, blobs: [] });
+  assert.notEqual(alone.body.buffer, first.body.buffer);
+  const blob = new Uint8Array(4).fill(3);
+  const withBlob = compactedData({ body: Uint8Array.of(1), blobs: [blob] });
+  assert.notEqual(withBlob.blobs[0], blob, 'blobs are captured as captureData does');
+  blob[0] = 0;
+  assert.deepEqual([...new Uint8Array((withBlob.blobs[0] as Uint8Array).buffer)], [3, 3, 3, 3]);
 });
