@@ -214,22 +214,33 @@ function advance(ctx: Ctx, refs: readonly RefMarker[]): void {
 
 function indexRetrieval(ctx: Ctx, id: string, refs: readonly RefMarker[]): void {
   for (const ref of refs) {
-    const list = ctx.s.retrievalsByObject[ref.objectId];
-    // A new list is made with its first id: grown by push from empty it would reserve 17 slots, kept
-    // by every object a pending get waits on.
-    if (list === undefined) ctx.s.retrievalsByObject[ref.objectId] = [id];
-    else if (!list.includes(id)) list.push(id);
+    const entry = ctx.s.retrievalsByObject[ref.objectId];
+    if (entry === undefined) ctx.s.retrievalsByObject[ref.objectId] = id;
+    else if (typeof entry === 'string') {
+      if (entry !== id) ctx.s.retrievalsByObject[ref.objectId] = [entry, id];
+    } else if (!entry.includes(id)) entry.push(id);
   }
 }
 
 function unindexRetrieval(ctx: Ctx, id: string, refs: readonly RefMarker[]): void {
   for (const ref of refs) {
-    const list = ctx.s.retrievalsByObject[ref.objectId];
-    if (list === undefined) continue;
-    const index = list.indexOf(id);
-    if (index >= 0) list.splice(index, 1);
-    if (list.length === 0) delete ctx.s.retrievalsByObject[ref.objectId];
+    const entry = ctx.s.retrievalsByObject[ref.objectId];
+    if (entry === undefined) continue;
+    if (typeof entry === 'string') {
+      if (entry === id) delete ctx.s.retrievalsByObject[ref.objectId];
+      continue;
+    }
+    const index = entry.indexOf(id);
+    if (index >= 0) entry.splice(index, 1);
+    if (entry.length === 0) delete ctx.s.retrievalsByObject[ref.objectId];
   }
+}
+
+/** The ids of the pending gets and waits that include `objectId`, as a list of their own. */
+function retrievalsOf(ctx: Ctx, objectId: ObjectId): string[] {
+  const entry = ctx.s.retrievalsByObject[objectId];
+  if (entry === undefined) return [];
+  return typeof entry === 'string' ? [entry] : [...entry];
 }
 
 /**
@@ -237,7 +248,7 @@ function unindexRetrieval(ctx: Ctx, id: string, refs: readonly RefMarker[]): voi
  * lost), or all of them when a death may have touched many.
  */
 export function checkRetrievals(ctx: Ctx, objectId?: ObjectId): void {
-  const ids = objectId === undefined ? [...Object.keys(ctx.s.gets), ...Object.keys(ctx.s.waits)] : [...(ctx.s.retrievalsByObject[objectId] ?? [])];
+  const ids = objectId === undefined ? [...Object.keys(ctx.s.gets), ...Object.keys(ctx.s.waits)] : retrievalsOf(ctx, objectId);
   for (const id of ids) {
     const get = ctx.s.gets[id];
     if (get !== undefined) {

@@ -363,8 +363,11 @@ export interface OwnerState {
   replyCache: Record<string, { to: WorkerId; reply: ReplyRecord }>;
   /** Keys of `replyCache`, oldest first, for eviction. */
   replyOrder: string[];
-  /** Pending gets and waits by the object ids they include, so a settled object wakes only those. */
-  retrievalsByObject: Record<ObjectId, string[]>;
+  /**
+   * Pending gets and waits by the object ids they include, so a settled object wakes only those: one
+   * id as itself (most objects have one get waiting, and a driver may queue a million), more as a list.
+   */
+  retrievalsByObject: Record<ObjectId, string | string[]>;
   /** Task ids cancelled here before their push arrived (bounded). */
   cancelledEarly: TaskId[];
   actor?: ActorInstance;

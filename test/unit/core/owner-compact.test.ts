@@ -35,3 +35,24 @@ void test('a submitted task and its return object hold no empty arrays or record
   assert.equal(task.waitingFor, undefined, 'a task with no ref args waits for nothing');
   for (const field of ['borrowers', 'borrowerSeqs', 'statusWaiters', 'contains', 'containedIn', 'dependents']) assert.ok(!(field in object), `a pending return object has no ${field}`);
 });
+
+void test('an object one get waits for is indexed by that get id alone; a second get makes a list, and timed-out gets leave the index', () => {
+  const state = ownerCore.initial();
+  const step = (event: OwnerEvent): unknown[] => {
+    const effects = ownerCore.apply(state, event);
+    checkInvariants(ownerCore, state, event.type);
+    return effects;
+  };
+  step({ type: 'owner/started', workerId: 'n1.d1', nodeId: 'n1', isDriver: true, namespace: 'default', config: defaultOwnerConfig });
+  step({ type: 'task/submitted', functionId: 'f', name: 'f', args: [], numReturns: 1, maxRetries: 0, retryExceptions: false, resources: { CPU: 1 }, strategy: 'DEFAULT' });
+  const ref = { objectId: 'n1.d1.t1.r0', owner: 'n1.d1' };
+  step({ type: 'get/requested', getId: 'g1', refs: [ref], timeoutMs: 10 });
+  assert.equal(state.retrievalsByObject['n1.d1.t1.r0'], 'g1');
+  step({ type: 'get/requested', getId: 'g2', refs: [ref], timeoutMs: 10 });
+  assert.deepEqual(state.retrievalsByObject['n1.d1.t1.r0'], ['g1', 'g2']);
+  const timedOut = step({ type: 'timer/fired', timerId: 'get:g1', nowMs: 10 });
+  assert.ok(timedOut.some((effect) => (effect as { type: string; getId?: string }).type === 'get/failed' && (effect as { getId?: string }).getId === 'g1'), 'the first get fails with its timeout');
+  assert.deepEqual(state.retrievalsByObject['n1.d1.t1.r0'], ['g2']);
+  step({ type: 'timer/fired', timerId: 'get:g2', nowMs: 10 });
+  assert.equal('n1.d1.t1.r0' in state.retrievalsByObject, false);
+});
