@@ -172,7 +172,8 @@ export function onStatusReplied(ctx: Ctx, objectId: ObjectId, outcome: { kind: '
 
 /** `get`: settle now if everything is here, else start what is needed and (in a task) yield the CPU. */
 export function onGetRequested(ctx: Ctx, getId: string, refs: readonly RefMarker[], timeoutMs: number | undefined, inTaskId: string | undefined): void {
-  const get: PendingGet = { getId, refs: refs.map((ref) => ({ ...ref })), blocked: false, cursor: 0, awaitingResume: false, timedOut: false, ...(inTaskId === undefined ? {} : { inTaskId }) };
+  // Its flags and cursor are absent until set: a driver may hold a million pending gets (P5 in bench/).
+  const get: PendingGet = { getId, refs: refs.map((ref) => ({ ...ref })), ...(inTaskId === undefined ? {} : { inTaskId }) };
   ctx.s.gets[getId] = get;
   indexRetrieval(ctx, getId, get.refs);
   for (const ref of get.refs) if (ref.owner !== ctx.s.workerId) borrowEntry(ctx, ref).transientHolds += 1;
@@ -283,8 +284,10 @@ function outcomesOf(ctx: Ctx, get: PendingGet): GetOutcome[] | undefined {
 }
 
 function trySettleGet(ctx: Ctx, get: PendingGet): boolean {
-  while (get.cursor < get.refs.length && available(ctx, get.refs[get.cursor] as RefMarker)) get.cursor += 1;
-  if (get.cursor < get.refs.length) return false;
+  let cursor = get.cursor ?? 0;
+  while (cursor < get.refs.length && available(ctx, get.refs[cursor] as RefMarker)) cursor += 1;
+  if (cursor !== (get.cursor ?? 0)) get.cursor = cursor;
+  if (cursor < get.refs.length) return false;
   const outcomes = outcomesOf(ctx, get);
   if (outcomes === undefined) get.cursor = 0;
   if (outcomes === undefined) return false;

@@ -281,18 +281,17 @@ export interface ActorInstance {
   creationError?: ErrorInfo;
 }
 
-/** A pending `get`. */
+/** A pending `get`. Its flags and cursor are absent until first set (absent: false, and 0). */
 export interface PendingGet {
   getId: string;
   refs: RefMarker[];
   inTaskId?: TaskId;
   /** Whether this worker told its raylet it is blocked (and must wait for `worker/resumed`). */
-  blocked: boolean;
+  blocked?: boolean;
   /** Refs before this index were seen available; scanning resumes here (availability rarely reverts). */
-  cursor: number;
+  cursor?: number;
   /** Set once every ref resolved while blocked: the outcome waits for `worker/resumed`. */
-  awaitingResume: boolean;
-  timedOut: boolean;
+  awaitingResume?: boolean;
 }
 
 /** A pending `wait`. */

@@ -48,6 +48,7 @@ void test('an object one get waits for is indexed by that get id alone; a second
   const ref = { objectId: 'n1.d1.t1.r0', owner: 'n1.d1' };
   step({ type: 'get/requested', getId: 'g1', refs: [ref], timeoutMs: 10 });
   assert.equal(state.retrievalsByObject['n1.d1.t1.r0'], 'g1');
+  assert.deepEqual(Object.keys(state.gets['g1'] ?? {}).sort(), ['getId', 'refs'], 'a pending get of the driver keeps no flags it has not set');
   step({ type: 'get/requested', getId: 'g2', refs: [ref], timeoutMs: 10 });
   assert.deepEqual(state.retrievalsByObject['n1.d1.t1.r0'], ['g1', 'g2']);
   const timedOut = step({ type: 'timer/fired', timerId: 'get:g1', nowMs: 10 });
