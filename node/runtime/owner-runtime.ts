@@ -8,7 +8,7 @@ import type { GetOutcome, OwnerEffect, OwnerEvent, OwnerState, ValueData } from 
 import { actorHandleObjectId, ownerOfActor } from '../../core/ids.js';
 import type { TaskArg } from '../../core/protocol.js';
 import type { RefMarker } from '../../core/values.js';
-import { errorFromInfo } from '../errors.js';
+import { errorFromInfo, GetTimeoutError, ObjectLostError, TsrayError } from '../errors.js';
 import type { CodecHooks } from '../codec/index.js';
 import { taskContext } from './context.js';
 import type { TaskContext } from './context.js';
@@ -129,6 +129,8 @@ const maxInfeasibleWarnings = 100;
 /** One owner process's API. */
 export class OwnerRuntime {
   readonly shell: OwnerHost;
+  /** For a driver connected to a cluster: what is wrong with its connection now, or undefined while it is up. */
+  linkTrouble: (() => string | undefined) | undefined;
   /**
    * Decoded refs count as held here (the core counted one local ref per ref in the value); each
    * instance's collection releases one.
@@ -448,18 +450,28 @@ export class OwnerRuntime {
     const getId = `g${++this.nextId}`;
     const inTask = taskContext.getStore();
     const promise = this.track(getId, (effect) => {
-      if (effect.type === 'get/failed') throw errorFromInfo(effect.error);
+      if (effect.type === 'get/failed') throw this.withLinkTrouble(errorFromInfo(effect.error));
       if (effect.type !== 'get/settled') return [];
       const failed = effect.outcomes.find((outcome): outcome is GetOutcome & { kind: 'error' } => outcome.kind === 'error');
       if (failed !== undefined) {
         // The values that did arrive are not handed out, but the core counted the refs inside them as held here.
         this.releaseRefsIn(effect.outcomes);
-        throw errorFromInfo(failed.error);
+        throw this.withLinkTrouble(errorFromInfo(failed.error));
       }
       return effect.outcomes.map((outcome) => (outcome.kind === 'value' ? this.decodeValue(outcome.value, copy) : undefined));
     }, refs);
     this.apply({ type: 'get/requested', getId, refs: refs.map((ref) => ref.marker), ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(inTask === undefined ? {} : { inTaskId: inTask.taskId }) });
     return promise;
+  }
+
+  /**
+   * A driver's GetTimeoutError also says when its connection to the cluster is down: what the object
+   * waits for may be fine, and the driver's link is why nothing arrived.
+   */
+  private withLinkTrouble(error: Error): Error {
+    const trouble = error instanceof GetTimeoutError ? this.linkTrouble?.() : undefined;
+    if (trouble !== undefined) error.message = `${error.message}; ${trouble}`;
+    return error;
   }
 
   /** `tsray.wait(refs, ...)`. */
@@ -584,11 +596,25 @@ export class OwnerRuntime {
     this.apply({ type: 'owner/reattached', nodeId });
   }
 
-  /** Ends this process's component: pending calls fail, nothing keeps the process alive. */
-  stop(reason: string): void {
+  /**
+   * Ends this process's component: pending calls fail, nothing keeps the process alive. After a
+   * `shutdown()` they fail with a TypeError (the script ended tsray under its own calls). When the
+   * driver's connection to its cluster is `lost` for good, the cluster has counted this driver gone
+   * and freed what it owned, so a pending get or wait fails with ObjectLostError and any other call
+   * with TsrayError, each naming the lost connection.
+   */
+  stop(reason: string, lost = false): void {
     if (this.options.isDriver && this.state.jobId !== undefined) this.apply({ type: 'owner/stopping' });
     this.shell.stop();
-    for (const pending of this.pending.values()) pending.reject(new TypeError(`tsray shut down (${reason}) before this call finished`));
+    for (const pending of this.pending.values()) {
+      if (!lost) pending.reject(new TypeError(`tsray shut down (${reason}) before this call finished`));
+      else if (pending.holds === undefined) pending.reject(new TsrayError(`${reason}; this call cannot finish`));
+      else {
+        const first = pending.holds[0]?.id;
+        const named = pending.holds.length === 1 && first !== undefined ? `object ${first}` : `${pending.holds.length} objects`;
+        pending.reject(new ObjectLostError(`${named} cannot be fetched: ${reason}, which counted this driver gone and freed the objects it owned`, pending.holds.length === 1 ? first : undefined));
+      }
+    }
     this.pending.clear();
     this.keepAliveWhilePending();
   }
