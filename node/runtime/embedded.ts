@@ -257,7 +257,7 @@ export class EmbeddedCluster {
     await this.threads.terminateAll();
     await this.logs.close();
     process.off('exit', this.writeLogsOnExit);
-    this.nodeStore.close();
+    await this.nodeStore.close();
     setStoreBuffer(undefined);
     markSessionEnded(this.sessionDir, this.sessionMarker, Date.now());
   }
