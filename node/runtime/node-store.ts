@@ -25,6 +25,11 @@ import type { EncodedData } from './values.js';
  * little warm memory free, so the loop does not spread over the whole store.
  */
 const prefaultAheadValues = 3;
+/**
+ * The most the pre-faulting thread faults in beyond a put's end (256 MiB): a bound on the resident
+ * memory one large put commits ahead of need, so that a 1 GiB value does not warm 3 GiB of store.
+ */
+const prefaultAheadMaxBytes = 256 * 1024 * 1024;
 /** Freed memory still pinned by views, as a share of the store, past which every thread collects garbage. */
 const lingeringShareBeforeCollect = 0.125;
 /** Share of the store in use past which a put has every thread collect garbage (unreachable refs free objects). */
@@ -150,7 +155,7 @@ export class NodeStore {
    */
   private prefaultAfter(offset: number, endBytes: number): void {
     const sizeBytes = endBytes - offset;
-    if (sizeBytes >= largeBytesForWarmCollect && endBytes > this.warmBytes()) this.store.arena.prefaultTo(endBytes + prefaultAheadValues * sizeBytes, endBytes);
+    if (sizeBytes >= largeBytesForWarmCollect && endBytes > this.warmBytes()) this.store.arena.prefaultTo(endBytes + Math.min(prefaultAheadValues * sizeBytes, prefaultAheadMaxBytes), endBytes);
   }
 
   /** The end of the memory written at least once: the allocator hands out low addresses first, so all below it is warm. */
