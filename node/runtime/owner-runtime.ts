@@ -144,6 +144,8 @@ export class OwnerRuntime {
   /** Objects whose ObjectRef instances were collected since the last release (see `collected`). */
   private collectedIds: string[] = [];
   private keepAlive: NodeJS.Timeout | undefined;
+  /** Whether `keepAlive` holds the process open now (pending calls); see `keepAliveWhilePending`. */
+  private keepingAlive = false;
   private jobWaiters: (() => void)[] = [];
 
   /** Starts the owner component of this process. */
@@ -550,15 +552,20 @@ export class OwnerRuntime {
     }
   }
 
-  /** Outstanding API calls keep the process alive; an idle runtime does not. */
+  /**
+   * Outstanding API calls keep the process alive; an idle runtime does not. One interval, made at the
+   * first call, is ref'd and unref'd from then on: tasks awaited one at a time go from none pending to
+   * one and back at every task, and making and clearing a timer each time was a few µs of each.
+   */
   private keepAliveWhilePending(): void {
     // A hosted owner (simulated) lives as long as its host says; a real timer here would leak into the run.
     if (this.options.host !== undefined) return;
-    if (this.pending.size > 0 && this.keepAlive === undefined) this.keepAlive = setInterval(() => undefined, 1 << 30);
-    else if (this.pending.size === 0 && this.keepAlive !== undefined) {
-      clearInterval(this.keepAlive);
-      this.keepAlive = undefined;
-    }
+    const wanted = this.pending.size > 0;
+    if (wanted === this.keepingAlive) return;
+    this.keepingAlive = wanted;
+    if (!wanted) this.keepAlive?.unref();
+    else if (this.keepAlive === undefined) this.keepAlive = setInterval(() => undefined, 1 << 30);
+    else this.keepAlive.ref();
   }
 
   private onEffect(effect: OwnerEffect): void {
@@ -616,7 +623,9 @@ export class OwnerRuntime {
       }
     }
     this.pending.clear();
-    this.keepAliveWhilePending();
+    clearInterval(this.keepAlive);
+    this.keepAlive = undefined;
+    this.keepingAlive = false;
   }
 }
 
