@@ -157,6 +157,38 @@ void test('people read tables as flat records: states, breakpoints and patch pat
   );
 });
 
+void test("a split table's patches read as flat paths too, through all four levels of its tree", () => {
+  const tasks = emptyTable<{ state: string }>();
+  for (let n = 0; n <= splitAt; n++) tableSet(tasks, `n1.d1.t${n}`, { state: 'RUNNING' });
+  assert.equal(tasks.flat, null);
+  const changes: { path: (string | number)[]; value: unknown }[] = [];
+  const removed: (string | number)[][] = [];
+  produce(
+    { tasks },
+    (draft) => {
+      // A new key in a bucket that may not exist yet, a field of an existing entry, and a removal.
+      tableSet(draft.tasks, 'n1.d1.t999999', { state: 'FAILED' });
+      const entry = tableGet(draft.tasks, 'n1.d1.t7');
+      if (entry !== undefined) entry.state = 'FINISHED';
+      tableDelete(draft.tasks, 'n1.d1.t8');
+    },
+    (forward) => {
+      for (const patch of forward) {
+        if (patch.op === 'remove') removed.push(flatTablePath(patch.path));
+        else changes.push(...flatTableChanges(patch.path, patch.value));
+      }
+    },
+  );
+  assert.deepEqual(
+    changes.filter((change) => change.path[1] !== 'size').sort((a, b) => String(a.path[1]).localeCompare(String(b.path[1]))),
+    [
+      { path: ['tasks', 'n1.d1.t7', 'state'], value: 'FINISHED' },
+      { path: ['tasks', 'n1.d1.t999999'], value: { state: 'FAILED' } },
+    ],
+  );
+  assert.deepEqual(removed, [['tasks', 'n1.d1.t8']]);
+});
+
 void test('a table hashes by its content: split into its tree, as the flat table of the same entries', () => {
   const split = emptyTable<{ value: number }>();
   const entries = Object.create(null) as Record<string, { value: number }>;
