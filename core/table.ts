@@ -9,8 +9,11 @@
  *
  * Why this shape, measured in V8 (frozen objects, as immer leaves them): immer's cost per write
  * grows with the width of every object it copies, and a bucket (a record without a prototype) is
- * copied key by key; so buckets stay small and nodes are short packed arrays. With three levels (4,096 buckets), a write at 100k entries copied a
- * bucket of 25 keys, and a write under immer took about 57 µs; with four, about 38 µs.
+ * copied key by key; so buckets stay small and nodes are short packed arrays. With three levels
+ * (4,096 buckets), a write at 100k entries copied a bucket of 25 keys, and a write under immer took
+ * about 57 µs; with four, about 38 µs. The price is memory while most buckets hold one entry:
+ * measured on an owner's tasks and objects, about 150 bytes more per entry at 20k entries than with
+ * three levels, 65 at 100k, 26 at 300k.
  *
  * `Object.isFrozen` of a record with hundreds of keys checks every key, which immer asks of every
  * child of what it freezes: another reason nodes are small, and why a bucket is a one-field object
