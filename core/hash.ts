@@ -5,7 +5,12 @@
  *
  * The simulator hashes states of hundreds of KB, so `hashState` walks the state once and feeds the
  * text straight into the hash instead of building the string: the same characters, no garbage.
+ *
+ * A keyed table (core/table.ts) is written by its content: as the flat table of the same entries,
+ * whatever tree it has grown, so that how tables are laid out can change without changing a hash.
  */
+import { isTable, tableEntries } from './table.js';
+import type { Table } from './table.js';
 
 /** Objects nested deeper than this are taken for a cycle and searched for one (JSON state is shallow). */
 const maxDepth = 1000;
@@ -15,7 +20,8 @@ const maxDepth = 1000;
  * `undefined` array items written as `null`, as `JSON.stringify` does. Non-finite numbers are written
  * as `null`, again as JSON does. A `Map` is written as `{"$map":[[key,value],...]}` and a `Set` as
  * `{"$set":[...]}`, both ordered by the text of their members, because JSON would silently turn
- * either into `{}` and so hide a difference between two states.
+ * either into `{}` and so hide a difference between two states. A table split into its tree is
+ * written as the flat table of its entries: `{"flat":{"entries":{...}},"nodes":null,"size":n}`.
  *
  * @throws TypeError on a function, symbol, bigint or cycle (or nesting deeper than 1000 levels), and
  *   on `undefined` at the top level, naming the path where it was found.
@@ -243,6 +249,7 @@ function write(value: unknown, sink: Sink, walk: Walk): void {
   else if (ArrayBuffer.isView(value)) writeBytes(value, sink);
   else if (value instanceof Map) writeMap(value as Map<unknown, unknown>, sink, walk);
   else if (value instanceof Set) writeSet(value as Set<unknown>, sink, walk);
+  else if (isSplitTable(value)) writeObject(asFlatTable(value), sink, walk);
   else writeObject(value as Record<string, unknown>, sink, walk);
 }
 
@@ -266,6 +273,20 @@ function writeArray(items: unknown[], sink: Sink, walk: Walk): void {
     walk.trail.pop();
   }
   sink.put(']');
+}
+
+/** Whether `value` is a table that has split into its tree (a flat one is written as it is). */
+function isSplitTable(value: object): value is Table<unknown> {
+  // The cheap field checks first: every object of a state passes here.
+  const fields = value as Partial<Table<unknown>>;
+  return fields.flat === null && Array.isArray(fields.nodes) && isTable(value);
+}
+
+/** The flat table holding `table`'s entries, as its content is hashed. */
+function asFlatTable(table: Table<unknown>): Record<string, unknown> {
+  const entries = Object.create(null) as Record<string, unknown>;
+  for (const [key, value] of tableEntries(table)) entries[key] = value;
+  return { size: table.size, flat: { entries }, nodes: null };
 }
 
 function writeObject(object: Record<string, unknown>, sink: Sink, walk: Walk): void {

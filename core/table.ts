@@ -1,30 +1,39 @@
 /**
  * A keyed table as plain data, so that it hashes, replays and drafts under immer like the rest of a
- * state. Under immer, writing one entry of a flat record copies and freezes the whole record, which
- * made each step of an owner holding 100k tasks cost hundreds of milliseconds. A large table's
- * buckets hang from a fixed three-level tree of 16-slot nodes (4096 buckets, by a hash of the key),
- * so a write copies three nodes of 16 slots and one bucket (about size / 4096 entries). A small
- * table (up to `splitAt` entries) is one flat bucket, because a lookup there is several times
- * faster than a walk down the tree, and the live reducers look entries up on every event.
+ * state. Under immer, writing one entry of a record copies, freezes and diffs the whole record, so a
+ * table that grew past `splitAt` entries hangs its buckets from a fixed four-level tree of 16-slot
+ * nodes (65,536 buckets, by a hash of the key): a write copies four nodes of 16 slots and one small
+ * bucket (about size / 65,536 entries; one or two at 100k entries). A small table is one flat
+ * bucket, because a lookup there is faster than a walk down the tree, and the live reducers look
+ * entries up on every event (splitting at 64 entries instead made them a quarter slower).
  *
- * Why this shape, measured in V8 (frozen objects, as immer leaves them): copying a record with
- * hundreds of keys, or a list of hundreds of buckets, costs tens of microseconds; and
+ * Why this shape, measured in V8 (frozen objects, as immer leaves them): immer's cost per write
+ * grows with the width of every object it copies, and a bucket (a record without a prototype) is
+ * copied key by key; so buckets stay small and nodes are short packed arrays. With three levels
+ * (4,096 buckets), a write at 100k entries copied a bucket of 25 keys, and a write under immer took
+ * about 57 µs; with four, about 38 µs. The price is memory while most buckets hold one entry:
+ * measured on an owner's tasks and objects, about 150 bytes more per entry at 20k entries than with
+ * three levels, 65 at 100k, 26 at 300k.
+ *
  * `Object.isFrozen` of a record with hundreds of keys checks every key, which immer asks of every
- * child of what it freezes. So nodes are small, and a bucket is a one-field object whose `entries`
- * record sits one level down.
+ * child of what it freezes: another reason nodes are small, and why a bucket is a one-field object
+ * whose `entries` record sits one level down.
  *
  * Nodes and buckets are made with their first entry and then kept, even when emptied: telling that
  * a record is empty costs O(keys) in V8. A flat table iterates in insertion order; a split one slot
  * by slot, and within a bucket in insertion order. Either way the order is a fixed function of the
  * operations applied, the same whether the table was mutated in place or under immer; it is not
  * the table's insertion order once split, so callers that owe an order to their users (listings)
- * sort by what they mean.
+ * sort by what they mean. The state hash (core/hash.ts) reads a table by its content, as the flat
+ * table of the same entries, so that the tree's shape (and `splitAt`) can change without changing
+ * any state's hash.
  */
 
 /**
  * A tree node: 16 slots (4 bits of the hash per level), all present from the start (undefined
- * until used), so that every node is a packed array of one shape and a lookup is three indexed loads. (Nodes as records keyed
- * by letters made each lookup a megamorphic keyed load, and halved the speed of the live reducers.)
+ * until used), so that every node is a packed array of one shape and a lookup is four indexed
+ * loads. (Nodes as records keyed by letters made each lookup a megamorphic keyed load, and halved
+ * the speed of the live reducers.)
  * A slot read back from JSON is null rather than undefined; the code treats both as empty, and the
  * state hash writes both as null.
  */
@@ -32,24 +41,24 @@ export type Slots<T> = (T | undefined)[];
 
 /**
  * How many entries a table holds in one flat bucket before it splits into the tree. Small tables
- * stay flat because a lookup in one record is several times faster than a walk down the tree, and
- * the live reducers look up entries on every event; a step under immer copies at most this many
- * entries of a flat table.
+ * stay flat because a lookup in one record is faster than a walk down the tree, and the live
+ * reducers look up entries on every event; a step under immer copies at most this many entries of
+ * a flat table.
  */
 export const splitAt = 4096;
 
 /**
  * The table's data. While it is small (`splitAt`), `flat.entries[key]` holds the entry of `key` and
- * `nodes` is null; once it grew past that, `flat` is null and `nodes[d1][d2][d3].entries[key]`
- * holds it, where d1 d2 d3 are 4-bit digits of a hash of `key`. A table never goes back to flat.
+ * `nodes` is null; once it grew past that, `flat` is null and `nodes[d1][d2][d3][d4].entries[key]`
+ * holds it, where d1 to d4 are 4-bit digits of a hash of `key`. A table never goes back to flat.
  */
 export interface Table<V> {
   /** How many entries the table holds. */
   size: number;
   /** The one bucket of a small table, iterated in insertion order. */
   flat: Bucket<V> | null;
-  /** The three-level tree of buckets of a large table. */
-  nodes: Slots<Slots<Slots<Bucket<V>>>> | null;
+  /** The four-level tree of buckets of a large table. */
+  nodes: Slots<Slots<Slots<Slots<Bucket<V>>>>> | null;
 }
 
 /**
@@ -86,7 +95,7 @@ export function emptyTable<V>(): Table<V> {
 /** How many characters at the end of a key the hash reads: ids differ there (their counters), and every lookup pays for each. */
 const hashedChars = 8;
 
-/** An FNV-1a hash of the last `hashedChars` UTF-16 code units of `key`, high bits folded in: 4 bits per tree level. */
+/** An FNV-1a hash of the last `hashedChars` UTF-16 code units of `key`, high bits folded in: 4 bits per tree level, 16 in all. */
 function hashOf(key: string): number {
   let hash = 0x811c9dc5;
   for (let i = Math.max(0, key.length - hashedChars); i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 16777619);
@@ -97,7 +106,7 @@ function hashOf(key: string): number {
 function bucketOf<V>(table: Table<V>, key: string): Bucket<V> | undefined {
   if (table.flat !== null) return table.flat;
   const hash = hashOf(key);
-  return table.nodes?.[hash & 15]?.[(hash >>> 4) & 15]?.[(hash >>> 8) & 15] ?? undefined;
+  return table.nodes?.[hash & 15]?.[(hash >>> 4) & 15]?.[(hash >>> 8) & 15]?.[(hash >>> 12) & 15] ?? undefined;
 }
 
 /** The entry of `key`, or undefined. */
@@ -129,12 +138,13 @@ export function tableSet<V>(table: Table<V>, key: string, value: V): void {
   const hash = hashOf(key);
   const level1 = ((table.nodes ??= emptySlots())[hash & 15] ??= emptySlots());
   const level2 = (level1[(hash >>> 4) & 15] ??= emptySlots());
-  const third = (hash >>> 8) & 15;
-  const bucket = level2[third];
+  const level3 = (level2[(hash >>> 8) & 15] ??= emptySlots());
+  const fourth = (hash >>> 12) & 15;
+  const bucket = level3[fourth];
   if (bucket === undefined || bucket === null) {
     const entries = newEntries<V>();
     entries[key] = value;
-    level2[third] = { entries };
+    level3[fourth] = { entries };
     table.size += 1;
     return;
   }
@@ -170,7 +180,10 @@ function eachBucket<V>(table: Table<V>, visit: (bucket: Bucket<V>) => void): voi
     if (level1 === undefined || level1 === null) continue;
     for (const level2 of level1) {
       if (level2 === undefined || level2 === null) continue;
-      for (const bucket of level2) if (bucket !== undefined && bucket !== null) visit(bucket);
+      for (const level3 of level2) {
+        if (level3 === undefined || level3 === null) continue;
+        for (const bucket of level3) if (bucket !== undefined && bucket !== null) visit(bucket);
+      }
     }
   }
 }
@@ -264,8 +277,8 @@ export function flatTables(state: unknown): unknown {
  * patch keeps its value, with `flatTablePath`.
  */
 export function flatTableChanges(path: readonly (string | number)[], value: unknown): { path: (string | number)[]; value: unknown }[] {
-  // A path [field, 'nodes', d1, d2, d3, 'entries', key, ...] names an entry or something in it.
-  const levels = path[1] === 'nodes' ? 5 - path.length : path[1] === 'flat' ? 2 - path.length : undefined;
+  // A path [field, 'nodes', d1, d2, d3, d4, 'entries', key, ...] names an entry or something in it.
+  const levels = path[1] === 'nodes' ? 6 - path.length : path[1] === 'flat' ? 2 - path.length : undefined;
   if (levels === undefined || levels < -1 || typeof value !== 'object' || value === null) return [{ path: flatTablePath(path), value }];
   const field = path[0] as string | number;
   const changes: { path: (string | number)[]; value: unknown }[] = [];
@@ -278,19 +291,19 @@ export function flatTableChanges(path: readonly (string | number)[], value: unkn
     if (levelsLeft === 0) collect((node as Partial<Bucket<unknown>>).entries, -1);
     else for (const child of Object.values(node)) collect(child, levelsLeft - 1);
   };
-  // The value of [field, 'nodes'] has three node levels above its buckets, [field, 'flat'] is a bucket;
+  // The value of [field, 'nodes'] has four node levels above its buckets, [field, 'flat'] is a bucket;
   // each further path step takes one level.
   collect(value, levels);
   return changes;
 }
 
-/** A patch path with a table's tree steps (`nodes`, three node keys, `entries`) left out, as `flatTables` shows the table. */
+/** A patch path with a table's tree steps (`nodes`, four node keys, `entries`) left out, as `flatTables` shows the table. */
 export function flatTablePath(path: readonly (string | number)[]): (string | number)[] {
   const flat: (string | number)[] = [];
   for (let index = 0; index < path.length; index++) {
     const step = path[index] as string | number;
     flat.push(step);
-    if (index === 0 && path[1] === 'nodes' && path[5] === 'entries') index = 5;
+    if (index === 0 && path[1] === 'nodes' && path[6] === 'entries') index = 6;
     else if (index === 0 && path[1] === 'flat' && path[2] === 'entries') index = 2;
   }
   return flat;

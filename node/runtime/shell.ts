@@ -59,7 +59,7 @@ export interface ShellOptions<S, E extends AnyEvent, F> {
 /** One component running live. */
 export class ComponentShell<S, E extends AnyEvent, F> {
   readonly state: S;
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, { readonly timer: NodeJS.Timeout; readonly delayMs: number }>();
   private seq = 0;
   private stopped = false;
   private commitChain: Promise<void> = Promise.resolve();
@@ -113,22 +113,33 @@ export class ComponentShell<S, E extends AnyEvent, F> {
     } else send();
   }
 
+  /**
+   * Arms `timerId` to fire in `delayMs`, replacing its earlier arming. A timer armed again with the
+   * same delay before it fired (an owner's idle-lease timer, at every task awaited one at a time) is
+   * restarted in place: making and clearing a timer each time was a few µs of each such task.
+   */
   private arm(timerId: string, delayMs: number): void {
     const existing = this.timers.get(timerId);
-    if (existing !== undefined) clearTimeout(existing);
+    if (existing !== undefined) {
+      if (existing.delayMs === delayMs) {
+        existing.timer.refresh();
+        return;
+      }
+      clearTimeout(existing.timer);
+    }
     const timer = setTimeout(() => {
       this.timers.delete(timerId);
       this.apply({ type: 'timer/fired', timerId, nowMs: Date.now() } as unknown as E);
     }, delayMs);
     // Timers of an idle runtime must not keep the process alive; pending API calls do that.
     timer.unref();
-    this.timers.set(timerId, timer);
+    this.timers.set(timerId, { timer, delayMs });
   }
 
   /** Stops the component: its timers are cleared and later inputs are ignored. */
   stop(): void {
     this.stopped = true;
-    for (const timer of this.timers.values()) clearTimeout(timer);
+    for (const { timer } of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
   }
 }

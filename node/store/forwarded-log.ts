@@ -1,10 +1,12 @@
 /**
- * A worker thread's event log, written by the main thread. The worker stamps and encodes each event
- * at once (so later changes to the event do not reach the log), and hands the records over with the
- * thread's other messages at most every 20 ms; the main thread appends them to that worker's LMDB
- * log. So a worker never loads LMDB or opens an environment of its own, which was a fifth of what
- * booting a worker thread cost. What is still buffered when the thread exits (a task's
- * `process.exit`, say) is posted from its exit handler, which the main thread still receives.
+ * An event log encoded in one place and written in another: a worker thread's, and the embedded
+ * driver's. The writer stamps and encodes each event at once (so later changes to the event do not
+ * reach the log), and hands the records over at most every 20 ms: a worker posts them with the
+ * thread's other messages to the main thread, which moves them on, as it does the driver's, to the
+ * node's log thread (session-logs.ts), which appends them to the LMDB log. So a worker never loads
+ * LMDB or opens an environment of its own, which was a fifth of what booting a worker thread cost.
+ * What is still buffered when the thread exits (a task's `process.exit`, say) is posted from its
+ * exit handler, which the main thread still receives.
  */
 import { RecordCodec } from './event-log-codec.js';
 

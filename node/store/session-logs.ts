@@ -1,16 +1,47 @@
 /**
- * The event logs of one node's session: its components' logs, and the logs of its worker threads,
- * which the node's main thread writes for them (see forwarded-log.ts). The embedded cluster and a
- * cluster node keep their logs the same way.
+ * The event logs of one node's session: its components' logs, written here, and the logs whose
+ * records are encoded in another place (the node's worker threads, the embedded driver: see
+ * forwarded-log.ts), which a log thread of their own writes (see log-thread.ts). The embedded cluster
+ * and a cluster node keep their logs the same way.
+ *
+ * The log thread takes the LMDB puts of those records off this thread, which runs the components
+ * and routes every message: with logging on, the puts and what they leave to collect were most of
+ * what logging cost a tiny task here. This thread only moves each batch on, in the order it came.
+ *
+ * Bounds: at most `maxInFlightBytes` of records wait to reach the log thread; past it the handing
+ * thread waits (Atomics.wait) until the log thread catches up, as lmdb-js makes a writer that
+ * outruns the disk wait, and gives up after `inFlightWaitMs` with one line, dropping that batch.
+ * Every request waits at most as long as the log thread lives.
  */
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { EventLog, logDirFor } from './event-log.js';
-import { recordsOf } from './forwarded-log.js';
 import type { LogRecords } from './forwarded-log.js';
+import type { LogThreadBoot, LogThreadReply, LogThreadRequest } from './log-thread.js';
+
+const logThreadEntry = fileURLToPath(new URL('./log-thread.js', import.meta.url));
+
+/** Encoded bytes that may be on their way to the log thread at once. */
+const maxInFlightBytes = 64 * 1024 * 1024;
+/** How long a hand-off waits for room under `maxInFlightBytes` before it drops its batch. */
+const inFlightWaitMs = 10_000;
+/** How long a process that exits waits for the log thread to write what it buffers. */
+const exitWriteWaitMs = 5_000;
+
+/** A running log thread, and the requests it has not answered. */
+interface LogThread {
+  readonly worker: Worker;
+  readonly inFlight: Int32Array;
+  readonly waiting: Map<number, { resolve: () => void; reject: (error: Error) => void }>;
+  /** Why it can take nothing more, once it failed or ended. */
+  failure?: Error;
+}
 
 /** A session's open logs. */
 export class SessionLogs {
   private readonly logs: EventLog[] = [];
-  private readonly workerLogs = new Map<string, EventLog>();
+  private thread: LogThread | undefined;
+  private requestCounter = 0;
   private closed = false;
 
   /** Keeps the logs of the session in `sessionDir`. */
@@ -23,46 +54,128 @@ export class SessionLogs {
     return log;
   }
 
-  /** Appends a worker thread's records to its log, opened here on its first records. */
+  /** Hands a worker thread's records to the log thread, which appends them to that worker's log. */
   appendWorker(workerId: string, batch: LogRecords): void {
+    this.appendForwarded(`worker:${workerId}`, batch);
+  }
+
+  /**
+   * Hands records encoded elsewhere (a `ForwardedLog`'s batch) to the log thread, which appends them
+   * to the log of `address`, opened on its first records. The batch's bytes move to that thread.
+   */
+  appendForwarded(address: string, batch: LogRecords): void {
     // Records keep coming while the threads flush at shutdown, until the logs close.
     if (this.closed) return;
-    let log = this.workerLogs.get(workerId);
-    if (log === undefined) {
-      log = this.open(`worker:${workerId}`, 'owner', false);
-      this.workerLogs.set(workerId, log);
+    const thread = this.logThread();
+    if (thread.failure !== undefined) return;
+    const size = batch.bytes.byteLength;
+    if (!this.roomFor(thread, size)) {
+      process.stderr.write(`tsray: ${batch.lengths.length} records of the log of ${address} were dropped: the log thread kept more than ${maxInFlightBytes} bytes (maxInFlightBytes) waiting for ${inFlightWaitMs} ms\n`);
+      return;
     }
-    log.appendEncoded(batch.firstSeq, recordsOf(batch));
-    if (batch.stateHash !== undefined) log.recordStateHash(batch.stateHash.seq, batch.stateHash.hash);
+    Atomics.add(thread.inFlight, 0, size);
+    this.post(thread, { kind: 'records', address, batch }, [batch.bytes.buffer as ArrayBuffer]);
   }
 
   /** The worker's thread ended: its log is committed and closed (its records arrived before its exit). */
   closeWorker(workerId: string): void {
-    const log = this.workerLogs.get(workerId);
-    if (log === undefined) return;
-    this.workerLogs.delete(workerId);
-    this.logs.splice(this.logs.indexOf(log), 1);
-    log.close().catch((error: unknown) => process.stderr.write(`tsray: the log of worker ${workerId} could not be closed: ${(error as Error).message}\n`));
+    if (this.thread === undefined || this.closed) return;
+    this.post(this.thread, { kind: 'close-log', address: `worker:${workerId}` });
   }
 
-  /** The logs open now (the components' and those of live worker threads), to be read by this process. */
+  /** The logs this thread writes (the components'), to be read by this process; the log thread's are read from disk. */
   get openLogs(): readonly EventLog[] {
     return this.logs;
   }
 
   /** Commits what every open log buffers, and waits for it (so a reader sees every event appended so far). */
   async flushAll(): Promise<void> {
-    await Promise.all(this.logs.map((log) => log.flush()));
+    await Promise.all([...this.logs.map((log) => log.flush()), this.request('flush')]);
   }
 
-  /** Writes what the lagging logs buffer, at once (a process exiting without shutdown). */
+  /**
+   * Writes what the lagging logs buffer, at once (a process exiting without shutdown): this
+   * thread's logs here, the log thread's by asking it and waiting (at most `exitWriteWaitMs`).
+   */
   writeBufferedSync(): void {
     for (const log of this.logs) log.writeBufferedSync();
+    const thread = this.thread;
+    if (thread === undefined || thread.failure !== undefined || this.closed) return;
+    const done = new Int32Array(new SharedArrayBuffer(4));
+    this.post(thread, { kind: 'write-sync', done });
+    if (Atomics.wait(done, 0, 0, exitWriteWaitMs) === 'timed-out') {
+      process.stderr.write(`tsray: the log thread did not write its buffered records within ${exitWriteWaitMs} ms of the process exiting; the workers' last events may be missing from their logs\n`);
+    }
   }
 
-  /** Commits and closes every log; records that arrive later are dropped. */
+  /** Commits and closes every log, and ends the log thread; records that arrive later are dropped. */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.logs.map((log) => log.close()));
+    const thread = this.thread;
+    const closing = thread === undefined ? Promise.resolve() : this.request('close');
+    try {
+      await Promise.all([...this.logs.map((log) => log.close()), closing]);
+    } finally {
+      if (thread !== undefined) await thread.worker.terminate();
+    }
+  }
+
+  /** The log thread, started on the first records handed to it. */
+  private logThread(): LogThread {
+    if (this.thread !== undefined) return this.thread;
+    const inFlight = new Int32Array(new SharedArrayBuffer(4));
+    const worker = new Worker(logThreadEntry, { workerData: { sessionDir: this.sessionDir, inFlight } satisfies LogThreadBoot });
+    const thread: LogThread = { worker, inFlight, waiting: new Map() };
+    const fail = (error: Error): void => {
+      thread.failure ??= error;
+      for (const { reject } of thread.waiting.values()) reject(thread.failure);
+      thread.waiting.clear();
+    };
+    worker.on('message', (reply: LogThreadReply) => {
+      const waiter = thread.waiting.get(reply.id);
+      if (waiter === undefined) return;
+      thread.waiting.delete(reply.id);
+      if (thread.waiting.size === 0) worker.unref();
+      if (reply.error === undefined) waiter.resolve();
+      else waiter.reject(new Error(reply.error));
+    });
+    worker.on('error', (error: Error) => {
+      process.stderr.write(`tsray: the log thread failed: ${error.message.split('\n')[0] ?? ''}; later events of the workers' logs are not written\n`);
+      fail(new Error(`the log thread failed: ${error.message}`));
+    });
+    worker.on('exit', () => fail(new Error('the log thread has ended')));
+    // It must not keep the process alive, except while someone waits for its answer (see `request`).
+    worker.unref();
+    this.thread = thread;
+    return thread;
+  }
+
+  /** Asks the log thread for `kind` and resolves when it is done; at once when there is no log thread. */
+  private request(kind: 'flush' | 'close'): Promise<void> {
+    const thread = this.thread;
+    if (thread === undefined) return Promise.resolve();
+    if (thread.failure !== undefined) return Promise.reject(thread.failure);
+    const id = ++this.requestCounter;
+    return new Promise<void>((resolve, reject) => {
+      thread.waiting.set(id, { resolve, reject });
+      // A pending answer keeps the process alive, as a pending commit of this thread's logs does.
+      thread.worker.ref();
+      this.post(thread, { kind, id });
+    });
+  }
+
+  private post(thread: LogThread, request: LogThreadRequest, transfer: ArrayBuffer[] = []): void {
+    thread.worker.postMessage(request, transfer);
+  }
+
+  /** Waits until `size` more bytes fit under `maxInFlightBytes`; false when they did not within `inFlightWaitMs`. */
+  private roomFor(thread: LogThread, size: number): boolean {
+    const deadline = Date.now() + inFlightWaitMs;
+    for (let queued = Atomics.load(thread.inFlight, 0); queued > 0 && queued + size > maxInFlightBytes; queued = Atomics.load(thread.inFlight, 0)) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      Atomics.wait(thread.inFlight, 0, queued, left);
+    }
+    return true;
   }
 }

@@ -95,11 +95,24 @@ const info = await tsray.init();
 const sleep = tsray.remote(() => new Promise((resolve) => setTimeout(resolve, 600_000)));
 const ref = sleep.options({ schedulingStrategy: { nodeId: info.nodeId, soft: false } }).remote();
 console.log('WAITING yes');
+// Short gets until one times out while the connection is down: its message says so.
+for (;;) {
+  try {
+    await tsray.get(ref, { timeout: 200 });
+  } catch (error) {
+    if (!(error instanceof tsray.GetTimeoutError)) break;
+    if (error.message.includes('reconnecting')) {
+      console.log('TROUBLE', JSON.stringify(error.message));
+      break;
+    }
+  }
+}
 try {
   await tsray.get(ref);
   console.log('GOT yes');
 } catch (error) {
   console.log('LOST', JSON.stringify(error.message));
+  console.log('LOST_AS', error.name, error instanceof tsray.ObjectLostError, error instanceof tsray.TsrayError);
 }
 try {
   sleep.remote();
@@ -256,6 +269,8 @@ void describe('a driver connected to a cluster of processes', () => {
     const lines = printed({ code: 0, stdout, stderr: '' });
     const lost = JSON.parse(lines.get('LOST') ?? '""') as string;
     assert.match(lost, new RegExp(`^[^\\n]*lost its connection to the cluster at ${head.address.replace(/\./g, '\\.')}[^\\n]*1500 ms \\(TSRAY_DRIVER_RECONNECT_MS\\)[^\\n]*$`));
+    assert.equal(lines.get('LOST_AS'), 'ObjectLostError true true', 'the lost get failed as a tsray error, not as wrong use');
+    assert.match(JSON.parse(lines.get('TROUBLE') ?? '""') as string, new RegExp(`^get timed out[^\\n]*; the driver lost its connection to the cluster at ${head.address.replace(/\./g, '\\.')} \\d+ ms ago and is reconnecting$`));
     assert.match(JSON.parse(lines.get('AFTER') ?? '""') as string, /not initialized/);
   });
 });

@@ -196,6 +196,10 @@ void describe('a driver attached to the second node', () => {
     const output = await runNode([written.path], { TSRAY_SESSIONS_ROOT: elsewhere, TSRAY_ADDRESS: cluster.address, TSRAY_TOKEN: cluster.token, TSRAY_NODE_ID: '' });
     assert.equal(output.code, 0, output.stderr);
     assert.equal(printedLines(output.stdout).get('ATTACHED'), `${second} ${second}`, 'the driver attached to the node of its machine, and its task ran there');
+    // The head named as localhost is the head recorded at 127.0.0.1: the same node is found.
+    const byName = await runNode([written.path], { TSRAY_SESSIONS_ROOT: elsewhere, TSRAY_ADDRESS: cluster.address.replace('127.0.0.1', 'localhost'), TSRAY_TOKEN: cluster.token, TSRAY_NODE_ID: '' });
+    assert.equal(byName.code, 0, byName.stderr);
+    assert.equal(printedLines(byName.stdout).get('ATTACHED'), `${second} ${second}`, 'a driver given localhost:PORT attached to the node recorded for 127.0.0.1:PORT');
     // Where the head was started on the machine too, the head stays the default.
     const here = await cluster.run([written.path], { TSRAY_ADDRESS: cluster.address, TSRAY_NODE_ID: '' });
     assert.equal(here.code, 0, here.stderr);

@@ -1,11 +1,15 @@
 /**
  * The plain-data FIFO of the owner's queues, against an array model: any sequence of pushes, front
- * pushes, takes and removals leaves the same items in the same order, and chunking never loses one.
+ * pushes, takes and removals leaves the same items in the same order, in place and under immer
+ * alike, and chunking never loses one; a push under immer copies a bounded number of slots.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { emptyFifo, fifoIndexOf, fifoItems, fifoPeek, fifoPush, fifoPushFront, fifoRemove, fifoSize, fifoTake, fifoTakeAll } from '../../../core/fifo.js';
+import { produce } from 'immer';
+import { hashState } from '../../../core/hash.js';
+import { chunkLength, emptyFifo, fifoIndexOf, fifoItems, fifoPeek, fifoPush, fifoPushFront, fifoRemove, fifoSize, fifoTake, fifoTakeAll } from '../../../core/fifo.js';
+import type { Fifo } from '../../../core/fifo.js';
 import { assertProperty } from '../../support/property-harness.js';
 
 type Operation = { kind: 'push'; items: number[] } | { kind: 'front'; items: number[] } | { kind: 'take'; count: number } | { kind: 'remove'; item: number } | { kind: 'clear' };
@@ -23,8 +27,12 @@ void test('the FIFO behaves as an array used as a queue, across chunks', () => {
     'fifo',
     fc.property(fc.array(operation, { maxLength: 30 }), (operations) => {
       const queue = emptyFifo<number>();
+      let drafted = emptyFifo<number>();
       let model: number[] = [];
       for (const op of operations) {
+        drafted = produce(drafted, (draft) => {
+          applyTo(draft, op);
+        });
         switch (op.kind) {
           case 'push':
             fifoPush(queue, ...op.items);
@@ -55,8 +63,71 @@ void test('the FIFO behaves as an array used as a queue, across chunks', () => {
         assert.equal(fifoSize(queue), model.length);
         assert.deepEqual(fifoItems(queue), model);
         assert.ok(queue.chunks.every((chunk) => chunk.length > 0) && (queue.chunks.length === 0 ? queue.head === 0 : queue.head < (queue.chunks[0]?.length ?? 0)), 'no chunk is empty and the head lies in the first');
+        assert.ok(queue.later === undefined || (queue.chunks.length > 0 && queue.later.length > 0 && queue.later.every((page) => page.length > 0 && page.every((chunk) => chunk.length > 0))), 'later pages follow a front list, and none is empty');
+        assert.deepEqual(fifoItems(drafted), model, 'under immer too');
+        assert.equal(hashState(drafted), hashState(queue), 'with the same data');
       }
     }),
     200,
   );
+});
+
+/** What `fifoPush` and the others do to a queue, without checking: the immer half of the model test. */
+function applyTo(queue: Fifo<number>, op: Operation): void {
+  switch (op.kind) {
+    case 'push':
+      fifoPush(queue, ...op.items);
+      return;
+    case 'front':
+      fifoPushFront(queue, op.items);
+      return;
+    case 'take':
+      for (let index = 0; index < op.count; index += 1) fifoTake(queue);
+      return;
+    case 'remove':
+      fifoRemove(queue, op.item);
+      return;
+    case 'clear':
+      fifoTakeAll(queue);
+      return;
+  }
+}
+
+/** How many slots (array items and object fields) of `next` are not shared with `before`. */
+function copiedSlots(before: unknown, next: unknown): number {
+  const old = new Set<object>();
+  const walk = (value: unknown, into: (object: object) => boolean): void => {
+    if (typeof value !== 'object' || value === null || !into(value)) return;
+    for (const child of Object.values(value)) walk(child, into);
+  };
+  walk(before, (object) => !old.has(object) && Boolean(old.add(object)));
+  let slots = 0;
+  walk(next, (object) => {
+    if (old.has(object)) return false;
+    slots += Object.keys(object).length;
+    return true;
+  });
+  return slots;
+}
+
+void test('a push or a take under immer copies a few short arrays, however long the queue', () => {
+  let queue = emptyFifo<string>();
+  queue = produce(queue, (draft) => {
+    for (let n = 0; n < 100_000; n++) fifoPush(draft, `n1.d1.t${n}`);
+  });
+  const pushed = produce(queue, (draft) => {
+    fifoPush(draft, 'n1.d1.t100000');
+  });
+  // A list of 256-item chunks copied about 520 slots here (391 chunks and the last chunk).
+  assert.ok(copiedSlots(queue, pushed) < 250, `${copiedSlots(queue, pushed)} slots copied by a push`);
+  let taken = pushed;
+  for (let n = 0; n < chunkLength * 40; n++) {
+    const before = taken;
+    taken = produce(taken, (draft) => {
+      assert.equal(fifoTake(draft), `n1.d1.t${n}`);
+    });
+    assert.ok(copiedSlots(before, taken) < 250, `${copiedSlots(before, taken)} slots copied by take ${n}`);
+  }
+  assert.equal(fifoSize(taken), 100_001 - chunkLength * 40);
+  assert.equal(fifoPeek(taken), `n1.d1.t${chunkLength * 40}`);
 });

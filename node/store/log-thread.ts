@@ -1,0 +1,122 @@
+/**
+ * The thread that writes the event logs whose records are encoded elsewhere: those of a node's worker
+ * threads and of the embedded driver (see forwarded-log.ts). The node's main thread hands it each
+ * batch of records as it comes (moving the bytes, not copying them), so the LMDB puts, lmdb-js's
+ * bookkeeping of each write and the garbage they leave are off the main thread, which is what limits
+ * how fast tiny tasks run. session-logs.ts starts it and says what each message means.
+ *
+ * Everything reaches it through one port, in the order the main thread sent it: a log's records
+ * before its close, every record before a flush or the final close.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { assertNever } from '../../core/assert.js';
+import { EventLog, logDirFor } from './event-log.js';
+import { recordsOf } from './forwarded-log.js';
+import type { LogRecords } from './forwarded-log.js';
+
+/** What the main thread asks of the log thread. */
+export type LogThreadRequest =
+  /** Records of the log of `address` (opened on its first records); their bytes count toward the in-flight bound. */
+  | { readonly kind: 'records'; readonly address: string; readonly batch: LogRecords }
+  /** The log's writer ended: commit and close its log. */
+  | { readonly kind: 'close-log'; readonly address: string }
+  /** Commit every open log, then answer `done` with this id. */
+  | { readonly kind: 'flush'; readonly id: number }
+  /** Commit and close every log, then answer `done` with this id. */
+  | { readonly kind: 'close'; readonly id: number }
+  /** The process is exiting: write what every log buffers in one synchronous transaction each, then set `done[0]` and notify. */
+  | { readonly kind: 'write-sync'; readonly done: Int32Array };
+
+/** What the log thread answers: a request done, with the error that stopped it if one did. */
+export interface LogThreadReply {
+  readonly kind: 'done';
+  readonly id: number;
+  readonly error?: string;
+}
+
+/** What the log thread starts with. */
+export interface LogThreadBoot {
+  readonly sessionDir: string;
+  /**
+   * Encoded bytes handed over and not yet appended: the main thread adds a batch's size before it
+   * posts it, this thread takes it off once the batch is in its log's buffer (see session-logs.ts).
+   */
+  readonly inFlight: Int32Array;
+}
+
+/** The logs this thread writes, by address. */
+const logs = new Map<string, EventLog>();
+
+function logOf(sessionDir: string, address: string): EventLog {
+  let log = logs.get(address);
+  if (log === undefined) {
+    // Every log written here dies with its writer: it lags rather than commit each batch at once.
+    log = EventLog.open(logDirFor(sessionDir, address), { component: 'owner', address, durable: false, batching: 'lagging' });
+    logs.set(address, log);
+  }
+  return log;
+}
+
+function append(sessionDir: string, address: string, batch: LogRecords): void {
+  try {
+    const log = logOf(sessionDir, address);
+    log.appendEncoded(batch.firstSeq, recordsOf(batch));
+    if (batch.stateHash !== undefined) log.recordStateHash(batch.stateHash.seq, batch.stateHash.hash);
+  } catch (error) {
+    process.stderr.write(`tsray: records of the log of ${address} could not be written: ${(error as Error).message}\n`);
+  }
+}
+
+function closeLog(address: string): Promise<void> {
+  const log = logs.get(address);
+  if (log === undefined) return Promise.resolve();
+  logs.delete(address);
+  return log.close();
+}
+
+/** Runs `work` and answers request `id`, with the error when it failed. */
+function answer(port: NonNullable<typeof parentPort>, id: number, work: Promise<unknown>): void {
+  work.then(
+    () => port.postMessage({ kind: 'done', id } satisfies LogThreadReply),
+    (error: unknown) => port.postMessage({ kind: 'done', id, error: (error as Error).message } satisfies LogThreadReply),
+  );
+}
+
+function start(): void {
+  const port = parentPort;
+  if (port === null) throw new Error('log-thread runs only as a worker thread');
+  const { sessionDir, inFlight } = workerData as LogThreadBoot;
+  port.on('message', (request: LogThreadRequest) => {
+    switch (request.kind) {
+      case 'records':
+        append(sessionDir, request.address, request.batch);
+        Atomics.sub(inFlight, 0, request.batch.bytes.byteLength);
+        Atomics.notify(inFlight, 0);
+        return;
+      case 'close-log':
+        closeLog(request.address).catch((error: unknown) => process.stderr.write(`tsray: the log of ${request.address} could not be closed: ${(error as Error).message}\n`));
+        return;
+      case 'flush':
+        answer(port, request.id, Promise.all([...logs.values()].map((log) => log.flush())));
+        return;
+      case 'close':
+        answer(port, request.id, Promise.all([...logs.keys()].map(closeLog)));
+        return;
+      case 'write-sync':
+        for (const log of logs.values()) {
+          try {
+            log.writeBufferedSync();
+          } catch (error) {
+            process.stderr.write(`tsray: the log of ${log.address} could not be written at exit: ${(error as Error).message}\n`);
+          }
+        }
+        Atomics.store(request.done, 0, 1);
+        Atomics.notify(request.done, 0);
+        return;
+      default:
+        assertNever(request, 'log thread request');
+    }
+  });
+}
+
+start();
