@@ -184,7 +184,8 @@ export function onGetRequested(ctx: Ctx, getId: string, refs: readonly RefMarker
 
 /** `wait`: settle once `numReturns` refs are ready (or failed), or at the timeout with what is ready. */
 export function onWaitRequested(ctx: Ctx, waitId: string, refs: readonly RefMarker[], numReturns: number, timeoutMs: number | undefined): void {
-  ctx.s.waits[waitId] = { waitId, refs: refs.map((ref) => ({ ...ref })), numReturns };
+  const repeats = refs.length - new Set(refs.map((ref) => ref.objectId)).size;
+  ctx.s.waits[waitId] = { waitId, refs: refs.map((ref) => ({ ...ref })), numReturns, settledAtLeast: 0, repeats };
   indexRetrieval(ctx, waitId, refs);
   for (const ref of refs) if (ref.owner !== ctx.s.workerId) borrowEntry(ctx, ref).transientHolds += 1;
   if (timeoutMs !== undefined) ctx.out.push({ type: 'timer/armed', timerId: `wait:${waitId}`, delayMs: timeoutMs });
@@ -258,7 +259,14 @@ export function checkRetrievals(ctx: Ctx, objectId?: ObjectId): void {
       if (ctx.s.gets[id] !== undefined) trySettleGet(ctx, get);
       continue;
     }
-    if (ctx.s.waits[id] !== undefined) trySettleWait(ctx, id, false);
+    const wait = ctx.s.waits[id];
+    if (wait === undefined) continue;
+    if (objectId !== undefined) {
+      // One object moved: count it, and scan every ref only once enough may have settled.
+      if (isSettled(ctx, { objectId, owner: ownerOfObject(objectId) })) wait.settledAtLeast += 1;
+      if (wait.settledAtLeast + wait.repeats < wait.numReturns) continue;
+    }
+    trySettleWait(ctx, id, false);
   }
 }
 
@@ -349,7 +357,10 @@ function trySettleWait(ctx: Ctx, waitId: string, timedOut: boolean): void {
     if (ready.length < wait.numReturns && isSettled(ctx, ref)) ready.push(ref.objectId);
     else notReady.push(ref.objectId);
   }
-  if (ready.length < wait.numReturns && !timedOut) return;
+  if (ready.length < wait.numReturns && !timedOut) {
+    wait.settledAtLeast = ready.length;
+    return;
+  }
   delete ctx.s.waits[waitId];
   unindexRetrieval(ctx, waitId, wait.refs);
   ctx.out.push({ type: 'wait/settled', waitId, ready, notReady });

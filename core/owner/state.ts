@@ -299,6 +299,14 @@ export interface PendingWait {
   waitId: string;
   refs: RefMarker[];
   numReturns: number;
+  /**
+   * At least how many refs have settled: exact after each full scan, then one more per settled object
+   * reported, and `repeats` more for refs named twice. A scan over every ref runs only once this
+   * reaches `numReturns`, so a wait on n refs costs O(n log n) as they settle, not O(n^2).
+   */
+  settledAtLeast: number;
+  /** How many refs name an object an earlier ref of this wait names. */
+  repeats: number;
 }
 
 /** A data fetch from a node's store, for a get or an argument. */

@@ -105,4 +105,26 @@ void describe('the embedded runtime', () => {
     assert.deepEqual(ready, [refs[1]]);
     assert.deepEqual(notReady, [refs[0]]);
   });
+
+  // A wait re-read all of its refs each time one settled: 20,000 refs took 40-140 s here. The test's
+  // timeout is a hang guard with a wide margin (the counted wait takes a few seconds even under load).
+  void test('a wait on 30,000 refs for all of them settles once the last one does, counting a ref named twice', { timeout: 60_000 }, async () => {
+    const inc = tsray.remote((x: number) => x + 1);
+    const refs = Array.from({ length: 30_000 }, (_, index) => inc.remote(index));
+    const [ready, notReady] = await tsray.wait(refs, { numReturns: refs.length });
+    assert.equal(ready.length, refs.length);
+    assert.deepEqual(notReady, []);
+    assert.deepEqual(await tsray.get(ready.slice(-3)), [29_998, 29_999, 30_000]);
+    // The same object twice: both count as ready, and the wait does not wait for a third settle.
+    const slow = tsray.remote(async (ms: number) => {
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      return ms;
+    });
+    const once = slow.remote(50);
+    const never = slow.remote(600_000);
+    const [twice, rest] = await tsray.wait([once, once, never], { numReturns: 2 });
+    assert.deepEqual(twice, [once, once]);
+    assert.deepEqual(rest, [never]);
+    tsray.cancel(never, { force: true });
+  });
 });
