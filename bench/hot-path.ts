@@ -13,23 +13,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import { FixedQueue, Piscina } from 'piscina';
 import * as tsray from '../node/index.js';
-
-const echo = tsray.remote(function echo(value: number): number {
-  return value + 1;
-});
-
-/**
- * The CPU time the main thread has used, in µs, from /proc (Linux; clock ticks of 10 ms, fine over
- * seconds): unlike wall time, it does not depend on what else the machine runs.
- */
-function mainThreadCpuUs(): number {
-  try {
-    const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) * 10_000;
-  } catch {
-    return Number.NaN;
-  }
-}
+import { mainThreadCpuUs } from './harness.js';
+import { echo } from './tiny-remotes.js';
 
 /** CPU µs of every thread of this process, by thread name (comm) and id. */
 function threadCpuUs(): Map<string, number> {

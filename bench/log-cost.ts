@@ -4,26 +4,12 @@
  * main thread and of the whole process (workers included). On a machine shared with other work the
  * CPU per task is the steadier figure: `node dist/bench/log-cost.js [tasks] [rounds]`.
  */
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import * as tsray from '../node/index.js';
-import { median } from './harness.js';
-
-const echo = tsray.remote(function echo(value: number): number {
-  return value + 1;
-});
-
-/** The main thread's CPU µs from /proc (Linux; 10 ms ticks, fine over seconds), NaN elsewhere. */
-function mainThreadCpuUs(): number {
-  try {
-    const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) * 10_000;
-  } catch {
-    return Number.NaN;
-  }
-}
+import { mainThreadCpuUs, median } from './harness.js';
+import { echo } from './tiny-remotes.js';
 
 /** One sample of P1 in a fresh cluster. */
 interface Sample {

@@ -6,20 +6,11 @@
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import * as tsray from '../node/index.js';
+import { CounterActor } from './tiny-remotes.js';
 
 const inFlight = 100;
 const calls = Number(process.argv[2] ?? 20_000);
 if (!Number.isInteger(calls) || calls < inFlight) throw new RangeError(`calls must be a whole number ≥ ${inFlight}, not '${process.argv[2]}'`);
-
-class Counter {
-  total = 0;
-
-  add(amount: number): number {
-    this.total += amount;
-    return this.total;
-  }
-}
-const CounterActor = tsray.remote(Counter);
 
 async function main(): Promise<void> {
   await tsray.init({ numCpus: 2 });

@@ -19,6 +19,7 @@ import { Tinypool, type TaskQueue as TinypoolTaskQueue } from 'tinypool';
 import * as tsray from '../node/index.js';
 import { countSessionEvents } from './event-log.js';
 import { median, Recorder, scaleFor, section, type BenchScale } from './harness.js';
+import { CounterActor, echo } from './tiny-remotes.js';
 
 const cpus = 2;
 const warmUpCalls = 200;
@@ -27,20 +28,6 @@ const arrayBytes = 64 * 1024 * 1024;
 // P5 never lets the driver's heap grow past this: a runtime that costs more per task queues fewer.
 const p5HeapBudgetBytes = 2 * 1024 ** 3;
 const p5ProbeTasks = 20_000;
-
-const echo = tsray.remote(function echo(value: number): number {
-  return value + 1;
-});
-
-class Counter {
-  total = 0;
-
-  add(amount: number): number {
-    this.total += amount;
-    return this.total;
-  }
-}
-const CounterActor = tsray.remote(Counter);
 
 /** What the bench needs of one side: a tiny task, an actor call, a 64 MiB round trip. */
 interface Side {
