@@ -786,7 +786,7 @@ export class ClusterNode {
     await this.threads.terminateAll();
     await this.logs.close();
     this.handoff?.close();
-    await this.nodeStore.close();
+    this.nodeStore.close();
     setStoreBuffer(undefined);
     markSessionEnded(this.sessionDir, this.sessionMarker, Date.now());
   }

@@ -268,7 +268,7 @@ export class EmbeddedCluster {
     await this.threads.terminateAll();
     await this.logs.close();
     process.off('exit', this.writeLogsOnExit);
-    await this.nodeStore.close();
+    this.nodeStore.close();
     setStoreBuffer(undefined);
     markSessionEnded(this.sessionDir, this.sessionMarker, Date.now());
   }

@@ -17,19 +17,13 @@ import type { StoredData, StoredLayout } from './stored-values.js';
 import type { EncodedData } from './values.js';
 
 /**
- * How many more values of its size a large put that had to go into memory never written has the
- * store's pre-faulting thread fault in beyond its end: warm memory the next puts go to without the
- * main thread paying their first writes (3 to 40 us a page here) or a collection to free an earlier
- * value's memory first. A put+get loop then keeps four values' worth of the store warm, and needs a
- * collection every third lap instead of every lap; the store grows warm only when a put finds too
- * little warm memory free, so the loop does not spread over the whole store.
+ * How far beyond the highest allocation the store's pages are faulted in ahead of use: none. The
+ * main thread's turns of faulting in cost what the first writes would, and in a loop of large puts
+ * they only slowed each lap (128 MiB ahead cost ~9 ms of each 64 MiB put+get for its first ~15
+ * laps), while warm memory comes from reuse (see afterStored). The arena's pre-faulting still tracks
+ * the highest allocation, which is what `prefaultedBytes` says here.
  */
-const prefaultAheadValues = 3;
-/**
- * The most the pre-faulting thread faults in beyond a put's end (256 MiB): a bound on the resident
- * memory one large put commits ahead of need, so that a 1 GiB value does not warm 3 GiB of store.
- */
-const prefaultAheadMaxBytes = 256 * 1024 * 1024;
+const prefaultAheadBytes = 0;
 /** Freed memory still pinned by views, as a share of the store, past which every thread collects garbage. */
 const lingeringShareBeforeCollect = 0.125;
 /** Share of the store in use past which a put has every thread collect garbage (unreachable refs free objects). */
@@ -93,10 +87,9 @@ export class NodeStore {
     private readonly collectInWorkers: () => Promise<unknown>,
     private readonly nowMs: () => number = () => performance.now(),
   ) {
-    // No faulting in of the whole store at start (that costs about a second per 512 MiB here, and a
-    // process may never store a large value): large puts have a thread fault in memory ahead of
-    // them, and memory once touched is reused.
-    this.store = new ObjectStore(new ObjectArena({ capacityBytes, prefault: 'thread' }));
+    // No faulting in of the whole store at start (that costs the main thread about a second per
+    // 512 MiB here): memory is faulted in by its first writes, and once touched it is reused.
+    this.store = new ObjectStore(new ObjectArena({ capacityBytes, prefault: 'background', prefaultAheadBytes }));
   }
 
   /** Reports name the thread with reader slot `slot` so. */
@@ -119,7 +112,7 @@ export class NodeStore {
   private storeTimed(objectId: string, data: EncodedData): StoredData | undefined {
     const warmBytes = this.warmBytes();
     const startedMs = this.nowMs();
-    const stored = storeValue(this.store, objectId, data, (offset, endBytes) => this.prefaultAfter(offset, endBytes));
+    const stored = storeValue(this.store, objectId, data);
     if (stored !== undefined) this.learnCopyCost(stored, this.nowMs() - startedMs, warmBytes);
     return stored;
   }
@@ -146,16 +139,6 @@ export class NodeStore {
     if (coldBytes < sizeBytes / 2) return;
     const measured = (elapsedMs - (this.warmCopyMsPerPage ?? 0) * pages) / (coldBytes / PAGE_BYTES);
     this.firstTouchMsPerPage = Math.max(minFirstTouchMsPerPage, measured);
-  }
-
-  /**
-   * Has the pre-faulting thread make room for more values like a large one just placed in memory
-   * never written (it goes on while this thread copies the value in), past the value itself, which
-   * this thread is writing.
-   */
-  private prefaultAfter(offset: number, endBytes: number): void {
-    const sizeBytes = endBytes - offset;
-    if (sizeBytes >= largeBytesForWarmCollect && endBytes > this.warmBytes()) this.store.arena.prefaultTo(endBytes + Math.min(prefaultAheadValues * sizeBytes, prefaultAheadMaxBytes), endBytes);
   }
 
   /** The end of the memory written at least once: the allocator hands out low addresses first, so all below it is warm. */
@@ -214,40 +197,29 @@ export class NodeStore {
 
   /**
    * Collects garbage soon when the store is filling up, and at once in the main thread when the next
-   * value as large as this one would not fit, or would have to go into memory never written before:
-   * a first write costs ~3 to 40 us a page here (50 ms and more for 64 MiB) against ~8 ms for the
-   * main thread's collection of a small heap, and it is dropped refs and views that keep the warm
-   * memory of earlier objects from being reused. Every such put collects, without waiting for a
-   * round under way and whether or not the last one freed anything: the value it stores was still
-   * referenced during the last round, and may be dropped by the next put (a loop of put and get of
-   * one large array frees each lap's object at the next lap's put). Only values of
-   * `largeBytesForWarmCollect` or more cause them. When only memory never written is left for the
-   * next, they go on only as long as they have cost less in all than a first write to the pages still
-   * unwritten would (a collection is paid again and again, a first write once); meanwhile the
-   * pre-faulting thread makes more memory warm, so they come further apart. When the next would not
-   * fit at all they always collect: a put that finds the store full takes a private copy of its
-   * value, and the log a SHA-1 of it, before it waits for a round of collections (three more passes
-   * over the bytes, and tens of milliseconds). Only the main thread collects: it is most often the
-   * driver's own dropped refs and views that hold the memory, and a full collection costs each idle
-   * worker ~20 ms here.
+   * value as large as this one would have to go into memory never written before: a first write costs
+   * ~2 to 11 us a page here (30 to 180 ms for 64 MiB) against ~8 ms for the main thread's collection
+   * of a small heap, and it is dropped refs and views that keep the warm memory of earlier objects
+   * from being reused. Every such put collects, without waiting for a round under way and whether or
+   * not the last one freed anything: the value it stores was still referenced during the last round,
+   * and may be dropped by the next put (a loop of put and get of one large array frees each lap's
+   * object at the next lap's put, and so keeps reusing two or three warm ranges). Only values of
+   * `largeBytesForWarmCollect` or more cause them, only until every page of the store has been
+   * written once, and only as long as they have cost less in all than a first write to the pages
+   * still unwritten would (a loop that goes on for long then writes the rest of the store once, and
+   * needs no more collections: a collection is paid again and again, a first write once). Only the
+   * main thread collects: it is most often the driver's own dropped refs and views that hold the
+   * memory, and a full collection costs each idle worker ~20 ms here.
    */
   private afterStored(data: StoredData): void {
     const { startBytes, endBytes } = extentOf(data);
     this.writtenBytes = Math.max(this.writtenBytes, endBytes);
+    const warmBytes = this.warmBytes();
     const sizeBytes = endBytes - startBytes;
-    const { capacityBytes, usedBytes } = this.store;
-    const nextFits = capacityBytes - usedBytes >= sizeBytes;
-    if (sizeBytes >= largeBytesForWarmCollect) {
-      const warmBytes = Math.min(capacityBytes, this.warmBytes());
-      const coldPages = (capacityBytes - warmBytes) / PAGE_BYTES;
-      if (!nextFits || (warmBytes - usedBytes < sizeBytes && this.warmCollectMs < coldPages * this.firstTouchMsPerPage)) this.collectMainNow();
-      // While another of its size still fits, a round of collections everywhere would come too soon:
-      // in a put+get loop the main thread's collection above frees as much, when it is due, and a
-      // round 3/4 of the way there asks the workers too whenever the released refs take longer than
-      // its wait to reach the store (on a loaded machine), costing them ~20 ms each for nothing.
-      if (nextFits) return;
-    }
-    if (usedBytes > capacityBytes * usedShareBeforeCollect) this.collectSoon();
+    const nextIsCold = warmBytes < this.store.capacityBytes && warmBytes - this.store.usedBytes < sizeBytes;
+    const coldPages = (this.store.capacityBytes - warmBytes) / PAGE_BYTES;
+    if (sizeBytes >= largeBytesForWarmCollect && nextIsCold && this.warmCollectMs < coldPages * this.firstTouchMsPerPage) this.collectMainNow();
+    if (this.store.usedBytes > this.store.capacityBytes * usedShareBeforeCollect) this.collectSoon();
   }
 
   /**
@@ -383,10 +355,10 @@ export class NodeStore {
     await this.collecting;
   }
 
-  /** Stops its timers and releases the arena; resolves once the arena's pre-faulting thread is gone. */
-  close(): Promise<void> {
+  /** Stops its timers and releases the arena. */
+  close(): void {
     this.closed = true;
     this.store.close();
-    return this.store.arena.close();
+    this.store.arena.close();
   }
 }

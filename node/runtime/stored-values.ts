@@ -202,10 +202,9 @@ export function compactedData(data: EncodedData): EncodedData {
 /**
  * Copies an encoded value into the store under `objectId` (one copy of each part, straight from
  * the caller's memory) and fingerprints it; returns its descriptor, or undefined if the store cannot
- * take it (then the caller turns the put away or waits). `placed` learns where it goes (its data's
- * offset and end) before the copy starts.
+ * take it (then the caller turns the put away or waits).
  */
-export function storeValue(store: ObjectStore, objectId: string, data: EncodedData, placed?: (offset: number, endBytes: number) => void): StoredData | undefined {
+export function storeValue(store: ObjectStore, objectId: string, data: EncodedData): StoredData | undefined {
   const { sizeBytes, blobs } = placeParts(data);
   let offset: number;
   try {
@@ -214,7 +213,6 @@ export function storeValue(store: ObjectStore, objectId: string, data: EncodedDa
     if (error instanceof ObjectStoreFull) return undefined;
     throw error;
   }
-  placed?.(offset, offset + sizeBytes);
   const target = new Uint8Array(store.buffer);
   target.set(data.body, offset);
   data.blobs.forEach((blob, index) => {

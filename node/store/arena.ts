@@ -5,7 +5,7 @@
  * directly, so the allocator needs no locks and its metadata never has to be shared.
  */
 import { FreeList } from './arena-free-list.js';
-import { BackgroundPrefault, ThreadPrefault, touchPagesPrivate } from './arena-prefault.js';
+import { BackgroundPrefault, touchPagesPrivate } from './arena-prefault.js';
 
 /**
  * Every allocation starts and ends on a 64-byte boundary: any typed array (Float64Array,
@@ -27,10 +27,9 @@ export interface Allocation {
 /**
  * When the arena's pages are faulted in. `eager`: all of them in the constructor (about 0.1 to
  * 0.8 s per 256 MiB here, so only for small arenas, tests and benchmarks). `background`: from the
- * event loop, a few milliseconds per turn, lowest addresses first. `thread`: from a thread of its
- * own, only as far as `prefaultTo` asks. `none`: on first write.
+ * event loop, a few milliseconds per turn, lowest addresses first. `none`: on first write.
  */
-export type PrefaultMode = 'eager' | 'background' | 'thread' | 'none';
+export type PrefaultMode = 'eager' | 'background' | 'none';
 
 /** How to build an arena. */
 export interface ObjectArenaOptions {
@@ -64,7 +63,7 @@ export class ObjectArena {
   private readonly freeList = new FreeList(ALIGNMENT_BYTES);
   private readonly reservedByOffset = new Map<number, number>();
   private usedBytesTotal = 0;
-  private readonly prefault: BackgroundPrefault | ThreadPrefault | undefined;
+  private readonly prefault: BackgroundPrefault | undefined;
 
   /** Creates the buffer and starts faulting it in as `options.prefault` says. */
   constructor(options: ObjectArenaOptions) {
@@ -78,7 +77,6 @@ export class ObjectArena {
     const mode = options.prefault ?? 'background';
     if (mode === 'eager') touchPagesPrivate(this.buffer, 0, capacityBytes);
     if (mode === 'background') this.prefault = new BackgroundPrefault(this.buffer, options.prefaultSliceMs ?? 2, options.prefaultAheadBytes);
-    if (mode === 'thread') this.prefault = new ThreadPrefault(this.buffer);
   }
 
   /** The size of the shared buffer, the most that can be allocated at once. */
@@ -106,30 +104,19 @@ export class ObjectArena {
     return this.reservedByOffset.size;
   }
 
-  /** Bytes from the start of the buffer already faulted in (with `background` or `thread`, as far as it got; else all of them). */
+  /** Bytes from the start of the buffer already faulted in (all of them unless prefault is `background` or `none`). */
   get prefaultedBytes(): number {
     return this.prefault?.doneBytes ?? this.capacityBytes;
   }
 
-  /**
-   * Has the pages up to `endBytes` faulted in ahead of use, where pre-faulting is `thread` (the other
-   * modes decide for themselves how far to go); everything below `writtenBytes` is written already
-   * (or being written), so it needs no touch.
-   */
-  prefaultTo(endBytes: number, writtenBytes = 0): void {
-    if (this.prefault instanceof ThreadPrefault) this.prefault.prefaultTo(endBytes, writtenBytes);
-  }
-
-  /** Resolves when background pre-faulting is finished, or with `thread` has done all asked of it (at once for the other modes). */
+  /** Resolves when background pre-faulting is finished (at once for the other modes). */
   whenPrefaulted(): Promise<void> {
     return this.prefault?.done() ?? Promise.resolve();
   }
 
-  /** Stops background pre-faulting, e.g. when the node shuts down; resolves once a pre-faulting thread is gone. */
-  close(): Promise<void> {
-    if (this.prefault instanceof ThreadPrefault) return this.prefault.stop();
+  /** Stops background pre-faulting, e.g. when the node shuts down. */
+  close(): void {
     this.prefault?.stop();
-    return Promise.resolve();
   }
 
   /**
@@ -145,7 +132,7 @@ export class ObjectArena {
     if (offset === undefined) return undefined;
     this.reservedByOffset.set(offset, reserved);
     this.usedBytesTotal += reserved;
-    if (this.prefault instanceof BackgroundPrefault) this.prefault.runAheadTo(offset + reserved);
+    this.prefault?.runAheadTo(offset + reserved);
     return { offset, sizeBytes };
   }
 

@@ -1,7 +1,6 @@
 /**
  * The arena's allocator: no two live allocations overlap, freed memory is reused and coalesced,
- * every offset is 64-byte aligned, and pre-faulting never disturbs what writers stored (and, from a
- * thread of its own, goes on while the main thread is busy).
+ * every offset is 64-byte aligned, and pre-faulting never disturbs what writers stored.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -162,7 +161,7 @@ void test('background pre-faulting finishes without disturbing bytes written mea
   await arena.whenPrefaulted();
   assert.equal(arena.prefaultedBytes, arena.capacityBytes);
   for (let index = 0; index < view.length; index += 4093) assert.equal(view[index], (index * 7 + 1) & 0xff);
-  await arena.close();
+  arena.close();
 });
 
 void test('with prefaultAheadBytes, nothing is faulted in before the first allocation, then a step ahead of the highest', async () => {
@@ -173,29 +172,5 @@ void test('with prefaultAheadBytes, nothing is faulted in before the first alloc
   assert.ok(allocation !== undefined);
   for (let waited = 0; waited < 200 && arena.prefaultedBytes < 6 * mib; waited += 1) await new Promise((resolve) => setTimeout(resolve, 5));
   assert.equal(arena.prefaultedBytes, 6 * mib, 'it stops aheadBytes beyond the highest allocation');
-  await arena.close();
-});
-
-/** Blocks this thread (no turn of its event loop runs) until `done()` or about 10 s have passed. */
-function blockUntil(done: () => boolean): void {
-  const sleeper = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
-  for (let waited = 0; waited < 2000 && !done(); waited += 1) Atomics.wait(sleeper, 0, 0, 5);
-}
-
-void test('thread pre-faulting does nothing until asked, then goes as far as asked while the main thread is blocked, leaving written bytes alone', async () => {
-  const arena = new ObjectArena({ capacityBytes: 32 * mib, prefault: 'thread' });
-  await new Promise((resolve) => setTimeout(resolve, 20));
-  assert.equal(arena.prefaultedBytes, 0, 'a store nobody uses costs nothing');
-  const allocation = arena.allocate(8 * mib);
-  assert.ok(allocation !== undefined);
-  const view = viewOf(arena.buffer, allocation.offset, allocation.sizeBytes);
-  for (let index = 0; index < view.length; index += 1) view[index] = (index * 7 + 1) & 0xff;
-  arena.prefaultTo(20 * mib);
-  // Only another thread can fault pages in while this one is blocked.
-  blockUntil(() => arena.prefaultedBytes >= 20 * mib);
-  // Once it says it has done what was asked, it sleeps: it never goes further on its own.
-  await arena.whenPrefaulted();
-  assert.equal(arena.prefaultedBytes, 20 * mib, 'it stops where it was asked to');
-  for (let index = 0; index < view.length; index += 4093) assert.equal(view[index], (index * 7 + 1) & 0xff);
-  await arena.close();
+  arena.close();
 });

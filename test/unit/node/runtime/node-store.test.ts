@@ -1,9 +1,8 @@
 /**
  * The node store's collection policy: a store kept full of objects in use does not collect garbage
  * on every put, but backs off while collections free nothing, and comes back to its pace once
- * something is freed; a large put headed for fresh memory, or leaving no room for another of its
- * size, has the main thread collect at once, so that the warm memory of dropped objects is reused;
- * and a large put has a thread of the store fault memory in ahead of the next ones.
+ * something is freed; a large put headed for fresh memory has the main thread collect at once, so
+ * that the warm memory of dropped objects is reused.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -40,7 +39,7 @@ void test('collections back off while they free nothing and return to their pace
   // Store 3/4 full: a round at once, then 100, 200, 400 ms apart while nothing is freed; a delete resets it.
   assert.deepEqual(roundsAt, [0, 100, 300, 700, 800]);
   assert.equal(stored.length, 17);
-  await node.close();
+  node.close();
 });
 
 void test('every large put that leaves no written memory free for another of its size has the main thread collect at once, and never the workers while the store is not crowded', async () => {
@@ -67,7 +66,7 @@ void test('every large put that leaves no written memory free for another of its
   assert.equal(node.store.get('c')?.offset, pinHeaderBytes, "'c' reuses the range 'a' had, at the start of the store");
   await new Promise((resolve) => setTimeout(resolve, 30));
   assert.equal(workerRounds, 0, 'the store is not crowded: only the main thread collected');
-  await node.close();
+  node.close();
 });
 
 void test('a large put that collected counts as the last collection: a linger it causes at once does not collect again', async () => {
@@ -88,7 +87,7 @@ void test('a large put that collected counts as the last collection: a linger it
   assert.ok(node.store.lingeringBytes > node.store.capacityBytes / 8, 'the linger alone would ask for a round');
   await node.collected();
   assert.equal(node.collections, 2, 'no round right after the collection that released it');
-  await node.close();
+  node.close();
 });
 
 /**
@@ -108,7 +107,7 @@ function scriptedClock(): { clock: () => number; then: (...stepsMs: number[]) =>
   };
 }
 
-void test('the collections large puts ask for stop once they have cost as much as a first write to the rest of the store would', async () => {
+void test('the collections large puts ask for stop once they have cost as much as a first write to the rest of the store would', () => {
   const mib = 1024 * 1024;
   const { clock, then } = scriptedClock();
   const node = new NodeStore(128 * mib, () => Promise.resolve(), clock);
@@ -125,10 +124,10 @@ void test('the collections large puts ask for stop once they have cost as much a
   then(0, 10.24);
   put('c');
   assert.equal(node.collections, 2, '80 ms spent, above the 35 ms that 68 MiB unwritten would cost: the rest is written instead');
-  await node.close();
+  node.close();
 });
 
-void test('what a first write costs is measured by the puts into fresh memory: where it costs more, collections go on longer', async () => {
+void test('what a first write costs is measured by the puts into fresh memory: where it costs more, collections go on longer', () => {
   const mib = 1024 * 1024;
   const { clock, then } = scriptedClock();
   const node = new NodeStore(160 * mib, () => Promise.resolve(), clock);
@@ -145,7 +144,7 @@ void test('what a first write costs is measured by the puts into fresh memory: w
   then(0, 80);
   put('e');
   assert.equal(node.collections, 4, '280 ms spent, above the 240 ms that 60 MiB unwritten would cost');
-  await node.close();
+  node.close();
 });
 
 void test('a collection asks the workers only when the main thread collecting alone deleted nothing, or left the store crowded', async () => {
@@ -164,48 +163,5 @@ void test('a collection asks the workers only when the main thread collecting al
   await node.collected();
   assert.equal(node.collections, 2);
   assert.equal(workerRounds, 1, 'nothing was deleted: the workers collect too');
-  await node.close();
-});
-
-void test('a large put into memory never written has a thread of the store fault in room for three more of its size beyond it, while the main thread is busy; one into warm memory asks for nothing', async () => {
-  const mib = 1024 * 1024;
-  const node = new NodeStore(160 * mib, () => Promise.resolve(), () => 0);
-  const put = (objectId: string): void => node.put(putRequest(objectId, 20 * mib), () => undefined, (reason) => assert.fail(reason));
-  put('a');
-  const endBytes = (node.store.get('a')?.offset ?? assert.fail('a is stored')) + 20 * mib;
-  const wantedBytes = endBytes + 60 * mib;
-  // This thread blocks, so no turn of its event loop can fault anything in: only the store's thread can.
-  const sleeper = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
-  for (let waited = 0; waited < 2000 && node.store.arena.prefaultedBytes < wantedBytes; waited += 1) Atomics.wait(sleeper, 0, 0, 5);
-  assert.ok(node.store.arena.prefaultedBytes >= wantedBytes, `${node.store.arena.prefaultedBytes} bytes faulted in, not the ${wantedBytes} up to three more values`);
-  await node.store.arena.whenPrefaulted();
-  const warmBytes = node.store.arena.prefaultedBytes;
-  assert.ok(warmBytes < wantedBytes + 4096, 'no further than asked');
-  put('b');
-  await node.store.arena.whenPrefaulted();
-  assert.equal(node.store.arena.prefaultedBytes, warmBytes, "'b' went into warm memory: the store grows warm no further");
-  await node.close();
-});
-
-void test('with all of the store warm, a large put collects at once only when another of its size would not fit, and never has a round ask the workers before', async () => {
-  const mib = 1024 * 1024;
-  let workerRounds = 0;
-  // The clock never moves: a collection that comes is not due to any spacing.
-  const node = new NodeStore(128 * mib, () => Promise.resolve((workerRounds += 1)), () => 0);
-  Object.defineProperty(node.store.arena, 'prefaultedBytes', { get: () => node.store.capacityBytes });
-  const put = (objectId: string): void => node.put(putRequest(objectId, 25 * mib), () => undefined, (reason) => assert.fail(reason));
-  for (const objectId of ['a', 'b', 'c', 'd']) put(objectId);
-  await node.collected();
-  assert.equal(node.collections, 0, 'past 3/4 of the store, but another 25 MiB still fits: no collection yet');
-  put('e');
-  assert.equal(node.collections, 1, 'the next would not fit: the main thread collects at once');
-  // What that collection released (a put+get loop's dropped refs and views).
-  node.delete(['a', 'b', 'c', 'd']);
-  for (const objectId of ['f', 'g', 'h']) put(objectId);
-  assert.equal(node.collections, 1);
-  put('i');
-  assert.equal(node.collections, 2, 'at once again, though the last collection was a moment ago');
-  await new Promise((resolve) => setTimeout(resolve, 30));
-  assert.equal(workerRounds, 0, 'only the main thread collected');
-  await node.close();
+  node.close();
 });
