@@ -4,6 +4,9 @@
  * only once the body settles, and is ended when the body runs past the grace period.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import * as tsray from '../../../../node/index.js';
 import { useEmbeddedCluster } from '../../../support/embedded-cluster.js';
@@ -19,12 +22,17 @@ class Notes {
   }
 }
 
-const spin = tsray.remote(async (ms: number, notes: tsray.ActorHandle<Notes>) => {
+/**
+ * Spins for `ms`, or until the file `stopPath` exists: the test then decides when the body ends, so a
+ * slow machine cannot let it end before the test cancels it.
+ */
+const spin = tsray.remote(async (ms: number, notes: tsray.ActorHandle<Notes>, stopPath?: string) => {
+  const { existsSync } = process.getBuiltinModule('node:fs');
   notes.note.remote(`spinning on ${tsray.getRuntimeContext().workerId}`);
   // Let the note go out before the body stops yielding.
   await new Promise((resolve) => setTimeout(resolve, 50));
   const end = Date.now() + ms;
-  while (Date.now() < end);
+  while (Date.now() < end && (stopPath === undefined || !existsSync(stopPath)));
   return 'late result';
 });
 
@@ -84,8 +92,9 @@ void describe('cancel', () => {
 
   void test('a spinning body: its get rejects before the body could end, and its worker waits for it to settle', async () => {
     const notes = await liveNotes();
-    const spinMs = 3_000;
-    const ref = spin.remote(spinMs, notes);
+    const spinMs = 60_000;
+    const stopPath = join(mkdtempSync(join(tmpdir(), 'tsray-spin-')), 'stop');
+    const ref = spin.remote(spinMs, notes, stopPath);
     const seen = await eventually(() => tsray.get(notes.read.remote()), (list) => list.length > 0);
     const spinner = (seen[0] ?? '').replace('spinning on ', '');
     const outcome = await cancelled(ref);
@@ -99,9 +108,11 @@ void describe('cancel', () => {
     const listed = await tsray.state.listTasks({ state: 'CANCELLED' });
     assert.equal(listed.length, 1);
     // Once the body settles, the worker and its CPU are free again; the late result was dropped.
+    writeFileSync(stopPath, '');
     const free = await eventually(() => tsray.availableResources(), (resources) => resources['CPU'] === 2);
     assert.deepEqual(free, { CPU: 2 });
     await assert.rejects(tsray.get(ref), tsray.TaskCancelledError);
+    rmSync(dirname(stopPath), { recursive: true, force: true });
   });
 
   void test('an awaiting body: its get rejects at once and its signal is aborted', async () => {
