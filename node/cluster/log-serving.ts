@@ -15,9 +15,16 @@ export const maxLogChunkBytes = 8 * 1024 * 1024;
 /** The chunk size a tool asks for when not told. */
 export const defaultLogChunkBytes = 1024 * 1024;
 
-/** A committed log as its index entry lists it. */
+/**
+ * A log as its index entry lists it: through its last committed event, since a chunk reads only what
+ * is committed. An event appended after the node's flush, before the index was made (a message that
+ * arrived in between), would otherwise be listed and then never sent, and the tool would drop the
+ * node's logs as incomplete.
+ */
 export function indexEntry(log: EventLog): LogIndexEntry {
-  return { address: log.address, component: log.component, lastSeq: log.lastSeq, liveHashes: [...log.readStateHashes()] };
+  const committedSeq = log.committedSeq;
+  const liveHashes = [...log.readStateHashes()].filter(([seq]) => seq <= committedSeq);
+  return { address: log.address, component: log.component, lastSeq: committedSeq, liveHashes };
 }
 
 /**

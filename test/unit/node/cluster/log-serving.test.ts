@@ -72,6 +72,27 @@ void test('no chunk carries more than maxLogChunkBytes, whatever the tool asks',
   }
 });
 
+void test('the index lists a log through its last committed event: one appended after the flush is left for a later index', async () => {
+  const log = await heartbeats('uncommitted', 5, 10);
+  try {
+    log.recordStateHash(5, '0123456789abcdef');
+    // A message handled between the node's flush and its index appends an event that is not committed yet.
+    log.append(2000, { type: 'node/heartbeat', nodeId: 'n1', available: { CPU: 5 } });
+    log.recordStateHash(6, 'fedcba9876543210');
+    assert.equal(log.lastSeq, 6);
+    const entry = indexEntry(log);
+    assert.equal(entry.lastSeq, 5);
+    assert.deepEqual(entry.liveHashes, [[5, '0123456789abcdef']]);
+    assert.deepEqual(
+      readEvents(log, 1, entry.lastSeq, 1_000_000).map((record) => record.seq),
+      [1, 2, 3, 4, 5],
+      'every event the index lists is there to send',
+    );
+  } finally {
+    await log.close();
+  }
+});
+
 void test('a damaged record fails the chunk with one line naming the log', async () => {
   const dir = logDirFor(join(root, 'damaged'), 'raylet:n1');
   const written = EventLog.open(dir, { component: 'raylet', address: 'raylet:n1' });
