@@ -42,5 +42,5 @@ for (let seek = 0; seek < seeks; seek++) {
 const peakMiB = process.resourceUsage().maxRSS / 1024;
 console.log(
   `${path}: ${trace.count} events, ${(source.sizeBytes / 2 ** 20).toFixed(0)} MiB; first frame (index pass) ${(openMs / 1000).toFixed(2)} s, replay pass done ${(loadMs / 1000).toFixed(2)} s (CPU ${((loadCpu.user + loadCpu.system) / 1e6).toFixed(2)} s); ` +
-    `peak RSS ${peakMiB.toFixed(0)} MiB; 100 random seeks: longest ${longestSeekMs.toFixed(0)} ms, at most ${mostReplayed} events replayed (snapshots every ${trace.snapshotEvery})`,
+    `peak RSS ${peakMiB.toFixed(0)} MiB; ${seeks} random seeks: longest ${longestSeekMs.toFixed(0)} ms, at most ${mostReplayed} events replayed (snapshots every ${trace.snapshotEvery} events, or ${trace.snapshotBytesPerEvent} bytes per event for a big state)`,
 );

@@ -7,7 +7,9 @@
  * 2. the replay pass, in the background while the user browses: every line is validated with
  *    core/trace's decoder and applied with the real reducers, the ids each event names are indexed,
  *    and each component's state is kept as a JSON snapshot every K of its events, as rr keeps
- *    checkpoints. A seek then replays at most K events of one component. Components replay
+ *    checkpoints; a big state less often, so that snapshots hold at most B bytes per event. A seek
+ *    then replays at most K events of one component (L / B after a snapshot of L bytes), and a step
+ *    from a state it gave lately goes on from that state under immer. Components replay
  *    independently, so a `ParallelReplayer` (node/ gives one on worker threads) may run the pass
  *    with the same step (replay-step.ts); without one, or when it cannot run, it runs here.
  *
@@ -28,7 +30,7 @@ import type { ReplayCores } from '../core/trace/replay.js';
 import { mutationNamed } from '../core/sim/mutations.js';
 import { EntityIndex, EntityRecorder } from './entity-index.js';
 import type { EntityBatch, EntitySource } from './entity-index.js';
-import { ComponentsReplay, chainLink } from './replay-step.js';
+import { ComponentsReplay, chainLink, defaultSnapshotBytesPerEvent } from './replay-step.js';
 import { chunksOf, linesOf, linesOfChunk } from './trace-lines.js';
 import type { Line } from './trace-lines.js';
 import type { ComponentDivergence, ReplaySink } from './replay-step.js';
@@ -63,8 +65,10 @@ export interface LoadProgress {
 
 /** How to load. */
 export interface LoadOptions {
-  /** A snapshot of a component's state every this many of its events (the most a seek replays). */
+  /** A snapshot of a component's state every this many of its events (the most a seek replays, in a small state). */
   readonly snapshotEvery?: number;
+  /** Snapshot bytes kept per event of a component, at most: a big state is snapshotted less often (see `snapshotInterval`). */
+  readonly snapshotBytesPerEvent?: number;
   /** Lines handled between two pauses (the UI redraws in a pause). */
   readonly chunkLines?: number;
   readonly onProgress?: (progress: LoadProgress) => void;
@@ -91,6 +95,7 @@ export interface ParallelReplayJob {
   readonly components: readonly ComponentKind[];
   readonly types: readonly string[];
   readonly snapshotEvery: number;
+  readonly snapshotBytesPerEvent: number;
   /** Per event: its line's byte range and number, seq, address id and type id, as the index pass found them. */
   readonly lineStart: Float64Array;
   readonly lineEnd: Float64Array;
@@ -229,8 +234,10 @@ export class TraceIndex {
     readonly addresses: readonly Address[],
     readonly components: readonly ComponentKind[],
     readonly types: readonly string[],
-    /** A snapshot of a component's state every this many of its events. */
+    /** A snapshot of a component's state every this many of its events, or fewer for a big state. */
     readonly snapshotEvery: number,
+    /** Snapshot bytes per event of a component, at most. */
+    readonly snapshotBytesPerEvent: number,
     private readonly cores: ReplayCores,
     /** The broken recipe a worker thread would load, or false when the cores are the caller's own. */
     private readonly replayMutation: string | undefined | false,
@@ -340,6 +347,12 @@ export class TraceIndex {
     return this.types[this.typeIds[index] ?? 0] ?? '';
   }
 
+  /** The snapshots the replay pass kept of the component at `addressId` so far: after which of its events (by position), and their length. */
+  snapshotsOf(addressId: number): { readonly position: number; readonly length: number }[] {
+    const states = this.snapshotStates[addressId] ?? [];
+    return (this.snapshotPositions[addressId] ?? []).map((position, at) => ({ position, length: states[at]?.length ?? 0 }));
+  }
+
   /** The notes about event `seq`. */
   notesAt(seq: number): TraceNote[] {
     return this.notes.filter((note) => note.seq === seq);
@@ -347,7 +360,10 @@ export class TraceIndex {
 
   /**
    * The state of the component at `addressId` after its last event at or before event `index`,
-   * replayed from the nearest snapshot; undefined while the replay pass has not reached `index`.
+   * replayed from the nearest snapshot, or stepped under immer from a state it gave lately when that
+   * is cheaper (stepping through a big state would otherwise parse its snapshot at every key);
+   * undefined while the replay pass has not reached `index`. Treat the state as read-only: it may be
+   * kept, and given again.
    * With `diff`, the patches of event `index` itself when it is that component's.
    */
   stateAt(addressId: number, index: number, diff = false): StateAt | undefined {
@@ -359,25 +375,83 @@ export class TraceIndex {
     const position = lastAtOrBefore(events, index);
     const divergence = this.divergenceOf.get(addressId);
     const reachable = divergence === undefined ? position : Math.min(position, divergence.position - 1);
+    const stopped = divergence !== undefined && position >= divergence.position ? `replay of ${this.addresses[addressId]} stopped before this event: ${divergence.reason}` : undefined;
+    const wantsPatches = diff && reachable >= 0 && events[reachable] === index;
+    const answer = (state: unknown, replayed: number, patches: readonly Patch[] | undefined): StateAt => ({
+      state,
+      replayed,
+      ...(wantsPatches && patches !== undefined ? { patches } : {}),
+      ...(stopped === undefined ? {} : { divergence: stopped }),
+    });
     const positions = this.snapshotPositions[addressId] ?? [];
     const snap = lastAtOrBefore(positions, reachable);
-    let state: unknown = snap < 0 ? core.initial() : (JSON.parse(this.snapshotStates[addressId]?.[snap] ?? 'null') as unknown);
+    const snapPosition = snap < 0 ? -1 : (positions[snap] ?? -1);
+    const snapText = snap < 0 ? undefined : this.snapshotStates[addressId]?.[snap];
+    const recent = this.recentBefore(addressId, reachable, wantsPatches);
+    let state: unknown;
+    let from: number;
+    let stepping = false;
+    if (recent !== undefined && recentIsCheaper(reachable - recent.position, reachable - snapPosition, snapText?.length ?? 0)) {
+      if (recent.position === reachable) return answer(recent.state, 0, recent.patches);
+      state = recent.state;
+      from = recent.position + 1;
+      stepping = true;
+    } else {
+      state = snapText === undefined ? core.initial() : (JSON.parse(snapText) as unknown);
+      from = snapPosition + 1;
+      this.recent = { addressId, states: [] };
+    }
     let replayed = 0;
     let patches: readonly Patch[] | undefined;
-    for (let at = snap < 0 ? 0 : (positions[snap] ?? 0) + 1; at <= reachable; at++) {
-      const eventIndex = events[at] ?? 0;
-      const event = this.entry(eventIndex).event;
-      if (diff && eventIndex === index) {
+    const lines = new SpanReader(this.source, this.lineStart, this.lineEnd);
+    for (let at = from; at <= reachable; at++) {
+      const event = lines.event(events[at] ?? 0);
+      // Stepping from a kept (frozen) state goes under immer, which leaves it as it was; so do the
+      // event whose patches are wanted and a few before it, kept for stepping back. From a snapshot
+      // the rest is applied in place: immer's first step on a parsed state freezes all of it, a
+      // second or more on a big one, and only the patches need it.
+      if (stepping || (wantsPatches && at > reachable - TraceIndex.stepsKeptBack)) {
         const step = applyUnderImmer(core, state, event);
         state = step.state;
         patches = step.patches;
+        this.remember(at, state, patches);
       } else {
         applyDirect(core, state, event);
       }
       replayed++;
     }
-    const stopped = divergence !== undefined && position >= divergence.position ? `replay of ${this.addresses[addressId]} stopped before this event: ${divergence.reason}` : undefined;
-    return { state, replayed, ...(patches === undefined ? {} : { patches }), ...(stopped === undefined ? {} : { divergence: stopped }) };
+    // A state applied in place is kept too: it is never applied to in place again, only stepped from.
+    if (!stepping && !wantsPatches) this.remember(reachable, state, undefined);
+    return answer(state, replayed, patches);
+  }
+
+  /** The states `stateAt` gave lately, of one component, by position: frozen, sharing what did not change. */
+  private recent: { readonly addressId: number; readonly states: RecentState[] } | undefined;
+
+  /** Events before one whose patches are wanted that go under immer too, so that stepping back from it finds their states kept. */
+  private static readonly stepsKeptBack = 16;
+
+  /** States kept in `recent`, at most. */
+  private static readonly recentStates = 64;
+
+  private remember(position: number, state: unknown, patches: readonly Patch[] | undefined): void {
+    const states = this.recent?.states;
+    if (states === undefined) return;
+    const same = states.findIndex((kept) => kept.position === position);
+    if (same >= 0) states.splice(same, 1);
+    if (states.length >= TraceIndex.recentStates) states.shift();
+    states.push({ position, state, ...(patches === undefined ? {} : { patches }) });
+  }
+
+  /** The kept state of `addressId` nearest before or at `position` (before it, when the patches of `position` are wanted and not kept). */
+  private recentBefore(addressId: number, position: number, wantsPatches: boolean): RecentState | undefined {
+    if (this.recent?.addressId !== addressId) return undefined;
+    let best: RecentState | undefined;
+    for (const kept of this.recent.states) {
+      if (kept.position > position || (kept.position === position && wantsPatches && kept.patches === undefined)) continue;
+      if (best === undefined || kept.position > best.position) best = kept;
+    }
+    return best;
   }
 
   /**
@@ -439,6 +513,7 @@ export class TraceIndex {
       components: this.components,
       types: this.types,
       snapshotEvery: this.snapshotEvery,
+      snapshotBytesPerEvent: this.snapshotBytesPerEvent,
       lineStart: this.lineStart,
       lineEnd: this.lineEnd,
       lineNumbers: this.lineNumbers,
@@ -479,7 +554,7 @@ export class TraceIndex {
     // Small chunks: keys are handled between two, so this bounds how long a key waits.
     const chunkLines = options.chunkLines ?? 4000;
     const pause = options.pause ?? defaultPause;
-    const replay = new ComponentsReplay(this.cores, this.addresses, this.components, this.snapshotEvery, this.keep);
+    const replay = new ComponentsReplay(this.cores, this.addresses, this.components, this.snapshotEvery, this.keep, this.snapshotBytesPerEvent);
     const problems = new Problems();
     const recorder = new EntityRecorder();
     const entities = this.entityIndex.source();
@@ -530,6 +605,54 @@ export class TraceIndex {
       problems.check();
     }
   }
+}
+
+/**
+ * Reads the events a seek replays, in file order, from spans of the file rather than a read per
+ * line: a seek in a big state replays tens of thousands of events, and a read and a cache entry per
+ * line were most of its time. The entries are not cached (a seek would only evict the browsed ones).
+ */
+class SpanReader {
+  /** Bytes read at a time, at least. */
+  private static readonly spanBytes = 1 << 20;
+  private span: Uint8Array | undefined;
+  private spanStart = 0;
+
+  constructor(
+    private readonly source: TraceSource,
+    private readonly lineStart: Float64Array,
+    private readonly lineEnd: Float64Array,
+  ) {}
+
+  /** The event of event line `index`. */
+  event(index: number): AnyEvent {
+    const start = this.lineStart[index] ?? 0;
+    const end = this.lineEnd[index] ?? 0;
+    if (this.span === undefined || start < this.spanStart || end > this.spanStart + this.span.length) {
+      this.span = this.source.read(start, Math.max(end - start, SpanReader.spanBytes));
+      this.spanStart = start;
+    }
+    const { content } = splitSum(utf8.decode(this.span.subarray(start - this.spanStart, end - this.spanStart)));
+    return (JSON.parse(content) as TraceEntry).event;
+  }
+}
+
+/** A state `stateAt` gave: after its component's event at `position`, with that event's patches when it was stepped under immer. */
+interface RecentState {
+  readonly position: number;
+  readonly state: unknown;
+  readonly patches?: readonly Patch[];
+}
+
+/**
+ * Whether stepping `fromRecent` events under immer from a kept state costs less than parsing a
+ * snapshot of `snapshotLength` characters and replaying `fromSnapshot` events, by rough costs
+ * measured here: an immer step on a big state some 100 µs, a direct step some 10 µs (its line
+ * decoded), JSON.parse some 5 ns a character. A few steps are always cheaper.
+ */
+function recentIsCheaper(fromRecent: number, fromSnapshot: number, snapshotLength: number): boolean {
+  if (fromRecent <= 16) return true;
+  return fromRecent * 100 <= fromSnapshot * 10 + snapshotLength * 0.005;
 }
 
 /** The position of the last value at or below `limit` in the ascending `values`, or -1. */
@@ -703,6 +826,7 @@ export async function openTrace(input: TraceSource | Uint8Array, options: LoadOp
     // snapshot every 1000 cost the replay pass twice as much stringifying, and every 3000 about 0.1 s
     // more than every 5000 on that trace.
     options.snapshotEvery ?? 5000,
+    options.snapshotBytesPerEvent ?? defaultSnapshotBytesPerEvent,
     cores,
     options.cores !== undefined ? false : header.mutation,
   );

@@ -48,6 +48,7 @@ export interface ReplayWorkerJob {
   readonly components: ParallelReplayJob['components'];
   readonly types: readonly string[];
   readonly snapshotEvery: number;
+  readonly snapshotBytesPerEvent: number;
   readonly events: WorkerEvents;
 }
 
@@ -316,6 +317,7 @@ async function replayInWorkers(path: string, job: ParallelReplayJob, sink: Paral
               components: job.components,
               types: job.types,
               snapshotEvery: job.snapshotEvery,
+              snapshotBytesPerEvent: job.snapshotBytesPerEvent,
               events,
             };
             const transfer = Object.values(events).map((column: Int32Array | Float64Array | Uint16Array) => column.buffer as ArrayBuffer);

@@ -8,6 +8,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { hashState } from '../../../core/hash.js';
 import { decodeTrace } from '../../../core/trace/decode.js';
 import { replayTrace } from '../../../core/trace/replay.js';
+import { snapshotInterval } from '../../../debugger/replay-step.js';
 import { defaultCores, loadTrace, openTrace as openIndex, TraceLoadError } from '../../../debugger/trace-index.js';
 import type { TraceIndex } from '../../../debugger/trace-index.js';
 import { debugTraceText, openTrace, rechainTrace } from '../../support/debugger-traces.js';
@@ -17,7 +18,9 @@ void describe('debugger trace index', () => {
   let trace: TraceIndex;
   before(async () => {
     text = debugTraceText();
-    trace = await openTrace(text, { snapshotEvery: 7 });
+    // Snapshots every 7 events whatever their size: this trace's states are small, but not so small
+    // that the default bytes per event would not space some of them further.
+    trace = await openTrace(text, { snapshotEvery: 7, snapshotBytesPerEvent: Number.POSITIVE_INFINITY });
   });
 
   void test('indexes every event line in order, with its seq, time, address and type', () => {
@@ -45,7 +48,8 @@ void describe('debugger trace index', () => {
     });
     assert.equal(expected.length, trace.count);
     let longest = 0;
-    for (const { index: at, addressId, hash } of expected) {
+    // Last to first, so that each seek starts from a snapshot rather than from a state kept by the seek before.
+    for (const { index: at, addressId, hash } of [...expected].reverse()) {
       const state = trace.stateAt(addressId, at);
       assert.ok(state !== undefined);
       assert.equal(hashState(state.state), hash, `state of ${trace.addresses[addressId]} at event ${at}`);
@@ -53,6 +57,63 @@ void describe('debugger trace index', () => {
     }
     assert.ok(longest <= 7, `a seek replayed ${longest} events with snapshots every 7`);
     assert.ok(longest >= 1);
+  });
+
+  void test('a big state is snapshotted less often: after a snapshot of L characters, the next comes max(K, L / B) events later', async () => {
+    const sparse = await openTrace(text, { snapshotEvery: 2, snapshotBytesPerEvent: 64 });
+    let widened = 0;
+    let longestGap = 0;
+    sparse.addresses.forEach((_address, addressId) => {
+      const snapshots = sparse.snapshotsOf(addressId);
+      const events = sparse.byAddress[addressId]?.length ?? 0;
+      if (events >= 2) assert.equal(snapshots[0]?.position, 1, `first snapshot of ${sparse.addresses[addressId]}`);
+      snapshots.forEach((snapshot, at) => {
+        const gap = snapshotInterval(2, snapshot.length, 64);
+        const next = snapshots[at + 1];
+        if (next === undefined) assert.ok(snapshot.position + gap >= events, `${sparse.addresses[addressId]} has no snapshot ${gap} events after position ${snapshot.position}`);
+        else assert.equal(next.position - snapshot.position, gap);
+        if (gap > 2) widened++;
+        longestGap = Math.max(longestGap, gap);
+      });
+    });
+    assert.ok(widened > 0, 'no state was big enough to space its snapshots; the test needs a bigger one');
+    // Seeks still give a full replay's state, replaying at most the widest gap.
+    let index = 0;
+    const expected: { at: number; addressId: number; hash: string }[] = [];
+    replayTrace(decodeTraceRight(text), defaultCores, (entry, state) => expected.push({ at: index++, addressId: sparse.addresses.indexOf(entry.address), hash: hashState(state) }));
+    for (const { at, addressId, hash } of expected.reverse()) {
+      const state = sparse.stateAt(addressId, at);
+      assert.equal(hashState(state?.state), hash, `state of ${sparse.addresses[addressId]} at event ${at}`);
+      assert.ok((state?.replayed ?? Infinity) <= longestGap);
+    }
+  });
+
+  void test('stepping on from a state it gave replays one event under immer, and stepping back a few finds their states kept', async () => {
+    const stepped = await openTrace(text, { snapshotEvery: 1000 });
+    const fresh = (): Promise<TraceIndex> => openTrace(text, { snapshotEvery: 1000 });
+    const driver = stepped.addresses.indexOf('worker:n1.d1');
+    const events = stepped.byAddress[driver] ?? new Int32Array();
+    assert.ok(events.length > 40);
+    const target = events[30] ?? 0;
+    const far = stepped.stateAt(driver, target, true);
+    assert.equal(far?.replayed, 31);
+    assert.ok(far?.patches !== undefined);
+    assert.ok(Object.isFrozen(far.state));
+    for (const position of [31, 32]) {
+      const next = stepped.stateAt(driver, events[position] ?? 0, true);
+      const expected = (await fresh()).stateAt(driver, events[position] ?? 0, true);
+      assert.equal(next?.replayed, 1, `step to position ${position}`);
+      assert.equal(hashState(next?.state), hashState(expected?.state));
+      assert.deepEqual(next?.patches, expected?.patches);
+    }
+    const back = stepped.stateAt(driver, events[25] ?? 0, true);
+    const expected = (await fresh()).stateAt(driver, events[25] ?? 0, true);
+    assert.equal(back?.replayed, 0);
+    assert.equal(hashState(back?.state), hashState(expected?.state));
+    assert.deepEqual(back?.patches, expected?.patches);
+    // Another component's seek starts afresh, and the kept states do not leak into it.
+    const gcs = stepped.addresses.indexOf('gcs');
+    assert.equal(hashState(stepped.stateAt(gcs, target)?.state), hashState((await fresh()).stateAt(gcs, target)?.state));
   });
 
   void test('entities are indexed from the events and from the ids the owner minted', () => {
