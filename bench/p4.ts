@@ -29,11 +29,15 @@ export const p4Sides = ['memcpy', 'tsray', 'piscina', 'tinypool'] as const;
 /** One of `p4Sides`. */
 export type P4Side = (typeof p4Sides)[number];
 
-/** What a side's process reports: GB/s per lap, and the process's CPU time per lap. */
+/**
+ * What a side's process reports: GB/s per lap, the process's CPU time per lap, and for the library
+ * sides each lap's GB/s over that of a warm memcpy timed in the same process just before it.
+ */
 export interface P4Samples {
   readonly side: P4Side;
   readonly gbPerSecond: readonly number[];
   readonly cpuMsPerLap: readonly number[];
+  readonly pairedRatios?: readonly number[];
 }
 
 /** What bench needs of a pool: piscina and tinypool share it. */
@@ -59,21 +63,46 @@ function figureOf(side: P4Side): { id: string; label: string } {
   return { id: `p4.${side}`, label: `P4 ${side}: put+get of a 64 MiB Float64Array, in a process of its own` };
 }
 
-/** Times `lap` once to warm up, then `repeats` times: GB/s and process CPU ms of each timed lap. */
-async function laps(side: P4Side, repeats: number, lap: () => Promise<void> | void): Promise<P4Samples> {
+/** GB/s of one 64 MiB lap that took `elapsedMs`. */
+function gbPerSecondOf(elapsedMs: number): number {
+  return arrayBytes / 1e9 / (elapsedMs / 1000);
+}
+
+/** A warm memcpy of 64 MiB, as the `memcpy` side times it: `Uint8Array.set` into memory already written. */
+function warmCopier(): () => void {
+  const source = new Uint8Array(arrayBytes).fill(7);
+  const target = new Uint8Array(arrayBytes);
+  target.set(source);
+  return () => target.set(source);
+}
+
+/**
+ * Times `lap` once to warm up, then `repeats` times: GB/s and process CPU ms of each timed lap. With
+ * `copy`, a warm memcpy is timed just before each lap and the lap's ratio to it is kept too, so that
+ * a machine whose load changes between the sides' processes still gives a fair ratio.
+ */
+async function laps(side: P4Side, repeats: number, lap: () => Promise<void> | void, copy?: () => void): Promise<P4Samples> {
   await lap();
   const gbPerSecond: number[] = [];
   const cpuMsPerLap: number[] = [];
+  const pairedRatios: number[] = [];
   for (let round = 0; round < repeats; round += 1) {
+    let copyGbPerSecond = Number.NaN;
+    if (copy !== undefined) {
+      const copyStarted = performance.now();
+      copy();
+      copyGbPerSecond = gbPerSecondOf(performance.now() - copyStarted);
+    }
     const cpuBefore = process.cpuUsage();
     const started = performance.now();
     await lap();
-    const elapsedMs = performance.now() - started;
+    const lapGbPerSecond = gbPerSecondOf(performance.now() - started);
     const cpu = process.cpuUsage(cpuBefore);
-    gbPerSecond.push(arrayBytes / 1e9 / (elapsedMs / 1000));
+    gbPerSecond.push(lapGbPerSecond);
     cpuMsPerLap.push((cpu.user + cpu.system) / 1000);
+    if (copy !== undefined) pairedRatios.push(lapGbPerSecond / copyGbPerSecond);
   }
-  return { side, gbPerSecond, cpuMsPerLap };
+  return copy === undefined ? { side, gbPerSecond, cpuMsPerLap } : { side, gbPerSecond, cpuMsPerLap, pairedRatios };
 }
 
 function checkRoundTrip(original: Float64Array, back: unknown): void {
@@ -82,18 +111,15 @@ function checkRoundTrip(original: Float64Array, back: unknown): void {
 
 /** Measures one side in this process: one warm-up lap, then `repeats` timed ones. */
 export async function measureP4Side(side: P4Side, repeats: number): Promise<P4Samples> {
-  if (side === 'memcpy') {
-    // Into memory already written, so that the figure is the copy and not the first-touch faults.
-    const source = new Uint8Array(arrayBytes).fill(7);
-    const target = new Uint8Array(arrayBytes);
-    return laps(side, repeats, () => target.set(source));
-  }
+  // Into memory already written, so that the figure is the copy and not the first-touch faults.
+  if (side === 'memcpy') return laps(side, repeats, warmCopier());
   const array = new Float64Array(arrayBytes / Float64Array.BYTES_PER_ELEMENT);
   for (let index = 0; index < array.length; index += 1) array[index] = index;
+  const copy = warmCopier();
   if (side === 'tsray') {
     await tsray.init({ numCpus: cpus });
     try {
-      return await laps(side, repeats, async () => checkRoundTrip(array, await tsray.get(tsray.put(array))));
+      return await laps(side, repeats, async () => checkRoundTrip(array, await tsray.get(tsray.put(array))), copy);
     } finally {
       await tsray.shutdown();
     }
@@ -101,7 +127,7 @@ export async function measureP4Side(side: P4Side, repeats: number): Promise<P4Sa
   const pool = makePool(side, cpus);
   try {
     // The pools post the array to a worker and back: a structured clone each way.
-    return await laps(side, repeats, async () => checkRoundTrip(array, await pool.run(array, { name: 'echo' })));
+    return await laps(side, repeats, async () => checkRoundTrip(array, await pool.run(array, { name: 'echo' })), copy);
   } finally {
     await pool.destroy();
   }
@@ -119,7 +145,8 @@ export function parseSamples(side: P4Side, stdout: string): P4Samples {
   const samples = parsed as Partial<P4Samples>;
   const numbers = (values: unknown): values is number[] => Array.isArray(values) && values.length > 0 && values.every((value) => typeof value === 'number' && Number.isFinite(value));
   if (samples.side !== side || !numbers(samples.gbPerSecond) || !numbers(samples.cpuMsPerLap)) throw new Error(`the ${side} process printed JSON without its samples: ${last.slice(0, 200)}`);
-  return { side, gbPerSecond: samples.gbPerSecond, cpuMsPerLap: samples.cpuMsPerLap };
+  if (side !== 'memcpy' && !numbers(samples.pairedRatios)) throw new Error(`the ${side} process printed JSON without its ratios to a paired memcpy: ${last.slice(0, 200)}`);
+  return { side, gbPerSecond: samples.gbPerSecond, cpuMsPerLap: samples.cpuMsPerLap, ...(numbers(samples.pairedRatios) ? { pairedRatios: samples.pairedRatios } : {}) };
 }
 
 /** Runs this script for `side` in a fresh Node process (with --expose-gc, as `npm run bench` runs) and reads its samples. */
@@ -155,6 +182,7 @@ export async function benchP4(recorder: Recorder, scale: BenchScale): Promise<vo
     try {
       const samples = await spawnSide(side, scale);
       recorder.add(id, label, 'GB/s', samples.gbPerSecond);
+      if (samples.pairedRatios !== undefined) recorder.add(`${id}.paired`, `P4 ${side} against a warm memcpy timed just before each lap, in its process`, '×', samples.pairedRatios);
       console.log(`  ${side}: median ${median(samples.gbPerSecond).toFixed(2)} GB/s, best ${Math.max(...samples.gbPerSecond).toFixed(2)}; process CPU per lap: median ${median(samples.cpuMsPerLap).toFixed(1)} ms`);
     } catch (error) {
       recorder.fail(id, label, 'GB/s', error);
@@ -173,6 +201,7 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   console.log(`${side}: ${samples.gbPerSecond.map((value) => value.toFixed(2)).join(' ')} GB/s (median ${median(samples.gbPerSecond).toFixed(2)})`);
   console.log(`process CPU per lap: ${samples.cpuMsPerLap.map((value) => value.toFixed(1)).join(' ')} ms`);
+  if (samples.pairedRatios !== undefined) console.log(`against a warm memcpy timed just before each lap: ${samples.pairedRatios.map((value) => `${value.toFixed(2)}×`).join(' ')}`);
 }
 
 // benchP4's callers import this module: only the main thread of `node dist/bench/p4.js` measures.
