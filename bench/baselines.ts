@@ -1,7 +1,7 @@
 /**
  * The raw limits the issue's targets are measured against, taken in the same run: a postMessage
- * round trip to a worker thread, pipelined MessageChannel round trips of spec-sized objects, a warm
- * memcpy of 64 MiB and TCP loopback; and the lmdb-js batched puts and range reads (with msgpack decode)
+ * round trip to a worker thread, pipelined MessageChannel round trips of spec-sized objects and TCP
+ * loopback (the warm memcpy P4 is judged against is taken with P4, in bench/p4.ts); and the lmdb-js batched puts and range reads (with msgpack decode)
  * that bench/event-log.ts measures in turn with the event log's own, so that both see the same load.
  */
 import { performance } from 'node:perf_hooks';
@@ -10,7 +10,6 @@ import { open, type RootDatabase } from 'lmdb';
 import type { BenchScale, Recorder } from './harness.js';
 import { rawLoopback } from './tcp-loopback.js';
 
-const arrayBytes = 64 * 1024 * 1024;
 const window = 100;
 
 /** An object about the size and shape of a pushed actor task, as the runtime sends one between threads. */
@@ -69,17 +68,6 @@ async function messaging(recorder: Recorder, scale: BenchScale): Promise<void> {
   }
 }
 
-function memcpy(recorder: Recorder, scale: BenchScale): Promise<void> {
-  const source = new Uint8Array(arrayBytes).fill(7);
-  const target = new Uint8Array(arrayBytes);
-  target.set(source);
-  return recorder.repeat('raw.memcpy', 'raw: warm memcpy of 64 MiB (Uint8Array.set)', 'GB/s', scale.repeats, () => {
-    const started = performance.now();
-    target.set(source);
-    return arrayBytes / 1e9 / ((performance.now() - started) / 1000);
-  });
-}
-
 /**
  * lmdb-js at its own best on `events`, in a fresh file in `dir`: puts issued without waiting (lmdb-js
  * gathers them into one transaction on its writer thread, noSync as the owner logs are). Returns the
@@ -109,9 +97,8 @@ function tcp(recorder: Recorder, scale: BenchScale): Promise<void> {
   return recorder.repeat('raw.tcp', `raw: TCP loopback, ${scale.tcpBytes / 1024 / 1024} MiB in 1 MiB writes`, 'GB/s', scale.repeats, async () => scale.tcpBytes / 1e9 / ((await rawLoopback(payload)) / 1000));
 }
 
-/** Measures the raw baselines of messaging, memory and TCP into `recorder` (the LMDB ones are taken with P6). */
+/** Measures the raw baselines of messaging and TCP into `recorder` (the LMDB ones are taken with P6, memcpy with P4). */
 export async function benchBaselines(recorder: Recorder, scale: BenchScale): Promise<void> {
   await messaging(recorder, scale);
-  await memcpy(recorder, scale);
   await tcp(recorder, scale);
 }

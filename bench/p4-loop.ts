@@ -2,7 +2,7 @@
  * P4 alone, for looking into it: laps of `get(put(array))` of a 64 MiB Float64Array on the embedded
  * cluster (numCpus 2), each lap's time and GB/s printed with the full collections of the main
  * thread that began during it, next to a warm memcpy of the same size.
- * bench/peer.ts takes one warm-up lap and then the median of five, which this also prints; the
+ * bench/p4.ts takes one warm-up lap and then the median of five, which this also prints; the
  * steady state comes from the laps after those. Run `node --trace-gc dist/bench/p4-loop.js [laps]`
  * to see between which laps V8 collects (the store's own collections are full ones, marked
  * `testing`). The machine's load average is printed first: on a loaded machine first writes to
@@ -15,7 +15,7 @@ import { median } from './harness.js';
 
 const arrayBytes = 64 * 1024 * 1024;
 const laps = Number(process.argv[2] ?? 20);
-if (!Number.isInteger(laps) || laps < 6) throw new RangeError(`laps must be a whole number ≥ 6 (one warm-up and the five bench/peer.ts takes), not '${process.argv[2]}'`);
+if (!Number.isInteger(laps) || laps < 6) throw new RangeError(`laps must be a whole number ≥ 6 (one warm-up and the five bench/p4.ts takes), not '${process.argv[2]}'`);
 
 function gbPerSecond(elapsedMs: number): number {
   return arrayBytes / 1e9 / (elapsedMs / 1000);
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 10));
     lapTimes.forEach(([startMs, endMs], lap) => console.log(`lap ${lap}: ${(endMs - startMs).toFixed(1)} ms, ${(samples[lap] ?? 0).toFixed(2)} GB/s${collectionsBetween(startMs, endMs)}`));
     const ratio = (samples: readonly number[]): string => `${(median(samples) / median(copies)).toFixed(2)}× memcpy`;
-    console.log(`laps 1-5 (as bench/peer.ts): ${summary(samples.slice(1, 6))}, ${ratio(samples.slice(1, 6))}`);
+    console.log(`laps 1-5 (as bench/p4.ts): ${summary(samples.slice(1, 6))}, ${ratio(samples.slice(1, 6))}`);
     if (laps > 6) console.log(`laps 6-${laps - 1}: ${summary(samples.slice(6))}, ${ratio(samples.slice(6))}`);
     console.log(`load average ${loadavg().map((load) => load.toFixed(2)).join(' ')}`);
   } finally {

@@ -1,8 +1,9 @@
 /**
  * tsray against the worker pools users pick today, piscina and tinypool, with two workers each:
- * async tiny-task throughput (P1), awaited tiny-task latency (P2), 1:1 actor calls (P3), put+get of
- * a 64 MiB Float64Array (P4) and many queued tiny tasks with the driver's memory per pending task
- * (P5); and, for P8, P1 with event logging off and on, and the events a tiny task leaves in the logs. Run alone with
+ * put+get of a 64 MiB Float64Array (P4, each side in a process of its own: bench/p4.ts), async
+ * tiny-task throughput (P1), awaited tiny-task latency (P2), 1:1 actor calls (P3) and many queued
+ * tiny tasks with the driver's memory per pending task (P5); and, for P8, P1 with event logging off
+ * and on, and the events a tiny task leaves in the logs. Run alone with
  * `node --expose-gc dist/bench/peer.js [--quick]`.
  *
  * The tsray functions below are defined in this module, not in the entry script, so they are shipped
@@ -14,33 +15,24 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
-import { FixedQueue, Piscina } from 'piscina';
-import { Tinypool, type TaskQueue as TinypoolTaskQueue } from 'tinypool';
 import * as tsray from '../node/index.js';
 import { countSessionEvents } from './event-log.js';
 import { median, Recorder, scaleFor, section, type BenchScale } from './harness.js';
+import { benchP4, makePool, type Pool } from './p4.js';
 import { CounterActor, echo } from './tiny-remotes.js';
 
 const cpus = 2;
 const warmUpCalls = 200;
 const actorBatch = 100;
-const arrayBytes = 64 * 1024 * 1024;
 // P5 never lets the driver's heap grow past this: a runtime that costs more per task queues fewer.
 const p5HeapBudgetBytes = 2 * 1024 ** 3;
 const p5ProbeTasks = 20_000;
 
-/** What the bench needs of one side: a tiny task, an actor call, a 64 MiB round trip. */
+/** What the bench needs of one side: a tiny task and an actor call. */
 interface Side {
   readonly name: 'tsray' | 'piscina' | 'tinypool';
   tiny(value: number): Promise<unknown>;
   call(): Promise<unknown>;
-  roundTrip(array: Float64Array): Promise<Float64Array>;
-}
-
-/** What bench needs of a pool: piscina and tinypool share it. */
-interface Pool {
-  run(task: unknown, options: { name: string }): Promise<unknown>;
-  destroy(): Promise<void>;
 }
 
 /** Median microseconds of `call` awaited one at a time. */
@@ -61,10 +53,6 @@ async function perSecond(count: number, run: () => Promise<unknown>): Promise<nu
   return count / ((performance.now() - started) / 1000);
 }
 
-function checkRoundTrip(original: Float64Array, back: Float64Array): void {
-  if (back.length !== original.length || back[back.length - 1] !== original[original.length - 1]) throw new Error('the array came back different');
-}
-
 /** The heap and off-heap bytes in use, after a full collection when `--expose-gc` allows one. */
 function usedBytes(): number {
   globalThis.gc?.();
@@ -74,7 +62,7 @@ function usedBytes(): number {
 
 /** Submits `count` tiny tasks at once: the driver's bytes per pending task, and tasks/s until all are done. */
 async function queued(side: Side, count: number): Promise<{ bytes: number; perSecond: number }> {
-  // Large buffers dropped earlier (P4's arrays) are freed some time after a collection: let them go first.
+  // Large buffers dropped earlier are freed some time after a collection: let them go first.
   usedBytes();
   await new Promise((resolve) => setTimeout(resolve, 100));
   const before = usedBytes();
@@ -85,16 +73,9 @@ async function queued(side: Side, count: number): Promise<{ bytes: number; perSe
   return { bytes, perSecond: count / ((performance.now() - started) / 1000) };
 }
 
-/** P1 to P4 on one side, in that side's figures. */
-async function measureSide(recorder: Recorder, scale: BenchScale, side: Side, array: Float64Array): Promise<void> {
+/** P1 to P3 on one side, in that side's figures. */
+async function measureSide(recorder: Recorder, scale: BenchScale, side: Side): Promise<void> {
   const { name } = side;
-  // First, while tsray's owner holds no other objects: the copy alone is measured.
-  await side.roundTrip(array);
-  await recorder.repeat(`p4.${name}`, `P4 ${name}: put+get of a 64 MiB Float64Array`, 'GB/s', scale.repeats, async () => {
-    const started = performance.now();
-    checkRoundTrip(array, await side.roundTrip(array));
-    return arrayBytes / 1e9 / ((performance.now() - started) / 1000);
-  });
   for (let index = 0; index < warmUpCalls; index += 1) await side.tiny(index);
   await recorder.repeat(`p2.${name}`, `P2 ${name}: awaited tiny task, median of ${scale.latencyCalls}`, 'µs', scale.repeats, () => latencyUs(scale.latencyCalls, () => side.tiny(1)));
   await recorder.repeat(`p1.${name}`, `P1 ${name}: ${scale.throughputTasks.toLocaleString('en')} tiny tasks submitted, then awaited`, 'tasks/s', scale.repeats, () =>
@@ -131,7 +112,6 @@ function tsraySide(): Side {
     name: 'tsray',
     tiny: (value) => tsray.get(echo.remote(value)),
     call: () => tsray.get(counter.add.remote(1)),
-    roundTrip: (array) => tsray.get(tsray.put(array)),
   };
 }
 
@@ -141,7 +121,6 @@ function poolSide(name: 'piscina' | 'tinypool', pool: Pool, single: Pool): Side 
     tiny: (value) => pool.run(value, { name: 'echo' }),
     // The pools have no actors: the nearest equivalent is a pool of one thread whose state lives in its module.
     call: () => single.run(1, { name: 'add' }),
-    roundTrip: async (array) => (await pool.run(array, { name: 'echo' })) as Float64Array,
   };
 }
 
@@ -193,11 +172,11 @@ async function loggingCost(recorder: Recorder, scale: BenchScale): Promise<void>
   }
 }
 
-async function benchTsray(recorder: Recorder, scale: BenchScale, array: Float64Array): Promise<void> {
+async function benchTsray(recorder: Recorder, scale: BenchScale): Promise<void> {
   section(`tsray (embedded cluster, numCpus ${cpus})`);
   await tsray.init({ numCpus: cpus });
   try {
-    await measureSide(recorder, scale, tsraySide(), array);
+    await measureSide(recorder, scale, tsraySide());
   } finally {
     await tsray.shutdown();
   }
@@ -212,33 +191,29 @@ async function benchTsray(recorder: Recorder, scale: BenchScale, array: Float64A
   await loggingCost(recorder, scale);
 }
 
-async function benchPool(recorder: Recorder, scale: BenchScale, array: Float64Array, name: 'piscina' | 'tinypool'): Promise<void> {
-  const filename = fileURLToPath(new URL('./peer-pool-worker.js', import.meta.url));
-  // Both pools get piscina's FixedQueue: their default queue is an array whose shift() is O(n) once
-  // it is large, and a full run's 1M queued tasks did not finish in minutes with it.
-  const make = (threads: number): Pool => {
-    const options = { filename, minThreads: threads, maxThreads: threads, idleTimeout: 60_000 };
-    return name === 'piscina' ? new Piscina({ ...options, taskQueue: new FixedQueue() }) : new Tinypool({ ...options, taskQueue: new FixedQueue() as unknown as TinypoolTaskQueue });
-  };
+async function benchPool(recorder: Recorder, scale: BenchScale, name: 'piscina' | 'tinypool'): Promise<void> {
   section(`${name} (${cpus} threads)`);
-  const pool = make(cpus);
-  const single = make(1);
+  const pool = makePool(name, cpus);
+  const single = makePool(name, 1);
   try {
     const side = poolSide(name, pool, single);
-    await measureSide(recorder, scale, side, array);
+    await measureSide(recorder, scale, side);
     await measureQueued(recorder, scale, side);
   } finally {
     await Promise.all([pool.destroy(), single.destroy()]);
   }
 }
 
-/** Measures P1 to P5 (and P8's events per task) on tsray, piscina and tinypool into `recorder`. */
+/**
+ * Measures P1 to P5 (and P8's events per task) on tsray, piscina and tinypool into `recorder`, with
+ * P4 and the warm memcpy it is judged against first, each side in a fresh process (bench/p4.ts).
+ */
 export async function benchPeers(recorder: Recorder, scale: BenchScale): Promise<void> {
-  const array = new Float64Array(arrayBytes / 8);
-  for (let index = 0; index < array.length; index += 1) array[index] = index;
-  await benchTsray(recorder, scale, array);
-  await benchPool(recorder, scale, array, 'piscina');
-  await benchPool(recorder, scale, array, 'tinypool');
+  section('P4: put+get of a 64 MiB Float64Array, and a warm memcpy, each in a fresh process');
+  await benchP4(recorder, scale);
+  await benchTsray(recorder, scale);
+  await benchPool(recorder, scale, 'piscina');
+  await benchPool(recorder, scale, 'tinypool');
 }
 
 /** The versions of the pools, as their package.json files give them. */
