@@ -21,7 +21,7 @@ import type { ComponentLog } from '../store/event-log.js';
 import { loggedOwnerEvent } from './log-elision.js';
 import type { MappedData, StoredData } from './stored-values.js';
 import { captureData, compactedData } from './stored-values.js';
-import { capturedValueData, checkFitsStore, fromValueData, toValueData } from './values.js';
+import { capturedValueData, checkFitsStore, fromValueData, isBareValue, toValueData } from './values.js';
 import type { EncodedData } from './values.js';
 import { validateActorOptions, validateMethodOptions, validateTaskOptions } from './validate.js';
 
@@ -45,15 +45,25 @@ type GetShape = 'list' | 'list-copy' | 'one' | 'one-copy';
  * collection cannot release them meanwhile; `task` is the task whose body made it (a cancel
  * interrupts it there). A get is decoded by its shape, any other call by its own `decode`: a
  * pending get then carries no closure, and a driver may hold a million of them (P5 in bench/).
+ * It keeps only its promise's resolve function, and rejects through it (`reject`): holding the
+ * reject function too kept a second closure alive, about 64 bytes per pending call.
  */
 class Pending {
   constructor(
     readonly resolve: (value: unknown) => void,
-    readonly reject: (error: unknown) => void,
     readonly decode: GetShape | ((effect: OwnerEffect) => unknown),
     readonly holds: ObjectRef | readonly ObjectRef[] | undefined,
     readonly task: TaskContext | undefined,
   ) {}
+
+  /**
+   * Rejects the call's promise with `error`: a promise resolved with a rejected one rejects with its
+   * reason. The rejected promise gets its handler in the same microtask checkpoint, before Node looks
+   * for unhandled rejections, so it is never reported as one.
+   */
+  reject(error: Error): void {
+    this.resolve(Promise.reject(error));
+  }
 }
 
 /**
@@ -305,7 +315,8 @@ export class OwnerRuntime {
         // Large arguments go through the object store once, as Ray puts them, instead of riding every push.
         return { kind: 'ref', ref: this.putEncoded(value.data as EncodedData, value.sizeBytes, value.refs).marker };
       }
-      return { kind: 'value', payload: { kind: 'inline', data: compactedData(value.data as EncodedData), sizeBytes: value.sizeBytes, refs: value.refs } };
+      // Encoded above all the same: sizeBytes is the encoding's size.
+      return { kind: 'value', payload: { kind: 'inline', data: isBareValue(arg) ? arg : compactedData(value.data as EncodedData), sizeBytes: value.sizeBytes, refs: value.refs } };
     });
   }
 
@@ -456,8 +467,8 @@ export class OwnerRuntime {
 
   private track<T>(id: string, decode: GetShape | ((effect: OwnerEffect) => T), holds?: ObjectRef | readonly ObjectRef[]): Promise<T> {
     const task = taskContext.getStore();
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, new Pending(resolve as (value: unknown) => void, reject, decode, holds, task));
+    return new Promise<T>((resolve) => {
+      this.pending.set(id, new Pending(resolve as (value: unknown) => void, decode, holds, task));
       this.keepAliveWhilePending();
     });
   }
@@ -574,7 +585,7 @@ export class OwnerRuntime {
       const decoded = (): unknown => (typeof decode === 'function' ? decode(effect) : this.getValues(effect, decode));
       pending.resolve(task === undefined || this.options.holdRef === undefined ? decoded() : taskContext.run(task, decoded));
     } catch (error) {
-      pending.reject(error);
+      pending.reject(error instanceof Error ? error : new TypeError(String(error)));
     }
   }
 
