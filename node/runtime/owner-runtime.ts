@@ -47,6 +47,8 @@ type GetShape = 'list' | 'list-copy' | 'one' | 'one-copy';
  * pending get then carries no closure, and a driver may hold a million of them (P5 in bench/).
  * It keeps only its promise's resolve function, and rejects through it (`reject`): holding the
  * reject function too kept a second closure alive, about 64 bytes per pending call.
+ * `registersHolds`: the ref it holds was not yet registered for collection when the call was made,
+ * and is registered when the call ends (see `OwnerRuntime.unregisteredRefs`).
  */
 class Pending {
   constructor(
@@ -54,6 +56,7 @@ class Pending {
     readonly decode: GetShape | ((effect: OwnerEffect) => unknown),
     readonly holds: ObjectRef | readonly ObjectRef[] | undefined,
     readonly task: TaskContext | undefined,
+    readonly registersHolds: boolean,
   ) {}
 
   /**
@@ -166,6 +169,20 @@ export class OwnerRuntime {
   /** Gets an interrupted body stopped waiting for: the refs they settle with are released at once. */
   private readonly abandonedGets = new Set<string>();
   private readonly registry: FinalizationRegistry<string> | undefined;
+  /**
+   * Refs made since the last microtask, not yet registered for collection: registration costs a
+   * weak cell (about 72 bytes) per ref, and a ref that a get takes at once (`get(fn.remote())`, or
+   * a million of them queued: P5 in bench/) cannot be collected while the get holds it, so that
+   * get registers it when it ends instead. The others are registered on the next microtask; this
+   * list holds them until then, so none is collected unregistered.
+   */
+  private unregisteredRefs: ObjectRef[] = [];
+  /**
+   * Whether a microtask will register `unregisteredRefs`. A flag, not the list's length: a get takes
+   * each ref off as it is made, and a microtask per ref (each with its async resource) cost more than
+   * the weak cells saved.
+   */
+  private registerScheduled = false;
   private nextId = 0;
   /** Objects whose ObjectRef instances were collected since the last release (see `collected`). */
   private collectedIds: string[] = [];
@@ -272,9 +289,39 @@ export class OwnerRuntime {
 
   private heldRef(marker: RefMarker): ObjectRef {
     const ref = new ObjectRef(marker);
-    if (this.registry !== undefined) this.registry.register(ref, marker.objectId);
-    else this.options.holdRef?.(marker.objectId);
+    if (this.registry === undefined) this.options.holdRef?.(marker.objectId);
+    else {
+      this.unregisteredRefs.push(ref);
+      if (!this.registerScheduled) {
+        this.registerScheduled = true;
+        queueMicrotask(() => this.registerRefs());
+      }
+    }
     return ref;
+  }
+
+  /** Registers for collection the refs made since the last microtask that no get took (see `unregisteredRefs`). */
+  private registerRefs(): void {
+    const refs = this.unregisteredRefs;
+    this.unregisteredRefs = [];
+    this.registerScheduled = false;
+    for (const ref of refs) this.registry?.register(ref, ref.id);
+  }
+
+  /**
+   * Takes `ref` off the refs waiting to be registered when it is the last one made (a get of a ref
+   * just returned by `.remote()`); the caller then registers it when it no longer holds it.
+   */
+  private takeUnregistered(ref: ObjectRef): boolean {
+    const refs = this.unregisteredRefs;
+    if (refs.length === 0 || refs[refs.length - 1] !== ref) return false;
+    refs.pop();
+    return true;
+  }
+
+  /** A call ended: registers the ref it held for collection if it took that ref unregistered. */
+  private ended(pending: Pending): void {
+    if (pending.registersHolds && pending.holds instanceof ObjectRef) this.registry?.register(pending.holds, pending.holds.id);
   }
 
   /** An actor handle whose hold of the actor's handle object (when counted) its collection releases. */
@@ -467,8 +514,9 @@ export class OwnerRuntime {
 
   private track<T>(id: string, decode: GetShape | ((effect: OwnerEffect) => T), holds?: ObjectRef | readonly ObjectRef[]): Promise<T> {
     const task = taskContext.getStore();
+    const registersHolds = holds instanceof ObjectRef && this.takeUnregistered(holds);
     return new Promise<T>((resolve) => {
-      this.pending.set(id, new Pending(resolve as (value: unknown) => void, decode, holds, task));
+      this.pending.set(id, new Pending(resolve as (value: unknown) => void, decode, holds, task, registersHolds));
       this.keepAliveWhilePending();
     });
   }
@@ -560,6 +608,7 @@ export class OwnerRuntime {
     for (const [id, pending] of this.pending) {
       if (pending.task?.taskId !== taskId) continue;
       this.pending.delete(id);
+      this.ended(pending);
       if (id.startsWith('g') || id.startsWith('l')) this.abandonedGets.add(id);
       pending.reject(errorFromInfo({ errorClass: 'TaskCancelledError', message: `task ${taskId} was cancelled while it waited here` }));
     }
@@ -577,6 +626,7 @@ export class OwnerRuntime {
     const pending = this.pending.get(id);
     if (pending === undefined) return;
     this.pending.delete(id);
+    this.ended(pending);
     this.keepAliveWhilePending();
     try {
       // Decoded in the context of the task that asked, so the refs inside count as that task's holds.
@@ -651,6 +701,7 @@ export class OwnerRuntime {
     if (this.options.isDriver && this.state.jobId !== undefined) this.apply({ type: 'owner/stopping' });
     this.shell.stop();
     for (const pending of this.pending.values()) {
+      this.ended(pending);
       if (!lost) pending.reject(new TypeError(`tsray shut down (${reason}) before this call finished`));
       else if (pending.holds === undefined) pending.reject(new TsrayError(`${reason}; this call cannot finish`));
       else {
