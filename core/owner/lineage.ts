@@ -47,7 +47,9 @@ export function retriesLeft(maxRetries: number, attempt: number): boolean {
  * alive while calls made on it are pending.
  */
 export function registerTask(ctx: Ctx, spec: TaskSpec, kind: OwnedTask['kind'], handleRef?: RefMarker): OwnedTask {
-  const task: OwnedTask = { spec, kind, state: 'PENDING_ARGS', attempt: 1, argLostRetries: 0, holdsArgs: true, ...(handleRef === undefined ? {} : { handleRef: { ...handleRef } }) };
+  // The optional field is spread only when present: an empty spread in the literal still reserved room for it.
+  const fields: OwnedTask = { spec, kind, state: 'PENDING_ARGS', attempt: 1, argLostRetries: 0, holdsArgs: true };
+  const task: OwnedTask = handleRef === undefined ? fields : { ...fields, handleRef: { ...handleRef } };
   tableSet(ctx.s.tasks, spec.taskId, task);
   for (const objectId of spec.returnIds) createOwnedObject(ctx, objectId, 1);
   for (const ref of heldRefs(task)) holdForTask(ctx, ref);

@@ -173,7 +173,9 @@ export function onStatusReplied(ctx: Ctx, objectId: ObjectId, outcome: { kind: '
 /** `get`: settle now if everything is here, else start what is needed and (in a task) yield the CPU. */
 export function onGetRequested(ctx: Ctx, getId: string, refs: readonly RefMarker[], timeoutMs: number | undefined, inTaskId: string | undefined): void {
   // Its flags and cursor are absent until set: a driver may hold a million pending gets (P5 in bench/).
-  const get: PendingGet = { getId, refs: refs.map((ref) => ({ ...ref })), ...(inTaskId === undefined ? {} : { inTaskId }) };
+  // And `inTaskId` is spread only when present: an empty spread in the literal still reserved room for it.
+  const fields: PendingGet = { getId, refs: refs.map((ref) => ({ ...ref })) };
+  const get: PendingGet = inTaskId === undefined ? fields : { ...fields, inTaskId };
   ctx.s.gets[getId] = get;
   indexRetrieval(ctx, getId, get.refs);
   for (const ref of get.refs) if (ref.owner !== ctx.s.workerId) borrowEntry(ctx, ref).transientHolds += 1;

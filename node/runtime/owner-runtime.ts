@@ -21,7 +21,7 @@ import type { ComponentLog } from '../store/event-log.js';
 import { loggedOwnerEvent } from './log-elision.js';
 import type { MappedData, StoredData } from './stored-values.js';
 import { captureData, compactedData } from './stored-values.js';
-import { capturedValueData, checkFitsStore, fromValueData, toValueData } from './values.js';
+import { capturedValueData, checkFitsStore, fromValueData, isBareValue, toValueData } from './values.js';
 import type { EncodedData } from './values.js';
 import { validateActorOptions, validateMethodOptions, validateTaskOptions } from './validate.js';
 
@@ -45,15 +45,28 @@ type GetShape = 'list' | 'list-copy' | 'one' | 'one-copy';
  * collection cannot release them meanwhile; `task` is the task whose body made it (a cancel
  * interrupts it there). A get is decoded by its shape, any other call by its own `decode`: a
  * pending get then carries no closure, and a driver may hold a million of them (P5 in bench/).
+ * It keeps only its promise's resolve function, and rejects through it (`reject`): holding the
+ * reject function too kept a second closure alive, about 64 bytes per pending call.
+ * `registersHolds`: the ref it holds was not yet registered for collection when the call was made,
+ * and is registered when the call ends (see `OwnerRuntime.unregisteredRefs`).
  */
 class Pending {
   constructor(
     readonly resolve: (value: unknown) => void,
-    readonly reject: (error: unknown) => void,
     readonly decode: GetShape | ((effect: OwnerEffect) => unknown),
     readonly holds: ObjectRef | readonly ObjectRef[] | undefined,
     readonly task: TaskContext | undefined,
+    readonly registersHolds: boolean,
   ) {}
+
+  /**
+   * Rejects the call's promise with `error`: a promise resolved with a rejected one rejects with its
+   * reason. The rejected promise gets its handler in the same microtask checkpoint, before Node looks
+   * for unhandled rejections, so it is never reported as one.
+   */
+  reject(error: Error): void {
+    this.resolve(Promise.reject(error));
+  }
 }
 
 /**
@@ -156,6 +169,20 @@ export class OwnerRuntime {
   /** Gets an interrupted body stopped waiting for: the refs they settle with are released at once. */
   private readonly abandonedGets = new Set<string>();
   private readonly registry: FinalizationRegistry<string> | undefined;
+  /**
+   * Refs made since the last microtask, not yet registered for collection: registration costs a
+   * weak cell (about 72 bytes) per ref, and a ref that a get takes at once (`get(fn.remote())`, or
+   * a million of them queued: P5 in bench/) cannot be collected while the get holds it, so that
+   * get registers it when it ends instead. The others are registered on the next microtask; this
+   * list holds them until then, so none is collected unregistered.
+   */
+  private unregisteredRefs: ObjectRef[] = [];
+  /**
+   * Whether a microtask will register `unregisteredRefs`. A flag, not the list's length: a get takes
+   * each ref off as it is made, and a microtask per ref (each with its async resource) cost more than
+   * the weak cells saved.
+   */
+  private registerScheduled = false;
   private nextId = 0;
   /** Objects whose ObjectRef instances were collected since the last release (see `collected`). */
   private collectedIds: string[] = [];
@@ -262,9 +289,39 @@ export class OwnerRuntime {
 
   private heldRef(marker: RefMarker): ObjectRef {
     const ref = new ObjectRef(marker);
-    if (this.registry !== undefined) this.registry.register(ref, marker.objectId);
-    else this.options.holdRef?.(marker.objectId);
+    if (this.registry === undefined) this.options.holdRef?.(marker.objectId);
+    else {
+      this.unregisteredRefs.push(ref);
+      if (!this.registerScheduled) {
+        this.registerScheduled = true;
+        queueMicrotask(() => this.registerRefs());
+      }
+    }
     return ref;
+  }
+
+  /** Registers for collection the refs made since the last microtask that no get took (see `unregisteredRefs`). */
+  private registerRefs(): void {
+    const refs = this.unregisteredRefs;
+    this.unregisteredRefs = [];
+    this.registerScheduled = false;
+    for (const ref of refs) this.registry?.register(ref, ref.id);
+  }
+
+  /**
+   * Takes `ref` off the refs waiting to be registered when it is the last one made (a get of a ref
+   * just returned by `.remote()`); the caller then registers it when it no longer holds it.
+   */
+  private takeUnregistered(ref: ObjectRef): boolean {
+    const refs = this.unregisteredRefs;
+    if (refs.length === 0 || refs[refs.length - 1] !== ref) return false;
+    refs.pop();
+    return true;
+  }
+
+  /** A call ended: registers the ref it held for collection if it took that ref unregistered. */
+  private ended(pending: Pending): void {
+    if (pending.registersHolds && pending.holds instanceof ObjectRef) this.registry?.register(pending.holds, pending.holds.id);
   }
 
   /** An actor handle whose hold of the actor's handle object (when counted) its collection releases. */
@@ -305,7 +362,8 @@ export class OwnerRuntime {
         // Large arguments go through the object store once, as Ray puts them, instead of riding every push.
         return { kind: 'ref', ref: this.putEncoded(value.data as EncodedData, value.sizeBytes, value.refs).marker };
       }
-      return { kind: 'value', payload: { kind: 'inline', data: compactedData(value.data as EncodedData), sizeBytes: value.sizeBytes, refs: value.refs } };
+      // Encoded above all the same: sizeBytes is the encoding's size.
+      return { kind: 'value', payload: { kind: 'inline', data: isBareValue(arg) ? arg : compactedData(value.data as EncodedData), sizeBytes: value.sizeBytes, refs: value.refs } };
     });
   }
 
@@ -456,8 +514,9 @@ export class OwnerRuntime {
 
   private track<T>(id: string, decode: GetShape | ((effect: OwnerEffect) => T), holds?: ObjectRef | readonly ObjectRef[]): Promise<T> {
     const task = taskContext.getStore();
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, new Pending(resolve as (value: unknown) => void, reject, decode, holds, task));
+    const registersHolds = holds instanceof ObjectRef && this.takeUnregistered(holds);
+    return new Promise<T>((resolve) => {
+      this.pending.set(id, new Pending(resolve as (value: unknown) => void, decode, holds, task, registersHolds));
       this.keepAliveWhilePending();
     });
   }
@@ -549,6 +608,7 @@ export class OwnerRuntime {
     for (const [id, pending] of this.pending) {
       if (pending.task?.taskId !== taskId) continue;
       this.pending.delete(id);
+      this.ended(pending);
       if (id.startsWith('g') || id.startsWith('l')) this.abandonedGets.add(id);
       pending.reject(errorFromInfo({ errorClass: 'TaskCancelledError', message: `task ${taskId} was cancelled while it waited here` }));
     }
@@ -566,6 +626,7 @@ export class OwnerRuntime {
     const pending = this.pending.get(id);
     if (pending === undefined) return;
     this.pending.delete(id);
+    this.ended(pending);
     this.keepAliveWhilePending();
     try {
       // Decoded in the context of the task that asked, so the refs inside count as that task's holds.
@@ -574,7 +635,7 @@ export class OwnerRuntime {
       const decoded = (): unknown => (typeof decode === 'function' ? decode(effect) : this.getValues(effect, decode));
       pending.resolve(task === undefined || this.options.holdRef === undefined ? decoded() : taskContext.run(task, decoded));
     } catch (error) {
-      pending.reject(error);
+      pending.reject(error instanceof Error ? error : new TypeError(String(error)));
     }
   }
 
@@ -640,6 +701,7 @@ export class OwnerRuntime {
     if (this.options.isDriver && this.state.jobId !== undefined) this.apply({ type: 'owner/stopping' });
     this.shell.stop();
     for (const pending of this.pending.values()) {
+      this.ended(pending);
       if (!lost) pending.reject(new TypeError(`tsray shut down (${reason}) before this call finished`));
       else if (pending.holds === undefined) pending.reject(new TsrayError(`${reason}; this call cannot finish`));
       else {

@@ -19,6 +19,17 @@ export interface EncodedData {
   readonly blobs: readonly ArrayBufferView[];
 }
 
+/**
+ * Whether a small argument is kept in the core's data as itself rather than as its encoded bytes: a
+ * number (but -0, which the event log's plain writer records as 0) or a boolean. Its encoded body
+ * would cost a byte view and its wrapper, about 136 bytes, which a driver holding a million queued
+ * tiny tasks (P5 in bench/) keeps for each; no other data is a bare number or boolean, so
+ * `fromValueData` tells it apart by its type.
+ */
+export function isBareValue(value: unknown): value is number | boolean {
+  return typeof value === 'boolean' || (typeof value === 'number' && !Object.is(value, -0));
+}
+
 /** Encodes `value`; TypeErrors name the path (`rootPath`) of anything that cannot travel. */
 export function toValueData(value: unknown, hooks: CodecHooks, rootPath: string): ValueData {
   const encoded = encodeValue(value, hooks, { rootPath });
@@ -87,6 +98,7 @@ function readerLabel(): string {
  * private, writable copies.
  */
 export function fromValueData(value: ValueData, hooks: CodecHooks, copy = false): unknown {
+  if (isBareValue(value.data)) return value.data;
   if (isForeignStoredData(value.data)) {
     throw new ObjectStoreFullError(
       value.data.reason ?? `object ${value.data.foreignObjectId} (${value.sizeBytes} bytes) is in the shared store of node ${value.data.nodeId} and could not be copied here; read it on that node`,

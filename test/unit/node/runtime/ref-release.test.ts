@@ -50,3 +50,38 @@ void test('refs collected together are released in one event', async () => {
   // One collection finalizes many refs; a few collections may be needed, never one event per ref.
   assert.ok(released.length <= 10, `${count} refs were released in ${released.length} events`);
 });
+
+void test('refs a get took as they were made are released once the get ended and they were collected', async () => {
+  await tsray.init({ numCpus: 1, sessionDir });
+  try {
+    const twice = tsray.remote((value: number) => value * 2);
+    const slow = tsray.remote(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return 1;
+    });
+    // In a function of their own, so that nothing on this frame keeps the refs reachable.
+    await (async () => {
+      // Each ref is taken by its get as it is made: the get registers it for collection when it ends.
+      const values = await Promise.all(Array.from({ length: 50 }, (_, index) => tsray.get(twice.remote(index))));
+      assert.equal(values[49], 98);
+      // Two gets of one ref: the first took it, the second found it taken.
+      const shared = twice.remote(5);
+      assert.deepEqual(await Promise.all([tsray.get(shared), tsray.get(shared)]), [10, 10]);
+      // A get that gives up (its timeout) ends too; the task finishes later.
+      await assert.rejects(tsray.get(slow.remote(), { timeout: 20 }), tsray.GetTimeoutError);
+      // A ref made and dropped without a get is registered on the next microtask.
+      twice.remote(7);
+    })();
+    const left = await eventually(
+      async () => {
+        collectGarbage();
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        return ownedByDriver();
+      },
+      (owned) => owned === 0,
+    );
+    assert.equal(left, 0);
+  } finally {
+    await tsray.shutdown();
+  }
+});
