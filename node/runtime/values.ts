@@ -21,13 +21,14 @@ export interface EncodedData {
 
 /**
  * Whether a small argument is kept in the core's data as itself rather than as its encoded bytes: a
- * number (but -0, which the event log's plain writer records as 0) or a boolean. Its encoded body
+ * finite number (but -0, which the event log's plain writer records as 0; NaN and the infinities
+ * have no JSON form, and a collected trace would hold null for them) or a boolean. Its encoded body
  * would cost a byte view and its wrapper, about 136 bytes, which a driver holding a million queued
  * tiny tasks (P5 in bench/) keeps for each; no other data is a bare number or boolean, so
  * `fromValueData` tells it apart by its type.
  */
 export function isBareValue(value: unknown): value is number | boolean {
-  return typeof value === 'boolean' || (typeof value === 'number' && !Object.is(value, -0));
+  return typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value) && !Object.is(value, -0));
 }
 
 /** Encodes `value`; TypeErrors name the path (`rootPath`) of anything that cannot travel. */

@@ -54,8 +54,8 @@ function argumentData(ref: tsray.ObjectRef): unknown {
   return arg.payload.data;
 }
 
-void test('numbers and booleans are kept as themselves and reach the task unchanged; -0 and other values are encoded', async () => {
-  const bare = [0, 1, -1, 127, 2 ** 31, -(2 ** 31) - 1, 2 ** 53 + 2, 1.5, -2.25e-300, Number.MAX_VALUE, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, true, false];
+void test('finite numbers and booleans are kept as themselves and reach the task unchanged; -0, NaN, the infinities and other values are encoded', async () => {
+  const bare = [0, 1, -1, 127, 2 ** 31, -(2 ** 31) - 1, 2 ** 53 + 2, 1.5, -2.25e-300, Number.MAX_VALUE, true, false];
   const refs = bare.map((value) => {
     const ref = echo.remote(value);
     assert.ok(Object.is(argumentData(ref), value), `the driver keeps ${String(value)} as itself`);
@@ -67,8 +67,9 @@ void test('numbers and booleans are kept as themselves and reach the task unchan
     assert.equal(result.type, typeof bare[index]);
   });
 
-  // -0 would come back from the log as 0; strings, null and objects keep their encoded bytes.
-  for (const value of [-0, 'text', null, { a: 1 }, [1, 2]]) {
+  // -0 would come back from the log as 0, and NaN and the infinities from a collected (JSON) trace
+  // as null; strings, null and objects keep their encoded bytes.
+  for (const value of [-0, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 'text', null, { a: 1 }, [1, 2]]) {
     const ref = echo.remote(value);
     const data = argumentData(ref) as { body?: unknown };
     assert.ok(data.body instanceof Uint8Array, `${JSON.stringify(value)} is kept encoded`);
