@@ -110,9 +110,11 @@ export function onFetchFailed(ctx: Ctx, objectId: ObjectId, owner: string): void
 export function onObjectSettled(ctx: Ctx, objectId: ObjectId): void {
   const object = tableGet(ctx.s.objects, objectId);
   if (object === undefined) return;
-  const waiters = object.statusWaiters ?? [];
-  delete object.statusWaiters;
-  for (const waiter of waiters) replyStatus(ctx, objectId, waiter);
+  const waiters = object.statusWaiters;
+  if (waiters !== undefined) {
+    delete object.statusWaiters;
+    for (const waiter of waiters) replyStatus(ctx, objectId, waiter);
+  }
   const dependents = object.dependents ?? [];
   if (object.dependents !== undefined) object.dependents = undefined;
   for (const taskId of dependents) {
@@ -200,18 +202,21 @@ function requestStatusFor(ctx: Ctx, ref: RefMarker): void {
 
 /** Starts whatever the refs need: status requests, fetches, reconstruction of evicted values. */
 function advance(ctx: Ctx, refs: readonly RefMarker[]): void {
-  for (const ref of refs) {
-    if (ref.owner === ctx.s.workerId) {
-      const object = tableGet(ctx.s.objects, ref.objectId);
-      if (object?.state === 'evicted') recoverObject(ctx, ref.objectId);
-      else if (object?.state === 'ready' && object.payload !== undefined) startFetch(ctx, ref.objectId, object.payload, ref.owner);
-      continue;
-    }
-    const entry = tableGet(ctx.s.borrowed, ref.objectId);
-    if (entry === undefined) continue;
-    if (entry.status === 'unknown') requestStatus(ctx, entry);
-    else if (entry.status === 'ready' && entry.payload !== undefined) startFetch(ctx, ref.objectId, entry.payload, ref.owner);
+  for (const ref of refs) advanceRef(ctx, ref.objectId, ref.owner);
+}
+
+/** `advance` for one ref, given by its parts (each settled object of a get passes here, so no marker is made for it). */
+function advanceRef(ctx: Ctx, objectId: ObjectId, owner: string): void {
+  if (owner === ctx.s.workerId) {
+    const object = tableGet(ctx.s.objects, objectId);
+    if (object?.state === 'evicted') recoverObject(ctx, objectId);
+    else if (object?.state === 'ready' && object.payload !== undefined) startFetch(ctx, objectId, object.payload, owner);
+    return;
   }
+  const entry = tableGet(ctx.s.borrowed, objectId);
+  if (entry === undefined) return;
+  if (entry.status === 'unknown') requestStatus(ctx, entry);
+  else if (entry.status === 'ready' && entry.payload !== undefined) startFetch(ctx, objectId, entry.payload, owner);
 }
 
 function indexRetrieval(ctx: Ctx, id: string, refs: readonly RefMarker[]): void {
@@ -254,8 +259,9 @@ export function checkRetrievals(ctx: Ctx, objectId?: ObjectId): void {
   for (const id of ids) {
     const get = ctx.s.gets[id];
     if (get !== undefined) {
-      if (get.awaitingResume) continue;
-      advance(ctx, objectId === undefined ? get.refs : [{ objectId, owner: ownerOfObject(objectId) }]);
+      if (get.awaitingResume === true) continue;
+      if (objectId === undefined) advance(ctx, get.refs);
+      else advanceRef(ctx, objectId, ownerOfObject(objectId));
       if (ctx.s.gets[id] !== undefined) trySettleGet(ctx, get);
       continue;
     }
