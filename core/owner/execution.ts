@@ -17,6 +17,7 @@ import { cancelOwnedTask, failObject, readyObject } from './lineage.js';
 import { acquireRefsIn, dropLocalRef, maybeRelease } from './refs.js';
 import { startFetch } from './retrieval.js';
 import type { Execution, OwnerState, PendingAck } from './state.js';
+import { idRecord } from './state.js';
 import { tableGet, tableValues } from '../table.js';
 
 /** The key of one attempt of a task on this worker. */
@@ -83,7 +84,7 @@ export function onTaskPushed(ctx: Ctx, message: Delivered<MessageOf<'task/pushed
     return;
   }
   ctx.s.currentLeaseId = message.leaseId;
-  startExecution(ctx, message.spec, message.attempt, message.spec.owner, message.args);
+  startExecution(ctx, message.spec, message.attempt, message.spec.owner, message.args, undefined, key);
 }
 
 function newExecution(ctx: Ctx, spec: TaskSpec, attempt: number, replyTo: WorkerId, args: readonly ResolvedArg[], phase: 'queued' | 'fetching', leaseId?: string, actorSeq?: { caller: WorkerId; seqNo: number }): Execution {
@@ -92,7 +93,7 @@ function newExecution(ctx: Ctx, spec: TaskSpec, attempt: number, replyTo: Worker
     attempt,
     replyTo,
     args: args.slice(),
-    fetched: {},
+    fetched: idRecord(),
     phase,
     interrupted: ctx.s.cancelledEarly.length > 0 && ctx.s.cancelledEarly.includes(spec.taskId),
     pendingAcks: [],
@@ -129,8 +130,8 @@ export function handBackQueued(ctx: Ctx): void {
   }
 }
 
-function startExecution(ctx: Ctx, spec: TaskSpec, attempt: number, replyTo: WorkerId, args: readonly ResolvedArg[], actorSeq?: { caller: WorkerId; seqNo: number }): void {
-  const key = executionKey(spec.taskId, attempt);
+/** Starts an attempt of a task on this worker; `key` is its execution key when the caller has it already (a second copy of the string costs a second hashing). */
+function startExecution(ctx: Ctx, spec: TaskSpec, attempt: number, replyTo: WorkerId, args: readonly ResolvedArg[], actorSeq?: { caller: WorkerId; seqNo: number }, key = executionKey(spec.taskId, attempt)): void {
   const execution = newExecution(ctx, spec, attempt, replyTo, args, 'fetching', undefined, actorSeq);
   ctx.s.executions[key] = execution;
   if (execution.interrupted) {

@@ -17,6 +17,7 @@ import { enqueueForLease, releaseLease, removeFromClassQueue } from './leasing.j
 import { borrowEntry, createOwnedObject, holdContained, holdForTask, isReferenced, maybeFree, releaseContained, releaseForTask, releaseLineage } from './refs.js';
 import { onObjectSettled, requestStatus } from './retrieval.js';
 import type { OwnedTask } from './state.js';
+import { idRecord } from './state.js';
 import { tableDelete, tableGet, tableSet } from '../table.js';
 
 /** Every ref a task's arguments hold: top-level refs and refs nested inside inline values. */
@@ -95,7 +96,7 @@ export function resolveDeps(ctx: Ctx, task: OwnedTask): void {
         return;
       }
       if (object.state === 'ready' && object.payload !== undefined) {
-        (task.resolved ??= {})[objectId] = object.payload;
+        (task.resolved ??= idRecord())[objectId] = object.payload;
         continue;
       }
       if (object.state === 'evicted') recoverObject(ctx, objectId);
@@ -111,7 +112,7 @@ export function resolveDeps(ctx: Ctx, task: OwnedTask): void {
       return;
     }
     if (entry.status === 'ready' && entry.payload !== undefined) {
-      (task.resolved ??= {})[objectId] = entry.payload;
+      (task.resolved ??= idRecord())[objectId] = entry.payload;
       continue;
     }
     if (!entry.dependents.includes(task.spec.taskId)) entry.dependents.push(task.spec.taskId);
