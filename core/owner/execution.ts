@@ -17,7 +17,6 @@ import { cancelOwnedTask, failObject, readyObject } from './lineage.js';
 import { acquireRefsIn, dropLocalRef, maybeRelease } from './refs.js';
 import { startFetch } from './retrieval.js';
 import type { Execution, OwnerState, PendingAck } from './state.js';
-import { idRecord } from './state.js';
 import { tableGet, tableValues } from '../table.js';
 
 /** The key of one attempt of a task on this worker. */
@@ -93,7 +92,7 @@ function newExecution(ctx: Ctx, spec: TaskSpec, attempt: number, replyTo: Worker
     attempt,
     replyTo,
     args: args.slice(),
-    fetched: idRecord(),
+    fetched: {},
     phase,
     interrupted: ctx.s.cancelledEarly.length > 0 && ctx.s.cancelledEarly.includes(spec.taskId),
     pendingAcks: [],

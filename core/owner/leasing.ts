@@ -99,7 +99,9 @@ export function pump(ctx: Ctx, cls: SchedulingClass): void {
       if (leases[index] !== leaseId) index--;
       continue;
     }
-    lease.idleSince = undefined;
+    // Cleared only when set: assigning undefined added the field to every lease, giving leases one
+    // more hidden class for this loop to tell apart.
+    if (lease.idleSince !== undefined) lease.idleSince = undefined;
     const task = tableGet(ctx.s.tasks, taskId);
     if (task !== undefined) pushTask(ctx, task, lease);
   }
@@ -370,8 +372,8 @@ export function releaseLease(ctx: Ctx, leaseId: LeaseId, taskId: string): void {
   } else {
     lease.runningTaskId = lease.pipelined?.shift();
     if (lease.pipelined?.length === 0) lease.pipelined = undefined;
-    lease.draining = undefined;
-    lease.handedBack = undefined;
+    if (lease.draining !== undefined) lease.draining = undefined;
+    if (lease.handedBack !== undefined) lease.handedBack = undefined;
   }
   const cls = ctx.s.classes[lease.classKey];
   if (cls !== undefined) pump(ctx, cls);

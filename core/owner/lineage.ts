@@ -150,7 +150,9 @@ export function readyObject(ctx: Ctx, objectId: ObjectId, payload: Payload): voi
   if (object.state === 'ready') return;
   object.state = 'ready';
   object.payload = payload;
-  object.error = undefined;
+  // Absent unless set, as the other optional fields: assigning undefined would add the field to
+  // every object that turns ready (a larger object, and one more hidden class).
+  if (object.error !== undefined) object.error = undefined;
   // Hold the refs of the new value before releasing those of an earlier one (a put's, or a lost
   // value's that a re-run replaced), so a ref in both never drops to zero in between.
   const previous = object.contains ?? [];
@@ -186,7 +188,7 @@ export function failObject(ctx: Ctx, objectId: ObjectId, error: ErrorInfo): void
 /** Ends a task with its returns. */
 export function finishTask(ctx: Ctx, task: OwnedTask, payloads: readonly Payload[]): void {
   task.state = 'FINISHED';
-  task.error = undefined;
+  if (task.error !== undefined) task.error = undefined;
   releaseArgs(ctx, task, task.kind === 'task');
   const returnIds = task.spec.returnIds;
   for (let index = 0; index < returnIds.length; index++) {
