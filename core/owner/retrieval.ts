@@ -243,37 +243,40 @@ function unindexRetrieval(ctx: Ctx, id: string, refs: readonly RefMarker[]): voi
   }
 }
 
-/** The ids of the pending gets and waits that include `objectId`, as a list of their own. */
-function retrievalsOf(ctx: Ctx, objectId: ObjectId): string[] {
-  const entry = ctx.s.retrievalsByObject[objectId];
-  if (entry === undefined) return [];
-  return typeof entry === 'string' ? [entry] : [...entry];
-}
-
 /**
  * Re-examines the pending gets and waits that include `objectId` (after it settled, was fetched or
  * lost), or all of them when a death may have touched many.
  */
 export function checkRetrievals(ctx: Ctx, objectId?: ObjectId): void {
-  const ids = objectId === undefined ? [...Object.keys(ctx.s.gets), ...Object.keys(ctx.s.waits)] : retrievalsOf(ctx, objectId);
-  for (const id of ids) {
-    const get = ctx.s.gets[id];
-    if (get !== undefined) {
-      if (get.awaitingResume === true) continue;
-      if (objectId === undefined) advance(ctx, get.refs);
-      else advanceRef(ctx, objectId, ownerOfObject(objectId));
-      if (ctx.s.gets[id] !== undefined) trySettleGet(ctx, get);
-      continue;
-    }
-    const wait = ctx.s.waits[id];
-    if (wait === undefined) continue;
-    if (objectId !== undefined) {
-      // One object moved: count it, and scan every ref only once enough may have settled.
-      if (isSettled(ctx, { objectId, owner: ownerOfObject(objectId) })) wait.settledAtLeast += 1;
-      if (wait.settledAtLeast + wait.repeats < wait.numReturns) continue;
-    }
-    trySettleWait(ctx, id, false);
+  if (objectId === undefined) {
+    for (const id of [...Object.keys(ctx.s.gets), ...Object.keys(ctx.s.waits)]) checkRetrieval(ctx, id, undefined);
+    return;
   }
+  // Every settled object passes here, and most have no get or wait, or one: neither makes a list.
+  const entry = ctx.s.retrievalsByObject[objectId];
+  if (entry === undefined) return;
+  if (typeof entry === 'string') checkRetrieval(ctx, entry, objectId);
+  else for (const id of [...entry]) checkRetrieval(ctx, id, objectId);
+}
+
+/** Re-examines the pending get or wait `id` after `objectId` moved (undefined: after anything may have). */
+function checkRetrieval(ctx: Ctx, id: string, objectId: ObjectId | undefined): void {
+  const get = ctx.s.gets[id];
+  if (get !== undefined) {
+    if (get.awaitingResume === true) return;
+    if (objectId === undefined) advance(ctx, get.refs);
+    else advanceRef(ctx, objectId, ownerOfObject(objectId));
+    if (ctx.s.gets[id] !== undefined) trySettleGet(ctx, get);
+    return;
+  }
+  const wait = ctx.s.waits[id];
+  if (wait === undefined) return;
+  if (objectId !== undefined) {
+    // One object moved: count it, and scan every ref only once enough may have settled.
+    if (isSettled(ctx, { objectId, owner: ownerOfObject(objectId) })) wait.settledAtLeast += 1;
+    if (wait.settledAtLeast + wait.repeats < wait.numReturns) return;
+  }
+  trySettleWait(ctx, id, false);
 }
 
 /** Whether `ref`'s outcome is here: an error, or a value whose data is here. */
