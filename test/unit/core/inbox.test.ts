@@ -38,3 +38,15 @@ void test('keeps each sender incarnation apart, and bounds the window of one tha
   assert.equal(inbox['worker:n1.d1#0']?.above.length, maxGap);
   assert.deepEqual(inbox['worker:n1.d1#1'], { floor: 1, above: [] });
 });
+
+void test('keys every sender incarnation as from#incarnation, past the senders whose keys it remembers', () => {
+  const inbox: Inbox = {};
+  // More senders than the key cache holds, each twice, in two incarnations: every window keeps its own key.
+  const senders = Array.from({ length: 1500 }, (_, index) => `worker:n${index}.w1`);
+  for (const from of senders) assert.equal(admit(inbox, { from, incarnation: 0, seq: 0 }), true, from);
+  for (const from of senders) assert.equal(admit(inbox, { from, incarnation: 1, seq: 0 }), true, `${from} restarted`);
+  for (const from of senders) assert.equal(admit(inbox, { from, incarnation: 0, seq: 0 }), false, `${from} again`);
+  assert.equal(Object.keys(inbox).length, 3000);
+  assert.deepEqual(inbox['worker:n0.w1#0'], { floor: 1, above: [] });
+  assert.deepEqual(inbox['worker:n1499.w1#1'], { floor: 1, above: [] });
+});
