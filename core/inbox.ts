@@ -21,12 +21,33 @@ export type Inbox = Record<string, SenderWindow>;
 /** The bound on out-of-order sequence numbers remembered per sender. */
 export const maxGap = 4096;
 
+/** How many senders `windowKeyOf` remembers before it starts afresh. */
+const maxRememberedSenders = 1024;
+
+/**
+ * The key of each sender's latest incarnation, by sender address. Only a cache of the pure function
+ * `${from}#${incarnation}` (bounded, and the same in every process), so it changes no result: every
+ * delivered message is admitted, and building and hashing a new key string for each one was a
+ * twentieth of an owner's step; the remembered string is hashed once and found at once thereafter.
+ */
+const windowKeys = new Map<string, { readonly incarnation: number; readonly key: string }>();
+
+/** `${from}#${incarnation}`, the inbox key of a sender incarnation. */
+function windowKeyOf(via: Via): string {
+  const known = windowKeys.get(via.from);
+  if (known !== undefined && known.incarnation === via.incarnation) return known.key;
+  if (windowKeys.size >= maxRememberedSenders) windowKeys.clear();
+  const key = `${via.from}#${via.incarnation}`;
+  windowKeys.set(via.from, { incarnation: via.incarnation, key });
+  return key;
+}
+
 /**
  * Records the delivery and tells whether it is new. Returns false for a duplicate, which the caller
  * must ignore entirely.
  */
 export function admit(inbox: Inbox, via: Via): boolean {
-  const key = `${via.from}#${via.incarnation}`;
+  const key = windowKeyOf(via);
   let window = inbox[key];
   if (window === undefined) {
     window = { floor: 0, above: [] };

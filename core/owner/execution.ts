@@ -16,12 +16,28 @@ import { errorOf } from './context.js';
 import { cancelOwnedTask, failObject, readyObject } from './lineage.js';
 import { acquireRefsIn, dropLocalRef, maybeRelease } from './refs.js';
 import { startFetch } from './retrieval.js';
-import type { Execution } from './state.js';
+import type { Execution, OwnerState, PendingAck } from './state.js';
 import { tableGet, tableValues } from '../table.js';
 
 /** The key of one attempt of a task on this worker. */
 export function executionKey(taskId: TaskId, attempt: number): string {
   return `${taskId}#${attempt}`;
+}
+
+/** Whether every stored argument's value is in `fetched` (a loop, not `storedArgs`: this runs for every task a worker runs). */
+function allFetched(args: readonly ResolvedArg[], fetched: Record<ObjectId, ValueData>): boolean {
+  for (const arg of args) if (arg.kind === 'ref' && arg.payload.kind === 'stored' && fetched[arg.ref.objectId] === undefined) return false;
+  return true;
+}
+
+/** Whether this worker has a normal task (not an actor call) in `executions`, optionally only one past `queued`. */
+function hasNormalExecution(executions: Record<string, Execution>, started: boolean): boolean {
+  // A loop over the keys, not Object.values(...).some(...): it ran at every push and every reply.
+  for (const key in executions) {
+    const execution = executions[key] as Execution;
+    if (execution.spec.actor === undefined && (!started || execution.phase !== 'queued')) return true;
+  }
+  return false;
 }
 
 function storedArgs(args: readonly ResolvedArg[]): { objectId: ObjectId; payload: Payload; owner: WorkerId }[] {
@@ -61,35 +77,44 @@ export function onTaskPushed(ctx: Ctx, message: Delivered<MessageOf<'task/pushed
     sendReply(ctx, message.spec.owner, message.spec.taskId, message.attempt, { kind: 'not-run' });
     return;
   }
-  if (Object.values(ctx.s.executions).some((execution) => execution.spec.actor === undefined)) {
+  if (hasNormalExecution(ctx.s.executions, false)) {
     if (ctx.s.blockedInGet) sendReply(ctx, message.spec.owner, message.spec.taskId, message.attempt, { kind: 'not-run' });
     else ctx.s.executions[key] = newExecution(ctx, message.spec, message.attempt, message.spec.owner, message.args, 'queued', message.leaseId);
     return;
   }
   ctx.s.currentLeaseId = message.leaseId;
-  startExecution(ctx, message.spec, message.attempt, message.spec.owner, message.args);
+  startExecution(ctx, message.spec, message.attempt, message.spec.owner, message.args, undefined, key);
 }
 
 function newExecution(ctx: Ctx, spec: TaskSpec, attempt: number, replyTo: WorkerId, args: readonly ResolvedArg[], phase: 'queued' | 'fetching', leaseId?: string, actorSeq?: { caller: WorkerId; seqNo: number }): Execution {
-  return {
+  const execution: Execution = {
     spec,
     attempt,
     replyTo,
-    args: args.map((arg) => arg),
+    args: args.slice(),
     fetched: {},
     phase,
-    interrupted: ctx.s.cancelledEarly.includes(spec.taskId),
+    interrupted: ctx.s.cancelledEarly.length > 0 && ctx.s.cancelledEarly.includes(spec.taskId),
     pendingAcks: [],
-    ...(leaseId === undefined ? {} : { leaseId }),
-    ...(actorSeq === undefined ? {} : { actorSeq }),
   };
+  // Assigned, not spread in: each spread of an empty literal made and copied an object.
+  if (leaseId !== undefined) execution.leaseId = leaseId;
+  if (actorSeq !== undefined) execution.actorSeq = actorSeq;
+  return execution;
 }
 
 /** The task queued first (pipelined) starts once no other task of this worker is under way. */
 function startNextQueued(ctx: Ctx): void {
-  const executions = Object.values(ctx.s.executions);
-  if (executions.some((execution) => execution.spec.actor === undefined && execution.phase !== 'queued')) return;
-  const next = executions.find((execution) => execution.phase === 'queued');
+  const executions = ctx.s.executions;
+  if (hasNormalExecution(executions, true)) return;
+  let next: Execution | undefined;
+  for (const key in executions) {
+    const execution = executions[key] as Execution;
+    if (execution.phase === 'queued') {
+      next = execution;
+      break;
+    }
+  }
   if (next === undefined) return;
   if (next.leaseId !== undefined) ctx.s.currentLeaseId = next.leaseId;
   startExecution(ctx, next.spec, next.attempt, next.replyTo, next.args);
@@ -104,18 +129,20 @@ export function handBackQueued(ctx: Ctx): void {
   }
 }
 
-function startExecution(ctx: Ctx, spec: TaskSpec, attempt: number, replyTo: WorkerId, args: readonly ResolvedArg[], actorSeq?: { caller: WorkerId; seqNo: number }): void {
-  const key = executionKey(spec.taskId, attempt);
+/** Starts an attempt of a task on this worker; `key` is its execution key when the caller has it already (a second copy of the string costs a second hashing). */
+function startExecution(ctx: Ctx, spec: TaskSpec, attempt: number, replyTo: WorkerId, args: readonly ResolvedArg[], actorSeq?: { caller: WorkerId; seqNo: number }, key = executionKey(spec.taskId, attempt)): void {
   const execution = newExecution(ctx, spec, attempt, replyTo, args, 'fetching', undefined, actorSeq);
   ctx.s.executions[key] = execution;
   if (execution.interrupted) {
     reply(ctx, key, { kind: 'cancelled' });
     return;
   }
-  for (const { objectId, payload, owner } of storedArgs(args)) {
+  for (const arg of args) {
+    if (arg.kind !== 'ref' || arg.payload.kind !== 'stored') continue;
+    const objectId = arg.ref.objectId;
     const data = ctx.s.fetchedData[objectId];
     if (data !== undefined) execution.fetched[objectId] = data;
-    else startFetch(ctx, objectId, payload, owner);
+    else startFetch(ctx, objectId, arg.payload, arg.ref.owner);
   }
   runIfFetched(ctx, key);
 }
@@ -123,7 +150,7 @@ function startExecution(ctx: Ctx, spec: TaskSpec, attempt: number, replyTo: Work
 function runIfFetched(ctx: Ctx, key: string): void {
   const execution = ctx.s.executions[key];
   if (execution === undefined || execution.phase !== 'fetching') return;
-  if (storedArgs(execution.args).some(({ objectId }) => execution.fetched[objectId] === undefined)) return;
+  if (!allFetched(execution.args, execution.fetched)) return;
   execution.phase = 'running';
   const args = argValues(execution.args, execution.fetched);
   acquireRefsIn(ctx, args);
@@ -228,13 +255,14 @@ export function maybeReply(ctx: Ctx, key: string): void {
   if (execution.pendingAcks.length > 0) return;
   // This worker's own registrations (for refs it passed to nested tasks) must land before the reply
   // ends the cover its caller gives those refs.
-  if (Object.values(ctx.s.acks).some((ack) => ack.executionKey === undefined)) return;
+  const acks = ctx.s.acks;
+  for (const ackId in acks) if ((acks[ackId] as PendingAck).executionKey === undefined) return;
   if (execution.resultError !== undefined) {
     reply(ctx, key, { kind: 'threw', error: execution.resultError });
     return;
   }
   const results = execution.results ?? [];
-  if (results.some((payload) => payload === undefined)) return;
+  for (let index = 0; index < results.length; index++) if (results[index] === undefined) return;
   reply(ctx, key, { kind: 'returned', payloads: results as Payload[] });
 }
 
@@ -243,7 +271,11 @@ function reply(ctx: Ctx, key: string, result: TaskResult): void {
   if (execution === undefined) return;
   delete ctx.s.executions[key];
   // Returns still on their way into the store are no longer wanted: their acknowledgement frees them.
-  for (const storing of Object.values(ctx.s.storing)) if (storing.executionKey === key) storing.orphaned = true;
+  const storingById = ctx.s.storing;
+  for (const objectId in storingById) {
+    const storing = storingById[objectId] as OwnerState['storing'][string];
+    if (storing.executionKey === key) storing.orphaned = true;
+  }
   const taskId = execution.spec.taskId;
   sendReply(ctx, execution.replyTo, taskId, execution.attempt, result);
   // An arg-lost reply is not kept: the owner pushes the same attempt again once the argument is back.
@@ -252,7 +284,7 @@ function reply(ctx: Ctx, key: string, result: TaskResult): void {
     ctx.s.replyOrder.push(key);
   }
   while (ctx.s.replyOrder.length > ctx.s.config.maxReplyCache) delete ctx.s.replyCache[ctx.s.replyOrder.shift() ?? ''];
-  for (const objectId of Object.keys(execution.fetched)) if (!Object.values(ctx.s.gets).some((get) => get.refs.some((ref) => ref.objectId === objectId))) delete ctx.s.fetchedData[objectId];
+  for (const objectId in execution.fetched) if (!Object.values(ctx.s.gets).some((get) => get.refs.some((ref) => ref.objectId === objectId))) delete ctx.s.fetchedData[objectId];
   if (execution.actorSeq !== undefined && ctx.s.actor !== undefined) {
     ctx.s.actor.running -= 1;
     runActorCalls(ctx);

@@ -68,14 +68,24 @@ export function removeFromClassQueue(ctx: Ctx, task: OwnedTask): void {
 
 /** Matches queued tasks with idle leases, returns leases nobody needs, and asks for more. */
 export function pump(ctx: Ctx, cls: SchedulingClass): void {
-  for (const leaseId of [...cls.leases]) {
+  // Walked in place rather than over a copy (this runs at every submission and every reply): the
+  // only change to the list in the loop is `returnLease` taking out the lease at `index`, after
+  // which the next lease has moved into its place. The leases still requested are counted on the
+  // way (neither this loop nor `pipeline` changes a lease's state), not in a second pass of lookups.
+  const leases = cls.leases;
+  let requested = 0;
+  for (let index = 0; index < leases.length; index++) {
+    const leaseId = leases[index] as LeaseId;
     const lease = ctx.s.leases[leaseId];
     if (lease?.lost !== undefined && lease.runningTaskId === undefined) {
       // Every task on the lost lease replied after all: nothing ran when its worker died.
       settleLostLease(ctx, lease, lease.lost);
       return;
     }
-    if (lease === undefined || lease.state !== 'granted' || lease.runningTaskId !== undefined || lease.lost !== undefined) continue;
+    if (lease === undefined || lease.state !== 'granted' || lease.runningTaskId !== undefined || lease.lost !== undefined) {
+      if (lease?.state === 'requested') requested++;
+      continue;
+    }
     const taskId = lease.doomed === true ? undefined : fifoTake(cls.queue);
     if (taskId === undefined) {
       if (lease.doomed !== true && ctx.s.config.leaseIdleMs > 0) {
@@ -86,14 +96,16 @@ export function pump(ctx: Ctx, cls: SchedulingClass): void {
         continue;
       }
       returnLease(ctx, cls, lease);
+      if (leases[index] !== leaseId) index--;
       continue;
     }
-    lease.idleSince = undefined;
+    // Cleared only when set: assigning undefined added the field to every lease, giving leases one
+    // more hidden class for this loop to tell apart.
+    if (lease.idleSince !== undefined) lease.idleSince = undefined;
     const task = tableGet(ctx.s.tasks, taskId);
     if (task !== undefined) pushTask(ctx, task, lease);
   }
   pipeline(ctx, cls);
-  const requested = cls.leases.filter((id) => ctx.s.leases[id]?.state === 'requested').length;
   const wanted = Math.min(fifoSize(cls.queue), ctx.s.config.maxLeaseRequestsPerClass) - requested;
   for (let index = 0; index < wanted && !cls.retryArmed; index++) {
     if (!requestLease(ctx, cls)) return;
@@ -194,7 +206,15 @@ function pushTask(ctx: Ctx, task: OwnedTask, lease: OwnedLease): void {
   const after = afterId === undefined ? undefined : { taskId: afterId, attempt: afterTask?.attempt ?? 0 };
   if (lease.runningTaskId === undefined) lease.runningTaskId = task.spec.taskId;
   else (lease.pipelined ??= []).push(task.spec.taskId);
-  ctx.out.push(send(workerAddress(lease.workerId ?? ''), { type: 'task/pushed', spec: task.spec, attempt: task.attempt, leaseId: lease.leaseId, args: resolvedArgs(task), ...(after === undefined ? {} : { after }) }));
+  const to = workerAddress(lease.workerId ?? '');
+  ctx.out.push(
+    send(
+      to,
+      after === undefined
+        ? { type: 'task/pushed', spec: task.spec, attempt: task.attempt, leaseId: lease.leaseId, args: resolvedArgs(task) }
+        : { type: 'task/pushed', spec: task.spec, attempt: task.attempt, leaseId: lease.leaseId, args: resolvedArgs(task), after },
+    ),
+  );
 }
 
 function returnLease(ctx: Ctx, cls: SchedulingClass, lease: OwnedLease): void {
@@ -352,8 +372,8 @@ export function releaseLease(ctx: Ctx, leaseId: LeaseId, taskId: string): void {
   } else {
     lease.runningTaskId = lease.pipelined?.shift();
     if (lease.pipelined?.length === 0) lease.pipelined = undefined;
-    lease.draining = undefined;
-    lease.handedBack = undefined;
+    if (lease.draining !== undefined) lease.draining = undefined;
+    if (lease.handedBack !== undefined) lease.handedBack = undefined;
   }
   const cls = ctx.s.classes[lease.classKey];
   if (cls !== undefined) pump(ctx, cls);

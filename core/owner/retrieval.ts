@@ -110,9 +110,11 @@ export function onFetchFailed(ctx: Ctx, objectId: ObjectId, owner: string): void
 export function onObjectSettled(ctx: Ctx, objectId: ObjectId): void {
   const object = tableGet(ctx.s.objects, objectId);
   if (object === undefined) return;
-  const waiters = object.statusWaiters ?? [];
-  delete object.statusWaiters;
-  for (const waiter of waiters) replyStatus(ctx, objectId, waiter);
+  const waiters = object.statusWaiters;
+  if (waiters !== undefined) {
+    delete object.statusWaiters;
+    for (const waiter of waiters) replyStatus(ctx, objectId, waiter);
+  }
   const dependents = object.dependents ?? [];
   if (object.dependents !== undefined) object.dependents = undefined;
   for (const taskId of dependents) {
@@ -200,18 +202,21 @@ function requestStatusFor(ctx: Ctx, ref: RefMarker): void {
 
 /** Starts whatever the refs need: status requests, fetches, reconstruction of evicted values. */
 function advance(ctx: Ctx, refs: readonly RefMarker[]): void {
-  for (const ref of refs) {
-    if (ref.owner === ctx.s.workerId) {
-      const object = tableGet(ctx.s.objects, ref.objectId);
-      if (object?.state === 'evicted') recoverObject(ctx, ref.objectId);
-      else if (object?.state === 'ready' && object.payload !== undefined) startFetch(ctx, ref.objectId, object.payload, ref.owner);
-      continue;
-    }
-    const entry = tableGet(ctx.s.borrowed, ref.objectId);
-    if (entry === undefined) continue;
-    if (entry.status === 'unknown') requestStatus(ctx, entry);
-    else if (entry.status === 'ready' && entry.payload !== undefined) startFetch(ctx, ref.objectId, entry.payload, ref.owner);
+  for (const ref of refs) advanceRef(ctx, ref.objectId, ref.owner);
+}
+
+/** `advance` for one ref, given by its parts (each settled object of a get passes here, so no marker is made for it). */
+function advanceRef(ctx: Ctx, objectId: ObjectId, owner: string): void {
+  if (owner === ctx.s.workerId) {
+    const object = tableGet(ctx.s.objects, objectId);
+    if (object?.state === 'evicted') recoverObject(ctx, objectId);
+    else if (object?.state === 'ready' && object.payload !== undefined) startFetch(ctx, objectId, object.payload, owner);
+    return;
   }
+  const entry = tableGet(ctx.s.borrowed, objectId);
+  if (entry === undefined) return;
+  if (entry.status === 'unknown') requestStatus(ctx, entry);
+  else if (entry.status === 'ready' && entry.payload !== undefined) startFetch(ctx, objectId, entry.payload, owner);
 }
 
 function indexRetrieval(ctx: Ctx, id: string, refs: readonly RefMarker[]): void {
@@ -238,36 +243,40 @@ function unindexRetrieval(ctx: Ctx, id: string, refs: readonly RefMarker[]): voi
   }
 }
 
-/** The ids of the pending gets and waits that include `objectId`, as a list of their own. */
-function retrievalsOf(ctx: Ctx, objectId: ObjectId): string[] {
-  const entry = ctx.s.retrievalsByObject[objectId];
-  if (entry === undefined) return [];
-  return typeof entry === 'string' ? [entry] : [...entry];
-}
-
 /**
  * Re-examines the pending gets and waits that include `objectId` (after it settled, was fetched or
  * lost), or all of them when a death may have touched many.
  */
 export function checkRetrievals(ctx: Ctx, objectId?: ObjectId): void {
-  const ids = objectId === undefined ? [...Object.keys(ctx.s.gets), ...Object.keys(ctx.s.waits)] : retrievalsOf(ctx, objectId);
-  for (const id of ids) {
-    const get = ctx.s.gets[id];
-    if (get !== undefined) {
-      if (get.awaitingResume) continue;
-      advance(ctx, objectId === undefined ? get.refs : [{ objectId, owner: ownerOfObject(objectId) }]);
-      if (ctx.s.gets[id] !== undefined) trySettleGet(ctx, get);
-      continue;
-    }
-    const wait = ctx.s.waits[id];
-    if (wait === undefined) continue;
-    if (objectId !== undefined) {
-      // One object moved: count it, and scan every ref only once enough may have settled.
-      if (isSettled(ctx, { objectId, owner: ownerOfObject(objectId) })) wait.settledAtLeast += 1;
-      if (wait.settledAtLeast + wait.repeats < wait.numReturns) continue;
-    }
-    trySettleWait(ctx, id, false);
+  if (objectId === undefined) {
+    for (const id of [...Object.keys(ctx.s.gets), ...Object.keys(ctx.s.waits)]) checkRetrieval(ctx, id, undefined);
+    return;
   }
+  // Every settled object passes here, and most have no get or wait, or one: neither makes a list.
+  const entry = ctx.s.retrievalsByObject[objectId];
+  if (entry === undefined) return;
+  if (typeof entry === 'string') checkRetrieval(ctx, entry, objectId);
+  else for (const id of [...entry]) checkRetrieval(ctx, id, objectId);
+}
+
+/** Re-examines the pending get or wait `id` after `objectId` moved (undefined: after anything may have). */
+function checkRetrieval(ctx: Ctx, id: string, objectId: ObjectId | undefined): void {
+  const get = ctx.s.gets[id];
+  if (get !== undefined) {
+    if (get.awaitingResume === true) return;
+    if (objectId === undefined) advance(ctx, get.refs);
+    else advanceRef(ctx, objectId, ownerOfObject(objectId));
+    if (ctx.s.gets[id] !== undefined) trySettleGet(ctx, get);
+    return;
+  }
+  const wait = ctx.s.waits[id];
+  if (wait === undefined) return;
+  if (objectId !== undefined) {
+    // One object moved: count it, and scan every ref only once enough may have settled.
+    if (isSettled(ctx, { objectId, owner: ownerOfObject(objectId) })) wait.settledAtLeast += 1;
+    if (wait.settledAtLeast + wait.repeats < wait.numReturns) return;
+  }
+  trySettleWait(ctx, id, false);
 }
 
 /** Whether `ref`'s outcome is here: an error, or a value whose data is here. */

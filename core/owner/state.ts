@@ -391,6 +391,18 @@ export interface ReplyRecord {
   readonly result: import('../protocol.js').TaskResult;
 }
 
+/**
+ * An empty record for entries keyed by ids that come and go (executions, gets, leases, replies):
+ * one without a prototype, which V8 keeps as a hash table from the start. A plain `{}` takes a new
+ * hidden class for every key added to it, and drops back to the empty one when its last key is
+ * deleted, so a record that holds one execution or one get at a time made a new hidden class (and a
+ * transition off the empty object's) for every task a worker ran and every get a driver made. Its
+ * content, and so every hash and snapshot, is the same as a plain record's.
+ */
+export function idRecord<V>(): Record<string, V> {
+  return Object.create(null) as Record<string, V>;
+}
+
 /** An owner before `owner/started`. */
 export function initialOwnerState(): OwnerState {
   return {
@@ -409,18 +421,18 @@ export function initialOwnerState(): OwnerState {
     objects: emptyTable(),
     borrowed: emptyTable(),
     classes: {},
-    leases: {},
+    leases: idRecord(),
     actors: {},
-    gets: {},
-    waits: {},
-    fetchedData: {},
-    fetches: {},
+    gets: idRecord(),
+    waits: idRecord(),
+    fetchedData: idRecord(),
+    fetches: idRecord(),
     acks: {},
     storing: {},
-    executions: {},
-    replyCache: {},
+    executions: idRecord(),
+    replyCache: idRecord(),
     replyOrder: [],
-    retrievalsByObject: {},
+    retrievalsByObject: idRecord(),
     cancelledEarly: [],
     blockedInGet: false,
   };
