@@ -113,12 +113,14 @@ export function readField(container: object, key: string | number): unknown {
  * nothing) is returned as it is.
  */
 export function writableField(container: object, key: string | number): unknown {
-  const value = readField(container, key);
-  if (typeof value !== 'object' || value === null || !Object.isFrozen(value) || isDraft(value)) return value;
+  const drafted = isDraft(container);
+  const value: unknown = drafted ? Reflect.getOwnPropertyDescriptor(container, key)?.value : (container as Record<string | number, unknown>)[key];
+  // A draft is never frozen (its target is immer's own record), so a frozen value is plain data.
+  if (typeof value !== 'object' || value === null || !Object.isFrozen(value)) return value;
   const copy = shallowCopy(value);
   (container as Record<string | number, unknown>)[key] = copy;
   originals.set(copy, value);
-  if (isDraft(container)) hung.push(copy);
+  if (drafted) hung.push(copy);
   return copy;
 }
 

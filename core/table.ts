@@ -287,13 +287,12 @@ function writablePath<V>(table: Table<V>, key: string): Record<string, V> | unde
   const flat = writableField(table, 'flat') as Bucket<V> | null;
   if (flat !== null && flat !== undefined) return writableField(flat, 'entries') as Record<string, V>;
   const hash = hashOf(key);
-  let node = writableField(table, 'nodes') as object | null | undefined;
-  for (const digit of [hash & 15, (hash >>> 4) & 15, (hash >>> 8) & 15, (hash >>> 12) & 15]) {
-    if (node === null || node === undefined) return undefined;
-    node = writableField(node, digit) as object | null | undefined;
-  }
-  if (node === null || node === undefined) return undefined;
-  return writableField(node, 'entries') as Record<string, V>;
+  const root = writableField(table, 'nodes') as object | null | undefined;
+  const level1 = root === null || root === undefined ? undefined : (writableField(root, hash & 15) as object | null | undefined);
+  const level2 = level1 === null || level1 === undefined ? undefined : (writableField(level1, (hash >>> 4) & 15) as object | null | undefined);
+  const level3 = level2 === null || level2 === undefined ? undefined : (writableField(level2, (hash >>> 8) & 15) as object | null | undefined);
+  const bucket = level3 === null || level3 === undefined ? undefined : (writableField(level3, (hash >>> 12) & 15) as object | null | undefined);
+  return bucket === null || bucket === undefined ? undefined : (writableField(bucket, 'entries') as Record<string, V>);
 }
 
 /**
