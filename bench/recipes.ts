@@ -1,8 +1,8 @@
 /**
  * P7: events per second of the recipes, applied directly to mutable state (the live shell's hot
- * path) and under immer with patches (the simulator, the tests and the debugger), over the events of
- * one recorded simulated run; the same events as plain Map mutation; and immer replay onto an owner
- * holding 100k live tasks.
+ * path) and under immer with patches (as the debugger's diff and tests apply them), over the events
+ * of one recorded simulated run; the same events as plain Map mutation; and immer replay (without
+ * patches, as the simulator applies events) onto an owner holding 100k live tasks.
  */
 import { performance } from 'node:perf_hooks';
 import type { AnyEvent, ComponentCore } from '../core/component.js';
@@ -87,7 +87,9 @@ function timeMap(entries: readonly TraceEntry[]): number {
 /**
  * Events/s of immer replay onto an owner that already holds `liveTasks` submitted, unfinished tasks:
  * the state is built directly from the run's first submission repeated, then more submissions are
- * applied under immer, as the debugger steps through a long run, for up to `budgetMs` (at least 3).
+ * applied under immer for up to `budgetMs` (at least 3), as the simulator and a replay apply them:
+ * without patches, so with own copies of tables and queues (core/own-copies.ts). Only the one event
+ * whose diff the debugger shows is applied with patches.
  */
 function immerAtScale(entries: readonly TraceEntry[], liveTasks: number, budgetMs: number): number {
   const submitAt = entries.findIndex((entry) => entry.component === 'owner' && entry.event.type === 'task/submitted');
@@ -98,11 +100,11 @@ function immerAtScale(entries: readonly TraceEntry[], liveTasks: number, budgetM
   for (const entry of entries.slice(0, submitAt)) if (entry.address === submission.address) applyDirect(core, state, entry.event);
   for (let index = 0; index < liveTasks; index += 1) applyDirect(core, state, submission.event);
   // The first step under immer freezes the whole state once; the debugger pays that once too.
-  state = applyUnderImmer(core, state, submission.event).state;
+  state = applyUnderImmer(core, state, submission.event, { patches: false }).state;
   const start = performance.now();
   let applied = 0;
   while (applied < 3 || (performance.now() - start < budgetMs && applied < 10_000)) {
-    state = applyUnderImmer(core, state, submission.event).state;
+    state = applyUnderImmer(core, state, submission.event, { patches: false }).state;
     applied += 1;
   }
   return applied / ((performance.now() - start) / 1000);

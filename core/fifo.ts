@@ -8,7 +8,12 @@
  * the first chunk and drops that chunk once it is used up, and the first page of `later` becomes the
  * front list once that runs out, so takes are O(1) apart from an O(`pageLength`) drop every
  * `chunkLength` takes (V8's `shift` of a flat array of 100k items cost 70 µs per take).
+ *
+ * In a step under immer without patches, the functions below copy the lists and chunks they change
+ * themselves instead of having immer draft them (see core/own-copies.ts). Items are values: they are
+ * handed out as they are, never copied to be changed.
  */
+import { ownCopiesFor, readField, writableField } from './own-copies.js';
 
 /** The queue's data: `chunks[0][head]` is the front; items before `head` in the first chunk are already taken. */
 export interface Fifo<T> {
@@ -40,6 +45,37 @@ export function fifoSize<T>(queue: Fifo<T>): number {
   return queue.size;
 }
 
+/**
+ * The queue's fields as they are, without immer drafting them (for reads in a step with own copies;
+ * a list immer drafted earlier in the step is still read through its draft).
+ */
+function rawView<T>(queue: Fifo<T>): Fifo<T> {
+  if (!ownCopiesFor(queue)) return queue;
+  const later = readField(queue, 'later') as T[][][] | undefined;
+  return { chunks: readField(queue, 'chunks') as T[][], head: queue.head, size: queue.size, ...(later === undefined ? {} : { later }) };
+}
+
+/** In a step with own copies: copies the front list, `later`, and every page and chunk in them that is frozen. */
+function thawAll<T>(queue: Fifo<T>): void {
+  const thawList = (list: object | undefined): void => {
+    if (list === undefined) return;
+    const length = (list as unknown[]).length;
+    for (let index = 0; index < length; index++) writableField(list, index);
+  };
+  thawList(writableField(queue, 'chunks') as object);
+  const later = writableField(queue, 'later') as object | undefined;
+  if (later === undefined) return;
+  thawList(later);
+  for (let index = 0; index < (later as unknown[]).length; index++) thawList(readField(later, index) as object);
+}
+
+/** In a step with own copies: copies the list that pushes go to and its last chunk, when frozen. */
+function thawBack<T>(queue: Fifo<T>): void {
+  const later = writableField(queue, 'later') as T[][][] | undefined;
+  const list = (later === undefined ? writableField(queue, 'chunks') : writableField(later, later.length - 1)) as T[][] | undefined;
+  if (list !== undefined && list.length > 0) writableField(list, list.length - 1);
+}
+
 /** The chunk lists in order: the front list, then the pages of `later`. */
 function chunkLists<T>(queue: Fifo<T>): T[][][] {
   return queue.later === undefined ? [queue.chunks] : [queue.chunks, ...queue.later];
@@ -47,6 +83,7 @@ function chunkLists<T>(queue: Fifo<T>): T[][][] {
 
 /** The waiting items, front first (a copy). */
 export function fifoItems<T>(queue: Fifo<T>): T[] {
+  queue = rawView(queue);
   const items: T[] = [];
   chunkLists(queue).forEach((list, page) => {
     list.forEach((chunk, index) => {
@@ -58,11 +95,13 @@ export function fifoItems<T>(queue: Fifo<T>): T[] {
 
 /** The front item, left in place; undefined when the queue is empty. */
 export function fifoPeek<T>(queue: Fifo<T>): T | undefined {
+  queue = rawView(queue);
   return queue.chunks[0]?.[queue.head];
 }
 
 /** Adds items at the back. */
 export function fifoPush<T>(queue: Fifo<T>, ...items: T[]): void {
+  if (ownCopiesFor(queue)) thawBack(queue);
   for (const item of items) {
     let list = queue.later === undefined ? queue.chunks : queue.later[queue.later.length - 1];
     const last = list?.[list.length - 1];
@@ -79,6 +118,7 @@ export function fifoPush<T>(queue: Fifo<T>, ...items: T[]): void {
 /** Puts items back at the front, in the order given (so `items[0]` is taken first). */
 export function fifoPushFront<T>(queue: Fifo<T>, items: readonly T[]): void {
   if (items.length === 0) return;
+  if (ownCopiesFor(queue)) writableField(queue, 'chunks');
   const first = queue.chunks[0];
   // The taken prefix of the first chunk is cut off, so that the new chunks can go before it. The
   // front list may grow past `pageLength` here: only pushes at the back keep to it.
@@ -92,6 +132,10 @@ export function fifoPushFront<T>(queue: Fifo<T>, items: readonly T[]): void {
 
 /** Takes the front item; undefined when the queue is empty. */
 export function fifoTake<T>(queue: Fifo<T>): T | undefined {
+  if (ownCopiesFor(queue)) {
+    if (queue.size === 0) return undefined;
+    writableField(queue, 'chunks');
+  }
   const first = queue.chunks[0];
   if (first === undefined) return undefined;
   const item = first[queue.head];
@@ -107,7 +151,7 @@ export function fifoTake<T>(queue: Fifo<T>): T | undefined {
 
 /** The front list ran out: the first page of `later` takes its place. */
 function refill<T>(queue: Fifo<T>): void {
-  const later = queue.later;
+  const later = (ownCopiesFor(queue) ? writableField(queue, 'later') : queue.later) as T[][][] | undefined;
   if (later === undefined) return;
   queue.chunks = later.shift() ?? [];
   if (later.length === 0) delete queue.later;
@@ -125,6 +169,7 @@ export function fifoTakeAll<T>(queue: Fifo<T>): T[] {
 
 /** Where `item` waits (0 is the front), or -1. */
 export function fifoIndexOf<T>(queue: Fifo<T>, item: T): number {
+  queue = rawView(queue);
   let before = -queue.head;
   for (const [page, list] of chunkLists(queue).entries()) {
     for (const [index, chunk] of list.entries()) {
@@ -140,6 +185,7 @@ export function fifoIndexOf<T>(queue: Fifo<T>, item: T): number {
 export function fifoRemove<T>(queue: Fifo<T>, item: T): boolean {
   const at = fifoIndexOf(queue, item);
   if (at < 0) return false;
+  if (ownCopiesFor(queue)) thawAll(queue);
   if (at === 0) {
     fifoTake(queue);
     return true;

@@ -3,10 +3,11 @@
  * O(size) per event; the simulator, the tests and the debugger run the same recipe under immer, for
  * per-event patches and frozen snapshots that catch accidental aliasing. Both must give the same state.
  */
-import { enableMapSet, enablePatches, isDraft, produceWithPatches, setAutoFreeze } from 'immer';
+import { enableMapSet, enablePatches, freeze, isDraft, produce, produceWithPatches, setAutoFreeze } from 'immer';
 import type { Patch } from 'immer';
 import { InvariantViolation } from './assert.js';
 import type { AnyEvent, ComponentCore } from './component.js';
+import { settleOwnCopies, withOwnCopies } from './own-copies.js';
 
 // Patches feed the debugger's per-event diffs; frozen results make any later write to a snapshot
 // throw at once; reducers may keep Maps and Sets, which immer drafts only with its MapSet plugin.
@@ -18,7 +19,19 @@ setAutoFreeze(true);
 export interface ImmerStep<S, F> {
   readonly state: S;
   readonly effects: F[];
+  /** Empty when the step was asked for no patches. */
   readonly patches: Patch[];
+}
+
+/** How to run a step under immer. */
+export interface ImmerStepOptions {
+  /**
+   * Whether to make the step's patches (default true), for the debugger's diff of one event. Without
+   * them, tables and queues copy their own nodes instead of having immer draft them (see
+   * core/own-copies.ts), which makes a step at 100k live tasks several times faster; the state is
+   * the same either way.
+   */
+  readonly patches?: boolean;
 }
 
 /** The live shell's hot path: applies `event` to `state` in place and returns the recipe's effects. */
@@ -28,16 +41,17 @@ export function applyDirect<S, E extends AnyEvent, F>(core: ComponentCore<S, E, 
 
 /**
  * Applies `event` to `state` under immer, leaving `state` itself unchanged (its untouched parts are
- * shared with, and frozen along with, the result).
+ * shared with, and frozen along with, the result; without patches, `state` is frozen whole first,
+ * as own copies take frozen for "from an earlier state").
  *
  * @throws InvariantViolation when the recipe leaks a draft into an effect: the draft would be revoked
  *   once the step ends, so the effect would fail far from its cause.
  */
-export function applyUnderImmer<S, E extends AnyEvent, F>(core: ComponentCore<S, E, F>, state: S, event: E): ImmerStep<S, F> {
+export function applyUnderImmer<S, E extends AnyEvent, F>(core: ComponentCore<S, E, F>, state: S, event: E, options: ImmerStepOptions = {}): ImmerStep<S, F> {
   let effects: F[] = [];
   // The producer returns nothing so that immer takes the draft as the result; the effects leave
   // through the closure, and are checked while the drafts are still alive to be recognised.
-  const [next, patches] = produceWithPatches(state as object, (draft) => {
+  const recipe = (draft: object): void => {
     effects = core.apply(draft as S, event);
     const leak = findDraft(effects, '', new Set());
     if (leak !== undefined) {
@@ -45,8 +59,29 @@ export function applyUnderImmer<S, E extends AnyEvent, F>(core: ComponentCore<S,
         `recipe of ${core.kind} leaked an immer draft into effect ${leak} on event '${event.type}'; copy the value (spread or current()) before returning it`,
       );
     }
-  });
-  return { state: next as S, effects, patches };
+  };
+  if (options.patches ?? true) {
+    const [next, patches] = produceWithPatches(state as object, recipe);
+    return { state: next as S, effects, patches };
+  }
+  return { state: produceWithOwnCopies(state as object, recipe) as S, effects, patches: [] };
+}
+
+/**
+ * Immer's `produce` with own copies (core/own-copies.ts): tables and queues in `base` copy their own
+ * nodes instead of having immer draft them. No patches; `base` is frozen whole first, as own copies
+ * take frozen for "from an earlier state".
+ */
+export function produceWithOwnCopies<T extends object>(base: T, recipe: (draft: T) => void): T {
+  // Immer freezes every state it makes, so only a state made otherwise (the initial one, one built
+  // in place or read from JSON) is not frozen yet; this walks it once and stops at frozen parts.
+  if (!Object.isFrozen(base)) freeze(base, true);
+  return withOwnCopies(() =>
+    produce(base, (draft) => {
+      recipe(draft as T);
+      settleOwnCopies();
+    }),
+  );
 }
 
 /**

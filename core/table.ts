@@ -27,7 +27,13 @@
  * sort by what they mean. The state hash (core/hash.ts) reads a table by its content, as the flat
  * table of the same entries, so that the tree's shape (and `splitAt`) can change without changing
  * any state's hash.
+ *
+ * In a step under immer without patches, the functions below copy their own nodes instead of having
+ * immer draft them (see core/own-copies.ts): a write at 100k entries then costs a few short copies
+ * rather than seven drafts.
  */
+import { isDraft } from 'immer';
+import { ownCopiesFor, readField, thawedDeep, writableField } from './own-copies.js';
 
 /**
  * A tree node: 16 slots (4 bits of the hash per level), all present from the start (undefined
@@ -109,19 +115,33 @@ function bucketOf<V>(table: Table<V>, key: string): Bucket<V> | undefined {
   return table.nodes?.[hash & 15]?.[(hash >>> 4) & 15]?.[(hash >>> 8) & 15]?.[(hash >>> 12) & 15] ?? undefined;
 }
 
-/** The entry of `key`, or undefined. */
+/**
+ * The entry of `key`, or undefined. In a step with own copies (core/own-copies.ts), an entry read
+ * through nodes this step has not copied comes as immer's draft, as without own copies: a draft
+ * copies nothing until written, where a copy of the entry (about ten objects for a task) costs more
+ * than the drafts on its way. Below a node this step copied, immer cannot draft, so the entry is
+ * copied, deep, to be changed in place.
+ */
 export function tableGet<V>(table: Table<V>, key: string): V | undefined {
-  return bucketOf(table, key)?.entries[key];
+  const value = bucketOf(table, key)?.entries[key];
+  // A draft, an entry made in this step, or none: as it is.
+  if (!ownCopiesFor(table) || typeof value !== 'object' || value === null || !Object.isFrozen(value)) return value;
+  const entries = writablePath(table, key);
+  if (entries === undefined || isDraft(entries)) return entries?.[key];
+  const copy = thawedDeep(value);
+  entries[key] = copy;
+  return copy;
 }
 
 /** Whether `key` has an entry. */
 export function tableHas<V>(table: Table<V>, key: string): boolean {
-  const bucket = bucketOf(table, key);
+  const bucket = bucketOf(ownCopiesFor(table) ? rawView(table) : table, key);
   return bucket !== undefined && Object.hasOwn(bucket.entries, key);
 }
 
 /** Sets the entry of `key` (added at the end of its bucket when new, left in place when replaced). */
 export function tableSet<V>(table: Table<V>, key: string, value: V): void {
+  if (ownCopiesFor(table)) writablePath(table, key);
   const flat = table.flat;
   if (flat !== null) {
     if (Object.hasOwn(flat.entries, key)) {
@@ -163,6 +183,10 @@ function split<V>(table: Table<V>, flat: Bucket<V>): void {
 
 /** Removes the entry of `key`; returns whether there was one. */
 export function tableDelete<V>(table: Table<V>, key: string): boolean {
+  if (ownCopiesFor(table)) {
+    if (!tableHas(table, key)) return false;
+    writablePath(table, key);
+  }
   const bucket = bucketOf(table, key);
   if (bucket === undefined || !Object.hasOwn(bucket.entries, key)) return false;
   table.size -= 1;
@@ -191,7 +215,7 @@ function eachBucket<V>(table: Table<V>, visit: (bucket: Bucket<V>) => void): voi
 /** The keys, in the table's iteration order (a copy: the table may change while the caller walks it). */
 export function tableKeys<V>(table: Table<V>): string[] {
   const keys: string[] = [];
-  eachBucket(table, (bucket) => {
+  eachBucket(ownCopiesFor(table) ? rawView(table) : table, (bucket) => {
     for (const key in bucket.entries) keys.push(key);
   });
   return keys;
@@ -199,6 +223,7 @@ export function tableKeys<V>(table: Table<V>): string[] {
 
 /** The entries' values, in the table's iteration order (a copy). */
 export function tableValues<V>(table: Table<V>): V[] {
+  if (ownCopiesFor(table)) thawAll(table);
   const values: V[] = [];
   eachBucket(table, (bucket) => {
     const entries = bucket.entries;
@@ -209,6 +234,7 @@ export function tableValues<V>(table: Table<V>): V[] {
 
 /** The `[key, value]` pairs, in the table's iteration order (a copy). */
 export function tableEntries<V>(table: Table<V>): [string, V][] {
+  if (ownCopiesFor(table)) thawAll(table);
   const entries: [string, V][] = [];
   eachBucket(table, (bucket) => {
     for (const key in bucket.entries) entries.push([key, bucket.entries[key] as V]);
@@ -222,6 +248,7 @@ export function tableEntries<V>(table: Table<V>): [string, V][] {
  * not add or remove entries.
  */
 export function tableForEach<V>(table: Table<V>, visit: (value: V) => void): void {
+  if (ownCopiesFor(table)) thawAll(table);
   eachBucket(table, (bucket) => {
     const entries = bucket.entries;
     for (const key in entries) visit(entries[key] as V);
@@ -230,6 +257,7 @@ export function tableForEach<V>(table: Table<V>, visit: (value: V) => void): voi
 
 /** Whether some entry's value satisfies `predicate` (stops at the first that does). */
 export function tableSome<V>(table: Table<V>, predicate: (value: V) => boolean): boolean {
+  if (ownCopiesFor(table)) thawAll(table);
   let found = false;
   eachBucket(table, (bucket) => {
     if (found) return;
@@ -241,6 +269,60 @@ export function tableSome<V>(table: Table<V>, predicate: (value: V) => boolean):
     }
   });
   return found;
+}
+
+/**
+ * The table's fields as they are, without immer drafting them (for reads in a step with own copies;
+ * a node immer drafted earlier in the step is still read through its draft).
+ */
+function rawView<V>(table: Table<V>): Table<V> {
+  return { size: table.size, flat: readField(table, 'flat') as Bucket<V> | null, nodes: readField(table, 'nodes') as Table<V>['nodes'] };
+}
+
+/**
+ * In a step with own copies: copies the frozen nodes on the way to `key`'s bucket (as far as they
+ * exist), each hung in its parent, and returns the bucket's entries record, now writable in place
+ * (or the draft of it, when immer drafted it earlier in the step); undefined when the bucket does
+ * not exist yet.
+ */
+function writablePath<V>(table: Table<V>, key: string): Record<string, V> | undefined {
+  const flat = writableField(table, 'flat') as Bucket<V> | null;
+  if (flat !== null && flat !== undefined) return writableField(flat, 'entries') as Record<string, V>;
+  const hash = hashOf(key);
+  const root = writableField(table, 'nodes') as object | null | undefined;
+  const level1 = root === null || root === undefined ? undefined : (writableField(root, hash & 15) as object | null | undefined);
+  const level2 = level1 === null || level1 === undefined ? undefined : (writableField(level1, (hash >>> 4) & 15) as object | null | undefined);
+  const level3 = level2 === null || level2 === undefined ? undefined : (writableField(level2, (hash >>> 8) & 15) as object | null | undefined);
+  const bucket = level3 === null || level3 === undefined ? undefined : (writableField(level3, (hash >>> 12) & 15) as object | null | undefined);
+  return bucket === null || bucket === undefined ? undefined : (writableField(bucket, 'entries') as Record<string, V>);
+}
+
+/**
+ * In a step with own copies: copies every frozen node and entry of the table, so that a walk over
+ * its entries can hand them out to be changed in place. O(entries), as immer's drafts of them were.
+ */
+function thawAll<V>(table: Table<V>): void {
+  const thawEntries = (bucket: object | null | undefined): void => {
+    if (bucket === null || bucket === undefined) return;
+    const entries = writableField(bucket, 'entries') as Record<string, unknown>;
+    if (isDraft(entries)) return;
+    for (const key of Object.keys(entries)) {
+      const value = entries[key];
+      const copy = thawedDeep(value);
+      if (copy !== value) entries[key] = copy;
+    }
+  };
+  const thawNode = (node: object | null | undefined, levels: number): void => {
+    if (node === null || node === undefined) return;
+    if (levels === 0) {
+      thawEntries(node);
+      return;
+    }
+    for (let digit = 0; digit < 16; digit++) thawNode(writableField(node, digit) as object | null | undefined, levels - 1);
+  };
+  const flat = writableField(table, 'flat') as object | null;
+  if (flat !== null && flat !== undefined) thawEntries(flat);
+  else thawNode(writableField(table, 'nodes') as object | null | undefined, 4);
 }
 
 /** A table holding `record`'s entries (for states written as flat records, e.g. in tests). */

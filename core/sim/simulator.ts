@@ -470,14 +470,14 @@ export class Simulator {
         effects = applyDirect(core, instance.state, event);
         break;
       case 'immer': {
-        const step = applyUnderImmer(core, instance.state, event);
+        const step = applyUnderImmer(core, instance.state, event, { patches: false });
         instance.state = step.state;
         effects = step.effects;
         break;
       }
       case 'both': {
         const mutable = structuredClone(instance.state);
-        const step = applyUnderImmer(core, instance.state, event);
+        const step = applyUnderImmer(core, instance.state, event, { patches: false });
         applyDirect(core, mutable, structuredClone(event));
         const immerHash = hashState(step.state);
         const directHash = hashState(mutable);

@@ -124,7 +124,7 @@ export function replayTrace(trace: Trace, cores: ReplayCores, options: ReplayOpt
         applyDirect(typed, before, entry.event);
         state = before;
       } else {
-        const step: ImmerStep<unknown, unknown> = applyUnderImmer(typed, before, entry.event);
+        const step: ImmerStep<unknown, unknown> = applyUnderImmer(typed, before, entry.event, { patches: onStep !== undefined });
         state = step.state;
         patches = step.patches;
       }

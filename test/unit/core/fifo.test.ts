@@ -1,13 +1,15 @@
 /**
  * The plain-data FIFO of the owner's queues, against an array model: any sequence of pushes, front
- * pushes, takes and removals leaves the same items in the same order, in place and under immer
- * alike, and chunking never loses one; a push under immer copies a bounded number of slots.
+ * pushes, takes and removals leaves the same items in the same order, in place, under immer and
+ * under immer with own copies alike, and chunking never loses one; a push under immer copies a
+ * bounded number of slots.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { produce } from 'immer';
 import { hashState } from '../../../core/hash.js';
+import { produceWithOwnCopies } from '../../../core/step.js';
 import { chunkLength, emptyFifo, fifoIndexOf, fifoItems, fifoPeek, fifoPush, fifoPushFront, fifoRemove, fifoSize, fifoTake, fifoTakeAll } from '../../../core/fifo.js';
 import type { Fifo } from '../../../core/fifo.js';
 import { assertProperty } from '../../support/property-harness.js';
@@ -28,11 +30,18 @@ void test('the FIFO behaves as an array used as a queue, across chunks', () => {
     fc.property(fc.array(operation, { maxLength: 30 }), (operations) => {
       const queue = emptyFifo<number>();
       let drafted = emptyFifo<number>();
+      let owned = emptyFifo<number>();
       let model: number[] = [];
       for (const op of operations) {
         drafted = produce(drafted, (draft) => {
           applyTo(draft, op);
         });
+        const before = owned;
+        const beforeItems = fifoItems(before);
+        owned = produceWithOwnCopies(owned, (draft) => {
+          applyTo(draft, op);
+        });
+        assert.deepEqual(fifoItems(before), beforeItems, 'own copies leave the previous queue as it was');
         switch (op.kind) {
           case 'push':
             fifoPush(queue, ...op.items);
@@ -66,11 +75,20 @@ void test('the FIFO behaves as an array used as a queue, across chunks', () => {
         assert.ok(queue.later === undefined || (queue.chunks.length > 0 && queue.later.length > 0 && queue.later.every((page) => page.length > 0 && page.every((chunk) => chunk.length > 0))), 'later pages follow a front list, and none is empty');
         assert.deepEqual(fifoItems(drafted), model, 'under immer too');
         assert.equal(hashState(drafted), hashState(queue), 'with the same data');
+        assert.deepEqual(fifoItems(owned), model, 'with own copies too');
+        assert.equal(hashState(owned), hashState(queue), 'with the same data');
+        assert.ok(deepFrozen(owned), 'and a frozen queue, as immer leaves it');
       }
     }),
     200,
   );
 });
+
+/** Every object in `value` is frozen. */
+function deepFrozen(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return true;
+  return Object.isFrozen(value) && Object.values(value).every(deepFrozen);
+}
 
 /** What `fifoPush` and the others do to a queue, without checking: the immer half of the model test. */
 function applyTo(queue: Fifo<number>, op: Operation): void {

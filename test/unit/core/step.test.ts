@@ -4,7 +4,11 @@ import assert from 'node:assert/strict';
 import { InvariantViolation } from '../../../core/assert.js';
 import type { ComponentCore } from '../../../core/component.js';
 import { hashState } from '../../../core/hash.js';
-import { applyDirect, applyUnderImmer, checkInvariants } from '../../../core/step.js';
+import { isDraft } from 'immer';
+import { defaultOwnerConfig, ownerCore } from '../../../core/owner/index.js';
+import type { OwnerEvent } from '../../../core/owner/index.js';
+import { applyDirect, applyUnderImmer, checkInvariants, produceWithOwnCopies } from '../../../core/step.js';
+import { splitAt, tableGet } from '../../../core/table.js';
 
 interface CounterState {
   total: number;
@@ -106,4 +110,42 @@ void test('checkInvariants lists every broken invariant with its context', () =>
       error.message.includes('total is negative') &&
       error.message.includes('not the sum'),
   );
+});
+
+void test('a submission onto an owner with thousands of queued tasks drafts nothing it only reads, and agrees with the other ways', () => {
+  const submission: OwnerEvent = {
+    type: 'task/submitted',
+    functionId: 'add',
+    name: 'add',
+    args: [{ kind: 'value', payload: { kind: 'inline', data: 1, refs: [], sizeBytes: 1 } }],
+    numReturns: 1,
+    maxRetries: 3,
+    retryExceptions: false,
+    resources: { CPU: 1 },
+    strategy: 'DEFAULT',
+  };
+  const direct = ownerCore.initial();
+  applyDirect(ownerCore, direct, { type: 'owner/started', workerId: 'n1.d1', nodeId: 'n1', isDriver: true, namespace: 'default', config: defaultOwnerConfig });
+  // Past the split into the tree, and more than a page of the class queue; no raylet answers, so
+  // the class keeps its ten lease requests and every task waits.
+  for (let n = 0; n < splitAt + 100; n++) applyDirect(ownerCore, direct, submission);
+  const start = produceWithOwnCopies(structuredClone(direct), () => undefined);
+  const drafted: string[] = [];
+  const owned = produceWithOwnCopies(start, (draft) => {
+    ownerCore.apply(draft, submission);
+    // Read without drafting: what immer drafted here, it drafted because the step read it.
+    for (const field of ['leases', 'config'] as const) if (isDraft(Reflect.getOwnPropertyDescriptor(draft, field)?.value)) drafted.push(field);
+    for (const field of ['tasks', 'objects'] as const) if (isDraft(Reflect.getOwnPropertyDescriptor(draft[field], 'nodes')?.value)) drafted.push(`${field}.nodes`);
+    const queue = Object.values(draft.classes)[0]?.queue;
+    if (queue !== undefined && isDraft(Reflect.getOwnPropertyDescriptor(queue, 'later')?.value)) drafted.push('queue.later');
+  });
+  assert.deepEqual(drafted, [], 'the lease records, the config and the tables and queue were read or written without drafts');
+  const withPatches = applyUnderImmer(ownerCore, start, submission);
+  applyDirect(ownerCore, direct, submission);
+  assert.equal(hashState(owned), hashState(direct));
+  assert.equal(hashState(withPatches.state), hashState(direct));
+  assert.ok(withPatches.patches.length > 0);
+  const next = `n1.d1.t${splitAt + 101}`;
+  assert.equal(tableGet(owned.tasks, next)?.state, 'PENDING_NODE');
+  assert.equal(tableGet(start.tasks, next), undefined, 'the state before is unchanged');
 });

@@ -1,13 +1,15 @@
 /**
- * The bucketed table of the owner's state, against a Map model: any sequence of sets and deletes
- * leaves the same entries, mutated in place or under immer (with the same state hash), and a write
- * under immer shares every bucket but the one it touched with the previous state.
+ * The bucketed table of the owner's state, against a Map model: any sequence of sets, deletes and
+ * changes to entries in place leaves the same entries, mutated in place, under immer's drafts or
+ * under immer with own copies (with the same state hash and order), and a write under immer shares
+ * every bucket but the one it touched with the previous state.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { enablePatches, produce } from 'immer';
+import { enablePatches, isDraft, produce } from 'immer';
 import { hashState } from '../../../core/hash.js';
+import { produceWithOwnCopies } from '../../../core/step.js';
 import {
   emptyTable,
   flatTableChanges,
@@ -29,28 +31,78 @@ import { assertProperty } from '../../support/property-harness.js';
 
 enablePatches();
 
-type Operation = { kind: 'set'; key: string; value: number } | { kind: 'delete'; key: string };
+type Operation =
+  | { kind: 'set'; key: string; value: number }
+  | { kind: 'delete'; key: string }
+  | { kind: 'bump'; key: string; then: 'set' | 'delete' | 'none' }
+  | { kind: 'bumpAll' };
 
 const key = fc.oneof(fc.nat(300).map((n) => `n1.d1.t${n}`), fc.string({ maxLength: 6 }));
 const operation: fc.Arbitrary<Operation> = fc.oneof(
   { arbitrary: fc.record({ kind: fc.constant('set' as const), key, value: fc.integer() }), weight: 3 },
   { arbitrary: fc.record({ kind: fc.constant('delete' as const), key }), weight: 1 },
+  { arbitrary: fc.record({ kind: fc.constant('bump' as const), key, then: fc.constantFrom('set' as const, 'delete' as const, 'none' as const) }), weight: 2 },
+  { arbitrary: fc.record({ kind: fc.constant('bumpAll' as const) }), weight: 1 },
 );
 
-function apply(table: Table<{ value: number }>, op: Operation): boolean | undefined {
-  if (op.kind === 'set') {
-    tableSet(table, op.key, { value: op.value });
-    return undefined;
+/** Applies `op` to `table` (and `model`), as a recipe would: entries read back are changed in place. */
+function apply(table: Table<{ value: number; log: number[] }>, op: Operation): boolean | undefined {
+  switch (op.kind) {
+    case 'set':
+      tableSet(table, op.key, { value: op.value, log: [] });
+      return undefined;
+    case 'delete':
+      return tableDelete(table, op.key);
+    case 'bump': {
+      // An entry read and changed, nested array and all, then written again, removed or left.
+      const entry = tableGet(table, op.key);
+      if (entry === undefined) return undefined;
+      entry.value += 1;
+      entry.log.push(entry.value);
+      if (op.then === 'set') tableSet(table, op.key, entry);
+      if (op.then === 'delete') tableDelete(table, op.key);
+      // Read again after the change: the same (changed) entry, or none.
+      return tableGet(table, op.key)?.value === (op.then === 'delete' ? undefined : entry.value);
+    }
+    case 'bumpAll':
+      for (const entry of tableValues(table)) entry.value += 1;
+      return undefined;
   }
-  return tableDelete(table, op.key);
+}
+
+function modelApply(model: Map<string, number>, op: Operation): void {
+  switch (op.kind) {
+    case 'set':
+      model.set(op.key, op.value);
+      return;
+    case 'delete':
+      model.delete(op.key);
+      return;
+    case 'bump': {
+      const value = model.get(op.key);
+      if (value === undefined) return;
+      if (op.then === 'delete') model.delete(op.key);
+      else model.set(op.key, value + 1);
+      return;
+    }
+    case 'bumpAll':
+      for (const [k, v] of model) model.set(k, v + 1);
+      return;
+  }
+}
+
+/** Every object in `value` is frozen. */
+function deepFrozen(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return true;
+  return Object.isFrozen(value) && Object.values(value).every(deepFrozen);
 }
 
 /** A table holding `count` entries `pre<n>` (and the Map of them), to start a run near the split. */
-function prefilled(count: number): { table: Table<{ value: number }>; model: Map<string, number> } {
-  const table = emptyTable<{ value: number }>();
+function prefilled(count: number): { table: Table<{ value: number; log: number[] }>; model: Map<string, number> } {
+  const table = emptyTable<{ value: number; log: number[] }>();
   const model = new Map<string, number>();
   for (let n = 0; n < count; n++) {
-    tableSet(table, `pre${n}`, { value: n });
+    tableSet(table, `pre${n}`, { value: n, log: [] });
     model.set(`pre${n}`, n);
   }
   return { table, model };
@@ -59,23 +111,35 @@ function prefilled(count: number): { table: Table<{ value: number }>; model: Map
 for (const [name, start, runs] of [
   ['small (flat)', 0, 200],
   ['around the split into the tree', splitAt - 30, 25],
+  ['split into the tree', splitAt + 200, 8],
 ] as const) {
-void test(`the table holds what a Map holds, in place and under immer alike: ${name}`, () => {
+void test(`the table holds what a Map holds, in place, under immer and with own copies alike: ${name}`, () => {
   assertProperty(
     `table ${name}`,
     fc.property(fc.array(operation, { maxLength: 400 }), (operations) => {
       const direct = prefilled(start).table;
       let drafted = prefilled(start).table;
+      // One empty step first freezes the starting table, as the first step of a replay does.
+      let owned = produceWithOwnCopies(prefilled(start).table, () => undefined);
+      const initial = owned;
+      const initialHash = hashState(initial);
       const model = prefilled(start).model;
       for (const op of operations) {
-        const deleted = apply(direct, op);
+        const result = apply(direct, op);
         drafted = produce(drafted, (draft) => {
-          assert.equal(apply(draft, op), deleted);
+          assert.equal(apply(draft, op), result);
         });
-        if (op.kind === 'set') model.set(op.key, op.value);
-        else assert.equal(deleted, model.delete(op.key));
+        owned = produceWithOwnCopies(owned, (draft) => {
+          assert.equal(apply(draft, op), result);
+          // A read of another entry in the same step (drafted by immer, or copied below a node this
+          // step copied), so that steps mix both ways.
+          assert.equal(tableGet(draft, 'pre3')?.value, tableGet(direct, 'pre3')?.value);
+        });
+        if (op.kind === 'delete') assert.equal(result, model.has(op.key));
+        if (op.kind === 'bump' && model.has(op.key)) assert.equal(result, true, 'an entry changed in place reads back changed');
+        modelApply(model, op);
       }
-      for (const table of [direct, drafted]) {
+      for (const table of [direct, drafted, owned]) {
         assert.equal(table.size, model.size);
         assert.deepEqual(new Map(tableEntries(table).map(([k, v]) => [k, v.value])), model);
         assert.deepEqual(tableKeys(table), tableEntries(table).map(([k]) => k));
@@ -91,12 +155,36 @@ void test(`the table holds what a Map holds, in place and under immer alike: ${n
         assert.equal(tableSome(table, (v) => v.value === 7), [...model.values()].includes(7));
       }
       assert.equal(hashState(drafted), hashState(direct), 'the same operations give the same data in place and under immer');
+      assert.equal(hashState(owned), hashState(direct), 'and with own copies');
       assert.deepEqual(tableKeys(drafted), tableKeys(direct), 'and the same iteration order');
+      assert.deepEqual(tableKeys(owned), tableKeys(direct), 'with own copies too');
+      assert.ok(deepFrozen(owned), 'a step with own copies leaves its state frozen, as immer does');
+      assert.equal(hashState(initial), initialHash, 'and the states before it as they were');
     }),
     runs,
   );
 });
 }
+
+void test('with own copies, a write and a changed entry leave the tree undrafted, and copy one path', () => {
+  let table = emptyTable<{ value: number; log: number[] }>();
+  for (let n = 0; n < 20_000; n++) tableSet(table, `n1.d1.t${n}`, { value: n, log: [] });
+  table = produceWithOwnCopies(table, () => undefined);
+  const before = objectsIn(table);
+  const next = produceWithOwnCopies(table, (draft) => {
+    tableSet(draft, 'n1.d1.t20000', { value: 20_000, log: [] });
+    const entry = tableGet(draft, 'n1.d1.t5');
+    assert.ok(entry !== undefined && !isDraft(entry), 'an entry to change is a copy of its own, not a draft');
+    entry.log.push(1);
+    assert.equal(isDraft(Reflect.getOwnPropertyDescriptor(draft, 'nodes')?.value), false, 'immer never drafted the tree');
+  });
+  const fresh = [...objectsIn(next)].filter((object) => !before.has(object));
+  const copiedKeys = fresh.reduce((sum, object) => sum + Object.keys(object).length, 0);
+  assert.ok(copiedKeys < 200, `${copiedKeys} keys copied`);
+  assert.deepEqual(tableGet(next, 'n1.d1.t5')?.log, [1]);
+  assert.deepEqual(tableGet(table, 'n1.d1.t5')?.log, [], 'the previous state is unchanged');
+  assert.ok(deepFrozen(next));
+});
 
 /** Every object reachable from `value`. */
 function objectsIn(value: unknown, into = new Set<object>()): Set<object> {
