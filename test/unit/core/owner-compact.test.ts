@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultOwnerConfig, ownerCore } from '../../../core/owner/index.js';
+import { ownerCore } from '../../../core/owner/index.js';
+import { driverStarted, tinySubmission } from '../../support/owner-events.js';
 import type { OwnerEvent } from '../../../core/owner/index.js';
 import { checkInvariants } from '../../../core/step.js';
 import { tableGet } from '../../../core/table.js';
@@ -15,18 +16,8 @@ void test('a submitted task and its return object hold no empty arrays or record
     ownerCore.apply(state, event);
     checkInvariants(ownerCore, state, event.type);
   };
-  step({ type: 'owner/started', workerId: 'n1.d1', nodeId: 'n1', isDriver: true, namespace: 'default', config: defaultOwnerConfig });
-  step({
-    type: 'task/submitted',
-    functionId: 'add',
-    name: 'add',
-    args: [{ kind: 'value', payload: { kind: 'inline', data: 1, refs: [], sizeBytes: 1 } }],
-    numReturns: 1,
-    maxRetries: 3,
-    retryExceptions: false,
-    resources: { CPU: 1 },
-    strategy: 'DEFAULT',
-  });
+  step(driverStarted);
+  step(tinySubmission);
   const task = tableGet(state.tasks, 'n1.d1.t1');
   const object = tableGet(state.objects, 'n1.d1.t1.r0');
   assert.equal(task?.state, 'PENDING_NODE');
@@ -43,7 +34,7 @@ void test('an object one get waits for is indexed by that get id alone; a second
     checkInvariants(ownerCore, state, event.type);
     return effects;
   };
-  step({ type: 'owner/started', workerId: 'n1.d1', nodeId: 'n1', isDriver: true, namespace: 'default', config: defaultOwnerConfig });
+  step(driverStarted);
   step({ type: 'task/submitted', functionId: 'f', name: 'f', args: [], numReturns: 1, maxRetries: 0, retryExceptions: false, resources: { CPU: 1 }, strategy: 'DEFAULT' });
   const ref = { objectId: 'n1.d1.t1.r0', owner: 'n1.d1' };
   step({ type: 'get/requested', getId: 'g1', refs: [ref], timeoutMs: 10 });

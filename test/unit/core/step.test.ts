@@ -5,8 +5,8 @@ import { InvariantViolation } from '../../../core/assert.js';
 import type { ComponentCore } from '../../../core/component.js';
 import { hashState } from '../../../core/hash.js';
 import { isDraft } from 'immer';
-import { defaultOwnerConfig, ownerCore } from '../../../core/owner/index.js';
-import type { OwnerEvent } from '../../../core/owner/index.js';
+import { ownerCore } from '../../../core/owner/index.js';
+import { driverStarted, tinySubmission } from '../../support/owner-events.js';
 import { applyDirect, applyUnderImmer, checkInvariants, produceWithOwnCopies } from '../../../core/step.js';
 import { splitAt, tableGet } from '../../../core/table.js';
 
@@ -113,19 +113,9 @@ void test('checkInvariants lists every broken invariant with its context', () =>
 });
 
 void test('a submission onto an owner with thousands of queued tasks drafts nothing it only reads, and agrees with the other ways', () => {
-  const submission: OwnerEvent = {
-    type: 'task/submitted',
-    functionId: 'add',
-    name: 'add',
-    args: [{ kind: 'value', payload: { kind: 'inline', data: 1, refs: [], sizeBytes: 1 } }],
-    numReturns: 1,
-    maxRetries: 3,
-    retryExceptions: false,
-    resources: { CPU: 1 },
-    strategy: 'DEFAULT',
-  };
+  const submission = tinySubmission;
   const direct = ownerCore.initial();
-  applyDirect(ownerCore, direct, { type: 'owner/started', workerId: 'n1.d1', nodeId: 'n1', isDriver: true, namespace: 'default', config: defaultOwnerConfig });
+  applyDirect(ownerCore, direct, driverStarted);
   // Past the split into the tree, and more than a page of the class queue; no raylet answers, so
   // the class keeps its ten lease requests and every task waits.
   for (let n = 0; n < splitAt + 100; n++) applyDirect(ownerCore, direct, submission);
