@@ -593,7 +593,9 @@ function explainOther(trace: Trace, index: TraceIndex, entity: EntityInfo, span:
   const said = new Set<string>();
   for (const seq of entity.seqs) {
     const entry = index.bySeq.get(seq);
-    if (entry === undefined || !isNotable(entry) || !isAbout(entry, entity)) continue;
+    // A lease ends badly when its worker does; for the worker itself, its exit already says so.
+    const leaseLost = entity.kind === 'lease' && entry?.event.type === 'lease/worker-died';
+    if (entry === undefined || !(isNotable(entry) || leaseLost) || !isAbout(entry, entity)) continue;
     const key = `${entry.event.type} ${summariseEvent(entry, index)}`;
     if (said.has(key)) continue;
     said.add(key);

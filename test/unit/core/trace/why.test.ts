@@ -1,6 +1,6 @@
 /**
  * "Why" on simulator traces: a task retried after an injected worker crash, a task whose attempts
- * threw, a body that ended its worker, a get that timed out; the entity index behind it (every
+ * threw, a body that ended its worker, a lease whose worker ended, a get that timed out; the entity index behind it (every
  * attempt of a task, ids minted at submission, addresses), and the closest ids to an unknown one.
  */
 import assert from 'node:assert/strict';
@@ -118,6 +118,16 @@ void describe('why', () => {
     const chain = whyChain(trace, index, first.end.seq);
     assert.equal(chain?.root.kind, 'crash');
     assert.equal(chain?.root.summary, `worker ${first.workerId} exited while running task n1.d1.t3 (exitOnce) attempt 1`);
+  });
+
+  void test('a lease whose worker ended says so, with the end of its worker as the root', () => {
+    const died = trace.entries.find((entry) => entry.event.type === 'lease/worker-died');
+    assert.ok(died !== undefined, 'the run has a lease whose worker died');
+    const leaseId = (died.event as unknown as { leaseId: string }).leaseId;
+    const text = explainEntity(trace, index, leaseId)?.join('\n') ?? '';
+    assert.doesNotMatch(text, /nothing went wrong/);
+    assert.match(text, new RegExp(`why seq ${died.seq} \\(lease/worker-died\\):`));
+    assert.match(text, /root \((crash|fault)\)/);
   });
 
   void test('a get that timed out has the timeout as its root; a submission is a user call', () => {
