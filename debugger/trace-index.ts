@@ -308,9 +308,7 @@ export class TraceIndex {
     const start = this.lineStart[index];
     const end = this.lineEnd[index];
     if (start === undefined || end === undefined) throw new RangeError(`event index ${index} is outside the trace (0..${this.count - 1})`);
-    // The line's checksum is the file's business (checked in the replay pass), not the event's.
-    const { content } = splitSum(utf8.decode(this.source.read(start, end - start)));
-    const entry = JSON.parse(content) as TraceEntry;
+    const entry = entryOfLine(this.source.read(start, end - start));
     if (this.cache.size >= TraceIndex.cacheSize) {
       const oldest = this.cache.keys().next().value;
       if (oldest !== undefined) this.cache.delete(oldest);
@@ -607,6 +605,11 @@ export class TraceIndex {
   }
 }
 
+/** The entry an event line's bytes hold. The line's checksum is the file's business (checked in the replay pass), not the entry's. */
+function entryOfLine(bytes: Uint8Array): TraceEntry {
+  return JSON.parse(splitSum(utf8.decode(bytes)).content) as TraceEntry;
+}
+
 /**
  * Reads the events a seek replays, in file order, from spans of the file rather than a read per
  * line: a seek in a big state replays tens of thousands of events, and a read and a cache entry per
@@ -632,8 +635,7 @@ class SpanReader {
       this.span = this.source.read(start, Math.max(end - start, SpanReader.spanBytes));
       this.spanStart = start;
     }
-    const { content } = splitSum(utf8.decode(this.span.subarray(start - this.spanStart, end - this.spanStart)));
-    return (JSON.parse(content) as TraceEntry).event;
+    return entryOfLine(this.span.subarray(start - this.spanStart, end - this.spanStart)).event;
   }
 }
 

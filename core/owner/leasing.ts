@@ -219,6 +219,7 @@ function pushTask(ctx: Ctx, task: OwnedTask, lease: OwnedLease): void {
   if (lease.runningTaskId === undefined) lease.runningTaskId = task.spec.taskId;
   else (lease.pipelined ??= []).push(task.spec.taskId);
   const to = workerAddress(lease.workerId ?? '');
+  // Two literals rather than a spread of an empty one: that made and copied an object per push.
   ctx.out.push(
     send(
       to,
