@@ -2,15 +2,14 @@
  * One step of the debugger's replay pass, shared by the pass in this thread (trace-index.ts) and the
  * parallel one in worker threads (node/trace/parallel-replay.ts), so both check and apply a line
  * alike: a line's link in the checksum chain, then an event line validated by core/trace's decoder,
- * applied with the real reducer, its ids named and a snapshot kept every K events of its component
- * (or fewer, for a big state: see `snapshotInterval`).
+ * its ids named, and (unless the trace holds its own snapshots) applied with the real reducer and a
+ * snapshot kept every K events of its component, or fewer for a big state (core/trace/snapshots.ts).
  */
 import * as E from 'fp-ts/lib/Either.js';
-import type { AnyEvent, ComponentCore } from '../core/component.js';
 import type { Address } from '../core/ids.js';
-import { applyDirect } from '../core/step.js';
 import { decodeLine, decodeWrittenEntry } from '../core/trace/decode.js';
 import { chainSum, splitSum } from '../core/trace/format.js';
+import { SnapshotTaker, defaultSnapshotBytesPerEvent } from '../core/trace/snapshots.js';
 import type { ComponentKind, TraceEntry } from '../core/trace/format.js';
 import type { ReplayCores } from '../core/trace/replay.js';
 import { addressEntity } from './entities.js';
@@ -40,23 +39,7 @@ export function chainLink(previousSum: string, text: string): { readonly problem
   return { sum, content };
 }
 
-/**
- * Snapshot bytes kept per event of a component, at most, by default. A component whose state is big
- * (a driver with 100,000 tasks in flight has a snapshot of some 90 MB) is snapshotted less often,
- * after as many events as its last snapshot's length over this: snapshots every 5,000 events of
- * such a state took 2.3 GB and three quarters of the replay pass on a 400,000-event trace. A seek
- * in a big state then replays more events, each cheap beside parsing a snapshot of that size.
- */
-export const defaultSnapshotBytesPerEvent = 512;
-
-/**
- * Events of a component between a snapshot of `sizeBytes` (its JSON's length) and the next: at
- * least `every`, and enough that the snapshots of the component take at most `bytesPerEvent` for
- * each of its events.
- */
-export function snapshotInterval(every: number, sizeBytes: number, bytesPerEvent: number): number {
-  return Math.max(every, Math.ceil(sizeBytes / bytesPerEvent));
-}
+export { defaultSnapshotBytesPerEvent, defaultSnapshotEvery, snapshotInterval } from '../core/trace/snapshots.js';
 
 /** What the replay keeps as it goes: a snapshot of a component, or where its recipe threw. */
 export interface ReplaySink {
@@ -64,30 +47,29 @@ export interface ReplaySink {
   divergence(addressId: number, divergence: ComponentDivergence): void;
 }
 
-/** The replay of a trace's components, one event line at a time, each component on its own state. */
+/**
+ * The replay of a trace's components, one event line at a time, each component on its own state.
+ * For a trace whose writer applied the events itself (format version 3: its snapshots and minted ids
+ * are in the file), `applies` is false: each line is still validated and its ids recorded, minted
+ * ones from the line, but no reducer runs and no snapshot is taken here.
+ */
 export class ComponentsReplay {
-  private readonly states: unknown[];
-  private readonly sinceSnapshot: number[];
-  /** Per address id, the events its next snapshot waits for. */
-  private readonly intervals: number[];
+  private readonly taker: SnapshotTaker;
   private readonly positions: number[];
-  private readonly stopped: boolean[];
   /** Per address id, the entity its component is (a worker, a raylet's node), found once. */
   private readonly ownEntities: (EntityRef | undefined)[];
 
   constructor(
-    private readonly cores: ReplayCores,
+    cores: ReplayCores,
     private readonly addresses: readonly Address[],
     private readonly components: readonly ComponentKind[],
-    private readonly snapshotEvery: number,
+    snapshotEvery: number,
     private readonly sink: ReplaySink,
-    private readonly snapshotBytesPerEvent = defaultSnapshotBytesPerEvent,
+    snapshotBytesPerEvent = defaultSnapshotBytesPerEvent,
+    private readonly applies = true,
   ) {
-    this.states = components.map((component): unknown => (cores[component] as ComponentCore<unknown, AnyEvent, unknown>).initial());
-    this.sinceSnapshot = components.map(() => 0);
-    this.intervals = components.map(() => snapshotEvery);
+    this.taker = new SnapshotTaker(cores, snapshotEvery, snapshotBytesPerEvent);
     this.positions = components.map(() => 0);
-    this.stopped = components.map(() => false);
     this.ownEntities = addresses.map((address) => addressEntity(address));
   }
 
@@ -100,7 +82,7 @@ export class ComponentsReplay {
   step(content: string, lastSeq: number, addressId: number, expectedSeq: number, expectedType: string, recorder: EntityRecorder, index: number): string | undefined {
     const decoded = decodeLine(content, lastSeq);
     if (E.isLeft(decoded)) return decoded.left.reason;
-    if ('note' in decoded.right || 'end' in decoded.right) return 'another kind of line where the index found an event';
+    if (!('event' in decoded.right)) return 'another kind of line where the index found an event';
     return this.apply(decoded.right, addressId, expectedSeq, expectedType, recorder, index);
   }
 
@@ -120,30 +102,17 @@ export class ComponentsReplay {
       return `the line changed while the trace was open (seq ${entry.seq}); open it again`;
     }
     recorder.addEvent(entry.event, this.ownEntities[addressId], index);
+    if (!this.applies) {
+      // A submission names no id of its own: the owner mints them, and the writer said which.
+      if (entry.minted !== undefined) recorder.addMore(entry.minted);
+      return undefined;
+    }
     const position = this.positions[addressId] ?? 0;
     this.positions[addressId] = position + 1;
-    if (this.stopped[addressId] === true) return undefined;
-    const core = this.cores[entry.component] as ComponentCore<unknown, AnyEvent, unknown>;
-    try {
-      const effects = applyDirect(core, this.states[addressId], entry.event);
-      // A submission names no id of its own: the owner mints them, and says so in an effect.
-      for (const effect of effects) {
-        if ((effect as AnyEvent | undefined)?.type === 'ids/minted') recorder.addMore(effect);
-      }
-      const since = (this.sinceSnapshot[addressId] ?? 0) + 1;
-      this.sinceSnapshot[addressId] = since;
-      if (since >= (this.intervals[addressId] ?? this.snapshotEvery)) {
-        this.sinceSnapshot[addressId] = 0;
-        const snapshot = JSON.stringify(this.states[addressId]);
-        this.intervals[addressId] = snapshotInterval(this.snapshotEvery, snapshot.length, this.snapshotBytesPerEvent);
-        this.sink.snapshot(addressId, position, snapshot);
-      }
-    } catch (error) {
-      const reason = `seq ${entry.seq} ${entry.event.type}: the ${entry.component} recipe threw: ${error instanceof Error ? error.message : String(error)}`;
-      this.stopped[addressId] = true;
-      this.states[addressId] = undefined;
-      this.sink.divergence(addressId, { position, reason: reason.replace(/[\r\n]+/g, ' ') });
-    }
+    const step = this.taker.apply(addressId, this.components[addressId] ?? entry.component, entry.event);
+    if (step.minted !== undefined) recorder.addMore(step.minted);
+    if (step.snapshot !== undefined) this.sink.snapshot(addressId, step.snapshot.position, step.snapshot.state);
+    if (step.threw !== undefined) this.sink.divergence(addressId, { position, reason: `seq ${entry.seq} ${entry.event.type}: ${step.threw}` });
     return undefined;
   }
 }

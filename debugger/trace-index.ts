@@ -3,15 +3,21 @@
  * `TraceSource` reads byte ranges), and opening takes two passes:
  *
  * 1. the index pass, before the first frame: each event line's seq, time, address, type, parent and
- *    byte range, read from the line's fixed prefix (a line of another shape is fully decoded);
- * 2. the replay pass, in the background while the user browses: every line is validated with
- *    core/trace's decoder and applied with the real reducers, the ids each event names are indexed,
- *    and each component's state is kept as a JSON snapshot every K of its events, as rr keeps
- *    checkpoints; a big state less often, so that snapshots hold at most B bytes per event. A seek
- *    then replays at most K events of one component (L / B after a snapshot of L bytes), and a step
- *    from a state it gave lately goes on from that state under immer. Components replay
- *    independently, so a `ParallelReplayer` (node/ gives one on worker threads) may run the pass
- *    with the same step (replay-step.ts); without one, or when it cannot run, it runs here.
+ *    byte range, read from the line's fixed prefix (a line of another shape is fully decoded), and
+ *    where each snapshot line (format version 3) holds its state;
+ * 2. the replay pass, in the background while the user browses: every line's checksum is checked,
+ *    every event line is validated with core/trace's decoder, and the ids each event names are
+ *    indexed. A trace of version 3 names the ids the owner minted and holds each component's state
+ *    every K of its events, as its writer replayed them with the reducers this tsray ships, so the
+ *    pass runs no reducer: a seek starts from the trace's snapshot. For any other trace (version 2,
+ *    other reducers, or a caller's own cores or snapshot interval) the pass also applies every event
+ *    with the real reducers and keeps a JSON snapshot every K events of a component, as rr keeps
+ *    checkpoints; a big state less often, so that snapshots hold at most B bytes per event.
+ *
+ * A seek then replays at most K events of one component (L / B after a snapshot of L bytes), and a
+ * step from a state it gave lately goes on from that state under immer. Components replay
+ * independently, so a `ParallelReplayer` (node/ gives one on worker threads) may run the pass with
+ * the same step (replay-step.ts); without one, or when it cannot run, it runs here.
  *
  * So a million-event trace opens in seconds and holds an index and snapshots, not its events.
  */
@@ -30,7 +36,7 @@ import type { ReplayCores } from '../core/trace/replay.js';
 import { mutationNamed } from '../core/sim/mutations.js';
 import { EntityIndex, EntityRecorder } from './entity-index.js';
 import type { EntityBatch, EntitySource } from './entity-index.js';
-import { ComponentsReplay, chainLink, defaultSnapshotBytesPerEvent } from './replay-step.js';
+import { ComponentsReplay, chainLink, defaultSnapshotBytesPerEvent, defaultSnapshotEvery } from './replay-step.js';
 import { chunksOf, linesOf, linesOfChunk } from './trace-lines.js';
 import type { Line } from './trace-lines.js';
 import type { ComponentDivergence, ReplaySink } from './replay-step.js';
@@ -96,6 +102,8 @@ export interface ParallelReplayJob {
   readonly types: readonly string[];
   readonly snapshotEvery: number;
   readonly snapshotBytesPerEvent: number;
+  /** False when the trace's own snapshots and minted ids are used (format version 3): the pass then runs no reducer. */
+  readonly applies: boolean;
   /** Per event: its line's byte range and number, seq, address id and type id, as the index pass found them. */
   readonly lineStart: Float64Array;
   readonly lineEnd: Float64Array;
@@ -174,7 +182,14 @@ const utf8 = new TextDecoder();
  * The fixed prefix `encodeTraceLine` writes for an event line, read without parsing the JSON; the
  * replay pass validates the whole line later.
  */
-const eventPrefix = /\{"seq":(\d+),"address":"([^"\\\n]+)","component":"(gcs|raylet|owner)","atMs":(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?),(?:"parent":(\d+),)?"event":\{"type":"([^"\\\n]+)"/y;
+const eventPrefix = /\{"seq":(\d+),"address":"([^"\\\n]+)","component":"(gcs|raylet|owner)","atMs":(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?),(?:"parent":(\d+),)?(?:"minted":\{[^{}\n]*\},)?"event":\{"type":"([^"\\\n]+)"/y;
+
+/** The fixed prefix of a snapshot line (format version 3), up to its state, and the sum that ends every line. */
+const snapshotPrefix = /\{"snapshot":"([^"\\\n]+)","position":(0|[1-9]\d*),"state":\{/y;
+const lineSum = /^,"sum":"[0-9a-f]{16}"\}$/;
+
+/** `,"sum":"` then 16 hex digits and `"}`: how every line of a version 2 or 3 trace ends. */
+const sumTail = 26;
 
 /** Bad lines reported in the error, before the count of the rest. */
 const shownProblems = 1;
@@ -204,7 +219,8 @@ export class TraceIndex {
   private readonly cache = new Map<number, TraceEntry>();
   private readonly entityIndex = new EntityIndex();
   private readonly snapshotPositions: number[][];
-  private readonly snapshotStates: string[][];
+  /** Per snapshot, its state's JSON: kept here (the replay pass took it), or where the file holds it (its writer took it). */
+  private readonly snapshotStates: (string | FileSpan)[][];
   private readonly divergenceOf = new Map<number, ComponentDivergence>();
   private replayedEvents = 0;
   private replayFailure: string | undefined;
@@ -241,6 +257,8 @@ export class TraceIndex {
     private readonly cores: ReplayCores,
     /** The broken recipe a worker thread would load, or false when the cores are the caller's own. */
     private readonly replayMutation: string | undefined | false,
+    /** The snapshots the trace holds, per address id, when they are used (see `TraceSnapshots`): the replay pass then runs no reducer. */
+    private readonly fileSnapshots: TraceSnapshots | undefined,
   ) {
     // Counted first, then filled: a million pushes onto growing arrays, then copies of them into
     // typed arrays, cost the first frame some 50 ms on a million-event trace.
@@ -259,8 +277,19 @@ export class TraceIndex {
       if (list !== undefined) list[at] = index;
     }
     this.byAddress = lists;
-    this.snapshotPositions = addresses.map(() => []);
-    this.snapshotStates = addresses.map(() => []);
+    this.snapshotPositions = addresses.map((_address, addressId) => [...(fileSnapshots?.positions[addressId] ?? [])]);
+    this.snapshotStates = addresses.map((_address, addressId) => [...(fileSnapshots?.spans[addressId] ?? [])]);
+  }
+
+  /** Whether the states come from the trace's own snapshots (format version 3, replayed with the reducers that wrote it). */
+  get usesTraceSnapshots(): boolean {
+    return this.fileSnapshots !== undefined;
+  }
+
+  /** The JSON of a kept snapshot. */
+  private snapshotText(kept: string | FileSpan): string {
+    if (typeof kept === 'string') return kept;
+    return utf8.decode(this.source.read(kept.start, kept.end - kept.start));
   }
 
   /** The number of events. */
@@ -348,7 +377,7 @@ export class TraceIndex {
   /** The snapshots the replay pass kept of the component at `addressId` so far: after which of its events (by position), and their length. */
   snapshotsOf(addressId: number): { readonly position: number; readonly length: number }[] {
     const states = this.snapshotStates[addressId] ?? [];
-    return (this.snapshotPositions[addressId] ?? []).map((position, at) => ({ position, length: states[at]?.length ?? 0 }));
+    return (this.snapshotPositions[addressId] ?? []).map((position, at) => ({ position, length: spanLength(states[at]) }));
   }
 
   /** The notes about event `seq`. */
@@ -384,18 +413,18 @@ export class TraceIndex {
     const positions = this.snapshotPositions[addressId] ?? [];
     const snap = lastAtOrBefore(positions, reachable);
     const snapPosition = snap < 0 ? -1 : (positions[snap] ?? -1);
-    const snapText = snap < 0 ? undefined : this.snapshotStates[addressId]?.[snap];
+    const snapKept = snap < 0 ? undefined : this.snapshotStates[addressId]?.[snap];
     const recent = this.recentBefore(addressId, reachable, wantsPatches);
     let state: unknown;
     let from: number;
     let stepping = false;
-    if (recent !== undefined && recentIsCheaper(reachable - recent.position, reachable - snapPosition, snapText?.length ?? 0)) {
+    if (recent !== undefined && recentIsCheaper(reachable - recent.position, reachable - snapPosition, spanLength(snapKept))) {
       if (recent.position === reachable) return answer(recent.state, 0, recent.patches);
       state = recent.state;
       from = recent.position + 1;
       stepping = true;
     } else {
-      state = snapText === undefined ? core.initial() : (JSON.parse(snapText) as unknown);
+      state = snapKept === undefined ? core.initial() : (JSON.parse(this.snapshotText(snapKept)) as unknown);
       from = snapPosition + 1;
       this.recent = { addressId, states: [] };
     }
@@ -408,13 +437,22 @@ export class TraceIndex {
       // event whose patches are wanted and a few before it, kept for stepping back. From a snapshot
       // the rest is applied in place: immer's first step on a parsed state freezes all of it, a
       // second or more on a big one, and only the patches need it.
-      if (stepping || (wantsPatches && at > reachable - TraceIndex.stepsKeptBack)) {
-        const step = applyUnderImmer(core, state, event);
-        state = step.state;
-        patches = step.patches;
-        this.remember(at, state, patches);
-      } else {
-        applyDirect(core, state, event);
+      try {
+        if (stepping || (wantsPatches && at > reachable - TraceIndex.stepsKeptBack)) {
+          const step = applyUnderImmer(core, state, event);
+          state = step.state;
+          patches = step.patches;
+          this.remember(at, state, patches);
+        } else {
+          applyDirect(core, state, event);
+        }
+      } catch (error) {
+        // Only with the trace's own snapshots, which no replay pass checked: the recipe throws
+        // here first. The component stops there, as the replay pass would have stopped it.
+        const reason = `seq ${this.seqs[events[at] ?? 0] ?? 0} ${event.type}: the ${component} recipe threw: ${error instanceof Error ? error.message : String(error)}`;
+        this.divergenceOf.set(addressId, { position: at, reason: reason.replace(/[\r\n]+/g, ' ') });
+        this.recent = undefined;
+        return this.stateAt(addressId, index, diff);
       }
       replayed++;
     }
@@ -512,6 +550,7 @@ export class TraceIndex {
       types: this.types,
       snapshotEvery: this.snapshotEvery,
       snapshotBytesPerEvent: this.snapshotBytesPerEvent,
+      applies: this.fileSnapshots === undefined,
       lineStart: this.lineStart,
       lineEnd: this.lineEnd,
       lineNumbers: this.lineNumbers,
@@ -535,8 +574,8 @@ export class TraceIndex {
       this.replayedEvents = 0;
       this.entityIndex.clear();
       this.divergenceOf.clear();
-      for (const list of this.snapshotPositions) list.length = 0;
-      for (const list of this.snapshotStates) list.length = 0;
+      this.snapshotPositions.forEach((list, addressId) => list.splice(0, list.length, ...(this.fileSnapshots?.positions[addressId] ?? [])));
+      this.snapshotStates.forEach((list, addressId) => list.splice(0, list.length, ...(this.fileSnapshots?.spans[addressId] ?? [])));
       return false;
     }
     if (problem !== undefined) {
@@ -552,7 +591,7 @@ export class TraceIndex {
     // Small chunks: keys are handled between two, so this bounds how long a key waits.
     const chunkLines = options.chunkLines ?? 4000;
     const pause = options.pause ?? defaultPause;
-    const replay = new ComponentsReplay(this.cores, this.addresses, this.components, this.snapshotEvery, this.keep, this.snapshotBytesPerEvent);
+    const replay = new ComponentsReplay(this.cores, this.addresses, this.components, this.snapshotEvery, this.keep, this.snapshotBytesPerEvent, this.fileSnapshots === undefined);
     const problems = new Problems();
     const recorder = new EntityRecorder();
     const entities = this.entityIndex.source();
@@ -603,6 +642,24 @@ export class TraceIndex {
       problems.check();
     }
   }
+}
+
+/** Where in the file a snapshot's state (its JSON) is. */
+interface FileSpan {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** The length of a kept snapshot's JSON (in bytes, for one in the file), 0 for none. */
+function spanLength(kept: string | FileSpan | undefined): number {
+  if (kept === undefined) return 0;
+  return typeof kept === 'string' ? kept.length : kept.end - kept.start;
+}
+
+/** The snapshot lines of a trace, per address id: after which of its events each is, and where its state is. */
+interface TraceSnapshots {
+  readonly positions: number[][];
+  readonly spans: FileSpan[][];
 }
 
 /** The entry an event line's bytes hold. The line's checksum is the file's business (checked in the replay pass), not the entry's. */
@@ -696,6 +753,9 @@ export async function openTrace(input: TraceSource | Uint8Array, options: LoadOp
   const typeIdOf = new Map<string, number>();
   const notes: TraceNote[] = [];
   const problems = new Problems();
+  const fileSnapshots: TraceSnapshots = { positions: [], spans: [] };
+  /** Per address id, its events so far: a snapshot is after one of them. */
+  const eventCounts: number[] = [];
   let header: TraceHeader | undefined;
   let lastSeq = 0;
   let lineNumber = 0;
@@ -723,7 +783,31 @@ export async function openTrace(input: TraceSource | Uint8Array, options: LoadOp
     parents.push(parent);
     addressIds.push(addressId);
     typeIds.push(typeId);
+    eventCounts[addressId] = (eventCounts[addressId] ?? 0) + 1;
     lastSeq = seq;
+  };
+
+  /**
+   * Records the snapshot line at `text[at..end)` from its prefix alone: its state's JSON is left in
+   * the file, read when a seek starts there. False when the line is not of that shape.
+   */
+  const quickSnapshot = (text: string, at: number, end: number, place: Omit<Line, 'text'>): boolean => {
+    snapshotPrefix.lastIndex = at;
+    const quick = snapshotPrefix.exec(text);
+    if (quick === null || end - at < sumTail || !lineSum.test(text.slice(end - sumTail, end))) return false;
+    const address = quick[1] ?? '';
+    // The state's place is counted in bytes: the prefix is ASCII, as every address tsray writes is.
+    if (!/^[\x20-\x7e]+$/.test(address)) return false;
+    const addressId = addressIdOf.get(address);
+    const position = Number(quick[2]);
+    const positions = addressId === undefined ? undefined : (fileSnapshots.positions[addressId] ??= []);
+    if (addressId === undefined || positions === undefined || position >= (eventCounts[addressId] ?? 0) || position <= (positions.at(-1) ?? -1)) {
+      problems.add(lineNumber, `a snapshot of ${address} after its event ${position + 1}, which is not one of its events before this line; record or collect the trace again`);
+      return true;
+    }
+    positions.push(position);
+    (fileSnapshots.spans[addressId] ??= []).push({ start: place.start + (snapshotPrefix.lastIndex - 1 - at), end: place.end - sumTail });
+    return true;
   };
 
   let closing: { lineNumber: number; lines: number } | undefined;
@@ -741,12 +825,13 @@ export async function openTrace(input: TraceSource | Uint8Array, options: LoadOp
       header = decoded.right;
       return;
     }
-    if (quickLine(line.text, 0, line.text.length, line)) return;
+    if (quickLine(line.text, 0, line.text.length, line) || quickSnapshot(line.text, 0, line.text.length, line)) return;
     // A line of another shape (a note, or an event written by hand) is decoded in full.
     const decoded = decodeLine(line.text, lastSeq);
     if (E.isLeft(decoded)) problems.add(lineNumber, decoded.left.reason);
     else if ('note' in decoded.right) notes.push(decoded.right);
     else if ('end' in decoded.right) closing = { lineNumber, lines: decoded.right.lines };
+    else if ('snapshot' in decoded.right) problems.add(lineNumber, 'a snapshot line not in the shape tsray writes; record or collect the trace again');
     else {
       const entry = decoded.right;
       record(line, entry.seq, entry.address, entry.component, entry.atMs, entry.parent ?? 0, entry.event.type);
@@ -795,7 +880,7 @@ export async function openTrace(input: TraceSource | Uint8Array, options: LoadOp
         options.onProgress?.({ phase: 'index', bytesDone: place.start, bytesTotal: source.sizeBytes, events: seqs.length });
         await pause();
       }
-      if (header === undefined || closing !== undefined || !quickLine(text, at, end, place)) slowLine({ text: text.slice(at, end), ...place });
+      if (header === undefined || closing !== undefined || !(quickLine(text, at, end, place) || quickSnapshot(text, at, end, place))) slowLine({ text: text.slice(at, end), ...place });
       at = end + 1;
     }
   }
@@ -809,6 +894,14 @@ export async function openTrace(input: TraceSource | Uint8Array, options: LoadOp
   else if (closing.lines !== closing.lineNumber - 1 - blankLines) problems.add(closing.lineNumber, `the closing line counts ${closing.lines} lines before it but there are ${closing.lineNumber - 1 - blankLines}; record or collect the trace again`);
   problems.check();
   options.onProgress?.({ phase: 'index', bytesDone: source.sizeBytes, bytesTotal: source.sizeBytes, events: seqs.length });
+  // The trace's own snapshots stand for a replay pass's when they were taken with these reducers:
+  // the ones this tsray ships (a broken recipe's included), at the interval the caller left alone.
+  const ownSnapshots =
+    header.formatVersion >= 3 &&
+    options.cores === undefined &&
+    options.snapshotEvery === undefined &&
+    options.snapshotBytesPerEvent === undefined &&
+    (['gcs', 'raylet', 'owner'] as const).every((kind) => header?.reducers[kind] === cores[kind].version);
   return new TraceIndex(
     header,
     notes,
@@ -824,13 +917,11 @@ export async function openTrace(input: TraceSource | Uint8Array, options: LoadOp
     addresses,
     components,
     types,
-    // A seek replays at most this many events (at most about 110 ms on a million-event trace); a
-    // snapshot every 1000 cost the replay pass twice as much stringifying, and every 3000 about 0.1 s
-    // more than every 5000 on that trace.
-    options.snapshotEvery ?? 5000,
+    options.snapshotEvery ?? defaultSnapshotEvery,
     options.snapshotBytesPerEvent ?? defaultSnapshotBytesPerEvent,
     cores,
     options.cores !== undefined ? false : header.mutation,
+    ownSnapshots ? fileSnapshots : undefined,
   );
 }
 

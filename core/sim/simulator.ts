@@ -137,8 +137,8 @@ export class Simulator {
   readonly notes: TraceNote[] = [];
   readonly faultLog: string[] = [];
   private readonly lines: string[] = [];
-  /** Keeps the checksum chain through the lines. */
-  private readonly writer = new TraceWriter();
+  /** Keeps the checksum chain through the lines, and writes the snapshots and minted ids of format version 3. */
+  private readonly writer: TraceWriter;
   private readonly header: TraceHeader;
   private seq = 0;
   private eventsSinceHash = new Map<Address, number>();
@@ -179,6 +179,7 @@ export class Simulator {
     this.maxTimeMs = options.maxTimeMs ?? 120_000;
     this.maxEvents = options.maxEvents ?? 500_000;
     this.record = options.record ?? true;
+    this.writer = new TraceWriter(this.record ? { cores: this.cores } : {});
     this.hashEvery = options.hashEvery ?? 50;
     this.crossCheckEvery = options.crossCheckEvery ?? 1;
     this.latencyMs = options.latencyMs ?? 1;

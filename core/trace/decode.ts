@@ -4,9 +4,10 @@
  * check and the user learns exactly which line to look at.
  */
 import * as E from 'fp-ts/lib/Either.js';
+import type { MintedIds } from './snapshots.js';
 import { deliveredProblem, isMessageType, messageProblem } from '../protocol-decode.js';
-import { chainSum, componentOfAddress, splitSum, traceChainStart, traceFormatVersion } from './format.js';
-import type { ComponentKind, Trace, TraceDecodeError, TraceEnd, TraceEntry, TraceHeader, TraceNote, TraceRejection } from './format.js';
+import { chainSum, componentOfAddress, isReadableFormatVersion, splitSum, traceChainStart, traceFormatVersion } from './format.js';
+import type { ComponentKind, Trace, TraceDecodeError, TraceEnd, TraceEntry, TraceHeader, TraceNote, TraceRejection, TraceSnapshot } from './format.js';
 
 const recollect = 'the trace is corrupted: record or collect it again';
 const headerHint = 'pass a trace written by `tsray trace collect` or `tsray sim`';
@@ -38,6 +39,7 @@ export function decodeTrace(text: string, options: DecodeTraceOptions = {}): E.E
 
   const entries: TraceEntry[] = [];
   const notes: TraceNote[] = [];
+  const snapshots: TraceSnapshot[] = [];
   const rejected: TraceRejection[] = [];
   const integrity: TraceRejection[] = [];
   const chain = new ChainCheck(integrity, options.checksums ?? true);
@@ -76,6 +78,9 @@ export function decodeTrace(text: string, options: DecodeTraceOptions = {}): E.E
     } else if ('note' in value) {
       chain.check(lineNumber, split, value.seq === undefined ? {} : { seq: value.seq });
       notes.push(value);
+    } else if ('snapshot' in value) {
+      chain.check(lineNumber, split, { source: value.snapshot });
+      snapshots.push(value);
     } else {
       chain.check(lineNumber, split, { seq: value.seq, source: value.address });
       entries.push(value);
@@ -86,7 +91,7 @@ export function decodeTrace(text: string, options: DecodeTraceOptions = {}): E.E
     const lineNumber = lineCount + 1;
     integrity.push({ lineNumber, reason: `line ${lineNumber}: the trace has no closing line: it was cut short (truncated) or is still being written; collect or record it again` });
   }
-  return E.right({ header: header.right, entries, notes, rejected, integrity });
+  return E.right({ header: header.right, entries, notes, snapshots, rejected, integrity });
 }
 
 const edited = 'the file was changed after it was recorded: record or collect it again';
@@ -149,7 +154,7 @@ export function summariseProblems(problems: readonly string[], shown = 5): strin
  * what `JSON.parse` would read there.
  */
 // eslint-disable-next-line no-control-regex -- JSON strings cannot hold raw control characters, so neither can the prefix.
-const writtenPrefix = /\{"seq":([1-9]\d*),"address":"([^"\\\x00-\x1f]+)","component":"(gcs|raylet|owner)","atMs":(-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?),(?:"parent":([1-9]\d*),)?"event":/y;
+const writtenPrefix = /\{"seq":([1-9]\d*),"address":"([^"\\\x00-\x1f]+)","component":"(gcs|raylet|owner)","atMs":(-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?),(?:"parent":([1-9]\d*),)?(?:"minted":(\{[^{}]*\}),)?"event":/y;
 
 /** `,"hash":"` then 16 lowercase hex digits and `"`: how `encodeTraceLine` ends an entry with a hash, before its `}`. */
 const writtenHash = /,"hash":"([0-9a-f]{16})"$/;
@@ -174,13 +179,20 @@ export function decodeWrittenEntry(body: string, lastSeq: number): TraceEntry | 
   const hash = body.charCodeAt(body.length - 1) === 0x22 ? writtenHash.exec(body) : null;
   const eventEnd = hash === null ? body.length : body.length - hash[0].length;
   let event: unknown;
+  let minted: unknown;
   try {
     event = JSON.parse(body.slice(writtenPrefix.lastIndex, eventEnd));
+    if (prefix[6] !== undefined) minted = JSON.parse(prefix[6]);
   } catch {
     return undefined;
   }
   if (eventProblem(event) !== undefined) return undefined;
   const typed = event as TraceEntry['event'];
+  if (minted !== undefined) {
+    if (mintedProblem(minted) !== undefined) return undefined;
+    const entry = { seq, address, component, atMs, ...(parent === undefined ? {} : { parent }), minted: minted as MintedIds, event: typed };
+    return hash === null ? entry : { ...entry, hash: hash[1] ?? '' };
+  }
   // Four literals rather than spreads of temporary objects (a million lines make a million of those
   // for the collector), each with the key order JSON.parse of the whole line gives.
   if (parent === undefined) return hash === null ? { seq, address, component, atMs, event: typed } : { seq, address, component, atMs, event: typed, hash: hash[1] ?? '' };
@@ -194,12 +206,12 @@ export function decodeHeader(line: string): E.Either<string, TraceHeader> {
   const header = parsed.right;
   if (!isRecord(header) || header['kind'] !== 'tsray-trace') return E.left(`this is not a tsray trace (the first line has no kind 'tsray-trace'); ${headerHint}`);
   const version = header['formatVersion'];
-  if (version !== traceFormatVersion) {
+  if (!isReadableFormatVersion(version)) {
     if (typeof version === 'number' && version > traceFormatVersion) return E.left(`trace format version ${version} is newer than this tsray reads (${traceFormatVersion}); upgrade tsray`);
     if (typeof version === 'number' && Number.isInteger(version) && version >= 1) {
-      return E.left(`trace format version ${version} is older than this tsray reads (${traceFormatVersion}; it adds a checksum on every line): record or collect the trace again`);
+      return E.left(`trace format version ${version} is older than this tsray reads (2 and later add a checksum on every line): record or collect the trace again`);
     }
-    return E.left(`trace format version ${describe(version)} is not one this tsray reads (${traceFormatVersion}); ${headerHint}`);
+    return E.left(`trace format version ${describe(version)} is not one this tsray reads (2 or ${traceFormatVersion}); ${headerHint}`);
   }
   const reducers = header['reducers'];
   if (!isRecord(reducers) || !(['gcs', 'raylet', 'owner'] as const).every((kind) => Number.isInteger(reducers[kind]))) {
@@ -225,7 +237,7 @@ export type TraceLineProblem = Omit<TraceRejection, 'lineNumber'>;
  * or the closing line. `lastSeq` is the seq of the previous valid entry (0 before the first),
  * because seqs must strictly increase.
  */
-export function decodeLine(line: string, lastSeq: number): E.Either<TraceLineProblem, TraceEntry | TraceNote | TraceEnd> {
+export function decodeLine(line: string, lastSeq: number): E.Either<TraceLineProblem, TraceEntry | TraceNote | TraceEnd | TraceSnapshot> {
   const parsed = parseJson(line);
   if (E.isLeft(parsed)) {
     const known = salvage(line);
@@ -235,6 +247,7 @@ export function decodeLine(line: string, lastSeq: number): E.Either<TraceLinePro
   if (!isRecord(value)) return E.left({ reason: `expected an event object but found ${describe(value)}; ${recollect}` });
   if ('note' in value && !('event' in value)) return decodeNote(value);
   if ('end' in value && !('event' in value)) return decodeEnd(value);
+  if ('snapshot' in value && !('event' in value)) return decodeSnapshot(value);
 
   const seq = Number.isInteger(value['seq']) && (value['seq'] as number) >= 1 ? (value['seq'] as number) : undefined;
   const address = typeof value['address'] === 'string' && value['address'] !== '' ? value['address'] : undefined;
@@ -251,6 +264,19 @@ function decodeEnd(value: Record<string, unknown>): E.Either<TraceLineProblem, T
     return E.left({ reason: `the closing line should be {"end":"tsray-trace","lines":<count>} but has end ${describe(value['end'])} and lines ${describe(lines)}; ${recollect}` });
   }
   return E.right({ end: 'tsray-trace', lines: lines as number });
+}
+
+function decodeSnapshot(value: Record<string, unknown>): E.Either<TraceLineProblem, TraceSnapshot> {
+  const address = value['snapshot'];
+  if (typeof address !== 'string' || componentOfAddress(address) === undefined) {
+    return E.left({ reason: `a snapshot line's 'snapshot' should be a component address but is ${describe(address)}; ${recollect}` });
+  }
+  const position = value['position'];
+  if (!(Number.isInteger(position) && (position as number) >= 0)) {
+    return E.left({ source: address, reason: `a snapshot line's 'position' should be an integer >= 0 but is ${describe(position)}; ${recollect}` });
+  }
+  if (!isRecord(value['state'])) return E.left({ source: address, reason: `a snapshot line's 'state' should be an object but is ${describe(value['state'])}; ${recollect}` });
+  return E.right(value as unknown as TraceSnapshot);
 }
 
 function decodeNote(value: Record<string, unknown>): E.Either<TraceLineProblem, TraceNote> {
@@ -285,7 +311,22 @@ function entryProblem(value: Record<string, unknown>, seq: number | undefined, a
   if (hash !== undefined && !(typeof hash === 'string' && /^[0-9a-f]{16}$/.test(hash))) {
     return `'hash' should be 16 lowercase hex digits but is ${describe(hash)}; ${recollect}`;
   }
+  if (value['minted'] !== undefined) {
+    const problem = mintedProblem(value['minted']);
+    if (problem !== undefined) return `${problem}; ${recollect}`;
+  }
   return eventProblem(value['event']);
+}
+
+/** What is wrong with an entry's minted ids, or undefined. */
+function mintedProblem(minted: unknown): string | undefined {
+  const ids = (value: unknown): boolean => typeof value === 'string' && value !== '';
+  if (!isRecord(minted)) return `'minted' should be an object but is ${describe(minted)}`;
+  if (!Array.isArray(minted['objectIds']) || !minted['objectIds'].every(ids)) return `'minted' should list its 'objectIds' as strings`;
+  for (const field of ['taskId', 'actorId'] as const) {
+    if (minted[field] !== undefined && !ids(minted[field])) return `'minted.${field}' should be an id but is ${describe(minted[field])}`;
+  }
+  return undefined;
 }
 
 /** What is wrong with the event itself; a message event must also pass the protocol's edge check. */

@@ -10,13 +10,29 @@
  * of the previous line's sum, a newline, and this line's text without its sum field. The closing
  * line counts the lines before it and is chained too, so a trace cut short (or with lines removed
  * at its end) is detected as well. `TraceWriter` keeps the chain; `decodeTrace` checks it.
+ *
+ * Version 3 adds what the debugger would otherwise get by running the reducers over every event: a
+ * snapshot line with a component's state every K of its events (core/trace/snapshots.ts), and on a
+ * submission's line the ids the owner minted for it. `replay --verify` checks both against what it
+ * replays; version 2 traces are still read, and the debugger replays them to take its own snapshots.
  */
 import type { Address } from '../ids.js';
 import type { AnyEvent } from '../component.js';
 import { hashString, stableStringify } from '../hash.js';
+import { SnapshotTaker } from './snapshots.js';
+import type { MintedIds } from './snapshots.js';
+import type { ReplayCores } from './replay.js';
 
-/** The format version this tsray writes and reads (1 had no checksums; it is refused with a hint to record again). */
-export const traceFormatVersion = 2;
+/** The format version this tsray writes (1 had no checksums; it is refused with a hint to record again). */
+export const traceFormatVersion = 3;
+
+/** The format versions this tsray reads: 2 (without snapshots and minted ids) and 3. */
+export type TraceFormatVersion = 2 | typeof traceFormatVersion;
+
+/** Whether this tsray reads traces of format `version`. */
+export function isReadableFormatVersion(version: unknown): version is TraceFormatVersion {
+  return version === 2 || version === traceFormatVersion;
+}
 
 /** The component kinds whose reducers a trace replays. */
 export type ComponentKind = 'gcs' | 'raylet' | 'owner';
@@ -24,7 +40,7 @@ export type ComponentKind = 'gcs' | 'raylet' | 'owner';
 /** The first line of every trace. */
 export interface TraceHeader {
   readonly kind: 'tsray-trace';
-  readonly formatVersion: typeof traceFormatVersion;
+  readonly formatVersion: TraceFormatVersion;
   /** The `version` of each reducer that recorded the trace; replay with others may diverge. */
   readonly reducers: { readonly gcs: number; readonly raylet: number; readonly owner: number };
   readonly createdBy: 'sim' | 'live';
@@ -55,6 +71,8 @@ export interface TraceEntry {
   readonly atMs: number;
   /** The seq of the event whose effect caused this one, for "why" questions. */
   readonly parent?: number;
+  /** The ids the owner minted for this event (a submission names none of its own); from version 3. */
+  readonly minted?: MintedIds;
   readonly event: AnyEvent;
   /** `hashState` of this instance's state after the event; present every K events and on demand. */
   readonly hash?: string;
@@ -65,6 +83,17 @@ export interface TraceNote {
   readonly note: string;
   /** The event the note is about, if any. */
   readonly seq?: number;
+}
+
+/**
+ * The state of the component at `snapshot` after its event at `position` (0-based, in its own
+ * events), written on the line after that event's (from version 3). A reader may start a replay of
+ * that component there instead of from its first event.
+ */
+export interface TraceSnapshot {
+  readonly snapshot: Address;
+  readonly position: number;
+  readonly state: unknown;
 }
 
 /**
@@ -93,6 +122,8 @@ export interface Trace {
   /** The valid event lines, in file order. */
   readonly entries: readonly TraceEntry[];
   readonly notes: readonly TraceNote[];
+  /** The snapshot lines, in file order (none before version 3, nor for a trace built in memory). */
+  readonly snapshots?: readonly TraceSnapshot[];
   /** The event lines that were not valid, in file order. */
   readonly rejected: readonly TraceRejection[];
   /**
@@ -153,14 +184,29 @@ export function encodeTraceLine(line: TraceHeader | TraceEntry | TraceNote | Tra
       ['seq', line.seq],
     ]);
   }
+  return encodeEntry(line, writeEvent(line.event));
+}
+
+/** An entry's line, its event given as written by `writeEvent`. */
+function encodeEntry(line: TraceEntry, event: Raw): string {
   return writeFields([
     ['seq', line.seq],
     ['address', line.address],
     ['component', line.component],
     ['atMs', line.atMs],
     ['parent', line.parent],
-    ['event', writeEvent(line.event)],
+    ['minted', line.minted],
+    ['event', event],
     ['hash', line.hash],
+  ]);
+}
+
+/** A snapshot line: `state` is the state's JSON already (as `JSON.stringify` gives it). */
+export function encodeSnapshotLine(address: Address, position: number, state: string): string {
+  return writeFields([
+    ['snapshot', address],
+    ['position', position],
+    ['state', new Raw(state)],
   ]);
 }
 
@@ -214,6 +260,20 @@ export function splitSum(line: string): { readonly content: string; readonly sum
   return { content: `${line.slice(0, match.index)}}`, sum: match[1] };
 }
 
+/** What a `TraceWriter` writes besides the lines it is given. */
+export interface TraceWriterOptions {
+  /**
+   * The reducers the trace replays with (the recording's, a broken recipe included): with them, the
+   * writer applies each entry itself, writes on it the ids it minted, and writes a snapshot line
+   * after every K events of a component (format version 3). Without them it writes the lines alone.
+   */
+  readonly cores?: ReplayCores;
+  /** K, the snapshot interval in a small state (core/trace/snapshots.ts). */
+  readonly snapshotEvery?: number;
+  /** Snapshot bytes per event of a component, at most. */
+  readonly snapshotBytesPerEvent?: number;
+}
+
 /**
  * Writes the lines of one trace, in order, keeping the checksum chain: `line` for the header (first),
  * then each entry and note, and `end()` for the closing line. The simulator and `tsray trace collect`
@@ -222,10 +282,32 @@ export function splitSum(line: string): { readonly content: string; readonly sum
 export class TraceWriter {
   private previousSum = traceChainStart;
   private count = 0;
+  private readonly taker: SnapshotTaker | undefined;
+  private readonly slotOf = new Map<Address, number>();
 
-  /** The text of the next line (without its newline), chained to the previous one. */
+  constructor(options: TraceWriterOptions = {}) {
+    this.taker = options.cores === undefined ? undefined : new SnapshotTaker(options.cores, options.snapshotEvery, options.snapshotBytesPerEvent);
+  }
+
+  /**
+   * The text of the next line (without its newline), chained to the previous one; for an entry,
+   * when the writer takes snapshots, it may be two lines: the entry's, then a snapshot's.
+   */
   line(line: TraceHeader | TraceEntry | TraceNote): string {
-    return this.text(encodeTraceLine(line));
+    if (this.taker === undefined || !('event' in line)) return this.text(encodeTraceLine(line));
+    let slot = this.slotOf.get(line.address);
+    if (slot === undefined) {
+      slot = this.slotOf.size;
+      this.slotOf.set(line.address, slot);
+    }
+    // The event is applied as a reader of the file will see it, parsed from its line: the writer's
+    // state then never shares an object with the caller's, and a value JSON changes (NaN, -0)
+    // changes in both alike.
+    const event = writeEvent(line.event);
+    const step = this.taker.apply(slot, line.component, JSON.parse(event.text) as AnyEvent);
+    const text = this.text(encodeEntry(step.minted === undefined ? line : { ...line, minted: step.minted }, event));
+    if (step.snapshot === undefined) return text;
+    return `${text}\n${this.text(encodeSnapshotLine(line.address, step.snapshot.position, step.snapshot.state))}`;
   }
 
   /** The next line given as its text without a sum (a JSON object), chained to the previous one. */

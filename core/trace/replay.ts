@@ -10,6 +10,8 @@ import { hashState } from '../hash.js';
 import { applyDirect, applyUnderImmer, checkInvariants } from '../step.js';
 import type { ImmerStep } from '../step.js';
 import type { ComponentKind, Trace, TraceEntry } from './format.js';
+import { mintedOf } from './snapshots.js';
+import type { MintedIds } from './snapshots.js';
 
 /**
  * The reducers to replay with, one per component kind. Their state and event types differ and a
@@ -53,6 +55,8 @@ export interface ReplaySuccess {
   readonly events: number;
   /** Recorded hashes that were compared and matched. */
   readonly checkedHashes: number;
+  /** Snapshot lines (format version 3) whose state was compared with the replayed one and matched. */
+  readonly checkedSnapshots?: number;
   /**
    * Recorded hashes not compared because the trace was recorded by another version of that reducer
    * (its state may legitimately differ); `--verify` should not count such a trace as verified.
@@ -102,6 +106,18 @@ export function replayTrace(trace: Trace, cores: ReplayCores, options: ReplayOpt
   const lastSeqOf = new Map<Address, number>();
   if (!invariantsEvery) for (const entry of trace.entries) lastSeqOf.set(entry.address, entry.seq);
   const recordedFailureSeqs = new Set(trace.notes.filter((note) => note.note.startsWith('failure: ') && note.seq !== undefined).map((note) => note.seq));
+  // Snapshots by component and position, each compared with the state replay reaches there.
+  const snapshotsOf = new Map<Address, Map<number, unknown>>();
+  for (const snapshot of trace.snapshots ?? []) {
+    let byPosition = snapshotsOf.get(snapshot.snapshot);
+    if (byPosition === undefined) snapshotsOf.set(snapshot.snapshot, (byPosition = new Map<number, unknown>()));
+    byPosition.set(snapshot.position, snapshot.state);
+  }
+  const positions = new Map<Address, number>();
+  let checkedSnapshots = 0;
+  const snapshotCount = (): { checkedSnapshots?: number } => (snapshotsOf.size === 0 ? {} : { checkedSnapshots });
+  // Before version 3 a trace names no minted ids (and has no snapshots).
+  const writtenByReplay = trace.header.formatVersion >= 3;
 
   for (const entry of trace.entries) {
     const core = cores[entry.component];
@@ -118,22 +134,41 @@ export function replayTrace(trace: Trace, cores: ReplayCores, options: ReplayOpt
     const typed = core as ComponentCore<unknown, AnyEvent, unknown>;
     let state: unknown;
     let patches: readonly Patch[] = [];
+    let effects: readonly unknown[];
     try {
       const before = states.has(entry.address) ? states.get(entry.address) : typed.initial();
       if (mode === 'direct') {
-        applyDirect(typed, before, entry.event);
+        effects = applyDirect(typed, before, entry.event);
         state = before;
       } else {
         const step: ImmerStep<unknown, unknown> = applyUnderImmer(typed, before, entry.event, { patches: onStep !== undefined });
         state = step.state;
         patches = step.patches;
+        effects = step.effects;
       }
     } catch (error) {
       return diverged(`the ${core.kind} recipe threw: ${messageOf(error)}`);
     }
     states.set(entry.address, state);
+    const position = positions.get(entry.address) ?? 0;
+    positions.set(entry.address, position + 1);
     events++;
     onStep?.(entry, state, patches);
+
+    // What the writer wrote from its own replay (version 3) must be what this one gives.
+    if (hashesComparable[entry.component] && writtenByReplay) {
+      const minted = mintedText(effects);
+      const written = entry.minted === undefined ? undefined : JSON.stringify(mintedOf(entry.minted));
+      if (minted !== written) return diverged(`the trace says the event minted ${written ?? 'no ids'} but replay mints ${minted ?? 'none'}; the trace was changed or written by another tsray`);
+      const snapshot = snapshotsOf.get(entry.address)?.get(position);
+      if (snapshot !== undefined) {
+        const [expectedHash, actualHash] = [hashState(snapshot), hashState(state)];
+        if (expectedHash !== actualHash) {
+          return diverged(`the snapshot after this event (state hash ${expectedHash}) differs from the replayed state (${actualHash}); the trace was changed or written by another tsray`, { expectedHash, actualHash });
+        }
+        checkedSnapshots++;
+      }
+    }
 
     const checkHere = invariantsEvery || entry.hash !== undefined || recordedFailureSeqs.has(entry.seq) || lastSeqOf.get(entry.address) === entry.seq;
     try {
@@ -141,7 +176,7 @@ export function replayTrace(trace: Trace, cores: ReplayCores, options: ReplayOpt
     } catch (error) {
       // checkInvariants already names the step and the failure; its message is the whole reason.
       const reason = error instanceof Error ? error.message : messageOf(error);
-      if (recordedFailureSeqs.has(entry.seq)) return { ok: true, events, checkedHashes, skippedHashes, reproducedFailure: { seq: entry.seq, reason } };
+      if (recordedFailureSeqs.has(entry.seq)) return { ok: true, events, checkedHashes, skippedHashes, ...snapshotCount(), reproducedFailure: { seq: entry.seq, reason } };
       return { ok: false, seq: entry.seq, address: entry.address, reason };
     }
 
@@ -164,7 +199,22 @@ export function replayTrace(trace: Trace, cores: ReplayCores, options: ReplayOpt
     }
     checkedHashes++;
   }
-  return { ok: true, events, checkedHashes, skippedHashes };
+  for (const [address, byPosition] of snapshotsOf) {
+    const last = Math.max(...byPosition.keys());
+    if (last >= (positions.get(address) ?? 0)) {
+      return { ok: false, seq: 0, address, reason: `a snapshot of ${address} after its event ${last + 1} but the trace has ${positions.get(address) ?? 0} of its events; the trace was changed: record or collect it again` };
+    }
+  }
+  return { ok: true, events, checkedHashes, skippedHashes, ...snapshotCount() };
+}
+
+/** The ids an event's effects say the owner minted, as JSON in a fixed key order, or undefined. */
+function mintedText(effects: readonly unknown[]): string | undefined {
+  for (const effect of effects) {
+    const typed = effect as (MintedIds & { readonly type?: string }) | undefined;
+    if (typed?.type === 'ids/minted') return JSON.stringify(mintedOf(typed));
+  }
+  return undefined;
 }
 
 /** The one-line message of a thrown value. */

@@ -51,7 +51,8 @@ export async function replayCommand(args: string[]): Promise<number> {
     process.stderr.write(`tsray replay: diverged at seq ${result.seq} (${result.address}): ${result.reason}\n`);
     return 1;
   }
-  process.stdout.write(`replayed ${result.events} events; ${result.checkedHashes} recorded state hashes reproduced${result.skippedHashes > 0 ? `, ${result.skippedHashes} not comparable (recorded by another reducer version)` : ''}\n`);
+  const snapshots = result.checkedSnapshots === undefined ? '' : `, ${result.checkedSnapshots} snapshot${result.checkedSnapshots === 1 ? '' : 's'} matched`;
+  process.stdout.write(`replayed ${result.events} events; ${result.checkedHashes} recorded state hashes reproduced${snapshots}${result.skippedHashes > 0 ? `, ${result.skippedHashes} not comparable (recorded by another reducer version)` : ''}\n`);
   if (invariants === 'hashes') process.stdout.write(`invariants checked where the recording can be compared (each recorded hash and each component's last event); --invariants every checks after every event, slowly on a large trace\n`);
   if (result.reproducedFailure !== undefined) process.stdout.write(`reproduced the recorded failure at seq ${result.reproducedFailure.seq}: ${result.reproducedFailure.reason}\n`);
   if (problems.length > 0) {

@@ -49,6 +49,8 @@ export interface ReplayWorkerJob {
   readonly types: readonly string[];
   readonly snapshotEvery: number;
   readonly snapshotBytesPerEvent: number;
+  /** False when the trace's own snapshots are used: the worker then runs no reducer. */
+  readonly applies: boolean;
   readonly events: WorkerEvents;
 }
 
@@ -318,6 +320,7 @@ async function replayInWorkers(path: string, job: ParallelReplayJob, sink: Paral
               types: job.types,
               snapshotEvery: job.snapshotEvery,
               snapshotBytesPerEvent: job.snapshotBytesPerEvent,
+              applies: job.applies,
               events,
             };
             const transfer = Object.values(events).map((column: Int32Array | Float64Array | Uint16Array) => column.buffer as ArrayBuffer);

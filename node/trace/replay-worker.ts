@@ -205,7 +205,7 @@ function replayEvents(descriptor: number, job: ReplayWorkerJob, stopLine: number
   const replay = new ComponentsReplay(cores, job.addresses, job.components, job.snapshotEvery, {
     snapshot: (addressId, position, state) => snapshots.push([addressId, position, state]),
     divergence: (addressId, divergence) => divergences.push([addressId, divergence]),
-  }, job.snapshotBytesPerEvent);
+  }, job.snapshotBytesPerEvent, job.applies);
   const entities = new EntityRecorder();
   const count = mine.index.length;
   let buffer = Buffer.allocUnsafe(data.chunkBytes);

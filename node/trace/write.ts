@@ -1,8 +1,12 @@
 /**
  * Writing a trace file. Every line of a collected trace goes through `writeTraceLines`, chained by
- * checksums and closed by an end line (core/trace/format.ts `TraceWriter`), as replay demands.
+ * checksums and closed by an end line (core/trace/format.ts `TraceWriter`), as replay demands, with
+ * the snapshots and minted ids that let the debugger open it without replaying it.
  */
 import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
+import { gcsCore } from '../../core/gcs/index.js';
+import { ownerCore } from '../../core/owner/index.js';
+import { rayletCore } from '../../core/raylet/index.js';
 import { TraceWriter } from '../../core/trace/format.js';
 import type { TraceEntry, TraceHeader, TraceNote } from '../../core/trace/format.js';
 
@@ -17,7 +21,8 @@ export function writeTraceLines(path: string, lines: Iterable<TraceHeader | Trac
   const temporary = `${path}.${process.pid}.tmp`;
   const fd = openSync(temporary, 'w');
   let bytes = 0;
-  const writer = new TraceWriter();
+  // A live run's reducers are the shipped ones: the writer replays with them to write snapshots.
+  const writer = new TraceWriter({ cores: { gcs: gcsCore, raylet: rayletCore, owner: ownerCore } });
   try {
     let chunk = '';
     for (const line of lines) {

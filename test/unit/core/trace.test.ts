@@ -150,10 +150,10 @@ void test('a bad header is a Left', () => {
   assert.ok(E.isLeft(noHeader));
   assert.equal(noHeader.left.lineNumber, 1);
   assert.match(noHeader.left.reason, /not a tsray trace/);
-  const future = decodeTrace(encode([JSON.stringify({ ...header, formatVersion: 3 }), ...entries]));
-  assert.ok(E.isLeft(future) && /newer than this tsray reads \(2\); upgrade tsray/.test(future.left.reason));
+  const future = decodeTrace(encode([JSON.stringify({ ...header, formatVersion: 4 }), ...entries]));
+  assert.ok(E.isLeft(future) && /newer than this tsray reads \(3\); upgrade tsray/.test(future.left.reason));
   const old = decodeTrace(encode([JSON.stringify({ ...header, formatVersion: 1 }), ...entries]));
-  assert.ok(E.isLeft(old) && /^line 1: trace format version 1 is older than this tsray reads \(2; .*record or collect the trace again$/.test(old.left.reason));
+  assert.ok(E.isLeft(old) && /^line 1: trace format version 1 is older than this tsray reads \(2 and later .*record or collect the trace again$/.test(old.left.reason));
   const broken = decodeTrace('\n{"kind":"tsray-trace",\n');
   assert.ok(E.isLeft(broken) && broken.left.lineNumber === 2 && /not valid JSON/.test(broken.left.reason));
   assert.ok(E.isLeft(decodeTrace('')));

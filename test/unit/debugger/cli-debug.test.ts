@@ -114,7 +114,7 @@ void describe('tsray debug', () => {
     const corrupt = join(work, 'corrupt.jsonl');
     writeFileSync(corrupt, text.replace(/\n\{"seq":40,/, '\n{"seq":"forty",'));
     const newer = join(work, 'newer.jsonl');
-    writeFileSync(newer, text.replace('"formatVersion":2', '"formatVersion":99'));
+    writeFileSync(newer, text.replace('"formatVersion":3', '"formatVersion":99'));
     const expected: [string, RegExp][] = [
       [truncated, /truncated\.jsonl: line \d+: /],
       [corrupt, /corrupt\.jsonl: line 41: event for worker:n1\.d1: 'seq' should be an integer/],

@@ -205,7 +205,7 @@ void describe('debugger trace index', () => {
     lines[20] = '{"seq":';
     lines[30] = 'garbage';
     await assert.rejects(openTrace(lines.join('\n')), (error: unknown) => error instanceof TraceLoadError && /^line 21: .*\(and 1 more bad lines\)$/.test(error.message));
-    const newer = text.replace('"formatVersion":2', '"formatVersion":99');
+    const newer = text.replace('"formatVersion":3', '"formatVersion":99');
     await assert.rejects(openTrace(newer), /trace format version 99 is newer/);
     await assert.rejects(openTrace(''), /the trace is empty/);
     await assert.rejects(loadTrace(new TextEncoder().encode('not json\n')), /^TraceLoadError: line 1: the header is not valid JSON/);

@@ -45,7 +45,7 @@ function eventIndex(n: number): number {
 
 void describe('trace checksum chain', () => {
   void test('a simulator trace is chained and closed: no problem', () => {
-    assert.match(lines[0] ?? '', /^\{"kind":"tsray-trace","formatVersion":2,.*,"sum":"[0-9a-f]{16}"\}$/);
+    assert.match(lines[0] ?? '', /^\{"kind":"tsray-trace","formatVersion":3,.*,"sum":"[0-9a-f]{16}"\}$/);
     assert.match(lines[lines.length - 1] ?? '', /^\{"end":"tsray-trace","lines":\d+,"sum":"[0-9a-f]{16}"\}$/);
     const trace = decode(text);
     assert.deepEqual(traceProblems(trace), []);

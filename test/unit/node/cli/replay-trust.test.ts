@@ -86,11 +86,11 @@ void describe('tsray replay refuses a damaged trace', () => {
   });
 
   void test('an old format version, an unknown one, a missing file: one line and exit 1', () => {
-    const v1 = traceFile('v1.jsonl', [(lines[0] ?? '').replace('"formatVersion":2', '"formatVersion":1'), ...lines.slice(1)]);
-    const v99 = traceFile('v99.jsonl', [(lines[0] ?? '').replace('"formatVersion":2', '"formatVersion":99'), ...lines.slice(1)]);
+    const v1 = traceFile('v1.jsonl', [(lines[0] ?? '').replace('"formatVersion":3', '"formatVersion":1'), ...lines.slice(1)]);
+    const v99 = traceFile('v99.jsonl', [(lines[0] ?? '').replace('"formatVersion":3', '"formatVersion":99'), ...lines.slice(1)]);
     const cases: [string, RegExp][] = [
-      [v1, /v1\.jsonl is not a trace this tsray can read: line 1: trace format version 1 is older than this tsray reads \(2; .*record or collect the trace again$/],
-      [v99, /v99\.jsonl is not a trace this tsray can read: line 1: trace format version 99 is newer than this tsray reads \(2\); upgrade tsray$/],
+      [v1, /v1\.jsonl is not a trace this tsray can read: line 1: trace format version 1 is older than this tsray reads \(2 and later .*record or collect the trace again$/],
+      [v99, /v99\.jsonl is not a trace this tsray can read: line 1: trace format version 99 is newer than this tsray reads \(3\); upgrade tsray$/],
       [join(work, 'nowhere.jsonl'), /cannot read trace \S+nowhere\.jsonl: no such file \(ENOENT\)/],
     ];
     for (const [path, pattern] of cases) {
