@@ -12,7 +12,7 @@ import { hashState } from '../../../core/hash.js';
 import { snapshotInterval } from '../../../debugger/replay-step.js';
 import { loadTrace, openTrace, TraceLoadError } from '../../../debugger/trace-index.js';
 import type { LoadOptions, ParallelReplayer, TraceIndex } from '../../../debugger/trace-index.js';
-import { balanceGroups, chainRanges, parallelReplayer, replayGroups } from '../../../node/trace/parallel-replay.js';
+import { balanceGroups, chainRanges, eventRanges, parallelReplayer, replayGroups } from '../../../node/trace/parallel-replay.js';
 import type { ParallelReplayOptions } from '../../../node/trace/parallel-replay.js';
 import { debugTraceText, rechainTrace } from '../../support/debugger-traces.js';
 
@@ -230,6 +230,16 @@ void describe('parallel replay pass', () => {
       [0, 10],
       [10, 55],
       [55, Infinity],
+    ]);
+    // Without reducers (a trace with its own snapshots), equal runs of events that cover the trace.
+    assert.deepEqual(eventRanges(10, 2), [
+      [0, 5],
+      [5, 10],
+    ]);
+    assert.deepEqual(eventRanges(7, 3), [
+      [0, 2],
+      [2, 5],
+      [5, 7],
     ]);
   });
 });
