@@ -3,7 +3,9 @@
  * worker on the first attempt and is retried, a task that throws, an actor that crashes and
  * restarts, a task that submits a child, and a plain fan-out. Each comes back as the trace's text and as a loaded index.
  */
+import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
+import { hashState } from '../../core/hash.js';
 import { splitSum, TraceWriter } from '../../core/trace/format.js';
 import { simulate } from '../../core/sim/index.js';
 import type { SimActor, SimProgram, SimRef } from '../../core/sim/index.js';
@@ -92,4 +94,23 @@ export function removeWhatIfTrace(text: string): void {
   const folder = /the changed run's trace: (\S*\/tsray-whatif-[A-Za-z0-9]{6})\//.exec(text)?.[1];
   if (folder === undefined) throw new Error(`no changed run's trace named in: ${text}`);
   rmSync(folder, { recursive: true, force: true });
+}
+
+/**
+ * What a loaded trace gives at every event, in a form to compare: the hash of the state of the
+ * event's component after it (or why replay could not reach it), last to first so that each seek
+ * starts from a snapshot rather than from a state the seek before kept; the most events a seek
+ * replayed; and the ids with their kinds and events.
+ */
+export function browseAll(trace: TraceIndex): { states: string[]; longest: number; entities: unknown[] } {
+  const states: string[] = [];
+  let longest = 0;
+  for (let index = trace.count - 1; index >= 0; index--) {
+    const state = trace.stateAt(trace.addressIds[index] ?? 0, index);
+    assert.ok(state !== undefined, `no state at event ${index}`);
+    states.push(state.divergence ?? hashState(state.state));
+    longest = Math.max(longest, state.replayed);
+  }
+  const entities = [...trace.entities].map(([id, entry]) => [id, [...entry.kinds].sort(), entry.events]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+  return { states, longest, entities };
 }

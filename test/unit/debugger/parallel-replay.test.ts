@@ -8,13 +8,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { hashState } from '../../../core/hash.js';
 import { snapshotInterval } from '../../../debugger/replay-step.js';
 import { loadTrace, openTrace, TraceLoadError } from '../../../debugger/trace-index.js';
 import type { LoadOptions, ParallelReplayer, TraceIndex } from '../../../debugger/trace-index.js';
 import { balanceGroups, chainRanges, eventRanges, parallelReplayer, replayGroups } from '../../../node/trace/parallel-replay.js';
 import type { ParallelReplayOptions } from '../../../node/trace/parallel-replay.js';
-import { debugTraceText, rechainTrace } from '../../support/debugger-traces.js';
+import { browseAll, debugTraceText, rechainTrace } from '../../support/debugger-traces.js';
 
 const folder = mkdtempSync(join(tmpdir(), 'tsray-parallel-replay-'));
 let files = 0;
@@ -47,19 +46,10 @@ async function load(path: string, options: LoadOptions = {}): Promise<TraceIndex
 
 /** Everything the replay pass gives, in a form to compare: states at every event, ids, divergences, snapshots. */
 function replayed(trace: TraceIndex): unknown {
-  const states: string[] = [];
-  let longest = 0;
-  // Last to first, so that each seek starts from a snapshot rather than from a state kept by the seek before.
-  for (let index = trace.count - 1; index >= 0; index--) {
-    const state = trace.stateAt(trace.addressIds[index] ?? 0, index);
-    assert.ok(state !== undefined, `no state at event ${index}`);
-    states.push(state.divergence ?? hashState(state.state));
-    longest = Math.max(longest, state.replayed);
-  }
+  const { states, longest, entities } = browseAll(trace);
   const snapshots = trace.addresses.map((_address, addressId) => trace.snapshotsOf(addressId));
   const widest = Math.max(trace.snapshotEvery, ...snapshots.flat().map((snapshot) => snapshotInterval(trace.snapshotEvery, snapshot.length, trace.snapshotBytesPerEvent)));
   assert.ok(longest <= widest, `a seek replayed ${longest} events with snapshots at most ${widest} apart`);
-  const entities = [...trace.entities].map(([id, entry]) => [id, [...entry.kinds].sort(), entry.events]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
   return { states, entities, snapshots, divergences: [...trace.divergences].sort((a, b) => a[0] - b[0]), complete: trace.complete };
 }
 

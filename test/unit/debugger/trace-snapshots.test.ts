@@ -10,15 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import * as E from 'fp-ts/lib/Either.js';
-import { hashState } from '../../../core/hash.js';
 import { decodeTrace } from '../../../core/trace/decode.js';
 import { TraceWriter, encodeSnapshotLine, splitSum } from '../../../core/trace/format.js';
 import type { Trace } from '../../../core/trace/format.js';
 import { replayTrace } from '../../../core/trace/replay.js';
 import { TraceLoadError, defaultCores } from '../../../debugger/trace-index.js';
-import type { LoadOptions, TraceIndex } from '../../../debugger/trace-index.js';
+import type { LoadOptions } from '../../../debugger/trace-index.js';
 import { parallelReplayer } from '../../../node/trace/parallel-replay.js';
-import { debugTraceText, openTrace, rechainTrace } from '../../support/debugger-traces.js';
+import { browseAll, debugTraceText, openTrace, rechainTrace } from '../../support/debugger-traces.js';
 
 const folder = mkdtempSync(join(tmpdir(), 'tsray-trace-snapshots-'));
 after(() => rmSync(folder, { recursive: true, force: true }));
@@ -38,20 +37,6 @@ function rewritten(text: string, every: number): string {
   const writer = new TraceWriter({ cores: defaultCores, snapshotEvery: every, snapshotBytesPerEvent: anyBytes });
   const lines = [writer.line(trace.header), ...trace.entries.map(({ minted: _minted, ...entry }) => writer.line(entry)), ...trace.notes.map((note) => writer.line(note))];
   return `${[...lines, writer.end()].join('\n')}\n`;
-}
-
-/** States at every event (last to first, each seek from a snapshot), the most events a seek replayed, and the ids. */
-function browsed(trace: TraceIndex): { states: string[]; longest: number; entities: unknown } {
-  const states: string[] = [];
-  let longest = 0;
-  for (let index = trace.count - 1; index >= 0; index--) {
-    const state = trace.stateAt(trace.addressIds[index] ?? 0, index);
-    assert.ok(state !== undefined, `no state at event ${index}`);
-    states.push(state.divergence ?? hashState(state.state));
-    longest = Math.max(longest, state.replayed);
-  }
-  const entities = [...trace.entities].map(([id, entry]) => [id, [...entry.kinds].sort(), entry.events]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
-  return { states, longest, entities };
 }
 
 /** Snapshot bytes per event that no state reaches: a snapshot every K events exactly. */
@@ -97,10 +82,10 @@ void describe('trace snapshots (format version 3)', () => {
   void test('the debugger opens from the trace\'s snapshots and gives the states and ids its own pass gives, in one thread or in workers', async () => {
     const own = await openTrace(text, { snapshotEvery: every, snapshotBytesPerEvent: anyBytes });
     assert.equal(own.usesTraceSnapshots, false);
-    const expected = browsed(own);
+    const expected = browseAll(own);
     const fromTrace = await openTrace(text);
     assert.equal(fromTrace.usesTraceSnapshots, true);
-    const got = browsed(fromTrace);
+    const got = browseAll(fromTrace);
     assert.deepEqual(got.states, expected.states);
     assert.deepEqual(got.entities, expected.entities);
     // A seek replays from the trace's snapshot before it: at most K events.
@@ -116,18 +101,18 @@ void describe('trace snapshots (format version 3)', () => {
     const options: LoadOptions = { parallel: parallelReplayer(path, { threads: 2, chunkBytes: 4096 }) };
     const parallel = await openTrace(text, options);
     assert.equal(parallel.usesTraceSnapshots, true);
-    assert.deepEqual(browsed(parallel).entities, expected.entities);
+    assert.deepEqual(browseAll(parallel).entities, expected.entities);
   });
 
   void test('a trace of version 2, or written by other reducers, is replayed by the pass and gives the same states', async () => {
-    const expected = browsed(await openTrace(text)).states;
+    const expected = browseAll(await openTrace(text)).states;
     const v2 = lines
       .filter((line) => !line.startsWith('{"snapshot":'))
       .map((line, at) => (at === 0 ? line.replace('"formatVersion":3', '"formatVersion":2') : line.replace(/"minted":\{[^{}]*\},/, '')));
     const older = await openTrace(rechainTrace(v2));
     assert.equal(older.usesTraceSnapshots, false);
     assert.equal(older.header.formatVersion, 2);
-    assert.deepEqual(browsed(older).states, expected);
+    assert.deepEqual(browseAll(older).states, expected);
 
     const otherReducers = [...lines];
     otherReducers[0] = (lines[0] ?? '').replace(/"owner":(\d+)/, (_match, version: string) => `"owner":${Number(version) + 1}`);
