@@ -142,9 +142,10 @@ export class EmbeddedCluster {
     });
     this.nodeStore = new NodeStore(storeBytes, () => this.threads.ask('tsray/collect', 'tsray/collected'));
     setStoreBuffer(this.store.buffer);
-    const rayletLog = logging ? this.logs.open(`raylet:${this.nodeId}`, 'raylet', false) : undefined;
+    // Encoded here, written by the log thread (see session-logs.ts), which also records its state's hash at the end.
+    const rayletLog = logging ? this.logs.openForwarded(`raylet:${this.nodeId}`, 'raylet') : undefined;
     this.raylet = new ComponentShell({ core: rayletCore, address: `raylet:${this.nodeId}`, router: this.router, ...(rayletLog === undefined ? {} : { log: rayletLog }), onEffect: (effect) => this.onRayletEffect(effect) });
-    if (rayletLog !== undefined) this.mainLogs.push({ log: rayletLog, state: () => this.raylet.state });
+    rayletLog?.hashStateWith(() => hashState(this.raylet.state));
     this.router.addLocal(`raylet:${this.nodeId}`, (message) => this.onRayletMessage(message as RayletEvent));
     const numCpus = options.numCpus ?? availableParallelism();
     this.raylet.apply({

@@ -1,6 +1,6 @@
 /**
- * An event log encoded in one place and written in another: a worker thread's, and the embedded
- * driver's. The writer stamps and encodes each event at once (so later changes to the event do not
+ * An event log encoded in one place and written in another: a worker thread's, the embedded
+ * driver's, and a raylet's. The writer stamps and encodes each event at once (so later changes to the event do not
  * reach the log), and hands the records over at most every 20 ms: a worker posts them with the
  * thread's other messages to the main thread, which moves them on, as it does the driver's, to the
  * node's log thread (session-logs.ts), which appends them to the LMDB log. So a worker never loads
@@ -97,8 +97,8 @@ export class ForwardedLog {
 
   /**
    * Posts what is buffered together with the hash of the live state after the last event: for a
-   * thread that is about to end (it exits, or the cluster shuts down). A state that cannot be hashed
-   * only leaves the hash out.
+   * thread that is about to end (it exits, or the cluster shuts down), or a log about to be read and
+   * checked while its component runs on. A state that cannot be hashed only leaves the hash out.
    */
   flushFinal(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);

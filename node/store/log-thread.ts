@@ -1,6 +1,6 @@
 /**
  * The thread that writes the event logs whose records are encoded elsewhere: those of a node's worker
- * threads and of the embedded driver (see forwarded-log.ts). The node's main thread hands it each
+ * threads, of the embedded driver and of the node's raylet (see forwarded-log.ts). The node's main thread hands it each
  * batch of records as it comes (moving the bytes, not copying them), so the LMDB puts, lmdb-js's
  * bookkeeping of each write and the garbage they leave are off the main thread, which is what limits
  * how fast tiny tasks run. session-logs.ts starts it and says what each message means.
@@ -14,10 +14,16 @@ import { EventLog, logDirFor } from './event-log.js';
 import { recordsOf } from './forwarded-log.js';
 import type { LogRecords } from './forwarded-log.js';
 
+/** The components whose logs the log thread writes: owners (workers, drivers) and raylets. */
+export type ForwardedComponent = 'owner' | 'raylet';
+
 /** What the main thread asks of the log thread. */
 export type LogThreadRequest =
-  /** Records of the log of `address` (opened on its first records); their bytes count toward the in-flight bound. */
-  | { readonly kind: 'records'; readonly address: string; readonly batch: LogRecords }
+  /**
+   * Records of the log of `address` (opened on its first records, as a log of `component`, an
+   * owner's when not given); their bytes count toward the in-flight bound.
+   */
+  | { readonly kind: 'records'; readonly address: string; readonly component?: ForwardedComponent; readonly batch: LogRecords }
   /** The log's writer ended: commit and close its log. */
   | { readonly kind: 'close-log'; readonly address: string }
   /** Commit every open log, then answer `done` with this id. */
@@ -47,19 +53,19 @@ export interface LogThreadBoot {
 /** The logs this thread writes, by address. */
 const logs = new Map<string, EventLog>();
 
-function logOf(sessionDir: string, address: string): EventLog {
+function logOf(sessionDir: string, address: string, component: ForwardedComponent): EventLog {
   let log = logs.get(address);
   if (log === undefined) {
     // Every log written here dies with its writer: it lags rather than commit each batch at once.
-    log = EventLog.open(logDirFor(sessionDir, address), { component: 'owner', address, durable: false, batching: 'lagging' });
+    log = EventLog.open(logDirFor(sessionDir, address), { component, address, durable: false, batching: 'lagging' });
     logs.set(address, log);
   }
   return log;
 }
 
-function append(sessionDir: string, address: string, batch: LogRecords): void {
+function append(sessionDir: string, address: string, component: ForwardedComponent, batch: LogRecords): void {
   try {
-    const log = logOf(sessionDir, address);
+    const log = logOf(sessionDir, address, component);
     log.appendEncoded(batch.firstSeq, recordsOf(batch));
     if (batch.stateHash !== undefined) log.recordStateHash(batch.stateHash.seq, batch.stateHash.hash);
   } catch (error) {
@@ -89,7 +95,7 @@ function start(): void {
   port.on('message', (request: LogThreadRequest) => {
     switch (request.kind) {
       case 'records':
-        append(sessionDir, request.address, request.batch);
+        append(sessionDir, request.address, request.component ?? 'owner', request.batch);
         Atomics.sub(inFlight, 0, request.batch.bytes.byteLength);
         Atomics.notify(inFlight, 0);
         return;
