@@ -46,7 +46,7 @@ import type { StoredData } from '../runtime/stored-values.js';
 import { setStoreBuffer } from '../runtime/values.js';
 import { WorkerThreads } from '../runtime/worker-threads.js';
 import type { EventLog } from '../store/event-log.js';
-import type { ForwardedLog } from '../store/forwarded-log.js';
+import { withLogPort, type ForwardedLog } from '../store/forwarded-log.js';
 import { SessionLogs } from '../store/session-logs.js';
 import { ShmHandoff, driverKeyOf, handoffLimitBytes, sweepStaleHandoffs } from '../store/shm-handoff.js';
 import type { Peer, RawLanding, RoutedMessage } from '../transport/index.js';
@@ -294,7 +294,7 @@ export class ClusterNode {
       router: this.router,
       boot: (workerId, readerSlot) => {
         if (readerSlot !== undefined) this.nodeStore.nameReader(readerSlot, `worker ${workerId}`);
-        return { workerId, nodeId: this.nodeId, namespace: 'default', inlineThresholdBytes: defaultOwnerConfig.inlineThresholdBytes, storeBuffer: this.nodeStore.store.buffer, sessionDir: this.sessionDir, ...(readerSlot === undefined ? {} : { readerSlot }) };
+        return { workerId, nodeId: this.nodeId, namespace: 'default', inlineThresholdBytes: defaultOwnerConfig.inlineThresholdBytes, storeBuffer: this.nodeStore.store.buffer, sessionDir: this.sessionDir, ...(readerSlot === undefined ? {} : { readerSlot }), ...withLogPort(this.logs.workerLogPort(workerId)) };
       },
       onReady: (workerId) => this.raylet.apply({ type: 'worker/started', workerId }),
       onLogRecords: (workerId, batch) => this.logs.appendWorker(workerId, batch),

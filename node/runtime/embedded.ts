@@ -11,7 +11,7 @@ import type { RayletEffect, RayletEvent, RayletState } from '../../core/raylet/i
 import { defaultOwnerConfig } from '../../core/owner/index.js';
 import { hashState } from '../../core/hash.js';
 import type { EventLog } from '../store/event-log.js';
-import { ForwardedLog } from '../store/forwarded-log.js';
+import { ForwardedLog, withLogPort } from '../store/forwarded-log.js';
 import { SessionLogs } from '../store/session-logs.js';
 import type { ObjectListing, TaskListing } from './listing.js';
 import { OwnerRuntime } from './owner-runtime.js';
@@ -128,7 +128,7 @@ export class EmbeddedCluster {
           storeBuffer: this.store.buffer,
           sessionDir: this.sessionDir,
           ...(readerSlot === undefined ? {} : { readerSlot }),
-          ...(logging ? {} : { eventLog: false }),
+          ...(logging ? withLogPort(this.logs.workerLogPort(workerId)) : { eventLog: false }),
         };
       },
       onReady: (workerId) => this.raylet.apply({ type: 'worker/started', workerId }),
