@@ -46,8 +46,8 @@ export function withLogPort(logPort: LogPort | undefined): { logPort?: LogPort }
 
 /**
  * How a worker thread posts its log's batches straight to the log thread, through `logPort`, so the
- * main thread neither receives them nor posts them on (which cost it about 100 µs per batch under
- * load). A batch that finds no room within `inFlightWaitMs` is dropped with one line.
+ * main thread neither receives them nor posts them on (see session-logs.ts). A batch that finds no
+ * room within `inFlightWaitMs` is dropped with one line.
  */
 export function postToLogThread(address: string, logPort: LogPort): (batch: LogRecords, transfer: ArrayBuffer[]) => void {
   return (batch, transfer) => {

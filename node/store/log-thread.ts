@@ -1,7 +1,7 @@
 /**
  * The thread that writes the event logs whose records are encoded elsewhere: those of a node's worker
- * threads, of the embedded driver and of the node's raylet (see forwarded-log.ts). The node's main thread hands it each
- * batch of records as it comes (moving the bytes, not copying them), so the LMDB puts, lmdb-js's
+ * threads, of the embedded driver and of the node's raylet (see forwarded-log.ts). Each batch of
+ * records comes to it as it is made (moving the bytes, not copying them), so the LMDB puts, lmdb-js's
  * bookkeeping of each write and the garbage they leave are off the main thread, which is what limits
  * how fast tiny tasks run. session-logs.ts starts it and says what each message means.
  *
@@ -104,8 +104,8 @@ function drainWorkerPorts(sessionDir: string, inFlight: Int32Array): void {
 function attach(sessionDir: string, inFlight: Int32Array, address: string, port: MessagePort): void {
   workerPorts.set(address, port);
   port.on('message', (batch: LogRecords) => take(sessionDir, inFlight, address, 'owner', batch));
-  // The worker's thread ended, and Node delivered what it sent before. The port is gone from the
-  // map before anything else: reading a closed port (receiveMessageOnPort) crashes Node 20.
+  // The worker's thread ended, after what it sent before was delivered here (its exit handler's last
+  // records included). The port leaves the map first: reading a closed port crashes Node 20.
   port.on('close', () => {
     if (workerPorts.get(address) !== port) return;
     workerPorts.delete(address);

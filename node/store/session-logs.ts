@@ -13,8 +13,8 @@
  * events per job, none per task.
  *
  * A worker thread posts its batches to the log thread itself, on a channel of its own
- * (`workerLogPort`): relaying them here cost this thread a receipt and a post per batch, about
- * 100 µs each under load. The log thread reads what waits on a worker's channel before it acts on a
+ * (`workerLogPort`): relaying them here cost this thread a receipt and a post per batch (100 ms of
+ * its time in a profile of 50,000 tiny tasks under load). The log thread reads what waits on a worker's channel before it acts on a
  * request from here (a flush, a close, the write at exit, the close of that worker's log), so a
  * request still comes after every record sent before it.
  *
