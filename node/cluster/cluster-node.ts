@@ -46,6 +46,7 @@ import type { StoredData } from '../runtime/stored-values.js';
 import { setStoreBuffer } from '../runtime/values.js';
 import { WorkerThreads } from '../runtime/worker-threads.js';
 import type { EventLog } from '../store/event-log.js';
+import { withLogPort, type ForwardedLog } from '../store/forwarded-log.js';
 import { SessionLogs } from '../store/session-logs.js';
 import { ShmHandoff, driverKeyOf, handoffLimitBytes, sweepStaleHandoffs } from '../store/shm-handoff.js';
 import type { Peer, RawLanding, RoutedMessage } from '../transport/index.js';
@@ -228,6 +229,8 @@ export class ClusterNode {
   /** The folder in /dev/shm shared with the drivers on this host; undefined when it could not be made. */
   readonly handoff: ShmHandoff | undefined;
   private readonly mainLogs: { readonly log: EventLog; readonly state: () => unknown }[] = [];
+  /** The raylet's log, encoded here and written by the log thread, which it sends its state's hash with. */
+  private readonly rayletLog: ForwardedLog;
   private readonly sessionMarker: SessionMarker;
   /** Answers `tsray list tasks|actors|objects`, `tsray memory` and the log requests of `trace collect` at `state:<node>`. */
   private readonly stateQueries: StateQueries;
@@ -291,7 +294,7 @@ export class ClusterNode {
       router: this.router,
       boot: (workerId, readerSlot) => {
         if (readerSlot !== undefined) this.nodeStore.nameReader(readerSlot, `worker ${workerId}`);
-        return { workerId, nodeId: this.nodeId, namespace: 'default', inlineThresholdBytes: defaultOwnerConfig.inlineThresholdBytes, storeBuffer: this.nodeStore.store.buffer, sessionDir: this.sessionDir, ...(readerSlot === undefined ? {} : { readerSlot }) };
+        return { workerId, nodeId: this.nodeId, namespace: 'default', inlineThresholdBytes: defaultOwnerConfig.inlineThresholdBytes, storeBuffer: this.nodeStore.store.buffer, sessionDir: this.sessionDir, ...(readerSlot === undefined ? {} : { readerSlot }), ...withLogPort(this.logs.workerLogPort(workerId)) };
       },
       onReady: (workerId) => this.raylet.apply({ type: 'worker/started', workerId }),
       onLogRecords: (workerId, batch) => this.logs.appendWorker(workerId, batch),
@@ -307,9 +310,11 @@ export class ClusterNode {
     if (typeof handoff === 'string') process.stderr.write(`tsray: debug: node ${nodeId} has no shared mapping for its drivers (${handoff}); their large objects move over TCP\n`);
     this.handoff = typeof handoff === 'string' ? undefined : handoff;
     const address = rayletAddress(this.nodeId);
-    const rayletLog = this.logs.open(address, 'raylet', false);
+    // Encoded here, written by the log thread (see session-logs.ts).
+    const rayletLog = this.logs.openForwarded(address, 'raylet');
     this.raylet = new ComponentShell({ core: rayletCore, address, router: this.router, log: rayletLog, onEffect: (effect) => this.onRayletEffect(effect) });
-    this.mainLogs.push({ log: rayletLog, state: () => this.raylet.state });
+    rayletLog.hashStateWith(() => hashState(this.raylet.state));
+    this.rayletLog = rayletLog;
     this.router.addLocal(address, (message) => this.onRayletMessage(message as RayletEvent));
     this.objects = new NodeObjects({
       nodeId: this.nodeId,
@@ -758,8 +763,12 @@ export class ClusterNode {
     }
   }
 
-  /** Records each main-thread log's state hash now (at shutdown: its final one), so `trace collect` can check a replay of it. */
+  /**
+   * Records each log's state hash now (at shutdown: its final one), so `trace collect` can check a
+   * replay of it: the GCS's here, the raylet's sent to the log thread with its buffered records.
+   */
   private recordFinalHashes(): void {
+    this.rayletLog.flushFinal();
     for (const { log, state } of this.mainLogs) {
       if (log.lastSeq === 0) continue;
       try {

@@ -11,7 +11,7 @@ import type { RayletEffect, RayletEvent, RayletState } from '../../core/raylet/i
 import { defaultOwnerConfig } from '../../core/owner/index.js';
 import { hashState } from '../../core/hash.js';
 import type { EventLog } from '../store/event-log.js';
-import { ForwardedLog } from '../store/forwarded-log.js';
+import { ForwardedLog, withLogPort } from '../store/forwarded-log.js';
 import { SessionLogs } from '../store/session-logs.js';
 import type { ObjectListing, TaskListing } from './listing.js';
 import { OwnerRuntime } from './owner-runtime.js';
@@ -128,7 +128,7 @@ export class EmbeddedCluster {
           storeBuffer: this.store.buffer,
           sessionDir: this.sessionDir,
           ...(readerSlot === undefined ? {} : { readerSlot }),
-          ...(logging ? {} : { eventLog: false }),
+          ...(logging ? withLogPort(this.logs.workerLogPort(workerId)) : { eventLog: false }),
         };
       },
       onReady: (workerId) => this.raylet.apply({ type: 'worker/started', workerId }),
@@ -142,9 +142,10 @@ export class EmbeddedCluster {
     });
     this.nodeStore = new NodeStore(storeBytes, () => this.threads.ask('tsray/collect', 'tsray/collected'));
     setStoreBuffer(this.store.buffer);
-    const rayletLog = logging ? this.logs.open(`raylet:${this.nodeId}`, 'raylet', false) : undefined;
+    // Encoded here, written by the log thread (see session-logs.ts), which also records its state's hash at the end.
+    const rayletLog = logging ? this.logs.openForwarded(`raylet:${this.nodeId}`, 'raylet') : undefined;
     this.raylet = new ComponentShell({ core: rayletCore, address: `raylet:${this.nodeId}`, router: this.router, ...(rayletLog === undefined ? {} : { log: rayletLog }), onEffect: (effect) => this.onRayletEffect(effect) });
-    if (rayletLog !== undefined) this.mainLogs.push({ log: rayletLog, state: () => this.raylet.state });
+    rayletLog?.hashStateWith(() => hashState(this.raylet.state));
     this.router.addLocal(`raylet:${this.nodeId}`, (message) => this.onRayletMessage(message as RayletEvent));
     const numCpus = options.numCpus ?? availableParallelism();
     this.raylet.apply({

@@ -14,7 +14,7 @@ import { setRuntime } from './context.js';
 import { Executor } from './executor.js';
 import { OwnerRuntime } from './owner-runtime.js';
 import { addressOf, isMessageBatch, Router } from './router.js';
-import { ForwardedLog } from '../store/forwarded-log.js';
+import { ForwardedLog, postToLogThread, type LogPort, type LogRecords } from '../store/forwarded-log.js';
 import { setStoreBuffer } from './values.js';
 import { importModule } from './dynamic-import.js';
 import type { WorkerScriptBoot } from './worker-script.cjs';
@@ -33,6 +33,11 @@ export interface WorkerBoot {
   readonly readerSlot?: number;
   /** False when the node keeps no event logs (`TSRAY_EVENT_LOG=off`): this worker logs nothing either. */
   readonly eventLog?: boolean;
+  /**
+   * This worker's channel to the node's log thread (see forwarded-log.ts), which its log's batches
+   * go on; without it (and with `eventLog` not false) they go to the main thread, which hands them over.
+   */
+  readonly logPort?: LogPort;
   /** The precompiled script to start from (see worker-script.cts); without it, tsray's modules load one by one. */
   readonly script?: WorkerScriptBoot;
 }
@@ -104,8 +109,10 @@ export async function startWorker(tsray: unknown): Promise<void> {
     if (holder.runtime === undefined) throw new Error('worker runtime not started');
     return holder.runtime;
   }, tsray);
-  // The main thread writes this worker's log (see forwarded-log.ts).
-  const log = boot.eventLog === false ? undefined : new ForwardedLog(`worker:${boot.workerId}`, (records, transfer) => port.postMessage(records, transfer));
+  // The node's log thread writes this worker's log (see forwarded-log.ts), which its batches go to straight.
+  const address = `worker:${boot.workerId}`;
+  const post = boot.logPort === undefined ? (records: LogRecords, transfer: ArrayBuffer[]) => port.postMessage(records, transfer) : postToLogThread(address, boot.logPort);
+  const log = boot.eventLog === false ? undefined : new ForwardedLog(address, post);
   // A task that ends the process (process.exit) still leaves the log's last events on disk.
   process.on('exit', () => log?.flushFinal());
   const runtime = new OwnerRuntime({

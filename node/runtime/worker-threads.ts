@@ -83,7 +83,9 @@ export class WorkerThreads {
     // A worker beyond the slots reads copies of stored values.
     const readerSlot = this.freeReaderSlots.pop();
     const script = workerScriptBoot() ?? undefined;
-    const thread = new Worker(workerEntry, { workerData: { ...this.options.boot(workerId, readerSlot), script } satisfies WorkerBoot });
+    const boot = this.options.boot(workerId, readerSlot);
+    // The worker's own channel to the log thread moves to it.
+    const thread = new Worker(workerEntry, { workerData: { ...boot, script } satisfies WorkerBoot, transferList: boot.logPort === undefined ? [] : [boot.logPort.port] });
     const record: WorkerThread = { thread, killed: false };
     this.threads.set(workerId, record);
     const router = this.options.router;

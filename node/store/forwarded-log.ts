@@ -1,26 +1,75 @@
 /**
- * An event log encoded in one place and written in another: a worker thread's, and the embedded
- * driver's. The writer stamps and encodes each event at once (so later changes to the event do not
- * reach the log), and hands the records over at most every 20 ms: a worker posts them with the
- * thread's other messages to the main thread, which moves them on, as it does the driver's, to the
- * node's log thread (session-logs.ts), which appends them to the LMDB log. So a worker never loads
+ * An event log encoded in one place and written in another: a worker thread's, the embedded
+ * driver's, and a raylet's. The writer stamps and encodes each event at once (so later changes to the event do not
+ * reach the log), and hands the records over at most every 20 ms: a worker posts them straight to
+ * the node's log thread through a channel of its own (see `postToLogThread`), the main thread hands
+ * the driver's and the raylet's to it (session-logs.ts), and that thread appends them to the LMDB log. So a worker never loads
  * LMDB or opens an environment of its own, which was a fifth of what booting a worker thread cost.
  * What is still buffered when the thread exits (a task's `process.exit`, say) is posted from its
- * exit handler, which the main thread still receives.
+ * exit handler, which the log thread still receives.
  */
+import type { MessagePort } from 'node:worker_threads';
 import { RecordCodec } from './event-log-codec.js';
+
+/** Encoded bytes that may be on their way to the log thread at once, from every thread of a node. */
+export const maxInFlightBytes = 64 * 1024 * 1024;
+/** How long a hand-off waits for room under `maxInFlightBytes` before it drops its batch. */
+export const inFlightWaitMs = 10_000;
+
+/**
+ * Counts `size` more bytes on their way to the log thread (`inFlight[0]`, which that thread takes
+ * them off once their batch is in its log's buffer), after waiting (Atomics.wait, as lmdb-js makes
+ * a writer that outruns the disk wait) until they fit under `maxInFlightBytes`. False, counting
+ * nothing, when they did not fit within `inFlightWaitMs`: the caller drops the batch and says so.
+ */
+export function reserveInFlight(inFlight: Int32Array, size: number): boolean {
+  const deadline = Date.now() + inFlightWaitMs;
+  for (let queued = Atomics.load(inFlight, 0); queued > 0 && queued + size > maxInFlightBytes; queued = Atomics.load(inFlight, 0)) {
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    Atomics.wait(inFlight, 0, queued, left);
+  }
+  Atomics.add(inFlight, 0, size);
+  return true;
+}
+
+/** A worker's own channel to the node's log thread, and the count of bytes on their way to it. */
+export interface LogPort {
+  readonly port: MessagePort;
+  readonly inFlight: Int32Array;
+}
+
+/** `{ logPort }` for a worker's boot data, or nothing when there is no channel. */
+export function withLogPort(logPort: LogPort | undefined): { logPort?: LogPort } {
+  return logPort === undefined ? {} : { logPort };
+}
+
+/**
+ * How a worker thread posts its log's batches straight to the log thread, through `logPort`, so the
+ * main thread neither receives them nor posts them on (see session-logs.ts). A batch that finds no
+ * room within `inFlightWaitMs` is dropped with one line.
+ */
+export function postToLogThread(address: string, logPort: LogPort): (batch: LogRecords, transfer: ArrayBuffer[]) => void {
+  return (batch, transfer) => {
+    if (!reserveInFlight(logPort.inFlight, batch.bytes.byteLength)) {
+      process.stderr.write(`tsray: ${batch.lengths.length} records of the log of ${address} were dropped: the log thread kept more than ${maxInFlightBytes} bytes (maxInFlightBytes) waiting for ${inFlightWaitMs} ms\n`);
+      return;
+    }
+    logPort.port.postMessage(batch, transfer);
+  };
+}
 
 /** How long records wait before they are posted (they may lag, as the logs of workers always have). */
 const lagMs = 20;
 /** Records that go out at once when this many wait, whatever the lag. */
 const maxBufferedRecords = 4096;
 
-/** The message that carries a worker's records to the main thread. */
+/** The message that carries a log's records to the log thread. */
 export interface LogRecords {
   readonly kind: 'tsray/log-records';
   /** The seq of the first record; the rest follow without a gap. */
   readonly firstSeq: number;
-  /** The records one after another (one buffer, moved to the main thread, not copied). */
+  /** The records one after another (one buffer, moved to the log thread, not copied). */
   readonly bytes: Uint8Array;
   /** Each record's length in `bytes`, in order. */
   readonly lengths: number[];
@@ -44,7 +93,7 @@ export function isLogRecords(value: unknown): value is LogRecords {
   return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'tsray/log-records';
 }
 
-/** The log of one component in a worker thread, whose records go to the main thread. */
+/** The log of one component, whose records another thread writes. */
 export class ForwardedLog {
   private readonly codec: RecordCodec;
   private nextSeq = 1;
@@ -53,7 +102,7 @@ export class ForwardedLog {
   private timer: NodeJS.Timeout | undefined;
   private hashState: (() => string) | undefined;
 
-  /** @param post sends a message to the main thread (the worker's parent port). */
+  /** @param post sends a batch on its way to the log thread. */
   constructor(
     address: string,
     private readonly post: (message: LogRecords, transfer: ArrayBuffer[]) => void,
@@ -78,7 +127,7 @@ export class ForwardedLog {
     return seq;
   }
 
-  /** Posts what is buffered now (records reach the main thread before any later message). */
+  /** Posts what is buffered now (records leave before any later message this thread sends). */
   flushNow(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
@@ -97,8 +146,8 @@ export class ForwardedLog {
 
   /**
    * Posts what is buffered together with the hash of the live state after the last event: for a
-   * thread that is about to end (it exits, or the cluster shuts down). A state that cannot be hashed
-   * only leaves the hash out.
+   * thread that is about to end (it exits, or the cluster shuts down), or a log about to be read and
+   * checked while its component runs on. A state that cannot be hashed only leaves the hash out.
    */
   flushFinal(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
@@ -116,7 +165,7 @@ export class ForwardedLog {
     this.post(batch, [batch.bytes.buffer as ArrayBuffer]);
   }
 
-  /** Posts what is buffered; the main thread commits it with that worker's log. */
+  /** Posts what is buffered; the log thread commits it with the rest of the log. */
   committed(_seq: number): Promise<void> {
     this.flushNow();
     return Promise.resolve();

@@ -1,8 +1,9 @@
 /**
- * The log thread (node/store/log-thread.ts) writes the driver's and the workers' logs. A driver
- * script that ends without shutdown() (returning, or calling process.exit) still leaves every event
- * its driver applied on disk, and the hash of its live state: the exit handler hands the driver's
- * last records to the log thread and waits until that thread has written what it buffers.
+ * The log thread (node/store/log-thread.ts) writes the driver's, the raylet's and the workers' logs.
+ * A driver script that ends without shutdown() (returning, or calling process.exit) still leaves
+ * every event its driver and its raylet applied on disk, and the hashes of their live states: the
+ * exit handler hands their last records to the log thread and waits until that thread has written
+ * what it buffers.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -26,10 +27,12 @@ if (process.argv[2] === 'exit') process.exit(0);
 after(() => script.remove());
 
 /** The events of each log of the session, by address, and the driver log's recorded state hashes. */
-function readSession(sessionDir: string): { events: Map<string, { type: string }[]>; driverHashes: Map<number, string>; driverLastSeq: number } {
+function readSession(sessionDir: string): { events: Map<string, { type: string }[]>; driverHashes: Map<number, string>; driverLastSeq: number; rayletHashes: Map<number, string>; rayletLastSeq: number } {
   const events = new Map<string, { type: string }[]>();
   let driverHashes = new Map<number, string>();
   let driverLastSeq = 0;
+  let rayletHashes = new Map<number, string>();
+  let rayletLastSeq = 0;
   for (const { address, dir } of openSessionLogs(sessionDir)) {
     const log = EventLog.open(dir);
     const found: { type: string }[] = [];
@@ -42,9 +45,13 @@ function readSession(sessionDir: string): { events: Map<string, { type: string }
       driverHashes = log.readStateHashes();
       driverLastSeq = log.lastSeq;
     }
+    if (address === 'raylet:n1') {
+      rayletHashes = log.readStateHashes();
+      rayletLastSeq = log.lastSeq;
+    }
     void log.close();
   }
-  return { events, driverHashes, driverLastSeq };
+  return { events, driverHashes, driverLastSeq, rayletHashes, rayletLastSeq };
 }
 
 for (const ending of ['exit', 'return'] as const) {
@@ -53,7 +60,7 @@ for (const ending of ['exit', 'return'] as const) {
     const result = spawnSync(process.execPath, [script.path, ending, sessionDir], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, new RegExp(`sum ${(tasks * (tasks + 1)) / 2}`));
-    const { events, driverHashes, driverLastSeq } = readSession(sessionDir);
+    const { events, driverHashes, driverLastSeq, rayletHashes, rayletLastSeq } = readSession(sessionDir);
     const driver = events.get('worker:n1.d1') ?? [];
     const count = (list: { type: string }[], type: string): number => list.filter((event) => event.type === type).length;
     // The five submitted last, just before the process ended, are the records that only the exit handler writes.
@@ -62,6 +69,10 @@ for (const ending of ['exit', 'return'] as const) {
     const replied = count(driver, 'task/replied');
     assert.ok(replied >= tasks && replied <= tasks + 5, `every reply is in the driver log (${replied})`);
     assert.equal(driverHashes.get(driverLastSeq)?.length, 16, "the hash of the driver's live state after its last event is recorded");
+    const raylet = events.get('raylet:n1') ?? [];
+    assert.equal(count(raylet, 'node/started'), 1, "the raylet's log starts with its node");
+    assert.ok(count(raylet, 'worker/started') >= 2, "the raylet's log holds its workers' starts");
+    assert.equal(rayletHashes.get(rayletLastSeq)?.length, 16, "the hash of the raylet's live state after its last event is recorded");
     const workers = [...events].filter(([address]) => /^worker:n1\.w\d+$/.test(address)).map(([, list]) => list);
     const executed = workers.reduce((total, list) => total + count(list, 'task/executed'), 0);
     assert.ok(executed >= tasks && executed <= tasks + 5, `every execution reached the log of its worker (${executed})`);
