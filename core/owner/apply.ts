@@ -11,7 +11,7 @@ import { actorHandleObjectId, gcsAddress, rayletAddress, returnObjectId, taskOfO
 import { admit } from '../inbox.js';
 import type { TaskId } from '../ids.js';
 import { readField } from '../own-copies.js';
-import type { Delivered, SchedulingStrategy, TaskSpec } from '../protocol.js';
+import type { Delivered, SchedulingStrategy, TaskArg, TaskSpec } from '../protocol.js';
 import type { Resources } from '../resources.js';
 import { createActorView, deathCauseOf, ensureView, onActorCallReplied, onActorStateChanged, onKilledForGood, onRegistrationReplied, viewFor } from './actor-calls.js';
 import type { Ctx } from './context.js';
@@ -352,7 +352,7 @@ const maxSharedFunctions = 1024;
 /** A new task spec owned by this process, with freshly minted ids. */
 function newSpec(ctx: Ctx, numReturns: number, origin: { readonly parentTaskId?: string }, fields: Omit<TaskSpec, 'taskId' | 'jobId' | 'owner' | 'returnIds' | 'parentTaskId' | 'args'>, args: TaskSpec['args']): OwnedSpec {
   const { taskId, returnIds } = mintTaskIds(ctx, numReturns);
-  return { taskId, fn: sharedFunction(ctx, origin.parentTaskId, fields), args, returnIds };
+  return { taskId, fn: sharedFunction(ctx, origin.parentTaskId, fields), args: args.length === 1 ? (args[0] as TaskArg) : args, returnIds };
 }
 
 /**

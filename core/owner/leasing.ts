@@ -16,7 +16,7 @@ import type { Ctx } from './context.js';
 import { errorOf, removeOne } from './context.js';
 import { cancelOwnedTaskAfterLoss, failTask, rerunTask, retriesLeft } from './lineage.js';
 import type { OwnedLease, OwnedTask, OwnerConfig, OwnerState, SchedulingClass } from './state.js';
-import { taskSpecOf } from './state.js';
+import { argsOf, taskSpecOf } from './state.js';
 import { readField } from '../own-copies.js';
 import { tableGet } from '../table.js';
 
@@ -27,7 +27,7 @@ function strategyKey(strategy: SchedulingStrategy): string {
 
 /** The args as pushed to a worker: values inline, refs with what is known of their value. */
 export function resolvedArgs(task: OwnedTask): ResolvedArg[] {
-  return task.spec.args.map((arg): ResolvedArg => {
+  return argsOf(task.spec).map((arg): ResolvedArg => {
     if (arg.kind === 'value') return { kind: 'value', payload: arg.payload };
     const payload = task.resolved?.[arg.ref.objectId];
     if (payload === undefined) throw new Error(`task ${task.spec.taskId} pushed before argument ${arg.ref.objectId} resolved`);

@@ -8,7 +8,6 @@ import { fifoRemove } from '../fifo.js';
 import { send } from '../effects.js';
 import { rayletAddress, returnObjectId, taskOfObject, workerAddress } from '../ids.js';
 import type { ObjectId, TaskId } from '../ids.js';
-import type { TaskArg } from '../protocol.js';
 import type { ErrorInfo, Payload, RefMarker } from '../values.js';
 import { onActorCallReady, sendActorRegistration, viewFor } from './actor-calls.js';
 import type { Ctx } from './context.js';
@@ -17,13 +16,13 @@ import { enqueueForLease, releaseLease, removeFromClassQueue } from './leasing.j
 import { borrowEntry, createOwnedObject, holdContained, holdForTask, isReferenced, maybeFree, releaseContained, releaseForTask, releaseLineage } from './refs.js';
 import { onObjectSettled, requestStatus } from './retrieval.js';
 import type { OwnedSpec, OwnedTask } from './state.js';
-import { firstReturnIdOf, idRecord, returnIdsOf } from './state.js';
+import { argsOf, firstReturnIdOf, idRecord, returnIdsOf } from './state.js';
 import { tableDelete, tableGet, tableSet } from '../table.js';
 
 /** Every ref a task's arguments hold: top-level refs and refs nested inside inline values. */
-export function argRefs(spec: { readonly args: readonly TaskArg[] }): RefMarker[] {
+export function argRefs(spec: OwnedSpec): RefMarker[] {
   const refs: RefMarker[] = [];
-  for (const arg of spec.args) {
+  for (const arg of argsOf(spec)) {
     if (arg.kind === 'ref') refs.push(arg.ref);
     else refs.push(...arg.payload.refs);
   }
@@ -36,7 +35,7 @@ export function argRefs(spec: { readonly args: readonly TaskArg[] }): RefMarker[
  * submitted and finished passes here, and the list was two arrays per task for nothing.
  */
 function forEachHeldRef(task: OwnedTask, visit: (ref: RefMarker) => void): void {
-  for (const arg of task.spec.args) {
+  for (const arg of argsOf(task.spec)) {
     if (arg.kind === 'ref') visit(arg.ref);
     else for (const ref of arg.payload.refs) visit(ref);
   }
@@ -81,7 +80,7 @@ export function resolveDeps(ctx: Ctx, task: OwnedTask): void {
   if (task.state !== 'PENDING_ARGS') return;
   // Absent while empty: most tasks never wait for an argument, and a driver may queue a million.
   if (task.waitingFor !== undefined) task.waitingFor = undefined;
-  for (const arg of task.spec.args) {
+  for (const arg of argsOf(task.spec)) {
     if (arg.kind !== 'ref') continue;
     const { objectId } = arg.ref;
     if (arg.ref.owner === ctx.s.workerId) {

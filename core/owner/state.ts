@@ -94,15 +94,22 @@ export interface TaskFunction {
 
 /**
  * An owned task's spec as the owner keeps it: what `TaskSpec` says, with the fields every task of its
- * function repeats in a shared `fn`, and one return id (the usual case) as itself rather than in a
- * list of one. `taskSpecOf` gives the `TaskSpec` a push carries.
+ * function repeats in a shared `fn`, and one argument and one return id (the usual case) as
+ * themselves rather than in lists of one (56 bytes each). `taskSpecOf` gives the `TaskSpec` a push
+ * carries.
  */
 export interface OwnedSpec {
   readonly taskId: TaskId;
   readonly fn: TaskFunction;
-  readonly args: readonly TaskArg[];
+  /** The arguments: one as itself, more (or none) as a list (read through `argsOf`). */
+  readonly args: TaskArg | readonly TaskArg[];
   /** The return ids: one as itself, more (or none) as a list (read through `returnIdsOf`). */
   readonly returnIds: ObjectId | readonly ObjectId[];
+}
+
+/** The arguments of an owned task's spec, as a list. */
+export function argsOf(spec: OwnedSpec): readonly TaskArg[] {
+  return Array.isArray(spec.args) ? (spec.args as readonly TaskArg[]) : [spec.args as TaskArg];
 }
 
 /** The return ids of an owned task's spec, as a list. */
@@ -125,7 +132,7 @@ export function taskSpecOf(spec: OwnedSpec): TaskSpec {
     returnIds: typeof spec.returnIds === 'string' ? [spec.returnIds] : spec.returnIds,
     name: fn.name,
     functionId: fn.functionId,
-    args: spec.args,
+    args: argsOf(spec),
     resources: fn.resources,
     maxRetries: fn.maxRetries,
     retryExceptions: fn.retryExceptions,

@@ -26,6 +26,8 @@ void test('a submitted task and its return object hold no empty arrays or record
   assert.equal(task.waitingFor, undefined, 'a task with no ref args waits for nothing');
   for (const field of ['borrowers', 'borrowerSeqs', 'statusWaiters', 'contains', 'containedIn', 'dependents']) assert.ok(!(field in object), `a pending return object has no ${field}`);
   assert.equal(task.spec.returnIds, 'n1.d1.t1.r0', 'a task with one return keeps its id as itself, not in a list of one');
+  assert.ok(!Array.isArray(task.spec.args), 'a task with one argument keeps it as itself, not in a list of one');
+  assert.deepEqual(task.spec.args, { kind: 'value', payload: { kind: 'inline', data: 1, refs: [], sizeBytes: 1 } });
 });
 
 void test('tasks of one function share the part of their specs it repeats, until a field differs; pushes carry whole specs', () => {
