@@ -17,6 +17,7 @@ import { resolvedArgs } from './leasing.js';
 import { failTask, finishTaskOfActorCreation, retriesLeft } from './lineage.js';
 import { actorHandleRef, addLocalRef, borrowEntry, ensureRegistered } from './refs.js';
 import type { ActorView, OwnedTask } from './state.js';
+import { taskSpecOf } from './state.js';
 import { tableGet } from '../table.js';
 
 /** The view of `actorId`, following an alias to the actor the GCS resolved a named creation to. */
@@ -69,14 +70,14 @@ export function createActorView(ctx: Ctx, actorId: ActorId, creation: ActorCreat
 
 /** The creation task's args are ready: register the actor with the GCS. */
 export function sendActorRegistration(ctx: Ctx, task: OwnedTask): void {
-  const actorId = task.spec.actor?.actorId ?? '';
+  const actorId = task.spec.fn.actor?.actorId ?? '';
   const view = ctx.s.actors[actorId];
   const creation = view?.creation;
   if (view === undefined || creation === undefined) return;
   const args: ResolvedArg[] = resolvedArgs(task);
   const spec: ActorSpec = {
     actorId,
-    jobId: task.spec.jobId,
+    jobId: task.spec.fn.jobId,
     owner: ctx.s.workerId,
     className: creation.className,
     functionId: creation.functionId,
@@ -183,8 +184,8 @@ function requeueInflight(ctx: Ctx, view: ActorView): void {
       failTask(
         ctx,
         task,
-        errorOf('ActorUnavailableError', `actor ${view.actorId} is restarting and call ${task.spec.name} cannot be retried (maxTaskRetries ${view.maxTaskRetries}); set maxTaskRetries to retry calls`, {
-          taskName: task.spec.name,
+        errorOf('ActorUnavailableError', `actor ${view.actorId} is restarting and call ${task.spec.fn.name} cannot be retried (maxTaskRetries ${view.maxTaskRetries}); set maxTaskRetries to retry calls`, {
+          taskName: task.spec.fn.name,
         }),
       );
     }
@@ -219,7 +220,7 @@ function actorDied(ctx: Ctx, view: ActorView, cause: string): void {
   view.inflight = [];
   for (const taskId of calls) {
     const task = tableGet(ctx.s.tasks, taskId);
-    if (task !== undefined) failTask(ctx, task, errorOf('ActorDiedError', `actor ${view.actorId} is dead: ${cause}`, { taskName: task.spec.name, cause: deathCauseOf(view, cause) }));
+    if (task !== undefined) failTask(ctx, task, errorOf('ActorDiedError', `actor ${view.actorId} is dead: ${cause}`, { taskName: task.spec.fn.name, cause: deathCauseOf(view, cause) }));
   }
   const creationTask = view.creationTaskId === undefined ? undefined : tableGet(ctx.s.tasks, view.creationTaskId);
   if (creationTask !== undefined) {
@@ -230,7 +231,7 @@ function actorDied(ctx: Ctx, view: ActorView, cause: string): void {
 
 /** An actor call's args are ready: it may go out once every earlier call has. */
 export function onActorCallReady(ctx: Ctx, task: OwnedTask): void {
-  const view = viewFor(ctx, task.spec.actor?.actorId ?? '');
+  const view = viewFor(ctx, task.spec.fn.actor?.actorId ?? '');
   if (view !== undefined) pumpActor(ctx, view);
 }
 
@@ -250,7 +251,7 @@ export function pumpActor(ctx: Ctx, view: ActorView): void {
     if (task.state !== 'PENDING_NODE') return;
     fifoTake(view.queue);
     // A call made on a handle that the GCS resolved to an existing named actor goes to that actor.
-    if (task.spec.actor !== undefined && task.spec.actor.actorId !== view.actorId) task.spec = { ...task.spec, actor: { actorId: view.actorId, method: task.spec.actor.method } };
+    if (task.spec.fn.actor !== undefined && task.spec.fn.actor.actorId !== view.actorId) task.spec = { ...task.spec, fn: { ...task.spec.fn, actor: { actorId: view.actorId, method: task.spec.fn.actor.method } } };
     task.state = 'RUNNING';
     task.workerId = view.workerId;
     task.nodeId = view.nodeId;
@@ -260,7 +261,7 @@ export function pumpActor(ctx: Ctx, view: ActorView): void {
     ctx.out.push(
       send(workerAddress(view.workerId), {
         type: 'actor-task/pushed',
-        spec: task.spec,
+        spec: taskSpecOf(task.spec),
         attempt: task.attempt,
         caller: ctx.s.workerId,
         restartCount: view.restartCount,
@@ -273,6 +274,6 @@ export function pumpActor(ctx: Ctx, view: ActorView): void {
 
 /** A reply to an actor call arrived: it leaves the in-flight list. */
 export function onActorCallReplied(ctx: Ctx, task: OwnedTask): void {
-  const view = viewFor(ctx, task.spec.actor?.actorId ?? '');
+  const view = viewFor(ctx, task.spec.fn.actor?.actorId ?? '');
   if (view !== undefined) removeOne(view.inflight, task.spec.taskId);
 }

@@ -9,7 +9,10 @@ import { detach } from '../detach.js';
 import { send } from '../effects.js';
 import { actorHandleObjectId, gcsAddress, rayletAddress, returnObjectId, taskOfObject, workerAddress } from '../ids.js';
 import { admit } from '../inbox.js';
-import type { Delivered, TaskSpec } from '../protocol.js';
+import type { TaskId } from '../ids.js';
+import { readField } from '../own-copies.js';
+import type { Delivered, SchedulingStrategy, TaskArg, TaskSpec } from '../protocol.js';
+import type { Resources } from '../resources.js';
 import { createActorView, deathCauseOf, ensureView, onActorCallReplied, onActorStateChanged, onKilledForGood, onRegistrationReplied, viewFor } from './actor-calls.js';
 import type { Ctx } from './context.js';
 import { errorOf } from './context.js';
@@ -32,8 +35,8 @@ import { onCancelGraceTimer, onLostLeaseTimer, onLeaseGranted, onLeaseIdleTimer,
 import { cancelOwnedTask, failTask, finishTask, freeUnwanted, mintTaskIds, recoverObject, registerTask, rerunTask, resolveDeps, retriesLeft } from './lineage.js';
 import { actorHandleRef, addLocalRef, borrowEntry, createHandleObject, createOwnedObject, dropLocalRef, ensureRegistered, holdContained, onBorrowAdded, onCopyAdded, onBorrowReleased } from './refs.js';
 import { onFetched, onFetchFailed, onGetRequested, onResumed, onRetrievalTimer, onStatusReplied, onStatusRequested, onStatusRetryTimer, onWaitRequested } from './retrieval.js';
-import type { OwnerState } from './state.js';
-import { defaultOwnerConfig } from './state.js';
+import type { OwnedSpec, OwnerState, TaskFunction } from './state.js';
+import { defaultOwnerConfig, idRecord, returnIdsOf } from './state.js';
 import { tableGet } from '../table.js';
 
 /**
@@ -74,37 +77,47 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
       if (event.isDriver) ctx.out.push(send(gcsAddress, { type: 'job/registration-requested', driverId: event.workerId, namespace: event.namespace }));
       return;
     case 'task/submitted': {
-      const spec = newSpec(ctx, event.numReturns, event, {
-        name: event.name,
-        functionId: event.functionId,
-        args: event.args,
-        resources: event.resources,
-        maxRetries: event.maxRetries,
-        retryExceptions: event.retryExceptions,
-        strategy: event.strategy,
-      });
+      const spec = newSpec(
+        ctx,
+        event.numReturns,
+        event,
+        {
+          name: event.name,
+          functionId: event.functionId,
+          resources: event.resources,
+          maxRetries: event.maxRetries,
+          retryExceptions: event.retryExceptions,
+          strategy: event.strategy,
+        },
+        event.args,
+      );
       const task = registerTask(ctx, spec, 'task');
-      ctx.out.push({ type: 'ids/minted', taskId: spec.taskId, objectIds: [...spec.returnIds] });
+      ctx.out.push({ type: 'ids/minted', taskId: spec.taskId, objectIds: [...returnIdsOf(spec)] });
       resolveDeps(ctx, task);
       return;
     }
     case 'actor-task/submitted': {
       const view = ensureView(ctx, event.actorId);
-      const spec = newSpec(ctx, event.numReturns, event, {
-        name: event.name,
-        functionId: event.method,
-        args: event.args,
-        resources: {},
-        maxRetries: view.maxTaskRetries,
-        retryExceptions: false,
-        strategy: 'DEFAULT',
-        actor: { actorId: view.actorId, method: event.method },
-      });
+      const spec = newSpec(
+        ctx,
+        event.numReturns,
+        event,
+        {
+          name: event.name,
+          functionId: event.method,
+          resources: {},
+          maxRetries: view.maxTaskRetries,
+          retryExceptions: false,
+          strategy: 'DEFAULT',
+          actor: { actorId: view.actorId, method: event.method },
+        },
+        event.args,
+      );
       const taskId = spec.taskId;
       const task = registerTask(ctx, spec, 'actor-task', event.handle);
-      ctx.out.push({ type: 'ids/minted', taskId, objectIds: [...spec.returnIds] });
+      ctx.out.push({ type: 'ids/minted', taskId, objectIds: [...returnIdsOf(spec)] });
       if (view.state === 'DEAD') {
-        failTask(ctx, task, errorOf('ActorDiedError', `actor ${view.actorId} is dead: ${view.deathCause ?? 'it died'}`, { taskName: spec.name, cause: deathCauseOf(view, view.deathCause ?? 'it died') }));
+        failTask(ctx, task, errorOf('ActorDiedError', `actor ${view.actorId} is dead: ${view.deathCause ?? 'it died'}`, { taskName: spec.fn.name, cause: deathCauseOf(view, view.deathCause ?? 'it died') }));
         return;
       }
       fifoPush(view.queue, taskId);
@@ -113,16 +126,21 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
     }
     case 'actor/creation-submitted': {
       const actorId = `${s.workerId}.a${++s.counters.actor}`;
-      const spec = newSpec(ctx, 0, {}, {
-        name: `${event.className}.constructor`,
-        functionId: event.functionId,
-        args: event.args,
-        resources: event.placementResources,
-        maxRetries: 0,
-        retryExceptions: false,
-        strategy: event.strategy,
-        actor: { actorId, method: 'constructor' },
-      });
+      const spec = newSpec(
+        ctx,
+        0,
+        {},
+        {
+          name: `${event.className}.constructor`,
+          functionId: event.functionId,
+          resources: event.placementResources,
+          maxRetries: 0,
+          retryExceptions: false,
+          strategy: event.strategy,
+          actor: { actorId, method: 'constructor' },
+        },
+        event.args,
+      );
       const taskId = spec.taskId;
       const { type: _type, ...creation } = event;
       createActorView(ctx, actorId, creation, taskId);
@@ -328,32 +346,82 @@ function applyMessage(ctx: Ctx, event: Delivered<OwnerInbound>): void {
   }
 }
 
+/** At most this many shared spec parts (`OwnerState.functions`) are kept; past it, they start anew. */
+const maxSharedFunctions = 1024;
+
 /** A new task spec owned by this process, with freshly minted ids. */
-function newSpec(ctx: Ctx, numReturns: number, origin: { readonly parentTaskId?: string }, fields: Omit<TaskSpec, 'taskId' | 'jobId' | 'owner' | 'returnIds' | 'parentTaskId'>): TaskSpec {
+function newSpec(ctx: Ctx, numReturns: number, origin: { readonly parentTaskId?: string }, fields: Omit<TaskSpec, 'taskId' | 'jobId' | 'owner' | 'returnIds' | 'parentTaskId' | 'args'>, args: TaskSpec['args']): OwnedSpec {
   const { taskId, returnIds } = mintTaskIds(ctx, numReturns);
-  // One literal naming every field, not spreads: V8 then keeps all of them inside the object, where
-  // spreads left half of them in a separate property array (64 bytes more per pending task). A task
-  // submitted by a driver has neither optional field; for one that has, they are spread onto a copy
-  // (empty spreads in the literal still reserved room for them, about 30 bytes per pending task).
-  const spec: TaskSpec = {
-    taskId,
-    jobId: ctx.s.jobId ?? '',
-    owner: ctx.s.workerId,
-    returnIds,
+  return { taskId, fn: sharedFunction(ctx, origin.parentTaskId, fields), args: args.length === 1 ? (args[0] as TaskArg) : args, returnIds };
+}
+
+/**
+ * The shared part of a new spec (see `TaskFunction`): the one kept for its function id when every
+ * field matches, else a new one, kept in its place.
+ */
+function sharedFunction(ctx: Ctx, parentTaskId: TaskId | undefined, fields: Omit<TaskSpec, 'taskId' | 'jobId' | 'owner' | 'returnIds' | 'parentTaskId' | 'args'>): TaskFunction {
+  const jobId = ctx.s.jobId ?? '';
+  const owner = ctx.s.workerId;
+  const functions = ctx.s.functions;
+  // Read without drafting under immer: the record kept is frozen, and only compared and shared.
+  const kept = readField(functions, fields.functionId) as TaskFunction | undefined;
+  if (
+    kept !== undefined &&
+    kept.jobId === jobId &&
+    kept.owner === owner &&
+    kept.parentTaskId === parentTaskId &&
+    kept.name === fields.name &&
+    kept.maxRetries === fields.maxRetries &&
+    sameShape(kept.resources, fields.resources) &&
+    sameStrategy(kept.strategy, fields.strategy) &&
+    sameRetryExceptions(kept.retryExceptions, fields.retryExceptions) &&
+    kept.actor?.actorId === fields.actor?.actorId &&
+    kept.actor?.method === fields.actor?.method
+  ) {
+    return kept;
+  }
+  // One literal naming every field, not spreads: V8 then keeps all of them inside the object. The
+  // optional fields are spread onto a copy only when present (empty spreads still reserved room).
+  const base: TaskFunction = {
+    jobId,
+    owner,
     name: fields.name,
     functionId: fields.functionId,
-    args: fields.args,
     resources: fields.resources,
     maxRetries: fields.maxRetries,
     retryExceptions: fields.retryExceptions,
     strategy: fields.strategy,
   };
-  if (origin.parentTaskId === undefined && fields.actor === undefined) return spec;
-  return {
-    ...spec,
-    ...(origin.parentTaskId === undefined ? {} : { parentTaskId: origin.parentTaskId }),
-    ...(fields.actor === undefined ? {} : { actor: fields.actor }),
-  };
+  const fn: TaskFunction =
+    parentTaskId === undefined && fields.actor === undefined
+      ? base
+      : { ...base, ...(parentTaskId === undefined ? {} : { parentTaskId }), ...(fields.actor === undefined ? {} : { actor: fields.actor }) };
+  // A new function id when the bound is reached starts the record anew (counting keys is O(keys), and only new ids pay it).
+  if (kept === undefined && Object.keys(functions).length >= maxSharedFunctions) ctx.s.functions = idRecord();
+  ctx.s.functions[fields.functionId] = fn;
+  return fn;
+}
+
+/** Whether two resource shapes ask for the same amounts. */
+function sameShape(a: Resources, b: Resources): boolean {
+  if (a === b) return true;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const key of keys) if (a[key] !== b[key]) return false;
+  return true;
+}
+
+/** Whether two scheduling strategies are the same (a name, or a record of plain fields). */
+function sameStrategy(a: SchedulingStrategy, b: SchedulingStrategy): boolean {
+  if (a === b) return true;
+  return typeof a === 'object' && typeof b === 'object' && a.nodeId === b.nodeId && a.soft === b.soft;
+}
+
+/** Whether two `retryExceptions` settings are the same. */
+function sameRetryExceptions(a: boolean | readonly string[], b: boolean | readonly string[]): boolean {
+  if (a === b) return true;
+  if (typeof a === 'boolean' || typeof b === 'boolean') return false;
+  return a.length === b.length && a.every((name, index) => name === b[index]);
 }
 
 /** A worker replied to a task or actor call this process owns. */
@@ -383,13 +451,13 @@ function onTaskReplied(ctx: Ctx, event: Delivered<Extract<OwnerInbound, { type: 
       break;
     case 'threw': {
       const name = result.error.cause?.name ?? '';
-      const retryable = task.kind === 'task' && task.cancelRequested === undefined && (task.spec.retryExceptions === true || (Array.isArray(task.spec.retryExceptions) && task.spec.retryExceptions.includes(name)));
-      if (retryable && retriesLeft(task.spec.maxRetries, task.attempt)) rerunTask(ctx, task);
+      const retryable = task.kind === 'task' && task.cancelRequested === undefined && (task.spec.fn.retryExceptions === true || (Array.isArray(task.spec.fn.retryExceptions) && task.spec.fn.retryExceptions.includes(name)));
+      if (retryable && retriesLeft(task.spec.fn.maxRetries, task.attempt)) rerunTask(ctx, task);
       else failTask(ctx, task, result.error);
       break;
     }
     case 'cancelled':
-      failTask(ctx, task, errorOf('TaskCancelledError', `task ${task.spec.name} (${task.spec.taskId}) was cancelled`, { taskName: task.spec.name }), 'CANCELLED');
+      failTask(ctx, task, errorOf('TaskCancelledError', `task ${task.spec.fn.name} (${task.spec.taskId}) was cancelled`, { taskName: task.spec.fn.name }), 'CANCELLED');
       break;
     case 'arg-lost':
       onArgLost(ctx, task, result.objectId);
@@ -412,7 +480,7 @@ function onHandedBack(ctx: Ctx, task: import('./state.js').OwnedTask): void {
   const lease = task.leaseId === undefined ? undefined : ctx.s.leases[task.leaseId];
   if (lease !== undefined) lease.handedBack = true;
   if (task.kind !== 'task') {
-    failTask(ctx, task, errorOf('RayTaskError', `${task.spec.name} was handed back unrun, which only a pipelined task may be`, { taskName: task.spec.name }));
+    failTask(ctx, task, errorOf('RayTaskError', `${task.spec.fn.name} was handed back unrun, which only a pipelined task may be`, { taskName: task.spec.fn.name }));
     return;
   }
   task.state = 'PENDING_NODE';
@@ -425,7 +493,7 @@ function onHandedBack(ctx: Ctx, task: import('./state.js').OwnedTask): void {
 function onArgLost(ctx: Ctx, task: import('./state.js').OwnedTask, objectId: string): void {
   task.argLostRetries += 1;
   if (task.kind !== 'task' || task.argLostRetries > ctx.s.config.maxArgLostRetries) {
-    failTask(ctx, task, errorOf('ObjectLostError', `argument ${objectId} of task ${task.spec.name} could not be read from any node`, { objectId, taskName: task.spec.name }));
+    failTask(ctx, task, errorOf('ObjectLostError', `argument ${objectId} of task ${task.spec.fn.name} could not be read from any node`, { objectId, taskName: task.spec.fn.name }));
     return;
   }
   const owned = tableGet(ctx.s.objects, objectId);

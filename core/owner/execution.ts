@@ -16,6 +16,7 @@ import { errorOf } from './context.js';
 import { cancelOwnedTask, failObject, readyObject } from './lineage.js';
 import { acquireRefsIn, dropLocalRef, maybeRelease } from './refs.js';
 import { startFetch } from './retrieval.js';
+import { getRefs } from './state.js';
 import type { Execution, OwnerState, PendingAck } from './state.js';
 import { tableGet, tableValues } from '../table.js';
 
@@ -284,7 +285,7 @@ function reply(ctx: Ctx, key: string, result: TaskResult): void {
     ctx.s.replyOrder.push(key);
   }
   while (ctx.s.replyOrder.length > ctx.s.config.maxReplyCache) delete ctx.s.replyCache[ctx.s.replyOrder.shift() ?? ''];
-  for (const objectId in execution.fetched) if (!Object.values(ctx.s.gets).some((get) => get.refs.some((ref) => ref.objectId === objectId))) delete ctx.s.fetchedData[objectId];
+  for (const objectId in execution.fetched) if (!Object.values(ctx.s.gets).some((get) => getRefs(get).some((ref) => ref.objectId === objectId))) delete ctx.s.fetchedData[objectId];
   if (execution.actorSeq !== undefined && ctx.s.actor !== undefined) {
     ctx.s.actor.running -= 1;
     runActorCalls(ctx);
@@ -382,7 +383,7 @@ export function onCancelAtWorker(ctx: Ctx, taskId: TaskId, recursive: boolean, f
     while (ctx.s.cancelledEarly.length > ctx.s.config.maxReplyCache) ctx.s.cancelledEarly.shift();
   }
   if (recursive) {
-    for (const child of tableValues(ctx.s.tasks)) if (child.spec.parentTaskId === taskId) cancelOwnedTask(ctx, child, force, true);
+    for (const child of tableValues(ctx.s.tasks)) if (child.spec.fn.parentTaskId === taskId) cancelOwnedTask(ctx, child, force, true);
   }
 }
 

@@ -27,13 +27,13 @@ export function explainPending(ctx: Ctx, ref: RefMarker): string {
 
 /** What a pending task waits for. */
 export function explainTask(ctx: Ctx, task: OwnedTask): string {
-  const name = `task ${task.spec.name} (attempt ${task.attempt})`;
+  const name = `task ${task.spec.fn.name} (attempt ${task.attempt})`;
   switch (task.state) {
     case 'PENDING_ARGS':
       return `waits for ${name}, whose arguments are not ready: ${(task.waitingFor ?? []).join(', ') || 'being resolved'}`;
     case 'PENDING_NODE': {
       if (task.kind === 'actor-task') {
-        const actorId = task.spec.actor?.actorId ?? '';
+        const actorId = task.spec.fn.actor?.actorId ?? '';
         const view = ctx.s.actors[actorId];
         const target = view?.aliasOf === undefined ? view : ctx.s.actors[view.aliasOf];
         const position = target === undefined ? 0 : fifoIndexOf(target.queue, task.spec.taskId);

@@ -29,8 +29,8 @@ export function ownerInvariants(s: OwnerState): string[] {
   });
   tableForEach(s.tasks, (task) => {
     const id = task.spec.taskId;
-    if (task.kind === 'task' && task.spec.maxRetries >= 0 && task.attempt > task.spec.maxRetries + 1) {
-      broken.push(`task ${id} is at attempt ${task.attempt}, above maxRetries ${task.spec.maxRetries} + 1`);
+    if (task.kind === 'task' && task.spec.fn.maxRetries >= 0 && task.attempt > task.spec.fn.maxRetries + 1) {
+      broken.push(`task ${id} is at attempt ${task.attempt}, above maxRetries ${task.spec.fn.maxRetries} + 1`);
     }
     if (task.kind === 'task' && task.state === 'RUNNING') {
       const lease = task.leaseId === undefined ? undefined : s.leases[task.leaseId];

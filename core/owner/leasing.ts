@@ -16,6 +16,7 @@ import type { Ctx } from './context.js';
 import { errorOf, removeOne } from './context.js';
 import { cancelOwnedTaskAfterLoss, failTask, rerunTask, retriesLeft } from './lineage.js';
 import type { OwnedLease, OwnedTask, OwnerConfig, OwnerState, SchedulingClass } from './state.js';
+import { argsOf, taskSpecOf } from './state.js';
 import { readField } from '../own-copies.js';
 import { tableGet } from '../table.js';
 
@@ -26,7 +27,7 @@ function strategyKey(strategy: SchedulingStrategy): string {
 
 /** The args as pushed to a worker: values inline, refs with what is known of their value. */
 export function resolvedArgs(task: OwnedTask): ResolvedArg[] {
-  return task.spec.args.map((arg): ResolvedArg => {
+  return argsOf(task.spec).map((arg): ResolvedArg => {
     if (arg.kind === 'value') return { kind: 'value', payload: arg.payload };
     const payload = task.resolved?.[arg.ref.objectId];
     if (payload === undefined) throw new Error(`task ${task.spec.taskId} pushed before argument ${arg.ref.objectId} resolved`);
@@ -49,10 +50,10 @@ export function requeueForLease(ctx: Ctx, task: OwnedTask): void {
 }
 
 function classFor(ctx: Ctx, task: OwnedTask): SchedulingClass {
-  const key = `${shapeKey(task.spec.resources)}|${strategyKey(task.spec.strategy)}`;
+  const key = `${shapeKey(task.spec.fn.resources)}|${strategyKey(task.spec.fn.strategy)}`;
   let cls = ctx.s.classes[key];
   if (cls === undefined) {
-    cls = { key, resources: { ...task.spec.resources }, strategy: structuredCloneStrategy(task.spec.strategy), queue: emptyFifo(), leases: [], retryArmed: false };
+    cls = { key, resources: { ...task.spec.fn.resources }, strategy: structuredCloneStrategy(task.spec.fn.strategy), queue: emptyFifo(), leases: [], retryArmed: false };
     ctx.s.classes[key] = cls;
   }
   return cls;
@@ -181,7 +182,7 @@ function failClass(ctx: Ctx, cls: SchedulingClass, message: string): void {
   const queued = fifoTakeAll(cls.queue);
   for (const taskId of queued) {
     const task = tableGet(ctx.s.tasks, taskId);
-    if (task !== undefined) failTask(ctx, task, errorOf('TaskUnschedulableError', `task ${task.spec.name} cannot be scheduled: ${message}`, { taskName: task.spec.name }));
+    if (task !== undefined) failTask(ctx, task, errorOf('TaskUnschedulableError', `task ${task.spec.fn.name} cannot be scheduled: ${message}`, { taskName: task.spec.fn.name }));
   }
 }
 
@@ -224,8 +225,8 @@ function pushTask(ctx: Ctx, task: OwnedTask, lease: OwnedLease): void {
     send(
       to,
       after === undefined
-        ? { type: 'task/pushed', spec: task.spec, attempt: task.attempt, leaseId: lease.leaseId, args: resolvedArgs(task) }
-        : { type: 'task/pushed', spec: task.spec, attempt: task.attempt, leaseId: lease.leaseId, args: resolvedArgs(task), after },
+        ? { type: 'task/pushed', spec: taskSpecOf(task.spec), attempt: task.attempt, leaseId: lease.leaseId, args: resolvedArgs(task) }
+        : { type: 'task/pushed', spec: taskSpecOf(task.spec), attempt: task.attempt, leaseId: lease.leaseId, args: resolvedArgs(task), after },
     ),
   );
 }
@@ -344,13 +345,13 @@ function settleLostLease(ctx: Ctx, lease: OwnedLease, reason: WorkerExitReason):
   const task = lease.runningTaskId === undefined ? undefined : tableGet(ctx.s.tasks, lease.runningTaskId);
   if (task !== undefined && task.state === 'RUNNING' && task.leaseId === leaseId) {
     if (task.cancelRequested !== undefined) cancelOwnedTaskAfterLoss(ctx, task);
-    else if (retriesLeft(task.spec.maxRetries, task.attempt)) rerunTask(ctx, task);
+    else if (retriesLeft(task.spec.fn.maxRetries, task.attempt)) rerunTask(ctx, task);
     else {
       failTask(
         ctx,
         task,
-        errorOf('WorkerCrashedError', `the worker running task ${task.spec.name} died (${reason}) and its ${task.spec.maxRetries} retries are spent; raise maxRetries to retry more`, {
-          taskName: task.spec.name,
+        errorOf('WorkerCrashedError', `the worker running task ${task.spec.fn.name} died (${reason}) and its ${task.spec.fn.maxRetries} retries are spent; raise maxRetries to retry more`, {
+          taskName: task.spec.fn.name,
           nodeId: lease.nodeId,
         }),
       );

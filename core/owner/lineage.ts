@@ -8,7 +8,6 @@ import { fifoRemove } from '../fifo.js';
 import { send } from '../effects.js';
 import { rayletAddress, returnObjectId, taskOfObject, workerAddress } from '../ids.js';
 import type { ObjectId, TaskId } from '../ids.js';
-import type { TaskSpec } from '../protocol.js';
 import type { ErrorInfo, Payload, RefMarker } from '../values.js';
 import { onActorCallReady, sendActorRegistration, viewFor } from './actor-calls.js';
 import type { Ctx } from './context.js';
@@ -16,14 +15,14 @@ import { errorOf, removeOne } from './context.js';
 import { enqueueForLease, releaseLease, removeFromClassQueue } from './leasing.js';
 import { borrowEntry, createOwnedObject, holdContained, holdForTask, isReferenced, maybeFree, releaseContained, releaseForTask, releaseLineage } from './refs.js';
 import { onObjectSettled, requestStatus } from './retrieval.js';
-import type { OwnedTask } from './state.js';
-import { idRecord } from './state.js';
+import type { OwnedSpec, OwnedTask } from './state.js';
+import { argsOf, firstReturnIdOf, idRecord, returnIdsOf } from './state.js';
 import { tableDelete, tableGet, tableSet } from '../table.js';
 
 /** Every ref a task's arguments hold: top-level refs and refs nested inside inline values. */
-export function argRefs(spec: TaskSpec): RefMarker[] {
+export function argRefs(spec: OwnedSpec): RefMarker[] {
   const refs: RefMarker[] = [];
-  for (const arg of spec.args) {
+  for (const arg of argsOf(spec)) {
     if (arg.kind === 'ref') refs.push(arg.ref);
     else refs.push(...arg.payload.refs);
   }
@@ -36,7 +35,7 @@ export function argRefs(spec: TaskSpec): RefMarker[] {
  * submitted and finished passes here, and the list was two arrays per task for nothing.
  */
 function forEachHeldRef(task: OwnedTask, visit: (ref: RefMarker) => void): void {
-  for (const arg of task.spec.args) {
+  for (const arg of argsOf(task.spec)) {
     if (arg.kind === 'ref') visit(arg.ref);
     else for (const ref of arg.payload.refs) visit(ref);
   }
@@ -53,25 +52,24 @@ export function retriesLeft(maxRetries: number, attempt: number): boolean {
  * actor call also holds the actor's handle object (`handleRef`) until it ends, as Ray keeps an actor
  * alive while calls made on it are pending.
  */
-export function registerTask(ctx: Ctx, spec: TaskSpec, kind: OwnedTask['kind'], handleRef?: RefMarker): OwnedTask {
+export function registerTask(ctx: Ctx, spec: OwnedSpec, kind: OwnedTask['kind'], handleRef?: RefMarker): OwnedTask {
   const task: OwnedTask =
     handleRef === undefined
       ? { spec, kind, state: 'PENDING_ARGS', attempt: 1, argLostRetries: 0, holdsArgs: true }
       : { spec, kind, state: 'PENDING_ARGS', attempt: 1, argLostRetries: 0, holdsArgs: true, handleRef: { ...handleRef } };
   tableSet(ctx.s.tasks, spec.taskId, task);
-  for (const objectId of spec.returnIds) createOwnedObject(ctx, objectId, 1);
+  if (typeof spec.returnIds === 'string') createOwnedObject(ctx, spec.returnIds, 1);
+  else for (const objectId of spec.returnIds) createOwnedObject(ctx, objectId, 1);
   forEachHeldRef(task, (ref) => holdForTask(ctx, ref));
   return task;
 }
 
-/** Mints the next task id and its return ids. */
-export function mintTaskIds(ctx: Ctx, numReturns: number): { taskId: TaskId; returnIds: ObjectId[] } {
+/** Mints the next task id and its return ids: one (the usual case) as itself, more (or none) as a list, as `OwnedSpec` keeps them. */
+export function mintTaskIds(ctx: Ctx, numReturns: number): { taskId: TaskId; returnIds: ObjectId | ObjectId[] } {
   const taskId = `${ctx.s.workerId}.t${++ctx.s.counters.task}`;
-  // Sized at creation: an array grown by push from empty reserves 17 slots, which a million pending
-  // tasks would each keep (about 130 bytes of a tiny task's cost). One return, the usual case, is a
-  // literal: Array.from with its callback was a tenth of a submission's cost.
-  const returnIds = numReturns === 1 ? [returnObjectId(taskId, 0)] : Array.from({ length: numReturns }, (_, index): ObjectId => returnObjectId(taskId, index));
-  return { taskId, returnIds };
+  if (numReturns === 1) return { taskId, returnIds: returnObjectId(taskId, 0) };
+  // Sized at creation: an array grown by push from empty reserves 17 slots.
+  return { taskId, returnIds: Array.from({ length: numReturns }, (_, index): ObjectId => returnObjectId(taskId, index)) };
 }
 
 /**
@@ -82,7 +80,7 @@ export function resolveDeps(ctx: Ctx, task: OwnedTask): void {
   if (task.state !== 'PENDING_ARGS') return;
   // Absent while empty: most tasks never wait for an argument, and a driver may queue a million.
   if (task.waitingFor !== undefined) task.waitingFor = undefined;
-  for (const arg of task.spec.args) {
+  for (const arg of argsOf(task.spec)) {
     if (arg.kind !== 'ref') continue;
     const { objectId } = arg.ref;
     if (arg.ref.owner === ctx.s.workerId) {
@@ -190,12 +188,12 @@ export function finishTask(ctx: Ctx, task: OwnedTask, payloads: readonly Payload
   task.state = 'FINISHED';
   if (task.error !== undefined) task.error = undefined;
   releaseArgs(ctx, task, task.kind === 'task');
-  const returnIds = task.spec.returnIds;
+  const returnIds = returnIdsOf(task.spec);
   for (let index = 0; index < returnIds.length; index++) {
     const payload = payloads[index];
     if (payload !== undefined) readyObject(ctx, returnIds[index] as ObjectId, payload);
   }
-  forgetTaskIfDone(ctx, task.spec.returnIds[0]);
+  forgetTaskIfDone(ctx, firstReturnIdOf(task.spec));
 }
 
 /** Ends a task with an error that every return carries. */
@@ -205,8 +203,8 @@ export function failTask(ctx: Ctx, task: OwnedTask, error: ErrorInfo, state: 'FA
   task.state = state;
   task.error = error;
   releaseArgs(ctx, task, false);
-  for (const objectId of task.spec.returnIds) failObject(ctx, objectId, error);
-  forgetTaskIfDone(ctx, task.spec.returnIds[0]);
+  for (const objectId of returnIdsOf(task.spec)) failObject(ctx, objectId, error);
+  forgetTaskIfDone(ctx, firstReturnIdOf(task.spec));
   // A failed call ahead in an actor's queue must not hold back the calls behind it.
   if (task.kind === 'actor-task') onActorCallReady(ctx, task);
 }
@@ -254,17 +252,17 @@ export function recoverObject(ctx: Ctx, objectId: ObjectId): void {
     return;
   }
   if (task.state !== 'FINISHED') return;
-  if (!retriesLeft(task.spec.maxRetries, task.attempt)) {
+  if (!retriesLeft(task.spec.fn.maxRetries, task.attempt)) {
     task.state = 'FAILED';
-    const error = errorOf('ObjectReconstructionFailedError', `object ${objectId} was lost and task ${task.spec.name} has used all ${task.spec.maxRetries + 1} attempts; raise maxRetries to allow more reconstruction`, { objectId, taskName: task.spec.name });
+    const error = errorOf('ObjectReconstructionFailedError', `object ${objectId} was lost and task ${task.spec.fn.name} has used all ${task.spec.fn.maxRetries + 1} attempts; raise maxRetries to allow more reconstruction`, { objectId, taskName: task.spec.fn.name });
     task.error = error;
-    for (const returnId of task.spec.returnIds) {
+    for (const returnId of returnIdsOf(task.spec)) {
       const sibling = tableGet(ctx.s.objects, returnId);
       if (sibling !== undefined && sibling.state !== 'ready') failObject(ctx, returnId, error);
     }
     return;
   }
-  for (const returnId of task.spec.returnIds) {
+  for (const returnId of returnIdsOf(task.spec)) {
     const sibling = tableGet(ctx.s.objects, returnId);
     if (sibling !== undefined && sibling.payload?.kind !== 'inline') {
       sibling.state = 'pending';
@@ -282,7 +280,7 @@ export function forgetTaskIfDone(ctx: Ctx, objectId: ObjectId | undefined): void
   const task = tableGet(ctx.s.tasks, taskId);
   if (task === undefined || task.kind === 'actor-creation') return;
   if (task.state !== 'FINISHED' && task.state !== 'FAILED' && task.state !== 'CANCELLED') return;
-  for (const id of task.spec.returnIds) if (tableGet(ctx.s.objects, id) !== undefined) return;
+  for (const id of returnIdsOf(task.spec)) if (tableGet(ctx.s.objects, id) !== undefined) return;
   tableDelete(ctx.s.tasks, taskId);
   if (task.state === 'FINISHED' && task.kind === 'task' && !task.holdsArgs) {
     for (const ref of argRefs(task.spec)) if (ref.owner === ctx.s.workerId) releaseLineage(ctx, ref.objectId);
@@ -297,7 +295,7 @@ export function onlyLineage(ctx: Ctx, objectId: ObjectId): boolean {
 
 /** Cancels a task this process owns, as `tsray.cancel` does. */
 export function cancelOwnedTask(ctx: Ctx, task: OwnedTask, force: boolean, recursive: boolean): void {
-  const cancelled = errorOf('TaskCancelledError', `task ${task.spec.name} (${task.spec.taskId}) was cancelled`, { taskName: task.spec.name });
+  const cancelled = errorOf('TaskCancelledError', `task ${task.spec.fn.name} (${task.spec.taskId}) was cancelled`, { taskName: task.spec.fn.name });
   switch (task.state) {
     case 'PENDING_ARGS':
     case 'PENDING_NODE':
@@ -312,7 +310,7 @@ export function cancelOwnedTask(ctx: Ctx, task: OwnedTask, force: boolean, recur
       const nodeId = task.nodeId ?? '';
       const lease = task.leaseId === undefined ? undefined : ctx.s.leases[task.leaseId];
       if (task.kind === 'actor-task') {
-        const view = viewFor(ctx, task.spec.actor?.actorId ?? '');
+        const view = viewFor(ctx, task.spec.fn.actor?.actorId ?? '');
         if (view !== undefined) removeOne(view.inflight, task.spec.taskId);
       }
       if (lease !== undefined && lease.runningTaskId !== task.spec.taskId && lease.pipelined?.includes(task.spec.taskId) === true) {
@@ -344,14 +342,14 @@ export function cancelOwnedTask(ctx: Ctx, task: OwnedTask, force: boolean, recur
 }
 
 function removeQueuedActorCall(ctx: Ctx, task: OwnedTask): void {
-  const actorId = task.spec.actor?.actorId;
+  const actorId = task.spec.fn.actor?.actorId;
   if (actorId === undefined) return;
   for (const view of Object.values(ctx.s.actors)) if (view.actorId === actorId || view.aliasOf === actorId) fifoRemove(view.queue, task.spec.taskId);
 }
 
 /** A running task whose cancel was asked lost its worker: it ends cancelled, not retried. */
 export function cancelOwnedTaskAfterLoss(ctx: Ctx, task: OwnedTask): void {
-  failTask(ctx, task, errorOf('TaskCancelledError', `task ${task.spec.name} (${task.spec.taskId}) was cancelled`, { taskName: task.spec.name }), 'CANCELLED');
+  failTask(ctx, task, errorOf('TaskCancelledError', `task ${task.spec.fn.name} (${task.spec.taskId}) was cancelled`, { taskName: task.spec.fn.name }), 'CANCELLED');
 }
 
 /** An actor's creation task ends when the actor is dead or resolved to another: its args are released. */

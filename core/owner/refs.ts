@@ -35,6 +35,8 @@ export function createOwnedObject(ctx: Ctx, objectId: ObjectId, localRefs: numbe
     localRefs,
     submittedRefs: 0,
     lineageRefs: 0,
+    // Absent in every hash and snapshot; present here so that a get's index takes a slot inside the object.
+    retrievals: undefined,
   };
   tableSet(ctx.s.objects, objectId, object);
   return object;

@@ -15,6 +15,7 @@ import { explainPending } from './explain.js';
 import { handBackQueued, onExecutionFetched, onExecutionFetchFailed } from './execution.js';
 import { recoverObject, resolveDeps } from './lineage.js';
 import { addLocalRef, borrowEntry, ensureRegistered, maybeRelease } from './refs.js';
+import { getRefs } from './state.js';
 import type { BorrowedRef, PendingGet } from './state.js';
 import { tableGet } from '../table.js';
 
@@ -176,13 +177,15 @@ export function onStatusReplied(ctx: Ctx, objectId: ObjectId, outcome: { kind: '
 export function onGetRequested(ctx: Ctx, getId: string, refs: readonly RefMarker[], timeoutMs: number | undefined, inTaskId: string | undefined): void {
   // Its flags and cursor are absent until set: a driver may hold a million pending gets (P5 in bench/).
   // And `inTaskId` is spread only when present: an empty spread in the literal still reserved room for it.
-  const fields: PendingGet = { getId, refs: refs.map((ref) => ({ ...ref })) };
+  // A get on one ref (the usual case) keeps that ref as itself rather than in a list of one (56 bytes).
+  const only = refs.length === 1 ? refs[0] : undefined;
+  const fields: PendingGet = { getId, refs: only === undefined ? refs.map((ref) => ({ ...ref })) : { ...only } };
   const get: PendingGet = inTaskId === undefined ? fields : { ...fields, inTaskId };
   ctx.s.gets[getId] = get;
-  indexRetrieval(ctx, getId, get.refs);
-  for (const ref of get.refs) if (ref.owner !== ctx.s.workerId) borrowEntry(ctx, ref).transientHolds += 1;
+  indexRetrieval(ctx, getId, getRefs(get));
+  for (const ref of getRefs(get)) if (ref.owner !== ctx.s.workerId) borrowEntry(ctx, ref).transientHolds += 1;
   if (timeoutMs !== undefined) ctx.out.push({ type: 'timer/armed', timerId: `get:${getId}`, delayMs: timeoutMs });
-  advance(ctx, get.refs);
+  advance(ctx, getRefs(get));
   if (ctx.s.gets[getId] !== undefined && !trySettleGet(ctx, get) && inTaskId !== undefined) blockWorker(ctx, get);
 }
 
@@ -221,28 +224,47 @@ function advanceRef(ctx: Ctx, objectId: ObjectId, owner: string): void {
   else if (entry.status === 'ready' && entry.payload !== undefined) startFetch(ctx, objectId, entry.payload, owner);
 }
 
+/**
+ * Adds the get or wait `id` to the index of each of its refs' objects: in the object's own record
+ * when this owner owns it (most gets are of owned objects, and a dictionary entry per pending get
+ * cost about 50 bytes at a million), else in `retrievalsByObject`.
+ */
 function indexRetrieval(ctx: Ctx, id: string, refs: readonly RefMarker[]): void {
   for (const ref of refs) {
-    const entry = ctx.s.retrievalsByObject[ref.objectId];
-    if (entry === undefined) ctx.s.retrievalsByObject[ref.objectId] = id;
+    const object = tableGet(ctx.s.objects, ref.objectId);
+    const entry = object === undefined ? ctx.s.retrievalsByObject[ref.objectId] : object.retrievals;
+    let next: string | string[] | undefined;
+    if (entry === undefined) next = id;
     else if (typeof entry === 'string') {
-      if (entry !== id) ctx.s.retrievalsByObject[ref.objectId] = [entry, id];
+      if (entry !== id) next = [entry, id];
     } else if (!entry.includes(id)) entry.push(id);
+    if (next === undefined) continue;
+    if (object === undefined) ctx.s.retrievalsByObject[ref.objectId] = next;
+    else object.retrievals = next;
   }
 }
 
 function unindexRetrieval(ctx: Ctx, id: string, refs: readonly RefMarker[]): void {
   for (const ref of refs) {
+    const object = tableGet(ctx.s.objects, ref.objectId);
+    if (object?.retrievals !== undefined && unindexed(object.retrievals, id, (rest) => (object.retrievals = rest))) continue;
     const entry = ctx.s.retrievalsByObject[ref.objectId];
-    if (entry === undefined) continue;
-    if (typeof entry === 'string') {
-      if (entry === id) delete ctx.s.retrievalsByObject[ref.objectId];
-      continue;
-    }
-    const index = entry.indexOf(id);
-    if (index >= 0) entry.splice(index, 1);
-    if (entry.length === 0) delete ctx.s.retrievalsByObject[ref.objectId];
+    if (entry !== undefined) unindexed(entry, id, (rest) => (rest === undefined ? delete ctx.s.retrievalsByObject[ref.objectId] : (ctx.s.retrievalsByObject[ref.objectId] = rest)));
   }
+}
+
+/** Takes `id` out of an index entry, passing what is left (undefined: nothing) to `store` when it changed; whether `id` was there. */
+function unindexed(entry: string | string[], id: string, store: (rest: string | string[] | undefined) => unknown): boolean {
+  if (typeof entry === 'string') {
+    if (entry !== id) return false;
+    store(undefined);
+    return true;
+  }
+  const index = entry.indexOf(id);
+  if (index < 0) return false;
+  entry.splice(index, 1);
+  if (entry.length === 0) store(undefined);
+  return true;
 }
 
 /**
@@ -255,6 +277,10 @@ export function checkRetrievals(ctx: Ctx, objectId?: ObjectId): void {
     return;
   }
   // Every settled object passes here, and most have no get or wait, or one: neither makes a list.
+  const own = tableGet(ctx.s.objects, objectId)?.retrievals;
+  if (typeof own === 'string') checkRetrieval(ctx, own, objectId);
+  else if (own !== undefined) for (const id of [...own]) checkRetrieval(ctx, id, objectId);
+  // A ref indexed while this owner had no record of its object (one owned elsewhere, mostly).
   const entry = ctx.s.retrievalsByObject[objectId];
   if (entry === undefined) return;
   if (typeof entry === 'string') checkRetrieval(ctx, entry, objectId);
@@ -266,7 +292,7 @@ function checkRetrieval(ctx: Ctx, id: string, objectId: ObjectId | undefined): v
   const get = ctx.s.gets[id];
   if (get !== undefined) {
     if (get.awaitingResume === true) return;
-    if (objectId === undefined) advance(ctx, get.refs);
+    if (objectId === undefined) advance(ctx, getRefs(get));
     else advanceRef(ctx, objectId, ownerOfObject(objectId));
     if (ctx.s.gets[id] !== undefined) trySettleGet(ctx, get);
     return;
@@ -289,7 +315,7 @@ function available(ctx: Ctx, ref: RefMarker): boolean {
 
 function outcomesOf(ctx: Ctx, get: PendingGet): GetOutcome[] | undefined {
   const outcomes: GetOutcome[] = [];
-  for (const ref of get.refs) {
+  for (const ref of getRefs(get)) {
     const { payload, error } = known(ctx, ref);
     if (error !== undefined) {
       outcomes.push(error);
@@ -303,10 +329,11 @@ function outcomesOf(ctx: Ctx, get: PendingGet): GetOutcome[] | undefined {
 }
 
 function trySettleGet(ctx: Ctx, get: PendingGet): boolean {
+  const refs = getRefs(get);
   let cursor = get.cursor ?? 0;
-  while (cursor < get.refs.length && available(ctx, get.refs[cursor] as RefMarker)) cursor += 1;
+  while (cursor < refs.length && available(ctx, refs[cursor] as RefMarker)) cursor += 1;
   if (cursor !== (get.cursor ?? 0)) get.cursor = cursor;
-  if (cursor < get.refs.length) return false;
+  if (cursor < refs.length) return false;
   const outcomes = outcomesOf(ctx, get);
   if (outcomes === undefined) get.cursor = 0;
   if (outcomes === undefined) return false;
@@ -321,10 +348,11 @@ function trySettleGet(ctx: Ctx, get: PendingGet): boolean {
 
 function settleGet(ctx: Ctx, get: PendingGet, outcomes: GetOutcome[]): void {
   delete ctx.s.gets[get.getId];
-  unindexRetrieval(ctx, get.getId, get.refs);
-  acquireContainedRefs(ctx, get, outcomes);
+  const refs = getRefs(get);
+  unindexRetrieval(ctx, get.getId, refs);
+  acquireContainedRefs(ctx, refs, outcomes);
   ctx.out.push({ type: 'get/settled', getId: get.getId, outcomes });
-  releaseGetHolds(ctx, get.refs);
+  releaseGetHolds(ctx, refs);
 }
 
 /**
@@ -332,10 +360,10 @@ function settleGet(ctx: Ctx, get: PendingGet, outcomes: GetOutcome[]): void {
  * them as its local refs, and register as a borrower of those owned elsewhere, holding the outer object
  * until the owner acknowledges so the inner ones cannot be freed in between.
  */
-function acquireContainedRefs(ctx: Ctx, get: PendingGet, outcomes: GetOutcome[]): void {
+function acquireContainedRefs(ctx: Ctx, refs: readonly RefMarker[], outcomes: GetOutcome[]): void {
   outcomes.forEach((outcome, index) => {
     if (outcome.kind !== 'value') return;
-    const outer = get.refs[index];
+    const outer = refs[index];
     for (const inner of outcome.value.refs) {
       addLocalRef(ctx, inner);
       if (inner.owner !== ctx.s.workerId) ensureRegistered(ctx, borrowEntry(ctx, inner), outer);
@@ -386,17 +414,18 @@ export function onRetrievalTimer(ctx: Ctx, timerId: string): void {
   }
   const get = ctx.s.gets[timerId.slice('get:'.length)];
   if (get === undefined || get.awaitingResume) return;
-  const pending = get.refs.filter((ref) => !isSettled(ctx, ref) || known(ctx, ref).payload !== undefined && dataOf(ctx, ref.objectId, known(ctx, ref).payload as Payload) === undefined);
+  const refs = getRefs(get);
+  const pending = refs.filter((ref) => !isSettled(ctx, ref) || known(ctx, ref).payload !== undefined && dataOf(ctx, ref.objectId, known(ctx, ref).payload as Payload) === undefined);
   const first = pending[0];
   const why = first === undefined ? 'its value is being read' : explainPending(ctx, first);
   delete ctx.s.gets[get.getId];
-  unindexRetrieval(ctx, get.getId, get.refs);
+  unindexRetrieval(ctx, get.getId, refs);
   ctx.out.push({
     type: 'get/failed',
     getId: get.getId,
-    error: errorOf('GetTimeoutError', `get timed out with ${pending.length} of ${get.refs.length} objects not ready; ${first?.objectId ?? ''} ${why}`, first === undefined ? {} : { objectId: first.objectId }),
+    error: errorOf('GetTimeoutError', `get timed out with ${pending.length} of ${refs.length} objects not ready; ${first?.objectId ?? ''} ${why}`, first === undefined ? {} : { objectId: first.objectId }),
   });
-  releaseGetHolds(ctx, get.refs);
+  releaseGetHolds(ctx, refs);
   if (get.blocked) unblockIfIdle(ctx);
 }
 

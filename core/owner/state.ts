@@ -4,9 +4,9 @@
  * hashes stably and runs under immer as well as mutably.
  */
 import type { Fifo } from '../fifo.js';
-import type { ActorId, LeaseId, NodeId, ObjectId, TaskId, WorkerId } from '../ids.js';
+import type { ActorId, JobId, LeaseId, NodeId, ObjectId, TaskId, WorkerId } from '../ids.js';
 import type { Inbox } from '../inbox.js';
-import type { ActorSpec, ActorState, ResolvedArg, SchedulingStrategy, TaskSpec, WorkerExitReason } from '../protocol.js';
+import type { ActorSpec, ActorState, ResolvedArg, SchedulingStrategy, TaskArg, TaskSpec, WorkerExitReason } from '../protocol.js';
 import type { Resources } from '../resources.js';
 import { emptyTable } from '../table.js';
 import type { Table } from '../table.js';
@@ -70,9 +70,85 @@ export const defaultOwnerConfig: OwnerConfig = {
 /** The states of a task as API.md lists them. */
 export type TaskState = 'PENDING_ARGS' | 'PENDING_NODE' | 'RUNNING' | 'FINISHED' | 'FAILED' | 'CANCELLED';
 
+/**
+ * What the tasks of one remote function, with one set of options, submitted during one parent task,
+ * all repeat: kept once and shared by their specs, because a driver may hold a million pending tasks
+ * of one function (P5 in bench/), and these fields inside each spec cost about 60 bytes a task.
+ */
+export interface TaskFunction {
+  readonly jobId: JobId;
+  readonly owner: WorkerId;
+  /** The task during which the tasks were submitted (for recursive cancellation), if any. */
+  readonly parentTaskId?: TaskId;
+  readonly name: string;
+  /** What to run: a function descriptor (live) or a body name (simulator). */
+  readonly functionId: string;
+  readonly resources: Resources;
+  /** -1 means unlimited. */
+  readonly maxRetries: number;
+  readonly retryExceptions: boolean | readonly string[];
+  readonly strategy: SchedulingStrategy;
+  /** Present for an actor method call (and an actor's creation). */
+  readonly actor?: { readonly actorId: ActorId; readonly method: string };
+}
+
+/**
+ * An owned task's spec as the owner keeps it: what `TaskSpec` says, with the fields every task of its
+ * function repeats in a shared `fn`, and one argument and one return id (the usual case) as
+ * themselves rather than in lists of one (56 bytes each). `taskSpecOf` gives the `TaskSpec` a push
+ * carries.
+ */
+export interface OwnedSpec {
+  readonly taskId: TaskId;
+  readonly fn: TaskFunction;
+  /** The arguments: one as itself, more (or none) as a list (read through `argsOf`). */
+  readonly args: TaskArg | readonly TaskArg[];
+  /** The return ids: one as itself, more (or none) as a list (read through `returnIdsOf`). */
+  readonly returnIds: ObjectId | readonly ObjectId[];
+}
+
+/** The arguments of an owned task's spec, as a list. */
+export function argsOf(spec: OwnedSpec): readonly TaskArg[] {
+  return Array.isArray(spec.args) ? (spec.args as readonly TaskArg[]) : [spec.args as TaskArg];
+}
+
+/** The return ids of an owned task's spec, as a list. */
+export function returnIdsOf(spec: OwnedSpec): readonly ObjectId[] {
+  return typeof spec.returnIds === 'string' ? [spec.returnIds] : spec.returnIds;
+}
+
+/** The first return id of an owned task's spec (the one its lineage is found by), if it has any. */
+export function firstReturnIdOf(spec: OwnedSpec): ObjectId | undefined {
+  return typeof spec.returnIds === 'string' ? spec.returnIds : spec.returnIds[0];
+}
+
+/** The `TaskSpec` of an owned task's spec, as pushes carry it (its fields in the order submissions always made them). */
+export function taskSpecOf(spec: OwnedSpec): TaskSpec {
+  const fn = spec.fn;
+  const flat: TaskSpec = {
+    taskId: spec.taskId,
+    jobId: fn.jobId,
+    owner: fn.owner,
+    returnIds: typeof spec.returnIds === 'string' ? [spec.returnIds] : spec.returnIds,
+    name: fn.name,
+    functionId: fn.functionId,
+    args: argsOf(spec),
+    resources: fn.resources,
+    maxRetries: fn.maxRetries,
+    retryExceptions: fn.retryExceptions,
+    strategy: fn.strategy,
+  };
+  if (fn.parentTaskId === undefined && fn.actor === undefined) return flat;
+  return {
+    ...flat,
+    ...(fn.parentTaskId === undefined ? {} : { parentTaskId: fn.parentTaskId }),
+    ...(fn.actor === undefined ? {} : { actor: fn.actor }),
+  };
+}
+
 /** A task this process submitted (and keeps as lineage while its returns live). */
 export interface OwnedTask {
-  spec: TaskSpec;
+  spec: OwnedSpec;
   /** 'task', an actor method call, or the creation of an actor (which holds its args while it may restart). */
   kind: 'task' | 'actor-task' | 'actor-creation';
   state: TaskState;
@@ -127,6 +203,12 @@ export interface OwnedObject {
   dependents?: TaskId[];
   /** The refs its value contains (kept so freeing it releases them). */
   contains?: RefMarker[];
+  /**
+   * The pending gets and waits of this owner that include it: one id as itself (most objects have
+   * one get waiting, and a driver may queue a million), more as a list. Made with the object (as
+   * undefined), so that setting it takes a slot inside the object rather than a property array.
+   */
+  retrievals?: string | string[];
 }
 
 /** A ref this process holds to an object owned by another process. */
@@ -284,7 +366,8 @@ export interface ActorInstance {
 /** A pending `get`. Its flags and cursor are absent until first set (absent: false, and 0). */
 export interface PendingGet {
   getId: string;
-  refs: RefMarker[];
+  /** What it waits for: one ref (the usual get, of which a driver may hold a million) as itself, more as a list (read through `getRefs`). */
+  refs: RefMarker | RefMarker[];
   inTaskId?: TaskId;
   /** Whether this worker told its raylet it is blocked (and must wait for `worker/resumed`). */
   blocked?: boolean;
@@ -292,6 +375,11 @@ export interface PendingGet {
   cursor?: number;
   /** Set once every ref resolved while blocked: the outcome waits for `worker/resumed`. */
   awaitingResume?: boolean;
+}
+
+/** The refs a pending get waits for, as a list. */
+export function getRefs(get: PendingGet): readonly RefMarker[] {
+  return Array.isArray(get.refs) ? get.refs : [get.refs];
 }
 
 /** A pending `wait`. */
@@ -371,10 +459,16 @@ export interface OwnerState {
   /** Keys of `replyCache`, oldest first, for eviction. */
   replyOrder: string[];
   /**
-   * Pending gets and waits by the object ids they include, so a settled object wakes only those: one
-   * id as itself (most objects have one get waiting, and a driver may queue a million), more as a list.
+   * Pending gets and waits by the object ids they include, so a settled object wakes only those, for
+   * the objects this owner had no record of when the get or wait began (an owned object's record
+   * keeps its own, `OwnedObject.retrievals`): one id as itself, more as a list.
    */
   retrievalsByObject: Record<ObjectId, string | string[]>;
+  /**
+   * The shared part of the specs of the latest tasks submitted, by function id (see `TaskFunction`):
+   * a submission whose fields match reuses it. Bounded by `maxSharedFunctions`.
+   */
+  functions: Record<string, TaskFunction>;
   /** Task ids cancelled here before their push arrived (bounded). */
   cancelledEarly: TaskId[];
   actor?: ActorInstance;
@@ -433,6 +527,7 @@ export function initialOwnerState(): OwnerState {
     replyCache: idRecord(),
     replyOrder: [],
     retrievalsByObject: idRecord(),
+    functions: idRecord(),
     cancelledEarly: [],
     blockedInGet: false,
   };

@@ -61,7 +61,7 @@ export const mutations: Readonly<Record<string, Mutation>> = {
         before: (state, event) => {
           if (event.type !== 'task/replied' || event.result.kind !== 'threw') return;
           const task = tableGet(state.tasks, event.taskId);
-          if (task !== undefined) task.spec = { ...task.spec, retryExceptions: true };
+          if (task !== undefined) task.spec = { ...task.spec, fn: { ...task.spec.fn, retryExceptions: true } };
         },
       }),
     },

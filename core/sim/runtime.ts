@@ -8,6 +8,7 @@ import { InvariantViolation } from '../assert.js';
 import type { ActorId, ObjectId } from '../ids.js';
 import { actorHandleObjectId, ownerOfActor } from '../ids.js';
 import type { ExecutionResult, GetOutcome, OwnerEffect, OwnerEvent, OwnerState, ValueData } from '../owner/index.js';
+import { getRefs } from '../owner/index.js';
 import type { TaskArg, TaskSpec } from '../protocol.js';
 import type { RefMarker } from '../values.js';
 import type { SimActor, SimContext, SimRef, SimTaskOptions, SimActorOptions, Yielded } from './program.js';
@@ -127,7 +128,7 @@ export class WorkerRuntime implements SimProcess {
     if (driver === undefined) return this.driverStarted ? 'the driver script ended without finishing' : 'the driver never got its job id';
     const get = driver.waitingFor === undefined ? undefined : this.state.gets[driver.waitingFor];
     if (get === undefined) return `the driver waits for ${driver.waitingFor ?? 'nothing'}`;
-    const pending = get.refs.map((ref) => ref.objectId).join(', ');
+    const pending = getRefs(get).map((ref) => ref.objectId).join(', ');
     return `the driver waits in get for ${pending}`;
   }
 

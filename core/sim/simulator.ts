@@ -379,13 +379,13 @@ export class Simulator {
       const state = instance.state as OwnerState;
       for (const task of tableValues(state.tasks)) {
         if (task.state === 'FINISHED' || task.state === 'FAILED' || task.state === 'CANCELLED') continue;
-        if (this.neverFits(task.spec.resources)) continue;
+        if (this.neverFits(task.spec.fn.resources)) continue;
         if (task.kind === 'actor-creation') {
-          const view = state.actors[task.spec.actor?.actorId ?? ''];
+          const view = state.actors[task.spec.fn.actor?.actorId ?? ''];
           const placement = view?.spec?.placementResources ?? {};
           if (this.neverFits({ ...placement, ...view?.spec?.resources })) continue;
         }
-        unresolved.push(`${task.spec.taskId} (${task.spec.name}) ${explainTask({ s: state, out: [] }, task)}`);
+        unresolved.push(`${task.spec.taskId} (${task.spec.fn.name}) ${explainTask({ s: state, out: [] }, task)}`);
       }
     }
     return unresolved;

@@ -64,7 +64,7 @@ export function listOwnerTasks(state: OwnerState): TaskListing[] {
     const pending = task.state === 'PENDING_ARGS' || task.state === 'PENDING_NODE' || task.state === 'RUNNING';
     return {
       taskId: task.spec.taskId,
-      name: task.spec.name,
+      name: task.spec.fn.name,
       state: task.state,
       attempt: task.attempt,
       nodeId: task.nodeId ?? null,

@@ -8,7 +8,7 @@
  * cluster: its calls throw, its results and timers are dropped, as a dead process's would be.
  */
 import type { OwnerEffect, OwnerEvent, OwnerState } from '../../core/owner/index.js';
-import { explainTask } from '../../core/owner/index.js';
+import { explainTask, getRefs } from '../../core/owner/index.js';
 import { taskOfObject } from '../../core/ids.js';
 import type { SimInstance, SimProcess, Simulator } from '../../core/sim/index.js';
 import { processContext, taskContext } from '../runtime/context.js';
@@ -220,7 +220,7 @@ export class ScriptProcess implements SimProcess {
     if (gets.length === 0) return 'the script waits, but not in a get of tsray (on its own timers, or on something outside the simulation)';
     return gets
       .map(([, get]) => {
-        const waits = get.refs.map((ref) => {
+        const waits = getRefs(get).map((ref) => {
           const taskId = taskOfObject(ref.objectId);
           const task = taskId === undefined ? undefined : tableGet(this.state.tasks, taskId);
           return task === undefined ? ref.objectId : `${ref.objectId}, which ${explainTask({ s: this.state, out: [] }, task)}`;

@@ -215,7 +215,7 @@ void describe('tasks', () => {
     });
     for (const key of ['pending', 'running', 'forced', 'parent']) assert.equal((result[key] as { error: string }).error, 'TaskCancelledError', key);
     assert.deepEqual(result.slow, { value: 1 });
-    const children = owners(sim).flatMap((owner) => tableValues(owner.tasks)).filter((task) => task.spec.name === 'child');
+    const children = owners(sim).flatMap((owner) => tableValues(owner.tasks)).filter((task) => task.spec.fn.name === 'child');
     assert.ok(children.every((task) => task.state === 'CANCELLED'), 'the child of the cancelled parent was cancelled too');
   });
 

@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import type { AnyEvent, ComponentCore } from '../../../../core/component.js';
 import { hashState } from '../../../../core/hash.js';
 import { taskOfObject } from '../../../../core/ids.js';
-import { ownerCore } from '../../../../core/owner/index.js';
+import { argsOf, ownerCore } from '../../../../core/owner/index.js';
 import { applyUnderImmer } from '../../../../core/step.js';
 import { tableGet } from '../../../../core/table.js';
 import * as tsray from '../../../../node/index.js';
@@ -49,7 +49,7 @@ function argumentData(ref: tsray.ObjectRef): unknown {
   assert.ok(taskId !== undefined);
   const task = tableGet(theCluster().driver.state.tasks, taskId);
   assert.ok(task !== undefined, `the driver keeps task ${taskId} while it is pending`);
-  const [arg] = task.spec.args;
+  const [arg] = argsOf(task.spec);
   assert.ok(arg?.kind === 'value' && arg.payload.kind === 'inline', 'a small argument rides in the spec');
   return arg.payload.data;
 }
