@@ -232,27 +232,12 @@ export function chainRanges(count: number, sizeBytes: number, firstShare?: numbe
   return ranges;
 }
 
-/**
- * The events each of `count` workers validates when the pass runs no reducer (a trace with its own
- * snapshots): equal runs of the trace's events, in order. No component's state has to stay in one
- * worker then, and equal runs balance lines and bytes alike, where the components of a million-event
- * trace split into groups of equal events left one worker idle for a second.
- */
-export function eventRanges(eventCount: number, count: number): [number, number][] {
-  return Array.from({ length: count }, (_unused, index): [number, number] => [Math.round((eventCount * index) / count), Math.round((eventCount * (index + 1)) / count)]);
-}
-
 /** The events of the components in `group`, in trace order. */
-function eventsOfGroup(job: ParallelReplayJob, group: readonly number[]): WorkerEvents {
+function eventsOf(job: ParallelReplayJob, group: readonly number[]): WorkerEvents {
   const inGroup = new Uint8Array(job.addresses.length);
   for (const id of group) inGroup[id] = 1;
-  return eventsWhere(job, 0, job.addressIds.length, inGroup);
-}
-
-/** The events from `from` to `to` (of every component, or of those `inGroup` marks), in trace order. */
-function eventsWhere(job: ParallelReplayJob, from: number, to: number, inGroup?: Uint8Array): WorkerEvents {
   let count = 0;
-  for (let index = from; index < to; index++) count += inGroup === undefined ? 1 : (inGroup[job.addressIds[index] ?? 0] ?? 0);
+  for (let index = 0; index < job.addressIds.length; index++) count += inGroup[job.addressIds[index] ?? 0] ?? 0;
   const events = {
     index: new Int32Array(count),
     start: new Float64Array(count),
@@ -264,9 +249,9 @@ function eventsWhere(job: ParallelReplayJob, from: number, to: number, inGroup?:
     typeId: new Uint16Array(count),
   };
   let at = 0;
-  for (let index = from; index < to; index++) {
+  for (let index = 0; index < job.addressIds.length; index++) {
     const addressId = job.addressIds[index] ?? 0;
-    if (inGroup !== undefined && inGroup[addressId] !== 1) continue;
+    if (inGroup[addressId] !== 1) continue;
     events.index[at] = index;
     events.start[at] = job.lineStart[index] ?? 0;
     events.end[at] = job.lineEnd[index] ?? 0;
@@ -288,12 +273,9 @@ async function replayInWorkers(path: string, job: ParallelReplayJob, sink: Paral
   }
   crew.hands ??= startWorkers(path, job.sizeBytes, options);
   const hands = crew.hands ?? [];
-  // With the reducers, each component's events stay in one worker, which holds its state; without
-  // them, each worker takes a run of the trace.
-  const groups = job.applies ? replayGroups(job, hands.length) : undefined;
-  const ranges = eventRanges(job.seqs.length, hands.length);
-  const reached = hands.map(() => 0);
-  const bytesDone = hands.map(() => 0);
+  const groups = replayGroups(job, hands.length);
+  const reached = groups.map(() => 0);
+  const bytesDone = groups.map(() => 0);
   // Once the pass has failed, what its other workers still send must not reach the sink: the pass
   // starts again in the calling thread.
   let failed = false;
@@ -329,8 +311,7 @@ async function replayInWorkers(path: string, job: ParallelReplayJob, sink: Paral
             for (const message of hand.early.splice(0)) hand.onMessage(message);
             if (hand.failure !== undefined) hand.onFailure(hand.failure);
             if (finished) return;
-            const [from, to] = ranges[index] ?? [0, 0];
-            const events = groups === undefined ? eventsWhere(job, from, to) : eventsOfGroup(job, groups[index] ?? []);
+            const events = eventsOf(job, groups[index] ?? []);
             const work: ReplayWorkerJob = {
               ...(job.mutation === undefined ? {} : { mutation: job.mutation }),
               eventCount: job.seqs.length,

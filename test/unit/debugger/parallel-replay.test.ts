@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { snapshotInterval } from '../../../debugger/replay-step.js';
 import { loadTrace, openTrace, TraceLoadError } from '../../../debugger/trace-index.js';
 import type { LoadOptions, ParallelReplayer, TraceIndex } from '../../../debugger/trace-index.js';
-import { balanceGroups, chainRanges, eventRanges, parallelReplayer, replayGroups } from '../../../node/trace/parallel-replay.js';
+import { balanceGroups, chainRanges, parallelReplayer, replayGroups } from '../../../node/trace/parallel-replay.js';
 import type { ParallelReplayOptions } from '../../../node/trace/parallel-replay.js';
 import { browseAll, debugTraceText, rechainTrace } from '../../support/debugger-traces.js';
 
@@ -220,16 +220,6 @@ void describe('parallel replay pass', () => {
       [0, 10],
       [10, 55],
       [55, Infinity],
-    ]);
-    // Without reducers (a trace with its own snapshots), equal runs of events that cover the trace.
-    assert.deepEqual(eventRanges(10, 2), [
-      [0, 5],
-      [5, 10],
-    ]);
-    assert.deepEqual(eventRanges(7, 3), [
-      [0, 2],
-      [2, 5],
-      [5, 7],
     ]);
   });
 });
