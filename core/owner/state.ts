@@ -4,7 +4,7 @@
  * hashes stably and runs under immer as well as mutably.
  */
 import type { Fifo } from '../fifo.js';
-import type { ActorId, JobId, LeaseId, NodeId, ObjectId, TaskId, WorkerId } from '../ids.js';
+import type { ActorId, LeaseId, NodeId, ObjectId, TaskId, WorkerId } from '../ids.js';
 import type { Inbox } from '../inbox.js';
 import type { ActorSpec, ActorState, ResolvedArg, SchedulingStrategy, TaskArg, TaskSpec, WorkerExitReason } from '../protocol.js';
 import type { Resources } from '../resources.js';
@@ -75,22 +75,7 @@ export type TaskState = 'PENDING_ARGS' | 'PENDING_NODE' | 'RUNNING' | 'FINISHED'
  * all repeat: kept once and shared by their specs, because a driver may hold a million pending tasks
  * of one function (P5 in bench/), and these fields inside each spec cost about 60 bytes a task.
  */
-export interface TaskFunction {
-  readonly jobId: JobId;
-  readonly owner: WorkerId;
-  /** The task during which the tasks were submitted (for recursive cancellation), if any. */
-  readonly parentTaskId?: TaskId;
-  readonly name: string;
-  /** What to run: a function descriptor (live) or a body name (simulator). */
-  readonly functionId: string;
-  readonly resources: Resources;
-  /** -1 means unlimited. */
-  readonly maxRetries: number;
-  readonly retryExceptions: boolean | readonly string[];
-  readonly strategy: SchedulingStrategy;
-  /** Present for an actor method call (and an actor's creation). */
-  readonly actor?: { readonly actorId: ActorId; readonly method: string };
-}
+export type TaskFunction = Omit<TaskSpec, 'taskId' | 'args' | 'returnIds'>;
 
 /**
  * An owned task's spec as the owner keeps it: what `TaskSpec` says, with the fields every task of its
