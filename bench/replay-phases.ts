@@ -21,6 +21,7 @@
 import { readFileSync } from 'node:fs';
 import { TextHasher } from '../core/hash.js';
 import { decodeWrittenEntry } from '../core/trace/decode.js';
+import { traceSumTailLength } from '../core/trace/format.js';
 import { EntityRecorder } from '../debugger/entity-index.js';
 import { ComponentsReplay } from '../debugger/replay-step.js';
 import { defaultCores, openTrace } from '../debugger/trace-index.js';
@@ -53,8 +54,7 @@ await trace.replayAll({
 if (kept === undefined) throw new Error('the replay pass did not hand over its job; run this bench with the tsray it was built with');
 const { addresses, components, types, snapshotEvery, lineStart, lineEnd, seqs, addressIds, typeIds } = kept;
 
-/** `,"sum":"` then 16 hex digits and `"}`: how every line of a version 2 trace ends. */
-const sumTail = 26;
+const sumTail = traceSumTailLength;
 
 /** Runs `phase` over the whole trace; returns the lines it met and the CPU seconds it took. */
 function run(phase: Phase): { lines: number; cpuS: number } {

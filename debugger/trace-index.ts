@@ -30,7 +30,7 @@ import { ownerCore } from '../core/owner/index.js';
 import { rayletCore } from '../core/raylet/index.js';
 import { applyDirect, applyUnderImmer } from '../core/step.js';
 import { decodeHeader, decodeLine } from '../core/trace/decode.js';
-import { componentOfAddress, splitSum, traceChainStart } from '../core/trace/format.js';
+import { componentOfAddress, splitSum, traceChainStart, traceSumTailLength } from '../core/trace/format.js';
 import type { ComponentKind, TraceEntry, TraceHeader, TraceNote } from '../core/trace/format.js';
 import type { ReplayCores } from '../core/trace/replay.js';
 import { mutationNamed } from '../core/sim/mutations.js';
@@ -184,12 +184,10 @@ const utf8 = new TextDecoder();
  */
 const eventPrefix = /\{"seq":(\d+),"address":"([^"\\\n]+)","component":"(gcs|raylet|owner)","atMs":(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?),(?:"parent":(\d+),)?(?:"minted":\{[^{}\n]*\},)?"event":\{"type":"([^"\\\n]+)"/y;
 
-/** The fixed prefix of a snapshot line (format version 3), up to its state, and the sum that ends every line. */
+/** The fixed prefix of a snapshot line (format version 3), up to its state. */
 const snapshotPrefix = /\{"snapshot":"([^"\\\n]+)","position":(0|[1-9]\d*),"state":\{/y;
-const lineSum = /^,"sum":"[0-9a-f]{16}"\}$/;
 
-/** `,"sum":"` then 16 hex digits and `"}`: how every line of a version 2 or 3 trace ends. */
-const sumTail = 26;
+const sumTail = traceSumTailLength;
 
 /** Bad lines reported in the error, before the count of the rest. */
 const shownProblems = 1;
@@ -794,7 +792,7 @@ export async function openTrace(input: TraceSource | Uint8Array, options: LoadOp
   const quickSnapshot = (text: string, at: number, end: number, place: Omit<Line, 'text'>): boolean => {
     snapshotPrefix.lastIndex = at;
     const quick = snapshotPrefix.exec(text);
-    if (quick === null || end - at < sumTail || !lineSum.test(text.slice(end - sumTail, end))) return false;
+    if (quick === null || end - at < sumTail || splitSum(text.slice(end - sumTail, end)).sum === undefined) return false;
     const address = quick[1] ?? '';
     // The state's place is counted in bytes: the prefix is ASCII, as every address tsray writes is.
     if (!/^[\x20-\x7e]+$/.test(address)) return false;

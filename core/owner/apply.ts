@@ -346,11 +346,14 @@ function applyMessage(ctx: Ctx, event: Delivered<OwnerInbound>): void {
   }
 }
 
+/** What a submission says of a new spec's shared part; the owner adds its job, itself and the parent task. */
+type SubmittedFunction = Omit<TaskSpec, 'taskId' | 'jobId' | 'owner' | 'returnIds' | 'parentTaskId' | 'args'>;
+
 /** At most this many shared spec parts (`OwnerState.functions`) are kept; past it, they start anew. */
 const maxSharedFunctions = 1024;
 
 /** A new task spec owned by this process, with freshly minted ids. */
-function newSpec(ctx: Ctx, numReturns: number, origin: { readonly parentTaskId?: string }, fields: Omit<TaskSpec, 'taskId' | 'jobId' | 'owner' | 'returnIds' | 'parentTaskId' | 'args'>, args: TaskSpec['args']): OwnedSpec {
+function newSpec(ctx: Ctx, numReturns: number, origin: { readonly parentTaskId?: string }, fields: SubmittedFunction, args: TaskSpec['args']): OwnedSpec {
   const { taskId, returnIds } = mintTaskIds(ctx, numReturns);
   return { taskId, fn: sharedFunction(ctx, origin.parentTaskId, fields), args: args.length === 1 ? (args[0] as TaskArg) : args, returnIds };
 }
@@ -359,7 +362,7 @@ function newSpec(ctx: Ctx, numReturns: number, origin: { readonly parentTaskId?:
  * The shared part of a new spec (see `TaskFunction`): the one kept for its function id when every
  * field matches, else a new one, kept in its place.
  */
-function sharedFunction(ctx: Ctx, parentTaskId: TaskId | undefined, fields: Omit<TaskSpec, 'taskId' | 'jobId' | 'owner' | 'returnIds' | 'parentTaskId' | 'args'>): TaskFunction {
+function sharedFunction(ctx: Ctx, parentTaskId: TaskId | undefined, fields: SubmittedFunction): TaskFunction {
   const jobId = ctx.s.jobId ?? '';
   const owner = ctx.s.workerId;
   const functions = ctx.s.functions;

@@ -253,6 +253,9 @@ export function withSum(content: string, sum: string): string {
 
 const sumSuffix = /,"sum":"([0-9a-f]{16})"\}$/;
 
+/** The characters of the sum field and the closing `}` that end every line tsray writes: `,"sum":"`, 16 hex digits, `"}`. */
+export const traceSumTailLength = 26;
+
 /** A line split into its text without the sum (what the sum covers) and the sum, if it ends with one. */
 export function splitSum(line: string): { readonly content: string; readonly sum?: string } {
   const match = sumSuffix.exec(line);

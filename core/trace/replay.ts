@@ -10,8 +10,7 @@ import { hashState } from '../hash.js';
 import { applyDirect, applyUnderImmer, checkInvariants } from '../step.js';
 import type { ImmerStep } from '../step.js';
 import type { ComponentKind, Trace, TraceEntry } from './format.js';
-import { mintedOf } from './snapshots.js';
-import type { MintedIds } from './snapshots.js';
+import { mintedIn, mintedOf } from './snapshots.js';
 
 /**
  * The reducers to replay with, one per component kind. Their state and event types differ and a
@@ -157,7 +156,8 @@ export function replayTrace(trace: Trace, cores: ReplayCores, options: ReplayOpt
 
     // What the writer wrote from its own replay (version 3) must be what this one gives.
     if (hashesComparable[entry.component] && writtenByReplay) {
-      const minted = mintedText(effects);
+      const mintedIds = mintedIn(effects);
+      const minted = mintedIds === undefined ? undefined : JSON.stringify(mintedIds);
       const written = entry.minted === undefined ? undefined : JSON.stringify(mintedOf(entry.minted));
       if (minted !== written) return diverged(`the trace says the event minted ${written ?? 'no ids'} but replay mints ${minted ?? 'none'}; the trace was changed or written by another tsray`);
       const snapshot = snapshotsOf.get(entry.address)?.get(position);
@@ -206,15 +206,6 @@ export function replayTrace(trace: Trace, cores: ReplayCores, options: ReplayOpt
     }
   }
   return { ok: true, events, checkedHashes, skippedHashes, ...snapshotCount() };
-}
-
-/** The ids an event's effects say the owner minted, as JSON in a fixed key order, or undefined. */
-function mintedText(effects: readonly unknown[]): string | undefined {
-  for (const effect of effects) {
-    const typed = effect as (MintedIds & { readonly type?: string }) | undefined;
-    if (typed?.type === 'ids/minted') return JSON.stringify(mintedOf(typed));
-  }
-  return undefined;
 }
 
 /** The one-line message of a thrown value. */

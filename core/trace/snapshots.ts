@@ -107,11 +107,7 @@ export class SnapshotTaker {
       at.state = undefined;
       return { threw: `the ${component} recipe threw: ${error instanceof Error ? error.message : String(error)}`.replace(/[\r\n]+/g, ' ') };
     }
-    let minted: MintedIds | undefined;
-    for (const effect of effects) {
-      const typed = effect as (MintedIds & { readonly type?: string }) | undefined;
-      if (typed?.type === 'ids/minted') minted = mintedOf(typed);
-    }
+    const minted = mintedIn(effects);
     at.sinceSnapshot += 1;
     if (at.sinceSnapshot < at.interval) return minted === undefined ? {} : { minted };
     at.sinceSnapshot = 0;
@@ -120,6 +116,15 @@ export class SnapshotTaker {
     const snapshot = { position, state };
     return minted === undefined ? { snapshot } : { minted, snapshot };
   }
+}
+
+/** The ids an event's effects say the owner minted (its `ids/minted` effect), or undefined. */
+export function mintedIn(effects: readonly unknown[]): MintedIds | undefined {
+  for (const effect of effects) {
+    const typed = effect as (MintedIds & { readonly type?: string }) | undefined;
+    if (typed?.type === 'ids/minted') return mintedOf(typed);
+  }
+  return undefined;
 }
 
 /** The ids of an `ids/minted` effect, without its type, in a fixed key order. */

@@ -10,7 +10,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { TextHasher } from '../../core/hash.js';
 import { mutationNamed } from '../../core/sim/mutations.js';
-import { splitSum, traceChainStart } from '../../core/trace/format.js';
+import { splitSum, traceChainStart, traceSumTailLength } from '../../core/trace/format.js';
 import type { ReplayCores } from '../../core/trace/replay.js';
 import { EntityRecorder } from '../../debugger/entity-index.js';
 import { ComponentsReplay, chainLink } from '../../debugger/replay-step.js';
@@ -26,8 +26,7 @@ const post = (message: ReplayWorkerMessage): void => {
   parentPort?.postMessage(message, transfer as ArrayBuffer[]);
 };
 
-/** `,"sum":"` then 16 hex digits and `"}`: how every line of a version 2 trace ends. */
-const sumTail = 26;
+const sumTail = traceSumTailLength;
 const sumOpen = Buffer.from(',"sum":"');
 
 /** Whether `bytes[start..end)` ends with a sum field that `splitSum` would read. */
