@@ -3,7 +3,7 @@
  * prompt line and the keys. Every key is handled here; what the panes show comes from plain
  * modules over the trace index, so each can be tested without a terminal.
  */
-import { Box, Text, useInput } from 'ink';
+import { Box, Text, useInput, type Key } from 'ink';
 import { useEffect, useMemo, useReducer, useRef } from 'react';
 import type { InvariantSearch } from '../breakpoint.js';
 import { bisectFirst, compilePredicate } from '../breakpoint.js';
@@ -241,7 +241,7 @@ export function Browser({ trace, name, width, height, why = parentChain, search 
     }
   };
 
-  useInput((input, key) => {
+  const onKey = (input: string, key: Key): void => {
     const { prompt, help, cursor, view, match } = ui.current ?? initialUi(trace);
     const index = view[cursor] ?? 0;
     const entry = view.length === 0 ? undefined : trace.entry(index);
@@ -304,6 +304,24 @@ export function Browser({ trace, name, width, height, why = parentChain, search 
     const scroll = ui.current?.paneScroll ?? 0;
     if (input === '[') return update({ paneScroll: Math.max(0, scroll - paneRows) });
     if (input === ']') return update({ paneScroll: Math.min(Math.max(0, content.lines.length - paneRows), scroll + paneRows) });
+  };
+
+  // Keys that arrive in one read (typed ahead, sent by a script, pasted) come as one string: each is
+  // taken in turn, and while a prompt is open the text up to an Enter is its text, the Enter submits.
+  useInput((input, key) => {
+    if (input.length <= 1 || key.ctrl || key.meta || key.escape) return onKey(input, key);
+    let rest = input;
+    while (rest !== '') {
+      if (ui.current?.prompt !== undefined) {
+        const enter = rest.search(/[\r\n]/);
+        onKey(enter < 0 ? rest : rest.slice(0, enter + 1), { ...key, return: false });
+        rest = enter < 0 ? '' : rest.slice(enter + 1);
+      } else {
+        const first = rest[0] ?? '';
+        onKey(first, { ...key, return: first === '\r' || first === '\n', tab: first === '\t' });
+        rest = rest.slice(1);
+      }
+    }
   });
 
   const source = trace.header.createdBy === 'sim' ? `sim seed ${trace.header.seed ?? '?'}` : 'live';

@@ -76,6 +76,13 @@ void describe('debugger browser', () => {
     assert.match(instance.lastFrame() ?? '', /first event at or after 40 ms/);
   });
 
+  void test('keys that arrive in one read are each taken: steps, and a prompt with its text and Enter', async () => {
+    const instance = await open();
+    assert.equal(cursorSeq(await press(instance, 'jjj')), 4, 'three steps sent at once move three events');
+    assert.equal(cursorSeq(await press(instance, 'g100\r')), 100, 'g, the seq and Enter in one read jump to the seq');
+    assert.equal(cursorSeq(await press(instance, 'kg50\rj')), 51, 'keys after a prompt is submitted in the same read are taken too');
+  });
+
   void test('search finds the next event by type or id, and n the one after', async () => {
     const instance = await open();
     const replies: number[] = [];
