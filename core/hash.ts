@@ -45,6 +45,18 @@ export function hashState(value: unknown): string {
 }
 
 /**
+ * `hashState(value)`, and the length of the text it hashed (that of `stableStringify(value)`), for
+ * callers that space their hashes out by the size of what they hash.
+ *
+ * @throws TypeError as `stableStringify` does.
+ */
+export function hashStateSized(value: unknown): { readonly hash: string; readonly chars: number } {
+  const sink = new HashSink();
+  walkRoot(value, sink);
+  return { hash: sink.digest(), chars: sink.chars };
+}
+
+/**
  * The 64-bit hash used by `hashState`: two independent 32-bit multiply-xor lanes over the UTF-16
  * code units (as cyrb53), mixed at the end. It detects divergence in replay; it does not resist an
  * adversary.
@@ -75,14 +87,18 @@ class TextSink implements Sink {
 class HashSink implements Sink {
   private h1 = 0xdeadbeef;
   private h2 = 0x41c6ce57;
+  /** Code units hashed so far. */
+  chars = 0;
 
   /** Back to the hash of no text. */
   reset(): void {
     this.h1 = 0xdeadbeef;
     this.h2 = 0x41c6ce57;
+    this.chars = 0;
   }
 
   put(text: string): void {
+    this.chars += text.length;
     let h1 = this.h1;
     let h2 = this.h2;
     for (let i = 0; i < text.length; i++) {
@@ -96,6 +112,7 @@ class HashSink implements Sink {
 
   /** Adds bytes as code units; returns all of them or-ed, so the caller can tell whether they were ASCII. */
   putBytes(bytes: Uint8Array, start: number, end: number): number {
+    this.chars += end - start;
     let h1 = this.h1;
     let h2 = this.h2;
     let any = 0;

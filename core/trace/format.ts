@@ -20,7 +20,7 @@ import type { Address } from '../ids.js';
 import type { AnyEvent } from '../component.js';
 import { hashString, stableStringify } from '../hash.js';
 import { SnapshotTaker } from './snapshots.js';
-import type { MintedIds } from './snapshots.js';
+import type { AppliedStep, MintedIds } from './snapshots.js';
 import type { ReplayCores } from './replay.js';
 
 /** The format version this tsray writes (1 had no checksums; it is refused with a hint to record again). */
@@ -294,9 +294,13 @@ export class TraceWriter {
 
   /**
    * The text of the next line (without its newline), chained to the previous one; for an entry,
-   * when the writer takes snapshots, it may be two lines: the entry's, then a snapshot's.
+   * when the writer takes snapshots, it may be two lines: the entry's, then a snapshot's. `applied`,
+   * for an entry: the caller applied its event already, in its trace form (as JSON gives it back), to
+   * a state of its own for that component, with the reducers the writer was given (or the recipe
+   * threw there: `'threw'`); the writer then takes its snapshots and minted ids from that instead of
+   * applying the event again.
    */
-  line(line: TraceHeader | TraceEntry | TraceNote): string {
+  line(line: TraceHeader | TraceEntry | TraceNote, applied?: AppliedStep | 'threw'): string {
     if (this.taker === undefined || !('event' in line)) return this.text(encodeTraceLine(line));
     let slot = this.slotOf.get(line.address);
     if (slot === undefined) {
@@ -307,7 +311,7 @@ export class TraceWriter {
     // state then never shares an object with the caller's, and a value JSON changes (NaN, -0)
     // changes in both alike.
     const event = writeEvent(line.event);
-    const step = this.taker.apply(slot, line.component, JSON.parse(event.text) as AnyEvent);
+    const step = applied === undefined ? this.taker.apply(slot, line.component, JSON.parse(event.text) as AnyEvent) : this.taker.observe(slot, applied === 'threw' ? undefined : applied);
     const text = this.text(encodeEntry(step.minted === undefined ? line : { ...line, minted: step.minted }, event));
     if (step.snapshot === undefined) return text;
     return `${text}\n${this.text(encodeSnapshotLine(line.address, step.snapshot.position, step.snapshot.state))}`;

@@ -57,7 +57,13 @@ export interface SnapshotStep {
   readonly threw?: string;
 }
 
-/** Per component slot: its state, and where its next snapshot falls. */
+/** An event its caller applied: the component's state after it, and the effects it gave. */
+export interface AppliedStep {
+  readonly state: unknown;
+  readonly effects: readonly unknown[];
+}
+
+/** Per component slot: its state (when this taker applies its events), and where its next snapshot falls. */
 interface Slot {
   state: unknown;
   /** Events given so far, applied or not. */
@@ -91,11 +97,7 @@ export class SnapshotTaker {
   /** Applies `event` to the state of the `component` in `slot` (a fresh one on its first event). */
   apply(slot: number, component: ComponentKind, event: AnyEvent): SnapshotStep {
     const core = this.cores[component] as ComponentCore<unknown, AnyEvent, unknown>;
-    let at = this.slots[slot];
-    if (at === undefined) {
-      at = { state: core.initial(), events: 0, sinceSnapshot: 0, interval: this.every, stopped: false };
-      this.slots[slot] = at;
-    }
+    const at = this.slotAt(slot, () => core.initial());
     const position = at.events;
     at.events += 1;
     if (at.stopped) return {};
@@ -107,13 +109,45 @@ export class SnapshotTaker {
       at.state = undefined;
       return { threw: `the ${component} recipe threw: ${error instanceof Error ? error.message : String(error)}`.replace(/[\r\n]+/g, ' ') };
     }
+    return this.applied(at, position, at.state, effects);
+  }
+
+  /**
+   * Counts an event that the caller applied itself, to a state it keeps for `slot` (`trace collect`
+   * replays every component to check its live hashes, and need not replay it twice), and takes the
+   * snapshot that falls there of the state it gives. `undefined`: the caller's recipe threw on this
+   * event, and the component is applied no further.
+   */
+  observe(slot: number, step: AppliedStep | undefined): SnapshotStep {
+    const at = this.slotAt(slot, () => undefined);
+    const position = at.events;
+    at.events += 1;
+    if (at.stopped) return {};
+    if (step === undefined) {
+      at.stopped = true;
+      return {};
+    }
+    return this.applied(at, position, step.state, step.effects);
+  }
+
+  private slotAt(slot: number, initial: () => unknown): Slot {
+    let at = this.slots[slot];
+    if (at === undefined) {
+      at = { state: initial(), events: 0, sinceSnapshot: 0, interval: this.every, stopped: false };
+      this.slots[slot] = at;
+    }
+    return at;
+  }
+
+  /** What an event applied at `position` gave: the ids it minted, and the snapshot of `state` if one falls there. */
+  private applied(at: Slot, position: number, state: unknown, effects: readonly unknown[]): SnapshotStep {
     const minted = mintedIn(effects);
     at.sinceSnapshot += 1;
     if (at.sinceSnapshot < at.interval) return minted === undefined ? {} : { minted };
     at.sinceSnapshot = 0;
-    const state = JSON.stringify(at.state);
-    at.interval = snapshotInterval(this.every, state.length, this.bytesPerEvent);
-    const snapshot = { position, state };
+    const text = JSON.stringify(state);
+    at.interval = snapshotInterval(this.every, text.length, this.bytesPerEvent);
+    const snapshot = { position, state: text };
     return minted === undefined ? { snapshot } : { minted, snapshot };
   }
 }

@@ -6,12 +6,11 @@
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatBytes } from '../runtime/sessions.js';
-import { defaultHashEveryEvents, mergeLogs, readSessionLogs } from '../trace/collect.js';
-import type { CollectedLog, CollectedTrace } from '../trace/collect.js';
+import { defaultHashEveryEvents, mergeLogsInto, readSessionLogs, traceHeaderOf } from '../trace/collect.js';
+import type { CollectedLog, MergeResult } from '../trace/collect.js';
 import { fetchClusterLogs } from './cluster-logs.js';
 import { clusterTarget } from './cluster-target.js';
-import type { TraceEntry, TraceHeader, TraceNote } from '../../core/trace/format.js';
-import { writeTraceLines } from '../trace/write.js';
+import { TraceFile } from '../trace/write.js';
 import { sessionDirOf } from './session-arg.js';
 import { UsageError, firstLine, wholeNumber } from './usage.js';
 
@@ -90,24 +89,38 @@ async function collect(args: string[]): Promise<number> {
     from = sessionDir;
     workload = basename(sessionDir);
   }
-  const trace = mergeLogs(logs, { hashEveryEvents, workload });
+  const cannotWrite = (error: unknown): Error => new Error(`cannot write the trace to ${output}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; pass -o with a writable path`);
+  let file: TraceFile;
+  try {
+    file = new TraceFile(output);
+  } catch (error) {
+    throw cannotWrite(error);
+  }
+  // The trace is written as the logs are merged: the writer takes its snapshots from the merge's
+  // replay, and no event is kept once written.
+  let events = 0;
+  let trace: MergeResult;
   let bytes: number;
   try {
-    bytes = writeTraceLines(output, linesOf(trace));
+    file.write(traceHeaderOf(logs, workload));
+    trace = mergeLogsInto(logs, { hashEveryEvents, workload }, (entry, applied) => {
+      events += 1;
+      file.write(entry, applied);
+    });
+    for (const note of trace.notes) file.write(note);
   } catch (error) {
-    throw new Error(`cannot write the trace to ${output}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; pass -o with a writable path`);
+    file.abandon();
+    throw (error as NodeJS.ErrnoException).code === undefined ? error : cannotWrite(error);
+  }
+  try {
+    bytes = file.finish();
+  } catch (error) {
+    throw cannotWrite(error);
   }
   process.stdout.write(`${output}\n`);
   process.stderr.write(
-    `collected ${trace.entries.length} events from ${logs.length} components of ${from} (${formatBytes(bytes)}); ${trace.checkedLiveHashes} live state hashes reproduced by replay\n`,
+    `collected ${events} events from ${logs.length} components of ${from} (${formatBytes(bytes)}); ${trace.checkedLiveHashes} live state hashes reproduced by replay\n`,
   );
   for (const line of trace.divergences) process.stderr.write(`tsray trace collect: ${line}\n`);
   return trace.divergences.length === 0 && !incomplete ? 0 : 1;
-}
-
-/** The trace's lines in file order: the header, the events, then the notes. */
-function* linesOf(trace: CollectedTrace): Iterable<TraceHeader | TraceEntry | TraceNote> {
-  yield trace.header;
-  yield* trace.entries;
-  yield* trace.notes;
 }

@@ -11,7 +11,7 @@
  * firing names as parent the event that last armed that timer.
  *
  * The hashes: each component's state is hashed every `hashEveryEvents` of its events (an interval
- * that stretches as its log grows, see `defaultHashEveryEvents`) and after its last one. Where the live runtime recorded the hash of its own state (at shutdown, or when a worker
+ * that stretches as its log and its state grow, see `defaultHashEveryEvents`) and after its last one. Where the live runtime recorded the hash of its own state (at shutdown, or when a worker
  * thread exits), that hash is the one written, and a replay that does not reproduce it is reported:
  * `tsray replay --verify` then fails at that event too, because the trace tells what ran.
  */
@@ -19,11 +19,12 @@ import { gcsCore } from '../../core/gcs/index.js';
 import { ownerCore } from '../../core/owner/index.js';
 import { rayletCore } from '../../core/raylet/index.js';
 import type { AnyEvent, ComponentCore } from '../../core/component.js';
-import { hashState, stableStringify } from '../../core/hash.js';
+import { hashStateSized, stableStringify } from '../../core/hash.js';
 import type { Address } from '../../core/ids.js';
 import { traceFormatVersion } from '../../core/trace/format.js';
 import type { ComponentKind, TraceEntry, TraceHeader, TraceNote } from '../../core/trace/format.js';
 import { applyDirect } from '../../core/step.js';
+import type { AppliedStep } from '../../core/trace/snapshots.js';
 import { EventLog, openSessionLogs } from '../store/event-log.js';
 import type { SessionLog } from '../store/event-log.js';
 
@@ -37,6 +38,15 @@ export const defaultHashEveryEvents = 64;
 
 /** The interval grows to this fraction of the events applied so far. */
 const hashIntervalGrowth = 1 / 8;
+
+/**
+ * ...and to at least the last hashed state's length over this, so that hashing a big state costs at
+ * most about this many characters of it per event (as snapshots do, core/trace/snapshots.ts): a
+ * driver with 100,000 tasks in flight has a state of some 90 MB, and hashing it every eighth of its
+ * log took 25 of the 63 s that a 408,000-event session took to collect. Its snapshots, which replay
+ * also checks, still come every 175,000 events or sooner.
+ */
+const hashedCharsPerEvent = 512;
 
 /** One event read from a component's log, in the form the trace keeps. */
 export interface CollectedEvent {
@@ -144,6 +154,13 @@ export interface MergeOptions {
   readonly workload?: string;
 }
 
+/** What replaying one event gave: the hash to record with it, whether it was a live hash checked, and the step for the writer. */
+interface Replayed {
+  readonly hash?: string;
+  readonly checked: boolean;
+  readonly applied: AppliedStep | 'threw';
+}
+
 /** Per-log bookkeeping while merging. */
 interface Cursor {
   readonly log: CollectedLog;
@@ -163,10 +180,25 @@ interface Cursor {
 
 /** Merges the logs of one session into a trace (see the file comment for the order and the hashes). */
 export function mergeLogs(logs: readonly CollectedLog[], options: MergeOptions = {}): CollectedTrace {
+  const entries: TraceEntry[] = [];
+  const merged = mergeLogsInto(logs, options, (entry) => entries.push(entry));
+  return { ...merged, entries };
+}
+
+/** What merging found, besides the entries it placed. */
+export type MergeResult = Omit<CollectedTrace, 'entries'>;
+
+/**
+ * Merges as `mergeLogs` does, handing each entry to `placed` as it is placed, with what replaying its
+ * event gave (the component's state after it, which the caller must not keep: the next event of the
+ * component changes it), so that a trace can be written as it is merged: the writer then takes its
+ * snapshots from this replay instead of replaying every component again, and no entry is kept.
+ */
+export function mergeLogsInto(logs: readonly CollectedLog[], options: MergeOptions, placed: (entry: TraceEntry, applied: AppliedStep | 'threw') => void): MergeResult {
   const hashEvery = options.hashEveryEvents ?? defaultHashEveryEvents;
   const cursors: Cursor[] = logs.map((log) => ({ log, core: cores[log.component], next: 0, placed: new Map(), state: cores[log.component].initial(), applied: 0, nextHashAt: hashEvery, broken: false, armedBy: new Map() }));
   const byAddress = new Map(cursors.map((cursor) => [cursor.log.address, cursor]));
-  const entries: TraceEntry[] = [];
+  let placedCount = 0;
   const notes: TraceNote[] = [];
   const divergences: string[] = [];
   let checkedLiveHashes = 0;
@@ -200,7 +232,8 @@ export function mergeLogs(logs: readonly CollectedLog[], options: MergeOptions =
     }
     const event = chosen.log.events[chosen.next] as CollectedEvent;
     chosen.next++;
-    const seq = entries.length + 1;
+    placedCount += 1;
+    const seq = placedCount;
     chosen.placed.set(event.seq, seq);
     const parent = parentOf(event, byAddress, chosen);
     const hash = replayOne(chosen, event, seq, hashEvery, (line) => {
@@ -208,15 +241,18 @@ export function mergeLogs(logs: readonly CollectedLog[], options: MergeOptions =
       notes.push({ note: line, seq });
     });
     if (hash.checked) checkedLiveHashes++;
-    entries.push({
-      seq,
-      address: chosen.log.address,
-      component: chosen.log.component,
-      atMs: event.atMs,
-      ...(parent === undefined ? {} : { parent }),
-      event: event.event,
-      ...(hash.hash === undefined ? {} : { hash: hash.hash }),
-    });
+    placed(
+      {
+        seq,
+        address: chosen.log.address,
+        component: chosen.log.component,
+        atMs: event.atMs,
+        ...(parent === undefined ? {} : { parent }),
+        event: event.event,
+        ...(hash.hash === undefined ? {} : { hash: hash.hash }),
+      },
+      hash.applied,
+    );
   }
 
   for (const cursor of cursors) {
@@ -230,7 +266,7 @@ export function mergeLogs(logs: readonly CollectedLog[], options: MergeOptions =
     }
   }
   if (orderBroken > 0) notes.push({ note: `${orderBroken} events were placed before the event that caused them: their causes wait on each other, which the logs of one run cannot show; collect again, and report it if it stays` });
-  return { header: headerOf(logs, options.workload), entries, notes, divergences, checkedLiveHashes };
+  return { header: traceHeaderOf(logs, options.workload), notes, divergences, checkedLiveHashes };
 }
 
 /** The trace seq of the event that caused `event`: its message's sender, or the event that armed its timer. */
@@ -245,17 +281,17 @@ function parentOf(event: CollectedEvent, byAddress: Map<Address, Cursor>, cursor
  * arms, and returns the hash to record with it, if any: the live one where the runtime recorded it
  * (compared with the replay), else the replay's every `hashEvery` events and after the last.
  */
-function replayOne(cursor: Cursor, event: CollectedEvent, seq: number, hashEvery: number, diverged: (line: string) => void): { hash?: string; checked: boolean } {
+function replayOne(cursor: Cursor, event: CollectedEvent, seq: number, hashEvery: number, diverged: (line: string) => void): Replayed {
   const live = cursor.log.liveHashes.get(event.seq);
   const where = `${cursor.log.address} event ${event.seq} (${event.event.type}, trace seq ${seq})`;
-  if (cursor.broken) return live === undefined ? { checked: false } : { hash: live, checked: false };
+  if (cursor.broken) return live === undefined ? { checked: false, applied: 'threw' } : { hash: live, checked: false, applied: 'threw' };
   let effects: unknown[];
   try {
     effects = applyDirect(cursor.core, cursor.state, event.event);
   } catch (error) {
     cursor.broken = true;
     diverged(`replaying ${where} threw: ${oneLine(error)}; its later hashes are not checked`);
-    return live === undefined ? { checked: false } : { hash: live, checked: false };
+    return live === undefined ? { checked: false, applied: 'threw' } : { hash: live, checked: false, applied: 'threw' };
   }
   cursor.applied++;
   for (const effect of effects) {
@@ -264,26 +300,29 @@ function replayOne(cursor: Cursor, event: CollectedEvent, seq: number, hashEvery
   }
   const isLast = cursor.next === cursor.log.events.length;
   const due = cursor.applied >= cursor.nextHashAt;
-  if (live === undefined && !isLast && !due) return { checked: false };
-  if (due) cursor.nextHashAt = cursor.applied + Math.max(hashEvery, Math.floor(cursor.applied * hashIntervalGrowth));
+  const applied: AppliedStep = { state: cursor.state, effects };
+  if (live === undefined && !isLast && !due) return { checked: false, applied };
   let replayed: string;
   try {
-    replayed = hashState(cursor.state);
+    const sized = hashStateSized(cursor.state);
+    replayed = sized.hash;
+    if (due) cursor.nextHashAt = cursor.applied + Math.max(hashEvery, Math.floor(cursor.applied * hashIntervalGrowth), Math.ceil(sized.chars / hashedCharsPerEvent));
   } catch (error) {
     cursor.broken = true;
     diverged(`the state of ${cursor.log.address} after ${where} cannot be hashed: ${oneLine(error)}`);
-    return live === undefined ? { checked: false } : { hash: live, checked: false };
+    // Nor can it be written as a snapshot: the writer takes it as stopped here.
+    return live === undefined ? { checked: false, applied: 'threw' } : { hash: live, checked: false, applied: 'threw' };
   }
-  if (live === undefined) return { hash: replayed, checked: false };
+  if (live === undefined) return { hash: replayed, checked: false, applied };
   if (live !== replayed) {
     diverged(`replaying the log of ${cursor.log.address} does not reproduce its live state after ${where}: live hash ${live}, replayed ${replayed}; this is a tsray bug, please report it with the trace`);
-    return { hash: live, checked: false };
+    return { hash: live, checked: false, applied };
   }
-  return { hash: live, checked: true };
+  return { hash: live, checked: true, applied };
 }
 
-/** The trace header: reducer versions and the cluster as the logs started it. */
-function headerOf(logs: readonly CollectedLog[], workload: string | undefined): TraceHeader {
+/** The header of the trace of `logs`: reducer versions and the cluster as the logs started it. */
+export function traceHeaderOf(logs: readonly CollectedLog[], workload: string | undefined): TraceHeader {
   const nodes: unknown[] = [];
   let gcs: unknown;
   for (const log of logs) {

@@ -1,7 +1,7 @@
 // Tests for the deterministic serialisation and state hash that replay relies on to detect divergence.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TextHasher, hashState, hashString, stableStringify } from '../../../core/hash.js';
+import { TextHasher, hashState, hashStateSized, hashString, stableStringify } from '../../../core/hash.js';
 
 void test('key order does not change the text or the hash', () => {
   const a = { b: 1, a: { y: [1, 2, { q: 1, p: 2 }], x: 's' } };
@@ -15,6 +15,7 @@ void test('key order does not change the text or the hash', () => {
 void test('hashState hashes exactly the text of stableStringify', () => {
   const value = { s: 'plain', t: 'quo"te\\ é \u0001', m: new Map<number, unknown>([[2, 'b'], [1, { a: [undefined, NaN] }]]), set: new Set(['y', 'x']), u: undefined };
   assert.equal(hashState(value), hashString(stableStringify(value)));
+  assert.deepEqual(hashStateSized(value), { hash: hashState(value), chars: stableStringify(value).length });
   assert.equal(stableStringify(value), '{"m":{"$map":[[1,{"a":[null,null]}],[2,"b"]]},"s":"plain","set":{"$set":["x","y"]},"t":"quo\\"te\\\\ é \\u0001"}');
 });
 

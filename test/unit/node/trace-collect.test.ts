@@ -15,7 +15,13 @@ import * as E from 'fp-ts/lib/Either.js';
 import { decodeTrace } from '../../../core/trace/decode.js';
 import type { Trace, TraceEntry } from '../../../core/trace/format.js';
 import type { AnyEvent } from '../../../core/component.js';
-import { mergeLogs, readSessionLogs } from '../../../node/trace/collect.js';
+import { mergeLogs, mergeLogsInto, readSessionLogs } from '../../../node/trace/collect.js';
+import { TraceWriter } from '../../../core/trace/format.js';
+import { gcsCore } from '../../../core/gcs/index.js';
+import { ownerCore } from '../../../core/owner/index.js';
+import { rayletCore } from '../../../core/raylet/index.js';
+import { applyDirect } from '../../../core/step.js';
+import { hashStateSized } from '../../../core/hash.js';
 import type { CollectedEvent, CollectedLog } from '../../../node/trace/collect.js';
 import { writeTraceLines } from '../../../node/trace/write.js';
 import type { ChromeTrace, ChromeTraceEvent } from '../../../node/trace/timeline.js';
@@ -254,4 +260,50 @@ void test('the merge puts a delivery after its send even when the clocks say oth
   assert.ok(merged.entries.every((entry, index) => entry.seq === index + 1));
   // Every component's last event carries a hash, so replay --verify has something to check.
   assert.ok(merged.entries.filter((entry) => entry.hash !== undefined).length >= 2);
+});
+
+void test('a trace written as the logs merge has the lines of a writer that replays every event itself', () => {
+  const logs = readSessionLogs(sessionDir);
+  const cores = { gcs: gcsCore, raylet: rayletCore, owner: ownerCore };
+  // A snapshot every 3 events of a component whatever its size, so that this small session has many.
+  const options = { cores, snapshotEvery: 3, snapshotBytesPerEvent: 1e9 };
+  const streamed = new TraceWriter(options);
+  const replaying = new TraceWriter(options);
+  const streamedLines: string[] = [];
+  const merged = mergeLogsInto(logs, {}, (entry, applied) => streamedLines.push(streamed.line(entry, applied)));
+  const replayedLines = mergeLogs(logs).entries.map((entry) => replaying.line(entry));
+  assert.deepEqual(merged.divergences, []);
+  assert.equal(streamedLines.length, replayedLines.length);
+  assert.deepEqual(streamedLines, replayedLines);
+  const text = streamedLines.join('\n');
+  const snapshots = (text.match(/\{"snapshot":/g) ?? []).length;
+  assert.ok(snapshots >= logs.length, `${snapshots} snapshots were taken from the merge`);
+  assert.ok((text.match(/"minted":\{/g) ?? []).length >= 5, 'submissions carry the ids the merge replay minted');
+});
+
+void test("a component's periodic hashes are spaced by its state's size as well as its log's length", () => {
+  const logs = readSessionLogs(sessionDir);
+  const driver = logs.find((log) => log.address === 'worker:n1.d1');
+  assert.ok(driver !== undefined);
+  // Asked for a hash after every event, the driver gets one only as often as its state's size allows.
+  const hashedSeqs = new Set(
+    mergeLogs([driver], { hashEveryEvents: 1 })
+      .entries.filter((entry) => entry.hash !== undefined)
+      .map((entry) => entry.seq),
+  );
+  const state = ownerCore.initial();
+  let lastHashed: { applied: number; chars: number } | undefined;
+  let checkedGaps = 0;
+  driver.events.forEach((event, index) => {
+    applyDirect(ownerCore, state, event.event as never);
+    const applied = index + 1;
+    if (!hashedSeqs.has(applied) || driver.liveHashes.has(event.seq) || applied === driver.events.length) return;
+    if (lastHashed !== undefined) {
+      assert.ok(applied - lastHashed.applied >= Math.ceil(lastHashed.chars / 512), `hashes at events ${lastHashed.applied} and ${applied} of a state of ${lastHashed.chars} characters`);
+      checkedGaps++;
+    }
+    lastHashed = { applied, chars: hashStateSized(state).chars };
+  });
+  assert.ok(checkedGaps >= 3, `${checkedGaps} gaps between periodic hashes checked`);
+  assert.ok(hashedSeqs.size < driver.events.length / 4, `${hashedSeqs.size} hashes for ${driver.events.length} events`);
 });
