@@ -9,6 +9,7 @@ import { ObjectStoreFull } from '../store/object-store.js';
 import { pinHeaderBytes } from '../store/reader-pins.js';
 import { reservedBytes } from '../store/arena.js';
 import { sealFingerprint, type ByteRanges } from '../store/write-guard.js';
+import { copyBytes, copyOf } from '../store/shared-copy.js';
 import type { EncodedData } from './values.js';
 
 /** Where a stored value's parts are, relative to its allocation. */
@@ -214,10 +215,10 @@ export function storeValue(store: ObjectStore, objectId: string, data: EncodedDa
     throw error;
   }
   const target = new Uint8Array(store.buffer);
-  target.set(data.body, offset);
+  copyBytes(target, offset, data.body);
   data.blobs.forEach((blob, index) => {
     const [at] = blobs[index] ?? [0];
-    target.set(new Uint8Array(blob.buffer, blob.byteOffset, blob.byteLength), offset + at);
+    copyBytes(target, offset + at, blob);
   });
   const layout: StoredLayout = { offset, body: [0, data.body.byteLength], blobs };
   sealFingerprint(store.buffer, offset, layoutRanges(layout));
@@ -234,10 +235,10 @@ export function storeValue(store: ObjectStore, objectId: string, data: EncodedDa
 export function storedParts(buffer: SharedArrayBuffer, data: StoredData, copyBlobs: boolean): EncodedData {
   const { offset, body, blobs } = data.layout;
   return {
-    body: new Uint8Array(buffer, offset + body[0], body[1]).slice(),
+    body: copyOf(new Uint8Array(buffer, offset + body[0], body[1])),
     blobs: blobs.map(([at, length]) => {
       const view = new Uint8Array(buffer, offset + at, length);
-      return copyBlobs ? view.slice() : view;
+      return copyBlobs ? copyOf(view) : view;
     }),
   };
 }
