@@ -21,7 +21,7 @@ import type { ComponentLog } from '../store/event-log.js';
 import { loggedOwnerEvent } from './log-elision.js';
 import type { MappedData, StoredData } from './stored-values.js';
 import { captureData, compactedData } from './stored-values.js';
-import { capturedValueData, checkFitsStore, fromValueData, isBareValue, toValueData } from './values.js';
+import { bareSizeBytes, bareValueData, capturedValueData, checkFitsStore, fromValueData, isBareValue, noRefs, toValueData } from './values.js';
 import type { EncodedData } from './values.js';
 import { validateActorOptions, validateMethodOptions, validateTaskOptions } from './validate.js';
 
@@ -262,7 +262,9 @@ export class OwnerRuntime {
   /** Encodes and captures a value this process hands to the core (a return value, say). */
   encodeValue(value: unknown, rootPath: string): ValueData {
     const values = this.options.values;
-    return values === undefined ? capturedValueData(value, this.heldHooks, rootPath) : values.encode(value, this.heldHooks, rootPath);
+    if (values !== undefined) return values.encode(value, this.heldHooks, rootPath);
+    // A number or boolean returned (a counter's method, say) is kept as itself, as arguments are.
+    return isBareValue(value) ? bareValueData(value) : capturedValueData(value, this.heldHooks, rootPath);
   }
 
   /** Decodes a value the core handed this process; the refs inside count as held here. */
@@ -357,13 +359,14 @@ export class OwnerRuntime {
         if (value.sizeBytes < this.state.config.inlineThresholdBytes) return { kind: 'value', payload: { kind: 'inline', data: value.data, sizeBytes: value.sizeBytes, refs: value.refs } };
         return { kind: 'ref', ref: this.putValue(value).marker };
       }
+      // A bare value is not encoded: its size is that of its encoding all the same.
+      if (isBareValue(arg)) return { kind: 'value', payload: { kind: 'inline', data: arg, sizeBytes: bareSizeBytes(arg), refs: noRefs } };
       const value = toValueData(arg, this.heldHooks, `args[${index}]`);
       if (value.sizeBytes >= this.state.config.inlineThresholdBytes) {
         // Large arguments go through the object store once, as Ray puts them, instead of riding every push.
         return { kind: 'ref', ref: this.putEncoded(value.data as EncodedData, value.sizeBytes, value.refs).marker };
       }
-      // Encoded above all the same: sizeBytes is the encoding's size.
-      return { kind: 'value', payload: { kind: 'inline', data: isBareValue(arg) ? arg : compactedData(value.data as EncodedData), sizeBytes: value.sizeBytes, refs: value.refs } };
+      return { kind: 'value', payload: { kind: 'inline', data: compactedData(value.data as EncodedData), sizeBytes: value.sizeBytes, refs: value.refs } };
     });
   }
 
