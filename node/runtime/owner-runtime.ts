@@ -23,7 +23,8 @@ import type { MappedData, StoredData } from './stored-values.js';
 import { captureData, compactedData } from './stored-values.js';
 import { bareSizeBytes, bareValueData, capturedValueData, checkFitsStore, fromValueData, isBareValue, noRefs, toValueData } from './values.js';
 import type { EncodedData } from './values.js';
-import { validateActorOptions, validateMethodOptions, validateTaskOptions } from './validate.js';
+import { validateActorOptions, validateTaskOptions } from './validate.js';
+import type { ValidMethodOptions } from './validate.js';
 
 /** How long a live owner keeps an idle lease. */
 const liveLeaseIdleMs = 50;
@@ -91,6 +92,9 @@ export interface OwnerValues {
   /** The value back, with refs made by `hooks`; `copy` asks for private, writable arrays. */
   decode(value: ValueData, hooks: CodecHooks, copy: boolean): unknown;
 }
+
+/** `T` with its fields writable, to build an event field by field. */
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** Each function's id as specs carry it, made once: tasks of one function share the string. */
 const functionIds = new WeakMap<FunctionDescriptor, string>();
@@ -434,20 +438,19 @@ export class OwnerRuntime {
     }
   }
 
-  /** `handle.method.remote(...args)`; a call made on a counted handle holds the actor until it ends. */
-  callActor(handle: ActorHandleState, method: string, args: unknown[], options: { numReturns?: number }): ObjectRef | ObjectRef[] {
-    const { numReturns } = validateMethodOptions(options);
-    const effects = this.apply({
-      type: 'actor-task/submitted',
-      actorId: handle.actorId,
-      method,
-      name: method,
-      args: this.toArgs(args),
-      numReturns,
-      ...this.context(),
-      ...(handle.ref === undefined ? {} : { handle: { objectId: handle.ref.objectId, owner: handle.ref.owner } }),
-    });
-    const refs = this.refsOf(this.minted(effects).objectIds);
+  /**
+   * `handle.method.remote(...args)`, with its options checked already (by the handle); a call made on
+   * a counted handle holds the actor until it ends.
+   */
+  callActor(handle: ActorHandleState, method: string, args: unknown[], options: ValidMethodOptions): ObjectRef | ObjectRef[] {
+    const numReturns = options.numReturns;
+    // Built without spreads, in the order of its fields as logged: a literal with spreads was a
+    // runtime copy of each part, on every call to an actor.
+    const event: Mutable<Extract<OwnerEvent, { type: 'actor-task/submitted' }>> = { type: 'actor-task/submitted', actorId: handle.actorId, method, name: method, args: this.toArgs(args), numReturns };
+    const task = taskContext.getStore();
+    if (task !== undefined) event.parentTaskId = task.taskId;
+    if (handle.ref !== undefined) event.handle = { objectId: handle.ref.objectId, owner: handle.ref.owner };
+    const refs = this.refsOf(this.minted(this.apply(event)).objectIds);
     return numReturns === 1 ? (refs[0] as ObjectRef) : refs;
   }
 
