@@ -536,7 +536,11 @@ export class OwnerRuntime {
     const inTask = taskContext.getStore();
     const one = !Array.isArray(refs);
     const promise = this.track(getId, one ? (copy ? 'one-copy' : 'one') : copy ? 'list-copy' : 'list', refs);
-    this.apply({ type: 'get/requested', getId, refs: one ? [refs.marker] : refs.map((ref) => ref.marker), ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(inTask === undefined ? {} : { inTaskId: inTask.taskId }) });
+    // Field by field, in the order logged (see callActor).
+    const event: Mutable<Extract<OwnerEvent, { type: 'get/requested' }>> = { type: 'get/requested', getId, refs: one ? [refs.marker] : refs.map((ref) => ref.marker) };
+    if (timeoutMs !== undefined) event.timeoutMs = timeoutMs;
+    if (inTask !== undefined) event.inTaskId = inTask.taskId;
+    this.apply(event);
     return promise;
   }
 
@@ -551,8 +555,11 @@ export class OwnerRuntime {
       throw this.withLinkTrouble(errorFromInfo(failed.error));
     }
     const copy = shape === 'list-copy' || shape === 'one-copy';
-    const values = effect.outcomes.map((outcome) => (outcome.kind === 'value' ? this.decodeValue(outcome.value, copy) : undefined));
-    return shape === 'one' || shape === 'one-copy' ? values[0] : values;
+    if (shape === 'one' || shape === 'one-copy') {
+      const outcome = effect.outcomes[0];
+      return outcome?.kind === 'value' ? this.decodeValue(outcome.value, copy) : undefined;
+    }
+    return effect.outcomes.map((outcome) => (outcome.kind === 'value' ? this.decodeValue(outcome.value, copy) : undefined));
   }
 
   /**
