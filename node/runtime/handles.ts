@@ -6,6 +6,7 @@ import type { RefMarker } from '../../core/values.js';
 import type { CodecHooks } from '../codec/index.js';
 import type { FunctionDescriptor } from './shipping.js';
 import { isOptionsObject, shown, validateActorOptions, validateMethodOptions, validateTaskOptions } from './validate.js';
+import type { ValidMethodOptions } from './validate.js';
 
 /** A reference to an object in the cluster; `tsray.get(ref)` gives its value. */
 export class ObjectRef<T = unknown> {
@@ -62,7 +63,7 @@ export interface Submitter {
   submitTask(descriptor: FunctionDescriptor, args: unknown[], options: TaskOptions): ObjectRef | ObjectRef[];
   /** Creates the actor and gives its handle, held by this process (see `makeActorHandle`). */
   createActor(descriptor: FunctionDescriptor, className: string, args: unknown[], options: ActorOptions): unknown;
-  callActor(handle: ActorHandleState, method: string, args: unknown[], options: { numReturns?: number }): ObjectRef | ObjectRef[];
+  callActor(handle: ActorHandleState, method: string, args: unknown[], options: ValidMethodOptions): ObjectRef | ObjectRef[];
 }
 
 let submitter: Submitter | undefined;
@@ -158,6 +159,9 @@ export type ActorHandle<T = any> = 0 extends 1 & T ? AnyActorHandle : TypedActor
 
 const handleStates = new WeakMap<object, ActorHandleState>();
 
+/** The options of a method called without `.options(...)`, checked once for every such call. */
+const defaultMethodOptions: ValidMethodOptions = Object.freeze({ numReturns: 1 });
+
 /** The target behind every actor handle proxy: a class of its own, so the codec offers handles to its hooks. */
 class ActorHandleTarget {
   constructor(readonly actorId: string) {}
@@ -179,18 +183,17 @@ export function makeActorHandle<T>(state: ActorHandleState): ActorHandle<T> {
       if (typeof property !== 'string' || property === 'then' || property === 'toJSON') return undefined;
       let method = methods.get(property);
       if (method === undefined) {
-        const call = (args: unknown[], options: { numReturns?: number }): ObjectRef | ObjectRef[] => {
+        const call = (args: unknown[], options: ValidMethodOptions): ObjectRef | ObjectRef[] => {
           // Referencing the proxy here is what keeps it (and so its hold on the actor) reachable from a method.
           void proxy;
           return theSubmitter().callActor(handle, property, args, options);
         };
         method = {
-          remote: (...args: unknown[]) => call(args, {}) as ObjectRef,
+          remote: (...args: unknown[]) => call(args, defaultMethodOptions) as ObjectRef,
           options: (options: { numReturns?: number }) => {
-            // A wrong value throws here, not at the later `.remote()`.
-            validateMethodOptions(options);
-            const copy = { ...options };
-            return { remote: (...args: unknown[]) => call(args, copy) };
+            // A wrong value throws here, not at the later `.remote()`; the checked copy serves every call.
+            const valid = validateMethodOptions(options);
+            return { remote: (...args: unknown[]) => call(args, valid) };
           },
         };
         methods.set(property, method);

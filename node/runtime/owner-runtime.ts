@@ -21,9 +21,10 @@ import type { ComponentLog } from '../store/event-log.js';
 import { loggedOwnerEvent } from './log-elision.js';
 import type { MappedData, StoredData } from './stored-values.js';
 import { captureData, compactedData } from './stored-values.js';
-import { capturedValueData, checkFitsStore, fromValueData, isBareValue, toValueData } from './values.js';
+import { bareSizeBytes, bareValueData, capturedValueData, checkFitsStore, fromValueData, isBareValue, noRefs, toValueData } from './values.js';
 import type { EncodedData } from './values.js';
-import { validateActorOptions, validateMethodOptions, validateTaskOptions } from './validate.js';
+import { validateActorOptions, validateTaskOptions } from './validate.js';
+import type { ValidMethodOptions } from './validate.js';
 
 /** How long a live owner keeps an idle lease. */
 const liveLeaseIdleMs = 50;
@@ -91,6 +92,9 @@ export interface OwnerValues {
   /** The value back, with refs made by `hooks`; `copy` asks for private, writable arrays. */
   decode(value: ValueData, hooks: CodecHooks, copy: boolean): unknown;
 }
+
+/** `T` with its fields writable, to build an event field by field. */
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** Each function's id as specs carry it, made once: tasks of one function share the string. */
 const functionIds = new WeakMap<FunctionDescriptor, string>();
@@ -262,7 +266,9 @@ export class OwnerRuntime {
   /** Encodes and captures a value this process hands to the core (a return value, say). */
   encodeValue(value: unknown, rootPath: string): ValueData {
     const values = this.options.values;
-    return values === undefined ? capturedValueData(value, this.heldHooks, rootPath) : values.encode(value, this.heldHooks, rootPath);
+    if (values !== undefined) return values.encode(value, this.heldHooks, rootPath);
+    // A number or boolean returned (a counter's method, say) is kept as itself, as arguments are.
+    return isBareValue(value) ? bareValueData(value) : capturedValueData(value, this.heldHooks, rootPath);
   }
 
   /** Decodes a value the core handed this process; the refs inside count as held here. */
@@ -357,13 +363,14 @@ export class OwnerRuntime {
         if (value.sizeBytes < this.state.config.inlineThresholdBytes) return { kind: 'value', payload: { kind: 'inline', data: value.data, sizeBytes: value.sizeBytes, refs: value.refs } };
         return { kind: 'ref', ref: this.putValue(value).marker };
       }
+      // A bare value is not encoded: its size is that of its encoding all the same.
+      if (isBareValue(arg)) return { kind: 'value', payload: { kind: 'inline', data: arg, sizeBytes: bareSizeBytes(arg), refs: noRefs } };
       const value = toValueData(arg, this.heldHooks, `args[${index}]`);
       if (value.sizeBytes >= this.state.config.inlineThresholdBytes) {
         // Large arguments go through the object store once, as Ray puts them, instead of riding every push.
         return { kind: 'ref', ref: this.putEncoded(value.data as EncodedData, value.sizeBytes, value.refs).marker };
       }
-      // Encoded above all the same: sizeBytes is the encoding's size.
-      return { kind: 'value', payload: { kind: 'inline', data: isBareValue(arg) ? arg : compactedData(value.data as EncodedData), sizeBytes: value.sizeBytes, refs: value.refs } };
+      return { kind: 'value', payload: { kind: 'inline', data: compactedData(value.data as EncodedData), sizeBytes: value.sizeBytes, refs: value.refs } };
     });
   }
 
@@ -431,20 +438,19 @@ export class OwnerRuntime {
     }
   }
 
-  /** `handle.method.remote(...args)`; a call made on a counted handle holds the actor until it ends. */
-  callActor(handle: ActorHandleState, method: string, args: unknown[], options: { numReturns?: number }): ObjectRef | ObjectRef[] {
-    const { numReturns } = validateMethodOptions(options);
-    const effects = this.apply({
-      type: 'actor-task/submitted',
-      actorId: handle.actorId,
-      method,
-      name: method,
-      args: this.toArgs(args),
-      numReturns,
-      ...this.context(),
-      ...(handle.ref === undefined ? {} : { handle: { objectId: handle.ref.objectId, owner: handle.ref.owner } }),
-    });
-    const refs = this.refsOf(this.minted(effects).objectIds);
+  /**
+   * `handle.method.remote(...args)`, with its options checked already (by the handle); a call made on
+   * a counted handle holds the actor until it ends.
+   */
+  callActor(handle: ActorHandleState, method: string, args: unknown[], options: ValidMethodOptions): ObjectRef | ObjectRef[] {
+    const numReturns = options.numReturns;
+    // Built without spreads, in the order of its fields as logged: a literal with spreads was a
+    // runtime copy of each part, on every call to an actor.
+    const event: Mutable<Extract<OwnerEvent, { type: 'actor-task/submitted' }>> = { type: 'actor-task/submitted', actorId: handle.actorId, method, name: method, args: this.toArgs(args), numReturns };
+    const task = taskContext.getStore();
+    if (task !== undefined) event.parentTaskId = task.taskId;
+    if (handle.ref !== undefined) event.handle = { objectId: handle.ref.objectId, owner: handle.ref.owner };
+    const refs = this.refsOf(this.minted(this.apply(event)).objectIds);
     return numReturns === 1 ? (refs[0] as ObjectRef) : refs;
   }
 
@@ -530,7 +536,11 @@ export class OwnerRuntime {
     const inTask = taskContext.getStore();
     const one = !Array.isArray(refs);
     const promise = this.track(getId, one ? (copy ? 'one-copy' : 'one') : copy ? 'list-copy' : 'list', refs);
-    this.apply({ type: 'get/requested', getId, refs: one ? [refs.marker] : refs.map((ref) => ref.marker), ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(inTask === undefined ? {} : { inTaskId: inTask.taskId }) });
+    // Field by field, in the order logged (see callActor).
+    const event: Mutable<Extract<OwnerEvent, { type: 'get/requested' }>> = { type: 'get/requested', getId, refs: one ? [refs.marker] : refs.map((ref) => ref.marker) };
+    if (timeoutMs !== undefined) event.timeoutMs = timeoutMs;
+    if (inTask !== undefined) event.inTaskId = inTask.taskId;
+    this.apply(event);
     return promise;
   }
 
@@ -545,8 +555,11 @@ export class OwnerRuntime {
       throw this.withLinkTrouble(errorFromInfo(failed.error));
     }
     const copy = shape === 'list-copy' || shape === 'one-copy';
-    const values = effect.outcomes.map((outcome) => (outcome.kind === 'value' ? this.decodeValue(outcome.value, copy) : undefined));
-    return shape === 'one' || shape === 'one-copy' ? values[0] : values;
+    if (shape === 'one' || shape === 'one-copy') {
+      const outcome = effect.outcomes[0];
+      return outcome?.kind === 'value' ? this.decodeValue(outcome.value, copy) : undefined;
+    }
+    return effect.outcomes.map((outcome) => (outcome.kind === 'value' ? this.decodeValue(outcome.value, copy) : undefined));
   }
 
   /**

@@ -31,6 +31,29 @@ export function isBareValue(value: unknown): value is number | boolean {
   return typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value) && !Object.is(value, -0));
 }
 
+/**
+ * The size of a bare value's encoding, as the codec (msgpackr) writes it: what `toValueData` would
+ * count, without encoding it. A positive integer below 64 or a negative one from -32 is one byte,
+ * then 1 to 4 bytes of integer after a type byte; any other number is a float64 after its type byte.
+ */
+export function bareSizeBytes(value: number | boolean): number {
+  if (typeof value === 'boolean') return 1;
+  if (value >>> 0 === value) return value < 0x40 ? 1 : value <= 0xff ? 2 : value <= 0xffff ? 3 : 5;
+  if (value >> 0 === value) return value >= -0x20 ? 1 : value >= -0x80 ? 2 : value >= -0x8000 ? 3 : 5;
+  return 9;
+}
+
+/** The refs of a value that holds none, shared by every bare value. */
+export const noRefs: readonly RefMarker[] = Object.freeze([]);
+
+/**
+ * A bare value (see isBareValue) as the core's data, kept as itself: a small argument or return value
+ * then costs no encoding, no byte view to copy to another thread and no decoding at its get.
+ */
+export function bareValueData(value: number | boolean): ValueData {
+  return { data: value, sizeBytes: bareSizeBytes(value), refs: noRefs };
+}
+
 /** Encodes `value`; TypeErrors name the path (`rootPath`) of anything that cannot travel. */
 export function toValueData(value: unknown, hooks: CodecHooks, rootPath: string): ValueData {
   const encoded = encodeValue(value, hooks, { rootPath });

@@ -80,7 +80,7 @@ interface PeerOffer {
  */
 function addPeer(router: Router, offer: PeerOffer): void {
   const { address, port } = offer;
-  router.addRemote(address, port);
+  router.addRemote(address, port, true);
   port.on('message', (message: unknown) => {
     if (!isMessageBatch(message)) return;
     for (const delivered of message.messages) router.forward(delivered, addressOf(delivered));
@@ -103,7 +103,7 @@ export async function startWorker(tsray: unknown): Promise<void> {
   (globalThis as { tsray?: unknown }).tsray = tsray;
   setStoreBuffer(boot.storeBuffer);
   setReaderSlot(boot.readerSlot, `worker ${boot.workerId}`);
-  const router = new Router(port);
+  const router = new Router(port, true);
   const holder: { runtime?: OwnerRuntime } = {};
   const executor = new Executor(() => {
     if (holder.runtime === undefined) throw new Error('worker runtime not started');

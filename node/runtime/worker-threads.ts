@@ -89,7 +89,7 @@ export class WorkerThreads {
     const record: WorkerThread = { thread, killed: false };
     this.threads.set(workerId, record);
     const router = this.options.router;
-    router.addRemote(`worker:${workerId}`, thread);
+    router.addRemote(`worker:${workerId}`, thread, true);
     thread.on('message', (message: unknown) => {
       if (isMessageBatch(message)) {
         if (record.killed) return;

@@ -1,8 +1,10 @@
 /**
  * A number or boolean argument is kept in the driver's state as itself, not as its encoded bytes (a
  * queued tiny task then keeps no byte view for it: P5 in bench/), and still reaches the task
- * unchanged, through the worker's decoding and through the driver's log replayed under immer. A
- * pending get rejects through its resolve function alone, without an unhandled rejection.
+ * unchanged, through the worker's decoding and through the driver's log replayed under immer. So is
+ * a number or boolean a task or actor method returns, which then crosses threads and reaches its get
+ * undecoded; either way its size is that of its encoding. A pending get rejects through its resolve
+ * function alone, without an unhandled rejection.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,7 +17,10 @@ import { taskOfObject } from '../../../../core/ids.js';
 import { argsOf, ownerCore } from '../../../../core/owner/index.js';
 import { applyUnderImmer } from '../../../../core/step.js';
 import { tableGet } from '../../../../core/table.js';
+import { encodeValue } from '../../../../node/codec/index.js';
 import * as tsray from '../../../../node/index.js';
+import { codecHooks } from '../../../../node/runtime/handles.js';
+import { bareSizeBytes } from '../../../../node/runtime/values.js';
 import { setRuntime } from '../../../../node/runtime/context.js';
 import { EmbeddedCluster } from '../../../../node/runtime/embedded.js';
 import { EventLog, openSessionLogs } from '../../../../node/store/event-log.js';
@@ -76,6 +81,56 @@ void test('finite numbers and booleans are kept as themselves and reach the task
     const result = await tsray.get(ref);
     assert.deepEqual(result.value, value);
     assert.equal(result.negativeZero, Object.is(value, -0));
+  }
+});
+
+/** Tasks and an actor that hand back what they are given. */
+const identity = tsray.remote((value: unknown) => value);
+const Keeper = tsray.remote(
+  class Keeper {
+    give(value: unknown): unknown {
+      return value;
+    }
+  },
+);
+
+/** The data and size the driver's state keeps for the value of `ref`, once ready. */
+function objectPayload(ref: tsray.ObjectRef): { data: unknown; sizeBytes: number } {
+  const object = tableGet(theCluster().driver.state.objects, ref.id);
+  assert.ok(object?.payload?.kind === 'inline', `object ${ref.id} is ready with an inline value`);
+  return { data: object.payload.data, sizeBytes: object.payload.sizeBytes };
+}
+
+void test("a bare value's size is that of its encoding", () => {
+  const hooks = codecHooks(
+    () => undefined,
+    () => undefined,
+  );
+  const values: (number | boolean)[] = [true, false, 1.5, -2.25e-300, Number.MAX_VALUE, Number.MIN_VALUE, 2 ** 53 + 2, -(2 ** 53)];
+  for (let bits = 0; bits <= 33; bits += 1) for (const offset of [-1, 0, 1]) values.push(2 ** bits + offset, -(2 ** bits) + offset);
+  for (let value = -300; value <= 300; value += 1) values.push(value);
+  for (const value of values) {
+    if (Object.is(value, -0)) continue;
+    assert.equal(bareSizeBytes(value), encodeValue(value, hooks).sizeBytes, `the size of ${String(value)}`);
+  }
+});
+
+void test('numbers and booleans returned by a task or an actor method are kept as themselves; other values are encoded', async () => {
+  const keeper = Keeper.remote();
+  const bare = [0, 1, -1, 64, 2 ** 31, -(2 ** 31) - 1, 1.5, Number.MAX_VALUE, true, false];
+  for (const value of bare) {
+    for (const ref of [identity.remote(value), keeper.give.remote(value)]) {
+      assert.ok(Object.is(await tsray.get(ref), value), `${String(value)} comes back as itself`);
+      const { data, sizeBytes } = objectPayload(ref);
+      assert.ok(Object.is(data, value), `the driver keeps the returned ${String(value)} as itself`);
+      assert.equal(sizeBytes, bareSizeBytes(value));
+    }
+  }
+  for (const value of [-0, Number.NaN, Number.POSITIVE_INFINITY, 'text', null, [1, 2]]) {
+    for (const ref of [identity.remote(value), keeper.give.remote(value)]) {
+      assert.deepEqual(await tsray.get(ref), value);
+      assert.ok((objectPayload(ref).data as { body?: unknown }).body instanceof Uint8Array, `the returned ${JSON.stringify(value)} is kept encoded`);
+    }
   }
 });
 
