@@ -91,7 +91,8 @@ function collectNew(value: unknown, made: object[]): boolean {
     }
     return true;
   }
-  for (const key in value) {
+  // Object.keys rather than for...in, which measured slower on the dictionary-mode records of a table's buckets.
+  for (const key of Object.keys(value)) {
     const item = (value as Record<string, unknown>)[key];
     if ((original === undefined || item !== original[key]) && !collectNew(item, made)) return false;
   }
