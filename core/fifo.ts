@@ -13,6 +13,7 @@
  * themselves instead of having immer draft them (see core/own-copies.ts). Items are values: they are
  * handed out as they are, never copied to be changed.
  */
+import { isDraft } from 'immer';
 import { ownCopiesFor, readField, writableField } from './own-copies.js';
 
 /** The queue's data: `chunks[0][head]` is the front; items before `head` in the first chunk are already taken. */
@@ -69,11 +70,15 @@ function thawAll<T>(queue: Fifo<T>): void {
   for (let index = 0; index < (later as unknown[]).length; index++) thawList(readField(later, index) as object);
 }
 
-/** In a step with own copies: copies the list that pushes go to and its last chunk, when frozen. */
-function thawBack<T>(queue: Fifo<T>): void {
+/**
+ * In a step with own copies: copies the list that pushes go to and its last chunk, when frozen, and
+ * returns that list (undefined when `later` has no page, which cannot be once it exists).
+ */
+function thawBack<T>(queue: Fifo<T>): T[][] | undefined {
   const later = writableField(queue, 'later') as T[][][] | undefined;
   const list = (later === undefined ? writableField(queue, 'chunks') : writableField(later, later.length - 1)) as T[][] | undefined;
   if (list !== undefined && list.length > 0) writableField(list, list.length - 1);
+  return list;
 }
 
 /** The chunk lists in order: the front list, then the pages of `later`. */
@@ -101,7 +106,17 @@ export function fifoPeek<T>(queue: Fifo<T>): T | undefined {
 
 /** Adds items at the back. */
 export function fifoPush<T>(queue: Fifo<T>, ...items: T[]): void {
-  if (ownCopiesFor(queue)) thawBack(queue);
+  if (ownCopiesFor(queue)) {
+    // One item into a chunk with room: written into the copies `thawBack` made, without reading
+    // `later` or `chunks` again through the queue's draft (a proxy trap each).
+    const list = thawBack(queue);
+    const last = list?.[list.length - 1];
+    if (items.length === 1 && last !== undefined && !isDraft(last) && last.length < chunkLength) {
+      last.push(items[0] as T);
+      queue.size += 1;
+      return;
+    }
+  }
   for (const item of items) {
     let list = queue.later === undefined ? queue.chunks : queue.later[queue.later.length - 1];
     const last = list?.[list.length - 1];

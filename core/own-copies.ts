@@ -7,7 +7,7 @@
  * finalisation callback: about 2-3 µs per level. A write to a table at 100k entries goes down seven
  * levels (table, four tree nodes, bucket, entries) and cost about 24 µs; a push to a queue of 100k
  * items about the same. With own copies, the table and queue functions read down the path without
- * drafting (a draft's property descriptor holds the raw value), copy each frozen node on the way
+ * drafting (immer's record behind a draft holds the raw values), copy each frozen node on the way
  * to what they write, and hang the copy in its parent: in the draft of the table or queue itself
  * (one immer write), or in a copy made earlier in the step. Frozen is the sign of a node from an
  * earlier state, because immer freezes every state it produces and `applyUnderImmer` freezes the
@@ -43,6 +43,8 @@ export function withOwnCopies<T>(run: () => T): T {
   const wasOriginals = originals;
   active = true;
   hung = [];
+  // A new map per step, not one kept and cleared: a kept one ends up in the old generation, where
+  // every copy put in it costs the garbage collector a remembered reference (measured slower).
   originals = new Map();
   try {
     return run();
@@ -89,7 +91,8 @@ function collectNew(value: unknown, made: object[]): boolean {
     }
     return true;
   }
-  for (const key in value) {
+  // Object.keys rather than for...in, which measured slower on the dictionary-mode records of a table's buckets.
+  for (const key of Object.keys(value)) {
     const item = (value as Record<string, unknown>)[key];
     if ((original === undefined || item !== original[key]) && !collectNew(item, made)) return false;
   }
@@ -101,10 +104,50 @@ export function ownCopiesFor(value: object): boolean {
   return active && isDraft(value);
 }
 
-/** `container[key]` without immer drafting it: a draft's property descriptor holds the raw value. */
+/**
+ * The key under which a draft answers with immer's record of it (immer's `DRAFT_STATE`, a
+ * registered symbol; `isDraft` reads the same key).
+ */
+const draftStateKey = Symbol.for('immer-state');
+
+/**
+ * The record immer keeps behind a draft: the object it started from and, once the draft was
+ * written or a child of it drafted, its copy. Only these two fields are read.
+ */
+interface DraftRecord {
+  readonly base_: unknown;
+  readonly copy_: unknown;
+}
+
+/**
+ * The object that holds the current fields of the draft behind `record` (immer's copy once it made
+ * one, else the object the draft started from), as the proxy's own traps read them; undefined when
+ * the record does not have the shape expected (another version of immer), where callers read the
+ * property descriptor instead. Reading this way skips the proxy's descriptor trap, which built a
+ * descriptor object per read (about a tenth of a step at 100k live tasks). A test in
+ * test/unit/core/step.test.ts checks that both ways read the same.
+ */
+function fieldsOf(record: DraftRecord): Record<string | number, unknown> | undefined {
+  const fields = record.copy_ ?? record.base_;
+  return typeof fields === 'object' && fields !== null ? (fields as Record<string | number, unknown>) : undefined;
+}
+
+/** Immer's record of `value` when it is a draft (see `isDraft`), else undefined. */
+function draftRecordOf(value: object): DraftRecord | undefined {
+  return (value as { [draftStateKey]?: DraftRecord })[draftStateKey] ?? undefined;
+}
+
+/** `container[key]` without immer drafting it: a draft's copy (or base) holds the raw value. */
 export function readField(container: object, key: string | number): unknown {
-  if (!isDraft(container)) return (container as Record<string | number, unknown>)[key];
-  return Reflect.getOwnPropertyDescriptor(container, key)?.value;
+  const record = draftRecordOf(container);
+  if (record === undefined) return (container as Record<string | number, unknown>)[key];
+  return draftField(container, record, key);
+}
+
+/** Field `key` of draft `container`, whose immer record is `record`, without drafting it. */
+function draftField(container: object, record: DraftRecord, key: string | number): unknown {
+  const fields = fieldsOf(record);
+  return fields === undefined ? Reflect.getOwnPropertyDescriptor(container, key)?.value : fields[key];
 }
 
 /**
@@ -113,8 +156,9 @@ export function readField(container: object, key: string | number): unknown {
  * nothing) is returned as it is.
  */
 export function writableField(container: object, key: string | number): unknown {
-  const drafted = isDraft(container);
-  const value: unknown = drafted ? Reflect.getOwnPropertyDescriptor(container, key)?.value : (container as Record<string | number, unknown>)[key];
+  const record = draftRecordOf(container);
+  const drafted = record !== undefined;
+  const value: unknown = drafted ? draftField(container, record, key) : (container as Record<string | number, unknown>)[key];
   // A draft is never frozen (its target is immer's own record), so a frozen value is plain data.
   if (typeof value !== 'object' || value === null || !Object.isFrozen(value)) return value;
   const copy = shallowCopy(value);
@@ -146,6 +190,12 @@ export function thawedDeep<T>(value: T): T {
 function shallowCopy(value: object): object {
   if (Array.isArray(value)) return [...(value as unknown[])];
   const proto: unknown = Object.getPrototypeOf(value);
-  if (proto === null) return Object.assign(Object.create(null) as object, value);
+  if (proto === null) {
+    // A loop over its keys rather than `Object.assign`, which took about twice as long on a
+    // dictionary-mode record of a key or two (a table's bucket at 100k entries).
+    const copy = Object.create(null) as Record<string, unknown>;
+    for (const key of Object.keys(value)) copy[key] = (value as Record<string, unknown>)[key];
+    return copy;
+  }
   return { ...value };
 }

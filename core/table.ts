@@ -141,7 +141,23 @@ export function tableHas<V>(table: Table<V>, key: string): boolean {
 
 /** Sets the entry of `key` (added at the end of its bucket when new, left in place when replaced). */
 export function tableSet<V>(table: Table<V>, key: string, value: V): void {
-  if (ownCopiesFor(table)) writablePath(table, key);
+  if (ownCopiesFor(table)) {
+    // Where the bucket exists and no split is due, the write goes straight into the entries record
+    // that `writablePath` made writable: reading `flat` and `nodes` again through the table's draft
+    // would cost a proxy trap each, and hashing the key twice.
+    const entries = writablePath(table, key);
+    if (entries !== undefined && !isDraft(entries)) {
+      if (Object.hasOwn(entries, key)) {
+        entries[key] = value;
+        return;
+      }
+      if (table.size < splitAt || readField(table, 'flat') === null) {
+        entries[key] = value;
+        table.size += 1;
+        return;
+      }
+    }
+  }
   const flat = table.flat;
   if (flat !== null) {
     if (Object.hasOwn(flat.entries, key)) {

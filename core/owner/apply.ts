@@ -365,8 +365,10 @@ function newSpec(ctx: Ctx, numReturns: number, origin: { readonly parentTaskId?:
 function sharedFunction(ctx: Ctx, parentTaskId: TaskId | undefined, fields: SubmittedFunction): TaskFunction {
   const jobId = ctx.s.jobId ?? '';
   const owner = ctx.s.workerId;
-  const functions = ctx.s.functions;
-  // Read without drafting under immer: the record kept is frozen, and only compared and shared.
+  // Read without drafting under immer (the record itself too: a submission of a kept function only
+  // reads it, and a draft costs a proxy and its finalisation): the record kept is frozen, and only
+  // compared and shared.
+  const functions = readField(ctx.s, 'functions') as OwnerState['functions'];
   const kept = readField(functions, fields.functionId) as TaskFunction | undefined;
   if (
     kept !== undefined &&

@@ -4,10 +4,11 @@ import assert from 'node:assert/strict';
 import { InvariantViolation } from '../../../core/assert.js';
 import type { ComponentCore } from '../../../core/component.js';
 import { hashState } from '../../../core/hash.js';
-import { isDraft } from 'immer';
+import { freeze, isDraft, produce } from 'immer';
 import { ownerCore } from '../../../core/owner/index.js';
 import { driverStarted, tinySubmission } from '../../support/owner-events.js';
 import { applyDirect, applyUnderImmer, checkInvariants, produceWithOwnCopies } from '../../../core/step.js';
+import { readField } from '../../../core/own-copies.js';
 import { splitAt, tableGet } from '../../../core/table.js';
 
 interface CounterState {
@@ -138,4 +139,35 @@ void test('a submission onto an owner with thousands of queued tasks drafts noth
   const next = `n1.d1.t${splitAt + 101}`;
   assert.equal(tableGet(owned.tasks, next)?.state, 'PENDING_NODE');
   assert.equal(tableGet(start.tasks, next), undefined, 'the state before is unchanged');
+});
+
+void test("own copies read a draft's fields as its property descriptors give them, before and after immer copied it", () => {
+  const base: { list: { n: number }[]; record: { a: number; b: number }; gone?: number } = { list: [{ n: 1 }], record: { a: 1, b: 2 }, gone: 3 };
+  freeze(base, true);
+  produce(base, (draft) => {
+    const seen: string[] = [];
+    const check = (container: object, key: string | number, label: string): void => {
+      const expected: unknown = Reflect.getOwnPropertyDescriptor(container, key)?.value;
+      assert.equal(readField(container, key), expected, `${label}: readField agrees with the descriptor`);
+      seen.push(label);
+    };
+    // Unwritten: the fields are the base object's.
+    check(draft, 'list', 'base list');
+    check(draft, 'missing', 'a key the draft never had');
+    // Written, a child drafted, and a key deleted: the fields are immer's copy's.
+    draft.record.a = 5;
+    delete draft.gone;
+    check(draft, 'record', 'drafted child');
+    check(draft.record, 'a', 'written field');
+    check(draft, 'gone', 'deleted key');
+    // An array draft, read and then written.
+    check(draft.list, 0, 'array slot');
+    draft.list.push({ n: 2 });
+    check(draft.list, 1, 'pushed slot');
+    check(draft.list, 'length', 'array length');
+    assert.equal(readField(draft.record, 'a'), 5);
+    assert.equal(readField(draft, 'gone'), undefined);
+    assert.deepEqual(readField(draft.list, 1), { n: 2 });
+    assert.equal(seen.length, 8);
+  });
 });
