@@ -7,7 +7,7 @@ import { enableMapSet, enablePatches, freeze, isDraft, produce, produceWithPatch
 import type { Patch } from 'immer';
 import { InvariantViolation } from './assert.js';
 import type { AnyEvent, ComponentCore } from './component.js';
-import { settleOwnCopies, withOwnCopies } from './own-copies.js';
+import { duringImmerStep, settleOwnCopies, withOwnCopies } from './own-copies.js';
 
 // Patches feed the debugger's per-event diffs; frozen results make any later write to a snapshot
 // throw at once; reducers may keep Maps and Sets, which immer drafts only with its MapSet plugin.
@@ -60,11 +60,13 @@ export function applyUnderImmer<S, E extends AnyEvent, F>(core: ComponentCore<S,
       );
     }
   };
-  if (options.patches ?? true) {
-    const [next, patches] = produceWithPatches(state as object, recipe);
-    return { state: next as S, effects, patches };
-  }
-  return { state: produceWithOwnCopies(state as object, recipe) as S, effects, patches: [] };
+  return duringImmerStep(() => {
+    if (options.patches ?? true) {
+      const [next, patches] = produceWithPatches(state as object, recipe);
+      return { state: next as S, effects, patches };
+    }
+    return { state: produceWithOwnCopies(state as object, recipe) as S, effects, patches: [] };
+  });
 }
 
 /**
@@ -76,11 +78,13 @@ export function produceWithOwnCopies<T extends object>(base: T, recipe: (draft: 
   // Immer freezes every state it makes, so only a state made otherwise (the initial one, one built
   // in place or read from JSON) is not frozen yet; this walks it once and stops at frozen parts.
   if (!Object.isFrozen(base)) freeze(base, true);
-  return withOwnCopies(() =>
-    produce(base, (draft) => {
-      recipe(draft as T);
-      settleOwnCopies();
-    }),
+  return duringImmerStep(() =>
+    withOwnCopies(() =>
+      produce(base, (draft) => {
+        recipe(draft as T);
+        settleOwnCopies();
+      }),
+    ),
   );
 }
 

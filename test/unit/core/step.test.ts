@@ -8,7 +8,7 @@ import { freeze, isDraft, produce } from 'immer';
 import { ownerCore } from '../../../core/owner/index.js';
 import { driverStarted, tinySubmission } from '../../support/owner-events.js';
 import { applyDirect, applyUnderImmer, checkInvariants, produceWithOwnCopies } from '../../../core/step.js';
-import { readField } from '../../../core/own-copies.js';
+import { duringImmerStep, readField } from '../../../core/own-copies.js';
 import { splitAt, tableGet } from '../../../core/table.js';
 
 interface CounterState {
@@ -144,7 +144,8 @@ void test('a submission onto an owner with thousands of queued tasks drafts noth
 void test("own copies read a draft's fields as its property descriptors give them, before and after immer copied it", () => {
   const base: { list: { n: number }[]; record: { a: number; b: number }; gone?: number } = { list: [{ n: 1 }], record: { a: 1, b: 2 }, gone: 3 };
   freeze(base, true);
-  produce(base, (draft) => {
+  // As applyUnderImmer runs its steps: readField looks for drafts only during one.
+  duringImmerStep(() => produce(base, (draft) => {
     const seen: string[] = [];
     const check = (container: object, key: string | number, label: string): void => {
       const expected: unknown = Reflect.getOwnPropertyDescriptor(container, key)?.value;
@@ -169,5 +170,5 @@ void test("own copies read a draft's fields as its property descriptors give the
     assert.equal(readField(draft, 'gone'), undefined);
     assert.deepEqual(readField(draft.list, 1), { n: 2 });
     assert.equal(seen.length, 8);
-  });
+  }));
 });
