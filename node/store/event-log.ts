@@ -289,8 +289,10 @@ export class EventLog {
    */
   *read(fromSeq = 1): Iterable<LoggedEvent | CorruptRecord> {
     if (this.closing !== undefined) throw new Error(`${this.name} is closed; open it again to read it`);
+    // A record stored as changes from an earlier one (version 3) is read with that one.
+    const lookup = (seq: number): unknown => this.events.get(seq);
     for (const { key, value } of this.events.getRange({ start: fromSeq, end: lastPossibleSeq })) {
-      yield this.codec.checkEvent(key, value);
+      yield this.codec.checkEvent(key, value, lookup);
     }
   }
 

@@ -107,7 +107,8 @@ export class ForwardedLog {
     address: string,
     private readonly post: (message: LogRecords, transfer: ArrayBuffer[]) => void,
   ) {
-    this.codec = new RecordCodec(`the log of ${address}`);
+    // Its records are never deleted and are read through EventLog.read, so they may be deltas (record-delta.ts).
+    this.codec = new RecordCodec(`the log of ${address}`, { deltas: true });
   }
 
   /** The seq of the last appended event; 0 before the first. */

@@ -64,6 +64,23 @@ export class PlainRecordWriter {
     return this.chunk.subarray(this.start, this.position);
   }
 
+  /**
+   * A record of other fields than `write`'s (a version 3 record, say), as an array of `fields`, or
+   * undefined when one is not plain data. The record is a view into a chunk that later records do not touch.
+   */
+  writeFields(fields: readonly unknown[]): Buffer | undefined {
+    this.start = this.position;
+    if (this.chunk.length - this.position < minRoomBytes) this.newChunk(0);
+    try {
+      this.array(fields, 0);
+    } catch (error) {
+      this.position = this.start;
+      if (error === notPlain) return undefined;
+      throw error;
+    }
+    return this.chunk.subarray(this.start, this.position);
+  }
+
   /** Makes room for `bytes` more at `position`, moving the record written so far to a new chunk if need be. */
   private room(bytes: number): void {
     if (this.position + bytes > this.chunk.length) this.newChunk(bytes);
