@@ -177,13 +177,27 @@ export class ForwardedLog {
     this.buffer = [];
     if (records.length === 0) this.bufferFirstSeq = this.nextSeq;
     let total = 0;
-    for (const record of records) total += record.byteLength;
+    const lengths: number[] = [];
+    for (const record of records) {
+      total += record.byteLength;
+      lengths.push(record.byteLength);
+    }
     const bytes = new Uint8Array(total);
     let offset = 0;
-    for (const record of records) {
-      bytes.set(record, offset);
-      offset += record.byteLength;
+    // Records written one after another into one chunk (plain-record-writer.ts) are copied in one go.
+    for (let first = 0; first < records.length; ) {
+      const start = records[first] as Uint8Array;
+      let end = start.byteOffset + start.byteLength;
+      let last = first + 1;
+      for (; last < records.length; last += 1) {
+        const next = records[last] as Uint8Array;
+        if (next.buffer !== start.buffer || next.byteOffset !== end) break;
+        end += next.byteLength;
+      }
+      bytes.set(new Uint8Array(start.buffer, start.byteOffset, end - start.byteOffset), offset);
+      offset += end - start.byteOffset;
+      first = last;
     }
-    return { kind: 'tsray/log-records', firstSeq: this.bufferFirstSeq, bytes, lengths: records.map((record) => record.byteLength) };
+    return { kind: 'tsray/log-records', firstSeq: this.bufferFirstSeq, bytes, lengths };
   }
 }

@@ -16,6 +16,7 @@
  * The base is kept as a copy made when it was written, so an event changed after it was logged never
  * changes what later records are compared against.
  */
+import { assertNever } from '../../core/assert.js';
 
 /** How deep a base is kept before what lies below is treated as opaque (always written whole). */
 const maxBaseDepth = 24;
@@ -28,27 +29,37 @@ const maxBaseArrayLength = 64;
 const rebaseStringLength = 48;
 /** An event with more changes than this is written whole and becomes the new base of its type. */
 const maxChanges = 32;
+/**
+ * A path is written as one integer while it fits: each step's position plus one, in base
+ * `pathRadix`, the first step in the lowest digit. A deeper path, or a position past `pathRadix - 2`,
+ * is written as the list of its positions.
+ */
+const pathRadix = 64;
+/** The deepest path written as one integer (64^8 = 2^48, an exact integer). */
+const maxPackedDepth = 8;
 
-/** A value of the base, as kept for comparing: a leaf, an object, an array, or something never compared. */
-type BaseNode = Leaf | ObjectNode | ArrayNode | Opaque;
-
-class Leaf {
-  constructor(readonly value: string | number | boolean | null | undefined) {}
+/** How a value of the base is kept: a leaf compared by `===`, an object, an array, or opaque (never equal). */
+const enum Kind {
+  Leaf,
+  Object,
+  Array,
+  Opaque,
 }
 
-class ObjectNode {
+/** A value of the base, as kept for comparing. One shape for every kind, so the walk's accesses stay monomorphic. */
+class BaseNode {
   constructor(
+    readonly kind: Kind,
+    readonly value: unknown,
+    /** An object's keys, in order (empty otherwise). */
     readonly keys: readonly string[],
+    /** An object's values in the order of `keys`, or an array's items. */
     readonly children: readonly BaseNode[],
   ) {}
 }
 
-class ArrayNode {
-  constructor(readonly children: readonly BaseNode[]) {}
-}
-
-class Opaque {}
-const opaque = new Opaque();
+const none: readonly never[] = [];
+const opaque = new BaseNode(Kind.Opaque, undefined, none, none);
 
 /** The base an event of one type is compared with: the seq of its record, and its value as kept. */
 export interface DeltaBase {
@@ -59,19 +70,19 @@ export interface DeltaBase {
 /** A copy of `value` to compare later events with; the root must be a plain object (an event). */
 export function baseOf(seq: number, value: unknown): DeltaBase | undefined {
   const root = nodeOf(value, 0);
-  return root instanceof ObjectNode ? { seq, root } : undefined;
+  return root.kind === Kind.Object ? { seq, root } : undefined;
 }
 
 function nodeOf(value: unknown, depth: number): BaseNode {
   if (typeof value !== 'object' || value === null) {
-    return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined ? new Leaf(value) : opaque;
+    return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined ? new BaseNode(Kind.Leaf, value, none, none) : opaque;
   }
   if (depth >= maxBaseDepth || ArrayBuffer.isView(value)) return opaque;
   if (Array.isArray(value)) {
     if (value.length > maxBaseArrayLength) return opaque;
     const children: BaseNode[] = [];
     for (let index = 0; index < value.length; index += 1) children.push(nodeOf(value[index], depth + 1));
-    return new ArrayNode(children);
+    return new BaseNode(Kind.Array, undefined, none, children);
   }
   if (Object.getPrototypeOf(value) !== Object.prototype) return opaque;
   const keys: string[] = [];
@@ -81,74 +92,136 @@ function nodeOf(value: unknown, depth: number): BaseNode {
     keys.push(key);
     children.push(nodeOf((value as Record<string, unknown>)[key], depth + 1));
   }
-  return new ObjectNode(keys, children);
+  return new BaseNode(Kind.Object, undefined, keys, children);
 }
 
 /**
- * The changes that turn `base` into `event`, as `[path, value, path, value, ...]`, or undefined when
+ * Whether Object.prototype has an enumerable property (someone added one): `for...in` then yields
+ * it on every object, and the walk, which leaves out the `hasOwnProperty` check per key for speed,
+ * must not be used.
+ */
+function prototypeIsPolluted(): boolean {
+  for (const _key in emptyObject) return true;
+  return false;
+}
+const emptyObject = {};
+
+/**
+ * The changes that turn `base` into `event`, as `[path, value, path, value, ...]` (valid until the
+ * next call: write them at once), or undefined when
  * the event should be stored whole and become its type's base: its keys are not the base's, another
  * long string (another function's id) differs, or too much differs.
  */
 export function changesFrom(base: DeltaBase, event: object): unknown[] | undefined {
-  const diff = new Diff();
-  if (!diff.object(event as Record<string, unknown>, base.root as ObjectNode)) return undefined;
+  if (prototypeIsPolluted()) return undefined;
+  // One walker for every event (the changes are written before the next event is compared), so a tiny task's records make no garbage here.
+  const diff = walker;
+  diff.changes.length = 0;
+  diff.path.length = 0;
+  diff.rebase = false;
+  if (!diff.object(event as Record<string, unknown>, base.root) || diff.rebase) return undefined;
   return diff.changes;
 }
 
 /** One comparison of an event with a base: the changes found so far and the path being walked. */
 class Diff {
   readonly changes: unknown[] = [];
-  private readonly path: number[] = [];
+  /** Set when the event should be stored whole and become the base; the walk then stops. */
+  rebase = false;
+  /** The positions from the root to the value being compared. */
+  readonly path: number[] = [];
 
-  /** Compares an object whose keys must be the base's; false when they are not, or the event should be a base. */
-  object(value: Record<string, unknown>, node: ObjectNode): boolean {
+  /** Compares an object whose keys must be the base's; false when they are not, or the walk stopped (`rebase`). */
+  object(value: Record<string, unknown>, node: BaseNode): boolean {
     const keys = node.keys;
+    const children = node.children;
+    const path = this.path;
     let index = 0;
+    // Own keys only, as Object.prototype has no enumerable ones (changesFrom checks).
     for (const key in value) {
-      if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
       if (index >= keys.length || keys[index] !== key) return false;
-      this.path.push(index);
-      const ok = this.value(value[key], node.children[index] as BaseNode);
-      this.path.pop();
+      path.push(index);
+      const ok = this.value(value[key], children[index] as BaseNode);
+      path.pop();
       if (!ok) return false;
       index += 1;
     }
     return index === keys.length;
   }
 
-  /** Compares a value with its place in the base; false when the event should be stored whole. */
+  /** Compares a value with its place in the base; false when the walk stopped (`rebase`). */
   private value(value: unknown, node: BaseNode): boolean {
-    if (node instanceof Leaf) {
-      if (value === node.value) return true;
-      if (typeof value === 'string' && value.length >= rebaseStringLength) return false;
-      return this.changed(value);
-    }
-    if (typeof value === 'object' && value !== null) {
-      if (node instanceof ObjectNode && !Array.isArray(value) && !ArrayBuffer.isView(value) && Object.getPrototypeOf(value) === Object.prototype) {
-        const mark = this.changes.length;
-        if (this.object(value as Record<string, unknown>, node)) return true;
-        // Its keys differ from the base's (the changes found inside it are dropped): written whole here.
-        this.changes.length = mark;
-        return this.changed(value);
-      }
-      if (node instanceof ArrayNode && Array.isArray(value) && value.length === node.children.length) {
-        for (let index = 0; index < value.length; index += 1) {
-          this.path.push(index);
-          const ok = this.value(value[index], node.children[index] as BaseNode);
-          this.path.pop();
-          if (!ok) return false;
+    switch (node.kind) {
+      case Kind.Leaf:
+        if (value === node.value) return true;
+        if (typeof value === 'string' && value.length >= rebaseStringLength) {
+          this.rebase = true;
+          return false;
         }
-        return true;
-      }
+        return this.changed(value);
+      case Kind.Object:
+        if (typeof value === 'object' && value !== null && !Array.isArray(value) && !ArrayBuffer.isView(value) && Object.getPrototypeOf(value) === Object.prototype) {
+          const mark = this.changes.length;
+          if (this.object(value as Record<string, unknown>, node)) return true;
+          if (this.rebase) return false;
+          // Its keys differ from the base's (the changes found inside it are dropped): written whole here.
+          this.changes.length = mark;
+        }
+        return this.changed(value);
+      case Kind.Array:
+        if (Array.isArray(value) && value.length === node.children.length) {
+          const children = node.children;
+          for (let index = 0; index < value.length; index += 1) {
+            this.path.push(index);
+            const ok = this.value(value[index], children[index] as BaseNode);
+            this.path.pop();
+            if (!ok) return false;
+          }
+          return true;
+        }
+        return this.changed(value);
+      case Kind.Opaque:
+        return this.changed(value);
+      default:
+        return assertNever(node.kind, 'base node kind');
     }
-    return this.changed(value);
   }
 
   private changed(value: unknown): boolean {
-    if (this.changes.length >= 2 * maxChanges) return false;
-    this.changes.push(this.path.slice(), value);
+    if (this.changes.length >= 2 * maxChanges) {
+      this.rebase = true;
+      return false;
+    }
+    this.changes.push(packedPath(this.path), value);
     return true;
   }
+}
+
+const walker = new Diff();
+
+/** A path as one integer when it fits (see `pathRadix`), else as a copy of its positions. */
+function packedPath(path: readonly number[]): number | number[] {
+  if (path.length > maxPackedDepth) return path.slice();
+  let packed = 0;
+  for (let step = path.length - 1; step >= 0; step -= 1) {
+    const position = path[step] as number;
+    if (position >= pathRadix - 1) return path.slice();
+    packed = packed * pathRadix + position + 1;
+  }
+  return packed;
+}
+
+/** The positions of a path written by `packedPath`, or undefined when it is not one. */
+function unpackedPath(path: unknown): readonly number[] | undefined {
+  if (Array.isArray(path)) return path.length > 0 && path.every((position) => Number.isInteger(position) && (position as number) >= 0) ? (path as number[]) : undefined;
+  if (typeof path !== 'number' || !Number.isInteger(path) || path <= 0) return undefined;
+  const positions: number[] = [];
+  for (let rest = path; rest > 0; rest = Math.floor(rest / pathRadix)) {
+    const digit = rest % pathRadix;
+    if (digit === 0) return undefined;
+    positions.push(digit - 1);
+  }
+  return positions;
 }
 
 /**
@@ -159,12 +232,12 @@ export function applyChanges(base: unknown, changes: unknown): unknown {
   if (!Array.isArray(changes) || changes.length % 2 !== 0) return undefined;
   const event = copyOf(base);
   for (let at = 0; at < changes.length; at += 2) {
-    const path = changes[at] as unknown;
-    if (!Array.isArray(path) || path.length === 0) return undefined;
+    const path = unpackedPath(changes[at]);
+    if (path === undefined) return undefined;
     let container: unknown = event;
     for (let step = 0; step < path.length; step += 1) {
-      const position = path[step] as unknown;
-      if (typeof position !== 'number' || typeof container !== 'object' || container === null) return undefined;
+      const position = path[step] as number;
+      if (typeof container !== 'object' || container === null) return undefined;
       const key = Array.isArray(container) ? position : Object.keys(container)[position];
       if (key === undefined || (Array.isArray(container) && (position < 0 || position >= container.length))) return undefined;
       if (step === path.length - 1) (container as Record<string | number, unknown>)[key] = changes[at + 1];
