@@ -51,6 +51,13 @@ export interface EventLogOptions {
   readonly batching?: 'microtask' | 'immediate' | 'lagging';
   /** With `lagging`, how long appends may wait before they are handed over (default 20 ms). */
   readonly lagMs?: number;
+  /**
+   * Whether a hand-off writes its records at once, in one synchronous transaction on this thread
+   * (appending, as seqs only grow), instead of through lmdb-js's writer thread. For a log of the log
+   * thread, which does nothing else: it measured 0.6 µs of CPU a record against 1.1 to 1.5 µs, and
+   * a tiny task writes four. Only with `durable: false` (the sync commit does not wait for fsync).
+   */
+  readonly syncWrites?: boolean;
   /** The most events that wait in the buffer before it is handed over early (default 65,536). */
   readonly maxBufferedEvents?: number;
   /** The most encoded bytes that wait in the buffer before it is handed over early (default 16 MiB). */
@@ -125,7 +132,7 @@ export class EventLog {
     private readonly snapshots: Database<unknown, number>,
     private readonly hashes: Database<unknown, number>,
     private readonly codec: RecordCodec,
-    private readonly settings: { durable: boolean; batching: 'microtask' | 'immediate' | 'lagging'; lagMs: number; maxEvents: number; maxBytes: number },
+    private readonly settings: { durable: boolean; batching: 'microtask' | 'immediate' | 'lagging'; syncWrites: boolean; lagMs: number; maxEvents: number; maxBytes: number },
     identity: { address: Address; component: ComponentKind; dir: string },
   ) {
     this.address = identity.address;
@@ -167,6 +174,7 @@ export class EventLog {
     const settings = {
       durable,
       batching: options?.batching ?? 'immediate',
+      syncWrites: options?.syncWrites === true && !durable,
       lagMs: options?.lagMs ?? defaultLagMs,
       maxEvents: options?.maxBufferedEvents ?? defaultMaxBufferedEvents,
       maxBytes: options?.maxBufferedBytes ?? defaultMaxBufferedBytes,
@@ -391,6 +399,19 @@ export class EventLog {
     this.buffer = new RecordBuffer();
     this.bufferedBytes = 0;
     this.inflight.push(batch);
+    if (this.settings.syncWrites) {
+      let seq = first;
+      try {
+        this.events.transactionSync(() => {
+          for (const record of records.records()) this.events.putSync(seq++, asBinary(record), { append: true });
+        });
+      } catch (error) {
+        this.fail(error);
+        return;
+      }
+      this.settle(batch);
+      return;
+    }
     let commit: CommitPromise | undefined;
     try {
       let seq = first;

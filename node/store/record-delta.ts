@@ -17,6 +17,7 @@
  * changes what later records are compared against.
  */
 import { assertNever } from '../../core/assert.js';
+import { prototypeIsPolluted } from './plain-record-writer.js';
 
 /** How deep a base is kept before what lies below is treated as opaque (always written whole). */
 const maxBaseDepth = 24;
@@ -95,29 +96,19 @@ function nodeOf(value: unknown, depth: number): BaseNode {
   return new BaseNode(Kind.Object, undefined, keys, children);
 }
 
-/**
- * Whether Object.prototype has an enumerable property (someone added one): `for...in` then yields
- * it on every object, and the walk, which leaves out the `hasOwnProperty` check per key for speed,
- * must not be used.
- */
-function prototypeIsPolluted(): boolean {
-  for (const _key in emptyObject) return true;
-  return false;
-}
-const emptyObject = {};
 
 /**
- * The changes that turn `base` into `event`, as `[path, value, path, value, ...]` (valid until the
- * next call: write them at once), or undefined when
+ * The changes that turn `base` into `event`, as `[path, value, path, value, ...]`, or undefined when
  * the event should be stored whole and become its type's base: its keys are not the base's, another
  * long string (another function's id) differs, or too much differs.
  */
 export function changesFrom(base: DeltaBase, event: object): unknown[] | undefined {
   if (prototypeIsPolluted()) return undefined;
-  // One walker for every event (the changes are written before the next event is compared), so a tiny task's records make no garbage here.
+  // One walker for every event; setting an array's length is a slow builtin call, so a walk that
+  // stopped early leaves its path for the next to clear, and each event gets a new list of changes.
   const diff = walker;
-  diff.changes.length = 0;
-  diff.path.length = 0;
+  if (diff.path.length !== 0) diff.path.length = 0;
+  diff.changes = [];
   diff.rebase = false;
   if (!diff.object(event as Record<string, unknown>, base.root) || diff.rebase) return undefined;
   return diff.changes;
@@ -125,7 +116,7 @@ export function changesFrom(base: DeltaBase, event: object): unknown[] | undefin
 
 /** One comparison of an event with a base: the changes found so far and the path being walked. */
 class Diff {
-  readonly changes: unknown[] = [];
+  changes: unknown[] = [];
   /** Set when the event should be stored whole and become the base; the walk then stops. */
   rebase = false;
   /** The positions from the root to the value being compared. */
@@ -165,7 +156,7 @@ class Diff {
           if (this.object(value as Record<string, unknown>, node)) return true;
           if (this.rebase) return false;
           // Its keys differ from the base's (the changes found inside it are dropped): written whole here.
-          this.changes.length = mark;
+          if (this.changes.length !== mark) this.changes.length = mark;
         }
         return this.changed(value);
       case Kind.Array:

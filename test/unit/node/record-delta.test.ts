@@ -131,3 +131,22 @@ void test('a worker log forwarded as deltas reads back whole through EventLog.re
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+void test('with an enumerable property added to Object.prototype, records still hold own keys only, whole or as changes', () => {
+  const events = Array.from({ length: 6 }, (_, index) => ({ type: 'task/executed', taskId: `t${index}`, result: { kind: 'returned', values: [index] } }));
+  const proto = Object.prototype as Record<string, unknown>;
+  proto['polluted'] = 'yes';
+  let records: Map<number, Uint8Array>;
+  try {
+    ({ records } = encodeAll(events));
+  } finally {
+    delete proto['polluted'];
+  }
+  const read = readAll(records);
+  events.forEach((event, index) => assert.equal(ordered(read[index]?.event), ordered(event)));
+  // Polluted, nothing is compared with a base: every record is whole.
+  assert.deepEqual(
+    [...records.values()].map((bytes) => bytes[1]),
+    [2, 2, 2, 2, 2, 2],
+  );
+});
