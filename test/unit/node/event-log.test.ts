@@ -211,6 +211,7 @@ void test('a log that writes its hand-offs synchronously has them committed at o
   await writer.flush();
   assert.equal(writer.committedSeq, 4);
   assert.deepEqual(readAll(writer).map((record) => (record as LoggedEvent).event), ['a', 'b', 'c', 'd']);
+  assert.throws(() => writer.appendEncoded(7, records(['x'])), /got record 7 while it waits for 5/);
   await writer.close();
   const again = EventLog.open(dir, { component: 'owner', address: 'worker:n1.w1', durable: false, batching: 'lagging', syncWrites: true });
   assert.equal(again.append(5, 'e'), 5);
