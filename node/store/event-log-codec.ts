@@ -93,6 +93,8 @@ export class RecordCodec {
   private readonly bases: Map<string, DeltaBase> | undefined;
   /** Base events decoded for reading version 3 records, by seq. */
   private readonly baseEvents = new Map<number, unknown>();
+  /** Where the last record `encodeEventInPlace` wrote is: its memory, and its start and end there. */
+  readonly lastRecord: { buffer: ArrayBuffer; start: number; end: number } = { buffer: new ArrayBuffer(0), start: 0, end: 0 };
 
   /**
    * The value encoder handed to lmdb. Decoding never throws, because an exception inside lmdb's range
@@ -128,35 +130,76 @@ export class RecordCodec {
    * @throws Error when the event holds a value MessagePack cannot carry (a function, for one).
    */
   encodeEvent(seq: number, atMs: number, parent: number | undefined, event: unknown): Buffer {
+    this.encodeEventInPlace(seq, atMs, parent, event);
+    const place = this.lastRecord;
+    return Buffer.from(place.buffer, place.start, place.end - place.start);
+  }
+
+  /**
+   * `encodeEvent` without making a Buffer of the record, which is then at `lastRecord` (until the
+   * next record): for a caller that copies runs of records, to whom a Buffer per record is garbage.
+   *
+   * @throws Error when the event holds a value MessagePack cannot carry (a function, for one).
+   */
+  encodeEventInPlace(seq: number, atMs: number, parent: number | undefined, event: unknown): void {
     if (this.bases !== undefined) {
       const type = typeof event === 'object' && event !== null ? (event as { type?: unknown }).type : undefined;
-      if (typeof type === 'string') return this.encodeByType(type, seq, atMs, parent, event as object);
+      if (typeof type === 'string') {
+        this.encodeByType(type, seq, atMs, parent, event as object);
+        return;
+      }
     }
-    const written = this.plainWriter.write(plainRecordFormatVersion, seq, atMs, parent, event);
-    if (written !== undefined) return written;
+    if (this.plainWriter.writeInPlace(plainRecordFormatVersion, seq, atMs, parent, event)) this.placeWritten();
+    else this.placePacked(this.packedEvent(seq, atMs, parent, event));
+  }
+
+  /** The event in the version 2 layout by msgpackr when it is plain data after all, else in the version 1 layout. */
+  private packedEvent(seq: number, atMs: number, parent: number | undefined, event: unknown): Buffer {
     if (isPlainData(event)) return this.plainPackr.pack([plainRecordFormatVersion, seq, atMs, parent ?? null, event]);
     return this.packr.pack([recordFormatVersion, seq, atMs, parent ?? null, event]);
   }
 
+  /** Points `lastRecord` at the record the plain writer just wrote. */
+  private placeWritten(): void {
+    const place = this.lastRecord;
+    place.buffer = this.plainWriter.lastRecordBuffer;
+    place.start = this.plainWriter.lastRecordStart;
+    place.end = this.plainWriter.lastRecordEnd;
+  }
+
+  /**
+   * Points `lastRecord` at a copy of a record msgpackr packed: msgpackr packs into memory it may
+   * reuse, and a record waits for its batch. Such records are rare (events holding Maps, say).
+   */
+  private placePacked(bytes: Buffer): void {
+    const place = this.lastRecord;
+    const copy = new Uint8Array(bytes);
+    place.buffer = copy.buffer;
+    place.start = 0;
+    place.end = copy.byteLength;
+  }
+
   /** An event with a type: as its changes from its type's base when it has one that fits, else whole (and then the new base). */
-  private encodeByType(type: string, seq: number, atMs: number, parent: number | undefined, event: object): Buffer {
+  private encodeByType(type: string, seq: number, atMs: number, parent: number | undefined, event: object): void {
     const bases = this.bases as Map<string, DeltaBase>;
     const base = bases.get(type);
     if (base !== undefined) {
       const changes = changesFrom(base, event);
-      if (changes !== undefined) {
-        const delta = this.plainWriter.writeFields([deltaRecordFormatVersion, seq, atMs, parent ?? null, base.seq, changes]);
-        if (delta !== undefined) return delta;
+      if (changes !== undefined && this.plainWriter.writeFieldsInPlace([deltaRecordFormatVersion, seq, atMs, parent ?? null, base.seq, changes])) {
+        this.placeWritten();
+        return;
       }
     }
-    const written = this.plainWriter.write(plainRecordFormatVersion, seq, atMs, parent, event);
-    if (written === undefined) return this.packr.pack([recordFormatVersion, seq, atMs, parent ?? null, event]);
+    if (!this.plainWriter.writeInPlace(plainRecordFormatVersion, seq, atMs, parent, event)) {
+      this.placePacked(this.packedEvent(seq, atMs, parent, event));
+      return;
+    }
+    this.placeWritten();
     const next = baseOf(seq, event);
     if (next !== undefined) {
       if (!bases.has(type) && bases.size >= maxBases) bases.clear();
       bases.set(type, next);
     }
-    return written;
   }
 
   /** The bytes of one snapshot. */

@@ -60,6 +60,15 @@ export class PlainRecordWriter {
    * data (nothing is then written). The record is a view into a chunk that later records do not touch.
    */
   write(version: number, seq: number, atMs: number, parent: number | undefined, event: unknown): Buffer | undefined {
+    return this.writeInPlace(version, seq, atMs, parent, event) ? this.chunk.subarray(this.start, this.position) : undefined;
+  }
+
+  /**
+   * `write` without making a view of the record: false when `event` is not plain data, else the
+   * record is `lastRecordBuffer` from `lastRecordStart` to `lastRecordEnd` (for a caller that copies
+   * runs of records, to whom a Buffer object per record is only garbage).
+   */
+  writeInPlace(version: number, seq: number, atMs: number, parent: number | undefined, event: unknown): boolean {
     this.start = this.position;
     this.inheritedKeys = prototypeIsPolluted();
     if (this.chunk.length - this.position < minRoomBytes) this.newChunk(0);
@@ -72,10 +81,10 @@ export class PlainRecordWriter {
       this.value(event, 0);
     } catch (error) {
       this.position = this.start;
-      if (error === notPlain) return undefined;
+      if (error === notPlain) return false;
       throw error;
     }
-    return this.chunk.subarray(this.start, this.position);
+    return true;
   }
 
   /**
@@ -83,6 +92,11 @@ export class PlainRecordWriter {
    * undefined when one is not plain data. The record is a view into a chunk that later records do not touch.
    */
   writeFields(fields: readonly unknown[]): Buffer | undefined {
+    return this.writeFieldsInPlace(fields) ? this.chunk.subarray(this.start, this.position) : undefined;
+  }
+
+  /** `writeFields` without making a view of the record (see `writeInPlace`). */
+  writeFieldsInPlace(fields: readonly unknown[]): boolean {
     this.start = this.position;
     this.inheritedKeys = prototypeIsPolluted();
     if (this.chunk.length - this.position < minRoomBytes) this.newChunk(0);
@@ -90,10 +104,25 @@ export class PlainRecordWriter {
       this.array(fields, 0);
     } catch (error) {
       this.position = this.start;
-      if (error === notPlain) return undefined;
+      if (error === notPlain) return false;
       throw error;
     }
-    return this.chunk.subarray(this.start, this.position);
+    return true;
+  }
+
+  /** The memory holding the last record written in place. */
+  get lastRecordBuffer(): ArrayBuffer {
+    return this.chunk.buffer as ArrayBuffer;
+  }
+
+  /** Where the last record written in place starts in `lastRecordBuffer`. */
+  get lastRecordStart(): number {
+    return this.chunk.byteOffset + this.start;
+  }
+
+  /** Where the last record written in place ends in `lastRecordBuffer`. */
+  get lastRecordEnd(): number {
+    return this.chunk.byteOffset + this.position;
   }
 
   /** Makes room for `bytes` more at `position`, moving the record written so far to a new chunk if need be. */
