@@ -268,7 +268,7 @@ export class EventLog {
       });
     } catch (error) {
       this.fail(error);
-      throw this.failure;
+      throw this.failure ?? error;
     }
     this.nextFreeSeq = firstSeq + records.length;
     this.committedThrough = this.nextFreeSeq - 1;

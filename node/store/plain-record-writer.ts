@@ -112,7 +112,7 @@ export class PlainRecordWriter {
 
   /** The memory holding the last record written in place. */
   get lastRecordBuffer(): ArrayBuffer {
-    return this.chunk.buffer as ArrayBuffer;
+    return this.chunk.buffer;
   }
 
   /** Where the last record written in place starts in `lastRecordBuffer`. */
