@@ -1,12 +1,13 @@
 /**
  * P6: the event log's appends and replay over the bench's events, against the raw lmdb-js figures of
- * bench/baselines.ts taken in turn with them; and, for P8, how many events a session's logs hold per tiny task.
+ * bench/baselines.ts taken in turn with them; and, for P8, how many events and bytes a session's logs hold per tiny task.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { RootDatabase } from 'lmdb';
+import { open as openLmdb, type RootDatabase } from 'lmdb';
+import { logDataFileName } from '../node/store/event-log-dir.js';
 import { EventLog, openSessionLogs } from '../node/store/event-log.js';
 import { rawLmdbPuts, rawLmdbRange } from './baselines.js';
 import type { BenchScale, Recorder } from './harness.js';
@@ -64,13 +65,21 @@ export async function benchEventLog(recorder: Recorder, scale: BenchScale, event
   }
 }
 
-/** Every event in every log of the (shut down) session in `sessionDir`. */
-export async function countSessionEvents(sessionDir: string): Promise<number> {
-  let count = 0;
+/** The events that the logs of the session in `sessionDir` hold, and the bytes of their records as stored. */
+export async function countSessionRecords(sessionDir: string): Promise<{ events: number; bytes: number }> {
+  let events = 0;
+  let bytes = 0;
   for (const { dir } of openSessionLogs(sessionDir)) {
     const log = EventLog.open(dir);
-    for (const record of log.read()) if ('event' in record) count += 1;
+    for (const record of log.read()) if ('event' in record) events += 1;
     await log.close();
+    // The records' bytes, read raw: a log read through EventLog gives back events, not their size.
+    const env = openLmdb({ path: join(dir, logDataFileName), noSubdir: true, readOnly: true, maxDbs: 4 });
+    try {
+      for (const { value } of env.openDB<Buffer, number>('events', { encoding: 'binary' }).getRange({})) bytes += value.byteLength;
+    } finally {
+      await env.close();
+    }
   }
-  return count;
+  return { events, bytes };
 }

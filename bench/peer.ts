@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import * as tsray from '../node/index.js';
-import { countSessionEvents } from './event-log.js';
+import { countSessionRecords } from './event-log.js';
 import { median, Recorder, scaleFor, section, type BenchScale } from './harness.js';
 import { benchP4, makePool, type Pool } from './p4.js';
 import { CounterActor, echo } from './tiny-remotes.js';
@@ -124,7 +124,7 @@ function poolSide(name: 'piscina' | 'tinypool', pool: Pool, single: Pool): Side 
   };
 }
 
-/** P8: the events that one tiny task leaves in all the logs of a session (run alone in it). */
+/** P8: the events, and their records' bytes, that one tiny task leaves in all the logs of a session (run alone in it). */
 async function loggedEventsPerTask(recorder: Recorder, scale: BenchScale): Promise<void> {
   const sessionDir = mkdtempSync(join(tmpdir(), 'tsray-bench-p8-'));
   try {
@@ -133,7 +133,9 @@ async function loggedEventsPerTask(recorder: Recorder, scale: BenchScale): Promi
     await tsray.get(Array.from({ length: count }, (_, index) => echo.remote(index)));
     await tsray.shutdown();
     // The session's start-up events are shared out over the tasks too: few against thousands of tasks.
-    recorder.add('p8.eventsPerTask', `P8 tsray: logged events per tiny task, all logs (${count.toLocaleString('en')} tasks)`, 'events', [(await countSessionEvents(sessionDir)) / count]);
+    const { events, bytes } = await countSessionRecords(sessionDir);
+    recorder.add('p8.eventsPerTask', `P8 tsray: logged events per tiny task, all logs (${count.toLocaleString('en')} tasks)`, 'events', [events / count]);
+    recorder.add('p8.bytesPerTask', `P8 tsray: logged record bytes per tiny task, all logs (${count.toLocaleString('en')} tasks)`, 'B', [bytes / count]);
   } catch (error) {
     recorder.fail('p8.eventsPerTask', 'P8 tsray: logged events per tiny task', 'events', error);
   } finally {

@@ -1,9 +1,10 @@
 /**
  * How one event-log record and one snapshot are laid out as bytes, and how a stored value is checked
- * before anyone trusts it. Records are MessagePack, each one self-contained: no shared structure
- * table lives beside the log, so one damaged record never makes the others unreadable.
+ * before anyone trusts it. Records are MessagePack. No shared structure table lives beside the log:
+ * a record of version 1 or 2 is self-contained, and one of version 3 depends only on the one earlier
+ * record it names, so one damaged record never makes the log unreadable.
  *
- * Two layouts, told apart by the record's first field, the format version:
+ * Three layouts, told apart by the record's first field, the format version:
  * - version 2 (events of plain data, which every core event is): objects as MessagePack maps, typed
  *   arrays as msgpackr's typed-array extensions. Encoding it costs about half of version 1, where
  *   msgpackr builds a record structure per object shape and tracks every object's identity in each
@@ -11,9 +12,13 @@
  *   writes these records, byte for byte as msgpackr would, in about half msgpackr's time.
  * - version 1 (any other event, and every snapshot): msgpackr in structured-clone mode, so Maps,
  *   Sets, typed arrays, Dates, bigints and `undefined` come back as they went in.
+ * - version 3 (events of plain data, in a log whose codec makes deltas): `[3, seq, atMs, parent,
+ *   baseSeq, changes]`, the event as the changes from record `baseSeq`, an earlier event of its type
+ *   stored whole as version 2 (see record-delta.ts). Reading it needs that record too.
  */
 import { Packr } from 'msgpackr';
 import { maxPlainDepth, PlainRecordWriter } from './plain-record-writer.js';
+import { applyChanges, baseOf, changesFrom, type DeltaBase } from './record-delta.js';
 
 /** The layout version of records in structured-clone mode (snapshots, and events holding Maps). */
 export const recordFormatVersion = 1;
@@ -26,6 +31,23 @@ export const plainRecordFormatVersion = 2;
  * The decoder reads them to pick the layout before it decodes anything.
  */
 const plainRecordPrefix = [0x95, plainRecordFormatVersion] as const;
+
+/** The layout version of records that store an event as its changes from an earlier record (record-delta.ts). */
+export const deltaRecordFormatVersion = 3;
+
+/** The two bytes a version 3 record starts with: a MessagePack array of 6 fields, then the version. */
+const deltaRecordPrefix = [0x96, deltaRecordFormatVersion] as const;
+
+/** The most event types whose base a codec keeps; past it, it forgets them all and starts again. */
+const maxBases = 256;
+/** The most base events a reader keeps decoded; past it, it forgets them all and reads them again. */
+const maxCachedBases = 64;
+
+/**
+ * How a reader gets the stored value of an earlier record (decoded by `lmdbEncoder`), to read a
+ * version 3 record against; undefined when the log has no such record.
+ */
+export type RecordLookup = (seq: number) => unknown;
 
 /** One event as the log stores it. */
 export interface LoggedEvent {
@@ -67,6 +89,12 @@ export class RecordCodec {
   private readonly plainPackr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: true, copyBuffers: true });
   /** Writes version 2 records as `plainPackr` would, in one pass and faster (plain-record-writer.ts). */
   private readonly plainWriter = new PlainRecordWriter();
+  /** With deltas on, the base of each event type: the last event of it stored whole. */
+  private readonly bases: Map<string, DeltaBase> | undefined;
+  /** Base events decoded for reading version 3 records, by seq. */
+  private readonly baseEvents = new Map<number, unknown>();
+  /** Where the last record `encodeEventInPlace` wrote is: its memory, and its start and end there. */
+  readonly lastRecord: { buffer: ArrayBuffer; start: number; end: number } = { buffer: new ArrayBuffer(0), start: 0, end: 0 };
 
   /**
    * The value encoder handed to lmdb. Decoding never throws, because an exception inside lmdb's range
@@ -76,7 +104,7 @@ export class RecordCodec {
     encode: (value: unknown): Buffer => this.packr.pack(value),
     decode: (bytes: Uint8Array): unknown => {
       try {
-        const plain = bytes[0] === plainRecordPrefix[0] && bytes[1] === plainRecordPrefix[1];
+        const plain = (bytes[0] === plainRecordPrefix[0] && bytes[1] === plainRecordPrefix[1]) || (bytes[0] === deltaRecordPrefix[0] && bytes[1] === deltaRecordPrefix[1]);
         return (plain ? this.plainPackr : this.packr).unpack(bytes) as unknown;
       } catch (error) {
         return new Undecodable(`it does not decode as MessagePack: ${oneLine(error)}`);
@@ -84,7 +112,17 @@ export class RecordCodec {
     },
   };
 
-  constructor(readonly name: string) {}
+  /**
+   * @param options.deltas whether events of plain data may be stored as their changes from an earlier
+   *   event of their type (version 3). Only for a log whose records are never deleted and that is read
+   *   whole or through `EventLog.read`, which finds the earlier record.
+   */
+  constructor(
+    readonly name: string,
+    options: { readonly deltas?: boolean } = {},
+  ) {
+    this.bases = options.deltas === true ? new Map() : undefined;
+  }
 
   /**
    * The bytes of one event record.
@@ -92,10 +130,76 @@ export class RecordCodec {
    * @throws Error when the event holds a value MessagePack cannot carry (a function, for one).
    */
   encodeEvent(seq: number, atMs: number, parent: number | undefined, event: unknown): Buffer {
-    const written = this.plainWriter.write(plainRecordFormatVersion, seq, atMs, parent, event);
-    if (written !== undefined) return written;
+    this.encodeEventInPlace(seq, atMs, parent, event);
+    const place = this.lastRecord;
+    return Buffer.from(place.buffer, place.start, place.end - place.start);
+  }
+
+  /**
+   * `encodeEvent` without making a Buffer of the record, which is then at `lastRecord` (until the
+   * next record): for a caller that copies runs of records, to whom a Buffer per record is garbage.
+   *
+   * @throws Error when the event holds a value MessagePack cannot carry (a function, for one).
+   */
+  encodeEventInPlace(seq: number, atMs: number, parent: number | undefined, event: unknown): void {
+    if (this.bases !== undefined) {
+      const type = typeof event === 'object' && event !== null ? (event as { type?: unknown }).type : undefined;
+      if (typeof type === 'string') {
+        this.encodeByType(type, seq, atMs, parent, event as object);
+        return;
+      }
+    }
+    if (this.plainWriter.writeInPlace(plainRecordFormatVersion, seq, atMs, parent, event)) this.placeWritten();
+    else this.placePacked(this.packedEvent(seq, atMs, parent, event));
+  }
+
+  /** The event in the version 2 layout by msgpackr when it is plain data after all, else in the version 1 layout. */
+  private packedEvent(seq: number, atMs: number, parent: number | undefined, event: unknown): Buffer {
     if (isPlainData(event)) return this.plainPackr.pack([plainRecordFormatVersion, seq, atMs, parent ?? null, event]);
     return this.packr.pack([recordFormatVersion, seq, atMs, parent ?? null, event]);
+  }
+
+  /** Points `lastRecord` at the record the plain writer just wrote. */
+  private placeWritten(): void {
+    const place = this.lastRecord;
+    place.buffer = this.plainWriter.lastRecordBuffer;
+    place.start = this.plainWriter.lastRecordStart;
+    place.end = this.plainWriter.lastRecordEnd;
+  }
+
+  /**
+   * Points `lastRecord` at a copy of a record msgpackr packed: msgpackr packs into memory it may
+   * reuse, and a record waits for its batch. Such records are rare (events holding Maps, say).
+   */
+  private placePacked(bytes: Buffer): void {
+    const place = this.lastRecord;
+    const copy = new Uint8Array(bytes);
+    place.buffer = copy.buffer;
+    place.start = 0;
+    place.end = copy.byteLength;
+  }
+
+  /** An event with a type: as its changes from its type's base when it has one that fits, else whole (and then the new base). */
+  private encodeByType(type: string, seq: number, atMs: number, parent: number | undefined, event: object): void {
+    const bases = this.bases as Map<string, DeltaBase>;
+    const base = bases.get(type);
+    if (base !== undefined) {
+      const changes = changesFrom(base, event);
+      if (changes !== undefined && this.plainWriter.writeFieldsInPlace([deltaRecordFormatVersion, seq, atMs, parent ?? null, base.seq, changes])) {
+        this.placeWritten();
+        return;
+      }
+    }
+    if (!this.plainWriter.writeInPlace(plainRecordFormatVersion, seq, atMs, parent, event)) {
+      this.placePacked(this.packedEvent(seq, atMs, parent, event));
+      return;
+    }
+    this.placeWritten();
+    const next = baseOf(seq, event);
+    if (next !== undefined) {
+      if (!bases.has(type) && bases.size >= maxBases) bases.clear();
+      bases.set(type, next);
+    }
   }
 
   /** The bytes of one snapshot. */
@@ -103,18 +207,42 @@ export class RecordCodec {
     return this.packr.pack([recordFormatVersion, seq, state]);
   }
 
-  /** The event stored under `key`, or why it is not one. */
-  checkEvent(key: unknown, value: unknown): LoggedEvent | CorruptRecord {
+  /**
+   * The event stored under `key`, or why it is not one. A version 3 record is read against the
+   * earlier record it names, which `lookup` gives (without one, such a record is reported corrupt).
+   */
+  checkEvent(key: unknown, value: unknown, lookup?: RecordLookup): LoggedEvent | CorruptRecord {
     const seq = typeof key === 'number' ? key : Number.NaN;
     const problem = eventProblem(seq, value);
-    if (problem !== undefined) {
-      return {
-        seq,
-        corrupt: `record ${seq} of ${this.name} is not a tsray event (${problem}); the log was written by another program or damaged`,
-      };
+    if (problem !== undefined) return this.corrupt(seq, problem);
+    const [version, , atMs, parent, eventOrBase, changes] = value as [number, number, number, number | null, unknown, unknown];
+    let event = eventOrBase;
+    if (version === deltaRecordFormatVersion) {
+      const baseSeq = eventOrBase as number;
+      const base = this.baseEvent(baseSeq, lookup);
+      if (typeof base === 'string') return this.corrupt(seq, `it is stored as changes from record ${baseSeq}, which ${base}`);
+      event = applyChanges(base, changes);
+      if (event === undefined) return this.corrupt(seq, `its changes do not fit record ${baseSeq}`);
     }
-    const [, , atMs, parent, event] = value as [number, number, number, number | null, unknown];
     return parent === null ? { seq, atMs, event } : { seq, atMs, parent, event };
+  }
+
+  /** The event of base record `seq`, or why there is none (a phrase to follow "which"). */
+  private baseEvent(seq: number, lookup: RecordLookup | undefined): unknown {
+    if (this.baseEvents.has(seq)) return this.baseEvents.get(seq);
+    if (lookup === undefined) return 'is not at hand where this record is read';
+    const value = lookup(seq);
+    if (value === undefined) return 'the log does not hold';
+    const record = this.checkEvent(seq, value);
+    if ('corrupt' in record) return 'is damaged';
+    if ((value as unknown[])[0] === deltaRecordFormatVersion) return 'is itself stored as changes';
+    if (this.baseEvents.size >= maxCachedBases) this.baseEvents.clear();
+    this.baseEvents.set(seq, record.event);
+    return record.event;
+  }
+
+  private corrupt(seq: number, problem: string): CorruptRecord {
+    return { seq, corrupt: `record ${seq} of ${this.name} is not a tsray event (${problem}); the log was written by another program or damaged` };
   }
 
   /** The snapshot stored under `key`, or undefined when it is damaged. */
@@ -149,10 +277,14 @@ function isPlainData(value: unknown, depth = 0): boolean {
 function eventProblem(seq: number, value: unknown): string | undefined {
   if (value instanceof Undecodable) return value.reason;
   if (!Array.isArray(value)) return `it decodes to ${describe(value)}, not a record`;
-  if (value.length !== 5) return `it is a list of ${value.length} fields, not 5`;
-  const [version, recordSeq, atMs, parent] = value as unknown[];
-  if (version !== recordFormatVersion && version !== plainRecordFormatVersion) {
-    return `its format version is ${describe(version)}, this tsray reads ${recordFormatVersion} and ${plainRecordFormatVersion}`;
+  const [version, recordSeq, atMs, parent, baseSeq] = value as unknown[];
+  if (version !== recordFormatVersion && version !== plainRecordFormatVersion && version !== deltaRecordFormatVersion) {
+    return `its format version is ${describe(version)}, this tsray reads ${recordFormatVersion} to ${deltaRecordFormatVersion}`;
+  }
+  const fields = version === deltaRecordFormatVersion ? 6 : 5;
+  if (value.length !== fields) return `it is a list of ${value.length} fields, not ${fields}`;
+  if (version === deltaRecordFormatVersion && !(typeof baseSeq === 'number' && Number.isInteger(baseSeq) && baseSeq >= 1 && baseSeq < seq)) {
+    return `its base record is ${describe(baseSeq)}, not an earlier seq`;
   }
   if (recordSeq !== seq) return `it carries seq ${describe(recordSeq)}`;
   if (typeof atMs !== 'number' || !Number.isFinite(atMs)) return `its time is ${describe(atMs)}`;

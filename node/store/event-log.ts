@@ -51,6 +51,15 @@ export interface EventLogOptions {
   readonly batching?: 'microtask' | 'immediate' | 'lagging';
   /** With `lagging`, how long appends may wait before they are handed over (default 20 ms). */
   readonly lagMs?: number;
+  /**
+   * Whether a hand-off writes its records at once, in one synchronous transaction on this thread
+   * (appending, as seqs only grow), instead of through lmdb-js's writer thread; and records encoded
+   * elsewhere (`appendEncoded`, which come in batches already) are written so as they come. For a
+   * log of the log thread, which does nothing else: it measured 0.6 µs of CPU a record against 1.1 to
+   * 1.5 µs, and a tiny task writes four. Only with `durable: false` (the sync commit does not wait
+   * for fsync).
+   */
+  readonly syncWrites?: boolean;
   /** The most events that wait in the buffer before it is handed over early (default 65,536). */
   readonly maxBufferedEvents?: number;
   /** The most encoded bytes that wait in the buffer before it is handed over early (default 16 MiB). */
@@ -125,7 +134,7 @@ export class EventLog {
     private readonly snapshots: Database<unknown, number>,
     private readonly hashes: Database<unknown, number>,
     private readonly codec: RecordCodec,
-    private readonly settings: { durable: boolean; batching: 'microtask' | 'immediate' | 'lagging'; lagMs: number; maxEvents: number; maxBytes: number },
+    private readonly settings: { durable: boolean; batching: 'microtask' | 'immediate' | 'lagging'; syncWrites: boolean; lagMs: number; maxEvents: number; maxBytes: number },
     identity: { address: Address; component: ComponentKind; dir: string },
   ) {
     this.address = identity.address;
@@ -167,6 +176,7 @@ export class EventLog {
     const settings = {
       durable,
       batching: options?.batching ?? 'immediate',
+      syncWrites: options?.syncWrites === true && !durable,
       lagMs: options?.lagMs ?? defaultLagMs,
       maxEvents: options?.maxBufferedEvents ?? defaultMaxBufferedEvents,
       maxBytes: options?.maxBufferedBytes ?? defaultMaxBufferedBytes,
@@ -218,6 +228,10 @@ export class EventLog {
    */
   appendEncoded(firstSeq: number, records: readonly Uint8Array[]): void {
     this.checkWritable();
+    if (this.settings.syncWrites) {
+      this.writeEncodedSync(firstSeq, records);
+      return;
+    }
     let seq = firstSeq;
     for (const record of records) {
       if (seq < this.nextFreeSeq) {
@@ -235,6 +249,29 @@ export class EventLog {
     }
     if (this.buffer.length >= this.settings.maxEvents || this.bufferedBytes >= this.settings.maxBytes) this.handOff();
     else if (this.pending !== undefined && !this.scheduled) this.schedule();
+  }
+
+  /**
+   * `appendEncoded` for a log with `syncWrites`: the records are written at once, in one transaction,
+   * without waiting in the buffer (they come in batches already), after what `append` buffered.
+   */
+  private writeEncodedSync(firstSeq: number, records: readonly Uint8Array[]): void {
+    this.handOff();
+    let skipped = 0;
+    while (skipped < records.length && firstSeq + skipped < this.nextFreeSeq) skipped += 1;
+    if (skipped === records.length) return;
+    const first = firstSeq + skipped;
+    if (first > this.nextFreeSeq) throw new RangeError(`${this.name} got record ${first} while it waits for ${this.nextFreeSeq}: records were lost on their way`);
+    try {
+      this.events.transactionSync(() => {
+        for (let index = skipped; index < records.length; index += 1) this.events.putSync(firstSeq + index, asBinary(records[index] as Uint8Array), { append: true });
+      });
+    } catch (error) {
+      this.fail(error);
+      throw this.failure ?? error;
+    }
+    this.nextFreeSeq = firstSeq + records.length;
+    this.committedThrough = this.nextFreeSeq - 1;
   }
 
   /**
@@ -289,8 +326,10 @@ export class EventLog {
    */
   *read(fromSeq = 1): Iterable<LoggedEvent | CorruptRecord> {
     if (this.closing !== undefined) throw new Error(`${this.name} is closed; open it again to read it`);
+    // A record stored as changes from an earlier one (version 3) is read with that one.
+    const lookup = (seq: number): unknown => this.events.get(seq);
     for (const { key, value } of this.events.getRange({ start: fromSeq, end: lastPossibleSeq })) {
-      yield this.codec.checkEvent(key, value);
+      yield this.codec.checkEvent(key, value, lookup);
     }
   }
 
@@ -389,6 +428,19 @@ export class EventLog {
     this.buffer = new RecordBuffer();
     this.bufferedBytes = 0;
     this.inflight.push(batch);
+    if (this.settings.syncWrites) {
+      let seq = first;
+      try {
+        this.events.transactionSync(() => {
+          for (const record of records.records()) this.events.putSync(seq++, asBinary(record), { append: true });
+        });
+      } catch (error) {
+        this.fail(error);
+        return;
+      }
+      this.settle(batch);
+      return;
+    }
     let commit: CommitPromise | undefined;
     try {
       let seq = first;

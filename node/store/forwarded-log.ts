@@ -97,7 +97,14 @@ export function isLogRecords(value: unknown): value is LogRecords {
 export class ForwardedLog {
   private readonly codec: RecordCodec;
   private nextSeq = 1;
-  private buffer: Uint8Array[] = [];
+  /** The length of each record waiting to be posted, in order. */
+  private lengths: number[] = [];
+  /**
+   * Where the waiting records are, as runs of records written one after another into the same
+   * memory: each run's memory, start and end. A tiny task's records are runs of one chunk, so no
+   * object is kept per record (a Buffer view each was garbage made four times a task).
+   */
+  private runs: { buffer: ArrayBuffer; start: number; end: number }[] = [];
   private bufferFirstSeq = 1;
   private timer: NodeJS.Timeout | undefined;
   private hashState: (() => string) | undefined;
@@ -107,7 +114,8 @@ export class ForwardedLog {
     address: string,
     private readonly post: (message: LogRecords, transfer: ArrayBuffer[]) => void,
   ) {
-    this.codec = new RecordCodec(`the log of ${address}`);
+    // Its records are never deleted and are read through EventLog.read, so they may be deltas (record-delta.ts).
+    this.codec = new RecordCodec(`the log of ${address}`, { deltas: true });
   }
 
   /** The seq of the last appended event; 0 before the first. */
@@ -118,11 +126,15 @@ export class ForwardedLog {
   /** Stamps and encodes `event` now; it is posted with the next batch. */
   append(atMs: number, event: unknown, parent?: number): number {
     const seq = this.nextSeq;
-    const record = this.codec.encodeEvent(seq, atMs, parent, event);
+    this.codec.encodeEventInPlace(seq, atMs, parent, event);
+    const { buffer, start, end } = this.codec.lastRecord;
     this.nextSeq = seq + 1;
-    if (this.buffer.length === 0) this.bufferFirstSeq = seq;
-    this.buffer.push(record);
-    if (this.buffer.length >= maxBufferedRecords) this.flushNow();
+    if (this.lengths.length === 0) this.bufferFirstSeq = seq;
+    this.lengths.push(end - start);
+    const last = this.runs[this.runs.length - 1];
+    if (last !== undefined && last.buffer === buffer && last.end === start) last.end = end;
+    else this.runs.push({ buffer, start, end });
+    if (this.lengths.length >= maxBufferedRecords) this.flushNow();
     else this.timer ??= setTimeout(() => this.flushNow(), lagMs).unref();
     return seq;
   }
@@ -131,7 +143,7 @@ export class ForwardedLog {
   flushNow(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.buffer.length === 0) return;
+    if (this.lengths.length === 0) return;
     const batch = this.take();
     this.post(batch, [batch.bytes.buffer as ArrayBuffer]);
   }
@@ -160,7 +172,7 @@ export class ForwardedLog {
         stateHash = undefined;
       }
     }
-    if (this.buffer.length === 0 && stateHash === undefined) return;
+    if (this.lengths.length === 0 && stateHash === undefined) return;
     const batch = { ...this.take(), ...(stateHash === undefined ? {} : { stateHash }) };
     this.post(batch, [batch.bytes.buffer as ArrayBuffer]);
   }
@@ -172,17 +184,19 @@ export class ForwardedLog {
   }
 
   private take(): LogRecords {
-    const records = this.buffer;
-    this.buffer = [];
-    if (records.length === 0) this.bufferFirstSeq = this.nextSeq;
+    const lengths = this.lengths;
+    const runs = this.runs;
+    this.lengths = [];
+    this.runs = [];
+    if (lengths.length === 0) this.bufferFirstSeq = this.nextSeq;
     let total = 0;
-    for (const record of records) total += record.byteLength;
+    for (const run of runs) total += run.end - run.start;
     const bytes = new Uint8Array(total);
     let offset = 0;
-    for (const record of records) {
-      bytes.set(record, offset);
-      offset += record.byteLength;
+    for (const run of runs) {
+      bytes.set(new Uint8Array(run.buffer, run.start, run.end - run.start), offset);
+      offset += run.end - run.start;
     }
-    return { kind: 'tsray/log-records', firstSeq: this.bufferFirstSeq, bytes, lengths: records.map((record) => record.byteLength) };
+    return { kind: 'tsray/log-records', firstSeq: this.bufferFirstSeq, bytes, lengths };
   }
 }

@@ -67,8 +67,9 @@ const workerPorts = new Map<string, MessagePort>();
 function logOf(sessionDir: string, address: string, component: ForwardedComponent): EventLog {
   let log = logs.get(address);
   if (log === undefined) {
-    // Every log written here dies with its writer: it lags rather than commit each batch at once.
-    log = EventLog.open(logDirFor(sessionDir, address), { component, address, durable: false, batching: 'lagging' });
+    // Every log written here dies with its writer: it lags rather than commit each batch at once,
+    // and writes each hand-off synchronously, which costs this thread less than lmdb-js's writer thread.
+    log = EventLog.open(logDirFor(sessionDir, address), { component, address, durable: false, batching: 'lagging', syncWrites: true });
     logs.set(address, log);
   }
   return log;

@@ -34,6 +34,17 @@ const typedArrayCodes = new Map<unknown, number>(
 class NotPlainData extends Error {}
 const notPlain = new NotPlainData('not plain data: left to msgpackr');
 
+/**
+ * Whether Object.prototype has an enumerable property (someone added one), which `for...in` then
+ * yields on every object. Checked once per record, so that the loops over an object's keys leave out
+ * the `hasOwnProperty` call per key (a builtin call, a tenth of writing a small object) when it has none.
+ */
+export function prototypeIsPolluted(): boolean {
+  for (const _key in emptyObject) return true;
+  return false;
+}
+const emptyObject = {};
+
 /** Writes version 2 records of plain data; see the module comment. */
 export class PlainRecordWriter {
   // Empty until the first record: a log opened only to be read, or fed records encoded elsewhere, never needs one.
@@ -41,13 +52,25 @@ export class PlainRecordWriter {
   private view = new DataView(this.chunk.buffer, this.chunk.byteOffset, this.chunk.byteLength);
   private start = 0;
   private position = 0;
+  /** Whether `for...in` may yield inherited keys during this record (see `prototypeIsPolluted`). */
+  private inheritedKeys = false;
 
   /**
    * The record `[version, seq, atMs, parent ?? null, event]`, or undefined when `event` is not plain
    * data (nothing is then written). The record is a view into a chunk that later records do not touch.
    */
   write(version: number, seq: number, atMs: number, parent: number | undefined, event: unknown): Buffer | undefined {
+    return this.writeInPlace(version, seq, atMs, parent, event) ? this.chunk.subarray(this.start, this.position) : undefined;
+  }
+
+  /**
+   * `write` without making a view of the record: false when `event` is not plain data, else the
+   * record is `lastRecordBuffer` from `lastRecordStart` to `lastRecordEnd` (for a caller that copies
+   * runs of records, to whom a Buffer object per record is only garbage).
+   */
+  writeInPlace(version: number, seq: number, atMs: number, parent: number | undefined, event: unknown): boolean {
     this.start = this.position;
+    this.inheritedKeys = prototypeIsPolluted();
     if (this.chunk.length - this.position < minRoomBytes) this.newChunk(0);
     try {
       this.chunk[this.position++] = 0x95;
@@ -58,10 +81,48 @@ export class PlainRecordWriter {
       this.value(event, 0);
     } catch (error) {
       this.position = this.start;
-      if (error === notPlain) return undefined;
+      if (error === notPlain) return false;
       throw error;
     }
-    return this.chunk.subarray(this.start, this.position);
+    return true;
+  }
+
+  /**
+   * A record of other fields than `write`'s (a version 3 record, say), as an array of `fields`, or
+   * undefined when one is not plain data. The record is a view into a chunk that later records do not touch.
+   */
+  writeFields(fields: readonly unknown[]): Buffer | undefined {
+    return this.writeFieldsInPlace(fields) ? this.chunk.subarray(this.start, this.position) : undefined;
+  }
+
+  /** `writeFields` without making a view of the record (see `writeInPlace`). */
+  writeFieldsInPlace(fields: readonly unknown[]): boolean {
+    this.start = this.position;
+    this.inheritedKeys = prototypeIsPolluted();
+    if (this.chunk.length - this.position < minRoomBytes) this.newChunk(0);
+    try {
+      this.array(fields, 0);
+    } catch (error) {
+      this.position = this.start;
+      if (error === notPlain) return false;
+      throw error;
+    }
+    return true;
+  }
+
+  /** The memory holding the last record written in place. */
+  get lastRecordBuffer(): ArrayBuffer {
+    return this.chunk.buffer;
+  }
+
+  /** Where the last record written in place starts in `lastRecordBuffer`. */
+  get lastRecordStart(): number {
+    return this.chunk.byteOffset + this.start;
+  }
+
+  /** Where the last record written in place ends in `lastRecordBuffer`. */
+  get lastRecordEnd(): number {
+    return this.chunk.byteOffset + this.position;
   }
 
   /** Makes room for `bytes` more at `position`, moving the record written so far to a new chunk if need be. */
@@ -236,7 +297,7 @@ export class PlainRecordWriter {
     this.position += 2;
     let size = 0;
     for (const key in value) {
-      if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
+      if (this.inheritedKeys && !Object.prototype.hasOwnProperty.call(value, key)) continue;
       this.string(key);
       this.value(value[key], depth);
       size += 1;

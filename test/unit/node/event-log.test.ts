@@ -199,6 +199,27 @@ for (const [durable, death] of [[true, 'exit'], [false, 'exit'], [true, 'kill'],
   });
 }
 
+void test('a log that writes its hand-offs synchronously has them committed at once, skips repeated records, and continues after a reopen', async () => {
+  const dir = logDirFor(freshSession(), 'worker:n1.w1');
+  const writer = EventLog.open(dir, { component: 'owner', address: 'worker:n1.w1', durable: false, batching: 'lagging', syncWrites: true });
+  const records = (events: unknown[]): Uint8Array[] => events.map((event, index) => pack([2, index + 1, 0, null, event]));
+  const encoded = records(['a', 'b', 'c']);
+  writer.appendEncoded(1, encoded.slice(0, 2));
+  // A repeated delivery, then the rest.
+  writer.appendEncoded(1, encoded);
+  writer.append(4, 'd');
+  await writer.flush();
+  assert.equal(writer.committedSeq, 4);
+  assert.deepEqual(readAll(writer).map((record) => (record as LoggedEvent).event), ['a', 'b', 'c', 'd']);
+  assert.throws(() => writer.appendEncoded(7, records(['x'])), /got record 7 while it waits for 5/);
+  await writer.close();
+  const again = EventLog.open(dir, { component: 'owner', address: 'worker:n1.w1', durable: false, batching: 'lagging', syncWrites: true });
+  assert.equal(again.append(5, 'e'), 5);
+  await again.flush();
+  assert.deepEqual(readAll(again).map((record) => (record as LoggedEvent).event), ['a', 'b', 'c', 'd', 'e']);
+  await again.close();
+});
+
 void test('a lagging log writes what it buffers when its process exits, if asked from an exit handler', async () => {
   const dir = logDirFor(freshSession(), 'worker:n1.w1');
   const child = spawnSync(

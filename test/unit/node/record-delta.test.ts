@@ -1,0 +1,152 @@
+/**
+ * Version 3 records (node/store/record-delta.ts): an event stored as its changes from the last event
+ * of its type stored whole reads back as the very event, keys in their order; it is far smaller; an
+ * event changed after it was logged changes nothing of later records; and a record whose base is
+ * missing or damaged is reported, naming the base.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { recordRun } from '../../../bench/recipes.js';
+import { deltaRecordFormatVersion, RecordCodec } from '../../../node/store/event-log-codec.js';
+import { EventLog } from '../../../node/store/event-log.js';
+import { ForwardedLog, recordsOf } from '../../../node/store/forwarded-log.js';
+import type { LogRecords } from '../../../node/store/forwarded-log.js';
+
+/** The value as text that keeps its keys' order (assert.deepEqual ignores it, state hashes do not). */
+function ordered(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) => (ArrayBuffer.isView(item) ? `${item.constructor.name}[${[...(item as Uint8Array)].join(',')}]` : item === undefined ? '<undefined>' : item));
+}
+
+/** Encodes `events` in order with a codec that makes deltas; the records by seq (from 1). */
+function encodeAll(events: readonly unknown[]): { codec: RecordCodec; records: Map<number, Uint8Array> } {
+  const codec = new RecordCodec('logs/test', { deltas: true });
+  const records = new Map<number, Uint8Array>();
+  events.forEach((event, index) => records.set(index + 1, Buffer.from(codec.encodeEvent(index + 1, index, index === 0 ? undefined : index, event))));
+  return { codec, records };
+}
+
+/** Reads every record back with a fresh codec, as another process reads the log. */
+function readAll(records: Map<number, Uint8Array>): { event: unknown; corrupt?: string }[] {
+  const reader = new RecordCodec('logs/test');
+  const lookup = (seq: number): unknown => {
+    const bytes = records.get(seq);
+    return bytes === undefined ? undefined : reader.lmdbEncoder.decode(bytes);
+  };
+  return [...records].map(([seq, bytes]) => {
+    const record = reader.checkEvent(seq, reader.lmdbEncoder.decode(bytes), lookup);
+    return 'corrupt' in record ? { event: undefined, corrupt: record.corrupt } : { event: record.event };
+  });
+}
+
+void test('every event of a recorded run reads back from its delta record as the same event, keys in order, in far fewer bytes', () => {
+  const events = recordRun(300, 30).map((entry) => entry.event);
+  const { records } = encodeAll(events);
+  const read = readAll(records);
+  let deltas = 0;
+  events.forEach((event, index) => {
+    const got = read[index];
+    assert.equal(got?.corrupt, undefined);
+    assert.equal(ordered(got?.event), ordered(event), `event ${index + 1} (${(event as { type: string }).type}) read back differently`);
+    if ((records.get(index + 1) as Uint8Array)[1] === deltaRecordFormatVersion) deltas += 1;
+  });
+  assert.ok(deltas > events.length / 2, `only ${deltas} of ${events.length} events were stored as changes`);
+  const whole = new RecordCodec('logs/test');
+  let wholeBytes = 0;
+  let deltaBytes = 0;
+  events.forEach((event, index) => {
+    wholeBytes += whole.encodeEvent(index + 1, index, undefined, event).byteLength;
+    deltaBytes += (records.get(index + 1) as Uint8Array).byteLength;
+  });
+  assert.ok(deltaBytes < wholeBytes / 2, `the deltas take ${deltaBytes} B against ${wholeBytes} B whole`);
+});
+
+void test('an event is compared with its base as the base was when logged, and every kind of change reads back', () => {
+  const base = { type: 'task/pushed', spec: { taskId: 't1', functionId: 'f'.repeat(100), args: [{ kind: 'value', data: 1 }], resources: { CPU: 1 } }, body: new Uint8Array([1, 2]), via: { seq: 1 } };
+  const spec = structuredClone(base.spec);
+  const events: unknown[] = [
+    base,
+    // The same keys: only what differs is stored.
+    { type: 'task/pushed', spec: { taskId: 't2', functionId: 'f'.repeat(100), args: [{ kind: 'value', data: 2 }], resources: { CPU: 1 } }, body: new Uint8Array([1, 2]), via: { seq: 2 } },
+    // The base's argument as it was changed after it was logged, another resource shape, a longer array, other leaf types and undefined.
+    { type: 'task/pushed', spec: { taskId: 't3', functionId: 'f'.repeat(100), args: [{ kind: 'value', data: 3 }], resources: { GPU: 1, CPU: 2 } }, body: [1, 2, 3], via: null },
+    // Other top-level keys: stored whole, the new base.
+    { type: 'task/pushed', spec, after: 1 },
+    { type: 'task/pushed', spec: { ...spec, taskId: 't5' }, after: 2 },
+    // Another long string (another function): stored whole.
+    { type: 'task/pushed', spec: { ...spec, functionId: 'g'.repeat(100) }, after: undefined },
+  ];
+  const { codec, records } = encodeAll(events.slice(0, 2));
+  // Changed after it was logged, to what the next event holds: that event must still store it.
+  (base.spec.args[0] as { data: number }).data = 3;
+  events.slice(2).forEach((event, index) => records.set(index + 3, Buffer.from(codec.encodeEvent(index + 3, 0, undefined, event))));
+  (base.spec.args[0] as { data: number }).data = 1;
+  const read = readAll(records);
+  events.forEach((event, index) => assert.equal(ordered(read[index]?.event), ordered(event), `event ${index + 1}`));
+  assert.deepEqual(
+    [...records.values()].map((bytes) => bytes[1]),
+    [2, 3, 3, 2, 3, 2],
+  );
+});
+
+void test('a delta record whose base is missing or damaged is reported, naming the base, and the others still read', () => {
+  const events = Array.from({ length: 4 }, (_, index) => ({ type: 'task/executed', taskId: `t${index}` }));
+  const { records } = encodeAll(events);
+  records.set(1, new Uint8Array([0xc1]));
+  const read = readAll(records);
+  assert.match(read[0]?.corrupt ?? '', /record 1 of logs\/test is not a tsray event/);
+  for (const index of [1, 2, 3]) assert.match(read[index]?.corrupt ?? '', /stored as changes from record 1, which is damaged/);
+  records.delete(1);
+  assert.match(readAll(records)[0]?.corrupt ?? '', /record 2 .*changes from record 1, which the log does not hold/);
+  const alone = new RecordCodec('logs/test');
+  const record = alone.checkEvent(2, alone.lmdbEncoder.decode(records.get(2) as Uint8Array));
+  assert.ok('corrupt' in record && /which is not at hand/.test(record.corrupt));
+});
+
+void test('a worker log forwarded as deltas reads back whole through EventLog.read, from any seq', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsray-record-delta-'));
+  const batches: LogRecords[] = [];
+  const forwarded = new ForwardedLog('worker:n1.w1', (batch, transfer) => batches.push(structuredClone(batch, { transfer })));
+  const events = Array.from({ length: 50 }, (_, index) => ({ type: 'task/pushed', spec: { taskId: `t${index}`, functionId: 'file:///x.js#f'.repeat(10) }, attempt: 1, args: [index] }));
+  for (const event of events) forwarded.append(1, event);
+  forwarded.flushNow();
+  const log = EventLog.open(join(dir, 'log'), { component: 'owner', address: 'worker:n1.w1', durable: false, batching: 'lagging' });
+  try {
+    for (const batch of batches) log.appendEncoded(batch.firstSeq, recordsOf(batch));
+    await log.flush();
+    const sizes = batches.flatMap((batch) => batch.lengths);
+    assert.ok((sizes[10] as number) * 4 < (sizes[0] as number), `a delta record takes ${sizes[10]} B, the whole one ${sizes[0]} B`);
+    assert.deepEqual(
+      [...log.read()].map((record) => ('event' in record ? record.event : record)),
+      events,
+    );
+    assert.deepEqual(
+      [...log.read(40)].map((record) => ('event' in record ? record.event : record)),
+      events.slice(39),
+    );
+  } finally {
+    await log.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+void test('with an enumerable property added to Object.prototype, records still hold own keys only, whole or as changes', () => {
+  const events = Array.from({ length: 6 }, (_, index) => ({ type: 'task/executed', taskId: `t${index}`, result: { kind: 'returned', values: [index] } }));
+  const proto = Object.prototype as Record<string, unknown>;
+  proto['polluted'] = 'yes';
+  let records: Map<number, Uint8Array>;
+  try {
+    ({ records } = encodeAll(events));
+  } finally {
+    delete proto['polluted'];
+  }
+  const read = readAll(records);
+  events.forEach((event, index) => assert.equal(ordered(read[index]?.event), ordered(event)));
+  // Polluted, nothing is compared with a base: every record is whole.
+  assert.deepEqual(
+    [...records.values()].map((bytes) => bytes[1]),
+    [2, 2, 2, 2, 2, 2],
+  );
+});
