@@ -39,9 +39,7 @@ export function stableStringify(value: unknown): string {
  * @throws TypeError as `stableStringify` does.
  */
 export function hashState(value: unknown): string {
-  const sink = new HashSink();
-  walkRoot(value, sink);
-  return sink.digest();
+  return hashStateSized(value).hash;
 }
 
 /**

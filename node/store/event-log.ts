@@ -257,15 +257,13 @@ export class EventLog {
    */
   private writeEncodedSync(firstSeq: number, records: readonly Uint8Array[]): void {
     this.handOff();
-    let skipped = 0;
-    while (skipped < records.length && firstSeq + skipped < this.nextFreeSeq) skipped += 1;
-    if (skipped === records.length) return;
+    // Records this log holds already (sent again) are skipped.
+    const skipped = Math.max(0, this.nextFreeSeq - firstSeq);
+    if (skipped >= records.length) return;
     const first = firstSeq + skipped;
     if (first > this.nextFreeSeq) throw new RangeError(`${this.name} got record ${first} while it waits for ${this.nextFreeSeq}: records were lost on their way`);
     try {
-      this.events.transactionSync(() => {
-        for (let index = skipped; index < records.length; index += 1) this.events.putSync(firstSeq + index, asBinary(records[index] as Uint8Array), { append: true });
-      });
+      this.putRunSync(first, skipped === 0 ? records : records.slice(skipped));
     } catch (error) {
       this.fail(error);
       throw this.failure ?? error;
@@ -429,11 +427,8 @@ export class EventLog {
     this.bufferedBytes = 0;
     this.inflight.push(batch);
     if (this.settings.syncWrites) {
-      let seq = first;
       try {
-        this.events.transactionSync(() => {
-          for (const record of records.records()) this.events.putSync(seq++, asBinary(record), { append: true });
-        });
+        this.putRunSync(first, records.records());
       } catch (error) {
         this.fail(error);
         return;
@@ -457,6 +452,14 @@ export class EventLog {
       () => this.settle(batch),
       (error: unknown) => this.fail(error),
     );
+  }
+
+  /** Writes `records` under the seqs from `firstSeq` on, in one synchronous appending transaction (`syncWrites`). */
+  private putRunSync(firstSeq: number, records: Iterable<Uint8Array>): void {
+    let seq = firstSeq;
+    this.events.transactionSync(() => {
+      for (const record of records) this.events.putSync(seq++, asBinary(record), { append: true });
+    });
   }
 
   /** Resolves when `commit` is committed, and also flushed for a durable log. */

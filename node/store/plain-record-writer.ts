@@ -69,9 +69,7 @@ export class PlainRecordWriter {
    * runs of records, to whom a Buffer object per record is only garbage).
    */
   writeInPlace(version: number, seq: number, atMs: number, parent: number | undefined, event: unknown): boolean {
-    this.start = this.position;
-    this.inheritedKeys = prototypeIsPolluted();
-    if (this.chunk.length - this.position < minRoomBytes) this.newChunk(0);
+    this.begin();
     try {
       this.chunk[this.position++] = 0x95;
       this.value(version, 0);
@@ -80,34 +78,37 @@ export class PlainRecordWriter {
       this.value(parent ?? null, 0);
       this.value(event, 0);
     } catch (error) {
-      this.position = this.start;
-      if (error === notPlain) return false;
-      throw error;
+      return this.abandon(error);
     }
     return true;
   }
 
   /**
-   * A record of other fields than `write`'s (a version 3 record, say), as an array of `fields`, or
-   * undefined when one is not plain data. The record is a view into a chunk that later records do not touch.
+   * A record of other fields than `write`'s (a version 3 record, say), as an array of `fields`,
+   * written in place (see `writeInPlace`); false when one is not plain data.
    */
-  writeFields(fields: readonly unknown[]): Buffer | undefined {
-    return this.writeFieldsInPlace(fields) ? this.chunk.subarray(this.start, this.position) : undefined;
-  }
-
-  /** `writeFields` without making a view of the record (see `writeInPlace`). */
   writeFieldsInPlace(fields: readonly unknown[]): boolean {
-    this.start = this.position;
-    this.inheritedKeys = prototypeIsPolluted();
-    if (this.chunk.length - this.position < minRoomBytes) this.newChunk(0);
+    this.begin();
     try {
       this.array(fields, 0);
     } catch (error) {
-      this.position = this.start;
-      if (error === notPlain) return false;
-      throw error;
+      return this.abandon(error);
     }
     return true;
+  }
+
+  /** Starts a record at `position`, in a chunk with room for its start. */
+  private begin(): void {
+    this.start = this.position;
+    this.inheritedKeys = prototypeIsPolluted();
+    if (this.chunk.length - this.position < minRoomBytes) this.newChunk(0);
+  }
+
+  /** Drops the record begun, after `error`: false when it was not plain data, else `error` goes on. */
+  private abandon(error: unknown): false {
+    this.position = this.start;
+    if (error === notPlain) return false;
+    throw error;
   }
 
   /** The memory holding the last record written in place. */
