@@ -15,7 +15,8 @@ import { errorOf, removeOne } from './context.js';
 import { enqueueForLease, releaseLease, removeFromClassQueue } from './leasing.js';
 import { borrowEntry, createOwnedObject, holdContained, holdForTask, isReferenced, maybeFree, releaseContained, releaseForTask, releaseLineage } from './refs.js';
 import { onObjectSettled, requestStatus } from './retrieval.js';
-import type { OwnedSpec, OwnedTask } from './state.js';
+import type { OwnedSpec, OwnedTask, OwnerState } from './state.js';
+import { ownCopiesFor, writableField } from '../own-copies.js';
 import { argsOf, firstReturnIdOf, idRecord, returnIdsOf } from './state.js';
 import { tableDelete, tableGet, tableSet } from '../table.js';
 
@@ -64,9 +65,18 @@ export function registerTask(ctx: Ctx, spec: OwnedSpec, kind: OwnedTask['kind'],
   return task;
 }
 
+/**
+ * The owner's id counters, to be written. In a step with own copies (core/own-copies.ts) they are
+ * copied, not drafted: a draft costs immer a proxy, a map of assigned keys and a finalisation, and
+ * every submission counts one task.
+ */
+function ownCounters(ctx: Ctx): OwnerState['counters'] {
+  return (ownCopiesFor(ctx.s) ? writableField(ctx.s, 'counters') : ctx.s.counters) as OwnerState['counters'];
+}
+
 /** Mints the next task id and its return ids: one (the usual case) as itself, more (or none) as a list, as `OwnedSpec` keeps them. */
 export function mintTaskIds(ctx: Ctx, numReturns: number): { taskId: TaskId; returnIds: ObjectId | ObjectId[] } {
-  const taskId = `${ctx.s.workerId}.t${++ctx.s.counters.task}`;
+  const taskId = `${ctx.s.workerId}.t${++ownCounters(ctx).task}`;
   if (numReturns === 1) return { taskId, returnIds: returnObjectId(taskId, 0) };
   // Sized at creation: an array grown by push from empty reserves 17 slots.
   return { taskId, returnIds: Array.from({ length: numReturns }, (_, index): ObjectId => returnObjectId(taskId, index)) };

@@ -1,8 +1,9 @@
 /**
  * The owner's hot path (P7 in bench/) reads a task's scheduling class key from a cache by shared spec
- * part, and hands a return's record on from settling it to the gets that wait for it instead of
- * looking it up again: these tests pin what that must keep, applied in place and under immer (with
- * own copies, and with patches) alike.
+ * part, hands a return's record on from settling it to the gets that wait for it instead of looking
+ * it up again, and under immer with own copies copies the id counters rather than drafting them:
+ * these tests pin what that must keep, applied in place and under immer (with own copies, and with
+ * patches) alike.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -57,6 +58,11 @@ void test('tasks are grouped into scheduling classes by their resource shape and
     'CPU:1|node:n2:soft': ['n1.d1.t4'],
     'CPU:0.5,GPU:1|DEFAULT': ['n1.d1.t5'],
   });
+  // Under immer with own copies, the id counters are copied rather than drafted: each step must
+  // still count on from the last one, and leave them frozen with the rest of the state.
+  assert.equal(run.own.counters.task, 5);
+  assert.ok(Object.isFrozen(run.own.counters), 'the counters a step copied are frozen with the state it returns');
+  assert.equal(tableGet(run.own.tasks, 'n1.d1.t5')?.spec.taskId, 'n1.d1.t5');
 });
 
 void test('a reply settles the get waiting for its return at once, and the finished task is forgotten once its return is released', () => {
