@@ -30,6 +30,14 @@ let active = false;
  */
 let immerSteps = 0;
 
+/**
+ * Whether a value may be an immer draft now: false while no step under immer runs (core/step.ts makes
+ * every draft), where asking `isDraft` is a symbol-keyed read that misses on every plain object.
+ */
+export function mayBeDraft(): boolean {
+  return immerSteps > 0;
+}
+
 /** Runs `run`, a step under immer (with own copies or not): while it runs, values may be drafts. */
 export function duringImmerStep<T>(run: () => T): T {
   immerSteps += 1;

@@ -53,8 +53,9 @@ export function applyUnderImmer<S, E extends AnyEvent, F>(core: ComponentCore<S,
   // through the closure, and are checked while the drafts are still alive to be recognised.
   const recipe = (draft: object): void => {
     effects = core.apply(draft as S, event);
-    const leak = findDraft(effects, '', new Set());
-    if (leak !== undefined) {
+    const steps = draftSteps(effects, new Set());
+    if (steps !== undefined) {
+      const leak = steps.length === 0 ? '(the effects array)' : steps.reverse().join('');
       throw new InvariantViolation(
         `recipe of ${core.kind} leaked an immer draft into effect ${leak} on event '${event.type}'; copy the value (spread or current()) before returning it`,
       );
@@ -100,29 +101,35 @@ export function checkInvariants<S, E extends AnyEvent, F>(core: ComponentCore<S,
   throw new InvariantViolation(`${context}: ${broken.length} ${core.kind} invariant${broken.length === 1 ? '' : 's'} broken: ${broken.join('; ')}`);
 }
 
-/** The path (e.g. `[0].message.spec`) of the first draft inside `value`, or undefined if there is none. */
-function findDraft(value: unknown, path: string, seen: Set<object>): string | undefined {
+/**
+ * The steps of the path (e.g. `[0]`, `.message`, `.spec`) to the first draft inside `value`, the
+ * innermost first, or undefined if there is none. The steps are written only once a draft is found:
+ * every step under immer walks its effects, which almost never hold one.
+ */
+function draftSteps(value: unknown, seen: Set<object>): string[] | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
-  if (isDraft(value)) return path === '' ? '(the effects array)' : path;
+  if (isDraft(value)) return [];
   if (seen.has(value)) return undefined;
   seen.add(value);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = findDraft(value[i], `${path}[${i}]`, seen);
-      if (found !== undefined) return found;
+      const found = draftSteps(value[i], seen);
+      if (found !== undefined) return found.concat(`[${i}]`);
     }
     return undefined;
   }
   if (value instanceof Map || value instanceof Set) {
     for (const [key, item] of value.entries()) {
-      const found = findDraft(key, `${path}<key>`, seen) ?? findDraft(item, `${path}<${String(key)}>`, seen);
-      if (found !== undefined) return found;
+      const inKey = draftSteps(key, seen);
+      if (inKey !== undefined) return inKey.concat('<key>');
+      const inItem = draftSteps(item, seen);
+      if (inItem !== undefined) return inItem.concat(`<${String(key)}>`);
     }
     return undefined;
   }
   for (const key of Object.keys(value)) {
-    const found = findDraft((value as Record<string, unknown>)[key], `${path}.${key}`, seen);
-    if (found !== undefined) return found;
+    const found = draftSteps((value as Record<string, unknown>)[key], seen);
+    if (found !== undefined) return found.concat(`.${key}`);
   }
   return undefined;
 }

@@ -10,7 +10,7 @@ import { send } from '../effects.js';
 import { actorHandleObjectId, gcsAddress, rayletAddress, returnObjectId, taskOfObject, workerAddress } from '../ids.js';
 import { admit } from '../inbox.js';
 import type { TaskId } from '../ids.js';
-import { readField } from '../own-copies.js';
+import { mayBeDraft, readField } from '../own-copies.js';
 import type { Delivered, SchedulingStrategy, TaskArg, TaskSpec } from '../protocol.js';
 import type { Resources } from '../resources.js';
 import { createActorView, deathCauseOf, ensureView, onActorCallReplied, onActorStateChanged, onKilledForGood, onRegistrationReplied, viewFor } from './actor-calls.js';
@@ -59,7 +59,7 @@ export function applyOwner(state: OwnerState, event: OwnerEvent): OwnerEffect[] 
     applyLocal(ctx, event);
   }
   // Only a state under immer can leak a draft into an effect; the mutable path skips the walk.
-  return isDraft(state) ? ctx.out.map(detach) : ctx.out;
+  return mayBeDraft() && isDraft(state) ? ctx.out.map(detach) : ctx.out;
 }
 
 function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {

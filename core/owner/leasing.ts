@@ -15,7 +15,7 @@ import { shapeKey } from '../resources.js';
 import type { Ctx } from './context.js';
 import { errorOf, removeOne } from './context.js';
 import { cancelOwnedTaskAfterLoss, failTask, rerunTask, retriesLeft } from './lineage.js';
-import type { OwnedLease, OwnedTask, OwnerConfig, OwnerState, SchedulingClass } from './state.js';
+import type { OwnedLease, OwnedTask, OwnerConfig, OwnerState, SchedulingClass, TaskFunction } from './state.js';
 import { argsOf, taskSpecOf } from './state.js';
 import { readField } from '../own-copies.js';
 import { tableGet } from '../table.js';
@@ -49,8 +49,24 @@ export function requeueForLease(ctx: Ctx, task: OwnedTask): void {
   pump(ctx, cls);
 }
 
+/**
+ * The scheduling class key of each shared spec part (`TaskFunction`) seen, a pure function of its
+ * resources and strategy, which are never changed once made. Only a cache: every task queued for a
+ * lease asked for its class's key, and a key built anew is a new string that V8 hashes and looks up
+ * in its string table before it can find the class; the string kept here was found before. Weak, so
+ * that parts no state holds any more go.
+ */
+const classKeys = new WeakMap<TaskFunction, string>();
+
+/** The scheduling class key of the tasks of `fn`: their resource shape and strategy. */
+function classKeyOf(fn: TaskFunction): string {
+  let key = classKeys.get(fn);
+  if (key === undefined) classKeys.set(fn, (key = `${shapeKey(fn.resources)}|${strategyKey(fn.strategy)}`));
+  return key;
+}
+
 function classFor(ctx: Ctx, task: OwnedTask): SchedulingClass {
-  const key = `${shapeKey(task.spec.fn.resources)}|${strategyKey(task.spec.fn.strategy)}`;
+  const key = classKeyOf(task.spec.fn);
   let cls = ctx.s.classes[key];
   if (cls === undefined) {
     cls = { key, resources: { ...task.spec.fn.resources }, strategy: structuredCloneStrategy(task.spec.fn.strategy), queue: emptyFifo(), leases: [], retryArmed: false };

@@ -15,7 +15,8 @@ import { errorOf, removeOne } from './context.js';
 import { enqueueForLease, releaseLease, removeFromClassQueue } from './leasing.js';
 import { borrowEntry, createOwnedObject, holdContained, holdForTask, isReferenced, maybeFree, releaseContained, releaseForTask, releaseLineage } from './refs.js';
 import { onObjectSettled, requestStatus } from './retrieval.js';
-import type { OwnedSpec, OwnedTask } from './state.js';
+import type { OwnedSpec, OwnedTask, OwnerState } from './state.js';
+import { ownCopiesFor, writableField } from '../own-copies.js';
 import { argsOf, firstReturnIdOf, idRecord, returnIdsOf } from './state.js';
 import { tableDelete, tableGet, tableSet } from '../table.js';
 
@@ -64,9 +65,18 @@ export function registerTask(ctx: Ctx, spec: OwnedSpec, kind: OwnedTask['kind'],
   return task;
 }
 
+/**
+ * The owner's id counters, to be written. In a step with own copies (core/own-copies.ts) they are
+ * copied, not drafted: a draft costs immer a proxy, a map of assigned keys and a finalisation, and
+ * every submission counts one task.
+ */
+function ownCounters(ctx: Ctx): OwnerState['counters'] {
+  return (ownCopiesFor(ctx.s) ? writableField(ctx.s, 'counters') : ctx.s.counters) as OwnerState['counters'];
+}
+
 /** Mints the next task id and its return ids: one (the usual case) as itself, more (or none) as a list, as `OwnedSpec` keeps them. */
 export function mintTaskIds(ctx: Ctx, numReturns: number): { taskId: TaskId; returnIds: ObjectId | ObjectId[] } {
-  const taskId = `${ctx.s.workerId}.t${++ctx.s.counters.task}`;
+  const taskId = `${ctx.s.workerId}.t${++ownCounters(ctx).task}`;
   if (numReturns === 1) return { taskId, returnIds: returnObjectId(taskId, 0) };
   // Sized at creation: an array grown by push from empty reserves 17 slots.
   return { taskId, returnIds: Array.from({ length: numReturns }, (_, index): ObjectId => returnObjectId(taskId, index)) };
@@ -156,8 +166,15 @@ export function readyObject(ctx: Ctx, objectId: ObjectId, payload: Payload): voi
   const previous = object.contains ?? [];
   object.contains = payload.refs.map((ref) => ({ ...ref }));
   holdContained(ctx, payload.refs, objectId);
-  releaseContained(ctx, previous, objectId);
-  onObjectSettled(ctx, objectId);
+  if (previous.length === 0) {
+    // Holding refs frees nothing, so the record read above is still the one in the table: it is
+    // passed on rather than looked up again (every task's return passes here).
+    onObjectSettled(ctx, objectId, object);
+  } else {
+    // Releasing may free a value that holds the only ref to this one.
+    releaseContained(ctx, previous, objectId);
+    onObjectSettled(ctx, objectId);
+  }
   // Its refs may all have gone while it was being made: then only lineage keeps it, without a value.
   maybeFree(ctx, objectId);
 }
@@ -193,7 +210,7 @@ export function finishTask(ctx: Ctx, task: OwnedTask, payloads: readonly Payload
     const payload = payloads[index];
     if (payload !== undefined) readyObject(ctx, returnIds[index] as ObjectId, payload);
   }
-  forgetTaskIfDone(ctx, firstReturnIdOf(task.spec));
+  forgetSettledTask(ctx, task);
 }
 
 /** Ends a task with an error that every return carries. */
@@ -204,7 +221,7 @@ export function failTask(ctx: Ctx, task: OwnedTask, error: ErrorInfo, state: 'FA
   task.error = error;
   releaseArgs(ctx, task, false);
   for (const objectId of returnIdsOf(task.spec)) failObject(ctx, objectId, error);
-  forgetTaskIfDone(ctx, firstReturnIdOf(task.spec));
+  forgetSettledTask(ctx, task);
   // A failed call ahead in an actor's queue must not hold back the calls behind it.
   if (task.kind === 'actor-task') onActorCallReady(ctx, task);
 }
@@ -276,7 +293,25 @@ export function recoverObject(ctx: Ctx, objectId: ObjectId): void {
 export function forgetTaskIfDone(ctx: Ctx, objectId: ObjectId | undefined): void {
   if (objectId === undefined) return;
   const taskId = taskOfObject(objectId);
+  if (taskId !== undefined) forgetTaskById(ctx, taskId);
+}
+
+/**
+ * `forgetTaskIfDone` of the first return of `task`, which just settled. The task's own id is looked
+ * up rather than the one cut out of the return id when they are equal (they are for every minted
+ * id): a string cut out anew is hashed and probed for in V8's string table at each lookup, and every
+ * finished task passes here.
+ */
+function forgetSettledTask(ctx: Ctx, task: OwnedTask): void {
+  const objectId = firstReturnIdOf(task.spec);
+  if (objectId === undefined) return;
+  const taskId = taskOfObject(objectId);
   if (taskId === undefined) return;
+  forgetTaskById(ctx, taskId === task.spec.taskId ? task.spec.taskId : taskId);
+}
+
+/** Drops the settled task `taskId` once none of its returns exists any more. */
+function forgetTaskById(ctx: Ctx, taskId: TaskId): void {
   const task = tableGet(ctx.s.tasks, taskId);
   if (task === undefined || task.kind === 'actor-creation') return;
   if (task.state !== 'FINISHED' && task.state !== 'FAILED' && task.state !== 'CANCELLED') return;

@@ -16,7 +16,7 @@ import { handBackQueued, onExecutionFetched, onExecutionFetchFailed } from './ex
 import { recoverObject, resolveDeps } from './lineage.js';
 import { addLocalRef, borrowEntry, ensureRegistered, maybeRelease } from './refs.js';
 import { getRefs } from './state.js';
-import type { BorrowedRef, PendingGet } from './state.js';
+import type { BorrowedRef, OwnedObject, PendingGet } from './state.js';
 import { tableGet } from '../table.js';
 
 /** Bound on re-asking an owner for a borrowed value whose copies could not be read. */
@@ -108,16 +108,21 @@ export function onFetchFailed(ctx: Ctx, objectId: ObjectId, owner: string): void
 }
 
 /** An owned object settled: answer borrowers that asked, wake dependent tasks, settle gets and waits. */
-export function onObjectSettled(ctx: Ctx, objectId: ObjectId): void {
-  const object = tableGet(ctx.s.objects, objectId);
+export function onObjectSettled(ctx: Ctx, objectId: ObjectId, object: OwnedObject | undefined = tableGet(ctx.s.objects, objectId)): void {
   if (object === undefined) return;
   const waiters = object.statusWaiters;
   if (waiters !== undefined) {
     delete object.statusWaiters;
     for (const waiter of waiters) replyStatus(ctx, objectId, waiter);
   }
-  const dependents = object.dependents ?? [];
-  if (object.dependents !== undefined) object.dependents = undefined;
+  const dependents = object.dependents;
+  if (dependents === undefined) {
+    // Nothing ran since the object was read: the gets and waits on it are found through it, without
+    // a second lookup (every task's return passes here).
+    checkRetrievalsOf(ctx, objectId, object);
+    return;
+  }
+  object.dependents = undefined;
   for (const taskId of dependents) {
     const task = tableGet(ctx.s.tasks, taskId);
     if (task !== undefined) resolveDeps(ctx, task);
@@ -276,8 +281,13 @@ export function checkRetrievals(ctx: Ctx, objectId?: ObjectId): void {
     for (const id of [...Object.keys(ctx.s.gets), ...Object.keys(ctx.s.waits)]) checkRetrieval(ctx, id, undefined);
     return;
   }
+  checkRetrievalsOf(ctx, objectId, tableGet(ctx.s.objects, objectId));
+}
+
+/** `checkRetrievals` of `objectId`, whose record here (if this owner has one) is `object`. */
+function checkRetrievalsOf(ctx: Ctx, objectId: ObjectId, object: OwnedObject | undefined): void {
   // Every settled object passes here, and most have no get or wait, or one: neither makes a list.
-  const own = tableGet(ctx.s.objects, objectId)?.retrievals;
+  const own = object?.retrievals;
   if (typeof own === 'string') checkRetrieval(ctx, own, objectId);
   else if (own !== undefined) for (const id of [...own]) checkRetrieval(ctx, id, objectId);
   // A ref indexed while this owner had no record of its object (one owned elsewhere, mostly).

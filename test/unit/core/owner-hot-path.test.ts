@@ -1,0 +1,105 @@
+/**
+ * The owner's hot path (P7 in bench/) reads a task's scheduling class key from a cache by shared spec
+ * part, hands a return's record on from settling it to the gets that wait for it instead of looking
+ * it up again, and under immer with own copies copies the id counters rather than drafting them:
+ * these tests pin what that must keep, applied in place and under immer (with own copies, and with
+ * patches) alike.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ownerCore } from '../../../core/owner/index.js';
+import type { OwnerEffect, OwnerEvent, OwnerState } from '../../../core/owner/index.js';
+import { fifoItems } from '../../../core/fifo.js';
+import { hashState } from '../../../core/hash.js';
+import { applyUnderImmer, checkInvariants } from '../../../core/step.js';
+import { tableGet } from '../../../core/table.js';
+import { driverStarted, tinySubmission } from '../../support/owner-events.js';
+
+/** The owner states of one run applied three ways: in place, under immer with own copies, and with patches. */
+class ThreeWays {
+  live: OwnerState = ownerCore.initial();
+  own: OwnerState = ownerCore.initial();
+  patched: OwnerState = ownerCore.initial();
+
+  /** Applies `event` every way, checks the invariants and that the three states hash alike, and returns the live effects. */
+  step(event: OwnerEvent): OwnerEffect[] {
+    const effects = ownerCore.apply(this.live, event);
+    this.own = applyUnderImmer(ownerCore, this.own, event, { patches: false }).state;
+    this.patched = applyUnderImmer(ownerCore, this.patched, event).state;
+    checkInvariants(ownerCore, this.live, event.type);
+    const hash = hashState(this.live);
+    assert.equal(hashState(this.own), hash, `${event.type}: the step under immer with own copies gives the state the live step gives`);
+    assert.equal(hashState(this.patched), hash, `${event.type}: the step under immer with patches gives the state the live step gives`);
+    return effects;
+  }
+}
+
+/** A message delivered to the driver from `from`, the `seq`th it sent. */
+function delivered(event: Record<string, unknown>, from: string, seq: number): OwnerEvent {
+  return { ...event, via: { from, incarnation: 1, seq } } as unknown as OwnerEvent;
+}
+
+void test('tasks are grouped into scheduling classes by their resource shape and strategy, whatever function they run, also when a function changes its resources', () => {
+  const run = new ThreeWays();
+  run.step(driverStarted);
+  run.step(tinySubmission);
+  run.step({ ...tinySubmission, functionId: 'mul', name: 'mul' } as OwnerEvent);
+  assert.deepEqual(Object.keys(run.live.classes), ['CPU:1|DEFAULT'], 'two functions of one shape share a class');
+  // The same function with another shape makes another shared spec part, and so another class: a
+  // key kept by function id would put these tasks in the class of one CPU.
+  run.step({ ...tinySubmission, resources: { CPU: 2 } } as OwnerEvent);
+  run.step({ ...tinySubmission, resources: { CPU: 1 }, strategy: { nodeId: 'n2', soft: true } } as OwnerEvent);
+  run.step({ ...tinySubmission, resources: { GPU: 1, CPU: 0.5 } } as OwnerEvent);
+  assert.deepEqual(Object.keys(run.live.classes).sort(), ['CPU:0.5,GPU:1|DEFAULT', 'CPU:1|DEFAULT', 'CPU:1|node:n2:soft', 'CPU:2|DEFAULT']);
+  const queued = Object.fromEntries(Object.entries(run.live.classes).map(([key, cls]) => [key, fifoItems(cls.queue)]));
+  assert.deepEqual(queued, {
+    'CPU:1|DEFAULT': ['n1.d1.t1', 'n1.d1.t2'],
+    'CPU:2|DEFAULT': ['n1.d1.t3'],
+    'CPU:1|node:n2:soft': ['n1.d1.t4'],
+    'CPU:0.5,GPU:1|DEFAULT': ['n1.d1.t5'],
+  });
+  // Under immer with own copies, the id counters are copied rather than drafted: each step must
+  // still count on from the last one, and leave them frozen with the rest of the state.
+  assert.equal(run.own.counters.task, 5);
+  assert.ok(Object.isFrozen(run.own.counters), 'the counters a step copied are frozen with the state it returns');
+  assert.equal(tableGet(run.own.tasks, 'n1.d1.t5')?.spec.taskId, 'n1.d1.t5');
+});
+
+void test('a reply settles the get waiting for its return at once, and the finished task is forgotten once its return is released', () => {
+  const run = new ThreeWays();
+  run.step(driverStarted);
+  run.step(tinySubmission);
+  run.step({ type: 'get/requested', getId: 'g1', refs: [{ objectId: 'n1.d1.t1.r0', owner: 'n1.d1' }] });
+  run.step(delivered({ type: 'lease/granted', leaseId: 'n1.d1.l1', workerId: 'n1.w1', nodeId: 'n1' }, 'raylet:n1', 0));
+  assert.equal(tableGet(run.live.tasks, 'n1.d1.t1')?.state, 'RUNNING');
+  const effects = run.step(
+    delivered(
+      { type: 'task/replied', taskId: 'n1.d1.t1', attempt: 1, workerId: 'n1.w1', nodeId: 'n1', result: { kind: 'returned', payloads: [{ kind: 'inline', data: 2, sizeBytes: 1, refs: [] }] }, releasedBorrows: [] },
+      'worker:n1.w1',
+      0,
+    ),
+  );
+  const settled = effects.find((effect) => effect.type === 'get/settled');
+  assert.deepEqual(settled, { type: 'get/settled', getId: 'g1', outcomes: [{ kind: 'value', value: { data: 2, sizeBytes: 1, refs: [] } }] });
+  assert.equal(run.live.gets['g1'], undefined, 'the settled get is gone');
+  assert.equal(tableGet(run.live.objects, 'n1.d1.t1.r0')?.retrievals, undefined, 'and out of its object\'s index');
+  assert.equal(tableGet(run.live.tasks, 'n1.d1.t1')?.state, 'FINISHED', 'a finished task stays as lineage while its return exists');
+  run.step({ type: 'refs/released', objectIds: ['n1.d1.t1.r0'] });
+  assert.equal(tableGet(run.live.objects, 'n1.d1.t1.r0'), undefined);
+  assert.equal(tableGet(run.live.tasks, 'n1.d1.t1'), undefined, 'the task goes with its last return');
+});
+
+void test('a task that fails is forgotten with its returns, and a get of its return fails with its error', () => {
+  const run = new ThreeWays();
+  run.step(driverStarted);
+  run.step({ ...tinySubmission, maxRetries: 0 } as OwnerEvent);
+  run.step({ type: 'get/requested', getId: 'g1', refs: [{ objectId: 'n1.d1.t1.r0', owner: 'n1.d1' }] });
+  run.step(delivered({ type: 'lease/granted', leaseId: 'n1.d1.l1', workerId: 'n1.w1', nodeId: 'n1' }, 'raylet:n1', 0));
+  const error = { errorClass: 'RayTaskError', message: 'boom' };
+  const effects = run.step(delivered({ type: 'task/replied', taskId: 'n1.d1.t1', attempt: 1, workerId: 'n1.w1', nodeId: 'n1', result: { kind: 'threw', error }, releasedBorrows: [] }, 'worker:n1.w1', 0));
+  const settled = effects.find((effect) => effect.type === 'get/settled');
+  assert.deepEqual(settled, { type: 'get/settled', getId: 'g1', outcomes: [{ kind: 'error', error }] });
+  assert.equal(tableGet(run.live.tasks, 'n1.d1.t1')?.state, 'FAILED');
+  run.step({ type: 'refs/released', objectIds: ['n1.d1.t1.r0'] });
+  assert.equal(tableGet(run.live.tasks, 'n1.d1.t1'), undefined, 'the failed task goes with its last return');
+});
