@@ -45,8 +45,18 @@ export class Router {
   private readonly pendingRemote = new Map<Port, Delivered<Message>[]>();
   /** The ports that lead to another thread of this process (see maxThreadBatchMessages). */
   private readonly threadPorts = new WeakSet<Port>();
+  /** Whether an Immediate will call `flush`: messages queued meanwhile wait for it. */
   private flushScheduled = false;
+  /** Whether `receive` is routing a batch, which it delivers itself once routed: no Immediate is needed. */
+  private receiving = false;
+  /** Whether `flush` is delivering: the messages for other threads sent meanwhile go out at its end. */
+  private flushing = false;
   private closed = false;
+  /** The Immediate's callback, made once. */
+  private readonly flushFromImmediate = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+  };
 
   /**
    * @param upstream where messages for addresses this thread does not know go (a worker's parent), if anywhere.
@@ -100,12 +110,38 @@ export class Router {
     this.route(clean, undefined, to);
   }
 
+  /**
+   * Routes a batch that arrived from another thread and delivers it, with what else is queued, before
+   * this returns. Each message is this thread's own copy (the batch was cloned on its way here), so
+   * its `to` is taken off in place rather than copying the message without it. Routing the batch
+   * schedules no Immediate, as each `forward` would: delivered here, the Immediate found nothing
+   * left to do, and cost each thread one a task awaited at a time (a third of their Immediates).
+   * `each` is called with each message's address as it is routed.
+   */
+  receive(messages: readonly Delivered<Message>[], each?: (to: Address) => void): void {
+    this.receiving = true;
+    try {
+      for (const message of messages) {
+        const to = addressOf(message);
+        // The last property the sender added (see `stamped`): V8 deletes it without leaving the object's shape.
+        delete (message as Delivered<Message> & { to?: Address }).to;
+        this.route(message, undefined, to);
+        each?.(to);
+      }
+    } finally {
+      this.receiving = false;
+    }
+    this.flush();
+  }
+
   /** Queues `message` for `to`, stamped with `via` unless it carries its envelope already. */
   private route(message: Message, via: Via | undefined, to: Address): void {
     if (this.closed) return;
     const deliver = this.local.get(to);
-    if (deliver !== undefined) this.pendingLocal.push({ deliver, message: via === undefined ? (message as Delivered<Message>) : stamped(message, via) });
-    else {
+    if (deliver !== undefined) {
+      this.pendingLocal.push({ deliver, message: via === undefined ? (message as Delivered<Message>) : stamped(message, via) });
+      if (!this.receiving) this.scheduleFlush();
+    } else {
       const port = this.remote.get(to) ?? this.upstream;
       if (port === undefined) return;
       let batch = this.pendingRemote.get(port);
@@ -119,22 +155,35 @@ export class Router {
         post(port, batch);
         return;
       }
+      // A flush delivering now posts it when its deliveries end, as `receive`'s flush does.
+      if (!this.receiving && !this.flushing) this.scheduleFlush();
     }
-    this.scheduleFlush();
   }
 
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => this.flush());
+    setImmediate(this.flushFromImmediate);
   }
 
-  /** Delivers everything queued: local deliveries first, then one batch per port. */
+  /**
+   * Delivers everything queued: local deliveries first, then one batch per port, with what those
+   * deliveries sent to other threads. What they sent to this thread's components waits for an
+   * Immediate (one already scheduled stays so).
+   */
   flush(): void {
-    this.flushScheduled = false;
     if (this.closed) return;
     const local = this.pendingLocal.splice(0);
-    for (const { deliver, message } of local) deliver(message);
+    let delivered = false;
+    this.flushing = true;
+    try {
+      for (const { deliver, message } of local) deliver(message);
+      delivered = true;
+    } finally {
+      this.flushing = false;
+      // A delivery threw: what was sent before it still goes, on a later turn.
+      if (!delivered && this.pendingRemote.size > 0) this.scheduleFlush();
+    }
     for (const [port, messages] of this.pendingRemote) post(port, messages);
     this.pendingRemote.clear();
   }

@@ -13,7 +13,7 @@ import { collectGarbage } from './collect.js';
 import { setRuntime } from './context.js';
 import { Executor } from './executor.js';
 import { OwnerRuntime } from './owner-runtime.js';
-import { addressOf, isMessageBatch, Router } from './router.js';
+import { isMessageBatch, Router } from './router.js';
 import { ForwardedLog, postToLogThread, type LogPort, type LogRecords } from '../store/forwarded-log.js';
 import { setStoreBuffer } from './values.js';
 import { importModule } from './dynamic-import.js';
@@ -82,9 +82,7 @@ function addPeer(router: Router, offer: PeerOffer): void {
   const { address, port } = offer;
   router.addRemote(address, port, true);
   port.on('message', (message: unknown) => {
-    if (!isMessageBatch(message)) return;
-    for (const delivered of message.messages) router.forward(delivered, addressOf(delivered));
-    router.flush();
+    if (isMessageBatch(message)) router.receive(message.messages);
   });
   port.on('close', () => router.removeRemote(address, port));
 }
@@ -163,9 +161,7 @@ export async function startWorker(tsray: unknown): Promise<void> {
       addPeer(router, message as PeerOffer);
       return;
     }
-    if (!isMessageBatch(message)) return;
-    for (const delivered of message.messages) router.forward(delivered, addressOf(delivered));
-    router.flush();
+    if (isMessageBatch(message)) router.receive(message.messages);
   });
   port.postMessage({ kind: 'tsray/ready', workerId: boot.workerId });
 }

@@ -11,7 +11,7 @@ import type { WorkerExitReason } from '../../core/protocol.js';
 import { isLogRecords } from '../store/forwarded-log.js';
 import type { LogRecords } from '../store/forwarded-log.js';
 import { readerSlots } from '../store/reader-pins.js';
-import { addressOf, isMessageBatch } from './router.js';
+import { isMessageBatch } from './router.js';
 import type { Router } from './router.js';
 import type { WorkerBoot } from './worker-main.js';
 import { workerScriptBoot } from './worker-script.cjs';
@@ -93,12 +93,7 @@ export class WorkerThreads {
     thread.on('message', (message: unknown) => {
       if (isMessageBatch(message)) {
         if (record.killed) return;
-        for (const delivered of message.messages) {
-          const to = addressOf(delivered);
-          router.forward(delivered, to);
-          this.peerIfWorkers(workerId, to);
-        }
-        router.flush();
+        router.receive(message.messages, (to) => this.peerIfWorkers(workerId, to));
       } else if (isLogRecords(message)) this.options.onLogRecords(workerId, message);
       else if ((message as { kind?: unknown }).kind === 'tsray/ready') {
         this.bootNext(workerId);

@@ -60,3 +60,88 @@ void test("a worker's router sends full batches up to its parent thread at once"
   assert.deepEqual(toParent.flat(), seqs(maxThreadBatchMessages + 1));
   router.close();
 });
+
+/** Runs `body` with setImmediate counted; how many Immediates it scheduled. */
+async function countingImmediates(body: () => Promise<void> | void): Promise<number> {
+  const original = globalThis.setImmediate;
+  let scheduled = 0;
+  globalThis.setImmediate = ((callback: (...args: unknown[]) => void, ...args: unknown[]) => {
+    scheduled += 1;
+    return original(callback, ...args);
+  }) as typeof setImmediate;
+  try {
+    await body();
+  } finally {
+    globalThis.setImmediate = original;
+  }
+  return scheduled;
+}
+
+void test('a batch received from another thread is delivered before receive returns, without its address; what its deliveries send to other threads goes at its end; no Immediate is scheduled', async () => {
+  const toThread: number[][] = [];
+  const router = new Router(recordingPort(toThread), true);
+  const delivered: Delivered<Message>[] = [];
+  router.addLocal('worker:w1', (message) => {
+    delivered.push(message);
+    router.send('worker:w1', 0, 'worker:d1', heartbeat(delivered.length));
+  });
+  const batch = [0, 1].map((seq) => ({ ...heartbeat(seq), via: { from: 'worker:d1', incarnation: 0, seq }, to: 'worker:w1' }) as unknown as Delivered<Message>);
+  const immediates = await countingImmediates(() => {
+    router.receive(batch);
+    assert.equal(delivered.length, 2, 'both messages were delivered within receive');
+    assert.deepEqual(toThread, [[0, 1]], 'the replies went as one batch once the deliveries ended');
+  });
+  assert.equal(immediates, 0, 'no Immediate, for the received batch or for the replies');
+  assert.deepEqual(
+    delivered.map((message) => [message.via.seq, 'to' in message]),
+    [
+      [0, false],
+      [1, false],
+    ],
+    'each message arrives with its envelope and without the address it was routed by',
+  );
+  await nextTurn();
+  assert.deepEqual(toThread, [[0, 1]], 'nothing else went');
+  router.close();
+});
+
+void test('a message a delivery sends to a component of this thread waits for a later Immediate', async () => {
+  const router = new Router();
+  const seen: string[] = [];
+  router.addLocal('worker:a', (message) => {
+    seen.push(message.via.from);
+    if (message.via.from === 'worker:d1') router.send('worker:b', 0, 'worker:a', heartbeat(1));
+  });
+  const batch = [{ ...heartbeat(0), via: { from: 'worker:d1', incarnation: 0, seq: 0 }, to: 'worker:a' } as unknown as Delivered<Message>];
+  const immediates = await countingImmediates(async () => {
+    router.receive(batch);
+    assert.deepEqual(seen, ['worker:d1'], 'the message sent within the delivery is not delivered within it');
+    await nextTurn();
+  });
+  assert.deepEqual(seen, ['worker:d1', 'worker:b'], 'it was delivered on the next turn');
+  assert.equal(immediates, 2, "the router's one Immediate, and the test's own");
+  router.close();
+});
+
+void test('a flush called while an Immediate is scheduled leaves what its deliveries send to that Immediate', async () => {
+  const toThread: number[][] = [];
+  const router = new Router(recordingPort(toThread), true);
+  let deliveries = 0;
+  router.addLocal('worker:w1', () => {
+    deliveries += 1;
+    router.send('worker:w1', 0, 'worker:d1', heartbeat(deliveries));
+  });
+  const immediates = await countingImmediates(async () => {
+    router.send('worker:w1', 0, 'worker:w1', heartbeat(0));
+    router.send('worker:w1', 0, 'worker:d1', heartbeat(0));
+    router.flush();
+    assert.equal(deliveries, 1);
+    assert.deepEqual(toThread, [[0, 1]], 'what was queued and what the delivery sent went together');
+    router.send('worker:w1', 0, 'worker:w1', heartbeat(1));
+    await nextTurn();
+  });
+  assert.equal(immediates, 2, "the router's one Immediate (scheduled by the first send, which the flush left in place), and the test's own");
+  assert.equal(deliveries, 2, 'the Immediate delivered what was sent after the flush');
+  assert.deepEqual(toThread, [[0, 1], [2]], 'each reply went once, in order');
+  router.close();
+});
