@@ -11,10 +11,9 @@
  * receivers drop repeats by sender and sequence number (core/inbox.ts), and it keeps their delivery
  * at least once across a restart of the head (core/protocol.ts).
  */
-import { connect } from 'node:net';
 import { ClusterRefusedError, ClusterUnreachableError, QueueLimitError } from './errors.js';
 import type { CloseInfo } from './framed-socket.js';
-import { FramedSocket } from './framed-socket.js';
+import { connectReusingReads, FramedSocket } from './framed-socket.js';
 import { isRawPart, protocolVersion } from './frames.js';
 import type { Frame, PeerIdentity, RoutedMessage } from './frames.js';
 import { frameNamed, refusalMessage } from './handshake.js';
@@ -200,7 +199,8 @@ export class TransportClient {
 
   private tryConnect(): void {
     if (this.stopped) return;
-    const socket = connect({ host: this.options.host, port: this.options.port, noDelay: true });
+    // Reads land in one reused buffer (see connectReusingReads); `framed` is made before the first.
+    const socket = connectReusingReads({ host: this.options.host, port: this.options.port, noDelay: true }, () => framed);
     let welcomed = false;
     const framed: FramedSocket = new FramedSocket(socket, this.limits, maxHandshakeFrameBytes, {
       onFrame: (frame) => {

@@ -157,3 +157,41 @@ void test('a landing taken away while its bytes arrive: nothing more is written 
   const next = reader.next();
   assert.ok(E.isRight(next) && next.right !== undefined && next.right.equals(after.subarray(4)));
 });
+
+void test('a client reads into one buffer of its own, reused: chunks a server sends land whole in its store, among other messages', async () => {
+  const received: RoutedMessage[] = [];
+  const store = new Uint8Array(new SharedArrayBuffer(16 * 1024 * 1024));
+  const server = await startServer();
+  const client = await startClient(server.address.port, {
+    onMessages: (messages) => received.push(...messages),
+    landRaw: (message, lengthBytes) => {
+      const offset = (message as { offset?: number }).offset ?? -1;
+      return message.type === 'object/chunk-sent' ? { target: store.subarray(offset, offset + lengthBytes) } : undefined;
+    },
+  });
+  await until('the server sees the client', () => server.peers.size === 1);
+  const peer = [...server.peers][0];
+  // Offsets and lengths that are not multiples of 8, and more bytes than the client's read buffer.
+  const payloads = [pattern(3 * 1024 * 1024 + 5, 7), pattern(200_001, 8), pattern(1024 * 1024 + 9, 9)];
+  const offsets = [3, 4 * 1024 * 1024 + 1, 5 * 1024 * 1024 + 7];
+  const sent: RoutedMessage[] = [];
+  payloads.forEach((bytes, index) => sent.push(smallMessage(20 + index, 'objects:head', 'objects:n2'), { ...chunk(index + 1, offsets[index] ?? 0, bytes), to: 'objects:n2' }));
+  peer?.send(sent);
+  await until('every message', () => received.length === sent.length);
+  assert.deepEqual(
+    received.map((message) => message.via.seq),
+    sent.map((message) => message.via.seq),
+  );
+  payloads.forEach((bytes, index) => {
+    const at = offsets[index] ?? 0;
+    assert.ok(Buffer.from(store.buffer, at, bytes.byteLength).equals(bytes), `chunk ${index} landed changed`);
+  });
+  // The client's socket reads through onread, so it never emits 'data' (a buffer per read).
+  const socket = (client as unknown as { attempt: { socket: NodeJS.EventEmitter } }).attempt.socket;
+  assert.equal(socket.listenerCount('data'), 1);
+  let dataEvents = 0;
+  socket.on('data', () => (dataEvents += 1));
+  peer?.send([smallMessage(40, 'objects:head', 'objects:n2')]);
+  await until('the last message', () => received.length === sent.length + 1);
+  assert.equal(dataEvents, 0, 'the client got a buffer per read');
+});
