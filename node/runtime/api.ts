@@ -3,6 +3,7 @@
  * cluster state calls. The same functions work inside tasks (on the worker's runtime).
  */
 import { fileURLToPath } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
 import { hasRuntime, runtime, setRuntime, taskContext } from './context.js';
 import type { ActorListing, NodeInfo, ObjectListing, TaskListing } from './listing.js';
 import { filtered, listActors, listNodes, listOwnerObjects, listOwnerTasks } from './listing.js';
@@ -99,7 +100,16 @@ function checkInit(options: InitOptions): void {
 
 /** Starts the embedded local cluster (or connects to one) and makes this process its driver. */
 export async function init(options: InitOptions = {}): Promise<ClusterInfo> {
-  if (hasRuntime()) throw new TypeError('tsray is already initialized: call `await tsray.shutdown()` before initializing again');
+  if (hasRuntime()) {
+    // In a tsray worker the runtime is the worker's own: an init there comes from a module the worker
+    // imported to find a remote function defined in it, which ran the module's top-level code.
+    if (!isMainThread && cluster === undefined) {
+      throw new TypeError(
+        'tsray.init() ran inside a tsray worker: a worker imports the module that defines a remote function or class (only the entry script\'s ship by source), which ran its top-level init(); call init() in the entry script only, or guard it with `if (!tsray.isInitialized())`',
+      );
+    }
+    throw new TypeError('tsray is already initialized: call `await tsray.shutdown()` before initializing again');
+  }
   checkInit(options);
   // Under `tsray sim`, the script attaches to the simulated cluster of the run.
   const simulated = simulation();

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as tsray from '../../../../node/index.js';
 import { hashRemote, nestedRemote } from '../../../support/remote-module.js';
+import { initFailureRemote } from '../../../support/init-module.js';
 
 void describe('the embedded runtime', () => {
   const sessionDir = mkdtempSync(join(tmpdir(), 'tsray-embedded-'));
@@ -93,6 +94,14 @@ void describe('the embedded runtime', () => {
     await assert.rejects(tsray.get(exits.options({ maxRetries: 1 }).remote()), tsray.WorkerCrashedError);
     const square = tsray.remote((x: number) => x * x);
     assert.equal(await tsray.get(square.remote(5)), 25, 'the node keeps serving after crashes');
+  });
+
+  void test('an init() at the top of a module a worker imports says why it ran there and what to do', async () => {
+    // The module's init ran (and ended) in this thread before the suite's; in the worker it must fail
+    // with the reason, not with "already initialized", which says nothing of the import.
+    const said = await tsray.get(initFailureRemote.remote());
+    assert.match(said, /^tsray\.init\(\) ran inside a tsray worker: a worker imports the module that defines a remote function/);
+    assert.match(said, /call init\(\) in the entry script only/);
   });
 
   // Readiness is made certain rather than raced: a slow task against a fast one failed under load,
