@@ -235,6 +235,6 @@ function movableBuffersOf(messages: readonly Delivered<Message>[]): ArrayBuffer[
 }
 
 /** The address a forwarded message is for (set by `route` on messages that cross threads). */
-export function addressOf(message: Delivered<Message>): Address {
+function addressOf(message: Delivered<Message>): Address {
   return (message as Delivered<Message> & { to?: Address }).to ?? '';
 }
