@@ -19,6 +19,7 @@ import { allEvents, applyFilter, nextMatch, positionOf, searchMask } from '../vi
 import { EventList } from './EventList.js';
 import { Help } from './Help.js';
 import { LinesPane } from './LinesPane.js';
+import type { EarlyKeys } from '../early-keys.js';
 import { usePlain } from '../hooks/use-plain.js';
 
 /** Props of `Browser`. */
@@ -42,6 +43,8 @@ export interface BrowserProps {
   readonly counterfactual?: (change: string) => Promise<readonly string[]>;
   /** Called when the user quits. */
   readonly onQuit: () => void;
+  /** Keys typed before this browser listened, which it takes first (see early-keys.ts). */
+  readonly earlyKeys?: EarlyKeys;
 }
 
 /** What a prompt asks for. */
@@ -107,7 +110,7 @@ export function layout(height: number): { listRows: number; paneRows: number } {
 }
 
 /** The browser. */
-export function Browser({ trace, name, width, height, why = parentChain, search = bisectFirst, counterfactual, onQuit }: BrowserProps) {
+export function Browser({ trace, name, width, height, why = parentChain, search = bisectFirst, counterfactual, onQuit, earlyKeys }: BrowserProps) {
   const plain = usePlain();
   const { listRows, paneRows } = layout(height);
   // Keys can arrive faster than React draws (a paste, a fast typist, a test), so the browser's
@@ -308,7 +311,7 @@ export function Browser({ trace, name, width, height, why = parentChain, search 
 
   // Keys that arrive in one read (typed ahead, sent by a script, pasted) come as one string: each is
   // taken in turn, and while a prompt is open the text up to an Enter is its text, the Enter submits.
-  useInput((input, key) => {
+  const takeKeys = (input: string, key: Key): void => {
     if (input.length <= 1 || key.ctrl || key.meta || key.escape) return onKey(input, key);
     let rest = input;
     while (rest !== '') {
@@ -322,7 +325,16 @@ export function Browser({ trace, name, width, height, why = parentChain, search 
         rest = rest.slice(1);
       }
     }
-  });
+  };
+  useInput(takeKeys);
+  // After the effect above attached the handler (effects run in order): the keys typed before it,
+  // in the order they came.
+  useEffect(() => {
+    if (earlyKeys === undefined) return;
+    earlyKeys.listening = true;
+    for (const [input, key] of earlyKeys.keys.splice(0)) takeKeys(input, key);
+    // Once, when the browser first listens: later keys reach the handler directly.
+  }, [earlyKeys]);
 
   const source = trace.header.createdBy === 'sim' ? `sim seed ${trace.header.seed ?? '?'}` : 'live';
   const progress = trace.complete ? '' : ` · replaying ${Math.floor((100 * replayed) / Math.max(1, trace.count))}%`;

@@ -3,9 +3,10 @@
  * cannot be opened ends the app with its one-line reason, for the CLI to print.
  */
 import { Text, useInput } from 'ink';
-import { useEffect } from 'react';
+import { useEffect, useRef } from 'react';
 import type { InvariantSearch } from '../breakpoint.js';
 import type { WhyFunction } from '../causal-chain.js';
+import { earlyKeys, keepEarlyKey } from '../early-keys.js';
 import { useTerminalSize } from '../hooks/use-terminal-size.js';
 import { useTraceLoader } from '../hooks/use-trace-loader.js';
 import type { LoadOptions, TraceSource } from '../trace-index.js';
@@ -39,12 +40,15 @@ export function Debugger({ source, name, width, height, why, search, counterfact
   useEffect(() => {
     if (loaded.phase === 'failed') onFailure(loaded.reason);
   }, [loaded, onFailure]);
-  useInput(
-    (input) => {
-      if (input === 'q') onQuit();
-    },
-    { isActive: loaded.phase !== 'ready' },
-  );
+  // This handler stays attached once the browser shows: a key typed before the browser's own handler
+  // is attached is kept for it (see early-keys.ts). The queue is marked ready here, while
+  // rendering, because Ink draws the browser's first frame before any effect of that commit runs.
+  const early = useRef(earlyKeys());
+  if (loaded.phase === 'ready') early.current.ready = true;
+  useInput((input, key) => {
+    if (keepEarlyKey(early.current, input, key)) return;
+    if (input === 'q') onQuit();
+  });
   if (loaded.phase === 'loading') return <Loading name={name} progress={loaded.progress} width={size.width} />;
   if (loaded.phase === 'failed') return <Text>{loaded.reason}</Text>;
   return (
@@ -54,6 +58,7 @@ export function Debugger({ source, name, width, height, why, search, counterfact
       width={size.width}
       height={size.height}
       onQuit={onQuit}
+      earlyKeys={early.current}
       {...(why === undefined ? {} : { why })}
       {...(search === undefined ? {} : { search })}
       {...(counterfactual === undefined ? {} : { counterfactual })}

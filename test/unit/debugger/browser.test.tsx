@@ -245,6 +245,25 @@ void describe('debugger browser', () => {
     instance.unmount();
   });
 
+  void test('a key typed once the first frame of the list is drawn, before the list listens, still counts', async () => {
+    // Ink draws a frame while React commits it and attaches key handlers in effects that run later
+    // (40 to 450 ms later on a loaded machine): the key is typed from inside that draw.
+    const instance = render(<Debugger source={new TextEncoder().encode(debugTraceText())} name="stories.jsonl" width={80} height={24} onQuit={() => undefined} onFailure={(reason) => assert.fail(reason)} />);
+    const draw = instance.stdout.write;
+    let typed = false;
+    instance.stdout.write = (frame: string) => {
+      draw(frame);
+      if (!typed && /\?:help/.test(frame)) {
+        typed = true;
+        instance.stdin.write('?');
+      }
+    };
+    for (let wait = 0; wait < 200 && !/Keys \(any key closes this help\)/.test(instance.lastFrame() ?? ''); wait++) await settle();
+    assert.ok(typed, 'the list was drawn');
+    assert.match(instance.lastFrame() ?? '', /Keys \(any key closes this help\)/);
+    instance.unmount();
+  });
+
   void test('a trace that cannot be opened ends with its one-line reason', async () => {
     const failures: string[] = [];
     const instance = render(

@@ -29,7 +29,9 @@ interface Session {
 /** Starts `tsray debug ...args` in a pseudo-terminal of its own. */
 function inTerminal(...args: string[]): Session {
   const command = [process.execPath, cli, 'debug', ...args].map((part) => `'${part.replace(/'/g, "'\\''")}'`).join(' ');
-  const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: root, env: { ...process.env, NO_COLOR: '1', COLUMNS: '80', LINES: '24', CI: 'true' } });
+  // In a process group of its own, so that the after hook stops the debugger under `script` too:
+  // killing `script` alone left the debugger running, holding the test run open.
+  const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: root, detached: true, env: { ...process.env, NO_COLOR: '1', COLUMNS: '80', LINES: '24', CI: 'true' } });
   const session: Session = { child, output: '', code: undefined };
   child.stdout?.on('data', (data: Buffer) => (session.output += data.toString('utf8')));
   child.on('exit', (code) => (session.code = code));
@@ -59,7 +61,14 @@ void describe('tsray debug', () => {
     writeFileSync(tracePath, text);
   });
   after(() => {
-    for (const session of sessions) if (session.code === undefined) session.child.kill();
+    for (const session of sessions) {
+      if (session.code !== undefined || session.child.pid === undefined) continue;
+      try {
+        process.kill(-session.child.pid, 'SIGKILL');
+      } catch {
+        // The group has ended already.
+      }
+    }
     rmSync(work, { recursive: true, force: true });
   });
 
