@@ -32,6 +32,23 @@ export function isPackedBatch(value: unknown): value is PackedBatch {
 const pushTag = 0;
 /** A packed reply's first field. */
 const replyTag = 1;
+/** The first field of a packed push whose one argument is an inline value without refs: its data and size are packed instead of the argument lists. */
+const inlinePushTag = 2;
+/** The first field of a packed reply whose one return is an inline value without refs: its data and size are packed instead of the payload list. */
+const inlineReplyTag = 3;
+
+/** Whether `payload` is exactly `{ kind: 'inline', data, sizeBytes, refs: [] }`. */
+function bareInline(payload: unknown): payload is { readonly kind: 'inline'; readonly data: unknown; readonly sizeBytes: number; readonly refs: readonly unknown[] } {
+  if (typeof payload !== 'object' || payload === null) return false;
+  const fields = payload as Loose;
+  const refs = fields['refs'];
+  return fields['kind'] === 'inline' && Array.isArray(refs) && refs.length === 0 && 'data' in fields && typeof fields['sizeBytes'] === 'number' && keyCount(payload) === 4;
+}
+
+/** An inline payload without refs, rebuilt. */
+function inlinePayload(data: unknown, sizeBytes: unknown): unknown {
+  return { kind: 'inline', data, sizeBytes, refs: [] };
+}
 
 /** The own enumerable keys of `value` (`for...in` on a plain object reads V8's enum cache: no list is made). */
 function keyCount(value: object): number {
@@ -65,7 +82,8 @@ function templateIndex(templates: unknown[][], template: unknown[]): number {
  * Packs a `task/pushed` of the usual shape into `fields`; returns false (packing nothing) for any
  * other. Its spec must have exactly the fields `taskSpecOf` gives a plain task (no parent task, no
  * actor); its `args`, when they are the spec's value arguments wrapped again (as every push of
- * values makes them), are packed as `true` and rebuilt from the spec's.
+ * values makes them), are packed as `true` and rebuilt from the spec's; one such argument, inline
+ * and without refs, is packed as its data and size alone.
  */
 function packPush(message: Loose, fields: unknown[], templates: unknown[][]): boolean {
   const spec = message['spec'] as Loose | undefined;
@@ -80,7 +98,17 @@ function packPush(message: Loose, fields: unknown[], templates: unknown[][]): bo
   if (!Array.isArray(specArgs) || !Array.isArray(args) || !('taskId' in spec && 'jobId' in spec && 'owner' in spec && 'returnIds' in spec && 'name' in spec && 'functionId' in spec && 'resources' in spec && 'maxRetries' in spec && 'retryExceptions' in spec && 'strategy' in spec)) return false;
   if (!('attempt' in message && 'leaseId' in message)) return false;
   const template = [spec['jobId'], spec['owner'], spec['name'], spec['functionId'], spec['resources'], spec['maxRetries'], spec['retryExceptions'], spec['strategy'], message['leaseId'], via.from, via.incarnation, to];
-  fields.push(pushTag, templateIndex(templates, template), spec['taskId'], spec['returnIds'], specArgs, mirrors(args, specArgs) ? true : args, message['attempt'], after === undefined ? null : after['taskId'], after === undefined ? 0 : after['attempt'], via.seq, via.cause ?? null);
+  const returnIds = spec['returnIds'];
+  // One return id (the usual case) goes as itself, not as a list of one.
+  const packedReturnIds = Array.isArray(returnIds) && returnIds.length === 1 && typeof returnIds[0] === 'string' ? returnIds[0] : returnIds;
+  const mirrored = mirrors(args, specArgs);
+  const only = specArgs.length === 1 ? (specArgs[0] as Loose) : undefined;
+  if (mirrored && only !== undefined && keyCount(only) === 2 && bareInline(only['payload'])) {
+    const payload = only['payload'];
+    fields.push(inlinePushTag, templateIndex(templates, template), spec['taskId'], packedReturnIds, payload.data, payload.sizeBytes, message['attempt'], after === undefined ? null : after['taskId'], after === undefined ? 0 : after['attempt'], via.seq, via.cause ?? null);
+    return true;
+  }
+  fields.push(pushTag, templateIndex(templates, template), spec['taskId'], packedReturnIds, specArgs, mirrored ? true : args, message['attempt'], after === undefined ? null : after['taskId'], after === undefined ? 0 : after['attempt'], via.seq, via.cause ?? null);
   return true;
 }
 
@@ -99,10 +127,19 @@ function mirrors(args: readonly unknown[], specArgs: readonly unknown[]): boolea
 /** Rebuilds the push packed at `start`. */
 function unpackPush(fields: readonly unknown[], start: number, templates: readonly unknown[][]): Delivered<Message> {
   const t = templates[fields[start + 1] as number] as unknown[];
-  const specArgs = fields[start + 4] as { readonly payload: unknown }[];
-  const packedArgs = fields[start + 5];
+  let specArgs: { readonly kind?: unknown; readonly payload: unknown }[];
+  let packedArgs: unknown;
+  if (fields[start] === inlinePushTag) {
+    // The payload is shared by the spec's argument and the pushed one, as the sender's were.
+    specArgs = [{ kind: 'value', payload: inlinePayload(fields[start + 4], fields[start + 5]) }];
+    packedArgs = true;
+  } else {
+    specArgs = fields[start + 4] as { readonly payload: unknown }[];
+    packedArgs = fields[start + 5];
+  }
+  const returnIds = fields[start + 3];
   // The fields in the order taskSpecOf and pushTask write them, so the rebuilt message is the same text as sent.
-  const spec = { taskId: fields[start + 2], jobId: t[0], owner: t[1], returnIds: fields[start + 3], name: t[2], functionId: t[3], args: specArgs, resources: t[4], maxRetries: t[5], retryExceptions: t[6], strategy: t[7] };
+  const spec = { taskId: fields[start + 2], jobId: t[0], owner: t[1], returnIds: typeof returnIds === 'string' ? [returnIds] : returnIds, name: t[2], functionId: t[3], args: specArgs, resources: t[4], maxRetries: t[5], retryExceptions: t[6], strategy: t[7] };
   const args = packedArgs === true ? specArgs.map((arg) => ({ kind: 'value', payload: arg.payload })) : packedArgs;
   const afterTaskId = fields[start + 7];
   const message: Record<string, unknown> =
@@ -114,9 +151,6 @@ function unpackPush(fields: readonly unknown[], start: number, templates: readon
   return message as unknown as Delivered<Message>;
 }
 
-/** How many fields a packed push takes. */
-const pushWidth = 11;
-
 /** An envelope rebuilt, with `cause` only when it had one. */
 function viaOf(from: unknown, incarnation: unknown, seq: unknown, cause: unknown): unknown {
   return cause === null ? { from, incarnation, seq } : { from, incarnation, seq, cause };
@@ -124,7 +158,8 @@ function viaOf(from: unknown, incarnation: unknown, seq: unknown, cause: unknown
 
 /**
  * Packs a `task/replied` of the usual shape (a result of returned values: exactly `kind` and
- * `payloads`) into `fields`; returns false for any other. An empty `releasedBorrows` is packed as null.
+ * `payloads`) into `fields`; returns false for any other. An empty `releasedBorrows` is packed as
+ * null, and one inline return without refs as its data and size.
  */
 function packReply(message: Loose, fields: unknown[], templates: unknown[][]): boolean {
   const result = message['result'] as Loose | undefined;
@@ -135,7 +170,10 @@ function packReply(message: Loose, fields: unknown[], templates: unknown[][]): b
   if (!plainVia(via) || typeof to !== 'string' || !Array.isArray(borrows) || keyCount(message) !== 9) return false;
   if (!('taskId' in message && 'attempt' in message && 'workerId' in message && 'nodeId' in message)) return false;
   const template = [message['workerId'], message['nodeId'], via.from, via.incarnation, to];
-  fields.push(replyTag, templateIndex(templates, template), message['taskId'], message['attempt'], result['payloads'], borrows.length === 0 ? null : borrows, via.seq, via.cause ?? null);
+  const payloads = result['payloads'] as readonly unknown[];
+  const only = payloads.length === 1 ? payloads[0] : undefined;
+  if (bareInline(only)) fields.push(inlineReplyTag, templateIndex(templates, template), message['taskId'], message['attempt'], only.data, borrows.length === 0 ? null : borrows, via.seq, via.cause ?? null, only.sizeBytes);
+  else fields.push(replyTag, templateIndex(templates, template), message['taskId'], message['attempt'], payloads, borrows.length === 0 ? null : borrows, via.seq, via.cause ?? null, null);
   return true;
 }
 
@@ -143,14 +181,11 @@ function packReply(message: Loose, fields: unknown[], templates: unknown[][]): b
 function unpackReply(fields: readonly unknown[], start: number, templates: readonly unknown[][]): Delivered<Message> {
   const t = templates[fields[start + 1] as number] as unknown[];
   const borrows = fields[start + 5];
-  const message: Record<string, unknown> = { type: 'task/replied', taskId: fields[start + 2], attempt: fields[start + 3], workerId: t[0], nodeId: t[1], result: { kind: 'returned', payloads: fields[start + 4] }, releasedBorrows: borrows === null ? [] : borrows };
+  const message: Record<string, unknown> = { type: 'task/replied', taskId: fields[start + 2], attempt: fields[start + 3], workerId: t[0], nodeId: t[1], result: { kind: 'returned', payloads: fields[start] === inlineReplyTag ? [inlinePayload(fields[start + 4], fields[start + 8])] : fields[start + 4] }, releasedBorrows: borrows === null ? [] : borrows };
   message['via'] = viaOf(t[2], t[3], fields[start + 6], fields[start + 7]);
   message['to'] = t[4];
   return message as unknown as Delivered<Message>;
 }
-
-/** How many fields a packed reply takes. */
-const replyWidth = 8;
 
 /**
  * `messages` (stamped for another thread: each with its `via` and `to`) as a packed batch, or
@@ -178,12 +213,9 @@ export function unpackBatch(batch: PackedBatch): Delivered<Message>[] {
   const messages: Delivered<Message>[] = [];
   for (const item of items) {
     if (typeof item !== 'number') messages.push(item);
-    else if (fields[item] === pushTag) messages.push(unpackPush(fields, item, templates));
-    else if (fields[item] === replyTag) messages.push(unpackReply(fields, item, templates));
+    else if (fields[item] === pushTag || fields[item] === inlinePushTag) messages.push(unpackPush(fields, item, templates));
+    else if (fields[item] === replyTag || fields[item] === inlineReplyTag) messages.push(unpackReply(fields, item, templates));
     else throw new TypeError(`a packed batch holds an unknown message tag ${String(fields[item])} at field ${item}`);
   }
   return messages;
 }
-
-/** The widths above, for tests that walk a packed batch's fields. */
-export const packedWidths = { push: pushWidth, reply: replyWidth } as const;

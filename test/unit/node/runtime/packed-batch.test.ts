@@ -14,8 +14,9 @@ const functionId = JSON.stringify({ kind: 'module', moduleUrl: 'file:///m.js', k
 const resources = { CPU: 1 };
 
 /** A push as pushTask makes it and the router stamps it for another thread. */
-function push(index: number, options: { after?: boolean; cause?: boolean; leaseId?: string } = {}): Delivered<Message> {
-  const specArgs = [{ kind: 'value', payload: { kind: 'inline', data: index, sizeBytes: 3, refs: [] } }];
+function push(index: number, options: { after?: boolean; cause?: boolean; leaseId?: string; twoArgs?: boolean } = {}): Delivered<Message> {
+  const specArgs: { kind: string; payload: { kind: string; data: unknown; sizeBytes: number; refs: unknown[] } }[] = [{ kind: 'value', payload: { kind: 'inline', data: index, sizeBytes: 3, refs: [] } }];
+  if (options.twoArgs === true) specArgs.push({ kind: 'value', payload: { kind: 'inline', data: { nested: [index] }, sizeBytes: 12, refs: [] } });
   const message: Record<string, unknown> = {
     type: 'task/pushed',
     spec: { taskId: `n1.d1.t${index}`, jobId: 'j1', owner: 'n1.d1', returnIds: [`n1.d1.t${index}.r0`], name: 'echo', functionId, args: specArgs, resources, maxRetries: 3, retryExceptions: false, strategy: 'DEFAULT' },
@@ -30,14 +31,16 @@ function push(index: number, options: { after?: boolean; cause?: boolean; leaseI
 }
 
 /** A reply as a worker's executor makes it, stamped for the driver's thread. */
-function reply(index: number, releasedBorrows: string[] = []): Delivered<Message> {
+function reply(index: number, releasedBorrows: string[] = [], twoReturns = false): Delivered<Message> {
+  const payloads = [{ kind: 'inline', data: index + 1, sizeBytes: 3, refs: [] }];
+  if (twoReturns) payloads.push({ kind: 'inline', data: index + 2, sizeBytes: 3, refs: [] });
   return {
     type: 'task/replied',
     taskId: `n1.d1.t${index}`,
     attempt: 1,
     workerId: 'n1.w1',
     nodeId: 'n1',
-    result: { kind: 'returned', payloads: [{ kind: 'inline', data: index + 1, sizeBytes: 3, refs: [] }] },
+    result: { kind: 'returned', payloads },
     releasedBorrows,
     via: { from: 'worker:n1.w1', incarnation: 0, seq: index, cause: 7 },
     to: 'worker:n1.d1',
@@ -54,15 +57,17 @@ function crossed(messages: Delivered<Message>[]): { readonly received: Delivered
 }
 
 void test('pushes and replies of the usual shapes are packed and rebuilt as sent, with the same text, in the batch order, around other messages', () => {
-  const messages = [push(1, { cause: false }), push(2, { after: true }), heartbeat, push(3, { after: true, leaseId: 'n1.d1.l2' }), reply(4), reply(5, ['n1.w1.t3.r0']), push(6)];
+  const messages = [push(1, { cause: false }), push(2, { after: true }), heartbeat, push(3, { after: true, leaseId: 'n1.d1.l2' }), reply(4), reply(5, ['n1.w1.t3.r0']), push(6, { twoArgs: true }), reply(7, [], true)];
   const { received, packedItems } = crossed(messages);
-  assert.equal(packedItems, 6, 'every push and reply was packed; the heartbeat went as itself');
+  assert.equal(packedItems, 7, 'every push and reply was packed; the heartbeat went as itself');
   assert.deepEqual(received, messages);
   assert.deepEqual(
     received.map((message) => JSON.stringify(message)),
     messages.map((message) => JSON.stringify(message)),
     'each message has its fields in the order sent',
   );
+  const rebuilt = received[0] as unknown as { spec: { args: { payload: unknown }[] }; args: { payload: unknown }[] };
+  assert.equal(rebuilt.args[0]?.payload, rebuilt.spec.args[0]?.payload, "a push's argument shares its payload with its spec's, as the sender's did");
 });
 
 void test('a push or reply of another shape goes as itself, whole', () => {
