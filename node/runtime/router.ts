@@ -7,6 +7,8 @@
 import type { MessagePort, Worker } from 'node:worker_threads';
 import type { Address } from '../../core/ids.js';
 import type { Delivered, Message, Via } from '../../core/protocol.js';
+import { isPackedBatch, packBatch, unpackBatch } from './packed-batch.js';
+import type { PackedBatch } from './packed-batch.js';
 
 /**
  * The most messages a batch to another thread of this process waits for: a full batch goes at once,
@@ -34,6 +36,15 @@ export interface MessageBatch {
 /** Whether a thread message is a batch of component messages. */
 export function isMessageBatch(value: unknown): value is MessageBatch {
   return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'tsray/messages';
+}
+
+/**
+ * The messages of a batch that came over a thread port (a port added with `isThread`): a batch as
+ * it is, or a packed one (see packed-batch.ts) rebuilt; undefined for any other thread message.
+ */
+export function threadBatchMessages(value: unknown): Delivered<Message>[] | undefined {
+  if (isMessageBatch(value)) return value.messages;
+  return isPackedBatch(value) ? unpackBatch(value) : undefined;
 }
 
 /** Routes component messages within a thread and across threads. */
@@ -152,7 +163,7 @@ export class Router {
       // A full batch to another thread goes now: that thread starts on it while this one goes on.
       if (batch.push(stamped(message, via, to)) >= maxThreadBatchMessages && this.threadPorts.has(port)) {
         this.pendingRemote.delete(port);
-        post(port, batch);
+        post(port, batch, true);
         return;
       }
       // A flush delivering now posts it when its deliveries end, as `receive`'s flush does.
@@ -184,7 +195,7 @@ export class Router {
       // A delivery threw: what was sent before it still goes, on a later turn.
       if (!delivered && this.pendingRemote.size > 0) this.scheduleFlush();
     }
-    for (const [port, messages] of this.pendingRemote) post(port, messages);
+    for (const [port, messages] of this.pendingRemote) post(port, messages, this.threadPorts.has(port));
     this.pendingRemote.clear();
   }
 
@@ -196,9 +207,14 @@ export class Router {
   }
 }
 
-/** Sends `messages` to another thread or process as one batch. */
-function post(port: Port, messages: Delivered<Message>[]): void {
-  const batch: MessageBatch = { kind: 'tsray/messages', messages };
+/**
+ * Sends `messages` to another thread or process as one batch. To a thread of this process
+ * (`isThread`: only its receivers, which read `threadBatchMessages`, see what comes over such a
+ * port), task pushes and replies go packed (see packed-batch.ts).
+ */
+function post(port: Port, messages: Delivered<Message>[], isThread: boolean): void {
+  const packed = isThread ? packBatch(messages) : undefined;
+  const batch: MessageBatch | PackedBatch = packed ?? { kind: 'tsray/messages', messages };
   port.postMessage(batch, movableBuffersOf(messages));
 }
 

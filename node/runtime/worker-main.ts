@@ -13,7 +13,7 @@ import { collectGarbage } from './collect.js';
 import { setRuntime } from './context.js';
 import { Executor } from './executor.js';
 import { OwnerRuntime } from './owner-runtime.js';
-import { isMessageBatch, Router } from './router.js';
+import { Router, threadBatchMessages } from './router.js';
 import { ForwardedLog, postToLogThread, type LogPort, type LogRecords } from '../store/forwarded-log.js';
 import { setStoreBuffer } from './values.js';
 import { importModule } from './dynamic-import.js';
@@ -82,7 +82,8 @@ function addPeer(router: Router, offer: PeerOffer): void {
   const { address, port } = offer;
   router.addRemote(address, port, true);
   port.on('message', (message: unknown) => {
-    if (isMessageBatch(message)) router.receive(message.messages);
+    const messages = threadBatchMessages(message);
+    if (messages !== undefined) router.receive(messages);
   });
   port.on('close', () => router.removeRemote(address, port));
 }
@@ -161,7 +162,8 @@ export async function startWorker(tsray: unknown): Promise<void> {
       addPeer(router, message as PeerOffer);
       return;
     }
-    if (isMessageBatch(message)) router.receive(message.messages);
+    const messages = threadBatchMessages(message);
+    if (messages !== undefined) router.receive(messages);
   });
   port.postMessage({ kind: 'tsray/ready', workerId: boot.workerId });
 }

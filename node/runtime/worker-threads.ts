@@ -11,7 +11,7 @@ import type { WorkerExitReason } from '../../core/protocol.js';
 import { isLogRecords } from '../store/forwarded-log.js';
 import type { LogRecords } from '../store/forwarded-log.js';
 import { readerSlots } from '../store/reader-pins.js';
-import { isMessageBatch } from './router.js';
+import { threadBatchMessages } from './router.js';
 import type { Router } from './router.js';
 import type { WorkerBoot } from './worker-main.js';
 import { workerScriptBoot } from './worker-script.cjs';
@@ -91,9 +91,10 @@ export class WorkerThreads {
     const router = this.options.router;
     router.addRemote(`worker:${workerId}`, thread, true);
     thread.on('message', (message: unknown) => {
-      if (isMessageBatch(message)) {
+      const messages = threadBatchMessages(message);
+      if (messages !== undefined) {
         if (record.killed) return;
-        router.receive(message.messages, (to) => this.peerIfWorkers(workerId, to));
+        router.receive(messages, (to) => this.peerIfWorkers(workerId, to));
       } else if (isLogRecords(message)) this.options.onLogRecords(workerId, message);
       else if ((message as { kind?: unknown }).kind === 'tsray/ready') {
         this.bootNext(workerId);

@@ -1,0 +1,221 @@
+/**
+ * A batch of component messages between two threads of this process, with its task pushes and task
+ * replies packed as flat lists of their fields. The structured clone that carries a batch between
+ * threads pays per object and per property, on both sides: a `task/pushed` is about ten objects and
+ * forty properties, and the driver's thread serialised every push of P1 and deserialised every reply.
+ * Packed, a push is its varying fields in a list, and the fields that repeat from one task to the
+ * next (the function, its job and owner, the lease, the link) are written once per batch as a
+ * template. The receiving thread rebuilds each message as it was sent, so no component, log or trace
+ * ever sees the packed form: it lives between `Router.post` and the receivers of thread ports only
+ * (worker-threads.ts and worker-main.ts). A message of any other type, or of an unexpected shape
+ * (an extra field, an actor call, a result other than returned values), goes as itself.
+ */
+import type { Delivered, Message } from '../../core/protocol.js';
+
+/** A batch between threads, with some of its messages packed (see the module comment). */
+export interface PackedBatch {
+  readonly kind: 'tsray/packed-messages';
+  /** The batch's messages in order: a message as itself, or the index in `fields` where a packed one starts. */
+  readonly items: (Delivered<Message> | number)[];
+  /** The packed messages' fields, one after the other (see `packPush` and `packReply`). */
+  readonly fields: unknown[];
+  /** The fields packed messages share, each list once (see `pushTemplate` and `replyTemplate`). */
+  readonly templates: unknown[][];
+}
+
+/** Whether a thread message is a packed batch. */
+export function isPackedBatch(value: unknown): value is PackedBatch {
+  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'tsray/packed-messages';
+}
+
+/** A packed push's first field (after it, its template's index). */
+const pushTag = 0;
+/** A packed reply's first field. */
+const replyTag = 1;
+/** The first field of a packed push whose one argument is an inline value without refs: its data and size are packed instead of the argument lists. */
+const inlinePushTag = 2;
+/** The first field of a packed reply whose one return is an inline value without refs: its data and size are packed instead of the payload list. */
+const inlineReplyTag = 3;
+
+/** Whether `payload` is exactly `{ kind: 'inline', data, sizeBytes, refs: [] }`. */
+function bareInline(payload: unknown): payload is { readonly kind: 'inline'; readonly data: unknown; readonly sizeBytes: number; readonly refs: readonly unknown[] } {
+  if (typeof payload !== 'object' || payload === null) return false;
+  const fields = payload as Loose;
+  const refs = fields['refs'];
+  return fields['kind'] === 'inline' && Array.isArray(refs) && refs.length === 0 && 'data' in fields && typeof fields['sizeBytes'] === 'number' && keyCount(payload) === 4;
+}
+
+/** An inline payload without refs, rebuilt. */
+function inlinePayload(data: unknown, sizeBytes: unknown): unknown {
+  return { kind: 'inline', data, sizeBytes, refs: [] };
+}
+
+/** The own enumerable keys of `value` (`for...in` on a plain object reads V8's enum cache: no list is made). */
+function keyCount(value: object): number {
+  let count = 0;
+  for (const key in value) if (Object.hasOwn(value, key)) count += 1;
+  return count;
+}
+
+/** A delivered message's fields, as packing reads them (every one may be absent on an unexpected shape). */
+interface Loose {
+  readonly [key: string]: unknown;
+}
+
+/** Whether `via` is an envelope with exactly from, incarnation, seq and, if present, cause. */
+function plainVia(via: unknown): via is { readonly from: string; readonly incarnation: number; readonly seq: number; readonly cause?: number } {
+  if (typeof via !== 'object' || via === null) return false;
+  const fields = via as Loose;
+  return typeof fields['from'] === 'string' && typeof fields['incarnation'] === 'number' && typeof fields['seq'] === 'number' && keyCount(via) === (fields['cause'] === undefined ? 3 : 4) && (fields['cause'] === undefined || typeof fields['cause'] === 'number');
+}
+
+/** Finds (from the last one) or adds `template` in `templates`; returns its index. */
+function templateIndex(templates: unknown[][], template: unknown[]): number {
+  const last = templates.length - 1;
+  const previous = templates[last];
+  if (previous !== undefined && previous.length === template.length && previous.every((value, index) => value === template[index])) return last;
+  templates.push(template);
+  return last + 1;
+}
+
+/**
+ * Packs a `task/pushed` of the usual shape into `fields`; returns false (packing nothing) for any
+ * other. Its spec must have exactly the fields `taskSpecOf` gives a plain task (no parent task, no
+ * actor); its `args`, when they are the spec's value arguments wrapped again (as every push of
+ * values makes them), are packed as `true` and rebuilt from the spec's; one such argument, inline
+ * and without refs, is packed as its data and size alone.
+ */
+function packPush(message: Loose, fields: unknown[], templates: unknown[][]): boolean {
+  const spec = message['spec'] as Loose | undefined;
+  const after = message['after'] as Loose | undefined;
+  const via = message['via'];
+  const to = message['to'];
+  if (typeof spec !== 'object' || spec === null || !plainVia(via) || typeof to !== 'string') return false;
+  if (keyCount(message) !== (after === undefined ? 7 : 8) || keyCount(spec) !== 11) return false;
+  if (after !== undefined && (typeof after !== 'object' || after === null || keyCount(after) !== 2 || typeof after['taskId'] !== 'string' || typeof after['attempt'] !== 'number')) return false;
+  const specArgs = spec['args'];
+  const args = message['args'];
+  if (!Array.isArray(specArgs) || !Array.isArray(args) || !('taskId' in spec && 'jobId' in spec && 'owner' in spec && 'returnIds' in spec && 'name' in spec && 'functionId' in spec && 'resources' in spec && 'maxRetries' in spec && 'retryExceptions' in spec && 'strategy' in spec)) return false;
+  if (!('attempt' in message && 'leaseId' in message)) return false;
+  const template = [spec['jobId'], spec['owner'], spec['name'], spec['functionId'], spec['resources'], spec['maxRetries'], spec['retryExceptions'], spec['strategy'], message['leaseId'], via.from, via.incarnation, to];
+  const returnIds = spec['returnIds'];
+  // One return id (the usual case) goes as itself, not as a list of one.
+  const packedReturnIds = Array.isArray(returnIds) && returnIds.length === 1 && typeof returnIds[0] === 'string' ? returnIds[0] : returnIds;
+  const mirrored = mirrors(args, specArgs);
+  const only = specArgs.length === 1 ? (specArgs[0] as Loose) : undefined;
+  if (mirrored && only !== undefined && keyCount(only) === 2 && bareInline(only['payload'])) {
+    const payload = only['payload'];
+    fields.push(inlinePushTag, templateIndex(templates, template), spec['taskId'], packedReturnIds, payload.data, payload.sizeBytes, message['attempt'], after === undefined ? null : after['taskId'], after === undefined ? 0 : after['attempt'], via.seq, via.cause ?? null);
+    return true;
+  }
+  fields.push(pushTag, templateIndex(templates, template), spec['taskId'], packedReturnIds, specArgs, mirrored ? true : args, message['attempt'], after === undefined ? null : after['taskId'], after === undefined ? 0 : after['attempt'], via.seq, via.cause ?? null);
+  return true;
+}
+
+/** Whether `args` are `specArgs`' value arguments, each wrapped again as exactly `{ kind: 'value', payload }` with the same payload. */
+function mirrors(args: readonly unknown[], specArgs: readonly unknown[]): boolean {
+  if (args.length !== specArgs.length) return false;
+  for (let index = 0; index < args.length; index += 1) {
+    const arg = args[index] as Loose | null;
+    const specArg = specArgs[index] as Loose | null;
+    if (typeof arg !== 'object' || arg === null || typeof specArg !== 'object' || specArg === null) return false;
+    if (arg['kind'] !== 'value' || specArg['kind'] !== 'value' || arg['payload'] !== specArg['payload'] || keyCount(arg) !== 2) return false;
+  }
+  return true;
+}
+
+/** Rebuilds the push packed at `start`. */
+function unpackPush(fields: readonly unknown[], start: number, templates: readonly unknown[][]): Delivered<Message> {
+  const t = templates[fields[start + 1] as number] as unknown[];
+  let specArgs: { readonly kind?: unknown; readonly payload: unknown }[];
+  let packedArgs: unknown;
+  if (fields[start] === inlinePushTag) {
+    // The payload is shared by the spec's argument and the pushed one, as the sender's were.
+    specArgs = [{ kind: 'value', payload: inlinePayload(fields[start + 4], fields[start + 5]) }];
+    packedArgs = true;
+  } else {
+    specArgs = fields[start + 4] as { readonly payload: unknown }[];
+    packedArgs = fields[start + 5];
+  }
+  const returnIds = fields[start + 3];
+  // The fields in the order taskSpecOf and pushTask write them, so the rebuilt message is the same text as sent.
+  const spec = { taskId: fields[start + 2], jobId: t[0], owner: t[1], returnIds: typeof returnIds === 'string' ? [returnIds] : returnIds, name: t[2], functionId: t[3], args: specArgs, resources: t[4], maxRetries: t[5], retryExceptions: t[6], strategy: t[7] };
+  const args = packedArgs === true ? specArgs.map((arg) => ({ kind: 'value', payload: arg.payload })) : packedArgs;
+  const afterTaskId = fields[start + 7];
+  const message: Record<string, unknown> =
+    afterTaskId === null
+      ? { type: 'task/pushed', spec, attempt: fields[start + 6], leaseId: t[8], args }
+      : { type: 'task/pushed', spec, attempt: fields[start + 6], leaseId: t[8], args, after: { taskId: afterTaskId, attempt: fields[start + 8] } };
+  message['via'] = viaOf(t[9], t[10], fields[start + 9], fields[start + 10]);
+  message['to'] = t[11];
+  return message as unknown as Delivered<Message>;
+}
+
+/** An envelope rebuilt, with `cause` only when it had one. */
+function viaOf(from: unknown, incarnation: unknown, seq: unknown, cause: unknown): unknown {
+  return cause === null ? { from, incarnation, seq } : { from, incarnation, seq, cause };
+}
+
+/**
+ * Packs a `task/replied` of the usual shape (a result of returned values: exactly `kind` and
+ * `payloads`) into `fields`; returns false for any other. An empty `releasedBorrows` is packed as
+ * null, and one inline return without refs as its data and size.
+ */
+function packReply(message: Loose, fields: unknown[], templates: unknown[][]): boolean {
+  const result = message['result'] as Loose | undefined;
+  const via = message['via'];
+  const to = message['to'];
+  const borrows = message['releasedBorrows'];
+  if (typeof result !== 'object' || result === null || result['kind'] !== 'returned' || !Array.isArray(result['payloads']) || keyCount(result) !== 2) return false;
+  if (!plainVia(via) || typeof to !== 'string' || !Array.isArray(borrows) || keyCount(message) !== 9) return false;
+  if (!('taskId' in message && 'attempt' in message && 'workerId' in message && 'nodeId' in message)) return false;
+  const template = [message['workerId'], message['nodeId'], via.from, via.incarnation, to];
+  const payloads = result['payloads'] as readonly unknown[];
+  const only = payloads.length === 1 ? payloads[0] : undefined;
+  if (bareInline(only)) fields.push(inlineReplyTag, templateIndex(templates, template), message['taskId'], message['attempt'], only.data, borrows.length === 0 ? null : borrows, via.seq, via.cause ?? null, only.sizeBytes);
+  else fields.push(replyTag, templateIndex(templates, template), message['taskId'], message['attempt'], payloads, borrows.length === 0 ? null : borrows, via.seq, via.cause ?? null, null);
+  return true;
+}
+
+/** Rebuilds the reply packed at `start`. */
+function unpackReply(fields: readonly unknown[], start: number, templates: readonly unknown[][]): Delivered<Message> {
+  const t = templates[fields[start + 1] as number] as unknown[];
+  const borrows = fields[start + 5];
+  const message: Record<string, unknown> = { type: 'task/replied', taskId: fields[start + 2], attempt: fields[start + 3], workerId: t[0], nodeId: t[1], result: { kind: 'returned', payloads: fields[start] === inlineReplyTag ? [inlinePayload(fields[start + 4], fields[start + 8])] : fields[start + 4] }, releasedBorrows: borrows === null ? [] : borrows };
+  message['via'] = viaOf(t[2], t[3], fields[start + 6], fields[start + 7]);
+  message['to'] = t[4];
+  return message as unknown as Delivered<Message>;
+}
+
+/**
+ * `messages` (stamped for another thread: each with its `via` and `to`) as a packed batch, or
+ * undefined when none of them packs (the batch then goes as it is).
+ */
+export function packBatch(messages: readonly Delivered<Message>[]): PackedBatch | undefined {
+  let items: (Delivered<Message> | number)[] | undefined;
+  const fields: unknown[] = [];
+  const templates: unknown[][] = [];
+  for (let index = 0; index < messages.length; index += 1) {
+    const message = messages[index] as Delivered<Message>;
+    const start = fields.length;
+    const packed = message.type === 'task/pushed' ? packPush(message, fields, templates) : message.type === 'task/replied' ? packReply(message, fields, templates) : false;
+    if (packed) {
+      items ??= messages.slice(0, index);
+      items.push(start);
+    } else items?.push(message);
+  }
+  return items === undefined ? undefined : { kind: 'tsray/packed-messages', items, fields, templates };
+}
+
+/** The messages of a packed batch, each rebuilt as it was sent (this thread's own objects). */
+export function unpackBatch(batch: PackedBatch): Delivered<Message>[] {
+  const { items, fields, templates } = batch;
+  const messages: Delivered<Message>[] = [];
+  for (const item of items) {
+    if (typeof item !== 'number') messages.push(item);
+    else if (fields[item] === pushTag || fields[item] === inlinePushTag) messages.push(unpackPush(fields, item, templates));
+    else if (fields[item] === replyTag || fields[item] === inlineReplyTag) messages.push(unpackReply(fields, item, templates));
+    else throw new TypeError(`a packed batch holds an unknown message tag ${String(fields[item])} at field ${item}`);
+  }
+  return messages;
+}

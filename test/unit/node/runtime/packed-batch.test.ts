@@ -1,0 +1,104 @@
+/**
+ * Task pushes and replies cross between threads packed (node/runtime/packed-batch.ts): the receiving
+ * thread must rebuild every message exactly as it was sent (same fields, same order, same text), keep
+ * the batch's order, and leave any message of another type or of an unexpected shape as itself. Only
+ * ports to threads of this process get packed batches; a port to another process gets plain ones.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Delivered, Message } from '../../../../core/protocol.js';
+import { isPackedBatch, packBatch, unpackBatch } from '../../../../node/runtime/packed-batch.js';
+import { isMessageBatch, Router, threadBatchMessages } from '../../../../node/runtime/router.js';
+
+const functionId = JSON.stringify({ kind: 'module', moduleUrl: 'file:///m.js', key: 'file:///m.js#echo#1', name: 'echo' });
+const resources = { CPU: 1 };
+
+/** A push as pushTask makes it and the router stamps it for another thread. */
+function push(index: number, options: { after?: boolean; cause?: boolean; leaseId?: string; twoArgs?: boolean } = {}): Delivered<Message> {
+  const specArgs: { kind: string; payload: { kind: string; data: unknown; sizeBytes: number; refs: unknown[] } }[] = [{ kind: 'value', payload: { kind: 'inline', data: index, sizeBytes: 3, refs: [] } }];
+  if (options.twoArgs === true) specArgs.push({ kind: 'value', payload: { kind: 'inline', data: { nested: [index] }, sizeBytes: 12, refs: [] } });
+  const message: Record<string, unknown> = {
+    type: 'task/pushed',
+    spec: { taskId: `n1.d1.t${index}`, jobId: 'j1', owner: 'n1.d1', returnIds: [`n1.d1.t${index}.r0`], name: 'echo', functionId, args: specArgs, resources, maxRetries: 3, retryExceptions: false, strategy: 'DEFAULT' },
+    attempt: 1,
+    leaseId: options.leaseId ?? 'n1.d1.l1',
+    args: specArgs.map((arg) => ({ kind: 'value', payload: arg.payload })),
+  };
+  if (options.after === true) message['after'] = { taskId: `n1.d1.t${index - 1}`, attempt: 1 };
+  message['via'] = options.cause === false ? { from: 'worker:n1.d1', incarnation: 0, seq: index } : { from: 'worker:n1.d1', incarnation: 0, seq: index, cause: 100 + index };
+  message['to'] = 'worker:n1.w1';
+  return message as unknown as Delivered<Message>;
+}
+
+/** A reply as a worker's executor makes it, stamped for the driver's thread. */
+function reply(index: number, releasedBorrows: string[] = [], twoReturns = false): Delivered<Message> {
+  const payloads = [{ kind: 'inline', data: index + 1, sizeBytes: 3, refs: [] }];
+  if (twoReturns) payloads.push({ kind: 'inline', data: index + 2, sizeBytes: 3, refs: [] });
+  return {
+    type: 'task/replied',
+    taskId: `n1.d1.t${index}`,
+    attempt: 1,
+    workerId: 'n1.w1',
+    nodeId: 'n1',
+    result: { kind: 'returned', payloads },
+    releasedBorrows,
+    via: { from: 'worker:n1.w1', incarnation: 0, seq: index, cause: 7 },
+    to: 'worker:n1.d1',
+  } as unknown as Delivered<Message>;
+}
+
+const heartbeat = { type: 'node/heartbeat', nodeId: 'n1', available: { CPU: 1 }, via: { from: 'raylet:n1', incarnation: 0, seq: 0 }, to: 'worker:n1.d1' } as unknown as Delivered<Message>;
+
+/** The batch as the other thread gets it: packed, cloned as postMessage clones, and rebuilt. */
+function crossed(messages: Delivered<Message>[]): { readonly received: Delivered<Message>[]; readonly packedItems: number } {
+  const packed = packBatch(messages);
+  assert.ok(packed !== undefined, 'the batch packs');
+  return { received: unpackBatch(structuredClone(packed)), packedItems: packed.items.filter((item) => typeof item === 'number').length };
+}
+
+void test('pushes and replies of the usual shapes are packed and rebuilt as sent, with the same text, in the batch order, around other messages', () => {
+  const messages = [push(1, { cause: false }), push(2, { after: true }), heartbeat, push(3, { after: true, leaseId: 'n1.d1.l2' }), reply(4), reply(5, ['n1.w1.t3.r0']), push(6, { twoArgs: true }), reply(7, [], true)];
+  const { received, packedItems } = crossed(messages);
+  assert.equal(packedItems, 7, 'every push and reply was packed; the heartbeat went as itself');
+  assert.deepEqual(received, messages);
+  assert.deepEqual(
+    received.map((message) => JSON.stringify(message)),
+    messages.map((message) => JSON.stringify(message)),
+    'each message has its fields in the order sent',
+  );
+  const rebuilt = received[0] as unknown as { spec: { args: { payload: unknown }[] }; args: { payload: unknown }[] };
+  assert.equal(rebuilt.args[0]?.payload, rebuilt.spec.args[0]?.payload, "a push's argument shares its payload with its spec's, as the sender's did");
+});
+
+void test('a push or reply of another shape goes as itself, whole', () => {
+  const child = push(1) as unknown as { spec: Record<string, unknown> };
+  child.spec = { ...child.spec, parentTaskId: 'n1.d1.t0' };
+  const extra = { ...(push(2) as unknown as Record<string, unknown>), extra: true } as unknown as Delivered<Message>;
+  const threw = { ...(reply(3) as unknown as Record<string, unknown>), result: { kind: 'threw', error: { name: 'Error', message: 'no' } } } as unknown as Delivered<Message>;
+  const refArg = push(4) as unknown as { args: unknown[] };
+  refArg.args = [{ kind: 'ref', ref: { objectId: 'o1', owner: 'n1.d1' }, payload: { kind: 'inline', data: 1, sizeBytes: 1, refs: [] } }];
+  const messages = [child as unknown as Delivered<Message>, extra, threw, refArg as unknown as Delivered<Message>, push(5)];
+  const { received, packedItems } = crossed(messages);
+  assert.equal(packedItems, 2, 'the push whose args are not its spec values packs them whole; the others go as themselves');
+  assert.deepEqual(received, messages);
+  assert.equal(packBatch([heartbeat]), undefined, 'a batch with nothing to pack goes as it is');
+});
+
+void test('the router packs what it posts to a thread of this process, which threadBatchMessages rebuilds; a port to another process gets a plain batch', async () => {
+  const router = new Router();
+  const toThread: unknown[] = [];
+  const toProcess: unknown[] = [];
+  router.addRemote('worker:n1.w1', { postMessage: (value: unknown) => toThread.push(structuredClone(value)) }, true);
+  router.addRemote('worker:n2.w1', { postMessage: (value: unknown) => toProcess.push(value) });
+  const { via: _via, to: _to, ...sent } = push(1) as unknown as Record<string, unknown>;
+  router.send('worker:n1.d1', 0, 'worker:n1.w1', sent as unknown as Message, 101);
+  router.send('worker:n1.d1', 0, 'worker:n2.w1', sent as unknown as Message, 101);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(toThread.length, 1);
+  assert.ok(isPackedBatch(toThread[0]), 'the batch to the thread went packed');
+  const [received] = threadBatchMessages(toThread[0]) ?? [];
+  assert.deepEqual(received, { ...sent, via: { from: 'worker:n1.d1', incarnation: 0, seq: 0, cause: 101 }, to: 'worker:n1.w1' });
+  assert.ok(isMessageBatch(toProcess[0]), 'the batch to the other process went plain');
+  assert.equal(threadBatchMessages({ kind: 'tsray/ready' }), undefined, 'any other thread message is no batch');
+  router.close();
+});
