@@ -53,7 +53,7 @@ import { ShmHandoff, driverKeyOf } from '../store/shm-handoff.js';
 import { QueueLimitError, TransportClient, routerPort, tokenProblem } from '../transport/index.js';
 import { driverReconnectMs, firstConnectTimeoutMs, joinTimeoutMs, nodeResendWindowMs } from './cluster-node.js';
 import { attachNodeFor, driverNodeEnv, parseAddress, readAddressFile } from './local-nodes.js';
-import { indexEntry, readEvents } from './log-serving.js';
+import { indexEntry, LogServer } from './log-serving.js';
 import { defaultQueryTimeoutMs } from './query.js';
 import { DriverObjects } from './driver-objects.js';
 import { nodeAnswerTimeoutMs, stateAddress } from './state-queries.js';
@@ -122,6 +122,8 @@ function attachHandoff(nodeId: string, workerId: string): { folder: ShmHandoff; 
 export class DriverLink {
   private stopped = false;
   private queryCounter = 0;
+  /** This driver's log as it is served to a tool, kept at its read position across the chunks of one collection. */
+  private readonly served = new LogServer();
   private onLost: ((reason: string) => void) | undefined;
   /** When the connection to the head broke, while the client reconnects. */
   private disconnectedAtMs: number | undefined;
@@ -317,7 +319,7 @@ export class DriverLink {
       case 'logs/events-requested':
         try {
           if (query.address !== this.log.address) throw new Error(`driver ${this.driver.options.workerId} keeps no log of ${query.address}`);
-          reply({ type: 'logs/events-replied', requestId: query.requestId, address: query.address, events: readEvents(this.log, query.fromSeq, query.toSeq, query.maxBytes) });
+          reply({ type: 'logs/events-replied', requestId: query.requestId, address: query.address, events: this.served.events(this.log.address, () => ({ log: this.log, release: () => undefined }), query.fromSeq, query.toSeq, query.maxBytes) });
         } catch (error) {
           reply({ type: 'logs/events-replied', requestId: query.requestId, address: query.address, events: [], error: (error as Error).message });
         }
@@ -375,6 +377,7 @@ export class DriverLink {
     await new Promise((resolve) => setImmediate(resolve));
     await this.client.close();
     this.router.close();
+    this.served.close();
     await this.log.close();
     markSessionEnded(this.sessionDir, this.marker, Date.now());
   }

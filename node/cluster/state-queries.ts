@@ -22,7 +22,7 @@ import type { Router } from '../runtime/router.js';
 import type { WorkerThreads } from '../runtime/worker-threads.js';
 import { EventLog, openSessionLogs } from '../store/event-log.js';
 import type { SessionLogs } from '../store/session-logs.js';
-import { indexEntry, readEvents } from './log-serving.js';
+import { indexEntry, LogServer, type OpenedLog } from './log-serving.js';
 import { clampLimit, isNodeStateReport, isOwnerStateReport, matches, nodesWithinLimit, ownerReport, withinLimit } from './state-reports.js';
 
 /**
@@ -81,6 +81,8 @@ export class StateQueries {
   /** Owner reports this node waits for, by request id. */
   private readonly owners = new Map<string, (report: OwnerStateReport) => void>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** The logs being served to tools, each kept open across the chunks of one collection. */
+  private readonly served = new LogServer();
 
   constructor(private readonly sources: StateSources) {}
 
@@ -120,6 +122,7 @@ export class StateQueries {
     for (const gathering of this.gatherings.values()) clearTimeout(gathering.timer);
     this.gatherings.clear();
     this.owners.clear();
+    this.served.close();
   }
 
   /** A query this node could not answer goes unanswered (the asker names it after its bound); the node goes on. */
@@ -262,11 +265,20 @@ export class StateQueries {
     const found = openSessionLogs(this.sources.sessionDir).find((log) => log.address === query.address);
     try {
       if (found === undefined) throw new Error(`node ${this.sources.nodeId} keeps no log of ${query.address}`);
-      const events = this.withLog(found.address, found.dir, (log) => readEvents(log, query.fromSeq, query.toSeq, query.maxBytes));
+      const events = this.served.events(found.address, () => this.openLog(found.address, found.dir), query.fromSeq, query.toSeq, query.maxBytes);
       this.reply(query.requester, { type: 'logs/events-replied', requestId: query.requestId, address: query.address, events });
     } catch (error) {
       this.reply(query.requester, { type: 'logs/events-replied', requestId: query.requestId, address: query.address, events: [], error: (error as Error).message });
     }
+  }
+
+  /** The log in `dir` to serve: the open one when this process writes it, else opened from disk (and closed once served). */
+  private openLog(address: Address, dir: string): OpenedLog {
+    const open = this.sources.logs.openLogs.find((log) => log.address === address);
+    if (open !== undefined) return { log: open, release: () => undefined };
+    const log = EventLog.open(dir);
+    // A log opened only to read commits nothing; its close settles at once.
+    return { log, release: () => void log.close().catch(() => undefined) };
   }
 
   /** Runs `read` on the log in `dir`: the open one when this process writes it, else opened from disk and closed after. */

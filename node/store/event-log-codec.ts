@@ -15,6 +15,12 @@
  * - version 3 (events of plain data, in a log whose codec makes deltas): `[3, seq, atMs, parent,
  *   baseSeq, changes]`, the event as the changes from record `baseSeq`, an earlier event of its type
  *   stored whole as version 2 (see record-delta.ts). Reading it needs that record too.
+ *
+ * A stored value holds one record, or (format 4) a batch of them: the records another thread encoded
+ * and handed over together, stored as one LMDB value under the seq of the first, so the log thread
+ * pays one put per batch instead of one per record. Its layout is MessagePack too,
+ * `[4, firstSeq, lengths, records]`: the first seq as a float64, each record's length as a uint32
+ * (little-endian) in one bin, and the records one after another in another bin (see `StoredBatch`).
  */
 import { Packr } from 'msgpackr';
 import { maxPlainDepth, PlainRecordWriter } from './plain-record-writer.js';
@@ -37,6 +43,14 @@ export const deltaRecordFormatVersion = 3;
 
 /** The two bytes a version 3 record starts with: a MessagePack array of 6 fields, then the version. */
 const deltaRecordPrefix = [0x96, deltaRecordFormatVersion] as const;
+
+/** The layout version of a stored value holding a batch of records (`StoredBatch`). */
+export const batchFormatVersion = 4;
+
+/** The bytes a batch value starts with: a MessagePack array of 4 fields, the version, and a float64 tag. */
+const batchPrefix = [0x94, batchFormatVersion, 0xcb] as const;
+/** A batch value's bytes before its lengths: the prefix, the float64 first seq, and the bin32 tag and size. */
+const batchHeaderBytes = 3 + 8 + 5;
 
 /** The most event types whose base a codec keeps; past it, it forgets them all and starts again. */
 const maxBases = 256;
@@ -79,6 +93,84 @@ class Undecodable {
 }
 
 /**
+ * A stored batch of records (format 4), as the lmdb decoder hands it back: its own copy of the bytes
+ * (lmdb lends the decoder a buffer it reuses), each record decoded only when it is read.
+ */
+export class StoredBatch {
+  private constructor(
+    /** The seq of the first record; the others follow without a gap. */
+    readonly firstSeq: number,
+    private readonly bytes: Uint8Array,
+    /** Where each record starts in `bytes`, and then where the last ends. */
+    private readonly offsets: Uint32Array,
+  ) {}
+
+  /** How many records the batch holds. */
+  get length(): number {
+    return this.offsets.length - 1;
+  }
+
+  /** The bytes of the `index`th record. */
+  record(index: number): Uint8Array {
+    return this.bytes.subarray(this.offsets[index], this.offsets[index + 1]);
+  }
+
+  /** The value of `records` (each a record's bytes) as one batch whose first record is `firstSeq`. */
+  static encode(firstSeq: number, records: readonly Uint8Array[]): Uint8Array {
+    let recordBytes = 0;
+    for (const record of records) recordBytes += record.byteLength;
+    const lengthBytes = 4 * records.length;
+    const value = new Uint8Array(batchHeaderBytes + lengthBytes + 5 + recordBytes);
+    const view = new DataView(value.buffer);
+    value.set(batchPrefix, 0);
+    view.setFloat64(3, firstSeq);
+    value[11] = 0xc6;
+    view.setUint32(12, lengthBytes);
+    let at = batchHeaderBytes;
+    for (const record of records) {
+      view.setUint32(at, record.byteLength, true);
+      at += 4;
+    }
+    value[at] = 0xc6;
+    view.setUint32(at + 1, recordBytes);
+    at += 5;
+    for (const record of records) {
+      value.set(record, at);
+      at += record.byteLength;
+    }
+    return value;
+  }
+
+  /** Whether `bytes` start as a batch value does. */
+  static isBatch(bytes: Uint8Array): boolean {
+    return bytes[0] === batchPrefix[0] && bytes[1] === batchPrefix[1];
+  }
+
+  /** The batch stored as `bytes`, or why they are not one. */
+  static decode(bytes: Uint8Array): StoredBatch | Undecodable {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (bytes.byteLength < batchHeaderBytes || bytes[2] !== batchPrefix[2] || bytes[11] !== 0xc6) return new Undecodable('it is a batch of records whose header is cut short or damaged');
+    const firstSeq = view.getFloat64(3);
+    const lengthBytes = view.getUint32(12);
+    const recordsAt = batchHeaderBytes + lengthBytes;
+    if (lengthBytes % 4 !== 0 || recordsAt + 5 > bytes.byteLength || bytes[recordsAt] !== 0xc6) return new Undecodable('it is a batch of records whose list of lengths is damaged');
+    const recordBytes = view.getUint32(recordsAt + 1);
+    if (recordsAt + 5 + recordBytes !== bytes.byteLength) return new Undecodable(`it is a batch of records whose size is ${bytes.byteLength} bytes, not the ${recordsAt + 5 + recordBytes} its header gives`);
+    const count = lengthBytes / 4;
+    const offsets = new Uint32Array(count + 1);
+    let end = 0;
+    for (let index = 0; index < count; index += 1) {
+      offsets[index] = end;
+      end += view.getUint32(batchHeaderBytes + 4 * index, true);
+    }
+    offsets[count] = end;
+    if (end !== recordBytes || count === 0) return new Undecodable(count === 0 ? 'it is a batch of no records' : `it is a batch whose records' lengths add up to ${end} bytes, not ${recordBytes}`);
+    // A copy (Buffer's own slice would be a view): lmdb reuses the buffer it lends the decoder for the next value.
+    return new StoredBatch(firstSeq, Uint8Array.prototype.slice.call(bytes, recordsAt + 5), offsets);
+  }
+}
+
+/**
  * Encodes records and checks decoded ones, for one log. `name` (such as `logs/gcs`) goes into every
  * complaint so a reader knows which file to look at.
  */
@@ -102,7 +194,9 @@ export class RecordCodec {
    */
   readonly lmdbEncoder = {
     encode: (value: unknown): Buffer => this.packr.pack(value),
-    decode: (bytes: Uint8Array): unknown => {
+    decode: (bytes: Uint8Array, size?: unknown): unknown => {
+      // lmdb may lend a buffer larger than the value, with the value's size as the second argument or as the buffer's own `length`.
+      if (StoredBatch.isBatch(bytes)) return StoredBatch.decode(bytes.subarray(0, typeof size === 'number' ? size : bytes.length));
       try {
         const plain = (bytes[0] === plainRecordPrefix[0] && bytes[1] === plainRecordPrefix[1]) || (bytes[0] === deltaRecordPrefix[0] && bytes[1] === deltaRecordPrefix[1]);
         return (plain ? this.plainPackr : this.packr).unpack(bytes) as unknown;
@@ -225,6 +319,22 @@ export class RecordCodec {
       if (event === undefined) return this.corrupt(seq, `its changes do not fit record ${baseSeq}`);
     }
     return parent === null ? { seq, atMs, event } : { seq, atMs, parent, event };
+  }
+
+  /**
+   * The `index`th record of the batch stored under `key`. A record is decoded as a value of its own
+   * is (`lmdbEncoder`), so it may be any of versions 1 to 3.
+   */
+  checkBatchEvent(key: number, batch: StoredBatch, index: number, lookup?: RecordLookup): LoggedEvent | CorruptRecord {
+    return this.checkEvent(key + index, this.lmdbEncoder.decode(batch.record(index)), lookup);
+  }
+
+  /**
+   * Why `batch`, stored under `key`, is no batch the log can read, when it is not: one line naming
+   * the seq (a damaged value is reported by `checkEvent`, as a damaged record is).
+   */
+  batchProblem(key: number, batch: StoredBatch): CorruptRecord | undefined {
+    return batch.firstSeq === key ? undefined : this.corrupt(key, `it is a batch of records that starts at seq ${batch.firstSeq}`);
   }
 
   /** The event of base record `seq`, or why there is none (a phrase to follow "which"). */

@@ -2,6 +2,7 @@
  * How a node serves its event logs to `tsray trace collect --address`: chunks stay within their byte
  * bound (one event at least, so the tool always moves on), stop at the asked end, carry the events in
  * the trace form the merge replays, and a damaged record fails the chunk with a line naming the log.
+ * A log served chunk by chunk is opened once and each of its records read once.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { after, test } from 'node:test';
 import { open } from 'lmdb';
 import { stableStringify } from '../../../../core/hash.js';
 import type { LogEventRecord } from '../../../../core/protocol.js';
-import { indexEntry, maxLogChunkBytes, readEvents } from '../../../../node/cluster/log-serving.js';
+import { indexEntry, LogServer, maxLogChunkBytes, readEvents, type ServedLog } from '../../../../node/cluster/log-serving.js';
 import { EventLog, logDirFor } from '../../../../node/store/event-log.js';
 
 const root = mkdtempSync(join(tmpdir(), 'tsray-log-serving-'));
@@ -109,6 +110,99 @@ void test('a damaged record fails the chunk with one line naming the log', async
     );
     assert.throws(() => readEvents(log, 1, 3, 1000), /^Error: record 2 of logs\/raylet-n1 is not a tsray event [^\n]*damaged$/);
   } finally {
+    await log.close();
+  }
+});
+
+/** `log` as serving sees it, counting the records its reads yield. */
+function counting(log: EventLog): { served: ServedLog; yielded: () => number } {
+  let yielded = 0;
+  const served: ServedLog = {
+    address: log.address,
+    *read(fromSeq?: number) {
+      for (const record of log.read(fromSeq)) {
+        yielded += 1;
+        yield record;
+      }
+    },
+  };
+  return { served, yielded: () => yielded };
+}
+
+void test('a log served chunk by chunk is opened once, each record read once, and let go after its last chunk', async () => {
+  const log = await heartbeats('served-once', 300, 20);
+  const { served, yielded } = counting(log);
+  let opens = 0;
+  let releases = 0;
+  const open = () => {
+    opens += 1;
+    return { log: served, release: () => (releases += 1) };
+  };
+  const server = new LogServer();
+  try {
+    const seqs: number[] = [];
+    let chunks = 0;
+    for (let fromSeq = 1; fromSeq <= log.lastSeq; chunks += 1) {
+      const chunk = server.events(log.address, open, fromSeq, log.lastSeq, 200);
+      assert.ok(chunk.length > 0 && chunk.length < 10, `a chunk of ${chunk.length} events`);
+      seqs.push(...chunk.map((record) => record.seq));
+      fromSeq = (chunk[chunk.length - 1]?.seq ?? fromSeq) + 1;
+    }
+    assert.ok(chunks > 30, `${chunks} chunks`);
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: 300 }, (_, index) => index + 1),
+    );
+    assert.equal(opens, 1, 'the log was opened for each chunk');
+    assert.equal(yielded(), 300, 'records were read again for later chunks');
+    assert.equal(releases, 1, 'the log was not let go after its last chunk');
+    // A tool that asks again from elsewhere (it restarted) gets what it asks for, from a fresh read.
+    assert.deepEqual(
+      server.events(log.address, open, 150, 152, 1_000_000).map((record) => record.seq),
+      [150, 151, 152],
+    );
+    assert.deepEqual(
+      server.events(log.address, open, 7, 300, 1).map((record) => record.seq),
+      [7],
+    );
+    assert.deepEqual(
+      server.events(log.address, open, 3, 300, 1).map((record) => record.seq),
+      [3],
+      'a chunk that does not start where the last ended reads from where it is asked',
+    );
+    assert.equal(opens, 3);
+  } finally {
+    server.close();
+    await log.close();
+  }
+  assert.equal(releases, 3, 'close let go of the log still being served');
+});
+
+void test('a live log that grew since its reading started is read on past the old end', async () => {
+  const log = await heartbeats('served-live', 10, 10);
+  const server = new LogServer();
+  const open = () => ({ log: log as ServedLog, release: () => undefined });
+  try {
+    assert.deepEqual(
+      server.events(log.address, open, 1, 20, 1).map((record) => record.seq),
+      [1],
+    );
+    // The reading started at 10 events; the next chunks read what came after.
+    for (let index = 0; index < 10; index += 1) log.append(3000 + index, { type: 'node/heartbeat', nodeId: 'n1', available: {} });
+    await log.flush();
+    const seqs: number[] = [];
+    for (let fromSeq = 2; fromSeq <= 20; ) {
+      const chunk = server.events(log.address, open, fromSeq, 20, 1_000_000);
+      assert.ok(chunk.length > 0, `no events from ${fromSeq}`);
+      seqs.push(...chunk.map((record) => record.seq));
+      fromSeq = (chunk[chunk.length - 1]?.seq ?? fromSeq) + 1;
+    }
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: 19 }, (_, index) => index + 2),
+    );
+  } finally {
+    server.close();
     await log.close();
   }
 });
