@@ -12,7 +12,7 @@ import type { DriverLink } from '../cluster/driver-link.js';
 import { ActorClass, ObjectRef, RemoteFunction, setSubmitter } from './handles.js';
 import type { ActorHandle, ActorOptions, TaskOptions } from './handles.js';
 import { describeFunction } from './shipping.js';
-import { isOptionsObject, shown, validateActorOptions, validateTaskOptions, wholeNumber } from './validate.js';
+import { checkCallOptions, isOptionsObject, shown, validateActorOptions, validateTaskOptions, wholeNumber } from './validate.js';
 import { simulation } from './simulation-slot.js';
 import type { ClusterView } from './simulation-slot.js';
 
@@ -209,6 +209,7 @@ export function get(refs: ObjectRef | ObjectRef[], options: GetOptions = {}): Pr
   // Not an async function: a pending get of one ref then holds no suspended frame (a million queued
   // gets would each keep one). Bad input still rejects instead of throwing.
   try {
+    checkCallOptions('get', options, ['timeout', 'copy']);
     const timeoutMs = checkTimeout(options.timeout);
     const copy = checkCopy(options.copy);
     // One ref resolves with its value straight away: a second promise per get would cost a pending
@@ -221,6 +222,7 @@ export function get(refs: ObjectRef | ObjectRef[], options: GetOptions = {}): Pr
 
 /** Waits until `numReturns` refs are ready (or the timeout); input order is kept in both lists. */
 export async function wait(refs: ObjectRef[], options: { numReturns?: number; timeout?: number; fetchLocal?: boolean } = {}): Promise<[ObjectRef[], ObjectRef[]]> {
+  checkCallOptions('wait', options, ['numReturns', 'timeout', 'fetchLocal']);
   const list = checkRefs(refs, 'wait');
   const numReturns = options.numReturns ?? 1;
   if (!Number.isInteger(numReturns) || numReturns < 1 || numReturns > list.length) throw new RangeError(`numReturns must be a whole number from 1 to ${list.length} (the number of refs), not ${shown(options.numReturns)}`);
@@ -229,12 +231,14 @@ export async function wait(refs: ObjectRef[], options: { numReturns?: number; ti
 
 /** Cancels the task that makes `ref`. */
 export function cancel(ref: ObjectRef, options: { force?: boolean; recursive?: boolean } = {}): void {
+  checkCallOptions('cancel', options, ['force', 'recursive']);
   checkRefs([ref], 'cancel');
   runtime().cancel(ref, options.force ?? false, options.recursive ?? true);
 }
 
 /** Kills an actor (for good, unless noRestart is false). */
 export function kill(actor: { readonly actorId: string }, options: { noRestart?: boolean } = {}): void {
+  checkCallOptions('kill', options, ['noRestart']);
   const actorId = (actor as { actorId?: unknown } | null)?.actorId;
   if (typeof actorId !== 'string') throw new TypeError('kill takes an actor handle');
   runtime().kill(actorId, options.noRestart ?? true);
@@ -242,6 +246,7 @@ export function kill(actor: { readonly actorId: string }, options: { noRestart?:
 
 /** The handle of a live named actor; rejects with an Error when there is none. */
 export async function getActor(name: string, options: { namespace?: string } = {}): Promise<ActorHandle> {
+  checkCallOptions('getActor', options, ['namespace']);
   if (typeof name !== 'string' || name === '') throw new TypeError('getActor takes an actor name');
   const handle = await runtime().getActor(name, options.namespace);
   if (handle === undefined) throw new Error(`no live actor named '${name}' in namespace '${options.namespace ?? runtime().state.namespace}'`);

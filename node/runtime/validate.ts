@@ -61,6 +61,17 @@ export function isOptionsObject(value: unknown): value is object {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * Checks the options object of a call such as `get` or `wait`: an object whose every name is one the
+ * call takes. A misspelt name (`timeoutMs` for `timeout`) would otherwise be ignored, and a get
+ * meant to time out would wait for ever.
+ */
+export function checkCallOptions(call: string, options: unknown, allowed: readonly string[]): void {
+  if (options === undefined) return;
+  if (!isOptionsObject(options)) throw new TypeError(`${call} takes an options object such as { ${allowed[0] ?? ''}: ... } as its last argument, not ${shown(options)}`);
+  checkNames(call, options, new Set(allowed));
+}
+
 function checkNames(kind: string, options: object, allowed: Set<string>): void {
   for (const name of Object.keys(options)) if (!allowed.has(name)) throw new TypeError(`unknown ${kind} option '${name}'; allowed: ${[...allowed].join(', ')}`);
 }

@@ -28,6 +28,18 @@ void test('RemoteFunction.options checks its values at once', () => {
   assert.deepEqual(good.taskOptions, { maxRetries: 0, numReturns: 2 });
 });
 
+void test('get, wait, cancel, kill and getActor refuse an option they do not take, before anything waits', async () => {
+  // No cluster is needed: the options are checked first. A misspelt timeout used to be ignored, and
+  // a get of a task that could never run then waited for ever.
+  const ref = { objectId: 'x' } as never;
+  await assert.rejects(tsray.get(ref, { timeoutMs: 500 } as never), (error: unknown) => error instanceof TypeError && /unknown get option 'timeoutMs'; allowed: timeout, copy/.test(error.message));
+  await assert.rejects(tsray.get(ref, 500 as never), (error: unknown) => error instanceof TypeError && /get takes an options object .*, not 500/.test(error.message));
+  await assert.rejects(tsray.wait([ref], { num_returns: 1 } as never), /unknown wait option 'num_returns'; allowed: numReturns, timeout, fetchLocal/);
+  assert.throws(() => tsray.cancel(ref, { forced: true } as never), /unknown cancel option 'forced'; allowed: force, recursive/);
+  assert.throws(() => tsray.kill({ actorId: 'a' }, { no_restart: false } as never), /unknown kill option 'no_restart'; allowed: noRestart/);
+  await assert.rejects(tsray.getActor('a', { ns: 'x' } as never), /unknown getActor option 'ns'; allowed: namespace/);
+});
+
 void test('ActorClass.options checks its values at once', () => {
   const A = tsray.remote(Counter);
   assert.throws(() => A.options({ maxRestarts: 1.5 }), (error: unknown) => error instanceof RangeError && /maxRestarts must be a whole number ≥ -1 .*, not 1\.5/.test(error.message));
