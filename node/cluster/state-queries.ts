@@ -272,8 +272,8 @@ export class StateQueries {
     }
   }
 
-  /** The log in `dir` to serve: the open one when this process writes it, else opened from disk (and closed once served). */
-  private openLog(address: Address, dir: string): OpenedLog {
+  /** The log in `dir`: the open one when this process writes it, else opened from disk, with how to let go of it (closing what was opened here). */
+  private openLog(address: Address, dir: string): OpenedLog & { readonly log: EventLog } {
     const open = this.sources.logs.openLogs.find((log) => log.address === address);
     if (open !== undefined) return { log: open, release: () => undefined };
     const log = EventLog.open(dir);
@@ -281,16 +281,13 @@ export class StateQueries {
     return { log, release: () => void log.close().catch(() => undefined) };
   }
 
-  /** Runs `read` on the log in `dir`: the open one when this process writes it, else opened from disk and closed after. */
+  /** Runs `read` on the log in `dir` (see `openLog`), letting go of it after. */
   private withLog<T>(address: Address, dir: string, read: (log: EventLog) => T): T {
-    const open = this.sources.logs.openLogs.find((log) => log.address === address);
-    if (open !== undefined) return read(open);
-    const log = EventLog.open(dir);
+    const { log, release } = this.openLog(address, dir);
     try {
       return read(log);
     } finally {
-      // A log opened only to read commits nothing; its close settles at once.
-      void log.close().catch(() => undefined);
+      release();
     }
   }
 }
