@@ -153,8 +153,11 @@ void test('a collection asks the workers only when the main thread collecting al
   const node = new NodeStore(1024 * 1024, () => Promise.resolve((workerRounds += 1)), () => nowMs);
   const put = (objectId: string): void => node.put(putRequest(objectId, 800 * 1024), () => undefined, (reason) => assert.fail(reason));
   // Past 3/4 of the store: a round begins. The driver's dropped ref, collected by the main thread, releases the object soon after.
+  // The release is queued as a microtask, not a timer: the put's own collection runs first and
+  // synchronously, and on a loaded machine it took longer than the round's 20 ms wait, so a 0 ms
+  // timer armed after it fired after the round had looked, and the round asked the workers.
   put('a');
-  setTimeout(() => node.delete(['a']), 0);
+  queueMicrotask(() => node.delete(['a']));
   await node.collected();
   assert.equal(node.collections, 1);
   assert.equal(workerRounds, 0, 'the main thread alone freed the store');
