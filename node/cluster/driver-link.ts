@@ -266,8 +266,9 @@ export class DriverLink {
       namespace: options.namespace,
       router: linkRouter,
       log,
-      // On the node's host, a large put is written into its shared mapping at the call.
-      ...(objects.mapped ? { store: { put: (objectId, data) => objects.putMapped(objectId, data), delete: (objectId) => objects.dropMappedPut(objectId) } } : {}),
+      // A large put is captured at the call in one copy: into the node's shared mapping on its host,
+      // else laid out for the node to pull over TCP (and the same after a reattach changes which).
+      store: { put: (objectId, data) => objects.putCaptured(objectId, data), delete: (objectId) => objects.dropCapturedPut(objectId) },
     });
     // A value is kept while the owner holds it, or while its fetch is still on the way to the owner.
     objects.stillHeld = (objectId) => driver.state.fetchedData[objectId] !== undefined || driver.state.fetches[objectId] !== undefined;

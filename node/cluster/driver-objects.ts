@@ -16,7 +16,7 @@ import type { Port, Router } from '../runtime/router.js';
 import { isMessageBatch } from '../runtime/router.js';
 import { ObjectStoreFullError } from '../errors.js';
 import { flatLayout, flattenValue, isMappedData, isRemoteStoredData } from '../runtime/stored-values.js';
-import type { ForeignStoredData, MappedData, PulledData, RemoteStoredData } from '../runtime/stored-values.js';
+import type { ForeignStoredData, MappedData, PulledData, RemoteStoredData, StoredLayout } from '../runtime/stored-values.js';
 import { holdPulledBytes, releasePulledBytes, setMappedReader } from '../runtime/values.js';
 import type { EncodedData } from '../runtime/values.js';
 import { HandoffFullError } from '../store/shm-handoff.js';
@@ -120,6 +120,31 @@ export class DriverObjects {
     }
   }
 
+  /**
+   * Captures a large put at the call, in one copy: into the node's handoff folder when it has one
+   * (`putMapped`), else laid out as the node will pull it, kept here until the node acknowledges it
+   * and sent as a descriptor. The capture and the layout were two copies of the whole value (the
+   * owner's capture, then the outbound port's flattening), each into memory never written before,
+   * which costs 20 to 45 us a page on this machine's VM: 0.3 to 0.7 s apiece for 64 MiB.
+   */
+  putCaptured(objectId: ObjectId, data: EncodedData): MappedData | RemoteStoredData | undefined {
+    if (this.handoff !== undefined) return this.putMapped(objectId, data);
+    const { bytes, layout } = flattenValue(data);
+    this.held.set(objectId, bytes);
+    return this.heldDescriptor(objectId, bytes, layout);
+  }
+
+  /** Takes back a put captured by `putCaptured` whose put event then failed. */
+  dropCapturedPut(objectId: ObjectId): void {
+    this.held.delete(objectId);
+    this.dropMappedPut(objectId);
+  }
+
+  /** The descriptor that a put's bytes held here travel as: the node pulls them from this driver. */
+  private heldDescriptor(objectId: ObjectId, bytes: Uint8Array, layout: StoredLayout): RemoteStoredData {
+    return { remoteObjectId: objectId, nodeId: `driver ${this.address}`, holder: this.address, totalBytes: bytes.byteLength, layout };
+  }
+
   /** Takes back a put written by `putMapped` whose put event then failed. */
   dropMappedPut(objectId: ObjectId): void {
     const file = this.mappedPuts.get(objectId);
@@ -155,8 +180,7 @@ export class DriverObjects {
           if (message.type !== 'object/put-requested' || !isEncodedData(message.data)) return message;
           const { bytes, layout } = flattenValue(message.data);
           this.held.set(message.objectId, bytes);
-          const data: RemoteStoredData = { remoteObjectId: message.objectId, nodeId: `driver ${this.address}`, holder: this.address, totalBytes: bytes.byteLength, layout };
-          return { ...message, data };
+          return { ...message, data: this.heldDescriptor(message.objectId, bytes, layout) };
         });
         port.postMessage({ ...value, messages });
       },

@@ -19,7 +19,7 @@ import { ComponentShell } from './shell.js';
 import type { FunctionDescriptor } from './shipping.js';
 import type { ComponentLog } from '../store/event-log.js';
 import { loggedOwnerEvent } from './log-elision.js';
-import type { MappedData, StoredData } from './stored-values.js';
+import type { MappedData, RemoteStoredData, StoredData } from './stored-values.js';
 import { captureData, compactedData } from './stored-values.js';
 import { bareSizeBytes, bareValueData, capturedValueData, checkFitsStore, fromValueData, isBareValue, noRefs, toValueData } from './values.js';
 import type { EncodedData } from './values.js';
@@ -139,8 +139,9 @@ export interface OwnerRuntimeOptions {
    */
   readonly isActorNameTaken?: (namespace: string, name: string) => boolean;
   /**
-   * The node's store, for an owner in the thread that holds it (the driver): a large put is written
-   * into it at the call, and its event and messages carry only the descriptor.
+   * The node's store, for an owner in the thread that holds it (the driver), or a connected driver's
+   * capture of its puts (its node's shared mapping, or bytes it keeps for the node to pull): a large
+   * put is written into it at the call, and its event and messages carry only the descriptor.
    */
   readonly store?: OwnerStore;
 }
@@ -148,10 +149,11 @@ export interface OwnerRuntimeOptions {
 /** The store as an owner in the store's thread uses it. */
 export interface OwnerStore {
   /**
-   * Writes the value into the store (or a driver's shared mapping of its node's store) under
-   * `objectId` now; undefined when it does not fit now.
+   * Writes the value into the store (or a driver's shared mapping of its node's store, or a
+   * connected driver's memory for its node to pull) under `objectId` now; undefined when it does not
+   * fit now.
    */
-  put(objectId: string, data: EncodedData): StoredData | MappedData | undefined;
+  put(objectId: string, data: EncodedData): StoredData | MappedData | RemoteStoredData | undefined;
   /** Takes back a value `put` stored whose put event then failed. */
   delete(objectId: string): void;
 }
@@ -468,7 +470,7 @@ export class OwnerRuntime {
    * could never fit in the store throws ObjectStoreFullError here.
    */
   private putEncoded(data: EncodedData, sizeBytes: number, refs: readonly RefMarker[]): ObjectRef {
-    let captured: EncodedData | StoredData | MappedData | undefined;
+    let captured: EncodedData | StoredData | MappedData | RemoteStoredData | undefined;
     let storedId: string | undefined;
     if (sizeBytes >= this.state.config.inlineThresholdBytes) {
       checkFitsStore(data, sizeBytes);
