@@ -28,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { open } from 'lmdb';
 import { defaultGcsConfig } from '../core/gcs/index.js';
 import { ClusterTool } from '../node/cluster/cluster-tool.js';
+import { liveHealthCheckFailureThreshold } from '../node/cluster/cluster-node.js';
 import type { AddressFile } from '../node/cluster/local-nodes.js';
 import * as tsray from '../node/index.js';
 import { isRunning } from '../node/process-liveness.js';
@@ -268,9 +269,9 @@ async function tinyTasksBoth(recorder: Recorder, cluster: BenchCluster): Promise
 
 /** (b): a node joined, alive a while, then SIGKILL; ms until the GCS first answers that it is not alive. */
 async function deathDetection(recorder: Recorder, cluster: BenchCluster): Promise<void> {
-  const windowMs = defaultGcsConfig.healthCheckPeriodMs * defaultGcsConfig.healthCheckFailureThreshold;
-  section(`(b) node-death detection at the default health checks (${defaultGcsConfig.healthCheckPeriodMs} ms × ${defaultGcsConfig.healthCheckFailureThreshold} missed)`);
-  const label = `(b) node death: SIGKILL of a node's process until the GCS reports it not alive (defaults ${defaultGcsConfig.healthCheckPeriodMs} ms × ${defaultGcsConfig.healthCheckFailureThreshold} = ${windowMs} ms window; polled every ${detectionPollMs} ms)`;
+  const windowMs = defaultGcsConfig.healthCheckPeriodMs * liveHealthCheckFailureThreshold;
+  section(`(b) node-death detection at the default health checks (${defaultGcsConfig.healthCheckPeriodMs} ms × ${liveHealthCheckFailureThreshold} missed)`);
+  const label = `(b) node death: SIGKILL of a node's process until the GCS reports it not alive (defaults ${defaultGcsConfig.healthCheckPeriodMs} ms × ${liveHealthCheckFailureThreshold} = ${windowMs} ms window; polled every ${detectionPollMs} ms)`;
   let tool: ClusterTool | undefined;
   const roundTrips: number[] = [];
   try {

@@ -21,6 +21,7 @@ import { addressFilePath, forgetNode, isNodeProcess, parseAddress, readAddressFi
 import type { AddressFile } from '../cluster/local-nodes.js';
 import type { NodeProcessConfig, NodeStartReport } from '../cluster/node-process.js';
 import { runNodeProcess } from '../cluster/node-process.js';
+import { liveHealthCheckFailureThreshold } from '../cluster/cluster-node.js';
 import { UsageError, firstLine, wholeNumber } from './usage.js';
 
 /** The head's port when `--port` is not given (Ray's GCS takes 6379; this one is next to it). */
@@ -44,7 +45,7 @@ const usage = [
   '  --resources JSON       custom resources of the node, such as \'{"GPU":1}\'',
   '  --block                run the node in this process until SIGTERM or Ctrl-C',
   '  --health-check-period-ms MS, --health-check-failure-threshold K',
-  '                         the head\'s node health checks (default 100 ms, 5 missed checks)',
+  '                         the head\'s node health checks (default 100 ms, 30 missed checks: 3 s)',
   '',
   'environment:',
   '  TSRAY_SHM_STORE_BYTES  bound of the folder in /dev/shm through which the drivers attached to the',
@@ -138,7 +139,7 @@ function configOf(values: StartValues): NodeProcessConfig {
     if (port > 65535) throw new UsageError(`--port takes a port number up to 65535, not '${values.port ?? ''}'`);
     const period = values['health-check-period-ms'] === undefined ? undefined : wholeNumber('--health-check-period-ms', values['health-check-period-ms'], 0, 1);
     const threshold = values['health-check-failure-threshold'] === undefined ? undefined : wholeNumber('--health-check-failure-threshold', values['health-check-failure-threshold'], 0, 1);
-    checkHealthWindow(period ?? defaultGcsConfig.healthCheckPeriodMs, threshold ?? defaultGcsConfig.healthCheckFailureThreshold);
+    checkHealthWindow(period ?? defaultGcsConfig.healthCheckPeriodMs, threshold ?? liveHealthCheckFailureThreshold);
     const previous = existing === undefined ? undefined : resumableHead(existing, port);
     if (existing !== undefined) forgetNode(existing.pid);
     if (previous !== undefined) {

@@ -9,7 +9,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { directoryBytes, killPids, printedLines, recordedNodePids, runnerIn } from '../support/cluster.js';
+import { liveHealthCheckFailureThreshold } from '../../node/cluster/cluster-node.js';
+import { readSessionLogs } from '../../node/trace/collect.js';
+import { directoryBytes, killPids, nodeRecord, printedLines, recordedNodePids, runnerIn } from '../support/cluster.js';
 import { packageRoot, writeDriverScript } from '../support/driver-script.js';
 import type { DriverScript } from '../support/driver-script.js';
 
@@ -42,12 +44,12 @@ console.log('DONE yes');
 
 void describe('a driver without its node’s shared mapping puts large values over TCP', () => {
   const scripts: DriverScript[] = [];
-  let address = '';
+  let head = { address: '', nodeId: '' };
 
   before(async () => {
     const started = await run([cli, 'start', '--head', '--port', '0', '--num-cpus', '1'], noMapping);
     assert.equal(started.code, 0, started.stderr);
-    address = (JSON.parse(readFileSync(join(clusterDir, 'address.json'), 'utf8')) as { address: string }).address;
+    head = JSON.parse(readFileSync(join(clusterDir, 'address.json'), 'utf8')) as typeof head;
   });
 
   after(() => {
@@ -59,7 +61,7 @@ void describe('a driver without its node’s shared mapping puts large values ov
   void test('a put is captured at the call, pulled by the node, read back whole, and logged as a descriptor', async () => {
     const written = writeDriverScript('cluster-tcp-objects', putScript);
     scripts.push(written);
-    const output = await run([written.path], { TSRAY_ADDRESS: address });
+    const output = await run([written.path], { TSRAY_ADDRESS: head.address });
     assert.equal(output.code, 0, output.stderr);
     assert.match(output.stderr, /move over TCP/, 'the driver found no shared mapping and said so');
     const lines = printedLines(output.stdout);
@@ -72,5 +74,14 @@ void describe('a driver without its node’s shared mapping puts large values ov
     // 16 MiB and more were put, but the driver's event log keeps descriptors of them, never their bytes.
     const driverLogBytes = directoryBytes(join(lines.get('SESSION') ?? '', 'logs'));
     assert.ok(driverLogBytes > 0 && driverLogBytes < 4 * 1024 * 1024, `the driver's logs take ${driverLogBytes} bytes: the put's bytes went into its event log`);
+  });
+
+  void test('a head started without health-check flags declares a node dead after 3 s of silence, not half a second', () => {
+    const gcs = readSessionLogs(nodeRecord(clusterDir, head.nodeId).sessionDir).find((log) => log.component === 'gcs');
+    const started = gcs?.events[0]?.event;
+    assert.equal(started?.type, 'gcs/started');
+    const config = (started as unknown as { config: { healthCheckPeriodMs: number; healthCheckFailureThreshold: number } }).config;
+    assert.equal(config.healthCheckFailureThreshold, liveHealthCheckFailureThreshold);
+    assert.equal(config.healthCheckPeriodMs * config.healthCheckFailureThreshold, 3000);
   });
 });
