@@ -143,6 +143,23 @@ function writeAll(fd: number, bytes: Uint8Array, position: number): void {
   while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done, position + done);
 }
 
+/** Reads `lengthBytes` of a spilled value's file from `offset` into a new Buffer (a chunk served to another node). */
+export function readSpilledRange(data: SpilledData, offset: number, lengthBytes: number): Buffer {
+  const target = Buffer.allocUnsafe(lengthBytes);
+  const fd = openSync(data.file, 'r');
+  try {
+    let done = 0;
+    while (done < lengthBytes) {
+      const read = readSync(fd, target, done, lengthBytes - done, offset + done);
+      if (read === 0) throw new Error(`spill file ${data.file} ended after ${offset + done} of ${data.totalBytes} bytes`);
+      done += read;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return target;
+}
+
 /**
  * Reads a spilled value's file into new memory of this thread (every get reads its own copy, so its
  * arrays are private and writable). A file gone means its object was freed, or its node stopped.
