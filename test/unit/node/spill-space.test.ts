@@ -13,6 +13,10 @@ import { objectsAddress, serveChunk } from '../../../node/cluster/object-transfe
 import { withRemoteStoredData } from '../../../node/cluster/node-routing.js';
 import { isRemoteStoredData, partsOf } from '../../../node/runtime/stored-values.js';
 import type { MessageBatch } from '../../../node/runtime/router.js';
+import { objectNodes } from '../../../node/cli/status.js';
+import { spilledObjectIds } from '../../../node/cluster/state-queries.js';
+import { initialRayletState } from '../../../core/raylet/index.js';
+import type { NodeStateReport } from '../../../core/protocol.js';
 import { SpillSpace, readSpilled, readSpilledRange, spillBytesVariable, spillCapacityBytes, spillDir, spillStoreMultiple } from '../../../node/store/spill-space.js';
 
 const root = mkdtempSync(join(tmpdir(), 'tsray-spill-space-'));
@@ -87,5 +91,19 @@ void describe('the spill space', () => {
     const sent = posted[0]?.messages[0];
     assert.ok(sent?.type === 'object/fetched' && isRemoteStoredData(sent.data));
     assert.deepEqual(sent.data, { remoteObjectId: 'n2.d1.p1', nodeId: 'n2', holder: objectsAddress('n2'), totalBytes: 1192, layout: spilled.layout });
+  });
+
+  void test('listings mark the objects a node holds on disk', () => {
+    const raylet = initialRayletState();
+    raylet.objects['n1.d1.p1'] = { owner: 'n1.d1', data: null, sizeBytes: 5, refs: [] };
+    raylet.objects['n1.d1.p2'] = { owner: 'n1.d1', data: null, sizeBytes: 5, refs: [], spilled: true };
+    raylet.objects['n1.d1.p3'] = { owner: 'n1.d1', data: null, sizeBytes: 5, refs: [], spilled: true };
+    assert.deepEqual(spilledObjectIds(raylet, 10), ['n1.d1.p2', 'n1.d1.p3']);
+    assert.deepEqual(spilledObjectIds(raylet, 1), ['n1.d1.p2'], 'up to the limit');
+    const node = (nodeId: string, spilled: string[]): NodeStateReport => ({ nodeId, store: { usedBytes: 0, capacityBytes: 1, objectCount: 0, spilledObjectIds: spilled }, owners: [], silentOwners: [] });
+    const nodesOf = objectNodes([node('n1', ['n1.d1.p2']), node('n2', [])]);
+    assert.equal(nodesOf({ objectId: 'n1.d1.p2', nodeIds: ['n1', 'n2'] }), 'n1(spilled),n2');
+    assert.equal(nodesOf({ objectId: 'n1.d1.p1', nodeIds: ['n1'] }), 'n1');
+    assert.equal(nodesOf({ objectId: 'n1.d1.p1', nodeIds: [] }), '-');
   });
 });
