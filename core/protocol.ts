@@ -332,7 +332,16 @@ export interface OwnerStateReport {
 /** What one node holds: its store's usage and its owners' reports; owners that did not answer in time are named. */
 export interface NodeStateReport {
   readonly nodeId: NodeId;
-  readonly store: { readonly usedBytes: number; readonly capacityBytes: number; readonly objectCount: number };
+  readonly store: {
+    readonly usedBytes: number;
+    readonly capacityBytes: number;
+    readonly objectCount: number;
+    /** Bytes of the node's spill space in use, and its capacity (absent from a node of an earlier version). */
+    readonly spilledBytes?: number;
+    readonly spillCapacityBytes?: number;
+    /** The objects in the spill space (up to the query's limit), for listings to say so. */
+    readonly spilledObjectIds?: readonly ObjectId[];
+  };
   readonly owners: readonly OwnerStateReport[];
   readonly silentOwners: readonly WorkerId[];
 }

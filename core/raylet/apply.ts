@@ -14,7 +14,7 @@ import { copyResources } from './copy.js';
 import type { NodeStarted, RayletEffect, RayletEvent, RayletInboundMessage } from './events.js';
 import { onLeaseCancelled, onLeaseRequested, onLeaseReturned } from './leases.js';
 import { pendingDemand } from './placement.js';
-import { onCopyStored, onFetchRequested, onFreeRequested, onPutRequested } from './object-store.js';
+import { onCopyStored, onFetchRequested, onFreeRequested, onObjectSpilled, onPutRequested } from './object-store.js';
 import type { RayletState } from './state.js';
 import { defaultRayletConfig } from './state.js';
 import { prestartWorkers } from './worker-pool.js';
@@ -123,6 +123,9 @@ export function applyRaylet(state: RayletState, event: RayletEvent): RayletEffec
       break;
     case 'object/copy-stored':
       onCopyStored(state, event, effects);
+      break;
+    case 'object/spilled':
+      onObjectSpilled(state, event, effects);
       break;
     case 'timer/fired':
       return onTimerFired(state, event);

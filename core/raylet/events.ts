@@ -3,7 +3,7 @@
  * named in the past tense; once shipped in a trace a variant is only ever added to.
  */
 import type { CommonEffect, TimerFired } from '../effects.js';
-import type { NodeId, ObjectId, WorkerId } from '../ids.js';
+import type { Address, NodeId, ObjectId, WorkerId } from '../ids.js';
 import type { Delivered, MessageOf, WorkerExitReason } from '../protocol.js';
 import type { Resources } from '../resources.js';
 import type { RefMarker } from '../values.js';
@@ -71,8 +71,26 @@ export interface CopyStored {
   readonly refs: readonly RefMarker[];
 }
 
+/**
+ * A put (`object/put-requested`) did not fit in the shared-memory store, even after the garbage
+ * collection the shell tries, so the shell wrote its bytes to a file of the node's spill space: the
+ * raylet keeps it there if the spill space has room (counted against `spillCapacityBytes`) and its
+ * owner lives, and answers the put's sender either way, as it answers a put. The shell deletes the
+ * file when the raylet turns it away. `data` is the file's descriptor, which readers read from.
+ */
+export interface ObjectSpilled {
+  readonly type: 'object/spilled';
+  readonly objectId: ObjectId;
+  readonly owner: WorkerId;
+  /** Who sent the put, and is told `object/put-acked` or `object/put-rejected`. */
+  readonly requester: Address;
+  readonly data: unknown;
+  readonly sizeBytes: number;
+  readonly refs: readonly RefMarker[];
+}
+
 /** Every event of a raylet. */
-export type RayletEvent = NodeStarted | DriverConnected | WorkerStarted | WorkerExited | CopyStored | TimerFired | Delivered<RayletInboundMessage>;
+export type RayletEvent = NodeStarted | DriverConnected | WorkerStarted | WorkerExited | CopyStored | ObjectSpilled | TimerFired | Delivered<RayletInboundMessage>;
 
 /** Start a worker process/thread with this id; its `worker/started` (or `worker/exited`) follows. */
 export interface WorkerSpawn {
@@ -87,7 +105,7 @@ export interface WorkerKill {
   readonly reason: WorkerExitReason;
 }
 
-/** Release the memory of these objects in the shared-memory store. */
+/** Release the memory of these objects in the shared-memory store, or their files in the spill space. */
 export interface ObjectsDeleted {
   readonly type: 'objects/deleted';
   readonly objectIds: readonly ObjectId[];

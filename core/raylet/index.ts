@@ -16,6 +16,7 @@ export type {
   NodeShutdown,
   NodeStarted,
   ObjectsDeleted,
+  ObjectSpilled,
   RayletEffect,
   RayletEvent,
   RayletInboundMessage,
@@ -25,6 +26,7 @@ export type {
   WorkerStarted,
 } from './events.js';
 export { rayletInvariants } from './invariants.js';
+export { storeFullReason } from './object-store.js';
 export type {
   ClusterNodeView,
   RayletConfig,
@@ -41,7 +43,7 @@ export { defaultRayletConfig, initialRayletState } from './state.js';
 /** The raylet as a component core, for the shell, the simulator and the replayer. */
 export const rayletCore: ComponentCore<RayletState, RayletEvent, RayletEffect> = {
   kind: 'raylet',
-  version: 4,
+  version: 5,
   initial: initialRayletState,
   apply: applyRaylet,
   invariants: rayletInvariants,

@@ -94,11 +94,22 @@ function checkQueues(state: RayletState, broken: string[]): void {
   }
 }
 
-/** The store's byte count matches what it holds and stays within capacity. */
+/**
+ * The store's and the spill space's byte counts match what they hold and stay within their bounds.
+ * An object is in memory or spilled, never both: it has one record, counted by one of the two.
+ */
 function checkStore(state: RayletState, broken: string[]): void {
   let sum = 0;
-  for (const stored of Object.values(state.objects)) sum += stored.sizeBytes;
+  let spilledSum = 0;
+  for (const stored of Object.values(state.objects)) {
+    if (stored.spilled === true) spilledSum += stored.sizeBytes;
+    else sum += stored.sizeBytes;
+  }
   if (sum !== state.usedBytes) broken.push(`object store counts ${state.usedBytes} bytes used but holds ${sum}`);
+  if (spilledSum !== state.spilledBytes) broken.push(`spill space counts ${state.spilledBytes} bytes used but holds ${spilledSum}`);
+  if (state.spilledBytes > state.config.spillCapacityBytes) {
+    broken.push(`spill space uses ${state.spilledBytes} bytes, over its capacity ${state.config.spillCapacityBytes}`);
+  }
   if (state.usedBytes > state.config.objectStoreCapacityBytes) {
     broken.push(`object store uses ${state.usedBytes} bytes, over its capacity ${state.config.objectStoreCapacityBytes}`);
   }

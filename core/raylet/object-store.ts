@@ -1,14 +1,15 @@
 /**
- * The node's shared-memory object store, as bookkeeping: which objects it holds, whose they are and
- * how many bytes they take. The shell holds the memory itself and releases it on `objects/deleted`.
+ * The node's shared-memory object store and its spill space, as bookkeeping: which objects they hold,
+ * whose they are and how many bytes they take. The shell holds the memory and the spill files itself
+ * and releases them on `objects/deleted`. An object is in memory or spilled, never both.
  */
 import { send } from '../effects.js';
 import { workerAddress } from '../ids.js';
 import type { ObjectId } from '../ids.js';
 import type { Delivered, MessageOf } from '../protocol.js';
 import { copyData, copyRefs } from './copy.js';
-import type { CopyStored, RayletEffect } from './events.js';
-import type { RayletState } from './state.js';
+import type { CopyStored, ObjectSpilled, RayletEffect } from './events.js';
+import type { RayletState, StoredObject } from './state.js';
 import { isOwnerDead } from './tombstones.js';
 
 /** `object/put-requested`: store the object if it fits, and tell the sender either way. */
@@ -38,6 +39,55 @@ export function onPutRequested(state: RayletState, message: Delivered<MessageOf<
   state.objects[objectId] = { owner: message.owner, data: copyData(message.data), sizeBytes, refs: copyRefs(message.refs) };
   state.usedBytes += sizeBytes;
   effects.push(send(replyTo, { type: 'object/put-acked', objectId }));
+}
+
+/**
+ * The one-line reason a put fits neither in the store nor in its spill space: both limits, what is in
+ * use of each, and what the user can do about it.
+ */
+export function storeFullReason(usage: { readonly sizeBytes: number; readonly usedBytes: number; readonly capacityBytes: number; readonly spilledBytes: number; readonly spillCapacityBytes: number }): string {
+  return (
+    `object store full: need ${usage.sizeBytes} bytes; the store holds ${usage.usedBytes} of ${usage.capacityBytes} bytes (objectStoreMemory) ` +
+    `and its spill space on disk ${usage.spilledBytes} of ${usage.spillCapacityBytes} bytes; free objects (let go of their refs), raise objectStoreMemory, ` +
+    `or give the spill space more room (TSRAY_SPILL_BYTES, bounded by the free disk of the session dir)`
+  );
+}
+
+/**
+ * `object/spilled`: a put that did not fit in memory, written to the spill space by the shell, is
+ * kept there if the spill space has room and its owner lives; the sender is told either way, as for
+ * a put. A put already known (in memory or spilled) is only acknowledged: the shell then deletes the
+ * file it wrote, since the raylet's record is not that file.
+ */
+export function onObjectSpilled(state: RayletState, event: ObjectSpilled, effects: RayletEffect[]): void {
+  const replyTo = event.requester;
+  const objectId = event.objectId;
+  if (state.objects[objectId] !== undefined) {
+    effects.push(send(replyTo, { type: 'object/put-acked', objectId }));
+    return;
+  }
+  const sizeBytes = event.sizeBytes;
+  if (!Number.isFinite(sizeBytes) || sizeBytes < 0) {
+    effects.push(send(replyTo, { type: 'object/put-rejected', objectId, reason: `invalid object size ${sizeBytes} bytes` }));
+    return;
+  }
+  if (isOwnerDead(state, event.owner)) {
+    effects.push(send(replyTo, { type: 'object/put-rejected', objectId, reason: `owner ${event.owner} is dead` }));
+    return;
+  }
+  if (state.spilledBytes + sizeBytes > state.config.spillCapacityBytes) {
+    effects.push(send(replyTo, { type: 'object/put-rejected', objectId, reason: storeFullReason({ sizeBytes, usedBytes: state.usedBytes, capacityBytes: state.config.objectStoreCapacityBytes, spilledBytes: state.spilledBytes, spillCapacityBytes: state.config.spillCapacityBytes }) }));
+    return;
+  }
+  state.objects[objectId] = { owner: event.owner, data: copyData(event.data), sizeBytes, refs: copyRefs(event.refs), spilled: true };
+  state.spilledBytes += sizeBytes;
+  effects.push(send(replyTo, { type: 'object/put-acked', objectId }));
+}
+
+/** Gives back the bytes a deleted object took, in memory or in the spill space. */
+export function releaseBytes(state: RayletState, stored: StoredObject): void {
+  if (stored.spilled === true) state.spilledBytes -= stored.sizeBytes;
+  else state.usedBytes -= stored.sizeBytes;
 }
 
 /**
@@ -79,7 +129,7 @@ export function onFreeRequested(state: RayletState, message: MessageOf<'object/f
   for (const objectId of message.objectIds) {
     const stored = state.objects[objectId];
     if (stored === undefined) continue;
-    state.usedBytes -= stored.sizeBytes;
+    releaseBytes(state, stored);
     delete state.objects[objectId];
     deleted.push(objectId);
   }

@@ -7,6 +7,7 @@ import type { ObjectId } from '../ids.js';
 import type { RayletEffect } from './events.js';
 import { dropLeaseOfDeadOwner } from './lease-end.js';
 import type { RayletState } from './state.js';
+import { releaseBytes } from './object-store.js';
 import { isOwnerDead, isRequesterDead } from './tombstones.js';
 
 /** Drops every lease whose requester is known dead and deletes every stored object whose owner is. */
@@ -19,7 +20,7 @@ export function sweepDeadOwners(state: RayletState, effects: RayletEffect[]): vo
   for (const objectId of Object.keys(state.objects)) {
     const stored = state.objects[objectId];
     if (stored === undefined || !isOwnerDead(state, stored.owner)) continue;
-    state.usedBytes -= stored.sizeBytes;
+    releaseBytes(state, stored);
     delete state.objects[objectId];
     deleted.push(objectId);
   }

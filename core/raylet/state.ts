@@ -24,6 +24,12 @@ export interface RayletConfig {
   readonly maxSpawnRetries: number;
   /** Bytes the node's shared-memory object store may hold. */
   readonly objectStoreCapacityBytes: number;
+  /**
+   * Bytes the node's spill space (files on its local disk) may hold: a put that does not fit in the
+   * shared-memory store is written there instead, as Ray spills objects when its store is full. 0:
+   * no spill space, so such a put fails at once (the simulator's default, and every earlier trace's).
+   */
+  readonly spillCapacityBytes: number;
   /** Bound on leases that fit no known node and wait for the cluster to grow. */
   readonly maxInfeasible: number;
   /** Bound on dead local worker records kept to recognise stale messages about them. */
@@ -50,6 +56,7 @@ export const defaultRayletConfig: RayletConfig = Object.freeze({
   maxLeaseTombstones: 4096,
   maxSpawnRetries: 3,
   objectStoreCapacityBytes: 64 * 1024 * 1024,
+  spillCapacityBytes: 0,
   maxInfeasible: 1024,
   maxDeadWorkers: 256,
   maxDeadOwners: 4096,
@@ -122,6 +129,11 @@ export interface StoredObject {
   refs: RefMarker[];
   /** The node this copy was pulled from, for a secondary copy (absent for the primary one). */
   copiedFrom?: NodeId;
+  /**
+   * True when the object lives in the node's spill space (a file) rather than its shared memory: its
+   * bytes count against `spilledBytes`, not `usedBytes`. Absent for an object in memory.
+   */
+  spilled?: true;
 }
 
 /** Whether the raylet has started, and whether it has learned that the GCS declared it dead. */
@@ -166,7 +178,10 @@ export interface RayletState {
   /** The same ids in the order they died; the oldest is forgotten past the bound. */
   deadOwnerOrder: WorkerId[];
   objects: Record<ObjectId, StoredObject>;
+  /** Bytes of the shared-memory store that objects in memory take. */
   usedBytes: number;
+  /** Bytes of the spill space that spilled objects take (at most `config.spillCapacityBytes`). */
+  spilledBytes: number;
   /** Round-robin position for SPREAD placement. */
   spreadCursor: number;
   inbox: Inbox;
@@ -197,6 +212,7 @@ export function initialRayletState(): RayletState {
     deadOwnerOrder: [],
     objects: {},
     usedBytes: 0,
+    spilledBytes: 0,
     spreadCursor: 0,
     inbox: {},
   };

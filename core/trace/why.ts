@@ -582,6 +582,12 @@ function explainOther(trace: Trace, index: TraceIndex, entity: EntityInfo, span:
     const actorId = actorOfHandleObject(entity.id);
     if (actorId !== undefined) lines.push(`  stands for the handles of actor ${actorId}`);
     else lines.push(taskId === undefined ? `  put by ${ownerOfObject(entity.id)}` : `  returned by task ${taskId} (tsray why TRACE ${taskId} shows its attempts)`);
+    const spilledBy = new Set<string>();
+    for (const seq of entity.seqs) {
+      const entry = index.bySeq.get(seq);
+      if (entry?.event.type === 'object/spilled') spilledBy.add(entry.address);
+    }
+    if (spilledBy.size > 0) lines.push(`  spilled to disk by ${[...spilledBy].join(', ')}: the node's object store had no room for it, so it went to the node's spill space`);
   }
   for (const seq of entity.seqs.slice(0, shownInReport)) {
     const entry = index.bySeq.get(seq);

@@ -6,7 +6,7 @@
  * address and token come as node/cli/cluster-target.ts finds them.
  */
 import { parseArgs } from 'node:util';
-import type { ClusterStateReport, NodeReport, ResourceDemand, StateFilter, StateFilters } from '../../core/protocol.js';
+import type { ClusterStateReport, NodeReport, NodeStateReport, ResourceDemand, StateFilter, StateFilters } from '../../core/protocol.js';
 import { ClusterTool } from '../cluster/cluster-tool.js';
 import { queryJobs, queryNodeStatus, queryNodes } from '../cluster/query.js';
 import { defaultListLimit, filterKeys, gathered, maxListLimit } from '../cluster/state-reports.js';
@@ -172,7 +172,10 @@ export async function listCommand(args: string[]): Promise<number> {
   } else {
     [shown, total] = [objects.length, objectCount];
     if (json) process.stdout.write(`${JSON.stringify(objects, null, 2)}\n`);
-    else process.stdout.write(table([['OBJECT', 'SIZE', 'OWNER', 'NODES', 'REFERENCES'], ...objects.map((object) => [object.objectId, object.size === null ? '?' : formatBytes(object.size), object.owner, object.nodeIds.join(',') || '-', object.refTypes.join(',') || 'NONE'])]));
+    else {
+      const nodesOf = objectNodes(report.nodes);
+      process.stdout.write(table([['OBJECT', 'SIZE', 'OWNER', 'NODES', 'REFERENCES'], ...objects.map((object) => [object.objectId, object.size === null ? '?' : formatBytes(object.size), object.owner, nodesOf(object), object.refTypes.join(',') || 'NONE'])]));
+    }
   }
   if (shown < total) process.stderr.write(`showing ${shown} of ${total} ${kind} (--limit ${limit})\n`);
   warnUnanswered(report);
@@ -202,14 +205,33 @@ export async function memoryCommand(args: string[]): Promise<number> {
   }
   const used = report.nodes.reduce((sum, node) => sum + node.store.usedBytes, 0);
   const capacity = report.nodes.reduce((sum, node) => sum + node.store.capacityBytes, 0);
-  process.stdout.write(`object store of ${report.nodes.length} node${report.nodes.length === 1 ? '' : 's'}: ${formatBytes(used)} of ${formatBytes(capacity)} used (${percent(used, capacity)})\n\n`);
-  process.stdout.write(table([['NODE', 'USED', 'CAPACITY', 'FULL', 'OBJECTS'], ...report.nodes.map((node) => [node.nodeId, formatBytes(node.store.usedBytes), formatBytes(node.store.capacityBytes), percent(node.store.usedBytes, node.store.capacityBytes), String(node.store.objectCount)])]));
+  const spilled = report.nodes.reduce((sum, node) => sum + (node.store.spilledBytes ?? 0), 0);
+  const spillCapacity = report.nodes.reduce((sum, node) => sum + (node.store.spillCapacityBytes ?? 0), 0);
+  process.stdout.write(
+    `object store of ${report.nodes.length} node${report.nodes.length === 1 ? '' : 's'}: ${formatBytes(used)} of ${formatBytes(capacity)} used (${percent(used, capacity)}); ` +
+      `spilled to disk: ${formatBytes(spilled)} of ${formatBytes(spillCapacity)}\n\n`,
+  );
+  process.stdout.write(
+    table([
+      ['NODE', 'USED', 'CAPACITY', 'FULL', 'OBJECTS', 'SPILLED', 'SPILL CAPACITY'],
+      ...report.nodes.map((node) => [
+        node.nodeId,
+        formatBytes(node.store.usedBytes),
+        formatBytes(node.store.capacityBytes),
+        percent(node.store.usedBytes, node.store.capacityBytes),
+        String(node.store.objectCount),
+        `${formatBytes(node.store.spilledBytes ?? 0)} (${node.store.spilledObjectIds?.length ?? 0} objects)`,
+        formatBytes(node.store.spillCapacityBytes ?? 0),
+      ]),
+    ]),
+  );
   const rows = report.nodes.flatMap((node) => node.owners.flatMap((owner) => owner.references.map((summary) => [owner.owner, node.nodeId, summary.refType, String(summary.count), formatBytes(summary.sizeBytes)])));
   process.stdout.write('\nobjects by owner and reference kind:\n');
   process.stdout.write(table([['OWNER', 'NODE', 'REFERENCE', 'OBJECTS', 'SIZE'], ...rows]));
   const { objects, objectCount } = gathered(report.nodes);
   process.stdout.write(`\nobjects (${objects.length} of ${objectCount}):\n`);
-  process.stdout.write(table([['OBJECT', 'SIZE', 'OWNER', 'REFERENCES', 'NODES'], ...objects.map((object) => [object.objectId, object.size === null ? '?' : formatBytes(object.size), object.owner, object.refTypes.join(',') || 'NONE', object.nodeIds.join(',') || '-'])]));
+  const nodesOf = objectNodes(report.nodes);
+  process.stdout.write(table([['OBJECT', 'SIZE', 'OWNER', 'REFERENCES', 'NODES'], ...objects.map((object) => [object.objectId, object.size === null ? '?' : formatBytes(object.size), object.owner, object.refTypes.join(',') || 'NONE', nodesOf(object)])]));
   warnUnanswered(report);
   return 0;
 }
@@ -259,4 +281,14 @@ function nodeTable(nodes: readonly NodeReport[]): string {
 function table(rows: readonly (readonly string[])[]): string {
   const widths = (rows[0] ?? []).map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
   return rows.map((row) => `${row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd()}\n`).join('');
+}
+
+/**
+ * The NODES column of an object listing: the nodes that hold the object, each marked `(spilled)`
+ * where that node holds it in its spill space on disk rather than in memory.
+ */
+export function objectNodes(nodes: readonly NodeStateReport[]): (object: { readonly objectId: string; readonly nodeIds: readonly string[] }) => string {
+  const spilledAt = new Map<string, Set<string>>();
+  for (const node of nodes) for (const objectId of node.store.spilledObjectIds ?? []) spilledAt.set(objectId, (spilledAt.get(objectId) ?? new Set()).add(node.nodeId));
+  return (object) => object.nodeIds.map((nodeId) => (spilledAt.get(object.objectId)?.has(nodeId) === true ? `${nodeId}(spilled)` : nodeId)).join(',') || '-';
 }

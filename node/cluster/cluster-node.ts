@@ -34,14 +34,15 @@ import type { RayletEffect, RayletEvent, RayletState } from '../../core/raylet/i
 import { hashState } from '../../core/hash.js';
 import { maxActorWorkers } from '../runtime/embedded.js';
 import { NodeStore } from '../runtime/node-store.js';
-import type { PutRequest } from '../runtime/node-store.js';
+import type { PlacedData, PutRequest } from '../runtime/node-store.js';
 import { Router } from '../runtime/router.js';
 import type { Port } from '../runtime/router.js';
 import { markSessionEnded } from '../runtime/session-marker.js';
 import type { SessionMarker } from '../runtime/session-marker.js';
 import { startSession } from '../runtime/sessions.js';
 import { ComponentShell } from '../runtime/shell.js';
-import { isMappedData, isRemoteStoredData } from '../runtime/stored-values.js';
+import { isMappedData, isRemoteStoredData, isSpilledData } from '../runtime/stored-values.js';
+import { SpillSpace, spillCapacityBytes, spillDir } from '../store/spill-space.js';
 import type { StoredData } from '../runtime/stored-values.js';
 import { setStoreBuffer } from '../runtime/values.js';
 import { WorkerThreads } from '../runtime/worker-threads.js';
@@ -302,11 +303,12 @@ export class ClusterNode {
       this.replayedEvents = 0;
     }
     const storeBytes = options.objectStoreBytes ?? defaultObjectStoreBytes;
+    const spill = new SpillSpace(spillDir(this.sessionDir, nodeId), spillCapacityBytes(this.sessionDir, storeBytes));
     this.threads = new WorkerThreads({
       router: this.router,
       boot: (workerId, readerSlot) => {
         if (readerSlot !== undefined) this.nodeStore.nameReader(readerSlot, `worker ${workerId}`);
-        return { workerId, nodeId: this.nodeId, namespace: 'default', inlineThresholdBytes: defaultOwnerConfig.inlineThresholdBytes, storeBuffer: this.nodeStore.store.buffer, sessionDir: this.sessionDir, ...(readerSlot === undefined ? {} : { readerSlot }), ...withLogPort(this.logs.workerLogPort(workerId)) };
+        return { workerId, nodeId: this.nodeId, namespace: 'default', inlineThresholdBytes: defaultOwnerConfig.inlineThresholdBytes, storeBuffer: this.nodeStore.store.buffer, spillCapacityBytes: spill.capacityBytes, sessionDir: this.sessionDir, ...(readerSlot === undefined ? {} : { readerSlot }), ...withLogPort(this.logs.workerLogPort(workerId)) };
       },
       onReady: (workerId) => this.raylet.apply({ type: 'worker/started', workerId }),
       onLogRecords: (workerId, batch) => this.logs.appendWorker(workerId, batch),
@@ -316,8 +318,8 @@ export class ClusterNode {
         this.raylet.apply({ type: 'worker/exited', workerId, reason });
       },
     });
-    this.nodeStore = new NodeStore(storeBytes, () => this.threads.ask('tsray/collect', 'tsray/collected'));
-    setStoreBuffer(this.nodeStore.store.buffer);
+    this.nodeStore = new NodeStore(storeBytes, () => this.threads.ask('tsray/collect', 'tsray/collected'), undefined, spill);
+    setStoreBuffer(this.nodeStore.store.buffer, spill.capacityBytes);
     const handoff = ShmHandoff.create(nodeId, options.handoffBytes ?? handoffLimitBytes());
     if (typeof handoff === 'string') process.stderr.write(`tsray: debug: node ${nodeId} has no shared mapping for its drivers (${handoff}); their large objects move over TCP\n`);
     this.handoff = typeof handoff === 'string' ? undefined : handoff;
@@ -482,7 +484,7 @@ export class ClusterNode {
       type: 'node/started',
       nodeId: this.nodeId,
       resources: { CPU: numCpus, ...this.options.resources },
-      config: { ...defaultRayletConfig, objectStoreCapacityBytes: this.options.objectStoreBytes ?? defaultObjectStoreBytes, prestartWorkers: numCpus, maxActorWorkers: maxActorWorkers() },
+      config: { ...defaultRayletConfig, objectStoreCapacityBytes: this.options.objectStoreBytes ?? defaultObjectStoreBytes, spillCapacityBytes: this.nodeStore.spill?.capacityBytes ?? 0, prestartWorkers: numCpus, maxActorWorkers: maxActorWorkers() },
       ...(this.links === undefined ? {} : { transferAddress: this.links.address }),
     });
   }
@@ -747,8 +749,15 @@ export class ClusterNode {
     driver.mappedBytes += bytes;
   }
 
-  /** Hands a stored put to the raylet's recipe; whether the recipe kept it. */
-  private applyStoredPut(event: PutRequest, data: StoredData): boolean {
+  /**
+   * Hands a stored put to the raylet's recipe, or a spilled one as `object/spilled`; whether the
+   * recipe kept it where it lies (a spilled put of an object already in memory is not kept).
+   */
+  private applyStoredPut(event: PutRequest, data: PlacedData): boolean {
+    if (isSpilledData(data)) {
+      this.raylet.apply({ type: 'object/spilled', objectId: event.objectId, owner: event.owner, requester: event.via.from, data, sizeBytes: event.sizeBytes, refs: event.refs });
+      return this.raylet.state.objects[event.objectId]?.spilled === true;
+    }
     this.raylet.apply({ ...event, data });
     return this.raylet.state.objects[event.objectId] !== undefined;
   }

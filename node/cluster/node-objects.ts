@@ -26,6 +26,7 @@ import type { ShmHandoff } from '../store/shm-handoff.js';
 import { formatBytes } from '../transport/limits.js';
 import { nodeOfAddress } from './node-routing.js';
 import { ObjectPuller, TransferError, layoutBytes, objectsAddress, serveChunk } from './object-transfer.js';
+import { readSpilledRange } from '../store/spill-space.js';
 import type { TransferOptions } from './object-transfer.js';
 
 type Fetched = Delivered<MessageOf<'object/fetched'>>;
@@ -83,7 +84,11 @@ export class NodeObjects {
     const store = this.host.nodeStore.store;
     const entry = store.get(request.objectId);
     const reply = serveChunk(request, () => {
-      if (entry === undefined) return undefined;
+      if (entry === undefined) {
+        // A spilled object is served from its file, one chunk read at a time.
+        const spilled = this.host.nodeStore.spill?.get(request.objectId);
+        return spilled === undefined ? undefined : { byteLength: spilled.totalBytes, read: (offset: number, lengthBytes: number) => readSpilledRange(spilled, offset, lengthBytes) };
+      }
       const layout = entry.metadata as StoredLayout;
       return new Uint8Array(store.buffer, entry.offset, layoutBytes({ offset: 0, body: layout.body, blobs: layout.blobs }));
     });

@@ -10,8 +10,8 @@ import { nodeOfWorker } from '../../core/ids.js';
 import type { Port } from '../runtime/router.js';
 import { isMessageBatch } from '../runtime/router.js';
 import type { Peer, RoutedMessage } from '../transport/index.js';
-import { isStoredData } from '../runtime/stored-values.js';
-import type { MappedData, RemoteStoredData, StoredData } from '../runtime/stored-values.js';
+import { isSpilledData, isStoredData } from '../runtime/stored-values.js';
+import type { MappedData, RemoteStoredData, SpilledData, StoredData } from '../runtime/stored-values.js';
 import type { Delivered, Message } from '../../core/protocol.js';
 import { layoutBytes, objectsAddress } from './object-transfer.js';
 
@@ -72,6 +72,11 @@ function remoteData(data: StoredData, nodeId: NodeId): RemoteStoredData {
   };
 }
 
+/** A spilled descriptor as it leaves this node: the file's path means nothing elsewhere, so readers pull its bytes from this node. */
+export function remoteSpilledData(data: SpilledData, nodeId: NodeId): RemoteStoredData {
+  return { remoteObjectId: data.spilledObjectId, nodeId, holder: objectsAddress(nodeId), totalBytes: data.totalBytes, layout: data.layout };
+}
+
 /**
  * A port that keeps descriptors of this node's shared store inside this process: a fetched value
  * that lives in the store (`object/fetched` with a stored descriptor) leaves as a RemoteStoredData
@@ -94,6 +99,8 @@ export function withRemoteStoredData(port: Port, nodeId: NodeId, stage?: (object
       }
       let staging = false;
       const messages = value.messages.map((message): Delivered<Message> | Promise<Delivered<Message>> => {
+        // A spilled object leaves as one to pull too: its holder serves its chunks from the file.
+        if (message.type === 'object/fetched' && isSpilledData(message.data)) return { ...message, data: remoteSpilledData(message.data, nodeId) };
         if (message.type !== 'object/fetched' || !isStoredData(message.data)) return message;
         const remote = { ...message, data: remoteData(message.data, nodeId) };
         const staged = stage?.(message.objectId, message.data);

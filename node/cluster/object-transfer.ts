@@ -83,7 +83,7 @@ type ChunkReply = MessageOf<'object/chunk-sent' | 'object/chunk-failed'>;
  * Buffer, which msgpack carries as plain binary, read back as a view of the frame with no copy (a
  * Uint8Array would go as a typed-array extension, copied on both sides: twice the cost).
  */
-export function serveChunk(request: MessageOf<'object/chunk-requested'>, bytesOf: (objectId: ObjectId) => Uint8Array | undefined): ChunkReply {
+export function serveChunk(request: MessageOf<'object/chunk-requested'>, bytesOf: (objectId: ObjectId) => Uint8Array | ChunkSource | undefined): ChunkReply {
   const { objectId, pullId, offset, lengthBytes } = request;
   const failed = (reason: string): ChunkReply => ({ type: 'object/chunk-failed', objectId, pullId, reason });
   const bytes = bytesOf(objectId);
@@ -92,7 +92,19 @@ export function serveChunk(request: MessageOf<'object/chunk-requested'>, bytesOf
     return failed(`a chunk of ${String(lengthBytes)} bytes at offset ${String(offset)} is outside object ${objectId} of ${bytes.byteLength} bytes`);
   }
   if (lengthBytes > maxServedChunkBytes) return failed(`a chunk of ${formatBytes(lengthBytes)} is over the ${formatBytes(maxServedChunkBytes)} a holder serves; ask for smaller chunks`);
-  return { type: 'object/chunk-sent', objectId, pullId, offset, totalBytes: bytes.byteLength, bytes: Buffer.from(bytes.buffer, bytes.byteOffset + offset, lengthBytes) };
+  let chunk: Buffer;
+  try {
+    chunk = bytes instanceof Uint8Array ? Buffer.from(bytes.buffer, bytes.byteOffset + offset, lengthBytes) : bytes.read(offset, lengthBytes);
+  } catch (error) {
+    return failed(`object ${objectId} could not be read: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return { type: 'object/chunk-sent', objectId, pullId, offset, totalBytes: bytes.byteLength, bytes: chunk };
+}
+
+/** An object's bytes that are not in memory (a spilled object's file): their length, and a read of a range into new memory. */
+export interface ChunkSource {
+  readonly byteLength: number;
+  read(offset: number, lengthBytes: number): Buffer;
 }
 
 /** One pull: its target, its attempt, and the chunks asked for and not yet come. */

@@ -13,7 +13,7 @@
  * own session's files.
  */
 import type { GcsState } from '../../core/gcs/index.js';
-import type { Address, NodeId } from '../../core/ids.js';
+import type { Address, NodeId, ObjectId } from '../../core/ids.js';
 import type { ClusterStateReport, Delivered, LogIndexEntry, Message, MessageOf, NodeStateReport, OwnerStateReport, StateFilters } from '../../core/protocol.js';
 import type { RayletState } from '../../core/raylet/index.js';
 import type { WorkerListing } from '../runtime/embedded.js';
@@ -203,7 +203,14 @@ export class StateQueries {
       .map((worker) => worker.workerId);
     const report: NodeStateReport = {
       nodeId: this.sources.nodeId,
-      store: { usedBytes: raylet.usedBytes, capacityBytes: raylet.config.objectStoreCapacityBytes, objectCount: Object.keys(raylet.objects).length },
+      store: {
+        usedBytes: raylet.usedBytes,
+        capacityBytes: raylet.config.objectStoreCapacityBytes,
+        objectCount: Object.keys(raylet.objects).length,
+        spilledBytes: raylet.spilledBytes,
+        spillCapacityBytes: raylet.config.spillCapacityBytes,
+        spilledObjectIds: spilledObjectIds(raylet, limit),
+      },
       // Drivers first: their tasks are the ones users submitted.
       owners: withinLimit([...fromDrivers.reports, ...workers], limit),
       silentOwners: [...fromDrivers.silent, ...silentWorkers].sort(),
@@ -290,4 +297,14 @@ export class StateQueries {
       release();
     }
   }
+}
+
+/** The ids of the objects in a raylet's spill space, up to `limit`, for listings to mark them spilled. */
+export function spilledObjectIds(raylet: RayletState, limit: number): ObjectId[] {
+  const ids: ObjectId[] = [];
+  for (const [objectId, stored] of Object.entries(raylet.objects)) {
+    if (ids.length >= limit) break;
+    if (stored.spilled === true) ids.push(objectId);
+  }
+  return ids;
 }

@@ -17,8 +17,9 @@ import type { ObjectListing, TaskListing } from './listing.js';
 import { OwnerRuntime } from './owner-runtime.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { NodeStore } from './node-store.js';
-import type { PutRequest } from './node-store.js';
-import type { StoredData } from './stored-values.js';
+import type { PlacedData, PutRequest } from './node-store.js';
+import { isSpilledData } from './stored-values.js';
+import { SpillSpace, spillCapacityBytes, spillDir } from '../store/spill-space.js';
 import { setStoreBuffer } from './values.js';
 import { Router } from './router.js';
 import { ComponentShell } from './shell.js';
@@ -34,6 +35,11 @@ export interface EmbeddedOptions {
   readonly objectStoreMemory?: number;
   readonly namespace: string;
   readonly sessionDir?: string;
+  /**
+   * The capacity of the node's spill space in bytes (internal: tests set it; InitOptions has no such
+   * field). Absent: `TSRAY_SPILL_BYTES`, else a multiple of the store bounded by free disk.
+   */
+  readonly spillCapacityBytes?: number;
 }
 
 /** What a worker answers to a state query. */
@@ -116,6 +122,7 @@ export class EmbeddedCluster {
     this.router.addLocal('gcs', (message) => this.gcs.apply(message as GcsEvent));
     this.gcs.apply({ type: 'gcs/started', incarnation: 0, config: defaultGcsConfig });
     const storeBytes = options.objectStoreMemory ?? defaultObjectStoreBytes;
+    const spill = new SpillSpace(spillDir(this.sessionDir, this.nodeId), options.spillCapacityBytes ?? spillCapacityBytes(this.sessionDir, storeBytes));
     this.threads = new WorkerThreads({
       router: this.router,
       boot: (workerId, readerSlot) => {
@@ -126,6 +133,7 @@ export class EmbeddedCluster {
           namespace: options.namespace,
           inlineThresholdBytes: defaultOwnerConfig.inlineThresholdBytes,
           storeBuffer: this.store.buffer,
+          spillCapacityBytes: spill.capacityBytes,
           sessionDir: this.sessionDir,
           ...(readerSlot === undefined ? {} : { readerSlot }),
           ...(logging ? withLogPort(this.logs.workerLogPort(workerId)) : { eventLog: false }),
@@ -140,8 +148,8 @@ export class EmbeddedCluster {
         this.raylet.apply({ type: 'worker/exited', workerId, reason });
       },
     });
-    this.nodeStore = new NodeStore(storeBytes, () => this.threads.ask('tsray/collect', 'tsray/collected'));
-    setStoreBuffer(this.store.buffer);
+    this.nodeStore = new NodeStore(storeBytes, () => this.threads.ask('tsray/collect', 'tsray/collected'), undefined, spill);
+    setStoreBuffer(this.store.buffer, spill.capacityBytes);
     // Encoded here, written by the log thread (see session-logs.ts), which also records its state's hash at the end.
     const rayletLog = logging ? this.logs.openForwarded(`raylet:${this.nodeId}`, 'raylet') : undefined;
     this.raylet = new ComponentShell({ core: rayletCore, address: `raylet:${this.nodeId}`, router: this.router, ...(rayletLog === undefined ? {} : { log: rayletLog }), onEffect: (effect) => this.onRayletEffect(effect) });
@@ -153,7 +161,7 @@ export class EmbeddedCluster {
       nodeId: this.nodeId,
       resources: { CPU: numCpus, ...options.resources },
       // As many idle workers as CPUs are kept started ahead of demand (Ray prestarts as many).
-      config: { ...defaultRayletConfig, objectStoreCapacityBytes: storeBytes, prestartWorkers: numCpus, maxActorWorkers: maxActorWorkers() },
+      config: { ...defaultRayletConfig, objectStoreCapacityBytes: storeBytes, spillCapacityBytes: spill.capacityBytes, prestartWorkers: numCpus, maxActorWorkers: maxActorWorkers() },
     });
     const driverId = `${this.nodeId}.d1`;
     const driverAddress = `worker:${driverId}`;
@@ -224,8 +232,15 @@ export class EmbeddedCluster {
     );
   }
 
-  /** Hands a stored put to the raylet's recipe; whether the recipe kept it. */
-  private applyStoredPut(event: PutRequest, data: StoredData): boolean {
+  /**
+   * Hands a stored put to the raylet's recipe, or a spilled one as `object/spilled`; whether the
+   * recipe kept it where it lies (a spilled put of an object already in memory is not kept).
+   */
+  private applyStoredPut(event: PutRequest, data: PlacedData): boolean {
+    if (isSpilledData(data)) {
+      this.raylet.apply({ type: 'object/spilled', objectId: event.objectId, owner: event.owner, requester: event.via.from, data, sizeBytes: event.sizeBytes, refs: event.refs });
+      return this.raylet.state.objects[event.objectId]?.spilled === true;
+    }
     this.raylet.apply({ ...event, data });
     return this.raylet.state.objects[event.objectId] !== undefined;
   }

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ExecutionResult, OwnerEvent, ValueData } from '../../core/owner/index.js';
-import { isMappedData, isRemoteStoredData, isStoredData } from './stored-values.js';
+import { isMappedData, isRemoteStoredData, isSpilledData, isStoredData } from './stored-values.js';
 import type { EncodedData } from './values.js';
 
 /** What the log holds in place of a large value's data. */
@@ -36,7 +36,7 @@ function sha1Of(data: EncodedData): string {
 }
 
 function elided(value: ValueData, thresholdBytes: number, names: { objectId?: string; taskId?: string; returnIndex?: number }): ValueData {
-  if (value.sizeBytes < thresholdBytes || isStoredData(value.data) || isMappedData(value.data) || isRemoteStoredData(value.data) || isElidedData(value.data)) return value;
+  if (value.sizeBytes < thresholdBytes || isStoredData(value.data) || isMappedData(value.data) || isRemoteStoredData(value.data) || isSpilledData(value.data) || isElidedData(value.data)) return value;
   const data: ElidedData = { elided: 'payload', ...names, sizeBytes: value.sizeBytes, sha1: sha1Of(value.data as EncodedData) };
   return { ...value, data };
 }

@@ -12,8 +12,10 @@ import { collectGarbage } from './collect.js';
 import { claimWriteReport, readersOf, reportWrite, sealFingerprint } from '../store/write-guard.js';
 import { pinHeaderBytes } from '../store/reader-pins.js';
 import { PAGE_BYTES } from '../store/arena-prefault.js';
-import { isStoredData, layoutRanges, storeValue } from './stored-values.js';
-import type { StoredData, StoredLayout } from './stored-values.js';
+import { isSpilledData, isStoredData, layoutRanges, storeValue } from './stored-values.js';
+import type { SpilledData, StoredData, StoredLayout } from './stored-values.js';
+import { SpillSpace } from '../store/spill-space.js';
+import { storeFullReason } from '../../core/raylet/index.js';
 import type { EncodedData } from './values.js';
 
 /**
@@ -42,6 +44,12 @@ const largeBytesForWarmCollect = 16 * 1024 * 1024;
 const minFirstTouchMsPerPage = 0.002;
 /** A put that does not fit waits for at most this many collections before it fails. */
 const collectRoundsBeforeFull = 3;
+/**
+ * ...or before it is spilled, when the node has a spill space: one round frees what dropped refs and
+ * views held, and a put that still does not fit goes to disk at once rather than after more rounds
+ * that would free nothing (a store full of objects in use is what spilling is for).
+ */
+const collectRoundsBeforeSpill = 1;
 /** How long a collection's released refs get to free their objects before a put tries again. */
 const releaseWaitMs = 20;
 
@@ -53,6 +61,9 @@ function extentOf(data: StoredData): { startBytes: number; endBytes: number } {
 
 /** A put request whose value arrived as bytes. */
 export type PutRequest = Delivered<MessageOf<'object/put-requested'>>;
+
+/** Where a put landed: in the shared-memory store, or in the spill space. */
+export type PlacedData = StoredData | SpilledData;
 
 /** The node's store and its collection policy. */
 export class NodeStore {
@@ -82,10 +93,14 @@ export class NodeStore {
    * @param collectInWorkers has every worker thread collect garbage; resolves when they have.
    * @param nowMs the clock that spaces collections out (tests pass their own).
    */
+  /**
+   * @param spill where puts go that do not fit in memory; without one they fail.
+   */
   constructor(
     capacityBytes: number,
     private readonly collectInWorkers: () => Promise<unknown>,
     private readonly nowMs: () => number = () => performance.now(),
+    readonly spill?: SpillSpace,
   ) {
     // No faulting in of the whole store at start (that costs the main thread about a second per
     // 512 MiB here): memory is faulted in by its first writes, and once touched it is reused.
@@ -151,14 +166,19 @@ export class NodeStore {
    * copy of a put stored before) goes to `apply` as its descriptor; bytes go into the store once
    * first, or to `rejected` when they cannot be placed. The raylet's recipe and log see descriptors only.
    */
-  receivePut(request: PutRequest, apply: (data: StoredData) => boolean, rejected: (reason: string) => void): void {
-    if (isStoredData(request.data)) {
+  receivePut(request: PutRequest, apply: (data: PlacedData) => boolean, rejected: (reason: string) => void): void {
+    if (isStoredData(request.data) || isSpilledData(request.data)) {
       this.landPut(request, request.data, apply);
       return;
     }
     const present = this.store.get(request.objectId);
     if (present !== undefined) {
       this.landPut(request, { storedObjectId: request.objectId, layout: present.metadata as StoredLayout }, apply);
+      return;
+    }
+    const spilled = this.spill?.get(request.objectId);
+    if (spilled !== undefined) {
+      this.landPut(request, spilled, apply);
       return;
     }
     this.put(request, (data) => this.landPut(request, data, apply), rejected);
@@ -169,17 +189,22 @@ export class NodeStore {
    * turned away (its own count says the store is full, or the owner is dead) goes back to the store,
    * or it would leak.
    */
-  landPut(request: PutRequest, data: StoredData, apply: (data: StoredData) => boolean): void {
+  landPut(request: PutRequest, data: PlacedData, apply: (data: PlacedData) => boolean): void {
     if (apply(data)) return;
+    if (isSpilledData(data)) {
+      if (this.spill?.get(request.objectId) === data) this.spill.delete(request.objectId);
+      return;
+    }
     const entry = this.store.get(request.objectId);
     if (entry !== undefined && entry.offset === data.layout.offset) this.delete([request.objectId]);
   }
 
   /**
    * Writes the value of `request` into the store and hands its descriptor to `stored`; if it does not
-   * fit, collects garbage everywhere and tries again a few times before `rejected` gets the reason.
+   * fit, collects garbage everywhere and tries again a few times, then writes it to the spill space,
+   * before `rejected` gets the reason (naming both limits).
    */
-  put(request: PutRequest, stored: (data: StoredData) => void, rejected: (reason: string) => void): void {
+  put(request: PutRequest, stored: (data: PlacedData) => void, rejected: (reason: string) => void): void {
     const data = this.storeTimed(request.objectId, request.data as EncodedData);
     if (data === undefined) {
       // Refs and views that nothing reaches any more may be all that stands in the way.
@@ -240,8 +265,10 @@ export class NodeStore {
     }, releaseWaitMs).unref();
   }
 
-  private async putAfterCollecting(request: PutRequest, stored: (data: StoredData) => void, rejected: (reason: string) => void): Promise<void> {
-    for (let round = 0; round < collectRoundsBeforeFull; round += 1) {
+  private async putAfterCollecting(request: PutRequest, stored: (data: PlacedData) => void, rejected: (reason: string) => void): Promise<void> {
+    const spill = this.spill !== undefined && this.spill.capacityBytes > 0 ? this.spill : undefined;
+    const rounds = spill === undefined ? collectRoundsBeforeFull : collectRoundsBeforeSpill;
+    for (let round = 0; round < rounds; round += 1) {
       await this.collectEverywhere();
       // Collected ObjectRefs release their objects through their owners and the raylet: give that a moment.
       await new Promise((resolve) => setTimeout(resolve, releaseWaitMs));
@@ -254,7 +281,25 @@ export class NodeStore {
         return;
       }
     }
-    rejected(`object store full: need ${request.sizeBytes} bytes, ${this.store.usedBytes} of ${this.store.capacityBytes} in use; free objects or raise objectStoreMemory`);
+    if (spill === undefined) {
+      rejected(`object store full: need ${request.sizeBytes} bytes, ${this.store.usedBytes} of ${this.store.capacityBytes} in use; free objects or raise objectStoreMemory`);
+      return;
+    }
+    // A copy of the same put that arrived meanwhile may have spilled it already.
+    const spilled = spill.write(request.objectId, request.data as EncodedData);
+    if (spilled === undefined) {
+      rejected(
+        storeFullReason({
+          sizeBytes: request.sizeBytes,
+          usedBytes: this.store.usedBytes,
+          capacityBytes: this.store.capacityBytes,
+          spilledBytes: spill.usedBytes,
+          spillCapacityBytes: spill.capacityBytes,
+        }),
+      );
+      return;
+    }
+    stored(spilled);
   }
 
   /**
@@ -292,6 +337,8 @@ export class NodeStore {
    */
   delete(objectIds: readonly string[]): void {
     for (const objectId of objectIds) {
+      // A spilled object is in no memory of the store: its file goes, and nothing waits for views.
+      if (this.spill?.delete(objectId) === true) continue;
       this.checkWrites(objectId);
       if (this.store.delete(objectId)) {
         this.deletedSinceCollect = true;
@@ -355,9 +402,10 @@ export class NodeStore {
     await this.collecting;
   }
 
-  /** Stops its timers and releases the arena. */
+  /** Stops its timers, releases the arena and removes the spill files. */
   close(): void {
     this.closed = true;
+    this.spill?.close();
     this.store.close();
     this.store.arena.close();
   }

@@ -80,6 +80,26 @@ export interface MappedData {
   readonly layout: StoredLayout;
 }
 
+/**
+ * What stands for a value in its node's spill space (node/store/spill-space.ts): the put did not fit
+ * in the shared-memory store, so the node wrote it to a file of its own, which every get reads into
+ * private memory. The raylet's state and log keep this descriptor, never the bytes.
+ */
+export interface SpilledData {
+  readonly spilledObjectId: string;
+  /** The file's absolute path. */
+  readonly file: string;
+  /** The file's size. */
+  readonly totalBytes: number;
+  /** Where the body and blobs are within the file (offset 0). */
+  readonly layout: StoredLayout;
+}
+
+/** Whether core data is a value in a node's spill space. */
+export function isSpilledData(data: unknown): data is SpilledData {
+  return typeof data === 'object' && data !== null && typeof (data as { spilledObjectId?: unknown }).spilledObjectId === 'string';
+}
+
 /** Whether core data is a value in a node's handoff folder. */
 export function isMappedData(data: unknown): data is MappedData {
   return typeof data === 'object' && data !== null && typeof (data as { mappedObjectId?: unknown }).mappedObjectId === 'string';

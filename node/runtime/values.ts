@@ -10,7 +10,8 @@ import type { CodecHooks } from '../codec/index.js';
 import { ObjectStoreFullError } from '../errors.js';
 import { canPin, pinWhileReachable, readerName } from '../store/reader-pins.js';
 import { taskContext } from './context.js';
-import { captureData, isForeignStoredData, isMappedData, isPulledData, isStoredData, layoutRanges, partsOf, storedParts, storedSizeBytes } from './stored-values.js';
+import { captureData, flatLayout, isForeignStoredData, isMappedData, isPulledData, isSpilledData, isStoredData, layoutRanges, partsOf, storedParts, storedSizeBytes } from './stored-values.js';
+import { readSpilled, spillBytesVariable } from '../store/spill-space.js';
 import type { MappedData } from './stored-values.js';
 
 /** The data of a value as the core carries it: msgpack body and blobs. */
@@ -71,21 +72,29 @@ export function capturedValueData(value: unknown, hooks: CodecHooks, rootPath: s
 }
 
 let storeBuffer: SharedArrayBuffer | undefined;
+/** The capacity of this node's spill space, where a value too large for the store may still go. */
+let spillCapacityBytes = 0;
 
 /**
- * Throws ObjectStoreFullError when an encoded value could never fit in this node's store, however
- * much were freed: a put that can never succeed fails at the call.
+ * Throws ObjectStoreFullError when an encoded value could never fit in this node's store nor in its
+ * spill space, however much were freed: a put that can never succeed fails at the call.
  */
 export function checkFitsStore(data: EncodedData, sizeBytes: number): void {
   if (storeBuffer === undefined) return;
   const neededBytes = storedSizeBytes(data);
   if (neededBytes <= storeBuffer.byteLength) return;
-  throw new ObjectStoreFullError(`a value of ${sizeBytes} bytes (${neededBytes} in the store) can never fit in the object store of ${storeBuffer.byteLength} bytes (objectStoreMemory); raise objectStoreMemory in init() or split the value`);
+  const spillBytes = flatLayout(data).sizeBytes;
+  if (spillBytes <= spillCapacityBytes) return;
+  throw new ObjectStoreFullError(
+    `a value of ${sizeBytes} bytes (${neededBytes} in the store) can never fit in the object store of ${storeBuffer.byteLength} bytes (objectStoreMemory) ` +
+      `nor in its spill space on disk of ${spillCapacityBytes} bytes (${spillBytesVariable}); raise objectStoreMemory in init(), give the spill space more room, or split the value`,
+  );
 }
 
-/** The node's shared store buffer, for decoding stored values in this thread. */
-export function setStoreBuffer(buffer: SharedArrayBuffer | undefined): void {
+/** The node's shared store buffer, for decoding stored values in this thread, and the capacity of its spill space. */
+export function setStoreBuffer(buffer: SharedArrayBuffer | undefined, spillBytes = 0): void {
   storeBuffer = buffer;
+  spillCapacityBytes = buffer === undefined ? 0 : spillBytes;
 }
 
 /** The bytes of values this process pulled into its own memory, by object (see PulledData). */
@@ -139,6 +148,11 @@ export function fromValueData(value: ValueData, hooks: CodecHooks, copy = false)
     if (mappedReader === undefined) throw new Error(`object ${value.data.mappedObjectId} was staged in a node's shared mapping that this process does not read`);
     // Each get reads its own copy out of the mapping, so its arrays are private and writable.
     const parts = partsOf(mappedReader(value.data), value.data.layout);
+    return decodeValue(parts.body, parts.blobs, hooks);
+  }
+  if (isSpilledData(value.data)) {
+    // Each get reads its own copy out of the spill file, so its arrays are private and writable.
+    const parts = partsOf(readSpilled(value.data), value.data.layout);
     return decodeValue(parts.body, parts.blobs, hooks);
   }
   if (isStoredData(value.data)) {

@@ -28,6 +28,8 @@ export interface WorkerBoot {
   readonly namespace: string;
   readonly inlineThresholdBytes: number;
   readonly storeBuffer: SharedArrayBuffer;
+  /** The capacity of the node's spill space (0 or absent: none), for the check of a put that can never fit. */
+  readonly spillCapacityBytes?: number;
   readonly sessionDir: string;
   /** This thread's counter in every stored object's pin header; without one it reads copies. */
   readonly readerSlot?: number;
@@ -100,7 +102,7 @@ export async function startWorker(tsray: unknown): Promise<void> {
   // esbuild (under tsx) wraps named functions in __name(...): by-source functions need it as a global.
   (globalThis as { __name?: unknown }).__name ??= (target: object, value: string) => Object.defineProperty(target, 'name', { value, configurable: true });
   (globalThis as { tsray?: unknown }).tsray = tsray;
-  setStoreBuffer(boot.storeBuffer);
+  setStoreBuffer(boot.storeBuffer, boot.spillCapacityBytes ?? 0);
   setReaderSlot(boot.readerSlot, `worker ${boot.workerId}`);
   const router = new Router(port, true);
   const holder: { runtime?: OwnerRuntime } = {};

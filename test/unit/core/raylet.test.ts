@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { produce, setAutoFreeze } from 'immer';
 import type { Message, MessageOf } from '../../../core/protocol.js';
 import type { RayletConfig, RayletEffect, RayletEvent, RayletInboundMessage, RayletState } from '../../../core/raylet/index.js';
+import { hashState } from '../../../core/hash.js';
 import { applyRaylet, defaultRayletConfig, initialRayletState, rayletCore, rayletInvariants } from '../../../core/raylet/index.js';
 
 const driver = 'worker:n1.d1';
@@ -73,7 +74,7 @@ void describe('raylet: start and heartbeat', () => {
       { type: 'timer/armed', timerId: 'heartbeat', delayMs: 100 },
     ]);
     assert.equal(rayletCore.kind, 'raylet');
-    assert.equal(rayletCore.version, 4);
+    assert.equal(rayletCore.version, 5);
   });
 });
 
@@ -540,6 +541,69 @@ void describe('raylet: object store', () => {
   });
 });
 
+void describe('raylet: spill space', () => {
+  const from = 'worker:n1.w1';
+  const spill = (node: Node, objectId: string, sizeBytes: number, owner = 'n1.d1'): RayletEffect[] =>
+    node.step({ type: 'object/spilled', objectId, owner, requester: from, data: { file: objectId }, sizeBytes, refs: [{ objectId: 'n1.d1.p0', owner: 'n1.d1' }] });
+
+  void it('keeps a spilled put against the spill bound, serves it, and frees its bytes', () => {
+    const node = new Node({ CPU: 1 }, { objectStoreCapacityBytes: 100, spillCapacityBytes: 150 });
+    node.deliver({ type: 'object/put-requested', objectId: 'n1.d1.p1', owner: 'n1.d1', data: { v: 1 }, sizeBytes: 90, refs: [] }, from);
+    assert.deepEqual(sent(spill(node, 'n1.d1.p2', 80), 'object/put-acked'), [{ objectId: 'n1.d1.p2', to: from }]);
+    assert.equal(node.state.usedBytes, 90);
+    assert.equal(node.state.spilledBytes, 80);
+    assert.equal(node.state.objects['n1.d1.p2']?.spilled, true);
+    assert.equal(node.state.objects['n1.d1.p1']?.spilled, undefined);
+    // A second spill of a known object (in memory or spilled) is only acknowledged, and counted once.
+    assert.deepEqual(sent(spill(node, 'n1.d1.p2', 80), 'object/put-acked'), [{ objectId: 'n1.d1.p2', to: from }]);
+    assert.deepEqual(sent(spill(node, 'n1.d1.p1', 90), 'object/put-acked'), [{ objectId: 'n1.d1.p1', to: from }]);
+    assert.equal(node.state.spilledBytes, 80);
+    assert.equal(node.state.objects['n1.d1.p1']?.spilled, undefined, 'an object is in memory or spilled, never both');
+    // Past the spill bound: rejected, naming both limits and what to do.
+    const [rejected] = sent(spill(node, 'n1.d1.p3', 71), 'object/put-rejected');
+    assert.equal(rejected?.to, from);
+    assert.match(rejected?.reason ?? '', /need 71 bytes; the store holds 90 of 100 bytes \(objectStoreMemory\) and its spill space on disk 80 of 150 bytes/);
+    assert.match(rejected?.reason ?? '', /raise objectStoreMemory/);
+    assert.match(rejected?.reason ?? '', /TSRAY_SPILL_BYTES/);
+    assert.equal(node.state.objects['n1.d1.p3'], undefined);
+    // Readers get the spilled descriptor.
+    const fetched = sent(node.deliver({ type: 'object/fetch-requested', objectId: 'n1.d1.p2', requester: 'worker:n1.w2' }, 'worker:n1.w2'), 'object/fetched');
+    assert.deepEqual(fetched, [{ objectId: 'n1.d1.p2', data: { file: 'n1.d1.p2' }, sizeBytes: 80, refs: [{ objectId: 'n1.d1.p0', owner: 'n1.d1' }], to: 'worker:n1.w2' }]);
+    // Freeing gives back the spill space, not the store's memory.
+    assert.deepEqual(node.deliver({ type: 'object/free-requested', objectIds: ['n1.d1.p2'] }), [{ type: 'objects/deleted', objectIds: ['n1.d1.p2'] }]);
+    assert.equal(node.state.spilledBytes, 0);
+    assert.equal(node.state.usedBytes, 90);
+    assert.deepEqual(sent(spill(node, 'n1.d1.p3', 150), 'object/put-acked'), [{ objectId: 'n1.d1.p3', to: from }]);
+    assert.equal(node.state.spilledBytes, 150);
+  });
+
+  void it('turns away every spill when there is no spill space, and those of a dead owner', () => {
+    const node = new Node({ CPU: 1 }, { objectStoreCapacityBytes: 100 });
+    assert.equal(node.state.config.spillCapacityBytes, 0, 'no spill space unless the shell gives one');
+    assert.equal(sent(spill(node, 'n1.d1.p1', 1), 'object/put-rejected').length, 1);
+    const withSpace = new Node({ CPU: 1 }, { objectStoreCapacityBytes: 100, spillCapacityBytes: 100 });
+    spill(withSpace, 'n2.d1.p1', 30, 'n2.d1');
+    assert.equal(withSpace.state.spilledBytes, 30);
+    const died = withSpace.deliver({ type: 'worker/died', workerId: 'n2.d1', nodeId: 'n2', reason: 'exited' }, 'gcs');
+    assert.ok(died.some((effect) => effect.type === 'objects/deleted' && effect.objectIds.includes('n2.d1.p1')), "a dead owner's spilled objects are deleted");
+    assert.equal(withSpace.state.spilledBytes, 0);
+    assert.match(sent(spill(withSpace, 'n2.d1.p2', 10, 'n2.d1'), 'object/put-rejected')[0]?.reason ?? '', /owner n2\.d1 is dead/);
+    assert.match(sent(spill(withSpace, 'n1.d1.p9', -1), 'object/put-rejected')[0]?.reason ?? '', /invalid object size/);
+    assert.equal(withSpace.state.spilledBytes, 0);
+  });
+
+  void it('flags a spilled count that disagrees with the objects, or one over the bound', () => {
+    const node = new Node({ CPU: 1 }, { objectStoreCapacityBytes: 100, spillCapacityBytes: 100 });
+    spill(node, 'n1.d1.p1', 60);
+    const state = structuredClone(node.state);
+    state.spilledBytes = 10;
+    assert.deepEqual(rayletInvariants(state), ['spill space counts 10 bytes used but holds 60']);
+    const over = structuredClone(node.state);
+    over.config = { ...over.config, spillCapacityBytes: 50 };
+    assert.deepEqual(rayletInvariants(over), ['spill space uses 60 bytes, over its capacity 50']);
+  });
+});
+
 void describe('raylet: node death', () => {
   void it('shuts down when the GCS declares this node dead, and ignores everything after', () => {
     const node = new Node();
@@ -557,7 +621,7 @@ void describe('raylet: node death', () => {
 void describe('raylet: immer and plain mutation agree', () => {
   void it('gives the same state and effects on a fixed sequence', () => {
     setAutoFreeze(true);
-    const config = { ...defaultRayletConfig, maxWorkers: 3, maxLeaseQueue: 3, maxLeaseTombstones: 4, objectStoreCapacityBytes: 100, maxSpawnRetries: 1 };
+    const config = { ...defaultRayletConfig, maxWorkers: 3, maxLeaseQueue: 3, maxLeaseTombstones: 4, objectStoreCapacityBytes: 100, spillCapacityBytes: 100, maxSpawnRetries: 1 };
     const seqs: Record<string, number> = {};
     const via = (from: string): { from: string; incarnation: number; seq: number } => {
       const seq = seqs[from] ?? 0;
@@ -592,6 +656,11 @@ void describe('raylet: immer and plain mutation agree', () => {
       { type: 'object/put-requested', objectId: 'n1.d1.p1', owner: 'n1.d1', data: { nested: [1, { x: 2 }] }, sizeBytes: 40, refs: [], via: via('worker:n1.d1') },
       { type: 'object/put-requested', objectId: 'n2.d1.p1', owner: 'n2.d1', data: [3], sizeBytes: 40, refs: [], via: via('worker:n1.w1') },
       { type: 'object/fetch-requested', objectId: 'n1.d1.p1', requester: 'worker:n1.w3', via: via('worker:n1.w3') },
+      { type: 'object/spilled', objectId: 'n1.d1.p2', owner: 'n1.d1', requester: 'worker:n1.d1', data: { file: 'p2', layout: [1, [2, 3]] }, sizeBytes: 70, refs: [{ objectId: 'n1.d1.p1', owner: 'n1.d1' }] },
+      { type: 'object/spilled', objectId: 'n1.d1.p3', owner: 'n1.d1', requester: 'worker:n1.d1', data: { file: 'p3' }, sizeBytes: 40, refs: [] },
+      { type: 'object/spilled', objectId: 'n1.d1.p4', owner: 'n1.d1', requester: 'worker:n1.d1', data: { file: 'p4' }, sizeBytes: 30, refs: [] },
+      { type: 'object/fetch-requested', objectId: 'n1.d1.p2', requester: 'worker:n1.w3', via: via('worker:n1.w3') },
+      { type: 'object/free-requested', objectIds: ['n1.d1.p2'], via: via(driver) },
       { type: 'worker/unblocked', workerId: 'n1.w1', via: via('worker:n1.w1') },
       { type: 'lease/returned', leaseId: 'l2', workerId: 'n1.w3', disconnectWorker: false, via: via(driver) },
       { type: 'timer/fired', timerId: 'heartbeat', nowMs: 100 },
@@ -617,6 +686,8 @@ void describe('raylet: immer and plain mutation agree', () => {
       assert.equal(JSON.stringify(drafted), JSON.stringify(direct), `effects of event ${index} (${event.type})`);
       assert.equal(JSON.stringify(frozen), JSON.stringify(mutable), `state after event ${index} (${event.type})`);
       assert.deepEqual(rayletInvariants(frozen), [], `invariants after event ${index} (${event.type})`);
+      assert.equal(hashState(frozen), hashState(mutable), `state hash after event ${index} (${event.type})`);
+      if (event.type === 'object/spilled' && event.objectId === 'n1.d1.p4') assert.equal(mutable.spilledBytes, 100, 'the spills before it filled the spill space');
     }
     assert.equal(frozen.phase, 'shut-down');
   });

@@ -250,3 +250,23 @@ void describe('why, with pipelined tasks', () => {
     assert.ok((attempts[0]?.pushedSeq ?? 0) > handedBack.seq, 'the attempt shown is the push before it was handed back');
   });
 });
+
+void describe('why: a spilled object', () => {
+  void test('says which node spilled it to disk', () => {
+    const objectId = [...index.entities.values()].find((entity) => entity.kind === 'object' && entity.id.includes('.t'))?.id;
+    assert.ok(objectId !== undefined);
+    const last = trace.entries[trace.entries.length - 1];
+    assert.ok(last !== undefined);
+    const spilled = {
+      seq: last.seq + 1,
+      address: 'raylet:n1',
+      component: 'raylet',
+      atMs: last.atMs,
+      event: { type: 'object/spilled', objectId, owner: 'n1.d1', requester: 'worker:n1.w1', data: { spilledObjectId: objectId }, sizeBytes: 10, refs: [] },
+    } as unknown as typeof last;
+    const withSpill: Trace = { ...trace, entries: [...trace.entries, spilled] };
+    const lines = explainEntity(withSpill, indexTrace(withSpill), objectId) ?? [];
+    assert.ok(lines.some((line) => line.includes('spilled to disk by raylet:n1')), lines.join('\n'));
+    assert.ok(!(explainEntity(trace, index, objectId) ?? []).some((line) => line.includes('spilled')), 'an object never spilled says nothing of it');
+  });
+});

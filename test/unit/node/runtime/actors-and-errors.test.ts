@@ -12,7 +12,10 @@ import * as tsray from '../../../../node/index.js';
 void describe('actors and errors', () => {
   const sessionDir = mkdtempSync(join(tmpdir(), 'tsray-actors-'));
   before(async () => {
+    // No spill space: the store bound's tests below are about the store's own memory.
+    process.env['TSRAY_SPILL_BYTES'] = '0';
     await tsray.init({ numCpus: 2, sessionDir, objectStoreMemory: 16 * 1024 * 1024 });
+    delete process.env['TSRAY_SPILL_BYTES'];
   });
   after(async () => {
     await tsray.shutdown();
@@ -217,7 +220,7 @@ void describe('actors and errors', () => {
     assert.throws(() => tsray.remote((x: unknown) => x).remote(Symbol('s')), /args\[0\] is a symbol/);
   });
 
-  void test('a put the store cannot take fails with ObjectStoreFullError', async () => {
+  void test('a put the store (with no spill space) cannot take fails with ObjectStoreFullError', async () => {
     // Bigger than the whole store: at the call.
     assert.throws(() => tsray.put(new Float64Array(4 * 1024 * 1024)), tsray.ObjectStoreFullError);
     // Bigger than what is free while the rest is held: at the get, once collections freed nothing.

@@ -58,7 +58,10 @@ function diskBytes(dir: string): number {
 
 void describe('shared views, copies and the store bound', () => {
   before(async () => {
+    // A spill space smaller than the store: a put too large for the store is too large for both.
+    process.env['TSRAY_SPILL_BYTES'] = String(8 * mib);
     await tsray.init({ numCpus: 1, sessionDir: tempDir(), objectStoreMemory: 32 * mib });
+    delete process.env['TSRAY_SPILL_BYTES'];
   });
   after(async () => {
     await tsray.shutdown();
