@@ -15,6 +15,7 @@ import { assertNever } from '../../core/assert.js';
 import { EventLog, logDirFor } from './event-log.js';
 import { recordsOf } from './forwarded-log.js';
 import type { LogRecords } from './forwarded-log.js';
+import { logThreadName, nameThisThread } from '../thread-name.js';
 
 /** The components whose logs the log thread writes: owners (workers, drivers) and raylets. */
 export type ForwardedComponent = 'owner' | 'raylet';
@@ -153,6 +154,8 @@ function start(): void {
   const port = parentPort;
   if (port === null) throw new Error('log-thread runs only as a worker thread');
   const { sessionDir, inFlight } = workerData as LogThreadBoot;
+  // So that per-thread CPU (/proc, bench/hot-path.ts) shows what writing the logs costs.
+  nameThisThread(logThreadName);
   port.on('message', (request: LogThreadRequest) => {
     // Every request but a batch of the main thread's acts after what the workers sent before it.
     if (request.kind !== 'records' && request.kind !== 'attach') drainWorkerPorts(sessionDir, inFlight);
