@@ -24,7 +24,7 @@
  */
 import { Packr } from 'msgpackr';
 import { maxPlainDepth, PlainRecordWriter } from './plain-record-writer.js';
-import { applyChanges, baseOf, changesFrom, type DeltaBase } from './record-delta.js';
+import { applyChanges, baseOf, collectChanges, type DeltaBase } from './record-delta.js';
 
 /** The layout version of records in structured-clone mode (snapshots, and events holding Maps). */
 export const recordFormatVersion = 1;
@@ -278,10 +278,14 @@ export class RecordCodec {
     const bases = this.bases as Map<string, DeltaBase>;
     const base = bases.get(type);
     if (base !== undefined) {
-      const changes = changesFrom(base, event);
-      if (changes !== undefined && this.plainWriter.writeFieldsInPlace([deltaRecordFormatVersion, seq, atMs, parent ?? null, base.seq, changes])) {
-        this.placeWritten();
-        return;
+      const changes = collectChanges(base, event);
+      if (changes !== undefined) {
+        const written = this.plainWriter.writeDeltaInPlace(deltaRecordFormatVersion, seq, atMs, parent, base.seq, changes.items, changes.count);
+        changes.clear();
+        if (written) {
+          this.placeWritten();
+          return;
+        }
       }
     }
     if (!this.plainWriter.writeInPlace(plainRecordFormatVersion, seq, atMs, parent, event)) {
