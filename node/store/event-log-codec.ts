@@ -118,8 +118,27 @@ export class StoredBatch {
   /** The value of `records` (each a record's bytes) as one batch whose first record is `firstSeq`. */
   static encode(firstSeq: number, records: readonly Uint8Array[]): Uint8Array {
     let recordBytes = 0;
-    for (const record of records) recordBytes += record.byteLength;
-    const lengthBytes = 4 * records.length;
+    const lengths: number[] = [];
+    for (const record of records) {
+      recordBytes += record.byteLength;
+      lengths.push(record.byteLength);
+    }
+    const { value, recordsAt } = StoredBatch.layout(firstSeq, lengths, recordBytes);
+    let at = recordsAt;
+    for (const record of records) {
+      value.set(record, at);
+      at += record.byteLength;
+    }
+    return value;
+  }
+
+  /**
+   * A batch value with its header and its records' `lengths` written, and room for the records
+   * (`recordBytes` in all) from `recordsAt` on, which the caller copies there one after another: so a
+   * thread that encodes records hands over the very value the log stores (see forwarded-log.ts).
+   */
+  static layout(firstSeq: number, lengths: readonly number[], recordBytes: number): { value: Uint8Array; recordsAt: number } {
+    const lengthBytes = 4 * lengths.length;
     const value = new Uint8Array(batchHeaderBytes + lengthBytes + 5 + recordBytes);
     const view = new DataView(value.buffer);
     value.set(batchPrefix, 0);
@@ -127,18 +146,13 @@ export class StoredBatch {
     value[11] = 0xc6;
     view.setUint32(12, lengthBytes);
     let at = batchHeaderBytes;
-    for (const record of records) {
-      view.setUint32(at, record.byteLength, true);
+    for (let index = 0; index < lengths.length; index += 1) {
+      view.setUint32(at, lengths[index] as number, true);
       at += 4;
     }
     value[at] = 0xc6;
     view.setUint32(at + 1, recordBytes);
-    at += 5;
-    for (const record of records) {
-      value.set(record, at);
-      at += record.byteLength;
-    }
-    return value;
+    return { value, recordsAt: at + 5 };
   }
 
   /** Whether `bytes` start as a batch value does. */

@@ -13,7 +13,6 @@
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { assertNever } from '../../core/assert.js';
 import { EventLog, logDirFor } from './event-log.js';
-import { recordsOf } from './forwarded-log.js';
 import type { LogRecords } from './forwarded-log.js';
 import { logThreadName, nameThisThread } from '../thread-name.js';
 
@@ -79,7 +78,7 @@ function logOf(sessionDir: string, address: string, component: ForwardedComponen
 function append(sessionDir: string, address: string, component: ForwardedComponent, batch: LogRecords): void {
   try {
     const log = logOf(sessionDir, address, component);
-    log.appendEncoded(batch.firstSeq, recordsOf(batch));
+    log.appendStoredBatch(batch.firstSeq, batch.bytes, batch.count);
     if (batch.stateHash !== undefined) log.recordStateHash(batch.stateHash.seq, batch.stateHash.hash);
   } catch (error) {
     process.stderr.write(`tsray: records of the log of ${address} could not be written: ${(error as Error).message}\n`);
