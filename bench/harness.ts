@@ -3,7 +3,7 @@
  * recorder that collects figures (a sample per repeat), so that one failing measure is reported as
  * failed instead of ending the run.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Figure } from './report.js';
 
 /** The sizes of one run. */
@@ -84,4 +84,47 @@ export function mainThreadCpuUs(): number {
   } catch {
     return Number.NaN;
   }
+}
+
+/** CPU µs and wake-ups (voluntary context switches) of one thread, from /proc. */
+export interface ThreadCpu {
+  readonly us: number;
+  readonly wakeUps: number;
+}
+
+/**
+ * CPU µs and wake-ups of every thread of this process, keyed `name/tid`, where the name is the
+ * thread's as the OS sees it, except the main thread's, which is `main`: tsray names its log thread
+ * `tsray-log` and its worker threads `tsray-worker` (node/thread-name.ts); the threads still named
+ * `node` are V8's platform threads (concurrent GC and compiling) and libuv's. Empty where there is no
+ * /proc (or a thread ended while it was read).
+ */
+export function threadCpuUs(): Map<string, ThreadCpu> {
+  const result = new Map<string, ThreadCpu>();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      const text = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const name = Number(tid) === process.pid ? 'main' : text.slice(text.indexOf('(') + 1, text.lastIndexOf(')'));
+      const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+      const switches = /voluntary_ctxt_switches:\s*(\d+)/.exec(readFileSync(`/proc/self/task/${tid}/status`, 'utf8'));
+      result.set(`${name}/${tid}`, { us: (Number(fields[11]) + Number(fields[12])) * 10_000, wakeUps: Number(switches?.[1] ?? 0) });
+    }
+  } catch {
+    // Not Linux, or a thread ended while it was read: what was read so far.
+  }
+  return result;
+}
+
+/**
+ * The CPU µs each kind of thread (its name without the tid: `main`, `tsray-log`, `tsray-worker`,
+ * `node`...) used between two `threadCpuUs` readings, summed over the threads of that kind. A thread
+ * that ended in between is left out (its time is lost with it).
+ */
+export function cpuUsByThreadKind(before: ReadonlyMap<string, ThreadCpu>, after: ReadonlyMap<string, ThreadCpu>): Map<string, number> {
+  const result = new Map<string, number>();
+  for (const [key, { us }] of after) {
+    const kind = key.slice(0, key.lastIndexOf('/'));
+    result.set(kind, (result.get(kind) ?? 0) + us - (before.get(key)?.us ?? 0));
+  }
+  return result;
 }

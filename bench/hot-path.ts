@@ -7,33 +7,17 @@
  * subset of p1,p8,p2; `piscina` runs P1 and P2 on piscina too, alternating with tsray;
  * TSRAY_EVENT_LOG=off to leave logging out). Each thread's wake-ups per task follow its CPU: the times
  * it went to sleep and was woken again (its voluntary context switches), which for P2 counts the
- * hops of a task between threads.
+ * hops of a task between threads. Threads are shown by name: `main`, tsray's `tsray-worker` and
+ * `tsray-log` (which writes the workers' and the driver's event logs), and `node` for V8's platform
+ * threads (concurrent GC, compiling) and libuv's; then the CPU of each kind, summed over its threads.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import { FixedQueue, Piscina } from 'piscina';
 import * as tsray from '../node/index.js';
-import { mainThreadCpuUs } from './harness.js';
+import { cpuUsByThreadKind, mainThreadCpuUs, threadCpuUs } from './harness.js';
 import { echo } from './tiny-remotes.js';
-
-/** CPU µs and wake-ups (voluntary context switches) of every thread of this process, by thread name (comm) and id. */
-function threadCpuUs(): Map<string, { readonly us: number; readonly wakeUps: number }> {
-  const result = new Map<string, { us: number; wakeUps: number }>();
-  try {
-    for (const tid of readdirSync('/proc/self/task')) {
-      const text = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const name = text.slice(text.indexOf('(') + 1, text.lastIndexOf(')'));
-      const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-      const switches = /voluntary_ctxt_switches:\s*(\d+)/.exec(readFileSync(`/proc/self/task/${tid}/status`, 'utf8'));
-      result.set(`${name}/${tid}`, { us: (Number(fields[11]) + Number(fields[12])) * 10_000, wakeUps: Number(switches?.[1] ?? 0) });
-    }
-  } catch {
-    // Not Linux (or a thread ended while read): only the totals are printed.
-  }
-  return result;
-}
 
 /** Median of `samples` (sorted in place). */
 function median(samples: number[]): number {
@@ -74,12 +58,14 @@ async function measure(side: string, form: Form, tasks: number, tiny: Tiny): Pro
   const elapsedMs = performance.now() - started;
   const used = process.cpuUsage(cpu);
   const mainUs = mainThreadCpuUs() - mainCpu;
-  const byThread = [...threadCpuUs()]
+  const threadsAfter = threadCpuUs();
+  const byThread = [...threadsAfter]
     .map(([name, { us, wakeUps }]) => [name, (us - (threadsBefore.get(name)?.us ?? 0)) / tasks, (wakeUps - (threadsBefore.get(name)?.wakeUps ?? 0)) / tasks] as const)
     .filter(([, perTask, wakeUps]) => perTask >= 0.5 || wakeUps >= 0.05)
     .map(([name, perTask, wakeUps]) => `${name} ${perTask.toFixed(1)} µs ${wakeUps.toFixed(2)} wake-ups`);
+  const byKind = [...cpuUsByThreadKind(threadsBefore, threadsAfter)].map(([kind, us]) => `${kind} ${(us / tasks).toFixed(1)}`);
   const latency = latencyUs === undefined ? '' : `, median ${latencyUs.toFixed(1)} µs`;
-  console.log(`${side} ${form} ${forms[form]}: ${Math.round(tasks / (elapsedMs / 1000))} tasks/s${latency}, CPU µs/task: main thread ${(mainUs / tasks).toFixed(1)}, process ${((used.user + used.system) / tasks).toFixed(1)} (${byThread.join(', ')})`);
+  console.log(`${side} ${form} ${forms[form]}: ${Math.round(tasks / (elapsedMs / 1000))} tasks/s${latency}, CPU µs/task: main thread ${(mainUs / tasks).toFixed(1)}, process ${((used.user + used.system) / tasks).toFixed(1)} (${byThread.join(', ')}); by kind: ${byKind.join(', ')}`);
 }
 
 /**

@@ -41,6 +41,12 @@ function elided(value: ValueData, thresholdBytes: number, names: { objectId?: st
   return { ...value, data };
 }
 
+/** Whether every value is smaller than `thresholdBytes`, so that `elided` keeps each as it is. */
+function allBelow(values: readonly ValueData[], thresholdBytes: number): boolean {
+  for (let index = 0; index < values.length; index += 1) if ((values[index] as ValueData).sizeBytes >= thresholdBytes) return false;
+  return true;
+}
+
 /**
  * The form of an owner event its log keeps: `object/put` and `task/executed` with large values carry
  * stand-ins; every other event is logged as it is. `nextPutObjectId` names the object a put mints.
@@ -51,6 +57,8 @@ export function loggedOwnerEvent(event: OwnerEvent, thresholdBytes: number, next
     return value === event.value ? event : { ...event, value };
   }
   if (event.type === 'task/executed' && event.result.kind === 'returned') {
+    // Every task's values are looked at: when none is large (a tiny task's), no list is made.
+    if (allBelow(event.result.values, thresholdBytes)) return event;
     const values = event.result.values.map((value, returnIndex) => elided(value, thresholdBytes, { taskId: event.taskId, returnIndex }));
     if (values.every((value, index) => value === (event.result as ExecutionResult & { kind: 'returned' }).values[index])) return event;
     return { ...event, result: { ...event.result, values } };

@@ -196,6 +196,8 @@ export class OwnerRuntime {
   /** Whether `keepAlive` holds the process open now (pending calls); see `keepAliveWhilePending`. */
   private keepingAlive = false;
   private jobWaiters: (() => void)[] = [];
+  /** The id the next put mints, for the log's stand-in of a large put (made once: not a closure per logged event). */
+  private readonly nextPutId = (): string => nextPutObjectId(this.state);
 
   /** Starts the owner component of this process. */
   constructor(readonly options: OwnerRuntimeOptions) {
@@ -214,7 +216,7 @@ export class OwnerRuntime {
         router,
         ...(options.log === undefined ? {} : { log: options.log }),
         // The log keeps large values by id, size and hash, never their bytes.
-        logged: (event) => loggedOwnerEvent(event, this.state.config.inlineThresholdBytes, () => nextPutObjectId(this.state)),
+        logged: (event) => loggedOwnerEvent(event, this.state.config.inlineThresholdBytes, this.nextPutId),
         onEffect: (effect) => this.onEffect(effect),
       });
       router.addLocal(`worker:${options.workerId}`, (message) => this.receive(message as OwnerEvent));

@@ -20,6 +20,7 @@ import { importModule } from './dynamic-import.js';
 import type { WorkerScriptBoot } from './worker-script.cjs';
 import { setReaderSlot } from '../store/reader-pins.js';
 import { listOwnerObjects, listOwnerTasks } from './listing.js';
+import { nameThisThread, workerThreadName } from '../thread-name.js';
 
 /** What the main thread passes to a worker it starts. */
 export interface WorkerBoot {
@@ -99,6 +100,8 @@ export async function startWorker(tsray: unknown): Promise<void> {
   const port = parentPort;
   if (port === null) throw new Error('worker-main runs only as a worker thread');
   const boot = workerData as WorkerBoot;
+  // So that per-thread CPU (/proc, bench/hot-path.ts) tells the workers from the other threads.
+  nameThisThread(workerThreadName);
   // esbuild (under tsx) wraps named functions in __name(...): by-source functions need it as a global.
   (globalThis as { __name?: unknown }).__name ??= (target: object, value: string) => Object.defineProperty(target, 'name', { value, configurable: true });
   (globalThis as { tsray?: unknown }).tsray = tsray;

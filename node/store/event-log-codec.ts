@@ -24,7 +24,7 @@
  */
 import { Packr } from 'msgpackr';
 import { maxPlainDepth, PlainRecordWriter } from './plain-record-writer.js';
-import { applyChanges, baseOf, changesFrom, type DeltaBase } from './record-delta.js';
+import { applyChanges, baseOf, collectChanges, type DeltaBase } from './record-delta.js';
 
 /** The layout version of records in structured-clone mode (snapshots, and events holding Maps). */
 export const recordFormatVersion = 1;
@@ -118,8 +118,27 @@ export class StoredBatch {
   /** The value of `records` (each a record's bytes) as one batch whose first record is `firstSeq`. */
   static encode(firstSeq: number, records: readonly Uint8Array[]): Uint8Array {
     let recordBytes = 0;
-    for (const record of records) recordBytes += record.byteLength;
-    const lengthBytes = 4 * records.length;
+    const lengths: number[] = [];
+    for (const record of records) {
+      recordBytes += record.byteLength;
+      lengths.push(record.byteLength);
+    }
+    const { value, recordsAt } = StoredBatch.layout(firstSeq, lengths, recordBytes);
+    let at = recordsAt;
+    for (const record of records) {
+      value.set(record, at);
+      at += record.byteLength;
+    }
+    return value;
+  }
+
+  /**
+   * A batch value with its header and its records' `lengths` written, and room for the records
+   * (`recordBytes` in all) from `recordsAt` on, which the caller copies there one after another: so a
+   * thread that encodes records hands over the very value the log stores (see forwarded-log.ts).
+   */
+  static layout(firstSeq: number, lengths: readonly number[], recordBytes: number): { value: Uint8Array; recordsAt: number } {
+    const lengthBytes = 4 * lengths.length;
     const value = new Uint8Array(batchHeaderBytes + lengthBytes + 5 + recordBytes);
     const view = new DataView(value.buffer);
     value.set(batchPrefix, 0);
@@ -127,18 +146,13 @@ export class StoredBatch {
     value[11] = 0xc6;
     view.setUint32(12, lengthBytes);
     let at = batchHeaderBytes;
-    for (const record of records) {
-      view.setUint32(at, record.byteLength, true);
+    for (let index = 0; index < lengths.length; index += 1) {
+      view.setUint32(at, lengths[index] as number, true);
       at += 4;
     }
     value[at] = 0xc6;
     view.setUint32(at + 1, recordBytes);
-    at += 5;
-    for (const record of records) {
-      value.set(record, at);
-      at += record.byteLength;
-    }
-    return value;
+    return { value, recordsAt: at + 5 };
   }
 
   /** Whether `bytes` start as a batch value does. */
@@ -278,10 +292,14 @@ export class RecordCodec {
     const bases = this.bases as Map<string, DeltaBase>;
     const base = bases.get(type);
     if (base !== undefined) {
-      const changes = changesFrom(base, event);
-      if (changes !== undefined && this.plainWriter.writeFieldsInPlace([deltaRecordFormatVersion, seq, atMs, parent ?? null, base.seq, changes])) {
-        this.placeWritten();
-        return;
+      const changes = collectChanges(base, event);
+      if (changes !== undefined) {
+        const written = this.plainWriter.writeDeltaInPlace(deltaRecordFormatVersion, seq, atMs, parent, base.seq, changes.items, changes.count);
+        changes.clear();
+        if (written) {
+          this.placeWritten();
+          return;
+        }
       }
     }
     if (!this.plainWriter.writeInPlace(plainRecordFormatVersion, seq, atMs, parent, event)) {

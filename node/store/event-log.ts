@@ -255,6 +255,32 @@ export class EventLog {
   }
 
   /**
+   * Appends `count` records another thread encoded and laid out as one stored batch (format 4, see
+   * `LogRecords.bytes` in forwarded-log.ts), whose first record is `firstSeq`. A log with `syncWrites`
+   * that continues exactly there stores `value` as it is, in one put; otherwise (a repeated delivery,
+   * or a log that buffers) the batch is taken apart and appended as `appendEncoded` does.
+   */
+  appendStoredBatch(firstSeq: number, value: Uint8Array, count: number): void {
+    if (count === 0) return;
+    this.checkWritable();
+    if (!this.settings.syncWrites || firstSeq !== this.nextFreeSeq) {
+      const batch = StoredBatch.decode(value);
+      if (!(batch instanceof StoredBatch) || batch.length !== count || batch.firstSeq !== firstSeq) throw new Error(`${this.name} got a batch of ${count} records from ${firstSeq} that is damaged`);
+      this.appendEncoded(firstSeq, Array.from({ length: count }, (_, index) => batch.record(index)));
+      return;
+    }
+    this.handOff();
+    try {
+      this.events.putSync(firstSeq, asBinary(value), { append: true });
+    } catch (error) {
+      this.fail(error);
+      throw this.failure ?? error;
+    }
+    this.nextFreeSeq = firstSeq + count;
+    this.committedThrough = this.nextFreeSeq - 1;
+  }
+
+  /**
    * `appendEncoded` for a log with `syncWrites`: the records are written at once, without waiting in
    * the buffer (they come in batches already), after what `append` buffered, as one value under the
    * seq of the first (format 4): one put a batch rather than one a record, which was most of the log

@@ -9,7 +9,7 @@
  * exit handler, which the log thread still receives.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { RecordCodec } from './event-log-codec.js';
+import { RecordCodec, StoredBatch } from './event-log-codec.js';
 
 /** Encoded bytes that may be on their way to the log thread at once, from every thread of a node. */
 export const maxInFlightBytes = 64 * 1024 * 1024;
@@ -52,7 +52,7 @@ export function withLogPort(logPort: LogPort | undefined): { logPort?: LogPort }
 export function postToLogThread(address: string, logPort: LogPort): (batch: LogRecords, transfer: ArrayBuffer[]) => void {
   return (batch, transfer) => {
     if (!reserveInFlight(logPort.inFlight, batch.bytes.byteLength)) {
-      process.stderr.write(`tsray: ${batch.lengths.length} records of the log of ${address} were dropped: the log thread kept more than ${maxInFlightBytes} bytes (maxInFlightBytes) waiting for ${inFlightWaitMs} ms\n`);
+      process.stderr.write(`tsray: ${batch.count} records of the log of ${address} were dropped: the log thread kept more than ${maxInFlightBytes} bytes (maxInFlightBytes) waiting for ${inFlightWaitMs} ms\n`);
       return;
     }
     logPort.port.postMessage(batch, transfer);
@@ -69,23 +69,25 @@ export interface LogRecords {
   readonly kind: 'tsray/log-records';
   /** The seq of the first record; the rest follow without a gap. */
   readonly firstSeq: number;
-  /** The records one after another (one buffer, moved to the log thread, not copied). */
+  /**
+   * The records as the value the log stores for them (a batch, format 4 in event-log-codec.ts:
+   * their lengths, then the records one after another), in one buffer moved to the log thread, not
+   * copied; empty when there are no records. The log thread puts it as it is: it neither takes the
+   * batch apart nor lays it out again.
+   */
   readonly bytes: Uint8Array;
-  /** Each record's length in `bytes`, in order. */
-  readonly lengths: number[];
+  /** How many records `bytes` holds. */
+  readonly count: number;
   /** The hash of the component's live state after event `seq`, sent with the thread's last records. */
   readonly stateHash?: { readonly seq: number; readonly hash: string };
 }
 
 /** The records of a batch, as views into its buffer. */
 export function recordsOf(batch: LogRecords): Uint8Array[] {
-  const records: Uint8Array[] = [];
-  let offset = 0;
-  for (const length of batch.lengths) {
-    records.push(batch.bytes.subarray(offset, offset + length));
-    offset += length;
-  }
-  return records;
+  if (batch.count === 0) return [];
+  const stored = StoredBatch.decode(batch.bytes);
+  if (!(stored instanceof StoredBatch)) throw new Error(`a batch of ${batch.count} log records is damaged: ${stored.reason}`);
+  return Array.from({ length: stored.length }, (_, index) => stored.record(index));
 }
 
 /** Whether a thread message carries log records. */
@@ -188,15 +190,19 @@ export class ForwardedLog {
     const runs = this.runs;
     this.lengths = [];
     this.runs = [];
-    if (lengths.length === 0) this.bufferFirstSeq = this.nextSeq;
+    if (lengths.length === 0) {
+      this.bufferFirstSeq = this.nextSeq;
+      return { kind: 'tsray/log-records', firstSeq: this.bufferFirstSeq, bytes: new Uint8Array(0), count: 0 };
+    }
     let total = 0;
     for (const run of runs) total += run.end - run.start;
-    const bytes = new Uint8Array(total);
-    let offset = 0;
+    // Laid out here as the log stores it, so the log thread only puts it (see `LogRecords.bytes`).
+    const { value, recordsAt } = StoredBatch.layout(this.bufferFirstSeq, lengths, total);
+    let offset = recordsAt;
     for (const run of runs) {
-      bytes.set(new Uint8Array(run.buffer, run.start, run.end - run.start), offset);
+      value.set(new Uint8Array(run.buffer, run.start, run.end - run.start), offset);
       offset += run.end - run.start;
     }
-    return { kind: 'tsray/log-records', firstSeq: this.bufferFirstSeq, bytes, lengths };
+    return { kind: 'tsray/log-records', firstSeq: this.bufferFirstSeq, bytes: value, count: lengths.length };
   }
 }

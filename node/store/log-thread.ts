@@ -13,8 +13,8 @@
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { assertNever } from '../../core/assert.js';
 import { EventLog, logDirFor } from './event-log.js';
-import { recordsOf } from './forwarded-log.js';
 import type { LogRecords } from './forwarded-log.js';
+import { logThreadName, nameThisThread } from '../thread-name.js';
 
 /** The components whose logs the log thread writes: owners (workers, drivers) and raylets. */
 export type ForwardedComponent = 'owner' | 'raylet';
@@ -78,7 +78,7 @@ function logOf(sessionDir: string, address: string, component: ForwardedComponen
 function append(sessionDir: string, address: string, component: ForwardedComponent, batch: LogRecords): void {
   try {
     const log = logOf(sessionDir, address, component);
-    log.appendEncoded(batch.firstSeq, recordsOf(batch));
+    log.appendStoredBatch(batch.firstSeq, batch.bytes, batch.count);
     if (batch.stateHash !== undefined) log.recordStateHash(batch.stateHash.seq, batch.stateHash.hash);
   } catch (error) {
     process.stderr.write(`tsray: records of the log of ${address} could not be written: ${(error as Error).message}\n`);
@@ -153,6 +153,8 @@ function start(): void {
   const port = parentPort;
   if (port === null) throw new Error('log-thread runs only as a worker thread');
   const { sessionDir, inFlight } = workerData as LogThreadBoot;
+  // So that per-thread CPU (/proc, bench/hot-path.ts) shows what writing the logs costs.
+  nameThisThread(logThreadName);
   port.on('message', (request: LogThreadRequest) => {
     // Every request but a batch of the main thread's acts after what the workers sent before it.
     if (request.kind !== 'records' && request.kind !== 'attach') drainWorkerPorts(sessionDir, inFlight);

@@ -97,6 +97,30 @@ export class PlainRecordWriter {
     return true;
   }
 
+  /**
+   * The record `[version, seq, atMs, parent ?? null, baseSeq, changes]` (a version 3 record, see
+   * record-delta.ts), with `changes` the first `count` of `items`, written in place (see
+   * `writeInPlace`) byte for byte as `writeFieldsInPlace` writes that list; false when a change's
+   * value is not plain data. No list of the fields, nor of the changes, is made.
+   */
+  writeDeltaInPlace(version: number, seq: number, atMs: number, parent: number | undefined, baseSeq: number, items: readonly unknown[], count: number): boolean {
+    this.begin();
+    try {
+      this.chunk[this.position++] = 0x96;
+      this.value(version, 0);
+      this.value(seq, 0);
+      this.value(atMs, 0);
+      this.value(parent ?? null, 0);
+      this.value(baseSeq, 0);
+      // As `array` writes a list of `count` items at depth 1, the changes being the fields' sixth.
+      this.arrayHeader(count);
+      for (let index = 0; index < count; index += 1) this.value(items[index], 1);
+    } catch (error) {
+      return this.abandon(error);
+    }
+    return true;
+  }
+
   /** Starts a record at `position`, in a chunk with room for its start. */
   private begin(): void {
     this.start = this.position;
@@ -275,6 +299,12 @@ export class PlainRecordWriter {
 
   private array(value: readonly unknown[], depth: number): void {
     const length = value.length;
+    this.arrayHeader(length);
+    for (let index = 0; index < length; index += 1) this.value(value[index], depth);
+  }
+
+  /** The header of a list of `length` items. */
+  private arrayHeader(length: number): void {
     this.room(5);
     if (length < 0x10) {
       this.chunk[this.position++] = 0x90 | length;
@@ -287,7 +317,6 @@ export class PlainRecordWriter {
       this.view.setUint32(this.position, length);
       this.position += 4;
     }
-    for (let index = 0; index < length; index += 1) this.value(value[index], depth);
   }
 
   /** An object as map 16 (msgpackr writes the size after the entries), its own enumerable keys in order. */

@@ -104,24 +104,56 @@ function nodeOf(value: unknown, depth: number): BaseNode {
  * long string (another function's id) differs, or too much differs.
  */
 export function changesFrom(base: DeltaBase, event: object): unknown[] | undefined {
+  const found = collectChanges(base, event);
+  if (found === undefined) return undefined;
+  const changes = found.items.slice(0, found.count);
+  found.clear();
+  return changes;
+}
+
+/**
+ * `changesFrom` without a list of its own: the changes are the first `count` of `items`, in a list
+ * that the next comparison reuses (a list per event was garbage made at every record of a tiny task).
+ * The caller writes them, then calls `clear` so that the list does not keep the event's values alive.
+ */
+export function collectChanges(base: DeltaBase, event: object): FoundChanges | undefined {
   if (prototypeIsPolluted()) return undefined;
   // One walker for every event; setting an array's length is a slow builtin call, so a walk that
-  // stopped early leaves its path for the next to clear, and each event gets a new list of changes.
+  // stopped early leaves its path for the next to clear.
   const diff = walker;
   if (diff.path.length !== 0) diff.path.length = 0;
-  diff.changes = [];
+  diff.clear();
   diff.rebase = false;
-  if (!diff.object(event as Record<string, unknown>, base.root) || diff.rebase) return undefined;
-  return diff.changes;
+  if (!diff.object(event as Record<string, unknown>, base.root) || diff.rebase) {
+    diff.clear();
+    return undefined;
+  }
+  return diff;
+}
+
+/** The changes a comparison found: `items[0]` to `items[count - 1]`, path and value in turn. */
+export interface FoundChanges {
+  readonly items: readonly unknown[];
+  readonly count: number;
+  /** Lets go of the values found (the list stays, for the next comparison). */
+  clear(): void;
 }
 
 /** One comparison of an event with a base: the changes found so far and the path being walked. */
-class Diff {
-  changes: unknown[] = [];
+class Diff implements FoundChanges {
+  /** The changes found so far: the first `count` items, path and value in turn; past them, only `undefined`. */
+  readonly items: unknown[] = [];
+  count = 0;
   /** Set when the event should be stored whole and become the base; the walk then stops. */
   rebase = false;
   /** The positions from the root to the value being compared. */
   readonly path: number[] = [];
+
+  clear(): void {
+    const items = this.items;
+    for (let index = 0; index < this.count; index += 1) items[index] = undefined;
+    this.count = 0;
+  }
 
   /** Compares an object whose keys must be the base's; false when they are not, or the walk stopped (`rebase`). */
   object(value: Record<string, unknown>, node: BaseNode): boolean {
@@ -153,11 +185,12 @@ class Diff {
         return this.changed(value);
       case Kind.Object:
         if (typeof value === 'object' && value !== null && !Array.isArray(value) && !ArrayBuffer.isView(value) && Object.getPrototypeOf(value) === Object.prototype) {
-          const mark = this.changes.length;
+          const mark = this.count;
           if (this.object(value as Record<string, unknown>, node)) return true;
           if (this.rebase) return false;
           // Its keys differ from the base's (the changes found inside it are dropped): written whole here.
-          if (this.changes.length !== mark) this.changes.length = mark;
+          for (let index = mark; index < this.count; index += 1) this.items[index] = undefined;
+          this.count = mark;
         }
         return this.changed(value);
       case Kind.Array:
@@ -180,11 +213,14 @@ class Diff {
   }
 
   private changed(value: unknown): boolean {
-    if (this.changes.length >= 2 * maxChanges) {
+    const count = this.count;
+    if (count >= 2 * maxChanges) {
       this.rebase = true;
       return false;
     }
-    this.changes.push(packedPath(this.path), value);
+    this.items[count] = packedPath(this.path);
+    this.items[count + 1] = value;
+    this.count = count + 2;
     return true;
   }
 }

@@ -94,7 +94,7 @@ export class SessionLogs {
     const thread = this.logThread();
     if (thread.failure !== undefined) return;
     if (!reserveInFlight(thread.inFlight, batch.bytes.byteLength)) {
-      process.stderr.write(`tsray: ${batch.lengths.length} records of the log of ${address} were dropped: the log thread kept more than ${maxInFlightBytes} bytes (maxInFlightBytes) waiting for ${inFlightWaitMs} ms\n`);
+      process.stderr.write(`tsray: ${batch.count} records of the log of ${address} were dropped: the log thread kept more than ${maxInFlightBytes} bytes (maxInFlightBytes) waiting for ${inFlightWaitMs} ms\n`);
       return;
     }
     this.post(thread, { kind: 'records', address, ...(component === 'owner' ? {} : { component }), batch }, [batch.bytes.buffer as ArrayBuffer]);

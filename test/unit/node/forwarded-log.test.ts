@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { StoredBatch } from '../../../node/store/event-log-codec.js';
 import { EventLog } from '../../../node/store/event-log.js';
 import { ForwardedLog, recordsOf } from '../../../node/store/forwarded-log.js';
 import type { LogRecords } from '../../../node/store/forwarded-log.js';
@@ -45,6 +46,52 @@ void test('records forwarded from another thread read back as the events, captur
     );
     // A batch that skips records is refused, naming the gap.
     assert.throws(() => log.appendEncoded(6, [new Uint8Array([1])]), /got record 6 while it waits for 4/);
+  } finally {
+    await log.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+void test("a batch is handed over as the very value the log thread's log stores, which it puts as it is", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsray-forwarded-log-'));
+  const batches: LogRecords[] = [];
+  const forwarded = new ForwardedLog('worker:n1.w1', (batch, transfer) => batches.push(structuredClone(batch, { transfer })));
+  const events = Array.from({ length: 30 }, (_, index) => ({ type: index % 3 === 0 ? 'task/executed' : 'task/pushed', taskId: `t${index}`, data: new Uint8Array([index]) }));
+  events.slice(0, 20).forEach((event, index) => forwarded.append(100 + index, event, index === 0 ? undefined : index));
+  forwarded.flushNow();
+  events.slice(20).forEach((event, index) => forwarded.append(120 + index, event));
+  forwarded.flushNow();
+  assert.deepEqual(batches.map((batch) => [batch.firstSeq, batch.count]), [[1, 20], [21, 10]]);
+  for (const batch of batches) assert.deepEqual(Buffer.from(batch.bytes), Buffer.from(StoredBatch.encode(batch.firstSeq, recordsOf(batch))));
+  // As the log thread opens the logs it writes.
+  const log = EventLog.open(join(dir, 'log'), { component: 'owner', address: 'worker:n1.w1', durable: false, batching: 'lagging', syncWrites: true });
+  const put = log['events'].putSync.bind(log['events']);
+  const stored: unknown[] = [];
+  log['events'].putSync = ((key: number, value: unknown, options?: unknown) => {
+    stored.push(value);
+    return put(key, value, options as never);
+  });
+  try {
+    for (const batch of batches) log.appendStoredBatch(batch.firstSeq, batch.bytes, batch.count);
+    // Put as they came: no copy laid out again.
+    assert.equal(stored.length, 2);
+    batches.forEach((batch, index) => assert.equal((stored[index] as Record<string, Uint8Array>)['\x10binary-data\x02'], batch.bytes));
+    // A batch delivered twice changes nothing; one that skips records is refused, naming the gap.
+    const first = batches[0] as LogRecords;
+    log.appendStoredBatch(first.firstSeq, first.bytes, first.count);
+    assert.throws(() => log.appendStoredBatch(40, first.bytes.slice(), first.count), /damaged|got record 40 while it waits for 31/);
+    await log.flush();
+    assert.deepEqual(
+      [...log.read()].map((record) => ('event' in record ? record.event : record)),
+      events,
+    );
+    assert.deepEqual(
+      [...log.read()].slice(0, 2).map((record) => ('event' in record ? [record.seq, record.atMs, record.parent] : record)),
+      [
+        [1, 100, undefined],
+        [2, 101, 1],
+      ],
+    );
   } finally {
     await log.close();
     rmSync(dir, { recursive: true, force: true });

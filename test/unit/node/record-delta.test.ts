@@ -13,6 +13,8 @@ import { recordRun } from '../../../bench/recipes.js';
 import { deltaRecordFormatVersion, RecordCodec } from '../../../node/store/event-log-codec.js';
 import { EventLog } from '../../../node/store/event-log.js';
 import { ForwardedLog, recordsOf } from '../../../node/store/forwarded-log.js';
+import { PlainRecordWriter } from '../../../node/store/plain-record-writer.js';
+import { baseOf, changesFrom, collectChanges, type DeltaBase } from '../../../node/store/record-delta.js';
 import type { LogRecords } from '../../../node/store/forwarded-log.js';
 
 /** The value as text that keeps its keys' order (assert.deepEqual ignores it, state hashes do not). */
@@ -61,6 +63,38 @@ void test('every event of a recorded run reads back from its delta record as the
     deltaBytes += (records.get(index + 1) as Uint8Array).byteLength;
   });
   assert.ok(deltaBytes < wholeBytes / 2, `the deltas take ${deltaBytes} B against ${wholeBytes} B whole`);
+});
+
+void test('a delta record written in place is byte for byte the list of its fields, and the reused list of changes keeps no value', () => {
+  const events = recordRun(300, 30).map((entry) => entry.event as { type: string });
+  const inPlace = new PlainRecordWriter();
+  const asList = new PlainRecordWriter();
+  const bases = new Map<string, DeltaBase>();
+  let compared = 0;
+  events.forEach((event, index) => {
+    const seq = index + 1;
+    const base = bases.get(event.type);
+    if (base !== undefined) {
+      const expected = changesFrom(base, event);
+      const found = collectChanges(base, event);
+      assert.equal(found === undefined, expected === undefined);
+      if (found !== undefined && expected !== undefined) {
+        assert.deepEqual(found.items.slice(0, found.count), expected);
+        const parent = index % 3 === 0 ? undefined : index;
+        assert.ok(inPlace.writeDeltaInPlace(3, seq, 1.5 * seq, parent, base.seq, found.items, found.count));
+        const written = Buffer.from(inPlace.lastRecordBuffer, inPlace.lastRecordStart, inPlace.lastRecordEnd - inPlace.lastRecordStart);
+        assert.ok(asList.writeFieldsInPlace([3, seq, 1.5 * seq, parent ?? null, base.seq, expected]));
+        assert.deepEqual(written, Buffer.from(asList.lastRecordBuffer, asList.lastRecordStart, asList.lastRecordEnd - asList.lastRecordStart), `event ${seq} (${event.type})`);
+        found.clear();
+        assert.ok(found.items.every((item) => item === undefined) && found.count === 0, 'the list of changes lets go of the values it held');
+        compared += 1;
+        return;
+      }
+    }
+    const next = baseOf(seq, event);
+    if (next !== undefined) bases.set(event.type, next);
+  });
+  assert.ok(compared > events.length / 2, `only ${compared} of ${events.length} events were compared with a base`);
 });
 
 void test('an event is compared with its base as the base was when logged, and every kind of change reads back', () => {
@@ -116,7 +150,7 @@ void test('a worker log forwarded as deltas reads back whole through EventLog.re
   try {
     for (const batch of batches) log.appendEncoded(batch.firstSeq, recordsOf(batch));
     await log.flush();
-    const sizes = batches.flatMap((batch) => batch.lengths);
+    const sizes = batches.flatMap((batch) => recordsOf(batch).map((record) => record.byteLength));
     assert.ok((sizes[10] as number) * 4 < (sizes[0] as number), `a delta record takes ${sizes[10]} B, the whole one ${sizes[0]} B`);
     assert.deepEqual(
       [...log.read()].map((record) => ('event' in record ? record.event : record)),
