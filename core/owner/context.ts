@@ -9,7 +9,19 @@ import type { OwnerState } from './state.js';
 /** State plus the effects of the step in progress. */
 export interface Ctx {
   readonly s: OwnerState;
-  readonly out: OwnerEffect[];
+  /**
+   * The effects so far; undefined until the first (written only through `emit`). Most steps emit
+   * one effect or none, and an empty list grown by its first push reserves 16 slots (144 bytes),
+   * where a list made with its first effect holds just that one.
+   */
+  out: OwnerEffect[] | undefined;
+}
+
+/** Appends `effect` to the step's effects. */
+export function emit(ctx: Ctx, effect: OwnerEffect): void {
+  const out = ctx.out;
+  if (out === undefined) ctx.out = [effect];
+  else out.push(effect);
 }
 
 /** Builds an error record. */

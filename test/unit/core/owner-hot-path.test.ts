@@ -103,3 +103,69 @@ void test('a task that fails is forgotten with its returns, and a get of its ret
   run.step({ type: 'refs/released', objectIds: ['n1.d1.t1.r0'] });
   assert.equal(tableGet(run.live.tasks, 'n1.d1.t1'), undefined, 'the failed task goes with its last return');
 });
+
+void test('a function whose resources gain a key gets a class of its own: the shape comparison counts the keys of both sides', () => {
+  const run = new ThreeWays();
+  run.step(driverStarted);
+  run.step(tinySubmission);
+  // Every key of the first shape is in the second with the same amount; only a count of the
+  // second's keys tells them apart (a comparison that walked the first shape alone would share).
+  run.step({ ...tinySubmission, resources: { CPU: 1, GPU: 1 } } as OwnerEvent);
+  run.step({ ...tinySubmission, resources: { CPU: 1 } } as OwnerEvent);
+  assert.deepEqual(Object.keys(run.live.classes).sort(), ['CPU:1,GPU:1|DEFAULT', 'CPU:1|DEFAULT']);
+  assert.deepEqual(fifoItems(run.live.classes['CPU:1|DEFAULT']!.queue), ['n1.d1.t1', 'n1.d1.t3']);
+  assert.deepEqual(fifoItems(run.live.classes['CPU:1,GPU:1|DEFAULT']!.queue), ['n1.d1.t2']);
+});
+
+void test('the ids a submission mints come in a list of their own, which the state does not share', () => {
+  const run = new ThreeWays();
+  run.step(driverStarted);
+  for (const numReturns of [1, 2]) {
+    const minted = run.step({ ...tinySubmission, numReturns } as OwnerEvent).find((effect) => effect.type === 'ids/minted');
+    assert.ok(minted?.type === 'ids/minted');
+    const taskId = minted.taskId ?? '';
+    const expected = Array.from({ length: numReturns }, (_, index) => `${taskId}.r${index}`);
+    assert.deepEqual(minted.objectIds, expected);
+    // The shell may keep or change the list it is given; the spec's own must stay as it was.
+    (minted.objectIds).push('changed');
+    const returnIds = tableGet(run.live.tasks, taskId)?.spec.returnIds;
+    assert.deepEqual(typeof returnIds === 'string' ? [returnIds] : returnIds, expected);
+  }
+});
+
+void test('a step without effects returns an empty list, and a step with several returns them in order', () => {
+  const run = new ThreeWays();
+  run.step(driverStarted);
+  assert.deepEqual(run.step({ type: 'refs/released', objectIds: ['n1.d1.t9.r0'] }), []);
+  const effects = run.step(tinySubmission);
+  assert.deepEqual(
+    effects.map((effect) => effect.type === 'message/sent' ? `${effect.type} ${effect.message.type}` : effect.type),
+    ['ids/minted', 'message/sent lease/requested'],
+  );
+});
+
+void test('gets that share a ref settle one by one, each leaving the other in the ref\'s index until it settles too', () => {
+  const run = new ThreeWays();
+  run.step(driverStarted);
+  run.step(tinySubmission);
+  run.step(tinySubmission);
+  const first = { objectId: 'n1.d1.t1.r0', owner: 'n1.d1' };
+  const second = { objectId: 'n1.d1.t2.r0', owner: 'n1.d1' };
+  run.step({ type: 'get/requested', getId: 'both', refs: [first, second] });
+  run.step({ type: 'get/requested', getId: 'one', refs: [first] });
+  assert.deepEqual(tableGet(run.live.objects, first.objectId)?.retrievals, ['both', 'one']);
+  run.step(delivered({ type: 'lease/granted', leaseId: 'n1.d1.l1', workerId: 'n1.w1', nodeId: 'n1' }, 'raylet:n1', 0));
+  run.step(delivered({ type: 'lease/granted', leaseId: 'n1.d1.l2', workerId: 'n1.w2', nodeId: 'n1' }, 'raylet:n1', 1));
+  const reply = (taskId: string, workerId: string, data: number): OwnerEvent =>
+    delivered({ type: 'task/replied', taskId, attempt: 1, workerId, nodeId: 'n1', result: { kind: 'returned', payloads: [{ kind: 'inline', data, sizeBytes: 1, refs: [] }] }, releasedBorrows: [] }, `worker:${workerId}`, 0);
+  const settledFirst = run.step(reply('n1.d1.t1', 'n1.w1', 10)).filter((effect) => effect.type === 'get/settled');
+  assert.deepEqual(settledFirst, [{ type: 'get/settled', getId: 'one', outcomes: [{ kind: 'value', value: { data: 10, sizeBytes: 1, refs: [] } }] }]);
+  assert.deepEqual(tableGet(run.live.objects, first.objectId)?.retrievals, ['both'], 'the get still waiting stays in the index of the ref it shared');
+  assert.deepEqual(Object.keys(run.live.retrievalsByObject), []);
+  const settledBoth = run.step(reply('n1.d1.t2', 'n1.w2', 20)).filter((effect) => effect.type === 'get/settled');
+  assert.deepEqual(settledBoth, [
+    { type: 'get/settled', getId: 'both', outcomes: [{ kind: 'value', value: { data: 10, sizeBytes: 1, refs: [] } }, { kind: 'value', value: { data: 20, sizeBytes: 1, refs: [] } }] },
+  ]);
+  assert.equal(tableGet(run.live.objects, first.objectId)?.retrievals, undefined);
+  assert.equal(tableGet(run.live.objects, second.objectId)?.retrievals, undefined);
+});
