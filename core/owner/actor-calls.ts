@@ -13,7 +13,7 @@ import type { ThrownInfo } from '../values.js';
 import type { ActorCreation } from './events.js';
 import type { Ctx } from './context.js';
 import { emit, errorOf, removeOne } from './context.js';
-import { resolvedArgs } from './leasing.js';
+import { pushedArgs, resolvedArgs } from './leasing.js';
 import { failTask, finishTaskOfActorCreation, retriesLeft } from './lineage.js';
 import { actorHandleRef, addLocalRef, borrowEntry, ensureRegistered } from './refs.js';
 import type { ActorView, OwnedTask } from './state.js';
@@ -258,7 +258,7 @@ export function pumpActor(ctx: Ctx, view: ActorView): void {
     task.sentToRestart = view.restartCount;
     view.inflight.push(taskId);
     const seqNo = view.nextSeqNo++;
-    emit(ctx, 
+    emit(ctx,
       send(workerAddress(view.workerId), {
         type: 'actor-task/pushed',
         spec: taskSpecOf(task.spec),
@@ -266,7 +266,7 @@ export function pumpActor(ctx: Ctx, view: ActorView): void {
         caller: ctx.s.workerId,
         restartCount: view.restartCount,
         seqNo,
-        args: resolvedArgs(task),
+        args: pushedArgs(task),
       }),
     );
   }

@@ -15,7 +15,7 @@ import type { Delivered, SchedulingStrategy, TaskArg, TaskSpec } from '../protoc
 import type { Resources } from '../resources.js';
 import { createActorView, deathCauseOf, ensureView, onActorCallReplied, onActorStateChanged, onKilledForGood, onRegistrationReplied, viewFor } from './actor-calls.js';
 import type { Ctx } from './context.js';
-import { emit, errorOf } from './context.js';
+import { copiedRefs, emit, errorOf } from './context.js';
 import { onNodeDied, onWorkerDied } from './deaths.js';
 import type { OwnerEffect, OwnerEvent, OwnerInbound, OwnerLocalEvent } from './events.js';
 import {
@@ -157,16 +157,16 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
       const objectId = nextPutObjectId(s);
       s.counters.put += 1;
       const object = createOwnedObject(ctx, objectId, 1);
-      const refs = event.value.refs.map((ref) => ({ ...ref }));
+      const refs = copiedRefs(event.value.refs);
       emit(ctx, { type: 'ids/minted', objectIds: [objectId] });
       if (event.value.sizeBytes < s.config.inlineThresholdBytes) {
         object.state = 'ready';
         object.payload = { kind: 'inline', data: event.value.data, sizeBytes: event.value.sizeBytes, refs };
       } else {
         s.storing[objectId] = { sizeBytes: event.value.sizeBytes, refs };
-        emit(ctx, send(rayletAddress(s.nodeId), { type: 'object/put-requested', objectId, owner: s.workerId, data: event.value.data, sizeBytes: event.value.sizeBytes, refs: refs.map((ref) => ({ ...ref })) }));
+        emit(ctx, send(rayletAddress(s.nodeId), { type: 'object/put-requested', objectId, owner: s.workerId, data: event.value.data, sizeBytes: event.value.sizeBytes, refs: copiedRefs(refs) }));
       }
-      object.contains = refs.map((ref) => ({ ...ref }));
+      object.contains = copiedRefs(refs);
       holdContained(ctx, refs, objectId);
       return;
     }

@@ -12,7 +12,7 @@ import type { ActorSpec, Delivered, MessageOf, ResolvedArg, TaskResult, TaskSpec
 import type { ErrorInfo, Payload } from '../values.js';
 import type { ExecutionResult, ValueData } from './events.js';
 import type { Ctx } from './context.js';
-import { emit, errorOf } from './context.js';
+import { copiedRefs, emit, errorOf } from './context.js';
 import { cancelOwnedTask, failObject, readyObject } from './lineage.js';
 import { acquireRefsIn, dropLocalRef, maybeRelease } from './refs.js';
 import { startFetch } from './retrieval.js';
@@ -47,14 +47,19 @@ function storedArgs(args: readonly ResolvedArg[]): { objectId: ObjectId; payload
   return stored;
 }
 
+/** The values of a task's args, as the shell passes them to its body (stored ones from `fetched`). */
 function argValues(args: readonly ResolvedArg[], fetched: Record<ObjectId, ValueData>): ValueData[] {
-  return args.map((arg): ValueData => {
-    const payload = arg.payload;
-    if (payload.kind === 'inline') return { data: payload.data, sizeBytes: payload.sizeBytes, refs: payload.refs.map((ref) => ({ ...ref })) };
-    const value = fetched[arg.kind === 'ref' ? arg.ref.objectId : ''];
-    if (value === undefined) throw new Error('argument value used before it was fetched');
-    return { data: value.data, sizeBytes: value.sizeBytes, refs: value.refs.map((ref) => ({ ...ref })) };
-  });
+  // `fetched` goes in as the callback's `this`, so that the callback is made once, not per task.
+  return args.map(argValueIn, fetched);
+}
+
+/** `argValues` of one arg; `this` is the execution's fetched values. */
+function argValueIn(this: Record<ObjectId, ValueData>, arg: ResolvedArg): ValueData {
+  const payload = arg.payload;
+  if (payload.kind === 'inline') return { data: payload.data, sizeBytes: payload.sizeBytes, refs: copiedRefs(payload.refs) };
+  const value = this[arg.kind === 'ref' ? arg.ref.objectId : ''];
+  if (value === undefined) throw new Error('argument value used before it was fetched');
+  return { data: value.data, sizeBytes: value.sizeBytes, refs: copiedRefs(value.refs) };
 }
 
 /** Answers a duplicate push from the reply cache; true if it did. */
@@ -217,9 +222,9 @@ export function onTaskExecuted(ctx: Ctx, taskId: TaskId, attempt: number, result
   }
   execution.results = result.values.map((value, index): Payload | undefined => {
     const objectId = execution.spec.returnIds[index] ?? '';
-    if (value.sizeBytes < ctx.s.config.inlineThresholdBytes) return { kind: 'inline', data: value.data, sizeBytes: value.sizeBytes, refs: value.refs.map((ref) => ({ ...ref })) };
-    ctx.s.storing[objectId] = { sizeBytes: value.sizeBytes, refs: value.refs.map((ref) => ({ ...ref })), executionKey: key, index };
-    emit(ctx, send(rayletAddress(ctx.s.nodeId), { type: 'object/put-requested', objectId, owner: execution.spec.owner, data: value.data, sizeBytes: value.sizeBytes, refs: value.refs.map((ref) => ({ ...ref })) }));
+    if (value.sizeBytes < ctx.s.config.inlineThresholdBytes) return { kind: 'inline', data: value.data, sizeBytes: value.sizeBytes, refs: copiedRefs(value.refs) };
+    ctx.s.storing[objectId] = { sizeBytes: value.sizeBytes, refs: copiedRefs(value.refs), executionKey: key, index };
+    emit(ctx, send(rayletAddress(ctx.s.nodeId), { type: 'object/put-requested', objectId, owner: execution.spec.owner, data: value.data, sizeBytes: value.sizeBytes, refs: copiedRefs(value.refs) }));
     return undefined;
   });
   registerReturnedRefs(ctx, key, execution, result.values);
@@ -431,7 +436,7 @@ function replyCreation(ctx: Ctx): void {
   const actor = ctx.s.actor;
   if (actor === undefined) return;
   const error: ErrorInfo | undefined = actor.creationError;
-  emit(ctx, 
+  emit(ctx,
     send(gcsAddress, { type: 'actor/creation-replied', actorId: actor.spec.actorId, restartCount: actor.restartCount, workerId: ctx.s.workerId, ...(error === undefined ? {} : { error }) }),
   );
 }

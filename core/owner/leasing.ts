@@ -35,6 +35,18 @@ export function resolvedArgs(task: OwnedTask): ResolvedArg[] {
   });
 }
 
+/**
+ * The args of a push to a worker (`task/pushed`, `actor-task/pushed`), as `resolvedArgs` gives them,
+ * except that a task whose args are all values (the usual case) pushes the list its spec holds: a
+ * value argument is already what the worker gets, and the push carries that list in its spec too.
+ * The worker copies the list it keeps, and nothing changes a spec's args once made.
+ */
+export function pushedArgs(task: OwnedTask): readonly ResolvedArg[] {
+  const args = argsOf(task.spec);
+  for (const arg of args) if (arg.kind !== 'value') return resolvedArgs(task);
+  return args as readonly ResolvedArg[];
+}
+
 /** Queues a task whose arguments are ready and looks for a worker for it. */
 export function enqueueForLease(ctx: Ctx, task: OwnedTask): void {
   const cls = classFor(ctx, task);
@@ -180,7 +192,7 @@ function requestLease(ctx: Ctx, cls: SchedulingClass): boolean {
 }
 
 function sendLeaseRequest(ctx: Ctx, cls: SchedulingClass, lease: OwnedLease): void {
-  emit(ctx, 
+  emit(ctx,
     send(rayletAddress(lease.nodeId), {
       type: 'lease/requested',
       leaseId: lease.leaseId,
@@ -237,12 +249,12 @@ function pushTask(ctx: Ctx, task: OwnedTask, lease: OwnedLease): void {
   else (lease.pipelined ??= []).push(task.spec.taskId);
   const to = workerAddress(lease.workerId ?? '');
   // Two literals rather than a spread of an empty one: that made and copied an object per push.
-  emit(ctx, 
+  emit(ctx,
     send(
       to,
       after === undefined
-        ? { type: 'task/pushed', spec: taskSpecOf(task.spec), attempt: task.attempt, leaseId: lease.leaseId, args: resolvedArgs(task) }
-        : { type: 'task/pushed', spec: taskSpecOf(task.spec), attempt: task.attempt, leaseId: lease.leaseId, args: resolvedArgs(task), after },
+        ? { type: 'task/pushed', spec: taskSpecOf(task.spec), attempt: task.attempt, leaseId: lease.leaseId, args: pushedArgs(task) }
+        : { type: 'task/pushed', spec: taskSpecOf(task.spec), attempt: task.attempt, leaseId: lease.leaseId, args: pushedArgs(task), after },
     ),
   );
 }

@@ -12,7 +12,7 @@ import type { ErrorInfo, Payload, RefMarker } from '../values.js';
 import type { TaskArg } from '../protocol.js';
 import { onActorCallReady, sendActorRegistration, viewFor } from './actor-calls.js';
 import type { Ctx } from './context.js';
-import { emit, errorOf, removeOne } from './context.js';
+import { copiedRefs, emit, errorOf, removeOne } from './context.js';
 import { enqueueForLease, releaseLease, removeFromClassQueue } from './leasing.js';
 import { borrowEntry, createOwnedObject, holdContained, holdForTask, isReferenced, maybeFree, releaseContained, releaseForTask, releaseLineage } from './refs.js';
 import { onObjectSettled, requestStatus } from './retrieval.js';
@@ -172,7 +172,7 @@ export function readyObject(ctx: Ctx, objectId: ObjectId, payload: Payload): voi
   // Hold the refs of the new value before releasing those of an earlier one (a put's, or a lost
   // value's that a re-run replaced), so a ref in both never drops to zero in between.
   const previous = object.contains;
-  object.contains = payload.refs.map((ref) => ({ ...ref }));
+  object.contains = copiedRefs(payload.refs);
   holdContained(ctx, payload.refs, objectId);
   if (previous === undefined || previous.length === 0) {
     // Holding refs frees nothing, so the record read above is still the one in the table: it is

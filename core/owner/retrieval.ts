@@ -10,7 +10,7 @@ import type { ObjectId } from '../ids.js';
 import type { Payload, RefMarker } from '../values.js';
 import type { GetOutcome, ValueData } from './events.js';
 import type { Ctx } from './context.js';
-import { emit, errorOf } from './context.js';
+import { copiedRefs, emit, errorOf } from './context.js';
 import { explainPending } from './explain.js';
 import { handBackQueued, onExecutionFetched, onExecutionFetchFailed } from './execution.js';
 import { recoverObject, resolveDeps } from './lineage.js';
@@ -82,7 +82,7 @@ export function startFetch(ctx: Ctx, objectId: ObjectId, payload: Payload, owner
 export function onFetched(ctx: Ctx, objectId: ObjectId, value: ValueData): void {
   if (ctx.s.fetches[objectId] === undefined) return;
   delete ctx.s.fetches[objectId];
-  ctx.s.fetchedData[objectId] = { data: value.data, sizeBytes: value.sizeBytes, refs: value.refs.map((ref) => ({ ...ref })) };
+  ctx.s.fetchedData[objectId] = { data: value.data, sizeBytes: value.sizeBytes, refs: copiedRefs(value.refs) };
   onExecutionFetched(ctx, objectId);
   checkRetrievals(ctx, objectId);
 }
@@ -190,7 +190,7 @@ export function onGetRequested(ctx: Ctx, getId: string, refs: readonly RefMarker
   // And `inTaskId` is spread only when present: an empty spread in the literal still reserved room for it.
   // A get on one ref (the usual case) keeps that ref as itself rather than in a list of one (56 bytes).
   const only = refs.length === 1 ? refs[0] : undefined;
-  const fields: PendingGet = { getId, refs: only === undefined ? refs.map((ref) => ({ ...ref })) : { ...only } };
+  const fields: PendingGet = { getId, refs: only === undefined ? copiedRefs(refs) : { ...only } };
   const get: PendingGet = inTaskId === undefined ? fields : { ...fields, inTaskId };
   ctx.s.gets[getId] = get;
   indexRetrieval(ctx, getId, getRefs(get));
@@ -203,7 +203,7 @@ export function onGetRequested(ctx: Ctx, getId: string, refs: readonly RefMarker
 /** `wait`: settle once `numReturns` refs are ready (or failed), or at the timeout with what is ready. */
 export function onWaitRequested(ctx: Ctx, waitId: string, refs: readonly RefMarker[], numReturns: number, timeoutMs: number | undefined): void {
   const repeats = refs.length - new Set(refs.map((ref) => ref.objectId)).size;
-  ctx.s.waits[waitId] = { waitId, refs: refs.map((ref) => ({ ...ref })), numReturns, settledAtLeast: 0, repeats };
+  ctx.s.waits[waitId] = { waitId, refs: copiedRefs(refs), numReturns, settledAtLeast: 0, repeats };
   indexRetrieval(ctx, waitId, refs);
   for (const ref of refs) if (ref.owner !== ctx.s.workerId) borrowEntry(ctx, ref).transientHolds += 1;
   if (timeoutMs !== undefined) emit(ctx, { type: 'timer/armed', timerId: `wait:${waitId}`, delayMs: timeoutMs });
@@ -344,7 +344,7 @@ function outcomesOf(ctx: Ctx, get: PendingGet): GetOutcome[] | undefined {
     // An inline value's fields are read from its payload itself, not copied into a record first.
     const data = outcome.kind === 'inline' ? outcome : ctx.s.fetchedData[ref.objectId];
     if (data === undefined) return undefined;
-    outcomes.push({ kind: 'value', value: { data: data.data, sizeBytes: data.sizeBytes, refs: data.refs.map((r) => ({ ...r })) } });
+    outcomes.push({ kind: 'value', value: { data: data.data, sizeBytes: data.sizeBytes, refs: copiedRefs(data.refs) } });
   }
   return outcomes;
 }

@@ -127,7 +127,7 @@ void test('the ids a submission mints come in a list of their own, which the sta
     const expected = Array.from({ length: numReturns }, (_, index) => `${taskId}.r${index}`);
     assert.deepEqual(minted.objectIds, expected);
     // The shell may keep or change the list it is given; the spec's own must stay as it was.
-    (minted.objectIds).push('changed');
+    minted.objectIds.push('changed');
     const returnIds = tableGet(run.live.tasks, taskId)?.spec.returnIds;
     assert.deepEqual(typeof returnIds === 'string' ? [returnIds] : returnIds, expected);
   }
@@ -168,4 +168,21 @@ void test('gets that share a ref settle one by one, each leaving the other in th
   ]);
   assert.equal(tableGet(run.live.objects, first.objectId)?.retrievals, undefined);
   assert.equal(tableGet(run.live.objects, second.objectId)?.retrievals, undefined);
+});
+
+void test('a push carries value args as the spec holds them and ref args with their resolved payload, applied every way alike', () => {
+  const run = new ThreeWays();
+  run.step(driverStarted);
+  run.step({ type: 'object/put', value: { data: 7, sizeBytes: 1, refs: [] } } as OwnerEvent);
+  const put = { objectId: 'n1.d1.p1', owner: 'n1.d1' };
+  run.step(tinySubmission);
+  run.step({ ...tinySubmission, args: [{ kind: 'value', payload: { kind: 'inline', data: 1, refs: [], sizeBytes: 1 } }, { kind: 'ref', ref: put }] } as OwnerEvent);
+  const pushes = (effects: OwnerEffect[]): unknown[] => effects.flatMap((effect) => (effect.type === 'message/sent' && effect.message.type === 'task/pushed' ? [effect.message] : []));
+  const first = pushes(run.step(delivered({ type: 'lease/granted', leaseId: 'n1.d1.l1', workerId: 'n1.w1', nodeId: 'n1' }, 'raylet:n1', 0)));
+  const second = pushes(run.step(delivered({ type: 'lease/granted', leaseId: 'n1.d1.l2', workerId: 'n1.w2', nodeId: 'n1' }, 'raylet:n1', 1)));
+  const value = { kind: 'value', payload: { kind: 'inline', data: 1, refs: [], sizeBytes: 1 } };
+  assert.deepEqual((first[0] as { args: unknown }).args, [value]);
+  assert.deepEqual((first[0] as { spec: { args: unknown } }).spec.args, [value]);
+  assert.deepEqual((second[0] as { args: unknown }).args, [value, { kind: 'ref', ref: put, payload: { kind: 'inline', data: 7, sizeBytes: 1, refs: [] } }]);
+  assert.deepEqual((second[0] as { spec: { args: unknown } }).spec.args, [value, { kind: 'ref', ref: put }], 'the spec keeps the ref as submitted');
 });
