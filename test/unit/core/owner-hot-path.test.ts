@@ -173,7 +173,7 @@ void test('gets that share a ref settle one by one, each leaving the other in th
 void test('a push carries value args as the spec holds them and ref args with their resolved payload, applied every way alike', () => {
   const run = new ThreeWays();
   run.step(driverStarted);
-  run.step({ type: 'object/put', value: { data: 7, sizeBytes: 1, refs: [] } } as OwnerEvent);
+  run.step({ type: 'object/put', value: { data: 7, sizeBytes: 1, refs: [] } });
   const put = { objectId: 'n1.d1.p1', owner: 'n1.d1' };
   run.step(tinySubmission);
   run.step({ ...tinySubmission, args: [{ kind: 'value', payload: { kind: 'inline', data: 1, refs: [], sizeBytes: 1 } }, { kind: 'ref', ref: put }] } as OwnerEvent);
