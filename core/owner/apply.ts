@@ -2,7 +2,7 @@
  * The owner's recipe: one switch over every event, delegating to the part of the owner it concerns.
  * Delivered messages pass the inbox first, so duplicates are ignored before any handler runs.
  */
-import { fifoPush } from '../fifo.js';
+import { fifoPushOne } from '../fifo.js';
 import { assertNever } from '../assert.js';
 import { isDraft } from 'immer';
 import { detach } from '../detach.js';
@@ -79,20 +79,9 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
       if (event.isDriver) emit(ctx, send(gcsAddress, { type: 'job/registration-requested', driverId: event.workerId, namespace: event.namespace }));
       return;
     case 'task/submitted': {
-      const spec = newSpec(
-        ctx,
-        event.numReturns,
-        event,
-        {
-          name: event.name,
-          functionId: event.functionId,
-          resources: event.resources,
-          maxRetries: event.maxRetries,
-          retryExceptions: event.retryExceptions,
-          strategy: event.strategy,
-        },
-        event.args,
-      );
+      // The event itself gives the shared part's fields (it has no `actor`, as a normal task's part
+      // has none): a record of them was an object per submission, read once and dropped.
+      const spec = newSpec(ctx, event.numReturns, event, event, event.args);
       const task = registerTask(ctx, spec, 'task');
       emit(ctx, { type: 'ids/minted', taskId: spec.taskId, objectIds: returnIdsCopy(spec) });
       resolveDeps(ctx, task);
@@ -122,7 +111,7 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
         failTask(ctx, task, errorOf('ActorDiedError', `actor ${view.actorId} is dead: ${view.deathCause ?? 'it died'}`, { taskName: spec.fn.name, cause: deathCauseOf(view, view.deathCause ?? 'it died') }));
         return;
       }
-      fifoPush(view.queue, taskId);
+      fifoPushOne(view.queue, taskId);
       resolveDeps(ctx, task);
       return;
     }

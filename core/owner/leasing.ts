@@ -10,7 +10,7 @@ import { send } from '../effects.js';
 import { nodeOfWorker, rayletAddress, workerAddress } from '../ids.js';
 import type { LeaseId, NodeId, WorkerId } from '../ids.js';
 import type { ResolvedArg, SchedulingStrategy, WorkerExitReason } from '../protocol.js';
-import { emptyFifo, fifoPush, fifoPushFront, fifoRemove, fifoSize, fifoTake, fifoTakeAll } from '../fifo.js';
+import { emptyFifo, fifoPushFront, fifoPushOne, fifoRemove, fifoSize, fifoTake, fifoTakeAll } from '../fifo.js';
 import { shapeKey } from '../resources.js';
 import type { Ctx } from './context.js';
 import { emit, errorOf, removeOne } from './context.js';
@@ -50,7 +50,7 @@ export function pushedArgs(task: OwnedTask): readonly ResolvedArg[] {
 /** Queues a task whose arguments are ready and looks for a worker for it. */
 export function enqueueForLease(ctx: Ctx, task: OwnedTask): void {
   const cls = classFor(ctx, task);
-  fifoPush(cls.queue, task.spec.taskId);
+  fifoPushOne(cls.queue, task.spec.taskId);
   pump(ctx, cls);
 }
 
