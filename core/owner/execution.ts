@@ -220,7 +220,12 @@ export function onTaskExecuted(ctx: Ctx, taskId: TaskId, attempt: number, result
     maybeReply(ctx, key);
     return;
   }
-  execution.results = result.values.map((value, index): Payload | undefined => {
+  // Values all small enough to travel inline (the usual case) map without the closure below, which
+  // the large ones need for their storing: that was a closure and its context per task run.
+  const threshold = ctx.s.config.inlineThresholdBytes;
+  let allInline = true;
+  for (const value of result.values) if (value.sizeBytes >= threshold) allInline = false;
+  execution.results = allInline ? result.values.map(inlinePayloadOf) : result.values.map((value, index): Payload | undefined => {
     const objectId = execution.spec.returnIds[index] ?? '';
     if (value.sizeBytes < ctx.s.config.inlineThresholdBytes) return { kind: 'inline', data: value.data, sizeBytes: value.sizeBytes, refs: copiedRefs(value.refs) };
     ctx.s.storing[objectId] = { sizeBytes: value.sizeBytes, refs: copiedRefs(value.refs), executionKey: key, index };
@@ -229,6 +234,11 @@ export function onTaskExecuted(ctx: Ctx, taskId: TaskId, attempt: number, result
   });
   registerReturnedRefs(ctx, key, execution, result.values);
   maybeReply(ctx, key);
+}
+
+/** The inline payload of a value returned by a body. */
+function inlinePayloadOf(value: ValueData): Payload {
+  return { kind: 'inline', data: value.data, sizeBytes: value.sizeBytes, refs: copiedRefs(value.refs) };
 }
 
 /**

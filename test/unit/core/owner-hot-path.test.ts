@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ownerCore } from '../../../core/owner/index.js';
+import { defaultOwnerConfig, ownerCore } from '../../../core/owner/index.js';
 import type { OwnerEffect, OwnerEvent, OwnerState } from '../../../core/owner/index.js';
 import { fifoItems } from '../../../core/fifo.js';
 import { hashState } from '../../../core/hash.js';
@@ -185,4 +185,35 @@ void test('a push carries value args as the spec holds them and ref args with th
   assert.deepEqual((first[0] as { spec: { args: unknown } }).spec.args, [value]);
   assert.deepEqual((second[0] as { args: unknown }).args, [value, { kind: 'ref', ref: put, payload: { kind: 'inline', data: 7, sizeBytes: 1, refs: [] } }]);
   assert.deepEqual((second[0] as { spec: { args: unknown } }).spec.args, [value, { kind: 'ref', ref: put }], 'the spec keeps the ref as submitted');
+});
+
+void test('a worker replies at once with returns small enough to travel inline, and stores a large one first', () => {
+  const run = new ThreeWays();
+  run.step({ ...driverStarted, workerId: 'n1.w1', isDriver: false } as OwnerEvent);
+  const push = (taskId: string, seq: number): OwnerEvent =>
+    delivered(
+      {
+        type: 'task/pushed',
+        spec: { taskId, jobId: 'j1', owner: 'n1.d1', returnIds: [`${taskId}.r0`, `${taskId}.r1`], name: 'pair', functionId: 'pair', args: [], resources: { CPU: 1 }, maxRetries: 0, retryExceptions: false, strategy: 'DEFAULT' },
+        attempt: 1,
+        leaseId: 'n1.d1.l1',
+        args: [],
+      },
+      'worker:n1.d1',
+      seq,
+    );
+  const replies = (effects: OwnerEffect[]): unknown[] => effects.flatMap((effect) => (effect.type === 'message/sent' && effect.message.type === 'task/replied' ? [effect.message.result] : []));
+  const large = defaultOwnerConfig.inlineThresholdBytes;
+  run.step(push('n1.d1.t1', 0));
+  const small = run.step({ type: 'task/executed', taskId: 'n1.d1.t1', attempt: 1, result: { kind: 'returned', values: [{ data: 1, sizeBytes: 1, refs: [] }, { data: 2, sizeBytes: 2, refs: [] }] } });
+  assert.deepEqual(replies(small), [{ kind: 'returned', payloads: [{ kind: 'inline', data: 1, sizeBytes: 1, refs: [] }, { kind: 'inline', data: 2, sizeBytes: 2, refs: [] }] }]);
+  run.step(push('n1.d1.t2', 1));
+  const mixed = run.step({ type: 'task/executed', taskId: 'n1.d1.t2', attempt: 1, result: { kind: 'returned', values: [{ data: 1, sizeBytes: 1, refs: [] }, { data: 'big', sizeBytes: large, refs: [] }] } });
+  assert.deepEqual(replies(mixed), [], 'no reply before the large return is stored');
+  assert.deepEqual(
+    mixed.flatMap((effect) => (effect.type === 'message/sent' && effect.message.type === 'object/put-requested' ? [effect.message.objectId] : [])),
+    ['n1.d1.t2.r1'],
+  );
+  const acked = run.step(delivered({ type: 'object/put-acked', objectId: 'n1.d1.t2.r1' }, 'raylet:n1', 0));
+  assert.deepEqual(replies(acked), [{ kind: 'returned', payloads: [{ kind: 'inline', data: 1, sizeBytes: 1, refs: [] }, { kind: 'stored', nodeIds: ['n1'], sizeBytes: large, refs: [] }] }]);
 });
