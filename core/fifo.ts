@@ -130,6 +130,31 @@ export function fifoPush<T>(queue: Fifo<T>, ...items: T[]): void {
   queue.size += items.length;
 }
 
+/**
+ * Adds one item at the back: `fifoPush(queue, item)` without the list a rest parameter makes per
+ * call (every task queued for a lease or an actor passes here).
+ */
+export function fifoPushOne<T>(queue: Fifo<T>, item: T): void {
+  if (ownCopiesFor(queue)) {
+    // Into a chunk with room: written into the copies `thawBack` made, as in `fifoPush`.
+    const list = thawBack(queue);
+    const last = list?.[list.length - 1];
+    if (last !== undefined && !isDraft(last) && last.length < chunkLength) {
+      last.push(item);
+      queue.size += 1;
+      return;
+    }
+  }
+  let list = queue.later === undefined ? queue.chunks : queue.later[queue.later.length - 1];
+  const last = list?.[list.length - 1];
+  if (last !== undefined && last.length < chunkLength) last.push(item);
+  else {
+    if (list === undefined || list.length >= pageLength) (queue.later ??= []).push((list = []));
+    list.push([item]);
+  }
+  queue.size += 1;
+}
+
 /** Puts items back at the front, in the order given (so `items[0]` is taken first). */
 export function fifoPushFront<T>(queue: Fifo<T>, items: readonly T[]): void {
   if (items.length === 0) return;

@@ -12,8 +12,8 @@ import type { ActorSpec, ActorState, ResolvedArg } from '../protocol.js';
 import type { ThrownInfo } from '../values.js';
 import type { ActorCreation } from './events.js';
 import type { Ctx } from './context.js';
-import { errorOf, removeOne } from './context.js';
-import { resolvedArgs } from './leasing.js';
+import { emit, errorOf, removeOne } from './context.js';
+import { pushedArgs, resolvedArgs } from './leasing.js';
 import { failTask, finishTaskOfActorCreation, retriesLeft } from './lineage.js';
 import { actorHandleRef, addLocalRef, borrowEntry, ensureRegistered } from './refs.js';
 import type { ActorView, OwnedTask } from './state.js';
@@ -44,7 +44,7 @@ export function ensureView(ctx: Ctx, actorId: ActorId): ActorView {
     subscribed: true,
   };
   ctx.s.actors[actorId] = view;
-  ctx.out.push(send(gcsAddress, { type: 'actor/subscribed', actorId, subscriber: ctx.s.workerId }));
+  emit(ctx, send(gcsAddress, { type: 'actor/subscribed', actorId, subscriber: ctx.s.workerId }));
   return view;
 }
 
@@ -95,7 +95,7 @@ export function sendActorRegistration(ctx: Ctx, task: OwnedTask): void {
   };
   view.spec = spec;
   view.creation = undefined;
-  ctx.out.push(send(gcsAddress, { type: 'actor/registration-requested', spec }));
+  emit(ctx, send(gcsAddress, { type: 'actor/registration-requested', spec }));
 }
 
 /** The GCS answered a registration: the same actor, an existing one with that name, or an error. */
@@ -110,7 +110,7 @@ export function onRegistrationReplied(ctx: Ctx, requestedActorId: ActorId, actor
   if (actorId === requestedActorId) {
     view.registered = true;
     // Every handle went out of scope while the registration was under way.
-    if (view.handlesGone === true) ctx.out.push(send(gcsAddress, { type: 'actor/out-of-scope', actorId }));
+    if (view.handlesGone === true) emit(ctx, send(gcsAddress, { type: 'actor/out-of-scope', actorId }));
     return;
   }
   // The handles of this creation stand for the existing actor: while they live, hold its handle object.
@@ -258,7 +258,7 @@ export function pumpActor(ctx: Ctx, view: ActorView): void {
     task.sentToRestart = view.restartCount;
     view.inflight.push(taskId);
     const seqNo = view.nextSeqNo++;
-    ctx.out.push(
+    emit(ctx,
       send(workerAddress(view.workerId), {
         type: 'actor-task/pushed',
         spec: taskSpecOf(task.spec),
@@ -266,7 +266,7 @@ export function pumpActor(ctx: Ctx, view: ActorView): void {
         caller: ctx.s.workerId,
         restartCount: view.restartCount,
         seqNo,
-        args: resolvedArgs(task),
+        args: pushedArgs(task),
       }),
     );
   }

@@ -2,20 +2,20 @@
  * The owner's recipe: one switch over every event, delegating to the part of the owner it concerns.
  * Delivered messages pass the inbox first, so duplicates are ignored before any handler runs.
  */
-import { fifoPush } from '../fifo.js';
+import { fifoPushOne } from '../fifo.js';
 import { assertNever } from '../assert.js';
 import { isDraft } from 'immer';
 import { detach } from '../detach.js';
 import { send } from '../effects.js';
 import { actorHandleObjectId, gcsAddress, rayletAddress, returnObjectId, taskOfObject, workerAddress } from '../ids.js';
 import { admit } from '../inbox.js';
-import type { TaskId } from '../ids.js';
+import type { ObjectId, TaskId } from '../ids.js';
 import { mayBeDraft, readField } from '../own-copies.js';
 import type { Delivered, SchedulingStrategy, TaskArg, TaskSpec } from '../protocol.js';
 import type { Resources } from '../resources.js';
 import { createActorView, deathCauseOf, ensureView, onActorCallReplied, onActorStateChanged, onKilledForGood, onRegistrationReplied, viewFor } from './actor-calls.js';
 import type { Ctx } from './context.js';
-import { errorOf } from './context.js';
+import { copiedRefs, emit, errorOf } from './context.js';
 import { onNodeDied, onWorkerDied } from './deaths.js';
 import type { OwnerEffect, OwnerEvent, OwnerInbound, OwnerLocalEvent } from './events.js';
 import {
@@ -36,7 +36,7 @@ import { cancelOwnedTask, failTask, finishTask, freeUnwanted, mintTaskIds, recov
 import { actorHandleRef, addLocalRef, borrowEntry, createHandleObject, createOwnedObject, dropLocalRef, ensureRegistered, holdContained, onBorrowAdded, onCopyAdded, onBorrowReleased } from './refs.js';
 import { onFetched, onFetchFailed, onGetRequested, onResumed, onRetrievalTimer, onStatusReplied, onStatusRequested, onStatusRetryTimer, onWaitRequested } from './retrieval.js';
 import type { OwnedSpec, OwnerState, TaskFunction } from './state.js';
-import { defaultOwnerConfig, idRecord, returnIdsOf } from './state.js';
+import { defaultOwnerConfig, idRecord } from './state.js';
 import { tableGet } from '../table.js';
 
 /**
@@ -50,7 +50,7 @@ export function nextPutObjectId(state: OwnerState): string {
 
 /** Applies one event to an owner's state (mutable or an immer draft) and returns the effects. */
 export function applyOwner(state: OwnerState, event: OwnerEvent): OwnerEffect[] {
-  const ctx: Ctx = { s: state, out: [] };
+  const ctx: Ctx = { s: state, out: undefined };
   if ('via' in event) {
     if (!state.started || !admit(state.inbox, event.via)) return [];
     applyMessage(ctx, event);
@@ -59,7 +59,9 @@ export function applyOwner(state: OwnerState, event: OwnerEvent): OwnerEffect[] 
     applyLocal(ctx, event);
   }
   // Only a state under immer can leak a draft into an effect; the mutable path skips the walk.
-  return mayBeDraft() && isDraft(state) ? ctx.out.map(detach) : ctx.out;
+  const out = ctx.out;
+  if (out === undefined) return [];
+  return mayBeDraft() && isDraft(state) ? out.map(detach) : out;
 }
 
 function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
@@ -74,25 +76,14 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
       s.namespace = event.namespace;
       // Configs recorded before a field existed take its default.
       s.config = { ...defaultOwnerConfig, ...event.config };
-      if (event.isDriver) ctx.out.push(send(gcsAddress, { type: 'job/registration-requested', driverId: event.workerId, namespace: event.namespace }));
+      if (event.isDriver) emit(ctx, send(gcsAddress, { type: 'job/registration-requested', driverId: event.workerId, namespace: event.namespace }));
       return;
     case 'task/submitted': {
-      const spec = newSpec(
-        ctx,
-        event.numReturns,
-        event,
-        {
-          name: event.name,
-          functionId: event.functionId,
-          resources: event.resources,
-          maxRetries: event.maxRetries,
-          retryExceptions: event.retryExceptions,
-          strategy: event.strategy,
-        },
-        event.args,
-      );
+      // The event itself gives the shared part's fields (it has no `actor`, as a normal task's part
+      // has none): a record of them was an object per submission, read once and dropped.
+      const spec = newSpec(ctx, event.numReturns, event, event, event.args);
       const task = registerTask(ctx, spec, 'task');
-      ctx.out.push({ type: 'ids/minted', taskId: spec.taskId, objectIds: [...returnIdsOf(spec)] });
+      emit(ctx, { type: 'ids/minted', taskId: spec.taskId, objectIds: returnIdsCopy(spec) });
       resolveDeps(ctx, task);
       return;
     }
@@ -115,12 +106,12 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
       );
       const taskId = spec.taskId;
       const task = registerTask(ctx, spec, 'actor-task', event.handle);
-      ctx.out.push({ type: 'ids/minted', taskId, objectIds: [...returnIdsOf(spec)] });
+      emit(ctx, { type: 'ids/minted', taskId, objectIds: returnIdsCopy(spec) });
       if (view.state === 'DEAD') {
         failTask(ctx, task, errorOf('ActorDiedError', `actor ${view.actorId} is dead: ${view.deathCause ?? 'it died'}`, { taskName: spec.fn.name, cause: deathCauseOf(view, view.deathCause ?? 'it died') }));
         return;
       }
-      fifoPush(view.queue, taskId);
+      fifoPushOne(view.queue, taskId);
       resolveDeps(ctx, task);
       return;
     }
@@ -147,7 +138,7 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
       // The handles of a non-detached actor are counted through its handle object (Ray's rule).
       if (!event.detached) createHandleObject(ctx, actorId);
       const task = registerTask(ctx, spec, 'actor-creation');
-      ctx.out.push({ type: 'ids/minted', taskId, actorId, objectIds: event.detached ? [] : [actorHandleObjectId(actorId)] });
+      emit(ctx, { type: 'ids/minted', taskId, actorId, objectIds: event.detached ? [] : [actorHandleObjectId(actorId)] });
       resolveDeps(ctx, task);
       return;
     }
@@ -155,16 +146,16 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
       const objectId = nextPutObjectId(s);
       s.counters.put += 1;
       const object = createOwnedObject(ctx, objectId, 1);
-      const refs = event.value.refs.map((ref) => ({ ...ref }));
-      ctx.out.push({ type: 'ids/minted', objectIds: [objectId] });
+      const refs = copiedRefs(event.value.refs);
+      emit(ctx, { type: 'ids/minted', objectIds: [objectId] });
       if (event.value.sizeBytes < s.config.inlineThresholdBytes) {
         object.state = 'ready';
         object.payload = { kind: 'inline', data: event.value.data, sizeBytes: event.value.sizeBytes, refs };
       } else {
         s.storing[objectId] = { sizeBytes: event.value.sizeBytes, refs };
-        ctx.out.push(send(rayletAddress(s.nodeId), { type: 'object/put-requested', objectId, owner: s.workerId, data: event.value.data, sizeBytes: event.value.sizeBytes, refs: refs.map((ref) => ({ ...ref })) }));
+        emit(ctx, send(rayletAddress(s.nodeId), { type: 'object/put-requested', objectId, owner: s.workerId, data: event.value.data, sizeBytes: event.value.sizeBytes, refs: copiedRefs(refs) }));
       }
-      object.contains = refs.map((ref) => ({ ...ref }));
+      object.contains = copiedRefs(refs);
       holdContained(ctx, refs, objectId);
       return;
     }
@@ -184,7 +175,7 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
       const taskId = taskOfObject(event.ref.objectId);
       if (taskId === undefined) return;
       if (event.ref.owner !== s.workerId) {
-        ctx.out.push(send(workerAddress(event.ref.owner), { type: 'task/cancel-requested', taskId, recursive: event.recursive }));
+        emit(ctx, send(workerAddress(event.ref.owner), { type: 'task/cancel-requested', taskId, recursive: event.recursive }));
         return;
       }
       const task = tableGet(s.tasks, taskId);
@@ -193,12 +184,12 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
     }
     case 'kill/requested': {
       const view = viewFor(ctx, event.actorId);
-      ctx.out.push(send(gcsAddress, { type: 'actor/kill-requested', actorId: view?.actorId ?? event.actorId, noRestart: event.noRestart }));
+      emit(ctx, send(gcsAddress, { type: 'actor/kill-requested', actorId: view?.actorId ?? event.actorId, noRestart: event.noRestart }));
       if (event.noRestart && view !== undefined) onKilledForGood(ctx, view);
       return;
     }
     case 'actor-lookup/requested':
-      ctx.out.push(send(gcsAddress, { type: 'actor/lookup-requested', requestId: event.requestId, name: event.name, namespace: event.namespace ?? s.namespace, requester: s.workerId }));
+      emit(ctx, send(gcsAddress, { type: 'actor/lookup-requested', requestId: event.requestId, name: event.name, namespace: event.namespace ?? s.namespace, requester: s.workerId }));
       return;
     case 'task/executed':
       onTaskExecuted(ctx, event.taskId, event.attempt, event.result);
@@ -212,7 +203,7 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
     case 'owner/stopping':
       if (s.stopped) return;
       s.stopped = true;
-      if (s.isDriver && s.jobId !== undefined) ctx.out.push(send(gcsAddress, { type: 'job/finished', jobId: s.jobId }));
+      if (s.isDriver && s.jobId !== undefined) emit(ctx, send(gcsAddress, { type: 'job/finished', jobId: s.jobId }));
       return;
     case 'owner/reattached': {
       const former = s.nodeId;
@@ -221,7 +212,7 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
       s.nodeId = event.nodeId;
       onNodeDied(ctx, former);
       // A repeat gets the same job id; the GCS's reply to the first may have died with the head.
-      if (s.isDriver) ctx.out.push(send(gcsAddress, { type: 'job/registration-requested', driverId: s.workerId, namespace: s.namespace }));
+      if (s.isDriver) emit(ctx, send(gcsAddress, { type: 'job/registration-requested', driverId: s.workerId, namespace: s.namespace }));
       return;
     }
     case 'timer/fired':
@@ -318,7 +309,7 @@ function applyMessage(ctx: Ctx, event: Delivered<OwnerInbound>): void {
           if (handle.owner !== s.workerId) ensureRegistered(ctx, borrowEntry(ctx, handle));
         }
       }
-      ctx.out.push({ type: 'actor-lookup/settled', requestId: event.requestId, ...(event.actorId === undefined ? {} : { actorId: event.actorId }), ...(event.spec === undefined ? {} : { spec: event.spec }) });
+      emit(ctx, { type: 'actor-lookup/settled', requestId: event.requestId, ...(event.actorId === undefined ? {} : { actorId: event.actorId }), ...(event.spec === undefined ? {} : { spec: event.spec }) });
       return;
     case 'actor/state-changed':
       onActorStateChanged(ctx, event);
@@ -344,6 +335,11 @@ function applyMessage(ctx: Ctx, event: Delivered<OwnerInbound>): void {
     default:
       assertNever(event, 'owner message');
   }
+}
+
+/** The return ids of `spec` in a list of their own (for an effect): one list, where a spread of `returnIdsOf` made two for the usual single return. */
+function returnIdsCopy(spec: OwnedSpec): ObjectId[] {
+  return typeof spec.returnIds === 'string' ? [spec.returnIds] : spec.returnIds.slice();
 }
 
 /** What a submission says of a new spec's shared part; the owner adds its job, itself and the parent task. */
@@ -410,10 +406,16 @@ function sharedFunction(ctx: Ctx, parentTaskId: TaskId | undefined, fields: Subm
 /** Whether two resource shapes ask for the same amounts. */
 function sameShape(a: Resources, b: Resources): boolean {
   if (a === b) return true;
-  const keys = Object.keys(a);
-  if (keys.length !== Object.keys(b).length) return false;
-  for (const key of keys) if (a[key] !== b[key]) return false;
-  return true;
+  // Keys counted by for...in rather than compared as Object.keys lists: every submission of a
+  // function already kept asks this (its resources, read from an event, are a new object each
+  // time), and the two lists were two arrays per submission.
+  let keys = 0;
+  for (const key in a) {
+    if (a[key] !== b[key]) return false;
+    keys += 1;
+  }
+  for (const _key in b) keys -= 1;
+  return keys === 0;
 }
 
 /** Whether two scheduling strategies are the same (a name, or a record of plain fields). */

@@ -12,7 +12,7 @@ import type { ActorSpec, Delivered, MessageOf, ResolvedArg, TaskResult, TaskSpec
 import type { ErrorInfo, Payload } from '../values.js';
 import type { ExecutionResult, ValueData } from './events.js';
 import type { Ctx } from './context.js';
-import { errorOf } from './context.js';
+import { copiedRefs, emit, errorOf } from './context.js';
 import { cancelOwnedTask, failObject, readyObject } from './lineage.js';
 import { acquireRefsIn, dropLocalRef, maybeRelease } from './refs.js';
 import { startFetch } from './retrieval.js';
@@ -47,21 +47,26 @@ function storedArgs(args: readonly ResolvedArg[]): { objectId: ObjectId; payload
   return stored;
 }
 
+/** The values of a task's args, as the shell passes them to its body (stored ones from `fetched`). */
 function argValues(args: readonly ResolvedArg[], fetched: Record<ObjectId, ValueData>): ValueData[] {
-  return args.map((arg): ValueData => {
-    const payload = arg.payload;
-    if (payload.kind === 'inline') return { data: payload.data, sizeBytes: payload.sizeBytes, refs: payload.refs.map((ref) => ({ ...ref })) };
-    const value = fetched[arg.kind === 'ref' ? arg.ref.objectId : ''];
-    if (value === undefined) throw new Error('argument value used before it was fetched');
-    return { data: value.data, sizeBytes: value.sizeBytes, refs: value.refs.map((ref) => ({ ...ref })) };
-  });
+  // `fetched` goes in as the callback's `this`, so that the callback is made once, not per task.
+  return args.map(argValueIn, fetched);
+}
+
+/** `argValues` of one arg; `this` is the execution's fetched values. */
+function argValueIn(this: Record<ObjectId, ValueData>, arg: ResolvedArg): ValueData {
+  const payload = arg.payload;
+  if (payload.kind === 'inline') return { data: payload.data, sizeBytes: payload.sizeBytes, refs: copiedRefs(payload.refs) };
+  const value = this[arg.kind === 'ref' ? arg.ref.objectId : ''];
+  if (value === undefined) throw new Error('argument value used before it was fetched');
+  return { data: value.data, sizeBytes: value.sizeBytes, refs: copiedRefs(value.refs) };
 }
 
 /** Answers a duplicate push from the reply cache; true if it did. */
 function replayCachedReply(ctx: Ctx, key: string): boolean {
   const cached = ctx.s.replyCache[key];
   if (cached === undefined) return false;
-  ctx.out.push(send(workerAddress(cached.to), { type: 'task/replied', taskId: cached.reply.taskId, attempt: cached.reply.attempt, workerId: ctx.s.workerId, nodeId: ctx.s.nodeId, result: cached.reply.result, releasedBorrows: [] }));
+  emit(ctx, send(workerAddress(cached.to), { type: 'task/replied', taskId: cached.reply.taskId, attempt: cached.reply.attempt, workerId: ctx.s.workerId, nodeId: ctx.s.nodeId, result: cached.reply.result, releasedBorrows: [] }));
   return true;
 }
 
@@ -155,7 +160,7 @@ function runIfFetched(ctx: Ctx, key: string): void {
   execution.phase = 'running';
   const args = argValues(execution.args, execution.fetched);
   acquireRefsIn(ctx, args);
-  ctx.out.push({ type: 'task/execute', spec: execution.spec, attempt: execution.attempt, args });
+  emit(ctx, { type: 'task/execute', spec: execution.spec, attempt: execution.attempt, args });
 }
 
 /** A stored value arrived: executions and an actor construction waiting for it may start. */
@@ -215,15 +220,25 @@ export function onTaskExecuted(ctx: Ctx, taskId: TaskId, attempt: number, result
     maybeReply(ctx, key);
     return;
   }
-  execution.results = result.values.map((value, index): Payload | undefined => {
+  // Values all small enough to travel inline (the usual case) map without the closure below, which
+  // the large ones need for their storing: that was a closure and its context per task run.
+  const threshold = ctx.s.config.inlineThresholdBytes;
+  let allInline = true;
+  for (const value of result.values) if (value.sizeBytes >= threshold) allInline = false;
+  execution.results = allInline ? result.values.map(inlinePayloadOf) : result.values.map((value, index): Payload | undefined => {
     const objectId = execution.spec.returnIds[index] ?? '';
-    if (value.sizeBytes < ctx.s.config.inlineThresholdBytes) return { kind: 'inline', data: value.data, sizeBytes: value.sizeBytes, refs: value.refs.map((ref) => ({ ...ref })) };
-    ctx.s.storing[objectId] = { sizeBytes: value.sizeBytes, refs: value.refs.map((ref) => ({ ...ref })), executionKey: key, index };
-    ctx.out.push(send(rayletAddress(ctx.s.nodeId), { type: 'object/put-requested', objectId, owner: execution.spec.owner, data: value.data, sizeBytes: value.sizeBytes, refs: value.refs.map((ref) => ({ ...ref })) }));
+    if (value.sizeBytes < ctx.s.config.inlineThresholdBytes) return { kind: 'inline', data: value.data, sizeBytes: value.sizeBytes, refs: copiedRefs(value.refs) };
+    ctx.s.storing[objectId] = { sizeBytes: value.sizeBytes, refs: copiedRefs(value.refs), executionKey: key, index };
+    emit(ctx, send(rayletAddress(ctx.s.nodeId), { type: 'object/put-requested', objectId, owner: execution.spec.owner, data: value.data, sizeBytes: value.sizeBytes, refs: copiedRefs(value.refs) }));
     return undefined;
   });
   registerReturnedRefs(ctx, key, execution, result.values);
   maybeReply(ctx, key);
+}
+
+/** The inline payload of a value returned by a body. */
+function inlinePayloadOf(value: ValueData): Payload {
+  return { kind: 'inline', data: value.data, sizeBytes: value.sizeBytes, refs: copiedRefs(value.refs) };
 }
 
 /**
@@ -244,7 +259,7 @@ function registerReturnedRefs(ctx: Ctx, key: string, execution: Execution, value
       const ackId = `${ctx.s.workerId}.k${++ctx.s.counters.ack}`;
       ctx.s.acks[ackId] = { ackId, objectId: ref.objectId, owner: ref.owner, executionKey: key };
       execution.pendingAcks.push(ackId);
-      ctx.out.push(send(workerAddress(ref.owner), { type: 'borrow/added', objectId: ref.objectId, borrower: caller, ackTo: ctx.s.workerId, ackId }));
+      emit(ctx, send(workerAddress(ref.owner), { type: 'borrow/added', objectId: ref.objectId, borrower: caller, ackTo: ctx.s.workerId, ackId }));
     }
   }
 }
@@ -293,7 +308,7 @@ function reply(ctx: Ctx, key: string, result: TaskResult): void {
 }
 
 function sendReply(ctx: Ctx, to: WorkerId, taskId: TaskId, attempt: number, result: TaskResult): void {
-  ctx.out.push(send(workerAddress(to), { type: 'task/replied', taskId, attempt, workerId: ctx.s.workerId, nodeId: ctx.s.nodeId, result, releasedBorrows: [] }));
+  emit(ctx, send(workerAddress(to), { type: 'task/replied', taskId, attempt, workerId: ctx.s.workerId, nodeId: ctx.s.nodeId, result, releasedBorrows: [] }));
 }
 
 /** `object/put-acked`: a large return or a put is in the store. */
@@ -302,7 +317,7 @@ export function onPutAcked(ctx: Ctx, objectId: ObjectId): void {
   if (storing === undefined) return;
   delete ctx.s.storing[objectId];
   if (storing.orphaned === true) {
-    ctx.out.push(send(rayletAddress(ctx.s.nodeId), { type: 'object/free-requested', objectIds: [objectId] }));
+    emit(ctx, send(rayletAddress(ctx.s.nodeId), { type: 'object/free-requested', objectIds: [objectId] }));
     return;
   }
   const payload: Payload = { kind: 'stored', nodeIds: [ctx.s.nodeId], sizeBytes: storing.sizeBytes, refs: storing.refs };
@@ -375,7 +390,7 @@ export function onCancelAtWorker(ctx: Ctx, taskId: TaskId, recursive: boolean, f
     if (execution.spec.taskId !== taskId) continue;
     running = true;
     execution.interrupted = true;
-    if (execution.phase === 'running') ctx.out.push({ type: 'task/interrupt', taskId });
+    if (execution.phase === 'running') emit(ctx, { type: 'task/interrupt', taskId });
     else if (execution.phase === 'fetching' || execution.phase === 'queued') reply(ctx, key, { kind: 'cancelled' });
   }
   if (!running && owned === undefined && !ctx.s.cancelledEarly.includes(taskId)) {
@@ -411,7 +426,7 @@ function constructIfFetched(ctx: Ctx): void {
   actor.phase = 'constructing';
   const args = argValues(actor.spec.args, actor.fetched);
   acquireRefsIn(ctx, args);
-  ctx.out.push({ type: 'actor/construct', spec: actor.spec, restartCount: actor.restartCount, args });
+  emit(ctx, { type: 'actor/construct', spec: actor.spec, restartCount: actor.restartCount, args });
 }
 
 /** The shell ran the constructor. */
@@ -431,7 +446,7 @@ function replyCreation(ctx: Ctx): void {
   const actor = ctx.s.actor;
   if (actor === undefined) return;
   const error: ErrorInfo | undefined = actor.creationError;
-  ctx.out.push(
+  emit(ctx,
     send(gcsAddress, { type: 'actor/creation-replied', actorId: actor.spec.actorId, restartCount: actor.restartCount, workerId: ctx.s.workerId, ...(error === undefined ? {} : { error }) }),
   );
 }
@@ -444,13 +459,13 @@ function replyCreation(ctx: Ctx): void {
 export function onActorDisposeRequested(ctx: Ctx, actorId: string, restartCount: number): void {
   const actor = ctx.s.actor;
   if (actor === undefined || actor.spec.actorId !== actorId || actor.restartCount !== restartCount) return;
-  if (actor.phase === 'ready') ctx.out.push({ type: 'actor/dispose', actorId, restartCount });
+  if (actor.phase === 'ready') emit(ctx, { type: 'actor/dispose', actorId, restartCount });
   else onActorDisposed(ctx, actorId, restartCount);
 }
 
 /** The shell ran the instance's dispose method (or it had none): the GCS may end the actor. */
 export function onActorDisposed(ctx: Ctx, actorId: string, restartCount: number): void {
-  ctx.out.push(send(gcsAddress, { type: 'actor/disposed', actorId, restartCount, workerId: ctx.s.workerId }));
+  emit(ctx, send(gcsAddress, { type: 'actor/disposed', actorId, restartCount, workerId: ctx.s.workerId }));
 }
 
 /** `actor-task/pushed`: admit calls per caller in sequence order; run up to maxConcurrency at once. */

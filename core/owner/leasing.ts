@@ -10,10 +10,10 @@ import { send } from '../effects.js';
 import { nodeOfWorker, rayletAddress, workerAddress } from '../ids.js';
 import type { LeaseId, NodeId, WorkerId } from '../ids.js';
 import type { ResolvedArg, SchedulingStrategy, WorkerExitReason } from '../protocol.js';
-import { emptyFifo, fifoPush, fifoPushFront, fifoRemove, fifoSize, fifoTake, fifoTakeAll } from '../fifo.js';
+import { emptyFifo, fifoPushFront, fifoPushOne, fifoRemove, fifoSize, fifoTake, fifoTakeAll } from '../fifo.js';
 import { shapeKey } from '../resources.js';
 import type { Ctx } from './context.js';
-import { errorOf, removeOne } from './context.js';
+import { emit, errorOf, removeOne } from './context.js';
 import { cancelOwnedTaskAfterLoss, failTask, rerunTask, retriesLeft } from './lineage.js';
 import type { OwnedLease, OwnedTask, OwnerConfig, OwnerState, SchedulingClass, TaskFunction } from './state.js';
 import { argsOf, taskSpecOf } from './state.js';
@@ -35,10 +35,22 @@ export function resolvedArgs(task: OwnedTask): ResolvedArg[] {
   });
 }
 
+/**
+ * The args of a push to a worker (`task/pushed`, `actor-task/pushed`), as `resolvedArgs` gives them,
+ * except that a task whose args are all values (the usual case) pushes the list its spec holds: a
+ * value argument is already what the worker gets, and the push carries that list in its spec too.
+ * The worker copies the list it keeps, and nothing changes a spec's args once made.
+ */
+export function pushedArgs(task: OwnedTask): readonly ResolvedArg[] {
+  const args = argsOf(task.spec);
+  for (const arg of args) if (arg.kind !== 'value') return resolvedArgs(task);
+  return args as readonly ResolvedArg[];
+}
+
 /** Queues a task whose arguments are ready and looks for a worker for it. */
 export function enqueueForLease(ctx: Ctx, task: OwnedTask): void {
   const cls = classFor(ctx, task);
-  fifoPush(cls.queue, task.spec.taskId);
+  fifoPushOne(cls.queue, task.spec.taskId);
   pump(ctx, cls);
 }
 
@@ -117,7 +129,7 @@ export function pump(ctx: Ctx, cls: SchedulingClass): void {
       if (lease.doomed !== true && ctx.s.config.leaseIdleMs > 0) {
         if (lease.idleSince !== true) {
           lease.idleSince = true;
-          ctx.out.push({ type: 'timer/armed', timerId: `lease-idle:${lease.leaseId}`, delayMs: ctx.s.config.leaseIdleMs });
+          emit(ctx, { type: 'timer/armed', timerId: `lease-idle:${lease.leaseId}`, delayMs: ctx.s.config.leaseIdleMs });
         }
         continue;
       }
@@ -180,7 +192,7 @@ function requestLease(ctx: Ctx, cls: SchedulingClass): boolean {
 }
 
 function sendLeaseRequest(ctx: Ctx, cls: SchedulingClass, lease: OwnedLease): void {
-  ctx.out.push(
+  emit(ctx,
     send(rayletAddress(lease.nodeId), {
       type: 'lease/requested',
       leaseId: lease.leaseId,
@@ -237,12 +249,12 @@ function pushTask(ctx: Ctx, task: OwnedTask, lease: OwnedLease): void {
   else (lease.pipelined ??= []).push(task.spec.taskId);
   const to = workerAddress(lease.workerId ?? '');
   // Two literals rather than a spread of an empty one: that made and copied an object per push.
-  ctx.out.push(
+  emit(ctx,
     send(
       to,
       after === undefined
-        ? { type: 'task/pushed', spec: taskSpecOf(task.spec), attempt: task.attempt, leaseId: lease.leaseId, args: resolvedArgs(task) }
-        : { type: 'task/pushed', spec: taskSpecOf(task.spec), attempt: task.attempt, leaseId: lease.leaseId, args: resolvedArgs(task), after },
+        ? { type: 'task/pushed', spec: taskSpecOf(task.spec), attempt: task.attempt, leaseId: lease.leaseId, args: pushedArgs(task) }
+        : { type: 'task/pushed', spec: taskSpecOf(task.spec), attempt: task.attempt, leaseId: lease.leaseId, args: pushedArgs(task), after },
     ),
   );
 }
@@ -251,7 +263,7 @@ function returnLease(ctx: Ctx, cls: SchedulingClass, lease: OwnedLease): void {
   removeOne(cls.leases, lease.leaseId);
   delete ctx.s.leases[lease.leaseId];
   if (ctx.s.deadNodes[lease.nodeId] === true) return;
-  ctx.out.push(send(rayletAddress(lease.nodeId), { type: 'lease/returned', leaseId: lease.leaseId, workerId: lease.workerId ?? '', disconnectWorker: lease.doomed === true }));
+  emit(ctx, send(rayletAddress(lease.nodeId), { type: 'lease/returned', leaseId: lease.leaseId, workerId: lease.workerId ?? '', disconnectWorker: lease.doomed === true }));
 }
 
 /** `lease/granted`: use it, or hand back a grant nobody wants any more. */
@@ -259,7 +271,7 @@ export function onLeaseGranted(ctx: Ctx, leaseId: LeaseId, workerId: WorkerId, n
   const lease = ctx.s.leases[leaseId];
   if (lease === undefined || lease.state !== 'requested') {
     if (lease?.workerId !== workerId && ctx.s.deadNodes[nodeId] !== true) {
-      ctx.out.push(send(rayletAddress(nodeId), { type: 'lease/returned', leaseId, workerId, disconnectWorker: false }));
+      emit(ctx, send(rayletAddress(nodeId), { type: 'lease/returned', leaseId, workerId, disconnectWorker: false }));
     }
     return;
   }
@@ -304,7 +316,7 @@ export function onLeaseRejected(ctx: Ctx, leaseId: LeaseId, reason: string, perm
   }
   if (!cls.retryArmed) {
     cls.retryArmed = true;
-    ctx.out.push({ type: 'timer/armed', timerId: `lease-retry:${cls.key}`, delayMs: ctx.s.config.leaseRetryDelayMs });
+    emit(ctx, { type: 'timer/armed', timerId: `lease-retry:${cls.key}`, delayMs: ctx.s.config.leaseRetryDelayMs });
   }
 }
 
@@ -328,7 +340,7 @@ export function onLeaseLost(ctx: Ctx, leaseId: LeaseId, reason: WorkerExitReason
   if (lease === undefined || lease.lost !== undefined) return;
   if (lease.pipelined !== undefined) {
     lease.lost = reason;
-    ctx.out.push({ type: 'timer/armed', timerId: `lease-lost:${leaseId}`, delayMs: ctx.s.config.lostLeaseGraceMs ?? 1000 });
+    emit(ctx, { type: 'timer/armed', timerId: `lease-lost:${leaseId}`, delayMs: ctx.s.config.lostLeaseGraceMs ?? 1000 });
     return;
   }
   settleLostLease(ctx, lease, reason);
@@ -385,7 +397,7 @@ export function onCancelGraceTimer(ctx: Ctx, leaseId: LeaseId): void {
   const lease = ctx.s.leases[leaseId];
   if (lease === undefined || lease.draining !== true || lease.doomed === true || lease.workerId === undefined) return;
   lease.doomed = true;
-  ctx.out.push(send(rayletAddress(leaseWorkerNode(lease)), { type: 'worker/kill-requested', workerId: lease.workerId, reason: 'killed' }));
+  emit(ctx, send(rayletAddress(leaseWorkerNode(lease)), { type: 'worker/kill-requested', workerId: lease.workerId, reason: 'killed' }));
 }
 
 /**

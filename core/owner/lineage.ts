@@ -9,9 +9,10 @@ import { send } from '../effects.js';
 import { rayletAddress, returnObjectId, taskOfObject, workerAddress } from '../ids.js';
 import type { ObjectId, TaskId } from '../ids.js';
 import type { ErrorInfo, Payload, RefMarker } from '../values.js';
+import type { TaskArg } from '../protocol.js';
 import { onActorCallReady, sendActorRegistration, viewFor } from './actor-calls.js';
 import type { Ctx } from './context.js';
-import { errorOf, removeOne } from './context.js';
+import { copiedRefs, emit, errorOf, removeOne } from './context.js';
 import { enqueueForLease, releaseLease, removeFromClassQueue } from './leasing.js';
 import { borrowEntry, createOwnedObject, holdContained, holdForTask, isReferenced, maybeFree, releaseContained, releaseForTask, releaseLineage } from './refs.js';
 import { onObjectSettled, requestStatus } from './retrieval.js';
@@ -31,16 +32,23 @@ export function argRefs(spec: OwnedSpec): RefMarker[] {
 }
 
 /**
- * Calls `visit` with each ref a pending task holds, in order: its argument refs (as `argRefs` lists
- * them) and, for an actor call, the actor's handle object. A walk rather than a list: every task
- * submitted and finished passes here, and the list was two arrays per task for nothing.
+ * Calls `visit(ctx, ref, extra)` with each ref a pending task holds, in order: its argument refs (as
+ * `argRefs` lists them) and, for an actor call, the actor's handle object. A walk rather than a list:
+ * every task submitted and finished passes here, and the list was two arrays per task for nothing.
+ * The visitor takes the context and one extra value rather than closing over them, so that a call
+ * makes no closure (two per task, one at submission and one at its end).
  */
-function forEachHeldRef(task: OwnedTask, visit: (ref: RefMarker) => void): void {
-  for (const arg of argsOf(task.spec)) {
-    if (arg.kind === 'ref') visit(arg.ref);
-    else for (const ref of arg.payload.refs) visit(ref);
-  }
-  if (task.handleRef !== undefined) visit(task.handleRef);
+function forEachHeldRef<A>(ctx: Ctx, task: OwnedTask, visit: (ctx: Ctx, ref: RefMarker, extra: A) => void, extra: A): void {
+  const args = task.spec.args;
+  if (Array.isArray(args)) for (const arg of args as readonly TaskArg[]) visitArgRefs(ctx, arg, visit, extra);
+  else visitArgRefs(ctx, args as TaskArg, visit, extra);
+  if (task.handleRef !== undefined) visit(ctx, task.handleRef, extra);
+}
+
+/** `forEachHeldRef` for one argument. */
+function visitArgRefs<A>(ctx: Ctx, arg: TaskArg, visit: (ctx: Ctx, ref: RefMarker, extra: A) => void, extra: A): void {
+  if (arg.kind === 'ref') visit(ctx, arg.ref, extra);
+  else for (const ref of arg.payload.refs) visit(ctx, ref, extra);
 }
 
 /** Whether a task may run again after `attempt` runs, under a maxRetries of `maxRetries` (-1: always). */
@@ -61,7 +69,7 @@ export function registerTask(ctx: Ctx, spec: OwnedSpec, kind: OwnedTask['kind'],
   tableSet(ctx.s.tasks, spec.taskId, task);
   if (typeof spec.returnIds === 'string') createOwnedObject(ctx, spec.returnIds, 1);
   else for (const objectId of spec.returnIds) createOwnedObject(ctx, objectId, 1);
-  forEachHeldRef(task, (ref) => holdForTask(ctx, ref));
+  forEachHeldRef(ctx, task, holdForTask, undefined);
   return task;
 }
 
@@ -163,10 +171,10 @@ export function readyObject(ctx: Ctx, objectId: ObjectId, payload: Payload): voi
   if (object.error !== undefined) object.error = undefined;
   // Hold the refs of the new value before releasing those of an earlier one (a put's, or a lost
   // value's that a re-run replaced), so a ref in both never drops to zero in between.
-  const previous = object.contains ?? [];
-  object.contains = payload.refs.map((ref) => ({ ...ref }));
+  const previous = object.contains;
+  object.contains = copiedRefs(payload.refs);
   holdContained(ctx, payload.refs, objectId);
-  if (previous.length === 0) {
+  if (previous === undefined || previous.length === 0) {
     // Holding refs frees nothing, so the record read above is still the one in the table: it is
     // passed on rather than looked up again (every task's return passes here).
     onObjectSettled(ctx, objectId, object);
@@ -186,7 +194,7 @@ export function readyObject(ctx: Ctx, objectId: ObjectId, payload: Payload): voi
 export function freeUnwanted(ctx: Ctx, objectId: ObjectId, payload: Payload): void {
   if (payload.kind !== 'stored') return;
   for (const nodeId of payload.nodeIds) {
-    if (ctx.s.deadNodes[nodeId] !== true) ctx.out.push(send(rayletAddress(nodeId), { type: 'object/free-requested', objectIds: [objectId] }));
+    if (ctx.s.deadNodes[nodeId] !== true) emit(ctx, send(rayletAddress(nodeId), { type: 'object/free-requested', objectIds: [objectId] }));
   }
 }
 
@@ -205,10 +213,16 @@ export function finishTask(ctx: Ctx, task: OwnedTask, payloads: readonly Payload
   task.state = 'FINISHED';
   if (task.error !== undefined) task.error = undefined;
   releaseArgs(ctx, task, task.kind === 'task');
-  const returnIds = returnIdsOf(task.spec);
-  for (let index = 0; index < returnIds.length; index++) {
-    const payload = payloads[index];
-    if (payload !== undefined) readyObject(ctx, returnIds[index] as ObjectId, payload);
+  // The one return (the usual case) as itself: `returnIdsOf` would make a list of one for it.
+  const returnIds = task.spec.returnIds;
+  if (typeof returnIds === 'string') {
+    const payload = payloads[0];
+    if (payload !== undefined) readyObject(ctx, returnIds, payload);
+  } else {
+    for (let index = 0; index < returnIds.length; index++) {
+      const payload = payloads[index];
+      if (payload !== undefined) readyObject(ctx, returnIds[index] as ObjectId, payload);
+    }
   }
   forgetSettledTask(ctx, task);
 }
@@ -230,8 +244,19 @@ export function failTask(ctx: Ctx, task: OwnedTask, error: ErrorInfo, state: 'FA
 function releaseArgs(ctx: Ctx, task: OwnedTask, toLineage: boolean): void {
   if (!task.holdsArgs) return;
   task.holdsArgs = false;
-  forEachHeldRef(task, (ref) => releaseForTask(ctx, ref, toLineage && ref.owner === ctx.s.workerId));
+  forEachHeldRef(ctx, task, releaseHeldRef, toLineage);
   if (task.resolved !== undefined) delete task.resolved;
+}
+
+/** Releases one of a task's holds (see `releaseArgs`); a ref this owner owns becomes a lineage ref when `toLineage`. */
+function releaseHeldRef(ctx: Ctx, ref: RefMarker, toLineage: boolean): void {
+  releaseForTask(ctx, ref, toLineage && ref.owner === ctx.s.workerId);
+}
+
+/** Takes one of a task's holds again for a reconstruction (see `rerunTask`): a lineage ref on an owned arg becomes a submitted-task ref. */
+function rehold(ctx: Ctx, ref: RefMarker): void {
+  holdForTask(ctx, ref);
+  if (ref.owner === ctx.s.workerId) releaseLineage(ctx, ref.objectId);
 }
 
 /** Runs a task again: a retry after a failure, or a reconstruction of lost returns. */
@@ -245,10 +270,7 @@ export function rerunTask(ctx: Ctx, task: OwnedTask): void {
   if (!task.holdsArgs) {
     // A reconstruction: the lineage refs on owned args become submitted-task refs again.
     task.holdsArgs = true;
-    forEachHeldRef(task, (ref) => {
-      holdForTask(ctx, ref);
-      if (ref.owner === ctx.s.workerId) releaseLineage(ctx, ref.objectId);
-    });
+    forEachHeldRef(ctx, task, rehold, undefined);
   }
   resolveDeps(ctx, task);
 }
@@ -315,7 +337,10 @@ function forgetTaskById(ctx: Ctx, taskId: TaskId): void {
   const task = tableGet(ctx.s.tasks, taskId);
   if (task === undefined || task.kind === 'actor-creation') return;
   if (task.state !== 'FINISHED' && task.state !== 'FAILED' && task.state !== 'CANCELLED') return;
-  for (const id of returnIdsOf(task.spec)) if (tableGet(ctx.s.objects, id) !== undefined) return;
+  const returnIds = task.spec.returnIds;
+  if (typeof returnIds === 'string') {
+    if (tableGet(ctx.s.objects, returnIds) !== undefined) return;
+  } else for (const id of returnIds) if (tableGet(ctx.s.objects, id) !== undefined) return;
   tableDelete(ctx.s.tasks, taskId);
   if (task.state === 'FINISHED' && task.kind === 'task' && !task.holdsArgs) {
     for (const ref of argRefs(task.spec)) if (ref.owner === ctx.s.workerId) releaseLineage(ctx, ref.objectId);
@@ -354,7 +379,7 @@ export function cancelOwnedTask(ctx: Ctx, task: OwnedTask, force: boolean, recur
         task.cancelRequested = 'graceful';
         failTask(ctx, task, cancelled, 'CANCELLED');
         releaseLease(ctx, lease.leaseId, task.spec.taskId);
-        ctx.out.push(send(workerAddress(workerId), { type: 'task/cancel-requested', taskId: task.spec.taskId, recursive }));
+        emit(ctx, send(workerAddress(workerId), { type: 'task/cancel-requested', taskId: task.spec.taskId, recursive }));
         return;
       }
       task.cancelRequested = force && task.kind === 'task' ? 'force' : 'graceful';
@@ -363,10 +388,10 @@ export function cancelOwnedTask(ctx: Ctx, task: OwnedTask, force: boolean, recur
         // The lease stays busy until the body settles (its worker replies) or the worker is ended.
         lease.draining = true;
         if (force) lease.doomed = true;
-        else ctx.out.push({ type: 'timer/armed', timerId: `cancel-grace:${lease.leaseId}`, delayMs: ctx.s.config.cancelGraceMs });
+        else emit(ctx, { type: 'timer/armed', timerId: `cancel-grace:${lease.leaseId}`, delayMs: ctx.s.config.cancelGraceMs });
       }
-      if (force && task.kind === 'task') ctx.out.push(send(`raylet:${nodeId}`, { type: 'worker/kill-requested', workerId, reason: 'killed' }));
-      else ctx.out.push(send(workerAddress(workerId), { type: 'task/cancel-requested', taskId: task.spec.taskId, recursive }));
+      if (force && task.kind === 'task') emit(ctx, send(`raylet:${nodeId}`, { type: 'worker/kill-requested', workerId, reason: 'killed' }));
+      else emit(ctx, send(workerAddress(workerId), { type: 'task/cancel-requested', taskId: task.spec.taskId, recursive }));
       return;
     }
     case 'FINISHED':

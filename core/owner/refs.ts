@@ -12,7 +12,7 @@ import type { ActorId, NodeId, ObjectId, WorkerId } from '../ids.js';
 import type { Via } from '../protocol.js';
 import type { RefMarker } from '../values.js';
 import type { Ctx } from './context.js';
-import { removeOne } from './context.js';
+import { emit, removeOne } from './context.js';
 import { forgetTaskIfDone } from './lineage.js';
 import type { BorrowedRef, OwnedObject } from './state.js';
 import { tableDelete, tableGet, tableKeys, tableSet } from '../table.js';
@@ -87,7 +87,7 @@ export function ensureRegistered(ctx: Ctx, entry: BorrowedRef, holdOuter?: RefMa
   entry.registration = 'pending';
   ctx.s.acks[ackId] = holdOuter === undefined ? { ackId, objectId: entry.objectId, owner: entry.owner } : { ackId, objectId: entry.objectId, owner: entry.owner, holdOuter: { ...holdOuter } };
   if (holdOuter !== undefined) addLocalRef(ctx, holdOuter);
-  ctx.out.push(send(workerAddress(entry.owner), { type: 'borrow/added', objectId: entry.objectId, borrower: ctx.s.workerId, ackTo: ctx.s.workerId, ackId }));
+  emit(ctx, send(workerAddress(entry.owner), { type: 'borrow/added', objectId: entry.objectId, borrower: ctx.s.workerId, ackTo: ctx.s.workerId, ackId }));
 }
 
 /** One more local ref (a handle in this process's code) to `ref`. */
@@ -213,7 +213,7 @@ export function onCopyAdded(ctx: Ctx, objectId: ObjectId, nodeId: NodeId): void 
     if (!payload.nodeIds.includes(nodeId)) object.payload = { ...payload, nodeIds: [...payload.nodeIds, nodeId] };
     return;
   }
-  ctx.out.push(send(rayletAddress(nodeId), { type: 'object/free-requested', objectIds: [objectId] }));
+  emit(ctx, send(rayletAddress(nodeId), { type: 'object/free-requested', objectIds: [objectId] }));
 }
 
 /** Drops the stored copies and contained holds of an owned object's value. */
@@ -221,7 +221,7 @@ function dropValue(ctx: Ctx, object: OwnedObject): void {
   const payload = object.payload;
   if (payload?.kind === 'stored') {
     for (const nodeId of payload.nodeIds) {
-      if (ctx.s.deadNodes[nodeId] !== true) ctx.out.push(send(rayletAddress(nodeId), { type: 'object/free-requested', objectIds: [object.objectId] }));
+      if (ctx.s.deadNodes[nodeId] !== true) emit(ctx, send(rayletAddress(nodeId), { type: 'object/free-requested', objectIds: [object.objectId] }));
     }
   }
   object.payload = undefined;
@@ -242,7 +242,7 @@ export function maybeFree(ctx: Ctx, objectId: ObjectId): void {
   if (handlesOf !== undefined) {
     // A handle object has no value to rebuild: lineage does not keep it, and freeing it ends the actor.
     tableDelete(ctx.s.objects, objectId);
-    ctx.out.push({ type: 'objects/freed', objectIds: [objectId] });
+    emit(ctx, { type: 'objects/freed', objectIds: [objectId] });
     onHandlesGone(ctx, handlesOf);
     return;
   }
@@ -250,13 +250,13 @@ export function maybeFree(ctx: Ctx, objectId: ObjectId): void {
     if (object.state === 'ready') {
       dropValue(ctx, object);
       object.state = 'evicted';
-      ctx.out.push({ type: 'objects/freed', objectIds: [objectId] });
+      emit(ctx, { type: 'objects/freed', objectIds: [objectId] });
     }
     return;
   }
   dropValue(ctx, object);
   tableDelete(ctx.s.objects, objectId);
-  ctx.out.push({ type: 'objects/freed', objectIds: [objectId] });
+  emit(ctx, { type: 'objects/freed', objectIds: [objectId] });
   forgetTaskIfDone(ctx, objectId);
 }
 
@@ -288,7 +288,7 @@ function onHandlesGone(ctx: Ctx, actorId: ActorId): void {
     view.aliasHold = undefined;
     dropLocalRef(ctx, hold.objectId);
   }
-  if (view.registered === true && view.state !== 'DEAD') ctx.out.push(send(gcsAddress, { type: 'actor/out-of-scope', actorId }));
+  if (view.registered === true && view.state !== 'DEAD') emit(ctx, send(gcsAddress, { type: 'actor/out-of-scope', actorId }));
 }
 
 /** Gives a borrowed ref back to its owner once this process no longer holds it. */
@@ -300,7 +300,7 @@ export function maybeRelease(ctx: Ctx, objectId: ObjectId): void {
     return;
   }
   if (entry.registration === 'registered' && ctx.s.deadWorkers[entry.owner] !== true && entry.error?.errorClass !== 'OwnerDiedError') {
-    ctx.out.push(send(workerAddress(entry.owner), { type: 'borrow/released', objectId, borrower: ctx.s.workerId }));
+    emit(ctx, send(workerAddress(entry.owner), { type: 'borrow/released', objectId, borrower: ctx.s.workerId }));
   }
   tableDelete(ctx.s.borrowed, objectId);
   delete ctx.s.fetchedData[objectId];
@@ -322,7 +322,7 @@ export function onBorrowAdded(ctx: Ctx, objectId: ObjectId, borrower: WorkerId, 
   if (object !== undefined && !staleBorrowMessage(object, borrower, via) && borrower !== ctx.s.workerId && ctx.s.deadWorkers[borrower] !== true && object.borrowers?.includes(borrower) !== true) {
     (object.borrowers ??= []).push(borrower);
   }
-  ctx.out.push(send(workerAddress(ackTo), { type: 'borrow/add-acked', ackId }));
+  emit(ctx, send(workerAddress(ackTo), { type: 'borrow/add-acked', ackId }));
 }
 
 /** The owner side of `borrow/released`; a release older than the borrower's latest registration is ignored. */

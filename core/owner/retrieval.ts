@@ -10,7 +10,7 @@ import type { ObjectId } from '../ids.js';
 import type { Payload, RefMarker } from '../values.js';
 import type { GetOutcome, ValueData } from './events.js';
 import type { Ctx } from './context.js';
-import { errorOf } from './context.js';
+import { copiedRefs, emit, errorOf } from './context.js';
 import { explainPending } from './explain.js';
 import { handBackQueued, onExecutionFetched, onExecutionFetchFailed } from './execution.js';
 import { recoverObject, resolveDeps } from './lineage.js';
@@ -36,28 +36,34 @@ export function onStatusRetryTimer(ctx: Ctx, objectId: ObjectId): void {
 export function requestStatus(ctx: Ctx, entry: BorrowedRef): void {
   if (entry.status !== 'unknown') return;
   entry.status = 'requested';
-  ctx.out.push(send(workerAddress(entry.owner), { type: 'object/status-requested', objectId: entry.objectId, requester: ctx.s.workerId }));
+  emit(ctx, send(workerAddress(entry.owner), { type: 'object/status-requested', objectId: entry.objectId, requester: ctx.s.workerId }));
 }
 
-/** What is known of a ref's value here: a payload, an error, or nothing yet. */
-function known(ctx: Ctx, ref: RefMarker): { payload?: Payload; error?: GetOutcome & { kind: 'error' } } {
+/** An error outcome of a get. */
+type ErrorOutcome = GetOutcome & { kind: 'error' };
+
+/**
+ * What is known of a ref's value here: its payload, an error outcome, or undefined (nothing yet).
+ * One value, told apart by `kind`, rather than a record with either field: a get's cursor asks this
+ * of a ref each time one of its objects settles, and the record was an object per question.
+ */
+function known(ctx: Ctx, ref: RefMarker): Payload | ErrorOutcome | undefined {
   if (ref.owner === ctx.s.workerId) {
     const object = tableGet(ctx.s.objects, ref.objectId);
-    if (object === undefined) return { error: { kind: 'error', error: errorOf('ObjectLostError', `object ${ref.objectId} was already freed: every ref to it had been released`, { objectId: ref.objectId }) } };
-    if (object.state === 'failed' && object.error !== undefined) return { error: { kind: 'error', error: object.error } };
-    if (object.state === 'ready' && object.payload !== undefined) return { payload: object.payload };
-    return {};
+    if (object === undefined) return { kind: 'error', error: errorOf('ObjectLostError', `object ${ref.objectId} was already freed: every ref to it had been released`, { objectId: ref.objectId }) };
+    if (object.state === 'failed' && object.error !== undefined) return { kind: 'error', error: object.error };
+    if (object.state === 'ready' && object.payload !== undefined) return object.payload;
+    return undefined;
   }
   const entry = tableGet(ctx.s.borrowed, ref.objectId);
-  if (entry?.status === 'failed' && entry.error !== undefined) return { error: { kind: 'error', error: entry.error } };
-  if (entry?.status === 'ready' && entry.payload !== undefined) return { payload: entry.payload };
-  return {};
+  if (entry?.status === 'failed' && entry.error !== undefined) return { kind: 'error', error: entry.error };
+  if (entry?.status === 'ready' && entry.payload !== undefined) return entry.payload;
+  return undefined;
 }
 
-/** The value of a ready payload, if its data is here (inline, or fetched from a store). */
-function dataOf(ctx: Ctx, objectId: ObjectId, payload: Payload): ValueData | undefined {
-  if (payload.kind === 'inline') return { data: payload.data, sizeBytes: payload.sizeBytes, refs: payload.refs };
-  return ctx.s.fetchedData[objectId];
+/** Whether the data of a ready payload is here (inline, or fetched from a store), without building the value. */
+function hasData(ctx: Ctx, objectId: ObjectId, payload: Payload): boolean {
+  return payload.kind === 'inline' || ctx.s.fetchedData[objectId] !== undefined;
 }
 
 /** Starts fetching a stored value from a live node that has it; a value with no live copy is lost. */
@@ -69,14 +75,14 @@ export function startFetch(ctx: Ctx, objectId: ObjectId, payload: Payload, owner
     return;
   }
   ctx.s.fetches[objectId] = { objectId, nodeId };
-  ctx.out.push(send(rayletAddress(nodeId), { type: 'object/fetch-requested', objectId, requester: workerAddress(ctx.s.workerId) }));
+  emit(ctx, send(rayletAddress(nodeId), { type: 'object/fetch-requested', objectId, requester: workerAddress(ctx.s.workerId) }));
 }
 
 /** A fetch came back with the data. */
 export function onFetched(ctx: Ctx, objectId: ObjectId, value: ValueData): void {
   if (ctx.s.fetches[objectId] === undefined) return;
   delete ctx.s.fetches[objectId];
-  ctx.s.fetchedData[objectId] = { data: value.data, sizeBytes: value.sizeBytes, refs: value.refs.map((ref) => ({ ...ref })) };
+  ctx.s.fetchedData[objectId] = { data: value.data, sizeBytes: value.sizeBytes, refs: copiedRefs(value.refs) };
   onExecutionFetched(ctx, objectId);
   checkRetrievals(ctx, objectId);
 }
@@ -99,7 +105,7 @@ export function onFetchFailed(ctx: Ctx, objectId: ObjectId, owner: string): void
       } else {
         // The owner may not know yet that the copy is gone; ask it again shortly, it rebuilds lost values.
         entry.status = 'unknown';
-        ctx.out.push({ type: 'timer/armed', timerId: `status-retry:${objectId}`, delayMs: statusRetryDelayMs });
+        emit(ctx, { type: 'timer/armed', timerId: `status-retry:${objectId}`, delayMs: statusRetryDelayMs });
       }
     }
   }
@@ -160,7 +166,7 @@ function replyStatus(ctx: Ctx, objectId: ObjectId, requester: string): void {
           kind: 'error' as const,
           error: object?.error ?? errorOf('ObjectLostError', `object ${objectId} was freed by its owner ${ctx.s.workerId}`, { objectId }),
         };
-  ctx.out.push(send(workerAddress(requester), { type: 'object/status-replied', objectId, outcome }));
+  emit(ctx, send(workerAddress(requester), { type: 'object/status-replied', objectId, outcome }));
 }
 
 /** The owner answered a status request. */
@@ -184,12 +190,12 @@ export function onGetRequested(ctx: Ctx, getId: string, refs: readonly RefMarker
   // And `inTaskId` is spread only when present: an empty spread in the literal still reserved room for it.
   // A get on one ref (the usual case) keeps that ref as itself rather than in a list of one (56 bytes).
   const only = refs.length === 1 ? refs[0] : undefined;
-  const fields: PendingGet = { getId, refs: only === undefined ? refs.map((ref) => ({ ...ref })) : { ...only } };
+  const fields: PendingGet = { getId, refs: only === undefined ? copiedRefs(refs) : { ...only } };
   const get: PendingGet = inTaskId === undefined ? fields : { ...fields, inTaskId };
   ctx.s.gets[getId] = get;
   indexRetrieval(ctx, getId, getRefs(get));
   for (const ref of getRefs(get)) if (ref.owner !== ctx.s.workerId) borrowEntry(ctx, ref).transientHolds += 1;
-  if (timeoutMs !== undefined) ctx.out.push({ type: 'timer/armed', timerId: `get:${getId}`, delayMs: timeoutMs });
+  if (timeoutMs !== undefined) emit(ctx, { type: 'timer/armed', timerId: `get:${getId}`, delayMs: timeoutMs });
   advance(ctx, getRefs(get));
   if (ctx.s.gets[getId] !== undefined && !trySettleGet(ctx, get) && inTaskId !== undefined) blockWorker(ctx, get);
 }
@@ -197,10 +203,10 @@ export function onGetRequested(ctx: Ctx, getId: string, refs: readonly RefMarker
 /** `wait`: settle once `numReturns` refs are ready (or failed), or at the timeout with what is ready. */
 export function onWaitRequested(ctx: Ctx, waitId: string, refs: readonly RefMarker[], numReturns: number, timeoutMs: number | undefined): void {
   const repeats = refs.length - new Set(refs.map((ref) => ref.objectId)).size;
-  ctx.s.waits[waitId] = { waitId, refs: refs.map((ref) => ({ ...ref })), numReturns, settledAtLeast: 0, repeats };
+  ctx.s.waits[waitId] = { waitId, refs: copiedRefs(refs), numReturns, settledAtLeast: 0, repeats };
   indexRetrieval(ctx, waitId, refs);
   for (const ref of refs) if (ref.owner !== ctx.s.workerId) borrowEntry(ctx, ref).transientHolds += 1;
-  if (timeoutMs !== undefined) ctx.out.push({ type: 'timer/armed', timerId: `wait:${waitId}`, delayMs: timeoutMs });
+  if (timeoutMs !== undefined) emit(ctx, { type: 'timer/armed', timerId: `wait:${waitId}`, delayMs: timeoutMs });
   for (const ref of refs) if (ref.owner !== ctx.s.workerId) requestStatusFor(ctx, ref);
   trySettleWait(ctx, waitId, false);
 }
@@ -252,24 +258,27 @@ function indexRetrieval(ctx: Ctx, id: string, refs: readonly RefMarker[]): void 
 function unindexRetrieval(ctx: Ctx, id: string, refs: readonly RefMarker[]): void {
   for (const ref of refs) {
     const object = tableGet(ctx.s.objects, ref.objectId);
-    if (object?.retrievals !== undefined && unindexed(object.retrievals, id, (rest) => (object.retrievals = rest))) continue;
+    if (object?.retrievals !== undefined) {
+      const left = unindexed(object.retrievals, id);
+      if (left === 'emptied') object.retrievals = undefined;
+      if (left !== 'absent') continue;
+    }
     const entry = ctx.s.retrievalsByObject[ref.objectId];
-    if (entry !== undefined) unindexed(entry, id, (rest) => (rest === undefined ? delete ctx.s.retrievalsByObject[ref.objectId] : (ctx.s.retrievalsByObject[ref.objectId] = rest)));
+    if (entry !== undefined && unindexed(entry, id) === 'emptied') delete ctx.s.retrievalsByObject[ref.objectId];
   }
 }
 
-/** Takes `id` out of an index entry, passing what is left (undefined: nothing) to `store` when it changed; whether `id` was there. */
-function unindexed(entry: string | string[], id: string, store: (rest: string | string[] | undefined) => unknown): boolean {
-  if (typeof entry === 'string') {
-    if (entry !== id) return false;
-    store(undefined);
-    return true;
-  }
+/**
+ * Takes `id` out of an index entry (a list in place): whether it was not there, was there and others
+ * remain, or was the last. A result rather than a callback to store what is left: a settled get of
+ * n refs passes here n times, and each callback was a closure.
+ */
+function unindexed(entry: string | string[], id: string): 'absent' | 'kept' | 'emptied' {
+  if (typeof entry === 'string') return entry === id ? 'emptied' : 'absent';
   const index = entry.indexOf(id);
-  if (index < 0) return false;
+  if (index < 0) return 'absent';
   entry.splice(index, 1);
-  if (entry.length === 0) store(undefined);
-  return true;
+  return entry.length === 0 ? 'emptied' : 'kept';
 }
 
 /**
@@ -319,21 +328,23 @@ function checkRetrieval(ctx: Ctx, id: string, objectId: ObjectId | undefined): v
 
 /** Whether `ref`'s outcome is here: an error, or a value whose data is here. */
 function available(ctx: Ctx, ref: RefMarker): boolean {
-  const { payload, error } = known(ctx, ref);
-  return error !== undefined || (payload !== undefined && dataOf(ctx, ref.objectId, payload) !== undefined);
+  const outcome = known(ctx, ref);
+  return outcome !== undefined && (outcome.kind === 'error' || hasData(ctx, ref.objectId, outcome));
 }
 
 function outcomesOf(ctx: Ctx, get: PendingGet): GetOutcome[] | undefined {
   const outcomes: GetOutcome[] = [];
   for (const ref of getRefs(get)) {
-    const { payload, error } = known(ctx, ref);
-    if (error !== undefined) {
-      outcomes.push(error);
+    const outcome = known(ctx, ref);
+    if (outcome === undefined) return undefined;
+    if (outcome.kind === 'error') {
+      outcomes.push(outcome);
       continue;
     }
-    const data = payload === undefined ? undefined : dataOf(ctx, ref.objectId, payload);
+    // An inline value's fields are read from its payload itself, not copied into a record first.
+    const data = outcome.kind === 'inline' ? outcome : ctx.s.fetchedData[ref.objectId];
     if (data === undefined) return undefined;
-    outcomes.push({ kind: 'value', value: { data: data.data, sizeBytes: data.sizeBytes, refs: data.refs.map((r) => ({ ...r })) } });
+    outcomes.push({ kind: 'value', value: { data: data.data, sizeBytes: data.sizeBytes, refs: copiedRefs(data.refs) } });
   }
   return outcomes;
 }
@@ -361,7 +372,7 @@ function settleGet(ctx: Ctx, get: PendingGet, outcomes: GetOutcome[]): void {
   const refs = getRefs(get);
   unindexRetrieval(ctx, get.getId, refs);
   acquireContainedRefs(ctx, refs, outcomes);
-  ctx.out.push({ type: 'get/settled', getId: get.getId, outcomes });
+  emit(ctx, { type: 'get/settled', getId: get.getId, outcomes });
   releaseGetHolds(ctx, refs);
 }
 
@@ -393,8 +404,7 @@ function releaseGetHolds(ctx: Ctx, refs: readonly RefMarker[]): void {
 }
 
 function isSettled(ctx: Ctx, ref: RefMarker): boolean {
-  const { payload, error } = known(ctx, ref);
-  return payload !== undefined || error !== undefined;
+  return known(ctx, ref) !== undefined;
 }
 
 function trySettleWait(ctx: Ctx, waitId: string, timedOut: boolean): void {
@@ -412,7 +422,7 @@ function trySettleWait(ctx: Ctx, waitId: string, timedOut: boolean): void {
   }
   delete ctx.s.waits[waitId];
   unindexRetrieval(ctx, waitId, wait.refs);
-  ctx.out.push({ type: 'wait/settled', waitId, ready, notReady });
+  emit(ctx, { type: 'wait/settled', waitId, ready, notReady });
   releaseGetHolds(ctx, wait.refs);
 }
 
@@ -425,12 +435,15 @@ export function onRetrievalTimer(ctx: Ctx, timerId: string): void {
   const get = ctx.s.gets[timerId.slice('get:'.length)];
   if (get === undefined || get.awaitingResume) return;
   const refs = getRefs(get);
-  const pending = refs.filter((ref) => !isSettled(ctx, ref) || known(ctx, ref).payload !== undefined && dataOf(ctx, ref.objectId, known(ctx, ref).payload as Payload) === undefined);
+  const pending = refs.filter((ref) => {
+    const outcome = known(ctx, ref);
+    return outcome === undefined || (outcome.kind !== 'error' && !hasData(ctx, ref.objectId, outcome));
+  });
   const first = pending[0];
   const why = first === undefined ? 'its value is being read' : explainPending(ctx, first);
   delete ctx.s.gets[get.getId];
   unindexRetrieval(ctx, get.getId, refs);
-  ctx.out.push({
+  emit(ctx, {
     type: 'get/failed',
     getId: get.getId,
     error: errorOf('GetTimeoutError', `get timed out with ${pending.length} of ${refs.length} objects not ready; ${first?.objectId ?? ''} ${why}`, first === undefined ? {} : { objectId: first.objectId }),
@@ -444,7 +457,7 @@ function blockWorker(ctx: Ctx, get: PendingGet): void {
   get.blocked = true;
   if (ctx.s.blockedInGet || ctx.s.isDriver) return;
   ctx.s.blockedInGet = true;
-  ctx.out.push(send(rayletAddress(ctx.s.nodeId), { type: 'worker/blocked', workerId: ctx.s.workerId }));
+  emit(ctx, send(rayletAddress(ctx.s.nodeId), { type: 'worker/blocked', workerId: ctx.s.workerId }));
   handBackQueued(ctx);
 }
 
@@ -453,7 +466,7 @@ function unblockIfIdle(ctx: Ctx): void {
   if (!ctx.s.blockedInGet) return;
   const stillWaiting = Object.values(ctx.s.gets).some((get) => get.blocked && !get.awaitingResume);
   if (stillWaiting) return;
-  ctx.out.push(send(rayletAddress(ctx.s.nodeId), { type: 'worker/unblocked', workerId: ctx.s.workerId }));
+  emit(ctx, send(rayletAddress(ctx.s.nodeId), { type: 'worker/unblocked', workerId: ctx.s.workerId }));
 }
 
 /** The raylet gave the CPU back: settle the gets that finished while blocked. */

@@ -1,8 +1,8 @@
 /**
- * The plain-data FIFO of the owner's queues, against an array model: any sequence of pushes, front
- * pushes, takes and removals leaves the same items in the same order, in place, under immer and
- * under immer with own copies alike, and chunking never loses one; a push under immer copies a
- * bounded number of slots.
+ * The plain-data FIFO of the owner's queues, against an array model: any sequence of pushes (of many
+ * items or one at a time), front pushes, takes and removals leaves the same items in the same order,
+ * in place, under immer and under immer with own copies alike, and chunking never loses one; a push
+ * under immer copies a bounded number of slots.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -10,14 +10,15 @@ import fc from 'fast-check';
 import { produce } from 'immer';
 import { hashState } from '../../../core/hash.js';
 import { produceWithOwnCopies } from '../../../core/step.js';
-import { chunkLength, emptyFifo, fifoIndexOf, fifoItems, fifoPeek, fifoPush, fifoPushFront, fifoRemove, fifoSize, fifoTake, fifoTakeAll } from '../../../core/fifo.js';
+import { chunkLength, emptyFifo, fifoIndexOf, fifoItems, fifoPeek, fifoPush, fifoPushFront, fifoPushOne, fifoRemove, fifoSize, fifoTake, fifoTakeAll } from '../../../core/fifo.js';
 import type { Fifo } from '../../../core/fifo.js';
 import { assertProperty } from '../../support/property-harness.js';
 
-type Operation = { kind: 'push'; items: number[] } | { kind: 'front'; items: number[] } | { kind: 'take'; count: number } | { kind: 'remove'; item: number } | { kind: 'clear' };
+type Operation = { kind: 'push'; items: number[] } | { kind: 'pushOne'; items: number[] } | { kind: 'front'; items: number[] } | { kind: 'take'; count: number } | { kind: 'remove'; item: number } | { kind: 'clear' };
 
 const operation: fc.Arbitrary<Operation> = fc.oneof(
   { arbitrary: fc.record({ kind: fc.constant('push' as const), items: fc.array(fc.nat(50), { maxLength: 3000 }) }), weight: 4 },
+  { arbitrary: fc.record({ kind: fc.constant('pushOne' as const), items: fc.array(fc.nat(50), { maxLength: 3000 }) }), weight: 2 },
   { arbitrary: fc.record({ kind: fc.constant('front' as const), items: fc.array(fc.nat(50), { maxLength: 5 }) }), weight: 1 },
   { arbitrary: fc.record({ kind: fc.constant('take' as const), count: fc.nat(3000) }), weight: 4 },
   { arbitrary: fc.record({ kind: fc.constant('remove' as const), item: fc.nat(50) }), weight: 1 },
@@ -45,6 +46,10 @@ void test('the FIFO behaves as an array used as a queue, across chunks', () => {
         switch (op.kind) {
           case 'push':
             fifoPush(queue, ...op.items);
+            model.push(...op.items);
+            break;
+          case 'pushOne':
+            for (const item of op.items) fifoPushOne(queue, item);
             model.push(...op.items);
             break;
           case 'front':
@@ -95,6 +100,9 @@ function applyTo(queue: Fifo<number>, op: Operation): void {
   switch (op.kind) {
     case 'push':
       fifoPush(queue, ...op.items);
+      return;
+    case 'pushOne':
+      for (const item of op.items) fifoPushOne(queue, item);
       return;
     case 'front':
       fifoPushFront(queue, op.items);

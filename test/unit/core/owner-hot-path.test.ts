@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ownerCore } from '../../../core/owner/index.js';
+import { defaultOwnerConfig, ownerCore } from '../../../core/owner/index.js';
 import type { OwnerEffect, OwnerEvent, OwnerState } from '../../../core/owner/index.js';
 import { fifoItems } from '../../../core/fifo.js';
 import { hashState } from '../../../core/hash.js';
@@ -102,4 +102,118 @@ void test('a task that fails is forgotten with its returns, and a get of its ret
   assert.equal(tableGet(run.live.tasks, 'n1.d1.t1')?.state, 'FAILED');
   run.step({ type: 'refs/released', objectIds: ['n1.d1.t1.r0'] });
   assert.equal(tableGet(run.live.tasks, 'n1.d1.t1'), undefined, 'the failed task goes with its last return');
+});
+
+void test('a function whose resources gain a key gets a class of its own: the shape comparison counts the keys of both sides', () => {
+  const run = new ThreeWays();
+  run.step(driverStarted);
+  run.step(tinySubmission);
+  // Every key of the first shape is in the second with the same amount; only a count of the
+  // second's keys tells them apart (a comparison that walked the first shape alone would share).
+  run.step({ ...tinySubmission, resources: { CPU: 1, GPU: 1 } } as OwnerEvent);
+  run.step({ ...tinySubmission, resources: { CPU: 1 } } as OwnerEvent);
+  assert.deepEqual(Object.keys(run.live.classes).sort(), ['CPU:1,GPU:1|DEFAULT', 'CPU:1|DEFAULT']);
+  assert.deepEqual(fifoItems(run.live.classes['CPU:1|DEFAULT']!.queue), ['n1.d1.t1', 'n1.d1.t3']);
+  assert.deepEqual(fifoItems(run.live.classes['CPU:1,GPU:1|DEFAULT']!.queue), ['n1.d1.t2']);
+});
+
+void test('the ids a submission mints come in a list of their own, which the state does not share', () => {
+  const run = new ThreeWays();
+  run.step(driverStarted);
+  for (const numReturns of [1, 2]) {
+    const minted = run.step({ ...tinySubmission, numReturns } as OwnerEvent).find((effect) => effect.type === 'ids/minted');
+    assert.ok(minted?.type === 'ids/minted');
+    const taskId = minted.taskId ?? '';
+    const expected = Array.from({ length: numReturns }, (_, index) => `${taskId}.r${index}`);
+    assert.deepEqual(minted.objectIds, expected);
+    // The shell may keep or change the list it is given; the spec's own must stay as it was.
+    minted.objectIds.push('changed');
+    const returnIds = tableGet(run.live.tasks, taskId)?.spec.returnIds;
+    assert.deepEqual(typeof returnIds === 'string' ? [returnIds] : returnIds, expected);
+  }
+});
+
+void test('a step without effects returns an empty list, and a step with several returns them in order', () => {
+  const run = new ThreeWays();
+  run.step(driverStarted);
+  assert.deepEqual(run.step({ type: 'refs/released', objectIds: ['n1.d1.t9.r0'] }), []);
+  const effects = run.step(tinySubmission);
+  assert.deepEqual(
+    effects.map((effect) => effect.type === 'message/sent' ? `${effect.type} ${effect.message.type}` : effect.type),
+    ['ids/minted', 'message/sent lease/requested'],
+  );
+});
+
+void test('gets that share a ref settle one by one, each leaving the other in the ref\'s index until it settles too', () => {
+  const run = new ThreeWays();
+  run.step(driverStarted);
+  run.step(tinySubmission);
+  run.step(tinySubmission);
+  const first = { objectId: 'n1.d1.t1.r0', owner: 'n1.d1' };
+  const second = { objectId: 'n1.d1.t2.r0', owner: 'n1.d1' };
+  run.step({ type: 'get/requested', getId: 'both', refs: [first, second] });
+  run.step({ type: 'get/requested', getId: 'one', refs: [first] });
+  assert.deepEqual(tableGet(run.live.objects, first.objectId)?.retrievals, ['both', 'one']);
+  run.step(delivered({ type: 'lease/granted', leaseId: 'n1.d1.l1', workerId: 'n1.w1', nodeId: 'n1' }, 'raylet:n1', 0));
+  run.step(delivered({ type: 'lease/granted', leaseId: 'n1.d1.l2', workerId: 'n1.w2', nodeId: 'n1' }, 'raylet:n1', 1));
+  const reply = (taskId: string, workerId: string, data: number): OwnerEvent =>
+    delivered({ type: 'task/replied', taskId, attempt: 1, workerId, nodeId: 'n1', result: { kind: 'returned', payloads: [{ kind: 'inline', data, sizeBytes: 1, refs: [] }] }, releasedBorrows: [] }, `worker:${workerId}`, 0);
+  const settledFirst = run.step(reply('n1.d1.t1', 'n1.w1', 10)).filter((effect) => effect.type === 'get/settled');
+  assert.deepEqual(settledFirst, [{ type: 'get/settled', getId: 'one', outcomes: [{ kind: 'value', value: { data: 10, sizeBytes: 1, refs: [] } }] }]);
+  assert.deepEqual(tableGet(run.live.objects, first.objectId)?.retrievals, ['both'], 'the get still waiting stays in the index of the ref it shared');
+  assert.deepEqual(Object.keys(run.live.retrievalsByObject), []);
+  const settledBoth = run.step(reply('n1.d1.t2', 'n1.w2', 20)).filter((effect) => effect.type === 'get/settled');
+  assert.deepEqual(settledBoth, [
+    { type: 'get/settled', getId: 'both', outcomes: [{ kind: 'value', value: { data: 10, sizeBytes: 1, refs: [] } }, { kind: 'value', value: { data: 20, sizeBytes: 1, refs: [] } }] },
+  ]);
+  assert.equal(tableGet(run.live.objects, first.objectId)?.retrievals, undefined);
+  assert.equal(tableGet(run.live.objects, second.objectId)?.retrievals, undefined);
+});
+
+void test('a push carries value args as the spec holds them and ref args with their resolved payload, applied every way alike', () => {
+  const run = new ThreeWays();
+  run.step(driverStarted);
+  run.step({ type: 'object/put', value: { data: 7, sizeBytes: 1, refs: [] } });
+  const put = { objectId: 'n1.d1.p1', owner: 'n1.d1' };
+  run.step(tinySubmission);
+  run.step({ ...tinySubmission, args: [{ kind: 'value', payload: { kind: 'inline', data: 1, refs: [], sizeBytes: 1 } }, { kind: 'ref', ref: put }] } as OwnerEvent);
+  const pushes = (effects: OwnerEffect[]): unknown[] => effects.flatMap((effect) => (effect.type === 'message/sent' && effect.message.type === 'task/pushed' ? [effect.message] : []));
+  const first = pushes(run.step(delivered({ type: 'lease/granted', leaseId: 'n1.d1.l1', workerId: 'n1.w1', nodeId: 'n1' }, 'raylet:n1', 0)));
+  const second = pushes(run.step(delivered({ type: 'lease/granted', leaseId: 'n1.d1.l2', workerId: 'n1.w2', nodeId: 'n1' }, 'raylet:n1', 1)));
+  const value = { kind: 'value', payload: { kind: 'inline', data: 1, refs: [], sizeBytes: 1 } };
+  assert.deepEqual((first[0] as { args: unknown }).args, [value]);
+  assert.deepEqual((first[0] as { spec: { args: unknown } }).spec.args, [value]);
+  assert.deepEqual((second[0] as { args: unknown }).args, [value, { kind: 'ref', ref: put, payload: { kind: 'inline', data: 7, sizeBytes: 1, refs: [] } }]);
+  assert.deepEqual((second[0] as { spec: { args: unknown } }).spec.args, [value, { kind: 'ref', ref: put }], 'the spec keeps the ref as submitted');
+});
+
+void test('a worker replies at once with returns small enough to travel inline, and stores a large one first', () => {
+  const run = new ThreeWays();
+  run.step({ ...driverStarted, workerId: 'n1.w1', isDriver: false } as OwnerEvent);
+  const push = (taskId: string, seq: number): OwnerEvent =>
+    delivered(
+      {
+        type: 'task/pushed',
+        spec: { taskId, jobId: 'j1', owner: 'n1.d1', returnIds: [`${taskId}.r0`, `${taskId}.r1`], name: 'pair', functionId: 'pair', args: [], resources: { CPU: 1 }, maxRetries: 0, retryExceptions: false, strategy: 'DEFAULT' },
+        attempt: 1,
+        leaseId: 'n1.d1.l1',
+        args: [],
+      },
+      'worker:n1.d1',
+      seq,
+    );
+  const replies = (effects: OwnerEffect[]): unknown[] => effects.flatMap((effect) => (effect.type === 'message/sent' && effect.message.type === 'task/replied' ? [effect.message.result] : []));
+  const large = defaultOwnerConfig.inlineThresholdBytes;
+  run.step(push('n1.d1.t1', 0));
+  const small = run.step({ type: 'task/executed', taskId: 'n1.d1.t1', attempt: 1, result: { kind: 'returned', values: [{ data: 1, sizeBytes: 1, refs: [] }, { data: 2, sizeBytes: 2, refs: [] }] } });
+  assert.deepEqual(replies(small), [{ kind: 'returned', payloads: [{ kind: 'inline', data: 1, sizeBytes: 1, refs: [] }, { kind: 'inline', data: 2, sizeBytes: 2, refs: [] }] }]);
+  run.step(push('n1.d1.t2', 1));
+  const mixed = run.step({ type: 'task/executed', taskId: 'n1.d1.t2', attempt: 1, result: { kind: 'returned', values: [{ data: 1, sizeBytes: 1, refs: [] }, { data: 'big', sizeBytes: large, refs: [] }] } });
+  assert.deepEqual(replies(mixed), [], 'no reply before the large return is stored');
+  assert.deepEqual(
+    mixed.flatMap((effect) => (effect.type === 'message/sent' && effect.message.type === 'object/put-requested' ? [effect.message.objectId] : [])),
+    ['n1.d1.t2.r1'],
+  );
+  const acked = run.step(delivered({ type: 'object/put-acked', objectId: 'n1.d1.t2.r1' }, 'raylet:n1', 0));
+  assert.deepEqual(replies(acked), [{ kind: 'returned', payloads: [{ kind: 'inline', data: 1, sizeBytes: 1, refs: [] }, { kind: 'stored', nodeIds: ['n1'], sizeBytes: large, refs: [] }] }]);
 });
