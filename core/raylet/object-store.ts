@@ -5,40 +5,72 @@
  */
 import { send } from '../effects.js';
 import { workerAddress } from '../ids.js';
-import type { ObjectId } from '../ids.js';
+import type { Address, ObjectId, WorkerId } from '../ids.js';
 import type { Delivered, MessageOf } from '../protocol.js';
 import { copyData, copyRefs } from './copy.js';
 import type { CopyStored, ObjectSpilled, RayletEffect } from './events.js';
 import type { RayletState, StoredObject } from './state.js';
 import { isOwnerDead } from './tombstones.js';
+import type { RefMarker } from '../values.js';
 
-/** `object/put-requested`: store the object if it fits, and tell the sender either way. */
-export function onPutRequested(state: RayletState, message: Delivered<MessageOf<'object/put-requested'>>, effects: RayletEffect[]): void {
-  const replyTo = message.via.from;
-  const objectId = message.objectId;
+/** A put as the two recipes that keep one take it: into memory, or into the spill space. */
+interface PutToKeep {
+  readonly objectId: ObjectId;
+  readonly owner: WorkerId;
+  readonly data: unknown;
+  readonly sizeBytes: number;
+  readonly refs: readonly RefMarker[];
+}
+
+/**
+ * Keeps a put in memory or (`spilled`) in the spill space if it fits there and its owner lives, and
+ * tells `replyTo` either way. A put already known (in memory or spilled) is only acknowledged.
+ */
+function keepPut(state: RayletState, put: PutToKeep, replyTo: Address, spilled: boolean, effects: RayletEffect[]): void {
+  const { objectId, sizeBytes } = put;
+  const reject = (reason: string): void => {
+    effects.push(send(replyTo, { type: 'object/put-rejected', objectId, reason }));
+  };
   if (state.objects[objectId] !== undefined) {
     effects.push(send(replyTo, { type: 'object/put-acked', objectId }));
     return;
   }
-  const sizeBytes = message.sizeBytes;
   if (!Number.isFinite(sizeBytes) || sizeBytes < 0) {
-    effects.push(send(replyTo, { type: 'object/put-rejected', objectId, reason: `invalid object size ${sizeBytes} bytes` }));
+    reject(`invalid object size ${sizeBytes} bytes`);
     return;
   }
-  if (isOwnerDead(state, message.owner)) {
+  if (isOwnerDead(state, put.owner)) {
     // Nobody could ever free it.
-    effects.push(send(replyTo, { type: 'object/put-rejected', objectId, reason: `owner ${message.owner} is dead` }));
+    reject(`owner ${put.owner} is dead`);
     return;
   }
-  const capacity = state.config.objectStoreCapacityBytes;
-  if (state.usedBytes + sizeBytes > capacity) {
-    const reason = `object store full: need ${sizeBytes} bytes, ${state.usedBytes} of ${capacity} in use; free objects or raise objectStoreMemory`;
-    effects.push(send(replyTo, { type: 'object/put-rejected', objectId, reason }));
+  const full = spilled ? spillFullReason(state, sizeBytes) : memoryFullReason(state, sizeBytes);
+  if (full !== undefined) {
+    reject(full);
     return;
   }
-  state.objects[objectId] = { owner: message.owner, data: copyData(message.data), sizeBytes, refs: copyRefs(message.refs) };
-  state.usedBytes += sizeBytes;
+  state.objects[objectId] = { owner: put.owner, data: copyData(put.data), sizeBytes, refs: copyRefs(put.refs), ...(spilled ? { spilled: true as const } : {}) };
+  if (spilled) state.spilledBytes += sizeBytes;
+  else state.usedBytes += sizeBytes;
   effects.push(send(replyTo, { type: 'object/put-acked', objectId }));
+}
+
+/** Why `sizeBytes` more do not fit in the shared-memory store; undefined when they do. */
+function memoryFullReason(state: RayletState, sizeBytes: number): string | undefined {
+  const capacity = state.config.objectStoreCapacityBytes;
+  if (state.usedBytes + sizeBytes <= capacity) return undefined;
+  return `object store full: need ${sizeBytes} bytes, ${state.usedBytes} of ${capacity} in use; free objects or raise objectStoreMemory`;
+}
+
+/** Why `sizeBytes` more do not fit in the spill space (naming both limits); undefined when they do. */
+function spillFullReason(state: RayletState, sizeBytes: number): string | undefined {
+  if (state.spilledBytes + sizeBytes <= state.config.spillCapacityBytes) return undefined;
+  return storeFullReason({ sizeBytes, usedBytes: state.usedBytes, capacityBytes: state.config.objectStoreCapacityBytes, spilledBytes: state.spilledBytes, spillCapacityBytes: state.config.spillCapacityBytes });
+}
+
+/** `object/put-requested`: store the object if it fits, and tell the sender either way. */
+export function onPutRequested(state: RayletState, message: Delivered<MessageOf<'object/put-requested'>>, effects: RayletEffect[]): void {
+  keepPut(state, message, message.via.from, false, effects);
 }
 
 /**
@@ -60,28 +92,7 @@ export function storeFullReason(usage: { readonly sizeBytes: number; readonly us
  * file it wrote, since the raylet's record is not that file.
  */
 export function onObjectSpilled(state: RayletState, event: ObjectSpilled, effects: RayletEffect[]): void {
-  const replyTo = event.requester;
-  const objectId = event.objectId;
-  if (state.objects[objectId] !== undefined) {
-    effects.push(send(replyTo, { type: 'object/put-acked', objectId }));
-    return;
-  }
-  const sizeBytes = event.sizeBytes;
-  if (!Number.isFinite(sizeBytes) || sizeBytes < 0) {
-    effects.push(send(replyTo, { type: 'object/put-rejected', objectId, reason: `invalid object size ${sizeBytes} bytes` }));
-    return;
-  }
-  if (isOwnerDead(state, event.owner)) {
-    effects.push(send(replyTo, { type: 'object/put-rejected', objectId, reason: `owner ${event.owner} is dead` }));
-    return;
-  }
-  if (state.spilledBytes + sizeBytes > state.config.spillCapacityBytes) {
-    effects.push(send(replyTo, { type: 'object/put-rejected', objectId, reason: storeFullReason({ sizeBytes, usedBytes: state.usedBytes, capacityBytes: state.config.objectStoreCapacityBytes, spilledBytes: state.spilledBytes, spillCapacityBytes: state.config.spillCapacityBytes }) }));
-    return;
-  }
-  state.objects[objectId] = { owner: event.owner, data: copyData(event.data), sizeBytes, refs: copyRefs(event.refs), spilled: true };
-  state.spilledBytes += sizeBytes;
-  effects.push(send(replyTo, { type: 'object/put-acked', objectId }));
+  keepPut(state, event, event.requester, true, effects);
 }
 
 /** Gives back the bytes a deleted object took, in memory or in the spill space. */
