@@ -75,16 +75,6 @@ export class SpillSpace {
     return this.files.get(objectId);
   }
 
-  /** How many objects are spilled here. */
-  get objectCount(): number {
-    return this.files.size;
-  }
-
-  /** The bytes a value takes in its file (laid out as the store lays it out). */
-  static sizeOf(data: EncodedData): number {
-    return flatLayout(data).sizeBytes;
-  }
-
   /**
    * Writes a value to a new file, its parts laid out as in the store (blobs 64-byte aligned), and
    * returns its descriptor; undefined when it would take the space past its capacity. An object
@@ -143,17 +133,22 @@ function writeAll(fd: number, bytes: Uint8Array, position: number): void {
   while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done, position + done);
 }
 
+/** Fills `target` from a spilled value's open file `fd`, starting at `offset` of the file. */
+function readAll(fd: number, data: SpilledData, target: Uint8Array, offset: number): void {
+  let done = 0;
+  while (done < target.byteLength) {
+    const read = readSync(fd, target, done, target.byteLength - done, offset + done);
+    if (read === 0) throw new Error(`spill file ${data.file} ended after ${offset + done} of ${data.totalBytes} bytes`);
+    done += read;
+  }
+}
+
 /** Reads `lengthBytes` of a spilled value's file from `offset` into a new Buffer (a chunk served to another node). */
 export function readSpilledRange(data: SpilledData, offset: number, lengthBytes: number): Buffer {
   const target = Buffer.allocUnsafe(lengthBytes);
   const fd = openSync(data.file, 'r');
   try {
-    let done = 0;
-    while (done < lengthBytes) {
-      const read = readSync(fd, target, done, lengthBytes - done, offset + done);
-      if (read === 0) throw new Error(`spill file ${data.file} ended after ${offset + done} of ${data.totalBytes} bytes`);
-      done += read;
-    }
+    readAll(fd, data, target, offset);
   } finally {
     closeSync(fd);
   }
@@ -174,12 +169,7 @@ export function readSpilled(data: SpilledData): Uint8Array {
     throw error;
   }
   try {
-    let done = 0;
-    while (done < target.byteLength) {
-      const read = readSync(fd, target, done, target.byteLength - done, done);
-      if (read === 0) throw new Error(`spill file ${data.file} ended after ${done} of ${target.byteLength} bytes`);
-      done += read;
-    }
+    readAll(fd, data, target, 0);
   } finally {
     closeSync(fd);
   }
