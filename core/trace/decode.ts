@@ -186,7 +186,7 @@ export function decodeWrittenEntry(body: string, lastSeq: number): TraceEntry | 
   } catch {
     return undefined;
   }
-  if (eventProblem(event) !== undefined) return undefined;
+  if (eventProblem(component, event) !== undefined) return undefined;
   const typed = event as TraceEntry['event'];
   if (minted !== undefined) {
     if (mintedProblem(minted) !== undefined) return undefined;
@@ -315,7 +315,7 @@ function entryProblem(value: Record<string, unknown>, seq: number | undefined, a
     const problem = mintedProblem(value['minted']);
     if (problem !== undefined) return `${problem}; ${recollect}`;
   }
-  return eventProblem(value['event']);
+  return eventProblem(component, value['event']);
 }
 
 /** What is wrong with an entry's minted ids, or undefined. */
@@ -329,12 +329,26 @@ function mintedProblem(minted: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * A component's own events whose type is also a message's type (the owner's `actor/disposed` is the
+ * shell's report that the instance's dispose method ran; the message of that name is what the owner
+ * then sends the GCS, with its worker id). Logged without `via`, they are not messages and must not be
+ * held to a message's fields. A test checks this set against the event unions when it compiles, so a
+ * new clash cannot go unnoticed.
+ */
+export const localEventsNamedLikeMessages = {
+  gcs: new Set<never>(),
+  raylet: new Set<never>(),
+  owner: new Set(['actor/disposed'] as const),
+} satisfies Readonly<Record<ComponentKind, ReadonlySet<string>>>;
+
 /** What is wrong with the event itself; a message event must also pass the protocol's edge check. */
-function eventProblem(event: unknown): string | undefined {
+function eventProblem(component: ComponentKind, event: unknown): string | undefined {
   if (!isRecord(event) || typeof event['type'] !== 'string' || event['type'] === '') {
     return `'event' should be an object with a string 'type'; ${recollect}`;
   }
   if (!isMessageType(event['type'])) return undefined;
+  if (!('via' in event) && (localEventsNamedLikeMessages[component] as ReadonlySet<string>).has(event['type'])) return undefined;
   const problem = 'via' in event ? deliveredProblem(event) : messageProblem(event);
   return problem === undefined ? undefined : `${problem}; the line is corrupted or was written by another tsray version: replay it with the tsray that recorded it, or collect it again`;
 }

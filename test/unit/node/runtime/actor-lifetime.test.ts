@@ -10,6 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { packageRoot, writeDriverScript } from '../../../support/driver-script.js';
 
@@ -242,4 +243,14 @@ void test('a non-detached actor ends, after its dispose method, once no handle t
   const hangs = out.hangs as { state: string; cause: string };
   assert.equal(hangs.state, 'DEAD', 'a dispose that hangs is cut off');
   assert.match(hangs.cause, /went out of scope \(its dispose method did not finish within actorDisposeTimeoutMs, 5000 ms\)/);
+
+  // The run's trace, with its dispose events, collects and replays whole (its owner's own
+  // `actor/disposed` was once held to the fields of the GCS message of that name, and rejected).
+  const cli = join(packageRoot, 'dist/node/cli/main.js');
+  const tracePath = join(script.sessionDir, 'lifetime.trace');
+  const collected = spawnSync(process.execPath, [cli, 'trace', 'collect', '--session', join(script.sessionDir, 'session'), '-o', tracePath], { encoding: 'utf8' });
+  assert.equal(collected.status, 0, collected.stderr);
+  const replayed = spawnSync(process.execPath, [cli, 'replay', tracePath, '--verify'], { encoding: 'utf8' });
+  assert.equal(replayed.status, 0, `${replayed.stdout}${replayed.stderr}`);
+  assert.doesNotMatch(replayed.stdout + replayed.stderr, /damaged/);
 });
