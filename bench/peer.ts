@@ -6,9 +6,14 @@
  * and on, and the events a tiny task leaves in the logs. Run alone with
  * `node --expose-gc dist/bench/peer.js [--quick]`.
  *
+ * Each side runs in a fresh process of its own (`peer.js <side> --json [--quick]`, as P4's sides do):
+ * in the bench's own process it paid for what the earlier sections left behind (their heap, collections
+ * due), and the same build's awaited tiny task read 354 µs there against 68–245 µs alone.
+ *
  * The tsray functions below are defined in this module, not in the entry script, so they are shipped
  * by reference: workers import this module, whose top-level `tsray.remote` calls register them again.
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +24,7 @@ import * as tsray from '../node/index.js';
 import { countSessionRecords } from './event-log.js';
 import { median, Recorder, scaleFor, section, type BenchScale } from './harness.js';
 import { benchP4, makePool, type Pool } from './p4.js';
+import type { Figure } from './report.js';
 import { CounterActor, echo } from './tiny-remotes.js';
 
 const cpus = 2;
@@ -27,6 +33,11 @@ const actorBatch = 100;
 // P5 never lets the driver's heap grow past this: a runtime that costs more per task queues fewer.
 const p5HeapBudgetBytes = 2 * 1024 ** 3;
 const p5ProbeTasks = 20_000;
+/** A side's process is ended past this, and its figures fail naming the limit. */
+const sideTimeoutMs = 20 * 60_000;
+/** The sides measured here, each in a process of its own. */
+const peerSides = ['tsray', 'piscina', 'tinypool'] as const;
+type PeerSide = (typeof peerSides)[number];
 
 /** What the bench needs of one side: a tiny task and an actor call. */
 interface Side {
@@ -206,16 +217,72 @@ async function benchPool(recorder: Recorder, scale: BenchScale, name: 'piscina' 
   }
 }
 
+/** Measures one side's figures in this process. */
+async function measurePeerSide(side: PeerSide, scale: BenchScale): Promise<Figure[]> {
+  const recorder = new Recorder();
+  if (side === 'tsray') await benchTsray(recorder, scale);
+  else await benchPool(recorder, scale, side);
+  return recorder.figures;
+}
+
+/** Reads a side's figures from its last line of output (anything printed before it is ignored). */
+function parseFigures(side: PeerSide, stdout: string): Figure[] {
+  const last = stdout.trim().split('\n').at(-1) ?? '';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(last);
+  } catch {
+    throw new Error(`the ${side} process printed no JSON line at the end; its output ended with: ${last.slice(0, 200)}`);
+  }
+  const isFigure = (value: unknown): value is Figure => {
+    const figure = value as Partial<Figure>;
+    return typeof figure.id === 'string' && typeof figure.label === 'string' && typeof figure.unit === 'string' && Array.isArray(figure.samples) && figure.samples.every((sample) => typeof sample === 'number');
+  };
+  if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every(isFigure)) throw new Error(`the ${side} process printed JSON without its figures: ${last.slice(0, 200)}`);
+  return parsed;
+}
+
+/** Runs this script for `side` in a fresh Node process (with --expose-gc, as `npm run bench` runs), echoing its progress lines. */
+function spawnPeerSide(side: PeerSide, scale: BenchScale): Promise<Figure[]> {
+  const script = fileURLToPath(import.meta.url);
+  const args = ['--expose-gc', script, side, '--json', ...(scale.quick ? ['--quick'] : [])];
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, args, { timeout: sideTimeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      const progress = stdout.trim().split('\n').slice(0, -1);
+      if (progress.length > 0) console.log(progress.join('\n'));
+      if (error !== null) {
+        const lines = stderr.trim().split('\n');
+        const cause = lines.find((line) => /^[A-Za-z]*Error\b/.test(line)) ?? lines.at(-1) ?? error.message;
+        const why = error.killed ? `took longer than the ${sideTimeoutMs / 60_000} min limit of a side (sideTimeoutMs) and was killed` : `failed: ${cause}`;
+        reject(new Error(`the ${side} process (node ${args.join(' ')}) ${why}`));
+        return;
+      }
+      try {
+        resolve(parseFigures(side, stdout));
+      } catch (parseError) {
+        reject(parseError instanceof Error ? parseError : new Error(String(parseError)));
+      }
+    });
+  });
+}
+
 /**
  * Measures P1 to P5 (and P8's events per task) on tsray, piscina and tinypool into `recorder`, with
- * P4 and the warm memcpy it is judged against first, each side in a fresh process (bench/p4.ts).
+ * P4 and the warm memcpy it is judged against first; every side in a fresh process.
  */
 export async function benchPeers(recorder: Recorder, scale: BenchScale): Promise<void> {
   section('P4: put+get of a 64 MiB Float64Array, and a warm memcpy, each in a fresh process');
   await benchP4(recorder, scale);
-  await benchTsray(recorder, scale);
-  await benchPool(recorder, scale, 'piscina');
-  await benchPool(recorder, scale, 'tinypool');
+  for (const side of peerSides) {
+    try {
+      for (const figure of await spawnPeerSide(side, scale)) {
+        if (figure.error === undefined) recorder.add(figure.id, figure.label, figure.unit, figure.samples);
+        else recorder.fail(figure.id, figure.label, figure.unit, new Error(figure.error));
+      }
+    } catch (error) {
+      recorder.fail(`p1.${side}`, `P1 to P5 ${side}, in a process of its own`, 'tasks/s', error);
+    }
+  }
 }
 
 /** The versions of the pools, as their package.json files give them. */
@@ -224,9 +291,25 @@ export function peerVersions(): string {
   return `piscina ${version('piscina')}, tinypool ${version('tinypool')}`;
 }
 
-// Workers import this module too (for the functions above); only the main thread of `node dist/bench/peer.js` runs the bench.
-if (isMainThread && import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const recorder = new Recorder();
-  await benchPeers(recorder, scaleFor(process.argv.includes('--quick')));
-  for (const figure of recorder.figures) console.log(figure.label, figure.samples.map((value) => value.toFixed(1)).join(' '));
+/** `node --expose-gc dist/bench/peer.js [<side>] [--quick] [--json]`: every side (each in its own process), or one here. */
+async function main(argv: readonly string[]): Promise<void> {
+  const scale = scaleFor(argv.includes('--quick'));
+  const side = argv.find((arg) => !arg.startsWith('--'));
+  if (side !== undefined && !peerSides.includes(side as PeerSide)) throw new Error(`usage: node --expose-gc dist/bench/peer.js [${peerSides.join('|')}] [--quick] [--json]; got '${side}'`);
+  let figures: Figure[];
+  if (side === undefined) {
+    const recorder = new Recorder();
+    await benchPeers(recorder, scale);
+    figures = recorder.figures;
+  } else {
+    figures = await measurePeerSide(side as PeerSide, scale);
+  }
+  if (argv.includes('--json')) {
+    console.log(JSON.stringify(figures));
+    return;
+  }
+  for (const figure of figures) console.log(figure.label, figure.error ?? figure.samples.map((value) => value.toFixed(1)).join(' '));
 }
+
+// Workers import this module too (for the functions above); only the main thread of `node dist/bench/peer.js` runs the bench.
+if (isMainThread && import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main(process.argv.slice(2));
