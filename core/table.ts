@@ -19,8 +19,10 @@
  * child of what it freezes: another reason nodes are small, and why a bucket is a one-field object
  * whose `entries` record sits one level down.
  *
- * Nodes and buckets are made with their first entry and then kept, even when emptied: telling that
- * a record is empty costs O(keys) in V8. A flat table iterates in insertion order; a split one slot
+ * Nodes are made with their first entry and then kept, even when emptied (there are at most 4,369);
+ * a bucket of the tree goes when its last entry does (except under immer with patches: see
+ * `unhangsBuckets`), and a flat table's bucket stays (telling that a record of thousands of keys is
+ * empty costs O(keys) in V8). A flat table iterates in insertion order; a split one slot
  * by slot, and within a bucket in insertion order. Either way the order is a fixed function of the
  * operations applied, the same whether the table was mutated in place or under immer; it is not
  * the table's insertion order once split, so callers that owe an order to their users (listings)
@@ -207,7 +209,39 @@ export function tableDelete<V>(table: Table<V>, key: string): boolean {
   if (bucket === undefined || !Object.hasOwn(bucket.entries, key)) return false;
   table.size -= 1;
   delete bucket.entries[key];
+  if (unhangsBuckets(table) && isEmptyRecord(bucket.entries)) dropBucket(table, key);
   return true;
+}
+
+/**
+ * Whether a delete unhangs its emptied bucket: in a split table, written in place (the live shells)
+ * or with own copies (immer without patches: the simulator and tests). Under immer with patches (the
+ * debugger's replay), the bucket stays, so that the entry's removal is a patch of its own, which
+ * names the key; unhung, the bucket's changes would not be recorded. Either way the table holds and
+ * iterates the same entries, and hashes the same.
+ */
+function unhangsBuckets<V>(table: Table<V>): boolean {
+  if (ownCopiesFor(table)) return readField(table, 'flat') === null;
+  return !isDraft(table) && table.flat === null;
+}
+
+/** Whether `record` has no keys: O(1) for the one or two keys a bucket of the tree holds. */
+function isEmptyRecord(record: object): boolean {
+  for (const _ in record) return false;
+  return true;
+}
+
+/**
+ * Unhangs the emptied bucket of `key` from the tree. A split table's keys spread over 65,536
+ * buckets by hash, and ids are never reused: kept, emptied buckets piled up as a long-running
+ * driver's tasks came and went (about 240 bytes each, 6 MiB per 20k tasks over the owner's tables,
+ * until every bucket existed). A bucket made again later gets its keys in the same order, so the
+ * table iterates as before. Nodes stay: there are at most 4,369 of them.
+ */
+function dropBucket<V>(table: Table<V>, key: string): void {
+  const hash = hashOf(key);
+  const level3 = table.nodes?.[hash & 15]?.[(hash >>> 4) & 15]?.[(hash >>> 8) & 15];
+  if (level3 !== undefined && level3 !== null) level3[(hash >>> 12) & 15] = undefined;
 }
 
 /** Calls `visit` with each bucket, in the table's iteration order. */
