@@ -3,6 +3,7 @@
  * recorder that collects figures (a sample per repeat), so that one failing measure is reported as
  * failed instead of ending the run.
  */
+import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Figure } from './report.js';
 
@@ -127,4 +128,36 @@ export function cpuUsByThreadKind(before: ReadonlyMap<string, ThreadCpu>, after:
     result.set(kind, (result.get(kind) ?? 0) + us - (before.get(key)?.us ?? 0));
   }
   return result;
+}
+
+/**
+ * Runs `node --expose-gc <script> <side> --json [--quick]` (a part of the bench measuring one side in
+ * a fresh process) and resolves with its stdout; rejects naming the side, the command and the cause
+ * (the error line of its stderr), or `limitName` when it ran past `timeoutMs` and was killed.
+ */
+export function spawnSideProcess(script: string, side: string, quick: boolean, timeoutMs: number, limitName: string): Promise<string> {
+  const args = ['--expose-gc', script, side, '--json', ...(quick ? ['--quick'] : [])];
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error === null) {
+        resolve(stdout);
+        return;
+      }
+      const lines = stderr.trim().split('\n');
+      // Node prints the throwing source line before the error itself: the cause is the line that starts with the error's name.
+      const cause = lines.find((line) => /^[A-Za-z]*Error\b/.test(line)) ?? lines.at(-1) ?? error.message;
+      const why = error.killed ? `took longer than ${timeoutMs / 60_000} min (${limitName}) and was killed` : `failed: ${cause}`;
+      reject(new Error(`the ${side} process (node ${args.join(' ')}) ${why}`));
+    });
+  });
+}
+
+/** The JSON of a side's process's last line of output (anything printed before it is ignored), and that line for messages. */
+export function lastJsonLine(side: string, stdout: string): { parsed: unknown; line: string } {
+  const line = stdout.trim().split('\n').at(-1) ?? '';
+  try {
+    return { parsed: JSON.parse(line) as unknown, line: line.slice(0, 200) };
+  } catch {
+    throw new Error(`the ${side} process printed no JSON line at the end; its output ended with: ${line.slice(0, 200)}`);
+  }
 }

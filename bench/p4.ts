@@ -9,14 +9,13 @@
  * (`benchP4`); each prints its samples as one line of JSON. Without `--json` it prints them for a
  * reader: `node --expose-gc dist/bench/p4.js tsray`.
  */
-import { execFile } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import { FixedQueue, Piscina } from 'piscina';
 import { Tinypool, type TaskQueue as TinypoolTaskQueue } from 'tinypool';
 import * as tsray from '../node/index.js';
-import { median, type Recorder, scaleFor, type BenchScale } from './harness.js';
+import { lastJsonLine, median, type Recorder, scaleFor, spawnSideProcess, type BenchScale } from './harness.js';
 
 const arrayBytes = 64 * 1024 * 1024;
 const cpus = 2;
@@ -135,41 +134,17 @@ export async function measureP4Side(side: P4Side, repeats: number): Promise<P4Sa
 
 /** Reads a side's JSON line (its last line of output: anything printed before it is ignored). */
 export function parseSamples(side: P4Side, stdout: string): P4Samples {
-  const last = stdout.trim().split('\n').at(-1) ?? '';
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(last);
-  } catch {
-    throw new Error(`the ${side} process printed no JSON line at the end; its output ended with: ${last.slice(0, 200)}`);
-  }
+  const { parsed, line: last } = lastJsonLine(side, stdout);
   const samples = parsed as Partial<P4Samples>;
   const numbers = (values: unknown): values is number[] => Array.isArray(values) && values.length > 0 && values.every((value) => typeof value === 'number' && Number.isFinite(value));
-  if (samples.side !== side || !numbers(samples.gbPerSecond) || !numbers(samples.cpuMsPerLap)) throw new Error(`the ${side} process printed JSON without its samples: ${last.slice(0, 200)}`);
-  if (side !== 'memcpy' && !numbers(samples.pairedRatios)) throw new Error(`the ${side} process printed JSON without its ratios to a paired memcpy: ${last.slice(0, 200)}`);
+  if (samples.side !== side || !numbers(samples.gbPerSecond) || !numbers(samples.cpuMsPerLap)) throw new Error(`the ${side} process printed JSON without its samples: ${last}`);
+  if (side !== 'memcpy' && !numbers(samples.pairedRatios)) throw new Error(`the ${side} process printed JSON without its ratios to a paired memcpy: ${last}`);
   return { side, gbPerSecond: samples.gbPerSecond, cpuMsPerLap: samples.cpuMsPerLap, ...(numbers(samples.pairedRatios) ? { pairedRatios: samples.pairedRatios } : {}) };
 }
 
 /** Runs this script for `side` in a fresh Node process (with --expose-gc, as `npm run bench` runs) and reads its samples. */
-export function spawnSide(side: P4Side, scale: BenchScale): Promise<P4Samples> {
-  const script = fileURLToPath(import.meta.url);
-  const args = ['--expose-gc', script, side, '--json', ...(scale.quick ? ['--quick'] : [])];
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, args, { timeout: sideTimeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error !== null) {
-        const lines = stderr.trim().split('\n');
-        // Node prints the throwing source line before the error itself: the cause is the line that starts with the error's name.
-        const cause = lines.find((line) => /^[A-Za-z]*Error\b/.test(line)) ?? lines.at(-1) ?? error.message;
-        const why = error.killed ? `took longer than the ${sideTimeoutMs / 60_000} min limit of a P4 side and was killed` : `failed: ${cause}`;
-        reject(new Error(`the ${side} process (node ${args.join(' ')}) ${why}`));
-        return;
-      }
-      try {
-        resolve(parseSamples(side, stdout));
-      } catch (parseError) {
-        reject(parseError instanceof Error ? parseError : new Error(String(parseError)));
-      }
-    });
-  });
+export async function spawnSide(side: P4Side, scale: BenchScale): Promise<P4Samples> {
+  return parseSamples(side, await spawnSideProcess(fileURLToPath(import.meta.url), side, scale.quick, sideTimeoutMs, 'sideTimeoutMs, the limit of a P4 side'));
 }
 
 /**

@@ -13,7 +13,6 @@
  * The tsray functions below are defined in this module, not in the entry script, so they are shipped
  * by reference: workers import this module, whose top-level `tsray.remote` calls register them again.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +21,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import * as tsray from '../node/index.js';
 import { countSessionRecords } from './event-log.js';
-import { median, Recorder, scaleFor, section, type BenchScale } from './harness.js';
+import { lastJsonLine, median, Recorder, scaleFor, section, spawnSideProcess, type BenchScale } from './harness.js';
 import { benchP4, makePool, type Pool } from './p4.js';
 import type { Figure } from './report.js';
 import { CounterActor, echo } from './tiny-remotes.js';
@@ -227,43 +226,21 @@ async function measurePeerSide(side: PeerSide, scale: BenchScale): Promise<Figur
 
 /** Reads a side's figures from its last line of output (anything printed before it is ignored). */
 function parseFigures(side: PeerSide, stdout: string): Figure[] {
-  const last = stdout.trim().split('\n').at(-1) ?? '';
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(last);
-  } catch {
-    throw new Error(`the ${side} process printed no JSON line at the end; its output ended with: ${last.slice(0, 200)}`);
-  }
+  const { parsed, line } = lastJsonLine(side, stdout);
   const isFigure = (value: unknown): value is Figure => {
     const figure = value as Partial<Figure>;
     return typeof figure.id === 'string' && typeof figure.label === 'string' && typeof figure.unit === 'string' && Array.isArray(figure.samples) && figure.samples.every((sample) => typeof sample === 'number');
   };
-  if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every(isFigure)) throw new Error(`the ${side} process printed JSON without its figures: ${last.slice(0, 200)}`);
+  if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every(isFigure)) throw new Error(`the ${side} process printed JSON without its figures: ${line}`);
   return parsed;
 }
 
 /** Runs this script for `side` in a fresh Node process (with --expose-gc, as `npm run bench` runs), echoing its progress lines. */
-function spawnPeerSide(side: PeerSide, scale: BenchScale): Promise<Figure[]> {
-  const script = fileURLToPath(import.meta.url);
-  const args = ['--expose-gc', script, side, '--json', ...(scale.quick ? ['--quick'] : [])];
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, args, { timeout: sideTimeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const progress = stdout.trim().split('\n').slice(0, -1);
-      if (progress.length > 0) console.log(progress.join('\n'));
-      if (error !== null) {
-        const lines = stderr.trim().split('\n');
-        const cause = lines.find((line) => /^[A-Za-z]*Error\b/.test(line)) ?? lines.at(-1) ?? error.message;
-        const why = error.killed ? `took longer than the ${sideTimeoutMs / 60_000} min limit of a side (sideTimeoutMs) and was killed` : `failed: ${cause}`;
-        reject(new Error(`the ${side} process (node ${args.join(' ')}) ${why}`));
-        return;
-      }
-      try {
-        resolve(parseFigures(side, stdout));
-      } catch (parseError) {
-        reject(parseError instanceof Error ? parseError : new Error(String(parseError)));
-      }
-    });
-  });
+async function spawnPeerSide(side: PeerSide, scale: BenchScale): Promise<Figure[]> {
+  const stdout = await spawnSideProcess(fileURLToPath(import.meta.url), side, scale.quick, sideTimeoutMs, 'sideTimeoutMs, the limit of a side of P1 to P5');
+  const progress = stdout.trim().split('\n').slice(0, -1);
+  if (progress.length > 0) console.log(progress.join('\n'));
+  return parseFigures(side, stdout);
 }
 
 /**
