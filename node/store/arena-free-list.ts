@@ -74,7 +74,7 @@ export class FreeList {
   /**
    * Takes `sizeBytes` from the start of a fitting block and returns where it starts, or undefined
    * when no block is long enough. The request's own class is searched first-fit, since its blocks
-   * are the closest fits; failing that, the smallest block of the lowest non-empty higher class.
+   * are the closest fits; failing that, the lowest-addressed block of the lowest non-empty higher class.
    */
   take(sizeBytes: number): number | undefined {
     const requestClass = this.classOf(sizeBytes);
@@ -87,8 +87,13 @@ export class FreeList {
     for (let index = requestClass + 1; index < this.classes.length; index += 1) {
       const members = this.classes[index];
       if (members === undefined || members.size === 0) continue;
-      const first = members.values().next();
-      if (!first.done) return this.split(first.value, sizeBytes);
+      // The lowest block of the class, not the first freed: memory low in the arena is the most
+      // likely to have been written before (the arena fills from the bottom), and a first write costs
+      // ~14 us a page here. A 64 MiB put took a 128 MiB block at the top, freed first, over a 192 MiB
+      // one at the bottom, and wrote fresh memory for 270 ms instead of warm memory for 5.
+      let lowest = Number.POSITIVE_INFINITY;
+      for (const start of members) lowest = Math.min(lowest, start);
+      return this.split(lowest, sizeBytes);
     }
     return undefined;
   }
