@@ -224,6 +224,15 @@ export function finishTask(ctx: Ctx, task: OwnedTask, payloads: readonly Payload
       if (payload !== undefined) readyObject(ctx, returnIds[index] as ObjectId, payload);
     }
   }
+  if (task.kind === 'actor-task') {
+    // A finished actor call keeps no record: nothing runs it again (its returns are never rebuilt
+    // from lineage, see `recoverObject`, and Ray's owner drops a finished actor task the same way),
+    // and its return objects live on without it. Kept until its returns were freed, as a normal
+    // task's lineage is, the records of a driver's calls piled up until their refs were collected
+    // (14,600 at once in P3's 20,000 calls), and the table grew past its flat size.
+    tableDelete(ctx.s.tasks, task.spec.taskId);
+    return;
+  }
   forgetSettledTask(ctx, task);
 }
 

@@ -217,3 +217,45 @@ void test('a worker replies at once with returns small enough to travel inline, 
   const acked = run.step(delivered({ type: 'object/put-acked', objectId: 'n1.d1.t2.r1' }, 'raylet:n1', 0));
   assert.deepEqual(replies(acked), [{ kind: 'returned', payloads: [{ kind: 'inline', data: 1, sizeBytes: 1, refs: [] }, { kind: 'stored', nodeIds: ['n1'], sizeBytes: large, refs: [] }] }]);
 });
+
+/** The driver's steps up to a call of `add` on the actor `n2.w1.a1`, alive on worker `n2.w2`: the effects of the submission. */
+function callOnLiveActor(run: ThreeWays): OwnerEffect[] {
+  run.step(driverStarted);
+  run.step({ type: 'actor/handle-acquired', actorId: 'n2.w1.a1' });
+  run.step(delivered({ type: 'actor/state-changed', actorId: 'n2.w1.a1', state: 'ALIVE', restartCount: 0, workerId: 'n2.w2', nodeId: 'n2' }, 'gcs', 0));
+  return run.step({ type: 'actor-task/submitted', actorId: 'n2.w1.a1', method: 'add', name: 'add', args: [{ kind: 'value', payload: { kind: 'inline', data: 1, refs: [], sizeBytes: 1 } }], numReturns: 1 });
+}
+
+void test('a finished actor call keeps no record (nothing re-runs it), while its return lives on for its gets and its ref', () => {
+  const run = new ThreeWays();
+  const effects = callOnLiveActor(run);
+  const pushed = effects.find((effect) => effect.type === 'message/sent' && effect.message.type === 'actor-task/pushed');
+  assert.ok(pushed?.type === 'message/sent' && pushed.message.type === 'actor-task/pushed', 'the call goes out to the live actor at once');
+  // The pushed spec is one literal with `actor` last, the fields in the order submissions always made them.
+  assert.deepEqual(Object.keys(pushed.message.spec), ['taskId', 'jobId', 'owner', 'returnIds', 'name', 'functionId', 'args', 'resources', 'maxRetries', 'retryExceptions', 'strategy', 'actor']);
+  assert.deepEqual(pushed.message.spec.actor, { actorId: 'n2.w1.a1', method: 'add' });
+  run.step({ type: 'get/requested', getId: 'g1', refs: [{ objectId: 'n1.d1.t1.r0', owner: 'n1.d1' }] });
+  const replied = run.step(
+    delivered({ type: 'task/replied', taskId: 'n1.d1.t1', attempt: 1, workerId: 'n2.w2', nodeId: 'n2', result: { kind: 'returned', payloads: [{ kind: 'inline', data: 2, sizeBytes: 1, refs: [] }] }, releasedBorrows: [] }, 'worker:n2.w2', 0),
+  );
+  assert.deepEqual(
+    replied.find((effect) => effect.type === 'get/settled'),
+    { type: 'get/settled', getId: 'g1', outcomes: [{ kind: 'value', value: { data: 2, sizeBytes: 1, refs: [] } }] },
+  );
+  assert.equal(tableGet(run.live.tasks, 'n1.d1.t1'), undefined, 'the finished call is forgotten at once, not kept as lineage while its return exists');
+  assert.equal(run.live.tasks.size, 0);
+  assert.equal(tableGet(run.live.objects, 'n1.d1.t1.r0')?.state, 'ready', 'its return stays, held by the caller');
+  assert.deepEqual(run.live.actors['n2.w1.a1']?.inflight, []);
+  run.step({ type: 'refs/released', objectIds: ['n1.d1.t1.r0'] });
+  assert.equal(run.live.objects.size, 0, 'the return goes with its last ref');
+});
+
+void test('a failed actor call stays listed with its error while its return lives, as a failed task does', () => {
+  const run = new ThreeWays();
+  callOnLiveActor(run);
+  const error = { errorClass: 'RayTaskError', message: 'boom' };
+  run.step(delivered({ type: 'task/replied', taskId: 'n1.d1.t1', attempt: 1, workerId: 'n2.w2', nodeId: 'n2', result: { kind: 'threw', error }, releasedBorrows: [] }, 'worker:n2.w2', 0));
+  assert.equal(tableGet(run.live.tasks, 'n1.d1.t1')?.state, 'FAILED');
+  run.step({ type: 'refs/released', objectIds: ['n1.d1.t1.r0'] });
+  assert.equal(tableGet(run.live.tasks, 'n1.d1.t1'), undefined, 'the failed call goes with its last return');
+});
