@@ -85,9 +85,9 @@ void test('a long task at the head of a burst holds no tasks behind it while the
   const figures = `the workers ended ${[...lastEnd.values()].map((end) => end - started).join(' and ')} ms after the submission; ${waited.length} tasks started over ${slackMs} ms after the other worker ran out of work; the tasks ran for ${runMs} ms`;
   t.diagnostic(figures);
   // The short tasks fit beside the long one (30 x 10 ms < 500 ms): the ideal is the long task alone.
-  // A fixed depth of 16 queued 10 to 15 short tasks behind it, which ran after it while the other
-  // worker sat idle, and the tasks ran for about 650 ms. The time a task takes is held by its body
-  // whatever the machine's load; the gaps between tasks are not, hence the bound's slack.
+  // A fixed depth of 16 queued 9 to 15 short tasks behind it, which ran after it while the other
+  // worker sat idle, and the tasks ran for 605-741 ms (500-515 ms adaptive on a quiet machine). The
+  // time a task takes is held by its body whatever the machine's load, but the gaps between tasks
+  // are not (671 ms at a load average of 21, with no task waiting), so the run's length is only reported.
   assert.equal(waited.length, 0, `tasks waited behind the long one while the other worker was idle (${figures})`);
-  assert.ok(runMs <= longMs + 100, `the tasks ran for ${runMs} ms where the long one alone takes ${longMs} ms (${figures})`);
 });
