@@ -205,6 +205,10 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
       s.stopped = true;
       if (s.isDriver && s.jobId !== undefined) emit(ctx, send(gcsAddress, { type: 'job/finished', jobId: s.jobId }));
       return;
+    case 'owner/pipeline-depth-set':
+      // A new record rather than a write into the old one: configs may be shared between states.
+      if (Number.isInteger(event.depth) && event.depth >= 1 && event.depth !== s.config.maxTasksInFlightPerLease) s.config = { ...s.config, maxTasksInFlightPerLease: event.depth };
+      return;
     case 'owner/reattached': {
       const former = s.nodeId;
       if (s.stopped || former === event.nodeId) return;

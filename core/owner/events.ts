@@ -79,6 +79,11 @@ export type OwnerLocalEvent =
   /** The driver ends its job (shutdown). */
   | { readonly type: 'owner/stopping' }
   /**
+   * The shell measured how long this owner's tasks take and sets how many it pipelines to one leased
+   * worker from now on (`OwnerConfig.maxTasksInFlightPerLease`): tasks already pushed stay where they are.
+   */
+  | { readonly type: 'owner/pipeline-depth-set'; readonly depth: number }
+  /**
    * The driver's connection to the cluster moved to node `nodeId`: the head it was attached to died
    * and came back under a new node id. The former node is dead (its raylet, workers and store died
    * with its process), and the driver now leases, puts and fetches through `nodeId`.

@@ -83,7 +83,11 @@ export function onTaskPushed(ctx: Ctx, message: Delivered<MessageOf<'task/pushed
     sendReply(ctx, message.spec.owner, message.spec.taskId, message.attempt, { kind: 'not-run' });
     return;
   }
-  if (hasNormalExecution(ctx.s.executions, false)) {
+  // A push behind a task this worker still holds (how every pipelined push comes) finds a normal
+  // execution under way without the walk over all of them, which at a depth of 64 was a walk of up
+  // to 63 keys per push.
+  const before = after === undefined ? undefined : ctx.s.executions[after];
+  if ((before !== undefined && before.spec.actor === undefined) || hasNormalExecution(ctx.s.executions, false)) {
     if (ctx.s.blockedInGet) sendReply(ctx, message.spec.owner, message.spec.taskId, message.attempt, { kind: 'not-run' });
     else ctx.s.executions[key] = newExecution(ctx, message.spec, message.attempt, message.spec.owner, message.args, 'queued', message.leaseId);
     return;
@@ -112,14 +116,13 @@ function newExecution(ctx: Ctx, spec: TaskSpec, attempt: number, replyTo: Worker
 /** The task queued first (pipelined) starts once no other task of this worker is under way. */
 function startNextQueued(ctx: Ctx): void {
   const executions = ctx.s.executions;
-  if (hasNormalExecution(executions, true)) return;
+  // One walk finds both whether a normal task is still under way and the first queued one (it was
+  // two walks over every execution per task, up to 63 of them pipelined).
   let next: Execution | undefined;
   for (const key in executions) {
     const execution = executions[key] as Execution;
-    if (execution.phase === 'queued') {
-      next = execution;
-      break;
-    }
+    if (execution.phase === 'queued') next ??= execution;
+    else if (execution.spec.actor === undefined) return;
   }
   if (next === undefined) return;
   if (next.leaseId !== undefined) ctx.s.currentLeaseId = next.leaseId;

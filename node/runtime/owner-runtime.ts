@@ -19,6 +19,8 @@ import { ComponentShell } from './shell.js';
 import type { FunctionDescriptor } from './shipping.js';
 import type { ComponentLog } from '../store/event-log.js';
 import { loggedOwnerEvent } from './log-elision.js';
+import { PipelineDepth } from './pipeline-depth.js';
+import { tableGet } from '../../core/table.js';
 import type { MappedData, RemoteStoredData, StoredData } from './stored-values.js';
 import { captureData, compactedData } from './stored-values.js';
 import { bareSizeBytes, bareValueData, capturedValueData, checkFitsStore, fromValueData, isBareValue, noRefs, toValueData } from './values.js';
@@ -30,10 +32,17 @@ import type { ValidMethodOptions } from './validate.js';
 const liveLeaseIdleMs = 50;
 
 /**
- * How many tasks a live owner pipelines to one leased worker when its queue is long: enough that a
- * worker always has its next task at hand and each message between threads carries several tasks.
+ * A fixed pipeline depth that `TSRAY_PIPELINE_DEPTH` asks for (to measure one depth against another,
+ * or to pin pipelining in a test), or undefined when unset: then the depth follows how long this
+ * owner's tasks take (see pipeline-depth.ts).
  */
-const liveTasksInFlightPerLease = 16;
+export function fixedPipelineDepth(): number | undefined {
+  const text = process.env['TSRAY_PIPELINE_DEPTH'];
+  if (text === undefined || text.trim() === '') return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`TSRAY_PIPELINE_DEPTH must be a whole number ≥ 1 (the most tasks pushed to one leased worker at once), not '${text}'`);
+  return value;
+}
 
 /**
  * How a get hands back its values: as a list (`get([refs])`) or the one value (`get(ref)`), each
@@ -198,6 +207,8 @@ export class OwnerRuntime {
   private jobWaiters: (() => void)[] = [];
   /** The id the next put mints, for the log's stand-in of a large put (made once: not a closure per logged event). */
   private readonly nextPutId = (): string => nextPutObjectId(this.state);
+  /** How deep this owner pipelines, from how long its tasks take; undefined for a hosted owner or a fixed depth. */
+  private readonly pipelineDepth: PipelineDepth | undefined;
 
   /** Starts the owner component of this process. */
   constructor(readonly options: OwnerRuntimeOptions) {
@@ -206,6 +217,8 @@ export class OwnerRuntime {
       (marker) => this.heldRef(marker),
       (handle) => this.heldActor(handle),
     );
+    const fixedDepth = options.host === undefined ? fixedPipelineDepth() : undefined;
+    this.pipelineDepth = options.host === undefined && fixedDepth === undefined ? new PipelineDepth() : undefined;
     if (options.host !== undefined) this.shell = options.host((effect) => this.onEffect(effect));
     else {
       const router = options.router;
@@ -229,13 +242,20 @@ export class OwnerRuntime {
       isDriver: options.isDriver,
       namespace: options.namespace,
       // Live owners keep an idle lease briefly, as Ray does, so a task awaited after another reuses its worker.
-      config: { ...ownerCore.initial().config, leaseIdleMs: liveLeaseIdleMs, maxTasksInFlightPerLease: liveTasksInFlightPerLease, ...(options.inlineThresholdBytes === undefined ? {} : { inlineThresholdBytes: options.inlineThresholdBytes }) },
+      config: { ...ownerCore.initial().config, leaseIdleMs: liveLeaseIdleMs, maxTasksInFlightPerLease: fixedDepth ?? this.pipelineDepth?.current ?? 1, ...(options.inlineThresholdBytes === undefined ? {} : { inlineThresholdBytes: options.inlineThresholdBytes }) },
     });
   }
 
   /** Applies a message delivered to this owner, and wakes whoever waits for the job id. */
   receive(message: OwnerEvent): void {
+    // The lease a reply frees, read before the reply clears it from the task.
+    const depth = this.pipelineDepth;
+    const leaseId = depth !== undefined && message.type === 'task/replied' ? tableGet(this.state.tasks, message.taskId)?.leaseId : undefined;
     this.shell.apply(message);
+    if (leaseId !== undefined && depth !== undefined) {
+      const changed = depth.replied(leaseId, this.state.leases[leaseId]?.runningTaskId !== undefined, performance.now() * 1000);
+      if (changed !== undefined) this.shell.apply({ type: 'owner/pipeline-depth-set', depth: changed });
+    }
     if (message.type === 'lease/infeasible') this.warnInfeasible(message.leaseId);
     if (message.type === 'actor/infeasible') this.warnInfeasibleActor(message.actorId);
     if (this.state.jobId !== undefined && this.jobWaiters.length > 0) for (const waiter of this.jobWaiters.splice(0)) waiter();

@@ -56,6 +56,11 @@ async function liveGate(): Promise<tsray.ActorHandle<Gate>> {
   return gate;
 }
 
+// Pinned (the depth otherwise follows how long tasks take, and 400 ms tasks are not pipelined): the
+// tests below need tasks queued at a worker behind a running one. pipeline-fairness.test.ts covers
+// the adaptive depth.
+process.env['TSRAY_PIPELINE_DEPTH'] = '16';
+
 void describe('pipelining', () => {
   useEmbeddedCluster('pipelining');
 

@@ -1,0 +1,78 @@
+/**
+ * How many tasks a live owner pipelines to one leased worker, chosen from how long its tasks take.
+ *
+ * Pipelining saves a round trip per task and lets one message between threads carry several tasks,
+ * which tiny tasks need (deeper pipelines gave more tiny tasks per second). But a worker runs what it
+ * was pushed in order, and a task's body holds its thread: tasks pushed behind a long one wait for
+ * it while another worker may sit idle, and they cannot be taken back from a thread that runs a
+ * synchronous body. So the work queued behind a running task is kept within a budget of time: the
+ * depth is that budget over the time a task of this owner has been taking (powers of two, from 1 to
+ * `maxPipelineDepth`). A burst of work starts unpipelined (a lease that runs out of work forgets what
+ * it measured), so that a long task at the head of a burst does not hold others behind it, and tiny
+ * tasks reach the full depth within a few replies.
+ *
+ * This is measured by the shell, which has a clock; the owner's recipe only learns the depth through
+ * `owner/pipeline-depth-set`, which its log keeps, so a replay makes the same choices.
+ */
+
+/** The most tasks pushed to one leased worker at once (tiny tasks). */
+export const maxPipelineDepth = 64;
+
+/** The depth a burst of work starts at, before any task of it was timed. */
+export const initialPipelineDepth = 1;
+
+/**
+ * The time of queued work allowed behind a running task, in microseconds. A tiny task takes a leased
+ * worker 100-250 µs from one reply to the next on this 2-core machine under load (with the replies
+ * and the log), so that 64 of them fit: at 8 ms, P1 spent 5-15% of its replies at depths below 64.
+ */
+export const pipelineBudgetUs = 16_000;
+
+/** The weight of a new measure in the running mean (a long task raises the mean within two or three). */
+const newSampleWeight = 0.25;
+
+/** The depth that keeps `meanUs` of work per task within the budget: a power of two from 1 to the maximum. */
+export function depthForTaskUs(meanUs: number): number {
+  let depth = 1;
+  while (depth * 2 <= maxPipelineDepth && depth * 2 * meanUs <= pipelineBudgetUs) depth *= 2;
+  return depth;
+}
+
+/**
+ * The shell's side of the adaptive depth: told when a leased worker replied to a task, it times
+ * each task from when its worker could start it (the reply before, when the lease stayed busy) to
+ * its reply, keeps a running mean, and says when the depth should change.
+ */
+export class PipelineDepth {
+  /** When each busy lease's worker started its current task (the previous reply), in µs. */
+  private readonly busySinceUs = new Map<string, number>();
+  private meanUs: number | undefined = undefined;
+  /** The depth the owner's config holds now. */
+  current: number;
+
+  constructor(initial = initialPipelineDepth) {
+    this.current = initial;
+  }
+
+  /**
+   * A task on `leaseId` replied at `nowUs`, after which the lease `stillBusy` runs another (pipelined
+   * or pushed on the reply). Returns the new depth when it should change, else undefined.
+   */
+  replied(leaseId: string, stillBusy: boolean, nowUs: number): number | undefined {
+    const since = this.busySinceUs.get(leaseId);
+    if (since !== undefined) {
+      const sampleUs = nowUs - since;
+      this.meanUs = this.meanUs === undefined ? sampleUs : this.meanUs + (sampleUs - this.meanUs) * newSampleWeight;
+    }
+    if (stillBusy) this.busySinceUs.set(leaseId, nowUs);
+    else {
+      // Out of work: the next burst may be of other tasks, and starts unpipelined.
+      this.busySinceUs.delete(leaseId);
+      if (this.busySinceUs.size === 0) this.meanUs = undefined;
+    }
+    const wanted = this.meanUs === undefined ? initialPipelineDepth : depthForTaskUs(this.meanUs);
+    if (wanted === this.current) return undefined;
+    this.current = wanted;
+    return wanted;
+  }
+}

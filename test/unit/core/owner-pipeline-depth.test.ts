@@ -1,0 +1,64 @@
+/**
+ * The owner core's pipeline depth set by its shell (owner/pipeline-depth-set): a granted lease takes
+ * as many queued tasks as the depth set allows, a depth that is not a whole number ≥ 1 is ignored,
+ * and the mutable and immer modes reach the same state.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { hashState } from '../../../core/hash.js';
+import { defaultOwnerConfig, ownerCore } from '../../../core/owner/index.js';
+import type { OwnerEffect, OwnerEvent, OwnerState } from '../../../core/owner/index.js';
+import { applyUnderImmer, checkInvariants } from '../../../core/step.js';
+
+let seq = 0;
+/** An envelope from `address`, each with the next sequence number. */
+function from(address: string): { from: string; incarnation: number; seq: number } {
+  return { from: address, incarnation: 0, seq: ++seq };
+}
+
+/** A driver that asks for one lease per class, with `depths` set before six tasks are submitted and the lease granted. */
+function events(depths: readonly number[]): OwnerEvent[] {
+  seq = 0;
+  return [
+    { type: 'owner/started', workerId: 'driver-1-ab.d1', nodeId: 'n1', isDriver: true, namespace: 'default', config: { ...defaultOwnerConfig, maxLeaseRequestsPerClass: 1, maxTasksInFlightPerLease: 1 } },
+    { type: 'job/registration-replied', jobId: 'j1', via: from('gcs') },
+    ...depths.map((depth): OwnerEvent => ({ type: 'owner/pipeline-depth-set', depth })),
+    ...Array.from({ length: 6 }, (): OwnerEvent => ({ type: 'task/submitted', name: 'f', functionId: 'f', args: [], numReturns: 1, resources: { CPU: 1 }, maxRetries: 3, retryExceptions: false, strategy: 'DEFAULT' })),
+    { type: 'lease/granted', leaseId: 'driver-1-ab.d1.l1', workerId: 'n1.w1', nodeId: 'n1', via: from('raylet:n1') },
+  ];
+}
+
+/** Steps `list` on a fresh owner, mutably or under immer; returns the final state and how many tasks were pushed. */
+function run(list: readonly OwnerEvent[], mode: 'live' | 'immer'): { state: OwnerState; pushed: number } {
+  let state = ownerCore.initial();
+  let pushed = 0;
+  for (const event of list) {
+    let effects: readonly OwnerEffect[];
+    if (mode === 'live') effects = ownerCore.apply(state, event);
+    else ({ state, effects } = applyUnderImmer(ownerCore, state, event));
+    checkInvariants(ownerCore, state, event.type);
+    pushed += effects.filter((effect) => effect.type === 'message/sent' && effect.message.type === 'task/pushed').length;
+  }
+  return { state, pushed };
+}
+
+void describe('owner: the pipeline depth its shell sets', () => {
+  void it('lets a granted lease take as many queued tasks as the depth set, in both modes alike', () => {
+    assert.equal(run(events([]), 'live').pushed, 1, 'unpipelined, the lease takes one task');
+    const deep = run(events([4]), 'live');
+    assert.equal(deep.pushed, 4, 'at depth 4 the lease takes its task and three pipelined behind it');
+    assert.equal(deep.state.config.maxTasksInFlightPerLease, 4);
+    const immer = run(events([4]), 'immer');
+    assert.equal(immer.pushed, 4);
+    assert.equal(hashState(immer.state), hashState(deep.state));
+    assert.equal(run(events([4, 2]), 'live').pushed, 2, 'the last depth set holds');
+  });
+
+  void it('ignores a depth that is not a whole number of at least 1', () => {
+    for (const depth of [0, -3, 2.5, Number.NaN]) {
+      const { state, pushed } = run(events([depth]), 'live');
+      assert.equal(state.config.maxTasksInFlightPerLease, 1, `depth ${depth}`);
+      assert.equal(pushed, 1);
+    }
+  });
+});

@@ -1,0 +1,53 @@
+/**
+ * The shell's choice of pipeline depth (node/runtime/pipeline-depth.ts): the time queued behind a
+ * running task stays within the budget, tiny tasks reach the full depth within a few replies, a
+ * long task brings it down within a few, and a burst that ends leaves the depth at 1 for the next.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { depthForTaskUs, initialPipelineDepth, maxPipelineDepth, pipelineBudgetUs, PipelineDepth } from '../../../../node/runtime/pipeline-depth.js';
+
+void describe('pipeline depth', () => {
+  void it('keeps the work queued behind a running task within the budget, in powers of two from 1 to the maximum', () => {
+    assert.equal(depthForTaskUs(10), maxPipelineDepth);
+    assert.equal(depthForTaskUs(pipelineBudgetUs / maxPipelineDepth), maxPipelineDepth);
+    assert.equal(depthForTaskUs(pipelineBudgetUs / 16), 16);
+    assert.equal(depthForTaskUs(pipelineBudgetUs / 5), 4);
+    assert.equal(depthForTaskUs(pipelineBudgetUs * 1.25), 1);
+    for (const us of [1, 50, 300, 999, 5_000, 1e9]) {
+      const depth = depthForTaskUs(us);
+      assert.ok(depth === 1 || depth * us <= pipelineBudgetUs, `${us} µs: depth ${depth} queues too much`);
+      assert.equal(depth & (depth - 1), 0, `${us} µs: depth ${depth} is not a power of two`);
+    }
+  });
+
+  void it('deepens for tiny tasks, comes down for long ones, and starts the next burst unpipelined', () => {
+    const depth = new PipelineDepth();
+    assert.equal(depth.current, initialPipelineDepth);
+    // The first reply of a lease pushed while idle times nothing: when its task started is unknown.
+    assert.equal(depth.replied('l1', true, 1_000), undefined);
+    assert.equal(depth.replied('l1', true, 1_100), maxPipelineDepth, 'a 100 µs task');
+    assert.equal(depth.replied('l1', true, 1_150), undefined, 'no change, no event');
+    let at = 1_150;
+    const seen: number[] = [];
+    for (let task = 0; task < 4; task += 1) {
+      at += pipelineBudgetUs * 1.25;
+      const changed = depth.replied('l1', true, at);
+      if (changed !== undefined) seen.push(changed);
+    }
+    assert.equal(depth.current, 1, `tasks longer than the budget leave the depth at ${depth.current} (went ${seen.join(', ')})`);
+  });
+
+  void it('forgets what it measured once every lease is out of work', () => {
+    const depth = new PipelineDepth();
+    depth.replied('l1', true, 0);
+    depth.replied('l2', true, 0);
+    assert.equal(depth.replied('l1', true, 100), maxPipelineDepth);
+    // One lease out of work while the other still runs: what was measured holds.
+    assert.equal(depth.replied('l1', false, 150), undefined);
+    assert.equal(depth.replied('l2', true, 200), undefined);
+    assert.equal(depth.current, maxPipelineDepth);
+    assert.equal(depth.replied('l2', false, 250), initialPipelineDepth, 'the last lease out of work: the next burst starts unpipelined');
+    assert.equal(depth.current, initialPipelineDepth);
+  });
+});
