@@ -100,6 +100,8 @@ export class Executor {
   private readonly running = new Map<string, RunningBody>();
   /** The bodies running now, by task and attempt, whose signals a cancel aborts. */
   private readonly runs = new Map<string, TaskRun>();
+  /** How many pushed tasks are being executed (started and not yet reported executed). */
+  private executing = 0;
 
   /** @param tsrayNamespace what by-source functions see as `tsray`. */
   constructor(
@@ -116,6 +118,7 @@ export class Executor {
   handle(effect: OwnerEffect): void {
     switch (effect.type) {
       case 'task/execute':
+        this.executing += 1;
         void this.execute(effect.spec, effect.attempt, effect.args);
         return;
       case 'actor/construct':
@@ -176,46 +179,55 @@ export class Executor {
   }
 
   private async execute(spec: TaskSpec, attempt: number, args: readonly ValueData[]): Promise<void> {
-    const runtime = this.runtime();
-    const descriptor = spec.actor === undefined ? descriptorOf(spec.functionId) : this.actorDescriptor;
-    const context = new TaskRun(spec.taskId, attempt, spec.name, spec.actor?.actorId);
-    const key = runningKey(context);
-    // What to call at once: a function this worker has loaded, or a method the hosted actor has (a
-    // missing one takes the way of awaitBody, which says so).
-    let callee: ((...a: unknown[]) => unknown) | undefined;
-    let self: unknown;
-    if (spec.actor === undefined) callee = descriptor === undefined ? undefined : (loadedFunction(descriptor) as ((...a: unknown[]) => unknown) | undefined);
-    else {
-      const method = this.actor?.[spec.actor.method];
-      if (typeof method === 'function') {
-        callee = method as (...a: unknown[]) => unknown;
-        self = this.actor;
+    try {
+      const runtime = this.runtime();
+      const descriptor = spec.actor === undefined ? descriptorOf(spec.functionId) : this.actorDescriptor;
+      const context = new TaskRun(spec.taskId, attempt, spec.name, spec.actor?.actorId);
+      const key = runningKey(context);
+      // What to call at once: a function this worker has loaded, or a method the hosted actor has (a
+      // missing one takes the way of awaitBody, which says so).
+      let callee: ((...a: unknown[]) => unknown) | undefined;
+      let self: unknown;
+      if (spec.actor === undefined) callee = descriptor === undefined ? undefined : (loadedFunction(descriptor) as ((...a: unknown[]) => unknown) | undefined);
+      else {
+        const method = this.actor?.[spec.actor.method];
+        if (typeof method === 'function') {
+          callee = method as (...a: unknown[]) => unknown;
+          self = this.actor;
+        }
       }
-    }
-    let result: ExecutionResult | undefined;
-    let pending: PromiseLike<unknown> | undefined;
-    if (callee !== undefined) {
-      // A body starts on a later microtask, never inside the apply that pushed its task (its own
-      // calls apply events). A loaded function or an actor's method is then called at once; a body
-      // that returns a plain value needs no wait for strays and no async context beyond its call
-      // (for a 1:1 actor call, the promises of that wait were a fifth of the actor worker's time).
-      await Promise.resolve();
-      this.runs.set(key, context);
-      try {
-        const values = this.decodeArgs(args);
-        const call = callee;
-        const output = taskContext.run(context, () => call.apply(self, values));
-        if (isThenable(output)) pending = output;
-        else result = this.encodeReturns(spec, output);
-      } catch (error) {
-        const explained = descriptor === undefined ? undefined : explainMissingName(descriptor, error);
-        result = { kind: 'threw', thrown: thrownInfo(explained ?? error) };
-      } finally {
-        if (pending === undefined) this.runs.delete(key);
+      let result: ExecutionResult | undefined;
+      let pending: PromiseLike<unknown> | undefined;
+      if (callee !== undefined) {
+        // A body starts on a later microtask, never inside the apply that pushed its task (its own
+        // calls apply events). A loaded function or an actor's method is then called at once; a body
+        // that returns a plain value needs no wait for strays and no async context beyond its call
+        // (for a 1:1 actor call, the promises of that wait were a fifth of the actor worker's time).
+        await Promise.resolve();
+        this.runs.set(key, context);
+        try {
+          const values = this.decodeArgs(args);
+          const call = callee;
+          const output = taskContext.run(context, () => call.apply(self, values));
+          if (isThenable(output)) pending = output;
+          else result = this.encodeReturns(spec, output);
+        } catch (error) {
+          const explained = descriptor === undefined ? undefined : explainMissingName(descriptor, error);
+          result = { kind: 'threw', thrown: thrownInfo(explained ?? error) };
+        } finally {
+          if (pending === undefined) this.runs.delete(key);
+        }
       }
+      result ??= await this.awaitBody(spec, context, args, descriptor, pending);
+      runtime.shell.apply({ type: 'task/executed', taskId: spec.taskId, attempt, result });
+    } finally {
+      // Once no other pushed task is being executed here, what the reports sent (this reply, and
+      // those of the tasks before it that the turn's end would have posted with it) goes at once:
+      // a task awaited alone reaches its owner without waiting for this worker's turn to end,
+      // while the replies of a batch of pushed tasks still go together.
+      this.executing -= 1;
+      if (this.executing === 0) this.runtime().postQueuedNow();
     }
-    result ??= await this.awaitBody(spec, context, args, descriptor, pending);
-    runtime.shell.apply({ type: 'task/executed', taskId: spec.taskId, attempt, result });
   }
 
   /**

@@ -181,6 +181,8 @@ export class OwnerRuntime {
    */
   readonly heldHooks: CodecHooks;
   private readonly pending = new Map<string, Pending>();
+  /** The live shell's router (undefined with a host): what this thread sends goes through it. */
+  private readonly router: Router | undefined;
   /** Gets an interrupted body stopped waiting for: the refs they settle with are released at once. */
   private readonly abandonedGets = new Set<string>();
   private readonly registry: FinalizationRegistry<string> | undefined;
@@ -223,6 +225,7 @@ export class OwnerRuntime {
     else {
       const router = options.router;
       if (router === undefined) throw new TypeError('an owner runtime needs a router or a host');
+      this.router = router;
       this.shell = new ComponentShell({
         core: ownerCore,
         address: `worker:${options.workerId}`,
@@ -417,6 +420,9 @@ export class OwnerRuntime {
       strategy: valid.schedulingStrategy,
       ...this.context(),
     });
+    // Its push goes now, or with the rest of a loop of submissions when the caller's code awaits,
+    // not at the turn's end (see Router.postSoon).
+    this.router?.postSoon();
     const refs = this.refsOf(this.minted(effects).objectIds);
     return valid.numReturns === 1 ? (refs[0] as ObjectRef) : refs;
   }
@@ -475,7 +481,17 @@ export class OwnerRuntime {
     if (task !== undefined) event.parentTaskId = task.taskId;
     if (handle.ref !== undefined) event.handle = { objectId: handle.ref.objectId, owner: handle.ref.owner };
     const refs = this.refsOf(this.minted(this.apply(event)).objectIds);
+    // As a submitted task's push (see submitTask).
+    this.router?.postSoon();
     return numReturns === 1 ? (refs[0] as ObjectRef) : refs;
+  }
+
+  /**
+   * Posts what this thread has queued for other threads now: a worker whose last task has run sends
+   * its reply at once, not at the turn's end (see Router.postNow).
+   */
+  postQueuedNow(): void {
+    this.router?.postNow();
   }
 
   /** `tsray.put(value)`: the value is captured at the call. */

@@ -1,7 +1,8 @@
 /**
  * The transport between components of one node: in-process deliveries for the components in this
  * thread, and one MessagePort per other thread, with every turn's messages to one port sent as a
- * single batch (one message per task caps at ~186k/s between threads here; batches reach ~1.3M/s).
+ * single batch (one message per task caps at ~186k/s between threads here; batches reach ~1.3M/s),
+ * unless a component knows nothing else is coming and posts sooner (`postSoon`, `postNow`).
  * Each link (sender, receiver) numbers its messages 0, 1, 2, ... so receivers drop duplicates.
  */
 import type { MessagePort, Worker } from 'node:worker_threads';
@@ -63,10 +64,17 @@ export class Router {
   /** Whether `flush` is delivering: the messages for other threads sent meanwhile go out at its end. */
   private flushing = false;
   private closed = false;
+  /** Whether a microtask will post what is queued for other threads (see `postSoon`). */
+  private postScheduled = false;
   /** The Immediate's callback, made once. */
   private readonly flushFromImmediate = (): void => {
     this.flushScheduled = false;
     this.flush();
+  };
+  /** The microtask's callback, made once. */
+  private readonly postFromMicrotask = (): void => {
+    this.postScheduled = false;
+    this.postQueued(true);
   };
 
   /**
@@ -171,6 +179,35 @@ export class Router {
     }
   }
 
+  /**
+   * For an API call of a driver's user code (a submission): what is queued for other threads of this
+   * process goes now if this is the first such call since the running code began, and what the rest
+   * of that code sends goes when it ends (a microtask), instead of all of it on the turn's Immediate.
+   * A task awaited alone then reaches its worker while its owner still applies the get that waits
+   * for it, and a loop of submissions goes as its first task and then batches. The Immediate waited
+   * for the event loop's check phase on both threads, which every task awaited alone paid. Not for
+   * what arrives in a stream (replies, pushes made as replies arrive): posted per run of code rather
+   * than per turn, a worker's batches came apart into many small ones, and P1 in bench/ lost 3 to 29%
+   * of its tasks/s in alternated runs. Messages to other processes still wait for the Immediate: a frame
+   * costs more than a post.
+   */
+  postSoon(): void {
+    if (this.postScheduled || this.closed) return;
+    this.postScheduled = true;
+    queueMicrotask(this.postFromMicrotask);
+    this.postNow();
+  }
+
+  /**
+   * Posts what is queued for other threads of this process now, for a component that knows nothing
+   * more will follow soon: a worker whose last task has run sends its replies at once rather than at
+   * the turn's end. Within `receive` or `flush`, whose ends post anyway, this does nothing.
+   */
+  postNow(): void {
+    if (this.receiving || this.flushing) return;
+    this.postQueued(true);
+  }
+
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
@@ -195,8 +232,18 @@ export class Router {
       // A delivery threw: what was sent before it still goes, on a later turn.
       if (!delivered && this.pendingRemote.size > 0) this.scheduleFlush();
     }
-    for (const [port, messages] of this.pendingRemote) post(port, messages, this.threadPorts.has(port));
-    this.pendingRemote.clear();
+    this.postQueued(false);
+  }
+
+  /** Posts one batch per port of what is queued for other threads and, unless `threadsOnly`, other processes. */
+  private postQueued(threadsOnly: boolean): void {
+    if (this.closed) return;
+    for (const [port, messages] of this.pendingRemote) {
+      const isThread = this.threadPorts.has(port);
+      if (threadsOnly && !isThread) continue;
+      this.pendingRemote.delete(port);
+      post(port, messages, isThread);
+    }
   }
 
   /** Stops routing; queued messages are dropped. */
@@ -236,18 +283,19 @@ function stamped(message: Message, via: Via | undefined, to?: Address): Delivere
  * keeps nowhere else (its owner keeps only their size). Only a blob that spans its whole ArrayBuffer
  * qualifies, so nothing else that buffer holds is taken from the sender.
  */
-function movableBuffersOf(messages: readonly Delivered<Message>[]): ArrayBuffer[] {
-  const buffers = new Set<ArrayBuffer>();
+function movableBuffersOf(messages: readonly Delivered<Message>[]): ArrayBuffer[] | undefined {
+  // Made only for a batch that moves a buffer (a put on its way to the store), not a set and a list for every post.
+  let buffers: Set<ArrayBuffer> | undefined;
   for (const message of messages) {
     if (message.type !== 'object/put-requested') continue;
     const blobs = (message.data as { blobs?: unknown } | null)?.blobs;
     if (!Array.isArray(blobs)) continue;
     for (const blob of blobs as unknown[]) {
       if (!ArrayBuffer.isView(blob) || !(blob.buffer instanceof ArrayBuffer)) continue;
-      if (blob.byteLength > 0 && blob.byteOffset === 0 && blob.byteLength === blob.buffer.byteLength) buffers.add(blob.buffer);
+      if (blob.byteLength > 0 && blob.byteOffset === 0 && blob.byteLength === blob.buffer.byteLength) (buffers ??= new Set()).add(blob.buffer);
     }
   }
-  return [...buffers];
+  return buffers === undefined ? undefined : [...buffers];
 }
 
 /** The address a forwarded message is for (set by `route` on messages that cross threads). */

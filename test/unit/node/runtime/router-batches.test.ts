@@ -145,3 +145,56 @@ void test('a flush called while an Immediate is scheduled leaves what its delive
   assert.deepEqual(toThread, [[0, 1], [2]], 'each reply went once, in order');
   router.close();
 });
+
+void test("postSoon posts what is queued for other threads at once on the running code's first call, what that code sends later when it ends (a microtask), without waiting for the Immediate; a port to another process waits for it", async () => {
+  const toThread: number[][] = [];
+  const toProcess: number[][] = [];
+  const router = new Router();
+  router.addRemote('worker:w1', recordingPort(toThread), true);
+  router.addRemote('raylet:n2', recordingPort(toProcess));
+  const seen: number[][][] = [];
+  await countingImmediates(async () => {
+    router.send('worker:d1', 0, 'worker:w1', heartbeat(0));
+    router.send('worker:d1', 0, 'raylet:n2', heartbeat(0));
+    router.postSoon();
+    seen.push(toThread.map((batch) => [...batch]));
+    router.send('worker:d1', 0, 'worker:w1', heartbeat(1));
+    router.postSoon();
+    router.send('worker:d1', 0, 'worker:w1', heartbeat(2));
+    router.postSoon();
+    seen.push(toThread.map((batch) => [...batch]));
+    await Promise.resolve();
+    seen.push(toThread.map((batch) => [...batch]));
+    assert.deepEqual(toProcess, [], 'the other process waits for the turn to end');
+    // A later run of code (here, after an await) posts its first call's messages at once again.
+    router.send('worker:d1', 0, 'worker:w1', heartbeat(3));
+    router.postSoon();
+    seen.push(toThread.map((batch) => [...batch]));
+  });
+  assert.deepEqual(seen, [[[0]], [[0]], [[0], [1, 2]], [[0], [1, 2], [3]]], 'the first call posted at once; the later ones went together when the code ended');
+  await nextTurn();
+  assert.deepEqual(toThread.flat(), seqs(4), 'each message once, in order: the Immediate found nothing left for the thread');
+  assert.deepEqual(toProcess, [[0]]);
+  router.close();
+});
+
+void test('postNow posts what is queued for other threads at once, except within a delivery (whose flush posts at its end)', async () => {
+  const toThread: number[][] = [];
+  const router = new Router(recordingPort(toThread), true);
+  router.send('worker:w1', 0, 'worker:d1', heartbeat(0));
+  router.send('worker:w1', 0, 'worker:d1', heartbeat(1));
+  router.postNow();
+  assert.deepEqual(toThread, [[0, 1]], 'the queued batch went within postNow');
+  let inDelivery: number[][] = [];
+  router.addLocal('worker:w1', () => {
+    router.send('worker:w1', 0, 'worker:d1', heartbeat(2));
+    router.postNow();
+    inDelivery = toThread.map((batch) => [...batch]);
+  });
+  router.receive([{ ...heartbeat(0), via: { from: 'worker:d1', incarnation: 0, seq: 0 }, to: 'worker:w1' } as unknown as Delivered<Message>]);
+  assert.deepEqual(inDelivery, [[0, 1]], 'within a delivery, postNow left the reply to the end of the flush');
+  assert.deepEqual(toThread, [[0, 1], [2]], 'which posted it');
+  await nextTurn();
+  assert.deepEqual(toThread.flat(), seqs(3), 'each message once, in order');
+  router.close();
+});

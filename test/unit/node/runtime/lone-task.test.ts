@@ -1,0 +1,74 @@
+/**
+ * A task awaited alone does not wait for either thread's turn to end: the driver posts its push to
+ * the leased worker within `.remote()` (router-batches.test.ts shows how the rest of a loop of
+ * submissions then goes), and a worker with no other task to run posts the reply as soon as the task
+ * has reported, before anything else the worker's turn holds.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { Worker } from 'node:worker_threads';
+import type { TransferListItem } from 'node:worker_threads';
+import * as tsray from '../../../../node/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tsray-lone-'));
+after(async () => {
+  await tsray.shutdown();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Counts the batches the driver posts to worker threads while `body` runs, and the tasks they push. */
+async function countingPosts(body: (posts: { batches: number; pushes: number }) => Promise<void>): Promise<void> {
+  // The prototype's own method, put back as it was; it is only ever called with a worker as `this`.
+  const prototype = Worker.prototype as { postMessage: (this: Worker, value: unknown, transfer?: readonly TransferListItem[]) => void };
+  const original = prototype.postMessage;
+  const posts = { batches: 0, pushes: 0 };
+  prototype.postMessage = function (this: Worker, value: unknown, transfer?: readonly TransferListItem[]) {
+    const batch = value as { kind?: unknown; items?: unknown[] };
+    if (batch.kind === 'tsray/packed-messages' && Array.isArray(batch.items)) {
+      posts.batches += 1;
+      posts.pushes += batch.items.length;
+    }
+    original.call(this, value, transfer);
+  };
+  try {
+    await body(posts);
+  } finally {
+    prototype.postMessage = original;
+  }
+}
+
+void test('a task submitted alone is posted to its leased worker within .remote()', async () => {
+  await tsray.init({ numCpus: 1, sessionDir: dir });
+  const addOne = tsray.remote((x: number) => x + 1);
+  // The worker is leased once the first task ran; the lease is kept while tasks follow.
+  assert.equal(await tsray.get(addOne.remote(0)), 1);
+  await countingPosts(async (posts) => {
+    const ref = addOne.remote(1);
+    assert.deepEqual(posts, { batches: 1, pushes: 1 }, 'the push went before .remote() returned');
+    assert.equal(await tsray.get(ref), 2);
+  });
+});
+
+void test("a worker with nothing else to run posts a task's reply before what its turn does next", async () => {
+  // The body leaves the worker's thread busy for a while right after it returns (an Immediate that
+  // spins): a reply posted at the turn's end would reach the driver only once that spin is over.
+  // One function for both calls, so that they share the lease and run on the same worker.
+  const probe = tsray.remote((x: number) => {
+    const seen = globalThis as { busyEndedMs?: number };
+    if (x < 0) return seen.busyEndedMs ?? 0;
+    setImmediate(() => {
+      const until = Date.now() + 1500;
+      while (Date.now() < until);
+      seen.busyEndedMs = Date.now();
+    });
+    return x + 1;
+  });
+  assert.equal(await tsray.get(probe.remote(1)), 2);
+  const repliedMs = Date.now();
+  const busyEndedMs = await tsray.get(probe.remote(-1));
+  assert.ok(busyEndedMs > 0, 'the spin ran on the worker that ran the task');
+  assert.ok(repliedMs < busyEndedMs, `the reply arrived ${repliedMs - busyEndedMs} ms after the spin that followed the task ended, not before it`);
+});
