@@ -69,7 +69,10 @@ export const issueTargets: readonly Target[] = [
   { id: 'P1', goal: 'async tiny-task throughput ≥ 2.0× piscina', numerator: 'p1.tsray', denominator: 'p1.piscina', comparison: '>=', threshold: 2 },
   { id: 'P2', goal: 'awaited tiny-task latency ≤ 1.0× piscina', numerator: 'p2.tsray', denominator: 'p2.piscina', comparison: '<=', threshold: 1 },
   { id: 'P3', goal: '1:1 actor calls ≥ 0.5× raw pipelined round trips', numerator: 'p3.tsray', denominator: 'raw.pipelined', comparison: '>=', threshold: 0.5 },
-  { id: 'P4', goal: '64 MiB put+get ≥ 0.5× warm memcpy', numerator: 'p4.tsray', denominator: 'raw.memcpy', comparison: '>=', threshold: 0.5 },
+  // P4 is judged by each lap against a memcpy timed just before it in the same process: the memcpy's
+  // own process read 6.65 GB/s in one run and 20.5 in the one before, on the same machine, and its
+  // median then made 0.21× read as 0.59×.
+  { id: 'P4', goal: '64 MiB put+get ≥ 0.5× warm memcpy (paired per lap)', numerator: 'p4.tsray.paired', denominator: 1, comparison: '>=', threshold: 0.5 },
   { id: 'P5a', goal: 'queued tasks: ≤ 1 KiB driver memory per pending task', numerator: 'p5.tsray.bytes', denominator: 1024, comparison: '<=', threshold: 1 },
   { id: 'P5b', goal: 'queued tasks: throughput ≥ 2.0× piscina', numerator: 'p5.tsray', denominator: 'p5.piscina', comparison: '>=', threshold: 2 },
   { id: 'P6a', goal: 'event log appends ≥ 0.8× raw lmdb-js batched puts', numerator: 'p6.append', denominator: 'raw.lmdb.put', comparison: '>=', threshold: 0.8 },
