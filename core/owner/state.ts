@@ -110,18 +110,24 @@ export function firstReturnIdOf(spec: OwnedSpec): ObjectId | undefined {
 /** The `TaskSpec` of an owned task's spec, as pushes carry it (its fields in the order submissions always made them). */
 export function taskSpecOf(spec: OwnedSpec): TaskSpec {
   const fn = spec.fn;
-  const returnIds = typeof spec.returnIds === 'string' ? [spec.returnIds] : spec.returnIds;
-  const args = argsOf(spec);
-  if (fn.parentTaskId === undefined) {
-    // A normal task and an actor call (the cases pushed most) each as one literal: an actor call's
-    // spec was the literal of a normal task's, copied by a spread into a second object with `actor`.
-    if (fn.actor === undefined) {
-      return { taskId: spec.taskId, jobId: fn.jobId, owner: fn.owner, returnIds, name: fn.name, functionId: fn.functionId, args, resources: fn.resources, maxRetries: fn.maxRetries, retryExceptions: fn.retryExceptions, strategy: fn.strategy };
-    }
-    return { taskId: spec.taskId, jobId: fn.jobId, owner: fn.owner, returnIds, name: fn.name, functionId: fn.functionId, args, resources: fn.resources, maxRetries: fn.maxRetries, retryExceptions: fn.retryExceptions, strategy: fn.strategy, actor: fn.actor };
-  }
-  const flat: TaskSpec = { taskId: spec.taskId, jobId: fn.jobId, owner: fn.owner, returnIds, name: fn.name, functionId: fn.functionId, args, resources: fn.resources, maxRetries: fn.maxRetries, retryExceptions: fn.retryExceptions, strategy: fn.strategy };
-  return { ...flat, parentTaskId: fn.parentTaskId, ...(fn.actor === undefined ? {} : { actor: fn.actor }) };
+  // One literal, then the optional fields added in place (in the order submissions make them): a
+  // spread into a second object copied every field of an actor call's spec, the case pushed most.
+  const taskSpec: { -readonly [Key in keyof TaskSpec]: TaskSpec[Key] } = {
+    taskId: spec.taskId,
+    jobId: fn.jobId,
+    owner: fn.owner,
+    returnIds: typeof spec.returnIds === 'string' ? [spec.returnIds] : spec.returnIds,
+    name: fn.name,
+    functionId: fn.functionId,
+    args: argsOf(spec),
+    resources: fn.resources,
+    maxRetries: fn.maxRetries,
+    retryExceptions: fn.retryExceptions,
+    strategy: fn.strategy,
+  };
+  if (fn.parentTaskId !== undefined) taskSpec.parentTaskId = fn.parentTaskId;
+  if (fn.actor !== undefined) taskSpec.actor = fn.actor;
+  return taskSpec;
 }
 
 /** A task this process submitted (and keeps as lineage while its returns live). */
