@@ -35,7 +35,7 @@
  * rather than seven drafts.
  */
 import { isDraft } from 'immer';
-import { ownCopiesFor, readField, thawedDeep, writableField } from './own-copies.js';
+import { mayBeDraft, ownCopiesFor, readField, thawedDeep, writableField } from './own-copies.js';
 
 /**
  * A tree node: 16 slots (4 bits of the hash per level), all present from the start (undefined
@@ -118,6 +118,43 @@ function bucketOf<V>(table: Table<V>, key: string): Bucket<V> | undefined {
 }
 
 /**
+ * Each table mutated in place (by a live shell), with a `Map` of its entries by key beside it: a
+ * lookup there costs one hash of the key, where the table's own path costs four node loads, a
+ * bucket and a record lookup, and each of them is a cache miss in a table of 100k entries (about
+ * 600 ns a lookup, against 100 in a `Map`). A record lookup also has V8 intern a key it has not seen
+ * (an id just decoded from a message), about 300 ns more, which a `Map` never does. The driver
+ * looks up its tasks and objects several times per task, so this was 9 µs of each tiny task's main
+ * thread in P1.
+ *
+ * The index lives outside the state (in this weak map, keyed by the table object), so the state's
+ * shape, hash, iteration order and patches are what they were. It is made at the first lookup of a
+ * table that is neither frozen nor read during a step under immer, and kept in step by `tableSet`
+ * and `tableDelete`; nothing else writes a table's entries. A frozen table (an earlier state, read
+ * by the debugger) never changes, so it needs none, and a step under immer writes copies, never the
+ * table an index was made for.
+ */
+const liveIndexes = new WeakMap<object, Map<string, unknown>>();
+
+/** The live index of `table` (made now if it has none), or undefined when `table` may be a draft or is frozen. */
+function liveIndex<V>(table: Table<V>): Map<string, V> | undefined {
+  if (mayBeDraft()) return undefined;
+  let index = liveIndexes.get(table) as Map<string, V> | undefined;
+  if (index === undefined) {
+    // Asked only here: `Object.isExtensible` is a call into the runtime (about 150 ns), and a table
+    // frozen after its index was made never changes again, so the index stays right.
+    if (!Object.isExtensible(table)) return undefined;
+    const made = new Map<string, V>();
+    eachBucket(table, (bucket) => {
+      const entries = bucket.entries;
+      for (const key in entries) made.set(key, entries[key] as V);
+    });
+    liveIndexes.set(table, made);
+    index = made;
+  }
+  return index;
+}
+
+/**
  * The entry of `key`, or undefined. In a step with own copies (core/own-copies.ts), an entry read
  * through nodes this step has not copied comes as immer's draft, as without own copies: a draft
  * copies nothing until written, where a copy of the entry (about ten objects for a task) costs more
@@ -125,6 +162,8 @@ function bucketOf<V>(table: Table<V>, key: string): Bucket<V> | undefined {
  * copied, deep, to be changed in place.
  */
 export function tableGet<V>(table: Table<V>, key: string): V | undefined {
+  const index = liveIndex(table);
+  if (index !== undefined) return index.get(key);
   const value = bucketOf(table, key)?.entries[key];
   // A draft, an entry made in this step, or none: as it is.
   if (!ownCopiesFor(table) || typeof value !== 'object' || value === null || !Object.isFrozen(value)) return value;
@@ -137,12 +176,15 @@ export function tableGet<V>(table: Table<V>, key: string): V | undefined {
 
 /** Whether `key` has an entry. */
 export function tableHas<V>(table: Table<V>, key: string): boolean {
+  const index = liveIndex(table);
+  if (index !== undefined) return index.has(key);
   const bucket = bucketOf(ownCopiesFor(table) ? rawView(table) : table, key);
   return bucket !== undefined && Object.hasOwn(bucket.entries, key);
 }
 
 /** Sets the entry of `key` (added at the end of its bucket when new, left in place when replaced). */
 export function tableSet<V>(table: Table<V>, key: string, value: V): void {
+  (liveIndexes.get(table) as Map<string, V> | undefined)?.set(key, value);
   if (ownCopiesFor(table)) {
     // Where the bucket exists and no split is due, the write goes straight into the entries record
     // that `writablePath` made writable: reading `flat` and `nodes` again through the table's draft
@@ -207,6 +249,7 @@ export function tableDelete<V>(table: Table<V>, key: string): boolean {
   }
   const bucket = bucketOf(table, key);
   if (bucket === undefined || !Object.hasOwn(bucket.entries, key)) return false;
+  liveIndexes.get(table)?.delete(key);
   table.size -= 1;
   delete bucket.entries[key];
   if (unhangsBuckets(table) && isEmptyRecord(bucket.entries)) dropBucket(table, key);

@@ -349,3 +349,37 @@ void test('a split table unhangs emptied buckets: ids that come and go leave not
   assert.deepEqual(tableKeys(drafted), tableKeys(shortDirect));
   assert.equal(hashState(drafted), hashState(shortDirect));
 });
+
+void test('lookups in place leave no trace in the state, and stay right across the split, deletes and a freeze', () => {
+  const read = emptyTable<{ value: number }>();
+  const unread = emptyTable<{ value: number }>();
+  // Looked up from the start (the lookups of a live shell), across the split into the tree.
+  for (let n = 0; n < splitAt + 500; n++) {
+    for (const table of [read, unread]) tableSet(table, `n1.d1.t${n}`, { value: n });
+    assert.equal(tableGet(read, `n1.d1.t${n}`)?.value, n);
+    if (n % 3 === 0) {
+      for (const table of [read, unread]) tableDelete(table, `n1.d1.t${n}`);
+      assert.equal(tableHas(read, `n1.d1.t${n}`), false, 'a deleted key is gone from lookups');
+    }
+  }
+  // A key made again from its characters, as a decoded message's ids are: the same entry.
+  assert.equal(tableGet(read, JSON.parse('"n1.d1.t4001"') as string)?.value, 4001);
+  tableSet(read, 'n1.d1.t1', { value: -1 });
+  tableSet(unread, 'n1.d1.t1', { value: -1 });
+  assert.equal(tableGet(read, 'n1.d1.t1')?.value, -1, 'a replaced entry reads as the new one');
+  assert.deepEqual(Object.keys(read), Object.keys(unread), 'no field was added to the table');
+  assert.equal(JSON.stringify(read), JSON.stringify(unread));
+  assert.equal(hashState({ t: read }), hashState({ t: unread }));
+  assert.deepEqual(tableKeys(read), tableKeys(unread), 'the same iteration order');
+  // Frozen as the first step of a replay freezes it, then read and stepped from under immer.
+  const frozen = produceWithOwnCopies(read, () => undefined);
+  assert.equal(tableGet(frozen, 'n1.d1.t4001')?.value, 4001);
+  const next = produceWithOwnCopies(frozen, (draft) => {
+    tableDelete(draft, 'n1.d1.t4001');
+    tableSet(draft, 'n1.d1.t7', { value: 70 });
+  });
+  assert.equal(tableGet(next, 'n1.d1.t4001'), undefined);
+  assert.equal(tableGet(next, 'n1.d1.t7')?.value, 70);
+  assert.equal(tableGet(frozen, 'n1.d1.t4001')?.value, 4001, 'the state before the step reads as it was');
+  assert.equal(tableGet(frozen, 'n1.d1.t7')?.value, 7);
+});
