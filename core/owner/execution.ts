@@ -26,8 +26,8 @@ export function executionKey(taskId: TaskId, attempt: number): string {
 }
 
 /** Whether every stored argument's value is in `fetched` (a loop, not `storedArgs`: this runs for every task a worker runs). */
-function allFetched(args: readonly ResolvedArg[], fetched: Record<ObjectId, ValueData>): boolean {
-  for (const arg of args) if (arg.kind === 'ref' && arg.payload.kind === 'stored' && fetched[arg.ref.objectId] === undefined) return false;
+function allFetched(args: readonly ResolvedArg[], fetched: Record<ObjectId, ValueData> | undefined): boolean {
+  for (const arg of args) if (arg.kind === 'ref' && arg.payload.kind === 'stored' && fetched?.[arg.ref.objectId] === undefined) return false;
   return true;
 }
 
@@ -48,16 +48,16 @@ function storedArgs(args: readonly ResolvedArg[]): { objectId: ObjectId; payload
 }
 
 /** The values of a task's args, as the shell passes them to its body (stored ones from `fetched`). */
-function argValues(args: readonly ResolvedArg[], fetched: Record<ObjectId, ValueData>): ValueData[] {
+function argValues(args: readonly ResolvedArg[], fetched: Record<ObjectId, ValueData> | undefined): ValueData[] {
   // `fetched` goes in as the callback's `this`, so that the callback is made once, not per task.
   return args.map(argValueIn, fetched);
 }
 
 /** `argValues` of one arg; `this` is the execution's fetched values. */
-function argValueIn(this: Record<ObjectId, ValueData>, arg: ResolvedArg): ValueData {
+function argValueIn(this: Record<ObjectId, ValueData> | undefined, arg: ResolvedArg): ValueData {
   const payload = arg.payload;
   if (payload.kind === 'inline') return { data: payload.data, sizeBytes: payload.sizeBytes, refs: copiedRefs(payload.refs) };
-  const value = this[arg.kind === 'ref' ? arg.ref.objectId : ''];
+  const value = this?.[arg.kind === 'ref' ? arg.ref.objectId : ''];
   if (value === undefined) throw new Error('argument value used before it was fetched');
   return { data: value.data, sizeBytes: value.sizeBytes, refs: copiedRefs(value.refs) };
 }
@@ -102,10 +102,8 @@ function newExecution(ctx: Ctx, spec: TaskSpec, attempt: number, replyTo: Worker
     attempt,
     replyTo,
     args: args.slice(),
-    fetched: {},
     phase,
     interrupted: ctx.s.cancelledEarly.length > 0 && ctx.s.cancelledEarly.includes(spec.taskId),
-    pendingAcks: [],
   };
   // Assigned, not spread in: each spread of an empty literal made and copied an object.
   if (leaseId !== undefined) execution.leaseId = leaseId;
@@ -150,7 +148,7 @@ function startExecution(ctx: Ctx, spec: TaskSpec, attempt: number, replyTo: Work
     if (arg.kind !== 'ref' || arg.payload.kind !== 'stored') continue;
     const objectId = arg.ref.objectId;
     const data = ctx.s.fetchedData[objectId];
-    if (data !== undefined) execution.fetched[objectId] = data;
+    if (data !== undefined) (execution.fetched ??= {})[objectId] = data;
     else startFetch(ctx, objectId, arg.payload, arg.ref.owner);
   }
   runIfFetched(ctx, key);
@@ -172,7 +170,7 @@ export function onExecutionFetched(ctx: Ctx, objectId: ObjectId): void {
   if (value === undefined) return;
   for (const [key, execution] of Object.entries(ctx.s.executions)) {
     if (execution.phase !== 'fetching' || !storedArgs(execution.args).some((arg) => arg.objectId === objectId)) continue;
-    execution.fetched[objectId] = value;
+    (execution.fetched ??= {})[objectId] = value;
     runIfFetched(ctx, key);
   }
   const actor = ctx.s.actor;
@@ -261,7 +259,7 @@ function registerReturnedRefs(ctx: Ctx, key: string, execution: Execution, value
       if (ctx.s.deadWorkers[ref.owner] === true) continue;
       const ackId = `${ctx.s.workerId}.k${++ctx.s.counters.ack}`;
       ctx.s.acks[ackId] = { ackId, objectId: ref.objectId, owner: ref.owner, executionKey: key };
-      execution.pendingAcks.push(ackId);
+      (execution.pendingAcks ??= []).push(ackId);
       emit(ctx, send(workerAddress(ref.owner), { type: 'borrow/added', objectId: ref.objectId, borrower: caller, ackTo: ctx.s.workerId, ackId }));
     }
   }
@@ -271,7 +269,7 @@ function registerReturnedRefs(ctx: Ctx, key: string, execution: Execution, value
 export function maybeReply(ctx: Ctx, key: string): void {
   const execution = ctx.s.executions[key];
   if (execution === undefined || execution.phase !== 'storing' && execution.phase !== 'registering') return;
-  if (execution.pendingAcks.length > 0) return;
+  if (execution.pendingAcks !== undefined) return;
   // This worker's own registrations (for refs it passed to nested tasks) must land before the reply
   // ends the cover its caller gives those refs.
   const acks = ctx.s.acks;
@@ -303,7 +301,8 @@ function reply(ctx: Ctx, key: string, result: TaskResult): void {
     ctx.s.replyOrder.push(key);
   }
   while (ctx.s.replyOrder.length > ctx.s.config.maxReplyCache) delete ctx.s.replyCache[ctx.s.replyOrder.shift() ?? ''];
-  for (const objectId in execution.fetched) if (!Object.values(ctx.s.gets).some((get) => getRefs(get).some((ref) => ref.objectId === objectId))) delete ctx.s.fetchedData[objectId];
+  const fetched = execution.fetched;
+  if (fetched !== undefined) for (const objectId in fetched) if (!Object.values(ctx.s.gets).some((get) => getRefs(get).some((ref) => ref.objectId === objectId))) delete ctx.s.fetchedData[objectId];
   if (execution.actorSeq !== undefined && ctx.s.actor !== undefined) {
     ctx.s.actor.running -= 1;
     runActorCalls(ctx);
@@ -365,8 +364,15 @@ export function settleAck(ctx: Ctx, ackId: string): void {
   if (ack.executionKey !== undefined) {
     const execution = ctx.s.executions[ack.executionKey];
     if (execution !== undefined) {
-      const index = execution.pendingAcks.indexOf(ackId);
-      if (index >= 0) execution.pendingAcks.splice(index, 1);
+      const pendingAcks = execution.pendingAcks;
+      const index = pendingAcks === undefined ? -1 : pendingAcks.indexOf(ackId);
+      // The list goes once its last registration lands, so that absent means none pending (cleared
+      // by assigning undefined, which hashes as absent, rather than by a delete, which would turn the
+      // execution into a slow dictionary-mode object).
+      if (pendingAcks !== undefined && index >= 0) {
+        if (pendingAcks.length === 1) execution.pendingAcks = undefined;
+        else pendingAcks.splice(index, 1);
+      }
       maybeReply(ctx, ack.executionKey);
     }
     return;
