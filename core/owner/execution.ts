@@ -17,7 +17,7 @@ import { cancelOwnedTask, failObject, readyObject } from './lineage.js';
 import { acquireRefsIn, dropLocalRef, maybeRelease } from './refs.js';
 import { startFetch } from './retrieval.js';
 import { getRefs } from './state.js';
-import type { Execution, OwnerState, PendingAck } from './state.js';
+import type { CachedReply, Execution, OwnerState, PendingAck } from './state.js';
 import { tableGet, tableValues } from '../table.js';
 
 /** The key of one attempt of a task on this worker. */
@@ -62,11 +62,11 @@ function argValueIn(this: Record<ObjectId, ValueData> | undefined, arg: Resolved
   return { data: value.data, sizeBytes: value.sizeBytes, refs: copiedRefs(value.refs) };
 }
 
-/** Answers a duplicate push from the reply cache; true if it did. */
+/** Answers a duplicate push from the reply cache (with the effect that sent the reply first); true if it did. */
 function replayCachedReply(ctx: Ctx, key: string): boolean {
   const cached = ctx.s.replyCache[key];
   if (cached === undefined) return false;
-  emit(ctx, send(workerAddress(cached.to), { type: 'task/replied', taskId: cached.reply.taskId, attempt: cached.reply.attempt, workerId: ctx.s.workerId, nodeId: ctx.s.nodeId, result: cached.reply.result, releasedBorrows: [] }));
+  emit(ctx, cached);
   return true;
 }
 
@@ -293,11 +293,10 @@ function reply(ctx: Ctx, key: string, result: TaskResult): void {
     const storing = storingById[objectId] as OwnerState['storing'][string];
     if (storing.executionKey === key) storing.orphaned = true;
   }
-  const taskId = execution.spec.taskId;
-  sendReply(ctx, execution.replyTo, taskId, execution.attempt, result);
+  const sent = sendReply(ctx, execution.replyTo, execution.spec.taskId, execution.attempt, result);
   // An arg-lost reply is not kept: the owner pushes the same attempt again once the argument is back.
   if (result.kind !== 'arg-lost') {
-    ctx.s.replyCache[key] = { to: execution.replyTo, reply: { taskId, attempt: execution.attempt, result } };
+    ctx.s.replyCache[key] = sent;
     ctx.s.replyOrder.push(key);
   }
   while (ctx.s.replyOrder.length > ctx.s.config.maxReplyCache) delete ctx.s.replyCache[ctx.s.replyOrder.shift() ?? ''];
@@ -309,9 +308,18 @@ function reply(ctx: Ctx, key: string, result: TaskResult): void {
   } else if (execution.spec.actor === undefined) startNextQueued(ctx);
 }
 
-function sendReply(ctx: Ctx, to: WorkerId, taskId: TaskId, attempt: number, result: TaskResult): void {
-  emit(ctx, send(workerAddress(to), { type: 'task/replied', taskId, attempt, workerId: ctx.s.workerId, nodeId: ctx.s.nodeId, result, releasedBorrows: [] }));
+/** Sends a reply to `to` and returns the effect that sends it (which the reply cache keeps). */
+function sendReply(ctx: Ctx, to: WorkerId, taskId: TaskId, attempt: number, result: TaskResult): CachedReply {
+  const sent: CachedReply = { type: 'message/sent', to: workerAddress(to), message: { type: 'task/replied', taskId, attempt, workerId: ctx.s.workerId, nodeId: ctx.s.nodeId, result, releasedBorrows: noReleasedBorrows } };
+  emit(ctx, sent);
+  return sent;
 }
+
+/**
+ * The `releasedBorrows` of every reply a worker sends: one frozen empty list, not a new one per reply
+ * (nothing that reads a reply changes it, and a reply kept in the cache keeps it).
+ */
+const noReleasedBorrows: readonly ObjectId[] = Object.freeze([]);
 
 /** `object/put-acked`: a large return or a put is in the store. */
 export function onPutAcked(ctx: Ctx, objectId: ObjectId): void {

@@ -139,11 +139,15 @@ void test('a reply waits for the registrations of refs a third process owns; the
   for (const state of [run.live, run.own, run.patched]) assert.equal(state.executions['n1.d1.t1#1'], undefined);
 });
 
-void test('a duplicate push is answered from the reply cache with the reply first sent', () => {
+void test('a duplicate push is answered from the reply cache, which keeps the effect that sent the reply', () => {
   const run = new ThreeWays();
   run.step(worker);
   run.step(push('n1.d1.t1', [{ kind: 'value', payload: inline(1) }], 0));
-  const first = sentOf(run.step({ type: 'task/executed', taskId: 'n1.d1.t1', attempt: 1, result: { kind: 'returned', values: [{ data: 2, sizeBytes: 1, refs: [] }] } }), 'task/replied');
+  const executed = run.step({ type: 'task/executed', taskId: 'n1.d1.t1', attempt: 1, result: { kind: 'returned', values: [{ data: 2, sizeBytes: 1, refs: [] }] } });
+  const first = sentOf(executed, 'task/replied');
+  // The cache keeps the effect that sent the reply, not records of its own.
+  assert.equal(run.live.replyCache['n1.d1.t1#1'], executed.find((effect) => effect.type === 'message/sent' && effect.message.type === 'task/replied'));
+  for (const state of [run.own, run.patched]) assert.deepEqual(state.replyCache['n1.d1.t1#1'], { type: 'message/sent', to: 'worker:n1.d1', message: first[0] });
   assert.deepEqual(first, [{ type: 'task/replied', taskId: 'n1.d1.t1', attempt: 1, workerId: 'n1.w1', nodeId: 'n1', result: { kind: 'returned', payloads: [inline(2)] }, releasedBorrows: [] }]);
   const again = run.step(push('n1.d1.t1', [{ kind: 'value', payload: inline(1) }], 1));
   assert.equal(again.filter((effect) => effect.type === 'task/execute').length, 0, 'the task does not run again');
