@@ -443,7 +443,7 @@ export interface OwnerState {
    * were all dropped meanwhile is freed the same way when it turns ready with no object to hold it.)
    */
   storing: Record<ObjectId, { sizeBytes: number; refs: RefMarker[]; executionKey?: string; index?: number; orphaned?: true }>;
-  /** Execution keys (`taskId#attempt`) of what this worker runs. */
+  /** What this worker runs, by execution key (`executionKey`: the task id for a first attempt, `taskId#attempt` for a later one). */
   executions: Record<string, Execution>;
   /** Replies already sent, to answer duplicate pushes; oldest first. */
   replyCache: Record<string, CachedReply>;
