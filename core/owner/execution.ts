@@ -106,7 +106,9 @@ function newExecution(ctx: Ctx, spec: TaskSpec, attempt: number, replyTo: Worker
     spec,
     attempt,
     replyTo,
-    args: args.slice(),
+    // The push's list itself, as `spec` is the push's spec: nothing changes either, and a copy was
+    // an array per task.
+    args,
     phase,
     interrupted: ctx.s.cancelledEarly.length > 0 && ctx.s.cancelledEarly.includes(spec.taskId),
   };
@@ -502,7 +504,7 @@ export function onActorTaskPushed(ctx: Ctx, message: Delivered<MessageOf<'actor-
     actor.callers[message.caller] = order;
   }
   if (message.seqNo < order.nextSeqNo || order.buffered[String(message.seqNo)] !== undefined) return;
-  actor.pendingCalls[key] = { spec: message.spec, attempt: message.attempt, caller: message.caller, seqNo: message.seqNo, args: message.args.map((arg) => arg) };
+  actor.pendingCalls[key] = { spec: message.spec, attempt: message.attempt, caller: message.caller, seqNo: message.seqNo, args: message.args };
   if (message.seqNo > order.nextSeqNo) {
     if (Object.keys(order.buffered).length >= ctx.s.config.maxBufferedCallsPerCaller) {
       delete actor.pendingCalls[key];

@@ -309,7 +309,8 @@ export interface Execution {
   attempt: number;
   /** Who to reply to: the owner of the task (for actor calls, the caller). */
   replyTo: WorkerId;
-  args: ResolvedArg[];
+  /** The resolved args as pushed: the push's own list, kept as it is (as `spec` is), not a copy per task. */
+  args: readonly ResolvedArg[];
   /**
    * Stored arg values fetched so far (absent until the first arrives: most tasks take only inline
    * args, and an empty record made for every push was about 40 bytes a task).
@@ -350,7 +351,7 @@ export interface ActorInstance {
   runnable: string[];
   running: number;
   /** Calls that arrived, by execution key, until they run. */
-  pendingCalls: Record<string, { spec: TaskSpec; attempt: number; caller: WorkerId; seqNo: number; args: ResolvedArg[] }>;
+  pendingCalls: Record<string, { spec: TaskSpec; attempt: number; caller: WorkerId; seqNo: number; args: readonly ResolvedArg[] }>;
   creationError?: ErrorInfo;
 }
 
