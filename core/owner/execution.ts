@@ -111,6 +111,10 @@ function newExecution(ctx: Ctx, spec: TaskSpec, attempt: number, replyTo: Worker
     args,
     phase,
     interrupted: ctx.s.cancelledEarly.length > 0 && ctx.s.cancelledEarly.includes(spec.taskId),
+    // Made with the execution (as undefined, which hashes as absent), so that setting it when the
+    // body returns, as every task that returns does, takes a slot inside the object rather than a
+    // property array and a hidden-class transition.
+    results: undefined,
   };
   // Assigned, not spread in: each spread of an empty literal made and copied an object.
   if (leaseId !== undefined) execution.leaseId = leaseId;
