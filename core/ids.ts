@@ -30,9 +30,25 @@ export function rayletAddress(nodeId: NodeId): Address {
   return `raylet:${nodeId}`;
 }
 
+/** How many worker ids `workerAddress` remembers before it starts afresh. */
+const maxRememberedWorkers = 1024;
+
+/**
+ * The addresses of the workers addressed lately, by worker id. Only a cache of the pure function
+ * `worker:${workerId}` (bounded, and the same in every process, as the inbox's window keys are), so it
+ * changes no result: a worker addresses every reply, and a driver every push, to the few workers it
+ * talks to, and each built a new string (about 30 bytes a message).
+ */
+const workerAddresses = new Map<WorkerId, Address>();
+
 /** The address of a worker's (or driver's) owner component. */
 export function workerAddress(workerId: WorkerId): Address {
-  return `worker:${workerId}`;
+  const known = workerAddresses.get(workerId);
+  if (known !== undefined) return known;
+  if (workerAddresses.size >= maxRememberedWorkers) workerAddresses.clear();
+  const address = `worker:${workerId}`;
+  workerAddresses.set(workerId, address);
+  return address;
 }
 
 /** The node a worker runs on: worker ids are minted by that node's raylet. */

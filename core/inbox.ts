@@ -59,9 +59,17 @@ export function admit(inbox: Inbox, via: Via): boolean {
     return true;
   }
   if (via.seq < window.floor || window.above.includes(via.seq)) return false;
-  const index = window.above.findIndex((seq) => seq > via.seq);
-  if (index < 0) window.above.push(via.seq);
-  else window.above.splice(index, 0, via.seq);
+  // Inserted in order by moving the greater numbers up one: findIndex with an arrow made a closure
+  // per message that arrived ahead of its turn, and splice a list of the (no) elements it removed.
+  const above = window.above;
+  const seq = via.seq;
+  let index = above.length;
+  above.push(seq);
+  while (index > 0 && (above[index - 1] as number) > seq) {
+    above[index] = above[index - 1] as number;
+    index -= 1;
+  }
+  above[index] = seq;
   while (window.above.length > 0 && window.above[0] === window.floor) {
     window.above.shift();
     window.floor += 1;

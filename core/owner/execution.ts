@@ -17,17 +17,22 @@ import { cancelOwnedTask, failObject, readyObject } from './lineage.js';
 import { acquireRefsIn, dropLocalRef, maybeRelease } from './refs.js';
 import { startFetch } from './retrieval.js';
 import { getRefs } from './state.js';
-import type { Execution, OwnerState, PendingAck } from './state.js';
+import type { CachedReply, Execution, OwnerState, PendingAck } from './state.js';
 import { tableGet, tableValues } from '../table.js';
 
-/** The key of one attempt of a task on this worker. */
+/**
+ * The key of one attempt of a task on this worker: a first attempt (nearly every one) by its task id
+ * itself, a later one as `taskId#attempt` (task ids hold no `#`, so no two keys meet). Building
+ * `taskId#1` for every push and again for every reply made a string and its internalised copy each
+ * time (about 130 bytes a task), for the key every first attempt can share with its task id.
+ */
 export function executionKey(taskId: TaskId, attempt: number): string {
-  return `${taskId}#${attempt}`;
+  return attempt === 1 ? taskId : `${taskId}#${attempt}`;
 }
 
 /** Whether every stored argument's value is in `fetched` (a loop, not `storedArgs`: this runs for every task a worker runs). */
-function allFetched(args: readonly ResolvedArg[], fetched: Record<ObjectId, ValueData>): boolean {
-  for (const arg of args) if (arg.kind === 'ref' && arg.payload.kind === 'stored' && fetched[arg.ref.objectId] === undefined) return false;
+function allFetched(args: readonly ResolvedArg[], fetched: Record<ObjectId, ValueData> | undefined): boolean {
+  for (const arg of args) if (arg.kind === 'ref' && arg.payload.kind === 'stored' && fetched?.[arg.ref.objectId] === undefined) return false;
   return true;
 }
 
@@ -48,25 +53,25 @@ function storedArgs(args: readonly ResolvedArg[]): { objectId: ObjectId; payload
 }
 
 /** The values of a task's args, as the shell passes them to its body (stored ones from `fetched`). */
-function argValues(args: readonly ResolvedArg[], fetched: Record<ObjectId, ValueData>): ValueData[] {
+function argValues(args: readonly ResolvedArg[], fetched: Record<ObjectId, ValueData> | undefined): ValueData[] {
   // `fetched` goes in as the callback's `this`, so that the callback is made once, not per task.
   return args.map(argValueIn, fetched);
 }
 
 /** `argValues` of one arg; `this` is the execution's fetched values. */
-function argValueIn(this: Record<ObjectId, ValueData>, arg: ResolvedArg): ValueData {
+function argValueIn(this: Record<ObjectId, ValueData> | undefined, arg: ResolvedArg): ValueData {
   const payload = arg.payload;
   if (payload.kind === 'inline') return { data: payload.data, sizeBytes: payload.sizeBytes, refs: copiedRefs(payload.refs) };
-  const value = this[arg.kind === 'ref' ? arg.ref.objectId : ''];
+  const value = this?.[arg.kind === 'ref' ? arg.ref.objectId : ''];
   if (value === undefined) throw new Error('argument value used before it was fetched');
   return { data: value.data, sizeBytes: value.sizeBytes, refs: copiedRefs(value.refs) };
 }
 
-/** Answers a duplicate push from the reply cache; true if it did. */
+/** Answers a duplicate push from the reply cache (with the effect that sent the reply first); true if it did. */
 function replayCachedReply(ctx: Ctx, key: string): boolean {
   const cached = ctx.s.replyCache[key];
   if (cached === undefined) return false;
-  emit(ctx, send(workerAddress(cached.to), { type: 'task/replied', taskId: cached.reply.taskId, attempt: cached.reply.attempt, workerId: ctx.s.workerId, nodeId: ctx.s.nodeId, result: cached.reply.result, releasedBorrows: [] }));
+  emit(ctx, cached);
   return true;
 }
 
@@ -101,11 +106,15 @@ function newExecution(ctx: Ctx, spec: TaskSpec, attempt: number, replyTo: Worker
     spec,
     attempt,
     replyTo,
-    args: args.slice(),
-    fetched: {},
+    // The push's list itself, as `spec` is the push's spec: nothing changes either, and a copy was
+    // an array per task.
+    args,
     phase,
     interrupted: ctx.s.cancelledEarly.length > 0 && ctx.s.cancelledEarly.includes(spec.taskId),
-    pendingAcks: [],
+    // Made with the execution (as undefined, which hashes as absent), so that setting it when the
+    // body returns, as every task that returns does, takes a slot inside the object rather than a
+    // property array and a hidden-class transition.
+    results: undefined,
   };
   // Assigned, not spread in: each spread of an empty literal made and copied an object.
   if (leaseId !== undefined) execution.leaseId = leaseId;
@@ -150,7 +159,7 @@ function startExecution(ctx: Ctx, spec: TaskSpec, attempt: number, replyTo: Work
     if (arg.kind !== 'ref' || arg.payload.kind !== 'stored') continue;
     const objectId = arg.ref.objectId;
     const data = ctx.s.fetchedData[objectId];
-    if (data !== undefined) execution.fetched[objectId] = data;
+    if (data !== undefined) (execution.fetched ??= {})[objectId] = data;
     else startFetch(ctx, objectId, arg.payload, arg.ref.owner);
   }
   runIfFetched(ctx, key);
@@ -172,7 +181,7 @@ export function onExecutionFetched(ctx: Ctx, objectId: ObjectId): void {
   if (value === undefined) return;
   for (const [key, execution] of Object.entries(ctx.s.executions)) {
     if (execution.phase !== 'fetching' || !storedArgs(execution.args).some((arg) => arg.objectId === objectId)) continue;
-    execution.fetched[objectId] = value;
+    (execution.fetched ??= {})[objectId] = value;
     runIfFetched(ctx, key);
   }
   const actor = ctx.s.actor;
@@ -261,7 +270,7 @@ function registerReturnedRefs(ctx: Ctx, key: string, execution: Execution, value
       if (ctx.s.deadWorkers[ref.owner] === true) continue;
       const ackId = `${ctx.s.workerId}.k${++ctx.s.counters.ack}`;
       ctx.s.acks[ackId] = { ackId, objectId: ref.objectId, owner: ref.owner, executionKey: key };
-      execution.pendingAcks.push(ackId);
+      (execution.pendingAcks ??= []).push(ackId);
       emit(ctx, send(workerAddress(ref.owner), { type: 'borrow/added', objectId: ref.objectId, borrower: caller, ackTo: ctx.s.workerId, ackId }));
     }
   }
@@ -271,7 +280,7 @@ function registerReturnedRefs(ctx: Ctx, key: string, execution: Execution, value
 export function maybeReply(ctx: Ctx, key: string): void {
   const execution = ctx.s.executions[key];
   if (execution === undefined || execution.phase !== 'storing' && execution.phase !== 'registering') return;
-  if (execution.pendingAcks.length > 0) return;
+  if (execution.pendingAcks !== undefined) return;
   // This worker's own registrations (for refs it passed to nested tasks) must land before the reply
   // ends the cover its caller gives those refs.
   const acks = ctx.s.acks;
@@ -295,24 +304,33 @@ function reply(ctx: Ctx, key: string, result: TaskResult): void {
     const storing = storingById[objectId] as OwnerState['storing'][string];
     if (storing.executionKey === key) storing.orphaned = true;
   }
-  const taskId = execution.spec.taskId;
-  sendReply(ctx, execution.replyTo, taskId, execution.attempt, result);
+  const sent = sendReply(ctx, execution.replyTo, execution.spec.taskId, execution.attempt, result);
   // An arg-lost reply is not kept: the owner pushes the same attempt again once the argument is back.
   if (result.kind !== 'arg-lost') {
-    ctx.s.replyCache[key] = { to: execution.replyTo, reply: { taskId, attempt: execution.attempt, result } };
+    ctx.s.replyCache[key] = sent;
     ctx.s.replyOrder.push(key);
   }
   while (ctx.s.replyOrder.length > ctx.s.config.maxReplyCache) delete ctx.s.replyCache[ctx.s.replyOrder.shift() ?? ''];
-  for (const objectId in execution.fetched) if (!Object.values(ctx.s.gets).some((get) => getRefs(get).some((ref) => ref.objectId === objectId))) delete ctx.s.fetchedData[objectId];
+  const fetched = execution.fetched;
+  if (fetched !== undefined) for (const objectId in fetched) if (!Object.values(ctx.s.gets).some((get) => getRefs(get).some((ref) => ref.objectId === objectId))) delete ctx.s.fetchedData[objectId];
   if (execution.actorSeq !== undefined && ctx.s.actor !== undefined) {
     ctx.s.actor.running -= 1;
     runActorCalls(ctx);
   } else if (execution.spec.actor === undefined) startNextQueued(ctx);
 }
 
-function sendReply(ctx: Ctx, to: WorkerId, taskId: TaskId, attempt: number, result: TaskResult): void {
-  emit(ctx, send(workerAddress(to), { type: 'task/replied', taskId, attempt, workerId: ctx.s.workerId, nodeId: ctx.s.nodeId, result, releasedBorrows: [] }));
+/** Sends a reply to `to` and returns the effect that sends it (which the reply cache keeps). */
+function sendReply(ctx: Ctx, to: WorkerId, taskId: TaskId, attempt: number, result: TaskResult): CachedReply {
+  const sent: CachedReply = { type: 'message/sent', to: workerAddress(to), message: { type: 'task/replied', taskId, attempt, workerId: ctx.s.workerId, nodeId: ctx.s.nodeId, result, releasedBorrows: noReleasedBorrows } };
+  emit(ctx, sent);
+  return sent;
 }
+
+/**
+ * The `releasedBorrows` of every reply a worker sends: one frozen empty list, not a new one per reply
+ * (nothing that reads a reply changes it, and a reply kept in the cache keeps it).
+ */
+const noReleasedBorrows: readonly ObjectId[] = Object.freeze([]);
 
 /** `object/put-acked`: a large return or a put is in the store. */
 export function onPutAcked(ctx: Ctx, objectId: ObjectId): void {
@@ -365,8 +383,15 @@ export function settleAck(ctx: Ctx, ackId: string): void {
   if (ack.executionKey !== undefined) {
     const execution = ctx.s.executions[ack.executionKey];
     if (execution !== undefined) {
-      const index = execution.pendingAcks.indexOf(ackId);
-      if (index >= 0) execution.pendingAcks.splice(index, 1);
+      const pendingAcks = execution.pendingAcks;
+      const index = pendingAcks === undefined ? -1 : pendingAcks.indexOf(ackId);
+      // The list goes once its last registration lands, so that absent means none pending (cleared
+      // by assigning undefined, which hashes as absent, rather than by a delete, which would turn the
+      // execution into a slow dictionary-mode object).
+      if (pendingAcks !== undefined && index >= 0) {
+        if (pendingAcks.length === 1) execution.pendingAcks = undefined;
+        else pendingAcks.splice(index, 1);
+      }
       maybeReply(ctx, ack.executionKey);
     }
     return;
@@ -483,7 +508,7 @@ export function onActorTaskPushed(ctx: Ctx, message: Delivered<MessageOf<'actor-
     actor.callers[message.caller] = order;
   }
   if (message.seqNo < order.nextSeqNo || order.buffered[String(message.seqNo)] !== undefined) return;
-  actor.pendingCalls[key] = { spec: message.spec, attempt: message.attempt, caller: message.caller, seqNo: message.seqNo, args: message.args.map((arg) => arg) };
+  actor.pendingCalls[key] = { spec: message.spec, attempt: message.attempt, caller: message.caller, seqNo: message.seqNo, args: message.args };
   if (message.seqNo > order.nextSeqNo) {
     if (Object.keys(order.buffered).length >= ctx.s.config.maxBufferedCallsPerCaller) {
       delete actor.pendingCalls[key];

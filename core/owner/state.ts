@@ -4,9 +4,9 @@
  * hashes stably and runs under immer as well as mutably.
  */
 import type { Fifo } from '../fifo.js';
-import type { ActorId, LeaseId, NodeId, ObjectId, TaskId, WorkerId } from '../ids.js';
+import type { ActorId, Address, LeaseId, NodeId, ObjectId, TaskId, WorkerId } from '../ids.js';
 import type { Inbox } from '../inbox.js';
-import type { ActorSpec, ActorState, ResolvedArg, SchedulingStrategy, TaskArg, TaskSpec, WorkerExitReason } from '../protocol.js';
+import type { ActorSpec, ActorState, MessageOf, ResolvedArg, SchedulingStrategy, TaskArg, TaskSpec, WorkerExitReason } from '../protocol.js';
 import type { Resources } from '../resources.js';
 import { emptyTable } from '../table.js';
 import type { Table } from '../table.js';
@@ -309,17 +309,25 @@ export interface Execution {
   attempt: number;
   /** Who to reply to: the owner of the task (for actor calls, the caller). */
   replyTo: WorkerId;
-  args: ResolvedArg[];
-  /** Stored arg values fetched so far. */
-  fetched: Record<ObjectId, ValueData>;
+  /** The resolved args as pushed: the push's own list, kept as it is (as `spec` is), not a copy per task. */
+  args: readonly ResolvedArg[];
+  /**
+   * Stored arg values fetched so far (absent until the first arrives: most tasks take only inline
+   * args, and an empty record made for every push was about 40 bytes a task).
+   */
+  fetched?: Record<ObjectId, ValueData>;
   /** `queued`: a pipelined task waiting, in push order, for the task this worker runs to reply. */
   phase: 'queued' | 'fetching' | 'running' | 'storing' | 'registering';
   interrupted: boolean;
   /** Return payloads as they become ready (stored ones after their put is acknowledged). */
   results?: (Payload | undefined)[];
   resultError?: ErrorInfo;
-  /** Borrower registrations for returned refs that must be acknowledged before replying. */
-  pendingAcks: string[];
+  /**
+   * Borrower registrations for returned refs that must be acknowledged before replying (absent while
+   * there are none: most tasks return no refs a third process owns, and an empty list made for every
+   * push was about 30 bytes a task).
+   */
+  pendingAcks?: string[];
   actorSeq?: { caller: WorkerId; seqNo: number };
   /** The lease a `queued` (pipelined) task was pushed under, which becomes the current one when it starts. */
   leaseId?: LeaseId;
@@ -343,7 +351,7 @@ export interface ActorInstance {
   runnable: string[];
   running: number;
   /** Calls that arrived, by execution key, until they run. */
-  pendingCalls: Record<string, { spec: TaskSpec; attempt: number; caller: WorkerId; seqNo: number; args: ResolvedArg[] }>;
+  pendingCalls: Record<string, { spec: TaskSpec; attempt: number; caller: WorkerId; seqNo: number; args: readonly ResolvedArg[] }>;
   creationError?: ErrorInfo;
 }
 
@@ -436,10 +444,10 @@ export interface OwnerState {
    * were all dropped meanwhile is freed the same way when it turns ready with no object to hold it.)
    */
   storing: Record<ObjectId, { sizeBytes: number; refs: RefMarker[]; executionKey?: string; index?: number; orphaned?: true }>;
-  /** Execution keys (`taskId#attempt`) of what this worker runs. */
+  /** What this worker runs, by execution key (`executionKey`: the task id for a first attempt, `taskId#attempt` for a later one). */
   executions: Record<string, Execution>;
   /** Replies already sent, to answer duplicate pushes; oldest first. */
-  replyCache: Record<string, { to: WorkerId; reply: ReplyRecord }>;
+  replyCache: Record<string, CachedReply>;
   /** Keys of `replyCache`, oldest first, for eviction. */
   replyOrder: string[];
   /**
@@ -462,11 +470,16 @@ export interface OwnerState {
   currentLeaseId?: LeaseId;
 }
 
-/** A reply kept in the cache. */
-export interface ReplyRecord {
-  readonly taskId: TaskId;
-  readonly attempt: number;
-  readonly result: import('../protocol.js').TaskResult;
+/**
+ * A reply kept in the cache: the very `message/sent` effect that carried it (which names the caller
+ * and holds the task, attempt and result), emitted again for a duplicate push. Keeping the effect
+ * rather than a record of its parts costs no object per reply: the record and the reply record inside
+ * it were two objects (about 60 bytes) for every task a worker ran.
+ */
+export interface CachedReply {
+  readonly type: 'message/sent';
+  readonly to: Address;
+  readonly message: MessageOf<'task/replied'>;
 }
 
 /**

@@ -9,6 +9,7 @@ import type { ActorId, ObjectId } from '../ids.js';
 import { actorHandleObjectId, ownerOfActor } from '../ids.js';
 import type { ExecutionResult, GetOutcome, OwnerEffect, OwnerEvent, OwnerState, ValueData } from '../owner/index.js';
 import { getRefs } from '../owner/index.js';
+import { executionKey } from '../owner/execution.js';
 import type { TaskArg, TaskSpec } from '../protocol.js';
 import type { RefMarker } from '../values.js';
 import type { SimActor, SimContext, SimRef, SimTaskOptions, SimActorOptions, Yielded } from './program.js';
@@ -246,7 +247,7 @@ export class WorkerRuntime implements SimProcess {
   private checkActorOrder(spec: TaskSpec, attempt: number): void {
     const actor = this.state.actor;
     if (actor === undefined || actor.spec.maxConcurrency !== 1) return;
-    const execution = this.state.executions[`${spec.taskId}#${attempt}`];
+    const execution = this.state.executions[executionKey(spec.taskId, attempt)];
     if (execution === undefined) return;
     const number = Number(/\.t(\d+)$/.exec(spec.taskId)?.[1] ?? '0');
     const orderKey = `${actor.spec.actorId}#${actor.restartCount}#${execution.replyTo}`;

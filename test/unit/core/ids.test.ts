@@ -1,7 +1,7 @@
 // Tests for the id derivations that reducers read ownership and lineage from.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ownerOfObject, taskOfObject } from '../../../core/ids.js';
+import { ownerOfObject, taskOfObject, workerAddress } from '../../../core/ids.js';
 
 void test('taskOfObject finds the task of a return object and nothing for a put', () => {
   assert.equal(taskOfObject('n1.d1.t7.r0'), 'n1.d1.t7');
@@ -26,4 +26,12 @@ void test('ownerOfObject reads the owner from any object id, as the split-based 
     const parts = odd.split('.');
     assert.equal(ownerOfObject(odd), `${parts[0] ?? ''}.${parts[1] ?? ''}`, odd);
   }
+});
+
+void test('workerAddress gives worker:<id> for every worker, past the workers whose addresses it remembers', () => {
+  // More workers than the address cache holds, twice over: every address is still the worker's own.
+  const workers = Array.from({ length: 2500 }, (_, index) => `n${index % 7}.w${index}`);
+  for (let round = 0; round < 2; round++) for (const workerId of workers) assert.equal(workerAddress(workerId), `worker:${workerId}`);
+  assert.equal(workerAddress('n1.d1'), 'worker:n1.d1');
+  assert.equal(workerAddress('n1.d1'), 'worker:n1.d1', 'a remembered address is the same');
 });

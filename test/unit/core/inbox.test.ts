@@ -50,3 +50,18 @@ void test('keys every sender incarnation as from#incarnation, past the senders w
   assert.deepEqual(inbox['worker:n0.w1#0'], { floor: 1, above: [] });
   assert.deepEqual(inbox['worker:n1499.w1#1'], { floor: 1, above: [] });
 });
+
+void test('keeps the numbers seen ahead of the floor ascending, whatever order they arrive in, and admits each once', () => {
+  const inbox: Inbox = {};
+  // A fixed shuffle of 1..40 (0 is held back, so every one lands above the floor).
+  const order = Array.from({ length: 40 }, (_, index) => ((index * 17) % 40) + 1);
+  for (const seq of order) {
+    assert.equal(admit(inbox, via(seq)), true, `seq ${seq} first time`);
+    const above = inbox['worker:n1.d1#0']?.above ?? [];
+    assert.deepEqual(above, [...above].sort((x, y) => x - y), `ascending after ${seq}`);
+  }
+  for (const seq of order) assert.equal(admit(inbox, via(seq)), false, `seq ${seq} again`);
+  assert.equal(inbox['worker:n1.d1#0']?.above.length, 40);
+  assert.equal(admit(inbox, via(0)), true);
+  assert.deepEqual(inbox['worker:n1.d1#0'], { floor: 41, above: [] }, 'the missing one closes the whole gap');
+});
