@@ -6,40 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultOwnerConfig, ownerCore } from '../../../core/owner/index.js';
-import type { Execution, OwnerEffect, OwnerEvent, OwnerState } from '../../../core/owner/index.js';
-import { hashState } from '../../../core/hash.js';
-import { applyUnderImmer, checkInvariants } from '../../../core/step.js';
+import { defaultOwnerConfig } from '../../../core/owner/index.js';
+import type { OwnerEffect, OwnerEvent } from '../../../core/owner/index.js';
+import { delivered, ThreeWays } from '../../support/owner-three-ways.js';
 import { driverStarted } from '../../support/owner-events.js';
-
-/** The worker states of one run applied three ways: in place, under immer with own copies, and with patches. */
-class ThreeWays {
-  live: OwnerState = ownerCore.initial();
-  own: OwnerState = ownerCore.initial();
-  patched: OwnerState = ownerCore.initial();
-
-  /** Applies `event` every way, checks the invariants and that the three states hash alike, and returns the live effects. */
-  step(event: OwnerEvent): OwnerEffect[] {
-    const effects = ownerCore.apply(this.live, event);
-    this.own = applyUnderImmer(ownerCore, this.own, event, { patches: false }).state;
-    this.patched = applyUnderImmer(ownerCore, this.patched, event).state;
-    checkInvariants(ownerCore, this.live, event.type);
-    const hash = hashState(this.live);
-    assert.equal(hashState(this.own), hash, `${event.type}: the step under immer with own copies gives the state the live step gives`);
-    assert.equal(hashState(this.patched), hash, `${event.type}: the step under immer with patches gives the state the live step gives`);
-    return effects;
-  }
-
-  /** The execution under `key` in each of the three states. */
-  executions(key: string): (Execution | undefined)[] {
-    return [this.live, this.own, this.patched].map((state) => state.executions[key]);
-  }
-}
-
-/** A message delivered to the worker from `from`, the `seq`th it sent. */
-function delivered(event: Record<string, unknown>, from: string, seq: number): OwnerEvent {
-  return { ...event, via: { from, incarnation: 1, seq } } as unknown as OwnerEvent;
-}
 
 const inline = (data: unknown): { kind: 'inline'; data: unknown; sizeBytes: number; refs: [] } => ({ kind: 'inline', data, sizeBytes: 1, refs: [] });
 

@@ -7,37 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultOwnerConfig, ownerCore } from '../../../core/owner/index.js';
-import type { OwnerEffect, OwnerEvent, OwnerState } from '../../../core/owner/index.js';
+import { defaultOwnerConfig } from '../../../core/owner/index.js';
+import type { OwnerEffect, OwnerEvent } from '../../../core/owner/index.js';
 import { fifoItems } from '../../../core/fifo.js';
-import { hashState } from '../../../core/hash.js';
-import { applyUnderImmer, checkInvariants } from '../../../core/step.js';
 import { tableGet } from '../../../core/table.js';
+import { delivered, ThreeWays } from '../../support/owner-three-ways.js';
 import { driverStarted, tinySubmission } from '../../support/owner-events.js';
-
-/** The owner states of one run applied three ways: in place, under immer with own copies, and with patches. */
-class ThreeWays {
-  live: OwnerState = ownerCore.initial();
-  own: OwnerState = ownerCore.initial();
-  patched: OwnerState = ownerCore.initial();
-
-  /** Applies `event` every way, checks the invariants and that the three states hash alike, and returns the live effects. */
-  step(event: OwnerEvent): OwnerEffect[] {
-    const effects = ownerCore.apply(this.live, event);
-    this.own = applyUnderImmer(ownerCore, this.own, event, { patches: false }).state;
-    this.patched = applyUnderImmer(ownerCore, this.patched, event).state;
-    checkInvariants(ownerCore, this.live, event.type);
-    const hash = hashState(this.live);
-    assert.equal(hashState(this.own), hash, `${event.type}: the step under immer with own copies gives the state the live step gives`);
-    assert.equal(hashState(this.patched), hash, `${event.type}: the step under immer with patches gives the state the live step gives`);
-    return effects;
-  }
-}
-
-/** A message delivered to the driver from `from`, the `seq`th it sent. */
-function delivered(event: Record<string, unknown>, from: string, seq: number): OwnerEvent {
-  return { ...event, via: { from, incarnation: 1, seq } } as unknown as OwnerEvent;
-}
 
 void test('tasks are grouped into scheduling classes by their resource shape and strategy, whatever function they run, also when a function changes its resources', () => {
   const run = new ThreeWays();

@@ -1,0 +1,40 @@
+/**
+ * One owner run applied three ways, for core tests that pin a recipe's behaviour in every mode: in
+ * place (as a live shell applies it), under immer with own copies (the simulator) and under immer
+ * with patches (the debugger), with the invariants checked and the three states' hashes compared
+ * after every step.
+ */
+import assert from 'node:assert/strict';
+import { hashState } from '../../core/hash.js';
+import { ownerCore } from '../../core/owner/index.js';
+import type { Execution, OwnerEffect, OwnerEvent, OwnerState } from '../../core/owner/index.js';
+import { applyUnderImmer, checkInvariants } from '../../core/step.js';
+
+/** The owner states of one run applied three ways: in place, under immer with own copies, and with patches. */
+export class ThreeWays {
+  live: OwnerState = ownerCore.initial();
+  own: OwnerState = ownerCore.initial();
+  patched: OwnerState = ownerCore.initial();
+
+  /** Applies `event` every way, checks the invariants and that the three states hash alike, and returns the live effects. */
+  step(event: OwnerEvent): OwnerEffect[] {
+    const effects = ownerCore.apply(this.live, event);
+    this.own = applyUnderImmer(ownerCore, this.own, event, { patches: false }).state;
+    this.patched = applyUnderImmer(ownerCore, this.patched, event).state;
+    checkInvariants(ownerCore, this.live, event.type);
+    const hash = hashState(this.live);
+    assert.equal(hashState(this.own), hash, `${event.type}: the step under immer with own copies gives the state the live step gives`);
+    assert.equal(hashState(this.patched), hash, `${event.type}: the step under immer with patches gives the state the live step gives`);
+    return effects;
+  }
+
+  /** The execution under `key` in each of the three states. */
+  executions(key: string): (Execution | undefined)[] {
+    return [this.live, this.own, this.patched].map((state) => state.executions[key]);
+  }
+}
+
+/** A message delivered to the owner from `from`, the `seq`th it sent. */
+export function delivered(event: Record<string, unknown>, from: string, seq: number): OwnerEvent {
+  return { ...event, via: { from, incarnation: 1, seq } } as unknown as OwnerEvent;
+}
