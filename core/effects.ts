@@ -29,7 +29,7 @@ export interface TimerFired {
   readonly nowMs: number;
 }
 
-/** Shorthand for a `message/sent` effect. */
-export function send(to: Address, message: Message): MessageSent {
+/** Shorthand for a `message/sent` effect (typed by the message it carries, for callers that keep it). */
+export function send<M extends Message>(to: Address, message: M): MessageSent & { readonly message: M } {
   return { type: 'message/sent', to, message };
 }

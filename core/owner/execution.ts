@@ -321,7 +321,7 @@ function reply(ctx: Ctx, key: string, result: TaskResult): void {
 
 /** Sends a reply to `to` and returns the effect that sends it (which the reply cache keeps). */
 function sendReply(ctx: Ctx, to: WorkerId, taskId: TaskId, attempt: number, result: TaskResult): CachedReply {
-  const sent: CachedReply = { type: 'message/sent', to: workerAddress(to), message: { type: 'task/replied', taskId, attempt, workerId: ctx.s.workerId, nodeId: ctx.s.nodeId, result, releasedBorrows: noReleasedBorrows } };
+  const sent: CachedReply = send(workerAddress(to), { type: 'task/replied', taskId, attempt, workerId: ctx.s.workerId, nodeId: ctx.s.nodeId, result, releasedBorrows: noReleasedBorrows });
   emit(ctx, sent);
   return sent;
 }

@@ -3,8 +3,9 @@
  * of actors it calls, and (as a worker) what it is executing. Plain data, keyed by id, so that it
  * hashes stably and runs under immer as well as mutably.
  */
+import type { MessageSent } from '../effects.js';
 import type { Fifo } from '../fifo.js';
-import type { ActorId, Address, LeaseId, NodeId, ObjectId, TaskId, WorkerId } from '../ids.js';
+import type { ActorId, LeaseId, NodeId, ObjectId, TaskId, WorkerId } from '../ids.js';
 import type { Inbox } from '../inbox.js';
 import type { ActorSpec, ActorState, MessageOf, ResolvedArg, SchedulingStrategy, TaskArg, TaskSpec, WorkerExitReason } from '../protocol.js';
 import type { Resources } from '../resources.js';
@@ -476,11 +477,7 @@ export interface OwnerState {
  * rather than a record of its parts costs no object per reply: the record and the reply record inside
  * it were two objects (about 60 bytes) for every task a worker ran.
  */
-export interface CachedReply {
-  readonly type: 'message/sent';
-  readonly to: Address;
-  readonly message: MessageOf<'task/replied'>;
-}
+export type CachedReply = MessageSent & { readonly message: MessageOf<'task/replied'> };
 
 /**
  * An empty record for entries keyed by ids that come and go (executions, gets, leases, replies):
