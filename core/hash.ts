@@ -290,11 +290,12 @@ function writeArray(items: unknown[], sink: Sink, walk: Walk): void {
   sink.put(']');
 }
 
-/** Whether `value` is a table that has split into its tree (a flat one is written as it is). */
+/** Whether `value` is a table that has split into its tree, or keeps its entries in a Map (a flat one is written as it is). */
 function isSplitTable(value: object): value is Table<unknown> {
   // The cheap field checks first: every object of a state passes here.
   const fields = value as Partial<Table<unknown>>;
-  return fields.flat === null && Array.isArray(fields.nodes) && isTable(value);
+  // A live shell's table keeps its entries in a Map, with neither tree nor flat bucket (core/table.ts).
+  return fields.flat === null && (fields.nodes === null || Array.isArray(fields.nodes)) && isTable(value);
 }
 
 /** The flat table holding `table`'s entries, as its content is hashed. */

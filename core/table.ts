@@ -114,44 +114,130 @@ function hashOf(key: string): number {
 function bucketOf<V>(table: Table<V>, key: string): Bucket<V> | undefined {
   if (table.flat !== null) return table.flat;
   const hash = hashOf(key);
-  return table.nodes?.[hash & 15]?.[(hash >>> 4) & 15]?.[(hash >>> 8) & 15]?.[(hash >>> 12) & 15] ?? undefined;
+  return nodesOf(table)[hash & 15]?.[(hash >>> 4) & 15]?.[(hash >>> 8) & 15]?.[(hash >>> 12) & 15] ?? undefined;
 }
 
 /**
- * Each table mutated in place (by a live shell), with a `Map` of its entries by key beside it: a
- * lookup there costs one hash of the key, where the table's own path costs four node loads, a
- * bucket and a record lookup, and each of them is a cache miss in a table of 100k entries (about
- * 600 ns a lookup, against 100 in a `Map`). A record lookup also has V8 intern a key it has not seen
- * (an id just decoded from a message), about 300 ns more, which a `Map` never does. The driver
- * looks up its tasks and objects several times per task, so this was 9 µs of each tiny task's main
- * thread in P1.
+ * Each table mutated in place, with a `Map` of its entries by key beside it: a lookup there costs one
+ * hash of the key, where the table's own path costs four node loads, a bucket and a record lookup,
+ * and each of them is a cache miss in a table of 100k entries (about 600 ns a lookup, against 100
+ * in a `Map`). A record lookup also has V8 intern a key it has not seen (an id just decoded from a
+ * message), about 300 ns more, which a `Map` never does.
  *
  * The index lives outside the state (in this weak map, keyed by the table object), so the state's
- * shape, hash, iteration order and patches are what they were. It is made at the first lookup of a
- * table that is neither frozen nor read during a step under immer, and kept in step by `tableSet`
- * and `tableDelete`; nothing else writes a table's entries. A frozen table (an earlier state, read
- * by the debugger) never changes, so it needs none, and a step under immer writes copies, never the
+ * shape, hash and iteration order are what they were. It is made at the first lookup of a table
+ * that is neither frozen nor read during a step under immer, and kept in step by `tableSet` and
+ * `tableDelete`; nothing else writes a table's entries. A frozen table (an earlier state, read by
+ * the debugger) never changes, so it needs none, and a step under immer writes copies, never the
  * table an index was made for.
+ *
+ * A live shell's tables go further (`keepTablesInMaps`): their entries are kept in the index only,
+ * and the table's own tree is dropped (`flat` and `nodes` both null, a shape no other table has).
+ * Writing an entry into the tree cost the driver about 2 µs per new id in a split table (a bucket
+ * made, and the key interned), twice per tiny task and per actor call; a `Map` does neither. Such a
+ * table reads, hashes (core/hash.ts) and iterates as the tree of the same operations would: `split`
+ * says whether that tree would have split, and iteration sorts the entries into its order. It can
+ * never be a base for immer: the table functions throw when they meet one under a draft.
  */
-const liveIndexes = new WeakMap<object, Map<string, unknown>>();
+interface LiveIndex<V> {
+  /** The entries by key, in the order they were added (as a record keeps its keys). */
+  readonly entries: Map<string, V>;
+  /** Whether the table's entries are here only (see `keepTablesInMaps`). */
+  backed: boolean;
+  /** For a backed table: whether the tree of the same operations would have split (it grew past `splitAt`). */
+  split: boolean;
+}
+
+const liveIndexes = new WeakMap<object, LiveIndex<unknown>>();
 
 /** The live index of `table` (made now if it has none), or undefined when `table` may be a draft or is frozen. */
-function liveIndex<V>(table: Table<V>): Map<string, V> | undefined {
+function liveIndex<V>(table: Table<V>): LiveIndex<V> | undefined {
   if (mayBeDraft()) return undefined;
-  let index = liveIndexes.get(table) as Map<string, V> | undefined;
-  if (index === undefined) {
-    // Asked only here: `Object.isExtensible` is a call into the runtime (about 150 ns), and a table
-    // frozen after its index was made never changes again, so the index stays right.
-    if (!Object.isExtensible(table)) return undefined;
-    const made = new Map<string, V>();
-    eachBucket(table, (bucket) => {
-      const entries = bucket.entries;
-      for (const key in entries) made.set(key, entries[key] as V);
-    });
-    liveIndexes.set(table, made);
-    index = made;
+  const index = liveIndexes.get(table) as LiveIndex<V> | undefined;
+  if (index !== undefined) return index;
+  // Asked only here: `Object.isExtensible` is a call into the runtime (about 150 ns), and a table
+  // frozen after its index was made never changes again, so the index stays right.
+  if (!Object.isExtensible(table)) return undefined;
+  return indexTable(table);
+}
+
+/** Makes and keeps `table`'s index, from its tree. */
+function indexTable<V>(table: Table<V>): LiveIndex<V> {
+  const entries = new Map<string, V>();
+  eachBucket(table, (bucket) => {
+    const record = bucket.entries;
+    for (const key in record) entries.set(key, record[key] as V);
+  });
+  const made: LiveIndex<V> = { entries, backed: false, split: table.flat === null };
+  liveIndexes.set(table, made);
+  return made;
+}
+
+/**
+ * Keeps every table among `state`'s own fields in a `Map` only, from now on (see `LiveIndex`): for
+ * a live shell's state, which is applied to in place and never handed to immer. The entries, size,
+ * hash and iteration order stay what they were.
+ *
+ * @throws TypeError when a table is frozen (an earlier state, which must stay as it is).
+ */
+export function keepTablesInMaps(state: unknown): void {
+  if (typeof state !== 'object' || state === null) return;
+  for (const value of Object.values(state)) {
+    if (!isTable(value) || isBacked(value)) continue;
+    if (!Object.isExtensible(value)) throw new TypeError('keepTablesInMaps: a table of this state is frozen; keep tables in maps only for a live shell\'s own state');
+    const index = (liveIndexes.get(value)) ?? indexTable(value);
+    index.backed = true;
+    index.split = value.flat === null;
+    value.flat = null;
+    value.nodes = null;
+    // So that `JSON.stringify` of the state still shows the entries: as the flat table of them, as
+    // the state hash reads any table. Not enumerable, so the table's own fields are still its three.
+    Object.defineProperty(value, 'toJSON', { value: flatTableJson, enumerable: false });
   }
-  return index;
+}
+
+/** A table's JSON as the flat table of its entries (the `toJSON` of a table kept in a `Map`). */
+function flatTableJson(this: Table<unknown>): Table<unknown> {
+  return { size: this.size, flat: { entries: Object.fromEntries(tableEntries(this)) }, nodes: null };
+}
+
+/** Whether `table` keeps its entries in its live index only (`keepTablesInMaps`). */
+function isBacked<V>(table: Table<V>): boolean {
+  return table.flat === null && table.nodes === null;
+}
+
+/** The tree of a split table; throws for a table kept in a `Map`, met where only a tree will do (under immer). */
+function nodesOf<V>(table: Table<V>): NonNullable<Table<V>['nodes']> {
+  const nodes = table.nodes;
+  if (nodes === null || nodes === undefined) {
+    throw new TypeError("a live shell's table (kept in a Map, see keepTablesInMaps) was read under immer or after being frozen; step a state built by the reducers instead");
+  }
+  return nodes;
+}
+
+/**
+ * A backed table's keys in the order its tree would iterate them: insertion order while it would be
+ * flat; once split, bucket by bucket in slot order, and within a bucket in insertion order. Either
+ * way keys that are array indices come first in a record, in ascending order, so they do here.
+ */
+function backedKeys<V>(index: LiveIndex<V>): string[] {
+  const keys = [...index.entries.keys()];
+  if (!index.split && !keys.some(isArrayIndex)) return keys;
+  const ranked = keys.map((key, position) => ({ key, bucket: index.split ? bucketRank(key) : 0, position: isArrayIndex(key) ? Number(key) - 2 ** 32 : position }));
+  // Array.prototype.sort is stable, but the positions make every rank distinct anyway.
+  ranked.sort((a, b) => a.bucket - b.bucket || a.position - b.position);
+  return ranked.map((entry) => entry.key);
+}
+
+/** Where `key`'s bucket comes in a walk of the tree: its four digits, the first level's most significant. */
+function bucketRank(key: string): number {
+  const hash = hashOf(key);
+  return ((hash & 15) << 12) | (((hash >>> 4) & 15) << 8) | (((hash >>> 8) & 15) << 4) | ((hash >>> 12) & 15);
+}
+
+/** Whether a record treats `key` as an array index (listed first, in ascending order). */
+function isArrayIndex(key: string): boolean {
+  return /^(?:0|[1-9]\d{0,9})$/.test(key) && Number(key) < 2 ** 32 - 1;
 }
 
 /**
@@ -163,7 +249,7 @@ function liveIndex<V>(table: Table<V>): Map<string, V> | undefined {
  */
 export function tableGet<V>(table: Table<V>, key: string): V | undefined {
   const index = liveIndex(table);
-  if (index !== undefined) return index.get(key);
+  if (index !== undefined) return index.entries.get(key);
   const value = bucketOf(table, key)?.entries[key];
   // A draft, an entry made in this step, or none: as it is.
   if (!ownCopiesFor(table) || typeof value !== 'object' || value === null || !Object.isFrozen(value)) return value;
@@ -177,14 +263,25 @@ export function tableGet<V>(table: Table<V>, key: string): V | undefined {
 /** Whether `key` has an entry. */
 export function tableHas<V>(table: Table<V>, key: string): boolean {
   const index = liveIndex(table);
-  if (index !== undefined) return index.has(key);
+  if (index !== undefined) return index.entries.has(key);
   const bucket = bucketOf(ownCopiesFor(table) ? rawView(table) : table, key);
   return bucket !== undefined && Object.hasOwn(bucket.entries, key);
 }
 
 /** Sets the entry of `key` (added at the end of its bucket when new, left in place when replaced). */
 export function tableSet<V>(table: Table<V>, key: string, value: V): void {
-  (liveIndexes.get(table) as Map<string, V> | undefined)?.set(key, value);
+  const index = liveIndexes.get(table) as LiveIndex<V> | undefined;
+  if (index !== undefined) {
+    const entries = index.entries;
+    if (index.backed) {
+      const before = entries.size;
+      entries.set(key, value);
+      // A new entry: the tree of the same operations would split as it grew past `splitAt`.
+      if (entries.size !== before && ++table.size > splitAt) index.split = true;
+      return;
+    }
+    entries.set(key, value);
+  }
   if (ownCopiesFor(table)) {
     // Where the bucket exists and no split is due, the write goes straight into the entries record
     // that `writablePath` made writable: reading `flat` and `nodes` again through the table's draft
@@ -216,7 +313,7 @@ export function tableSet<V>(table: Table<V>, key: string, value: V): void {
     split(table, flat);
   }
   const hash = hashOf(key);
-  const level1 = ((table.nodes ??= emptySlots())[hash & 15] ??= emptySlots());
+  const level1 = (nodesOf(table)[hash & 15] ??= emptySlots());
   const level2 = (level1[(hash >>> 4) & 15] ??= emptySlots());
   const level3 = (level2[(hash >>> 8) & 15] ??= emptySlots());
   const fourth = (hash >>> 12) & 15;
@@ -243,13 +340,19 @@ function split<V>(table: Table<V>, flat: Bucket<V>): void {
 
 /** Removes the entry of `key`; returns whether there was one. */
 export function tableDelete<V>(table: Table<V>, key: string): boolean {
+  const index = liveIndexes.get(table);
+  if (index?.backed === true) {
+    if (!index.entries.delete(key)) return false;
+    table.size -= 1;
+    return true;
+  }
   if (ownCopiesFor(table)) {
     if (!tableHas(table, key)) return false;
     writablePath(table, key);
   }
   const bucket = bucketOf(table, key);
   if (bucket === undefined || !Object.hasOwn(bucket.entries, key)) return false;
-  liveIndexes.get(table)?.delete(key);
+  index?.entries.delete(key);
   table.size -= 1;
   delete bucket.entries[key];
   if (unhangsBuckets(table) && isEmptyRecord(bucket.entries)) dropBucket(table, key);
@@ -293,7 +396,7 @@ function eachBucket<V>(table: Table<V>, visit: (bucket: Bucket<V>) => void): voi
     visit(table.flat);
     return;
   }
-  for (const level1 of table.nodes ?? []) {
+  for (const level1 of nodesOf(table)) {
     if (level1 === undefined || level1 === null) continue;
     for (const level2 of level1) {
       if (level2 === undefined || level2 === null) continue;
@@ -305,11 +408,31 @@ function eachBucket<V>(table: Table<V>, visit: (bucket: Bucket<V>) => void): voi
   }
 }
 
+/**
+ * Calls `visit` with each entry, in the table's iteration order, until it returns true. A table kept
+ * in a `Map` is walked in the order its tree would have (`backedKeys`).
+ */
+function eachEntry<V>(table: Table<V>, visit: (key: string, value: V) => boolean | void): void {
+  const index = liveIndexes.get(table) as LiveIndex<V> | undefined;
+  if (index?.backed === true) {
+    for (const key of backedKeys(index)) if (visit(key, index.entries.get(key) as V) === true) return;
+    return;
+  }
+  let stopped = false;
+  eachBucket(table, (bucket) => {
+    const entries = bucket.entries;
+    for (const key in entries) {
+      if (stopped) return;
+      stopped = visit(key, entries[key] as V) === true;
+    }
+  });
+}
+
 /** The keys, in the table's iteration order (a copy: the table may change while the caller walks it). */
 export function tableKeys<V>(table: Table<V>): string[] {
   const keys: string[] = [];
-  eachBucket(ownCopiesFor(table) ? rawView(table) : table, (bucket) => {
-    for (const key in bucket.entries) keys.push(key);
+  eachEntry(ownCopiesFor(table) ? rawView(table) : table, (key) => {
+    keys.push(key);
   });
   return keys;
 }
@@ -318,9 +441,8 @@ export function tableKeys<V>(table: Table<V>): string[] {
 export function tableValues<V>(table: Table<V>): V[] {
   if (ownCopiesFor(table)) thawAll(table);
   const values: V[] = [];
-  eachBucket(table, (bucket) => {
-    const entries = bucket.entries;
-    for (const key in entries) values.push(entries[key] as V);
+  eachEntry(table, (_key, value) => {
+    values.push(value);
   });
   return values;
 }
@@ -329,8 +451,8 @@ export function tableValues<V>(table: Table<V>): V[] {
 export function tableEntries<V>(table: Table<V>): [string, V][] {
   if (ownCopiesFor(table)) thawAll(table);
   const entries: [string, V][] = [];
-  eachBucket(table, (bucket) => {
-    for (const key in bucket.entries) entries.push([key, bucket.entries[key] as V]);
+  eachEntry(table, (key, value) => {
+    entries.push([key, value]);
   });
   return entries;
 }
@@ -342,9 +464,8 @@ export function tableEntries<V>(table: Table<V>): [string, V][] {
  */
 export function tableForEach<V>(table: Table<V>, visit: (value: V) => void): void {
   if (ownCopiesFor(table)) thawAll(table);
-  eachBucket(table, (bucket) => {
-    const entries = bucket.entries;
-    for (const key in entries) visit(entries[key] as V);
+  eachEntry(table, (_key, value) => {
+    visit(value);
   });
 }
 
@@ -352,15 +473,7 @@ export function tableForEach<V>(table: Table<V>, visit: (value: V) => void): voi
 export function tableSome<V>(table: Table<V>, predicate: (value: V) => boolean): boolean {
   if (ownCopiesFor(table)) thawAll(table);
   let found = false;
-  eachBucket(table, (bucket) => {
-    if (found) return;
-    for (const key in bucket.entries) {
-      if (predicate(bucket.entries[key] as V)) {
-        found = true;
-        return;
-      }
-    }
-  });
+  eachEntry(table, (_key, value) => (found = predicate(value)));
   return found;
 }
 

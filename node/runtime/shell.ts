@@ -7,6 +7,7 @@
  */
 import type { AnyEvent, ComponentCore } from '../../core/component.js';
 import type { Address } from '../../core/ids.js';
+import { keepTablesInMaps } from '../../core/table.js';
 import type { Message } from '../../core/protocol.js';
 import type { ComponentLog, EventLog } from '../store/event-log.js';
 import type { Router } from './router.js';
@@ -67,6 +68,8 @@ export class ComponentShell<S, E extends AnyEvent, F> {
   /** Creates the component in its initial state, or in `initialState` when given. */
   constructor(private readonly options: ShellOptions<S, E, F>) {
     this.state = options.initialState ?? options.core.initial();
+    // A live state is only ever applied to in place: its tables can drop their trees (core/table.ts).
+    keepTablesInMaps(this.state);
   }
 
   /** The component's address. */

@@ -25,6 +25,7 @@ import {
   tableSome,
   tableValues,
   splitAt,
+  keepTablesInMaps,
 } from '../../../core/table.js';
 import type { Table } from '../../../core/table.js';
 import { assertProperty } from '../../support/property-harness.js';
@@ -118,6 +119,9 @@ void test(`the table holds what a Map holds, in place, under immer and with own 
     `table ${name}`,
     fc.property(fc.array(operation, { maxLength: 400 }), (operations) => {
       const direct = prefilled(start).table;
+      // As a live shell keeps its tables: in a Map only, from the start of the run on.
+      const backed = prefilled(start).table;
+      keepTablesInMaps({ backed });
       let drafted = prefilled(start).table;
       // One empty step first freezes the starting table, as the first step of a replay does.
       let owned = produceWithOwnCopies(prefilled(start).table, () => undefined);
@@ -126,6 +130,7 @@ void test(`the table holds what a Map holds, in place, under immer and with own 
       const model = prefilled(start).model;
       for (const op of operations) {
         const result = apply(direct, op);
+        assert.equal(apply(backed, op), result);
         drafted = produce(drafted, (draft) => {
           assert.equal(apply(draft, op), result);
         });
@@ -139,7 +144,7 @@ void test(`the table holds what a Map holds, in place, under immer and with own 
         if (op.kind === 'bump' && model.has(op.key)) assert.equal(result, true, 'an entry changed in place reads back changed');
         modelApply(model, op);
       }
-      for (const table of [direct, drafted, owned]) {
+      for (const table of [direct, drafted, owned, backed]) {
         assert.equal(table.size, model.size);
         assert.deepEqual(new Map(tableEntries(table).map(([k, v]) => [k, v.value])), model);
         assert.deepEqual(tableKeys(table), tableEntries(table).map(([k]) => k));
@@ -158,6 +163,10 @@ void test(`the table holds what a Map holds, in place, under immer and with own 
       assert.equal(hashState(owned), hashState(direct), 'and with own copies');
       assert.deepEqual(tableKeys(drafted), tableKeys(direct), 'and the same iteration order');
       assert.deepEqual(tableKeys(owned), tableKeys(direct), 'with own copies too');
+      assert.equal(hashState(backed), hashState(direct), 'a table kept in a Map hashes as its tree would');
+      assert.deepEqual(tableKeys(backed), tableKeys(direct), 'and iterates in its order');
+      assert.equal(backed.flat === null && backed.nodes === null, true, 'with no tree of its own');
+      assert.deepEqual(JSON.parse(JSON.stringify(backed)), JSON.parse(JSON.stringify({ size: direct.size, flat: { entries: Object.fromEntries(tableEntries(direct)) }, nodes: null })), 'its JSON is the flat table of its entries');
       assert.ok(deepFrozen(owned), 'a step with own copies leaves its state frozen, as immer does');
       assert.equal(hashState(initial), initialHash, 'and the states before it as they were');
     }),
@@ -382,4 +391,19 @@ void test('lookups in place leave no trace in the state, and stay right across t
   assert.equal(tableGet(next, 'n1.d1.t7')?.value, 70);
   assert.equal(tableGet(frozen, 'n1.d1.t4001')?.value, 4001, 'the state before the step reads as it was');
   assert.equal(tableGet(frozen, 'n1.d1.t7')?.value, 7);
+});
+
+void test("a live shell's table kept in a Map cannot be stepped under immer or kept once frozen: it says so", () => {
+  const state = { tasks: emptyTable<{ value: number }>(), name: 'owner' };
+  tableSet(state.tasks, 'n1.d1.t1', { value: 1 });
+  keepTablesInMaps(state);
+  assert.equal(tableGet(state.tasks, 'n1.d1.t1')?.value, 1);
+  assert.throws(
+    () => produce(state, (draft) => void tableGet(draft.tasks, 'n1.d1.t1')),
+    /a live shell's table \(kept in a Map, see keepTablesInMaps\) was read under immer/,
+  );
+  assert.throws(() => produceWithOwnCopies(state, (draft) => tableSet(draft.tasks, 'n1.d1.t2', { value: 2 })), /kept in a Map/);
+  assert.equal(tableGet(state.tasks, 'n1.d1.t2'), undefined, 'and the live table is as it was');
+  const frozen = produceWithOwnCopies({ tasks: emptyTable<{ value: number }>() }, () => undefined);
+  assert.throws(() => keepTablesInMaps(frozen), /a table of this state is frozen/);
 });
