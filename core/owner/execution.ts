@@ -18,7 +18,7 @@ import { acquireRefsIn, dropLocalRef, maybeRelease } from './refs.js';
 import { startFetch } from './retrieval.js';
 import { getRefs } from './state.js';
 import type { CachedReply, Execution, OwnerState, PendingAck } from './state.js';
-import { tableGet, tableValues } from '../table.js';
+import { tableGet, tableSome, tableValues } from '../table.js';
 
 /**
  * The key of one attempt of a task on this worker: a first attempt (nearly every one) by its task id
@@ -312,7 +312,7 @@ function reply(ctx: Ctx, key: string, result: TaskResult): void {
   }
   while (ctx.s.replyOrder.length > ctx.s.config.maxReplyCache) delete ctx.s.replyCache[ctx.s.replyOrder.shift() ?? ''];
   const fetched = execution.fetched;
-  if (fetched !== undefined) for (const objectId in fetched) if (!Object.values(ctx.s.gets).some((get) => getRefs(get).some((ref) => ref.objectId === objectId))) delete ctx.s.fetchedData[objectId];
+  if (fetched !== undefined) for (const objectId in fetched) if (!tableSome(ctx.s.gets, (get) => getRefs(get).some((ref) => ref.objectId === objectId))) delete ctx.s.fetchedData[objectId];
   if (execution.actorSeq !== undefined && ctx.s.actor !== undefined) {
     ctx.s.actor.running -= 1;
     runActorCalls(ctx);

@@ -17,7 +17,7 @@ import { recoverObject, resolveDeps } from './lineage.js';
 import { addLocalRef, borrowEntry, ensureRegistered, maybeRelease } from './refs.js';
 import { getRefs } from './state.js';
 import type { BorrowedRef, OwnedObject, PendingGet } from './state.js';
-import { tableGet } from '../table.js';
+import { tableDelete, tableGet, tableHas, tableKeys, tableSet, tableSome, tableValues } from '../table.js';
 
 /** Bound on re-asking an owner for a borrowed value whose copies could not be read. */
 const maxBorrowedFetchFailures = 20;
@@ -192,18 +192,18 @@ export function onGetRequested(ctx: Ctx, getId: string, refs: readonly RefMarker
   const only = refs.length === 1 ? refs[0] : undefined;
   const fields: PendingGet = { getId, refs: only === undefined ? copiedRefs(refs) : { ...only } };
   const get: PendingGet = inTaskId === undefined ? fields : { ...fields, inTaskId };
-  ctx.s.gets[getId] = get;
+  tableSet(ctx.s.gets, getId, get);
   indexRetrieval(ctx, getId, getRefs(get));
   for (const ref of getRefs(get)) if (ref.owner !== ctx.s.workerId) borrowEntry(ctx, ref).transientHolds += 1;
   if (timeoutMs !== undefined) emit(ctx, { type: 'timer/armed', timerId: `get:${getId}`, delayMs: timeoutMs });
   advance(ctx, getRefs(get));
-  if (ctx.s.gets[getId] !== undefined && !trySettleGet(ctx, get) && inTaskId !== undefined) blockWorker(ctx, get);
+  if (tableHas(ctx.s.gets, getId) && !trySettleGet(ctx, get) && inTaskId !== undefined) blockWorker(ctx, get);
 }
 
 /** `wait`: settle once `numReturns` refs are ready (or failed), or at the timeout with what is ready. */
 export function onWaitRequested(ctx: Ctx, waitId: string, refs: readonly RefMarker[], numReturns: number, timeoutMs: number | undefined): void {
   const repeats = refs.length - new Set(refs.map((ref) => ref.objectId)).size;
-  ctx.s.waits[waitId] = { waitId, refs: copiedRefs(refs), numReturns, settledAtLeast: 0, repeats };
+  tableSet(ctx.s.waits, waitId, { waitId, refs: copiedRefs(refs), numReturns, settledAtLeast: 0, repeats });
   indexRetrieval(ctx, waitId, refs);
   for (const ref of refs) if (ref.owner !== ctx.s.workerId) borrowEntry(ctx, ref).transientHolds += 1;
   if (timeoutMs !== undefined) emit(ctx, { type: 'timer/armed', timerId: `wait:${waitId}`, delayMs: timeoutMs });
@@ -243,14 +243,14 @@ function advanceRef(ctx: Ctx, objectId: ObjectId, owner: string): void {
 function indexRetrieval(ctx: Ctx, id: string, refs: readonly RefMarker[]): void {
   for (const ref of refs) {
     const object = tableGet(ctx.s.objects, ref.objectId);
-    const entry = object === undefined ? ctx.s.retrievalsByObject[ref.objectId] : object.retrievals;
+    const entry = object === undefined ? tableGet(ctx.s.retrievalsByObject, ref.objectId) : object.retrievals;
     let next: string | string[] | undefined;
     if (entry === undefined) next = id;
     else if (typeof entry === 'string') {
       if (entry !== id) next = [entry, id];
     } else if (!entry.includes(id)) entry.push(id);
     if (next === undefined) continue;
-    if (object === undefined) ctx.s.retrievalsByObject[ref.objectId] = next;
+    if (object === undefined) tableSet(ctx.s.retrievalsByObject, ref.objectId, next);
     else object.retrievals = next;
   }
 }
@@ -263,8 +263,8 @@ function unindexRetrieval(ctx: Ctx, id: string, refs: readonly RefMarker[]): voi
       if (left === 'emptied') object.retrievals = undefined;
       if (left !== 'absent') continue;
     }
-    const entry = ctx.s.retrievalsByObject[ref.objectId];
-    if (entry !== undefined && unindexed(entry, id) === 'emptied') delete ctx.s.retrievalsByObject[ref.objectId];
+    const entry = tableGet(ctx.s.retrievalsByObject, ref.objectId);
+    if (entry !== undefined && unindexed(entry, id) === 'emptied') tableDelete(ctx.s.retrievalsByObject, ref.objectId);
   }
 }
 
@@ -287,7 +287,7 @@ function unindexed(entry: string | string[], id: string): 'absent' | 'kept' | 'e
  */
 export function checkRetrievals(ctx: Ctx, objectId?: ObjectId): void {
   if (objectId === undefined) {
-    for (const id of [...Object.keys(ctx.s.gets), ...Object.keys(ctx.s.waits)]) checkRetrieval(ctx, id, undefined);
+    for (const id of [...tableKeys(ctx.s.gets), ...tableKeys(ctx.s.waits)]) checkRetrieval(ctx, id, undefined);
     return;
   }
   checkRetrievalsOf(ctx, objectId, tableGet(ctx.s.objects, objectId));
@@ -300,7 +300,7 @@ function checkRetrievalsOf(ctx: Ctx, objectId: ObjectId, object: OwnedObject | u
   if (typeof own === 'string') checkRetrieval(ctx, own, objectId);
   else if (own !== undefined) for (const id of [...own]) checkRetrieval(ctx, id, objectId);
   // A ref indexed while this owner had no record of its object (one owned elsewhere, mostly).
-  const entry = ctx.s.retrievalsByObject[objectId];
+  const entry = tableGet(ctx.s.retrievalsByObject, objectId);
   if (entry === undefined) return;
   if (typeof entry === 'string') checkRetrieval(ctx, entry, objectId);
   else for (const id of [...entry]) checkRetrieval(ctx, id, objectId);
@@ -308,15 +308,15 @@ function checkRetrievalsOf(ctx: Ctx, objectId: ObjectId, object: OwnedObject | u
 
 /** Re-examines the pending get or wait `id` after `objectId` moved (undefined: after anything may have). */
 function checkRetrieval(ctx: Ctx, id: string, objectId: ObjectId | undefined): void {
-  const get = ctx.s.gets[id];
+  const get = tableGet(ctx.s.gets, id);
   if (get !== undefined) {
     if (get.awaitingResume === true) return;
     if (objectId === undefined) advance(ctx, getRefs(get));
     else advanceRef(ctx, objectId, ownerOfObject(objectId));
-    if (ctx.s.gets[id] !== undefined) trySettleGet(ctx, get);
+    if (tableHas(ctx.s.gets, id)) trySettleGet(ctx, get);
     return;
   }
-  const wait = ctx.s.waits[id];
+  const wait = tableGet(ctx.s.waits, id);
   if (wait === undefined) return;
   if (objectId !== undefined) {
     // One object moved: count it, and scan every ref only once enough may have settled.
@@ -368,7 +368,7 @@ function trySettleGet(ctx: Ctx, get: PendingGet): boolean {
 }
 
 function settleGet(ctx: Ctx, get: PendingGet, outcomes: GetOutcome[]): void {
-  delete ctx.s.gets[get.getId];
+  tableDelete(ctx.s.gets, get.getId);
   const refs = getRefs(get);
   unindexRetrieval(ctx, get.getId, refs);
   acquireContainedRefs(ctx, refs, outcomes);
@@ -408,7 +408,7 @@ function isSettled(ctx: Ctx, ref: RefMarker): boolean {
 }
 
 function trySettleWait(ctx: Ctx, waitId: string, timedOut: boolean): void {
-  const wait = ctx.s.waits[waitId];
+  const wait = tableGet(ctx.s.waits, waitId);
   if (wait === undefined) return;
   const ready: ObjectId[] = [];
   const notReady: ObjectId[] = [];
@@ -420,7 +420,7 @@ function trySettleWait(ctx: Ctx, waitId: string, timedOut: boolean): void {
     wait.settledAtLeast = ready.length;
     return;
   }
-  delete ctx.s.waits[waitId];
+  tableDelete(ctx.s.waits, waitId);
   unindexRetrieval(ctx, waitId, wait.refs);
   emit(ctx, { type: 'wait/settled', waitId, ready, notReady });
   releaseGetHolds(ctx, wait.refs);
@@ -432,7 +432,7 @@ export function onRetrievalTimer(ctx: Ctx, timerId: string): void {
     trySettleWait(ctx, timerId.slice('wait:'.length), true);
     return;
   }
-  const get = ctx.s.gets[timerId.slice('get:'.length)];
+  const get = tableGet(ctx.s.gets, timerId.slice('get:'.length));
   if (get === undefined || get.awaitingResume) return;
   const refs = getRefs(get);
   const pending = refs.filter((ref) => {
@@ -441,7 +441,7 @@ export function onRetrievalTimer(ctx: Ctx, timerId: string): void {
   });
   const first = pending[0];
   const why = first === undefined ? 'its value is being read' : explainPending(ctx, first);
-  delete ctx.s.gets[get.getId];
+  tableDelete(ctx.s.gets, get.getId);
   unindexRetrieval(ctx, get.getId, refs);
   emit(ctx, {
     type: 'get/failed',
@@ -464,7 +464,7 @@ function blockWorker(ctx: Ctx, get: PendingGet): void {
 /** Once no get of this worker still waits, ask for the CPU back (the raylet answers `worker/resumed`). */
 function unblockIfIdle(ctx: Ctx): void {
   if (!ctx.s.blockedInGet) return;
-  const stillWaiting = Object.values(ctx.s.gets).some((get) => get.blocked && !get.awaitingResume);
+  const stillWaiting = tableSome(ctx.s.gets, (get) => get.blocked === true && get.awaitingResume !== true);
   if (stillWaiting) return;
   emit(ctx, send(rayletAddress(ctx.s.nodeId), { type: 'worker/unblocked', workerId: ctx.s.workerId }));
 }
@@ -473,7 +473,7 @@ function unblockIfIdle(ctx: Ctx): void {
 export function onResumed(ctx: Ctx): void {
   if (!ctx.s.blockedInGet) return;
   ctx.s.blockedInGet = false;
-  for (const get of Object.values(ctx.s.gets)) {
+  for (const get of tableValues(ctx.s.gets)) {
     if (!get.awaitingResume) continue;
     get.blocked = false;
     get.awaitingResume = false;
@@ -481,5 +481,5 @@ export function onResumed(ctx: Ctx): void {
     if (outcomes !== undefined) settleGet(ctx, get, outcomes);
   }
   // Gets still waiting block the worker again.
-  for (const get of Object.values(ctx.s.gets)) if (get.blocked) blockWorker(ctx, { ...get, blocked: false });
+  for (const get of tableValues(ctx.s.gets)) if (get.blocked) blockWorker(ctx, { ...get, blocked: false });
 }

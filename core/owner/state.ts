@@ -432,8 +432,12 @@ export interface OwnerState {
   classes: Record<string, SchedulingClass>;
   leases: Record<LeaseId, OwnedLease>;
   actors: Record<ActorId, ActorView>;
-  gets: Record<string, PendingGet>;
-  waits: Record<string, PendingWait>;
+  /**
+   * Pending gets and waits, by id: tables too, as a driver may hold a million gets (P5 in bench/),
+   * and a live shell keeps its tables in `Map`s, where a new id costs no key interned in a record.
+   */
+  gets: Table<PendingGet>;
+  waits: Table<PendingWait>;
   /** Data of stored objects fetched for gets, by object id. */
   fetchedData: Record<ObjectId, ValueData>;
   fetches: Record<ObjectId, PendingFetch>;
@@ -456,7 +460,7 @@ export interface OwnerState {
    * the objects this owner had no record of when the get or wait began (an owned object's record
    * keeps its own, `OwnedObject.retrievals`): one id as itself, more as a list.
    */
-  retrievalsByObject: Record<ObjectId, string | string[]>;
+  retrievalsByObject: Table<string | string[]>;
   /**
    * The shared part of the specs of the latest tasks submitted, by function id (see `TaskFunction`):
    * a submission whose fields match reuses it. Bounded by `maxSharedFunctions`.
@@ -511,8 +515,8 @@ export function initialOwnerState(): OwnerState {
     classes: {},
     leases: idRecord(),
     actors: {},
-    gets: idRecord(),
-    waits: idRecord(),
+    gets: emptyTable(),
+    waits: emptyTable(),
     fetchedData: idRecord(),
     fetches: idRecord(),
     acks: {},
@@ -520,7 +524,7 @@ export function initialOwnerState(): OwnerState {
     executions: idRecord(),
     replyCache: idRecord(),
     replyOrder: [],
-    retrievalsByObject: idRecord(),
+    retrievalsByObject: emptyTable(),
     functions: idRecord(),
     cancelledEarly: [],
     blockedInGet: false,

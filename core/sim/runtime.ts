@@ -10,6 +10,7 @@ import { actorHandleObjectId, ownerOfActor } from '../ids.js';
 import type { ExecutionResult, GetOutcome, OwnerEffect, OwnerEvent, OwnerState, ValueData } from '../owner/index.js';
 import { getRefs } from '../owner/index.js';
 import { executionKey } from '../owner/execution.js';
+import { tableGet } from '../table.js';
 import type { TaskArg, TaskSpec } from '../protocol.js';
 import type { RefMarker } from '../values.js';
 import type { SimActor, SimContext, SimRef, SimTaskOptions, SimActorOptions, Yielded } from './program.js';
@@ -127,7 +128,7 @@ export class WorkerRuntime implements SimProcess {
   describeWaiting(): string {
     const driver = this.fibers.get('driver');
     if (driver === undefined) return this.driverStarted ? 'the driver script ended without finishing' : 'the driver never got its job id';
-    const get = driver.waitingFor === undefined ? undefined : this.state.gets[driver.waitingFor];
+    const get = driver.waitingFor === undefined ? undefined : tableGet(this.state.gets, driver.waitingFor);
     if (get === undefined) return `the driver waits for ${driver.waitingFor ?? 'nothing'}`;
     const pending = getRefs(get).map((ref) => ref.objectId).join(', ');
     return `the driver waits in get for ${pending}`;

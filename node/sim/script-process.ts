@@ -18,7 +18,7 @@ import { OwnerRuntime } from '../runtime/owner-runtime.js';
 import type { OwnerHost } from '../runtime/owner-runtime.js';
 import { withoutRunTag } from '../runtime/shipping.js';
 import type { SimValues } from './sim-values.js';
-import { tableGet } from '../../core/table.js';
+import { tableGet, tableValues } from '../../core/table.js';
 
 /** Thrown by an API call of a process that has died, inside code the simulation can no longer stop. */
 export class ProcessEndedError extends Error {
@@ -216,10 +216,10 @@ export class ScriptProcess implements SimProcess {
   }
 
   describeWaiting(): string {
-    const gets = Object.entries(this.state.gets);
+    const gets = tableValues(this.state.gets);
     if (gets.length === 0) return 'the script waits, but not in a get of tsray (on its own timers, or on something outside the simulation)';
     return gets
-      .map(([, get]) => {
+      .map((get) => {
         const waits = getRefs(get).map((ref) => {
           const taskId = taskOfObject(ref.objectId);
           const task = taskId === undefined ? undefined : tableGet(this.state.tasks, taskId);

@@ -8,7 +8,7 @@ import { ownerCore, taskSpecOf } from '../../../core/owner/index.js';
 import { driverStarted, tinySubmission } from '../../support/owner-events.js';
 import type { OwnerEvent } from '../../../core/owner/index.js';
 import { checkInvariants } from '../../../core/step.js';
-import { tableGet } from '../../../core/table.js';
+import { tableGet, tableHas } from '../../../core/table.js';
 
 void test('a submitted task and its return object hold no empty arrays or records they do not use', () => {
   const state = ownerCore.initial();
@@ -75,9 +75,9 @@ void test('an owned object one get waits for is indexed, in its own record, by t
   step({ type: 'get/requested', getId: 'g1', refs: [ref], timeoutMs: 10 });
   const indexOf = (): unknown => tableGet(state.objects, 'n1.d1.t1.r0')?.retrievals;
   assert.equal(indexOf(), 'g1');
-  assert.equal('n1.d1.t1.r0' in state.retrievalsByObject, false, 'an owned object needs no entry in the shared index');
-  assert.deepEqual(Object.keys(state.gets['g1'] ?? {}).sort(), ['getId', 'refs'], 'a pending get of the driver keeps no flags it has not set');
-  assert.deepEqual(state.gets['g1']?.refs, ref, 'a get on one ref keeps that ref as itself, not in a list of one');
+  assert.equal(tableHas(state.retrievalsByObject, 'n1.d1.t1.r0'), false, 'an owned object needs no entry in the shared index');
+  assert.deepEqual(Object.keys(tableGet(state.gets, 'g1') ?? {}).sort(), ['getId', 'refs'], 'a pending get of the driver keeps no flags it has not set');
+  assert.deepEqual(tableGet(state.gets, 'g1')?.refs, ref, 'a get on one ref keeps that ref as itself, not in a list of one');
   step({ type: 'get/requested', getId: 'g2', refs: [ref], timeoutMs: 10 });
   assert.deepEqual(indexOf(), ['g1', 'g2']);
   const timedOut = step({ type: 'timer/fired', timerId: 'get:g1', nowMs: 10 });
@@ -93,7 +93,7 @@ void test('a get of an object owned elsewhere is indexed in the shared index', (
   const ref = { objectId: 'n2.w1.t1.r0', owner: 'n2.w1' };
   ownerCore.apply(state, { type: 'get/requested', getId: 'g1', refs: [ref] });
   checkInvariants(ownerCore, state, 'get/requested');
-  assert.equal(state.retrievalsByObject['n2.w1.t1.r0'], 'g1');
+  assert.equal(tableGet(state.retrievalsByObject, 'n2.w1.t1.r0'), 'g1');
 });
 
 void test('a get on two refs keeps them as a list', () => {
@@ -104,5 +104,5 @@ void test('a get on two refs keeps them as a list', () => {
   const refs = [{ objectId: 'n1.d1.t1.r0', owner: 'n1.d1' }, { objectId: 'n1.d1.t2.r0', owner: 'n1.d1' }];
   ownerCore.apply(state, { type: 'get/requested', getId: 'g1', refs });
   checkInvariants(ownerCore, state, 'get/requested');
-  assert.deepEqual(state.gets['g1']?.refs, refs);
+  assert.deepEqual(tableGet(state.gets, 'g1')?.refs, refs);
 });

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { defaultOwnerConfig } from '../../../core/owner/index.js';
 import type { OwnerEffect, OwnerEvent } from '../../../core/owner/index.js';
 import { fifoItems } from '../../../core/fifo.js';
-import { tableGet } from '../../../core/table.js';
+import { tableGet, tableKeys } from '../../../core/table.js';
 import { delivered, ThreeWays } from '../../support/owner-three-ways.js';
 import { driverStarted, tinySubmission } from '../../support/owner-events.js';
 
@@ -56,7 +56,7 @@ void test('a reply settles the get waiting for its return at once, and the finis
   );
   const settled = effects.find((effect) => effect.type === 'get/settled');
   assert.deepEqual(settled, { type: 'get/settled', getId: 'g1', outcomes: [{ kind: 'value', value: { data: 2, sizeBytes: 1, refs: [] } }] });
-  assert.equal(run.live.gets['g1'], undefined, 'the settled get is gone');
+  assert.equal(tableGet(run.live.gets, 'g1'), undefined, 'the settled get is gone');
   assert.equal(tableGet(run.live.objects, 'n1.d1.t1.r0')?.retrievals, undefined, 'and out of its object\'s index');
   assert.equal(tableGet(run.live.tasks, 'n1.d1.t1')?.state, 'FINISHED', 'a finished task stays as lineage while its return exists');
   run.step({ type: 'refs/released', objectIds: ['n1.d1.t1.r0'] });
@@ -136,7 +136,7 @@ void test('gets that share a ref settle one by one, each leaving the other in th
   const settledFirst = run.step(reply('n1.d1.t1', 'n1.w1', 10)).filter((effect) => effect.type === 'get/settled');
   assert.deepEqual(settledFirst, [{ type: 'get/settled', getId: 'one', outcomes: [{ kind: 'value', value: { data: 10, sizeBytes: 1, refs: [] } }] }]);
   assert.deepEqual(tableGet(run.live.objects, first.objectId)?.retrievals, ['both'], 'the get still waiting stays in the index of the ref it shared');
-  assert.deepEqual(Object.keys(run.live.retrievalsByObject), []);
+  assert.deepEqual(tableKeys(run.live.retrievalsByObject), []);
   const settledBoth = run.step(reply('n1.d1.t2', 'n1.w2', 20)).filter((effect) => effect.type === 'get/settled');
   assert.deepEqual(settledBoth, [
     { type: 'get/settled', getId: 'both', outcomes: [{ kind: 'value', value: { data: 10, sizeBytes: 1, refs: [] } }, { kind: 'value', value: { data: 20, sizeBytes: 1, refs: [] } }] },
