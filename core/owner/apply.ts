@@ -155,7 +155,8 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
         s.storing[objectId] = { sizeBytes: event.value.sizeBytes, refs };
         emit(ctx, send(rayletAddress(s.nodeId), { type: 'object/put-requested', objectId, owner: s.workerId, data: event.value.data, sizeBytes: event.value.sizeBytes, refs: copiedRefs(refs) }));
       }
-      object.contains = copiedRefs(refs);
+      // Absent when the value holds no refs, as readyObject leaves it.
+      if (refs.length > 0) object.contains = copiedRefs(refs);
       holdContained(ctx, refs, objectId);
       return;
     }

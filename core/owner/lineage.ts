@@ -62,10 +62,13 @@ export function retriesLeft(maxRetries: number, attempt: number): boolean {
  * alive while calls made on it are pending.
  */
 export function registerTask(ctx: Ctx, spec: OwnedSpec, kind: OwnedTask['kind'], handleRef?: RefMarker): OwnedTask {
+  // Made with the slots a push fills (leaseId, workerId, nodeId) as undefined, which hashes as
+  // absent: every task is pushed, and three fields added then took a property array and three
+  // hidden-class transitions per task.
   const task: OwnedTask =
     handleRef === undefined
-      ? { spec, kind, state: 'PENDING_ARGS', attempt: 1, argLostRetries: 0, holdsArgs: true }
-      : { spec, kind, state: 'PENDING_ARGS', attempt: 1, argLostRetries: 0, holdsArgs: true, handleRef: { ...handleRef } };
+      ? { spec, kind, state: 'PENDING_ARGS', attempt: 1, leaseId: undefined, workerId: undefined, nodeId: undefined, argLostRetries: 0, holdsArgs: true }
+      : { spec, kind, state: 'PENDING_ARGS', attempt: 1, leaseId: undefined, workerId: undefined, nodeId: undefined, argLostRetries: 0, holdsArgs: true, handleRef: { ...handleRef } };
   tableSet(ctx.s.tasks, spec.taskId, task);
   if (typeof spec.returnIds === 'string') createOwnedObject(ctx, spec.returnIds, 1);
   else for (const objectId of spec.returnIds) createOwnedObject(ctx, objectId, 1);
@@ -172,7 +175,10 @@ export function readyObject(ctx: Ctx, objectId: ObjectId, payload: Payload): voi
   // Hold the refs of the new value before releasing those of an earlier one (a put's, or a lost
   // value's that a re-run replaced), so a ref in both never drops to zero in between.
   const previous = object.contains;
-  object.contains = copiedRefs(payload.refs);
+  // Absent when the value holds no refs (nearly every value): an empty list kept for every ready
+  // object was an array per task that lived as long as its return.
+  if (payload.refs.length > 0) object.contains = copiedRefs(payload.refs);
+  else if (previous !== undefined) object.contains = undefined;
   holdContained(ctx, payload.refs, objectId);
   if (previous === undefined || previous.length === 0) {
     // Holding refs frees nothing, so the record read above is still the one in the table: it is
