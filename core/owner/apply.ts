@@ -48,19 +48,30 @@ export function nextPutObjectId(state: OwnerState): string {
   return `${state.workerId}.p${state.counters.put + 1}`;
 }
 
+/**
+ * The context of the last step, kept for the next: a step's context was an object made per event
+ * (every one of them), which nothing keeps once the step returns. A step takes it (so a step run
+ * inside another, were there one, makes its own) and gives it back when it returns; one that throws
+ * leaves it to the garbage collector.
+ */
+let spareCtx: { s: OwnerState; out: OwnerEffect[] | undefined } | undefined;
+
 /** Applies one event to an owner's state (mutable or an immer draft) and returns the effects. */
 export function applyOwner(state: OwnerState, event: OwnerEvent): OwnerEffect[] {
-  const ctx: Ctx = { s: state, out: undefined };
-  if ('via' in event) {
-    if (!state.started || !admit(state.inbox, event.via)) return [];
-    applyMessage(ctx, event);
-  } else {
-    if (!state.started && event.type !== 'owner/started') return [];
-    applyLocal(ctx, event);
+  let ctx = spareCtx;
+  if (ctx === undefined) ctx = { s: state, out: undefined };
+  else {
+    spareCtx = undefined;
+    ctx.s = state;
   }
-  // Only a state under immer can leak a draft into an effect; the mutable path skips the walk.
+  if ('via' in event) {
+    if (state.started && admit(state.inbox, event.via)) applyMessage(ctx, event);
+  } else if (state.started || event.type === 'owner/started') applyLocal(ctx, event);
   const out = ctx.out;
+  ctx.out = undefined;
+  spareCtx = ctx;
   if (out === undefined) return [];
+  // Only a state under immer can leak a draft into an effect; the mutable path skips the walk.
   return mayBeDraft() && isDraft(state) ? out.map(detach) : out;
 }
 
@@ -369,8 +380,10 @@ function sharedFunction(ctx: Ctx, parentTaskId: TaskId | undefined, fields: Subm
   // Read without drafting under immer (the record itself too: a submission of a kept function only
   // reads it, and a draft costs a proxy and its finalisation): the record kept is frozen, and only
   // compared and shared.
-  const functions = readField(ctx.s, 'functions') as OwnerState['functions'];
-  const kept = readField(functions, fields.functionId) as TaskFunction | undefined;
+  // Directly outside a step under immer: readField's keyed load, shared by all its callers, is megamorphic.
+  const drafts = mayBeDraft();
+  const functions = (drafts ? readField(ctx.s, 'functions') : ctx.s.functions) as OwnerState['functions'];
+  const kept = (drafts ? readField(functions, fields.functionId) : functions[fields.functionId]) as TaskFunction | undefined;
   if (
     kept !== undefined &&
     kept.jobId === jobId &&

@@ -17,7 +17,7 @@ import { emit, errorOf, removeOne } from './context.js';
 import { cancelOwnedTaskAfterLoss, failTask, rerunTask, retriesLeft } from './lineage.js';
 import type { OwnedLease, OwnedTask, OwnerConfig, OwnerState, SchedulingClass, TaskFunction } from './state.js';
 import { argsOf, taskSpecOf } from './state.js';
-import { readField } from '../own-copies.js';
+import { mayBeDraft, readField } from '../own-copies.js';
 import { tableGet } from '../table.js';
 
 function strategyKey(strategy: SchedulingStrategy): string {
@@ -107,12 +107,16 @@ export function pump(ctx: Ctx, cls: SchedulingClass): void {
   // looked at here (at 100k queued tasks, drafting the ten still requested was a third of a step).
   // The lease this loop changes is drafted. The record as it was when the loop began is enough: the
   // loop changes only the lease it is on.
-  let leases = readField(cls, 'leases') as LeaseId[];
-  const leaseRecord = readField(ctx.s, 'leases') as OwnerState['leases'];
+  // Outside a step under immer (the live shells) they are read directly: a read through readField is
+  // a keyed load that every caller of readField shares, which V8 handles as megamorphic, and this
+  // loop reads every lease of the class at every submission and every reply.
+  const drafts = mayBeDraft();
+  let leases = (drafts ? readField(cls, 'leases') : cls.leases) as LeaseId[];
+  const leaseRecord = (drafts ? readField(ctx.s, 'leases') : ctx.s.leases) as OwnerState['leases'];
   let requested = 0;
   for (let index = 0; index < leases.length; index++) {
     const leaseId = leases[index] as LeaseId;
-    const seen = readField(leaseRecord, leaseId) as OwnedLease | undefined;
+    const seen = (drafts ? readField(leaseRecord, leaseId) : leaseRecord[leaseId]) as OwnedLease | undefined;
     const lostAndIdle = seen?.lost !== undefined && seen.runningTaskId === undefined;
     if (!lostAndIdle && (seen === undefined || seen.state !== 'granted' || seen.runningTaskId !== undefined || seen.lost !== undefined)) {
       if (seen?.state === 'requested') requested++;
@@ -135,7 +139,7 @@ export function pump(ctx: Ctx, cls: SchedulingClass): void {
       }
       returnLease(ctx, cls, lease);
       // The list as returnLease left it (under immer, now a draft of it).
-      leases = readField(cls, 'leases') as LeaseId[];
+      leases = (drafts ? readField(cls, 'leases') : cls.leases) as LeaseId[];
       if (leases[index] !== leaseId) index--;
       continue;
     }
@@ -146,7 +150,7 @@ export function pump(ctx: Ctx, cls: SchedulingClass): void {
     if (task !== undefined) pushTask(ctx, task, lease);
   }
   pipeline(ctx, cls);
-  const wanted = Math.min(fifoSize(cls.queue), (readField(ctx.s, 'config') as OwnerConfig).maxLeaseRequestsPerClass) - requested;
+  const wanted = Math.min(fifoSize(cls.queue), (drafts ? (readField(ctx.s, 'config') as OwnerConfig) : ctx.s.config).maxLeaseRequestsPerClass) - requested;
   for (let index = 0; index < wanted && !cls.retryArmed; index++) {
     if (!requestLease(ctx, cls)) return;
   }
@@ -224,7 +228,7 @@ function failClass(ctx: Ctx, cls: SchedulingClass, message: string): void {
  */
 function pipeline(ctx: Ctx, cls: SchedulingClass): void {
   // Read without drafting the config (a draft's read of the absent field walks the prototype chain).
-  const depth = (readField(ctx.s, 'config') as OwnerConfig).maxTasksInFlightPerLease ?? 1;
+  const depth = (mayBeDraft() ? (readField(ctx.s, 'config') as OwnerConfig) : ctx.s.config).maxTasksInFlightPerLease ?? 1;
   if (depth <= 1 || fifoSize(cls.queue) <= cls.leases.length) return;
   // One list, filled in a loop: a map and then a filter made two at every reply of a long queue.
   const open: OwnedLease[] = [];
