@@ -77,7 +77,12 @@ export function applyOwner(state: OwnerState, event: OwnerEvent): OwnerEffect[] 
 
 function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
   const s = ctx.s;
+  // The events of every task first: a switch over strings compares the type with each case in turn,
+  // and a type decoded from a message is a string of its own, not the interned literal.
   switch (event.type) {
+    case 'task/executed':
+      onTaskExecuted(ctx, event.taskId, event.attempt, event.result);
+      return;
     case 'owner/started':
       if (s.started) return;
       s.started = true;
@@ -203,9 +208,6 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
     case 'actor-lookup/requested':
       emit(ctx, send(gcsAddress, { type: 'actor/lookup-requested', requestId: event.requestId, name: event.name, namespace: event.namespace ?? s.namespace, requester: s.workerId }));
       return;
-    case 'task/executed':
-      onTaskExecuted(ctx, event.taskId, event.attempt, event.result);
-      return;
     case 'actor/constructed':
       onActorConstructed(ctx, event.actorId, event.restartCount, event.error);
       return;
@@ -246,7 +248,17 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
 
 function applyMessage(ctx: Ctx, event: Delivered<OwnerInbound>): void {
   const s = ctx.s;
+  // The messages of every task first (see applyLocal).
   switch (event.type) {
+    case 'task/replied':
+      onTaskReplied(ctx, event);
+      return;
+    case 'task/pushed':
+      onTaskPushed(ctx, event);
+      return;
+    case 'actor-task/pushed':
+      onActorTaskPushed(ctx, event);
+      return;
     case 'lease/granted':
       onLeaseGranted(ctx, event.leaseId, event.workerId, event.nodeId);
       return;
@@ -280,15 +292,6 @@ function applyMessage(ctx: Ctx, event: Delivered<OwnerInbound>): void {
       return;
     case 'object/copy-added':
       onCopyAdded(ctx, event.objectId, event.nodeId);
-      return;
-    case 'task/pushed':
-      onTaskPushed(ctx, event);
-      return;
-    case 'actor-task/pushed':
-      onActorTaskPushed(ctx, event);
-      return;
-    case 'task/replied':
-      onTaskReplied(ctx, event);
       return;
     case 'task/cancel-requested':
       onCancelAtWorker(ctx, event.taskId, event.recursive, false);
