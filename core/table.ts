@@ -95,37 +95,9 @@ function newEntries<V>(): Record<string, V> {
   return Object.create(null) as Record<string, V>;
 }
 
-/**
- * Each table mutated in place (by a live shell), with a `Map` of its entries by key beside it: a
- * lookup there costs one hash of the key, where the table's own path costs four node loads, a
- * bucket and a record lookup, and each of them is a cache miss in a table of 100k entries (about
- * 600 ns a lookup, against 100 in a `Map`). A record lookup also has V8 intern a key it has not seen
- * (an id just decoded from a message), about 300 ns more, which a `Map` never does. The driver
- * looks up its tasks and objects several times per task, so this was 9 µs of each tiny task's main
- * thread in P1.
- *
- * The index lives outside the state (in this weak map, keyed by the table object), so the state's
- * shape, hash, iteration order and patches are what they were. It is made with the table by
- * `emptyTable`, or else (a table copied by immer, or read from JSON) at the first lookup of a table
- * that is neither frozen nor read during a step under immer, and kept in step by `tableSet` and
- * `tableDelete`; nothing else writes a table's entries. A frozen table (an earlier state, read
- * by the debugger) never changes, so it needs none, and a step under immer writes copies, never the
- * table an index was made for.
- */
-const liveIndexes = new WeakMap<object, Map<string, unknown>>();
-
-/**
- * An empty table, made with its live index (see `liveIndexes`): a table is made empty, so its
- * index is kept in step from its first entry, where an index made at a table's first lookup read
- * every entry it held then (a walk of a dictionary-mode record, which V8 does by collecting and
- * sorting its keys: a driver that submits a burst of tasks before its first reply paid about 100 ns
- * per task, twice). A table that a step under immer drafts is copied, and the copy gets none (see
- * `liveIndex`); this one is then never written again, so its index stays right.
- */
+/** An empty table. */
 export function emptyTable<V>(): Table<V> {
-  const table: Table<V> = { size: 0, flat: { entries: newEntries<V>() }, nodes: null };
-  liveIndexes.set(table, new Map<string, V>());
-  return table;
+  return { size: 0, flat: { entries: newEntries<V>() }, nodes: null };
 }
 
 /** How many characters at the end of a key the hash reads: ids differ there (their counters), and every lookup pays for each. */
@@ -144,6 +116,24 @@ function bucketOf<V>(table: Table<V>, key: string): Bucket<V> | undefined {
   const hash = hashOf(key);
   return table.nodes?.[hash & 15]?.[(hash >>> 4) & 15]?.[(hash >>> 8) & 15]?.[(hash >>> 12) & 15] ?? undefined;
 }
+
+/**
+ * Each table mutated in place (by a live shell), with a `Map` of its entries by key beside it: a
+ * lookup there costs one hash of the key, where the table's own path costs four node loads, a
+ * bucket and a record lookup, and each of them is a cache miss in a table of 100k entries (about
+ * 600 ns a lookup, against 100 in a `Map`). A record lookup also has V8 intern a key it has not seen
+ * (an id just decoded from a message), about 300 ns more, which a `Map` never does. The driver
+ * looks up its tasks and objects several times per task, so this was 9 µs of each tiny task's main
+ * thread in P1.
+ *
+ * The index lives outside the state (in this weak map, keyed by the table object), so the state's
+ * shape, hash, iteration order and patches are what they were. It is made at the first lookup of a
+ * table that is neither frozen nor read during a step under immer, and kept in step by `tableSet`
+ * and `tableDelete`; nothing else writes a table's entries. A frozen table (an earlier state, read
+ * by the debugger) never changes, so it needs none, and a step under immer writes copies, never the
+ * table an index was made for.
+ */
+const liveIndexes = new WeakMap<object, Map<string, unknown>>();
 
 /** The live index of `table` (made now if it has none), or undefined when `table` may be a draft or is frozen. */
 function liveIndex<V>(table: Table<V>): Map<string, V> | undefined {

@@ -383,22 +383,3 @@ void test('lookups in place leave no trace in the state, and stay right across t
   assert.equal(tableGet(frozen, 'n1.d1.t4001')?.value, 4001, 'the state before the step reads as it was');
   assert.equal(tableGet(frozen, 'n1.d1.t7')?.value, 7);
 });
-
-void test('a table is made with its live index, kept in step from its first entry: a first lookup walks none of the entries already there', () => {
-  const table = emptyTable<{ value: number }>();
-  for (let n = 0; n < 100; n++) tableSet(table, `n1.d1.t${n}`, { value: n });
-  // A write no recipe makes (straight into the bucket, past tableSet): the index, made with the
-  // table, does not see it, where an index made at this first lookup, by a walk over the entries, would.
-  const flat = table.flat;
-  assert.ok(flat !== null);
-  flat.entries['n1.d1.t5'] = { value: -5 };
-  assert.equal(tableGet(table, 'n1.d1.t5')?.value, 5, 'the first lookup reads the index kept by tableSet');
-  tableSet(table, 'n1.d1.t5', { value: 50 });
-  assert.equal(tableGet(table, 'n1.d1.t5')?.value, 50, 'and tableSet keeps it in step');
-  tableDelete(table, 'n1.d1.t6');
-  assert.equal(tableHas(table, 'n1.d1.t6'), false, 'as does tableDelete');
-  // A table read back from JSON (a snapshot) has no index until its first lookup, which reads its entries.
-  const copy = JSON.parse(JSON.stringify(table)) as typeof table;
-  assert.equal(tableGet(copy, 'n1.d1.t7')?.value, 7);
-  assert.equal(tableGet(copy, 'n1.d1.t5')?.value, 50);
-});
