@@ -48,25 +48,41 @@ export function nextPutObjectId(state: OwnerState): string {
   return `${state.workerId}.p${state.counters.put + 1}`;
 }
 
+/**
+ * The context of the last step, kept for the next: a step's context was an object made per event
+ * (every one of them), which nothing keeps once the step returns. A step takes it (so a step run
+ * inside another, were there one, makes its own) and gives it back when it returns; one that throws
+ * leaves it to the garbage collector.
+ */
+let spareCtx: { s: OwnerState; out: OwnerEffect[] | undefined } | undefined;
+
 /** Applies one event to an owner's state (mutable or an immer draft) and returns the effects. */
 export function applyOwner(state: OwnerState, event: OwnerEvent): OwnerEffect[] {
-  const ctx: Ctx = { s: state, out: undefined };
-  if ('via' in event) {
-    if (!state.started || !admit(state.inbox, event.via)) return [];
-    applyMessage(ctx, event);
-  } else {
-    if (!state.started && event.type !== 'owner/started') return [];
-    applyLocal(ctx, event);
+  let ctx = spareCtx;
+  if (ctx === undefined) ctx = { s: state, out: undefined };
+  else {
+    spareCtx = undefined;
+    ctx.s = state;
   }
-  // Only a state under immer can leak a draft into an effect; the mutable path skips the walk.
+  if ('via' in event) {
+    if (state.started && admit(state.inbox, event.via)) applyMessage(ctx, event);
+  } else if (state.started || event.type === 'owner/started') applyLocal(ctx, event);
   const out = ctx.out;
+  ctx.out = undefined;
+  spareCtx = ctx;
   if (out === undefined) return [];
+  // Only a state under immer can leak a draft into an effect; the mutable path skips the walk.
   return mayBeDraft() && isDraft(state) ? out.map(detach) : out;
 }
 
 function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
   const s = ctx.s;
+  // The events of every task first: a switch over strings compares the type with each case in turn,
+  // and a type decoded from a message is a string of its own, not the interned literal.
   switch (event.type) {
+    case 'task/executed':
+      onTaskExecuted(ctx, event.taskId, event.attempt, event.result);
+      return;
     case 'owner/started':
       if (s.started) return;
       s.started = true;
@@ -155,7 +171,8 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
         s.storing[objectId] = { sizeBytes: event.value.sizeBytes, refs };
         emit(ctx, send(rayletAddress(s.nodeId), { type: 'object/put-requested', objectId, owner: s.workerId, data: event.value.data, sizeBytes: event.value.sizeBytes, refs: copiedRefs(refs) }));
       }
-      object.contains = copiedRefs(refs);
+      // Absent when the value holds no refs, as readyObject leaves it.
+      if (refs.length > 0) object.contains = copiedRefs(refs);
       holdContained(ctx, refs, objectId);
       return;
     }
@@ -190,9 +207,6 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
     }
     case 'actor-lookup/requested':
       emit(ctx, send(gcsAddress, { type: 'actor/lookup-requested', requestId: event.requestId, name: event.name, namespace: event.namespace ?? s.namespace, requester: s.workerId }));
-      return;
-    case 'task/executed':
-      onTaskExecuted(ctx, event.taskId, event.attempt, event.result);
       return;
     case 'actor/constructed':
       onActorConstructed(ctx, event.actorId, event.restartCount, event.error);
@@ -234,7 +248,17 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
 
 function applyMessage(ctx: Ctx, event: Delivered<OwnerInbound>): void {
   const s = ctx.s;
+  // The messages of every task first (see applyLocal).
   switch (event.type) {
+    case 'task/replied':
+      onTaskReplied(ctx, event);
+      return;
+    case 'task/pushed':
+      onTaskPushed(ctx, event);
+      return;
+    case 'actor-task/pushed':
+      onActorTaskPushed(ctx, event);
+      return;
     case 'lease/granted':
       onLeaseGranted(ctx, event.leaseId, event.workerId, event.nodeId);
       return;
@@ -268,15 +292,6 @@ function applyMessage(ctx: Ctx, event: Delivered<OwnerInbound>): void {
       return;
     case 'object/copy-added':
       onCopyAdded(ctx, event.objectId, event.nodeId);
-      return;
-    case 'task/pushed':
-      onTaskPushed(ctx, event);
-      return;
-    case 'actor-task/pushed':
-      onActorTaskPushed(ctx, event);
-      return;
-    case 'task/replied':
-      onTaskReplied(ctx, event);
       return;
     case 'task/cancel-requested':
       onCancelAtWorker(ctx, event.taskId, event.recursive, false);
@@ -368,8 +383,10 @@ function sharedFunction(ctx: Ctx, parentTaskId: TaskId | undefined, fields: Subm
   // Read without drafting under immer (the record itself too: a submission of a kept function only
   // reads it, and a draft costs a proxy and its finalisation): the record kept is frozen, and only
   // compared and shared.
-  const functions = readField(ctx.s, 'functions') as OwnerState['functions'];
-  const kept = readField(functions, fields.functionId) as TaskFunction | undefined;
+  // Directly outside a step under immer: readField's keyed load, shared by all its callers, is megamorphic.
+  const drafts = mayBeDraft();
+  const functions = (drafts ? readField(ctx.s, 'functions') : ctx.s.functions) as OwnerState['functions'];
+  const kept = (drafts ? readField(functions, fields.functionId) : functions[fields.functionId]) as TaskFunction | undefined;
   if (
     kept !== undefined &&
     kept.jobId === jobId &&

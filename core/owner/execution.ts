@@ -155,19 +155,32 @@ function startExecution(ctx: Ctx, spec: TaskSpec, attempt: number, replyTo: Work
     reply(ctx, key, { kind: 'cancelled' });
     return;
   }
+  let fetching = false;
   for (const arg of args) {
     if (arg.kind !== 'ref' || arg.payload.kind !== 'stored') continue;
     const objectId = arg.ref.objectId;
     const data = ctx.s.fetchedData[objectId];
     if (data !== undefined) (execution.fetched ??= {})[objectId] = data;
-    else startFetch(ctx, objectId, arg.payload, arg.ref.owner);
+    else {
+      startFetch(ctx, objectId, arg.payload, arg.ref.owner);
+      fetching = true;
+    }
   }
-  runIfFetched(ctx, key);
+  // A fetch started may have failed at once and replied (ending the execution), so it is looked up
+  // again then; otherwise nothing ran since it was made, and it runs without a second lookup by key
+  // (every task a worker runs passes here).
+  if (fetching) runIfFetched(ctx, key);
+  else runFetched(ctx, execution);
 }
 
 function runIfFetched(ctx: Ctx, key: string): void {
   const execution = ctx.s.executions[key];
-  if (execution === undefined || execution.phase !== 'fetching') return;
+  if (execution !== undefined) runFetched(ctx, execution);
+}
+
+/** Runs `execution` (the one in `executions`) if it waits for nothing more. */
+function runFetched(ctx: Ctx, execution: Execution): void {
+  if (execution.phase !== 'fetching') return;
   if (!allFetched(execution.args, execution.fetched)) return;
   execution.phase = 'running';
   const args = argValues(execution.args, execution.fetched);
@@ -245,7 +258,8 @@ export function onTaskExecuted(ctx: Ctx, taskId: TaskId, attempt: number, result
     return undefined;
   });
   registerReturnedRefs(ctx, key, execution, result.values);
-  maybeReply(ctx, key);
+  // Registering ends no execution, so the one looked up above is passed on rather than found again.
+  maybeReplyWith(ctx, key, execution);
 }
 
 /** The inline payload of a value returned by a body. */
@@ -279,24 +293,33 @@ function registerReturnedRefs(ctx: Ctx, key: string, execution: Execution, value
 /** Replies once every return is stored and every registration acknowledged. */
 export function maybeReply(ctx: Ctx, key: string): void {
   const execution = ctx.s.executions[key];
-  if (execution === undefined || execution.phase !== 'storing' && execution.phase !== 'registering') return;
+  if (execution !== undefined) maybeReplyWith(ctx, key, execution);
+}
+
+/** `maybeReply` of the execution under `key`, given (found by the caller, which every task's return passes). */
+function maybeReplyWith(ctx: Ctx, key: string, execution: Execution): void {
+  if (execution.phase !== 'storing' && execution.phase !== 'registering') return;
   if (execution.pendingAcks !== undefined) return;
   // This worker's own registrations (for refs it passed to nested tasks) must land before the reply
   // ends the cover its caller gives those refs.
   const acks = ctx.s.acks;
   for (const ackId in acks) if ((acks[ackId] as PendingAck).executionKey === undefined) return;
   if (execution.resultError !== undefined) {
-    reply(ctx, key, { kind: 'threw', error: execution.resultError });
+    replyWith(ctx, key, execution, { kind: 'threw', error: execution.resultError });
     return;
   }
   const results = execution.results ?? [];
   for (let index = 0; index < results.length; index++) if (results[index] === undefined) return;
-  reply(ctx, key, { kind: 'returned', payloads: results as Payload[] });
+  replyWith(ctx, key, execution, { kind: 'returned', payloads: results as Payload[] });
 }
 
 function reply(ctx: Ctx, key: string, result: TaskResult): void {
   const execution = ctx.s.executions[key];
-  if (execution === undefined) return;
+  if (execution !== undefined) replyWith(ctx, key, execution, result);
+}
+
+/** Replies for the execution under `key`, given (the one in `executions`), and ends it. */
+function replyWith(ctx: Ctx, key: string, execution: Execution, result: TaskResult): void {
   delete ctx.s.executions[key];
   // Returns still on their way into the store are no longer wanted: their acknowledgement frees them.
   const storingById = ctx.s.storing;

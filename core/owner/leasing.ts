@@ -17,7 +17,7 @@ import { emit, errorOf, removeOne } from './context.js';
 import { cancelOwnedTaskAfterLoss, failTask, rerunTask, retriesLeft } from './lineage.js';
 import type { OwnedLease, OwnedTask, OwnerConfig, OwnerState, SchedulingClass, TaskFunction } from './state.js';
 import { argsOf, taskSpecOf } from './state.js';
-import { readField } from '../own-copies.js';
+import { mayBeDraft, readField } from '../own-copies.js';
 import { tableGet } from '../table.js';
 
 function strategyKey(strategy: SchedulingStrategy): string {
@@ -107,12 +107,16 @@ export function pump(ctx: Ctx, cls: SchedulingClass): void {
   // looked at here (at 100k queued tasks, drafting the ten still requested was a third of a step).
   // The lease this loop changes is drafted. The record as it was when the loop began is enough: the
   // loop changes only the lease it is on.
-  let leases = readField(cls, 'leases') as LeaseId[];
-  const leaseRecord = readField(ctx.s, 'leases') as OwnerState['leases'];
+  // Outside a step under immer (the live shells) they are read directly: a read through readField is
+  // a keyed load that every caller of readField shares, which V8 handles as megamorphic, and this
+  // loop reads every lease of the class at every submission and every reply.
+  const drafts = mayBeDraft();
+  let leases = (drafts ? readField(cls, 'leases') : cls.leases) as LeaseId[];
+  const leaseRecord = (drafts ? readField(ctx.s, 'leases') : ctx.s.leases) as OwnerState['leases'];
   let requested = 0;
   for (let index = 0; index < leases.length; index++) {
     const leaseId = leases[index] as LeaseId;
-    const seen = readField(leaseRecord, leaseId) as OwnedLease | undefined;
+    const seen = (drafts ? readField(leaseRecord, leaseId) : leaseRecord[leaseId]) as OwnedLease | undefined;
     const lostAndIdle = seen?.lost !== undefined && seen.runningTaskId === undefined;
     if (!lostAndIdle && (seen === undefined || seen.state !== 'granted' || seen.runningTaskId !== undefined || seen.lost !== undefined)) {
       if (seen?.state === 'requested') requested++;
@@ -135,7 +139,7 @@ export function pump(ctx: Ctx, cls: SchedulingClass): void {
       }
       returnLease(ctx, cls, lease);
       // The list as returnLease left it (under immer, now a draft of it).
-      leases = readField(cls, 'leases') as LeaseId[];
+      leases = (drafts ? readField(cls, 'leases') : cls.leases) as LeaseId[];
       if (leases[index] !== leaseId) index--;
       continue;
     }
@@ -146,7 +150,7 @@ export function pump(ctx: Ctx, cls: SchedulingClass): void {
     if (task !== undefined) pushTask(ctx, task, lease);
   }
   pipeline(ctx, cls);
-  const wanted = Math.min(fifoSize(cls.queue), (readField(ctx.s, 'config') as OwnerConfig).maxLeaseRequestsPerClass) - requested;
+  const wanted = Math.min(fifoSize(cls.queue), (drafts ? (readField(ctx.s, 'config') as OwnerConfig) : ctx.s.config).maxLeaseRequestsPerClass) - requested;
   for (let index = 0; index < wanted && !cls.retryArmed; index++) {
     if (!requestLease(ctx, cls)) return;
   }
@@ -184,7 +188,10 @@ function requestLease(ctx: Ctx, cls: SchedulingClass): boolean {
     return false;
   }
   const leaseId = `${ctx.s.workerId}.l${++ctx.s.counters.lease}`;
-  const lease: OwnedLease = { leaseId, classKey: cls.key, nodeId, state: 'requested', spillbackCount: 0 };
+  // Made with the slots a grant and a push fill (workerId, runningTaskId, pipelined) as undefined,
+  // which hashes as absent: leases that gained them one by one took several hidden classes, which
+  // made the reads of every lease in \`pump\` (at every submission and reply) polymorphic.
+  const lease: OwnedLease = { leaseId, classKey: cls.key, nodeId, state: 'requested', workerId: undefined, runningTaskId: undefined, pipelined: undefined, spillbackCount: 0 };
   ctx.s.leases[leaseId] = lease;
   cls.leases.push(leaseId);
   sendLeaseRequest(ctx, cls, lease);
@@ -221,7 +228,7 @@ function failClass(ctx: Ctx, cls: SchedulingClass, message: string): void {
  */
 function pipeline(ctx: Ctx, cls: SchedulingClass): void {
   // Read without drafting the config (a draft's read of the absent field walks the prototype chain).
-  const depth = (readField(ctx.s, 'config') as OwnerConfig).maxTasksInFlightPerLease ?? 1;
+  const depth = (mayBeDraft() ? (readField(ctx.s, 'config') as OwnerConfig) : ctx.s.config).maxTasksInFlightPerLease ?? 1;
   if (depth <= 1 || fifoSize(cls.queue) <= cls.leases.length) return;
   // One list, filled in a loop: a map and then a filter made two at every reply of a long queue.
   const open: OwnedLease[] = [];
@@ -293,7 +300,8 @@ export function onLeaseSpilled(ctx: Ctx, leaseId: LeaseId, toNodeId: NodeId, fro
   lease.nodeId = ctx.s.deadNodes[toNodeId] === true ? ctx.s.nodeId : toNodeId;
   lease.spillbackCount += 1;
   // A node that fits it has joined (or the request moves on): whatever the last raylet said no longer holds.
-  delete lease.infeasible;
+  // Cleared by assigning undefined (absent to the hash) when set: a delete would turn the lease into a slow dictionary-mode object.
+  if (lease.infeasible !== undefined) lease.infeasible = undefined;
   sendLeaseRequest(ctx, cls, lease);
 }
 

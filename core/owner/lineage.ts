@@ -62,10 +62,13 @@ export function retriesLeft(maxRetries: number, attempt: number): boolean {
  * alive while calls made on it are pending.
  */
 export function registerTask(ctx: Ctx, spec: OwnedSpec, kind: OwnedTask['kind'], handleRef?: RefMarker): OwnedTask {
+  // Made with the slots a push fills (leaseId, workerId, nodeId) as undefined, which hashes as
+  // absent: every task is pushed, and three fields added then took a property array and three
+  // hidden-class transitions per task.
   const task: OwnedTask =
     handleRef === undefined
-      ? { spec, kind, state: 'PENDING_ARGS', attempt: 1, argLostRetries: 0, holdsArgs: true }
-      : { spec, kind, state: 'PENDING_ARGS', attempt: 1, argLostRetries: 0, holdsArgs: true, handleRef: { ...handleRef } };
+      ? { spec, kind, state: 'PENDING_ARGS', attempt: 1, leaseId: undefined, workerId: undefined, nodeId: undefined, argLostRetries: 0, holdsArgs: true }
+      : { spec, kind, state: 'PENDING_ARGS', attempt: 1, leaseId: undefined, workerId: undefined, nodeId: undefined, argLostRetries: 0, holdsArgs: true, handleRef: { ...handleRef } };
   tableSet(ctx.s.tasks, spec.taskId, task);
   if (typeof spec.returnIds === 'string') createOwnedObject(ctx, spec.returnIds, 1);
   else for (const objectId of spec.returnIds) createOwnedObject(ctx, objectId, 1);
@@ -172,7 +175,10 @@ export function readyObject(ctx: Ctx, objectId: ObjectId, payload: Payload): voi
   // Hold the refs of the new value before releasing those of an earlier one (a put's, or a lost
   // value's that a re-run replaced), so a ref in both never drops to zero in between.
   const previous = object.contains;
-  object.contains = copiedRefs(payload.refs);
+  // Absent when the value holds no refs (nearly every value): an empty list kept for every ready
+  // object was an array per task that lived as long as its return.
+  if (payload.refs.length > 0) object.contains = copiedRefs(payload.refs);
+  else if (previous !== undefined) object.contains = undefined;
   holdContained(ctx, payload.refs, objectId);
   if (previous === undefined || previous.length === 0) {
     // Holding refs frees nothing, so the record read above is still the one in the table: it is
@@ -336,9 +342,29 @@ export function forgetTaskIfDone(ctx: Ctx, objectId: ObjectId | undefined): void
 function forgetSettledTask(ctx: Ctx, task: OwnedTask): void {
   const objectId = firstReturnIdOf(task.spec);
   if (objectId === undefined) return;
+  // A minted return id (every one) is the task id and `.r<index>`: told by its characters, without
+  // cutting the task id out of it (a new string per finished task, then compared character by character).
+  const ownId = task.spec.taskId;
+  if (isReturnIdOf(objectId, ownId)) {
+    forgetTaskById(ctx, ownId);
+    return;
+  }
   const taskId = taskOfObject(objectId);
-  if (taskId === undefined) return;
-  forgetTaskById(ctx, taskId === task.spec.taskId ? task.spec.taskId : taskId);
+  if (taskId !== undefined) forgetTaskById(ctx, taskId);
+}
+
+/** Whether `objectId` is `<taskId>.r<digits>` and `taskOfObject(objectId)` is `taskId`, told without building a string. */
+function isReturnIdOf(objectId: ObjectId, taskId: TaskId): boolean {
+  const length = taskId.length;
+  if (objectId.length < length + 3 || objectId.charCodeAt(length) !== 0x2e /* . */ || objectId.charCodeAt(length + 1) !== 0x72 /* r */ || !objectId.startsWith(taskId)) return false;
+  for (let index = length + 2; index < objectId.length; index++) {
+    const code = objectId.charCodeAt(index);
+    if (code < 0x30 || code > 0x39) return false;
+  }
+  // And `taskId` has the shape `taskOfObject` cuts out: two dots, a `t` after the second, no third.
+  const first = taskId.indexOf('.');
+  const second = first < 0 ? -1 : taskId.indexOf('.', first + 1);
+  return second >= 0 && taskId.charCodeAt(second + 1) === 0x74 /* t */ && taskId.indexOf('.', second + 1) < 0;
 }
 
 /** Drops the settled task `taskId` once none of its returns exists any more. */

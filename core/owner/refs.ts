@@ -35,8 +35,11 @@ export function createOwnedObject(ctx: Ctx, objectId: ObjectId, localRefs: numbe
     localRefs,
     submittedRefs: 0,
     lineageRefs: 0,
-    // Absent in every hash and snapshot; present here so that a get's index takes a slot inside the object.
+    // Absent in every hash and snapshot; present here so that a get's index, and the value every
+    // object gets once ready, take slots inside the object rather than a property array and a
+    // hidden-class transition each.
     retrievals: undefined,
+    payload: undefined,
   };
   tableSet(ctx.s.objects, objectId, object);
   return object;
@@ -226,8 +229,11 @@ function dropValue(ctx: Ctx, object: OwnedObject): void {
   }
   object.payload = undefined;
   delete ctx.s.fetchedData[object.objectId];
-  const contained = object.contains ?? [];
-  delete object.contains;
+  const contained = object.contains;
+  if (contained === undefined) return;
+  // Cleared by assigning undefined (absent to the hash): a delete would turn the object, which an
+  // evicted value leaves in the table, into a slow dictionary-mode object.
+  object.contains = undefined;
   releaseContained(ctx, contained, object.objectId);
 }
 

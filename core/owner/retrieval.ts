@@ -225,14 +225,19 @@ function advance(ctx: Ctx, refs: readonly RefMarker[]): void {
 function advanceRef(ctx: Ctx, objectId: ObjectId, owner: string): void {
   if (owner === ctx.s.workerId) {
     const object = tableGet(ctx.s.objects, objectId);
-    if (object?.state === 'evicted') recoverObject(ctx, objectId);
-    else if (object?.state === 'ready' && object.payload !== undefined) startFetch(ctx, objectId, object.payload, owner);
+    if (object !== undefined) advanceOwned(ctx, objectId, object);
     return;
   }
   const entry = tableGet(ctx.s.borrowed, objectId);
   if (entry === undefined) return;
   if (entry.status === 'unknown') requestStatus(ctx, entry);
   else if (entry.status === 'ready' && entry.payload !== undefined) startFetch(ctx, objectId, entry.payload, owner);
+}
+
+/** `advanceRef` of an object this owner owns, whose record is `object`. */
+function advanceOwned(ctx: Ctx, objectId: ObjectId, object: OwnedObject): void {
+  if (object.state === 'evicted') recoverObject(ctx, objectId);
+  else if (object.state === 'ready' && object.payload !== undefined) startFetch(ctx, objectId, object.payload, ctx.s.workerId);
 }
 
 /**
@@ -297,7 +302,9 @@ export function checkRetrievals(ctx: Ctx, objectId?: ObjectId): void {
 function checkRetrievalsOf(ctx: Ctx, objectId: ObjectId, object: OwnedObject | undefined): void {
   // Every settled object passes here, and most have no get or wait, or one: neither makes a list.
   const own = object?.retrievals;
-  if (typeof own === 'string') checkRetrieval(ctx, own, objectId);
+  // One get or wait (the usual case) is given the object's record, read just before with nothing run
+  // since: it need not be found again, nor its owner cut out of its id (a new string per object).
+  if (typeof own === 'string') checkRetrieval(ctx, own, objectId, object);
   else if (own !== undefined) for (const id of [...own]) checkRetrieval(ctx, id, objectId);
   // A ref indexed while this owner had no record of its object (one owned elsewhere, mostly).
   const entry = tableGet(ctx.s.retrievalsByObject, objectId);
@@ -306,12 +313,16 @@ function checkRetrievalsOf(ctx: Ctx, objectId: ObjectId, object: OwnedObject | u
   else for (const id of [...entry]) checkRetrieval(ctx, id, objectId);
 }
 
-/** Re-examines the pending get or wait `id` after `objectId` moved (undefined: after anything may have). */
-function checkRetrieval(ctx: Ctx, id: string, objectId: ObjectId | undefined): void {
+/**
+ * Re-examines the pending get or wait `id` after `objectId` moved (undefined: after anything may
+ * have); `owned` is that object's record in this owner's table when the caller has it at hand.
+ */
+function checkRetrieval(ctx: Ctx, id: string, objectId: ObjectId | undefined, owned?: OwnedObject): void {
   const get = tableGet(ctx.s.gets, id);
   if (get !== undefined) {
     if (get.awaitingResume === true) return;
     if (objectId === undefined) advance(ctx, getRefs(get));
+    else if (owned !== undefined) advanceOwned(ctx, objectId, owned);
     else advanceRef(ctx, objectId, ownerOfObject(objectId));
     if (tableHas(ctx.s.gets, id)) trySettleGet(ctx, get);
     return;

@@ -186,7 +186,7 @@ export interface OwnedObject {
   statusWaiters?: WorkerId[];
   /** Tasks and actor creations of this owner waiting for it (absent until one waits). */
   dependents?: TaskId[];
-  /** The refs its value contains (kept so freeing it releases them). */
+  /** The refs its value contains (kept so freeing it releases them); absent when it contains none. */
   contains?: RefMarker[];
   /**
    * The pending gets and waits of this owner that include it: one id as itself (most objects have
