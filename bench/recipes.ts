@@ -12,6 +12,7 @@ import { rayletCore } from '../core/raylet/index.js';
 import { simulate } from '../core/sim/index.js';
 import type { SimRef } from '../core/sim/index.js';
 import { applyDirect, applyUnderImmer } from '../core/step.js';
+import { keepTablesInMaps } from '../core/table.js';
 import type { TraceEntry } from '../core/trace/format.js';
 import type { BenchScale, Recorder } from './harness.js';
 
@@ -57,7 +58,12 @@ function time(entries: readonly TraceEntry[], immer: boolean): number {
   const start = performance.now();
   for (const entry of entries) {
     const core = cores[entry.component];
-    const state = states.get(entry.address) ?? core.initial();
+    let state = states.get(entry.address);
+    if (state === undefined) {
+      state = core.initial();
+      // Applied directly, a state is kept as the live shell keeps its own: tables in Maps only.
+      if (!immer) keepTablesInMaps(state);
+    }
     if (immer) states.set(entry.address, applyUnderImmer(core, state, entry.event).state);
     else {
       applyDirect(core, state, entry.event);

@@ -222,11 +222,16 @@ function nodesOf<V>(table: Table<V>): NonNullable<Table<V>['nodes']> {
  */
 function backedKeys<V>(index: LiveIndex<V>): string[] {
   const keys = [...index.entries.keys()];
-  if (!index.split && !keys.some(isArrayIndex)) return keys;
   const ranked = keys.map((key, position) => ({ key, bucket: index.split ? bucketRank(key) : 0, position: isArrayIndex(key) ? Number(key) - 2 ** 32 : position }));
   // Array.prototype.sort is stable, but the positions make every rank distinct anyway.
   ranked.sort((a, b) => a.bucket - b.bucket || a.position - b.position);
   return ranked.map((entry) => entry.key);
+}
+
+/** Whether some key of `entries` is an array index. */
+function hasArrayIndexKey(entries: Map<string, unknown>): boolean {
+  for (const key of entries.keys()) if (isArrayIndex(key)) return true;
+  return false;
 }
 
 /** Where `key`'s bucket comes in a walk of the tree: its four digits, the first level's most significant. */
@@ -237,6 +242,9 @@ function bucketRank(key: string): number {
 
 /** Whether a record treats `key` as an array index (listed first, in ascending order). */
 function isArrayIndex(key: string): boolean {
+  // Ids start with a letter: one character tells, where the pattern would cost a match per key.
+  const first = key.charCodeAt(0);
+  if (first < 48 || first > 57) return false;
   return /^(?:0|[1-9]\d{0,9})$/.test(key) && Number(key) < 2 ** 32 - 1;
 }
 
@@ -415,7 +423,14 @@ function eachBucket<V>(table: Table<V>, visit: (bucket: Bucket<V>) => void): voi
 function eachEntry<V>(table: Table<V>, visit: (key: string, value: V) => boolean | void): void {
   const index = liveIndexes.get(table) as LiveIndex<V> | undefined;
   if (index?.backed === true) {
-    for (const key of backedKeys(index)) if (visit(key, index.entries.get(key) as V) === true) return;
+    const entries = index.entries;
+    if (!index.split && !hasArrayIndexKey(entries)) {
+      // The Map's own order is the record's: walked in place, with no list of keys made (the owner
+      // walks its few executions at every push and reply). `visit` adds and removes nothing.
+      for (const [key, value] of entries) if (visit(key, value) === true) return;
+      return;
+    }
+    for (const key of backedKeys(index)) if (visit(key, entries.get(key) as V) === true) return;
     return;
   }
   let stopped = false;

@@ -18,7 +18,7 @@ import { acquireRefsIn, dropLocalRef, maybeRelease } from './refs.js';
 import { startFetch } from './retrieval.js';
 import { getRefs } from './state.js';
 import type { CachedReply, Execution, OwnerState, PendingAck } from './state.js';
-import { tableGet, tableSome, tableValues } from '../table.js';
+import { tableDelete, tableGet, tableHas, tableSet, tableSome, tableValues } from '../table.js';
 
 /**
  * The key of one attempt of a task on this worker: a first attempt (nearly every one) by its task id
@@ -69,7 +69,7 @@ function argValueIn(this: Record<ObjectId, ValueData> | undefined, arg: Resolved
 
 /** Answers a duplicate push from the reply cache (with the effect that sent the reply first); true if it did. */
 function replayCachedReply(ctx: Ctx, key: string): boolean {
-  const cached = ctx.s.replyCache[key];
+  const cached = tableGet(ctx.s.replyCache, key);
   if (cached === undefined) return false;
   emit(ctx, cached);
   return true;
@@ -84,7 +84,7 @@ export function onTaskPushed(ctx: Ctx, message: Delivered<MessageOf<'task/pushed
   // get goes back to its owner unrun, which finds it another worker, and so does one that overtook
   // the push before it (the owner counts on its tasks running in the order it pushed them).
   const after = message.after === undefined ? undefined : executionKey(message.after.taskId, message.after.attempt);
-  if (after !== undefined && ctx.s.executions[after] === undefined && ctx.s.replyCache[after] === undefined) {
+  if (after !== undefined && ctx.s.executions[after] === undefined && !tableHas(ctx.s.replyCache, after)) {
     sendReply(ctx, message.spec.owner, message.spec.taskId, message.attempt, { kind: 'not-run' });
     return;
   }
@@ -330,10 +330,10 @@ function replyWith(ctx: Ctx, key: string, execution: Execution, result: TaskResu
   const sent = sendReply(ctx, execution.replyTo, execution.spec.taskId, execution.attempt, result);
   // An arg-lost reply is not kept: the owner pushes the same attempt again once the argument is back.
   if (result.kind !== 'arg-lost') {
-    ctx.s.replyCache[key] = sent;
+    tableSet(ctx.s.replyCache, key, sent);
     ctx.s.replyOrder.push(key);
   }
-  while (ctx.s.replyOrder.length > ctx.s.config.maxReplyCache) delete ctx.s.replyCache[ctx.s.replyOrder.shift() ?? ''];
+  while (ctx.s.replyOrder.length > ctx.s.config.maxReplyCache) tableDelete(ctx.s.replyCache, ctx.s.replyOrder.shift() ?? '');
   const fetched = execution.fetched;
   if (fetched !== undefined) for (const objectId in fetched) if (!tableSome(ctx.s.gets, (get) => getRefs(get).some((ref) => ref.objectId === objectId))) delete ctx.s.fetchedData[objectId];
   if (execution.actorSeq !== undefined && ctx.s.actor !== undefined) {

@@ -86,6 +86,6 @@ export function ownerInvariants(s: OwnerState): string[] {
     const started = Object.values(s.executions).filter((execution) => execution.phase !== 'queued').length;
     if (started > 1) broken.push(`worker ${s.workerId} runs ${started} tasks at once`);
   }
-  if (s.replyOrder.length > s.config.maxReplyCache || Object.keys(s.replyCache).length !== s.replyOrder.length) broken.push(`reply cache over its bound or out of step with its order`);
+  if (s.replyOrder.length > s.config.maxReplyCache || s.replyCache.size !== s.replyOrder.length) broken.push(`reply cache over its bound or out of step with its order`);
   return broken;
 }

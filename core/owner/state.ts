@@ -451,8 +451,8 @@ export interface OwnerState {
   storing: Record<ObjectId, { sizeBytes: number; refs: RefMarker[]; executionKey?: string; index?: number; orphaned?: true }>;
   /** What this worker runs, by execution key (`executionKey`: the task id for a first attempt, `taskId#attempt` for a later one). */
   executions: Record<string, Execution>;
-  /** Replies already sent, to answer duplicate pushes; oldest first. */
-  replyCache: Record<string, CachedReply>;
+  /** Replies already sent, to answer duplicate pushes (a table: every push looks up its fresh id here, which in a record cost a string-table lookup). */
+  replyCache: Table<CachedReply>;
   /** Keys of `replyCache`, oldest first, for eviction. */
   replyOrder: string[];
   /**
@@ -522,7 +522,7 @@ export function initialOwnerState(): OwnerState {
     acks: {},
     storing: {},
     executions: idRecord(),
-    replyCache: idRecord(),
+    replyCache: emptyTable(),
     replyOrder: [],
     retrievalsByObject: emptyTable(),
     functions: idRecord(),

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { defaultOwnerConfig } from '../../../core/owner/index.js';
 import type { OwnerEffect, OwnerEvent } from '../../../core/owner/index.js';
 import { delivered, ThreeWays } from '../../support/owner-three-ways.js';
+import { tableGet } from '../../../core/table.js';
 import { driverStarted } from '../../support/owner-events.js';
 
 const inline = (data: unknown): { kind: 'inline'; data: unknown; sizeBytes: number; refs: [] } => ({ kind: 'inline', data, sizeBytes: 1, refs: [] });
@@ -116,8 +117,8 @@ void test('a duplicate push is answered from the reply cache, which keeps the ef
   const executed = run.step({ type: 'task/executed', taskId: 'n1.d1.t1', attempt: 1, result: { kind: 'returned', values: [{ data: 2, sizeBytes: 1, refs: [] }] } });
   const first = sentOf(executed, 'task/replied');
   // The cache keeps the effect that sent the reply, not records of its own.
-  assert.equal(run.live.replyCache['n1.d1.t1'], executed.find((effect) => effect.type === 'message/sent' && effect.message.type === 'task/replied'));
-  for (const state of [run.own, run.patched]) assert.deepEqual(state.replyCache['n1.d1.t1'], { type: 'message/sent', to: 'worker:n1.d1', message: first[0] });
+  assert.equal(tableGet(run.live.replyCache, 'n1.d1.t1'), executed.find((effect) => effect.type === 'message/sent' && effect.message.type === 'task/replied'));
+  for (const state of [run.own, run.patched]) assert.deepEqual(tableGet(state.replyCache, 'n1.d1.t1'), { type: 'message/sent', to: 'worker:n1.d1', message: first[0] });
   assert.deepEqual(first, [{ type: 'task/replied', taskId: 'n1.d1.t1', attempt: 1, workerId: 'n1.w1', nodeId: 'n1', result: { kind: 'returned', payloads: [inline(2)] }, releasedBorrows: [] }]);
   const again = run.step(push('n1.d1.t1', [{ kind: 'value', payload: inline(1) }], 1));
   assert.equal(again.filter((effect) => effect.type === 'task/execute').length, 0, 'the task does not run again');
