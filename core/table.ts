@@ -185,7 +185,7 @@ export function keepTablesInMaps(state: unknown): void {
   for (const value of Object.values(state)) {
     if (!isTable(value) || isBacked(value)) continue;
     if (!Object.isExtensible(value)) throw new TypeError('keepTablesInMaps: a table of this state is frozen; keep tables in maps only for a live shell\'s own state');
-    const index = (liveIndexes.get(value)) ?? indexTable(value);
+    const index = liveIndexes.get(value) ?? indexTable(value);
     index.backed = true;
     index.split = value.flat === null;
     value.flat = null;
@@ -210,7 +210,7 @@ function isBacked<V>(table: Table<V>): boolean {
 function nodesOf<V>(table: Table<V>): NonNullable<Table<V>['nodes']> {
   const nodes = table.nodes;
   if (nodes === null || nodes === undefined) {
-    throw new TypeError("a live shell's table (kept in a Map, see keepTablesInMaps) was read under immer or after being frozen; step a state built by the reducers instead");
+    throw new TypeError("a live shell's table (kept in a Map, see keepTablesInMaps) was read during a step under immer; step a state the reducers built from events instead");
   }
   return nodes;
 }

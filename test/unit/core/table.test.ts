@@ -400,7 +400,7 @@ void test("a live shell's table kept in a Map cannot be stepped under immer or k
   assert.equal(tableGet(state.tasks, 'n1.d1.t1')?.value, 1);
   assert.throws(
     () => produce(state, (draft) => void tableGet(draft.tasks, 'n1.d1.t1')),
-    /a live shell's table \(kept in a Map, see keepTablesInMaps\) was read under immer/,
+    /a live shell's table \(kept in a Map, see keepTablesInMaps\) was read during a step under immer/,
   );
   assert.throws(() => produceWithOwnCopies(state, (draft) => tableSet(draft.tasks, 'n1.d1.t2', { value: 2 })), /kept in a Map/);
   assert.equal(tableGet(state.tasks, 'n1.d1.t2'), undefined, 'and the live table is as it was');
