@@ -9,7 +9,7 @@
  * A keyed table (core/table.ts) is written by its content: as the flat table of the same entries,
  * whatever tree it has grown, so that how tables are laid out can change without changing a hash.
  */
-import { isTable, tableEntries } from './table.js';
+import { flatTableOf, isTable } from './table.js';
 import type { Table } from './table.js';
 
 /** Objects nested deeper than this are taken for a cycle and searched for one (JSON state is shallow). */
@@ -264,7 +264,7 @@ function write(value: unknown, sink: Sink, walk: Walk): void {
   else if (ArrayBuffer.isView(value)) writeBytes(value, sink);
   else if (value instanceof Map) writeMap(value as Map<unknown, unknown>, sink, walk);
   else if (value instanceof Set) writeSet(value as Set<unknown>, sink, walk);
-  else if (isSplitTable(value)) writeObject(asFlatTable(value), sink, walk);
+  else if (isSplitTable(value)) writeObject(flatTableOf(value) as unknown as Record<string, unknown>, sink, walk);
   else writeObject(value as Record<string, unknown>, sink, walk);
 }
 
@@ -298,12 +298,6 @@ function isSplitTable(value: object): value is Table<unknown> {
   return fields.flat === null && (fields.nodes === null || Array.isArray(fields.nodes)) && isTable(value);
 }
 
-/** The flat table holding `table`'s entries, as its content is hashed. */
-function asFlatTable(table: Table<unknown>): Record<string, unknown> {
-  const entries = Object.create(null) as Record<string, unknown>;
-  for (const [key, value] of tableEntries(table)) entries[key] = value;
-  return { size: table.size, flat: { entries }, nodes: null };
-}
 
 function writeObject(object: Record<string, unknown>, sink: Sink, walk: Walk): void {
   const keys = Object.keys(object);

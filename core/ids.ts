@@ -77,6 +77,20 @@ export function taskOfObject(objectId: ObjectId): TaskId | undefined {
   return third < 0 ? objectId : objectId.slice(0, third);
 }
 
+/**
+ * Whether `taskOfObject(objectId)` is `taskId`, told by the characters, without cutting a string out
+ * of `objectId` (owners ask it of every task that finishes). False for an object id equal to a task
+ * id, which `taskOfObject` would map to itself; callers that care ask `taskOfObject` then.
+ */
+export function isObjectOfTask(objectId: ObjectId, taskId: TaskId): boolean {
+  const length = taskId.length;
+  if (objectId.length <= length || objectId.charCodeAt(length) !== 0x2e /* . */ || !objectId.startsWith(taskId)) return false;
+  // And `taskId` has the shape `taskOfObject` cuts out: two dots, a `t` after the second, no third.
+  const first = taskId.indexOf('.');
+  const second = first < 0 ? -1 : taskId.indexOf('.', first + 1);
+  return second >= 0 && taskId.charCodeAt(second + 1) === 0x74 /* t */ && taskId.indexOf('.', second + 1) < 0;
+}
+
 /** The id of return `index` of a task. */
 export function returnObjectId(taskId: TaskId, index: number): ObjectId {
   return `${taskId}.r${index}`;

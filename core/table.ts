@@ -192,13 +192,23 @@ export function keepTablesInMaps(state: unknown): void {
     value.nodes = null;
     // So that `JSON.stringify` of the state still shows the entries: as the flat table of them, as
     // the state hash reads any table. Not enumerable, so the table's own fields are still its three.
-    Object.defineProperty(value, 'toJSON', { value: flatTableJson, enumerable: false });
+    Object.defineProperty(value, 'toJSON', {
+      value(this: Table<unknown>) {
+        return flatTableOf(this);
+      },
+      enumerable: false,
+    });
   }
 }
 
-/** A table's JSON as the flat table of its entries (the `toJSON` of a table kept in a `Map`). */
-function flatTableJson(this: Table<unknown>): Table<unknown> {
-  return { size: this.size, flat: { entries: Object.fromEntries(tableEntries(this)) }, nodes: null };
+/**
+ * The flat table holding `table`'s entries, however it keeps them: how the state hash reads a table
+ * (core/hash.ts), and the JSON of a table kept in a `Map`.
+ */
+export function flatTableOf<V>(table: Table<V>): Table<V> {
+  const entries = newEntries<V>();
+  for (const [key, value] of tableEntries(table)) entries[key] = value;
+  return { size: table.size, flat: { entries }, nodes: null };
 }
 
 /** Whether `table` keeps its entries in its live index only (`keepTablesInMaps`). */

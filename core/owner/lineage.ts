@@ -6,7 +6,7 @@
  */
 import { fifoRemove } from '../fifo.js';
 import { send } from '../effects.js';
-import { rayletAddress, returnObjectId, taskOfObject, workerAddress } from '../ids.js';
+import { isObjectOfTask, rayletAddress, returnObjectId, taskOfObject, workerAddress } from '../ids.js';
 import type { ObjectId, TaskId } from '../ids.js';
 import type { ErrorInfo, Payload, RefMarker } from '../values.js';
 import type { TaskArg } from '../protocol.js';
@@ -345,26 +345,12 @@ function forgetSettledTask(ctx: Ctx, task: OwnedTask): void {
   // A minted return id (every one) is the task id and `.r<index>`: told by its characters, without
   // cutting the task id out of it (a new string per finished task, then compared character by character).
   const ownId = task.spec.taskId;
-  if (isReturnIdOf(objectId, ownId)) {
+  if (isObjectOfTask(objectId, ownId)) {
     forgetTaskById(ctx, ownId);
     return;
   }
   const taskId = taskOfObject(objectId);
   if (taskId !== undefined) forgetTaskById(ctx, taskId);
-}
-
-/** Whether `objectId` is `<taskId>.r<digits>` and `taskOfObject(objectId)` is `taskId`, told without building a string. */
-function isReturnIdOf(objectId: ObjectId, taskId: TaskId): boolean {
-  const length = taskId.length;
-  if (objectId.length < length + 3 || objectId.charCodeAt(length) !== 0x2e /* . */ || objectId.charCodeAt(length + 1) !== 0x72 /* r */ || !objectId.startsWith(taskId)) return false;
-  for (let index = length + 2; index < objectId.length; index++) {
-    const code = objectId.charCodeAt(index);
-    if (code < 0x30 || code > 0x39) return false;
-  }
-  // And `taskId` has the shape `taskOfObject` cuts out: two dots, a `t` after the second, no third.
-  const first = taskId.indexOf('.');
-  const second = first < 0 ? -1 : taskId.indexOf('.', first + 1);
-  return second >= 0 && taskId.charCodeAt(second + 1) === 0x74 /* t */ && taskId.indexOf('.', second + 1) < 0;
 }
 
 /** Drops the settled task `taskId` once none of its returns exists any more. */

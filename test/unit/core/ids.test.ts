@@ -1,7 +1,7 @@
 // Tests for the id derivations that reducers read ownership and lineage from.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ownerOfObject, taskOfObject, workerAddress } from '../../../core/ids.js';
+import { isObjectOfTask, ownerOfObject, taskOfObject, workerAddress } from '../../../core/ids.js';
 
 void test('taskOfObject finds the task of a return object and nothing for a put', () => {
   assert.equal(taskOfObject('n1.d1.t7.r0'), 'n1.d1.t7');
@@ -34,4 +34,19 @@ void test('workerAddress gives worker:<id> for every worker, past the workers wh
   for (let round = 0; round < 2; round++) for (const workerId of workers) assert.equal(workerAddress(workerId), `worker:${workerId}`);
   assert.equal(workerAddress('n1.d1'), 'worker:n1.d1');
   assert.equal(workerAddress('n1.d1'), 'worker:n1.d1', 'a remembered address is the same');
+});
+
+void test('isObjectOfTask tells what taskOfObject === taskId tells, for the ids owners mint and for odd ones', () => {
+  const ids = ['n1.d1.t7.r0', 'n1.d1.t7.r12', 'n1.d1.t70.r0', 'n1.d1.t7', 'n1.d1.p3', 'n1.w2.t7.r0', 'n1.d1.t7.x', 'n1.d1.t7.r0.extra', 'x', '', 'n1.d1.x7.r0', 'driver-1.d2.t9.r1'];
+  const tasks = ['n1.d1.t7', 'n1.d1.t70', 'n1.w2.t7', 'n1.d1', 'n1.d1.t7.r0', 'driver-1.d2.t9', 'n1.d1.x7'];
+  for (const objectId of ids) {
+    for (const taskId of tasks) {
+      // Never true where taskOfObject says otherwise; true for every return id of a minted task id.
+      if (isObjectOfTask(objectId, taskId)) assert.equal(taskOfObject(objectId), taskId, `${objectId} of ${taskId}`);
+      else if (objectId.startsWith(`${taskId}.r`)) assert.notEqual(taskOfObject(objectId), taskId, `${objectId} of ${taskId}`);
+    }
+  }
+  assert.equal(isObjectOfTask('n1.d1.t7.r0', 'n1.d1.t7'), true);
+  assert.equal(isObjectOfTask('n1.d1.t70.r0', 'n1.d1.t7'), false);
+  assert.equal(isObjectOfTask('n1.d1.p3', 'n1.d1.t7'), false);
 });
