@@ -9,7 +9,7 @@
  * A keyed table (core/table.ts) is written by its content: as the flat table of the same entries,
  * whatever tree it has grown, so that how tables are laid out can change without changing a hash.
  */
-import { flatTableOf, isTable } from './table.js';
+import { isTable, tableEntriesByKey } from './table.js';
 import type { Table } from './table.js';
 
 /** Objects nested deeper than this are taken for a cycle and searched for one (JSON state is shallow). */
@@ -213,11 +213,18 @@ const plainText = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 interface Walk {
   readonly root: unknown;
   readonly trail: (string | number)[];
+  /**
+   * Per depth, the keys of the last object written there as `Object.keys` gave them, and sorted.
+   * The entries of a table (a driver's 200k tasks) sit at one depth and mostly share their keys in
+   * the same order, so an object whose keys are the last ones at its depth reuses their sorted list
+   * rather than sorting its own.
+   */
+  readonly keysByDepth: { unsorted: string[]; sorted: string[] }[];
 }
 
 function walkRoot(value: unknown, sink: Sink): void {
   if (value === undefined) throw new TypeError('stableStringify: the value is undefined, which has no JSON form; pass null or an object instead');
-  write(value, sink, { root: value, trail: [] });
+  write(value, sink, { root: value, trail: [], keysByDepth: [] });
 }
 
 function putString(text: string, sink: Sink): void {
@@ -228,6 +235,24 @@ function putString(text: string, sink: Sink): void {
   } else {
     sink.put(JSON.stringify(text));
   }
+}
+
+/** `keys` sorted, through the cache of the object's depth (see `Walk.keysByDepth`). */
+function sortedKeys(keys: string[], walk: Walk): string[] {
+  if (keys.length < 2) return keys;
+  const depth = walk.trail.length;
+  const last = walk.keysByDepth[depth];
+  if (last !== undefined && sameKeys(last.unsorted, keys)) return last.sorted;
+  const sorted = [...keys].sort();
+  walk.keysByDepth[depth] = { unsorted: keys, sorted };
+  return sorted;
+}
+
+/** Whether two lists of keys are equal, in order. */
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Writes one value that is not `undefined`. */
@@ -264,7 +289,7 @@ function write(value: unknown, sink: Sink, walk: Walk): void {
   else if (ArrayBuffer.isView(value)) writeBytes(value, sink);
   else if (value instanceof Map) writeMap(value as Map<unknown, unknown>, sink, walk);
   else if (value instanceof Set) writeSet(value as Set<unknown>, sink, walk);
-  else if (isSplitTable(value)) writeObject(flatTableOf(value) as unknown as Record<string, unknown>, sink, walk);
+  else if (isSplitTable(value)) writeSplitTable(value, sink, walk);
   else writeObject(value as Record<string, unknown>, sink, walk);
 }
 
@@ -299,9 +324,34 @@ function isSplitTable(value: object): value is Table<unknown> {
 }
 
 
+/**
+ * A split or Map-kept table, as `writeObject` would write the flat table of its entries
+ * (`{"flat":{"entries":{...}},"nodes":null,"size":n}`), from its entries sorted by key rather than
+ * from that record: building the record interned every key of a large table.
+ */
+function writeSplitTable(table: Table<unknown>, sink: Sink, walk: Walk): void {
+  sink.put('{"flat":{"entries":{');
+  walk.trail.push('flat', 'entries');
+  let first = true;
+  for (const [key, item] of tableEntriesByKey(table)) {
+    if (item === undefined) continue;
+    if (!first) sink.put(',');
+    first = false;
+    putString(key, sink);
+    sink.put(':');
+    walk.trail.push(key);
+    write(item, sink, walk);
+    walk.trail.pop();
+  }
+  walk.trail.pop();
+  walk.trail.pop();
+  sink.put('}},"nodes":null,"size":');
+  write(table.size, sink, walk);
+  sink.put('}');
+}
+
 function writeObject(object: Record<string, unknown>, sink: Sink, walk: Walk): void {
-  const keys = Object.keys(object);
-  if (keys.length > 1) keys.sort();
+  const keys = sortedKeys(Object.keys(object), walk);
   sink.put('{');
   let first = true;
   for (const key of keys) {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { enablePatches, isDraft, produce } from 'immer';
-import { hashState } from '../../../core/hash.js';
+import { hashState, stableStringify } from '../../../core/hash.js';
 import { produceWithOwnCopies } from '../../../core/step.js';
 import {
   emptyTable,
@@ -301,6 +301,27 @@ void test('a table hashes by its content: split into its tree, as the flat table
   assert.notEqual(hashState({ tasks: split }), hashState({ tasks: { ...flat, size: flat.size + 1 } }));
   tableSet(split, 'n1.d1.t0', { value: -1 });
   assert.notEqual(hashState({ tasks: split }), hashState({ tasks: flat }), 'a changed entry changes the hash');
+});
+
+void test('a split, a frozen and a Map-kept table write the very text of the flat record of their entries', () => {
+  // Keys a record orders its own way (array indices first) and keys JSON escapes: the text sorts them all as strings.
+  const keys = ['12', '7', 'n1.d1.t10', 'n1.d1.t9', 'quo"te', 'é', ...Array.from({ length: splitAt + 50 }, (_, n) => `n2.d1.t${(n * 7919) % (splitAt * 4)}`)];
+  const tree = emptyTable<{ value: number; absent?: number }>();
+  const kept = emptyTable<{ value: number; absent?: number }>();
+  keepTablesInMaps({ kept });
+  const entries = Object.create(null) as Record<string, { value: number; absent?: number }>;
+  keys.forEach((key, n) => {
+    for (const table of [tree, kept]) tableSet(table, key, { value: n, absent: undefined });
+    entries[key] = { value: n, absent: undefined };
+  });
+  const flatText = stableStringify({ tasks: { size: tree.size, flat: { entries }, nodes: null } });
+  assert.equal(tree.flat, null, 'the tree split');
+  assert.equal(stableStringify({ tasks: tree }), flatText);
+  assert.equal(stableStringify({ tasks: kept }), flatText);
+  assert.equal(stableStringify(Object.freeze({ tasks: Object.freeze(tree) })), flatText, 'a frozen table (no live index) too');
+  // A value with no JSON form is named by its path through the flat record, as before.
+  tableSet(kept, 'n1.d1.t9', { value: 1, bad: () => 0 } as unknown as { value: number });
+  assert.throws(() => stableStringify({ tasks: kept }), /a function at \$\.tasks\.flat\.entries\.n1\.d1\.t9\.bad /);
 });
 
 /** How many buckets hang in a split table's tree. */
