@@ -9,7 +9,7 @@
  * A keyed table (core/table.ts) is written by its content: as the flat table of the same entries,
  * whatever tree it has grown, so that how tables are laid out can change without changing a hash.
  */
-import { isTable, tableEntriesByKey } from './table.js';
+import { forEachEntryByKey, isTable } from './table.js';
 import type { Table } from './table.js';
 
 /** Objects nested deeper than this are taken for a cycle and searched for one (JSON state is shallow). */
@@ -333,8 +333,8 @@ function writeSplitTable(table: Table<unknown>, sink: Sink, walk: Walk): void {
   sink.put('{"flat":{"entries":{');
   walk.trail.push('flat', 'entries');
   let first = true;
-  for (const [key, item] of tableEntriesByKey(table)) {
-    if (item === undefined) continue;
+  forEachEntryByKey(table, (key, item) => {
+    if (item === undefined) return;
     if (!first) sink.put(',');
     first = false;
     putString(key, sink);
@@ -342,7 +342,7 @@ function writeSplitTable(table: Table<unknown>, sink: Sink, walk: Walk): void {
     walk.trail.push(key);
     write(item, sink, walk);
     walk.trail.pop();
-  }
+  });
   walk.trail.pop();
   walk.trail.pop();
   sink.put('}},"nodes":null,"size":');

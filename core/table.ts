@@ -212,30 +212,24 @@ export function flatTableOf<V>(table: Table<V>): Table<V> {
 }
 
 /**
- * `table`'s entries in ascending order of their keys' UTF-16 code units (the order
- * `Array.prototype.sort` gives strings): how the state hash (core/hash.ts) writes a split or
- * Map-kept table, in the order the sorted keys of its flat record would come. The record itself is
- * never built: made for a driver's table of 200k entries, it interned every key anew and cost about
- * a second of its shutdown.
+ * Calls `visit` with each of `table`'s entries in ascending order of their keys' UTF-16 code units
+ * (the order `Array.prototype.sort` gives strings): how the state hash (core/hash.ts) writes a split
+ * or Map-kept table, in the order the sorted keys of its flat record would come. The record itself
+ * is never built: made for a driver's table of 200k entries, it interned every key anew and cost
+ * about a second of its shutdown. Only the list of keys is made; each value is looked up as it is
+ * visited.
  */
-export function tableEntriesByKey<V>(table: Table<V>): [string, V][] {
-  let entries = (liveIndexes.get(table) as LiveIndex<V> | undefined)?.entries;
-  if (entries === undefined) {
-    const collected = new Map<string, V>();
+export function forEachEntryByKey<V>(table: Table<V>, visit: (key: string, value: V) => void): void {
+  const entries = (liveIndexes.get(table) as LiveIndex<V> | undefined)?.entries;
+  const keys: string[] = [];
+  if (entries !== undefined) for (const key of entries.keys()) keys.push(key);
+  else
     eachBucket(table, (bucket) => {
-      const record = bucket.entries;
-      for (const key in record) collected.set(key, record[key] as V);
+      for (const key in bucket.entries) keys.push(key);
     });
-    entries = collected;
-  }
   // Sorted without a comparator: the engine's own string order, with no call into script per comparison.
-  const keys = [...entries.keys()].sort();
-  const byKey: [string, V][] = new Array<[string, V]>(keys.length);
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i] as string;
-    byKey[i] = [key, entries.get(key) as V];
-  }
-  return byKey;
+  keys.sort();
+  for (const key of keys) visit(key, (entries === undefined ? (bucketOf(table, key) as Bucket<V>).entries[key] : entries.get(key)) as V);
 }
 
 /** Whether `table` keeps its entries in its live index only (`keepTablesInMaps`). */
