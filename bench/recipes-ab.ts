@@ -7,7 +7,9 @@
  * the process, and the ratio of each pair of neighbouring passes is what is reported (its median
  * and quartiles), so that the load of the moment weighs on both sides alike.
  *
- * Each pass starts from fresh states, as p7.js does; the states of the last pass of each build are
+ * Each pass starts from fresh states, as p7.js does, each kept as the live shell keeps its own (tables
+ * in Maps, with the build's own `keepTablesInMaps`; a build from before it keeps its tables as trees);
+ * the states of the last pass of each build are
  * kept until its next pass, so that the hidden classes they use stay alive between passes as they
  * do in a live process (a state there lives as long as its component).
  */
@@ -17,11 +19,13 @@ import type { AnyEvent, ComponentCore } from '../core/component.js';
 import { gcsCore } from '../core/gcs/index.js';
 import { ownerCore } from '../core/owner/index.js';
 import { rayletCore } from '../core/raylet/index.js';
+import { keepTablesInMaps } from '../core/table.js';
 import type { TraceEntry } from '../core/trace/format.js';
 import { median } from './harness.js';
 import { recordRun } from './recipes.js';
 
-type Cores = Record<TraceEntry['component'], ComponentCore<unknown, AnyEvent, unknown>>;
+/** A build's cores, and how it keeps a live state's tables (absent in builds from before `keepTablesInMaps`). */
+type Cores = Record<TraceEntry['component'], ComponentCore<unknown, AnyEvent, unknown>> & { readonly keepTablesInMaps?: (state: unknown) => void };
 
 /** Passes of each build before any is timed (V8 takes about ten to optimise the recipes). */
 const warmUpPasses = 20;
@@ -34,7 +38,14 @@ async function coresOf(dist: string): Promise<Cores> {
     if (typeof core !== 'object' || core === null || typeof (core as { apply?: unknown }).apply !== 'function') throw new Error(`${dist} has no ${name} in ${path}; pass the dist directory of a tsray build`);
     return core as ComponentCore<unknown, AnyEvent, unknown>;
   };
-  return { gcs: await load('core/gcs/index.js', 'gcsCore'), raylet: await load('core/raylet/index.js', 'rayletCore'), owner: await load('core/owner/index.js', 'ownerCore') };
+  const table = (await import(pathToFileURL(resolve(dist, 'core/table.js')).href)) as { keepTablesInMaps?: unknown };
+  const keep = typeof table.keepTablesInMaps === 'function' ? (table.keepTablesInMaps as (state: unknown) => void) : undefined;
+  return {
+    gcs: await load('core/gcs/index.js', 'gcsCore'),
+    raylet: await load('core/raylet/index.js', 'rayletCore'),
+    owner: await load('core/owner/index.js', 'ownerCore'),
+    ...(keep === undefined ? {} : { keepTablesInMaps: keep }),
+  };
 }
 
 /** A timer of passes of `cores` over `entries`: each call runs one pass and returns its events per CPU second. */
@@ -46,7 +57,10 @@ function passes(cores: Cores, entries: readonly TraceEntry[]): () => number {
     for (const entry of entries) {
       const core = cores[entry.component];
       let state = states.get(entry.address);
-      if (state === undefined) states.set(entry.address, (state = core.initial()));
+      if (state === undefined) {
+        states.set(entry.address, (state = core.initial()));
+        cores.keepTablesInMaps?.(state);
+      }
       core.apply(state, entry.event);
     }
     const cpu = process.cpuUsage(started);
@@ -62,7 +76,7 @@ const rounds = Number(roundsText ?? 100);
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`ROUNDS must be a positive whole number, not '${roundsText}'`);
 
 const entries = recordRun(2_000, 50);
-const thisBuild = passes({ gcs: gcsCore, raylet: rayletCore, owner: ownerCore } as unknown as Cores, entries);
+const thisBuild = passes({ gcs: gcsCore, raylet: rayletCore, owner: ownerCore, keepTablesInMaps } as unknown as Cores, entries);
 const otherBuild = passes(await coresOf(other), entries);
 for (let pass = 0; pass < warmUpPasses; pass++) {
   otherBuild();
