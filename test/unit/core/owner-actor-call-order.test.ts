@@ -55,7 +55,7 @@ function readyActor(): ThreeWays {
   const run = new ThreeWays();
   run.step(worker);
   run.step(delivered({ type: 'actor/creation-pushed', spec: actorSpec, restartCount: 0 }, 'gcs', 0));
-  run.step({ type: 'actor/constructed', actorId: 'n1.d1.a1', restartCount: 0 } as OwnerEvent);
+  run.step({ type: 'actor/constructed', actorId: 'n1.d1.a1', restartCount: 0 });
   return run;
 }
 
