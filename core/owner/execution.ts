@@ -17,8 +17,9 @@ import { cancelOwnedTask, failObject, readyObject } from './lineage.js';
 import { acquireRefsIn, dropLocalRef, maybeRelease } from './refs.js';
 import { startFetch } from './retrieval.js';
 import { getRefs } from './state.js';
-import type { CachedReply, Execution, OwnerState, PendingAck } from './state.js';
-import { tableDelete, tableGet, tableHas, tableSet, tableSome, tableValues } from '../table.js';
+import type { CachedReply, Execution, OwnerState, PendingAck, PendingCall } from './state.js';
+import { fifoRemove, fifoPushOne, fifoTake, fifoTakeAll } from '../fifo.js';
+import { tableDelete, tableEntries, tableGet, tableHas, tableKeys, tableSet, tableSome, tableValues } from '../table.js';
 
 /**
  * The key of one attempt of a task on this worker: a first attempt (nearly every one) by its task id
@@ -34,16 +35,6 @@ export function executionKey(taskId: TaskId, attempt: number): string {
 function allFetched(args: readonly ResolvedArg[], fetched: Record<ObjectId, ValueData> | undefined): boolean {
   for (const arg of args) if (arg.kind === 'ref' && arg.payload.kind === 'stored' && fetched?.[arg.ref.objectId] === undefined) return false;
   return true;
-}
-
-/** Whether this worker has a normal task (not an actor call) in `executions`, optionally only one past `queued`. */
-function hasNormalExecution(executions: Record<string, Execution>, started: boolean): boolean {
-  // A loop over the keys, not Object.values(...).some(...): it ran at every push and every reply.
-  for (const key in executions) {
-    const execution = executions[key] as Execution;
-    if (execution.spec.actor === undefined && (!started || execution.phase !== 'queued')) return true;
-  }
-  return false;
 }
 
 function storedArgs(args: readonly ResolvedArg[]): { objectId: ObjectId; payload: Payload; owner: WorkerId }[] {
@@ -67,34 +58,39 @@ function argValueIn(this: Record<ObjectId, ValueData> | undefined, arg: Resolved
   return { data: value.data, sizeBytes: value.sizeBytes, refs: copiedRefs(value.refs) };
 }
 
-/** Answers a duplicate push from the reply cache (with the effect that sent the reply first); true if it did. */
-function replayCachedReply(ctx: Ctx, key: string): boolean {
+/**
+ * Answers a duplicate push from the reply cache (the reply sent first, again to `to`: the push's
+ * sender, which the first reply went to as well); true if it did.
+ */
+function replayCachedReply(ctx: Ctx, key: string, to: WorkerId): boolean {
   const cached = tableGet(ctx.s.replyCache, key);
   if (cached === undefined) return false;
-  emit(ctx, cached);
+  emit(ctx, send(workerAddress(to), cached));
   return true;
 }
 
 /** `task/pushed`: a normal task to run under a lease of this worker. */
 export function onTaskPushed(ctx: Ctx, message: Delivered<MessageOf<'task/pushed'>>): void {
   const key = executionKey(message.spec.taskId, message.attempt);
-  if (replayCachedReply(ctx, key) || ctx.s.executions[key] !== undefined) return;
+  if (replayCachedReply(ctx, key, message.spec.owner) || tableHas(ctx.s.executions, key)) return;
   ctx.s.jobId = message.spec.jobId;
   // A task pipelined behind the one this worker runs waits its turn; one behind a task blocked in a
   // get goes back to its owner unrun, which finds it another worker, and so does one that overtook
   // the push before it (the owner counts on its tasks running in the order it pushed them).
   const after = message.after === undefined ? undefined : executionKey(message.after.taskId, message.after.attempt);
-  if (after !== undefined && ctx.s.executions[after] === undefined && !tableHas(ctx.s.replyCache, after)) {
+  if (after !== undefined && !tableHas(ctx.s.executions, after) && !tableHas(ctx.s.replyCache, after)) {
     sendReply(ctx, message.spec.owner, message.spec.taskId, message.attempt, { kind: 'not-run' });
     return;
   }
-  // A push behind a task this worker still holds (how every pipelined push comes) finds a normal
-  // execution under way without the walk over all of them, which at a depth of 64 was a walk of up
-  // to 63 keys per push.
-  const before = after === undefined ? undefined : ctx.s.executions[after];
-  if ((before !== undefined && before.spec.actor === undefined) || hasNormalExecution(ctx.s.executions, false)) {
+  // Whether a normal execution is queued or under way is a count, not a walk over them all (which at
+  // a pipelining depth of 64 was a walk of up to 63 keys per push).
+  if (ctx.s.normalExecutions > 0) {
     if (ctx.s.blockedInGet) sendReply(ctx, message.spec.owner, message.spec.taskId, message.attempt, { kind: 'not-run' });
-    else ctx.s.executions[key] = newExecution(ctx, message.spec, message.attempt, message.spec.owner, message.args, 'queued', message.leaseId);
+    else {
+      tableSet(ctx.s.executions, key, newExecution(ctx, message.spec, message.attempt, message.spec.owner, message.args, 'queued', message.leaseId));
+      ctx.s.normalExecutions += 1;
+      fifoPushOne(ctx.s.queuedExecutions, key);
+    }
     return;
   }
   ctx.s.currentLeaseId = message.leaseId;
@@ -122,27 +118,28 @@ function newExecution(ctx: Ctx, spec: TaskSpec, attempt: number, replyTo: Worker
   return execution;
 }
 
-/** The task queued first (pipelined) starts once no other task of this worker is under way. */
+/**
+ * The task queued first (pipelined) starts once no other task of this worker is under way: once
+ * every normal execution left is a queued one (only normal tasks queue), read from the count and
+ * the queue rather than from a walk over every execution.
+ */
 function startNextQueued(ctx: Ctx): void {
-  const executions = ctx.s.executions;
-  // One walk finds both whether a normal task is still under way and the first queued one (it was
-  // two walks over every execution per task, up to 63 of them pipelined).
-  let next: Execution | undefined;
-  for (const key in executions) {
-    const execution = executions[key] as Execution;
-    if (execution.phase === 'queued') next ??= execution;
-    else if (execution.spec.actor === undefined) return;
-  }
-  if (next === undefined) return;
+  const queued = ctx.s.queuedExecutions;
+  if (queued.size === 0 || ctx.s.normalExecutions !== queued.size) return;
+  const key = fifoTake(queued) as string;
+  const next = tableGet(ctx.s.executions, key) as Execution;
   if (next.leaseId !== undefined) ctx.s.currentLeaseId = next.leaseId;
-  startExecution(ctx, next.spec, next.attempt, next.replyTo, next.args);
+  // Its execution is replaced in place by the started one, which `startExecution` counts again.
+  ctx.s.normalExecutions -= 1;
+  startExecution(ctx, next.spec, next.attempt, next.replyTo, next.args, undefined, key);
 }
 
 /** The task this worker runs blocked in a get: the tasks pipelined behind it go back to their owners unrun. */
 export function handBackQueued(ctx: Ctx): void {
-  for (const [key, execution] of Object.entries(ctx.s.executions)) {
-    if (execution.phase !== 'queued') continue;
-    delete ctx.s.executions[key];
+  for (const key of fifoTakeAll(ctx.s.queuedExecutions)) {
+    const execution = tableGet(ctx.s.executions, key) as Execution;
+    tableDelete(ctx.s.executions, key);
+    ctx.s.normalExecutions -= 1;
     sendReply(ctx, execution.replyTo, execution.spec.taskId, execution.attempt, { kind: 'not-run' });
   }
 }
@@ -150,7 +147,8 @@ export function handBackQueued(ctx: Ctx): void {
 /** Starts an attempt of a task on this worker; `key` is its execution key when the caller has it already (a second copy of the string costs a second hashing). */
 function startExecution(ctx: Ctx, spec: TaskSpec, attempt: number, replyTo: WorkerId, args: readonly ResolvedArg[], actorSeq?: { caller: WorkerId; seqNo: number }, key = executionKey(spec.taskId, attempt)): void {
   const execution = newExecution(ctx, spec, attempt, replyTo, args, 'fetching', undefined, actorSeq);
-  ctx.s.executions[key] = execution;
+  tableSet(ctx.s.executions, key, execution);
+  if (spec.actor === undefined) ctx.s.normalExecutions += 1;
   if (execution.interrupted) {
     reply(ctx, key, { kind: 'cancelled' });
     return;
@@ -174,7 +172,7 @@ function startExecution(ctx: Ctx, spec: TaskSpec, attempt: number, replyTo: Work
 }
 
 function runIfFetched(ctx: Ctx, key: string): void {
-  const execution = ctx.s.executions[key];
+  const execution = tableGet(ctx.s.executions, key);
   if (execution !== undefined) runFetched(ctx, execution);
 }
 
@@ -192,7 +190,9 @@ function runFetched(ctx: Ctx, execution: Execution): void {
 export function onExecutionFetched(ctx: Ctx, objectId: ObjectId): void {
   const value = ctx.s.fetchedData[objectId];
   if (value === undefined) return;
-  for (const [key, execution] of Object.entries(ctx.s.executions)) {
+  // A walk over every execution, but only when a stored value arrives, which no task with inline
+  // arguments (nearly all) waits for.
+  for (const [key, execution] of tableEntries(ctx.s.executions)) {
     if (execution.phase !== 'fetching' || !storedArgs(execution.args).some((arg) => arg.objectId === objectId)) continue;
     (execution.fetched ??= {})[objectId] = value;
     runIfFetched(ctx, key);
@@ -206,7 +206,7 @@ export function onExecutionFetched(ctx: Ctx, objectId: ObjectId): void {
 
 /** No copy of an argument could be read: the owner is told, so it can rebuild it and run again. */
 export function onExecutionFetchFailed(ctx: Ctx, objectId: ObjectId): void {
-  for (const [key, execution] of Object.entries(ctx.s.executions)) {
+  for (const [key, execution] of tableEntries(ctx.s.executions)) {
     if (execution.phase === 'fetching' && storedArgs(execution.args).some((arg) => arg.objectId === objectId)) reply(ctx, key, { kind: 'arg-lost', objectId });
   }
   const actor = ctx.s.actor;
@@ -220,7 +220,7 @@ export function onExecutionFetchFailed(ctx: Ctx, objectId: ObjectId): void {
 /** The shell finished running a body. */
 export function onTaskExecuted(ctx: Ctx, taskId: TaskId, attempt: number, result: ExecutionResult): void {
   const key = executionKey(taskId, attempt);
-  const execution = ctx.s.executions[key];
+  const execution = tableGet(ctx.s.executions, key);
   if (execution === undefined || execution.phase !== 'running') return;
   if (execution.interrupted) {
     reply(ctx, key, { kind: 'cancelled' });
@@ -292,7 +292,7 @@ function registerReturnedRefs(ctx: Ctx, key: string, execution: Execution, value
 
 /** Replies once every return is stored and every registration acknowledged. */
 export function maybeReply(ctx: Ctx, key: string): void {
-  const execution = ctx.s.executions[key];
+  const execution = tableGet(ctx.s.executions, key);
   if (execution !== undefined) maybeReplyWith(ctx, key, execution);
 }
 
@@ -314,13 +314,16 @@ function maybeReplyWith(ctx: Ctx, key: string, execution: Execution): void {
 }
 
 function reply(ctx: Ctx, key: string, result: TaskResult): void {
-  const execution = ctx.s.executions[key];
+  const execution = tableGet(ctx.s.executions, key);
   if (execution !== undefined) replyWith(ctx, key, execution, result);
 }
 
 /** Replies for the execution under `key`, given (the one in `executions`), and ends it. */
 function replyWith(ctx: Ctx, key: string, execution: Execution, result: TaskResult): void {
-  delete ctx.s.executions[key];
+  tableDelete(ctx.s.executions, key);
+  if (execution.spec.actor === undefined) ctx.s.normalExecutions -= 1;
+  // Only a cancel ends a queued execution (a reply for its push): it leaves the queue wherever it is.
+  if (execution.phase === 'queued') fifoRemove(ctx.s.queuedExecutions, key);
   // Returns still on their way into the store are no longer wanted: their acknowledgement frees them.
   const storingById = ctx.s.storing;
   for (const objectId in storingById) {
@@ -342,10 +345,10 @@ function replyWith(ctx: Ctx, key: string, execution: Execution, result: TaskResu
   } else if (execution.spec.actor === undefined) startNextQueued(ctx);
 }
 
-/** Sends a reply to `to` and returns the effect that sends it (which the reply cache keeps). */
+/** Sends a reply to `to` and returns the message sent (which the reply cache keeps). */
 function sendReply(ctx: Ctx, to: WorkerId, taskId: TaskId, attempt: number, result: TaskResult): CachedReply {
-  const sent: CachedReply = send(workerAddress(to), { type: 'task/replied', taskId, attempt, workerId: ctx.s.workerId, nodeId: ctx.s.nodeId, result, releasedBorrows: noReleasedBorrows });
-  emit(ctx, sent);
+  const sent: CachedReply = { type: 'task/replied', taskId, attempt, workerId: ctx.s.workerId, nodeId: ctx.s.nodeId, result, releasedBorrows: noReleasedBorrows };
+  emit(ctx, send(workerAddress(to), sent));
   return sent;
 }
 
@@ -369,7 +372,7 @@ export function onPutAcked(ctx: Ctx, objectId: ObjectId): void {
     readyObject(ctx, objectId, payload);
     return;
   }
-  const execution = ctx.s.executions[storing.executionKey];
+  const execution = tableGet(ctx.s.executions, storing.executionKey);
   if (execution?.results === undefined || storing.index === undefined) return;
   execution.results[storing.index] = payload;
   maybeReply(ctx, storing.executionKey);
@@ -385,7 +388,7 @@ export function onPutRejected(ctx: Ctx, objectId: ObjectId, reason: string): voi
     failObject(ctx, objectId, error);
     return;
   }
-  const execution = ctx.s.executions[storing.executionKey];
+  const execution = tableGet(ctx.s.executions, storing.executionKey);
   if (execution === undefined) return;
   execution.resultError = error;
   maybeReply(ctx, storing.executionKey);
@@ -404,7 +407,7 @@ export function settleAck(ctx: Ctx, ackId: string): void {
   if (ack === undefined) return;
   delete ctx.s.acks[ackId];
   if (ack.executionKey !== undefined) {
-    const execution = ctx.s.executions[ack.executionKey];
+    const execution = tableGet(ctx.s.executions, ack.executionKey);
     if (execution !== undefined) {
       const pendingAcks = execution.pendingAcks;
       const index = pendingAcks === undefined ? -1 : pendingAcks.indexOf(ackId);
@@ -428,7 +431,7 @@ export function settleAck(ctx: Ctx, ackId: string): void {
     }
   }
   if (ack.holdOuter !== undefined) dropLocalRef(ctx, ack.holdOuter.objectId);
-  for (const key of Object.keys(ctx.s.executions)) maybeReply(ctx, key);
+  for (const key of tableKeys(ctx.s.executions)) maybeReply(ctx, key);
 }
 
 
@@ -437,7 +440,7 @@ export function onCancelAtWorker(ctx: Ctx, taskId: TaskId, recursive: boolean, f
   const owned = tableGet(ctx.s.tasks, taskId);
   if (owned !== undefined) cancelOwnedTask(ctx, owned, force, recursive);
   let running = false;
-  for (const [key, execution] of Object.entries(ctx.s.executions)) {
+  for (const [key, execution] of tableEntries(ctx.s.executions)) {
     if (execution.spec.taskId !== taskId) continue;
     running = true;
     execution.interrupted = true;
@@ -461,7 +464,7 @@ export function onActorCreationPushed(ctx: Ctx, spec: ActorSpec, restartCount: n
     return;
   }
   ctx.s.jobId = spec.jobId;
-  ctx.s.actor = { spec, restartCount, phase: 'fetching', fetched: {}, callers: {}, runnable: [], running: 0, pendingCalls: {} };
+  ctx.s.actor = { spec, restartCount, phase: 'fetching', fetched: {}, callers: {}, runnable: [], running: 0 };
   for (const { objectId, payload, owner } of storedArgs(spec.args)) {
     const data = ctx.s.fetchedData[objectId];
     if (data !== undefined) ctx.s.actor.fetched[objectId] = data;
@@ -524,23 +527,20 @@ export function onActorTaskPushed(ctx: Ctx, message: Delivered<MessageOf<'actor-
   const actor = ctx.s.actor;
   if (actor === undefined || actor.spec.actorId !== message.spec.actor?.actorId || actor.restartCount !== message.restartCount) return;
   const key = executionKey(message.spec.taskId, message.attempt);
-  if (replayCachedReply(ctx, key)) return;
+  if (replayCachedReply(ctx, key, message.caller)) return;
   let order = actor.callers[message.caller];
   if (order === undefined) {
     order = { nextSeqNo: 0, buffered: {} };
     actor.callers[message.caller] = order;
   }
   if (message.seqNo < order.nextSeqNo || order.buffered[String(message.seqNo)] !== undefined) return;
-  actor.pendingCalls[key] = { spec: message.spec, attempt: message.attempt, caller: message.caller, seqNo: message.seqNo, args: message.args };
+  const call: PendingCall = { key, spec: message.spec, attempt: message.attempt, caller: message.caller, seqNo: message.seqNo, args: message.args };
   if (message.seqNo > order.nextSeqNo) {
-    if (Object.keys(order.buffered).length >= ctx.s.config.maxBufferedCallsPerCaller) {
-      delete actor.pendingCalls[key];
-      return;
-    }
-    order.buffered[String(message.seqNo)] = key;
+    if (Object.keys(order.buffered).length >= ctx.s.config.maxBufferedCallsPerCaller) return;
+    order.buffered[String(message.seqNo)] = call;
     return;
   }
-  actor.runnable.push(key);
+  actor.runnable.push(call);
   order.nextSeqNo += 1;
   for (let next = order.buffered[String(order.nextSeqNo)]; next !== undefined; next = order.buffered[String(order.nextSeqNo)]) {
     delete order.buffered[String(order.nextSeqNo)];
@@ -555,11 +555,8 @@ function runActorCalls(ctx: Ctx): void {
   const actor = ctx.s.actor;
   if (actor === undefined || actor.phase !== 'ready') return;
   while (actor.running < actor.spec.maxConcurrency && actor.runnable.length > 0) {
-    const key = actor.runnable.shift() ?? '';
-    const call = actor.pendingCalls[key];
-    if (call === undefined) continue;
-    delete actor.pendingCalls[key];
+    const call = actor.runnable.shift() as PendingCall;
     actor.running += 1;
-    startExecution(ctx, call.spec, call.attempt, call.caller, call.args, { caller: call.caller, seqNo: call.seqNo });
+    startExecution(ctx, call.spec, call.attempt, call.caller, call.args, { caller: call.caller, seqNo: call.seqNo }, call.key);
   }
 }

@@ -79,12 +79,43 @@ export function ownerInvariants(s: OwnerState): string[] {
     }
     if (view.state === 'DEAD' && (view.inflight.length > 0 || fifoSize(view.queue) > 0)) broken.push(`dead actor ${view.actorId} still has calls`);
   }
+  // What the reducers keep beside the executions, so that no push or reply walks them, must agree
+  // with the executions themselves.
+  let started = 0;
+  let normal = 0;
+  let queued = 0;
+  tableForEach(s.executions, (execution) => {
+    if (execution.phase === 'queued') queued += 1;
+    else started += 1;
+    if (execution.spec.actor === undefined) normal += 1;
+    else if (execution.phase === 'queued') broken.push(`actor call ${execution.spec.taskId} is queued as a pipelined task`);
+  });
+  if (s.normalExecutions !== normal) broken.push(`worker ${s.workerId} counts ${s.normalExecutions} normal executions, but holds ${normal}`);
+  const queuedKeys = fifoItems(s.queuedExecutions);
+  if (queuedKeys.length !== queued || fifoSize(s.queuedExecutions) !== queued) broken.push(`worker ${s.workerId} queues ${queuedKeys.length} executions in order, but holds ${queued} queued`);
+  const seenQueued = new Set<string>();
+  for (const key of queuedKeys) {
+    if (tableGet(s.executions, key)?.phase !== 'queued') broken.push(`worker ${s.workerId} queues ${key}, which is not a queued execution`);
+    if (seenQueued.has(key)) broken.push(`worker ${s.workerId} queues ${key} twice`);
+    seenQueued.add(key);
+  }
   if (s.actor !== undefined) {
+    // Calls waiting at the actor are not executions yet, and each waits in its caller's order.
+    for (const call of s.actor.runnable) {
+      if (tableGet(s.executions, call.key) !== undefined) broken.push(`actor ${s.actor.spec.actorId} has call ${call.key} both runnable and executing`);
+      if (call.seqNo >= (s.actor.callers[call.caller]?.nextSeqNo ?? 0)) broken.push(`actor ${s.actor.spec.actorId} has call ${call.key} runnable before its caller's turn for it`);
+    }
+    for (const caller in s.actor.callers) {
+      const order = s.actor.callers[caller] as NonNullable<typeof s.actor>['callers'][string];
+      for (const seqNo in order.buffered) {
+        const call = order.buffered[seqNo] as (typeof order.buffered)[string];
+        if (String(call.seqNo) !== seqNo || call.seqNo <= order.nextSeqNo) broken.push(`actor ${s.actor.spec.actorId} buffers call ${call.key} of ${caller} under ${seqNo}, not ahead of its turn`);
+      }
+    }
     if (s.actor.running < 0 || s.actor.running > s.actor.spec.maxConcurrency) broken.push(`actor ${s.actor.spec.actorId} runs ${s.actor.running} calls, limit ${s.actor.spec.maxConcurrency}`);
-  } else {
+  } else if (started > 1) {
     // Pipelined tasks wait (queued) behind the one task a worker runs.
-    const started = Object.values(s.executions).filter((execution) => execution.phase !== 'queued').length;
-    if (started > 1) broken.push(`worker ${s.workerId} runs ${started} tasks at once`);
+    broken.push(`worker ${s.workerId} runs ${started} tasks at once`);
   }
   if (s.replyOrder.length > s.config.maxReplyCache || s.replyCache.size !== s.replyOrder.length) broken.push(`reply cache over its bound or out of step with its order`);
   return broken;

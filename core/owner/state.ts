@@ -3,7 +3,7 @@
  * of actors it calls, and (as a worker) what it is executing. Plain data, keyed by id, so that it
  * hashes stably and runs under immer as well as mutably.
  */
-import type { MessageSent } from '../effects.js';
+import { emptyFifo } from '../fifo.js';
 import type { Fifo } from '../fifo.js';
 import type { ActorId, LeaseId, NodeId, ObjectId, TaskId, WorkerId } from '../ids.js';
 import type { Inbox } from '../inbox.js';
@@ -334,11 +334,22 @@ export interface Execution {
   leaseId?: LeaseId;
 }
 
+/** An actor call that arrived and waits for its turn (its sequence number) or for a concurrency slot. */
+export interface PendingCall {
+  /** Its execution key (`executionKey`). */
+  key: string;
+  spec: TaskSpec;
+  attempt: number;
+  caller: WorkerId;
+  seqNo: number;
+  args: readonly ResolvedArg[];
+}
+
 /** Per caller, the order state of an actor's incoming calls. */
 export interface CallerOrder {
   nextSeqNo: number;
-  /** Calls that arrived ahead of their turn, by sequence number (kept as task ids into `pendingCalls`). */
-  buffered: Record<string, TaskId>;
+  /** Calls that arrived ahead of their turn, by sequence number. */
+  buffered: Record<string, PendingCall>;
 }
 
 /** The actor instance this worker hosts, if any. */
@@ -348,11 +359,13 @@ export interface ActorInstance {
   phase: 'fetching' | 'constructing' | 'ready' | 'failed';
   fetched: Record<ObjectId, ValueData>;
   callers: Record<WorkerId, CallerOrder>;
-  /** Admitted calls waiting for a concurrency slot, in admission order. */
-  runnable: string[];
+  /**
+   * Admitted calls waiting for a concurrency slot, in admission order: the calls themselves, not
+   * their keys into a record of pending calls by execution key, where each call's fresh key was
+   * interned on arrival and deleted again when it ran (about 0.7 µs a call, 100 in flight in P3).
+   */
+  runnable: PendingCall[];
   running: number;
-  /** Calls that arrived, by execution key, until they run. */
-  pendingCalls: Record<string, { spec: TaskSpec; attempt: number; caller: WorkerId; seqNo: number; args: readonly ResolvedArg[] }>;
   creationError?: ErrorInfo;
 }
 
@@ -449,9 +462,25 @@ export interface OwnerState {
    * were all dropped meanwhile is freed the same way when it turns ready with no object to hold it.)
    */
   storing: Record<ObjectId, { sizeBytes: number; refs: RefMarker[]; executionKey?: string; index?: number; orphaned?: true }>;
-  /** What this worker runs, by execution key (`executionKey`: the task id for a first attempt, `taskId#attempt` for a later one). */
-  executions: Record<string, Execution>;
-  /** Replies already sent, to answer duplicate pushes (a table: every push looks up its fresh id here, which in a record cost a string-table lookup). */
+  /**
+   * What this worker runs, by execution key (`executionKey`: the task id for a first attempt,
+   * `taskId#attempt` for a later one). A table, as every push adds a fresh id and every reply removes
+   * it: in a record each new key was interned. Nothing walks it per push or per reply: what those
+   * walks computed is kept beside it (`normalExecutions`, `queuedExecutions`).
+   */
+  executions: Table<Execution>;
+  /**
+   * How many of `executions` are normal tasks (not actor calls), queued or under way: a push starts
+   * at once only when none is, and a reply starts the next queued one only when none is under way.
+   */
+  normalExecutions: number;
+  /** The keys of the `queued` executions (pipelined tasks), in push order: the front one starts next. */
+  queuedExecutions: Fifo<string>;
+  /**
+   * Replies already sent, to answer duplicate pushes (a table: every push looks up its fresh id here,
+   * which in a record cost a string-table lookup). The reply message only: its recipient is the one a
+   * duplicate push names again (the task's owner, or the actor call's caller).
+   */
   replyCache: Table<CachedReply>;
   /** Keys of `replyCache`, oldest first, for eviction. */
   replyOrder: string[];
@@ -476,12 +505,12 @@ export interface OwnerState {
 }
 
 /**
- * A reply kept in the cache: the very `message/sent` effect that carried it (which names the caller
- * and holds the task, attempt and result), emitted again for a duplicate push. Keeping the effect
- * rather than a record of its parts costs no object per reply: the record and the reply record inside
- * it were two objects (about 60 bytes) for every task a worker ran.
+ * A reply kept in the cache: the very `task/replied` message that was sent (which holds the task,
+ * attempt and result), sent again for a duplicate push to the worker that push came from. Keeping
+ * the message rather than the effect that carried it keeps one object less alive per reply (the
+ * effect dies young; kept, it lived through the cache's 1,024 replies into the old generation).
  */
-export type CachedReply = MessageSent & { readonly message: MessageOf<'task/replied'> };
+export type CachedReply = MessageOf<'task/replied'>;
 
 /**
  * An empty record for entries keyed by ids that come and go (executions, gets, leases, replies):
@@ -521,7 +550,9 @@ export function initialOwnerState(): OwnerState {
     fetches: idRecord(),
     acks: {},
     storing: {},
-    executions: idRecord(),
+    executions: emptyTable(),
+    normalExecutions: 0,
+    queuedExecutions: emptyFifo(),
     replyCache: emptyTable(),
     replyOrder: [],
     retrievalsByObject: emptyTable(),

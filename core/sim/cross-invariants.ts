@@ -15,7 +15,7 @@ export function crossInvariants(sim: Simulator): string[] {
     if (instance.kind !== 'owner' || !instance.alive) continue;
     const worker = instance.state as OwnerState;
     if (!worker.started || sim.gcsConsidersDead(worker.nodeId)) continue;
-    for (const execution of Object.values(worker.executions)) {
+    for (const execution of tableValues(worker.executions)) {
       const taskId = execution.spec.taskId;
       const other = runningAt.get(taskId);
       if (other !== undefined) broken.push(`task ${taskId} runs on two live workers, ${other} and ${worker.workerId}`);

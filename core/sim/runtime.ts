@@ -248,7 +248,7 @@ export class WorkerRuntime implements SimProcess {
   private checkActorOrder(spec: TaskSpec, attempt: number): void {
     const actor = this.state.actor;
     if (actor === undefined || actor.spec.maxConcurrency !== 1) return;
-    const execution = this.state.executions[executionKey(spec.taskId, attempt)];
+    const execution = tableGet(this.state.executions, executionKey(spec.taskId, attempt));
     if (execution === undefined) return;
     const number = Number(/\.t(\d+)$/.exec(spec.taskId)?.[1] ?? '0');
     const orderKey = `${actor.spec.actorId}#${actor.restartCount}#${execution.replyTo}`;

@@ -8,7 +8,9 @@
  * template. The receiving thread rebuilds each message as it was sent, so no component, log or trace
  * ever sees the packed form: it lives between `Router.post` and the receivers of thread ports only
  * (worker-threads.ts and worker-main.ts). A message of any other type, or of an unexpected shape
- * (an extra field, an actor call, a result other than returned values), goes as itself.
+ * (an extra field, a call made inside a task, a result other than returned values), goes as itself.
+ * Actor calls pack as pushes do: P3's driver posted each call as the whole message tree (about a dozen
+ * objects) and its actor's thread rebuilt it from the clone.
  */
 import type { Delivered, Message } from '../../core/protocol.js';
 
@@ -36,6 +38,11 @@ const replyTag = 1;
 const inlinePushTag = 2;
 /** The first field of a packed reply whose one return is an inline value without refs: its data and size are packed instead of the payload list. */
 const inlineReplyTag = 3;
+
+/** A packed actor call's first field. */
+const actorPushTag = 4;
+/** The first field of a packed actor call whose one argument is an inline value without refs (as `inlinePushTag`). */
+const inlineActorPushTag = 5;
 
 /** Whether `payload` is exactly `{ kind: 'inline', data, sizeBytes, refs: [] }`. */
 function bareInline(payload: unknown): payload is { readonly kind: 'inline'; readonly data: unknown; readonly sizeBytes: number; readonly refs: readonly unknown[] } {
@@ -110,6 +117,60 @@ function packPush(message: Loose, fields: unknown[], templates: unknown[][]): bo
   }
   fields.push(pushTag, templateIndex(templates, template), spec['taskId'], packedReturnIds, specArgs, mirrored ? true : args, message['attempt'], after === undefined ? null : after['taskId'], after === undefined ? 0 : after['attempt'], via.seq, via.cause ?? null);
   return true;
+}
+
+/**
+ * Packs an `actor-task/pushed` of the usual shape into `fields`; returns false (packing nothing) for
+ * any other. Its spec must have exactly the fields `taskSpecOf` gives an actor call made outside a
+ * task (no parent task); the actor, caller, incarnation and the call's function go in the template,
+ * and its arguments as a push's do.
+ */
+function packActorPush(message: Loose, fields: unknown[], templates: unknown[][]): boolean {
+  const spec = message['spec'] as Loose | undefined;
+  const via = message['via'];
+  const to = message['to'];
+  if (typeof spec !== 'object' || spec === null || !plainVia(via) || typeof to !== 'string') return false;
+  if (keyCount(message) !== 9 || keyCount(spec) !== 12) return false;
+  const actor = spec['actor'] as Loose | undefined;
+  if (typeof actor !== 'object' || actor === null || keyCount(actor) !== 2 || typeof actor['actorId'] !== 'string' || typeof actor['method'] !== 'string') return false;
+  const specArgs = spec['args'];
+  const args = message['args'];
+  if (!Array.isArray(specArgs) || !Array.isArray(args) || !('taskId' in spec && 'jobId' in spec && 'owner' in spec && 'returnIds' in spec && 'name' in spec && 'functionId' in spec && 'resources' in spec && 'maxRetries' in spec && 'retryExceptions' in spec && 'strategy' in spec)) return false;
+  if (!('attempt' in message && 'caller' in message && 'restartCount' in message && 'seqNo' in message)) return false;
+  const template = [spec['jobId'], spec['owner'], spec['name'], spec['functionId'], spec['resources'], spec['maxRetries'], spec['retryExceptions'], spec['strategy'], actor['actorId'], actor['method'], message['caller'], message['restartCount'], via.from, via.incarnation, to];
+  const returnIds = spec['returnIds'];
+  const packedReturnIds = Array.isArray(returnIds) && returnIds.length === 1 && typeof returnIds[0] === 'string' ? returnIds[0] : returnIds;
+  // The pushed args are the spec's own list when every argument is a value (see pushedArgs).
+  const same = args === specArgs;
+  const only = specArgs.length === 1 ? (specArgs[0] as Loose) : undefined;
+  if (same && only !== undefined && keyCount(only) === 2 && only['kind'] === 'value' && bareInline(only['payload'])) {
+    const payload = only['payload'];
+    fields.push(inlineActorPushTag, templateIndex(templates, template), spec['taskId'], packedReturnIds, payload.data, payload.sizeBytes, message['attempt'], message['seqNo'], via.seq, via.cause ?? null);
+    return true;
+  }
+  fields.push(actorPushTag, templateIndex(templates, template), spec['taskId'], packedReturnIds, specArgs, same ? true : args, message['attempt'], message['seqNo'], via.seq, via.cause ?? null);
+  return true;
+}
+
+/** Rebuilds the actor call packed at `start`. */
+function unpackActorPush(fields: readonly unknown[], start: number, templates: readonly unknown[][]): Delivered<Message> {
+  const t = templates[fields[start + 1] as number] as unknown[];
+  let specArgs: unknown;
+  let args: unknown;
+  if (fields[start] === inlineActorPushTag) {
+    specArgs = [{ kind: 'value', payload: inlinePayload(fields[start + 4], fields[start + 5]) }];
+    args = specArgs;
+  } else {
+    specArgs = fields[start + 4];
+    args = fields[start + 5] === true ? specArgs : fields[start + 5];
+  }
+  const returnIds = fields[start + 3];
+  // The fields in the order taskSpecOf and pumpActor write them, so the rebuilt message is the same text as sent.
+  const spec = { taskId: fields[start + 2], jobId: t[0], owner: t[1], returnIds: typeof returnIds === 'string' ? [returnIds] : returnIds, name: t[2], functionId: t[3], args: specArgs, resources: t[4], maxRetries: t[5], retryExceptions: t[6], strategy: t[7], actor: { actorId: t[8], method: t[9] } };
+  const message: Record<string, unknown> = { type: 'actor-task/pushed', spec, attempt: fields[start + 6], caller: t[10], restartCount: t[11], seqNo: fields[start + 7], args };
+  message['via'] = viaOf(t[12], t[13], fields[start + 8], fields[start + 9]);
+  message['to'] = t[14];
+  return message as unknown as Delivered<Message>;
 }
 
 /** Whether `args` are `specArgs`' value arguments, each wrapped again as exactly `{ kind: 'value', payload }` with the same payload. */
@@ -198,7 +259,8 @@ export function packBatch(messages: readonly Delivered<Message>[]): PackedBatch 
   for (let index = 0; index < messages.length; index += 1) {
     const message = messages[index] as Delivered<Message>;
     const start = fields.length;
-    const packed = message.type === 'task/pushed' ? packPush(message, fields, templates) : message.type === 'task/replied' ? packReply(message, fields, templates) : false;
+    const type = message.type;
+    const packed = type === 'task/pushed' ? packPush(message, fields, templates) : type === 'task/replied' ? packReply(message, fields, templates) : type === 'actor-task/pushed' ? packActorPush(message, fields, templates) : false;
     if (packed) {
       items ??= messages.slice(0, index);
       items.push(start);
@@ -215,6 +277,7 @@ export function unpackBatch(batch: PackedBatch): Delivered<Message>[] {
     if (typeof item !== 'number') messages.push(item);
     else if (fields[item] === pushTag || fields[item] === inlinePushTag) messages.push(unpackPush(fields, item, templates));
     else if (fields[item] === replyTag || fields[item] === inlineReplyTag) messages.push(unpackReply(fields, item, templates));
+    else if (fields[item] === actorPushTag || fields[item] === inlineActorPushTag) messages.push(unpackActorPush(fields, item, templates));
     else throw new TypeError(`a packed batch holds an unknown message tag ${String(fields[item])} at field ${item}`);
   }
   return messages;

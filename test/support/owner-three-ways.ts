@@ -9,6 +9,7 @@ import { hashState } from '../../core/hash.js';
 import { ownerCore } from '../../core/owner/index.js';
 import type { Execution, OwnerEffect, OwnerEvent, OwnerState } from '../../core/owner/index.js';
 import { applyUnderImmer, checkInvariants } from '../../core/step.js';
+import { tableGet } from '../../core/table.js';
 
 /** The owner states of one run applied three ways: in place, under immer with own copies, and with patches. */
 export class ThreeWays {
@@ -30,7 +31,7 @@ export class ThreeWays {
 
   /** The execution under `key` in each of the three states. */
   executions(key: string): (Execution | undefined)[] {
-    return [this.live, this.own, this.patched].map((state) => state.executions[key]);
+    return [this.live, this.own, this.patched].map((state) => tableGet(state.executions, key));
   }
 }
 

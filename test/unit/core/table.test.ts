@@ -428,3 +428,22 @@ void test("a live shell's table kept in a Map cannot be stepped under immer or k
   const frozen = produceWithOwnCopies({ tasks: emptyTable<{ value: number }>() }, () => undefined);
   assert.throws(() => keepTablesInMaps(frozen), /a table of this state is frozen/);
 });
+
+void test("a table kept in a Map that runs empty and fills again shows only its own entries (the Map's floor entry never leaks)", () => {
+  const backed = emptyTable<number>();
+  keepTablesInMaps({ backed });
+  const fresh = emptyTable<number>();
+  for (let round = 0; round < 3; round++) {
+    tableSet(backed, `n1.d1.t${round}`, round);
+    assert.deepEqual(tableEntries(backed), [[`n1.d1.t${round}`, round]]);
+    tableDelete(backed, `n1.d1.t${round}`);
+    assert.equal(backed.size, 0);
+    assert.deepEqual(tableKeys(backed), []);
+    assert.equal(tableSome(backed, () => true), false, 'a walk of an empty table visits nothing');
+  }
+  tableSet(backed, '7', 7);
+  tableSet(fresh, '7', 7);
+  assert.deepEqual(tableValues(backed), [7], 'a key that is an array index sorts as a record keeps it, and nothing else is walked');
+  assert.equal(JSON.stringify(backed), JSON.stringify(fresh));
+  assert.equal(hashState({ t: backed }), hashState({ t: fresh }));
+});

@@ -102,3 +102,43 @@ void test('the router packs what it posts to a thread of this process, which thr
   assert.equal(threadBatchMessages({ kind: 'tsray/ready' }), undefined, 'any other thread message is no batch');
   router.close();
 });
+
+/** The resources every call of one actor method shares (its function's, as submissions keep them). */
+const actorResources = {};
+
+/** An actor call as pumpActor makes it (its args the spec's own list when all are values), stamped for the actor's thread. */
+function actorCall(index: number, options: { method?: string; twoArgs?: boolean; parent?: boolean } = {}): Delivered<Message> {
+  const specArgs: { kind: string; payload: { kind: string; data: unknown; sizeBytes: number; refs: unknown[] } }[] = [{ kind: 'value', payload: { kind: 'inline', data: index, sizeBytes: 3, refs: [] } }];
+  if (options.twoArgs === true) specArgs.push({ kind: 'value', payload: { kind: 'inline', data: { nested: [index] }, sizeBytes: 12, refs: [] } });
+  const method = options.method ?? 'add';
+  const spec: Record<string, unknown> = { taskId: `n1.d1.t${index}`, jobId: 'j1', owner: 'n1.d1', returnIds: [`n1.d1.t${index}.r0`], name: method, functionId: '', args: specArgs, resources: actorResources, maxRetries: 0, retryExceptions: false, strategy: 'DEFAULT' };
+  if (options.parent === true) spec['parentTaskId'] = 'n1.d1.t0';
+  spec['actor'] = { actorId: 'n1.d1.a1', method };
+  return {
+    type: 'actor-task/pushed',
+    spec,
+    attempt: 1,
+    caller: 'n1.d1',
+    restartCount: 0,
+    seqNo: index,
+    args: specArgs,
+    via: { from: 'worker:n1.d1', incarnation: 0, seq: index, cause: 200 + index },
+    to: 'worker:n1.w2',
+  } as unknown as Delivered<Message>;
+}
+
+void test('actor calls of the usual shape are packed and rebuilt as sent, with the same text; one made inside a task goes as itself', () => {
+  const messages = [actorCall(1), actorCall(2), reply(3), actorCall(4, { method: 'get' }), actorCall(5, { twoArgs: true }), actorCall(6, { parent: true }), actorCall(7)];
+  const { received, packedItems } = crossed(messages);
+  assert.equal(packedItems, 6, 'every call but the one with a parent task, and the reply, were packed');
+  assert.deepEqual(received, messages);
+  assert.deepEqual(
+    received.map((message) => JSON.stringify(message)),
+    messages.map((message) => JSON.stringify(message)),
+    'each message has its fields in the order sent',
+  );
+  const rebuilt = received[0] as unknown as { spec: { args: unknown }; args: unknown };
+  assert.equal(rebuilt.args, rebuilt.spec.args, "a call's args are its spec's own list, as the sender's were");
+  const packed = packBatch([actorCall(8), actorCall(9)]);
+  assert.equal(packed?.templates.length, 1, 'calls to one method of one actor share one template');
+});
