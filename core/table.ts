@@ -240,11 +240,13 @@ export function flatTableOf<V>(table: Table<V>): Table<V> {
 export function forEachEntryByKey<V>(table: Table<V>, visit: (key: string, value: V) => void): void {
   const entries = (liveIndexes.get(table) as LiveIndex<V> | undefined)?.entries;
   const keys: string[] = [];
-  if (entries !== undefined) for (const key of entries.keys()) keys.push(key);
-  else
+  if (entries !== undefined) {
+    for (const key of entries.keys()) if (key !== floor) keys.push(key);
+  } else {
     eachBucket(table, (bucket) => {
       for (const key in bucket.entries) keys.push(key);
     });
+  }
   // Sorted without a comparator: the engine's own string order, with no call into script per comparison.
   keys.sort();
   for (const key of keys) visit(key, (entries === undefined ? (bucketOf(table, key) as Bucket<V>).entries[key] : entries.get(key)) as V);
