@@ -66,10 +66,11 @@ const none: readonly never[] = [];
 const opaque = new BaseNode(Kind.Opaque, undefined, none, none);
 
 /**
- * The comparison of events with one base, compiled to code of its own (see `compiledDiff`): false
- * when the event's keys are not the base's, or the walk stopped (`Diff.rebase`).
+ * The comparison of events with bases of one shape, compiled to code of its own (see `compiledDiff`),
+ * given a base's values (`DeltaBase.constants`): false when the event's keys are not the base's, or
+ * the walk stopped (`Diff.rebase`).
  */
-type CompiledDiff = (event: object, diff: Diff) => boolean;
+type CompiledDiff = (event: object, diff: Diff, constants: readonly unknown[]) => boolean;
 
 /** The base an event of one type is compared with: the seq of its record, and its value as kept. */
 export class DeltaBase {
@@ -77,6 +78,8 @@ export class DeltaBase {
   uses = 0;
   /** Its comparison as code once it has been used `compileAfterUses` times; null when it is always walked. */
   compiled: CompiledDiff | null | undefined = undefined;
+  /** The values its compiled comparison compares with (and the keys and paths it reads them by). */
+  constants: readonly unknown[] = none;
 
   constructor(
     readonly seq: number,
@@ -146,7 +149,7 @@ function findChanges(base: DeltaBase, event: object, compiled: CompiledDiff | nu
   if (diff.path.length !== 0) diff.path.length = 0;
   diff.clear();
   diff.rebase = false;
-  const same = compiled === null ? diff.object(event as Record<string, unknown>, base.root) : compiled(event, diff);
+  const same = compiled === null ? diff.object(event as Record<string, unknown>, base.root) : compiled(event, diff, base.constants);
   if (!same || diff.rebase) {
     diff.clear();
     return undefined;
@@ -282,11 +285,22 @@ const compileAfterUses = 16;
 /** A base with more values than this is always walked: its code would be long, and few events are so large. */
 const maxCompiledNodes = 400;
 
+/**
+ * The code of each shape of base compiled so far, by its text: bases of one shape (the pushes of two
+ * functions, say) share it, each with its own values, so that bases that take turns are not compiled
+ * again and again (a `new Function` and its optimising cost more than a thousand walks).
+ */
+const compiledShapes = new Map<string, CompiledDiff>();
+/** The most shapes kept; past it, they are all forgotten and compiled again as they come. */
+const maxCompiledShapes = 128;
+
 /** The base's compiled comparison once it has been used `compileAfterUses` times, else null (walk it). */
 function compileWhenUsed(base: DeltaBase): CompiledDiff | null {
   base.uses += 1;
   if (base.uses < compileAfterUses) return null;
-  base.compiled = compiledDiff(base.root);
+  const compiled = compiledDiff(base.root);
+  base.compiled = compiled === null ? null : compiled.code;
+  base.constants = compiled === null ? none : compiled.constants;
   return base.compiled;
 }
 
@@ -313,7 +327,7 @@ function keysAre(value: object, keys: readonly string[]): boolean {
  * read sees one shape of object. An object whose keys are not the base's is handed to the walk,
  * from its place (`Diff.walkAt`), so what is recorded for it is the walk's own.
  */
-function compiledDiff(root: BaseNode): CompiledDiff | null {
+function compiledDiff(root: BaseNode): { readonly code: CompiledDiff; readonly constants: readonly unknown[] } | null {
   const constants: unknown[] = [];
   const lines: string[] = [];
   let nodes = 0;
@@ -361,13 +375,21 @@ function compiledDiff(root: BaseNode): CompiledDiff | null {
   // A key such as __proto__ is not read as the walk reads it; such a base is walked.
   if (nodes > maxCompiledNodes || hasSpecialKey(root)) return null;
   lines.push('return true;');
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- code made from a base's shape, its keys as string literals and its values as constants
-  const make = new Function('c', 'isPlainObject', 'keysAre', `"use strict";\nreturn function compiledDiff(e, d) {\n${lines.join('\n')}\n};`) as (
-    c: readonly unknown[],
-    plain: typeof isPlainObject,
-    keys: typeof keysAre,
-  ) => CompiledDiff;
-  return make(constants, isPlainObject, keysAre);
+  const text = lines.join('\n');
+  let code = compiledShapes.get(text);
+  if (code === undefined) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-implied-eval -- code made from a base's shape, its keys as string literals, its values passed in
+      const make = new Function('isPlainObject', 'keysAre', `"use strict";\nreturn function compiledDiff(e, d, c) {\n${text}\n};`) as (plain: typeof isPlainObject, keys: typeof keysAre) => CompiledDiff;
+      code = make(isPlainObject, keysAre);
+    } catch {
+      // Code made from strings is refused (node --disallow-code-generation-from-strings): the base is walked.
+      return null;
+    }
+    if (compiledShapes.size >= maxCompiledShapes) compiledShapes.clear();
+    compiledShapes.set(text, code);
+  }
+  return { code, constants };
 }
 
 /** Whether an object of the base has a key that reading it by name would not reach as an own property. */

@@ -259,5 +259,19 @@ void test('a base compared often is compiled, and its code finds the changes the
       found?.clear();
     }
     assert.equal(typeof base.compiled, protoKey ? 'object' : 'function', protoKey ? 'a base with a __proto__ key is walked' : 'the base was compiled');
+    if (protoKey) continue;
+    // Another function's pushes: a base of the same shape shares the code, with values of its own.
+    const other = variedEvent();
+    (other['spec'] as Record<string, unknown>)['functionId'] = 'file:///other.js#g'.repeat(8);
+    const otherBase = baseOf(2, other) as DeltaBase;
+    for (let round = 0; round < 30; round += 1) {
+      const event = structuredClone(other);
+      (event['via'] as Record<string, unknown>)['seq'] = round;
+      const found = collectChanges(otherBase, event);
+      assert.deepEqual(found?.items.slice(0, found.count), changesFrom(otherBase, event));
+      found?.clear();
+    }
+    assert.equal(otherBase.compiled, base.compiled, 'bases of one shape share their code');
+    assert.notEqual(otherBase.constants, base.constants);
   }
 });
