@@ -132,15 +132,22 @@ export class StoredBatch {
     return value;
   }
 
+  /** The bytes of a batch value of records of `lengthCount` lengths and `recordBytes` bytes in all. */
+  static sizeOf(lengthCount: number, recordBytes: number): number {
+    return batchHeaderBytes + 4 * lengthCount + 5 + recordBytes;
+  }
+
   /**
    * A batch value with its header and its records' `lengths` written, and room for the records
    * (`recordBytes` in all) from `recordsAt` on, which the caller copies there one after another: so a
-   * thread that encodes records hands over the very value the log stores (see forwarded-log.ts).
+   * thread that encodes records hands over the very value the log stores (see forwarded-log.ts). It is
+   * laid out at the start of `memory` when given (which must hold `sizeOf` bytes), else in memory of its own.
    */
-  static layout(firstSeq: number, lengths: readonly number[], recordBytes: number): { value: Uint8Array; recordsAt: number } {
+  static layout(firstSeq: number, lengths: readonly number[], recordBytes: number, memory?: ArrayBuffer): { value: Uint8Array; recordsAt: number } {
     const lengthBytes = 4 * lengths.length;
-    const value = new Uint8Array(batchHeaderBytes + lengthBytes + 5 + recordBytes);
-    const view = new DataView(value.buffer);
+    const size = StoredBatch.sizeOf(lengths.length, recordBytes);
+    const value = memory === undefined ? new Uint8Array(size) : new Uint8Array(memory, 0, size);
+    const view = new DataView(value.buffer, 0, size);
     value.set(batchPrefix, 0);
     view.setFloat64(3, firstSeq);
     value[11] = 0xc6;
@@ -265,6 +272,14 @@ export class RecordCodec {
   private packedEvent(seq: number, atMs: number, parent: number | undefined, event: unknown): Buffer {
     if (isPlainData(event)) return this.plainPackr.pack([plainRecordFormatVersion, seq, atMs, parent ?? null, event]);
     return this.packr.pack([recordFormatVersion, seq, atMs, parent ?? null, event]);
+  }
+
+  /**
+   * Lets later records be written over the memory of every record encoded so far, which the caller
+   * has copied out (see `PlainRecordWriter.recycle`): only for a caller that keeps no record in place.
+   */
+  recycle(): void {
+    this.plainWriter.recycle();
   }
 
   /** Points `lastRecord` at the record the plain writer just wrote. */

@@ -13,7 +13,7 @@
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { assertNever } from '../../core/assert.js';
 import { EventLog, logDirFor } from './event-log.js';
-import type { LogRecords } from './forwarded-log.js';
+import { memoryOf, type BatchMemoryBack, type LogRecords } from './forwarded-log.js';
 import { logThreadName, nameThisThread } from '../thread-name.js';
 
 /** The components whose logs the log thread writes: owners (workers, drivers) and raylets. */
@@ -85,18 +85,24 @@ function append(sessionDir: string, address: string, component: ForwardedCompone
   }
 }
 
-/** Appends a batch and takes its bytes off the in-flight count, waking a thread that waits for room. */
-function take(sessionDir: string, inFlight: Int32Array, address: string, component: ForwardedComponent, batch: LogRecords): void {
+/**
+ * Appends a batch and takes its bytes off the in-flight count, waking a thread that waits for room;
+ * then sends its memory back on `back`, the way it came, for a later batch (see `BatchMemory` in
+ * forwarded-log.ts): the log has copied the records out of it.
+ */
+function take(sessionDir: string, inFlight: Int32Array, address: string, component: ForwardedComponent, batch: LogRecords, back: { postMessage(message: BatchMemoryBack, transfer: ArrayBuffer[]): void }): void {
   append(sessionDir, address, component, batch);
   Atomics.sub(inFlight, 0, batch.bytes.byteLength);
   Atomics.notify(inFlight, 0);
+  const memory = memoryOf(batch);
+  if (memory !== undefined) back.postMessage(memory, [memory.memory]);
 }
 
 /** Appends what waits on the worker channels, so that a request acts after every record sent before it. */
 function drainWorkerPorts(sessionDir: string, inFlight: Int32Array): void {
   for (const [address, port] of workerPorts) {
     for (let message = receiveMessageOnPort(port); message !== undefined; message = receiveMessageOnPort(port)) {
-      take(sessionDir, inFlight, address, 'owner', message.message as LogRecords);
+      take(sessionDir, inFlight, address, 'owner', message.message as LogRecords, port);
     }
   }
 }
@@ -104,7 +110,7 @@ function drainWorkerPorts(sessionDir: string, inFlight: Int32Array): void {
 /** Listens on the channel of the worker whose log is at `address`. */
 function attach(sessionDir: string, inFlight: Int32Array, address: string, port: MessagePort): void {
   workerPorts.set(address, port);
-  port.on('message', (batch: LogRecords) => take(sessionDir, inFlight, address, 'owner', batch));
+  port.on('message', (batch: LogRecords) => take(sessionDir, inFlight, address, 'owner', batch, port));
   // The worker's thread ended, after what it sent before was delivered here (its exit handler's last
   // records included). The port leaves the map first: reading a closed port crashes Node 20.
   port.on('close', () => {
@@ -160,7 +166,7 @@ function start(): void {
     if (request.kind !== 'records' && request.kind !== 'attach') drainWorkerPorts(sessionDir, inFlight);
     switch (request.kind) {
       case 'records':
-        take(sessionDir, inFlight, request.address, request.component ?? 'owner', request.batch);
+        take(sessionDir, inFlight, request.address, request.component ?? 'owner', request.batch, port);
         return;
       case 'attach':
         attach(sessionDir, inFlight, request.address, request.port);

@@ -27,7 +27,7 @@
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { EventLog, logDirFor } from './event-log.js';
-import { ForwardedLog, inFlightWaitMs, maxInFlightBytes, reserveInFlight, type LogPort, type LogRecords } from './forwarded-log.js';
+import { ForwardedLog, inFlightWaitMs, keepBatchMemory, maxInFlightBytes, reserveInFlight, type BatchMemoryBack, type LogPort, type LogRecords } from './forwarded-log.js';
 import type { ForwardedComponent, LogThreadBoot, LogThreadReply, LogThreadRequest } from './log-thread.js';
 
 const logThreadEntry = fileURLToPath(new URL('./log-thread.js', import.meta.url));
@@ -174,7 +174,12 @@ export class SessionLogs {
       for (const { reject } of thread.waiting.values()) reject(thread.failure);
       thread.waiting.clear();
     };
-    worker.on('message', (reply: LogThreadReply) => {
+    worker.on('message', (reply: LogThreadReply | BatchMemoryBack) => {
+      // The memory of a batch this thread handed over, written: later batches are laid out in it.
+      if (reply.kind !== 'done') {
+        keepBatchMemory(reply);
+        return;
+      }
       const waiter = thread.waiting.get(reply.id);
       if (waiter === undefined) return;
       thread.waiting.delete(reply.id);

@@ -8,9 +8,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { Packr } from 'msgpackr';
 import { StoredBatch } from '../../../node/store/event-log-codec.js';
 import { EventLog } from '../../../node/store/event-log.js';
-import { ForwardedLog, recordsOf } from '../../../node/store/forwarded-log.js';
+import { ForwardedLog, keepBatchMemory, memoryOf, recordsOf } from '../../../node/store/forwarded-log.js';
+import { PlainRecordWriter } from '../../../node/store/plain-record-writer.js';
 import type { LogRecords } from '../../../node/store/forwarded-log.js';
 
 void test('records forwarded from another thread read back as the events, captured when appended', async () => {
@@ -96,4 +98,52 @@ void test("a batch is handed over as the very value the log thread's log stores,
     await log.close();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+void test('the memory of a written batch, sent back, holds a later batch, whose records still read back whole, and a writer told its records were copied out writes over them', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsray-forwarded-log-'));
+  // Kept as posted, not cloned: so that the memory sent back is seen to be the very memory reused.
+  const batches: LogRecords[] = [];
+  const forwarded = new ForwardedLog('worker:n1.w1', (batch) => batches.push(batch));
+  const events = Array.from({ length: 3000 }, (_, index) => ({ type: index % 2 === 0 ? 'task/pushed' : 'task/executed', taskId: `n1.d1.t${index}`, data: new Uint8Array([index % 256]), long: 'x'.repeat(index % 7 === 0 ? 300 : 3) }));
+  let given: ArrayBuffer | undefined;
+  let reused = 0;
+  const log = EventLog.open(join(dir, 'log'), { component: 'owner', address: 'worker:n1.w1', durable: false, batching: 'lagging', syncWrites: true });
+  try {
+    for (let start = 0; start < events.length; start += 500) {
+      events.slice(start, start + 500).forEach((event, index) => forwarded.append(start + index, event));
+      forwarded.flushNow();
+      const batch = batches[batches.length - 1] as LogRecords;
+      // Laid out in the memory the log thread sent back after the batch before, when it is large enough.
+      if (batch.bytes.buffer === given) reused += 1;
+      assert.equal(batch.bytes.byteOffset, 0);
+      // As the log thread does: put, then send the memory back to the thread that made it.
+      log.appendStoredBatch(batch.firstSeq, batch.bytes, batch.count);
+      const back = memoryOf(batch);
+      assert.ok(back !== undefined);
+      given = back.memory;
+      assert.ok(keepBatchMemory(back));
+    }
+    assert.ok(reused >= 4, `only ${reused} of 5 later batches were laid out in memory sent back`);
+    assert.equal(keepBatchMemory({ kind: 'done', id: 1 }), false);
+    await log.flush();
+    assert.deepEqual(
+      [...log.read()].map((record) => ('event' in record ? record.event : record)),
+      events,
+    );
+  } finally {
+    await log.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  // Records copied out, the writer writes the next ones where the first were, and they are whole.
+  const writer = new PlainRecordWriter();
+  assert.ok(writer.writeInPlace(2, 1, 0, undefined, { type: 'a', long: 'y'.repeat(70_000) }));
+  assert.ok(writer.writeInPlace(2, 2, 0, undefined, { type: 'b' }));
+  const memory = writer.lastRecordBuffer;
+  writer.recycle();
+  assert.ok(writer.writeInPlace(2, 3, 0, undefined, { type: 'c' }));
+  assert.equal(writer.lastRecordBuffer, memory);
+  assert.equal(writer.lastRecordStart, new Uint8Array(memory).byteOffset);
+  const written = writer.write(2, 4, 0, undefined, { type: 'd', n: 1 });
+  assert.deepEqual(new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: true }).unpack(written as Buffer), [2, 4, 0, null, { type: 'd', n: 1 }]);
 });

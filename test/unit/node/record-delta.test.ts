@@ -184,3 +184,94 @@ void test('with an enumerable property added to Object.prototype, records still 
     [2, 2, 2, 2, 2, 2],
   );
 });
+
+/** A base event with a little of everything the comparison meets: nesting, lists, typed arrays, a long string, wide and deep objects. */
+function variedEvent(): Record<string, unknown> {
+  let deep: unknown = { leaf: 1 };
+  for (let level = 0; level < 10; level += 1) deep = { level, inner: deep };
+  const wide: Record<string, number> = {};
+  for (let index = 0; index < 70; index += 1) wide[`k${index}`] = index;
+  return {
+    type: 'task/pushed',
+    spec: { taskId: 'n1.d1.t1', functionId: 'file:///x.js#f'.repeat(8), args: [{ kind: 'value', payload: { kind: 'inline', data: 1, sizeBytes: 1, refs: [] } }], resources: { CPU: 1 }, retryExceptions: false },
+    body: new Uint8Array([1, 2, 3]),
+    none: null,
+    missing: undefined,
+    list: [1, 'two', { three: 3 }],
+    wide,
+    deep,
+    via: { from: 'worker:n1.d1', seq: 1 },
+  };
+}
+
+/** Small changes to `event` (a copy of `variedEvent()`), picked by `pick`: each kind of difference the comparison must find. */
+const variations: ((event: Record<string, unknown>, pick: number) => void)[] = [
+  (event, pick) => ((event['spec'] as Record<string, unknown>)['taskId'] = `n1.d1.t${pick}`),
+  (event, pick) => ((event['via'] as Record<string, unknown>)['seq'] = pick),
+  (event) => ((event['spec'] as Record<string, unknown>)['functionId'] = 'file:///y.js#g'.repeat(8)),
+  (event) => (event['spec'] = { ...(event['spec'] as object), extra: true }),
+  (event) => {
+    const { taskId, ...rest } = event['spec'] as Record<string, unknown>;
+    event['spec'] = { ...rest, taskId: `${String(taskId)}x` };
+  },
+  (event, pick) => (event['via'] = [null, 7, 'via', [1], new Date(0)][pick % 5]),
+  (event) => (event['list'] = [1, 'two']),
+  (event, pick) => ((event['list'] as unknown[])[2] = pick % 2 === 0 ? { three: 4 } : { four: 4 }),
+  (event, pick) => (event['body'] = new Uint8Array([pick % 256])),
+  (event, pick) => ((event['wide'] as Record<string, number>)['k66'] = -pick),
+  (event, pick) => {
+    let inner = event['deep'] as Record<string, unknown>;
+    while (typeof inner['inner'] === 'object') inner = inner['inner'] as Record<string, unknown>;
+    inner['leaf'] = pick;
+  },
+  (event) => {
+    const wide = event['wide'] as Record<string, number>;
+    for (let index = 0; index < 40; index += 1) wide[`k${index}`] = -index - 1;
+  },
+  (event) => (event['added'] = 1),
+  (event) => {
+    // Keys that differ after a long string that differs: the walk stops at the string, whatever follows.
+    (event['spec'] as Record<string, unknown>)['functionId'] = 'file:///z.js#h'.repeat(8);
+    event['spec'] = { ...(event['spec'] as object), extra: 1 };
+  },
+  (event, pick) => ((event['spec'] as { args: { payload: { data: unknown } }[] }).args[0]!.payload.data = pick % 3 === 0 ? undefined : pick),
+  (event) => (event['missing'] = 0),
+];
+
+void test('a base compared often is compiled, and its code finds the changes the walk finds, change for change', () => {
+  for (const protoKey of [false, true]) {
+    const made = variedEvent();
+    // An own key named __proto__ is read by name differently than by the walk: such a base is never compiled.
+    if (protoKey) Object.defineProperty(made, '__proto__', { value: 1, enumerable: true, writable: true, configurable: true });
+    const base = baseOf(1, made) as DeltaBase;
+    let state = 12345;
+    // The high bits of a linear congruential generator: its low bits repeat with a short period.
+    const next = (): number => (state = (state * 1103515245 + 12345) % 2147483648) >>> 16;
+    for (let round = 0; round < 400; round += 1) {
+      const event = structuredClone(made);
+      if (protoKey) Object.defineProperty(event, '__proto__', { value: 1, enumerable: true, writable: true, configurable: true });
+      const count = round < 20 ? 0 : 1 + (next() % 3);
+      for (let index = 0; index < count; index += 1) (variations[next() % variations.length] as (event: Record<string, unknown>, pick: number) => void)(event, next());
+      const expected = changesFrom(base, event);
+      const found = collectChanges(base, event);
+      assert.equal(found === undefined, expected === undefined, `round ${round}`);
+      if (found !== undefined) assert.deepEqual(found.items.slice(0, found.count), expected, `round ${round}`);
+      found?.clear();
+    }
+    assert.equal(typeof base.compiled, protoKey ? 'object' : 'function', protoKey ? 'a base with a __proto__ key is walked' : 'the base was compiled');
+    if (protoKey) continue;
+    // Another function's pushes: a base of the same shape shares the code, with values of its own.
+    const other = variedEvent();
+    (other['spec'] as Record<string, unknown>)['functionId'] = 'file:///other.js#g'.repeat(8);
+    const otherBase = baseOf(2, other) as DeltaBase;
+    for (let round = 0; round < 30; round += 1) {
+      const event = structuredClone(other);
+      (event['via'] as Record<string, unknown>)['seq'] = round;
+      const found = collectChanges(otherBase, event);
+      assert.deepEqual(found?.items.slice(0, found.count), changesFrom(otherBase, event));
+      found?.clear();
+    }
+    assert.equal(otherBase.compiled, base.compiled, 'bases of one shape share their code');
+    assert.notEqual(otherBase.constants, base.constants);
+  }
+});
