@@ -334,14 +334,7 @@ function writeSplitTable(table: Table<unknown>, sink: Sink, walk: Walk): void {
   walk.trail.push('flat', 'entries');
   let first = true;
   forEachEntryByKey(table, (key, item) => {
-    if (item === undefined) return;
-    if (!first) sink.put(',');
-    first = false;
-    putString(key, sink);
-    sink.put(':');
-    walk.trail.push(key);
-    write(item, sink, walk);
-    walk.trail.pop();
+    first = writeMember(key, item, first, sink, walk);
   });
   walk.trail.pop();
   walk.trail.pop();
@@ -354,18 +347,24 @@ function writeObject(object: Record<string, unknown>, sink: Sink, walk: Walk): v
   const keys = sortedKeys(Object.keys(object), walk);
   sink.put('{');
   let first = true;
-  for (const key of keys) {
-    const item = object[key];
-    if (item === undefined) continue;
-    if (!first) sink.put(',');
-    first = false;
-    putString(key, sink);
-    sink.put(':');
-    walk.trail.push(key);
-    write(item, sink, walk);
-    walk.trail.pop();
-  }
+  for (const key of keys) first = writeMember(key, object[key], first, sink, walk);
   sink.put('}');
+}
+
+/**
+ * Writes the member `"key":item` of an object, after a comma unless it is the `first`; a member
+ * whose value is `undefined` is left out, as JSON leaves it. Returns whether the next member written
+ * is still the first.
+ */
+function writeMember(key: string, item: unknown, first: boolean, sink: Sink, walk: Walk): boolean {
+  if (item === undefined) return first;
+  if (!first) sink.put(',');
+  putString(key, sink);
+  sink.put(':');
+  walk.trail.push(key);
+  write(item, sink, walk);
+  walk.trail.pop();
+  return false;
 }
 
 function writeMap(map: Map<unknown, unknown>, sink: Sink, walk: Walk): void {

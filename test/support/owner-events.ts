@@ -1,8 +1,9 @@
 /**
- * Owner events that core tests build often, written once: a driver starting, and the submission of
- * a tiny task (one inline argument, one return, one CPU).
+ * Owner events that core tests build often, written once: a driver starting, the submission of a
+ * tiny task (one inline argument, one return, one CPU), and the spec of a `Counter` actor.
  */
 import type { OwnerEvent } from '../../core/owner/index.js';
+import type { ActorSpec } from '../../core/protocol.js';
 import { defaultOwnerConfig } from '../../core/owner/index.js';
 
 /** The driver `n1.d1` on node `n1` starting. */
@@ -20,3 +21,25 @@ export const tinySubmission: OwnerEvent = {
   resources: { CPU: 1 },
   strategy: 'DEFAULT',
 };
+
+/** The spec of a `Counter` actor `actorId` of the driver `n1.d1` (one inline constructor argument, one CPU to place it), with `overrides`. */
+export function counterActorSpec(actorId: string, overrides: Partial<ActorSpec> = {}): ActorSpec {
+  return {
+    actorId,
+    jobId: 'j1',
+    owner: 'n1.d1',
+    className: 'Counter',
+    functionId: 'Counter',
+    args: [{ kind: 'value', payload: { kind: 'inline', data: { start: [1, 2] }, sizeBytes: 8, refs: [] } }],
+    namespace: 'default',
+    detached: false,
+    getIfExists: false,
+    maxRestarts: 0,
+    maxTaskRetries: 0,
+    maxConcurrency: 1,
+    resources: {},
+    placementResources: { CPU: 1 },
+    strategy: 'DEFAULT',
+    ...overrides,
+  };
+}

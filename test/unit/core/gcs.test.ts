@@ -6,6 +6,7 @@ import type { MessageSent } from '../../../core/effects.js';
 import type { ActorSpec, Message, MessageOf } from '../../../core/protocol.js';
 import type { ActorRecord, GcsConfig, GcsEffect, GcsEvent, GcsState } from '../../../core/gcs/index.js';
 import { applyGcs, defaultGcsConfig, gcsCore, gcsInvariants, initialGcsState, transitionActor } from '../../../core/gcs/index.js';
+import { counterActorSpec } from '../../support/owner-events.js';
 
 /** A GCS under test: applies events, checks the invariants after each, and keeps the log. */
 class Harness {
@@ -41,26 +42,7 @@ class Harness {
   }
 }
 
-function spec(actorId: string, overrides: Partial<ActorSpec> = {}): ActorSpec {
-  return {
-    actorId,
-    jobId: 'j1',
-    owner: 'n1.d1',
-    className: 'Counter',
-    functionId: 'Counter',
-    args: [{ kind: 'value', payload: { kind: 'inline', data: { start: [1, 2] }, sizeBytes: 8, refs: [] } }],
-    namespace: 'default',
-    detached: false,
-    getIfExists: false,
-    maxRestarts: 0,
-    maxTaskRetries: 0,
-    maxConcurrency: 1,
-    resources: {},
-    placementResources: { CPU: 1 },
-    strategy: 'DEFAULT',
-    ...overrides,
-  };
-}
+const spec = counterActorSpec;
 
 function sends(effects: GcsEffect[]): MessageSent[] {
   return effects.filter((effect): effect is MessageSent => effect.type === 'message/sent');

@@ -9,26 +9,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { OwnerEffect, OwnerEvent } from '../../../core/owner/index.js';
 import { delivered, ThreeWays } from '../../support/owner-three-ways.js';
-import { driverStarted } from '../../support/owner-events.js';
+import { counterActorSpec, driverStarted } from '../../support/owner-events.js';
 
 const worker = { ...driverStarted, workerId: 'n1.w1', isDriver: false } as OwnerEvent;
-const actorSpec = {
-  actorId: 'n1.d1.a1',
-  jobId: 'j1',
-  owner: 'n1.d1',
-  className: 'Counter',
-  functionId: 'Counter',
-  args: [],
-  namespace: 'default',
-  detached: false,
-  getIfExists: false,
-  maxRestarts: 0,
-  maxTaskRetries: 0,
-  maxConcurrency: 1,
-  resources: {},
-  placementResources: { CPU: 1 },
-  strategy: 'DEFAULT',
-};
+const actorSpec = counterActorSpec('n1.d1.a1', { args: [] });
 
 /** Call `seqNo` of the caller `caller` (task `t<number>`), as its push arrives. */
 function call(caller: string, number: number, seqNo: number, linkSeq: number): OwnerEvent {
