@@ -88,7 +88,9 @@ function append(sessionDir: string, address: string, component: ForwardedCompone
 /**
  * Appends a batch and takes its bytes off the in-flight count, waking a thread that waits for room;
  * then sends its memory back on `back`, the way it came, for a later batch (see `BatchMemory` in
- * forwarded-log.ts): the log has copied the records out of it.
+ * forwarded-log.ts). That is safe because every log of this thread writes with `syncWrites` (see
+ * `logOf`): `append` has copied the records into LMDB before it returns, and keeps no view of the
+ * batch. A log that buffered its records would hold views into memory the sender then writes over.
  */
 function take(sessionDir: string, inFlight: Int32Array, address: string, component: ForwardedComponent, batch: LogRecords, back: { postMessage(message: BatchMemoryBack, transfer: ArrayBuffer[]): void }): void {
   append(sessionDir, address, component, batch);

@@ -210,9 +210,9 @@ class Diff implements FoundChanges {
         }
         return this.changed(value);
       case Kind.Object:
-        if (typeof value === 'object' && value !== null && !Array.isArray(value) && !ArrayBuffer.isView(value) && Object.getPrototypeOf(value) === Object.prototype) {
+        if (isPlainObject(value)) {
           const mark = this.count;
-          if (this.object(value as Record<string, unknown>, node)) return true;
+          if (this.object(value, node)) return true;
           if (this.rebase) return false;
           // Its keys differ from the base's (the changes found inside it are dropped): written whole here.
           for (let index = mark; index < this.count; index += 1) this.items[index] = undefined;
@@ -304,7 +304,7 @@ function compileWhenUsed(base: DeltaBase): CompiledDiff | null {
   return base.compiled;
 }
 
-/** Whether `value` is an object the walk goes into (see `Diff.value`): not an array, a typed array, or of another class. */
+/** Whether `value` is an object the walk goes into (`Diff.value`, and the compiled code likewise): not an array, a typed array, or of another class. */
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !ArrayBuffer.isView(value) && Object.getPrototypeOf(value) === Object.prototype;
 }
