@@ -193,11 +193,14 @@ export function onGetRequested(ctx: Ctx, getId: string, refs: readonly RefMarker
   const fields: PendingGet = { getId, refs: only === undefined ? copiedRefs(refs) : { ...only } };
   const get: PendingGet = inTaskId === undefined ? fields : { ...fields, inTaskId };
   tableSet(ctx.s.gets, getId, get);
-  indexRetrieval(ctx, getId, getRefs(get));
-  for (const ref of getRefs(get)) if (ref.owner !== ctx.s.workerId) borrowEntry(ctx, ref).transientHolds += 1;
+  // The list of the get's refs is made once here and handed on: for a get of one ref, `getRefs`
+  // makes a list of one at each call, and a get passed it five times on its way to settling.
+  const getRefList = getRefs(get);
+  indexRetrieval(ctx, getId, getRefList);
+  for (const ref of getRefList) if (ref.owner !== ctx.s.workerId) borrowEntry(ctx, ref).transientHolds += 1;
   if (timeoutMs !== undefined) emit(ctx, { type: 'timer/armed', timerId: `get:${getId}`, delayMs: timeoutMs });
-  advance(ctx, getRefs(get));
-  if (tableHas(ctx.s.gets, getId) && !trySettleGet(ctx, get) && inTaskId !== undefined) blockWorker(ctx, get);
+  advance(ctx, getRefList);
+  if (tableHas(ctx.s.gets, getId) && !trySettleGet(ctx, get, getRefList) && inTaskId !== undefined) blockWorker(ctx, get);
 }
 
 /** `wait`: settle once `numReturns` refs are ready (or failed), or at the timeout with what is ready. */
@@ -343,30 +346,38 @@ function available(ctx: Ctx, ref: RefMarker): boolean {
   return outcome !== undefined && (outcome.kind === 'error' || hasData(ctx, ref.objectId, outcome));
 }
 
-function outcomesOf(ctx: Ctx, get: PendingGet): GetOutcome[] | undefined {
+function outcomesOf(ctx: Ctx, refs: readonly RefMarker[]): GetOutcome[] | undefined {
+  if (refs.length === 1) {
+    // A get of one ref (the usual case) gets its list of one as a literal: a list grown by a push
+    // from empty reserves 17 slots.
+    const only = outcomeOf(ctx, refs[0] as RefMarker);
+    return only === undefined ? undefined : [only];
+  }
   const outcomes: GetOutcome[] = [];
-  for (const ref of getRefs(get)) {
-    const outcome = known(ctx, ref);
+  for (const ref of refs) {
+    const outcome = outcomeOf(ctx, ref);
     if (outcome === undefined) return undefined;
-    if (outcome.kind === 'error') {
-      outcomes.push(outcome);
-      continue;
-    }
-    // An inline value's fields are read from its payload itself, not copied into a record first.
-    const data = outcome.kind === 'inline' ? outcome : ctx.s.fetchedData[ref.objectId];
-    if (data === undefined) return undefined;
-    outcomes.push({ kind: 'value', value: { data: data.data, sizeBytes: data.sizeBytes, refs: copiedRefs(data.refs) } });
+    outcomes.push(outcome);
   }
   return outcomes;
 }
 
-function trySettleGet(ctx: Ctx, get: PendingGet): boolean {
-  const refs = getRefs(get);
+/** What a get of `ref` settles with, or undefined while its value is not here (see `outcomesOf`). */
+function outcomeOf(ctx: Ctx, ref: RefMarker): GetOutcome | undefined {
+  const outcome = known(ctx, ref);
+  if (outcome === undefined || outcome.kind === 'error') return outcome;
+  // An inline value's fields are read from its payload itself, not copied into a record first.
+  const data = outcome.kind === 'inline' ? outcome : ctx.s.fetchedData[ref.objectId];
+  if (data === undefined) return undefined;
+  return { kind: 'value', value: { data: data.data, sizeBytes: data.sizeBytes, refs: copiedRefs(data.refs) } };
+}
+
+function trySettleGet(ctx: Ctx, get: PendingGet, refs: readonly RefMarker[] = getRefs(get)): boolean {
   let cursor = get.cursor ?? 0;
   while (cursor < refs.length && available(ctx, refs[cursor] as RefMarker)) cursor += 1;
   if (cursor !== (get.cursor ?? 0)) get.cursor = cursor;
   if (cursor < refs.length) return false;
-  const outcomes = outcomesOf(ctx, get);
+  const outcomes = outcomesOf(ctx, refs);
   if (outcomes === undefined) get.cursor = 0;
   if (outcomes === undefined) return false;
   if (get.blocked) {
@@ -374,13 +385,13 @@ function trySettleGet(ctx: Ctx, get: PendingGet): boolean {
     unblockIfIdle(ctx);
     return true;
   }
-  settleGet(ctx, get, outcomes);
+  settleGet(ctx, get, outcomes, refs);
   return true;
 }
 
-function settleGet(ctx: Ctx, get: PendingGet, outcomes: GetOutcome[]): void {
+/** Settles `get`, whose refs are `refs` (`getRefs` of it), with `outcomes`. */
+function settleGet(ctx: Ctx, get: PendingGet, outcomes: GetOutcome[], refs: readonly RefMarker[]): void {
   tableDelete(ctx.s.gets, get.getId);
-  const refs = getRefs(get);
   unindexRetrieval(ctx, get.getId, refs);
   acquireContainedRefs(ctx, refs, outcomes);
   emit(ctx, { type: 'get/settled', getId: get.getId, outcomes });
@@ -393,14 +404,16 @@ function settleGet(ctx: Ctx, get: PendingGet, outcomes: GetOutcome[]): void {
  * until the owner acknowledges so the inner ones cannot be freed in between.
  */
 function acquireContainedRefs(ctx: Ctx, refs: readonly RefMarker[], outcomes: GetOutcome[]): void {
-  outcomes.forEach((outcome, index) => {
-    if (outcome.kind !== 'value') return;
+  // A loop, not `forEach`: its callback was a closure made at every settled get.
+  for (let index = 0; index < outcomes.length; index++) {
+    const outcome = outcomes[index] as GetOutcome;
+    if (outcome.kind !== 'value') continue;
     const outer = refs[index];
     for (const inner of outcome.value.refs) {
       addLocalRef(ctx, inner);
       if (inner.owner !== ctx.s.workerId) ensureRegistered(ctx, borrowEntry(ctx, inner), outer);
     }
-  });
+  }
 }
 
 function releaseGetHolds(ctx: Ctx, refs: readonly RefMarker[]): void {
@@ -488,8 +501,9 @@ export function onResumed(ctx: Ctx): void {
     if (!get.awaitingResume) continue;
     get.blocked = false;
     get.awaitingResume = false;
-    const outcomes = outcomesOf(ctx, get);
-    if (outcomes !== undefined) settleGet(ctx, get, outcomes);
+    const refs = getRefs(get);
+    const outcomes = outcomesOf(ctx, refs);
+    if (outcomes !== undefined) settleGet(ctx, get, outcomes, refs);
   }
   // Gets still waiting block the worker again.
   for (const get of tableValues(ctx.s.gets)) if (get.blocked) blockWorker(ctx, { ...get, blocked: false });

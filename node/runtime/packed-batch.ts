@@ -137,7 +137,7 @@ function packActorPush(message: Loose, fields: unknown[], templates: unknown[][]
   const args = message['args'];
   if (!Array.isArray(specArgs) || !Array.isArray(args) || !('taskId' in spec && 'jobId' in spec && 'owner' in spec && 'returnIds' in spec && 'name' in spec && 'functionId' in spec && 'resources' in spec && 'maxRetries' in spec && 'retryExceptions' in spec && 'strategy' in spec)) return false;
   if (!('attempt' in message && 'caller' in message && 'restartCount' in message && 'seqNo' in message)) return false;
-  const template = [spec['jobId'], spec['owner'], spec['name'], spec['functionId'], spec['resources'], spec['maxRetries'], spec['retryExceptions'], spec['strategy'], actor['actorId'], actor['method'], message['caller'], message['restartCount'], via.from, via.incarnation, to];
+  const template = actorTemplateIndex(templates, spec, actor, message, via, to);
   const returnIds = spec['returnIds'];
   const packedReturnIds = Array.isArray(returnIds) && returnIds.length === 1 && typeof returnIds[0] === 'string' ? returnIds[0] : returnIds;
   // The pushed args are the spec's own list when every argument is a value (see pushedArgs).
@@ -145,11 +145,45 @@ function packActorPush(message: Loose, fields: unknown[], templates: unknown[][]
   const only = specArgs.length === 1 ? (specArgs[0] as Loose) : undefined;
   if (same && only !== undefined && keyCount(only) === 2 && only['kind'] === 'value' && bareInline(only['payload'])) {
     const payload = only['payload'];
-    fields.push(inlineActorPushTag, templateIndex(templates, template), spec['taskId'], packedReturnIds, payload.data, payload.sizeBytes, message['attempt'], message['seqNo'], via.seq, via.cause ?? null);
+    fields.push(inlineActorPushTag, template, spec['taskId'], packedReturnIds, payload.data, payload.sizeBytes, message['attempt'], message['seqNo'], via.seq, via.cause ?? null);
     return true;
   }
-  fields.push(actorPushTag, templateIndex(templates, template), spec['taskId'], packedReturnIds, specArgs, same ? true : args, message['attempt'], message['seqNo'], via.seq, via.cause ?? null);
+  fields.push(actorPushTag, template, spec['taskId'], packedReturnIds, specArgs, same ? true : args, message['attempt'], message['seqNo'], via.seq, via.cause ?? null);
   return true;
+}
+
+/**
+ * The index in `templates` of an actor call's template (see `packActorPush`): the last one when its
+ * fields are this call's, which they are for every call of a batch to one actor's method, else a
+ * new one added. The fields are compared where they are, so that a call like the one before makes
+ * no list (fifteen slots per call, made to be compared and dropped).
+ */
+function actorTemplateIndex(templates: unknown[][], spec: Loose, actor: Loose, message: Loose, via: { readonly from: string; readonly incarnation: number }, to: string): number {
+  const last = templates.length - 1;
+  const t = templates[last];
+  if (
+    t !== undefined &&
+    t.length === 15 &&
+    t[0] === spec['jobId'] &&
+    t[1] === spec['owner'] &&
+    t[2] === spec['name'] &&
+    t[3] === spec['functionId'] &&
+    t[4] === spec['resources'] &&
+    t[5] === spec['maxRetries'] &&
+    t[6] === spec['retryExceptions'] &&
+    t[7] === spec['strategy'] &&
+    t[8] === actor['actorId'] &&
+    t[9] === actor['method'] &&
+    t[10] === message['caller'] &&
+    t[11] === message['restartCount'] &&
+    t[12] === via.from &&
+    t[13] === via.incarnation &&
+    t[14] === to
+  ) {
+    return last;
+  }
+  templates.push([spec['jobId'], spec['owner'], spec['name'], spec['functionId'], spec['resources'], spec['maxRetries'], spec['retryExceptions'], spec['strategy'], actor['actorId'], actor['method'], message['caller'], message['restartCount'], via.from, via.incarnation, to]);
+  return last + 1;
 }
 
 /** Rebuilds the actor call packed at `start`. */

@@ -52,7 +52,12 @@ export function threadBatchMessages(value: unknown): Delivered<Message>[] | unde
 export class Router {
   private readonly local = new Map<Address, Deliver>();
   private readonly remote = new Map<Address, Port>();
-  private readonly sequences = new Map<string, number>();
+  /**
+   * The next seq of each link, by sender (its address, with `#incarnation` after a restart) and then
+   * receiver: a key of both made per message (a string built and then hashed) cost each message sent
+   * about as much as the two lookups.
+   */
+  private readonly sequences = new Map<string, Map<Address, number>>();
   private readonly pendingLocal: { deliver: Deliver; message: Delivered<Message> }[] = [];
   private readonly pendingRemote = new Map<Port, Delivered<Message>[]>();
   /** The ports that lead to another thread of this process (see maxThreadBatchMessages). */
@@ -117,9 +122,14 @@ export class Router {
    * merged trace can order the receiver's event after it.
    */
   send(from: Address, incarnation: number, to: Address, message: Message, cause?: number): void {
-    const link = `${from}#${incarnation}>${to}`;
-    const seq = this.sequences.get(link) ?? 0;
-    this.sequences.set(link, seq + 1);
+    const sender = incarnation === 0 ? from : `${from}#${incarnation}`;
+    let links = this.sequences.get(sender);
+    if (links === undefined) {
+      links = new Map();
+      this.sequences.set(sender, links);
+    }
+    const seq = links.get(to) ?? 0;
+    links.set(to, seq + 1);
     this.route(message, cause === undefined ? { from, incarnation, seq } : { from, incarnation, seq, cause }, to);
   }
 

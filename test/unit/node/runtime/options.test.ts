@@ -34,6 +34,7 @@ void test('get, wait, cancel, kill and getActor refuse an option they do not tak
   const ref = { objectId: 'x' } as never;
   await assert.rejects(tsray.get(ref, { timeoutMs: 500 } as never), (error: unknown) => error instanceof TypeError && /unknown get option 'timeoutMs'; allowed: timeout, copy/.test(error.message));
   await assert.rejects(tsray.get(ref, 500 as never), (error: unknown) => error instanceof TypeError && /get takes an options object .*, not 500/.test(error.message));
+  await assert.rejects(tsray.get(ref, null as never), (error: unknown) => error instanceof TypeError && /get takes an options object .*, not null/.test(error.message));
   await assert.rejects(tsray.wait([ref], { num_returns: 1 } as never), /unknown wait option 'num_returns'; allowed: numReturns, timeout, fetchLocal/);
   assert.throws(() => tsray.cancel(ref, { forced: true } as never), /unknown cancel option 'forced'; allowed: force, recursive/);
   assert.throws(() => tsray.kill({ actorId: 'a' }, { no_restart: false } as never), /unknown kill option 'no_restart'; allowed: noRestart/);
@@ -68,4 +69,20 @@ void test('init takes an options object and readable CPU counts', async () => {
   await assert.rejects(tsray.init({ numCpus: '2' as unknown as number }), (error: unknown) => error instanceof TypeError && /numCpus must be a whole number ≥ 1, not '2'/.test(error.message));
   await assert.rejects(tsray.init({ objectStoreMemory: NaN }), /objectStoreMemory must be .*, not NaN/);
   assert.equal(tsray.isInitialized(), false);
+});
+
+void test('get checks its refs with or without options: one ref as item 0 of a list, each item of a list by its index', async () => {
+  await tsray.init({ numCpus: 1 });
+  try {
+    const ref = tsray.put(3);
+    assert.equal(await tsray.get(ref), 3);
+    assert.equal(await tsray.get(ref, undefined), 3);
+    assert.equal(await tsray.get(ref, {}), 3);
+    assert.deepEqual(await tsray.get([ref, ref]), [3, 3]);
+    await assert.rejects(tsray.get(5 as never), (error: unknown) => error instanceof TypeError && /get takes ObjectRefs; item 0 is number/.test(error.message));
+    await assert.rejects(tsray.get(null as never, { timeout: 5 }), /get takes ObjectRefs; item 0 is null/);
+    await assert.rejects(tsray.get([ref, 'x'] as never), /get takes ObjectRefs; item 1 is string/);
+  } finally {
+    await tsray.shutdown();
+  }
 });

@@ -142,3 +142,33 @@ void test('actor calls of the usual shape are packed and rebuilt as sent, with t
   const packed = packBatch([actorCall(8), actorCall(9)]);
   assert.equal(packed?.templates.length, 1, 'calls to one method of one actor share one template');
 });
+
+void test("an actor call whose template field differs from the last call's gets a template of its own, and each call is rebuilt with its own fields", () => {
+  // Each variant differs from the plain call in one field of the template (compared in place, see actorTemplateIndex).
+  const variants: ((message: Record<string, unknown>) => void)[] = [
+    (message) => ((message['spec'] as Record<string, unknown>)['jobId'] = 'j2'),
+    (message) => ((message['spec'] as Record<string, unknown>)['owner'] = 'n1.d2'),
+    (message) => ((message['spec'] as Record<string, unknown>)['resources'] = { CPU: 0 }),
+    (message) => ((message['spec'] as Record<string, unknown>)['maxRetries'] = 2),
+    (message) => ((message['spec'] as Record<string, unknown>)['retryExceptions'] = true),
+    (message) => ((message['spec'] as Record<string, unknown>)['strategy'] = 'SPREAD'),
+    (message) => ((message['spec'] as Record<string, unknown>)['actor'] = { actorId: 'n1.d1.a2', method: 'add' }),
+    (message) => (message['caller'] = 'n1.d2'),
+    (message) => (message['restartCount'] = 1),
+    (message) => (message['via'] = { from: 'worker:n1.d1', incarnation: 1, seq: 9, cause: 1 }),
+    (message) => (message['to'] = 'worker:n1.w3'),
+  ];
+  for (const change of variants) {
+    const changed = actorCall(2) as unknown as Record<string, unknown>;
+    change(changed);
+    const messages = [actorCall(1), changed as unknown as Delivered<Message>, actorCall(3)];
+    const packed = packBatch(messages);
+    assert.equal(packed?.templates.length, 3, `a call that differs (${change.toString()}) gets its own template, and the next plain call another`);
+    const { received } = crossed(messages);
+    assert.deepEqual(received, messages);
+    assert.deepEqual(
+      received.map((message) => JSON.stringify(message)),
+      messages.map((message) => JSON.stringify(message)),
+    );
+  }
+});

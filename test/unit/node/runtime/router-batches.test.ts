@@ -198,3 +198,34 @@ void test('postNow posts what is queued for other threads at once, except within
   assert.deepEqual(toThread.flat(), seqs(3), 'each message once, in order');
   router.close();
 });
+
+void test('each link (sender, its incarnation, receiver) numbers its messages from 0 on its own', async () => {
+  const router = new Router();
+  const seen: [string, number, number][] = [];
+  const port: Port = {
+    postMessage: (value: unknown) => {
+      assert.ok(isMessageBatch(value));
+      for (const message of value.messages) seen.push([`${message.via.from}#${message.via.incarnation}>${(message as unknown as { to: string }).to}`, message.via.incarnation, message.via.seq]);
+    },
+  };
+  router.addRemote('worker:w1', port);
+  router.addRemote('worker:w2', port);
+  router.send('worker:d1', 0, 'worker:w1', heartbeat(0));
+  router.send('worker:d1', 0, 'worker:w2', heartbeat(1));
+  router.send('worker:d1', 1, 'worker:w1', heartbeat(2));
+  router.send('worker:d1', 0, 'worker:w1', heartbeat(3));
+  router.send('worker:d2', 0, 'worker:w1', heartbeat(4));
+  router.send('worker:d1', 1, 'worker:w1', heartbeat(5));
+  router.send('worker:d1', 0, 'worker:w2', heartbeat(6));
+  await nextTurn();
+  assert.deepEqual(seen.map(([link, , seq]) => `${link} ${seq}`), [
+    'worker:d1#0>worker:w1 0',
+    'worker:d1#0>worker:w2 0',
+    'worker:d1#1>worker:w1 0',
+    'worker:d1#0>worker:w1 1',
+    'worker:d2#0>worker:w1 0',
+    'worker:d1#1>worker:w1 1',
+    'worker:d1#0>worker:w2 1',
+  ]);
+  router.close();
+});
