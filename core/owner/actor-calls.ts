@@ -258,15 +258,17 @@ export function pumpActor(ctx: Ctx, view: ActorView): void {
     task.sentToRestart = view.restartCount;
     view.inflight.push(taskId);
     const seqNo = view.nextSeqNo++;
+    const spec = taskSpecOf(task.spec);
     emit(ctx,
       send(workerAddress(view.workerId), {
         type: 'actor-task/pushed',
-        spec: taskSpecOf(task.spec),
+        spec,
         attempt: task.attempt,
         caller: ctx.s.workerId,
         restartCount: view.restartCount,
         seqNo,
-        args: pushedArgs(task),
+        // The spec's own list (see pushedArgs): a call of one value crosses threads as its data alone.
+        args: pushedArgs(task, spec.args),
       }),
     );
   }

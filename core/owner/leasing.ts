@@ -9,7 +9,7 @@
 import { send } from '../effects.js';
 import { nodeOfWorker, rayletAddress, workerAddress } from '../ids.js';
 import type { LeaseId, NodeId, WorkerId } from '../ids.js';
-import type { ResolvedArg, SchedulingStrategy, WorkerExitReason } from '../protocol.js';
+import type { ResolvedArg, SchedulingStrategy, TaskArg, WorkerExitReason } from '../protocol.js';
 import { emptyFifo, fifoPushFront, fifoPushOne, fifoRemove, fifoSize, fifoTake, fifoTakeAll } from '../fifo.js';
 import { shapeKey } from '../resources.js';
 import type { Ctx } from './context.js';
@@ -39,10 +39,13 @@ export function resolvedArgs(task: OwnedTask): ResolvedArg[] {
  * The args of a push to a worker (`task/pushed`, `actor-task/pushed`), as `resolvedArgs` gives them,
  * except that a task whose args are all values (the usual case) pushes the list its spec holds: a
  * value argument is already what the worker gets, and the push carries that list in its spec too.
- * The worker copies the list it keeps, and nothing changes a spec's args once made.
+ * The worker copies the list it keeps, and nothing changes a spec's args once made. `args` is the
+ * list the push's spec carries (`taskSpecOf(task.spec).args`): a spec of one argument keeps it as
+ * itself, and `argsOf` makes a new list of one at each call, so a push that asked it again carried
+ * two lists, and an actor call, which packs as its data alone only when they are one list
+ * (packed-batch.ts), crossed threads as the whole of both.
  */
-export function pushedArgs(task: OwnedTask): readonly ResolvedArg[] {
-  const args = argsOf(task.spec);
+export function pushedArgs(task: OwnedTask, args: readonly TaskArg[] = argsOf(task.spec)): readonly ResolvedArg[] {
   for (const arg of args) if (arg.kind !== 'value') return resolvedArgs(task);
   return args as readonly ResolvedArg[];
 }
@@ -258,13 +261,14 @@ function pushTask(ctx: Ctx, task: OwnedTask, lease: OwnedLease): void {
   if (lease.runningTaskId === undefined) lease.runningTaskId = task.spec.taskId;
   else (lease.pipelined ??= []).push(task.spec.taskId);
   const to = workerAddress(lease.workerId ?? '');
+  const spec = taskSpecOf(task.spec);
   // Two literals rather than a spread of an empty one: that made and copied an object per push.
   emit(ctx,
     send(
       to,
       after === undefined
-        ? { type: 'task/pushed', spec: taskSpecOf(task.spec), attempt: task.attempt, leaseId: lease.leaseId, args: pushedArgs(task) }
-        : { type: 'task/pushed', spec: taskSpecOf(task.spec), attempt: task.attempt, leaseId: lease.leaseId, args: pushedArgs(task), after },
+        ? { type: 'task/pushed', spec, attempt: task.attempt, leaseId: lease.leaseId, args: pushedArgs(task, spec.args) }
+        : { type: 'task/pushed', spec, attempt: task.attempt, leaseId: lease.leaseId, args: pushedArgs(task, spec.args), after },
     ),
   );
 }

@@ -13,6 +13,8 @@ import { fifoItems } from '../../../core/fifo.js';
 import { tableGet, tableKeys } from '../../../core/table.js';
 import { delivered, ThreeWays } from '../../support/owner-three-ways.js';
 import { driverStarted, tinySubmission } from '../../support/owner-events.js';
+import type { Delivered, Message } from '../../../core/protocol.js';
+import { packBatch, unpackBatch } from '../../../node/runtime/packed-batch.js';
 
 void test('tasks are grouped into scheduling classes by their resource shape and strategy, whatever function they run, also when a function changes its resources', () => {
   const run = new ThreeWays();
@@ -233,4 +235,17 @@ void test('a failed actor call stays listed with its error while its return live
   assert.equal(tableGet(run.live.tasks, 'n1.d1.t1')?.state, 'FAILED');
   run.step({ type: 'refs/released', objectIds: ['n1.d1.t1.r0'] });
   assert.equal(tableGet(run.live.tasks, 'n1.d1.t1'), undefined, 'the failed call goes with its last return');
+});
+
+void test("an actor call of one value pushes its spec's own list of args, and so crosses threads packed as that value's data alone", () => {
+  const run = new ThreeWays();
+  const pushed = callOnLiveActor(run).find((effect) => effect.type === 'message/sent' && effect.message.type === 'actor-task/pushed');
+  assert.ok(pushed?.type === 'message/sent' && pushed.message.type === 'actor-task/pushed');
+  // The spec keeps one argument as itself (OwnedSpec), and a list made for the push at each ask was two lists for one.
+  assert.equal(pushed.message.args, pushed.message.spec.args, 'the push carries the list its spec carries');
+  const stamped = { ...pushed.message, via: { from: 'worker:n1.d1', incarnation: 0, seq: 0 }, to: pushed.to } as unknown as Delivered<Message>;
+  const packed = packBatch([stamped]);
+  assert.ok(packed !== undefined);
+  assert.equal(packed.fields.some((field) => Array.isArray(field)), false, 'no list of args crosses: the one value goes as its data and size');
+  assert.deepEqual(unpackBatch(structuredClone(packed)), [stamped]);
 });
