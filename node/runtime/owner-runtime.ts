@@ -683,13 +683,18 @@ export class OwnerRuntime {
     this.keepAliveWhilePending();
     try {
       // Decoded in the context of the task that asked, so the refs inside count as that task's holds.
+      // The closure for that is made only when it is needed: a driver's gets (every call of P3's loop) need none.
       const task = pending.task;
-      const decode = pending.decode;
-      const decoded = (): unknown => (typeof decode === 'function' ? decode(effect) : this.getValues(effect, decode));
-      pending.resolve(task === undefined || this.options.holdRef === undefined ? decoded() : taskContext.run(task, decoded));
+      pending.resolve(task === undefined || this.options.holdRef === undefined ? this.decoded(pending, effect) : taskContext.run(task, () => this.decoded(pending, effect)));
     } catch (error) {
       pending.reject(error instanceof Error ? error : new TypeError(String(error)));
     }
+  }
+
+  /** What the call `pending` resolves with, from the effect that settled it. */
+  private decoded(pending: Pending, effect: OwnerEffect): unknown {
+    const decode = pending.decode;
+    return typeof decode === 'function' ? decode(effect) : this.getValues(effect, decode);
   }
 
   /**
