@@ -32,6 +32,24 @@ await build({
   logLevel: 'warning',
 });
 
+// The node's log thread (node/store/log-thread.ts), bundled the same way: as ES modules it spent
+// about 220 ms of CPU loading its modules at every init with logging on, much of it while the
+// first tasks ran (session-logs.ts starts it when the build made it).
+await build({
+  entryPoints: ['dist/node/store/log-thread.js'],
+  outfile: 'dist/node/store/log-thread.cjs',
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  external: ['lmdb'],
+  alias: { msgpackr: './node_modules/msgpackr/index.js' },
+  plugins: [fpTsModules],
+  define: { 'import.meta.url': '__tsrayBundleUrl' },
+  banner: { js: "var __tsrayBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  logLevel: 'warning',
+});
+
 // The debugger's replay worker (node/trace/replay-worker.ts), bundled the same way: as ES modules
 // each of the pass's two threads spent about 90 ms of CPU loading its sixty-odd modules, as one
 // CommonJS script about 10 (parallel-replay.ts starts it when the build made it).

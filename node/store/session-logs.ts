@@ -24,13 +24,21 @@
  * line, dropping that batch (see `reserveInFlight` in forwarded-log.ts). Every request waits at
  * most as long as the log thread lives.
  */
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { EventLog, logDirFor } from './event-log.js';
 import { ForwardedLog, inFlightWaitMs, keepBatchMemory, maxInFlightBytes, reserveInFlight, type BatchMemoryBack, type LogPort, type LogRecords } from './forwarded-log.js';
 import type { ForwardedComponent, LogThreadBoot, LogThreadReply, LogThreadRequest } from './log-thread.js';
 
-const logThreadEntry = fileURLToPath(new URL('./log-thread.js', import.meta.url));
+/**
+ * The log thread's script (exported for the test that the build's bundle is the one started): the one CommonJS bundle the build makes of log-thread.ts and all it imports
+ * (scripts/bundle-worker.mjs), which the thread loads in a fraction of the CPU its ES modules one by
+ * one take (it starts at every `init` with logging on, while the first tasks run); those when there
+ * is no bundle (tsray run from its sources).
+ */
+const bundledLogThread = fileURLToPath(new URL('./log-thread.cjs', import.meta.url));
+export const logThreadEntry = existsSync(bundledLogThread) ? bundledLogThread : fileURLToPath(new URL('./log-thread.js', import.meta.url));
 
 /** How long a process that exits waits for the log thread to write what it buffers. */
 const exitWriteWaitMs = 5_000;

@@ -2,15 +2,16 @@
  * A session's logs (node/store/session-logs.ts): a raylet's log is encoded on the thread that runs
  * the raylet and written by the log thread, as a raylet's log (so that replay picks the raylet's
  * reducer for it), with its events, their parents and the hash of its state; `flushAll` puts what it
- * buffers on disk while the raylet runs on, and `close` sends its last records.
+ * buffers on disk while the raylet runs on, and `close` sends its last records. The log thread runs
+ * from the one script the build bundles, as a worker thread does.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { EventLog, openSessionLogs } from '../../../node/store/event-log.js';
-import { SessionLogs } from '../../../node/store/session-logs.js';
+import { logThreadEntry, SessionLogs } from '../../../node/store/session-logs.js';
 
 const sessionDir = mkdtempSync(join(tmpdir(), 'tsray-session-logs-'));
 after(() => rmSync(sessionDir, { recursive: true, force: true }));
@@ -56,4 +57,9 @@ void test("a raylet's log is written by the log thread as a raylet's, with its s
   const closed = await readLog('raylet:n1');
   assert.equal(closed.events.length, 3);
   assert.equal(closed.hashes.get(3), 'cccccccccccccccc');
+});
+
+void test('the log thread starts from the script the build bundles, not its modules one by one', () => {
+  assert.ok(logThreadEntry.endsWith('log-thread.cjs'), `the log thread's script is ${logThreadEntry}`);
+  assert.ok(existsSync(logThreadEntry), `${logThreadEntry} should be written by npm run build`);
 });
