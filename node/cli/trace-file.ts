@@ -3,7 +3,8 @@
  * file (missing, unreadable, not a trace, a format this tsray does not read, corrupt, edited or cut
  * short) becomes one line the user reads and exit 1, never a stack dump.
  */
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:buffer';
+import { readFile, stat } from 'node:fs/promises';
 import * as E from 'fp-ts/lib/Either.js';
 import { decodeTrace, traceProblems } from '../../core/trace/decode.js';
 import type { Trace } from '../../core/trace/format.js';
@@ -39,8 +40,18 @@ export interface LoadTraceOptions {
 export async function loadTraceFile(path: string, options: LoadTraceOptions = {}): Promise<LoadedTrace> {
   let text: string;
   try {
+    // The file is decoded as one string, and V8 holds none longer than MAX_STRING_LENGTH characters:
+    // a larger trace (a collected session of millions of events) is refused naming that limit, where
+    // reading it failed with V8's bare "Invalid string length".
+    const sizeBytes = (await stat(path)).size;
+    if (sizeBytes > constants.MAX_STRING_LENGTH) {
+      throw new TraceFileError(
+        `cannot read trace ${path}: it is ${mebibytes(sizeBytes)} MiB, and tsray replay and why decode a trace as one string of at most ${mebibytes(constants.MAX_STRING_LENGTH)} MiB (V8's MAX_STRING_LENGTH); browse it with tsray debug, which reads it in pieces, or collect a session with fewer events to replay it`,
+      );
+    }
     text = await readFile(path, 'utf8');
   } catch (error) {
+    if (error instanceof TraceFileError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     const what = code === 'ENOENT' ? 'no such file (ENOENT)' : code === 'EISDIR' ? 'it is a directory (EISDIR)' : (code ?? oneLine(String(error)));
     throw new TraceFileError(`cannot read trace ${path}: ${what}; pass a file written by tsray sim or tsray trace collect`);
@@ -53,6 +64,11 @@ export async function loadTraceFile(path: string, options: LoadTraceOptions = {}
     throw new TraceFileError(`${path} is damaged: ${oneLine(problems[0] ?? '')}${more}`);
   }
   return { path, trace: decoded.right, problems };
+}
+
+/** `bytes` in MiB, to one decimal place. */
+function mebibytes(bytes: number): string {
+  return (bytes / 1024 ** 2).toFixed(1);
 }
 
 /** Keeps a message on one line. */

@@ -3,7 +3,8 @@
  * TraceFileError; a damaged file is refused when strict and handed back with its problems when not.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { constants } from 'node:buffer';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -30,6 +31,19 @@ void describe('loadTraceFile', () => {
     const loaded = await loadTraceFile(path);
     assert.deepEqual(loaded.problems, []);
     assert.ok(loaded.trace.entries.length > 10);
+  });
+
+  void test('a trace longer than the longest string V8 holds is refused naming that limit', async () => {
+    // A sparse file: its size is what is checked, before anything is read.
+    const path = join(work, 'huge.jsonl');
+    writeFileSync(path, '');
+    truncateSync(path, constants.MAX_STRING_LENGTH + 1);
+    await assert.rejects(loadTraceFile(path), (error: unknown) => {
+      assert.ok(error instanceof TraceFileError);
+      assert.match(error.message, /^cannot read trace \S+huge\.jsonl: it is 512\.0 MiB, and tsray replay and why decode a trace as one string of at most 512\.0 MiB \(V8's MAX_STRING_LENGTH\); browse it with tsray debug/);
+      assert.doesNotMatch(error.message, /\n/);
+      return true;
+    });
   });
 
   void test('missing, a directory, not a trace, damaged: one line each', async () => {
