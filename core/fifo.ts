@@ -18,7 +18,7 @@
  * themselves instead of having immer draft them (see core/own-copies.ts). Items are values: they are
  * handed out as they are, never copied to be changed.
  */
-import { ownCopiesFor, readField, writableField } from './own-copies.js';
+import { noteEntered, ownCopiesFor, readField, writableField } from './own-copies.js';
 
 /** The queue's data: `chunks[0][head]` is the front; items before `head` in the first chunk are already taken. */
 export interface Fifo<T> {
@@ -150,14 +150,24 @@ function pushOwned<T>(queue: Fifo<T>, item: T): void {
     if (back !== undefined) {
       const later = writableField(queue, 'later') as T[][][] | undefined;
       if (later === undefined) queue.later = [back];
-      else later.push(back);
+      else {
+        later.push(back);
+        noteEntered(back);
+      }
     }
     queue.back = [[item]];
   } else {
+    // What enters a copy here is told to own copies, which freeze what is new in it (see noteEntered).
     const writable = writableField(queue, onFront ? 'chunks' : 'back') as T[][];
     const chunk = last !== undefined && last.length < chunkLength ? (writableField(writable, writable.length - 1) as T[]) : undefined;
-    if (chunk === undefined) writable.push([item]);
-    else chunk.push(item);
+    if (chunk === undefined) {
+      const made = [item];
+      writable.push(made);
+      noteEntered(made);
+    } else {
+      chunk.push(item);
+      noteEntered(item);
+    }
   }
   queue.size += 1;
 }
@@ -169,10 +179,14 @@ export function fifoPushFront<T>(queue: Fifo<T>, items: readonly T[]): void {
   const first = queue.chunks[0];
   // The taken prefix of the first chunk is cut off, so that the new chunks can go before it. The
   // front page may grow past `pageLength` here: only pushes at the back keep to it.
-  if (first !== undefined && queue.head > 0) queue.chunks[0] = first.slice(queue.head);
+  if (first !== undefined && queue.head > 0) {
+    queue.chunks[0] = first.slice(queue.head);
+    noteEntered(queue.chunks[0]);
+  }
   const front: T[][] = [];
   for (let at = 0; at < items.length; at += chunkLength) front.push(items.slice(at, at + chunkLength));
   queue.chunks.unshift(...front);
+  for (const chunk of front) noteEntered(chunk);
   queue.head = 0;
   queue.size += items.length;
 }
