@@ -1,39 +1,48 @@
 /**
  * A first-in, first-out queue as plain data, so that it hashes, replays and drafts under immer like
  * the rest of a state. Under immer, a write copies, freezes and diffs every array it changes, so the
- * items are kept in chunks of at most `chunkLength`, and the chunks in lists of at most `pageLength`:
- * the front list `chunks`, then (once that list is full) the pages of `later`. A push copies the page
- * list, the last page and the last chunk: at 100k items, about 135 slots and 40 µs per push, where a
- * list of 256-item chunks copied about 520 slots and took 84 µs. Taking from the front moves a head index within
- * the first chunk and drops that chunk once it is used up, and the first page of `later` becomes the
- * front list once that runs out, so takes are O(1) apart from an O(`pageLength`) drop every
- * `chunkLength` takes (V8's `shift` of a flat array of 100k items cost 70 µs per take).
+ * queue is a shallow tree whose nodes stay short: the items in chunks of at most `chunkLength`, the
+ * chunks in pages of at most `pageLength`. The front page `chunks` is where takes happen; pushes go
+ * to the last chunk of the back page `back`, and a full back page moves into `later`, the list of
+ * pages between the two (as a persistent vector keeps a tail, so that an append copies only it).
+ * A push under immer copies the back page and its last chunk, two arrays of at most 32 slots, and
+ * `later` once every `chunkLength * pageLength` pushes: at 100k items about 35 slots per push, where
+ * a list of all the pages copied at every push (the shape before) took about 130, and 1,000 at 1M.
+ * Taking from the front moves a head index within the first chunk and drops that chunk once it is
+ * used up, and the next page (the first of `later`, else `back`) becomes the front page once that
+ * runs out, so takes are O(1) apart from an O(`pageLength`) drop every `chunkLength` takes and an
+ * O(pages) one every `chunkLength * pageLength` takes (V8's `shift` of a flat array of 100k items
+ * cost 70 µs per take).
  *
  * In a step under immer without patches, the functions below copy the lists and chunks they change
  * themselves instead of having immer draft them (see core/own-copies.ts). Items are values: they are
  * handed out as they are, never copied to be changed.
  */
-import { isDraft } from 'immer';
-import { ownCopiesFor, readField, writableField } from './own-copies.js';
+import { noteEntered, ownCopiesFor, readField, writableField } from './own-copies.js';
 
 /** The queue's data: `chunks[0][head]` is the front; items before `head` in the first chunk are already taken. */
 export interface Fifo<T> {
-  /** The front chunks: never empty chunks, each at most `chunkLength` long when pushed to. */
+  /** The front page: never empty chunks, each at most `chunkLength` long when pushed to. */
   chunks: T[][];
   head: number;
   /** How many items wait. */
   size: number;
   /**
-   * The chunks after `chunks`, in pages of at most `pageLength` (never empty pages or chunks);
-   * absent until `chunks` holds `pageLength` chunks, so that a short queue is three fields.
+   * The pages between `chunks` and `back` (never empty pages or chunks), absent while there are
+   * none: a short queue is three fields.
    */
   later?: T[][][];
+  /**
+   * The page pushes go to once `chunks` held `pageLength` chunks (never empty, nor its chunks);
+   * absent before that, and from when the pages before it run out until the next push.
+   */
+  back?: T[][];
 }
 
 /** How many items a chunk takes before the next push starts another. */
 export const chunkLength = 32;
 
-/** How many chunks the front list, or a page of `later`, takes before the next push starts a page. */
+/** How many chunks a page takes before the next push starts a page. */
 export const pageLength = 32;
 
 /** An empty queue. */
@@ -53,10 +62,11 @@ export function fifoSize<T>(queue: Fifo<T>): number {
 function rawView<T>(queue: Fifo<T>): Fifo<T> {
   if (!ownCopiesFor(queue)) return queue;
   const later = readField(queue, 'later') as T[][][] | undefined;
-  return { chunks: readField(queue, 'chunks') as T[][], head: queue.head, size: queue.size, ...(later === undefined ? {} : { later }) };
+  const back = readField(queue, 'back') as T[][] | undefined;
+  return { chunks: readField(queue, 'chunks') as T[][], head: queue.head, size: queue.size, ...(later === undefined ? {} : { later }), ...(back === undefined ? {} : { back }) };
 }
 
-/** In a step with own copies: copies the front list, `later`, and every page and chunk in them that is frozen. */
+/** In a step with own copies: copies every page, `later`, and every chunk in them that is frozen. */
 function thawAll<T>(queue: Fifo<T>): void {
   const thawList = (list: object | undefined): void => {
     if (list === undefined) return;
@@ -64,35 +74,28 @@ function thawAll<T>(queue: Fifo<T>): void {
     for (let index = 0; index < length; index++) writableField(list, index);
   };
   thawList(writableField(queue, 'chunks') as object);
+  thawList(writableField(queue, 'back') as object | undefined);
   const later = writableField(queue, 'later') as object | undefined;
   if (later === undefined) return;
   thawList(later);
   for (let index = 0; index < (later as unknown[]).length; index++) thawList(readField(later, index) as object);
 }
 
-/**
- * In a step with own copies: copies the list that pushes go to and its last chunk, when frozen, and
- * returns that list (undefined when `later` has no page, which cannot be once it exists).
- */
-function thawBack<T>(queue: Fifo<T>): T[][] | undefined {
-  const later = writableField(queue, 'later') as T[][][] | undefined;
-  const list = (later === undefined ? writableField(queue, 'chunks') : writableField(later, later.length - 1)) as T[][] | undefined;
-  if (list !== undefined && list.length > 0) writableField(list, list.length - 1);
-  return list;
-}
-
-/** The chunk lists in order: the front list, then the pages of `later`. */
-function chunkLists<T>(queue: Fifo<T>): T[][][] {
-  return queue.later === undefined ? [queue.chunks] : [queue.chunks, ...queue.later];
+/** The pages in order: the front page, the pages of `later`, then the back page. */
+function pagesOf<T>(queue: Fifo<T>): T[][][] {
+  const pages = [queue.chunks];
+  if (queue.later !== undefined) pages.push(...queue.later);
+  if (queue.back !== undefined) pages.push(queue.back);
+  return pages;
 }
 
 /** The waiting items, front first (a copy). */
 export function fifoItems<T>(queue: Fifo<T>): T[] {
   queue = rawView(queue);
   const items: T[] = [];
-  chunkLists(queue).forEach((list, page) => {
-    list.forEach((chunk, index) => {
-      for (let at = page === 0 && index === 0 ? queue.head : 0; at < chunk.length; at++) items.push(chunk[at] as T);
+  pagesOf(queue).forEach((page, number) => {
+    page.forEach((chunk, index) => {
+      for (let at = number === 0 && index === 0 ? queue.head : 0; at < chunk.length; at++) items.push(chunk[at] as T);
     });
   });
   return items;
@@ -106,28 +109,7 @@ export function fifoPeek<T>(queue: Fifo<T>): T | undefined {
 
 /** Adds items at the back. */
 export function fifoPush<T>(queue: Fifo<T>, ...items: T[]): void {
-  if (ownCopiesFor(queue)) {
-    // One item into a chunk with room: written into the copies `thawBack` made, without reading
-    // `later` or `chunks` again through the queue's draft (a proxy trap each).
-    const list = thawBack(queue);
-    const last = list?.[list.length - 1];
-    if (items.length === 1 && last !== undefined && !isDraft(last) && last.length < chunkLength) {
-      last.push(items[0] as T);
-      queue.size += 1;
-      return;
-    }
-  }
-  for (const item of items) {
-    let list = queue.later === undefined ? queue.chunks : queue.later[queue.later.length - 1];
-    const last = list?.[list.length - 1];
-    if (last !== undefined && last.length < chunkLength) {
-      last.push(item);
-      continue;
-    }
-    if (list === undefined || list.length >= pageLength) (queue.later ??= []).push((list = []));
-    list.push([item]);
-  }
-  queue.size += items.length;
+  for (const item of items) fifoPushOne(queue, item);
 }
 
 /**
@@ -136,21 +118,56 @@ export function fifoPush<T>(queue: Fifo<T>, ...items: T[]): void {
  */
 export function fifoPushOne<T>(queue: Fifo<T>, item: T): void {
   if (ownCopiesFor(queue)) {
-    // Into a chunk with room: written into the copies `thawBack` made, as in `fifoPush`.
-    const list = thawBack(queue);
-    const last = list?.[list.length - 1];
-    if (last !== undefined && !isDraft(last) && last.length < chunkLength) {
-      last.push(item);
-      queue.size += 1;
-      return;
-    }
+    pushOwned(queue, item);
+    return;
   }
-  let list = queue.later === undefined ? queue.chunks : queue.later[queue.later.length - 1];
-  const last = list?.[list.length - 1];
+  // The page pushes go to: the back page, else the front page while no page follows it.
+  const page = queue.back ?? (queue.later === undefined ? queue.chunks : undefined);
+  const last = page?.[page.length - 1];
   if (last !== undefined && last.length < chunkLength) last.push(item);
-  else {
-    if (list === undefined || list.length >= pageLength) (queue.later ??= []).push((list = []));
-    list.push([item]);
+  else if (page !== undefined && page.length < pageLength) page.push([item]);
+  else startPage(queue, item);
+  queue.size += 1;
+}
+
+/** Starts a back page holding `item`, the one it had (if any) moving to the end of `later`. */
+function startPage<T>(queue: Fifo<T>, item: T): void {
+  if (queue.back !== undefined) (queue.later ??= []).push(queue.back);
+  queue.back = [[item]];
+}
+
+/**
+ * `fifoPushOne` in a step with own copies: reads the queue's lists without immer drafting them, and
+ * copies only the page and chunk it writes (and `later`, when the back page is full).
+ */
+function pushOwned<T>(queue: Fifo<T>, item: T): void {
+  const back = readField(queue, 'back') as T[][] | undefined;
+  const onFront = back === undefined && readField(queue, 'later') === undefined;
+  const page = back ?? (onFront ? (readField(queue, 'chunks') as T[][]) : undefined);
+  const last = page?.[page.length - 1];
+  if (page === undefined || (page.length >= pageLength && (last === undefined || last.length >= chunkLength))) {
+    // A new back page: the one there (if any) joins `later`, which is copied for it.
+    if (back !== undefined) {
+      const later = writableField(queue, 'later') as T[][][] | undefined;
+      if (later === undefined) queue.later = [back];
+      else {
+        later.push(back);
+        noteEntered(back);
+      }
+    }
+    queue.back = [[item]];
+  } else {
+    // What enters a copy here is told to own copies, which freeze what is new in it (see noteEntered).
+    const writable = writableField(queue, onFront ? 'chunks' : 'back') as T[][];
+    const chunk = last !== undefined && last.length < chunkLength ? (writableField(writable, writable.length - 1) as T[]) : undefined;
+    if (chunk === undefined) {
+      const made = [item];
+      writable.push(made);
+      noteEntered(made);
+    } else {
+      chunk.push(item);
+      noteEntered(item);
+    }
   }
   queue.size += 1;
 }
@@ -161,40 +178,49 @@ export function fifoPushFront<T>(queue: Fifo<T>, items: readonly T[]): void {
   if (ownCopiesFor(queue)) writableField(queue, 'chunks');
   const first = queue.chunks[0];
   // The taken prefix of the first chunk is cut off, so that the new chunks can go before it. The
-  // front list may grow past `pageLength` here: only pushes at the back keep to it.
-  if (first !== undefined && queue.head > 0) queue.chunks[0] = first.slice(queue.head);
+  // front page may grow past `pageLength` here: only pushes at the back keep to it.
+  if (first !== undefined && queue.head > 0) {
+    queue.chunks[0] = first.slice(queue.head);
+    noteEntered(queue.chunks[0]);
+  }
   const front: T[][] = [];
   for (let at = 0; at < items.length; at += chunkLength) front.push(items.slice(at, at + chunkLength));
   queue.chunks.unshift(...front);
+  for (const chunk of front) noteEntered(chunk);
   queue.head = 0;
   queue.size += items.length;
 }
 
 /** Takes the front item; undefined when the queue is empty. */
 export function fifoTake<T>(queue: Fifo<T>): T | undefined {
-  if (ownCopiesFor(queue)) {
-    if (queue.size === 0) return undefined;
-    writableField(queue, 'chunks');
-  }
-  const first = queue.chunks[0];
+  const owned = ownCopiesFor(queue);
+  // With own copies, the front page is read as it is and copied only when a chunk is dropped from it.
+  const first = (owned ? (readField(queue, 'chunks') as T[][]) : queue.chunks)[0];
   if (first === undefined) return undefined;
   const item = first[queue.head];
   queue.head += 1;
   queue.size -= 1;
   if (queue.head >= first.length) {
-    queue.chunks.shift();
+    const chunks = (owned ? writableField(queue, 'chunks') : queue.chunks) as T[][];
+    chunks.shift();
     queue.head = 0;
-    if (queue.chunks.length === 0) refill(queue);
+    if (chunks.length === 0) refill(queue, owned);
   }
   return item;
 }
 
-/** The front list ran out: the first page of `later` takes its place. */
-function refill<T>(queue: Fifo<T>): void {
-  const later = (ownCopiesFor(queue) ? writableField(queue, 'later') : queue.later) as T[][][] | undefined;
-  if (later === undefined) return;
-  queue.chunks = later.shift() ?? [];
-  if (later.length === 0) delete queue.later;
+/** The front page ran out: the next page (the first of `later`, else the back page) takes its place. */
+function refill<T>(queue: Fifo<T>, owned: boolean): void {
+  const later = (owned ? writableField(queue, 'later') : queue.later) as T[][][] | undefined;
+  if (later !== undefined) {
+    queue.chunks = later.shift() ?? [];
+    if (later.length === 0) delete queue.later;
+    return;
+  }
+  const back = (owned ? readField(queue, 'back') : queue.back) as T[][] | undefined;
+  if (back === undefined) return;
+  queue.chunks = back;
+  delete queue.back;
 }
 
 /** Empties the queue; returns what waited, front first. */
@@ -204,6 +230,7 @@ export function fifoTakeAll<T>(queue: Fifo<T>): T[] {
   queue.head = 0;
   queue.size = 0;
   delete queue.later;
+  delete queue.back;
   return items;
 }
 
@@ -211,9 +238,9 @@ export function fifoTakeAll<T>(queue: Fifo<T>): T[] {
 export function fifoIndexOf<T>(queue: Fifo<T>, item: T): number {
   queue = rawView(queue);
   let before = -queue.head;
-  for (const [page, list] of chunkLists(queue).entries()) {
-    for (const [index, chunk] of list.entries()) {
-      const at = chunk.indexOf(item, page === 0 && index === 0 ? queue.head : 0);
+  for (const [number, page] of pagesOf(queue).entries()) {
+    for (const [index, chunk] of page.entries()) {
+      const at = chunk.indexOf(item, number === 0 && index === 0 ? queue.head : 0);
       if (at >= 0) return before + at;
       before += chunk.length;
     }
@@ -232,21 +259,25 @@ export function fifoRemove<T>(queue: Fifo<T>, item: T): boolean {
   }
   // Find the chunk again by position (not by value: an earlier equal item was taken already).
   let left = at + queue.head;
-  const lists = chunkLists(queue);
-  for (const [page, list] of lists.entries()) {
-    for (const [index, chunk] of list.entries()) {
+  const pages = pagesOf(queue);
+  for (const [number, page] of pages.entries()) {
+    for (const [index, chunk] of page.entries()) {
       if (left >= chunk.length) {
         left -= chunk.length;
         continue;
       }
       // Only a chunk after the first can empty here: the first one keeps its front item.
-      if (chunk.length === 1) list.splice(index, 1);
+      if (chunk.length === 1) page.splice(index, 1);
       else chunk.splice(left, 1);
       queue.size -= 1;
-      // A page of `later` emptied by that goes, and `later` with its last page.
-      if (page > 0 && list.length === 0 && queue.later !== undefined) {
-        queue.later.splice(page - 1, 1);
-        if (queue.later.length === 0) delete queue.later;
+      // A page after the front one emptied by that goes: the back page, or one of `later` (and
+      // `later` with its last page).
+      if (number > 0 && page.length === 0) {
+        if (page === queue.back) delete queue.back;
+        else if (queue.later !== undefined) {
+          queue.later.splice(number - 1, 1);
+          if (queue.later.length === 0) delete queue.later;
+        }
       }
       return true;
     }

@@ -35,7 +35,7 @@
  * rather than seven drafts.
  */
 import { isDraft } from 'immer';
-import { mayBeDraft, ownCopiesFor, readField, thawedDeep, writableField } from './own-copies.js';
+import { mayBeDraft, noteEntered, ownCopiesFor, readField, thawedDeep, writableField } from './own-copies.js';
 
 /**
  * A tree node: 16 slots (4 bits of the hash per level), all present from the start (undefined
@@ -317,6 +317,7 @@ export function tableGet<V>(table: Table<V>, key: string): V | undefined {
   if (entries === undefined || isDraft(entries)) return entries?.[key];
   const copy = thawedDeep(value);
   entries[key] = copy;
+  noteEntered(copy);
   return copy;
 }
 
@@ -342,10 +343,12 @@ export function tableSet<V>(table: Table<V>, key: string, value: V): void {
     }
     entries.set(key, value);
   }
-  if (ownCopiesFor(table)) {
+  const owned = ownCopiesFor(table);
+  if (owned) {
     // Where the bucket exists and no split is due, the write goes straight into the entries record
     // that `writablePath` made writable: reading `flat` and `nodes` again through the table's draft
-    // would cost a proxy trap each, and hashing the key twice.
+    // would cost a proxy trap each, and hashing the key twice. Below, the entry may land in a copy too.
+    noteEntered(value);
     const entries = writablePath(table, key);
     if (entries !== undefined && !isDraft(entries)) {
       if (Object.hasOwn(entries, key)) {
@@ -373,20 +376,30 @@ export function tableSet<V>(table: Table<V>, key: string, value: V): void {
     split(table, flat);
   }
   const hash = hashOf(key);
-  const level1 = (nodesOf(table)[hash & 15] ??= emptySlots());
-  const level2 = (level1[(hash >>> 4) & 15] ??= emptySlots());
-  const level3 = (level2[(hash >>> 8) & 15] ??= emptySlots());
+  const level1 = (nodesOf(table)[hash & 15] ??= newSlots(owned));
+  const level2 = (level1[(hash >>> 4) & 15] ??= newSlots(owned));
+  const level3 = (level2[(hash >>> 8) & 15] ??= newSlots(owned));
   const fourth = (hash >>> 12) & 15;
   const bucket = level3[fourth];
   if (bucket === undefined || bucket === null) {
     const entries = newEntries<V>();
     entries[key] = value;
-    level3[fourth] = { entries };
+    const made = { entries };
+    level3[fourth] = made;
+    // With own copies, the node it hangs in may be one of the step's copies.
+    if (owned) noteEntered(made);
     table.size += 1;
     return;
   }
   if (!Object.hasOwn(bucket.entries, key)) table.size += 1;
   bucket.entries[key] = value;
+}
+
+/** A node with every slot empty, to be hung in the tree; told to own copies (`owned`), whose copy may hold it. */
+function newSlots<T>(owned: boolean): Slots<T> {
+  const slots = emptySlots<T>();
+  if (owned) noteEntered(slots);
+  return slots;
 }
 
 /** Moves a flat table's entries into the tree, in their order. */
@@ -582,7 +595,10 @@ function thawAll<V>(table: Table<V>): void {
     for (const key of Object.keys(entries)) {
       const value = entries[key];
       const copy = thawedDeep(value);
-      if (copy !== value) entries[key] = copy;
+      if (copy !== value) {
+        entries[key] = copy;
+        noteEntered(copy);
+      }
     }
   };
   const thawNode = (node: object | null | undefined, levels: number): void => {

@@ -2,7 +2,8 @@
  * One owner run applied three ways, for core tests that pin a recipe's behaviour in every mode: in
  * place (as a live shell applies it), under immer with own copies (the simulator) and under immer
  * with patches (the debugger), with the invariants checked and the three states' hashes compared
- * after every step.
+ * after every step, and the state of own copies checked to be frozen throughout, as immer leaves a
+ * state (own copies freeze what they made themselves).
  */
 import assert from 'node:assert/strict';
 import { hashState } from '../../core/hash.js';
@@ -26,6 +27,7 @@ export class ThreeWays {
     const hash = hashState(this.live);
     assert.equal(hashState(this.own), hash, `${event.type}: the step under immer with own copies gives the state the live step gives`);
     assert.equal(hashState(this.patched), hash, `${event.type}: the step under immer with patches gives the state the live step gives`);
+    assert.ok(deepFrozen(this.own), `${event.type}: the step under immer with own copies leaves every object of its state frozen`);
     return effects;
   }
 
@@ -33,6 +35,12 @@ export class ThreeWays {
   executions(key: string): (Execution | undefined)[] {
     return [this.live, this.own, this.patched].map((state) => tableGet(state.executions, key));
   }
+}
+
+/** Whether every object in `value` is frozen (a value met twice is walked twice: states are trees). */
+function deepFrozen(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return true;
+  return Object.isFrozen(value) && Object.values(value).every(deepFrozen);
 }
 
 /** A message delivered to the owner from `from`, the `seq`th it sent. */

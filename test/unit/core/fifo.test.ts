@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { produce } from 'immer';
 import { hashState } from '../../../core/hash.js';
 import { produceWithOwnCopies } from '../../../core/step.js';
-import { chunkLength, emptyFifo, fifoIndexOf, fifoItems, fifoPeek, fifoPush, fifoPushFront, fifoPushOne, fifoRemove, fifoSize, fifoTake, fifoTakeAll } from '../../../core/fifo.js';
+import { chunkLength, emptyFifo, pageLength, fifoIndexOf, fifoItems, fifoPeek, fifoPush, fifoPushFront, fifoPushOne, fifoRemove, fifoSize, fifoTake, fifoTakeAll } from '../../../core/fifo.js';
 import type { Fifo } from '../../../core/fifo.js';
 import { assertProperty } from '../../support/property-harness.js';
 
@@ -77,7 +77,8 @@ void test('the FIFO behaves as an array used as a queue, across chunks', () => {
         assert.equal(fifoSize(queue), model.length);
         assert.deepEqual(fifoItems(queue), model);
         assert.ok(queue.chunks.every((chunk) => chunk.length > 0) && (queue.chunks.length === 0 ? queue.head === 0 : queue.head < (queue.chunks[0]?.length ?? 0)), 'no chunk is empty and the head lies in the first');
-        assert.ok(queue.later === undefined || (queue.chunks.length > 0 && queue.later.length > 0 && queue.later.every((page) => page.length > 0 && page.every((chunk) => chunk.length > 0))), 'later pages follow a front list, and none is empty');
+        assert.ok(queue.later === undefined || (queue.chunks.length > 0 && queue.later.length > 0 && queue.later.every((page) => page.length > 0 && page.every((chunk) => chunk.length > 0))), 'later pages follow a front page, and none is empty');
+        assert.ok(queue.back === undefined || (queue.chunks.length > 0 && queue.back.length > 0 && queue.back.every((chunk) => chunk.length > 0)), 'a back page follows a front page, and is not empty');
         assert.deepEqual(fifoItems(drafted), model, 'under immer too');
         assert.equal(hashState(drafted), hashState(queue), 'with the same data');
         assert.deepEqual(fifoItems(owned), model, 'with own copies too');
@@ -156,4 +157,86 @@ void test('a push or a take under immer copies a few short arrays, however long 
   }
   assert.equal(fifoSize(taken), 100_001 - chunkLength * 40);
   assert.equal(fifoPeek(taken), `n1.d1.t${chunkLength * 40}`);
+});
+
+/** What a step does to the queues in the test below: `pushes` pushes one at a time, then `takes` takes. */
+interface Round {
+  readonly pushes: number;
+  readonly takes: number;
+}
+
+void test('pushes and takes across many pages keep the order, in place and under both immer modes, with the same hashes', () => {
+  // Rounds that fill several back pages into `later`, drain them through the front page, let
+  // `later` and `back` run out and start again, with the counts off the page and chunk sizes.
+  const page = chunkLength * pageLength;
+  const rounds: Round[] = [
+    { pushes: 4 * page + 7, takes: 3 },
+    { pushes: 1, takes: page + 1 },
+    { pushes: page - 1, takes: 2 * page + 5 },
+    { pushes: 3 * page, takes: 4 * page - 2 },
+    { pushes: 2, takes: page + 100 },
+    { pushes: 5 * page + chunkLength, takes: chunkLength + 1 },
+  ];
+  const queue = emptyFifo<number>();
+  let drafted = emptyFifo<number>();
+  let owned = emptyFifo<number>();
+  const model: number[] = [];
+  let next = 0;
+  let levels = { later: 0, back: 0 };
+  for (const round of rounds) {
+    const pushed = Array.from({ length: round.pushes }, () => next++);
+    const apply = (target: Fifo<number>): number[] => {
+      for (const item of pushed) fifoPushOne(target, item);
+      const taken: number[] = [];
+      for (let n = 0; n < round.takes; n++) {
+        const item = fifoTake(target);
+        if (item !== undefined) taken.push(item);
+      }
+      return taken;
+    };
+    model.push(...pushed);
+    const expected = model.splice(0, round.takes);
+    assert.deepEqual(apply(queue), expected, 'in place');
+    let takenDrafted: number[] = [];
+    drafted = produce(drafted, (draft) => {
+      takenDrafted = apply(draft);
+    });
+    assert.deepEqual(takenDrafted, expected, 'under immer');
+    let takenOwned: number[] = [];
+    owned = produceWithOwnCopies(owned, (draft) => {
+      takenOwned = apply(draft);
+    });
+    assert.deepEqual(takenOwned, expected, 'with own copies');
+    for (const [name, target] of [['in place', queue], ['under immer', drafted], ['with own copies', owned]] as const) {
+      assert.equal(fifoSize(target), model.length, name);
+      assert.deepEqual(fifoItems(target), model, name);
+      assert.equal(fifoPeek(target), model[0], name);
+    }
+    assert.equal(hashState(drafted), hashState(queue), 'the same data under immer');
+    assert.equal(hashState(owned), hashState(queue), 'the same data with own copies');
+    assert.ok(deepFrozen(owned), 'and a frozen queue with own copies');
+    levels = { later: Math.max(levels.later, queue.later?.length ?? 0), back: Math.max(levels.back, queue.back === undefined ? 0 : 1) };
+  }
+  assert.ok(levels.later >= 3 && levels.back === 1, `the rounds went through several pages of later (${levels.later}) and a back page`);
+});
+
+void test('a push under immer copies about two short arrays, however many pages the queue holds', () => {
+  let queue = emptyFifo<string>();
+  queue = produceWithOwnCopies(queue, (draft) => {
+    for (let n = 0; n < 300_000; n++) fifoPushOne(draft, `n1.d1.t${n}`);
+  });
+  // At 300k items, the shape that copied a list of every page at each push copied about 360 slots.
+  for (let n = 300_000; n < 300_000 + 2 * chunkLength * pageLength; n++) {
+    const before = queue;
+    queue = produceWithOwnCopies(queue, (draft) => {
+      fifoPushOne(draft, `n1.d1.t${n}`);
+    });
+    const slots = copiedSlots(before, queue);
+    // A back page and its last chunk (at most 32 slots each) and the queue's five fields; and, once
+    // every chunkLength * pageLength pushes, `later` (about 300 pages here).
+    const movesPage = n % (chunkLength * pageLength) === 0;
+    assert.ok(slots <= 2 * chunkLength + 5 || (movesPage && slots < 400), `${slots} slots copied by push ${n}`);
+  }
+  assert.equal(fifoSize(queue), 300_000 + 2 * chunkLength * pageLength);
+  assert.equal(fifoPeek(queue), 'n1.d1.t0');
 });
