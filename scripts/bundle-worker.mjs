@@ -14,9 +14,8 @@ const fpTsModules = {
   },
 };
 
-await build({
-  entryPoints: ['dist/node/runtime/worker-bundle.js'],
-  outfile: 'dist/node/runtime/worker-bundle.cjs',
+/** How a thread's script that loads lmdb at run time is bundled: the worker threads' and the log thread's. */
+const threadScript = {
   bundle: true,
   platform: 'node',
   format: 'cjs',
@@ -30,25 +29,15 @@ await build({
   define: { 'import.meta.url': '__tsrayBundleUrl' },
   banner: { js: "var __tsrayBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
-});
+};
 
-// The node's log thread (node/store/log-thread.ts), bundled the same way: as ES modules it spent
-// about 220 ms of CPU loading its modules at every init with logging on, much of it while the
-// first tasks ran (session-logs.ts starts it when the build made it).
-await build({
-  entryPoints: ['dist/node/store/log-thread.js'],
-  outfile: 'dist/node/store/log-thread.cjs',
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  external: ['lmdb'],
-  alias: { msgpackr: './node_modules/msgpackr/index.js' },
-  plugins: [fpTsModules],
-  define: { 'import.meta.url': '__tsrayBundleUrl' },
-  banner: { js: "var __tsrayBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
-  logLevel: 'warning',
-});
+await build({ ...threadScript, entryPoints: ['dist/node/runtime/worker-bundle.js'], outfile: 'dist/node/runtime/worker-bundle.cjs' });
+
+// The node's log thread (node/store/log-thread.ts), bundled the same way: it starts at every init
+// with logging on, while the first tasks run, and loading its ES modules one by one took about 50 ms
+// of the 530-580 ms of CPU its first two seconds took under the profiler (session-logs.ts starts the
+// bundle when the build made it).
+await build({ ...threadScript, entryPoints: ['dist/node/store/log-thread.js'], outfile: 'dist/node/store/log-thread.cjs' });
 
 // The debugger's replay worker (node/trace/replay-worker.ts), bundled the same way: as ES modules
 // each of the pass's two threads spent about 90 ms of CPU loading its sixty-odd modules, as one
