@@ -216,8 +216,8 @@ export function get(refs: ObjectRef | ObjectRef[], options?: GetOptions): Promis
   // Not an async function: a pending get of one ref then holds no suspended frame (a million queued
   // gets would each keep one). Bad input still rejects instead of throwing.
   try {
-    // Without options nothing is checked or defaulted: an empty default object, and the set of
-    // allowed names its check made, were two allocations of every get (P3's driver makes one per call).
+    // Without options nothing is checked or defaulted: an empty default object was an allocation of
+    // every get (P3's driver makes one per call).
     let timeoutMs: number | undefined;
     let copy = false;
     if (options !== undefined) {
