@@ -71,3 +71,16 @@ export function shapeKey(shape: Resources): string {
 export function missingResources(total: Resources, demand: Resources): string[] {
   return Object.keys(demand).filter((name) => (demand[name] ?? 0) > (total[name] ?? 0));
 }
+
+/**
+ * What an actor holds while it runs and what must be free to place it, from its `numCpus` (undefined
+ * when not given) and custom resources. As Ray: an actor that names no resources needs one CPU free
+ * to be placed but holds none, so any number of them run on a node with a CPU; one that names any
+ * (numCpus, even 0, or a custom resource) needs exactly those, both to be placed and while it runs,
+ * so a `numCpus: 0` actor is placed even on a node whose CPUs are all busy.
+ */
+export function actorResourceShapes(numCpus: number | undefined, custom: Resources): { resources: Resources; placementResources: Resources } {
+  const resources: Resources = { ...(numCpus !== undefined && numCpus > 0 ? { CPU: numCpus } : {}), ...custom };
+  const named = numCpus !== undefined || Object.keys(custom).length > 0;
+  return { resources, placementResources: named ? { ...resources } : { CPU: 1 } };
+}

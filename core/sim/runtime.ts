@@ -12,6 +12,7 @@ import { getRefs } from '../owner/index.js';
 import { executionKey } from '../owner/execution.js';
 import { tableGet } from '../table.js';
 import type { TaskArg, TaskSpec } from '../protocol.js';
+import { actorResourceShapes } from '../resources.js';
 import type { RefMarker } from '../values.js';
 import type { SimActor, SimContext, SimRef, SimTaskOptions, SimActorOptions, Yielded } from './program.js';
 import { SimGetError, isSimRef, refsIn, sizeOf, toSimRef } from './program.js';
@@ -441,8 +442,7 @@ export class WorkerRuntime implements SimProcess {
           maxRestarts: options.maxRestarts ?? 0,
           maxTaskRetries: options.maxTaskRetries ?? 0,
           maxConcurrency: options.maxConcurrency ?? 1,
-          resources: { ...(options.numCpus === undefined ? {} : { CPU: options.numCpus }), ...options.resources },
-          placementResources: { CPU: 1 },
+          ...actorResourceShapes(options.numCpus, options.resources ?? {}),
           strategy: options.schedulingStrategy ?? 'DEFAULT',
         });
         return { $actor: this.mint(effects, fiber).actorId ?? '', ...(options.lifetime === 'detached' ? {} : { $counted: true as const }) };

@@ -4,7 +4,7 @@
  */
 import { inspect } from 'node:util';
 import type { SchedulingStrategy } from '../../core/protocol.js';
-import type { Resources } from '../../core/resources.js';
+import { actorResourceShapes, type Resources } from '../../core/resources.js';
 import type { ActorOptions, TaskOptions } from './handles.js';
 
 /**
@@ -134,8 +134,7 @@ export function validateActorOptions(options: ActorOptions): ValidActorOptions {
   if (options.namespace !== undefined && typeof options.namespace !== 'string') throw new TypeError(`namespace must be a string, not ${shown(options.namespace)}`);
   if (options.getIfExists !== undefined && typeof options.getIfExists !== 'boolean') throw new TypeError(`getIfExists must be true or false, not ${shown(options.getIfExists)}`);
   if (options.getIfExists === true && options.name === undefined) throw new TypeError('getIfExists needs a name: pass name too, or drop getIfExists');
-  const numCpus = options.numCpus === undefined ? 0 : quantity('numCpus', options.numCpus);
-  const custom = resourcesOf('resources', options.resources);
+  const { resources, placementResources } = actorResourceShapes(options.numCpus === undefined ? undefined : quantity('numCpus', options.numCpus), resourcesOf('resources', options.resources));
   return {
     ...(options.name === undefined ? {} : { name: options.name }),
     ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
@@ -144,9 +143,8 @@ export function validateActorOptions(options: ActorOptions): ValidActorOptions {
     maxRestarts: wholeNumber('maxRestarts', options.maxRestarts, 0, -1),
     maxTaskRetries: wholeNumber('maxTaskRetries', options.maxTaskRetries, 0, -1),
     maxConcurrency: wholeNumber('maxConcurrency', options.maxConcurrency, 1, 1),
-    resources: { ...(numCpus > 0 ? { CPU: numCpus } : {}), ...custom },
-    // As Ray: an actor needs a CPU to be placed (unless it asks for CPUs itself) but holds none while it runs.
-    placementResources: { CPU: numCpus > 0 ? numCpus : 1, ...custom },
+    resources,
+    placementResources,
     schedulingStrategy: strategyOf(options.schedulingStrategy),
   };
 }

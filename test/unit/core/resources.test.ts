@@ -1,7 +1,7 @@
 // Tests for resource shapes as scheduling classes key them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { roundQuantity, shapeKey } from '../../../core/resources.js';
+import { actorResourceShapes, roundQuantity, shapeKey } from '../../../core/resources.js';
 import type { Resources } from '../../../core/resources.js';
 
 /** The filter, sort, map and join reading shapeKey replaced, as the reference. */
@@ -27,4 +27,16 @@ void test('shapeKey names the non-zero resources sorted by name, with rounded qu
       assert.equal(shapeKey(shape), referenceKey(shape), JSON.stringify(shape));
     }
   }
+});
+
+void test('an actor that names no resources needs a CPU to be placed and holds none; one that names any needs exactly those', () => {
+  assert.deepEqual(actorResourceShapes(undefined, {}), { resources: {}, placementResources: { CPU: 1 } });
+  // Ray: explicit resources, even num_cpus=0, are needed both to place the actor and while it runs.
+  assert.deepEqual(actorResourceShapes(0, {}), { resources: {}, placementResources: {} });
+  assert.deepEqual(actorResourceShapes(2, {}), { resources: { CPU: 2 }, placementResources: { CPU: 2 } });
+  assert.deepEqual(actorResourceShapes(undefined, { side: 1 }), { resources: { side: 1 }, placementResources: { side: 1 } });
+  assert.deepEqual(actorResourceShapes(0.5, { GPU: 1 }), { resources: { CPU: 0.5, GPU: 1 }, placementResources: { CPU: 0.5, GPU: 1 } });
+  // The two shapes are separate objects: a recipe that takes from one never changes the other.
+  const shapes = actorResourceShapes(1, {});
+  assert.notEqual(shapes.resources, shapes.placementResources);
 });
