@@ -8,6 +8,7 @@ import type { RefMarker } from '../values.js';
 import type { Ctx } from './context.js';
 import type { OwnedTask } from './state.js';
 import { tableGet } from '../table.js';
+import { counted } from '../counted.js';
 
 /** Why `ref` is not available yet, as a sentence fragment starting with a verb. */
 export function explainPending(ctx: Ctx, ref: RefMarker): string {
@@ -40,7 +41,7 @@ export function explainTask(ctx: Ctx, task: OwnedTask): string {
         if (target?.state === 'RESTARTING') return `waits for ${name}: actor ${actorId} is restarting`;
         if (target?.state === 'PENDING' && target.infeasible !== undefined) return `waits for ${name}: actor ${actorId} is not created yet, and its creation is infeasible: ${target.infeasible}`;
         if (target?.state === 'PENDING') return `waits for ${name}: actor ${actorId} is not created yet`;
-        return `waits for ${name}, queued behind ${Math.max(0, position)} calls to actor ${actorId}`;
+        return `waits for ${name}, queued behind ${counted(Math.max(0, position), 'call')} to actor ${actorId}`;
       }
       for (const cls of Object.values(ctx.s.classes)) {
         const position = fifoIndexOf(cls.queue, task.spec.taskId);
@@ -51,7 +52,7 @@ export function explainTask(ctx: Ctx, task: OwnedTask): string {
         const requested = cls.leases.filter((id) => ctx.s.leases[id]?.state === 'requested').length;
         const infeasible = cls.leases.map((id) => ctx.s.leases[id]).find((lease) => lease?.state === 'requested' && lease.infeasible !== undefined)?.infeasible;
         if (infeasible !== undefined) return `waits for ${name}, whose lease request is infeasible: ${infeasible}`;
-        return `waits for ${name}, queued behind ${position} tasks for a worker lease of {${shape}} (${requested} lease requests outstanding, no node has those resources free yet)`;
+        return `waits for ${name}, queued behind ${counted(position, 'task')} for a worker lease of {${shape}} (${counted(requested, 'lease request')} outstanding, no node has those resources free yet)`;
       }
       return `waits for ${name}, which is waiting for a worker`;
     }

@@ -238,9 +238,20 @@ export function get(refs: ObjectRef | ObjectRef[], options?: GetOptions): Promis
 export async function wait(refs: ObjectRef[], options: { numReturns?: number; timeout?: number; fetchLocal?: boolean } = {}): Promise<[ObjectRef[], ObjectRef[]]> {
   checkCallOptions('wait', options, ['numReturns', 'timeout', 'fetchLocal']);
   const list = checkRefs(refs, 'wait');
+  // As Ray: a ref listed twice would be ready twice, or ready and not ready at once.
+  const seen = new Map<string, number>();
+  list.forEach((ref, index) => {
+    const first = seen.get(ref.id);
+    if (first !== undefined) throw new TypeError(`wait takes each ref once; ${ref.id} is items ${first} and ${index}: pass each ref once`);
+    seen.set(ref.id, index);
+  });
   const numReturns = options.numReturns ?? 1;
-  if (!Number.isInteger(numReturns) || numReturns < 1 || numReturns > list.length) throw new RangeError(`numReturns must be a whole number from 1 to ${list.length} (the number of refs), not ${shown(options.numReturns)}`);
-  return runtime().wait(list, numReturns, checkTimeout(options.timeout));
+  if (!Number.isInteger(numReturns) || numReturns < 1) throw new RangeError(`numReturns must be a whole number ≥ 1, not ${shown(options.numReturns)}`);
+  const timeoutMs = checkTimeout(options.timeout);
+  // As Ray: waiting on no refs is done at once, with nothing ready and nothing left.
+  if (list.length === 0) return [[], []];
+  if (numReturns > list.length) throw new RangeError(`numReturns must be a whole number from 1 to ${list.length} (the number of refs), not ${shown(options.numReturns)}`);
+  return runtime().wait(list, numReturns, timeoutMs);
 }
 
 /** Cancels the task that makes `ref`. */

@@ -123,27 +123,34 @@ void describe('the embedded runtime', () => {
     const [one, rest] = await tsray.wait([pending, first], { numReturns: 1, timeout: 50 });
     assert.deepEqual(one, [first]);
     assert.deepEqual(rest, [pending]);
+    // As Ray: no refs is done at once; a ref listed twice is refused, since it would be ready twice.
+    assert.deepEqual(await tsray.wait([]), [[], []]);
+    await assert.rejects(tsray.wait([first, pending, first]), (error: unknown) => error instanceof TypeError && new RegExp(`wait takes each ref once; ${first.id} is items 0 and 2`).test(error.message));
+    await assert.rejects(tsray.wait([first], { numReturns: 2 }), (error: unknown) => error instanceof RangeError && /numReturns must be a whole number from 1 to 1 \(the number of refs\), not 2/.test(error.message));
+    await assert.rejects(tsray.wait([], { numReturns: 0 }), (error: unknown) => error instanceof RangeError && /numReturns must be a whole number ≥ 1, not 0/.test(error.message));
     tsray.cancel(pending, { force: true });
   });
 
   // A wait re-read all of its refs each time one settled: 20,000 refs took 40-140 s here. The test's
   // timeout is a hang guard with a wide margin (the counted wait takes a few seconds even under load).
-  void test('a wait on 30,000 refs for all of them settles once the last one does, counting a ref named twice', { timeout: 60_000 }, async () => {
+  void test('a wait on 30,000 refs for all of them settles once the last one does, and refuses a ref named twice', { timeout: 60_000 }, async () => {
     const inc = tsray.remote((x: number) => x + 1);
     const refs = Array.from({ length: 30_000 }, (_, index) => inc.remote(index));
     const [ready, notReady] = await tsray.wait(refs, { numReturns: refs.length });
     assert.equal(ready.length, refs.length);
     assert.deepEqual(notReady, []);
     assert.deepEqual(await tsray.get(ready.slice(-3)), [29_998, 29_999, 30_000]);
-    // The same object twice: both count as ready, and the wait does not wait for a third settle.
+    // The same object twice is refused before anything waits, as Ray refuses it: with one ready
+    // return it was both ready and not ready.
     const slow = tsray.remote(async (ms: number) => {
       await new Promise((resolve) => setTimeout(resolve, ms));
       return ms;
     });
     const once = slow.remote(50);
     const never = slow.remote(600_000);
-    const [twice, rest] = await tsray.wait([once, once, never], { numReturns: 2 });
-    assert.deepEqual(twice, [once, once]);
+    await assert.rejects(tsray.wait([once, once, never], { numReturns: 2 }), (error: unknown) => error instanceof TypeError && /wait takes each ref once/.test(error.message));
+    const [ready2, rest] = await tsray.wait([once, never], { numReturns: 1 });
+    assert.deepEqual(ready2, [once]);
     assert.deepEqual(rest, [never]);
     tsray.cancel(never, { force: true });
   });

@@ -98,6 +98,7 @@ void describe('state, hangs and the CPU hand-back', () => {
     while ((await tsray.state.listTasks({ name: 'hold' }))[0]?.state !== 'RUNNING') await new Promise((resolve) => setTimeout(resolve, 10));
     assert.match(await waitingFor('after-hold'), /arguments are not ready: .*\.t\d+\.r0/);
     assert.match(await waitingFor('queued-3'), /queued behind 2 tasks for a worker lease of \{CPU: 1\}/);
+    assert.match(await waitingFor('queued-2'), /queued behind 1 task for a worker lease of \{CPU: 1\} \(\d+ lease requests? outstanding/);
     await assert.rejects(tsray.get(queued[2] as tsray.ObjectRef<number>, { timeout: 100 }), (error: unknown) => error instanceof tsray.GetTimeoutError && /queued behind/.test(error.message));
     assert.deepEqual(await tsray.get([after, ...queued] as tsray.ObjectRef<number>[]), [1501, 1, 2, 3]);
 
