@@ -25,6 +25,8 @@ void describe('mutation', () => {
       const error = broken.errorInstance;
       const check = error instanceof PropertyFailure ? error.check : 'an exception outside the checks';
       const message = error instanceof Error ? error.message : String(error);
+      // Most runs go unrecorded; a failing one is run again recorded, so its failure carries its trace.
+      if (error instanceof PropertyFailure) assert.match(error.traceText.split('\n')[0] ?? '', /^\{"kind":"tsray-trace"/, 'the failure carries the recorded trace');
       console.log(`mutant "${mutant.name}": caught by the ${check} check after ${broken.numRuns} runs: ${message.slice(0, 240)}`);
       // The same seed and runs pass on the real core, so it is the mutation that was caught.
       const real = fc.check(property({}), { seed, numRuns: broken.numRuns });
