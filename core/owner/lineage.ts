@@ -64,11 +64,15 @@ export function retriesLeft(maxRetries: number, attempt: number): boolean {
 export function registerTask(ctx: Ctx, spec: OwnedSpec, kind: OwnedTask['kind'], handleRef?: RefMarker): OwnedTask {
   // Made with the slots a push fills (leaseId, workerId, nodeId) as undefined, which hashes as
   // absent: every task is pushed, and three fields added then took a property array and three
-  // hidden-class transitions per task.
+  // hidden-class transitions per task. An actor call's push also fills `sentToRestart` (see
+  // pumpActor), so its record has that slot too: added at the push, it took a property array per
+  // call (P3 in bench/).
   const task: OwnedTask =
-    handleRef === undefined
+    kind !== 'actor-task'
       ? { spec, kind, state: 'PENDING_ARGS', attempt: 1, leaseId: undefined, workerId: undefined, nodeId: undefined, argLostRetries: 0, holdsArgs: true }
-      : { spec, kind, state: 'PENDING_ARGS', attempt: 1, leaseId: undefined, workerId: undefined, nodeId: undefined, argLostRetries: 0, holdsArgs: true, handleRef: { ...handleRef } };
+      : handleRef === undefined
+        ? { spec, kind, state: 'PENDING_ARGS', attempt: 1, leaseId: undefined, workerId: undefined, nodeId: undefined, sentToRestart: undefined, argLostRetries: 0, holdsArgs: true }
+        : { spec, kind, state: 'PENDING_ARGS', attempt: 1, leaseId: undefined, workerId: undefined, nodeId: undefined, sentToRestart: undefined, argLostRetries: 0, holdsArgs: true, handleRef: { ...handleRef } };
   tableSet(ctx.s.tasks, spec.taskId, task);
   if (typeof spec.returnIds === 'string') createOwnedObject(ctx, spec.returnIds, 1);
   else for (const objectId of spec.returnIds) createOwnedObject(ctx, objectId, 1);

@@ -172,3 +172,18 @@ void test("an actor call whose template field differs from the last call's gets 
     );
   }
 });
+
+void test('rebuilt replies share one frozen empty list for the refs of an inline return and for no released borrows: a driver keeps each return payload until its ref is collected', () => {
+  const { received } = crossed([reply(1), reply(2), reply(3, ['n1.w1.t0.r0'])]);
+  const payloadOf = (message: Delivered<Message>): { refs: readonly unknown[] } => (message as unknown as { result: { payloads: { refs: readonly unknown[] }[] } }).result.payloads[0] as { refs: readonly unknown[] };
+  const borrowsOf = (message: Delivered<Message>): readonly unknown[] => (message as unknown as { releasedBorrows: readonly unknown[] }).releasedBorrows;
+  const [first, second, third] = received as [Delivered<Message>, Delivered<Message>, Delivered<Message>];
+  // Each reply still reads as sent (the first test compares the text); here, which objects it is made of.
+  assert.deepEqual(payloadOf(first).refs, []);
+  assert.ok(Object.isFrozen(payloadOf(first).refs), 'an inline return without refs carries a frozen empty list');
+  assert.equal(payloadOf(second).refs, payloadOf(first).refs, 'every rebuilt inline return shares the one empty list, not a list of its own per reply');
+  assert.equal(payloadOf(third).refs, payloadOf(first).refs);
+  assert.equal(borrowsOf(first), borrowsOf(second), 'replies that released no borrows share one empty list');
+  assert.ok(Object.isFrozen(borrowsOf(first)));
+  assert.deepEqual(borrowsOf(third), ['n1.w1.t0.r0']);
+});
