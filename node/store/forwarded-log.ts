@@ -127,10 +127,10 @@ export function keepBatchMemory(message: unknown): boolean {
  * How long records wait before they are posted (they may lag, as the logs of workers always have).
  * Every batch costs its thread and the log thread a fixed share (laying it out, posting it, a timer,
  * the log thread's wake-up, message and transaction) whatever its size. In fresh clusters of 50k
- * tiny tasks (bench/log-cost.js 50000 1, alternated, others' work paused), 20 ms against 50 cost
- * the workers 27.8-28.6 µs of CPU per task against 24.0-26.8, and the log thread 2.0-2.2 against
- * 1.2-1.6; 100 ms measured no better than 50. A thread that exits still posts what waits
- * (`flushFinal`), so only a process killed outright loses more of its end.
+ * tiny tasks (bench/log-cost.js 50000 1, alternated with 20 ms, others' work paused, four each),
+ * the log thread took 1.2-1.4 µs of CPU per task against 1.4-1.8; the other threads moved by less
+ * than the runs differ, and 100 ms measured no better than 50. A thread that exits still posts what
+ * waits (`flushFinal`), so only a process killed outright loses more of its end.
  */
 export const forwardedLogLagMs = 50;
 /** Records that go out at once when this many wait, whatever the lag. */
