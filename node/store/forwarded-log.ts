@@ -1,7 +1,7 @@
 /**
  * An event log encoded in one place and written in another: a worker thread's, the embedded
  * driver's, and a raylet's. The writer stamps and encodes each event at once (so later changes to the event do not
- * reach the log), and hands the records over at most every 20 ms: a worker posts them straight to
+ * reach the log), and hands the records over at most every 50 ms: a worker posts them straight to
  * the node's log thread through a channel of its own (see `postToLogThread`), the main thread hands
  * the driver's and the raylet's to it (session-logs.ts), and that thread appends them to the LMDB log. So a worker never loads
  * LMDB or opens an environment of its own, which was a fifth of what booting a worker thread cost.
@@ -71,7 +71,7 @@ const batchMemoryStepBytes = 64 * 1024;
 /**
  * The memory of batches the log thread has written, which it sends back (`memoryOf`) so that later
  * batches are laid out in it: a batch laid out in fresh memory cost the thread that made it a page
- * fault per 4 KiB (a hundred-odd µs for the 80 KB of a worker's batch every 20 ms, as much as its
+ * fault per 4 KiB (a hundred-odd µs for the 80 KB of a worker's batch of 20 ms, as much as its
  * records' copying and posting together), and that memory was only freed once the log thread, which
  * makes little garbage, next collected. One per thread: every forwarded log of the thread shares it.
  */
@@ -123,8 +123,16 @@ export function keepBatchMemory(message: unknown): boolean {
   return true;
 }
 
-/** How long records wait before they are posted (they may lag, as the logs of workers always have). */
-const lagMs = 20;
+/**
+ * How long records wait before they are posted (they may lag, as the logs of workers always have).
+ * Every batch costs its thread and the log thread a fixed share (laying it out, posting it, a timer,
+ * the log thread's wake-up, message and transaction) whatever its size. In fresh clusters of 50k
+ * tiny tasks (bench/log-cost.js 50000 1, alternated with 20 ms, others' work paused, four each),
+ * the log thread took 1.2-1.4 µs of CPU per task against 1.4-1.8; the other threads moved by less
+ * than the runs differ, and 100 ms measured no better than 50. A thread that exits still posts what
+ * waits (`flushFinal`), so only a process killed outright loses more of its end.
+ */
+export const forwardedLogLagMs = 50;
 /** Records that go out at once when this many wait, whatever the lag. */
 const maxBufferedRecords = 4096;
 
@@ -201,7 +209,7 @@ export class ForwardedLog {
     if (last !== undefined && last.buffer === buffer && last.end === start) last.end = end;
     else this.runs.push({ buffer, start, end });
     if (this.lengths.length >= maxBufferedRecords) this.flushNow();
-    else this.timer ??= setTimeout(() => this.flushNow(), lagMs).unref();
+    else this.timer ??= setTimeout(() => this.flushNow(), forwardedLogLagMs).unref();
     return seq;
   }
 

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { Packr } from 'msgpackr';
 import { StoredBatch } from '../../../node/store/event-log-codec.js';
 import { EventLog } from '../../../node/store/event-log.js';
-import { ForwardedLog, keepBatchMemory, memoryOf, recordsOf } from '../../../node/store/forwarded-log.js';
+import { ForwardedLog, forwardedLogLagMs, keepBatchMemory, memoryOf, recordsOf } from '../../../node/store/forwarded-log.js';
 import { PlainRecordWriter } from '../../../node/store/plain-record-writer.js';
 import type { LogRecords } from '../../../node/store/forwarded-log.js';
 
@@ -146,4 +146,18 @@ void test('the memory of a written batch, sent back, holds a later batch, whose 
   assert.equal(writer.lastRecordStart, new Uint8Array(memory).byteOffset);
   const written = writer.write(2, 4, 0, undefined, { type: 'd', n: 1 });
   assert.deepEqual(new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: true }).unpack(written as Buffer), [2, 4, 0, null, { type: 'd', n: 1 }]);
+});
+
+void test('records wait the lag (50 ms) before they are posted, so a batch holds what its thread logged over that time', async () => {
+  const postedAfterMs: number[] = [];
+  let appendedAtMs = 0;
+  const forwarded = new ForwardedLog('worker:n1.w1', () => postedAfterMs.push(performance.now() - appendedAtMs));
+  appendedAtMs = performance.now();
+  forwarded.append(10, { type: 'task/pushed', n: 1 });
+  forwarded.append(11, { type: 'task/executed' });
+  for (let waited = 0; postedAfterMs.length === 0 && waited < 5000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(forwardedLogLagMs, 50);
+  assert.equal(postedAfterMs.length, 1, 'both records in one batch');
+  // A timer never fires early (Node rounds its start to the ms, hence the 1 ms of slack); it may fire late.
+  assert.ok((postedAfterMs[0] as number) >= forwardedLogLagMs - 1, `posted ${String(postedAfterMs[0])} ms after the first record, not at least ${forwardedLogLagMs}`);
 });

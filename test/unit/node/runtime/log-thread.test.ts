@@ -19,7 +19,7 @@ await tsray.init({ numCpus: 2, sessionDir: process.argv[3] });
 const inc = tsray.remote(function inc(x) { return x + 1; });
 const values = await tsray.get(Array.from({ length: ${tasks} }, (_, index) => inc.remote(index)));
 console.log('sum', values.reduce((total, value) => total + value, 0));
-// The workers' records reach the main thread within their 20 ms lag; the driver's last ones wait in its buffer.
+// The workers' records reach the main thread within their lag (50 ms); the driver's last ones wait in its buffer.
 await new Promise((resolve) => setTimeout(resolve, 200));
 for (let index = 0; index < 5; index += 1) inc.remote(index);
 if (process.argv[2] === 'exit') process.exit(0);

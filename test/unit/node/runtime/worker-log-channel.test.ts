@@ -36,7 +36,7 @@ void test("the workers' log batches reach the disk while the main thread is bloc
     const tasks = 50;
     assert.equal((await tsray.get(Array.from({ length: tasks }, (_, index) => inc.remote(index)))).length, tasks);
     // From here the main thread takes no message until the check is done: the workers' batches
-    // (posted within their 20 ms lag) and their commit (within the log thread's) happen without it.
+    // (posted within their lag, forwardedLogLagMs) and their commit (within the log thread's) happen without it.
     const blocked = new Int32Array(new SharedArrayBuffer(4));
     let executed = 0;
     for (let attempt = 0; attempt < 50 && executed < tasks; attempt += 1) {
