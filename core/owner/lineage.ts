@@ -87,7 +87,10 @@ function ownCounters(ctx: Ctx): OwnerState['counters'] {
 
 /** Mints the next task id and its return ids: one (the usual case) as itself, more (or none) as a list, as `OwnedSpec` keeps them. */
 export function mintTaskIds(ctx: Ctx, numReturns: number): { taskId: TaskId; returnIds: ObjectId | ObjectId[] } {
-  const taskId = `${ctx.s.workerId}.t${++ownCounters(ctx).task}`;
+  // Joined rather than a template: an id of 13 characters or more (every one past task 99,999 of a
+  // driver `n1.d1`) came as a rope of pieces, which each table keyed by it walked and flattened when
+  // hashing and comparing it; a join makes one flat string at once (see `returnObjectId`).
+  const taskId = [ctx.s.workerId, '.t', ++ownCounters(ctx).task].join('');
   if (numReturns === 1) return { taskId, returnIds: returnObjectId(taskId, 0) };
   // Sized at creation: an array grown by push from empty reserves 17 slots.
   return { taskId, returnIds: Array.from({ length: numReturns }, (_, index): ObjectId => returnObjectId(taskId, index)) };
