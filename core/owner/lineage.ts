@@ -91,7 +91,10 @@ function ownCounters(ctx: Ctx): OwnerState['counters'] {
 
 /** Mints the next task id and its return ids: one (the usual case) as itself, more (or none) as a list, as `OwnedSpec` keeps them. */
 export function mintTaskIds(ctx: Ctx, numReturns: number): { taskId: TaskId; returnIds: ObjectId | ObjectId[] } {
-  const taskId = `${ctx.s.workerId}.t${++ownCounters(ctx).task}`;
+  // Joined rather than a template: an id of 13 characters or more (every one past task 99,999 of a
+  // driver `n1.d1`) came as a rope of pieces, which each table keyed by it walked and flattened when
+  // hashing and comparing it; a join makes one flat string at once (see `returnObjectId`).
+  const taskId = [ctx.s.workerId, '.t', ++ownCounters(ctx).task].join('');
   if (numReturns === 1) return { taskId, returnIds: returnObjectId(taskId, 0) };
   // Sized at creation: an array grown by push from empty reserves 17 slots.
   return { taskId, returnIds: Array.from({ length: numReturns }, (_, index): ObjectId => returnObjectId(taskId, index)) };
@@ -162,15 +165,19 @@ function depsReady(ctx: Ctx, task: OwnedTask): void {
   }
 }
 
-/** Marks an owned object ready with `payload`, holds the refs inside it, and wakes whoever waits. */
-export function readyObject(ctx: Ctx, objectId: ObjectId, payload: Payload): void {
+/**
+ * Marks an owned object ready with `payload`, holds the refs inside it, and wakes whoever waits.
+ * Whether the object is known to be still in the table, held, afterwards (false when unknown): then
+ * the task that made it keeps its lineage, which a caller need not look up to learn.
+ */
+export function readyObject(ctx: Ctx, objectId: ObjectId, payload: Payload): boolean {
   const object = tableGet(ctx.s.objects, objectId);
   if (object === undefined || object.state === 'failed') {
     // Nobody wants this value any more (its refs were dropped while it was made, or it was cancelled).
     freeUnwanted(ctx, objectId, payload);
-    return;
+    return false;
   }
-  if (object.state === 'ready') return;
+  if (object.state === 'ready') return false;
   object.state = 'ready';
   object.payload = payload;
   // Absent unless set, as the other optional fields: assigning undefined would add the field to
@@ -193,8 +200,13 @@ export function readyObject(ctx: Ctx, objectId: ObjectId, payload: Payload): voi
     releaseContained(ctx, previous, objectId);
     onObjectSettled(ctx, objectId);
   }
+  // A record still held is still the one in the table (an object leaves it only when nothing holds
+  // it, see maybeFree), so `maybeFree` would find it and stop: it is not looked up again for that
+  // (every task's return passes here, nearly always held by the ref its submitter has).
+  if (isReferenced(object)) return true;
   // Its refs may all have gone while it was being made: then only lineage keeps it, without a value.
   maybeFree(ctx, objectId);
+  return false;
 }
 
 /**
@@ -225,9 +237,10 @@ export function finishTask(ctx: Ctx, task: OwnedTask, payloads: readonly Payload
   releaseArgs(ctx, task, task.kind === 'task');
   // The one return (the usual case) as itself: `returnIdsOf` would make a list of one for it.
   const returnIds = task.spec.returnIds;
+  let held = false;
   if (typeof returnIds === 'string') {
     const payload = payloads[0];
-    if (payload !== undefined) readyObject(ctx, returnIds, payload);
+    if (payload !== undefined) held = readyObject(ctx, returnIds, payload);
   } else {
     for (let index = 0; index < returnIds.length; index++) {
       const payload = payloads[index];
@@ -243,6 +256,9 @@ export function finishTask(ctx: Ctx, task: OwnedTask, payloads: readonly Payload
     tableDelete(ctx.s.tasks, task.spec.taskId);
     return;
   }
+  // Its one return, minted for it, is still held: the task keeps its lineage, as `forgetSettledTask`
+  // would find with a lookup of the task and one of the return.
+  if (held && isObjectOfTask(returnIds as ObjectId, task.spec.taskId)) return;
   forgetSettledTask(ctx, task);
 }
 
@@ -330,11 +346,14 @@ export function recoverObject(ctx: Ctx, objectId: ObjectId): void {
   rerunTask(ctx, task);
 }
 
-/** Drops a settled task once none of its returns exists any more (its lineage is no longer needed). */
-export function forgetTaskIfDone(ctx: Ctx, objectId: ObjectId | undefined): void {
+/**
+ * Drops a settled task once none of its returns exists any more (its lineage is no longer needed).
+ * `gone`: whether `objectId` was just taken out of the table (then it is not looked up again).
+ */
+export function forgetTaskIfDone(ctx: Ctx, objectId: ObjectId | undefined, gone = false): void {
   if (objectId === undefined) return;
   const taskId = taskOfObject(objectId);
-  if (taskId !== undefined) forgetTaskById(ctx, taskId);
+  if (taskId !== undefined) forgetTaskById(ctx, taskId, gone ? objectId : undefined);
 }
 
 /**
@@ -357,15 +376,18 @@ function forgetSettledTask(ctx: Ctx, task: OwnedTask): void {
   if (taskId !== undefined) forgetTaskById(ctx, taskId);
 }
 
-/** Drops the settled task `taskId` once none of its returns exists any more. */
-function forgetTaskById(ctx: Ctx, taskId: TaskId): void {
+/**
+ * Drops the settled task `taskId` once none of its returns exists any more; `gone`: a return the
+ * caller just took out of the table (every freed return passes here, and is not looked up again).
+ */
+function forgetTaskById(ctx: Ctx, taskId: TaskId, gone?: ObjectId): void {
   const task = tableGet(ctx.s.tasks, taskId);
   if (task === undefined || task.kind === 'actor-creation') return;
   if (task.state !== 'FINISHED' && task.state !== 'FAILED' && task.state !== 'CANCELLED') return;
   const returnIds = task.spec.returnIds;
   if (typeof returnIds === 'string') {
-    if (tableGet(ctx.s.objects, returnIds) !== undefined) return;
-  } else for (const id of returnIds) if (tableGet(ctx.s.objects, id) !== undefined) return;
+    if (returnIds !== gone && tableGet(ctx.s.objects, returnIds) !== undefined) return;
+  } else for (const id of returnIds) if (id !== gone && tableGet(ctx.s.objects, id) !== undefined) return;
   tableDelete(ctx.s.tasks, taskId);
   if (task.state === 'FINISHED' && task.kind === 'task' && !task.holdsArgs) {
     for (const ref of argRefs(task.spec)) if (ref.owner === ctx.s.workerId) releaseLineage(ctx, ref.objectId);

@@ -123,7 +123,9 @@ export function dropLocalRef(ctx: Ctx, objectId: ObjectId): void {
   const object = tableGet(ctx.s.objects, objectId);
   if (object !== undefined) {
     if (object.localRefs > 0) object.localRefs -= 1;
-    maybeFree(ctx, objectId);
+    // The record just read and changed, handed on rather than looked up again (every released ref
+    // of a task's return passes here).
+    maybeFree(ctx, objectId, object);
     return;
   }
   const entry = tableGet(ctx.s.borrowed, objectId);
@@ -240,9 +242,9 @@ function dropValue(ctx: Ctx, object: OwnedObject): void {
 /**
  * Frees an owned object nothing holds: its copies everywhere and the refs inside it. With lineage
  * refs left it keeps its entry (evicted) so that it can be rebuilt if a task needs it again.
+ * `object`: its record, when the caller has just read it with nothing run since.
  */
-export function maybeFree(ctx: Ctx, objectId: ObjectId): void {
-  const object = tableGet(ctx.s.objects, objectId);
+export function maybeFree(ctx: Ctx, objectId: ObjectId, object: OwnedObject | undefined = tableGet(ctx.s.objects, objectId)): void {
   if (object === undefined || isReferenced(object)) return;
   const handlesOf = actorOfHandleObject(objectId);
   if (handlesOf !== undefined) {
@@ -263,7 +265,7 @@ export function maybeFree(ctx: Ctx, objectId: ObjectId): void {
   dropValue(ctx, object);
   tableDelete(ctx.s.objects, objectId);
   emit(ctx, { type: 'objects/freed', objectIds: [objectId] });
-  forgetTaskIfDone(ctx, objectId);
+  forgetTaskIfDone(ctx, objectId, true);
 }
 
 /** The marker of the handle object of `actorId`, owned by the actor's owner. */

@@ -47,9 +47,9 @@ type ErrorOutcome = GetOutcome & { kind: 'error' };
  * One value, told apart by `kind`, rather than a record with either field: a get's cursor asks this
  * of a ref each time one of its objects settles, and the record was an object per question.
  */
-function known(ctx: Ctx, ref: RefMarker): Payload | ErrorOutcome | undefined {
+function known(ctx: Ctx, ref: RefMarker, owned?: OwnedObject): Payload | ErrorOutcome | undefined {
   if (ref.owner === ctx.s.workerId) {
-    const object = tableGet(ctx.s.objects, ref.objectId);
+    const object = owned ?? tableGet(ctx.s.objects, ref.objectId);
     if (object === undefined) return { kind: 'error', error: errorOf('ObjectLostError', `object ${ref.objectId} was already freed: every ref to it had been released`, { objectId: ref.objectId }) };
     if (object.state === 'failed' && object.error !== undefined) return { kind: 'error', error: object.error };
     if (object.state === 'ready' && object.payload !== undefined) return object.payload;
@@ -196,11 +196,25 @@ export function onGetRequested(ctx: Ctx, getId: string, refs: readonly RefMarker
   // The list of the get's refs is made once here and handed on: for a get of one ref, `getRefs`
   // makes a list of one at each call, and a get passed it five times on its way to settling.
   const getRefList = getRefs(get);
-  indexRetrieval(ctx, getId, getRefList);
+  // The record of the only ref, when this owner owns it (a driver's get of a task's return: nearly
+  // every get), read once here and handed on: indexing, advancing and settling the get each looked
+  // it up again in a table that holds every live object.
+  const owned = only !== undefined && only.owner === ctx.s.workerId ? tableGet(ctx.s.objects, only.objectId) : undefined;
+  indexRetrieval(ctx, getId, getRefList, owned);
   for (const ref of getRefList) if (ref.owner !== ctx.s.workerId) borrowEntry(ctx, ref).transientHolds += 1;
   if (timeoutMs !== undefined) emit(ctx, { type: 'timer/armed', timerId: `get:${getId}`, delayMs: timeoutMs });
-  advance(ctx, getRefList);
-  if (tableHas(ctx.s.gets, getId) && !trySettleGet(ctx, get, getRefList) && inTaskId !== undefined) blockWorker(ctx, get);
+  let pending: boolean;
+  if (owned === undefined) {
+    advance(ctx, getRefList);
+    pending = tableHas(ctx.s.gets, getId) && !trySettleGet(ctx, get, getRefList);
+  } else if (advanceOwned(ctx, (only as RefMarker).objectId, owned)) {
+    // Rebuilding or fetching may have settled the get, or changed the record: as for any other get.
+    pending = tableHas(ctx.s.gets, getId) && !trySettleGet(ctx, get, getRefList);
+  } else {
+    // Nothing ran since the record was read: the get is still pending, and the record still current.
+    pending = !trySettleGet(ctx, get, getRefList, owned);
+  }
+  if (pending && inTaskId !== undefined) blockWorker(ctx, get);
 }
 
 /** `wait`: settle once `numReturns` refs are ready (or failed), or at the timeout with what is ready. */
@@ -237,10 +251,21 @@ function advanceRef(ctx: Ctx, objectId: ObjectId, owner: string): void {
   else if (entry.status === 'ready' && entry.payload !== undefined) startFetch(ctx, objectId, entry.payload, owner);
 }
 
-/** `advanceRef` of an object this owner owns, whose record is `object`. */
-function advanceOwned(ctx: Ctx, objectId: ObjectId, object: OwnedObject): void {
-  if (object.state === 'evicted') recoverObject(ctx, objectId);
-  else if (object.state === 'ready' && object.payload !== undefined) startFetch(ctx, objectId, object.payload, ctx.s.workerId);
+/**
+ * `advanceRef` of an object this owner owns, whose record is `object`: whether it started anything
+ * (a rebuild or a fetch), which may have changed the record or settled gets. When it did not, a
+ * caller may go on with the record and the gets it had (the usual case: a value held inline, or one
+ * not made yet).
+ */
+function advanceOwned(ctx: Ctx, objectId: ObjectId, object: OwnedObject): boolean {
+  if (object.state === 'evicted') {
+    recoverObject(ctx, objectId);
+    return true;
+  }
+  const payload = object.payload;
+  if (object.state !== 'ready' || payload === undefined || payload.kind !== 'stored') return false;
+  startFetch(ctx, objectId, payload, ctx.s.workerId);
+  return true;
 }
 
 /**
@@ -248,9 +273,10 @@ function advanceOwned(ctx: Ctx, objectId: ObjectId, object: OwnedObject): void {
  * when this owner owns it (most gets are of owned objects, and a dictionary entry per pending get
  * cost about 50 bytes at a million), else in `retrievalsByObject`.
  */
-function indexRetrieval(ctx: Ctx, id: string, refs: readonly RefMarker[]): void {
+function indexRetrieval(ctx: Ctx, id: string, refs: readonly RefMarker[], only?: OwnedObject): void {
   for (const ref of refs) {
-    const object = tableGet(ctx.s.objects, ref.objectId);
+    // `only`: the record of the get's one ref, read by the caller.
+    const object = only ?? tableGet(ctx.s.objects, ref.objectId);
     const entry = object === undefined ? tableGet(ctx.s.retrievalsByObject, ref.objectId) : object.retrievals;
     let next: string | string[] | undefined;
     if (entry === undefined) next = id;
@@ -263,9 +289,10 @@ function indexRetrieval(ctx: Ctx, id: string, refs: readonly RefMarker[]): void 
   }
 }
 
-function unindexRetrieval(ctx: Ctx, id: string, refs: readonly RefMarker[]): void {
+function unindexRetrieval(ctx: Ctx, id: string, refs: readonly RefMarker[], only?: OwnedObject): void {
   for (const ref of refs) {
-    const object = tableGet(ctx.s.objects, ref.objectId);
+    // `only`: the current record of the get's one ref, which the caller has at hand.
+    const object = only ?? tableGet(ctx.s.objects, ref.objectId);
     if (object?.retrievals !== undefined) {
       const left = unindexed(object.retrievals, id);
       if (left === 'emptied') object.retrievals = undefined;
@@ -309,7 +336,9 @@ function checkRetrievalsOf(ctx: Ctx, objectId: ObjectId, object: OwnedObject | u
   // since: it need not be found again, nor its owner cut out of its id (a new string per object).
   if (typeof own === 'string') checkRetrieval(ctx, own, objectId, object);
   else if (own !== undefined) for (const id of [...own]) checkRetrieval(ctx, id, objectId);
-  // A ref indexed while this owner had no record of its object (one owned elsewhere, mostly).
+  // A ref indexed while this owner had no record of its object (one owned elsewhere, mostly). A
+  // driver that gets only its own objects has none, and every settled object passed here.
+  if (ctx.s.retrievalsByObject.size === 0) return;
   const entry = tableGet(ctx.s.retrievalsByObject, objectId);
   if (entry === undefined) return;
   if (typeof entry === 'string') checkRetrieval(ctx, entry, objectId);
@@ -325,8 +354,14 @@ function checkRetrieval(ctx: Ctx, id: string, objectId: ObjectId | undefined, ow
   if (get !== undefined) {
     if (get.awaitingResume === true) return;
     if (objectId === undefined) advance(ctx, getRefs(get));
-    else if (owned !== undefined) advanceOwned(ctx, objectId, owned);
-    else advanceRef(ctx, objectId, ownerOfObject(objectId));
+    else if (owned !== undefined) {
+      // A get of this one object (nearly every get), where nothing was started: still pending, and
+      // the record still current, so it is settled from the record, with no lookup of either.
+      if (!advanceOwned(ctx, objectId, owned) && !Array.isArray(get.refs) && get.refs.objectId === objectId) {
+        trySettleGet(ctx, get, getRefs(get), owned);
+        return;
+      }
+    } else advanceRef(ctx, objectId, ownerOfObject(objectId));
     if (tableHas(ctx.s.gets, id)) trySettleGet(ctx, get);
     return;
   }
@@ -341,16 +376,17 @@ function checkRetrieval(ctx: Ctx, id: string, objectId: ObjectId | undefined, ow
 }
 
 /** Whether `ref`'s outcome is here: an error, or a value whose data is here. */
-function available(ctx: Ctx, ref: RefMarker): boolean {
-  const outcome = known(ctx, ref);
+function available(ctx: Ctx, ref: RefMarker, owned?: OwnedObject): boolean {
+  const outcome = known(ctx, ref, owned);
   return outcome !== undefined && (outcome.kind === 'error' || hasData(ctx, ref.objectId, outcome));
 }
 
-function outcomesOf(ctx: Ctx, refs: readonly RefMarker[]): GetOutcome[] | undefined {
+/** The outcomes of `refs`, or undefined while one is not here; `owned`: the current record of the only ref, if at hand. */
+function outcomesOf(ctx: Ctx, refs: readonly RefMarker[], owned?: OwnedObject): GetOutcome[] | undefined {
   if (refs.length === 1) {
     // A get of one ref (the usual case) gets its list of one as a literal: a list grown by a push
     // from empty reserves 17 slots.
-    const only = outcomeOf(ctx, refs[0] as RefMarker);
+    const only = outcomeOf(ctx, refs[0] as RefMarker, owned);
     return only === undefined ? undefined : [only];
   }
   const outcomes: GetOutcome[] = [];
@@ -363,8 +399,8 @@ function outcomesOf(ctx: Ctx, refs: readonly RefMarker[]): GetOutcome[] | undefi
 }
 
 /** What a get of `ref` settles with, or undefined while its value is not here (see `outcomesOf`). */
-function outcomeOf(ctx: Ctx, ref: RefMarker): GetOutcome | undefined {
-  const outcome = known(ctx, ref);
+function outcomeOf(ctx: Ctx, ref: RefMarker, owned?: OwnedObject): GetOutcome | undefined {
+  const outcome = known(ctx, ref, owned);
   if (outcome === undefined || outcome.kind === 'error') return outcome;
   // An inline value's fields are read from its payload itself, not copied into a record first.
   const data = outcome.kind === 'inline' ? outcome : ctx.s.fetchedData[ref.objectId];
@@ -372,12 +408,18 @@ function outcomeOf(ctx: Ctx, ref: RefMarker): GetOutcome | undefined {
   return { kind: 'value', value: { data: data.data, sizeBytes: data.sizeBytes, refs: copiedRefs(data.refs) } };
 }
 
-function trySettleGet(ctx: Ctx, get: PendingGet, refs: readonly RefMarker[] = getRefs(get)): boolean {
+/**
+ * Settles `get` (whose refs are `refs`) if every outcome is here; whether it did (or it now awaits its
+ * worker's resumption). `owned`: for a get of one ref that this owner owns, its record, when the
+ * caller read it with nothing run since that could have changed or freed it (every table lookup of
+ * a settling get was one in a table holding every live object).
+ */
+function trySettleGet(ctx: Ctx, get: PendingGet, refs: readonly RefMarker[] = getRefs(get), owned?: OwnedObject): boolean {
   let cursor = get.cursor ?? 0;
-  while (cursor < refs.length && available(ctx, refs[cursor] as RefMarker)) cursor += 1;
+  while (cursor < refs.length && available(ctx, refs[cursor] as RefMarker, owned)) cursor += 1;
   if (cursor !== (get.cursor ?? 0)) get.cursor = cursor;
   if (cursor < refs.length) return false;
-  const outcomes = outcomesOf(ctx, refs);
+  const outcomes = outcomesOf(ctx, refs, owned);
   if (outcomes === undefined) get.cursor = 0;
   if (outcomes === undefined) return false;
   if (get.blocked) {
@@ -385,14 +427,14 @@ function trySettleGet(ctx: Ctx, get: PendingGet, refs: readonly RefMarker[] = ge
     unblockIfIdle(ctx);
     return true;
   }
-  settleGet(ctx, get, outcomes, refs);
+  settleGet(ctx, get, outcomes, refs, owned);
   return true;
 }
 
-/** Settles `get`, whose refs are `refs` (`getRefs` of it), with `outcomes`. */
-function settleGet(ctx: Ctx, get: PendingGet, outcomes: GetOutcome[], refs: readonly RefMarker[]): void {
+/** Settles `get`, whose refs are `refs` (`getRefs` of it), with `outcomes`; `owned` as for `trySettleGet`. */
+function settleGet(ctx: Ctx, get: PendingGet, outcomes: GetOutcome[], refs: readonly RefMarker[], owned?: OwnedObject): void {
   tableDelete(ctx.s.gets, get.getId);
-  unindexRetrieval(ctx, get.getId, refs);
+  unindexRetrieval(ctx, get.getId, refs, owned);
   acquireContainedRefs(ctx, refs, outcomes);
   emit(ctx, { type: 'get/settled', getId: get.getId, outcomes });
   releaseGetHolds(ctx, refs);

@@ -1,6 +1,7 @@
 // Tests for the id derivations that reducers read ownership and lineage from.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { isObjectOfTask, ownerOfObject, taskOfObject, workerAddress } from '../../../core/ids.js';
 
 void test('taskOfObject finds the task of a return object and nothing for a put', () => {
@@ -49,4 +50,25 @@ void test('isObjectOfTask tells what taskOfObject === taskId tells, for the ids 
   assert.equal(isObjectOfTask('n1.d1.t7.r0', 'n1.d1.t7'), true);
   assert.equal(isObjectOfTask('n1.d1.t70.r0', 'n1.d1.t7'), false);
   assert.equal(isObjectOfTask('n1.d1.p3', 'n1.d1.t7'), false);
+});
+
+void test('minted task ids and return ids are flat strings, not ropes, however long their counters grow', () => {
+  // V8 makes a template string of 13 characters or more as a rope (a cons string) of its pieces, which
+  // each Map keyed by it walks to hash and compare: only V8's own debug print tells the two apart.
+  const lineage = new URL('../../../core/owner/lineage.js', import.meta.url).href;
+  const ids = new URL('../../../core/ids.js', import.meta.url).href;
+  const script = `
+    const { mintTaskIds } = await import(${JSON.stringify(lineage)});
+    const { returnObjectId } = await import(${JSON.stringify(ids)});
+    const ctx = { s: { workerId: 'n1.d1', counters: { task: 123456 } } };
+    const minted = mintTaskIds(ctx, 1);
+    const several = mintTaskIds(ctx, 2);
+    for (const id of [minted.taskId, minted.returnIds, several.taskId, ...several.returnIds, returnObjectId('n1.d1.t7', 3)]) %DebugPrint(id);
+  `;
+  const result = spawnSync(process.execPath, ['--allow-natives-syntax', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(result.status, 0, result.stderr);
+  const types = [...result.stdout.matchAll(/- type: (\w+)/g)].map((match) => match[1]);
+  assert.deepEqual(types.length, 6, result.stdout);
+  assert.deepEqual(types.filter((type) => type?.includes('CONS') === true), [], 'no id is a rope');
+  assert.match(result.stdout, /n1\.d1\.t123457\.r0/);
 });
