@@ -8,6 +8,7 @@ import type { Patch } from 'immer';
 import { InvariantViolation } from './assert.js';
 import type { AnyEvent, ComponentCore } from './component.js';
 import { duringImmerStep, settleOwnCopies, withOwnCopies } from './own-copies.js';
+import { counted } from './counted.js';
 
 // Patches feed the debugger's per-event diffs; frozen results make any later write to a snapshot
 // throw at once; reducers may keep Maps and Sets, which immer drafts only with its MapSet plugin.
@@ -98,7 +99,7 @@ export function produceWithOwnCopies<T extends object>(base: T, recipe: (draft: 
 export function checkInvariants<S, E extends AnyEvent, F>(core: ComponentCore<S, E, F>, state: S, context: string): void {
   const broken = core.invariants(state);
   if (broken.length === 0) return;
-  throw new InvariantViolation(`${context}: ${broken.length} ${core.kind} invariant${broken.length === 1 ? '' : 's'} broken: ${broken.join('; ')}`);
+  throw new InvariantViolation(`${context}: ${counted(broken.length, `${core.kind} invariant`)} broken: ${broken.join('; ')}`);
 }
 
 /**

@@ -8,6 +8,7 @@ import type { MintedIds } from './snapshots.js';
 import { deliveredProblem, isMessageType, messageProblem } from '../protocol-decode.js';
 import { chainSum, componentOfAddress, isReadableFormatVersion, splitSum, traceChainStart, traceFormatVersion } from './format.js';
 import type { ComponentKind, Trace, TraceDecodeError, TraceEnd, TraceEntry, TraceHeader, TraceNote, TraceRejection, TraceSnapshot } from './format.js';
+import { counted } from '../counted.js';
 
 const recollect = 'the trace is corrupted: record or collect it again';
 const headerHint = 'pass a trace written by `tsray trace collect` or `tsray sim`';
@@ -145,7 +146,7 @@ export function traceProblems(trace: Trace): string[] {
 export function summariseProblems(problems: readonly string[], shown = 5): string[] {
   if (problems.length <= shown) return [...problems];
   const rest = problems.length - shown;
-  return [...problems.slice(0, shown), `and ${rest} more problem${rest === 1 ? '' : 's'}`];
+  return [...problems.slice(0, shown), `and ${counted(rest, 'more problem')}`];
 }
 
 /**

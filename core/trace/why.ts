@@ -15,6 +15,7 @@ import { actorOfHandleObject, nodeOfWorker, ownerOfObject, taskOfObject } from '
 import { findEntity } from './entities.js';
 import type { EntityInfo, TraceIndex } from './entities.js';
 import type { Trace, TraceEntry, TraceNote } from './format.js';
+import { counted } from '../counted.js';
 
 /** What a chain ends at. */
 export type WhyRootKind = 'fault' | 'error' | 'crash' | 'call' | 'timeout' | 'start' | 'unknown';
@@ -546,7 +547,7 @@ export function explainEntity(trace: Trace, index: TraceIndex, id: string): stri
   if (entity === undefined) return undefined;
   const first = entity.seqs[0] ?? 0;
   const last = entity.seqs[entity.seqs.length - 1] ?? 0;
-  const span = `${entity.seqs.length} event${entity.seqs.length === 1 ? '' : 's'}, seq ${first} to ${last}`;
+  const span = `${counted(entity.seqs.length, 'event')}, seq ${first} to ${last}`;
   return entity.kind === 'task' ? explainTask(trace, index, entity, span) : explainOther(trace, index, entity, span);
 }
 
@@ -555,7 +556,7 @@ function explainTask(trace: Trace, index: TraceIndex, entity: EntityInfo, span: 
   const submitted = submittedSeq === undefined ? undefined : index.bySeq.get(submittedSeq);
   const name = submitted === undefined ? '' : text(fieldsOf(submitted)['name']);
   const attempts = taskAttempts(index, entity.id);
-  const lines = [`task ${entity.id}${name === '' ? '' : ` (${name})`}: ${attempts.length} attempt${attempts.length === 1 ? '' : 's'}; ${span}`];
+  const lines = [`task ${entity.id}${name === '' ? '' : ` (${name})`}: ${counted(attempts.length, 'attempt')}; ${span}`];
   if (submitted !== undefined) {
     const chain = whyChain(trace, index, submitted.seq);
     lines.push(`  submitted at seq ${submitted.seq} by ${chain?.root.kind === 'call' ? chain.root.summary.replace(/ called .*$/, '') : submitted.address}`);

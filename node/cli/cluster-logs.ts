@@ -8,6 +8,7 @@ import { ClusterTool } from '../cluster/cluster-tool.js';
 import { readDeadNodeLogs } from '../cluster/dead-node-logs.js';
 import type { CollectedLog } from '../trace/collect.js';
 import type { Target } from './cluster-target.js';
+import { counted } from '../../core/counted.js';
 
 /** A cluster's logs, and whether some live node or driver could not send its own. */
 export interface FetchedLogs {
@@ -33,10 +34,10 @@ export async function fetchClusterLogs(command: string, target: Target, chunkByt
     for (const { nodeId, reason } of dead.missing) process.stderr.write(`${command}: the logs of dead node ${nodeId} are left out: ${reason}\n`);
     const nodes = fetched.sources.filter((source) => source.startsWith('node ')).length;
     const drivers = fetched.sources.length - nodes;
-    const deadRead = dead.included.size === 0 ? '' : `, ${dead.included.size} dead node${dead.included.size === 1 ? '' : 's'} (the logs it left on disk)`;
+    const deadRead = dead.included.size === 0 ? '' : `, ${counted(dead.included.size, 'dead node')} (the logs it left on disk)`;
     return {
       logs: [...fetched.logs, ...dead.logs],
-      from: `${nodes} node${nodes === 1 ? '' : 's'}${deadRead} and ${drivers} driver${drivers === 1 ? '' : 's'} of ${target.address}`,
+      from: `${counted(nodes, 'node')}${deadRead} and ${counted(drivers, 'driver')} of ${target.address}`,
       incomplete: fetched.missing.length > 0,
     };
   } finally {

@@ -15,6 +15,7 @@ import { replayTrace } from '../../core/trace/replay.js';
 import { mutationNamed } from '../../core/sim/mutations.js';
 import { loadTraceFile } from './trace-file.js';
 import { UsageError } from './usage.js';
+import { counted } from '../../core/counted.js';
 
 /** Up to this many events, invariants are checked after every one unless --invariants says otherwise. */
 const everyEventLimit = 20_000;
@@ -51,12 +52,12 @@ export async function replayCommand(args: string[]): Promise<number> {
     process.stderr.write(`tsray replay: diverged at seq ${result.seq} (${result.address}): ${result.reason}\n`);
     return 1;
   }
-  const snapshots = result.checkedSnapshots === undefined ? '' : `, ${result.checkedSnapshots} snapshot${result.checkedSnapshots === 1 ? '' : 's'} matched`;
+  const snapshots = result.checkedSnapshots === undefined ? '' : `, ${counted(result.checkedSnapshots, 'snapshot')} matched`;
   process.stdout.write(`replayed ${result.events} events; ${result.checkedHashes} recorded state hashes reproduced${snapshots}${result.skippedHashes > 0 ? `, ${result.skippedHashes} not comparable (recorded by another reducer version)` : ''}\n`);
   if (invariants === 'hashes') process.stdout.write(`invariants checked where the recording can be compared (each recorded hash and each component's last event); --invariants every checks after every event, slowly on a large trace\n`);
   if (result.reproducedFailure !== undefined) process.stdout.write(`reproduced the recorded failure at seq ${result.reproducedFailure.seq}: ${result.reproducedFailure.reason}\n`);
   if (problems.length > 0) {
-    process.stderr.write(`tsray replay: ${file} is damaged (${problems.length} problem${problems.length === 1 ? '' : 's'}): record or collect it again\n`);
+    process.stderr.write(`tsray replay: ${file} is damaged (${counted(problems.length, 'problem')}): record or collect it again\n`);
     return 1;
   }
   if (!parsed.values.verify) return 0;

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { formatBytes, listSessions, sessionRetention } from '../runtime/sessions.js';
 import type { SessionRetention } from '../runtime/sessions.js';
 import { UsageError } from './usage.js';
+import { counted } from '../../core/counted.js';
 
 /** Runs `tsray sessions`; resolves to the exit code. */
 export function sessionsCommand(args: string[]): Promise<number> {
@@ -45,7 +46,7 @@ export function sessionsCommand(args: string[]): Promise<number> {
     process.stdout.write(`${row.map((cell, column) => (column === 3 ? cell : column === 2 ? cell.padStart(widths[column] ?? 0) : cell.padEnd(widths[column] ?? 0))).join('  ')}\n`);
   }
   const total = sessions.reduce((sum, session) => sum + session.sizeBytes, 0);
-  process.stdout.write(`${sessions.length} session${sessions.length === 1 ? '' : 's'}, ${formatBytes(total)} under ${retention.root}; ${bounds}\n`);
+  process.stdout.write(`${counted(sessions.length, 'session')}, ${formatBytes(total)} under ${retention.root}; ${bounds}\n`);
   return Promise.resolve(0);
 }
 

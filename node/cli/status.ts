@@ -14,6 +14,7 @@ import { formatBytes } from '../runtime/sessions.js';
 import { clusterTarget } from './cluster-target.js';
 import type { Target } from './cluster-target.js';
 import { UsageError, firstLine, wholeNumber } from './usage.js';
+import { counted } from '../../core/counted.js';
 
 /** What a cluster command was given. */
 interface ClusterArgs {
@@ -78,7 +79,7 @@ export async function statusCommand(args: string[]): Promise<number> {
   }
   const { nodes, pendingActors } = await queryNodeStatus(target.address, target.token);
   const alive = nodes.filter((node) => node.alive);
-  process.stdout.write(`cluster at ${target.address}: ${alive.length} node${alive.length === 1 ? '' : 's'} alive, ${nodes.length - alive.length} dead\n\n`);
+  process.stdout.write(`cluster at ${target.address}: ${counted(alive.length, 'node')} alive, ${nodes.length - alive.length} dead\n\n`);
   process.stdout.write(nodeTable(nodes));
   const names = resourceNames(alive);
   process.stdout.write('\nresources (alive nodes, used/total):\n');
@@ -208,7 +209,7 @@ export async function memoryCommand(args: string[]): Promise<number> {
   const spilled = report.nodes.reduce((sum, node) => sum + (node.store.spilledBytes ?? 0), 0);
   const spillCapacity = report.nodes.reduce((sum, node) => sum + (node.store.spillCapacityBytes ?? 0), 0);
   process.stdout.write(
-    `object store of ${report.nodes.length} node${report.nodes.length === 1 ? '' : 's'}: ${formatBytes(used)} of ${formatBytes(capacity)} used (${percent(used, capacity)}); ` +
+    `object store of ${counted(report.nodes.length, 'node')}: ${formatBytes(used)} of ${formatBytes(capacity)} used (${percent(used, capacity)}); ` +
       `spilled to disk: ${formatBytes(spilled)} of ${formatBytes(spillCapacity)}\n\n`,
   );
   process.stdout.write(
