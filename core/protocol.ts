@@ -368,6 +368,8 @@ export interface LogEventRecord {
   readonly seq: number;
   readonly atMs: number;
   readonly json: string;
+  /** The earlier event of the same log that its shell recorded as having led to this one, if any. */
+  readonly parent?: number;
 }
 
 /**

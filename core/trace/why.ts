@@ -357,6 +357,10 @@ export function summariseEvent(entry: TraceEntry, index: TraceIndex): string {
         return `task ${text(event['taskId'])} attempt ${text(event['attempt'])} on ${text(event['workerId'])}: ${resultText(record(event['result']))}`;
       case 'worker/exited':
         return `worker ${text(event['workerId'])} ended: ${text(event['reason'])}`;
+      case 'worker/kill-requested':
+        return `asked to end worker ${text(event['workerId'])} (${text(event['reason'])})`;
+      case 'actor/kill-requested':
+        return `asked to kill actor ${text(event['actorId'])}${event['noRestart'] === true ? ' (no restart)' : ''}`;
       case 'worker/died':
         return `worker ${text(event['workerId'])} on ${text(event['nodeId'])} died: ${text(event['reason'])}`;
       case 'lease/worker-died':

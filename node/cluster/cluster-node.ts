@@ -312,10 +312,11 @@ export class ClusterNode {
       },
       onReady: (workerId) => this.raylet.apply({ type: 'worker/started', workerId }),
       onLogRecords: (workerId, batch) => this.logs.appendWorker(workerId, batch),
-      onExit: (workerId, reason, readerSlot) => {
+      onExit: (workerId, reason, readerSlot, killedBy) => {
         if (readerSlot !== undefined) this.nodeStore.store.dropReaderSlot(readerSlot);
         this.logs.closeWorker(workerId);
-        this.raylet.apply({ type: 'worker/exited', workerId, reason });
+        // A kill's exit names the raylet event that asked for it, so `why` can follow it there.
+        this.raylet.apply({ type: 'worker/exited', workerId, reason }, killedBy);
       },
     });
     this.nodeStore = new NodeStore(storeBytes, () => this.threads.ask('tsray/collect', 'tsray/collected'), undefined, spill);
@@ -326,7 +327,7 @@ export class ClusterNode {
     const address = rayletAddress(this.nodeId);
     // Encoded here, written by the log thread (see session-logs.ts).
     const rayletLog = this.logs.openForwarded(address, 'raylet');
-    this.raylet = new ComponentShell({ core: rayletCore, address, router: this.router, log: rayletLog, onEffect: (effect) => this.onRayletEffect(effect) });
+    this.raylet = new ComponentShell({ core: rayletCore, address, router: this.router, log: rayletLog, onEffect: (effect, seq) => this.onRayletEffect(effect, seq) });
     rayletLog.hashStateWith(() => hashState(this.raylet.state));
     this.rayletLog = rayletLog;
     this.router.addLocal(address, (message) => this.onRayletMessage(message as RayletEvent));
@@ -762,13 +763,13 @@ export class ClusterNode {
     return this.raylet.state.objects[event.objectId] !== undefined;
   }
 
-  private onRayletEffect(effect: RayletEffect): void {
+  private onRayletEffect(effect: RayletEffect, seq: number): void {
     switch (effect.type) {
       case 'worker/spawn':
         this.threads.spawn(effect.workerId);
         return;
       case 'worker/kill':
-        this.threads.kill(effect.workerId);
+        this.threads.kill(effect.workerId, seq);
         return;
       case 'objects/deleted':
         this.nodeStore.delete(effect.objectIds);

@@ -189,7 +189,7 @@ export class ClusterTool {
         } catch {
           throw new Error(`${name} sent event ${record.seq} of ${entry.address} as text that is no JSON`);
         }
-        events.push(collectedEvent(record.seq, record.atMs, raw, entry.address));
+        events.push(collectedEvent(record.seq, record.atMs, raw, entry.address, Number.isInteger(record.parent) ? record.parent : undefined));
       }
       fromSeq = last.seq + 1;
     }

@@ -155,7 +155,7 @@ function take(reading: Reading, address: string, toSeq: number, maxBytes: number
       reading.lookahead = record;
       break;
     }
-    events.push({ seq: record.seq, atMs: record.atMs, json });
+    events.push(record.parent === undefined ? { seq: record.seq, atMs: record.atMs, json } : { seq: record.seq, atMs: record.atMs, json, parent: record.parent });
     bytes += json.length;
   }
   reading.nextSeq = reading.lookahead?.seq ?? (events.length > 0 ? (events[events.length - 1] as LogEventRecord).seq + 1 : reading.nextSeq);

@@ -141,18 +141,19 @@ export class EmbeddedCluster {
       },
       onReady: (workerId) => this.raylet.apply({ type: 'worker/started', workerId }),
       onLogRecords: (workerId, batch) => this.logs.appendWorker(workerId, batch),
-      onExit: (workerId, reason, readerSlot) => {
+      onExit: (workerId, reason, readerSlot, killedBy) => {
         // Its views died with it: their pins end.
         if (readerSlot !== undefined) this.store.dropReaderSlot(readerSlot);
         this.logs.closeWorker(workerId);
-        this.raylet.apply({ type: 'worker/exited', workerId, reason });
+        // A kill's exit names the raylet event that asked for it, so `why` can follow it there.
+        this.raylet.apply({ type: 'worker/exited', workerId, reason }, killedBy);
       },
     });
     this.nodeStore = new NodeStore(storeBytes, () => this.threads.ask('tsray/collect', 'tsray/collected'), undefined, spill);
     setStoreBuffer(this.store.buffer, spill.capacityBytes);
     // Encoded here, written by the log thread (see session-logs.ts), which also records its state's hash at the end.
     const rayletLog = logging ? this.logs.openForwarded(`raylet:${this.nodeId}`, 'raylet') : undefined;
-    this.raylet = new ComponentShell({ core: rayletCore, address: `raylet:${this.nodeId}`, router: this.router, ...(rayletLog === undefined ? {} : { log: rayletLog }), onEffect: (effect) => this.onRayletEffect(effect) });
+    this.raylet = new ComponentShell({ core: rayletCore, address: `raylet:${this.nodeId}`, router: this.router, ...(rayletLog === undefined ? {} : { log: rayletLog }), onEffect: (effect, seq) => this.onRayletEffect(effect, seq) });
     rayletLog?.hashStateWith(() => hashState(this.raylet.state));
     this.router.addLocal(`raylet:${this.nodeId}`, (message) => this.onRayletMessage(message as RayletEvent));
     const numCpus = options.numCpus ?? availableParallelism();
@@ -245,13 +246,13 @@ export class EmbeddedCluster {
     return this.raylet.state.objects[event.objectId] !== undefined;
   }
 
-  private onRayletEffect(effect: RayletEffect): void {
+  private onRayletEffect(effect: RayletEffect, seq: number): void {
     switch (effect.type) {
       case 'worker/spawn':
         this.threads.spawn(effect.workerId);
         return;
       case 'worker/kill':
-        this.threads.kill(effect.workerId);
+        this.threads.kill(effect.workerId, seq);
         return;
       case 'objects/deleted':
         this.nodeStore.delete(effect.objectIds);

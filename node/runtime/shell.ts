@@ -77,13 +77,17 @@ export class ComponentShell<S, E extends AnyEvent, F> {
     return this.options.address;
   }
 
-  /** Applies one input; returns the recipe's effects (callers read minted ids from them). */
-  apply(event: E): F[] {
+  /**
+   * Applies one input; returns the recipe's effects (callers read minted ids from them). `parent` is
+   * the seq of the event of this component's log that led to this input where no message says so
+   * (a worker's exit that this component's own kill caused), so that `why` can follow it.
+   */
+  apply(event: E, parent?: number): F[] {
     if (this.stopped) return [];
     ++this.seq;
     const log = this.options.log;
     // The log's seq (not the shell's count) is what a merged trace knows the event by.
-    const seq = log === undefined ? this.seq : log.append(Date.now(), this.options.logged === undefined ? event : this.options.logged(event));
+    const seq = log === undefined ? this.seq : log.append(Date.now(), this.options.logged === undefined ? event : this.options.logged(event), parent);
     let effects: F[];
     try {
       effects = this.options.core.apply(this.state, event);

@@ -27,13 +27,18 @@ export interface WorkerThreadsOptions {
   readonly onReady: (workerId: string) => void;
   /** Records of the worker's event log, to append to it (they arrive before its exit). */
   readonly onLogRecords: (workerId: string, batch: LogRecords) => void;
-  /** The thread ended (not during `terminateAll`); its reader slot, if any, is free again. */
-  readonly onExit: (workerId: string, reason: WorkerExitReason, readerSlot: number | undefined) => void;
+  /**
+   * The thread ended (not during `terminateAll`); its reader slot, if any, is free again. `killedBy`
+   * is the cause that `kill` was given (the seq of the raylet event that asked for it), if it was killed.
+   */
+  readonly onExit: (workerId: string, reason: WorkerExitReason, readerSlot: number | undefined, killedBy: number | undefined) => void;
 }
 
 interface WorkerThread {
   readonly thread: Worker;
   killed: boolean;
+  /** The cause its kill was given, for its exit to name. */
+  killedBy: number | undefined;
 }
 
 /**
@@ -86,7 +91,7 @@ export class WorkerThreads {
     const boot = this.options.boot(workerId, readerSlot);
     // The worker's own channel to the log thread moves to it.
     const thread = new Worker(workerEntry, { workerData: { ...boot, script } satisfies WorkerBoot, transferList: boot.logPort === undefined ? [] : [boot.logPort.port] });
-    const record: WorkerThread = { thread, killed: false };
+    const record: WorkerThread = { thread, killed: false, killedBy: undefined };
     this.threads.set(workerId, record);
     const router = this.options.router;
     router.addRemote(`worker:${workerId}`, thread, true);
@@ -114,24 +119,25 @@ export class WorkerThreads {
       if (this.ending) return;
       if (readerSlot !== undefined) this.freeReaderSlots.push(readerSlot);
       const reason: WorkerExitReason = record.killed ? 'killed' : code === 0 ? 'exited' : 'crashed';
-      this.options.onExit(workerId, reason, readerSlot);
+      this.options.onExit(workerId, reason, readerSlot, record.killed ? record.killedBy : undefined);
     });
   }
 
-  /** Ends worker `workerId`'s thread, as the raylet asked. */
-  kill(workerId: string): void {
+  /** Ends worker `workerId`'s thread, as the raylet asked in its event `cause` (a seq its exit names). */
+  kill(workerId: string, cause?: number): void {
     const waiting = this.waitingToBoot.indexOf(workerId);
     if (waiting >= 0) {
       // Never started: it ends as a killed thread would, on a later turn.
       this.waitingToBoot.splice(waiting, 1);
       setImmediate(() => {
-        if (!this.ending) this.options.onExit(workerId, 'killed', undefined);
+        if (!this.ending) this.options.onExit(workerId, 'killed', undefined, cause);
       });
       return;
     }
     const record = this.threads.get(workerId);
     if (record === undefined || record.killed) return;
     record.killed = true;
+    record.killedBy = cause;
     // A killed thread runs no exit handler: ask it for its log's last records first, for a short
     // while (a body in a busy loop cannot answer). Meanwhile it is dead to everyone else: it stops
     // sending once it reads the request, and what it sent here before is dropped, as a killed

@@ -115,7 +115,7 @@ export function readLogDir({ address, component, dir }: SessionLog): CollectedLo
     const events: CollectedEvent[] = [];
     for (const record of log.read()) {
       if ('corrupt' in record) throw new CollectError(`${record.corrupt}; collect cannot merge a damaged log`);
-      events.push(collectedEvent(record.seq, record.atMs, record.event, address));
+      events.push(collectedEvent(record.seq, record.atMs, record.event, address, record.parent));
     }
     return { address, component, events, liveHashes: log.readStateHashes() };
   } finally {
@@ -124,8 +124,12 @@ export function readLogDir({ address, component, dir }: SessionLog): CollectedLo
   }
 }
 
-/** The event in the form a trace keeps (JSON, as `encodeTraceLine` writes it), with its cause; `raw` may be a logged event or one already in that form. */
-export function collectedEvent(seq: number, atMs: number, raw: unknown, address: Address): CollectedEvent {
+/**
+ * The event in the form a trace keeps (JSON, as `encodeTraceLine` writes it), with its cause; `raw`
+ * may be a logged event or one already in that form. The cause is the sender its message names, else
+ * `parent`, the event of the same log that its shell recorded as having led to it.
+ */
+export function collectedEvent(seq: number, atMs: number, raw: unknown, address: Address, parent?: number): CollectedEvent {
   let event: AnyEvent;
   try {
     // The trace form, so that the hashes recorded here are those replay of the file computes.
@@ -137,7 +141,9 @@ export function collectedEvent(seq: number, atMs: number, raw: unknown, address:
     throw new CollectError(`event ${seq} of ${address} is not an event (no string 'type'); the log is damaged`);
   }
   const via = (event as { via?: { from?: unknown; cause?: unknown } }).via;
-  const cause = via !== undefined && typeof via.from === 'string' && Number.isInteger(via.cause) ? { address: via.from, seq: via.cause as number } : undefined;
+  const sent = via !== undefined && typeof via.from === 'string' && Number.isInteger(via.cause) ? { address: via.from, seq: via.cause as number } : undefined;
+  // A parent is an earlier event of the same log; a later one would be a damaged record, and is not followed.
+  const cause = sent ?? (parent !== undefined && parent < seq ? { address, seq: parent } : undefined);
   return cause === undefined ? { seq, atMs, event } : { seq, atMs, event, cause };
 }
 

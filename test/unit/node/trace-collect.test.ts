@@ -13,6 +13,8 @@ import { after, before, test } from 'node:test';
 import { open } from 'lmdb';
 import * as E from 'fp-ts/lib/Either.js';
 import { decodeTrace } from '../../../core/trace/decode.js';
+import { indexTrace } from '../../../core/trace/entities.js';
+import { whyChain } from '../../../core/trace/why.js';
 import type { Trace, TraceEntry } from '../../../core/trace/format.js';
 import type { AnyEvent } from '../../../core/component.js';
 import { mergeLogs, mergeLogsInto, readSessionLogs } from '../../../node/trace/collect.js';
@@ -147,6 +149,23 @@ void test("a killed actor's worker sends its last records and the hash of its li
   const last = victim.events[victim.events.length - 1];
   assert.ok(last !== undefined && victim.liveHashes.get(last.seq) !== undefined, 'the killed worker recorded the hash of its live state');
   assert.deepEqual(mergeLogs(logs).divergences, []);
+});
+
+void test("why follows a killed actor's death back to the driver's kill: the worker's exit names the raylet event that ended it", () => {
+  const trace = readTrace(tracePath);
+  const index = indexTrace(trace);
+  const dead = trace.entries.find((entry) => entry.event.type === 'actor/state-changed' && (entry.event as unknown as { actorId: string; state: string }).actorId === victimId && (entry.event as unknown as { state: string }).state === 'DEAD');
+  assert.ok(dead !== undefined, `the trace records ${victimId} as DEAD`);
+  const chain = whyChain(trace, index, dead.seq);
+  assert.ok(chain !== undefined);
+  const types = chain.steps.map((step) => step.type);
+  // Without the exit's recorded parent the chain stopped at the raylet's worker/exited, with no cause.
+  for (const type of ['worker/exited', 'worker/kill-requested', 'actor/kill-requested', 'kill/requested']) assert.ok(types.includes(type), `${type} is in the chain: ${types.join(' <- ')}`);
+  assert.deepEqual(chain.root, { kind: 'call', summary: 'the driver n1.d1 called kill', seq: chain.steps[chain.steps.length - 1]?.seq });
+  const exited = chain.steps.find((step) => step.type === 'worker/exited');
+  const asked = chain.steps.find((step) => step.type === 'worker/kill-requested');
+  assert.ok(exited !== undefined && asked !== undefined && asked.address === exited.address && asked.seq < exited.seq);
+  assert.match(asked.summary, /^asked to end worker n1\.w\d+ \(killed\)$/);
 });
 
 void test('a live hash the replay does not reproduce is reported and fails replay --verify', () => {

@@ -94,6 +94,21 @@ void test('the index lists a log through its last committed event: one appended 
   }
 });
 
+void test("a record's parent (the event of its log that its shell recorded as its cause) travels with it", async () => {
+  const log = EventLog.open(logDirFor(join(root, 'parents'), 'raylet:n1'), { component: 'raylet', address: 'raylet:n1' });
+  try {
+    log.append(1, { type: 'worker/kill-requested', workerId: 'n1.w1', reason: 'killed' });
+    log.append(2, { type: 'worker/exited', workerId: 'n1.w1', reason: 'killed' }, 1);
+    await log.flush();
+    const [asked, exited] = readEvents(log, 1, 2, 1_000_000);
+    assert.equal(asked?.parent, undefined);
+    assert.equal(exited?.parent, 1);
+    assert.ok(asked !== undefined && !('parent' in asked), 'a record with no parent carries no parent field');
+  } finally {
+    await log.close();
+  }
+});
+
 void test('a damaged record fails the chunk with one line naming the log', async () => {
   const dir = logDirFor(join(root, 'damaged'), 'raylet:n1');
   const written = EventLog.open(dir, { component: 'raylet', address: 'raylet:n1' });
