@@ -35,6 +35,8 @@ export interface ClusterLogs {
   readonly missing: readonly { readonly source: string; readonly reason: string }[];
   /** Nodes the GCS declared dead: they send nothing, their logs stayed on their hosts (see dead-node-logs.ts). */
   readonly deadNodes: readonly NodeId[];
+  /** Every job the GCS registered: an ended one's driver sends nothing, its log stayed in its session (see ended-driver-logs.ts). */
+  readonly jobs: readonly JobReport[];
 }
 
 /** One connection of a tool to a cluster. */
@@ -154,6 +156,7 @@ export class ClusterTool {
       sources: results.flatMap((result) => (result.logs === undefined ? [] : [result.source.name])),
       missing: results.flatMap((result) => (result.error === undefined ? [] : [{ source: result.source.name, reason: result.error }])),
       deadNodes: nodes.filter((node) => !node.alive).map((node) => node.nodeId),
+      jobs,
     };
   }
 

@@ -18,15 +18,17 @@
  *   pull from the dead node ends when the death is known, rather than after its chunk timeouts).
  *
  * Then `tsray trace collect --address` and `tsray timeline --address` take the dead node's logs from
- * its session dir on this machine, and `tsray replay --verify` passes on the trace.
+ * its session dir on this machine, and the ended driver's log from its own session here, and `tsray
+ * replay --verify` passes on the trace.
  *
  * Each task appends a line to a file when it runs, so the test counts the runs and sees where.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { logDirName } from '../../node/store/event-log-dir.js';
 import { killPids, nodeRecord, printedLines, recordedNodePids, runnerIn } from '../support/cluster.js';
 import type { ProcessRun } from '../support/cluster.js';
 import { packageRoot, writeDriverScript } from '../support/driver-script.js';
@@ -191,10 +193,14 @@ void describe('objects lost with a node that died, across real processes', () =>
     const output = join(root, 'trace.jsonl');
     const collected = await run([cli, 'trace', 'collect', '--address', head.address, '-o', output]);
     assert.equal(collected.code, 0, collected.stderr);
-    assert.match(collected.stderr, /components of 1 node, 1 dead node \(the logs it left on disk\) and 0 drivers of /);
+    assert.match(collected.stderr, /components of 1 node, 1 dead node \(the logs it left on disk\), 0 live drivers and 1 ended driver \(read from this machine's sessions\) of /);
     assert.doesNotMatch(collected.stderr, /left out/);
     const header = JSON.parse(readFileSync(output, 'utf8').split('\n')[0] ?? '{}') as { cluster?: { components?: string[] } };
     const components = header.cluster?.components ?? [];
+    // The driver owned the tasks that lineage ran again: its log says why they ran twice.
+    const driverLog = components.find((address) => address.startsWith('worker:driver-'));
+    assert.ok(driverLog !== undefined, `the ended driver's log is missing from ${components.join(', ')}`);
+    assert.match(readFileSync(output, 'utf8'), new RegExp(`"address":"${driverLog}"[^\n]*"type":"task/submitted"`));
     assert.ok(components.includes(`raylet:${otherNode}`), `the dead node's raylet is missing from ${components.join(', ')}`);
     assert.ok(components.some((address) => address.startsWith(`worker:${otherNode}.`)), `the dead node's workers are missing from ${components.join(', ')}`);
     const replay = await run([cli, 'replay', output, '--verify']);
@@ -207,10 +213,13 @@ void describe('objects lost with a node that died, across real processes', () =>
     const names = new Set((JSON.parse(readFileSync(timelineFile, 'utf8')) as { traceEvents: { name?: string }[] }).traceEvents.map((event) => event.name));
     assert.ok([...names].some((name) => name?.includes('putOne') === true), `no span of the actor's putOne in ${[...names].join(', ')}`);
 
-    // A dead node whose logs are not on this machine (here: its record is gone) is named on stderr.
+    // A dead node whose logs are not on this machine (here: its record is gone) is named on stderr,
+    // and so is an ended driver whose session is gone.
     rmSync(join(clusterDir, 'nodes', `${pidOf(otherNode)}.json`));
+    for (const entry of readdirSync(root)) if (/^session_/.test(entry) && existsSync(join(root, entry, 'logs', logDirName(driverLog)))) rmSync(join(root, entry), { recursive: true, force: true });
     const again = await run([cli, 'trace', 'collect', '--address', head.address, '-o', join(root, 'trace-without.jsonl')]);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stderr, new RegExp(`the logs of dead node ${otherNode} are left out: [^\\n]*not on this machine`));
+    assert.match(again.stderr, new RegExp(`the logs of 1 ended driver are left out \\(${driverLog.slice('worker:'.length).replace(/\./g, '\\.')}\\): its session is not under `));
   });
 });
