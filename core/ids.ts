@@ -10,6 +10,15 @@ export type NodeId = string;
 export type WorkerId = string;
 /** A job, one per driver, e.g. `j1`. */
 export type JobId = string;
+
+/**
+ * Whether a worker id (or an owner's address) is a driver's: `n1.d1` in an embedded cluster,
+ * `n6128c0fa.d0e2311cb` or `driver-14401-2bcea3.d0e2311cb` for a driver connected to a cluster (its
+ * suffix is random hex). A worker thread's id ends in `.w` and a number.
+ */
+export function isDriverId(workerId: string): boolean {
+  return /\.d[0-9a-f]+$/.test(workerId);
+}
 /** A task submitted by an owner, e.g. `n1.d1.t7`. */
 export type TaskId = string;
 /** An object, e.g. `n1.d1.t7.r0` (return 0 of that task) or `n1.d1.p3` (the third put). */

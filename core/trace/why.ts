@@ -11,7 +11,7 @@
  * text of `tsray why` (the debugger shows the same chains).
  */
 import type { Address } from '../ids.js';
-import { actorOfHandleObject, nodeOfWorker, ownerOfObject, taskOfObject } from '../ids.js';
+import { actorOfHandleObject, isDriverId, nodeOfWorker, ownerOfObject, taskOfObject } from '../ids.js';
 import { findEntity } from './entities.js';
 import type { EntityInfo, TraceIndex } from './entities.js';
 import type { Trace, TraceEntry, TraceNote } from './format.js';
@@ -263,8 +263,7 @@ function callerOf(entry: TraceEntry): string {
   const workerId = workerOf(entry.address);
   const event = fieldsOf(entry);
   const inTask = text(event['inTaskId']) || text(event['parentTaskId']);
-  const isDriver = /\.d\d+$/.test(workerId);
-  if (isDriver) return `the driver ${workerId}`;
+  if (isDriverId(workerId)) return `the driver ${workerId}`;
   return inTask === '' ? `worker ${workerId}` : `task ${inTask} on worker ${workerId}`;
 }
 

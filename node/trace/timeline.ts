@@ -8,6 +8,7 @@
  * from the sending event to the receiving one.
  */
 import type { Address } from '../../core/ids.js';
+import { isDriverId } from '../../core/ids.js';
 import type { TraceEntry } from '../../core/trace/format.js';
 
 /** One Chrome trace event (the fields this timeline uses). */
@@ -229,7 +230,7 @@ function transferredObjects(event: Record<string, unknown> & { type: string }): 
 
 /** Tracks in a stable order: the GCS, raylets, then workers (drivers first within a node). */
 function compareAddresses(a: Address, b: Address): number {
-  const rank = (address: Address): number => (address === 'gcs' ? 0 : address.startsWith('raylet:') ? 1 : /\.d\d+$/.test(address) ? 2 : 3);
+  const rank = (address: Address): number => (address === 'gcs' ? 0 : address.startsWith('raylet:') ? 1 : isDriverId(address) ? 2 : 3);
   const byRank = rank(a) - rank(b);
   if (byRank !== 0) return byRank;
   return a.localeCompare(b, 'en', { numeric: true });
@@ -240,5 +241,5 @@ function trackName(address: Address): string {
   if (address === 'gcs') return 'gcs';
   if (address.startsWith('raylet:')) return `raylet ${address.slice('raylet:'.length)}`;
   const id = address.slice('worker:'.length);
-  return /\.d\d+$/.test(id) ? `driver ${id}` : `worker ${id}`;
+  return isDriverId(id) ? `driver ${id}` : `worker ${id}`;
 }
