@@ -187,7 +187,7 @@ function workerExitCause(entry: TraceEntry, trace: Trace, index: TraceIndex): Ca
   if (note !== undefined) return { root: noteRoot(note) };
   const running = runningOn(index, workerId, entry.seq);
   const what = reason === 'crashed' ? 'crashed' : 'exited';
-  return { root: { kind: 'crash', summary: `worker ${workerId} ${what}${running === undefined ? '' : ` while running ${running}`}`, seq: entry.seq } };
+  return { root: { kind: 'crash', summary: `${isDriverId(workerId) ? 'the driver' : 'worker'} ${workerId} ${what}${running === undefined ? '' : ` while running ${running}`}`, seq: entry.seq } };
 }
 
 /** The root of a node's death: the fault note that names the node, else the GCS's verdict. */
@@ -528,6 +528,23 @@ function actorLives(index: TraceIndex, entity: EntityInfo): string[] {
   return lives;
 }
 
+/**
+ * The raylet's record of the end of the worker that last ran actor `entity`, after it was
+ * constructed there, or undefined when that worker did not end in the trace.
+ */
+function actorWorkerExit(index: TraceIndex, entity: EntityInfo): { readonly workerId: string; readonly exit: TraceEntry } | undefined {
+  let constructed: TraceEntry | undefined;
+  for (const seq of entity.seqs) {
+    const entry = index.bySeq.get(seq);
+    if (entry?.event.type === 'actor/constructed' && text(fieldsOf(entry)['actorId']) === entity.id) constructed = entry;
+  }
+  if (constructed === undefined) return undefined;
+  const workerId = workerOf(constructed.address);
+  const after = constructed.seq;
+  const exit = lastBefore(index, workerId, Number.MAX_SAFE_INTEGER, (entry) => entry.seq > after && entry.event.type === 'worker/exited' && entry.address.startsWith('raylet:') && text(fieldsOf(entry)['workerId']) === workerId);
+  return exit === undefined ? undefined : { workerId, exit };
+}
+
 /** Whether a death event is this entity's own (a raylet also hears of other nodes' deaths). */
 function isAbout(entry: TraceEntry, entity: EntityInfo): boolean {
   const event = fieldsOf(entry);
@@ -610,6 +627,16 @@ function explainOther(trace: Trace, index: TraceIndex, entity: EntityInfo, span:
     if (said.has(key)) continue;
     said.add(key);
     notable.push(entry);
+  }
+  if (notable.length === 0 && entity.kind === 'actor') {
+    // An actor whose owner died with it has no owner left to log its death; its worker's end says it.
+    const ended = actorWorkerExit(index, entity);
+    if (ended !== undefined) {
+      lines.push(`  its worker ${ended.workerId} ended at seq ${ended.exit.seq} (${text(fieldsOf(ended.exit)['reason'])}), and the actor with it; no owner logged its death:`);
+      const chain = whyChain(trace, index, ended.exit.seq);
+      if (chain !== undefined) lines.push(...renderChain(chain, '    '));
+      return lines;
+    }
   }
   if (notable.length === 0) {
     const chain = whyChain(trace, index, entity.seqs[entity.seqs.length - 1] ?? 0);

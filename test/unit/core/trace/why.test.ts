@@ -270,3 +270,29 @@ void describe('why: a spilled object', () => {
     assert.ok(!(explainEntity(trace, index, objectId) ?? []).some((line) => line.includes('spilled')), 'an object never spilled says nothing of it');
   });
 });
+
+void describe('why: an actor whose owner died with it', () => {
+  void test("its worker's end explains it, back to the owner's exit, though no owner logged its death", () => {
+    const entry = (seq: number, address: string, event: Record<string, unknown>, parent?: number): Trace['entries'][number] =>
+      ({ seq, address, component: address === 'gcs' ? 'gcs' : address.startsWith('raylet:') ? 'raylet' : 'owner', atMs: seq, event, ...(parent === undefined ? {} : { parent }) }) as unknown as Trace['entries'][number];
+    // A driver of a cluster (random hex after .d) made the actor, then its process was killed.
+    const owner = 'n9.d0e2311cb';
+    const actorId = `${owner}.a1`;
+    const entries = [
+      entry(1, 'worker:n9.w2', { type: 'actor/constructed', actorId, restartCount: 0 }),
+      entry(2, 'raylet:n9', { type: 'worker/exited', workerId: owner, reason: 'exited' }),
+      entry(3, 'gcs', { type: 'worker/died', workerId: owner, nodeId: 'n9', reason: 'exited' }, 2),
+      entry(4, 'raylet:n9', { type: 'worker/kill-requested', workerId: 'n9.w2', reason: 'owner-died' }, 3),
+      entry(5, 'raylet:n9', { type: 'worker/exited', workerId: 'n9.w2', reason: 'killed' }, 4),
+    ];
+    const died: Trace = { ...trace, entries, notes: [] };
+    const text = explainEntity(died, indexTrace(died), actorId)?.join('\n') ?? '';
+    assert.match(text, /its worker n9\.w2 ended at seq 5 \(killed\), and the actor with it; no owner logged its death:/);
+    assert.match(text, /seq 4 {2}raylet:n9 {2}worker\/kill-requested: asked to end worker n9\.w2 \(owner-died\)/);
+    assert.match(text, /root \(crash\): the driver n9\.d0e2311cb exited$/);
+    assert.doesNotMatch(text, /nothing went wrong/);
+    // While the worker lives, nothing went wrong with the actor.
+    const alive: Trace = { ...trace, entries: entries.slice(0, 1), notes: [] };
+    assert.match(explainEntity(alive, indexTrace(alive), actorId)?.join('\n') ?? '', /nothing went wrong with it/);
+  });
+});
