@@ -10,7 +10,8 @@
 import { realpathSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { importModule, newFunction } from './dynamic-import.js';
+import { newFunction } from './dynamic-import.js';
+import { importShippedModule } from './typescript-modules.js';
 
 /** How a function or class travels. */
 export type FunctionDescriptor =
@@ -163,7 +164,7 @@ export function loadedFunction(descriptor: FunctionDescriptor): unknown {
  */
 export async function loadFunction(descriptor: FunctionDescriptor, tsrayNamespace: unknown): Promise<unknown> {
   if (descriptor.kind === 'module') {
-    if (!registry.has(descriptor.key)) await importModule(descriptor.moduleUrl);
+    if (!registry.has(descriptor.key)) await importShippedModule(descriptor.moduleUrl);
     const fn = registry.get(descriptor.key);
     if (fn === undefined) throw new Error(`${descriptor.name} was not registered again when ${fileURLToPath(descriptor.moduleUrl)} was imported in a worker; call tsray.remote at the top level of the module`);
     return fn;

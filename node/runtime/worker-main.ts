@@ -3,9 +3,6 @@
  * pushed to it. Everything it sends goes to the main thread, which routes it on. worker-boot.cts, the
  * thread's entry, loads this module and starts it.
  */
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { hashState } from '../../core/hash.js';
@@ -16,7 +13,7 @@ import { OwnerRuntime } from './owner-runtime.js';
 import { Router, threadBatchMessages } from './router.js';
 import { ForwardedLog, postToLogThread, type LogPort, type LogRecords } from '../store/forwarded-log.js';
 import { setStoreBuffer } from './values.js';
-import { importModule } from './dynamic-import.js';
+import { registerTsxIfParentUsesIt } from './typescript-modules.js';
 import type { WorkerScriptBoot } from './worker-script.cjs';
 import { setReaderSlot } from '../store/reader-pins.js';
 import { listOwnerObjects, listOwnerTasks } from './listing.js';
@@ -43,32 +40,6 @@ export interface WorkerBoot {
   readonly logPort?: LogPort;
   /** The precompiled script to start from (see worker-script.cts); without it, tsray's modules load one by one. */
   readonly script?: WorkerScriptBoot;
-}
-
-/**
- * A driver run with tsx loads TypeScript through loader hooks that Node 20 does not carry into worker
- * threads; register tsx's hooks here too, so TypeScript modules load by reference in workers.
- */
-async function registerTsxIfParentUsesIt(): Promise<void> {
-  const args = process.execArgv;
-  const usesTsx = args.some((arg, index) => /(^|[=/\\])tsx(\/dist\/loader\.mjs|\/esm)?$/.test(arg) && (arg.includes('=') || /^--(import|loader|require)$/.test(args[index - 1] ?? '') || arg.includes('/tsx/dist/')));
-  if (!usesTsx) return;
-  const loader = args.find((arg) => /\/tsx\/dist\/loader\.mjs$/.test(arg));
-  let api: string;
-  if (loader !== undefined) api = new URL('./esm/api/index.mjs', loader).href;
-  else {
-    // `--import tsx`: find the tsx the driver uses, from its working directory, else beside tsray.
-    let resolved: string;
-    try {
-      resolved = createRequire(join(process.cwd(), 'index.js')).resolve('tsx/esm/api');
-    } catch {
-      resolved = createRequire(import.meta.url).resolve('tsx/esm/api');
-    }
-    // require.resolve finds tsx's CommonJS entry; its ESM twin sits beside it.
-    api = pathToFileURL(resolved.replace(/index\.cjs$/, 'index.mjs')).href;
-  }
-  const module = (await importModule(api)) as { register?: () => unknown };
-  module.register?.();
 }
 
 /** The main thread gives this worker a channel of its own to another worker. */
