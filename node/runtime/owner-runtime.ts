@@ -408,7 +408,7 @@ export class OwnerRuntime {
   /** `fn.remote(...args)`. */
   submitTask(descriptor: FunctionDescriptor, args: unknown[], options: TaskOptions): ObjectRef | ObjectRef[] {
     const valid = validateTaskOptions(options);
-    const effects = this.apply({
+    const event: OwnerEvent = {
       type: 'task/submitted',
       name: valid.name ?? descriptor.name,
       functionId: functionIdOf(descriptor),
@@ -419,10 +419,16 @@ export class OwnerRuntime {
       retryExceptions: valid.retryExceptions,
       strategy: valid.schedulingStrategy,
       ...this.context(),
-    });
+    };
     // Its push goes now, or with the rest of a loop of submissions when the caller's code awaits,
-    // not at the turn's end (see Router.postSoon).
-    this.router?.postSoon();
+    // not at the turn's end (see Router.postSoon), so it needs no Immediate (see Router.willPost).
+    let effects: OwnerEffect[];
+    this.router?.willPost();
+    try {
+      effects = this.apply(event);
+    } finally {
+      this.router?.postSoon();
+    }
     const refs = this.refsOf(this.minted(effects).objectIds);
     return valid.numReturns === 1 ? (refs[0] as ObjectRef) : refs;
   }
@@ -480,9 +486,15 @@ export class OwnerRuntime {
     const task = taskContext.getStore();
     if (task !== undefined) event.parentTaskId = task.taskId;
     if (handle.ref !== undefined) event.handle = { objectId: handle.ref.objectId, owner: handle.ref.owner };
-    const refs = this.refsOf(this.minted(this.apply(event)).objectIds);
     // As a submitted task's push (see submitTask).
-    this.router?.postSoon();
+    let effects: OwnerEffect[];
+    this.router?.willPost();
+    try {
+      effects = this.apply(event);
+    } finally {
+      this.router?.postSoon();
+    }
+    const refs = this.refsOf(this.minted(effects).objectIds);
     return numReturns === 1 ? (refs[0] as ObjectRef) : refs;
   }
 

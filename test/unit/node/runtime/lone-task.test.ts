@@ -72,3 +72,27 @@ void test("a worker with nothing else to run posts a task's reply before what it
   assert.ok(busyEndedMs > 0, 'the spin ran on the worker that ran the task');
   assert.ok(repliedMs < busyEndedMs, `the reply arrived ${repliedMs - busyEndedMs} ms after the spin that followed the task ended, not before it`);
 });
+
+/** Whether the call that is scheduling an Immediate is the router's (its flush), from the caller's stack. */
+function fromRouter(): boolean {
+  return new Error().stack?.includes('scheduleFlush') === true;
+}
+
+void test("tasks awaited one at a time schedule no router Immediate on the driver: each push goes with the post that follows its submission", async () => {
+  const addOne = tsray.remote((x: number) => x + 1);
+  assert.equal(await tsray.get(addOne.remote(0)), 1);
+  const tasks = 20;
+  const original = globalThis.setImmediate;
+  let immediates = 0;
+  globalThis.setImmediate = ((callback: (...args: unknown[]) => void, ...args: unknown[]) => {
+    if (fromRouter()) immediates += 1;
+    return original(callback, ...args);
+  }) as typeof setImmediate;
+  try {
+    for (let index = 1; index <= tasks; index += 1) assert.equal(await tsray.get(addOne.remote(index)), index + 1);
+  } finally {
+    globalThis.setImmediate = original;
+  }
+  // A message of the cluster's own (a heartbeat, a release) may still take the Immediate now and then.
+  assert.ok(immediates <= 2, `the driver's router scheduled ${immediates} Immediates for ${tasks} tasks`);
+});

@@ -229,3 +229,52 @@ void test('each link (sender, its incarnation, receiver) numbers its messages fr
   ]);
   router.close();
 });
+
+void test('what code that said it will post (willPost) queues for another thread schedules no Immediate and goes with its postSoon or postNow; without willPost, or for another process, the Immediate is still scheduled', async () => {
+  const toThread: number[][] = [];
+  const toProcess: number[][] = [];
+  const router = new Router();
+  router.addRemote('worker:w1', recordingPort(toThread), true);
+  router.addRemote('raylet:n2', recordingPort(toProcess));
+  const announced = await countingImmediates(() => {
+    router.willPost();
+    router.send('worker:d1', 0, 'worker:w1', heartbeat(0));
+    router.postSoon();
+    router.willPost();
+    router.send('worker:d1', 0, 'worker:w1', heartbeat(1));
+    router.postNow();
+  });
+  assert.equal(announced, 0, 'a submission and a worker report announced by willPost scheduled no Immediate');
+  assert.deepEqual(toThread, [[0], [1]], 'each went with the post that followed it');
+  await Promise.resolve();
+  const unannounced = await countingImmediates(() => {
+    router.send('worker:d1', 0, 'worker:w1', heartbeat(2));
+  });
+  assert.equal(unannounced, 1, 'a message sent without willPost still schedules the Immediate that posts it');
+  const toOtherProcess = await countingImmediates(() => {
+    router.willPost();
+    router.send('worker:d1', 0, 'raylet:n2', heartbeat(0));
+    router.postNow();
+  });
+  assert.equal(toOtherProcess, 0, 'the Immediate scheduled for the thread is still pending, and serves the other process too');
+  await nextTurn();
+  assert.deepEqual(toThread.flat(), seqs(3), 'each message to the thread once, in order');
+  assert.deepEqual(toProcess, [[0]], 'the other process got its message at the Immediate');
+  router.close();
+});
+
+void test('a message for another process sent after willPost still schedules the Immediate that posts it', async () => {
+  const toProcess: number[][] = [];
+  const router = new Router();
+  router.addRemote('raylet:n2', recordingPort(toProcess));
+  const immediates = await countingImmediates(() => {
+    router.willPost();
+    router.send('worker:d1', 0, 'raylet:n2', heartbeat(0));
+    router.postNow();
+  });
+  assert.equal(immediates, 1);
+  assert.deepEqual(toProcess, [], 'postNow posts to other threads only');
+  await nextTurn();
+  assert.deepEqual(toProcess, [[0]]);
+  router.close();
+});
