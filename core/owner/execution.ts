@@ -20,6 +20,7 @@ import { getRefs } from './state.js';
 import type { CachedReply, Execution, OwnerState, PendingAck, PendingCall } from './state.js';
 import { fifoRemove, fifoPushOne, fifoTake, fifoTakeAll } from '../fifo.js';
 import { tableDelete, tableEntries, tableGet, tableHas, tableKeys, tableSet, tableSome, tableValues } from '../table.js';
+import { packedMap } from '../packed-map.js';
 
 /**
  * The key of one attempt of a task on this worker: a first attempt (nearly every one) by its task id
@@ -46,7 +47,7 @@ function storedArgs(args: readonly ResolvedArg[]): { objectId: ObjectId; payload
 /** The values of a task's args, as the shell passes them to its body (stored ones from `fetched`). */
 function argValues(args: readonly ResolvedArg[], fetched: Record<ObjectId, ValueData> | undefined): ValueData[] {
   // `fetched` goes in as the callback's `this`, so that the callback is made once, not per task.
-  return args.map(argValueIn, fetched);
+  return packedMap(args, argValueIn, fetched);
 }
 
 /** `argValues` of one arg; `this` is the execution's fetched values. */
@@ -250,7 +251,7 @@ export function onTaskExecuted(ctx: Ctx, taskId: TaskId, attempt: number, result
   const threshold = ctx.s.config.inlineThresholdBytes;
   let allInline = true;
   for (const value of result.values) if (value.sizeBytes >= threshold) allInline = false;
-  execution.results = allInline ? result.values.map(inlinePayloadOf) : result.values.map((value, index): Payload | undefined => {
+  execution.results = allInline ? packedMap(result.values, inlinePayloadOf) : packedMap(result.values, (value, index): Payload | undefined => {
     const objectId = execution.spec.returnIds[index] ?? '';
     if (value.sizeBytes < ctx.s.config.inlineThresholdBytes) return { kind: 'inline', data: value.data, sizeBytes: value.sizeBytes, refs: copiedRefs(value.refs) };
     ctx.s.storing[objectId] = { sizeBytes: value.sizeBytes, refs: copiedRefs(value.refs), executionKey: key, index };

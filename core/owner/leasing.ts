@@ -19,6 +19,7 @@ import type { OwnedLease, OwnedTask, OwnerConfig, OwnerState, SchedulingClass, T
 import { argsOf, taskSpecOf } from './state.js';
 import { mayBeDraft, readField } from '../own-copies.js';
 import { tableGet } from '../table.js';
+import { packedMap } from '../packed-map.js';
 
 function strategyKey(strategy: SchedulingStrategy): string {
   if (typeof strategy === 'string') return strategy;
@@ -27,7 +28,7 @@ function strategyKey(strategy: SchedulingStrategy): string {
 
 /** The args as pushed to a worker: values inline, refs with what is known of their value. */
 export function resolvedArgs(task: OwnedTask): ResolvedArg[] {
-  return argsOf(task.spec).map((arg): ResolvedArg => {
+  return packedMap(argsOf(task.spec), (arg): ResolvedArg => {
     if (arg.kind === 'value') return { kind: 'value', payload: arg.payload };
     const payload = task.resolved?.[arg.ref.objectId];
     if (payload === undefined) throw new Error(`task ${task.spec.taskId} pushed before argument ${arg.ref.objectId} resolved`);

@@ -17,6 +17,7 @@ import type { FunctionDescriptor } from './shipping.js';
 import { explainMissingName, loadedFunction, loadFunction } from './shipping.js';
 import { TaskCancelledError } from '../errors.js';
 import { thrownInfo } from './thrown.js';
+import { packedMap } from '../../core/packed-map.js';
 
 /** `Symbol.asyncDispose` and `Symbol.dispose`, under the names Node gives them where the globals are missing. */
 const asyncDisposeSymbol: symbol = (Symbol as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for('nodejs.asyncDispose');
@@ -154,7 +155,7 @@ export class Executor {
   private decodeArgs(args: readonly ValueData[]): unknown[] {
     // The owner counted every ref inside the arguments as held here: one ObjectRef each.
     const runtime = this.runtime();
-    return args.map((arg) => runtime.decodeValue(arg));
+    return packedMap(args, (arg) => runtime.decodeValue(arg));
   }
 
   /**
@@ -285,7 +286,7 @@ export class Executor {
       if (!Array.isArray(output) || output.length !== count) {
         return { kind: 'threw', thrown: { name: 'TypeError', message: `task ${spec.name} has numReturns ${count} but returned ${Array.isArray(output) ? `an array of ${output.length}` : typeof output}; return an array of ${count} values` } };
       }
-      return { kind: 'returned', values: output.map((item, index) => runtime.encodeValue(item, `return value[${index}]`)) };
+      return { kind: 'returned', values: packedMap(output as unknown[], (item, index) => runtime.encodeValue(item, `return value[${index}]`)) };
     } catch (error) {
       return { kind: 'threw', thrown: thrownInfo(error) };
     }

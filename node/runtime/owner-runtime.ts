@@ -27,6 +27,7 @@ import { bareSizeBytes, bareValueData, capturedValueData, checkFitsStore, fromVa
 import type { EncodedData } from './values.js';
 import { validateActorOptions, validateTaskOptions } from './validate.js';
 import type { ValidMethodOptions } from './validate.js';
+import { packedMap } from '../../core/packed-map.js';
 
 /** How long a live owner keeps an idle lease. */
 const liveLeaseIdleMs = 50;
@@ -383,7 +384,7 @@ export class OwnerRuntime {
 
   private toArgs(args: readonly unknown[]): TaskArg[] {
     const values = this.options.values;
-    return args.map((arg, index): TaskArg => {
+    return packedMap(args, (arg, index): TaskArg => {
       if (arg instanceof ObjectRef) return { kind: 'ref', ref: arg.marker };
       if (values !== undefined) {
         const value = values.encode(arg, this.heldHooks, `args[${index}]`);
@@ -402,7 +403,7 @@ export class OwnerRuntime {
   }
 
   private refsOf(objectIds: readonly string[]): ObjectRef[] {
-    return objectIds.map((objectId) => this.heldRef({ objectId, owner: this.options.workerId }));
+    return packedMap(objectIds, (objectId) => this.heldRef({ objectId, owner: this.options.workerId }));
   }
 
   /** `fn.remote(...args)`. */
@@ -589,7 +590,7 @@ export class OwnerRuntime {
     const one = !Array.isArray(refs);
     const promise = this.track(getId, one ? (copy ? 'one-copy' : 'one') : copy ? 'list-copy' : 'list', refs);
     // Field by field, in the order logged (see callActor).
-    const event: Mutable<Extract<OwnerEvent, { type: 'get/requested' }>> = { type: 'get/requested', getId, refs: one ? [refs.marker] : refs.map((ref) => ref.marker) };
+    const event: Mutable<Extract<OwnerEvent, { type: 'get/requested' }>> = { type: 'get/requested', getId, refs: one ? [refs.marker] : packedMap(refs, (ref) => ref.marker) };
     if (timeoutMs !== undefined) event.timeoutMs = timeoutMs;
     if (inTask !== undefined) event.inTaskId = inTask.taskId;
     this.apply(event);
@@ -611,7 +612,7 @@ export class OwnerRuntime {
       const outcome = effect.outcomes[0];
       return outcome?.kind === 'value' ? this.decodeValue(outcome.value, copy) : undefined;
     }
-    return effect.outcomes.map((outcome) => (outcome.kind === 'value' ? this.decodeValue(outcome.value, copy) : undefined));
+    return packedMap(effect.outcomes, (outcome) => (outcome.kind === 'value' ? this.decodeValue(outcome.value, copy) : undefined));
   }
 
   /**

@@ -13,6 +13,7 @@
  * objects) and its actor's thread rebuilt it from the clone.
  */
 import type { Delivered, Message } from '../../core/protocol.js';
+import { packedMap } from '../../core/packed-map.js';
 
 /** A batch between threads, with some of its messages packed (see the module comment). */
 export interface PackedBatch {
@@ -245,7 +246,7 @@ function unpackPush(fields: readonly unknown[], start: number, templates: readon
   const returnIds = fields[start + 3];
   // The fields in the order taskSpecOf and pushTask write them, so the rebuilt message is the same text as sent.
   const spec = { taskId: fields[start + 2], jobId: t[0], owner: t[1], returnIds: typeof returnIds === 'string' ? [returnIds] : returnIds, name: t[2], functionId: t[3], args: specArgs, resources: t[4], maxRetries: t[5], retryExceptions: t[6], strategy: t[7] };
-  const args = packedArgs === true ? specArgs.map((arg) => ({ kind: 'value', payload: arg.payload })) : packedArgs;
+  const args = packedArgs === true ? packedMap(specArgs, (arg) => ({ kind: 'value', payload: arg.payload })) : packedArgs;
   const afterTaskId = fields[start + 7];
   const message: Record<string, unknown> =
     afterTaskId === null

@@ -172,13 +172,13 @@ export class ForwardedLog {
   private readonly codec: RecordCodec;
   private nextSeq = 1;
   /** The length of each record waiting to be posted, in order. */
-  private lengths: number[] = [];
+  private readonly lengths: number[] = [];
   /**
    * Where the waiting records are, as runs of records written one after another into the same
    * memory: each run's memory, start and end. A tiny task's records are runs of one chunk, so no
    * object is kept per record (a Buffer view each was garbage made four times a task).
    */
-  private runs: { buffer: ArrayBuffer; start: number; end: number }[] = [];
+  private readonly runs: { buffer: ArrayBuffer; start: number; end: number }[] = [];
   private bufferFirstSeq = 1;
   private timer: NodeJS.Timeout | undefined;
   private hashState: (() => string) | undefined;
@@ -208,9 +208,19 @@ export class ForwardedLog {
     const last = this.runs[this.runs.length - 1];
     if (last !== undefined && last.buffer === buffer && last.end === start) last.end = end;
     else this.runs.push({ buffer, start, end });
-    if (this.lengths.length >= maxBufferedRecords) this.flushNow();
-    else this.timer ??= setTimeout(() => this.flushNow(), forwardedLogLagMs).unref();
+    this.flushWhenDue(false);
     return seq;
+  }
+
+  /**
+   * Posts what is buffered when `lagged` (its timer fired) or the buffer is full, else arms the
+   * timer. The timer's flushes and a full buffer's share this one call of `flushNow`: a buffer first
+   * fills in a burst of tasks, after `append` (and the shell's `apply`, which inlines it) was
+   * optimised without ever having made that call, and V8 threw them away there to compile them again.
+   */
+  private flushWhenDue(lagged: boolean): void {
+    if (lagged || this.lengths.length >= maxBufferedRecords) this.flushNow();
+    else this.timer ??= setTimeout(() => this.flushWhenDue(true), forwardedLogLagMs).unref();
   }
 
   /** Posts what is buffered now (records leave before any later message this thread sends). */
@@ -260,8 +270,6 @@ export class ForwardedLog {
   private take(): LogRecords {
     const lengths = this.lengths;
     const runs = this.runs;
-    this.lengths = [];
-    this.runs = [];
     if (lengths.length === 0) {
       this.bufferFirstSeq = this.nextSeq;
       return { kind: 'tsray/log-records', firstSeq: this.bufferFirstSeq, bytes: new Uint8Array(0), count: 0 };
@@ -275,8 +283,14 @@ export class ForwardedLog {
       value.set(new Uint8Array(run.buffer, run.start, run.end - run.start), offset);
       offset += run.end - run.start;
     }
+    const count = lengths.length;
+    // Emptied in place rather than replaced: a fresh `[]` holds small integers until its first run is
+    // pushed, so the optimised `append` (inlined into the shell's `apply`) that had only seen such
+    // lists was thrown away at a run's push ('not a Smi') and compiled again, a few times a run.
+    lengths.length = 0;
+    runs.length = 0;
     // Every record is in the batch now: the codec writes the next ones over the memory they were in.
     this.codec.recycle();
-    return { kind: 'tsray/log-records', firstSeq: this.bufferFirstSeq, bytes: value, count: lengths.length };
+    return { kind: 'tsray/log-records', firstSeq: this.bufferFirstSeq, bytes: value, count };
   }
 }

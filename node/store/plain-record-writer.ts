@@ -22,6 +22,15 @@ export const maxPlainDepth = 24;
 
 /** The chunk that records are written into, one after another; a record that outgrows it moves to a larger one. */
 const chunkBytes = 64 * 1024;
+/**
+ * The size of a writer's first chunk, small so that it is outgrown within the first few dozen
+ * records: `room`'s call of `newChunk` then has run (and V8 has seen it) before the writer's
+ * callers are optimised. A log whose records are copied out as they are batched (a forwarded log)
+ * writes each batch over the same chunk, so a 64 KiB first chunk was first outgrown by a batch of
+ * the first burst of tasks: V8 had compiled the functions that inline `room` (the codec's
+ * appends, the shell's `apply`) without that call, and threw them all away there to compile them again.
+ */
+const firstChunkBytes = 4 * 1024;
 /** A record starts in a fresh chunk when less than this is left. */
 const minRoomBytes = 1024;
 /** The most chunks kept for reuse once their records were copied out (see `recycle`). */
@@ -145,7 +154,8 @@ export class PlainRecordWriter {
   private begin(): void {
     this.start = this.position;
     this.inheritedKeys = prototypeIsPolluted();
-    if (this.chunk.length - this.position < minRoomBytes) this.newChunk(0);
+    // Through `room`, so that a chunk is only ever replaced from its one call of `newChunk` (see `firstChunkBytes`).
+    this.room(minRoomBytes);
   }
 
   /** Drops the record begun, after `error`: false when it was not plain data, else `error` goes on. */
@@ -177,7 +187,7 @@ export class PlainRecordWriter {
 
   private newChunk(bytes: number): void {
     const written = this.position - this.start;
-    const size = Math.max(chunkBytes, (written + bytes) * 2);
+    const size = Math.max(this.chunk.length === 0 ? firstChunkBytes : chunkBytes, (written + bytes) * 2);
     if (this.filled !== undefined && this.chunk.length > 0) this.filled.push(this.chunk);
     const next = (size === chunkBytes ? this.spare.pop() : undefined) ?? Buffer.allocUnsafeSlow(size);
     this.chunk.copy(next, 0, this.start, this.position);

@@ -4,6 +4,7 @@
  * and a lost one is an error that names the gap.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -160,4 +161,46 @@ void test('records wait the lag (50 ms) before they are posted, so a batch holds
   assert.equal(postedAfterMs.length, 1, 'both records in one batch');
   // A timer never fires early (Node rounds its start to the ms, hence the 1 ms of slack); it may fire late.
   assert.ok((postedAfterMs[0] as number) >= forwardedLogLagMs - 1, `posted ${String(postedAfterMs[0])} ms after the first record, not at least ${forwardedLogLagMs}`);
+});
+
+void test("a thread's optimised append is kept through its first burst: a full buffer, a chunk outgrown and lists emptied in place throw none of it away", () => {
+  // V8 compiles a hot function for what it has seen run: a call it never saw made (the flush of a full
+  // buffer, the move to a new chunk) or a list it only saw hold small integers ends the compiled code
+  // where it is first met, which was the first burst of tasks, and every function that inlined it was
+  // compiled again. Only V8's own status of the function tells; so a child with its natives syntax.
+  const forwardedLog = new URL('../../../node/store/forwarded-log.js', import.meta.url).href;
+  const script = `
+    const { ForwardedLog } = await import(${JSON.stringify(forwardedLog)});
+    const posted = [];
+    const log = new ForwardedLog('worker:n1.w1', (batch) => posted.push(batch.count));
+    const event = (index) => ({ type: 'task/executed', taskId: 'n1.d1.t' + index, attempt: 0, result: { kind: 'returned', data: new Uint8Array([index & 255]) } });
+    let seq = 1;
+    // As a thread's log starts: a few batches of records, each posted by the lag's timer.
+    for (let batch = 0; batch < 3; batch += 1) {
+      for (let index = 0; index < 200; index += 1) log.append(seq, event(seq++));
+      await new Promise((resolve) => setTimeout(resolve, 80));
+    }
+    const append = ForwardedLog.prototype.append;
+    %PrepareFunctionForOptimization(append);
+    for (let index = 0; index < 3; index += 1) log.append(seq, event(seq++));
+    %OptimizeFunctionOnNextCall(append);
+    log.append(seq, event(seq++));
+    const before = %GetOptimizationStatus(append);
+    // A burst: more records than a batch holds (4096), and than a 64 KiB chunk, in one turn.
+    for (let index = 0; index < 5000; index += 1) log.append(seq, event(seq++));
+    const after = %GetOptimizationStatus(append);
+    log.flushNow();
+    console.log(JSON.stringify({ before, after, posted }));
+  `;
+  const result = spawnSync(process.execPath, ['--allow-natives-syntax', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(result.status, 0, result.stderr);
+  const { before, after, posted } = JSON.parse(result.stdout) as { before: number; after: number; posted: number[] };
+  // V8's status bits: 16 is optimised, 64 compiled by TurboFan.
+  const turbofanned = 16 | 64;
+  assert.equal(before & turbofanned, turbofanned, `append was not optimised (status ${before})`);
+  assert.equal(after & turbofanned, turbofanned, `append was thrown away in the burst (status ${after})`);
+  // The burst did fill a batch: its first 4096 records were posted without waiting for the timer.
+  assert.ok(posted.includes(4096), `batches posted: ${posted.join(', ')}`);
+  // Every record was posted, once: 600 before, 4 around the optimising and 5000 in the burst.
+  assert.equal(posted.reduce((sum, count) => sum + count, 0), 5604);
 });
