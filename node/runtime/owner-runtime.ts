@@ -372,6 +372,20 @@ export class OwnerRuntime {
     return this.shell.apply(event);
   }
 
+  /**
+   * Applies a submission (a task or an actor call). Its push goes now, or with the rest of a loop of
+   * submissions when the caller's code awaits, not at the turn's end (see Router.postSoon), so it
+   * needs no Immediate (see Router.willPost); the post is due even when the submission throws.
+   */
+  private submit(event: OwnerEvent): OwnerEffect[] {
+    this.router?.willPost();
+    try {
+      return this.apply(event);
+    } finally {
+      this.router?.postSoon();
+    }
+  }
+
   private minted(effects: OwnerEffect[]): { taskId?: string; actorId?: string; objectIds: readonly string[] } {
     for (const effect of effects) if (effect.type === 'ids/minted') return effect;
     throw new Error('the owner minted no ids for an API call');
@@ -421,16 +435,7 @@ export class OwnerRuntime {
       strategy: valid.schedulingStrategy,
       ...this.context(),
     };
-    // Its push goes now, or with the rest of a loop of submissions when the caller's code awaits,
-    // not at the turn's end (see Router.postSoon), so it needs no Immediate (see Router.willPost).
-    let effects: OwnerEffect[];
-    this.router?.willPost();
-    try {
-      effects = this.apply(event);
-    } finally {
-      this.router?.postSoon();
-    }
-    const refs = this.refsOf(this.minted(effects).objectIds);
+    const refs = this.refsOf(this.minted(this.submit(event)).objectIds);
     return valid.numReturns === 1 ? (refs[0] as ObjectRef) : refs;
   }
 
@@ -487,15 +492,7 @@ export class OwnerRuntime {
     const task = taskContext.getStore();
     if (task !== undefined) event.parentTaskId = task.taskId;
     if (handle.ref !== undefined) event.handle = { objectId: handle.ref.objectId, owner: handle.ref.owner };
-    // As a submitted task's push (see submitTask).
-    let effects: OwnerEffect[];
-    this.router?.willPost();
-    try {
-      effects = this.apply(event);
-    } finally {
-      this.router?.postSoon();
-    }
-    const refs = this.refsOf(this.minted(effects).objectIds);
+    const refs = this.refsOf(this.minted(this.submit(event)).objectIds);
     return numReturns === 1 ? (refs[0] as ObjectRef) : refs;
   }
 
