@@ -14,7 +14,7 @@ import type { Address } from '../../core/ids.js';
 import type { JobReport } from '../../core/protocol.js';
 import { readLogDir } from '../trace/collect.js';
 import type { CollectedLog } from '../trace/collect.js';
-import { listSessions, sessionRetention } from '../runtime/sessions.js';
+import { sessionDirs, sessionRetention } from '../runtime/sessions.js';
 import { logDirFor } from '../store/event-log.js';
 import { logMetaFileName } from '../store/event-log-dir.js';
 
@@ -37,16 +37,16 @@ export function readEndedDriverLogs(jobs: readonly JobReport[], fetched: Readonl
   const included: string[] = [];
   const missing: { driverId: string; reason: string }[] = [];
   if (ended.length === 0) return { logs, included, missing };
-  const sessions = listSessions(root);
+  const sessions = sessionDirs(root);
   for (const job of ended) {
     const address: Address = `worker:${job.driverId}`;
-    const session = sessions.find((candidate) => existsSync(join(logDirFor(candidate.dir, address), logMetaFileName)));
+    const session = sessions.find((dir) => existsSync(join(logDirFor(dir, address), logMetaFileName)));
     if (session === undefined) {
       missing.push({ driverId: job.driverId, reason: `its session is not under ${root} (it ran on another host, was given a sessionDir, or its session was pruned)` });
       continue;
     }
     try {
-      logs.push(readLogDir({ address, component: 'owner', dir: logDirFor(session.dir, address) }));
+      logs.push(readLogDir({ address, component: 'owner', dir: logDirFor(session, address) }));
       included.push(job.driverId);
     } catch (error) {
       missing.push({ driverId: job.driverId, reason: (error as Error).message });

@@ -131,16 +131,30 @@ function folderSize(dir: string): { sizeBytes: number; apparentSizeBytes: number
   return { sizeBytes, apparentSizeBytes };
 }
 
-/** The session folders under `root`, newest first. A root that does not exist has none. */
-export function listSessions(root: string): SessionInfo[] {
-  let names: string[];
+/** The names under `root` (none when it does not exist). */
+function namesIn(root: string): string[] {
   try {
-    names = readdirSync(root);
+    return readdirSync(root);
   } catch {
     return [];
   }
+}
+
+/**
+ * The folders under `root` named as sessions, in no order, without reading their markers or sizes:
+ * for a look into each (`tsray trace collect` finding an ended driver's log) where `listSessions`
+ * would stat every file of every session first.
+ */
+export function sessionDirs(root: string): string[] {
+  return namesIn(root)
+    .filter((name) => sessionNamePattern.test(name))
+    .map((name) => join(root, name));
+}
+
+/** The session folders under `root`, newest first. A root that does not exist has none. */
+export function listSessions(root: string): SessionInfo[] {
   const sessions: (SessionInfo & { readonly counter: number })[] = [];
-  for (const name of names) {
+  for (const name of namesIn(root)) {
     const match = sessionNamePattern.exec(name);
     if (match === null) continue;
     const dir = join(root, name);

@@ -37,7 +37,7 @@ export interface WorkerThreadsOptions {
 interface WorkerThread {
   readonly thread: Worker;
   killed: boolean;
-  /** The cause its kill was given, for its exit to name. */
+  /** The cause its kill was given, for its exit to name (set only by `kill`). */
   killedBy: number | undefined;
 }
 
@@ -119,7 +119,7 @@ export class WorkerThreads {
       if (this.ending) return;
       if (readerSlot !== undefined) this.freeReaderSlots.push(readerSlot);
       const reason: WorkerExitReason = record.killed ? 'killed' : code === 0 ? 'exited' : 'crashed';
-      this.options.onExit(workerId, reason, readerSlot, record.killed ? record.killedBy : undefined);
+      this.options.onExit(workerId, reason, readerSlot, record.killedBy);
     });
   }
 
