@@ -289,6 +289,25 @@ export interface TaskReport {
   readonly attempt: number;
   readonly nodeId: NodeId | null;
   readonly error?: string;
+  /** What a pending task waits for (absent from a node of an earlier version). */
+  readonly waitingFor?: string;
+}
+
+/**
+ * A task as the worker that hosts it reports it, so that a listing can follow a running task's wait
+ * across workers (core/owner/wait-chain.ts): whether its code waits in a get, or the call queues.
+ */
+export interface HostedTaskReport {
+  readonly taskId: TaskId;
+  readonly name: string;
+  readonly attempt: number;
+  readonly workerId: WorkerId;
+  /** `running`: started on this worker; `queued`: waits there for a turn. */
+  readonly phase: 'running' | 'queued';
+  /** Queued only: the running task it waits behind (absent: it waits for an earlier call of its caller). */
+  readonly behind?: TaskId;
+  /** Running only: the objects a get inside it still waits for. */
+  readonly waitsInGetFor?: readonly ObjectId[];
 }
 
 /** An actor as a cluster state query reports it (as `state.listActors`). */
@@ -327,6 +346,8 @@ export interface OwnerStateReport {
   readonly objects: readonly ObjectReport[];
   readonly objectCount: number;
   readonly references: readonly ReferenceSummary[];
+  /** The tasks this owner hosts as a worker, up to the query's limit (absent from a node of an earlier version). */
+  readonly hosted?: readonly HostedTaskReport[];
 }
 
 /** What one node holds: its store's usage and its owners' reports; owners that did not answer in time are named. */

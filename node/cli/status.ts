@@ -165,7 +165,7 @@ export async function listCommand(args: string[]): Promise<number> {
   if (kind === 'tasks') {
     [shown, total] = [tasks.length, taskCount];
     if (json) process.stdout.write(`${JSON.stringify(tasks, null, 2)}\n`);
-    else process.stdout.write(table([['TASK', 'NAME', 'STATE', 'ATTEMPT', 'NODE', 'ERROR'], ...tasks.map((task) => [task.taskId, task.name, task.state, String(task.attempt), task.nodeId ?? '-', task.error ?? ''])]));
+    else process.stdout.write(table([['TASK', 'NAME', 'STATE', 'ATTEMPT', 'NODE', 'ERROR', 'WAITING FOR'], ...tasks.map((task) => [task.taskId, task.name, task.state, String(task.attempt), task.nodeId ?? '-', task.error ?? '', task.waitingFor ?? ''])]));
   } else if (kind === 'actors') {
     [shown, total] = [report.actors.length, report.actorCount];
     if (json) process.stdout.write(`${JSON.stringify(report.actors, null, 2)}\n`);

@@ -194,7 +194,7 @@ export class StateQueries {
     const filters: StateFilters = query.filters ?? {};
     const drivers = this.askDrivers(limit, filters);
     const replies = await this.sources.threads.ask<{ owner?: string; listing?: WorkerListing }>('tsray/state-query', 'tsray/state-reply', ownerAnswerTimeoutMs);
-    const workers = replies.flatMap((reply) => (reply.listing === undefined || reply.owner === undefined ? [] : [ownerReport(reply.owner, reply.listing.tasks, reply.listing.objects, limit, filters)]));
+    const workers = replies.flatMap((reply) => (reply.listing === undefined || reply.owner === undefined ? [] : [ownerReport(reply.owner, reply.listing.tasks, reply.listing.objects, limit, filters, reply.listing.hosted)]));
     const fromDrivers = await drivers;
     const raylet = this.sources.raylet();
     const answered = new Set(workers.map((owner) => owner.owner));

@@ -4,8 +4,9 @@
  * of everything it counts but lists at most the query's limit, so a reply stays far below the
  * transport's frame bound however much a cluster holds.
  */
-import type { NodeStateReport, ObjectReport, OwnerStateReport, ReferenceSummary, StateFilter, TaskReport } from '../../core/protocol.js';
+import type { HostedTaskReport, NodeStateReport, ObjectReport, OwnerStateReport, ReferenceSummary, StateFilter, TaskReport } from '../../core/protocol.js';
 import type { ObjectListing, TaskListing } from '../runtime/listing.js';
+import { withHostedWaits } from '../runtime/listing.js';
 
 /** The most entries of each kind one query lists (the CLI's `--limit` is checked against it). */
 export const maxListLimit = 10_000;
@@ -51,7 +52,14 @@ function asText(value: unknown): string {
 }
 
 /** One owner's report from its listings: the newest `limit` tasks and objects that meet the filters, all of those counted and summed by reference kind. */
-export function ownerReport(owner: string, allTasks: readonly TaskListing[], allObjects: readonly ObjectListing[], limit: number, filters: { readonly tasks?: readonly StateFilter[]; readonly objects?: readonly StateFilter[] } = {}): OwnerStateReport {
+export function ownerReport(
+  owner: string,
+  allTasks: readonly TaskListing[],
+  allObjects: readonly ObjectListing[],
+  limit: number,
+  filters: { readonly tasks?: readonly StateFilter[]; readonly objects?: readonly StateFilter[] } = {},
+  hosted: readonly HostedTaskReport[] = [],
+): OwnerStateReport {
   const tasks = allTasks.filter((task) => matches(task, filters.tasks));
   const objects = allObjects.filter((object) => matches(object, filters.objects));
   const summaries = new Map<string, { count: number; sizeBytes: number }>();
@@ -72,26 +80,40 @@ export function ownerReport(owner: string, allTasks: readonly TaskListing[], all
     objects: objects.slice(-limit),
     objectCount: objects.length,
     references,
+    // Unfiltered: a listed task's wait goes on through tasks the filter may leave out.
+    ...(hosted.length === 0 ? {} : { hosted: hosted.slice(0, limit) }),
   };
 }
 
+/** Bound on a reported task's `waitingFor` (a task may wait for thousands of arguments, each named). */
+export const maxWaitingForChars = 2_000;
+
+function boundedText(text: string): string {
+  return text.length <= maxWaitingForChars ? text : `${text.slice(0, maxWaitingForChars - 1)}…`;
+}
+
 function taskReport(task: TaskListing): TaskReport {
-  return { taskId: task.taskId, name: task.name, state: task.state, attempt: task.attempt, nodeId: task.nodeId, ...(task.error === undefined ? {} : { error: task.error }) };
+  return { taskId: task.taskId, name: task.name, state: task.state, attempt: task.attempt, nodeId: task.nodeId, ...(task.error === undefined ? {} : { error: task.error }), ...(task.waitingFor === undefined ? {} : { waitingFor: boundedText(task.waitingFor) }) };
 }
 
 /**
- * The owners' reports with their lists cut so that all of them together list at most `limit` tasks
- * and `limit` objects (the counts and summaries stay whole): the first owners keep theirs first.
+ * The owners' reports with their lists cut so that all of them together list at most `limit` tasks,
+ * `limit` objects and `limit` hosted tasks (the counts and summaries stay whole): the first owners keep theirs first.
  */
 export function withinLimit(owners: readonly OwnerStateReport[], limit: number): OwnerStateReport[] {
   let tasksLeft = limit;
   let objectsLeft = limit;
+  let hostedLeft = limit;
   return owners.map((owner) => {
     const tasks = owner.tasks.slice(Math.max(0, owner.tasks.length - tasksLeft));
     const objects = owner.objects.slice(Math.max(0, owner.objects.length - objectsLeft));
     tasksLeft -= tasks.length;
     objectsLeft -= objects.length;
-    return { ...owner, tasks, objects };
+    if (owner.hosted === undefined) return { ...owner, tasks, objects };
+    // Running tasks come first in a worker's list: they are what a wait is followed through.
+    const hosted = owner.hosted.slice(0, hostedLeft);
+    hostedLeft -= hosted.length;
+    return { ...owner, tasks, objects, hosted };
   });
 }
 
@@ -113,7 +135,10 @@ export function nodesWithinLimit(nodes: readonly NodeStateReport[], limit: numbe
 export function gathered(nodes: readonly NodeStateReport[]): { tasks: TaskReport[]; taskCount: number; objects: ObjectReport[]; objectCount: number } {
   const owners = nodes.flatMap((node) => node.owners);
   return {
-    tasks: owners.flatMap((owner) => owner.tasks),
+    tasks: withHostedWaits(
+      owners.flatMap((owner) => owner.tasks),
+      owners.map((owner) => owner.hosted),
+    ),
     taskCount: owners.reduce((sum, owner) => sum + owner.taskCount, 0),
     objects: owners.flatMap((owner) => owner.objects),
     objectCount: owners.reduce((sum, owner) => sum + owner.objectCount, 0),
@@ -128,7 +153,30 @@ export function gathered(nodes: readonly NodeStateReport[]): { tasks: TaskReport
 export function isOwnerStateReport(value: unknown): value is OwnerStateReport {
   if (typeof value !== 'object' || value === null) return false;
   const report = value as Partial<Record<keyof OwnerStateReport, unknown>>;
-  return typeof report.owner === 'string' && Array.isArray(report.tasks) && Array.isArray(report.objects) && Array.isArray(report.references) && typeof report.taskCount === 'number' && typeof report.objectCount === 'number';
+  return (
+    typeof report.owner === 'string' &&
+    Array.isArray(report.tasks) &&
+    Array.isArray(report.objects) &&
+    Array.isArray(report.references) &&
+    typeof report.taskCount === 'number' &&
+    typeof report.objectCount === 'number' &&
+    (report.hosted === undefined || (Array.isArray(report.hosted) && report.hosted.every(isHostedTaskReport)))
+  );
+}
+
+/** Whether a hosted task from another process has the fields a listing follows. */
+function isHostedTaskReport(value: unknown): value is HostedTaskReport {
+  if (typeof value !== 'object' || value === null) return false;
+  const hosted = value as Partial<Record<keyof HostedTaskReport, unknown>>;
+  return (
+    typeof hosted.taskId === 'string' &&
+    typeof hosted.name === 'string' &&
+    typeof hosted.attempt === 'number' &&
+    typeof hosted.workerId === 'string' &&
+    (hosted.phase === 'running' || hosted.phase === 'queued') &&
+    (hosted.behind === undefined || typeof hosted.behind === 'string') &&
+    (hosted.waitsInGetFor === undefined || (Array.isArray(hosted.waitsInGetFor) && hosted.waitsInGetFor.every((id) => typeof id === 'string')))
+  );
 }
 
 /** As `isOwnerStateReport`, for a node's report and each of its owners'. */

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import { hasRuntime, runtime, setRuntime, taskContext } from './context.js';
 import type { ActorListing, NodeInfo, ObjectListing, TaskListing } from './listing.js';
-import { filtered, listActors, listNodes, listOwnerObjects, listOwnerTasks } from './listing.js';
+import { filtered, listActors, listNodes, listOwnerObjects, listOwnerTasks, withHostedWaits } from './listing.js';
 import type { EmbeddedCluster } from './embedded.js';
 import type { DriverLink } from '../cluster/driver-link.js';
 import { ActorClass, ObjectRef, RemoteFunction, setSubmitter } from './handles.js';
@@ -343,7 +343,7 @@ async function clusterListings(connected: DriverLink): Promise<{ tasks: TaskList
   for (const { nodeId, reason } of report.unanswered) process.stderr.write(`tsray: node ${nodeId} did not answer a state listing (${reason}); its tasks and objects are left out\n`);
   const owners = report.nodes.flatMap((node) => node.owners);
   return {
-    tasks: owners.flatMap((owner) => owner.tasks.map((task) => ({ ...task }))),
+    tasks: withHostedWaits(owners.flatMap((owner) => owner.tasks.map((task) => ({ ...task }))), owners.map((owner) => owner.hosted)),
     objects: owners.flatMap((owner) => owner.objects.map((object) => ({ ...object, refTypes: [...object.refTypes], nodeIds: [...object.nodeIds] }))),
     actors: report.actors.map((actor) => ({ ...actor })),
   };
@@ -353,11 +353,14 @@ async function ownerListings(): Promise<{ tasks: TaskListing[]; objects: ObjectL
   const connected = link;
   if (connected !== undefined && simulation() === undefined) return clusterListings(connected);
   const running = driverCluster('state listing');
+  // The driver's own entries as they are when asked: a worker busy in synchronous code answers late
+  // (up to a second), and what was pending at the call may have ended by then.
+  const driverTasks = listOwnerTasks(running.driverState);
+  const driverObjects = listOwnerObjects(running.driverState);
   const workers = await running.queryWorkers();
-  const driverState = running.driverState;
   return {
-    tasks: [...listOwnerTasks(driverState), ...workers.flatMap((listing) => listing.tasks)],
-    objects: [...listOwnerObjects(driverState), ...workers.flatMap((listing) => listing.objects)],
+    tasks: withHostedWaits([...driverTasks, ...workers.flatMap((listing) => listing.tasks)], workers.map((listing) => listing.hosted)),
+    objects: [...driverObjects, ...workers.flatMap((listing) => listing.objects)],
   };
 }
 

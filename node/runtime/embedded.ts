@@ -14,6 +14,7 @@ import type { EventLog } from '../store/event-log.js';
 import { ForwardedLog, withLogPort } from '../store/forwarded-log.js';
 import { SessionLogs } from '../store/session-logs.js';
 import type { ObjectListing, TaskListing } from './listing.js';
+import type { HostedTaskReport } from '../../core/protocol.js';
 import { OwnerRuntime } from './owner-runtime.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { NodeStore } from './node-store.js';
@@ -46,6 +47,8 @@ export interface EmbeddedOptions {
 export interface WorkerListing {
   readonly tasks: TaskListing[];
   readonly objects: ObjectListing[];
+  /** The tasks the worker hosts (core/owner/wait-chain.ts), absent from a worker of an earlier version. */
+  readonly hosted?: HostedTaskReport[];
 }
 
 /** The node store's size when `objectStoreMemory` is not given. */

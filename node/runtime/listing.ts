@@ -6,6 +6,8 @@ import type { GcsState } from '../../core/gcs/index.js';
 import { actorOfHandleObject } from '../../core/ids.js';
 import type { OwnerState } from '../../core/owner/index.js';
 import { explainTask } from '../../core/owner/index.js';
+import { explainHostedWait, hostedIndex } from '../../core/owner/wait-chain.js';
+import type { HostedTaskReport } from '../../core/protocol.js';
 import type { RayletState } from '../../core/raylet/index.js';
 import { tableValues } from '../../core/table.js';
 
@@ -71,6 +73,21 @@ export function listOwnerTasks(state: OwnerState): TaskListing[] {
       ...(task.error === undefined ? {} : { error: `${task.error.errorClass}: ${task.error.message}` }),
       ...(pending ? { waitingFor: explainTask({ s: state, out: [] }, task) } : {}),
     };
+  });
+}
+
+/**
+ * The tasks with each running one's wait followed through the workers that host them (a get inside
+ * it, a call it queues behind, and on to a deadlock if the chain comes back): `hosted` holds what
+ * every worker reported hosting.
+ */
+export function withHostedWaits(tasks: readonly TaskListing[], hosted: Iterable<readonly HostedTaskReport[] | undefined>): TaskListing[] {
+  const index = hostedIndex(hosted);
+  if (index.size === 0) return [...tasks];
+  return tasks.map((task) => {
+    if (task.state !== 'RUNNING' || task.waitingFor === undefined) return task;
+    const further = explainHostedWait(task.taskId, task.attempt, index);
+    return further === undefined ? task : { ...task, waitingFor: `${task.waitingFor}; ${further}` };
   });
 }
 

@@ -5,7 +5,7 @@
  */
 import { nextPutObjectId, ownerCore } from '../../core/owner/index.js';
 import type { GetOutcome, OwnerEffect, OwnerEvent, OwnerState, ValueData } from '../../core/owner/index.js';
-import { actorHandleObjectId, ownerOfActor } from '../../core/ids.js';
+import { actorHandleObjectId, ownerOfActor, taskOfObject } from '../../core/ids.js';
 import type { TaskArg } from '../../core/protocol.js';
 import type { RefMarker } from '../../core/values.js';
 import { errorFromInfo, GetTimeoutError, ObjectLostError, TsrayError } from '../errors.js';
@@ -31,6 +31,9 @@ import { packedMap } from '../../core/packed-map.js';
 
 /** How long a live owner keeps an idle lease. */
 const liveLeaseIdleMs = 50;
+
+/** Where a get that timed out on a running task sends the user: the listing follows the task's own waits. */
+const runningWaitHint = 'tsray.state.listTasks() (or `tsray list tasks`) says what a running task waits for in turn, and names a deadlock';
 
 /**
  * A fixed pipeline depth that `TSRAY_PIPELINE_DEPTH` asks for (to measure one depth against another,
@@ -596,13 +599,13 @@ export class OwnerRuntime {
 
   /** The values a get settled with, as `shape` asks; throws the error of a get that failed. */
   private getValues(effect: OwnerEffect, shape: GetShape): unknown {
-    if (effect.type === 'get/failed') throw this.withLinkTrouble(errorFromInfo(effect.error));
+    if (effect.type === 'get/failed') throw this.withLinkTrouble(errorFromInfo(effect.error), effect.error.objectId);
     if (effect.type !== 'get/settled') return shape === 'one' || shape === 'one-copy' ? undefined : [];
     const failed = effect.outcomes.find((outcome): outcome is GetOutcome & { kind: 'error' } => outcome.kind === 'error');
     if (failed !== undefined) {
       // The values that did arrive are not handed out, but the core counted the refs inside them as held here.
       this.releaseRefsIn(effect.outcomes);
-      throw this.withLinkTrouble(errorFromInfo(failed.error));
+      throw this.withLinkTrouble(errorFromInfo(failed.error), failed.error.objectId);
     }
     const copy = shape === 'list-copy' || shape === 'one-copy';
     if (shape === 'one' || shape === 'one-copy') {
@@ -614,11 +617,15 @@ export class OwnerRuntime {
 
   /**
    * A driver's GetTimeoutError also says when its connection to the cluster is down: what the object
-   * waits for may be fine, and the driver's link is why nothing arrived.
+   * waits for may be fine, and the driver's link is why nothing arrived. When the object's task is
+   * running, this owner cannot see what the task's code waits for in turn: the error says where to look.
    */
-  private withLinkTrouble(error: Error): Error {
-    const trouble = error instanceof GetTimeoutError ? this.linkTrouble?.() : undefined;
+  private withLinkTrouble(error: Error, objectId: string | undefined): Error {
+    if (!(error instanceof GetTimeoutError)) return error;
+    const trouble = this.linkTrouble?.();
+    const taskId = objectId === undefined ? undefined : taskOfObject(objectId);
     if (trouble !== undefined) error.message = `${error.message}; ${trouble}`;
+    else if (taskId !== undefined && tableGet(this.state.tasks, taskId)?.state === 'RUNNING') error.message = `${error.message}; ${runningWaitHint}`;
     return error;
   }
 

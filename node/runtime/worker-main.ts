@@ -17,6 +17,7 @@ import { registerTsxIfParentUsesIt } from './typescript-modules.js';
 import type { WorkerScriptBoot } from './worker-script.cjs';
 import { setReaderSlot } from '../store/reader-pins.js';
 import { listOwnerObjects, listOwnerTasks } from './listing.js';
+import { hostedTasks, maxHostedListed } from '../../core/owner/wait-chain.js';
 import { nameThisThread, workerThreadName } from '../thread-name.js';
 
 /** What the main thread passes to a worker it starts. */
@@ -125,7 +126,7 @@ export async function startWorker(tsray: unknown): Promise<void> {
       return;
     }
     if (query.kind === 'tsray/state-query') {
-      port.postMessage({ kind: 'tsray/state-reply', id: query.id, owner: boot.workerId, listing: { tasks: listOwnerTasks(runtime.state), objects: listOwnerObjects(runtime.state) } });
+      port.postMessage({ kind: 'tsray/state-reply', id: query.id, owner: boot.workerId, listing: { tasks: listOwnerTasks(runtime.state), objects: listOwnerObjects(runtime.state), hosted: hostedTasks(runtime.state, maxHostedListed) } });
       return;
     }
     if (query.kind === 'tsray/collect') {

@@ -10,6 +10,7 @@
 import type { OwnerEffect, OwnerEvent, OwnerState } from '../../core/owner/index.js';
 import { explainTask, getRefs } from '../../core/owner/index.js';
 import { taskOfObject } from '../../core/ids.js';
+import { explainHostedWait, hostedIndex, hostedTasks, maxHostedListed } from '../../core/owner/wait-chain.js';
 import type { SimInstance, SimProcess, Simulator } from '../../core/sim/index.js';
 import { processContext, taskContext } from '../runtime/context.js';
 import { Executor } from '../runtime/executor.js';
@@ -218,12 +219,17 @@ export class ScriptProcess implements SimProcess {
   describeWaiting(): string {
     const gets = tableValues(this.state.gets);
     if (gets.length === 0) return 'the script waits, but not in a get of tsray (on its own timers, or on something outside the simulation)';
+    // What every live worker hosts, to follow a running task's wait on (core/owner/wait-chain.ts).
+    const owners = [...this.sim.instances.values()].filter((instance) => instance.kind === 'owner' && instance.alive);
+    const hosted = hostedIndex(owners.map((instance) => hostedTasks(instance.state as OwnerState, maxHostedListed)));
     return gets
       .map((get) => {
         const waits = getRefs(get).map((ref) => {
           const taskId = taskOfObject(ref.objectId);
           const task = taskId === undefined ? undefined : tableGet(this.state.tasks, taskId);
-          return task === undefined ? ref.objectId : `${ref.objectId}, which ${explainTask({ s: this.state, out: [] }, task)}`;
+          if (task === undefined) return ref.objectId;
+          const further = task.state === 'RUNNING' ? explainHostedWait(task.spec.taskId, task.attempt, hosted) : undefined;
+          return `${ref.objectId}, which ${explainTask({ s: this.state, out: [] }, task)}${further === undefined ? '' : `; ${further}`}`;
         });
         return `the script waits in get for ${waits.join('; ')}`;
       })

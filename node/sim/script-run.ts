@@ -18,6 +18,7 @@ import type { FaultPlan, SimInstance } from '../../core/sim/index.js';
 import { SimFailure, Simulator } from '../../core/sim/index.js';
 import type { Resources } from '../../core/resources.js';
 import { listOwnerObjects, listOwnerTasks } from '../runtime/listing.js';
+import { hostedTasks, maxHostedListed } from '../../core/owner/wait-chain.js';
 import type { GcsState } from '../../core/gcs/index.js';
 import type { RayletState } from '../../core/raylet/index.js';
 import { processContext, setRuntime } from '../runtime/context.js';
@@ -232,7 +233,7 @@ class ScriptRun implements ScriptRunLink, Simulation {
       driverState: driver.runtime.state,
       queryWorkers: () =>
         Promise.resolve(
-          [...this.processes.values()].filter((process) => process.driverIndex === undefined && process.alive).map((process) => ({ tasks: listOwnerTasks(process.runtime.state), objects: listOwnerObjects(process.runtime.state) })),
+          [...this.processes.values()].filter((process) => process.driverIndex === undefined && process.alive).map((process) => ({ tasks: listOwnerTasks(process.runtime.state), objects: listOwnerObjects(process.runtime.state), hosted: hostedTasks(process.runtime.state, maxHostedListed) })),
         ),
     };
   }

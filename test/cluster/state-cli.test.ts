@@ -135,11 +135,13 @@ void describe('tsray list, memory, trace collect and timeline against a cluster 
     assert.equal(named('boom')[0]?.state, 'FAILED');
     assert.match(named('boom')[0]?.error ?? '', /boom/);
     assert.equal(named('sleeper')[0]?.state, 'RUNNING');
+    // Its code waits on a timer, in no get: its worker has nothing to add to where it runs.
+    assert.match(named('sleeper')[0]?.waitingFor ?? '', /^waits for task sleeper \(attempt 1\), running on node \S+ \(worker \S+\)$/);
     assert.ok(tasks.every((task) => task.taskId.startsWith(ready.driver)), 'the driver owns these tasks');
     // The table, and a limit that cuts it says so.
     const table = await tsray(['list', 'tasks', '--address', 'auto', '--limit', '2']);
     assert.equal(table.code, 0, table.stderr);
-    assert.match(table.stdout, /^TASK +NAME +STATE +ATTEMPT +NODE +ERROR\n/);
+    assert.match(table.stdout, /^TASK +NAME +STATE +ATTEMPT +NODE +ERROR +WAITING FOR\n/);
     assert.equal(table.stdout.trimEnd().split('\n').length, 3);
     assert.match(table.stderr, new RegExp(`^showing 2 of ${tasks.length} tasks \\(--limit 2\\)\\n$`));
     // Filters are applied where the entries live, before the limit: the failed task comes whatever the limit.

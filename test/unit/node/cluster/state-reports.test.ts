@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { NodeStateReport } from '../../../../core/protocol.js';
-import { clampLimit, defaultListLimit, gathered, isNodeStateReport, matches, maxListLimit, nodesWithinLimit, ownerReport } from '../../../../node/cluster/state-reports.js';
+import { clampLimit, defaultListLimit, gathered, isNodeStateReport, matches, maxListLimit, maxWaitingForChars, nodesWithinLimit, ownerReport } from '../../../../node/cluster/state-reports.js';
+import type { HostedTaskReport } from '../../../../core/protocol.js';
 import type { ObjectListing, TaskListing } from '../../../../node/runtime/listing.js';
 
 function tasks(owner: string, count: number): TaskListing[] {
@@ -23,8 +24,10 @@ void test("an owner's report lists its newest entries up to the limit and sums a
     report.tasks.map((task) => task.taskId),
     ['n1.d1.t4', 'n1.d1.t5'],
   );
-  // Only the fields a report carries travel.
-  assert.equal('waitingFor' in (report.tasks[0] ?? {}), false);
+  // What a task waits for travels, bounded.
+  assert.equal(report.tasks[0]?.waitingFor, 'nothing');
+  const long = ownerReport('n1.d1', [{ taskId: 'n1.d1.t1', name: 'f', state: 'PENDING_ARGS', attempt: 1, nodeId: null, waitingFor: 'x'.repeat(maxWaitingForChars * 3) }], [], 1);
+  assert.equal(long.tasks[0]?.waitingFor?.length, maxWaitingForChars);
   assert.equal(report.taskCount, 5);
   assert.equal(report.objects.length, 2);
   assert.equal(report.objectCount, 6);
@@ -59,6 +62,12 @@ void test('a report of another shape is not taken for one, and a limit from the 
   for (const bad of [null, 7, {}, { nodeId: 'n1', store: {}, owners: [], silentOwners: [] }, { nodeId: 'n1', store: { usedBytes: 0, capacityBytes: 0, objectCount: 0 }, owners: [{ owner: 'x' }], silentOwners: [] }]) {
     assert.equal(isNodeStateReport(bad), false, JSON.stringify(bad));
   }
+  const owner = { owner: 'n1.w1', tasks: [], taskCount: 0, objects: [], objectCount: 0, references: [] };
+  const node = (hosted: unknown): unknown => ({ nodeId: 'n1', store: { usedBytes: 0, capacityBytes: 0, objectCount: 0 }, owners: [{ ...owner, hosted }], silentOwners: [] });
+  assert.equal(isNodeStateReport(node([{ taskId: 't', name: 'f', attempt: 1, workerId: 'n1.w1', phase: 'queued', behind: 't0' }])), true);
+  for (const hosted of [7, [{ taskId: 't' }], [{ taskId: 't', name: 'f', attempt: 1, workerId: 'w', phase: 'asleep' }], [{ taskId: 't', name: 'f', attempt: 1, workerId: 'w', phase: 'running', waitsInGetFor: [1] }]]) {
+    assert.equal(isNodeStateReport(node(hosted)), false, JSON.stringify(hosted));
+  }
   assert.equal(clampLimit(0), defaultListLimit);
   assert.equal(clampLimit(2.5), defaultListLimit);
   assert.equal(clampLimit(10 ** 9), maxListLimit);
@@ -82,4 +91,29 @@ void test('filters compare fields as text, hold for list fields, are applied bef
   assert.equal(report.taskCount, 1);
   assert.equal(report.objectCount, 1);
   assert.deepEqual(report.references, [{ refType: 'LOCAL_REFERENCE', count: 1, sizeBytes: 1 }]);
+});
+
+void test("the gathered tasks follow a running task's wait through the tasks other owners host, within the limit", () => {
+  const hosted = (workerId: string, list: HostedTaskReport[]): HostedTaskReport[] => list.map((entry) => ({ ...entry, workerId }));
+  const running = (taskId: string, waitsFor: string): HostedTaskReport => ({ taskId, name: 'ping', attempt: 1, workerId: '', phase: 'running', waitsInGetFor: [waitsFor] });
+  const driverTask: TaskListing = { taskId: 'n1.d1.t1', name: 'ping', state: 'RUNNING', attempt: 1, nodeId: 'n1', waitingFor: 'waits for task ping (attempt 1), running on node n1 (worker n1.w1)' };
+  const node = (limit: number): NodeStateReport => ({
+    nodeId: 'n1',
+    store: { usedBytes: 0, capacityBytes: 100, objectCount: 0 },
+    owners: [
+      ownerReport('n1.d1', [driverTask], [], limit),
+      ownerReport('n1.w1', [], [], limit, {}, hosted('n1.w1', [running('n1.d1.t1', 'n1.w1.t1.r0'), { taskId: 'n1.w2.t1', name: 'ping', attempt: 1, workerId: '', phase: 'queued', behind: 'n1.d1.t1' }])),
+      ownerReport('n1.w2', [], [], limit, {}, hosted('n1.w2', [running('n1.w1.t1', 'n1.w2.t1.r0')])),
+    ],
+    silentOwners: [],
+  });
+  const [task] = gathered([node(10)]).tasks;
+  assert.match(task?.waitingFor ?? '', /running on node n1 \(worker n1\.w1\); it waits in get for n1\.w1\.t1\.r0; .*: a deadlock \(n1\.d1\.t1 → n1\.w1\.t1 → n1\.w2\.t1 → n1\.d1\.t1\)$/);
+  // Cut to 2 hosted tasks in all, the chain ends where the reports do.
+  const cut = nodesWithinLimit([node(10)], 2);
+  assert.deepEqual(
+    cut[0]?.owners.map((owner) => owner.hosted?.length ?? 0),
+    [0, 2, 0],
+  );
+  assert.doesNotMatch(gathered(cut).tasks[0]?.waitingFor ?? '', /deadlock/);
 });

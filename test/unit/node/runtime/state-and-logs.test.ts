@@ -17,6 +17,7 @@ import * as tsray from '../../../../node/index.js';
 import { setRuntime } from '../../../../node/runtime/context.js';
 import { EmbeddedCluster } from '../../../../node/runtime/embedded.js';
 import { EventLog, openSessionLogs } from '../../../../node/store/event-log.js';
+import { eventually } from '../../../support/eventually.js';
 
 const dirs: string[] = [];
 /** Disk blocks the files of a folder take (LMDB files may be sparse). */
@@ -121,6 +122,42 @@ void describe('state, hangs and the CPU hand-back', () => {
     const ping = actor.ping.remote();
     assert.match(await waitingFor('ping'), /actor .* is restarting/);
     assert.equal(await tsray.get(ping), 'pong');
+    await tsray.shutdown();
+  });
+
+  void test('a running task says what its code waits for in turn, and a cycle of actors waiting on each other is named a deadlock', async () => {
+    await tsray.init({ numCpus: 2, sessionDir: tempDir() });
+    // The handle's type names only what is called through it (the class's own type nests without end).
+    interface Pinged {
+      ping(depth: number): Promise<number>;
+    }
+    class Peer {
+      peer: tsray.ActorHandle<Pinged> | undefined;
+      setPeer(peer: tsray.ActorHandle<Pinged>): boolean {
+        this.peer = peer;
+        return true;
+      }
+      // One call at a time (maxConcurrency 1): the call that comes back to this actor queues behind the one waiting for it.
+      async ping(depth: number): Promise<number> {
+        if (depth === 0 || this.peer === undefined) return depth;
+        return await tsray.get(this.peer.ping.remote(depth - 1));
+      }
+    }
+    const PeerActor = tsray.remote(Peer);
+    const a = PeerActor.remote();
+    const b = PeerActor.remote();
+    await tsray.get([a.setPeer.remote(b), b.setPeer.remote(a)]);
+    const stuck = a.ping.remote(3);
+    const pings = await eventually(
+      () => tsray.state.listTasks({ name: 'ping' }),
+      (listed) => listed.length === 3 && listed.every((task) => /a deadlock/.test(task.waitingFor ?? '')),
+    );
+    const driverPing = pings.find((task) => task.taskId === stuck.id.replace(/\.r0$/, ''));
+    const [first, second] = pings.filter((task) => task !== driverPing).map((task) => task.taskId);
+    assert.equal(pings.length, 3, JSON.stringify(pings));
+    // The driver's call waits in get for b's call, which waits for a's second call, which queues behind the driver's.
+    assert.match(driverPing?.waitingFor ?? '', new RegExp(`it waits in get for ${first}\\.r0; ${first} \\(ping\\) runs on worker \\S+ and waits in get for ${second}\\.r0; ${second} \\(ping\\) is queued on worker \\S+ behind ${driverPing?.taskId}: a deadlock \\(${driverPing?.taskId} → ${first} → ${second} → ${driverPing?.taskId}\\)`));
+    await assert.rejects(tsray.get(stuck, { timeout: 50 }), (error: unknown) => error instanceof tsray.GetTimeoutError && /running on node .*; tsray\.state\.listTasks\(\) .* says what a running task waits for in turn/.test(error.message));
     await tsray.shutdown();
   });
 });

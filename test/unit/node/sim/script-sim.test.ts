@@ -130,6 +130,32 @@ void describe('simulate', () => {
     assert.equal(forever.ok, false);
     assert.match(String(forever.error), /liveness: the driver had not finished by 3000 ms \(maxTimeMs\): the script waits in get for n1\.d1\.t1\.r0, which waits for task anonymous \(attempt 1\), running on node n\d \(worker n\d\.w\d+\)/);
 
+    // Two actors that each wait, inside a call, for a call to the other: the report follows the wait
+    // through the workers that host the calls and names the cycle.
+    const deadlock = await simulate(async () => {
+      await tsray.init();
+      interface Pinged {
+        ping(depth: number): Promise<number>;
+      }
+      class Peer {
+        peer: tsray.ActorHandle<Pinged> | undefined;
+        setPeer(peer: tsray.ActorHandle<Pinged>): boolean {
+          this.peer = peer;
+          return true;
+        }
+        async ping(depth: number): Promise<number> {
+          if (depth === 0 || this.peer === undefined) return depth;
+          return await tsray.get(this.peer.ping.remote(depth - 1));
+        }
+      }
+      const a = tsray.remote(Peer).remote();
+      const b = tsray.remote(Peer).remote();
+      await tsray.get([a.setPeer.remote(b), b.setPeer.remote(a)]);
+      return tsray.get(a.ping.remote(3));
+    }, { seed: 1, maxTimeMs: 3000 });
+    assert.equal(deadlock.ok, false);
+    assert.match(String(deadlock.error), /liveness: .*the script waits in get for n1\.d1\.t(\d+)\.r0, which waits for task ping \(attempt 1\), running on node n\d \(worker \S+\); it waits in get for \S+; .* is queued on worker \S+ behind n1\.d1\.t\1: a deadlock \(n1\.d1\.t\1 → \S+ → \S+ → n1\.d1\.t\1\)/);
+
     const outside = await simulate(async () => {
       await tsray.init();
       // A promise only something outside the run could settle.

@@ -1,0 +1,116 @@
+/**
+ * What a running task waits for in turn. An owner knows only that its task runs on some worker; the
+ * worker that hosts it knows whether the task's code waits in a `get`, or whether the call still
+ * queues behind another one on that worker (an actor runs `maxConcurrency` calls at a time). Joining
+ * what every worker hosts follows a wait from task to task, and finds the cycles that never end: two
+ * actors that call each other and wait for the answer inside a call, for one.
+ */
+import { taskOfObject } from '../ids.js';
+import type { ObjectId, TaskId } from '../ids.js';
+import type { HostedTaskReport } from '../protocol.js';
+import { tableValues } from '../table.js';
+import type { OwnerState } from './state.js';
+import { getRefs } from './state.js';
+
+/** Bound on the tasks one explanation follows (a longer chain ends with "…"). */
+export const maxWaitHops = 16;
+
+/** Bound on the tasks one worker reports hosting (a state query cuts them further to its limit). */
+export const maxHostedListed = 10_000;
+
+/**
+ * The tasks this worker hosts, as its listing reports them: at most `limit` (the running ones first),
+ * since an actor may have thousands of calls queued.
+ */
+export function hostedTasks(state: OwnerState, limit: number): HostedTaskReport[] {
+  const getsByTask = new Map<TaskId, ObjectId[]>();
+  for (const get of tableValues(state.gets)) {
+    if (get.inTaskId === undefined || get.awaitingResume === true) continue;
+    const waiting = getRefs(get).slice(get.cursor ?? 0).map((ref) => ref.objectId);
+    const list = getsByTask.get(get.inTaskId);
+    if (list === undefined) getsByTask.set(get.inTaskId, waiting);
+    else list.push(...waiting);
+  }
+  const hosted: HostedTaskReport[] = [];
+  const queued: HostedTaskReport[] = [];
+  let runningCall: TaskId | undefined;
+  let runningTask: TaskId | undefined;
+  const executions = tableValues(state.executions);
+  for (const execution of executions) {
+    if (execution.phase === 'queued') continue;
+    const taskId = execution.spec.taskId;
+    if (execution.actorSeq === undefined) runningTask ??= taskId;
+    else runningCall ??= taskId;
+    const waitsInGetFor = getsByTask.get(taskId);
+    hosted.push({ taskId, name: execution.spec.name, attempt: execution.attempt, workerId: state.workerId, phase: 'running', ...(waitsInGetFor === undefined || waitsInGetFor.length === 0 ? {} : { waitsInGetFor }) });
+  }
+  // Pipelined tasks start in push order once the task under way replies.
+  for (const execution of executions) {
+    if (execution.phase !== 'queued') continue;
+    queued.push({ taskId: execution.spec.taskId, name: execution.spec.name, attempt: execution.attempt, workerId: state.workerId, phase: 'queued', ...(runningTask === undefined ? {} : { behind: runningTask }) });
+  }
+  const actor = state.actor;
+  if (actor !== undefined) {
+    // Admitted calls wait for a concurrency slot, which the running calls hold.
+    for (const call of actor.runnable) queued.push({ taskId: call.spec.taskId, name: call.spec.name, attempt: call.attempt, workerId: state.workerId, phase: 'queued', ...(runningCall === undefined ? {} : { behind: runningCall }) });
+    // Calls that arrived ahead of their turn wait for an earlier call of the same caller.
+    for (const order of Object.values(actor.callers)) {
+      for (const call of Object.values(order.buffered)) queued.push({ taskId: call.spec.taskId, name: call.spec.name, attempt: call.attempt, workerId: state.workerId, phase: 'queued' });
+    }
+  }
+  return [...hosted, ...queued].slice(0, Math.max(0, limit));
+}
+
+/** The hosted tasks of every worker, by task id, for `explainHostedWait`. */
+export function hostedIndex(reports: Iterable<readonly HostedTaskReport[] | undefined>): Map<TaskId, HostedTaskReport> {
+  const index = new Map<TaskId, HostedTaskReport>();
+  for (const list of reports) for (const hosted of list ?? []) index.set(hosted.taskId, hosted);
+  return index;
+}
+
+/**
+ * What the running task `taskId` (attempt `attempt`) waits for in turn, as clauses to follow its
+ * owner's "running on node …": the get its code waits in, the call it queues behind, and so on from
+ * task to task, ending in "a deadlock (…)" when the chain comes back to a task already in it.
+ * Undefined when no worker reports hosting that attempt, or when it simply runs.
+ */
+export function explainHostedWait(taskId: TaskId, attempt: number, hosted: ReadonlyMap<TaskId, HostedTaskReport>): string | undefined {
+  const first = hosted.get(taskId);
+  if (first === undefined || first.attempt !== attempt) return undefined;
+  const chain: TaskId[] = [];
+  const clauses: string[] = [];
+  let current: HostedTaskReport | undefined = first;
+  while (current !== undefined) {
+    chain.push(current.taskId);
+    const subject = chain.length === 1 ? 'it' : `${current.taskId} (${current.name})`;
+    let next: TaskId | undefined;
+    if (current.phase === 'queued') {
+      if (current.behind === undefined) {
+        clauses.push(`${subject} is queued on worker ${current.workerId} until an earlier call from its caller arrives`);
+        break;
+      }
+      clauses.push(`${subject} is queued on worker ${current.workerId} behind ${current.behind}`);
+      next = current.behind;
+    } else {
+      const refs = current.waitsInGetFor ?? [];
+      if (refs.length === 0) {
+        if (chain.length > 1) clauses.push(`${subject} runs on worker ${current.workerId}`);
+        break;
+      }
+      // Follow the ref whose task some worker hosts: that is where the wait goes on.
+      const followed = refs.find((objectId) => hosted.has(taskOfObject(objectId) ?? '')) ?? refs[0] ?? '';
+      const others = refs.length > 1 ? ` (and ${refs.length - 1} more)` : '';
+      clauses.push(`${subject} ${chain.length === 1 ? 'waits' : `runs on worker ${current.workerId} and waits`} in get for ${followed}${others}`);
+      next = taskOfObject(followed);
+    }
+    if (next === undefined) break;
+    const repeat = chain.indexOf(next);
+    if (repeat >= 0) return `${clauses.join('; ')}: a deadlock (${[...chain.slice(repeat), next].join(' → ')})`;
+    if (chain.length >= maxWaitHops) {
+      clauses.push('…');
+      break;
+    }
+    current = hosted.get(next);
+  }
+  return clauses.length === 0 ? undefined : clauses.join('; ');
+}
