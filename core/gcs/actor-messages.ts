@@ -64,7 +64,7 @@ export function onActorRegistrationRequested(state: GcsState, spec: ActorSpec, e
   if (holder !== undefined) {
     const redirect: RegistrationRedirect = spec.getIfExists
       ? { actorId: holder.actorId }
-      : { error: `actor name '${spec.name ?? ''}' is already taken in namespace '${spec.namespace}'` };
+      : { error: `actor name '${spec.name ?? ''}' is already taken in namespace '${spec.namespace}'; pass getIfExists: true to use the existing actor, or choose another name` };
     rememberRedirect(state, requestedActorId, redirect);
     replyRegistration(spec.owner, requestedActorId, redirect, effects);
     return;

@@ -86,7 +86,7 @@ function createAlive(gcs: Harness, actorSpec: ActorSpec, workerId: string): stri
 void describe('gcs core', () => {
   void it('describes itself as the gcs reducer', () => {
     assert.equal(gcsCore.kind, 'gcs');
-    assert.equal(gcsCore.version, 3);
+    assert.equal(gcsCore.version, 4);
     assert.equal(gcsCore.initial().started, false);
     assert.deepEqual(gcsCore.invariants(gcsCore.initial()), []);
   });
@@ -282,11 +282,11 @@ void describe('gcs core', () => {
       createAlive(gcs, spec('a1', { name: 'counter' }), 'n1.w1');
       let effects = gcs.deliver({ type: 'actor/registration-requested', spec: spec('a2', { name: 'counter' }) }, 'worker:n1.d1');
       assert.deepEqual(sent(effects, 'actor/registration-replied'), [
-        { type: 'actor/registration-replied', requestedActorId: 'a2', actorId: 'a2', error: "actor name 'counter' is already taken in namespace 'default'" },
+        { type: 'actor/registration-replied', requestedActorId: 'a2', actorId: 'a2', error: "actor name 'counter' is already taken in namespace 'default'; pass getIfExists: true to use the existing actor, or choose another name" },
       ]);
       assert.equal(gcs.state.actors['a2'], undefined, 'not created');
       effects = gcs.deliver({ type: 'actor/registration-requested', spec: spec('a2', { name: 'counter' }) }, 'worker:n1.d1');
-      assert.equal(sent(effects, 'actor/registration-replied')[0]?.error, "actor name 'counter' is already taken in namespace 'default'", 'the same reply again');
+      assert.equal(sent(effects, 'actor/registration-replied')[0]?.error, "actor name 'counter' is already taken in namespace 'default'; pass getIfExists: true to use the existing actor, or choose another name", 'the same reply again');
 
       effects = gcs.deliver({ type: 'actor/registration-requested', spec: spec('a3', { name: 'counter', getIfExists: true }) }, 'worker:n1.d1');
       assert.deepEqual(sent(effects, 'actor/registration-replied'), [{ type: 'actor/registration-replied', requestedActorId: 'a3', actorId: 'a1' }]);

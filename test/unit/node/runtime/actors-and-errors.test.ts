@@ -126,7 +126,7 @@ void describe('actors and errors', () => {
       );
       return tsray.get(Again.options({ name: 'box', namespace: 'tests' }).remote().add.remote());
     });
-    await assert.rejects(tsray.get(duplicateInTask.remote()), (error: unknown) => error instanceof tsray.RayTaskError && error.cause instanceof Error && error.cause.name === 'ActorDiedError' && /already taken/.test(error.cause.message));
+    await assert.rejects(tsray.get(duplicateInTask.remote()), (error: unknown) => error instanceof tsray.RayTaskError && error.cause instanceof Error && error.cause.name === 'ActorDiedError' && /already taken in namespace 'tests'; pass getIfExists: true to use the existing actor/.test(error.cause.message));
   });
 
   void test('a name this owner gave a creation that is still pending is taken too', async () => {
