@@ -18,6 +18,7 @@ import { setRuntime } from '../../../../node/runtime/context.js';
 import { EmbeddedCluster } from '../../../../node/runtime/embedded.js';
 import { EventLog, openSessionLogs } from '../../../../node/store/event-log.js';
 import { eventually } from '../../../support/eventually.js';
+import { Peer } from '../../../support/peer-ring.js';
 
 const dirs: string[] = [];
 /** Disk blocks the files of a folder take (LMDB files may be sparse). */
@@ -127,22 +128,6 @@ void describe('state, hangs and the CPU hand-back', () => {
 
   void test('a running task says what its code waits for in turn, and a cycle of actors waiting on each other is named a deadlock', async () => {
     await tsray.init({ numCpus: 2, sessionDir: tempDir() });
-    // The handle's type names only what is called through it (the class's own type nests without end).
-    interface Pinged {
-      ping(depth: number): Promise<number>;
-    }
-    class Peer {
-      peer: tsray.ActorHandle<Pinged> | undefined;
-      setPeer(peer: tsray.ActorHandle<Pinged>): boolean {
-        this.peer = peer;
-        return true;
-      }
-      // One call at a time (maxConcurrency 1): the call that comes back to this actor queues behind the one waiting for it.
-      async ping(depth: number): Promise<number> {
-        if (depth === 0 || this.peer === undefined) return depth;
-        return await tsray.get(this.peer.ping.remote(depth - 1));
-      }
-    }
     const PeerActor = tsray.remote(Peer);
     const a = PeerActor.remote();
     const b = PeerActor.remote();

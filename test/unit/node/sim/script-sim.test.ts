@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import * as tsray from '../../../../node/public.js';
 import { faultPlans, SimFailure, simulate } from '../../../../node/sim/index.js';
+import { Peer } from '../../../support/peer-ring.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../..');
 const everything = join(root, 'test/fixtures/sim/everything.mjs');
@@ -134,20 +135,6 @@ void describe('simulate', () => {
     // through the workers that host the calls and names the cycle.
     const deadlock = await simulate(async () => {
       await tsray.init();
-      interface Pinged {
-        ping(depth: number): Promise<number>;
-      }
-      class Peer {
-        peer: tsray.ActorHandle<Pinged> | undefined;
-        setPeer(peer: tsray.ActorHandle<Pinged>): boolean {
-          this.peer = peer;
-          return true;
-        }
-        async ping(depth: number): Promise<number> {
-          if (depth === 0 || this.peer === undefined) return depth;
-          return await tsray.get(this.peer.ping.remote(depth - 1));
-        }
-      }
       const a = tsray.remote(Peer).remote();
       const b = tsray.remote(Peer).remote();
       await tsray.get([a.setPeer.remote(b), b.setPeer.remote(a)]);
