@@ -19,6 +19,22 @@ void test('hashState hashes exactly the text of stableStringify', () => {
   assert.equal(stableStringify(value), '{"m":{"$map":[[1,{"a":[null,null]}],[2,"b"]]},"s":"plain","set":{"$set":["x","y"]},"t":"quo\\"te\\\\ é \\u0001"}');
 });
 
+void test('a string is hashed as JSON writes it, at every edge of the characters written as they are', () => {
+  // The hash checks a string and hashes it in one pass, falling back to JSON's text at the first
+  // character JSON escapes (or writes as more than one printable ASCII unit): each edge, alone and
+  // inside text, as a key and as a value.
+  const edges = [0x00, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x5b, 0x5c, 0x5d, 0x7e, 0x7f, 0xe9, 0xd83d, 0x2028].map((code) => String.fromCharCode(code));
+  for (const edge of edges) {
+    for (const text of [edge, `id.${edge}`, `${edge}.t1`, `a${edge}b${edge}`]) {
+      const value = { [text]: text, list: [text, 'plain'], '': '' };
+      assert.equal(stableStringify(value), JSON.stringify(value, Object.keys(value).sort()), JSON.stringify(text));
+      assert.equal(hashState(value), hashString(stableStringify(value)), JSON.stringify(text));
+    }
+  }
+  assert.equal(hashState('plain'), hashString('"plain"'));
+  assert.equal(hashState(''), hashString('""'));
+});
+
 void test('undefined properties are omitted and the text is JSON', () => {
   assert.equal(stableStringify({ a: 1, b: undefined }), stableStringify({ a: 1 }));
   assert.equal(stableStringify([1, undefined, 'x\n"']), '[1,null,"x\\n\\""]');
