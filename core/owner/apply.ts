@@ -14,6 +14,7 @@ import { mayBeDraft, readField } from '../own-copies.js';
 import type { Delivered, SchedulingStrategy, TaskArg, TaskSpec } from '../protocol.js';
 import type { Resources } from '../resources.js';
 import { createActorView, deathCauseOf, ensureView, onActorCallReplied, onActorStateChanged, onKilledForGood, onRegistrationReplied, viewFor } from './actor-calls.js';
+import { mergedConfig } from './config.js';
 import type { Ctx } from './context.js';
 import { copiedRefs, emit, errorOf } from './context.js';
 import { onNodeDied, onWorkerDied } from './deaths.js';
@@ -91,7 +92,7 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
       s.isDriver = event.isDriver;
       s.namespace = event.namespace;
       // Configs recorded before a field existed take its default.
-      s.config = { ...defaultOwnerConfig, ...event.config };
+      s.config = mergedConfig(defaultOwnerConfig, event.config);
       if (event.isDriver) emit(ctx, send(gcsAddress, { type: 'job/registration-requested', driverId: event.workerId, namespace: event.namespace }));
       return;
     case 'task/submitted': {
@@ -221,7 +222,7 @@ function applyLocal(ctx: Ctx, event: OwnerLocalEvent): void {
       return;
     case 'owner/pipeline-depth-set':
       // A new record rather than a write into the old one: configs may be shared between states.
-      if (Number.isInteger(event.depth) && event.depth >= 1 && event.depth !== s.config.maxTasksInFlightPerLease) s.config = { ...s.config, maxTasksInFlightPerLease: event.depth };
+      if (Number.isInteger(event.depth) && event.depth >= 1 && event.depth !== s.config.maxTasksInFlightPerLease) s.config = mergedConfig(s.config, { maxTasksInFlightPerLease: event.depth });
       return;
     case 'owner/reattached': {
       const former = s.nodeId;

@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ExecutionResult, OwnerEvent, ValueData } from '../../core/owner/index.js';
+import { isOfType } from '../../core/type-of.js';
 import { isMappedData, isRemoteStoredData, isSpilledData, isStoredData } from './stored-values.js';
 import type { EncodedData } from './values.js';
 
@@ -52,11 +53,12 @@ function allBelow(values: readonly ValueData[], thresholdBytes: number): boolean
  * stand-ins; every other event is logged as it is. `nextPutObjectId` names the object a put mints.
  */
 export function loggedOwnerEvent(event: OwnerEvent, thresholdBytes: number, nextPutObjectId: () => string): OwnerEvent {
-  if (event.type === 'object/put') {
+  // Every event comes here, of every kind: its type is read where a kind first met in a burst throws no code away.
+  if (isOfType(event, 'object/put')) {
     const value = elided(event.value, thresholdBytes, { objectId: nextPutObjectId() });
     return value === event.value ? event : { ...event, value };
   }
-  if (event.type === 'task/executed' && event.result.kind === 'returned') {
+  if (isOfType(event, 'task/executed') && event.result.kind === 'returned') {
     // Every task's values are looked at: when none is large (a tiny task's), no list is made.
     if (allBelow(event.result.values, thresholdBytes)) return event;
     const values = event.result.values.map((value, returnIndex) => elided(value, thresholdBytes, { taskId: event.taskId, returnIndex }));

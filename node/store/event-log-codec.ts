@@ -23,6 +23,7 @@
  * (little-endian) in one bin, and the records one after another in another bin (see `StoredBatch`).
  */
 import { Packr } from 'msgpackr';
+import { type Typed, typeOf } from '../../core/type-of.js';
 import { maxPlainDepth, PlainRecordWriter } from './plain-record-writer.js';
 import { applyChanges, baseOf, collectChanges, type DeltaBase } from './record-delta.js';
 
@@ -258,7 +259,8 @@ export class RecordCodec {
    */
   encodeEventInPlace(seq: number, atMs: number, parent: number | undefined, event: unknown): void {
     if (this.bases !== undefined) {
-      const type = typeof event === 'object' && event !== null ? (event as { type?: unknown }).type : undefined;
+      // Every event of the log comes here: its type is read where a kind first met in a burst throws no code away.
+      const type = typeof event === 'object' && event !== null ? (typeOf(event as Typed) as unknown) : undefined;
       if (typeof type === 'string') {
         this.encodeByType(type, seq, atMs, parent, event as object);
         return;
