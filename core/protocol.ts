@@ -306,8 +306,10 @@ export interface HostedTaskReport {
   readonly phase: 'running' | 'queued';
   /** Queued only: the running task it waits behind (absent: it waits for an earlier call of its caller). */
   readonly behind?: TaskId;
-  /** Running only: the objects a get inside it still waits for. */
+  /** Running only: the objects a get inside it still waits for (the first of them, when there are many). */
   readonly waitsInGetFor?: readonly ObjectId[];
+  /** How many objects its gets wait for, when more than `waitsInGetFor` names. */
+  readonly waitsInGetCount?: number;
 }
 
 /** An actor as a cluster state query reports it (as `state.listActors`). */

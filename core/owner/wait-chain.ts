@@ -11,6 +11,7 @@ import type { HostedTaskReport } from '../protocol.js';
 import { tableValues } from '../table.js';
 import type { OwnerState } from './state.js';
 import { getRefs } from './state.js';
+import type { RefMarker } from '../values.js';
 
 /** Bound on the tasks one explanation follows (a longer chain ends with "…"). */
 export const maxWaitHops = 16;
@@ -18,18 +19,23 @@ export const maxWaitHops = 16;
 /** Bound on the tasks one worker reports hosting (a state query cuts them further to its limit). */
 export const maxHostedListed = 10_000;
 
+/** Bound on the objects named of one task's gets (a task may get a million refs at once); the rest are counted. */
+export const maxWaitRefsListed = 16;
+
 /**
  * The tasks this worker hosts, as its listing reports them: at most `limit` (the running ones first),
  * since an actor may have thousands of calls queued.
  */
 export function hostedTasks(state: OwnerState, limit: number): HostedTaskReport[] {
-  const getsByTask = new Map<TaskId, ObjectId[]>();
+  const getsByTask = new Map<TaskId, { objectIds: ObjectId[]; count: number }>();
   for (const get of tableValues(state.gets)) {
     if (get.inTaskId === undefined || get.awaitingResume === true) continue;
-    const waiting = getRefs(get).slice(get.cursor ?? 0).map((ref) => ref.objectId);
-    const list = getsByTask.get(get.inTaskId);
-    if (list === undefined) getsByTask.set(get.inTaskId, waiting);
-    else list.push(...waiting);
+    const refs = getRefs(get);
+    const cursor = get.cursor ?? 0;
+    let waits = getsByTask.get(get.inTaskId);
+    if (waits === undefined) getsByTask.set(get.inTaskId, (waits = { objectIds: [], count: 0 }));
+    for (let index = cursor; index < refs.length && waits.objectIds.length < maxWaitRefsListed; index += 1) waits.objectIds.push((refs[index] as RefMarker).objectId);
+    waits.count += refs.length - cursor;
   }
   const hosted: HostedTaskReport[] = [];
   const queued: HostedTaskReport[] = [];
@@ -41,21 +47,28 @@ export function hostedTasks(state: OwnerState, limit: number): HostedTaskReport[
     const taskId = execution.spec.taskId;
     if (execution.actorSeq === undefined) runningTask ??= taskId;
     else runningCall ??= taskId;
-    const waitsInGetFor = getsByTask.get(taskId);
-    hosted.push({ taskId, name: execution.spec.name, attempt: execution.attempt, workerId: state.workerId, phase: 'running', ...(waitsInGetFor === undefined || waitsInGetFor.length === 0 ? {} : { waitsInGetFor }) });
+    const waits = getsByTask.get(taskId);
+    const inGet = waits === undefined || waits.count === 0 ? {} : { waitsInGetFor: waits.objectIds, ...(waits.count > waits.objectIds.length ? { waitsInGetCount: waits.count } : {}) };
+    hosted.push({ taskId, name: execution.spec.name, attempt: execution.attempt, workerId: state.workerId, phase: 'running', ...inGet });
   }
   // Pipelined tasks start in push order once the task under way replies.
   for (const execution of executions) {
-    if (execution.phase !== 'queued') continue;
+    if (execution.phase !== 'queued' || hosted.length + queued.length >= limit) continue;
     queued.push({ taskId: execution.spec.taskId, name: execution.spec.name, attempt: execution.attempt, workerId: state.workerId, phase: 'queued', ...(runningTask === undefined ? {} : { behind: runningTask }) });
   }
   const actor = state.actor;
   if (actor !== undefined) {
     // Admitted calls wait for a concurrency slot, which the running calls hold.
-    for (const call of actor.runnable) queued.push({ taskId: call.spec.taskId, name: call.spec.name, attempt: call.attempt, workerId: state.workerId, phase: 'queued', ...(runningCall === undefined ? {} : { behind: runningCall }) });
+    for (const call of actor.runnable) {
+      if (hosted.length + queued.length >= limit) break;
+      queued.push({ taskId: call.spec.taskId, name: call.spec.name, attempt: call.attempt, workerId: state.workerId, phase: 'queued', ...(runningCall === undefined ? {} : { behind: runningCall }) });
+    }
     // Calls that arrived ahead of their turn wait for an earlier call of the same caller.
     for (const order of Object.values(actor.callers)) {
-      for (const call of Object.values(order.buffered)) queued.push({ taskId: call.spec.taskId, name: call.spec.name, attempt: call.attempt, workerId: state.workerId, phase: 'queued' });
+      for (const call of Object.values(order.buffered)) {
+        if (hosted.length + queued.length >= limit) break;
+        queued.push({ taskId: call.spec.taskId, name: call.spec.name, attempt: call.attempt, workerId: state.workerId, phase: 'queued' });
+      }
     }
   }
   return [...hosted, ...queued].slice(0, Math.max(0, limit));
@@ -99,7 +112,8 @@ export function explainHostedWait(taskId: TaskId, attempt: number, hosted: Reado
       }
       // Follow the ref whose task some worker hosts: that is where the wait goes on.
       const followed = refs.find((objectId) => hosted.has(taskOfObject(objectId) ?? '')) ?? refs[0] ?? '';
-      const others = refs.length > 1 ? ` (and ${refs.length - 1} more)` : '';
+      const count = Math.max(refs.length, current.waitsInGetCount ?? 0);
+      const others = count > 1 ? ` (and ${count - 1} more)` : '';
       clauses.push(`${subject} ${chain.length === 1 ? 'waits' : `runs on worker ${current.workerId} and waits`} in get for ${followed}${others}`);
       next = taskOfObject(followed);
     }

@@ -175,7 +175,8 @@ function isHostedTaskReport(value: unknown): value is HostedTaskReport {
     typeof hosted.workerId === 'string' &&
     (hosted.phase === 'running' || hosted.phase === 'queued') &&
     (hosted.behind === undefined || typeof hosted.behind === 'string') &&
-    (hosted.waitsInGetFor === undefined || (Array.isArray(hosted.waitsInGetFor) && hosted.waitsInGetFor.every((id) => typeof id === 'string')))
+    (hosted.waitsInGetFor === undefined || (Array.isArray(hosted.waitsInGetFor) && hosted.waitsInGetFor.every((id) => typeof id === 'string'))) &&
+    (hosted.waitsInGetCount === undefined || typeof hosted.waitsInGetCount === 'number')
   );
 }
 

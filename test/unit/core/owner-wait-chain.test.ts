@@ -23,6 +23,9 @@ void test('a chain of gets ends at a task that simply runs, and a task that simp
 void test('the ref followed is one whose task a worker hosts; a put or an unhosted task ends the chain', () => {
   const hosted = hostedIndex([[running('n1.d1.t1', 'n1.w1', ['n1.d1.p1', 'n1.w1.t1.r0', 'n1.w1.t2.r0'])], [running('n1.w1.t1', 'n1.w2')]]);
   assert.equal(explainHostedWait('n1.d1.t1', 1, hosted), 'it waits in get for n1.w1.t1.r0 (and 2 more); n1.w1.t1 (f) runs on worker n1.w2');
+  // A get of more refs than a report names counts the rest.
+  const many = hostedIndex([[{ ...running('n1.d1.t1', 'n1.w1', ['n1.w1.t1.r0']), waitsInGetCount: 100 }]]);
+  assert.equal(explainHostedWait('n1.d1.t1', 1, many), 'it waits in get for n1.w1.t1.r0 (and 99 more)');
   const onPut = hostedIndex([[running('n1.d1.t1', 'n1.w1', ['n1.d1.p1'])]]);
   assert.equal(explainHostedWait('n1.d1.t1', 1, onPut), 'it waits in get for n1.d1.p1');
 });
