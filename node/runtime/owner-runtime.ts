@@ -33,7 +33,7 @@ import { packedMap } from '../../core/packed-map.js';
 const liveLeaseIdleMs = 50;
 
 /** Where a get that timed out on a running task sends the user: the listing follows the task's own waits. */
-const runningWaitHint = 'tsray.state.listTasks() (or `tsray list tasks`) says what a running task waits for in turn, and names a deadlock';
+const runningWaitHint = 'tsray.state.listTasks() (or `tsray list tasks`) says what a running task waits for in turn, and names a deadlock if there is one';
 
 /**
  * A fixed pipeline depth that `TSRAY_PIPELINE_DEPTH` asks for (to measure one depth against another,
