@@ -9,6 +9,7 @@ import type { ActorListing, NodeInfo, ObjectListing, TaskListing } from './listi
 import { filtered, listActors, listNodes, listOwnerObjects, listOwnerTasks, withHostedWaits } from './listing.js';
 import type { EmbeddedCluster } from './embedded.js';
 import type { DriverLink } from '../cluster/driver-link.js';
+import { gathered } from '../cluster/state-reports.js';
 import { ActorClass, ObjectRef, RemoteFunction, setSubmitter } from './handles.js';
 import type { ActorHandle, ActorOptions, TaskOptions } from './handles.js';
 import { describeFunction } from './shipping.js';
@@ -341,10 +342,11 @@ async function clusterListings(connected: DriverLink): Promise<{ tasks: TaskList
   runtime();
   const report = await connected.queryState();
   for (const { nodeId, reason } of report.unanswered) process.stderr.write(`tsray: node ${nodeId} did not answer a state listing (${reason}); its tasks and objects are left out\n`);
-  const owners = report.nodes.flatMap((node) => node.owners);
+  // As `tsray list` gathers them: the running tasks' waits followed through what the workers host.
+  const { tasks, objects } = gathered(report.nodes);
   return {
-    tasks: withHostedWaits(owners.flatMap((owner) => owner.tasks.map((task) => ({ ...task }))), owners.map((owner) => owner.hosted)),
-    objects: owners.flatMap((owner) => owner.objects.map((object) => ({ ...object, refTypes: [...object.refTypes], nodeIds: [...object.nodeIds] }))),
+    tasks: tasks.map((task) => ({ ...task })),
+    objects: objects.map((object) => ({ ...object, refTypes: [...object.refTypes], nodeIds: [...object.nodeIds] })),
     actors: report.actors.map((actor) => ({ ...actor })),
   };
 }

@@ -599,13 +599,13 @@ export class OwnerRuntime {
 
   /** The values a get settled with, as `shape` asks; throws the error of a get that failed. */
   private getValues(effect: OwnerEffect, shape: GetShape): unknown {
-    if (effect.type === 'get/failed') throw this.withLinkTrouble(errorFromInfo(effect.error), effect.error.objectId);
+    if (effect.type === 'get/failed') throw this.withWaitContext(errorFromInfo(effect.error), effect.error.objectId);
     if (effect.type !== 'get/settled') return shape === 'one' || shape === 'one-copy' ? undefined : [];
     const failed = effect.outcomes.find((outcome): outcome is GetOutcome & { kind: 'error' } => outcome.kind === 'error');
     if (failed !== undefined) {
       // The values that did arrive are not handed out, but the core counted the refs inside them as held here.
       this.releaseRefsIn(effect.outcomes);
-      throw this.withLinkTrouble(errorFromInfo(failed.error), failed.error.objectId);
+      throw this.withWaitContext(errorFromInfo(failed.error), failed.error.objectId);
     }
     const copy = shape === 'list-copy' || shape === 'one-copy';
     if (shape === 'one' || shape === 'one-copy') {
@@ -620,7 +620,7 @@ export class OwnerRuntime {
    * waits for may be fine, and the driver's link is why nothing arrived. When the object's task is
    * running, this owner cannot see what the task's code waits for in turn: the error says where to look.
    */
-  private withLinkTrouble(error: Error, objectId: string | undefined): Error {
+  private withWaitContext(error: Error, objectId: string | undefined): Error {
     if (!(error instanceof GetTimeoutError)) return error;
     const trouble = this.linkTrouble?.();
     const taskId = objectId === undefined ? undefined : taskOfObject(objectId);
