@@ -13,8 +13,11 @@ import type { OwnerState } from './state.js';
 import { getRefs } from './state.js';
 import type { RefMarker } from '../values.js';
 
-/** Bound on the tasks one explanation follows (a longer chain ends with "…"). */
+/** Bound on the tasks one explanation describes (a longer chain ends with "…"). */
 export const maxWaitHops = 16;
+
+/** Bound on the tasks one explanation follows, looking for the cycle of a deadlock. */
+export const maxWaitFollowed = 1_000;
 
 /** Bound on the tasks one worker reports hosting (a state query cuts them further to its limit). */
 export const maxHostedListed = 10_000;
@@ -91,40 +94,58 @@ export function explainHostedWait(taskId: TaskId, attempt: number, hosted: Reado
   const first = hosted.get(taskId);
   if (first === undefined || first.attempt !== attempt) return undefined;
   const chain: TaskId[] = [];
+  const positions = new Map<TaskId, number>();
   const clauses: string[] = [];
+  // Clauses past the bound are not written, but the chain is still followed: a ring of twenty actors
+  // is a deadlock however long its text would be.
+  const say = (clause: string): void => {
+    if (chain.length <= maxWaitHops) clauses.push(clause);
+  };
   let current: HostedTaskReport | undefined = first;
   while (current !== undefined) {
+    positions.set(current.taskId, chain.length);
     chain.push(current.taskId);
     const subject = chain.length === 1 ? 'it' : `${current.taskId} (${current.name})`;
     let next: TaskId | undefined;
     if (current.phase === 'queued') {
       if (current.behind === undefined) {
-        clauses.push(`${subject} is queued on worker ${current.workerId} until an earlier call from its caller arrives`);
+        say(`${subject} is queued on worker ${current.workerId} until an earlier call from its caller arrives`);
         break;
       }
-      clauses.push(`${subject} is queued on worker ${current.workerId} behind ${current.behind}`);
+      say(`${subject} is queued on worker ${current.workerId} behind ${current.behind}`);
       next = current.behind;
     } else {
       const refs = current.waitsInGetFor ?? [];
       if (refs.length === 0) {
-        if (chain.length > 1) clauses.push(`${subject} runs on worker ${current.workerId}`);
+        if (chain.length > 1) say(`${subject} runs on worker ${current.workerId}`);
         break;
       }
       // Follow the ref whose task some worker hosts: that is where the wait goes on.
       const followed = refs.find((objectId) => hosted.has(taskOfObject(objectId) ?? '')) ?? refs[0] ?? '';
       const count = Math.max(refs.length, current.waitsInGetCount ?? 0);
       const others = count > 1 ? ` (and ${count - 1} more)` : '';
-      clauses.push(`${subject} ${chain.length === 1 ? 'waits' : `runs on worker ${current.workerId} and waits`} in get for ${followed}${others}`);
+      say(`${subject} ${chain.length === 1 ? 'waits' : `runs on worker ${current.workerId} and waits`} in get for ${followed}${others}`);
       next = taskOfObject(followed);
     }
     if (next === undefined) break;
-    const repeat = chain.indexOf(next);
-    if (repeat >= 0) return `${clauses.join('; ')}: a deadlock (${[...chain.slice(repeat), next].join(' → ')})`;
-    if (chain.length >= maxWaitHops) {
-      clauses.push('…');
-      break;
-    }
+    const repeat = positions.get(next);
+    if (repeat !== undefined) return `${shownClauses(clauses, chain.length)}: ${deadlockText(chain.slice(repeat))}`;
+    if (chain.length >= maxWaitFollowed) break;
     current = hosted.get(next);
   }
-  return clauses.length === 0 ? undefined : clauses.join('; ');
+  return clauses.length === 0 ? undefined : shownClauses(clauses, chain.length);
+}
+
+/** The clauses written, and an ellipsis for the tasks followed past them. */
+function shownClauses(clauses: readonly string[], followed: number): string {
+  return followed > maxWaitHops ? `${clauses.join('; ')}; …` : clauses.join('; ');
+}
+
+/** A cycle of waits, back to its first task; a long one names its first and last tasks only. */
+function deadlockText(cycle: readonly TaskId[]): string {
+  const start = cycle[0] ?? '';
+  if (cycle.length <= maxWaitHops) return `a deadlock (${[...cycle, start].join(' → ')})`;
+  const head = cycle.slice(0, maxWaitHops / 2);
+  const tail = cycle.slice(-2);
+  return `a deadlock of ${cycle.length} tasks (${[...head, '…', ...tail, start].join(' → ')})`;
 }

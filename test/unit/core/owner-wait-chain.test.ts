@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { explainHostedWait, hostedIndex, maxWaitHops } from '../../../core/owner/wait-chain.js';
+import { explainHostedWait, hostedIndex, maxWaitFollowed, maxWaitHops } from '../../../core/owner/wait-chain.js';
 import type { HostedTaskReport } from '../../../core/protocol.js';
 
 function running(taskId: string, workerId: string, waitsInGetFor?: string[]): HostedTaskReport {
@@ -52,4 +52,13 @@ void test(`a chain longer than ${maxWaitHops} tasks is cut with an ellipsis`, ()
   const text = explainHostedWait('n1.w0.t1', 1, hostedIndex([chain])) ?? '';
   assert.equal(text.split('; ').length, maxWaitHops + 1);
   assert.match(text, /; …$/);
+});
+
+void test(`a ring longer than ${maxWaitHops} tasks is still named a deadlock, its text cut; one past ${maxWaitFollowed} is not followed`, () => {
+  const ring = (length: number): HostedTaskReport[] => Array.from({ length }, (_, index) => running(`n1.w${index}.t1`, `n1.w${index}`, [`n1.w${(index + 1) % length}.t1.r0`]));
+  const text = explainHostedWait('n1.w0.t1', 1, hostedIndex([ring(40)])) ?? '';
+  assert.equal(text.split('; ').length, maxWaitHops + 1);
+  assert.match(text, /; …: a deadlock of 40 tasks \(n1\.w0\.t1 → n1\.w1\.t1 → .* → n1\.w7\.t1 → … → n1\.w38\.t1 → n1\.w39\.t1 → n1\.w0\.t1\)$/);
+  const huge = explainHostedWait('n1.w0.t1', 1, hostedIndex([ring(maxWaitFollowed + 5)])) ?? '';
+  assert.match(huge, /; …$/);
 });
