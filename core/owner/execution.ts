@@ -436,6 +436,12 @@ export function settleAck(ctx: Ctx, ackId: string): void {
 }
 
 
+/**
+ * Bound on the cancels kept for tasks not (yet) pushed here. It was the reply cache's, 1,024, in
+ * every recorded config, and stays that when the reply cache got smaller.
+ */
+const maxCancelledEarly = 1024;
+
 /** `task/cancel-requested` here: interrupt it if this worker runs it, cancel it if this process owns it. */
 export function onCancelAtWorker(ctx: Ctx, taskId: TaskId, recursive: boolean, force: boolean): void {
   const owned = tableGet(ctx.s.tasks, taskId);
@@ -450,7 +456,7 @@ export function onCancelAtWorker(ctx: Ctx, taskId: TaskId, recursive: boolean, f
   }
   if (!running && owned === undefined && !ctx.s.cancelledEarly.includes(taskId)) {
     ctx.s.cancelledEarly.push(taskId);
-    while (ctx.s.cancelledEarly.length > ctx.s.config.maxReplyCache) ctx.s.cancelledEarly.shift();
+    while (ctx.s.cancelledEarly.length > maxCancelledEarly) ctx.s.cancelledEarly.shift();
   }
   if (recursive) {
     for (const child of tableValues(ctx.s.tasks)) if (child.spec.fn.parentTaskId === taskId) cancelOwnedTask(ctx, child, force, true);

@@ -91,3 +91,22 @@ void test('the invariants catch a count or a queue of keys that disagrees with t
   fifoPushOne(wrongKey, 'n1.d1.t1');
   assert.match(ownerCore.invariants({ ...state, queuedExecutions: wrongKey }).join('\n'), /queues n1\.d1\.t1, which is not a queued execution/);
 });
+
+void test('a worker keeps the replies of its last 64 tasks by default, and a push pipelined behind the latest reply still runs', () => {
+  const run = new ThreeWays();
+  run.step(worker);
+  for (let number = 1; number <= 100; number += 1) {
+    run.step(push(`n1.d1.t${number}`, number - 1, number === 1 ? undefined : `n1.d1.t${number - 1}`));
+    assert.deepEqual(replies(run.step(returned(`n1.d1.t${number}`))), [[`n1.d1.t${number}`, 'returned']]);
+  }
+  // A reply kept for 1,024 tasks outlived a young-generation collection: the cache is the last 64.
+  const kept64 = Array.from({ length: 64 }, (_, index) => `n1.d1.t${index + 37}`);
+  for (const state of [run.live, run.own, run.patched]) {
+    assert.deepEqual(state.replyOrder, kept64);
+    assert.deepEqual(tableKeys(state.replyCache), kept64);
+  }
+  assert.deepEqual(executed(run.step(push('n1.d1.t101', 100, 'n1.d1.t100'))), ['n1.d1.t101'], 'the reply it follows is the latest, and kept');
+  const again = run.step(push('n1.d1.t100', 101));
+  assert.deepEqual(replies(again), [['n1.d1.t100', 'returned']], 'a push sent again of a kept reply is answered from the cache');
+  assert.deepEqual(executed(again), []);
+});
