@@ -174,6 +174,15 @@ export interface OwnerStore {
 /** The most scheduling classes a driver warns about as infeasible (a bound on the warnings it keeps). */
 const maxInfeasibleWarnings = 100;
 
+/**
+ * A key no call has (calls are keyed by id strings), whose entry the pending calls' map holds first
+ * so that it never runs empty: a driver awaiting one task at a time went from no pending call to one
+ * and back on every task, and V8 gives a map that falls under a quarter of its capacity a smaller
+ * backing store (in the old generation, where the map lives), and a larger one again on the next
+ * set: about 0.47 µs a set and delete, against 0.27 with the floor's entry.
+ */
+const floorCall: unique symbol = Symbol('tsray pending calls floor');
+
 /** One owner process's API. */
 export class OwnerRuntime {
   readonly shell: OwnerHost;
@@ -184,7 +193,11 @@ export class OwnerRuntime {
    * instance's collection releases one.
    */
   readonly heldHooks: CodecHooks;
-  private readonly pending = new Map<string, Pending>();
+  /**
+   * The calls not yet settled, by id, after `floorCall`'s entry, which is always first (see there):
+   * walks skip it, and the count leaves it out.
+   */
+  private readonly pending = new Map<string | typeof floorCall, Pending | undefined>([[floorCall, undefined]]);
   /** The live shell's router (undefined with a host): what this thread sends goes through it. */
   private readonly router: Router | undefined;
   /** Gets an interrupted body stopped waiting for: the refs they settle with are released at once. */
@@ -310,7 +323,7 @@ export class OwnerRuntime {
 
   /** How many API calls (gets, waits, lookups) of this process have not settled. */
   get pendingCalls(): number {
-    return this.pending.size;
+    return this.pending.size - 1;
   }
 
   /** The owner's state (read-only use: listings, tests). */
@@ -676,7 +689,7 @@ export class OwnerRuntime {
    */
   interruptTask(taskId: string): void {
     for (const [id, pending] of this.pending) {
-      if (pending.task?.taskId !== taskId) continue;
+      if (id === floorCall || pending?.task?.taskId !== taskId) continue;
       this.pending.delete(id);
       this.ended(pending);
       if (id.startsWith('g') || id.startsWith('l')) this.abandonedGets.add(id);
@@ -722,7 +735,7 @@ export class OwnerRuntime {
   private keepAliveWhilePending(): void {
     // A hosted owner (simulated) lives as long as its host says; a real timer here would leak into the run.
     if (this.options.host !== undefined) return;
-    const wanted = this.pending.size > 0;
+    const wanted = this.pending.size > 1;
     if (wanted === this.keepingAlive) return;
     this.keepingAlive = wanted;
     if (!wanted) this.keepAlive?.unref();
@@ -776,6 +789,7 @@ export class OwnerRuntime {
     if (this.options.isDriver && this.state.jobId !== undefined) this.apply({ type: 'owner/stopping' });
     this.shell.stop();
     for (const pending of this.pending.values()) {
+      if (pending === undefined) continue;
       this.ended(pending);
       if (!lost) pending.reject(new TypeError(`tsray shut down (${reason}) before this call finished`));
       else if (pending.holds === undefined) pending.reject(new TsrayError(`${reason}; this call cannot finish`));
@@ -787,6 +801,7 @@ export class OwnerRuntime {
       }
     }
     this.pending.clear();
+    this.pending.set(floorCall, undefined);
     clearInterval(this.keepAlive);
     this.keepAlive = undefined;
     this.keepingAlive = false;

@@ -22,6 +22,19 @@ import type { PackedBatch } from './packed-batch.js';
  */
 export const maxThreadBatchMessages = 16;
 
+/**
+ * A port nothing is posted to, whose entry `pendingRemote` holds first so that the map never runs
+ * empty. A batch goes to a port at most a turn after the port's first message, so the map went from
+ * empty to one port and back on every task awaited alone; V8 gives a map that falls under a quarter
+ * of its capacity a smaller backing store, made in the old generation when the map lives there, and
+ * grows it again on the next set: about 0.47 µs a set and delete against 0.27 with this entry.
+ */
+const floorPort: Port = {
+  postMessage(): void {
+    throw new Error('the router posted to its floor port, which only keeps its map of queued batches from running empty');
+  },
+};
+
 /** Something that takes delivered messages: a component in this thread. */
 export type Deliver = (message: Delivered<Message>) => void;
 
@@ -59,7 +72,8 @@ export class Router {
    */
   private readonly sequences = new Map<string, Map<Address, number>>();
   private readonly pendingLocal: { deliver: Deliver; message: Delivered<Message> }[] = [];
-  private readonly pendingRemote = new Map<Port, Delivered<Message>[]>();
+  /** Messages queued for each port, after `floorPort`'s entry, which is always first and never posted. */
+  private readonly pendingRemote = new Map<Port, Delivered<Message>[]>([[floorPort, []]]);
   /** The ports that lead to another thread of this process (see maxThreadBatchMessages). */
   private readonly threadPorts = new WeakSet<Port>();
   /** Whether an Immediate will call `flush`: messages queued meanwhile wait for it. */
@@ -260,7 +274,7 @@ export class Router {
     } finally {
       this.flushing = false;
       // A delivery threw: what was sent before it still goes, on a later turn.
-      if (!delivered && this.pendingRemote.size > 0) this.scheduleFlush();
+      if (!delivered && this.pendingRemote.size > 1) this.scheduleFlush();
     }
     this.postQueued(false);
   }
@@ -269,6 +283,7 @@ export class Router {
   private postQueued(threadsOnly: boolean): void {
     if (this.closed) return;
     for (const [port, messages] of this.pendingRemote) {
+      if (port === floorPort) continue;
       const isThread = this.threadPorts.has(port);
       if (threadsOnly && !isThread) continue;
       this.pendingRemote.delete(port);
@@ -281,6 +296,7 @@ export class Router {
     this.closed = true;
     this.pendingLocal.length = 0;
     this.pendingRemote.clear();
+    this.pendingRemote.set(floorPort, []);
   }
 }
 

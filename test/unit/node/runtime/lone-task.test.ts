@@ -12,6 +12,7 @@ import { after, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import type { TransferListItem } from 'node:worker_threads';
 import * as tsray from '../../../../node/index.js';
+import { runtime } from '../../../../node/runtime/context.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsray-lone-'));
 after(async () => {
@@ -96,4 +97,19 @@ void test("tasks awaited one at a time schedule no router Immediate on the drive
   // A message of the cluster's own (a heartbeat, a release) may still take the Immediate now and then,
   // more often when a busy machine makes the tasks slow. The old code took 12-15.
   assert.ok(immediates <= 5, `the driver's router scheduled ${immediates} Immediates for ${tasks} tasks`);
+});
+
+void test("the driver's map of pending calls keeps its floor entry as tasks are awaited one at a time, and counts only the calls", async () => {
+  const addOne = tsray.remote((x: number) => x + 1);
+  const driver = runtime();
+  // Private, read as a test's window on it: the map V8 would shrink and grow again for each call.
+  const pending = (driver as unknown as { pending: Map<unknown, unknown> }).pending;
+  for (let index = 0; index < 5; index += 1) {
+    const got = tsray.get(addOne.remote(index));
+    assert.equal(driver.pendingCalls, 1, 'the get is the one pending call');
+    assert.equal(pending.size, 2, 'beside the floor');
+    assert.equal(await got, index + 1);
+    assert.equal(driver.pendingCalls, 0);
+    assert.equal(pending.size, 1, 'the floor stays once the call settled');
+  }
 });

@@ -278,3 +278,21 @@ void test('a message for another process sent after willPost still schedules the
   assert.deepEqual(toProcess, [[0]]);
   router.close();
 });
+
+void test('the map of batches queued per port keeps its floor entry, never posted, so that a batch a turn does not empty it and fill it again', async () => {
+  const router = new Router();
+  const toThread: number[][] = [];
+  router.addRemote('worker:w1', recordingPort(toThread), true);
+  // Private, read as a test's window on it: the map V8 would shrink and grow again for each batch.
+  const queued = (router as unknown as { pendingRemote: Map<unknown, unknown[]> }).pendingRemote;
+  for (let turn = 0; turn < 3; turn += 1) {
+    router.send('worker:d1', 0, 'worker:w1', heartbeat(turn));
+    assert.equal(queued.size, 2, 'the floor and the port with its message');
+    await nextTurn();
+    assert.equal(queued.size, 1, 'after the post only the floor is left');
+    assert.deepEqual([...queued.values()], [[]], 'and nothing is queued for it');
+  }
+  assert.deepEqual(toThread, [[0], [1], [2]], 'each turn posted its message, once, in order');
+  router.close();
+  assert.equal(queued.size, 1, 'a closed router keeps its floor too');
+});
