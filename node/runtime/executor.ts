@@ -103,12 +103,19 @@ export class Executor {
   private readonly runs = new Map<string, TaskRun>();
   /** How many pushed tasks are being executed (started and not yet reported executed). */
   private executing = 0;
+  /** How many pushed tasks and actor calls this worker has started, ever: tells an idle worker whether anything ran since it last looked. */
+  bodiesStarted = 0;
 
   /** @param tsrayNamespace what by-source functions see as `tsray`. */
   constructor(
     private readonly runtime: () => OwnerRuntime,
     private readonly tsrayNamespace: unknown,
   ) {}
+
+  /** How many pushed tasks and actor calls are being executed now (started and not yet reported). */
+  get runningCount(): number {
+    return this.executing;
+  }
 
   /** The task bodies running now (their code has not settled), as `taskId#attempt`. */
   runningBodies(): string[] {
@@ -120,6 +127,7 @@ export class Executor {
     switch (effect.type) {
       case 'task/execute':
         this.executing += 1;
+        this.bodiesStarted += 1;
         void this.execute(effect.spec, effect.attempt, effect.args);
         return;
       case 'actor/construct':

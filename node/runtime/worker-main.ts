@@ -9,6 +9,7 @@ import { hashState } from '../../core/hash.js';
 import { collectGarbage } from './collect.js';
 import { setRuntime } from './context.js';
 import { Executor } from './executor.js';
+import { collectWhenIdle } from './idle-collect.js';
 import { OwnerRuntime } from './owner-runtime.js';
 import { Router, threadBatchMessages } from './router.js';
 import { ForwardedLog, postToLogThread, type LogPort, type LogRecords } from '../store/forwarded-log.js';
@@ -142,5 +143,6 @@ export async function startWorker(tsray: unknown): Promise<void> {
     const messages = threadBatchMessages(message);
     if (messages !== undefined) router.receive(messages);
   });
+  collectWhenIdle(executor, () => runtime.state);
   port.postMessage({ kind: 'tsray/ready', workerId: boot.workerId });
 }

@@ -1,0 +1,94 @@
+/**
+ * An idle worker holding borrowed refs that only its decoded values hold collects garbage once, so
+ * that a handle an actor dropped is given back without the actor's thread allocating again: the
+ * check alone (when it collects, and when not), and an actor that kept another actor's handle and
+ * let go of it, which ends the other actor once the driver dropped its own handle too, with only the
+ * driver collecting.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { after, test } from 'node:test';
+import { ownerCore } from '../../../../core/owner/index.js';
+import type { BorrowedRef, OwnerState } from '../../../../core/owner/index.js';
+import { tableSet } from '../../../../core/table.js';
+import { collectWhenIdle, holdsDecodedBorrows } from '../../../../node/runtime/idle-collect.js';
+import { packageRoot, writeDriverScript } from '../../../support/driver-script.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function borrowing(localRefs: number): OwnerState {
+  const state = ownerCore.initial();
+  const entry: BorrowedRef = { objectId: 'n1.d1.t1.r0', owner: 'n1.d1', localRefs, submittedRefs: 0, containedIn: [], transientHolds: 0, registration: 'registered', status: 'ready', dependents: [], fetchFailures: 0 };
+  tableSet(state.borrowed, entry.objectId, entry);
+  return state;
+}
+
+void test('an idle worker collects once per idle spell, only after running a body, and only while decoded values hold a borrowed ref', async () => {
+  assert.equal(holdsDecodedBorrows(ownerCore.initial()), false);
+  assert.equal(holdsDecodedBorrows(borrowing(0)), false, 'a borrow held only by submitted tasks or stored objects is not a collection\'s to give back');
+  assert.equal(holdsDecodedBorrows(borrowing(1)), true);
+  const bodies = { bodiesStarted: 0, runningCount: 0 };
+  let state = borrowing(1);
+  let collections = 0;
+  const stop = collectWhenIdle(bodies, () => state, () => (collections += 1), 40);
+  try {
+    await sleep(130);
+    assert.equal(collections, 0, 'nothing ran since the worker started');
+    bodies.bodiesStarted = 1;
+    bodies.runningCount = 1;
+    await sleep(130);
+    assert.equal(collections, 0, 'not while a body runs');
+    bodies.runningCount = 0;
+    await sleep(170);
+    assert.equal(collections, 1, 'once idle for a whole period');
+    await sleep(130);
+    assert.equal(collections, 1, 'and once only while nothing else runs');
+    state = borrowing(0);
+    bodies.bodiesStarted = 2;
+    await sleep(170);
+    assert.equal(collections, 1, 'not without a borrow that decoded values hold');
+  } finally {
+    stop();
+  }
+});
+
+const script = writeDriverScript('idle-collect-check', `import * as tsray from 'tsray';
+import { join } from 'node:path';
+await tsray.init({ numCpus: 1, sessionDir: join(process.argv[2], 'session') });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const Target = tsray.remote(class Target { ping() { return 'pong'; } });
+const Holder = tsray.remote(class Holder {
+  keep(box) { this.box = box; return 'kept'; }
+  forget() { this.box = undefined; return 'forgotten'; }
+});
+let target = Target.remote();
+const actorId = target.actorId;
+const holder = Holder.remote();
+const out = { kept: await tsray.get(holder.keep.remote({ actor: target })), forgotten: await tsray.get(holder.forget.remote()) };
+target = undefined;
+// Only the driver collects: the holder's thread is left to itself.
+const startedMs = Date.now();
+for (let i = 0; i < 150; i++) {
+  globalThis.gc();
+  await sleep(100);
+  out.state = (await tsray.state.listActors({ actorId }))[0]?.state;
+  if (out.state === 'DEAD') break;
+}
+out.withinMs = Date.now() - startedMs;
+out.holder = (await tsray.state.listActors({ actorId: holder.actorId }))[0]?.state;
+console.log(JSON.stringify(out));
+await tsray.shutdown();
+`);
+after(() => script.remove());
+
+void test("an actor that let go of another actor's handle gives it back on its own once idle: the other actor ends when the driver drops its handle too", () => {
+  // Without its memory reducer, V8 never collects an idle thread of its own accord (with it, one
+  // idle for about 8 s), so the holder gives the handle back only by collecting when idle.
+  const result = spawnSync(process.execPath, ['--expose-gc', '--no-memory-reducer', script.path, script.sessionDir], { cwd: packageRoot, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(result.status, 0, result.stderr);
+  const out = JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as { kept: string; forgotten: string; state: string; withinMs: number; holder: string };
+  assert.equal(out.kept, 'kept');
+  assert.equal(out.forgotten, 'forgotten');
+  assert.equal(out.state, 'DEAD', `the target was still ${out.state} after ${out.withinMs} ms: the holder's thread never gave its handle back`);
+  assert.equal(out.holder, 'ALIVE', 'the holder, whose handle the driver keeps, lives on');
+});
