@@ -67,7 +67,7 @@ export const defaultOwnerConfig: OwnerConfig = {
   maxBufferedCallsPerCaller: 4096,
   // A kept reply lives as long as the next 64 tasks take: at 1,024 most of them (with their task ids
   // and payloads) outlived a young-generation collection, and a worker's scavenges copied and
-  // promoted about 430 bytes a tiny task, a third of its CPU in P1 (see `maxReplyCache`).
+  // promoted about 430 bytes a tiny task, about a fifth of its CPU in P1 (see `maxReplyCache`).
   maxReplyCache: 64,
   maxArgLostRetries: 10,
   maxOwnedTasks: 1_000_000,

@@ -4,7 +4,7 @@
  * here is collected, and V8 collects when the thread allocates, or (its memory reducer) about 8 s
  * after an isolate went idle. So an actor that once received another actor's handle kept that actor
  * alive until then after every other handle was dropped (100 actors that each called a neighbour's
- * handle were all still ALIVE 3 s after the driver dropped half of them). So once a worker has run
+ * handle were all still ALIVE 3 s after the driver dropped half of them). Now once a worker has run
  * nothing for a whole period, holds a borrowed ref that only its JavaScript objects hold, and has run
  * a body since it last collected, it collects (a full collection costs an idle worker about 20 ms of
  * CPU here), once per idle spell.
