@@ -16,10 +16,33 @@ import { collectGarbage } from './collect.js';
 /** How long a worker must have run no body before it collects (the period of the check). */
 export const idleCollectMs = 1000;
 
+/**
+ * The most of a worker's time its idle collections may take: after one that took `t` ms, the next
+ * waits at least `t * idleCollectSpacing` ms. A collection of an actor's large heap is not ~20 ms
+ * but can be hundreds, and an actor called with a borrowed ref every second or two would otherwise
+ * collect after every call.
+ */
+export const idleCollectSpacing = 20;
+
 /** What the check reads of the worker's executor: how many bodies it started, ever, and runs now. */
 export interface WorkerBodies {
   readonly bodiesStarted: number;
   readonly runningCount: number;
+}
+
+/** A test's window on the check: its collection, its clock, and what calls it each period. */
+export interface IdleCollectOptions {
+  readonly collect?: () => void;
+  readonly nowMs?: () => number;
+  /** Calls `check` every period until the returned stop is called (default: an unref'd interval of `idleCollectMs`). */
+  readonly every?: (check: () => void) => () => void;
+}
+
+/** An unref'd interval of `idleCollectMs`: it keeps no worker alive. */
+function everyPeriod(check: () => void): () => void {
+  const timer = setInterval(check, idleCollectMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /** Whether `state` borrows a ref that some decoded value of this thread holds (which a collection may give back). */
@@ -29,20 +52,26 @@ export function holdsDecodedBorrows(state: OwnerState): boolean {
 
 /**
  * Checks every `idleCollectMs` (an unref'd timer: it keeps no worker alive), and collects when the
- * worker ran no body since the last check, has started one since its last collection, and its owner
- * `state` holds decoded borrows. `collect` and `periodMs` are a test's window on it; returns the stop.
+ * worker ran no body since the last check, has started one since its last collection, its owner
+ * `state` holds decoded borrows, and its last collection is far enough behind (`idleCollectSpacing`).
+ * Returns the stop.
  */
-export function collectWhenIdle(bodies: WorkerBodies, state: () => OwnerState, collect: () => void = collectGarbage, periodMs = idleCollectMs): () => void {
+export function collectWhenIdle(bodies: WorkerBodies, state: () => OwnerState, options: IdleCollectOptions = {}): () => void {
+  const collect = options.collect ?? collectGarbage;
+  const nowMs = options.nowMs ?? (() => performance.now());
   let startedAtLastCheck = bodies.bodiesStarted;
   let startedAtLastCollection = bodies.bodiesStarted;
-  const timer = setInterval(() => {
+  let nextAllowedMs = -Infinity;
+  return (options.every ?? everyPeriod)(() => {
     const started = bodies.bodiesStarted;
     const quiet = started === startedAtLastCheck && bodies.runningCount === 0;
     startedAtLastCheck = started;
-    if (!quiet || started === startedAtLastCollection) return;
+    if (!quiet || started === startedAtLastCollection || nowMs() < nextAllowedMs) return;
     startedAtLastCollection = started;
-    if (holdsDecodedBorrows(state())) collect();
-  }, periodMs);
-  timer.unref();
-  return () => clearInterval(timer);
+    if (!holdsDecodedBorrows(state())) return;
+    const startMs = nowMs();
+    collect();
+    const endMs = nowMs();
+    nextAllowedMs = endMs + (endMs - startMs) * idleCollectSpacing;
+  });
 }

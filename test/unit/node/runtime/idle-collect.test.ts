@@ -14,8 +14,6 @@ import { tableSet } from '../../../../core/table.js';
 import { collectWhenIdle, holdsDecodedBorrows } from '../../../../node/runtime/idle-collect.js';
 import { packageRoot, writeDriverScript } from '../../../support/driver-script.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 function borrowing(localRefs: number): OwnerState {
   const state = ownerCore.initial();
   const entry: BorrowedRef = { objectId: 'n1.d1.t1.r0', owner: 'n1.d1', localRefs, submittedRefs: 0, containedIn: [], transientHolds: 0, registration: 'registered', status: 'ready', dependents: [], fetchFailures: 0 };
@@ -23,33 +21,62 @@ function borrowing(localRefs: number): OwnerState {
   return state;
 }
 
-void test('an idle worker collects once per idle spell, only after running a body, and only while decoded values hold a borrowed ref', async () => {
+void test('an idle worker collects once per idle spell, only after running a body, only while decoded values hold a borrowed ref, and spaced by 20 times its last collection', () => {
   assert.equal(holdsDecodedBorrows(ownerCore.initial()), false);
   assert.equal(holdsDecodedBorrows(borrowing(0)), false, 'a borrow held only by submitted tasks or stored objects is not a collection\'s to give back');
   assert.equal(holdsDecodedBorrows(borrowing(1)), true);
   const bodies = { bodiesStarted: 0, runningCount: 0 };
   let state = borrowing(1);
   let collections = 0;
-  const stop = collectWhenIdle(bodies, () => state, () => (collections += 1), 40);
-  try {
-    await sleep(130);
-    assert.equal(collections, 0, 'nothing ran since the worker started');
-    bodies.bodiesStarted = 1;
-    bodies.runningCount = 1;
-    await sleep(130);
-    assert.equal(collections, 0, 'not while a body runs');
-    bodies.runningCount = 0;
-    await sleep(170);
-    assert.equal(collections, 1, 'once idle for a whole period');
-    await sleep(130);
-    assert.equal(collections, 1, 'and once only while nothing else runs');
-    state = borrowing(0);
-    bodies.bodiesStarted = 2;
-    await sleep(170);
-    assert.equal(collections, 1, 'not without a borrow that decoded values hold');
-  } finally {
-    stop();
-  }
+  let clockMs = 0;
+  let collectMs = 0;
+  let check: () => void = () => assert.fail('the check was not handed over');
+  let stopped = false;
+  const stop = collectWhenIdle(bodies, () => state, {
+    collect: () => {
+      collections += 1;
+      clockMs += collectMs;
+    },
+    nowMs: () => clockMs,
+    every: (given) => {
+      check = given;
+      return () => (stopped = true);
+    },
+  });
+  /** `count` periods go by. */
+  const periods = (count: number): void => {
+    for (let index = 0; index < count; index += 1) check();
+  };
+  periods(3);
+  assert.equal(collections, 0, 'nothing ran since the worker started');
+  bodies.bodiesStarted = 1;
+  bodies.runningCount = 1;
+  periods(3);
+  assert.equal(collections, 0, 'not while a body runs');
+  bodies.runningCount = 0;
+  periods(1);
+  assert.equal(collections, 1, 'once idle for a whole period');
+  periods(3);
+  assert.equal(collections, 1, 'and once only while nothing else runs');
+  state = borrowing(0);
+  bodies.bodiesStarted = 2;
+  periods(3);
+  assert.equal(collections, 1, 'not without a borrow that decoded values hold');
+  // A collection that took 50 ms (of the fake clock) keeps the next one 20 times that away.
+  state = borrowing(1);
+  collectMs = 50;
+  bodies.bodiesStarted = 3;
+  periods(2);
+  assert.equal(collections, 2);
+  bodies.bodiesStarted = 4;
+  clockMs += 999;
+  periods(3);
+  assert.equal(collections, 2, 'not within 20 times the last collection\'s time');
+  clockMs += 2;
+  periods(1);
+  assert.equal(collections, 3, 'once that time has passed');
+  stop();
+  assert.ok(stopped, 'the stop ends the period');
 });
 
 const script = writeDriverScript('idle-collect-check', `import * as tsray from 'tsray';
