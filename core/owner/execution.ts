@@ -16,7 +16,7 @@ import { copiedRefs, emit, errorOf } from './context.js';
 import { cancelOwnedTask, failObject, readyObject } from './lineage.js';
 import { acquireRefsIn, dropLocalRef, maybeRelease } from './refs.js';
 import { startFetch } from './retrieval.js';
-import { getRefs } from './state.js';
+import { getRefs, maxCancelledEarly } from './state.js';
 import type { CachedReply, Execution, OwnerState, PendingAck, PendingCall } from './state.js';
 import { fifoRemove, fifoPushOne, fifoTake, fifoTakeAll } from '../fifo.js';
 import { tableDelete, tableEntries, tableGet, tableHas, tableKeys, tableSet, tableSome, tableValues } from '../table.js';
@@ -435,12 +435,6 @@ export function settleAck(ctx: Ctx, ackId: string): void {
   for (const key of tableKeys(ctx.s.executions)) maybeReply(ctx, key);
 }
 
-
-/**
- * Bound on the cancels kept for tasks not (yet) pushed here. It was the reply cache's, 1,024, in
- * every recorded config, and stays that when the reply cache got smaller.
- */
-const maxCancelledEarly = 1024;
 
 /** `task/cancel-requested` here: interrupt it if this worker runs it, cancel it if this process owns it. */
 export function onCancelAtWorker(ctx: Ctx, taskId: TaskId, recursive: boolean, force: boolean): void {

@@ -3,6 +3,7 @@
  * reported as a sentence that names the ids involved.
  */
 import { fifoItems, fifoSize } from '../fifo.js';
+import { maxCancelledEarly } from './state.js';
 import type { OwnerState } from './state.js';
 import { tableForEach, tableGet } from '../table.js';
 
@@ -118,5 +119,6 @@ export function ownerInvariants(s: OwnerState): string[] {
     broken.push(`worker ${s.workerId} runs ${started} tasks at once`);
   }
   if (s.replyOrder.length > s.config.maxReplyCache || s.replyCache.size !== s.replyOrder.length) broken.push(`reply cache over its bound or out of step with its order`);
+  if (s.cancelledEarly.length > maxCancelledEarly) broken.push(`${s.cancelledEarly.length} early cancels kept, over the bound of ${maxCancelledEarly}`);
   return broken;
 }

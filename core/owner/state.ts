@@ -59,6 +59,12 @@ export interface OwnerConfig {
   readonly lostLeaseGraceMs?: number;
 }
 
+/**
+ * Bound on the cancels a worker keeps for tasks not (yet) pushed to it (`cancelledEarly`). It was
+ * the reply cache's, 1,024, in every recorded config, and stayed that when the reply cache got smaller.
+ */
+export const maxCancelledEarly = 1024;
+
 /** Defaults that suit the simulator and the embedded runtime. */
 export const defaultOwnerConfig: OwnerConfig = {
   inlineThresholdBytes: 100 * 1024,

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ownerCore } from '../../../core/owner/index.js';
+import { maxCancelledEarly, ownerCore, ownerInvariants } from '../../../core/owner/index.js';
 import type { OwnerEffect, OwnerEvent, OwnerState } from '../../../core/owner/index.js';
 import { emptyFifo, fifoItems, fifoPushOne } from '../../../core/fifo.js';
 import { delivered, ThreeWays } from '../../support/owner-three-ways.js';
@@ -109,4 +109,17 @@ void test('a worker keeps the replies of its last 64 tasks by default, and a pus
   const again = run.step(push('n1.d1.t100', 101));
   assert.deepEqual(replies(again), [['n1.d1.t100', 'returned']], 'a push sent again of a kept reply is answered from the cache');
   assert.deepEqual(executed(again), []);
+});
+
+void test('a worker keeps the last 1,024 cancels of tasks not pushed to it, whatever its reply cache, and the invariants name a state over that bound', () => {
+  const live = ownerCore.initial();
+  ownerCore.apply(live, worker);
+  for (let number = 1; number <= maxCancelledEarly + 76; number += 1) {
+    ownerCore.apply(live, delivered({ type: 'task/cancel-requested', taskId: `n1.d1.t${number}`, recursive: false }, 'worker:n1.d1', number - 1));
+  }
+  assert.equal(live.cancelledEarly.length, maxCancelledEarly, 'not 64, the reply cache\'s bound');
+  assert.equal(live.cancelledEarly[0], 'n1.d1.t77', 'the oldest went first');
+  assert.deepEqual(ownerInvariants(live), []);
+  live.cancelledEarly.push('n1.d1.t9999');
+  assert.deepEqual(ownerInvariants(live), [`${maxCancelledEarly + 1} early cancels kept, over the bound of ${maxCancelledEarly}`]);
 });
