@@ -113,7 +113,7 @@ export class Executor {
   ) {}
 
   /** How many pushed tasks and actor calls are being executed now (started and not yet reported). */
-  get runningCount(): number {
+  get executingCount(): number {
     return this.executing;
   }
 

@@ -27,7 +27,7 @@ export const idleCollectSpacing = 20;
 /** What the check reads of the worker's executor: how many bodies it started, ever, and runs now. */
 export interface WorkerBodies {
   readonly bodiesStarted: number;
-  readonly runningCount: number;
+  readonly executingCount: number;
 }
 
 /** A test's window on the check: its collection, its clock, and what calls it each period. */
@@ -64,7 +64,7 @@ export function collectWhenIdle(bodies: WorkerBodies, state: () => OwnerState, o
   let nextAllowedMs = -Infinity;
   return (options.every ?? everyPeriod)(() => {
     const started = bodies.bodiesStarted;
-    const quiet = started === startedAtLastCheck && bodies.runningCount === 0;
+    const quiet = started === startedAtLastCheck && bodies.executingCount === 0;
     startedAtLastCheck = started;
     if (!quiet || started === startedAtLastCollection || nowMs() < nextAllowedMs) return;
     startedAtLastCollection = started;

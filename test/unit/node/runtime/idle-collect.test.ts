@@ -25,7 +25,7 @@ void test('an idle worker collects once per idle spell, only after running a bod
   assert.equal(holdsDecodedBorrows(ownerCore.initial()), false);
   assert.equal(holdsDecodedBorrows(borrowing(0)), false, 'a borrow held only by submitted tasks or stored objects is not a collection\'s to give back');
   assert.equal(holdsDecodedBorrows(borrowing(1)), true);
-  const bodies = { bodiesStarted: 0, runningCount: 0 };
+  const bodies = { bodiesStarted: 0, executingCount: 0 };
   let state = borrowing(1);
   let collections = 0;
   let clockMs = 0;
@@ -50,10 +50,10 @@ void test('an idle worker collects once per idle spell, only after running a bod
   periods(3);
   assert.equal(collections, 0, 'nothing ran since the worker started');
   bodies.bodiesStarted = 1;
-  bodies.runningCount = 1;
+  bodies.executingCount = 1;
   periods(3);
   assert.equal(collections, 0, 'not while a body runs');
-  bodies.runningCount = 0;
+  bodies.executingCount = 0;
   periods(1);
   assert.equal(collections, 1, 'once idle for a whole period');
   periods(3);
