@@ -27,12 +27,12 @@ export function specSized(seq: number): object {
 }
 
 /** A worker that sends every message on its port back. */
-function echoWorker(): Worker {
+export function echoWorker(): Worker {
   return new Worker("const { parentPort } = require('node:worker_threads'); parentPort.on('message', (m) => parentPort.postMessage(m));", { eval: true });
 }
 
 /** Sends each message and resolves with its reply, in order. */
-function asker(worker: Worker): (message: unknown) => Promise<unknown> {
+export function asker(worker: Worker): (message: unknown) => Promise<unknown> {
   const waiting: ((reply: unknown) => void)[] = [];
   worker.on('message', (reply: unknown) => waiting.shift()?.(reply));
   return (message) =>
@@ -40,6 +40,15 @@ function asker(worker: Worker): (message: unknown) => Promise<unknown> {
       waiting.push(resolve);
       worker.postMessage(message);
     });
+}
+
+/** Round trips per second of `count` spec-sized objects through `ask`, `window` in flight: P3's yardstick. */
+export async function pipelinedRoundTrips(ask: (message: unknown) => Promise<unknown>, count: number): Promise<number> {
+  const started = performance.now();
+  for (let sent = 0; sent < count; sent += window) {
+    await Promise.all(Array.from({ length: window }, (_, index) => ask(specSized(sent + index))));
+  }
+  return count / ((performance.now() - started) / 1000);
 }
 
 async function messaging(recorder: Recorder, scale: BenchScale): Promise<void> {
@@ -56,13 +65,7 @@ async function messaging(recorder: Recorder, scale: BenchScale): Promise<void> {
       }
       return samples.sort((a, b) => a - b)[Math.floor(samples.length / 2)] ?? Number.NaN;
     });
-    await recorder.repeat('raw.pipelined', `raw: pipelined round trips of spec-sized objects, ${window} in flight`, 'round trips/s', scale.repeats, async () => {
-      const started = performance.now();
-      for (let sent = 0; sent < scale.actorCalls; sent += window) {
-        await Promise.all(Array.from({ length: window }, (_, index) => ask(specSized(sent + index))));
-      }
-      return scale.actorCalls / ((performance.now() - started) / 1000);
-    });
+    await recorder.repeat('raw.pipelined', `raw: pipelined round trips of spec-sized objects, ${window} in flight`, 'round trips/s', scale.repeats, () => pipelinedRoundTrips(ask, scale.actorCalls));
   } finally {
     await worker.terminate();
   }

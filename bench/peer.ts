@@ -20,6 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import * as tsray from '../node/index.js';
+import { asker, echoWorker, pipelinedRoundTrips } from './baselines.js';
 import { countSessionRecords } from './event-log.js';
 import { lastJsonLine, median, Recorder, scaleFor, section, spawnSideProcess, type BenchScale } from './harness.js';
 import { benchP4, makePool, type Pool } from './p4.js';
@@ -28,6 +29,8 @@ import { CounterActor, echo } from './tiny-remotes.js';
 
 const cpus = 2;
 const warmUpCalls = 200;
+/** Untimed actor calls, and untimed raw round trips, before each timed half of a P3 pair (see actorCalls). */
+const pairWarmUpCalls = 2_000;
 const actorBatch = 100;
 // P5 never lets the driver's heap grow past this: a runtime that costs more per task queues fewer.
 const p5HeapBudgetBytes = 2 * 1024 ** 3;
@@ -92,11 +95,43 @@ async function measureSide(recorder: Recorder, scale: BenchScale, side: Side): P
     perSecond(scale.throughputTasks, () => Promise.all(Array.from({ length: scale.throughputTasks }, (_, index) => side.tiny(index)))),
   );
   await side.call();
-  await recorder.repeat(`p3.${name}`, `P3 ${name}: 1:1 actor calls, ${actorBatch} in flight${name === 'tsray' ? '' : ' ¹'}`, 'calls/s', scale.repeats, () =>
-    perSecond(scale.actorCalls, async () => {
-      for (let sent = 0; sent < scale.actorCalls; sent += actorBatch) await Promise.all(Array.from({ length: actorBatch }, () => side.call()));
-    }),
-  );
+  await actorCalls(recorder, scale, side);
+}
+
+/**
+ * P3 on one side, each repeat paired with raw pipelined round trips (P3's yardstick) timed just
+ * before it in this process. Timed once at the start of the run, in its own process, the yardstick
+ * read 139,211/s in one run and 84,757 in the next on the same machine, which alone moved P3's
+ * verdict from 0.29× to 0.57×; a pair sees the same spell of the machine. Each half of a pair starts
+ * with untimed calls of its own: a yardstick timed right after tsray's calls read 15–20% below the
+ * next one, and about half after a full collection (its worker had been idle). The echoing worker is
+ * idle while the side's calls run.
+ */
+async function actorCalls(recorder: Recorder, scale: BenchScale, side: Side): Promise<void> {
+  const { name } = side;
+  const label = `P3 ${name}: 1:1 actor calls, ${actorBatch} in flight${name === 'tsray' ? '' : ' ¹'}`;
+  const calls = async (count: number): Promise<void> => {
+    for (let sent = 0; sent < count; sent += actorBatch) await Promise.all(Array.from({ length: actorBatch }, () => side.call()));
+  };
+  const worker = echoWorker();
+  try {
+    const ask = asker(worker);
+    const rates: number[] = [];
+    const yardsticks: number[] = [];
+    for (let round = 0; round < scale.repeats; round += 1) {
+      await pipelinedRoundTrips(ask, pairWarmUpCalls);
+      yardsticks.push(await pipelinedRoundTrips(ask, scale.actorCalls));
+      await calls(pairWarmUpCalls);
+      rates.push(await perSecond(scale.actorCalls, () => calls(scale.actorCalls)));
+    }
+    recorder.add(`p3.${name}`, label, 'calls/s', rates);
+    recorder.add(`p3.${name}.raw`, `P3 ${name}'s yardstick: raw pipelined round trips timed just before each repeat, in its process`, 'round trips/s', yardsticks);
+    recorder.add(`p3.${name}.paired`, `P3 ${name} against raw pipelined round trips timed just before each repeat`, '×', rates.map((rate, index) => rate / (yardsticks[index] as number)));
+  } catch (error) {
+    recorder.fail(`p3.${name}`, label, 'calls/s', error);
+  } finally {
+    await worker.terminate();
+  }
 }
 
 /** P5 on one side: past 20k tasks, a probe of 20k first, so that the full count never runs the driver out of heap. */

@@ -68,7 +68,9 @@ export interface Results {
 export const issueTargets: readonly Target[] = [
   { id: 'P1', goal: 'async tiny-task throughput ≥ 2.0× piscina', numerator: 'p1.tsray', denominator: 'p1.piscina', comparison: '>=', threshold: 2 },
   { id: 'P2', goal: 'awaited tiny-task latency ≤ 1.0× piscina', numerator: 'p2.tsray', denominator: 'p2.piscina', comparison: '<=', threshold: 1 },
-  { id: 'P3', goal: '1:1 actor calls ≥ 0.5× raw pipelined round trips', numerator: 'p3.tsray', denominator: 'raw.pipelined', comparison: '>=', threshold: 0.5 },
+  // P3 likewise, by each repeat against raw pipelined round trips timed just before it in the tsray
+  // process (bench/peer.ts): the run's own yardstick read 139,211/s in one run and 84,757 in the next.
+  { id: 'P3', goal: '1:1 actor calls ≥ 0.5× raw pipelined round trips (paired per repeat)', numerator: 'p3.tsray.paired', denominator: 1, comparison: '>=', threshold: 0.5 },
   // P4 is judged by each lap against a memcpy timed just before it in the same process: the memcpy's
   // own process read 6.65 GB/s in one run and 20.5 in the one before, on the same machine, and its
   // median then made 0.21× read as 0.59×.

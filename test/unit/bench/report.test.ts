@@ -75,6 +75,15 @@ void test('results.json holds the machine, each figure with its samples and summ
   }
 });
 
+void test("P3 is judged by each repeat's ratio to a yardstick timed just before it, not by the run's own yardstick", () => {
+  // The run's raw figure would make 40k calls/s read 0.29× (missed); the paired repeats say 0.55×.
+  const figures = [figure('p3.tsray', [40_000, 41_000, 39_000]), figure('raw.pipelined', [139_000]), figure('p3.tsray.paired', [0.5, 0.55, 0.6])];
+  const p3 = verdict(figures, 'P3');
+  assert.equal(p3?.ratio, 0.55);
+  assert.equal(p3?.met, true);
+  assert.equal(verdict([figure('p3.tsray', [40_000]), figure('raw.pipelined', [60_000])], 'P3')?.met, false);
+});
+
 void test('a ratio far below 1 is printed with its digits, not as zero', () => {
   const results = buildResults({ nproc: 2, node: 'v20', date: 'd', loadAverage: [0], quick: true }, [figure('p7.immer100k', [2.7])]);
   assert.match(formatTables(results), /\| P7b \|.*\| 0\.000054× \|/);
