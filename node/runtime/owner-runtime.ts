@@ -406,11 +406,6 @@ export class OwnerRuntime {
     throw new Error('the owner minted no ids for an API call');
   }
 
-  private context(): { parentTaskId?: string } {
-    const task = taskContext.getStore();
-    return task === undefined ? {} : { parentTaskId: task.taskId };
-  }
-
   private toArgs(args: readonly unknown[]): TaskArg[] {
     const values = this.options.values;
     return packedMap(args, (arg, index): TaskArg => {
@@ -438,7 +433,8 @@ export class OwnerRuntime {
   /** `fn.remote(...args)`. */
   submitTask(descriptor: FunctionDescriptor, args: unknown[], options: TaskOptions): ObjectRef | ObjectRef[] {
     const valid = validateTaskOptions(options);
-    const event: OwnerEvent = {
+    // Without a spread of the parent's id (see callActor): an empty one still copied at every submission.
+    const event: Mutable<Extract<OwnerEvent, { type: 'task/submitted' }>> = {
       type: 'task/submitted',
       name: valid.name ?? descriptor.name,
       functionId: functionIdOf(descriptor),
@@ -448,8 +444,9 @@ export class OwnerRuntime {
       maxRetries: valid.maxRetries,
       retryExceptions: valid.retryExceptions,
       strategy: valid.schedulingStrategy,
-      ...this.context(),
     };
+    const task = taskContext.getStore();
+    if (task !== undefined) event.parentTaskId = task.taskId;
     const refs = this.refsOf(this.minted(this.submit(event)).objectIds);
     return valid.numReturns === 1 ? (refs[0] as ObjectRef) : refs;
   }
@@ -586,11 +583,24 @@ export class OwnerRuntime {
   private track<T>(id: string, decode: GetShape | ((effect: OwnerEffect) => T), holds?: ObjectRef | readonly ObjectRef[]): Promise<T> {
     const task = taskContext.getStore();
     const registersHolds = holds instanceof ObjectRef && this.takeUnregistered(holds);
-    return new Promise<T>((resolve) => {
-      this.pending.set(id, new Pending(resolve as (value: unknown) => void, decode, holds, task, registersHolds));
-      this.keepAliveWhilePending();
-    });
+    const promise = new Promise<T>(this.captureResolve);
+    const resolve = this.captured as (value: unknown) => void;
+    this.captured = undefined;
+    this.pending.set(id, new Pending(resolve, decode, holds, task, registersHolds));
+    this.keepAliveWhilePending();
+    return promise;
   }
+
+  /** The resolve function of the promise `track` is making (see `captureResolve`). */
+  private captured: ((value: never) => void) | undefined;
+
+  /**
+   * The executor of every promise `track` makes, which runs at once inside `new Promise`: one
+   * function, where an arrow per call made a closure and its context for every get.
+   */
+  private readonly captureResolve = (resolve: (value: never) => void): void => {
+    this.captured = resolve;
+  };
 
   /**
    * `tsray.get(refs, { timeout, copy })`: `copy` reads private, writable copies instead of shared

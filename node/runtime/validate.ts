@@ -73,8 +73,19 @@ export function checkCallOptions(call: string, options: unknown, allowed: readon
   for (const name of Object.keys(options)) if (!allowed.includes(name)) throw new TypeError(`unknown ${call} option '${name}'; allowed: ${allowed.join(', ')}`);
 }
 
-function checkNames(kind: string, options: object, allowed: Set<string>): void {
-  for (const name of Object.keys(options)) if (!allowed.has(name)) throw new TypeError(`unknown ${kind} option '${name}'; allowed: ${[...allowed].join(', ')}`);
+/**
+ * Throws for an own name of `options` that `allowed` lacks; returns how many own names it has. A
+ * for...in walk, not `Object.keys`: that made an array per call, and every `.remote()` checks its
+ * options (most often the same empty object).
+ */
+function checkNames(kind: string, options: object, allowed: Set<string>): number {
+  let count = 0;
+  for (const name in options) {
+    if (!Object.hasOwn(options, name)) continue;
+    if (!allowed.has(name)) throw new TypeError(`unknown ${kind} option '${name}'; allowed: ${[...allowed].join(', ')}`);
+    count += 1;
+  }
+  return count;
 }
 
 /** Task options with defaults applied. */
@@ -93,22 +104,29 @@ export interface ValidTaskOptions {
  */
 const defaultTaskResources: Resources = Object.freeze({ CPU: 1 });
 
+/**
+ * The options of a task that sets none, shared (frozen) by every such submission: a `.remote()`
+ * without `.options()` checks an empty object, and made these anew for each task.
+ */
+const defaultValidTaskOptions: ValidTaskOptions = Object.freeze({ numReturns: 1, resources: defaultTaskResources, maxRetries: 3, retryExceptions: false, schedulingStrategy: 'DEFAULT' });
+
 /** Checks task options; throws RangeError/TypeError naming the option. */
 export function validateTaskOptions(options: TaskOptions): ValidTaskOptions {
   if (!isOptionsObject(options)) throw new TypeError(`task options must be an object such as { numReturns: 2 }, not ${shown(options)}`);
-  checkNames('task', options, taskOptionNames);
+  if (checkNames('task', options, taskOptionNames) === 0) return defaultValidTaskOptions;
   const numCpus = options.numCpus === undefined ? 1 : quantity('numCpus', options.numCpus);
   const retry = options.retryExceptions ?? false;
   if (typeof retry !== 'boolean' && !(Array.isArray(retry) && retry.every((name) => typeof name === 'string'))) throw new TypeError(`retryExceptions must be a boolean or a list of error names, not ${shown(retry)}`);
   if (options.name !== undefined && typeof options.name !== 'string') throw new TypeError(`name must be a string, not ${shown(options.name)}`);
-  return {
+  const valid: ValidTaskOptions = {
     numReturns: wholeNumber('numReturns', options.numReturns, 1, 1),
     resources: numCpus === 1 && options.resources === undefined ? defaultTaskResources : { ...(numCpus > 0 ? { CPU: numCpus } : {}), ...resourcesOf('resources', options.resources) },
     maxRetries: wholeNumber('maxRetries', options.maxRetries, 3, -1),
     retryExceptions: typeof retry === 'boolean' ? retry : [...retry],
     schedulingStrategy: strategyOf(options.schedulingStrategy),
-    ...(options.name === undefined ? {} : { name: options.name }),
   };
+  if (options.name !== undefined) valid.name = options.name;
+  return valid;
 }
 
 /** Actor options with defaults applied. */

@@ -39,3 +39,25 @@ export const bootIdentityRemote = tsray.remote(async (nested: [tsray.ObjectRef<n
     taskIdKnown: typeof tsray.getRuntimeContext().taskId === 'string',
   };
 });
+
+/** Something that takes notes, as test/unit/node/runtime/cancel.test.ts's `Notes` actor does. */
+type NoteTaker = tsray.ActorHandle<{ note(text: string): number }>;
+
+/** Notes 'started', then waits up to 30 s for its signal, noting its abort (well-behaved code). */
+export const patientChild = tsray.remote(async (notes: NoteTaker) => {
+  const { signal } = tsray.getRuntimeContext();
+  if (signal === undefined) throw new Error('no signal in a task');
+  signal.addEventListener('abort', () => notes.note.remote(`child aborted: ${(signal.reason as Error).name}`));
+  notes.note.remote('child started');
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 30_000);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  return 'waited';
+});
+
+/** Submits `patientChild` and waits for it: the child is this task's, as Ray counts a task's children. */
+export const patientParent = tsray.remote(async (notes: NoteTaker) => tsray.get(patientChild.remote(notes)));

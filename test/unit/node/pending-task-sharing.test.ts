@@ -34,6 +34,18 @@ void test('tasks with default resources share one frozen record; others get thei
   assert.notEqual(validateTaskOptions({ resources: {} }).resources, first.resources);
 });
 
+void test('a task that sets no options shares one frozen set of defaults; options it sets, or names wrongly, are its own', () => {
+  const first = validateTaskOptions({});
+  assert.equal(validateTaskOptions({}), first, 'two `.remote()` calls without options share the checked defaults');
+  assert.ok(Object.isFrozen(first));
+  assert.deepEqual({ ...first }, { numReturns: 1, resources: { CPU: 1 }, maxRetries: 3, retryExceptions: false, schedulingStrategy: 'DEFAULT' });
+  const named = validateTaskOptions({ name: 'step', maxRetries: 0 });
+  assert.deepEqual({ ...named }, { numReturns: 1, resources: { CPU: 1 }, maxRetries: 0, retryExceptions: false, schedulingStrategy: 'DEFAULT', name: 'step' });
+  // Inherited names are not the options' own, as with Object.keys; a wrong own one still fails.
+  assert.equal(validateTaskOptions(Object.create({ bogus: 1 }) as object), first);
+  assert.throws(() => validateTaskOptions({ numReturn: 2 } as object), /unknown task option 'numReturn'; allowed: numReturns/);
+});
+
 void test('small argument bodies share a slab and keep their own bytes; large ones and blobs are copied alone', () => {
   const first = compactedData({ body: Uint8Array.of(1, 2, 3), blobs: [] });
   const second = compactedData({ body: Uint8Array.of(4, 5), blobs: [] });

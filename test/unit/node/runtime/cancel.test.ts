@@ -11,6 +11,7 @@ import { describe, test } from 'node:test';
 import * as tsray from '../../../../node/index.js';
 import { useEmbeddedCluster } from '../../../support/embedded-cluster.js';
 import { eventually } from '../../../support/eventually.js';
+import { patientParent } from '../../../support/remote-module.js';
 
 class Notes {
   readonly seen: string[] = [];
@@ -137,6 +138,19 @@ void describe('cancel', () => {
     const seen = await eventually(() => tsray.get(notes.read.remote()), (list) => list.length > 1);
     assert.deepEqual(seen, ['started', 'get: TaskCancelledError, signal aborted: true, reason: TaskCancelledError']);
     tsray.cancel(blocker, { force: true });
+  });
+
+  void test('a cancel reaches the task that the cancelled task submitted (recursive, the default): its body is aborted too', async () => {
+    const notes = await liveNotes();
+    const before = (await tsray.state.listTasks({ state: 'CANCELLED' })).length;
+    const ref = patientParent.remote(notes);
+    await eventually(() => tsray.get(notes.read.remote()), (list) => list.includes('child started'));
+    assert.equal((await cancelled(ref)).name, 'TaskCancelledError');
+    const seen = await eventually(() => tsray.get(notes.read.remote()), (list) => list.length > 1);
+    assert.deepEqual(seen, ['child started', 'child aborted: TaskCancelledError']);
+    const listed = await eventually(() => tsray.state.listTasks({ state: 'CANCELLED' }), (tasks) => tasks.length === before + 2);
+    assert.equal(listed.length, before + 2, 'the parent, which the driver owns, and the child, which the parent\'s worker owns');
+    assert.deepEqual(await eventually(() => tsray.availableResources(), (resources) => resources['CPU'] === 2), { CPU: 2 });
   });
 
   void test('a body that runs past the grace period has its worker ended, which frees its CPU', async () => {
