@@ -124,8 +124,8 @@ function bucketOf<V>(table: Table<V>, key: string): Bucket<V> | undefined {
  * in a `Map`). A record lookup also has V8 intern a key it has not seen (an id just decoded from a
  * message), about 300 ns more, which a `Map` never does.
  *
- * The index lives outside the state (in this weak map, keyed by the table object), so the state's
- * shape, hash and iteration order are what they were. It is made at the first lookup of a table
+ * The index hangs off the table under a symbol that is not enumerable (`indexKey`), outside what the
+ * state's fields show, so the state's shape, hash and iteration order are what they were. It is made at the first lookup of a table
  * that is neither frozen nor read during a step under immer, and kept in step by `tableSet` and
  * `tableDelete`; nothing else writes a table's entries. A frozen table (an earlier state, read by
  * the debugger) never changes, so it needs none, and a step under immer writes copies, never the
@@ -139,19 +139,48 @@ function bucketOf<V>(table: Table<V>, key: string): Bucket<V> | undefined {
  * says whether that tree would have split, and iteration sorts the entries into its order. It can
  * never be a base for immer: the table functions throw when they meet one under a draft.
  */
-interface LiveIndex<V> {
+class LiveIndex<V> {
   /**
    * The entries by key, in the order they were added (as a record keeps its keys), after `floor`,
    * which every index holds first and never gives up (see there): walks skip it.
    */
-  readonly entries: Map<string | typeof floor, V>;
+  readonly entries = indexMap<V>();
   /** Whether the table's entries are here only (see `keepTablesInMaps`). */
-  backed: boolean;
-  /** For a backed table: whether the tree of the same operations would have split (it grew past `splitAt`). */
-  split: boolean;
+  backed = false;
+
+  constructor(
+    /**
+     * The table this index was made for. A read of `indexKey` through a draft of that table (made by
+     * immer's own `produce`, outside core/step.ts's steps) finds this index too; it is not the draft's.
+     */
+    readonly table: object,
+    /** For a backed table: whether the tree of the same operations would have split (it grew past `splitAt`). */
+    public split: boolean,
+  ) {}
 }
 
-const liveIndexes = new WeakMap<object, LiveIndex<unknown>>();
+/**
+ * The key under which a table holds its live index, as a property of its own that is not enumerable:
+ * spreads, `Object.assign`, JSON, the state hash and immer's copies never carry it. A property read
+ * where a `WeakMap` of tables cost a lookup by the table's identity: 13 per tiny task on a driver's
+ * main thread, besides the 7 of its keys (`tableGet` alone measured 13 ns a call against 23). An
+ * index is a class instance, which immer never drafts, so a draft's read of it returns it as it is,
+ * and `indexHeldBy` tells it is the table's, not the draft's.
+ */
+const indexKey: unique symbol = Symbol('tsray table index');
+
+/** A table as it may hold its live index. */
+type Indexed<V> = Table<V> & { readonly [indexKey]?: LiveIndex<V> };
+
+/**
+ * The live index `table` holds, if any. During a step under immer, a draft is not asked: the read
+ * would be a call of immer's trap.
+ */
+function indexHeldBy<V>(table: Table<V>): LiveIndex<V> | undefined {
+  if (mayBeDraft() && isDraft(table)) return undefined;
+  const index = (table as Indexed<V>)[indexKey];
+  return index !== undefined && index.table === table ? index : undefined;
+}
 
 /**
  * A key no table has (a symbol, where every table key is a string), held first by every index's
@@ -171,23 +200,24 @@ function indexMap<V>(): Map<string | typeof floor, V> {
 /** The live index of `table` (made now if it has none), or undefined when `table` may be a draft or is frozen. */
 function liveIndex<V>(table: Table<V>): LiveIndex<V> | undefined {
   if (mayBeDraft()) return undefined;
-  const index = liveIndexes.get(table) as LiveIndex<V> | undefined;
+  const index = indexHeldBy(table);
   if (index !== undefined) return index;
   // Asked only here: `Object.isExtensible` is a call into the runtime (about 150 ns), and a table
-  // frozen after its index was made never changes again, so the index stays right.
-  if (!Object.isExtensible(table)) return undefined;
+  // frozen after its index was made never changes again, so the index stays right. A draft of
+  // immer's own `produce` gets none: its writes land in immer's copies, which no index would follow.
+  if (!Object.isExtensible(table) || isDraft(table)) return undefined;
   return indexTable(table);
 }
 
 /** Makes and keeps `table`'s index, from its tree. */
 function indexTable<V>(table: Table<V>): LiveIndex<V> {
-  const entries = indexMap<V>();
+  const made = new LiveIndex<V>(table, table.flat === null);
+  const entries = made.entries;
   eachBucket(table, (bucket) => {
     const record = bucket.entries;
     for (const key in record) entries.set(key, record[key] as V);
   });
-  const made: LiveIndex<V> = { entries, backed: false, split: table.flat === null };
-  liveIndexes.set(table, made);
+  Object.defineProperty(table, indexKey, { value: made, enumerable: false });
   return made;
 }
 
@@ -203,7 +233,7 @@ export function keepTablesInMaps(state: unknown): void {
   for (const value of Object.values(state)) {
     if (!isTable(value) || isBacked(value)) continue;
     if (!Object.isExtensible(value)) throw new TypeError('keepTablesInMaps: a table of this state is frozen; keep tables in maps only for a live shell\'s own state');
-    const index = liveIndexes.get(value) ?? indexTable(value);
+    const index = indexHeldBy(value) ?? indexTable(value);
     index.backed = true;
     index.split = value.flat === null;
     value.flat = null;
@@ -238,7 +268,7 @@ export function flatTableOf<V>(table: Table<V>): Table<V> {
  * visited.
  */
 export function forEachEntryByKey<V>(table: Table<V>, visit: (key: string, value: V) => void): void {
-  const entries = (liveIndexes.get(table) as LiveIndex<V> | undefined)?.entries;
+  const entries = indexHeldBy(table)?.entries;
   const keys: string[] = [];
   if (entries !== undefined) {
     for (const key of entries.keys()) if (key !== floor) keys.push(key);
@@ -331,7 +361,7 @@ export function tableHas<V>(table: Table<V>, key: string): boolean {
 
 /** Sets the entry of `key` (added at the end of its bucket when new, left in place when replaced). */
 export function tableSet<V>(table: Table<V>, key: string, value: V): void {
-  const index = liveIndexes.get(table) as LiveIndex<V> | undefined;
+  const index = indexHeldBy(table);
   if (index !== undefined) {
     const entries = index.entries;
     if (index.backed) {
@@ -413,7 +443,7 @@ function split<V>(table: Table<V>, flat: Bucket<V>): void {
 
 /** Removes the entry of `key`; returns whether there was one. */
 export function tableDelete<V>(table: Table<V>, key: string): boolean {
-  const index = liveIndexes.get(table);
+  const index = indexHeldBy(table);
   if (index?.backed === true) {
     if (!index.entries.delete(key)) return false;
     table.size -= 1;
@@ -486,7 +516,7 @@ function eachBucket<V>(table: Table<V>, visit: (bucket: Bucket<V>) => void): voi
  * in a `Map` is walked in the order its tree would have (`backedKeys`).
  */
 function eachEntry<V>(table: Table<V>, visit: (key: string, value: V) => boolean | void): void {
-  const index = liveIndexes.get(table) as LiveIndex<V> | undefined;
+  const index = indexHeldBy(table);
   if (index?.backed === true) {
     const entries = index.entries;
     if (!index.split && !hasArrayIndexKey(entries)) {

@@ -429,6 +429,25 @@ void test("a live shell's table kept in a Map cannot be stepped under immer or k
   assert.throws(() => keepTablesInMaps(frozen), /a table of this state is frozen/);
 });
 
+void test("a table's live index stays its own: a draft of it under immer's own produce neither uses nor changes it, and no copy carries it", () => {
+  const state = { tasks: emptyTable<number>() };
+  tableSet(state.tasks, 'n1.d1.t1', 1);
+  assert.equal(tableGet(state.tasks, 'n1.d1.t1'), 1, 'a lookup in place makes the live index');
+  const next = produce(state, (draft) => {
+    tableSet(draft.tasks, 'n1.d1.t2', 2);
+    tableDelete(draft.tasks, 'n1.d1.t1');
+    assert.equal(tableGet(draft.tasks, 'n1.d1.t2'), 2);
+    assert.equal(tableHas(draft.tasks, 'n1.d1.t1'), false);
+  });
+  assert.deepEqual(tableEntries(state.tasks), [['n1.d1.t1', 1]], 'the table the draft started from, and its index, are as they were');
+  assert.equal(tableGet(state.tasks, 'n1.d1.t2'), undefined);
+  assert.deepEqual(tableEntries(next.tasks), [['n1.d1.t2', 2]]);
+  assert.deepEqual(Object.getOwnPropertySymbols(next.tasks), [], "immer's copy carries no index");
+  assert.deepEqual(Object.keys({ ...state.tasks }), ['size', 'flat', 'nodes'], 'nor does a spread');
+  tableSet(state.tasks, 'n1.d1.t3', 3);
+  assert.deepEqual(tableKeys(state.tasks), ['n1.d1.t1', 'n1.d1.t3']);
+});
+
 void test("a table kept in a Map that runs empty and fills again shows only its own entries (the Map's floor entry never leaks)", () => {
   const backed = emptyTable<number>();
   keepTablesInMaps({ backed });
