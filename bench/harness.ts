@@ -161,3 +161,14 @@ export function lastJsonLine(side: string, stdout: string): { parsed: unknown; l
     throw new Error(`the ${side} process printed no JSON line at the end; its output ended with: ${line.slice(0, 200)}`);
   }
 }
+
+/** A side's figures, from the last line of its process's output (anything printed before it is ignored). */
+export function figuresPrinted(side: string, stdout: string): Figure[] {
+  const { parsed, line } = lastJsonLine(side, stdout);
+  const isFigure = (value: unknown): value is Figure => {
+    const figure = value as Partial<Figure>;
+    return typeof figure.id === 'string' && typeof figure.label === 'string' && typeof figure.unit === 'string' && Array.isArray(figure.samples) && figure.samples.every((sample) => typeof sample === 'number');
+  };
+  if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every(isFigure)) throw new Error(`the ${side} process printed JSON without its figures: ${line}`);
+  return parsed;
+}

@@ -22,7 +22,7 @@ import { isMainThread } from 'node:worker_threads';
 import * as tsray from '../node/index.js';
 import { asker, echoWorker, pipelinedRoundTrips } from './baselines.js';
 import { countSessionRecords } from './event-log.js';
-import { lastJsonLine, median, Recorder, scaleFor, section, spawnSideProcess, type BenchScale } from './harness.js';
+import { figuresPrinted, median, Recorder, scaleFor, section, spawnSideProcess, type BenchScale } from './harness.js';
 import { benchP4, makePool, type Pool } from './p4.js';
 import type { Figure } from './report.js';
 import { CounterActor, echo } from './tiny-remotes.js';
@@ -259,23 +259,12 @@ async function measurePeerSide(side: PeerSide, scale: BenchScale): Promise<Figur
   return recorder.figures;
 }
 
-/** Reads a side's figures from its last line of output (anything printed before it is ignored). */
-function parseFigures(side: PeerSide, stdout: string): Figure[] {
-  const { parsed, line } = lastJsonLine(side, stdout);
-  const isFigure = (value: unknown): value is Figure => {
-    const figure = value as Partial<Figure>;
-    return typeof figure.id === 'string' && typeof figure.label === 'string' && typeof figure.unit === 'string' && Array.isArray(figure.samples) && figure.samples.every((sample) => typeof sample === 'number');
-  };
-  if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every(isFigure)) throw new Error(`the ${side} process printed JSON without its figures: ${line}`);
-  return parsed;
-}
-
 /** Runs this script for `side` in a fresh Node process (with --expose-gc, as `npm run bench` runs), echoing its progress lines. */
 async function spawnPeerSide(side: PeerSide, scale: BenchScale): Promise<Figure[]> {
   const stdout = await spawnSideProcess(fileURLToPath(import.meta.url), side, scale.quick, sideTimeoutMs, 'sideTimeoutMs, the limit of a side of P1 to P5');
   const progress = stdout.trim().split('\n').slice(0, -1);
   if (progress.length > 0) console.log(progress.join('\n'));
-  return parseFigures(side, stdout);
+  return figuresPrinted(side, stdout);
 }
 
 /**

@@ -4,7 +4,11 @@
  * of one recorded simulated run; the same events as plain Map mutation; and immer replay (without
  * patches, as the simulator applies events) onto an owner holding 100k live tasks.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import type { AnyEvent, ComponentCore } from '../core/component.js';
 import { gcsCore } from '../core/gcs/index.js';
 import { ownerCore } from '../core/owner/index.js';
@@ -14,7 +18,7 @@ import type { SimRef } from '../core/sim/index.js';
 import { applyDirect, applyUnderImmer } from '../core/step.js';
 import { keepTablesInMaps } from '../core/table.js';
 import type { TraceEntry } from '../core/trace/format.js';
-import type { BenchScale, Recorder } from './harness.js';
+import { figuresPrinted, spawnSideProcess, type BenchScale, type Recorder } from './harness.js';
 
 const cores: Record<TraceEntry['component'], ComponentCore<unknown, AnyEvent, unknown>> = {
   gcs: gcsCore as unknown as ComponentCore<unknown, AnyEvent, unknown>,
@@ -135,4 +139,34 @@ export async function benchRecipes(recorder: Recorder, scale: BenchScale, entrie
   timeMap(entries);
   await recorder.repeat('p7.map', 'P7 baseline: plain Map mutation, same events', 'events/s', scale.repeats, () => perSecond(timeMap(entries)));
   await recorder.repeat('p7.immer100k', 'P7 tsray: immer replay onto an owner with 100k live tasks', 'events/s', scale.quick ? 1 : 3, () => immerAtScale(entries, 100_000, scale.quick ? 2_000 : 5_000));
+}
+
+/** The P7 process is ended past this, and P7's figures fail naming the limit. */
+const recipesProcessTimeoutMs = 10 * 60_000;
+
+/**
+ * P7's figures measured in a fresh process (bench/p7.ts), over `entries` handed to it in a file: a
+ * live shell applies its recipes in a process that never ran them under the simulator, and the bench's
+ * own process has just recorded a simulated run. There, the recipes' table functions had met the
+ * simulator's frozen tables and drafts, and the same build read 397k-594k events/s (the median of
+ * 300 passes, in 5 runs) where a process that only read the run from a file read 522k-881k (5 runs);
+ * earlier, the run's own P7a read 300-560k against 725-779k for p7.js alone. P4 and the peers'
+ * sides run apart for the same reason.
+ */
+export async function benchRecipesApart(recorder: Recorder, scale: BenchScale, entries: readonly TraceEntry[]): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tsray-bench-p7-'));
+  try {
+    const file = join(dir, 'entries.json');
+    writeFileSync(file, JSON.stringify(entries));
+    const script = fileURLToPath(new URL('./p7.js', import.meta.url));
+    const stdout = await spawnSideProcess(script, file, scale.quick, recipesProcessTimeoutMs, 'recipesProcessTimeoutMs, the limit of the P7 process');
+    for (const figure of figuresPrinted('P7', stdout)) {
+      if (figure.error === undefined) recorder.add(figure.id, figure.label, figure.unit, figure.samples);
+      else recorder.fail(figure.id, figure.label, figure.unit, new Error(figure.error));
+    }
+  } catch (error) {
+    recorder.fail('p7.direct', 'P7 tsray: recipes applied directly, in a process of its own', 'events/s', error);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
