@@ -31,7 +31,7 @@ void test('packedMap maps as Array.prototype.map does, this and index included',
   );
 });
 
-void test("a list made by packedMap has the same hidden class before and after its maker is optimised, where map's does not", () => {
+void test("a list made by packedMap has the same hidden class before and after its maker is optimised, and for one item as for more, where map's does not", () => {
   // V8's own map makes a packed list in the interpreter and a holey one in TurboFan's code, so that
   // every reader compiled for the first was thrown away at the second: only V8's natives tell.
   const core = new URL('../../../core/packed-map.js', import.meta.url).href;
@@ -49,7 +49,8 @@ void test("a list made by packedMap has the same hidden class before and after i
       make([3]);
       %OptimizeFunctionOnNextCall(make);
       const late = make([1, 2]);
-      out[name] = { status: status(make), sameMap: %HaveSameMap(early, late), holey: %HasHoleyElements(late) };
+      const one = make([4]);
+      out[name] = { status: status(make), sameMap: %HaveSameMap(early, late) && %HaveSameMap(one, late), holey: %HasHoleyElements(late) || %HasHoleyElements(one) };
     }
     // A push rebuilt from a packed batch (its args list made by packedMap), first and once hot: left to
     // tier up as a worker's are, so that the function making the list (not exported) is optimised too.
