@@ -43,12 +43,12 @@ export const bootIdentityRemote = tsray.remote(async (nested: [tsray.ObjectRef<n
 /** Something that takes notes, as test/unit/node/runtime/cancel.test.ts's `Notes` actor does. */
 type NoteTaker = tsray.ActorHandle<{ note(text: string): number }>;
 
-/** Notes 'started', then waits up to 30 s for its signal, noting its abort (well-behaved code). */
-export const patientChild = tsray.remote(async (notes: NoteTaker) => {
+/** Notes 'started', then waits up to 30 s for its signal, noting its abort (well-behaved code stops then). */
+export const patientRemote = tsray.remote(async (notes: NoteTaker) => {
   const { signal } = tsray.getRuntimeContext();
   if (signal === undefined) throw new Error('no signal in a task');
-  signal.addEventListener('abort', () => notes.note.remote(`child aborted: ${(signal.reason as Error).name}`));
-  notes.note.remote('child started');
+  signal.addEventListener('abort', () => notes.note.remote(`aborted: ${(signal.reason as Error).name}`));
+  notes.note.remote('started');
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, 30_000);
     signal.addEventListener('abort', () => {
@@ -59,5 +59,5 @@ export const patientChild = tsray.remote(async (notes: NoteTaker) => {
   return 'waited';
 });
 
-/** Submits `patientChild` and waits for it: the child is this task's, as Ray counts a task's children. */
-export const patientParent = tsray.remote(async (notes: NoteTaker) => tsray.get(patientChild.remote(notes)));
+/** Submits `patientRemote` and waits for it: the child is this task's, as Ray counts a task's children. */
+export const patientParent = tsray.remote(async (notes: NoteTaker) => tsray.get(patientRemote.remote(notes)));

@@ -11,7 +11,7 @@ import { describe, test } from 'node:test';
 import * as tsray from '../../../../node/index.js';
 import { useEmbeddedCluster } from '../../../support/embedded-cluster.js';
 import { eventually } from '../../../support/eventually.js';
-import { patientParent } from '../../../support/remote-module.js';
+import { patientParent, patientRemote as patient } from '../../../support/remote-module.js';
 
 class Notes {
   readonly seen: string[] = [];
@@ -35,22 +35,6 @@ const spin = tsray.remote(async (ms: number, notes: tsray.ActorHandle<Notes>, st
   const end = Date.now() + ms;
   while (Date.now() < end && (stopPath === undefined || !existsSync(stopPath)));
   return 'late result';
-});
-
-const patient = tsray.remote(async (notes: tsray.ActorHandle<Notes>) => {
-  const { signal } = tsray.getRuntimeContext();
-  if (signal === undefined) throw new Error('no signal in a task');
-  signal.addEventListener('abort', () => notes.note.remote(`aborted: ${(signal.reason as Error).name}`));
-  notes.note.remote('started');
-  // Well-behaved code stops when its signal is aborted.
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, 30_000);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-  return 'waited';
 });
 
 /** Reads its signal only after the cancel: its get of `blocker` rejects first. */
@@ -144,10 +128,10 @@ void describe('cancel', () => {
     const notes = await liveNotes();
     const before = (await tsray.state.listTasks({ state: 'CANCELLED' })).length;
     const ref = patientParent.remote(notes);
-    await eventually(() => tsray.get(notes.read.remote()), (list) => list.includes('child started'));
+    await eventually(() => tsray.get(notes.read.remote()), (list) => list.includes('started'));
     assert.equal((await cancelled(ref)).name, 'TaskCancelledError');
     const seen = await eventually(() => tsray.get(notes.read.remote()), (list) => list.length > 1);
-    assert.deepEqual(seen, ['child started', 'child aborted: TaskCancelledError']);
+    assert.deepEqual(seen, ['started', 'aborted: TaskCancelledError'], "the child's notes");
     const listed = await eventually(() => tsray.state.listTasks({ state: 'CANCELLED' }), (tasks) => tasks.length === before + 2);
     assert.equal(listed.length, before + 2, 'the parent, which the driver owns, and the child, which the parent\'s worker owns');
     assert.deepEqual(await eventually(() => tsray.availableResources(), (resources) => resources['CPU'] === 2), { CPU: 2 });
