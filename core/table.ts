@@ -125,11 +125,11 @@ function bucketOf<V>(table: Table<V>, key: string): Bucket<V> | undefined {
  * message), about 300 ns more, which a `Map` never does.
  *
  * The index hangs off the table under a symbol that is not enumerable (`indexKey`), outside what the
- * state's fields show, so the state's shape, hash and iteration order are what they were. It is made at the first lookup of a table
- * that is neither frozen nor read during a step under immer, and kept in step by `tableSet` and
- * `tableDelete`; nothing else writes a table's entries. A frozen table (an earlier state, read by
- * the debugger) never changes, so it needs none, and a step under immer writes copies, never the
- * table an index was made for.
+ * state's fields show, so the state's shape, hash and iteration order are what they were. It is made
+ * at the first lookup of a table that is neither frozen nor read during a step under immer (nor a
+ * draft), and kept in step by `tableSet` and `tableDelete`; nothing else writes a table's entries.
+ * A frozen table (an earlier state, read by the debugger) never changes, so it needs none, and a
+ * step under immer writes copies, never the table an index was made for.
  *
  * A live shell's tables go further (`keepTablesInMaps`): their entries are kept in the index only,
  * and the table's own tree is dropped (`flat` and `nodes` both null, a shape no other table has).
@@ -163,7 +163,7 @@ class LiveIndex<V> {
  * The key under which a table holds its live index, as a property of its own that is not enumerable:
  * spreads, `Object.assign`, JSON, the state hash and immer's copies never carry it. A property read
  * where a `WeakMap` of tables cost a lookup by the table's identity: 13 per tiny task on a driver's
- * main thread, besides the 7 of its keys (`tableGet` alone measured 13 ns a call against 23). An
+ * main thread, beside its 7 lookups of keys (`tableGet` alone measured 13 ns a call against 23). An
  * index is a class instance, which immer never drafts, so a draft's read of it returns it as it is,
  * and `indexHeldBy` tells it is the table's, not the draft's.
  */
