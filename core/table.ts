@@ -177,7 +177,11 @@ type Indexed<V> = Table<V> & { readonly [indexKey]?: LiveIndex<V> };
  * would be a call of immer's trap.
  */
 function indexHeldBy<V>(table: Table<V>): LiveIndex<V> | undefined {
-  if (mayBeDraft() && isDraft(table)) return undefined;
+  return mayBeDraft() && isDraft(table) ? undefined : ownIndex(table);
+}
+
+/** The index under `indexKey` when it was made for `table` itself (a draft reads its base's through). */
+function ownIndex<V>(table: Table<V>): LiveIndex<V> | undefined {
   const index = (table as Indexed<V>)[indexKey];
   return index !== undefined && index.table === table ? index : undefined;
 }
@@ -200,7 +204,7 @@ function indexMap<V>(): Map<string | typeof floor, V> {
 /** The live index of `table` (made now if it has none), or undefined when `table` may be a draft or is frozen. */
 function liveIndex<V>(table: Table<V>): LiveIndex<V> | undefined {
   if (mayBeDraft()) return undefined;
-  const index = indexHeldBy(table);
+  const index = ownIndex(table);
   if (index !== undefined) return index;
   // Asked only here: `Object.isExtensible` is a call into the runtime (about 150 ns), and a table
   // frozen after its index was made never changes again, so the index stays right. A draft of
