@@ -63,6 +63,15 @@ export function ownerInvariants(s: OwnerState): string[] {
   }
   for (const key in s.classes) {
     const cls = s.classes[key] as (typeof s.classes)[string];
+    for (const leaseId of cls.leases) {
+      const lease = s.leases[leaseId];
+      if (lease === undefined || lease.classKey !== cls.key) broken.push(`class ${cls.key} lists lease ${leaseId}, which is not one of its leases`);
+      else if ((lease.state === 'granted') !== cls.granted.includes(leaseId)) broken.push(`class ${cls.key} ${lease.state === 'granted' ? 'does not list' : 'lists'} lease ${leaseId} among its granted leases, which is ${lease.state}`);
+    }
+    const grantedOrder = cls.leases.filter((leaseId) => cls.granted.includes(leaseId));
+    if (grantedOrder.length !== cls.granted.length || grantedOrder.some((leaseId, index) => cls.granted[index] !== leaseId)) {
+      broken.push(`class ${cls.key} lists its granted leases (${cls.granted.join(', ')}) other than in the order of its leases`);
+    }
     const seen = new Set<string>();
     if (cls.queue.head >= (cls.queue.chunks[0]?.length ?? 1)) broken.push(`class ${cls.key} has its queue head past its first chunk`);
     for (const taskId of fifoItems(cls.queue)) {

@@ -85,7 +85,7 @@ function classFor(ctx: Ctx, task: OwnedTask): SchedulingClass {
   const key = classKeyOf(task.spec.fn);
   let cls = ctx.s.classes[key];
   if (cls === undefined) {
-    cls = { key, resources: { ...task.spec.fn.resources }, strategy: structuredCloneStrategy(task.spec.fn.strategy), queue: emptyFifo(), leases: [], retryArmed: false };
+    cls = { key, resources: { ...task.spec.fn.resources }, strategy: structuredCloneStrategy(task.spec.fn.strategy), queue: emptyFifo(), leases: [], granted: [], retryArmed: false };
     ctx.s.classes[key] = cls;
   }
   return cls;
@@ -113,19 +113,18 @@ export function pump(ctx: Ctx, cls: SchedulingClass): void {
   // loop changes only the lease it is on.
   // Outside a step under immer (the live shells) they are read directly: a read through readField is
   // a keyed load that every caller of readField shares, which V8 handles as megamorphic, and this
-  // loop reads every lease of the class at every submission and every reply.
+  // loop reads every granted lease of the class at every submission and every reply.
+  // Only the granted leases are walked: the requested ones (most of a class's leases while its queue
+  // is long, up to maxLeaseRequestsPerClass) are only counted, and their count is what is left.
   const drafts = mayBeDraft();
-  let leases = (drafts ? readField(cls, 'leases') : cls.leases) as LeaseId[];
+  let leases = (drafts ? readField(cls, 'granted') : cls.granted) as LeaseId[];
   const leaseRecord = (drafts ? readField(ctx.s, 'leases') : ctx.s.leases) as OwnerState['leases'];
-  let requested = 0;
+  const requested = ((drafts ? readField(cls, 'leases') : cls.leases) as LeaseId[]).length - leases.length;
   for (let index = 0; index < leases.length; index++) {
     const leaseId = leases[index] as LeaseId;
     const seen = (drafts ? readField(leaseRecord, leaseId) : leaseRecord[leaseId]) as OwnedLease | undefined;
     const lostAndIdle = seen?.lost !== undefined && seen.runningTaskId === undefined;
-    if (!lostAndIdle && (seen === undefined || seen.state !== 'granted' || seen.runningTaskId !== undefined || seen.lost !== undefined)) {
-      if (seen?.state === 'requested') requested++;
-      continue;
-    }
+    if (!lostAndIdle && (seen === undefined || seen.runningTaskId !== undefined || seen.lost !== undefined)) continue;
     const lease = ctx.s.leases[leaseId] as OwnedLease;
     if (lostAndIdle && lease.lost !== undefined) {
       // Every task on the lost lease replied after all: nothing ran when its worker died.
@@ -143,7 +142,7 @@ export function pump(ctx: Ctx, cls: SchedulingClass): void {
       }
       returnLease(ctx, cls, lease);
       // The list as returnLease left it (under immer, now a draft of it).
-      leases = (drafts ? readField(cls, 'leases') : cls.leases) as LeaseId[];
+      leases = (drafts ? readField(cls, 'granted') : cls.granted) as LeaseId[];
       if (leases[index] !== leaseId) index--;
       continue;
     }
@@ -236,9 +235,9 @@ function pipeline(ctx: Ctx, cls: SchedulingClass): void {
   if (depth <= 1 || fifoSize(cls.queue) <= cls.leases.length) return;
   // One list, filled in a loop: a map and then a filter made two at every reply of a long queue.
   const open: OwnedLease[] = [];
-  for (const id of cls.leases) {
+  for (const id of cls.granted) {
     const lease = ctx.s.leases[id];
-    if (lease !== undefined && lease.state === 'granted' && lease.runningTaskId !== undefined && lease.draining !== true && lease.doomed !== true && lease.handedBack !== true && lease.lost === undefined) open.push(lease);
+    if (lease !== undefined && lease.runningTaskId !== undefined && lease.draining !== true && lease.doomed !== true && lease.handedBack !== true && lease.lost === undefined) open.push(lease);
   }
   for (let inFlight = 1; inFlight < depth && open.length > 0; inFlight++) {
     for (const lease of open) {
@@ -275,8 +274,7 @@ function pushTask(ctx: Ctx, task: OwnedTask, lease: OwnedLease): void {
 }
 
 function returnLease(ctx: Ctx, cls: SchedulingClass, lease: OwnedLease): void {
-  removeOne(cls.leases, lease.leaseId);
-  delete ctx.s.leases[lease.leaseId];
+  forgetLease(ctx, cls, lease);
   if (ctx.s.deadNodes[lease.nodeId] === true) return;
   emit(ctx, send(rayletAddress(lease.nodeId), { type: 'lease/returned', leaseId: lease.leaseId, workerId: lease.workerId ?? '', disconnectWorker: lease.doomed === true }));
 }
@@ -294,7 +292,30 @@ export function onLeaseGranted(ctx: Ctx, leaseId: LeaseId, workerId: WorkerId, n
   lease.workerId = workerId;
   lease.nodeId = nodeId;
   const cls = ctx.s.classes[lease.classKey];
-  if (cls !== undefined) pump(ctx, cls);
+  if (cls === undefined) return;
+  noteGranted(cls, leaseId);
+  pump(ctx, cls);
+}
+
+/**
+ * Adds `leaseId`, just granted, to `cls.granted`, in the order the leases have in `cls.leases`: the
+ * order in which `pump` and `pipeline` walked them when they walked every lease of the class, so
+ * that the first idle lease gets the first queued task as before.
+ */
+function noteGranted(cls: SchedulingClass, leaseId: LeaseId): void {
+  const granted = cls.granted;
+  const rank = cls.leases.indexOf(leaseId);
+  let at = granted.length;
+  while (at > 0 && cls.leases.indexOf(granted[at - 1] as LeaseId) > rank) at--;
+  granted.splice(at, 0, leaseId);
+}
+
+/** Removes `lease` from the owner's leases and from its class's lists. */
+function forgetLease(ctx: Ctx, cls: SchedulingClass | undefined, lease: OwnedLease): void {
+  delete ctx.s.leases[lease.leaseId];
+  if (cls === undefined) return;
+  removeOne(cls.leases, lease.leaseId);
+  if (lease.state === 'granted') removeOne(cls.granted, lease.leaseId);
 }
 
 /** `lease/spilled`: ask the raylet the first one pointed at. */
@@ -322,9 +343,8 @@ export function onLeaseRejected(ctx: Ctx, leaseId: LeaseId, reason: string, perm
   const lease = ctx.s.leases[leaseId];
   if (lease === undefined || lease.state !== 'requested') return;
   const cls = ctx.s.classes[lease.classKey];
-  delete ctx.s.leases[leaseId];
+  forgetLease(ctx, cls, lease);
   if (cls === undefined) return;
-  removeOne(cls.leases, leaseId);
   if (permanent) {
     failClass(ctx, cls, reason);
     pump(ctx, cls);
@@ -375,9 +395,7 @@ export function onLostLeaseTimer(ctx: Ctx, leaseId: LeaseId): void {
  */
 function settleLostLease(ctx: Ctx, lease: OwnedLease, reason: WorkerExitReason): void {
   const leaseId = lease.leaseId;
-  delete ctx.s.leases[leaseId];
-  const cls = ctx.s.classes[lease.classKey];
-  if (cls !== undefined) removeOne(cls.leases, leaseId);
+  forgetLease(ctx, ctx.s.classes[lease.classKey], lease);
   const unstarted = (lease.pipelined ?? []).map((taskId) => tableGet(ctx.s.tasks, taskId)).filter((task): task is OwnedTask => task?.state === 'RUNNING' && task.leaseId === leaseId);
   for (const task of unstarted) {
     task.state = 'PENDING_NODE';
@@ -443,12 +461,9 @@ export function dropLeasesWhere(ctx: Ctx, lost: (lease: OwnedLease) => boolean, 
     if (!lost(lease)) continue;
     if (lease.state === 'requested') {
       // The raylet that had the request is gone: forget it and ask again elsewhere.
-      delete ctx.s.leases[lease.leaseId];
       const cls = ctx.s.classes[lease.classKey];
-      if (cls !== undefined) {
-        removeOne(cls.leases, lease.leaseId);
-        pump(ctx, cls);
-      }
+      forgetLease(ctx, cls, lease);
+      if (cls !== undefined) pump(ctx, cls);
     } else onLeaseLost(ctx, lease.leaseId, reason);
   }
 }
