@@ -9,7 +9,7 @@ import { send } from '../effects.js';
 import { gcsAddress, rayletAddress, workerAddress } from '../ids.js';
 import type { ObjectId, TaskId, WorkerId } from '../ids.js';
 import type { ActorSpec, Delivered, MessageOf, ResolvedArg, TaskResult, TaskSpec } from '../protocol.js';
-import type { ErrorInfo, Payload } from '../values.js';
+import type { ErrorInfo, Payload, RefMarker } from '../values.js';
 import type { ExecutionResult, ValueData } from './events.js';
 import type { Ctx } from './context.js';
 import { copiedRefs, emit, errorOf } from './context.js';
@@ -275,7 +275,11 @@ function inlinePayloadOf(value: ValueData): Payload {
 function registerReturnedRefs(ctx: Ctx, key: string, execution: Execution, values: readonly ValueData[]): void {
   const caller = execution.replyTo;
   for (const value of values) {
-    for (const ref of value.refs) {
+    // Indexed, not for-of: a value's refs are most often a frozen empty list, which for-of walks
+    // through an iterator and a result object (see `releaseContained` in refs.ts).
+    const refs = value.refs;
+    for (let index = 0; index < refs.length; index++) {
+      const ref = refs[index] as RefMarker;
       if (ref.owner === caller) continue;
       if (ref.owner === ctx.s.workerId) {
         const object = tableGet(ctx.s.objects, ref.objectId);

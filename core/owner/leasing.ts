@@ -233,20 +233,22 @@ function pipeline(ctx: Ctx, cls: SchedulingClass): void {
   // Read without drafting the config (a draft's read of the absent field walks the prototype chain).
   const depth = (mayBeDraft() ? (readField(ctx.s, 'config') as OwnerConfig) : ctx.s.config).maxTasksInFlightPerLease ?? 1;
   if (depth <= 1 || fifoSize(cls.queue) <= cls.leases.length) return;
-  // One list, filled in a loop: a map and then a filter made two at every reply of a long queue.
-  const open: OwnedLease[] = [];
-  for (const id of cls.granted) {
-    const lease = ctx.s.leases[id];
-    if (lease !== undefined && lease.runningTaskId !== undefined && lease.draining !== true && lease.doomed !== true && lease.handedBack !== true && lease.lost === undefined) open.push(lease);
-  }
-  for (let inFlight = 1; inFlight < depth && open.length > 0; inFlight++) {
-    for (const lease of open) {
+  // The granted leases are walked again each round rather than collected into a list of the open
+  // ones first: that list was an array grown from empty (17 slots) at every submission and every
+  // reply of a long queue, and a push changes neither which leases are granted nor which are open.
+  for (let inFlight = 1; inFlight < depth; inFlight++) {
+    let anyOpen = false;
+    for (const id of cls.granted) {
+      const lease = ctx.s.leases[id];
+      if (lease === undefined || lease.runningTaskId === undefined || lease.draining === true || lease.doomed === true || lease.handedBack === true || lease.lost !== undefined) continue;
+      anyOpen = true;
       if (fifoSize(cls.queue) <= cls.leases.length) return;
       if (1 + (lease.pipelined?.length ?? 0) > inFlight) continue;
       const taskId = fifoTake(cls.queue);
       const task = taskId === undefined ? undefined : tableGet(ctx.s.tasks, taskId);
       if (task !== undefined) pushTask(ctx, task, lease);
     }
+    if (!anyOpen) return;
   }
 }
 

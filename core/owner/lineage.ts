@@ -47,8 +47,14 @@ function forEachHeldRef<A>(ctx: Ctx, task: OwnedTask, visit: (ctx: Ctx, ref: Ref
 
 /** `forEachHeldRef` for one argument. */
 function visitArgRefs<A>(ctx: Ctx, arg: TaskArg, visit: (ctx: Ctx, ref: RefMarker, extra: A) => void, extra: A): void {
-  if (arg.kind === 'ref') visit(ctx, arg.ref, extra);
-  else for (const ref of arg.payload.refs) visit(ctx, ref, extra);
+  if (arg.kind === 'ref') {
+    visit(ctx, arg.ref, extra);
+    return;
+  }
+  // Indexed, not for-of: a payload's refs are most often a frozen empty list (the codec's, packed-batch.ts's),
+  // and for-of over a frozen array leaves V8's fast path: an iterator and a result object per loop.
+  const refs = arg.payload.refs;
+  for (let index = 0; index < refs.length; index++) visit(ctx, refs[index] as RefMarker, extra);
 }
 
 /** Whether a task may run again after `attempt` runs, under a maxRetries of `maxRetries` (-1: always). */

@@ -111,7 +111,10 @@ export function addLocalRef(ctx: Ctx, ref: RefMarker): void {
  */
 export function acquireRefsIn(ctx: Ctx, values: readonly { readonly refs: readonly RefMarker[] }[]): void {
   for (const value of values) {
-    for (const ref of value.refs) {
+    // Indexed, not for-of: see `releaseContained`.
+    const refs = value.refs;
+    for (let index = 0; index < refs.length; index++) {
+      const ref = refs[index] as RefMarker;
       addLocalRef(ctx, ref);
       if (ref.owner !== ctx.s.workerId) ensureRegistered(ctx, borrowEntry(ctx, ref));
     }
@@ -174,7 +177,9 @@ export function releaseLineage(ctx: Ctx, objectId: ObjectId): void {
 
 /** Records that owned object `outerId`'s value contains `refs`; each is held while the outer lives. */
 export function holdContained(ctx: Ctx, refs: readonly RefMarker[], outerId: ObjectId): void {
-  for (const ref of refs) {
+  // Indexed, not for-of: see `releaseContained`.
+  for (let index = 0; index < refs.length; index++) {
+    const ref = refs[index] as RefMarker;
     if (ref.owner === ctx.s.workerId) {
       const inner = tableGet(ctx.s.objects, ref.objectId);
       if (inner !== undefined) (inner.containedIn ??= []).push(outerId);
@@ -188,7 +193,10 @@ export function holdContained(ctx: Ctx, refs: readonly RefMarker[], outerId: Obj
 
 /** Releases the holds `outerId` had on the refs its value contained. */
 export function releaseContained(ctx: Ctx, refs: readonly RefMarker[], outerId: ObjectId): void {
-  for (const ref of refs) {
+  // Indexed, not for-of: a payload's refs are most often a frozen empty list (the codec's, packed-batch.ts's),
+  // and for-of over a frozen array leaves V8's fast path: an iterator and a result object per loop.
+  for (let index = 0; index < refs.length; index++) {
+    const ref = refs[index] as RefMarker;
     if (ref.owner === ctx.s.workerId) {
       const inner = tableGet(ctx.s.objects, ref.objectId);
       if (inner?.containedIn !== undefined && removeOne(inner.containedIn, outerId)) maybeFree(ctx, ref.objectId);

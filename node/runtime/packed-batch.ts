@@ -87,14 +87,6 @@ function plainVia(via: unknown): via is { readonly from: string; readonly incarn
   return typeof fields['from'] === 'string' && typeof fields['incarnation'] === 'number' && typeof fields['seq'] === 'number' && keyCount(via) === (fields['cause'] === undefined ? 3 : 4) && (fields['cause'] === undefined || typeof fields['cause'] === 'number');
 }
 
-/** Finds (from the last one) or adds `template` in `templates`; returns its index. */
-function templateIndex(templates: unknown[][], template: unknown[]): number {
-  const last = templates.length - 1;
-  const previous = templates[last];
-  if (previous !== undefined && previous.length === template.length && previous.every((value, index) => value === template[index])) return last;
-  templates.push(template);
-  return last + 1;
-}
 
 /**
  * Packs a `task/pushed` of the usual shape into `fields`; returns false (packing nothing) for any
@@ -115,7 +107,7 @@ function packPush(message: Loose, fields: unknown[], templates: unknown[][]): bo
   const args = message['args'];
   if (!Array.isArray(specArgs) || !Array.isArray(args) || !('taskId' in spec && 'jobId' in spec && 'owner' in spec && 'returnIds' in spec && 'name' in spec && 'functionId' in spec && 'resources' in spec && 'maxRetries' in spec && 'retryExceptions' in spec && 'strategy' in spec)) return false;
   if (!('attempt' in message && 'leaseId' in message)) return false;
-  const template = [spec['jobId'], spec['owner'], spec['name'], spec['functionId'], spec['resources'], spec['maxRetries'], spec['retryExceptions'], spec['strategy'], message['leaseId'], via.from, via.incarnation, to];
+  const template = pushTemplateIndex(templates, spec, message, via, to);
   const returnIds = spec['returnIds'];
   // One return id (the usual case) goes as itself, not as a list of one.
   const packedReturnIds = Array.isArray(returnIds) && returnIds.length === 1 && typeof returnIds[0] === 'string' ? returnIds[0] : returnIds;
@@ -123,11 +115,43 @@ function packPush(message: Loose, fields: unknown[], templates: unknown[][]): bo
   const only = specArgs.length === 1 ? (specArgs[0] as Loose) : undefined;
   if (mirrored && only !== undefined && keyCount(only) === 2 && bareInline(only['payload'])) {
     const payload = only['payload'];
-    fields.push(inlinePushTag, templateIndex(templates, template), spec['taskId'], packedReturnIds, payload.data, payload.sizeBytes, message['attempt'], after === undefined ? null : after['taskId'], after === undefined ? 0 : after['attempt'], via.seq, via.cause ?? null);
+    fields.push(inlinePushTag, template, spec['taskId'], packedReturnIds, payload.data, payload.sizeBytes, message['attempt'], after === undefined ? null : after['taskId'], after === undefined ? 0 : after['attempt'], via.seq, via.cause ?? null);
     return true;
   }
-  fields.push(pushTag, templateIndex(templates, template), spec['taskId'], packedReturnIds, specArgs, mirrored ? true : args, message['attempt'], after === undefined ? null : after['taskId'], after === undefined ? 0 : after['attempt'], via.seq, via.cause ?? null);
+  fields.push(pushTag, template, spec['taskId'], packedReturnIds, specArgs, mirrored ? true : args, message['attempt'], after === undefined ? null : after['taskId'], after === undefined ? 0 : after['attempt'], via.seq, via.cause ?? null);
   return true;
+}
+
+/**
+ * The index in `templates` of a push's template (see `packPush`): the last one when its fields are
+ * this push's, which they are for every push of a batch on one lease, else a new one added. As for
+ * an actor call's (`actorTemplateIndex`), the fields are compared where they are: a list made per
+ * push to be compared and dropped was twelve slots, about 110 bytes a tiny task on the driver's
+ * thread in P1 of bench/.
+ */
+function pushTemplateIndex(templates: unknown[][], spec: Loose, message: Loose, via: { readonly from: string; readonly incarnation: number }, to: string): number {
+  const last = templates.length - 1;
+  const t = templates[last];
+  if (
+    t !== undefined &&
+    t.length === 12 &&
+    t[0] === spec['jobId'] &&
+    t[1] === spec['owner'] &&
+    t[2] === spec['name'] &&
+    t[3] === spec['functionId'] &&
+    t[4] === spec['resources'] &&
+    t[5] === spec['maxRetries'] &&
+    t[6] === spec['retryExceptions'] &&
+    t[7] === spec['strategy'] &&
+    t[8] === message['leaseId'] &&
+    t[9] === via.from &&
+    t[10] === via.incarnation &&
+    t[11] === to
+  ) {
+    return last;
+  }
+  templates.push([spec['jobId'], spec['owner'], spec['name'], spec['functionId'], spec['resources'], spec['maxRetries'], spec['retryExceptions'], spec['strategy'], message['leaseId'], via.from, via.incarnation, to]);
+  return last + 1;
 }
 
 /**
@@ -275,12 +299,21 @@ function packReply(message: Loose, fields: unknown[], templates: unknown[][]): b
   if (typeof result !== 'object' || result === null || result['kind'] !== 'returned' || !Array.isArray(result['payloads']) || keyCount(result) !== 2) return false;
   if (!plainVia(via) || typeof to !== 'string' || !Array.isArray(borrows) || keyCount(message) !== 9) return false;
   if (!('taskId' in message && 'attempt' in message && 'workerId' in message && 'nodeId' in message)) return false;
-  const template = [message['workerId'], message['nodeId'], via.from, via.incarnation, to];
+  const template = replyTemplateIndex(templates, message, via, to);
   const payloads = result['payloads'] as readonly unknown[];
   const only = payloads.length === 1 ? payloads[0] : undefined;
-  if (bareInline(only)) fields.push(inlineReplyTag, templateIndex(templates, template), message['taskId'], message['attempt'], only.data, borrows.length === 0 ? null : borrows, via.seq, via.cause ?? null, only.sizeBytes);
-  else fields.push(replyTag, templateIndex(templates, template), message['taskId'], message['attempt'], payloads, borrows.length === 0 ? null : borrows, via.seq, via.cause ?? null, null);
+  if (bareInline(only)) fields.push(inlineReplyTag, template, message['taskId'], message['attempt'], only.data, borrows.length === 0 ? null : borrows, via.seq, via.cause ?? null, only.sizeBytes);
+  else fields.push(replyTag, template, message['taskId'], message['attempt'], payloads, borrows.length === 0 ? null : borrows, via.seq, via.cause ?? null, null);
   return true;
+}
+
+/** The index in `templates` of a reply's template, compared where its fields are (as `pushTemplateIndex`). */
+function replyTemplateIndex(templates: unknown[][], message: Loose, via: { readonly from: string; readonly incarnation: number }, to: string): number {
+  const last = templates.length - 1;
+  const t = templates[last];
+  if (t !== undefined && t.length === 5 && t[0] === message['workerId'] && t[1] === message['nodeId'] && t[2] === via.from && t[3] === via.incarnation && t[4] === to) return last;
+  templates.push([message['workerId'], message['nodeId'], via.from, via.incarnation, to]);
+  return last + 1;
 }
 
 /** Rebuilds the reply packed at `start`. */

@@ -187,3 +187,42 @@ void test('rebuilt replies share one frozen empty list for the refs of an inline
   assert.ok(Object.isFrozen(borrowsOf(first)));
   assert.deepEqual(borrowsOf(third), ['n1.w1.t0.r0']);
 });
+
+void test("a push or a reply whose template field differs from the last one's gets a template of its own; pushes on one lease and replies from one worker share one", () => {
+  assert.equal(packBatch([push(1), push(2, { after: true }), push(3, { after: true })])?.templates.length, 1, 'pushes on one lease share one template');
+  assert.equal(packBatch([reply(1), reply(2), reply(3)])?.templates.length, 1, 'replies from one worker share one template');
+  // Each variant differs from the plain message in one field of its template (compared in place, see pushTemplateIndex and replyTemplateIndex).
+  const spec = (message: Record<string, unknown>): Record<string, unknown> => message['spec'] as Record<string, unknown>;
+  const pushVariants: ((message: Record<string, unknown>) => void)[] = [
+    (message) => (spec(message)['jobId'] = 'j2'),
+    (message) => (spec(message)['owner'] = 'n1.d2'),
+    (message) => (spec(message)['name'] = 'other'),
+    (message) => (spec(message)['functionId'] = 'f2'),
+    (message) => (spec(message)['resources'] = { CPU: 0 }),
+    (message) => (spec(message)['maxRetries'] = 2),
+    (message) => (spec(message)['retryExceptions'] = true),
+    (message) => (spec(message)['strategy'] = 'SPREAD'),
+    (message) => (message['leaseId'] = 'n1.d1.l9'),
+    (message) => (message['via'] = { from: 'worker:n1.d1', incarnation: 1, seq: 2, cause: 1 }),
+    (message) => (message['to'] = 'worker:n1.w3'),
+  ];
+  const replyVariants: ((message: Record<string, unknown>) => void)[] = [
+    (message) => (message['workerId'] = 'n1.w2'),
+    (message) => (message['nodeId'] = 'n2'),
+    (message) => (message['via'] = { from: 'worker:n1.w2', incarnation: 0, seq: 2, cause: 7 }),
+    (message) => (message['via'] = { from: 'worker:n1.w1', incarnation: 1, seq: 2, cause: 7 }),
+    (message) => (message['to'] = 'worker:n1.d2'),
+  ];
+  const cases = [...pushVariants.map((change) => ({ make: push, change })), ...replyVariants.map((change) => ({ make: (index: number) => reply(index), change }))];
+  for (const { make, change } of cases) {
+    const changed = make(2) as unknown as Record<string, unknown>;
+    change(changed);
+    const messages = [make(1), changed as unknown as Delivered<Message>, make(3)];
+    assert.equal(packBatch(messages)?.templates.length, 3, `a message that differs (${change.toString()}) gets its own template, and the next plain one another`);
+    const { received } = crossed(messages);
+    assert.deepEqual(
+      received.map((message) => JSON.stringify(message)),
+      messages.map((message) => JSON.stringify(message)),
+    );
+  }
+});
