@@ -132,9 +132,19 @@ function packPush(message: Loose, fields: unknown[], templates: unknown[][]): bo
 function pushTemplateIndex(templates: unknown[][], spec: Loose, message: Loose, via: { readonly from: string; readonly incarnation: number }, to: string): number {
   const last = templates.length - 1;
   const t = templates[last];
-  if (
-    t !== undefined &&
-    t.length === 12 &&
+  if (t !== undefined && t.length === 12 && sameSpecFields(t, spec) && t[8] === message['leaseId'] && t[9] === via.from && t[10] === via.incarnation && t[11] === to) return last;
+  templates.push([...specFields(spec), message['leaseId'], via.from, via.incarnation, to]);
+  return last + 1;
+}
+
+/** The fields of a spec that a push's or an actor call's template holds first, in this order. */
+function specFields(spec: Loose): unknown[] {
+  return [spec['jobId'], spec['owner'], spec['name'], spec['functionId'], spec['resources'], spec['maxRetries'], spec['retryExceptions'], spec['strategy']];
+}
+
+/** Whether template `t` starts with `spec`'s fields as `specFields` lists them, compared where they are (no list is made). */
+function sameSpecFields(t: readonly unknown[], spec: Loose): boolean {
+  return (
     t[0] === spec['jobId'] &&
     t[1] === spec['owner'] &&
     t[2] === spec['name'] &&
@@ -142,16 +152,8 @@ function pushTemplateIndex(templates: unknown[][], spec: Loose, message: Loose, 
     t[4] === spec['resources'] &&
     t[5] === spec['maxRetries'] &&
     t[6] === spec['retryExceptions'] &&
-    t[7] === spec['strategy'] &&
-    t[8] === message['leaseId'] &&
-    t[9] === via.from &&
-    t[10] === via.incarnation &&
-    t[11] === to
-  ) {
-    return last;
-  }
-  templates.push([spec['jobId'], spec['owner'], spec['name'], spec['functionId'], spec['resources'], spec['maxRetries'], spec['retryExceptions'], spec['strategy'], message['leaseId'], via.from, via.incarnation, to]);
-  return last + 1;
+    t[7] === spec['strategy']
+  );
 }
 
 /**
@@ -199,14 +201,7 @@ function actorTemplateIndex(templates: unknown[][], spec: Loose, actor: Loose, m
   if (
     t !== undefined &&
     t.length === 15 &&
-    t[0] === spec['jobId'] &&
-    t[1] === spec['owner'] &&
-    t[2] === spec['name'] &&
-    t[3] === spec['functionId'] &&
-    t[4] === spec['resources'] &&
-    t[5] === spec['maxRetries'] &&
-    t[6] === spec['retryExceptions'] &&
-    t[7] === spec['strategy'] &&
+    sameSpecFields(t, spec) &&
     t[8] === actor['actorId'] &&
     t[9] === actor['method'] &&
     t[10] === message['caller'] &&
@@ -217,7 +212,7 @@ function actorTemplateIndex(templates: unknown[][], spec: Loose, actor: Loose, m
   ) {
     return last;
   }
-  templates.push([spec['jobId'], spec['owner'], spec['name'], spec['functionId'], spec['resources'], spec['maxRetries'], spec['retryExceptions'], spec['strategy'], actor['actorId'], actor['method'], message['caller'], message['restartCount'], via.from, via.incarnation, to]);
+  templates.push([...specFields(spec), actor['actorId'], actor['method'], message['caller'], message['restartCount'], via.from, via.incarnation, to]);
   return last + 1;
 }
 
