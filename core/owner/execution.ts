@@ -275,8 +275,7 @@ function inlinePayloadOf(value: ValueData): Payload {
 function registerReturnedRefs(ctx: Ctx, key: string, execution: Execution, values: readonly ValueData[]): void {
   const caller = execution.replyTo;
   for (const value of values) {
-    // Indexed, not for-of: a value's refs are most often a frozen empty list, which for-of walks
-    // through an iterator and a result object (see `releaseContained` in refs.ts).
+    // Indexed, not for-of: see `releaseContained` in refs.ts.
     const refs = value.refs;
     for (let index = 0; index < refs.length; index++) {
       const ref = refs[index] as RefMarker;

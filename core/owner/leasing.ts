@@ -102,20 +102,17 @@ export function removeFromClassQueue(ctx: Ctx, task: OwnedTask): void {
 
 /** Matches queued tasks with idle leases, returns leases nobody needs, and asks for more. */
 export function pump(ctx: Ctx, cls: SchedulingClass): void {
-  // Walked in place rather than over a copy (this runs at every submission and every reply): the
-  // only change to the list in the loop is `returnLease` taking out the lease at `index`, after
-  // which the next lease has moved into its place. The leases still requested are counted on the
-  // way (neither this loop nor `pipeline` changes a lease's state), not in a second pass of lookups.
+  // Only the granted leases are walked (this runs at every submission and every reply): the requests
+  // still out at a raylet, most of a class's leases while its queue is long, are what is left of
+  // `leases`, a count that `returnLease` below does not change (it takes out granted leases only).
+  // Walked in place rather than over a copy: the only change to the list in the loop is
+  // `returnLease` taking out the lease at `index`, after which the next lease has moved into its place.
   // The list and the leases are looked at without drafting them (readField): under immer a draft
-  // costs a proxy, and a read of a field it lacks walks the prototype chain; most leases are only
-  // looked at here (at 100k queued tasks, drafting the ten still requested was a third of a step).
-  // The lease this loop changes is drafted. The record as it was when the loop began is enough: the
-  // loop changes only the lease it is on.
-  // Outside a step under immer (the live shells) they are read directly: a read through readField is
-  // a keyed load that every caller of readField shares, which V8 handles as megamorphic, and this
-  // loop reads every granted lease of the class at every submission and every reply.
-  // Only the granted leases are walked: the requested ones (most of a class's leases while its queue
-  // is long, up to maxLeaseRequestsPerClass) are only counted, and their count is what is left.
+  // costs a proxy, and a read of a field it lacks walks the prototype chain. The lease this loop
+  // changes is drafted; the record as it was when the loop began is enough, since the loop changes
+  // only the lease it is on. Outside a step under immer (the live shells) they are read directly: a
+  // read through readField is a keyed load that every caller of readField shares, which V8 handles
+  // as megamorphic.
   const drafts = mayBeDraft();
   let leases = (drafts ? readField(cls, 'granted') : cls.granted) as LeaseId[];
   const leaseRecord = (drafts ? readField(ctx.s, 'leases') : ctx.s.leases) as OwnerState['leases'];

@@ -51,8 +51,7 @@ function visitArgRefs<A>(ctx: Ctx, arg: TaskArg, visit: (ctx: Ctx, ref: RefMarke
     visit(ctx, arg.ref, extra);
     return;
   }
-  // Indexed, not for-of: a payload's refs are most often a frozen empty list (the codec's, packed-batch.ts's),
-  // and for-of over a frozen array leaves V8's fast path: an iterator and a result object per loop.
+  // Indexed, not for-of: see `releaseContained` in refs.ts.
   const refs = arg.payload.refs;
   for (let index = 0; index < refs.length; index++) visit(ctx, refs[index] as RefMarker, extra);
 }
