@@ -2,8 +2,8 @@
  * A keyed table as plain data, so that it hashes, replays and drafts under immer like the rest of a
  * state. Under immer, writing one entry of a record copies, freezes and diffs the whole record, so a
  * table that grew past `splitAt` entries hangs its buckets from a fixed four-level tree of 16-slot
- * nodes (65,536 buckets, by a hash of the key): a write copies four nodes of 16 slots and one small
- * bucket (about size / 65,536 entries; one or two at 100k entries). A small table is one flat
+ * nodes (65,536 buckets, placed by the key's counter: see `hashOf`): a write copies four nodes of
+ * 16 slots and one small bucket (about size / 65,536 entries; one or two at 100k entries). A small table is one flat
  * bucket, because a lookup there is faster than a walk down the tree, and the live reducers look
  * entries up on every event (splitting at 64 entries instead made them a quarter slower).
  *
@@ -100,14 +100,78 @@ export function emptyTable<V>(): Table<V> {
   return { size: 0, flat: { entries: newEntries<V>() }, nodes: null };
 }
 
-/** How many characters at the end of a key the hash reads: ids differ there (their counters), and every lookup pays for each. */
+/** How many characters before a key's counter (or at the end of a key without one) the hash reads: ids differ there, and every lookup pays for each. */
 const hashedChars = 8;
 
-/** An FNV-1a hash of the last `hashedChars` UTF-16 code units of `key`, high bits folded in: 4 bits per tree level, 16 in all. */
-function hashOf(key: string): number {
+/** The most trailing digits read as a key's counter: nine always fit in a 32-bit integer. */
+const maxCounterDigits = 9;
+
+/** The 16-bit golden-ratio multiplier, which spreads the returns of one task (`….r<i>`) over the tree. */
+const returnIndexSpread = 0x9e37;
+
+/** An FNV-1a hash of `key`'s UTF-16 code units from `from` to `to`, high bits folded in. */
+function fnvOf(key: string, from: number, to: number): number {
   let hash = 0x811c9dc5;
-  for (let i = Math.max(0, key.length - hashedChars); i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 16777619);
+  for (let i = from; i < to; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 16777619);
   return hash ^ (hash >>> 16);
+}
+
+/** Where the run of digits that ends at `end` (exclusive) starts, at most `maxCounterDigits` back; `end` when there is none. */
+function digitsStart(key: string, end: number): number {
+  let start = end;
+  while (start > 0 && end - start < maxCounterDigits) {
+    const code = key.charCodeAt(start - 1);
+    if (code < 48 || code > 57) break;
+    start -= 1;
+  }
+  return start;
+}
+
+/** The decimal number `key` spells from `from` to `to` (digits only, at most `maxCounterDigits`). */
+function numberIn(key: string, from: number, to: number): number {
+  let value = 0;
+  for (let i = from; i < to; i++) value = value * 10 + (key.charCodeAt(i) - 48);
+  return value;
+}
+
+/** Four well-mixed bits of `value` (Fibonacci hashing: the top bits of a product with the golden ratio). */
+function spreadOf(value: number): number {
+  return Math.imul(value, 0x9e3779b1) >>> 28;
+}
+
+/**
+ * Where `key` goes in the tree, 4 bits per level (the root's slot in the lowest 4, the bucket's in
+ * bits 12-15). An id ends in a counter its owner counts up (`n1.d1.t7`, `n1.d1.t7.r0`, `n1.w3`), and
+ * the counter picks the slots: its bits above the lowest 4 pick the path (the root's slot from the
+ * highest), and its lowest 4 the bucket. So the ids an owner mints one after another go into the
+ * same level-3 node, and the same path above it, 16 at a time, and 65,536 consecutive ids fill every
+ * bucket once. A step under immer copies the path to what it writes (core/own-copies.ts): with a
+ * hash of the whole key, every new id took a path through nodes no recent step had touched, each one
+ * a cache miss at 100k live tasks, and immer replay of submissions ran about 30% slower (P7b in
+ * bench/). Each slot's digit is mixed with the digits above it (and the lowest 16 bits with the
+ * counter's higher ones), which keeps a run of 16 together but spreads counters that are multiples
+ * of a power of 16 (the one task in 16 still live, say) over the whole tree. A hash of the characters
+ * before the counter (the owner, and the kind of id) is folded into every slot, so that the same
+ * counter of different owners or kinds lands elsewhere. A key without a trailing counter is hashed whole.
+ */
+function hashOf(key: string): number {
+  let end = key.length;
+  let start = digitsStart(key, end);
+  if (start === end) return fnvOf(key, Math.max(0, end - hashedChars), end);
+  let returnSpread = 0;
+  // A return id, `<taskId>.r<i>`: placed by its task's counter, with the index spread over the tree.
+  if (start >= 3 && key.charCodeAt(start - 1) === 0x72 /* r */ && key.charCodeAt(start - 2) === 0x2e /* . */) {
+    const taskStart = digitsStart(key, start - 2);
+    if (taskStart < start - 2) {
+      returnSpread = Math.imul(numberIn(key, start, end), returnIndexSpread) & 0xffff;
+      end = start - 2;
+      start = taskStart;
+    }
+  }
+  const value = numberIn(key, start, end) + returnSpread;
+  const counter = (value ^ (Math.imul(Math.floor(value / 0x10000), 0x9e3779b1) >>> 16)) & 0xffff;
+  const slots = (counter >>> 12) | ((((counter >>> 8) & 15) ^ spreadOf(counter >>> 12)) << 4) | ((((counter >>> 4) & 15) ^ spreadOf(counter >>> 8)) << 8) | (((counter & 15) ^ spreadOf(counter >>> 4)) << 12);
+  return (slots ^ fnvOf(key, Math.max(0, start - hashedChars), start)) & 0xffff;
 }
 
 /** The bucket `key` belongs in, or undefined when it was never made. */

@@ -466,3 +466,53 @@ void test("a table kept in a Map that runs empty and fills again shows only its 
   assert.equal(JSON.stringify(backed), JSON.stringify(fresh));
   assert.equal(hashState({ t: backed }), hashState({ t: fresh }));
 });
+
+/** Where each key of a split table sits: its level-3 node (as the path of slots) and its bucket's slot. */
+function placements(table: Table<unknown>): Map<string, { node: string; slot: number }> {
+  const placed = new Map<string, { node: string; slot: number }>();
+  (table.nodes ?? []).forEach((level1, d1) =>
+    (level1 ?? []).forEach((level2, d2) =>
+      (level2 ?? []).forEach((level3, d3) =>
+        (level3 ?? []).forEach((bucket, slot) => {
+          for (const key of Object.keys(bucket?.entries ?? {})) placed.set(key, { node: `${d1}.${d2}.${d3}`, slot });
+        }),
+      ),
+    ),
+  );
+  return placed;
+}
+
+/** The most entries one bucket of `table` holds. */
+function fullestBucket(table: Table<unknown>): number {
+  const perBucket = new Map<string, number>();
+  for (const { node, slot } of placements(table).values()) perBucket.set(`${node}/${slot}`, (perBucket.get(`${node}/${slot}`) ?? 0) + 1);
+  return Math.max(...perBucket.values());
+}
+
+void test("a split table keeps ids minted one after another on one path, and spreads ids of any stride", () => {
+  const tasks = emptyTable<number>();
+  for (let n = 1; n <= 100_000; n++) tableSet(tasks, `n1.d1.t${n}`, n);
+  const placed = placements(tasks);
+  // Each run of 16 consecutive ids from a multiple of 16 shares its level-3 node, one id per bucket:
+  // a step under immer that adds the next id copies the path the last one copied.
+  for (let first = 16; first + 16 <= 100_000; first += 4_016) {
+    const run = Array.from({ length: 16 }, (_, offset) => placed.get(`n1.d1.t${first + offset}`));
+    assert.equal(new Set(run.map((where) => where?.node)).size, 1, `ids ${first} to ${first + 15} share a level-3 node`);
+    assert.equal(new Set(run.map((where) => where?.slot)).size, 16, `ids ${first} to ${first + 15} each have a bucket`);
+  }
+  assert.ok(fullestBucket(tasks) <= 2, `100k consecutive ids: at most 2 in a bucket (got ${fullestBucket(tasks)})`);
+  // The returns of those tasks, and ids whose counters step by a power of 16 or by anything else,
+  // still spread over the tree: a write copies one small bucket, whichever ids are live.
+  const returns = emptyTable<number>();
+  for (let n = 1; n <= 40_000; n++) for (let index = 0; index < 3; index++) tableSet(returns, `n1.d1.t${n}.r${index}`, n);
+  assert.ok(fullestBucket(returns) <= 3, `3 returns of 40k tasks: at most 3 in a bucket (got ${fullestBucket(returns)})`);
+  for (const stride of [16, 256, 4_096, 65_536, 7, 1_000]) {
+    const strided = emptyTable<number>();
+    for (let n = 0; n < 20_000; n++) tableSet(strided, `n1.d1.t${n * stride}`, n);
+    assert.ok(fullestBucket(strided) <= 5, `20k ids ${stride} apart: at most 5 in a bucket (got ${fullestBucket(strided)})`);
+  }
+  // The same counters of different owners land apart.
+  const owners = emptyTable<number>();
+  for (let worker = 1; worker <= 8; worker++) for (let n = 1; n <= 20_000; n++) tableSet(owners, `n1.w${worker}.t${n}`, n);
+  assert.ok(fullestBucket(owners) <= 4, `8 owners' 20k ids each: at most 4 in a bucket (got ${fullestBucket(owners)})`);
+});
