@@ -35,6 +35,34 @@ void test('a string is hashed as JSON writes it, at every edge of the characters
   assert.equal(hashState(''), hashString('""'));
 });
 
+void test('a number is hashed as JSON writes it, whole numbers digit by digit and any other through its text', () => {
+  // Whole numbers from 0 to 2^31 - 1 are hashed without their text; each edge of that range, and
+  // numbers on either side of it, must hash as the text JSON gives them.
+  const numbers = [0, -0, 1, 9, 10, 11, 99, 100, 101, 999_999_999, 1_000_000_000, 2 ** 31 - 2, 2 ** 31 - 1, 2 ** 31, 2 ** 32, Number.MAX_SAFE_INTEGER, -1, -(2 ** 31), 0.5, 1.5, 10.25, 1e-7, 1e21, 123e-20, -0.0001];
+  for (const number of numbers) {
+    const value = { n: number, list: [number, 7], [String(number)]: number };
+    assert.equal(stableStringify(value), JSON.stringify(value, Object.keys(value).sort()), String(number));
+    assert.equal(hashState(value), hashString(stableStringify(value)), String(number));
+    assert.equal(hashStateSized(value).chars, stableStringify(value).length, String(number));
+  }
+});
+
+void test('objects at one depth are written by their own keys, whether or not they share the last one\'s', () => {
+  // The walk reuses the sorted keys of the last object at a depth when the next one has the same
+  // keys in the same order: every other object here differs from the one before it in one way.
+  const inherited: Record<string, unknown> = Object.create({ inheritedKey: 'not written' }) as Record<string, unknown>;
+  inherited['b'] = 2;
+  inherited['a'] = 1;
+  const bare = Object.create(null) as Record<string, unknown>;
+  bare['b'] = 2;
+  bare['a'] = 1;
+  const items = [{ b: 2, a: 1 }, { b: 2, a: 1 }, { a: 1, b: 2 }, { b: 2, a: 1, c: 3 }, { b: 2 }, { b: 2, a: 1 }, inherited, { b: 2, a: 1 }, bare, { b: 2, c: 1 }, {}, { b: 2, a: 1 }, { c: 3, a: 1 }];
+  const text = stableStringify({ items });
+  assert.equal(text, `{"items":[${items.map((item) => JSON.stringify(item, Object.keys(item).sort())).join(',')}]}`);
+  assert.ok(!text.includes('inheritedKey'));
+  assert.equal(hashState({ items }), hashString(text));
+});
+
 void test('undefined properties are omitted and the text is JSON', () => {
   assert.equal(stableStringify({ a: 1, b: undefined }), stableStringify({ a: 1 }));
   assert.equal(stableStringify([1, undefined, 'x\n"']), '[1,null,"x\\n\\""]');
