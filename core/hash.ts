@@ -143,8 +143,8 @@ class HashSink implements Sink {
 
   /**
    * Adds `String(value)` of a finite number. A whole number from 0 to 2^31 - 1 (counts, attempts,
-   * sizes, times in simulated ms: nearly every number of a state) is hashed digit by digit, without
-   * the string that `String` makes for each: a driver's state of 100k tasks holds about a million.
+   * sizes, times in simulated ms: nearly every number of a state, several to each task's record) is
+   * hashed digit by digit, without the string that `String` would make for it.
    */
   putNumber(value: number): void {
     if (!(value >= 0 && value <= 0x7fffffff && value === Math.floor(value))) {
