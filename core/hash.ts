@@ -287,8 +287,6 @@ interface Walk {
    * its time getting and sorting keys, and 3% with 8 lists.
    */
   readonly keysByDepth: { unsorted: string[]; sorted: string[] }[][];
-  /** How many lists have been cached, which picks the one a full depth gives up next. */
-  keyListsMade: number;
 }
 
 /** How many lists of keys the walk keeps per depth (see `Walk.keysByDepth`). */
@@ -296,7 +294,7 @@ const keyListsPerDepth = 8;
 
 function walkRoot(value: unknown, sink: Sink): void {
   if (value === undefined) throw new TypeError('stableStringify: the value is undefined, which has no JSON form; pass null or an object instead');
-  write(value, sink, { root: value, trail: [], keysByDepth: [], keyListsMade: 0 });
+  write(value, sink, { root: value, trail: [], keysByDepth: [] });
 }
 
 /**
@@ -318,9 +316,9 @@ function sortedKeysOf(object: Record<string, unknown>, walk: Walk): string[] {
     if (sameKeys(lists.unsorted, keys)) return lists.sorted;
   }
   const sorted = [...keys].sort();
-  // The newest list replaces one of the older ones once the depth holds its share.
-  if (cached.length < keyListsPerDepth) cached.push({ unsorted: keys, sorted });
-  else cached[walk.keyListsMade++ % keyListsPerDepth] = { unsorted: keys, sorted };
+  // The oldest list gives way once the depth holds its share.
+  if (cached.length === keyListsPerDepth) cached.shift();
+  cached.push({ unsorted: keys, sorted });
   return sorted;
 }
 
@@ -399,7 +397,6 @@ function isSplitTable(value: object): value is Table<unknown> {
   // A live shell's table keeps its entries in a Map, with neither tree nor flat bucket (core/table.ts).
   return fields.flat === null && (fields.nodes === null || Array.isArray(fields.nodes)) && isTable(value);
 }
-
 
 /**
  * A split or Map-kept table, as `writeObject` would write the flat table of its entries

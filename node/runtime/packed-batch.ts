@@ -87,7 +87,6 @@ function plainVia(via: unknown): via is { readonly from: string; readonly incarn
   return typeof fields['from'] === 'string' && typeof fields['incarnation'] === 'number' && typeof fields['seq'] === 'number' && keyCount(via) === (fields['cause'] === undefined ? 3 : 4) && (fields['cause'] === undefined || typeof fields['cause'] === 'number');
 }
 
-
 /**
  * Packs a `task/pushed` of the usual shape into `fields`; returns false (packing nothing) for any
  * other. Its spec must have exactly the fields `taskSpecOf` gives a plain task (no parent task, no
