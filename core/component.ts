@@ -21,4 +21,10 @@ export interface ComponentCore<S, E extends AnyEvent, F> {
   readonly apply: (state: S, event: E) => F[];
   /** Every broken invariant of `state`, as sentences; empty when all hold. */
   readonly invariants: (state: S) => string[];
+  /**
+   * The same as `invariants(after)`, for a state a step under immer made from `before`, in which
+   * every invariant held: checks only what the step changed where it can tell (structural sharing),
+   * so that a check after every event does not walk the whole state. Absent: `invariants` serves.
+   */
+  readonly invariantsSince?: (before: S, after: S) => string[];
 }

@@ -284,3 +284,41 @@ export function fifoRemove<T>(queue: Fifo<T>, item: T): boolean {
   }
   return false;
 }
+
+/**
+ * Calls `visit` with what `after` holds that `before` did not (count 1) and what `before` held that
+ * `after` does not (count -1), as multisets: two states of one queue where `after` shares with
+ * `before` every page and chunk it did not change (a step under immer). An item in a chunk that
+ * was copied is visited both ways, which cancel out. Shared pages and chunks are skipped without a
+ * walk, so a push or a take costs the few chunks it copied (and a look at each page), not the
+ * queue's length: how the owner's invariants follow a long queue step by step.
+ */
+export function fifoChanges<T>(before: Fifo<T>, after: Fifo<T>, visit: (item: T, count: 1 | -1) => void): void {
+  if (before === after) return;
+  const pagesBefore = pagesOf(before);
+  const pagesAfter = pagesOf(after);
+  const sharedPages = new Set<T[][]>(pagesBefore);
+  // Each chunk of an unshared page, counted +1 in `after` and -1 in `before`: a chunk both hold cancels.
+  const chunks = new Map<T[], number>();
+  const count = (pages: T[][][], others: ReadonlySet<T[][]>, sign: 1 | -1): void => {
+    for (const page of pages) {
+      if (others.has(page)) continue;
+      for (const chunk of page) chunks.set(chunk, (chunks.get(chunk) ?? 0) + sign);
+    }
+  };
+  const sharedAfter = new Set<T[][]>(pagesAfter.filter((page) => sharedPages.has(page)));
+  count(pagesAfter, sharedAfter, 1);
+  count(pagesBefore, sharedAfter, -1);
+  for (const [chunk, times] of chunks) {
+    if (times === 0) continue;
+    const sign = times > 0 ? 1 : -1;
+    for (let n = Math.abs(times); n > 0; n--) for (const item of chunk) visit(item, sign);
+  }
+  // The taken front of each first chunk is not in its queue.
+  const taken = (queue: Fifo<T>, sign: 1 | -1): void => {
+    const first = queue.chunks[0];
+    for (let at = 0; first !== undefined && at < queue.head; at++) visit(first[at] as T, sign);
+  };
+  taken(after, -1);
+  taken(before, 1);
+}

@@ -91,6 +91,15 @@ export function produceWithOwnCopies<T extends object>(base: T, recipe: (draft: 
 }
 
 /**
+ * `state`, built by direct steps, frozen deep so that steps under immer can take it as their base:
+ * in a step with own copies (core/own-copies.ts), what is not frozen counts as made in that step and
+ * is changed in place, which would change the state before the step. O(state), once per state.
+ */
+export function readyForImmer<S>(state: S): S {
+  return freeze(state, true);
+}
+
+/**
  * Checks every invariant of `state` and fails with all of the broken ones at once.
  *
  * @param context names the step, e.g. `seq 12 raylet:n1 lease/requested`, so the failure says where.

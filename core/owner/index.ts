@@ -4,14 +4,14 @@
 import type { ComponentCore } from '../component.js';
 import { applyOwner } from './apply.js';
 import type { OwnerEffect, OwnerEvent } from './events.js';
-import { ownerInvariants } from './invariants.js';
+import { ownerInvariants, ownerInvariantsSince } from './invariants.js';
 import { initialOwnerState } from './state.js';
 import type { OwnerState } from './state.js';
 
 export * from './events.js';
 export * from './state.js';
 export { applyOwner, nextPutObjectId } from './apply.js';
-export { ownerInvariants } from './invariants.js';
+export { ownerInvariants, ownerInvariantsSince } from './invariants.js';
 export { explainTask } from './explain.js';
 
 /** The owner as the shells, the simulator and the replayer run it. */
@@ -21,4 +21,5 @@ export const ownerCore: ComponentCore<OwnerState, OwnerEvent, OwnerEffect> = {
   initial: initialOwnerState,
   apply: applyOwner,
   invariants: ownerInvariants,
+  invariantsSince: ownerInvariantsSince,
 };

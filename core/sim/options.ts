@@ -33,8 +33,14 @@ export interface FaultPlan {
   readonly scheduled?: readonly ScheduledFault[];
 }
 
-/** How recipes are applied: on mutable state (the live hot path), under immer, or both with hashes compared. */
-export type ApplyMode = 'direct' | 'immer' | 'both';
+/**
+ * How recipes are applied: on mutable state (the live hot path), under immer, or both with hashes
+ * compared; or `auto`, the default: each process's state directly until one of its tables splits
+ * (holds more than `splitAt` entries), then under immer. Direct steps are faster while a state is
+ * small, but their invariants walk the whole state after every event; under immer a step shares
+ * what it did not change with the state before it, and the invariants check only what changed.
+ */
+export type ApplyMode = 'direct' | 'immer' | 'both' | 'auto';
 
 /** A simulated run. */
 export interface SimOptions {
@@ -52,7 +58,7 @@ export interface SimOptions {
   readonly maxEvents?: number;
   /** Keep trace entries (events, hashes, notes). */
   readonly record?: boolean;
-  /** Record a state hash every this many events of an instance (0: only at the end). */
+  /** Record a state hash every this many events of an instance, or less often for a big state (see `hashedCharsPerEvent`); 0: only at the end. */
   readonly hashEvery?: number;
   /** Check cross-component invariants every this many events (1: after every event). */
   readonly crossCheckEvery?: number;

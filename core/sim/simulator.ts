@@ -10,7 +10,7 @@ import type { AnyEvent, ComponentCore } from '../component.js';
 import { gcsCore } from '../gcs/index.js';
 import type { GcsEvent, GcsState } from '../gcs/index.js';
 import { defaultGcsConfig } from '../gcs/index.js';
-import { hashState } from '../hash.js';
+import { hashedCharsPerEvent, hashState, hashStateSized } from '../hash.js';
 import { messageProblem } from '../protocol-decode.js';
 import type { Address, NodeId, WorkerId } from '../ids.js';
 import { gcsAddress, nodeOfWorker, rayletAddress, workerAddress } from '../ids.js';
@@ -20,7 +20,7 @@ import type { Message, WorkerExitReason } from '../protocol.js';
 import { defaultRayletConfig, rayletCore } from '../raylet/index.js';
 import type { RayletEvent, RayletState } from '../raylet/index.js';
 import type { Resources } from '../resources.js';
-import { applyDirect, applyUnderImmer } from '../step.js';
+import { applyDirect, applyUnderImmer, readyForImmer } from '../step.js';
 import type { TraceEntry, TraceHeader, TraceNote } from '../trace/format.js';
 import { TraceWriter, traceFormatVersion } from '../trace/format.js';
 import { Agenda } from './agenda.js';
@@ -30,7 +30,7 @@ import type { SimProgram } from './program.js';
 import { SeededRandom } from './random.js';
 import { WorkerRuntime } from './runtime.js';
 import { mutationNamed, mutations } from './mutations.js';
-import { tableValues } from '../table.js';
+import { hasSplitTable, tableValues } from '../table.js';
 
 /** One component process of the simulated cluster. */
 export interface SimInstance {
@@ -45,6 +45,10 @@ export interface SimInstance {
   /** Timer generations: re-arming a timer id supersedes the earlier arming. */
   timers: Record<string, number>;
   runtime?: SimProcess;
+  /** The state last found to keep every invariant: the next step's invariants are checked from it when they can be. */
+  checked?: unknown;
+  /** Whether the state is stepped under immer (always, in modes `immer` and `both`; in `auto`, once a table split). */
+  immer?: boolean;
 }
 
 /**
@@ -142,6 +146,8 @@ export class Simulator {
   private readonly header: TraceHeader;
   private seq = 0;
   private eventsSinceHash = new Map<Address, number>();
+  /** Per instance, how many of its events come between two hashes: `hashEvery`, or more for a big state. */
+  private readonly hashIntervals = new Map<Address, number>();
   private readonly gcsLog: AnyEvent[] = [];
   private gcsDownUntil: number | undefined;
   private gcsIncarnation = 0;
@@ -173,7 +179,7 @@ export class Simulator {
     this.random = new SeededRandom(options.seed);
     this.program = options.program;
     this.processFactory = options.processes ?? ((sim, instance, driverIndex) => new WorkerRuntime(sim, instance, driverIndex));
-    this.mode = options.mode ?? 'direct';
+    this.mode = options.mode ?? 'auto';
     this.faults = options.faults ?? {};
     this.faultPhaseMs = options.faultPhaseMs ?? 2000;
     this.maxTimeMs = options.maxTimeMs ?? 120_000;
@@ -359,7 +365,7 @@ export class Simulator {
   }
 
   private addInstance(address: Address, kind: SimInstance['kind'], nodeId: NodeId): SimInstance {
-    const instance: SimInstance = { address, kind, nodeId, state: this.cores[kind].initial(), alive: true, incarnation: 0, sendSeqs: {}, timers: {} };
+    const instance: SimInstance = { address, kind, nodeId, state: this.cores[kind].initial(), alive: true, incarnation: 0, sendSeqs: {}, timers: {}, immer: this.mode === 'immer' || this.mode === 'both' };
     this.instances.set(address, instance);
     return instance;
   }
@@ -465,8 +471,9 @@ export class Simulator {
     const core = this.cores[instance.kind];
     const seq = ++this.seq;
     if (instance.kind === 'gcs') this.gcsLog.push(event);
+    const before = instance.state;
     let effects: unknown[];
-    switch (this.mode) {
+    switch (this.modeFor(instance)) {
       case 'direct':
         effects = applyDirect(core, instance.state, event);
         break;
@@ -493,7 +500,9 @@ export class Simulator {
       this.entries.push(entry);
       this.lines.push(this.writer.line(entry));
     }
-    const broken = core.invariants(instance.state);
+    // Under immer, a step shares what it did not change with the state before it, which was checked.
+    const broken = core.invariantsSince !== undefined && instance.immer === true && instance.checked === before ? core.invariantsSince(before, instance.state) : core.invariants(instance.state);
+    instance.checked = instance.state;
     if (broken.length > 0) throw new InvariantViolation(`invariants broken after seq ${seq} ${instance.address} ${event.type}: ${broken.join('; ')}`);
     if (this.crossCheckEvery > 0 && seq % this.crossCheckEvery === 0) {
       const crossBroken = crossInvariants(this);
@@ -504,12 +513,25 @@ export class Simulator {
     return handBack;
   }
 
+  /** How `instance`'s next event is applied; in mode `auto`, a state whose table just split goes under immer from now on. */
+  private modeFor(instance: SimInstance): 'direct' | 'immer' | 'both' {
+    if (this.mode !== 'auto') return this.mode;
+    if (instance.immer === true) return 'immer';
+    if (!hasSplitTable(instance.state)) return 'direct';
+    instance.state = readyForImmer(instance.state);
+    instance.immer = true;
+    return 'immer';
+  }
+
   private maybeHash(instance: SimInstance): { hash?: string } {
     if (this.hashEvery <= 0) return {};
     const count = (this.eventsSinceHash.get(instance.address) ?? 0) + 1;
-    if (count >= this.hashEvery) {
+    if (count >= (this.hashIntervals.get(instance.address) ?? this.hashEvery)) {
       this.eventsSinceHash.set(instance.address, 0);
-      return { hash: hashState(instance.state) };
+      const sized = hashStateSized(instance.state);
+      // A big state is hashed less often, so that hashing costs about the same per event whatever the size.
+      this.hashIntervals.set(instance.address, Math.max(this.hashEvery, Math.ceil(sized.chars / hashedCharsPerEvent)));
+      return { hash: sized.hash };
     }
     this.eventsSinceHash.set(instance.address, count);
     return {};
@@ -693,7 +715,8 @@ export class Simulator {
     const replayedHash = hashState(state);
     const liveHash = hashState(gcs.state);
     if (replayedHash !== liveHash) throw new InvariantViolation(`GCS state replayed from its log (${replayedHash}) differs from the state before the restart (${liveHash})`);
-    gcs.state = this.mode === 'direct' ? state : structuredClone(state);
+    gcs.state = this.mode === 'direct' || this.mode === 'auto' ? state : structuredClone(state);
+    if (this.mode === 'auto') gcs.immer = false;
     gcs.incarnation = ++this.gcsIncarnation;
     gcs.sendSeqs = {};
     gcs.timers = {};

@@ -19,7 +19,7 @@ import { gcsCore } from '../../core/gcs/index.js';
 import { ownerCore } from '../../core/owner/index.js';
 import { rayletCore } from '../../core/raylet/index.js';
 import type { AnyEvent, ComponentCore } from '../../core/component.js';
-import { hashStateSized, stableStringify } from '../../core/hash.js';
+import { hashedCharsPerEvent, hashStateSized, stableStringify } from '../../core/hash.js';
 import type { Address } from '../../core/ids.js';
 import { traceFormatVersion } from '../../core/trace/format.js';
 import type { ComponentKind, TraceEntry, TraceHeader, TraceNote } from '../../core/trace/format.js';
@@ -36,17 +36,9 @@ import type { SessionLog } from '../store/event-log.js';
  */
 export const defaultHashEveryEvents = 64;
 
-/** The interval grows to this fraction of the events applied so far. */
+/** The interval grows to this fraction of the events applied so far (and to at least `hashedCharsPerEvent` of the state's length). */
 const hashIntervalGrowth = 1 / 8;
 
-/**
- * ...and to at least the last hashed state's length over this, so that hashing a big state costs at
- * most about this many characters of it per event (as snapshots do, core/trace/snapshots.ts): a
- * driver with 100,000 tasks in flight has a state of some 90 MB, and hashing it every eighth of its
- * log took 25 of the 63 s that a 408,000-event session took to collect. Its snapshots, which replay
- * also checks, still come every 175,000 events or sooner.
- */
-const hashedCharsPerEvent = 512;
 
 /** One event read from a component's log, in the form the trace keeps. */
 export interface CollectedEvent {

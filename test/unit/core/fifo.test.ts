@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { produce } from 'immer';
 import { hashState } from '../../../core/hash.js';
 import { produceWithOwnCopies } from '../../../core/step.js';
-import { chunkLength, emptyFifo, pageLength, fifoIndexOf, fifoItems, fifoPeek, fifoPush, fifoPushFront, fifoPushOne, fifoRemove, fifoSize, fifoTake, fifoTakeAll } from '../../../core/fifo.js';
+import { chunkLength, emptyFifo, pageLength, fifoChanges, fifoIndexOf, fifoItems, fifoPeek, fifoPush, fifoPushFront, fifoPushOne, fifoRemove, fifoSize, fifoTake, fifoTakeAll } from '../../../core/fifo.js';
 import type { Fifo } from '../../../core/fifo.js';
 import { assertProperty } from '../../support/property-harness.js';
 
@@ -84,6 +84,33 @@ void test('the FIFO behaves as an array used as a queue, across chunks', () => {
         assert.deepEqual(fifoItems(owned), model, 'with own copies too');
         assert.equal(hashState(owned), hashState(queue), 'with the same data');
         assert.ok(deepFrozen(owned), 'and a frozen queue, as immer leaves it');
+      }
+    }),
+    200,
+  );
+});
+
+void test('fifoChanges gives what a step under immer added and removed, visiting only what it copied', () => {
+  assertProperty(
+    'fifo changes',
+    fc.property(fc.array(operation, { maxLength: 30 }), fc.boolean(), (operations, ownCopies) => {
+      let queue = emptyFifo<number>();
+      for (const op of operations) {
+        const before = queue;
+        queue = ownCopies ? produceWithOwnCopies(queue, (draft) => applyTo(draft, op)) : produce(queue, (draft) => applyTo(draft, op));
+        const changed = new Map<number, number>();
+        let visits = 0;
+        fifoChanges(before, queue, (item, count) => {
+          visits += 1;
+          changed.set(item, (changed.get(item) ?? 0) + count);
+        });
+        const expected = new Map<number, number>();
+        for (const item of fifoItems(queue)) expected.set(item, (expected.get(item) ?? 0) + 1);
+        for (const item of fifoItems(before)) expected.set(item, (expected.get(item) ?? 0) - 1);
+        const nonZero = (counts: Map<number, number>): [number, number][] => [...counts].filter(([, count]) => count !== 0).sort((a, b) => a[0] - b[0]);
+        assert.deepEqual(nonZero(changed), nonZero(expected), `after ${op.kind}`);
+        // One push or take copies the chunks at an end of the queue, not the queue.
+        if ((op.kind === 'pushOne' && op.items.length === 1) || (op.kind === 'take' && op.count === 1)) assert.ok(visits <= 4 * chunkLength, `${visits} items visited for one ${op.kind}`);
       }
     }),
     200,

@@ -15,6 +15,7 @@ import {
   flatTableChanges,
   flatTablePath,
   flatTables,
+  tableChanges,
   tableDelete,
   tableEntries,
   tableForEach,
@@ -98,6 +99,28 @@ function deepFrozen(value: unknown): boolean {
   return Object.isFrozen(value) && Object.values(value).every(deepFrozen);
 }
 
+/**
+ * `tableChanges` between two states of a table, one stepped from the other under immer, visits
+ * exactly the keys whose entries differ, each once, with both entries.
+ */
+function assertChanges<V>(before: Table<V>, after: Table<V>): void {
+  const visited = new Map<string, [V | undefined, V | undefined]>();
+  assert.ok(tableChanges(before, after, (key, was, now) => {
+    assert.ok(!visited.has(key), `${key} visited twice`);
+    visited.set(key, [was, now]);
+  }));
+  const expected = new Map<string, [V | undefined, V | undefined]>();
+  for (const key of new Set([...tableKeys(before), ...tableKeys(after)])) {
+    const [was, now] = [tableGet(before, key), tableGet(after, key)];
+    if (was !== now) expected.set(key, [was, now]);
+  }
+  assert.deepEqual([...visited.keys()].sort(), [...expected.keys()].sort(), 'the keys changed');
+  for (const [key, [was, now]] of expected) {
+    const seen = visited.get(key);
+    assert.ok(seen !== undefined && seen[0] === was && seen[1] === now, `${key} visited with its entries before and after`);
+  }
+}
+
 /** A table holding `count` entries `pre<n>` (and the Map of them), to start a run near the split. */
 function prefilled(count: number): { table: Table<{ value: number; log: number[] }>; model: Map<string, number> } {
   const table = emptyTable<{ value: number; log: number[] }>();
@@ -131,15 +154,19 @@ void test(`the table holds what a Map holds, in place, under immer and with own 
       for (const op of operations) {
         const result = apply(direct, op);
         assert.equal(apply(backed, op), result);
+        const draftedBefore = drafted;
+        const ownedBefore = owned;
         drafted = produce(drafted, (draft) => {
           assert.equal(apply(draft, op), result);
         });
+        assertChanges(draftedBefore, drafted);
         owned = produceWithOwnCopies(owned, (draft) => {
           assert.equal(apply(draft, op), result);
           // A read of another entry in the same step (drafted by immer, or copied below a node this
           // step copied), so that steps mix both ways.
           assert.equal(tableGet(draft, 'pre3')?.value, tableGet(direct, 'pre3')?.value);
         });
+        assertChanges(ownedBefore, owned);
         if (op.kind === 'delete') assert.equal(result, model.has(op.key));
         if (op.kind === 'bump' && model.has(op.key)) assert.equal(result, true, 'an entry changed in place reads back changed');
         modelApply(model, op);
