@@ -103,10 +103,12 @@ export function readyForImmer<S>(state: S): S {
  * Checks every invariant of `state` and fails with all of the broken ones at once.
  *
  * @param context names the step, e.g. `seq 12 raylet:n1 lease/requested`, so the failure says where.
+ * @param checkedBefore the state a step under immer made `state` from, in which every invariant
+ *   held: only what the step changed is checked (`invariantsSince`), where the core can tell.
  * @throws InvariantViolation listing every broken invariant.
  */
-export function checkInvariants<S, E extends AnyEvent, F>(core: ComponentCore<S, E, F>, state: S, context: string): void {
-  const broken = core.invariants(state);
+export function checkInvariants<S, E extends AnyEvent, F>(core: ComponentCore<S, E, F>, state: S, context: string, checkedBefore?: { readonly state: S }): void {
+  const broken = checkedBefore !== undefined && core.invariantsSince !== undefined ? core.invariantsSince(checkedBefore.state, state) : core.invariants(state);
   if (broken.length === 0) return;
   throw new InvariantViolation(`${context}: ${counted(broken.length, `${core.kind} invariant`)} broken: ${broken.join('; ')}`);
 }

@@ -8,7 +8,7 @@
  */
 import { emptyFifo, fifoChanges, fifoItems, fifoSize } from '../fifo.js';
 import { maxCancelledEarly } from './state.js';
-import type { BorrowedRef, OwnedObject, OwnedTask, OwnerState } from './state.js';
+import type { ActorView, BorrowedRef, OwnedObject, OwnedTask, OwnerState } from './state.js';
 import { tableChanges, tableForEach, tableGet } from '../table.js';
 
 /** Every broken invariant of an owner's state. */
@@ -31,9 +31,21 @@ export function ownerInvariants(s: OwnerState): string[] {
       queuedBy.set(taskId, cls.key);
     }
   }
+  // Which actor has each call in flight: every RUNNING call is in flight at one actor.
+  const inflightAt = new Map<string, string>();
+  for (const key in s.actors) {
+    const view = s.actors[key] as (typeof s.actors)[string];
+    viewBroken(s, view, broken);
+    for (const taskId of view.inflight) {
+      const other = inflightAt.get(taskId);
+      if (other !== undefined) broken.push(`call ${taskId} is in flight at ${other === view.actorId ? `actor ${other} twice` : `actors ${other} and ${view.actorId}`}`);
+      inflightAt.set(taskId, view.actorId);
+    }
+  }
   tableForEach(s.tasks, (task) => {
     taskBroken(s, task, broken);
     if (isPlaceable(task) && !queuedBy.has(task.spec.taskId)) broken.push(`task ${task.spec.taskId} is PENDING_NODE but no class queues it`);
+    if (isRunningCall(task) && !inflightAt.has(task.spec.taskId)) broken.push(`actor call ${task.spec.taskId} is RUNNING but in flight at no actor`);
   });
   structureBroken(s, broken);
   return broken;
@@ -46,9 +58,10 @@ export function ownerInvariants(s: OwnerState): string[] {
  * The tables of tasks, objects and borrowed refs are compared with `before`'s (`tableChanges`), and
  * only their changed entries are checked. What ties tasks to other parts is checked by sums over
  * sets: the tasks ready to be placed are exactly those the classes queue, and the RUNNING tasks
- * exactly those the granted leases run or pipeline. Each side's sum moves by what the step changed
- * on that side (`fifoChanges` for the queues), and both held equal in `before`. The leases, classes
- * and actors, which stay few, are checked whole, as are a worker's executions. Whatever looks broken
+ * exactly those the granted leases run or pipeline, and the RUNNING actor calls exactly those in
+ * flight at their actors. Each side's sum moves by what the step changed on that side (`fifoChanges`
+ * for the queues, the changed actor views), and both held equal in `before`. The leases and
+ * classes, which stay few, are checked whole, as are a worker's executions. Whatever looks broken
  * is checked again by `ownerInvariants(after)`, so the sentences are exactly its own.
  *
  * Falls back to `ownerInvariants(after)` when `after` shares nothing with `before` (a state changed
@@ -63,15 +76,19 @@ export function ownerInvariantsSince(before: OwnerState, after: OwnerState): str
   const borrowedCompared = tableChanges(before.borrowed, after.borrowed, (_key, _was, now) => {
     if (now !== undefined) borrowedBroken(after, now, broken);
   });
-  // Sums that must end at zero: (placeable tasks - queued items) and (RUNNING tasks - listed tasks).
+  // Sums that must end at zero: (placeable tasks - queued items), (RUNNING tasks - listed tasks) and
+  // (RUNNING calls - calls in flight).
   const placeable = new SetSum();
   const running = new SetSum();
+  const calls = new SetSum();
   const tasksCompared = tableChanges(before.tasks, after.tasks, (key, was, now) => {
     if (now !== undefined) taskBroken(after, now, broken);
     if (was !== undefined && isPlaceable(was)) placeable.add(key, -1);
     if (now !== undefined && isPlaceable(now)) placeable.add(key, 1);
     if (was !== undefined && isRunningTask(was)) running.add(key, -1);
     if (now !== undefined && isRunningTask(now)) running.add(key, 1);
+    if (was !== undefined && isRunningCall(was)) calls.add(key, -1);
+    if (now !== undefined && isRunningCall(now)) calls.add(key, 1);
   });
   if (!objectsCompared || !borrowedCompared || !tasksCompared) return ownerInvariants(after);
   const empty = emptyFifo<string>();
@@ -84,8 +101,20 @@ export function ownerInvariantsSince(before: OwnerState, after: OwnerState): str
   for (const key in before.classes) if (after.classes[key] === undefined) compareQueues(key);
   running.addListed(before, 1);
   running.addListed(after, -1);
+  // An actor's view changes whenever a call goes in flight or leaves it.
+  const compareViews = (key: string): void => {
+    const was = before.actors[key];
+    const now = after.actors[key];
+    if (was === now) return;
+    for (const taskId of was?.inflight ?? []) calls.add(taskId, 1);
+    for (const taskId of now?.inflight ?? []) calls.add(taskId, -1);
+    if (now !== undefined) viewBroken(after, now, broken);
+  };
+  for (const key in after.actors) compareViews(key);
+  for (const key in before.actors) if (after.actors[key] === undefined) compareViews(key);
   if (!placeable.isZero()) broken.push('the tasks queued by classes are not the PENDING_NODE tasks');
   if (!running.isZero()) broken.push('the RUNNING tasks are not those their granted leases run');
+  if (!calls.isZero()) broken.push('the RUNNING actor calls are not those in flight');
   structureBroken(after, broken);
   return broken.length === 0 ? broken : ownerInvariants(after);
 }
@@ -144,6 +173,20 @@ function isRunningTask(task: OwnedTask): boolean {
   return task.kind === 'task' && task.state === 'RUNNING';
 }
 
+/** Whether `task` is an actor call under way at its actor. */
+function isRunningCall(task: OwnedTask): boolean {
+  return task.kind === 'actor-task' && task.state === 'RUNNING';
+}
+
+/** The broken invariants of what this process knows of one actor, apart from which calls are RUNNING. */
+function viewBroken(s: OwnerState, view: ActorView, broken: string[]): void {
+  for (const taskId of view.inflight) {
+    const task = tableGet(s.tasks, taskId);
+    if (task === undefined || task.state !== 'RUNNING') broken.push(`actor ${view.actorId} has call ${taskId} in flight that is not RUNNING`);
+  }
+  if (view.state === 'DEAD' && (view.inflight.length > 0 || fifoSize(view.queue) > 0)) broken.push(`dead actor ${view.actorId} still has calls`);
+}
+
 /** The broken invariants of one object record. */
 function objectBroken(s: OwnerState, object: OwnedObject, broken: string[]): void {
   const id = object.objectId;
@@ -177,8 +220,8 @@ function taskBroken(s: OwnerState, task: OwnedTask, broken: string[]): void {
 }
 
 /**
- * The broken invariants of the parts that stay few whatever the tasks (leases, classes, actors, a
- * worker's executions and caches), apart from which tasks the classes queue.
+ * The broken invariants of the parts that stay few whatever the tasks (leases, classes, a worker's
+ * executions and caches), apart from which tasks the classes queue.
  */
 function structureBroken(s: OwnerState, broken: string[]): void {
   for (const key in s.leases) {
@@ -216,14 +259,6 @@ function structureBroken(s: OwnerState, broken: string[]): void {
       broken.push(`class ${cls.key} lists its granted leases (${cls.granted.join(', ')}) other than in the order of its leases`);
     }
     if (cls.queue.head >= (cls.queue.chunks[0]?.length ?? 1)) broken.push(`class ${cls.key} has its queue head past its first chunk`);
-  }
-  for (const key in s.actors) {
-    const view = s.actors[key] as (typeof s.actors)[string];
-    for (const taskId of view.inflight) {
-      const task = tableGet(s.tasks, taskId);
-      if (task === undefined || task.state !== 'RUNNING') broken.push(`actor ${view.actorId} has call ${taskId} in flight that is not RUNNING`);
-    }
-    if (view.state === 'DEAD' && (view.inflight.length > 0 || fifoSize(view.queue) > 0)) broken.push(`dead actor ${view.actorId} still has calls`);
   }
   executionsBroken(s, broken);
   if (s.replyOrder.length > s.config.maxReplyCache || s.replyCache.size !== s.replyOrder.length) broken.push(`reply cache over its bound or out of step with its order`);

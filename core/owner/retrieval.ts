@@ -16,6 +16,7 @@ import { handBackQueued, onExecutionFetched, onExecutionFetchFailed } from './ex
 import { recoverObject, resolveDeps } from './lineage.js';
 import { addLocalRef, borrowEntry, ensureRegistered, maybeRelease } from './refs.js';
 import { getRefs } from './state.js';
+import { readField } from '../own-copies.js';
 import type { BorrowedRef, OwnedObject, PendingGet } from './state.js';
 import { tableDelete, tableGet, tableHas, tableKeys, tableSet, tableSome, tableValues } from '../table.js';
 
@@ -357,8 +358,10 @@ function checkRetrieval(ctx: Ctx, id: string, objectId: ObjectId | undefined, ow
     else if (owned !== undefined) {
       // A get of this one object (nearly every get), where nothing was started: still pending, and
       // the record still current, so it is settled from the record, with no lookup of either.
-      if (!advanceOwned(ctx, objectId, owned) && !Array.isArray(get.refs) && get.refs.objectId === objectId) {
-        trySettleGet(ctx, get, getRefs(get), owned);
+      // Read without immer drafting the list of a get of many refs (see getRefs).
+      const refs = readField(get, 'refs') as PendingGet['refs'];
+      if (!advanceOwned(ctx, objectId, owned) && !Array.isArray(refs) && refs.objectId === objectId) {
+        trySettleGet(ctx, get, [refs], owned);
         return;
       }
     } else advanceRef(ctx, objectId, ownerOfObject(objectId));

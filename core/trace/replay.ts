@@ -7,10 +7,11 @@ import type { Patch } from 'immer';
 import type { Address } from '../ids.js';
 import type { AnyEvent, ComponentCore } from '../component.js';
 import { hashState } from '../hash.js';
-import { applyDirect, applyUnderImmer, checkInvariants } from '../step.js';
+import { applyDirect, applyUnderImmer, checkInvariants, readyForImmer } from '../step.js';
 import type { ImmerStep } from '../step.js';
 import type { ComponentKind, Trace, TraceEntry } from './format.js';
 import { mintedIn, mintedOf } from './snapshots.js';
+import { hasSplitTable } from '../table.js';
 
 /**
  * The reducers to replay with, one per component kind. Their state and event types differ and a
@@ -35,14 +36,18 @@ export interface ReplayOptions {
    * `immer` applies each event under immer, giving frozen states and patches (what `onStep` needs);
    * `direct` applies the recipes to mutable state, as the live shells do, which on a large state is
    * far faster (immer copies each touched container per event). Both give the same states, hash for
-   * hash (tested). Default: `immer` with `onStep`, else `direct`.
+   * hash (tested). `auto` applies each component's events directly until one of its tables splits
+   * (holds more than `splitAt` entries), then under immer, where invariants are checked from what
+   * each event changed (`invariantsSince`) rather than over the whole state: what makes checking
+   * after every event of a large trace affordable. Default: `immer` with `onStep`, else `direct`.
    */
-  readonly mode?: 'immer' | 'direct';
+  readonly mode?: 'immer' | 'direct' | 'auto';
   /**
    * When invariants are checked: after `every` event (the default), or only where the recording
    * can be compared (`hashes`: at each recorded hash, at a recorded failure, and at each component's
-   * last event). The owner's invariants walk its whole state, so on a large driver checking after
-   * every event makes replay quadratic (a 120,814-event live trace: 7 minutes).
+   * last event). The owner's invariants walk its whole state, except after a step under immer, so
+   * on a large driver checking after every event directly makes replay quadratic (a 120,814-event
+   * live trace: 7 minutes); mode `auto` avoids that.
    */
   readonly invariants?: 'every' | 'hashes';
 }
@@ -90,7 +95,7 @@ export type ReplayResult = ReplaySuccess | ReplayDivergence;
 export function replayTrace(trace: Trace, cores: ReplayCores, options: ReplayOptions | ReplayStep = {}): ReplayResult {
   const onStep = typeof options === 'function' ? options : options.onStep;
   const mode = (typeof options === 'function' ? undefined : options.mode) ?? (onStep === undefined ? 'direct' : 'immer');
-  if (mode === 'direct' && onStep !== undefined) throw new TypeError('replayTrace: onStep needs mode immer (it is given frozen states and patches)');
+  if (mode !== 'immer' && onStep !== undefined) throw new TypeError('replayTrace: onStep needs mode immer (it is given frozen states and patches)');
   const states = new Map<Address, unknown>();
   const hashesComparable: Record<ComponentKind, boolean> = {
     gcs: trace.header.reducers.gcs === cores.gcs.version,
@@ -113,6 +118,10 @@ export function replayTrace(trace: Trace, cores: ReplayCores, options: ReplayOpt
     byPosition.set(snapshot.position, snapshot.state);
   }
   const positions = new Map<Address, number>();
+  // In mode auto, the components stepped under immer; and per component, the state last found to
+  // keep every invariant (the next check under immer starts from it).
+  const underImmer = new Set<Address>();
+  const checkedStates = new Map<Address, unknown>();
   let checkedSnapshots = 0;
   const snapshotCount = (): { checkedSnapshots?: number } => (snapshotsOf.size === 0 ? {} : { checkedSnapshots });
   // Before version 3 a trace names no minted ids (and has no snapshots).
@@ -134,9 +143,14 @@ export function replayTrace(trace: Trace, cores: ReplayCores, options: ReplayOpt
     let state: unknown;
     let patches: readonly Patch[] = [];
     let effects: readonly unknown[];
+    let before: unknown = states.has(entry.address) ? states.get(entry.address) : typed.initial();
+    if (mode === 'auto' && !underImmer.has(entry.address) && hasSplitTable(before)) {
+      before = readyForImmer(before);
+      underImmer.add(entry.address);
+    }
+    const stepMode = mode === 'auto' ? (underImmer.has(entry.address) ? 'immer' : 'direct') : mode;
     try {
-      const before = states.has(entry.address) ? states.get(entry.address) : typed.initial();
-      if (mode === 'direct') {
+      if (stepMode === 'direct') {
         effects = applyDirect(typed, before, entry.event);
         state = before;
       } else {
@@ -172,7 +186,11 @@ export function replayTrace(trace: Trace, cores: ReplayCores, options: ReplayOpt
 
     const checkHere = invariantsEvery || entry.hash !== undefined || recordedFailureSeqs.has(entry.seq) || lastSeqOf.get(entry.address) === entry.seq;
     try {
-      if (checkHere) checkInvariants(core, state, where);
+      if (checkHere) {
+        const checkedBefore = stepMode === 'immer' && checkedStates.get(entry.address) === before ? { state: before } : undefined;
+        checkInvariants(typed, state, where, checkedBefore);
+        checkedStates.set(entry.address, state);
+      }
     } catch (error) {
       // checkInvariants already names the step and the failure; its message is the whole reason.
       const reason = error instanceof Error ? error.message : messageOf(error);

@@ -47,7 +47,8 @@ export async function replayCommand(args: string[]): Promise<number> {
   if (invariantsOption !== undefined && invariantsOption !== 'every' && invariantsOption !== 'hashes') throw new UsageError(`--invariants takes every or hashes, not '${invariantsOption}'`);
   // Invariants walk a component's whole state: after every event of a big trace that is quadratic.
   const invariants = invariantsOption ?? (trace.entries.length <= everyEventLimit ? 'every' : 'hashes');
-  const result = replayTrace(trace, cores, { invariants });
+  // Checked after every event, a component that grew is stepped under immer and checked from what each event changed.
+  const result = replayTrace(trace, cores, { invariants, mode: invariants === 'every' ? 'auto' : 'direct' });
   if (!result.ok) {
     process.stderr.write(`tsray replay: diverged at seq ${result.seq} (${result.address}): ${result.reason}\n`);
     return 1;

@@ -41,7 +41,7 @@ function comparing(core: ComponentCore<unknown, AnyEvent, unknown>, tally: Tally
 /**
  * The owner core, with one invariant broken after every 23rd step of each process, in turn: a queued
  * task dropped from its queue, queued twice, or finished there; a lease that forgets its task;
- * an object's count made negative.
+ * an object's count made negative; an actor that forgets a call in flight.
  */
 function breaking(core: ComponentCore<OwnerState, OwnerEvent, unknown>): ComponentCore<unknown, AnyEvent, unknown> {
   const steps = new Map<string, number>();
@@ -55,7 +55,7 @@ function breaking(core: ComponentCore<OwnerState, OwnerEvent, unknown>): Compone
       const queue = Object.values(state.classes).find((cls) => cls.queue.size > 0)?.queue;
       const running = tableValues(state.tasks).find((task) => task.kind === 'task' && task.state === 'RUNNING');
       const object = tableValues(state.objects)[0];
-      switch ((step / 23) % 5) {
+      switch ((step / 23) % 6) {
         case 0:
           if (queue !== undefined) fifoTake(queue);
           break;
@@ -77,6 +77,12 @@ function breaking(core: ComponentCore<OwnerState, OwnerEvent, unknown>): Compone
         case 4:
           if (object !== undefined) object.localRefs = -1;
           break;
+        case 5: {
+          // The call stays RUNNING: only the sum over RUNNING calls sees that its actor forgot it.
+          const view = Object.values(state.actors).find((candidate) => candidate.inflight.length > 0);
+          if (view !== undefined) view.inflight.shift();
+          break;
+        }
       }
       return effects;
     },
