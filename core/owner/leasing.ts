@@ -233,17 +233,25 @@ function pipeline(ctx: Ctx, cls: SchedulingClass): void {
   // The granted leases are walked again each round rather than collected into a list of the open
   // ones first: that list was an array grown from empty (17 slots) at every submission and every
   // reply of a long queue, and a push changes neither which leases are granted nor which are open.
+  // Under immer, the granted list and the leases are read without drafting them (as `pump` does),
+  // and a lease is drafted only when a task is pushed to it: a read of every lease through its
+  // draft, round after round, took about a quarter of the replay of a live driver's trace under
+  // immer (120,843 events, 30,000 tasks pipelined). The record is read again each round, so that a
+  // lease pushed to in an earlier round reads as its draft, as it is now.
+  const drafts = mayBeDraft();
+  const granted = (drafts ? readField(cls, 'granted') : cls.granted) as LeaseId[];
   for (let inFlight = 1; inFlight < depth; inFlight++) {
     let anyOpen = false;
-    for (const id of cls.granted) {
-      const lease = ctx.s.leases[id];
+    const leases = (drafts ? readField(ctx.s, 'leases') : ctx.s.leases) as OwnerState['leases'];
+    for (const id of granted) {
+      const lease = (drafts ? readField(leases, id) : leases[id]) as OwnedLease | undefined;
       if (lease === undefined || lease.runningTaskId === undefined || lease.draining === true || lease.doomed === true || lease.handedBack === true || lease.lost !== undefined) continue;
       anyOpen = true;
       if (fifoSize(cls.queue) <= cls.leases.length) return;
       if (1 + (lease.pipelined?.length ?? 0) > inFlight) continue;
       const taskId = fifoTake(cls.queue);
       const task = taskId === undefined ? undefined : tableGet(ctx.s.tasks, taskId);
-      if (task !== undefined) pushTask(ctx, task, lease);
+      if (task !== undefined) pushTask(ctx, task, drafts ? (ctx.s.leases[id] as OwnedLease) : lease);
     }
     if (!anyOpen) return;
   }
