@@ -190,7 +190,8 @@ export function replayTrace(trace: Trace, cores: ReplayCores, options: ReplayOpt
         const checkedBefore = stepMode === 'immer' && checkedStates.get(entry.address) === before ? { state: before } : undefined;
         checkInvariants(typed, state, where, checkedBefore);
         checkedStates.set(entry.address, state);
-      }
+        // A state changed in place since its check (a direct step) is not the state that was checked.
+      } else checkedStates.delete(entry.address);
     } catch (error) {
       // checkInvariants already names the step and the failure; its message is the whole reason.
       const reason = error instanceof Error ? error.message : messageOf(error);
