@@ -297,18 +297,18 @@ export function fifoChanges<T>(before: Fifo<T>, after: Fifo<T>, visit: (item: T,
   if (before === after) return;
   const pagesBefore = pagesOf(before);
   const pagesAfter = pagesOf(after);
-  const sharedPages = new Set<T[][]>(pagesBefore);
+  const inBefore = new Set<T[][]>(pagesBefore);
+  const shared = new Set<T[][]>(pagesAfter.filter((page) => inBefore.has(page)));
   // Each chunk of an unshared page, counted +1 in `after` and -1 in `before`: a chunk both hold cancels.
   const chunks = new Map<T[], number>();
-  const count = (pages: T[][][], others: ReadonlySet<T[][]>, sign: 1 | -1): void => {
+  const count = (pages: T[][][], sign: 1 | -1): void => {
     for (const page of pages) {
-      if (others.has(page)) continue;
+      if (shared.has(page)) continue;
       for (const chunk of page) chunks.set(chunk, (chunks.get(chunk) ?? 0) + sign);
     }
   };
-  const sharedAfter = new Set<T[][]>(pagesAfter.filter((page) => sharedPages.has(page)));
-  count(pagesAfter, sharedAfter, 1);
-  count(pagesBefore, sharedAfter, -1);
+  count(pagesAfter, 1);
+  count(pagesBefore, -1);
   for (const [chunk, times] of chunks) {
     if (times === 0) continue;
     const sign = times > 0 ? 1 : -1;

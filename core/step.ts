@@ -100,6 +100,15 @@ export function readyForImmer<S>(state: S): S {
 }
 
 /**
+ * Every broken invariant of `state`: from what changed since `checkedBefore` (a state a step under
+ * immer made `state` from, in which every invariant held) where the core can tell, else over the
+ * whole state.
+ */
+export function brokenInvariants<S, E extends AnyEvent, F>(core: ComponentCore<S, E, F>, state: S, checkedBefore?: { readonly state: S }): string[] {
+  return checkedBefore !== undefined && core.invariantsSince !== undefined ? core.invariantsSince(checkedBefore.state, state) : core.invariants(state);
+}
+
+/**
  * Checks every invariant of `state` and fails with all of the broken ones at once.
  *
  * @param context names the step, e.g. `seq 12 raylet:n1 lease/requested`, so the failure says where.
@@ -108,7 +117,7 @@ export function readyForImmer<S>(state: S): S {
  * @throws InvariantViolation listing every broken invariant.
  */
 export function checkInvariants<S, E extends AnyEvent, F>(core: ComponentCore<S, E, F>, state: S, context: string, checkedBefore?: { readonly state: S }): void {
-  const broken = checkedBefore !== undefined && core.invariantsSince !== undefined ? core.invariantsSince(checkedBefore.state, state) : core.invariants(state);
+  const broken = brokenInvariants(core, state, checkedBefore);
   if (broken.length === 0) return;
   throw new InvariantViolation(`${context}: ${counted(broken.length, `${core.kind} invariant`)} broken: ${broken.join('; ')}`);
 }

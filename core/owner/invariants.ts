@@ -149,10 +149,12 @@ class SetSum {
     for (const key in s.leases) {
       const lease = s.leases[key] as (typeof s.leases)[string];
       if (lease.state !== 'granted') continue;
-      for (const taskId of [...(lease.runningTaskId === undefined ? [] : [lease.runningTaskId]), ...(lease.pipelined ?? [])]) {
+      const runsHere = (taskId: string): void => {
         const task = tableGet(s.tasks, taskId);
         if (task !== undefined && isRunningTask(task) && task.leaseId === lease.leaseId) listed.add(taskId);
-      }
+      };
+      if (lease.runningTaskId !== undefined) runsHere(lease.runningTaskId);
+      lease.pipelined?.forEach(runsHere);
     }
     for (const taskId of listed) this.add(taskId, times);
   }

@@ -20,7 +20,7 @@ import type { Message, WorkerExitReason } from '../protocol.js';
 import { defaultRayletConfig, rayletCore } from '../raylet/index.js';
 import type { RayletEvent, RayletState } from '../raylet/index.js';
 import type { Resources } from '../resources.js';
-import { applyDirect, applyUnderImmer, readyForImmer } from '../step.js';
+import { applyDirect, applyUnderImmer, brokenInvariants, readyForImmer } from '../step.js';
 import type { TraceEntry, TraceHeader, TraceNote } from '../trace/format.js';
 import { TraceWriter, traceFormatVersion } from '../trace/format.js';
 import { Agenda } from './agenda.js';
@@ -501,7 +501,7 @@ export class Simulator {
       this.lines.push(this.writer.line(entry));
     }
     // Under immer, a step shares what it did not change with the state before it, which was checked.
-    const broken = core.invariantsSince !== undefined && instance.immer === true && instance.checked === before ? core.invariantsSince(before, instance.state) : core.invariants(instance.state);
+    const broken = brokenInvariants(core, instance.state, instance.immer === true && instance.checked === before ? { state: before } : undefined);
     instance.checked = instance.state;
     if (broken.length > 0) throw new InvariantViolation(`invariants broken after seq ${seq} ${instance.address} ${event.type}: ${broken.join('; ')}`);
     if (this.crossCheckEvery > 0 && seq % this.crossCheckEvery === 0) {
