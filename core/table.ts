@@ -694,6 +694,18 @@ export function tableValues<V>(table: Table<V>): V[] {
   return values;
 }
 
+/**
+ * Calls `visit` with each key and entry as they are, in the table's iteration order, for reading
+ * only: in a step with own copies nothing is copied (`tableForEach` copies every entry, so that it
+ * may be changed). For walks that read every entry to find the few to change, each then got with
+ * `tableGet`. `visit` must not add or remove entries.
+ */
+export function tableForEachAsIs<V>(table: Table<V>, visit: (key: string, value: V) => void): void {
+  eachEntry(ownCopiesFor(table) ? rawView(table) : table, (key, value) => {
+    visit(key, value);
+  });
+}
+
 /** The `[key, value]` pairs, in the table's iteration order (a copy). */
 export function tableEntries<V>(table: Table<V>): [string, V][] {
   if (ownCopiesFor(table)) thawAll(table);

@@ -15,7 +15,7 @@ import type { Ctx } from './context.js';
 import { emit, removeOne } from './context.js';
 import { forgetTaskIfDone } from './lineage.js';
 import type { BorrowedRef, OwnedObject } from './state.js';
-import { tableDelete, tableGet, tableKeys, tableSet } from '../table.js';
+import { tableDelete, tableForEachAsIs, tableGet, tableSet } from '../table.js';
 
 /** Whether anything but lineage holds an owned object. */
 export function isReferenced(object: OwnedObject): boolean {
@@ -350,7 +350,14 @@ export function onBorrowReleased(ctx: Ctx, objectId: ObjectId, borrower: WorkerI
 
 /** A borrower (or a whole node of them) is gone: it holds nothing any more. */
 export function dropDeadBorrowers(ctx: Ctx, isDead: (workerId: WorkerId) => boolean): void {
-  for (const objectId of tableKeys(ctx.s.objects)) {
+  // The objects that name a dead process are found by reading every object as it is, and only they
+  // are got to be changed: under immer, getting every object copied it (each worker's exit cost a
+  // copy of every object a driver held: 30% of a simulated script with 200 actors).
+  const naming: string[] = [];
+  tableForEachAsIs(ctx.s.objects, (objectId, object) => {
+    if (object.borrowers?.some(isDead) === true || object.statusWaiters?.some(isDead) === true) naming.push(objectId);
+  });
+  for (const objectId of naming) {
     const object = tableGet(ctx.s.objects, objectId);
     if (object === undefined) continue;
     const before = object.borrowers?.length ?? 0;
