@@ -62,6 +62,12 @@ export interface SimOptions {
   readonly hashEvery?: number;
   /** Check cross-component invariants every this many events (1: after every event). */
   readonly crossCheckEvery?: number;
+  /**
+   * How the cross-component invariants are checked: from the processes stepped since the last check
+   * (`changed`, the default), over every process (`whole`), or both, failing the run where the two
+   * differ (`both`, for the tests of the first).
+   */
+  readonly crossCheck?: 'changed' | 'whole' | 'both';
   /** Base latency of a message. */
   readonly latencyMs?: number;
   /** How long a simulated body runs before it returns. */
