@@ -102,9 +102,12 @@ export function readyForImmer<S>(state: S): S {
 /**
  * Every broken invariant of `state`: from what changed since `checkedBefore` (a state a step under
  * immer made `state` from, in which every invariant held) where the core can tell, else over the
- * whole state.
+ * whole state. A step under immer that changed nothing gives back the state it started from, which
+ * was checked: none is broken. (Under faults, a duplicate message changes nothing, and each walked
+ * a driver's whole state: a third of a simulated script with 200 actors under chaos faults.)
  */
 export function brokenInvariants<S, E extends AnyEvent, F>(core: ComponentCore<S, E, F>, state: S, checkedBefore?: { readonly state: S }): string[] {
+  if (checkedBefore?.state === state) return [];
   return checkedBefore !== undefined && core.invariantsSince !== undefined ? core.invariantsSince(checkedBefore.state, state) : core.invariants(state);
 }
 

@@ -7,7 +7,7 @@ import { hashState } from '../../../core/hash.js';
 import { freeze, isDraft, produce } from 'immer';
 import { ownerCore } from '../../../core/owner/index.js';
 import { driverStarted, tinySubmission } from '../../support/owner-events.js';
-import { applyDirect, applyUnderImmer, checkInvariants, produceWithOwnCopies } from '../../../core/step.js';
+import { applyDirect, applyUnderImmer, brokenInvariants, checkInvariants, produceWithOwnCopies } from '../../../core/step.js';
 import { duringImmerStep, readField } from '../../../core/own-copies.js';
 import { splitAt, tableGet } from '../../../core/table.js';
 
@@ -111,6 +111,26 @@ void test('checkInvariants lists every broken invariant with its context', () =>
       error.message.includes('total is negative') &&
       error.message.includes('not the sum'),
   );
+});
+
+void test('a step under immer that changed nothing leaves the state it started from, checked, with no invariant to walk again', () => {
+  const walked: CounterState[] = [];
+  // The watched core ignores `counter/leaked`, as a recipe ignores a duplicate message.
+  const watched: ComponentCore<CounterState, CounterEvent, CounterEffect> = {
+    ...counter,
+    apply: (state, event) => (event.type === 'counter/leaked' ? [] : counter.apply(state, event)),
+    invariants: (state) => (walked.push(state), counter.invariants(state)),
+  };
+  const before = applyUnderImmer(watched, watched.initial(), { type: 'counter/added', by: 2, tag: 'b' }, { patches: false }).state;
+  // An event the recipe ignores: immer gives back the very state it started from.
+  const same = applyUnderImmer(watched, before, { type: 'counter/leaked' }, { patches: false });
+  assert.equal(same.state, before);
+  assert.deepEqual(brokenInvariants(watched, same.state, { state: before }), []);
+  assert.equal(walked.length, 0);
+  // A state that differs from the checked one is walked, and what it breaks is reported.
+  const broken = applyUnderImmer(watched, before, { type: 'counter/broken' }, { patches: false }).state;
+  assert.deepEqual(brokenInvariants(watched, broken, { state: before }), ['total 3 is not the sum of the history (2)']);
+  assert.deepEqual(walked, [broken]);
 });
 
 void test('a submission onto an owner with thousands of queued tasks drafts nothing it only reads, and agrees with the other ways', () => {
