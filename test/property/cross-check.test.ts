@@ -78,7 +78,7 @@ void describe('cross-component invariants from what changed', () => {
     const tally: Tally = { runs: 0, faulted: 0, mismatches: [], crossBroken: 0 };
     assertProperty(
       'cross check',
-      fc.property(runSampleArbitrary(), fc.constantFrom<ApplyMode>('direct', 'immer'), (sample, mode) => {
+      fc.property(runSampleArbitrary(), fc.constantFrom<ApplyMode>('direct', 'immer', 'auto'), (sample, mode) => {
         runComparing(sample, mode, tally);
         assert.deepEqual(tally.mismatches, []);
       }),
