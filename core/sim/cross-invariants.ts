@@ -10,7 +10,7 @@
 import { nodeOfWorker, workerAddress, type Address, type WorkerId } from '../ids.js';
 import type { BorrowedRef, Execution, OwnerState } from '../owner/index.js';
 import type { SimInstance, Simulator } from './simulator.js';
-import { tableForEachAsIs, tableGet } from '../table.js';
+import { tableChanges, tableForEachAsIs, tableGet } from '../table.js';
 
 /** Every broken cross-component invariant of the simulated cluster. */
 export function crossInvariants(sim: Simulator): string[] {
@@ -71,12 +71,20 @@ function checkBorrow(sim: Simulator, worker: OwnerState, entry: BorrowedRef, bro
   else if (object.borrowers?.includes(worker.workerId) !== true) broken.push(`object ${entry.objectId} does not list ${worker.workerId} as a borrower although it registered`);
 }
 
+/** A running execution of a process, or a ref it registered as borrowed: the key of its entry, and the id it names. */
+interface Named {
+  readonly key: string;
+  readonly id: string;
+}
+
 /** What a process ran and borrowed when `CrossCheck` last read it: keys into its tables, and the owners they name. */
 interface WorkerFacts {
   /** The task id of every execution. */
   readonly taskIds: string[];
-  /** The keys of its running executions and of its registered borrows, by the owner each names. */
-  readonly byOwner: Map<WorkerId, { running: string[]; borrowed: string[] }>;
+  /** Its running executions (named by task id) and registered borrows (by object id), by the owner each names. */
+  readonly byOwner: Map<WorkerId, { running: Named[]; borrowed: Named[] }>;
+  /** The object ids of its registered borrows. */
+  readonly objectIds: string[];
 }
 
 /**
@@ -85,8 +93,11 @@ interface WorkerFacts {
  * those of every other process whose running executions or registered borrows name one of them as
  * owner. Nothing else can break an invariant that held at the last check: every check pairs one
  * process's executions or borrows with their owner's state, and the rest of what it reads only ever
- * relaxes it (a process ends, the GCS declares a node dead, and neither is undone). What `broken`
- * finds is reported as `crossInvariants` words it, from a check of everything.
+ * relaxes it (a process ends, the GCS declares a node dead, an actor is dead for good, and none
+ * is undone). Of an owner stepped under immer, only the tasks and objects that changed since the
+ * last check are checked again at the processes that run or borrow them (`tableChanges`), unless its
+ * leases changed (they excuse a forgotten task whose lease drains). What `broken` finds is reported
+ * as `crossInvariants` words it, from a check of everything.
  */
 export class CrossCheck {
   /** The processes stepped since the last check. */
@@ -97,6 +108,10 @@ export class CrossCheck {
   private readonly holders = new Map<string, Set<SimInstance>>();
   /** Per owner, the processes whose running executions or registered borrows named it at the last check. */
   private readonly dependents = new Map<WorkerId, Set<SimInstance>>();
+  /** Per object id, the processes that had registered a borrow of it at the last check. */
+  private readonly borrowers = new Map<string, Set<SimInstance>>();
+  /** Per owner process stepped under immer, its state at the last check (frozen: immer's states are never changed). */
+  private readonly seen = new Map<Address, OwnerState>();
 
   /** `instance`, an owner process, was stepped. */
   touch(instance: SimInstance): void {
@@ -126,10 +141,11 @@ export class CrossCheck {
       }
       if (instance.kind !== 'owner') continue;
       const ownerId = (instance.state as OwnerState).workerId;
+      if (this.recheckedWhatChanged(sim, instance, broken)) continue;
       for (const dependent of this.dependents.get(ownerId) ?? []) {
         if (dependent === instance || rechecked.has(dependent)) continue;
         rechecked.add(dependent);
-        this.recheckFor(sim, dependent, ownerId, broken);
+        this.recheckFor(sim, dependent, ownerId, broken, undefined);
       }
     }
     if (broken.length === 0) return broken;
@@ -137,18 +153,47 @@ export class CrossCheck {
     return worded.length > 0 ? worded : broken;
   }
 
-  /** Checks the running executions and registered borrows of `dependent` that name `ownerId`. */
-  private recheckFor(sim: Simulator, dependent: SimInstance, ownerId: WorkerId, broken: string[]): void {
+  /**
+   * For `instance`, an owner stepped under immer since a check that saw it under immer too: checks
+   * again, at the processes that run or borrow them, only its tasks and objects that changed. False,
+   * having checked nothing, when it cannot tell what changed: the caller checks every process that
+   * depends on it.
+   */
+  private recheckedWhatChanged(sim: Simulator, instance: SimInstance, broken: string[]): boolean {
+    const before = this.seen.get(instance.address);
+    const after = instance.state as OwnerState;
+    if (instance.immer === true) this.seen.set(instance.address, after);
+    else this.seen.delete(instance.address);
+    if (before === undefined || instance.immer !== true || !instance.alive) return false;
+    if (before === after) return true;
+    if (before.leases !== after.leases) return false;
+    const tasks: string[] = [];
+    const objects: string[] = [];
+    if (!tableChanges(before.tasks, after.tasks, (taskId) => tasks.push(taskId)) || !tableChanges(before.objects, after.objects, (objectId) => objects.push(objectId))) return false;
+    const ownerId = after.workerId;
+    for (const taskId of tasks) for (const holder of this.holders.get(taskId) ?? []) if (holder !== instance) this.recheckFor(sim, holder, ownerId, broken, { running: taskId });
+    for (const objectId of objects) for (const borrower of this.borrowers.get(objectId) ?? []) if (borrower !== instance) this.recheckFor(sim, borrower, ownerId, broken, { borrowed: objectId });
+    return true;
+  }
+
+  /** Checks the running executions and registered borrows of `dependent` that name `ownerId`, or only those of one task or object. */
+  private recheckFor(sim: Simulator, dependent: SimInstance, ownerId: WorkerId, broken: string[], only: { running?: string; borrowed?: string } | undefined): void {
     const worker = checkedWorker(sim, dependent);
     const named = this.facts.get(dependent.address)?.byOwner.get(ownerId);
     if (worker === undefined || named === undefined) return;
-    for (const key of named.running) {
-      const execution = tableGet(worker.executions, key);
-      if (execution !== undefined) checkExecution(sim, worker, execution, broken);
+    if (only?.borrowed === undefined) {
+      for (const { key, id } of named.running) {
+        if (only?.running !== undefined && id !== only.running) continue;
+        const execution = tableGet(worker.executions, key);
+        if (execution !== undefined) checkExecution(sim, worker, execution, broken);
+      }
     }
-    for (const key of named.borrowed) {
-      const entry = tableGet(worker.borrowed, key);
-      if (entry !== undefined) checkBorrow(sim, worker, entry, broken);
+    if (only?.running === undefined) {
+      for (const { key, id } of named.borrowed) {
+        if (only?.borrowed !== undefined && id !== only.borrowed) continue;
+        const entry = tableGet(worker.borrowed, key);
+        if (entry !== undefined) checkBorrow(sim, worker, entry, broken);
+      }
     }
   }
 
@@ -164,26 +209,30 @@ export class CrossCheck {
     if (before !== undefined) {
       for (const taskId of before.taskIds) forget(this.holders, taskId, instance);
       for (const ownerId of before.byOwner.keys()) forget(this.dependents, ownerId, instance);
+      for (const objectId of before.objectIds) forget(this.borrowers, objectId, instance);
       this.facts.delete(instance.address);
     }
     if (instance.kind !== 'owner' || !instance.alive) return;
     const worker = instance.state as OwnerState;
     if (!worker.started) return;
-    const facts: WorkerFacts = { taskIds: [], byOwner: new Map() };
-    const named = (ownerId: WorkerId): { running: string[]; borrowed: string[] } => {
+    const facts: WorkerFacts = { taskIds: [], byOwner: new Map(), objectIds: [] };
+    const named = (ownerId: WorkerId): { running: Named[]; borrowed: Named[] } => {
       let lists = facts.byOwner.get(ownerId);
       if (lists === undefined) facts.byOwner.set(ownerId, (lists = { running: [], borrowed: [] }));
       return lists;
     };
     tableForEachAsIs(worker.executions, (key, execution) => {
       facts.taskIds.push(execution.spec.taskId);
-      if (execution.phase === 'running') named(execution.replyTo).running.push(key);
+      if (execution.phase === 'running') named(execution.replyTo).running.push({ key, id: execution.spec.taskId });
     });
     tableForEachAsIs(worker.borrowed, (key, entry) => {
-      if (entry.registration === 'registered' && entry.status !== 'failed') named(entry.owner).borrowed.push(key);
+      if (entry.registration !== 'registered' || entry.status === 'failed') return;
+      named(entry.owner).borrowed.push({ key, id: entry.objectId });
+      facts.objectIds.push(entry.objectId);
     });
     for (const taskId of facts.taskIds) file(this.holders, taskId, instance);
     for (const ownerId of facts.byOwner.keys()) file(this.dependents, ownerId, instance);
+    for (const objectId of facts.objectIds) file(this.borrowers, objectId, instance);
     this.facts.set(instance.address, facts);
   }
 }
