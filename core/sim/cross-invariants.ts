@@ -181,19 +181,13 @@ export class CrossCheck {
     const worker = checkedWorker(sim, dependent);
     const named = this.facts.get(dependent.address)?.byOwner.get(ownerId);
     if (worker === undefined || named === undefined) return;
-    if (only?.borrowed === undefined) {
-      for (const { key, id } of named.running) {
-        if (only?.running !== undefined && id !== only.running) continue;
-        const execution = tableGet(worker.executions, key);
-        if (execution !== undefined) checkExecution(sim, worker, execution, broken);
-      }
+    for (const { key, id } of named.running) {
+      const execution = only === undefined || only.running === id ? tableGet(worker.executions, key) : undefined;
+      if (execution !== undefined) checkExecution(sim, worker, execution, broken);
     }
-    if (only?.running === undefined) {
-      for (const { key, id } of named.borrowed) {
-        if (only?.borrowed !== undefined && id !== only.borrowed) continue;
-        const entry = tableGet(worker.borrowed, key);
-        if (entry !== undefined) checkBorrow(sim, worker, entry, broken);
-      }
+    for (const { key, id } of named.borrowed) {
+      const entry = only === undefined || only.borrowed === id ? tableGet(worker.borrowed, key) : undefined;
+      if (entry !== undefined) checkBorrow(sim, worker, entry, broken);
     }
   }
 
