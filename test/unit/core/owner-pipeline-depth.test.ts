@@ -62,3 +62,42 @@ void describe('owner: the pipeline depth its shell sets', () => {
     }
   });
 });
+
+void describe('owner: pipelining onto leases that hold different numbers of tasks', () => {
+  /** Which lease each task/pushed among `effects` went to, in order. */
+  function pushedLeases(effects: readonly OwnerEffect[]): string[] {
+    return effects.flatMap((effect) => (effect.type === 'message/sent' && effect.message.type === 'task/pushed' ? [effect.message.leaseId] : []));
+  }
+
+  void it('fills the least-filled lease first, then every lease round by round in the order granted', () => {
+    seq = 0;
+    const l1 = 'driver-1-ab.d1.l1';
+    const l2 = 'driver-1-ab.d1.l2';
+    const setup: OwnerEvent[] = [
+      { type: 'owner/started', workerId: 'driver-1-ab.d1', nodeId: 'n1', isDriver: true, namespace: 'default', config: { ...defaultOwnerConfig, maxLeaseRequestsPerClass: 2, maxTasksInFlightPerLease: 1 } },
+      { type: 'job/registration-replied', jobId: 'j1', via: from('gcs') },
+      { type: 'owner/pipeline-depth-set', depth: 3 },
+      ...Array.from({ length: 40 }, (): OwnerEvent => ({ type: 'task/submitted', name: 'f', functionId: 'f', args: [], numReturns: 1, resources: { CPU: 1 }, maxRetries: 3, retryExceptions: false, strategy: 'DEFAULT' })),
+    ];
+    const grantL1: OwnerEvent = { type: 'lease/granted', leaseId: l1, workerId: 'n1.w1', nodeId: 'n1', via: from('raylet:n1') };
+    const deeper: OwnerEvent = { type: 'owner/pipeline-depth-set', depth: 7 };
+    const grantL2: OwnerEvent = { type: 'lease/granted', leaseId: l2, workerId: 'n1.w2', nodeId: 'n1', via: from('raylet:n1') };
+    for (const mode of ['live', 'immer'] as const) {
+      let state = ownerCore.initial();
+      const step = (event: OwnerEvent): readonly OwnerEffect[] => {
+        let effects: readonly OwnerEffect[];
+        if (mode === 'live') effects = ownerCore.apply(state, event);
+        else ({ state, effects } = applyUnderImmer(ownerCore, state, event));
+        checkInvariants(ownerCore, state, event.type);
+        return effects;
+      };
+      for (const event of setup) step(event);
+      assert.deepEqual(pushedLeases(step(grantL1)), [l1, l1, l1], `${mode}: the first lease takes its task and two behind it (depth 3)`);
+      step(deeper);
+      // l1 holds 3 tasks and l2 none: l2 takes its task, then rounds 1 and 2 fill l2 alone up to
+      // l1's 3, and rounds 3 to 6 give one task to each, l1 first (granted first), up to 7 each.
+      const expected = [l2, l2, l2, l1, l2, l1, l2, l1, l2, l1, l2];
+      assert.deepEqual(pushedLeases(step(grantL2)), expected, `${mode}: pushes after the second grant`);
+    }
+  });
+});
