@@ -80,6 +80,8 @@ export class NodeStore {
   private closed = false;
   /** Milliseconds spent in the collections large puts asked for, to reuse warm memory. */
   private warmCollectMs = 0;
+  /** ...of which since a large put last wrote memory never written before (warm memory grew then). */
+  private warmCollectMsSinceGrowth = 0;
   /** What a first write to a page of the store costs, as large puts into fresh memory measured it. */
   private firstTouchMsPerPage = minFirstTouchMsPerPage;
   /** What a copy into warm memory costs per page, as the last large put into warm memory measured it. */
@@ -128,7 +130,12 @@ export class NodeStore {
     const warmBytes = this.warmBytes();
     const startedMs = this.nowMs();
     const stored = storeValue(this.store, objectId, data);
-    if (stored !== undefined) this.learnCopyCost(stored, this.nowMs() - startedMs, warmBytes);
+    if (stored === undefined) return undefined;
+    this.learnCopyCost(stored, this.nowMs() - startedMs, warmBytes);
+    const { startBytes, endBytes } = extentOf(stored);
+    const sizeBytes = endBytes - startBytes;
+    // A large value written mostly into fresh memory: warm memory has grown by about its size.
+    if (sizeBytes >= largeBytesForWarmCollect && endBytes - Math.max(startBytes, warmBytes) >= sizeBytes / 2) this.warmCollectMsSinceGrowth = 0;
     return stored;
   }
 
@@ -232,7 +239,12 @@ export class NodeStore {
    * `largeBytesForWarmCollect` or more cause them, only until every page of the store has been
    * written once, and only as long as they have cost less in all than a first write to the pages
    * still unwritten would (a loop that goes on for long then writes the rest of the store once, and
-   * needs no more collections: a collection is paid again and again, a first write once). Only the
+   * needs no more collections: a collection is paid again and again, a first write once). And once
+   * the collections since warm memory last grew have cost as much as a first write of one more value
+   * of this size would, the next one goes into fresh memory instead (and warm memory grows by it):
+   * a loop that reuses k warm ranges collects at every (k-2)th put, since the value of the put before
+   * is still held (its view is still in the loop's variable), so three ranges collected at every put
+   * (~7 ms of a ~15 ms lap of a 64 MiB put+get), four at every other. Only the
    * main thread collects: it is most often the driver's own dropped refs and views that hold the
    * memory, and a full collection costs each idle worker ~20 ms here.
    */
@@ -243,7 +255,8 @@ export class NodeStore {
     const sizeBytes = endBytes - startBytes;
     const nextIsCold = warmBytes < this.store.capacityBytes && warmBytes - this.store.usedBytes < sizeBytes;
     const coldPages = (this.store.capacityBytes - warmBytes) / PAGE_BYTES;
-    if (sizeBytes >= largeBytesForWarmCollect && nextIsCold && this.warmCollectMs < coldPages * this.firstTouchMsPerPage) this.collectMainNow();
+    const growthMs = (sizeBytes / PAGE_BYTES) * this.firstTouchMsPerPage;
+    if (sizeBytes >= largeBytesForWarmCollect && nextIsCold && this.warmCollectMs < coldPages * this.firstTouchMsPerPage && this.warmCollectMsSinceGrowth < growthMs) this.collectMainNow();
     if (this.store.usedBytes > this.store.capacityBytes * usedShareBeforeCollect) this.collectSoon();
   }
 
@@ -259,7 +272,9 @@ export class NodeStore {
     this.lastCollectMs = startedMs;
     this.collections += 1;
     collectGarbage();
-    this.warmCollectMs += this.nowMs() - startedMs;
+    const elapsedMs = this.nowMs() - startedMs;
+    this.warmCollectMs += elapsedMs;
+    this.warmCollectMsSinceGrowth += elapsedMs;
     setTimeout(() => {
       if (!this.closed) this.store.sweep();
     }, releaseWaitMs).unref();

@@ -147,6 +147,38 @@ void test('what a first write costs is measured by the puts into fresh memory: w
   node.close();
 });
 
+void test('once the collections since warm memory last grew cost as much as a first write of one more value, the next value goes into fresh memory', () => {
+  const mib = 1024 * 1024;
+  const { clock, then } = scriptedClock();
+  const node = new NodeStore(256 * mib, () => Promise.resolve(), clock);
+  Object.defineProperty(node.store.arena, 'prefaultedBytes', { get: () => 0 });
+  const put = (objectId: string): void => node.put(putRequest(objectId, 20 * mib), () => undefined, (reason) => assert.fail(reason));
+  // A first write of one value costs 10.24 ms (2 us for each of its 5,120 pages), a copy into warm memory 2 ms, a collection 4 ms.
+  then(0, 10.24, 0, 4);
+  put('a');
+  then(0, 10.24, 0, 4);
+  put('b');
+  assert.equal(node.collections, 2, 'each put into fresh memory collects, for the next to reuse what the last dropped');
+  // A put+get loop: each put reuses the range of a value dropped two puts before.
+  node.delete(['a']);
+  then(0, 2, 0, 4);
+  put('c');
+  node.delete(['b']);
+  then(0, 2, 0, 4);
+  put('d');
+  assert.equal(node.collections, 4, "at 'd', 8 ms of collections since warm memory last grew (at 'b'), below the 10.24 ms of a first write");
+  node.delete(['c']);
+  then(0, 2);
+  put('e');
+  assert.equal(node.collections, 4, '12 ms of collections since: the next value is written into fresh memory instead');
+  // 'd' was not collected, so 'f' finds no warm range free: it goes beyond the 40 MiB written so far.
+  then(0, 10.24, 0, 4);
+  put('f');
+  assert.ok((node.store.get('f')?.offset ?? 0) >= 40 * mib, "'f' went into fresh memory");
+  assert.equal(node.collections, 5, 'warm memory grew by a value: collections start over');
+  node.close();
+});
+
 void test('a collection asks the workers only when the main thread collecting alone deleted nothing, or left the store crowded', async () => {
   let nowMs = 0;
   let workerRounds = 0;
