@@ -107,12 +107,21 @@ function scriptedClock(): { clock: () => number; then: (...stepsMs: number[]) =>
   };
 }
 
-void test('the collections large puts ask for stop once they have cost as much as a first write to the rest of the store would', () => {
+/**
+ * A store of `capacityMiB` on a scripted clock (see `scriptedClock`), none of it faulted in ahead by
+ * the background pre-faulting, and a put of a 20 MiB value into it.
+ */
+function scriptedStore(capacityMiB: number): { node: NodeStore; put: (objectId: string) => void; then: (...stepsMs: number[]) => void } {
   const mib = 1024 * 1024;
   const { clock, then } = scriptedClock();
-  const node = new NodeStore(128 * mib, () => Promise.resolve(), clock);
+  const node = new NodeStore(capacityMiB * mib, () => Promise.resolve(), clock);
   Object.defineProperty(node.store.arena, 'prefaultedBytes', { get: () => 0 });
   const put = (objectId: string): void => node.put(putRequest(objectId, 20 * mib), () => undefined, (reason) => assert.fail(reason));
+  return { node, put, then };
+}
+
+void test('the collections large puts ask for stop once they have cost as much as a first write to the rest of the store would', () => {
+  const { node, put, then } = scriptedStore(128);
   // Each copy into fresh memory takes 10.24 ms (2 us for each of its 5,120 pages); each collection 40 ms.
   // 108 MiB unwritten: 27,648 pages at 2 us, 55 ms of first writes.
   then(0, 10.24, 0, 40);
@@ -128,11 +137,7 @@ void test('the collections large puts ask for stop once they have cost as much a
 });
 
 void test('what a first write costs is measured by the puts into fresh memory: where it costs more, collections go on longer', () => {
-  const mib = 1024 * 1024;
-  const { clock, then } = scriptedClock();
-  const node = new NodeStore(160 * mib, () => Promise.resolve(), clock);
-  Object.defineProperty(node.store.arena, 'prefaultedBytes', { get: () => 0 });
-  const put = (objectId: string): void => node.put(putRequest(objectId, 20 * mib), () => undefined, (reason) => assert.fail(reason));
+  const { node, put, then } = scriptedStore(160);
   // A loaded machine, or a process with a large heap: a copy into fresh memory takes 80 ms (16 us a
   // page) and a collection 70 ms. With a first write taken as 2 us a page, the second put would
   // already write fresh memory instead (120 MiB unwritten, 61 ms); measured, it costs 480 ms.
@@ -148,11 +153,8 @@ void test('what a first write costs is measured by the puts into fresh memory: w
 });
 
 void test('once the collections since warm memory last grew cost as much as a first write of one more value, the next value goes into fresh memory', () => {
+  const { node, put, then } = scriptedStore(256);
   const mib = 1024 * 1024;
-  const { clock, then } = scriptedClock();
-  const node = new NodeStore(256 * mib, () => Promise.resolve(), clock);
-  Object.defineProperty(node.store.arena, 'prefaultedBytes', { get: () => 0 });
-  const put = (objectId: string): void => node.put(putRequest(objectId, 20 * mib), () => undefined, (reason) => assert.fail(reason));
   // A first write of one value costs 10.24 ms (2 us for each of its 5,120 pages), a copy into warm memory 2 ms, a collection 4 ms.
   then(0, 10.24, 0, 4);
   put('a');
