@@ -244,9 +244,10 @@ export class NodeStore {
    * of this size would, the next one goes into fresh memory instead (and warm memory grows by it):
    * a loop that reuses k warm ranges collects at every (k-2)th put, since the value of the put before
    * is still held (its view is still in the loop's variable), so three ranges collected at every put
-   * (~7 ms of a ~15 ms lap of a 64 MiB put+get), four at every other. Only the
-   * main thread collects: it is most often the driver's own dropped refs and views that hold the
-   * memory, and a full collection costs each idle worker ~20 ms here.
+   * (~7 ms of a ~15 ms lap of a 64 MiB put+get), four at every other.
+   *
+   * Only the main thread collects: it is most often the driver's own dropped refs and views that hold
+   * the memory, and a full collection costs each idle worker ~20 ms here.
    */
   private afterStored(data: StoredData): void {
     const { startBytes, endBytes } = extentOf(data);
