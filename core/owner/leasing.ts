@@ -252,7 +252,7 @@ function pipeline(ctx: Ctx, cls: SchedulingClass): void {
       if (!openForPipelining(lease)) continue;
       anyOpen = true;
       if (fifoSize(cls.queue) <= cls.leases.length) return;
-      if (1 + (lease.pipelined?.length ?? 0) > inFlight) continue;
+      if (tasksInFlight(lease) > inFlight) continue;
       const taskId = fifoTake(cls.queue);
       const task = taskId === undefined ? undefined : tableGet(ctx.s.tasks, taskId);
       if (task !== undefined) pushTask(ctx, task, drafts ? (ctx.s.leases[id] as OwnedLease) : lease);
@@ -266,6 +266,11 @@ function openForPipelining(lease: OwnedLease | undefined): lease is OwnedLease {
   return lease !== undefined && lease.runningTaskId !== undefined && lease.draining !== true && lease.doomed !== true && lease.handedBack !== true && lease.lost === undefined;
 }
 
+/** The tasks `lease` holds: the one it runs and those pipelined behind it. */
+function tasksInFlight(lease: OwnedLease): number {
+  return 1 + (lease.pipelined?.length ?? 0);
+}
+
 /**
  * The fewest tasks in flight (the running one and those pipelined behind it) on any of `granted`
  * that is open for pipelining, or `depth` when none is. Read as `pipeline` reads the leases: without
@@ -276,7 +281,7 @@ function fewestInFlight(ctx: Ctx, granted: readonly LeaseId[], depth: number, dr
   let fewest = depth;
   for (const id of granted) {
     const lease = (drafts ? readField(leases, id) : leases[id]) as OwnedLease | undefined;
-    if (openForPipelining(lease)) fewest = Math.min(fewest, 1 + (lease.pipelined?.length ?? 0));
+    if (openForPipelining(lease)) fewest = Math.min(fewest, tasksInFlight(lease));
   }
   return fewest;
 }

@@ -130,12 +130,7 @@ export class NodeStore {
     const warmBytes = this.warmBytes();
     const startedMs = this.nowMs();
     const stored = storeValue(this.store, objectId, data);
-    if (stored === undefined) return undefined;
-    this.learnCopyCost(stored, this.nowMs() - startedMs, warmBytes);
-    const { startBytes, endBytes } = extentOf(stored);
-    const sizeBytes = endBytes - startBytes;
-    // A large value written mostly into fresh memory: warm memory has grown by about its size.
-    if (sizeBytes >= largeBytesForWarmCollect && endBytes - Math.max(startBytes, warmBytes) >= sizeBytes / 2) this.warmCollectMsSinceGrowth = 0;
+    if (stored !== undefined) this.learnFromLargePut(stored, this.nowMs() - startedMs, warmBytes);
     return stored;
   }
 
@@ -145,9 +140,11 @@ export class NodeStore {
    * first-write cost was a fixed 2 us a page, which is right for an idle machine with a small heap;
    * but where a collection costs more (a large heap, a loaded machine) a first write does too, and
    * with the fixed figure two collections in a process that had done other work used up the whole
-   * budget, so that every later put of a put+get loop wrote fresh memory (~4 times slower).
+   * budget, so that every later put of a put+get loop wrote fresh memory (~4 times slower). A value
+   * written mostly into fresh memory also grew warm memory by about its size, which starts the count
+   * of collections since warm memory last grew over (see `afterStored`).
    */
-  private learnCopyCost(data: StoredData, elapsedMs: number, warmBytes: number): void {
+  private learnFromLargePut(data: StoredData, elapsedMs: number, warmBytes: number): void {
     const { startBytes, endBytes } = extentOf(data);
     const sizeBytes = endBytes - startBytes;
     if (sizeBytes < largeBytesForWarmCollect) return;
@@ -159,6 +156,7 @@ export class NodeStore {
     }
     // Only a copy that went mostly into fresh memory says much about a first write.
     if (coldBytes < sizeBytes / 2) return;
+    this.warmCollectMsSinceGrowth = 0;
     const measured = (elapsedMs - (this.warmCopyMsPerPage ?? 0) * pages) / (coldBytes / PAGE_BYTES);
     this.firstTouchMsPerPage = Math.max(minFirstTouchMsPerPage, measured);
   }

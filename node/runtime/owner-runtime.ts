@@ -357,7 +357,11 @@ export class OwnerRuntime {
     // Counted rather than `for...of`: run once per batch of refs, the loop over 100,000 of them ran
     // unoptimised for most of its length and made an iterator result per ref.
     const registry = this.registry;
-    if (registry !== undefined) for (let index = 0; index < refs.length; index += 1) registry.register(refs[index] as ObjectRef, (refs[index] as ObjectRef).id);
+    if (registry === undefined) return;
+    for (let index = 0; index < refs.length; index += 1) {
+      const ref = refs[index] as ObjectRef;
+      registry.register(ref, ref.id);
+    }
   }
 
   /**
