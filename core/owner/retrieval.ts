@@ -205,7 +205,9 @@ export function onGetRequested(ctx: Ctx, getId: string, refs: readonly RefMarker
   // every get), read once here and handed on: indexing, advancing and settling the get each looked
   // it up again in a table that holds every live object.
   const owned = only !== undefined && only.owner === ctx.s.workerId ? tableGet(ctx.s.objects, only.objectId) : undefined;
-  indexRetrieval(ctx, getId, getRefList, owned);
+  // A get of many refs keeps the records that indexing read, for advancing them (see `advance`).
+  const records = only === undefined ? new Array<OwnedObject | undefined>(getRefList.length) : undefined;
+  indexRetrieval(ctx, getId, getRefList, owned, records);
   for (let index = 0; index < getRefList.length; index += 1) {
     const ref = getRefList[index] as RefMarker;
     if (ref.owner !== ctx.s.workerId) borrowEntry(ctx, ref).transientHolds += 1;
@@ -213,7 +215,7 @@ export function onGetRequested(ctx: Ctx, getId: string, refs: readonly RefMarker
   if (timeoutMs !== undefined) emit(ctx, { type: 'timer/armed', timerId: `get:${getId}`, delayMs: timeoutMs });
   let pending: boolean;
   if (owned === undefined) {
-    advance(ctx, getRefList);
+    advance(ctx, getRefList, records);
     pending = tableHas(ctx.s.gets, getId) && !trySettleGet(ctx, get, getRefList);
   } else if (advanceOwned(ctx, (only as RefMarker).objectId, owned)) {
     // Rebuilding or fetching may have settled the get, or changed the record: as for any other get.
@@ -247,11 +249,24 @@ function requestStatusFor(ctx: Ctx, ref: RefMarker): void {
   if (entry !== undefined) requestStatus(ctx, entry);
 }
 
-/** Starts whatever the refs need: status requests, fetches, reconstruction of evicted values. */
-function advance(ctx: Ctx, refs: readonly RefMarker[]): void {
+/**
+ * Starts whatever the refs need: status requests, fetches, reconstruction of evicted values.
+ * `records`: the records of the owned refs' objects (by index), read just before with nothing run
+ * since, as `indexRetrieval` leaves them; used until a ref starts something or is borrowed (a fetch
+ * of a borrowed value may fail it at once), which may change or free the records after it (a get of
+ * 100,000 refs looked each one up twice in a row).
+ */
+function advance(ctx: Ctx, refs: readonly RefMarker[], records?: readonly (OwnedObject | undefined)[]): void {
+  let current = records;
   for (let index = 0; index < refs.length; index += 1) {
     const ref = refs[index] as RefMarker;
-    advanceRef(ctx, ref.objectId, ref.owner);
+    if (current === undefined || ref.owner !== ctx.s.workerId) {
+      current = undefined;
+      advanceRef(ctx, ref.objectId, ref.owner);
+      continue;
+    }
+    const object = current[index];
+    if (object !== undefined && advanceOwned(ctx, ref.objectId, object)) current = undefined;
   }
 }
 
@@ -290,11 +305,12 @@ function advanceOwned(ctx: Ctx, objectId: ObjectId, object: OwnedObject): boolea
  * when this owner owns it (most gets are of owned objects, and a dictionary entry per pending get
  * cost about 50 bytes at a million), else in `retrievalsByObject`.
  */
-function indexRetrieval(ctx: Ctx, id: string, refs: readonly RefMarker[], only?: OwnedObject): void {
+function indexRetrieval(ctx: Ctx, id: string, refs: readonly RefMarker[], only?: OwnedObject, records?: (OwnedObject | undefined)[]): void {
   for (let index = 0; index < refs.length; index += 1) {
     const ref = refs[index] as RefMarker;
     // `only`: the record of the get's one ref, read by the caller.
     const object = only ?? tableGet(ctx.s.objects, ref.objectId);
+    if (records !== undefined) records[index] = ref.owner === ctx.s.workerId ? object : undefined;
     const entry = object === undefined ? tableGet(ctx.s.retrievalsByObject, ref.objectId) : object.retrievals;
     let next: string | string[] | undefined;
     if (entry === undefined) next = id;
@@ -374,13 +390,20 @@ function checkRetrieval(ctx: Ctx, id: string, objectId: ObjectId | undefined, ow
     if (get.awaitingResume === true) return;
     if (objectId === undefined) advance(ctx, getRefs(get));
     else if (owned !== undefined) {
-      // A get of this one object (nearly every get), where nothing was started: still pending, and
-      // the record still current, so it is settled from the record, with no lookup of either.
-      // Read without immer drafting the list of a get of many refs (see getRefs).
+      // Where nothing was started, the get is still pending and the record still current: a get of
+      // this one object (nearly every get) is settled from the record, with no lookup of either, and
+      // a get of many refs is not found again. Read without immer drafting the list of a get of many
+      // refs (see getRefs).
       const refs = readField(get, 'refs') as PendingGet['refs'];
-      if (!advanceOwned(ctx, objectId, owned) && !Array.isArray(refs) && refs.objectId === objectId) {
-        trySettleGet(ctx, get, [refs], owned);
-        return;
+      if (!advanceOwned(ctx, objectId, owned)) {
+        if (Array.isArray(refs)) {
+          trySettleGet(ctx, get, refs);
+          return;
+        }
+        if (refs.objectId === objectId) {
+          trySettleGet(ctx, get, [refs], owned);
+          return;
+        }
       }
     } else advanceRef(ctx, objectId, ownerOfObject(objectId));
     if (tableHas(ctx.s.gets, id)) trySettleGet(ctx, get);
