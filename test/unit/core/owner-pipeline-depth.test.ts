@@ -1,7 +1,8 @@
 /**
  * The owner core's pipeline depth set by its shell (owner/pipeline-depth-set): a granted lease takes
- * as many queued tasks as the depth set allows, a depth that is not a whole number ≥ 1 is ignored,
- * and the mutable and immer modes reach the same state.
+ * as many queued tasks as the depth set allows, a depth that is not a whole number ≥ 1 is ignored, a
+ * pipeline is topped up once it has run down to half its depth, and the mutable and immer modes
+ * reach the same state.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -99,5 +100,49 @@ void describe('owner: pipelining onto leases that hold different numbers of task
       const expected = [l2, l2, l2, l1, l2, l1, l2, l1, l2, l1, l2];
       assert.deepEqual(pushedLeases(step(grantL2)), expected, `${mode}: pushes after the second grant`);
     }
+  });
+
+  void it('tops a pipeline up only once it has run down to half its depth, then fills it in one step', () => {
+    seq = 0;
+    const lease = 'driver-1-ab.d1.l1';
+    const setup: OwnerEvent[] = [
+      { type: 'owner/started', workerId: 'driver-1-ab.d1', nodeId: 'n1', isDriver: true, namespace: 'default', config: { ...defaultOwnerConfig, maxLeaseRequestsPerClass: 1, maxTasksInFlightPerLease: 1 } },
+      { type: 'job/registration-replied', jobId: 'j1', via: from('gcs') },
+      { type: 'owner/pipeline-depth-set', depth: 8 },
+      ...Array.from({ length: 40 }, (): OwnerEvent => ({ type: 'task/submitted', name: 'f', functionId: 'f', args: [], numReturns: 1, resources: { CPU: 1 }, maxRetries: 3, retryExceptions: false, strategy: 'DEFAULT' })),
+    ];
+    let workerSeq = 0;
+    const replied = (task: number): OwnerEvent => ({
+      type: 'task/replied',
+      taskId: `driver-1-ab.d1.t${task}`,
+      attempt: 1,
+      workerId: 'n1.w1',
+      nodeId: 'n1',
+      result: { kind: 'returned', payloads: [{ kind: 'inline', data: task, sizeBytes: 1, refs: [] }] },
+      releasedBorrows: [],
+      via: { from: 'worker:n1.w1', incarnation: 0, seq: ++workerSeq },
+    });
+    const states: string[] = [];
+    for (const mode of ['live', 'immer'] as const) {
+      seq = 0;
+      workerSeq = 0;
+      let state = ownerCore.initial();
+      const step = (event: OwnerEvent): readonly OwnerEffect[] => {
+        let effects: readonly OwnerEffect[];
+        if (mode === 'live') effects = ownerCore.apply(state, event);
+        else ({ state, effects } = applyUnderImmer(ownerCore, state, event));
+        checkInvariants(ownerCore, state, event.type);
+        return effects;
+      };
+      for (const event of setup) step(event);
+      assert.equal(pushedLeases(step({ type: 'lease/granted', leaseId: lease, workerId: 'n1.w1', nodeId: 'n1', via: from('raylet:n1') })).length, 8, `${mode}: the lease takes a full pipeline`);
+      // 7, 6 and 5 tasks in flight after the first three replies: above half of 8, so none is pushed.
+      for (const task of [1, 2, 3]) assert.deepEqual(pushedLeases(step(replied(task))), [], `${mode}: no push after reply ${task}`);
+      // At 4 in flight (half), the pipeline is filled back up to 8 at once.
+      assert.deepEqual(pushedLeases(step(replied(4))), [lease, lease, lease, lease], `${mode}: four pushes after the fourth reply`);
+      assert.deepEqual(pushedLeases(step(replied(5))), [], `${mode}: and none after the next`);
+      states.push(hashState(state));
+    }
+    assert.equal(states[0], states[1], 'live and immer reach the same state');
   });
 });
