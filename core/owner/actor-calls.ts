@@ -14,7 +14,7 @@ import type { ActorCreation } from './events.js';
 import type { Ctx } from './context.js';
 import { emit, errorOf, removeOne } from './context.js';
 import { pushedArgs, resolvedArgs } from './leasing.js';
-import { failTask, finishTaskOfActorCreation, retriesLeft } from './lineage.js';
+import { failTask, finishTaskOfActorCreation, forgetActorIfGone, retriesLeft } from './lineage.js';
 import { actorHandleRef, addLocalRef, borrowEntry, ensureRegistered } from './refs.js';
 import type { ActorView, OwnedTask } from './state.js';
 import { taskSpecOf } from './state.js';
@@ -227,6 +227,7 @@ function actorDied(ctx: Ctx, view: ActorView, cause: string): void {
     if (creationTask.state === 'RUNNING' || creationTask.state === 'PENDING_ARGS') failTask(ctx, creationTask, errorOf('ActorDiedError', `actor ${view.actorId} is dead: ${cause}`));
     finishTaskOfActorCreation(ctx, creationTask);
   }
+  forgetActorIfGone(ctx, view);
 }
 
 /** An actor call's args are ready: it may go out once every earlier call has. */

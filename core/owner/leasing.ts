@@ -267,11 +267,12 @@ function pipeline(ctx: Ctx, cls: SchedulingClass): void {
 /**
  * The tasks in flight on a lease at or below which pipelining tops the leases up: half the depth. A
  * push at every reply sent the tasks of a long queue out a few at a time, and each batch posted to a
- * worker thread that had gone to sleep woke it (~36 µs of the driver's thread per post here, 0.114
- * posts per tiny task in P1 of bench/); topped up from half, a worker gets its tasks in half as many
- * posts, and still has half a pipeline to run while the next ones come.
+ * worker thread that had gone to sleep woke it (36-46 µs of the driver's thread per post here);
+ * topped up from half, a worker gets its tasks in fewer, fuller posts (P1 of bench/: 0.086-0.090
+ * posts per tiny task before, 0.064 after, the router's batches of 16 being the bound), and still has
+ * half a pipeline to run while the next ones come.
  */
-export function refillInFlight(depth: number): number {
+function refillInFlight(depth: number): number {
   return Math.max(1, Math.floor(depth / 2));
 }
 

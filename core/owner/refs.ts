@@ -13,7 +13,7 @@ import type { Via } from '../protocol.js';
 import type { RefMarker } from '../values.js';
 import type { Ctx } from './context.js';
 import { emit, removeOne } from './context.js';
-import { forgetTaskIfDone } from './lineage.js';
+import { forgetActorIfGone, forgetTaskIfDone } from './lineage.js';
 import type { BorrowedRef, OwnedObject } from './state.js';
 import { tableDelete, tableForEachAsIs, tableGet, tableSet } from '../table.js';
 
@@ -305,6 +305,7 @@ function onHandlesGone(ctx: Ctx, actorId: ActorId): void {
     dropLocalRef(ctx, hold.objectId);
   }
   if (view.registered === true && view.state !== 'DEAD') emit(ctx, send(gcsAddress, { type: 'actor/out-of-scope', actorId }));
+  forgetActorIfGone(ctx, view);
 }
 
 /** Gives a borrowed ref back to its owner once this process no longer holds it. */

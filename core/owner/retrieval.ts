@@ -252,9 +252,10 @@ function requestStatusFor(ctx: Ctx, ref: RefMarker): void {
 /**
  * Starts whatever the refs need: status requests, fetches, reconstruction of evicted values.
  * `records`: the records of the owned refs' objects (by index), read just before with nothing run
- * since, as `indexRetrieval` leaves them; used until a ref starts something or is borrowed (a fetch
- * of a borrowed value may fail it at once), which may change or free the records after it (a get of
- * 100,000 refs looked each one up twice in a row).
+ * since, as `indexRetrieval` leaves them, so that a get of 100,000 refs does not look each one up
+ * twice in a row. They are read until a ref starts something (a rebuild, a fetch, or for a borrowed
+ * ref a status request or fetch, which may fail at once and settle the get), which may change or
+ * free the records after it: from there on, each is looked up again.
  */
 function advance(ctx: Ctx, refs: readonly RefMarker[], records?: readonly (OwnedObject | undefined)[]): void {
   let current = records;
