@@ -2,7 +2,7 @@
  * Owner events that core tests build often, written once: a driver starting, the submission of a
  * tiny task (one inline argument, one return, one CPU), and the spec of a `Counter` actor.
  */
-import type { OwnerEvent } from '../../core/owner/index.js';
+import type { ActorCreation, OwnerEvent } from '../../core/owner/index.js';
 import type { ActorSpec } from '../../core/protocol.js';
 import { defaultOwnerConfig } from '../../core/owner/index.js';
 
@@ -42,4 +42,10 @@ export function counterActorSpec(actorId: string, overrides: Partial<ActorSpec> 
     strategy: 'DEFAULT',
     ...overrides,
   };
+}
+
+/** The driver's `A.remote()` of the `Counter` actor of `counterActorSpec`, without constructor arguments, with `overrides`. */
+export function counterActorCreation(overrides: Partial<ActorCreation> = {}): OwnerEvent {
+  const { actorId: _actorId, jobId: _jobId, owner: _owner, ...creation } = counterActorSpec('');
+  return { type: 'actor/creation-submitted', ...creation, args: [], ...overrides };
 }

@@ -7,10 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { OwnerEvent } from '../../../core/owner/index.js';
 import { tableGet } from '../../../core/table.js';
 import { delivered, ThreeWays } from '../../support/owner-three-ways.js';
-import { driverStarted } from '../../support/owner-events.js';
+import { counterActorCreation, driverStarted } from '../../support/owner-events.js';
 
 const actorId = 'n1.d1.a1';
 const creationTaskId = 'n1.d1.t1';
@@ -21,20 +20,7 @@ function aliveActor(detached = false): { run: ThreeWays; gcsSeq: () => number } 
   const run = new ThreeWays();
   let seq = 0;
   run.step(driverStarted);
-  run.step({
-    type: 'actor/creation-submitted',
-    className: 'Counter',
-    functionId: 'Counter',
-    detached,
-    getIfExists: false,
-    maxRestarts: 0,
-    maxTaskRetries: 0,
-    maxConcurrency: 1,
-    resources: {},
-    placementResources: { CPU: 1 },
-    strategy: 'DEFAULT',
-    args: [],
-  } as OwnerEvent);
+  run.step(counterActorCreation({ detached }));
   run.step(delivered({ type: 'actor/registration-replied', requestedActorId: actorId, actorId }, 'gcs', seq++));
   run.step(delivered({ type: 'actor/state-changed', actorId, state: 'ALIVE', restartCount: 0, workerId: 'n1.w1', nodeId: 'n1' }, 'gcs', seq++));
   assert.equal(run.live.actors[actorId]?.state, 'ALIVE');

@@ -17,6 +17,29 @@ function from(address: string): { from: string; incarnation: number; seq: number
   return { from: address, incarnation: 0, seq: ++seq };
 }
 
+/** A fresh owner stepped in place or under immer, with its invariants checked after every step. */
+function ownerStepper(mode: 'live' | 'immer'): { step: (event: OwnerEvent) => readonly OwnerEffect[]; state: () => OwnerState } {
+  let state = ownerCore.initial();
+  const step = (event: OwnerEvent): readonly OwnerEffect[] => {
+    let effects: readonly OwnerEffect[];
+    if (mode === 'live') effects = ownerCore.apply(state, event);
+    else ({ state, effects } = applyUnderImmer(ownerCore, state, event));
+    checkInvariants(ownerCore, state, event.type);
+    return effects;
+  };
+  return { step, state: () => state };
+}
+
+/** A started driver that asks for up to `leases` leases per class, at pipeline depth `depth`, with 40 tasks queued. */
+function fortyQueued(leases: number, depth: number): OwnerEvent[] {
+  return [
+    { type: 'owner/started', workerId: 'driver-1-ab.d1', nodeId: 'n1', isDriver: true, namespace: 'default', config: { ...defaultOwnerConfig, maxLeaseRequestsPerClass: leases, maxTasksInFlightPerLease: 1 } },
+    { type: 'job/registration-replied', jobId: 'j1', via: from('gcs') },
+    { type: 'owner/pipeline-depth-set', depth },
+    ...Array.from({ length: 40 }, (): OwnerEvent => ({ type: 'task/submitted', name: 'f', functionId: 'f', args: [], numReturns: 1, resources: { CPU: 1 }, maxRetries: 3, retryExceptions: false, strategy: 'DEFAULT' })),
+  ];
+}
+
 /** A driver that asks for one lease per class, with `depths` set before six tasks are submitted and the lease granted. */
 function events(depths: readonly number[]): OwnerEvent[] {
   seq = 0;
@@ -31,16 +54,10 @@ function events(depths: readonly number[]): OwnerEvent[] {
 
 /** Steps `list` on a fresh owner, mutably or under immer; returns the final state and how many tasks were pushed. */
 function run(list: readonly OwnerEvent[], mode: 'live' | 'immer'): { state: OwnerState; pushed: number } {
-  let state = ownerCore.initial();
+  const owner = ownerStepper(mode);
   let pushed = 0;
-  for (const event of list) {
-    let effects: readonly OwnerEffect[];
-    if (mode === 'live') effects = ownerCore.apply(state, event);
-    else ({ state, effects } = applyUnderImmer(ownerCore, state, event));
-    checkInvariants(ownerCore, state, event.type);
-    pushed += effects.filter((effect) => effect.type === 'message/sent' && effect.message.type === 'task/pushed').length;
-  }
-  return { state, pushed };
+  for (const event of list) pushed += owner.step(event).filter((effect) => effect.type === 'message/sent' && effect.message.type === 'task/pushed').length;
+  return { state: owner.state(), pushed };
 }
 
 void describe('owner: the pipeline depth its shell sets', () => {
@@ -74,24 +91,12 @@ void describe('owner: pipelining onto leases that hold different numbers of task
     seq = 0;
     const l1 = 'driver-1-ab.d1.l1';
     const l2 = 'driver-1-ab.d1.l2';
-    const setup: OwnerEvent[] = [
-      { type: 'owner/started', workerId: 'driver-1-ab.d1', nodeId: 'n1', isDriver: true, namespace: 'default', config: { ...defaultOwnerConfig, maxLeaseRequestsPerClass: 2, maxTasksInFlightPerLease: 1 } },
-      { type: 'job/registration-replied', jobId: 'j1', via: from('gcs') },
-      { type: 'owner/pipeline-depth-set', depth: 3 },
-      ...Array.from({ length: 40 }, (): OwnerEvent => ({ type: 'task/submitted', name: 'f', functionId: 'f', args: [], numReturns: 1, resources: { CPU: 1 }, maxRetries: 3, retryExceptions: false, strategy: 'DEFAULT' })),
-    ];
+    const setup = fortyQueued(2, 3);
     const grantL1: OwnerEvent = { type: 'lease/granted', leaseId: l1, workerId: 'n1.w1', nodeId: 'n1', via: from('raylet:n1') };
     const deeper: OwnerEvent = { type: 'owner/pipeline-depth-set', depth: 7 };
     const grantL2: OwnerEvent = { type: 'lease/granted', leaseId: l2, workerId: 'n1.w2', nodeId: 'n1', via: from('raylet:n1') };
     for (const mode of ['live', 'immer'] as const) {
-      let state = ownerCore.initial();
-      const step = (event: OwnerEvent): readonly OwnerEffect[] => {
-        let effects: readonly OwnerEffect[];
-        if (mode === 'live') effects = ownerCore.apply(state, event);
-        else ({ state, effects } = applyUnderImmer(ownerCore, state, event));
-        checkInvariants(ownerCore, state, event.type);
-        return effects;
-      };
+      const { step } = ownerStepper(mode);
       for (const event of setup) step(event);
       assert.deepEqual(pushedLeases(step(grantL1)), [l1, l1, l1], `${mode}: the first lease takes its task and two behind it (depth 3)`);
       step(deeper);
@@ -103,14 +108,7 @@ void describe('owner: pipelining onto leases that hold different numbers of task
   });
 
   void it('tops a pipeline up only once it has run down to half its depth, then fills it in one step', () => {
-    seq = 0;
     const lease = 'driver-1-ab.d1.l1';
-    const setup: OwnerEvent[] = [
-      { type: 'owner/started', workerId: 'driver-1-ab.d1', nodeId: 'n1', isDriver: true, namespace: 'default', config: { ...defaultOwnerConfig, maxLeaseRequestsPerClass: 1, maxTasksInFlightPerLease: 1 } },
-      { type: 'job/registration-replied', jobId: 'j1', via: from('gcs') },
-      { type: 'owner/pipeline-depth-set', depth: 8 },
-      ...Array.from({ length: 40 }, (): OwnerEvent => ({ type: 'task/submitted', name: 'f', functionId: 'f', args: [], numReturns: 1, resources: { CPU: 1 }, maxRetries: 3, retryExceptions: false, strategy: 'DEFAULT' })),
-    ];
     let workerSeq = 0;
     const replied = (task: number): OwnerEvent => ({
       type: 'task/replied',
@@ -126,22 +124,15 @@ void describe('owner: pipelining onto leases that hold different numbers of task
     for (const mode of ['live', 'immer'] as const) {
       seq = 0;
       workerSeq = 0;
-      let state = ownerCore.initial();
-      const step = (event: OwnerEvent): readonly OwnerEffect[] => {
-        let effects: readonly OwnerEffect[];
-        if (mode === 'live') effects = ownerCore.apply(state, event);
-        else ({ state, effects } = applyUnderImmer(ownerCore, state, event));
-        checkInvariants(ownerCore, state, event.type);
-        return effects;
-      };
-      for (const event of setup) step(event);
+      const { step, state } = ownerStepper(mode);
+      for (const event of fortyQueued(1, 8)) step(event);
       assert.equal(pushedLeases(step({ type: 'lease/granted', leaseId: lease, workerId: 'n1.w1', nodeId: 'n1', via: from('raylet:n1') })).length, 8, `${mode}: the lease takes a full pipeline`);
       // 7, 6 and 5 tasks in flight after the first three replies: above half of 8, so none is pushed.
       for (const task of [1, 2, 3]) assert.deepEqual(pushedLeases(step(replied(task))), [], `${mode}: no push after reply ${task}`);
       // At 4 in flight (half), the pipeline is filled back up to 8 at once.
       assert.deepEqual(pushedLeases(step(replied(4))), [lease, lease, lease, lease], `${mode}: four pushes after the fourth reply`);
       assert.deepEqual(pushedLeases(step(replied(5))), [], `${mode}: and none after the next`);
-      states.push(hashState(state));
+      states.push(hashState(state()));
     }
     assert.equal(states[0], states[1], 'live and immer reach the same state');
   });
