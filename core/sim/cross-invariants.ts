@@ -49,7 +49,7 @@ function checkExecution(sim: Simulator, worker: OwnerState, execution: Execution
   // An owner that killed the actor for good has failed its calls already; the worker is on its way out.
   // An owner with no view of the actor has forgotten it dead (a call needs a view to be made).
   const actorId = execution.spec.actor?.actorId;
-  if (actorId !== undefined && (ownerState.actors[actorId] === undefined || ownerState.actors[actorId].state === 'DEAD')) return;
+  if (actorId !== undefined && (ownerState.actors[actorId]?.state ?? 'DEAD') === 'DEAD') return;
   const task = tableGet(ownerState.tasks, taskId);
   // A task cancelled while running has ended for its owner while its body finishes here.
   // Once its returns are dropped it may be forgotten: a drained lease (a task) or nothing (an actor call) is left.
