@@ -5,6 +5,7 @@
  * ahead of its oldest undelivered one has that gap treated as seen (the transport retransmits within
  * far less than that).
  */
+import type { Address } from './ids.js';
 import type { Via } from './protocol.js';
 
 /** What a receiver remembers of one sender incarnation. */
@@ -79,4 +80,17 @@ export function admit(inbox: Inbox, via: Via): boolean {
     window.floor = next + 1;
   }
   return true;
+}
+
+/**
+ * Forgets what `inbox` remembers of `address`, a worker that died long enough ago that the
+ * component has just forgotten its death too (each keeps a bounded list of dead workers). Without
+ * this, every worker that ever sent to a component left its window there for the component's life:
+ * a driver that creates and kills actors as it goes grew by one in its own inbox and one in the
+ * GCS's per actor. A worker never restarts under its address (a restarted actor gets a new worker),
+ * so its only incarnation is 0. A message of its arriving after this would be taken as new; by then
+ * thousands of deaths have passed since its own, far beyond any delay of the transport.
+ */
+export function forgetSender(inbox: Inbox, address: Address): void {
+  delete inbox[`${address}#0`];
 }

@@ -5,7 +5,8 @@
  */
 import { send } from '../effects.js';
 import type { NodeId, WorkerId } from '../ids.js';
-import { rayletAddress } from '../ids.js';
+import { rayletAddress, workerAddress } from '../ids.js';
+import { forgetSender } from '../inbox.js';
 import type { WorkerExitReason } from '../protocol.js';
 import { destroyActor, failActor } from './actors.js';
 import type { GcsEffect } from './events.js';
@@ -23,7 +24,10 @@ export function recordWorkerDeath(state: GcsState, workerId: WorkerId, nodeId: N
   state.deadWorkerOrder.push(workerId);
   while (state.deadWorkerOrder.length > state.config.maxDeadWorkers) {
     const oldest = state.deadWorkerOrder.shift();
-    if (oldest !== undefined) delete state.deadWorkers[oldest];
+    if (oldest === undefined) continue;
+    delete state.deadWorkers[oldest];
+    // Its window goes with it: the inbox would otherwise keep one per worker that ever sent here.
+    forgetSender(state.inbox, workerAddress(oldest));
   }
   for (const aliveNodeId of aliveNodeIds(state)) {
     effects.push(send(rayletAddress(aliveNodeId), { type: 'worker/died', workerId, nodeId, reason }));

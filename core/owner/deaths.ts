@@ -5,9 +5,11 @@
  * borrowed from an owner there fails with OwnerDiedError.
  */
 import type { NodeId, WorkerId } from '../ids.js';
-import { nodeOfWorker } from '../ids.js';
+import { nodeOfWorker, workerAddress } from '../ids.js';
+import { forgetSender } from '../inbox.js';
 import type { WorkerExitReason } from '../protocol.js';
 import type { Ctx } from './context.js';
+import { maxDeadWorkers } from './state.js';
 import { settleAck } from './execution.js';
 import { dropLeasesWhere, leaseWorkerNode } from './leasing.js';
 import { recoverObject } from './lineage.js';
@@ -30,9 +32,24 @@ export function onNodeDied(ctx: Ctx, nodeId: NodeId): void {
 /** A worker died: leases on it are lost; if it owned or borrowed objects of this process, see above. */
 export function onWorkerDied(ctx: Ctx, workerId: WorkerId, reason: WorkerExitReason): void {
   if (ctx.s.deadWorkers[workerId] === true) return;
-  ctx.s.deadWorkers[workerId] = true;
+  rememberDeadWorker(ctx, workerId);
   dropLeasesWhere(ctx, (lease) => lease.workerId === workerId, reason);
   ownersDied(ctx, (id) => id === workerId);
+}
+
+/**
+ * Records the worker as dead; past `maxDeadWorkers` the oldest death is forgotten, with its window
+ * in the inbox (see forgetSender).
+ */
+function rememberDeadWorker(ctx: Ctx, workerId: WorkerId): void {
+  ctx.s.deadWorkers[workerId] = true;
+  ctx.s.deadWorkerOrder.push(workerId);
+  while (ctx.s.deadWorkerOrder.length > maxDeadWorkers) {
+    const oldest = ctx.s.deadWorkerOrder.shift();
+    if (oldest === undefined) continue;
+    delete ctx.s.deadWorkers[oldest];
+    forgetSender(ctx.s.inbox, workerAddress(oldest));
+  }
 }
 
 function ownersDied(ctx: Ctx, isDead: (workerId: WorkerId) => boolean): void {

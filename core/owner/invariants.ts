@@ -7,7 +7,7 @@
  * task and object after every event made a script's simulation quadratic in the tasks it held.
  */
 import { emptyFifo, fifoChanges, fifoItems, fifoSize } from '../fifo.js';
-import { maxCancelledEarly } from './state.js';
+import { maxCancelledEarly, maxDeadWorkers } from './state.js';
 import type { ActorView, BorrowedRef, OwnedObject, OwnedTask, OwnerState } from './state.js';
 import { tableChanges, tableForEach, tableGet } from '../table.js';
 
@@ -226,6 +226,10 @@ function taskBroken(s: OwnerState, task: OwnedTask, broken: string[]): void {
  * executions and caches), apart from which tasks the classes queue.
  */
 function structureBroken(s: OwnerState, broken: string[]): void {
+  // Only the newest death is checked against the record: counting the record's keys after every
+  // event would walk up to `maxDeadWorkers` of them each time.
+  if (s.deadWorkerOrder.length > maxDeadWorkers) broken.push(`${s.deadWorkerOrder.length} dead workers remembered, over the bound ${maxDeadWorkers}`);
+  for (const workerId of s.deadWorkerOrder.slice(-1)) if (s.deadWorkers[workerId] !== true) broken.push(`dead worker ${workerId} is listed in deadWorkerOrder but not in deadWorkers`);
   for (const key in s.leases) {
     const lease = s.leases[key] as (typeof s.leases)[string];
     if (lease.runningTaskId !== undefined) {

@@ -66,6 +66,15 @@ export interface OwnerConfig {
  */
 export const maxCancelledEarly = 1024;
 
+/**
+ * Bound on the dead workers an owner remembers (`deadWorkers`), the oldest forgotten first, with what
+ * its inbox kept of each: as many as a raylet tells a process that joins it about (its
+ * `maxDeadOwners`), so an owner knows of no fewer deaths than one that started after them. Unbounded,
+ * a driver that creates and kills actors as it goes grew by an entry here and a window in its inbox
+ * per actor, for as long as it ran.
+ */
+export const maxDeadWorkers = 4096;
+
 /** Defaults that suit the simulator and the embedded runtime. */
 export const defaultOwnerConfig: OwnerConfig = {
   inlineThresholdBytes: 100 * 1024,
@@ -463,6 +472,8 @@ export interface OwnerState {
   counters: { task: number; put: number; actor: number; lease: number; ack: number };
   deadNodes: Record<NodeId, true>;
   deadWorkers: Record<WorkerId, true>;
+  /** `deadWorkers` in the order they died, for forgetting the oldest past `maxDeadWorkers`. */
+  deadWorkerOrder: WorkerId[];
   /**
    * The tables that grow with the work in flight are bucketed (core/table.ts), so that a step under
    * immer copies one bucket rather than every entry.
@@ -566,6 +577,7 @@ export function initialOwnerState(): OwnerState {
     counters: { task: 0, put: 0, actor: 0, lease: 0, ack: 0 },
     deadNodes: {},
     deadWorkers: {},
+    deadWorkerOrder: [],
     tasks: emptyTable(),
     objects: emptyTable(),
     borrowed: emptyTable(),

@@ -4,7 +4,8 @@
  * that a message is stale; each is bounded, forgetting the oldest first.
  */
 import type { Address, LeaseId, NodeId, WorkerId } from '../ids.js';
-import { nodeOfWorker } from '../ids.js';
+import { nodeOfWorker, workerAddress } from '../ids.js';
+import { forgetSender } from '../inbox.js';
 import type { RayletState } from './state.js';
 
 const workerPrefix = 'worker:';
@@ -36,7 +37,10 @@ export function rememberDeadOwner(state: RayletState, workerId: WorkerId): boole
   state.deadOwnerOrder.push(workerId);
   while (state.deadOwnerOrder.length > state.config.maxDeadOwners) {
     const oldest = state.deadOwnerOrder.shift();
-    if (oldest !== undefined) delete state.deadOwners[oldest];
+    if (oldest === undefined) continue;
+    delete state.deadOwners[oldest];
+    // Its window goes with it (see forgetSender): every owner that ever asked this raylet for a lease left one.
+    forgetSender(state.inbox, workerAddress(oldest));
   }
   return true;
 }

@@ -125,10 +125,15 @@ export class Router {
     this.pendingRemote.delete(port);
   }
 
-  /** Forgets an address (its component stopped or its thread ended): messages to it are dropped. */
+  /**
+   * Forgets an address whose thread ended: messages to it are dropped. Its worker id is never used
+   * again, so the next seq of every link to it goes too: each worker that ever ran here (an actor
+   * created and killed, say) left three otherwise, from the driver, the raylet and the GCS.
+   */
   remove(address: Address): void {
     this.local.delete(address);
     this.remote.delete(address);
+    for (const links of this.sequences.values()) links.delete(address);
   }
 
   /**

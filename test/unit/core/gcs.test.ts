@@ -86,7 +86,7 @@ function createAlive(gcs: Harness, actorSpec: ActorSpec, workerId: string): stri
 void describe('gcs core', () => {
   void it('describes itself as the gcs reducer', () => {
     assert.equal(gcsCore.kind, 'gcs');
-    assert.equal(gcsCore.version, 4);
+    assert.equal(gcsCore.version, 5);
     assert.equal(gcsCore.initial().started, false);
     assert.deepEqual(gcsCore.invariants(gcsCore.initial()), []);
   });
@@ -218,6 +218,24 @@ void describe('gcs core', () => {
       assert.equal(gcs.actor('a2').state, 'ALIVE');
       assert.deepEqual(sent(effects, 'worker/kill-requested'), [{ type: 'worker/kill-requested', workerId: 'n1.w1', reason: 'killed' }]);
       assert.deepEqual(gcs.deliver({ type: 'job/finished', jobId: 'j1' }, 'worker:n1.d1'), [], 'a second finish does nothing');
+    });
+  });
+
+  void describe('dead workers', () => {
+    void it('forgets the oldest dead worker past maxDeadWorkers, with its inbox window', () => {
+      const gcs = new Harness();
+      gcs.start({ ...defaultGcsConfig, maxDeadWorkers: 2 });
+      gcs.deliver({ type: 'node/registered', nodeId: 'n1', resources: { CPU: 4 } }, 'raylet:n1');
+      // Each worker looks an actor up, which leaves its window in the inbox.
+      for (const workerId of ['n1.w1', 'n1.w2', 'n1.w3']) gcs.deliver({ type: 'actor/lookup-requested', requestId: `r-${workerId}`, name: 'none', namespace: 'default', requester: workerId }, `worker:${workerId}`);
+      const windows = (): string[] => Object.keys(gcs.state.inbox).sort();
+      assert.deepEqual(windows(), ['raylet:n1#0', 'worker:n1.w1#0', 'worker:n1.w2#0', 'worker:n1.w3#0']);
+      gcs.deliver({ type: 'worker/died', workerId: 'n1.w1', nodeId: 'n1', reason: 'killed' }, 'raylet:n1');
+      gcs.deliver({ type: 'worker/died', workerId: 'n1.w2', nodeId: 'n1', reason: 'killed' }, 'raylet:n1');
+      assert.equal(windows().length, 4, 'within the bound, dead workers keep their windows');
+      gcs.deliver({ type: 'worker/died', workerId: 'n1.w3', nodeId: 'n1', reason: 'killed' }, 'raylet:n1');
+      assert.deepEqual(Object.keys(gcs.state.deadWorkers), ['n1.w2', 'n1.w3']);
+      assert.deepEqual(windows(), ['raylet:n1#0', 'worker:n1.w2#0', 'worker:n1.w3#0'], 'the forgotten worker\'s window went with it');
     });
   });
 

@@ -74,7 +74,7 @@ void describe('raylet: start and heartbeat', () => {
       { type: 'timer/armed', timerId: 'heartbeat', delayMs: 100 },
     ]);
     assert.equal(rayletCore.kind, 'raylet');
-    assert.equal(rayletCore.version, 5);
+    assert.equal(rayletCore.version, 6);
   });
 });
 
@@ -387,6 +387,23 @@ void describe('raylet: worker deaths', () => {
     assert.deepEqual(node.state.queue, []);
     assert.deepEqual(node.state.available, { CPU: 1 });
     assert.deepEqual(node.request('r3', { requester: remote }), [], 'a late request from a dead owner is ignored');
+  });
+
+  void it('forgets the oldest dead owner past maxDeadOwners, with its inbox window', () => {
+    const node = new Node({ CPU: 1 }, { maxDeadOwners: 2 });
+    // Three owners of another node each ask for a lease, which leaves their windows in the inbox.
+    const owners = ['n2.w1', 'n2.w2', 'n2.w3'];
+    for (const [index, owner] of owners.entries()) {
+      node.step({ type: 'lease/requested', leaseId: `n2.l${index}`, requester: `worker:${owner}`, resources: { CPU: 1 }, placementResources: {}, strategy: 'DEFAULT', spillbackCount: 0, via: { from: `worker:${owner}`, incarnation: 0, seq: 0 } });
+    }
+    const windows = (): string[] => Object.keys(node.state.inbox).filter((key) => key.startsWith('worker:n2.')).sort();
+    assert.deepEqual(windows(), ['worker:n2.w1#0', 'worker:n2.w2#0', 'worker:n2.w3#0']);
+    node.deliver({ type: 'worker/died', workerId: 'n2.w1', nodeId: 'n2', reason: 'exited' }, 'gcs');
+    node.deliver({ type: 'worker/died', workerId: 'n2.w2', nodeId: 'n2', reason: 'exited' }, 'gcs');
+    assert.equal(windows().length, 3, 'within the bound, dead owners keep their windows');
+    node.deliver({ type: 'worker/died', workerId: 'n2.w3', nodeId: 'n2', reason: 'exited' }, 'gcs');
+    assert.deepEqual(Object.keys(node.state.deadOwners), ['n2.w2', 'n2.w3']);
+    assert.deepEqual(windows(), ['worker:n2.w2#0', 'worker:n2.w3#0'], "the forgotten owner's window went with it");
   });
 
   void it('treats the workers of a dead node as dead owners and forwards the news', () => {

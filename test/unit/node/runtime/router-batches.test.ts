@@ -296,3 +296,26 @@ void test('the map of batches queued per port keeps its floor entry, never poste
   router.close();
   assert.equal(queued.size, 1, 'a closed router keeps its floor too');
 });
+
+void test("a removed worker's links are forgotten, and only its own", async () => {
+  const router = new Router();
+  const batches: number[][] = [];
+  router.addRemote('worker:w1', recordingPort(batches), true);
+  router.addRemote('worker:w2', recordingPort(batches), true);
+  for (let index = 0; index < 3; index += 1) {
+    router.send('worker:d1', 0, 'worker:w1', heartbeat(index));
+    router.send('raylet:n1', 0, 'worker:w1', heartbeat(index));
+  }
+  router.send('worker:d1', 0, 'worker:w2', heartbeat(0));
+  await nextTurn();
+  batches.length = 0;
+  // Its thread ended: what each sender numbered for it goes. Were an address used again (worker ids
+  // never are), its links would start afresh; the other worker's links are untouched.
+  router.remove('worker:w1');
+  router.addRemote('worker:w1', recordingPort(batches), true);
+  router.send('worker:d1', 0, 'worker:w1', heartbeat(3));
+  router.send('raylet:n1', 0, 'worker:w1', heartbeat(3));
+  router.send('worker:d1', 0, 'worker:w2', heartbeat(1));
+  await nextTurn();
+  assert.deepEqual(batches, [[0, 0], [1]]);
+});
