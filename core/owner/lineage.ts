@@ -4,7 +4,7 @@
  * while any of its returns exists, holding lineage refs on its owned arguments, so that a return lost
  * with its node can be rebuilt by running the task again (as Ray does, within maxRetries).
  */
-import { fifoRemove } from '../fifo.js';
+import { fifoRemove, fifoSize } from '../fifo.js';
 import { send } from '../effects.js';
 import { isObjectOfTask, rayletAddress, returnObjectId, taskOfObject, workerAddress } from '../ids.js';
 import type { ObjectId, TaskId } from '../ids.js';
@@ -471,14 +471,34 @@ export function finishTaskOfActorCreation(ctx: Ctx, task: OwnedTask): void {
 }
 
 /**
- * Forgets an actor this process created once it is dead for good and no handle to it is left here
+ * Forgets the view of an actor this process did not create (it decoded, looked up or aliased a
+ * handle to it) once the actor is dead and no call on it is left: every worker that ever decoded a
+ * handle kept such a view for its life. A call made later on a handle still held here makes the
+ * view again, which subscribes, and the GCS, which keeps the dead actor's record, answers DEAD at
+ * once, so the call fails with ActorDiedError as it would have. A view that a getIfExists handle of
+ * this process stands for (`aliasOf`) is kept: the alias finds its actor through it.
+ */
+function forgetBorrowedActorIfDone(ctx: Ctx, view: ActorView): void {
+  if (fifoSize(view.queue) > 0 || view.inflight.length > 0) return;
+  for (const key in ctx.s.actors) if (ctx.s.actors[key]?.aliasOf === view.actorId) return;
+  delete ctx.s.actors[view.actorId];
+}
+
+/**
+ * Forgets a dead actor once nothing here can call it: one another process created once no call on
+ * it is left (`forgetBorrowedActorIfDone`); one this process created once no handle to it is left here
  * (its handle object was freed): nothing here can call it or hear of it again, and the GCS keeps its
  * record. Its view and finished creation task, each with the actor's spec, were kept for the life of
  * the process: a driver that created, used and killed actors all day grew by both for every actor
  * (and by ~5.6 KB of heap an actor in all).
  */
 export function forgetActorIfGone(ctx: Ctx, view: ActorView): void {
-  if (!view.isOwner || view.state !== 'DEAD' || view.handlesGone !== true || view.aliasOf !== undefined) return;
+  if (view.state !== 'DEAD' || view.aliasOf !== undefined) return;
+  if (!view.isOwner) {
+    forgetBorrowedActorIfDone(ctx, view);
+    return;
+  }
+  if (view.handlesGone !== true) return;
   delete ctx.s.actors[view.actorId];
   const task = view.creationTaskId === undefined ? undefined : tableGet(ctx.s.tasks, view.creationTaskId);
   if (task !== undefined && !task.holdsArgs && (task.state === 'FINISHED' || task.state === 'FAILED' || task.state === 'CANCELLED')) tableDelete(ctx.s.tasks, task.spec.taskId);

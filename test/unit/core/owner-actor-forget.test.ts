@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { tableGet } from '../../../core/table.js';
+import type { OwnerEffect, OwnerEvent } from '../../../core/owner/index.js';
 import { delivered, ThreeWays } from '../../support/owner-three-ways.js';
 import { counterActorCreation, driverStarted } from '../../support/owner-events.js';
 
@@ -60,4 +61,51 @@ void test('a dead actor is kept while a handle to it is held, and a detached one
   const detached = aliveActor(true);
   assert.equal(tableGet(detached.run.live.objects, handleObjectId), undefined, 'a detached actor has no handle object');
   assert.deepEqual(kept(detached.run), Array(6).fill(true));
+});
+
+const borrowedId = 'n1.d7.a1';
+
+/** A call of `add` on the borrowed actor, submitted by this process. */
+const borrowedCall: OwnerEvent = { type: 'actor-task/submitted', actorId: borrowedId, method: 'add', name: 'add', args: [], numReturns: 1 };
+
+void test("a dead actor that another process created is forgotten here once no call on it is left, and a later call fails as before", () => {
+  const run = new ThreeWays();
+  let seq = 0;
+  const fromGcs = (event: Record<string, unknown>): OwnerEffect[] => run.step(delivered(event, 'gcs', seq++));
+  run.step(driverStarted);
+  const subscribed = (effects: OwnerEffect[]): boolean => effects.some((effect) => effect.type === 'message/sent' && effect.message.type === 'actor/subscribed');
+  assert.ok(subscribed(run.step({ type: 'actor/handle-acquired', actorId: borrowedId })), 'a handle seen here subscribes');
+  fromGcs({ type: 'actor/state-changed', actorId: borrowedId, state: 'ALIVE', restartCount: 0, workerId: 'n1.w4', nodeId: 'n1' });
+  run.step(borrowedCall);
+  assert.equal(run.live.actors[borrowedId]?.inflight.length, 1);
+  fromGcs({ type: 'actor/state-changed', actorId: borrowedId, state: 'DEAD', restartCount: 0, deathCause: 'killed' });
+  for (const state of [run.live, run.own, run.patched]) assert.equal(state.actors[borrowedId], undefined, 'dead, with its call failed: the view is gone');
+  assert.equal(tableGet(run.live.tasks, 'n1.d1.t1')?.state, 'FAILED');
+  // A late notice of the actor alive brings nothing back.
+  assert.deepEqual(fromGcs({ type: 'actor/state-changed', actorId: borrowedId, state: 'ALIVE', restartCount: 0, workerId: 'n1.w4', nodeId: 'n1' }), []);
+  assert.equal(run.live.actors[borrowedId], undefined);
+  // A call on a handle still held makes the view again, and the GCS's answer fails it as before.
+  assert.ok(subscribed(run.step(borrowedCall)));
+  // Read through a function: the assertions above narrowed the expression itself to undefined.
+  const viewState = (): string | undefined => run.live.actors[borrowedId]?.state;
+  assert.equal(viewState(), 'PENDING');
+  fromGcs({ type: 'actor/state-changed', actorId: borrowedId, state: 'DEAD', restartCount: 0, deathCause: 'killed' });
+  const failed = tableGet(run.live.tasks, 'n1.d1.t2');
+  assert.equal(failed?.state, 'FAILED');
+  assert.equal(failed.error?.errorClass, 'ActorDiedError');
+  assert.equal(run.live.actors[borrowedId], undefined);
+});
+
+void test('the view of an actor a getIfExists handle stands for is kept when that actor dies', () => {
+  const run = new ThreeWays();
+  let seq = 0;
+  run.step(driverStarted);
+  run.step(counterActorCreation({ name: 'shared', getIfExists: true }));
+  run.step(delivered({ type: 'actor/registration-replied', requestedActorId: actorId, actorId: borrowedId }, 'gcs', seq++));
+  assert.equal(run.live.actors[actorId]?.aliasOf, borrowedId);
+  run.step(delivered({ type: 'actor/state-changed', actorId: borrowedId, state: 'DEAD', restartCount: 0, deathCause: 'killed' }, 'gcs', seq++));
+  for (const state of [run.live, run.own, run.patched]) {
+    assert.equal(state.actors[borrowedId]?.state, 'DEAD', 'the alias finds its actor, dead, through the view');
+    assert.equal(state.actors[actorId]?.aliasOf, borrowedId);
+  }
 });
