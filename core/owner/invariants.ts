@@ -229,7 +229,8 @@ function structureBroken(s: OwnerState, broken: string[]): void {
   // Only the newest death is checked against the record: counting the record's keys after every
   // event would walk up to `maxDeadWorkers` of them each time.
   if (s.deadWorkerOrder.length > maxDeadWorkers) broken.push(`${s.deadWorkerOrder.length} dead workers remembered, over the bound ${maxDeadWorkers}`);
-  for (const workerId of s.deadWorkerOrder.slice(-1)) if (s.deadWorkers[workerId] !== true) broken.push(`dead worker ${workerId} is listed in deadWorkerOrder but not in deadWorkers`);
+  const newestDead = s.deadWorkerOrder[s.deadWorkerOrder.length - 1];
+  if (newestDead !== undefined && s.deadWorkers[newestDead] !== true) broken.push(`dead worker ${newestDead} is listed in deadWorkerOrder but not in deadWorkers`);
   for (const key in s.leases) {
     const lease = s.leases[key] as (typeof s.leases)[string];
     if (lease.runningTaskId !== undefined) {
