@@ -156,6 +156,9 @@ export function destroyActor(state: GcsState, actor: ActorRecord, cause: string,
   publishActor(actor, effects);
   // A dead actor never changes again, so its subscribers have nothing more to hear.
   actor.subscribers = [];
+  // Nor is it constructed again: its constructor's arguments (inline values of up to the inline
+  // threshold each) are dropped, where every dead actor remembered (up to maxDeadActors) kept them.
+  if (actor.spec.args.length > 0) actor.spec = { ...actor.spec, args: [] };
   rememberDeadActor(state, actor);
 }
 

@@ -86,7 +86,7 @@ function createAlive(gcs: Harness, actorSpec: ActorSpec, workerId: string): stri
 void describe('gcs core', () => {
   void it('describes itself as the gcs reducer', () => {
     assert.equal(gcsCore.kind, 'gcs');
-    assert.equal(gcsCore.version, 5);
+    assert.equal(gcsCore.version, 6);
     assert.equal(gcsCore.initial().started, false);
     assert.deepEqual(gcsCore.invariants(gcsCore.initial()), []);
   });
@@ -323,6 +323,22 @@ void describe('gcs core', () => {
       effects = gcs.deliver({ type: 'actor/registration-requested', spec: spec('a5', { name: 'counter' }) }, 'worker:n1.d1');
       assert.deepEqual(sent(effects, 'actor/registration-replied'), [{ type: 'actor/registration-replied', requestedActorId: 'a5', actorId: 'a5' }]);
       assert.equal(gcs.state.names['default/counter'], 'a5');
+    });
+
+    void it("drops a dead actor's constructor arguments, and keeps a restarting one's", () => {
+      const gcs = cluster();
+      createAlive(gcs, spec('a1', { maxRestarts: 1 }), 'n1.w1');
+      const args = gcs.actor('a1').spec.args;
+      assert.equal(args.length, 1);
+      let effects = gcs.deliver({ type: 'worker/died', workerId: 'n1.w1', nodeId: 'n1', reason: 'crashed' }, 'raylet:n1');
+      assert.equal(gcs.actor('a1').state, 'RESTARTING');
+      assert.deepEqual(gcs.actor('a1').spec.args, args, 'a restart constructs it again, with the same arguments');
+      assert.deepEqual(sent(effects, 'lease/requested').length, 1);
+      effects = gcs.deliver({ type: 'actor/kill-requested', actorId: 'a1', noRestart: true }, 'worker:n1.d1');
+      assert.equal(gcs.actor('a1').state, 'DEAD');
+      assert.deepEqual(gcs.actor('a1').spec.args, [], 'dead for good: never constructed again');
+      assert.equal(gcs.actor('a1').spec.className, 'Counter', 'the rest of its spec stays for listings');
+      assert.deepEqual(sent(effects, 'actor/state-changed', 'worker:n1.d1')[0]?.spec?.args, args, 'the death notice went out as before');
     });
 
     void it('kills an actor for good when its constructor throws', () => {
