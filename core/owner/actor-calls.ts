@@ -126,6 +126,8 @@ export function onRegistrationReplied(ctx: Ctx, requestedActorId: ActorId, actor
   view.state = 'ALIVE';
   if (creationTask !== undefined) finishTaskOfActorCreation(ctx, creationTask);
   pumpActor(ctx, target);
+  // Every handle of this creation may have gone while the GCS answered.
+  forgetActorIfGone(ctx, view);
 }
 
 function stateRank(state: ActorState): number {

@@ -7,7 +7,7 @@
 import { fifoRemove, fifoSize } from '../fifo.js';
 import { send } from '../effects.js';
 import { isObjectOfTask, rayletAddress, returnObjectId, taskOfObject, workerAddress } from '../ids.js';
-import type { ObjectId, TaskId } from '../ids.js';
+import type { ActorId, ObjectId, TaskId } from '../ids.js';
 import type { ErrorInfo, Payload, RefMarker } from '../values.js';
 import type { TaskArg } from '../protocol.js';
 import { onActorCallReady, sendActorRegistration, viewFor } from './actor-calls.js';
@@ -485,21 +485,44 @@ function forgetBorrowedActorIfDone(ctx: Ctx, view: ActorView): void {
 }
 
 /**
- * Forgets a dead actor once nothing here can call it: one another process created once no call on
- * it is left (`forgetBorrowedActorIfDone`); one this process created once no handle to it is left here
+ * Forgets a getIfExists handle's view of the existing actor it stands for (`aliasOf`), with its
+ * finished creation task, once no handle of that creation is left here. A service that asks for
+ * its named actor with getIfExists on every request kept one view and one creation task per
+ * request. The calls made through such a handle hold its handle object until they end, so none is
+ * left by then. The actor it stood for may be forgotten too, once nothing else holds it here.
+ */
+function forgetAliasIfGone(ctx: Ctx, view: ActorView, targetId: ActorId): void {
+  if (view.handlesGone !== true) return;
+  forgetView(ctx, view);
+  const target = ctx.s.actors[targetId];
+  if (target !== undefined) forgetActorIfGone(ctx, target);
+}
+
+/** Deletes the view of an actor this process created, and its creation task once that is over. */
+function forgetView(ctx: Ctx, view: ActorView): void {
+  delete ctx.s.actors[view.actorId];
+  const task = view.creationTaskId === undefined ? undefined : tableGet(ctx.s.tasks, view.creationTaskId);
+  if (task !== undefined && !task.holdsArgs && (task.state === 'FINISHED' || task.state === 'FAILED' || task.state === 'CANCELLED')) tableDelete(ctx.s.tasks, task.spec.taskId);
+}
+
+/**
+ * Forgets an actor once nothing here can call it: a getIfExists alias once its handles are gone
+ * (`forgetAliasIfGone`); a dead one another process created once no call on it is left
+ * (`forgetBorrowedActorIfDone`); a dead one this process created once no handle to it is left here
  * (its handle object was freed): nothing here can call it or hear of it again, and the GCS keeps its
  * record. Its view and finished creation task, each with the actor's spec, were kept for the life of
  * the process: a driver that created, used and killed actors all day grew by both for every actor
  * (and by ~5.6 KB of heap an actor in all).
  */
 export function forgetActorIfGone(ctx: Ctx, view: ActorView): void {
-  if (view.state !== 'DEAD' || view.aliasOf !== undefined) return;
+  if (view.aliasOf !== undefined) {
+    forgetAliasIfGone(ctx, view, view.aliasOf);
+    return;
+  }
+  if (view.state !== 'DEAD') return;
   if (!view.isOwner) {
     forgetBorrowedActorIfDone(ctx, view);
     return;
   }
-  if (view.handlesGone !== true) return;
-  delete ctx.s.actors[view.actorId];
-  const task = view.creationTaskId === undefined ? undefined : tableGet(ctx.s.tasks, view.creationTaskId);
-  if (task !== undefined && !task.holdsArgs && (task.state === 'FINISHED' || task.state === 'FAILED' || task.state === 'CANCELLED')) tableDelete(ctx.s.tasks, task.spec.taskId);
+  if (view.handlesGone === true) forgetView(ctx, view);
 }

@@ -96,7 +96,7 @@ void test("a dead actor that another process created is forgotten here once no c
   assert.equal(run.live.actors[borrowedId], undefined);
 });
 
-void test('the view of an actor a getIfExists handle stands for is kept when that actor dies', () => {
+void test('a getIfExists handle keeps the view it stands for while it lives, and both go once its handles are gone', () => {
   const run = new ThreeWays();
   let seq = 0;
   run.step(driverStarted);
@@ -108,4 +108,30 @@ void test('the view of an actor a getIfExists handle stands for is kept when tha
     assert.equal(state.actors[borrowedId]?.state, 'DEAD', 'the alias finds its actor, dead, through the view');
     assert.equal(state.actors[actorId]?.aliasOf, borrowedId);
   }
+  run.step({ type: 'refs/released', objectIds: [handleObjectId] });
+  for (const state of [run.live, run.own, run.patched]) {
+    assert.equal(state.actors[actorId], undefined, 'its handles gone, the alias is forgotten');
+    assert.equal(tableGet(state.tasks, creationTaskId), undefined, 'with its finished creation task');
+    assert.equal(state.actors[borrowedId], undefined, 'and the dead actor it stood for, which nothing else holds here');
+  }
+});
+
+void test('an alias of an actor that lives goes once its handles are gone, giving back its hold on that actor', () => {
+  const run = new ThreeWays();
+  let seq = 0;
+  run.step(driverStarted);
+  run.step(counterActorCreation({ name: 'shared', getIfExists: true }));
+  const replied = run.step(delivered({ type: 'actor/registration-replied', requestedActorId: actorId, actorId: borrowedId }, 'gcs', seq++));
+  const added = replied.flatMap((effect) => (effect.type === 'message/sent' && effect.message.type === 'borrow/added' ? [effect.message] : []));
+  assert.equal(added.length, 1, "the alias holds the existing actor's handle object, borrowed from its owner");
+  run.step(delivered({ type: 'actor/state-changed', actorId: borrowedId, state: 'ALIVE', restartCount: 0, workerId: 'n1.w4', nodeId: 'n1' }, 'gcs', seq++));
+  const released = run.step({ type: 'refs/released', objectIds: [handleObjectId] });
+  assert.equal(run.live.actors[actorId], undefined);
+  assert.equal(tableGet(run.live.tasks, creationTaskId), undefined);
+  assert.equal(run.live.actors[borrowedId]?.state, 'ALIVE', 'the actor itself lives on, and its view stays');
+  // Its owner's acknowledgement of the borrow comes in, and the hold is given back.
+  const acked = run.step(delivered({ type: 'borrow/add-acked', ackId: added[0]?.ackId }, 'worker:n1.d7', 0));
+  assert.equal(tableGet(run.live.borrowed, `${borrowedId}.h`), undefined, "the hold on the actor's handle object is given back");
+  assert.ok(acked.some((effect) => effect.type === 'message/sent' && effect.message.type === 'borrow/released'));
+  assert.ok(released.every((effect) => effect.type !== 'message/sent' || effect.message.type !== 'actor/out-of-scope'), 'an alias never tells the GCS to end the actor it stands for');
 });
