@@ -119,6 +119,14 @@ export function onActorLookupRequested(state: GcsState, message: MessageOf<'acto
 export function onActorSubscribed(state: GcsState, actorId: ActorId, subscriber: WorkerId, effects: GcsEffect[]): void {
   const actor = state.actors[actorId];
   if (actor === undefined) {
+    // A getIfExists handle whose creation found the actor already there, passed to another process:
+    // that process learns, as the creating one did, which actor the handle stands for (or why none).
+    // Without this its calls waited for an actor that is never registered under that id.
+    const redirect = state.redirects[actorId];
+    if (redirect !== undefined) {
+      replyRegistration(subscriber, actorId, redirect, effects);
+      return;
+    }
     // Its registration is still on the way: the subscriber hears from the GCS once it arrives.
     const early = state.earlySubscribers[actorId];
     if (early === undefined) {

@@ -86,7 +86,7 @@ function createAlive(gcs: Harness, actorSpec: ActorSpec, workerId: string): stri
 void describe('gcs core', () => {
   void it('describes itself as the gcs reducer', () => {
     assert.equal(gcsCore.kind, 'gcs');
-    assert.equal(gcsCore.version, 6);
+    assert.equal(gcsCore.version, 7);
     assert.equal(gcsCore.initial().started, false);
     assert.deepEqual(gcsCore.invariants(gcsCore.initial()), []);
   });
@@ -293,6 +293,19 @@ void describe('gcs core', () => {
       const before = JSON.stringify(gcs.state);
       assert.deepEqual(gcs.step(event), []);
       assert.equal(JSON.stringify(gcs.state), before);
+    });
+
+    void it('tells a process that subscribes to a getIfExists handle which actor it stands for, or why none', () => {
+      const gcs = cluster();
+      createAlive(gcs, spec('a1', { name: 'counter' }), 'n1.w1');
+      gcs.deliver({ type: 'actor/registration-requested', spec: spec('a3', { name: 'counter', getIfExists: true }) }, 'worker:n1.d1');
+      gcs.deliver({ type: 'actor/registration-requested', spec: spec('a4', { name: 'counter' }) }, 'worker:n1.d1');
+      // The handles of a3 and a4 went to a task on n1.w5, whose process asks about them by those ids.
+      let effects = gcs.deliver({ type: 'actor/subscribed', actorId: 'a3', subscriber: 'n1.w5' }, 'worker:n1.w5');
+      assert.deepEqual(sent(effects, 'actor/registration-replied', 'worker:n1.w5'), [{ type: 'actor/registration-replied', requestedActorId: 'a3', actorId: 'a1' }]);
+      effects = gcs.deliver({ type: 'actor/subscribed', actorId: 'a4', subscriber: 'n1.w5' }, 'worker:n1.w5');
+      assert.match(sent(effects, 'actor/registration-replied', 'worker:n1.w5')[0]?.error ?? '', /already taken/);
+      assert.deepEqual(gcs.state.earlySubscribers, {}, 'neither waits for a registration that never comes');
     });
 
     void it('refuses a taken name, unless getIfExists, and frees the name when the holder dies', () => {

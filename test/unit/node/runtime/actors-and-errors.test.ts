@@ -109,12 +109,14 @@ void describe('actors and errors', () => {
     assert.equal(await tsray.get(viaTask.remote(box)), 2);
     const same = Boxes.options({ name: 'box', namespace: 'tests', getIfExists: true }).remote();
     assert.equal(await tsray.get(same.add.remote('c')), 3);
+    // That handle, passed to a task, finds the same actor there (its process asks the GCS which actor it stands for).
+    assert.equal(await tsray.get(viaTask.remote(same), { timeout: 20_000 }), 4);
     const found = (await tsray.getActor('box', { namespace: 'tests' })) as tsray.ActorHandle<Box>;
-    assert.equal(await tsray.get(found.add.remote('d')), 4);
+    assert.equal(await tsray.get(found.add.remote('d')), 5);
     await assert.rejects(tsray.getActor('box'), /no live actor named 'box' in namespace 'default'/);
     // The driver knows the name is taken (its GCS runs here): creating another throws at once, as Ray raises.
     assert.throws(() => Boxes.options({ name: 'box', namespace: 'tests' }).remote(), (error: unknown) => error instanceof TypeError && /actor name 'box' is already taken in namespace 'tests'; pass getIfExists/.test(error.message));
-    assert.equal(await tsray.get(Boxes.options({ name: 'box', namespace: 'tests', getIfExists: true }).remote().add.remote('e')), 5);
+    assert.equal(await tsray.get(Boxes.options({ name: 'box', namespace: 'tests', getIfExists: true }).remote().add.remote('e')), 6);
     // A task's worker cannot tell at once: its duplicate dies when the GCS turns it away.
     const duplicateInTask = tsray.remote(async () => {
       const Again = tsray.remote(
