@@ -57,9 +57,12 @@ void test("a worker with nothing else to run posts a task's reply before what it
   // The body leaves the worker's thread busy for a while right after it returns (an Immediate that
   // spins): a reply posted at the turn's end would reach the driver only once that spin is over.
   // One function for both calls, so that they share the lease and run on the same worker.
-  const probe = tsray.remote((x: number) => {
+  // The second call reads when the spin ended from an Immediate of its own, which runs after the
+  // spin's: on a loaded machine the driver may take the reply and push the second call while the
+  // worker's turn is still delivering messages, before its Immediates run at all.
+  const probe = tsray.remote((x: number): number | Promise<number> => {
     const seen = globalThis as { busyEndedMs?: number };
-    if (x < 0) return seen.busyEndedMs ?? 0;
+    if (x < 0) return new Promise((resolve) => setImmediate(() => resolve(seen.busyEndedMs ?? 0)));
     setImmediate(() => {
       const until = Date.now() + 1500;
       while (Date.now() < until);
