@@ -7,6 +7,7 @@ import { send } from '../effects.js';
 import type { NodeId, WorkerId } from '../ids.js';
 import { rayletAddress, workerAddress } from '../ids.js';
 import { forgetSender } from '../inbox.js';
+import { rememberBounded } from '../remembered.js';
 import type { WorkerExitReason } from '../protocol.js';
 import { destroyActor, failActor } from './actors.js';
 import type { GcsEffect } from './events.js';
@@ -20,15 +21,8 @@ import { aliveNodeIds } from './state.js';
  */
 export function recordWorkerDeath(state: GcsState, workerId: WorkerId, nodeId: NodeId, reason: WorkerExitReason, effects: GcsEffect[]): boolean {
   if (state.deadWorkers[workerId] === true) return false;
-  state.deadWorkers[workerId] = true;
-  state.deadWorkerOrder.push(workerId);
-  while (state.deadWorkerOrder.length > state.config.maxDeadWorkers) {
-    const oldest = state.deadWorkerOrder.shift();
-    if (oldest === undefined) continue;
-    delete state.deadWorkers[oldest];
-    // Its window goes with it: the inbox would otherwise keep one per worker that ever sent here.
-    forgetSender(state.inbox, workerAddress(oldest));
-  }
+  // A forgotten worker's window goes with it: the inbox would otherwise keep one per worker that ever sent here.
+  rememberBounded(state.deadWorkers, state.deadWorkerOrder, workerId, state.config.maxDeadWorkers, (oldest) => forgetSender(state.inbox, workerAddress(oldest)));
   for (const aliveNodeId of aliveNodeIds(state)) {
     effects.push(send(rayletAddress(aliveNodeId), { type: 'worker/died', workerId, nodeId, reason }));
   }

@@ -7,6 +7,7 @@
 import type { NodeId, WorkerId } from '../ids.js';
 import { nodeOfWorker, workerAddress } from '../ids.js';
 import { forgetSender } from '../inbox.js';
+import { rememberBounded } from '../remembered.js';
 import type { WorkerExitReason } from '../protocol.js';
 import type { Ctx } from './context.js';
 import { maxDeadWorkers } from './state.js';
@@ -42,14 +43,7 @@ export function onWorkerDied(ctx: Ctx, workerId: WorkerId, reason: WorkerExitRea
  * in the inbox (see forgetSender).
  */
 function rememberDeadWorker(ctx: Ctx, workerId: WorkerId): void {
-  ctx.s.deadWorkers[workerId] = true;
-  ctx.s.deadWorkerOrder.push(workerId);
-  while (ctx.s.deadWorkerOrder.length > maxDeadWorkers) {
-    const oldest = ctx.s.deadWorkerOrder.shift();
-    if (oldest === undefined) continue;
-    delete ctx.s.deadWorkers[oldest];
-    forgetSender(ctx.s.inbox, workerAddress(oldest));
-  }
+  rememberBounded(ctx.s.deadWorkers, ctx.s.deadWorkerOrder, workerId, maxDeadWorkers, (oldest) => forgetSender(ctx.s.inbox, workerAddress(oldest)));
 }
 
 function ownersDied(ctx: Ctx, isDead: (workerId: WorkerId) => boolean): void {

@@ -6,6 +6,7 @@
 import type { Address, LeaseId, NodeId, WorkerId } from '../ids.js';
 import { nodeOfWorker, workerAddress } from '../ids.js';
 import { forgetSender } from '../inbox.js';
+import { rememberBounded } from '../remembered.js';
 import type { RayletState } from './state.js';
 
 const workerPrefix = 'worker:';
@@ -13,12 +14,7 @@ const workerPrefix = 'worker:';
 /** Records that `leaseId` is finished, so later messages about it are ignored. */
 export function tombstoneLease(state: RayletState, leaseId: LeaseId): void {
   if (state.tombstones[leaseId] === true) return;
-  state.tombstones[leaseId] = true;
-  state.tombstoneOrder.push(leaseId);
-  while (state.tombstoneOrder.length > state.config.maxLeaseTombstones) {
-    const oldest = state.tombstoneOrder.shift();
-    if (oldest !== undefined) delete state.tombstones[oldest];
-  }
+  rememberBounded(state.tombstones, state.tombstoneOrder, leaseId, state.config.maxLeaseTombstones);
 }
 
 /** Records a local worker's death; the oldest dead record is dropped past the bound. */
@@ -33,15 +29,8 @@ export function rememberDeadWorker(state: RayletState, workerId: WorkerId): void
 /** Records that an owner is dead. Returns false if it was already known. */
 export function rememberDeadOwner(state: RayletState, workerId: WorkerId): boolean {
   if (state.deadOwners[workerId] === true) return false;
-  state.deadOwners[workerId] = true;
-  state.deadOwnerOrder.push(workerId);
-  while (state.deadOwnerOrder.length > state.config.maxDeadOwners) {
-    const oldest = state.deadOwnerOrder.shift();
-    if (oldest === undefined) continue;
-    delete state.deadOwners[oldest];
-    // Its window goes with it (see forgetSender): every owner that ever asked this raylet for a lease left one.
-    forgetSender(state.inbox, workerAddress(oldest));
-  }
+  // A forgotten owner's window goes with it (see forgetSender): every owner that ever asked this raylet for a lease left one.
+  rememberBounded(state.deadOwners, state.deadOwnerOrder, workerId, state.config.maxDeadOwners, (oldest) => forgetSender(state.inbox, workerAddress(oldest)));
   return true;
 }
 
