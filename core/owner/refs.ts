@@ -49,6 +49,10 @@ export function createOwnedObject(ctx: Ctx, objectId: ObjectId, localRefs: numbe
 export function borrowEntry(ctx: Ctx, ref: RefMarker): BorrowedRef {
   let entry = tableGet(ctx.s.borrowed, ref.objectId);
   if (entry === undefined) {
+    // A handle borrowed again after this process gave it back: its view holds handles once more.
+    const actorId = actorOfHandleObject(ref.objectId);
+    const view = actorId === undefined ? undefined : ctx.s.actors[actorId];
+    if (view?.handlesGone === true && !view.isOwner) view.handlesGone = undefined;
     entry = {
       objectId: ref.objectId,
       owner: ref.owner,
@@ -321,6 +325,21 @@ export function maybeRelease(ctx: Ctx, objectId: ObjectId): void {
   }
   tableDelete(ctx.s.borrowed, objectId);
   delete ctx.s.fetchedData[objectId];
+  const actorId = actorOfHandleObject(objectId);
+  if (actorId !== undefined) onBorrowedHandlesGone(ctx, actorId);
+}
+
+/**
+ * This process gave back its borrow of the handle object of an actor it did not create: no counted
+ * handle to it is left here. A getIfExists handle another process made (an alias) is forgotten then,
+ * as its creator forgets it: a worker handed such a handle with every request kept a view per
+ * request for its life, each pointing at the one actor they all stood for.
+ */
+function onBorrowedHandlesGone(ctx: Ctx, actorId: ActorId): void {
+  const view = ctx.s.actors[actorId];
+  if (view === undefined || view.isOwner) return;
+  view.handlesGone = true;
+  forgetActorIfGone(ctx, view);
 }
 
 /** Whether a borrow message from `borrower` itself is older than one already applied; records it if not. */

@@ -326,7 +326,10 @@ export interface ActorView {
   creationTaskId?: TaskId;
   /** The owner only: the GCS registered the actor under this id (so it can hear that its handles are gone). */
   registered?: boolean;
-  /** The owner only: the actor's handle object was freed, so no handle to it is reachable. */
+  /**
+   * The owner: the actor's handle object was freed, so no handle to it is reachable. Another
+   * process: it gave back its borrow of that object, so it holds no counted handle to it.
+   */
   handlesGone?: boolean;
   /** The owner only, for a creation the GCS resolved to an existing actor: that actor's handle object, held while this one lives. */
   aliasHold?: RefMarker;

@@ -135,3 +135,69 @@ void test('an alias of an actor that lives goes once its handles are gone, givin
   assert.ok(acked.some((effect) => effect.type === 'message/sent' && effect.message.type === 'borrow/released'));
   assert.ok(released.every((effect) => effect.type !== 'message/sent' || effect.message.type !== 'actor/out-of-scope'), 'an alias never tells the GCS to end the actor it stands for');
 });
+
+const aliasId = 'n1.d7.a2';
+const aliasHandleObjectId = `${aliasId}.h`;
+
+/**
+ * This process did not create the getIfExists handle `aliasId` (`n1.d7` did) but holds it: a value
+ * it put holds the handle's object, borrowed from its creator (acknowledged). Returns the put's id.
+ */
+function holdBorrowedAlias(run: ThreeWays): string {
+  run.step(driverStarted);
+  const put = run.step({ type: 'object/put', value: { data: { handle: 1 }, sizeBytes: 16, refs: [{ objectId: aliasHandleObjectId, owner: 'n1.d7' }] } });
+  const minted = put.find((effect) => effect.type === 'ids/minted');
+  const putId = minted?.type === 'ids/minted' ? minted.objectIds[0] : undefined;
+  assert.ok(putId !== undefined);
+  const added = put.flatMap((effect) => (effect.type === 'message/sent' && effect.message.type === 'borrow/added' ? [effect.message] : []));
+  assert.equal(added.length, 1, "the put borrows the handle's object from its creator");
+  run.step(delivered({ type: 'borrow/add-acked', ackId: added[0]?.ackId }, 'worker:n1.d7', 0));
+  run.step({ type: 'actor/handle-acquired', actorId: aliasId });
+  return putId;
+}
+
+/** Whether each of the three states still has a view of `id`. */
+function hasView(run: ThreeWays, id: string): boolean[] {
+  return [run.live, run.own, run.patched].map((state) => state.actors[id] !== undefined);
+}
+
+void test("another process's getIfExists handle is forgotten here once this process gives back its borrow of it", () => {
+  const run = new ThreeWays();
+  let seq = 0;
+  const putId = holdBorrowedAlias(run);
+  run.step(delivered({ type: 'actor/registration-replied', requestedActorId: aliasId, actorId: borrowedId }, 'gcs', seq++));
+  run.step(delivered({ type: 'actor/state-changed', actorId: borrowedId, state: 'ALIVE', restartCount: 0, workerId: 'n1.w4', nodeId: 'n1' }, 'gcs', seq++));
+  assert.equal(run.live.actors[aliasId]?.aliasOf, borrowedId, 'the handle stands for the existing actor');
+  const call = run.step({ type: 'actor-task/submitted', actorId: aliasId, method: 'add', name: 'add', args: [], numReturns: 1, handle: { objectId: aliasHandleObjectId, owner: 'n1.d7' } });
+  assert.ok(call.some((effect) => effect.type === 'message/sent' && effect.message.type === 'actor-task/pushed'), 'a call on it goes to that actor');
+  const released = run.step({ type: 'refs/released', objectIds: [putId] });
+  assert.deepEqual(hasView(run, aliasId), [true, true, true], 'the call in flight still holds the handle');
+  assert.ok(released.every((effect) => effect.type !== 'message/sent' || effect.message.type !== 'borrow/released'));
+  const replied = run.step(delivered({ type: 'task/replied', taskId: 'n1.d1.t1', attempt: 1, workerId: 'n1.w4', nodeId: 'n1', result: { kind: 'returned', payloads: [{ kind: 'inline', data: 1, sizeBytes: 1, refs: [] }] }, releasedBorrows: [] }, 'worker:n1.w4', 0));
+  assert.ok(replied.some((effect) => effect.type === 'message/sent' && effect.message.type === 'borrow/released' && effect.message.objectId === aliasHandleObjectId), 'the borrow is given back to the creator');
+  assert.deepEqual(hasView(run, aliasId), [false, false, false], 'no handle left here: the alias is forgotten');
+  assert.deepEqual(hasView(run, borrowedId), [true, true, true], 'the actor it stood for lives on, and its view stays');
+});
+
+void test('a borrowed getIfExists handle given back before the GCS says what it stands for is forgotten at the answer, and one held again is kept', () => {
+  const run = new ThreeWays();
+  let seq = 0;
+  const putId = holdBorrowedAlias(run);
+  run.step({ type: 'refs/released', objectIds: [putId] });
+  assert.deepEqual(hasView(run, aliasId), [true, true, true], 'not answered yet: kept until the GCS says which actor it is');
+  run.step(delivered({ type: 'actor/registration-replied', requestedActorId: aliasId, actorId: borrowedId }, 'gcs', seq++));
+  assert.deepEqual(hasView(run, aliasId), [false, false, false], 'answered, with no handle held: forgotten');
+  // Held again (a later value brings the handle back): its view is made again and kept once answered.
+  holdAgain(run);
+  run.step(delivered({ type: 'actor/registration-replied', requestedActorId: aliasId, actorId: borrowedId }, 'gcs', seq++));
+  assert.deepEqual(hasView(run, aliasId), [true, true, true], 'a handle is held: the alias stays');
+  assert.equal(run.live.actors[aliasId]?.handlesGone, undefined);
+});
+
+/** A second value put by this process holds the alias's handle object again. */
+function holdAgain(run: ThreeWays): void {
+  const put = run.step({ type: 'object/put', value: { data: { handle: 2 }, sizeBytes: 16, refs: [{ objectId: aliasHandleObjectId, owner: 'n1.d7' }] } });
+  const added = put.flatMap((effect) => (effect.type === 'message/sent' && effect.message.type === 'borrow/added' ? [effect.message] : []));
+  run.step(delivered({ type: 'borrow/add-acked', ackId: added[0]?.ackId }, 'worker:n1.d7', 1));
+  run.step({ type: 'actor/handle-acquired', actorId: aliasId });
+}
