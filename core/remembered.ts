@@ -11,12 +11,17 @@
  * key was already set.
  */
 export function rememberBounded(flags: Record<string, true>, order: string[], key: string, bound: number, forgotten?: (key: string) => void): void {
-  flags[key] = true;
+  rememberBoundedValue(flags, order, key, true, bound, forgotten);
+}
+
+/** `rememberBounded` of a value per key (what a redirect or an alias stands for) rather than a flag. */
+export function rememberBoundedValue<V>(record: Record<string, V>, order: string[], key: string, value: V, bound: number, forgotten?: (key: string) => void): void {
+  record[key] = value;
   order.push(key);
   while (order.length > bound) {
     const oldest = order.shift();
     if (oldest === undefined) continue;
-    delete flags[oldest];
+    delete record[oldest];
     forgotten?.(oldest);
   }
 }

@@ -7,6 +7,7 @@ import type { ActorId, WorkerId } from '../ids.js';
 import { rayletAddress, workerAddress } from '../ids.js';
 import type { ActorSpec, MessageOf } from '../protocol.js';
 import type { ErrorInfo } from '../values.js';
+import { rememberBoundedValue } from '../remembered.js';
 import { actorStateMessage, destroyActor, isJobFinished, isWorkerDead, outOfScopeCause, publishActor, scheduleActor } from './actors.js';
 import { cloneData } from './clone.js';
 import type { GcsEffect } from './events.js';
@@ -29,12 +30,7 @@ function replyRegistration(owner: WorkerId, requestedActorId: ActorId, redirect:
 
 /** Remembers the reply to a registration that created nothing, forgetting the oldest beyond the bound. */
 function rememberRedirect(state: GcsState, actorId: ActorId, redirect: RegistrationRedirect): void {
-  state.redirects[actorId] = redirect;
-  state.redirectOrder.push(actorId);
-  while (state.redirectOrder.length > maxRememberedRedirects) {
-    const oldest = state.redirectOrder.shift();
-    if (oldest !== undefined) delete state.redirects[oldest];
-  }
+  rememberBoundedValue(state.redirects, state.redirectOrder, actorId, redirect, maxRememberedRedirects);
 }
 
 /** The live actor holding the name `spec` asks for, if any. */

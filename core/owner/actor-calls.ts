@@ -17,20 +17,27 @@ import { pushedArgs, resolvedArgs } from './leasing.js';
 import { failTask, finishTaskOfActorCreation, forgetActorIfGone, retriesLeft } from './lineage.js';
 import { actorHandleRef, addLocalRef, borrowEntry, ensureRegistered } from './refs.js';
 import type { ActorView, OwnedTask } from './state.js';
-import { taskSpecOf } from './state.js';
+import { maxRememberedAliases, taskSpecOf } from './state.js';
+import { rememberBoundedValue } from '../remembered.js';
 import { tableGet } from '../table.js';
 
 /** The view of `actorId`, following an alias to the actor the GCS resolved a named creation to. */
 export function viewFor(ctx: Ctx, actorId: ActorId): ActorView | undefined {
   const view = ctx.s.actors[actorId];
-  if (view?.aliasOf !== undefined) return ctx.s.actors[view.aliasOf];
+  if (view === undefined) {
+    // An alias whose own view is gone (no counted handle to it was left here): the actor it stands for.
+    const target = ctx.s.aliases[actorId];
+    return target === undefined ? undefined : ctx.s.actors[target];
+  }
+  if (view.aliasOf !== undefined) return ctx.s.actors[view.aliasOf];
   return view;
 }
 
 /** The view of an actor this process holds a handle to but did not create; subscribes on first sight. */
-export function ensureView(ctx: Ctx, actorId: ActorId): ActorView {
-  const existing = viewFor(ctx, actorId);
+export function ensureView(ctx: Ctx, heldId: ActorId): ActorView {
+  const existing = viewFor(ctx, heldId);
   if (existing !== undefined) return existing;
+  const actorId = ctx.s.aliases[heldId] ?? heldId;
   const view: ActorView = {
     actorId,
     isOwner: false,
@@ -121,12 +128,13 @@ export function onRegistrationReplied(ctx: Ctx, requestedActorId: ActorId, actor
   }
   // getIfExists: calls made on this handle go to the existing actor, in the order they were made.
   view.aliasOf = actorId;
+  rememberBoundedValue(ctx.s.aliases, ctx.s.aliasOrder, requestedActorId, actorId, maxRememberedAliases);
   const target = ensureView(ctx, actorId);
   fifoPush(target.queue, ...fifoTakeAll(view.queue));
   view.state = 'ALIVE';
   if (creationTask !== undefined) finishTaskOfActorCreation(ctx, creationTask);
   pumpActor(ctx, target);
-  // Every handle of this creation may have gone while the GCS answered.
+  // Every counted handle of this creation may have gone while the GCS answered, or none was (detached).
   forgetActorIfGone(ctx, view);
 }
 

@@ -6,7 +6,7 @@
  */
 import { fifoRemove, fifoSize } from '../fifo.js';
 import { send } from '../effects.js';
-import { isObjectOfTask, rayletAddress, returnObjectId, taskOfObject, workerAddress } from '../ids.js';
+import { actorHandleObjectId, isObjectOfTask, rayletAddress, returnObjectId, taskOfObject, workerAddress } from '../ids.js';
 import type { ActorId, ObjectId, TaskId } from '../ids.js';
 import type { ErrorInfo, Payload, RefMarker } from '../values.js';
 import type { TaskArg } from '../protocol.js';
@@ -19,7 +19,7 @@ import { onObjectSettled, requestStatus } from './retrieval.js';
 import type { ActorView, OwnedSpec, OwnedTask, OwnerState } from './state.js';
 import { ownCopiesFor, writableField } from '../own-copies.js';
 import { argsOf, firstReturnIdOf, idRecord, returnIdsOf } from './state.js';
-import { tableDelete, tableGet, tableSet } from '../table.js';
+import { tableDelete, tableGet, tableHas, tableSet } from '../table.js';
 
 /** Every ref a task's arguments hold: top-level refs and refs nested inside inline values. */
 export function argRefs(spec: OwnedSpec): RefMarker[] {
@@ -486,16 +486,29 @@ function forgetBorrowedActorIfDone(ctx: Ctx, view: ActorView): void {
 
 /**
  * Forgets a getIfExists handle's view of the existing actor it stands for (`aliasOf`), with its
- * finished creation task, once no handle of that creation is left here. A service that asks for
- * its named actor with getIfExists on every request kept one view and one creation task per
- * request. The calls made through such a handle hold its handle object until they end, so none is
- * left by then. The actor it stood for may be forgotten too, once nothing else holds it here.
+ * finished creation task, once no counted handle of that creation is held here: in the process that
+ * made it and in any other it was handed to, and at once for a detached one, whose handles are never
+ * counted. A service that asks for its named actor with getIfExists on every request (or hands such a
+ * handle to a worker with every request) kept one view and one creation task per request. The calls
+ * made through a counted handle hold its handle object until they end, so none is left by then.
+ * Calls and kills made later by its id (a detached handle still in use) find the actor through
+ * `aliases`. The actor it stood for may be forgotten too, once nothing else holds it here.
  */
 function forgetAliasIfGone(ctx: Ctx, view: ActorView, targetId: ActorId): void {
-  if (view.handlesGone !== true) return;
+  if (countedHandleHeld(ctx, view) || fifoSize(view.queue) > 0 || view.inflight.length > 0) return;
   forgetView(ctx, view);
   const target = ctx.s.actors[targetId];
   if (target !== undefined) forgetActorIfGone(ctx, target);
+}
+
+/**
+ * Whether a counted handle of `view`'s actor is held here: the creator counts its handles by the
+ * handle object it owns (`handlesGone` once that is freed), another process by its borrow of that
+ * object. A detached actor's handles are not counted, so none is.
+ */
+function countedHandleHeld(ctx: Ctx, view: ActorView): boolean {
+  if (view.isOwner) return view.handlesGone !== true && view.spec?.detached !== true;
+  return tableHas(ctx.s.borrowed, actorHandleObjectId(view.actorId));
 }
 
 /** Deletes the view of an actor this process created, and its creation task once that is over. */

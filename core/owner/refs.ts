@@ -49,10 +49,6 @@ export function createOwnedObject(ctx: Ctx, objectId: ObjectId, localRefs: numbe
 export function borrowEntry(ctx: Ctx, ref: RefMarker): BorrowedRef {
   let entry = tableGet(ctx.s.borrowed, ref.objectId);
   if (entry === undefined) {
-    // A handle borrowed again after this process gave it back: its view holds handles once more.
-    const actorId = actorOfHandleObject(ref.objectId);
-    const view = actorId === undefined ? undefined : ctx.s.actors[actorId];
-    if (view?.handlesGone === true && !view.isOwner) view.handlesGone = undefined;
     entry = {
       objectId: ref.objectId,
       owner: ref.owner,
@@ -337,9 +333,7 @@ export function maybeRelease(ctx: Ctx, objectId: ObjectId): void {
  */
 function onBorrowedHandlesGone(ctx: Ctx, actorId: ActorId): void {
   const view = ctx.s.actors[actorId];
-  if (view === undefined || view.isOwner) return;
-  view.handlesGone = true;
-  forgetActorIfGone(ctx, view);
+  if (view !== undefined && !view.isOwner) forgetActorIfGone(ctx, view);
 }
 
 /** Whether a borrow message from `borrower` itself is older than one already applied; records it if not. */

@@ -75,6 +75,9 @@ export const maxCancelledEarly = 1024;
  */
 export const maxDeadWorkers = 4096;
 
+/** How many resolved getIfExists creations an owner remembers (`OwnerState.aliases`), as the GCS remembers its redirects. */
+export const maxRememberedAliases = 4096;
+
 /** Defaults that suit the simulator and the embedded runtime. */
 export const defaultOwnerConfig: OwnerConfig = {
   inlineThresholdBytes: 100 * 1024,
@@ -326,10 +329,7 @@ export interface ActorView {
   creationTaskId?: TaskId;
   /** The owner only: the GCS registered the actor under this id (so it can hear that its handles are gone). */
   registered?: boolean;
-  /**
-   * The owner: the actor's handle object was freed, so no handle to it is reachable. Another
-   * process: it gave back its borrow of that object, so it holds no counted handle to it.
-   */
+  /** The owner only: the actor's handle object was freed, so no handle to it is reachable. */
   handlesGone?: boolean;
   /** The owner only, for a creation the GCS resolved to an existing actor: that actor's handle object, held while this one lives. */
   aliasHold?: RefMarker;
@@ -478,6 +478,14 @@ export interface OwnerState {
   /** `deadWorkers` in the order they died, for forgetting the oldest past `maxDeadWorkers`. */
   deadWorkerOrder: WorkerId[];
   /**
+   * getIfExists creations that the GCS resolved to an existing actor: the actor each stands for, the
+   * latest `maxRememberedAliases`. A call or a kill by such an id whose view is gone (no counted
+   * handle to it was left here, or it was detached) goes to that actor without asking the GCS again.
+   */
+  aliases: Record<ActorId, ActorId>;
+  /** `aliases` in the order they were resolved, for forgetting the oldest. */
+  aliasOrder: ActorId[];
+  /**
    * The tables that grow with the work in flight are bucketed (core/table.ts), so that a step under
    * immer copies one bucket rather than every entry.
    */
@@ -581,6 +589,8 @@ export function initialOwnerState(): OwnerState {
     deadNodes: {},
     deadWorkers: {},
     deadWorkerOrder: [],
+    aliases: {},
+    aliasOrder: [],
     tasks: emptyTable(),
     objects: emptyTable(),
     borrowed: emptyTable(),

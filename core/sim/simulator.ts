@@ -500,14 +500,17 @@ export class Simulator {
         break;
       }
     }
-    const entry: TraceEntry = { seq, address: instance.address, component: instance.kind, atMs: this.nowMs, ...(parent > 0 ? { parent } : {}), event, ...this.maybeHash(instance) };
+    // Under immer, a step shares what it did not change with the state before it, which was checked.
+    const broken = brokenInvariants(core, instance.state, instance.immer === true && instance.checked === before ? { state: before } : undefined);
+    instance.checked = instance.state;
+    // The step that broke an invariant is hashed whatever the interval, so that replay tells at that
+    // very event whether other recipes reach the same broken state (the interval grows with the state).
+    const hashed = broken.length > 0 && this.hashEvery > 0 ? { hash: hashState(instance.state) } : this.maybeHash(instance);
+    const entry: TraceEntry = { seq, address: instance.address, component: instance.kind, atMs: this.nowMs, ...(parent > 0 ? { parent } : {}), event, ...hashed };
     if (this.record) {
       this.entries.push(entry);
       this.lines.push(this.writer.line(entry));
     }
-    // Under immer, a step shares what it did not change with the state before it, which was checked.
-    const broken = brokenInvariants(core, instance.state, instance.immer === true && instance.checked === before ? { state: before } : undefined);
-    instance.checked = instance.state;
     if (broken.length > 0) throw new InvariantViolation(`invariants broken after seq ${seq} ${instance.address} ${event.type}: ${broken.join('; ')}`);
     if (this.crossCheckEvery > 0 && instance.kind === 'owner') this.crossCheck.touch(instance);
     if (this.crossCheckEvery > 0 && seq % this.crossCheckEvery === 0) {

@@ -179,7 +179,7 @@ void test("another process's getIfExists handle is forgotten here once this proc
   assert.deepEqual(hasView(run, borrowedId), [true, true, true], 'the actor it stood for lives on, and its view stays');
 });
 
-void test('a borrowed getIfExists handle given back before the GCS says what it stands for is forgotten at the answer, and one held again is kept', () => {
+void test('a borrowed getIfExists handle given back before the GCS says what it stands for is forgotten at the answer, and calls by its id still reach the actor', () => {
   const run = new ThreeWays();
   let seq = 0;
   const putId = holdBorrowedAlias(run);
@@ -187,11 +187,44 @@ void test('a borrowed getIfExists handle given back before the GCS says what it 
   assert.deepEqual(hasView(run, aliasId), [true, true, true], 'not answered yet: kept until the GCS says which actor it is');
   run.step(delivered({ type: 'actor/registration-replied', requestedActorId: aliasId, actorId: borrowedId }, 'gcs', seq++));
   assert.deepEqual(hasView(run, aliasId), [false, false, false], 'answered, with no handle held: forgotten');
-  // Held again (a later value brings the handle back): its view is made again and kept once answered.
+  run.step(delivered({ type: 'actor/state-changed', actorId: borrowedId, state: 'ALIVE', restartCount: 0, workerId: 'n1.w4', nodeId: 'n1' }, 'gcs', seq++));
+  // Held again (a later value brings the handle back): its calls go to the actor without asking the GCS again.
   holdAgain(run);
-  run.step(delivered({ type: 'actor/registration-replied', requestedActorId: aliasId, actorId: borrowedId }, 'gcs', seq++));
-  assert.deepEqual(hasView(run, aliasId), [true, true, true], 'a handle is held: the alias stays');
-  assert.equal(run.live.actors[aliasId]?.handlesGone, undefined);
+  const call = run.step({ type: 'actor-task/submitted', actorId: aliasId, method: 'add', name: 'add', args: [], numReturns: 1, handle: { objectId: aliasHandleObjectId, owner: 'n1.d7' } });
+  const sent = call.flatMap((effect) => (effect.type === 'message/sent' ? [effect.message] : []));
+  assert.deepEqual(
+    sent.map((message) => message.type),
+    ['actor-task/pushed'],
+    'pushed to the actor at once, with no subscription',
+  );
+  assert.equal(sent[0]?.type === 'actor-task/pushed' ? sent[0].spec.actor?.actorId : undefined, borrowedId);
+  assert.deepEqual(hasView(run, aliasId), [false, false, false], 'no view of the alias is made again');
+});
+
+void test('a detached getIfExists handle is forgotten as soon as the GCS says what it stands for, here and where it was handed', () => {
+  for (const creator of [true, false]) {
+    const run = new ThreeWays();
+    let seq = 0;
+    run.step(driverStarted);
+    const id = creator ? actorId : aliasId;
+    if (creator) run.step(counterActorCreation({ name: 'shared', getIfExists: true, detached: true }));
+    else run.step({ type: 'actor/handle-acquired', actorId: aliasId });
+    // A call made before the answer waits in the alias's queue, and goes to the actor with it.
+    run.step({ type: 'actor-task/submitted', actorId: id, method: 'add', name: 'add', args: [], numReturns: 1 });
+    run.step(delivered({ type: 'actor/state-changed', actorId: borrowedId, state: 'ALIVE', restartCount: 0, workerId: 'n1.w4', nodeId: 'n1' }, 'gcs', seq++));
+    const answered = run.step(delivered({ type: 'actor/registration-replied', requestedActorId: id, actorId: borrowedId }, 'gcs', seq++));
+    const subscribedToActor = answered.some((effect) => effect.type === 'message/sent' && effect.message.type === 'actor/subscribed');
+    assert.ok(subscribedToActor, 'the actor it stands for is subscribed to');
+    assert.deepEqual(hasView(run, id), [false, false, false], `${creator ? 'the creator' : 'another process'}: no counted handle, so no view of the alias is kept`);
+    if (creator) assert.equal(tableGet(run.live.tasks, creationTaskId), undefined, 'nor its finished creation task');
+    assert.equal(run.live.aliases[id], borrowedId, 'its id is remembered as standing for the actor');
+    run.step(delivered({ type: 'actor/state-changed', actorId: borrowedId, state: 'ALIVE', restartCount: 0, workerId: 'n1.w4', nodeId: 'n1' }, 'gcs', seq++));
+    const later = run.step({ type: 'actor-task/submitted', actorId: id, method: 'add', name: 'add', args: [], numReturns: 1 });
+    const pushed = later.flatMap((effect) => (effect.type === 'message/sent' && effect.message.type === 'actor-task/pushed' ? [effect.message] : []));
+    assert.equal(pushed.length, 1, 'a later call by its id is pushed to the actor at once');
+    const killed = run.step({ type: 'kill/requested', actorId: id, noRestart: true });
+    assert.ok(killed.some((effect) => effect.type === 'message/sent' && effect.message.type === 'actor/kill-requested' && effect.message.actorId === borrowedId), 'a kill by its id names the actor');
+  }
 });
 
 /** A second value put by this process holds the alias's handle object again. */
