@@ -8,6 +8,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { tableGet } from '../../../core/table.js';
+import { applyDirect, checkInvariants } from '../../../core/step.js';
+import { maxRememberedAliases, ownerCore } from '../../../core/owner/index.js';
 import type { OwnerEffect, OwnerEvent } from '../../../core/owner/index.js';
 import { delivered, ThreeWays } from '../../support/owner-three-ways.js';
 import { counterActorCreation, driverStarted } from '../../support/owner-events.js';
@@ -234,3 +236,26 @@ function holdAgain(run: ThreeWays): void {
   run.step(delivered({ type: 'borrow/add-acked', ackId: added[0]?.ackId }, 'worker:n1.d7', 1));
   run.step({ type: 'actor/handle-acquired', actorId: aliasId });
 }
+
+void test('the resolved aliases an owner remembers are bounded, and a call by a forgotten one asks the GCS again', () => {
+  const state = ownerCore.initial();
+  applyDirect(ownerCore, state, driverStarted);
+  let seq = 0;
+  const handedIds: string[] = [];
+  for (let index = 0; index <= maxRememberedAliases; index += 1) {
+    // Handles other processes made, each handed here once: detached, so no counted handle holds them.
+    const id = `n1.d7.a${index + 2}`;
+    handedIds.push(id);
+    applyDirect(ownerCore, state, { type: 'actor/handle-acquired', actorId: id });
+    applyDirect(ownerCore, state, delivered({ type: 'actor/registration-replied', requestedActorId: id, actorId: borrowedId }, 'gcs', seq++));
+  }
+  assert.equal(Object.keys(state.aliases).length, maxRememberedAliases);
+  assert.equal(state.aliasOrder.length, maxRememberedAliases);
+  assert.equal(state.aliases[handedIds[0] as string], undefined, 'the oldest is forgotten first');
+  assert.equal(state.aliases[handedIds[1] as string], borrowedId);
+  assert.deepEqual(Object.keys(state.actors), [borrowedId], 'no view of any alias is kept, only of the actor');
+  checkInvariants(ownerCore, state, 'after the aliases');
+  // A call by the forgotten alias subscribes to it again; the GCS still knows what it stands for.
+  const call = applyDirect(ownerCore, state, { type: 'actor-task/submitted', actorId: handedIds[0] as string, method: 'add', name: 'add', args: [], numReturns: 1 });
+  assert.ok(call.some((effect) => effect.type === 'message/sent' && effect.message.type === 'actor/subscribed' && effect.message.actorId === handedIds[0]));
+});
