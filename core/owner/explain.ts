@@ -6,6 +6,7 @@ import { fifoIndexOf } from '../fifo.js';
 import { taskOfObject } from '../ids.js';
 import type { RefMarker } from '../values.js';
 import type { Ctx } from './context.js';
+import { viewFor } from './actor-calls.js';
 import type { OwnedTask } from './state.js';
 import { tableGet } from '../table.js';
 import { counted } from '../counted.js';
@@ -35,8 +36,7 @@ export function explainTask(ctx: Ctx, task: OwnedTask): string {
     case 'PENDING_NODE': {
       if (task.kind === 'actor-task') {
         const actorId = task.spec.fn.actor?.actorId ?? '';
-        const view = ctx.s.actors[actorId];
-        const target = view?.aliasOf === undefined ? view : ctx.s.actors[view.aliasOf];
+        const target = viewFor(ctx, actorId);
         const position = target === undefined ? 0 : fifoIndexOf(target.queue, task.spec.taskId);
         if (target?.state === 'RESTARTING') return `waits for ${name}: actor ${actorId} is restarting`;
         if (target?.state === 'PENDING' && target.infeasible !== undefined) return `waits for ${name}: actor ${actorId} is not created yet, and its creation is infeasible: ${target.infeasible}`;

@@ -17,7 +17,7 @@ export { explainTask } from './explain.js';
 /** The owner as the shells, the simulator and the replayer run it. */
 export const ownerCore: ComponentCore<OwnerState, OwnerEvent, OwnerEffect> = {
   kind: 'owner',
-  version: 25,
+  version: 26,
   initial: initialOwnerState,
   apply: applyOwner,
   invariants: ownerInvariants,

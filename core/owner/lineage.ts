@@ -453,10 +453,18 @@ export function cancelOwnedTask(ctx: Ctx, task: OwnedTask, force: boolean, recur
   }
 }
 
+/**
+ * Takes a call out of the queue it waits in: its actor's view, or (made on a getIfExists handle) the
+ * alias's own view before the GCS answered, or after that the view of the actor the alias stands for,
+ * which `viewFor` finds even once the alias's view is forgotten.
+ */
 function removeQueuedActorCall(ctx: Ctx, task: OwnedTask): void {
   const actorId = task.spec.fn.actor?.actorId;
   if (actorId === undefined) return;
-  for (const view of Object.values(ctx.s.actors)) if (view.actorId === actorId || view.aliasOf === actorId) fifoRemove(view.queue, task.spec.taskId);
+  const own = ctx.s.actors[actorId];
+  if (own !== undefined) fifoRemove(own.queue, task.spec.taskId);
+  const target = viewFor(ctx, actorId);
+  if (target !== undefined && target !== own) fifoRemove(target.queue, task.spec.taskId);
 }
 
 /** A running task whose cancel was asked lost its worker: it ends cancelled, not retried. */

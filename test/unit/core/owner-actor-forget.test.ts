@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { tableGet } from '../../../core/table.js';
 import { applyDirect, checkInvariants } from '../../../core/step.js';
-import { maxRememberedAliases, ownerCore } from '../../../core/owner/index.js';
+import { emptyFifo, fifoItems, fifoSize } from '../../../core/fifo.js';
+import { explainTask, maxRememberedAliases, ownerCore } from '../../../core/owner/index.js';
 import type { OwnerEffect, OwnerEvent } from '../../../core/owner/index.js';
 import { delivered, ThreeWays } from '../../support/owner-three-ways.js';
 import { counterActorCreation, driverStarted } from '../../support/owner-events.js';
@@ -258,4 +259,27 @@ void test('the resolved aliases an owner remembers are bounded, and a call by a 
   // A call by the forgotten alias subscribes to it again; the GCS still knows what it stands for.
   const call = applyDirect(ownerCore, state, { type: 'actor-task/submitted', actorId: handedIds[0] as string, method: 'add', name: 'add', args: [], numReturns: 1 });
   assert.ok(call.some((effect) => effect.type === 'message/sent' && effect.message.type === 'actor/subscribed' && effect.message.actorId === handedIds[0]));
+});
+
+void test('a call made on a detached getIfExists handle before the answer waits with the actor, says so, and can be cancelled there', () => {
+  const run = new ThreeWays();
+  let seq = 0;
+  run.step(driverStarted);
+  run.step({ type: 'actor/handle-acquired', actorId: aliasId });
+  const call = run.step({ type: 'actor-task/submitted', actorId: aliasId, method: 'add', name: 'add', args: [], numReturns: 1 });
+  const minted = call.find((effect) => effect.type === 'ids/minted');
+  const returnId = minted?.type === 'ids/minted' ? minted.objectIds[0] : undefined;
+  assert.ok(returnId !== undefined);
+  // The actor it stands for is not created yet: the call waits in that actor's queue once the alias is forgotten.
+  run.step(delivered({ type: 'actor/registration-replied', requestedActorId: aliasId, actorId: borrowedId }, 'gcs', seq++));
+  assert.deepEqual(hasView(run, aliasId), [false, false, false]);
+  assert.deepEqual(fifoItems(run.live.actors[borrowedId]?.queue ?? emptyFifo()), ['n1.d1.t1']);
+  const task = tableGet(run.live.tasks, 'n1.d1.t1');
+  assert.ok(task !== undefined);
+  assert.match(explainTask({ s: run.live, out: [] }, task), /actor n1\.d7\.a2 is not created yet/, 'why it waits: the actor it stands for is pending');
+  run.step({ type: 'cancel/requested', ref: { objectId: returnId, owner: 'n1.d1' }, force: false, recursive: false });
+  for (const state of [run.live, run.own, run.patched]) {
+    assert.equal(tableGet(state.tasks, 'n1.d1.t1')?.state, 'CANCELLED');
+    assert.equal(fifoSize(state.actors[borrowedId]?.queue ?? emptyFifo()), 0, 'taken out of the queue of the actor it stood for');
+  }
 });
