@@ -503,7 +503,7 @@ function forgetBorrowedActorIfDone(ctx: Ctx, view: ActorView): void {
  * `aliases`. The actor it stood for may be forgotten too, once nothing else holds it here.
  */
 function forgetAliasIfGone(ctx: Ctx, view: ActorView, targetId: ActorId): void {
-  if (countedHandleHeld(ctx, view) || fifoSize(view.queue) > 0 || view.inflight.length > 0) return;
+  if (countedHandleHeld(ctx, view)) return;
   forgetView(ctx, view);
   const target = ctx.s.actors[targetId];
   if (target !== undefined) forgetActorIfGone(ctx, target);

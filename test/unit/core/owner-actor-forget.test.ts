@@ -144,19 +144,25 @@ const aliasHandleObjectId = `${aliasId}.h`;
 
 /**
  * This process did not create the getIfExists handle `aliasId` (`n1.d7` did) but holds it: a value
- * it put holds the handle's object, borrowed from its creator (acknowledged). Returns the put's id.
+ * it puts (`data`) holds the handle's object, borrowed from its creator (acknowledged as the
+ * creator's message `ackSeq`). Returns the put's id.
  */
-function holdBorrowedAlias(run: ThreeWays): string {
-  run.step(driverStarted);
-  const put = run.step({ type: 'object/put', value: { data: { handle: 1 }, sizeBytes: 16, refs: [{ objectId: aliasHandleObjectId, owner: 'n1.d7' }] } });
+function putHoldingAlias(run: ThreeWays, data: number, ackSeq: number): string {
+  const put = run.step({ type: 'object/put', value: { data: { handle: data }, sizeBytes: 16, refs: [{ objectId: aliasHandleObjectId, owner: 'n1.d7' }] } });
   const minted = put.find((effect) => effect.type === 'ids/minted');
   const putId = minted?.type === 'ids/minted' ? minted.objectIds[0] : undefined;
   assert.ok(putId !== undefined);
   const added = put.flatMap((effect) => (effect.type === 'message/sent' && effect.message.type === 'borrow/added' ? [effect.message] : []));
   assert.equal(added.length, 1, "the put borrows the handle's object from its creator");
-  run.step(delivered({ type: 'borrow/add-acked', ackId: added[0]?.ackId }, 'worker:n1.d7', 0));
+  run.step(delivered({ type: 'borrow/add-acked', ackId: added[0]?.ackId }, 'worker:n1.d7', ackSeq));
   run.step({ type: 'actor/handle-acquired', actorId: aliasId });
   return putId;
+}
+
+/** The driver, started, holding the alias's handle through a put (`putHoldingAlias`). */
+function holdBorrowedAlias(run: ThreeWays): string {
+  run.step(driverStarted);
+  return putHoldingAlias(run, 1, 0);
 }
 
 /** Whether each of the three states still has a view of `id`. */
@@ -192,7 +198,7 @@ void test('a borrowed getIfExists handle given back before the GCS says what it 
   assert.deepEqual(hasView(run, aliasId), [false, false, false], 'answered, with no handle held: forgotten');
   run.step(delivered({ type: 'actor/state-changed', actorId: borrowedId, state: 'ALIVE', restartCount: 0, workerId: 'n1.w4', nodeId: 'n1' }, 'gcs', seq++));
   // Held again (a later value brings the handle back): its calls go to the actor without asking the GCS again.
-  holdAgain(run);
+  putHoldingAlias(run, 2, 1);
   const call = run.step({ type: 'actor-task/submitted', actorId: aliasId, method: 'add', name: 'add', args: [], numReturns: 1, handle: { objectId: aliasHandleObjectId, owner: 'n1.d7' } });
   const sent = call.flatMap((effect) => (effect.type === 'message/sent' ? [effect.message] : []));
   assert.deepEqual(
@@ -229,14 +235,6 @@ void test('a detached getIfExists handle is forgotten as soon as the GCS says wh
     assert.ok(killed.some((effect) => effect.type === 'message/sent' && effect.message.type === 'actor/kill-requested' && effect.message.actorId === borrowedId), 'a kill by its id names the actor');
   }
 });
-
-/** A second value put by this process holds the alias's handle object again. */
-function holdAgain(run: ThreeWays): void {
-  const put = run.step({ type: 'object/put', value: { data: { handle: 2 }, sizeBytes: 16, refs: [{ objectId: aliasHandleObjectId, owner: 'n1.d7' }] } });
-  const added = put.flatMap((effect) => (effect.type === 'message/sent' && effect.message.type === 'borrow/added' ? [effect.message] : []));
-  run.step(delivered({ type: 'borrow/add-acked', ackId: added[0]?.ackId }, 'worker:n1.d7', 1));
-  run.step({ type: 'actor/handle-acquired', actorId: aliasId });
-}
 
 void test('the resolved aliases an owner remembers are bounded, and a call by a forgotten one asks the GCS again', () => {
   const state = ownerCore.initial();
