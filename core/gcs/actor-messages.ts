@@ -7,13 +7,13 @@ import type { ActorId, WorkerId } from '../ids.js';
 import { rayletAddress, workerAddress } from '../ids.js';
 import type { ActorSpec, MessageOf } from '../protocol.js';
 import type { ErrorInfo } from '../values.js';
-import { rememberBoundedValue } from '../remembered.js';
 import { actorStateMessage, destroyActor, isJobFinished, isWorkerDead, outOfScopeCause, publishActor, scheduleActor } from './actors.js';
 import { cloneData } from './clone.js';
 import type { GcsEffect } from './events.js';
 import { actorDisposeTimerPrefix } from './events.js';
 import type { ActorRecord, GcsState, RegistrationRedirect } from './state.js';
-import { defaultActorDisposeTimeoutMs, maxEarlySubscribedActors, maxRememberedRedirects, nameKey } from './state.js';
+import { defaultActorDisposeTimeoutMs, maxEarlySubscribedActors, nameKey } from './state.js';
+import { keepRedirect, redirectOf, releaseHeldRedirect } from './redirects.js';
 import { transitionActor } from './transition.js';
 
 /** Sends the registration reply for `requestedActorId`, redirected or refused when `redirect` says so. */
@@ -28,9 +28,11 @@ function replyRegistration(owner: WorkerId, requestedActorId: ActorId, redirect:
   );
 }
 
-/** Remembers the reply to a registration that created nothing, forgetting the oldest beyond the bound. */
-function rememberRedirect(state: GcsState, actorId: ActorId, redirect: RegistrationRedirect): void {
-  rememberBoundedValue(state.redirects, state.redirectOrder, actorId, redirect, maxRememberedRedirects);
+/** The processes that subscribed to `actorId` before its registration arrived, no longer kept. */
+function takeEarlySubscribers(state: GcsState, actorId: ActorId): WorkerId[] {
+  const early = state.earlySubscribers[actorId] ?? [];
+  delete state.earlySubscribers[actorId];
+  return early;
 }
 
 /** The live actor holding the name `spec` asks for, if any. */
@@ -51,22 +53,29 @@ export function onActorRegistrationRequested(state: GcsState, spec: ActorSpec, e
     replyRegistration(spec.owner, requestedActorId, undefined, effects);
     return;
   }
-  const remembered = state.redirects[requestedActorId];
+  const remembered = redirectOf(state, requestedActorId);
   if (remembered !== undefined) {
     replyRegistration(spec.owner, requestedActorId, remembered, effects);
     return;
   }
   const holder = nameHolder(state, spec);
   if (holder !== undefined) {
-    const redirect: RegistrationRedirect = spec.getIfExists
-      ? { actorId: holder.actorId }
-      : { error: `actor name '${spec.name ?? ''}' is already taken in namespace '${spec.namespace}'; pass getIfExists: true to use the existing actor, or choose another name` };
-    rememberRedirect(state, requestedActorId, redirect);
+    const redirect = keepRedirect(
+      state,
+      spec,
+      spec.getIfExists
+        ? { actorId: holder.actorId }
+        : { error: `actor name '${spec.name ?? ''}' is already taken in namespace '${spec.namespace}'; pass getIfExists: true to use the existing actor, or choose another name` },
+    );
     replyRegistration(spec.owner, requestedActorId, redirect, effects);
+    // Processes that got the handle before this registration arrived learn the same answer; they
+    // would otherwise wait for an actor that is never registered under this id.
+    for (const subscriber of takeEarlySubscribers(state, requestedActorId)) {
+      if (subscriber !== spec.owner) replyRegistration(subscriber, requestedActorId, redirect, effects);
+    }
     return;
   }
-  const early = state.earlySubscribers[requestedActorId] ?? [];
-  delete state.earlySubscribers[requestedActorId];
+  const early = takeEarlySubscribers(state, requestedActorId);
   const actor: ActorRecord = {
     actorId: requestedActorId,
     spec: cloneData(spec),
@@ -118,7 +127,7 @@ export function onActorSubscribed(state: GcsState, actorId: ActorId, subscriber:
     // A getIfExists handle whose creation found the actor already there, passed to another process:
     // that process learns, as the creating one did, which actor the handle stands for (or why none).
     // Without this its calls waited for an actor that is never registered under that id.
-    const redirect = state.redirects[actorId];
+    const redirect = redirectOf(state, actorId);
     if (redirect !== undefined) {
       replyRegistration(subscriber, actorId, redirect, effects);
       return;
@@ -194,7 +203,12 @@ export function armDisposeTimer(state: GcsState, actorId: ActorId, effects: GcsE
  */
 export function onActorOutOfScope(state: GcsState, actorId: ActorId, effects: GcsEffect[]): void {
   const actor = state.actors[actorId];
-  if (actor === undefined || actor.state === 'DEAD' || actor.spec.detached || actor.disposing === true) return;
+  if (actor === undefined) {
+    // A creation that was redirected or refused: no counted handle of it is left to ask about it.
+    releaseHeldRedirect(state, actorId);
+    return;
+  }
+  if (actor.state === 'DEAD' || actor.spec.detached || actor.disposing === true) return;
   if (actor.state === 'ALIVE' && actor.workerId !== undefined) {
     actor.disposing = true;
     effects.push(send(workerAddress(actor.workerId), { type: 'actor/dispose-requested', actorId, restartCount: actor.restartCount }));

@@ -2,7 +2,7 @@
  * What must hold of the GCS state after every event. Each broken invariant is reported as a sentence.
  */
 import type { GcsState } from './state.js';
-import { maxDeadActors, nameKey } from './state.js';
+import { maxDeadActors, maxHeldRedirects, maxRememberedRedirects, nameKey } from './state.js';
 
 /** Names, leases and workers point at live actors that agree with them. */
 function indexProblems(state: GcsState): string[] {
@@ -75,6 +75,13 @@ function bookkeepingProblems(state: GcsState): string[] {
   }
   if (state.deadWorkerOrder.length > state.config.maxDeadWorkers) problems.push(`${state.deadWorkerOrder.length} dead workers are kept, above the bound`);
   if (state.deadWorkerOrder.length !== Object.keys(state.deadWorkers).length) problems.push('the dead workers and their order disagree');
+  const held = Object.keys(state.heldRedirects).length;
+  if (held !== state.heldRedirectCount) problems.push(`${held} redirects are held but the count says ${state.heldRedirectCount}`);
+  if (held > maxHeldRedirects) problems.push(`${held} redirects are held, above the bound`);
+  if (state.redirectOrder.length > maxRememberedRedirects) problems.push(`${state.redirectOrder.length} redirects are remembered, above the bound`);
+  for (const actorId of Object.keys(state.heldRedirects)) {
+    if (state.actors[actorId] !== undefined) problems.push(`actor ${actorId} is registered and also held as a redirect`);
+  }
   for (const [nodeId, node] of Object.entries(state.nodes)) {
     if (node.nodeId !== nodeId) problems.push(`node ${nodeId} is filed under the wrong id`);
     if (node.alive && node.missedChecks >= state.config.healthCheckFailureThreshold) problems.push(`node ${nodeId} missed ${node.missedChecks} checks but is alive`);

@@ -44,8 +44,14 @@ export const defaultGcsConfig: GcsConfig = {
 /** How many DEAD actors are kept for lookups by id before the oldest are forgotten (as Ray caps destroyed actors). */
 export const maxDeadActors = 100_000;
 
-/** How many refused or redirected registrations are remembered so that a duplicate gets the same reply. */
+/**
+ * How many refused or redirected registrations are remembered, once no counted handle of them may be
+ * left (or for detached ones), so that a duplicate or a late subscriber gets the same reply.
+ */
 export const maxRememberedRedirects = 4096;
+
+/** How many replies to registrations that created nothing are held while their counted handles may live. */
+export const maxHeldRedirects = 65_536;
 
 /** A node as the GCS sees it. */
 export interface NodeRecord {
@@ -113,6 +119,12 @@ export interface RegistrationRedirect {
   error?: string;
 }
 
+/** A redirect held while counted handles of its creation may live, with the creator that tells when none is left. */
+export interface HeldRedirect {
+  owner: WorkerId;
+  redirect: RegistrationRedirect;
+}
+
 /** The whole state of the GCS. */
 export interface GcsState {
   /** False until `gcs/started`. */
@@ -141,8 +153,13 @@ export interface GcsState {
   deadWorkerOrder: WorkerId[];
   /** DEAD actors in the order they died, for forgetting the oldest. */
   deadActorOrder: ActorId[];
+  /** The latest replies to registrations that created nothing, once not held (see core/gcs/redirects.ts). */
   redirects: Record<ActorId, RegistrationRedirect>;
   redirectOrder: ActorId[];
+  /** Replies to registrations that created nothing, held while counted handles of the creation may live. */
+  heldRedirects: Record<ActorId, HeldRedirect>;
+  /** How many `heldRedirects` there are, bounded by maxHeldRedirects. */
+  heldRedirectCount: number;
   /**
    * Subscriptions that reached the GCS before their actor's registration did (a worker that got a
    * handle can subscribe before the owner's registration arrives): they become subscribers when it
@@ -177,6 +194,8 @@ export function initialGcsState(): GcsState {
     deadActorOrder: [],
     redirects: {},
     redirectOrder: [],
+    heldRedirects: {},
+    heldRedirectCount: 0,
     earlySubscribers: {},
   };
 }

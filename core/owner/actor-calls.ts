@@ -9,14 +9,14 @@ import { send } from '../effects.js';
 import { gcsAddress, workerAddress } from '../ids.js';
 import type { ActorId, NodeId, WorkerId } from '../ids.js';
 import type { ActorSpec, ActorState, ResolvedArg } from '../protocol.js';
-import type { ThrownInfo } from '../values.js';
+import type { RefMarker, ThrownInfo } from '../values.js';
 import type { ActorCreation } from './events.js';
 import type { Ctx } from './context.js';
 import { emit, errorOf, removeOne } from './context.js';
 import { pushedArgs, resolvedArgs } from './leasing.js';
 import { failTask, finishTaskOfActorCreation, forgetActorIfGone, retriesLeft } from './lineage.js';
 import { actorHandleRef, addLocalRef, borrowEntry, ensureRegistered } from './refs.js';
-import type { ActorView, OwnedTask } from './state.js';
+import type { ActorView, OwnedTask, OwnerState } from './state.js';
 import { maxRememberedAliases, taskSpecOf } from './state.js';
 import { rememberBoundedValue } from '../remembered.js';
 import { tableGet } from '../table.js';
@@ -31,6 +31,22 @@ export function viewFor(ctx: Ctx, actorId: ActorId): ActorView | undefined {
   }
   if (view.aliasOf !== undefined) return ctx.s.actors[view.aliasOf];
   return view;
+}
+
+/**
+ * What a handle to `actorId` is sent as once this process knows the getIfExists creation it came
+ * from resolved to an existing actor: a handle to that actor, as `getActor` would give, counted by
+ * this process's hold of its handle object. A process it reaches then needs no answer from the GCS,
+ * which remembers only the latest redirects. Undefined when the handle is sent as it is: no alias,
+ * not resolved yet, or a counted handle of another process's alias (this one holds no such object).
+ */
+export function resolvedAliasHandle(s: OwnerState, actorId: ActorId, counted: boolean): { actorId: ActorId; ref?: RefMarker } | undefined {
+  const view = s.actors[actorId];
+  const target = view === undefined ? s.aliases[actorId] : view.aliasOf;
+  if (target === undefined) return undefined;
+  if (!counted) return { actorId: target };
+  const hold = view?.aliasHold;
+  return hold === undefined ? undefined : { actorId: target, ref: { objectId: hold.objectId, owner: hold.owner } };
 }
 
 /** The view of an actor this process holds a handle to but did not create; subscribes on first sight. */
@@ -110,6 +126,12 @@ export function onRegistrationReplied(ctx: Ctx, requestedActorId: ActorId, actor
   const view = ctx.s.actors[requestedActorId];
   if (view === undefined || view.aliasOf !== undefined || view.state === 'DEAD') return;
   const creationTask = view.creationTaskId === undefined ? undefined : tableGet(ctx.s.tasks, view.creationTaskId);
+  if ((error !== undefined || actorId !== requestedActorId) && view.isOwner && view.spec?.detached === false) {
+    // The GCS holds this answer for the processes this creation's handles reach until told that no
+    // handle is left: now, when every one went while the GCS answered.
+    view.redirected = true;
+    if (view.handlesGone === true) emit(ctx, send(gcsAddress, { type: 'actor/out-of-scope', actorId: requestedActorId }));
+  }
   if (error !== undefined) {
     actorDied(ctx, view, error);
     return;

@@ -13,11 +13,12 @@ export * from './state.js';
 export { applyOwner, nextPutObjectId } from './apply.js';
 export { ownerInvariants, ownerInvariantsSince } from './invariants.js';
 export { explainTask } from './explain.js';
+export { resolvedAliasHandle } from './actor-calls.js';
 
 /** The owner as the shells, the simulator and the replayer run it. */
 export const ownerCore: ComponentCore<OwnerState, OwnerEvent, OwnerEffect> = {
   kind: 'owner',
-  version: 26,
+  version: 27,
   initial: initialOwnerState,
   apply: applyOwner,
   invariants: ownerInvariants,

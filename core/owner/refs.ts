@@ -293,7 +293,8 @@ export function createHandleObject(ctx: Ctx, actorId: ActorId): void {
 
 /**
  * No handle to an actor this process owns is reachable anywhere: the GCS is told, so it disposes
- * and ends the actor (once it has registered it: a registration still under way tells it then).
+ * and ends the actor (once it has registered it: a registration still under way tells it then), or
+ * forgets the answer it held for a creation that made no actor.
  */
 function onHandlesGone(ctx: Ctx, actorId: ActorId): void {
   const view = ctx.s.actors[actorId];
@@ -304,7 +305,7 @@ function onHandlesGone(ctx: Ctx, actorId: ActorId): void {
     view.aliasHold = undefined;
     dropLocalRef(ctx, hold.objectId);
   }
-  if (view.registered === true && view.state !== 'DEAD') emit(ctx, send(gcsAddress, { type: 'actor/out-of-scope', actorId }));
+  if ((view.registered === true && view.state !== 'DEAD') || view.redirected === true) emit(ctx, send(gcsAddress, { type: 'actor/out-of-scope', actorId }));
   forgetActorIfGone(ctx, view);
 }
 

@@ -329,6 +329,11 @@ export interface ActorView {
   creationTaskId?: TaskId;
   /** The owner only: the GCS registered the actor under this id (so it can hear that its handles are gone). */
   registered?: boolean;
+  /**
+   * The owner only, for a counted creation the GCS answered with an existing actor or an error: the
+   * GCS holds that answer for other processes given the handle until told no handle is left.
+   */
+  redirected?: boolean;
   /** The owner only: the actor's handle object was freed, so no handle to it is reachable. */
   handlesGone?: boolean;
   /** The owner only, for a creation the GCS resolved to an existing actor: that actor's handle object, held while this one lives. */

@@ -3,7 +3,7 @@
  * events applied through the shell, hands back refs from the ids the recipe minted, and resolves
  * `get`/`wait` promises from the recipe's effects. A worker's runtime also runs what is pushed to it.
  */
-import { nextPutObjectId, ownerCore } from '../../core/owner/index.js';
+import { nextPutObjectId, ownerCore, resolvedAliasHandle } from '../../core/owner/index.js';
 import type { GetOutcome, OwnerEffect, OwnerEvent, OwnerState, ValueData } from '../../core/owner/index.js';
 import { actorHandleObjectId, ownerOfActor, taskOfObject } from '../../core/ids.js';
 import type { TaskArg } from '../../core/protocol.js';
@@ -231,10 +231,18 @@ export class OwnerRuntime {
   /** Starts the owner component of this process. */
   constructor(readonly options: OwnerRuntimeOptions) {
     this.registry = options.holdRef === undefined ? new FinalizationRegistry((objectId) => this.collected(objectId)) : undefined;
-    this.heldHooks = codecHooks(
+    const hooks = codecHooks(
       (marker) => this.heldRef(marker),
       (handle) => this.heldActor(handle),
     );
+    this.heldHooks = {
+      ...hooks,
+      // A getIfExists handle goes out as the handle of the actor it resolved to, once known here.
+      actorOf: (value) => {
+        const data = hooks.actorOf(value);
+        return data === undefined ? undefined : (resolvedAliasHandle(this.state, data.actorId, data.ref !== undefined) ?? data);
+      },
+    };
     const fixedDepth = options.host === undefined ? fixedPipelineDepth() : undefined;
     this.pipelineDepth = options.host === undefined && fixedDepth === undefined ? new PipelineDepth() : undefined;
     if (options.host !== undefined) this.shell = options.host((effect) => this.onEffect(effect));

@@ -5,7 +5,7 @@ import { InvariantViolation } from '../../../core/assert.js';
 import type { MessageSent } from '../../../core/effects.js';
 import type { ActorSpec, Message, MessageOf } from '../../../core/protocol.js';
 import type { ActorRecord, GcsConfig, GcsEffect, GcsEvent, GcsState } from '../../../core/gcs/index.js';
-import { applyGcs, defaultGcsConfig, gcsCore, gcsInvariants, initialGcsState, transitionActor } from '../../../core/gcs/index.js';
+import { applyGcs, defaultGcsConfig, gcsCore, gcsInvariants, initialGcsState, maxHeldRedirects, maxRememberedRedirects, transitionActor } from '../../../core/gcs/index.js';
 import { counterActorSpec } from '../../support/owner-events.js';
 
 /** A GCS under test: applies events, checks the invariants after each, and keeps the log. */
@@ -86,7 +86,7 @@ function createAlive(gcs: Harness, actorSpec: ActorSpec, workerId: string): stri
 void describe('gcs core', () => {
   void it('describes itself as the gcs reducer', () => {
     assert.equal(gcsCore.kind, 'gcs');
-    assert.equal(gcsCore.version, 7);
+    assert.equal(gcsCore.version, 8);
     assert.equal(gcsCore.initial().started, false);
     assert.deepEqual(gcsCore.invariants(gcsCore.initial()), []);
   });
@@ -306,6 +306,63 @@ void describe('gcs core', () => {
       effects = gcs.deliver({ type: 'actor/subscribed', actorId: 'a4', subscriber: 'n1.w5' }, 'worker:n1.w5');
       assert.match(sent(effects, 'actor/registration-replied', 'worker:n1.w5')[0]?.error ?? '', /already taken/);
       assert.deepEqual(gcs.state.earlySubscribers, {}, 'neither waits for a registration that never comes');
+    });
+
+    void it('tells a process that subscribed before the registration arrived which actor a getIfExists handle stands for, or why none', () => {
+      const gcs = cluster();
+      createAlive(gcs, spec('a1', { name: 'counter' }), 'n1.w1');
+      // The handles reached n1.w5 while the creations' constructor args were still being resolved.
+      gcs.deliver({ type: 'actor/subscribed', actorId: 'a3', subscriber: 'n1.w5' }, 'worker:n1.w5');
+      gcs.deliver({ type: 'actor/subscribed', actorId: 'a4', subscriber: 'n1.w5' }, 'worker:n1.w5');
+      let effects = gcs.deliver({ type: 'actor/registration-requested', spec: spec('a3', { name: 'counter', getIfExists: true }) }, 'worker:n1.d1');
+      assert.deepEqual(sent(effects, 'actor/registration-replied', 'worker:n1.w5'), [{ type: 'actor/registration-replied', requestedActorId: 'a3', actorId: 'a1' }]);
+      effects = gcs.deliver({ type: 'actor/registration-requested', spec: spec('a4', { name: 'counter' }) }, 'worker:n1.d1');
+      assert.match(sent(effects, 'actor/registration-replied', 'worker:n1.w5')[0]?.error ?? '', /already taken/);
+      assert.deepEqual(gcs.state.earlySubscribers, {}, 'neither waits for a registration that never comes');
+    });
+
+    void it('answers for a counted getIfExists handle however many redirects come later, until its creator lets it go', () => {
+      const gcs = cluster();
+      gcs.deliver({ type: 'job/registration-requested', driverId: 'n1.d2', namespace: 'default' }, 'worker:n1.d2');
+      createAlive(gcs, spec('a1', { name: 'counter' }), 'n1.w1');
+      gcs.deliver({ type: 'actor/registration-requested', spec: spec('a2', { name: 'counter', getIfExists: true }) }, 'worker:n1.d1');
+      gcs.deliver({ type: 'actor/registration-requested', spec: spec('b2', { name: 'counter', getIfExists: true, owner: 'n1.d2' }) }, 'worker:n1.d2');
+      gcs.deliver({ type: 'actor/registration-requested', spec: spec('d2', { name: 'counter', getIfExists: true, detached: true }) }, 'worker:n1.d1');
+      // A service that asks for its actor with getIfExists on every request, dropping each handle.
+      for (let index = 0; index < maxRememberedRedirects + 10; index++) {
+        const actorId = `r${index}`;
+        gcs.deliver({ type: 'actor/registration-requested', spec: spec(actorId, { name: 'counter', getIfExists: true }) }, 'worker:n1.d1');
+        gcs.deliver({ type: 'actor/out-of-scope', actorId }, 'worker:n1.d1');
+      }
+      assert.equal(gcs.state.heldRedirectCount, 2, 'the dropped ones are not held');
+      assert.equal(gcs.state.redirectOrder.length, maxRememberedRedirects);
+      // A process handed a2's handle long ago (in a stored object, say) asks about it only now.
+      let effects = gcs.deliver({ type: 'actor/subscribed', actorId: 'a2', subscriber: 'n1.w5' }, 'worker:n1.w5');
+      assert.deepEqual(sent(effects, 'actor/registration-replied', 'worker:n1.w5'), [{ type: 'actor/registration-replied', requestedActorId: 'a2', actorId: 'a1' }]);
+      // Detached handles are not counted: their answer is only among the latest remembered.
+      gcs.deliver({ type: 'actor/subscribed', actorId: 'd2', subscriber: 'n1.w5' }, 'worker:n1.w5');
+      assert.deepEqual(gcs.state.earlySubscribers['d2'], ['n1.w5'], 'forgotten, as the bound says');
+      // Once its creator says no handle is left, it joins the latest remembered.
+      gcs.deliver({ type: 'actor/out-of-scope', actorId: 'a2' }, 'worker:n1.d1');
+      assert.equal(gcs.state.heldRedirects['a2'], undefined);
+      assert.deepEqual(gcs.state.redirects['a2'], { actorId: 'a1' });
+      // So does the one of a creator that died.
+      gcs.deliver({ type: 'worker/died', workerId: 'n1.d2', nodeId: 'n1', reason: 'exited' }, 'raylet:n1');
+      assert.equal(gcs.state.heldRedirectCount, 0);
+      effects = gcs.deliver({ type: 'actor/subscribed', actorId: 'b2', subscriber: 'n1.w5' }, 'worker:n1.w5');
+      assert.deepEqual(sent(effects, 'actor/registration-replied', 'worker:n1.w5'), [{ type: 'actor/registration-replied', requestedActorId: 'b2', actorId: 'a1' }]);
+    });
+
+    void it('refuses a getIfExists creation with an error naming maxHeldRedirects once that many are held', () => {
+      const gcs = cluster();
+      createAlive(gcs, spec('a1', { name: 'counter' }), 'n1.w1');
+      for (let index = 0; index < maxHeldRedirects; index++) gcs.state.heldRedirects[`h${index}`] = { owner: 'n1.d1', redirect: { actorId: 'a1' } };
+      gcs.state.heldRedirectCount = maxHeldRedirects;
+      let effects = gcs.deliver({ type: 'actor/registration-requested', spec: spec('a2', { name: 'counter', getIfExists: true }) }, 'worker:n1.d1');
+      assert.match(sent(effects, 'actor/registration-replied')[0]?.error ?? '', /already answers for 65536 live getIfExists handles to existing actors \(maxHeldRedirects\)/);
+      gcs.deliver({ type: 'actor/out-of-scope', actorId: 'h0' }, 'worker:n1.d1');
+      effects = gcs.deliver({ type: 'actor/registration-requested', spec: spec('a3', { name: 'counter', getIfExists: true }) }, 'worker:n1.d1');
+      assert.deepEqual(sent(effects, 'actor/registration-replied'), [{ type: 'actor/registration-replied', requestedActorId: 'a3', actorId: 'a1' }], 'room again once one is let go');
     });
 
     void it('refuses a taken name, unless getIfExists, and frees the name when the holder dies', () => {

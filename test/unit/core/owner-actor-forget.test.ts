@@ -136,7 +136,37 @@ void test('an alias of an actor that lives goes once its handles are gone, givin
   const acked = run.step(delivered({ type: 'borrow/add-acked', ackId: added[0]?.ackId }, 'worker:n1.d7', 0));
   assert.equal(tableGet(run.live.borrowed, `${borrowedId}.h`), undefined, "the hold on the actor's handle object is given back");
   assert.ok(acked.some((effect) => effect.type === 'message/sent' && effect.message.type === 'borrow/released'));
-  assert.ok(released.every((effect) => effect.type !== 'message/sent' || effect.message.type !== 'actor/out-of-scope'), 'an alias never tells the GCS to end the actor it stands for');
+  const outOfScope = released.flatMap((effect) => (effect.type === 'message/sent' && effect.message.type === 'actor/out-of-scope' ? [effect.message.actorId] : []));
+  assert.deepEqual(outOfScope, [actorId], 'the GCS may let go of its answer for the alias, and is never told to end the actor it stands for');
+});
+
+/** The `actor/out-of-scope` messages among `effects`, by actor id. */
+function outOfScopeIds(effects: readonly OwnerEffect[]): string[] {
+  return effects.flatMap((effect) => (effect.type === 'message/sent' && effect.message.type === 'actor/out-of-scope' ? [effect.message.actorId] : []));
+}
+
+void test('a creation the GCS turned away tells it when its handles are gone, so that the GCS stops answering for them', () => {
+  const run = new ThreeWays();
+  let seq = 0;
+  run.step(driverStarted);
+  run.step(counterActorCreation({ name: 'shared' }));
+  const replied = run.step(delivered({ type: 'actor/registration-replied', requestedActorId: actorId, actorId, error: "actor name 'shared' is already taken" }, 'gcs', seq++));
+  assert.deepEqual(outOfScopeIds(replied), [], 'a handle of it may still reach another process, which asks the GCS');
+  assert.equal(run.live.actors[actorId]?.state, 'DEAD');
+  assert.deepEqual(outOfScopeIds(run.step({ type: 'refs/released', objectIds: [handleObjectId] })), [actorId]);
+  assert.deepEqual(kept(run), Array(6).fill(false));
+});
+
+void test('a getIfExists creation whose handles went while the GCS answered tells it at the answer; a detached one never does', () => {
+  for (const detached of [false, true]) {
+    const run = new ThreeWays();
+    run.step(driverStarted);
+    run.step(counterActorCreation({ name: 'shared', getIfExists: true, detached }));
+    assert.deepEqual(outOfScopeIds(run.step({ type: 'refs/released', objectIds: [handleObjectId] })), [], 'not registered yet');
+    const replied = run.step(delivered({ type: 'actor/registration-replied', requestedActorId: actorId, actorId: borrowedId }, 'gcs', 0));
+    assert.deepEqual(outOfScopeIds(replied), detached ? [] : [actorId], detached ? 'the GCS keeps a detached answer among its latest' : 'told at the answer');
+    assert.equal(run.live.actors[actorId], undefined, 'the alias is forgotten');
+  }
 });
 
 const aliasId = 'n1.d7.a2';

@@ -109,14 +109,25 @@ void describe('actors and errors', () => {
     assert.equal(await tsray.get(viaTask.remote(box)), 2);
     const same = Boxes.options({ name: 'box', namespace: 'tests', getIfExists: true }).remote();
     assert.equal(await tsray.get(same.add.remote('c')), 3);
-    // That handle, passed to a task, finds the same actor there (its process asks the GCS which actor it stands for).
+    // That handle, passed to a task once resolved, goes as the handle of the actor it stands for.
+    const idInTask = tsray.remote((handle: tsray.ActorHandle<Box>) => handle.actorId);
+    assert.equal(await tsray.get(idInTask.remote(same)), box.actorId);
     assert.equal(await tsray.get(viaTask.remote(same), { timeout: 20_000 }), 4);
+    // One passed before its creation was answered (its constructor arg still pending) goes by its own
+    // id: the task's process subscribes before the registration reaches the GCS, which answers it then.
+    const slowArg = tsray.remote(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return 'arg';
+    });
+    const early = Boxes.options({ name: 'box', namespace: 'tests', getIfExists: true }).remote(slowArg.remote());
+    assert.notEqual(early.actorId, box.actorId);
+    assert.equal(await tsray.get(viaTask.remote(early), { timeout: 20_000 }), 5);
     const found = (await tsray.getActor('box', { namespace: 'tests' })) as tsray.ActorHandle<Box>;
-    assert.equal(await tsray.get(found.add.remote('d')), 5);
+    assert.equal(await tsray.get(found.add.remote('d')), 6);
     await assert.rejects(tsray.getActor('box'), /no live actor named 'box' in namespace 'default'/);
     // The driver knows the name is taken (its GCS runs here): creating another throws at once, as Ray raises.
     assert.throws(() => Boxes.options({ name: 'box', namespace: 'tests' }).remote(), (error: unknown) => error instanceof TypeError && /actor name 'box' is already taken in namespace 'tests'; pass getIfExists/.test(error.message));
-    assert.equal(await tsray.get(Boxes.options({ name: 'box', namespace: 'tests', getIfExists: true }).remote().add.remote('e')), 6);
+    assert.equal(await tsray.get(Boxes.options({ name: 'box', namespace: 'tests', getIfExists: true }).remote().add.remote('e')), 7);
     // A task's worker cannot tell at once: its duplicate dies when the GCS turns it away.
     const duplicateInTask = tsray.remote(async () => {
       const Again = tsray.remote(
