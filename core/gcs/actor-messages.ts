@@ -82,7 +82,6 @@ export function onActorRegistrationRequested(state: GcsState, spec: ActorSpec, e
     state: 'PENDING',
     numRestarts: 0,
     restartCount: 0,
-    killNoRestart: false,
     subscribers: early.filter((workerId) => workerId !== spec.owner),
   };
   state.actors[requestedActorId] = actor;
@@ -149,20 +148,22 @@ export function onActorSubscribed(state: GcsState, actorId: ActorId, subscriber:
 }
 
 /**
- * `tsray.kill`. An actor with a worker has it killed; the failure that follows decides between
- * restart and death (noRestart forbids the restart). An actor still waiting for a worker dies at once
- * when noRestart, and its lease request is cancelled.
+ * `tsray.kill`. With noRestart the actor dies at once, as Ray's GCS destroys it: its name is free for
+ * the next registration (a driver's kill and its creation of a successor by the same name arrive in
+ * that order), its worker is killed and its lease request cancelled. Without, an actor with a worker
+ * has it killed and restarts from the failure that follows; one still waiting for a worker goes on
+ * waiting.
  */
 export function onActorKillRequested(state: GcsState, actorId: ActorId, noRestart: boolean, effects: GcsEffect[]): void {
   const actor = state.actors[actorId];
   if (actor === undefined || actor.state === 'DEAD') return;
-  if (actor.workerId !== undefined && actor.nodeId !== undefined) {
-    if (noRestart) actor.killNoRestart = true;
-    effects.push(send(rayletAddress(actor.nodeId), { type: 'worker/kill-requested', workerId: actor.workerId, reason: 'killed' }));
+  if (noRestart) {
+    destroyActor(state, actor, 'killed via tsray.kill', { kind: 'kill', reason: 'killed' }, effects);
     return;
   }
-  if (!noRestart) return;
-  destroyActor(state, actor, 'killed via tsray.kill', { kind: 'none' }, effects);
+  if (actor.workerId !== undefined && actor.nodeId !== undefined) {
+    effects.push(send(rayletAddress(actor.nodeId), { type: 'worker/kill-requested', workerId: actor.workerId, reason: 'killed' }));
+  }
 }
 
 /** The message of a constructor's error, preferring what the user's code threw. */

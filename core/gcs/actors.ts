@@ -151,7 +151,6 @@ export function destroyActor(state: GcsState, actor: ActorRecord, cause: string,
   transitionActor(actor, 'DEAD');
   actor.deathCause = cause;
   if (error !== undefined) actor.deathError = cloneData(error);
-  actor.killNoRestart = false;
   delete actor.disposing;
   publishActor(actor, effects);
   // A dead actor never changes again, so its subscribers have nothing more to hear.
@@ -201,7 +200,6 @@ function tellOwnerInfeasible(state: GcsState, actor: ActorRecord, effects: GcsEf
 /** Why a failed actor may not come back, or undefined when it restarts. */
 function reasonToStayDead(state: GcsState, actor: ActorRecord, cause: string): string | undefined {
   const { spec } = actor;
-  if (actor.killNoRestart) return 'killed via tsray.kill';
   if (actor.disposing === true) return outOfScopeCause;
   if (!spec.detached && isWorkerDead(state, spec.owner)) return 'owner died';
   if (!spec.detached && isJobFinished(state, spec.jobId)) return 'job finished';

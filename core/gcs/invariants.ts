@@ -55,7 +55,6 @@ function actorProblems(state: GcsState): string[] {
         break;
       case 'PENDING':
       case 'RESTARTING':
-        if (actor.killNoRestart && actor.workerId === undefined) problems.push(`actor ${actorId} was killed for good but waits for a worker`);
         break;
     }
   }

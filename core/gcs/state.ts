@@ -100,8 +100,6 @@ export interface ActorRecord {
   leaseId?: LeaseId;
   workerId?: WorkerId;
   nodeId?: NodeId;
-  /** Set by `tsray.kill(..., { noRestart: true })` while the worker is being killed. */
-  killNoRestart: boolean;
   deathCause?: string;
   /** What the constructor threw, when that is why the actor is dead. */
   deathError?: ThrownInfo;

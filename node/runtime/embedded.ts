@@ -180,9 +180,9 @@ export class EmbeddedCluster {
       router: this.router,
       ...(driverLog === undefined ? {} : { log: driverLog }),
       // The GCS runs in this thread: a name a live actor holds is known at once.
-      isActorNameTaken: (namespace, name) => {
+      actorNameHolder: (namespace, name) => {
         const actorId = this.gcs.state.names[nameKey(namespace, name)];
-        return actorId !== undefined && this.gcs.state.actors[actorId]?.state !== 'DEAD';
+        return actorId !== undefined && this.gcs.state.actors[actorId]?.state !== 'DEAD' ? actorId : undefined;
       },
       // The driver shares the store's thread: its large puts are written into the store at the call.
       store: { put: (objectId, data) => this.nodeStore.storeNow(objectId, data), delete: (objectId) => this.nodeStore.delete([objectId]) },

@@ -147,10 +147,10 @@ export interface OwnerRuntimeOptions {
   /** Carries out effects only a worker has (task/execute, actor/construct, ...). */
   readonly onWorkerEffect?: (effect: OwnerEffect) => void;
   /**
-   * Whether a live actor holds `name` in `namespace`, for a process that can tell at once (the driver
-   * of the embedded cluster reads its GCS state): creating another actor under it then throws.
+   * The live actor holding `name` in `namespace`, for a process that can tell at once (the driver of
+   * the embedded cluster reads its GCS state): creating another actor under it then throws.
    */
-  readonly isActorNameTaken?: (namespace: string, name: string) => boolean;
+  readonly actorNameHolder?: (namespace: string, name: string) => string | undefined;
   /**
    * The node's store, for an owner in the thread that holds it (the driver), or a connected driver's
    * capture of its puts (its node's shared mapping, or bytes it keeps for the node to pull): a large
@@ -502,7 +502,11 @@ export class OwnerRuntime {
       const requested = view.creation ?? view.spec;
       return view.isOwner && view.aliasOf === undefined && view.state === 'PENDING' && requested?.name === name && (requested.namespace ?? this.state.namespace) === namespace;
     });
-    if (pending || this.options.isActorNameTaken?.(namespace, name) === true) {
+    const holderId = this.options.actorNameHolder?.(namespace, name);
+    // A holder this process killed for good is dead here already: the kill reaches the GCS before
+    // this creation's registration does, and frees the name first, as Ray's kill does.
+    const holderLives = holderId !== undefined && this.state.actors[holderId]?.state !== 'DEAD';
+    if (pending || holderLives) {
       throw new TypeError(`actor name '${name}' is already taken in namespace '${namespace}'; pass getIfExists: true to use the existing actor, or choose another name`);
     }
   }

@@ -470,16 +470,20 @@ void describe('gcs core', () => {
       assert.equal(sent(effects, 'lease/requested').length, 1);
     });
 
-    void it('kills with noRestart: the worker is killed, and the actor dies when that is reported', () => {
+    void it('kills with noRestart at once, as Ray destroys it: DEAD, its name free, its worker killed, and the death report changes nothing', () => {
       const gcs = cluster();
-      createAlive(gcs, spec('a1', { maxRestarts: -1 }), 'n1.w1');
+      createAlive(gcs, spec('a1', { maxRestarts: -1, name: 'svc' }), 'n1.w1');
       let effects = gcs.deliver({ type: 'actor/kill-requested', actorId: 'a1', noRestart: true }, 'worker:n1.d1');
-      assert.deepEqual(sends(effects), [{ type: 'message/sent', to: 'raylet:n1', message: { type: 'worker/kill-requested', workerId: 'n1.w1', reason: 'killed' } }]);
-      assert.equal(gcs.actor('a1').state, 'ALIVE');
-      effects = gcs.deliver({ type: 'worker/died', workerId: 'n1.w1', nodeId: 'n1', reason: 'killed' }, 'raylet:n1');
+      assert.deepEqual(sent(effects, 'worker/kill-requested'), [{ type: 'worker/kill-requested', workerId: 'n1.w1', reason: 'killed' }]);
       assert.equal(gcs.actor('a1').state, 'DEAD');
       assert.equal(gcs.actor('a1').deathCause, 'killed via tsray.kill');
-      assert.deepEqual(sent(effects, 'lease/requested'), []);
+      assert.deepEqual(sent(effects, 'actor/state-changed', 'worker:n1.d1').map((change) => change.state), ['DEAD'], 'its owner hears at once');
+      // The driver that killed it creates its successor under the same name at once.
+      effects = gcs.deliver({ type: 'actor/registration-requested', spec: spec('a2', { name: 'svc' }) }, 'worker:n1.d1');
+      assert.deepEqual(sent(effects, 'actor/registration-replied'), [{ type: 'actor/registration-replied', requestedActorId: 'a2', actorId: 'a2' }]);
+      effects = gcs.deliver({ type: 'worker/died', workerId: 'n1.w1', nodeId: 'n1', reason: 'killed' }, 'raylet:n1');
+      assert.equal(gcs.actor('a1').deathCause, 'killed via tsray.kill');
+      assert.deepEqual(sent(effects, 'lease/requested'), [], 'no restart');
       assert.deepEqual(gcs.deliver({ type: 'actor/kill-requested', actorId: 'a1', noRestart: true }, 'worker:n1.d1'), [], 'a dead actor ignores kills');
     });
 

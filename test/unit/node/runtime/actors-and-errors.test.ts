@@ -142,6 +142,30 @@ void describe('actors and errors', () => {
     await assert.rejects(tsray.get(duplicateInTask.remote()), (error: unknown) => error instanceof tsray.RayTaskError && error.cause instanceof Error && error.cause.name === 'ActorDiedError' && /already taken in namespace 'tests'; pass getIfExists: true to use the existing actor/.test(error.cause.message));
   });
 
+  void test('a name is free again as soon as its actor is killed for good, as Ray frees it; a kill that restarts keeps it', async () => {
+    class Service {
+      ping(): string {
+        return 'pong';
+      }
+    }
+    const Services = tsray.remote(Service);
+    let killed: tsray.ActorHandle<Service> | undefined;
+    for (let round = 0; round < 3; round += 1) {
+      const service = Services.options({ name: 'service', namespace: 'kills', maxRestarts: 1 }).remote();
+      assert.equal(await tsray.get(service.ping.remote()), 'pong');
+      tsray.kill(service);
+      killed = service;
+    }
+    await assert.rejects(tsray.get(killed!.ping.remote()), (error: unknown) => error instanceof tsray.ActorDiedError && /killed via tsray\.kill/.test(error.message));
+    await assert.rejects(tsray.getActor('service', { namespace: 'kills' }), /no live actor named 'service'/);
+    const restarting = Services.options({ name: 'service', namespace: 'kills', maxRestarts: 1 }).remote();
+    assert.equal(await tsray.get(restarting.ping.remote()), 'pong');
+    tsray.kill(restarting, { noRestart: false });
+    assert.throws(() => Services.options({ name: 'service', namespace: 'kills' }).remote(), /actor name 'service' is already taken in namespace 'kills'/);
+    assert.equal(await tsray.get(restarting.ping.remote(), { timeout: 20_000 }), 'pong', 'it restarted under its name');
+    tsray.kill(restarting);
+  });
+
   void test('a name this owner gave a creation that is still pending is taken too', async () => {
     class Slow {
       constructor(ready: number) {
