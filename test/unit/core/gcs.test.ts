@@ -658,6 +658,16 @@ void describe('gcs core', () => {
       createAlive(gcs, spec('a1', { maxRestarts: 2, name: 'counter' }), 'n1.w1');
       gcs.deliver({ type: 'actor/registration-requested', spec: spec('a2') }, 'worker:n1.d1');
       gcs.deliver({ type: 'actor/subscribed', actorId: 'a1', subscriber: 'n2.w1' }, 'worker:n2.w1');
+      // Redirects held and let go (by the creator, or at its death), one kept among the latest, and a kill for good.
+      gcs.deliver({ type: 'job/registration-requested', driverId: 'n1.d2', namespace: 'default' }, 'worker:n1.d2');
+      gcs.deliver({ type: 'actor/subscribed', actorId: 'a4', subscriber: 'n2.w1' }, 'worker:n2.w1');
+      gcs.deliver({ type: 'actor/registration-requested', spec: spec('a4', { name: 'counter', getIfExists: true }) }, 'worker:n1.d1');
+      gcs.deliver({ type: 'actor/registration-requested', spec: spec('a5', { name: 'counter', owner: 'n1.d2' }) }, 'worker:n1.d2');
+      gcs.deliver({ type: 'actor/registration-requested', spec: spec('a6', { name: 'counter', getIfExists: true, detached: true }) }, 'worker:n1.d1');
+      gcs.deliver({ type: 'actor/out-of-scope', actorId: 'a4' }, 'worker:n1.d1');
+      gcs.deliver({ type: 'worker/died', workerId: 'n1.d2', nodeId: 'n1', reason: 'exited' }, 'raylet:n1');
+      createAlive(gcs, spec('a3'), 'n2.w2');
+      gcs.deliver({ type: 'actor/kill-requested', actorId: 'a3', noRestart: true }, 'worker:n1.d1');
       gcs.deliver({ type: 'worker/died', workerId: 'n1.w1', nodeId: 'n1', reason: 'crashed' }, 'raylet:n1');
       gcs.tick();
       gcs.tick();
