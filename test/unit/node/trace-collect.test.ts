@@ -151,19 +151,28 @@ void test("a killed actor's worker sends its last records and the hash of its li
   assert.deepEqual(mergeLogs(logs).divergences, []);
 });
 
-void test("why follows a killed actor's death back to the driver's kill: the worker's exit names the raylet event that ended it", () => {
+void test("why follows a killed actor's death back to the driver's kill, and its worker's exit to the raylet event that ended it", () => {
   const trace = readTrace(tracePath);
   const index = indexTrace(trace);
   const dead = trace.entries.find((entry) => entry.event.type === 'actor/state-changed' && (entry.event as unknown as { actorId: string; state: string }).actorId === victimId && (entry.event as unknown as { state: string }).state === 'DEAD');
   assert.ok(dead !== undefined, `the trace records ${victimId} as DEAD`);
   const chain = whyChain(trace, index, dead.seq);
   assert.ok(chain !== undefined);
-  const types = chain.steps.map((step) => step.type);
-  // Without the exit's recorded parent the chain stopped at the raylet's worker/exited, with no cause.
-  for (const type of ['worker/exited', 'worker/kill-requested', 'actor/kill-requested', 'kill/requested']) assert.ok(types.includes(type), `${type} is in the chain: ${types.join(' <- ')}`);
+  // Killed for good, the actor dies at the GCS at once, as Ray destroys it: its death is the kill's.
+  assert.deepEqual(
+    chain.steps.map((step) => step.type),
+    ['actor/state-changed', 'actor/kill-requested', 'kill/requested'],
+  );
   assert.deepEqual(chain.root, { kind: 'call', summary: 'the driver n1.d1 called kill', seq: chain.steps[chain.steps.length - 1]?.seq });
-  const exited = chain.steps.find((step) => step.type === 'worker/exited');
-  const asked = chain.steps.find((step) => step.type === 'worker/kill-requested');
+  // Its worker's exit names the raylet event that ended it: without that recorded parent the chain
+  // stopped at the raylet's worker/exited, with no cause.
+  const exits = trace.entries.filter((entry) => entry.event.type === 'worker/exited').map((entry) => whyChain(trace, index, entry.seq));
+  const killedExit = exits.find((exitChain) => exitChain?.steps.some((step) => step.type === 'kill/requested') === true);
+  assert.ok(killedExit !== undefined, 'a worker exit leads back to the kill');
+  const types = killedExit.steps.map((step) => step.type);
+  for (const type of ['worker/exited', 'worker/kill-requested', 'actor/kill-requested', 'kill/requested']) assert.ok(types.includes(type), `${type} is in the chain: ${types.join(' <- ')}`);
+  const exited = killedExit.steps.find((step) => step.type === 'worker/exited');
+  const asked = killedExit.steps.find((step) => step.type === 'worker/kill-requested');
   assert.ok(exited !== undefined && asked !== undefined && asked.address === exited.address && asked.seq < exited.seq);
   assert.match(asked.summary, /^asked to end worker n1\.w\d+ \(killed\)$/);
 });

@@ -158,7 +158,8 @@ void describe('actors and errors', () => {
     }
     await assert.rejects(tsray.get(killed!.ping.remote()), (error: unknown) => error instanceof tsray.ActorDiedError && /killed via tsray\.kill/.test(error.message));
     await assert.rejects(tsray.getActor('service', { namespace: 'kills' }), /no live actor named 'service'/);
-    const restarting = Services.options({ name: 'service', namespace: 'kills', maxRestarts: 1 }).remote();
+    // A call made while it restarts waits for the new incarnation (maxTaskRetries), as in Ray.
+    const restarting = Services.options({ name: 'service', namespace: 'kills', maxRestarts: 1, maxTaskRetries: 1 }).remote();
     assert.equal(await tsray.get(restarting.ping.remote()), 'pong');
     tsray.kill(restarting, { noRestart: false });
     assert.throws(() => Services.options({ name: 'service', namespace: 'kills' }).remote(), /actor name 'service' is already taken in namespace 'kills'/);
