@@ -92,6 +92,7 @@ export const messageTable: MessageTable = {
   'job/registration-requested': { driverId: 'string', namespace: 'string' },
   'job/registration-replied': { jobId: 'string' },
   'job/finished': { jobId: 'string' },
+  'job/finish-acked': { jobId: 'string' },
   'actor/registration-requested': { spec: 'object' },
   'actor/registration-replied': { requestedActorId: 'string', actorId: 'string', error: 'string?' },
   'actor/lookup-requested': { requestId: 'string', name: 'string', namespace: 'string', requester: 'string' },

@@ -190,6 +190,8 @@ export type GcsMessage =
   | { readonly type: 'job/registration-requested'; readonly driverId: WorkerId; readonly namespace: string }
   | { readonly type: 'job/registration-replied'; readonly jobId: JobId }
   | { readonly type: 'job/finished'; readonly jobId: JobId }
+  /** The GCS's end of the job is durable: a connected driver waits for this before it disconnects. */
+  | { readonly type: 'job/finish-acked'; readonly jobId: JobId }
   | { readonly type: 'actor/registration-requested'; readonly spec: ActorSpec }
   | { readonly type: 'actor/registration-replied'; readonly requestedActorId: ActorId; readonly actorId: ActorId; readonly error?: string }
   | { readonly type: 'actor/lookup-requested'; readonly requestId: string; readonly name: string; readonly namespace: string; readonly requester: WorkerId }

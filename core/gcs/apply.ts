@@ -98,9 +98,14 @@ function onMessage(state: GcsState, event: GcsDelivered, effects: GcsEffect[]): 
     case 'job/registration-requested':
       registerJob(state, event.driverId, event.namespace, effects);
       return;
-    case 'job/finished':
+    case 'job/finished': {
+      const driverId = state.jobs[event.jobId]?.driverId;
       endJob(state, event.jobId, effects);
+      // Sent once the event is committed (the GCS replies after commit): a driver that waits for
+      // it before it disconnects leaves its job ended in the log even if the head dies right after.
+      if (driverId !== undefined) effects.push(send(workerAddress(driverId), { type: 'job/finish-acked', jobId: event.jobId }));
       return;
+    }
     case 'actor/registration-requested':
       onActorRegistrationRequested(state, event.spec, effects);
       return;

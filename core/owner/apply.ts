@@ -315,6 +315,9 @@ function applyMessage(ctx: Ctx, event: Delivered<OwnerInbound>): void {
     case 'job/registration-replied':
       s.jobId = event.jobId;
       return;
+    case 'job/finish-acked':
+      // The driver's link waits for it (node/cluster/driver-link.ts); the component has ended its job.
+      return;
     case 'actor/registration-replied':
       onRegistrationReplied(ctx, event.requestedActorId, event.actorId, event.error);
       return;

@@ -114,6 +114,7 @@ export type OwnerInbound = MessageOf<
   | 'borrow/add-acked'
   | 'borrow/released'
   | 'job/registration-replied'
+  | 'job/finish-acked'
   | 'actor/registration-replied'
   | 'actor/lookup-replied'
   | 'actor/state-changed'

@@ -118,6 +118,16 @@ function attachHandoff(nodeId: string, workerId: string): { folder: ShmHandoff; 
   return { folder, driverKey };
 }
 
+/** How long a driver's `shutdown()` waits for the GCS to say its job's end is durable. */
+export const jobFinishAckTimeoutMs = 2_000;
+
+/** Resolves when `done` does, or after `timeoutMs`, whichever is first. */
+async function boundedWait(done: Promise<void>, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+  clearTimeout(timer);
+}
+
 /** A driver connected to a cluster. */
 export class DriverLink {
   private stopped = false;
@@ -125,6 +135,8 @@ export class DriverLink {
   /** This driver's log as it is served to a tool, kept at its read position across the chunks of one collection. */
   private readonly served = new LogServer();
   private onLost: ((reason: string) => void) | undefined;
+  /** Settles once the GCS says this driver's job has ended durably (see `stop`). */
+  private jobEnded: (() => void) | undefined;
   /** When the connection to the head broke, while the client reconnects. */
   private disconnectedAtMs: number | undefined;
 
@@ -227,6 +239,7 @@ export class DriverLink {
         for (const message of messages) {
           // A state query's answer is for this link, not for the owner component.
           if (message.type === 'cluster/nodes-replied') queries.get(message.requestId)?.([...message.nodes]);
+          else if (message.type === 'job/finish-acked') made.link?.jobFinishAcked();
           else if (message.type === 'state/cluster-replied') stateQueries.get(message.requestId)?.(message.report);
           else if (isDriverQuery(message)) void made.link?.answer(message);
           else made.objects?.onMessage(message, message.to);
@@ -364,6 +377,12 @@ export class DriverLink {
     this.onLost?.(said);
   }
 
+  /** The GCS committed the end of this driver's job. */
+  jobFinishAcked(): void {
+    this.jobEnded?.();
+    this.jobEnded = undefined;
+  }
+
   /**
    * Ends the job (owner/stopping reaches the GCS before the connection closes) and disconnects; pending
    * calls fail naming `reason` (as a lost connection's errors when `lost`).
@@ -371,11 +390,18 @@ export class DriverLink {
   async stop(reason = 'shutdown', lost = false): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    const ending = this.driver.state.jobId !== undefined && !lost;
+    const jobEnded = ending ? new Promise<void>((resolve) => (this.jobEnded = resolve)) : Promise.resolve();
     this.driver.stop(reason, lost);
     this.objects.close();
     this.router.flush();
     // The transport writes what this turn queued on the next one; closing first would drop it.
     await new Promise((resolve) => setImmediate(resolve));
+    // Its job's end is in the GCS's log before this driver goes: a head killed just after would
+    // otherwise resume with the job alive, and count its driver dead only after
+    // driverReconnectWindowMs. A head that does not answer in time (it is down or unreachable) is
+    // not waited for longer.
+    if (ending) await boundedWait(jobEnded, jobFinishAckTimeoutMs);
     await this.client.close();
     this.router.close();
     this.served.close();

@@ -217,7 +217,10 @@ void describe('gcs core', () => {
       assert.equal(gcs.actor('a1').deathCause, 'job finished');
       assert.equal(gcs.actor('a2').state, 'ALIVE');
       assert.deepEqual(sent(effects, 'worker/kill-requested'), [{ type: 'worker/kill-requested', workerId: 'n1.w1', reason: 'killed' }]);
-      assert.deepEqual(gcs.deliver({ type: 'job/finished', jobId: 'j1' }, 'worker:n1.d1'), [], 'a second finish does nothing');
+      // The driver hears that its job's end is recorded (sent once committed), and waits for it before it disconnects.
+      assert.deepEqual(sent(effects, 'job/finish-acked', 'worker:n1.d1'), [{ type: 'job/finish-acked', jobId: 'j1' }]);
+      const again = gcs.deliver({ type: 'job/finished', jobId: 'j1' }, 'worker:n1.d1');
+      assert.deepEqual(sends(again), [{ type: 'message/sent', to: 'worker:n1.d1', message: { type: 'job/finish-acked', jobId: 'j1' } }], 'a second finish changes nothing but is answered too');
     });
   });
 
