@@ -40,7 +40,12 @@ export function explainTask(ctx: Ctx, task: OwnedTask): string {
         const position = target === undefined ? 0 : fifoIndexOf(target.queue, task.spec.taskId);
         if (target?.state === 'RESTARTING') return `waits for ${name}: actor ${actorId} is restarting`;
         if (target?.state === 'PENDING' && target.infeasible !== undefined) return `waits for ${name}: actor ${actorId} is not created yet, and its creation is infeasible: ${target.infeasible}`;
-        if (target?.state === 'PENDING') return `waits for ${name}: actor ${actorId} is not created yet`;
+        if (target?.state === 'PENDING') {
+          // An actor this process creates may still wait for its constructor's arguments.
+          const creation = target.creationTaskId === undefined ? undefined : tableGet(ctx.s.tasks, target.creationTaskId);
+          if (creation?.state === 'PENDING_ARGS') return `waits for ${name}: actor ${actorId} is not created yet, as its constructor's arguments are not ready: ${(creation.waitingFor ?? []).join(', ') || 'being resolved'}`;
+          return `waits for ${name}: actor ${actorId} is not created yet`;
+        }
         return `waits for ${name}, queued behind ${counted(Math.max(0, position), 'call')} to actor ${actorId}`;
       }
       for (const cls of Object.values(ctx.s.classes)) {

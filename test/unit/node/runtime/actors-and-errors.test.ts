@@ -167,6 +167,24 @@ void describe('actors and errors', () => {
     tsray.kill(restarting);
   });
 
+  void test("a call on an actor whose constructor's arguments are not ready says so when its get times out", async () => {
+    class Late {
+      value(): number {
+        return 1;
+      }
+    }
+    const slow = tsray.remote(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      return 0;
+    });
+    const late = tsray.remote(Late).remote(slow.remote());
+    await assert.rejects(
+      tsray.get(late.value.remote(), { timeout: 50 }),
+      (error: unknown) => error instanceof tsray.GetTimeoutError && /is not created yet, as its constructor's arguments are not ready: \S+\.r0/.test(error.message),
+    );
+    assert.equal(await tsray.get(late.value.remote(), { timeout: 20_000 }), 1);
+  });
+
   void test('a name this owner gave a creation that is still pending is taken too', async () => {
     class Slow {
       constructor(ready: number) {
