@@ -27,12 +27,17 @@ export function explainPending(ctx: Ctx, ref: RefMarker): string {
   return explainTask(ctx, task);
 }
 
+/** The arguments of `task` that are not ready yet, as a list of objects. */
+function argsNotReady(task: OwnedTask): string {
+  return (task.waitingFor ?? []).join(', ') || 'being resolved';
+}
+
 /** What a pending task waits for. */
 export function explainTask(ctx: Ctx, task: OwnedTask): string {
   const name = `task ${task.spec.fn.name} (attempt ${task.attempt})`;
   switch (task.state) {
     case 'PENDING_ARGS':
-      return `waits for ${name}, whose arguments are not ready: ${(task.waitingFor ?? []).join(', ') || 'being resolved'}`;
+      return `waits for ${name}, whose arguments are not ready: ${argsNotReady(task)}`;
     case 'PENDING_NODE': {
       if (task.kind === 'actor-task') {
         const actorId = task.spec.fn.actor?.actorId ?? '';
@@ -43,7 +48,7 @@ export function explainTask(ctx: Ctx, task: OwnedTask): string {
         if (target?.state === 'PENDING') {
           // An actor this process creates may still wait for its constructor's arguments.
           const creation = target.creationTaskId === undefined ? undefined : tableGet(ctx.s.tasks, target.creationTaskId);
-          if (creation?.state === 'PENDING_ARGS') return `waits for ${name}: actor ${actorId} is not created yet, as its constructor's arguments are not ready: ${(creation.waitingFor ?? []).join(', ') || 'being resolved'}`;
+          if (creation?.state === 'PENDING_ARGS') return `waits for ${name}: actor ${actorId} is not created yet, as its constructor's arguments are not ready: ${argsNotReady(creation)}`;
           return `waits for ${name}: actor ${actorId} is not created yet`;
         }
         return `waits for ${name}, queued behind ${counted(Math.max(0, position), 'call')} to actor ${actorId}`;
