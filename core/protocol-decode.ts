@@ -63,6 +63,8 @@ export const messageTable: MessageTable = {
   'worker/blocked': { workerId: 'string' },
   'worker/unblocked': { workerId: 'string' },
   'worker/resumed': { workerId: 'string' },
+  'worker/exit-requested': { workerId: 'string', turn: 'number' },
+  'worker/exit-agreed': { workerId: 'string', turn: 'number' },
   'worker/kill-requested': { workerId: 'string', reason: 'string' },
   'object/put-requested': { objectId: 'string', owner: 'string', data: 'unknown', sizeBytes: 'number', refs: 'array' },
   'object/put-acked': { objectId: 'string' },

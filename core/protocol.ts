@@ -70,7 +70,12 @@ export interface ActorSpec {
 }
 
 /** Why a worker process ended. */
-export type WorkerExitReason = 'crashed' | 'exited' | 'killed' | 'node-died' | 'owner-died';
+/**
+ * Why a worker ended. `idle`: the raylet ended a task worker that had been idle for
+ * `idleWorkerExitMs` while the node had more task workers than its CPUs, with the worker's consent
+ * (it owned nothing), as Ray ends idle workers past its soft limit.
+ */
+export type WorkerExitReason = 'crashed' | 'exited' | 'killed' | 'node-died' | 'owner-died' | 'idle';
 
 /** The state of an actor, as API.md lists it. */
 export type ActorState = 'PENDING' | 'ALIVE' | 'RESTARTING' | 'DEAD';
@@ -121,7 +126,15 @@ export type LeaseMessage =
   | { readonly type: 'worker/blocked'; readonly workerId: WorkerId }
   | { readonly type: 'worker/unblocked'; readonly workerId: WorkerId }
   | { readonly type: 'worker/resumed'; readonly workerId: WorkerId }
-  | { readonly type: 'worker/kill-requested'; readonly workerId: WorkerId; readonly reason: WorkerExitReason };
+  | { readonly type: 'worker/kill-requested'; readonly workerId: WorkerId; readonly reason: WorkerExitReason }
+  /**
+   * The raylet would end this idle task worker (the node has more than its soft limit of them): the
+   * worker answers `worker/exit-agreed` when it owns nothing (no task, object, lease, get or borrowed
+   * ref), and nothing otherwise. `turn` names the idle spell asked about (`RayletWorker.idleTurn`).
+   */
+  | { readonly type: 'worker/exit-requested'; readonly workerId: WorkerId; readonly turn: number }
+  /** The worker owns nothing and may be ended, if it is still idle in spell `turn`. */
+  | { readonly type: 'worker/exit-agreed'; readonly workerId: WorkerId; readonly turn: number };
 
 /** Object store protocol, workers and raylets. */
 export type StoreMessage =

@@ -18,6 +18,7 @@ import { mergedConfig } from './config.js';
 import type { Ctx } from './context.js';
 import { copiedRefs, emit, errorOf } from './context.js';
 import { onNodeDied, onWorkerDied } from './deaths.js';
+import { agreeOnceFree, onExitRequested } from './idle-exit.js';
 import type { OwnerEffect, OwnerEvent, OwnerInbound, OwnerLocalEvent } from './events.js';
 import {
   onAckReceived,
@@ -68,6 +69,8 @@ export function applyOwner(state: OwnerState, event: OwnerEvent): OwnerEffect[] 
   if ('via' in event) {
     if (state.started && admit(state.inbox, event.via)) applyMessage(ctx, event);
   } else if (state.started || event.type === 'owner/started') applyLocal(ctx, event);
+  // Absent on every worker its raylet never asked to end, and on every driver: one field read per step.
+  if (state.exitDeclinedTurn !== undefined) agreeOnceFree(ctx);
   const out = ctx.out;
   ctx.out = undefined;
   spareCtx = ctx;
@@ -278,6 +281,9 @@ function applyMessage(ctx: Ctx, event: Delivered<OwnerInbound>): void {
       return;
     case 'worker/resumed':
       onResumed(ctx);
+      return;
+    case 'worker/exit-requested':
+      onExitRequested(ctx, event.turn);
       return;
     case 'object/put-acked':
       onPutAcked(ctx, event.objectId);

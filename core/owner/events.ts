@@ -99,6 +99,7 @@ export type OwnerInbound = MessageOf<
   | 'lease/infeasible'
   | 'lease/worker-died'
   | 'worker/resumed'
+  | 'worker/exit-requested'
   | 'object/put-acked'
   | 'object/put-rejected'
   | 'object/fetched'

@@ -557,6 +557,12 @@ export interface OwnerState {
   blockedInGet: boolean;
   /** The lease this worker currently runs under, for blocked/unblocked reports. */
   currentLeaseId?: LeaseId;
+  /**
+   * The idle spell in which this task worker last declined its raylet's idle exit, because it owned
+   * something (core/owner/idle-exit.ts): it agrees on its own, for that spell, once it owns nothing.
+   * Absent otherwise.
+   */
+  exitDeclinedTurn?: number;
 }
 
 /**

@@ -11,6 +11,7 @@ import { admit } from '../inbox.js';
 import type { Delivered } from '../protocol.js';
 import { onClusterViewPublished, onNodeDied, onWorkerDied } from './cluster.js';
 import { copyResources } from './copy.js';
+import { idleExitTimerPrefix, onExitAgreed, onIdleExitTimer } from './idle-exit.js';
 import type { NodeStarted, RayletEffect, RayletEvent, RayletInboundMessage } from './events.js';
 import { onLeaseCancelled, onLeaseRequested, onLeaseReturned } from './leases.js';
 import { pendingDemand } from './placement.js';
@@ -42,8 +43,16 @@ function startNode(state: RayletState, event: NodeStarted): RayletEffect[] {
   return effects;
 }
 
-/** `timer/fired`: report available resources (and any pending demand) to the GCS and re-arm. Unknown timers are stale. */
+/**
+ * `timer/fired`: an idle worker's exit (see idle-exit.ts), or the heartbeat: report available
+ * resources (and any pending demand) to the GCS and re-arm. Unknown timers are stale.
+ */
 function onTimerFired(state: RayletState, event: TimerFired): RayletEffect[] {
+  if (event.timerId.startsWith(idleExitTimerPrefix)) {
+    const effects: RayletEffect[] = [];
+    onIdleExitTimer(state, event.timerId, effects);
+    return effects;
+  }
   if (event.timerId !== heartbeatTimerId) return [];
   const demand = pendingDemand(state);
   return [
@@ -73,6 +82,9 @@ function onDelivered(state: RayletState, event: Delivered<RayletInboundMessage>)
       break;
     case 'worker/kill-requested':
       onWorkerKillRequested(state, event, effects);
+      break;
+    case 'worker/exit-agreed':
+      onExitAgreed(state, event, effects);
       break;
     case 'object/put-requested':
       onPutRequested(state, event, effects);

@@ -17,6 +17,7 @@ export type RayletInboundMessage = MessageOf<
   | 'worker/blocked'
   | 'worker/unblocked'
   | 'worker/kill-requested'
+  | 'worker/exit-agreed'
   | 'object/put-requested'
   | 'object/fetch-requested'
   | 'object/free-requested'

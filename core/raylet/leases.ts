@@ -15,6 +15,7 @@ import { decidePlacement, infeasibleReason } from './placement.js';
 import type { RayletLease, RayletState } from './state.js';
 import { isRequesterDead, tombstoneLease } from './tombstones.js';
 import { actorLeaseCount } from './worker-pool.js';
+import { makeIdle } from './idle-exit.js';
 
 /** A `lease/rejected` to the lease's requester. */
 function rejection(lease: RayletLease, reason: string, permanent: boolean): RayletEffect {
@@ -129,7 +130,7 @@ export function onLeaseReturned(state: RayletState, message: MessageOf<'lease/re
         worker.state = 'dying';
         effects.push({ type: 'worker/kill', workerId: worker.workerId, reason: 'exited' });
       } else {
-        worker.state = 'idle';
+        makeIdle(state, worker, effects);
       }
     }
   }

@@ -46,6 +46,14 @@ export interface RayletConfig {
    * that a lease, or an actor, finds a worker ready instead of waiting for one to boot. 0: none.
    */
   readonly prestartWorkers: number;
+  /**
+   * How long a task worker stays idle before the raylet asks it to end, while the node has more task
+   * workers than its soft limit (its CPU count, or `prestartWorkers` if more), as Ray ends idle workers
+   * past `num_workers_soft_limit` after `idle_worker_killing_time_threshold_ms`. Tasks blocked in
+   * `get` make the pool grow past `maxWorkers` (nested tasks would deadlock otherwise); this gives
+   * those workers back once they are idle. A worker that owns anything declines. 0: never.
+   */
+  readonly idleWorkerExitMs: number;
 }
 
 /** Defaults that suit the simulator and the embedded runtime. */
@@ -62,6 +70,7 @@ export const defaultRayletConfig: RayletConfig = Object.freeze({
   maxDeadOwners: 4096,
   maxActorWorkers: 0,
   prestartWorkers: 0,
+  idleWorkerExitMs: 0,
 });
 
 /**
@@ -86,6 +95,12 @@ export interface RayletWorker {
   earlyUnblocks: number;
   /** What this worker holds of the node's resources right now (its lease's, less CPU while blocked). */
   heldResources: Resources;
+  /**
+   * How many times this worker became idle: the spell an idle exit asks about (`idle-exit` timers,
+   * `worker/exit-requested`), so that an answer about an earlier spell, after the worker served a
+   * lease in between, ends nothing.
+   */
+  idleTurn: number;
 }
 
 /**

@@ -9,6 +9,7 @@ import { give } from '../resources.js';
 import { bindWorker, dispatch, fitsHere, grantedMessage, unbindWorker } from './dispatch.js';
 import type { DriverConnected, RayletEffect, WorkerExited, WorkerStarted } from './events.js';
 import { briefNewProcess, forwardToLocal } from './cluster.js';
+import { makeIdle } from './idle-exit.js';
 import { finishLease } from './lease-end.js';
 import { sweepDeadOwners } from './owner-death.js';
 import type { RayletLease, RayletState } from './state.js';
@@ -17,7 +18,7 @@ import { rememberDeadOwner, rememberDeadWorker } from './tombstones.js';
 /** `driver/connected`: track the driver, so that it hears broadcasts and its death is reported. */
 export function onDriverConnected(state: RayletState, event: DriverConnected, effects: RayletEffect[]): void {
   if (state.workers[event.workerId] !== undefined) return;
-  state.workers[event.workerId] = { workerId: event.workerId, kind: 'driver', state: 'connected', leaseId: null, blocked: false, earlyUnblocks: 0, heldResources: {} };
+  state.workers[event.workerId] = { workerId: event.workerId, kind: 'driver', state: 'connected', leaseId: null, blocked: false, earlyUnblocks: 0, heldResources: {}, idleTurn: 0 };
   briefNewProcess(state, event.workerId, effects);
 }
 
@@ -35,7 +36,7 @@ export function onWorkerStarted(state: RayletState, event: WorkerStarted, effect
     return;
   }
   unbindWorker(state, worker);
-  worker.state = 'idle';
+  makeIdle(state, worker, effects);
   dispatch(state, effects);
 }
 

@@ -32,7 +32,7 @@ import { shapeKey } from '../../core/resources.js';
 import { defaultRayletConfig, rayletCore } from '../../core/raylet/index.js';
 import type { RayletEffect, RayletEvent, RayletState } from '../../core/raylet/index.js';
 import { hashState } from '../../core/hash.js';
-import { maxActorWorkers } from '../runtime/embedded.js';
+import { liveIdleWorkerExitMs, maxActorWorkers } from '../runtime/embedded.js';
 import { NodeStore } from '../runtime/node-store.js';
 import type { PlacedData, PutRequest } from '../runtime/node-store.js';
 import { Router } from '../runtime/router.js';
@@ -485,7 +485,7 @@ export class ClusterNode {
       type: 'node/started',
       nodeId: this.nodeId,
       resources: { CPU: numCpus, ...this.options.resources },
-      config: { ...defaultRayletConfig, objectStoreCapacityBytes: this.options.objectStoreBytes ?? defaultObjectStoreBytes, spillCapacityBytes: this.nodeStore.spill?.capacityBytes ?? 0, prestartWorkers: numCpus, maxActorWorkers: maxActorWorkers() },
+      config: { ...defaultRayletConfig, objectStoreCapacityBytes: this.options.objectStoreBytes ?? defaultObjectStoreBytes, spillCapacityBytes: this.nodeStore.spill?.capacityBytes ?? 0, prestartWorkers: numCpus, maxActorWorkers: maxActorWorkers(), idleWorkerExitMs: liveIdleWorkerExitMs },
       ...(this.links === undefined ? {} : { transferAddress: this.links.address }),
     });
   }
@@ -769,7 +769,7 @@ export class ClusterNode {
         this.threads.spawn(effect.workerId);
         return;
       case 'worker/kill':
-        this.threads.kill(effect.workerId, seq);
+        this.threads.kill(effect.workerId, seq, effect.reason);
         return;
       case 'objects/deleted':
         this.nodeStore.delete(effect.objectIds);

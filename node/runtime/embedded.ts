@@ -58,6 +58,12 @@ const defaultObjectStoreBytes = 512 * 1024 * 1024;
 const idleActorThreadBytes = 24 * 1024 * 1024;
 
 /**
+ * How long a live node's task worker stays idle, while the node has more of them than CPUs, before
+ * it is asked to end (core/raylet/idle-exit.ts): Ray's `idle_worker_killing_time_threshold_ms`.
+ */
+export const liveIdleWorkerExitMs = 1000;
+
+/**
  * The bound on workers serving actors: `TSRAY_MAX_ACTOR_WORKERS`, or as many idle actor threads as
  * half this machine's memory holds. Each actor has a worker thread of its own.
  */
@@ -165,7 +171,7 @@ export class EmbeddedCluster {
       nodeId: this.nodeId,
       resources: { CPU: numCpus, ...options.resources },
       // As many idle workers as CPUs are kept started ahead of demand (Ray prestarts as many).
-      config: { ...defaultRayletConfig, objectStoreCapacityBytes: storeBytes, spillCapacityBytes: spill.capacityBytes, prestartWorkers: numCpus, maxActorWorkers: maxActorWorkers() },
+      config: { ...defaultRayletConfig, objectStoreCapacityBytes: storeBytes, spillCapacityBytes: spill.capacityBytes, prestartWorkers: numCpus, maxActorWorkers: maxActorWorkers(), idleWorkerExitMs: liveIdleWorkerExitMs },
     });
     const driverId = `${this.nodeId}.d1`;
     const driverAddress = `worker:${driverId}`;
@@ -255,7 +261,7 @@ export class EmbeddedCluster {
         this.threads.spawn(effect.workerId);
         return;
       case 'worker/kill':
-        this.threads.kill(effect.workerId, seq);
+        this.threads.kill(effect.workerId, seq, effect.reason);
         return;
       case 'objects/deleted':
         this.nodeStore.delete(effect.objectIds);

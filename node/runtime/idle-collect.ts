@@ -1,11 +1,12 @@
 /**
- * A worker that went idle while it holds refs it borrowed collects garbage once. A borrowed ref (or
+ * A worker that went idle while it holds refs that only its JavaScript values hold (borrowed ones, or
+ * refs to objects it owns) collects garbage once. A borrowed ref (or
  * actor handle) that a task or an actor method decoded is given back to its owner when its object
  * here is collected, and V8 collects when the thread allocates, or (its memory reducer) about 8 s
  * after an isolate went idle. So an actor that once received another actor's handle kept that actor
  * alive until then after every other handle was dropped (100 actors that each called a neighbour's
  * handle were all still ALIVE 3 s after the driver dropped half of them). Now once a worker has run
- * nothing for a whole period, holds a borrowed ref that only its JavaScript objects hold, and has run
+ * nothing for a whole period, holds such a ref, and has run
  * a body since it last collected, it collects (a full collection costs an idle worker about 20 ms of
  * CPU here), once per idle spell.
  */
@@ -45,9 +46,14 @@ function everyPeriod(check: () => void): () => void {
   return () => clearInterval(timer);
 }
 
-/** Whether `state` borrows a ref that some decoded value of this thread holds (which a collection may give back). */
-export function holdsDecodedBorrows(state: OwnerState): boolean {
-  return tableSome(state.borrowed, (entry) => entry.localRefs > 0);
+/**
+ * Whether some JavaScript value of this thread holds a ref that a collection may give back: a
+ * borrowed one decoded here, or one of this worker's own objects (a task's nested submissions, whose
+ * refs its body dropped). A task worker that owns an object cannot end when idle (core/raylet/idle-exit.ts),
+ * so the refs its finished bodies dropped are what keep the pool from shrinking after nested tasks.
+ */
+export function holdsDecodedRefs(state: OwnerState): boolean {
+  return tableSome(state.borrowed, (entry) => entry.localRefs > 0) || tableSome(state.objects, (object) => object.localRefs > 0);
 }
 
 /**
@@ -68,7 +74,7 @@ export function collectWhenIdle(bodies: WorkerBodies, state: () => OwnerState, o
     startedAtLastCheck = started;
     if (!quiet || started === startedAtLastCollection || nowMs() < nextAllowedMs) return;
     startedAtLastCollection = started;
-    if (!holdsDecodedBorrows(state())) return;
+    if (!holdsDecodedRefs(state())) return;
     const startMs = nowMs();
     collect();
     const endMs = nowMs();

@@ -39,6 +39,8 @@ interface WorkerThread {
   killed: boolean;
   /** The cause its kill was given, for its exit to name (set only by `kill`). */
   killedBy: number | undefined;
+  /** What its exit reports once killed: `idle` for an idle worker the raylet ended, `killed` for any other kill. */
+  killedAs: WorkerExitReason;
 }
 
 /**
@@ -91,7 +93,7 @@ export class WorkerThreads {
     const boot = this.options.boot(workerId, readerSlot);
     // The worker's own channel to the log thread moves to it.
     const thread = new Worker(workerEntry, { workerData: { ...boot, script } satisfies WorkerBoot, transferList: boot.logPort === undefined ? [] : [boot.logPort.port] });
-    const record: WorkerThread = { thread, killed: false, killedBy: undefined };
+    const record: WorkerThread = { thread, killed: false, killedBy: undefined, killedAs: 'killed' };
     this.threads.set(workerId, record);
     const router = this.options.router;
     router.addRemote(`worker:${workerId}`, thread, true);
@@ -118,19 +120,24 @@ export class WorkerThreads {
       router.remove(`worker:${workerId}`);
       if (this.ending) return;
       if (readerSlot !== undefined) this.freeReaderSlots.push(readerSlot);
-      const reason: WorkerExitReason = record.killed ? 'killed' : code === 0 ? 'exited' : 'crashed';
+      const reason: WorkerExitReason = record.killed ? record.killedAs : code === 0 ? 'exited' : 'crashed';
       this.options.onExit(workerId, reason, readerSlot, record.killedBy);
     });
   }
 
-  /** Ends worker `workerId`'s thread, as the raylet asked in its event `cause` (a seq its exit names). */
-  kill(workerId: string, cause?: number): void {
+  /**
+   * Ends worker `workerId`'s thread, as the raylet asked in its event `cause` (a seq its exit names),
+   * for `reason`. Its exit reports `idle` for an idle worker's end (so that nobody takes it for a
+   * failure), and `killed` for every other kill, as before.
+   */
+  kill(workerId: string, cause?: number, reason: WorkerExitReason = 'killed'): void {
+    const killedAs: WorkerExitReason = reason === 'idle' ? 'idle' : 'killed';
     const waiting = this.waitingToBoot.indexOf(workerId);
     if (waiting >= 0) {
       // Never started: it ends as a killed thread would, on a later turn.
       this.waitingToBoot.splice(waiting, 1);
       setImmediate(() => {
-        if (!this.ending) this.options.onExit(workerId, 'killed', undefined, cause);
+        if (!this.ending) this.options.onExit(workerId, killedAs, undefined, cause);
       });
       return;
     }
@@ -138,6 +145,7 @@ export class WorkerThreads {
     if (record === undefined || record.killed) return;
     record.killed = true;
     record.killedBy = cause;
+    record.killedAs = killedAs;
     // A killed thread runs no exit handler: ask it for its log's last records first, for a short
     // while (a body in a busy loop cannot answer). Meanwhile it is dead to everyone else: it stops
     // sending once it reads the request, and what it sent here before is dropped, as a killed

@@ -74,7 +74,7 @@ void describe('raylet: start and heartbeat', () => {
       { type: 'timer/armed', timerId: 'heartbeat', delayMs: 100 },
     ]);
     assert.equal(rayletCore.kind, 'raylet');
-    assert.equal(rayletCore.version, 6);
+    assert.equal(rayletCore.version, 7);
   });
 });
 
@@ -460,6 +460,124 @@ void describe('raylet: blocked workers', () => {
     node.deliver({ type: 'worker/blocked', workerId: w1 }, `worker:${w1}`);
     assert.equal(node.state.workers[w1]?.blocked, false);
     assert.deepEqual(node.state.available, { CPU: 0 });
+  });
+});
+
+void describe('raylet: idle workers past the soft limit', () => {
+  /**
+   * A node of one CPU whose pool grew to three task workers while two tasks were blocked in `get`
+   * (w1 and w2 blocked, w3 running), all three idle now, in spells 1, 1 and 1.
+   */
+  function grownPool(config: Partial<RayletConfig> = {}): { node: Node; workers: string[]; armed: string[] } {
+    const node = new Node({ CPU: 1 }, { maxWorkers: 1, idleWorkerExitMs: 1000, ...config });
+    const armed: string[] = [];
+    const note = (effects: RayletEffect[]): RayletEffect[] => {
+      for (const effect of effects) if (effect.type === 'timer/armed' && effect.timerId.startsWith('idle-exit:')) armed.push(effect.timerId);
+      return effects;
+    };
+    const w1 = node.grantNew('l1');
+    assert.deepEqual(node.request('l2'), [], 'the pool is full');
+    const [spawn2] = node.deliver({ type: 'worker/blocked', workerId: w1 }, `worker:${w1}`);
+    assert.deepEqual(spawn2, { type: 'worker/spawn', workerId: 'n1.w2' });
+    node.step({ type: 'worker/started', workerId: 'n1.w2' });
+    assert.deepEqual(node.request('l3'), []);
+    const [spawn3] = node.deliver({ type: 'worker/blocked', workerId: 'n1.w2' }, 'worker:n1.w2');
+    assert.deepEqual(spawn3, { type: 'worker/spawn', workerId: 'n1.w3' });
+    node.step({ type: 'worker/started', workerId: 'n1.w3' });
+    note(node.deliver({ type: 'lease/returned', leaseId: 'l3', workerId: 'n1.w3', disconnectWorker: false }));
+    note(node.deliver({ type: 'worker/unblocked', workerId: 'n1.w2' }, 'worker:n1.w2'));
+    note(node.deliver({ type: 'lease/returned', leaseId: 'l2', workerId: 'n1.w2', disconnectWorker: false }));
+    note(node.deliver({ type: 'worker/unblocked', workerId: w1 }, `worker:${w1}`));
+    note(node.deliver({ type: 'lease/returned', leaseId: 'l1', workerId: w1, disconnectWorker: false }));
+    return { node, workers: [w1, 'n1.w2', 'n1.w3'], armed };
+  }
+
+  void it('asks each surplus idle worker after idleWorkerExitMs, again up to maxIdleExitAsks, and ends as many as agree past the soft limit', () => {
+    const { node, workers, armed } = grownPool();
+    assert.deepEqual(armed, ['idle-exit:n1.w3:1:1', 'idle-exit:n1.w2:1:1', 'idle-exit:n1.w1:1:1'], 'each went idle while the node had more task workers than CPUs (blocked ones count)');
+    assert.deepEqual(workers.map((id) => node.state.workers[id]?.state), ['idle', 'idle', 'idle']);
+    const asked = node.step({ type: 'timer/fired', timerId: 'idle-exit:n1.w3:1:1', nowMs: 1000 });
+    assert.deepEqual(asked, [
+      { type: 'message/sent', to: 'worker:n1.w3', message: { type: 'worker/exit-requested', workerId: 'n1.w3', turn: 1 } },
+      { type: 'timer/armed', timerId: 'idle-exit:n1.w3:1:2', delayMs: 1000 },
+    ]);
+    assert.deepEqual(node.step({ type: 'timer/fired', timerId: 'idle-exit:n1.w3:1:3', nowMs: 3000 }).filter((effect) => effect.type === 'timer/armed'), [], 'the third ask is the last of the spell');
+    node.step({ type: 'timer/fired', timerId: 'idle-exit:n1.w2:1:1', nowMs: 1000 });
+    node.step({ type: 'timer/fired', timerId: 'idle-exit:n1.w1:1:1', nowMs: 1000 });
+    // All three agree; only two are past the soft limit of one CPU.
+    assert.deepEqual(node.deliver({ type: 'worker/exit-agreed', workerId: 'n1.w3', turn: 1 }, 'worker:n1.w3'), [{ type: 'worker/kill', workerId: 'n1.w3', reason: 'idle' }]);
+    assert.deepEqual(node.deliver({ type: 'worker/exit-agreed', workerId: 'n1.w2', turn: 1 }, 'worker:n1.w2'), [{ type: 'worker/kill', workerId: 'n1.w2', reason: 'idle' }]);
+    assert.deepEqual(node.deliver({ type: 'worker/exit-agreed', workerId: 'n1.w1', turn: 1 }, 'worker:n1.w1'), [], 'the soft limit (the CPU count) stays');
+    assert.deepEqual(node.step({ type: 'timer/fired', timerId: 'idle-exit:n1.w1:1:2', nowMs: 2000 }), [], 'no more surplus: nobody is asked');
+    const exited = node.step({ type: 'worker/exited', workerId: 'n1.w3', reason: 'idle' });
+    assert.deepEqual(sent(exited, 'worker/died'), [
+      { workerId: 'n1.w3', nodeId: 'n1', reason: 'idle', to: 'gcs' },
+      { workerId: 'n1.w3', nodeId: 'n1', reason: 'idle', to: 'worker:n1.w1' },
+    ], 'the GCS and the local owners hear of it as of any death');
+    assert.equal(node.state.workers['n1.w1']?.state, 'idle');
+  });
+
+  void it('ends nothing for an answer about an earlier idle spell, for a worker leased since, or when the node is off', () => {
+    const { node } = grownPool();
+    node.step({ type: 'timer/fired', timerId: 'idle-exit:n1.w3:1:1', nowMs: 1000 });
+    const granted = node.request('l4');
+    assert.deepEqual(sent(granted, 'lease/granted'), [{ leaseId: 'l4', workerId: 'n1.w1', nodeId: 'n1', to: driver }], 'the smallest idle worker serves the new lease');
+    node.step({ type: 'timer/fired', timerId: 'idle-exit:n1.w1:1:1', nowMs: 1000 });
+    assert.deepEqual(node.deliver({ type: 'worker/exit-agreed', workerId: 'n1.w1', turn: 1 }, 'worker:n1.w1'), [], 'leased since it agreed');
+    const returned = node.deliver({ type: 'lease/returned', leaseId: 'l4', workerId: 'n1.w1', disconnectWorker: false });
+    assert.deepEqual(returned.filter((effect) => effect.type === 'timer/armed'), [{ type: 'timer/armed', timerId: 'idle-exit:n1.w1:2:1', delayMs: 1000 }]);
+    assert.deepEqual(node.deliver({ type: 'worker/exit-agreed', workerId: 'n1.w1', turn: 1 }, 'worker:n1.w1'), [], 'an answer about its first spell');
+    assert.deepEqual(node.deliver({ type: 'worker/exit-agreed', workerId: 'n1.w1', turn: 2 }, 'worker:n1.w1'), [{ type: 'worker/kill', workerId: 'n1.w1', reason: 'idle' }]);
+    const off = grownPool({ idleWorkerExitMs: 0 });
+    assert.deepEqual(off.armed, [], 'idleWorkerExitMs 0: never');
+  });
+
+  void it('keeps a pool within its CPUs, and the prestarted workers beside busy ones', () => {
+    const node = new Node({ CPU: 2 }, { idleWorkerExitMs: 1000 });
+    const w1 = node.grantNew('l1');
+    const w2 = node.grantNew('l2');
+    for (const [leaseId, workerId] of [['l1', w1], ['l2', w2]] as const) {
+      const effects = node.deliver({ type: 'lease/returned', leaseId, workerId, disconnectWorker: false });
+      assert.deepEqual(effects.filter((effect) => effect.type === 'timer/armed'), [], `${workerId} is within the soft limit`);
+    }
+    // Two CPUs busy, and two workers kept ready beside them: ending those would only start them again.
+    const prestarting = new Node({ CPU: 2 }, { idleWorkerExitMs: 1000, prestartWorkers: 2 });
+    const ready = Object.keys(prestarting.state.workers);
+    assert.equal(ready.length, 2);
+    const armed: string[] = [];
+    for (const workerId of ready) {
+      for (const effect of prestarting.step({ type: 'worker/started', workerId })) if (effect.type === 'timer/armed') armed.push(effect.timerId);
+    }
+    const busy = [prestarting.request('l1'), prestarting.request('l2')].flat();
+    assert.equal(busy.filter((effect) => effect.type === 'worker/spawn').length, 2, 'the two ready workers took the leases, and two more are started ahead');
+    for (const workerId of ['n1.w3', 'n1.w4']) {
+      for (const effect of prestarting.step({ type: 'worker/started', workerId })) if (effect.type === 'timer/armed') armed.push(effect.timerId);
+    }
+    assert.deepEqual(armed, [], 'four workers on two CPUs, but the two idle ones are the ones kept ready');
+  });
+
+  void it('gives the same state under immer as in place, idle exits included', () => {
+    const { node } = grownPool();
+    const later: RayletEvent[] = [
+      { type: 'timer/fired', timerId: 'idle-exit:n1.w3:1:1', nowMs: 1000 },
+      { type: 'timer/fired', timerId: 'idle-exit:n1.w2:1:1', nowMs: 1000 },
+      { type: 'worker/exit-agreed', workerId: 'n1.w3', turn: 1, via: { from: 'worker:n1.w3', incarnation: 1, seq: 9 } },
+      { type: 'worker/exit-agreed', workerId: 'n1.w2', turn: 1, via: { from: 'worker:n1.w2', incarnation: 1, seq: 9 } },
+      { type: 'worker/exited', workerId: 'n1.w3', reason: 'idle' },
+      { type: 'worker/exited', workerId: 'n1.w2', reason: 'idle' },
+    ];
+    let frozen: RayletState = produce(structuredClone(node.state), () => undefined);
+    const mutable = structuredClone(node.state);
+    for (const event of later) {
+      let drafted: RayletEffect[] = [];
+      frozen = produce(frozen, (draft) => {
+        drafted = applyRaylet(draft, event);
+      });
+      const direct = applyRaylet(mutable, event);
+      assert.equal(JSON.stringify(drafted), JSON.stringify(direct), `effects of ${event.type}`);
+      assert.equal(hashState(frozen), hashState(mutable), `state hash after ${event.type}`);
+    }
+    assert.deepEqual(Object.values(mutable.workers).map((worker) => worker.state), ['idle', 'dead', 'dead']);
   });
 });
 

@@ -11,7 +11,7 @@ import { after, test } from 'node:test';
 import { ownerCore } from '../../../../core/owner/index.js';
 import type { BorrowedRef, OwnerState } from '../../../../core/owner/index.js';
 import { tableSet } from '../../../../core/table.js';
-import { collectWhenIdle, holdsDecodedBorrows } from '../../../../node/runtime/idle-collect.js';
+import { collectWhenIdle, holdsDecodedRefs } from '../../../../node/runtime/idle-collect.js';
 import { packageRoot, writeDriverScript } from '../../../support/driver-script.js';
 
 function borrowing(localRefs: number): OwnerState {
@@ -22,9 +22,9 @@ function borrowing(localRefs: number): OwnerState {
 }
 
 void test('an idle worker collects once per idle spell, only after running a body, only while decoded values hold a borrowed ref, and spaced by 20 times its last collection', () => {
-  assert.equal(holdsDecodedBorrows(ownerCore.initial()), false);
-  assert.equal(holdsDecodedBorrows(borrowing(0)), false, 'a borrow held only by submitted tasks or stored objects is not a collection\'s to give back');
-  assert.equal(holdsDecodedBorrows(borrowing(1)), true);
+  assert.equal(holdsDecodedRefs(ownerCore.initial()), false);
+  assert.equal(holdsDecodedRefs(borrowing(0)), false, 'a borrow held only by submitted tasks or stored objects is not a collection\'s to give back');
+  assert.equal(holdsDecodedRefs(borrowing(1)), true);
   const bodies = { bodiesStarted: 0, executingCount: 0 };
   let state = borrowing(1);
   let collections = 0;
