@@ -74,6 +74,16 @@ function pipelining(simSeed: number): { maxTasksInFlightPerLease?: number; maxLe
   return Math.floor(simSeed / 2) % 2 === 0 ? {} : { maxTasksInFlightPerLease: 3, maxLeaseRequestsPerClass: 1 };
 }
 
+/**
+ * A quarter of the runs end idle workers past the soft limit after 20 ms (the live runtime waits 1 s):
+ * nested tasks grow their pools, and `returnsRef` leaves objects owned by workers that then sit idle,
+ * which must decline until those objects are freed (core/raylet/idle-exit.ts). Chosen by bits of the
+ * seed that pick neither the lease-keeping, the pipelining nor the recording quarter.
+ */
+function idleExits(simSeed: number): { idleWorkerExitMs?: number } {
+  return Math.floor(simSeed / 16) % 4 === 0 ? { idleWorkerExitMs: 20 } : {};
+}
+
 /** The simulator options of a property run (`record`: write its trace as it goes). */
 export function simOptions(sample: RunSample, plan: Plan, options: RunOptions = {}, record = true): SimOptions {
   return {
@@ -87,6 +97,7 @@ export function simOptions(sample: RunSample, plan: Plan, options: RunOptions = 
     hashEvery: options.hashEvery ?? 0,
     // Half the runs keep idle leases for a while, as the live runtime does; the other half return them at once.
     ownerConfig: { leaseIdleMs: sample.simSeed % 2 === 0 ? 0 : 50, ...pipelining(sample.simSeed) },
+    rayletConfig: idleExits(sample.simSeed),
     ...(options.cores === undefined ? {} : { cores: options.cores }),
   };
 }
