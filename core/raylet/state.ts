@@ -48,8 +48,9 @@ export interface RayletConfig {
   readonly prestartWorkers: number;
   /**
    * How long a task worker stays idle before the raylet asks it to end, while the node has more task
-   * workers than its soft limit (its CPU count, or `prestartWorkers` if more), as Ray ends idle workers
-   * past `num_workers_soft_limit` after `idle_worker_killing_time_threshold_ms`. Tasks blocked in
+   * workers than its soft limit (its CPU count) and more ready than `prestartWorkers` (see
+   * idle-exit.ts), as Ray ends idle workers past `num_workers_soft_limit` after
+   * `idle_worker_killing_time_threshold_ms`. Tasks blocked in
    * `get` make the pool grow past `maxWorkers` (nested tasks would deadlock otherwise); this gives
    * those workers back once they are idle. A worker that owns anything declines. 0: never.
    */
