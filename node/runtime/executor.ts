@@ -14,7 +14,7 @@ import { taskContext } from './context.js';
 import type { TaskContext } from './context.js';
 import type { OwnerRuntime } from './owner-runtime.js';
 import type { FunctionDescriptor } from './shipping.js';
-import { explainMissingName, loadedFunction, loadFunction } from './shipping.js';
+import { explainBySourceError, loadedFunction, loadFunction } from './shipping.js';
 import { TaskCancelledError } from '../errors.js';
 import { thrownInfo } from './thrown.js';
 import { packedMap } from '../../core/packed-map.js';
@@ -252,7 +252,7 @@ export class Executor {
           if (isThenable(output)) pending = output;
           else result = this.encodeReturns(spec, output);
         } catch (error) {
-          const explained = descriptor === undefined ? undefined : explainMissingName(descriptor, error);
+          const explained = descriptor === undefined ? undefined : explainBySourceError(descriptor, error);
           result = { kind: 'threw', thrown: thrownInfo(explained ?? error) };
         } finally {
           if (pending === undefined) this.runs.delete(context);
@@ -325,7 +325,7 @@ export class Executor {
       const output = await Promise.race([body, stray]);
       return this.encodeReturns(spec, output);
     } catch (error) {
-      const explained = descriptor === undefined ? undefined : explainMissingName(descriptor, error);
+      const explained = descriptor === undefined ? undefined : explainBySourceError(descriptor, error);
       return { kind: 'threw', thrown: thrownInfo(explained ?? error) };
     } finally {
       this.runs.delete(context);

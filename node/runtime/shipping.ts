@@ -179,13 +179,35 @@ export async function loadFunction(descriptor: FunctionDescriptor, tsrayNamespac
   return compiled;
 }
 
-/** A clearer error for a by-source function that used a name it cannot see. */
-export function explainMissingName(descriptor: FunctionDescriptor, error: unknown): Error | undefined {
-  if (descriptor.kind !== 'source' || !(error instanceof ReferenceError)) return undefined;
-  const missing = /^(\S+) is not defined/.exec(error.message)?.[1] ?? 'a name';
-  const explained = new ReferenceError(
-    `${descriptor.name} uses ${missing}, which it cannot see: functions defined in the entry script (or created by code shipped by source) are shipped by their source and may use only their arguments, globals and tsray; pass ${missing} as an argument or move ${descriptor.name} into a module (shipped by reference)`,
-  );
+/**
+ * A clearer error for what a by-source function cannot do: use a name it cannot see, or call
+ * `.remote` on its own name, which inside it is the function itself (a named function expression
+ * sees its own name), not the remote function the entry script made from it.
+ */
+export function explainBySourceError(descriptor: FunctionDescriptor, error: unknown): Error | undefined {
+  if (descriptor.kind !== 'source') return undefined;
+  if (error instanceof ReferenceError) {
+    const missing = /^(\S+) is not defined/.exec(error.message)?.[1] ?? 'a name';
+    return withStackOf(
+      error,
+      new ReferenceError(
+        `${descriptor.name} uses ${missing}, which it cannot see: functions defined in the entry script (or created by code shipped by source) are shipped by their source and may use only their arguments, globals and tsray; pass ${missing} as an argument or move ${descriptor.name} into a module (shipped by reference)`,
+      ),
+    );
+  }
+  if (error instanceof TypeError && error.message === `${descriptor.name}.remote is not a function`) {
+    return withStackOf(
+      error,
+      new TypeError(
+        `${descriptor.name}.remote is not a function: ${descriptor.name} is shipped by its source, and inside it ${descriptor.name} is the function itself, not the remote function made from it; submit it from within as tsray.remote(${descriptor.name}).remote(...), or move it into a module (shipped by reference), where its module's remote function is in scope`,
+      ),
+    );
+  }
+  return undefined;
+}
+
+/** `explained`, with the stack frames of `error` (the user's code) under its own message. */
+function withStackOf(error: Error, explained: Error): Error {
   if (error.stack !== undefined) explained.stack = `${explained.name}: ${explained.message}\n${error.stack.split('\n').slice(1).join('\n')}`;
   return explained;
 }

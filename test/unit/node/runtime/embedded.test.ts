@@ -57,6 +57,24 @@ void describe('the embedded runtime', () => {
     });
   });
 
+  void test("a by-source function that calls .remote on its own name is told that the name is the function itself there", async () => {
+    const countdown = tsray.remote(async function countdown(n: number): Promise<number> {
+      // Inside, `countdown` is this function (a named function expression sees its own name).
+      return n <= 0 ? 0 : await tsray.get((countdown as unknown as tsray.RemoteFunction<[number], number>).remote(n - 1));
+    });
+    await assert.rejects(tsray.get(countdown.remote(2)), (error: unknown) => {
+      assert.ok(error instanceof tsray.RayTaskError);
+      assert.match(error.message, /countdown\.remote is not a function: countdown is shipped by its source, and inside it countdown is the function itself/);
+      assert.match(error.message, /tsray\.remote\(countdown\)\.remote\(\.\.\.\)/);
+      return true;
+    });
+    // As the message says: a remote function made inside the body submits it again.
+    const counted = tsray.remote(async function counted(n: number): Promise<number> {
+      return n <= 0 ? 0 : 1 + (await tsray.get(tsray.remote(counted).remote(n - 1)));
+    });
+    assert.equal(await tsray.get(counted.remote(3)), 3);
+  });
+
   void test('actors keep state and run calls in order', async () => {
     class Counter {
       total: number;
