@@ -543,8 +543,8 @@ function unhangsBuckets<V>(table: Table<V>): boolean {
   return !isDraft(table) && table.flat === null;
 }
 
-/** Whether `record` has no keys: O(1) for the one or two keys a bucket of the tree holds. */
-function isEmptyRecord(record: object): boolean {
+/** Whether `record` has no keys: O(1) whatever its size (the first key ends the walk). */
+export function isEmptyRecord(record: object): boolean {
   for (const _ in record) return false;
   return true;
 }

@@ -7,6 +7,7 @@
 import { send } from '../effects.js';
 import { rayletAddress } from '../ids.js';
 import { fifoSize } from '../fifo.js';
+import { isEmptyRecord } from '../table.js';
 import type { Ctx } from './context.js';
 import { emit } from './context.js';
 import type { OwnerState } from './state.js';
@@ -53,14 +54,9 @@ export function ownsNothing(state: OwnerState): boolean {
     state.gets.size === 0 &&
     state.waits.size === 0 &&
     fifoSize(state.queuedExecutions) === 0 &&
-    isEmpty(state.leases) &&
-    isEmpty(state.fetches) &&
-    isEmpty(state.acks) &&
-    isEmpty(state.storing)
+    isEmptyRecord(state.leases) &&
+    isEmptyRecord(state.fetches) &&
+    isEmptyRecord(state.acks) &&
+    isEmptyRecord(state.storing)
   );
-}
-
-function isEmpty(record: object): boolean {
-  for (const _key in record) return false;
-  return true;
 }
