@@ -114,7 +114,13 @@ export function onWorkerBlocked(state: RayletState, message: MessageOf<'worker/b
 /** `worker/unblocked`: queue a blocked worker to take its CPU back (dispatch resumes it when it fits). */
 export function onWorkerUnblocked(state: RayletState, message: MessageOf<'worker/unblocked'>, effects: RayletEffect[]): void {
   const worker = state.workers[message.workerId];
-  if (worker === undefined || worker.state !== 'leased') return;
+  if (worker === undefined) return;
+  if (worker.state === 'idle') {
+    // Its lease ended while it was blocked, which gave its CPU back already: it may go on at once.
+    effects.push(send(workerAddress(worker.workerId), { type: 'worker/resumed', workerId: worker.workerId }));
+    return;
+  }
+  if (worker.state !== 'leased') return;
   if (!worker.blocked) {
     // The block has not arrived yet: the worker still holds its CPU, so it may go on now.
     worker.earlyUnblocks += 1;

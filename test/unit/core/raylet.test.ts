@@ -74,7 +74,7 @@ void describe('raylet: start and heartbeat', () => {
       { type: 'timer/armed', timerId: 'heartbeat', delayMs: 100 },
     ]);
     assert.equal(rayletCore.kind, 'raylet');
-    assert.equal(rayletCore.version, 7);
+    assert.equal(rayletCore.version, 8);
   });
 });
 
@@ -451,6 +451,29 @@ void describe('raylet: blocked workers', () => {
     assert.deepEqual(node.request('l2'), [], 'the pool is full');
     const lent = node.deliver({ type: 'worker/blocked', workerId: w1 }, `worker:${w1}`);
     assert.deepEqual(lent, [{ type: 'worker/spawn', workerId: 'n1.w2' }]);
+  });
+
+  void it('tells a worker waiting to resume that it may go on when its lease ends, and one unblocked once idle at once', () => {
+    const node = new Node({ CPU: 1 });
+    const w1 = node.grantNew('l1');
+    node.deliver({ type: 'worker/blocked', workerId: w1 }, `worker:${w1}`);
+    const w2 = node.grantNew('l2');
+    node.deliver({ type: 'worker/unblocked', workerId: w1 }, `worker:${w1}`);
+    assert.deepEqual(node.state.resumeQueue, [w1], 'w1 waits for the CPU w2 holds');
+    // w1's task was cancelled: its owner returns the lease before the CPU came back.
+    const ended = node.deliver({ type: 'lease/returned', leaseId: 'l1', workerId: w1, disconnectWorker: false });
+    assert.deepEqual(sent(ended, 'worker/resumed'), [{ workerId: w1, to: `worker:${w1}` }], 'the resume it waited for, now that it holds nothing');
+    assert.deepEqual(node.state.resumeQueue, []);
+    assert.equal(node.state.workers[w1]?.state, 'idle');
+    // A worker whose lease ended while blocked unblocks later: nothing to take back, it goes on.
+    const [granted] = sent(node.request('l3', { resources: {} }), 'lease/granted');
+    assert.equal(granted?.workerId, w1, 'the idle w1 serves it');
+    const w3 = w1;
+    node.deliver({ type: 'worker/blocked', workerId: w3 }, `worker:${w3}`);
+    node.deliver({ type: 'lease/returned', leaseId: 'l3', workerId: w3, disconnectWorker: false });
+    assert.deepEqual(sent(node.deliver({ type: 'worker/unblocked', workerId: w3 }, `worker:${w3}`), 'worker/resumed'), [{ workerId: w3, to: `worker:${w3}` }]);
+    assert.deepEqual(node.state.available, { CPU: 0 }, 'w2 still holds the CPU; nothing was given twice');
+    void w2;
   });
 
   void it('resumes at once when the unblock overtakes its block', () => {

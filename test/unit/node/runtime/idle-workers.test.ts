@@ -4,8 +4,8 @@
  * `num_workers_soft_limit` (core/raylet/idle-exit.ts). The run is a driver in a child process on one
  * CPU; its trace, collected from the session, must show every surplus worker ended as `idle` (after
  * its own idle collection gave back the refs its finished bodies dropped), none of them while it
- * owned anything (no task of the run failed or was retried), and the pool serving tasks afterwards.
- * `replay --verify` accepts the trace.
+ * owned anything (no task of the run failed or was retried), and the pool serving tasks afterwards,
+ * also after a tree cancelled while its tasks waited in gets. `replay --verify` accepts the trace.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -32,10 +32,18 @@ const tree = tsray.remote(async function tree(depth) {
   return left + right;
 });
 const leaves = await tsray.get(tree.remote(3));
+// A tree cancelled while its tasks wait in gets: the workers that asked for their CPU back when their
+// gets failed must hear that they may go on once their leases end, or the next tree never runs.
+const doomed = tree.remote(5);
+await new Promise((resolve) => setTimeout(resolve, 800));
+tsray.cancel(doomed, { recursive: true });
+let cancelled = '';
+try { await tsray.get(doomed, { timeout: 20000 }); } catch (error) { cancelled = error.name; }
+const afterCancel = await tsray.get(tree.remote(2), { timeout: 20000 });
 // Long enough for an idle collection and the raylet's second ask (1 s apart).
 await new Promise((resolve) => setTimeout(resolve, 4500));
 const after = await tsray.get(tree.remote(1));
-console.log(JSON.stringify({ leaves, after }));
+console.log(JSON.stringify({ leaves, after, cancelled, afterCancel }));
 await tsray.shutdown();
 `,
 );
@@ -46,7 +54,7 @@ after(() => script.remove());
 void test('workers that nested gets added end once idle past the soft limit, and only those that own nothing', () => {
   const run = spawnSync(process.execPath, [script.path, sessionDir], { encoding: 'utf8', timeout: 90_000 });
   assert.equal(run.status, 0, run.stderr);
-  assert.deepEqual(JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}'), { leaves: 8, after: 2 });
+  assert.deepEqual(JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}'), { leaves: 8, after: 2, cancelled: 'TaskCancelledError', afterCancel: 4 });
   const collected = spawnSync(process.execPath, [cli, 'trace', 'collect', '--session', sessionDir, '-o', tracePath], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(collected.status, 0, collected.stderr);
   const verified = spawnSync(process.execPath, [cli, 'replay', tracePath, '--verify'], { encoding: 'utf8', timeout: 60_000 });
@@ -59,8 +67,8 @@ void test('workers that nested gets added end once idle past the soft limit, and
   const exitedIdle = raylet.filter((event) => event.type === 'worker/exited' && event.reason === 'idle').map((event) => event.workerId);
   const agreed = raylet.filter((event) => event.type === 'worker/exit-agreed').map((event) => event.workerId);
   assert.ok(started.length >= 4, `the blocked gets grew the pool past its one CPU (${started.length} workers started)`);
-  // The tree's 15 tasks ran before the pause; at most the soft limit (one) and the workers started for
-  // the task after it are left.
+  // Both trees ran before the pause; at most the soft limit (one) and the workers started for the
+  // tree after it are left.
   const beforePause = started.length;
   assert.ok(exitedIdle.length >= beforePause - 3, `surplus workers ended idle: ${exitedIdle.length} of ${beforePause} started`);
   for (const workerId of exitedIdle) assert.ok(agreed.includes(workerId), `${workerId} agreed before it was ended`);
