@@ -123,9 +123,16 @@ export type LeaseMessage =
   | { readonly type: 'lease/returned'; readonly leaseId: LeaseId; readonly workerId: WorkerId; readonly disconnectWorker: boolean }
   /** The leased worker ended; the lease is gone. */
   | { readonly type: 'lease/worker-died'; readonly leaseId: LeaseId; readonly workerId: WorkerId; readonly reason: WorkerExitReason }
-  | { readonly type: 'worker/blocked'; readonly workerId: WorkerId }
-  | { readonly type: 'worker/unblocked'; readonly workerId: WorkerId }
-  | { readonly type: 'worker/resumed'; readonly workerId: WorkerId }
+  /**
+   * A leased worker's task waits in `get`, or no longer does. `spell` numbers the worker's spells of
+   * blocking (a block and its unblock carry the same one) and `leaseId` is the lease it ran under, so
+   * that a late, repeated or reordered report of an earlier spell or lease changes nothing (absent in
+   * traces recorded before raylet 9, whose reports the raylet still reads as it did then).
+   */
+  | { readonly type: 'worker/blocked'; readonly workerId: WorkerId; readonly spell?: number; readonly leaseId?: LeaseId }
+  | { readonly type: 'worker/unblocked'; readonly workerId: WorkerId; readonly spell?: number; readonly leaseId?: LeaseId }
+  /** The worker may go on with the blocking spell `spell` over (a resume of any other spell is stale). */
+  | { readonly type: 'worker/resumed'; readonly workerId: WorkerId; readonly spell?: number }
   | { readonly type: 'worker/kill-requested'; readonly workerId: WorkerId; readonly reason: WorkerExitReason }
   /**
    * The raylet would end this idle task worker (the node has more than its soft limit of them): the

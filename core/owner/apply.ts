@@ -280,7 +280,7 @@ function applyMessage(ctx: Ctx, event: Delivered<OwnerInbound>): void {
       onWorkerDied(ctx, event.workerId, event.reason);
       return;
     case 'worker/resumed':
-      onResumed(ctx);
+      onResumed(ctx, event);
       return;
     case 'worker/exit-requested':
       onExitRequested(ctx, event.turn);

@@ -11,6 +11,7 @@
 import { send } from '../effects.js';
 import { ownerOfObject, rayletAddress, workerAddress } from '../ids.js';
 import type { ObjectId } from '../ids.js';
+import type { MessageOf } from '../protocol.js';
 import type { Payload, RefMarker } from '../values.js';
 import type { GetOutcome, ValueData } from './events.js';
 import type { Ctx } from './context.js';
@@ -571,7 +572,8 @@ function blockWorker(ctx: Ctx, get: PendingGet): void {
   get.blocked = true;
   if (ctx.s.blockedInGet || ctx.s.isDriver) return;
   ctx.s.blockedInGet = true;
-  emit(ctx, send(rayletAddress(ctx.s.nodeId), { type: 'worker/blocked', workerId: ctx.s.workerId }));
+  ctx.s.blockSpell += 1;
+  emit(ctx, send(rayletAddress(ctx.s.nodeId), blockReport(ctx, 'worker/blocked')));
   handBackQueued(ctx);
 }
 
@@ -580,12 +582,22 @@ function unblockIfIdle(ctx: Ctx): void {
   if (!ctx.s.blockedInGet) return;
   const stillWaiting = tableSome(ctx.s.gets, (get) => get.blocked === true && get.awaitingResume !== true);
   if (stillWaiting) return;
-  emit(ctx, send(rayletAddress(ctx.s.nodeId), { type: 'worker/unblocked', workerId: ctx.s.workerId }));
+  emit(ctx, send(rayletAddress(ctx.s.nodeId), blockReport(ctx, 'worker/unblocked')));
 }
 
-/** The raylet gave the CPU back: settle the gets that finished while blocked. */
-export function onResumed(ctx: Ctx): void {
+/** This worker's report of its blocking spell under way, naming the spell and the lease it runs under. */
+function blockReport(ctx: Ctx, type: 'worker/blocked' | 'worker/unblocked'): MessageOf<'worker/blocked' | 'worker/unblocked'> {
+  const lease = ctx.s.currentLeaseId;
+  return lease === undefined ? { type, workerId: ctx.s.workerId, spell: ctx.s.blockSpell } : { type, workerId: ctx.s.workerId, spell: ctx.s.blockSpell, leaseId: lease };
+}
+
+/**
+ * The raylet gave the CPU back: settle the gets that finished while blocked. A resume of another
+ * spell than the one under way (a repeat, or one that arrived late) is stale and changes nothing.
+ */
+export function onResumed(ctx: Ctx, message: MessageOf<'worker/resumed'>): void {
   if (!ctx.s.blockedInGet) return;
+  if (message.spell !== undefined && message.spell !== ctx.s.blockSpell) return;
   ctx.s.blockedInGet = false;
   for (const get of tableValues(ctx.s.gets)) {
     if (!get.awaitingResume) continue;

@@ -555,6 +555,8 @@ export interface OwnerState {
   actor?: ActorInstance;
   /** Whether this worker told its raylet it is blocked in a get. */
   blockedInGet: boolean;
+  /** How many spells of blocking this worker began: the last one's number, which its reports and its resume carry. */
+  blockSpell: number;
   /** The lease this worker currently runs under, for blocked/unblocked reports. */
   currentLeaseId?: LeaseId;
   /**
@@ -623,5 +625,6 @@ export function initialOwnerState(): OwnerState {
     functions: idRecord(),
     cancelledEarly: [],
     blockedInGet: false,
+    blockSpell: 0,
   };
 }

@@ -80,6 +80,12 @@ export function unbindWorker(state: RayletState, worker: RayletWorker): void {
   removeId(state.resumeQueue, worker.workerId);
 }
 
+/** `worker/resumed` for `worker`, naming the blocking spell it ends (none for a worker whose reports name none). */
+export function resumedMessage(worker: RayletWorker): RayletEffect {
+  const address = workerAddress(worker.workerId);
+  return worker.blockSpell === 0 ? send(address, { type: 'worker/resumed', workerId: worker.workerId }) : send(address, { type: 'worker/resumed', workerId: worker.workerId, spell: worker.blockSpell });
+}
+
 /** Removes the first occurrence of `id` from `list` in place. */
 export function removeId(list: string[], id: string): void {
   const index = list.indexOf(id);
@@ -113,7 +119,7 @@ function resumeWorkers(state: RayletState, effects: RayletEffect[]): boolean {
     }
     worker.blocked = false;
     state.resumeQueue.splice(index, 1);
-    effects.push(send(workerAddress(workerId), { type: 'worker/resumed', workerId }));
+    effects.push(resumedMessage(worker));
   }
   return waiting;
 }

@@ -5,10 +5,9 @@
  */
 import { assertNever } from '../assert.js';
 import { send } from '../effects.js';
-import { workerAddress } from '../ids.js';
 import type { MessageOf } from '../protocol.js';
 import { copyResources, copyStrategy } from './copy.js';
-import { dispatch, grantedMessage, removeId, unbindWorker } from './dispatch.js';
+import { dispatch, grantedMessage, removeId, resumedMessage, unbindWorker } from './dispatch.js';
 import type { RayletEffect } from './events.js';
 import { dropPendingLease, finishLease } from './lease-end.js';
 import type { Placement } from './placement.js';
@@ -137,7 +136,7 @@ export function onLeaseReturned(state: RayletState, message: MessageOf<'lease/re
         worker.state = 'dying';
         effects.push({ type: 'worker/kill', workerId: worker.workerId, reason: 'exited' });
       } else {
-        if (resuming) effects.push(send(workerAddress(worker.workerId), { type: 'worker/resumed', workerId: worker.workerId }));
+        if (resuming) effects.push(resumedMessage(worker));
         makeIdle(state, worker, effects);
       }
     }

@@ -94,6 +94,14 @@ export interface RayletWorker {
    * cancels the next block, which must not lend the CPU out again.
    */
   earlyUnblocks: number;
+  /**
+   * The latest of this worker's blocking spells (`worker/blocked` and `worker/unblocked` carry
+   * theirs) that this raylet heard of, block or unblock, whatever lease it was under; 0 before any.
+   * A report of an earlier spell is late or repeated: its block lends nothing, and its unblock was
+   * answered. Kept across leases, so that a spell's report that arrives after its lease ended is told
+   * from one of the next lease.
+   */
+  blockSpell: number;
   /** What this worker holds of the node's resources right now (its lease's, less CPU while blocked). */
   heldResources: Resources;
   /**

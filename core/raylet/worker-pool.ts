@@ -66,7 +66,7 @@ export function canSpawn(state: RayletState, lease: RayletLease): boolean {
 export function spawnWorker(state: RayletState): WorkerSpawn {
   const workerId = `${state.nodeId}.w${state.nextWorkerOrdinal}`;
   state.nextWorkerOrdinal += 1;
-  state.workers[workerId] = { workerId, kind: 'worker', state: 'starting', leaseId: null, blocked: false, earlyUnblocks: 0, heldResources: {}, idleTurn: 0 };
+  state.workers[workerId] = { workerId, kind: 'worker', state: 'starting', leaseId: null, blocked: false, earlyUnblocks: 0, blockSpell: 0, heldResources: {}, idleTurn: 0 };
   return { type: 'worker/spawn', workerId };
 }
 

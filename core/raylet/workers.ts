@@ -6,7 +6,7 @@ import { send } from '../effects.js';
 import { gcsAddress, workerAddress } from '../ids.js';
 import type { MessageOf } from '../protocol.js';
 import { give } from '../resources.js';
-import { bindWorker, dispatch, fitsHere, grantedMessage, unbindWorker } from './dispatch.js';
+import { bindWorker, dispatch, fitsHere, grantedMessage, resumedMessage, unbindWorker } from './dispatch.js';
 import type { DriverConnected, RayletEffect, WorkerExited, WorkerStarted } from './events.js';
 import { briefNewProcess, forwardToLocal } from './cluster.js';
 import { makeIdle } from './idle-exit.js';
@@ -18,7 +18,7 @@ import { rememberDeadOwner, rememberDeadWorker } from './tombstones.js';
 /** `driver/connected`: track the driver, so that it hears broadcasts and its death is reported. */
 export function onDriverConnected(state: RayletState, event: DriverConnected, effects: RayletEffect[]): void {
   if (state.workers[event.workerId] !== undefined) return;
-  state.workers[event.workerId] = { workerId: event.workerId, kind: 'driver', state: 'connected', leaseId: null, blocked: false, earlyUnblocks: 0, heldResources: {}, idleTurn: 0 };
+  state.workers[event.workerId] = { workerId: event.workerId, kind: 'driver', state: 'connected', leaseId: null, blocked: false, earlyUnblocks: 0, blockSpell: 0, heldResources: {}, idleTurn: 0 };
   briefNewProcess(state, event.workerId, effects);
 }
 
@@ -93,11 +93,21 @@ export function onWorkerExited(state: RayletState, event: WorkerExited, effects:
   dispatch(state, effects);
 }
 
-/** `worker/blocked`: a leased worker's task waits in `get`; lend its CPU back to the node. */
+/**
+ * `worker/blocked`: a leased worker's task waits in `get`; lend its CPU back to the node. Only for
+ * the worker's latest spell, under the lease it serves now: a block of a lease that ended (its CPU
+ * came back with the lease) or of a spell whose unblock came first (and was answered) lends nothing.
+ */
 export function onWorkerBlocked(state: RayletState, message: MessageOf<'worker/blocked'>, effects: RayletEffect[]): void {
   const worker = state.workers[message.workerId];
-  if (worker === undefined || worker.state !== 'leased' || worker.blocked) return;
-  if (worker.earlyUnblocks > 0) {
+  if (worker === undefined) return;
+  if (message.spell !== undefined) {
+    if (message.spell <= worker.blockSpell) return;
+    worker.blockSpell = message.spell;
+    if (message.leaseId !== undefined && message.leaseId !== worker.leaseId) return;
+  }
+  if (worker.state !== 'leased' || worker.blocked) return;
+  if (message.spell === undefined && worker.earlyUnblocks > 0) {
     // Its unblock overtook this block and the worker was already told to go on.
     worker.earlyUnblocks -= 1;
     return;
@@ -111,10 +121,26 @@ export function onWorkerBlocked(state: RayletState, message: MessageOf<'worker/b
   dispatch(state, effects);
 }
 
-/** `worker/unblocked`: queue a blocked worker to take its CPU back (dispatch resumes it when it fits). */
+/**
+ * `worker/unblocked`: queue a blocked worker to take its CPU back (dispatch resumes it when it fits).
+ * An unblock of the worker's latest spell whose CPU is not lent out now (its block came second, lent
+ * nothing, or its lease ended since) is answered at once; one of an earlier spell was answered then.
+ */
 export function onWorkerUnblocked(state: RayletState, message: MessageOf<'worker/unblocked'>, effects: RayletEffect[]): void {
   const worker = state.workers[message.workerId];
   if (worker === undefined) return;
+  if (message.spell !== undefined) {
+    if (message.spell < worker.blockSpell) return;
+    const lent = message.spell === worker.blockSpell && worker.blocked && worker.state === 'leased';
+    worker.blockSpell = message.spell;
+    if (!lent) {
+      effects.push(resumedMessage(worker));
+      return;
+    }
+    if (!state.resumeQueue.includes(worker.workerId)) state.resumeQueue.push(worker.workerId);
+    dispatch(state, effects);
+    return;
+  }
   if (worker.state === 'idle') {
     // Its lease ended while it was blocked, which gave its CPU back already: it may go on at once.
     effects.push(send(workerAddress(worker.workerId), { type: 'worker/resumed', workerId: worker.workerId }));

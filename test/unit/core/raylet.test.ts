@@ -74,7 +74,7 @@ void describe('raylet: start and heartbeat', () => {
       { type: 'timer/armed', timerId: 'heartbeat', delayMs: 100 },
     ]);
     assert.equal(rayletCore.kind, 'raylet');
-    assert.equal(rayletCore.version, 8);
+    assert.equal(rayletCore.version, 9);
   });
 });
 
@@ -482,6 +482,56 @@ void describe('raylet: blocked workers', () => {
     assert.deepEqual(sent(node.deliver({ type: 'worker/unblocked', workerId: w1 }, `worker:${w1}`), 'worker/resumed'), [{ workerId: w1, to: `worker:${w1}` }]);
     node.deliver({ type: 'worker/blocked', workerId: w1 }, `worker:${w1}`);
     assert.equal(node.state.workers[w1]?.blocked, false);
+    assert.deepEqual(node.state.available, { CPU: 0 });
+  });
+
+  void it("answers a late unblock of a lease that ended without swallowing the next lease's block (reports name their spell and lease)", () => {
+    const node = new Node({ CPU: 1 });
+    const w1 = node.grantNew('l1');
+    node.deliver({ type: 'worker/blocked', workerId: w1, spell: 1, leaseId: 'l1' }, `worker:${w1}`);
+    assert.deepEqual(node.state.available, { CPU: 1 }, 'its CPU is lent out');
+    // Its task was cancelled: the owner returns the lease before the worker's unblock arrives.
+    node.deliver({ type: 'lease/returned', leaseId: 'l1', workerId: w1, disconnectWorker: false });
+    assert.equal(sent(node.request('l2', { resources: {} }), 'lease/granted')[0]?.workerId, w1, 'the idle w1 serves the next lease');
+    const late = node.deliver({ type: 'worker/unblocked', workerId: w1, spell: 1, leaseId: 'l1' }, `worker:${w1}`);
+    assert.deepEqual(sent(late, 'worker/resumed'), [{ workerId: w1, spell: 1, to: `worker:${w1}` }], 'the worker waits for it: answered at once');
+    assert.equal(node.state.workers[w1]?.earlyUnblocks, 0, 'not taken for an early unblock of the new lease');
+    node.deliver({ type: 'worker/blocked', workerId: w1, spell: 2, leaseId: 'l2' }, `worker:${w1}`);
+    assert.equal(node.state.workers[w1]?.blocked, true, "the new lease's block is heard");
+  });
+
+  void it('lends nothing for a block of a lease that ended, and answers its unblock at once', () => {
+    const node = new Node({ CPU: 1 });
+    const w1 = node.grantNew('l1');
+    node.deliver({ type: 'lease/returned', leaseId: 'l1', workerId: w1, disconnectWorker: false });
+    assert.equal(sent(node.request('l2'), 'lease/granted')[0]?.workerId, w1);
+    node.deliver({ type: 'worker/blocked', workerId: w1, spell: 1, leaseId: 'l1' }, `worker:${w1}`);
+    assert.deepEqual(node.state.available, { CPU: 0 }, "l2's CPU is not lent out for a block under l1");
+    assert.equal(node.state.workers[w1]?.blocked, false);
+    assert.deepEqual(sent(node.deliver({ type: 'worker/unblocked', workerId: w1, spell: 1, leaseId: 'l1' }, `worker:${w1}`), 'worker/resumed'), [{ workerId: w1, spell: 1, to: `worker:${w1}` }]);
+    assert.deepEqual(node.state.available, { CPU: 0 });
+  });
+
+  void it('changes nothing for repeated or reordered reports of a spell', () => {
+    const node = new Node({ CPU: 1 });
+    const w1 = node.grantNew('l1');
+    const from = `worker:${w1}`;
+    // Spell 1's unblock overtakes its block: answered at once, and the block that follows lends nothing.
+    assert.deepEqual(sent(node.deliver({ type: 'worker/unblocked', workerId: w1, spell: 1, leaseId: 'l1' }, from), 'worker/resumed'), [{ workerId: w1, spell: 1, to: from }]);
+    node.deliver({ type: 'worker/blocked', workerId: w1, spell: 1, leaseId: 'l1' }, from);
+    assert.deepEqual(node.state.available, { CPU: 0 });
+    // Spell 2 blocks, is repeated, unblocks and is resumed; late copies of both then change nothing.
+    node.deliver({ type: 'worker/blocked', workerId: w1, spell: 2, leaseId: 'l1' }, from);
+    node.deliver({ type: 'worker/blocked', workerId: w1, spell: 2, leaseId: 'l1' }, from);
+    assert.deepEqual(node.state.available, { CPU: 1 }, 'lent once');
+    assert.deepEqual(sent(node.deliver({ type: 'worker/unblocked', workerId: w1, spell: 2, leaseId: 'l1' }, from), 'worker/resumed'), [{ workerId: w1, spell: 2, to: from }]);
+    assert.deepEqual(node.state.available, { CPU: 0 }, 'taken back once');
+    node.deliver({ type: 'worker/blocked', workerId: w1, spell: 2, leaseId: 'l1' }, from);
+    assert.deepEqual(node.deliver({ type: 'worker/unblocked', workerId: w1, spell: 1, leaseId: 'l1' }, from), [], 'an unblock of an earlier spell was answered then');
+    assert.deepEqual(node.state.available, { CPU: 0 });
+    assert.equal(node.state.workers[w1]?.blocked, false);
+    // A repeated unblock of the latest spell is answered again: the worker ignores a resume it has had.
+    assert.deepEqual(sent(node.deliver({ type: 'worker/unblocked', workerId: w1, spell: 2, leaseId: 'l1' }, from), 'worker/resumed'), [{ workerId: w1, spell: 2, to: from }]);
     assert.deepEqual(node.state.available, { CPU: 0 });
   });
 });
