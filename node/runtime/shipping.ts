@@ -180,11 +180,21 @@ export async function loadFunction(descriptor: FunctionDescriptor, tsrayNamespac
 }
 
 /**
- * A clearer error for what a by-source function cannot do: use a name it cannot see, or call
- * `.remote` on its own name, which inside it is the function itself (a named function expression
- * sees its own name), not the remote function the entry script made from it.
+ * A clearer error for what a shipped function cannot do: a by-source one use a name it cannot see;
+ * and either kind call `.remote` on its own name, which inside it is the function itself (a named
+ * function expression sees its own name), not the remote function made from it. In a module the
+ * remote function of that name is in scope, but the function expression's own name hides it.
  */
 export function explainBySourceError(descriptor: FunctionDescriptor, error: unknown): Error | undefined {
+  if (descriptor.kind === 'module') {
+    if (!(error instanceof TypeError) || error.message !== `${descriptor.name}.remote is not a function`) return undefined;
+    return withStackOf(
+      error,
+      new TypeError(
+        `${descriptor.name}.remote is not a function: inside the function expression named ${descriptor.name}, ${descriptor.name} is the function itself, which hides its module's remote function of the same name; give the function expression another name (or none) so that ${descriptor.name} there means the remote function`,
+      ),
+    );
+  }
   if (descriptor.kind !== 'source') return undefined;
   if (error instanceof ReferenceError) {
     const missing = /^(\S+) is not defined/.exec(error.message)?.[1] ?? 'a name';
@@ -199,7 +209,7 @@ export function explainBySourceError(descriptor: FunctionDescriptor, error: unkn
     return withStackOf(
       error,
       new TypeError(
-        `${descriptor.name}.remote is not a function: ${descriptor.name} is shipped by its source, and inside it ${descriptor.name} is the function itself, not the remote function made from it; submit it from within as tsray.remote(${descriptor.name}).remote(...), or move it into a module (shipped by reference), where its module's remote function is in scope`,
+        `${descriptor.name}.remote is not a function: ${descriptor.name} is shipped by its source, and inside it ${descriptor.name} is the function itself, not the remote function made from it; submit it from within as tsray.remote(${descriptor.name}).remote(...), or move it into a module (shipped by reference) and give the function expression another name (or none), so that ${descriptor.name} there means the module's remote function`,
       ),
     );
   }

@@ -61,3 +61,16 @@ export const patientRemote = tsray.remote(async (notes: NoteTaker) => {
 
 /** Submits `patientRemote` and waits for it: the child is this task's, as Ray counts a task's children. */
 export const patientParent = tsray.remote(async (notes: NoteTaker) => tsray.get(patientRemote.remote(notes)));
+
+/**
+ * Calls `.remote` on its own name: inside the function expression named `selfNamed`, that name is
+ * the function itself, which hides this module's remote function (the worker explains it).
+ */
+export const selfNamed = tsray.remote(async function selfNamed(n: number): Promise<number> {
+  return n <= 0 ? 0 : await tsray.get((selfNamed as unknown as tsray.RemoteFunction<[number], number>).remote(n - 1));
+});
+
+/** The same body, its function expression named otherwise: `renamedNested` inside is this module's remote function. */
+export const renamedNested = tsray.remote(async function renamedNestedBody(n: number): Promise<number> {
+  return n <= 0 ? 0 : 1 + (await tsray.get(renamedNested.remote(n - 1)));
+});

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as tsray from '../../../../node/index.js';
-import { hashRemote, nestedRemote } from '../../../support/remote-module.js';
+import { hashRemote, nestedRemote, renamedNested, selfNamed } from '../../../support/remote-module.js';
 import { initFailureRemote } from '../../../support/init-module.js';
 
 void describe('the embedded runtime', () => {
@@ -73,6 +73,16 @@ void describe('the embedded runtime', () => {
       return n <= 0 ? 0 : 1 + (await tsray.get(tsray.remote(counted).remote(n - 1)));
     });
     assert.equal(await tsray.get(counted.remote(3)), 3);
+  });
+
+  void test("a module's function expression that calls .remote on its own name is told that the name hides the module's remote function", async () => {
+    await assert.rejects(tsray.get(selfNamed.remote(2)), (error: unknown) => {
+      assert.ok(error instanceof tsray.RayTaskError);
+      assert.match(error.message, /selfNamed\.remote is not a function: inside the function expression named selfNamed, selfNamed is the function itself, which hides its module's remote function/);
+      return true;
+    });
+    // As the message says: named otherwise, the name means the module's remote function.
+    assert.equal(await tsray.get(renamedNested.remote(3)), 3);
   });
 
   void test('actors keep state and run calls in order', async () => {
