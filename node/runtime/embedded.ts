@@ -158,6 +158,8 @@ export class EmbeddedCluster {
         this.raylet.apply({ type: 'worker/exited', workerId, reason }, killedBy);
       },
     });
+    // A driver's loop of submissions reads its workers' replies as it goes (see Router.readBetweenSubmissions).
+    this.router.setReader(() => this.threads.readWaiting());
     this.nodeStore = new NodeStore(storeBytes, () => this.threads.ask('tsray/collect', 'tsray/collected'), undefined, spill);
     setStoreBuffer(this.store.buffer, spill.capacityBytes);
     // Encoded here, written by the log thread (see session-logs.ts), which also records its state's hash at the end.

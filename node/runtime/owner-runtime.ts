@@ -463,6 +463,7 @@ export class OwnerRuntime {
     const task = taskContext.getStore();
     if (task !== undefined) event.parentTaskId = task.taskId;
     const refs = this.refsOf(this.minted(this.submit(event)).objectIds);
+    this.router?.readBetweenSubmissions();
     return valid.numReturns === 1 ? (refs[0] as ObjectRef) : refs;
   }
 
@@ -524,6 +525,7 @@ export class OwnerRuntime {
     if (task !== undefined) event.parentTaskId = task.taskId;
     if (handle.ref !== undefined) event.handle = { objectId: handle.ref.objectId, owner: handle.ref.owner };
     const refs = this.refsOf(this.minted(this.submit(event)).objectIds);
+    this.router?.readBetweenSubmissions();
     return numReturns === 1 ? (refs[0] as ObjectRef) : refs;
   }
 

@@ -42,6 +42,13 @@ export interface WorkerBoot {
   readonly logPort?: LogPort;
   /** The precompiled script to start from (see worker-script.cts); without it, tsray's modules load one by one. */
   readonly script?: WorkerScriptBoot;
+  /**
+   * The channel this worker sends everything to the main thread on (its batches, log records when it
+   * has no log port, and its answers), in one order: the main thread can read it between a driver's
+   * submissions (see `WorkerThreads.pollReplies`), which it cannot do with the thread's own port.
+   * Without it, everything goes on the thread's own port.
+   */
+  readonly mainPort?: MessagePort;
 }
 
 /** The main thread gives this worker a channel of its own to another worker. */
@@ -80,7 +87,9 @@ export async function startWorker(tsray: unknown): Promise<void> {
   (globalThis as { tsray?: unknown }).tsray = tsray;
   setStoreBuffer(boot.storeBuffer, boot.spillCapacityBytes ?? 0);
   setReaderSlot(boot.readerSlot, `worker ${boot.workerId}`);
-  const router = new Router(port, true);
+  // Everything this worker sends the main thread goes on one channel, in the order it was sent.
+  const toMain = boot.mainPort ?? port;
+  const router = new Router(toMain, true);
   const holder: { runtime?: OwnerRuntime } = {};
   const executor = new Executor(() => {
     if (holder.runtime === undefined) throw new Error('worker runtime not started');
@@ -88,7 +97,7 @@ export async function startWorker(tsray: unknown): Promise<void> {
   }, tsray);
   // The node's log thread writes this worker's log (see forwarded-log.ts), which its batches go to straight.
   const address = `worker:${boot.workerId}`;
-  const post = boot.logPort === undefined ? (records: LogRecords, transfer: ArrayBuffer[]) => port.postMessage(records, transfer) : postToLogThread(address, boot.logPort);
+  const post = boot.logPort === undefined ? (records: LogRecords, transfer: ArrayBuffer[]) => toMain.postMessage(records, transfer) : postToLogThread(address, boot.logPort);
   const log = boot.eventLog === false ? undefined : new ForwardedLog(address, post);
   // A task that ends the process (process.exit) still leaves the log's last events on disk.
   process.on('exit', () => log?.flushFinal());
@@ -123,17 +132,17 @@ export async function startWorker(tsray: unknown): Promise<void> {
       // a killed process would not.
       if (query.kind === 'tsray/killing') router.close();
       log?.flushFinal();
-      port.postMessage({ kind: 'tsray/logs-flushed', id: query.id });
+      toMain.postMessage({ kind: 'tsray/logs-flushed', id: query.id });
       return;
     }
     if (query.kind === 'tsray/state-query') {
-      port.postMessage({ kind: 'tsray/state-reply', id: query.id, owner: boot.workerId, listing: { tasks: listOwnerTasks(runtime.state), objects: listOwnerObjects(runtime.state), hosted: hostedTasks(runtime.state, maxHostedListed) } });
+      toMain.postMessage({ kind: 'tsray/state-reply', id: query.id, owner: boot.workerId, listing: { tasks: listOwnerTasks(runtime.state), objects: listOwnerObjects(runtime.state), hosted: hostedTasks(runtime.state, maxHostedListed) } });
       return;
     }
     if (query.kind === 'tsray/collect') {
       // Views over the store that nothing reaches end their pins once collected.
       collectGarbage();
-      port.postMessage({ kind: 'tsray/collected', id: query.id });
+      toMain.postMessage({ kind: 'tsray/collected', id: query.id });
       return;
     }
     if (query.kind === 'tsray/peer') {
@@ -144,5 +153,5 @@ export async function startWorker(tsray: unknown): Promise<void> {
     if (messages !== undefined) router.receive(messages);
   });
   collectWhenIdle(executor, () => runtime.state);
-  port.postMessage({ kind: 'tsray/ready', workerId: boot.workerId });
+  toMain.postMessage({ kind: 'tsray/ready', workerId: boot.workerId });
 }

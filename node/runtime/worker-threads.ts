@@ -6,7 +6,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { MessageChannel, Worker } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import type { WorkerExitReason } from '../../core/protocol.js';
 import { isLogRecords } from '../store/forwarded-log.js';
 import type { LogRecords } from '../store/forwarded-log.js';
@@ -36,6 +37,10 @@ export interface WorkerThreadsOptions {
 
 interface WorkerThread {
   readonly thread: Worker;
+  /** The channel the worker sends everything to this thread on (its `mainPort`), which `pollReplies` reads too. */
+  readonly fromWorker: MessagePort;
+  /** Its handler of what arrives on `fromWorker`. */
+  readonly onMessage: (message: unknown) => void;
   killed: boolean;
   /** The cause its kill was given, for its exit to name (set only by `kill`). */
   killedBy: number | undefined;
@@ -63,6 +68,8 @@ export class WorkerThreads {
   /** Reader slots (see reader-pins.ts) not held by a live thread; slot 0 is the main thread's. */
   private readonly freeReaderSlots = Array.from({ length: readerSlots - 1 }, (_, index) => readerSlots - 1 - index);
   private queryCounter = 0;
+  /** The answers `askOne` waits for, by query id (one listener per thread: see `boot`). */
+  private readonly asked = new Map<number, (reply: unknown) => void>();
   private ending = false;
   /** Threads started and not ready yet. */
   private readonly booting = new Set<string>();
@@ -91,13 +98,11 @@ export class WorkerThreads {
     const readerSlot = this.freeReaderSlots.pop();
     const script = workerScriptBoot() ?? undefined;
     const boot = this.options.boot(workerId, readerSlot);
-    // The worker's own channel to the log thread moves to it.
-    const thread = new Worker(workerEntry, { workerData: { ...boot, script } satisfies WorkerBoot, transferList: boot.logPort === undefined ? [] : [boot.logPort.port] });
-    const record: WorkerThread = { thread, killed: false, killedBy: undefined, killedAs: 'killed' };
-    this.threads.set(workerId, record);
+    // The worker's own channel to the log thread moves to it, and so does its channel to this thread.
+    const { port1: fromWorker, port2: mainPort } = new MessageChannel();
+    const thread = new Worker(workerEntry, { workerData: { ...boot, script, mainPort } satisfies WorkerBoot, transferList: boot.logPort === undefined ? [mainPort] : [mainPort, boot.logPort.port] });
     const router = this.options.router;
-    router.addRemote(`worker:${workerId}`, thread, true);
-    thread.on('message', (message: unknown) => {
+    const onMessage = (message: unknown): void => {
       const messages = threadBatchMessages(message);
       if (messages !== undefined) {
         if (record.killed) return;
@@ -106,16 +111,28 @@ export class WorkerThreads {
       else if ((message as { kind?: unknown }).kind === 'tsray/ready') {
         this.bootNext(workerId);
         this.options.onReady(workerId);
+      } else {
+        const id = (message as { id?: unknown }).id;
+        if (typeof id === 'number') this.asked.get(id)?.(message);
       }
-    });
+    };
+    const record: WorkerThread = { thread, fromWorker, onMessage, killed: false, killedBy: undefined, killedAs: 'killed' };
+    this.threads.set(workerId, record);
+    router.addRemote(`worker:${workerId}`, thread, true);
+    fromWorker.on('message', onMessage);
     // A worker that fails outside any task (at start, or in the runtime itself) is ended; say why once.
     thread.on('error', (error: Error) => process.stderr.write(`tsray: worker ${workerId} failed: ${error.message.split('\n')[0] ?? ''}\n`));
     // Worker threads must not keep the process alive (pending API calls do); unref after the
     // listeners, which would otherwise ref the worker's port again.
     thread.unref();
+    fromWorker.unref();
     thread.on('exit', (code) => {
+      // What the worker sent before it ended (its log's last records among it) is read first: its
+      // channel, unlike the thread's own port, is not emptied before the thread's exit is told.
+      for (let left = receiveMessageOnPort(fromWorker); left !== undefined; left = receiveMessageOnPort(fromWorker)) onMessage(left.message);
       this.bootNext(workerId);
       this.threads.delete(workerId);
+      fromWorker.close();
       for (const pair of this.peered) if (pair.split('|').includes(workerId)) this.peered.delete(pair);
       router.remove(`worker:${workerId}`);
       if (this.ending) return;
@@ -174,6 +191,22 @@ export class WorkerThreads {
     b.thread.postMessage({ kind: 'tsray/peer', address: `worker:${from}`, port: port2 }, [port2]);
   }
 
+  /**
+   * Reads and handles, now, what the live workers sent this thread and its event loop has not yet
+   * (at most `maxMessages` messages from each): for a driver's loop of submissions, which keeps the
+   * event loop from them (see `Router.readBetweenSubmissions`).
+   */
+  readWaiting(maxMessages = 64): void {
+    for (const record of this.threads.values()) {
+      if (record.killed) continue;
+      for (let count = 0; count < maxMessages; count += 1) {
+        const received = receiveMessageOnPort(record.fromWorker);
+        if (received === undefined) break;
+        record.onMessage(received.message);
+      }
+    }
+  }
+
   /** Sends `kind` to every live worker and collects the `replyKind` answers; a worker silent for `timeoutMs` (1 s) is skipped. */
   async ask<T>(kind: string, replyKind: string, timeoutMs = 1000): Promise<T[]> {
     const replies = [...this.threads.values()].map(({ thread }) => this.askOne<T>(thread, kind, replyKind, timeoutMs));
@@ -185,17 +218,15 @@ export class WorkerThreads {
     return new Promise<T | undefined>((resolve) => {
       const id = ++this.queryCounter;
       const timer = setTimeout(() => {
-        thread.off('message', onReply);
+        this.asked.delete(id);
         resolve(undefined);
       }, timeoutMs);
-      const onReply = (message: unknown): void => {
-        const reply = message as { kind?: unknown; id?: unknown };
-        if (reply.kind !== replyKind || reply.id !== id) return;
+      this.asked.set(id, (message: unknown) => {
+        if ((message as { kind?: unknown }).kind !== replyKind) return;
         clearTimeout(timer);
-        thread.off('message', onReply);
+        this.asked.delete(id);
         resolve(message as T);
-      };
-      thread.on('message', onReply);
+      });
       thread.postMessage({ kind, id });
     });
   }

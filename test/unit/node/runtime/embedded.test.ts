@@ -30,6 +30,19 @@ void describe('the embedded runtime', () => {
     assert.equal(await tsray.get(add.remote(square.remote(3), 1)), 10);
   });
 
+  void test('workers run tasks while the driver still submits in a loop that never awaits (it reads their replies between submissions)', async () => {
+    const finishedAtMs = tsray.remote(() => performance.timeOrigin + performance.now());
+    // Leases granted and workers started: a burst after this one starts unpipelined, as P1 in bench/ does.
+    await tsray.get(finishedAtMs.remote());
+    const refs: tsray.ObjectRef<number>[] = [];
+    for (let index = 0; index < 5000; index += 1) refs.push(finishedAtMs.remote());
+    const loopEndedMs = performance.timeOrigin + performance.now();
+    const finished = await tsray.get<number[]>(refs);
+    const duringLoop = finished.filter((atMs) => atMs < loopEndedMs).length;
+    // Without reading between submissions, each leased worker ran the one task first pushed to it.
+    assert.ok(duringLoop >= 100, `${duringLoop} of 5000 tasks ran before the loop that submitted them ended`);
+  });
+
   void test('put and get round-trip rich values', async () => {
     const value = { when: new Date(0), tags: new Set(['a']), table: new Map([[1, 'one']]), bytes: new Uint16Array([1, 2, 3]), big: 10n ** 20n };
     assert.deepEqual(await tsray.get(tsray.put(value)), value);
