@@ -3,7 +3,7 @@
  * tasks blocking in `get` (lending their CPU back) and unblocking, and kills asked for by others.
  */
 import { send } from '../effects.js';
-import { gcsAddress, workerAddress } from '../ids.js';
+import { gcsAddress } from '../ids.js';
 import type { MessageOf } from '../protocol.js';
 import { give } from '../resources.js';
 import { bindWorker, dispatch, fitsHere, grantedMessage, resumedMessage, unbindWorker } from './dispatch.js';
@@ -143,14 +143,14 @@ export function onWorkerUnblocked(state: RayletState, message: MessageOf<'worker
   }
   if (worker.state === 'idle') {
     // Its lease ended while it was blocked, which gave its CPU back already: it may go on at once.
-    effects.push(send(workerAddress(worker.workerId), { type: 'worker/resumed', workerId: worker.workerId }));
+    effects.push(resumedMessage(worker));
     return;
   }
   if (worker.state !== 'leased') return;
   if (!worker.blocked) {
     // The block has not arrived yet: the worker still holds its CPU, so it may go on now.
     worker.earlyUnblocks += 1;
-    effects.push(send(workerAddress(worker.workerId), { type: 'worker/resumed', workerId: worker.workerId }));
+    effects.push(resumedMessage(worker));
     return;
   }
   if (!state.resumeQueue.includes(worker.workerId)) state.resumeQueue.push(worker.workerId);

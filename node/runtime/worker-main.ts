@@ -45,7 +45,7 @@ export interface WorkerBoot {
   /**
    * The channel this worker sends everything to the main thread on (its batches, log records when it
    * has no log port, and its answers), in one order: the main thread can read it between a driver's
-   * submissions (see `WorkerThreads.pollReplies`), which it cannot do with the thread's own port.
+   * submissions (see `WorkerThreads.readWaiting`), which it cannot do with the thread's own port.
    * Without it, everything goes on the thread's own port.
    */
   readonly mainPort?: MessagePort;

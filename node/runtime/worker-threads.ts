@@ -37,7 +37,7 @@ export interface WorkerThreadsOptions {
 
 interface WorkerThread {
   readonly thread: Worker;
-  /** The channel the worker sends everything to this thread on (its `mainPort`), which `pollReplies` reads too. */
+  /** The channel the worker sends everything to this thread on (its `mainPort`), which `readWaiting` reads too. */
   readonly fromWorker: MessagePort;
   /** Its handler of what arrives on `fromWorker`. */
   readonly onMessage: (message: unknown) => void;
@@ -57,6 +57,15 @@ const maxBootingThreads = Math.max(2, availableParallelism());
 
 /** How long a thread being killed has to send its log's last records (see `kill`). */
 const killFlushTimeoutMs = 50;
+
+/** Handles, now, up to `maxMessages` of what the worker sent on its channel and no event has delivered yet. */
+function readFrom(record: WorkerThread, maxMessages: number): void {
+  for (let count = 0; count < maxMessages; count += 1) {
+    const received = receiveMessageOnPort(record.fromWorker);
+    if (received === undefined) return;
+    record.onMessage(received.message);
+  }
+}
 
 /** The live worker threads of one node. */
 export class WorkerThreads {
@@ -129,7 +138,7 @@ export class WorkerThreads {
     thread.on('exit', (code) => {
       // What the worker sent before it ended (its log's last records among it) is read first: its
       // channel, unlike the thread's own port, is not emptied before the thread's exit is told.
-      for (let left = receiveMessageOnPort(fromWorker); left !== undefined; left = receiveMessageOnPort(fromWorker)) onMessage(left.message);
+      readFrom(record, Number.POSITIVE_INFINITY);
       this.bootNext(workerId);
       this.threads.delete(workerId);
       fromWorker.close();
@@ -197,14 +206,7 @@ export class WorkerThreads {
    * event loop from them (see `Router.readBetweenSubmissions`).
    */
   readWaiting(maxMessages = 64): void {
-    for (const record of this.threads.values()) {
-      if (record.killed) continue;
-      for (let count = 0; count < maxMessages; count += 1) {
-        const received = receiveMessageOnPort(record.fromWorker);
-        if (received === undefined) break;
-        record.onMessage(received.message);
-      }
-    }
+    for (const record of this.threads.values()) if (!record.killed) readFrom(record, maxMessages);
   }
 
   /** Sends `kind` to every live worker and collects the `replyKind` answers; a worker silent for `timeoutMs` (1 s) is skipped. */
