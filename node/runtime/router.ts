@@ -113,6 +113,8 @@ export class Router {
   /** The microtask's callback, made once. */
   private readonly postFromMicrotask = (): void => {
     this.postScheduled = false;
+    // The submitting code yielded: a later submission starts a new run (see `readBetweenSubmissions`).
+    this.submissionsSinceRead = 0;
     this.postQueued(true);
   };
   /**
@@ -209,8 +211,11 @@ export class Router {
    */
   readBetweenSubmissions(): void {
     if (this.reader === undefined || this.receiving || this.flushing || this.closed) return;
-    this.submissionsSinceRead += 1;
     const nowMs = performance.now();
+    // The first submission of a run of code (or since the last read) starts the interval and reads
+    // nothing: a task awaited alone is not a loop, and its reply is not due yet.
+    if (this.submissionsSinceRead === 0) this.lastReadMs = nowMs;
+    this.submissionsSinceRead += 1;
     if (this.submissionsSinceRead < submissionsPerRead && nowMs - this.lastReadMs < maxReadIntervalMs) return;
     this.submissionsSinceRead = 0;
     this.lastReadMs = nowMs;
