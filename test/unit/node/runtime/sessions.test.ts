@@ -57,10 +57,16 @@ await tsray.shutdown();
 `,
 );
 
-function runScript(root: string, mode: 'shutdown' | 'crash', env: Record<string, string> = {}): { status: number | null; sessionDir: string; stderr: string } {
+/**
+ * Runs the script to its end. `outcome` says how it ended, in how long, and what it printed, for a
+ * failure's message: a run that failed once in CI said only that its status was null.
+ */
+function runScript(root: string, mode: 'shutdown' | 'crash', env: Record<string, string> = {}): { status: number | null; sessionDir: string; outcome: string } {
+  const startedMs = Date.now();
   const result = spawnSync(process.execPath, [prunerScript.path, mode], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, TSRAY_SESSIONS_ROOT: root, ...env } });
   const line = result.stdout.split('\n').find((text) => text.startsWith('{'));
-  return { status: result.status, sessionDir: line === undefined ? '' : (JSON.parse(line) as { sessionDir: string }).sessionDir, stderr: result.stderr };
+  const outcome = `the ${mode} run ended with status ${result.status} (signal ${result.signal}${result.error === undefined ? '' : `, ${result.error.message}`}) after ${Date.now() - startedMs} ms; stdout: ${JSON.stringify(result.stdout)}; stderr: ${JSON.stringify(result.stderr)}`;
+  return { status: result.status, sessionDir: line === undefined ? '' : (JSON.parse(line) as { sessionDir: string }).sessionDir, outcome };
 }
 
 /** Starts a script that holds its session open until its stdin ends; resolves to its session folder. */
@@ -170,9 +176,9 @@ void describe('session retention', () => {
     const first = runScript(root, 'shutdown', env);
     const second = runScript(root, 'crash', env);
     const third = runScript(root, 'shutdown', env);
-    assert.equal(first.status, 0, first.stderr);
-    assert.equal(second.status, 3, second.stderr);
-    assert.equal(third.status, 0, third.stderr);
+    assert.equal(first.status, 0, first.outcome);
+    assert.equal(second.status, 3, second.outcome);
+    assert.equal(third.status, 0, third.outcome);
     assert.deepEqual(listSessions(root).map((session) => [session.dir, session.state]), [[third.sessionDir, 'ended'], [second.sessionDir, 'exited']]);
     assert.ok(listSessions(root).every((session) => session.sizeBytes > 0));
   });
