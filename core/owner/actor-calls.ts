@@ -201,6 +201,16 @@ export function onActorStateChanged(
   }
 }
 
+/**
+ * Why a call the actor's death interrupted is not sent again. Only a call that may not be retried at
+ * all is told to set maxTaskRetries: one whose retries are spent was told so while it had set it.
+ */
+function unretriedCallMessage(view: ActorView, task: OwnedTask): string {
+  const start = `actor ${view.actorId} is restarting and call ${task.spec.fn.name} cannot be retried`;
+  if (view.maxTaskRetries === 0) return `${start}: calls run at most once (maxTaskRetries 0); set maxTaskRetries to retry calls that an actor's death interrupts`;
+  return `${start}: the actor died during each of its ${task.attempt} runs (maxTaskRetries ${view.maxTaskRetries})`;
+}
+
 /** The incarnation the in-flight calls went to is gone: resend what may be retried, fail the rest. */
 function requeueInflight(ctx: Ctx, view: ActorView): void {
   const retry: string[] = [];
@@ -213,13 +223,7 @@ function requeueInflight(ctx: Ctx, view: ActorView): void {
       task.workerId = undefined;
       retry.push(taskId);
     } else {
-      failTask(
-        ctx,
-        task,
-        errorOf('ActorUnavailableError', `actor ${view.actorId} is restarting and call ${task.spec.fn.name} cannot be retried (maxTaskRetries ${view.maxTaskRetries}); set maxTaskRetries to retry calls`, {
-          taskName: task.spec.fn.name,
-        }),
-      );
+      failTask(ctx, task, errorOf('ActorUnavailableError', unretriedCallMessage(view, task), { taskName: task.spec.fn.name }));
     }
   }
   view.inflight = [];

@@ -71,8 +71,22 @@ void describe('lifetimes and failures', () => {
     assert.equal(await tsray.get(retried.call.remote(tally)), 2, 'the second attempt ran on the restarted actor, with a handle passed to it');
     const notRetried = tsray.remote(Flaky, { maxRestarts: 1 }).remote();
     const freshTally = TallyActor.remote();
-    await assert.rejects(tsray.get(notRetried.call.remote(freshTally)), tsray.ActorUnavailableError);
+    await assert.rejects(tsray.get(notRetried.call.remote(freshTally)), (error: unknown) => error instanceof tsray.ActorUnavailableError && /calls run at most once \(maxTaskRetries 0\); set maxTaskRetries/.test(error.message));
     assert.equal(await tsray.get(notRetried.call.remote(freshTally)), 2, 'the restarted actor serves the next call');
+  });
+
+  void test('a call whose retries are spent says so, and is not told to set the maxTaskRetries it set', async () => {
+    class Crasher {
+      crash(): never {
+        process.exit(7);
+      }
+    }
+    const crasher = tsray.remote(Crasher, { maxRestarts: 2, maxTaskRetries: 1 }).remote();
+    await assert.rejects(tsray.get(crasher.crash.remote()), (error: unknown) => {
+      assert.ok(error instanceof tsray.ActorUnavailableError, String(error));
+      assert.match(error.message, /call crash cannot be retried: the actor died during each of its 2 runs \(maxTaskRetries 1\)$/);
+      return true;
+    });
   });
 
   void test('ActorDiedError says whether the actor was killed or its constructor threw', async () => {
