@@ -124,6 +124,17 @@ export function actorOfHandleObject(objectId: ObjectId): ActorId | undefined {
   return objectId.endsWith('.h') && objectId.split('.').length === 4 ? objectId.slice(0, -2) : undefined;
 }
 
+/**
+ * The process that created `actorId`, when the id has the shape owners give (`<node>.<worker>.a<k>`);
+ * undefined for any other string, which no process minted.
+ */
+export function creatorOfActor(actorId: ActorId): WorkerId | undefined {
+  const first = actorId.indexOf('.');
+  const second = first < 0 ? -1 : actorId.indexOf('.', first + 1);
+  if (second < 0 || actorId.indexOf('.', second + 1) >= 0 || actorId.charCodeAt(second + 1) !== 0x61 /* a */) return undefined;
+  return /^\d+$/.test(actorId.slice(second + 2)) ? actorId.slice(0, second) : undefined;
+}
+
 /** The owner of an actor, read from its id (`<workerId>.a<k>`): the process that created it. */
 export function ownerOfActor(actorId: ActorId): WorkerId {
   return ownerOfObject(actorId);

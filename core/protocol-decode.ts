@@ -100,6 +100,8 @@ export const messageTable: MessageTable = {
   'actor/lookup-requested': { requestId: 'string', name: 'string', namespace: 'string', requester: 'string' },
   'actor/lookup-replied': { requestId: 'string', actorId: 'string?', spec: 'object?' },
   'actor/subscribed': { actorId: 'string', subscriber: 'string' },
+  'actor/status-requested': { actorId: 'string' },
+  'actor/status-replied': { actorId: 'string', aliasOf: 'string?', deathCause: 'string?' },
   'actor/infeasible': { actorId: 'string', restartCount: 'number', reason: 'string' },
   'actor/state-changed': {
     actorId: 'string',

@@ -217,6 +217,17 @@ export type GcsMessage =
   | { readonly type: 'actor/lookup-requested'; readonly requestId: string; readonly name: string; readonly namespace: string; readonly requester: WorkerId }
   | { readonly type: 'actor/lookup-replied'; readonly requestId: string; readonly actorId?: ActorId; readonly spec?: ActorSpec }
   | { readonly type: 'actor/subscribed'; readonly actorId: ActorId; readonly subscriber: WorkerId }
+  /**
+   * GCS to an actor's owner: a process subscribed to an actor the GCS does not know, whose
+   * registration may still be on its way, or may have been forgotten (a dead actor, or a getIfExists
+   * answer, past the GCS's bounds). Only the owner can tell which.
+   */
+  | { readonly type: 'actor/status-requested'; readonly actorId: ActorId }
+  /**
+   * The owner's answer, sent only when no registration of the actor is on its way: the existing actor
+   * a getIfExists creation stands for (`aliasOf`), or none, with why it died when the owner knows.
+   */
+  | { readonly type: 'actor/status-replied'; readonly actorId: ActorId; readonly aliasOf?: ActorId; readonly deathCause?: string }
   | {
       readonly type: 'actor/state-changed';
       readonly actorId: ActorId;

@@ -4,7 +4,7 @@
  */
 import { send } from '../effects.js';
 import type { ActorId, WorkerId } from '../ids.js';
-import { rayletAddress, workerAddress } from '../ids.js';
+import { creatorOfActor, rayletAddress, workerAddress } from '../ids.js';
 import type { ActorSpec, MessageOf } from '../protocol.js';
 import type { ErrorInfo } from '../values.js';
 import { actorStateMessage, destroyActor, isJobFinished, isWorkerDead, outOfScopeCause, publishActor, scheduleActor } from './actors.js';
@@ -12,8 +12,8 @@ import { cloneData } from './clone.js';
 import type { GcsEffect } from './events.js';
 import { actorDisposeTimerPrefix } from './events.js';
 import type { ActorRecord, GcsState, RegistrationRedirect } from './state.js';
-import { defaultActorDisposeTimeoutMs, maxEarlySubscribedActors, nameKey } from './state.js';
-import { keepRedirect, redirectOf, releaseHeldRedirect } from './redirects.js';
+import { defaultActorDisposeTimeoutMs, maxDeadActors, maxEarlySubscribedActors, maxRememberedRedirects, nameKey } from './state.js';
+import { keepRedirect, redirectOf, releaseHeldRedirect, rememberRedirect } from './redirects.js';
 import { transitionActor } from './transition.js';
 
 /** Sends the registration reply for `requestedActorId`, redirected or refused when `redirect` says so. */
@@ -117,6 +117,41 @@ export function onActorLookupRequested(state: GcsState, message: MessageOf<'acto
 }
 
 /**
+ * The error of a handle to an actor the GCS no longer knows, which `why` explains: it keeps only the
+ * latest dead actors and getIfExists answers, as Ray's GCS caps the destroyed actors it keeps.
+ */
+function forgottenActorError(actorId: ActorId, why: string): string {
+  return `actor ${actorId} is not known to the GCS any more: ${why}, and the GCS keeps only the latest ${maxDeadActors} dead actors (maxDeadActors) and ${maxRememberedRedirects} getIfExists answers (maxRememberedRedirects)`;
+}
+
+/**
+ * The owner of an actor the GCS does not know answered that no registration of it is on its way: the
+ * processes waiting for that registration hear what the owner knows (the actor a getIfExists creation
+ * stands for, which is remembered again) or that the actor is gone. A registration that arrived
+ * meanwhile answered them already.
+ */
+export function onActorStatusReplied(state: GcsState, message: MessageOf<'actor/status-replied'>, effects: GcsEffect[]): void {
+  const { actorId, aliasOf, deathCause } = message;
+  if (state.actors[actorId] !== undefined || redirectOf(state, actorId) !== undefined) return;
+  const redirect: RegistrationRedirect =
+    aliasOf !== undefined ? { actorId: aliasOf } : { error: forgottenActorError(actorId, deathCause === undefined ? 'its owner no longer knows it either' : `it died (${deathCause})`) };
+  if (aliasOf !== undefined) rememberRedirect(state, actorId, redirect);
+  for (const subscriber of takeEarlySubscribers(state, actorId)) replyRegistration(subscriber, actorId, redirect, effects);
+}
+
+/**
+ * `workerId` died: the processes waiting for the registration of an actor it created hear that none
+ * will come (a registration it sent before it died reached the GCS before its death was reported).
+ */
+export function answerEarlySubscribersOf(state: GcsState, workerId: WorkerId, effects: GcsEffect[]): void {
+  for (const actorId of Object.keys(state.earlySubscribers)) {
+    if (creatorOfActor(actorId) !== workerId) continue;
+    const redirect: RegistrationRedirect = { error: forgottenActorError(actorId, `its creator ${workerId} died`) };
+    for (const subscriber of takeEarlySubscribers(state, actorId)) replyRegistration(subscriber, actorId, redirect, effects);
+  }
+}
+
+/**
  * Adds a subscriber to the actor's state changes and sends it the current state. When the list is
  * full, subscribers known dead make room; if none are, the newcomer only gets the current state.
  */
@@ -131,10 +166,21 @@ export function onActorSubscribed(state: GcsState, actorId: ActorId, subscriber:
       replyRegistration(subscriber, actorId, redirect, effects);
       return;
     }
-    // Its registration is still on the way: the subscriber hears from the GCS once it arrives.
+    // Its creator is gone: no registration of it can come any more.
+    const owner = creatorOfActor(actorId);
+    if (owner !== undefined && isWorkerDead(state, owner)) {
+      replyRegistration(subscriber, actorId, { error: forgottenActorError(actorId, `its creator ${owner} died`) }, effects);
+      return;
+    }
+    // Its registration may still be on the way, and the subscriber hears from the GCS once it
+    // arrives; or the GCS forgot the actor (a dead one, or a getIfExists answer, past its bounds),
+    // and only the owner can tell which: it is asked once, when the first subscriber comes.
     const early = state.earlySubscribers[actorId];
     if (early === undefined) {
-      if (Object.keys(state.earlySubscribers).length < maxEarlySubscribedActors) state.earlySubscribers[actorId] = [subscriber];
+      if (Object.keys(state.earlySubscribers).length < maxEarlySubscribedActors) {
+        state.earlySubscribers[actorId] = [subscriber];
+        if (owner !== undefined) effects.push(send(workerAddress(owner), { type: 'actor/status-requested', actorId }));
+      }
     } else if (!early.includes(subscriber) && early.length < state.config.maxSubscribersPerActor) early.push(subscriber);
     return;
   }

@@ -16,6 +16,7 @@ import {
   onActorOutOfScope,
   onActorLookupRequested,
   onActorRegistrationRequested,
+  onActorStatusReplied,
   onActorSubscribed,
 } from './actor-messages.js';
 import type { GcsDelivered, GcsEffect, GcsEvent, GcsRestarted, GcsStarted } from './events.js';
@@ -115,6 +116,9 @@ function onMessage(state: GcsState, event: GcsDelivered, effects: GcsEffect[]): 
     case 'actor/subscribed':
       onActorSubscribed(state, event.actorId, event.subscriber, effects);
       return;
+    case 'actor/status-replied':
+      onActorStatusReplied(state, event, effects);
+      return;
     case 'actor/kill-requested':
       onActorKillRequested(state, event.actorId, event.noRestart, effects);
       return;
@@ -169,6 +173,7 @@ export function applyGcs(state: GcsState, event: GcsEvent): GcsEffect[] {
     case 'actor/registration-requested':
     case 'actor/lookup-requested':
     case 'actor/subscribed':
+    case 'actor/status-replied':
     case 'actor/kill-requested':
     case 'actor/creation-replied':
     case 'actor/out-of-scope':

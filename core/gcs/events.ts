@@ -31,6 +31,7 @@ export type GcsInboundType =
   | 'actor/registration-requested'
   | 'actor/lookup-requested'
   | 'actor/subscribed'
+  | 'actor/status-replied'
   | 'actor/kill-requested'
   | 'actor/creation-replied'
   | 'actor/out-of-scope'

@@ -59,7 +59,7 @@ export function releaseHeldRedirectsOf(state: GcsState, workerId: WorkerId): voi
 }
 
 /** Remembers a reply among the latest `maxRememberedRedirects`, forgetting the oldest beyond. */
-function rememberRedirect(state: GcsState, actorId: ActorId, redirect: RegistrationRedirect): void {
+export function rememberRedirect(state: GcsState, actorId: ActorId, redirect: RegistrationRedirect): void {
   if (state.redirects[actorId] !== undefined) return;
   rememberBoundedValue(state.redirects, state.redirectOrder, actorId, redirect, maxRememberedRedirects);
 }

@@ -12,6 +12,7 @@ import type { WorkerExitReason } from '../protocol.js';
 import { destroyActor, failActor } from './actors.js';
 import type { GcsEffect } from './events.js';
 import { endJob } from './jobs.js';
+import { answerEarlySubscribersOf } from './actor-messages.js';
 import { releaseHeldRedirectsOf } from './redirects.js';
 import type { GcsState } from './state.js';
 import { aliveNodeIds } from './state.js';
@@ -44,6 +45,7 @@ export function applyWorkerDeath(state: GcsState, workerId: WorkerId, cause: str
     destroyActor(state, actor, 'owner died', { kind: 'kill', reason: 'owner-died' }, effects);
   }
   releaseHeldRedirectsOf(state, workerId);
+  answerEarlySubscribersOf(state, workerId, effects);
   const jobId = state.jobOfDriver[workerId];
   if (jobId !== undefined) endJob(state, jobId, effects);
 }

@@ -121,6 +121,20 @@ export function sendActorRegistration(ctx: Ctx, task: OwnedTask): void {
   emit(ctx, send(gcsAddress, { type: 'actor/registration-requested', spec }));
 }
 
+/**
+ * The GCS was asked about an actor this process created that it does not know: it answers what this
+ * process knows, unless the creation's registration is still to come (not sent yet, or on its way),
+ * whose arrival answers the GCS's subscribers instead. An actor created here that has no view left
+ * ended long ago (a pending creation keeps its view), or stood for one whose alias was forgotten too.
+ */
+export function onActorStatusRequested(ctx: Ctx, actorId: ActorId): void {
+  const view = ctx.s.actors[actorId];
+  const aliasOf = view === undefined ? ctx.s.aliases[actorId] : view.aliasOf;
+  if (view !== undefined && aliasOf === undefined && view.state !== 'DEAD') return;
+  const deathCause = aliasOf === undefined ? view?.deathCause : undefined;
+  emit(ctx, send(gcsAddress, { type: 'actor/status-replied', actorId, ...(aliasOf === undefined ? {} : { aliasOf }), ...(deathCause === undefined ? {} : { deathCause }) }));
+}
+
 /** The GCS answered a registration: the same actor, an existing one with that name, or an error. */
 export function onRegistrationReplied(ctx: Ctx, requestedActorId: ActorId, actorId: ActorId, error: string | undefined): void {
   const view = ctx.s.actors[requestedActorId];

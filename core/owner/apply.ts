@@ -13,7 +13,7 @@ import type { ObjectId, TaskId } from '../ids.js';
 import { mayBeDraft, readField } from '../own-copies.js';
 import type { Delivered, SchedulingStrategy, TaskArg, TaskSpec } from '../protocol.js';
 import type { Resources } from '../resources.js';
-import { createActorView, deathCauseOf, ensureView, onActorCallReplied, onActorStateChanged, onKilledForGood, onRegistrationReplied, viewFor } from './actor-calls.js';
+import { createActorView, deathCauseOf, ensureView, onActorCallReplied, onActorStateChanged, onActorStatusRequested, onKilledForGood, onRegistrationReplied, viewFor } from './actor-calls.js';
 import { mergedConfig } from './config.js';
 import type { Ctx } from './context.js';
 import { copiedRefs, emit, errorOf } from './context.js';
@@ -349,6 +349,9 @@ function applyMessage(ctx: Ctx, event: Delivered<OwnerInbound>): void {
       if (view !== undefined && view.aliasOf === undefined && view.state !== 'ALIVE' && view.state !== 'DEAD' && view.restartCount === event.restartCount) view.infeasible = event.reason;
       return;
     }
+    case 'actor/status-requested':
+      onActorStatusRequested(ctx, event.actorId);
+      return;
     case 'actor/creation-pushed':
       onActorCreationPushed(ctx, event.spec, event.restartCount);
       return;

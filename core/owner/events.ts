@@ -120,6 +120,7 @@ export type OwnerInbound = MessageOf<
   | 'actor/lookup-replied'
   | 'actor/state-changed'
   | 'actor/infeasible'
+  | 'actor/status-requested'
   | 'actor/creation-pushed'
   | 'actor/dispose-requested'
   | 'node/died'

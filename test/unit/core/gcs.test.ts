@@ -86,7 +86,7 @@ function createAlive(gcs: Harness, actorSpec: ActorSpec, workerId: string): stri
 void describe('gcs core', () => {
   void it('describes itself as the gcs reducer', () => {
     assert.equal(gcsCore.kind, 'gcs');
-    assert.equal(gcsCore.version, 8);
+    assert.equal(gcsCore.version, 9);
     assert.equal(gcsCore.initial().started, false);
     assert.deepEqual(gcsCore.invariants(gcsCore.initial()), []);
   });
@@ -101,6 +101,47 @@ void describe('gcs core', () => {
     const effects = gcs.deliver({ type: 'actor/registration-requested', spec: spec('n1.d1.a1') }, 'worker:n1.d1');
     assert.deepEqual(recipients(effects, 'actor/state-changed').sort(), ['worker:n1.d1', 'worker:n1.w2', 'worker:n1.w3']);
     assert.deepEqual(gcs.actor('n1.d1.a1').subscribers, ['n1.w2', 'n1.w3']);
+    assert.deepEqual(gcs.state.earlySubscribers, {});
+  });
+
+  void it('asks the owner about an actor it does not know, once, and answers the waiting subscribers with what the owner knows', () => {
+    const gcs = cluster();
+    const first = gcs.deliver({ type: 'actor/subscribed', actorId: 'n1.d1.a7', subscriber: 'n1.w2' }, 'worker:n1.w2');
+    assert.deepEqual(sent(first, 'actor/status-requested', 'worker:n1.d1'), [{ type: 'actor/status-requested', actorId: 'n1.d1.a7' }]);
+    assert.deepEqual(sent(gcs.deliver({ type: 'actor/subscribed', actorId: 'n1.d1.a7', subscriber: 'n1.w3' }, 'worker:n1.w3'), 'actor/status-requested'), [], 'asked once');
+    // An id no process minted has no owner to ask.
+    assert.deepEqual(gcs.deliver({ type: 'actor/subscribed', actorId: 'nobody', subscriber: 'n1.w3' }, 'worker:n1.w3'), []);
+    // The owner no longer knows it (it ended long ago): both subscribers hear that, with the bounds that forgot it.
+    const answered = gcs.deliver({ type: 'actor/status-replied', actorId: 'n1.d1.a7', deathCause: 'killed via tsray.kill' }, 'worker:n1.d1');
+    assert.deepEqual(recipients(answered, 'actor/registration-replied').sort(), ['worker:n1.w2', 'worker:n1.w3']);
+    const [reply] = sent(answered, 'actor/registration-replied', 'worker:n1.w2');
+    assert.equal(reply?.actorId, 'n1.d1.a7');
+    assert.match(reply?.error ?? '', /^actor n1\.d1\.a7 is not known to the GCS any more: it died \(killed via tsray\.kill\), and the GCS keeps only the latest 100000 dead actors \(maxDeadActors\) and 4096 getIfExists answers \(maxRememberedRedirects\)$/);
+    assert.equal(gcs.state.earlySubscribers['n1.d1.a7'], undefined, 'nobody waits for it any more');
+    // A getIfExists creation the owner remembers: the subscriber is pointed at the actor, and so is a later one.
+    createAlive(gcs, spec('n1.d1.a1', { name: 'counter' }), 'n1.w1');
+    gcs.deliver({ type: 'actor/subscribed', actorId: 'n1.d1.a8', subscriber: 'n1.w2' }, 'worker:n1.w2');
+    const pointed = gcs.deliver({ type: 'actor/status-replied', actorId: 'n1.d1.a8', aliasOf: 'n1.d1.a1' }, 'worker:n1.d1');
+    assert.deepEqual(sent(pointed, 'actor/registration-replied', 'worker:n1.w2'), [{ type: 'actor/registration-replied', requestedActorId: 'n1.d1.a8', actorId: 'n1.d1.a1' }]);
+    const later = gcs.deliver({ type: 'actor/subscribed', actorId: 'n1.d1.a8', subscriber: 'n1.w3' }, 'worker:n1.w3');
+    assert.deepEqual(sent(later, 'actor/registration-replied', 'worker:n1.w3'), [{ type: 'actor/registration-replied', requestedActorId: 'n1.d1.a8', actorId: 'n1.d1.a1' }]);
+    // A registration that arrived before the owner's answer answered the subscribers already: the answer changes nothing.
+    gcs.deliver({ type: 'actor/subscribed', actorId: 'n1.d1.a9', subscriber: 'n1.w2' }, 'worker:n1.w2');
+    gcs.deliver({ type: 'actor/registration-requested', spec: spec('n1.d1.a9') }, 'worker:n1.d1');
+    assert.deepEqual(gcs.deliver({ type: 'actor/status-replied', actorId: 'n1.d1.a9' }, 'worker:n1.d1'), []);
+    assert.deepEqual(gcs.actor('n1.d1.a9').subscribers, ['n1.w2']);
+  });
+
+  void it('tells subscribers to an actor it does not know whose creator died that no registration will come', () => {
+    const gcs = cluster();
+    gcs.deliver({ type: 'actor/subscribed', actorId: 'n2.w5.a3', subscriber: 'n1.w2' }, 'worker:n1.w2');
+    const died = gcs.deliver({ type: 'worker/died', workerId: 'n2.w5', nodeId: 'n2', reason: 'crashed' }, 'raylet:n2');
+    assert.match(sent(died, 'actor/registration-replied', 'worker:n1.w2')[0]?.error ?? '', /^actor n2\.w5\.a3 is not known to the GCS any more: its creator n2\.w5 died,/);
+    assert.deepEqual(gcs.state.earlySubscribers, {});
+    // A later subscriber is answered at once: nobody is left to ask.
+    const later = gcs.deliver({ type: 'actor/subscribed', actorId: 'n2.w5.a4', subscriber: 'n1.w3' }, 'worker:n1.w3');
+    assert.match(sent(later, 'actor/registration-replied', 'worker:n1.w3')[0]?.error ?? '', /its creator n2\.w5 died/);
+    assert.deepEqual(sent(later, 'actor/status-requested'), []);
     assert.deepEqual(gcs.state.earlySubscribers, {});
   });
 

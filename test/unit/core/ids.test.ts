@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { isDriverId, isObjectOfTask, ownerOfObject, taskOfObject, workerAddress } from '../../../core/ids.js';
+import { creatorOfActor, isDriverId, isObjectOfTask, ownerOfObject, taskOfObject, workerAddress } from '../../../core/ids.js';
 
 void test('taskOfObject finds the task of a return object and nothing for a put', () => {
   assert.equal(taskOfObject('n1.d1.t7.r0'), 'n1.d1.t7');
@@ -76,4 +76,10 @@ void test('minted task ids and return ids are flat strings, not ropes, however l
 void test("isDriverId knows an embedded driver, a cluster driver's random hex suffix, and no worker thread", () => {
   for (const id of ['n1.d1', 'n6128c0fa.d0e2311cb', 'driver-14401-2bcea3.d0e2311cb', 'worker:driver-14401-2bcea3.dabcdef01', 'worker:n1.d1']) assert.equal(isDriverId(id), true, id);
   for (const id of ['n1.w3', 'n6128c0fa.w12', 'worker:n1.w1', 'n1.d1.t7', 'gcs', 'raylet:n1']) assert.equal(isDriverId(id), false, id);
+});
+
+void test('creatorOfActor reads the creating process from the ids owners mint, and nothing from any other string', () => {
+  assert.equal(creatorOfActor('n1.d1.a7'), 'n1.d1');
+  assert.equal(creatorOfActor('n12.w3.a100'), 'n12.w3');
+  for (const odd of ['a1', 'nobody', 'n1.d1', 'n1.d1.a', 'n1.d1.t7', 'n1.d1.a7.h', 'n1.d1.ax', '.d1.a1x']) assert.equal(creatorOfActor(odd), undefined, odd);
 });

@@ -311,3 +311,38 @@ void test('a call made on a detached getIfExists handle before the answer waits 
     assert.equal(fifoSize(state.actors[borrowedId]?.queue ?? emptyFifo()), 0, 'taken out of the queue of the actor it stood for');
   }
 });
+
+/** What an owner answered the GCS's `actor/status-requested` about `id`: its `actor/status-replied`, or undefined when it said nothing. */
+function statusReply(run: ThreeWays, id: string, seq: number): unknown {
+  const effects = run.step(delivered({ type: 'actor/status-requested', actorId: id }, 'gcs', seq));
+  const replies = effects.flatMap((effect) => (effect.type === 'message/sent' && effect.message.type === 'actor/status-replied' ? [{ to: effect.to, ...effect.message }] : []));
+  assert.ok(replies.length <= 1, 'one answer at most');
+  return replies[0];
+}
+
+void test('asked about an actor it created that the GCS does not know, an owner answers what it knows, unless the registration is still to come', () => {
+  // Its creation is pending (its registration not answered yet): the registration will answer the GCS.
+  const pending = new ThreeWays();
+  pending.step(driverStarted);
+  pending.step(counterActorCreation({ detached: true }));
+  assert.equal(statusReply(pending, actorId, 0), undefined);
+  // Dead, with its view kept (a handle to it is held here): the owner says why it died.
+  const { run, gcsSeq } = aliveActor();
+  run.step({ type: 'kill/requested', actorId, noRestart: true });
+  assert.deepEqual(statusReply(run, actorId, gcsSeq()), { to: 'gcs', type: 'actor/status-replied', actorId, deathCause: 'killed via tsray.kill' });
+  // Forgotten here too once no handle is left: the owner no longer knows it.
+  run.step({ type: 'refs/released', objectIds: [handleObjectId] });
+  assert.deepEqual(statusReply(run, actorId, gcsSeq()), { to: 'gcs', type: 'actor/status-replied', actorId });
+  // Alive and registered: the GCS knows it, and a request is not answered.
+  assert.equal(statusReply(aliveActor().run, actorId, 100), undefined);
+});
+
+void test('asked about a getIfExists creation the GCS forgot, an owner that remembers it names the actor it stands for', () => {
+  const run = new ThreeWays();
+  let seq = 0;
+  run.step(driverStarted);
+  run.step(counterActorCreation({ name: 'shared', getIfExists: true, detached: true }));
+  run.step(delivered({ type: 'actor/registration-replied', requestedActorId: actorId, actorId: borrowedId }, 'gcs', seq++));
+  assert.equal(run.live.actors[actorId], undefined, 'no view of the detached alias is kept');
+  assert.deepEqual(statusReply(run, actorId, seq++), { to: 'gcs', type: 'actor/status-replied', actorId, aliasOf: borrowedId });
+});
