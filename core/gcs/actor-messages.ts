@@ -121,7 +121,12 @@ export function onActorLookupRequested(state: GcsState, message: MessageOf<'acto
  * latest dead actors and getIfExists answers, as Ray's GCS caps the destroyed actors it keeps.
  */
 function forgottenActorError(actorId: ActorId, why: string): string {
-  return `actor ${actorId} is not known to the GCS any more: ${why}, and the GCS keeps only the latest ${maxDeadActors} dead actors (maxDeadActors) and ${maxRememberedRedirects} getIfExists answers (maxRememberedRedirects)`;
+  return `actor ${actorId} is not known to the GCS: ${why} (the GCS keeps only the latest ${maxDeadActors} dead actors, maxDeadActors, and ${maxRememberedRedirects} getIfExists answers, maxRememberedRedirects)`;
+}
+
+/** Why an actor whose creator died is not known: it was never registered, or was forgotten since. */
+function creatorDiedError(actorId: ActorId, creator: WorkerId): string {
+  return forgottenActorError(actorId, `its creator ${creator} died before registering it, or it ended and the GCS forgot it`);
 }
 
 /**
@@ -134,7 +139,7 @@ export function onActorStatusReplied(state: GcsState, message: MessageOf<'actor/
   const { actorId, aliasOf, deathCause } = message;
   if (state.actors[actorId] !== undefined || redirectOf(state, actorId) !== undefined) return;
   const redirect: RegistrationRedirect =
-    aliasOf !== undefined ? { actorId: aliasOf } : { error: forgottenActorError(actorId, deathCause === undefined ? 'its owner no longer knows it either' : `it died (${deathCause})`) };
+    aliasOf !== undefined ? { actorId: aliasOf } : { error: forgottenActorError(actorId, deathCause === undefined ? 'it ended, and neither the GCS nor its owner remembers it' : `it died (${deathCause}), and the GCS forgot it`) };
   if (aliasOf !== undefined) rememberRedirect(state, actorId, redirect);
   for (const subscriber of takeEarlySubscribers(state, actorId)) replyRegistration(subscriber, actorId, redirect, effects);
 }
@@ -146,7 +151,7 @@ export function onActorStatusReplied(state: GcsState, message: MessageOf<'actor/
 export function answerEarlySubscribersOf(state: GcsState, workerId: WorkerId, effects: GcsEffect[]): void {
   for (const actorId of Object.keys(state.earlySubscribers)) {
     if (creatorOfActor(actorId) !== workerId) continue;
-    const redirect: RegistrationRedirect = { error: forgottenActorError(actorId, `its creator ${workerId} died`) };
+    const redirect: RegistrationRedirect = { error: creatorDiedError(actorId, workerId) };
     for (const subscriber of takeEarlySubscribers(state, actorId)) replyRegistration(subscriber, actorId, redirect, effects);
   }
 }
@@ -169,19 +174,28 @@ export function onActorSubscribed(state: GcsState, actorId: ActorId, subscriber:
     // Its creator is gone: no registration of it can come any more.
     const owner = creatorOfActor(actorId);
     if (owner !== undefined && isWorkerDead(state, owner)) {
-      replyRegistration(subscriber, actorId, { error: forgottenActorError(actorId, `its creator ${owner} died`) }, effects);
+      replyRegistration(subscriber, actorId, { error: creatorDiedError(actorId, owner) }, effects);
       return;
     }
     // Its registration may still be on the way, and the subscriber hears from the GCS once it
     // arrives; or the GCS forgot the actor (a dead one, or a getIfExists answer, past its bounds),
     // and only the owner can tell which: it is asked once, when the first subscriber comes.
+    // Past either bound the subscriber is told so: dropped, it would wait for an answer that never comes.
     const early = state.earlySubscribers[actorId];
     if (early === undefined) {
-      if (Object.keys(state.earlySubscribers).length < maxEarlySubscribedActors) {
-        state.earlySubscribers[actorId] = [subscriber];
-        if (owner !== undefined) effects.push(send(workerAddress(owner), { type: 'actor/status-requested', actorId }));
+      if (Object.keys(state.earlySubscribers).length >= maxEarlySubscribedActors) {
+        replyRegistration(subscriber, actorId, { error: `the GCS already waits for the registrations of ${maxEarlySubscribedActors} actors that processes subscribed to (maxEarlySubscribedActors); actor ${actorId} is not known to it yet` }, effects);
+        return;
       }
-    } else if (!early.includes(subscriber) && early.length < state.config.maxSubscribersPerActor) early.push(subscriber);
+      state.earlySubscribers[actorId] = [subscriber];
+      if (owner !== undefined) effects.push(send(workerAddress(owner), { type: 'actor/status-requested', actorId }));
+    } else if (!early.includes(subscriber)) {
+      if (early.length >= state.config.maxSubscribersPerActor) {
+        replyRegistration(subscriber, actorId, { error: `${state.config.maxSubscribersPerActor} processes already wait for the registration of actor ${actorId} (maxSubscribersPerActor)` }, effects);
+        return;
+      }
+      early.push(subscriber);
+    }
     return;
   }
   if (actor.state !== 'DEAD' && subscriber !== actor.spec.owner && !actor.subscribers.includes(subscriber)) {

@@ -74,5 +74,5 @@ void test('a call on a handle to an actor the GCS forgot fails with what its own
   assert.equal(tableGet(worker.tasks, callTaskId)?.state, 'FAILED');
   const object = tableGet(worker.objects, `${callTaskId}.r0`);
   assert.equal(object?.error?.errorClass, 'ActorDiedError');
-  assert.match(object?.error?.message ?? '', /actor n1\.d1\.a1 is not known to the GCS any more: its owner no longer knows it either/);
+  assert.match(object?.error?.message ?? '', /actor n1\.d1\.a1 is not known to the GCS: it ended, and neither the GCS nor its owner remembers it/);
 });

@@ -116,7 +116,7 @@ void describe('gcs core', () => {
     assert.deepEqual(recipients(answered, 'actor/registration-replied').sort(), ['worker:n1.w2', 'worker:n1.w3']);
     const [reply] = sent(answered, 'actor/registration-replied', 'worker:n1.w2');
     assert.equal(reply?.actorId, 'n1.d1.a7');
-    assert.match(reply?.error ?? '', /^actor n1\.d1\.a7 is not known to the GCS any more: it died \(killed via tsray\.kill\), and the GCS keeps only the latest 100000 dead actors \(maxDeadActors\) and 4096 getIfExists answers \(maxRememberedRedirects\)$/);
+    assert.match(reply?.error ?? '', /^actor n1\.d1\.a7 is not known to the GCS: it died \(killed via tsray\.kill\), and the GCS forgot it \(the GCS keeps only the latest 100000 dead actors, maxDeadActors, and 4096 getIfExists answers, maxRememberedRedirects\)$/);
     assert.equal(gcs.state.earlySubscribers['n1.d1.a7'], undefined, 'nobody waits for it any more');
     // A getIfExists creation the owner remembers: the subscriber is pointed at the actor, and so is a later one.
     createAlive(gcs, spec('n1.d1.a1', { name: 'counter' }), 'n1.w1');
@@ -136,13 +136,27 @@ void describe('gcs core', () => {
     const gcs = cluster();
     gcs.deliver({ type: 'actor/subscribed', actorId: 'n2.w5.a3', subscriber: 'n1.w2' }, 'worker:n1.w2');
     const died = gcs.deliver({ type: 'worker/died', workerId: 'n2.w5', nodeId: 'n2', reason: 'crashed' }, 'raylet:n2');
-    assert.match(sent(died, 'actor/registration-replied', 'worker:n1.w2')[0]?.error ?? '', /^actor n2\.w5\.a3 is not known to the GCS any more: its creator n2\.w5 died,/);
+    assert.match(sent(died, 'actor/registration-replied', 'worker:n1.w2')[0]?.error ?? '', /^actor n2\.w5\.a3 is not known to the GCS: its creator n2\.w5 died before registering it, or it ended and the GCS forgot it \(/);
     assert.deepEqual(gcs.state.earlySubscribers, {});
     // A later subscriber is answered at once: nobody is left to ask.
     const later = gcs.deliver({ type: 'actor/subscribed', actorId: 'n2.w5.a4', subscriber: 'n1.w3' }, 'worker:n1.w3');
     assert.match(sent(later, 'actor/registration-replied', 'worker:n1.w3')[0]?.error ?? '', /its creator n2\.w5 died/);
     assert.deepEqual(sent(later, 'actor/status-requested'), []);
     assert.deepEqual(gcs.state.earlySubscribers, {});
+  });
+
+  void it('tells a subscriber past the bound of those waiting for a registration so, rather than dropping it', () => {
+    const gcs = new Harness();
+    gcs.start({ ...defaultGcsConfig, maxSubscribersPerActor: 2 });
+    gcs.deliver({ type: 'actor/subscribed', actorId: 'n1.d1.a5', subscriber: 'n1.w2' }, 'worker:n1.w2');
+    gcs.deliver({ type: 'actor/subscribed', actorId: 'n1.d1.a5', subscriber: 'n1.w3' }, 'worker:n1.w3');
+    const third = gcs.deliver({ type: 'actor/subscribed', actorId: 'n1.d1.a5', subscriber: 'n1.w4' }, 'worker:n1.w4');
+    assert.deepEqual(sent(third, 'actor/registration-replied', 'worker:n1.w4'), [
+      { type: 'actor/registration-replied', requestedActorId: 'n1.d1.a5', actorId: 'n1.d1.a5', error: '2 processes already wait for the registration of actor n1.d1.a5 (maxSubscribersPerActor)' },
+    ]);
+    assert.deepEqual(gcs.state.earlySubscribers, { 'n1.d1.a5': ['n1.w2', 'n1.w3'] });
+    // One already waiting that subscribes again is not turned away.
+    assert.deepEqual(sent(gcs.deliver({ type: 'actor/subscribed', actorId: 'n1.d1.a5', subscriber: 'n1.w3' }, 'worker:n1.w3'), 'actor/registration-replied'), []);
   });
 
   void it('arms the health check when started', () => {

@@ -89,6 +89,35 @@ void describe('lifetimes and failures', () => {
     });
   });
 
+  void test("a call on an actor whose creator died before registering it fails at once, saying so, instead of waiting for ever", async () => {
+    // The task's actor waits for its constructor's argument, so it is not registered yet when the
+    // task hands its handle back and its worker ends.
+    const BoxFrom = tsray.remote(Box);
+    const slowValue = tsray.remote(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      return 1;
+    });
+    const makesAndDies = tsray.remote(
+      (actorClass: tsray.ActorClass<Box>, slow: typeof slowValue) => {
+        const handle = actorClass.options({ lifetime: 'detached' }).remote(slow.remote());
+        setTimeout(() => process.exit(1), 100);
+        return [handle];
+      },
+      { maxRetries: 0 },
+    );
+    const [handle] = await tsray.get(makesAndDies.remote(BoxFrom, slowValue));
+    assert.ok(handle !== undefined);
+    await eventually(
+      async () => (await tsray.state.listTasks()).some((task) => task.state === 'FAILED' || task.state === 'FINISHED'),
+      (ended) => ended,
+    );
+    await assert.rejects(tsray.get(handle.read.remote(), { timeout: 20_000 }), (error: unknown) => {
+      assert.ok(error instanceof tsray.ActorDiedError, String(error));
+      assert.match(error.message, /is not known to the GCS: its creator \S+ died before registering it/);
+      return true;
+    });
+  });
+
   void test('ActorDiedError says whether the actor was killed or its constructor threw', async () => {
     const killed = tsray.remote(Box).remote();
     await tsray.get(killed.set.remote(1));
