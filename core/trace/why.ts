@@ -18,7 +18,7 @@ import type { Trace, TraceEntry, TraceNote } from './format.js';
 import { counted } from '../counted.js';
 
 /** What a chain ends at. */
-export type WhyRootKind = 'fault' | 'error' | 'crash' | 'call' | 'timeout' | 'start' | 'unknown';
+export type WhyRootKind = 'fault' | 'error' | 'crash' | 'call' | 'timeout' | 'limit' | 'start' | 'unknown';
 
 /** One event of a chain. */
 export interface WhyStep {
@@ -140,6 +140,9 @@ function causeOf(entry: TraceEntry, trace: Trace, index: TraceIndex): Cause {
       const thrown = record(result['thrown']);
       return { root: { kind: 'error', summary: `task ${text(event['taskId'])} attempt ${text(event['attempt'])} threw ${text(thrown['name'])}: ${text(thrown['message'])}`, seq: entry.seq } };
     }
+    case 'object/put-rejected':
+      // The store's reason is where the chain ends: what filled the store is in the listings, not one event.
+      return { root: { kind: 'limit', summary: `the node's store could not take object ${text(event['objectId'])}: ${text(event['reason'])}`, seq: entry.seq } };
     case 'actor/constructed': {
       const error = event['error'];
       if (error === undefined) return parentOf(entry);
@@ -337,6 +340,8 @@ export function summariseEvent(entry: TraceEntry, index: TraceIndex): string {
         return `created actor ${minted[1] ?? '?'} (${text(event['className'])})`;
       case 'object/put':
         return `put object ${minted[0] ?? '?'}`;
+      case 'object/put-rejected':
+        return `the store rejected object ${text(event['objectId'])}: ${text(event['reason'])}`;
       case 'get/requested':
       case 'wait/requested':
         return `${event.type === 'get/requested' ? 'get' : 'wait'} of ${refsText(event['refs'])}${event['timeoutMs'] === undefined ? '' : ` (timeout ${text(event['timeoutMs'])} ms)`}`;
@@ -401,6 +406,7 @@ const rootNames: Record<WhyRootKind, string> = {
   crash: 'crash',
   call: 'user call',
   timeout: 'timeout',
+  limit: 'limit reached',
   start: 'start',
   unknown: 'unknown',
 };

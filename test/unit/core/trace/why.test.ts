@@ -296,3 +296,15 @@ void describe('why: an actor whose owner died with it', () => {
     assert.match(explainEntity(alive, indexTrace(alive), actorId)?.join('\n') ?? '', /nothing went wrong with it/);
   });
 });
+
+void describe('why: a put the store rejected', () => {
+  void test("names the store's reason, in the event's line and as the root of its chain", () => {
+    const entry = (seq: number, event: Record<string, unknown>): Trace['entries'][number] => ({ seq, address: 'worker:n1.d1', component: 'owner', atMs: seq, event }) as unknown as Trace['entries'][number];
+    const reason = 'object store full: need 40 bytes; the store holds 90 of 100 bytes (objectStoreMemory)';
+    const entries = [entry(1, { type: 'object/put', data: 1, sizeBytes: 40, refs: [] }), entry(2, { type: 'object/put-rejected', objectId: 'n1.d1.p1', reason })];
+    const rejected: Trace = { ...trace, entries, notes: [] };
+    const text = explainEntity(rejected, indexTrace(rejected), 'n1.d1.p1')?.join('\n') ?? '';
+    assert.ok(text.includes(`object/put-rejected: the store rejected object n1.d1.p1: ${reason}`), text);
+    assert.ok(text.includes(`root (limit reached): the node's store could not take object n1.d1.p1: ${reason}`), text);
+  });
+});
