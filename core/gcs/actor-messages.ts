@@ -146,7 +146,8 @@ export function onActorStatusReplied(state: GcsState, message: MessageOf<'actor/
 
 /**
  * `workerId` died: the processes waiting for the registration of an actor it created hear that none
- * will come (a registration it sent before it died reached the GCS before its death was reported).
+ * will come. A registration it sent before it died is taken to have arrived first: live, the report
+ * of its death follows what it sent on the same link (its node's, or a driver's own connection).
  */
 export function answerEarlySubscribersOf(state: GcsState, workerId: WorkerId, effects: GcsEffect[]): void {
   for (const actorId of Object.keys(state.earlySubscribers)) {
