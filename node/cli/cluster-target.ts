@@ -3,7 +3,7 @@
  * the head this machine started), else TSRAY_ADDRESS, else this machine's address file; the token
  * from `--token`, else TSRAY_TOKEN, else the address file.
  */
-import { readAddressFile } from '../cluster/local-nodes.js';
+import { noAddressFileHere, readAddressFile } from '../cluster/local-nodes.js';
 import { parseAddress } from '../cluster/local-nodes.js';
 import { UsageError } from './usage.js';
 
@@ -26,8 +26,8 @@ export function clusterTarget(command: string, given: { readonly address?: strin
   if (address === undefined) {
     throw new UsageError(
       named === 'auto'
-        ? `${command}: --address auto found no cluster started on this machine; pass --address HOST:PORT, or start one with \`tsray start --head\``
-        : `${command}: no cluster to ask: pass --address HOST:PORT, set TSRAY_ADDRESS, or start one with \`tsray start --head\``,
+        ? `${command}: --address auto found no cluster started on this machine (${noAddressFileHere()}); pass --address HOST:PORT, or start one with \`tsray start --head\``
+        : `${command}: no cluster to ask (${noAddressFileHere()}): pass --address HOST:PORT, set TSRAY_ADDRESS, or start one with \`tsray start --head\``,
     );
   }
   try {

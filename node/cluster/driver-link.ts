@@ -52,7 +52,7 @@ import { EventLog, logDirFor } from '../store/event-log.js';
 import { ShmHandoff, driverKeyOf } from '../store/shm-handoff.js';
 import { QueueLimitError, TransportClient, routerPort, tokenProblem } from '../transport/index.js';
 import { driverReconnectMs, firstConnectTimeoutMs, joinTimeoutMs, nodeResendWindowMs } from './cluster-node.js';
-import { attachNodeFor, driverNodeEnv, parseAddress, readAddressFile } from './local-nodes.js';
+import { attachNodeFor, driverNodeEnv, noAddressFileHere, parseAddress, readAddressFile } from './local-nodes.js';
 import { indexEntry, LogServer } from './log-serving.js';
 import { defaultQueryTimeoutMs } from './query.js';
 import { DriverObjects } from './driver-objects.js';
@@ -86,7 +86,7 @@ function target(address: string): { address: string; token: string } {
   const envToken = process.env['TSRAY_TOKEN'];
   let resolved = address;
   if (address === 'auto') {
-    if (file === undefined) throw new Error("init({ address: 'auto' }) found no cluster started on this machine: run `tsray start --head` first, or pass address: 'HOST:PORT'");
+    if (file === undefined) throw new Error(`init({ address: 'auto' }) found no cluster started on this machine (${noAddressFileHere()}): run \`tsray start --head\` first, or pass address: 'HOST:PORT'`);
     resolved = file.address;
   }
   parseAddress(resolved);

@@ -51,6 +51,15 @@ export function addressFilePath(): string {
   return join(clusterDir(), 'address.json');
 }
 
+/**
+ * Where a cluster started on this machine would have been found, for the errors that find none: a
+ * head started with another TSRAY_SESSIONS_ROOT keeps its address file under that root, which a
+ * driver or command run without it does not look in.
+ */
+export function noAddressFileHere(): string {
+  return `no ${addressFilePath()}; a head started with TSRAY_SESSIONS_ROOT set keeps it under that root, so set the same here`;
+}
+
 function nodesDir(): string {
   return join(clusterDir(), 'nodes');
 }

@@ -225,6 +225,7 @@ void describe('a cluster of processes started with tsray start', () => {
     const status = await tsray(['status']);
     assert.equal(status.code, 2);
     assert.match(status.stderr, /^tsray: status: no cluster to ask[^\n]*\n$/);
+    assert.ok(status.stderr.includes(`(no ${join(clusterDir, 'address.json')}; a head started with TSRAY_SESSIONS_ROOT set`), `it says where it looked: ${status.stderr}`);
   });
 });
 
