@@ -200,9 +200,10 @@ export class Router {
   }
 
   /**
-   * For a driver's submission: every `submissionsPerRead`th one (or the first `maxReadIntervalMs` after the last read) reads what the workers sent (their
-   * replies) and delivers it, which also posts the pushes queued until then. A driver that submits
-   * in a loop without awaiting keeps the event loop from its workers' replies until the loop ends:
+   * For a driver's submission: every `submissionsPerRead`th one, or the first `maxReadIntervalMs`
+   * after the last read, reads what the workers sent (their replies) and delivers it, which also
+   * posts the pushes queued until then. A driver that submits in a loop without awaiting keeps the
+   * event loop from its workers' replies until the loop ends:
    * its owner pushed a leased worker its pipeline's first task (a burst starts unpipelined) and
    * nothing more, so the workers sat idle for the whole loop (0 to 170 ms of their CPU in a loop of
    * 100,000 submissions that took 1.1 to 1.4 s, P1 in bench/), and ran every task after it. Reading

@@ -149,26 +149,14 @@ function applyTo(queue: Fifo<number>, op: Operation): void {
 
 /** How many slots (array items and object fields) of `next` are not shared with `before`. */
 function copiedSlots(before: unknown, next: unknown): number {
-  const old = new Set<object>();
-  const walk = (value: unknown, into: (object: object) => boolean): void => {
-    if (typeof value !== 'object' || value === null || !into(value)) return;
-    for (const child of Object.values(value)) walk(child, into);
-  };
-  walk(before, (object) => !old.has(object) && Boolean(old.add(object)));
-  let slots = 0;
-  walk(next, (object) => {
-    if (old.has(object)) return false;
-    slots += Object.keys(object).length;
-    return true;
-  });
-  return slots;
+  return copiedSlotCounter(before)(next);
 }
 
 /**
  * `copiedSlots` for a run of steps from `first`, each step's state made from the one before: the
  * objects of every state seen so far are kept, so a step walks only what it made (and the edges into
- * what it kept), where `copiedSlots` walked the whole state before each step. An object of an earlier
- * state hung again in a later one would count as kept; no queue function does that.
+ * what it kept), not the whole state before it again. An object of an earlier state hung again in a
+ * later one would count as kept; no queue function does that.
  */
 function copiedSlotCounter(first: unknown): (next: unknown) => number {
   const seen = new Set<object>();
