@@ -13,6 +13,7 @@ import { eventually } from '../../../support/eventually.js';
 class Gate {
   opened = false;
   readonly ran: number[] = [];
+  readonly started: string[] = [];
   open(): boolean {
     this.opened = true;
     return true;
@@ -25,6 +26,12 @@ class Gate {
   }
   read(): number[] {
     return this.ran;
+  }
+  start(name: string): number {
+    return this.started.push(name);
+  }
+  startedOnes(): string[] {
+    return this.started;
   }
 }
 
@@ -45,6 +52,13 @@ const openGateAfter = tsray.remote(async (gate: tsray.ActorHandle<Gate>, before:
 const sleepThen = tsray.remote(async (ms: number, value: string) => {
   await new Promise((resolve) => setTimeout(resolve, ms));
   return value;
+});
+
+/** Tells the gate it started (without a get, which would hand back the tasks queued behind it), then sleeps. */
+const busyFor = tsray.remote(async (gate: tsray.ActorHandle<Gate>, ms: number, name: string) => {
+  void gate.start.remote(name);
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return name;
 });
 
 const noted = tsray.remote(async (gate: tsray.ActorHandle<Gate>, index: number) => tsray.get(gate.note.remote(index)));
@@ -86,17 +100,26 @@ void describe('pipelining', () => {
 
   void test('a pipelined task that is cancelled ends alone and never runs', async () => {
     const gate = await liveGate();
-    // Both workers are busy for a while, so the noted tasks queue behind them.
-    const busy = [sleepThen.remote(400, 'a'), sleepThen.remote(400, 'b')];
+    // Both workers are busy for a while, so the noted tasks queue behind them. Each busy task is
+    // running before the next is submitted: submitted together, the second could be pipelined behind
+    // the first, and a lease granted meanwhile would run the noted tasks at once, the victim with them.
+    const busy: tsray.ObjectRef<string>[] = [];
+    for (const name of ['a', 'b']) {
+      busy.push(busyFor.remote(gate, 1000, name));
+      const started = await eventually(() => tsray.get(gate.startedOnes.remote()), (names) => names.includes(name), 400);
+      assert.ok(started.includes(name), `busy task ${name} never started`);
+    }
+    // Both leases run a task, so the noted tasks are pipelined behind them as they are submitted.
     const refs = Array.from({ length: 40 }, (_, index) => noted.remote(gate, index));
-    // Once the leases are granted, the first tasks are pipelined behind the busy ones.
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    // The pushes reach the workers before the cancel does.
+    await new Promise((resolve) => setTimeout(resolve, 50));
     const victim = 5;
     tsray.cancel(refs[victim] as tsray.ObjectRef);
     await assert.rejects(tsray.get(refs[victim] as tsray.ObjectRef), tsray.TaskCancelledError);
     const others = refs.filter((_, index) => index !== victim);
     assert.equal((await tsray.get(others, { timeout: 30_000 })).length, 39);
     assert.deepEqual(await tsray.get(busy), ['a', 'b']);
+    assert.deepEqual(await tsray.get(gate.startedOnes.remote()), ['a', 'b']);
     const ran = await tsray.get(gate.read.remote());
     assert.ok(!ran.includes(victim), `cancelled task ${victim} ran`);
     assert.equal(ran.length, 39);
