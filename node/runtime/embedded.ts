@@ -28,6 +28,7 @@ import { WorkerThreads } from './worker-threads.js';
 import { markSessionEnded } from './session-marker.js';
 import type { SessionMarker } from './session-marker.js';
 import { startSession } from './sessions.js';
+import { vcpus } from './work-polling.js';
 
 /** What the embedded cluster is started with (validated by `init`). */
 export interface EmbeddedOptions {
@@ -194,6 +195,8 @@ export class EmbeddedCluster {
       },
       // The driver shares the store's thread: its large puts are written into the store at the call.
       store: { put: (objectId, data) => this.nodeStore.storeNow(objectId, data), delete: (objectId) => this.nodeStore.delete([objectId]) },
+      // Its gets poll its workers' replies for a moment while a vCPU is spare (see work-polling.ts).
+      replyPolling: { budgetMs: this.threads.pollBudgetMs, spareCpu: () => this.threads.busyWorkers.busy < vcpus },
     });
     driverLog?.hashStateWith(() => hashState(this.driver.state));
   }

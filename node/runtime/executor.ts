@@ -110,6 +110,10 @@ export class Executor {
   private executing = 0;
   /** How many pushed tasks and actor calls this worker has started, ever: tells an idle worker whether anything ran since it last looked. */
   bodiesStarted = 0;
+  /** Called when this worker starts executing something after executing nothing (see work-polling.ts). */
+  onBusy: (() => void) | undefined;
+  /** Called once the last body being executed was reported (an idle worker polls for more: see work-polling.ts). */
+  onIdle: (() => void) | undefined;
 
   /** @param tsrayNamespace what by-source functions see as `tsray`. */
   constructor(
@@ -131,7 +135,7 @@ export class Executor {
   handle(effect: OwnerEffect): void {
     switch (effect.type) {
       case 'task/execute':
-        this.executing += 1;
+        if (this.executing++ === 0) this.onBusy?.();
         this.bodiesStarted += 1;
         this.queued.push(effect.spec, effect.attempt, effect.args);
         if (this.queued.length === 3) queueMicrotask(this.startQueued);
@@ -288,7 +292,9 @@ export class Executor {
    */
   private executed(): void {
     this.executing -= 1;
-    if (this.executing === 0) this.runtime().postQueuedNow();
+    if (this.executing > 0) return;
+    this.runtime().postQueuedNow();
+    this.onIdle?.();
   }
 
   /**

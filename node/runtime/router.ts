@@ -121,7 +121,7 @@ export class Router {
    * What reads the messages other threads sent this one and delivers what is queued, now (see
    * `readBetweenSubmissions`), in the async context the router's reader was set in.
    */
-  private reader: (() => void) | undefined;
+  private reader: (() => number) | undefined;
   /** Submissions since the last read, and when it was (see `readBetweenSubmissions`). */
   private submissionsSinceRead = 0;
   private lastReadMs = 0;
@@ -186,17 +186,37 @@ export class Router {
    * Sets what reads, now, the messages that other threads of this process sent this one and that
    * wait for its event loop (the embedded node's worker threads: `WorkerThreads.readWaiting`).
    */
-  setReader(read: () => void): void {
+  setReader(read: () => number): void {
     // Run in this context, not the submitting code's: timers and promises made while delivering
     // belong to the runtime, not to whatever AsyncLocalStorage store the user's loop runs under.
     const scope = new AsyncResource('tsray-read-between-submissions');
-    const readAndFlush = (): void => {
-      read();
+    const readAndFlush = (): number => {
+      const messages = read();
       // What this thread's own components were sent meanwhile (the driver's lease requests to its
       // raylet, the raylet's grants) is delivered too, as the turn's Immediate would.
       this.flush();
+      return messages;
     };
     this.reader = () => scope.runInAsyncScope(readAndFlush);
+  }
+
+  /**
+   * For a driver about to wait for its workers' replies (see work-polling.ts): reads what they sent
+   * until `settled` holds, for at most `budgetMs` and while `mayGoOn` holds, without yielding to the
+   * event loop. Stops as soon as a read brings something that does not settle it: replies that stream in mean the
+   * workers are busy, and a thread that polls then takes the CPU they run on. Returns whether
+   * `settled` held. Not within a delivery or a flush, as for `readBetweenSubmissions`, and only where
+   * a reader was set (the embedded node's driver).
+   */
+  readUntil(settled: () => boolean, budgetMs: number, mayGoOn: () => boolean): boolean {
+    if (this.reader === undefined || this.receiving || this.flushing || this.closed) return false;
+    this.postQueued(true);
+    const startMs = performance.now();
+    for (;;) {
+      const messages = this.reader();
+      if (settled()) return true;
+      if (messages > 0 || this.closed || performance.now() - startMs >= budgetMs || !mayGoOn()) return false;
+    }
   }
 
   /**

@@ -12,6 +12,7 @@ import { Executor } from './executor.js';
 import { collectWhenIdle } from './idle-collect.js';
 import { OwnerRuntime } from './owner-runtime.js';
 import { Router, threadBatchMessages } from './router.js';
+import { BusyWorkers, PollBackoff, pollForWork, vcpus, type InboundChannel } from './work-polling.js';
 import { ForwardedLog, postToLogThread, type LogPort, type LogRecords } from '../store/forwarded-log.js';
 import { setStoreBuffer } from './values.js';
 import { registerTsxIfParentUsesIt } from './typescript-modules.js';
@@ -40,6 +41,11 @@ export interface WorkerBoot {
    * go on; without it (and with `eventLog` not false) they go to the main thread, which hands them over.
    */
   readonly logPort?: LogPort;
+  /** The node's count of busy workers and this worker's flag in it (see `BusyWorkers`); without them it never polls. */
+  readonly busyCountBuffer?: SharedArrayBuffer;
+  readonly busyFlagBuffer?: SharedArrayBuffer;
+  /** How long it polls for work once idle, in ms (see work-polling.ts); 0 or absent: never. */
+  readonly pollBudgetMs?: number;
   /** The precompiled script to start from (see worker-script.cts); without it, tsray's modules load one by one. */
   readonly script?: WorkerScriptBoot;
   /**
@@ -61,14 +67,22 @@ interface PeerOffer {
  * Messages to the peer now go straight to it, and its messages come straight here; once the peer's
  * thread ends, its port closes and messages to it go back to the main thread (which drops them).
  */
-function addPeer(router: Router, offer: PeerOffer): void {
+function addPeer(router: Router, offer: PeerOffer, inbound: Set<InboundChannel>): void {
   const { address, port } = offer;
   router.addRemote(address, port, true);
-  port.on('message', (message: unknown) => {
-    const messages = threadBatchMessages(message);
-    if (messages !== undefined) router.receive(messages);
+  const channel: InboundChannel = {
+    port,
+    handle: (message: unknown) => {
+      const messages = threadBatchMessages(message);
+      if (messages !== undefined) router.receive(messages);
+    },
+  };
+  inbound.add(channel);
+  port.on('message', channel.handle);
+  port.on('close', () => {
+    inbound.delete(channel);
+    router.removeRemote(address, port);
   });
-  port.on('close', () => router.removeRemote(address, port));
 }
 
 /**
@@ -124,7 +138,7 @@ export async function startWorker(tsray: unknown): Promise<void> {
   process.on('uncaughtException', (error: Error) => {
     if (!executor.onStray(error, 'an uncaught exception')) throw error;
   });
-  port.on('message', (message: unknown) => {
+  const onParentMessage = (message: unknown): void => {
     const query = message as { kind?: unknown; id?: unknown };
     if (query.kind === 'tsray/flush-logs' || query.kind === 'tsray/killing') {
       // The cluster is shutting down, or this worker is being killed, and the thread will be
@@ -146,12 +160,39 @@ export async function startWorker(tsray: unknown): Promise<void> {
       return;
     }
     if (query.kind === 'tsray/peer') {
-      addPeer(router, message as PeerOffer);
+      addPeer(router, message as PeerOffer, inbound);
       return;
     }
     const messages = threadBatchMessages(message);
     if (messages !== undefined) router.receive(messages);
-  });
+  };
+  // What this worker reads: the main thread's messages, and its peers' (see addPeer).
+  const inbound = new Set<InboundChannel>([{ port, handle: onParentMessage }]);
+  port.on('message', onParentMessage);
+  // Once its last body was reported, the worker polls for the next push before it waits (see
+  // work-polling.ts), after the microtasks of that turn (on an Immediate), while no other worker is
+  // busy (or polling) on the vCPUs that the main thread does not need.
+  const pollBudgetMs = boot.pollBudgetMs ?? 0;
+  const busyWorkers = boot.busyCountBuffer === undefined || boot.busyFlagBuffer === undefined ? undefined : new BusyWorkers(boot.busyCountBuffer, boot.busyFlagBuffer);
+  let pollScheduled = false;
+  const backoff = new PollBackoff();
+  const idle = (): boolean => executor.executingCount === 0;
+  const poll = (): void => {
+    pollScheduled = false;
+    if (!idle() || busyWorkers === undefined || busyWorkers.busy > vcpus - 2 || !backoff.shouldPoll()) return;
+    // A polling worker takes a vCPU as a busy one does: counted so, two idle workers do not both
+    // poll on 2 vCPUs while the driver needs one.
+    busyWorkers.started();
+    backoff.polled(pollForWork(inbound, idle, pollBudgetMs));
+    if (idle()) busyWorkers.stopped();
+  };
+  executor.onBusy = () => busyWorkers?.started();
+  executor.onIdle = () => {
+    busyWorkers?.stopped();
+    if (pollScheduled || pollBudgetMs === 0 || busyWorkers === undefined) return;
+    pollScheduled = true;
+    setImmediate(poll);
+  };
   collectWhenIdle(executor, () => runtime.state);
   toMain.postMessage({ kind: 'tsray/ready', workerId: boot.workerId });
 }

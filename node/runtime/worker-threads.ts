@@ -12,6 +12,7 @@ import type { WorkerExitReason } from '../../core/protocol.js';
 import { isLogRecords } from '../store/forwarded-log.js';
 import type { LogRecords } from '../store/forwarded-log.js';
 import { readerSlots } from '../store/reader-pins.js';
+import { BusyWorkers, pollBudgetMsFrom } from './work-polling.js';
 import { threadBatchMessages } from './router.js';
 import type { Router } from './router.js';
 import type { WorkerBoot } from './worker-main.js';
@@ -41,6 +42,8 @@ interface WorkerThread {
   readonly fromWorker: MessagePort;
   /** Its handler of what arrives on `fromWorker`. */
   readonly onMessage: (message: unknown) => void;
+  /** Its flag in `busyWorkers` (see work-polling.ts). */
+  readonly busyFlag: SharedArrayBuffer;
   killed: boolean;
   /** The cause its kill was given, for its exit to name (set only by `kill`). */
   killedBy: number | undefined;
@@ -59,18 +62,22 @@ const maxBootingThreads = Math.max(2, availableParallelism());
 const killFlushTimeoutMs = 50;
 
 /** Handles, now, up to `maxMessages` of what the worker sent on its channel and no event has delivered yet. */
-function readFrom(record: WorkerThread, maxMessages: number): void {
-  for (let count = 0; count < maxMessages; count += 1) {
+function readFrom(record: WorkerThread, maxMessages: number): number {
+  let count = 0;
+  for (; count < maxMessages; count += 1) {
     const received = receiveMessageOnPort(record.fromWorker);
-    if (received === undefined) return;
+    if (received === undefined) break;
     record.onMessage(received.message);
   }
+  return count;
 }
 
 /** The live worker threads of one node. */
 export class WorkerThreads {
   /** How many messages from one worker to another went through this thread (before they peered). */
   relayedBetweenWorkers = 0;
+  /** Which workers execute something now (see work-polling.ts): an idle worker polls only while a vCPU is spare. */
+  readonly busyWorkers = new BusyWorkers();
   private readonly threads = new Map<string, WorkerThread>();
   /** Pairs of workers (`a|b`, ids in order) that have a channel of their own. */
   private readonly peered = new Set<string>();
@@ -84,6 +91,9 @@ export class WorkerThreads {
   private readonly booting = new Set<string>();
   /** Workers whose threads wait for a boot slot, in the order they were asked for. */
   private readonly waitingToBoot: string[] = [];
+
+  /** How long an idle worker (and the driver) polls (see work-polling.ts), read once: a bad value fails the node's start. */
+  readonly pollBudgetMs = pollBudgetMsFrom(process.env['TSRAY_POLL_US']);
 
   /** Threads are started by `spawn`. */
   constructor(private readonly options: WorkerThreadsOptions) {}
@@ -109,7 +119,9 @@ export class WorkerThreads {
     const boot = this.options.boot(workerId, readerSlot);
     // The worker's own channel to the log thread moves to it, and so does its channel to this thread.
     const { port1: fromWorker, port2: mainPort } = new MessageChannel();
-    const thread = new Worker(workerEntry, { workerData: { ...boot, script, mainPort } satisfies WorkerBoot, transferList: boot.logPort === undefined ? [mainPort] : [mainPort, boot.logPort.port] });
+    const busyFlag = new SharedArrayBuffer(4);
+    const busyCountBuffer = this.busyWorkers.countBuffer;
+    const thread = new Worker(workerEntry, { workerData: { ...boot, script, mainPort, busyCountBuffer, busyFlagBuffer: busyFlag, pollBudgetMs: this.pollBudgetMs } satisfies WorkerBoot, transferList: boot.logPort === undefined ? [mainPort] : [mainPort, boot.logPort.port] });
     const router = this.options.router;
     const onMessage = (message: unknown): void => {
       const messages = threadBatchMessages(message);
@@ -125,7 +137,7 @@ export class WorkerThreads {
         if (typeof id === 'number') this.asked.get(id)?.(message);
       }
     };
-    const record: WorkerThread = { thread, fromWorker, onMessage, killed: false, killedBy: undefined, killedAs: 'killed' };
+    const record: WorkerThread = { thread, fromWorker, onMessage, busyFlag, killed: false, killedBy: undefined, killedAs: 'killed' };
     this.threads.set(workerId, record);
     router.addRemote(`worker:${workerId}`, thread, true);
     fromWorker.on('message', onMessage);
@@ -139,6 +151,7 @@ export class WorkerThreads {
       // What the worker sent before it ended (its log's last records among it) is read first: its
       // channel, unlike the thread's own port, is not emptied before the thread's exit is told.
       readFrom(record, Number.POSITIVE_INFINITY);
+      this.busyWorkers.ended(busyFlag);
       this.bootNext(workerId);
       this.threads.delete(workerId);
       fromWorker.close();
@@ -202,11 +215,14 @@ export class WorkerThreads {
 
   /**
    * Reads and handles, now, what the live workers sent this thread and its event loop has not yet
-   * (at most `maxMessages` messages from each): for a driver's loop of submissions, which keeps the
-   * event loop from them (see `Router.readBetweenSubmissions`).
+   * (at most `maxMessages` messages from each), and returns how many it read: for a driver's loop of
+   * submissions, which keeps the event loop from them (see `Router.readBetweenSubmissions`), and a
+   * driver's poll for a reply (see `Router.readUntil`).
    */
-  readWaiting(maxMessages = 64): void {
-    for (const record of this.threads.values()) if (!record.killed) readFrom(record, maxMessages);
+  readWaiting(maxMessages = 64): number {
+    let messages = 0;
+    for (const record of this.threads.values()) if (!record.killed) messages += readFrom(record, maxMessages);
+    return messages;
   }
 
   /** Sends `kind` to every live worker and collects the `replyKind` answers; a worker silent for `timeoutMs` (1 s) is skipped. */
