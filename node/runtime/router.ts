@@ -184,7 +184,8 @@ export class Router {
 
   /**
    * Sets what reads, now, the messages that other threads of this process sent this one and that
-   * wait for its event loop (the embedded node's worker threads: `WorkerThreads.readWaiting`).
+   * wait for its event loop (the embedded node's worker threads: `WorkerThreads.readWaiting`), and
+   * returns how many it read.
    */
   setReader(read: () => number): void {
     // Run in this context, not the submitting code's: timers and promises made while delivering
@@ -203,10 +204,10 @@ export class Router {
   /**
    * For a driver about to wait for its workers' replies (see work-polling.ts): reads what they sent
    * until `settled` holds, for at most `budgetMs` and while `mayGoOn` holds, without yielding to the
-   * event loop. Stops as soon as a read brings something that does not settle it: replies that stream in mean the
-   * workers are busy, and a thread that polls then takes the CPU they run on. Returns whether
-   * `settled` held. Not within a delivery or a flush, as for `readBetweenSubmissions`, and only where
-   * a reader was set (the embedded node's driver).
+   * event loop. Stops as soon as a read brings something that does not settle it: replies that
+   * stream in mean the workers are busy, and a thread that polls then takes the CPU they run on.
+   * Returns whether `settled` held. Not within a delivery or a flush, as for
+   * `readBetweenSubmissions`, and only where a reader was set (the embedded node's driver).
    */
   readUntil(settled: () => boolean, budgetMs: number, mayGoOn: () => boolean): boolean {
     if (this.reader === undefined || this.receiving || this.flushing || this.closed) return false;
