@@ -33,14 +33,16 @@ function channel(): { inbound: InboundChannel; send: (message: unknown) => void;
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 void describe('work polling', () => {
-  void test('handles what came on every channel and returns once something did', async () => {
+  void test('handles what comes on every channel, and returns once it brought work', async () => {
     const a = channel();
     const b = channel();
     try {
       a.send('push 1');
       b.send('push 2');
       await turn();
-      assert.equal(pollForWork([a.inbound, b.inbound], () => true, 50), true);
+      // Work is what makes the worker busy: here, both pushes handled.
+      const idle = (): boolean => a.handled.length + b.handled.length < 2;
+      assert.equal(pollForWork([a.inbound, b.inbound], idle, 10_000), true);
       assert.deepEqual([a.handled, b.handled], [['push 1'], ['push 2']]);
     } finally {
       a.close();
@@ -48,7 +50,22 @@ void describe('work polling', () => {
     }
   });
 
-  void test('keeps to its budget when nothing comes, and stops at once when the worker is busy again', () => {
+  void test('a message that brings no work is handled and the poll goes on to its budget', async () => {
+    const a = channel();
+    try {
+      a.send('an acknowledgement');
+      await turn();
+      const startMs = performance.now();
+      assert.equal(pollForWork([a.inbound], () => true, 5), false);
+      const tookMs = performance.now() - startMs;
+      assert.ok(tookMs >= 5 && tookMs < 1000, `polled for ${tookMs} ms with a budget of 5`);
+      assert.deepEqual(a.handled, ['an acknowledgement']);
+    } finally {
+      a.close();
+    }
+  });
+
+  void test('keeps to its budget when nothing comes, and stops at once when the worker is busy', () => {
     const a = channel();
     try {
       const startMs = performance.now();
@@ -58,9 +75,10 @@ void describe('work polling', () => {
       let checks = 0;
       assert.equal(
         pollForWork([a.inbound], () => ++checks < 3, 10_000),
-        false,
+        true,
       );
       assert.equal(checks, 3);
+      assert.equal(pollForWork([a.inbound], () => false, 10_000), true, 'a busy worker has its work already');
       assert.equal(pollForWork([a.inbound], () => true, 0), false);
       assert.deepEqual(a.handled, []);
     } finally {
@@ -105,8 +123,10 @@ void describe('work polling', () => {
       polling.waiting();
       // Not yet: the code that waited is still running.
       assert.equal(polls.at(-1) === waits, false);
-      // The event loop turns between waits, as when a worker's reply settles a get.
-      await new Promise((resolve) => setImmediate(resolve));
+      // The event loop turns between waits, as when a worker's reply settles a get (twice: the
+      // first Immediate may run before the one the poll scheduled to see the turn).
+      await turn();
+      await turn();
     };
     for (let index = 0; index < 30; index += 1) await wait();
     // Missed at waits 1, 2, 4, 8, 16: each miss skips 0, 1, 3, 7, then 15 waits.
