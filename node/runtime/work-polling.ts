@@ -1,7 +1,7 @@
 /**
  * An idle task worker thread (not an actor's) polls its channels for new work for a moment before it
- * waits in its event loop, and a driver whose workers are threads of its process polls for their replies (`ReplyPolling`).
- * On a VM, a thread that waits lets its vCPU halt, and waking a halted vCPU took 30-40 µs here:
+ * waits in its event loop, and a driver whose workers are threads of its process polls for their
+ * replies (`ReplyPolling`). On a VM, a thread that waits lets its vCPU halt, and waking a halted vCPU took 30-40 µs here:
  * a postMessage round trip to a worker read 73-90 µs in most runs of a process, and 9 µs in the runs
  * whose two threads happened to share a vCPU (piscina's awaited tiny task read 14 or 78-91 µs the
  * same way); with the worker polling, a driver's next push finds it awake.
@@ -34,9 +34,9 @@ export interface InboundChannel {
  * Polls `inbound` (each channel with what handles its messages), handling what comes, until the
  * worker is no longer `idle` (work came) or `budgetMs` passed; returns whether work came. A message
  * that brings no work (the driver's acknowledgement of a reply, say) does not end the poll, and does
- * not count as work: counted so, each of 100 actors called in turn polled after every call, took a
- * vCPU from the next actor's wake-up, and 10,000 such calls took 8.4 s instead of 6.5. What a
- * handled message starts runs once the caller returns (a worker's bodies start on a microtask).
+ * not count as work: counted so, it would keep a worker whose work comes rarely polling after each
+ * piece of it rather than backing off (`PollBackoff`). What a handled message starts runs once the
+ * caller returns (a worker's bodies start on a microtask).
  */
 export function pollForWork(inbound: Iterable<InboundChannel>, idle: () => boolean, budgetMs: number): boolean {
   if (budgetMs === 0 || !idle()) return !idle();
