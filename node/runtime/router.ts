@@ -201,6 +201,11 @@ export class Router {
     this.reader = () => scope.runInAsyncScope(readAndFlush);
   }
 
+  /** The reader, when one was set and may read now: not within a delivery or a flush, which deliver what arrived themselves. */
+  private readerNow(): (() => number) | undefined {
+    return this.receiving || this.flushing || this.closed ? undefined : this.reader;
+  }
+
   /**
    * For a driver about to wait for its workers' replies (see work-polling.ts): reads what they sent
    * until `settled` holds, for at most `budgetMs` and while `mayGoOn` holds, without yielding to the
@@ -210,11 +215,12 @@ export class Router {
    * `readBetweenSubmissions`, and only where a reader was set (the embedded node's driver).
    */
   readUntil(settled: () => boolean, budgetMs: number, mayGoOn: () => boolean): boolean {
-    if (this.reader === undefined || this.receiving || this.flushing || this.closed) return false;
+    const reader = this.readerNow();
+    if (reader === undefined) return false;
     this.postQueued(true);
     const startMs = performance.now();
     for (;;) {
-      const messages = this.reader();
+      const messages = reader();
       if (settled()) return true;
       if (messages > 0 || this.closed || performance.now() - startMs >= budgetMs || !mayGoOn()) return false;
     }
@@ -232,7 +238,8 @@ export class Router {
    * loop. Not within a delivery or a flush, which deliver what arrived themselves.
    */
   readBetweenSubmissions(): void {
-    if (this.reader === undefined || this.receiving || this.flushing || this.closed) return;
+    const reader = this.readerNow();
+    if (reader === undefined) return;
     const nowMs = performance.now();
     // The first submission of a run of code (or since the last read) starts the interval and reads
     // nothing: a task awaited alone is not a loop, and its reply is not due yet.
@@ -241,7 +248,7 @@ export class Router {
     if (this.submissionsSinceRead < submissionsPerRead && nowMs - this.lastReadMs < maxReadIntervalMs) return;
     this.submissionsSinceRead = 0;
     this.lastReadMs = nowMs;
-    this.reader();
+    reader();
   }
 
   /** Routes a message that arrived from another thread (already stamped). */

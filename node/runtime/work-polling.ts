@@ -1,10 +1,10 @@
 /**
  * An idle task worker thread (not an actor's) polls its channels for new work for a moment before it
  * waits in its event loop, and a driver whose workers are threads of its process polls for their
- * replies (`ReplyPolling`). On a VM, a thread that waits lets its vCPU halt, and waking a halted vCPU took 30-40 µs here:
- * a postMessage round trip to a worker read 73-90 µs in most runs of a process, and 9 µs in the runs
- * whose two threads happened to share a vCPU (piscina's awaited tiny task read 14 or 78-91 µs the
- * same way); with the worker polling, a driver's next push finds it awake.
+ * replies (`ReplyPolling`). On a VM, a thread that waits lets its vCPU halt, and waking a halted vCPU
+ * took 30-40 µs here: a postMessage round trip to a worker read 73-90 µs in most runs of a process,
+ * and 9 µs in the runs whose two threads happened to share a vCPU (piscina's awaited tiny task read
+ * 14 or 78-91 µs the same way); with the worker polling, a driver's next push finds it awake.
  * Polling takes a vCPU, so a worker polls only while no other worker executes something on the
  * vCPUs the main thread does not need (`BusyWorkers`).
  */
@@ -39,7 +39,7 @@ export interface InboundChannel {
  * caller returns (a worker's bodies start on a microtask).
  */
 export function pollForWork(inbound: Iterable<InboundChannel>, idle: () => boolean, budgetMs: number): boolean {
-  if (budgetMs === 0 || !idle()) return !idle();
+  if (budgetMs === 0) return false;
   const startMs = performance.now();
   do {
     for (const channel of inbound) {

@@ -120,8 +120,7 @@ export class WorkerThreads {
     // The worker's own channel to the log thread moves to it, and so does its channel to this thread.
     const { port1: fromWorker, port2: mainPort } = new MessageChannel();
     const busyFlag = new SharedArrayBuffer(4);
-    const busyCountBuffer = this.busyWorkers.countBuffer;
-    const thread = new Worker(workerEntry, { workerData: { ...boot, script, mainPort, busyCountBuffer, busyFlagBuffer: busyFlag, pollBudgetMs: this.pollBudgetMs } satisfies WorkerBoot, transferList: boot.logPort === undefined ? [mainPort] : [mainPort, boot.logPort.port] });
+    const thread = new Worker(workerEntry, { workerData: { ...boot, script, mainPort, busyCountBuffer: this.busyWorkers.countBuffer, busyFlagBuffer: busyFlag, pollBudgetMs: this.pollBudgetMs } satisfies WorkerBoot, transferList: boot.logPort === undefined ? [mainPort] : [mainPort, boot.logPort.port] });
     const router = this.options.router;
     const onMessage = (message: unknown): void => {
       const messages = threadBatchMessages(message);
