@@ -92,9 +92,23 @@ class BatchMemory {
     return new ArrayBuffer(Math.ceil(size / batchMemoryStepBytes) * batchMemoryStepBytes);
   }
 
-  /** Keeps `memory` (a written batch's, sent back) for a later batch, unless enough are kept. */
+  /**
+   * Keeps `memory` (a written batch's, sent back) for a later batch; when enough are kept, it takes
+   * the place of the smallest kept, if larger. Keeping the first that came back filled the spares with
+   * the small memory of a burst's first batches (64 to 256 KiB, flushed by the timer), and the 384 KiB
+   * of every full batch (4096 records) after them was dropped: each full batch was laid out in fresh
+   * memory, whose allocation made the workers' V8 start full collections.
+   */
   give(memory: ArrayBuffer): void {
-    if (this.spare.length < maxSpareBatches && memory.byteLength > 0) this.spare.push(memory);
+    if (memory.byteLength === 0) return;
+    const spare = this.spare;
+    if (spare.length < maxSpareBatches) {
+      spare.push(memory);
+      return;
+    }
+    let smallest = 0;
+    for (let index = 1; index < spare.length; index += 1) if ((spare[index] as ArrayBuffer).byteLength < (spare[smallest] as ArrayBuffer).byteLength) smallest = index;
+    if ((spare[smallest] as ArrayBuffer).byteLength < memory.byteLength) spare[smallest] = memory;
   }
 }
 

@@ -33,8 +33,12 @@ const chunkBytes = 64 * 1024;
 const firstChunkBytes = 4 * 1024;
 /** A record starts in a fresh chunk when less than this is left. */
 const minRoomBytes = 1024;
-/** The most chunks kept for reuse once their records were copied out (see `recycle`). */
-const maxSpareChunks = 4;
+/**
+ * The most chunks kept for reuse once their records were copied out (see `recycle`): a forwarded
+ * log's full batch (4096 records of a tiny task's 75-90 bytes) fills six, and with four kept two
+ * fresh chunks were allocated for every batch.
+ */
+const maxSpareChunks = 8;
 
 /** msgpackr's typed-array extension codes: the index of the array's class in this list. */
 const typedArrayCodes = new Map<unknown, number>(

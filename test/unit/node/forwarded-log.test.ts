@@ -149,6 +149,51 @@ void test('the memory of a written batch, sent back, holds a later batch, whose 
   assert.deepEqual(new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: true }).unpack(written as Buffer), [2, 4, 0, null, { type: 'd', n: 1 }]);
 });
 
+void test('the memory of a full batch sent back is kept for the next full batch even when small memory filled the spares first', () => {
+  const batches: LogRecords[] = [];
+  const forwarded = new ForwardedLog('worker:n1.w1', (batch) => batches.push(batch));
+  const post = (count: number, size: number): LogRecords => {
+    for (let index = 0; index < count; index += 1) forwarded.append(index, { type: 'task/pushed', taskId: `n1.d1.t${index}`, pad: String(index).padStart(size, 'p') });
+    forwarded.flushNow();
+    return batches[batches.length - 1] as LogRecords;
+  };
+  // A burst's first batches (flushed by the timer) are small: their memory, sent back, fills the spares.
+  // Six posted before any comes back, so that each is laid out in memory of its own.
+  const small = Array.from({ length: 6 }, () => post(1, 10));
+  for (const batch of small) {
+    const back = memoryOf(batch);
+    assert.ok(back !== undefined && keepBatchMemory(back));
+  }
+  // Then full batches, each larger than any memory kept so far (1 MiB and more).
+  const full = post(4000, 300);
+  const back = memoryOf(full);
+  assert.ok(back !== undefined);
+  const memory = back.memory;
+  assert.ok(memory.byteLength >= 1024 * 1024);
+  assert.ok(keepBatchMemory(back));
+  // The next full batch is laid out in it, not in fresh memory.
+  assert.equal(post(4000, 300).bytes.buffer, memory);
+});
+
+void test('a writer whose records were copied out writes a full batch again (six chunks) in the chunks it filled before', () => {
+  const writer = new PlainRecordWriter();
+  const fill = (): Set<ArrayBuffer> => {
+    const used = new Set<ArrayBuffer>();
+    // 4096 records of about 90 bytes, a forwarded log's full batch of a tiny task's records.
+    for (let seq = 1; seq <= 4096; seq += 1) {
+      assert.ok(writer.writeInPlace(2, seq, 0, undefined, { type: 'task/pushed', taskId: `n1.d1.t${seq}`, pad: 'p'.repeat(60) }));
+      used.add(writer.lastRecordBuffer);
+    }
+    return used;
+  };
+  writer.recycle();
+  const first = fill();
+  assert.ok(first.size >= 6, `a full batch took ${first.size} chunks`);
+  writer.recycle();
+  const second = fill();
+  assert.deepEqual([...second].filter((buffer) => !first.has(buffer)), []);
+});
+
 void test('records wait the lag (50 ms) before they are posted, so a batch holds what its thread logged over that time', async () => {
   const postedAfterMs: number[] = [];
   let appendedAtMs = 0;
