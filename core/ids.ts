@@ -101,6 +101,17 @@ export function isObjectOfTask(objectId: ObjectId, taskId: TaskId): boolean {
 }
 
 /**
+ * The number an owner gave `taskId` when it minted it (`<workerId>.t<n>`: its tasks in the order
+ * submitted), or undefined for an id of another form.
+ */
+export function taskNumber(taskId: TaskId): number | undefined {
+  const at = taskId.lastIndexOf('.t');
+  if (at < 0) return undefined;
+  const digits = taskId.slice(at + 2);
+  return /^[0-9]+$/.test(digits) ? Number(digits) : undefined;
+}
+
+/**
  * The id of return `index` of a task. Joined, not a template: V8 makes a string of 13 characters or
  * more (every return id) out of two as a rope, which every table lookup keyed by it then walked; a
  * join copies the characters into one flat string. In a table of 200k such ids, a set, six gets and

@@ -7,10 +7,10 @@
  * pipelined to each granted worker, which runs them one after another.
  */
 import { send } from '../effects.js';
-import { nodeOfWorker, rayletAddress, workerAddress } from '../ids.js';
-import type { LeaseId, NodeId, WorkerId } from '../ids.js';
+import { nodeOfWorker, rayletAddress, taskNumber, workerAddress } from '../ids.js';
+import type { LeaseId, NodeId, TaskId, WorkerId } from '../ids.js';
 import type { ResolvedArg, SchedulingStrategy, TaskArg, WorkerExitReason } from '../protocol.js';
-import { emptyFifo, fifoPushFront, fifoPushOne, fifoRemove, fifoSize, fifoTake, fifoTakeAll } from '../fifo.js';
+import { emptyFifo, fifoPeek, fifoPushFront, fifoPushOne, fifoRemove, fifoSize, fifoTake, fifoTakeAll } from '../fifo.js';
 import { shapeKey } from '../resources.js';
 import type { Ctx } from './context.js';
 import { emit, errorOf, removeOne } from './context.js';
@@ -58,10 +58,30 @@ export function enqueueForLease(ctx: Ctx, task: OwnedTask): void {
   pump(ctx, cls);
 }
 
-/** Queues a task handed back unrun at the front of its class (it was next before). */
+/** The most queued tasks a handed-back task is compared with to find its place (see `requeueForLease`). */
+const maxRequeueScan = 64;
+
+/**
+ * Queues a task handed back unrun at the front of its class (it was next before), behind the tasks
+ * at the front that were submitted before it. A worker hands back the tasks pipelined behind a task
+ * that blocked one reply each, in the order they were pushed: put each at the very front, they waited
+ * in reverse order, and were pushed and handed back again reversed each time (seen in the pipelining
+ * test's log). Behind the earlier ones, they keep the order of submission. At most `maxRequeueScan`
+ * tasks are looked at: a live owner pipelines at most 64 tasks to a worker (node/runtime/pipeline-depth.ts).
+ */
 export function requeueForLease(ctx: Ctx, task: OwnedTask): void {
   const cls = classFor(ctx, task);
-  fifoPushFront(cls.queue, [task.spec.taskId]);
+  const number = taskNumber(task.spec.taskId);
+  const ahead: TaskId[] = [];
+  if (number !== undefined) {
+    for (let front = fifoPeek(cls.queue); front !== undefined && ahead.length < maxRequeueScan; front = fifoPeek(cls.queue)) {
+      const frontNumber = taskNumber(front);
+      if (frontNumber === undefined || frontNumber > number) break;
+      ahead.push(fifoTake(cls.queue) as TaskId);
+    }
+  }
+  ahead.push(task.spec.taskId);
+  fifoPushFront(cls.queue, ahead);
   pump(ctx, cls);
 }
 

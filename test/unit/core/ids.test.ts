@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { creatorOfActor, isDriverId, isObjectOfTask, ownerOfObject, taskOfObject, workerAddress } from '../../../core/ids.js';
+import { creatorOfActor, isDriverId, isObjectOfTask, ownerOfObject, taskNumber, taskOfObject, workerAddress } from '../../../core/ids.js';
 
 void test('taskOfObject finds the task of a return object and nothing for a put', () => {
   assert.equal(taskOfObject('n1.d1.t7.r0'), 'n1.d1.t7');
@@ -16,6 +16,13 @@ void test('taskOfObject finds the task of a return object and nothing for a put'
     const expected = (parts[2] ?? '').startsWith('t') ? parts.slice(0, 3).join('.') : undefined;
     assert.equal(taskOfObject(odd), expected, odd);
   }
+});
+
+void test('taskNumber reads the number an owner gave a task, and nothing from an id of another form', () => {
+  assert.equal(taskNumber('n1.d1.t1'), 1);
+  assert.equal(taskNumber('driver-1-ab.d1.t123456'), 123456);
+  assert.equal(taskNumber('n2.w17.t40'), 40);
+  for (const odd of ['n1.d1', 'n1.d1.t', 'n1.d1.tx', 'n1.d1.t1.r0', 'n1.d1.t-1', '']) assert.equal(taskNumber(odd), undefined, odd);
 });
 
 void test('ownerOfObject reads the owner from any object id, as the split-based reading did', () => {

@@ -136,4 +136,34 @@ void describe('owner: pipelining onto leases that hold different numbers of task
     }
     assert.equal(states[0], states[1], 'live and immer reach the same state');
   });
+
+  void it('keeps the order of submission for the tasks a worker hands back, pushing them again first and in that order', () => {
+    const lease = 'driver-1-ab.d1.l1';
+    let workerSeq = 0;
+    const reply = (task: number, result: { kind: 'not-run' } | { kind: 'returned'; payloads: [{ kind: 'inline'; data: number; sizeBytes: number; refs: [] }] }): OwnerEvent => ({
+      type: 'task/replied',
+      taskId: `driver-1-ab.d1.t${task}`,
+      attempt: 1,
+      workerId: 'n1.w1',
+      nodeId: 'n1',
+      result,
+      releasedBorrows: [],
+      via: { from: 'worker:n1.w1', incarnation: 0, seq: ++workerSeq },
+    });
+    const pushedTasks = (effects: readonly OwnerEffect[]): string[] => effects.flatMap((effect) => (effect.type === 'message/sent' && effect.message.type === 'task/pushed' ? [effect.message.spec.taskId.slice('driver-1-ab.d1.'.length)] : []));
+    const states: string[] = [];
+    for (const mode of ['live', 'immer'] as const) {
+      seq = 0;
+      workerSeq = 0;
+      const { step, state } = ownerStepper(mode);
+      for (const event of fortyQueued(1, 8)) step(event);
+      assert.deepEqual(pushedTasks(step({ type: 'lease/granted', leaseId: lease, workerId: 'n1.w1', nodeId: 'n1', via: from('raylet:n1') })), ['t1', 't2', 't3', 't4', 't5', 't6', 't7', 't8']);
+      // t1 blocked in a get: its worker hands back the seven behind it, one reply each, in the order pushed.
+      for (const task of [2, 3, 4, 5, 6, 7, 8]) assert.deepEqual(pushedTasks(step(reply(task, { kind: 'not-run' }))), [], `${mode}: nothing is pushed to a lease that handed tasks back`);
+      // Once t1 replies, the lease takes a full pipeline again: the handed-back tasks first, in their order.
+      assert.deepEqual(pushedTasks(step(reply(1, { kind: 'returned', payloads: [{ kind: 'inline', data: 1, sizeBytes: 1, refs: [] }] }))), ['t2', 't3', 't4', 't5', 't6', 't7', 't8', 't9'], `${mode}: pushes after t1 replied`);
+      states.push(hashState(state()));
+    }
+    assert.equal(states[0], states[1], 'live and immer reach the same state');
+  });
 });
