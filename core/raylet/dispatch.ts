@@ -1,7 +1,6 @@
 /**
  * Granting: binding leases to workers and resources, and dispatching the queue whenever resources or
- * workers free up. Unblocked workers are served before new leases, so that a task that already runs
- * is never starved of its CPU by work that has not started.
+ * workers free up.
  */
 import { assert } from '../assert.js';
 import { send } from '../effects.js';
@@ -77,7 +76,6 @@ export function unbindWorker(state: RayletState, worker: RayletWorker): void {
   worker.leaseId = null;
   worker.blocked = false;
   worker.earlyUnblocks = 0;
-  removeId(state.resumeQueue, worker.workerId);
 }
 
 /** `worker/resumed` for `worker`, naming the blocking spell it ends (none for a worker whose reports name none). */
@@ -93,44 +91,10 @@ export function removeId(list: string[], id: string): void {
 }
 
 /**
- * Gives unblocked workers their CPU back, in the order they asked, each as soon as it fits. Returns
- * true when some still wait for CPU.
- */
-function resumeWorkers(state: RayletState, effects: RayletEffect[]): boolean {
-  let waiting = false;
-  let index = 0;
-  while (index < state.resumeQueue.length) {
-    const workerId = state.resumeQueue[index] ?? '';
-    const worker = state.workers[workerId];
-    const lease = worker?.leaseId === null || worker === undefined ? undefined : state.leases[worker.leaseId];
-    if (worker === undefined || lease === undefined || worker.state !== 'leased' || !worker.blocked) {
-      state.resumeQueue.splice(index, 1);
-      continue;
-    }
-    const cpu = leaseCpu(lease);
-    if (cpu > 0 && !fits(state.available, { CPU: cpu })) {
-      waiting = true;
-      index += 1;
-      continue;
-    }
-    if (cpu > 0) {
-      take(state.available, { CPU: cpu });
-      worker.heldResources['CPU'] = cpu;
-    }
-    worker.blocked = false;
-    state.resumeQueue.splice(index, 1);
-    effects.push(resumedMessage(worker));
-  }
-  return waiting;
-}
-
-/**
- * Serves the resume queue, then walks the lease queue first come first served, granting every lease
- * that fits now (a later lease may pass an earlier one that does not). While unblocked workers wait
- * for CPU, leases that need CPU wait behind them.
+ * Walks the lease queue first come first served, granting every lease that fits now (a later lease
+ * may pass an earlier one that does not).
  */
 export function dispatch(state: RayletState, effects: RayletEffect[]): void {
-  const resumesWaiting = resumeWorkers(state, effects);
   // Once the pool has no worker for one task lease it has none for any other; actor leases still get one.
   let poolExhausted = false;
   let index = 0;
@@ -140,7 +104,7 @@ export function dispatch(state: RayletState, effects: RayletEffect[]): void {
       state.queue.splice(index, 1);
       continue;
     }
-    if ((resumesWaiting && leaseCpu(lease) > 0) || !fitsHere(state, lease) || (poolExhausted && lease.actorId === null)) {
+    if (!fitsHere(state, lease) || (poolExhausted && lease.actorId === null)) {
       index += 1;
       continue;
     }

@@ -186,8 +186,6 @@ export interface RayletState {
   tombstones: Record<LeaseId, true>;
   /** The same ids in the order they finished; the oldest is forgotten past the bound. */
   tombstoneOrder: LeaseId[];
-  /** Unblocked workers waiting to take their CPU back, in the order they asked. */
-  resumeQueue: WorkerId[];
   /** Other nodes as the GCS last published them; this node's own numbers are `total`/`available`. */
   cluster: Record<NodeId, ClusterNodeView>;
   /**
@@ -228,7 +226,6 @@ export function initialRayletState(): RayletState {
     infeasible: [],
     tombstones: {},
     tombstoneOrder: [],
-    resumeQueue: [],
     cluster: {},
     viewReceived: false,
     deadNodes: [],

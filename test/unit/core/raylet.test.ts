@@ -74,7 +74,7 @@ void describe('raylet: start and heartbeat', () => {
       { type: 'timer/armed', timerId: 'heartbeat', delayMs: 100 },
     ]);
     assert.equal(rayletCore.kind, 'raylet');
-    assert.equal(rayletCore.version, 9);
+    assert.equal(rayletCore.version, 10);
   });
 });
 
@@ -426,23 +426,24 @@ void describe('raylet: worker deaths', () => {
 });
 
 void describe('raylet: blocked workers', () => {
-  void it('lends a blocked worker CPU out, resumes it before new leases, and never frees it twice', () => {
+  void it('lends a blocked worker CPU out, resumes it at once when it unblocks (CPU below zero, as Ray lets it), and never frees it twice', () => {
     const node = new Node({ CPU: 1 });
     const w1 = node.grantNew('l1');
     node.deliver({ type: 'worker/blocked', workerId: w1 }, `worker:${w1}`);
     assert.deepEqual(node.state.available, { CPU: 1 });
     const w2 = node.grantNew('l2');
-    assert.deepEqual(node.deliver({ type: 'worker/unblocked', workerId: w1 }, `worker:${w1}`), []);
-    assert.deepEqual(node.state.resumeQueue, [w1]);
-    assert.deepEqual(node.request('l3'), [], 'a new lease waits behind the worker that waits to resume');
-    const resumed = node.deliver({ type: 'lease/returned', leaseId: 'l2', workerId: w2, disconnectWorker: false });
-    assert.deepEqual(sent(resumed, 'worker/resumed'), [{ workerId: w1, to: `worker:${w1}` }]);
-    assert.deepEqual(sent(resumed, 'lease/granted'), []);
+    const resumed = node.deliver({ type: 'worker/unblocked', workerId: w1 }, `worker:${w1}`);
+    assert.deepEqual(sent(resumed, 'worker/resumed'), [{ workerId: w1, to: `worker:${w1}` }], 'w1 goes on while w2 holds the CPU it lent');
+    assert.deepEqual(node.state.available, { CPU: -1 });
+    assert.deepEqual(node.request('l3'), [], 'a new lease waits until the node is back within its CPUs');
+    assert.deepEqual(sent(node.deliver({ type: 'lease/returned', leaseId: 'l2', workerId: w2, disconnectWorker: false }), 'lease/granted'), [], 'one CPU back only ends the overdraft');
     assert.deepEqual(node.state.available, { CPU: 0 });
     const lent = node.deliver({ type: 'worker/blocked', workerId: w1 }, `worker:${w1}`);
     assert.deepEqual(sent(lent, 'lease/granted'), [{ leaseId: 'l3', workerId: w2, nodeId: 'n1', to: driver }], 'the lent CPU goes to the queued lease');
     node.deliver({ type: 'lease/returned', leaseId: 'l1', workerId: w1, disconnectWorker: false });
     assert.deepEqual(node.state.available, { CPU: 0 }, 'returning a blocked lease gives back nothing twice');
+    node.deliver({ type: 'lease/returned', leaseId: 'l3', workerId: w2, disconnectWorker: false });
+    assert.deepEqual(node.state.available, { CPU: 1 }, 'every CPU is back once every lease ended');
   });
 
   void it('starts a worker beyond the pool bound when the others are blocked, so nested gets cannot deadlock', () => {
@@ -453,17 +454,16 @@ void describe('raylet: blocked workers', () => {
     assert.deepEqual(lent, [{ type: 'worker/spawn', workerId: 'n1.w2' }]);
   });
 
-  void it('tells a worker waiting to resume that it may go on when its lease ends, and one unblocked once idle at once', () => {
+  void it('gives back the CPU a resumed worker took over the total when its lease ends, and lets one unblocked once idle go on at once', () => {
     const node = new Node({ CPU: 1 });
     const w1 = node.grantNew('l1');
     node.deliver({ type: 'worker/blocked', workerId: w1 }, `worker:${w1}`);
     const w2 = node.grantNew('l2');
     node.deliver({ type: 'worker/unblocked', workerId: w1 }, `worker:${w1}`);
-    assert.deepEqual(node.state.resumeQueue, [w1], 'w1 waits for the CPU w2 holds');
-    // w1's task was cancelled: its owner returns the lease before the CPU came back.
-    const ended = node.deliver({ type: 'lease/returned', leaseId: 'l1', workerId: w1, disconnectWorker: false });
-    assert.deepEqual(sent(ended, 'worker/resumed'), [{ workerId: w1, to: `worker:${w1}` }], 'the resume it waited for, now that it holds nothing');
-    assert.deepEqual(node.state.resumeQueue, []);
+    assert.deepEqual(node.state.available, { CPU: -1 }, 'w1 took its CPU back while w2 holds the one it lent');
+    // w1's task ended: its owner returns the lease while w2 still runs.
+    node.deliver({ type: 'lease/returned', leaseId: 'l1', workerId: w1, disconnectWorker: false });
+    assert.deepEqual(node.state.available, { CPU: 0 });
     assert.equal(node.state.workers[w1]?.state, 'idle');
     // A worker whose lease ended while blocked unblocks later: nothing to take back, it goes on.
     const [granted] = sent(node.request('l3', { resources: {} }), 'lease/granted');
