@@ -18,7 +18,7 @@ export { legalActorTransitions, transitionActor } from './transition.js';
 /** The GCS reducer as every driver (live shell, simulator, replayer) runs it. */
 export const gcsCore: ComponentCore<GcsState, GcsEvent, GcsEffect> = {
   kind: 'gcs',
-  version: 9,
+  version: 10,
   initial: initialGcsState,
   apply: applyGcs,
   invariants: gcsInvariants,

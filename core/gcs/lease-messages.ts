@@ -21,7 +21,11 @@ function requestingActor(state: GcsState, leaseId: LeaseId): ActorRecord | undef
 /**
  * A raylet granted a worker. For the lease an actor waits for, the GCS pushes the creation task to
  * the worker; any other grant (stale, for a dead actor, from a dead node, of a dead or taken worker)
- * goes back to the raylet, and an actor that could not use its grant asks again.
+ * goes back to the raylet, and an actor that could not use its grant asks again. A worker given back
+ * unused goes back to the node's pool: it may be an idle task worker that owns what its tasks made,
+ * which ending would lose (a lease the GCS asked for again after a restart, while the node had just
+ * spilled the first request to another node, was granted on both; ending the second's worker failed
+ * a ref it owned with OwnerDiedError). Only a worker the GCS knows to host an actor is ended.
  */
 export function onLeaseGranted(state: GcsState, message: MessageOf<'lease/granted'>, effects: GcsEffect[]): void {
   const { leaseId, workerId, nodeId } = message;
@@ -31,7 +35,7 @@ export function onLeaseGranted(state: GcsState, message: MessageOf<'lease/grante
   const actor = requestingActor(state, leaseId);
   const usable = state.nodes[nodeId]?.alive === true && !isWorkerDead(state, workerId) && state.actorOfWorker[workerId] === undefined;
   if (actor === undefined || !usable) {
-    effects.push(send(rayletAddress(nodeId), { type: 'lease/returned', leaseId, workerId, disconnectWorker: true }));
+    effects.push(send(rayletAddress(nodeId), { type: 'lease/returned', leaseId, workerId, disconnectWorker: state.actorOfWorker[workerId] !== undefined }));
     if (actor !== undefined) {
       delete state.leaseOwners[leaseId];
       delete actor.pendingLease;

@@ -133,6 +133,11 @@ export interface RayletLease {
   failedSpawns: number;
   /** The requester was told that no alive node can ever fit this lease (`lease/infeasible`). */
   toldInfeasible?: boolean;
+  /**
+   * The requester was asked to return this granted lease once idle (`lease/return-requested`): leases
+   * queued here waited for what it holds.
+   */
+  returnAsked?: true;
 }
 
 /** What this raylet last heard of another node. */

@@ -86,7 +86,7 @@ function createAlive(gcs: Harness, actorSpec: ActorSpec, workerId: string): stri
 void describe('gcs core', () => {
   void it('describes itself as the gcs reducer', () => {
     assert.equal(gcsCore.kind, 'gcs');
-    assert.equal(gcsCore.version, 9);
+    assert.equal(gcsCore.version, 10);
     assert.equal(gcsCore.initial().started, false);
     assert.deepEqual(gcsCore.invariants(gcsCore.initial()), []);
   });
@@ -563,8 +563,8 @@ void describe('gcs core', () => {
       assert.deepEqual(sent(effects, 'lease/cancelled', 'raylet:n1'), [{ type: 'lease/cancelled', leaseId: 'gcs.l1' }]);
       effects = gcs.deliver({ type: 'lease/granted', leaseId: 'gcs.l1', workerId: 'n1.w1', nodeId: 'n1' }, 'raylet:n1');
       assert.deepEqual(sends(effects), [
-        { type: 'message/sent', to: 'raylet:n1', message: { type: 'lease/returned', leaseId: 'gcs.l1', workerId: 'n1.w1', disconnectWorker: true } },
-      ]);
+        { type: 'message/sent', to: 'raylet:n1', message: { type: 'lease/returned', leaseId: 'gcs.l1', workerId: 'n1.w1', disconnectWorker: false } },
+      ], 'the worker never hosted the actor: it goes back to the pool, with whatever it owns');
     });
 
     void it('ends an actor whose handles went out of scope after its worker disposed it, and hands the worker back', () => {
@@ -679,7 +679,9 @@ void describe('gcs core', () => {
         'a repeat of the grant in use keeps the worker',
       );
       const effects = gcs.deliver({ type: 'lease/granted', leaseId: 'gcs.l77', workerId: 'n2.w3', nodeId: 'n2' }, 'raylet:n2');
-      assert.deepEqual(sent(effects, 'lease/returned', 'raylet:n2'), [{ type: 'lease/returned', leaseId: 'gcs.l77', workerId: 'n2.w3', disconnectWorker: true }]);
+      assert.deepEqual(sent(effects, 'lease/returned', 'raylet:n2'), [{ type: 'lease/returned', leaseId: 'gcs.l77', workerId: 'n2.w3', disconnectWorker: false }], 'a worker given back unused goes back to its pool');
+      const taken = gcs.deliver({ type: 'lease/granted', leaseId: 'gcs.l78', workerId: 'n1.w1', nodeId: 'n1' }, 'raylet:n1');
+      assert.deepEqual(sent(taken, 'lease/returned', 'raylet:n1'), [{ type: 'lease/returned', leaseId: 'gcs.l78', workerId: 'n1.w1', disconnectWorker: true }], 'a grant of the worker that hosts a1 ends it');
     });
 
     void it('bounds the subscribers of an actor', () => {

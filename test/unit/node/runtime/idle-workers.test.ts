@@ -25,16 +25,20 @@ const sessionDir = process.argv[2];
 await tsray.init({ numCpus: 1, sessionDir });
 // Each inner node of the tree waits in a get for its two children: its worker lends its CPU out, and
 // the pool starts another worker for them.
-const tree = tsray.remote(async function tree(depth) {
-  if (depth === 0) return 1;
+// Its leaves wait leafMs first.
+const tree = tsray.remote(async function tree(depth, leafMs = 0) {
+  if (depth === 0) {
+    if (leafMs > 0) await new Promise((resolve) => setTimeout(resolve, leafMs));
+    return 1;
+  }
   const again = tsray.remote(tree);
-  const [left, right] = await tsray.get([again.remote(depth - 1), again.remote(depth - 1)]);
+  const [left, right] = await tsray.get([again.remote(depth - 1, leafMs), again.remote(depth - 1, leafMs)]);
   return left + right;
 });
 const leaves = await tsray.get(tree.remote(3));
-// A tree cancelled while its tasks wait in gets: the workers that asked for their CPU back when their
-// gets failed must hear that they may go on once their leases end, or the next tree never runs.
-const doomed = tree.remote(5);
+// A tree cancelled while its tasks wait in gets (its slow leaves keep it running past the cancel):
+// the workers whose gets failed must go on, or the next tree never runs.
+const doomed = tree.remote(5, 3000);
 await new Promise((resolve) => setTimeout(resolve, 800));
 tsray.cancel(doomed, { recursive: true });
 let cancelled = '';
