@@ -297,8 +297,8 @@ export class OwnerRuntime {
     const depth = this.pipelineDepth;
     const leaseId = depth !== undefined && message.type === 'task/replied' ? tableGet(this.state.tasks, message.taskId)?.leaseId : undefined;
     this.shell.apply(message);
-    if (leaseId !== undefined && depth !== undefined) {
-      const changed = depth.replied(leaseId, this.state.leases[leaseId]?.runningTaskId !== undefined, performance.now() * 1000);
+    if (leaseId !== undefined && depth !== undefined && message.type === 'task/replied') {
+      const changed = depth.replied(leaseId, this.state.leases[leaseId]?.runningTaskId !== undefined, performance.now() * 1000, message.result.kind === 'not-run');
       if (changed !== undefined) this.shell.apply({ type: 'owner/pipeline-depth-set', depth: changed });
     }
     if (message.type === 'lease/infeasible') this.warnInfeasible(message.leaseId);

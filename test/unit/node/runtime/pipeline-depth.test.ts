@@ -1,7 +1,8 @@
 /**
  * The shell's choice of pipeline depth (node/runtime/pipeline-depth.ts): the time queued behind a
  * running task stays within the budget, tiny tasks reach the full depth within a few replies, a
- * long task brings it down within a few, and a burst that ends leaves the depth at 1 for the next.
+ * long task brings it down within a few, a task handed back unrun is not timed, and a burst that
+ * ends leaves the depth at 1 for the next.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -36,6 +37,19 @@ void describe('pipeline depth', () => {
       if (changed !== undefined) seen.push(changed);
     }
     assert.equal(depth.current, 1, `tasks longer than the budget leave the depth at ${depth.current} (went ${seen.join(', ')})`);
+  });
+
+  void it('times nothing from tasks handed back unrun, which reply at once', () => {
+    const depth = new PipelineDepth();
+    depth.replied('l1', true, 0);
+    depth.replied('l1', true, pipelineBudgetUs);
+    assert.equal(depth.current, 1, 'a task as long as the budget');
+    // The task now running blocks in a get; the worker hands back the tasks pipelined behind it.
+    for (let at = pipelineBudgetUs + 10; at < pipelineBudgetUs + 100; at += 10) assert.equal(depth.replied('l1', true, at, true), undefined);
+    assert.equal(depth.current, 1, 'hand-backs leave the depth alone');
+    // The blocked task replies: its time runs from the reply before it, not from a hand-back.
+    assert.equal(depth.replied('l1', true, 2 * pipelineBudgetUs), undefined, 'still a task as long as the budget');
+    assert.equal(depth.current, 1);
   });
 
   void it('forgets what it measured once every lease is out of work', () => {
