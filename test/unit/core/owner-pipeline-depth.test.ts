@@ -40,6 +40,35 @@ function fortyQueued(leases: number, depth: number): OwnerEvent[] {
   ];
 }
 
+/** The one lease of `grantedAtDepthEight`. */
+const depthEightLease = 'driver-1-ab.d1.l1';
+
+/**
+ * A driver with forty tasks queued at pipeline depth 8 and one lease, stepped in `mode` up to that
+ * lease's grant; with the grant's effects.
+ */
+function grantedAtDepthEight(mode: 'live' | 'immer'): ReturnType<typeof ownerStepper> & { granted: readonly OwnerEffect[] } {
+  seq = 0;
+  const stepper = ownerStepper(mode);
+  for (const event of fortyQueued(1, 8)) stepper.step(event);
+  const granted = stepper.step({ type: 'lease/granted', leaseId: depthEightLease, workerId: 'n1.w1', nodeId: 'n1', via: from('raylet:n1') });
+  return { ...stepper, granted };
+}
+
+/** The reply of worker `n1.w1` (its message number `workerSeq`) to the driver's task `t<task>`: its value, or the task handed back unrun. */
+function workerReply(task: number, workerSeq: number, handedBack = false): OwnerEvent {
+  return {
+    type: 'task/replied',
+    taskId: `driver-1-ab.d1.t${task}`,
+    attempt: 1,
+    workerId: 'n1.w1',
+    nodeId: 'n1',
+    result: handedBack ? { kind: 'not-run' } : { kind: 'returned', payloads: [{ kind: 'inline', data: task, sizeBytes: 1, refs: [] }] },
+    releasedBorrows: [],
+    via: { from: 'worker:n1.w1', incarnation: 0, seq: workerSeq },
+  };
+}
+
 /** A driver that asks for one lease per class, with `depths` set before six tasks are submitted and the lease granted. */
 function events(depths: readonly number[]): OwnerEvent[] {
   seq = 0;
@@ -108,60 +137,32 @@ void describe('owner: pipelining onto leases that hold different numbers of task
   });
 
   void it('tops a pipeline up only once it has run down to half its depth, then fills it in one step', () => {
-    const lease = 'driver-1-ab.d1.l1';
-    let workerSeq = 0;
-    const replied = (task: number): OwnerEvent => ({
-      type: 'task/replied',
-      taskId: `driver-1-ab.d1.t${task}`,
-      attempt: 1,
-      workerId: 'n1.w1',
-      nodeId: 'n1',
-      result: { kind: 'returned', payloads: [{ kind: 'inline', data: task, sizeBytes: 1, refs: [] }] },
-      releasedBorrows: [],
-      via: { from: 'worker:n1.w1', incarnation: 0, seq: ++workerSeq },
-    });
     const states: string[] = [];
     for (const mode of ['live', 'immer'] as const) {
-      seq = 0;
-      workerSeq = 0;
-      const { step, state } = ownerStepper(mode);
-      for (const event of fortyQueued(1, 8)) step(event);
-      assert.equal(pushedLeases(step({ type: 'lease/granted', leaseId: lease, workerId: 'n1.w1', nodeId: 'n1', via: from('raylet:n1') })).length, 8, `${mode}: the lease takes a full pipeline`);
+      const { step, state, granted } = grantedAtDepthEight(mode);
+      assert.equal(pushedLeases(granted).length, 8, `${mode}: the lease takes a full pipeline`);
+      let workerSeq = 0;
       // 7, 6 and 5 tasks in flight after the first three replies: above half of 8, so none is pushed.
-      for (const task of [1, 2, 3]) assert.deepEqual(pushedLeases(step(replied(task))), [], `${mode}: no push after reply ${task}`);
+      for (const task of [1, 2, 3]) assert.deepEqual(pushedLeases(step(workerReply(task, ++workerSeq))), [], `${mode}: no push after reply ${task}`);
       // At 4 in flight (half), the pipeline is filled back up to 8 at once.
-      assert.deepEqual(pushedLeases(step(replied(4))), [lease, lease, lease, lease], `${mode}: four pushes after the fourth reply`);
-      assert.deepEqual(pushedLeases(step(replied(5))), [], `${mode}: and none after the next`);
+      assert.deepEqual(pushedLeases(step(workerReply(4, ++workerSeq))), [depthEightLease, depthEightLease, depthEightLease, depthEightLease], `${mode}: four pushes after the fourth reply`);
+      assert.deepEqual(pushedLeases(step(workerReply(5, ++workerSeq))), [], `${mode}: and none after the next`);
       states.push(hashState(state()));
     }
     assert.equal(states[0], states[1], 'live and immer reach the same state');
   });
 
   void it('keeps the order of submission for the tasks a worker hands back, pushing them again first and in that order', () => {
-    const lease = 'driver-1-ab.d1.l1';
-    let workerSeq = 0;
-    const reply = (task: number, result: { kind: 'not-run' } | { kind: 'returned'; payloads: [{ kind: 'inline'; data: number; sizeBytes: number; refs: [] }] }): OwnerEvent => ({
-      type: 'task/replied',
-      taskId: `driver-1-ab.d1.t${task}`,
-      attempt: 1,
-      workerId: 'n1.w1',
-      nodeId: 'n1',
-      result,
-      releasedBorrows: [],
-      via: { from: 'worker:n1.w1', incarnation: 0, seq: ++workerSeq },
-    });
     const pushedTasks = (effects: readonly OwnerEffect[]): string[] => effects.flatMap((effect) => (effect.type === 'message/sent' && effect.message.type === 'task/pushed' ? [effect.message.spec.taskId.slice('driver-1-ab.d1.'.length)] : []));
     const states: string[] = [];
     for (const mode of ['live', 'immer'] as const) {
-      seq = 0;
-      workerSeq = 0;
-      const { step, state } = ownerStepper(mode);
-      for (const event of fortyQueued(1, 8)) step(event);
-      assert.deepEqual(pushedTasks(step({ type: 'lease/granted', leaseId: lease, workerId: 'n1.w1', nodeId: 'n1', via: from('raylet:n1') })), ['t1', 't2', 't3', 't4', 't5', 't6', 't7', 't8']);
+      const { step, state, granted } = grantedAtDepthEight(mode);
+      assert.deepEqual(pushedTasks(granted), ['t1', 't2', 't3', 't4', 't5', 't6', 't7', 't8']);
+      let workerSeq = 0;
       // t1 blocked in a get: its worker hands back the seven behind it, one reply each, in the order pushed.
-      for (const task of [2, 3, 4, 5, 6, 7, 8]) assert.deepEqual(pushedTasks(step(reply(task, { kind: 'not-run' }))), [], `${mode}: nothing is pushed to a lease that handed tasks back`);
+      for (const task of [2, 3, 4, 5, 6, 7, 8]) assert.deepEqual(pushedTasks(step(workerReply(task, ++workerSeq, true))), [], `${mode}: nothing is pushed to a lease that handed tasks back`);
       // Once t1 replies, the lease takes a full pipeline again: the handed-back tasks first, in their order.
-      assert.deepEqual(pushedTasks(step(reply(1, { kind: 'returned', payloads: [{ kind: 'inline', data: 1, sizeBytes: 1, refs: [] }] }))), ['t2', 't3', 't4', 't5', 't6', 't7', 't8', 't9'], `${mode}: pushes after t1 replied`);
+      assert.deepEqual(pushedTasks(step(workerReply(1, ++workerSeq))), ['t2', 't3', 't4', 't5', 't6', 't7', 't8', 't9'], `${mode}: pushes after t1 replied`);
       states.push(hashState(state()));
     }
     assert.equal(states[0], states[1], 'live and immer reach the same state');
