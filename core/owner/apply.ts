@@ -513,7 +513,7 @@ function onTaskReplied(ctx: Ctx, event: Delivered<Extract<OwnerInbound, { type: 
   // reply, and for-of over a frozen array leaves V8's fast path (an iterator and a result per reply).
   const released = event.releasedBorrows;
   for (let index = 0; index < released.length; index++) onBorrowReleased(ctx, released[index] as ObjectId, event.workerId);
-  if (leaseId !== undefined) releaseLease(ctx, leaseId, task.spec.taskId);
+  if (leaseId !== undefined) releaseLease(ctx, leaseId, task.spec.taskId, result.kind === 'not-run');
 }
 
 /**

@@ -167,4 +167,23 @@ void describe('owner: pipelining onto leases that hold different numbers of task
     }
     assert.equal(states[0], states[1], 'live and immer reach the same state');
   });
+  void it('pushes nothing more behind a task handed back after the reply before it made it the running one', () => {
+    const pushes = (effects: readonly OwnerEffect[]): string[] =>
+      effects.flatMap((effect) => (effect.type === 'message/sent' && effect.message.type === 'task/pushed' ? [`${effect.message.spec.taskId.slice('driver-1-ab.d1.'.length)}${effect.message.after === undefined ? '' : ` after ${effect.message.after.taskId.slice('driver-1-ab.d1.'.length)}`}`] : []));
+    const states: string[] = [];
+    for (const mode of ['live', 'immer'] as const) {
+      seq = 0;
+      const { step, state } = ownerStepper(mode);
+      for (const event of fortyQueued(1, 2)) step(event);
+      assert.deepEqual(pushes(step({ type: 'lease/granted', leaseId: depthEightLease, workerId: 'n1.w1', nodeId: 'n1', via: from('raylet:n1') })), ['t1', 't2 after t1']);
+      // t1 blocked in a get, so the worker handed t2 back, but t1's reply overtook the hand-back: t2 runs now, as the owner sees it.
+      assert.deepEqual(pushes(step(workerReply(1, 1))), ['t3 after t2'], `${mode}: the pipeline is topped up behind t2`);
+      assert.deepEqual(pushes(step(workerReply(2, 2, true))), [], `${mode}: t3 follows t2, which never ran: nothing more is pushed`);
+      // t3 comes back too; the lease is idle and takes the next task as one that follows nothing.
+      assert.deepEqual(pushes(step(workerReply(3, 3, true))), ['t2'], `${mode}: a fresh start`);
+      assert.deepEqual(pushes(step(workerReply(2, 4))), ['t3', 't4 after t3'], `${mode}: open again once a task that ran replied`);
+      states.push(hashState(state()));
+    }
+    assert.equal(states[0], states[1], 'live and immer reach the same state');
+  });
 });
