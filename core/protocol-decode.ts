@@ -59,6 +59,7 @@ export const messageTable: MessageTable = {
   'lease/rejected': { leaseId: 'string', reason: 'string', permanent: 'boolean' },
   'lease/infeasible': { leaseId: 'string', reason: 'string' },
   'lease/returned': { leaseId: 'string', workerId: 'string', disconnectWorker: 'boolean' },
+  'lease/return-requested': { leaseId: 'string' },
   'lease/worker-died': { leaseId: 'string', workerId: 'string', reason: 'string' },
   'worker/blocked': { workerId: 'string', spell: 'number?', leaseId: 'string?' },
   'worker/unblocked': { workerId: 'string', spell: 'number?', leaseId: 'string?' },

@@ -121,6 +121,12 @@ export type LeaseMessage =
    */
   | { readonly type: 'lease/infeasible'; readonly leaseId: LeaseId; readonly reason: string }
   | { readonly type: 'lease/returned'; readonly leaseId: LeaseId; readonly workerId: WorkerId; readonly disconnectWorker: boolean }
+  /**
+   * Leases queued at the raylet wait for resources this granted lease holds: its requester returns it
+   * as soon as it is idle, instead of keeping it for its next task (`OwnerConfig.leaseIdleMs`). Asked
+   * once per grant.
+   */
+  | { readonly type: 'lease/return-requested'; readonly leaseId: LeaseId }
   /** The leased worker ended; the lease is gone. */
   | { readonly type: 'lease/worker-died'; readonly leaseId: LeaseId; readonly workerId: WorkerId; readonly reason: WorkerExitReason }
   /**

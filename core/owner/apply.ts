@@ -33,7 +33,7 @@ import {
   onTaskExecuted,
   onTaskPushed,
 } from './execution.js';
-import { onCancelGraceTimer, onLostLeaseTimer, onLeaseGranted, onLeaseIdleTimer, onLeaseLost, onLeaseInfeasible, onLeaseRejected, onLeaseRetryTimer, onLeaseSpilled, releaseLease, requeueForLease } from './leasing.js';
+import { onCancelGraceTimer, onLostLeaseTimer, onLeaseGranted, onLeaseIdleTimer, onLeaseLost, onLeaseInfeasible, onLeaseRejected, onLeaseRetryTimer, onLeaseReturnRequested, onLeaseSpilled, releaseLease, requeueForLease } from './leasing.js';
 import { cancelOwnedTask, failTask, finishTask, freeUnwanted, mintTaskIds, recoverObject, registerTask, rerunTask, resolveDeps, retriesLeft } from './lineage.js';
 import { actorHandleRef, addLocalRef, borrowEntry, createHandleObject, createOwnedObject, dropLocalRef, ensureRegistered, holdContained, onBorrowAdded, onCopyAdded, onBorrowReleased } from './refs.js';
 import { onFetched, onFetchFailed, onGetRequested, onResumed, onRetrievalTimer, onStatusReplied, onStatusRequested, onStatusRetryTimer, onWaitRequested } from './retrieval.js';
@@ -274,6 +274,9 @@ function applyMessage(ctx: Ctx, event: Delivered<OwnerInbound>): void {
       return;
     case 'lease/infeasible':
       onLeaseInfeasible(ctx, event.leaseId, event.reason, event.via.from.slice('raylet:'.length));
+      return;
+    case 'lease/return-requested':
+      onLeaseReturnRequested(ctx, event.leaseId);
       return;
     case 'lease/worker-died':
       onLeaseLost(ctx, event.leaseId, event.reason);

@@ -98,6 +98,7 @@ export type OwnerInbound = MessageOf<
   | 'lease/rejected'
   | 'lease/infeasible'
   | 'lease/worker-died'
+  | 'lease/return-requested'
   | 'worker/resumed'
   | 'worker/exit-requested'
   | 'object/put-acked'

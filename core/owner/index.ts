@@ -18,7 +18,7 @@ export { resolvedAliasHandle } from './actor-calls.js';
 /** The owner as the shells, the simulator and the replayer run it. */
 export const ownerCore: ComponentCore<OwnerState, OwnerEvent, OwnerEffect> = {
   kind: 'owner',
-  version: 34,
+  version: 35,
   initial: initialOwnerState,
   apply: applyOwner,
   invariants: ownerInvariants,

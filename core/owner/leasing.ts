@@ -150,7 +150,7 @@ export function pump(ctx: Ctx, cls: SchedulingClass): void {
     }
     const taskId = lease.doomed === true ? undefined : fifoTake(cls.queue);
     if (taskId === undefined) {
-      if (lease.doomed !== true && ctx.s.config.leaseIdleMs > 0) {
+      if (lease.doomed !== true && lease.returnAsked !== true && ctx.s.config.leaseIdleMs > 0) {
         if (lease.idleSince !== true) {
           lease.idleSince = true;
           emit(ctx, { type: 'timer/armed', timerId: `lease-idle:${lease.leaseId}`, delayMs: ctx.s.config.leaseIdleMs });
@@ -181,6 +181,22 @@ export function pump(ctx: Ctx, cls: SchedulingClass): void {
 export function onLeaseIdleTimer(ctx: Ctx, leaseId: LeaseId): void {
   const lease = ctx.s.leases[leaseId];
   if (lease === undefined || lease.idleSince !== true || lease.runningTaskId !== undefined) return;
+  returnIdleLease(ctx, lease);
+}
+
+/**
+ * `lease/return-requested`: leases queued at its raylet wait for what this lease holds. Returned now
+ * if it is idle, else as soon as it is, instead of being kept for the next task.
+ */
+export function onLeaseReturnRequested(ctx: Ctx, leaseId: LeaseId): void {
+  const lease = ctx.s.leases[leaseId];
+  if (lease === undefined || lease.state !== 'granted') return;
+  if (lease.idleSince === true && lease.runningTaskId === undefined) returnIdleLease(ctx, lease);
+  else lease.returnAsked = true;
+}
+
+/** Returns a lease kept idle for its next task, and forgets its class if nothing else is left in it. */
+function returnIdleLease(ctx: Ctx, lease: OwnedLease): void {
   const cls = ctx.s.classes[lease.classKey];
   if (cls === undefined) return;
   returnLease(ctx, cls, lease);

@@ -276,6 +276,11 @@ export interface OwnedLease {
   /** Set while an idle lease waits (leaseIdleMs) for another task before it goes back. */
   idleSince?: boolean;
   /**
+   * Its raylet asked for it back (`lease/return-requested`: leases queued there wait for what it
+   * holds): it goes back as soon as it is idle, without waiting leaseIdleMs.
+   */
+  returnAsked?: true;
+  /**
    * Its task was cancelled while running: the task has ended for its callers, but the worker still
    * runs the body. The lease is free again when the worker replies, or is ended after cancelGraceMs.
    */

@@ -43,7 +43,7 @@ export { defaultRayletConfig, initialRayletState } from './state.js';
 /** The raylet as a component core, for the shell, the simulator and the replayer. */
 export const rayletCore: ComponentCore<RayletState, RayletEvent, RayletEffect> = {
   kind: 'raylet',
-  version: 12,
+  version: 13,
   initial: initialRayletState,
   apply: applyRaylet,
   invariants: rayletInvariants,

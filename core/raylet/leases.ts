@@ -7,7 +7,7 @@ import { assertNever } from '../assert.js';
 import { send } from '../effects.js';
 import type { MessageOf } from '../protocol.js';
 import { copyResources, copyStrategy } from './copy.js';
-import { dispatch, grantedMessage, removeId, resumedMessage, unbindWorker } from './dispatch.js';
+import { dispatch, grantedMessage, unbindWorker } from './dispatch.js';
 import type { RayletEffect } from './events.js';
 import { dropPendingLease, finishLease } from './lease-end.js';
 import type { Placement } from './placement.js';
@@ -124,24 +124,16 @@ export function onLeaseReturned(state: RayletState, message: MessageOf<'lease/re
   if (lease === undefined || lease.state !== 'granted' || lease.workerId !== message.workerId) return;
   const worker = state.workers[message.workerId];
   if (worker !== undefined) {
-    // A worker that asked for its CPU back (its gets settled) is waiting for `worker/resumed`, which
-    // the resume queue would have sent; the lease ends first, so it has nothing to take back: it hears
-    // now. Left unanswered, its owner stayed blocked for good, and a later task on it never lent its
-    // CPU out while it waited in a get, so nested tasks under it never got a CPU (a cancelled tree of
-    // nested tasks left the node unable to run the next tree).
-    const resuming = state.resumeQueue.includes(worker.workerId);
     unbindWorker(state, worker);
     if (worker.state === 'leased') {
       if (message.disconnectWorker) {
         worker.state = 'dying';
         effects.push({ type: 'worker/kill', workerId: worker.workerId, reason: 'exited' });
       } else {
-        if (resuming) effects.push(resumedMessage(worker));
         makeIdle(state, worker, effects);
       }
     }
   }
-  removeId(state.resumeQueue, message.workerId);
   finishLease(state, lease.leaseId);
   dispatch(state, effects);
 }

@@ -133,6 +133,11 @@ export interface RayletLease {
   failedSpawns: number;
   /** The requester was told that no alive node can ever fit this lease (`lease/infeasible`). */
   toldInfeasible?: boolean;
+  /**
+   * The requester was asked to return this granted lease once idle (`lease/return-requested`): leases
+   * queued here waited for what it holds.
+   */
+  returnAsked?: true;
 }
 
 /** What this raylet last heard of another node. */
@@ -186,8 +191,6 @@ export interface RayletState {
   tombstones: Record<LeaseId, true>;
   /** The same ids in the order they finished; the oldest is forgotten past the bound. */
   tombstoneOrder: LeaseId[];
-  /** Unblocked workers waiting to take their CPU back, in the order they asked. */
-  resumeQueue: WorkerId[];
   /** Other nodes as the GCS last published them; this node's own numbers are `total`/`available`. */
   cluster: Record<NodeId, ClusterNodeView>;
   /**
@@ -228,7 +231,6 @@ export function initialRayletState(): RayletState {
     infeasible: [],
     tombstones: {},
     tombstoneOrder: [],
-    resumeQueue: [],
     cluster: {},
     viewReceived: false,
     deadNodes: [],

@@ -5,14 +5,14 @@
 import { send } from '../effects.js';
 import { gcsAddress } from '../ids.js';
 import type { MessageOf } from '../protocol.js';
-import { give } from '../resources.js';
-import { bindWorker, dispatch, fitsHere, grantedMessage, resumedMessage, unbindWorker } from './dispatch.js';
+import { give, take } from '../resources.js';
+import { bindWorker, dispatch, fitsHere, grantedMessage, leaseCpu, resumedMessage, unbindWorker } from './dispatch.js';
 import type { DriverConnected, RayletEffect, WorkerExited, WorkerStarted } from './events.js';
 import { briefNewProcess, forwardToLocal } from './cluster.js';
 import { makeIdle } from './idle-exit.js';
 import { finishLease } from './lease-end.js';
 import { sweepDeadOwners } from './owner-death.js';
-import type { RayletLease, RayletState } from './state.js';
+import type { RayletLease, RayletState, RayletWorker } from './state.js';
 import { rememberDeadOwner, rememberDeadWorker } from './tombstones.js';
 
 /** `driver/connected`: track the driver, so that it hears broadcasts and its death is reported. */
@@ -122,9 +122,12 @@ export function onWorkerBlocked(state: RayletState, message: MessageOf<'worker/b
 }
 
 /**
- * `worker/unblocked`: queue a blocked worker to take its CPU back (dispatch resumes it when it fits).
- * An unblock of the worker's latest spell whose CPU is not lent out now (its block came second, lent
- * nothing, or its lease ended since) is answered at once; one of an earlier spell was answered then.
+ * `worker/unblocked`: a blocked worker's gets settled; it takes its CPU back and goes on at once, even
+ * when the CPU it lent is held by another lease now, as Ray's raylet lets a node's CPU go below zero
+ * for it: a worker that had to wait for a CPU to come free stalled each level of nested tasks until
+ * some lease ended (an owner keeps an idle lease for 50 ms), and at most the one lease its CPU went to
+ * runs beside it. An unblock of an earlier spell was answered then; one whose CPU is not lent out
+ * now (its block came second, lent nothing, or its lease ended since) only hears that it may go on.
  */
 export function onWorkerUnblocked(state: RayletState, message: MessageOf<'worker/unblocked'>, effects: RayletEffect[]): void {
   const worker = state.workers[message.workerId];
@@ -133,12 +136,8 @@ export function onWorkerUnblocked(state: RayletState, message: MessageOf<'worker
     if (message.spell < worker.blockSpell) return;
     const lent = message.spell === worker.blockSpell && worker.blocked && worker.state === 'leased';
     worker.blockSpell = message.spell;
-    if (!lent) {
-      effects.push(resumedMessage(worker));
-      return;
-    }
-    if (!state.resumeQueue.includes(worker.workerId)) state.resumeQueue.push(worker.workerId);
-    dispatch(state, effects);
+    if (lent) takeCpuBack(state, worker);
+    effects.push(resumedMessage(worker));
     return;
   }
   if (worker.state === 'idle') {
@@ -147,14 +146,21 @@ export function onWorkerUnblocked(state: RayletState, message: MessageOf<'worker
     return;
   }
   if (worker.state !== 'leased') return;
-  if (!worker.blocked) {
-    // The block has not arrived yet: the worker still holds its CPU, so it may go on now.
-    worker.earlyUnblocks += 1;
-    effects.push(resumedMessage(worker));
-    return;
+  if (worker.blocked) takeCpuBack(state, worker);
+  // Else the block has not arrived yet: the worker still holds its CPU, and the block lends nothing.
+  else worker.earlyUnblocks += 1;
+  effects.push(resumedMessage(worker));
+}
+
+/** Gives an unblocked worker the CPU of its lease again, letting the node's available CPU go below zero. */
+function takeCpuBack(state: RayletState, worker: RayletWorker): void {
+  const lease = worker.leaseId === null ? undefined : state.leases[worker.leaseId];
+  const cpu = lease === undefined ? 0 : leaseCpu(lease);
+  if (cpu > 0) {
+    take(state.available, { CPU: cpu });
+    worker.heldResources['CPU'] = cpu;
   }
-  if (!state.resumeQueue.includes(worker.workerId)) state.resumeQueue.push(worker.workerId);
-  dispatch(state, effects);
+  worker.blocked = false;
 }
 
 /** `worker/kill-requested`: end a spawned worker of this node that is still alive. */

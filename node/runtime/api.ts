@@ -330,7 +330,16 @@ export async function clusterResources(): Promise<Record<string, number>> {
 
 /** Resources free now on the alive nodes. */
 export async function availableResources(): Promise<Record<string, number>> {
-  return sumResources(await nodes(), (info) => info.available);
+  return freeResources(await nodes());
+}
+
+/**
+ * What `infos` have free now. A node's CPU goes below zero while tasks that waited in `get` run on
+ * beside the leases their CPUs went to (as Ray's does); such a node has none free, and takes none
+ * from the others' count.
+ */
+export function freeResources(infos: NodeInfo[]): Record<string, number> {
+  return sumResources(infos, (info) => Object.fromEntries(Object.entries(info.available).map(([name, amount]) => [name, Math.max(0, amount)])));
 }
 
 /**

@@ -9,9 +9,14 @@ import { applyRaylet, defaultRayletConfig, initialRayletState, rayletCore, rayle
 
 const driver = 'worker:n1.d1';
 
-/** A started raylet driven by events, checking invariants after each one. */
+/**
+ * A started raylet driven by events, checking invariants after each one. The raylet's asks to return
+ * idle leases (`lease/return-requested`) are taken out of the effects a step returns and kept in
+ * `returnAsks`, as `<to> <leaseId>`: the tests of granting see the grants alone.
+ */
 class Node {
   readonly state: RayletState = initialRayletState();
+  readonly returnAsks: string[] = [];
   private readonly seqs: Record<string, number> = {};
 
   constructor(resources: Record<string, number> = { CPU: 1 }, config: Partial<RayletConfig> = {}) {
@@ -21,7 +26,11 @@ class Node {
   step(event: RayletEvent): RayletEffect[] {
     const effects = applyRaylet(this.state, event);
     assert.deepEqual(rayletInvariants(this.state), [], `invariants after ${event.type}`);
-    return effects;
+    return effects.filter((effect) => {
+      if (effect.type !== 'message/sent' || effect.message.type !== 'lease/return-requested') return true;
+      this.returnAsks.push(`${effect.to} ${effect.message.leaseId}`);
+      return false;
+    });
   }
 
   /** Wraps `message` in a fresh `via` from `from` and applies it. */
@@ -74,7 +83,7 @@ void describe('raylet: start and heartbeat', () => {
       { type: 'timer/armed', timerId: 'heartbeat', delayMs: 100 },
     ]);
     assert.equal(rayletCore.kind, 'raylet');
-    assert.equal(rayletCore.version, 12);
+    assert.equal(rayletCore.version, 13);
   });
 });
 
@@ -425,24 +434,65 @@ void describe('raylet: worker deaths', () => {
   });
 });
 
+void describe('raylet: sharing the CPUs between requesters', () => {
+  const other = 'worker:n1.w9';
+  const third = 'worker:n1.w8';
+
+  void it('asks the holders of what a queued lease waits for to return their leases once idle, once per grant', () => {
+    const node = new Node({ CPU: 1, GPU: 1 });
+    node.grantNew('l1');
+    node.grantNew('g1', { resources: { GPU: 1 }, requester: third });
+    assert.deepEqual(node.returnAsks, [], 'nothing waits yet');
+    assert.deepEqual(node.request('l2', { requester: other }), []);
+    assert.deepEqual(node.returnAsks, [`${driver} l1`], 'the CPU lease is asked for, the GPU one is not');
+    node.request('l3', { requester: other });
+    node.deliver({ type: 'worker/blocked', workerId: 'n1.w1' }, 'worker:n1.w1');
+    assert.deepEqual(node.returnAsks, [`${driver} l1`], 'l1 was asked once for this grant');
+    const l2 = node.state.leases['l2'];
+    assert.ok(l2 !== undefined && l2.state !== 'queued', 'the lent CPU went to l2');
+  });
+
+  void it('grants the leases of requesters that hold none here before more to one that holds some', () => {
+    const node = new Node({ CPU: 1 }, { maxWorkers: 8 });
+    const w1 = node.grantNew('d1');
+    node.request('d2');
+    node.request('d3');
+    node.request('n1', { requester: other });
+    node.request('n2', { requester: third });
+    assert.deepEqual(node.state.queue, ['d2', 'd3', 'n1', 'n2']);
+    // d1's task waits in a get: its CPU goes to the first requester that holds nothing here yet.
+    const lent = node.deliver({ type: 'worker/blocked', workerId: w1 }, `worker:${w1}`);
+    const spawned = lent.find((effect) => effect.type === 'worker/spawn');
+    assert.ok(spawned !== undefined && spawned.type === 'worker/spawn');
+    assert.equal(node.state.leases['n1']?.state, 'spawning', 'n1 passes the driver\'s earlier d2 and d3');
+    assert.deepEqual(node.state.queue, ['d2', 'd3', 'n2']);
+    node.step({ type: 'worker/started', workerId: spawned.workerId });
+    // n1 ends: the CPU goes to n2, whose requester holds nothing, before the driver's second lease.
+    node.deliver({ type: 'lease/returned', leaseId: 'n1', workerId: spawned.workerId, disconnectWorker: false }, other);
+    assert.equal(node.state.leases['n2']?.state, 'granted');
+    assert.deepEqual(node.state.queue, ['d2', 'd3']);
+  });
+});
+
 void describe('raylet: blocked workers', () => {
-  void it('lends a blocked worker CPU out, resumes it before new leases, and never frees it twice', () => {
+  void it('lends a blocked worker CPU out, resumes it at once when it unblocks (CPU below zero, as Ray lets it), and never frees it twice', () => {
     const node = new Node({ CPU: 1 });
     const w1 = node.grantNew('l1');
     node.deliver({ type: 'worker/blocked', workerId: w1 }, `worker:${w1}`);
     assert.deepEqual(node.state.available, { CPU: 1 });
     const w2 = node.grantNew('l2');
-    assert.deepEqual(node.deliver({ type: 'worker/unblocked', workerId: w1 }, `worker:${w1}`), []);
-    assert.deepEqual(node.state.resumeQueue, [w1]);
-    assert.deepEqual(node.request('l3'), [], 'a new lease waits behind the worker that waits to resume');
-    const resumed = node.deliver({ type: 'lease/returned', leaseId: 'l2', workerId: w2, disconnectWorker: false });
-    assert.deepEqual(sent(resumed, 'worker/resumed'), [{ workerId: w1, to: `worker:${w1}` }]);
-    assert.deepEqual(sent(resumed, 'lease/granted'), []);
+    const resumed = node.deliver({ type: 'worker/unblocked', workerId: w1 }, `worker:${w1}`);
+    assert.deepEqual(sent(resumed, 'worker/resumed'), [{ workerId: w1, to: `worker:${w1}` }], 'w1 goes on while w2 holds the CPU it lent');
+    assert.deepEqual(node.state.available, { CPU: -1 });
+    assert.deepEqual(node.request('l3'), [], 'a new lease waits until the node is back within its CPUs');
+    assert.deepEqual(sent(node.deliver({ type: 'lease/returned', leaseId: 'l2', workerId: w2, disconnectWorker: false }), 'lease/granted'), [], 'one CPU back only ends the overdraft');
     assert.deepEqual(node.state.available, { CPU: 0 });
     const lent = node.deliver({ type: 'worker/blocked', workerId: w1 }, `worker:${w1}`);
     assert.deepEqual(sent(lent, 'lease/granted'), [{ leaseId: 'l3', workerId: w2, nodeId: 'n1', to: driver }], 'the lent CPU goes to the queued lease');
     node.deliver({ type: 'lease/returned', leaseId: 'l1', workerId: w1, disconnectWorker: false });
     assert.deepEqual(node.state.available, { CPU: 0 }, 'returning a blocked lease gives back nothing twice');
+    node.deliver({ type: 'lease/returned', leaseId: 'l3', workerId: w2, disconnectWorker: false });
+    assert.deepEqual(node.state.available, { CPU: 1 }, 'every CPU is back once every lease ended');
   });
 
   void it('starts a worker beyond the pool bound when the others are blocked, so nested gets cannot deadlock', () => {
@@ -453,17 +503,16 @@ void describe('raylet: blocked workers', () => {
     assert.deepEqual(lent, [{ type: 'worker/spawn', workerId: 'n1.w2' }]);
   });
 
-  void it('tells a worker waiting to resume that it may go on when its lease ends, and one unblocked once idle at once', () => {
+  void it('gives back the CPU a resumed worker took over the total when its lease ends, and lets one unblocked once idle go on at once', () => {
     const node = new Node({ CPU: 1 });
     const w1 = node.grantNew('l1');
     node.deliver({ type: 'worker/blocked', workerId: w1 }, `worker:${w1}`);
     const w2 = node.grantNew('l2');
     node.deliver({ type: 'worker/unblocked', workerId: w1 }, `worker:${w1}`);
-    assert.deepEqual(node.state.resumeQueue, [w1], 'w1 waits for the CPU w2 holds');
-    // w1's task was cancelled: its owner returns the lease before the CPU came back.
-    const ended = node.deliver({ type: 'lease/returned', leaseId: 'l1', workerId: w1, disconnectWorker: false });
-    assert.deepEqual(sent(ended, 'worker/resumed'), [{ workerId: w1, to: `worker:${w1}` }], 'the resume it waited for, now that it holds nothing');
-    assert.deepEqual(node.state.resumeQueue, []);
+    assert.deepEqual(node.state.available, { CPU: -1 }, 'w1 took its CPU back while w2 holds the one it lent');
+    // w1's task ended: its owner returns the lease while w2 still runs.
+    node.deliver({ type: 'lease/returned', leaseId: 'l1', workerId: w1, disconnectWorker: false });
+    assert.deepEqual(node.state.available, { CPU: 0 });
     assert.equal(node.state.workers[w1]?.state, 'idle');
     // A worker whose lease ended while blocked unblocks later: nothing to take back, it goes on.
     const [granted] = sent(node.request('l3', { resources: {} }), 'lease/granted');
