@@ -341,16 +341,115 @@ export function packBatch(messages: readonly Delivered<Message>[]): PackedBatch 
   return items === undefined ? undefined : { kind: 'tsray/packed-messages', items, fields, templates };
 }
 
+/** The message packed at `start` of `fields`, rebuilt; throws on an unknown tag. */
+function unpackOne(fields: readonly unknown[], start: number, templates: readonly unknown[][]): Delivered<Message> {
+  const tag = fields[start];
+  if (tag === pushTag || tag === inlinePushTag) return unpackPush(fields, start, templates);
+  if (tag === replyTag || tag === inlineReplyTag) return unpackReply(fields, start, templates);
+  if (tag === actorPushTag || tag === inlineActorPushTag) return unpackActorPush(fields, start, templates);
+  throw new TypeError(`a packed batch holds an unknown message tag ${String(tag)} at field ${start}`);
+}
+
 /** The messages of a packed batch, each rebuilt as it was sent (this thread's own objects). */
 export function unpackBatch(batch: PackedBatch): Delivered<Message>[] {
   const { items, fields, templates } = batch;
   const messages: Delivered<Message>[] = [];
-  for (const item of items) {
-    if (typeof item !== 'number') messages.push(item);
-    else if (fields[item] === pushTag || fields[item] === inlinePushTag) messages.push(unpackPush(fields, item, templates));
-    else if (fields[item] === replyTag || fields[item] === inlineReplyTag) messages.push(unpackReply(fields, item, templates));
-    else if (fields[item] === actorPushTag || fields[item] === inlineActorPushTag) messages.push(unpackActorPush(fields, item, templates));
-    else throw new TypeError(`a packed batch holds an unknown message tag ${String(fields[item])} at field ${item}`);
-  }
+  for (const item of items) messages.push(typeof item === 'number' ? unpackOne(fields, item, templates) : item);
+  if (unpackedOrigins.wanted) unpackedOrigins.note(messages, items, fields, templates);
   return messages;
 }
+
+/** How many fields a packed message of each tag has (see `packPush`, `packReply` and `packActorPush`). */
+const fieldCounts: readonly number[] = [11, 9, 11, 9, 10, 10];
+
+/** How many fields the message packed with `tag` has, or undefined for no tag of a packed message. */
+export function packedFieldCount(tag: unknown): number | undefined {
+  return typeof tag === 'number' ? fieldCounts[tag] : undefined;
+}
+
+/**
+ * The template a packed message of `tag` had, read back from `message`, a message of the same type
+ * rebuilt from it (whose `to` was taken off on delivery: it is left undefined), or undefined when
+ * `message` is not one. With it, a log stores a packed message as its fields alone, against an
+ * earlier message stored whole (version 5 in node/store/event-log-codec.ts).
+ */
+export function templateOf(tag: unknown, message: unknown): unknown[] | undefined {
+  if (typeof message !== 'object' || message === null) return undefined;
+  const loose = message as Loose;
+  const via = loose['via'] as Loose | undefined;
+  if (typeof via !== 'object' || via === null) return undefined;
+  if (tag === replyTag || tag === inlineReplyTag) return loose['type'] === 'task/replied' ? [loose['workerId'], loose['nodeId'], via['from'], via['incarnation'], undefined] : undefined;
+  const spec = loose['spec'] as Loose | undefined;
+  if (typeof spec !== 'object' || spec === null) return undefined;
+  if (tag === pushTag || tag === inlinePushTag) return loose['type'] === 'task/pushed' ? [...specFields(spec), loose['leaseId'], via['from'], via['incarnation'], undefined] : undefined;
+  const actor = spec['actor'] as Loose | undefined;
+  if ((tag === actorPushTag || tag === inlineActorPushTag) && loose['type'] === 'actor-task/pushed' && typeof actor === 'object' && actor !== null) {
+    return [...specFields(spec), actor['actorId'], actor['method'], loose['caller'], loose['restartCount'], via['from'], via['incarnation'], undefined];
+  }
+  return undefined;
+}
+
+/**
+ * The message packed as `fields` (one message's, from its tag on) with `template`, rebuilt as it was
+ * delivered: without the `to` its receiver took off. Throws on an unknown tag.
+ */
+export function unpackDelivered(fields: readonly unknown[], template: unknown[]): Delivered<Message> {
+  const message = unpackOne(fields, 0, [template]) as Delivered<Message> & { to?: unknown };
+  delete message.to;
+  return message;
+}
+
+/**
+ * The messages of the last packed batch this thread rebuilt, and where each one's fields start in
+ * that batch (-1 for one that went as itself): its receiving component's log stores such a message
+ * as those fields (see `ComponentShell.apply`), which costs a fraction of comparing the message with
+ * an earlier one field by field. Messages are delivered in the order of their batch, so each look-up
+ * starts where the last one found its message.
+ */
+class UnpackedOrigins {
+  /** Whether a log of this thread stores packed fields (see `ComponentShell`): without one, no batch is kept. */
+  wanted = false;
+  private messages: readonly object[] = emptyList;
+  /** The batch's items: where each packed message's fields start, or a message that went as itself. */
+  private items: readonly unknown[] = emptyList;
+  private next = 0;
+  /** The batch's packed fields and templates. */
+  fields: readonly unknown[] = emptyList;
+  templates: readonly unknown[][] = emptyList;
+
+  /** Keeps the batch just rebuilt: its `messages`, and its `items` (see `PackedBatch.items`), `fields` and `templates`. */
+  note(messages: readonly object[], items: readonly unknown[], fields: readonly unknown[], templates: readonly unknown[][]): void {
+    this.messages = messages;
+    this.items = items;
+    this.fields = fields;
+    this.templates = templates;
+    this.next = 0;
+  }
+
+  /**
+   * Where the fields of `message` start in `fields`, when it is the next message of the last batch
+   * (or one of the few after it: a message routed elsewhere is skipped); else -1. The batch is let go
+   * once its last message is found, so it holds no message longer than its delivery.
+   */
+  startOf(message: object): number {
+    const messages = this.messages;
+    const end = Math.min(messages.length, this.next + maxSkippedMessages + 1);
+    for (let index = this.next; index < end; index += 1) {
+      if (messages[index] !== message) continue;
+      const item = this.items[index];
+      this.next = index + 1;
+      if (this.next === messages.length) {
+        this.messages = emptyList;
+        this.items = emptyList;
+      }
+      return typeof item === 'number' ? item : -1;
+    }
+    return -1;
+  }
+}
+
+/** How many messages of a batch a look-up of `UnpackedOrigins` passes over for a message that went elsewhere. */
+const maxSkippedMessages = 4;
+
+/** This thread's last packed batch rebuilt (see `UnpackedOrigins`). */
+export const unpackedOrigins = new UnpackedOrigins();

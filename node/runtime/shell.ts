@@ -10,6 +10,7 @@ import type { Address } from '../../core/ids.js';
 import { keepTablesInMaps } from '../../core/table.js';
 import type { Message } from '../../core/protocol.js';
 import type { ComponentLog, EventLog } from '../store/event-log.js';
+import { unpackedOrigins } from './packed-batch.js';
 import type { Router } from './router.js';
 
 /** What replaying a log needs of it: its events in order, and its name for errors. */
@@ -68,6 +69,8 @@ export class ComponentShell<S, E extends AnyEvent, F> {
   /** Creates the component in its initial state, or in `initialState` when given. */
   constructor(private readonly options: ShellOptions<S, E, F>) {
     this.state = options.initialState ?? options.core.initial();
+    // Its log stores messages that came packed as their fields: this thread keeps each batch it rebuilds until delivered.
+    if (options.log?.appendPacked !== undefined) unpackedOrigins.wanted = true;
     // A live state is only ever applied to in place: its tables can drop their trees (core/table.ts).
     keepTablesInMaps(this.state);
   }
@@ -87,7 +90,7 @@ export class ComponentShell<S, E extends AnyEvent, F> {
     ++this.seq;
     const log = this.options.log;
     // The log's seq (not the shell's count) is what a merged trace knows the event by.
-    const seq = log === undefined ? this.seq : log.append(Date.now(), this.options.logged === undefined ? event : this.options.logged(event), parent);
+    const seq = log === undefined ? this.seq : this.append(log, event, parent);
     let effects: F[];
     try {
       effects = this.options.core.apply(this.state, event);
@@ -105,6 +108,19 @@ export class ComponentShell<S, E extends AnyEvent, F> {
     }
     if (sends) this.sendAll(effects, log === undefined ? undefined : seq);
     return effects;
+  }
+
+  /**
+   * Appends `event` to `log` in its logged form; returns its seq. A message that came packed from
+   * another thread, and is logged as it is, goes as its packed fields when the log can store them so
+   * (see `UnpackedOrigins` in packed-batch.ts).
+   */
+  private append(log: ComponentLog, event: E, parent: number | undefined): number {
+    const logged = this.options.logged === undefined ? event : this.options.logged(event);
+    const appendPacked = log.appendPacked;
+    const start = logged === event && appendPacked !== undefined ? unpackedOrigins.startOf(event) : -1;
+    if (start < 0 || appendPacked === undefined) return log.append(Date.now(), logged, parent);
+    return appendPacked.call(log, Date.now(), event, parent, unpackedOrigins.fields, start, unpackedOrigins.templates);
   }
 
   /**

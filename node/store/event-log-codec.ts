@@ -15,6 +15,11 @@
  * - version 3 (events of plain data, in a log whose codec makes deltas): `[3, seq, atMs, parent,
  *   baseSeq, changes]`, the event as the changes from record `baseSeq`, an earlier event of its type
  *   stored whole as version 2 (see record-delta.ts). Reading it needs that record too.
+ * - version 5 (a message that came packed from another thread, in a log whose codec makes deltas):
+ *   `[5, seq, atMs, parent, baseSeq, fields]`, the message as its packed fields (packed-batch.ts in
+ *   node/runtime), read with the template of record `baseSeq`, an earlier message of its type stored
+ *   whole as version 2. The sender's packing already found what varies from one message to the
+ *   next, so writing those fields costs a fraction of finding the changes again (version 3).
  *
  * A stored value holds one record, or (format 4) a batch of them: the records another thread encoded
  * and handed over together, stored as one LMDB value under the seq of the first, so the log thread
@@ -24,6 +29,7 @@
  */
 import { Packr } from 'msgpackr';
 import { type Typed, typeOf } from '../../core/type-of.js';
+import { packedFieldCount, templateOf, unpackDelivered } from '../runtime/packed-batch.js';
 import { maxPlainDepth, PlainRecordWriter } from './plain-record-writer.js';
 import { applyChanges, baseOf, collectChanges, type DeltaBase } from './record-delta.js';
 
@@ -44,6 +50,12 @@ export const deltaRecordFormatVersion = 3;
 
 /** The two bytes a version 3 record starts with: a MessagePack array of 6 fields, then the version. */
 const deltaRecordPrefix = [0x96, deltaRecordFormatVersion] as const;
+
+/** The layout version of records that store a message as its packed fields (see `RecordCodec.encodePackedInPlace`). */
+export const packedRecordFormatVersion = 5;
+
+/** The two bytes a version 5 record starts with: a MessagePack array of 6 fields, then the version. */
+const packedRecordPrefix = [0x96, packedRecordFormatVersion] as const;
 
 /** The layout version of a stored value holding a batch of records (`StoredBatch`). */
 export const batchFormatVersion = 4;
@@ -144,7 +156,7 @@ export class StoredBatch {
    * thread that encodes records hands over the very value the log stores (see forwarded-log.ts). It is
    * laid out at the start of `memory` when given (which must hold `sizeOf` bytes), else in memory of its own.
    */
-  static layout(firstSeq: number, lengths: readonly number[], recordBytes: number, memory?: ArrayBuffer): { value: Uint8Array; recordsAt: number } {
+  static layout(firstSeq: number, lengths: ArrayLike<number>, recordBytes: number, memory?: ArrayBuffer): { value: Uint8Array; recordsAt: number } {
     const lengthBytes = 4 * lengths.length;
     const size = StoredBatch.sizeOf(lengths.length, recordBytes);
     const value = memory === undefined ? new Uint8Array(size) : new Uint8Array(memory, 0, size);
@@ -205,6 +217,8 @@ export class RecordCodec {
   private readonly plainWriter = new PlainRecordWriter();
   /** With deltas on, the base of each event type: the last event of it stored whole. */
   private readonly bases: Map<string, DeltaBase> | undefined;
+  /** With deltas on, the base of each type of message that comes packed (see `encodePackedInPlace`). */
+  private readonly packedBases: Map<string, PackedBase[]> | undefined;
   /** Base events decoded for reading version 3 records, by seq. */
   private readonly baseEvents = new Map<number, unknown>();
   /** Where the last record `encodeEventInPlace` wrote is: its memory, and its start and end there. */
@@ -220,7 +234,10 @@ export class RecordCodec {
       // lmdb may lend a buffer larger than the value, with the value's size as the second argument or as the buffer's own `length`.
       if (StoredBatch.isBatch(bytes)) return StoredBatch.decode(bytes.subarray(0, typeof size === 'number' ? size : bytes.length));
       try {
-        const plain = (bytes[0] === plainRecordPrefix[0] && bytes[1] === plainRecordPrefix[1]) || (bytes[0] === deltaRecordPrefix[0] && bytes[1] === deltaRecordPrefix[1]);
+        const plain =
+          (bytes[0] === plainRecordPrefix[0] && bytes[1] === plainRecordPrefix[1]) ||
+          (bytes[0] === deltaRecordPrefix[0] && bytes[1] === deltaRecordPrefix[1]) ||
+          (bytes[0] === packedRecordPrefix[0] && bytes[1] === packedRecordPrefix[1]);
         return (plain ? this.plainPackr : this.packr).unpack(bytes) as unknown;
       } catch (error) {
         return new Undecodable(`it does not decode as MessagePack: ${oneLine(error)}`);
@@ -238,6 +255,7 @@ export class RecordCodec {
     options: { readonly deltas?: boolean } = {},
   ) {
     this.bases = options.deltas === true ? new Map() : undefined;
+    this.packedBases = options.deltas === true ? new Map() : undefined;
   }
 
   /**
@@ -268,6 +286,45 @@ export class RecordCodec {
     }
     if (this.plainWriter.writeInPlace(plainRecordFormatVersion, seq, atMs, parent, event)) this.placeWritten();
     else this.placePacked(this.packedEvent(seq, atMs, parent, event));
+  }
+
+  /**
+   * `encodeEventInPlace` for `event`, a message rebuilt from the packed fields of a batch (`fields`
+   * from `start` on, with `templates`; see packed-batch.ts in node/runtime): a version 5 record of
+   * those fields against the last message of its type stored whole, when that one was packed with
+   * the same template; else the message whole (version 2), which becomes that base. A log without
+   * deltas stores it as any event.
+   *
+   * @throws Error when the event holds a value MessagePack cannot carry (a function, for one).
+   */
+  encodePackedInPlace(seq: number, atMs: number, parent: number | undefined, event: unknown, fields: readonly unknown[], start: number, templates: readonly unknown[][]): void {
+    const packedBases = this.packedBases;
+    const count = packedFieldCount(fields[start]);
+    const template = templates[fields[start + 1] as number];
+    const type = typeof event === 'object' && event !== null ? (event as { type?: unknown }).type : undefined;
+    if (packedBases === undefined || count === undefined || template === undefined || typeof type !== 'string') {
+      this.encodeEventInPlace(seq, atMs, parent, event);
+      return;
+    }
+    let bases = packedBases.get(type);
+    const base = bases === undefined ? undefined : packedBaseFor(bases, template);
+    if (base !== undefined && this.plainWriter.writeDeltaInPlace(packedRecordFormatVersion, seq, atMs, parent, base.seq, fields, count, start)) {
+      this.placeWritten();
+      return;
+    }
+    if (!this.plainWriter.writeInPlace(plainRecordFormatVersion, seq, atMs, parent, event)) {
+      this.placePacked(this.packedEvent(seq, atMs, parent, event));
+      return;
+    }
+    this.placeWritten();
+    if (bases === undefined) {
+      if (packedBases.size >= maxBases) packedBases.clear();
+      bases = [];
+      packedBases.set(type, bases);
+    }
+    // The newest first; the oldest is forgotten when there are enough.
+    if (bases.length >= maxPackedBasesPerType) bases.pop();
+    bases.unshift({ seq, template, copy: structuredClone(template) });
   }
 
   /** The event in the version 2 layout by msgpackr when it is plain data after all, else in the version 1 layout. */
@@ -352,6 +409,12 @@ export class RecordCodec {
       if (typeof base === 'string') return this.corrupt(seq, `it is stored as changes from record ${baseSeq}, which ${base}`);
       event = applyChanges(base, changes);
       if (event === undefined) return this.corrupt(seq, `its changes do not fit record ${baseSeq}`);
+    } else if (version === packedRecordFormatVersion) {
+      const baseSeq = eventOrBase as number;
+      const base = this.baseEvent(baseSeq, lookup);
+      if (typeof base === 'string') return this.corrupt(seq, `it is stored as packed fields against record ${baseSeq}, which ${base}`);
+      event = packedMessage(base, changes);
+      if (event === undefined) return this.corrupt(seq, `its packed fields do not fit record ${baseSeq}`);
     }
     return parent === null ? { seq, atMs, event } : { seq, atMs, parent, event };
   }
@@ -418,17 +481,82 @@ function isPlainData(value: unknown, depth = 0): boolean {
   return true;
 }
 
+/** The base of packed messages of one type: the seq of its record, the template it was packed with, and a copy of that template made then. */
+interface PackedBase {
+  readonly seq: number;
+  template: readonly unknown[];
+  readonly copy: readonly unknown[];
+}
+
+/**
+ * How many bases of one type of packed message a codec keeps: one per template in use. A driver's
+ * replies come from each of its workers, with a template each (the worker, its node and its link),
+ * and in batches of a few replies while tasks are awaited: with one base per type, every batch from
+ * the other worker stored a reply whole again, and a reply cost about as much as comparing it field
+ * by field (version 3).
+ */
+const maxPackedBasesPerType = 16;
+
+/**
+ * The base of `bases` whose template is `template`: found by identity (every message of a batch
+ * shares its template), else by value, and then remembered by this batch's identity. Undefined when none is.
+ */
+function packedBaseFor(bases: readonly PackedBase[], template: readonly unknown[]): PackedBase | undefined {
+  for (const base of bases) if (base.template === template) return base;
+  for (const base of bases) {
+    if (samePlain(base.copy, template)) {
+      base.template = template;
+      return base;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Whether plain data `a` and `b` are equal, objects' keys in the same order (a base's keys are what
+ * a record read against it gets). Typed arrays are never equal: a template holds none.
+ */
+function samePlain(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null || ArrayBuffer.isView(a) || ArrayBuffer.isView(b)) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const aKeys = Object.keys(a);
+  const bKeys = Object.keys(b);
+  if (aKeys.length !== bKeys.length) return false;
+  for (let index = 0; index < aKeys.length; index += 1) {
+    const key = aKeys[index] as string;
+    if (key !== bKeys[index] || !samePlain((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])) return false;
+  }
+  return true;
+}
+
+/** The message a version 5 record's `fields` give with the template of `base`, or undefined when they do not fit it. */
+function packedMessage(base: unknown, fields: unknown): unknown {
+  if (!Array.isArray(fields)) return undefined;
+  const count = packedFieldCount(fields[0]);
+  const template = templateOf(fields[0], base);
+  if (count !== fields.length || template === undefined) return undefined;
+  // The template's place in the batch it came in: here it is the only one.
+  fields[1] = 0;
+  try {
+    return unpackDelivered(fields, template);
+  } catch {
+    return undefined;
+  }
+}
+
 /** What is wrong with `value` as the record for `seq`, or undefined when nothing is. */
 function eventProblem(seq: number, value: unknown): string | undefined {
   if (value instanceof Undecodable) return value.reason;
   if (!Array.isArray(value)) return `it decodes to ${describe(value)}, not a record`;
   const [version, recordSeq, atMs, parent, baseSeq] = value as unknown[];
-  if (version !== recordFormatVersion && version !== plainRecordFormatVersion && version !== deltaRecordFormatVersion) {
-    return `its format version is ${describe(version)}, this tsray reads ${recordFormatVersion} to ${deltaRecordFormatVersion}`;
+  if (version !== recordFormatVersion && version !== plainRecordFormatVersion && version !== deltaRecordFormatVersion && version !== packedRecordFormatVersion) {
+    return `its format version is ${describe(version)}, this tsray reads ${recordFormatVersion} to ${deltaRecordFormatVersion} and ${packedRecordFormatVersion}`;
   }
-  const fields = version === deltaRecordFormatVersion ? 6 : 5;
+  const based = version === deltaRecordFormatVersion || version === packedRecordFormatVersion;
+  const fields = based ? 6 : 5;
   if (value.length !== fields) return `it is a list of ${value.length} fields, not ${fields}`;
-  if (version === deltaRecordFormatVersion && !(typeof baseSeq === 'number' && Number.isInteger(baseSeq) && baseSeq >= 1 && baseSeq < seq)) {
+  if (based && !(typeof baseSeq === 'number' && Number.isInteger(baseSeq) && baseSeq >= 1 && baseSeq < seq)) {
     return `its base record is ${describe(baseSeq)}, not an earlier seq`;
   }
   if (recordSeq !== seq) return `it carries seq ${describe(recordSeq)}`;

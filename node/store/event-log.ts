@@ -67,7 +67,13 @@ export interface EventLogOptions {
 }
 
 /** What a component's shell needs of its log: appending stamped events, and waiting for a commit. */
-export type ComponentLog = Pick<EventLog, 'append' | 'lastSeq' | 'committed'>;
+export type ComponentLog = Pick<EventLog, 'append' | 'lastSeq' | 'committed'> & {
+  /**
+   * Appends a message that came packed from another thread as its packed fields (`fields` from
+   * `start`, with `templates`), when the log stores such records (see `ForwardedLog.appendPacked`).
+   */
+  readonly appendPacked?: (atMs: number, event: unknown, parent: number | undefined, fields: readonly unknown[], start: number, templates: readonly unknown[][]) => number;
+};
 
 /** The snapshots kept: the newest, and one before it in case the newest is damaged. */
 const snapshotsKept = 2;

@@ -185,8 +185,13 @@ export function isLogRecords(value: unknown): value is LogRecords {
 export class ForwardedLog {
   private readonly codec: RecordCodec;
   private nextSeq = 1;
-  /** The length of each record waiting to be posted, in order. */
-  private readonly lengths: number[] = [];
+  /**
+   * The length of each record waiting to be posted, in order: the first `waiting`. A list pushed to
+   * and emptied each batch was 31 bytes of garbage per record (its backing store grown again and
+   * again), which a driver's thread, whose young objects are many, paid for in its scavenges.
+   */
+  private readonly lengths = new Uint32Array(maxBufferedRecords);
+  private waiting = 0;
   /**
    * Where the waiting records are, as runs of records written one after another into the same
    * memory: each run's memory, start and end. A tiny task's records are runs of one chunk, so no
@@ -215,10 +220,26 @@ export class ForwardedLog {
   append(atMs: number, event: unknown, parent?: number): number {
     const seq = this.nextSeq;
     this.codec.encodeEventInPlace(seq, atMs, parent, event);
+    return this.encoded(seq);
+  }
+
+  /**
+   * `append` for a message that came packed from another thread (`event`, rebuilt from `fields` from
+   * `start` on, with `templates`): it is stored as those fields against an earlier such message
+   * stored whole (see `RecordCodec.encodePackedInPlace`).
+   */
+  appendPacked(atMs: number, event: unknown, parent: number | undefined, fields: readonly unknown[], start: number, templates: readonly unknown[][]): number {
+    const seq = this.nextSeq;
+    this.codec.encodePackedInPlace(seq, atMs, parent, event, fields, start, templates);
+    return this.encoded(seq);
+  }
+
+  /** Queues the record the codec just wrote, as `seq`, for the next batch; returns `seq`. */
+  private encoded(seq: number): number {
     const { buffer, start, end } = this.codec.lastRecord;
     this.nextSeq = seq + 1;
-    if (this.lengths.length === 0) this.bufferFirstSeq = seq;
-    this.lengths.push(end - start);
+    if (this.waiting === 0) this.bufferFirstSeq = seq;
+    this.lengths[this.waiting++] = end - start;
     const last = this.runs[this.runs.length - 1];
     if (last !== undefined && last.buffer === buffer && last.end === start) last.end = end;
     else this.runs.push({ buffer, start, end });
@@ -233,7 +254,7 @@ export class ForwardedLog {
    * optimised without ever having made that call, and V8 threw them away there to compile them again.
    */
   private flushWhenDue(lagged: boolean): void {
-    if (lagged || this.lengths.length >= maxBufferedRecords) this.flushNow();
+    if (lagged || this.waiting >= maxBufferedRecords) this.flushNow();
     else this.timer ??= setTimeout(() => this.flushWhenDue(true), forwardedLogLagMs).unref();
   }
 
@@ -241,7 +262,7 @@ export class ForwardedLog {
   flushNow(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.lengths.length === 0) return;
+    if (this.waiting === 0) return;
     const batch = this.take();
     this.post(batch, [batch.bytes.buffer as ArrayBuffer]);
   }
@@ -270,7 +291,7 @@ export class ForwardedLog {
         stateHash = undefined;
       }
     }
-    if (this.lengths.length === 0 && stateHash === undefined) return;
+    if (this.waiting === 0 && stateHash === undefined) return;
     const batch = { ...this.take(), ...(stateHash === undefined ? {} : { stateHash }) };
     this.post(batch, [batch.bytes.buffer as ArrayBuffer]);
   }
@@ -282,26 +303,26 @@ export class ForwardedLog {
   }
 
   private take(): LogRecords {
-    const lengths = this.lengths;
+    const count = this.waiting;
+    const lengths = this.lengths.subarray(0, count);
     const runs = this.runs;
-    if (lengths.length === 0) {
+    if (count === 0) {
       this.bufferFirstSeq = this.nextSeq;
       return { kind: 'tsray/log-records', firstSeq: this.bufferFirstSeq, bytes: new Uint8Array(0), count: 0 };
     }
     let total = 0;
     for (const run of runs) total += run.end - run.start;
     // Laid out here as the log stores it, so the log thread only puts it (see `LogRecords.bytes`).
-    const { value, recordsAt } = StoredBatch.layout(this.bufferFirstSeq, lengths, total, batchMemory.take(StoredBatch.sizeOf(lengths.length, total)));
+    const { value, recordsAt } = StoredBatch.layout(this.bufferFirstSeq, lengths, total, batchMemory.take(StoredBatch.sizeOf(count, total)));
     let offset = recordsAt;
     for (const run of runs) {
       value.set(new Uint8Array(run.buffer, run.start, run.end - run.start), offset);
       offset += run.end - run.start;
     }
-    const count = lengths.length;
+    this.waiting = 0;
     // Emptied in place rather than replaced: a fresh `[]` holds small integers until its first run is
     // pushed, so the optimised `append` (inlined into the shell's `apply`) that had only seen such
     // lists was thrown away at a run's push ('not a Smi') and compiled again, a few times a run.
-    lengths.length = 0;
     runs.length = 0;
     // Every record is in the batch now: the codec writes the next ones over the memory they were in.
     this.codec.recycle();

@@ -132,11 +132,12 @@ export class PlainRecordWriter {
 
   /**
    * The record `[version, seq, atMs, parent ?? null, baseSeq, changes]` (a version 3 record, see
-   * record-delta.ts), with `changes` the first `count` of `items`, written in place (see
-   * `writeInPlace`) byte for byte as `writeFieldsInPlace` writes that list; false when a change's
-   * value is not plain data. No list of the fields, nor of the changes, is made.
+   * record-delta.ts, or a version 5 one, a packed message's fields), with `changes` the `count` of
+   * `items` from `from` on, written in place (see `writeInPlace`) byte for byte as
+   * `writeFieldsInPlace` writes that list; false when a change's value is not plain data. No list of
+   * the fields, nor of the changes, is made.
    */
-  writeDeltaInPlace(version: number, seq: number, atMs: number, parent: number | undefined, baseSeq: number, items: readonly unknown[], count: number): boolean {
+  writeDeltaInPlace(version: number, seq: number, atMs: number, parent: number | undefined, baseSeq: number, items: readonly unknown[], count: number, from = 0): boolean {
     this.begin();
     try {
       this.chunk[this.position++] = 0x96;
@@ -147,7 +148,7 @@ export class PlainRecordWriter {
       this.value(baseSeq, 0);
       // As `array` writes a list of `count` items at depth 1, the changes being the fields' sixth.
       this.arrayHeader(count);
-      for (let index = 0; index < count; index += 1) this.value(items[index], 1);
+      for (let index = from; index < from + count; index += 1) this.value(items[index], 1);
     } catch (error) {
       return this.abandon(error);
     }

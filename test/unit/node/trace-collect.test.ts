@@ -18,6 +18,7 @@ import { whyChain } from '../../../core/trace/why.js';
 import type { Trace, TraceEntry } from '../../../core/trace/format.js';
 import type { AnyEvent } from '../../../core/component.js';
 import { mergeLogs, mergeLogsInto, readSessionLogs } from '../../../node/trace/collect.js';
+import { packedRecordFormatVersion, RecordCodec, StoredBatch } from '../../../node/store/event-log-codec.js';
 import { TraceWriter } from '../../../core/trace/format.js';
 import { gcsCore } from '../../../core/gcs/index.js';
 import { ownerCore } from '../../../core/owner/index.js';
@@ -53,6 +54,9 @@ const counter = tsray.remote(Counter).remote();
 const shared = tsray.put({ words: ['a', 'b', 'c'] });
 const count = tsray.remote(function count(value) { return value.words.length; });
 const results = await tsray.get([add.remote(1, 2), crashy.remote(sessionDir + '/crash-marker'), outer.remote(21), counter.incr.remote(5), count.remote(shared)]);
+// A burst of tasks and actor calls: their pushes and replies cross threads packed, and are logged as packed fields.
+const burst = await tsray.get([...Array.from({ length: 400 }, (_, i) => add.remote(i, 1)), ...Array.from({ length: 40 }, () => counter.incr.remote(0))]);
+if (burst.some((value, i) => value !== (i < 400 ? i + 1 : 5))) throw new Error('the burst came back wrong: ' + JSON.stringify(burst));
 // An actor killed while idle: its thread is terminated, which runs no exit handler.
 const victim = tsray.remote(Counter).remote();
 await tsray.get(victim.incr.remote(1));
@@ -81,6 +85,22 @@ before(() => {
   victimId = printed.victimId;
 });
 after(() => script.remove());
+
+/** How many records of the log in `dir` are a message's packed fields (version 5). */
+function packedRecords(dir: string): number {
+  const codec = new RecordCodec(dir);
+  const env = open<unknown, number>({ path: join(dir, 'events.mdb'), noSubdir: true, readOnly: true, encoder: codec.lmdbEncoder, maxDbs: 4 });
+  let packed = 0;
+  try {
+    for (const { value } of env.openDB<unknown, number>('events', { encoder: codec.lmdbEncoder } as never).getRange()) {
+      if (!(value instanceof StoredBatch)) continue;
+      for (let index = 0; index < value.length; index += 1) if (value.record(index)[1] === packedRecordFormatVersion) packed += 1;
+    }
+  } finally {
+    void env.close();
+  }
+  return packed;
+}
 
 function readTrace(path: string): Trace {
   const decoded = decodeTrace(readFileSync(path, 'utf8'));
@@ -134,6 +154,13 @@ void test('every component replays to the hash of its live state, the worker tha
   const withLiveHash = logs.filter((log) => log.liveHashes.size > 0).map((log) => log.address);
   for (const address of ['gcs', 'raylet:n1', 'worker:n1.d1', crashed.address]) assert.ok(withLiveHash.includes(address), `${address} recorded its live state hash`);
   assert.ok(merged.checkedLiveHashes >= withLiveHash.length);
+  // The burst's replies in the driver's log, and its pushes and calls in its workers', are mostly packed records.
+  const driverPacked = packedRecords(join(sessionDir, 'logs', 'worker-n1.d1'));
+  assert.ok(driverPacked > 300, `the driver logged ${driverPacked} replies as packed fields`);
+  const workerPacked = readdirSync(join(sessionDir, 'logs'))
+    .filter((name) => /^worker-n1\.w\d+$/.test(name))
+    .reduce((sum, name) => sum + packedRecords(join(sessionDir, 'logs', name)), 0);
+  assert.ok(workerPacked > 300, `the workers logged ${workerPacked} pushes and calls as packed fields`);
   // The nested owner: a worker submitted a task of its own, and its log replays to its live state.
   const nestedOwner = logs.find((log) => log.address !== 'worker:n1.d1' && log.events.some((event) => event.event.type === 'task/submitted'));
   assert.ok(nestedOwner !== undefined, 'a worker owned a task of its own');

@@ -3,12 +3,15 @@
  * thread must rebuild every message exactly as it was sent (same fields, same order, same text), keep
  * the batch's order, and leave any message of another type or of an unexpected shape as itself. Only
  * ports to threads of this process get packed batches; a port to another process gets plain ones.
+ * A log stores a message that came packed as its packed fields (version 5 records), which read back
+ * as the message its component applied.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Delivered, Message } from '../../../../core/protocol.js';
-import { isPackedBatch, packBatch, unpackBatch } from '../../../../node/runtime/packed-batch.js';
+import { isPackedBatch, packBatch, unpackBatch, unpackedOrigins } from '../../../../node/runtime/packed-batch.js';
 import { isMessageBatch, Router, threadBatchMessages } from '../../../../node/runtime/router.js';
+import { packedRecordFormatVersion, plainRecordFormatVersion, RecordCodec } from '../../../../node/store/event-log-codec.js';
 
 const functionId = JSON.stringify({ kind: 'module', moduleUrl: 'file:///m.js', key: 'file:///m.js#echo#1', name: 'echo' });
 const resources = { CPU: 1 };
@@ -225,4 +228,105 @@ void test("a push or a reply whose template field differs from the last one's ge
       messages.map((message) => JSON.stringify(message)),
     );
   }
+});
+
+/**
+ * Each batch as its receiver gets it (packed, cloned, rebuilt, and each message without the `to` the
+ * router takes off), logged in order by one codec as the receiving shell logs it: through
+ * `unpackedOrigins`, as packed fields. The records by seq, with the messages as applied.
+ */
+function logReceived(batches: readonly Delivered<Message>[][]): { records: Map<number, Uint8Array>; applied: unknown[] } {
+  // As a shell whose log stores packed fields asks (see ComponentShell).
+  unpackedOrigins.wanted = true;
+  const codec = new RecordCodec('logs/test', { deltas: true });
+  const records = new Map<number, Uint8Array>();
+  const applied: unknown[] = [];
+  for (const batch of batches) {
+    const packed = structuredClone(packBatch(batch));
+    assert.ok(packed !== undefined);
+    for (const message of unpackBatch(packed)) {
+      delete (message as { to?: unknown }).to;
+      const seq = records.size + 1;
+      const start = unpackedOrigins.startOf(message);
+      if (start < 0) codec.encodeEventInPlace(seq, 1_700_000_000_000 + seq, undefined, message);
+      else codec.encodePackedInPlace(seq, 1_700_000_000_000 + seq, undefined, message, unpackedOrigins.fields, start, unpackedOrigins.templates);
+      const { buffer, start: at, end } = codec.lastRecord;
+      records.set(seq, new Uint8Array(buffer.slice(at, end)));
+      applied.push(message);
+    }
+  }
+  return { records, applied };
+}
+
+/** Every record read back by a fresh codec, as another process reads the log: each event, or its complaint. */
+function readBack(records: Map<number, Uint8Array>): unknown[] {
+  const reader = new RecordCodec('logs/test');
+  const lookup = (seq: number): unknown => {
+    const bytes = records.get(seq);
+    return bytes === undefined ? undefined : reader.lmdbEncoder.decode(bytes);
+  };
+  return [...records].map(([seq, bytes]) => {
+    const record = reader.checkEvent(seq, reader.lmdbEncoder.decode(bytes), lookup);
+    return 'corrupt' in record ? record.corrupt : record.event;
+  });
+}
+
+/** A reply of worker `workerId`, as `reply` makes it. */
+function replyFrom(index: number, workerId: string): Delivered<Message> {
+  return { ...(reply(index) as unknown as Record<string, unknown>), workerId, via: { from: `worker:${workerId}`, incarnation: 0, seq: index, cause: 7 } } as unknown as Delivered<Message>;
+}
+
+void test('a message that came packed is logged as its packed fields, and reads back as the message applied, keys in order, against the last message of its template stored whole', () => {
+  const batches = [
+    [push(1, { cause: false }), push(2, { after: true }), push(3, { after: true, leaseId: 'n1.d1.l2' }), push(4, { twoArgs: true }), heartbeat],
+    [replyFrom(5, 'n1.w1'), replyFrom(6, 'n1.w1'), reply(7, ['n1.w1.t3.r0'], true)],
+    [replyFrom(8, 'n1.w2'), replyFrom(9, 'n1.w2')],
+    // Another batch from each worker: new template lists, equal to the earlier ones.
+    [replyFrom(10, 'n1.w1'), replyFrom(11, 'n1.w2'), replyFrom(12, 'n1.w1')],
+    [actorCall(13), actorCall(14), actorCall(15, { method: 'get' }), actorCall(16, { twoArgs: true })],
+    [push(17, { after: true }), push(18, { after: true, leaseId: 'n1.d1.l2' })],
+  ];
+  const { records, applied } = logReceived(batches);
+  const read = readBack(records);
+  assert.equal(read.length, applied.length);
+  applied.forEach((message, index) => {
+    assert.equal(JSON.stringify(read[index]), JSON.stringify(message), `record ${index + 1} reads back as the message applied`);
+  });
+  assert.deepEqual(read, applied);
+  const versions = [...records.values()].map((bytes) => bytes[1]);
+  const whole = versions.filter((version) => version === plainRecordFormatVersion).length;
+  const packed = versions.filter((version) => version === packedRecordFormatVersion).length;
+  // Stored whole: the heartbeat, and the first message of each template (two leases, two workers, two actor methods).
+  assert.equal(whole, 7, `one whole record per template (and the heartbeat), not ${whole}`);
+  assert.equal(packed, applied.length - 7, 'every other message is stored as its packed fields, the later batches of each worker and lease too');
+});
+
+void test('a packed record whose base is a message of another kind is reported, naming the base', () => {
+  const { records } = logReceived([[push(1), push(2, { after: true })]]);
+  const { records: replies } = logReceived([[reply(1), reply(2)]]);
+  // The second push's record, with the record before it now a reply: its fields do not fit that base.
+  const mixed = new Map([
+    [1, replies.get(1) as Uint8Array],
+    [2, records.get(2) as Uint8Array],
+  ]);
+  const read = readBack(mixed);
+  assert.equal(typeof read[1], 'string');
+  assert.match(read[1] as string, /record 2 of logs\/test is not a tsray event \(its packed fields do not fit record 1\)/);
+});
+
+void test("the look-up of a message's packed fields finds each message of the last batch in order, passes over one routed elsewhere, and knows no other", () => {
+  const packed = structuredClone(packBatch([push(1), push(2, { after: true }), heartbeat, push(3, { after: true })]));
+  assert.ok(packed !== undefined);
+  unpackedOrigins.wanted = false;
+  const [unwanted] = unpackBatch(packed) as [Delivered<Message>];
+  assert.equal(unpackedOrigins.startOf(unwanted), -1, 'without a log that stores packed fields, no batch is kept');
+  unpackedOrigins.wanted = true;
+  const [first, second, beat, third] = unpackBatch(packed) as [Delivered<Message>, Delivered<Message>, Delivered<Message>, Delivered<Message>];
+  assert.equal(unpackedOrigins.startOf(push(1)), -1, 'an equal message that is not the one rebuilt is not found');
+  assert.equal(unpackedOrigins.startOf(first), 0);
+  // The second push went elsewhere: the heartbeat (sent as itself) and the third are still found.
+  assert.equal(unpackedOrigins.startOf(beat), -1, 'a message of the batch that went as itself has no packed fields');
+  assert.equal(unpackedOrigins.startOf(third), packed.items[3]);
+  assert.equal(unpackedOrigins.startOf(second), -1, 'a message passed over is not found later');
+  assert.equal(unpackedOrigins.startOf(third), -1, 'a message is found once');
 });
