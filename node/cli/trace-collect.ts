@@ -6,8 +6,8 @@
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatBytes } from '../runtime/sessions.js';
-import { defaultHashEveryEvents, mergeLogsInto, readSessionLogs, traceHeaderOf } from '../trace/collect.js';
-import type { CollectedLog, MergeResult } from '../trace/collect.js';
+import { defaultHashEveryEvents, mergeLogsInto, openSessionSources, traceHeaderOf } from '../trace/collect.js';
+import type { CollectedLog, LogSource, MergeResult } from '../trace/collect.js';
 import { fetchClusterLogs } from './cluster-logs.js';
 import { clusterTarget } from './cluster-target.js';
 import { TraceFile } from '../trace/write.js';
@@ -71,7 +71,9 @@ async function collect(args: string[]): Promise<number> {
   const { session, address, token } = parsed.values;
   if (session !== undefined && address !== undefined) throw new UsageError('trace collect: pass --session DIR (a session on this machine) or --address A (a cluster), not both');
   if (token !== undefined && address === undefined) throw new UsageError('trace collect: --token goes with --address; see tsray trace collect --help');
-  let logs: CollectedLog[];
+  // A session's logs are read as they are merged; a cluster's come over its connections, whole.
+  let logs: readonly (CollectedLog | LogSource)[];
+  let closeLogs = (): void => undefined;
   let output: string;
   let from: string;
   let workload: string;
@@ -85,10 +87,22 @@ async function collect(args: string[]): Promise<number> {
   } else {
     const sessionDir = sessionDirOf(session);
     output = resolve(parsed.values.output ?? join(sessionDir, defaultTraceFileName));
-    logs = readSessionLogs(sessionDir);
+    const opened = openSessionSources(sessionDir);
+    logs = opened.sources;
+    closeLogs = opened.close;
     from = sessionDir;
     workload = basename(sessionDir);
   }
+  try {
+    return writeTrace(logs, { output, from, workload, hashEveryEvents, incomplete });
+  } finally {
+    closeLogs();
+  }
+}
+
+/** Merges `logs` into a trace written to `output` as it goes; the exit code (1 when a replay diverged or logs are missing). */
+function writeTrace(logs: readonly (CollectedLog | LogSource)[], options: { output: string; from: string; workload: string; hashEveryEvents: number; incomplete: boolean }): number {
+  const { output, from, workload, hashEveryEvents, incomplete } = options;
   const cannotWrite = (error: unknown): Error => new Error(`cannot write the trace to ${output}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; pass -o with a writable path`);
   let file: TraceFile;
   try {

@@ -76,11 +76,75 @@ export class CollectError extends Error {
 }
 
 /**
- * Reads every component log of `sessionDir`.
- *
- * @throws CollectError when the folder holds no logs, a log cannot be opened, or a record is damaged.
+ * One component's log as the merge reads it: its events in order, one at a time, so that a log
+ * read from its LMDB file is never held whole (collecting 400,000 tiny tasks held 1.6 million
+ * events, 3 GB, at once). A `CollectedLog` read whole is one too (see `sourceOf`).
  */
-export function readSessionLogs(sessionDir: string): CollectedLog[] {
+export interface LogSource {
+  readonly address: Address;
+  readonly component: ComponentKind;
+  /** Hashes of the live state the runtime recorded, by event seq. */
+  readonly liveHashes: ReadonlyMap<number, string>;
+  /** The seq of its last event; 0 for an empty log. */
+  readonly lastSeq: number;
+  /** Its first few events (what a trace's header is made from). */
+  readonly firstEvents: readonly CollectedEvent[];
+  /** Its next event, not yet taken; undefined at its end. */
+  peek(): CollectedEvent | undefined;
+  /** Takes the event `peek` gives. */
+  take(): void;
+}
+
+/** How many of a log's first events `LogSource.firstEvents` holds. */
+const firstEventCount = 4;
+
+/** A log read whole, as a source. */
+export function sourceOf(log: CollectedLog): LogSource {
+  let next = 0;
+  const events = log.events;
+  return {
+    address: log.address,
+    component: log.component,
+    liveHashes: log.liveHashes,
+    lastSeq: events[events.length - 1]?.seq ?? 0,
+    firstEvents: events.slice(0, firstEventCount),
+    peek: () => events[next],
+    take: () => {
+      next += 1;
+    },
+  };
+}
+
+/** A session's logs, each read as the merge takes its events; `close` lets go of their files. */
+export interface SessionSources {
+  readonly sources: readonly LogSource[];
+  readonly close: () => void;
+}
+
+/**
+ * Opens every component log of `sessionDir`, to be read as the merge goes (see `LogSource`). Each
+ * log is read up to its last event committed when it was opened.
+ *
+ * @throws CollectError when the folder holds no logs or a log cannot be opened; a damaged record
+ *   throws it when the merge reaches it.
+ */
+export function openSessionSources(sessionDir: string): SessionSources {
+  const opened: { log: EventLog; source: LogSource }[] = [];
+  const close = (): void => {
+    // Closing a log opened only to read commits nothing; its promise settles at once.
+    for (const { log } of opened) void log.close().catch(() => undefined);
+  };
+  try {
+    for (const found of sessionLogsOf(sessionDir)) opened.push(openLogSource(found));
+  } catch (error) {
+    close();
+    throw error;
+  }
+  return { sources: opened.map(({ source }) => source), close };
+}
+
+/** The logs `sessionDir` holds, or a CollectError naming why there are none to read. */
+function sessionLogsOf(sessionDir: string): SessionLog[] {
   let found;
   try {
     found = openSessionLogs(sessionDir);
@@ -88,7 +152,65 @@ export function readSessionLogs(sessionDir: string): CollectedLog[] {
     throw new CollectError(`cannot list the logs of ${sessionDir}: ${(error as Error).message}; pass the folder init() returned`);
   }
   if (found.length === 0) throw new CollectError(`${sessionDir} holds no tsray event logs (no logs/*/log.json); pass the session folder init() returned, or see tsray sessions`);
-  return found.map(readLogDir);
+  return found;
+}
+
+/** One log opened to be read as a source, event by event. */
+function openLogSource({ address, component, dir }: SessionLog): { log: EventLog; source: LogSource } {
+  const log = openLogDir(address, dir);
+  try {
+    const lastSeq = log.lastSeq;
+    const firstEvents: CollectedEvent[] = [];
+    for (const event of collectedEvents(log, address, lastSeq)) {
+      firstEvents.push(event);
+      if (firstEvents.length === firstEventCount) break;
+    }
+    const events = collectedEvents(log, address, lastSeq);
+    let head: IteratorResult<CollectedEvent> | undefined;
+    const source: LogSource = {
+      address,
+      component,
+      liveHashes: log.readStateHashes(),
+      lastSeq,
+      firstEvents,
+      peek: () => (head ??= events.next()).value as CollectedEvent | undefined,
+      take: () => {
+        head = undefined;
+      },
+    };
+    return { log, source };
+  } catch (error) {
+    void log.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The events of `log` up to `lastSeq`, in the form a trace keeps. */
+function* collectedEvents(log: EventLog, address: Address, lastSeq: number): Generator<CollectedEvent> {
+  for (const record of log.read()) {
+    if (record.seq > lastSeq) return;
+    if ('corrupt' in record) throw new CollectError(`${record.corrupt}; collect cannot merge a damaged log`);
+    yield collectedEvent(record.seq, record.atMs, record.event, address, record.parent);
+  }
+}
+
+/** The log in `dir`, opened, or a CollectError saying it cannot be. */
+function openLogDir(address: Address, dir: string): EventLog {
+  try {
+    return EventLog.open(dir);
+  } catch (error) {
+    throw new CollectError(`cannot open the log of ${address} in ${dir}: ${oneLine(error)}; the log is damaged`);
+  }
+}
+
+/**
+ * Reads every component log of `sessionDir`, whole (for what keeps every event anyway, such as a
+ * timeline; a trace is merged from `openSessionSources`).
+ *
+ * @throws CollectError when the folder holds no logs, a log cannot be opened, or a record is damaged.
+ */
+export function readSessionLogs(sessionDir: string): CollectedLog[] {
+  return sessionLogsOf(sessionDir).map(readLogDir);
 }
 
 /**
@@ -97,18 +219,9 @@ export function readSessionLogs(sessionDir: string): CollectedLog[] {
  * @throws CollectError when the log cannot be opened or a record is damaged.
  */
 export function readLogDir({ address, component, dir }: SessionLog): CollectedLog {
-  let log: EventLog;
+  const log = openLogDir(address, dir);
   try {
-    log = EventLog.open(dir);
-  } catch (error) {
-    throw new CollectError(`cannot open the log of ${address} in ${dir}: ${oneLine(error)}; the log is damaged`);
-  }
-  try {
-    const events: CollectedEvent[] = [];
-    for (const record of log.read()) {
-      if ('corrupt' in record) throw new CollectError(`${record.corrupt}; collect cannot merge a damaged log`);
-      events.push(collectedEvent(record.seq, record.atMs, record.event, address, record.parent));
-    }
+    const events = [...collectedEvents(log, address, log.lastSeq)];
     return { address, component, events, liveHashes: log.readStateHashes() };
   } finally {
     // Closing a log opened only to read commits nothing; its promise settles at once.
@@ -159,13 +272,41 @@ interface Replayed {
   readonly applied: AppliedStep | 'threw';
 }
 
+/**
+ * The trace seq of each event of one log placed so far, by its own seq: a log's events are placed in
+ * order, so a list from the first placed seq on (4 bytes an event, where a Map took about 80).
+ */
+class PlacedSeqs {
+  private firstSeq = 0;
+  private count = 0;
+  private traceSeqs = new Uint32Array(1024);
+
+  /** Notes that event `seq` of the log, the one after the last noted, is trace seq `traceSeq`. */
+  set(seq: number, traceSeq: number): void {
+    if (this.count === 0) this.firstSeq = seq;
+    if (this.count === this.traceSeqs.length) {
+      const grown = new Uint32Array(this.count * 2);
+      grown.set(this.traceSeqs);
+      this.traceSeqs = grown;
+    }
+    this.traceSeqs[this.count++] = traceSeq;
+  }
+
+  /** The trace seq of event `seq`, or undefined while it is not placed. */
+  get(seq: number): number | undefined {
+    const index = seq - this.firstSeq;
+    return this.count > 0 && index >= 0 && index < this.count ? this.traceSeqs[index] : undefined;
+  }
+}
+
 /** Per-log bookkeeping while merging. */
 interface Cursor {
-  readonly log: CollectedLog;
+  readonly log: LogSource;
   readonly core: ComponentCore<unknown, AnyEvent, unknown>;
-  next: number;
   /** The trace seq of each of this log's events placed so far, by its own seq. */
-  readonly placed: Map<number, number>;
+  readonly placed: PlacedSeqs;
+  /** The seq of the last event placed; 0 before the first. */
+  lastPlaced: number;
   state: unknown;
   /** Events applied; the replay stops (and hashes stop) at a recipe that throws. */
   applied: number;
@@ -177,7 +318,7 @@ interface Cursor {
 }
 
 /** Merges the logs of one session into a trace (see the file comment for the order and the hashes). */
-export function mergeLogs(logs: readonly CollectedLog[], options: MergeOptions = {}): CollectedTrace {
+export function mergeLogs(logs: readonly (CollectedLog | LogSource)[], options: MergeOptions = {}): CollectedTrace {
   const entries: TraceEntry[] = [];
   const merged = mergeLogsInto(logs, options, (entry) => entries.push(entry));
   return { ...merged, entries };
@@ -192,9 +333,10 @@ export type MergeResult = Omit<CollectedTrace, 'entries'>;
  * component changes it), so that a trace can be written as it is merged: the writer then takes its
  * snapshots from this replay instead of replaying every component again, and no entry is kept.
  */
-export function mergeLogsInto(logs: readonly CollectedLog[], options: MergeOptions, placed: (entry: TraceEntry, applied: AppliedStep | 'threw') => void): MergeResult {
+export function mergeLogsInto(logs: readonly (CollectedLog | LogSource)[], options: MergeOptions, placed: (entry: TraceEntry, applied: AppliedStep | 'threw') => void): MergeResult {
   const hashEvery = options.hashEveryEvents ?? defaultHashEveryEvents;
-  const cursors: Cursor[] = logs.map((log) => ({ log, core: cores[log.component], next: 0, placed: new Map(), state: cores[log.component].initial(), applied: 0, nextHashAt: hashEvery, broken: false, armedBy: new Map() }));
+  const sources = logs.map(asSource);
+  const cursors: Cursor[] = sources.map((log) => ({ log, core: cores[log.component], placed: new PlacedSeqs(), lastPlaced: 0, state: cores[log.component].initial(), applied: 0, nextHashAt: hashEvery, broken: false, armedBy: new Map() }));
   const byAddress = new Map(cursors.map((cursor) => [cursor.log.address, cursor]));
   let placedCount = 0;
   const notes: TraceNote[] = [];
@@ -206,33 +348,42 @@ export function mergeLogsInto(logs: readonly CollectedLog[], options: MergeOptio
   const causeSettled = (event: CollectedEvent): boolean => {
     if (event.cause === undefined) return true;
     const sender = byAddress.get(event.cause.address);
-    if (sender === undefined || sender.placed.has(event.cause.seq)) return true;
+    if (sender === undefined || sender.placed.get(event.cause.seq) !== undefined) return true;
     // A cause beyond what the sender's log kept (its thread was killed before posting it) never comes.
-    const last = sender.log.events[sender.log.events.length - 1];
-    return last === undefined || event.cause.seq > last.seq || sender.log.events[sender.next] === undefined;
+    return event.cause.seq > sender.log.lastSeq || sender.log.peek() === undefined;
   };
 
   for (;;) {
     let chosen: Cursor | undefined;
+    let chosenHead: CollectedEvent | undefined;
     let fallback: Cursor | undefined;
+    let fallbackHead: CollectedEvent | undefined;
     for (const cursor of cursors) {
-      const head = cursor.log.events[cursor.next];
+      const head = cursor.log.peek();
       if (head === undefined) continue;
-      if (fallback === undefined || head.atMs < (fallback.log.events[fallback.next] as CollectedEvent).atMs) fallback = cursor;
+      if (fallbackHead === undefined || head.atMs < fallbackHead.atMs) {
+        fallback = cursor;
+        fallbackHead = head;
+      }
       if (!causeSettled(head)) continue;
-      if (chosen === undefined || head.atMs < (chosen.log.events[chosen.next] as CollectedEvent).atMs) chosen = cursor;
+      if (chosenHead === undefined || head.atMs < chosenHead.atMs) {
+        chosen = cursor;
+        chosenHead = head;
+      }
     }
-    if (fallback === undefined) break;
-    if (chosen === undefined) {
+    if (fallback === undefined || fallbackHead === undefined) break;
+    if (chosen === undefined || chosenHead === undefined) {
       // Causes that wait on each other cannot come from one run; place the earliest and say so.
       chosen = fallback;
+      chosenHead = fallbackHead;
       orderBroken++;
     }
-    const event = chosen.log.events[chosen.next] as CollectedEvent;
-    chosen.next++;
+    const event = chosenHead;
+    chosen.log.take();
     placedCount += 1;
     const seq = placedCount;
     chosen.placed.set(event.seq, seq);
+    chosen.lastPlaced = event.seq;
     const parent = parentOf(event, byAddress, chosen);
     const hash = replayOne(chosen, event, seq, hashEvery, (line) => {
       divergences.push(line);
@@ -254,17 +405,22 @@ export function mergeLogsInto(logs: readonly CollectedLog[], options: MergeOptio
   }
 
   for (const cursor of cursors) {
-    const last = cursor.log.events[cursor.log.events.length - 1];
-    const beyond = [...cursor.log.liveHashes.keys()].filter((seq) => last === undefined || seq > last.seq);
+    const last = cursor.lastPlaced;
+    const beyond = [...cursor.log.liveHashes.keys()].filter((seq) => seq > last);
     if (beyond.length > 0) {
-      notes.push({ note: `${cursor.log.address} recorded the hash of its live state after event ${Math.max(...beyond)}, but its log ends at event ${last?.seq ?? 0}: its process exited before its last events were committed`, ...(last === undefined ? {} : { seq: cursor.placed.get(last.seq) }) });
+      notes.push({ note: `${cursor.log.address} recorded the hash of its live state after event ${Math.max(...beyond)}, but its log ends at event ${last}: its process exited before its last events were committed`, ...(last === 0 ? {} : { seq: cursor.placed.get(last) }) });
     }
-    if (last !== undefined && cursor.log.liveHashes.size === 0) {
-      notes.push({ note: `${cursor.log.address}'s log has no hash of its live state to check its replay against: its thread was killed, or its process died, before it could record one`, seq: cursor.placed.get(last.seq) });
+    if (last !== 0 && cursor.log.liveHashes.size === 0) {
+      notes.push({ note: `${cursor.log.address}'s log has no hash of its live state to check its replay against: its thread was killed, or its process died, before it could record one`, seq: cursor.placed.get(last) });
     }
   }
   if (orderBroken > 0) notes.push({ note: `${orderBroken} events were placed before the event that caused them: their causes wait on each other, which the logs of one run cannot show; collect again, and report it if it stays` });
-  return { header: traceHeaderOf(logs, options.workload), notes, divergences, checkedLiveHashes };
+  return { header: traceHeaderOf(sources, options.workload), notes, divergences, checkedLiveHashes };
+}
+
+/** `log` as a source: itself when it is one, else its events read from the list. */
+function asSource(log: CollectedLog | LogSource): LogSource {
+  return 'events' in log ? sourceOf(log) : log;
 }
 
 /** The trace seq of the event that caused `event`: its message's sender, or the event that armed its timer. */
@@ -296,7 +452,7 @@ function replayOne(cursor: Cursor, event: CollectedEvent, seq: number, hashEvery
     const typed = effect as { type?: string; timerId?: string };
     if (typed.type === 'timer/armed' && typed.timerId !== undefined) cursor.armedBy.set(typed.timerId, seq);
   }
-  const isLast = cursor.next === cursor.log.events.length;
+  const isLast = cursor.log.peek() === undefined;
   const due = cursor.applied >= cursor.nextHashAt;
   const applied: AppliedStep = { state: cursor.state, effects };
   if (live === undefined && !isLast && !due) return { checked: false, applied };
@@ -320,11 +476,11 @@ function replayOne(cursor: Cursor, event: CollectedEvent, seq: number, hashEvery
 }
 
 /** The header of the trace of `logs`: reducer versions and the cluster as the logs started it. */
-export function traceHeaderOf(logs: readonly CollectedLog[], workload: string | undefined): TraceHeader {
+export function traceHeaderOf(logs: readonly (CollectedLog | LogSource)[], workload: string | undefined): TraceHeader {
   const nodes: unknown[] = [];
   let gcs: unknown;
   for (const log of logs) {
-    for (const { event } of log.events.slice(0, 4)) {
+    for (const { event } of 'events' in log ? log.events.slice(0, firstEventCount) : log.firstEvents) {
       if (event.type === 'gcs/started') gcs ??= (event as { config?: unknown }).config;
       if (event.type === 'node/started') {
         const started = event as { nodeId?: unknown; resources?: unknown; config?: unknown };
