@@ -400,8 +400,8 @@ export function unpackDelivered(fields: readonly unknown[], template: unknown[])
 }
 
 /**
- * The messages of the last packed batch this thread rebuilt, and where each one's fields start in
- * that batch (-1 for one that went as itself): its receiving component's log stores such a message
+ * The messages of the last packed batch this thread rebuilt, and where each packed one's fields
+ * start in that batch: its receiving component's log stores such a message
  * as those fields (see `ComponentShell.apply`), which costs a fraction of comparing the message with
  * an earlier one field by field. Messages are delivered in the order of their batch, so each look-up
  * starts where the last one found its message.
