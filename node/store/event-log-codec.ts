@@ -312,11 +312,7 @@ export class RecordCodec {
       this.placeWritten();
       return;
     }
-    if (!this.plainWriter.writeInPlace(plainRecordFormatVersion, seq, atMs, parent, event)) {
-      this.placePacked(this.packedEvent(seq, atMs, parent, event));
-      return;
-    }
-    this.placeWritten();
+    if (!this.writeWhole(seq, atMs, parent, event)) return;
     if (bases === undefined) {
       if (packedBases.size >= maxBases) packedBases.clear();
       bases = [];
@@ -325,6 +321,19 @@ export class RecordCodec {
     // The newest first; the oldest is forgotten when there are enough.
     if (bases.length >= maxPackedBasesPerType) bases.pop();
     bases.unshift({ seq, template, copy: structuredClone(template) });
+  }
+
+  /**
+   * Writes `event` whole: as version 2 (then true: only such a record is a base), else, when it is
+   * not plain data, as msgpackr lays it out.
+   */
+  private writeWhole(seq: number, atMs: number, parent: number | undefined, event: unknown): boolean {
+    if (this.plainWriter.writeInPlace(plainRecordFormatVersion, seq, atMs, parent, event)) {
+      this.placeWritten();
+      return true;
+    }
+    this.placePacked(this.packedEvent(seq, atMs, parent, event));
+    return false;
   }
 
   /** The event in the version 2 layout by msgpackr when it is plain data after all, else in the version 1 layout. */
@@ -376,11 +385,7 @@ export class RecordCodec {
         }
       }
     }
-    if (!this.plainWriter.writeInPlace(plainRecordFormatVersion, seq, atMs, parent, event)) {
-      this.placePacked(this.packedEvent(seq, atMs, parent, event));
-      return;
-    }
-    this.placeWritten();
+    if (!this.writeWhole(seq, atMs, parent, event)) return;
     const next = baseOf(seq, event);
     if (next !== undefined) {
       if (!bases.has(type) && bases.size >= maxBases) bases.clear();

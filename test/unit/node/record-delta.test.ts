@@ -16,6 +16,7 @@ import { ForwardedLog, recordsOf } from '../../../node/store/forwarded-log.js';
 import { PlainRecordWriter } from '../../../node/store/plain-record-writer.js';
 import { baseOf, changesFrom, collectChanges, type DeltaBase } from '../../../node/store/record-delta.js';
 import type { LogRecords } from '../../../node/store/forwarded-log.js';
+import { readRecords } from '../../support/log-records.js';
 
 /** The value as text that keeps its keys' order (assert.deepEqual ignores it, state hashes do not). */
 function ordered(value: unknown): string {
@@ -32,15 +33,7 @@ function encodeAll(events: readonly unknown[]): { codec: RecordCodec; records: M
 
 /** Reads every record back with a fresh codec, as another process reads the log. */
 function readAll(records: Map<number, Uint8Array>): { event: unknown; corrupt?: string }[] {
-  const reader = new RecordCodec('logs/test');
-  const lookup = (seq: number): unknown => {
-    const bytes = records.get(seq);
-    return bytes === undefined ? undefined : reader.lmdbEncoder.decode(bytes);
-  };
-  return [...records].map(([seq, bytes]) => {
-    const record = reader.checkEvent(seq, reader.lmdbEncoder.decode(bytes), lookup);
-    return 'corrupt' in record ? { event: undefined, corrupt: record.corrupt } : { event: record.event };
-  });
+  return readRecords(records).map((record) => ('corrupt' in record ? { event: undefined, corrupt: record.corrupt } : record));
 }
 
 void test('every event of a recorded run reads back from its delta record as the same event, keys in order, in far fewer bytes', () => {

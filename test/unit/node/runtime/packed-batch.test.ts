@@ -12,6 +12,7 @@ import type { Delivered, Message } from '../../../../core/protocol.js';
 import { isPackedBatch, packBatch, unpackBatch, unpackedOrigins } from '../../../../node/runtime/packed-batch.js';
 import { isMessageBatch, Router, threadBatchMessages } from '../../../../node/runtime/router.js';
 import { packedRecordFormatVersion, plainRecordFormatVersion, RecordCodec } from '../../../../node/store/event-log-codec.js';
+import { readRecords } from '../../../support/log-records.js';
 
 const functionId = JSON.stringify({ kind: 'module', moduleUrl: 'file:///m.js', key: 'file:///m.js#echo#1', name: 'echo' });
 const resources = { CPU: 1 };
@@ -260,15 +261,7 @@ function logReceived(batches: readonly Delivered<Message>[][]): { records: Map<n
 
 /** Every record read back by a fresh codec, as another process reads the log: each event, or its complaint. */
 function readBack(records: Map<number, Uint8Array>): unknown[] {
-  const reader = new RecordCodec('logs/test');
-  const lookup = (seq: number): unknown => {
-    const bytes = records.get(seq);
-    return bytes === undefined ? undefined : reader.lmdbEncoder.decode(bytes);
-  };
-  return [...records].map(([seq, bytes]) => {
-    const record = reader.checkEvent(seq, reader.lmdbEncoder.decode(bytes), lookup);
-    return 'corrupt' in record ? record.corrupt : record.event;
-  });
+  return readRecords(records).map((record) => ('corrupt' in record ? record.corrupt : record.event));
 }
 
 /** A reply of worker `workerId`, as `reply` makes it. */
