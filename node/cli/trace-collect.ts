@@ -7,8 +7,8 @@ import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatBytes } from '../runtime/sessions.js';
 import { defaultHashEveryEvents, mergeLogsInto, openSessionSources, traceHeaderOf } from '../trace/collect.js';
-import type { CollectedLog, LogSource, MergeResult } from '../trace/collect.js';
-import { fetchClusterLogs } from './cluster-logs.js';
+import type { LogSource, MergeResult } from '../trace/collect.js';
+import { fetchClusterSources } from './cluster-logs.js';
 import { clusterTarget } from './cluster-target.js';
 import { TraceFile } from '../trace/write.js';
 import { sessionDirOf } from './session-arg.js';
@@ -71,8 +71,9 @@ async function collect(args: string[]): Promise<number> {
   const { session, address, token } = parsed.values;
   if (session !== undefined && address !== undefined) throw new UsageError('trace collect: pass --session DIR (a session on this machine) or --address A (a cluster), not both');
   if (token !== undefined && address === undefined) throw new UsageError('trace collect: --token goes with --address; see tsray trace collect --help');
-  // A session's logs are read as they are merged; a cluster's come over its connections, whole.
-  let logs: readonly (CollectedLog | LogSource)[];
+  // A session's logs are read as they are merged; a cluster's are spooled to files as they come over
+  // its connections, and read so too.
+  let logs: readonly LogSource[];
   let closeLogs = (): void => undefined;
   let output: string;
   let from: string;
@@ -81,8 +82,9 @@ async function collect(args: string[]): Promise<number> {
   if (address !== undefined) {
     const target = clusterTarget('trace collect', { address, token });
     output = resolve(parsed.values.output ?? defaultTraceFileName);
-    const fetched = await fetchClusterLogs('tsray trace collect', target);
+    const fetched = await fetchClusterSources('tsray trace collect', target);
     ({ logs, from, incomplete } = fetched);
+    closeLogs = fetched.close;
     workload = `cluster ${target.address}`;
   } else {
     const sessionDir = sessionDirOf(session);
@@ -101,7 +103,7 @@ async function collect(args: string[]): Promise<number> {
 }
 
 /** Merges `logs` into a trace written to `output` as it goes; the exit code (1 when a replay diverged or logs are missing). */
-function writeTrace(logs: readonly (CollectedLog | LogSource)[], options: { output: string; from: string; workload: string; hashEveryEvents: number; incomplete: boolean }): number {
+function writeTrace(logs: readonly LogSource[], options: { output: string; from: string; workload: string; hashEveryEvents: number; incomplete: boolean }): number {
   const { output, from, workload, hashEveryEvents, incomplete } = options;
   const cannotWrite = (error: unknown): Error => new Error(`cannot write the trace to ${output}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; pass -o with a writable path`);
   let file: TraceFile;

@@ -8,8 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Address, NodeId } from '../../core/ids.js';
 import { gcsAddress } from '../../core/ids.js';
-import type { ClusterStateReport, JobReport, LogIndexEntry, Message, MessageOf, NodeReport, StateFilters } from '../../core/protocol.js';
-import type { CollectedEvent, CollectedLog } from '../trace/collect.js';
+import type { ClusterStateReport, JobReport, LogEventRecord, LogIndexEntry, Message, MessageOf, NodeReport, StateFilters } from '../../core/protocol.js';
+import type { CollectedEvent, CollectedLog, LogSource } from '../trace/collect.js';
+import type { LogSpool } from '../trace/spooled-log.js';
 import { collectedEvent } from '../trace/collect.js';
 import { TransportClient } from '../transport/index.js';
 import type { RoutedMessage } from '../transport/index.js';
@@ -27,8 +28,8 @@ export const defaultQueryTimeoutMs = 5000;
 export const toolReplyTimeoutMs = 10_000;
 
 /** What collecting a cluster's logs found. */
-export interface ClusterLogs {
-  readonly logs: CollectedLog[];
+export interface ClusterLogs<L = CollectedLog> {
+  readonly logs: L[];
   /** The nodes and drivers that sent their logs. */
   readonly sources: readonly string[];
   /** The live nodes and drivers whose logs could not be fetched, and why. */
@@ -134,9 +135,26 @@ export class ClusterTool {
    * The event logs of every live node and driver, fetched over the cluster's connections in chunks
    * of about `chunkBytes`: each source commits and lists its logs, then hands out their events one
    * chunk per request. A source that fails or falls silent is reported in `missing`, with none of
-   * its logs (a log cut short would fail the replay's checks for no fault of the run).
+   * its logs (a log cut short would fail the replay's checks for no fault of the run). Each log is
+   * held whole, as objects; `spooledLogs` keeps them in files instead.
    */
   async logs(chunkBytes = defaultLogChunkBytes): Promise<ClusterLogs> {
+    return this.fetchLogs(chunkBytes, (name, entry) => new WholeLog(name, entry));
+  }
+
+  /**
+   * `logs`, with each log's events written to a file of `spool` as they arrive and read back as the
+   * merge takes them (see node/trace/spooled-log.ts): what a trace of a long run needs, where the
+   * logs held whole would not fit in memory.
+   */
+  async spooledLogs(spool: LogSpool, chunkBytes = defaultLogChunkBytes): Promise<ClusterLogs<LogSource>> {
+    return this.fetchLogs(chunkBytes, (name, entry) => {
+      const writer = spool.writer(name, entry);
+      return { add: (record) => writer.add(record), finish: () => writer.finish(spool) };
+    });
+  }
+
+  private async fetchLogs<L>(chunkBytes: number, keep: (name: string, entry: LogIndexEntry) => FetchedLog<L>): Promise<ClusterLogs<L>> {
     const [nodes, jobs] = await Promise.all([this.nodes(), this.jobs()]);
     const sources: { name: string; address: Address }[] = [
       ...nodes.filter((node) => node.alive).map((node) => ({ name: `node ${node.nodeId}`, address: stateAddress(node.nodeId) })),
@@ -145,7 +163,7 @@ export class ClusterTool {
     const results = await Promise.all(
       sources.map(async (source) => {
         try {
-          return { source, logs: await this.logsOf(source.name, source.address, chunkBytes) };
+          return { source, logs: await this.logsOf(source.name, source.address, chunkBytes, keep) };
         } catch (error) {
           return { source, error: (error as Error).message };
         }
@@ -160,16 +178,15 @@ export class ClusterTool {
     };
   }
 
-  private async logsOf(name: string, address: Address, chunkBytes: number): Promise<CollectedLog[]> {
+  private async logsOf<L>(name: string, address: Address, chunkBytes: number, keep: (name: string, entry: LogIndexEntry) => FetchedLog<L>): Promise<L[]> {
     const index = await this.ask(address, `the log index of ${name}`, 'logs/index-replied', (requestId, requester) => ({ type: 'logs/index-requested', requestId, requester }));
     if (index.error !== undefined) throw new Error(index.error);
-    const logs: CollectedLog[] = [];
-    for (const entry of index.logs) logs.push(await this.logOf(name, address, entry, chunkBytes));
+    const logs: L[] = [];
+    for (const entry of index.logs) logs.push(await this.logOf(name, address, entry, chunkBytes, keep(name, entry)));
     return logs;
   }
 
-  private async logOf(name: string, address: Address, entry: LogIndexEntry, chunkBytes: number): Promise<CollectedLog> {
-    const events: CollectedEvent[] = [];
+  private async logOf<L>(name: string, address: Address, entry: LogIndexEntry, chunkBytes: number, log: FetchedLog<L>): Promise<L> {
     let fromSeq = 1;
     while (fromSeq <= entry.lastSeq) {
       const from = fromSeq;
@@ -185,22 +202,45 @@ export class ClusterTool {
       if (chunk.error !== undefined) throw new Error(chunk.error);
       const last = chunk.events[chunk.events.length - 1];
       if (last === undefined || last.seq < from) throw new Error(`${name} sent no events of ${entry.address} from ${from}, though its index lists them through ${entry.lastSeq}`);
-      for (const record of chunk.events) {
-        let raw: unknown;
-        try {
-          raw = JSON.parse(record.json);
-        } catch {
-          throw new Error(`${name} sent event ${record.seq} of ${entry.address} as text that is no JSON`);
-        }
-        events.push(collectedEvent(record.seq, record.atMs, raw, entry.address, Number.isInteger(record.parent) ? record.parent : undefined));
-      }
+      for (const record of chunk.events) log.add(record);
       fromSeq = last.seq + 1;
     }
-    return { address: entry.address, component: entry.component, events, liveHashes: new Map(entry.liveHashes.map(([seq, hash]) => [seq, hash])) };
+    return log.finish();
   }
 
   /** Closes the connection. */
   async close(): Promise<void> {
     await this.client.close();
+  }
+}
+
+/** Where the events of one log go as they are fetched, and what the log becomes once all have. */
+interface FetchedLog<L> {
+  add(record: LogEventRecord): void;
+  finish(): L;
+}
+
+/** A fetched log held whole, its events parsed as they arrive. */
+class WholeLog implements FetchedLog<CollectedLog> {
+  private readonly events: CollectedEvent[] = [];
+
+  constructor(
+    private readonly name: string,
+    private readonly entry: LogIndexEntry,
+  ) {}
+
+  add(record: LogEventRecord): void {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(record.json);
+    } catch {
+      throw new Error(`${this.name} sent event ${record.seq} of ${this.entry.address} as text that is no JSON`);
+    }
+    this.events.push(collectedEvent(record.seq, record.atMs, raw, this.entry.address, Number.isInteger(record.parent) ? record.parent : undefined));
+  }
+
+  finish(): CollectedLog {
+    const { address, component, liveHashes } = this.entry;
+    return { address, component, events: this.events, liveHashes: new Map(liveHashes.map(([seq, hash]) => [seq, hash])) };
   }
 }

@@ -13,15 +13,13 @@
  */
 import type { Address, NodeId } from '../../core/ids.js';
 import { nodeOfWorker } from '../../core/ids.js';
-import { readLogDir } from '../trace/collect.js';
-import type { CollectedLog } from '../trace/collect.js';
 import { openSessionLogs } from '../store/event-log.js';
 import type { SessionLog } from '../store/event-log.js';
 import { readAddressFile, recordedNodes } from './local-nodes.js';
 
 /** What was found on this machine of the dead nodes' logs. */
-export interface DeadNodeLogs {
-  readonly logs: CollectedLog[];
+export interface DeadNodeLogs<L> {
+  readonly logs: L[];
   /**
    * The dead nodes whose logs the trace holds: read here from their session dirs, or already sent by
    * a live node that shares the session dir (a head that resumed a dead head's session serves its logs).
@@ -56,10 +54,11 @@ function localSessionDirs(): string[] {
  * those at `fetched` (sent by a live process already: a head that resumed a dead head's session
  * serves that head's logs with its own). A dead process's worker-thread logs sit beside its
  * raylet's, so a driver's log (another process, with a session dir of its own) is never among them.
+ * Each log is read by `read` (whole, or opened as a source the merge reads as it goes).
  */
-export function readDeadNodeLogs(deadNodes: readonly NodeId[], fetched: ReadonlySet<Address>): DeadNodeLogs {
+export function readDeadNodeLogs<L extends { readonly address: Address }>(deadNodes: readonly NodeId[], fetched: ReadonlySet<Address>, read: (entry: SessionLog) => L): DeadNodeLogs<L> {
   const dead = new Set(deadNodes);
-  const logs: CollectedLog[] = [];
+  const logs: L[] = [];
   const failed = new Map<NodeId, string>();
   if (dead.size > 0) {
     for (const sessionDir of localSessionDirs()) {
@@ -74,7 +73,7 @@ export function readDeadNodeLogs(deadNodes: readonly NodeId[], fetched: Readonly
         const nodeId = nodeOfLog(entry.address);
         if (nodeId === undefined || !dead.has(nodeId) || fetched.has(entry.address) || failed.has(nodeId)) continue;
         try {
-          logs.push(readLogDir(entry));
+          logs.push(read(entry));
         } catch (error) {
           // A log cut short mid-record would fail the replay's checks for no fault of the run: the
           // node's logs are all left out, as a live node's are when one fails.

@@ -12,15 +12,14 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Address } from '../../core/ids.js';
 import type { JobReport } from '../../core/protocol.js';
-import { readLogDir } from '../trace/collect.js';
-import type { CollectedLog } from '../trace/collect.js';
 import { sessionDirs, sessionRetention } from '../runtime/sessions.js';
 import { logDirFor } from '../store/event-log.js';
+import type { SessionLog } from '../store/event-log.js';
 import { logMetaFileName } from '../store/event-log-dir.js';
 
 /** What was found on this machine of the ended drivers' logs. */
-export interface EndedDriverLogs {
-  readonly logs: CollectedLog[];
+export interface EndedDriverLogs<L> {
+  readonly logs: L[];
   /** The ended drivers whose logs the trace holds. */
   readonly included: readonly string[];
   /** The ended drivers whose logs are not on this machine, or could not be read, and why. */
@@ -29,11 +28,12 @@ export interface EndedDriverLogs {
 
 /**
  * Reads the logs that the ended drivers of `jobs` left in the sessions under `root`, except those at
- * `fetched` (sent by a live process already).
+ * `fetched` (sent by a live process already). Each log is read by `read` (whole, or opened as a
+ * source the merge reads as it goes).
  */
-export function readEndedDriverLogs(jobs: readonly JobReport[], fetched: ReadonlySet<Address>, root: string = sessionRetention().root): EndedDriverLogs {
+export function readEndedDriverLogs<L>(jobs: readonly JobReport[], fetched: ReadonlySet<Address>, read: (entry: SessionLog) => L, root: string = sessionRetention().root): EndedDriverLogs<L> {
   const ended = jobs.filter((job) => !job.alive && !fetched.has(`worker:${job.driverId}`));
-  const logs: CollectedLog[] = [];
+  const logs: L[] = [];
   const included: string[] = [];
   const missing: { driverId: string; reason: string }[] = [];
   if (ended.length === 0) return { logs, included, missing };
@@ -46,7 +46,7 @@ export function readEndedDriverLogs(jobs: readonly JobReport[], fetched: Readonl
       continue;
     }
     try {
-      logs.push(readLogDir({ address, component: 'owner', dir: logDirFor(session, address) }));
+      logs.push(read({ address, component: 'owner', dir: logDirFor(session, address) }));
       included.push(job.driverId);
     } catch (error) {
       missing.push({ driverId: job.driverId, reason: (error as Error).message });

@@ -129,18 +129,14 @@ export interface SessionSources {
  *   throws it when the merge reaches it.
  */
 export function openSessionSources(sessionDir: string): SessionSources {
-  const opened: { log: EventLog; source: LogSource }[] = [];
-  const close = (): void => {
-    // Closing a log opened only to read commits nothing; its promise settles at once.
-    for (const { log } of opened) void log.close().catch(() => undefined);
-  };
+  const opened = new OpenedSources();
   try {
-    for (const found of sessionLogsOf(sessionDir)) opened.push(openLogSource(found));
+    const sources = sessionLogsOf(sessionDir).map(opened.open);
+    return { sources, close: () => opened.close() };
   } catch (error) {
-    close();
+    opened.close();
     throw error;
   }
-  return { sources: opened.map(({ source }) => source), close };
 }
 
 /** The logs `sessionDir` holds, or a CollectError naming why there are none to read. */
@@ -153,6 +149,45 @@ function sessionLogsOf(sessionDir: string): SessionLog[] {
   }
   if (found.length === 0) throw new CollectError(`${sessionDir} holds no tsray event logs (no logs/*/log.json); pass the session folder init() returned, or see tsray sessions`);
   return found;
+}
+
+/**
+ * Logs opened as sources one by one (those of dead nodes and ended drivers, say), and `close` to let
+ * go of all of their files.
+ */
+export class OpenedSources {
+  private readonly logs: EventLog[] = [];
+
+  /**
+   * The log in `found`'s folder, opened to be read as the merge goes.
+   *
+   * @throws CollectError when it cannot be opened.
+   */
+  readonly open = (found: SessionLog): LogSource => {
+    const { log, source } = openLogSource(found);
+    this.logs.push(log);
+    return source;
+  };
+
+  /**
+   * `open`, after reading the log through once (each event decoded and dropped), so that a damaged
+   * record is found now, where its caller can leave the log out and go on, rather than midway
+   * through the merge, which it would end: for the logs a dead process left (node/cluster/dead-node-logs.ts).
+   *
+   * @throws CollectError when it cannot be opened or a record is damaged.
+   */
+  readonly openChecked = (found: SessionLog): LogSource => {
+    const source = this.open(found);
+    const log = this.logs[this.logs.length - 1] as EventLog;
+    for (const event of collectedEvents(log, found.address, source.lastSeq)) void event;
+    return source;
+  };
+
+  /** Closes every log opened. */
+  close(): void {
+    // Closing a log opened only to read commits nothing; its promise settles at once.
+    for (const log of this.logs.splice(0)) void log.close().catch(() => undefined);
+  }
 }
 
 /** One log opened to be read as a source, event by event. */

@@ -18,6 +18,8 @@ import { after, before, describe, test } from 'node:test';
 import type { ActorReport, ObjectReport, TaskReport } from '../../core/protocol.js';
 import { ClusterTool } from '../../node/cluster/cluster-tool.js';
 import { maxLogChunkBytes } from '../../node/cluster/log-serving.js';
+import type { CollectedEvent } from '../../node/trace/collect.js';
+import { LogSpool } from '../../node/trace/spooled-log.js';
 import { killPids, recordedNodePids, runNode } from '../support/cluster.js';
 import type { ProcessRun } from '../support/cluster.js';
 import { packageRoot, writeDriverScript } from '../support/driver-script.js';
@@ -252,6 +254,25 @@ void describe('tsray list, memory, trace collect and timeline against a cluster 
         const again = large.logs.find((other) => other.address === log.address);
         assert.deepEqual(log.events.map((event) => event.seq), Array.from({ length: log.events.length }, (_, index) => index + 1), log.address);
         assert.deepEqual(log.events, again?.events.slice(0, log.events.length), log.address);
+      }
+      // Spooled to files as they come (as trace collect takes them), the logs read back the same.
+      const spool = new LogSpool();
+      try {
+        const spooled = await tool.spooledLogs(spool, 4096);
+        assert.deepEqual(spooled.missing, []);
+        assert.deepEqual(spooled.logs.map((log) => log.address).sort(), large.logs.map((log) => log.address).sort());
+        for (const source of spooled.logs) {
+          const events: CollectedEvent[] = [];
+          for (let event = source.peek(); event !== undefined; event = source.peek()) {
+            events.push(event);
+            source.take();
+          }
+          const earlier = large.logs.find((log) => log.address === source.address)?.events ?? [];
+          assert.equal(source.lastSeq, events.length, source.address);
+          assert.deepEqual(events.slice(0, earlier.length), earlier, source.address);
+        }
+      } finally {
+        spool.remove();
       }
     } finally {
       await tool.close();

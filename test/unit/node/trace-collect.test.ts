@@ -17,8 +17,9 @@ import { indexTrace } from '../../../core/trace/entities.js';
 import { whyChain } from '../../../core/trace/why.js';
 import type { Trace, TraceEntry } from '../../../core/trace/format.js';
 import type { AnyEvent } from '../../../core/component.js';
-import { mergeLogs, mergeLogsInto, readSessionLogs } from '../../../node/trace/collect.js';
+import { mergeLogs, mergeLogsInto, OpenedSources, readSessionLogs } from '../../../node/trace/collect.js';
 import { packedRecordFormatVersion, RecordCodec, StoredBatch } from '../../../node/store/event-log-codec.js';
+import { EventLog } from '../../../node/store/event-log.js';
 import { TraceWriter } from '../../../core/trace/format.js';
 import { gcsCore } from '../../../core/gcs/index.js';
 import { ownerCore } from '../../../core/owner/index.js';
@@ -253,7 +254,7 @@ void test('timeline draws a track per worker, spans named after tasks, the retry
   assert.ok((finish.ts ?? 0) > (starts[0]?.ts ?? 0));
 });
 
-void test('--help on both commands, and bad input gives one line and exit 1', () => {
+void test('--help on both commands, and bad input gives one line and exit 1', async () => {
   for (const args of [['trace', 'collect', '--help'], ['timeline', '--help']]) {
     const result = run(args);
     assert.equal(result.status, 0, result.stderr);
@@ -284,6 +285,27 @@ void test('--help on both commands, and bad input gives one line and exit 1', ()
   const corrupt = run(['trace', 'collect', '--session', damaged]);
   assert.equal(corrupt.status, 1);
   assert.match(corrupt.stderr, /^tsray: record 2 of logs\/gcs is not a tsray event \(.*\); .*collect cannot merge a damaged log\n$/);
+
+  // A log a dead process left is checked when it is opened (so a damaged one can be left out), not midway through the merge.
+  const damagedLate = join(script.sessionDir, 'damaged-late');
+  cpSync(sessionDir, damagedLate, { recursive: true });
+  const lateDir = join(damagedLate, 'logs', 'gcs');
+  const gcsLog = EventLog.open(lateDir);
+  const nextSeq = gcsLog.lastSeq + 1;
+  await gcsLog.close();
+  assert.ok(nextSeq > 5, 'the damaged record comes after the first events a source reads when opened');
+  const late = open<Buffer, number>({ path: join(lateDir, 'events.mdb'), noSubdir: true });
+  late.openDB<Buffer, number>('events', { encoding: 'binary' }).putSync(nextSeq, Buffer.from([0xc1, 0xff, 0x00]));
+  void late.close();
+  const opened = new OpenedSources();
+  try {
+    const found = { address: 'gcs', component: 'gcs' as const, dir: lateDir };
+    assert.equal(opened.open(found).address, 'gcs', 'opened alone, the log is read no further than its first events');
+    assert.throws(() => opened.openChecked(found), { name: 'CollectError', message: new RegExp(`^record ${nextSeq} of logs/gcs is not a tsray event`) });
+    assert.equal(opened.openChecked({ address: 'gcs', component: 'gcs', dir: join(sessionDir, 'logs', 'gcs') }).address, 'gcs', 'an undamaged log opens checked');
+  } finally {
+    opened.close();
+  }
 });
 
 void test('the merge puts a delivery after its send even when the clocks say otherwise, and a lost cause does not stall it', () => {

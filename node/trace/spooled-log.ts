@@ -1,0 +1,205 @@
+/**
+ * The logs that `tsray trace collect --address` fetches from a cluster's live processes, kept in
+ * files while they arrive and read back event by event as the merge takes them. Fetched whole, a
+ * log's events were all held at once, as objects (a session of 400,000 tiny tasks is 1.6 million
+ * events, some 3 GB); the merge needs only each log's next event. A log is fetched in chunks over
+ * its process's connection (node/cluster/cluster-tool.ts): each chunk's events are appended to the
+ * log's file here, one line each, and the file is read in blocks once every log has arrived. The
+ * files live in a folder of the system's temporary folder, which `LogSpool.remove` deletes.
+ */
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import type { Address } from '../../core/ids.js';
+import type { ComponentKind } from '../../core/trace/format.js';
+import type { LogEventRecord, LogIndexEntry } from '../../core/protocol.js';
+import { collectedEvent, CollectError, type CollectedEvent, type LogSource } from './collect.js';
+
+/** Lines written to a log's file in one write, at most about this many characters. */
+const writeBatchChars = 1024 * 1024;
+/** How many bytes of a log's file are read at once. */
+const readBlockBytes = 1024 * 1024;
+/** How many of a log's first events its source keeps (`LogSource.firstEvents`). */
+const firstEventCount = 4;
+
+/** A folder of spooled logs, made in the system's temporary folder. */
+export class LogSpool {
+  readonly dir: string;
+  private files = 0;
+  private readonly open = new Set<number>();
+
+  constructor() {
+    this.dir = mkdtempSync(join(tmpdir(), 'tsray-collect-'));
+  }
+
+  /**
+   * A new log file, into which the events of the log that `entry` lists are written as `name` (a
+   * node or a driver) sends them; it becomes a source when `finish`ed.
+   */
+  writer(name: string, entry: LogIndexEntry): SpoolWriter {
+    const path = join(this.dir, `${this.files++}.log`);
+    const fd = openSync(path, 'w');
+    this.open.add(fd);
+    return new SpoolWriter(name, entry, path, fd, (closed) => this.open.delete(closed));
+  }
+
+  /** Deletes the folder and every file in it (a source read after this reads nothing more). */
+  remove(): void {
+    for (const fd of this.open) closeSync(fd);
+    this.open.clear();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Called by a source when it opened its file for reading, so `remove` closes it. */
+  opened(fd: number): () => void {
+    this.open.add(fd);
+    return () => {
+      if (this.open.delete(fd)) closeSync(fd);
+    };
+  }
+}
+
+/** Writes one fetched log to its file, line by line: seq, time, parent and the event's JSON text, tab-separated. */
+export class SpoolWriter {
+  private pending: string[] = [];
+  private pendingChars = 0;
+  private lastSeq = 0;
+  private readonly firstEvents: CollectedEvent[] = [];
+
+  constructor(
+    private readonly name: string,
+    private readonly entry: LogIndexEntry,
+    private readonly path: string,
+    private readonly fd: number,
+    private readonly closed: (fd: number) => void,
+  ) {}
+
+  /**
+   * Adds one event as it came. Its JSON text is checked as it would be read whole: the first few
+   * events, which a trace's header is made from, are parsed now, and every other text when the merge
+   * reads it.
+   *
+   * @throws CollectError (one line) when the text of one of the first events, or of one that holds a
+   *   line break, is not JSON.
+   */
+  add(record: LogEventRecord): void {
+    const parent = Number.isInteger(record.parent) ? (record.parent as number) : undefined;
+    if (this.firstEvents.length < firstEventCount) this.firstEvents.push(parsedEvent(this.name, this.entry.address, record.seq, record.atMs, record.json, parent));
+    // A line break may stand between JSON's tokens (never inside a string, where it is escaped): such
+    // text is written again without one, so that each event stays one line; text that is no JSON fails here.
+    const json = record.json.includes('\n') ? JSON.stringify(parsedEvent(this.name, this.entry.address, record.seq, record.atMs, record.json, parent).event) : record.json;
+    const line = `${record.seq}\t${record.atMs}\t${parent ?? ''}\t${json}\n`;
+    this.pending.push(line);
+    this.pendingChars += line.length;
+    this.lastSeq = record.seq;
+    if (this.pendingChars >= writeBatchChars) this.writePending();
+  }
+
+  /** Ends the file; returns the log as a source that reads it from `spool`. */
+  finish(spool: LogSpool): LogSource {
+    this.writePending();
+    closeSync(this.fd);
+    this.closed(this.fd);
+    return new SpooledSource(this.name, this.entry, this.path, this.lastSeq, this.firstEvents, spool);
+  }
+
+  private writePending(): void {
+    if (this.pending.length === 0) return;
+    writeSync(this.fd, this.pending.join(''));
+    this.pending = [];
+    this.pendingChars = 0;
+  }
+}
+
+/** A fetched log's event, parsed from its JSON text, in the form a trace keeps. */
+function parsedEvent(name: string, address: Address, seq: number, atMs: number, json: string, parent: number | undefined): CollectedEvent {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch {
+    throw new CollectError(`${name} sent event ${seq} of ${address} as text that is no JSON`);
+  }
+  return collectedEvent(seq, atMs, raw, address, parent);
+}
+
+/** A spooled log read back as the merge takes its events (see `LogSource`). */
+class SpooledSource implements LogSource {
+  readonly address: Address;
+  readonly component: ComponentKind;
+  readonly liveHashes: ReadonlyMap<number, string>;
+  private fd: number | undefined;
+  private close: (() => void) | undefined;
+  private readonly block = Buffer.allocUnsafe(readBlockBytes);
+  private readonly decoder = new StringDecoder('utf8');
+  /** Text read but not yet taken apart into lines, and where in it the next line starts. */
+  private text = '';
+  private at = 0;
+  private ended = false;
+  private head: CollectedEvent | undefined;
+
+  constructor(
+    private readonly name: string,
+    entry: LogIndexEntry,
+    private readonly path: string,
+    readonly lastSeq: number,
+    readonly firstEvents: readonly CollectedEvent[],
+    private readonly spool: LogSpool,
+  ) {
+    this.address = entry.address;
+    this.component = entry.component;
+    this.liveHashes = new Map(entry.liveHashes.map(([seq, hash]) => [seq, hash]));
+  }
+
+  peek(): CollectedEvent | undefined {
+    this.head ??= this.next();
+    return this.head;
+  }
+
+  take(): void {
+    this.head = undefined;
+  }
+
+  /** The next event of the file, or undefined at its end (when the file is closed). */
+  private next(): CollectedEvent | undefined {
+    const line = this.nextLine();
+    if (line === undefined) return undefined;
+    const firstTab = line.indexOf('\t');
+    const secondTab = line.indexOf('\t', firstTab + 1);
+    const thirdTab = line.indexOf('\t', secondTab + 1);
+    const seq = Number(line.slice(0, firstTab));
+    const atMs = Number(line.slice(firstTab + 1, secondTab));
+    const parentText = line.slice(secondTab + 1, thirdTab);
+    if (thirdTab < 0 || !Number.isInteger(seq) || !Number.isFinite(atMs)) throw new CollectError(`the spooled log of ${this.address} in ${this.path} is damaged; collect again`);
+    return parsedEvent(this.name, this.address, seq, atMs, line.slice(thirdTab + 1), parentText === '' ? undefined : Number(parentText));
+  }
+
+  /** The next line of the file, without its line break; undefined at its end. */
+  private nextLine(): string | undefined {
+    for (;;) {
+      const end = this.text.indexOf('\n', this.at);
+      if (end >= 0) {
+        const line = this.text.slice(this.at, end);
+        this.at = end + 1;
+        return line;
+      }
+      if (this.ended) return undefined;
+      this.readBlock();
+    }
+  }
+
+  /** Reads the next block of the file onto what is left of the text; at the end, closes the file. */
+  private readBlock(): void {
+    if (this.fd === undefined) {
+      this.fd = openSync(this.path, 'r');
+      this.close = this.spool.opened(this.fd);
+    }
+    const read = readSync(this.fd, this.block, 0, this.block.length, null);
+    this.text = this.text.slice(this.at) + (read === 0 ? this.decoder.end() : this.decoder.write(this.block.subarray(0, read)));
+    this.at = 0;
+    if (read === 0) {
+      this.ended = true;
+      this.close?.();
+    }
+  }
+}
