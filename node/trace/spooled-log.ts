@@ -29,8 +29,13 @@ export class LogSpool {
   private files = 0;
   private readonly open = new Set<number>();
 
+  /** @throws CollectError (one line) when no folder can be made in the temporary folder. */
   constructor() {
-    this.dir = mkdtempSync(join(tmpdir(), 'tsray-collect-'));
+    try {
+      this.dir = mkdtempSync(join(tmpdir(), 'tsray-collect-'));
+    } catch (error) {
+      throw new CollectError(`cannot make a folder for the fetched logs in ${tmpdir()}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; set TMPDIR to a writable folder with room for them`);
+    }
   }
 
   /**
@@ -44,7 +49,7 @@ export class LogSpool {
     return new SpoolWriter(name, entry, path, fd, (closed) => this.open.delete(closed));
   }
 
-  /** Deletes the folder and every file in it (a source read after this reads nothing more). */
+  /** Deletes the folder and every file in it (a source read after this fails). */
   remove(): void {
     for (const fd of this.open) closeSync(fd);
     this.open.clear();
@@ -104,9 +109,14 @@ export class SpoolWriter {
     return new SpooledSource(this.name, this.entry, this.path, this.lastSeq, this.firstEvents, spool);
   }
 
+  /** @throws CollectError (one line) when the file cannot take them (a full disk). */
   private writePending(): void {
     if (this.pending.length === 0) return;
-    writeSync(this.fd, this.pending.join(''));
+    try {
+      writeSync(this.fd, this.pending.join(''));
+    } catch (error) {
+      throw new CollectError(`cannot write the fetched log of ${this.entry.address} to ${this.path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; free room there or set TMPDIR to a folder with room`);
+    }
     this.pending = [];
     this.pendingChars = 0;
   }

@@ -3,12 +3,12 @@
  * as they arrive, and the merge reads them back event by event (node/trace/spooled-log.ts): a log
  * reads back as the events that were fetched, in order and in trace form, across the blocks it is
  * read in (characters of several bytes included); text that is no JSON fails the merge with one line
- * naming the sender, the event and the log; and 200,000 fetched events (80 MB of text) are merged in
+ * naming the sender, the event and the log, as a full disk fails the fetch; and 200,000 fetched events (80 MB of text) are merged in
  * a 64 MB heap, where held whole they need several times that.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { LogEventRecord, LogIndexEntry } from '../../../../core/protocol.js';
@@ -101,6 +101,18 @@ void test('a spool removed while a source is part read closes its file and delet
   assert.equal(first?.peek()?.seq, 1);
   spool.remove();
   assert.equal(existsSync(spool.dir), false);
+});
+
+void test('a spool that cannot take a log (a full disk) fails with one line naming the log, the file and what to do', () => {
+  const spool = new LogSpool();
+  spools.push(spool);
+  // The writer's file is the full device: every write fails as on a full disk.
+  symlinkSync('/dev/full', join(spool.dir, '0.log'));
+  const writer = spool.writer('node n1', entry);
+  const fill = (): void => {
+    for (let seq = 1; seq <= 5_000; seq += 1) writer.add(heartbeat(seq, 'x'.repeat(300)));
+  };
+  assert.throws(fill, { name: 'CollectError', message: `cannot write the fetched log of raylet:n1 to ${join(spool.dir, '0.log')}: ENOSPC; free room there or set TMPDIR to a folder with room` });
 });
 
 /** Spools and drains 200,000 events in a child process; prints how many it merged. */
