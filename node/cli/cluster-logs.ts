@@ -4,14 +4,14 @@
  * each dead node this machine ran from its disk (node/cluster/dead-node-logs.ts), and of each ended
  * driver from its session on this machine (node/cluster/ended-driver-logs.ts), with one stderr line
  * for each node or live driver left out and why, and one for the ended drivers not found here.
- * `trace collect` takes them as sources, none held whole; `timeline` takes them whole.
+ * Both take them as sources, none held whole.
  */
 import type { Address } from '../../core/ids.js';
 import { ClusterTool, type ClusterLogs } from '../cluster/cluster-tool.js';
 import { readDeadNodeLogs } from '../cluster/dead-node-logs.js';
 import { readEndedDriverLogs } from '../cluster/ended-driver-logs.js';
 import type { SessionLog } from '../store/event-log.js';
-import { OpenedSources, readLogDir, type CollectedLog, type LogSource } from '../trace/collect.js';
+import { OpenedSources, type LogSource } from '../trace/collect.js';
 import { LogSpool } from '../trace/spooled-log.js';
 import type { Target } from './cluster-target.js';
 import { counted } from '../../core/counted.js';
@@ -20,7 +20,7 @@ import { counted } from '../../core/counted.js';
 const maxNamedDrivers = 3;
 
 /** A cluster's logs, and whether some live node or driver could not send its own. */
-export interface FetchedLogs<L = CollectedLog> {
+export interface FetchedLogs<L> {
   readonly logs: L[];
   /** What was fetched, for the summary line: `3 nodes and 1 driver`. */
   readonly from: string;
@@ -34,17 +34,7 @@ export interface FetchedSources extends FetchedLogs<LogSource> {
 }
 
 /**
- * Fetches the logs of the cluster at `target`, each held whole (for `tsray timeline`); writes a line
- * to stderr for each source left out.
- *
- * @throws Error (one line) when the head cannot be reached or no live source sent any log.
- */
-export async function fetchClusterLogs(command: string, target: Target, chunkBytes?: number): Promise<FetchedLogs> {
-  return fetchWith(command, target, (tool) => tool.logs(chunkBytes), readLogDir);
-}
-
-/**
- * Fetches the logs of the cluster at `target` as sources (for `tsray trace collect`): the live
+ * Fetches the logs of the cluster at `target` as sources (for `tsray trace collect` and `tsray timeline`): the live
  * processes' logs are spooled to files as they arrive (node/trace/spooled-log.ts), and the logs on
  * this machine's disk are opened, after a first read through that finds a damaged record while the
  * log can still be left out (as one read whole would), so no log is held whole. The caller `close`s

@@ -3,14 +3,13 @@
  * driver of a cluster, as Chrome trace-event JSON, which Perfetto (ui.perfetto.dev) and
  * chrome://tracing open (see node/trace/timeline.ts).
  */
-import { writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatBytes } from '../runtime/sessions.js';
-import { mergeLogs, readSessionLogs } from '../trace/collect.js';
-import type { CollectedLog } from '../trace/collect.js';
-import { buildTimeline } from '../trace/timeline.js';
-import { fetchClusterLogs } from './cluster-logs.js';
+import { mergeLogsInto, openSessionSources, type LogSource } from '../trace/collect.js';
+import { TimelineBuilder } from '../trace/timeline.js';
+import { ChunkedFile } from '../trace/write.js';
+import { fetchClusterSources } from './cluster-logs.js';
 import { clusterTarget } from './cluster-target.js';
 import { sessionDirOf } from './session-arg.js';
 import { UsageError, firstLine } from './usage.js';
@@ -52,30 +51,75 @@ export async function timelineCommand(args: string[]): Promise<number> {
   const { session, address, token } = parsed.values;
   if (session !== undefined && address !== undefined) throw new UsageError('timeline: pass --session DIR (a session on this machine) or --address A (a cluster), not both');
   if (token !== undefined && address === undefined) throw new UsageError('timeline: --token goes with --address; see tsray timeline --help');
-  let logs: CollectedLog[];
+  // The logs are read, and the timeline written, as the merge goes: none is held whole.
+  let logs: readonly LogSource[];
+  let closeLogs = (): void => undefined;
   let output: string;
   let name: string;
   let incomplete = false;
   if (address !== undefined) {
     const target = clusterTarget('timeline', { address, token });
     output = resolve(parsed.values.output ?? defaultTimelineFileName);
-    ({ logs, incomplete } = await fetchClusterLogs('tsray timeline', target));
+    const fetched = await fetchClusterSources('tsray timeline', target);
+    ({ logs, incomplete } = fetched);
+    closeLogs = fetched.close;
     name = `cluster ${target.address}`;
   } else {
     const sessionDir = sessionDirOf(session);
     output = resolve(parsed.values.output ?? join(sessionDir, defaultTimelineFileName));
-    logs = readSessionLogs(sessionDir);
+    const opened = openSessionSources(sessionDir);
+    logs = opened.sources;
+    closeLogs = opened.close;
     name = basename(sessionDir);
   }
-  const trace = mergeLogs(logs, { workload: name });
-  const timeline = buildTimeline(trace.entries, `tsray ${name}`);
-  const text = JSON.stringify(timeline);
   try {
-    writeFileSync(output, text);
+    writeTimeline(logs, output, name);
+  } finally {
+    closeLogs();
+  }
+  return incomplete ? 1 : 0;
+}
+
+/**
+ * Merges `logs` and writes their timeline to `output` as they merge: the file is the JSON that
+ * `JSON.stringify` gives of the whole timeline (see `buildTimeline`), written one trace event at a
+ * time, so no string of it all is ever made (V8 makes none past 512 MiB).
+ */
+function writeTimeline(logs: readonly LogSource[], output: string, name: string): void {
+  const cannotWrite = (error: unknown): Error => new Error(`cannot write the timeline to ${output}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; pass -o with a writable path`);
+  let file: ChunkedFile;
+  try {
+    file = new ChunkedFile(output);
   } catch (error) {
-    throw new Error(`cannot write the timeline to ${output}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; pass -o with a writable path`);
+    throw cannotWrite(error);
+  }
+  let traceEvents = 0;
+  let bytes: number;
+  let events = 0;
+  try {
+    file.write('{"traceEvents":[');
+    const builder = new TimelineBuilder(
+      logs.filter((log) => log.lastSeq > 0).map((log) => log.address),
+      `tsray ${name}`,
+      (event) => {
+        file.write(traceEvents === 0 ? JSON.stringify(event) : `,${JSON.stringify(event)}`);
+        traceEvents += 1;
+      },
+    );
+    mergeLogsInto(logs, { workload: name }, (entry) => {
+      events += 1;
+      builder.add(entry);
+    });
+    file.write(`],"displayTimeUnit":"ms","otherData":${JSON.stringify(builder.finish())}}`);
+  } catch (error) {
+    file.abandon();
+    throw (error as NodeJS.ErrnoException).code === undefined ? error : cannotWrite(error);
+  }
+  try {
+    bytes = file.finish();
+  } catch (error) {
+    throw cannotWrite(error);
   }
   process.stdout.write(`${output}\n`);
-  process.stderr.write(`timeline of ${trace.entries.length} events, ${timeline.traceEvents.length} trace events (${formatBytes(Buffer.byteLength(text))}); open it in https://ui.perfetto.dev\n`);
-  return incomplete ? 1 : 0;
+  process.stderr.write(`timeline of ${events} events, ${traceEvents} trace events (${formatBytes(bytes)}); open it in https://ui.perfetto.dev\n`);
 }

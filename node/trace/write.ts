@@ -15,14 +15,12 @@ import type { AppliedStep } from '../../core/trace/snapshots.js';
 const chunkChars = 1 << 20;
 
 /**
- * A trace file being written, line by line, as JSON Lines. It is written beside its path and renamed
- * into place by `finish`, so a reader never sees half a trace; `abandon` removes it instead.
+ * A file written in chunks beside its path and renamed into place by `finish`, so a reader never sees
+ * half of it; `abandon` removes it instead.
  */
-export class TraceFile {
+export class ChunkedFile {
   private readonly temporary: string;
   private readonly fd: number;
-  // A live run's reducers are the shipped ones: the writer replays with them to write snapshots.
-  private readonly writer = new TraceWriter({ cores: { gcs: gcsCore, raylet: rayletCore, owner: ownerCore } });
   private chunk = '';
   private bytes = 0;
 
@@ -31,15 +29,14 @@ export class TraceFile {
     this.fd = openSync(this.temporary, 'w');
   }
 
-  /** Writes the next line; for an entry, `applied` is what the caller's replay of its event gave (see `TraceWriter.line`). */
-  write(line: TraceHeader | TraceEntry | TraceNote, applied?: AppliedStep | 'threw'): void {
-    this.chunk += `${this.writer.line(line, applied)}\n`;
+  /** Writes `text` after what was written before. */
+  write(text: string): void {
+    this.chunk += text;
     if (this.chunk.length >= chunkChars) this.flush();
   }
 
-  /** Writes the end line, closes the file and renames it into place; returns the bytes written. */
+  /** Writes what is left, closes the file and renames it into place; returns the bytes written. */
   finish(): number {
-    this.chunk += `${this.writer.end()}\n`;
     try {
       this.flush();
     } catch (error) {
@@ -51,7 +48,7 @@ export class TraceFile {
     return this.bytes;
   }
 
-  /** Closes the file and removes it (a write failed, or the trace cannot be completed). */
+  /** Closes the file and removes it (a write failed, or the file cannot be completed). */
   abandon(): void {
     try {
       closeSync(this.fd);
@@ -63,6 +60,36 @@ export class TraceFile {
   private flush(): void {
     this.bytes += writeSync(this.fd, this.chunk);
     this.chunk = '';
+  }
+}
+
+/**
+ * A trace file being written, line by line, as JSON Lines, in place only once finished (see
+ * `ChunkedFile`).
+ */
+export class TraceFile {
+  private readonly file: ChunkedFile;
+  // A live run's reducers are the shipped ones: the writer replays with them to write snapshots.
+  private readonly writer = new TraceWriter({ cores: { gcs: gcsCore, raylet: rayletCore, owner: ownerCore } });
+
+  constructor(path: string) {
+    this.file = new ChunkedFile(path);
+  }
+
+  /** Writes the next line; for an entry, `applied` is what the caller's replay of its event gave (see `TraceWriter.line`). */
+  write(line: TraceHeader | TraceEntry | TraceNote, applied?: AppliedStep | 'threw'): void {
+    this.file.write(`${this.writer.line(line, applied)}\n`);
+  }
+
+  /** Writes the end line, closes the file and renames it into place; returns the bytes written. */
+  finish(): number {
+    this.file.write(`${this.writer.end()}\n`);
+    return this.file.finish();
+  }
+
+  /** Closes the file and removes it (a write failed, or the trace cannot be completed). */
+  abandon(): void {
+    this.file.abandon();
   }
 }
 

@@ -2,13 +2,16 @@
  * Collecting a session reads its logs as the merge takes their events (node/trace/collect.ts,
  * `openSessionSources`): a session of 50,000 tiny tasks (about 200,000 events) merges in a 110 MB
  * heap, where its logs read whole (1.6 million events of 400,000 tasks held 3 GB) ran out of heap
- * below 140 MB. The merge from sources gives the trace that reading the logs whole gives.
+ * below 140 MB. The merge from sources gives the trace that reading the logs whole gives, and
+ * `tsray timeline` writes the session's timeline as the logs merge, in the same heap.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { mergeLogs, openSessionSources, readSessionLogs } from '../../../node/trace/collect.js';
+import { buildTimeline } from '../../../node/trace/timeline.js';
 import { packageRoot, writeDriverScript } from '../../support/driver-script.js';
 
 const tasks = 50_000;
@@ -73,4 +76,15 @@ void test('merging from sources gives the trace that merging the logs read whole
   } finally {
     opened.close();
   }
+});
+
+void test('tsray timeline of the same session is written as the logs merge, in the same heap, and is the JSON of the whole timeline', () => {
+  const output = join(driver.sessionDir, 'timeline.json');
+  const cli = join(packageRoot, 'dist/node/cli/main.js');
+  const ran = spawnSync(process.execPath, ['--max-old-space-size=110', cli, 'timeline', '--session', sessionDir, '-o', output], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(ran.status, 0, `the timeline ran out of its heap or failed: ${ran.stderr.slice(0, 400)}`);
+  assert.match(ran.stderr, /^timeline of \d+ events, \d+ trace events \(/);
+  const whole = buildTimeline(mergeLogs(readSessionLogs(sessionDir)).entries, `tsray ${basename(sessionDir)}`);
+  assert.ok(whole.traceEvents.length > tasks, `${whole.traceEvents.length} trace events, not one or more per task`);
+  assert.equal(readFileSync(output, 'utf8'), JSON.stringify(whole));
 });
