@@ -239,8 +239,8 @@ function openLogDir(address: Address, dir: string): EventLog {
 }
 
 /**
- * Reads every component log of `sessionDir`, whole (for what keeps every event anyway, such as a
- * timeline; a trace is merged from `openSessionSources`).
+ * Reads every component log of `sessionDir`, whole: what a merge from `openSessionSources`, which
+ * `tsray trace collect` and `tsray timeline` use, is checked against.
  *
  * @throws CollectError when the folder holds no logs, a log cannot be opened, or a record is damaged.
  */
