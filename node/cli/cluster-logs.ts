@@ -6,7 +6,6 @@
  * for each node or live driver left out and why, and one for the ended drivers not found here.
  * Both take them as sources, none held whole.
  */
-import type { Address } from '../../core/ids.js';
 import { ClusterTool, type ClusterLogs } from '../cluster/cluster-tool.js';
 import { readDeadNodeLogs } from '../cluster/dead-node-logs.js';
 import { readEndedDriverLogs } from '../cluster/ended-driver-logs.js';
@@ -19,16 +18,15 @@ import { counted } from '../../core/counted.js';
 /** How many ended drivers whose logs are not here the stderr line names; it counts the rest. */
 const maxNamedDrivers = 3;
 
-/** A cluster's logs, and whether some live node or driver could not send its own. */
-export interface FetchedLogs<L> {
-  readonly logs: L[];
+/**
+ * A cluster's logs as sources the merge reads as it goes, whether some live node or driver could not
+ * send its own, and how to let go of their files.
+ */
+export interface FetchedSources {
+  readonly logs: LogSource[];
   /** What was fetched, for the summary line: `3 nodes and 1 driver`. */
   readonly from: string;
   readonly incomplete: boolean;
-}
-
-/** A cluster's logs as sources the merge reads as it goes, and how to let go of their files. */
-export interface FetchedSources extends FetchedLogs<LogSource> {
   /** Deletes the spooled logs and closes the logs read from this machine's disk. */
   readonly close: () => void;
 }
@@ -60,7 +58,7 @@ export async function fetchClusterSources(command: string, target: Target, chunk
 }
 
 /** Fetches a cluster's logs with `fetch`, and reads those of its dead nodes and ended drivers on this machine with `read`. */
-async function fetchWith<L extends { readonly address: Address }>(command: string, target: Target, fetch: (tool: ClusterTool) => Promise<ClusterLogs<L>>, read: (entry: SessionLog) => L): Promise<FetchedLogs<L>> {
+async function fetchWith(command: string, target: Target, fetch: (tool: ClusterTool) => Promise<ClusterLogs<LogSource>>, read: (entry: SessionLog) => LogSource): Promise<Omit<FetchedSources, 'close'>> {
   const tool = await ClusterTool.connect(target.address, target.token);
   try {
     const fetched = await fetch(tool);
