@@ -10,6 +10,7 @@ import { mergeLogsInto, openSessionSources, type LogSource } from '../trace/coll
 import { TimelineBuilder } from '../trace/timeline.js';
 import { ChunkedFile } from '../trace/write.js';
 import { fetchClusterSources } from './cluster-logs.js';
+import { writeOutputFile } from './output-file.js';
 import { clusterTarget } from './cluster-target.js';
 import { sessionDirOf } from './session-arg.js';
 import { UsageError, firstLine } from './usage.js';
@@ -86,17 +87,9 @@ export async function timelineCommand(args: string[]): Promise<number> {
  * time, so no string of it all is ever made (V8 makes none past 512 MiB).
  */
 function writeTimeline(logs: readonly LogSource[], output: string, name: string): void {
-  const cannotWrite = (error: unknown): Error => new Error(`cannot write the timeline to ${output}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; pass -o with a writable path`);
-  let file: ChunkedFile;
-  try {
-    file = new ChunkedFile(output);
-  } catch (error) {
-    throw cannotWrite(error);
-  }
   let traceEvents = 0;
-  let bytes: number;
   let events = 0;
-  try {
+  const { bytes } = writeOutputFile('timeline', output, (path) => new ChunkedFile(path), (file) => {
     file.write('{"traceEvents":[');
     const builder = new TimelineBuilder(
       logs.filter((log) => log.lastSeq > 0).map((log) => log.address),
@@ -111,15 +104,7 @@ function writeTimeline(logs: readonly LogSource[], output: string, name: string)
       builder.add(entry);
     });
     file.write(`],"displayTimeUnit":"ms","otherData":${JSON.stringify(builder.finish())}}`);
-  } catch (error) {
-    file.abandon();
-    throw (error as NodeJS.ErrnoException).code === undefined ? error : cannotWrite(error);
-  }
-  try {
-    bytes = file.finish();
-  } catch (error) {
-    throw cannotWrite(error);
-  }
+  });
   process.stdout.write(`${output}\n`);
   process.stderr.write(`timeline of ${events} events, ${traceEvents} trace events (${formatBytes(bytes)}); open it in https://ui.perfetto.dev\n`);
 }

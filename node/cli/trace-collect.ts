@@ -9,6 +9,7 @@ import { formatBytes } from '../runtime/sessions.js';
 import { defaultHashEveryEvents, mergeLogsInto, openSessionSources, traceHeaderOf } from '../trace/collect.js';
 import type { LogSource, MergeResult } from '../trace/collect.js';
 import { fetchClusterSources } from './cluster-logs.js';
+import { writeOutputFile } from './output-file.js';
 import { clusterTarget } from './cluster-target.js';
 import { TraceFile } from '../trace/write.js';
 import { sessionDirOf } from './session-arg.js';
@@ -105,34 +106,18 @@ async function collect(args: string[]): Promise<number> {
 /** Merges `logs` into a trace written to `output` as it goes; the exit code (1 when a replay diverged or logs are missing). */
 function writeTrace(logs: readonly LogSource[], options: { output: string; from: string; workload: string; hashEveryEvents: number; incomplete: boolean }): number {
   const { output, from, workload, hashEveryEvents, incomplete } = options;
-  const cannotWrite = (error: unknown): Error => new Error(`cannot write the trace to ${output}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; pass -o with a writable path`);
-  let file: TraceFile;
-  try {
-    file = new TraceFile(output);
-  } catch (error) {
-    throw cannotWrite(error);
-  }
   // The trace is written as the logs are merged: the writer takes its snapshots from the merge's
   // replay, and no event is kept once written.
   let events = 0;
-  let trace: MergeResult;
-  let bytes: number;
-  try {
+  const { bytes, result: trace } = writeOutputFile('trace', output, (path) => new TraceFile(path), (file): MergeResult => {
     file.write(traceHeaderOf(logs, workload));
-    trace = mergeLogsInto(logs, { hashEveryEvents, workload }, (entry, applied) => {
+    const merged = mergeLogsInto(logs, { hashEveryEvents, workload }, (entry, applied) => {
       events += 1;
       file.write(entry, applied);
     });
-    for (const note of trace.notes) file.write(note);
-  } catch (error) {
-    file.abandon();
-    throw (error as NodeJS.ErrnoException).code === undefined ? error : cannotWrite(error);
-  }
-  try {
-    bytes = file.finish();
-  } catch (error) {
-    throw cannotWrite(error);
-  }
+    for (const note of merged.notes) file.write(note);
+    return merged;
+  });
   process.stdout.write(`${output}\n`);
   process.stderr.write(
     `collected ${events} events from ${logs.length} components of ${from} (${formatBytes(bytes)}); ${trace.checkedLiveHashes} live state hashes reproduced by replay\n`,

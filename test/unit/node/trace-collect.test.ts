@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { open } from 'lmdb';
@@ -263,6 +263,15 @@ void test('--help on both commands, and bad input gives one line and exit 1', as
   const missing = run(['trace', 'collect', '--session', join(script.sessionDir, 'no-such-session')]);
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /^tsray: no session folder .*no-such-session; pass the folder init\(\) returned, or see tsray sessions\n$/);
+
+  // An output path that cannot be written: one line naming it, and nothing left beside it.
+  const blocked = join(script.sessionDir, 'a-file');
+  writeFileSync(blocked, 'not a folder');
+  for (const [command, what] of [[['trace', 'collect'], 'trace'], [['timeline'], 'timeline']] as const) {
+    const unwritable = run([...command, '--session', sessionDir, '-o', join(blocked, 'out.json')]);
+    assert.equal(unwritable.status, 1);
+    assert.equal(unwritable.stderr, `tsray: cannot write the ${what} to ${join(blocked, 'out.json')}: ENOTDIR; pass -o with a writable path\n`);
+  }
 
   const empty = join(script.sessionDir, 'empty-session');
   mkdirSync(empty);
