@@ -298,14 +298,24 @@ export interface MergeOptions {
   readonly hashEveryEvents?: number;
   /** Goes into the header's `workload` (the session's name, say). */
   readonly workload?: string;
+  /**
+   * Whether each component's events are replayed as they are placed (the default): for the hashes a
+   * trace records and checks, and the parents of timer events. A timeline needs neither, and
+   * replaying a driver of 300,000 tasks held most of the memory its timeline took.
+   */
+  readonly replay?: boolean;
 }
 
 /** What replaying one event gave: the hash to record with it, whether it was a live hash checked, and the step for the writer. */
 interface Replayed {
   readonly hash?: string;
   readonly checked: boolean;
-  readonly applied: AppliedStep | 'threw';
+  /** Undefined when the merge does not replay (`MergeOptions.replay`). */
+  readonly applied: AppliedStep | 'threw' | undefined;
 }
+
+/** An event placed by a merge that does not replay. */
+const notReplayed: Replayed = { checked: false, applied: undefined };
 
 /**
  * The trace seq of each event of one log placed so far, by its own seq: a log's events are placed in
@@ -365,11 +375,12 @@ export type MergeResult = Omit<CollectedTrace, 'entries'>;
 /**
  * Merges as `mergeLogs` does, handing each entry to `placed` as it is placed, with what replaying its
  * event gave (the component's state after it, which the caller must not keep: the next event of the
- * component changes it), so that a trace can be written as it is merged: the writer then takes its
+ * component changes it; undefined when the merge does not replay), so that a trace can be written as it is merged: the writer then takes its
  * snapshots from this replay instead of replaying every component again, and no entry is kept.
  */
-export function mergeLogsInto(logs: readonly (CollectedLog | LogSource)[], options: MergeOptions, placed: (entry: TraceEntry, applied: AppliedStep | 'threw') => void): MergeResult {
+export function mergeLogsInto(logs: readonly (CollectedLog | LogSource)[], options: MergeOptions, placed: (entry: TraceEntry, applied: AppliedStep | 'threw' | undefined) => void): MergeResult {
   const hashEvery = options.hashEveryEvents ?? defaultHashEveryEvents;
+  const replay = options.replay ?? true;
   const sources = logs.map(asSource);
   const cursors: Cursor[] = sources.map((log) => ({ log, core: cores[log.component], placed: new PlacedSeqs(), lastPlaced: 0, state: cores[log.component].initial(), applied: 0, nextHashAt: hashEvery, broken: false, armedBy: new Map() }));
   const byAddress = new Map(cursors.map((cursor) => [cursor.log.address, cursor]));
@@ -420,10 +431,12 @@ export function mergeLogsInto(logs: readonly (CollectedLog | LogSource)[], optio
     chosen.placed.set(event.seq, seq);
     chosen.lastPlaced = event.seq;
     const parent = parentOf(event, byAddress, chosen);
-    const hash = replayOne(chosen, event, seq, hashEvery, (line) => {
-      divergences.push(line);
-      notes.push({ note: line, seq });
-    });
+    const hash = replay
+      ? replayOne(chosen, event, seq, hashEvery, (line) => {
+          divergences.push(line);
+          notes.push({ note: line, seq });
+        })
+      : notReplayed;
     if (hash.checked) checkedLiveHashes++;
     placed(
       {
