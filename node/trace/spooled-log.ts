@@ -5,15 +5,17 @@
  * events, some 3 GB); the merge needs only each log's next event. A log is fetched in chunks over
  * its process's connection (node/cluster/cluster-tool.ts): each chunk's events are appended to the
  * log's file here, one line each, and the file is read in blocks once every log has arrived. The
- * files live in a folder of the system's temporary folder, which `LogSpool.remove` deletes.
+ * files live in a folder of the system's temporary folder, which `LogSpool.remove` deletes (or, when
+ * its process was killed outright, the next collect).
  */
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { Address } from '../../core/ids.js';
 import type { ComponentKind } from '../../core/trace/format.js';
 import type { LogEventRecord, LogIndexEntry } from '../../core/protocol.js';
+import { isRunning } from '../process-liveness.js';
 import { collectedEvent, CollectError, type CollectedEvent, type LogSource } from './collect.js';
 
 /** Lines written to a log's file in one write, at most about this many characters. */
@@ -23,16 +25,44 @@ const readBlockBytes = 1024 * 1024;
 /** How many of a log's first events its source keeps (`LogSource.firstEvents`). */
 const firstEventCount = 4;
 
+/** How a spool's folder is named in the temporary folder: this, the pid of its process, a dash and a random tail. */
+const spoolPrefix = 'tsray-collect-';
+
+/** Deletes the spools in the temporary folder whose process no longer runs; one that cannot be read or deleted is left. */
+function removeAbandonedSpools(): void {
+  let names: string[];
+  try {
+    names = readdirSync(tmpdir());
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = /^tsray-collect-(\d+)-/.exec(name)?.[1];
+    if (pid === undefined || isRunning(Number(pid))) continue;
+    try {
+      rmSync(join(tmpdir(), name), { recursive: true, force: true });
+    } catch {
+      // Another user's, or in use after all: it stays.
+    }
+  }
+}
+
 /** A folder of spooled logs, made in the system's temporary folder. */
 export class LogSpool {
   readonly dir: string;
   private files = 0;
   private readonly open = new Set<number>();
 
-  /** @throws CollectError (one line) when no folder can be made in the temporary folder. */
+  /**
+   * Makes the folder, named after this process, once the folders of collects whose process no longer
+   * runs (killed outright, where nothing could delete them) are deleted.
+   *
+   * @throws CollectError (one line) when no folder can be made in the temporary folder.
+   */
   constructor() {
+    removeAbandonedSpools();
     try {
-      this.dir = mkdtempSync(join(tmpdir(), 'tsray-collect-'));
+      this.dir = mkdtempSync(join(tmpdir(), `${spoolPrefix}${process.pid}-`));
     } catch (error) {
       throw new CollectError(`cannot make a folder for the fetched logs in ${tmpdir()}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; set TMPDIR to a writable folder with room for them`);
     }

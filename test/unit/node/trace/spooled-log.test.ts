@@ -8,7 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { LogEventRecord, LogIndexEntry } from '../../../../core/protocol.js';
@@ -113,6 +114,24 @@ void test('a spool that cannot take a log (a full disk) fails with one line nami
     for (let seq = 1; seq <= 5_000; seq += 1) writer.add(heartbeat(seq, 'x'.repeat(300)));
   };
   assert.throws(fill, { name: 'CollectError', message: `cannot write the fetched log of raylet:n1 to ${join(spool.dir, '0.log')}: ENOSPC; free room there or set TMPDIR to a folder with room` });
+});
+
+void test("a new spool deletes those whose collect was killed outright, and leaves a running collect's", () => {
+  const ended = spawnSync(process.execPath, ['-e', ''], { encoding: 'utf8' });
+  assert.equal(ended.status, 0);
+  const abandoned = mkdtempSync(join(tmpdir(), `tsray-collect-${ended.pid}-`));
+  writeFileSync(join(abandoned, '0.log'), '1\t1\t\t{}\n');
+  const running = mkdtempSync(join(tmpdir(), `tsray-collect-${process.pid}-`));
+  try {
+    const spool = new LogSpool();
+    spools.push(spool);
+    assert.match(spool.dir, new RegExp(`tsray-collect-${process.pid}-[^/]+$`));
+    assert.equal(existsSync(abandoned), false, 'the spool of an ended process is deleted');
+    assert.equal(existsSync(running), true, "a running process's spool stays");
+  } finally {
+    rmSync(abandoned, { recursive: true, force: true });
+    rmSync(running, { recursive: true, force: true });
+  }
 });
 
 /** Spools and drains 200,000 events in a child process; prints how many it merged. */
