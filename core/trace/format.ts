@@ -215,6 +215,16 @@ class Raw {
   constructor(readonly text: string) {}
 }
 
+/**
+ * The text of `event` in a trace line: `type` first and the other fields sorted, as one JSON object.
+ * Parsed back, it is the event as a reader of the file gets it.
+ *
+ * @throws TypeError when the event holds a value with no JSON form (see `stableStringify`).
+ */
+export function eventText(event: AnyEvent): string {
+  return writeEvent(event).text;
+}
+
 /** The event with `type` first and the other fields sorted, as one JSON object. */
 function writeEvent(event: AnyEvent): Raw {
   const record = event as unknown as Record<string, unknown>;
@@ -298,10 +308,14 @@ export class TraceWriter {
    * for an entry: the caller applied its event already, in its trace form (as JSON gives it back), to
    * a state of its own for that component, with the reducers the writer was given (or the recipe
    * threw there: `'threw'`); the writer then takes its snapshots and minted ids from that instead of
-   * applying the event again.
+   * applying the event again. `eventText`: the event's text as `eventText(line.event)` gives it, when
+   * the caller has it (it is not made again).
    */
-  line(line: TraceHeader | TraceEntry | TraceNote, applied?: AppliedStep | 'threw'): string {
-    if (this.taker === undefined || !('event' in line)) return this.text(encodeTraceLine(line));
+  line(line: TraceHeader | TraceEntry | TraceNote, applied?: AppliedStep | 'threw', eventText?: string): string {
+    if (!('event' in line)) return this.text(encodeTraceLine(line));
+    // The caller may have the event's text already (`eventText` of the event, as collect parses it from).
+    const event = eventText === undefined ? writeEvent(line.event) : new Raw(eventText);
+    if (this.taker === undefined) return this.text(encodeEntry(line, event));
     let slot = this.slotOf.get(line.address);
     if (slot === undefined) {
       slot = this.slotOf.size;
@@ -310,7 +324,6 @@ export class TraceWriter {
     // The event is applied as a reader of the file will see it, parsed from its line: the writer's
     // state then never shares an object with the caller's, and a value JSON changes (NaN, -0)
     // changes in both alike.
-    const event = writeEvent(line.event);
     const step = applied === undefined ? this.taker.apply(slot, line.component, JSON.parse(event.text) as AnyEvent) : this.taker.observe(slot, applied === 'threw' ? undefined : applied);
     const text = this.text(encodeEntry(step.minted === undefined ? line : { ...line, minted: step.minted }, event));
     if (step.snapshot === undefined) return text;

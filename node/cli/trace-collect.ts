@@ -111,9 +111,9 @@ function writeTrace(logs: readonly LogSource[], options: { output: string; from:
   let events = 0;
   const { bytes, result: trace } = writeOutputFile('trace', output, (path) => new TraceFile(path), (file): MergeResult => {
     file.write(traceHeaderOf(logs, workload));
-    const merged = mergeLogsInto(logs, { hashEveryEvents, workload }, (entry, applied) => {
+    const merged = mergeLogsInto(logs, { hashEveryEvents, workload }, (entry, applied, text) => {
       events += 1;
-      file.write(entry, applied);
+      file.write(entry, applied, text);
     });
     for (const note of merged.notes) file.write(note);
     return merged;

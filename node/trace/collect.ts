@@ -19,9 +19,9 @@ import { gcsCore } from '../../core/gcs/index.js';
 import { ownerCore } from '../../core/owner/index.js';
 import { rayletCore } from '../../core/raylet/index.js';
 import type { AnyEvent, ComponentCore } from '../../core/component.js';
-import { hashedCharsPerEvent, hashStateSized, stableStringify } from '../../core/hash.js';
+import { hashedCharsPerEvent, hashStateSized } from '../../core/hash.js';
 import type { Address } from '../../core/ids.js';
-import { traceFormatVersion } from '../../core/trace/format.js';
+import { eventText, traceFormatVersion } from '../../core/trace/format.js';
 import type { ComponentKind, TraceEntry, TraceHeader, TraceNote } from '../../core/trace/format.js';
 import { applyDirect } from '../../core/step.js';
 import type { AppliedStep } from '../../core/trace/snapshots.js';
@@ -48,6 +48,8 @@ export interface CollectedEvent {
   readonly event: AnyEvent;
   /** The sending event of a delivered message, as its envelope names it. */
   readonly cause?: { readonly address: Address; readonly seq: number };
+  /** The event's text in a trace line (`eventText`), which `event` was parsed from, when it was. */
+  readonly text?: string;
 }
 
 /** One component's log, read whole. */
@@ -270,21 +272,24 @@ export function readLogDir({ address, component, dir }: SessionLog): CollectedLo
  * `parent`, the event of the same log that its shell recorded as having led to it.
  */
 export function collectedEvent(seq: number, atMs: number, raw: unknown, address: Address, parent?: number): CollectedEvent {
+  const notAnEvent = (): CollectError => new CollectError(`event ${seq} of ${address} is not an event (no string 'type'); the log is damaged`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw notAnEvent();
+  let text: string;
   let event: AnyEvent;
   try {
-    // The trace form, so that the hashes recorded here are those replay of the file computes.
-    event = JSON.parse(stableStringify(raw)) as AnyEvent;
+    // The trace form, as a reader of the trace file parses it from its line, so that the hashes
+    // recorded here are those replay of the file computes; the writer then writes this text.
+    text = eventText(raw as AnyEvent);
+    event = JSON.parse(text) as AnyEvent;
   } catch (error) {
     throw new CollectError(`event ${seq} of ${address} has no JSON form (${oneLine(error)}); the log is damaged or was written by another tsray`);
   }
-  if (typeof event !== 'object' || event === null || typeof event.type !== 'string') {
-    throw new CollectError(`event ${seq} of ${address} is not an event (no string 'type'); the log is damaged`);
-  }
+  if (typeof event.type !== 'string') throw notAnEvent();
   const via = (event as { via?: { from?: unknown; cause?: unknown } }).via;
   const sent = via !== undefined && typeof via.from === 'string' && Number.isInteger(via.cause) ? { address: via.from, seq: via.cause as number } : undefined;
   // A parent is an earlier event of the same log; a later one would be a damaged record, and is not followed.
   const cause = sent ?? (parent !== undefined && parent < seq ? { address, seq: parent } : undefined);
-  return cause === undefined ? { seq, atMs, event } : { seq, atMs, event, cause };
+  return cause === undefined ? { seq, atMs, event, text } : { seq, atMs, event, cause, text };
 }
 
 const cores: Record<ComponentKind, ComponentCore<unknown, AnyEvent, unknown>> = {
@@ -378,7 +383,7 @@ export type MergeResult = Omit<CollectedTrace, 'entries'>;
  * component changes it; undefined when the merge does not replay), so that a trace can be written as it is merged: the writer then takes its
  * snapshots from this replay instead of replaying every component again, and no entry is kept.
  */
-export function mergeLogsInto(logs: readonly (CollectedLog | LogSource)[], options: MergeOptions, placed: (entry: TraceEntry, applied: AppliedStep | 'threw' | undefined) => void): MergeResult {
+export function mergeLogsInto(logs: readonly (CollectedLog | LogSource)[], options: MergeOptions, placed: (entry: TraceEntry, applied: AppliedStep | 'threw' | undefined, eventText: string | undefined) => void): MergeResult {
   const hashEvery = options.hashEveryEvents ?? defaultHashEveryEvents;
   const replay = options.replay ?? true;
   const sources = logs.map(asSource);
@@ -449,6 +454,7 @@ export function mergeLogsInto(logs: readonly (CollectedLog | LogSource)[], optio
         ...(hash.hash === undefined ? {} : { hash: hash.hash }),
       },
       hash.applied,
+      event.text,
     );
   }
 

@@ -76,9 +76,12 @@ export class TraceFile {
     this.file = new ChunkedFile(path);
   }
 
-  /** Writes the next line; for an entry, `applied` is what the caller's replay of its event gave (see `TraceWriter.line`). */
-  write(line: TraceHeader | TraceEntry | TraceNote, applied?: AppliedStep | 'threw'): void {
-    this.file.write(`${this.writer.line(line, applied)}\n`);
+  /**
+   * Writes the next line; for an entry, `applied` is what the caller's replay of its event gave, and
+   * `eventText` the event's text when the caller has it (see `TraceWriter.line`).
+   */
+  write(line: TraceHeader | TraceEntry | TraceNote, applied?: AppliedStep | 'threw', eventText?: string): void {
+    this.file.write(`${this.writer.line(line, applied, eventText)}\n`);
   }
 
   /** Writes the end line, closes the file and renames it into place; returns the bytes written. */

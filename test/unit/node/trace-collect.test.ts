@@ -20,7 +20,7 @@ import type { AnyEvent } from '../../../core/component.js';
 import { mergeLogs, mergeLogsInto, OpenedSources, readSessionLogs } from '../../../node/trace/collect.js';
 import { packedRecordFormatVersion, RecordCodec, StoredBatch } from '../../../node/store/event-log-codec.js';
 import { EventLog } from '../../../node/store/event-log.js';
-import { TraceWriter } from '../../../core/trace/format.js';
+import { eventText, TraceWriter } from '../../../core/trace/format.js';
 import { gcsCore } from '../../../core/gcs/index.js';
 import { ownerCore } from '../../../core/owner/index.js';
 import { rayletCore } from '../../../core/raylet/index.js';
@@ -348,7 +348,7 @@ void test('the merge puts a delivery after its send even when the clocks say oth
   assert.ok(merged.entries.filter((entry) => entry.hash !== undefined).length >= 2);
 });
 
-void test('a trace written as the logs merge has the lines of a writer that replays every event itself', () => {
+void test('a trace written as the logs merge, with the event texts collect parsed its events from, has the lines of a writer that replays and writes every event itself', () => {
   const logs = readSessionLogs(sessionDir);
   const cores = { gcs: gcsCore, raylet: rayletCore, owner: ownerCore };
   // A snapshot every 3 events of a component whatever its size, so that this small session has many.
@@ -356,7 +356,14 @@ void test('a trace written as the logs merge has the lines of a writer that repl
   const streamed = new TraceWriter(options);
   const replaying = new TraceWriter(options);
   const streamedLines: string[] = [];
-  const merged = mergeLogsInto(logs, {}, (entry, applied) => streamedLines.push(streamed.line(entry, applied)));
+  let texts = 0;
+  const merged = mergeLogsInto(logs, {}, (entry, applied, text) => {
+    // The text handed over is the event's as a trace line writes it, and what the event was parsed from.
+    assert.equal(text, eventText(entry.event));
+    texts += 1;
+    streamedLines.push(streamed.line(entry, applied, text));
+  });
+  assert.equal(texts, streamedLines.length);
   const replayedLines = mergeLogs(logs).entries.map((entry) => replaying.line(entry));
   assert.deepEqual(merged.divergences, []);
   assert.equal(streamedLines.length, replayedLines.length);
