@@ -27,6 +27,8 @@ const firstEventCount = 4;
 
 /** How a spool's folder is named in the temporary folder: this, the pid of its process, a dash and a random tail. */
 const spoolPrefix = 'tsray-collect-';
+/** A spool's folder name, with its process's pid. */
+const spoolName = new RegExp(`^${spoolPrefix}(\\d+)-`);
 
 /** Deletes the spools in the temporary folder whose process no longer runs; one that cannot be read or deleted is left. */
 function removeAbandonedSpools(): void {
@@ -37,7 +39,7 @@ function removeAbandonedSpools(): void {
     return;
   }
   for (const name of names) {
-    const pid = /^tsray-collect-(\d+)-/.exec(name)?.[1];
+    const pid = spoolName.exec(name)?.[1];
     if (pid === undefined || isRunning(Number(pid))) continue;
     try {
       rmSync(join(tmpdir(), name), { recursive: true, force: true });
