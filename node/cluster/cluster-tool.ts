@@ -11,7 +11,7 @@ import { gcsAddress } from '../../core/ids.js';
 import type { ClusterStateReport, JobReport, LogEventRecord, LogIndexEntry, Message, MessageOf, NodeReport, StateFilters } from '../../core/protocol.js';
 import type { CollectedEvent, CollectedLog, LogSource } from '../trace/collect.js';
 import type { LogSpool } from '../trace/spooled-log.js';
-import { collectedEvent } from '../trace/collect.js';
+import { fetchedEvent, liveHashesOf } from '../trace/collect.js';
 import { TransportClient } from '../transport/index.js';
 import type { RoutedMessage } from '../transport/index.js';
 import { parseAddress } from './local-nodes.js';
@@ -230,17 +230,11 @@ class WholeLog implements FetchedLog<CollectedLog> {
   ) {}
 
   add(record: LogEventRecord): void {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(record.json);
-    } catch {
-      throw new Error(`${this.name} sent event ${record.seq} of ${this.entry.address} as text that is no JSON`);
-    }
-    this.events.push(collectedEvent(record.seq, record.atMs, raw, this.entry.address, Number.isInteger(record.parent) ? record.parent : undefined));
+    this.events.push(fetchedEvent(this.name, this.entry.address, record.seq, record.atMs, record.json, Number.isInteger(record.parent) ? record.parent : undefined));
   }
 
   finish(): CollectedLog {
-    const { address, component, liveHashes } = this.entry;
-    return { address, component, events: this.events, liveHashes: new Map(liveHashes.map(([seq, hash]) => [seq, hash])) };
+    const { address, component } = this.entry;
+    return { address, component, events: this.events, liveHashes: liveHashesOf(this.entry) };
   }
 }

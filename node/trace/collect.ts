@@ -21,6 +21,7 @@ import { rayletCore } from '../../core/raylet/index.js';
 import type { AnyEvent, ComponentCore } from '../../core/component.js';
 import { hashedCharsPerEvent, hashStateSized } from '../../core/hash.js';
 import type { Address } from '../../core/ids.js';
+import type { LogIndexEntry } from '../../core/protocol.js';
 import { eventText, traceFormatVersion } from '../../core/trace/format.js';
 import type { ComponentKind, TraceEntry, TraceHeader, TraceNote } from '../../core/trace/format.js';
 import { applyDirect } from '../../core/step.js';
@@ -98,7 +99,7 @@ export interface LogSource {
 }
 
 /** How many of a log's first events `LogSource.firstEvents` holds. */
-const firstEventCount = 4;
+export const firstEventCount = 4;
 
 /** A log read whole, as a source. */
 export function sourceOf(log: CollectedLog): LogSource {
@@ -290,6 +291,27 @@ export function collectedEvent(seq: number, atMs: number, raw: unknown, address:
   // A parent is an earlier event of the same log; a later one would be a damaged record, and is not followed.
   const cause = sent ?? (parent !== undefined && parent < seq ? { address, seq: parent } : undefined);
   return cause === undefined ? { seq, atMs, event, text } : { seq, atMs, event, cause, text };
+}
+
+/**
+ * An event a cluster process sent as JSON text (`LogEventRecord.json`), from `name` (a node or a
+ * driver), in the form a trace keeps.
+ *
+ * @throws CollectError (one line) when the text is not JSON, or not an event.
+ */
+export function fetchedEvent(name: string, address: Address, seq: number, atMs: number, json: string, parent: number | undefined): CollectedEvent {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch {
+    throw new CollectError(`${name} sent event ${seq} of ${address} as text that is no JSON`);
+  }
+  return collectedEvent(seq, atMs, raw, address, parent);
+}
+
+/** The live hashes a fetched log's index entry lists, by seq. */
+export function liveHashesOf(entry: LogIndexEntry): ReadonlyMap<number, string> {
+  return new Map(entry.liveHashes.map(([seq, hash]) => [seq, hash]));
 }
 
 const cores: Record<ComponentKind, ComponentCore<unknown, AnyEvent, unknown>> = {

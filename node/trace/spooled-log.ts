@@ -16,14 +16,12 @@ import type { Address } from '../../core/ids.js';
 import type { ComponentKind } from '../../core/trace/format.js';
 import type { LogEventRecord, LogIndexEntry } from '../../core/protocol.js';
 import { isRunning } from '../process-liveness.js';
-import { collectedEvent, CollectError, type CollectedEvent, type LogSource } from './collect.js';
+import { CollectError, fetchedEvent, firstEventCount, liveHashesOf, type CollectedEvent, type LogSource } from './collect.js';
 
 /** Lines written to a log's file in one write, at most about this many characters. */
 const writeBatchChars = 1024 * 1024;
 /** How many bytes of a log's file are read at once. */
 const readBlockBytes = 1024 * 1024;
-/** How many of a log's first events its source keeps (`LogSource.firstEvents`). */
-const firstEventCount = 4;
 
 /** How a spool's folder is named in the temporary folder: this, the pid of its process, a dash and a random tail. */
 const spoolPrefix = 'tsray-collect-';
@@ -122,10 +120,13 @@ export class SpoolWriter {
    */
   add(record: LogEventRecord): void {
     const parent = Number.isInteger(record.parent) ? (record.parent as number) : undefined;
-    if (this.firstEvents.length < firstEventCount) this.firstEvents.push(parsedEvent(this.name, this.entry.address, record.seq, record.atMs, record.json, parent));
+    const first = this.firstEvents.length < firstEventCount;
     // A line break may stand between JSON's tokens (never inside a string, where it is escaped): such
-    // text is written again without one, so that each event stays one line; text that is no JSON fails here.
-    const json = record.json.includes('\n') ? JSON.stringify(parsedEvent(this.name, this.entry.address, record.seq, record.atMs, record.json, parent).event) : record.json;
+    // text is parsed now, and its trace form (which has none) written, so that each event stays one
+    // line; text that is no JSON fails here.
+    const parsed = first || record.json.includes('\n') ? fetchedEvent(this.name, this.entry.address, record.seq, record.atMs, record.json, parent) : undefined;
+    if (first && parsed !== undefined) this.firstEvents.push(parsed);
+    const json = parsed?.text ?? record.json;
     const line = `${record.seq}\t${record.atMs}\t${parent ?? ''}\t${json}\n`;
     this.pending.push(line);
     this.pendingChars += line.length;
@@ -154,17 +155,6 @@ export class SpoolWriter {
   }
 }
 
-/** A fetched log's event, parsed from its JSON text, in the form a trace keeps. */
-function parsedEvent(name: string, address: Address, seq: number, atMs: number, json: string, parent: number | undefined): CollectedEvent {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(json);
-  } catch {
-    throw new CollectError(`${name} sent event ${seq} of ${address} as text that is no JSON`);
-  }
-  return collectedEvent(seq, atMs, raw, address, parent);
-}
-
 /** A spooled log read back as the merge takes its events (see `LogSource`). */
 class SpooledSource implements LogSource {
   readonly address: Address;
@@ -190,7 +180,7 @@ class SpooledSource implements LogSource {
   ) {
     this.address = entry.address;
     this.component = entry.component;
-    this.liveHashes = new Map(entry.liveHashes.map(([seq, hash]) => [seq, hash]));
+    this.liveHashes = liveHashesOf(entry);
   }
 
   peek(): CollectedEvent | undefined {
@@ -213,7 +203,7 @@ class SpooledSource implements LogSource {
     const atMs = Number(line.slice(firstTab + 1, secondTab));
     const parentText = line.slice(secondTab + 1, thirdTab);
     if (thirdTab < 0 || !Number.isInteger(seq) || !Number.isFinite(atMs)) throw new CollectError(`the spooled log of ${this.address} in ${this.path} is damaged; collect again`);
-    return parsedEvent(this.name, this.address, seq, atMs, line.slice(thirdTab + 1), parentText === '' ? undefined : Number(parentText));
+    return fetchedEvent(this.name, this.address, seq, atMs, line.slice(thirdTab + 1), parentText === '' ? undefined : Number(parentText));
   }
 
   /** The next line of the file, without its line break; undefined at its end. */
