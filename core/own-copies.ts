@@ -52,11 +52,12 @@ export function duringImmerStep<T>(run: () => T): T {
 let hung: object[] = [];
 
 /**
- * Every copy this step made, with the frozen object it copies: a slot of the copy that still holds
- * what the original holds there is frozen (a frozen object's contents are), which a comparison tells
- * faster than `Object.isFrozen`.
+ * Every copy this step made, for `settleOwnCopies` to freeze. A list, not a map from each copy to
+ * its original: registering every copy in a map cost about 6% of a step at 100k live tasks (P7b of
+ * bench/), more than the slot-by-slot comparisons it saved the walk of what is new (which now asks
+ * `Object.isFrozen` of a copy's slots, and is rarely led into a copy at all).
  */
-let originals = new Map<object, object>();
+let copies: object[] = [];
 
 /**
  * What this step wrote into its own copies that may hold objects made in the step (see
@@ -82,20 +83,20 @@ export function noteEntered(value: unknown): void {
 export function withOwnCopies<T>(run: () => T): T {
   const was = active;
   const wasHung = hung;
-  const wasOriginals = originals;
+  const wasCopies = copies;
   const wasEntered = entered;
   active = true;
   hung = [];
   entered = [];
-  // A new map per step, not one kept and cleared: a kept one ends up in the old generation, where
+  // A new list per step, not one kept and cleared: a kept one ends up in the old generation, where
   // every copy put in it costs the garbage collector a remembered reference (measured slower).
-  originals = new Map();
+  copies = [];
   try {
     return run();
   } finally {
     active = was;
     hung = wasHung;
-    originals = wasOriginals;
+    copies = wasCopies;
     entered = wasEntered;
   }
 }
@@ -121,7 +122,7 @@ export function settleOwnCopies(): void {
     }
   }
   if (settled) {
-    for (const copy of originals.keys()) Object.freeze(copy);
+    for (const copy of copies) Object.freeze(copy);
     for (const value of made) Object.freeze(value);
   } else {
     for (const copy of hung) {
@@ -131,32 +132,25 @@ export function settleOwnCopies(): void {
   }
   hung = [];
   entered = [];
-  originals.clear();
+  copies = [];
 }
 
 /**
  * Adds to `made` every object in `value` that is not frozen (reached through objects that are not
- * frozen either: a frozen one is from an earlier state, and holds nothing new); false when one of
- * them is a draft, a Map or a Set, which immer must finish.
+ * frozen either: a frozen one is from an earlier state, and holds nothing new; a copy is not frozen
+ * yet, and is walked like a new object); false when one of them is a draft, a Map or a Set, which
+ * immer must finish.
  */
 function collectNew(value: unknown, made: object[]): boolean {
-  if (typeof value !== 'object' || value === null) return true;
-  const original = originals.get(value) as Record<string | number, unknown> | undefined;
-  if (original === undefined && Object.isFrozen(value)) return true;
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return true;
   if (isDraft(value) || value instanceof Map || value instanceof Set) return false;
   made.push(value);
   if (Array.isArray(value)) {
-    for (let index = 0; index < value.length; index++) {
-      const item: unknown = value[index];
-      if ((original === undefined || item !== original[index]) && !collectNew(item, made)) return false;
-    }
+    for (let index = 0; index < value.length; index++) if (!collectNew(value[index], made)) return false;
     return true;
   }
   // Object.keys rather than for...in, which measured slower on the dictionary-mode records of a table's buckets.
-  for (const key of Object.keys(value)) {
-    const item = (value as Record<string, unknown>)[key];
-    if ((original === undefined || item !== original[key]) && !collectNew(item, made)) return false;
-  }
+  for (const key of Object.keys(value)) if (!collectNew((value as Record<string, unknown>)[key], made)) return false;
   return true;
 }
 
@@ -225,7 +219,7 @@ export function writableField(container: object, key: string | number): unknown 
   if (typeof value !== 'object' || value === null || !Object.isFrozen(value)) return value;
   const copy = shallowCopy(value);
   (container as Record<string | number, unknown>)[key] = copy;
-  originals.set(copy, value);
+  copies.push(copy);
   if (drafted) hung.push(copy);
   return copy;
 }

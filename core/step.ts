@@ -3,7 +3,7 @@
  * O(size) per event; the simulator, the tests and the debugger run the same recipe under immer, for
  * per-event patches and frozen snapshots that catch accidental aliasing. Both must give the same state.
  */
-import { enableMapSet, enablePatches, freeze, isDraft, produce, produceWithPatches, setAutoFreeze } from 'immer';
+import { Immer, enableMapSet, enablePatches, freeze, isDraft, produceWithPatches, setAutoFreeze } from 'immer';
 import type { Patch } from 'immer';
 import { InvariantViolation } from './assert.js';
 import type { AnyEvent, ComponentCore } from './component.js';
@@ -15,6 +15,12 @@ import { counted } from './counted.js';
 enablePatches();
 enableMapSet();
 setAutoFreeze(true);
+
+/**
+ * The immer of steps with own copies: it leaves the state it produced unfrozen, for `freezeMade` to
+ * freeze (plugins are shared by every immer, so Maps and Sets draft here too).
+ */
+const immerLeavingUnfrozen = new Immer({ autoFreeze: false });
 
 /** What a step under immer produced: the next (frozen) state, the effects and the patches from the previous state. */
 export interface ImmerStep<S, F> {
@@ -80,14 +86,49 @@ export function produceWithOwnCopies<T extends object>(base: T, recipe: (draft: 
   // Immer freezes every state it makes, so only a state made otherwise (the initial one, one built
   // in place or read from JSON) is not frozen yet; this walks it once and stops at frozen parts.
   if (!Object.isFrozen(base)) freeze(base, true);
-  return duringImmerStep(() =>
+  const next = duringImmerStep(() =>
     withOwnCopies(() =>
-      produce(base, (draft) => {
+      immerLeavingUnfrozen.produce(base, (draft) => {
         recipe(draft as T);
         settleOwnCopies();
       }),
     ),
   );
+  if (next !== base) freezeMade(next, base);
+  return next;
+}
+
+/**
+ * Freezes every object of `next` that a step made, `base` being what stood at the same place before
+ * the step (frozen whole, as every state a step starts from is). Immer's own freeze of a state it
+ * produced asks every field of every object it copied whether it is frozen, with several calls
+ * each: the root of an owner's state alone has 37 fields, and that walk cost about a tenth of a step
+ * at 100k live tasks (P7b of bench/). Here a field that still holds what it held in `base` is passed
+ * over at the cost of a comparison. Maps and Sets are frozen as immer freezes them.
+ */
+function freezeMade(next: unknown, base: unknown): void {
+  if (typeof next !== 'object' || next === null || Object.isFrozen(next)) return;
+  if (next instanceof Map || next instanceof Set) {
+    freeze(next, true);
+    return;
+  }
+  Object.freeze(next);
+  const before = typeof base === 'object' && base !== null ? (base as Record<string | number, unknown>) : undefined;
+  if (Array.isArray(next)) {
+    for (let index = 0; index < next.length; index++) {
+      const item: unknown = next[index];
+      if (before === undefined) freezeMade(item, undefined);
+      else if (item !== before[index]) freezeMade(item, before[index]);
+    }
+    return;
+  }
+  // for...in, not Object.keys: the objects here are immer's copies, in V8's fast mode, where for...in
+  // reads each field through the enumeration cache and makes no array of keys (measured faster).
+  for (const key in next) {
+    const item = (next as Record<string, unknown>)[key];
+    if (before === undefined) freezeMade(item, undefined);
+    else if (item !== before[key]) freezeMade(item, before[key]);
+  }
 }
 
 /**
