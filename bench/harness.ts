@@ -131,12 +131,13 @@ export function cpuUsByThreadKind(before: ReadonlyMap<string, ThreadCpu>, after:
 }
 
 /**
- * Runs `node --expose-gc <script> <side> --json [--quick]` (a part of the bench measuring one side in
- * a fresh process) and resolves with its stdout; rejects naming the side, the command and the cause
- * (the error line of its stderr), or `limitName` when it ran past `timeoutMs` and was killed.
+ * Runs `node --expose-gc <script> <side> --json [--quick] [...extraArgs]` (a part of the bench
+ * measuring one side in a fresh process) and resolves with its stdout; rejects naming the side, the
+ * command and the cause (the error line of its stderr), or `limitName` when it ran past `timeoutMs`
+ * and was killed.
  */
-export function spawnSideProcess(script: string, side: string, quick: boolean, timeoutMs: number, limitName: string): Promise<string> {
-  const args = ['--expose-gc', script, side, '--json', ...(quick ? ['--quick'] : [])];
+export function spawnSideProcess(script: string, side: string, quick: boolean, timeoutMs: number, limitName: string, extraArgs: readonly string[] = []): Promise<string> {
+  const args = ['--expose-gc', script, side, '--json', ...(quick ? ['--quick'] : []), ...extraArgs];
   return new Promise((resolve, reject) => {
     execFile(process.execPath, args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (error === null) {
