@@ -3,7 +3,7 @@
  * O(size) per event; the simulator, the tests and the debugger run the same recipe under immer, for
  * per-event patches and frozen snapshots that catch accidental aliasing. Both must give the same state.
  */
-import { Immer, enableMapSet, enablePatches, freeze, isDraft, produceWithPatches, setAutoFreeze } from 'immer';
+import { Immer, enableMapSet, enablePatches, freeze, isDraft, isDraftable, produceWithPatches, setAutoFreeze } from 'immer';
 import type { Patch } from 'immer';
 import { InvariantViolation } from './assert.js';
 import type { AnyEvent, ComponentCore } from './component.js';
@@ -104,12 +104,17 @@ export function produceWithOwnCopies<T extends object>(base: T, recipe: (draft: 
  * produced asks every field of every object it copied whether it is frozen, with several calls
  * each: the root of an owner's state alone has 37 fields, and that walk cost about a tenth of a step
  * at 100k live tasks (P7b of bench/). Here a field that still holds what it held in `base` is passed
- * over at the cost of a comparison. Maps and Sets are frozen as immer freezes them.
+ * over at the cost of a comparison. Maps and Sets are frozen as immer freezes them, and what immer
+ * leaves unfrozen (whatever it does not draft) is left so here too.
  */
 function freezeMade(next: unknown, base: unknown): void {
   if (typeof next !== 'object' || next === null || Object.isFrozen(next)) return;
-  if (next instanceof Map || next instanceof Set) {
-    freeze(next, true);
+  const proto: unknown = Object.getPrototypeOf(next);
+  if (proto !== Object.prototype && proto !== null && !Array.isArray(next)) {
+    // Anything but a plain record or an array (rare in a state) is frozen as immer freezes it: a Map
+    // or a Set with its members, and what immer does not draft (a class instance, a typed array, on
+    // which Object.freeze throws once it has elements) not at all.
+    if (isDraftable(next)) freeze(next, true);
     return;
   }
   Object.freeze(next);

@@ -101,6 +101,37 @@ void test('the state produced under immer is frozen', () => {
   assert.equal(Object.isFrozen(effects), false);
 });
 
+void test('a step with own copies freezes what it made, deep, and leaves frozen what it kept, as immer does', () => {
+  class Tally {
+    count = 0;
+  }
+  interface Holder {
+    kept: { items: number[] };
+    made?: { nested: { list: { at: number }[] }; bytes: Uint8Array; tally: Tally; byKey: Map<string, { n: number }> };
+    total: number;
+  }
+  const base = produceWithOwnCopies<Holder>({ kept: { items: [1, 2] }, total: 0 }, () => undefined);
+  const keptBefore = base.kept;
+  const next = produceWithOwnCopies(base, (draft) => {
+    draft.total = 1;
+    draft.made = { nested: { list: [{ at: 1 }] }, bytes: new Uint8Array([1, 2, 3]), tally: new Tally(), byKey: new Map([['a', { n: 1 }]]) };
+  });
+  const made = next.made!;
+  // Everything the step made that immer would freeze is frozen, however deep.
+  for (const value of [next, made, made.nested, made.nested.list, made.nested.list[0], made.byKey, made.byKey.get('a')]) assert.ok(Object.isFrozen(value));
+  assert.throws(() => made.byKey.set('b', { n: 2 }), /frozen/);
+  // What immer does not draft it does not freeze (Object.freeze throws on a typed array with elements).
+  assert.equal(Object.isFrozen(made.bytes), false);
+  assert.equal(Object.isFrozen(made.tally), false);
+  // What the step did not touch is the earlier state's own object.
+  assert.equal(next.kept, keptBefore);
+  // And the state is the one immer's own produce gives.
+  assert.deepEqual(next, produce(base, (draft) => {
+    draft.total = 1;
+    draft.made = { nested: { list: [{ at: 1 }] }, bytes: new Uint8Array([1, 2, 3]), tally: new Tally(), byKey: new Map([['a', { n: 1 }]]) };
+  }));
+});
+
 void test('checkInvariants lists every broken invariant with its context', () => {
   const state: CounterState = { total: -3, byTag: {}, history: [] };
   assert.throws(
