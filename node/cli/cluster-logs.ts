@@ -6,10 +6,9 @@
  * for each node or live driver left out and why, and one for the ended drivers not found here.
  * Both take them as sources, none held whole.
  */
-import { ClusterTool, type ClusterLogs } from '../cluster/cluster-tool.js';
+import { ClusterTool } from '../cluster/cluster-tool.js';
 import { readDeadNodeLogs } from '../cluster/dead-node-logs.js';
 import { readEndedDriverLogs } from '../cluster/ended-driver-logs.js';
-import type { SessionLog } from '../store/event-log.js';
 import { OpenedSources, type LogSource } from '../trace/collect.js';
 import { LogSpool } from '../trace/spooled-log.js';
 import type { Target } from './cluster-target.js';
@@ -50,25 +49,26 @@ export async function fetchClusterSources(command: string, target: Target, chunk
     kept.release();
   };
   try {
-    return { ...(await fetchWith(command, target, (tool) => tool.spooledLogs(spool, chunkBytes), opened.openChecked)), close };
+    return { ...(await fetchInto(command, target, spool, opened, chunkBytes)), close };
   } catch (error) {
     close();
     throw error;
   }
 }
 
-/** Fetches a cluster's logs with `fetch`, and reads those of its dead nodes and ended drivers on this machine with `read`. */
-async function fetchWith(command: string, target: Target, fetch: (tool: ClusterTool) => Promise<ClusterLogs<LogSource>>, read: (entry: SessionLog) => LogSource): Promise<Omit<FetchedSources, 'close'>> {
+/** Fetches a cluster's live logs into `spool`, and opens those of its dead nodes and ended drivers on this machine into `opened`. */
+async function fetchInto(command: string, target: Target, spool: LogSpool, opened: OpenedSources, chunkBytes: number | undefined): Promise<Omit<FetchedSources, 'close'>> {
   const tool = await ClusterTool.connect(target.address, target.token);
   try {
-    const fetched = await fetch(tool);
+    const fetched = await tool.spooledLogs(spool, chunkBytes);
+    const fetchedAddresses = new Set(fetched.logs.map((log) => log.address));
     for (const { source, reason } of fetched.missing) process.stderr.write(`${command}: the logs of ${source} are left out: ${reason}\n`);
     if (fetched.logs.length === 0) throw new Error(`no node of the cluster at ${target.address} sent any log; see the lines above`);
     // A dead node sends nothing, but the logs of one this machine ran are still on its disk.
-    const dead = readDeadNodeLogs(fetched.deadNodes, new Set(fetched.logs.map((log) => log.address)), read);
+    const dead = readDeadNodeLogs(fetched.deadNodes, fetchedAddresses, opened.openChecked);
     for (const { nodeId, reason } of dead.missing) process.stderr.write(`${command}: the logs of dead node ${nodeId} are left out: ${reason}\n`);
     // An ended driver sends nothing either, but the log of one that ran here is in its session.
-    const ended = readEndedDriverLogs(fetched.jobs, new Set(fetched.logs.map((log) => log.address)), read);
+    const ended = readEndedDriverLogs(fetched.jobs, fetchedAddresses, opened.openChecked);
     if (ended.missing.length > 0) {
       const shown = ended.missing.slice(0, maxNamedDrivers).map((driver) => driver.driverId);
       const more = ended.missing.length > shown.length ? ` and ${ended.missing.length - shown.length} more` : '';

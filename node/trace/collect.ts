@@ -166,11 +166,7 @@ export class OpenedSources {
    *
    * @throws CollectError when it cannot be opened.
    */
-  readonly open = (found: SessionLog): LogSource => {
-    const { log, source } = openLogSource(found);
-    this.logs.push(log);
-    return source;
-  };
+  readonly open = (found: SessionLog): LogSource => this.opened(found).source;
 
   /**
    * `open`, after reading the log through once (each event decoded and dropped), so that a damaged
@@ -180,11 +176,17 @@ export class OpenedSources {
    * @throws CollectError when it cannot be opened or a record is damaged.
    */
   readonly openChecked = (found: SessionLog): LogSource => {
-    const source = this.open(found);
-    const log = this.logs[this.logs.length - 1] as EventLog;
+    const { log, source } = this.opened(found);
     for (const event of collectedEvents(log, found.address, source.lastSeq)) void event;
     return source;
   };
+
+  /** The log in `found`'s folder and its source, kept to be closed. */
+  private opened(found: SessionLog): { log: EventLog; source: LogSource } {
+    const opened = openLogSource(found);
+    this.logs.push(opened.log);
+    return opened;
+  }
 
   /** Closes every log opened. */
   close(): void {

@@ -50,6 +50,12 @@ function removeAbandonedSpools(): void {
 /** A folder of spooled logs, made in the system's temporary folder. */
 export class LogSpool {
   readonly dir: string;
+  /**
+   * The memory every source of this spool reads its file's blocks into: the merge reads one source
+   * at a time, and each block is decoded into text before the next read, so one serves them all
+   * (a block per source held a MiB for each of a cluster's logs, hundreds of them with many workers).
+   */
+  readonly block = Buffer.allocUnsafe(readBlockBytes);
   private files = 0;
   private readonly open = new Set<number>();
 
@@ -162,7 +168,6 @@ class SpooledSource implements LogSource {
   readonly liveHashes: ReadonlyMap<number, string>;
   private fd: number | undefined;
   private close: (() => void) | undefined;
-  private readonly block = Buffer.allocUnsafe(readBlockBytes);
   private readonly decoder = new StringDecoder('utf8');
   /** Text read but not yet taken apart into lines, and where in it the next line starts. */
   private text = '';
@@ -226,8 +231,9 @@ class SpooledSource implements LogSource {
       this.fd = openSync(this.path, 'r');
       this.close = this.spool.opened(this.fd);
     }
-    const read = readSync(this.fd, this.block, 0, this.block.length, null);
-    this.text = this.text.slice(this.at) + (read === 0 ? this.decoder.end() : this.decoder.write(this.block.subarray(0, read)));
+    const block = this.spool.block;
+    const read = readSync(this.fd, block, 0, block.length, null);
+    this.text = this.text.slice(this.at) + (read === 0 ? this.decoder.end() : this.decoder.write(block.subarray(0, read)));
     this.at = 0;
     if (read === 0) {
       this.ended = true;
