@@ -25,9 +25,12 @@ const threadScript = {
   // thread more to load (a dlopen, node:stream) than they save on tsray's small messages.
   alias: { msgpackr: './node_modules/msgpackr/index.js' },
   plugins: [fpTsModules],
-  // A script has no import.meta: the bundle's own location stands in for each module's.
+  // A script has no import.meta: the bundle's own location stands in for each module's. The banner
+  // opens with the directive: esbuild writes its own "use strict" after the banner, where it is only
+  // a string, and the thread then ran tsray's modules (strict, as every ES module is) in sloppy mode,
+  // where a write to a frozen object is dropped without the TypeError the main thread throws.
   define: { 'import.meta.url': '__tsrayBundleUrl' },
-  banner: { js: "var __tsrayBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  banner: { js: "\"use strict\";\nvar __tsrayBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
 };
 
