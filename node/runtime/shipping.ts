@@ -86,7 +86,7 @@ function stackLocations(): string[] {
  * later creates functions no import registers again, so they can only travel by source.
  */
 function callerOf(): { kind: 'source' } | { kind: 'module'; url: string } {
-  const isSource = (url: string): boolean => url.startsWith(sourceScheme) || entryUrls.has(url) || !(url.startsWith('file:') || url.startsWith('node:'));
+  const isSource = (url: string): boolean => url.startsWith(sourceScheme) || entryUrls.has(url) || evaluatedEntry.test(url) || !(url.startsWith('file:') || url.startsWith('node:'));
   const locations = stackLocations();
   const callerIndex = locations.findIndex((url) => !isOwn(url));
   const caller = locations[callerIndex];
@@ -114,6 +114,13 @@ const entryUrls = ((): Set<string> => {
   }
   return new Set([pathToFileURL(given).href, pathToFileURL(real).href]);
 })();
+
+/**
+ * The URL Node gives an entry script that is not a file: `node --input-type=module -e CODE`, or
+ * such code piped to stdin, runs as the module `file:///<cwd>/[eval1]` (CommonJS `-e` code is
+ * `[eval]`, no file URL). Workers cannot import it, so its functions ship by source as a file's do.
+ */
+const evaluatedEntry = /^file:\/\/.*\/\[(eval\d*|stdin)\]$/;
 
 /**
  * Counts `url` as the entry script's too: `tsray sim` imports the user's script itself (once per

@@ -97,3 +97,22 @@ void test('an entry script run through a symlink is still the entry script: its 
   symlinkSync(script.path, link);
   assert.deepEqual(runScript([], join(script.sessionDir, 'symlink'), link), expected);
 });
+
+void test('code given to node -e or on stdin as a module is the entry script: its functions and actors ship by source', () => {
+  const source = `import * as tsray from 'tsray';
+const inc = tsray.remote((x) => x + 1);
+const Counter = tsray.remote(class Counter { value = 0; bump() { return ++this.value; } });
+await tsray.init({ numCpus: 2, sessionDir: process.env.SESSION_DIR });
+const counter = Counter.remote();
+await tsray.get(counter.bump.remote());
+console.log(JSON.stringify([inc.descriptor.kind, Counter.descriptor.kind, await tsray.get(inc.remote(41)), await tsray.get(counter.bump.remote())]));
+await tsray.shutdown();
+`;
+  // Node names such code file:///<cwd>/[eval1]; from the package's dist/, 'tsray' resolves to the package.
+  const cwd = join(packageRoot, 'dist');
+  for (const [how, args, input] of [['-e', ['--input-type=module', '-e', source], undefined], ['stdin', ['--input-type=module'], source]] as const) {
+    const result = spawnSync(process.execPath, args, { cwd, input, encoding: 'utf8', timeout: 60_000, env: { ...process.env, SESSION_DIR: join(script.sessionDir, `eval-${how}`) } });
+    assert.equal(result.status, 0, `${how}: ${result.stderr}`);
+    assert.deepEqual(JSON.parse(result.stdout.trim().split('\n').pop() ?? '[]'), ['source', 'source', 42, 2], how);
+  }
+});
