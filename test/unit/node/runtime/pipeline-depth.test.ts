@@ -1,8 +1,8 @@
 /**
  * The shell's choice of pipeline depth (node/runtime/pipeline-depth.ts): the time queued behind a
  * running task stays within the budget, tiny tasks reach the full depth within a few replies, a
- * long task brings it down within a few, a task handed back unrun is not timed, and a burst that
- * ends leaves the depth at 1 for the next.
+ * long task brings it down within a few, a task handed back unrun is not timed, batches of replies
+ * and stalls between them do not move it, and a burst that ends leaves the depth at 1 for the next.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -50,6 +50,27 @@ void describe('pipeline depth', () => {
     // The blocked task replies: its time runs from the reply before it, not from a hand-back.
     assert.equal(depth.replied('l1', true, 2 * pipelineBudgetUs), undefined, 'still a task as long as the budget');
     assert.equal(depth.current, 1);
+  });
+
+  void it('holds the depth of tiny tasks whose replies come in batches, through stalls of the owner between batches', () => {
+    const depth = new PipelineDepth();
+    const changes: number[] = [];
+    let at = 0;
+    // Two leases' workers each reply 15 tasks at a time, 10 µs apart as the owner reads them, 375 µs
+    // after the batch before; every tenth batch waits 5 ms more (the owner's thread was collecting).
+    for (let batch = 0; batch < 400; batch += 1) {
+      at += 375 + (batch % 10 === 9 ? 5_000 : 0);
+      for (const lease of ['l1', 'l2']) {
+        for (let reply = 0; reply < 15; reply += 1) {
+          at += 10;
+          const changed = depth.replied(lease, true, at);
+          if (changed !== undefined) changes.push(changed);
+        }
+      }
+    }
+    // One change: from the first depth to the full one. Timed one reply at a time, the first reply
+    // after each stall took the depth down to 8 and the batch after took it back up.
+    assert.deepEqual(changes, [maxPipelineDepth]);
   });
 
   void it('forgets what it measured once every lease is out of work', () => {
