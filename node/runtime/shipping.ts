@@ -117,10 +117,10 @@ const entryUrls = ((): Set<string> => {
 
 /**
  * The URL Node gives an entry script that is not a file: `node --input-type=module -e CODE`, or
- * such code piped to stdin, runs as the module `file:///<cwd>/[eval1]` (CommonJS `-e` code is
- * `[eval]`, no file URL). Workers cannot import it, so its functions ship by source as a file's do.
+ * such code piped to stdin, runs as the module `file:///<cwd>/[eval1]` (CommonJS code so run is
+ * `[eval]` or `[stdin]`, no file URL). Workers cannot import it, so its functions ship by source as a file's do.
  */
-const evaluatedEntry = /^file:\/\/.*\/\[(eval\d*|stdin)\]$/;
+const evaluatedEntry = /^file:\/\/.*\/\[eval\d*\]$/;
 
 /**
  * Counts `url` as the entry script's too: `tsray sim` imports the user's script itself (once per
